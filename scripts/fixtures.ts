@@ -1,0 +1,23 @@
+/**
+ * Regenerates every fixture under fixtures/ from seeds. CI runs this on a fresh clone and then checks
+ * with `git diff --exit-code fixtures/` that no byte changed.
+ *
+ * Usage: node dist/scripts/fixtures.js [ROOT]   (ROOT defaults to the repository root)
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as core from './fixtures/core.js';
+import * as fsk from './fixtures/fsk.js';
+import * as qr from './fixtures/qr.js';
+import * as nfc from './fixtures/nfc.js';
+import * as reader from './fixtures/reader.js';
+
+const root = resolve(process.argv[2] ?? resolve(fileURLToPath(import.meta.url), '../../..'));
+const areas = { core, fsk, qr, nfc, reader };
+let total = 0;
+for (const [name, mod] of Object.entries(areas)) {
+  const files = await mod.generate(root);
+  total += files.length;
+  process.stdout.write(`${name}: ${files.length} files\n`);
+}
+process.stdout.write(`fixtures: ${total} files written under ${root}/fixtures\n`);
