@@ -1,0 +1,306 @@
+/**
+ * NDEF (NFC Data Exchange Format, NFC Forum NDEF 1.0) message encoder and strict decoder.
+ *
+ * A message is a sequence of records; each record is
+ *
+ *   header(1) TYPE_LENGTH(1) PAYLOAD_LENGTH(1 if SR else 4, big-endian) [ID_LENGTH(1) if IL] TYPE ID PAYLOAD
+ *
+ * with header bits MB 0x80 (message begin), ME 0x40 (message end), CF 0x20 (chunk flag), SR 0x10 (short
+ * record), IL 0x08 (ID length present) and the 3-bit TNF (type name format). A logical record may be split
+ * into chunks: the first chunk carries TYPE, ID and CF=1; following chunks have TNF 6 (unchanged),
+ * TYPE_LENGTH 0, no ID and CF=1 except the last. The decoder reassembles chunks into one logical record,
+ * as Android's `NdefMessage(byte[])` and Web NFC do.
+ *
+ * Validation (spec/nfc.md §3.3; the rules follow nfcpy/ndeflib's strict decoder): TNF 7 is rejected;
+ * TNF 0/5/6 need TYPE_LENGTH 0; TNF 0 needs ID_LENGTH = PAYLOAD_LENGTH = 0; TNF 1-4 need TYPE_LENGTH > 0;
+ * the first record has MB, no later record has MB; the last record has ME and no CF; nothing follows ME;
+ * chunk continuations use TNF 6 with no type and no ID; TNF 6 appears only as a chunk continuation.
+ *
+ * offpay's own record is the NFC Forum external type `offpay.dev:token` (TNF 4), payload = token bytes.
+ * Pure code: no Node imports, works in browsers.
+ */
+import { OffpayError } from '../../src/errors.js';
+
+/** Type name format values (3 bits of the record header). */
+export const TNF = {
+  EMPTY: 0,
+  WELL_KNOWN: 1,
+  MEDIA: 2,
+  ABSOLUTE_URI: 3,
+  EXTERNAL: 4,
+  UNKNOWN: 5,
+  UNCHANGED: 6,
+  RESERVED: 7,
+} as const;
+export type Tnf = (typeof TNF)[keyof typeof TNF];
+
+/** Header flag bits. */
+export const NDEF_FLAG = { MB: 0x80, ME: 0x40, CF: 0x20, SR: 0x10, IL: 0x08 } as const;
+
+/** A logical NDEF record (chunks already reassembled). */
+export interface NdefRecord {
+  tnf: number;
+  type: Uint8Array;
+  id: Uint8Array;
+  payload: Uint8Array;
+}
+
+/** One record as it appears on the wire (a chunk is one physical record). */
+export interface NdefPhysicalRecord extends NdefRecord {
+  mb: boolean;
+  me: boolean;
+  cf: boolean;
+  sr: boolean;
+  il: boolean;
+  /** Byte offset of the header in the message. */
+  offset: number;
+  /** Total encoded length of this record. */
+  length: number;
+}
+
+export interface NdefEncodeOptions {
+  /**
+   * Split each payload longer than this into chunks of at most `chunkSize` bytes (CF + TNF 6). Default:
+   * never chunk (offpay writers never chunk; the option exists for interoperability tests).
+   */
+  chunkSize?: number;
+}
+
+export interface NdefDecodeOptions {
+  /** Reject a logical record whose reassembled payload exceeds this many bytes (default 1 MiB). */
+  maxPayload?: number;
+  /** Reject messages with more logical records than this (default 256). */
+  maxRecords?: number;
+}
+
+/** The NFC Forum external type name of offpay's token record (lower case; see spec/nfc.md §3.1). */
+export const OFFPAY_NDEF_TYPE = 'offpay.dev:token';
+
+const utf8 = new TextEncoder();
+
+function fail(code: string, message: string, detail?: Record<string, unknown>): never {
+  throw new OffpayError(`ndef.${code}`, message, detail);
+}
+
+/** Build a record with a text type (ASCII/UTF-8), e.g. `record(TNF.EXTERNAL, 'offpay.dev:token', bytes)`. */
+export function ndefRecord(tnf: number, type: string | Uint8Array, payload: Uint8Array, id?: string | Uint8Array): NdefRecord {
+  return {
+    tnf,
+    type: typeof type === 'string' ? utf8.encode(type) : type,
+    id: id === undefined ? new Uint8Array(0) : typeof id === 'string' ? utf8.encode(id) : id,
+    payload,
+  };
+}
+
+function checkRecordShape(r: NdefRecord, index: number): void {
+  const at = { record: index };
+  if (!Number.isInteger(r.tnf) || r.tnf < 0 || r.tnf > 6) fail('invalid_tnf', `record ${index}: TNF ${r.tnf} cannot be encoded`, at);
+  if (r.tnf === TNF.UNCHANGED) fail('invalid_tnf', `record ${index}: TNF 6 (unchanged) is only for chunk continuations`, at);
+  if (r.type.length > 255) fail('type_too_long', `record ${index}: type is ${r.type.length} bytes (max 255)`, at);
+  if (r.id.length > 255) fail('id_too_long', `record ${index}: id is ${r.id.length} bytes (max 255)`, at);
+  if (r.payload.length > 0xffffffff) fail('payload_too_long', `record ${index}: payload too long`, at);
+  if ((r.tnf === TNF.EMPTY || r.tnf === TNF.UNKNOWN) && r.type.length !== 0)
+    fail('type_length', `record ${index}: TNF ${r.tnf} must have an empty type`, at);
+  if (r.tnf === TNF.EMPTY && (r.id.length !== 0 || r.payload.length !== 0))
+    fail('empty_record', `record ${index}: an empty record (TNF 0) has no id and no payload`, at);
+  if (r.tnf >= TNF.WELL_KNOWN && r.tnf <= TNF.EXTERNAL && r.type.length === 0)
+    fail('type_length', `record ${index}: TNF ${r.tnf} needs a type`, at);
+}
+
+function physical(
+  out: number[],
+  flags: number,
+  tnf: number,
+  type: Uint8Array,
+  id: Uint8Array,
+  payload: Uint8Array,
+): void {
+  const sr = payload.length <= 0xff;
+  const il = id.length > 0;
+  out.push(flags | (sr ? NDEF_FLAG.SR : 0) | (il ? NDEF_FLAG.IL : 0) | tnf, type.length);
+  if (sr) out.push(payload.length);
+  else out.push((payload.length >>> 24) & 0xff, (payload.length >>> 16) & 0xff, (payload.length >>> 8) & 0xff, payload.length & 0xff);
+  if (il) out.push(id.length);
+  for (const b of type) out.push(b);
+  for (const b of id) out.push(b);
+  for (const b of payload) out.push(b);
+}
+
+/**
+ * Encode records as one NDEF message. An empty list encodes as a single empty record (`D0 00 00`), the
+ * NFC Forum's representation of an empty message. Short records (SR) are used when a payload (or chunk)
+ * is at most 255 bytes.
+ */
+export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefEncodeOptions = {}): Uint8Array {
+  const list = records.length === 0 ? [ndefRecord(TNF.EMPTY, new Uint8Array(0), new Uint8Array(0))] : records;
+  const chunk = options.chunkSize;
+  if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1))
+    throw new OffpayError('ndef.bad_option', `chunkSize must be a positive integer, got ${chunk}`);
+  const out: number[] = [];
+  list.forEach((r, i) => {
+    checkRecordShape(r, i);
+    const first = i === 0 ? NDEF_FLAG.MB : 0;
+    const last = i === list.length - 1;
+    if (chunk === undefined || r.payload.length <= chunk || r.tnf === TNF.EMPTY) {
+      physical(out, first | (last ? NDEF_FLAG.ME : 0), r.tnf, r.type, r.id, r.payload);
+      return;
+    }
+    const n = Math.ceil(r.payload.length / chunk);
+    for (let k = 0; k < n; k++) {
+      const part = r.payload.subarray(k * chunk, Math.min(r.payload.length, (k + 1) * chunk));
+      const isLast = k === n - 1;
+      const flags = (k === 0 ? first : 0) | (isLast ? (last ? NDEF_FLAG.ME : 0) : NDEF_FLAG.CF);
+      if (k === 0) physical(out, flags, r.tnf, r.type, r.id, part);
+      else physical(out, flags, TNF.UNCHANGED, new Uint8Array(0), new Uint8Array(0), part);
+    }
+  });
+  return Uint8Array.from(out);
+}
+
+/**
+ * Parse the physical records of a message without reassembling chunks, applying every per-record and
+ * message-level rule. Throws `OffpayError` (`ndef.*`) on malformed input; never reads past the input.
+ */
+export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefPhysicalRecord[] {
+  const maxRecords = options.maxRecords ?? 256;
+  if (bytes.length === 0) fail('empty', 'no bytes: an NDEF message has at least one record');
+  const records: NdefPhysicalRecord[] = [];
+  let pos = 0;
+  let inChunk = false;
+  let logical = 0;
+  while (true) {
+    const start = pos;
+    const index = records.length;
+    const need = (n: number, what: string): void => {
+      if (pos + n > bytes.length)
+        fail('truncated', `record ${index} at offset ${start}: ${what} needs ${n} bytes, ${bytes.length - pos} left`, {
+          offset: start,
+          record: index,
+        });
+    };
+    need(2, 'header');
+    const h = bytes[pos]!;
+    const typeLength = bytes[pos + 1]!;
+    pos += 2;
+    const mb = (h & NDEF_FLAG.MB) !== 0;
+    const me = (h & NDEF_FLAG.ME) !== 0;
+    const cf = (h & NDEF_FLAG.CF) !== 0;
+    const sr = (h & NDEF_FLAG.SR) !== 0;
+    const il = (h & NDEF_FLAG.IL) !== 0;
+    const tnf = h & 0x07;
+    const at = { offset: start, record: index };
+    let payloadLength: number;
+    if (sr) {
+      need(1, 'PAYLOAD_LENGTH');
+      payloadLength = bytes[pos]!;
+      pos += 1;
+    } else {
+      need(4, 'PAYLOAD_LENGTH');
+      payloadLength = ((bytes[pos]! << 24) >>> 0) + (bytes[pos + 1]! << 16) + (bytes[pos + 2]! << 8) + bytes[pos + 3]!;
+      pos += 4;
+    }
+    let idLength = 0;
+    if (il) {
+      need(1, 'ID_LENGTH');
+      idLength = bytes[pos]!;
+      pos += 1;
+    }
+    if (tnf === TNF.RESERVED) fail('reserved_tnf', `record ${index}: TNF 7 is reserved`, at);
+    if (index === 0 && !mb) fail('no_mb', 'the first record does not have MB set', at);
+    if (index > 0 && mb) fail('mb_in_middle', `record ${index}: MB set on a record that is not the first`, at);
+    if ((tnf === TNF.EMPTY || tnf === TNF.UNKNOWN || tnf === TNF.UNCHANGED) && typeLength !== 0)
+      fail('type_length', `record ${index}: TNF ${tnf} must have TYPE_LENGTH 0, got ${typeLength}`, at);
+    if (tnf >= TNF.WELL_KNOWN && tnf <= TNF.EXTERNAL && typeLength === 0)
+      fail('type_length', `record ${index}: TNF ${tnf} needs a type`, at);
+    if (tnf === TNF.EMPTY && (idLength !== 0 || payloadLength !== 0))
+      fail('empty_record', `record ${index}: an empty record (TNF 0) has ID_LENGTH and PAYLOAD_LENGTH 0`, at);
+    if (inChunk) {
+      if (tnf !== TNF.UNCHANGED) fail('chunk_sequence', `record ${index}: a chunk continuation must have TNF 6`, at);
+      if (il) fail('chunk_sequence', `record ${index}: a chunk continuation must not carry an ID`, at);
+    } else if (tnf === TNF.UNCHANGED) {
+      fail('unexpected_unchanged', `record ${index}: TNF 6 outside a chunked record`, at);
+    }
+    if (cf && tnf === TNF.EMPTY) fail('chunk_sequence', `record ${index}: an empty record cannot be chunked`, at);
+    need(typeLength, 'TYPE');
+    const type = bytes.slice(pos, pos + typeLength);
+    pos += typeLength;
+    need(idLength, 'ID');
+    const id = bytes.slice(pos, pos + idLength);
+    pos += idLength;
+    need(payloadLength, 'PAYLOAD');
+    const payload = bytes.slice(pos, pos + payloadLength);
+    pos += payloadLength;
+    records.push({ tnf, type, id, payload, mb, me, cf, sr, il, offset: start, length: pos - start });
+    if (!inChunk) {
+      logical += 1; // this physical record starts a logical record
+      if (logical > maxRecords) fail('too_many_records', `more than ${maxRecords} records`, at);
+    }
+    inChunk = cf;
+    if (me) {
+      if (cf) fail('chunk_unterminated', `record ${index}: the last record (ME) has CF set`, at);
+      if (pos !== bytes.length)
+        fail('trailing_bytes', `${bytes.length - pos} bytes after the message end (ME) at offset ${pos}`, { offset: pos });
+      return records;
+    }
+    if (pos >= bytes.length) fail('no_me', `input ends after record ${index} without a record marked ME`, at);
+  }
+}
+
+/** Decode an NDEF message into logical records, reassembling chunked records. */
+export function decodeNdefMessage(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefRecord[] {
+  const maxPayload = options.maxPayload ?? 1 << 20;
+  const out: NdefRecord[] = [];
+  let parts: Uint8Array[] = [];
+  let head: NdefPhysicalRecord | undefined;
+  let size = 0;
+  for (const p of parseNdefRecords(bytes, options)) {
+    if (!head) {
+      head = p;
+      parts = [];
+      size = 0;
+    }
+    size += p.payload.length;
+    if (size > maxPayload)
+      fail('payload_too_long', `record payload exceeds ${maxPayload} bytes`, { offset: p.offset, limit: maxPayload });
+    parts.push(p.payload);
+    if (!p.cf) {
+      const payload = new Uint8Array(size);
+      let o = 0;
+      for (const part of parts) {
+        payload.set(part, o);
+        o += part.length;
+      }
+      out.push({ tnf: head.tnf, type: head.type, id: head.id, payload });
+      head = undefined;
+    }
+  }
+  return out;
+}
+
+function lower(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b + 0x20 : b);
+  return s;
+}
+
+/** True when `r` is offpay's token record (TNF 4, type compared case-insensitively as the NFC Forum requires). */
+export function isOffpayTokenRecord(r: NdefRecord): boolean {
+  return r.tnf === TNF.EXTERNAL && lower(r.type) === OFFPAY_NDEF_TYPE;
+}
+
+/** Encode a token as a one-record NDEF message: MB=ME=1, SR when the token is at most 255 bytes, no ID, no chunks. */
+export function encodeTokenNdef(token: Uint8Array): Uint8Array {
+  if (token.length === 0) throw new OffpayError('ndef.empty_token', 'the token is empty');
+  return encodeNdefMessage([ndefRecord(TNF.EXTERNAL, OFFPAY_NDEF_TYPE, token)]);
+}
+
+/**
+ * Extract the token from an NDEF message: the payload of the first `offpay.dev:token` record (other records,
+ * e.g. an Android Application Record, are ignored). Chunked input is accepted.
+ */
+export function decodeTokenNdef(message: Uint8Array, options: NdefDecodeOptions = {}): Uint8Array {
+  const rec = decodeNdefMessage(message, options).find(isOffpayTokenRecord);
+  if (!rec) throw new OffpayError('ndef.no_token_record', `no ${OFFPAY_NDEF_TYPE} record in the message`);
+  if (rec.payload.length === 0) throw new OffpayError('ndef.empty_token', `the ${OFFPAY_NDEF_TYPE} record is empty`);
+  return rec.payload;
+}
