@@ -1,0 +1,408 @@
+/**
+ * The QR/barcode engine: zxing-wasm (zxing-cpp compiled to WebAssembly), loaded only from bytes the
+ * caller supplies, never from a CDN.
+ *
+ * zxing-wasm's default `locateFile` points at fastly.jsdelivr.net; offline, that aborts. Here the wasm
+ * comes from the installed package (Node: codecs/qr/node.ts reads it with fs) or from a URL the page
+ * serves itself (spec/qr.md §7), and its SHA-256 is checked against a pinned constant before it is
+ * instantiated (`qr.wasm_checksum` on mismatch). This module has no `node:` imports.
+ */
+import { prepareZXingModule, readBarcodes, writeBarcode, type ReadResult, type ReaderOptions } from 'zxing-wasm/full';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { OffpayError } from '../../src/errors.js';
+import { checkDimensions, inspectImage, type ImageLimits } from './image.js';
+import { hasOffpayPrefix, unwrap, wrap, type Envelope, type PayloadKind, type PayloadMode } from './payload.js';
+
+/** zxing-wasm version whose wasm is pinned below (package.json pins the same version). */
+export const ZXING_WASM_VERSION_PINNED = '3.1.4';
+/** SHA-256 of node_modules/zxing-wasm/dist/full/zxing_full.wasm (zxing-wasm 3.1.4, zxing-cpp 0b2d9a8f). */
+export const ZXING_WASM_SHA256_PINNED = '5721ed87da5d582b7a65a69ea4bed7852699e7c4a1cf5a77d6ef9376152d96a5';
+/** The package subpath of the wasm file to serve or read. */
+export const ZXING_WASM_SUBPATH = 'zxing-wasm/full/zxing_full.wasm';
+
+export type Symbology = 'qr' | 'aztec' | 'pdf417' | 'datamatrix';
+export type Ecc = 'L' | 'M' | 'Q' | 'H';
+export const SYMBOLOGIES: readonly Symbology[] = ['qr', 'aztec', 'pdf417', 'datamatrix'];
+export const ECC_LEVELS: readonly Ecc[] = ['L', 'M', 'Q', 'H'];
+
+const ZX_FORMAT = { qr: 'QRCode', aztec: 'Aztec', pdf417: 'PDF417', datamatrix: 'DataMatrix' } as const;
+const FROM_ZX: Record<string, Symbology> = { QRCode: 'qr', Aztec: 'aztec', PDF417: 'pdf417', DataMatrix: 'datamatrix' };
+/**
+ * The ECC option per symbology. QR: the four ISO/IEC 18004 levels. Aztec: minimum share of error
+ * correction codewords. PDF417: error correction level 2..6. DataMatrix: ECC 200 is fixed (ignored).
+ */
+const ECC_OPTION: Record<Symbology, Record<Ecc, string | undefined>> = {
+  qr: { L: 'L', M: 'M', Q: 'Q', H: 'H' },
+  aztec: { L: '10%', M: '23%', Q: '36%', H: '50%' },
+  pdf417: { L: '2', M: '4', Q: '5', H: '6' },
+  datamatrix: { L: undefined, M: undefined, Q: undefined, H: undefined },
+};
+
+/** Where the wasm comes from: its bytes, or a URL the page serves itself (fetched with `fetch`). */
+export type WasmSource = Uint8Array | ArrayBuffer | { url: string | URL };
+
+export interface LoadOptions {
+  /** Expected SHA-256 (hex) of the wasm; defaults to the pinned constant. */
+  sha256?: string;
+}
+
+let loaded: Promise<void> | undefined;
+let loadedHash: string | undefined;
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+/**
+ * Verifies and instantiates the zxing wasm. Idempotent for the same bytes; loading different bytes
+ * replaces the module. Errors: `qr.wasm_unavailable` (fetch failed), `qr.wasm_checksum` (hash mismatch),
+ * `qr.wasm_failed` (instantiation failed).
+ */
+export async function loadQrEngine(source: WasmSource, options: LoadOptions = {}): Promise<void> {
+  let bytes: Uint8Array;
+  if (source instanceof Uint8Array) bytes = source;
+  else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+  else {
+    try {
+      const res = await fetch(source.url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      throw new OffpayError('qr.wasm_unavailable', `cannot fetch the zxing wasm from ${String(source.url)}: ${(e as Error).message}`);
+    }
+  }
+  const expected = (options.sha256 ?? ZXING_WASM_SHA256_PINNED).toLowerCase();
+  const actual = hex(sha256(bytes));
+  if (actual !== expected) {
+    throw new OffpayError('qr.wasm_checksum', `zxing wasm SHA-256 ${actual} does not match the pinned ${expected}`, {
+      expected,
+      actual,
+    });
+  }
+  if (loaded && loadedHash === actual) return loaded;
+  // A private copy: the emscripten loader may detach the buffer it is given.
+  const copy = bytes.slice().buffer;
+  loadedHash = actual;
+  loaded = (async () => {
+    try {
+      await prepareZXingModule({
+        // wasmBinary: no fetch at all. locateFile: never a CDN URL, even if the loader asked for one.
+        overrides: { wasmBinary: copy, locateFile: (path: string) => path },
+        fireImmediately: true,
+      });
+    } catch (e) {
+      loaded = undefined;
+      loadedHash = undefined;
+      throw new OffpayError('qr.wasm_failed', `cannot instantiate the zxing wasm: ${(e as Error).message}`);
+    }
+  })();
+  return loaded;
+}
+
+export function isQrEngineLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+async function ready(): Promise<void> {
+  if (!loaded) {
+    throw new OffpayError(
+      'qr.engine_not_loaded',
+      'call loadQrEngine(wasmBytes) first (Node: loadQrEngineNode() from offpay/qr/node); the wasm is never fetched from a CDN',
+    );
+  }
+  await loaded;
+}
+
+// ---------------------------------------------------------------------------------------------- writer
+
+export interface EncodeOptions {
+  kind?: PayloadKind;
+  mode?: PayloadMode;
+  /** Error-correction level (default M). */
+  ecc?: Ecc;
+  symbology?: Symbology;
+  /** Pixels per module in the PNG (default 4). */
+  scale?: number;
+  /** Quiet zone in modules for the terminal rendering (default 4; the PNG/SVG use the symbology's own). */
+  quietZone?: number;
+}
+
+export interface ModuleMatrix {
+  width: number;
+  height: number;
+  /** Row-major, 1 = dark module, 0 = light; quiet zone excluded. */
+  modules: Uint8Array;
+}
+
+export interface EncodedCode {
+  symbology: Symbology;
+  ecc: Ecc;
+  mode: PayloadMode;
+  /** What the symbol carries: the text form (base45 mode) or the prefixed bytes (binary mode). */
+  content: Uint8Array;
+  /** QR version 1..40 (QR only). */
+  qrVersion: number | undefined;
+  matrix: ModuleMatrix;
+  png: Uint8Array;
+  svg: string;
+  /** UTF-8 half-block rendering, light modules drawn as blocks (for dark terminals), quiet zone included. */
+  terminal: string;
+}
+
+/** Wraps a payload (token or request bytes) with the offpay prefix and renders it as a code. */
+export async function encodeCode(payload: Uint8Array, options: EncodeOptions = {}): Promise<EncodedCode> {
+  const kind = options.kind ?? 'token';
+  const mode = options.mode ?? 'base45';
+  const content = wrap(kind, payload, mode);
+  return renderContent(content, options);
+}
+
+/** Renders already-formed symbol content (any bytes or text) as a code; used for foreign-code fixtures. */
+export async function renderContent(content: Uint8Array | string, options: EncodeOptions = {}): Promise<EncodedCode> {
+  await ready();
+  const symbology = options.symbology ?? 'qr';
+  const ecc = options.ecc ?? 'M';
+  const mode = options.mode ?? 'base45';
+  const scale = options.scale ?? 4;
+  if (!SYMBOLOGIES.includes(symbology)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(symbology)}`);
+  if (!ECC_LEVELS.includes(ecc)) throw new OffpayError('qr.bad_option', `unknown ECC level ${String(ecc)}`);
+  if (!Number.isInteger(scale) || scale < 1 || scale > 64) throw new OffpayError('qr.bad_option', `scale must be 1..64, got ${scale}`);
+  const opts: string[] = [];
+  const eccOpt = ECC_OPTION[symbology][ecc];
+  if (eccOpt) opts.push(`ecLevel=${eccOpt}`);
+  let input: string | Uint8Array;
+  if (typeof content === 'string') input = content;
+  else if (mode === 'base45') input = String.fromCharCode(...content); // ASCII: the text form
+  else {
+    input = content;
+    opts.push('eci=0'); // no ECI 899 header: the reader gets the raw bytes, qrencode -8 makes the same symbol
+  }
+  const w = await writeBarcode(input, { format: ZX_FORMAT[symbology], options: opts.join(','), scale });
+  if (w.error || !w.image) {
+    const tooBig = /too (big|large|long)|capacity|exceed|not fit|too much/i.test(w.error);
+    throw new OffpayError(tooBig ? 'qr.too_large' : 'qr.write_failed', `cannot write ${symbology}: ${w.error || 'no image'}`);
+  }
+  const { width, height, data } = w.symbol;
+  const modules = new Uint8Array(width * height);
+  for (let i = 0; i < modules.length; i++) modules[i] = data[i]! < 128 ? 1 : 0;
+  const matrix = { width, height, modules };
+  return {
+    symbology,
+    ecc,
+    mode,
+    content: typeof content === 'string' ? new TextEncoder().encode(content) : content,
+    qrVersion: symbology === 'qr' ? (width - 17) / 4 : undefined,
+    matrix,
+    png: new Uint8Array(await w.image.arrayBuffer()),
+    svg: w.svg,
+    terminal: renderTerminal(matrix, options.quietZone ?? 4),
+  };
+}
+
+/**
+ * Two module rows per text line with the upper/lower half blocks. Light modules are drawn (the
+ * convention of `qrencode -t UTF8`), so the code reads on a dark terminal background.
+ */
+export function renderTerminal(m: ModuleMatrix, quietZone = 4, invert = false): string {
+  const q = Math.max(0, Math.floor(quietZone));
+  const W = m.width + 2 * q;
+  const H = m.height + 2 * q;
+  const light = (x: number, y: number): boolean => {
+    const mx = x - q;
+    const my = y - q;
+    const dark = mx >= 0 && my >= 0 && mx < m.width && my < m.height && m.modules[my * m.width + mx] === 1;
+    return invert ? dark : !dark;
+  };
+  const lines: string[] = [];
+  for (let y = 0; y < H; y += 2) {
+    let line = '';
+    for (let x = 0; x < W; x++) {
+      const top = light(x, y);
+      const bottom = y + 1 < H ? light(x, y + 1) : false;
+      line += top && bottom ? '\u2588' : top ? '\u2580' : bottom ? '\u2584' : ' ';
+    }
+    lines.push(line);
+  }
+  return lines.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------- reader
+
+/** A raw camera frame: RGBA (4 bytes a pixel) or grayscale (1 byte a pixel), row-major, no padding. */
+export interface Frame {
+  width: number;
+  height: number;
+  data: Uint8Array | Uint8ClampedArray;
+  format: 'rgba' | 'gray';
+}
+
+export interface DecodeOptions extends ImageLimits {
+  /** Only accept this kind (`qr.wrong_kind` otherwise); also preferred when several offpay codes are in view. */
+  expect?: PayloadKind;
+  /** Symbologies to look for (default all four). Fewer is faster. */
+  symbologies?: Symbology[];
+  /** zxing's tryHarder/tryRotate/tryInvert/tryDownscale (default true). */
+  tryHarder?: boolean;
+}
+
+export interface DecodedCode extends Envelope {
+  symbology: Symbology;
+  /** As zxing reports it: L/M/Q/H for QR, a percentage for Aztec/PDF417, '' for DataMatrix. */
+  ecc: string;
+  /** Symbol version/size as zxing reports it ('10' for QR v10, '64x64' for DataMatrix). */
+  symbolVersion: string;
+  /** Corner points in image pixels. */
+  position: { topLeft: Point; topRight: Point; bottomRight: Point; bottomLeft: Point };
+  /** How many symbols were seen in the image (valid or not). */
+  symbolsInView: number;
+}
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** One symbol as zxing found it, before offpay parsing. */
+export interface RawSymbol {
+  valid: boolean;
+  error: string;
+  symbology: Symbology | undefined;
+  bytes: Uint8Array;
+  ecc: string;
+  symbolVersion: string;
+  position: DecodedCode['position'];
+}
+
+function readerOptions(o: DecodeOptions): ReaderOptions {
+  const syms = o.symbologies ?? [...SYMBOLOGIES];
+  for (const s of syms) if (!SYMBOLOGIES.includes(s)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(s)}`);
+  const hard = o.tryHarder ?? true;
+  return {
+    formats: syms.map((s) => ZX_FORMAT[s]),
+    tryHarder: hard,
+    tryRotate: hard,
+    tryInvert: hard,
+    tryDownscale: hard,
+    returnErrors: true,
+    maxNumberOfSymbols: 8,
+    textMode: 'Plain',
+  };
+}
+
+function frameToImageData(f: Frame, limits: ImageLimits): { data: Uint8ClampedArray; width: number; height: number } {
+  if (!f || typeof f !== 'object') throw new OffpayError('qr.bad_image', 'frame must be an object {width, height, data, format}');
+  checkDimensions(f.width, f.height, limits);
+  if (!(f.data instanceof Uint8Array || f.data instanceof Uint8ClampedArray)) {
+    throw new OffpayError('qr.bad_image', 'frame data must be a Uint8Array or Uint8ClampedArray');
+  }
+  const n = f.width * f.height;
+  if (f.format === 'rgba') {
+    if (f.data.length !== n * 4) throw new OffpayError('qr.bad_image', `RGBA frame needs ${n * 4} bytes, has ${f.data.length}`);
+    const d = f.data instanceof Uint8ClampedArray ? f.data : new Uint8ClampedArray(f.data.buffer, f.data.byteOffset, f.data.length);
+    return { data: d, width: f.width, height: f.height };
+  }
+  if (f.format === 'gray') {
+    if (f.data.length !== n) throw new OffpayError('qr.bad_image', `grayscale frame needs ${n} bytes, has ${f.data.length}`);
+    // zxing-wasm's public API takes RGBA only; expand (it converts back to luma internally).
+    const rgba = new Uint8ClampedArray(n * 4);
+    const g = f.data;
+    for (let i = 0, j = 0; i < n; i++, j += 4) {
+      const v = g[i]!;
+      rgba[j] = v;
+      rgba[j + 1] = v;
+      rgba[j + 2] = v;
+      rgba[j + 3] = 255;
+    }
+    return { data: rgba, width: f.width, height: f.height };
+  }
+  throw new OffpayError('qr.bad_image', `frame format must be 'rgba' or 'gray', got ${String((f as Frame).format)}`);
+}
+
+function toRaw(r: ReadResult): RawSymbol {
+  const p = r.position;
+  return {
+    valid: r.isValid,
+    error: r.error,
+    symbology: FROM_ZX[r.format],
+    bytes: r.bytes,
+    ecc: r.ecLevel,
+    symbolVersion: r.version,
+    position: {
+      topLeft: { x: p.topLeft.x, y: p.topLeft.y },
+      topRight: { x: p.topRight.x, y: p.topRight.y },
+      bottomRight: { x: p.bottomRight.x, y: p.bottomRight.y },
+      bottomLeft: { x: p.bottomLeft.x, y: p.bottomLeft.y },
+    },
+  };
+}
+
+/**
+ * Every symbol zxing finds in a PNG/JPEG file or a frame, valid or not, without offpay parsing.
+ * Image errors are typed (see image.ts); the image is validated and size-capped before decoding.
+ */
+export async function scanSymbols(image: Uint8Array | Frame, options: DecodeOptions = {}): Promise<RawSymbol[]> {
+  await ready();
+  const ro = readerOptions(options);
+  let results: ReadResult[];
+  if (image instanceof Uint8Array) {
+    inspectImage(image, options);
+    results = await readBarcodes(image, ro);
+    if (results.length === 1 && !results[0]!.isValid && results[0]!.format === 'None' && /load image/i.test(results[0]!.error)) {
+      throw new OffpayError('qr.bad_image', `the image could not be decoded: ${results[0]!.error}`);
+    }
+  } else {
+    const img = frameToImageData(image, options);
+    results = await readBarcodes(img as unknown as ImageData, ro);
+  }
+  return results.filter((r) => FROM_ZX[r.format] !== undefined).map(toRaw);
+}
+
+/**
+ * Reads the offpay code in an image or frame. With several symbols in view, the first valid one with an
+ * offpay prefix (of the expected kind, if given) wins. Errors: `qr.no_code` (no symbol), `qr.damaged`
+ * (a symbol was found but error correction failed), `qr.foreign_code` (only non-offpay codes), the
+ * parse errors of `unwrap`, and the image errors of `inspectImage`.
+ */
+export async function decodeCode(image: Uint8Array | Frame, options: DecodeOptions = {}): Promise<DecodedCode> {
+  const symbols = await scanSymbols(image, options);
+  return pickOffpay(symbols, options.expect);
+}
+
+/** The selection rule of `decodeCode`, on symbols already scanned. */
+export function pickOffpay(symbols: RawSymbol[], expect?: PayloadKind): DecodedCode {
+  const valid = symbols.filter((s) => s.valid);
+  const ours = valid.filter((s) => hasOffpayPrefix(s.bytes));
+  const preferred = expect ? [...ours.filter((s) => s.bytes[3] === (expect === 'token' ? 0x54 : 0x52)), ...ours] : ours;
+  let firstError: unknown;
+  for (const s of preferred) {
+    try {
+      return finish(s, unwrap(s.bytes, expect), symbols.length);
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  if (firstError) throw firstError;
+  if (valid.length) {
+    // No offpay header among the valid symbols: unwrap the first to get the precise error.
+    const s = valid[0]!;
+    return finish(s, unwrap(s.bytes, expect), symbols.length);
+  }
+  if (symbols.length) {
+    throw new OffpayError('qr.damaged', `a ${symbols[0]!.symbology ?? 'barcode'} symbol was found but cannot be read: ${symbols[0]!.error}`, {
+      error: symbols[0]!.error,
+    });
+  }
+  throw new OffpayError('qr.no_code', 'no barcode found in the image');
+}
+
+function finish(s: RawSymbol, env: Envelope, count: number): DecodedCode {
+  return {
+    ...env,
+    symbology: s.symbology ?? 'qr',
+    ecc: s.ecc,
+    symbolVersion: s.symbolVersion,
+    position: s.position,
+    symbolsInView: count,
+  };
+}

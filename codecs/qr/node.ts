@@ -1,0 +1,62 @@
+/**
+ * Node adapter for the qr codec: loads the zxing wasm shipped in node_modules (never a CDN) and reads
+ * or writes code files. Browser code uses engine.ts directly with bytes or a URL it serves itself.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { OffpayError } from '../../src/errors.js';
+import {
+  decodeCode,
+  encodeCode,
+  isQrEngineLoaded,
+  loadQrEngine,
+  ZXING_WASM_SUBPATH,
+  type DecodeOptions,
+  type DecodedCode,
+  type EncodeOptions,
+  type EncodedCode,
+} from './engine.js';
+
+/** Absolute path of the installed zxing wasm file. */
+export function zxingWasmPath(): string {
+  return createRequire(import.meta.url).resolve(ZXING_WASM_SUBPATH);
+}
+
+/** Reads the installed wasm, checks its SHA-256 against the pinned constant and instantiates it. */
+export async function loadQrEngineNode(options: { path?: string; sha256?: string } = {}): Promise<void> {
+  if (isQrEngineLoaded() && !options.path && !options.sha256) return;
+  const path = options.path ?? zxingWasmPath();
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new OffpayError('qr.wasm_unavailable', `cannot read the zxing wasm at ${path}: ${(e as Error).message}`);
+  }
+  await loadQrEngine(bytes, options.sha256 ? { sha256: options.sha256 } : {});
+}
+
+export type CodeFileFormat = 'png' | 'svg' | 'txt';
+
+/** The file form of an encoded code: PNG bytes, SVG text, or the terminal (UTF-8 half-block) text. */
+export function codeFileBytes(code: EncodedCode, format: CodeFileFormat): Uint8Array {
+  if (format === 'png') return code.png;
+  if (format === 'svg') return new TextEncoder().encode(code.svg);
+  return new TextEncoder().encode(code.terminal);
+}
+
+export async function writeCodeFile(
+  path: string,
+  payload: Uint8Array,
+  options: EncodeOptions & { format?: CodeFileFormat } = {},
+): Promise<EncodedCode> {
+  await loadQrEngineNode();
+  const code = await encodeCode(payload, options);
+  await writeFile(path, codeFileBytes(code, options.format ?? 'png'));
+  return code;
+}
+
+export async function readCodeFile(path: string, options: DecodeOptions = {}): Promise<DecodedCode> {
+  await loadQrEngineNode();
+  const bytes = await readFile(path);
+  return decodeCode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), options);
+}

@@ -1,0 +1,167 @@
+/**
+ * Ed25519 and SHA-256 for offpay, with one interface over several implementations.
+ *
+ * - `nobleEd25519`: the portable reference (@noble/curves), RFC 8032 strict verification
+ *   (`zip215: false`: canonical point encodings, S < L, cofactorless equation). Synchronous.
+ * - `webCryptoEd25519()`: the fast path where the platform's WebCrypto has Ed25519 (Node >= 20, current
+ *   browsers). Asynchronous. Checked against noble on every test vector (test/core/crypto.test.ts).
+ * - src/node/crypto.ts adds a synchronous node:crypto backend for Node-only readers and clearing.
+ *
+ * Every signature in offpay is over a domain-separated input: `len(tag) || tag || body`, where `tag` is an
+ * ASCII string such as "OFFPAY-V1-TOKEN" (spec/protocol.md §Signing inputs).
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+
+export const PUBLIC_KEY_BYTES = 32;
+export const SECRET_KEY_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+
+/** A synchronous Ed25519 verifier. */
+export interface SyncVerifier {
+  readonly name: string;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+/** An asynchronous Ed25519 verifier (WebCrypto). */
+export interface AsyncVerifier {
+  readonly name: string;
+  verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
+}
+
+export type Verifier = SyncVerifier | AsyncVerifier;
+
+export const nobleEd25519: SyncVerifier = {
+  name: 'noble',
+  verify(signature, message, publicKey) {
+    if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+    try {
+      return ed25519.verify(signature, message, publicKey, { zip215: false });
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** Sign `message` with a 32-byte Ed25519 secret key (RFC 8032, deterministic). */
+export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return ed25519.sign(message, secretKey);
+}
+
+export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
+  return ed25519.getPublicKey(secretKey);
+}
+
+/** A fresh random secret key from the platform CSPRNG. */
+export function randomSecretKey(): Uint8Array {
+  return ed25519.utils.randomSecretKey();
+}
+
+/** A secret key derived from a seed and a label (for reproducible vectors and demos, never production). */
+export function seededSecretKey(seed: string, label: string): Uint8Array {
+  return sha256(utf8(`offpay-seed:${seed}:${label}`));
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return nobleSha256(data);
+}
+
+export function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+/** `len(tag) || tag || body`: the exact bytes every offpay signature covers. */
+export function signingInput(tag: string, body: Uint8Array): Uint8Array {
+  const t = utf8(tag);
+  if (t.length > 255) throw new Error('domain tag too long');
+  const out = new Uint8Array(1 + t.length + body.length);
+  out[0] = t.length;
+  out.set(t, 1);
+  out.set(body, 1 + t.length);
+  return out;
+}
+
+type SubtleLike = {
+  importKey(format: 'raw', keyData: Uint8Array, algorithm: { name: string }, extractable: boolean, usages: string[]): Promise<unknown>;
+  verify(algorithm: { name: string }, key: unknown, signature: Uint8Array, data: Uint8Array): Promise<boolean>;
+};
+
+function subtle(): SubtleLike | undefined {
+  const c = (globalThis as { crypto?: { subtle?: unknown } }).crypto;
+  return c?.subtle as SubtleLike | undefined;
+}
+
+let webCryptoProbe: Promise<boolean> | undefined;
+
+/** Whether this platform's WebCrypto implements Ed25519 (probed once). */
+export function hasWebCryptoEd25519(): Promise<boolean> {
+  webCryptoProbe ??= (async () => {
+    const s = subtle();
+    if (!s) return false;
+    try {
+      const pk = publicKeyOf(new Uint8Array(32).fill(7));
+      const key = await s.importKey('raw', pk, { name: 'Ed25519' }, false, ['verify']);
+      const msg = utf8('probe');
+      const sig = sign(msg, new Uint8Array(32).fill(7));
+      return (await s.verify({ name: 'Ed25519' }, key, sig, msg)) === true;
+    } catch {
+      return false;
+    }
+  })();
+  return webCryptoProbe;
+}
+
+/**
+ * The WebCrypto fast path. Imported keys are cached (issuer and reader keys repeat), bounded to `cacheSize`.
+ * Encodings WebCrypto refuses to import are invalid keys: verify returns false.
+ */
+export function webCryptoEd25519(cacheSize = 1024): AsyncVerifier {
+  const cache = new Map<string, Promise<unknown>>();
+  const keyFor = (pk: Uint8Array): Promise<unknown> => {
+    const id = toHex(pk);
+    let k = cache.get(id);
+    if (!k) {
+      const s = subtle();
+      if (!s) return Promise.reject(new Error('no WebCrypto'));
+      k = s.importKey('raw', pk, { name: 'Ed25519' }, false, ['verify']);
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+      cache.set(id, k);
+    }
+    return k;
+  };
+  return {
+    name: 'webcrypto',
+    async verify(signature, message, publicKey) {
+      if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+      const s = subtle();
+      if (!s) throw new Error('WebCrypto is not available on this platform');
+      try {
+        const key = await keyFor(publicKey);
+        return (await s.verify({ name: 'Ed25519' }, key, signature, message)) === true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+export function fromHex(h: string): Uint8Array {
+  const clean = h.trim();
+  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) throw new Error('not a hex string');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}

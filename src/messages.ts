@@ -1,0 +1,389 @@
+/**
+ * offpay wire messages, version 1 (spec/protocol.md, spec/messages.cddl).
+ *
+ * Every message is a deterministic-CBOR positional array that opens with its type and version. Signed
+ * messages end with an Ed25519 signature over `signingInput(TAG, CBOR(the same array without the
+ * signature))`. Decoders check the canonical form (src/cbor.ts), the type, the version and the shape of every
+ * field, and throw OffpayError with a `message.*` or `cbor.*` code.
+ */
+import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { sha256, signingInput, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
+import { OffpayError } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch. */
+export const MessageType = {
+  IssuerKeySet: 1,
+  WalletCert: 2,
+  ReaderCert: 3,
+  PaymentRequest: 4,
+  PaymentToken: 5,
+  Receipt: 6,
+  Blocklist: 7,
+  SettlementBatch: 8,
+} as const;
+export type MessageTypeName = keyof typeof MessageType;
+
+/** Domain-separation tags, one per signed structure. */
+export const SigningTag = {
+  WalletCert: 'OFFPAY-V1-WALLET-CERT',
+  ReaderCert: 'OFFPAY-V1-READER-CERT',
+  PaymentRequest: 'OFFPAY-V1-REQUEST',
+  PaymentToken: 'OFFPAY-V1-TOKEN',
+  Receipt: 'OFFPAY-V1-RECEIPT',
+  Blocklist: 'OFFPAY-V1-BLOCKLIST',
+  SettlementBatch: 'OFFPAY-V1-BATCH',
+} as const;
+
+export const CHALLENGE_BYTES = 8;
+export const WALLET_ID_BYTES = 16;
+export const MAX_UINT = Number.MAX_SAFE_INTEGER;
+export const MAX_COUNTER = 0xffffffff;
+
+export const ReaderProfile = { vending: 0, transit: 1 } as const;
+export type ReaderProfileName = keyof typeof ReaderProfile;
+
+export interface IssuerKey {
+  keyIndex: number;
+  publicKey: Uint8Array;
+  /** Unix seconds, inclusive. */
+  notBefore: number;
+  /** Unix seconds, inclusive. */
+  notAfter: number;
+}
+
+export interface IssuerKeySet {
+  issuerId: number;
+  keys: IssuerKey[];
+}
+
+export interface WalletCertBody {
+  keyIndex: number;
+  walletPublicKey: Uint8Array;
+  /** Last valid day, as days since 1970-01-01 UTC (valid through 23:59:59 of that day). */
+  expiryDay: number;
+  /** Largest single payment, minor units. */
+  maxPerPayment: number;
+  /** Total the wallet may spend offline under this certificate, minor units. */
+  offlineAllowance: number;
+  /** ISO 4217 numeric. */
+  currency: number;
+}
+
+export interface WalletCert extends WalletCertBody {
+  issuerSignature: Uint8Array;
+}
+
+export interface ReaderCertBody {
+  keyIndex: number;
+  readerId: number;
+  readerPublicKey: Uint8Array;
+  /** Merchant (vending) or operator (transit) id; a payee id in the same namespace as reader ids. */
+  operatorId: number;
+  profile: ReaderProfileName;
+  notBefore: number;
+  notAfter: number;
+}
+
+export interface ReaderCert extends ReaderCertBody {
+  issuerSignature: Uint8Array;
+}
+
+export interface PaymentRequestBody {
+  readerCert: ReaderCert;
+  amount: number;
+  currency: number;
+  challenge: Uint8Array;
+  time: number;
+}
+
+export interface PaymentRequest extends PaymentRequestBody {
+  readerSignature: Uint8Array;
+}
+
+export interface PaymentTokenBody {
+  walletCert: WalletCert;
+  /** A reader id, or an operator id for one-way transit. */
+  payee: number;
+  amount: number;
+  counter: number;
+  time: number;
+  /** The request's challenge, when the token answers a payment request. */
+  challenge?: Uint8Array | undefined;
+}
+
+export interface PaymentToken extends PaymentTokenBody {
+  walletSignature: Uint8Array;
+}
+
+export const ReceiptOutcome = { accepted: 0, rejected: 1, voided: 2 } as const;
+export type ReceiptOutcomeName = keyof typeof ReceiptOutcome;
+
+export interface ReceiptBody {
+  readerId: number;
+  /** SHA-256 of the token bytes. */
+  tokenHash: Uint8Array;
+  outcome: ReceiptOutcomeName;
+  /** Numeric reason code (spec/protocol.md); 0 when accepted. */
+  reason: number;
+  time: number;
+}
+
+export interface Receipt extends ReceiptBody {
+  readerSignature: Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Field helpers
+
+function fail(code: string, msg: string): never {
+  throw new OffpayError(code, msg);
+}
+
+export function asArray(v: CborValue, what: string): CborValue[] {
+  if (!Array.isArray(v)) fail('message.bad_structure', `${what}: expected an array`);
+  return v;
+}
+
+export function asUint(v: CborValue | undefined, what: string, max = MAX_UINT, min = 0): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    fail('message.bad_structure', `${what}: expected an integer in ${min}..${max}`);
+  }
+  return v;
+}
+
+export function asBytes(v: CborValue | undefined, what: string, length?: number): Uint8Array {
+  if (!(v instanceof Uint8Array)) fail('message.bad_structure', `${what}: expected a byte string`);
+  if (length !== undefined && v.length !== length) fail('message.bad_structure', `${what}: expected ${length} bytes, got ${v.length}`);
+  return v;
+}
+
+/** Check type and version; returns the array. */
+export function openMessage(v: CborValue, type: number, name: string, length: number | number[]): CborValue[] {
+  if (!Array.isArray(v)) fail('message.bad_structure', `${name}: expected an array`);
+  if (v.length < 2) fail('message.bad_structure', `${name}: too short`);
+  if (v[0] !== type) fail('message.wrong_type', `${name}: expected message type ${type}, got ${describe(v[0])}`);
+  if (v[1] !== PROTOCOL_VERSION) fail('message.unsupported_version', `${name}: unsupported version ${describe(v[1])}`);
+  const ok = Array.isArray(length) ? length.includes(v.length) : v.length === length;
+  if (!ok) fail('message.bad_structure', `${name}: expected ${String(length)} elements, got ${v.length}`);
+  return v;
+}
+
+function describe(v: CborValue | undefined): string {
+  return typeof v === 'number' || typeof v === 'bigint' ? String(v) : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Issuer key set (unsigned: a trust anchor provisioned to readers and wallets)
+
+export function issuerKeySetToCbor(s: IssuerKeySet): CborValue {
+  const keys = [...s.keys].sort((a, b) => a.keyIndex - b.keyIndex);
+  return [MessageType.IssuerKeySet, PROTOCOL_VERSION, s.issuerId, keys.map((k) => [k.keyIndex, k.publicKey, k.notBefore, k.notAfter])];
+}
+
+export function encodeIssuerKeySet(s: IssuerKeySet): Uint8Array {
+  return encodeCbor(issuerKeySetToCbor(s));
+}
+
+export function decodeIssuerKeySet(bytes: Uint8Array): IssuerKeySet {
+  const a = openMessage(decodeCbor(bytes), MessageType.IssuerKeySet, 'issuer key set', 4);
+  const issuerId = asUint(a[2], 'issuerId');
+  const list = asArray(a[3]!, 'keys');
+  if (list.length > 255) fail('message.bad_structure', 'keys: at most 255');
+  const keys: IssuerKey[] = [];
+  let last = -1;
+  for (const item of list) {
+    const k = asArray(item, 'key');
+    if (k.length !== 4) fail('message.bad_structure', 'key: expected 4 elements');
+    const keyIndex = asUint(k[0], 'keyIndex', 255);
+    if (keyIndex <= last) fail('message.bad_structure', 'keys: key indexes must be unique and ascending');
+    last = keyIndex;
+    keys.push({ keyIndex, publicKey: asBytes(k[1], 'publicKey', PUBLIC_KEY_BYTES), notBefore: asUint(k[2], 'notBefore'), notAfter: asUint(k[3], 'notAfter') });
+  }
+  return { issuerId, keys };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wallet certificate
+
+function walletCertBodyArray(c: WalletCertBody): CborValue[] {
+  return [MessageType.WalletCert, PROTOCOL_VERSION, c.keyIndex, c.walletPublicKey, c.expiryDay, c.maxPerPayment, c.offlineAllowance, c.currency];
+}
+
+export function walletCertToCbor(c: WalletCert): CborValue[] {
+  return [...walletCertBodyArray(c), c.issuerSignature];
+}
+
+/** The exact bytes the issuer signs for a wallet certificate. */
+export function walletCertSigningInput(c: WalletCertBody): Uint8Array {
+  return signingInput(SigningTag.WalletCert, encodeCbor(walletCertBodyArray(c)));
+}
+
+export function walletCertFromCbor(v: CborValue): WalletCert {
+  const a = openMessage(v, MessageType.WalletCert, 'wallet certificate', 9);
+  return {
+    keyIndex: asUint(a[2], 'wallet certificate keyIndex', 255),
+    walletPublicKey: asBytes(a[3], 'walletPublicKey', PUBLIC_KEY_BYTES),
+    expiryDay: asUint(a[4], 'expiryDay', 0xffff),
+    maxPerPayment: asUint(a[5], 'maxPerPayment'),
+    offlineAllowance: asUint(a[6], 'offlineAllowance'),
+    currency: asUint(a[7], 'currency', 999, 1),
+    issuerSignature: asBytes(a[8], 'issuerSignature', SIGNATURE_BYTES),
+  };
+}
+
+export const encodeWalletCert = (c: WalletCert): Uint8Array => encodeCbor(walletCertToCbor(c));
+export const decodeWalletCert = (b: Uint8Array): WalletCert => walletCertFromCbor(decodeCbor(b));
+
+/** Wallet id: the first 16 bytes of SHA-256(signingInput("OFFPAY-V1-WALLET-ID", walletPublicKey)). */
+export function walletIdOf(walletPublicKey: Uint8Array): Uint8Array {
+  return sha256(signingInput('OFFPAY-V1-WALLET-ID', walletPublicKey)).slice(0, WALLET_ID_BYTES);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reader certificate
+
+function readerCertBodyArray(c: ReaderCertBody): CborValue[] {
+  return [MessageType.ReaderCert, PROTOCOL_VERSION, c.keyIndex, c.readerId, c.readerPublicKey, c.operatorId, ReaderProfile[c.profile], c.notBefore, c.notAfter];
+}
+
+export function readerCertToCbor(c: ReaderCert): CborValue[] {
+  return [...readerCertBodyArray(c), c.issuerSignature];
+}
+
+export function readerCertSigningInput(c: ReaderCertBody): Uint8Array {
+  return signingInput(SigningTag.ReaderCert, encodeCbor(readerCertBodyArray(c)));
+}
+
+export function readerCertFromCbor(v: CborValue): ReaderCert {
+  const a = openMessage(v, MessageType.ReaderCert, 'reader certificate', 10);
+  const p = asUint(a[6], 'profile', 1);
+  return {
+    keyIndex: asUint(a[2], 'reader certificate keyIndex', 255),
+    readerId: asUint(a[3], 'readerId', 0xffffffff),
+    readerPublicKey: asBytes(a[4], 'readerPublicKey', PUBLIC_KEY_BYTES),
+    operatorId: asUint(a[5], 'operatorId', 0xffffffff),
+    profile: p === 0 ? 'vending' : 'transit',
+    notBefore: asUint(a[7], 'notBefore'),
+    notAfter: asUint(a[8], 'notAfter'),
+    issuerSignature: asBytes(a[9], 'issuerSignature', SIGNATURE_BYTES),
+  };
+}
+
+export const encodeReaderCert = (c: ReaderCert): Uint8Array => encodeCbor(readerCertToCbor(c));
+export const decodeReaderCert = (b: Uint8Array): ReaderCert => readerCertFromCbor(decodeCbor(b));
+
+// ---------------------------------------------------------------------------------------------------------
+// Payment request (reader -> wallet)
+
+function requestBodyArray(r: PaymentRequestBody): CborValue[] {
+  return [MessageType.PaymentRequest, PROTOCOL_VERSION, readerCertToCbor(r.readerCert), r.amount, r.currency, r.challenge, r.time];
+}
+
+export function requestSigningInput(r: PaymentRequestBody): Uint8Array {
+  return signingInput(SigningTag.PaymentRequest, encodeCbor(requestBodyArray(r)));
+}
+
+export function requestToCbor(r: PaymentRequest): CborValue[] {
+  return [...requestBodyArray(r), r.readerSignature];
+}
+
+export function requestFromCbor(v: CborValue): PaymentRequest {
+  const a = openMessage(v, MessageType.PaymentRequest, 'payment request', 8);
+  return {
+    readerCert: readerCertFromCbor(a[2]!),
+    amount: asUint(a[3], 'amount', MAX_UINT, 1),
+    currency: asUint(a[4], 'currency', 999, 1),
+    challenge: asBytes(a[5], 'challenge', CHALLENGE_BYTES),
+    time: asUint(a[6], 'time'),
+    readerSignature: asBytes(a[7], 'readerSignature', SIGNATURE_BYTES),
+  };
+}
+
+export const encodeRequest = (r: PaymentRequest): Uint8Array => encodeCbor(requestToCbor(r));
+export const decodeRequest = (b: Uint8Array): PaymentRequest => requestFromCbor(decodeCbor(b));
+
+// ---------------------------------------------------------------------------------------------------------
+// Payment token (wallet -> reader)
+
+function tokenBodyArray(t: PaymentTokenBody): CborValue[] {
+  const a: CborValue[] = [MessageType.PaymentToken, PROTOCOL_VERSION, walletCertToCbor(t.walletCert), t.payee, t.amount, t.counter, t.time];
+  if (t.challenge) a.push(t.challenge);
+  return a;
+}
+
+export function tokenSigningInput(t: PaymentTokenBody): Uint8Array {
+  return signingInput(SigningTag.PaymentToken, encodeCbor(tokenBodyArray(t)));
+}
+
+export function tokenToCbor(t: PaymentToken): CborValue[] {
+  return [...tokenBodyArray(t), t.walletSignature];
+}
+
+export function tokenFromCbor(v: CborValue): PaymentToken {
+  const a = openMessage(v, MessageType.PaymentToken, 'payment token', [8, 9]);
+  const hasChallenge = a.length === 9;
+  return {
+    walletCert: walletCertFromCbor(a[2]!),
+    payee: asUint(a[3], 'payee', 0xffffffff),
+    amount: asUint(a[4], 'amount'),
+    counter: asUint(a[5], 'counter', MAX_COUNTER, 1),
+    time: asUint(a[6], 'time'),
+    challenge: hasChallenge ? asBytes(a[7], 'challenge', CHALLENGE_BYTES) : undefined,
+    walletSignature: asBytes(a[hasChallenge ? 8 : 7], 'walletSignature', SIGNATURE_BYTES),
+  };
+}
+
+export const encodeToken = (t: PaymentToken): Uint8Array => encodeCbor(tokenToCbor(t));
+export const decodeToken = (b: Uint8Array): PaymentToken => tokenFromCbor(decodeCbor(b));
+
+/** Token id: SHA-256 of the token's bytes (used by receipts, journals and clearing). */
+export function tokenHash(tokenBytes: Uint8Array): Uint8Array {
+  return sha256(tokenBytes);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Receipt (reader -> wallet)
+
+function receiptBodyArray(r: ReceiptBody): CborValue[] {
+  return [MessageType.Receipt, PROTOCOL_VERSION, r.readerId, r.tokenHash, ReceiptOutcome[r.outcome], r.reason, r.time];
+}
+
+export function receiptSigningInput(r: ReceiptBody): Uint8Array {
+  return signingInput(SigningTag.Receipt, encodeCbor(receiptBodyArray(r)));
+}
+
+export function receiptToCbor(r: Receipt): CborValue[] {
+  return [...receiptBodyArray(r), r.readerSignature];
+}
+
+export function receiptFromCbor(v: CborValue): Receipt {
+  const a = openMessage(v, MessageType.Receipt, 'receipt', 8);
+  const o = asUint(a[4], 'outcome', 2);
+  return {
+    readerId: asUint(a[2], 'readerId', 0xffffffff),
+    tokenHash: asBytes(a[3], 'tokenHash', 32),
+    outcome: o === 0 ? 'accepted' : o === 1 ? 'rejected' : 'voided',
+    reason: asUint(a[5], 'reason', 255),
+    time: asUint(a[6], 'time'),
+    readerSignature: asBytes(a[7], 'readerSignature', SIGNATURE_BYTES),
+  };
+}
+
+export const encodeReceipt = (r: Receipt): Uint8Array => encodeCbor(receiptToCbor(r));
+export const decodeReceipt = (b: Uint8Array): Receipt => receiptFromCbor(decodeCbor(b));
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Identify any offpay message by its first two elements (for `offpay inspect`). */
+export function peekType(bytes: Uint8Array): { type: number; name: MessageTypeName | undefined; version: number } {
+  const v = decodeCbor(bytes);
+  if (!Array.isArray(v) || typeof v[0] !== 'number' || typeof v[1] !== 'number') {
+    throw new OffpayError('message.bad_structure', 'not an offpay message (expected [type, version, ...])');
+  }
+  const name = (Object.keys(MessageType) as MessageTypeName[]).find((k) => MessageType[k] === v[0]);
+  return { type: v[0], name, version: v[1] };
+}
+
+export { utf8 };

@@ -1,0 +1,190 @@
+/**
+ * Node file formats for the CLI and for integrators: issuer, wallet and reader directories, and a durable
+ * file-backed wallet counter.
+ *
+ *   ISSUER/issuer.json   secret keys (keep offline)     ISSUER/keyset.cbor   public issuer key set
+ *   WALLET/wallet.json   wallet secret key + cert       WALLET/counter.json  counter state (durable)
+ *   READER/reader.json   reader secret key + cert       READER/requests/     outstanding payment requests
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fromHex, publicKeyOf, toHex } from '../crypto.js';
+import { OffpayError } from '../errors.js';
+import { Issuer, type IssuerSigningKey } from '../issuer.js';
+import {
+  decodeIssuerKeySet,
+  decodeReaderCert,
+  decodeWalletCert,
+  encodeIssuerKeySet,
+  encodeReaderCert,
+  encodeWalletCert,
+  type IssuerKeySet,
+  type ReaderCert,
+  type WalletCert,
+} from '../messages.js';
+import { Wallet, type CounterState, type CounterStore } from '../wallet.js';
+
+/** Write a file durably: temp file, fsync, rename over the target, fsync the directory. */
+export function writeFileDurable(path: string, data: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+  }
+}
+
+function readJson(path: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new OffpayError('file.bad_format', `${path} is not a valid ${what} file: ${(e as Error).message}`);
+  }
+}
+
+function hexField(o: Record<string, unknown>, k: string, path: string, len?: number): Uint8Array {
+  const v = o[k];
+  try {
+    if (typeof v !== 'string') throw new Error('missing');
+    const b = fromHex(v);
+    if (len !== undefined && b.length !== len) throw new Error(`expected ${len} bytes`);
+    return b;
+  } catch (e) {
+    throw new OffpayError('file.bad_format', `${path}: field '${k}': ${(e as Error).message}`);
+  }
+}
+
+function numField(o: Record<string, unknown>, k: string, path: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OffpayError('file.bad_format', `${path}: field '${k}' must be a non-negative integer`);
+  return v;
+}
+
+/** Read a file of bytes, with a typed error. */
+export function readBytes(path: string, what = 'file', maxBytes = 64 * 1024 * 1024): Uint8Array {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new OffpayError('file.unreadable', `${path} is not a file`);
+    if (st.size > maxBytes) throw new OffpayError('file.too_large', `${what} ${path} is ${st.size} bytes (limit ${maxBytes})`);
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    if (e instanceof OffpayError) throw e;
+    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ issuer
+
+export function saveIssuer(dir: string, issuer: Issuer): void {
+  const json = {
+    offpay: 'issuer',
+    version: 1,
+    issuerId: issuer.issuerId,
+    keys: issuer.keys.map((k) => ({ keyIndex: k.keyIndex, secretKey: toHex(k.secretKey), notBefore: k.notBefore, notAfter: k.notAfter })),
+  };
+  writeFileDurable(join(dir, 'issuer.json'), JSON.stringify(json, null, 2) + '\n');
+  writeFileDurable(join(dir, 'keyset.cbor'), encodeIssuerKeySet(issuer.keySet()));
+}
+
+export function loadIssuer(dir: string): Issuer {
+  const path = join(dir, 'issuer.json');
+  const o = readJson(path, 'issuer');
+  if (o.offpay !== 'issuer') throw new OffpayError('file.bad_format', `${path} is not an offpay issuer file`);
+  const keysRaw = o.keys;
+  if (!Array.isArray(keysRaw) || keysRaw.length === 0) throw new OffpayError('file.bad_format', `${path}: no keys`);
+  const keys: IssuerSigningKey[] = keysRaw.map((k: Record<string, unknown>) => {
+    const secretKey = hexField(k, 'secretKey', path, 32);
+    return { keyIndex: numField(k, 'keyIndex', path), secretKey, publicKey: publicKeyOf(secretKey), notBefore: numField(k, 'notBefore', path), notAfter: numField(k, 'notAfter', path) };
+  });
+  return new Issuer(numField(o, 'issuerId', path), keys);
+}
+
+/** The public key set: ISSUER may be an issuer directory or a keyset.cbor file. */
+export function loadIssuerKeys(pathOrDir: string): IssuerKeySet {
+  const path = existsSync(pathOrDir) && statSync(pathOrDir).isDirectory() ? join(pathOrDir, 'keyset.cbor') : pathOrDir;
+  try {
+    return decodeIssuerKeySet(readBytes(path, 'issuer key set'));
+  } catch (e) {
+    if (e instanceof OffpayError && e.code.startsWith('file.')) throw e;
+    throw new OffpayError('file.bad_format', `${path} is not an issuer key set: ${(e as Error).message}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ wallet
+
+/** A counter persisted in a JSON file, written durably before each token is emitted. */
+export class FileCounterStore implements CounterStore {
+  constructor(readonly path: string) {}
+  async load(): Promise<CounterState> {
+    if (!existsSync(this.path)) return { counter: 0, spent: 0 };
+    const o = readJson(this.path, 'wallet counter');
+    return { counter: numField(o, 'counter', this.path), spent: numField(o, 'spent', this.path) };
+  }
+  async commit(next: CounterState): Promise<void> {
+    writeFileDurable(this.path, JSON.stringify({ counter: next.counter, spent: next.spent }) + '\n');
+  }
+}
+
+export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert): void {
+  writeFileDurable(join(dir, 'wallet.json'), JSON.stringify({ offpay: 'wallet', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeWalletCert(cert)) }, null, 2) + '\n');
+}
+
+export function loadWallet(dir: string, clock?: () => number): Wallet {
+  const path = join(dir, 'wallet.json');
+  const o = readJson(path, 'wallet');
+  if (o.offpay !== 'wallet') throw new OffpayError('file.bad_format', `${path} is not an offpay wallet file`);
+  let cert: WalletCert;
+  try {
+    cert = decodeWalletCert(hexField(o, 'cert', path));
+  } catch (e) {
+    throw new OffpayError('file.bad_format', `${path}: bad certificate: ${(e as Error).message}`);
+  }
+  return new Wallet({ secretKey: hexField(o, 'secretKey', path, 32), cert, counter: new FileCounterStore(join(dir, 'counter.json')), ...(clock ? { clock } : {}) });
+}
+
+// ------------------------------------------------------------------------------------------------ reader
+
+export interface ReaderFiles {
+  dir: string;
+  secretKey: Uint8Array;
+  cert: ReaderCert;
+}
+
+export function saveReader(dir: string, secretKey: Uint8Array, cert: ReaderCert): void {
+  writeFileDurable(join(dir, 'reader.json'), JSON.stringify({ offpay: 'reader', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeReaderCert(cert)) }, null, 2) + '\n');
+}
+
+export function loadReader(dir: string): ReaderFiles {
+  const path = join(dir, 'reader.json');
+  const o = readJson(path, 'reader');
+  if (o.offpay !== 'reader') throw new OffpayError('file.bad_format', `${path} is not an offpay reader file`);
+  let cert: ReaderCert;
+  try {
+    cert = decodeReaderCert(hexField(o, 'cert', path));
+  } catch (e) {
+    throw new OffpayError('file.bad_format', `${path}: bad certificate: ${(e as Error).message}`);
+  }
+  return { dir, secretKey: hexField(o, 'secretKey', path, 32), cert };
+}

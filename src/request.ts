@@ -1,0 +1,37 @@
+/**
+ * Reader-side message construction: payment requests (with a fresh 8-byte challenge) and receipts.
+ */
+import { sign } from './crypto.js';
+import {
+  CHALLENGE_BYTES,
+  encodeReceipt,
+  encodeRequest,
+  receiptSigningInput,
+  requestSigningInput,
+  type PaymentRequest,
+  type PaymentRequestBody,
+  type ReaderCert,
+  type Receipt,
+  type ReceiptBody,
+} from './messages.js';
+
+/** 8 random bytes from the platform CSPRNG. */
+export function randomChallenge(): Uint8Array {
+  const c = new Uint8Array(CHALLENGE_BYTES);
+  globalThis.crypto.getRandomValues(c);
+  return c;
+}
+
+export function createRequest(
+  reader: { secretKey: Uint8Array; cert: ReaderCert },
+  p: { amount: number; currency: number; time: number; challenge?: Uint8Array },
+): { request: PaymentRequest; bytes: Uint8Array } {
+  const body: PaymentRequestBody = { readerCert: reader.cert, amount: p.amount, currency: p.currency, challenge: p.challenge ?? randomChallenge(), time: p.time };
+  const request: PaymentRequest = { ...body, readerSignature: sign(requestSigningInput(body), reader.secretKey) };
+  return { request, bytes: encodeRequest(request) };
+}
+
+export function createReceipt(reader: { secretKey: Uint8Array }, body: ReceiptBody): { receipt: Receipt; bytes: Uint8Array } {
+  const receipt: Receipt = { ...body, readerSignature: sign(receiptSigningInput(body), reader.secretKey) };
+  return { receipt, bytes: encodeReceipt(receipt) };
+}

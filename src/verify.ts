@@ -1,0 +1,233 @@
+/**
+ * Stateless verification of payment tokens (reader side), payment requests (wallet side) and receipts.
+ *
+ * The algorithm (spec/protocol.md §Verification) is written once, as a generator that yields each signature
+ * check it needs and receives the answer. `verifyToken` drives it synchronously (noble, or node:crypto via
+ * src/node/crypto.ts); `verifyTokenAsync` drives it with any verifier, the WebCrypto fast path included. So
+ * every backend walks the same steps in the same order and gives the same reason code.
+ *
+ * Order: parse and canonical form; type and version; structure; issuer key known and valid at the reader's
+ * time; certificate signature; certificate validity; token signature; payee binding; challenge; time window;
+ * currency and amount against the request or the expected fare, then against the certificate limits.
+ * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
+ */
+import { nobleEd25519, equalBytes, type AsyncVerifier, type SyncVerifier, toHex } from './crypto.js';
+import { OffpayError } from './errors.js';
+import { dayOf } from './issuer.js';
+import {
+  decodeRequest,
+  decodeToken,
+  decodeReceipt,
+  readerCertSigningInput,
+  receiptSigningInput,
+  requestSigningInput,
+  tokenHash,
+  tokenSigningInput,
+  walletCertSigningInput,
+  walletIdOf,
+  type IssuerKey,
+  type IssuerKeySet,
+  type PaymentRequest,
+  type PaymentToken,
+  type Receipt,
+} from './messages.js';
+import { REASONS, type StatelessReason } from './reasons.js';
+
+export const DEFAULT_MAX_AGE_SECONDS = 300;
+export const DEFAULT_MAX_FUTURE_SECONDS = 60;
+
+/** What the reader knows when it judges a token. */
+export interface VerifyContext {
+  issuerKeys: IssuerKeySet;
+  /** The reader's clock, unix seconds. */
+  now: number;
+  /** Payee ids this reader accepts: its reader id, and for a transit reader also its operator id. */
+  payees: number[];
+  /** The payment request this reader issued and is waiting on, if any. */
+  request?: { amount: number; currency: number; challenge: Uint8Array; time: number } | undefined;
+  /** For one-way tokens (no request): the price or fare the reader expects. */
+  expected?: { amount?: number; maxAmount?: number; currency?: number } | undefined;
+  /** Oldest acceptable token time relative to `now`, seconds (default 300). */
+  maxAgeSeconds?: number | undefined;
+  /** How far in the future a token time may be (clock skew), seconds (default 60). */
+  maxFutureSeconds?: number | undefined;
+}
+
+export interface Accepted {
+  accepted: true;
+  token: PaymentToken;
+  /** SHA-256 of the token bytes. */
+  tokenHash: Uint8Array;
+  /** 16-byte wallet id derived from the wallet public key. */
+  walletId: Uint8Array;
+  /** The certificate's currency, which is the token's currency. */
+  currency: number;
+}
+
+export interface Rejected {
+  accepted: false;
+  reason: StatelessReason;
+  /** Numeric reason code (spec/protocol.md §Reason codes). */
+  code: number;
+  message: string;
+  /** The decoded token, when decoding got that far. */
+  token?: PaymentToken | undefined;
+}
+
+export type Verdict = Accepted | Rejected;
+
+export interface SigCheck {
+  signature: Uint8Array;
+  message: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+function reject(reason: StatelessReason, message: string, token?: PaymentToken): Rejected {
+  return { accepted: false, reason, code: REASONS[reason].code, message, token };
+}
+
+/** Map a decoding error to a reason. */
+export function reasonForDecodeError(e: unknown): { reason: StatelessReason; message: string } {
+  if (e instanceof OffpayError) {
+    const map: Record<string, StatelessReason> = {
+      'cbor.non_canonical': 'non_canonical',
+      'message.wrong_type': 'wrong_type',
+      'message.unsupported_version': 'unsupported_version',
+      'message.bad_structure': 'bad_structure',
+    };
+    return { reason: map[e.code] ?? 'malformed', message: e.message };
+  }
+  return { reason: 'malformed', message: String((e as Error)?.message ?? e) };
+}
+
+function findKey(set: IssuerKeySet, keyIndex: number): IssuerKey | undefined {
+  return set.keys.find((k) => k.keyIndex === keyIndex);
+}
+
+/** The verification algorithm. Yields signature checks; receives true/false for each. */
+export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Generator<SigCheck, Verdict, boolean> {
+  let t: PaymentToken;
+  try {
+    t = decodeToken(bytes);
+  } catch (e) {
+    const { reason, message } = reasonForDecodeError(e);
+    return reject(reason, message);
+  }
+  const cert = t.walletCert;
+  const key = findKey(ctx.issuerKeys, cert.keyIndex);
+  if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, t);
+  if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
+    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, reader time is ${ctx.now}`, t);
+  }
+  if (!(yield { signature: cert.issuerSignature, message: walletCertSigningInput(cert), publicKey: key.publicKey })) {
+    return reject('bad_certificate_signature', 'the issuer signature on the wallet certificate does not verify', t);
+  }
+  if (dayOf(ctx.now) > cert.expiryDay) {
+    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}`, t);
+  }
+  if (!(yield { signature: t.walletSignature, message: tokenSigningInput(t), publicKey: cert.walletPublicKey })) {
+    return reject('bad_token_signature', 'the wallet signature on the token does not verify', t);
+  }
+  if (!ctx.payees.includes(t.payee)) return reject('wrong_payee', `the token pays ${t.payee}, this reader accepts ${ctx.payees.join(', ')}`, t);
+  if (ctx.request) {
+    if (!t.challenge) return reject('challenge_missing', 'the token carries no challenge but the reader issued a request', t);
+    if (!equalBytes(t.challenge, ctx.request.challenge)) return reject('challenge_mismatch', `challenge ${toHex(t.challenge)} is not ${toHex(ctx.request.challenge)}`, t);
+  }
+  const maxAge = ctx.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
+  const maxFuture = ctx.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS;
+  if (t.time < ctx.now - maxAge) return reject('time_too_old', `token time ${t.time} is more than ${maxAge} s before ${ctx.now}`, t);
+  if (t.time > ctx.now + maxFuture) return reject('time_in_future', `token time ${t.time} is more than ${maxFuture} s after ${ctx.now}`, t);
+  if (ctx.request && ctx.request.time < ctx.now - maxAge) return reject('time_too_old', `the request of ${ctx.request.time} has expired`, t);
+  const wantCurrency = ctx.request?.currency ?? ctx.expected?.currency;
+  if (wantCurrency !== undefined && cert.currency !== wantCurrency) {
+    return reject('currency_mismatch', `the wallet certificate is in currency ${cert.currency}, the reader asks for ${wantCurrency}`, t);
+  }
+  if (t.amount === 0) return reject('amount_invalid', 'the amount is zero', t);
+  const wantAmount = ctx.request?.amount ?? ctx.expected?.amount;
+  if (wantAmount !== undefined && t.amount !== wantAmount) return reject('amount_mismatch', `the token pays ${t.amount}, the reader asks for ${wantAmount}`, t);
+  if (ctx.expected?.maxAmount !== undefined && t.amount > ctx.expected.maxAmount) {
+    return reject('amount_mismatch', `the token pays ${t.amount}, more than the ${ctx.expected.maxAmount} the reader allows`, t);
+  }
+  if (t.amount > cert.maxPerPayment) return reject('over_payment_limit', `amount ${t.amount} exceeds the maximum per payment ${cert.maxPerPayment}`, t);
+  if (t.amount > cert.offlineAllowance) return reject('over_offline_allowance', `amount ${t.amount} exceeds the offline allowance ${cert.offlineAllowance}`, t);
+  return { accepted: true, token: t, tokenHash: tokenHash(bytes), walletId: walletIdOf(cert.walletPublicKey), currency: cert.currency };
+}
+
+function driveSync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifier): T {
+  let step = gen.next(false as never);
+  while (!step.done) step = gen.next(v.verify(step.value.signature, step.value.message, step.value.publicKey));
+  return step.value;
+}
+
+async function driveAsync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifier | AsyncVerifier): Promise<T> {
+  let step = gen.next(false as never);
+  while (!step.done) step = gen.next(await v.verify(step.value.signature, step.value.message, step.value.publicKey));
+  return step.value;
+}
+
+/** Verify a token synchronously (noble by default). Never throws on bad bytes: returns a Rejected verdict. */
+export function verifyToken(bytes: Uint8Array, ctx: VerifyContext, verifier: SyncVerifier = nobleEd25519): Verdict {
+  return driveSync(tokenVerification(bytes, ctx), verifier);
+}
+
+/** Verify a token with any verifier, e.g. the WebCrypto fast path (`webCryptoEd25519()`). */
+export function verifyTokenAsync(bytes: Uint8Array, ctx: VerifyContext, verifier: SyncVerifier | AsyncVerifier): Promise<Verdict> {
+  return driveAsync(tokenVerification(bytes, ctx), verifier);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Payment requests (the wallet checks the reader before paying)
+
+export interface RequestVerdictOk {
+  accepted: true;
+  request: PaymentRequest;
+}
+export type RequestVerdict = RequestVerdictOk | { accepted: false; reason: StatelessReason; code: number; message: string };
+
+export function* requestVerification(
+  bytes: Uint8Array,
+  ctx: { issuerKeys: IssuerKeySet; now: number; maxAgeSeconds?: number; maxFutureSeconds?: number },
+): Generator<SigCheck, RequestVerdict, boolean> {
+  const no = (reason: StatelessReason, message: string): RequestVerdict => ({ accepted: false, reason, code: REASONS[reason].code, message });
+  let r: PaymentRequest;
+  try {
+    r = decodeRequest(bytes);
+  } catch (e) {
+    const { reason, message } = reasonForDecodeError(e);
+    return no(reason, message);
+  }
+  const c = r.readerCert;
+  const key = findKey(ctx.issuerKeys, c.keyIndex);
+  if (!key) return no('unknown_issuer_key', `issuer key index ${c.keyIndex} is not known`);
+  if (ctx.now < key.notBefore || ctx.now > key.notAfter) return no('issuer_key_not_valid', `issuer key ${c.keyIndex} is not valid now`);
+  if (!(yield { signature: c.issuerSignature, message: readerCertSigningInput(c), publicKey: key.publicKey })) {
+    return no('bad_certificate_signature', 'the issuer signature on the reader certificate does not verify');
+  }
+  if (ctx.now < c.notBefore || ctx.now > c.notAfter) return no('certificate_expired', `the reader certificate is valid ${c.notBefore}..${c.notAfter}`);
+  if (!(yield { signature: r.readerSignature, message: requestSigningInput(r), publicKey: c.readerPublicKey })) {
+    return no('bad_request_signature', 'the reader signature on the request does not verify');
+  }
+  const maxAge = ctx.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
+  const maxFuture = ctx.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS;
+  if (r.time < ctx.now - maxAge) return no('time_too_old', `the request of ${r.time} is older than ${maxAge} s`);
+  if (r.time > ctx.now + maxFuture) return no('time_in_future', `the request of ${r.time} is in the future`);
+  return { accepted: true, request: r };
+}
+
+export function verifyRequest(
+  bytes: Uint8Array,
+  ctx: { issuerKeys: IssuerKeySet; now: number; maxAgeSeconds?: number; maxFutureSeconds?: number },
+  verifier: SyncVerifier = nobleEd25519,
+): RequestVerdict {
+  return driveSync(requestVerification(bytes, ctx), verifier);
+}
+
+/** Check a reader's receipt for a token this wallet sent. Throws OffpayError on bad bytes or signature. */
+export function verifyReceipt(bytes: Uint8Array, readerPublicKey: Uint8Array, tokenBytes: Uint8Array, verifier: SyncVerifier = nobleEd25519): Receipt {
+  const r = decodeReceipt(bytes);
+  if (!verifier.verify(r.readerSignature, receiptSigningInput(r), readerPublicKey)) {
+    throw new OffpayError('receipt.bad_signature', REASONS.bad_receipt_signature.text);
+  }
+  if (!equalBytes(r.tokenHash, tokenHash(tokenBytes))) throw new OffpayError('receipt.wrong_token', 'the receipt is for another token');
+  return r;
+}
