@@ -23,7 +23,7 @@ export const OFFPAY_AID = Uint8Array.of(0xf0, 0x4f, 0x46, 0x46, 0x50, 0x41, 0x59
 export const OFFPAY_CLA = 0x80;
 export const OFFPAY_INS = { GET_TOKEN: 0x10, PUT_RECEIPT: 0x12 } as const;
 
-/** Protocol version carried in the FCI (tag 80) and expected in GET TOKEN's P1. */
+/** Protocol version carried in the FCI (tag 80). GET TOKEN and PUT RECEIPT use P1 = P2 = 00 in version 1. */
 export const OFFPAY_PROTOCOL_VERSION = 1;
 
 /** Capability bits of FCI tag 81. */
@@ -281,7 +281,7 @@ export class CardApplication {
       this.chain = undefined;
       return statusOnly(SW.LAST_COMMAND_EXPECTED);
     }
-    if (c.p1 !== (c.ins === OFFPAY_INS.GET_TOKEN ? OFFPAY_PROTOCOL_VERSION - 1 : 0) || c.p2 !== 0) return this.abort(SW.WRONG_P1P2);
+    if (c.p1 !== 0 || c.p2 !== 0) return this.abort(SW.WRONG_P1P2);
     if (c.ins === OFFPAY_INS.PUT_RECEIPT && !this.wallet.receipt) return this.abort(SW.INS_NOT_SUPPORTED);
     if (c.data.length === 0) return this.abort(SW.WRONG_LENGTH);
     // The order rules are checked before accumulating, so a refused chain costs the reader one APDU.
