@@ -12,3 +12,4 @@ export * from './issuer.js';
 export * from './wallet.js';
 export * from './request.js';
 export * from './verify.js';
+export * from './weakkeys.js';

@@ -3,6 +3,8 @@
  * reader certificates. (Blocklists are signed by clearing with an issuer key too: src/clearing.)
  */
 import { publicKeyOf, sign } from './crypto.js';
+import { OffpayError } from './errors.js';
+import { isWeakPublicKey } from './weakkeys.js';
 import {
   readerCertSigningInput,
   walletCertSigningInput,
@@ -52,12 +54,14 @@ export class Issuer {
   }
 
   issueWalletCert(body: Omit<WalletCertBody, 'keyIndex'>, now: number, keyIndex?: number): WalletCert {
+    if (isWeakPublicKey(body.walletPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a small-order public key');
     const key = keyIndex === undefined ? this.currentKey(now) : this.key(keyIndex);
     const full: WalletCertBody = { ...body, keyIndex: key.keyIndex };
     return { ...full, issuerSignature: sign(walletCertSigningInput(full), key.secretKey) };
   }
 
   issueReaderCert(body: Omit<ReaderCertBody, 'keyIndex'>, now: number, keyIndex?: number): ReaderCert {
+    if (isWeakPublicKey(body.readerPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a small-order public key');
     const key = keyIndex === undefined ? this.currentKey(now) : this.key(keyIndex);
     const full: ReaderCertBody = { ...body, keyIndex: key.keyIndex };
     return { ...full, issuerSignature: sign(readerCertSigningInput(full), key.secretKey) };

@@ -27,6 +27,7 @@ export const REASONS = {
   over_offline_allowance: { code: 20, text: "the amount exceeds the certificate's offline allowance" },
   bad_request_signature: { code: 21, text: 'the reader signature on the payment request does not verify' },
   bad_receipt_signature: { code: 22, text: 'the reader signature on the receipt does not verify' },
+  weak_public_key: { code: 23, text: 'the certificate holds a small-order (weak) Ed25519 public key' },
 } as const;
 
 export type StatelessReason = keyof typeof REASONS;

@@ -6,7 +6,7 @@
  * src/node/crypto.ts); `verifyTokenAsync` drives it with any verifier, the WebCrypto fast path included. So
  * every backend walks the same steps in the same order and gives the same reason code.
  *
- * Order: parse and canonical form; type and version; structure; issuer key known and valid at the reader's
+ * Order: parse and canonical form; type and version; structure; weak public key; issuer key known and valid at the reader's
  * time; certificate signature; certificate validity; token signature; payee binding; challenge; time window;
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
@@ -32,6 +32,7 @@ import {
   type Receipt,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
+import { isWeakPublicKey } from './weakkeys.js';
 
 export const DEFAULT_MAX_AGE_SECONDS = 300;
 export const DEFAULT_MAX_FUTURE_SECONDS = 60;
@@ -114,6 +115,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
     return reject(reason, message);
   }
   const cert = t.walletCert;
+  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is a small-order point', t);
   const key = findKey(ctx.issuerKeys, cert.keyIndex);
   if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, t);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
@@ -197,6 +199,7 @@ export function* requestVerification(
     return no(reason, message);
   }
   const c = r.readerCert;
+  if (isWeakPublicKey(c.readerPublicKey)) return no('weak_public_key', 'the reader public key is a small-order point');
   const key = findKey(ctx.issuerKeys, c.keyIndex);
   if (!key) return no('unknown_issuer_key', `issuer key index ${c.keyIndex} is not known`);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) return no('issuer_key_not_valid', `issuer key ${c.keyIndex} is not valid now`);
