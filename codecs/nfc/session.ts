@@ -1,0 +1,340 @@
+/**
+ * The reader side of offpay's NFC exchange, independent of how APDUs travel (PC/SC, Android IsoDep, an
+ * in-memory link in tests): SELECT the application, GET TOKEN with the reader's request bytes (GET RESPONSE
+ * while the card answers 61XX), hand the token to a verify callback, PUT RECEIPT. spec/nfc.md §4-§6.
+ *
+ * Untrusted card behaviour is bounded: a response under 2 bytes means the card is gone (`nfc.card_lost`),
+ * the reassembled response size and the number of GET RESPONSE rounds are capped, a second 6CXX in a row is
+ * refused, and every APDU has a time limit. Every round trip is recorded (`trace`) so callers can count
+ * round trips and bytes and compute the air time (`airTime`). Pure code: works in browsers.
+ */
+import { OffpayError } from '../../src/errors.js';
+import {
+  SW,
+  chainCommand,
+  encodeCommand,
+  getResponseCommand,
+  parseResponse,
+  selectCommand,
+  swHex,
+  type CommandApdu,
+  type ResponseApdu,
+} from './apdu.js';
+import { OFFPAY_AID, OFFPAY_CLA, OFFPAY_INS, OFFPAY_PROTOCOL_VERSION, parseFci, type CardInfo } from './card.js';
+
+/** Anything that carries one command APDU to a card and brings its response back. */
+export interface CardLink {
+  transmit(apdu: Uint8Array): Promise<Uint8Array>;
+}
+
+/** One round trip as sent and received. */
+export interface Exchange {
+  command: Uint8Array;
+  response: Uint8Array;
+}
+
+export interface LinkStats {
+  roundTrips: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface ReaderOptions {
+  /** AID to select (default OFFPAY_AID). */
+  aid?: Uint8Array;
+  /** The reader side can send and receive extended-length APDUs (used only if the card advertises it too). Default false. */
+  extendedLength?: boolean;
+  /** Cap on one reassembled response (token) in bytes. Default 8192. */
+  maxResponse?: number;
+  /** Cap on GET RESPONSE rounds for one command. Default 32. */
+  maxGetResponse?: number;
+  /** Time limit per APDU round trip in ms. Default 5000. */
+  apduTimeoutMs?: number;
+}
+
+const STATUS_CODES: Readonly<Record<number, string>> = {
+  [SW.SECURITY_STATUS]: 'nfc.card_locked',
+  [SW.REFERENCE_DATA_UNUSABLE]: 'nfc.request_unusable',
+  [SW.CONDITIONS_NOT_SATISFIED]: 'nfc.refused',
+  [SW.WRONG_DATA]: 'nfc.request_rejected',
+  [SW.FILE_NOT_FOUND]: 'nfc.not_offpay',
+};
+
+/** The error code a reader reports for a final status word other than 9000 (spec/nfc.md §7). */
+export function statusErrorCode(sw: number): string {
+  return STATUS_CODES[sw] ?? 'nfc.status';
+}
+
+function statusError(sw: number, what: string): OffpayError {
+  return new OffpayError(statusErrorCode(sw), `${what}: card answered ${swHex(sw)}`, { sw: swHex(sw), command: what });
+}
+
+/** A reader session over one card presentation. Not reusable across cards. */
+export class ReaderSession {
+  readonly trace: Exchange[] = [];
+  info: CardInfo | undefined;
+  private readonly aid: Uint8Array;
+  private readonly ext: boolean;
+  private readonly maxResponse: number;
+  private readonly maxGetResponse: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly link: CardLink,
+    options: ReaderOptions = {},
+  ) {
+    this.aid = options.aid ?? OFFPAY_AID;
+    this.ext = options.extendedLength ?? false;
+    this.maxResponse = options.maxResponse ?? 8192;
+    this.maxGetResponse = options.maxGetResponse ?? 32;
+    this.timeoutMs = options.apduTimeoutMs ?? 5000;
+  }
+
+  get stats(): LinkStats {
+    let bytesSent = 0;
+    let bytesReceived = 0;
+    for (const e of this.trace) {
+      bytesSent += e.command.length;
+      bytesReceived += e.response.length;
+    }
+    return { roundTrips: this.trace.length, bytesSent, bytesReceived };
+  }
+
+  /** Whether both ends use extended-length APDUs for this session. */
+  get extended(): boolean {
+    return this.ext && this.info?.extendedLength === true;
+  }
+
+  /** One round trip. Throws nfc.card_lost, nfc.timeout or nfc.link_error. */
+  private async roundTrip(cmd: CommandApdu, extended: boolean): Promise<ResponseApdu> {
+    const command = encodeCommand(cmd, { extended });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let response: Uint8Array;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new OffpayError('nfc.timeout', `no response within ${this.timeoutMs} ms`)), this.timeoutMs);
+      });
+      response = await Promise.race([this.link.transmit(command), timeout]);
+    } catch (e) {
+      if (e instanceof OffpayError) throw e;
+      throw new OffpayError('nfc.link_error', `transmit failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    if (!(response instanceof Uint8Array)) throw new OffpayError('nfc.link_error', 'the link returned something other than bytes');
+    this.trace.push({ command, response: response.slice() });
+    if (response.length < 2) throw new OffpayError('nfc.card_lost', `the card answered ${response.length} bytes: it is gone`, { length: response.length });
+    return parseResponse(response);
+  }
+
+  /**
+   * Send a command and collect its whole response: resend once on 6CXX with Le = XX, follow 61XX with
+   * GET RESPONSE, cap the total. Returns the data and the final status word (9000 or an error SW).
+   */
+  private async run(cmd: CommandApdu, extended: boolean, limit = this.maxResponse): Promise<ResponseApdu> {
+    let r = await this.roundTrip(cmd, extended);
+    if (r.sw >> 8 === 0x6c) {
+      const le = r.sw & 0xff || 256;
+      r = await this.roundTrip({ ...cmd, ne: le }, extended);
+      if (r.sw >> 8 === 0x6c) throw new OffpayError('nfc.status', 'the card answered 6CXX twice', { sw: swHex(r.sw) });
+    }
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    let rounds = 0;
+    while (true) {
+      size += r.data.length;
+      if (size > limit) throw new OffpayError('nfc.response_too_large', `response exceeds ${limit} bytes`, { limit });
+      parts.push(r.data);
+      if (r.sw >> 8 !== 0x61) break;
+      if (++rounds > this.maxGetResponse)
+        throw new OffpayError('nfc.get_response_loop', `more than ${this.maxGetResponse} GET RESPONSE rounds`, { limit: this.maxGetResponse });
+      r = await this.roundTrip(getResponseCommand(r.sw & 0xff || 256), false);
+    }
+    const data = new Uint8Array(size);
+    let o = 0;
+    for (const p of parts) {
+      data.set(p, o);
+      o += p.length;
+    }
+    return { data, sw: r.sw };
+  }
+
+  /** SELECT the application and read its FCI. */
+  async select(): Promise<CardInfo> {
+    const r = await this.run(selectCommand(this.aid), false);
+    if (r.sw !== SW.OK) throw statusError(r.sw, 'SELECT');
+    const info = parseFci(r.data);
+    if (info.version !== OFFPAY_PROTOCOL_VERSION)
+      throw new OffpayError('nfc.unsupported_version', `card speaks protocol version ${info.version}`, { version: info.version });
+    if (info.aid.length !== this.aid.length || info.aid.some((b, i) => b !== this.aid[i]))
+      throw new OffpayError('nfc.bad_fci', 'the FCI names a different application');
+    this.info = info;
+    return info;
+  }
+
+  private needInfo(): CardInfo {
+    if (!this.info) throw new OffpayError('nfc.not_selected', 'SELECT the application first');
+    return this.info;
+  }
+
+  /** Send a proprietary command, chained over short APDUs unless both ends do extended length. */
+  private async send(ins: number, data: Uint8Array, ne: number, what: string, limit: number): Promise<Uint8Array> {
+    const base: CommandApdu = { cla: OFFPAY_CLA, ins, p1: 0, p2: 0, data, ne };
+    const ext = this.extended;
+    const parts = ext ? [base] : chainCommand(base, 255);
+    for (let i = 0; i < parts.length - 1; i++) {
+      const r = await this.roundTrip(parts[i]!, false);
+      if (r.sw !== SW.OK) throw statusError(r.sw, what);
+    }
+    const r = await this.run(parts[parts.length - 1]!, ext, limit);
+    if (r.sw !== SW.OK) throw statusError(r.sw, what);
+    return r.data;
+  }
+
+  /** GET TOKEN with the reader's request bytes; returns the token bytes (opaque here). */
+  async getToken(request: Uint8Array): Promise<Uint8Array> {
+    const info = this.needInfo();
+    if (request.length === 0) throw new OffpayError('nfc.request_empty', 'the request is empty');
+    if (request.length > info.maxRequest)
+      throw new OffpayError('nfc.request_too_large', `request is ${request.length} bytes, the card takes ${info.maxRequest}`, {
+        limit: info.maxRequest,
+      });
+    const limit = Math.min(this.maxResponse, info.maxToken);
+    const token = await this.send(OFFPAY_INS.GET_TOKEN, request, this.extended ? 65536 : 256, 'GET TOKEN', limit);
+    if (token.length === 0) throw new OffpayError('nfc.bad_response', 'GET TOKEN returned no data');
+    return token;
+  }
+
+  /** PUT RECEIPT with the reader's receipt bytes. */
+  async sendReceipt(receipt: Uint8Array): Promise<void> {
+    const info = this.needInfo();
+    if (!info.receipt) throw new OffpayError('nfc.receipt_unsupported', 'the card does not take receipts');
+    if (receipt.length === 0) throw new OffpayError('nfc.request_empty', 'the receipt is empty');
+    const data = await this.send(OFFPAY_INS.PUT_RECEIPT, receipt, 0, 'PUT RECEIPT', 0);
+    if (data.length !== 0) throw new OffpayError('nfc.bad_response', 'PUT RECEIPT returned data');
+  }
+}
+
+export interface VerifyOutcome<T> {
+  verdict: T;
+  /** Receipt bytes to hand back to the card (sent only if the card advertises receipts). */
+  receipt?: Uint8Array;
+}
+
+export interface TransactOptions<T> extends ReaderOptions {
+  /** The payment request bytes (opaque to the transport). */
+  request: Uint8Array;
+  /** Judge the token; runs while the card is still in the field. */
+  verify(token: Uint8Array, info: CardInfo): Promise<VerifyOutcome<T>>;
+}
+
+export interface TransactResult<T> {
+  info: CardInfo;
+  token: Uint8Array;
+  verdict: T;
+  receiptSent: boolean;
+  /** Set when the receipt could not be delivered (the verdict stands). */
+  receiptError?: OffpayError;
+  stats: LinkStats;
+  trace: Exchange[];
+}
+
+/** SELECT, GET TOKEN, verify, PUT RECEIPT over one link. Throws `nfc.*` if no token was obtained. */
+export async function transact<T>(link: CardLink, options: TransactOptions<T>): Promise<TransactResult<T>> {
+  const s = new ReaderSession(link, options);
+  const info = await s.select();
+  const token = await s.getToken(options.request);
+  const { verdict, receipt } = await options.verify(token, info);
+  let receiptSent = false;
+  let receiptError: OffpayError | undefined;
+  if (receipt && info.receipt) {
+    try {
+      await s.sendReceipt(receipt);
+      receiptSent = true;
+    } catch (e) {
+      if (!(e instanceof OffpayError)) throw e;
+      receiptError = e;
+    }
+  }
+  return { info, token, verdict, receiptSent, ...(receiptError ? { receiptError } : {}), stats: s.stats, trace: s.trace };
+}
+
+/** Something that processes APDUs like CardApplication. */
+export interface ApduProcessor {
+  process(apdu: Uint8Array): Promise<Uint8Array>;
+  deactivate?(): void;
+}
+
+/** An in-memory link to a card application; `remove()` takes the card out of the field. */
+export interface MemoryLink extends CardLink {
+  remove(): void;
+  readonly present: boolean;
+}
+
+/**
+ * In-memory link for tests and demos. After `remove()`, transmit resolves with 0 bytes, exactly what vpcd
+ * does when the virtual card disappears (research note §2.5 #4).
+ */
+export function memoryLink(card: ApduProcessor): MemoryLink {
+  let present = true;
+  return {
+    get present() {
+      return present;
+    },
+    remove() {
+      if (present) card.deactivate?.();
+      present = false;
+    },
+    async transmit(apdu) {
+      if (!present) return new Uint8Array(0);
+      return (await card.process(apdu.slice())).slice();
+    },
+  };
+}
+
+export interface AirTimeOptions {
+  /** Bit rate on air in bit/s. Default fc/128 = 105 937.5 (the "106 kbit/s" every ISO-DEP device supports). */
+  bitRate?: number;
+  /** Bit times per byte: 8 data bits + 1 parity bit for ISO 14443-A at 106 kbit/s. Default 9. */
+  bitsPerByte?: number;
+  /** Reader's maximum frame size FSD in bytes (incl. PCB and CRC). Default 256. */
+  fsd?: number;
+  /** Card's maximum frame size FSC in bytes. Default 256. */
+  fsc?: number;
+}
+
+export interface AirTime {
+  /** Bytes on air: APDU bytes + 3 per I-block (PCB + CRC_A) + 3 per R(ACK) of block chaining. */
+  bytes: number;
+  iBlocks: number;
+  acks: number;
+  /** Raw transmission time in ms (no frame delay times, no RF activation). */
+  ms: number;
+}
+
+/**
+ * Raw ISO-DEP (ISO/IEC 14443-4) air time for a recorded exchange: each APDU is cut into I-blocks of at
+ * most FS - 3 information bytes (PCB 1, CRC_A 2; no CID, no NAD), each non-final block is acknowledged by a
+ * 3-byte R(ACK). spec/nfc.md §6.
+ */
+export function airTime(trace: readonly Exchange[], options: AirTimeOptions = {}): AirTime {
+  const rate = options.bitRate ?? 13_560_000 / 128;
+  const bpb = options.bitsPerByte ?? 9;
+  const fsd = options.fsd ?? 256;
+  const fsc = options.fsc ?? 256;
+  if (fsd < 16 || fsc < 16) throw new OffpayError('nfc.bad_option', 'frame sizes are at least 16 bytes');
+  let bytes = 0;
+  let iBlocks = 0;
+  let acks = 0;
+  const leg = (n: number, fs: number): void => {
+    const blocks = Math.max(1, Math.ceil(n / (fs - 3)));
+    iBlocks += blocks;
+    acks += blocks - 1;
+    bytes += n + 3 * blocks + 3 * (blocks - 1);
+  };
+  for (const e of trace) {
+    leg(e.command.length, fsc); // reader -> card frames are limited by the card's FSC
+    leg(e.response.length, fsd); // card -> reader frames by the reader's FSD
+  }
+  return { bytes, iBlocks, acks, ms: (bytes * bpb * 1000) / rate };
+}
