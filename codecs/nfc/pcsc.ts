@@ -1,0 +1,238 @@
+/**
+ * PC/SC driver for the reader session: waits for a card on a PC/SC reader (pcsc-lite via the optional native
+ * addon `@pokusew/pcsclite`), connects, and provides a `CardLink`. Node only; the addon is loaded lazily, so
+ * importing offpay/nfc never needs it.
+ *
+ * Traps handled (research note §2.5): every CardReader and the PCSCLite object are closed on `close()`, or
+ * the process never exits; the benign "Command cancelled" error fired on close is swallowed; a transmit that
+ * resolves with fewer than 2 bytes is "card lost" (vpcd does this when the card vanishes), and so are
+ * pcsc-lite's removed/reset/unavailable errors.
+ */
+import { OffpayError } from '../../src/errors.js';
+import type { CardLink } from './session.js';
+
+type Pcsclite = typeof import('@pokusew/pcsclite');
+type PcscLite = ReturnType<Pcsclite>;
+type CardReader = Parameters<Parameters<PcscLite['on']>[1]>[0] & {
+  name: string;
+  SCARD_STATE_PRESENT: number;
+  SCARD_STATE_MUTE: number;
+  SCARD_SHARE_SHARED: number;
+  SCARD_RESET_CARD: number;
+  SCARD_LEAVE_CARD: number;
+  connect(o: { share_mode?: number }, cb: (err: unknown, protocol: number) => void): void;
+  disconnect(d: number, cb: (err: unknown) => void): void;
+  transmit(data: Buffer, resLen: number, protocol: number, cb: (err: unknown, response: Buffer) => void): void;
+  on(ev: string, l: (...a: never[]) => void): CardReader;
+  close(): void;
+};
+
+let loaded: Promise<Pcsclite> | undefined;
+
+/** Load the native addon; `nfc.pcsc_unavailable` if it is not installed or did not build. */
+export function loadPcsclite(): Promise<Pcsclite> {
+  loaded ??= import('@pokusew/pcsclite').then(
+    (m) => ((m as unknown as { default?: Pcsclite }).default ?? (m as unknown as Pcsclite)),
+    (e: unknown) => {
+      loaded = undefined;
+      throw new OffpayError(
+        'nfc.pcsc_unavailable',
+        `the PC/SC addon @pokusew/pcsclite is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); ` +
+          'install libpcsclite-dev and run `npm rebuild @pokusew/pcsclite`',
+      );
+    },
+  );
+  return loaded;
+}
+
+export interface PcscOptions {
+  /** Use only readers whose name contains this string (e.g. 'Virtual PCD 00 00'). Default: any reader. */
+  reader?: string;
+  /** How long to wait for a card, in ms. Default 30000. */
+  timeoutMs?: number;
+  /** Largest response accepted from the reader, bytes (default 65538: extended Le + SW). */
+  maxResponse?: number;
+}
+
+export interface PcscCard {
+  readerName: string;
+  atr: Uint8Array;
+  protocol: number;
+  link: CardLink;
+  /** Disconnect (resetting the card) and close every reader and the PC/SC context. Safe to call twice. */
+  close(): Promise<void>;
+  /**
+   * Wait until the card leaves the reader (a reader must not start the next transaction before), then
+   * close like `close()`. Throws `nfc.card_still_present` after `timeoutMs` (default 10000), closed anyway.
+   */
+  waitForRemoval(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * pcsc-lite errors that mean the card left the field: SCARD_W_REMOVED_CARD 0x80100069, SCARD_W_RESET_CARD
+ * 0x80100068, SCARD_E_READER_UNAVAILABLE 0x80100017, SCARD_E_NO_SMARTCARD 0x8010000C and
+ * SCARD_E_NOT_TRANSACTED 0x80100016 (what pcscd reports when the driver loses the card mid-transmit).
+ */
+const LOST = /removed|reset|unavailable|not connected|0x80100069|0x80100068|0x80100017|0x8010000C|0x80100016/i;
+
+/**
+ * Wait for a card on a PC/SC reader, connect to it (shared mode, T=0 or T=1) and return a link. Throws
+ * `nfc.pcsc_unavailable` (addon missing), `nfc.pcsc_error` (no pcscd) or `nfc.no_card` (timeout).
+ */
+export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard> {
+  const pcsclite = await loadPcsclite();
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const resLen = options.maxResponse ?? 65538;
+  const pcsc = pcsclite();
+  let closed = false;
+  const shutdown = (): void => {
+    if (closed) return;
+    closed = true;
+    const readers = (pcsc as unknown as { readers?: Record<string, CardReader> }).readers ?? {};
+    for (const r of Object.values(readers)) {
+      try {
+        r.close();
+      } catch {
+        /* already closed */
+      }
+    }
+    try {
+      pcsc.close();
+    } catch {
+      /* already closed */
+    }
+  };
+
+  return new Promise<PcscCard>((resolve, reject) => {
+    let settled = false;
+    let lastError = '';
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      shutdown();
+      reject(
+        new OffpayError('nfc.no_card', `no card presented within ${timeoutMs} ms${lastError ? ` (last PC/SC error: ${lastError})` : ''}`, {
+          timeoutMs,
+        }),
+      );
+    }, timeoutMs);
+    const fail = (e: OffpayError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      shutdown();
+      reject(e);
+    };
+    pcsc.on('error', (e: unknown) => {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (closed) return; // "Command cancelled" on close is expected
+      lastError = msg;
+      if (/no service|not running|0x8010001D|service not available/i.test(msg))
+        fail(new OffpayError('nfc.pcsc_error', `PC/SC: ${msg} (is pcscd running?)`));
+    });
+    pcsc.on('reader', (reader0) => {
+      const reader = reader0 as unknown as CardReader;
+      reader.on('error', (e: unknown) => {
+        if (!closed) lastError = e instanceof Error ? e.message : String(e);
+      });
+      if (options.reader && !reader.name.includes(options.reader)) return;
+      let connecting = false;
+      reader.on('status', (status: { state: number; atr?: Buffer }) => {
+        if (settled || connecting) return;
+        const present = (status.state & reader.SCARD_STATE_PRESENT) !== 0 && (status.state & reader.SCARD_STATE_MUTE) === 0;
+        if (!present) return;
+        connecting = true;
+        reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err, protocol) => {
+          connecting = false;
+          if (err) {
+            lastError = err instanceof Error ? err.message : String(err);
+            return; // e.g. the card left again; keep waiting
+          }
+          if (settled) {
+            reader.disconnect(reader.SCARD_LEAVE_CARD, () => undefined);
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          let gone = false;
+          const link: CardLink = {
+            transmit: (apdu) =>
+              new Promise<Uint8Array>((res, rej) => {
+                if (closed || gone) return rej(new OffpayError('nfc.card_lost', 'the PC/SC connection is closed'));
+                reader.transmit(Buffer.from(apdu), resLen, protocol, (e, response) => {
+                  if (e) {
+                    const m = e instanceof Error ? e.message : String(e);
+                    if (LOST.test(m)) {
+                      gone = true;
+                      rej(new OffpayError('nfc.card_lost', `PC/SC: ${m}`));
+                    } else rej(new OffpayError('nfc.link_error', `PC/SC transmit: ${m}`));
+                    return;
+                  }
+                  if (response.length < 2) gone = true;
+                  res(new Uint8Array(response));
+                });
+              }),
+          };
+          const close = (): Promise<void> =>
+            new Promise<void>((done) => {
+              if (closed) return done();
+              reader.disconnect(reader.SCARD_RESET_CARD, () => {
+                shutdown();
+                done();
+              });
+            });
+          let present = true;
+          const waiters: Array<() => void> = [];
+          reader.on('status', (st: { state: number }) => {
+            present = (st.state & reader.SCARD_STATE_PRESENT) !== 0;
+            if (!present) for (const w of waiters.splice(0)) w();
+          });
+          resolve({
+            readerName: reader.name,
+            atr: new Uint8Array(status.atr ?? []),
+            protocol,
+            link,
+            close,
+            waitForRemoval: async (ms = 10_000) => {
+              if (present && !closed) {
+                let t: ReturnType<typeof setTimeout> | undefined;
+                const left = await Promise.race([
+                  new Promise<boolean>((r) => waiters.push(() => r(true))),
+                  new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms))),
+                ]);
+                clearTimeout(t);
+                if (!left) {
+                  await close();
+                  throw new OffpayError('nfc.card_still_present', `the card was not removed within ${ms} ms`);
+                }
+              }
+              await close();
+            },
+          });
+        });
+      });
+    });
+  });
+}
+
+/** List PC/SC reader names seen within `waitMs` (default 1000 ms). */
+export async function listPcscReaders(waitMs = 1000): Promise<string[]> {
+  const pcsclite = await loadPcsclite();
+  const pcsc = pcsclite();
+  const names: string[] = [];
+  let err: string | undefined;
+  pcsc.on('error', (e: unknown) => {
+    err ??= e instanceof Error ? e.message : String(e);
+  });
+  pcsc.on('reader', (r) => {
+    const reader = r as unknown as CardReader;
+    reader.on('error', () => undefined);
+    names.push(reader.name);
+  });
+  await new Promise((r) => setTimeout(r, waitMs));
+  const readers = (pcsc as unknown as { readers?: Record<string, CardReader> }).readers ?? {};
+  for (const r of Object.values(readers)) r.close();
+  pcsc.close();
+  if (names.length === 0 && err) throw new OffpayError('nfc.pcsc_error', `PC/SC: ${err} (is pcscd running?)`);
+  return names;
+}
