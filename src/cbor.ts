@@ -92,7 +92,7 @@ export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): Cbo
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
     if (/end of buffer not reached/i.test(msg)) throw new OffpayError('cbor.malformed', 'trailing bytes after the CBOR item');
-    if (/indefinite/i.test(msg)) throw new OffpayError('cbor.non_canonical', 'indefinite-length item');
+    if (/^Indefinite length not supported/i.test(msg)) throw new OffpayError('cbor.non_canonical', 'indefinite-length item');
     throw new OffpayError('cbor.malformed', `not valid CBOR: ${msg}`);
   }
   if (raw instanceof Map || (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !(raw instanceof Uint8Array))) {

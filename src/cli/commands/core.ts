@@ -1,4 +1,418 @@
-/** CLI commands for this area; see src/cli/framework.ts for the conventions. */
-import type { Command } from '../framework.js';
+/**
+ * Core CLI commands: issuer, wallet and reader set-up; requests, payment, verification, inspection and the
+ * test vectors. Transports plug in through `--via` (src/cli/via.ts).
+ */
+import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fromHex, publicKeyOf, randomSecretKey, seededSecretKey, toHex } from '../../crypto.js';
+import { currencyByNumeric, formatAmount, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
+import { OffpayError } from '../../errors.js';
+import { Issuer, dayOf } from '../../issuer.js';
+import {
+  decodeIssuerKeySet,
+  decodeReaderCert,
+  decodeReceipt,
+  decodeRequest,
+  decodeToken,
+  decodeWalletCert,
+  peekType,
+  walletIdOf,
+  type PaymentRequest,
+} from '../../messages.js';
+import { nodeEd25519 } from '../../node/crypto.js';
+import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, saveIssuer, saveReader, saveWallet, writeFileDurable } from '../../node/files.js';
+import { createRequest } from '../../request.js';
+import { verifyToken, type VerifyContext } from '../../verify.js';
+import {
+  checkVectorFilesAsync,
+  checkVectorFilesSync,
+  generateVectors,
+  parseVectorFile,
+  vectorFileText,
+  type VectorFile,
+} from '../../vectors.js';
+import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
+import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
+import { loadVia, type PayloadKind } from '../via.js';
+import { parseNow, parseUint, sniff, writeOut } from '../common.js';
 
-export const commands: Command[] = [];
+const seedOpt = { type: 'string' as const, arg: 'SEED', help: 'derive keys from SEED (reproducible demos and tests only; never in production)' };
+const nowOpt = { type: 'string' as const, arg: 'TIME', help: 'the clock, unix seconds or ISO 8601 (default: system time)' };
+
+function secret(seed: string | undefined, label: string): Uint8Array {
+  return seed === undefined ? randomSecretKey() : seededSecretKey(seed, label);
+}
+
+/** Read a token or request from a file, whatever transport form it is in. */
+export async function readPayload(kind: PayloadKind, path: string, via?: string): Promise<Uint8Array> {
+  if (via) return (await loadVia(via)).read(kind, path);
+  const bytes = readBytes(path, kind, 16 * 1024 * 1024);
+  const s = sniff(bytes);
+  if (s === 'png' || s === 'jpeg') return (await loadVia('qr')).read(kind, path);
+  if (s === 'wav') return (await loadVia('fsk')).read(kind, path);
+  if (s === 'digits' && kind === 'request') return (await loadVia('code')).read(kind, path);
+  if (bytes.length > 65536) throw new OffpayError('cli.too_large', `${path} is too large to be an offpay ${kind}`);
+  return bytes;
+}
+
+/** Write a token or request in a transport form (or raw CBOR). Returns a note for the user. */
+async function writePayload(kind: PayloadKind, bytes: Uint8Array, out: string, via?: string): Promise<string> {
+  if (!via) {
+    writeOut(out, bytes);
+    return `${bytes.length} bytes of CBOR`;
+  }
+  const note = await (await loadVia(via)).write(kind, bytes, out);
+  return note ?? `${bytes.length} bytes via ${via}`;
+}
+
+const issuerInit: Command = {
+  name: 'issuer init',
+  summary: 'create an issuer: a signing key and the public key set readers trust',
+  usage: '--dir ISSUER [--id N] [--days N] [--seed SEED] [--now TIME]',
+  options: {
+    dir: { type: 'string', arg: 'ISSUER', help: 'directory to create (issuer.json secret, keyset.cbor public)' },
+    id: { type: 'string', arg: 'N', help: 'issuer id', default: '1' },
+    days: { type: 'string', arg: 'N', help: 'validity of the first issuer key in days', default: '730' },
+    seed: seedOpt,
+    now: nowOpt,
+  },
+  async run(ctx) {
+    const dir = ctx.need('dir');
+    if (existsSync(join(dir, 'issuer.json'))) throw new UsageError(`${dir} already holds an issuer; refusing to overwrite its keys`);
+    const now = parseNow(ctx.opt('now'));
+    const days = parseUint('days', ctx.opt('days'), 36500)!;
+    const issuer = Issuer.fromSecret(parseUint('id', ctx.opt('id'))!, 1, secret(ctx.opt('seed'), 'issuer'), now - 86400, now + days * 86400);
+    saveIssuer(dir, issuer);
+    const k = issuer.keys[0]!;
+    ctx.out(`issuer ${issuer.issuerId} created in ${dir}: key 1 ${toHex(k.publicKey).slice(0, 16)}…, valid until ${new Date(k.notAfter * 1000).toISOString()}`);
+    ctx.out(`give ${join(dir, 'keyset.cbor')} to readers and wallets; keep ${join(dir, 'issuer.json')} secret`);
+    ctx.emit({ ok: true, issuerId: issuer.issuerId, dir, keys: issuer.keySet().keys });
+    return EXIT_OK;
+  },
+};
+
+const walletNew: Command = {
+  name: 'wallet new',
+  summary: 'create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter',
+  usage: '--issuer ISSUER --out WALLET [--currency HKD] [--max-payment 500] [--allowance 600] [--days 30] [--seed SEED]',
+  options: {
+    issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory' },
+    out: { type: 'string', arg: 'WALLET', help: 'wallet directory to create' },
+    currency: { type: 'string', arg: 'CODE', help: 'ISO 4217 currency of the certificate', default: 'HKD' },
+    'max-payment': { type: 'string', arg: 'AMOUNT', help: 'largest single payment', default: '500.00' },
+    allowance: { type: 'string', arg: 'AMOUNT', help: 'total the wallet may spend offline under this certificate', default: '600.00' },
+    days: { type: 'string', arg: 'N', help: 'certificate lifetime in days', default: '30' },
+    seed: seedOpt,
+    now: nowOpt,
+  },
+  async run(ctx) {
+    const out = ctx.need('out');
+    if (existsSync(join(out, 'wallet.json'))) throw new UsageError(`${out} already holds a wallet`);
+    const issuer = loadIssuer(ctx.need('issuer'));
+    const now = parseNow(ctx.opt('now'));
+    const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
+    const sk = secret(ctx.opt('seed'), 'wallet');
+    const cert = issuer.issueWalletCert(
+      {
+        walletPublicKey: publicKeyOf(sk),
+        expiryDay: dayOf(now) + parseUint('days', ctx.opt('days'), 3650)!,
+        maxPerPayment: parseAmount(ctx.opt('max-payment') ?? '500', cur),
+        offlineAllowance: parseAmount(ctx.opt('allowance') ?? '600', cur),
+        currency: cur.numeric,
+      },
+      now,
+    );
+    saveWallet(out, sk, cert);
+    const id = toHex(walletIdOf(cert.walletPublicKey));
+    ctx.out(`wallet ${id} created in ${out}: ${cur.alpha}, up to ${formatAmount(cert.maxPerPayment, cur)} a payment, ${formatAmount(cert.offlineAllowance, cur)} offline, certificate valid through day ${cert.expiryDay}`);
+    ctx.emit({ ok: true, walletId: id, dir: out, cert: { ...cert, walletPublicKey: toHex(cert.walletPublicKey), issuerSignature: toHex(cert.issuerSignature) } });
+    return EXIT_OK;
+  },
+};
+
+const readerNew: Command = {
+  name: 'reader new',
+  summary: 'create a reader (vending machine or gate): a key and an issuer-signed reader certificate',
+  usage: '--issuer ISSUER --id ID --out READER [--profile vending|transit] [--operator N] [--days N] [--seed SEED]',
+  options: {
+    issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory' },
+    id: { type: 'string', arg: 'ID', help: 'reader id (a payee id)' },
+    out: { type: 'string', arg: 'READER', help: 'reader directory to create' },
+    profile: { type: 'string', arg: 'P', help: 'vending or transit', default: 'vending' },
+    operator: { type: 'string', arg: 'N', help: 'merchant or operator id (a payee id)', default: '0' },
+    days: { type: 'string', arg: 'N', help: 'certificate lifetime in days', default: '365' },
+    seed: seedOpt,
+    now: nowOpt,
+  },
+  async run(ctx) {
+    const out = ctx.need('out');
+    if (existsSync(join(out, 'reader.json'))) throw new UsageError(`${out} already holds a reader`);
+    const profile = ctx.opt('profile') ?? 'vending';
+    if (profile !== 'vending' && profile !== 'transit') throw new UsageError(`--profile must be vending or transit, not '${profile}'`);
+    const issuer = loadIssuer(ctx.need('issuer'));
+    const now = parseNow(ctx.opt('now'));
+    const readerId = parseUint('id', ctx.need('id'))!;
+    const sk = secret(ctx.opt('seed'), `reader-${readerId}`);
+    const cert = issuer.issueReaderCert(
+      { readerId, readerPublicKey: publicKeyOf(sk), operatorId: parseUint('operator', ctx.opt('operator'))!, profile, notBefore: now - 86400, notAfter: now + parseUint('days', ctx.opt('days'), 36500)! * 86400 },
+      now,
+    );
+    saveReader(out, sk, cert);
+    mkdirSync(join(out, 'requests'), { recursive: true });
+    ctx.out(`${profile} reader ${readerId} (operator ${cert.operatorId}) created in ${out}`);
+    ctx.emit({ ok: true, readerId, profile, operatorId: cert.operatorId, dir: out });
+    return EXIT_OK;
+  },
+};
+
+const request: Command = {
+  name: 'request',
+  summary: 'make a signed payment request (what a vending machine shows as a QR or sends over NFC)',
+  usage: '--reader READER --amount 12.50 --currency HKD --out REQ [--via qr|code] [--now TIME]',
+  options: {
+    reader: { type: 'string', arg: 'READER', help: 'reader directory' },
+    amount: { type: 'string', arg: 'AMOUNT', help: 'price in major units, e.g. 12.50' },
+    currency: { type: 'string', arg: 'CODE', help: 'ISO 4217 code', default: 'HKD' },
+    out: { type: 'string', arg: 'REQ', help: 'output file' },
+    via: { type: 'string', arg: 'T', help: 'qr: write a QR code PNG; code: write the numeric payment code' },
+    now: nowOpt,
+  },
+  async run(ctx) {
+    const reader = loadReader(ctx.need('reader'));
+    const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
+    const amount = parseAmount(ctx.need('amount'), cur);
+    if (amount === 0) throw new UsageError('--amount must be more than zero');
+    const now = parseNow(ctx.opt('now'));
+    const via = ctx.opt('via');
+    let challenge: Uint8Array | undefined;
+    if (via === 'code') {
+      const { paymentCodeChallenge } = await import('../../paycode.js');
+      challenge = paymentCodeChallenge();
+    }
+    const { request: req, bytes } = createRequest(reader, { amount, currency: cur.numeric, time: now, ...(challenge ? { challenge } : {}) });
+    writeFileDurable(join(reader.dir, 'requests', `${toHex(req.challenge)}.cbor`), bytes);
+    const out = ctx.need('out');
+    const note = await writePayload('request', bytes, out, via);
+    ctx.out(`request ${toHex(req.challenge)} for ${formatMoney(amount, cur.numeric)} from reader ${reader.cert.readerId} written to ${out} (${note})`);
+    ctx.emit({ ok: true, challenge: toHex(req.challenge), amount, currency: cur.numeric, readerId: reader.cert.readerId, out, bytes: bytes.length });
+    return EXIT_OK;
+  },
+};
+
+const pay: Command = {
+  name: 'pay',
+  summary: 'pay a payment request, or a payee with no request, and write the signed token',
+  usage: '--wallet WALLET (--request REQ | --payee ID --amount A --currency C) --out TOKEN [--issuer ISSUER] [--via fsk|qr] [--now TIME]',
+  options: {
+    wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
+    request: { type: 'string', arg: 'REQ', help: 'payment request file (CBOR, QR image or payment code)' },
+    payee: { type: 'string', arg: 'ID', help: 'payee id (reader or operator) for a one-way payment' },
+    amount: { type: 'string', arg: 'AMOUNT', help: 'amount for a one-way payment' },
+    currency: { type: 'string', arg: 'CODE', help: 'currency for a one-way payment (must be the wallet currency)' },
+    issuer: { type: 'string', arg: 'ISSUER', help: "issuer key set: check the request's reader before paying (recommended)" },
+    out: { type: 'string', arg: 'TOKEN', help: 'output file' },
+    via: { type: 'string', arg: 'T', help: 'fsk: write a WAV to play; qr: write a QR code PNG' },
+    now: nowOpt,
+  },
+  async run(ctx) {
+    const wallet = loadWallet(ctx.need('wallet'));
+    const now = parseNow(ctx.opt('now'));
+    const out = ctx.need('out');
+    let token: Uint8Array;
+    const reqPath = ctx.opt('request');
+    if (reqPath) {
+      if (ctx.opt('payee') || ctx.opt('amount')) throw new UsageError('give either --request or --payee/--amount, not both');
+      const reqBytes = await readPayload('request', reqPath);
+      const issuerPath = ctx.opt('issuer');
+      if (sniff(readBytes(reqPath, 'request')) === 'digits') {
+        // A typed payment code carries payee, amount and challenge but no signature.
+        const { decodePaymentCode } = await import('../../paycode.js');
+        const code = decodePaymentCode(new TextDecoder().decode(readBytes(reqPath, 'request')));
+        token = await wallet.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: now });
+      } else {
+        token = await wallet.pay(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) });
+      }
+    } else {
+      const payee = parseUint('payee', ctx.opt('payee'));
+      if (payee === undefined || !ctx.opt('amount')) throw new UsageError('give --request REQ, or --payee ID --amount A --currency C');
+      const cur = parseCurrency(ctx.opt('currency') ?? String(wallet.cert.currency));
+      if (cur.numeric !== wallet.cert.currency) {
+        throw new OffpayError('wallet.currency_mismatch', `this wallet holds ${currencyByNumeric(wallet.cert.currency)?.alpha ?? wallet.cert.currency}, not ${cur.alpha}`);
+      }
+      token = await wallet.payTo({ payee, amount: parseAmount(ctx.need('amount'), cur), time: now });
+    }
+    const t = decodeToken(token);
+    const note = await writePayload('token', token, out, ctx.opt('via'));
+    ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${t.payee} with counter ${t.counter}: ${out} (${note})`);
+    ctx.emit({ ok: true, out, bytes: token.length, payee: t.payee, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
+    return EXIT_OK;
+  },
+};
+
+export function readerContext(readerDir: string, issuerPath: string, now: number, opts: { request?: PaymentRequest; amount?: string; currency?: string; maxAge?: number }): VerifyContext {
+  const reader = loadReader(readerDir);
+  const payees = reader.cert.profile === 'transit' ? [reader.cert.readerId, reader.cert.operatorId] : [reader.cert.readerId];
+  let expected: VerifyContext['expected'];
+  if (opts.currency || opts.amount) {
+    const cur = parseCurrency(opts.currency ?? 'HKD');
+    expected = { currency: cur.numeric, ...(opts.amount ? { amount: parseAmount(opts.amount, cur) } : {}) };
+  }
+  return {
+    issuerKeys: loadIssuerKeys(issuerPath),
+    now,
+    payees,
+    request: opts.request ? { amount: opts.request.amount, currency: opts.request.currency, challenge: opts.request.challenge, time: opts.request.time } : undefined,
+    expected,
+    ...(opts.maxAge !== undefined ? { maxAgeSeconds: opts.maxAge } : {}),
+  };
+}
+
+/** The request a token answers: an explicit file, or the reader's saved request with the token's challenge. */
+export async function findRequest(readerDir: string, tokenBytes: Uint8Array, requestPath?: string): Promise<PaymentRequest | undefined> {
+  if (requestPath) return decodeRequest(await readPayload('request', requestPath));
+  let challenge: Uint8Array | undefined;
+  try {
+    challenge = decodeToken(tokenBytes).challenge;
+  } catch {
+    return undefined; // verification reports why
+  }
+  if (!challenge) return undefined;
+  const p = join(readerDir, 'requests', `${toHex(challenge)}.cbor`);
+  return existsSync(p) ? decodeRequest(readBytes(p, 'request')) : undefined;
+}
+
+const verify: Command = {
+  name: 'verify',
+  summary: 'verify a token as a reader would (stateless checks); exit 0 accepted, 1 rejected, 2 unusable input',
+  usage: '--issuer ISSUER --reader READER TOKEN [--request REQ] [--amount A --currency C] [--via fsk|qr] [--now TIME]',
+  positionals: 'TOKEN',
+  options: {
+    issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor' },
+    reader: { type: 'string', arg: 'READER', help: 'reader directory (its id and profile decide the payees)' },
+    request: { type: 'string', arg: 'REQ', help: 'the request the token answers (default: the reader saved it)' },
+    amount: { type: 'string', arg: 'AMOUNT', help: 'expected amount for a one-way token (fare or price)' },
+    currency: { type: 'string', arg: 'CODE', help: 'expected currency for a one-way token' },
+    via: { type: 'string', arg: 'T', help: 'read the token from a WAV (fsk) or an image (qr)' },
+    'max-age': { type: 'string', arg: 'S', help: 'oldest acceptable token, seconds', default: '300' },
+    now: nowOpt,
+  },
+  details: 'Stateless: counters, blocklists and daily limits are checked by `offpay reader accept`.',
+  async run(ctx) {
+    const [file, ...extra] = ctx.positionals;
+    if (!file || extra.length) throw new UsageError('give exactly one TOKEN file');
+    const token = await readPayload('token', file, ctx.opt('via'));
+    const readerDir = ctx.need('reader');
+    const req = await findRequest(readerDir, token, ctx.opt('request'));
+    const vctx = readerContext(readerDir, ctx.need('issuer'), parseNow(ctx.opt('now')), {
+      ...(req ? { request: req } : {}),
+      ...(ctx.opt('amount') ? { amount: ctx.opt('amount')! } : {}),
+      ...(ctx.opt('currency') ? { currency: ctx.opt('currency')! } : {}),
+      maxAge: parseUint('max-age', ctx.opt('max-age'))!,
+    });
+    const v = verifyToken(token, vctx, nodeEd25519());
+    if (v.accepted) {
+      ctx.out(`ACCEPTED: ${formatMoney(v.token.amount, v.currency)} from wallet ${toHex(v.walletId)} counter ${v.token.counter} to ${v.token.payee}`);
+      ctx.emit({ accepted: true, amount: v.token.amount, currency: v.currency, walletId: toHex(v.walletId), counter: v.token.counter, payee: v.token.payee, tokenHash: toHex(v.tokenHash) });
+      return EXIT_OK;
+    }
+    ctx.out(`REJECTED: ${v.reason} (${v.code}): ${v.message}`);
+    ctx.emit({ accepted: false, reason: v.reason, code: v.code, message: v.message });
+    return EXIT_REJECTED;
+  },
+};
+
+function describeMessage(bytes: Uint8Array): Record<string, unknown> {
+  const { name } = peekType(bytes);
+  const hexify = (o: object): Record<string, unknown> =>
+    JSON.parse(JSON.stringify(o, (_k, v: unknown) => (v instanceof Uint8Array ? toHex(v) : v && typeof v === 'object' && 'type' in (v as object) && (v as { type?: unknown }).type === 'Buffer' ? v : v))) as Record<string, unknown>;
+  switch (name) {
+    case 'PaymentToken': {
+      const t = decodeToken(bytes);
+      return { type: name, bytes: bytes.length, walletId: toHex(walletIdOf(t.walletCert.walletPublicKey)), amountText: formatMoney(t.amount, t.walletCert.currency), ...hexify(t) };
+    }
+    case 'PaymentRequest': {
+      const r = decodeRequest(bytes);
+      return { type: name, bytes: bytes.length, amountText: formatMoney(r.amount, r.currency), ...hexify(r) };
+    }
+    case 'WalletCert':
+      return { type: name, bytes: bytes.length, ...hexify(decodeWalletCert(bytes)) };
+    case 'ReaderCert':
+      return { type: name, bytes: bytes.length, ...hexify(decodeReaderCert(bytes)) };
+    case 'IssuerKeySet':
+      return { type: name, bytes: bytes.length, ...hexify(decodeIssuerKeySet(bytes)) };
+    case 'Receipt':
+      return { type: name, bytes: bytes.length, ...hexify(decodeReceipt(bytes)) };
+    default:
+      return { type: name ?? 'unknown', bytes: bytes.length, hex: toHex(bytes) };
+  }
+}
+
+const inspect: Command = {
+  name: 'inspect',
+  summary: 'decode and print any offpay message (token, request, certificate, key set, receipt)',
+  usage: 'FILE [--via fsk|qr] [--json]',
+  positionals: 'FILE',
+  options: { via: { type: 'string', arg: 'T', help: 'decode the file through a transport first' } },
+  async run(ctx) {
+    const [file, ...extra] = ctx.positionals;
+    if (!file || extra.length) throw new UsageError('give exactly one FILE');
+    const raw = readBytes(file, 'message', 16 * 1024 * 1024);
+    const s = sniff(raw);
+    const via = ctx.opt('via') ?? (s === 'png' || s === 'jpeg' ? 'qr' : s === 'wav' ? 'fsk' : undefined);
+    const bytes = via ? await (await loadVia(via)).read('token', file).catch(async () => (await loadVia(via)).read('request', file)) : raw;
+    const d = describeMessage(bytes);
+    ctx.emit(d);
+    for (const [k, v] of Object.entries(d)) ctx.out(`${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+    return EXIT_OK;
+  },
+};
+
+const DEFAULT_VECTOR_DIR = 'fixtures/vectors';
+
+const vectorsGenerate: Command = {
+  name: 'vectors generate',
+  summary: 'regenerate the test vectors from their seeds (byte-for-byte reproducible)',
+  usage: '[--dir fixtures/vectors]',
+  options: { dir: { type: 'string', arg: 'DIR', help: 'output directory', default: DEFAULT_VECTOR_DIR } },
+  async run(ctx) {
+    const dir = resolve(ctx.opt('dir') ?? DEFAULT_VECTOR_DIR);
+    const files = generateVectors();
+    mkdirSync(dir, { recursive: true });
+    for (const [name, f] of Object.entries(files)) {
+      writeOut(join(dir, name), vectorFileText(f));
+      ctx.out(`${name}: ${f.numberOfTests} cases`);
+    }
+    ctx.emit({ ok: true, dir, files: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, f.numberOfTests])) });
+    return EXIT_OK;
+  },
+};
+
+const vectorsCheck: Command = {
+  name: 'vectors check',
+  summary: 'run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)',
+  usage: '[--dir fixtures/vectors]',
+  options: { dir: { type: 'string', arg: 'DIR', help: 'directory of vector files', default: DEFAULT_VECTOR_DIR } },
+  async run(ctx) {
+    const dir = ctx.opt('dir') ?? DEFAULT_VECTOR_DIR;
+    if (!existsSync(dir)) throw new OffpayError('vectors.missing', `no vector directory at ${dir}`);
+    const files: Record<string, VectorFile> = {};
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+      files[name] = parseVectorFile(readFileSync(join(dir, name), 'utf8'), name);
+    }
+    if (!Object.keys(files).length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
+    const total = Object.values(files).reduce((n, f) => n + f.numberOfTests, 0);
+    const problems = [...checkVectorFilesSync(files, nobleEd25519), ...checkVectorFilesSync(files, nodeEd25519())];
+    const backends = ['noble', 'node'];
+    if (await hasWebCryptoEd25519()) {
+      problems.push(...(await checkVectorFilesAsync(files, webCryptoEd25519())));
+      backends.push('webcrypto');
+    }
+    for (const p of problems) ctx.out(`FAIL ${p}`);
+    ctx.out(`${total} cases in ${Object.keys(files).length} files, backends ${backends.join(', ')}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
+    ctx.emit({ ok: problems.length === 0, cases: total, backends, problems });
+    return problems.length ? EXIT_REJECTED : EXIT_OK;
+  },
+};
+
+export { fromHex, EXIT_USAGE };
+export const commands: Command[] = [issuerInit, walletNew, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];

@@ -1,0 +1,669 @@
+/**
+ * Test vectors for offpay token and request verification (fixtures/vectors/*.json), Wycheproof-style.
+ *
+ * Every case is built from seeded keys and fixed times, so generation is byte-for-byte reproducible. Each
+ * case DECLARES its expected result and reason; generation refuses to write a file if the verifier
+ * disagrees with a declaration, and `checkVectors` re-runs every case with every Ed25519 backend. Each case
+ * also lists every signature it contains with the public key, the exact signed bytes and a `valid` flag, so
+ * a port can check the signatures with any Ed25519 library first.
+ */
+import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { nobleEd25519, publicKeyOf, seededSecretKey, sign, toHex, fromHex, type AsyncVerifier, type SyncVerifier } from './crypto.js';
+import { OffpayError } from './errors.js';
+import { Issuer, dayOf } from './issuer.js';
+import {
+  decodeIssuerKeySet,
+  decodeRequest,
+  encodeIssuerKeySet,
+  readerCertSigningInput,
+  readerCertToCbor,
+  requestSigningInput,
+  requestToCbor,
+  tokenFromCbor,
+  tokenSigningInput,
+  walletCertSigningInput,
+  walletCertToCbor,
+  type IssuerKeySet,
+  type PaymentRequest,
+  type PaymentTokenBody,
+  type ReaderCert,
+  type WalletCert,
+} from './messages.js';
+import { REASONS, type StatelessReason } from './reasons.js';
+import { isWeakPublicKey } from './weakkeys.js';
+import { createRequest } from './request.js';
+import { requestVerification, tokenVerification, type SigCheck, type VerifyContext } from './verify.js';
+
+export const VECTOR_SEED = 'offpay-vectors-v1';
+export const GENERATOR_VERSION = '1';
+/** The reader's clock in every case unless the case says otherwise: 2026-11-18T20:26:40Z. */
+export const T0 = 1_795_000_000;
+const DAY = 86400;
+
+export interface VectorSignature {
+  role: 'issuer' | 'wallet' | 'reader';
+  publicKey: string;
+  /** The exact bytes signed: signingInput(tag, CBOR(body)). */
+  message: string;
+  signature: string;
+  /**
+   * What RFC 8032 strict verification says; null where implementations legitimately differ: a small-order
+   * public key, where the cofactorless equation holds for a forged signature (OpenSSL accepts it, noble with
+   * zip215 false rejects it). offpay rejects such keys before any signature check (weak_public_key).
+   */
+  valid: boolean | null;
+}
+
+export interface VectorContext {
+  now: number;
+  payees: number[];
+  request?: { amount: number; currency: number; challenge: string; time: number };
+  expected?: { amount?: number; maxAmount?: number; currency?: number };
+  maxAgeSeconds: number;
+  maxFutureSeconds: number;
+}
+
+export interface VectorCase {
+  tcId: number;
+  comment: string;
+  flags: string[];
+  result: 'valid' | 'invalid';
+  reason?: StatelessReason;
+  reasonCode?: number;
+  /** The message under test (token or request), hex. */
+  message: string;
+  context: VectorContext;
+  signatures: VectorSignature[];
+}
+
+export interface VectorFile {
+  algorithm: string;
+  generatorVersion: string;
+  seed: string;
+  numberOfTests: number;
+  header: string[];
+  notes: Record<string, { bugType: string; description: string }>;
+  issuerKeys: { cbor: string; issuerId: number; keys: { keyIndex: number; publicKey: string; notBefore: number; notAfter: number }[] };
+  testGroups: { type: string; comment: string; tests: VectorCase[] }[];
+}
+
+const NOTES: VectorFile['notes'] = {
+  Valid: { bugType: 'BASIC', description: 'A well-formed message that must be accepted.' },
+  Boundary: { bugType: 'EDGE_CASE', description: 'A value at the edge of its range or of a CBOR integer width.' },
+  Malformed: { bugType: 'MODIFIED_PARAMETER', description: 'Not a well-formed CBOR item: empty, truncated, trailing bytes, or an item offpay does not use.' },
+  NonCanonical: { bugType: 'BER_ENCODING', description: 'Valid CBOR for the same value, but not the one RFC 8949 §4.2.1 deterministic encoding; decoders must re-encode and compare.' },
+  WrongType: { bugType: 'MODIFIED_PARAMETER', description: 'Another message type where this one is expected.' },
+  Version: { bugType: 'MODIFIED_PARAMETER', description: 'A protocol version this verifier does not implement.' },
+  Structure: { bugType: 'MODIFIED_PARAMETER', description: 'A field missing, added, of the wrong kind, length or range.' },
+  WeakKey: { bugType: 'AUTH_BYPASS', description: 'A small-order public key: with S = 0 and a small-order R a signature verifies for any message under the cofactorless equation.' },
+  IssuerKey: { bugType: 'MISSING_STEP', description: 'Issuer key unknown or outside its validity window at the reader time.' },
+  CertSignature: { bugType: 'AUTH_BYPASS', description: 'The issuer signature on the certificate does not verify for the certificate as received.' },
+  CertValidity: { bugType: 'MISSING_STEP', description: 'Certificate validity at the reader time.' },
+  TokenSignature: { bugType: 'AUTH_BYPASS', description: 'The wallet signature does not verify for the token as received.' },
+  SignatureMalleability: { bugType: 'SIGNATURE_MALLEABILITY', description: 'S replaced by S + L: RFC 8032 strict verification requires S < L.' },
+  Payee: { bugType: 'MISSING_STEP', description: 'Payee binding: the token must name this reader (or, for transit, its operator).' },
+  Challenge: { bugType: 'MISSING_STEP', description: "Challenge binding to the reader's outstanding request." },
+  TimeWindow: { bugType: 'MISSING_STEP', description: 'Token or request time outside [now - maxAge, now + maxFuture].' },
+  Amount: { bugType: 'MISSING_STEP', description: 'Currency and amount against the request or expected fare, and against the certificate limits.' },
+  KeyRotation: { bugType: 'FUNCTIONALITY', description: 'A certificate signed with another valid issuer key index.' },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// The seeded world
+
+interface World {
+  issuer: Issuer;
+  keySet: IssuerKeySet;
+  wallet: { secretKey: Uint8Array; cert: WalletCert };
+  lowAllowance: { secretKey: Uint8Array; cert: WalletCert };
+  usd: { secretKey: Uint8Array; cert: WalletCert };
+  reader: { secretKey: Uint8Array; cert: ReaderCert };
+  gate: { secretKey: Uint8Array; cert: ReaderCert };
+}
+
+const sk = (label: string) => seededSecretKey(VECTOR_SEED, label);
+
+function makeWorld(): World {
+  const issuer = new Issuer(1, [
+    { keyIndex: 1, secretKey: sk('issuer-1'), publicKey: publicKeyOf(sk('issuer-1')), notBefore: T0 - 365 * DAY, notAfter: T0 + 365 * DAY },
+    { keyIndex: 2, secretKey: sk('issuer-2'), publicKey: publicKeyOf(sk('issuer-2')), notBefore: T0 - 30 * DAY, notAfter: T0 + 730 * DAY },
+    { keyIndex: 3, secretKey: sk('issuer-3-retired'), publicKey: publicKeyOf(sk('issuer-3-retired')), notBefore: T0 - 730 * DAY, notAfter: T0 - DAY },
+    { keyIndex: 4, secretKey: sk('issuer-4-future'), publicKey: publicKeyOf(sk('issuer-4-future')), notBefore: T0 + DAY, notAfter: T0 + 900 * DAY },
+  ]);
+  const walletCert = (label: string, limits: { maxPerPayment: number; offlineAllowance: number; currency: number }, keyIndex = 1, expiryDay = dayOf(T0) + 30) =>
+    issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk(label)), expiryDay, ...limits }, T0, keyIndex);
+  const readerCert = (label: string, readerId: number, operatorId: number, profile: 'vending' | 'transit') =>
+    issuer.issueReaderCert({ readerId, readerPublicKey: publicKeyOf(sk(label)), operatorId, profile, notBefore: T0 - 10 * DAY, notAfter: T0 + 365 * DAY }, T0, 1);
+  return {
+    issuer,
+    keySet: issuer.keySet(),
+    wallet: { secretKey: sk('wallet-a'), cert: walletCert('wallet-a', { maxPerPayment: 70_000, offlineAllowance: 100_000, currency: 344 }) },
+    lowAllowance: { secretKey: sk('wallet-b'), cert: walletCert('wallet-b', { maxPerPayment: 50_000, offlineAllowance: 20_000, currency: 344 }) },
+    usd: { secretKey: sk('wallet-usd'), cert: walletCert('wallet-usd', { maxPerPayment: 10_000, offlineAllowance: 20_000, currency: 840 }) },
+    reader: { secretKey: sk('reader-4201'), cert: readerCert('reader-4201', 4201, 90, 'vending') },
+    gate: { secretKey: sk('gate-5001'), cert: readerCert('gate-5001', 5001, 77, 'transit') },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Building tokens, canonical and otherwise
+
+interface TokenParts {
+  cert: CborValue[];
+  fields: CborValue[]; // payee, amount, counter, time, [challenge]
+  signature: Uint8Array;
+}
+
+function tokenArray(p: TokenParts): CborValue[] {
+  return [5, 1, p.cert, ...p.fields, p.signature];
+}
+
+/** Sign a token body given as raw CBOR elements (the wallet signs whatever it is given). */
+function signedParts(walletSk: Uint8Array, cert: WalletCert | CborValue[], fields: CborValue[]): TokenParts {
+  const certArr = Array.isArray(cert) ? cert : walletCertToCbor(cert);
+  const body = encodeCbor([5, 1, certArr, ...fields]);
+  const tag = 'OFFPAY-V1-TOKEN';
+  const tagBytes = new TextEncoder().encode(tag);
+  const input = new Uint8Array(1 + tagBytes.length + body.length);
+  input[0] = tagBytes.length;
+  input.set(tagBytes, 1);
+  input.set(body, 1 + tagBytes.length);
+  return { cert: certArr, fields, signature: sign(input, walletSk) };
+}
+
+/** Concatenate an array header with already-encoded elements (for non-canonical variants). */
+function rawArray(header: number[], elems: Uint8Array[], trailer: number[] = []): Uint8Array {
+  const len = header.length + elems.reduce((n, e) => n + e.length, 0) + trailer.length;
+  const out = new Uint8Array(len);
+  out.set(header, 0);
+  let o = header.length;
+  for (const e of elems) {
+    out.set(e, o);
+    o += e.length;
+  }
+  out.set(trailer, o);
+  return out;
+}
+
+function elems(p: TokenParts): Uint8Array[] {
+  return tokenArray(p).map((e) => encodeCbor(e));
+}
+
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+/** S + L: the malleated twin of a valid signature (still < 2^256 for these vectors). */
+export function malleate(sig: Uint8Array): Uint8Array {
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sig[32 + i]!);
+  s += L;
+  const out = sig.slice();
+  for (let i = 0; i < 32; i++) {
+    out[32 + i] = Number(s & 0xffn);
+    s >>= 8n;
+  }
+  if (s !== 0n) throw new Error('S + L overflowed 256 bits');
+  return out;
+}
+
+function flip(b: Uint8Array, index: number): Uint8Array {
+  const c = b.slice();
+  c[index] = c[index]! ^ 0x01;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Signatures listed in a case
+
+function tokenSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: Uint8Array): VectorSignature[] {
+  let t;
+  try {
+    t = tokenFromCbor(decodeCbor(bytes));
+  } catch {
+    if (!fallback) return [];
+    return tokenSignatures(fallback, keySet);
+  }
+  const out: VectorSignature[] = [];
+  const key = keySet.keys.find((k) => k.keyIndex === t.walletCert.keyIndex);
+  if (key) {
+    const m = walletCertSigningInput(t.walletCert);
+    out.push({ role: 'issuer', publicKey: toHex(key.publicKey), message: toHex(m), signature: toHex(t.walletCert.issuerSignature), valid: nobleEd25519.verify(t.walletCert.issuerSignature, m, key.publicKey) });
+  }
+  const m = tokenSigningInput(t);
+  const pk = t.walletCert.walletPublicKey;
+  out.push({ role: 'wallet', publicKey: toHex(pk), message: toHex(m), signature: toHex(t.walletSignature), valid: isWeakPublicKey(pk) ? null : nobleEd25519.verify(t.walletSignature, m, pk) });
+  return out;
+}
+
+function requestSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: Uint8Array): VectorSignature[] {
+  let r: PaymentRequest;
+  try {
+    r = decodeRequest(bytes);
+  } catch {
+    return fallback ? requestSignatures(fallback, keySet) : [];
+  }
+  const out: VectorSignature[] = [];
+  const key = keySet.keys.find((k) => k.keyIndex === r.readerCert.keyIndex);
+  if (key) {
+    const m = readerCertSigningInput(r.readerCert);
+    out.push({ role: 'issuer', publicKey: toHex(key.publicKey), message: toHex(m), signature: toHex(r.readerCert.issuerSignature), valid: nobleEd25519.verify(r.readerCert.issuerSignature, m, key.publicKey) });
+  }
+  const m = requestSigningInput(r);
+  const pk = r.readerCert.readerPublicKey;
+  out.push({ role: 'reader', publicKey: toHex(pk), message: toHex(m), signature: toHex(r.readerSignature), valid: isWeakPublicKey(pk) ? null : nobleEd25519.verify(r.readerSignature, m, pk) });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Contexts
+
+function ctxToJson(c: VerifyContext): VectorContext {
+  return {
+    now: c.now,
+    payees: c.payees,
+    ...(c.request ? { request: { ...c.request, challenge: toHex(c.request.challenge) } } : {}),
+    ...(c.expected ? { expected: c.expected } : {}),
+    maxAgeSeconds: c.maxAgeSeconds ?? 300,
+    maxFutureSeconds: c.maxFutureSeconds ?? 60,
+  };
+}
+
+export function contextFromJson(c: VectorContext, issuerKeys: IssuerKeySet): VerifyContext {
+  return {
+    issuerKeys,
+    now: c.now,
+    payees: c.payees,
+    request: c.request ? { ...c.request, challenge: fromHex(c.request.challenge) } : undefined,
+    expected: c.expected,
+    maxAgeSeconds: c.maxAgeSeconds,
+    maxFutureSeconds: c.maxFutureSeconds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The cases
+
+interface Decl {
+  comment: string;
+  flags: string[];
+  reason?: StatelessReason; // undefined = valid
+  bytes: Uint8Array;
+  ctx: VerifyContext;
+  /** Canonical original of a non-canonical variant, for the signature list. */
+  original?: Uint8Array;
+}
+
+function tokenCases(w: World): Decl[] {
+  const out: Decl[] = [];
+  const challenge = Uint8Array.from([0x3c, 0x91, 0x0e, 0x5a, 0x77, 0x02, 0xd4, 0x18]);
+  const request = { amount: 1250, currency: 344, challenge, time: T0 - 20 };
+  const vending: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [4201] };
+  const vendingReq: VerifyContext = { ...vending, request };
+  const gate: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [5001, 77], expected: { amount: 1100, currency: 344 }, maxAgeSeconds: 120 };
+
+  const fields = (o: Partial<Record<'payee' | 'amount' | 'counter' | 'time', CborValue>> & { challenge?: Uint8Array } = {}): CborValue[] => {
+    const f: CborValue[] = [o.payee ?? 4201, o.amount ?? 1250, o.counter ?? 17, o.time ?? T0 - 10];
+    if (o.challenge) f.push(o.challenge);
+    return f;
+  };
+  const tok = (f: CborValue[], who = w.wallet) => signedParts(who.secretKey, who.cert, f);
+  const bytesOf = (p: TokenParts) => encodeCbor(tokenArray(p));
+  const add = (comment: string, flags: string[], reason: StatelessReason | undefined, bytes: Uint8Array, ctx: VerifyContext, original?: Uint8Array) =>
+    out.push({ comment, flags, bytes, ctx, ...(reason ? { reason } : {}), ...(original ? { original } : {}) });
+
+  const base = tok(fields());
+  const baseBytes = bytesOf(base);
+  const reqTok = tok(fields({ challenge }));
+  const reqBytes = bytesOf(reqTok);
+
+  // --- valid
+  add('one-way vending token', ['Valid'], undefined, baseBytes, vending);
+  add('token answering a payment request (challenge bound)', ['Valid'], undefined, reqBytes, vendingReq);
+  add('transit one-way token paying the operator id', ['Valid'], undefined, bytesOf(tok(fields({ payee: 77, amount: 1100 }))), gate);
+  add('transit token paying the gate reader id', ['Valid'], undefined, bytesOf(tok(fields({ payee: 5001, amount: 1100 }))), gate);
+  add('amount equal to the maximum per payment', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ amount: 70_000 }))), vending);
+  add('amount equal to the offline allowance', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ amount: 20_000 }), w.lowAllowance)), vending);
+  add('smallest amount, 1 minor unit', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ amount: 1 }))), vending);
+  for (const a of [23, 24, 255, 256, 65535, 65536])
+    add(`amount ${a} (CBOR integer width boundary)`, ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ amount: a }))), vending);
+  add('counter 1, the first counter value', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ counter: 1 }))), vending);
+  for (const c of [23, 24, 65536])
+    add(`counter ${c} (CBOR integer width boundary)`, ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ counter: c }))), vending);
+  add('counter 4294967295, the largest counter', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ counter: 0xffffffff }))), vending);
+  add('token time exactly maxAge before now', ['Valid', 'Boundary', 'TimeWindow'], undefined, bytesOf(tok(fields({ time: T0 - 300 }))), vending);
+  add('token time exactly maxFuture after now', ['Valid', 'Boundary', 'TimeWindow'], undefined, bytesOf(tok(fields({ time: T0 + 60 }))), vending);
+  add('certificate on its expiry day (valid through 23:59:59 UTC)', ['Valid', 'Boundary', 'CertValidity'], undefined, baseBytes, { ...vending, now: (dayOf(T0) + 31) * DAY - 1, maxAgeSeconds: 31 * DAY });
+  add('reader time equal to the issuer key notAfter', ['Valid', 'Boundary', 'IssuerKey'], undefined, baseBytes, {
+    ...vending,
+    issuerKeys: { ...w.keySet, keys: w.keySet.keys.map((k) => (k.keyIndex === 1 ? { ...k, notAfter: T0 } : k)) },
+  });
+  const rotated = { secretKey: sk('wallet-rot'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-rot')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 2) };
+  add('certificate signed with issuer key index 2 (rotation)', ['Valid', 'KeyRotation'], undefined, bytesOf(tok(fields(), rotated)), vending);
+  add('largest payee id, 4294967295', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ payee: 0xffffffff }))), { ...vending, payees: [0xffffffff] });
+
+  // --- malformed
+  add('empty input', ['Malformed'], 'malformed', new Uint8Array(0), vending);
+  add('a lone 0xff break byte', ['Malformed'], 'malformed', Uint8Array.from([0xff]), vending);
+  add('truncated by one byte', ['Malformed'], 'malformed', baseBytes.slice(0, -1), vending, baseBytes);
+  add('truncated to half', ['Malformed'], 'malformed', baseBytes.slice(0, baseBytes.length >> 1), vending, baseBytes);
+  add('one trailing zero byte', ['Malformed'], 'malformed', rawArray([], [baseBytes], [0x00]), vending, baseBytes);
+  add('the token twice (trailing CBOR item)', ['Malformed'], 'malformed', rawArray([], [baseBytes, baseBytes]), vending, baseBytes);
+  add('a CBOR map instead of an array', ['Malformed'], 'malformed', Uint8Array.from([0xa1, 0x01, 0x02]), vending);
+  add('the time field wrapped in tag 1 (epoch date)', ['Malformed'], 'malformed', rawArray([0x88], elems(base).map((e, i) => (i === 6 ? rawArray([0xc1], [e]) : e))), vending, baseBytes);
+
+  // --- non-canonical (RFC 8949 §4.2.1)
+  const be = elems(base);
+  const replace = (i: number, b: Uint8Array, header: number[] = [0x88]) => rawArray(header, be.map((e, j) => (j === i ? b : e)));
+  add('amount 1250 as a 32-bit integer (non-shortest argument)', ['NonCanonical'], 'non_canonical', replace(4, Uint8Array.from([0x1a, 0x00, 0x00, 0x04, 0xe2])), vending, baseBytes);
+  add('time as a 64-bit integer (non-shortest argument)', ['NonCanonical'], 'non_canonical', replace(6, rawArray([0x1b, 0, 0, 0, 0], [be[6]!.slice(1)])), vending, baseBytes);
+  add('array header with a one-byte length argument (98 08)', ['NonCanonical'], 'non_canonical', rawArray([0x98, 0x08], be), vending, baseBytes);
+  add('indefinite-length array', ['NonCanonical'], 'non_canonical', rawArray([0x9f], be, [0xff]), vending, baseBytes);
+  add('signature byte string with a two-byte length (59 00 40)', ['NonCanonical'], 'non_canonical', replace(7, rawArray([0x59, 0x00, 0x40], [base.signature])), vending, baseBytes);
+  add('indefinite-length byte string for the signature', ['NonCanonical'], 'non_canonical', replace(7, rawArray([0x5f, 0x58, 0x20], [base.signature.slice(0, 32), Uint8Array.from([0x58, 0x20]), base.signature.slice(32)], [0xff])), vending, baseBytes);
+  add('amount as a float32 (1250.0)', ['NonCanonical'], 'non_canonical', replace(4, Uint8Array.from([0xfa, 0x44, 0x9c, 0x40, 0x00])), vending, baseBytes);
+  add('counter as a float16 (17.0)', ['NonCanonical'], 'non_canonical', replace(5, Uint8Array.from([0xf9, 0x4c, 0x40])), vending, baseBytes);
+  const ce = (base.cert as CborValue[]).map((e) => encodeCbor(e));
+  add('certificate expiry day as a 32-bit integer inside the embedded certificate', ['NonCanonical'], 'non_canonical',
+    replace(2, rawArray([0x89], ce.map((e, j) => (j === 4 ? rawArray([0x1a, 0x00, 0x00], [e.slice(1)]) : e)))), vending, baseBytes);
+
+  // --- type and version
+  const retag = (t: number, v: number) => encodeCbor([t, v, base.cert, ...base.fields, base.signature]);
+  add('message type 4 (a payment request) where a token is expected', ['WrongType'], 'wrong_type', retag(4, 1), vending);
+  add('message type 2 (a bare wallet certificate)', ['WrongType'], 'wrong_type', encodeCbor(base.cert), vending);
+  add('token version 2', ['Version'], 'unsupported_version', retag(5, 2), vending);
+  add('token version 0', ['Version'], 'unsupported_version', retag(5, 0), vending);
+  const certV2 = [...(base.cert as CborValue[])];
+  certV2[1] = 2;
+  add('embedded certificate of version 2', ['Version'], 'unsupported_version', bytesOf(tok(fields(), { secretKey: w.wallet.secretKey, cert: certV2 as unknown as WalletCert })), vending);
+  const certT3 = [...(base.cert as CborValue[])];
+  certT3[0] = 3;
+  add('embedded certificate with message type 3', ['WrongType'], 'wrong_type', bytesOf(tok(fields(), { secretKey: w.wallet.secretKey, cert: certT3 as unknown as WalletCert })), vending);
+
+  // --- structure
+  const struct = (comment: string, f: CborValue[], certArr?: CborValue[]) =>
+    add(comment, ['Structure'], 'bad_structure', encodeCbor([5, 1, certArr ?? base.cert, ...f, base.signature]), vending);
+  struct('a token with 7 elements (time missing)', fields().slice(0, 3));
+  struct('a token with 10 elements', [...fields({ challenge }), 0]);
+  struct('challenge of 7 bytes', fields({ challenge: challenge.slice(0, 7) }));
+  struct('negative amount', fields({ amount: -1250 }));
+  struct('amount as a byte string', fields({ amount: Uint8Array.from([0x04, 0xe2]) }));
+  struct('counter 0 (counters start at 1)', fields({ counter: 0 }));
+  struct('counter 4294967296 (above 2^32 - 1)', fields({ counter: 0x100000000 }));
+  struct('payee 4294967296 (above 2^32 - 1)', fields({ payee: 0x100000000 }));
+  struct('time as a text string', fields({ time: '2026-11-18T20:26:30Z' }));
+  struct('amount above 2^53 - 1', fields({ amount: 2n ** 60n }));
+  const certMut = (i: number, v: CborValue) => {
+    const c = [...(base.cert as CborValue[])];
+    c[i] = v;
+    return c;
+  };
+  struct('wallet public key of 31 bytes', fields(), certMut(3, w.wallet.cert.walletPublicKey.slice(0, 31)));
+  struct('issuer signature of 63 bytes', fields(), certMut(8, w.wallet.cert.issuerSignature.slice(0, 63)));
+  struct('currency 0', fields(), certMut(7, 0));
+  struct('currency 1000 (ISO 4217 numeric codes have 3 digits)', fields(), certMut(7, 1000));
+  struct('issuer key index 256', fields(), certMut(2, 256));
+  add('wallet signature of 65 bytes', ['Structure'], 'bad_structure', encodeCbor([5, 1, base.cert, ...base.fields, Uint8Array.from([...base.signature, 0])]), vending);
+
+  // --- weak key (an issuer that certified a small-order key, and the universal forgery it enables)
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  const weakBody = { keyIndex: 1, walletPublicKey: identity, expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 };
+  const weakCert: WalletCert = { ...weakBody, issuerSignature: sign(walletCertSigningInput(weakBody), sk('issuer-1')) };
+  const forged = new Uint8Array(64);
+  forged[0] = 1; // R = identity, S = 0
+  add('small-order wallet key (identity) with the universal forgery R = identity, S = 0', ['WeakKey'], 'weak_public_key', encodeCbor([5, 1, walletCertToCbor(weakCert), ...fields(), forged]), vending);
+
+  // --- issuer key
+  add('issuer key index 9 is not in the key set', ['IssuerKey'], 'unknown_issuer_key', encodeCbor([5, 1, certMut(2, 9), ...base.fields, base.signature]), vending);
+  const retired = { secretKey: sk('wallet-old'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-old')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 3) };
+  add('certificate signed by issuer key 3, retired the day before', ['IssuerKey'], 'issuer_key_not_valid', bytesOf(tok(fields(), retired)), vending);
+  const future = { secretKey: sk('wallet-new'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-new')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 4) };
+  add('certificate signed by issuer key 4, valid only from tomorrow', ['IssuerKey'], 'issuer_key_not_valid', bytesOf(tok(fields(), future)), vending);
+  add('reader time one second after the issuer key notAfter', ['IssuerKey', 'Boundary'], 'issuer_key_not_valid', baseBytes, {
+    ...vending,
+    issuerKeys: { ...w.keySet, keys: w.keySet.keys.map((k) => (k.keyIndex === 1 ? { ...k, notAfter: T0 - 1 } : k)) },
+  });
+
+  // --- certificate signature
+  const reSign = (c: CborValue[]) => bytesOf(tok(fields(), { secretKey: w.wallet.secretKey, cert: c as unknown as WalletCert }));
+  add('issuer signature with one bit flipped', ['CertSignature'], 'bad_certificate_signature', reSign(certMut(8, flip(w.wallet.cert.issuerSignature, 5))), vending);
+  add('maximum per payment raised after issuance (wallet re-signs the token)', ['CertSignature'], 'bad_certificate_signature', reSign(certMut(5, 5_000_000)), vending);
+  add('certificate expiry extended after issuance', ['CertSignature'], 'bad_certificate_signature', reSign(certMut(4, dayOf(T0) + 3650)), vending);
+  add('certificate signed by a key that is not an issuer key', ['CertSignature'], 'bad_certificate_signature',
+    reSign(certMut(8, sign(walletCertSigningInput(w.wallet.cert), sk('mallory')))), vending);
+  add('issuer signature malleated to S + L', ['CertSignature', 'SignatureMalleability'], 'bad_certificate_signature', reSign(certMut(8, malleate(w.wallet.cert.issuerSignature))), vending);
+  add('issuer signature all zero', ['CertSignature'], 'bad_certificate_signature', reSign(certMut(8, new Uint8Array(64))), vending);
+
+  // --- certificate validity
+  const expired = { secretKey: sk('wallet-exp'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-exp')), expiryDay: dayOf(T0) - 1, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 1) };
+  add('certificate expired at the end of yesterday', ['CertValidity'], 'certificate_expired', bytesOf(tok(fields(), expired)), vending);
+  add('certificate one second after its expiry day', ['CertValidity', 'Boundary'], 'certificate_expired', baseBytes, { ...vending, now: (dayOf(T0) + 31) * DAY, maxAgeSeconds: 32 * DAY });
+
+  // --- token signature
+  add('wallet signature with one bit flipped', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...base.fields, flip(base.signature, 40)]), vending);
+  add('amount changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...fields({ amount: 125 }), base.signature]), vending);
+  add('counter changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...fields({ counter: 18 }), base.signature]), vending);
+  add('payee changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...fields({ payee: 4202 }), base.signature]), { ...vending, payees: [4202] });
+  add('challenge removed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, reqTok.cert, ...fields(), reqTok.signature]), vending);
+  add('wallet signature malleated to S + L', ['TokenSignature', 'SignatureMalleability'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...base.fields, malleate(base.signature)]), vending);
+  add('token signed by another wallet key', ['TokenSignature'], 'bad_token_signature', bytesOf({ ...tok(fields(), { secretKey: sk('mallory'), cert: w.wallet.cert }) }), vending);
+  add("another wallet's certificate spliced into a signed token", ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, walletCertToCbor(w.lowAllowance.cert), ...base.fields, base.signature]), vending);
+
+  // --- payee
+  add('token for another vending reader', ['Payee'], 'wrong_payee', bytesOf(tok(fields({ payee: 4202 }))), vending);
+  add("transit operator id presented at a vending reader of another operator", ['Payee'], 'wrong_payee', bytesOf(tok(fields({ payee: 77 }))), vending);
+
+  // --- challenge
+  add('one-way token where the reader issued a request', ['Challenge'], 'challenge_missing', baseBytes, vendingReq);
+  add('token answering another request (different challenge)', ['Challenge'], 'challenge_mismatch', bytesOf(tok(fields({ challenge: flip(challenge, 7) }))), vendingReq);
+
+  // --- time window
+  add('token time one second older than maxAge', ['TimeWindow', 'Boundary'], 'time_too_old', bytesOf(tok(fields({ time: T0 - 301 }))), vending);
+  add('token time one second beyond the allowed future skew', ['TimeWindow', 'Boundary'], 'time_in_future', bytesOf(tok(fields({ time: T0 + 61 }))), vending);
+  add('transit token older than the gate 120 s window', ['TimeWindow'], 'time_too_old', bytesOf(tok(fields({ payee: 77, amount: 1100, time: T0 - 121 }))), gate);
+  add('the request being answered has expired', ['TimeWindow'], 'time_too_old', reqBytes, { ...vendingReq, request: { ...request, time: T0 - 301 } });
+
+  // --- currency and amount
+  add('USD wallet paying a HKD request', ['Amount'], 'currency_mismatch', bytesOf(tok(fields({ challenge }), w.usd)), vendingReq);
+  add('USD wallet at a HKD transit gate', ['Amount'], 'currency_mismatch', bytesOf(tok(fields({ payee: 77, amount: 1100 }), w.usd)), gate);
+  add('amount zero', ['Amount', 'Boundary'], 'amount_invalid', bytesOf(tok(fields({ amount: 0 }))), vending);
+  add('amount one minor unit less than requested', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ amount: 1249, challenge }))), vendingReq);
+  add('fare other than the gate fare', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ payee: 77, amount: 1000 }))), gate);
+  add('amount above the maximum fare authorisation', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ amount: 2501 }))), { ...vending, expected: { maxAmount: 2500 } });
+  add('amount one above the maximum per payment', ['Amount', 'Boundary'], 'over_payment_limit', bytesOf(tok(fields({ amount: 70_001 }))), vending);
+  add('amount one above the offline allowance', ['Amount', 'Boundary'], 'over_offline_allowance', bytesOf(tok(fields({ amount: 20_001 }), w.lowAllowance)), vending);
+  return out;
+}
+
+function requestCases(w: World): Decl[] {
+  const out: Decl[] = [];
+  const ctx: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [] };
+  const challenge = Uint8Array.from([0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7]);
+  const { request, bytes } = createRequest(w.reader, { amount: 1250, currency: 344, time: T0 - 5, challenge });
+  const add = (comment: string, flags: string[], reason: StatelessReason | undefined, b: Uint8Array, c = ctx, original?: Uint8Array) =>
+    out.push({ comment, flags, bytes: b, ctx: c, ...(reason ? { reason } : {}), ...(original ? { original } : {}) });
+  const arr = requestToCbor(request);
+  const re = (i: number, v: CborValue) => {
+    const a = [...arr];
+    a[i] = v;
+    return encodeCbor(a);
+  };
+  const resign = (mut: (a: CborValue[]) => void) => {
+    const a = [...arr];
+    mut(a);
+    const body = encodeCbor(a.slice(0, 7));
+    const tag = new TextEncoder().encode('OFFPAY-V1-REQUEST');
+    const input = new Uint8Array([tag.length, ...tag, ...body]);
+    a[7] = sign(input, w.reader.secretKey);
+    return encodeCbor(a);
+  };
+  add('payment request from vending reader 4201', ['Valid'], undefined, bytes);
+  add('payment request from transit gate 5001', ['Valid'], undefined, createRequest(w.gate, { amount: 1100, currency: 344, time: T0, challenge }).bytes);
+  add('request signature with one bit flipped', ['TokenSignature'], 'bad_request_signature', re(7, flip(request.readerSignature, 3)));
+  add('amount changed after signing', ['TokenSignature'], 'bad_request_signature', re(3, 125));
+  add('request signature malleated to S + L', ['SignatureMalleability'], 'bad_request_signature', re(7, malleate(request.readerSignature)));
+  const rc = readerCertToCbor(w.reader.cert);
+  const rcMut = (i: number, v: CborValue) => {
+    const c = [...rc];
+    c[i] = v;
+    return c;
+  };
+  add('reader id changed in the certificate after issuance', ['CertSignature'], 'bad_certificate_signature', resign((a) => (a[2] = rcMut(3, 4202))));
+  add('reader certificate naming an unknown issuer key', ['IssuerKey'], 'unknown_issuer_key', resign((a) => (a[2] = rcMut(2, 9))));
+  add('reader certificate not yet valid', ['CertValidity'], 'certificate_expired', bytes, { ...ctx, now: w.reader.cert.notBefore - 1 });
+  add('request older than maxAge', ['TimeWindow'], 'time_too_old', bytes, { ...ctx, now: T0 + 301 });
+  add('request dated in the future', ['TimeWindow'], 'time_in_future', resign((a) => (a[6] = T0 + 61)));
+  add('challenge of 9 bytes', ['Structure'], 'bad_structure', resign((a) => (a[5] = new Uint8Array(9))));
+  add('amount 0', ['Structure'], 'bad_structure', resign((a) => (a[3] = 0)));
+  add('a token where a request is expected', ['WrongType'], 'wrong_type', encodeCbor([5, ...arr.slice(1)]));
+  add('request version 2', ['Version'], 'unsupported_version', encodeCbor([4, 2, ...arr.slice(2)]));
+  add('non-shortest amount (19 00 0a... as 1a)', ['NonCanonical'], 'non_canonical',
+    rawArray([0x88], arr.map((e, i) => (i === 3 ? Uint8Array.from([0x1a, 0, 0, 0x04, 0xe2]) : encodeCbor(e)))), ctx, bytes);
+  add('trailing byte', ['Malformed'], 'malformed', rawArray([], [bytes], [0]), ctx, bytes);
+  const weakReaderBody = { ...w.reader.cert, readerPublicKey: new Uint8Array(32) };
+  add('reader certificate with a small-order key', ['WeakKey'], 'weak_public_key', resign((a) => (a[2] = readerCertToCbor({ ...weakReaderBody, issuerSignature: sign(readerCertSigningInput(weakReaderBody), sk('issuer-1')) }))));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function keySetJson(ks: IssuerKeySet): VectorFile['issuerKeys'] {
+  return { cbor: toHex(encodeIssuerKeySet(ks)), issuerId: ks.issuerId, keys: ks.keys.map((k) => ({ keyIndex: k.keyIndex, publicKey: toHex(k.publicKey), notBefore: k.notBefore, notAfter: k.notAfter })) };
+}
+
+function finish(algorithm: string, header: string[], groups: { type: string; comment: string; decls: Decl[]; kind: 'token' | 'request' }[], ks: IssuerKeySet): VectorFile {
+  let id = 0;
+  const testGroups = groups.map((g) => ({
+    type: g.type,
+    comment: g.comment,
+    tests: g.decls.map((d): VectorCase => {
+      const tcId = ++id;
+      const customKeys = d.ctx.issuerKeys !== ks;
+      const context = ctxToJson(d.ctx);
+      const c: VectorCase = {
+        tcId,
+        comment: d.comment,
+        flags: d.flags,
+        result: d.reason ? 'invalid' : 'valid',
+        ...(d.reason ? { reason: d.reason, reasonCode: REASONS[d.reason].code } : {}),
+        message: toHex(d.bytes),
+        context: customKeys ? { ...context, issuerKeysOverride: keySetJson(d.ctx.issuerKeys) } as VectorContext : context,
+        signatures: g.kind === 'token' ? tokenSignatures(d.bytes, d.ctx.issuerKeys, d.original) : requestSignatures(d.bytes, d.ctx.issuerKeys, d.original),
+      };
+      return c;
+    }),
+  }));
+  const numberOfTests = testGroups.reduce((n, g) => n + g.tests.length, 0);
+  return { algorithm, generatorVersion: GENERATOR_VERSION, seed: VECTOR_SEED, numberOfTests, header, notes: NOTES, issuerKeys: keySetJson(ks), testGroups };
+}
+
+/** Build both vector files; throws if any declared result disagrees with the verifier. */
+export function generateVectors(): { 'token_verify.json': VectorFile; 'request_verify.json': VectorFile } {
+  const w = makeWorld();
+  const token = finish(
+    'offpay-token-v1',
+    [
+      'Verification of offpay payment tokens (spec/protocol.md §Verification).',
+      'Run each case with the issuer key set (issuerKeys, or context.issuerKeysOverride when present) and the context; expect result, and reason when invalid.',
+      'signatures lists every signature in the case: publicKey, the exact signed bytes (message) and whether RFC 8032 strict verification accepts it. For non-canonical or malformed variants of a good token, the list is that of the canonical original.',
+    ],
+    [{ type: 'TokenVerify', comment: 'Stateless token verification at a reader', decls: tokenCases(w), kind: 'token' }],
+    w.keySet,
+  );
+  const request = finish(
+    'offpay-request-v1',
+    ['Verification of offpay payment requests by a wallet (spec/protocol.md §Request verification). Context fields payees, request and expected are unused.'],
+    [{ type: 'RequestVerify', comment: 'A wallet checks a reader payment request', decls: requestCases(w), kind: 'request' }],
+    w.keySet,
+  );
+  const files = { 'token_verify.json': token, 'request_verify.json': request };
+  const problems = checkVectorFilesSync(files, nobleEd25519);
+  if (problems.length) throw new Error(`vector declarations disagree with the verifier:\n${problems.join('\n')}`);
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Checking
+
+export function keySetFromJson(j: VectorFile['issuerKeys']): IssuerKeySet {
+  return decodeIssuerKeySet(fromHex(j.cbor));
+}
+
+type Outcome = { accepted: boolean; reason?: string };
+
+function* caseRun(file: VectorFile, c: VectorCase): Generator<SigCheck, Outcome, boolean> {
+  const override = (c.context as VectorContext & { issuerKeysOverride?: VectorFile['issuerKeys'] }).issuerKeysOverride;
+  const ks = keySetFromJson(override ?? file.issuerKeys);
+  const ctx = contextFromJson(c.context, ks);
+  const bytes = fromHex(c.message);
+  if (file.algorithm === 'offpay-request-v1') return yield* requestVerification(bytes, ctx);
+  return yield* tokenVerification(bytes, ctx);
+}
+
+function judge(c: VectorCase, o: Outcome): string | undefined {
+  if (c.result === 'valid' && !o.accepted) return `tcId ${c.tcId} (${c.comment}): expected valid, got ${o.reason}`;
+  if (c.result === 'invalid' && o.accepted) return `tcId ${c.tcId} (${c.comment}): expected ${c.reason}, got valid`;
+  if (c.result === 'invalid' && o.reason !== c.reason) return `tcId ${c.tcId} (${c.comment}): expected ${c.reason}, got ${o.reason}`;
+  return undefined;
+}
+
+function sigProblems(c: VectorCase, v: SyncVerifier): string[] {
+  return c.signatures
+    .filter((s) => s.valid !== null && v.verify(fromHex(s.signature), fromHex(s.message), fromHex(s.publicKey)) !== s.valid)
+    .map((s) => `tcId ${c.tcId}: ${v.name} says the ${s.role} signature is ${s.valid ? 'invalid' : 'valid'}`);
+}
+
+export function checkVectorFilesSync(files: Record<string, VectorFile>, verifier: SyncVerifier): string[] {
+  const problems: string[] = [];
+  for (const [name, file] of Object.entries(files)) {
+    let count = 0;
+    for (const g of file.testGroups)
+      for (const c of g.tests) {
+        count++;
+        const gen = caseRun(file, c);
+        let step = gen.next(false as never);
+        while (!step.done) step = gen.next(verifier.verify(step.value.signature, step.value.message, step.value.publicKey));
+        const p = judge(c, step.value);
+        if (p) problems.push(`${name}: ${p} [${verifier.name}]`);
+        problems.push(...sigProblems(c, verifier).map((s) => `${name}: ${s}`));
+      }
+    if (count !== file.numberOfTests) problems.push(`${name}: numberOfTests says ${file.numberOfTests}, found ${count}`);
+  }
+  return problems;
+}
+
+export async function checkVectorFilesAsync(files: Record<string, VectorFile>, verifier: AsyncVerifier): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [name, file] of Object.entries(files))
+    for (const g of file.testGroups)
+      for (const c of g.tests) {
+        const gen = caseRun(file, c);
+        let step = gen.next(false as never);
+        while (!step.done) step = gen.next(await verifier.verify(step.value.signature, step.value.message, step.value.publicKey));
+        const p = judge(c, step.value);
+        if (p) problems.push(`${name}: ${p} [${verifier.name}]`);
+        for (const s of c.signatures) {
+          if (s.valid !== null && (await verifier.verify(fromHex(s.signature), fromHex(s.message), fromHex(s.publicKey))) !== s.valid) {
+            problems.push(`${name}: tcId ${c.tcId}: ${verifier.name} disagrees on the ${s.role} signature`);
+          }
+        }
+      }
+  return problems;
+}
+
+/** Parse a vector file's JSON with a typed error. */
+export function parseVectorFile(text: string, name: string): VectorFile {
+  try {
+    const v = JSON.parse(text) as VectorFile;
+    if (!v || !Array.isArray(v.testGroups) || typeof v.algorithm !== 'string') throw new Error('not a vector file');
+    return v;
+  } catch (e) {
+    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
+  }
+}
+
+/** Canonical JSON text of a vector file (stable key order as built, two-space indent, final newline). */
+export function vectorFileText(f: VectorFile): string {
+  return JSON.stringify(f, null, 2) + '\n';
+}
+
+export type { PaymentTokenBody };
