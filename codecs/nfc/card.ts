@@ -124,27 +124,35 @@ export interface CardOptions {
 }
 
 /**
- * Status words a wallet error may map to, by the reason part of its code (after the last dot). An explicit
- * `detail.sw` on the OffpayError (one of WALLET_STATUS_WORDS) wins; any other OffpayError is 6985; anything
- * that is not an OffpayError (a bug) is 6F00. Codes in the `cbor.` area (request did not decode) are 6A80.
+ * Status words a wallet error maps to, by the reason part of its code (after the last dot); the names are
+ * those of src/wallet.ts (`wallet.*`, `request.<reason>` from src/reasons.ts). An explicit `detail.sw` on the
+ * OffpayError (one of WALLET_STATUS_WORDS) wins; codes in the `cbor.` and `message.` areas (the request did
+ * not decode) are 6A80; any other OffpayError is 6985 (the wallet declines: limits, currency, counter);
+ * anything that is not an OffpayError (a bug) is 6F00. spec/nfc.md §4.6.
  */
 export const WALLET_REASON_SW: Readonly<Record<string, number>> = {
+  // the user must act (unlock, confirm) before the wallet pays
   locked: SW.SECURITY_STATUS,
   unlock_required: SW.SECURITY_STATUS,
   confirmation_required: SW.SECURITY_STATUS,
   user_declined: SW.SECURITY_STATUS,
-  expired: SW.REFERENCE_DATA_UNUSABLE,
-  stale: SW.REFERENCE_DATA_UNUSABLE,
-  replay: SW.REFERENCE_DATA_UNUSABLE,
-  bad_challenge: SW.REFERENCE_DATA_UNUSABLE,
-  clock_skew: SW.REFERENCE_DATA_UNUSABLE,
+  // the request decoded but its reader credentials or its time are not acceptable
+  unknown_issuer_key: SW.REFERENCE_DATA_UNUSABLE,
+  issuer_key_not_valid: SW.REFERENCE_DATA_UNUSABLE,
+  bad_certificate_signature: SW.REFERENCE_DATA_UNUSABLE,
+  certificate_expired: SW.REFERENCE_DATA_UNUSABLE,
+  bad_request_signature: SW.REFERENCE_DATA_UNUSABLE,
+  weak_public_key: SW.REFERENCE_DATA_UNUSABLE,
+  time_too_old: SW.REFERENCE_DATA_UNUSABLE,
+  time_in_future: SW.REFERENCE_DATA_UNUSABLE,
+  // the request bytes are not a well-formed request
   malformed: SW.WRONG_DATA,
-  bad_request: SW.WRONG_DATA,
-  invalid_request: SW.WRONG_DATA,
-  truncated: SW.WRONG_DATA,
   non_canonical: SW.WRONG_DATA,
+  wrong_type: SW.WRONG_DATA,
   unsupported_version: SW.WRONG_DATA,
-  wrong_currency: SW.WRONG_DATA,
+  bad_structure: SW.WRONG_DATA,
+  amount_invalid: SW.WRONG_DATA,
+  bad_challenge: SW.WRONG_DATA,
 };
 
 /** The status words a wallet error can produce. */
@@ -161,7 +169,7 @@ export function walletErrorStatus(e: unknown): number {
   if (!(e instanceof OffpayError)) return SW.UNKNOWN;
   const forced = e.detail?.sw;
   if (typeof forced === 'number' && WALLET_STATUS_WORDS.includes(forced)) return forced;
-  if (e.code.startsWith('cbor.')) return SW.WRONG_DATA;
+  if (e.code.startsWith('cbor.') || e.code.startsWith('message.')) return SW.WRONG_DATA;
   const reason = e.code.slice(e.code.lastIndexOf('.') + 1);
   return WALLET_REASON_SW[reason] ?? SW.CONDITIONS_NOT_SATISFIED;
 }

@@ -176,8 +176,11 @@ describe('card application', () => {
   it('maps wallet errors to documented status words', async () => {
     const cases: Array<[unknown, string]> = [
       [new OffpayError('wallet.locked', 'x'), '6982'],
-      [new OffpayError('request.expired', 'x'), '6984'],
+      [new OffpayError('request.time_too_old', 'x'), '6984'],
+      [new OffpayError('request.bad_request_signature', 'x'), '6984'],
       [new OffpayError('request.malformed', 'x'), '6a80'],
+      [new OffpayError('message.bad_structure', 'x'), '6a80'],
+      [new OffpayError('wallet.over_offline_allowance', 'x'), '6985'],
       [new OffpayError('cbor.non_canonical', 'x'), '6a80'],
       [new OffpayError('wallet.insufficient_funds', 'x'), '6985'],
       [new OffpayError('wallet.whatever', 'x', { sw: 0x6982 }), '6982'],

@@ -89,7 +89,7 @@ describe('reader session over an in-memory link', () => {
   it('maps card refusals to nfc.* codes', async () => {
     const cases: Array<[string, string]> = [
       ['wallet.locked', 'nfc.card_locked'],
-      ['request.expired', 'nfc.request_unusable'],
+      ['request.time_too_old', 'nfc.request_unusable'],
       ['request.malformed', 'nfc.request_rejected'],
       ['wallet.insufficient_funds', 'nfc.refused'],
     ];
