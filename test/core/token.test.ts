@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  MemoryCounterStore,
+  OffpayError,
+  Wallet,
+  createReceipt,
+  createRequest,
+  decodeIssuerKeySet,
+  decodeReaderCert,
+  decodeReceipt,
+  decodeRequest,
+  decodeToken,
+  decodeWalletCert,
+  encodeIssuerKeySet,
+  encodeReaderCert,
+  encodeWalletCert,
+  tokenHash,
+  verifyReceipt,
+  verifyToken,
+  type CounterState,
+  type CounterStore,
+} from '../../src/index.js';
+import { FileCounterStore } from '../../src/node/files.js';
+import { world } from './helpers.js';
+
+const NOW = 1_795_000_000;
+
+describe('messages', () => {
+  it('every message round-trips through its codec', async () => {
+    const { issuer, wallet, reader } = world('codec');
+    expect(decodeIssuerKeySet(encodeIssuerKeySet(issuer.keySet()))).toEqual(issuer.keySet());
+    expect(decodeWalletCert(encodeWalletCert(wallet.cert))).toEqual(wallet.cert);
+    expect(decodeReaderCert(encodeReaderCert(reader.cert))).toEqual(reader.cert);
+    const { request, bytes } = createRequest(reader, { amount: 990, currency: 344, time: NOW });
+    expect(decodeRequest(bytes)).toEqual(request);
+    const token = await wallet.payTo({ payee: 4201, amount: 990 });
+    const { receipt, bytes: rb } = createReceipt(reader, { readerId: 4201, tokenHash: tokenHash(token), outcome: 'accepted', reason: 0, time: NOW });
+    expect(decodeReceipt(rb)).toEqual(receipt);
+    expect(verifyReceipt(rb, reader.cert.readerPublicKey, token).outcome).toBe('accepted');
+    const forged = rb.slice();
+    forged[forged.length - 1]! ^= 1;
+    expect(() => verifyReceipt(forged, reader.cert.readerPublicKey, token)).toThrow(expect.objectContaining({ code: 'receipt.bad_signature' }));
+  });
+
+  it('mutated and random token bytes always give a rejected verdict, never an exception', async () => {
+    const { issuer, wallet } = world('fuzz');
+    const token = await wallet.payTo({ payee: 4201, amount: 1250 });
+    const ctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201] };
+    expect(verifyToken(token, ctx).accepted).toBe(true);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 400 }),
+          fc.tuple(fc.nat(token.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => Uint8Array.from(token, (b, j) => (j === i ? b ^ x : b))),
+          fc.nat(token.length - 1).map((n) => token.slice(0, n)),
+          fc.uint8Array({ minLength: 1, maxLength: 8 }).map((t) => Uint8Array.from([...token, ...t])),
+        ),
+        (bytes) => {
+          const v = verifyToken(bytes, ctx);
+          expect(v.accepted).toBe(false);
+          if (!v.accepted) expect(v.code).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('wallet', () => {
+  it('never reuses a counter, also with concurrent payments', async () => {
+    const { wallet } = world('conc');
+    const tokens = await Promise.all(Array.from({ length: 40 }, () => wallet.payTo({ payee: 4201, amount: 10 })));
+    const counters = tokens.map((t) => decodeToken(t).counter).sort((a, b) => a - b);
+    expect(counters).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('persists the counter before the token exists: a failed commit emits nothing and burns nothing', async () => {
+    const { wallet } = world('crash');
+    let fail = true;
+    const inner = new MemoryCounterStore();
+    const flaky: CounterStore = {
+      load: () => inner.load(),
+      commit: async (s: CounterState) => {
+        if (fail) throw new Error('disk full');
+        return inner.commit(s);
+      },
+    };
+    const w = new Wallet({ secretKey: wallet.secretKey, cert: wallet.cert, counter: flaky, clock: () => NOW });
+    await expect(w.payTo({ payee: 1, amount: 5 })).rejects.toThrow('disk full');
+    fail = false;
+    expect(decodeToken(await w.payTo({ payee: 1, amount: 5 })).counter).toBe(1);
+  });
+
+  it('a file counter survives a restart (a new wallet object on the same file)', async () => {
+    const { wallet } = world('file');
+    const dir = mkdtempSync(join(tmpdir(), 'offpay-counter-'));
+    const path = join(dir, 'counter.json');
+    const w1 = new Wallet({ secretKey: wallet.secretKey, cert: wallet.cert, counter: new FileCounterStore(path), clock: () => NOW });
+    await w1.payTo({ payee: 1, amount: 5 });
+    await w1.payTo({ payee: 1, amount: 5 });
+    const w2 = new Wallet({ secretKey: wallet.secretKey, cert: wallet.cert, counter: new FileCounterStore(path), clock: () => NOW });
+    expect(decodeToken(await w2.payTo({ payee: 1, amount: 5 })).counter).toBe(3);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ counter: 3, spent: 15 });
+    writeFileSync(path, '{"counter": "x"}');
+    await expect(w2.payTo({ payee: 1, amount: 5 })).rejects.toBeInstanceOf(OffpayError);
+  });
+
+  it('refuses what the certificate does not allow', async () => {
+    const { wallet, issuer } = world('limits');
+    await expect(wallet.payTo({ payee: 1, amount: 50_001 })).rejects.toMatchObject({ code: 'wallet.over_payment_limit' });
+    await expect(wallet.payTo({ payee: 1, amount: 0 })).rejects.toMatchObject({ code: 'wallet.amount_invalid' });
+    await wallet.payTo({ payee: 1, amount: 50_000 });
+    await wallet.payTo({ payee: 1, amount: 50_000 });
+    await expect(wallet.payTo({ payee: 1, amount: 1 })).rejects.toMatchObject({ code: 'wallet.over_offline_allowance' });
+    const { reader } = world('limits');
+    const { bytes } = createRequest(reader, { amount: 100, currency: 840, time: NOW });
+    await expect(wallet.pay(bytes, { issuerKeys: issuer.keySet() })).rejects.toMatchObject({ code: 'wallet.currency_mismatch' });
+  });
+
+  it('checks the reader before paying a request', async () => {
+    const { wallet, issuer } = world('req');
+    const other = world('someone-else');
+    const { bytes } = createRequest(other.reader, { amount: 100, currency: 344, time: NOW });
+    await expect(wallet.pay(bytes, { issuerKeys: issuer.keySet() })).rejects.toMatchObject({ code: 'request.bad_certificate_signature' });
+  });
+});

@@ -1,0 +1,49 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { hasWebCryptoEd25519, nobleEd25519, webCryptoEd25519 } from '../../src/crypto.js';
+import { nodeEd25519 } from '../../src/node/crypto.js';
+import { REASONS } from '../../src/reasons.js';
+import { checkVectorFilesAsync, checkVectorFilesSync, generateVectors, vectorFileText, type VectorFile } from '../../src/vectors.js';
+
+const DIR = new URL('../../fixtures/vectors/', import.meta.url);
+const files: Record<string, VectorFile> = Object.fromEntries(
+  readdirSync(DIR).filter((n) => n.endsWith('.json')).map((n) => [n, JSON.parse(readFileSync(new URL(n, DIR), 'utf8')) as VectorFile]),
+);
+
+describe('test vectors', () => {
+  it('the committed files are exactly what the seeded generator writes', () => {
+    const fresh = generateVectors();
+    for (const [name, f] of Object.entries(fresh)) expect(readFileSync(new URL(name, DIR), 'utf8')).toBe(vectorFileText(f));
+  });
+
+  it('have at least 60 token cases covering every stateless reason', () => {
+    const token = files['token_verify.json']!;
+    expect(token.numberOfTests).toBeGreaterThanOrEqual(60);
+    const reasons = new Set(Object.values(files).flatMap((f) => f.testGroups.flatMap((g) => g.tests.map((t) => t.reason))));
+    const missing = Object.keys(REASONS).filter((r) => !reasons.has(r as never) && r !== 'bad_receipt_signature');
+    expect(missing).toEqual([]);
+    const nonCanonical = token.testGroups.flatMap((g) => g.tests).filter((t) => t.reason === 'non_canonical');
+    expect(nonCanonical.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('every case passes with noble (RFC 8032 strict)', () => {
+    expect(checkVectorFilesSync(files, nobleEd25519)).toEqual([]);
+  });
+
+  it('every case passes with node:crypto', () => {
+    expect(checkVectorFilesSync(files, nodeEd25519())).toEqual([]);
+  });
+
+  it('every case passes with the WebCrypto fast path', async () => {
+    expect(await hasWebCryptoEd25519()).toBe(true);
+    expect(await checkVectorFilesAsync(files, webCryptoEd25519())).toEqual([]);
+  });
+
+  it('a wrong declaration is caught (the checker can fail)', () => {
+    const f = structuredClone(files['token_verify.json']!);
+    const c = f.testGroups[0]!.tests[0]!;
+    c.result = 'invalid';
+    c.reason = 'wrong_payee';
+    expect(checkVectorFilesSync({ x: f }, nobleEd25519).length).toBe(1);
+  });
+});
