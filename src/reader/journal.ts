@@ -1,0 +1,107 @@
+/**
+ * The reader journal: an append-only, hash-chained list of the events that move money or carry evidence.
+ *
+ *   entry   = [seq, kind, time, data, value]                       (deterministic CBOR, spec/reader.cddl)
+ *   h_0     = SHA-256(signingInput("OFFPAY-V1-JOURNAL-GENESIS", CBOR(readerId)))
+ *   h_n     = SHA-256(signingInput("OFFPAY-V1-JOURNAL", h_{n-1} || CBOR(entry_n)))
+ *
+ * Kinds: accept (data = full token bytes, value = amount charged), void (data = token hash, value = amount
+ * given back), tap_in (data = full token bytes, value = maximum fare authorised), tap_out (data = full token bytes, value = fare), conflict (data = full token bytes of a token
+ * that reused an accepted counter with different bytes, value = reason code). seq starts at 1 and has no gaps.
+ */
+import { decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
+import { equalBytes, sha256, signingInput, toHex } from '../crypto.js';
+import { OffpayError } from '../errors.js';
+import { asArray, asBytes, asUint } from '../messages.js';
+
+export const JournalKind = { accept: 0, void: 1, tap_in: 2, tap_out: 3, conflict: 4 } as const;
+export type JournalKindName = keyof typeof JournalKind;
+const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'conflict'];
+
+export const JOURNAL_TAG = 'OFFPAY-V1-JOURNAL';
+export const JOURNAL_GENESIS_TAG = 'OFFPAY-V1-JOURNAL-GENESIS';
+export const HASH_BYTES = 32;
+
+export interface JournalEntry {
+  seq: number;
+  kind: JournalKindName;
+  /** Reader time, unix seconds. */
+  time: number;
+  data: Uint8Array;
+  value: number;
+}
+
+/** A stored entry: its canonical bytes and the chain hash after it. */
+export interface JournalRow {
+  seq: number;
+  bytes: Uint8Array;
+  hash: Uint8Array;
+}
+
+export function entryToCbor(e: JournalEntry): CborValue[] {
+  return [e.seq, JournalKind[e.kind], e.time, e.data, e.value];
+}
+
+export function encodeEntry(e: JournalEntry): Uint8Array {
+  return encodeCbor(entryToCbor(e));
+}
+
+export function entryFromCbor(v: CborValue): JournalEntry {
+  const a = asArray(v, 'journal entry');
+  if (a.length !== 5) throw new OffpayError('message.bad_structure', `journal entry: expected 5 elements, got ${a.length}`);
+  const k = asUint(a[1], 'journal entry kind', KIND_NAMES.length - 1);
+  const kind = KIND_NAMES[k]!;
+  const data = asBytes(a[3], 'journal entry data');
+  if (kind === 'void' && data.length !== HASH_BYTES) throw new OffpayError('message.bad_structure', 'journal void entry: data must be a 32-byte token hash');
+  return { seq: asUint(a[0], 'journal entry seq', Number.MAX_SAFE_INTEGER, 1), kind, time: asUint(a[2], 'journal entry time'), data, value: asUint(a[4], 'journal entry value') };
+}
+
+export function decodeEntry(bytes: Uint8Array): JournalEntry {
+  return entryFromCbor(decodeCbor(bytes));
+}
+
+export function genesisHash(readerId: number): Uint8Array {
+  return sha256(signingInput(JOURNAL_GENESIS_TAG, encodeCbor(readerId)));
+}
+
+export function chainHash(prev: Uint8Array, entryBytes: Uint8Array): Uint8Array {
+  const body = new Uint8Array(prev.length + entryBytes.length);
+  body.set(prev, 0);
+  body.set(entryBytes, prev.length);
+  return sha256(signingInput(JOURNAL_TAG, body));
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  /** Entries checked. */
+  count: number;
+  head: Uint8Array;
+  /** First bad sequence number and why. */
+  error?: { seq: number; problem: 'gap' | 'hash_mismatch' | 'bad_entry' | 'seq_mismatch'; message: string };
+}
+
+/**
+ * Verify a run of stored rows against a starting hash: sequence numbers consecutive, each entry decodes
+ * canonically and carries its own seq, and each stored hash equals the recomputed chain hash.
+ */
+export function verifyChain(rows: Iterable<JournalRow>, start: { seq: number; hash: Uint8Array }): ChainCheck {
+  let prev = start.hash;
+  let expect = start.seq + 1;
+  let count = 0;
+  for (const r of rows) {
+    if (r.seq !== expect) return { ok: false, count, head: prev, error: { seq: expect, problem: 'gap', message: `expected entry ${expect}, found ${r.seq}` } };
+    let e: JournalEntry;
+    try {
+      e = decodeEntry(r.bytes);
+    } catch (err) {
+      return { ok: false, count, head: prev, error: { seq: r.seq, problem: 'bad_entry', message: (err as Error).message } };
+    }
+    if (e.seq !== r.seq) return { ok: false, count, head: prev, error: { seq: r.seq, problem: 'seq_mismatch', message: `entry ${r.seq} says it is ${e.seq}` } };
+    const h = chainHash(prev, r.bytes);
+    if (!equalBytes(h, r.hash)) return { ok: false, count, head: prev, error: { seq: r.seq, problem: 'hash_mismatch', message: `entry ${r.seq}: stored hash ${toHex(r.hash)} is not ${toHex(h)}` } };
+    prev = h;
+    expect++;
+    count++;
+  }
+  return { ok: true, count, head: prev };
+}

@@ -1,0 +1,128 @@
+/**
+ * Durable reader state behind one small interface, so the reader logic is written once.
+ *
+ * `ReaderStore.transact(fn)` runs `fn` against a `ReaderTx` atomically: either every write in it commits
+ * (durably, for the SQLite store: WAL + synchronous=FULL) or none does. The reader puts the window update,
+ * the running totals, the token record and the journal entry of one decision into one transaction, and
+ * returns the verdict only after `transact` returns.
+ *
+ * Two implementations run the same test suite: `MemoryReaderStore` (here; browsers and tests) and
+ * `SqliteReaderStore` (src/reader/sqlite.ts; Node, better-sqlite3).
+ */
+import { toHex } from '../crypto.js';
+import type { JournalRow } from './journal.js';
+import type { WindowState } from './window.js';
+
+export type TokenStatus = 'pending' | 'completed' | 'voided' | 'conflict';
+export const TOKEN_STATUS: TokenStatus[] = ['pending', 'completed', 'voided', 'conflict'];
+
+/** What the reader remembers about a token it accepted (or recorded as conflict evidence). */
+export interface TokenRecord {
+  hash: Uint8Array;
+  status: TokenStatus;
+  walletId: Uint8Array;
+  counter: number;
+  amount: number;
+  currency: number;
+  /** Reader day (days since epoch, UTC) the token counted towards. */
+  day: number;
+  /** First 16 bytes of SHA-256 of the wallet certificate bytes. */
+  certId: Uint8Array;
+  /** Reader time of the decision. */
+  acceptedAt: number;
+  /** Journal entry that recorded it. */
+  seq: number;
+  /** Taken as a transit tap-in (amount is the maximum-fare authorisation). */
+  trip: boolean;
+}
+
+export interface ReaderTx {
+  getWindow(walletId: Uint8Array): WindowState | undefined;
+  putWindow(walletId: Uint8Array, state: WindowState): void;
+  /** A running total (daily spend, spend under a certificate); 0 when absent. */
+  getTotal(key: string): number;
+  putTotal(key: string, total: number): void;
+  getToken(hash: Uint8Array): TokenRecord | undefined;
+  putToken(record: TokenRecord): void;
+  /** The last journal row, or undefined for an empty journal. */
+  head(): JournalRow | undefined;
+  append(row: JournalRow): void;
+  getMeta(key: string): Uint8Array | undefined;
+  putMeta(key: string, value: Uint8Array): void;
+}
+
+export interface ReaderStore {
+  readonly kind: string;
+  transact<T>(fn: (tx: ReaderTx) => T): T;
+  /** Journal rows with fromSeq <= seq <= toSeq (to the end when toSeq is omitted), ascending. */
+  journal(fromSeq: number, toSeq?: number): JournalRow[];
+  close(): void;
+}
+
+/** In-memory store: the same semantics without durability (browsers, tests, simulations). */
+export class MemoryReaderStore implements ReaderStore {
+  readonly kind = 'memory';
+  private readonly windows = new Map<string, WindowState>();
+  private readonly totals = new Map<string, number>();
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly rows: JournalRow[] = [];
+  private readonly meta = new Map<string, Uint8Array>();
+  private undo: (() => void)[] | undefined;
+  private closed = false;
+
+  private set<K, V>(map: Map<K, V>, k: K, v: V): void {
+    const had = map.has(k);
+    const old = map.get(k);
+    this.undo!.push(() => (had ? map.set(k, old as V) : map.delete(k)));
+    map.set(k, v);
+  }
+
+  transact<T>(fn: (tx: ReaderTx) => T): T {
+    if (this.closed) throw new Error('store is closed');
+    if (this.undo) throw new Error('nested transactions are not supported');
+    this.undo = [];
+    const tx: ReaderTx = {
+      getWindow: (w) => {
+        const s = this.windows.get(toHex(w));
+        return s && { high: s.high, bitmap: s.bitmap.slice() };
+      },
+      putWindow: (w, s) => this.set(this.windows, toHex(w), { high: s.high, bitmap: s.bitmap.slice() }),
+      getTotal: (k) => this.totals.get(k) ?? 0,
+      putTotal: (k, v) => this.set(this.totals, k, v),
+      getToken: (h) => {
+        const r = this.tokens.get(toHex(h));
+        return r && { ...r };
+      },
+      putToken: (r) => this.set(this.tokens, toHex(r.hash), { ...r }),
+      head: () => this.rows[this.rows.length - 1],
+      append: (row) => {
+        const head = this.rows[this.rows.length - 1];
+        if (row.seq !== (head ? head.seq + 1 : 1)) throw new Error(`journal append out of order: ${row.seq}`);
+        this.rows.push(row);
+        this.undo!.push(() => this.rows.pop());
+      },
+      getMeta: (k) => this.meta.get(k),
+      putMeta: (k, v) => this.set(this.meta, k, v),
+    };
+    try {
+      const out = fn(tx);
+      this.undo = undefined;
+      return out;
+    } catch (e) {
+      const undo = this.undo ?? [];
+      this.undo = undefined;
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      throw e;
+    }
+  }
+
+  journal(fromSeq: number, toSeq?: number): JournalRow[] {
+    const last = this.rows.length;
+    const hi = Math.min(toSeq ?? last, last);
+    return this.rows.slice(Math.max(fromSeq, 1) - 1, Math.max(hi, 0));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * A memo over a synchronous Ed25519 verifier for wallet-certificate signatures: a wallet presents the same
+ * certificate with every token, so its issuer signature need only be checked once. Only successful checks of
+ * messages under the wallet-certificate tag are remembered, keyed by signature and public key, and the full
+ * message is compared on a hit, so a hit can never accept bytes that were not verified.
+ */
+import { equalBytes, signingInput, toHex, type SyncVerifier } from '../crypto.js';
+import { SigningTag } from '../messages.js';
+
+const CERT_PREFIX = signingInput(SigningTag.WalletCert, new Uint8Array(0));
+
+function hasPrefix(m: Uint8Array, p: Uint8Array): boolean {
+  if (m.length < p.length) return false;
+  for (let i = 0; i < p.length; i++) if (m[i] !== p[i]) return false;
+  return true;
+}
+
+export function cachingVerifier(inner: SyncVerifier, size = 16_384): SyncVerifier {
+  const memo = new Map<string, Uint8Array>();
+  return {
+    name: `${inner.name}+certcache`,
+    verify(signature, message, publicKey) {
+      if (!hasPrefix(message, CERT_PREFIX)) return inner.verify(signature, message, publicKey);
+      const key = toHex(signature) + toHex(publicKey);
+      const hit = memo.get(key);
+      if (hit && equalBytes(hit, message)) return true;
+      const ok = inner.verify(signature, message, publicKey);
+      if (ok) {
+        if (memo.size >= size) memo.delete(memo.keys().next().value as string);
+        memo.set(key, message.slice());
+      }
+      return ok;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The per-wallet anti-replay window, in the manner of the IPsec sequence window (RFC 4303 §3.4.3) and its
+ * bitmap form (RFC 6479): the highest counter accepted (`high`) and a bitmap of the last W counters.
+ *
+ *   bit i of the bitmap  <=>  counter (high - i) was accepted          (bit 0 is `high` itself)
+ *
+ * For a counter c from a wallet:
+ *   - no state yet, or c > high          -> new (the window slides up by c - high)
+ *   - high - c >= W                       -> stale  (below the window: cannot tell, so refuse)
+ *   - bit (high - c) set                  -> replayed
+ *   - otherwise                           -> new (out of order inside the window)
+ *
+ * The bitmap is stored as W/8 bytes, big-endian (the last byte holds bits 0..7). W is a multiple of 8 in
+ * 8..4096. The window state is pure data; the reader commits it with the journal entry.
+ */
+import { OffpayError } from '../errors.js';
+
+export interface WindowState {
+  high: number;
+  /** W/8 bytes, big-endian bitmap. */
+  bitmap: Uint8Array;
+}
+
+export type WindowCheck = 'new' | 'replayed' | 'stale';
+
+export const DEFAULT_WINDOW = 128;
+
+export function validateWindowSize(w: number): number {
+  if (!Number.isInteger(w) || w < 8 || w > 4096 || w % 8 !== 0) {
+    throw new OffpayError('reader.bad_config', `window size ${w} must be a multiple of 8 in 8..4096`);
+  }
+  return w;
+}
+
+function getBit(bitmap: Uint8Array, i: number): boolean {
+  const byte = bitmap[bitmap.length - 1 - (i >> 3)]!;
+  return ((byte >> (i & 7)) & 1) === 1;
+}
+
+function setBit(bitmap: Uint8Array, i: number): void {
+  const at = bitmap.length - 1 - (i >> 3);
+  bitmap[at] = bitmap[at]! | (1 << (i & 7));
+}
+
+/** Shift the bitmap towards higher bit numbers by n (older counters move away from bit 0). */
+function shift(bitmap: Uint8Array, n: number): Uint8Array {
+  const w = bitmap.length * 8;
+  const out = new Uint8Array(bitmap.length);
+  if (n >= w) return out;
+  for (let i = w - 1 - n; i >= 0; i--) if (getBit(bitmap, i)) setBit(out, i + n);
+  return out;
+}
+
+export function checkWindow(state: WindowState | undefined, counter: number, w: number): WindowCheck {
+  if (!state || counter > state.high) return 'new';
+  const offset = state.high - counter;
+  if (offset >= w) return 'stale';
+  return getBit(state.bitmap, offset) ? 'replayed' : 'new';
+}
+
+/** The state after accepting `counter` (call only when checkWindow said 'new'). */
+export function advanceWindow(state: WindowState | undefined, counter: number, w: number): WindowState {
+  const bytes = w / 8;
+  if (!state || state.bitmap.length !== bytes) {
+    // First counter from this wallet (or a window size change: start afresh from the high mark).
+    const bitmap = new Uint8Array(bytes);
+    if (state && counter < state.high) {
+      setBit(bitmap, 0);
+      if (state.high - counter < w) setBit(bitmap, state.high - counter);
+      return { high: state.high, bitmap };
+    }
+    setBit(bitmap, 0);
+    return { high: counter, bitmap };
+  }
+  if (counter > state.high) {
+    const bitmap = shift(state.bitmap, counter - state.high);
+    setBit(bitmap, 0);
+    return { high: counter, bitmap };
+  }
+  const bitmap = state.bitmap.slice();
+  setBit(bitmap, state.high - counter);
+  return { high: state.high, bitmap };
+}

@@ -1,0 +1,76 @@
+import { createPrivateKey, sign as nodeSign } from 'node:crypto';
+import {
+  Issuer,
+  MemoryCounterStore,
+  Wallet,
+  dayOf,
+  encodeToken,
+  publicKeyOf,
+  seededSecretKey,
+  tokenSigningInput,
+  type PaymentTokenBody,
+  type ReaderCert,
+  type ReaderProfileName,
+  type WalletCert,
+} from '../../src/index.js';
+
+export const NOW = 1_795_000_000; // 2026-11-18
+export const HKD = 344;
+
+export function makeIssuer(seed = 'reader-test'): Issuer {
+  return Issuer.fromSecret(7, 1, seededSecretKey(seed, 'issuer'), NOW - 86400 * 365, NOW + 86400 * 365);
+}
+
+export function makeReader(issuer: Issuer, seed: string, readerId: number, profile: ReaderProfileName = 'vending', operatorId = 90): { secretKey: Uint8Array; cert: ReaderCert } {
+  const secretKey = seededSecretKey(seed, `reader-${readerId}`);
+  const cert = issuer.issueReaderCert(
+    { readerId, readerPublicKey: publicKeyOf(secretKey), operatorId, profile, notBefore: NOW - 86400, notAfter: NOW + 86400 * 365 },
+    NOW,
+  );
+  return { secretKey, cert };
+}
+
+export interface TestWallet {
+  secretKey: Uint8Array;
+  cert: WalletCert;
+  wallet: Wallet;
+}
+
+export function makeWallet(issuer: Issuer, seed: string, label: string, limits: { maxPerPayment?: number; offlineAllowance?: number } = {}): TestWallet {
+  const secretKey = seededSecretKey(seed, `wallet-${label}`);
+  const cert = issuer.issueWalletCert(
+    {
+      walletPublicKey: publicKeyOf(secretKey),
+      expiryDay: dayOf(NOW) + 30,
+      maxPerPayment: limits.maxPerPayment ?? 50_000,
+      offlineAllowance: limits.offlineAllowance ?? 10_000_000,
+      currency: HKD,
+    },
+    NOW,
+  );
+  return { secretKey, cert, wallet: new Wallet({ secretKey, cert, counter: new MemoryCounterStore(), clock: () => NOW }) };
+}
+
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** Sign a token directly (any counter, fast: node:crypto), for tests that need exact counters. */
+export function signToken(w: { secretKey: Uint8Array; cert: WalletCert }, p: { payee: number; amount: number; counter: number; time?: number; challenge?: Uint8Array }): Uint8Array {
+  const body: PaymentTokenBody = { walletCert: w.cert, payee: p.payee, amount: p.amount, counter: p.counter, time: p.time ?? NOW, challenge: p.challenge };
+  const key = keyCache.get(w.secretKey) ?? createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, w.secretKey]), format: 'der', type: 'pkcs8' });
+  keyCache.set(w.secretKey, key);
+  const sig = new Uint8Array(nodeSign(null, tokenSigningInput(body), key));
+  return encodeToken({ ...body, walletSignature: sig });
+}
+const keyCache = new WeakMap<Uint8Array, ReturnType<typeof createPrivateKey>>();
+
+/** A deterministic PRNG (mulberry32) for seeded tests. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

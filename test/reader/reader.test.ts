@@ -1,0 +1,299 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRequest, tokenHash, verifyReceipt, walletIdOf, toHex, type Issuer } from '../../src/index.js';
+import { nodeEd25519 } from '../../src/node/crypto.js';
+import {
+  createBlocklist,
+  decodeBatch,
+  batchChainHashes,
+  MemoryReaderStore,
+  Reader,
+  type ReaderOptions,
+  type ReaderStore,
+  genesisHash,
+} from '../../src/reader/index.js';
+import { SqliteReaderStore } from '../../src/reader/sqlite.js';
+import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'offpay-reader-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let dbn = 0;
+
+const stores: [string, () => ReaderStore][] = [
+  ['memory', () => new MemoryReaderStore()],
+  ['sqlite', () => new SqliteReaderStore(join(tmp, `r${dbn++}.db`))],
+];
+
+function freshList(issuer: Issuer, version: number, ids: Uint8Array[] = [], issuedAt = NOW): Uint8Array {
+  return createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version, issuedAt, walletIds: ids }).bytes;
+}
+
+describe.each(stores)('Reader with the %s store', (_name, newStore) => {
+  const issuer = makeIssuer();
+  const vend = makeReader(issuer, 'rt', 4201, 'vending');
+  const gate = makeReader(issuer, 'rt', 5001, 'transit', 90);
+  const alice = makeWallet(issuer, 'rt', 'alice');
+  const bob = makeWallet(issuer, 'rt', 'bob');
+
+  function vendingReader(extra: Partial<ReaderOptions> = {}): Reader {
+    const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW, ...extra });
+    r.loadBlocklist(freshList(issuer, 1));
+    return r;
+  }
+  function request(amount = 1250, challenge = 1) {
+    return createRequest(vend, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(challenge) }).request;
+  }
+  const pay = (w = alice, counter = 1, amount = 1250, challenge = 1, time = NOW) =>
+    signToken(w, { payee: 4201, amount, counter, challenge: new Uint8Array(8).fill(challenge), time });
+
+  it('accepts a token answering its request, commits a journal entry, and signs a receipt', async () => {
+    const r = vendingReader();
+    const req = request();
+    const tok = await alice.wallet.pay(createRequest(vend, { amount: 1250, currency: HKD, time: NOW, challenge: req.challenge }).bytes, { issuerKeys: issuer.keySet() });
+    const v = await r.accept(tok, { request: req });
+    expect(v).toMatchObject({ accepted: true, status: 'accepted', charged: true, amount: 1250, currency: HKD, seq: 1 });
+    expect(r.entries()).toHaveLength(1);
+    expect(r.entries()[0]).toMatchObject({ kind: 'accept', value: 1250, time: NOW });
+    expect(r.verifyJournal().ok).toBe(true);
+    const receipt = verifyReceipt(r.receipt(v), vend.cert.readerPublicKey, tok);
+    expect(receipt).toMatchObject({ outcome: 'accepted', reason: 0, readerId: 4201 });
+  });
+
+  it('resumes a committed but uncompleted sale without charging twice, and refuses it once completed', async () => {
+    const r = vendingReader();
+    const tok = pay();
+    const a = await r.accept(tok, { request: request() });
+    expect(a.accepted && a.status).toBe('accepted');
+    // The machine failed before dispensing; the same token comes again (with a new request showing).
+    const b = await r.accept(tok, { request: request(1250, 2) });
+    expect(b).toMatchObject({ accepted: true, status: 'resumed', charged: false, seq: a.accepted ? a.seq : -1 });
+    expect(r.entries()).toHaveLength(1);
+    expect(r.complete(tokenHash(tok))).toBe(true);
+    const c = await r.accept(tok, { request: request() });
+    expect(c).toMatchObject({ accepted: false, reason: 'replayed', code: 32 });
+    expect(r.entries()).toHaveLength(1);
+  });
+
+  it('voids a pending sale inside the window and refuses the token afterwards', async () => {
+    const r = vendingReader({ limits: { [HKD]: { dailyTotal: 2000 } } });
+    const tok = pay(alice, 1, 1500);
+    expect((await r.accept(tok, { request: request(1500) })).accepted).toBe(true);
+    const v = r.void(tokenHash(tok), NOW + 899);
+    expect(v).toMatchObject({ ok: true, amount: 1500, seq: 2 });
+    expect(r.entries()[1]).toMatchObject({ kind: 'void', value: 1500 });
+    expect(await r.accept(tok, { request: request(1500) })).toMatchObject({ accepted: false, reason: 'already_voided', code: 41 });
+    expect(r.void(tokenHash(tok), NOW + 900)).toMatchObject({ ok: false, reason: 'already_voided' });
+    // The voided amount no longer counts towards the daily total.
+    expect((await r.accept(pay(alice, 2, 1500, 3), { request: request(1500, 3) })).accepted).toBe(true);
+  });
+
+  it('refuses to void after the window, a completed sale, or an unknown token', async () => {
+    const r = vendingReader();
+    const t1 = pay(alice, 1);
+    const t2 = pay(alice, 2);
+    await r.accept(t1, { request: request() });
+    await r.accept(t2, { request: request() });
+    expect(r.void(tokenHash(t1), NOW + 901)).toMatchObject({ ok: false, reason: 'void_window_passed', code: 44 });
+    r.complete(tokenHash(t2));
+    expect(r.void(tokenHash(t2), NOW + 1)).toMatchObject({ ok: false, reason: 'already_completed', code: 45 });
+    expect(r.void(new Uint8Array(32), NOW)).toMatchObject({ ok: false, reason: 'unknown_token', code: 43 });
+  });
+
+  it('refuses a second token with an accepted counter and keeps it as evidence once', async () => {
+    const r = vendingReader();
+    expect((await r.accept(pay(alice, 5, 1250), { request: request() })).accepted).toBe(true);
+    const clone = pay(alice, 5, 1250, 1, NOW + 1); // same counter, different bytes (a cloned wallet)
+    const v = await r.accept(clone, { request: request() });
+    expect(v).toMatchObject({ accepted: false, reason: 'replayed', code: 32, seq: 2 });
+    expect(r.entries()[1]).toMatchObject({ kind: 'conflict', value: 32 });
+    expect(await r.accept(clone, { request: request() })).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(r.entries()).toHaveLength(2);
+  });
+
+  it('accepts out of order inside the window and refuses below it', async () => {
+    const r = vendingReader({ window: 16 });
+    for (const c of [10, 3, 7, 30]) expect((await r.accept(pay(alice, c), { request: request() })).accepted).toBe(true);
+    // high = 30, W = 16: 15..30 are inside the window.
+    expect(await r.accept(pay(alice, 20), { request: request() })).toMatchObject({ accepted: true });
+    expect(await r.accept(pay(alice, 14), { request: request() })).toMatchObject({ accepted: false, reason: 'stale' });
+    expect(await r.accept(pay(alice, 3, 1250, 1, NOW + 3), { request: request() })).toMatchObject({ accepted: false, reason: 'stale' });
+    expect(await r.accept(pay(alice, 3), { request: request() })).toMatchObject({ accepted: true, status: 'resumed' }); // same bytes: the pending sale
+    expect(await r.accept(pay(alice, 20, 1250, 1, NOW + 2), { request: request() })).toMatchObject({ accepted: false, reason: 'replayed' });
+  });
+
+  it('applies the window edge exactly: high - c = W - 1 is inside, W is stale', async () => {
+    const r = vendingReader({ window: 16 });
+    await r.accept(pay(alice, 30), { request: request() });
+    expect(await r.accept(pay(alice, 15), { request: request() })).toMatchObject({ accepted: true });
+    expect(await r.accept(pay(alice, 14), { request: request() })).toMatchObject({ accepted: false, reason: 'stale', code: 33 });
+    expect(await r.accept(pay(alice, 15, 1250, 1, NOW + 1), { request: request() })).toMatchObject({ accepted: false, reason: 'replayed' });
+  });
+
+  it('applies per-payment minimum and maximum, daily total, allowance and currency limits', async () => {
+    const r = vendingReader({ limits: { [HKD]: { minAmount: 100, maxAmount: 5000, dailyTotal: 6000 } } });
+    expect(await r.accept(pay(alice, 1, 99), { request: request(99) })).toMatchObject({ accepted: false, reason: 'below_minimum', code: 34 });
+    expect(await r.accept(pay(alice, 2, 5001), { request: request(5001) })).toMatchObject({ accepted: false, reason: 'above_maximum', code: 35 });
+    expect((await r.accept(pay(alice, 3, 5000), { request: request(5000) })).accepted).toBe(true);
+    expect(await r.accept(pay(alice, 4, 1001), { request: request(1001) })).toMatchObject({ accepted: false, reason: 'daily_limit', code: 36 });
+    expect((await r.accept(pay(alice, 5, 1000), { request: request(1000) })).accepted).toBe(true);
+    // Another wallet has its own daily total.
+    expect((await r.accept(pay(bob, 1, 5000), { request: request(5000) })).accepted).toBe(true);
+    // The next reader day starts afresh (the blocklist is exactly at its maximum age: still fresh).
+    expect(await r.accept(pay(alice, 6, 5000, 1, NOW + 86400), { request: { ...request(5000), time: NOW + 86400 }, now: NOW + 86400 })).toMatchObject({ accepted: true });
+    const strict = vendingReader({ limits: { 978: {} }, acceptUnlistedCurrencies: false });
+    expect(await strict.accept(pay(alice, 1), { request: request() })).toMatchObject({ accepted: false, reason: 'currency_not_accepted', code: 42 });
+    const small = makeWallet(issuer, 'rt', 'small', { offlineAllowance: 3000, maxPerPayment: 2000 });
+    const r2 = vendingReader();
+    expect((await r2.accept(pay(small, 1, 2000), { request: request(2000) })).accepted).toBe(true);
+    expect(await r2.accept(pay(small, 2, 1001), { request: request(1001) })).toMatchObject({ accepted: false, reason: 'allowance_exhausted', code: 37 });
+    expect((await r2.accept(pay(small, 3, 1000), { request: request(1000) })).accepted).toBe(true);
+  });
+
+  it('uses the blocklist: none loaded, fresh, listed, stale; refuses old versions and bad signatures', async () => {
+    const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW });
+    expect(await r.accept(pay(alice, 1), { request: request() })).toMatchObject({ accepted: false, reason: 'blocklist_stale', code: 39 });
+    r.loadBlocklist(freshList(issuer, 3, [walletIdOf(bob.cert.walletPublicKey)]));
+    expect((await r.accept(pay(alice, 1), { request: request() })).accepted).toBe(true);
+    expect(await r.accept(pay(bob, 1), { request: request() })).toMatchObject({ accepted: false, reason: 'blocklisted', code: 38 });
+    expect(() => r.loadBlocklist(freshList(issuer, 3))).toThrow(expect.objectContaining({ code: 'blocklist.old_version' }));
+    const bad = freshList(issuer, 4);
+    bad[bad.length - 1]! ^= 1;
+    expect(() => r.loadBlocklist(bad)).toThrow(expect.objectContaining({ code: 'blocklist.bad_signature' }));
+    const later = NOW + 86401;
+    expect(
+      await r.accept(pay(alice, 2, 1250, 1, later), { request: { ...request(), time: later }, now: later }),
+    ).toMatchObject({ accepted: false, reason: 'blocklist_stale' });
+    expect(r.blocklistStatus(later)).toMatchObject({ loaded: true, version: 3, count: 1, stale: true });
+  });
+
+  it('transit: drops to the reduced limit when the blocklist is stale', async () => {
+    const g = new Reader({ ...gate, issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW, limits: { [HKD]: { staleMaxAmount: 500 } } });
+    const fare = { amount: 400, currency: HKD };
+    expect(await g.accept(signToken(alice, { payee: 90, amount: 400, counter: 1 }), { fare })).toMatchObject({ accepted: true });
+    expect(await g.accept(signToken(alice, { payee: 90, amount: 600, counter: 2 }), { fare: { amount: 600, currency: HKD } })).toMatchObject({
+      accepted: false,
+      reason: 'stale_limit',
+      code: 40,
+    });
+  });
+
+  it('transit: operator-bound one-way tokens, short validity, tap-in and tap-out', async () => {
+    const g = new Reader({ ...gate, issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW });
+    g.loadBlocklist(freshList(issuer, 1));
+    const exit = new Reader({ ...makeReader(issuer, 'rt', 5002, 'transit', 90), issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW });
+    exit.loadBlocklist(freshList(issuer, 1));
+    const fare = { amount: 450, currency: HKD };
+    expect(await g.accept(signToken(alice, { payee: 90, amount: 450, counter: 1 }), { fare })).toMatchObject({ accepted: true });
+    expect(await g.accept(signToken(alice, { payee: 5001, amount: 450, counter: 2 }), { fare })).toMatchObject({ accepted: true });
+    expect(await g.accept(signToken(alice, { payee: 91, amount: 450, counter: 3 }), { fare })).toMatchObject({ accepted: false, reason: 'wrong_payee' });
+    expect(await g.accept(signToken(alice, { payee: 90, amount: 450, counter: 4, time: NOW - 121 }), { fare })).toMatchObject({ accepted: false, reason: 'time_too_old' });
+    expect(await g.accept(signToken(alice, { payee: 90, amount: 440, counter: 5 }), { fare })).toMatchObject({ accepted: false, reason: 'amount_mismatch' });
+    // Tap-in with a maximum fare of 2000, tap-out at another gate of the operator with the actual fare.
+    const trip = signToken(alice, { payee: 90, amount: 2000, counter: 6 });
+    expect(await g.accept(trip, { tapIn: { maxFare: 2000, currency: HKD } })).toMatchObject({ accepted: true, amount: 2000 });
+    expect(g.entries().at(-1)).toMatchObject({ kind: 'tap_in', value: 2000 });
+    expect(await exit.tapOut(trip, { fare: 2100, now: NOW + 1800 })).toMatchObject({ accepted: false, reason: 'fare_exceeds_authorisation', code: 46 });
+    expect(await exit.tapOut(trip, { fare: 730, now: NOW + 1800 })).toMatchObject({ accepted: true, status: 'tapped_out', amount: 730 });
+    expect(await exit.tapOut(trip, { fare: 730, now: NOW + 1801 })).toMatchObject({ accepted: false, reason: 'already_tapped_out', code: 47 });
+    expect(exit.entries()).toHaveLength(1);
+    expect(exit.entries()[0]).toMatchObject({ kind: 'tap_out', value: 730 });
+    expect(toHex(exit.entries()[0]!.data)).toBe(toHex(trip));
+    expect(await g.tapOut(signToken(alice, { payee: 90, amount: 450, counter: 1 }), { fare: 100 })).toMatchObject({ accepted: false, reason: 'not_a_trip' });
+    expect(await exit.tapOut(trip, { fare: 10, now: NOW + 4 * 3600 + 1 })).toMatchObject({ accepted: false, reason: 'time_too_old' });
+  });
+
+  it('exports signed batches that chain, only new entries each time, and re-creates them byte for byte', async () => {
+    const r = vendingReader();
+    for (let c = 1; c <= 3; c++) await r.accept(pay(alice, c), { request: request() });
+    const b1 = r.export(NOW + 10);
+    const d1 = decodeBatch(b1.bytes);
+    expect(d1).toMatchObject({ batchSeq: 1, firstSeq: 1 });
+    expect(d1.entries).toHaveLength(3);
+    expect(toHex(d1.prevHead)).toBe(toHex(genesisHash(4201)));
+    expect(batchChainHashes(d1).headMatches).toBe(true);
+    await r.accept(pay(alice, 4), { request: request() });
+    const d2 = decodeBatch(r.export(NOW + 20).bytes);
+    expect(d2).toMatchObject({ batchSeq: 2, firstSeq: 4 });
+    expect(toHex(d2.prevHead)).toBe(toHex(d1.head));
+    expect(d2.entries).toHaveLength(1);
+    const d3 = decodeBatch(r.export(NOW + 30).bytes);
+    expect(d3).toMatchObject({ batchSeq: 3, firstSeq: 5, entries: [] });
+    expect(toHex(d3.head)).toBe(toHex(d2.head));
+    expect(toHex(r.exportBatch(1).bytes)).toBe(toHex(b1.bytes));
+    expect(() => r.exportBatch(9)).toThrow(expect.objectContaining({ code: 'reader.unknown_batch' }));
+  });
+
+  it('never throws on arbitrary bytes: rejects them with a stateless reason', async () => {
+    const r = vendingReader();
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (b) => {
+        const v = await r.accept(b, { request: request() });
+        expect(v.accepted).toBe(false);
+        expect(v.code).toBeGreaterThan(0);
+      }),
+      { numRuns: 200, seed: 4 },
+    );
+    // Mutations of a valid token.
+    const good = pay(alice, 77);
+    await fc.assert(
+      fc.asyncProperty(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), async (i, x) => {
+        const m = good.slice();
+        m[i]! ^= x;
+        const v = await r.accept(m, { request: request() });
+        expect(v.accepted).toBe(false);
+      }),
+      { numRuns: 200, seed: 5 },
+    );
+    expect(r.entries()).toHaveLength(0);
+  });
+
+  it('refuses a context that does not fit the profile', async () => {
+    const r = vendingReader();
+    await expect(r.accept(pay(alice, 1))).rejects.toMatchObject({ code: 'reader.bad_context' });
+    await expect(r.accept(pay(alice, 1), { fare: { amount: 1, currency: HKD } })).rejects.toMatchObject({ code: 'reader.bad_context' });
+  });
+});
+
+describe('SQLite reader store', () => {
+  const issuer = makeIssuer();
+  const vend = makeReader(issuer, 'rt', 4201, 'vending');
+  const alice = makeWallet(issuer, 'rt', 'alice');
+
+  it('keeps the window, totals, tokens, blocklist and journal across reopening', async () => {
+    const path = join(tmp, 'persist.db');
+    const open = () => new Reader({ ...vend, issuerKeys: issuer.keySet(), store: new SqliteReaderStore(path), verifier: nodeEd25519(), clock: () => NOW, limits: { [HKD]: { dailyTotal: 3000 } } });
+    const req = createRequest(vend, { amount: 1250, currency: HKD, time: NOW, challenge: new Uint8Array(8) }).request;
+    const tok = (c: number) => signToken(alice, { payee: 4201, amount: 1250, counter: c, challenge: new Uint8Array(8) });
+    let r = open();
+    r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
+    expect((await r.accept(tok(1), { request: req })).accepted).toBe(true);
+    expect((await r.accept(tok(2), { request: req })).accepted).toBe(true);
+    r.store.close();
+    r = open();
+    expect(r.blocklistStatus(NOW)).toMatchObject({ loaded: true, version: 1 });
+    expect(await r.accept(tok(1), { request: req })).toMatchObject({ accepted: true, status: 'resumed' });
+    expect(await r.accept(tok(3), { request: req })).toMatchObject({ accepted: false, reason: 'daily_limit' });
+    expect(r.verifyJournal()).toMatchObject({ ok: true, count: 2 });
+    r.store.close();
+    const other = makeReader(issuer, 'rt', 4202, 'vending');
+    expect(() => new Reader({ ...other, issuerKeys: issuer.keySet(), store: new SqliteReaderStore(path) })).toThrow(expect.objectContaining({ code: 'reader.wrong_store' }));
+  });
+
+  it('detects a tampered journal row', async () => {
+    const path = join(tmp, 'tamper.db');
+    const store = new SqliteReaderStore(path);
+    const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => NOW });
+    r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
+    const req = createRequest(vend, { amount: 1250, currency: HKD, time: NOW, challenge: new Uint8Array(8) }).request;
+    for (let c = 1; c <= 3; c++) await r.accept(signToken(alice, { payee: 4201, amount: 1250, counter: c, challenge: new Uint8Array(8) }), { request: req });
+    const row = store.journal(2, 2)[0]!;
+    const forged = row.bytes.slice();
+    forged[forged.length - 1]! ^= 1; // change the amount
+    store.db.prepare('UPDATE journal SET entry = ? WHERE seq = 2').run(forged);
+    expect(r.verifyJournal()).toMatchObject({ ok: false, error: { seq: 2, problem: 'hash_mismatch' } });
+    store.close();
+  });
+});
