@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { REASONS } from '../../src/reasons.js';
+
+const spec = readFileSync('spec/protocol.md', 'utf8');
+const CORE_SOURCES = [
+  'src/cbor.ts', 'src/crypto.ts', 'src/currency.ts', 'src/errors.ts', 'src/issuer.ts', 'src/messages.ts', 'src/request.ts',
+  'src/verify.ts', 'src/vectors.ts', 'src/wallet.ts', 'src/weakkeys.ts', 'src/node/files.ts', 'src/node/crypto.ts',
+  'src/cli/commands/core.ts', 'src/cli/via.ts',
+];
+
+describe('spec/protocol.md stays in step with the code', () => {
+  it('lists every reason code with its number', () => {
+    for (const [name, { code }] of Object.entries(REASONS)) expect(spec).toContain(`| ${code} | \`${name}\` |`);
+  });
+
+  it('lists every error code the core raises', () => {
+    const codes = new Set<string>();
+    for (const f of CORE_SOURCES) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/OffpayError\('([a-z_]+\.[a-z_]+)'/g)) codes.add(m[1]!);
+    }
+    expect(codes.size).toBeGreaterThan(15);
+    const missing = [...codes].filter((c) => !spec.includes(`\`${c}\``));
+    expect(missing).toEqual([]);
+  });
+});
