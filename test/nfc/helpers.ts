@@ -1,6 +1,7 @@
 /** Shared test helpers for the NFC area: a deterministic wallet and hex utilities. */
 import { OffpayError } from '../../src/errors.js';
 import type { CardWallet } from '../../codecs/nfc/card.js';
+import { runCommand, type Command, type Io } from '../../src/cli/framework.js';
 
 export const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/[\s|]/g, ''), 'hex'));
 export const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -58,4 +59,15 @@ export async function asyncCodeOf(p: Promise<unknown>): Promise<string> {
     throw e;
   }
   return 'ok';
+}
+
+/** Run a CLI command in-process and capture its output. */
+export async function runCli(list: Command[], name: string, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const cmd = list.find((x) => x.name === name);
+  if (!cmd) throw new Error(`no command ${name}`);
+  let out = '';
+  let err = '';
+  const io: Io = { out: (s) => (out += s), err: (s) => (err += s) };
+  const code = await runCommand(cmd, argv, io);
+  return { code, out, err };
 }

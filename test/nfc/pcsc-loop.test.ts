@@ -9,7 +9,12 @@ import { openPcscCard, type PcscCard } from '../../codecs/nfc/pcsc.js';
 import { airTime, transact, ReaderSession } from '../../codecs/nfc/session.js';
 import { startVirtualCard, type VirtualCard, type VirtualCardOptions } from '../../codecs/nfc/vpcd.js';
 import { ensurePcscd, missingForLoop, type Pcscd } from './pcscd.js';
-import { asyncCodeOf, fakeToken, testWallet, toHex, type TestWallet } from './helpers.js';
+import { asyncCodeOf, fakeToken, runCli, testWallet, toHex, type TestWallet } from './helpers.js';
+import { commands as nfcCommands } from '../../src/cli/commands/nfc.js';
+import { commands as coreCommands } from '../../src/cli/commands/core.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const missing = await missingForLoop();
 const inCi = process.env.CI === 'true';
@@ -110,5 +115,36 @@ describe.skipIf(missing.length > 0 && !inCi)('NFC over a real PC/SC stack (pcscd
     const o2 = await present(testWallet(300), { aid: Uint8Array.of(0xf0, 1, 2, 3, 4, 5) });
     expect(await asyncCodeOf(new ReaderSession(o2.pc.link).select())).toBe('nfc.not_offpay');
     await remove(o2);
+  });
+  it('offpay nfc card + offpay nfc read: a real wallet pays a real reader through pcscd, receipt verified by the wallet', async () => {
+    for (const prev of open) if (prev.vc?.inserted && prev.pc) await remove({ vc: prev.vc, pc: prev.pc });
+    const dir = mkdtempSync(join(tmpdir(), 'offpay-nfc-e2e-'));
+    const now = '1790000000';
+    expect((await runCli(coreCommands, 'issuer init', ['--dir', join(dir, 'issuer'), '--seed', 'nfc-i', '--now', now])).code).toBe(0);
+    expect(
+      (await runCli(coreCommands, 'wallet new', ['--issuer', join(dir, 'issuer'), '--out', join(dir, 'wallet'), '--seed', 'nfc-w', '--now', now])).code,
+    ).toBe(0);
+    expect(
+      (await runCli(coreCommands, 'reader new', ['--issuer', join(dir, 'issuer'), '--id', '77', '--out', join(dir, 'reader'), '--seed', 'nfc-r', '--now', now]))
+        .code,
+    ).toBe(0);
+    const cardRun = runCli(nfcCommands, 'nfc card', ['--wallet', join(dir, 'wallet'), '--issuer', join(dir, 'issuer'), '--timeout', '30', '--now', now, '--json']);
+    const readRun = await runCli(nfcCommands, 'nfc read', [
+      '--reader', join(dir, 'reader'), '--issuer', join(dir, 'issuer'), '--amount', '12.50', '--currency', 'HKD',
+      '--pcsc-reader', READER, '--timeout', '20', '--now', now, '--json',
+    ]);
+    const cardDone = await cardRun;
+    expect(readRun.err).toBe('');
+    expect(readRun.code).toBe(0);
+    const verdict = JSON.parse(readRun.out);
+    expect(verdict).toMatchObject({ accepted: true, amount: 1250, currency: 344, counter: 1 });
+    expect(verdict.link.receiptSent).toBe(true);
+    expect(verdict.link.roundTrips).toBeLessThanOrEqual(4);
+    expect(verdict.link.apdus.slice(0, 2).map((a: { sw: string }) => a.sw)).toEqual(['9000', '9000']);
+    expect(cardDone.code).toBe(0);
+    const card = JSON.parse(cardDone.out);
+    expect(card.events.map((e: { event: string }) => e.event)).toEqual(['paid', 'receipt']);
+    expect(card.events[1]).toMatchObject({ outcome: 'accepted', readerId: 77 });
+    console.log(`offpay nfc read/card: ${verdict.link.roundTrips} round trips, ${verdict.link.bytesSent} B sent, ${verdict.link.bytesReceived} B received, air time (SELECT+GET TOKEN) ${verdict.link.airTimeMs} ms`);
   });
 });
