@@ -1,0 +1,464 @@
+/**
+ * Clearing: ingest reader settlement batches (any order, late, twice), verify them, find cross-reader double
+ * spends, settle per merchant and currency, and issue the signed blocklist readers load (spec/reader.md
+ * §Clearing). Node only: embedded SQLite (better-sqlite3; ':memory:' for a throwaway database) and the
+ * node:crypto Ed25519 verifier by default.
+ *
+ * Per batch, in one SQLite transaction:
+ *   1. decode; verify the reader certificate against the issuer keys and the batch signature with its key;
+ *   2. recompute the chain over the entries from prevHead: it must end at the signed head (else bad_chain);
+ *   3. continuity with what is held for that reader: entry firstSeq-1 must hash to prevHead, entry lastSeq+1
+ *      must start from head, and an entry held twice must be the same entry (else fork: a forged or
+ *      rewritten history). Missing ranges are gaps, computed at report time, so a late batch closes them;
+ *   4. every token is verified again (stateless, at the entry's reader time; wallet-certificate checks are
+ *      cached, so about one Ed25519 verification per token);
+ *   5. double spends: one (wallet, counter) with different token bytes, or one token taken at two readers
+ *      (or twice at one). Both signed tokens are kept as evidence and the wallet goes on the blocklist.
+ */
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { encodeCbor } from '../cbor.js';
+import { equalBytes, toHex, type SyncVerifier } from '../crypto.js';
+import { OffpayError } from '../errors.js';
+import type { Issuer } from '../issuer.js';
+import { readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
+import { nodeEd25519 } from '../node/crypto.js';
+import { verifyToken } from '../verify.js';
+import { batchSigningInput, decodeBatch, type SettlementBatch } from '../reader/batch.js';
+import { createBlocklist } from '../reader/blocklist.js';
+import { chainHash, entryToCbor, JournalKind, type JournalKindName } from '../reader/journal.js';
+import { PROFILES } from '../reader/profiles.js';
+import { cachingVerifier } from '../reader/verifier.js';
+import { feeFor, validateFeeBps } from './fees.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS readers(reader_id INTEGER PRIMARY KEY, operator_id INTEGER NOT NULL, profile TEXT NOT NULL, cert BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS batches(reader_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries INTEGER NOT NULL,
+  head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(reader_id, batch_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries(reader_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
+  value INTEGER NOT NULL, token_hash BLOB, prev_hash BLOB NOT NULL, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT,
+  PRIMARY KEY(reader_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash);
+CREATE TABLE IF NOT EXISTS tokens(hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
+  amount INTEGER NOT NULL, currency INTEGER NOT NULL, payee INTEGER NOT NULL, time INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tokens_wallet_counter ON tokens(wallet_id, counter);
+CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
+  a_hash BLOB NOT NULL, a_reader INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_reader INTEGER NOT NULL, b_seq INTEGER NOT NULL,
+  detected_at INTEGER NOT NULL, PRIMARY KEY(a_reader, a_seq, b_reader, b_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS problems(reader_id INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY(reader_id, kind, detail)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocklist(wallet_id BLOB PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
+const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, JournalKind.tap_out, JournalKind.conflict]);
+const SALE_KINDS = [JournalKind.accept, JournalKind.tap_in];
+
+export interface ClearingOptions {
+  issuerKeys: IssuerKeySet;
+  /** Database path (default ':memory:'). */
+  path?: string;
+  /** Ed25519 backend (default nodeEd25519()). */
+  verifier?: SyncVerifier;
+  /** Fee in basis points charged on each settlement line (default 150 = 1.50%). */
+  feeBps?: number;
+  clock?: () => number;
+}
+
+export interface IngestResult {
+  /** 'ingested', 'duplicate' (already held byte for byte), or 'rejected' (nothing was stored from it). */
+  outcome: 'ingested' | 'duplicate' | 'rejected';
+  readerId?: number;
+  batchSeq?: number;
+  /** Entries newly stored. */
+  entries: number;
+  /** Entries already held (overlapping batches). */
+  alreadyHeld: number;
+  /** Entries whose token failed re-verification (stored, not settled). */
+  invalidTokens: number;
+  /** Double spends newly found. */
+  doubleSpends: number;
+  /** Why the batch was rejected (stable code) and the message. */
+  error?: { code: string; message: string };
+}
+
+export interface SettlementLine {
+  operatorId: number;
+  currency: number;
+  count: number;
+  gross: number;
+  feeBps: number;
+  fee: number;
+  net: number;
+}
+
+export interface EvidenceToken {
+  tokenHash: string;
+  readerId: number;
+  seq: number;
+  kind: JournalKindName;
+  amount: number;
+  /** Full signed token bytes, hex. */
+  token: string;
+}
+
+export interface DoubleSpend {
+  kind: 'counter_reuse' | 'same_token_twice';
+  walletId: string;
+  counter: number;
+  first: EvidenceToken;
+  second: EvidenceToken;
+  detectedAt: number;
+}
+
+export interface ReaderSummary {
+  readerId: number;
+  operatorId: number;
+  profile: string;
+  batches: number;
+  entries: number;
+  lastSeq: number;
+  /** Missing entry ranges [from, to], inclusive. */
+  gaps: [number, number][];
+}
+
+export interface ClearingReport {
+  settlement: SettlementLine[];
+  readers: ReaderSummary[];
+  doubleSpends: DoubleSpend[];
+  problems: { readerId: number; kind: string; detail: string }[];
+  invalidTokens: { readerId: number; seq: number; reason: string }[];
+  voided: number;
+  tripsAtMaximumFare: number;
+  blocklist: { entries: number; version: number };
+  feeBps: number;
+}
+
+type Row = Record<string, unknown>;
+const u8 = (b: unknown): Uint8Array => {
+  const x = b as Buffer;
+  return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+};
+const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+
+export class Clearing {
+  readonly db: Database.Database;
+  readonly issuerKeys: IssuerKeySet;
+  readonly feeBps: number;
+  private readonly verifier: SyncVerifier;
+  private readonly clock: () => number;
+  private readonly q: Record<string, Database.Statement>;
+
+  constructor(o: ClearingOptions) {
+    this.issuerKeys = o.issuerKeys;
+    this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
+    this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
+    try {
+      this.db = new Database(o.path ?? ':memory:');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (e) {
+      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+    }
+    const stored = this.getMeta('fee_bps');
+    this.feeBps = validateFeeBps(o.feeBps ?? (typeof stored === 'number' ? stored : 150));
+    this.setMeta('fee_bps', this.feeBps);
+    const db = this.db;
+    this.q = {
+      reader: db.prepare('SELECT * FROM readers WHERE reader_id = ?'),
+      putReader: db.prepare('INSERT OR REPLACE INTO readers(reader_id, operator_id, profile, cert) VALUES (?, ?, ?, ?)'),
+      batch: db.prepare('SELECT digest FROM batches WHERE reader_id = ? AND batch_seq = ?'),
+      putBatch: db.prepare('INSERT OR REPLACE INTO batches(reader_id, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE reader_id = ? AND seq = ?'),
+      putEntry: db.prepare('INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      token: db.prepare('SELECT 1 FROM tokens WHERE hash = ?'),
+      putToken: db.prepare('INSERT INTO tokens(hash, bytes, wallet_id, counter, amount, currency, payee, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      sameCounter: db.prepare(
+        `SELECT t.hash, e.reader_id, e.seq FROM tokens t JOIN entries e ON e.token_hash = t.hash
+         WHERE t.wallet_id = ? AND t.counter = ? AND t.hash != ? AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.conflict})`,
+      ),
+      sameToken: db.prepare(`SELECT reader_id, seq FROM entries WHERE token_hash = ? AND valid = 1 AND kind IN (${SALE_KINDS.join(',')}) AND NOT (reader_id = ? AND seq = ?)`),
+      putDouble: db.prepare(
+        'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_reader, a_seq, b_hash, b_reader, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      block: db.prepare('INSERT OR IGNORE INTO blocklist(wallet_id, reason, added_at) VALUES (?, ?, ?)'),
+      problem: db.prepare('INSERT OR IGNORE INTO problems(reader_id, kind, detail, at) VALUES (?, ?, ?, ?)'),
+    };
+  }
+
+  static open(o: ClearingOptions): Clearing {
+    return new Clearing(o);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private getMeta(key: string): unknown {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined)?.value;
+  }
+
+  private setMeta(key: string, value: number | string | Uint8Array): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  /** Check a reader certificate against the issuer keys (signature only: batches arrive after expiry too). */
+  private checkReaderCert(c: ReaderCert): void {
+    const key = this.issuerKeys.keys.find((k) => k.keyIndex === c.keyIndex);
+    if (!key) throw new OffpayError('clearing.unknown_issuer_key', `reader ${c.readerId}: certificate names unknown issuer key ${c.keyIndex}`);
+    if (!this.verifier.verify(c.issuerSignature, readerCertSigningInput(c), key.publicKey)) {
+      throw new OffpayError('clearing.bad_reader_cert', `reader ${c.readerId}: the issuer signature on the reader certificate does not verify`);
+    }
+  }
+
+  /** Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). */
+  ingest(bytes: Uint8Array): IngestResult {
+    const empty = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0 };
+    const now = this.clock();
+    let b: SettlementBatch;
+    try {
+      b = decodeBatch(bytes);
+    } catch (e) {
+      const err = e instanceof OffpayError ? e : new OffpayError('clearing.bad_batch', String(e));
+      return { outcome: 'rejected', ...empty, error: { code: err.code.startsWith('clearing.') ? err.code : 'clearing.bad_batch', message: err.message } };
+    }
+    const readerId = b.readerCert.readerId;
+    const reject = (code: string, message: string, record = true): IngestResult => {
+      if (record) this.q.problem!.run(readerId, code.replace('clearing.', ''), message, now);
+      return { outcome: 'rejected', readerId, batchSeq: b.batchSeq, ...empty, error: { code, message } };
+    };
+    try {
+      this.checkReaderCert(b.readerCert);
+    } catch (e) {
+      return reject((e as OffpayError).code, (e as Error).message, false);
+    }
+    if (!this.verifier.verify(b.signature, batchSigningInput(b), b.readerCert.readerPublicKey)) {
+      return reject('clearing.bad_batch_signature', `batch ${b.batchSeq}: the reader signature does not verify`);
+    }
+    const digest = sha(bytes);
+    const held = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
+    if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, ...empty };
+    // Chain over the entries.
+    const entryBytes = b.entries.map((e) => encodeCbor(entryToCbor(e)));
+    const hashes: Uint8Array[] = [];
+    let h = b.prevHead;
+    for (const eb of entryBytes) {
+      h = chainHash(h, eb);
+      hashes.push(h);
+    }
+    if (!equalBytes(h, b.head)) {
+      return reject('clearing.bad_chain', `batch ${b.batchSeq} (entries ${b.firstSeq}..${b.firstSeq + b.entries.length - 1}): the entries do not chain to the signed head`);
+    }
+    const lastSeq = b.firstSeq + b.entries.length - 1;
+    const profile = PROFILES[b.readerCert.profile];
+    const payees = b.readerCert.profile === 'transit' ? [readerId, b.readerCert.operatorId] : [readerId];
+    const acceptAge = Math.max(profile.maxAgeSeconds, profile.oneWayMaxAgeSeconds);
+
+    const run = this.db.transaction((): IngestResult => {
+      // Continuity with what is held.
+      if (b.firstSeq > 1) {
+        const before = this.q.entry!.get(readerId, b.firstSeq - 1) as Row | undefined;
+        if (before && !equalBytes(u8(before.hash), b.prevHead)) {
+          return reject('clearing.fork', `batch ${b.batchSeq}: prevHead does not match held entry ${b.firstSeq - 1} (a rewritten or forged history)`);
+        }
+      }
+      const after = this.q.entry!.get(readerId, lastSeq + 1) as Row | undefined;
+      if (after && !equalBytes(u8(after.prev_hash), b.head)) {
+        return reject('clearing.fork', `batch ${b.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
+      }
+      const existing = this.q.reader!.get(readerId) as Row | undefined;
+      if (existing && (existing.operator_id !== b.readerCert.operatorId || existing.profile !== b.readerCert.profile)) {
+        this.q.problem!.run(readerId, 'reader_cert_changed', `operator ${String(existing.operator_id)} -> ${b.readerCert.operatorId}`, now);
+      }
+      if (!existing) this.q.putReader!.run(readerId, b.readerCert.operatorId, b.readerCert.profile, encodeCbor(b.readerCert.issuerSignature));
+      let entries = 0;
+      let alreadyHeld = 0;
+      let invalidTokens = 0;
+      let doubleSpends = 0;
+      for (let i = 0; i < b.entries.length; i++) {
+        const e = b.entries[i]!;
+        const hash = hashes[i]!;
+        const prev = i === 0 ? b.prevHead : hashes[i - 1]!;
+        const have = this.q.entry!.get(readerId, e.seq) as Row | undefined;
+        if (have) {
+          if (!equalBytes(u8(have.hash), hash)) {
+            throw new OffpayError('clearing.fork', `batch ${b.batchSeq}: entry ${e.seq} differs from the entry already held (a rewritten or forged history)`);
+          }
+          alreadyHeld++;
+          continue;
+        }
+        const kind = JournalKind[e.kind];
+        let tokenHash: Uint8Array | null = null;
+        let valid = 1;
+        let reason: string | null = null;
+        if (TOKEN_KINDS.has(kind)) {
+          tokenHash = sha(e.data);
+          const v = verifyToken(
+            e.data,
+            { issuerKeys: this.issuerKeys, now: e.time, payees, maxAgeSeconds: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFutureSeconds: profile.maxFutureSeconds },
+            this.verifier,
+          );
+          if (!v.accepted) {
+            valid = 0;
+            reason = v.reason;
+            invalidTokens++;
+          } else {
+            const t = v.token;
+            if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== t.amount) {
+              valid = 0;
+              reason = 'amount_mismatch';
+              invalidTokens++;
+            } else {
+              if (!this.q.token!.get(tokenHash)) this.q.putToken!.run(tokenHash, e.data, v.walletId, t.counter, t.amount, v.currency, t.payee, t.time);
+              if (e.kind !== 'tap_out') {
+                for (const o of this.q.sameCounter!.all(v.walletId, t.counter, tokenHash) as Row[]) {
+                  if (this.q.putDouble!.run('counter_reuse', v.walletId, t.counter, u8(o.hash), o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
+                  this.q.block!.run(v.walletId, 'counter_reuse', now);
+                }
+                if (e.kind !== 'conflict') {
+                  for (const o of this.q.sameToken!.all(tokenHash, readerId, e.seq) as Row[]) {
+                    if (this.q.putDouble!.run('same_token_twice', v.walletId, t.counter, tokenHash, o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
+                    this.q.block!.run(v.walletId, 'same_token_twice', now);
+                  }
+                } else {
+                  // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
+                  this.q.block!.run(v.walletId, 'counter_reuse', now);
+                }
+              }
+            }
+          }
+          if (valid === 0) this.q.problem!.run(readerId, 'invalid_token', `entry ${e.seq}: ${reason}`, now);
+        } else {
+          tokenHash = e.data; // void: the hash of the voided token
+        }
+        this.q.putEntry!.run(readerId, e.seq, kind, e.time, e.value, tokenHash, prev, hash, valid, reason);
+        entries++;
+      }
+      this.q.putBatch!.run(readerId, b.batchSeq, b.firstSeq, b.entries.length, b.head, digest, b.createdAt);
+      return { outcome: 'ingested', readerId, batchSeq: b.batchSeq, entries, alreadyHeld, invalidTokens, doubleSpends };
+    });
+    try {
+      return run.immediate();
+    } catch (e) {
+      if (e instanceof OffpayError) return reject(e.code, e.message);
+      throw e;
+    }
+  }
+
+  /** Put a wallet on the blocklist by hand (lost or stolen device). */
+  block(walletId: Uint8Array, reason = 'manual'): void {
+    this.q.block!.run(walletId, reason, this.clock());
+  }
+
+  blockedWalletIds(): Uint8Array[] {
+    return (this.db.prepare('SELECT wallet_id FROM blocklist').all() as Row[]).map((r) => u8(r.wallet_id));
+  }
+
+  /** Sign the next blocklist version (a full snapshot) with the issuer's current key. */
+  issueBlocklist(issuer: Issuer, now: number = this.clock()): { bytes: Uint8Array; version: number; entries: number } {
+    if (issuer.issuerId !== this.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${issuer.issuerId} is not the clearing's issuer ${this.issuerKeys.issuerId}`);
+    const version = (Number(this.getMeta('blocklist_version') ?? 0) || 0) + 1;
+    const ids = this.blockedWalletIds();
+    const { bytes } = createBlocklist(issuer.currentKey(now), { issuerId: issuer.issuerId, version, issuedAt: now, walletIds: ids });
+    this.setMeta('blocklist_version', version);
+    return { bytes, version, entries: ids.length };
+  }
+
+  /** The settlement: per merchant (operatorId) and currency, valid and unvoided sales; trips at the tap-out fare. */
+  settlement(): SettlementLine[] {
+    const rows = this.db
+      .prepare(
+        `SELECT r.operator_id AS operator_id, t.currency AS currency, count(*) AS n, sum(
+           CASE WHEN e.kind = ${JournalKind.tap_in} THEN
+             min(e.value, coalesce((SELECT o.value FROM entries o JOIN readers ro ON ro.reader_id = o.reader_id
+                WHERE o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1 AND ro.operator_id = r.operator_id
+                ORDER BY o.time, o.reader_id, o.seq LIMIT 1), e.value))
+           ELSE e.value END) AS gross
+         FROM entries e JOIN readers r ON r.reader_id = e.reader_id JOIN tokens t ON t.hash = e.token_hash
+         WHERE e.kind IN (${SALE_KINDS.join(',')}) AND e.valid = 1
+           AND NOT EXISTS (SELECT 1 FROM entries v WHERE v.reader_id = e.reader_id AND v.kind = ${JournalKind.void} AND v.token_hash = e.token_hash)
+         GROUP BY r.operator_id, t.currency ORDER BY r.operator_id, t.currency`,
+      )
+      .all() as Row[];
+    return rows.map((r) => {
+      const gross = Number(r.gross);
+      return { operatorId: Number(r.operator_id), currency: Number(r.currency), count: Number(r.n), gross, feeBps: this.feeBps, ...feeFor(gross, this.feeBps) };
+    });
+  }
+
+  private evidence(hash: Uint8Array, readerId: number, seq: number): EvidenceToken {
+    const e = this.db.prepare('SELECT kind, value FROM entries WHERE reader_id = ? AND seq = ?').get(readerId, seq) as Row;
+    const t = this.db.prepare('SELECT bytes FROM tokens WHERE hash = ?').get(hash) as Row;
+    return { tokenHash: toHex(hash), readerId, seq, kind: KIND_NAMES[e.kind as number]!, amount: Number(e.value), token: toHex(u8(t.bytes)) };
+  }
+
+  doubleSpends(): DoubleSpend[] {
+    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_reader, a_seq, b_reader, b_seq').all() as Row[]).map((r) => ({
+      kind: r.kind as DoubleSpend['kind'],
+      walletId: toHex(u8(r.wallet_id)),
+      counter: Number(r.counter),
+      first: this.evidence(u8(r.a_hash), Number(r.a_reader), Number(r.a_seq)),
+      second: this.evidence(u8(r.b_hash), Number(r.b_reader), Number(r.b_seq)),
+      detectedAt: Number(r.detected_at),
+    }));
+  }
+
+  readers(): ReaderSummary[] {
+    const readers = this.db.prepare('SELECT reader_id, operator_id, profile FROM readers ORDER BY reader_id').all() as Row[];
+    const seqs = this.db.prepare('SELECT seq FROM entries WHERE reader_id = ? ORDER BY seq');
+    const nb = this.db.prepare('SELECT count(*) AS n FROM batches WHERE reader_id = ?');
+    return readers.map((r) => {
+      const id = Number(r.reader_id);
+      const gaps: [number, number][] = [];
+      let expect = 1;
+      let n = 0;
+      for (const s of seqs.iterate(id) as Iterable<Row>) {
+        const seq = Number(s.seq);
+        if (seq > expect) gaps.push([expect, seq - 1]);
+        expect = seq + 1;
+        n++;
+      }
+      return { readerId: id, operatorId: Number(r.operator_id), profile: String(r.profile), batches: Number((nb.get(id) as Row).n), entries: n, lastSeq: expect - 1, gaps };
+    });
+  }
+
+  report(): ClearingReport {
+    const problems = (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_token' ORDER BY at, reader_id").all() as Row[]).map((p) => ({
+      readerId: Number(p.reader_id),
+      kind: String(p.kind),
+      detail: String(p.detail),
+    }));
+    const invalidTokens = (this.db.prepare('SELECT reader_id, seq, reason FROM entries WHERE valid = 0 ORDER BY reader_id, seq').all() as Row[]).map((p) => ({
+      readerId: Number(p.reader_id),
+      seq: Number(p.seq),
+      reason: String(p.reason),
+    }));
+    const voided = Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void}`).get() as Row).n);
+    const atMax = Number(
+      (
+        this.db
+          .prepare(
+            `SELECT count(*) AS n FROM entries e WHERE e.kind = ${JournalKind.tap_in} AND e.valid = 1
+             AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1)`,
+          )
+          .get() as Row
+      ).n,
+    );
+    return {
+      settlement: this.settlement(),
+      readers: this.readers(),
+      doubleSpends: this.doubleSpends(),
+      problems,
+      invalidTokens,
+      voided,
+      tripsAtMaximumFare: atMax,
+      blocklist: { entries: this.blockedWalletIds().length, version: Number(this.getMeta('blocklist_version') ?? 0) || 0 },
+      feeBps: this.feeBps,
+    };
+  }
+}
+
+

@@ -1,0 +1,228 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createRequest, toHex, walletIdOf } from '../../src/index.js';
+import { nodeEd25519 } from '../../src/node/crypto.js';
+import { Clearing, feeFor, roundHalfEvenDiv } from '../../src/clearing/index.js';
+import { createBlocklist, MemoryReaderStore, Reader, decodeBatch } from '../../src/reader/index.js';
+import { encodeCbor } from '../../src/cbor.js';
+import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+
+const issuer = makeIssuer('clearing');
+const list1 = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
+
+function vending(id: number, operatorId = 90) {
+  const m = makeReader(issuer, 'cl', id, 'vending', operatorId);
+  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+  r.loadBlocklist(list1);
+  const request = (amount: number, c = 1) => createRequest(m, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(c) }).request;
+  return { m, r, request };
+}
+function gate(id: number, operatorId = 300) {
+  const m = makeReader(issuer, 'cl', id, 'transit', operatorId);
+  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+  r.loadBlocklist(list1);
+  return { m, r };
+}
+const newClearing = () => new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
+
+describe('fees', () => {
+  it('rounds half to even on the line total', () => {
+    expect(feeFor(10_000, 150)).toEqual({ fee: 150, net: 9850 });
+    expect(feeFor(100, 150)).toEqual({ fee: 2, net: 98 }); // 1.5 -> 2
+    expect(feeFor(300, 150)).toEqual({ fee: 4, net: 296 }); // 4.5 -> 4
+    expect(feeFor(33, 150)).toEqual({ fee: 0, net: 33 }); // 0.495 -> 0
+    expect(feeFor(0, 150)).toEqual({ fee: 0, net: 0 });
+    expect(feeFor(Number.MAX_SAFE_INTEGER, 10_000)).toEqual({ fee: Number.MAX_SAFE_INTEGER, net: 0 });
+    expect(() => feeFor(1, 10_001)).toThrow(expect.objectContaining({ code: 'clearing.bad_fee' }));
+    expect(() => feeFor(1.5, 150)).toThrow(expect.objectContaining({ code: 'clearing.bad_amount' }));
+  });
+  it('matches exact rational rounding (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.bigInt({ min: 1n, max: 10n ** 6n }), (n, d) => {
+        const q = roundHalfEvenDiv(n, d);
+        // |n/d - q| <= 1/2, and on an exact half q is even.
+        const diff2 = 2n * n - 2n * q * d; // 2d(n/d - q)
+        expect(diff2 <= d && diff2 >= -d).toBe(true);
+        if (diff2 === d || diff2 === -d) expect(q % 2n).toBe(0n);
+      }),
+      { numRuns: 500, seed: 11 },
+    );
+  });
+});
+
+describe('Clearing', () => {
+  it('settles per merchant and currency, net of voids, trips at the tap-out fare', async () => {
+    const a = vending(101, 90);
+    const b = vending(102, 91);
+    const g = gate(201, 300);
+    const x = gate(202, 300);
+    const w = makeWallet(issuer, 'cl', 'w1');
+    const v = makeWallet(issuer, 'cl', 'w2');
+    const pay = (wl: typeof w, payee: number, amount: number, counter: number) => signToken(wl, { payee, amount, counter, challenge: new Uint8Array(8).fill(1) });
+    expect((await a.r.accept(pay(w, 101, 1250, 1), { request: a.request(1250) })).accepted).toBe(true);
+    expect((await a.r.accept(pay(v, 101, 750, 1), { request: a.request(750) })).accepted).toBe(true);
+    const voidMe = pay(v, 101, 300, 2);
+    expect((await a.r.accept(voidMe, { request: a.request(300) })).accepted).toBe(true);
+    a.r.void((await a.r.accept(voidMe, { request: a.request(300) })).tokenHash, NOW + 10);
+    expect((await b.r.accept(pay(w, 102, 990, 2), { request: b.request(990) })).accepted).toBe(true);
+    const trip = signToken(w, { payee: 300, amount: 2000, counter: 3 });
+    expect((await g.r.accept(trip, { tapIn: { maxFare: 2000, currency: HKD } })).accepted).toBe(true);
+    expect((await x.r.tapOut(trip, { fare: 650, now: NOW + 900 })).accepted).toBe(true);
+    const trip2 = signToken(v, { payee: 300, amount: 2000, counter: 3 });
+    expect((await g.r.accept(trip2, { tapIn: { maxFare: 2000, currency: HKD } })).accepted).toBe(true); // never taps out
+    expect((await g.r.accept(signToken(v, { payee: 300, amount: 450, counter: 4 }), { fare: { amount: 450, currency: HKD } })).accepted).toBe(true);
+
+    const c = newClearing();
+    for (const r of [x.r, g.r, b.r, a.r]) expect(c.ingest(r.export(NOW + 1000).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 0 });
+    const rep = c.report();
+    expect(rep.settlement).toEqual([
+      { operatorId: 90, currency: HKD, count: 2, gross: 2000, feeBps: 150, fee: 30, net: 1970 },
+      { operatorId: 91, currency: HKD, count: 1, gross: 990, feeBps: 150, fee: 15, net: 975 }, // 14.85 -> 15
+      { operatorId: 300, currency: HKD, count: 3, gross: 650 + 2000 + 450, feeBps: 150, fee: 46, net: 3054 }, // 46.5 -> 46
+    ]);
+    expect(rep.voided).toBe(1);
+    expect(rep.tripsAtMaximumFare).toBe(1);
+    expect(rep.doubleSpends).toEqual([]);
+    expect(rep.readers.map((r) => [r.readerId, r.entries, r.gaps])).toEqual([
+      [101, 4, []],
+      [102, 1, []],
+      [201, 3, []],
+      [202, 1, []],
+    ]);
+  });
+
+  it('is idempotent: the same batch twice, overlapping re-exports, any order; reports and closes gaps', async () => {
+    const a = vending(111);
+    const w = makeWallet(issuer, 'cl', 'w3');
+    const batches: Uint8Array[] = [];
+    for (let k = 0; k < 4; k++) {
+      for (let j = 1; j <= 3; j++) await a.r.accept(signToken(w, { payee: 111, amount: 100, counter: k * 3 + j, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+      batches.push(a.r.export(NOW + k).bytes);
+    }
+    const c = newClearing();
+    expect(c.ingest(batches[3]!)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect(c.readers()[0]!.gaps).toEqual([[1, 9]]);
+    expect(c.ingest(batches[1]!)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect(c.readers()[0]!.gaps).toEqual([
+      [1, 3],
+      [7, 9],
+    ]);
+    expect(c.ingest(batches[1]!)).toMatchObject({ outcome: 'duplicate', entries: 0 });
+    expect(c.ingest(batches[0]!)).toMatchObject({ outcome: 'ingested' });
+    expect(c.ingest(batches[2]!)).toMatchObject({ outcome: 'ingested' });
+    expect(c.readers()[0]).toMatchObject({ entries: 12, lastSeq: 12, gaps: [] });
+    // A re-created batch is the same bytes: duplicate. The settlement counts each sale once.
+    expect(c.ingest(a.r.exportBatch(2).bytes)).toMatchObject({ outcome: 'duplicate' });
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 12, gross: 1200 })]);
+  });
+
+  it('catches a cloned wallet across readers, keeps both signed tokens, and blocklists it', async () => {
+    const a = vending(121);
+    const b = vending(122);
+    const w = makeWallet(issuer, 'cl', 'cloned');
+    // Both copies of the wallet spend counter 1: one at each reader. Each reader alone sees nothing wrong.
+    const t1 = signToken(w, { payee: 121, amount: 500, counter: 1, challenge: new Uint8Array(8).fill(1) });
+    const t2 = signToken(w, { payee: 122, amount: 800, counter: 1, challenge: new Uint8Array(8).fill(1) });
+    expect((await a.r.accept(t1, { request: a.request(500) })).accepted).toBe(true);
+    expect((await b.r.accept(t2, { request: b.request(800) })).accepted).toBe(true);
+    const c = newClearing();
+    expect(c.ingest(a.r.export().bytes)).toMatchObject({ doubleSpends: 0 });
+    expect(c.ingest(b.r.export().bytes)).toMatchObject({ doubleSpends: 1 });
+    const ds = c.doubleSpends();
+    expect(ds).toHaveLength(1);
+    expect(ds[0]).toMatchObject({ kind: 'counter_reuse', walletId: toHex(walletIdOf(w.cert.walletPublicKey)), counter: 1 });
+    expect([ds[0]!.first.token, ds[0]!.second.token].sort()).toEqual([toHex(t1), toHex(t2)].sort());
+    // The blocklist goes to the readers; the clone is refused from then on.
+    const list = c.issueBlocklist(issuer, NOW + 3600);
+    expect(list).toMatchObject({ version: 1, entries: 1 });
+    const fresh = vending(123);
+    const r3 = new Reader({ ...fresh.m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW + 3600 });
+    r3.loadBlocklist(list.bytes);
+    const t3 = signToken(w, { payee: 123, amount: 100, counter: 2, challenge: new Uint8Array(8).fill(1), time: NOW + 3600 });
+    expect(await r3.accept(t3, { request: { ...fresh.request(100), time: NOW + 3600 } })).toMatchObject({ accepted: false, reason: 'blocklisted' });
+    expect(c.issueBlocklist(issuer, NOW + 7200).version).toBe(2);
+  });
+
+  it('finds one token taken at two readers of the same operator, and reader-reported conflicts', async () => {
+    const g1 = gate(211, 300);
+    const g2 = gate(212, 300);
+    const w = makeWallet(issuer, 'cl', 'qr');
+    const qr = signToken(w, { payee: 300, amount: 450, counter: 1 }); // operator-bound one-way QR, shown twice
+    const fare = { amount: 450, currency: HKD };
+    expect((await g1.r.accept(qr, { fare })).accepted).toBe(true);
+    expect((await g2.r.accept(qr, { fare })).accepted).toBe(true);
+    const a = vending(131);
+    const z = makeWallet(issuer, 'cl', 'z');
+    await a.r.accept(signToken(z, { payee: 131, amount: 100, counter: 9, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+    expect(await a.r.accept(signToken(z, { payee: 131, amount: 100, counter: 9, challenge: new Uint8Array(8).fill(1), time: NOW + 1 }), { request: a.request(100) })).toMatchObject({ reason: 'replayed' });
+    const c = newClearing();
+    c.ingest(g2.r.export().bytes);
+    c.ingest(g1.r.export().bytes);
+    c.ingest(a.r.export().bytes);
+    const kinds = c.doubleSpends().map((d) => [d.kind, d.first.readerId, d.second.readerId]);
+    expect(kinds).toHaveLength(2);
+    expect(kinds).toEqual(expect.arrayContaining([
+      ['same_token_twice', 212, 211],
+      ['counter_reuse', 131, 131],
+    ]));
+    expect(c.blockedWalletIds().map(toHex).sort()).toEqual([toHex(walletIdOf(w.cert.walletPublicKey)), toHex(walletIdOf(z.cert.walletPublicKey))].sort());
+    // Conflict evidence is not a sale.
+    expect(c.settlement().find((l) => l.operatorId === 90)).toMatchObject({ count: 1, gross: 100 });
+  });
+
+  it('rejects forged batches: bad signature, unknown issuer, broken chain, rewritten history, garbage', async () => {
+    const a = vending(141);
+    const w = makeWallet(issuer, 'cl', 'f');
+    for (let i = 1; i <= 3; i++) await a.r.accept(signToken(w, { payee: 141, amount: 100, counter: i, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+    const good = a.r.export(NOW).bytes;
+    const c = newClearing();
+    const sigFlip = good.slice();
+    sigFlip[sigFlip.length - 1]! ^= 1;
+    expect(c.ingest(sigFlip)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_batch_signature' } });
+    expect(c.ingest(new Uint8Array([1, 2, 3]))).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_batch' } });
+    // A reader key holder that re-signs a batch with an altered entry but the old head: bad chain.
+    const d = decodeBatch(good);
+    const { createBatch } = await import('../../src/reader/batch.js');
+    const m = a.m;
+    const altered = { ...d, entries: d.entries.map((e, i) => (i === 1 ? { ...e, value: 1 } : e)) };
+    expect(c.ingest(createBatch(m, altered).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
+    expect(c.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    // A second journal under the same reader certificate (a rewritten history) overlapping the first: fork.
+    const twin = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+    twin.loadBlocklist(list1);
+    for (let i = 1; i <= 4; i++) await twin.accept(signToken(w, { payee: 141, amount: 999, counter: 10 + i, challenge: new Uint8Array(8).fill(1) }), { request: a.request(999) });
+    expect(c.ingest(twin.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
+    const other = makeIssuer('someone-else');
+    const alien = makeReader(other, 'cl', 141, 'vending');
+    const ar = new Reader({ ...alien, issuerKeys: other.keySet(), store: new MemoryReaderStore(), clock: () => NOW });
+    expect(c.ingest(ar.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_reader_cert' } });
+    expect(c.report().problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['bad_batch_signature', 'bad_chain', 'fork']));
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 300 })]);
+    // Garbage never throws.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        expect(c.ingest(bytes).outcome).toBe('rejected');
+      }),
+      { numRuns: 200, seed: 3 },
+    );
+    expect(c.ingest(encodeCbor([8, 1, 0]))).toMatchObject({ outcome: 'rejected' });
+  });
+
+  it('re-verifies every token: an entry whose token does not verify is reported, not settled', async () => {
+    const a = vending(151);
+    const w = makeWallet(issuer, 'cl', 'g');
+    await a.r.accept(signToken(w, { payee: 151, amount: 100, counter: 1, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+    const d = decodeBatch(a.r.export(NOW).bytes);
+    const { createBatch } = await import('../../src/reader/batch.js');
+    const { chainHash, encodeEntry, genesisHash } = await import('../../src/reader/journal.js');
+    // A dishonest reader invents a sale with a token for another payee: the chain and signature are fine.
+    const bogus = signToken(w, { payee: 999, amount: 5000, counter: 2 });
+    const entries = [...d.entries, { seq: 2, kind: 'accept' as const, time: NOW, data: bogus, value: 5000 }];
+    let h = genesisHash(151);
+    for (const e of entries) h = chainHash(h, encodeEntry(e));
+    const c = newClearing();
+    expect(c.ingest(createBatch(a.m, { ...d, entries, head: h }).bytes)).toMatchObject({ outcome: 'ingested', entries: 2, invalidTokens: 1 });
+    expect(c.report().invalidTokens).toEqual([{ readerId: 151, seq: 2, reason: 'wrong_payee' }]);
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100 })]);
+  });
+});
