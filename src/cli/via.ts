@@ -18,6 +18,7 @@ const loaders: Record<string, () => Promise<{ via: Via }>> = {
   fsk: () => import('./via/fsk.js'),
   qr: () => import('./via/qr.js'),
   code: () => import('./via/code.js'),
+  nfc: () => import('./via/nfc.js'),
 };
 
 export async function loadVia(name: string): Promise<Via> {

@@ -1,0 +1,26 @@
+/**
+ * Token-level 'nfc' transport for files: an NDEF message holding offpay's external-type record
+ * (codecs/nfc/ndef.ts, spec/nfc.md). A live card over PC/SC is `offpay nfc read`; this reads what a tag,
+ * Web NFC or `offpay nfc ndef encode` wrote.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { decodeTokenNdef, encodeTokenNdef } from '../../../codecs/nfc/ndef.js';
+import { OffpayError } from '../../errors.js';
+import { readBytes } from '../../node/files.js';
+import type { Via } from '../via.js';
+
+export const via: Via = {
+  name: 'nfc',
+  async write(kind, bytes, outPath) {
+    if (kind !== 'token') throw new OffpayError('cli.transport_unavailable', 'the NDEF record carries tokens; a payment request travels in the GET TOKEN command (offpay nfc read)');
+    const msg = encodeTokenNdef(bytes);
+    mkdirSync(dirname(outPath), { recursive: true });
+    writeFileSync(outPath, msg);
+    return `NDEF message of ${msg.length} bytes`;
+  },
+  async read(kind, inPath) {
+    if (kind !== 'token') throw new OffpayError('cli.transport_unavailable', 'the NDEF record carries tokens, not payment requests');
+    return decodeTokenNdef(readBytes(inPath, 'NDEF message', 1 << 20));
+  },
+};
