@@ -9,6 +9,7 @@ import {
   renderContent,
   ZXING_WASM_SHA256_PINNED,
   type Ecc,
+  type Frame,
   type ModuleMatrix,
   type Symbology,
 } from '../../codecs/qr/engine.js';
@@ -40,6 +41,31 @@ describe('wasm loading', () => {
       globalThis.fetch = realFetch;
     }
     expect(ZXING_WASM_SHA256_PINNED).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('loads from a URL the page serves (browser path), checking the hash of what it fetched', async () => {
+    const bytes = new Uint8Array(readFileSync(zxingWasmPath()));
+    const realFetch = globalThis.fetch;
+    const asked: string[] = [];
+    try {
+      globalThis.fetch = (async (url: string | URL) => {
+        asked.push(String(url));
+        if (String(url).endsWith('/assets/zxing_full.wasm')) return new Response(bytes);
+        if (String(url).endsWith('/tampered.wasm')) return new Response(bytes.slice(0, bytes.length - 1));
+        return new Response('not found', { status: 404 });
+      }) as typeof fetch;
+      await loadQrEngine({ url: 'https://shop.example/assets/zxing_full.wasm' });
+      expect(await errorCode(() => loadQrEngine({ url: 'https://shop.example/tampered.wasm' }))).toBe('qr.wasm_checksum');
+      expect(await errorCode(() => loadQrEngine({ url: 'https://shop.example/missing.wasm' }))).toBe('qr.wasm_unavailable');
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(asked).toEqual([
+      'https://shop.example/assets/zxing_full.wasm',
+      'https://shop.example/tampered.wasm',
+      'https://shop.example/missing.wasm',
+    ]);
+    expect((await encodeCode(payload200)).qrVersion).toBe(10);
   });
 });
 
@@ -198,6 +224,30 @@ describe('writer and reader', () => {
         },
       ),
       { seed: 7, numRuns: 150 },
+    );
+  });
+
+  it('never throws anything but OffpayError on malformed frames (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          width: fc.oneof(fc.integer({ min: -5, max: 64 }), fc.constant(1e9), fc.constant(Number.NaN), fc.constant(2.5)),
+          height: fc.oneof(fc.integer({ min: -5, max: 64 }), fc.constant(1e9)),
+          len: fc.nat(64 * 64 * 4 + 8),
+          format: fc.constantFrom('rgba', 'gray', 'bgr'),
+        }),
+        async ({ width, height, len, format }) => {
+          const frame = { width, height, data: new Uint8Array(len).fill(200), format } as unknown as Frame;
+          try {
+            await decodeCode(frame);
+            throw new Error('a blank frame cannot decode');
+          } catch (e) {
+            expect(e).toBeInstanceOf(OffpayError);
+            expect((e as OffpayError).code).toMatch(/^qr\.(bad_image|image_too_large|no_code)$/);
+          }
+        },
+      ),
+      { seed: 8, numRuns: 150 },
     );
   });
 });
