@@ -361,7 +361,8 @@ export async function scanSymbols(image: Uint8Array | Frame, options: DecodeOpti
 /**
  * Reads the offpay code in an image or frame. With several symbols in view, the first valid one with an
  * offpay prefix (of the expected kind, if given) wins. Errors: `qr.no_code` (no symbol), `qr.damaged`
- * (a symbol was found but error correction failed), `qr.foreign_code` (only non-offpay codes), the
+ * (a symbol was found but error correction failed, and no offpay code read), `qr.foreign_code` (only
+ * non-offpay codes, none damaged), the
  * parse errors of `unwrap`, and the image errors of `inspectImage`.
  */
 export async function decodeCode(image: Uint8Array | Frame, options: DecodeOptions = {}): Promise<DecodedCode> {
@@ -383,6 +384,15 @@ export function pickOffpay(symbols: RawSymbol[], expect?: PayloadKind): DecodedC
     }
   }
   if (firstError) throw firstError;
+  const damaged = symbols.filter((s) => !s.valid);
+  if (valid.length && damaged.length) {
+    // Only foreign codes read, but another symbol in view failed error correction: that one is most
+    // likely the code being presented, so report it as damaged rather than foreign.
+    throw new OffpayError('qr.damaged', `a ${damaged[0]!.symbology ?? 'barcode'} symbol was found but cannot be read (${valid.length} other code(s) are not offpay codes): ${damaged[0]!.error}`, {
+      error: damaged[0]!.error,
+      foreign: valid.length,
+    });
+  }
   if (valid.length) {
     // No offpay header among the valid symbols: unwrap the first to get the precise error.
     const s = valid[0]!;

@@ -169,6 +169,13 @@ describe('writer and reader', () => {
     for (let y = 12; y < 45; y++) for (let x = 12; x < 45; x++) if ((x + y) % 3 === 0) m.modules[y * m.width + x] = m.modules[y * m.width + x]! ^ 1;
     expect(await errorCode(() => decodeCode(frameWith(640, 480, [{ m, x: 100, y: 60, ppm: 5 }])))).toBe('qr.damaged');
     expect(await errorCode(() => decodeCode(frameWith(640, 480, [])))).toBe('qr.no_code');
+    // A foreign code reads, ours next to it is damaged: report the damage, not "foreign".
+    const url = await renderContent('https://example.com/');
+    const mixed = frameWith(800, 480, [
+      { m: url.matrix, x: 20, y: 40, ppm: 5 },
+      { m, x: 300, y: 60, ppm: 5 },
+    ]);
+    expect(await errorCode(() => decodeCode(mixed))).toBe('qr.damaged');
     const bad = await renderContent('OP1T:A'); // offpay header, body of 1 char: not Base45
     expect(await errorCode(() => decodeCode(bad.png))).toBe('qr.bad_base45');
     const v2 = await renderContent('OP2T:BB8');
