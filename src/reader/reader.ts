@@ -14,10 +14,11 @@
  * record, journal entry), so the verdict is durable before `accept` returns.
  */
 import { decodeCbor, encodeCbor } from '../cbor.js';
-import { nobleEd25519, sha256, toHex, type AsyncVerifier, type SyncVerifier } from '../crypto.js';
+import { nobleEd25519, type AsyncVerifier, type SyncVerifier } from '../crypto.js';
+import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
-import { encodeWalletCert, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert } from '../messages.js';
+import { tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert } from '../messages.js';
 import { createReceipt } from '../request.js';
 import { verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
@@ -134,8 +135,12 @@ function fromU(b: Uint8Array | undefined): number {
   return v;
 }
 
+/**
+ * The id of a wallet certificate for the allowance total: the first 16 bytes of its issuer signature
+ * (Ed25519 signatures are deterministic, so distinct certificates have distinct signatures).
+ */
 export function certIdOf(token: PaymentToken): Uint8Array {
-  return sha256(encodeWalletCert(token.walletCert)).slice(0, 16);
+  return token.walletCert.issuerSignature.slice(0, 16);
 }
 
 export class Reader {

@@ -9,7 +9,7 @@
  * Two implementations run the same test suite: `MemoryReaderStore` (here; browsers and tests) and
  * `SqliteReaderStore` (src/reader/sqlite.ts; Node, better-sqlite3).
  */
-import { toHex } from '../crypto.js';
+import { hex as toHex } from './hex.js';
 import type { JournalRow } from './journal.js';
 import type { WindowState } from './window.js';
 
@@ -26,7 +26,7 @@ export interface TokenRecord {
   currency: number;
   /** Reader day (days since epoch, UTC) the token counted towards. */
   day: number;
-  /** First 16 bytes of SHA-256 of the wallet certificate bytes. */
+  /** The certificate id (first 16 bytes of its issuer signature, see certIdOf). */
   certId: Uint8Array;
   /** Reader time of the decision. */
   acceptedAt: number;

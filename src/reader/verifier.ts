@@ -4,7 +4,8 @@
  * messages under the wallet-certificate tag are remembered, keyed by signature and public key, and the full
  * message is compared on a hit, so a hit can never accept bytes that were not verified.
  */
-import { equalBytes, signingInput, toHex, type SyncVerifier } from '../crypto.js';
+import { equalBytes, signingInput, type SyncVerifier } from '../crypto.js';
+import { hex as toHex } from './hex.js';
 import { SigningTag } from '../messages.js';
 
 const CERT_PREFIX = signingInput(SigningTag.WalletCert, new Uint8Array(0));
