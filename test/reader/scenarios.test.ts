@@ -1,0 +1,101 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeIssuerKeySet, decodeReaderCert, fromHex, toHex } from '../../src/index.js';
+import { MemoryReaderStore, Reader, type AcceptContext } from '../../src/reader/index.js';
+import { generate } from '../../scripts/fixtures/reader.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const DIR = join(ROOT, 'fixtures', 'scenarios');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'index.json');
+
+interface StepJson {
+  step: number;
+  action: 'accept' | 'void' | 'complete' | 'load_blocklist' | 'tap_out';
+  now?: number;
+  token?: string;
+  tokenHash?: string;
+  fare?: number;
+  blocklist?: string;
+  context?: { request?: { amount: number; currency: number; challenge: string; time: number }; fare?: { amount: number; currency: number }; tapIn?: { maxFare: number; currency: number }; complete?: boolean };
+  expect: Record<string, unknown>;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'offpay-scen-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('reader scenario vectors', () => {
+  it('there are scenarios for replay, window, limits, blocklist, stale limit, void/resume and transit', () => {
+    expect(files.sort()).toEqual(['blocklist.json', 'limits.json', 'replay.json', 'stale-reduced-limit.json', 'transit.json', 'void-resume.json', 'window.json']);
+  });
+
+  it.each(files)('%s replays from its JSON alone', async (file) => {
+    const s = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as {
+      issuerKeySet: string;
+      reader: { cert: string; secretKey: string };
+      config: { window: number; limits: Record<string, object>; acceptUnlistedCurrencies: boolean; profile: object };
+      initialBlocklist: string | null;
+      steps: StepJson[];
+      journal: { entries: { seq: number; entry: string; hash: string }[]; head: { seq: number; hash: string } };
+    };
+    let now = 0;
+    const { name: _n, ...profile } = s.config.profile as { name: string };
+    const reader = new Reader({
+      cert: decodeReaderCert(fromHex(s.reader.cert)),
+      secretKey: fromHex(s.reader.secretKey),
+      issuerKeys: decodeIssuerKeySet(fromHex(s.issuerKeySet)),
+      store: new MemoryReaderStore(),
+      window: s.config.window,
+      limits: Object.fromEntries(Object.entries(s.config.limits).map(([k, v]) => [Number(k), v])),
+      acceptUnlistedCurrencies: s.config.acceptUnlistedCurrencies,
+      profile,
+      clock: () => now,
+    });
+    if (s.initialBlocklist) reader.loadBlocklist(fromHex(s.initialBlocklist));
+    for (const st of s.steps) {
+      now = st.now ?? now;
+      const where = `step ${st.step}`;
+      if (st.action === 'accept' || st.action === 'tap_out') {
+        const c = st.context ?? {};
+        const ctx: AcceptContext = { now: st.now! };
+        if (c.request) ctx.request = { ...c.request, challenge: fromHex(c.request.challenge) };
+        if (c.fare) ctx.fare = c.fare;
+        if (c.tapIn) ctx.tapIn = c.tapIn;
+        if (c.complete) ctx.complete = true;
+        const v = st.action === 'accept' ? await reader.accept(fromHex(st.token!), ctx) : await reader.tapOut(fromHex(st.token!), { fare: st.fare!, now: st.now! });
+        expect(toHex(v.tokenHash), where).toBe(st.tokenHash);
+        const got = v.accepted
+          ? { accepted: true, status: v.status, code: 0, charged: v.charged, amount: v.amount, journalSeq: v.seq }
+          : { accepted: false, status: 'rejected', reason: v.reason, code: v.code, ...(v.seq !== undefined ? { journalSeq: v.seq } : {}) };
+        expect(got, where).toEqual(st.expect);
+      } else if (st.action === 'void') {
+        const v = reader.void(fromHex(st.tokenHash!), st.now);
+        expect(v.ok ? { ok: true, amount: v.amount, journalSeq: v.seq } : { ok: false, reason: v.reason, code: v.code }, where).toEqual(st.expect);
+      } else if (st.action === 'complete') {
+        expect({ ok: reader.complete(fromHex(st.tokenHash!)) }, where).toEqual(st.expect);
+      } else {
+        let got: Record<string, unknown> = { ok: true };
+        try {
+          reader.loadBlocklist(fromHex(st.blocklist!));
+        } catch (e) {
+          got = { ok: false, error: (e as { code: string }).code };
+        }
+        expect(got, where).toEqual(st.expect);
+      }
+    }
+    expect(reader.store.journal(1).map((r) => ({ seq: r.seq, entry: toHex(r.bytes), hash: toHex(r.hash) }))).toEqual(s.journal.entries);
+    const head = reader.head();
+    expect({ seq: head.seq, hash: toHex(head.hash) }).toEqual(s.journal.head);
+    expect(reader.verifyJournal().ok).toBe(true);
+  });
+
+  it('regenerates byte for byte', async () => {
+    const paths = await generate(tmp);
+    expect(paths.length).toBe(files.length + 1);
+    for (const p of paths) {
+      const name = p.split('/').pop()!;
+      expect(readFileSync(p, 'utf8'), name).toBe(readFileSync(join(DIR, name), 'utf8'));
+    }
+  });
+});
