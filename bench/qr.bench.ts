@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { readBarcodes } from 'zxing-wasm/full';
 import { decodeCode, encodeCode, scanSymbols, type Frame } from '../codecs/qr/engine.js';
 import { unwrap } from '../codecs/qr/payload.js';
@@ -212,6 +212,7 @@ async function overhead(token: Uint8Array, ctx: VerifyContext): Promise<Overhead
 }
 
 async function main(): Promise<void> {
+  const startLoad = loadavg().map(r2);
   const t0 = performance.now();
   await loadQrEngineNode();
   const initMs = performance.now() - t0;
@@ -221,7 +222,15 @@ async function main(): Promise<void> {
   const rob = await robustness(token);
   const over = await overhead(token, ctx);
 
-  const env = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, framesPerCondition: FRAMES, date: new Date().toISOString() };
+  const env = {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    loadAverageAtStart: startLoad,
+    loadAverageAtEnd: loadavg().map(r2),
+    framesPerCondition: FRAMES,
+    date: new Date().toISOString(),
+  };
   const json = { env, tokenBytes: token.length, qrVersion: code.qrVersion, ecc: 'M', mode: 'base45', engineLoadMs: r2(initMs), robustness: rob, overhead: over };
   const dir = resolve(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
@@ -229,7 +238,10 @@ async function main(): Promise<void> {
 
   const md: string[] = [];
   md.push('# QR transport benchmark', '');
-  md.push(`Command: \`npm run bench:qr\` (QR_BENCH_FRAMES=${FRAMES}). ${env.date}, Node ${env.node}, ${env.cpus}x ${env.cpu}.`);
+  md.push(
+    `Command: \`npm run bench:qr\` (QR_BENCH_FRAMES=${FRAMES}). ${env.date}, Node ${env.node}, ${env.cpus}x ${env.cpu}. ` +
+      `Load average (1/5/15 min) at start ${startLoad.join(' / ')}, at end ${env.loadAverageAtEnd.join(' / ')}: the machine is shared, so absolute times are inflated and noisy; compare rows within one run.`,
+  );
   md.push(
     `Payload: a real offpay token (${token.length} B, one-way, seeded keys) as \`OP1T:\` + Base45 at ECC M = QR version ${code.qrVersion}. ` +
       `Engine load (read wasm, SHA-256, instantiate): ${r2(initMs)} ms.`,
