@@ -263,6 +263,15 @@ async function main(): Promise<void> {
   md.push('| frame | case | ms/op | p10 | p90 | ops | vs zxing |', '|---|---|---:|---:|---:|---:|---:|');
   for (const r of over) md.push(`| ${r.frame} | ${r.case} | ${r.msPerOp} | ${r.p10} | ${r.p90} | ${r.samples} | ${r.vsZxing >= 0 ? '+' : ''}${r.vsZxing} % |`);
   md.push('');
+  for (const frame of [...new Set(over.map((r) => r.frame))]) {
+    const get = (prefix: string): OverheadRow | undefined => over.find((r) => r.frame === frame && r.case.startsWith(prefix));
+    const parse = get('offpay decodeCode');
+    const node = get('offpay decodeCode + verifyToken (node');
+    const noble = get('offpay decodeCode + verifyToken (noble');
+    const verdict = (r: OverheadRow | undefined): string => (r ? `${r.vsZxing >= 0 ? '+' : ''}${r.vsZxing} % (${r.vsZxing <= 20 ? 'within' : 'over'} the 20 % goal)` : 'n/a');
+    md.push(`- ${frame}: decodeCode ${verdict(parse)}; with node:crypto verification ${verdict(node)}; with noble verification ${verdict(noble)}.`);
+  }
+  md.push('');
   writeFileSync(resolve(dir, 'qr.md'), md.join('\n') + '\n');
   process.stdout.write(`wrote bench/results/qr.md and qr.json\n`);
 }

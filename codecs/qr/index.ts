@@ -7,3 +7,4 @@ export * from './base45.js';
 export * from './payload.js';
 export * from './image.js';
 export * from './engine.js';
+export * from './paycode.js';
