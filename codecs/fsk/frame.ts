@@ -1,0 +1,144 @@
+/**
+ * Frame layout (spec/fsk.md §4-5): header, CRC-32, Reed-Solomon blocks, slot placement.
+ *
+ * Data stream D (length = capacity): header (3 bytes) || payload (L) || CRC-32 big-endian over
+ * header||payload (4) || zero padding.
+ *   header[0] = version << 4 | profile id
+ *   header[1..2] = big-endian u16: segment index (3 bits) << 13 | (segment count - 1) (3 bits) << 10 | L (10 bits)
+ *
+ * A frame of R rows has S = R*G byte slots. It carries nb Reed-Solomon codewords of total length N, split
+ * into nb nearly equal blocks; D is cut into the blocks' data parts in order; the codewords are interleaved
+ * byte by byte into slots 0..N-1 and slots N..S-1 carry 0x00. Slot j sits in group j mod G, row j div G; row
+ * r spans symbols r*spb .. r*spb+spb-1 (spb = symbols per byte), most significant bits first.
+ */
+import { crc32 } from './crc32.js';
+import { rsEncode } from './rs.js';
+import { FRAME_VERSION, symbolPeriod, symbolsPerByte, type Profile } from './profiles.js';
+
+export const HEADER_BYTES = 3;
+export const CRC_BYTES = 4;
+export const MAX_FRAME_PAYLOAD = 512;
+export const MAX_SEGMENTS = 8;
+export const MAX_MESSAGE = MAX_FRAME_PAYLOAD * MAX_SEGMENTS;
+export const MAX_CODEWORD = 255;
+
+export interface BlockLayout {
+  rows: number;
+  slots: number;
+  /** Total codeword bytes (<= slots). */
+  codewordBytes: number;
+  /** Codeword lengths, block 0 first. */
+  blockLengths: number[];
+  /** Data bytes available (sum of block lengths minus parity). */
+  capacity: number;
+}
+
+/** Layout of a frame with `rows` rows (a pure function of profile and rows). */
+export function layoutForRows(p: Profile, rows: number): BlockLayout | null {
+  const slots = rows * p.groups;
+  let nb = Math.ceil(slots / MAX_CODEWORD);
+  // A last block that could carry no data byte is dropped; its slots become padding.
+  if (slots - MAX_CODEWORD * (nb - 1) <= p.parity) nb -= 1;
+  if (nb < 1) return null;
+  const codewordBytes = Math.min(slots, nb * MAX_CODEWORD);
+  const base = Math.floor(codewordBytes / nb);
+  const extra = codewordBytes % nb;
+  const blockLengths = Array.from({ length: nb }, (_, i) => base + (i < extra ? 1 : 0));
+  if (blockLengths.some((n) => n <= p.parity)) return null;
+  return { rows, slots, codewordBytes, blockLengths, capacity: codewordBytes - nb * p.parity };
+}
+
+/** The number of rows a transmitter uses for a payload of L bytes: the smallest R whose capacity fits. */
+export function rowsForPayload(p: Profile, length: number): number {
+  const need = HEADER_BYTES + length + CRC_BYTES;
+  let rows = Math.max(1, Math.ceil((need + p.parity) / p.groups));
+  for (;;) {
+    const lay = layoutForRows(p, rows);
+    if (lay && lay.capacity >= need) return rows;
+    rows++;
+  }
+}
+
+export function maxRows(p: Profile): number {
+  return rowsForPayload(p, MAX_FRAME_PAYLOAD);
+}
+
+export function minRows(p: Profile): number {
+  return rowsForPayload(p, 0);
+}
+
+export function symbolCount(p: Profile, rows: number): number {
+  return rows * symbolsPerByte(p);
+}
+
+/** Time from preamble start to first data symbol start, seconds. */
+export function dataStart(p: Profile): number {
+  return p.chirpDuration + p.gap;
+}
+
+/** Time from preamble start to postamble start, seconds. */
+export function postambleStart(p: Profile, rows: number): number {
+  return p.chirpDuration + 2 * p.gap + symbolCount(p, rows) * symbolPeriod(p);
+}
+
+/** Total air time of one frame with `rows` rows, seconds. */
+export function frameDuration(p: Profile, rows: number): number {
+  return postambleStart(p, rows) + p.chirpDuration;
+}
+
+/** Air time of one frame carrying `length` payload bytes. */
+export function airTime(p: Profile, length: number): number {
+  return frameDuration(p, rowsForPayload(p, length));
+}
+
+export interface Segment {
+  index: number;
+  count: number;
+}
+
+export function encodeHeader(p: Profile, length: number, seg: Segment): Uint8Array {
+  const v = ((seg.index & 7) << 13) | (((seg.count - 1) & 7) << 10) | (length & 0x3ff);
+  return new Uint8Array([(FRAME_VERSION << 4) | p.id, v >> 8, v & 0xff]);
+}
+
+export interface FrameBytes {
+  layout: BlockLayout;
+  /** Byte per slot, length layout.slots. */
+  slots: Uint8Array;
+}
+
+/** Build the slot bytes of a frame (header, CRC, RS, interleave, padding). */
+export function buildFrame(p: Profile, payload: Uint8Array, seg: Segment = { index: 0, count: 1 }): FrameBytes {
+  const rows = rowsForPayload(p, payload.length);
+  const layout = layoutForRows(p, rows)!;
+  const data = new Uint8Array(layout.capacity);
+  const header = encodeHeader(p, payload.length, seg);
+  data.set(header, 0);
+  data.set(payload, HEADER_BYTES);
+  const crc = crc32(data.subarray(0, HEADER_BYTES + payload.length));
+  const c = HEADER_BYTES + payload.length;
+  data[c] = crc >>> 24;
+  data[c + 1] = (crc >>> 16) & 0xff;
+  data[c + 2] = (crc >>> 8) & 0xff;
+  data[c + 3] = crc & 0xff;
+  const blocks: Uint8Array[] = [];
+  let off = 0;
+  for (const n of layout.blockLengths) {
+    const k = n - p.parity;
+    const d = data.subarray(off, off + k);
+    off += k;
+    const cw = new Uint8Array(n);
+    cw.set(d, 0);
+    cw.set(rsEncode(d, p.parity), k);
+    blocks.push(cw);
+  }
+  const slots = new Uint8Array(layout.slots);
+  const nb = blocks.length;
+  for (let j = 0; j < layout.codewordBytes; j++) slots[j] = blocks[j % nb]![Math.floor(j / nb)]!;
+  return { layout, slots };
+}
+
+/** Slot index j of byte i of block b (inverse of the interleave). */
+export function slotOf(nb: number, b: number, i: number): number {
+  return i * nb + b;
+}

@@ -1,0 +1,167 @@
+/**
+ * Modulator: payload bytes -> PCM samples (Float32Array) at any sample rate (spec/fsk.md §6).
+ *
+ * Frame waveform, t in seconds from the frame start:
+ *   preamble  [0, Tc)            up-chirp chirpLowHz -> chirpHighHz
+ *   gap       Tg
+ *   symbols   s = 0..Ns-1 start at Tc + Tg + s*Ts (Ts = guard + window)
+ *   gap       Tg
+ *   postamble [Tc + 2Tg + Ns*Ts, +Tc)  down-chirp chirpHighHz -> chirpLowHz
+ * Tone k sounds as sin(2*pi*f_k*t + phi_k), phi_k = pi*k^2/K (K tones), with t measured from the frame start,
+ * so a tone repeated in consecutive symbols is one continuous sinusoid (the ramps overlap-add to 1).
+ */
+import { OffpayError } from '../../src/errors.js';
+import { buildFrame, dataStart, frameDuration, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, type Segment } from './frame.js';
+import { getProfile, PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type Profile, type ProfileName } from './profiles.js';
+
+export const MIN_RATE = 8000;
+export const MAX_RATE = 192000;
+/** Default peak amplitude of a frame (-6 dBFS). */
+export const DEFAULT_PEAK = 0.5;
+/** Silence between consecutive segment frames, seconds. */
+export const SEGMENT_GAP = 0.05;
+
+export interface EncodeOptions {
+  profile?: ProfileName;
+  /** Output sample rate in Hz (default 48000). */
+  sampleRate?: number;
+  /** Peak amplitude of the output, 0 < peak <= 1 (default 0.5). */
+  peak?: number;
+}
+
+export function checkRate(rate: number): void {
+  if (!Number.isFinite(rate) || rate < MIN_RATE || rate > MAX_RATE) {
+    throw new OffpayError('fsk.bad_rate', `sample rate ${rate} is outside ${MIN_RATE}..${MAX_RATE} Hz`);
+  }
+}
+
+export function resolveProfile(name: string | undefined): Profile {
+  const p = getProfile(name ?? 'fast');
+  if (!p) throw new OffpayError('fsk.bad_profile', `unknown profile '${name}' (expected ${PROFILE_NAMES.join(', ')})`);
+  return p;
+}
+
+/** Raised-cosine ramp: 0 at u = 0, 1 at u = 1. */
+function rampUp(u: number): number {
+  const s = Math.sin((Math.PI / 2) * u);
+  return s * s;
+}
+
+export function tonePhase(p: Profile, k: number): number {
+  return (Math.PI * k * k) / toneCount(p);
+}
+
+/** Add the chirp of profile p starting at t0 (seconds) into out. */
+export function addChirp(out: Float32Array | Float64Array, rate: number, p: Profile, t0: number, up: boolean, amp: number): void {
+  const T = p.chirpDuration;
+  const f0 = up ? p.chirpLowHz : p.chirpHighHz;
+  const f1 = up ? p.chirpHighHz : p.chirpLowHz;
+  const n0 = Math.ceil(t0 * rate);
+  const n1 = Math.min(out.length, Math.ceil((t0 + T) * rate));
+  for (let n = Math.max(0, n0); n < n1; n++) {
+    const tau = n / rate - t0;
+    out[n] = out[n]! + amp * chirpEnvelope(p, tau) * Math.sin(2 * Math.PI * (f0 * tau + ((f1 - f0) * tau * tau) / (2 * T)));
+  }
+}
+
+export function chirpEnvelope(p: Profile, tau: number): number {
+  if (tau < 0 || tau >= p.chirpDuration) return 0;
+  if (tau < p.ramp) return rampUp(tau / p.ramp);
+  if (tau > p.chirpDuration - p.ramp) return rampUp((p.chirpDuration - tau) / p.ramp);
+  return 1;
+}
+
+/** Tone index sent by group g in symbol s, from the slot bytes. */
+export function symbolTones(p: Profile, slots: Uint8Array, rows: number): Uint8Array {
+  const spb = symbolsPerByte(p);
+  const bps = bitsPerSymbol(p);
+  const M = p.tonesPerGroup;
+  const out = new Uint8Array(rows * spb * p.groups);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < p.groups; g++) {
+      const b = slots[r * p.groups + g]!;
+      for (let q = 0; q < spb; q++) {
+        const v = (b >> (8 - bps * (q + 1))) & (M - 1);
+        out[(r * spb + q) * p.groups + g] = v;
+      }
+    }
+  }
+  return out;
+}
+
+/** Samples of one frame (one segment) as Float64Array, unscaled. */
+function synthFrame(p: Profile, payload: Uint8Array, seg: Segment, rate: number): Float64Array {
+  const { layout, slots } = buildFrame(p, payload, seg);
+  const rows = layout.rows;
+  const tones = symbolTones(p, slots, rows);
+  const dur = frameDuration(p, rows);
+  const out = new Float64Array(Math.ceil(dur * rate) + 1);
+  const Ts = symbolPeriod(p);
+  const nsym = rows * symbolsPerByte(p);
+  const td = dataStart(p);
+  const chirpAmp = Math.sqrt(p.groups);
+  addChirp(out, rate, p, 0, true, chirpAmp);
+  addChirp(out, rate, p, postambleStart(p, rows), false, chirpAmp);
+  const M = p.tonesPerGroup;
+  for (let s = 0; s < nsym; s++) {
+    const ts = td + s * Ts;
+    const n0 = Math.ceil(ts * rate);
+    const n1 = Math.min(out.length, Math.ceil((ts + Ts + p.ramp) * rate));
+    for (let g = 0; g < p.groups; g++) {
+      const k = g * M + tones[s * p.groups + g]!;
+      const w = 2 * Math.PI * toneHz(p, k);
+      const ph = tonePhase(p, k);
+      for (let n = n0; n < n1; n++) {
+        const t = n / rate;
+        const tau = t - ts;
+        let env = 1;
+        if (tau < p.ramp) env = rampUp(tau / p.ramp);
+        else if (tau >= Ts) env = rampUp(1 - (tau - Ts) / p.ramp);
+        out[n] = out[n]! + env * Math.sin(w * t + ph);
+      }
+    }
+  }
+  return out;
+}
+
+/** Split a message into segment payloads (at most MAX_FRAME_PAYLOAD each). */
+export function segmentPayload(payload: Uint8Array): Uint8Array[] {
+  if (payload.length > MAX_MESSAGE) {
+    throw new OffpayError('fsk.payload_too_large', `payload of ${payload.length} bytes exceeds ${MAX_MESSAGE} bytes`, { max: MAX_MESSAGE });
+  }
+  const count = Math.max(1, Math.ceil(payload.length / MAX_FRAME_PAYLOAD));
+  const size = Math.ceil(payload.length / count);
+  return Array.from({ length: count }, (_, i) => payload.subarray(i * size, Math.min(payload.length, (i + 1) * size)));
+}
+
+/**
+ * Encode `payload` (any length up to MAX_MESSAGE) as audio: one frame, or several segment frames separated
+ * by SEGMENT_GAP of silence. The result peaks at `peak`.
+ */
+export function encode(payload: Uint8Array, options: EncodeOptions = {}): Float32Array {
+  if (!(payload instanceof Uint8Array)) throw new OffpayError('fsk.bad_input', 'payload must be a Uint8Array');
+  const p = resolveProfile(options.profile);
+  const rate = options.sampleRate ?? 48000;
+  checkRate(rate);
+  if (p.chirpHighHz + 200 >= rate / 2 || toneHz(p, toneCount(p) - 1) + 200 >= rate / 2) {
+    throw new OffpayError('fsk.bad_rate', `profile '${p.name}' needs a sample rate above ${2 * (p.chirpHighHz + 200)} Hz`);
+  }
+  const peak = options.peak ?? DEFAULT_PEAK;
+  if (!(peak > 0 && peak <= 1)) throw new OffpayError('fsk.bad_input', `peak ${peak} must be in (0, 1]`);
+  const parts = segmentPayload(payload);
+  const frames = parts.map((part, index) => synthFrame(p, part, { index, count: parts.length }, rate));
+  const gap = Math.round(SEGMENT_GAP * rate);
+  const total = frames.reduce((a, f) => a + f.length, 0) + gap * (frames.length - 1);
+  const out = new Float32Array(total);
+  let max = 0;
+  for (const f of frames) for (let i = 0; i < f.length; i++) max = Math.max(max, Math.abs(f[i]!));
+  const scale = max > 0 ? peak / max : 0;
+  let off = 0;
+  for (const f of frames) {
+    for (let i = 0; i < f.length; i++) out[off + i] = f[i]! * scale;
+    off += f.length + gap;
+  }
+  return out;
+}
+
+export { MAX_FRAME_PAYLOAD };

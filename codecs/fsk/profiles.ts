@@ -1,0 +1,87 @@
+/**
+ * The profile table (spec/fsk.md §3). A profile is one row: adding a profile is adding a row, not a branch.
+ * Every number a compatible modem needs is here; all times are seconds and all frequencies are Hz at the
+ * transmitter's clock.
+ *
+ * Tone k of a profile (k = 0 .. groups*tonesPerGroup-1) has frequency baseHz + k*spacingHz; group g owns
+ * the adjacent tones g*M .. g*M+M-1 (M = tonesPerGroup). Each data symbol sends one tone per group.
+ */
+export const FRAME_VERSION = 1;
+
+export type ProfileName = 'fast' | 'robust' | 'ultrasonic';
+
+export interface Profile {
+  readonly name: ProfileName;
+  /** 4-bit profile id carried in the frame header. */
+  readonly id: number;
+  /** Tones per group (M), a power of two dividing 256: 4 or 16 (2 or 4 bits per symbol). */
+  readonly tonesPerGroup: number;
+  /** Number of tone groups sounding at once (G). */
+  readonly groups: number;
+  readonly baseHz: number;
+  readonly spacingHz: number;
+  /** Guard at the start of each symbol (absorbs timing error and early reflections). */
+  readonly guard: number;
+  /** Detection window; spacingHz = 1 / window so the tones are orthogonal over it. */
+  readonly window: number;
+  /** Raised-cosine ramp length of every tone burst and of the chirps. */
+  readonly ramp: number;
+  /** Chirp: preamble sweeps chirpLowHz -> chirpHighHz, postamble chirpHighHz -> chirpLowHz. */
+  readonly chirpLowHz: number;
+  readonly chirpHighHz: number;
+  readonly chirpDuration: number;
+  /** Silence between preamble and first symbol, and between last symbol and postamble. */
+  readonly gap: number;
+  /** Reed-Solomon parity bytes per codeword. */
+  readonly parity: number;
+}
+
+const audibleChirp = { chirpLowHz: 1500, chirpHighHz: 10200, chirpDuration: 0.04, gap: 0.01 } as const;
+
+export const PROFILES: readonly Profile[] = Object.freeze([
+  Object.freeze({
+    name: 'fast', id: 1, tonesPerGroup: 4, groups: 22, baseHz: 1500, spacingHz: 100,
+    guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48,
+  }),
+  Object.freeze({
+    name: 'robust', id: 2, tonesPerGroup: 16, groups: 5, baseHz: 1500, spacingHz: 100,
+    guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48,
+  }),
+  Object.freeze({
+    name: 'ultrasonic', id: 3, tonesPerGroup: 4, groups: 7, baseHz: 17000, spacingHz: 100,
+    guard: 0.0025, window: 0.01, ramp: 0.001, chirpLowHz: 17000, chirpHighHz: 19700, chirpDuration: 0.04, gap: 0.01,
+    parity: 48,
+  }),
+] satisfies Profile[]);
+
+export const PROFILE_NAMES: readonly ProfileName[] = PROFILES.map((p) => p.name);
+
+export function getProfile(name: string): Profile | undefined {
+  return PROFILES.find((p) => p.name === name);
+}
+
+export function profileById(id: number): Profile | undefined {
+  return PROFILES.find((p) => p.id === id);
+}
+
+/** Bits carried by one symbol of one group: log2(M). */
+export function bitsPerSymbol(p: Profile): number {
+  return Math.log2(p.tonesPerGroup);
+}
+
+/** Symbols per byte in a group: 8 / log2(M). */
+export function symbolsPerByte(p: Profile): number {
+  return 8 / bitsPerSymbol(p);
+}
+
+export function symbolPeriod(p: Profile): number {
+  return p.guard + p.window;
+}
+
+export function toneHz(p: Profile, k: number): number {
+  return p.baseHz + k * p.spacingHz;
+}
+
+export function toneCount(p: Profile): number {
+  return p.groups * p.tonesPerGroup;
+}

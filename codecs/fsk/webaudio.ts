@@ -1,0 +1,124 @@
+/**
+ * Web Audio adapters (browsers; tested in Node with the `web-audio-api` package).
+ *
+ * Playback: encode at the context's sample rate into an AudioBuffer and play it through an
+ * AudioBufferSourceNode. Capture: an AudioWorklet processor (source text below, registered as
+ * 'offpay-fsk-capture') copies its input's first channel and posts it to the main thread in batches; the
+ * main-thread wrapper feeds an FskReceiver. The receiver accepts any block size, so 128-frame render
+ * quanta work as they are.
+ */
+import { encode, type EncodeOptions } from './modulate.js';
+import { FskReceiver, type ReceiverEvent, type ReceiverOptions } from './receive.js';
+
+/** An AudioBuffer holding `samples` (which must be at ctx.sampleRate), mono. */
+export function toAudioBuffer(ctx: BaseAudioContext, samples: Float32Array): AudioBuffer {
+  const buffer = ctx.createBuffer(1, Math.max(1, samples.length), ctx.sampleRate);
+  buffer.getChannelData(0).set(samples);
+  return buffer;
+}
+
+/** Encode `payload` at the context's rate into an AudioBuffer. */
+export function encodeToAudioBuffer(ctx: BaseAudioContext, payload: Uint8Array, options: Omit<EncodeOptions, 'sampleRate'> = {}): AudioBuffer {
+  return toAudioBuffer(ctx, encode(payload, { ...options, sampleRate: ctx.sampleRate }));
+}
+
+/** Play `payload` on ctx.destination (or `destination`) at time `when`; returns the started source node. */
+export function playPayload(
+  ctx: BaseAudioContext, payload: Uint8Array,
+  options: Omit<EncodeOptions, 'sampleRate'> & { when?: number; destination?: AudioNode } = {},
+): AudioBufferSourceNode {
+  const src = ctx.createBufferSource();
+  src.buffer = encodeToAudioBuffer(ctx, payload, options);
+  src.connect(options.destination ?? ctx.destination);
+  src.start(options.when ?? 0);
+  return src;
+}
+
+export const CAPTURE_PROCESSOR_NAME = 'offpay-fsk-capture';
+
+/**
+ * Source of the capture AudioWorkletProcessor. It batches `batch` frames (processorOptions.batch, default
+ * 1024; 128 sends every render quantum) of input channel 0 and posts each batch as a Float32Array
+ * (transferred). It outputs silence and keeps running while its input is connected.
+ */
+export const CAPTURE_WORKLET_SOURCE = `
+class OffpayFskCapture extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    const o = (options && options.processorOptions) || {};
+    this.batch = Math.max(128, Math.min(16384, o.batch | 0 || 1024));
+    this.buf = new Float32Array(this.batch);
+    this.fill = 0;
+    this.stopped = false;
+    this.port.onmessage = (e) => { if (e.data === 'stop') this.stopped = true; };
+  }
+  process(inputs) {
+    if (this.stopped) return false;
+    const ch = inputs[0] && inputs[0][0];
+    if (!ch) return true;
+    let i = 0;
+    while (i < ch.length) {
+      const n = Math.min(ch.length - i, this.batch - this.fill);
+      this.buf.set(ch.subarray(i, i + n), this.fill);
+      this.fill += n;
+      i += n;
+      if (this.fill === this.batch) {
+        const out = this.buf;
+        this.port.postMessage(out, [out.buffer]);
+        this.buf = new Float32Array(this.batch);
+        this.fill = 0;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor('${CAPTURE_PROCESSOR_NAME}', OffpayFskCapture);
+`;
+
+/** A URL for audioWorklet.addModule(): a data: URL of CAPTURE_WORKLET_SOURCE. */
+export function captureModuleUrl(): string {
+  return 'data:text/javascript;charset=utf-8,' + encodeURIComponent(CAPTURE_WORKLET_SOURCE);
+}
+
+export interface CaptureHandle {
+  node: AudioWorkletNode;
+  receiver: FskReceiver;
+  /** Stop capturing: disconnects the node and flushes the receiver (its events go to onEvent). */
+  stop(): ReceiverEvent[];
+}
+
+/**
+ * Capture from `source` (e.g. a MediaStreamAudioSourceNode) into a streaming receiver. Events go to
+ * options.onEvent. `batch` sets the frames per message from the worklet (128 = every render quantum).
+ */
+export async function startCapture(
+  ctx: BaseAudioContext, source: AudioNode,
+  options: Omit<ReceiverOptions, 'sampleRate'> & { batch?: number; moduleUrl?: string; AudioWorkletNodeClass?: typeof AudioWorkletNode } = {},
+): Promise<CaptureHandle> {
+  await ctx.audioWorklet.addModule(options.moduleUrl ?? captureModuleUrl());
+  const receiver = new FskReceiver({ ...options, sampleRate: ctx.sampleRate });
+  const Ctor = options.AudioWorkletNodeClass ?? AudioWorkletNode;
+  const node = new Ctor(ctx, CAPTURE_PROCESSOR_NAME, {
+    numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { batch: options.batch ?? 1024 },
+  });
+  node.port.onmessage = (e: MessageEvent) => {
+    if (e.data instanceof Float32Array) receiver.push(e.data);
+  };
+  source.connect(node);
+  // Keep the node pulled by the graph; its output is silent.
+  node.connect(ctx.destination);
+  return {
+    node,
+    receiver,
+    stop() {
+      node.port.postMessage('stop');
+      try {
+        source.disconnect(node);
+        node.disconnect();
+      } catch {
+        // already disconnected
+      }
+      return receiver.flush();
+    },
+  };
+}
