@@ -6,8 +6,11 @@
  * Traps handled (research note §2.5): every CardReader and the PCSCLite object are closed on `close()`, or
  * the process never exits; the benign "Command cancelled" error fired on close is swallowed; a transmit that
  * resolves with fewer than 2 bytes is "card lost" (vpcd does this when the card vanishes), and so are
- * pcsc-lite's removed/reset/unavailable errors.
+ * pcsc-lite's removed/reset/unavailable errors. And one more, found here: the addon's constructor retries
+ * SCardEstablishContext in a busy loop on the main thread while pcscd is not running, which freezes the
+ * whole process (timers included); so on Linux the pcscd socket is probed first (`nfc.pcsc_error`).
  */
+import { connect } from 'node:net';
 import { OffpayError } from '../../src/errors.js';
 import type { CardLink } from './session.js';
 
@@ -43,6 +46,37 @@ export function loadPcsclite(): Promise<Pcsclite> {
     },
   );
   return loaded;
+}
+
+/** pcsc-lite's client socket: PCSCLITE_CSOCK_NAME or the default /run/pcscd/pcscd.comm. */
+export function pcscdSocketPath(): string {
+  return process.env.PCSCLITE_CSOCK_NAME ?? '/run/pcscd/pcscd.comm';
+}
+
+/**
+ * On Linux (pcsc-lite), make sure something accepts connections on pcscd's socket before the addon is
+ * touched (see the module comment). Elsewhere the PC/SC service is part of the OS and is not probed.
+ */
+export async function checkPcscService(timeoutMs = 2000): Promise<void> {
+  if (process.platform !== 'linux') return;
+  const path = pcscdSocketPath();
+  await new Promise<void>((resolve, reject) => {
+    const s = connect({ path });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new OffpayError('nfc.pcsc_error', `pcscd does not answer on ${path}`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve();
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(t);
+      s.destroy();
+      reject(new OffpayError('nfc.pcsc_error', `pcscd is not running (${e.code ?? e.message} on ${path}); start it, e.g. \`pcscd --foreground\``));
+    });
+  });
 }
 
 export interface PcscOptions {
@@ -81,6 +115,7 @@ const LOST = /removed|reset|unavailable|not connected|0x80100069|0x80100068|0x80
  */
 export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard> {
   const pcsclite = await loadPcsclite();
+  await checkPcscService();
   const timeoutMs = options.timeoutMs ?? 30_000;
   const resLen = options.maxResponse ?? 65538;
   const pcsc = pcsclite();
@@ -218,6 +253,7 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
 /** List PC/SC reader names seen within `waitMs` (default 1000 ms). */
 export async function listPcscReaders(waitMs = 1000): Promise<string[]> {
   const pcsclite = await loadPcsclite();
+  await checkPcscService();
   const pcsc = pcsclite();
   const names: string[] = [];
   let err: string | undefined;

@@ -57,6 +57,17 @@ describe.skipIf(missing.length > 0 && !inCi)('NFC over a real PC/SC stack (pcscd
     await o.pc.waitForRemoval();
   }
 
+  it('no pcscd on the socket -> nfc.pcsc_error at once (the addon would otherwise freeze the process)', async () => {
+    const saved = process.env.PCSCLITE_CSOCK_NAME;
+    process.env.PCSCLITE_CSOCK_NAME = join(tmpdir(), `offpay-no-pcscd-${process.pid}.comm`);
+    try {
+      expect(await asyncCodeOf(openPcscCard({ timeoutMs: 2000 }))).toBe('nfc.pcsc_error');
+    } finally {
+      if (saved === undefined) delete process.env.PCSCLITE_CSOCK_NAME;
+      else process.env.PCSCLITE_CSOCK_NAME = saved;
+    }
+  });
+
   it('SELECT, GET TOKEN (+GET RESPONSE), verify, receipt with short APDUs: 3 round trips, within the air-time budget', async () => {
     const wallet = testWallet(300);
     const o = await present(wallet);

@@ -200,6 +200,32 @@ describe('reader session against misbehaving cards', () => {
   });
 });
 
+describe('reader session + card application (seeded properties)', () => {
+  it('any request and token size within the limits arrives intact, in the predicted number of round trips', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1024 }),
+        fc.integer({ min: 1, max: 4096 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (reqLen, tokLen, readerExt, cardExt) => {
+          const req = Uint8Array.from({ length: reqLen }, (_, i) => (i * 7 + reqLen) & 0xff);
+          const w = testWallet(tokLen);
+          const card = new CardApplication(w, { extendedLength: cardExt });
+          const r = await transact(memoryLink(card), { request: req, extendedLength: readerExt, verify: async () => ({ verdict: 1 }) });
+          expect(w.requests[0]).toEqual(req);
+          expect(r.token).toEqual(fakeToken(req, tokLen));
+          const ext = readerExt && cardExt;
+          const expected = ext ? 2 : 1 + Math.ceil(reqLen / 255) + Math.ceil(tokLen / 256) - 1;
+          expect(r.trace.length).toBe(expected);
+          expect(card.state.pendingBytes).toBe(0);
+        },
+      ),
+      { seed: 0x7816, numRuns: 200 },
+    );
+  });
+});
+
 describe('air time at 106 kbit/s', () => {
   it('SELECT + GET TOKEN + GET RESPONSE of a 300-byte token stays within the 40 ms budget', async () => {
     const { result } = await pay(300);
