@@ -21,7 +21,7 @@ import { encodeCbor } from '../cbor.js';
 import { equalBytes, toHex, type SyncVerifier } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
-import { readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
+import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { verifyToken } from '../verify.js';
 import { batchSigningInput, decodeBatch, type SettlementBatch } from '../reader/batch.js';
@@ -56,7 +56,8 @@ const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, Jou
 const SALE_KINDS = [JournalKind.accept, JournalKind.tap_in];
 
 export interface ClearingOptions {
-  issuerKeys: IssuerKeySet;
+  /** The issuer key set; stored in the database, so later opens may omit it. */
+  issuerKeys?: IssuerKeySet;
   /** Database path (default ':memory:'). */
   path?: string;
   /** Ed25519 backend (default nodeEd25519()). */
@@ -151,7 +152,6 @@ export class Clearing {
   private readonly q: Record<string, Database.Statement>;
 
   constructor(o: ClearingOptions) {
-    this.issuerKeys = o.issuerKeys;
     this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
     try {
@@ -162,6 +162,18 @@ export class Clearing {
       this.db.exec(SCHEMA);
     } catch (e) {
       throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+    }
+    const keyset = this.getMeta('issuer_keyset');
+    if (o.issuerKeys) {
+      if (keyset instanceof Uint8Array && decodeIssuerKeySet(u8(keyset)).issuerId !== o.issuerKeys.issuerId) {
+        throw new OffpayError('clearing.wrong_issuer', `this clearing database belongs to issuer ${decodeIssuerKeySet(u8(keyset)).issuerId}`);
+      }
+      this.issuerKeys = o.issuerKeys;
+      this.setMeta('issuer_keyset', encodeIssuerKeySet(o.issuerKeys));
+    } else if (keyset instanceof Uint8Array) {
+      this.issuerKeys = decodeIssuerKeySet(u8(keyset));
+    } else {
+      throw new OffpayError('clearing.no_issuer_keys', 'a new clearing database needs the issuer key set');
     }
     const stored = this.getMeta('fee_bps');
     this.feeBps = validateFeeBps(o.feeBps ?? (typeof stored === 'number' ? stored : 150));

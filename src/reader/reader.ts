@@ -213,10 +213,12 @@ export class Reader {
   async accept(bytes: Uint8Array, ctx: AcceptContext = {}): Promise<ReaderVerdict> {
     const now = ctx.now ?? this.clock();
     if (!(bytes instanceof Uint8Array)) throw new OffpayError('reader.bad_input', 'a token is a byte array');
-    const vctx = this.verifyContext(ctx, now);
     const hash = tokenHash(bytes);
+    // A token this reader already holds is judged by its record alone (so a resume works whatever request
+    // the machine shows now).
     const prior = this.store.transact((tx) => tx.getToken(hash));
     if (prior) return this.priorVerdict(prior);
+    const vctx = this.verifyContext(ctx, now);
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) {
       return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
