@@ -1,0 +1,80 @@
+/**
+ * The browser promise, checked in a real browser: Debian's Chromium, driven by playwright-core, loads the
+ * built ESM modules from a loopback server (an import map points bare specifiers at node_modules), then
+ * runs the protocol core (noble and WebCrypto on every test vector), the FSK modem through Web Audio
+ * (OfflineAudioContext), and the QR engine with the wasm served by the page. Any request that leaves
+ * 127.0.0.1 fails the test (the zxing CDN default must never be used).
+ * Needs `npm run build` first (npm test does it). Under CI=true a missing Chromium fails the test.
+ */
+import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = resolve('.');
+const haveChromium = existsSync(CHROMIUM);
+const haveBuild = existsSync(join(ROOT, 'dist/src/index.js'));
+if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.html': 'text/html' };
+const PAGE = `<!doctype html><html><head><script type="importmap">${JSON.stringify({
+  imports: {
+    '@noble/curves/': '/node_modules/@noble/curves/',
+    '@noble/hashes/': '/node_modules/@noble/hashes/',
+    'cbor-x': '/node_modules/cbor-x/index.js',
+    'zxing-wasm/full': '/node_modules/zxing-wasm/dist/es/full/index.js',
+  },
+})}</script><script type="module" src="/test/browser/page.mjs"></script></head><body>offpay browser test</body></html>`;
+
+let server: Server;
+let base = '';
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    const file = normalize(join(ROOT, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+describe.skipIf(!haveChromium || !haveBuild)('in Chromium', () => {
+  it('runs the core, every vector with noble and WebCrypto, FSK through Web Audio, and QR with a locally served wasm', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      const foreign: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) foreign.push(r.url());
+      });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${base}/`);
+      await page.waitForFunction(() => (window as unknown as { __offpay?: unknown }).__offpay !== undefined, undefined, { timeout: 50_000 });
+      const result = (await page.evaluate(() => (window as unknown as { __offpay: unknown }).__offpay)) as Record<string, unknown>;
+      if (result.error) throw new Error(`in the browser: ${String(result.error)}`);
+      expect(errors).toEqual([]);
+      expect(foreign).toEqual([]);
+      expect(result).toMatchObject({ noble: true, webcryptoAvailable: true, webcrypto: true, vectorProblems: [], fskOk: true, qrOk: true });
+      expect(result.cases as number).toBeGreaterThanOrEqual(100);
+    } finally {
+      await browser.close();
+    }
+  });
+});
