@@ -546,7 +546,7 @@ export class FskReceiver {
     return { pos: c0 - radius + bestI + delta, score: best };
   }
 
-  private tryFrame(p: Profile, rows: number, eps0: number, pre: Peak, post: Peak): { frame: FskFrame } | Failure {
+  private tryFrame(p: Profile, rows: number, eps0: number, pre: Peak, _post: Peak): { frame: FskFrame } | Failure {
     const rate = this.sampleRate;
     const fam = this.families.find((f) => f.profiles.includes(p))!;
     const D = postambleStart(p, rows) * rate;
