@@ -180,7 +180,12 @@ async function overhead(token: Uint8Array, ctx: VerifyContext): Promise<Overhead
     // Sanity: every case must actually succeed on this frame.
     const v0 = verifyToken((await decodeCode(frame, { symbologies: ['qr'] })).payload, ctx, node);
     if (!v0.accepted) throw new Error(`bench token not accepted: ${v0.reason}`);
-    process.stdout.write(`${label}:\n`);
+    // The fast path (no try-harder passes) may not read a hard frame; it is timed only where it reads.
+    const fastOk = await decodeCode(frame, { symbologies: ['qr'], tryHarder: false }).then(
+      () => true,
+      () => false,
+    );
+    process.stdout.write(`${label}:${fastOk ? '' : ' (fast path does not read this frame: not timed)'}\n`);
     const res = await interleaved([
       ['zxing readBarcodes alone (same options)', async () => readBarcodes(imageData, zxOptions)],
       ['zxing readBarcodes alone (zxing defaults, QR only)', async () => readBarcodes(imageData, { formats: ['QRCode'] })],
@@ -192,7 +197,12 @@ async function overhead(token: Uint8Array, ctx: VerifyContext): Promise<Overhead
         },
       ],
       ['offpay decodeCode', async () => decodeCode(frame, { symbologies: ['qr'], expect: 'token' })],
-      ['offpay decodeCode, tryHarder off (fast path)', async () => decodeCode(frame, { symbologies: ['qr'], expect: 'token', tryHarder: false })],
+      ...(fastOk
+        ? ([['offpay decodeCode, tryHarder off (fast path)', async () => decodeCode(frame, { symbologies: ['qr'], expect: 'token', tryHarder: false })]] as [
+            string,
+            () => Promise<unknown>,
+          ][])
+        : []),
       [
         'offpay decodeCode + verifyToken (node:crypto Ed25519)',
         async () => verifyToken((await decodeCode(frame, { symbologies: ['qr'], expect: 'token' })).payload, ctx, node),
