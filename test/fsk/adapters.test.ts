@@ -115,7 +115,8 @@ describe('Web Audio (web-audio-api in Node)', () => {
     const rate = 44100;
     const ctx = new OfflineAudioContext(1, Math.round(rate * 1.6), rate);
     const source = ctx.createBufferSource();
-    source.buffer = encodeToAudioBuffer(ctx as unknown as BaseAudioContext, payload, { profile: 'fast' }) as never;
+    const audio = encodeToAudioBuffer(ctx as unknown as BaseAudioContext, payload, { profile: 'fast' });
+    source.buffer = audio as never;
     const got: Uint8Array[] = [];
     const handle = await startCapture(ctx as unknown as BaseAudioContext, source as unknown as AudioNode, {
       batch: 128,
@@ -128,7 +129,7 @@ describe('Web Audio (web-audio-api in Node)', () => {
     await ctx.startRendering();
     // Let the worklet's port messages drain.
     // (The input goes silent-and-channelless once the source ends, so the worklet stops posting then.)
-    const need = Math.floor((0.3 * rate + source.buffer!.length) / 128) * 128;
+    const need = Math.floor((0.3 * rate + audio.length) / 128) * 128;
     const deadline = Date.now() + 20000;
     while (Date.now() < deadline && handle.receiver.level().samples < need) await new Promise((r) => setTimeout(r, 1));
     expect(handle.receiver.level().samples).toBeGreaterThanOrEqual(need);
