@@ -18,15 +18,15 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { encodeCbor } from '../cbor.js';
-import { equalBytes, toHex, type SyncVerifier } from '../crypto.js';
+import { equalBytes, signingInput, toHex, type SyncVerifier } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { verifyToken } from '../verify.js';
-import { batchSigningInput, decodeBatch, type SettlementBatch } from '../reader/batch.js';
+import { batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
 import { createBlocklist } from '../reader/blocklist.js';
-import { chainHash, entryToCbor, JournalKind, type JournalKindName } from '../reader/journal.js';
+import { entryToCbor, JOURNAL_TAG, JournalKind, type JournalKindName } from '../reader/journal.js';
 import { PROFILES } from '../reader/profiles.js';
 import { cachingVerifier } from '../reader/verifier.js';
 import { feeFor, validateFeeBps } from './fees.js';
@@ -142,6 +142,9 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+const JOURNAL_PREFIX = signingInput(JOURNAL_TAG, new Uint8Array(0));
+/** journal.ts chainHash with node:crypto SHA-256 (same bytes, faster on Node). */
+const chainHash = (prev: Uint8Array, entry: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(JOURNAL_PREFIX).update(prev).update(entry).digest());
 
 export class Clearing {
   readonly db: Database.Database;
@@ -185,9 +188,9 @@ export class Clearing {
       batch: db.prepare('SELECT digest FROM batches WHERE reader_id = ? AND batch_seq = ?'),
       putBatch: db.prepare('INSERT OR REPLACE INTO batches(reader_id, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE reader_id = ? AND seq = ?'),
+      entryRange: db.prepare('SELECT seq, hash FROM entries WHERE reader_id = ? AND seq BETWEEN ? AND ?'),
       putEntry: db.prepare('INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      token: db.prepare('SELECT 1 FROM tokens WHERE hash = ?'),
-      putToken: db.prepare('INSERT INTO tokens(hash, bytes, wallet_id, counter, amount, currency, payee, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      putToken: db.prepare('INSERT OR IGNORE INTO tokens(hash, bytes, wallet_id, counter, amount, currency, payee, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       sameCounter: db.prepare(
         `SELECT t.hash, e.reader_id, e.seq FROM tokens t JOIN entries e ON e.token_hash = t.hash
          WHERE t.wallet_id = ? AND t.counter = ? AND t.hash != ? AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.conflict})`,
@@ -247,7 +250,7 @@ export class Clearing {
     } catch (e) {
       return reject((e as OffpayError).code, (e as Error).message, false);
     }
-    if (!this.verifier.verify(b.signature, batchSigningInput(b), b.readerCert.readerPublicKey)) {
+    if (!this.verifier.verify(b.signature, batchSigningInputFromBytes(bytes), b.readerCert.readerPublicKey)) {
       return reject('clearing.bad_batch_signature', `batch ${b.batchSeq}: the reader signature does not verify`);
     }
     const digest = sha(bytes);
@@ -286,6 +289,8 @@ export class Clearing {
         this.q.problem!.run(readerId, 'reader_cert_changed', `operator ${String(existing.operator_id)} -> ${b.readerCert.operatorId}`, now);
       }
       if (!existing) this.q.putReader!.run(readerId, b.readerCert.operatorId, b.readerCert.profile, encodeCbor(b.readerCert.issuerSignature));
+      const held = new Map<number, Uint8Array>();
+      for (const r of this.q.entryRange!.all(readerId, b.firstSeq, lastSeq) as Row[]) held.set(Number(r.seq), u8(r.hash));
       let entries = 0;
       let alreadyHeld = 0;
       let invalidTokens = 0;
@@ -294,9 +299,9 @@ export class Clearing {
         const e = b.entries[i]!;
         const hash = hashes[i]!;
         const prev = i === 0 ? b.prevHead : hashes[i - 1]!;
-        const have = this.q.entry!.get(readerId, e.seq) as Row | undefined;
+        const have = held.get(e.seq);
         if (have) {
-          if (!equalBytes(u8(have.hash), hash)) {
+          if (!equalBytes(have, hash)) {
             throw new OffpayError('clearing.fork', `batch ${b.batchSeq}: entry ${e.seq} differs from the entry already held (a rewritten or forged history)`);
           }
           alreadyHeld++;
@@ -324,7 +329,7 @@ export class Clearing {
               reason = 'amount_mismatch';
               invalidTokens++;
             } else {
-              if (!this.q.token!.get(tokenHash)) this.q.putToken!.run(tokenHash, e.data, v.walletId, t.counter, t.amount, v.currency, t.payee, t.time);
+              this.q.putToken!.run(tokenHash, e.data, v.walletId, t.counter, t.amount, v.currency, t.payee, t.time);
               if (e.kind !== 'tap_out') {
                 for (const o of this.q.sameCounter!.all(v.walletId, t.counter, tokenHash) as Row[]) {
                   if (this.q.putDouble!.run('counter_reuse', v.walletId, t.counter, u8(o.hash), o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;

@@ -59,6 +59,22 @@ export function createBatch(reader: { secretKey: Uint8Array }, body: SettlementB
 }
 
 /**
+ * The signing input of a batch straight from its canonical bytes, without re-encoding: the signed array is
+ * the batch array minus its last element, so its encoding is 0x89 followed by the batch bytes between the
+ * 10-element array header (0x8a) and the final 66 bytes (0x58 0x40 and the 64-byte signature). Valid only
+ * for bytes that `decodeBatch` accepted (canonical, 10 elements, 64-byte signature last).
+ */
+export function batchSigningInputFromBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes[0] !== 0x8a || bytes[bytes.length - 66] !== 0x58 || bytes[bytes.length - 65] !== 0x40) {
+    throw new OffpayError('batch.bad_structure', 'not the canonical encoding of a settlement batch');
+  }
+  const body = new Uint8Array(bytes.length - 66);
+  body[0] = 0x89;
+  body.set(bytes.subarray(1, bytes.length - 66), 1);
+  return signingInput(SigningTag.SettlementBatch, body);
+}
+
+/**
  * Decode a batch and check its shape: entry seqs consecutive from firstSeq. Signatures and the chain are
  * checked by `verifyBatchChain` and by clearing. Throws OffpayError `batch.*`, `message.*`, `cbor.*`.
  */

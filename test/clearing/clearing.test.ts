@@ -226,3 +226,15 @@ describe('Clearing', () => {
     expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100 })]);
   });
 });
+
+describe('batch signing input', () => {
+  it('from the raw bytes equals the re-encoded one', async () => {
+    const { batchSigningInput, batchSigningInputFromBytes } = await import('../../src/reader/batch.js');
+    const a = vending(161);
+    const w = makeWallet(issuer, 'cl', 'h');
+    for (let i = 1; i <= 3; i++) await a.r.accept(signToken(w, { payee: 161, amount: 100, counter: i, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+    for (const bytes of [a.r.export(NOW).bytes, a.r.export(NOW).bytes]) {
+      expect(toHex(batchSigningInputFromBytes(bytes))).toBe(toHex(batchSigningInput(decodeBatch(bytes))));
+    }
+  });
+});
