@@ -67,6 +67,11 @@ const isEntry = (() => {
 })();
 
 if (isEntry) {
+  // A reader of our output that goes away early (`offpay inspect X | head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
