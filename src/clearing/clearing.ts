@@ -23,7 +23,7 @@ import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
-import { verifyToken } from '../verify.js';
+import { checkTokenJob, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
 import { createBlocklist } from '../reader/blocklist.js';
 import { entryToCbor, JOURNAL_TAG, JournalKind, type JournalKindName } from '../reader/journal.js';
@@ -137,6 +137,17 @@ export interface ClearingReport {
 }
 
 type Row = Record<string, unknown>;
+
+interface Prepared {
+  kind: 'prepared';
+  b: SettlementBatch;
+  bytes: Uint8Array;
+  digest: Uint8Array;
+  hashes: Uint8Array[];
+  jobs: (TokenJob | null)[];
+  now: number;
+  reject: (code: string, message: string, record?: boolean) => IngestResult;
+}
 const u8 = (b: unknown): Uint8Array => {
   const x = b as Buffer;
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
@@ -229,8 +240,11 @@ export class Clearing {
     }
   }
 
-  /** Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). */
-  ingest(bytes: Uint8Array): IngestResult {
+  /**
+   * Phase 1 of an ingest: decode, certificate, signature, duplicate and chain checks, and the token
+   * verification jobs. Returns a final result when the batch stops here.
+   */
+  private prepare(bytes: Uint8Array): Prepared | IngestResult {
     const empty = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0 };
     const now = this.clock();
     let b: SettlementBatch;
@@ -256,23 +270,69 @@ export class Clearing {
     const digest = sha(bytes);
     const held = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
     if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, ...empty };
-    // Chain over the entries.
-    const entryBytes = b.entries.map((e) => encodeCbor(entryToCbor(e)));
     const hashes: Uint8Array[] = [];
     let h = b.prevHead;
-    for (const eb of entryBytes) {
-      h = chainHash(h, eb);
+    for (const e of b.entries) {
+      h = chainHash(h, encodeCbor(entryToCbor(e)));
       hashes.push(h);
     }
     if (!equalBytes(h, b.head)) {
       return reject('clearing.bad_chain', `batch ${b.batchSeq} (entries ${b.firstSeq}..${b.firstSeq + b.entries.length - 1}): the entries do not chain to the signed head`);
     }
-    const lastSeq = b.firstSeq + b.entries.length - 1;
     const profile = PROFILES[b.readerCert.profile];
     const payees = b.readerCert.profile === 'transit' ? [readerId, b.readerCert.operatorId] : [readerId];
     const acceptAge = Math.max(profile.maxAgeSeconds, profile.oneWayMaxAgeSeconds);
+    const jobs = b.entries.map((e): TokenJob | null =>
+      TOKEN_KINDS.has(JournalKind[e.kind])
+        ? { data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds }
+        : null,
+    );
+    return { kind: 'prepared', b, bytes, digest, hashes, jobs, now, reject };
+  }
 
+  /** Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). */
+  ingest(bytes: Uint8Array): IngestResult {
+    const p = this.prepare(bytes);
+    if (!('kind' in p)) return p;
+    return this.commit(
+      p,
+      p.jobs.map((j) => j && checkTokenJob(j, this.issuerKeys, this.verifier)),
+    );
+  }
+
+  /**
+   * Ingest many batches, verifying tokens on `pool` worker threads while the main thread writes the previous
+   * batch to the database (same results as `ingest` one by one, in order).
+   */
+  async ingestAll(batches: Uint8Array[], pool?: VerifyPool): Promise<IngestResult[]> {
+    if (!pool) return batches.map((b) => this.ingest(b));
+    const out: IngestResult[] = [];
+    const start = (i: number) => {
+      const p = this.prepare(batches[i]!);
+      if (!('kind' in p)) return { p, checks: Promise.resolve([] as (TokenCheck | null)[]) };
+      return { p, checks: pool.check(p.jobs) };
+    };
+    let next = batches.length ? start(0) : undefined;
+    for (let i = 0; i < batches.length; i++) {
+      const cur = next!;
+      const checks = await cur.checks;
+      next = i + 1 < batches.length ? start(i + 1) : undefined;
+      // A batch prepared before the previous one was committed may now be a duplicate or overlap: commit
+      // handles overlaps entry by entry, and a byte-identical batch is detected again here.
+      if (!('kind' in cur.p)) out.push(cur.p);
+      else out.push(this.commit(cur.p, checks));
+    }
+    return out;
+  }
+
+  /** Phase 2: continuity, per-entry storage, double spends; one database transaction. */
+  private commit(p: Prepared, checks: (TokenCheck | null)[]): IngestResult {
+    const { b, digest, hashes, now, reject } = p;
+    const readerId = b.readerCert.readerId;
+    const lastSeq = b.firstSeq + b.entries.length - 1;
     const run = this.db.transaction((): IngestResult => {
+      const again = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
+      if (again && equalBytes(u8(again.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0 };
       // Continuity with what is held.
       if (b.firstSeq > 1) {
         const before = this.q.entry!.get(readerId, b.firstSeq - 1) as Row | undefined;
@@ -313,31 +373,26 @@ export class Clearing {
         let reason: string | null = null;
         if (TOKEN_KINDS.has(kind)) {
           tokenHash = sha(e.data);
-          const v = verifyToken(
-            e.data,
-            { issuerKeys: this.issuerKeys, now: e.time, payees, maxAgeSeconds: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFutureSeconds: profile.maxFutureSeconds },
-            this.verifier,
-          );
-          if (!v.accepted) {
+          const v = checks[i]!;
+          if (!v.ok) {
             valid = 0;
             reason = v.reason;
             invalidTokens++;
           } else {
-            const t = v.token;
-            if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== t.amount) {
+            if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== v.amount) {
               valid = 0;
               reason = 'amount_mismatch';
               invalidTokens++;
             } else {
-              this.q.putToken!.run(tokenHash, e.data, v.walletId, t.counter, t.amount, v.currency, t.payee, t.time);
+              this.q.putToken!.run(tokenHash, e.data, v.walletId, v.counter, v.amount, v.currency, v.payee, v.time);
               if (e.kind !== 'tap_out') {
-                for (const o of this.q.sameCounter!.all(v.walletId, t.counter, tokenHash) as Row[]) {
-                  if (this.q.putDouble!.run('counter_reuse', v.walletId, t.counter, u8(o.hash), o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
+                for (const o of this.q.sameCounter!.all(v.walletId, v.counter, tokenHash) as Row[]) {
+                  if (this.q.putDouble!.run('counter_reuse', v.walletId, v.counter, u8(o.hash), o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
                   this.q.block!.run(v.walletId, 'counter_reuse', now);
                 }
                 if (e.kind !== 'conflict') {
                   for (const o of this.q.sameToken!.all(tokenHash, readerId, e.seq) as Row[]) {
-                    if (this.q.putDouble!.run('same_token_twice', v.walletId, t.counter, tokenHash, o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
+                    if (this.q.putDouble!.run('same_token_twice', v.walletId, v.counter, tokenHash, o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
                     this.q.block!.run(v.walletId, 'same_token_twice', now);
                   }
                 } else {

@@ -4,3 +4,4 @@
  */
 export * from './fees.js';
 export * from './clearing.js';
+export * from './pool.js';
