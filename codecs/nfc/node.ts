@@ -4,6 +4,7 @@
  * `offpay nfc read` use; codecs/nfc/index.ts exposes them through lazy wrappers so importing offpay/nfc
  * in a browser never loads node:net or the native PC/SC addon.
  */
+import { OffpayError } from '../../src/errors.js';
 import { CardApplication, type CardOptions, type CardWallet } from './card.js';
 import { openPcscCard, type PcscOptions } from './pcsc.js';
 import { transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderOptions } from './session.js';
@@ -45,19 +46,35 @@ export interface PcscReadResult<T> extends TransactResult<T> {
 /**
  * Wait for a card on a PC/SC reader, run SELECT / GET TOKEN / verify / PUT RECEIPT, and close every PC/SC
  * handle whatever happens. Throws `nfc.*` when no token was obtained.
+ *
+ * A card that is gone before it answered SELECT (pcscd still reports the previous card for up to one
+ * polling period after it left, ~0.4 s with vpcd) is not an error: nothing was paid yet, so the reader
+ * lets pcscd catch up and tries again with whatever card is there, within the same `timeoutMs`. A card
+ * lost after SELECT is `nfc.card_lost`.
  */
 export async function readTokenOverPcsc<T>(
   request: Uint8Array,
   verify: (token: Uint8Array) => Promise<VerifyOutcome<T>>,
   options: ReadOverPcscOptions = {},
 ): Promise<PcscReadResult<T>> {
-  const pc = await openPcscCard(options);
-  try {
-    const r = await transact(pc.link, { ...options, request, verify: (token) => verify(token) });
-    if (options.waitForRemovalMs) await pc.waitForRemoval(options.waitForRemovalMs).catch(() => undefined);
-    return { ...r, readerName: pc.readerName, atr: pc.atr };
-  } finally {
-    await pc.close();
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (true) {
+    const pc = await openPcscCard({ ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+    let retry = false;
+    try {
+      const r = await transact(pc.link, { ...options, request, verify: (token) => verify(token) });
+      if (options.waitForRemovalMs) await pc.waitForRemoval(options.waitForRemovalMs).catch(() => undefined);
+      return { ...r, readerName: pc.readerName, atr: pc.atr };
+    } catch (e) {
+      // lost on the very first APDU: a stale presence, not a payment that was interrupted
+      retry = e instanceof OffpayError && e.code === 'nfc.card_lost' && e.detail?.roundTrip === 1 && Date.now() < deadline;
+      if (!retry) throw e;
+      // Let pcscd catch up: either the slot empties, or (vpcd swaps a dead card for a queued one without a
+      // removal event) nothing changes and the next SELECT reaches the new card. Nothing was paid yet.
+      await pc.waitForRemoval(Math.min(500, Math.max(1, deadline - Date.now()))).catch(() => undefined);
+    } finally {
+      await pc.close();
+    }
   }
 }
 

@@ -93,10 +93,15 @@ export interface PcscCard {
   atr: Uint8Array;
   protocol: number;
   link: CardLink;
-  /** Disconnect (resetting the card) and close every reader and the PC/SC context. Safe to call twice. */
+  /**
+   * Disconnect (SCARD_LEAVE_CARD) and close every reader and the PC/SC context. Safe to call twice. Not a
+   * reset: resetting a card that already left makes pcscd 1.9.9 + vpcd 0.8 report the slot empty while
+   * vpcd silently takes the next card, which then never shows up. The card application resets on SELECT.
+   */
   close(): Promise<void>;
   /**
-   * Wait until the card leaves the reader (a reader must not start the next transaction before), then
+   * Wait until the card leaves the reader (a reader must not start the next transaction before), or until
+   * pcsc-lite reports another insertion/removal event (the card was swapped between two polls), then
    * close like `close()`. Throws `nfc.card_still_present` after `timeoutMs` (default 10000), closed anyway.
    */
   waitForRemoval(timeoutMs?: number): Promise<void>;
@@ -172,16 +177,23 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
       });
       if (options.reader && !reader.name.includes(options.reader)) return;
       let connecting = false;
-      reader.on('status', (status: { state: number; atr?: Buffer }) => {
-        if (settled || connecting) return;
+      let latest: { state: number; atr?: Buffer } | undefined;
+      let retry: ReturnType<typeof setTimeout> | undefined;
+      const attempt = (): void => {
+        const status = latest;
+        if (settled || closed || connecting || !status) return;
         const present = (status.state & reader.SCARD_STATE_PRESENT) !== 0 && (status.state & reader.SCARD_STATE_MUTE) === 0;
         if (!present) return;
         connecting = true;
         reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err, protocol) => {
           connecting = false;
           if (err) {
+            // e.g. the card left again, or pcscd is still powering it: the state may not change again, so
+            // try once more shortly instead of waiting for a status event that might never come
             lastError = err instanceof Error ? err.message : String(err);
-            return; // e.g. the card left again; keep waiting
+            if (retry !== undefined) clearTimeout(retry);
+            retry = setTimeout(attempt, 250);
+            return;
           }
           if (settled) {
             reader.disconnect(reader.SCARD_LEAVE_CARD, () => undefined);
@@ -211,15 +223,18 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
           const close = (): Promise<void> =>
             new Promise<void>((done) => {
               if (closed) return done();
-              reader.disconnect(reader.SCARD_RESET_CARD, () => {
+              reader.disconnect(reader.SCARD_LEAVE_CARD, () => {
                 shutdown();
                 done();
               });
             });
+          // pcsc-lite counts insertions and removals in the high 16 bits of the reader state. A card that
+          // leaves and another that arrives between two status reports show up only as a new count.
+          const events = status.state >>> 16;
           let present = true;
           const waiters: Array<() => void> = [];
           reader.on('status', (st: { state: number }) => {
-            present = (st.state & reader.SCARD_STATE_PRESENT) !== 0;
+            present = (st.state & reader.SCARD_STATE_PRESENT) !== 0 && st.state >>> 16 === events;
             if (!present) for (const w of waiters.splice(0)) w();
           });
           resolve({
@@ -245,6 +260,10 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
             },
           });
         });
+      };
+      reader.on('status', (status: { state: number; atr?: Buffer }) => {
+        latest = status;
+        attempt();
       });
     });
   });

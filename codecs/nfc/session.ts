@@ -116,14 +116,18 @@ export class ReaderSession {
       });
       response = await Promise.race([this.link.transmit(command), timeout]);
     } catch (e) {
-      if (e instanceof OffpayError) throw e;
+      if (e instanceof OffpayError) {
+        if (e.code === 'nfc.card_lost') throw new OffpayError(e.code, e.message, { ...e.detail, roundTrip: this.trace.length + 1 });
+        throw e;
+      }
       throw new OffpayError('nfc.link_error', `transmit failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
     if (!(response instanceof Uint8Array)) throw new OffpayError('nfc.link_error', 'the link returned something other than bytes');
     this.trace.push({ command, response: response.slice() });
-    if (response.length < 2) throw new OffpayError('nfc.card_lost', `the card answered ${response.length} bytes: it is gone`, { length: response.length });
+    if (response.length < 2)
+      throw new OffpayError('nfc.card_lost', `the card answered ${response.length} bytes: it is gone`, { length: response.length, roundTrip: this.trace.length });
     return parseResponse(response);
   }
 

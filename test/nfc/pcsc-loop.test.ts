@@ -157,5 +157,17 @@ describe.skipIf(missing.length > 0 && !inCi)('NFC over a real PC/SC stack (pcscd
     expect(card.events.map((e: { event: string }) => e.event)).toEqual(['paid', 'receipt']);
     expect(card.events[1]).toMatchObject({ outcome: 'accepted', readerId: 77 });
     console.log(`offpay nfc read/card: ${verdict.link.roundTrips} round trips, ${verdict.link.bytesSent} B sent, ${verdict.link.bytesReceived} B received, air time (SELECT+GET TOKEN) ${verdict.link.airTimeMs} ms`);
+
+    // the same wallet refuses an amount over its per-payment limit: 6985 on the wire, nfc.refused at the gate
+    const refusedCard = runCli(nfcCommands, 'nfc card', ['--wallet', join(dir, 'wallet'), '--timeout', '3', '--now', now, '--json']);
+    const refused = await runCli(nfcCommands, 'nfc read', [
+      '--reader', join(dir, 'reader'), '--issuer', join(dir, 'issuer'), '--amount', '100000', '--currency', 'HKD',
+      '--pcsc-reader', READER, '--timeout', '20', '--now', now, '--json',
+    ]);
+    expect(refused.code).toBe(2);
+    expect(JSON.parse(refused.out)).toMatchObject({ ok: false, error: 'nfc.refused', detail: { sw: '6985', command: 'GET TOKEN' } });
+    const cardAfter = await refusedCard;
+    expect(cardAfter.code).toBe(2);
+    expect(JSON.parse(cardAfter.out)).toMatchObject({ ok: false, error: 'nfc.no_payment', detail: { events: [{ event: 'refused', error: 'wallet.over_payment_limit' }] } });
   });
 });

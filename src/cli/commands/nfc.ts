@@ -168,8 +168,8 @@ const card: Command = {
     clearTimeout(timer);
     process.off('SIGINT', onSig);
     await vc.close();
-    ctx.emit({ ok: ok && payments > 0, payments, commands: vc.commands, events });
-    if (!ok || payments === 0) throw new OffpayError('nfc.no_payment', `no payment completed (${vc.commands} APDUs received)`);
+    if (!ok || payments === 0) throw new OffpayError('nfc.no_payment', `no payment completed (${vc.commands} APDUs received)`, { commands: vc.commands, events });
+    ctx.emit({ ok: true, payments, commands: vc.commands, events });
     ctx.out(`card removed after ${vc.commands} APDUs`);
     return EXIT_OK;
   },
