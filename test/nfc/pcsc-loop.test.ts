@@ -127,6 +127,21 @@ describe.skipIf(missing.length > 0 && !inCi)('NFC over a real PC/SC stack (pcscd
     expect(await asyncCodeOf(new ReaderSession(o2.pc.link).select())).toBe('nfc.not_offpay');
     await remove(o2);
   });
+  it('back-to-back taps: the next card right after the previous one left (stale presence is retried, not paid twice)', async () => {
+    for (const prev of open) if (prev.vc?.inserted && prev.pc) await remove({ vc: prev.vc, pc: prev.pc });
+    const { serveCardOverVpcd, readTokenOverPcsc } = await import('../../codecs/nfc/node.js');
+    const sizes = [220, 260, 300];
+    const wallets = sizes.map((n) => testWallet(n));
+    for (const [i, w] of wallets.entries()) {
+      const served = await serveCardOverVpcd(w);
+      open.push({ vc: served });
+      const r = await readTokenOverPcsc(request, async () => ({ verdict: 'ok' }), { reader: READER, timeoutMs: 15_000 });
+      await served.close(); // the phone leaves at once; the next one arrives immediately
+      expect(r.token).toEqual(fakeToken(request, sizes[i]!));
+    }
+    expect(wallets.map((w) => w.requests.length)).toEqual([1, 1, 1]);
+  });
+
   it('offpay nfc card + offpay nfc read: a real wallet pays a real reader through pcscd, receipt verified by the wallet', async () => {
     for (const prev of open) if (prev.vc?.inserted && prev.pc) await remove({ vc: prev.vc, pc: prev.pc });
     const dir = mkdtempSync(join(tmpdir(), 'offpay-nfc-e2e-'));
