@@ -214,24 +214,27 @@ function flip(b: Uint8Array, index: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------
 // Signatures listed in a case
 
+/** One signature entry: the exact signed bytes and what RFC 8032 strict verification says (null for weak keys). */
+function entry(role: VectorSignature['role'], publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): VectorSignature {
+  const valid = isWeakPublicKey(publicKey) ? null : nobleEd25519.verify(signature, message, publicKey);
+  return { role, publicKey: toHex(publicKey), message: toHex(message), signature: toHex(signature), valid };
+}
+
+/** The two signatures of a certificate-carrying message: the issuer's on the certificate, the holder's on the message. */
+function certified(keySet: IssuerKeySet, keyIndex: number, issuerSig: [Uint8Array, Uint8Array], holder: VectorSignature): VectorSignature[] {
+  const key = keySet.keys.find((k) => k.keyIndex === keyIndex);
+  return [...(key ? [entry('issuer', key.publicKey, issuerSig[0], issuerSig[1])] : []), holder];
+}
+
 function tokenSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: Uint8Array): VectorSignature[] {
   let t;
   try {
     t = tokenFromCbor(decodeCbor(bytes));
   } catch {
-    if (!fallback) return [];
-    return tokenSignatures(fallback, keySet);
+    return fallback ? tokenSignatures(fallback, keySet) : [];
   }
-  const out: VectorSignature[] = [];
-  const key = keySet.keys.find((k) => k.keyIndex === t.walletCert.keyIndex);
-  if (key) {
-    const m = walletCertSigningInput(t.walletCert);
-    out.push({ role: 'issuer', publicKey: toHex(key.publicKey), message: toHex(m), signature: toHex(t.walletCert.issuerSignature), valid: nobleEd25519.verify(t.walletCert.issuerSignature, m, key.publicKey) });
-  }
-  const m = tokenSigningInput(t);
-  const pk = t.walletCert.walletPublicKey;
-  out.push({ role: 'wallet', publicKey: toHex(pk), message: toHex(m), signature: toHex(t.walletSignature), valid: isWeakPublicKey(pk) ? null : nobleEd25519.verify(t.walletSignature, m, pk) });
-  return out;
+  const c = t.walletCert;
+  return certified(keySet, c.keyIndex, [walletCertSigningInput(c), c.issuerSignature], entry('wallet', c.walletPublicKey, tokenSigningInput(t), t.walletSignature));
 }
 
 function requestSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: Uint8Array): VectorSignature[] {
@@ -241,16 +244,8 @@ function requestSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: U
   } catch {
     return fallback ? requestSignatures(fallback, keySet) : [];
   }
-  const out: VectorSignature[] = [];
-  const key = keySet.keys.find((k) => k.keyIndex === r.readerCert.keyIndex);
-  if (key) {
-    const m = readerCertSigningInput(r.readerCert);
-    out.push({ role: 'issuer', publicKey: toHex(key.publicKey), message: toHex(m), signature: toHex(r.readerCert.issuerSignature), valid: nobleEd25519.verify(r.readerCert.issuerSignature, m, key.publicKey) });
-  }
-  const m = requestSigningInput(r);
-  const pk = r.readerCert.readerPublicKey;
-  out.push({ role: 'reader', publicKey: toHex(pk), message: toHex(m), signature: toHex(r.readerSignature), valid: isWeakPublicKey(pk) ? null : nobleEd25519.verify(r.readerSignature, m, pk) });
-  return out;
+  const c = r.readerCert;
+  return certified(keySet, c.keyIndex, [readerCertSigningInput(c), c.issuerSignature], entry('reader', c.readerPublicKey, requestSigningInput(r), r.readerSignature));
 }
 
 // ---------------------------------------------------------------------------------------------------------
