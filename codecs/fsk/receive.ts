@@ -564,8 +564,22 @@ export class FskReceiver {
     const layout = layoutForRows(p, rows);
     if (!layout) return { rank: 1, code: 'fsk.bad_header', reason: 'impossible frame layout', profile: p.name };
     if (P - this.base < 0) return { rank: 1, code: 'fsk.truncated', reason: 'the frame start is no longer buffered', profile: p.name };
-    const demod = this.demodulate(p, rows, P, eps);
-    const decoded = decodeSlots(p, layout, demod.bytes, demod.conf);
+    const E = this.energies(p, rows, P, eps);
+    const nsym = symbolCount(p, rows);
+    let demod = slotsFromMetric(p, rows, E, E);
+    let decoded = decodeSlots(p, layout, demod.bytes, demod.conf);
+    // Reverberation-aware metrics are tried only when the plain energies do not decode.
+    if ('failure' in decoded) {
+      for (const metric of reverbMetrics(E, nsym, toneCount(p), p.tonesPerGroup, p.groups)) {
+        const d2 = slotsFromMetric(p, rows, E, metric);
+        const r2 = decodeSlots(p, layout, d2.bytes, d2.conf);
+        if (!('failure' in r2) || r2.rank > (decoded as { rank: number }).rank) {
+          demod = d2;
+          decoded = r2;
+        }
+        if (!('failure' in r2)) break;
+      }
+    }
     const diag: FrameDiagnostics = {
       profile: p.name,
       startSample: Math.round(P),
@@ -587,13 +601,11 @@ export class FskReceiver {
     return { frame: { payload: decoded.payload, profile: p.name, segment: decoded.segment, diagnostics: diag } };
   }
 
-  /** Hard decisions and per-byte confidences for every slot. */
-  private demodulate(p: Profile, rows: number, P: number, eps: number): { bytes: Uint8Array; conf: Float64Array; toneSnrDb: number } {
+  /** Goertzel energy of every tone in every symbol window: E[s * K + k]. */
+  private energies(p: Profile, rows: number, P: number, eps: number): Float64Array {
     const rate = this.sampleRate;
     const nsym = symbolCount(p, rows);
     const K = toneCount(p);
-    const M = p.tonesPerGroup;
-    const G = p.groups;
     const scale = rate / (1 + eps);
     const N = Math.max(8, Math.round(p.window * scale));
     const coef = new Float64Array(K);
@@ -617,8 +629,69 @@ export class FskReceiver {
         E[s * K + k] = s1 * s1 + s2 * s2 - c * s1 * s2;
       }
     }
-    // Reverberation tail estimate per tone: exponentially weighted energy of the previous symbols.
-    const metric = dereverberate(E, nsym, K, M, G);
+    return E;
+  }
+
+  private reassemble(frame: FskFrame): void {
+    const { index, count } = frame.segment;
+    if (count === 1) {
+      this.reassembly = null;
+      this.emit({ type: 'message', payload: frame.payload, profile: frame.profile, segments: 1 });
+      return;
+    }
+    if (index === 0 || !this.reassembly || this.reassembly.count !== count || this.reassembly.profile !== frame.profile) {
+      this.reassembly = { count, profile: frame.profile, parts: new Array<Uint8Array | undefined>(count).fill(undefined) };
+    }
+    this.reassembly.parts[index] = frame.payload;
+    if (this.reassembly.parts.every((x) => x !== undefined)) {
+      const parts = this.reassembly.parts as Uint8Array[];
+      const total = parts.reduce((a, x) => a + x.length, 0);
+      const out = new Uint8Array(total);
+      let off = 0;
+      for (const x of parts) {
+        out.set(x, off);
+        off += x.length;
+      }
+      this.reassembly = null;
+      this.emit({ type: 'message', payload: out, profile: frame.profile, segments: count });
+    }
+  }
+}
+
+interface Failure {
+  rank: number;
+  code: string;
+  reason: string;
+  profile?: ProfileName;
+  detail?: Record<string, unknown>;
+}
+
+/** The analytic chirp (cos, sin parts) of profile p at time tau from its start. */
+function chirpAt(p: Profile, up: boolean, tau: number): [number, number] {
+  const T = p.chirpDuration;
+  const f0 = up ? p.chirpLowHz : p.chirpHighHz;
+  const f1 = up ? p.chirpHighHz : p.chirpLowHz;
+  const env = chirpEnvelope(p, tau);
+  if (env === 0) return [0, 0];
+  const ph = 2 * Math.PI * (f0 * tau + ((f1 - f0) * tau * tau) / (2 * T));
+  return [env * Math.sin(ph), -env * Math.cos(ph)];
+}
+
+function snrFromScore(score: number): number {
+  const s = Math.min(score, 0.999999);
+  return 10 * Math.log10(s / (1 - s));
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Hard decisions (largest metric per group and symbol) and per-byte confidences for every slot. */
+export function slotsFromMetric(p: Profile, rows: number, E: Float64Array, metric: Float64Array): { bytes: Uint8Array; conf: Float64Array; toneSnrDb: number } {
+    const nsym = symbolCount(p, rows);
+    const K = toneCount(p);
+    const M = p.tonesPerGroup;
+    const G = p.groups;
     const top = new Uint8Array(nsym * G);
     const margin = new Float64Array(nsym * G);
     const e1s = new Float64Array(nsym * G);
@@ -676,72 +749,18 @@ export class FskReceiver {
     return { bytes, conf, toneSnrDb };
   }
 
-  private reassemble(frame: FskFrame): void {
-    const { index, count } = frame.segment;
-    if (count === 1) {
-      this.reassembly = null;
-      this.emit({ type: 'message', payload: frame.payload, profile: frame.profile, segments: 1 });
-      return;
-    }
-    if (index === 0 || !this.reassembly || this.reassembly.count !== count || this.reassembly.profile !== frame.profile) {
-      this.reassembly = { count, profile: frame.profile, parts: new Array<Uint8Array | undefined>(count).fill(undefined) };
-    }
-    this.reassembly.parts[index] = frame.payload;
-    if (this.reassembly.parts.every((x) => x !== undefined)) {
-      const parts = this.reassembly.parts as Uint8Array[];
-      const total = parts.reduce((a, x) => a + x.length, 0);
-      const out = new Uint8Array(total);
-      let off = 0;
-      for (const x of parts) {
-        out.set(x, off);
-        off += x.length;
-      }
-      this.reassembly = null;
-      this.emit({ type: 'message', payload: out, profile: frame.profile, segments: count });
-    }
-  }
-}
-
-interface Failure {
-  rank: number;
-  code: string;
-  reason: string;
-  profile?: ProfileName;
-  detail?: Record<string, unknown>;
-}
-
-/** The analytic chirp (cos, sin parts) of profile p at time tau from its start. */
-function chirpAt(p: Profile, up: boolean, tau: number): [number, number] {
-  const T = p.chirpDuration;
-  const f0 = up ? p.chirpLowHz : p.chirpHighHz;
-  const f1 = up ? p.chirpHighHz : p.chirpLowHz;
-  const env = chirpEnvelope(p, tau);
-  if (env === 0) return [0, 0];
-  const ph = 2 * Math.PI * (f0 * tau + ((f1 - f0) * tau * tau) / (2 * T));
-  return [env * Math.sin(ph), -env * Math.cos(ph)];
-}
-
-function snrFromScore(score: number): number {
-  const s = Math.min(score, 0.999999);
-  return 10 * Math.log10(s / (1 - s));
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
 /**
- * Per-tone reverberation compensation: metric = E - beta * H, where H is the energy the same tone had in
- * earlier symbols, weighted by gamma^age. beta and gamma are fitted per frame on the tones that were not
- * chosen (least squares over a small grid of gamma), so a dry channel gets beta ~ 0.
+ * Reverberation-aware decision metrics (spec/fsk.md §7 step 7). The reverberant tail that tone k leaves in
+ * later windows is modelled as H_k(s) = sum_{s' < s} gamma^(s - s' - 1) E_k(s'). On the tones a first pass
+ * did not choose, E is regressed on [1, H] (floor c, slope beta) for gamma in {0.5, 0.75, 0.9}; the best fit
+ * gives the expected reverberation-plus-noise energy sigma_k^2(s) = c + beta H_k(s) of every tone. Returned
+ * metrics, tried in order:
+ *   1. Rician log-likelihood ratio (2 A sqrt(E) - A^2) / sigma^2, A^2 = median chosen energy of the group;
+ *   2. subtraction E - beta H.
  */
-export function dereverberate(E: Float64Array, nsym: number, K: number, M: number, G: number): Float64Array {
-  const gammas = [0.5, 0.75, 0.9];
-  let bestBeta = 0;
-  let bestGain = 0;
-  let bestH: Float64Array | null = null;
-  // First-pass decisions on raw energies.
-  const chosen = new Uint8Array(nsym * K);
+export function reverbMetrics(E: Float64Array, nsym: number, K: number, M: number, G: number): Float64Array[] {
+  const n = nsym * K;
+  const chosen = new Uint8Array(n);
   for (let s = 0; s < nsym; s++) {
     for (let g = 0; g < G; g++) {
       let b = -1;
@@ -756,8 +775,9 @@ export function dereverberate(E: Float64Array, nsym: number, K: number, M: numbe
       chosen[s * K + g * M + bi] = 1;
     }
   }
-  for (const gamma of gammas) {
-    const H = new Float64Array(nsym * K);
+  let best: { H: Float64Array; beta: number; c: number; rss: number } | null = null;
+  for (const gamma of [0.5, 0.75, 0.9]) {
+    const H = new Float64Array(n);
     for (let k = 0; k < K; k++) {
       let h = 0;
       for (let s = 0; s < nsym; s++) {
@@ -765,27 +785,54 @@ export function dereverberate(E: Float64Array, nsym: number, K: number, M: numbe
         h = gamma * h + E[s * K + k]!;
       }
     }
-    // Regress E on H over unchosen tones: beta = <E,H> / <H,H>; gain = explained energy.
-    let eh = 0;
-    let hh = 0;
-    for (let i = 0; i < nsym * K; i++) {
+    let sn = 0;
+    let sh = 0;
+    let se = 0;
+    let shh = 0;
+    let seh = 0;
+    let see = 0;
+    for (let i = 0; i < n; i++) {
       if (chosen[i]) continue;
-      eh += E[i]! * H[i]!;
-      hh += H[i]! * H[i]!;
+      const h = H[i]!;
+      const e = E[i]!;
+      sn++;
+      sh += h;
+      se += e;
+      shh += h * h;
+      seh += e * h;
+      see += e * e;
     }
-    if (hh <= 0) continue;
-    const beta = Math.max(0, eh / hh);
-    const gain = (eh * eh) / hh;
-    if (gain > bestGain) {
-      bestGain = gain;
-      bestBeta = beta;
-      bestH = H;
+    if (sn < 2) continue;
+    const varh = shh - (sh * sh) / sn;
+    if (varh <= 0) continue;
+    let beta = (seh - (sh * se) / sn) / varh;
+    if (beta < 0) beta = 0;
+    let c = (se - beta * sh) / sn;
+    if (c < 0) c = 0;
+    const rss = see - 2 * c * se - 2 * beta * seh + sn * c * c + 2 * c * beta * sh + beta * beta * shh;
+    if (!best || rss < best.rss) best = { H, beta, c, rss };
+  }
+  if (!best || best.beta === 0) return [];
+  const { H, beta, c } = best;
+  const floor = Math.max(c, 1e-30);
+  const llr = new Float64Array(n);
+  const sub = new Float64Array(n);
+  for (let g = 0; g < G; g++) {
+    const won: number[] = [];
+    for (let s = 0; s < nsym; s++) for (let m = 0; m < M; m++) if (chosen[s * K + g * M + m]) won.push(E[s * K + g * M + m]!);
+    won.sort((a, b) => a - b);
+    const A2 = Math.max(0, (won[won.length >> 1] ?? 0) - floor);
+    const A = Math.sqrt(A2);
+    for (let s = 0; s < nsym; s++) {
+      for (let m = 0; m < M; m++) {
+        const i = s * K + g * M + m;
+        const sigma2 = floor + beta * H[i]!;
+        llr[i] = (2 * A * Math.sqrt(E[i]!) - A2) / sigma2;
+        sub[i] = E[i]! - beta * H[i]!;
+      }
     }
   }
-  if (!bestH || bestBeta === 0) return E;
-  const out = new Float64Array(nsym * K);
-  for (let i = 0; i < nsym * K; i++) out[i] = E[i]! - bestBeta * bestH[i]!;
-  return out;
+  return [llr, sub];
 }
 
 type SlotDecode =
