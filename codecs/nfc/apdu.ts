@@ -94,19 +94,23 @@ export function encodeCommand(cmd: CommandApdu, options: EncodeCommandOptions = 
   if (!Number.isInteger(ne) || ne < 0 || ne > 65536) fail('invalid_field', `Ne must be 0..65536, got ${ne}`);
   const head = [byte(cmd.cla, 'CLA'), byte(cmd.ins, 'INS'), byte(cmd.p1, 'P1'), byte(cmd.p2, 'P2')];
   const ext = options.extended === true || needsExtended(cmd);
-  const out = head;
+  // length fields: Lc (before the data) and Le (after it), in the chosen format
+  let lc: number[] = [];
+  let le: number[] = [];
   if (!ext) {
-    if (nc > 0) out.push(nc, ...cmd.data);
-    if (ne > 0) out.push(ne & 0xff); // 256 -> 00
-    return Uint8Array.from(out);
+    if (nc > 0) lc = [nc];
+    if (ne > 0) le = [ne & 0xff]; // 256 -> 00
+  } else if (nc > 0 || ne > 0) {
+    // case 1 has no extended form
+    if (nc > 0) lc = [0x00, (nc >> 8) & 0xff, nc & 0xff];
+    if (ne > 0) le = nc === 0 ? [0x00, (ne >> 8) & 0xff, ne & 0xff] : [(ne >> 8) & 0xff, ne & 0xff]; // 65536 -> 0000
   }
-  if (nc === 0 && ne === 0) return Uint8Array.from(out); // case 1 has no extended form
-  if (nc > 0) out.push(0x00, (nc >> 8) & 0xff, nc & 0xff, ...cmd.data);
-  if (ne > 0) {
-    if (nc === 0) out.push(0x00);
-    out.push((ne >> 8) & 0xff, ne & 0xff); // 65536 -> 0000
-  }
-  return Uint8Array.from(out);
+  const out = new Uint8Array(4 + lc.length + nc + le.length);
+  out.set(head, 0);
+  out.set(lc, 4);
+  out.set(cmd.data, 4 + lc.length);
+  out.set(le, 4 + lc.length + nc);
+  return out;
 }
 
 /** Parse a command APDU strictly: the length fields must account for every byte. Throws `apdu.*`. */

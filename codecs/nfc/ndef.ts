@@ -108,7 +108,7 @@ function checkRecordShape(r: NdefRecord, index: number): void {
 }
 
 function physical(
-  out: number[],
+  out: Uint8Array[],
   flags: number,
   tnf: number,
   type: Uint8Array,
@@ -117,13 +117,12 @@ function physical(
 ): void {
   const sr = payload.length <= 0xff;
   const il = id.length > 0;
-  out.push(flags | (sr ? NDEF_FLAG.SR : 0) | (il ? NDEF_FLAG.IL : 0) | tnf, type.length);
-  if (sr) out.push(payload.length);
-  else out.push((payload.length >>> 24) & 0xff, (payload.length >>> 16) & 0xff, (payload.length >>> 8) & 0xff, payload.length & 0xff);
-  if (il) out.push(id.length);
-  for (const b of type) out.push(b);
-  for (const b of id) out.push(b);
-  for (const b of payload) out.push(b);
+  const n = payload.length;
+  const head = [flags | (sr ? NDEF_FLAG.SR : 0) | (il ? NDEF_FLAG.IL : 0) | tnf, type.length];
+  if (sr) head.push(n);
+  else head.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  if (il) head.push(id.length);
+  out.push(Uint8Array.from(head), type, id, payload);
 }
 
 /**
@@ -136,7 +135,7 @@ export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefE
   const chunk = options.chunkSize;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1))
     throw new OffpayError('ndef.bad_option', `chunkSize must be a positive integer, got ${chunk}`);
-  const out: number[] = [];
+  const out: Uint8Array[] = [];
   list.forEach((r, i) => {
     checkRecordShape(r, i);
     const first = i === 0 ? NDEF_FLAG.MB : 0;
@@ -154,7 +153,13 @@ export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefE
       else physical(out, flags, TNF.UNCHANGED, new Uint8Array(0), new Uint8Array(0), part);
     }
   });
-  return Uint8Array.from(out);
+  const msg = new Uint8Array(out.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of out) {
+    msg.set(p, o);
+    o += p.length;
+  }
+  return msg;
 }
 
 /**

@@ -57,6 +57,15 @@ describe('command APDU cases', () => {
     expect(parseCommand(hex('801001020000' + '03aabbcc0100'))).toMatchObject({ ne: 256, extended: true, case: 4 });
   });
 
+  it('handles the largest extended command (65 535 data bytes, Le 65 536)', () => {
+    const data = Uint8Array.from({ length: 65535 }, (_, i) => i & 0xff);
+    const enc = encodeCommand(cmd(data, 65536));
+    expect(enc.length).toBe(4 + 3 + 65535 + 2);
+    expect(toHex(enc.subarray(0, 7))).toBe('8010010200ffff');
+    const p = parseCommand(enc);
+    expect([p.case, p.extended, p.ne, p.data.length]).toEqual([4, true, 65536, 65535]);
+  });
+
   it('encodes SELECT and GET RESPONSE as in the research trace', () => {
     expect(toHex(encodeCommand(selectCommand(hex('F0504159544F4B01'))))).toBe('00a4040008f0504159544f4b0100');
     expect(toHex(encodeCommand(getResponseCommand(0x2c)))).toBe('00c000002c');
