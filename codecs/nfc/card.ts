@@ -202,6 +202,8 @@ export class CardApplication {
   private pending: Uint8Array | undefined;
   private chain: Chain | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Bumped on deactivation and SELECT: a wallet answer that arrives for an older session is dropped. */
+  private epoch = 0;
 
   constructor(
     private readonly wallet: CardWallet,
@@ -249,6 +251,7 @@ export class CardApplication {
   }
 
   private reset(): void {
+    this.epoch++;
     this.tokenIssued = false;
     this.receiptDone = false;
     this.pending = undefined;
@@ -371,7 +374,9 @@ export class CardApplication {
   }
 
   private async getToken(request: Uint8Array, ne: number): Promise<Uint8Array> {
+    const epoch = this.epoch;
     const r = await this.callWallet(() => this.wallet.getToken(request));
+    if (epoch !== this.epoch) return statusOnly(SW.CONDITIONS_NOT_SATISFIED); // the card left meanwhile
     if (!r.ok) return statusOnly(r.sw);
     const token = r.value;
     if (!(token instanceof Uint8Array) || token.length === 0 || token.length > this.opts.maxToken) return statusOnly(SW.UNKNOWN);
@@ -381,7 +386,9 @@ export class CardApplication {
 
   private async putReceipt(receipt: Uint8Array): Promise<Uint8Array> {
     const wallet = this.wallet;
+    const epoch = this.epoch;
     const r = await this.callWallet(async () => wallet.receipt?.(receipt));
+    if (epoch !== this.epoch) return statusOnly(SW.CONDITIONS_NOT_SATISFIED);
     if (!r.ok) return statusOnly(r.sw);
     this.receiptDone = true;
     return statusOnly(SW.OK);

@@ -206,6 +206,18 @@ describe('card application', () => {
     expect(sw((await run(big, SELECT, '8010000001aa00'))[1]!)).toBe('6f00');
   });
 
+  it('a wallet answer that arrives after the card left is dropped', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const card = new CardApplication({ getToken: async () => (await gate, new Uint8Array(300)) });
+    await card.process(hex(SELECT));
+    const pending = card.process(hex('8010000001aa00'));
+    card.deactivate(); // link loss while the wallet signs
+    release();
+    expect(sw(await pending)).toBe('6985');
+    expect(card.state).toEqual({ selected: false, tokenIssued: false, receiptDone: false, pendingBytes: 0, chainBytes: 0 });
+  });
+
   it('serializes concurrent process calls', async () => {
     const card = new CardApplication(testWallet(300));
     const [a, b, c] = await Promise.all([card.process(hex(SELECT)), card.process(hex('8010000001aa00')), card.process(hex('00c000002c'))]);
