@@ -10,9 +10,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
+import Benchmark from 'benchmark';
 import { readBarcodes } from 'zxing-wasm/full';
 import { decodeCode, encodeCode, scanSymbols, type Frame } from '../codecs/qr/engine.js';
-import { unwrap } from '../codecs/qr/payload.js';
+import { unwrap, wrap } from '../codecs/qr/payload.js';
 import { loadQrEngineNode } from '../codecs/qr/node.js';
 import { CONDITIONS, shoot } from '../codecs/qr/sim/camera.js';
 import { Issuer, MemoryCounterStore, Wallet, dayOf, publicKeyOf, seededSecretKey, verifyToken, type VerifyContext } from '../src/index.js';
@@ -156,6 +157,34 @@ async function interleaved(
   return cases.map(([name], i) => ({ name, ms: median(per[i]!), p10: pct(per[i]!, 0.1), p90: pct(per[i]!, 0.9), samples: rounds * perRound }));
 }
 
+interface MicroRow {
+  case: string;
+  usPerOp: number;
+  rme: number;
+  samples: number;
+}
+
+/** Benchmark.js for the sub-millisecond steps offpay adds after zxing's decode, each in isolation. */
+function micro(token: Uint8Array, ctx: VerifyContext): MicroRow[] {
+  const content = wrap('token', token);
+  const node = nodeEd25519(0);
+  const nodeCached = nodeEd25519();
+  const rows: MicroRow[] = [];
+  const suite = new Benchmark.Suite();
+  suite
+    .add('unwrap: prefix + Base45 decode of the symbol bytes', () => unwrap(content, 'token'))
+    .add('verifyToken, node:crypto, key cache off', () => verifyToken(token, ctx, node))
+    .add('verifyToken, node:crypto, key cache on', () => verifyToken(token, ctx, nodeCached))
+    .add('verifyToken, noble (default)', () => verifyToken(token, ctx))
+    .on('cycle', (ev: Benchmark.Event) => {
+      const b = ev.target as Benchmark.Target & { stats: Benchmark.Stats; name: string };
+      rows.push({ case: b.name, usPerOp: r2(b.stats.mean * 1e6), rme: r2(b.stats.rme), samples: b.stats.sample.length });
+      process.stdout.write(`  ${String(b)}\n`);
+    })
+    .run({ async: false });
+  return rows;
+}
+
 async function overhead(token: Uint8Array, ctx: VerifyContext): Promise<OverheadRow[]> {
   const code = await encodeCode(token, { kind: 'token' });
   const node = nodeEd25519(0); // one-entry key cache: the two keys alternate, so every check imports its key
@@ -232,6 +261,8 @@ async function main(): Promise<void> {
   process.stdout.write(`token ${token.length} B -> QR v${code.qrVersion}-M (base45), engine load ${r2(initMs)} ms\n`);
   const rob = await robustness(token);
   const over = await overhead(token, ctx);
+  process.stdout.write('steps after the decode (Benchmark.js):\n');
+  const steps = micro(token, ctx);
 
   const env = {
     node: process.version,
@@ -242,7 +273,7 @@ async function main(): Promise<void> {
     framesPerCondition: FRAMES,
     date: new Date().toISOString(),
   };
-  const json = { env, tokenBytes: token.length, qrVersion: code.qrVersion, ecc: 'M', mode: 'base45', engineLoadMs: r2(initMs), robustness: rob, overhead: over };
+  const json = { env, tokenBytes: token.length, qrVersion: code.qrVersion, ecc: 'M', mode: 'base45', engineLoadMs: r2(initMs), robustness: rob, overhead: over, steps };
   const dir = resolve(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(resolve(dir, 'qr.json'), JSON.stringify(json, null, 2) + '\n');
@@ -273,7 +304,22 @@ async function main(): Promise<void> {
   );
   md.push('| frame | case | ms/op | p10 | p90 | ops | vs zxing |', '|---|---|---:|---:|---:|---:|---:|');
   for (const r of over) md.push(`| ${r.frame} | ${r.case} | ${r.msPerOp} | ${r.p10} | ${r.p90} | ${r.samples} | ${r.vsZxing >= 0 ? '+' : ''}${r.vsZxing} % |`);
+  md.push('', 'The steps offpay adds after zxing\'s decode, each timed alone with Benchmark.js (mean per operation):', '');
+  md.push('| step | µs/op | ±% | samples |', '|---|---:|---:|---:|');
+  for (const r of steps) md.push(`| ${r.case} | ${r.usPerOp} | ${r.rme} | ${r.samples} |`);
   md.push('');
+  const stepUs = (prefix: string): number => steps.find((r) => r.case.startsWith(prefix))?.usPerOp ?? NaN;
+  for (const frame of [...new Set(over.map((r) => r.frame))]) {
+    const zx = over.find((r) => r.frame === frame)!.msPerOp * 1000;
+    const pctOf = (us: number): string => `${r2((us / zx) * 100)} %`;
+    const parse = stepUs('unwrap');
+    md.push(
+      `- ${frame} (zxing decode ${r2(zx / 1000)} ms): from the isolated steps, parsing adds ${pctOf(parse)}; ` +
+        `parsing + node:crypto verification ${pctOf(parse + stepUs('verifyToken, node:crypto, key cache on'))} (key cache on) / ` +
+        `${pctOf(parse + stepUs('verifyToken, node:crypto, key cache off'))} (off); parsing + noble verification ${pctOf(parse + stepUs('verifyToken, noble'))}.`,
+    );
+  }
+  md.push('', 'End to end, from the interleaved table (includes the noise of a shared machine):', '');
   for (const frame of [...new Set(over.map((r) => r.frame))]) {
     const get = (prefix: string): OverheadRow | undefined => over.find((r) => r.frame === frame && r.case.startsWith(prefix));
     const parse = over.find((r) => r.frame === frame && r.case === 'offpay decodeCode');
