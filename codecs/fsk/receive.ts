@@ -103,6 +103,9 @@ interface Template {
   cr: Float64Array;
   ci: Float64Array;
   energy: number;
+  /** Work buffers for the band IFFT. */
+  yr: Float64Array;
+  yi: Float64Array;
 }
 
 interface Peak {
@@ -251,7 +254,7 @@ export class FskReceiver {
       cr[m] = re[lo + m]!;
       ci[m] = -im[lo + m]!;
     }
-    return { L, k0: lo, nb, fs, dec: F / fs, cr, ci, energy };
+    return { L, k0: lo, nb, fs, dec: F / fs, cr, ci, energy, yr: new Float64Array(fs), yi: new Float64Array(fs) };
   }
 
   /** Current input level and counters. */
@@ -295,8 +298,9 @@ export class FskReceiver {
     const clean = new Float32Array(n);
     let ms = 0;
     let peak = 0;
+    const typed = samples instanceof Float32Array || samples instanceof Float64Array;
     for (let i = 0; i < n; i++) {
-      let v = Number(samples[i]);
+      let v = typed ? (samples[i] as number) : Number(samples[i]);
       if (!Number.isFinite(v)) {
         this.stats.nonFinite++;
         v = 0;
@@ -372,9 +376,9 @@ export class FskReceiver {
   }
 
   private scan(fam: Family, t: Template, tr: Tracker, pos: number, up: boolean): void {
-    const { fs, nb, k0, dec, L } = t;
-    const yr = new Float64Array(fs);
-    const yi = new Float64Array(fs);
+    const { fs, nb, k0, dec, L, yr, yi } = t;
+    yr.fill(0, nb);
+    yi.fill(0, nb);
     for (let m = 0; m < nb; m++) {
       const xr = this.re[k0 + m]!;
       const xi = this.im[k0 + m]!;
