@@ -97,7 +97,7 @@ const card: Command = {
     host: { type: 'string', arg: 'HOST', help: 'vpcd host', default: '127.0.0.1' },
     port: { type: 'string', arg: 'PORT', help: 'vpcd port (slot 0 = 35963, reader "Virtual PCD 00 00")', default: '35963' },
     keep: { type: 'boolean', help: 'keep serving after a payment (default: leave the field after one)' },
-    timeout: { type: 'string', arg: 'S', help: 'give up after S seconds without a completed payment', default: '60' },
+    timeout: { type: 'string', arg: 'S', help: 'give up after S seconds without a completed payment (with --keep: stop after S seconds)', default: '60' },
     'no-extended': { type: 'boolean', help: 'do not advertise extended-length APDUs' },
     now: { type: 'string', arg: 'TIME', help: 'the wallet clock, unix seconds or ISO 8601 (default: system time)' },
   },
@@ -160,7 +160,7 @@ const card: Command = {
       { host: ctx.opt('host') ?? '127.0.0.1', port },
     );
     ctx.out(`card inserted into vpcd ${ctx.opt('host')}:${port}; waiting for a reader (AID ${toHex(app.info.aid).toUpperCase()})`);
-    const timer = setTimeout(() => finish(false), timeoutS * 1000);
+    const timer = setTimeout(() => finish(payments > 0), timeoutS * 1000); // with --keep, the timeout ends the session
     const onSig = (): void => finish(payments > 0);
     process.once('SIGINT', onSig);
     const removedEarly = vc.removed.then(() => false);
