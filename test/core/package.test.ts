@@ -1,0 +1,20 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, string | { types: string; default: string }>; bin: Record<string, string> };
+
+describe('package.json', () => {
+  it.skipIf(!existsSync('dist/src/index.js'))('every export and the bin point at built files', async () => {
+    for (const [name, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      expect(existsSync(target.default), `${name} -> ${target.default}`).toBe(true);
+      expect(existsSync(target.types), `${name} -> ${target.types}`).toBe(true);
+    }
+    expect(existsSync(pkg.bin.offpay!)).toBe(true);
+    expect(readFileSync(pkg.bin.offpay!, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+  });
+
+  it('names the subpaths the issues promise', () => {
+    for (const k of ['.', './fsk', './qr', './nfc', './reader', './clearing']) expect(pkg.exports).toHaveProperty([k]);
+  });
+});
