@@ -43,24 +43,72 @@ export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
     }
   }
   const sgn = inverse ? 1 : -1;
-  for (let size = 2; size <= n; size <<= 1) {
-    const half = size >> 1;
-    const step = n / size;
-    for (let k = 0; k < half; k++) {
-      const wr = cos[k * step]!;
-      const wi = sgn * sin[k * step]!;
-      for (let a = k; a < n; a += size) {
-        const b = a + half;
-        const br = re[b]!;
-        const bi = im[b]!;
-        const xr = br * wr - bi * wi;
-        const xi = br * wi + bi * wr;
-        const ar = re[a]!;
-        const ai = im[a]!;
-        re[b] = ar - xr;
-        im[b] = ai - xi;
-        re[a] = ar + xr;
-        im[a] = ai + xi;
+  // Stages are done two at a time (radix-4 passes over radix-2 ordered data); an odd stage count starts
+  // with one size-2 pass.
+  let m = 1;
+  const stages = Math.round(Math.log2(n));
+  if (stages % 2 === 1) {
+    for (let a = 0; a < n; a += 2) {
+      const br = re[a + 1]!;
+      const bi = im[a + 1]!;
+      const ar = re[a]!;
+      const ai = im[a]!;
+      re[a + 1] = ar - br;
+      im[a + 1] = ai - bi;
+      re[a] = ar + br;
+      im[a] = ai + bi;
+    }
+    m = 2;
+  }
+  for (; m < n; m <<= 2) {
+    const step1 = n / (2 * m);
+    const step2 = n / (4 * m);
+    for (let k = 0; k < m; k++) {
+      const w1r = cos[k * step1]!;
+      const w1i = sgn * sin[k * step1]!;
+      const w2r = cos[k * step2]!;
+      const w2i = sgn * sin[k * step2]!;
+      for (let a0 = k; a0 < n; a0 += 4 * m) {
+        const a1 = a0 + m;
+        const a2 = a1 + m;
+        const a3 = a2 + m;
+        // first stage (size 2m): (a0, a1) and (a2, a3) with twiddle w1
+        const x1r = re[a1]!;
+        const x1i = im[a1]!;
+        const t1r = x1r * w1r - x1i * w1i;
+        const t1i = x1r * w1i + x1i * w1r;
+        const x0r = re[a0]!;
+        const x0i = im[a0]!;
+        const b0r = x0r + t1r;
+        const b0i = x0i + t1i;
+        const b1r = x0r - t1r;
+        const b1i = x0i - t1i;
+        const x3r = re[a3]!;
+        const x3i = im[a3]!;
+        const t3r = x3r * w1r - x3i * w1i;
+        const t3i = x3r * w1i + x3i * w1r;
+        const x2r = re[a2]!;
+        const x2i = im[a2]!;
+        const b2r = x2r + t3r;
+        const b2i = x2i + t3i;
+        const b3r = x2r - t3r;
+        const b3i = x2i - t3i;
+        // second stage (size 4m): (a0, a2) with w2, (a1, a3) with w2 * (sgn j)
+        const u2r = b2r * w2r - b2i * w2i;
+        const u2i = b2r * w2i + b2i * w2r;
+        const v3r = b3r * w2r - b3i * w2i;
+        const v3i = b3r * w2i + b3i * w2r;
+        // multiply v3 by sgn*j: (x + jy) * (sgn j) = -sgn*y + j sgn*x
+        const u3r = -sgn * v3i;
+        const u3i = sgn * v3r;
+        re[a0] = b0r + u2r;
+        im[a0] = b0i + u2i;
+        re[a2] = b0r - u2r;
+        im[a2] = b0i - u2i;
+        re[a1] = b1r + u3r;
+        im[a1] = b1i + u3i;
+        re[a3] = b1r - u3r;
+        im[a3] = b1i - u3i;
       }
     }
   }

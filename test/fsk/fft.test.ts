@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { convolve, fft, realFft } from '../../codecs/fsk/fft.js';
+import { makeRng } from '../../codecs/fsk/prng.js';
+
+/** Naive O(n^2) DFT, written independently for the test. */
+function dft(re: Float64Array, im: Float64Array, inverse: boolean): [Float64Array, Float64Array] {
+  const n = re.length;
+  const or = new Float64Array(n);
+  const oi = new Float64Array(n);
+  const sgn = inverse ? 1 : -1;
+  for (let k = 0; k < n; k++) {
+    let sr = 0;
+    let si = 0;
+    for (let t = 0; t < n; t++) {
+      const a = (sgn * 2 * Math.PI * ((k * t) % n)) / n;
+      sr += re[t]! * Math.cos(a) - im[t]! * Math.sin(a);
+      si += re[t]! * Math.sin(a) + im[t]! * Math.cos(a);
+    }
+    or[k] = sr;
+    oi[k] = si;
+  }
+  return [or, oi];
+}
+
+describe('FFT', () => {
+  it('matches a naive DFT for every power of two up to 512, both directions', () => {
+    const rng = makeRng(1);
+    for (let n = 1; n <= 512; n *= 2) {
+      for (const inverse of [false, true]) {
+        const re = new Float64Array(n).map(() => rng.gauss());
+        const im = new Float64Array(n).map(() => rng.gauss());
+        const [er, ei] = dft(re, im, inverse);
+        fft(re, im, inverse);
+        for (let k = 0; k < n; k++) {
+          expect(re[k]).toBeCloseTo(er[k]!, 8);
+          expect(im[k]).toBeCloseTo(ei[k]!, 8);
+        }
+      }
+    }
+  });
+  it('realFft equals the complex FFT of a real signal', () => {
+    const rng = makeRng(2);
+    const n = 256;
+    const x = new Float64Array(n).map(() => rng.gauss());
+    const re = x.slice();
+    const im = new Float64Array(n);
+    fft(re, im);
+    const outR = new Float64Array(n / 2 + 1);
+    const outI = new Float64Array(n / 2 + 1);
+    realFft(x, outR, outI, new Float64Array(n / 2), new Float64Array(n / 2));
+    for (let k = 0; k <= n / 2; k++) {
+      expect(outR[k]).toBeCloseTo(re[k]!, 9);
+      expect(outI[k]).toBeCloseTo(im[k]!, 9);
+    }
+  });
+  it('convolve equals direct convolution', () => {
+    const a = Float64Array.from([1, 2, 3, 4, 5]);
+    const b = Float64Array.from([0.5, -1, 2]);
+    const c = convolve(a, b);
+    const d = new Array(7).fill(0);
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 3; j++) d[i + j] += a[i]! * b[j]!;
+    [...c].forEach((v, i) => expect(v).toBeCloseTo(d[i]!, 12));
+  });
+});
