@@ -10,6 +10,7 @@ export * from './ndef.js';
 export * from './apdu.js';
 export * from './card.js';
 export * from './session.js';
+export * from './t4t.js';
 
 import type { CardWallet } from './card.js';
 import type { VerifyOutcome } from './session.js';

@@ -127,6 +127,27 @@ describe.skipIf(missing.length > 0 && !inCi)('NFC over a real PC/SC stack (pcscd
     expect(await asyncCodeOf(new ReaderSession(o2.pc.link).select())).toBe('nfc.not_offpay');
     await remove(o2);
   });
+  it('one phone, two applications through PC/SC: the NDEF tag (Web NFC view) and the offpay application', async () => {
+    const { AidRouter, NDEF_TAG_AID, NdefTagApplication, readNdefTag } = await import('../../codecs/nfc/t4t.js');
+    const { OFFPAY_AID } = await import('../../codecs/nfc/card.js');
+    const { encodeTokenNdef, decodeTokenNdef } = await import('../../codecs/nfc/ndef.js');
+    for (const prev of open) if (prev.vc?.inserted && prev.pc) await remove({ vc: prev.vc, pc: prev.pc });
+    const shown = fakeToken(Uint8Array.of(7), 250);
+    const wallet = testWallet(300);
+    const router = new AidRouter([
+      { aid: OFFPAY_AID, app: new CardApplication(wallet) },
+      { aid: NDEF_TAG_AID, app: new NdefTagApplication(encodeTokenNdef(shown), { mle: 0x3b }) },
+    ]);
+    const entry: { vc?: VirtualCard; pc?: PcscCard } = {};
+    open.push(entry);
+    entry.vc = await startVirtualCard(router);
+    entry.pc = await openPcscCard({ reader: READER, timeoutMs: 15_000 });
+    expect(decodeTokenNdef(await readNdefTag(entry.pc.link))).toEqual(shown);
+    const r = await transact(entry.pc.link, { request, verify: async () => ({ verdict: 1 }) });
+    expect(r.token).toEqual(fakeToken(request, 300));
+    await remove({ vc: entry.vc, pc: entry.pc });
+  });
+
   it('back-to-back taps: the next card right after the previous one left (stale presence is retried, not paid twice)', async () => {
     for (const prev of open) if (prev.vc?.inserted && prev.pc) await remove({ vc: prev.vc, pc: prev.pc });
     const { serveCardOverVpcd, readTokenOverPcsc } = await import('../../codecs/nfc/node.js');
