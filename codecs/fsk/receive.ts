@@ -376,7 +376,7 @@ export class FskReceiver {
   }
 
   private scan(fam: Family, t: Template, tr: Tracker, pos: number, up: boolean): void {
-    const { fs, nb, k0, dec, L, yr, yi } = t;
+    const { nb, k0, dec, L, yr, yi } = t;
     yr.fill(0, nb);
     yi.fill(0, nb);
     for (let m = 0; m < nb; m++) {
