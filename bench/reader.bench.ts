@@ -118,7 +118,7 @@ for (let ri = 0; ri < READERS && made < CLEAR_TOKENS; ri++) {
     const wi = (ri * 7 + j) % cw.length;
     const w = cw[wi]!;
     const t = token(w, rd.cert.readerId, ++counters[wi]!, 100 + (j % 50));
-    const e: JournalEntry = { seq: j + 1, kind: 'accept', time: NOW + j, data: t, value: 100 + (j % 50) };
+    const e: JournalEntry = { seq: j + 1, kind: 'accept', time: NOW + (j % 200), data: t, value: 100 + (j % 50) };
     h = chainHash(h, encodeEntry(e));
     entries.push(e);
     if (sample.length < 20_000) {

@@ -206,9 +206,12 @@ export async function runCrashCampaign(o: CrashCampaignOptions): Promise<CrashCa
   let inJournal = new Map<string, string>();
   const journalHashes = new Set<string>();
   let verified = { seq: 0, hash: genesis };
+  // One connection for the parent's checks, kept open across kills (WAL lets it read what the child committed).
+  let parentStore: SqliteReaderStore | undefined;
   const check = (label: string, full: boolean) => {
-    const store = new SqliteReaderStore(join(dir, 'reader.db'));
-    try {
+    parentStore ??= new SqliteReaderStore(join(dir, 'reader.db'));
+    const store = parentStore;
+    {
       if (full) {
         verified = { seq: 0, hash: genesis };
         inJournal = new Map();
@@ -235,8 +238,6 @@ export async function runCrashCampaign(o: CrashCampaignOptions): Promise<CrashCa
       const last = rows[rows.length - 1];
       if (last) verified = { seq: last.seq, hash: last.hash };
       journalEntries = verified.seq;
-    } finally {
-      store.close();
     }
   };
   let next: Child | undefined;
@@ -300,6 +301,7 @@ export async function runCrashCampaign(o: CrashCampaignOptions): Promise<CrashCa
     await n.loaded;
     await n.run(0, 0);
   }
+  parentStore?.close();
   if (!o.dir) rmSync(dir, { recursive: true, force: true });
   return { kills: o.kills, midBurst, acked: acked.size, journalEntries, acceptEntries, resumedAfterRestart: resumed, refusedReplays: refused, failures };
 }
