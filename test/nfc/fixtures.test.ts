@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OffpayError } from '../../src/errors.js';
-import { CardApplication, chainCommand, decodeNdefMessage, decodeTokenNdef, encodeCommand, parseCommand } from '../../codecs/nfc/index.js';
-import { fixtureWallet, generate } from '../../scripts/fixtures/nfc.js';
+import { CardApplication, NdefTagApplication, chainCommand, decodeNdefMessage, decodeTokenNdef, encodeCommand, encodeTokenNdef, parseCommand } from '../../codecs/nfc/index.js';
+import { fixtureWallet, generate, seededBytes } from '../../scripts/fixtures/nfc.js';
 import { codeOf, hex, toHex } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -71,7 +71,9 @@ describe('fixtures/nfc', () => {
         exchanges: Array<{ command: string; response: string }>;
       };
       const fail = t.card.walletError ? new OffpayError(t.card.walletError, 'refused') : undefined;
-      const card = new CardApplication(fixtureWallet(t.card.tokenLength, fail), t.card.options);
+      const card = t.card.options.t4t
+        ? new NdefTagApplication(encodeTokenNdef(seededBytes(200, t.card.tokenLength)), { mle: t.card.options.mle as number })
+        : new CardApplication(fixtureWallet(t.card.tokenLength, fail), t.card.options);
       for (const e of t.exchanges) expect(toHex(await card.process(hex(e.command))), `${file} ${e.command}`).toBe(e.response);
     }
   });
