@@ -14,6 +14,7 @@ export * from './t4t.js';
 
 import type { CardWallet } from './card.js';
 import type { VerifyOutcome } from './session.js';
+import type { ReadNdefTagOptions } from './t4t.js';
 import type { PcscReadResult, ReadOverPcscOptions, ServeCardOptions, ServedCard } from './node.js';
 import type { PcscCard, PcscOptions } from './pcsc.js';
 export type { PcscReadResult, ReadOverPcscOptions, ServeCardOptions, ServedCard, PcscCard, PcscOptions };
@@ -30,6 +31,11 @@ export async function readTokenOverPcsc<T>(
   options: ReadOverPcscOptions = {},
 ): Promise<PcscReadResult<T>> {
   return (await import('./node.js')).readTokenOverPcsc(request, verify, options);
+}
+
+/** Node only: read the NDEF message of a Type 4 Tag on a PC/SC reader (see node.ts). */
+export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOptions = {}): Promise<{ message: Uint8Array; readerName: string }> {
+  return (await import('./node.js')).readNdefTagOverPcsc(options);
 }
 
 /** Node only: wait for a card on a PC/SC reader and connect (see pcsc.ts). */

@@ -6,7 +6,8 @@
  */
 import { OffpayError } from '../../src/errors.js';
 import { CardApplication, type CardOptions, type CardWallet } from './card.js';
-import { openPcscCard, type PcscOptions } from './pcsc.js';
+import { openPcscCard, type PcscCard, type PcscOptions } from './pcsc.js';
+import { readNdefTag, type ReadNdefTagOptions } from './t4t.js';
 import { transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderOptions } from './session.js';
 import { startVirtualCard, type VirtualCard, type VirtualCardOptions } from './vpcd.js';
 
@@ -44,38 +45,51 @@ export interface PcscReadResult<T> extends TransactResult<T> {
 }
 
 /**
- * Wait for a card on a PC/SC reader, run SELECT / GET TOKEN / verify / PUT RECEIPT, and close every PC/SC
- * handle whatever happens. Throws `nfc.*` when no token was obtained.
+ * Wait for a card on a PC/SC reader, connect, run `use` on it, and close every PC/SC handle whatever happens.
  *
- * A card that is gone before it answered SELECT (pcscd still reports the previous card for up to one
- * polling period after it left, ~0.4 s with vpcd) is not an error: nothing was paid yet, so the reader
- * lets pcscd catch up and tries again with whatever card is there, within the same `timeoutMs`. A card
- * lost after SELECT is `nfc.card_lost`.
+ * A card that is gone before it answered the first APDU is not an error: pcscd still reports the previous
+ * card for up to one polling period after it left (~0.4 s with vpcd), and a new session may connect to that
+ * departed card. Nothing was exchanged, so `use` runs again with whatever card is there, within the same
+ * `timeoutMs`. `use` signals this case by throwing `nfc.card_lost` with `detail.roundTrip === 1`.
+ */
+export async function withPcscCard<R>(options: PcscOptions, use: (pc: PcscCard) => Promise<R>): Promise<R> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (true) {
+    const pc = await openPcscCard({ ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+    try {
+      return await use(pc);
+    } catch (e) {
+      const stale = e instanceof OffpayError && e.code === 'nfc.card_lost' && e.detail?.roundTrip === 1 && Date.now() < deadline;
+      if (!stale) throw e;
+      // let pcscd catch up: the slot empties, or (vpcd swaps a dead card for a queued one without a removal
+      // event) nothing changes and the next attempt reaches the new card
+      await pc.waitForRemoval(Math.min(500, Math.max(1, deadline - Date.now()))).catch(() => undefined);
+    } finally {
+      await pc.close();
+    }
+  }
+}
+
+/**
+ * Wait for a card on a PC/SC reader, run SELECT / GET TOKEN / verify / PUT RECEIPT, and close every PC/SC
+ * handle whatever happens (see `withPcscCard` for a card that left before SELECT). Throws `nfc.*` when no
+ * token was obtained; a card lost after SELECT is `nfc.card_lost`.
  */
 export async function readTokenOverPcsc<T>(
   request: Uint8Array,
   verify: (token: Uint8Array) => Promise<VerifyOutcome<T>>,
   options: ReadOverPcscOptions = {},
 ): Promise<PcscReadResult<T>> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  while (true) {
-    const pc = await openPcscCard({ ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
-    let retry = false;
-    try {
-      const r = await transact(pc.link, { ...options, request, verify: (token) => verify(token) });
-      if (options.waitForRemovalMs) await pc.waitForRemoval(options.waitForRemovalMs).catch(() => undefined);
-      return { ...r, readerName: pc.readerName, atr: pc.atr };
-    } catch (e) {
-      // lost on the very first APDU: a stale presence, not a payment that was interrupted
-      retry = e instanceof OffpayError && e.code === 'nfc.card_lost' && e.detail?.roundTrip === 1 && Date.now() < deadline;
-      if (!retry) throw e;
-      // Let pcscd catch up: either the slot empties, or (vpcd swaps a dead card for a queued one without a
-      // removal event) nothing changes and the next SELECT reaches the new card. Nothing was paid yet.
-      await pc.waitForRemoval(Math.min(500, Math.max(1, deadline - Date.now()))).catch(() => undefined);
-    } finally {
-      await pc.close();
-    }
-  }
+  return withPcscCard(options, async (pc) => {
+    const r = await transact(pc.link, { ...options, request, verify: (token) => verify(token) });
+    if (options.waitForRemovalMs) await pc.waitForRemoval(options.waitForRemovalMs).catch(() => undefined);
+    return { ...r, readerName: pc.readerName, atr: pc.atr };
+  });
+}
+
+/** Read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader. */
+export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOptions = {}): Promise<{ message: Uint8Array; readerName: string }> {
+  return withPcscCard(options, async (pc) => ({ message: await readNdefTag(pc.link, options), readerName: pc.readerName }));
 }
 
 export type { Exchange };

@@ -159,15 +159,18 @@ export interface ReadNdefTagOptions {
  */
 export async function readNdefTag(link: CardLink, options: ReadNdefTagOptions = {}): Promise<Uint8Array> {
   const maxMessage = options.maxMessage ?? 8192;
+  let roundTrip = 0;
   const send = async (cmd: CommandApdu, what: string): Promise<Uint8Array> => {
     let raw: Uint8Array;
+    roundTrip++;
     try {
       raw = await link.transmit(encodeCommand(cmd));
     } catch (e) {
+      if (e instanceof OffpayError && e.code === 'nfc.card_lost') throw new OffpayError(e.code, e.message, { ...e.detail, roundTrip });
       if (e instanceof OffpayError) throw e;
       throw new OffpayError('nfc.link_error', `transmit failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (raw.length < 2) throw new OffpayError('nfc.card_lost', `the tag answered ${raw.length} bytes: it is gone`);
+    if (raw.length < 2) throw new OffpayError('nfc.card_lost', `the tag answered ${raw.length} bytes: it is gone`, { length: raw.length, roundTrip });
     const r = parseResponse(raw);
     if (r.sw === SW.FILE_NOT_FOUND && what === 'SELECT NDEF application') throw new OffpayError('nfc.not_ndef_tag', 'no NDEF tag application (6A82)');
     if (r.sw !== SW.OK) throw new OffpayError('nfc.status', `${what}: tag answered ${swHex(r.sw)}`, { sw: swHex(r.sw), command: what });

@@ -12,7 +12,7 @@ import { ensurePcscd, missingForLoop, type Pcscd } from './pcscd.js';
 import { asyncCodeOf, fakeToken, runCli, testWallet, toHex, type TestWallet } from './helpers.js';
 import { commands as nfcCommands } from '../../src/cli/commands/nfc.js';
 import { commands as coreCommands } from '../../src/cli/commands/core.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -192,6 +192,16 @@ describe.skipIf(missing.length > 0 && !inCi)('NFC over a real PC/SC stack (pcscd
     const card = JSON.parse(cardDone.out);
     expect(card.events.map((e: { event: string }) => e.event)).toEqual(['paid', 'receipt']);
     expect(card.events[1]).toMatchObject({ outcome: 'accepted', readerId: 77 });
+    // the Web NFC view of a token: offpay nfc ndef encode -> nfc tag serve -> nfc tag read -> nfc ndef decode
+    writeFileSync(join(dir, 'token.cbor'), fakeToken(Uint8Array.of(3), 230));
+    expect((await runCli(nfcCommands, 'nfc ndef encode', ['--in', join(dir, 'token.cbor'), '--out', join(dir, 'msg.ndef')])).code).toBe(0);
+    const serving = runCli(nfcCommands, 'nfc tag serve', ['--in', join(dir, 'msg.ndef'), '--timeout', '20', '--json']);
+    const tagRead = await runCli(nfcCommands, 'nfc tag read', ['--out', join(dir, 'read.ndef'), '--pcsc-reader', READER, '--timeout', '20']);
+    expect(tagRead.err).toBe('');
+    expect(tagRead.code).toBe(0);
+    expect(JSON.parse((await serving).out)).toMatchObject({ ok: true, reads: 1 });
+    expect((await runCli(nfcCommands, 'nfc ndef decode', ['--in', join(dir, 'read.ndef'), '--out', join(dir, 'back.cbor')])).code).toBe(0);
+    expect(readFileSync(join(dir, 'back.cbor'))).toEqual(readFileSync(join(dir, 'token.cbor')));
     console.log(`offpay nfc read/card: ${verdict.link.roundTrips} round trips, ${verdict.link.bytesSent} B sent, ${verdict.link.bytesReceived} B received, air time (SELECT+GET TOKEN) ${verdict.link.airTimeMs} ms`);
 
     // the same wallet refuses an amount over its per-payment limit: 6985 on the wire, nfc.refused at the gate

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import {
   CardApplication,
   NDEF_FLAG,
+  NdefTagApplication,
+  decodeNdefMessage,
   TNF,
   airTime,
   decodeTokenNdef,
@@ -257,4 +259,82 @@ const read: Command = {
   },
 };
 
-export const commands: Command[] = [ndefEncode, ndefDecode, card, read];
+const tagServe: Command = {
+  name: 'nfc tag serve',
+  summary: 'act as a phone showing an NDEF message as a Type 4 Tag (what Web NFC reads), through vsmartcard-vpcd',
+  usage: '--in MSG.ndef [--host 127.0.0.1] [--port 35963] [--keep] [--timeout S]',
+  options: {
+    in: { type: 'string', arg: 'MSG', help: 'NDEF message file (e.g. from `offpay nfc ndef encode`)' },
+    host: { type: 'string', arg: 'HOST', help: 'vpcd host', default: '127.0.0.1' },
+    port: { type: 'string', arg: 'PORT', help: 'vpcd port', default: '35963' },
+    keep: { type: 'boolean', help: 'keep serving after the message was read once' },
+    timeout: { type: 'string', arg: 'S', help: 'stop after S seconds', default: '60' },
+  },
+  details: 'Exit 0 once a reader has read the whole message (or at the timeout with --keep after a read), 2 otherwise.',
+  async run(ctx) {
+    const msg = readBytes(ctx.need('in'), 'NDEF message', MAX_FILE);
+    decodeNdefMessage(msg); // refuse to serve a malformed message
+    const port = parseUint('port', ctx.opt('port'), 65535)!;
+    const timeoutS = parseUint('timeout', ctx.opt('timeout'), 86400)!;
+    const tag = new NdefTagApplication(msg);
+    let reads = 0;
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const { startVirtualCard } = await import('../../../codecs/nfc/vpcd.js');
+    const vc = await startVirtualCard(
+      {
+        async process(apdu) {
+          const r = await tag.process(apdu);
+          // a successful READ BINARY that reaches the end of the NDEF file (NLEN + message) completes a read
+          if (apdu[1] === 0xb0 && apdu.length === 5 && r.length >= 2 && r[r.length - 2] === 0x90) {
+            const end = ((apdu[2]! << 8) | apdu[3]!) + r.length - 2;
+            if (end === msg.length + 2 && end > 15) {
+              reads++;
+              ctx.out(`read ${reads}: ${msg.length}-byte message delivered`);
+              if (!ctx.flag('keep')) setTimeout(finish, 0);
+            }
+          }
+          return r;
+        },
+        deactivate: () => tag.deactivate(),
+      },
+      { host: ctx.opt('host') ?? '127.0.0.1', port },
+    );
+    ctx.out(`tag inserted into vpcd ${ctx.opt('host')}:${port} (NDEF application D2760000850101, ${msg.length}-byte message)`);
+    const timer = setTimeout(finish, timeoutS * 1000);
+    await Promise.race([done, vc.removed]);
+    clearTimeout(timer);
+    await vc.close();
+    if (reads === 0) throw new OffpayError('nfc.no_read', `no reader read the message (${vc.commands} APDUs received)`, { commands: vc.commands });
+    ctx.emit({ ok: true, reads, commands: vc.commands, messageBytes: msg.length });
+    return EXIT_OK;
+  },
+};
+
+const tagRead: Command = {
+  name: 'nfc tag read',
+  summary: 'read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader',
+  usage: '--out MSG.ndef [--pcsc-reader NAME] [--timeout S]',
+  options: {
+    out: { type: 'string', arg: 'MSG', help: 'write the NDEF message here' },
+    'pcsc-reader': { type: 'string', arg: 'NAME', help: 'use the PC/SC reader whose name contains NAME (default: any)' },
+    timeout: { type: 'string', arg: 'S', help: 'wait this long for a tag, seconds', default: '30' },
+  },
+  details: 'Then `offpay nfc ndef decode --in MSG.ndef --out TOKEN` extracts the token. Exit 2 with nfc.* / ndef.* on failure.',
+  async run(ctx) {
+    const out = ctx.need('out');
+    const timeoutS = parseUint('timeout', ctx.opt('timeout'), 86400)!;
+    const { readNdefTagOverPcsc } = await import('../../../codecs/nfc/node.js');
+    const { message: msg, readerName } = await readNdefTagOverPcsc({
+      timeoutMs: timeoutS * 1000,
+      ...(ctx.opt('pcsc-reader') ? { reader: ctx.opt('pcsc-reader')! } : {}),
+    });
+    const records = decodeNdefMessage(msg);
+    writeOut(out, msg);
+    ctx.out(`${out}: ${msg.length}-byte NDEF message, ${records.length} record(s), from ${readerName}`);
+    ctx.emit({ ok: true, out, bytes: msg.length, records: records.length, reader: readerName });
+    return EXIT_OK;
+  },
+};
+
+export const commands: Command[] = [ndefEncode, ndefDecode, card, read, tagServe, tagRead];
