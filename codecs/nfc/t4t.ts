@@ -1,6 +1,6 @@
 /**
  * NFC Forum Type 4 Tag (T4T) NDEF application, so a phone in card emulation can present the token as NDEF
- * to readers that only speak NDEF (Web NFC on Chrome for Android, any phone's tag dispatch): spec/nfc.md §3.5.
+ * to readers that only speak NDEF (Web NFC on Chrome for Android, any phone's tag dispatch): spec/nfc.md §3.4.
  *
  *   SELECT NDEF application   00 A4 04 00 07 D2760000850101 00
  *   SELECT capability file    00 A4 00 0C 02 E103
