@@ -118,7 +118,11 @@ export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
  * Spectrum of a real signal x (length n, a power of two >= 4) via one complex FFT of size n/2. Writes bins
  * 0..n/2 into (outRe, outIm) (length >= n/2 + 1); work arrays zr, zi have length n/2.
  */
-export function realFft(x: ArrayLike<number>, outRe: Float64Array, outIm: Float64Array, zr: Float64Array, zi: Float64Array): void {
+export function realFft(
+  x: ArrayLike<number>, outRe: Float64Array, outIm: Float64Array, zr: Float64Array, zi: Float64Array,
+  /** Optional [from, to) bin ranges: only these output bins are computed. */
+  ranges?: readonly (readonly [number, number])[],
+): void {
   const h = zr.length;
   const n = 2 * h;
   for (let i = 0; i < h; i++) {
@@ -127,7 +131,8 @@ export function realFft(x: ArrayLike<number>, outRe: Float64Array, outIm: Float6
   }
   fft(zr, zi);
   const { cos, sin } = plan(n);
-  for (let k = 0; k <= h; k++) {
+  for (const [from, to] of ranges ?? [[0, h + 1] as const]) {
+  for (let k = Math.max(0, from); k < Math.min(h + 1, to); k++) {
     const k1 = k % h;
     const k2 = (h - k) % h;
     const ar = zr[k1]!;
@@ -144,6 +149,7 @@ export function realFft(x: ArrayLike<number>, outRe: Float64Array, outIm: Float6
     const wi = k < h ? -sin[k]! : 0;
     outRe[k] = er + or * wr - oi * wi;
     outIm[k] = ei + or * wi + oi * wr;
+  }
   }
 }
 

@@ -176,6 +176,8 @@ export class FskReceiver {
   private readonly zr: Float64Array;
   private readonly zi: Float64Array;
   private readonly seg: Float64Array;
+  /** Spectrum bins the chirp templates use. */
+  private readonly binRanges: [number, number][] = [];
   private readonly cum: Float64Array;
   private msEma = 0;
   private lastPeak = 0;
@@ -226,6 +228,7 @@ export class FskReceiver {
       fam.minSpan = Math.min(fam.minSpan, postambleStart(p, minRows(p)) * rate * (1 - this.maxEps));
       longest = Math.max(longest, fam.maxSpan + 2 * this.Lmax);
     }
+    for (const fam of this.families) for (const t of [fam.up, fam.down]) this.binRanges.push([t.k0, t.k0 + t.nb]);
     this.history = Math.ceil(longest + 2 * this.F);
     this.buf = new Float32Array(this.history + 2 * this.F);
   }
@@ -366,7 +369,7 @@ export class FskReceiver {
       seg[i] = v;
       cum[i + 1] = cum[i]! + v * v;
     }
-    realFft(seg, this.re, this.im, this.zr, this.zi);
+    realFft(seg, this.re, this.im, this.zr, this.zi, this.binRanges);
     for (const fam of this.families) {
       this.scan(fam, fam.up, fam.trUp, pos, true);
       // Postamble templates only run while a preamble waits for its postamble.
@@ -396,6 +399,13 @@ export class FskReceiver {
       const ex = Math.max(floor, this.cum[i0 + L]! - this.cum[i0]!);
       const mag2 = yr[q]! * yr[q]! + yi[q]! * yi[q]!;
       const score = Math.min(1, (norm * mag2) / ex);
+      if (score < this.threshold && tr.prev1 < this.threshold && tr.cand === null) {
+        // Fast path: nothing near the threshold, just shift the history.
+        tr.prev2 = tr.prev1;
+        tr.prev1 = score;
+        tr.prev1Lag = pos + i0;
+        continue;
+      }
       this.track(fam, tr, pos + i0, score, dec, L, up);
     }
   }
