@@ -5,6 +5,7 @@
  * Results: bench/results/fsk.md and fsk.json.
  *
  * Run: npm run bench:fsk [-- --quick] [-- --trials N] [-- --gg-trials N] [-- --false-minutes M] [-- --only success,false,speed]
+ *      [-- --name RESULTS_NAME]
  *   full run: 20 trials per cell (offpay and ggwave), 10 minutes of each false-detection input.
  *   --quick:  5 offpay trials, 3 ggwave trials per cell, 0.5 minute of each false-detection input.
  */
@@ -30,6 +31,11 @@ const ONLY = (() => {
   return i >= 0 ? new Set((args[i + 1] ?? '').split(',')) : null;
 })();
 const want = (s: string) => !ONLY || ONLY.has(s);
+/** Result file name under bench/results/ (default fsk). */
+const NAME = (() => {
+  const i = args.indexOf('--name');
+  return i >= 0 && /^[\w.-]+$/.test(args[i + 1] ?? '') ? args[i + 1]! : 'fsk';
+})();
 const RATE = 48000;
 const PAYLOAD = 200;
 
@@ -254,8 +260,8 @@ function falseFrames(minutes: number): { input: string; seconds: number; frames:
 }
 
 function speed(gg: Gg): Record<string, number> {
-  // 60 s streams: noise only, and 5 x 200-byte frames (fast) at 10 dB in noise; 1024-sample calls.
-  const seconds = quick ? 20 : 60;
+  // Streams of noise only, and with 5 x 200-byte transmissions at 10 dB full-band SNR; 1024-sample calls.
+  const seconds = quick ? 45 : 60; // ggwave needs ~7.7 s per 200 B, so the 5 transmissions must not overlap
   const noise = Float32Array.from(whiteNoise(seconds * RATE, 0.05, makeRng(5)));
   const withFrames = noise.slice();
   const ggFrames = noise.slice();
@@ -329,7 +335,7 @@ async function main() {
   md.push(`| noise only | ${spd.offpayNoise} | ${spd.ggwaveNoise} |`);
   md.push(`| 5 x 200 B frames in noise | ${spd.offpayFrames} (${spd.offpayFramesDecoded}/5 decoded) | ${spd.ggwaveFrames} (${spd.ggwaveMessagesDecoded}/10 messages) |`);
   md.push('');
-  writeResults('fsk', md.join('\n'), { machine: m, args, quick, trials: TRIALS, ggTrials: GG_TRIALS, falseMinutes: FALSE_MINUTES, airTime200: air, offpay, ggwave, falseFrames: falses, speed: spd, loadavg: { start: load0, end: load1 } });
+  writeResults(NAME, md.join('\n'), { machine: m, args, quick, trials: TRIALS, ggTrials: GG_TRIALS, falseMinutes: FALSE_MINUTES, airTime200: air, offpay, ggwave, falseFrames: falses, speed: spd, loadavg: { start: load0, end: load1 } });
   process.stdout.write(md.join('\n') + '\n');
 }
 
