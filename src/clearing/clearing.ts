@@ -206,6 +206,7 @@ export class Clearing {
         `SELECT t.hash, e.reader_id, e.seq FROM tokens t JOIN entries e ON e.token_hash = t.hash
          WHERE t.wallet_id = ? AND t.counter = ? AND t.hash != ? AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.conflict})`,
       ),
+      counterPeers: db.prepare('SELECT hash FROM tokens WHERE wallet_id = ? AND counter = ? LIMIT 2'),
       sameToken: db.prepare(`SELECT reader_id, seq FROM entries WHERE token_hash = ? AND valid = 1 AND kind IN (${SALE_KINDS.join(',')}) AND NOT (reader_id = ? AND seq = ?)`),
       putDouble: db.prepare(
         'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_reader, a_seq, b_hash, b_reader, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -384,14 +385,18 @@ export class Clearing {
               reason = 'amount_mismatch';
               invalidTokens++;
             } else {
-              this.q.putToken!.run(tokenHash, e.data, v.walletId, v.counter, v.amount, v.currency, v.payee, v.time);
-              if (e.kind !== 'tap_out') {
+              const isNew = this.q.putToken!.run(tokenHash, e.data, v.walletId, v.counter, v.amount, v.currency, v.payee, v.time).changes === 1;
+              // The common case (a new token, the only one with its counter) costs one indexed lookup.
+              const others = (this.q.counterPeers!.all(v.walletId, v.counter) as Row[]).length > 1;
+              if (e.kind !== 'tap_out' && others) {
                 for (const o of this.q.sameCounter!.all(v.walletId, v.counter, tokenHash) as Row[]) {
                   if (this.q.putDouble!.run('counter_reuse', v.walletId, v.counter, u8(o.hash), o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
                   this.q.block!.run(v.walletId, 'counter_reuse', now);
                 }
+              }
+              if (e.kind !== 'tap_out') {
                 if (e.kind !== 'conflict') {
-                  for (const o of this.q.sameToken!.all(tokenHash, readerId, e.seq) as Row[]) {
+                  for (const o of isNew ? [] : (this.q.sameToken!.all(tokenHash, readerId, e.seq) as Row[])) {
                     if (this.q.putDouble!.run('same_token_twice', v.walletId, v.counter, tokenHash, o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
                     this.q.block!.run(v.walletId, 'same_token_twice', now);
                   }
