@@ -1,6 +1,6 @@
 /** Shared helpers for the benchmarks: machine description and result files under bench/results/. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,7 +8,7 @@ export const RESULTS_DIR = resolve(fileURLToPath(import.meta.url), '../../../ben
 
 export function machine(): Record<string, string | number> {
   const c = cpus();
-  return { node: process.version, cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGiB: Math.round(totalmem() / 2 ** 30), date: new Date().toISOString() };
+  return { node: process.version, cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, date: new Date().toISOString() };
 }
 
 export function writeResults(name: string, markdown: string, json: unknown): void {

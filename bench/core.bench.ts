@@ -76,7 +76,7 @@ const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n
 const md = [
   '# Core benchmark (`npm run bench:core`)',
   '',
-  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}. benchmark.js, at least 20 samples per row.`,
+  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}, load average ${m.loadAverage1m} at the end (other work on the machine inflates times). benchmark.js, at least 20 samples per row.`,
   `Token: ${token.length} bytes (one-way, with its wallet certificate).`,
   '',
   '| operation | ops/s | µs/op | ±% |',
