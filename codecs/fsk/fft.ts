@@ -2,7 +2,7 @@
  * In-place iterative radix-2 complex FFT on split real/imaginary Float64Arrays. Used by the chirp matched
  * filter (receiver) and by the channel simulator's convolutions.
  */
-const plans = new Map<number, { rev: Uint32Array; cos: Float64Array; sin: Float64Array }>();
+const plans = new Map<number, { swaps: Uint32Array; cos: Float64Array; sin: Float64Array }>();
 
 function plan(n: number) {
   let p = plans.get(n);
@@ -15,13 +15,23 @@ function plan(n: number) {
     for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
     rev[i] = r;
   }
+  // Index pairs (i, rev(i)) with rev(i) > i, flattened: the permutation as a branch-free list of swaps.
+  let pairs = 0;
+  for (let i = 0; i < n; i++) if (rev[i]! > i) pairs++;
+  const swaps = new Uint32Array(2 * pairs);
+  for (let i = 0, w = 0; i < n; i++) {
+    if (rev[i]! > i) {
+      swaps[w++] = i;
+      swaps[w++] = rev[i]!;
+    }
+  }
   const cos = new Float64Array(n / 2);
   const sin = new Float64Array(n / 2);
   for (let i = 0; i < n / 2; i++) {
     cos[i] = Math.cos((2 * Math.PI * i) / n);
     sin[i] = Math.sin((2 * Math.PI * i) / n);
   }
-  p = { rev, cos, sin };
+  p = { swaps, cos, sin };
   plans.set(n, p);
   return p;
 }
@@ -30,17 +40,16 @@ function plan(n: number) {
 export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   const n = re.length;
   if (n <= 1) return;
-  const { rev, cos, sin } = plan(n);
-  for (let i = 0; i < n; i++) {
-    const j = rev[i]!;
-    if (j > i) {
-      const tr = re[i]!;
-      re[i] = re[j]!;
-      re[j] = tr;
-      const ti = im[i]!;
-      im[i] = im[j]!;
-      im[j] = ti;
-    }
+  const { swaps, cos, sin } = plan(n);
+  for (let s = 0; s < swaps.length; s += 2) {
+    const i = swaps[s]!;
+    const j = swaps[s + 1]!;
+    const tr = re[i]!;
+    re[i] = re[j]!;
+    re[j] = tr;
+    const ti = im[i]!;
+    im[i] = im[j]!;
+    im[j] = ti;
   }
   const sgn = inverse ? 1 : -1;
   // Stages are done two at a time (radix-4 passes over radix-2 ordered data); an odd stage count starts
@@ -124,11 +133,22 @@ export function realFft(
   ranges?: readonly (readonly [number, number])[],
 ): void {
   const h = zr.length;
-  const n = 2 * h;
   for (let i = 0; i < h; i++) {
     zr[i] = x[2 * i]!;
     zi[i] = x[2 * i + 1]!;
   }
+  realFftPacked(outRe, outIm, zr, zi, ranges);
+}
+
+/**
+ * realFft() for a signal already packed as z[i] = x[2i] + j x[2i + 1] in (zr, zi) (length n/2, overwritten).
+ */
+export function realFftPacked(
+  outRe: Float64Array, outIm: Float64Array, zr: Float64Array, zi: Float64Array,
+  ranges?: readonly (readonly [number, number])[],
+): void {
+  const h = zr.length;
+  const n = 2 * h;
   fft(zr, zi);
   const { cos, sin } = plan(n);
   for (const [from, to] of ranges ?? [[0, h + 1] as const]) {

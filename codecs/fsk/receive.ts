@@ -21,7 +21,7 @@
  */
 import { OffpayError } from '../../src/errors.js';
 import { crc32 } from './crc32.js';
-import { fft, nextPow2, realFft } from './fft.js';
+import { fft, nextPow2, realFftPacked } from './fft.js';
 import {
   CRC_BYTES, dataStart, HEADER_BYTES, layoutForRows, MAX_FRAME_PAYLOAD, maxRows, minRows, postambleStart,
   rowsForPayload, symbolCount, type BlockLayout,
@@ -175,7 +175,6 @@ export class FskReceiver {
   private readonly im: Float64Array;
   private readonly zr: Float64Array;
   private readonly zi: Float64Array;
-  private readonly seg: Float64Array;
   /** Spectrum bins the chirp templates use. */
   private readonly binRanges: [number, number][] = [];
   private readonly cum: Float64Array;
@@ -206,7 +205,6 @@ export class FskReceiver {
     this.im = new Float64Array(this.F / 2 + 1);
     this.zr = new Float64Array(this.F / 2);
     this.zi = new Float64Array(this.F / 2);
-    this.seg = new Float64Array(this.F);
     this.cum = new Float64Array(this.F + 1);
     let longest = 0;
     for (const p of enabled) {
@@ -230,7 +228,9 @@ export class FskReceiver {
     }
     for (const fam of this.families) for (const t of [fam.up, fam.down]) this.binRanges.push([t.k0, t.k0 + t.nb]);
     this.history = Math.ceil(longest + 2 * this.F);
-    this.buf = new Float32Array(this.history + 2 * this.F);
+    // Headroom of at least half the history, so that compact() moves each sample about twice on average
+    // (with only 2F of headroom it copied the whole history every 2F samples).
+    this.buf = new Float32Array(this.history + Math.max(2 * this.F, this.history >> 1));
   }
 
   private makeTemplate(p: Profile, up: boolean): Template {
@@ -298,30 +298,44 @@ export class FskReceiver {
   private append(samples: ArrayLike<number>): void {
     const n = samples.length;
     if (n === 0) return;
-    const clean = new Float32Array(n);
     let ms = 0;
     let peak = 0;
-    const typed = samples instanceof Float32Array || samples instanceof Float64Array;
-    for (let i = 0; i < n; i++) {
-      let v = typed ? (samples[i] as number) : Number(samples[i]);
-      if (!Number.isFinite(v)) {
-        this.stats.nonFinite++;
-        v = 0;
+    let clipped = 0;
+    let nonFinite = 0;
+    // Sanitised samples go straight into the ring buffer (no per-push allocation); typed arrays get their own
+    // monomorphic loop.
+    const typed = samples instanceof Float32Array || samples instanceof Float64Array ? samples : null;
+    let off = 0;
+    while (off < n) {
+      if (this.len === this.buf.length) this.compact();
+      const buf = this.buf;
+      const take = Math.min(n - off, buf.length - this.len);
+      let w = this.len;
+      for (let i = off, end = off + take; i < end; i++, w++) {
+        let v = typed ? typed[i]! : Number(samples[i]);
+        if (!Number.isFinite(v)) {
+          nonFinite++;
+          v = 0;
+        }
+        if (v > 1e6) v = 1e6;
+        else if (v < -1e6) v = -1e6;
+        const a = Math.abs(v);
+        if (a >= 0.999) clipped++;
+        if (a > peak) peak = a;
+        ms += v * v;
+        buf[w] = v;
       }
-      if (v > 1e6) v = 1e6;
-      else if (v < -1e6) v = -1e6;
-      const a = Math.abs(v);
-      if (a >= 0.999) this.stats.clipped++;
-      if (a > peak) peak = a;
-      ms += v * v;
-      clean[i] = v;
+      this.len += take;
+      off += take;
+      if (this.len === this.buf.length) this.process(false);
     }
+    this.stats.clipped += clipped;
+    this.stats.nonFinite += nonFinite;
     this.stats.samples += n;
     this.stats.sumSq += ms;
     const alpha = Math.exp(-n / (0.3 * this.sampleRate));
     this.msEma = alpha * this.msEma + (1 - alpha) * (ms / n);
     this.lastPeak = peak;
-    this.appendRaw(clean);
   }
 
   private appendRaw(x: Float32Array): void {
@@ -361,15 +375,23 @@ export class FskReceiver {
   }
 
   private hop(pos: number): void {
-    const { F, cum, seg } = this;
+    const { F, cum, buf, zr, zi } = this;
     const off = pos - this.base;
+    // One pass: running energy for the score normalisation, and the real segment packed as complex pairs
+    // for the half-size FFT.
+    let acc = 0;
     cum[0] = 0;
-    for (let i = 0; i < F; i++) {
-      const v = this.buf[off + i]!;
-      seg[i] = v;
-      cum[i + 1] = cum[i]! + v * v;
+    for (let i = 0, j = off; i < F; i += 2, j += 2) {
+      const a = buf[j]!;
+      const b = buf[j + 1]!;
+      zr[i >> 1] = a;
+      zi[i >> 1] = b;
+      acc += a * a;
+      cum[i + 1] = acc;
+      acc += b * b;
+      cum[i + 2] = acc;
     }
-    realFft(seg, this.re, this.im, this.zr, this.zi, this.binRanges);
+    realFftPacked(this.re, this.im, zr, zi, this.binRanges);
     for (const fam of this.families) {
       this.scan(fam, fam.up, fam.trUp, pos, true);
       // Postamble templates only run while a preamble waits for its postamble.
@@ -394,12 +416,14 @@ export class FskReceiver {
     // Energy floor: a window far quieter than its surroundings (a signal edge followed by digital silence)
     // must not score high just because the normalisation divides by almost nothing.
     const floor = Math.max(1e-12 * L, (0.25 * L * this.cum[this.F]!) / this.F);
+    const thr = this.threshold;
+    const cum = this.cum;
     for (let q = 0; q < count; q++) {
       const i0 = q * dec;
-      const ex = Math.max(floor, this.cum[i0 + L]! - this.cum[i0]!);
+      const ex = Math.max(floor, cum[i0 + L]! - cum[i0]!);
       const mag2 = yr[q]! * yr[q]! + yi[q]! * yi[q]!;
       const score = Math.min(1, (norm * mag2) / ex);
-      if (score < this.threshold && tr.prev1 < this.threshold && tr.cand === null) {
+      if (score < thr && tr.prev1 < thr && tr.cand === null) {
         // Fast path: nothing near the threshold, just shift the history.
         tr.prev2 = tr.prev1;
         tr.prev1 = score;
