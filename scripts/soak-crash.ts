@@ -25,6 +25,7 @@ import { createBlocklist } from '../src/reader/blocklist.js';
 import { decodeEntry, genesisHash, verifyChain } from '../src/reader/journal.js';
 import { Reader } from '../src/reader/reader.js';
 import { SqliteReaderStore } from '../src/reader/sqlite.js';
+import { mulberry32 } from '../src/prng.js';
 
 const NOW = 1_795_000_000;
 const READER_ID = 7001;
@@ -53,16 +54,7 @@ export interface CrashCampaignResult {
   failures: string[];
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
 

@@ -1,4 +1,6 @@
 /** Seeded pseudo-random numbers for the simulator, tests, fixtures and benchmarks (not for keys). */
+import { mulberry32 } from '../../src/prng.js';
+
 export interface Rng {
   /** Uniform in [0, 1). */
   next(): number;
@@ -11,15 +13,8 @@ export interface Rng {
 
 /** mulberry32 for uniforms, Box-Muller for normals. */
 export function makeRng(seed: number): Rng {
-  let a = seed >>> 0;
   let spare: number | null = null;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     gauss() {

@@ -13,6 +13,7 @@ import {
   type ReaderProfileName,
   type WalletCert,
 } from '../../src/index.js';
+import { mulberry32 } from '../../src/prng.js';
 
 export const NOW = 1_795_000_000; // 2026-11-18
 export const HKD = 344;
@@ -63,14 +64,5 @@ export function signToken(w: { secretKey: Uint8Array; cert: WalletCert }, p: { p
 }
 const keyCache = new WeakMap<Uint8Array, ReturnType<typeof createPrivateKey>>();
 
-/** A deterministic PRNG (mulberry32) for seeded tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (mulberry32, src/prng.ts) for seeded tests. */
+export const prng = mulberry32;

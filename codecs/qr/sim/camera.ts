@@ -11,18 +11,10 @@
  */
 import type { Frame, ModuleMatrix } from '../engine.js';
 import { encodeJpegGray } from './jpeg.js';
+import { mulberry32 } from '../../../src/prng.js';
 
-/** mulberry32: a small, fast, seeded 32-bit PRNG (enough for test images, not for keys). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/prng.ts): seeded, for test images, not for keys. */
+export const prng = mulberry32;
 
 export interface CameraConditions {
   width: number;
