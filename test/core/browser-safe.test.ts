@@ -27,12 +27,16 @@ function staticImports(entry: string): Map<string, string> {
 
 const NODE_ONLY = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'better-sqlite3', '@pokusew/pcsclite']);
 
-describe('browser entry points import nothing Node-only', () => {
+// offpay/reader is browser-safe with its in-memory store; the SQLite store is a dynamic import.
+
+describe('browser entry points (offpay, offpay/reader, fsk, qr, nfc) import nothing Node-only', () => {
   it('the check sees Node imports where they are (it can fail)', () => {
     expect([...staticImports('src/node/files.ts').keys()]).toContain('node:fs');
+    expect([...staticImports('src/reader/sqlite.ts').keys()]).toContain('better-sqlite3');
+    expect([...staticImports('src/clearing/index.ts').keys()]).toContain('node:crypto');
   });
 
-  for (const entry of ['src/index.ts', 'codecs/fsk/index.ts', 'codecs/qr/index.ts', 'codecs/nfc/index.ts']) {
+  for (const entry of ['src/index.ts', 'src/reader/index.ts', 'codecs/fsk/index.ts', 'codecs/qr/index.ts', 'codecs/nfc/index.ts']) {
     it(entry, () => {
       const bad = [...staticImports(entry)].filter(([spec]) => NODE_ONLY.has(spec)).map(([spec, file]) => `${spec} (in ${file})`);
       expect(bad).toEqual([]);
