@@ -237,8 +237,8 @@ export const encodeWalletCert = (c: WalletCert): Uint8Array => encodeCbor(wallet
 export const decodeWalletCert = (b: Uint8Array): WalletCert => walletCertFromCbor(decodeCbor(b));
 
 /** Wallet id: the first 16 bytes of SHA-256(signingInput("OFFPAY-V1-WALLET-ID", walletPublicKey)). */
-export function walletIdOf(walletPublicKey: Uint8Array): Uint8Array {
-  return sha256(signingInput('OFFPAY-V1-WALLET-ID', walletPublicKey)).slice(0, WALLET_ID_BYTES);
+export function walletIdOf(walletPublicKey: Uint8Array, hash: (data: Uint8Array) => Uint8Array = sha256): Uint8Array {
+  return hash(signingInput('OFFPAY-V1-WALLET-ID', walletPublicKey)).slice(0, WALLET_ID_BYTES);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -339,8 +339,8 @@ export const encodeToken = (t: PaymentToken): Uint8Array => encodeCbor(tokenToCb
 export const decodeToken = (b: Uint8Array): PaymentToken => tokenFromCbor(decodeCbor(b));
 
 /** Token id: SHA-256 of the token's bytes (used by receipts, journals and clearing). */
-export function tokenHash(tokenBytes: Uint8Array): Uint8Array {
-  return sha256(tokenBytes);
+export function tokenHash(tokenBytes: Uint8Array, hash: (data: Uint8Array) => Uint8Array = sha256): Uint8Array {
+  return hash(tokenBytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -52,6 +52,11 @@ export interface VerifyContext {
   maxAgeSeconds?: number | undefined;
   /** How far in the future a token time may be (clock skew), seconds (default 60). */
   maxFutureSeconds?: number | undefined;
+  /**
+   * SHA-256 used for the token hash and the wallet id (default: noble, src/crypto.ts). Node callers may pass
+   * node:crypto's, which is faster on small inputs; it must be SHA-256, so the bytes are the same.
+   */
+  sha256?: ((data: Uint8Array) => Uint8Array) | undefined;
 }
 
 export interface Accepted {
@@ -152,7 +157,14 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   }
   if (t.amount > cert.maxPerPayment) return reject('over_payment_limit', `amount ${t.amount} exceeds the maximum per payment ${cert.maxPerPayment}`, t);
   if (t.amount > cert.offlineAllowance) return reject('over_offline_allowance', `amount ${t.amount} exceeds the offline allowance ${cert.offlineAllowance}`, t);
-  return { accepted: true, token: t, tokenHash: tokenHash(bytes), walletId: walletIdOf(cert.walletPublicKey), currency: cert.currency };
+  const hash = ctx.sha256;
+  return {
+    accepted: true,
+    token: t,
+    tokenHash: hash ? tokenHash(bytes, hash) : tokenHash(bytes),
+    walletId: hash ? walletIdOf(cert.walletPublicKey, hash) : walletIdOf(cert.walletPublicKey),
+    currency: cert.currency,
+  };
 }
 
 function driveSync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifier): T {

@@ -4,6 +4,7 @@
  * jobs over worker threads (src/clearing/verify-worker.ts) so that verification of the next batch overlaps
  * the database writes of the current one. Each worker keeps its own wallet-certificate cache.
  */
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { SyncVerifier } from '../crypto.js';
 import { encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
@@ -19,13 +20,16 @@ export interface TokenJob {
 }
 
 export type TokenCheck =
-  | { ok: true; walletId: Uint8Array; counter: number; amount: number; currency: number; payee: number; time: number }
+  | { ok: true; tokenHash: Uint8Array; walletId: Uint8Array; counter: number; amount: number; currency: number; payee: number; time: number }
   | { ok: false; reason: string };
 
+/** node:crypto SHA-256 (the same bytes as noble's, several times faster on 200-byte inputs). */
+const nodeSha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(data).digest());
+
 export function checkTokenJob(j: TokenJob, issuerKeys: IssuerKeySet, verifier: SyncVerifier): TokenCheck {
-  const v = verifyToken(j.data, { issuerKeys, now: j.now, payees: j.payees, maxAgeSeconds: j.maxAge, maxFutureSeconds: j.maxFuture }, verifier);
+  const v = verifyToken(j.data, { issuerKeys, now: j.now, payees: j.payees, maxAgeSeconds: j.maxAge, maxFutureSeconds: j.maxFuture, sha256: nodeSha256 }, verifier);
   if (!v.accepted) return { ok: false, reason: v.reason };
-  return { ok: true, walletId: v.walletId, counter: v.token.counter, amount: v.token.amount, currency: v.currency, payee: v.token.payee, time: v.token.time };
+  return { ok: true, tokenHash: v.tokenHash, walletId: v.walletId, counter: v.token.counter, amount: v.token.amount, currency: v.currency, payee: v.token.payee, time: v.token.time };
 }
 
 interface Pending {
@@ -98,5 +102,5 @@ export class VerifyPool {
 }
 
 function fixBytes(r: TokenCheck): TokenCheck {
-  return r.ok ? { ...r, walletId: new Uint8Array(r.walletId) } : r;
+  return r.ok ? { ...r, tokenHash: new Uint8Array(r.tokenHash), walletId: new Uint8Array(r.walletId) } : r;
 }

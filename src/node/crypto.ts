@@ -10,7 +10,7 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 export function nodeEd25519(cacheSize = 4096): SyncVerifier {
   const cache = new Map<string, KeyObject | null>();
   const keyFor = (pk: Uint8Array): KeyObject | null => {
-    const id = Buffer.from(pk).toString('hex');
+    const id = Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString('latin1'); // a view: no copy
     let k = cache.get(id);
     if (k === undefined) {
       try {

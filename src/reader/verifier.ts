@@ -1,11 +1,10 @@
 /**
  * A memo over a synchronous Ed25519 verifier for wallet-certificate signatures: a wallet presents the same
  * certificate with every token, so its issuer signature need only be checked once. Only successful checks of
- * messages under the wallet-certificate tag are remembered, keyed by signature and public key, and the full
- * message is compared on a hit, so a hit can never accept bytes that were not verified.
+ * messages under the wallet-certificate tag are remembered, keyed by signature, and the public key and the full
+ * message are compared on a hit, so a hit can never accept bytes that were not verified.
  */
 import { equalBytes, signingInput, type SyncVerifier } from '../crypto.js';
-import { hex as toHex } from './hex.js';
 import { SigningTag } from '../messages.js';
 
 const CERT_PREFIX = signingInput(SigningTag.WalletCert, new Uint8Array(0));
@@ -17,18 +16,20 @@ function hasPrefix(m: Uint8Array, p: Uint8Array): boolean {
 }
 
 export function cachingVerifier(inner: SyncVerifier, size = 16_384): SyncVerifier {
-  const memo = new Map<string, Uint8Array>();
+  const memo = new Map<string, { publicKey: Uint8Array; message: Uint8Array }>();
   return {
     name: `${inner.name}+certcache`,
     verify(signature, message, publicKey) {
       if (!hasPrefix(message, CERT_PREFIX)) return inner.verify(signature, message, publicKey);
-      const key = toHex(signature) + toHex(publicKey);
+      // Keyed by the signature alone (one char per byte: cheaper than hex); the public key and the full message
+      // are compared on a hit.
+      const key = String.fromCharCode.apply(null, signature as unknown as number[]);
       const hit = memo.get(key);
-      if (hit && equalBytes(hit, message)) return true;
+      if (hit && equalBytes(hit.publicKey, publicKey) && equalBytes(hit.message, message)) return true;
       const ok = inner.verify(signature, message, publicKey);
       if (ok) {
         if (memo.size >= size) memo.delete(memo.keys().next().value as string);
-        memo.set(key, message.slice());
+        memo.set(key, { publicKey: publicKey.slice(), message: message.slice() });
       }
       return ok;
     },
