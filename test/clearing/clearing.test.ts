@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRequest, toHex, walletIdOf } from '../../src/index.js';
+import { tokenHash } from '../../src/messages.js';
+import { verifyToken } from '../../src/verify.js';
+import { checkTokenJob } from '../../src/clearing/pool.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { Clearing, feeFor, roundHalfEvenDiv } from '../../src/clearing/index.js';
 import { createBlocklist, MemoryReaderStore, Reader, decodeBatch } from '../../src/reader/index.js';
@@ -236,5 +239,30 @@ describe('batch signing input', () => {
     for (const bytes of [a.r.export(NOW).bytes, a.r.export(NOW).bytes]) {
       expect(toHex(batchSigningInputFromBytes(bytes))).toBe(toHex(batchSigningInput(decodeBatch(bytes))));
     }
+  });
+});
+
+describe('clearing token check (node:crypto SHA-256 in the hot path)', () => {
+  it('gives the same verdict, token hash and wallet id as the default (noble) verification, for good and bad tokens', () => {
+    const w = makeWallet(issuer, 'cl-sha', 'w');
+    const ctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [501], maxAgeSeconds: 300, maxFutureSeconds: 60 };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: -1, max: 199 }), (amount, counter, flip) => {
+        const good = signToken(w, { payee: 501, amount, counter, time: NOW });
+        const bytes = good.slice();
+        if (flip >= 0 && flip < bytes.length) bytes[flip] = bytes[flip]! ^ 1;
+        const want = verifyToken(bytes, ctx, nodeEd25519());
+        const got = checkTokenJob({ data: bytes, now: NOW, payees: [501], maxAge: 300, maxFuture: 60 }, issuer.keySet(), nodeEd25519());
+        expect(got.ok).toBe(want.accepted);
+        if (want.accepted && got.ok) {
+          expect(toHex(got.tokenHash)).toBe(toHex(tokenHash(bytes)));
+          expect(toHex(got.walletId)).toBe(toHex(walletIdOf(w.cert.walletPublicKey)));
+          expect(verifyToken(bytes, { ...ctx, sha256: (d) => tokenHash(d) }, nodeEd25519())).toEqual(want);
+        } else if (!want.accepted && !got.ok) {
+          expect(got.reason).toBe(want.reason);
+        }
+      }),
+      { seed: 4, numRuns: 60 },
+    );
   });
 });
