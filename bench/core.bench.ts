@@ -3,7 +3,6 @@
  * (noble: the portable reference; node:crypto; WebCrypto: the fast path). Results: bench/results/core.md.
  * Run: npm run bench:core
  */
-import Benchmark from 'benchmark';
 import {
   Issuer,
   MemoryCounterStore,
@@ -21,7 +20,7 @@ import {
   type VerifyContext,
 } from '../src/index.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
-import { machine, writeResults } from './common.js';
+import { benchSuite, machine, writeResults } from './common.js';
 
 const NOW = 1_795_000_000;
 const issuer = Issuer.fromSecret(1, 1, seededSecretKey('bench', 'issuer'), NOW - 1e7, NOW + 1e7);
@@ -39,18 +38,7 @@ if (!verifyToken(token, ctx).accepted || !verifyToken(token, ctx, node).accepted
   throw new Error('benchmark token does not verify');
 }
 
-interface Row {
-  name: string;
-  hz: number;
-  usPerOp: number;
-  rme: number;
-  samples: number;
-}
-const rows: Row[] = [];
-const suite = new Benchmark.Suite('core');
-const add = (name: string, fn: () => void) => suite.add(name, fn, { minSamples: 20 });
-const addAsync = (name: string, fn: () => Promise<unknown>) =>
-  suite.add(name, { defer: true, minSamples: 20, fn: (d: { resolve(): void }) => void fn().then(() => d.resolve()) });
+const { add, addAsync, run } = benchSuite('core', 20);
 
 add('encode token (CBOR)', () => encodeToken(decoded));
 add('decode token (CBOR, canonical check)', () => decodeToken(token));
@@ -61,15 +49,7 @@ add('verifyToken, noble (2 signatures)', () => verifyToken(token, ctx));
 add('verifyToken, node:crypto (2 signatures)', () => verifyToken(token, ctx, node));
 addAsync('verifyTokenAsync, WebCrypto (2 signatures)', () => verifyTokenAsync(token, ctx, web));
 
-suite.on('cycle', (e: { target: Benchmark }) => {
-  const t = e.target;
-  rows.push({ name: t.name!, hz: t.hz, usPerOp: 1e6 / t.hz, rme: t.stats.rme, samples: t.stats.sample.length });
-  process.stdout.write(`${String(t)}\n`);
-});
-await new Promise<void>((resolve) => {
-  suite.on('complete', () => resolve());
-  suite.run({ async: true });
-});
+const rows = await run();
 
 const m = machine();
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));

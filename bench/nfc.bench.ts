@@ -6,7 +6,6 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import Benchmark from 'benchmark';
 import {
   CardApplication,
   OFFPAY_NDEF_TYPE,
@@ -24,7 +23,7 @@ import {
 } from '../codecs/nfc/index.js';
 import { Issuer, MemoryCounterStore, Wallet, createReceipt, createRequest, dayOf, publicKeyOf, seededSecretKey, tokenHash, verifyToken } from '../src/index.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
-import { machine, writeResults } from './common.js';
+import { benchSuite, machine, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
 const withPcsc = process.argv.includes('--pcsc');
@@ -62,19 +61,8 @@ const ndefChunked = encodeNdefMessage([ndefRecord(TNF.EXTERNAL, OFFPAY_NDEF_TYPE
 const getToken = Uint8Array.from([0x80, 0x10, 0, 0, requestBytes.length, ...requestBytes, 0]);
 const select = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x08, 0xf0, 0x4f, 0x46, 0x46, 0x50, 0x41, 0x59, 0x01, 0x00]);
 
-interface Row {
-  name: string;
-  hz: number;
-  usPerOp: number;
-  rme: number;
-  samples: number;
-}
-const rows: Row[] = [];
-const suite = new Benchmark.Suite('nfc');
 const minSamples = quick ? 5 : 20;
-const add = (name: string, fn: () => void) => suite.add(name, fn, { minSamples });
-const addAsync = (name: string, fn: () => Promise<unknown>) =>
-  suite.add(name, { defer: true, minSamples, fn: (d: { resolve(): void }) => void fn().then(() => d.resolve()) });
+const { add, addAsync, run } = benchSuite('nfc', minSamples);
 
 add(`NDEF encode offpay record (${sampleToken.length} B token)`, () => encodeTokenNdef(sampleToken));
 add('NDEF decode + token extraction', () => decodeTokenNdef(ndefMsg));
@@ -89,15 +77,7 @@ addAsync('tap in memory, real wallet (verify request + sign) and reader (verify 
   transact(memoryLink(new CardApplication(realWallet)), { request: requestBytes, verify }),
 );
 
-suite.on('cycle', (e: { target: Benchmark }) => {
-  const t = e.target;
-  rows.push({ name: t.name!, hz: t.hz, usPerOp: 1e6 / t.hz, rme: t.stats.rme, samples: t.stats.sample.length });
-  process.stdout.write(`${String(t)}\n`);
-});
-await new Promise<void>((resolve) => {
-  suite.on('complete', () => resolve());
-  suite.run({ async: true });
-});
+const rows = await run();
 
 // Computed air time of the real exchange (no wall clock involved).
 const air = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './helpers.js';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
 import {
   SW,
   chainCommand,
@@ -18,15 +18,6 @@ const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const cmd = (data: Uint8Array, ne: number, cla = 0x80): CommandApdu => ({ cla, ins: 0x10, p1: 1, p2: 2, data, ne });
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 describe('command APDU cases', () => {
   const d3 = Uint8Array.of(0xaa, 0xbb, 0xcc);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './helpers.js';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
 import {
   TNF,
   OFFPAY_NDEF_TYPE,
@@ -17,15 +17,6 @@ const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/[\
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
 
 describe('NDEF hand vectors (nfcpy/ndeflib docs)', () => {
   it('decodes two well-known records, the second with an ID', () => {

@@ -29,3 +29,14 @@ export function frameWith(width: number, height: number, codes: { m: ModuleMatri
 }
 
 export const payload200 = Uint8Array.from({ length: 200 }, (_, i) => (i * 73 + 29) & 0xff);
+
+/** The OffpayError code `f` throws, or undefined when it returns (other exceptions propagate). */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof OffpayError) return e.code;
+    throw e;
+  }
+  return undefined;
+}

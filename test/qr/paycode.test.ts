@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './helpers.js';
 import fc from 'fast-check';
 import { OffpayError } from '../../src/errors.js';
 import { DAMM_TABLE, dammCheckDigit, dammValid, digitsForBits, packDigits, unpackDigits } from '../../codecs/qr/paycode.js';
@@ -14,15 +15,7 @@ import {
   paymentCodeChallenge,
 } from '../../src/paycode.js';
 
-const code = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-  return undefined;
-};
+const code = codeOf;
 
 describe('Damm check digit', () => {
   it('matches the published example 572 -> 4', () => {

@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './helpers.js';
 import fc from 'fast-check';
 import { OffpayError } from '../../src/errors.js';
 import { BASE45_ALPHABET, base45Decode, base45Encode, base45Length } from '../../codecs/qr/base45.js';
 import { hasOffpayPrefix, unwrap, wrap, wrapText } from '../../codecs/qr/payload.js';
 
 const enc = new TextEncoder();
-const code = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-  return undefined;
-};
+const code = codeOf;
 
 describe('Base45 (RFC 9285)', () => {
   // RFC 9285 §4.3 and §4.4 examples.
