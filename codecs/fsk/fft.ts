@@ -203,3 +203,236 @@ export function convolve(a: Float32Array | Float64Array, b: Float32Array | Float
   for (let i = 0; i < outLen; i++) out[i] = ar[i]! / n;
   return out;
 }
+
+/*
+ * Permutation-free transforms for the streaming receiver. fftDif() takes natural-order input and leaves the
+ * spectrum in bit-reversed order; fftDit() takes bit-reversed input and leaves natural order. A forward
+ * transform, a pointwise product read through the bit-reversal table, and an inverse transform therefore
+ * never permute data. Both are radix-4 (one radix-2 stage when log2 n is odd) with one contiguous twiddle
+ * table per stage, walked block by block so that memory is read sequentially.
+ */
+interface Radix4Plan {
+  /** tw[s]: for the stage whose butterflies span 4m points (m = 4^s or 2 * 4^s), 6 doubles per k < m:
+   * W^k, W^2k, W^3k with W = exp(-2 pi j / 4m). */
+  tw: Map<number, Float64Array>;
+  rev: Uint32Array;
+}
+const radix4Plans = new Map<number, Radix4Plan>();
+
+function radix4Plan(n: number): Radix4Plan {
+  let p = radix4Plans.get(n);
+  if (p) return p;
+  if (n < 1 || (n & (n - 1)) !== 0) throw new RangeError(`FFT size ${n} is not a power of two`);
+  const bits = Math.round(Math.log2(n));
+  const rev = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    let r = 0;
+    for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+    rev[i] = r;
+  }
+  const tw = new Map<number, Float64Array>();
+  for (let m = bits % 2 === 1 ? 2 : 1; 4 * m <= n; m *= 4) {
+    const t = new Float64Array(6 * m);
+    for (let k = 0; k < m; k++) {
+      for (let q = 1; q <= 3; q++) {
+        const a = (-2 * Math.PI * q * k) / (4 * m);
+        t[6 * k + 2 * q - 2] = Math.cos(a);
+        t[6 * k + 2 * q - 1] = Math.sin(a);
+      }
+    }
+    tw.set(m, t);
+  }
+  p = { tw, rev };
+  radix4Plans.set(n, p);
+  return p;
+}
+
+/** bit-reversal permutation of 0..n-1 (an involution). */
+export function bitReversal(n: number): Uint32Array {
+  return radix4Plan(n).rev;
+}
+
+/** Forward DFT in place: natural-order input, bit-reversed output. */
+export function fftDif(re: Float64Array, im: Float64Array): void {
+  if (re.length > 1) difStages(re, im, re.length >> 2);
+}
+
+/** The DIF stages whose butterflies span 4m points, for m = top, top / 4, ..., then the last radix-2 stage. */
+function difStages(re: Float64Array, im: Float64Array, top: number): void {
+  const n = re.length;
+  const { tw } = radix4Plan(n);
+  const odd = Math.round(Math.log2(n)) % 2 === 1;
+  for (let m = top; m >= 1; m >>= 2) {
+    if (m === 1 && !odd) {
+      for (let a0 = 0; a0 < n; a0 += 4) {
+        const x0r = re[a0]!, x0i = im[a0]!, x1r = re[a0 + 1]!, x1i = im[a0 + 1]!;
+        const x2r = re[a0 + 2]!, x2i = im[a0 + 2]!, x3r = re[a0 + 3]!, x3i = im[a0 + 3]!;
+        const s02r = x0r + x2r, s02i = x0i + x2i, d02r = x0r - x2r, d02i = x0i - x2i;
+        const s13r = x1r + x3r, s13i = x1i + x3i;
+        // -j (x1 - x3)
+        const d13r = x1i - x3i, d13i = x3r - x1r;
+        re[a0] = s02r + s13r;
+        im[a0] = s02i + s13i;
+        re[a0 + 1] = s02r - s13r;
+        im[a0 + 1] = s02i - s13i;
+        re[a0 + 2] = d02r + d13r;
+        im[a0 + 2] = d02i + d13i;
+        re[a0 + 3] = d02r - d13r;
+        im[a0 + 3] = d02i - d13i;
+      }
+      continue;
+    }
+    const t = tw.get(m)!;
+    const span = 4 * m;
+    for (let base = 0; base < n; base += span) {
+      for (let k = 0, a0 = base; k < m; k++, a0++) {
+        const a1 = a0 + m;
+        const a2 = a1 + m;
+        const a3 = a2 + m;
+        const x0r = re[a0]!, x0i = im[a0]!, x1r = re[a1]!, x1i = im[a1]!;
+        const x2r = re[a2]!, x2i = im[a2]!, x3r = re[a3]!, x3i = im[a3]!;
+        const s02r = x0r + x2r, s02i = x0i + x2i, d02r = x0r - x2r, d02i = x0i - x2i;
+        const s13r = x1r + x3r, s13i = x1i + x3i;
+        const d13r = x1i - x3i, d13i = x3r - x1r;
+        const w = 6 * k;
+        const w1r = t[w]!, w1i = t[w + 1]!, w2r = t[w + 2]!, w2i = t[w + 3]!, w3r = t[w + 4]!, w3i = t[w + 5]!;
+        re[a0] = s02r + s13r;
+        im[a0] = s02i + s13i;
+        const y1r = s02r - s13r, y1i = s02i - s13i;
+        re[a1] = y1r * w2r - y1i * w2i;
+        im[a1] = y1r * w2i + y1i * w2r;
+        const y2r = d02r + d13r, y2i = d02i + d13i;
+        re[a2] = y2r * w1r - y2i * w1i;
+        im[a2] = y2r * w1i + y2i * w1r;
+        const y3r = d02r - d13r, y3i = d02i - d13i;
+        re[a3] = y3r * w3r - y3i * w3i;
+        im[a3] = y3r * w3i + y3i * w3r;
+      }
+    }
+  }
+  if (odd) {
+    for (let a = 0; a < n; a += 2) {
+      const ar = re[a]!, ai = im[a]!, br = re[a + 1]!, bi = im[a + 1]!;
+      re[a] = ar + br;
+      im[a] = ai + bi;
+      re[a + 1] = ar - br;
+      im[a + 1] = ai - bi;
+    }
+  }
+}
+
+/** Forward DFT in place: bit-reversed input, natural-order output. fftDit(im, re) is the inverse (unnormalised). */
+export function fftDit(re: Float64Array, im: Float64Array): void {
+  const n = re.length;
+  if (n <= 1) return;
+  const { tw } = radix4Plan(n);
+  let m = 1;
+  if (Math.round(Math.log2(n)) % 2 === 1) {
+    for (let a = 0; a < n; a += 2) {
+      const ar = re[a]!, ai = im[a]!, br = re[a + 1]!, bi = im[a + 1]!;
+      re[a] = ar + br;
+      im[a] = ai + bi;
+      re[a + 1] = ar - br;
+      im[a + 1] = ai - bi;
+    }
+    m = 2;
+  } else if (n >= 4) {
+    for (let a0 = 0; a0 < n; a0 += 4) {
+      const x0r = re[a0]!, x0i = im[a0]!, p1r = re[a0 + 1]!, p1i = im[a0 + 1]!;
+      const p2r = re[a0 + 2]!, p2i = im[a0 + 2]!, p3r = re[a0 + 3]!, p3i = im[a0 + 3]!;
+      const s01r = x0r + p1r, s01i = x0i + p1i, d01r = x0r - p1r, d01i = x0i - p1i;
+      const s23r = p2r + p3r, s23i = p2i + p3i;
+      // -j (p2 - p3)
+      const d23r = p2i - p3i, d23i = p3r - p2r;
+      re[a0] = s01r + s23r;
+      im[a0] = s01i + s23i;
+      re[a0 + 2] = s01r - s23r;
+      im[a0 + 2] = s01i - s23i;
+      re[a0 + 1] = d01r + d23r;
+      im[a0 + 1] = d01i + d23i;
+      re[a0 + 3] = d01r - d23r;
+      im[a0 + 3] = d01i - d23i;
+    }
+    m = 4;
+  }
+  for (; m < n; m <<= 2) {
+    const t = tw.get(m)!;
+    const span = 4 * m;
+    for (let base = 0; base < n; base += span) {
+      for (let k = 0, a0 = base; k < m; k++, a0++) {
+        const a1 = a0 + m;
+        const a2 = a1 + m;
+        const a3 = a2 + m;
+        const w = 6 * k;
+        const w1r = t[w]!, w1i = t[w + 1]!, w2r = t[w + 2]!, w2i = t[w + 3]!, w3r = t[w + 4]!, w3i = t[w + 5]!;
+        const x0r = re[a0]!, x0i = im[a0]!;
+        const x1r = re[a1]!, x1i = im[a1]!;
+        const p1r = x1r * w2r - x1i * w2i, p1i = x1r * w2i + x1i * w2r;
+        const x2r = re[a2]!, x2i = im[a2]!;
+        const p2r = x2r * w1r - x2i * w1i, p2i = x2r * w1i + x2i * w1r;
+        const x3r = re[a3]!, x3i = im[a3]!;
+        const p3r = x3r * w3r - x3i * w3i, p3i = x3r * w3i + x3i * w3r;
+        const s01r = x0r + p1r, s01i = x0i + p1i, d01r = x0r - p1r, d01i = x0i - p1i;
+        const s23r = p2r + p3r, s23i = p2i + p3i;
+        const d23r = p2i - p3i, d23i = p3r - p2r;
+        re[a0] = s01r + s23r;
+        im[a0] = s01i + s23i;
+        re[a2] = s01r - s23r;
+        im[a2] = s01i - s23i;
+        re[a1] = d01r + d23r;
+        im[a1] = d01i + d23i;
+        re[a3] = d01r - d23r;
+        im[a3] = d01i - d23i;
+      }
+    }
+  }
+}
+
+/**
+ * fftDif() of the real segment x[off .. off + 2h) packed as z[i] = x[off + 2i] + j x[off + 2i + 1] into
+ * (zr, zi) (length h, a power of two >= 8). The packing is fused into the first radix-4 stage, so the
+ * segment is read once and the work arrays are written once per stage.
+ */
+export function fftDifPackedReal(x: Float32Array, off: number, zr: Float64Array, zi: Float64Array): void {
+  const h = zr.length;
+  if (h < 8) {
+    for (let i = 0; i < h; i++) {
+      zr[i] = x[off + 2 * i]!;
+      zi[i] = x[off + 2 * i + 1]!;
+    }
+    fftDif(zr, zi);
+    return;
+  }
+  const m = h >> 2;
+  const t = radix4Plan(h).tw.get(m)!;
+  for (let k = 0; k < m; k++) {
+    const a0 = k;
+    const a1 = a0 + m;
+    const a2 = a1 + m;
+    const a3 = a2 + m;
+    const j0 = off + 2 * a0;
+    const j1 = off + 2 * a1;
+    const j2 = off + 2 * a2;
+    const j3 = off + 2 * a3;
+    const x0r = x[j0]!, x0i = x[j0 + 1]!, x1r = x[j1]!, x1i = x[j1 + 1]!;
+    const x2r = x[j2]!, x2i = x[j2 + 1]!, x3r = x[j3]!, x3i = x[j3 + 1]!;
+    const s02r = x0r + x2r, s02i = x0i + x2i, d02r = x0r - x2r, d02i = x0i - x2i;
+    const s13r = x1r + x3r, s13i = x1i + x3i;
+    const d13r = x1i - x3i, d13i = x3r - x1r;
+    const w = 6 * k;
+    const w1r = t[w]!, w1i = t[w + 1]!, w2r = t[w + 2]!, w2i = t[w + 3]!, w3r = t[w + 4]!, w3i = t[w + 5]!;
+    zr[a0] = s02r + s13r;
+    zi[a0] = s02i + s13i;
+    const y1r = s02r - s13r, y1i = s02i - s13i;
+    zr[a1] = y1r * w2r - y1i * w2i;
+    zi[a1] = y1r * w2i + y1i * w2r;
+    const y2r = d02r + d13r, y2i = d02i + d13i;
+    zr[a2] = y2r * w1r - y2i * w1i;
+    zi[a2] = y2r * w1i + y2i * w1r;
+    const y3r = d02r - d13r, y3i = d02i - d13i;
+    zr[a3] = y3r * w3r - y3i * w3i;
+    zi[a3] = y3r * w3i + y3i * w3r;
+  }
+  // Remaining stages: spans of h/4, h/16, ... (difStages stops before m = 1 when log2 h is odd).
+  difStages(zr, zi, m >> 2);
+}

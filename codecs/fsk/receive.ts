@@ -21,7 +21,7 @@
  */
 import { OffpayError } from '../../src/errors.js';
 import { crc32 } from './crc32.js';
-import { fft, nextPow2, realFftPacked } from './fft.js';
+import { bitReversal, fft, fftDifPackedReal, fftDit, nextPow2 } from './fft.js';
 import {
   CRC_BYTES, dataStart, HEADER_BYTES, layoutForRows, MAX_FRAME_PAYLOAD, maxRows, minRows, postambleStart,
   rowsForPayload, symbolCount, type BlockLayout,
@@ -99,9 +99,19 @@ interface Template {
   nb: number;
   fs: number;
   dec: number;
-  /** conj(T[k0+m]) */
-  cr: Float64Array;
-  ci: Float64Array;
+  /**
+   * The band product conj(T[k]) X[k] for the bins k0 <= k < k0 + nb, laid out for the inverse transform:
+   * bin k goes to slot rev(k - k0) (bit-reversed, so that fftDit needs no permutation). X[k] is taken
+   * straight from the packed half-size spectrum Z (in the bit-reversed order fftDif leaves it in):
+   * X[k] = A_k Z[k] + B_k conj(Z[h - k]), so slot j holds P[j] Z[i1[j]] + Q[j] conj(Z[i2[j]]) with
+   * P = conj(T[k]) A_k and Q = conj(T[k]) B_k precomputed. Slots past the band have P = Q = 0.
+   */
+  i1: Uint32Array;
+  i2: Uint32Array;
+  pr: Float64Array;
+  pi: Float64Array;
+  qr: Float64Array;
+  qi: Float64Array;
   energy: number;
   /** Work buffers for the band IFFT. */
   yr: Float64Array;
@@ -171,16 +181,17 @@ export class FskReceiver {
   private hopPos = 0;
   private readonly history: number;
   private events: ReceiverEvent[] = [];
-  private readonly re: Float64Array;
-  private readonly im: Float64Array;
   private readonly zr: Float64Array;
   private readonly zi: Float64Array;
-  /** Spectrum bins the chirp templates use. */
-  private readonly binRanges: [number, number][] = [];
+  /** Energy prefix sums of the hop: cum[i] = sum of x^2 over its first i * G samples. */
   private readonly cum: Float64Array;
+  /** Granularity of cum: a power of two dividing every chirp length and every decimation factor. */
+  private readonly G: number;
   private msEma = 0;
   private lastPeak = 0;
   private stats = { samples: 0, clipped: 0, nonFinite: 0, sumSq: 0 };
+  /** Per-push level accumulators (a field, so that the copy loops allocate nothing). */
+  private readonly acc = { ms: 0, peak: 0, clipped: 0, nonFinite: 0 };
   private reassembly: { count: number; profile: ProfileName; parts: (Uint8Array | undefined)[] } | null = null;
 
   constructor(options: ReceiverOptions) {
@@ -201,11 +212,8 @@ export class FskReceiver {
     this.Lmax = Math.ceil(Math.max(1e-3, ...enabled.map((p) => p.chirpDuration)) * rate);
     this.F = nextPow2(Math.max(4 * this.Lmax, 1024));
     this.H = Math.floor((this.F - this.Lmax - 1) / HOP_ALIGN) * HOP_ALIGN;
-    this.re = new Float64Array(this.F / 2 + 1);
-    this.im = new Float64Array(this.F / 2 + 1);
     this.zr = new Float64Array(this.F / 2);
     this.zi = new Float64Array(this.F / 2);
-    this.cum = new Float64Array(this.F + 1);
     let longest = 0;
     for (const p of enabled) {
       const key = `${p.chirpLowHz}-${p.chirpHighHz}-${p.chirpDuration}`;
@@ -226,7 +234,11 @@ export class FskReceiver {
       fam.minSpan = Math.min(fam.minSpan, postambleStart(p, minRows(p)) * rate * (1 - this.maxEps));
       longest = Math.max(longest, fam.maxSpan + 2 * this.Lmax);
     }
-    for (const fam of this.families) for (const t of [fam.up, fam.down]) this.binRanges.push([t.k0, t.k0 + t.nb]);
+    let G = 1;
+    const fits = (g: number) => this.families.every((f) => [f.up, f.down].every((t) => t.L % g === 0 && t.dec % g === 0));
+    while (G < 64 && fits(2 * G)) G *= 2;
+    this.G = G;
+    this.cum = new Float64Array(this.F / G + 1);
     this.history = Math.ceil(longest + 2 * this.F);
     // Headroom of at least half the history, so that compact() moves each sample about twice on average
     // (with only 2F of headroom it copied the whole history every 2F samples).
@@ -251,13 +263,37 @@ export class FskReceiver {
     const hi = Math.min(F / 2, Math.ceil(((p.chirpHighHz + 300) * F) / rate));
     const nb = hi - lo + 1;
     const fs = nextPow2(nb);
-    const cr = new Float64Array(nb);
-    const ci = new Float64Array(nb);
-    for (let m = 0; m < nb; m++) {
-      cr[m] = re[lo + m]!;
-      ci[m] = -im[lo + m]!;
+    const h = F / 2;
+    const revH = bitReversal(h);
+    const rev = bitReversal(fs);
+    const i1 = new Uint32Array(fs);
+    const i2 = new Uint32Array(fs);
+    const pr = new Float64Array(fs);
+    const pi = new Float64Array(fs);
+    const qr = new Float64Array(fs);
+    const qi = new Float64Array(fs);
+    for (let j = 0; j < fs; j++) {
+      const m = rev[j]!;
+      if (m >= nb) continue;
+      const k = lo + m;
+      // X[k] = E + W^k O with E = (Z[k] + conj Z[h-k]) / 2, O = (Z[k] - conj Z[h-k]) / 2j, W = e^{-j pi / h}:
+      // A = (1 - j W^k) / 2, B = (1 + j W^k) / 2 (indices mod h; k = 0 and k = h included).
+      const wr = Math.cos((Math.PI * k) / h);
+      const wi = -Math.sin((Math.PI * k) / h);
+      const ar = 0.5 * (1 + wi);
+      const ai = -0.5 * wr;
+      const br = 0.5 * (1 - wi);
+      const bi = 0.5 * wr;
+      const cr = re[k]!;
+      const ci = -im[k]!;
+      pr[j] = cr * ar - ci * ai;
+      pi[j] = cr * ai + ci * ar;
+      qr[j] = cr * br - ci * bi;
+      qi[j] = cr * bi + ci * br;
+      i1[j] = revH[k % h]!;
+      i2[j] = revH[(h - k) % h]!;
     }
-    return { L, k0: lo, nb, fs, dec: F / fs, cr, ci, energy, yr: new Float64Array(fs), yi: new Float64Array(fs) };
+    return { L, k0: lo, nb, fs, dec: F / fs, i1, i2, pr, pi, qr, qi, energy, yr: new Float64Array(fs), yi: new Float64Array(fs) };
   }
 
   /** Current input level and counters. */
@@ -298,44 +334,79 @@ export class FskReceiver {
   private append(samples: ArrayLike<number>): void {
     const n = samples.length;
     if (n === 0) return;
-    let ms = 0;
-    let peak = 0;
-    let clipped = 0;
-    let nonFinite = 0;
-    // Sanitised samples go straight into the ring buffer (no per-push allocation); typed arrays get their own
-    // monomorphic loop.
-    const typed = samples instanceof Float32Array || samples instanceof Float64Array ? samples : null;
+    const acc = this.acc;
+    acc.ms = 0;
+    acc.peak = 0;
+    acc.clipped = 0;
+    acc.nonFinite = 0;
+    // Samples go straight into the ring buffer (no per-push allocation). Float32Array input (Web Audio, WAV)
+    // is block-copied and then checked in one read-only pass; only a block holding a clipped, out-of-range
+    // or non-finite sample is redone sample by sample.
+    const f32 = samples instanceof Float32Array ? samples : null;
     let off = 0;
     while (off < n) {
       if (this.len === this.buf.length) this.compact();
-      const buf = this.buf;
-      const take = Math.min(n - off, buf.length - this.len);
-      let w = this.len;
-      for (let i = off, end = off + take; i < end; i++, w++) {
-        let v = typed ? typed[i]! : Number(samples[i]);
-        if (!Number.isFinite(v)) {
-          nonFinite++;
-          v = 0;
-        }
-        if (v > 1e6) v = 1e6;
-        else if (v < -1e6) v = -1e6;
-        const a = Math.abs(v);
-        if (a >= 0.999) clipped++;
-        if (a > peak) peak = a;
-        ms += v * v;
-        buf[w] = v;
-      }
+      const take = Math.min(n - off, this.buf.length - this.len);
+      if (!f32 || !this.copyClean(f32, off, take)) this.copySanitised(samples, off, take);
       this.len += take;
       off += take;
       if (this.len === this.buf.length) this.process(false);
     }
-    this.stats.clipped += clipped;
-    this.stats.nonFinite += nonFinite;
+    this.stats.clipped += acc.clipped;
+    this.stats.nonFinite += acc.nonFinite;
     this.stats.samples += n;
-    this.stats.sumSq += ms;
+    this.stats.sumSq += acc.ms;
     const alpha = Math.exp(-n / (0.3 * this.sampleRate));
-    this.msEma = alpha * this.msEma + (1 - alpha) * (ms / n);
-    this.lastPeak = peak;
+    this.msEma = alpha * this.msEma + (1 - alpha) * (acc.ms / n);
+    this.lastPeak = acc.peak;
+  }
+
+  /** Block copy of x[off, off + take) to the buffer end; false (stats untouched) if any sample needs sanitising. */
+  private copyClean(x: Float32Array, off: number, take: number): boolean {
+    const buf = this.buf;
+    const w0 = this.len;
+    buf.set(off === 0 && take === x.length ? x : x.subarray(off, off + take), w0);
+    let ms = 0;
+    let peak = 0;
+    for (let w = w0, end = w0 + take; w < end; w++) {
+      const v = buf[w]!;
+      const a = Math.abs(v);
+      if (a > peak) peak = a;
+      ms += v * v;
+    }
+    // NaN makes ms NaN; an infinity makes peak infinite.
+    if (!(peak < 0.999) || ms !== ms) return false;
+    const acc = this.acc;
+    acc.ms += ms;
+    if (peak > acc.peak) acc.peak = peak;
+    return true;
+  }
+
+  /** Sample-by-sample copy: non-finite values become 0 and are counted, values are clamped to +-1e6. */
+  private copySanitised(samples: ArrayLike<number>, off: number, take: number): void {
+    const buf = this.buf;
+    const acc = this.acc;
+    const typed = samples instanceof Float32Array || samples instanceof Float64Array ? samples : null;
+    let { ms, peak, clipped, nonFinite } = acc;
+    let w = this.len;
+    for (let i = off, end = off + take; i < end; i++, w++) {
+      let v = typed ? typed[i]! : Number(samples[i]);
+      if (!Number.isFinite(v)) {
+        nonFinite++;
+        v = 0;
+      }
+      if (v > 1e6) v = 1e6;
+      else if (v < -1e6) v = -1e6;
+      const a = Math.abs(v);
+      if (a >= 0.999) clipped++;
+      if (a > peak) peak = a;
+      ms += v * v;
+      buf[w] = v;
+    }
+    acc.ms = ms;
+    acc.peak = peak;
+    acc.clipped = clipped;
+    acc.nonFinite = nonFinite;
   }
 
   private appendRaw(x: Float32Array): void {
@@ -375,23 +446,21 @@ export class FskReceiver {
   }
 
   private hop(pos: number): void {
-    const { F, cum, buf, zr, zi } = this;
+    const { F, G, cum, buf, zr, zi } = this;
     const off = pos - this.base;
-    // One pass: running energy for the score normalisation, and the real segment packed as complex pairs
-    // for the half-size FFT.
+    // Energy prefix sums (every G samples) for the score normalisation.
     let acc = 0;
     cum[0] = 0;
-    for (let i = 0, j = off; i < F; i += 2, j += 2) {
-      const a = buf[j]!;
-      const b = buf[j + 1]!;
-      zr[i >> 1] = a;
-      zi[i >> 1] = b;
-      acc += a * a;
+    for (let i = 0, j = off; i < F / G; i++) {
+      for (let end = j + G; j < end; j++) {
+        const v = buf[j]!;
+        acc += v * v;
+      }
       cum[i + 1] = acc;
-      acc += b * b;
-      cum[i + 2] = acc;
     }
-    realFftPacked(this.re, this.im, zr, zi, this.binRanges);
+    // The real segment packed as complex pairs for the half-size FFT (packing fused into its first stage);
+    // the spectrum is left in bit-reversed order and read through the templates' index tables.
+    fftDifPackedReal(buf, off, zr, zi);
     for (const fam of this.families) {
       this.scan(fam, fam.up, fam.trUp, pos, true);
       // Postamble templates only run while a preamble waits for its postamble.
@@ -401,36 +470,61 @@ export class FskReceiver {
   }
 
   private scan(fam: Family, t: Template, tr: Tracker, pos: number, up: boolean): void {
-    const { nb, k0, dec, L, yr, yi } = t;
-    yr.fill(0, nb);
-    yi.fill(0, nb);
-    for (let m = 0; m < nb; m++) {
-      const xr = this.re[k0 + m]!;
-      const xi = this.im[k0 + m]!;
-      yr[m] = xr * t.cr[m]! - xi * t.ci[m]!;
-      yi[m] = xr * t.ci[m]! + xi * t.cr[m]!;
+    const { fs, dec, L, yr, yi, i1, i2, pr, pi, qr, qi } = t;
+    const { zr, zi } = this;
+    // Band product written straight into bit-reversed order, then a natural-order inverse transform
+    // (fftDit with real and imaginary parts swapped): no permutation pass and no zero fill.
+    for (let j = 0; j < fs; j++) {
+      const u = i1[j]!;
+      const v = i2[j]!;
+      const ar = zr[u]!;
+      const ai = zi[u]!;
+      const br = zr[v]!;
+      const bi = zi[v]!;
+      const p = pr[j]!;
+      const pj = pi[j]!;
+      const q = qr[j]!;
+      const qj = qi[j]!;
+      yr[j] = p * ar - pj * ai + q * br + qj * bi;
+      yi[j] = p * ai + pj * ar + qj * br - q * bi;
     }
-    fft(yr, yi, true);
+    fftDit(yi, yr);
     const norm = 2 / (this.F * this.F * t.energy);
     const count = this.H / dec;
+    const G = this.G;
+    const cum = this.cum;
     // Energy floor: a window far quieter than its surroundings (a signal edge followed by digital silence)
     // must not score high just because the normalisation divides by almost nothing.
-    const floor = Math.max(1e-12 * L, (0.25 * L * this.cum[this.F]!) / this.F);
+    const floor = Math.max(1e-12 * L, (0.25 * L * cum[this.F / G]!) / this.F);
     const thr = this.threshold;
-    const cum = this.cum;
-    for (let q = 0; q < count; q++) {
-      const i0 = q * dec;
-      const ex = Math.max(floor, cum[i0 + L]! - cum[i0]!);
-      const mag2 = yr[q]! * yr[q]! + yi[q]! * yi[q]!;
-      const score = Math.min(1, (norm * mag2) / ex);
-      if (score < thr && tr.prev1 < thr && tr.cand === null) {
-        // Fast path: nothing near the threshold, just shift the history.
-        tr.prev2 = tr.prev1;
-        tr.prev1 = score;
-        tr.prev1Lag = pos + i0;
-        continue;
+    const dq = dec / G;
+    const dl = L / G;
+    let q = 0;
+    while (q < count) {
+      if (tr.cand === null && tr.prev1 < thr) {
+        // Fast path: nothing near the threshold. Find the first lag whose score reaches it (norm * mag2 >=
+        // thr * ex, no division), then restore the history the slow path expects (the last two scores).
+        const q0 = q;
+        for (let c = q * dq; q < count; q++, c += dq) {
+          const e = cum[c + dl]! - cum[c]!;
+          const ex = e > floor ? e : floor;
+          const a = yr[q]!;
+          const b = yi[q]!;
+          if (norm * (a * a + b * b) >= thr * ex) break;
+        }
+        if (q - q0 >= 2) {
+          tr.prev2 = lagScore(yr, yi, cum, q - 2, dq, dl, norm, floor);
+          tr.prev1 = lagScore(yr, yi, cum, q - 1, dq, dl, norm, floor);
+          tr.prev1Lag = pos + (q - 1) * dec;
+        } else if (q - q0 === 1) {
+          tr.prev2 = tr.prev1;
+          tr.prev1 = lagScore(yr, yi, cum, q - 1, dq, dl, norm, floor);
+          tr.prev1Lag = pos + (q - 1) * dec;
+        }
+        if (q >= count) break;
       }
-      this.track(fam, tr, pos + i0, score, dec, L, up);
+      this.track(fam, tr, pos + q * dec, lagScore(yr, yi, cum, q, dq, dl, norm, floor), dec, L, up);
+      q++;
     }
   }
 
@@ -713,6 +807,12 @@ function chirpAt(p: Profile, up: boolean, tau: number): [number, number] {
   if (env === 0) return [0, 0];
   const ph = 2 * Math.PI * (f0 * tau + ((f1 - f0) * tau * tau) / (2 * T));
   return [env * Math.sin(ph), -env * Math.cos(ph)];
+}
+
+/** Score of band-IFFT output q (a plain function: a closure would move the hot loop's arrays into a context). */
+function lagScore(yr: Float64Array, yi: Float64Array, cum: Float64Array, q: number, dq: number, dl: number, norm: number, floor: number): number {
+  const ex = Math.max(floor, cum[q * dq + dl]! - cum[q * dq]!);
+  return Math.min(1, (norm * (yr[q]! * yr[q]! + yi[q]! * yi[q]!)) / ex);
 }
 
 function snrFromScore(score: number): number {

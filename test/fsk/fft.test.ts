@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convolve, fft, realFft } from '../../codecs/fsk/fft.js';
+import { bitReversal, convolve, fft, fftDif, fftDifPackedReal, fftDit, realFft } from '../../codecs/fsk/fft.js';
 import { makeRng } from '../../codecs/fsk/prng.js';
 
 /** Naive O(n^2) DFT, written independently for the test. */
@@ -51,6 +51,70 @@ describe('FFT', () => {
     for (let k = 0; k <= n / 2; k++) {
       expect(outR[k]).toBeCloseTo(re[k]!, 9);
       expect(outI[k]).toBeCloseTo(im[k]!, 9);
+    }
+  });
+  it('bitReversal is the bit-reversal permutation', () => {
+    for (const n of [1, 2, 8, 64, 1024]) {
+      const rev = bitReversal(n);
+      const bits = Math.log2(n);
+      for (let i = 0; i < n; i++) {
+        const s = i.toString(2).padStart(bits, '0');
+        expect(rev[i]).toBe(bits === 0 ? 0 : parseInt([...s].reverse().join(''), 2));
+      }
+    }
+  });
+  it('fftDif (bit-reversed output) and fftDit (bit-reversed input; swapped parts = inverse) match a naive DFT', () => {
+    const rng = makeRng(3);
+    for (let n = 1; n <= 512; n *= 2) {
+      const re = new Float64Array(n).map(() => rng.gauss());
+      const im = new Float64Array(n).map(() => rng.gauss());
+      const rev = bitReversal(n);
+      const [fr, fi] = dft(re, im, false);
+      const [ir, ii] = dft(re, im, true);
+      const a = re.slice();
+      const b = im.slice();
+      fftDif(a, b);
+      // fftDit forward from bit-reversed input; fftDit(im, re) is the inverse.
+      const c = new Float64Array(n);
+      const d = new Float64Array(n);
+      const e = new Float64Array(n);
+      const f = new Float64Array(n);
+      for (let k = 0; k < n; k++) {
+        c[rev[k]!] = re[k]!;
+        d[rev[k]!] = im[k]!;
+        e[rev[k]!] = re[k]!;
+        f[rev[k]!] = im[k]!;
+      }
+      fftDit(c, d);
+      fftDit(f, e);
+      for (let k = 0; k < n; k++) {
+        expect(a[rev[k]!]).toBeCloseTo(fr[k]!, 8);
+        expect(b[rev[k]!]).toBeCloseTo(fi[k]!, 8);
+        expect(c[k]).toBeCloseTo(fr[k]!, 8);
+        expect(d[k]).toBeCloseTo(fi[k]!, 8);
+        expect(e[k]).toBeCloseTo(ir[k]!, 8);
+        expect(f[k]).toBeCloseTo(ii[k]!, 8);
+      }
+    }
+  });
+  it('fftDifPackedReal equals fftDif of the packed real segment, also at 4096 points', () => {
+    const rng = makeRng(4);
+    for (const h of [1, 2, 4, 8, 16, 32, 256, 4096]) {
+      const off = 3;
+      const x = new Float32Array(2 * h + off + 5).map(() => rng.gauss());
+      const zr = new Float64Array(h);
+      const zi = new Float64Array(h);
+      fftDifPackedReal(x, off, zr, zi);
+      const re = new Float64Array(h).map((_, i) => x[off + 2 * i]!);
+      const im = new Float64Array(h).map((_, i) => x[off + 2 * i + 1]!);
+      const rr = re.slice();
+      const ri = im.slice();
+      fft(rr, ri);
+      const rev = bitReversal(h);
+      for (let k = 0; k < h; k++) {
+        expect(zr[rev[k]!]).toBeCloseTo(rr[k]!, 9);
+        expect(zi[rev[k]!]).toBeCloseTo(ri[k]!, 9);
+      }
     }
   });
   it('convolve equals direct convolution', () => {

@@ -193,6 +193,29 @@ describe('bad audio never crashes or hangs', () => {
     expect(r.messages).toEqual([]);
     expect(r.level.nonFiniteSamples).toBe(rate);
   });
+  it('the level meter counts the same for Float32Array, Float64Array and plain-array input, in any chunk size', () => {
+    const rng = makeRng(12);
+    const x = new Float32Array(20000).map(() => 0.3 * rng.gauss());
+    for (const i of [5, 1000, 1001, 7000, 15000]) x[i] = NaN;
+    x[3000] = Infinity;
+    x[9000] = 1;
+    x[9001] = -0.9995;
+    x[12000] = 1e30;
+    const levels = [x, Float64Array.from(x), Array.from(x)].flatMap((input) =>
+      [128, 1000, 20000].map((chunk) => {
+        const rx = new FskReceiver({ sampleRate: rate });
+        for (let i = 0; i < input.length; i += chunk) rx.push(input.slice(i, i + chunk));
+        return rx.level();
+      }));
+    for (const l of levels) {
+      expect(l.nonFiniteSamples).toBe(6);
+      // Finite samples at or beyond 0.999 are clipped (1e30 is clamped to 1e6 first); Infinity became 0.
+      expect(l.clippedSamples).toBe(x.filter((v) => Number.isFinite(v) && Math.abs(v) >= 0.999).length);
+      expect(l.clippedSamples).toBeGreaterThanOrEqual(3);
+      expect(l.overallRmsDbfs).toBe(levels[0]!.overallRmsDbfs);
+      expect(l.samples).toBe(20000);
+    }
+  });
   it('NaN bursts inside a valid frame are treated as lost samples', () => {
     const payload = makeRng(8).bytes(200);
     const x = pad(encode(payload, { profile: 'robust' }), rate);
