@@ -1,3 +1,5 @@
+import { simdKernels, type SimdKernels } from './wasm.js';
+
 /**
  * In-place iterative radix-2 complex FFT on split real/imaginary Float64Arrays. Used by the chirp matched
  * filter (receiver) and by the channel simulator's convolutions.
@@ -219,6 +221,75 @@ interface Radix4Plan {
 }
 const radix4Plans = new Map<number, Radix4Plan>();
 
+/**
+ * Work arrays for fftDif() and fftDit() in one WebAssembly.Memory, so that their general radix-4 stages run
+ * as WebAssembly SIMD kernels (wasm.ts), with results identical to the TypeScript stages. Arrays are
+ * allocated once (alloc) for the transform sizes given at construction; where WebAssembly SIMD is
+ * unavailable, alloc returns ordinary Float64Arrays and the TypeScript stages run.
+ */
+export class FftArena {
+  private readonly f64: Float64Array | null = null;
+  private readonly kernels: ReturnType<SimdKernels['instantiate']> | null = null;
+  /** Byte offset of the lane-pair twiddle table of each (n, m) stage. */
+  private readonly tables = new Map<number, Map<number, number>>();
+  private next = 0;
+
+  /** sizes: transform lengths to support; doubles: total length of the arrays that alloc will hand out. */
+  constructor(sizes: readonly number[], doubles: number) {
+    const k = simdKernels();
+    if (!k) return;
+    const uniq = [...new Set(sizes)];
+    let bytes = 8 * doubles + 16 * 64;
+    for (const n of uniq) for (const m of radix4Plan(n).tw.keys()) if (m >= 2) bytes += 48 * m;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    this.kernels = k.instantiate(memory);
+    this.f64 = new Float64Array(memory.buffer);
+    for (const n of uniq) {
+      const offs = new Map<number, number>();
+      for (const [m, t] of radix4Plan(n).tw) {
+        if (m < 2) continue;
+        // Lane pairs: for k = 2p, the 6 twiddles of k and k + 1 side by side.
+        const at = this.next;
+        for (let kk = 0; kk < m; kk += 2) {
+          for (let q = 0; q < 6; q++) {
+            this.f64[at + 6 * kk + 2 * q] = t[6 * kk + q]!;
+            this.f64[at + 6 * kk + 2 * q + 1] = t[6 * (kk + 1) + q]!;
+          }
+        }
+        this.next += 6 * m;
+        offs.set(m, 8 * at);
+      }
+      this.tables.set(n, offs);
+    }
+    arenas.set(memory.buffer, this);
+  }
+
+  /** A zeroed array of n doubles (16-byte aligned inside the arena when it is WebAssembly-backed). */
+  alloc(n: number): Float64Array {
+    if (!this.f64) return new Float64Array(n);
+    this.next = (this.next + 1) & ~1;
+    if (this.next + n > this.f64.length) throw new RangeError('FftArena: out of space');
+    const a = this.f64.subarray(this.next, this.next + n);
+    this.next += n;
+    return a;
+  }
+
+  /** Runs one general radix-4 stage in WebAssembly; false if this arena cannot (caller runs it in TypeScript). */
+  stage(kind: 'dif' | 'dit', re: Float64Array, im: Float64Array, m: number): boolean {
+    const tw = this.tables.get(re.length)?.get(m);
+    if (tw === undefined || !this.kernels || im.length !== re.length) return false;
+    this.kernels[kind](re.byteOffset, im.byteOffset, 8 * re.length, 8 * m, tw);
+    return true;
+  }
+}
+
+const arenas = new WeakMap<ArrayBufferLike, FftArena>();
+
+function arenaOf(re: Float64Array, im: Float64Array): FftArena | undefined {
+  const a = arenas.get(re.buffer);
+  return a && im.buffer === re.buffer ? a : undefined;
+}
+
 function radix4Plan(n: number): Radix4Plan {
   let p = radix4Plans.get(n);
   if (p) return p;
@@ -261,6 +332,7 @@ export function fftDif(re: Float64Array, im: Float64Array): void {
 function difStages(re: Float64Array, im: Float64Array, top: number): void {
   const n = re.length;
   const { tw } = radix4Plan(n);
+  const arena = arenaOf(re, im);
   const odd = Math.round(Math.log2(n)) % 2 === 1;
   for (let m = top; m >= 1; m >>= 2) {
     if (m === 1 && !odd) {
@@ -282,6 +354,7 @@ function difStages(re: Float64Array, im: Float64Array, top: number): void {
       }
       continue;
     }
+    if (arena?.stage('dif', re, im, m)) continue;
     const t = tw.get(m)!;
     const span = 4 * m;
     for (let base = 0; base < n; base += span) {
@@ -355,7 +428,9 @@ export function fftDit(re: Float64Array, im: Float64Array): void {
     }
     m = 4;
   }
+  const arena = arenaOf(re, im);
   for (; m < n; m <<= 2) {
+    if (arena?.stage('dit', re, im, m)) continue;
     const t = tw.get(m)!;
     const span = 4 * m;
     for (let base = 0; base < n; base += span) {

@@ -21,7 +21,7 @@
  */
 import { OffpayError } from '../../src/errors.js';
 import { crc32 } from './crc32.js';
-import { bitReversal, fft, fftDifPackedReal, fftDit, nextPow2 } from './fft.js';
+import { bitReversal, fft, FftArena, fftDifPackedReal, fftDit, nextPow2 } from './fft.js';
 import {
   CRC_BYTES, dataStart, HEADER_BYTES, layoutForRows, MAX_FRAME_PAYLOAD, maxRows, minRows, postambleStart,
   rowsForPayload, symbolCount, type BlockLayout,
@@ -113,7 +113,7 @@ interface Template {
   qr: Float64Array;
   qi: Float64Array;
   energy: number;
-  /** Work buffers for the band IFFT. */
+  /** Work buffers for the band IFFT (allocated from the receiver's FftArena). */
   yr: Float64Array;
   yi: Float64Array;
 }
@@ -212,8 +212,6 @@ export class FskReceiver {
     this.Lmax = Math.ceil(Math.max(1e-3, ...enabled.map((p) => p.chirpDuration)) * rate);
     this.F = nextPow2(Math.max(4 * this.Lmax, 1024));
     this.H = Math.floor((this.F - this.Lmax - 1) / HOP_ALIGN) * HOP_ALIGN;
-    this.zr = new Float64Array(this.F / 2);
-    this.zi = new Float64Array(this.F / 2);
     let longest = 0;
     for (const p of enabled) {
       const key = `${p.chirpLowHz}-${p.chirpHighHz}-${p.chirpDuration}`;
@@ -233,6 +231,15 @@ export class FskReceiver {
       fam.maxSpan = Math.max(fam.maxSpan, postambleStart(p, maxRows(p)) * rate * (1 + this.maxEps));
       fam.minSpan = Math.min(fam.minSpan, postambleStart(p, minRows(p)) * rate * (1 - this.maxEps));
       longest = Math.max(longest, fam.maxSpan + 2 * this.Lmax);
+    }
+    // Transform work arrays in one arena (WebAssembly SIMD stages where available).
+    const temps = this.families.flatMap((f) => [f.up, f.down]);
+    const arena = new FftArena([this.F / 2, ...temps.map((t) => t.fs)], this.F + temps.reduce((a, t) => a + 2 * t.fs, 0));
+    this.zr = arena.alloc(this.F / 2);
+    this.zi = arena.alloc(this.F / 2);
+    for (const t of temps) {
+      t.yr = arena.alloc(t.fs);
+      t.yi = arena.alloc(t.fs);
     }
     let G = 1;
     const fits = (g: number) => this.families.every((f) => [f.up, f.down].every((t) => t.L % g === 0 && t.dec % g === 0));
@@ -293,7 +300,7 @@ export class FskReceiver {
       i1[j] = revH[k % h]!;
       i2[j] = revH[(h - k) % h]!;
     }
-    return { L, k0: lo, nb, fs, dec: F / fs, i1, i2, pr, pi, qr, qi, energy, yr: new Float64Array(fs), yi: new Float64Array(fs) };
+    return { L, k0: lo, nb, fs, dec: F / fs, i1, i2, pr, pi, qr, qi, energy, yr: new Float64Array(0), yi: new Float64Array(0) };
   }
 
   /** Current input level and counters. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bitReversal, convolve, fft, fftDif, fftDifPackedReal, fftDit, realFft } from '../../codecs/fsk/fft.js';
+import { bitReversal, convolve, fft, FftArena, fftDif, fftDifPackedReal, fftDit, realFft } from '../../codecs/fsk/fft.js';
+import { simdKernels } from '../../codecs/fsk/wasm.js';
 import { makeRng } from '../../codecs/fsk/prng.js';
 
 /** Naive O(n^2) DFT, written independently for the test. */
@@ -115,6 +116,31 @@ describe('FFT', () => {
         expect(zr[rev[k]!]).toBeCloseTo(rr[k]!, 9);
         expect(zi[rev[k]!]).toBeCloseTo(ri[k]!, 9);
       }
+    }
+  });
+  it('WebAssembly SIMD stages (FftArena) give bit-identical results to the TypeScript stages', () => {
+    // Node 20 has WebAssembly SIMD: the kernels must assemble and validate here.
+    expect(simdKernels()).not.toBeNull();
+    const rng = makeRng(5);
+    for (let n = 2; n <= 4096; n *= 2) {
+      const arena = new FftArena([n], 4 * n);
+      const [re, im, re2, im2] = [arena.alloc(n), arena.alloc(n), arena.alloc(n), arena.alloc(n)];
+      expect(re.buffer).not.toBe(new Float64Array(1).buffer);
+      const a = new Float64Array(n).map(() => rng.gauss());
+      const b = new Float64Array(n).map(() => rng.gauss());
+      re.set(a);
+      im.set(b);
+      re2.set(a);
+      im2.set(b);
+      const [c, d, c2, d2] = [a.slice(), b.slice(), a.slice(), b.slice()];
+      fftDif(re, im);
+      fftDif(c, d);
+      fftDit(re2, im2);
+      fftDit(c2, d2);
+      expect(Array.from(re)).toEqual(Array.from(c));
+      expect(Array.from(im)).toEqual(Array.from(d));
+      expect(Array.from(re2)).toEqual(Array.from(c2));
+      expect(Array.from(im2)).toEqual(Array.from(d2));
     }
   });
   it('convolve equals direct convolution', () => {
