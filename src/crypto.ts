@@ -72,13 +72,38 @@ export function utf8(s: string): Uint8Array {
 
 /** `len(tag) || tag || body`: the exact bytes every offpay signature covers. */
 export function signingInput(tag: string, body: Uint8Array): Uint8Array {
-  const t = utf8(tag);
-  if (t.length > 255) throw new Error('domain tag too long');
+  const t = tagBytes(tag);
   const out = new Uint8Array(1 + t.length + body.length);
   out[0] = t.length;
   out.set(t, 1);
   out.set(body, 1 + t.length);
   return out;
+}
+
+/**
+ * The signing input for a body given as one array-header byte followed by `bytes[from, to)`: how a verifier
+ * takes the body straight out of a received canonical message (the message array minus its final signature
+ * element) instead of re-encoding it. Same bytes as `signingInput(tag, [header, ...bytes[from, to)])`.
+ */
+export function signingInputFromBytes(tag: string, header: number, bytes: Uint8Array, from: number, to: number): Uint8Array {
+  const t = tagBytes(tag);
+  const out = new Uint8Array(2 + t.length + (to - from));
+  out[0] = t.length;
+  out.set(t, 1);
+  out[1 + t.length] = header;
+  out.set(bytes.subarray(from, to), 2 + t.length);
+  return out;
+}
+
+const tags = new Map<string, Uint8Array>();
+function tagBytes(tag: string): Uint8Array {
+  let t = tags.get(tag);
+  if (!t) {
+    t = utf8(tag);
+    if (t.length > 255) throw new Error('domain tag too long');
+    if (tags.size < 64) tags.set(tag, t);
+  }
+  return t;
 }
 
 type SubtleLike = {

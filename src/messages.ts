@@ -6,8 +6,8 @@
  * signature))`. Decoders check the canonical form (src/cbor.ts), the type, the version and the shape of every
  * field, and throw OffpayError with a `message.*` or `cbor.*` code.
  */
-import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
-import { sha256, signingInput, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
+import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { sha256, signingInput, signingInputFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
 import { OffpayError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -337,6 +337,31 @@ export function tokenFromCbor(v: CborValue): PaymentToken {
 
 export const encodeToken = (t: PaymentToken): Uint8Array => encodeCbor(tokenToCbor(t));
 export const decodeToken = (b: Uint8Array): PaymentToken => tokenFromCbor(decodeCbor(b));
+
+/** A decoded token with the two signing inputs it carries, taken from its bytes. */
+export interface DecodedToken {
+  token: PaymentToken;
+  /** `walletCertSigningInput(token.walletCert)`. */
+  certSigningInput: Uint8Array;
+  /** `tokenSigningInput(token)`. */
+  tokenSigningInput: Uint8Array;
+}
+
+/**
+ * `decodeToken`, plus both signing inputs sliced from the received bytes (spec/protocol.md §4): the bytes are
+ * canonical once decoded, so each signed body is its array minus the final 66-byte signature item (0x58 0x40
+ * and 64 bytes) under a header one element shorter. The same bytes as re-encoding, without the encoding work.
+ */
+export function decodeTokenWithInputs(bytes: Uint8Array): DecodedToken {
+  const token = decodeToken(bytes);
+  // [5, 1, cert, ...]: one-byte array header, then 0x05 0x01, then the certificate array (9 elements).
+  const certEnd = cborItemEnd(bytes, 3);
+  return {
+    token,
+    certSigningInput: signingInputFromBytes(SigningTag.WalletCert, 0x88, bytes, 4, certEnd - 66),
+    tokenSigningInput: signingInputFromBytes(SigningTag.PaymentToken, bytes[0]! - 1, bytes, 1, bytes.length - 66),
+  };
+}
 
 /** Token id: SHA-256 of the token's bytes (used by receipts, journals and clearing). */
 export function tokenHash(tokenBytes: Uint8Array, hash: (data: Uint8Array) => Uint8Array = sha256): Uint8Array {

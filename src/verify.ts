@@ -16,14 +16,12 @@ import { OffpayError } from './errors.js';
 import { dayOf } from './issuer.js';
 import {
   decodeRequest,
-  decodeToken,
+  decodeTokenWithInputs,
   decodeReceipt,
   readerCertSigningInput,
   receiptSigningInput,
   requestSigningInput,
   tokenHash,
-  tokenSigningInput,
-  walletCertSigningInput,
   walletIdOf,
   type IssuerKey,
   type IssuerKeySet,
@@ -113,8 +111,11 @@ function findKey(set: IssuerKeySet, keyIndex: number): IssuerKey | undefined {
 /** The verification algorithm. Yields signature checks; receives true/false for each. */
 export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Generator<SigCheck, Verdict, boolean> {
   let t: PaymentToken;
+  let inputs: { cert: Uint8Array; token: Uint8Array };
   try {
-    t = decodeToken(bytes);
+    const d = decodeTokenWithInputs(bytes);
+    t = d.token;
+    inputs = { cert: d.certSigningInput, token: d.tokenSigningInput };
   } catch (e) {
     const { reason, message } = reasonForDecodeError(e);
     return reject(reason, message);
@@ -126,13 +127,13 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
     return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, reader time is ${ctx.now}`, t);
   }
-  if (!(yield { signature: cert.issuerSignature, message: walletCertSigningInput(cert), publicKey: key.publicKey })) {
+  if (!(yield { signature: cert.issuerSignature, message: inputs.cert, publicKey: key.publicKey })) {
     return reject('bad_certificate_signature', 'the issuer signature on the wallet certificate does not verify', t);
   }
   if (dayOf(ctx.now) > cert.expiryDay) {
     return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}`, t);
   }
-  if (!(yield { signature: t.walletSignature, message: tokenSigningInput(t), publicKey: cert.walletPublicKey })) {
+  if (!(yield { signature: t.walletSignature, message: inputs.token, publicKey: cert.walletPublicKey })) {
     return reject('bad_token_signature', 'the wallet signature on the token does not verify', t);
   }
   if (!ctx.payees.includes(t.payee)) return reject('wrong_payee', `the token pays ${t.payee}, this reader accepts ${ctx.payees.join(', ')}`, t);
@@ -162,9 +163,24 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
     accepted: true,
     token: t,
     tokenHash: hash ? tokenHash(bytes, hash) : tokenHash(bytes),
-    walletId: hash ? walletIdOf(cert.walletPublicKey, hash) : walletIdOf(cert.walletPublicKey),
+    walletId: walletIdMemo(cert.walletPublicKey, hash),
     currency: cert.currency,
   };
+}
+
+/**
+ * Wallet ids by public key: a pure function of the key (SHA-256 with either backend), remembered for the last
+ * few thousand keys because a reader or clearing sees the same wallets again and again.
+ */
+const walletIds = new Map<string, Uint8Array>();
+function walletIdMemo(publicKey: Uint8Array, hash: ((data: Uint8Array) => Uint8Array) | undefined): Uint8Array {
+  const k = String.fromCharCode.apply(null, publicKey as unknown as number[]);
+  const hit = walletIds.get(k);
+  if (hit) return hit.slice();
+  const id = hash ? walletIdOf(publicKey, hash) : walletIdOf(publicKey);
+  if (walletIds.size >= 4096) walletIds.delete(walletIds.keys().next().value as string);
+  walletIds.set(k, id.slice());
+  return id;
 }
 
 function driveSync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifier): T {

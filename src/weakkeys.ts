@@ -46,10 +46,14 @@ function computeWeakKeys(): Set<string> {
 }
 
 let weak: Set<string> | undefined;
+/** The first two bytes of every weak encoding, as a 16-bit number: a cheap filter before the full lookup. */
+let weakPrefixes: Set<number> | undefined;
 
 /** True if `publicKey` decodes to a point of small order (or is one of its alternative encodings). */
 export function isWeakPublicKey(publicKey: Uint8Array): boolean {
   weak ??= computeWeakKeys();
+  weakPrefixes ??= new Set([...weak].map((h) => parseInt(h.slice(0, 4), 16)));
+  if (publicKey.length >= 2 && !weakPrefixes.has((publicKey[0]! << 8) | publicKey[1]!)) return false;
   return weak.has(toHex(publicKey));
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCbor, encodeCbor, type CborValue } from '../../src/cbor.js';
+import { cborItemEnd, decodeCbor, decodeCborReference, encodeCbor, type CborValue } from '../../src/cbor.js';
 import { OffpayError } from '../../src/errors.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -74,6 +74,91 @@ describe('deterministic CBOR', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+/** The outcome of a decoder on some bytes: its value re-encoded, or its error code. */
+function outcome(decode: (b: Uint8Array) => CborValue, b: Uint8Array): string {
+  try {
+    return `ok ${toHex(encodeCbor(decode(b)))}`;
+  } catch (e) {
+    return `error ${(e as OffpayError).code}`;
+  }
+}
+
+/** Random CBOR heads of every width and argument, canonical or not, with random payload bytes. */
+const cborish: fc.Arbitrary<Uint8Array> = fc
+  .array(
+    fc.tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(0, 1, 5, 23, 24, 25, 26, 27, 28, 31), fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.nat(3)),
+    { minLength: 1, maxLength: 12 },
+  )
+  .map((heads) => {
+    const out: number[] = [];
+    for (const [major, ai, arg, extra] of heads) {
+      out.push((major << 5) | ai);
+      const w = ai >= 24 && ai <= 27 ? 1 << (ai - 24) : 0;
+      // Small arguments mostly, so that lengths stay inside the input and parsing goes deep.
+      for (let i = 0; i < w; i++) out.push(i === w - 1 ? arg[i]! & 0x3f : arg[i]! & (extra === 0 ? 0xff : 0));
+    }
+    return Uint8Array.from(out);
+  });
+
+describe('decodeCbor and the reference method (decode, re-encode, compare) agree', () => {
+  it('on the encoding of every value of the data model, and on it mutated, truncated or extended', () => {
+    fc.assert(
+      fc.property(cborValue, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('same', 'flip', 'truncate', 'append', 'insert'), (v, at, byte, how) => {
+        let b = encodeCbor(v);
+        const i = at % b.length;
+        if (how === 'flip') b[i] = byte;
+        else if (how === 'truncate') b = b.slice(0, i);
+        else if (how === 'append') b = Uint8Array.from([...b, byte]);
+        else if (how === 'insert') b = Uint8Array.from([...b.slice(0, i), byte, ...b.slice(i)]);
+        expect(outcome(decodeCbor, b)).toBe(outcome(decodeCborReference, b));
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it('on random heads of every width (shortest or not, definite or not) and on random bytes', () => {
+    fc.assert(
+      fc.property(cborish, (b) => {
+        expect(outcome(decodeCbor, b)).toBe(outcome(decodeCborReference, b));
+      }),
+      { numRuns: 4000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+        expect(outcome(decodeCbor, b)).toBe(outcome(decodeCborReference, b));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('at the integer width boundaries, for both signs', () => {
+    for (const n of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 2, 2 ** 53 - 1, 2 ** 53, 2 ** 64 - 1]) {
+      for (const v of [BigInt(n), -1n - BigInt(n)]) {
+        const value = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+        const b = encodeCbor(value);
+        expect(decodeCbor(b)).toEqual(value);
+        expect(outcome(decodeCbor, b)).toBe(outcome(decodeCborReference, b));
+      }
+    }
+  });
+
+  it('cborItemEnd finds where each element of an encoded array ends', () => {
+    fc.assert(
+      fc.property(fc.array(cborValue, { maxLength: 8 }), (items) => {
+        const b = encodeCbor(items);
+        let pos = b.length - items.reduce<number>((s, x) => s + encodeCbor(x).length, 0);
+        for (const x of items) {
+          const end = cborItemEnd(b, pos);
+          expect(toHex(b.subarray(pos, end))).toBe(toHex(encodeCbor(x)));
+          pos = end;
+        }
+        expect(cborItemEnd(b, 0)).toBe(b.length);
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -14,12 +14,15 @@ import {
   decodeReceipt,
   decodeRequest,
   decodeToken,
+  decodeTokenWithInputs,
   decodeWalletCert,
   encodeIssuerKeySet,
   encodeReaderCert,
   encodeWalletCert,
   tokenHash,
+  tokenSigningInput,
   verifyReceipt,
+  walletCertSigningInput,
   verifyToken,
   type CounterState,
   type CounterStore,
@@ -126,5 +129,22 @@ describe('wallet', () => {
     const other = world('someone-else');
     const { bytes } = createRequest(other.reader, { amount: 100, currency: 344, time: NOW });
     await expect(wallet.pay(bytes, { issuerKeys: issuer.keySet() })).rejects.toMatchObject({ code: 'request.bad_certificate_signature' });
+  });
+});
+
+describe('signing inputs sliced from received token bytes', () => {
+  it('equal the re-encoded ones, with and without a challenge, at every field width', async () => {
+    const { wallet } = world('slices');
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 })), async (amount, payee, challenge) => {
+        const bytes = await wallet.payTo({ payee, amount, ...(challenge ? { challenge } : {}) });
+        const d = decodeTokenWithInputs(bytes);
+        expect(d.token).toEqual(decodeToken(bytes));
+        expect(hex(d.certSigningInput)).toBe(hex(walletCertSigningInput(d.token.walletCert)));
+        expect(hex(d.tokenSigningInput)).toBe(hex(tokenSigningInput(d.token)));
+      }),
+      { numRuns: 40 }, // 40 payments of at most 20.00 stay inside the wallet's 1,000.00 offline allowance
+    );
   });
 });
