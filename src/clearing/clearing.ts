@@ -15,22 +15,26 @@
  *   5. double spends: one (wallet, counter) with different token bytes, or one token taken at two readers
  *      (or twice at one). Both signed tokens are kept as evidence and the wallet goes on the blocklist.
  */
-import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { encodeCbor } from '../cbor.js';
 import { equalBytes, signingInput, toHex, type SyncVerifier } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
-import { nodeEd25519 } from '../node/crypto.js';
+import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
 import { checkTokenJob, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
-import { batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
+import { batchEntryBytes, batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
 import { createBlocklist } from '../reader/blocklist.js';
-import { entryToCbor, JOURNAL_TAG, JournalKind, type JournalKindName } from '../reader/journal.js';
+import { JOURNAL_TAG, JournalKind, type JournalKindName } from '../reader/journal.js';
 import { PROFILES } from '../reader/profiles.js';
 import { cachingVerifier } from '../reader/verifier.js';
 import { feeFor, validateFeeBps } from './fees.js';
 
+/** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
+const SCHEMA_VERSION = 2;
+// Two secondary indexes only, because every index costs each ingested entry a random B-tree insert: one by
+// wallet counter (double spends; a token's other entries, such as its tap-out, share its counter) and one
+// over void entries alone (a partial index, so sales do not pay for it).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS readers(reader_id INTEGER PRIMARY KEY, operator_id INTEGER NOT NULL, profile TEXT NOT NULL, cert BLOB NOT NULL);
@@ -38,11 +42,10 @@ CREATE TABLE IF NOT EXISTS batches(reader_id INTEGER NOT NULL, batch_seq INTEGER
   head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(reader_id, batch_seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries(reader_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
   value INTEGER NOT NULL, token_hash BLOB, prev_hash BLOB NOT NULL, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT,
+  token BLOB, wallet_id BLOB, counter INTEGER, currency INTEGER,
   PRIMARY KEY(reader_id, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash);
-CREATE TABLE IF NOT EXISTS tokens(hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
-  amount INTEGER NOT NULL, currency INTEGER NOT NULL, payee INTEGER NOT NULL, time INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tokens_wallet_counter ON tokens(wallet_id, counter);
+CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_id, counter);
+CREATE INDEX IF NOT EXISTS entries_void ON entries(reader_id, token_hash) WHERE kind = ${JournalKind.void};
 CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
   a_hash BLOB NOT NULL, a_reader INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_reader INTEGER NOT NULL, b_seq INTEGER NOT NULL,
   detected_at INTEGER NOT NULL, PRIMARY KEY(a_reader, a_seq, b_reader, b_seq)) WITHOUT ROWID;
@@ -154,10 +157,16 @@ const u8 = (b: unknown): Uint8Array => {
   const x = b as Buffer;
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
-const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+const sha = nodeSha256;
 const JOURNAL_PREFIX = signingInput(JOURNAL_TAG, new Uint8Array(0));
 /** journal.ts chainHash with node:crypto SHA-256 (same bytes, faster on Node). */
-const chainHash = (prev: Uint8Array, entry: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(JOURNAL_PREFIX).update(prev).update(entry).digest());
+function chainHash(prev: Uint8Array, entry: Uint8Array): Uint8Array {
+  const input = new Uint8Array(JOURNAL_PREFIX.length + prev.length + entry.length);
+  input.set(JOURNAL_PREFIX, 0);
+  input.set(prev, JOURNAL_PREFIX.length);
+  input.set(entry, JOURNAL_PREFIX.length + prev.length);
+  return nodeSha256(input);
+}
 
 export class Clearing {
   readonly db: Database.Database;
@@ -175,10 +184,19 @@ export class Clearing {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
-      this.db.exec(SCHEMA);
+      // 64 MiB of page cache: the two entry indexes take random inserts, which hit the disk cache otherwise.
+      this.db.pragma('cache_size = -65536');
     } catch (e) {
       throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
     }
+    const version = Number(this.db.pragma('user_version', { simple: true }));
+    const used = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() as Row).n !== 0;
+    if (used && version !== SCHEMA_VERSION) {
+      this.db.close();
+      throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SCHEMA_VERSION}`);
+    }
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const keyset = this.getMeta('issuer_keyset');
     if (o.issuerKeys) {
       if (keyset instanceof Uint8Array && decodeIssuerKeySet(u8(keyset)).issuerId !== o.issuerKeys.issuerId) {
@@ -202,14 +220,18 @@ export class Clearing {
       putBatch: db.prepare('INSERT OR REPLACE INTO batches(reader_id, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE reader_id = ? AND seq = ?'),
       entryRange: db.prepare('SELECT seq, hash FROM entries WHERE reader_id = ? AND seq BETWEEN ? AND ?'),
-      putEntry: db.prepare('INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      putToken: db.prepare('INSERT OR IGNORE INTO tokens(hash, bytes, wallet_id, counter, amount, currency, payee, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      sameCounter: db.prepare(
-        `SELECT t.hash, e.reader_id, e.seq FROM tokens t JOIN entries e ON e.token_hash = t.hash
-         WHERE t.wallet_id = ? AND t.counter = ? AND t.hash != ? AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.conflict})`,
+      putEntry: db.prepare(
+        'INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason, token, wallet_id, counter, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      counterPeers: db.prepare('SELECT hash FROM tokens WHERE wallet_id = ? AND counter = ? LIMIT 2'),
-      sameToken: db.prepare(`SELECT reader_id, seq FROM entries WHERE token_hash = ? AND valid = 1 AND kind IN (${SALE_KINDS.join(',')}) AND NOT (reader_id = ? AND seq = ?)`),
+      // For each valid token entry of a batch, every other valid entry that spends the same wallet counter.
+      // The common case (no such entry) costs one index probe per entry inside SQLite.
+      counterPeers: db.prepare(
+        `SELECT e.seq AS seq, e.kind AS kind, e.token_hash AS hash, e.wallet_id AS wallet_id, e.counter AS counter,
+                o.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
+         FROM entries e JOIN entries o ON o.wallet_id = e.wallet_id AND o.counter = e.counter
+         WHERE e.reader_id = ? AND e.seq BETWEEN ? AND ? AND e.wallet_id IS NOT NULL AND o.valid = 1 AND NOT (o.reader_id = e.reader_id AND o.seq = e.seq)
+         ORDER BY e.seq, o.reader_id, o.seq`,
+      ),
       putDouble: db.prepare(
         'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_reader, a_seq, b_hash, b_reader, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -275,8 +297,9 @@ export class Clearing {
     if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, ...empty };
     const hashes: Uint8Array[] = [];
     let h = b.prevHead;
-    for (const e of b.entries) {
-      h = chainHash(h, encodeCbor(entryToCbor(e)));
+    // The chain covers each entry's canonical bytes: hashed straight out of the (canonical) batch bytes.
+    for (const entry of batchEntryBytes(bytes)) {
+      h = chainHash(h, entry);
       hashes.push(h);
     }
     if (!equalBytes(h, b.head)) {
@@ -397,6 +420,10 @@ export class Clearing {
       let alreadyHeld = 0;
       let invalidTokens = 0;
       let doubleSpends = 0;
+      /** Seqs of the entries this commit writes. */
+      const fresh = new Set<number>();
+      /** Conflict entries (a counter reuse a reader saw) and their wallet. */
+      const conflicts = new Map<number, Uint8Array>();
       for (let i = 0; i < b.entries.length; i++) {
         const e = b.entries[i]!;
         const hash = hashes[i]!;
@@ -413,48 +440,78 @@ export class Clearing {
         let tokenHash: Uint8Array | null = null;
         let valid = 1;
         let reason: string | null = null;
+        let token: Uint8Array | null = null;
+        let walletId: Uint8Array | null = null;
+        let counter: number | null = null;
+        let currency: number | null = null;
         if (TOKEN_KINDS.has(kind)) {
           const v = checks[i]!;
+          token = e.data;
           // verifyToken already hashed an accepted token (SHA-256 of the same bytes): reuse it.
           tokenHash = v.ok ? v.tokenHash : sha(e.data);
           if (!v.ok) {
             valid = 0;
             reason = v.reason;
-            invalidTokens++;
+          } else if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== v.amount) {
+            valid = 0;
+            reason = 'amount_mismatch';
           } else {
-            if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== v.amount) {
-              valid = 0;
-              reason = 'amount_mismatch';
-              invalidTokens++;
-            } else {
-              const isNew = this.q.putToken!.run(tokenHash, e.data, v.walletId, v.counter, v.amount, v.currency, v.payee, v.time).changes === 1;
-              // The common case (a new token, the only one with its counter) costs one indexed lookup.
-              const others = (this.q.counterPeers!.all(v.walletId, v.counter) as Row[]).length > 1;
-              if (e.kind !== 'tap_out' && others) {
-                for (const o of this.q.sameCounter!.all(v.walletId, v.counter, tokenHash) as Row[]) {
-                  if (this.q.putDouble!.run('counter_reuse', v.walletId, v.counter, u8(o.hash), o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
-                  this.q.block!.run(v.walletId, 'counter_reuse', now);
-                }
-              }
-              if (e.kind !== 'tap_out') {
-                if (e.kind !== 'conflict') {
-                  for (const o of isNew ? [] : (this.q.sameToken!.all(tokenHash, readerId, e.seq) as Row[])) {
-                    if (this.q.putDouble!.run('same_token_twice', v.walletId, v.counter, tokenHash, o.reader_id, o.seq, tokenHash, readerId, e.seq, now).changes) doubleSpends++;
-                    this.q.block!.run(v.walletId, 'same_token_twice', now);
-                  }
-                } else {
-                  // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
-                  this.q.block!.run(v.walletId, 'counter_reuse', now);
-                }
-              }
-            }
+            // Only valid tokens are indexed by wallet counter, so only they take part in double-spend detection.
+            walletId = v.walletId;
+            counter = v.counter;
+            currency = v.currency;
+            // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
+            if (e.kind === 'conflict') conflicts.set(e.seq, v.walletId);
           }
-          if (valid === 0) this.q.problem!.run(readerId, 'invalid_token', `entry ${e.seq}: ${reason}`, now);
+          if (valid === 0) {
+            invalidTokens++;
+            this.q.problem!.run(readerId, 'invalid_token', `entry ${e.seq}: ${reason}`, now);
+          }
         } else {
           tokenHash = e.data; // void: the hash of the voided token
         }
-        this.q.putEntry!.run(readerId, e.seq, kind, e.time, e.value, tokenHash, prev, hash, valid, reason);
+        this.q.putEntry!.run(readerId, e.seq, kind, e.time, e.value, tokenHash, prev, hash, valid, reason, token, walletId, counter, currency);
+        fresh.add(e.seq);
         entries++;
+      }
+      // Double spends, as if the new entries were checked one by one in order against everything held before
+      // them: another valid entry with the same wallet counter counts when it was held before this batch, or
+      // is an earlier entry of it (a later one finds this one in its turn, so each pair is recorded once).
+      //  - counter_reuse: different token bytes; this entry is not a tap-out, the other is a sale or conflict;
+      //  - same_token_twice: the same token bytes taken as a sale (accept or tap-in) twice.
+      // The blocklist keeps the first reason a wallet was blocked for, so the order is: per entry, counter
+      // reuses, then the same token twice, then a reader-reported conflict.
+      const found = new Map<number, { what: 'counter_reuse' | 'same_token_twice'; row: Row }[]>();
+      if (fresh.size > 0) {
+        for (const r of this.q.counterPeers!.all(readerId, b.firstSeq, lastSeq) as Row[]) {
+          const seq = Number(r.seq);
+          const oReader = Number(r.o_reader);
+          const oSeq = Number(r.o_seq);
+          if (!fresh.has(seq) || (oReader === readerId && fresh.has(oSeq) && oSeq > seq)) continue;
+          const k = Number(r.kind);
+          const ok = Number(r.o_kind);
+          let what: 'counter_reuse' | 'same_token_twice' | null = null;
+          if (!equalBytes(u8(r.hash), u8(r.o_hash))) {
+            if (k !== JournalKind.tap_out && ok !== JournalKind.tap_out) what = 'counter_reuse';
+          } else if (SALE_KINDS.includes(k as 0 | 2) && SALE_KINDS.includes(ok as 0 | 2)) {
+            what = 'same_token_twice';
+          }
+          if (!what) continue;
+          const list = found.get(seq) ?? [];
+          list.push({ what, row: r });
+          found.set(seq, list);
+        }
+      }
+      for (const seq of fresh) {
+        const list = found.get(seq) ?? [];
+        list.sort((x, y) => (x.what === y.what ? 0 : x.what === 'counter_reuse' ? -1 : 1));
+        for (const { what, row: r } of list) {
+          const wallet = u8(r.wallet_id);
+          if (this.q.putDouble!.run(what, wallet, Number(r.counter), u8(r.o_hash), Number(r.o_reader), Number(r.o_seq), u8(r.hash), readerId, seq, now).changes) doubleSpends++;
+          this.q.block!.run(wallet, what, now);
+        }
+        const conflict = conflicts.get(seq);
+        if (conflict) this.q.block!.run(conflict, 'counter_reuse', now);
       }
       this.q.putBatch!.run(readerId, b.batchSeq, b.firstSeq, b.entries.length, b.head, digest, b.createdAt);
       return { outcome: 'ingested', readerId, batchSeq: b.batchSeq, entries, alreadyHeld, invalidTokens, doubleSpends };
@@ -490,16 +547,16 @@ export class Clearing {
   settlement(): SettlementLine[] {
     const rows = this.db
       .prepare(
-        `SELECT r.operator_id AS operator_id, t.currency AS currency, count(*) AS n, sum(
+        `SELECT r.operator_id AS operator_id, e.currency AS currency, count(*) AS n, sum(
            CASE WHEN e.kind = ${JournalKind.tap_in} THEN
              min(e.value, coalesce((SELECT o.value FROM entries o JOIN readers ro ON ro.reader_id = o.reader_id
-                WHERE o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1 AND ro.operator_id = r.operator_id
+                WHERE o.wallet_id = e.wallet_id AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1 AND ro.operator_id = r.operator_id
                 ORDER BY o.time, o.reader_id, o.seq LIMIT 1), e.value))
            ELSE e.value END) AS gross
-         FROM entries e JOIN readers r ON r.reader_id = e.reader_id JOIN tokens t ON t.hash = e.token_hash
+         FROM entries e JOIN readers r ON r.reader_id = e.reader_id
          WHERE e.kind IN (${SALE_KINDS.join(',')}) AND e.valid = 1
            AND NOT EXISTS (SELECT 1 FROM entries v WHERE v.reader_id = e.reader_id AND v.kind = ${JournalKind.void} AND v.token_hash = e.token_hash)
-         GROUP BY r.operator_id, t.currency ORDER BY r.operator_id, t.currency`,
+         GROUP BY r.operator_id, e.currency ORDER BY r.operator_id, e.currency`,
       )
       .all() as Row[];
     return rows.map((r) => {
@@ -509,9 +566,8 @@ export class Clearing {
   }
 
   private evidence(hash: Uint8Array, readerId: number, seq: number): EvidenceToken {
-    const e = this.db.prepare('SELECT kind, value FROM entries WHERE reader_id = ? AND seq = ?').get(readerId, seq) as Row;
-    const t = this.db.prepare('SELECT bytes FROM tokens WHERE hash = ?').get(hash) as Row;
-    return { tokenHash: toHex(hash), readerId, seq, kind: KIND_NAMES[e.kind as number]!, amount: Number(e.value), token: toHex(u8(t.bytes)) };
+    const e = this.db.prepare('SELECT kind, value, token FROM entries WHERE reader_id = ? AND seq = ?').get(readerId, seq) as Row;
+    return { tokenHash: toHex(hash), readerId, seq, kind: KIND_NAMES[e.kind as number]!, amount: Number(e.value), token: toHex(u8(e.token)) };
   }
 
   doubleSpends(): DoubleSpend[] {
@@ -561,7 +617,7 @@ export class Clearing {
         this.db
           .prepare(
             `SELECT count(*) AS n FROM entries e WHERE e.kind = ${JournalKind.tap_in} AND e.valid = 1
-             AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1)`,
+             AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.wallet_id = e.wallet_id AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1)`,
           )
           .get() as Row
       ).n,
