@@ -274,6 +274,47 @@ export class FftArena {
     return a;
   }
 
+  /** A zeroed Uint32Array of n entries, in the arena's memory when it is WebAssembly-backed. */
+  allocU32(n: number): Uint32Array {
+    if (!this.f64) return new Uint32Array(n);
+    const a = this.alloc((n + 1) >> 1);
+    return new Uint32Array(a.buffer, a.byteOffset, n);
+  }
+
+  /**
+   * y[j] = P[j] Z[u] + Q[j] conj(Z[v]) for j < y.length, with u = idx[2j], v = idx[2j + 1] and
+   * (Pr, Pi, Qr, Qi) = coef[4j .. 4j + 3]: the receiver's band product, in WebAssembly if it can.
+   */
+  gather(zr: Float64Array, zi: Float64Array, idx: Uint32Array, coef: Float64Array, yr: Float64Array, yi: Float64Array): boolean {
+    const b = this.f64?.buffer;
+    if (!this.kernels || !b || [zr, zi, idx, coef, yr, yi].some((a) => a.buffer !== b)) return false;
+    this.kernels.gather(zr.byteOffset, zi.byteOffset, idx.byteOffset, coef.byteOffset, yr.byteOffset, yi.byteOffset, yr.length);
+    return true;
+  }
+
+  /** A zeroed Float32Array of n entries, in the arena's memory when it is WebAssembly-backed. */
+  allocF32(n: number): Float32Array {
+    if (!this.f64) return new Float32Array(n);
+    const a = this.alloc((n + 1) >> 1);
+    return new Float32Array(a.buffer, a.byteOffset, n);
+  }
+
+  /** The first stage of fftDifPackedReal() in WebAssembly, if x is in this arena. */
+  pack(x: Float32Array, off: number, zr: Float64Array, zi: Float64Array): boolean {
+    const h = zr.length;
+    const tw = this.tables.get(h)?.get(h >> 2);
+    if (tw === undefined || !this.kernels || x.buffer !== this.f64?.buffer || h < 8 || off < 0 || off + 2 * h > x.length) return false;
+    this.kernels.pack(x.byteOffset + 4 * off, zr.byteOffset, zi.byteOffset, 2 * h, tw);
+    return true;
+  }
+
+  /** Runs a twiddle-free stage (m = 1 radix-4 of fftDif or fftDit, or radix-2) in WebAssembly, if it can. */
+  trivial(kind: 'dif1' | 'dit1' | 'r2', re: Float64Array, im: Float64Array): boolean {
+    if (!this.kernels || im.length !== re.length || re.length < (kind === 'r2' ? 2 : 4)) return false;
+    this.kernels[kind](re.byteOffset, im.byteOffset, 8 * re.length);
+    return true;
+  }
+
   /** Runs one general radix-4 stage in WebAssembly; false if this arena cannot (caller runs it in TypeScript). */
   stage(kind: 'dif' | 'dit', re: Float64Array, im: Float64Array, m: number): boolean {
     const tw = this.tables.get(re.length)?.get(m);
@@ -336,6 +377,7 @@ function difStages(re: Float64Array, im: Float64Array, top: number): void {
   const odd = Math.round(Math.log2(n)) % 2 === 1;
   for (let m = top; m >= 1; m >>= 2) {
     if (m === 1 && !odd) {
+      if (arena?.trivial('dif1', re, im)) continue;
       for (let a0 = 0; a0 < n; a0 += 4) {
         const x0r = re[a0]!, x0i = im[a0]!, x1r = re[a0 + 1]!, x1i = im[a0 + 1]!;
         const x2r = re[a0 + 2]!, x2i = im[a0 + 2]!, x3r = re[a0 + 3]!, x3i = im[a0 + 3]!;
@@ -383,7 +425,7 @@ function difStages(re: Float64Array, im: Float64Array, top: number): void {
       }
     }
   }
-  if (odd) {
+  if (odd && !arena?.trivial('r2', re, im)) {
     for (let a = 0; a < n; a += 2) {
       const ar = re[a]!, ai = im[a]!, br = re[a + 1]!, bi = im[a + 1]!;
       re[a] = ar + br;
@@ -399,9 +441,10 @@ export function fftDit(re: Float64Array, im: Float64Array): void {
   const n = re.length;
   if (n <= 1) return;
   const { tw } = radix4Plan(n);
+  const arena = arenaOf(re, im);
   let m = 1;
   if (Math.round(Math.log2(n)) % 2 === 1) {
-    for (let a = 0; a < n; a += 2) {
+    if (!arena?.trivial('r2', re, im)) for (let a = 0; a < n; a += 2) {
       const ar = re[a]!, ai = im[a]!, br = re[a + 1]!, bi = im[a + 1]!;
       re[a] = ar + br;
       im[a] = ai + bi;
@@ -410,7 +453,7 @@ export function fftDit(re: Float64Array, im: Float64Array): void {
     }
     m = 2;
   } else if (n >= 4) {
-    for (let a0 = 0; a0 < n; a0 += 4) {
+    if (!arena?.trivial('dit1', re, im)) for (let a0 = 0; a0 < n; a0 += 4) {
       const x0r = re[a0]!, x0i = im[a0]!, p1r = re[a0 + 1]!, p1i = im[a0 + 1]!;
       const p2r = re[a0 + 2]!, p2i = im[a0 + 2]!, p3r = re[a0 + 3]!, p3i = im[a0 + 3]!;
       const s01r = x0r + p1r, s01i = x0i + p1i, d01r = x0r - p1r, d01i = x0i - p1i;
@@ -428,7 +471,6 @@ export function fftDit(re: Float64Array, im: Float64Array): void {
     }
     m = 4;
   }
-  const arena = arenaOf(re, im);
   for (; m < n; m <<= 2) {
     if (arena?.stage('dit', re, im, m)) continue;
     const t = tw.get(m)!;
@@ -479,6 +521,11 @@ export function fftDifPackedReal(x: Float32Array, off: number, zr: Float64Array,
     return;
   }
   const m = h >> 2;
+  const arena = arenaOf(zr, zi);
+  if (arena?.pack(x, off, zr, zi)) {
+    difStages(zr, zi, m >> 2);
+    return;
+  }
   const t = radix4Plan(h).tw.get(m)!;
   for (let k = 0; k < m; k++) {
     const a0 = k;

@@ -103,15 +103,13 @@ interface Template {
    * The band product conj(T[k]) X[k] for the bins k0 <= k < k0 + nb, laid out for the inverse transform:
    * bin k goes to slot rev(k - k0) (bit-reversed, so that fftDit needs no permutation). X[k] is taken
    * straight from the packed half-size spectrum Z (in the bit-reversed order fftDif leaves it in):
-   * X[k] = A_k Z[k] + B_k conj(Z[h - k]), so slot j holds P[j] Z[i1[j]] + Q[j] conj(Z[i2[j]]) with
+   * X[k] = A_k Z[k] + B_k conj(Z[h - k]), so slot j holds P[j] Z[i1] + Q[j] conj(Z[i2]) with
    * P = conj(T[k]) A_k and Q = conj(T[k]) B_k precomputed. Slots past the band have P = Q = 0.
    */
-  i1: Uint32Array;
-  i2: Uint32Array;
-  pr: Float64Array;
-  pi: Float64Array;
-  qr: Float64Array;
-  qi: Float64Array;
+  /** (i1, i2) per slot, interleaved. */
+  idx: Uint32Array;
+  /** (Pr, Pi, Qr, Qi) per slot, interleaved. */
+  coef: Float64Array;
   energy: number;
   /** Work buffers for the band IFFT (allocated from the receiver's FftArena). */
   yr: Float64Array;
@@ -181,6 +179,7 @@ export class FskReceiver {
   private hopPos = 0;
   private readonly history: number;
   private events: ReceiverEvent[] = [];
+  private readonly arena: FftArena;
   private readonly zr: Float64Array;
   private readonly zi: Float64Array;
   /** Energy prefix sums of the hop: cum[i] = sum of x^2 over its first i * G samples. */
@@ -232,24 +231,36 @@ export class FskReceiver {
       fam.minSpan = Math.min(fam.minSpan, postambleStart(p, minRows(p)) * rate * (1 - this.maxEps));
       longest = Math.max(longest, fam.maxSpan + 2 * this.Lmax);
     }
-    // Transform work arrays in one arena (WebAssembly SIMD stages where available).
+    this.history = Math.ceil(longest + 2 * this.F);
+    // Headroom of at least half the history, so that compact() moves each sample about twice on average
+    // (with only 2F of headroom it copied the whole history every 2F samples).
+    const bufLength = this.history + Math.max(2 * this.F, this.history >> 1);
+    // The sample buffer and the transform work arrays share one arena (WebAssembly SIMD kernels where
+    // available, which read the samples in place).
     const temps = this.families.flatMap((f) => [f.up, f.down]);
-    const arena = new FftArena([this.F / 2, ...temps.map((t) => t.fs)], this.F + temps.reduce((a, t) => a + 2 * t.fs, 0));
+    const arena = new FftArena(
+      [this.F / 2, ...temps.map((t) => t.fs)],
+      Math.ceil(bufLength / 2) + this.F + 16 + temps.reduce((a, t) => a + 7 * t.fs + 8, 0),
+    );
+    this.arena = arena;
+    this.buf = arena.allocF32(bufLength);
     this.zr = arena.alloc(this.F / 2);
     this.zi = arena.alloc(this.F / 2);
     for (const t of temps) {
       t.yr = arena.alloc(t.fs);
       t.yi = arena.alloc(t.fs);
+      const idx = arena.allocU32(2 * t.fs);
+      idx.set(t.idx);
+      t.idx = idx;
+      const coef = arena.alloc(4 * t.fs);
+      coef.set(t.coef);
+      t.coef = coef;
     }
     let G = 1;
     const fits = (g: number) => this.families.every((f) => [f.up, f.down].every((t) => t.L % g === 0 && t.dec % g === 0));
     while (G < 64 && fits(2 * G)) G *= 2;
     this.G = G;
     this.cum = new Float64Array(this.F / G + 1);
-    this.history = Math.ceil(longest + 2 * this.F);
-    // Headroom of at least half the history, so that compact() moves each sample about twice on average
-    // (with only 2F of headroom it copied the whole history every 2F samples).
-    this.buf = new Float32Array(this.history + Math.max(2 * this.F, this.history >> 1));
   }
 
   private makeTemplate(p: Profile, up: boolean): Template {
@@ -273,12 +284,8 @@ export class FskReceiver {
     const h = F / 2;
     const revH = bitReversal(h);
     const rev = bitReversal(fs);
-    const i1 = new Uint32Array(fs);
-    const i2 = new Uint32Array(fs);
-    const pr = new Float64Array(fs);
-    const pi = new Float64Array(fs);
-    const qr = new Float64Array(fs);
-    const qi = new Float64Array(fs);
+    const idx = new Uint32Array(2 * fs);
+    const coef = new Float64Array(4 * fs);
     for (let j = 0; j < fs; j++) {
       const m = rev[j]!;
       if (m >= nb) continue;
@@ -293,14 +300,14 @@ export class FskReceiver {
       const bi = 0.5 * wr;
       const cr = re[k]!;
       const ci = -im[k]!;
-      pr[j] = cr * ar - ci * ai;
-      pi[j] = cr * ai + ci * ar;
-      qr[j] = cr * br - ci * bi;
-      qi[j] = cr * bi + ci * br;
-      i1[j] = revH[k % h]!;
-      i2[j] = revH[(h - k) % h]!;
+      coef[4 * j] = cr * ar - ci * ai;
+      coef[4 * j + 1] = cr * ai + ci * ar;
+      coef[4 * j + 2] = cr * br - ci * bi;
+      coef[4 * j + 3] = cr * bi + ci * br;
+      idx[2 * j] = revH[k % h]!;
+      idx[2 * j + 1] = revH[(h - k) % h]!;
     }
-    return { L, k0: lo, nb, fs, dec: F / fs, i1, i2, pr, pi, qr, qi, energy, yr: new Float64Array(0), yi: new Float64Array(0) };
+    return { L, k0: lo, nb, fs, dec: F / fs, idx, coef, energy, yr: new Float64Array(0), yi: new Float64Array(0) };
   }
 
   /** Current input level and counters. */
@@ -477,23 +484,25 @@ export class FskReceiver {
   }
 
   private scan(fam: Family, t: Template, tr: Tracker, pos: number, up: boolean): void {
-    const { fs, dec, L, yr, yi, i1, i2, pr, pi, qr, qi } = t;
+    const { fs, dec, L, yr, yi, idx, coef } = t;
     const { zr, zi } = this;
     // Band product written straight into bit-reversed order, then a natural-order inverse transform
     // (fftDit with real and imaginary parts swapped): no permutation pass and no zero fill.
-    for (let j = 0; j < fs; j++) {
-      const u = i1[j]!;
-      const v = i2[j]!;
-      const ar = zr[u]!;
-      const ai = zi[u]!;
-      const br = zr[v]!;
-      const bi = zi[v]!;
-      const p = pr[j]!;
-      const pj = pi[j]!;
-      const q = qr[j]!;
-      const qj = qi[j]!;
-      yr[j] = p * ar - pj * ai + q * br + qj * bi;
-      yi[j] = p * ai + pj * ar + qj * br - q * bi;
+    if (!this.arena.gather(zr, zi, idx, coef, yr, yi)) {
+      for (let j = 0; j < fs; j++) {
+        const u = idx[2 * j]!;
+        const v = idx[2 * j + 1]!;
+        const ar = zr[u]!;
+        const ai = zi[u]!;
+        const br = zr[v]!;
+        const bi = zi[v]!;
+        const p = coef[4 * j]!;
+        const pj = coef[4 * j + 1]!;
+        const q = coef[4 * j + 2]!;
+        const qj = coef[4 * j + 3]!;
+        yr[j] = p * ar - pj * ai + q * br + qj * bi;
+        yi[j] = p * ai + pj * ar + qj * br - q * bi;
+      }
     }
     fftDit(yi, yr);
     const norm = 2 / (this.F * this.F * t.energy);

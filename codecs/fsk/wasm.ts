@@ -18,6 +18,14 @@ export interface SimdKernels {
      */
     dif(re: number, im: number, len: number, sm: number, tw: number): void;
     dit(re: number, im: number, len: number, sm: number, tw: number): void;
+    /** The first fftDif stage straight from Float32 samples at byte offset x (see stage('pack')). */
+    pack(x: number, re: number, im: number, sm: number, tw: number): void;
+    /** The twiddle-free stages over the whole arrays: m = 1 radix-4 (dif1, dit1) and radix-2 (r2). */
+    dif1(re: number, im: number, len: number): void;
+    dit1(re: number, im: number, len: number): void;
+    r2(re: number, im: number, len: number): void;
+    /** The receiver's band product (see gather() below); arrays as byte offsets, fs slots. */
+    gather(zr: number, zi: number, idx: number, coef: number, yr: number, yi: number, fs: number): void;
   };
 }
 
@@ -55,8 +63,11 @@ class Body {
   private readonly extra: number[] = [];
   readonly code: number[] = [];
 
+  readonly params: number;
+
   constructor(params: string[]) {
     params.forEach((p, i) => this.index.set(p, i));
+    this.params = params.length;
   }
 
   local(type: number, ...names: string[]): void {
@@ -118,16 +129,19 @@ function sleb(n: number): number[] {
  * (two butterflies), with p1 = p + sm, p2 = p + 2 sm, p3 = p + 3 sm and the imaginary parts at + delta;
  * the twiddle pointer t advances 96 bytes per pair (w1r, w1i, w2r, w2i, w3r, w3i as lane pairs).
  */
-function stage(kind: 'dif' | 'dit'): Body {
-  const f = new Body(['re', 'im', 'len', 'sm', 'tw']);
-  f.local(I32, 'delta', 'base', 'end', 'p', 'kend', 't', 'p1', 'p2', 'p3');
+function stage(kind: 'dif' | 'dit' | 'pack'): Body {
+  // pack: the first fftDif stage (one block, len = 4 sm) reading the real segment packed as complex pairs
+  // from Float32 samples at x (fftDifPackedReal).
+  const f = new Body(kind === 'pack' ? ['x', 're', 'im', 'sm', 'tw'] : ['re', 'im', 'len', 'sm', 'tw']);
+  f.local(I32, 'delta', 'base', 'end', 'p', 'kend', 't', 'p1', 'p2', 'p3', 'px');
   f.local(V128, 'w1r', 'w1i', 'w2r', 'w2i', 'w3r', 'w3i', 'x0r', 'x0i', 'x1r', 'x1i', 'x2r', 'x2i', 'x3r', 'x3i');
-  f.local(V128, 'ar', 'ai', 'br', 'bi', 'cr', 'ci', 'dr', 'di', 'yr', 'yi');
+  f.local(V128, 'ar', 'ai', 'br', 'bi', 'cr', 'ci', 'dr', 'di', 'yr', 'yi', 'v');
   const g = (n: string) => f.get(n);
   const im = (n: string) => i32add(g(n), g('delta'));
   f.set('delta', [...g('im'), ...g('re'), 0x6b]);
   f.set('base', g('re'));
-  f.set('end', i32add(g('re'), g('len')));
+  f.set('end', i32add(g('re'), kind === 'pack' ? [...g('sm'), ...i32const(2), 0x74] : g('len')));
+  if (kind === 'pack') f.set('px', g('x'));
   f.emit(0x03, 0x40); // loop over blocks
   f.set('p', g('base'));
   f.set('kend', i32add(g('base'), g('sm')));
@@ -139,15 +153,27 @@ function stage(kind: 'dif' | 'dit'): Body {
   ['w1r', 'w1i', 'w2r', 'w2i', 'w3r', 'w3i'].forEach((w, i) => f.set(w, load(g('t'), 16 * i)));
   const cmulR = (xr: string, xi: string, wr: string, wi: string) => sub(mul(g(xr), g(wr)), mul(g(xi), g(wi)));
   const cmulI = (xr: string, xi: string, wr: string, wi: string) => add(mul(g(xr), g(wi)), mul(g(xi), g(wr)));
-  if (kind === 'dif') {
-    f.set('x0r', load(g('p')));
-    f.set('x0i', load(im('p')));
-    f.set('x1r', load(g('p1')));
-    f.set('x1i', load(im('p1')));
-    f.set('x2r', load(g('p2')));
-    f.set('x2i', load(im('p2')));
-    f.set('x3r', load(g('p3')));
-    f.set('x3i', load(im('p3')));
+  if (kind === 'dif' || kind === 'pack') {
+    if (kind === 'pack') {
+      // Four Float32 samples (x[2k], x[2k+1], x[2k+2], x[2k+3]) = (re_k, im_k, re_k+1, im_k+1) per quarter:
+      // shuffle the real (imaginary) parts into the low half, then widen them to f64x2.
+      for (let i = 0; i < 4; i++) {
+        const addr = i === 0 ? g('px') : i32add(g('px'), [...g('sm'), ...i32const(i), 0x6c]);
+        f.set('v', load(addr));
+        f.set(`x${i}r`, [...g('v'), ...g('v'), 0xfd, 0x0d, 0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11, 0xfd, ...uleb(0x5f)]);
+        f.set(`x${i}i`, [...g('v'), ...g('v'), 0xfd, 0x0d, 4, 5, 6, 7, 12, 13, 14, 15, 4, 5, 6, 7, 12, 13, 14, 15, 0xfd, ...uleb(0x5f)]);
+      }
+      f.set('px', i32add(g('px'), i32const(16)));
+    } else {
+      f.set('x0r', load(g('p')));
+      f.set('x0i', load(im('p')));
+      f.set('x1r', load(g('p1')));
+      f.set('x1i', load(im('p1')));
+      f.set('x2r', load(g('p2')));
+      f.set('x2i', load(im('p2')));
+      f.set('x3r', load(g('p3')));
+      f.set('x3i', load(im('p3')));
+    }
     // s02 (a), d02 (b), s13 (c), d13 = -j (x1 - x3) (d)
     f.set('ar', add(g('x0r'), g('x2r')));
     f.set('ai', add(g('x0i'), g('x2i')));
@@ -215,16 +241,140 @@ function stage(kind: 'dif' | 'dit'): Body {
   return f;
 }
 
+const F64 = 0x7c;
+const fadd = (a: number[], b: number[]) => [...a, ...b, 0xa0];
+const fsub = (a: number[], b: number[]) => [...a, ...b, 0xa1];
+const fmul = (a: number[], b: number[]) => [...a, ...b, 0xa2];
+const fload = (addr: number[], offset = 0) => [...addr, 0x2b, 3, ...uleb(offset)];
+const fstore = (addr: number[], value: number[], offset = 0) => [...addr, ...value, 0x39, 3, ...uleb(offset)];
+const iload = (addr: number[], offset = 0) => [...addr, 0x28, 2, ...uleb(offset)];
+
+/** A pass over groups of `step` bytes: for p in [re, re + len) step `step`, with q = p + (im - re). */
+function pass(step: number, body: (f: Body, p: number[], q: number[]) => void): Body {
+  const f = new Body(['re', 'im', 'len']);
+  f.local(I32, 'delta', 'p', 'end');
+  f.local(F64, 'x0r', 'x0i', 'x1r', 'x1i', 'x2r', 'x2i', 'x3r', 'x3i', 'ar', 'ai', 'br', 'bi', 'cr', 'ci', 'dr', 'di');
+  f.set('delta', [...f.get('im'), ...f.get('re'), 0x6b]);
+  f.set('p', f.get('re'));
+  f.set('end', i32add(f.get('re'), f.get('len')));
+  f.emit(0x03, 0x40);
+  body(f, f.get('p'), i32add(f.get('p'), f.get('delta')));
+  f.set('p', i32add(f.get('p'), i32const(step)));
+  f.emit(...f.get('p'), ...f.get('end'), 0x49, 0x0d, 0x00);
+  f.emit(0x0b);
+  return f;
+}
+
+/** The m = 1 radix-4 stage (no twiddles) of fftDif (dif) or fftDit (dit), and the radix-2 stage. */
+function trivialStage(kind: 'dif1' | 'dit1' | 'r2'): Body {
+  if (kind === 'r2') {
+    return pass(16, (f, p, q) => {
+      for (const [addr, a, b] of [[p, 'x0r', 'x1r'], [q, 'x0i', 'x1i']] as const) {
+        f.set(a, fload(addr, 0));
+        f.set(b, fload(addr, 8));
+        f.emit(...fstore(addr, fadd(f.get(a), f.get(b)), 0));
+        f.emit(...fstore(addr, fsub(f.get(a), f.get(b)), 8));
+      }
+    });
+  }
+  return pass(32, (f, p, q) => {
+    const g = (n: string) => f.get(n);
+    for (let i = 0; i < 4; i++) {
+      f.set(`x${i}r`, fload(p, 8 * i));
+      f.set(`x${i}i`, fload(q, 8 * i));
+    }
+    if (kind === 'dif1') {
+      // s02 (a), d02 (b), s13 (c), d13 = -j (x1 - x3) (d); outputs s02 +- s13, d02 +- d13
+      f.set('ar', fadd(g('x0r'), g('x2r')));
+      f.set('ai', fadd(g('x0i'), g('x2i')));
+      f.set('br', fsub(g('x0r'), g('x2r')));
+      f.set('bi', fsub(g('x0i'), g('x2i')));
+      f.set('cr', fadd(g('x1r'), g('x3r')));
+      f.set('ci', fadd(g('x1i'), g('x3i')));
+      f.set('dr', fsub(g('x1i'), g('x3i')));
+      f.set('di', fsub(g('x3r'), g('x1r')));
+      const out = [['a', 'c', fadd, 0], ['a', 'c', fsub, 8], ['b', 'd', fadd, 16], ['b', 'd', fsub, 24]] as const;
+      for (const [u, v, op, off] of out) {
+        f.emit(...fstore(p, op(g(`${u}r`), g(`${v}r`)), off));
+        f.emit(...fstore(q, op(g(`${u}i`), g(`${v}i`)), off));
+      }
+    } else {
+      // s01 (a), d01 (b), s23 (c), d23 = -j (x2 - x3) (d); outputs s01 + s23, d01 + d23, s01 - s23, d01 - d23
+      f.set('ar', fadd(g('x0r'), g('x1r')));
+      f.set('ai', fadd(g('x0i'), g('x1i')));
+      f.set('br', fsub(g('x0r'), g('x1r')));
+      f.set('bi', fsub(g('x0i'), g('x1i')));
+      f.set('cr', fadd(g('x2r'), g('x3r')));
+      f.set('ci', fadd(g('x2i'), g('x3i')));
+      f.set('dr', fsub(g('x2i'), g('x3i')));
+      f.set('di', fsub(g('x3r'), g('x2r')));
+      const out = [['a', 'c', fadd, 0], ['b', 'd', fadd, 8], ['a', 'c', fsub, 16], ['b', 'd', fsub, 24]] as const;
+      for (const [u, v, op, off] of out) {
+        f.emit(...fstore(p, op(g(`${u}r`), g(`${v}r`)), off));
+        f.emit(...fstore(q, op(g(`${u}i`), g(`${v}i`)), off));
+      }
+    }
+  });
+}
+
+/**
+ * The band product of the receiver (receive.ts scan()): for each slot j < fs, with indices u, v
+ * (idx[2j], idx[2j + 1], Uint32) into the packed spectrum (zr, zi) and coefficients P, Q (coef[4j .. 4j + 3]):
+ * y[j] = P Z[u] + Q conj(Z[v]), in the same operation order as the TypeScript loop.
+ */
+function gather(): Body {
+  const f = new Body(['zr', 'zi', 'idx', 'coef', 'yr', 'yi', 'fs']);
+  f.local(I32, 'zd', 'yd', 'pi', 'pc', 'py', 'end', 'au', 'av');
+  f.local(F64, 'ar', 'ai', 'br', 'bi', 'p', 'pj', 'q', 'qj');
+  const g = (n: string) => f.get(n);
+  f.set('zd', [...g('zi'), ...g('zr'), 0x6b]);
+  f.set('yd', [...g('yi'), ...g('yr'), 0x6b]);
+  f.set('pi', g('idx'));
+  f.set('pc', g('coef'));
+  f.set('py', g('yr'));
+  f.set('end', i32add(g('yr'), [...g('fs'), ...i32const(3), 0x74]));
+  f.emit(0x03, 0x40);
+  f.set('au', i32add(g('zr'), [...iload(g('pi'), 0), ...i32const(3), 0x74]));
+  f.set('av', i32add(g('zr'), [...iload(g('pi'), 4), ...i32const(3), 0x74]));
+  f.set('ar', fload(g('au')));
+  f.set('ai', fload(i32add(g('au'), g('zd'))));
+  f.set('br', fload(g('av')));
+  f.set('bi', fload(i32add(g('av'), g('zd'))));
+  f.set('p', fload(g('pc'), 0));
+  f.set('pj', fload(g('pc'), 8));
+  f.set('q', fload(g('pc'), 16));
+  f.set('qj', fload(g('pc'), 24));
+  // yr = p ar - pj ai + q br + qj bi; yi = p ai + pj ar + qj br - q bi (left to right)
+  f.emit(...fstore(g('py'), fadd(fadd(fsub(fmul(g('p'), g('ar')), fmul(g('pj'), g('ai'))), fmul(g('q'), g('br'))), fmul(g('qj'), g('bi')))));
+  f.emit(...fstore(i32add(g('py'), g('yd')), fsub(fadd(fadd(fmul(g('p'), g('ai')), fmul(g('pj'), g('ar'))), fmul(g('qj'), g('br'))), fmul(g('q'), g('bi')))));
+  f.set('pi', i32add(g('pi'), i32const(8)));
+  f.set('pc', i32add(g('pc'), i32const(32)));
+  f.set('py', i32add(g('py'), i32const(8)));
+  f.emit(...g('py'), ...g('end'), 0x49, 0x0d, 0x00);
+  f.emit(0x0b);
+  return f;
+}
+
+/** Exported kernels: name and body. Their signatures are all (i32 ...) -> (). */
+function kernels(): [string, Body][] {
+  return [
+    ['dif', stage('dif')], ['dit', stage('dit')], ['pack', stage('pack')], ['dif1', trivialStage('dif1')], ['dit1', trivialStage('dit1')],
+    ['r2', trivialStage('r2')], ['gather', gather()],
+  ];
+}
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const type = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])];
+  const ks = kernels();
+  const arities = [...new Set(ks.map(([, b]) => b.params))];
+  const types = arities.map((n) => [0x60, ...vec(new Array<number[]>(n).fill([I32])), ...vec([])]);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([type])),
+    ...section(1, vec(types)),
     // import "m" "memory" (memory, min 1 page)
     ...section(2, vec([[...name('m'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0x00], [0x00]])),
-    ...section(7, vec([[...name('dif'), 0x00, 0x00], [...name('dit'), 0x00, 0x01]])),
-    ...section(10, vec([stage('dif').encode(), stage('dit').encode()])),
+    ...section(3, vec(ks.map(([, b]) => uleb(arities.indexOf(b.params))))),
+    ...section(7, vec(ks.map(([n], i) => [...name(n), 0x00, ...uleb(i)]))),
+    ...section(10, vec(ks.map(([, b]) => b.encode()))),
   ];
   return new Uint8Array(bytes);
 }
@@ -244,7 +394,7 @@ export function simdKernels(): SimdKernels | null {
         instantiate(memory) {
           const inst = new WA.Instance(mod, { m: { memory } });
           const e = inst.exports as Record<string, (...a: number[]) => void>;
-          return { dif: e.dif!, dit: e.dit! };
+          return { dif: e.dif!, dit: e.dit!, pack: e.pack!, dif1: e.dif1!, dit1: e.dit1!, r2: e.r2!, gather: e.gather! };
         },
       };
     }

@@ -143,6 +143,34 @@ describe('FFT', () => {
       expect(Array.from(im2)).toEqual(Array.from(d2));
     }
   });
+  it('WebAssembly first stage from Float32 samples and band product (FftArena) match the TypeScript paths exactly', () => {
+    const rng = makeRng(6);
+    for (const h of [8, 16, 32, 1024, 4096]) {
+      const arena = new FftArena([h], 8 * h + 64);
+      const x = arena.allocF32(2 * h + 8);
+      for (let i = 0; i < x.length; i++) x[i] = rng.gauss();
+      const [zr, zi] = [arena.alloc(h), arena.alloc(h)];
+      fftDifPackedReal(x, 5, zr, zi);
+      const [pr, pi] = [new Float64Array(h), new Float64Array(h)];
+      fftDifPackedReal(Float32Array.from(x), 5, pr, pi);
+      expect(Array.from(zr)).toEqual(Array.from(pr));
+      expect(Array.from(zi)).toEqual(Array.from(pi));
+      // y[j] = P Z[u] + Q conj(Z[v]) against a direct evaluation.
+      const n = h / 2;
+      const idx = arena.allocU32(2 * n);
+      const coef = arena.alloc(4 * n);
+      for (let j = 0; j < 2 * n; j++) idx[j] = Math.floor(rng.next() * h);
+      for (let j = 0; j < 4 * n; j++) coef[j] = rng.gauss();
+      const [yr, yi] = [arena.alloc(n), arena.alloc(n)];
+      expect(arena.gather(zr, zi, idx, coef, yr, yi)).toBe(true);
+      for (let j = 0; j < n; j++) {
+        const [u, v] = [idx[2 * j]!, idx[2 * j + 1]!];
+        const [p, pj, q, qj] = [coef[4 * j]!, coef[4 * j + 1]!, coef[4 * j + 2]!, coef[4 * j + 3]!];
+        expect(yr[j]).toBe(p * zr[u]! - pj * zi[u]! + q * zr[v]! + qj * zi[v]!);
+        expect(yi[j]).toBe(p * zi[u]! + pj * zr[u]! + qj * zr[v]! - q * zi[v]!);
+      }
+    }
+  });
   it('convolve equals direct convolution', () => {
     const a = Float64Array.from([1, 2, 3, 4, 5]);
     const b = Float64Array.from([0.5, -1, 2]);
