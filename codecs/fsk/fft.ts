@@ -236,7 +236,7 @@ export class FftArena {
 
   /** sizes: transform lengths to support; doubles: total length of the arrays that alloc will hand out. */
   constructor(sizes: readonly number[], doubles: number) {
-    const k = simdKernels();
+    const k = arenaBackend === 'wasm' ? simdKernels() : null;
     if (!k) return;
     const uniq = [...new Set(sizes)];
     let bytes = 8 * doubles + 16 * 64;
@@ -292,6 +292,28 @@ export class FftArena {
     return true;
   }
 
+  /** Energy prefix sums cum[i + 1] = sum of x[off + j]^2 over j < (i + 1) g, for i < count (cum[0] = 0). */
+  energy(x: Float32Array, off: number, cum: Float64Array, count: number, g: number): boolean {
+    const b = this.f64?.buffer;
+    if (!this.kernels || x.buffer !== b || cum.buffer !== b || cum.length < count + 1 || off < 0 || off + count * g > x.length) return false;
+    this.kernels.energy(x.byteOffset + 4 * off, cum.byteOffset, count, g);
+    return true;
+  }
+
+  /**
+   * The first q in [q0, count) with norm (yr[q]^2 + yi[q]^2) >= thr max(floor, cum[q dq + dl] - cum[q dq]),
+   * or count; -1 if this arena cannot run it.
+   */
+  scanFast(
+    yr: Float64Array, yi: Float64Array, cum: Float64Array, q0: number, count: number, dq: number, dl: number,
+    norm: number, thr: number, floor: number,
+  ): number {
+    const b = this.f64?.buffer;
+    if (!this.kernels || yr.buffer !== b || yi.buffer !== b || cum.buffer !== b) return -1;
+    if (count > yr.length || count > yi.length || (count - 1) * dq + dl >= cum.length) return -1;
+    return this.kernels.scanFast(yr.byteOffset, yi.byteOffset, cum.byteOffset, q0, count, dq, dl, norm, thr, floor);
+  }
+
   /** A zeroed Float32Array of n entries, in the arena's memory when it is WebAssembly-backed. */
   allocF32(n: number): Float32Array {
     if (!this.f64) return new Float32Array(n);
@@ -325,6 +347,15 @@ export class FftArena {
 }
 
 const arenas = new WeakMap<ArrayBufferLike, FftArena>();
+let arenaBackend: 'wasm' | 'typescript' = 'wasm';
+
+/**
+ * Backend of arenas created from now on: 'wasm' (default; WebAssembly SIMD where available) or 'typescript'.
+ * For tests that compare the two paths; not part of the public API (not exported by index.ts).
+ */
+export function setFftArenaBackend(kind: 'wasm' | 'typescript'): void {
+  arenaBackend = kind;
+}
 
 function arenaOf(re: Float64Array, im: Float64Array): FftArena | undefined {
   const a = arenas.get(re.buffer);

@@ -240,7 +240,8 @@ export class FskReceiver {
     const temps = this.families.flatMap((f) => [f.up, f.down]);
     const arena = new FftArena(
       [this.F / 2, ...temps.map((t) => t.fs)],
-      Math.ceil(bufLength / 2) + this.F + 16 + temps.reduce((a, t) => a + 7 * t.fs + 8, 0),
+      // samples (Float32), zr and zi, cum (at most F + 1), and per template yr, yi, idx (Uint32) and coef
+      Math.ceil(bufLength / 2) + 2 * this.F + 32 + temps.reduce((a, t) => a + 7 * t.fs + 8, 0),
     );
     this.arena = arena;
     this.buf = arena.allocF32(bufLength);
@@ -260,7 +261,7 @@ export class FskReceiver {
     const fits = (g: number) => this.families.every((f) => [f.up, f.down].every((t) => t.L % g === 0 && t.dec % g === 0));
     while (G < 64 && fits(2 * G)) G *= 2;
     this.G = G;
-    this.cum = new Float64Array(this.F / G + 1);
+    this.cum = this.arena.alloc(this.F / G + 1);
   }
 
   private makeTemplate(p: Profile, up: boolean): Template {
@@ -463,14 +464,16 @@ export class FskReceiver {
     const { F, G, cum, buf, zr, zi } = this;
     const off = pos - this.base;
     // Energy prefix sums (every G samples) for the score normalisation.
-    let acc = 0;
-    cum[0] = 0;
-    for (let i = 0, j = off; i < F / G; i++) {
-      for (let end = j + G; j < end; j++) {
-        const v = buf[j]!;
-        acc += v * v;
+    if (!this.arena.energy(buf, off, cum, F / G, G)) {
+      let acc = 0;
+      cum[0] = 0;
+      for (let i = 0, j = off; i < F / G; i++) {
+        for (let end = j + G; j < end; j++) {
+          const v = buf[j]!;
+          acc += v * v;
+        }
+        cum[i + 1] = acc;
       }
-      cum[i + 1] = acc;
     }
     // The real segment packed as complex pairs for the half-size FFT (packing fused into its first stage);
     // the spectrum is left in bit-reversed order and read through the templates' index tables.
@@ -521,12 +524,16 @@ export class FskReceiver {
         // Fast path: nothing near the threshold. Find the first lag whose score reaches it (norm * mag2 >=
         // thr * ex, no division), then restore the history the slow path expects (the last two scores).
         const q0 = q;
-        for (let c = q * dq; q < count; q++, c += dq) {
-          const e = cum[c + dl]! - cum[c]!;
-          const ex = e > floor ? e : floor;
-          const a = yr[q]!;
-          const b = yi[q]!;
-          if (norm * (a * a + b * b) >= thr * ex) break;
+        q = this.arena.scanFast(yr, yi, cum, q0, count, dq, dl, norm, thr, floor);
+        if (q < 0) {
+          for (q = q0; q < count; q++) {
+            const c = q * dq;
+            const e = cum[c + dl]! - cum[c]!;
+            const ex = e > floor ? e : floor;
+            const a = yr[q]!;
+            const b = yi[q]!;
+            if (norm * (a * a + b * b) >= thr * ex) break;
+          }
         }
         if (q - q0 >= 2) {
           tr.prev2 = lagScore(yr, yi, cum, q - 2, dq, dl, norm, floor);

@@ -18,6 +18,10 @@ export interface SimdKernels {
      */
     dif(re: number, im: number, len: number, sm: number, tw: number): void;
     dit(re: number, im: number, len: number, sm: number, tw: number): void;
+    /** See energy() below: byte offsets x (Float32) and cum (Float64). */
+    energy(x: number, cum: number, count: number, g: number): void;
+    /** See scanFast() below: byte offsets yr, yi, cum; returns the first q reaching the threshold, or count. */
+    scanFast(yr: number, yi: number, cum: number, q0: number, count: number, dq: number, dl: number, norm: number, thr: number, floor: number): number;
     /** The first fftDif stage straight from Float32 samples at byte offset x (see stage('pack')). */
     pack(x: number, re: number, im: number, sm: number, tw: number): void;
     /** The twiddle-free stages over the whole arrays: m = 1 radix-4 (dif1, dit1) and radix-2 (r2). */
@@ -63,11 +67,13 @@ class Body {
   private readonly extra: number[] = [];
   readonly code: number[] = [];
 
-  readonly params: number;
+  /** Encoded function type: params (name:type, i32 unless told) and results. */
+  readonly type: number[];
 
-  constructor(params: string[]) {
-    params.forEach((p, i) => this.index.set(p, i));
-    this.params = params.length;
+  constructor(params: string[], results: number[] = []) {
+    const types = params.map((p) => (p.endsWith(':f64') ? 0x7c : 0x7f));
+    params.forEach((p, i) => this.index.set(p.replace(/:f64$/, ''), i));
+    this.type = [0x60, ...vec(types.map((t) => [t])), ...vec(results.map((t) => [t]))];
   }
 
   local(type: number, ...names: string[]): void {
@@ -355,24 +361,85 @@ function gather(): Body {
   return f;
 }
 
-/** Exported kernels: name and body. Their signatures are all (i32 ...) -> (). */
+/**
+ * Energy prefix sums of the receiver (receive.ts hop()): acc += x[i]^2 over Float32 samples at x, and
+ * cum[i + 1] = acc after every g samples, for count entries (cum[0] = 0).
+ */
+function energy(): Body {
+  const f = new Body(['x', 'cum', 'count', 'g']);
+  f.local(I32, 'px', 'pc', 'end', 'gend');
+  f.local(F64, 'acc', 'v');
+  const g = (n: string) => f.get(n);
+  f.emit(...fstore(g('cum'), [0x44, 0, 0, 0, 0, 0, 0, 0, 0]));
+  f.set('px', g('x'));
+  f.set('pc', g('cum'));
+  f.set('end', i32add(g('cum'), [...g('count'), ...i32const(3), 0x74]));
+  f.emit(0x02, 0x40, ...g('count'), 0x45, 0x0d, 0x00); // block; if count == 0 skip
+  f.emit(0x03, 0x40);
+  f.set('gend', i32add(g('px'), [...g('g'), ...i32const(2), 0x74]));
+  f.emit(0x03, 0x40);
+  f.set('v', [...g('px'), 0x2a, 2, 0, 0xbb]);
+  f.set('acc', fadd(g('acc'), fmul(g('v'), g('v'))));
+  f.set('px', i32add(g('px'), i32const(4)));
+  f.emit(...g('px'), ...g('gend'), 0x49, 0x0d, 0x00);
+  f.emit(0x0b);
+  f.set('pc', i32add(g('pc'), i32const(8)));
+  f.emit(...fstore(g('pc'), g('acc')));
+  f.emit(...g('pc'), ...g('end'), 0x49, 0x0d, 0x00);
+  f.emit(0x0b, 0x0b);
+  return f;
+}
+
+/**
+ * The receiver's idle scan (receive.ts scan()): the first q in [q0, count) whose band-IFFT output reaches the
+ * threshold, norm (yr[q]^2 + yi[q]^2) >= thr max(floor, cum[q dq + dl] - cum[q dq]), or count if none.
+ */
+function scanFast(): Body {
+  const f = new Body(['yr', 'yi', 'cum', 'q0', 'count', 'dq', 'dl', 'norm:f64', 'thr:f64', 'floor:f64'], [I32]);
+  f.local(I32, 'q', 'pr', 'pd', 'pc', 'pl', 'step');
+  f.local(F64, 'a', 'b', 'e');
+  const g = (n: string) => f.get(n);
+  f.set('q', g('q0'));
+  f.set('pr', i32add(g('yr'), [...g('q0'), ...i32const(3), 0x74]));
+  f.set('pd', [...g('yi'), ...g('yr'), 0x6b]);
+  f.set('step', [...g('dq'), ...i32const(3), 0x74]);
+  f.set('pc', i32add(g('cum'), [...g('q0'), ...g('step'), 0x6c]));
+  f.set('pl', [...g('dl'), ...i32const(3), 0x74]);
+  f.emit(0x02, 0x40, 0x03, 0x40); // block, loop
+  f.emit(...g('q'), ...g('count'), 0x4f, 0x0d, 0x01); // q >= count: exit
+  f.set('e', fsub(fload(i32add(g('pc'), g('pl'))), fload(g('pc'))));
+  f.set('a', fload(g('pr')));
+  f.set('b', fload(i32add(g('pr'), g('pd'))));
+  // norm * (a a + b b) >= thr * (e > floor ? e : floor): exit
+  f.emit(...fmul(g('norm'), fadd(fmul(g('a'), g('a')), fmul(g('b'), g('b')))));
+  f.emit(...fmul(g('thr'), [...g('e'), ...g('floor'), ...g('e'), ...g('floor'), 0x64, 0x1b]));
+  f.emit(0x66, 0x0d, 0x01);
+  f.set('q', i32add(g('q'), i32const(1)));
+  f.set('pr', i32add(g('pr'), i32const(8)));
+  f.set('pc', i32add(g('pc'), g('step')));
+  f.emit(0x0c, 0x00, 0x0b, 0x0b); // br loop; end loop; end block
+  f.emit(...g('q'));
+  return f;
+}
+
+/** Exported kernels: name and body. */
 function kernels(): [string, Body][] {
   return [
     ['dif', stage('dif')], ['dit', stage('dit')], ['pack', stage('pack')], ['dif1', trivialStage('dif1')], ['dit1', trivialStage('dit1')],
-    ['r2', trivialStage('r2')], ['gather', gather()],
+    ['r2', trivialStage('r2')], ['gather', gather()], ['energy', energy()], ['scanFast', scanFast()],
   ];
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const ks = kernels();
-  const arities = [...new Set(ks.map(([, b]) => b.params))];
-  const types = arities.map((n) => [0x60, ...vec(new Array<number[]>(n).fill([I32])), ...vec([])]);
+  const sigs = [...new Set(ks.map(([, b]) => b.type.join(',')))];
+  const types = sigs.map((t) => t.split(',').map(Number));
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     // import "m" "memory" (memory, min 1 page)
     ...section(2, vec([[...name('m'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec(ks.map(([, b]) => uleb(arities.indexOf(b.params))))),
+    ...section(3, vec(ks.map(([, b]) => uleb(sigs.indexOf(b.type.join(',')))))),
     ...section(7, vec(ks.map(([n], i) => [...name(n), 0x00, ...uleb(i)]))),
     ...section(10, vec(ks.map(([, b]) => b.encode()))),
   ];
@@ -393,8 +460,8 @@ export function simdKernels(): SimdKernels | null {
       cached = {
         instantiate(memory) {
           const inst = new WA.Instance(mod, { m: { memory } });
-          const e = inst.exports as Record<string, (...a: number[]) => void>;
-          return { dif: e.dif!, dit: e.dit!, pack: e.pack!, dif1: e.dif1!, dit1: e.dit1!, r2: e.r2!, gather: e.gather! };
+          const e = inst.exports as Record<string, (...a: number[]) => number>;
+          return { energy: e.energy!, scanFast: e.scanFast!, dif: e.dif!, dit: e.dit!, pack: e.pack!, dif1: e.dif1!, dit1: e.dit1!, r2: e.r2!, gather: e.gather! };
         },
       };
     }

@@ -5,6 +5,7 @@ import {
   rowsForPayload, simulate, speechLike, whiteNoise, type ChannelOptions, type ProfileName,
 } from '../../codecs/fsk/index.js';
 import { OffpayError } from '../../src/errors.js';
+import { setFftArenaBackend } from '../../codecs/fsk/fft.js';
 
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'none');
 
@@ -215,6 +216,30 @@ describe('bad audio never crashes or hangs', () => {
       expect(l.overallRmsDbfs).toBe(levels[0]!.overallRmsDbfs);
       expect(l.samples).toBe(20000);
     }
+  });
+  it('the WebAssembly and the TypeScript receiver paths report identical events', () => {
+    const payload = makeRng(13).bytes(200);
+    const rng = makeRng(14);
+    const parts = (['fast', 'ultrasonic'] as const).map((profile) => pad(encode(payload, { profile }), rate));
+    const x = new Float32Array(parts[0]!.length + parts[1]!.length);
+    x.set(parts[0]!);
+    x.set(parts[1]!, parts[0]!.length);
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + 0.05 * rng.gauss();
+    const run = () => {
+      const rx = new FskReceiver({ sampleRate: rate });
+      const out: unknown[] = [];
+      for (let i = 0; i < x.length; i += 1000) out.push(...rx.push(x.subarray(i, i + 1000)));
+      out.push(...rx.flush());
+      return out;
+    };
+    const wasm = run();
+    setFftArenaBackend('typescript');
+    try {
+      expect(run()).toEqual(wasm);
+    } finally {
+      setFftArenaBackend('wasm');
+    }
+    expect(wasm.filter((e) => (e as { type: string }).type === 'message')).toHaveLength(2);
   });
   it('NaN bursts inside a valid frame are treated as lost samples', () => {
     const payload = makeRng(8).bytes(200);
