@@ -122,6 +122,25 @@ function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, toke
 }
 
 const META_BLOCKLIST = 'blocklist';
+/** The challenges of the last PAID_RING paid requests, 8 bytes each, oldest first. */
+const META_PAID_REQUESTS = 'requests.paid';
+const PAID_RING = 64;
+
+function ringHas(ring: Uint8Array, challenge: Uint8Array): boolean {
+  outer: for (let off = 0; off + challenge.length <= ring.length; off += challenge.length) {
+    for (let i = 0; i < challenge.length; i++) if (ring[off + i] !== challenge[i]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+function ringAdd(ring: Uint8Array, challenge: Uint8Array): Uint8Array {
+  const keep = Math.min(ring.length, (PAID_RING - 1) * challenge.length);
+  const out = new Uint8Array(keep + challenge.length);
+  out.set(ring.subarray(ring.length - keep), 0);
+  out.set(challenge, keep);
+  return out;
+}
 const META_EXPORT_LAST = 'export.last';
 const META_EXPORT_BATCH = 'export.batch';
 
@@ -265,6 +284,11 @@ export class Reader {
       return rejectedR('replayed', `counter ${t.counter} was already accepted from this wallet with other token bytes (recorded as evidence, journal entry ${row.seq})`, hash, t, row.seq);
     }
     if (w === 'stale') return rejectedR('stale', `counter ${t.counter} is below the window (highest ${win!.high}, window ${this.window})`, hash, t);
+    // 2a. a request is paid once: a second token for it (another wallet, or the same wallet again) is refused
+    const paid = ctx.request ? (tx.getMeta(META_PAID_REQUESTS) ?? new Uint8Array(0)) : undefined;
+    if (ctx.request && paid && ringHas(paid, ctx.request.challenge)) {
+      return rejectedR('request_already_paid', `request ${toHex(ctx.request.challenge)} was already paid; the machine must issue a new request for another sale`, hash, t);
+    }
     // 3. blocklist
     if (this.blocklist?.index.has(walletId)) return rejectedR('blocklisted', `wallet ${toHex(walletId)} is on blocklist version ${this.blocklist.list.version}`, hash, t);
     // 4. limits
@@ -296,6 +320,7 @@ export class Reader {
     tx.putWindow(walletId, advanceWindow(win, t.counter, this.window));
     tx.putTotal(certKey, spent + t.amount);
     tx.putTotal(dayKey, today + t.amount);
+    if (ctx.request && paid) tx.putMeta(META_PAID_REQUESTS, ringAdd(paid, ctx.request.challenge));
     const row = this.append(tx, ctx.tapIn ? 'tap_in' : 'accept', now, bytes, t.amount);
     tx.putToken({ ...base, status: ctx.complete ? 'completed' : 'pending', seq: row.seq });
     return { accepted: true, status: 'accepted', reason: 'ok', code: 0, charged: true, tokenHash: hash, walletId, counter: t.counter, amount: t.amount, currency, seq: row.seq, token: t };

@@ -23,6 +23,7 @@ export const READER_REASONS = {
   fare_exceeds_authorisation: { code: 46, text: 'the fare is more than the maximum fare the token authorised' },
   already_tapped_out: { code: 47, text: 'a tap-out was already recorded for this token at this reader' },
   not_a_trip: { code: 48, text: 'the token was not taken as a tap-in (no maximum-fare authorisation)' },
+  request_already_paid: { code: 49, text: 'the payment request was already paid by another token' },
 } as const;
 
 export type ReaderReason = keyof typeof READER_REASONS;

@@ -8,7 +8,7 @@ import { nodeEd25519 } from '../../src/node/crypto.js';
 import { Clearing, feeFor, roundHalfEvenDiv } from '../../src/clearing/index.js';
 import { createBlocklist, MemoryReaderStore, Reader, decodeBatch } from '../../src/reader/index.js';
 import { encodeCbor } from '../../src/cbor.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
 
 const issuer = makeIssuer('clearing');
 const list1 = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
@@ -27,6 +27,12 @@ function gate(id: number, operatorId = 300) {
   return { m, r };
 }
 const newClearing = () => new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
+
+/** accept() arguments for a vending sale with a request of its own (a reader takes one payment per request). */
+function sale(v: ReturnType<typeof vending>, w: TestWallet, counter: number, amount: number): [Uint8Array, { request: ReturnType<ReturnType<typeof vending>['request']> }] {
+  const challenge = Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), counter >> 8, counter & 0xff, amount >> 8, amount & 0xff]);
+  return [signToken(w, { payee: v.m.cert.readerId, amount, counter, challenge }), { request: { ...v.request(amount), challenge } }];
+}
 
 describe('fees', () => {
   it('rounds half to even on the line total', () => {
@@ -61,13 +67,12 @@ describe('Clearing', () => {
     const x = gate(202, 300);
     const w = makeWallet(issuer, 'cl', 'w1');
     const v = makeWallet(issuer, 'cl', 'w2');
-    const pay = (wl: typeof w, payee: number, amount: number, counter: number) => signToken(wl, { payee, amount, counter, challenge: new Uint8Array(8).fill(1) });
-    expect((await a.r.accept(pay(w, 101, 1250, 1), { request: a.request(1250) })).accepted).toBe(true);
-    expect((await a.r.accept(pay(v, 101, 750, 1), { request: a.request(750) })).accepted).toBe(true);
-    const voidMe = pay(v, 101, 300, 2);
-    expect((await a.r.accept(voidMe, { request: a.request(300) })).accepted).toBe(true);
-    a.r.void((await a.r.accept(voidMe, { request: a.request(300) })).tokenHash, NOW + 10);
-    expect((await b.r.accept(pay(w, 102, 990, 2), { request: b.request(990) })).accepted).toBe(true);
+    expect((await a.r.accept(...sale(a, w, 1, 1250))).accepted).toBe(true);
+    expect((await a.r.accept(...sale(a, v, 1, 750))).accepted).toBe(true);
+    const voidMe = sale(a, v, 2, 300);
+    expect((await a.r.accept(...voidMe)).accepted).toBe(true);
+    a.r.void((await a.r.accept(...voidMe)).tokenHash, NOW + 10);
+    expect((await b.r.accept(...sale(b, w, 2, 990))).accepted).toBe(true);
     const trip = signToken(w, { payee: 300, amount: 2000, counter: 3 });
     expect((await g.r.accept(trip, { tapIn: { maxFare: 2000, currency: HKD } })).accepted).toBe(true);
     expect((await x.r.tapOut(trip, { fare: 650, now: NOW + 900 })).accepted).toBe(true);
@@ -99,7 +104,7 @@ describe('Clearing', () => {
     const w = makeWallet(issuer, 'cl', 'w3');
     const batches: Uint8Array[] = [];
     for (let k = 0; k < 4; k++) {
-      for (let j = 1; j <= 3; j++) await a.r.accept(signToken(w, { payee: 111, amount: 100, counter: k * 3 + j, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+      for (let j = 1; j <= 3; j++) await a.r.accept(...sale(a, w, k * 3 + j, 100));
       batches.push(a.r.export(NOW + k).bytes);
     }
     const c = newClearing();
@@ -176,7 +181,7 @@ describe('Clearing', () => {
   it('rejects forged batches: bad signature, unknown issuer, broken chain, rewritten history, garbage', async () => {
     const a = vending(141);
     const w = makeWallet(issuer, 'cl', 'f');
-    for (let i = 1; i <= 3; i++) await a.r.accept(signToken(w, { payee: 141, amount: 100, counter: i, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+    for (let i = 1; i <= 3; i++) await a.r.accept(...sale(a, w, i, 100));
     const good = a.r.export(NOW).bytes;
     const c = newClearing();
     const sigFlip = good.slice();
@@ -193,7 +198,7 @@ describe('Clearing', () => {
     // A second journal under the same reader certificate (a rewritten history) overlapping the first: fork.
     const twin = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
     twin.loadBlocklist(list1);
-    for (let i = 1; i <= 4; i++) await twin.accept(signToken(w, { payee: 141, amount: 999, counter: 10 + i, challenge: new Uint8Array(8).fill(1) }), { request: a.request(999) });
+    for (let i = 1; i <= 4; i++) await twin.accept(...sale(a, w, 10 + i, 999));
     expect(c.ingest(twin.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
     const other = makeIssuer('someone-else');
     const alien = makeReader(other, 'cl', 141, 'vending');
@@ -230,14 +235,19 @@ describe('Clearing', () => {
   });
 });
 
-describe('batch signing input', () => {
-  it('from the raw bytes equals the re-encoded one', async () => {
-    const { batchSigningInput, batchSigningInputFromBytes } = await import('../../src/reader/batch.js');
+describe('batch bytes', () => {
+  it('signing input and entries taken from the raw bytes equal the re-encoded ones', async () => {
+    const { batchEntryBytes, batchSigningInput, batchSigningInputFromBytes } = await import('../../src/reader/batch.js');
+    const { encodeEntry } = await import('../../src/reader/journal.js');
     const a = vending(161);
     const w = makeWallet(issuer, 'cl', 'h');
-    for (let i = 1; i <= 3; i++) await a.r.accept(signToken(w, { payee: 161, amount: 100, counter: i, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
+    for (let i = 1; i <= 30; i++) expect((await a.r.accept(...sale(a, w, i, 100 * i))).accepted).toBe(true);
+    a.r.void(tokenHash(sale(a, w, 30, 3000)[0]), NOW + 1);
+    // Batches of 31 entries (an array header of two bytes), then of none.
     for (const bytes of [a.r.export(NOW).bytes, a.r.export(NOW).bytes]) {
       expect(toHex(batchSigningInputFromBytes(bytes))).toBe(toHex(batchSigningInput(decodeBatch(bytes))));
+      // The entries the chain hashes, sliced from the batch, are their canonical encodings.
+      expect(batchEntryBytes(bytes).map(toHex)).toEqual(decodeBatch(bytes).entries.map((e) => toHex(encodeEntry(e))));
     }
   });
 });

@@ -23,10 +23,11 @@ describe('clearing with verification on worker threads', () => {
       const m = makeReader(issuer, 'pool', 300 + r, 'vending', 90 + (r % 2));
       const reader = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
       reader.loadBlocklist(list);
-      const req = createRequest(m, { amount: 100, currency: HKD, time: NOW, challenge: new Uint8Array(8) }).request;
       for (let j = 1; j <= 20; j++) {
         const who = r === 5 && j === 1 ? clone : w;
-        await reader.accept(signToken(who, { payee: 300 + r, amount: 100, counter: r * 20 + j - (r === 5 && j === 1 ? 21 : 0), challenge: new Uint8Array(8), time: NOW + (r === 5 ? 1 : 0) }), { request: req });
+        const challenge = Uint8Array.from([0, 0, 0, 0, 0, 0, r, j]); // a request of its own for each sale
+        const req = createRequest(m, { amount: 100, currency: HKD, time: NOW, challenge }).request;
+        await reader.accept(signToken(who, { payee: 300 + r, amount: 100, counter: r * 20 + j - (r === 5 && j === 1 ? 21 : 0), challenge, time: NOW + (r === 5 ? 1 : 0) }), { request: req });
       }
       batches.push(reader.export(NOW).bytes);
     }

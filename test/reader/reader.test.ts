@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRequest, tokenHash, verifyReceipt, walletIdOf, toHex, type Issuer } from '../../src/index.js';
+import { createRequest, decodeToken, tokenHash, verifyReceipt, walletIdOf, toHex, type Issuer } from '../../src/index.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import {
   createBlocklist,
@@ -16,7 +16,7 @@ import {
   genesisHash,
 } from '../../src/reader/index.js';
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'offpay-reader-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -29,6 +29,27 @@ const stores: [string, () => ReaderStore][] = [
 
 function freshList(issuer: Issuer, version: number, ids: Uint8Array[] = [], issuedAt = NOW): Uint8Array {
   return createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version, issuedAt, walletIds: ids }).bytes;
+}
+
+/** Tokens for vending reader `vend`, and the requests they answer. */
+function vendingHelpers(vend: ReturnType<typeof makeReader>, alice: TestWallet) {
+  /**
+   * A token answering a request. The challenge defaults to one of this wallet and counter alone (a new request
+   * for each sale, as a machine issues them; the same arguments give the same bytes).
+   */
+  const pay = (w = alice, counter = 1, amount = 1250, challenge?: number, time = NOW) =>
+    signToken(w, {
+      payee: vend.cert.readerId, amount, counter, time,
+      challenge: challenge === undefined ? Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), 0, 0, counter >> 8, counter & 0xff]) : new Uint8Array(8).fill(challenge),
+    });
+  /** The request a token answers (its amount and challenge). */
+  const reqFor = (tok: Uint8Array, time = NOW) => {
+    const t = decodeToken(tok);
+    return createRequest(vend, { amount: t.amount, currency: HKD, time, challenge: t.challenge! }).request;
+  };
+  /** accept() arguments for a token and the request it answers. */
+  const sale = (tok: Uint8Array, time = NOW): [Uint8Array, { request: ReturnType<typeof reqFor> }] => [tok, { request: reqFor(tok, time) }];
+  return { pay, reqFor, sale };
 }
 
 describe.each(stores)('Reader with the %s store', (_name, newStore) => {
@@ -46,8 +67,7 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
   function request(amount = 1250, challenge = 1) {
     return createRequest(vend, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(challenge) }).request;
   }
-  const pay = (w = alice, counter = 1, amount = 1250, challenge = 1, time = NOW) =>
-    signToken(w, { payee: 4201, amount, counter, challenge: new Uint8Array(8).fill(challenge), time });
+  const { pay, reqFor, sale } = vendingHelpers(vend, alice);
 
   it('accepts a token answering its request, commits a journal entry, and signs a receipt', async () => {
     const r = vendingReader();
@@ -65,37 +85,58 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
   it('resumes a committed but uncompleted sale without charging twice, and refuses it once completed', async () => {
     const r = vendingReader();
     const tok = pay();
-    const a = await r.accept(tok, { request: request() });
+    const a = await r.accept(...sale(tok));
     expect(a.accepted && a.status).toBe('accepted');
     // The machine failed before dispensing; the same token comes again (with a new request showing).
     const b = await r.accept(tok, { request: request(1250, 2) });
     expect(b).toMatchObject({ accepted: true, status: 'resumed', charged: false, seq: a.accepted ? a.seq : -1 });
     expect(r.entries()).toHaveLength(1);
     expect(r.complete(tokenHash(tok))).toBe(true);
-    const c = await r.accept(tok, { request: request() });
+    const c = await r.accept(...sale(tok));
     expect(c).toMatchObject({ accepted: false, reason: 'replayed', code: 32 });
     expect(r.entries()).toHaveLength(1);
+  });
+
+  it('takes one payment per request: a second token for a paid request is refused and changes nothing', async () => {
+    const r = vendingReader();
+    const req = request(1250, 42);
+    const first = pay(alice, 1, 1250, 42);
+    const second = pay(bob, 1, 1250, 42); // another wallet answers the same request shown on the screen
+    expect(await r.accept(first, { request: req })).toMatchObject({ accepted: true, status: 'accepted' });
+    expect(await r.accept(second, { request: req })).toMatchObject({ accepted: false, reason: 'request_already_paid', code: 49 });
+    expect(await r.accept(pay(alice, 2, 1250, 42), { request: req })).toMatchObject({ accepted: false, reason: 'request_already_paid' });
+    expect(r.entries()).toHaveLength(1);
+    // The same token again is the same payment: resumed, not refused.
+    expect(await r.accept(first, { request: req })).toMatchObject({ accepted: true, status: 'resumed' });
+    // A void gives the money back; the request stays paid (the machine issues a new one for a new sale).
+    expect(r.void(tokenHash(first), NOW + 10)).toMatchObject({ ok: true });
+    expect(await r.accept(second, { request: req })).toMatchObject({ accepted: false, reason: 'request_already_paid' });
+    // A new request is payable, by the wallet that was refused too.
+    expect(await r.accept(pay(bob, 1, 1250, 43), { request: request(1250, 43) })).toMatchObject({ accepted: true, status: 'accepted' });
+    // The reader remembers the last 64 paid requests (a request is valid for 300 s: far more than one machine sells).
+    for (let c = 2; c <= 63; c++) expect((await r.accept(...sale(pay(alice, c)))).accepted).toBe(true);
+    expect(await r.accept(pay(alice, 71, 1250, 43), { request: request(1250, 43) })).toMatchObject({ accepted: false, reason: 'request_already_paid' });
   });
 
   it('voids a pending sale inside the window and refuses the token afterwards', async () => {
     const r = vendingReader({ limits: { [HKD]: { dailyTotal: 2000 } } });
     const tok = pay(alice, 1, 1500);
-    expect((await r.accept(tok, { request: request(1500) })).accepted).toBe(true);
+    expect((await r.accept(...sale(tok))).accepted).toBe(true);
     const v = r.void(tokenHash(tok), NOW + 899);
     expect(v).toMatchObject({ ok: true, amount: 1500, seq: 2 });
     expect(r.entries()[1]).toMatchObject({ kind: 'void', value: 1500 });
-    expect(await r.accept(tok, { request: request(1500) })).toMatchObject({ accepted: false, reason: 'already_voided', code: 41 });
+    expect(await r.accept(...sale(tok))).toMatchObject({ accepted: false, reason: 'already_voided', code: 41 });
     expect(r.void(tokenHash(tok), NOW + 900)).toMatchObject({ ok: false, reason: 'already_voided' });
     // The voided amount no longer counts towards the daily total.
-    expect((await r.accept(pay(alice, 2, 1500, 3), { request: request(1500, 3) })).accepted).toBe(true);
+    expect((await r.accept(...sale(pay(alice, 2, 1500, 3)))).accepted).toBe(true);
   });
 
   it('refuses to void after the window, a completed sale, or an unknown token', async () => {
     const r = vendingReader();
     const t1 = pay(alice, 1);
     const t2 = pay(alice, 2);
-    await r.accept(t1, { request: request() });
-    await r.accept(t2, { request: request() });
+    await r.accept(...sale(t1));
+    await r.accept(...sale(t2));
     expect(r.void(tokenHash(t1), NOW + 901)).toMatchObject({ ok: false, reason: 'void_window_passed', code: 44 });
     r.complete(tokenHash(t2));
     expect(r.void(tokenHash(t2), NOW + 1)).toMatchObject({ ok: false, reason: 'already_completed', code: 45 });
@@ -104,60 +145,60 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
 
   it('refuses a second token with an accepted counter and keeps it as evidence once', async () => {
     const r = vendingReader();
-    expect((await r.accept(pay(alice, 5, 1250), { request: request() })).accepted).toBe(true);
+    expect((await r.accept(...sale(pay(alice, 5, 1250)))).accepted).toBe(true);
     const clone = pay(alice, 5, 1250, 1, NOW + 1); // same counter, different bytes (a cloned wallet)
-    const v = await r.accept(clone, { request: request() });
+    const v = await r.accept(...sale(clone));
     expect(v).toMatchObject({ accepted: false, reason: 'replayed', code: 32, seq: 2 });
     expect(r.entries()[1]).toMatchObject({ kind: 'conflict', value: 32 });
-    expect(await r.accept(clone, { request: request() })).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(await r.accept(...sale(clone))).toMatchObject({ accepted: false, reason: 'replayed' });
     expect(r.entries()).toHaveLength(2);
   });
 
   it('accepts out of order inside the window and refuses below it', async () => {
     const r = vendingReader({ window: 16 });
-    for (const c of [10, 3, 7, 30]) expect((await r.accept(pay(alice, c), { request: request() })).accepted).toBe(true);
+    for (const c of [10, 3, 7, 30]) expect((await r.accept(...sale(pay(alice, c)))).accepted).toBe(true);
     // high = 30, W = 16: 15..30 are inside the window.
-    expect(await r.accept(pay(alice, 20), { request: request() })).toMatchObject({ accepted: true });
-    expect(await r.accept(pay(alice, 14), { request: request() })).toMatchObject({ accepted: false, reason: 'stale' });
-    expect(await r.accept(pay(alice, 3, 1250, 1, NOW + 3), { request: request() })).toMatchObject({ accepted: false, reason: 'stale' });
-    expect(await r.accept(pay(alice, 3), { request: request() })).toMatchObject({ accepted: true, status: 'resumed' }); // same bytes: the pending sale
-    expect(await r.accept(pay(alice, 20, 1250, 1, NOW + 2), { request: request() })).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(await r.accept(...sale(pay(alice, 20)))).toMatchObject({ accepted: true });
+    expect(await r.accept(...sale(pay(alice, 14)))).toMatchObject({ accepted: false, reason: 'stale' });
+    expect(await r.accept(...sale(pay(alice, 3, 1250, 1, NOW + 3)))).toMatchObject({ accepted: false, reason: 'stale' });
+    expect(await r.accept(...sale(pay(alice, 3)))).toMatchObject({ accepted: true, status: 'resumed' }); // same bytes: the pending sale
+    expect(await r.accept(...sale(pay(alice, 20, 1250, 1, NOW + 2)))).toMatchObject({ accepted: false, reason: 'replayed' });
   });
 
   it('applies the window edge exactly: high - c = W - 1 is inside, W is stale', async () => {
     const r = vendingReader({ window: 16 });
-    await r.accept(pay(alice, 30), { request: request() });
-    expect(await r.accept(pay(alice, 15), { request: request() })).toMatchObject({ accepted: true });
-    expect(await r.accept(pay(alice, 14), { request: request() })).toMatchObject({ accepted: false, reason: 'stale', code: 33 });
-    expect(await r.accept(pay(alice, 15, 1250, 1, NOW + 1), { request: request() })).toMatchObject({ accepted: false, reason: 'replayed' });
+    await r.accept(...sale(pay(alice, 30)));
+    expect(await r.accept(...sale(pay(alice, 15)))).toMatchObject({ accepted: true });
+    expect(await r.accept(...sale(pay(alice, 14)))).toMatchObject({ accepted: false, reason: 'stale', code: 33 });
+    expect(await r.accept(...sale(pay(alice, 15, 1250, 1, NOW + 1)))).toMatchObject({ accepted: false, reason: 'replayed' });
   });
 
   it('applies per-payment minimum and maximum, daily total, allowance and currency limits', async () => {
     const r = vendingReader({ limits: { [HKD]: { minAmount: 100, maxAmount: 5000, dailyTotal: 6000 } } });
-    expect(await r.accept(pay(alice, 1, 99), { request: request(99) })).toMatchObject({ accepted: false, reason: 'below_minimum', code: 34 });
-    expect(await r.accept(pay(alice, 2, 5001), { request: request(5001) })).toMatchObject({ accepted: false, reason: 'above_maximum', code: 35 });
-    expect((await r.accept(pay(alice, 3, 5000), { request: request(5000) })).accepted).toBe(true);
-    expect(await r.accept(pay(alice, 4, 1001), { request: request(1001) })).toMatchObject({ accepted: false, reason: 'daily_limit', code: 36 });
-    expect((await r.accept(pay(alice, 5, 1000), { request: request(1000) })).accepted).toBe(true);
+    expect(await r.accept(...sale(pay(alice, 1, 99)))).toMatchObject({ accepted: false, reason: 'below_minimum', code: 34 });
+    expect(await r.accept(...sale(pay(alice, 2, 5001)))).toMatchObject({ accepted: false, reason: 'above_maximum', code: 35 });
+    expect((await r.accept(...sale(pay(alice, 3, 5000)))).accepted).toBe(true);
+    expect(await r.accept(...sale(pay(alice, 4, 1001)))).toMatchObject({ accepted: false, reason: 'daily_limit', code: 36 });
+    expect((await r.accept(...sale(pay(alice, 5, 1000)))).accepted).toBe(true);
     // Another wallet has its own daily total.
-    expect((await r.accept(pay(bob, 1, 5000), { request: request(5000) })).accepted).toBe(true);
+    expect((await r.accept(...sale(pay(bob, 1, 5000)))).accepted).toBe(true);
     // The next reader day starts afresh (the blocklist is exactly at its maximum age: still fresh).
     expect(await r.accept(pay(alice, 6, 5000, 1, NOW + 86400), { request: { ...request(5000), time: NOW + 86400 }, now: NOW + 86400 })).toMatchObject({ accepted: true });
     const strict = vendingReader({ limits: { 978: {} }, acceptUnlistedCurrencies: false });
-    expect(await strict.accept(pay(alice, 1), { request: request() })).toMatchObject({ accepted: false, reason: 'currency_not_accepted', code: 42 });
+    expect(await strict.accept(...sale(pay(alice, 1)))).toMatchObject({ accepted: false, reason: 'currency_not_accepted', code: 42 });
     const small = makeWallet(issuer, 'rt', 'small', { offlineAllowance: 3000, maxPerPayment: 2000 });
     const r2 = vendingReader();
-    expect((await r2.accept(pay(small, 1, 2000), { request: request(2000) })).accepted).toBe(true);
-    expect(await r2.accept(pay(small, 2, 1001), { request: request(1001) })).toMatchObject({ accepted: false, reason: 'allowance_exhausted', code: 37 });
-    expect((await r2.accept(pay(small, 3, 1000), { request: request(1000) })).accepted).toBe(true);
+    expect((await r2.accept(...sale(pay(small, 1, 2000)))).accepted).toBe(true);
+    expect(await r2.accept(...sale(pay(small, 2, 1001)))).toMatchObject({ accepted: false, reason: 'allowance_exhausted', code: 37 });
+    expect((await r2.accept(...sale(pay(small, 3, 1000)))).accepted).toBe(true);
   });
 
   it('uses the blocklist: none loaded, fresh, listed, stale; refuses old versions and bad signatures', async () => {
     const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW });
-    expect(await r.accept(pay(alice, 1), { request: request() })).toMatchObject({ accepted: false, reason: 'blocklist_stale', code: 39 });
+    expect(await r.accept(...sale(pay(alice, 1)))).toMatchObject({ accepted: false, reason: 'blocklist_stale', code: 39 });
     r.loadBlocklist(freshList(issuer, 3, [walletIdOf(bob.cert.walletPublicKey)]));
-    expect((await r.accept(pay(alice, 1), { request: request() })).accepted).toBe(true);
-    expect(await r.accept(pay(bob, 1), { request: request() })).toMatchObject({ accepted: false, reason: 'blocklisted', code: 38 });
+    expect((await r.accept(...sale(pay(alice, 1)))).accepted).toBe(true);
+    expect(await r.accept(...sale(pay(bob, 1)))).toMatchObject({ accepted: false, reason: 'blocklisted', code: 38 });
     expect(() => r.loadBlocklist(freshList(issuer, 3))).toThrow(expect.objectContaining({ code: 'blocklist.old_version' }));
     const bad = freshList(issuer, 4);
     bad[bad.length - 1]! ^= 1;
@@ -207,14 +248,14 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
 
   it('exports signed batches that chain, only new entries each time, and re-creates them byte for byte', async () => {
     const r = vendingReader();
-    for (let c = 1; c <= 3; c++) await r.accept(pay(alice, c), { request: request() });
+    for (let c = 1; c <= 3; c++) await r.accept(...sale(pay(alice, c)));
     const b1 = r.export(NOW + 10);
     const d1 = decodeBatch(b1.bytes);
     expect(d1).toMatchObject({ batchSeq: 1, firstSeq: 1 });
     expect(d1.entries).toHaveLength(3);
     expect(toHex(d1.prevHead)).toBe(toHex(genesisHash(4201)));
     expect(batchChainHashes(d1).headMatches).toBe(true);
-    await r.accept(pay(alice, 4), { request: request() });
+    await r.accept(...sale(pay(alice, 4)));
     const d2 = decodeBatch(r.export(NOW + 20).bytes);
     expect(d2).toMatchObject({ batchSeq: 2, firstSeq: 4 });
     expect(toHex(d2.prevHead)).toBe(toHex(d1.head));
@@ -261,21 +302,26 @@ describe('SQLite reader store', () => {
   const issuer = makeIssuer();
   const vend = makeReader(issuer, 'rt', 4201, 'vending');
   const alice = makeWallet(issuer, 'rt', 'alice');
+  const bob = makeWallet(issuer, 'rt', 'bob');
+  const { pay, reqFor, sale } = vendingHelpers(vend, alice);
 
   it('keeps the window, totals, tokens, blocklist and journal across reopening', async () => {
     const path = join(tmp, 'persist.db');
     const open = () => new Reader({ ...vend, issuerKeys: issuer.keySet(), store: new SqliteReaderStore(path), verifier: nodeEd25519(), clock: () => NOW, limits: { [HKD]: { dailyTotal: 3000 } } });
-    const req = createRequest(vend, { amount: 1250, currency: HKD, time: NOW, challenge: new Uint8Array(8) }).request;
-    const tok = (c: number) => signToken(alice, { payee: 4201, amount: 1250, counter: c, challenge: new Uint8Array(8) });
+    const tok = (c: number) => pay(alice, c);
     let r = open();
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-    expect((await r.accept(tok(1), { request: req })).accepted).toBe(true);
-    expect((await r.accept(tok(2), { request: req })).accepted).toBe(true);
+    expect((await r.accept(...sale(tok(1)))).accepted).toBe(true);
+    expect((await r.accept(...sale(tok(2)))).accepted).toBe(true);
     r.store.close();
     r = open();
     expect(r.blocklistStatus(NOW)).toMatchObject({ loaded: true, version: 1 });
-    expect(await r.accept(tok(1), { request: req })).toMatchObject({ accepted: true, status: 'resumed' });
-    expect(await r.accept(tok(3), { request: req })).toMatchObject({ accepted: false, reason: 'daily_limit' });
+    expect(await r.accept(...sale(tok(1)))).toMatchObject({ accepted: true, status: 'resumed' });
+    // The paid request is remembered across reopening too.
+    const paid = reqFor(tok(2));
+    const second = signToken(bob, { payee: 4201, amount: paid.amount, counter: 1, challenge: paid.challenge });
+    expect(await r.accept(second, { request: paid })).toMatchObject({ accepted: false, reason: 'request_already_paid', code: 49 });
+    expect(await r.accept(...sale(tok(3)))).toMatchObject({ accepted: false, reason: 'daily_limit' });
     expect(r.verifyJournal()).toMatchObject({ ok: true, count: 2 });
     r.store.close();
     const other = makeReader(issuer, 'rt', 4202, 'vending');
@@ -287,8 +333,7 @@ describe('SQLite reader store', () => {
     const store = new SqliteReaderStore(path);
     const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => NOW });
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-    const req = createRequest(vend, { amount: 1250, currency: HKD, time: NOW, challenge: new Uint8Array(8) }).request;
-    for (let c = 1; c <= 3; c++) await r.accept(signToken(alice, { payee: 4201, amount: 1250, counter: c, challenge: new Uint8Array(8) }), { request: req });
+    for (let c = 1; c <= 3; c++) await r.accept(...sale(pay(alice, c)));
     const row = store.journal(2, 2)[0]!;
     const forged = row.bytes.slice();
     forged[forged.length - 1]! ^= 1; // change the amount
