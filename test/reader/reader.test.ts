@@ -67,7 +67,7 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
   function request(amount = 1250, challenge = 1) {
     return createRequest(vend, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(challenge) }).request;
   }
-  const { pay, reqFor, sale } = vendingHelpers(vend, alice);
+  const { pay, sale } = vendingHelpers(vend, alice);
 
   it('accepts a token answering its request, commits a journal entry, and signs a receipt', async () => {
     const r = vendingReader();
