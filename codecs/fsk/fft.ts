@@ -241,7 +241,12 @@ export class FftArena {
     const uniq = [...new Set(sizes)];
     let bytes = 8 * doubles + 16 * 64;
     for (const n of uniq) for (const m of radix4Plan(n).tw.keys()) if (m >= 2) bytes += 48 * m;
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    } catch {
+      return; // address space or memory exhausted: ordinary arrays and the TypeScript stages
+    }
     this.kernels = k.instantiate(memory);
     this.f64 = new Float64Array(memory.buffer);
     for (const n of uniq) {

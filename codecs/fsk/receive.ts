@@ -149,6 +149,7 @@ interface Family {
 }
 
 const HOP_ALIGN = 64;
+const templateCache = new Map<string, Template>();
 
 function newTracker(): Tracker {
   return { prev2: 0, prev1: 0, prev1Lag: -1, cand: null };
@@ -265,6 +266,19 @@ export class FskReceiver {
   }
 
   private makeTemplate(p: Profile, up: boolean): Template {
+    // The template depends only on (rate, F, chirp, direction): computed once per process and shared
+    // read-only (each receiver copies idx and coef into its own arena).
+    const key = `${this.sampleRate}|${this.F}|${p.chirpLowHz}|${p.chirpHighHz}|${p.chirpDuration}|${p.ramp}|${up}`;
+    let t = templateCache.get(key);
+    if (!t) {
+      t = this.computeTemplate(p, up);
+      templateCache.set(key, t);
+    }
+    const { L, k0, nb, fs, dec, idx, coef, energy } = t;
+    return { L, k0, nb, fs, dec, idx, coef, energy, yr: new Float64Array(0), yi: new Float64Array(0) };
+  }
+
+  private computeTemplate(p: Profile, up: boolean): Template {
     const rate = this.sampleRate;
     const F = this.F;
     const L = Math.ceil(p.chirpDuration * rate);

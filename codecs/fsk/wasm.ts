@@ -430,7 +430,8 @@ function kernels(): [string, Body][] {
   ];
 }
 
-function moduleBytes(): Uint8Array<ArrayBuffer> {
+/** The module's bytes (exported for a test: it must stay under 4 kB, see simdKernels()). */
+export function moduleBytes(): Uint8Array<ArrayBuffer> {
   const ks = kernels();
   const sigs = [...new Set(ks.map(([, b]) => b.type.join(',')))];
   const types = sigs.map((t) => t.split(',').map(Number));
@@ -455,7 +456,8 @@ export function simdKernels(): SimdKernels | null {
   try {
     const WA = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
     if (WA) {
-      // Synchronous compilation: the module is about 1 kB, well under browsers' main-thread limit.
+      // Synchronous compilation: Chromium allows it on the main thread only for modules up to 4 kB, so the
+      // module must stay below that (a test checks); elsewhere (workers, AudioWorklet, Node) any size works.
       const mod = new WA.Module(moduleBytes());
       cached = {
         instantiate(memory) {

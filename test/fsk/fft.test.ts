@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bitReversal, convolve, fft, FftArena, fftDif, fftDifPackedReal, fftDit, realFft } from '../../codecs/fsk/fft.js';
-import { simdKernels } from '../../codecs/fsk/wasm.js';
+import { moduleBytes, simdKernels } from '../../codecs/fsk/wasm.js';
 import { makeRng } from '../../codecs/fsk/prng.js';
 
 /** Naive O(n^2) DFT, written independently for the test. */
@@ -121,6 +121,8 @@ describe('FFT', () => {
   it('WebAssembly SIMD stages (FftArena) give bit-identical results to the TypeScript stages', () => {
     // Node 20 has WebAssembly SIMD: the kernels must assemble and validate here.
     expect(simdKernels()).not.toBeNull();
+    // Chromium compiles synchronously on the main thread only up to 4 kB.
+    expect(moduleBytes().length).toBeLessThan(4096);
     const rng = makeRng(5);
     for (let n = 2; n <= 4096; n *= 2) {
       const arena = new FftArena([n], 4 * n);
