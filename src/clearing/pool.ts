@@ -35,6 +35,108 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Jobs as a few flat typed arrays (moved to the worker, not copied or cloned object by object): the token
+ * bytes back to back with their offsets, then one number per job for each scalar field, and the payee lists
+ * flattened the same way.
+ */
+export interface PackedJobs {
+  n: number;
+  data: Uint8Array;
+  dataOffsets: Uint32Array;
+  now: Float64Array;
+  maxAge: Float64Array;
+  maxFuture: Float64Array;
+  payees: Float64Array;
+  payeeOffsets: Uint32Array;
+}
+
+/** Results in the same way: 1/0 per job, 32-byte hashes, 16-byte wallet ids, 5 numbers, and the failures. */
+export interface PackedChecks {
+  n: number;
+  ok: Uint8Array;
+  tokenHash: Uint8Array;
+  walletId: Uint8Array;
+  /** counter, amount, currency, payee, time per job. */
+  fields: Float64Array;
+  /** [job index, reason] of each failed job. */
+  failures: [number, string][];
+}
+
+export function packJobs(jobs: TokenJob[]): PackedJobs {
+  const n = jobs.length;
+  const dataOffsets = new Uint32Array(n + 1);
+  const payeeOffsets = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    dataOffsets[i + 1] = dataOffsets[i]! + jobs[i]!.data.length;
+    payeeOffsets[i + 1] = payeeOffsets[i]! + jobs[i]!.payees.length;
+  }
+  const data = new Uint8Array(dataOffsets[n]!);
+  const payees = new Float64Array(payeeOffsets[n]!);
+  const now = new Float64Array(n);
+  const maxAge = new Float64Array(n);
+  const maxFuture = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = jobs[i]!;
+    data.set(j.data, dataOffsets[i]!);
+    payees.set(j.payees, payeeOffsets[i]!);
+    now[i] = j.now;
+    maxAge[i] = j.maxAge;
+    maxFuture[i] = j.maxFuture;
+  }
+  return { n, data, dataOffsets, now, maxAge, maxFuture, payees, payeeOffsets };
+}
+
+export function unpackJobs(p: PackedJobs): TokenJob[] {
+  return Array.from({ length: p.n }, (_, i) => ({
+    data: p.data.subarray(p.dataOffsets[i]!, p.dataOffsets[i + 1]!),
+    now: p.now[i]!,
+    maxAge: p.maxAge[i]!,
+    maxFuture: p.maxFuture[i]!,
+    payees: Array.from(p.payees.subarray(p.payeeOffsets[i]!, p.payeeOffsets[i + 1]!)),
+  }));
+}
+
+export function packChecks(checks: TokenCheck[]): PackedChecks {
+  const n = checks.length;
+  const out: PackedChecks = { n, ok: new Uint8Array(n), tokenHash: new Uint8Array(32 * n), walletId: new Uint8Array(16 * n), fields: new Float64Array(5 * n), failures: [] };
+  checks.forEach((c, i) => {
+    if (!c.ok) {
+      out.failures.push([i, c.reason]);
+      return;
+    }
+    out.ok[i] = 1;
+    out.tokenHash.set(c.tokenHash, 32 * i);
+    out.walletId.set(c.walletId, 16 * i);
+    out.fields.set([c.counter, c.amount, c.currency, c.payee, c.time], 5 * i);
+  });
+  return out;
+}
+
+export function unpackChecks(p: PackedChecks): TokenCheck[] {
+  const reasons = new Map(p.failures);
+  return Array.from({ length: p.n }, (_, i): TokenCheck => {
+    if (!p.ok[i]) return { ok: false, reason: reasons.get(i) ?? 'malformed' };
+    const f = p.fields;
+    return {
+      ok: true,
+      tokenHash: p.tokenHash.subarray(32 * i, 32 * i + 32),
+      walletId: p.walletId.subarray(16 * i, 16 * i + 16),
+      counter: f[5 * i]!,
+      amount: f[5 * i + 1]!,
+      currency: f[5 * i + 2]!,
+      payee: f[5 * i + 3]!,
+      time: f[5 * i + 4]!,
+    };
+  });
+}
+
+/** The buffers of packed jobs or results, for a postMessage transfer list. */
+export function buffersOf(p: PackedJobs | PackedChecks): ArrayBuffer[] {
+  const views = 'data' in p ? [p.data, p.dataOffsets, p.now, p.maxAge, p.maxFuture, p.payees, p.payeeOffsets] : [p.ok, p.tokenHash, p.walletId, p.fields];
+  return views.map((v) => v.buffer as ArrayBuffer);
+}
+
 export class VerifyPool {
   private readonly workers: Worker[];
   private readonly pending = new Map<number, Pending>();
@@ -46,12 +148,12 @@ export class VerifyPool {
     const keyset = encodeIssuerKeySet(issuerKeys);
     this.workers = Array.from({ length: Math.max(1, threads) }, () => {
       const w = new Worker(workerUrl, { workerData: { keyset } });
-      w.on('message', (m: { id: number; results?: TokenCheck[]; error?: string }) => {
+      w.on('message', (m: { id: number; results?: PackedChecks; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.error !== undefined) p.reject(new Error(m.error));
-        else p.resolve((m.results ?? []).map(fixBytes));
+        if (m.error !== undefined || !m.results) p.reject(new Error(m.error ?? 'verification worker sent no results'));
+        else p.resolve(unpackChecks(m.results));
       });
       w.on('error', (e) => {
         for (const p of this.pending.values()) p.reject(e);
@@ -68,9 +170,10 @@ export class VerifyPool {
   private send(jobs: TokenJob[]): Promise<TokenCheck[]> {
     const id = this.nextId++;
     const w = this.workers[this.rr++ % this.workers.length]!;
+    const packed = packJobs(jobs);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, jobs });
+      w.postMessage({ id, jobs: packed }, buffersOf(packed));
     });
   }
 
@@ -97,8 +200,4 @@ export class VerifyPool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-function fixBytes(r: TokenCheck): TokenCheck {
-  return r.ok ? { ...r, tokenHash: new Uint8Array(r.tokenHash), walletId: new Uint8Array(r.walletId) } : r;
 }
