@@ -479,13 +479,17 @@ export class FskReceiver {
     const off = pos - this.base;
     // Energy prefix sums (every G samples) for the score normalisation.
     if (!this.arena.energy(buf, off, cum, F / G, G)) {
+      // Each block of G squares is summed on its own, then added to the running total: the chain of
+      // dependent additions is one per block, not one per sample (same order as the WebAssembly kernel).
       let acc = 0;
       cum[0] = 0;
       for (let i = 0, j = off; i < F / G; i++) {
+        let block = 0;
         for (let end = j + G; j < end; j++) {
           const v = buf[j]!;
-          acc += v * v;
+          block += v * v;
         }
+        acc += block;
         cum[i + 1] = acc;
       }
     }

@@ -362,13 +362,13 @@ function gather(): Body {
 }
 
 /**
- * Energy prefix sums of the receiver (receive.ts hop()): acc += x[i]^2 over Float32 samples at x, and
- * cum[i + 1] = acc after every g samples, for count entries (cum[0] = 0).
+ * Energy prefix sums of the receiver (receive.ts hop()): over Float32 samples at x, block = the sum of
+ * the next g squares, acc += block, cum[i + 1] = acc, for count blocks (cum[0] = 0).
  */
 function energy(): Body {
   const f = new Body(['x', 'cum', 'count', 'g']);
   f.local(I32, 'px', 'pc', 'end', 'gend');
-  f.local(F64, 'acc', 'v');
+  f.local(F64, 'acc', 'v', 'block');
   const g = (n: string) => f.get(n);
   f.emit(...fstore(g('cum'), [0x44, 0, 0, 0, 0, 0, 0, 0, 0]));
   f.set('px', g('x'));
@@ -377,12 +377,14 @@ function energy(): Body {
   f.emit(0x02, 0x40, ...g('count'), 0x45, 0x0d, 0x00); // block; if count == 0 skip
   f.emit(0x03, 0x40);
   f.set('gend', i32add(g('px'), [...g('g'), ...i32const(2), 0x74]));
+  f.set('block', [0x44, 0, 0, 0, 0, 0, 0, 0, 0]);
   f.emit(0x03, 0x40);
   f.set('v', [...g('px'), 0x2a, 2, 0, 0xbb]);
-  f.set('acc', fadd(g('acc'), fmul(g('v'), g('v'))));
+  f.set('block', fadd(g('block'), fmul(g('v'), g('v'))));
   f.set('px', i32add(g('px'), i32const(4)));
   f.emit(...g('px'), ...g('gend'), 0x49, 0x0d, 0x00);
   f.emit(0x0b);
+  f.set('acc', fadd(g('acc'), g('block')));
   f.set('pc', i32add(g('pc'), i32const(8)));
   f.emit(...fstore(g('pc'), g('acc')));
   f.emit(...g('pc'), ...g('end'), 0x49, 0x0d, 0x00);
