@@ -15,6 +15,8 @@ import {
   activePower, airTime, encode, FskReceiver, getProfile, makeRng, musicLike, pinkNoise, simulate, speechLike, whiteNoise,
   type ChannelOptions, type ProfileName,
 } from '../codecs/fsk/index.js';
+import { setFftArenaBackend } from '../codecs/fsk/fft.js';
+import { simdKernels } from '../codecs/fsk/wasm.js';
 import { machine, writeResults } from './common.js';
 
 const args = process.argv.slice(2);
@@ -280,6 +282,13 @@ function speed(gg: Gg): Record<string, number> {
   res.offpayNoise = Math.round((seconds * 1000) / best(() => offpayDecode(noise, RATE, 1024).ms));
   res.offpayFrames = Math.round((seconds * 1000) / best(() => offpayDecode(withFrames, RATE, 1024).ms));
   res.offpayFramesDecoded = offpayDecode(withFrames, RATE, 1024).messages.length;
+  // The same receiver on its TypeScript path (what runs where WebAssembly SIMD is unavailable).
+  setFftArenaBackend('typescript');
+  try {
+    res.offpayNoiseTypescript = Math.round((seconds * 1000) / best(() => offpayDecode(noise, RATE, 1024).ms));
+  } finally {
+    setFftArenaBackend('wasm');
+  }
   res.ggwaveNoise = Math.round((seconds * 1000) / best(() => ggDecode(gg, noise, RATE, 1024).ms));
   res.ggwaveFrames = Math.round((seconds * 1000) / best(() => ggDecode(gg, ggFrames, RATE, 1024).ms));
   res.ggwaveMessagesDecoded = ggDecode(gg, ggFrames, RATE, 1024).messages.length;
@@ -334,8 +343,10 @@ async function main() {
   md.push('', '## Decode speed (x realtime, one core, best of 3, 1024-sample calls)', '', `| stream (${spd.seconds} s at 48 kHz) | offpay (all profiles) | ggwave (default Rx protocols) |`, '|---|---|---|');
   md.push(`| noise only | ${spd.offpayNoise} | ${spd.ggwaveNoise} |`);
   md.push(`| 5 x 200 B frames in noise | ${spd.offpayFrames} (${spd.offpayFramesDecoded}/5 decoded) | ${spd.ggwaveFrames} (${spd.ggwaveMessagesDecoded}/10 messages) |`);
+  md.push(`| noise only, offpay on its TypeScript path (no WebAssembly) | ${spd.offpayNoiseTypescript ?? '-'} | |`);
+  md.push('', `offpay's receiver transforms ran as ${simdKernels() ? 'WebAssembly SIMD kernels (codecs/fsk/wasm.ts)' : 'TypeScript (WebAssembly SIMD unavailable)'} in the rows above unless marked.`);
   md.push('');
-  writeResults(NAME, md.join('\n'), { machine: m, args, quick, trials: TRIALS, ggTrials: GG_TRIALS, falseMinutes: FALSE_MINUTES, airTime200: air, offpay, ggwave, falseFrames: falses, speed: spd, loadavg: { start: load0, end: load1 } });
+  writeResults(NAME, md.join('\n'), { machine: m, args, quick, trials: TRIALS, ggTrials: GG_TRIALS, falseMinutes: FALSE_MINUTES, airTime200: air, offpay, ggwave, falseFrames: falses, speed: spd, receiverTransforms: simdKernels() ? 'wasm-simd' : 'typescript', loadavg: { start: load0, end: load1 } });
   process.stdout.write(md.join('\n') + '\n');
 }
 
