@@ -217,6 +217,15 @@ describe('bad audio never crashes or hangs', () => {
       expect(l.samples).toBe(20000);
     }
   });
+  it('round trips at 32 and 96 kHz and noise at 192 kHz (transform sizes from 2048 to 32768 points)', () => {
+    for (const r of [32000, 96000]) {
+      const payload = makeRng(r).bytes(100);
+      expect(decode(pad(encode(payload, { profile: 'fast', sampleRate: r }), r), r).messages.map(hex)).toEqual([hex(payload)]);
+    }
+    const rx = new FskReceiver({ sampleRate: 192000 });
+    const noise = Float32Array.from(whiteNoise(192000, 0.1, makeRng(15)));
+    for (let i = 0; i < noise.length; i += 4096) expect(rx.push(noise.subarray(i, i + 4096)).filter((e) => e.type === 'frame')).toEqual([]);
+  });
   it('the WebAssembly and the TypeScript receiver paths report identical events', () => {
     const payload = makeRng(13).bytes(200);
     const rng = makeRng(14);
