@@ -81,15 +81,16 @@ function prescan(bytes: Uint8Array): void {
 }
 
 /**
- * Decode exactly one canonical CBOR item from `bytes`.
+ * Decode exactly one canonical CBOR item from `bytes`. With `views`, byte strings may be views into `bytes`
+ * rather than copies (for a caller that keeps `bytes` unchanged while it uses the value, such as a large batch).
  * Throws OffpayError: `cbor.empty`, `cbor.too_large`, `cbor.malformed` (not CBOR, truncated, trailing bytes),
  * `cbor.non_canonical`, `cbor.unsupported` (maps, tags, floats, undefined), `cbor.too_deep`.
  */
-export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): CborValue {
+export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, options: { views?: boolean } = {}): CborValue {
   if (!(bytes instanceof Uint8Array)) throw new OffpayError('cbor.malformed', 'input is not a byte array');
   if (bytes.length === 0) throw new OffpayError('cbor.empty', 'empty input');
   if (bytes.length > maxBytes) throw new OffpayError('cbor.too_large', `input of ${bytes.length} bytes exceeds ${maxBytes}`);
-  const fast = parseCanonical(bytes);
+  const fast = parseCanonical(bytes, options.views === true);
   if (fast !== undefined) return fast;
   return decodeCborReference(bytes, maxBytes);
 }
@@ -137,7 +138,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
  * Parse one item in the canonical subset, or return undefined when the input is anything else (the caller
  * then runs the reference method, which classifies the error or, for text strings, decodes it).
  */
-function parseCanonical(bytes: Uint8Array): CborValue | undefined {
+function parseCanonical(bytes: Uint8Array, views: boolean): CborValue | undefined {
   let pos = 0;
   const n = bytes.length;
   /** The argument of the head at `pos` (after the initial byte): shortest form only. */
@@ -191,7 +192,7 @@ function parseCanonical(bytes: Uint8Array): CborValue | undefined {
       case 2: {
         const len = arg(ai);
         if (typeof len !== 'number' || len > n - pos) throw FALLBACK;
-        const out = bytes.slice(pos, pos + len);
+        const out = views ? bytes.subarray(pos, pos + len) : bytes.slice(pos, pos + len);
         pos += len;
         return out;
       }

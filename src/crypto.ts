@@ -95,6 +95,30 @@ export function signingInputFromBytes(tag: string, header: number, bytes: Uint8A
   return out;
 }
 
+/**
+ * Several `signingInputFromBytes` results as views of one new buffer (one allocation): each part is
+ * [tag, header byte, from, to] over the same `bytes`.
+ */
+export function signingInputsFromBytes(bytes: Uint8Array, parts: [string, number, number, number][]): Uint8Array[] {
+  let total = 0;
+  for (const [tag, , from, to] of parts) total += 2 + tagBytes(tag).length + (to - from);
+  const buf = new Uint8Array(total);
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const [tag, header, from, to] of parts) {
+    const t = tagBytes(tag);
+    const start = at;
+    buf[at++] = t.length;
+    buf.set(t, at);
+    at += t.length;
+    buf[at++] = header;
+    buf.set(bytes.subarray(from, to), at);
+    at += to - from;
+    out.push(buf.subarray(start, at));
+  }
+  return out;
+}
+
 const tags = new Map<string, Uint8Array>();
 function tagBytes(tag: string): Uint8Array {
   let t = tags.get(tag);

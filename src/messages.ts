@@ -7,7 +7,7 @@
  * field, and throw OffpayError with a `message.*` or `cbor.*` code.
  */
 import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from './cbor.js';
-import { sha256, signingInput, signingInputFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
+import { sha256, signingInput, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
 import { OffpayError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -356,11 +356,12 @@ export function decodeTokenWithInputs(bytes: Uint8Array): DecodedToken {
   const token = decodeToken(bytes);
   // [5, 1, cert, ...]: one-byte array header, then 0x05 0x01, then the certificate array (9 elements).
   const certEnd = cborItemEnd(bytes, 3);
-  return {
-    token,
-    certSigningInput: signingInputFromBytes(SigningTag.WalletCert, 0x88, bytes, 4, certEnd - 66),
-    tokenSigningInput: signingInputFromBytes(SigningTag.PaymentToken, bytes[0]! - 1, bytes, 1, bytes.length - 66),
-  };
+  // Both inputs in one allocation.
+  const [certSigningInput, tokenSigningInput] = signingInputsFromBytes(bytes, [
+    [SigningTag.WalletCert, 0x88, 4, certEnd - 66],
+    [SigningTag.PaymentToken, bytes[0]! - 1, 1, bytes.length - 66],
+  ]);
+  return { token, certSigningInput: certSigningInput!, tokenSigningInput: tokenSigningInput! };
 }
 
 /** Token id: SHA-256 of the token's bytes (used by receipts, journals and clearing). */

@@ -22,7 +22,7 @@ import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
-import { checkTokenJob, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
+import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { batchEntryBytes, batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
 import { createBlocklist } from '../reader/blocklist.js';
 import { JOURNAL_TAG, JournalKind, type JournalKindName } from '../reader/journal.js';
@@ -160,12 +160,15 @@ const u8 = (b: unknown): Uint8Array => {
 const sha = nodeSha256;
 const JOURNAL_PREFIX = signingInput(JOURNAL_TAG, new Uint8Array(0));
 /** journal.ts chainHash with node:crypto SHA-256 (same bytes, faster on Node). */
+let chainScratch = new Uint8Array(1024);
 function chainHash(prev: Uint8Array, entry: Uint8Array): Uint8Array {
-  const input = new Uint8Array(JOURNAL_PREFIX.length + prev.length + entry.length);
-  input.set(JOURNAL_PREFIX, 0);
-  input.set(prev, JOURNAL_PREFIX.length);
-  input.set(entry, JOURNAL_PREFIX.length + prev.length);
-  return nodeSha256(input);
+  // One reused input buffer (hashed at once): no allocation per entry.
+  const n = JOURNAL_PREFIX.length + prev.length + entry.length;
+  if (n > chainScratch.length) chainScratch = new Uint8Array(2 * n);
+  chainScratch.set(JOURNAL_PREFIX, 0);
+  chainScratch.set(prev, JOURNAL_PREFIX.length);
+  chainScratch.set(entry, JOURNAL_PREFIX.length + prev.length);
+  return nodeSha256(chainScratch.subarray(0, n));
 }
 
 export class Clearing {
@@ -316,13 +319,21 @@ export class Clearing {
     return { kind: 'prepared', b, bytes, digest, hashes, jobs, now, reject };
   }
 
+  /** Verify the token jobs of a batch on this thread (nulls pass through). */
+  private checkJobs(jobs: (TokenJob | null)[]): (TokenCheck | null)[] {
+    const real = jobs.filter((j): j is TokenJob => j !== null);
+    const checks = checkTokenJobs(real, this.issuerKeys, this.verifier);
+    let k = 0;
+    return jobs.map((j) => (j ? checks[k++]! : null));
+  }
+
   /** Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). */
   ingest(bytes: Uint8Array): IngestResult {
     const p = this.prepare(bytes);
     if (!('kind' in p)) return p;
     return this.commit(
       p,
-      p.jobs.map((j) => j && checkTokenJob(j, this.issuerKeys, this.verifier)),
+      this.checkJobs(p.jobs),
     );
   }
 
@@ -356,7 +367,7 @@ export class Clearing {
         for (const bytes of batches) {
           if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
           const p = this.prepare(bytes);
-          out.push(write(p, () => ('kind' in p ? p.jobs.map((j) => j && checkTokenJob(j, this.issuerKeys, this.verifier)) : [])));
+          out.push(write(p, () => ('kind' in p ? this.checkJobs(p.jobs) : [])));
         }
       } else {
         const start = (i: number) => {

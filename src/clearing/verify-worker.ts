@@ -3,14 +3,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { decodeIssuerKeySet } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { cachingVerifier } from '../reader/verifier.js';
-import { buffersOf, checkTokenJob, packChecks, unpackJobs, type PackedJobs } from './pool.js';
+import { buffersOf, checkTokenJobs, packChecks, unpackJobs, type PackedJobs } from './pool.js';
 
 const keys = decodeIssuerKeySet(new Uint8Array((workerData as { keyset: Uint8Array }).keyset));
 const verifier = cachingVerifier(nodeEd25519(), 65_536);
 
 parentPort?.on('message', (m: { id: number; jobs: PackedJobs }) => {
   try {
-    const results = packChecks(unpackJobs(m.jobs).map((j) => checkTokenJob(j, keys, verifier)));
+    const results = packChecks(checkTokenJobs(unpackJobs(m.jobs), keys, verifier));
     parentPort!.postMessage({ id: m.id, results }, buffersOf(results));
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message });

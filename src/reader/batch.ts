@@ -79,7 +79,8 @@ export function batchSigningInputFromBytes(bytes: Uint8Array): Uint8Array {
  * checked by `verifyBatchChain` and by clearing. Throws OffpayError `batch.*`, `message.*`, `cbor.*`.
  */
 export function decodeBatch(bytes: Uint8Array): SettlementBatch {
-  const a = openMessage(decodeCbor(bytes, MAX_BATCH_BYTES), MessageType.SettlementBatch, 'settlement batch', 10);
+  // Entry data as views into the batch bytes: one batch holds thousands of tokens, copied for nothing otherwise.
+  const a = openMessage(decodeCbor(bytes, MAX_BATCH_BYTES, { views: true }), MessageType.SettlementBatch, 'settlement batch', 10);
   const firstSeq = asUint(a[4], 'batch firstSeq', Number.MAX_SAFE_INTEGER, 1);
   const entries = asArray(a[7]!, 'batch entries').map(entryFromCbor);
   entries.forEach((e, i) => {

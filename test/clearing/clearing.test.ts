@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRequest, toHex, walletIdOf } from '../../src/index.js';
 import { tokenHash } from '../../src/messages.js';
 import { verifyToken } from '../../src/verify.js';
-import { checkTokenJob } from '../../src/clearing/pool.js';
+import { checkTokenJob, checkTokenJobs } from '../../src/clearing/pool.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { Clearing, feeFor, roundHalfEvenDiv } from '../../src/clearing/index.js';
 import { createBlocklist, MemoryReaderStore, Reader, decodeBatch } from '../../src/reader/index.js';
@@ -273,6 +273,27 @@ describe('clearing token check (node:crypto SHA-256 in the hot path)', () => {
         }
       }),
       { seed: 4, numRuns: 60 },
+    );
+  });
+
+  it('checkTokenJobs (signatures verified back to back) gives what checkTokenJob gives one by one, in order', () => {
+    const w = makeWallet(issuer, 'cl-sha', 'w2');
+    const other = makeIssuer('cl-other');
+    const alien = makeWallet(other, 'cl-sha', 'alien');
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ counter: fc.integer({ min: 1, max: 1000 }), flip: fc.integer({ min: -40, max: 199 }), alien: fc.boolean(), payee: fc.constantFrom(501, 502) }), { maxLength: 12 }),
+        (specs) => {
+          const jobs = specs.map((sp) => {
+            const bytes = signToken(sp.alien ? alien : w, { payee: sp.payee, amount: 100, counter: sp.counter, time: NOW }).slice();
+            if (sp.flip >= 0 && sp.flip < bytes.length) bytes[sp.flip] = bytes[sp.flip]! ^ 1;
+            return { data: bytes, now: NOW, payees: [501], maxAge: 300, maxFuture: 60 };
+          });
+          const one = jobs.map((j) => checkTokenJob(j, issuer.keySet(), nodeEd25519()));
+          expect(checkTokenJobs(jobs, issuer.keySet(), nodeEd25519())).toEqual(one);
+        },
+      ),
+      { seed: 5, numRuns: 40 },
     );
   });
 });
