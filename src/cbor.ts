@@ -222,6 +222,27 @@ function parseCanonical(bytes: Uint8Array, views: boolean): CborValue | undefine
 }
 
 /**
+ * The head of the CBOR item at `offset` in definite-length bytes: its major type, its argument (a length, a
+ * count or an integer value) and where its content starts. Throws `cbor.malformed` on an indefinite length
+ * or a head cut short.
+ */
+export function cborHead(bytes: Uint8Array, offset: number): { major: number; value: number; next: number } {
+  if (offset >= bytes.length) throw new OffpayError('cbor.malformed', 'item runs past the end of the input');
+  const ib = bytes[offset]!;
+  const ai = ib & 0x1f;
+  let pos = offset + 1;
+  let value = ai;
+  if (ai >= 24 && ai <= 27) {
+    const w = 1 << (ai - 24);
+    if (pos + w > bytes.length) throw new OffpayError('cbor.malformed', 'item runs past the end of the input');
+    value = 0;
+    for (let i = 0; i < w; i++) value = value * 256 + bytes[pos + i]!;
+    pos += w;
+  } else if (ai > 27) throw new OffpayError('cbor.malformed', 'not a definite-length item');
+  return { major: ib >> 5, value, next: pos };
+}
+
+/**
  * End offset of the CBOR item that starts at `offset` in bytes that `decodeCbor` has accepted (canonical,
  * definite lengths). Used to slice signing inputs and journal entries out of received bytes instead of
  * re-encoding them. Throws `cbor.malformed` if the bytes run out.
@@ -230,21 +251,12 @@ export function cborItemEnd(bytes: Uint8Array, offset: number): number {
   let pos = offset;
   let pending = 1;
   while (pending > 0) {
-    if (pos >= bytes.length) throw new OffpayError('cbor.malformed', 'item runs past the end of the input');
-    const ib = bytes[pos++]!;
-    const major = ib >> 5;
-    const ai = ib & 0x1f;
-    let v = ai;
-    if (ai >= 24 && ai <= 27) {
-      const w = 1 << (ai - 24);
-      v = 0;
-      for (let i = 0; i < w; i++) v = v * 256 + (bytes[pos + i] ?? 0);
-      pos += w;
-    } else if (ai > 27) throw new OffpayError('cbor.malformed', 'not a definite-length item');
+    const { major, value, next } = cborHead(bytes, pos);
+    pos = next;
     pending--;
-    if (major === 2 || major === 3) pos += v;
-    else if (major === 4) pending += v;
-    else if (major === 5) pending += 2 * v;
+    if (major === 2 || major === 3) pos += value;
+    else if (major === 4) pending += value;
+    else if (major === 5) pending += 2 * value;
     else if (major === 6) pending += 1;
   }
   if (pos > bytes.length) throw new OffpayError('cbor.malformed', 'item runs past the end of the input');

@@ -81,23 +81,10 @@ export function signingInput(tag: string, body: Uint8Array): Uint8Array {
 }
 
 /**
- * The signing input for a body given as one array-header byte followed by `bytes[from, to)`: how a verifier
- * takes the body straight out of a received canonical message (the message array minus its final signature
- * element) instead of re-encoding it. Same bytes as `signingInput(tag, [header, ...bytes[from, to)])`.
- */
-export function signingInputFromBytes(tag: string, header: number, bytes: Uint8Array, from: number, to: number): Uint8Array {
-  const t = tagBytes(tag);
-  const out = new Uint8Array(2 + t.length + (to - from));
-  out[0] = t.length;
-  out.set(t, 1);
-  out[1 + t.length] = header;
-  out.set(bytes.subarray(from, to), 2 + t.length);
-  return out;
-}
-
-/**
- * Several `signingInputFromBytes` results as views of one new buffer (one allocation): each part is
- * [tag, header byte, from, to] over the same `bytes`.
+ * Signing inputs for bodies given as one array-header byte followed by `bytes[from, to)`: how a verifier takes
+ * a body straight out of a received canonical message (the message array minus its final signature element)
+ * instead of re-encoding it. Each part [tag, header, from, to] gives the same bytes as
+ * `signingInput(tag, [header, ...bytes[from, to)])`; the results are views of one new buffer (one allocation).
  */
 export function signingInputsFromBytes(bytes: Uint8Array, parts: [string, number, number, number][]): Uint8Array[] {
   let total = 0;

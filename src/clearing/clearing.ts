@@ -162,7 +162,6 @@ const u8 = (b: unknown): Uint8Array => {
   const x = b as Buffer;
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
-const sha = nodeSha256;
 const JOURNAL_PREFIX = signingInput(JOURNAL_TAG, new Uint8Array(0));
 /** journal.ts chainHash with node:crypto SHA-256 (same bytes, faster on Node). */
 let chainScratch = new Uint8Array(1024);
@@ -300,7 +299,7 @@ export class Clearing {
     if (!this.verifier.verify(b.signature, batchSigningInputFromBytes(bytes), b.readerCert.readerPublicKey)) {
       return reject('clearing.bad_batch_signature', `batch ${b.batchSeq}: the reader signature does not verify`);
     }
-    const digest = sha(bytes);
+    const digest = nodeSha256(bytes);
     const held = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
     if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, ...empty };
     const hashes: Uint8Array[] = [];
@@ -464,7 +463,7 @@ export class Clearing {
           const v = checks[i]!;
           token = e.data;
           // verifyToken already hashed an accepted token (SHA-256 of the same bytes): reuse it.
-          tokenHash = v.ok ? v.tokenHash : sha(e.data);
+          tokenHash = v.ok ? v.tokenHash : nodeSha256(e.data);
           if (!v.ok) {
             valid = 0;
             reason = v.reason;

@@ -1,8 +1,9 @@
 /**
  * Token re-verification for clearing: one job per journal entry that carries a token, checked with the
- * stateless algorithm of src/verify.ts. `checkTokenJob` runs in the calling thread; `VerifyPool` spreads
- * jobs over worker threads (src/clearing/verify-worker.ts) so that verification of the next batch overlaps
- * the database writes of the current one. Each worker keeps its own wallet-certificate cache.
+ * stateless algorithm of src/verify.ts. `checkTokenJobs` runs in the calling thread (`checkTokenJob` is the
+ * same check for one job); `VerifyPool` spreads jobs over worker threads (src/clearing/verify-worker.ts) so
+ * that verification of the next batch overlaps the database writes of the current one. Each worker keeps its
+ * own wallet-certificate cache.
  */
 import { Worker } from 'node:worker_threads';
 import type { SyncVerifier } from '../crypto.js';

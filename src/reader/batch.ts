@@ -10,7 +10,7 @@
  * Batches are re-creatable: the same range from the same journal gives the same bytes (Ed25519 is
  * deterministic), and clearing treats overlapping or repeated batches idempotently.
  */
-import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
+import { cborHead, cborItemEnd, decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
 import { sign, signingInput } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import {
@@ -106,16 +106,9 @@ export function batchEntryBytes(bytes: Uint8Array): Uint8Array[] {
   // [8, 1, readerCert, batchSeq, firstSeq, prevHead, head, entries, ...]: skip the header and 7 items.
   let pos = 1;
   for (let i = 0; i < 7; i++) pos = cborItemEnd(bytes, pos);
-  const ib = bytes[pos++]!;
-  if (ib >> 5 !== 4) throw new OffpayError('batch.bad_structure', 'batch entries are not an array');
-  let count = ib & 0x1f;
-  if (count >= 24) {
-    if (count > 27) throw new OffpayError('batch.bad_structure', 'batch entries are not a definite-length array');
-    const w = 1 << (count - 24);
-    count = 0;
-    for (let i = 0; i < w; i++) count = count * 256 + bytes[pos + i]!;
-    pos += w;
-  }
+  const { major, value: count, next } = cborHead(bytes, pos);
+  if (major !== 4) throw new OffpayError('batch.bad_structure', 'batch entries are not an array');
+  pos = next;
   const out: Uint8Array[] = new Array<Uint8Array>(count);
   for (let i = 0; i < count; i++) {
     const end = cborItemEnd(bytes, pos);
