@@ -11,7 +11,7 @@
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
-import { nobleEd25519, equalBytes, type AsyncVerifier, type SyncVerifier, toHex } from './crypto.js';
+import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier, toHex } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { dayOf } from './issuer.js';
 import {
@@ -172,14 +172,16 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
  * Wallet ids by public key: a pure function of the key (SHA-256 with either backend), remembered for the last
  * few thousand keys because a reader or clearing sees the same wallets again and again.
  */
-const walletIds = new Map<string, Uint8Array>();
+const walletIds = new Map<number, { publicKey: Uint8Array; id: Uint8Array }>();
 function walletIdMemo(publicKey: Uint8Array, hash: ((data: Uint8Array) => Uint8Array) | undefined): Uint8Array {
-  const k = String.fromCharCode.apply(null, publicKey as unknown as number[]);
+  // Keyed by the first bytes of the key (prefixKey), confirmed on the whole key; a key sharing the prefix of a
+  // remembered one replaces it.
+  const k = prefixKey(publicKey);
   const hit = walletIds.get(k);
-  if (hit) return hit.slice();
+  if (hit && equalBytes(hit.publicKey, publicKey)) return hit.id.slice();
   const id = hash ? walletIdOf(publicKey, hash) : walletIdOf(publicKey);
-  if (walletIds.size >= 4096) walletIds.delete(walletIds.keys().next().value as string);
-  walletIds.set(k, id.slice());
+  if (!hit && walletIds.size >= 4096) walletIds.delete(walletIds.keys().next().value as number);
+  walletIds.set(k, { publicKey: publicKey.slice(), id: id.slice() });
   return id;
 }
 

@@ -4,24 +4,26 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, type SyncVerifier } from '../crypto.js';
+import { carve, equalBytes, prefixKey, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, type SyncVerifier } from '../crypto.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export function nodeEd25519(cacheSize = 4096): SyncVerifier {
-  const cache = new Map<string, KeyObject | null>();
+  // Keyed by the first bytes of the public key (prefixKey); a hit is confirmed on the whole key, and a key that
+  // shares the prefix of a cached one simply replaces it.
+  const cache = new Map<number, { publicKey: Uint8Array; key: KeyObject | null }>();
   const keyFor = (pk: Uint8Array): KeyObject | null => {
-    const id = Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString('latin1'); // a view: no copy
-    let k = cache.get(id);
-    if (k === undefined) {
-      try {
-        k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
-      } catch {
-        k = null;
-      }
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(id, k);
+    const id = prefixKey(pk);
+    const hit = cache.get(id);
+    if (hit && equalBytes(hit.publicKey, pk)) return hit.key;
+    let k: KeyObject | null;
+    try {
+      k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
+    } catch {
+      k = null;
     }
+    if (!hit && cache.size >= cacheSize) cache.delete(cache.keys().next().value as number);
+    cache.set(id, { publicKey: pk.slice(), key: k });
     return k;
   };
   return {
@@ -40,13 +42,16 @@ export function nodeEd25519(cacheSize = 4096): SyncVerifier {
 }
 
 /** One-shot `crypto.hash` (Node 20.12 and later), else `createHash`. */
-const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'binary') => string }).hash;
 
 /**
  * SHA-256 with node:crypto: the same bytes as noble's `sha256`, several times faster on the short inputs of
- * token hashes, wallet ids and journal chains. The result is a view of a fresh buffer (no copy).
+ * token hashes, wallet ids and journal chains. The digest comes back as a 'binary' (latin1) string, one char per byte, and
+ * is copied into a carved array: a Buffer digest costs a fresh ArrayBuffer, about 0.6 µs more per hash.
  */
 export function nodeSha256(data: Uint8Array): Uint8Array {
-  const d = oneShot ? oneShot('sha256', data, 'buffer') : createHash('sha256').update(data).digest();
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  const d = oneShot ? oneShot('sha256', data, 'binary') : createHash('sha256').update(data).digest('binary');
+  const out = carve(32);
+  for (let i = 0; i < 32; i++) out[i] = d.charCodeAt(i);
+  return out;
 }

@@ -4,7 +4,7 @@
  * messages under the wallet-certificate tag are remembered, keyed by signature, and the public key and the full
  * message are compared on a hit, so a hit can never accept bytes that were not verified.
  */
-import { equalBytes, signingInput, type SyncVerifier } from '../crypto.js';
+import { equalBytes, prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
 import { SigningTag } from '../messages.js';
 
 const CERT_PREFIX = signingInput(SigningTag.WalletCert, new Uint8Array(0));
@@ -16,20 +16,20 @@ function hasPrefix(m: Uint8Array, p: Uint8Array): boolean {
 }
 
 export function cachingVerifier(inner: SyncVerifier, size = 16_384): SyncVerifier {
-  const memo = new Map<string, { publicKey: Uint8Array; message: Uint8Array }>();
+  const memo = new Map<number, { signature: Uint8Array; publicKey: Uint8Array; message: Uint8Array }>();
   return {
     name: `${inner.name}+certcache`,
     verify(signature, message, publicKey) {
       if (!hasPrefix(message, CERT_PREFIX)) return inner.verify(signature, message, publicKey);
-      // Keyed by the signature alone (one char per byte: cheaper than hex); the public key and the full message
-      // are compared on a hit.
-      const key = String.fromCharCode.apply(null, signature as unknown as number[]);
+      // Keyed by the first bytes of the signature (prefixKey); the whole signature, the public key and the full
+      // message are compared on a hit. A signature sharing the prefix of a remembered one replaces it.
+      const key = prefixKey(signature);
       const hit = memo.get(key);
-      if (hit && equalBytes(hit.publicKey, publicKey) && equalBytes(hit.message, message)) return true;
+      if (hit && equalBytes(hit.signature, signature) && equalBytes(hit.publicKey, publicKey) && equalBytes(hit.message, message)) return true;
       const ok = inner.verify(signature, message, publicKey);
       if (ok) {
-        if (memo.size >= size) memo.delete(memo.keys().next().value as string);
-        memo.set(key, { publicKey: publicKey.slice(), message: message.slice() });
+        if (!hit && memo.size >= size) memo.delete(memo.keys().next().value as number);
+        memo.set(key, { signature: signature.slice(), publicKey: publicKey.slice(), message: message.slice() });
       }
       return ok;
     },

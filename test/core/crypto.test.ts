@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHex, nobleEd25519, publicKeyOf, sign, signingInput, toHex, utf8, webCryptoEd25519 } from '../../src/crypto.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
+import { carve, fromHex, nobleEd25519, prefixKey, publicKeyOf, sha256, sign, signingInput, toHex, utf8, webCryptoEd25519, type SyncVerifier } from '../../src/crypto.js';
+import { SigningTag } from '../../src/messages.js';
+import { nodeEd25519, nodeSha256 } from '../../src/node/crypto.js';
+import { cachingVerifier } from '../../src/reader/verifier.js';
 import { malleate } from '../../src/vectors.js';
 import { isWeakPublicKey, weakPublicKeys } from '../../src/weakkeys.js';
 
@@ -52,5 +54,69 @@ describe('Ed25519 backends', () => {
     expect(isWeakPublicKey(fromHex('0100000000000000000000000000000000000000000000000000000000000000'))).toBe(true);
     expect(isWeakPublicKey(fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(true);
     expect(isWeakPublicKey(publicKeyOf(new Uint8Array(32).fill(3)))).toBe(false);
+  });
+});
+
+describe('allocation and cache helpers', () => {
+  it('carve hands out zero-filled, disjoint arrays, across slab boundaries and above the slab limit', () => {
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < 400; i++) {
+      const n = [1, 32, 300, 1024, 1025, 5000][i % 6]!;
+      const a = carve(n);
+      expect(a.length).toBe(n);
+      expect(a.every((b) => b === 0)).toBe(true);
+      a.fill((i % 255) + 1);
+      got.push(a);
+    }
+    got.forEach((a, i) => expect(a.every((b) => b === (i % 255) + 1)).toBe(true));
+  });
+
+  it('nodeSha256 gives noble SHA-256, in arrays that do not alias each other', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 8 }), (inputs) => {
+        const out = inputs.map((d) => nodeSha256(d));
+        out.forEach((h, i) => expect(toHex(h)).toBe(toHex(sha256(inputs[i]!))));
+      }),
+      { seed: 3, numRuns: 60 },
+    );
+  });
+
+  it('prefixKey is the first six bytes, little-endian', () => {
+    expect(prefixKey(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]))).toBe(0x060504030201);
+    expect(prefixKey(Uint8Array.from([255, 255, 255, 255, 255, 255]))).toBe(2 ** 48 - 1);
+    expect(prefixKey(Uint8Array.from([9]))).toBe(9);
+  });
+
+  it('the node:crypto key cache tells apart keys that share a prefix', () => {
+    const sk = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+    const pk = publicKeyOf(sk);
+    const msg = utf8('prefix');
+    const sig = sign(msg, sk);
+    const twin = Uint8Array.from(pk, (b, i) => (i === 20 ? b ^ 1 : b)); // same prefixKey, another key (or none)
+    expect(prefixKey(twin)).toBe(prefixKey(pk));
+    const node = nodeEd25519();
+    for (let round = 0; round < 3; round++) {
+      expect(node.verify(sig, msg, pk)).toBe(true);
+      expect(node.verify(sig, msg, twin)).toBe(nobleEd25519.verify(sig, msg, twin));
+    }
+  });
+
+  it('the wallet-certificate memo answers from memory only for the same signature, key and message', () => {
+    const sk = fromHex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb');
+    const pk = publicKeyOf(sk);
+    const msg = signingInput(SigningTag.WalletCert, utf8('a certificate body'));
+    const sig = sign(msg, sk);
+    let calls = 0;
+    const inner: SyncVerifier = { name: 'counting', verify: (s, m, k) => (calls++, nobleEd25519.verify(s, m, k)) };
+    const v = cachingVerifier(inner, 4);
+    expect(v.verify(sig, msg, pk)).toBe(true);
+    expect(v.verify(sig, msg, pk)).toBe(true);
+    expect(calls).toBe(1); // the second answer came from the memo
+    const tail = Uint8Array.from(sig, (b, i) => (i === 63 ? b ^ 0x10 : b)); // same prefixKey, another signature
+    expect(v.verify(tail, msg, pk)).toBe(false);
+    expect(v.verify(sig, Uint8Array.from([...msg, 0]), pk)).toBe(false);
+    expect(v.verify(sig, msg, Uint8Array.from(pk, (b, i) => (i === 31 ? b ^ 1 : b)))).toBe(false);
+    expect(calls).toBe(4);
+    expect(v.verify(sig, msg, pk)).toBe(true);
   });
 });
