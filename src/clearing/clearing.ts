@@ -16,8 +16,8 @@
  *      (or twice at one). Both signed tokens are kept as evidence and the wallet goes on the blocklist.
  */
 import Database from 'better-sqlite3';
-import { encodeCbor } from '../cbor.js';
-import { equalBytes, signingInput, toHex, type SyncVerifier } from '../crypto.js';
+import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
+import { equalBytes, prefixKey, signingInput, toHex, type SyncVerifier } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
@@ -31,7 +31,14 @@ import { cachingVerifier } from '../reader/verifier.js';
 import { feeFor, validateFeeBps } from './fees.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+// Every byte and index of an entry row is paid for a million times, so the row is narrow:
+//  - the signed batch is kept once as received (batch_bytes) and an entry points at its token inside it
+//    (source, token_at, token_len) instead of holding a copy;
+//  - prev_hash is held only for the first entry of its batch (for any other entry it is the hash of the entry
+//    before it, held from the same batch);
+//  - the wallet-counter index is keyed by wallet_key, the first six bytes of the wallet id as an integer
+//    (SQLite compares integer keys much faster than blobs); the full wallet_id is compared after the index.
 // Two secondary indexes only, because every index costs each ingested entry a random B-tree insert: one by
 // wallet counter (double spends; a token's other entries, such as its tap-out, share its counter) and one
 // over void entries alone (a partial index, so sales do not pay for it).
@@ -40,11 +47,12 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS readers(reader_id INTEGER PRIMARY KEY, operator_id INTEGER NOT NULL, profile TEXT NOT NULL, cert BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS batches(reader_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries INTEGER NOT NULL,
   head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(reader_id, batch_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_bytes(id INTEGER PRIMARY KEY, reader_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL, bytes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS entries(reader_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
-  value INTEGER NOT NULL, token_hash BLOB, prev_hash BLOB NOT NULL, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT,
-  token BLOB, wallet_id BLOB, counter INTEGER, currency INTEGER,
+  value INTEGER NOT NULL, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT,
+  source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER,
   PRIMARY KEY(reader_id, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_id, counter);
+CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_key, counter);
 CREATE INDEX IF NOT EXISTS entries_void ON entries(reader_id, token_hash) WHERE kind = ${JournalKind.void};
 CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
   a_hash BLOB NOT NULL, a_reader INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_reader INTEGER NOT NULL, b_seq INTEGER NOT NULL,
@@ -154,6 +162,8 @@ interface Prepared {
   bytes: Uint8Array;
   digest: Uint8Array;
   hashes: Uint8Array[];
+  /** Where each entry's data (the token, for token entries) starts in the batch bytes. */
+  dataAt: number[];
   jobs: (TokenJob | null)[];
   now: number;
   reject: (code: string, message: string, record?: boolean) => IngestResult;
@@ -173,6 +183,13 @@ function chainHash(prev: Uint8Array, entry: Uint8Array): Uint8Array {
   chainScratch.set(prev, JOURNAL_PREFIX.length);
   chainScratch.set(entry, JOURNAL_PREFIX.length + prev.length);
   return nodeSha256(chainScratch.subarray(0, n));
+}
+
+/** Offset of the data byte string's content in an entry's canonical bytes [seq, kind, time, data, value]. */
+function entryDataStart(entry: Uint8Array): number {
+  let pos = 1;
+  for (let i = 0; i < 3; i++) pos = cborItemEnd(entry, pos);
+  return cborHead(entry, pos).next;
 }
 
 export class Clearing {
@@ -227,16 +244,19 @@ export class Clearing {
       putBatch: db.prepare('INSERT OR REPLACE INTO batches(reader_id, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE reader_id = ? AND seq = ?'),
       entryRange: db.prepare('SELECT seq, hash FROM entries WHERE reader_id = ? AND seq BETWEEN ? AND ?'),
+      putBytes: db.prepare('INSERT INTO batch_bytes(reader_id, batch_seq, bytes) VALUES (?, ?, ?)'),
       putEntry: db.prepare(
-        'INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason, token, wallet_id, counter, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        `INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason, source, token_at, token_len, wallet_key, wallet_id, counter, currency)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       // For each valid token entry of a batch, every other valid entry that spends the same wallet counter.
       // The common case (no such entry) costs one index probe per entry inside SQLite.
       counterPeers: db.prepare(
         `SELECT e.seq AS seq, e.kind AS kind, e.token_hash AS hash, e.wallet_id AS wallet_id, e.counter AS counter,
                 o.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
-         FROM entries e JOIN entries o ON o.wallet_id = e.wallet_id AND o.counter = e.counter
-         WHERE e.reader_id = ? AND e.seq BETWEEN ? AND ? AND e.wallet_id IS NOT NULL AND o.valid = 1 AND NOT (o.reader_id = e.reader_id AND o.seq = e.seq)
+         FROM entries e JOIN entries o ON o.wallet_key = e.wallet_key AND o.counter = e.counter
+         WHERE e.reader_id = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL AND NOT (o.reader_id = e.reader_id AND o.seq = e.seq)
+           AND o.valid = 1 AND o.wallet_id = e.wallet_id
          ORDER BY e.seq, o.reader_id, o.seq`,
       ),
       putDouble: db.prepare(
@@ -303,11 +323,13 @@ export class Clearing {
     const held = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
     if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, ...empty };
     const hashes: Uint8Array[] = [];
+    const dataAt: number[] = [];
     let h = b.prevHead;
     // The chain covers each entry's canonical bytes: hashed straight out of the (canonical) batch bytes.
     for (const entry of batchEntryBytes(bytes)) {
       h = chainHash(h, entry);
       hashes.push(h);
+      dataAt.push(entry.byteOffset - bytes.byteOffset + entryDataStart(entry));
     }
     if (!equalBytes(h, b.head)) {
       return reject('clearing.bad_chain', `batch ${b.batchSeq} (entries ${b.firstSeq}..${b.firstSeq + b.entries.length - 1}): the entries do not chain to the signed head`);
@@ -320,7 +342,7 @@ export class Clearing {
         ? { data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds }
         : null,
     );
-    return { kind: 'prepared', b, bytes, digest, hashes, jobs, now, reject };
+    return { kind: 'prepared', b, bytes, digest, hashes, dataAt, jobs, now, reject };
   }
 
   /** Verify the token jobs of a batch on this thread (nulls pass through). */
@@ -407,7 +429,7 @@ export class Clearing {
 
   /** Phase 2: continuity, per-entry storage, double spends; one database transaction. */
   private commit(p: Prepared, checks: (TokenCheck | null)[]): IngestResult {
-    const { b, digest, hashes, now, reject } = p;
+    const { b, bytes, digest, hashes, dataAt, now, reject } = p;
     const readerId = b.readerCert.readerId;
     const lastSeq = b.firstSeq + b.entries.length - 1;
     const run = this.db.transaction((): IngestResult => {
@@ -421,7 +443,9 @@ export class Clearing {
         }
       }
       const after = this.q.entry!.get(readerId, lastSeq + 1) as Row | undefined;
-      if (after && !equalBytes(u8(after.prev_hash), b.head)) {
+      // An entry held without prev_hash was not first in its batch: the entry before it (lastSeq) is held too and
+      // was compared with this batch's own last entry below, whose hash is the head.
+      if (after && after.prev_hash !== null && !equalBytes(u8(after.prev_hash), b.head)) {
         return reject('clearing.fork', `batch ${b.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
       }
       const existing = this.q.reader!.get(readerId) as Row | undefined;
@@ -429,6 +453,8 @@ export class Clearing {
         this.q.problem!.run(readerId, 'reader_cert_changed', `operator ${String(existing.operator_id)} -> ${b.readerCert.operatorId}`, now);
       }
       if (!existing) this.q.putReader!.run(readerId, b.readerCert.operatorId, b.readerCert.profile, encodeCbor(b.readerCert.issuerSignature));
+      // The batch bytes are stored once, when the first entry that needs them (a token entry) is written.
+      let source: number | null = null;
       const held = new Map<number, Uint8Array>();
       for (const r of this.q.entryRange!.all(readerId, b.firstSeq, lastSeq) as Row[]) held.set(Number(r.seq), u8(r.hash));
       let entries = 0;
@@ -442,7 +468,6 @@ export class Clearing {
       for (let i = 0; i < b.entries.length; i++) {
         const e = b.entries[i]!;
         const hash = hashes[i]!;
-        const prev = i === 0 ? b.prevHead : hashes[i - 1]!;
         const have = held.get(e.seq);
         if (have) {
           if (!equalBytes(have, hash)) {
@@ -455,13 +480,14 @@ export class Clearing {
         let tokenHash: Uint8Array | null = null;
         let valid = 1;
         let reason: string | null = null;
-        let token: Uint8Array | null = null;
+        let tokenAt: number | null = null;
         let walletId: Uint8Array | null = null;
         let counter: number | null = null;
         let currency: number | null = null;
         if (TOKEN_KINDS.has(kind)) {
           const v = checks[i]!;
-          token = e.data;
+          source ??= Number(this.q.putBytes!.run(readerId, b.batchSeq, bytes).lastInsertRowid);
+          tokenAt = dataAt[i]!;
           // verifyToken already hashed an accepted token (SHA-256 of the same bytes): reuse it.
           tokenHash = v.ok ? v.tokenHash : nodeSha256(e.data);
           if (!v.ok) {
@@ -485,7 +511,25 @@ export class Clearing {
         } else {
           tokenHash = e.data; // void: the hash of the voided token
         }
-        this.q.putEntry!.run(readerId, e.seq, kind, e.time, e.value, tokenHash, prev, hash, valid, reason, token, walletId, counter, currency);
+        this.q.putEntry!.run(
+          readerId,
+          e.seq,
+          kind,
+          e.time,
+          e.value,
+          tokenHash,
+          i === 0 ? b.prevHead : null,
+          hash,
+          valid,
+          reason,
+          tokenAt === null ? null : source,
+          tokenAt,
+          tokenAt === null ? null : e.data.length,
+          walletId ? prefixKey(walletId) : null,
+          walletId,
+          counter,
+          currency,
+        );
         fresh.add(e.seq);
         entries++;
       }
@@ -565,7 +609,7 @@ export class Clearing {
         `SELECT r.operator_id AS operator_id, e.currency AS currency, count(*) AS n, sum(
            CASE WHEN e.kind = ${JournalKind.tap_in} THEN
              min(e.value, coalesce((SELECT o.value FROM entries o JOIN readers ro ON ro.reader_id = o.reader_id
-                WHERE o.wallet_id = e.wallet_id AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1 AND ro.operator_id = r.operator_id
+                WHERE o.wallet_key = e.wallet_key AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1 AND ro.operator_id = r.operator_id
                 ORDER BY o.time, o.reader_id, o.seq LIMIT 1), e.value))
            ELSE e.value END) AS gross
          FROM entries e JOIN readers r ON r.reader_id = e.reader_id
@@ -581,8 +625,10 @@ export class Clearing {
   }
 
   private evidence(hash: Uint8Array, readerId: number, seq: number): EvidenceToken {
-    const e = this.db.prepare('SELECT kind, value, token FROM entries WHERE reader_id = ? AND seq = ?').get(readerId, seq) as Row;
-    return { tokenHash: toHex(hash), readerId, seq, kind: KIND_NAMES[e.kind as number]!, amount: Number(e.value), token: toHex(u8(e.token)) };
+    const e = this.db
+      .prepare('SELECT e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM entries e LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.reader_id = ? AND e.seq = ?')
+      .get(readerId, seq) as Row;
+    return { tokenHash: toHex(hash), readerId, seq, kind: KIND_NAMES[e.kind as number]!, amount: Number(e.value), token: e.token === null || e.token === undefined ? '' : toHex(u8(e.token)) };
   }
 
   doubleSpends(): DoubleSpend[] {
@@ -632,7 +678,7 @@ export class Clearing {
         this.db
           .prepare(
             `SELECT count(*) AS n FROM entries e WHERE e.kind = ${JournalKind.tap_in} AND e.valid = 1
-             AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.wallet_id = e.wallet_id AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1)`,
+             AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.wallet_key = e.wallet_key AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1)`,
           )
           .get() as Row
       ).n,

@@ -178,6 +178,28 @@ describe('Clearing', () => {
     expect(c.settlement().find((l) => l.operatorId === 90)).toMatchObject({ count: 1, gross: 100 });
   });
 
+  it('a batch whose head does not lead into the next batch already held is a fork, whichever arrives first', async () => {
+    const a = vending(142);
+    const w = makeWallet(issuer, 'cl', 'g');
+    for (let i = 1; i <= 3; i++) await a.r.accept(...sale(a, w, i, 100));
+    const first = a.r.export(NOW).bytes;
+    for (let i = 4; i <= 6; i++) await a.r.accept(...sale(a, w, i, 100));
+    const second = a.r.export(NOW).bytes;
+    // A rewritten history for entries 1..3 under the same reader certificate.
+    const twin = new Reader({ ...a.m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+    twin.loadBlocklist(list1);
+    for (let i = 1; i <= 3; i++) await twin.accept(...sale(a, w, 20 + i, 700));
+    const forged = twin.export(NOW).bytes;
+    const c = newClearing();
+    expect(c.ingest(second)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect(c.readers()[0]!.gaps).toEqual([[1, 3]]);
+    expect(c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
+    expect(c.ingest(first)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect(c.readers()[0]!.gaps).toEqual([]);
+    expect(c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 6, gross: 600 })]);
+  });
+
   it('rejects forged batches: bad signature, unknown issuer, broken chain, rewritten history, garbage', async () => {
     const a = vending(141);
     const w = makeWallet(issuer, 'cl', 'f');
