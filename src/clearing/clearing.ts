@@ -67,6 +67,8 @@ const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, Jou
 const SALE_KINDS = [JournalKind.accept, JournalKind.tap_in];
 /** ingestAll: entries written per database transaction (group commit). */
 const GROUP_ENTRIES = 20_000;
+/** ingestAll with a pool: batches verified ahead of the one being written. */
+const PIPELINE = 4;
 
 export interface ClearingOptions {
   /** The issuer key set; stored in the database, so later opens may omit it. */
@@ -402,13 +404,14 @@ export class Clearing {
           if (!('kind' in p)) return { p, checks: Promise.resolve([] as (TokenCheck | null)[]) };
           return { p, checks: pool.check(p.jobs) };
         };
-        // Two batches in flight, so the workers always have the next one while the main thread writes.
+        // PIPELINE batches in flight, so the workers always have work queued while the main thread writes, and
+        // keep working through the fsyncs of a group commit.
         const ahead: ReturnType<typeof start>[] = [];
-        for (let i = 0; i < Math.min(2, batches.length); i++) ahead.push(start(i));
+        for (let i = 0; i < Math.min(PIPELINE, batches.length); i++) ahead.push(start(i));
         for (let i = 0; i < batches.length; i++) {
           const cur = ahead.shift()!;
           const checks = await cur.checks;
-          if (i + 2 < batches.length) ahead.push(start(i + 2));
+          if (i + PIPELINE < batches.length) ahead.push(start(i + PIPELINE));
           // A batch prepared before the previous ones were committed may now be a duplicate or overlap: commit
           // handles overlaps entry by entry, and a byte-identical batch is detected again there.
           out.push(write(cur.p, () => checks));
