@@ -16,6 +16,33 @@ import {
   type WalletCertBody,
 } from './messages.js';
 
+/**
+ * Largest `maxPerPayment` and `offlineAllowance` an issuer certifies, in minor units: 10^15.
+ *
+ * Why (spec/protocol.md §9.3): every sum over one wallet's limits must stay exact in an IEEE double, which
+ * is exact for integers up to 2^53 (about 9.007 * 10^15). The wallet's running total checks
+ * `spent + amount <= offlineAllowance`, and a reader or clearing totalling one wallet's tokens against its
+ * allowance can stop at the first token that passes it; either sum is at most
+ * offlineAllowance + maxPerPayment <= 2 * 10^15 < 2^53. 10^15 minor units is 10 trillion in a 2-decimal
+ * currency: no real offline allowance is near it. (Totals across many wallets, such as a merchant's gross,
+ * are not bounded by any certificate: clearing sums those in bigint.)
+ */
+export const MAX_WALLET_LIMIT = 1_000_000_000_000_000;
+
+/**
+ * Check a wallet certificate's limits: positive integers of minor units, at most MAX_WALLET_LIMIT, and
+ * offlineAllowance >= maxPerPayment (a larger single payment could never be made). Throws
+ * `issuer.bad_wallet_limits`.
+ */
+export function checkWalletLimits(maxPerPayment: number, offlineAllowance: number): void {
+  const ok = (v: number) => Number.isSafeInteger(v) && v >= 1 && v <= MAX_WALLET_LIMIT;
+  if (!ok(maxPerPayment)) throw new OffpayError('issuer.bad_wallet_limits', `maxPerPayment ${maxPerPayment} must be an integer of minor units in 1..${MAX_WALLET_LIMIT}`);
+  if (!ok(offlineAllowance)) throw new OffpayError('issuer.bad_wallet_limits', `offlineAllowance ${offlineAllowance} must be an integer of minor units in 1..${MAX_WALLET_LIMIT}`);
+  if (offlineAllowance < maxPerPayment) {
+    throw new OffpayError('issuer.bad_wallet_limits', `offlineAllowance ${offlineAllowance} is below maxPerPayment ${maxPerPayment}; it must be at least the largest single payment`);
+  }
+}
+
 export interface IssuerSigningKey extends IssuerKey {
   secretKey: Uint8Array;
 }
@@ -55,6 +82,7 @@ export class Issuer {
 
   issueWalletCert(body: Omit<WalletCertBody, 'keyIndex'>, now: number, keyIndex?: number): WalletCert {
     if (isWeakPublicKey(body.walletPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a small-order public key');
+    checkWalletLimits(body.maxPerPayment, body.offlineAllowance);
     const key = keyIndex === undefined ? this.currentKey(now) : this.key(keyIndex);
     const full: WalletCertBody = { ...body, keyIndex: key.keyIndex };
     return { ...full, issuerSignature: sign(walletCertSigningInput(full), key.secretKey) };

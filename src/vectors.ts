@@ -28,6 +28,7 @@ import {
   type PaymentTokenBody,
   type ReaderCert,
   type WalletCert,
+  type WalletCertBody,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
 import { isWeakPublicKey } from './weakkeys.js';
@@ -122,6 +123,7 @@ interface World {
 }
 
 const sk = (label: string) => seededSecretKey(VECTOR_SEED, label);
+const signedWalletCert = (body: WalletCertBody): WalletCert => ({ ...body, issuerSignature: sign(walletCertSigningInput(body), sk('issuer-1')) });
 
 function makeWorld(): World {
   const issuer = new Issuer(1, [
@@ -138,7 +140,9 @@ function makeWorld(): World {
     issuer,
     keySet: issuer.keySet(),
     wallet: { secretKey: sk('wallet-a'), cert: walletCert('wallet-a', { maxPerPayment: 70_000, offlineAllowance: 100_000, currency: 344 }) },
-    lowAllowance: { secretKey: sk('wallet-b'), cert: walletCert('wallet-b', { maxPerPayment: 50_000, offlineAllowance: 20_000, currency: 344 }) },
+    // An allowance below maxPerPayment: Issuer.issueWalletCert refuses to sign it (spec/protocol.md §9.3), but
+    // a reader must still judge such a certificate, so this one is signed directly with issuer key 1.
+    lowAllowance: { secretKey: sk('wallet-b'), cert: signedWalletCert({ keyIndex: 1, walletPublicKey: publicKeyOf(sk('wallet-b')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 20_000, currency: 344 }) },
     usd: { secretKey: sk('wallet-usd'), cert: walletCert('wallet-usd', { maxPerPayment: 10_000, offlineAllowance: 20_000, currency: 840 }) },
     reader: { secretKey: sk('reader-4201'), cert: readerCert('reader-4201', 4201, 90, 'vending') },
     gate: { secretKey: sk('gate-5001'), cert: readerCert('gate-5001', 5001, 77, 'transit') },

@@ -1,9 +1,10 @@
 /**
  * The wallet: an Ed25519 key, an issuer-signed certificate, and a durable monotonic counter.
  *
- * A counter value is never used twice, across crashes too: `CounterStore.reserve` persists the new counter
- * (and the running offline total) before it returns, and only then is the token signed and emitted. A crash
- * after the reservation burns that value; it never reuses it.
+ * A counter value is never used twice, across crashes and across processes too: `CounterStore.reserve`
+ * reads, increments and durably persists the counter (and the running offline total) as one atomic step
+ * before it returns, and only then is the token signed and emitted. A crash after the reservation burns
+ * that value; it never reuses it (spec/protocol.md §9).
  */
 import { publicKeyOf, sign, equalBytes, nobleEd25519, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
@@ -28,13 +29,23 @@ export interface CounterState {
   spent: number;
 }
 
-/** Durable storage for the wallet counter. */
+/**
+ * Durable storage for the wallet counter.
+ *
+ * Contract (spec/protocol.md §9.2): `reserve` is one atomic read-modify-write against every other user of
+ * the same storage (other objects, other processes): it reads the current state, calls `step` (which
+ * returns the next state or throws to refuse, leaving the state unchanged), persists the result durably and
+ * only then returns it. Two reservations never observe the same current state. A store that cannot read
+ * its state (missing or corrupt) throws a typed error and never starts again from 0.
+ */
 export interface CounterStore {
+  /** The current state, for display only: never derive a counter from it (use `reserve`). */
   load(): Promise<CounterState>;
-  /** Durably record `next` and return only once it is persisted. */
-  commit(next: CounterState): Promise<void>;
+  /** Atomically read, apply `step`, durably persist and return the new state. */
+  reserve(step: (current: CounterState) => CounterState): Promise<CounterState>;
 }
 
+/** A counter in memory (tests, demos, or a platform that persists it by other means). */
 export class MemoryCounterStore implements CounterStore {
   private state: CounterState;
   constructor(initial: CounterState = { counter: 0, spent: 0 }) {
@@ -43,8 +54,11 @@ export class MemoryCounterStore implements CounterStore {
   async load(): Promise<CounterState> {
     return { ...this.state };
   }
-  async commit(next: CounterState): Promise<void> {
+  async reserve(step: (current: CounterState) => CounterState): Promise<CounterState> {
+    // Synchronous read-step-write: nothing else can run in between on one JavaScript thread.
+    const next = step({ ...this.state });
     this.state = { ...next };
+    return { ...next };
   }
 }
 
@@ -106,13 +120,13 @@ export class Wallet {
       throw new OffpayError('wallet.over_payment_limit', `amount ${p.amount} exceeds this wallet's maximum per payment ${this.cert.maxPerPayment}`);
     }
     const run = async (): Promise<Uint8Array> => {
-      const s = await this.store.load();
-      if (s.spent + p.amount > this.cert.offlineAllowance) {
-        throw new OffpayError('wallet.over_offline_allowance', `offline allowance exhausted: ${s.spent} of ${this.cert.offlineAllowance} spent`);
-      }
-      if (s.counter >= MAX_COUNTER) throw new OffpayError('wallet.counter_exhausted', 'the counter is exhausted; a new certificate is needed');
-      const next: CounterState = { counter: s.counter + 1, spent: s.spent + p.amount };
-      await this.store.commit(next); // durable before the token exists
+      const next = await this.store.reserve((s) => {
+        if (s.spent + p.amount > this.cert.offlineAllowance) {
+          throw new OffpayError('wallet.over_offline_allowance', `offline allowance exhausted: ${s.spent} of ${this.cert.offlineAllowance} spent`);
+        }
+        if (s.counter >= MAX_COUNTER) throw new OffpayError('wallet.counter_exhausted', 'the counter is exhausted; a new certificate is needed');
+        return { counter: s.counter + 1, spent: s.spent + p.amount };
+      }); // durable before the token exists
       const body: PaymentTokenBody = {
         walletCert: this.cert,
         payee: p.payee,
@@ -123,7 +137,7 @@ export class Wallet {
       };
       return encodeToken({ ...body, walletSignature: sign(tokenSigningInput(body), this.secretKey) });
     };
-    // Serialise payments from one wallet object so two concurrent calls never read the same counter.
+    // Serialise payments from one wallet object too (the store makes it atomic across objects and processes).
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;

@@ -1,13 +1,15 @@
 /**
  * Node file formats for the CLI and for integrators: issuer, wallet and reader directories, and a durable
- * file-backed wallet counter.
+ * file-backed wallet counter (src/node/counter.ts).
  *
  *   ISSUER/issuer.json   secret keys (keep offline)     ISSUER/keyset.cbor   public issuer key set
  *   WALLET/wallet.json   wallet secret key + cert       WALLET/counter.json  counter state (durable)
  *   READER/reader.json   reader secret key + cert       READER/requests/     outstanding payment requests
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileCounterStore } from './counter.js';
+import { writeFileDurable } from './durable.js';
 import { fromHex, publicKeyOf, toHex } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import { Issuer, type IssuerSigningKey } from '../issuer.js';
@@ -22,31 +24,10 @@ import {
   type ReaderCert,
   type WalletCert,
 } from '../messages.js';
-import { Wallet, type CounterState, type CounterStore } from '../wallet.js';
+import { Wallet } from '../wallet.js';
 
-/** Write a file durably: temp file, fsync, rename over the target, fsync the directory. */
-export function writeFileDurable(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-  }
-}
+export { writeFileDurable } from './durable.js';
+export { FileCounterStore, createCounterFile, readCounterFile, restoreCounter, type RestoreResult } from './counter.js';
 
 function readJson(path: string, what: string): Record<string, unknown> {
   let text: string;
@@ -134,20 +115,20 @@ export function loadIssuerKeys(pathOrDir: string): IssuerKeySet {
 
 // ------------------------------------------------------------------------------------------------ wallet
 
-/** A counter persisted in a JSON file, written durably before each token is emitted. */
-export class FileCounterStore implements CounterStore {
-  constructor(readonly path: string) {}
-  async load(): Promise<CounterState> {
-    if (!existsSync(this.path)) return { counter: 0, spent: 0 };
-    const o = readJson(this.path, 'wallet counter');
-    return { counter: numField(o, 'counter', this.path), spent: numField(o, 'spent', this.path) };
-  }
-  async commit(next: CounterState): Promise<void> {
-    writeFileDurable(this.path, JSON.stringify({ counter: next.counter, spent: next.spent }) + '\n');
-  }
-}
-
+/**
+ * Save a wallet: WALLET/counter.json first (counter 0, spent 0), then WALLET/wallet.json. An existing
+ * counter file is kept when the directory already holds this same wallet key (a renewed certificate never
+ * moves the counter back); it is reset only for a different key, that is a new wallet.
+ */
 export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert): void {
+  const counterPath = join(dir, 'counter.json');
+  let sameKey = false;
+  try {
+    sameKey = toHex(hexField(readJson(join(dir, 'wallet.json'), 'wallet'), 'secretKey', dir, 32)) === toHex(secretKey);
+  } catch {
+    sameKey = !existsSync(join(dir, 'wallet.json')); // no wallet file: keep any counter found (going up is safe)
+  }
+  if (!existsSync(counterPath) || !sameKey) writeFileDurable(counterPath, JSON.stringify({ counter: 0, spent: 0 }) + '\n');
   writeFileDurable(join(dir, 'wallet.json'), JSON.stringify({ offpay: 'wallet', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeWalletCert(cert)) }, null, 2) + '\n');
 }
 

@@ -27,7 +27,7 @@ import {
   type CounterState,
   type CounterStore,
 } from '../../src/index.js';
-import { FileCounterStore } from '../../src/node/files.js';
+import { FileCounterStore, createCounterFile } from '../../src/node/files.js';
 import { world } from './helpers.js';
 
 const NOW = 1_795_000_000;
@@ -87,9 +87,9 @@ describe('wallet', () => {
     const inner = new MemoryCounterStore();
     const flaky: CounterStore = {
       load: () => inner.load(),
-      commit: async (s: CounterState) => {
+      reserve: async (step: (s: CounterState) => CounterState) => {
         if (fail) throw new Error('disk full');
-        return inner.commit(s);
+        return inner.reserve(step);
       },
     };
     const w = new Wallet({ secretKey: wallet.secretKey, cert: wallet.cert, counter: flaky, clock: () => NOW });
@@ -102,6 +102,7 @@ describe('wallet', () => {
     const { wallet } = world('file');
     const dir = mkdtempSync(join(tmpdir(), 'offpay-counter-'));
     const path = join(dir, 'counter.json');
+    await createCounterFile(path);
     const w1 = new Wallet({ secretKey: wallet.secretKey, cert: wallet.cert, counter: new FileCounterStore(path), clock: () => NOW });
     await w1.payTo({ payee: 1, amount: 5 });
     await w1.payTo({ payee: 1, amount: 5 });

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { fromHex, publicKeyOf, randomSecretKey, seededSecretKey, toHex } from '../../crypto.js';
 import { currencyByNumeric, formatAmount, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
 import { OffpayError } from '../../errors.js';
-import { Issuer, dayOf } from '../../issuer.js';
+import { Issuer, MAX_WALLET_LIMIT, dayOf } from '../../issuer.js';
 import {
   decodeIssuerKeySet,
   decodeReaderCert,
@@ -15,12 +15,13 @@ import {
   decodeRequest,
   decodeToken,
   decodeWalletCert,
+  MAX_COUNTER,
   peekType,
   walletIdOf,
   type PaymentRequest,
 } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
-import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, saveIssuer, saveReader, saveWallet, writeFileDurable } from '../../node/files.js';
+import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet, writeFileDurable } from '../../node/files.js';
 import { createRequest } from '../../request.js';
 import { verifyToken, type VerifyContext } from '../../verify.js';
 import {
@@ -94,6 +95,7 @@ const issuerInit: Command = {
 const walletNew: Command = {
   name: 'wallet new',
   summary: 'create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter',
+  details: `Limits are amounts of the currency: 0 < max-payment <= allowance <= 10^15 minor units (spec/protocol.md §9.3). The wallet directory holds wallet.json (secret) and counter.json (counter 0 at creation; pay refuses without it).`,
   usage: '--issuer ISSUER --out WALLET [--currency HKD] [--max-payment 500] [--allowance 600] [--days 30] [--seed SEED]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory' },
@@ -107,25 +109,56 @@ const walletNew: Command = {
   },
   async run(ctx) {
     const out = ctx.need('out');
-    if (existsSync(join(out, 'wallet.json'))) throw new UsageError(`${out} already holds a wallet`);
+    if (existsSync(join(out, 'wallet.json')) || existsSync(join(out, 'counter.json'))) throw new UsageError(`${out} already holds a wallet (or its counter); refusing to overwrite it`);
     const issuer = loadIssuer(ctx.need('issuer'));
     const now = parseNow(ctx.opt('now'));
     const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
     const sk = secret(ctx.opt('seed'), 'wallet');
+    const maxPerPayment = parseAmount(ctx.opt('max-payment') ?? '500', cur);
+    const offlineAllowance = parseAmount(ctx.opt('allowance') ?? '600', cur);
+    const limit = formatAmount(MAX_WALLET_LIMIT, cur);
+    if (maxPerPayment <= 0 || maxPerPayment > MAX_WALLET_LIMIT) throw new UsageError(`--max-payment must be above 0 and at most ${limit} ${cur.alpha} (spec/protocol.md §9.3)`);
+    if (offlineAllowance <= 0 || offlineAllowance > MAX_WALLET_LIMIT) throw new UsageError(`--allowance must be above 0 and at most ${limit} ${cur.alpha} (spec/protocol.md §9.3)`);
+    if (offlineAllowance < maxPerPayment) {
+      throw new UsageError(`--allowance ${formatAmount(offlineAllowance, cur)} is below --max-payment ${formatAmount(maxPerPayment, cur)}: the offline allowance must be at least the largest single payment`);
+    }
     const cert = issuer.issueWalletCert(
-      {
-        walletPublicKey: publicKeyOf(sk),
-        expiryDay: dayOf(now) + parseUint('days', ctx.opt('days'), 3650)!,
-        maxPerPayment: parseAmount(ctx.opt('max-payment') ?? '500', cur),
-        offlineAllowance: parseAmount(ctx.opt('allowance') ?? '600', cur),
-        currency: cur.numeric,
-      },
+      { walletPublicKey: publicKeyOf(sk), expiryDay: dayOf(now) + parseUint('days', ctx.opt('days'), 3650)!, maxPerPayment, offlineAllowance, currency: cur.numeric },
       now,
     );
     saveWallet(out, sk, cert);
     const id = toHex(walletIdOf(cert.walletPublicKey));
     ctx.out(`wallet ${id} created in ${out}: ${cur.alpha}, up to ${formatAmount(cert.maxPerPayment, cur)} a payment, ${formatAmount(cert.offlineAllowance, cur)} offline, certificate valid through day ${cert.expiryDay}`);
+    ctx.out(`counter 0 written to ${join(out, 'counter.json')}: keep it with the wallet; pay refuses without it`);
     ctx.emit({ ok: true, walletId: id, dir: out, cert: { ...cert, walletPublicKey: toHex(cert.walletPublicKey), issuerSignature: toHex(cert.issuerSignature) } });
+    return EXIT_OK;
+  },
+};
+
+const walletRestoreCounter: Command = {
+  name: 'wallet restore-counter',
+  summary: "set a wallet's counter after counter.json was lost or damaged (never below what is still visible)",
+  usage: '--wallet WALLET --counter N --spent AMOUNT',
+  details:
+    'Restoring below the true last counter makes clearing see a counter used twice and blocklist the wallet. ' +
+    'Use the last counter the issuer has seen from this wallet plus a margin for payments it has not seen yet, ' +
+    'and for --spent the offline total the wallet may have spent (the full allowance when unknown). ' +
+    'Refuses to go below the counter and spent total still visible in counter.json or a temp file a crash left.',
+  options: {
+    wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
+    counter: { type: 'string', arg: 'N', help: 'last counter used (the next payment uses N + 1)' },
+    spent: { type: 'string', arg: 'AMOUNT', help: 'offline total already spent under this certificate' },
+  },
+  async run(ctx) {
+    const dir = ctx.need('wallet');
+    const wallet = loadWallet(dir);
+    const cur = parseCurrency(String(wallet.cert.currency));
+    const counter = parseUint('counter', ctx.need('counter'), MAX_COUNTER)!;
+    const spent = parseAmount(ctx.need('spent'), cur);
+    const r = await restoreCounter(join(dir, 'counter.json'), { counter, spent }, { offlineAllowance: wallet.cert.offlineAllowance });
+    ctx.out(`counter of ${dir} restored to ${counter} (next payment ${counter + 1}), spent ${formatAmount(spent, cur)} of ${formatAmount(wallet.cert.offlineAllowance, cur)} ${cur.alpha}`);
+    ctx.out('if any payment used a counter above this value, clearing will see a counter reuse and blocklist this wallet');
+    ctx.emit({ ok: true, dir, counter, spent, previous: r.previous });
     return EXIT_OK;
   },
 };
@@ -415,4 +448,4 @@ const vectorsCheck: Command = {
 };
 
 export { fromHex, EXIT_USAGE };
-export const commands: Command[] = [issuerInit, walletNew, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
+export const commands: Command[] = [issuerInit, walletNew, walletRestoreCounter, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
