@@ -89,6 +89,7 @@ export class FileCounterStore implements CounterStore {
   }
 
   async reserve(step: (current: CounterState) => CounterState): Promise<CounterState> {
+    await readCounterFile(this.path); // a missing or corrupt file (or wallet directory) fails typed before any lock file is made
     return withLock(
       lockPathOf(this.path),
       async () => {

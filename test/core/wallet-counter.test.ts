@@ -270,6 +270,8 @@ describe('a missing or corrupt counter file refuses to pay (finding 14)', () => 
     const path = join(tmp('lib'), 'counter.json');
     await expect(new FileCounterStore(path).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.counter_missing' });
     expect(existsSync(path)).toBe(false);
+    expect(readdirSync(join(path, '..'))).toEqual([]); // no lock or temp file left either
+    await expect(new FileCounterStore(join(path, '..', 'no-such-dir', 'counter.json')).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.counter_missing' });
     await expect(restoreCounter(path, { counter: -1, spent: 0 })).rejects.toMatchObject({ code: 'wallet.restore_invalid' });
     await expect(restoreCounter(path, { counter: 1.5, spent: 0 })).rejects.toMatchObject({ code: 'wallet.restore_invalid' });
     await expect(restoreCounter(path, { counter: 1, spent: 0.5 })).rejects.toMatchObject({ code: 'wallet.restore_invalid' });

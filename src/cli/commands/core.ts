@@ -235,6 +235,10 @@ const request: Command = {
 const pay: Command = {
   name: 'pay',
   summary: 'pay a payment request, or a payee with no request, and write the signed token',
+  details:
+    'The next counter and the running offline total are reserved under WALLET/counter.json.lock and saved durably before the token is signed, ' +
+    'so several pay processes on one wallet never reuse a counter (a busy lock is waited for up to 10 s, then wallet.locked). ' +
+    'Without a valid counter.json, pay refuses (exit 2): see `offpay wallet restore-counter --help`.',
   usage: '--wallet WALLET (--request REQ | --payee ID --amount A --currency C) --out TOKEN [--issuer ISSUER] [--via fsk|qr] [--now TIME]',
   options: {
     wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
