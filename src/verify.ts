@@ -121,7 +121,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
     return reject(reason, message);
   }
   const cert = t.walletCert;
-  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is a small-order point', t);
+  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is not a canonical point of prime order', t);
   const key = findKey(ctx.issuerKeys, cert.keyIndex);
   if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, t);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
@@ -229,7 +229,7 @@ export function* requestVerification(
     return no(reason, message);
   }
   const c = r.readerCert;
-  if (isWeakPublicKey(c.readerPublicKey)) return no('weak_public_key', 'the reader public key is a small-order point');
+  if (isWeakPublicKey(c.readerPublicKey)) return no('weak_public_key', 'the reader public key is not a canonical point of prime order');
   const key = findKey(ctx.issuerKeys, c.keyIndex);
   if (!key) return no('unknown_issuer_key', `issuer key index ${c.keyIndex} is not known`);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) return no('issuer_key_not_valid', `issuer key ${c.keyIndex} is not valid now`);
