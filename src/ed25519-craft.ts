@@ -13,6 +13,9 @@
  * - `mixedA`: A = aB + T (T != 0), R = rB, S = r + ka: the cofactorless equation holds iff [k]T = 0 (1 in ord(T)).
  * - `smallA`: A = T, R = rB, S = r: the cofactorless equation holds iff [k]T = 0; A is small order.
  * - `smallBoth`: A = T2, R = T1, S = 0: holds iff T1 + [k]T2 = 0; both small order (the universal forgery).
+ * - `smallAMixedR`: A = T1, R = rB + T2, S = r: holds iff T2 + [k]T1 = 0; A is small order (paper case 1).
+ * - `mixedASmallR`: A = aB + T1, R = T2, S = ka: holds iff T2 + [k]T1 = 0; R is small order (paper case 2).
+ * - `mixedBoth`: A = aB + T1, R = rB + T2, S = r + ka: holds iff T2 + [k]T1 = 0, cofactored always (cases 3, 4).
  * - `sPlusL`: an honest signature with S + nL (n = 1 or the largest n with S + nL < 2^256).
  * - `nonCanonicalR`: A = aB, R = the encoding p + 1 of the identity, S = ka: holds for a lenient decoder.
  * - `nonCanonicalA`: A = the encoding p + 1 of the identity, R = rB, S = r: holds for a lenient decoder.
@@ -24,8 +27,11 @@ import { ED25519_L as L } from './crypto.js';
 type Point = InstanceType<typeof ed25519.Point>;
 const P = ed25519.Point;
 
-export type CraftFamily = 'honest' | 'mixedR' | 'smallR' | 'mixedA' | 'smallA' | 'smallBoth' | 'sPlusL' | 'nonCanonicalR' | 'nonCanonicalA';
-export const CRAFT_FAMILIES: readonly CraftFamily[] = ['honest', 'mixedR', 'smallR', 'mixedA', 'smallA', 'smallBoth', 'sPlusL', 'nonCanonicalR', 'nonCanonicalA'];
+export type CraftFamily =
+  | 'honest' | 'mixedR' | 'smallR' | 'mixedA' | 'smallA' | 'smallBoth' | 'smallAMixedR' | 'mixedASmallR' | 'mixedBoth' | 'sPlusL' | 'nonCanonicalR' | 'nonCanonicalA';
+export const CRAFT_FAMILIES: readonly CraftFamily[] = [
+  'honest', 'mixedR', 'smallR', 'mixedA', 'smallA', 'smallBoth', 'smallAMixedR', 'mixedASmallR', 'mixedBoth', 'sPlusL', 'nonCanonicalR', 'nonCanonicalA',
+];
 
 export interface Crafted {
   family: CraftFamily;
@@ -49,7 +55,7 @@ export function torsionPoint(i: number): Point {
   return t;
 }
 
-function le(v: bigint, n = 32): Uint8Array {
+export function le(v: bigint, n = 32): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     b[i] = Number(v & 0xffn);
@@ -89,7 +95,7 @@ const IDENTITY_P_PLUS_1 = (() => {
   return b;
 })();
 
-function equations(A: Point, R: Point, s: bigint, k: bigint): { cofactorless: boolean; cofactored: boolean } {
+export function equations(A: Point, R: Point, s: bigint, k: bigint): { cofactorless: boolean; cofactored: boolean } {
   const d = P.BASE.multiplyUnsafe(mod(s)).subtract(R).subtract(A.multiplyUnsafe(k));
   return { cofactorless: d.is0(), cofactored: d.clearCofactor().is0() };
 }
@@ -145,6 +151,25 @@ export function craft(family: CraftFamily, message: Uint8Array, a: bigint, seed:
     case 'smallBoth': {
       const T2 = torsionPoint(torsion2);
       return out(T2.toBytes(), T.toBytes(), 0n, T2, T, () => false);
+    }
+    case 'smallAMixedR': {
+      const T1 = torsionPoint(torsion);
+      const Rp = rB.add(torsionPoint(torsion2));
+      return out(T1.toBytes(), Rp.toBytes(), r, T1, Rp, () => false);
+    }
+    case 'mixedASmallR': {
+      const Ap = aB.add(torsionPoint(torsion % 8 || 1));
+      const T2 = torsionPoint(torsion2);
+      const A = Ap.toBytes();
+      const R = T2.toBytes();
+      return out(A, R, sign(Ap, A, T2, R, 0n, a), Ap, T2, () => false);
+    }
+    case 'mixedBoth': {
+      const Ap = aB.add(torsionPoint(torsion % 8 || 1));
+      const Rp = rB.add(torsionPoint(torsion2 % 8 || 1));
+      const A = Ap.toBytes();
+      const R = Rp.toBytes();
+      return out(A, R, sign(Ap, A, Rp, R, r, a), Ap, Rp, (eq) => eq);
     }
     case 'sPlusL': {
       const A = aB.toBytes();

@@ -42,9 +42,17 @@ export interface VerifyContext {
   now: number;
   /** Payee ids this reader accepts: its reader id, and for a transit reader also its operator id. */
   payees: number[];
-  /** The payment request this reader issued and is waiting on, if any. */
+  /**
+   * The payment request this reader issued and is waiting on, if any (two-way flow). The token must carry its
+   * challenge and pay exactly its amount in its currency. Not together with `expected`.
+   */
   request?: { amount: number; currency: number; challenge: Uint8Array; time: number } | undefined;
-  /** For one-way tokens (no request): the price or fare the reader expects. */
+  /**
+   * For one-way tokens (no request): what the reader expects, each part optional. `currency`: the certificate's
+   * currency must equal it (`currency_mismatch`); `amount`: the token's amount must equal it; `maxAmount`: the
+   * amount must not exceed it (both `amount_mismatch`). Giving both `request` and `expected` is an error
+   * (`verify.bad_context`): a request already fixes the amount and currency.
+   */
   expected?: { amount?: number; maxAmount?: number; currency?: number } | undefined;
   /** Oldest acceptable token time relative to `now`, seconds (default 300). */
   maxAgeSeconds?: number | undefined;
@@ -108,8 +116,19 @@ function findKey(set: IssuerKeySet, keyIndex: number): IssuerKey | undefined {
   return set.keys.find((k) => k.keyIndex === keyIndex);
 }
 
+/**
+ * The one check of a caller's context that the verdict depends on (spec/protocol.md §5, context): a request and
+ * an expected fare at once would leave it open which one the token must match. Throws `verify.bad_context`.
+ */
+export function checkVerifyContext(ctx: VerifyContext): void {
+  if (ctx.request !== undefined && ctx.expected !== undefined) {
+    throw new OffpayError('verify.bad_context', 'give either a request or an expected amount/currency, not both');
+  }
+}
+
 /** The verification algorithm. Yields signature checks; receives true/false for each. */
 export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Generator<SigCheck, Verdict, boolean> {
+  checkVerifyContext(ctx);
   let t: PaymentToken;
   let inputs: { cert: Uint8Array; token: Uint8Array };
   try {
@@ -146,6 +165,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (t.time < ctx.now - maxAge) return reject('time_too_old', `token time ${t.time} is more than ${maxAge} s before ${ctx.now}`, t);
   if (t.time > ctx.now + maxFuture) return reject('time_in_future', `token time ${t.time} is more than ${maxFuture} s after ${ctx.now}`, t);
   if (ctx.request && ctx.request.time < ctx.now - maxAge) return reject('time_too_old', `the request of ${ctx.request.time} has expired`, t);
+  // At most one of request and expected is given (checkVerifyContext).
   const wantCurrency = ctx.request?.currency ?? ctx.expected?.currency;
   if (wantCurrency !== undefined && cert.currency !== wantCurrency) {
     return reject('currency_mismatch', `the wallet certificate is in currency ${cert.currency}, the reader asks for ${wantCurrency}`, t);
