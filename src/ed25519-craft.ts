@@ -36,6 +36,8 @@ export const CRAFT_FAMILIES: readonly CraftFamily[] = [
 export interface Crafted {
   family: CraftFamily;
   publicKey: Uint8Array;
+  /** The signed message. */
+  message: Uint8Array;
   signature: Uint8Array;
   /** Whether [S]B = R + [k]A holds for the points meant (cofactorless, lenient decoding). */
   cofactorless: boolean;
@@ -105,21 +107,24 @@ export function equations(A: Point, R: Point, s: bigint, k: bigint): { cofactorl
  * the torsion choices). `torsion` picks T in 1..7 (or 0..7 for `smallR`/`smallA`/`smallBoth`, where 0 is the
  * identity).
  */
-export function craft(family: CraftFamily, message: Uint8Array, a: bigint, seed: Uint8Array, torsion = 1, torsion2 = 3): Crafted {
+export function craft(family: CraftFamily, message: Uint8Array | ((publicKey: Uint8Array) => Uint8Array), a: bigint, seed: Uint8Array, torsion = 1, torsion2 = 3): Crafted {
+  // The message may depend on the public key (an offpay token signs the certificate that carries it).
+  const msgOf = (publicKey: Uint8Array) => (typeof message === 'function' ? message(publicKey) : message);
   const r = scalarFrom(seed, 1);
   const T = torsionPoint(torsion);
   const aB = P.BASE.multiply(a);
   const rB = P.BASE.multiply(r);
   const out = (publicKey: Uint8Array, rBytes: Uint8Array, s: bigint, A: Point, R: Point, ruleValid: (eq: boolean) => boolean): Crafted => {
-    const k = challengeScalar(rBytes, publicKey, message);
+    const msg = msgOf(publicKey);
+    const k = challengeScalar(rBytes, publicKey, msg);
     const eq = equations(A, R, s, k);
     const signature = new Uint8Array(64);
     signature.set(rBytes, 0);
     signature.set(le(s), 32);
-    return { family, publicKey, signature, ...eq, valid: ruleValid(eq.cofactorless) };
+    return { family, publicKey, message: msg, signature, ...eq, valid: ruleValid(eq.cofactorless) };
   };
   const sign = (A: Point, aBytes: Uint8Array, R: Point, rBytes: Uint8Array, base: bigint, times: bigint) =>
-    mod(base + challengeScalar(rBytes, aBytes, message) * times);
+    mod(base + challengeScalar(rBytes, aBytes, msgOf(aBytes)) * times);
   switch (family) {
     case 'honest': {
       const A = aB.toBytes();

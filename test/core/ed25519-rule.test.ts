@@ -6,6 +6,12 @@ import { fromHex, nobleEd25519, webCryptoEd25519 } from '../../src/crypto.js';
 import { CRAFT_FAMILIES, craft, craftScalar } from '../../src/ed25519-craft.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { cachingVerifier } from '../../src/reader/verifier.js';
+import { checkTokenJobs } from '../../src/clearing/pool.js';
+import { dayOf } from '../../src/issuer.js';
+import { tokenSigningInput, tokenToCbor, walletCertSigningInput, type WalletCert } from '../../src/messages.js';
+import { encodeCbor } from '../../src/cbor.js';
+import { publicKeyOf, seededSecretKey, sign } from '../../src/crypto.js';
+import { verifyToken, verifyTokenAsync } from '../../src/verify.js';
 
 const node = nodeEd25519();
 const web = webCryptoEd25519();
@@ -75,6 +81,37 @@ describe("offpay's one Ed25519 rule, in every backend", () => {
     const { verify, createPublicKey } = require('node:crypto') as typeof import('node:crypto');
     const raw = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), forged!.publicKey]), format: 'der', type: 'spki' });
     expect(verify(null, msg, raw, forged!.signature)).toBe(true);
+  });
+
+  it('the token verifier (noble, WebCrypto) and the clearing path (node:crypto behind the certificate cache) give the same verdict on crafted tokens', async () => {
+    const NOW = 1_795_000_000;
+    const issuerSk = seededSecretKey('rule', 'issuer');
+    const issuerKeys = { issuerId: 1, keys: [{ keyIndex: 1, publicKey: publicKeyOf(issuerSk), notBefore: NOW - 86400, notAfter: NOW + 86400 }] };
+    const clearingVerifier = cachingVerifier(nodeEd25519(), 256);
+    const certFor = (A: Uint8Array): WalletCert => {
+      const body = { keyIndex: 1, walletPublicKey: A, expiryDay: dayOf(NOW) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 };
+      return { ...body, issuerSignature: sign(walletCertSigningInput(body), issuerSk) };
+    };
+    const seen = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...CRAFT_FAMILIES), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 1, max: 4_000_000 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }),
+        async (family, seed, counter, t1, t2) => {
+          const body = (A: Uint8Array) => ({ walletCert: certFor(A), payee: 4201, amount: 1250, counter, time: NOW - 10 });
+          const c = craft(family, (A) => tokenSigningInput(body(A)), craftScalar(seed), seed, t1, t2);
+          const bytes = encodeCbor(tokenToCbor({ ...body(c.publicKey), walletSignature: c.signature }));
+          const ctx = { issuerKeys, now: NOW, payees: [4201] };
+          const a = verifyToken(bytes, ctx);
+          const b = await verifyTokenAsync(bytes, ctx, web);
+          const [clearing] = checkTokenJobs([{ data: bytes, now: NOW, payees: [4201], maxAge: 300, maxFuture: 60 }], issuerKeys, clearingVerifier);
+          const reason = (v: typeof a) => (v.accepted ? 'accepted' : v.reason);
+          expect(reason(b)).toBe(reason(a));
+          expect(clearing!.ok ? 'accepted' : (clearing as { reason: string }).reason).toBe(reason(a));
+          seen.add(reason(a));
+        }),
+      { numRuns: 150, seed: 5 },
+    );
+    // the property reached all three outcomes: accepted, a refused key, a refused signature
+    expect([...seen].sort()).toEqual(['accepted', 'bad_token_signature', 'weak_public_key']);
   });
 
   it('every Wycheproof Ed25519 case (151) gets Wycheproof’s result from every backend', async () => {
