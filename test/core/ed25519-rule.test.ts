@@ -1,3 +1,4 @@
+import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
@@ -78,7 +79,6 @@ describe("offpay's one Ed25519 rule, in every backend", () => {
     }
     expect(forged).toBeDefined();
     expect(node.verify(forged!.signature, msg, forged!.publicKey)).toBe(false);
-    const { verify, createPublicKey } = require('node:crypto') as typeof import('node:crypto');
     const raw = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), forged!.publicKey]), format: 'der', type: 'spki' });
     expect(verify(null, msg, raw, forged!.signature)).toBe(true);
   });
