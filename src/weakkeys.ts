@@ -72,23 +72,30 @@ function primeOrder(pk: Uint8Array): boolean {
 }
 
 const MEMO_SIZE = 65_536;
-const memo = new Map<string, boolean>();
+/** Keyed by the first six bytes as a number (cheaper than a string key); a hit is confirmed on all 32 bytes. */
+const memo = new Map<number, { key: Uint8Array; ok: boolean }>();
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * True if `publicKey` is the canonical encoding of a point of prime order L (not the identity, no torsion
- * component). Remembered for the last 65,536 keys (readers and clearing see the same wallets again and again).
+ * component). Remembered for the last 65,536 keys (readers and clearing see the same wallets again and again);
+ * a key sharing the six-byte prefix of a remembered one replaces it.
  */
 export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return false;
-  // Most keys fail fast on the cheap checks; only candidates reach the memo and the scalar multiplication.
+  // The cheap checks first; only candidates reach the memo and the scalar multiplication.
   if (!isCanonicalEncoding(publicKey) || isSmallOrderEncoding(publicKey)) return false;
-  let id = '';
-  for (let i = 0; i < 32; i++) id += String.fromCharCode(publicKey[i]!);
+  const b = publicKey;
+  const id = b[0]! + 256 * (b[1]! + 256 * (b[2]! + 256 * (b[3]! + 256 * (b[4]! + 256 * b[5]!))));
   const hit = memo.get(id);
-  if (hit !== undefined) return hit;
+  if (hit && sameKey(hit.key, publicKey)) return hit.ok;
   const ok = primeOrder(publicKey);
-  if (memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as string);
-  memo.set(id, ok);
+  if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
+  memo.set(id, { key: publicKey.slice(), ok });
   return ok;
 }
 

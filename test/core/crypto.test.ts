@@ -6,6 +6,16 @@ import { nodeEd25519, nodeSha256 } from '../../src/node/crypto.js';
 import { cachingVerifier } from '../../src/reader/verifier.js';
 import { malleate } from '../../src/vectors.js';
 import { isCanonicalEncoding, isSmallOrderEncoding, isWeakPublicKey, SMALL_ORDER_ENCODINGS, weakPublicKeys } from '../../src/weakkeys.js';
+
+/** The prime-order rule computed directly, without the memo. */
+function isPrimeOrderKeyUncached(k: Uint8Array): boolean {
+  try {
+    const P = ed25519.Point.fromBytes(k, false);
+    return !P.is0() && P.isTorsionFree() && isCanonicalEncoding(k) && !isSmallOrderEncoding(k);
+  } catch {
+    return false;
+  }
+}
 import { torsionPoint } from '../../src/ed25519-craft.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 
@@ -84,6 +94,11 @@ describe('Ed25519 backends', () => {
   it('a valid certificate key is a canonical point of prime order: mixed-order keys are weak', () => {
     const good = ed25519.Point.BASE.multiply(987654321n);
     expect(isWeakPublicKey(good.toBytes())).toBe(false);
+    expect(isWeakPublicKey(good.toBytes())).toBe(false); // from the memo
+    // a mixed-order key sharing the memo's six-byte prefix with a remembered good key is still weak
+    const twin = good.toBytes();
+    twin[20] = twin[20]! ^ 1;
+    expect(isWeakPublicKey(twin)).toBe(!isPrimeOrderKeyUncached(twin));
     for (let i = 1; i < 8; i++) expect(isWeakPublicKey(good.add(torsionPoint(i)).toBytes())).toBe(true);
     expect(isCanonicalEncoding(fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(true);
     expect(isCanonicalEncoding(fromHex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(false);
