@@ -6,8 +6,8 @@
  * src/node/crypto.ts); `verifyTokenAsync` drives it with any verifier, the WebCrypto fast path included. So
  * every backend walks the same steps in the same order and gives the same reason code.
  *
- * Order: parse and canonical form; type and version; structure; weak public key; issuer key known and valid at the reader's
- * time; certificate signature; certificate validity; token signature; payee binding; challenge; time window;
+ * Order: parse and canonical form; type and version; structure; certificate key a canonical prime-order point
+ * (spec/protocol.md §8.2); issuer key known and valid at the reader's time; certificate signature; certificate validity; token signature; payee binding; challenge; time window;
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */

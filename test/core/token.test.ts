@@ -172,6 +172,14 @@ describe('keys and contexts the verifier refuses', () => {
     expect(() => issuer.issueWalletCert({ walletPublicKey: good.toBytes(), expiryDay: 30000, maxPerPayment: 1, offlineAllowance: 1, currency: 344 }, NOW)).not.toThrow();
   });
 
+  it('an issuer key set holds at most 255 keys, indexes 0-255 (spec §1, messages.cddl)', () => {
+    const key = (keyIndex: number) => ({ keyIndex, publicKey: new Uint8Array(32).fill(9), notBefore: 0, notAfter: 1 });
+    const set255 = { issuerId: 1, keys: Array.from({ length: 255 }, (_, i) => key(i + 1)) };
+    expect(decodeIssuerKeySet(encodeIssuerKeySet(set255)).keys.at(-1)!.keyIndex).toBe(255);
+    const set256 = { issuerId: 1, keys: Array.from({ length: 256 }, (_, i) => key(i)) };
+    expect(() => decodeIssuerKeySet(encodeIssuerKeySet(set256))).toThrow(expect.objectContaining({ code: 'message.bad_structure' }));
+  });
+
   it('a request and an expected amount together are verify.bad_context, not a verdict', async () => {
     const { issuer, wallet } = world('ctx');
     const token = await wallet.payTo({ payee: 4201, amount: 1250 });
