@@ -1,18 +1,18 @@
 /**
  * Deterministic CBOR (RFC 8949 §4.2.1 core deterministic encoding) for offpay messages.
  *
- * offpay messages use a small data model: unsigned and negative integers, byte strings, text strings,
- * null, booleans and arrays (positional; no maps, tags or floats). Encoding is cbor-x configured for
- * deterministic output (no records, no tag 64 on byte strings, shortest argument forms). cbor-x writes
- * numbers >= 2^32 as float64, so integers are normalised to bigint above that before encoding.
+ * Encoding: cbor-x configured for deterministic output (no records, no tag 64 on byte strings, shortest argument
+ * forms). cbor-x writes numbers >= 2^32 as float64, so integers are normalised to bigint above that first.
  *
- * Decoding is strict: the reference method (spec/protocol.md §3) is decode with cbor-x, re-encode, and compare
- * the bytes. Any input that is not the one canonical encoding of its value (non-shortest integers or lengths,
- * indefinite lengths, floats standing for integers, tags, trailing bytes) is rejected with `cbor.non_canonical`.
- * `decodeCbor` first tries a single-pass parser that accepts only what that method accepts (shortest
- * arguments, definite lengths, integers, byte strings, arrays, false/true/null, depth <= 16, no trailing
- * bytes) and gives the same value; anything else (text, maps, tags, floats, any irregularity) goes to the
- * reference method, so every error code is the reference's. A property test checks the two agree.
+ * Decoding (`decodeCbor`) is the normative single-pass parser of spec/protocol.md §3.4: it reads the heads in
+ * order and the FIRST irregular head decides the error, so an early-exit parser in C gives the same code. Its
+ * data model is the one offpay messages use: unsigned and negative integers, byte strings and arrays. Text
+ * strings, maps, tags and simple values are `cbor.unsupported`; floats (any width, any value) and indefinite
+ * lengths are `cbor.non_canonical`; non-shortest arguments are `cbor.non_canonical`; a head or content cut
+ * short, reserved additional information, a stray break and trailing bytes are `cbor.malformed`; an array
+ * nested 17 deep is `cbor.too_deep`. `decodeCborReference` (cbor-x decode, re-encode, compare) is kept as an
+ * independent check: the tests require both to accept exactly the same inputs of the data model with the same
+ * values.
  */
 import { Decoder, Encoder } from 'cbor-x';
 import { OffpayError } from './errors.js';
@@ -50,7 +50,6 @@ export function encodeCbor(value: CborValue): Uint8Array {
 }
 
 function toModel(v: unknown, depth: number): CborValue {
-  if (depth > 16) throw new OffpayError('cbor.too_deep', 'CBOR nesting deeper than 16 levels');
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) throw new OffpayError('cbor.non_canonical', 'floating-point value where offpay allows only integers');
@@ -60,7 +59,10 @@ function toModel(v: unknown, depth: number): CborValue {
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   }
   if (v instanceof Uint8Array) return new Uint8Array(v);
-  if (Array.isArray(v)) return v.map((x) => toModel(x, depth + 1));
+  if (Array.isArray(v)) {
+    if (depth >= MAX_NESTING) throw new OffpayError('cbor.too_deep', `CBOR nesting deeper than ${MAX_NESTING} levels`);
+    return v.map((x) => toModel(x, depth + 1));
+  }
   throw new OffpayError('cbor.unsupported', `CBOR item of a kind offpay does not use (${Object.prototype.toString.call(v)})`);
 }
 
@@ -70,34 +72,36 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Pre-scan: refuse deep nesting and absurd declared lengths before handing bytes to the parser. */
+/** Pre-scan for the reference method: refuse deep nesting before handing bytes to cbor-x. */
 function prescan(bytes: Uint8Array): void {
   let depth = 0;
   for (const b of bytes.subarray(0, 64)) {
     if (b >> 5 === 4 || b >> 5 === 5 || b >> 5 === 6) depth++;
     else break;
   }
-  if (depth > 16) throw new OffpayError('cbor.too_deep', 'CBOR nesting deeper than 16 levels');
+  if (depth > MAX_NESTING) throw new OffpayError('cbor.too_deep', `CBOR nesting deeper than ${MAX_NESTING} levels`);
 }
 
+/** Deepest array nesting a decoder accepts: the top-level array is level 1, an array inside it level 2. */
+export const MAX_NESTING = 16;
+
 /**
- * Decode exactly one canonical CBOR item from `bytes`. With `views`, byte strings may be views into `bytes`
- * rather than copies (for a caller that keeps `bytes` unchanged while it uses the value, such as a large batch).
- * Throws OffpayError: `cbor.empty`, `cbor.too_large`, `cbor.malformed` (not CBOR, truncated, trailing bytes),
- * `cbor.non_canonical`, `cbor.unsupported` (maps, tags, floats, undefined), `cbor.too_deep`.
+ * Decode exactly one canonical CBOR item from `bytes` (spec/protocol.md §3.4). With `views`, byte strings may be
+ * views into `bytes` rather than copies (for a caller that keeps `bytes` unchanged while it uses the value, such
+ * as a large batch). Throws OffpayError: `cbor.empty`, `cbor.too_large`, `cbor.malformed`, `cbor.non_canonical`,
+ * `cbor.unsupported`, `cbor.too_deep`, decided by the first irregular head in reading order.
  */
 export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, options: { views?: boolean } = {}): CborValue {
   if (!(bytes instanceof Uint8Array)) throw new OffpayError('cbor.malformed', 'input is not a byte array');
   if (bytes.length === 0) throw new OffpayError('cbor.empty', 'empty input');
   if (bytes.length > maxBytes) throw new OffpayError('cbor.too_large', `input of ${bytes.length} bytes exceeds ${maxBytes}`);
-  const fast = parseCanonical(bytes, options.views === true);
-  if (fast !== undefined) return fast;
-  return decodeCborReference(bytes, maxBytes);
+  return parseCanonical(bytes, options.views === true);
 }
 
 /**
- * The reference method alone (cbor-x decode, re-encode, compare). `decodeCbor` gives the same result on every
- * input; this is exported for the tests that check it.
+ * The decode/re-encode/compare method alone (cbor-x decode, re-encode canonically, compare bytes). It accepts the
+ * same inputs of offpay's data model as `decodeCbor` with the same values (and also text strings, null and
+ * booleans, which `decodeCbor` refuses); its error codes are not normative. Exported for the tests.
  */
 export function decodeCborReference(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): CborValue {
   if (!(bytes instanceof Uint8Array)) throw new OffpayError('cbor.malformed', 'input is not a byte array');
@@ -128,97 +132,97 @@ export function decodeCborReference(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BY
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Single-pass canonical parser (the fast path of decodeCbor)
+// The single-pass parser (normative: spec/protocol.md §3.4)
 
-/** Thrown inside parseCanonical to hand the input to the reference method; never escapes this module. */
-const FALLBACK = Symbol('fallback');
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
+function fail(code: 'cbor.malformed' | 'cbor.non_canonical' | 'cbor.unsupported' | 'cbor.too_deep', message: string, at: number): never {
+  throw new OffpayError(code, `${message} (at byte ${at})`, { offset: at });
+}
+
 /**
- * Parse one item in the canonical subset, or return undefined when the input is anything else (the caller
- * then runs the reference method, which classifies the error or, for text strings, decodes it).
+ * Read one item at a time, checking each head in this order (spec/protocol.md §3.4, steps a-f):
+ * (a) the kind: major types 3 (text), 5 (map), 6 (tag) and the simple values of major 7 (additional
+ *     information 0-24) are `unsupported`; the floats of major 7 (25, 26, 27) are `non_canonical`; major 7 with
+ *     28-31 (reserved, break) is `malformed`;
+ * (b) additional information 28-30 is `malformed`; 31 (indefinite length) is `non_canonical` for byte strings
+ *     and arrays, `malformed` for integers;
+ * (c) argument bytes past the end: `malformed`;
+ * (d) an argument not in its shortest form: `non_canonical`;
+ * (e) an array at nesting level 17: `too_deep`;
+ * (f) a byte string longer than the bytes left, or an array with more elements than bytes left: `malformed`.
+ * Then the elements of an array, in order. After the top-level item, any byte left is `malformed`.
  */
-function parseCanonical(bytes: Uint8Array, views: boolean): CborValue | undefined {
+function parseCanonical(bytes: Uint8Array, views: boolean): CborValue {
   let pos = 0;
   const n = bytes.length;
-  /** The argument of the head at `pos` (after the initial byte): shortest form only. */
-  const arg = (ai: number): number | bigint => {
-    if (ai < 24) return ai;
-    if (ai === 24) {
-      if (pos + 1 > n) throw FALLBACK;
-      const v = bytes[pos++]!;
-      if (v < 24) throw FALLBACK;
-      return v;
-    }
-    if (ai === 25) {
-      if (pos + 2 > n) throw FALLBACK;
-      const v = (bytes[pos]! << 8) | bytes[pos + 1]!;
-      pos += 2;
-      if (v < 0x100) throw FALLBACK;
-      return v;
-    }
-    if (ai === 26) {
-      if (pos + 4 > n) throw FALLBACK;
-      const v = bytes[pos]! * 0x1000000 + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
-      pos += 4;
-      if (v < 0x10000) throw FALLBACK;
-      return v;
-    }
-    if (ai === 27) {
-      if (pos + 8 > n) throw FALLBACK;
-      const hi = bytes[pos]! * 0x1000000 + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
-      const lo = bytes[pos + 4]! * 0x1000000 + ((bytes[pos + 5]! << 16) | (bytes[pos + 6]! << 8) | bytes[pos + 7]!);
-      pos += 8;
-      if (hi === 0) throw FALLBACK; // fits in 32 bits: not the shortest form
-      const v = hi * 0x100000000 + lo;
-      return v <= MAX_SAFE ? v : (BigInt(hi) << 32n) | BigInt(lo);
-    }
-    throw FALLBACK; // 28..30 reserved, 31 indefinite length
-  };
-  const item = (depth: number): CborValue => {
-    if (depth > 16 || pos >= n) throw FALLBACK;
+  const item = (level: number): CborValue => {
+    const at = pos;
+    if (pos >= n) fail('cbor.malformed', 'input ends where an item should start (truncated)', at);
     const ib = bytes[pos++]!;
     const major = ib >> 5;
     const ai = ib & 0x1f;
+    // (a) kind
+    if (major === 3) fail('cbor.unsupported', 'a text string (offpay messages carry no text)', at);
+    if (major === 5) fail('cbor.unsupported', 'a map (offpay messages are arrays)', at);
+    if (major === 6) fail('cbor.unsupported', 'a tag', at);
+    if (major === 7) {
+      if (ai === 25 || ai === 26 || ai === 27) fail('cbor.non_canonical', 'a floating-point number where offpay has only integers', at);
+      if (ai >= 28) fail('cbor.malformed', ib === 0xff ? 'a break byte outside an indefinite-length item' : `reserved additional information ${ai}`, at);
+      fail('cbor.unsupported', 'a simple value (false, true, null, undefined or another)', at);
+    }
+    // (b) additional information
+    if (ai >= 28 && ai <= 30) fail('cbor.malformed', `reserved additional information ${ai}`, at);
+    if (ai === 31) {
+      if (major === 2 || major === 4) fail('cbor.non_canonical', 'an indefinite length', at);
+      fail('cbor.malformed', 'an integer with additional information 31', at);
+    }
+    // (c), (d) argument
+    let arg: number | bigint = ai;
+    if (ai >= 24) {
+      const w = 1 << (ai - 24);
+      if (pos + w > n) fail('cbor.malformed', 'input ends inside a head (truncated)', at);
+      if (w === 8) {
+        const hi = bytes[pos]! * 0x1000000 + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+        const lo = bytes[pos + 4]! * 0x1000000 + ((bytes[pos + 5]! << 16) | (bytes[pos + 6]! << 8) | bytes[pos + 7]!);
+        if (hi === 0) fail('cbor.non_canonical', 'a 64-bit argument that fits in 32 bits', at);
+        const v = hi * 0x100000000 + lo;
+        arg = v <= MAX_SAFE ? v : (BigInt(hi) << 32n) | BigInt(lo);
+      } else {
+        let v = 0;
+        for (let i = 0; i < w; i++) v = v * 256 + bytes[pos + i]!;
+        if (v < (w === 1 ? 24 : w === 2 ? 0x100 : 0x10000)) fail('cbor.non_canonical', `a ${8 * w}-bit argument that fits in fewer bytes`, at);
+        arg = v;
+      }
+      pos += w;
+    }
     switch (major) {
       case 0:
-        return arg(ai);
+        return arg;
       case 1: {
-        const a = arg(ai);
-        if (typeof a === 'number' && a < MAX_SAFE) return -1 - a;
-        const v = -1n - BigInt(a);
+        if (typeof arg === 'number' && arg < MAX_SAFE) return -1 - arg;
+        const v = -1n - BigInt(arg);
         return v >= BigInt(-MAX_SAFE) ? Number(v) : v;
       }
       case 2: {
-        const len = arg(ai);
-        if (typeof len !== 'number' || len > n - pos) throw FALLBACK;
-        const out = views ? bytes.subarray(pos, pos + len) : bytes.slice(pos, pos + len);
-        pos += len;
+        if (typeof arg !== 'number' || arg > n - pos) fail('cbor.malformed', 'a byte string longer than the input left (truncated)', at);
+        const out = views ? bytes.subarray(pos, pos + arg) : bytes.slice(pos, pos + arg);
+        pos += arg;
         return out;
       }
-      case 4: {
-        const len = arg(ai);
-        if (typeof len !== 'number' || len > n - pos) throw FALLBACK; // every item takes at least one byte
-        const out: CborValue[] = new Array<CborValue>(len);
-        for (let i = 0; i < len; i++) out[i] = item(depth + 1);
+      default: {
+        // major 4: array
+        if (level > MAX_NESTING) fail('cbor.too_deep', `arrays nested deeper than ${MAX_NESTING} levels`, at);
+        if (typeof arg !== 'number' || arg > n - pos) fail('cbor.malformed', 'an array with more elements than bytes left (truncated)', at);
+        const out: CborValue[] = new Array<CborValue>(arg);
+        for (let i = 0; i < arg; i++) out[i] = item(level + 1);
         return out;
       }
-      case 7:
-        if (ib === 0xf4) return false;
-        if (ib === 0xf5) return true;
-        if (ib === 0xf6) return null;
-        throw FALLBACK;
-      default:
-        throw FALLBACK; // text strings (3), maps (5), tags (6): the reference method decides
     }
   };
-  try {
-    const v = item(0);
-    return pos === n ? v : undefined;
-  } catch (e) {
-    if (e === FALLBACK) return undefined;
-    throw e;
-  }
+  const v = item(1);
+  if (pos !== n) fail('cbor.malformed', `${n - pos} trailing byte(s) after the message`, pos);
+  return v;
 }
 
 /**

@@ -1,17 +1,29 @@
 /**
  * Ed25519 and SHA-256 for offpay, with one interface over several implementations.
  *
- * - `nobleEd25519`: the portable reference (@noble/curves), RFC 8032 strict verification
- *   (`zip215: false`: canonical point encodings, S < L, cofactorless equation). Synchronous.
+ * offpay has ONE Ed25519 verification rule (spec/protocol.md §8), the one libsodium applies: signature and key
+ * of the right lengths; S < L; A and R canonical encodings (y < p); neither A nor R one of the 14 small-order
+ * encodings; and the cofactorless equation [S]B = R + [k]A with k = SHA-512(R || A || M) mod L. Every backend
+ * runs `ed25519Precheck` (the encoding rules) itself, then the equation:
+ *
+ * - `nobleEd25519`: the portable reference. It decodes A and R (RFC 8032 §5.1.3, strict) and computes the
+ *   cofactorless equation itself with @noble/curves point arithmetic. (noble's own `ed25519.verify` checks the
+ *   cofactored equation [8]([S]B - R - [k]A) = 0 even with `zip215: false`, which accepts R' = R + T for a
+ *   small-order T: it is not used.) Synchronous.
  * - `webCryptoEd25519()`: the fast path where the platform's WebCrypto has Ed25519 (Node >= 20, current
- *   browsers). Asynchronous. Checked against noble on every test vector (test/core/crypto.test.ts).
- * - src/node/crypto.ts adds a synchronous node:crypto backend for Node-only readers and clearing.
+ *   browsers). OpenSSL and the browsers compute the cofactorless equation but accept small-order A and R:
+ *   the precheck stops those first. Asynchronous.
+ * - src/node/crypto.ts adds a synchronous node:crypto backend for Node-only readers and clearing, with the
+ *   same precheck.
+ *
+ * test/core/ed25519-rule.test.ts crafts edge-case signatures at random and requires all three to agree.
  *
  * Every signature in offpay is over a domain-separated input: `len(tag) || tag || body`, where `tag` is an
  * ASCII string such as "OFFPAY-V1-TOKEN" (spec/protocol.md §Signing inputs).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
+import { isCanonicalEncoding, isSmallOrderEncoding } from './weakkeys.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SECRET_KEY_BYTES = 32;
@@ -31,12 +43,50 @@ export interface AsyncVerifier {
 
 export type Verifier = SyncVerifier | AsyncVerifier;
 
+/** The order of the prime-order subgroup, L = 2^252 + 27742317777372353535851937790883648493. */
+export const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+/** The little-endian number in bytes [from, to). */
+function leNumber(b: Uint8Array, from: number, to: number): bigint {
+  let v = 0n;
+  for (let i = to - 1; i >= from; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+/**
+ * The encoding half of offpay's Ed25519 rule, run by every backend before its equation (spec/protocol.md §8,
+ * in this order): signature 64 bytes and key 32 bytes; S (signature bytes 32..63, little-endian) < L; A
+ * canonical (y < p); A not a small-order encoding; R (signature bytes 0..31) canonical; R not a small-order
+ * encoding. True if the signature may go on to the equation.
+ */
+export function ed25519Precheck(signature: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+  // S < L: L's top byte is 0x10, so any S with one of the top three bits set (byte 63 >= 0x20) or byte 63 > 0x10 is
+  // out at once; the rest are compared as numbers.
+  if (signature[63]! > 0x10) return false;
+  if (signature[63] === 0x10 && leNumber(signature, 32, 64) >= ED25519_L) return false;
+  if (!isCanonicalEncoding(publicKey) || isSmallOrderEncoding(publicKey)) return false;
+  const r = signature.subarray(0, 32);
+  return isCanonicalEncoding(r) && !isSmallOrderEncoding(r);
+}
+
+/**
+ * The reference backend: `ed25519Precheck`, then A and R decoded strictly (RFC 8032 §5.1.3; a string that is
+ * not a point fails) and the cofactorless equation [S]B = R + [k]A, k = SHA-512(R || A || M) mod L, computed
+ * with noble's point arithmetic.
+ */
 export const nobleEd25519: SyncVerifier = {
   name: 'noble',
   verify(signature, message, publicKey) {
-    if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+    if (!ed25519Precheck(signature, publicKey)) return false;
     try {
-      return ed25519.verify(signature, message, publicKey, { zip215: false });
+      const P = ed25519.Point;
+      const A = P.fromBytes(publicKey, false);
+      const R = P.fromBytes(signature.subarray(0, 32), false);
+      const s = leNumber(signature, 32, 64); // < L (precheck)
+      const h = sha512.create().update(signature.subarray(0, 32)).update(publicKey).update(message).digest();
+      const k = leNumber(h, 0, 64) % ED25519_L;
+      return P.BASE.multiplyUnsafe(s).equals(R.add(A.multiplyUnsafe(k)));
     } catch {
       return false;
     }
@@ -148,8 +198,9 @@ export function hasWebCryptoEd25519(): Promise<boolean> {
 }
 
 /**
- * The WebCrypto fast path. Imported keys are cached (issuer and reader keys repeat), bounded to `cacheSize`.
- * Encodings WebCrypto refuses to import are invalid keys: verify returns false.
+ * The WebCrypto fast path: `ed25519Precheck`, then the platform's cofactorless verification. Imported keys are
+ * cached (issuer and reader keys repeat), bounded to `cacheSize`. Encodings WebCrypto refuses to import are
+ * invalid keys: verify returns false.
  */
 export function webCryptoEd25519(cacheSize = 1024): AsyncVerifier {
   const cache = new Map<string, Promise<unknown>>();
@@ -168,7 +219,7 @@ export function webCryptoEd25519(cacheSize = 1024): AsyncVerifier {
   return {
     name: 'webcrypto',
     async verify(signature, message, publicKey) {
-      if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+      if (!ed25519Precheck(signature, publicKey)) return false;
       const s = subtle();
       if (!s) throw new Error('WebCrypto is not available on this platform');
       try {

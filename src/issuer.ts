@@ -81,7 +81,7 @@ export class Issuer {
   }
 
   issueWalletCert(body: Omit<WalletCertBody, 'keyIndex'>, now: number, keyIndex?: number): WalletCert {
-    if (isWeakPublicKey(body.walletPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a small-order public key');
+    if (isWeakPublicKey(body.walletPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a wallet key that is not a canonical point of prime order (small-order, mixed-order or not on the curve)');
     checkWalletLimits(body.maxPerPayment, body.offlineAllowance);
     const key = keyIndex === undefined ? this.currentKey(now) : this.key(keyIndex);
     const full: WalletCertBody = { ...body, keyIndex: key.keyIndex };
@@ -89,7 +89,7 @@ export class Issuer {
   }
 
   issueReaderCert(body: Omit<ReaderCertBody, 'keyIndex'>, now: number, keyIndex?: number): ReaderCert {
-    if (isWeakPublicKey(body.readerPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a small-order public key');
+    if (isWeakPublicKey(body.readerPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a reader key that is not a canonical point of prime order (small-order, mixed-order or not on the curve)');
     const key = keyIndex === undefined ? this.currentKey(now) : this.key(keyIndex);
     const full: ReaderCertBody = { ...body, keyIndex: key.keyIndex };
     return { ...full, issuerSignature: sign(readerCertSigningInput(full), key.secretKey) };

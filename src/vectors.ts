@@ -8,7 +8,7 @@
  * a port can check the signatures with any Ed25519 library first.
  */
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
-import { nobleEd25519, publicKeyOf, seededSecretKey, sign, toHex, fromHex, type AsyncVerifier, type SyncVerifier } from './crypto.js';
+import { ED25519_L as ED_L, nobleEd25519, publicKeyOf, seededSecretKey, sign, toHex, fromHex, type AsyncVerifier, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { Issuer, dayOf } from './issuer.js';
 import {
@@ -31,7 +31,8 @@ import {
   type WalletCertBody,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
-import { isWeakPublicKey } from './weakkeys.js';
+import { challengeScalar, equations, le, secretScalar, torsionPoint } from './ed25519-craft.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { createRequest } from './request.js';
 import { requestVerification, tokenVerification, type SigCheck, type VerifyContext } from './verify.js';
 
@@ -48,11 +49,11 @@ export interface VectorSignature {
   message: string;
   signature: string;
   /**
-   * What RFC 8032 strict verification says; null where implementations legitimately differ: a small-order
-   * public key, where the cofactorless equation holds for a forged signature (OpenSSL accepts it, noble with
-   * zip215 false rejects it). offpay rejects such keys before any signature check (weak_public_key).
+   * What offpay's one Ed25519 rule answers (spec/protocol.md §8: S < L, A and R canonical and not of small
+   * order, the cofactorless equation), which is libsodium's crypto_sign_verify_detached. Every implementation
+   * must give this answer.
    */
-  valid: boolean | null;
+  valid: boolean;
 }
 
 export interface VectorContext {
@@ -107,6 +108,12 @@ const NOTES: VectorFile['notes'] = {
   TimeWindow: { bugType: 'MISSING_STEP', description: 'Token or request time outside [now - maxAge, now + maxFuture].' },
   Amount: { bugType: 'MISSING_STEP', description: 'Currency and amount against the request or expected fare, and against the certificate limits.' },
   KeyRotation: { bugType: 'FUNCTIONALITY', description: 'A certificate signed with another valid issuer key index.' },
+  Precedence: { bugType: 'EDGE_CASE', description: 'Several irregularities in one message: the first irregular CBOR head in reading order decides the reason (spec/protocol.md §3.4).' },
+  Float: { bugType: 'BER_ENCODING', description: 'A floating-point number (any width, any value: integral, non-integral, NaN, -0.0): non_canonical, decided by the initial byte (spec/protocol.md §3.4).' },
+  Limits: { bugType: 'EDGE_CASE', description: 'At or just past the 65,536-byte size limit or the 16-level nesting limit (spec/protocol.md §3.5).' },
+  Shape: { bugType: 'MODIFIED_PARAMETER', description: 'The outer shape of a message: not an array, too few elements, the certificate missing or not an array (spec/protocol.md §5 step 2).' },
+  Ed25519EdgeCase: { bugType: 'EDGE_CASE', description: 'A case of the Ed25519 edge-case catalogue (Chalkias, Garillot, Nikolaenko, "Taming the many EdDSAs", 2020): small-order or mixed-order A and R, S >= L, non-canonical A and R. The comment gives the paper case number and which equations hold; the wallet signature entry gives what offpay\'s rule (libsodium\'s) answers.' },
+  MixedOrderKey: { bugType: 'AUTH_BYPASS', description: 'A certificate key with a small-order component (not in the prime-order subgroup): refused as weak_public_key before any signature check.' },
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -193,7 +200,7 @@ function elems(p: TokenParts): Uint8Array[] {
   return tokenArray(p).map((e) => encodeCbor(e));
 }
 
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const L = ED_L;
 
 /** S + L: the malleated twin of a valid signature (still < 2^256 for these vectors). */
 export function malleate(sig: Uint8Array): Uint8Array {
@@ -218,9 +225,9 @@ function flip(b: Uint8Array, index: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------
 // Signatures listed in a case
 
-/** One signature entry: the exact signed bytes and what RFC 8032 strict verification says (null for weak keys). */
+/** One signature entry: the exact signed bytes and what offpay's Ed25519 rule says about them. */
 function entry(role: VectorSignature['role'], publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): VectorSignature {
-  const valid = isWeakPublicKey(publicKey) ? null : nobleEd25519.verify(signature, message, publicKey);
+  const valid = nobleEd25519.verify(signature, message, publicKey);
   return { role, publicKey: toHex(publicKey), message: toHex(message), signature: toHex(signature), valid };
 }
 
@@ -313,6 +320,8 @@ function tokenCases(w: World): Decl[] {
   const baseBytes = bytesOf(base);
   const reqTok = tok(fields({ challenge }));
   const reqBytes = bytesOf(reqTok);
+  /** The base token with element i replaced by raw bytes. */
+  const replace0 = (i: number, b: Uint8Array) => rawArray([0x88], elems(base).map((e, j) => (j === i ? b : e)));
 
   // --- valid
   add('one-way vending token', ['Valid'], undefined, baseBytes, vending);
@@ -337,6 +346,10 @@ function tokenCases(w: World): Decl[] {
   });
   const rotated = { secretKey: sk('wallet-rot'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-rot')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 2) };
   add('certificate signed with issuer key index 2 (rotation)', ['Valid', 'KeyRotation'], undefined, bytesOf(tok(fields(), rotated)), vending);
+  const k255: IssuerKeySet = { ...w.keySet, keys: [...w.keySet.keys, { keyIndex: 255, publicKey: publicKeyOf(sk('issuer-1')), notBefore: T0 - DAY, notAfter: T0 + DAY }] };
+  const body255 = { keyIndex: 255, walletPublicKey: publicKeyOf(sk('wallet-255')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 };
+  const cert255: WalletCert = { ...body255, issuerSignature: sign(walletCertSigningInput(body255), sk('issuer-1')) };
+  add('certificate naming issuer key index 255, the largest', ['Valid', 'Boundary', 'IssuerKey'], undefined, bytesOf(tok(fields(), { secretKey: sk('wallet-255'), cert: cert255 })), { ...vending, issuerKeys: k255 });
   add('largest payee id, 4294967295', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ payee: 0xffffffff }))), { ...vending, payees: [0xffffffff] });
 
   // --- malformed
@@ -348,6 +361,49 @@ function tokenCases(w: World): Decl[] {
   add('the token twice (trailing CBOR item)', ['Malformed'], 'malformed', rawArray([], [baseBytes, baseBytes]), vending, baseBytes);
   add('a CBOR map instead of an array', ['Malformed'], 'malformed', Uint8Array.from([0xa1, 0x01, 0x02]), vending);
   add('the time field wrapped in tag 1 (epoch date)', ['Malformed'], 'malformed', rawArray([0x88], elems(base).map((e, i) => (i === 6 ? rawArray([0xc1], [e]) : e))), vending, baseBytes);
+  add('time as a text string (offpay messages carry no text: any text string is malformed)', ['Malformed'], 'malformed', encodeCbor([5, 1, base.cert, ...fields({ time: '2026-11-18T20:26:30Z' }), base.signature]), vending, baseBytes);
+  add('time as a text string of invalid UTF-8 (the bytes are never examined)', ['Malformed'], 'malformed', replace0(6, Uint8Array.from([0x62, 0xc3, 0x28])), vending, baseBytes);
+  add('the counter as the simple value true', ['Malformed'], 'malformed', replace0(5, Uint8Array.from([0xf5])), vending, baseBytes);
+  add('the challenge as null', ['Malformed'], 'malformed', rawArray([0x89], [...elems(base).slice(0, 7), Uint8Array.from([0xf6]), elems(base)[7]!]), vending, baseBytes);
+
+  // --- parser precedence (spec/protocol.md §3.4): the first irregular head decides
+  add('non-shortest array head (98 08), then the time as a map', ['Precedence', 'NonCanonical'], 'non_canonical', rawArray([0x98, 0x08], elems(base).map((e, i) => (i === 6 ? Uint8Array.from([0xa1, 0x01, 0x02]) : e))), vending, baseBytes);
+  add('non-shortest array head (98 08), then the time wrapped in tag 1', ['Precedence', 'NonCanonical'], 'non_canonical', rawArray([0x98, 0x08], elems(base).map((e, i) => (i === 6 ? rawArray([0xc1], [e]) : e))), vending, baseBytes);
+  add('non-shortest array head (98 08), then truncated', ['Precedence', 'NonCanonical'], 'non_canonical', rawArray([0x98, 0x08], elems(base)).slice(0, 40), vending, baseBytes);
+  add('the amount as a map, then a non-shortest time', ['Precedence', 'Malformed'], 'malformed', rawArray([0x88], elems(base).map((e, i) => (i === 4 ? Uint8Array.from([0xa1, 0x01, 0x02]) : i === 6 ? rawArray([0x1b, 0, 0, 0, 0], [e.slice(1)]) : e))), vending, baseBytes);
+  add('a non-shortest amount, then trailing bytes', ['Precedence', 'NonCanonical'], 'non_canonical', rawArray([0x88], elems(base).map((e, i) => (i === 4 ? Uint8Array.from([0x1a, 0x00, 0x00, 0x04, 0xe2]) : e)), [0x00]), vending, baseBytes);
+  add('a non-shortest head cut short by the end of the input (1a 00 00)', ['Precedence', 'Malformed'], 'malformed', rawArray([0x88], elems(base).slice(0, 4), [0x1a, 0x00, 0x00]), vending, baseBytes);
+  add('an array head announcing more elements than bytes left, before a non-shortest element', ['Precedence', 'Malformed'], 'malformed', Uint8Array.from([0x98, 0xff, 0x18, 0x05]), vending);
+
+  // --- floats (spec/protocol.md §3.4): every float is non_canonical, whatever its width and value
+  add('the amount as a float16 NaN', ['Float', 'NonCanonical'], 'non_canonical', replace0(4, Uint8Array.from([0xf9, 0x7e, 0x00])), vending, baseBytes);
+  add('the amount as a float16 -0.0', ['Float', 'NonCanonical'], 'non_canonical', replace0(4, Uint8Array.from([0xf9, 0x80, 0x00])), vending, baseBytes);
+  add('the amount as a float32 1250.5 (not integral)', ['Float', 'NonCanonical'], 'non_canonical', replace0(4, Uint8Array.from([0xfa, 0x44, 0x9c, 0x50, 0x00])), vending, baseBytes);
+  add('the amount as a float64 1250.0 (integral)', ['Float', 'NonCanonical'], 'non_canonical', replace0(4, Uint8Array.from([0xfb, 0x40, 0x93, 0x88, 0x00, 0x00, 0x00, 0x00, 0x00])), vending, baseBytes);
+  add('the amount as a float64 NaN', ['Float', 'NonCanonical'], 'non_canonical', replace0(4, Uint8Array.from([0xfb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0])), vending, baseBytes);
+  add('the counter as a float64 -0.0', ['Float', 'NonCanonical'], 'non_canonical', replace0(5, Uint8Array.from([0xfb, 0x80, 0, 0, 0, 0, 0, 0, 0])), vending, baseBytes);
+
+  // --- limits (spec/protocol.md §3.5)
+  const nested = (levels: number) => Uint8Array.from([...new Array<number>(levels - 1).fill(0x81), 0x80]);
+  add('16 nested arrays (the deepest a decoder accepts; not a token)', ['Limits', 'Shape'], 'bad_structure', nested(16), vending);
+  add('17 nested arrays (too deep)', ['Limits', 'Malformed'], 'malformed', nested(17), vending);
+  const big = new Uint8Array(65_536);
+  big.set([0x59, 0xff, 0xfd]);
+  add('a 65,536-byte message (a byte string; the largest size a decoder parses)', ['Limits', 'Shape'], 'bad_structure', big, vending);
+  add('a 65,537-byte message (too large, refused before parsing)', ['Limits', 'Malformed'], 'malformed', rawArray([], [big], [0x00]), vending);
+
+  // --- shape (spec/protocol.md §5 step 2)
+  add('top level an integer (05), not an array', ['Shape'], 'bad_structure', Uint8Array.from([0x05]), vending);
+  add('top level a byte string', ['Shape'], 'bad_structure', encodeCbor(baseBytes.slice(0, 20)), vending);
+  add('top level the empty array []', ['Shape'], 'bad_structure', Uint8Array.from([0x80]), vending);
+  add('top level [5]', ['Shape'], 'bad_structure', Uint8Array.from([0x81, 0x05]), vending);
+  add('top level [5, 1]', ['Shape'], 'bad_structure', Uint8Array.from([0x82, 0x05, 0x01]), vending);
+  add('[4] (one element: too short before the type is read)', ['Shape'], 'bad_structure', Uint8Array.from([0x81, 0x04]), vending);
+  add('element 0 a byte string', ['Shape', 'WrongType'], 'wrong_type', encodeCbor([Uint8Array.of(5), 1, base.cert, ...base.fields, base.signature]), vending);
+  add('the certificate missing (7 elements)', ['Shape'], 'bad_structure', encodeCbor([5, 1, ...base.fields, base.signature]), vending);
+  add('the certificate a byte string (its encoding) instead of an array', ['Shape'], 'bad_structure', encodeCbor([5, 1, encodeCbor(base.cert), ...base.fields, base.signature]), vending);
+  add('the certificate an array of one element [2]', ['Shape'], 'bad_structure', encodeCbor([5, 1, [2], ...base.fields, base.signature]), vending);
+  add('a token of 7 elements whose certificate has type 3 (the token count is checked first)', ['Shape'], 'bad_structure', encodeCbor([5, 1, [3, ...(base.cert as CborValue[]).slice(1)], ...base.fields.slice(0, 3), base.signature]), vending);
 
   // --- non-canonical (RFC 8949 §4.2.1)
   const be = elems(base);
@@ -388,7 +444,7 @@ function tokenCases(w: World): Decl[] {
   struct('counter 0 (counters start at 1)', fields({ counter: 0 }));
   struct('counter 4294967296 (above 2^32 - 1)', fields({ counter: 0x100000000 }));
   struct('payee 4294967296 (above 2^32 - 1)', fields({ payee: 0x100000000 }));
-  struct('time as a text string', fields({ time: '2026-11-18T20:26:30Z' }));
+
   struct('amount above 2^53 - 1', fields({ amount: 2n ** 60n }));
   const certMut = (i: number, v: CborValue) => {
     const c = [...(base.cert as CborValue[])];
@@ -473,6 +529,119 @@ function tokenCases(w: World): Decl[] {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The Ed25519 edge-case group ("Taming the many EdDSAs", Chalkias, Garillot, Nikolaenko 2020, cases 0-11)
+
+type Pt = InstanceType<typeof ed25519.Point>;
+
+/**
+ * Tokens whose wallet key and signature are crafted: for each case the wallet key A (in a certificate the issuer
+ * key 1 signed directly, as a careless or compromised issuer would) and a signature (R, S) built from known
+ * scalars and torsion points, ground over the counter until the case's condition on the equations holds.
+ */
+function edgeCases(w: World): Decl[] {
+  const out: Decl[] = [];
+  const P = ed25519.Point;
+  const vending: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [4201] };
+  const a = secretScalar(sk('edge-wallet'));
+  const r = secretScalar(sk('edge-nonce'));
+  const aB = P.BASE.multiply(a);
+  const rB = P.BASE.multiply(r);
+  const L = ED_L;
+  const mod = (x: bigint) => ((x % L) + L) % L;
+  const certFor = (A: Uint8Array): WalletCert => {
+    const body = { keyIndex: 1, walletPublicKey: A, expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 };
+    return { ...body, issuerSignature: sign(walletCertSigningInput(body), sk('issuer-1')) };
+  };
+  const identityPPlus1 = fromHex('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');
+  const order4P = fromHex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'); // y = p: the point y = 0
+  interface Sig { rBytes: Uint8Array; R: Pt; s: bigint }
+  /**
+   * Grind the counter from 17 until `accept` holds; `build` makes (R, S) for the signing input. `kCanonical` says
+   * whether the case's lenient verifier hashes the canonical re-encodings of A and R instead of the bytes sent.
+   */
+  const make = (comment: string, reason: StatelessReason | undefined, flags: string[], A: Uint8Array, Apt: Pt, build: (msg: Uint8Array) => Sig,
+    accept: (eq: { cofactorless: boolean; cofactored: boolean }) => boolean, kCanonical = false) => {
+    const cert = certFor(A);
+    for (let counter = 17; counter < 17 + 400; counter++) {
+      const body: PaymentTokenBody = { walletCert: cert, payee: 4201, amount: 1250, counter, time: T0 - 10 };
+      const msg = tokenSigningInput(body);
+      const sig = build(msg);
+      const k = kCanonical ? challengeScalar(sig.R.toBytes(), Apt.toBytes(), msg) : challengeScalar(sig.rBytes, A, msg);
+      const eq = equations(Apt, sig.R, sig.s, k);
+      if (!accept(eq)) continue;
+      const signature = new Uint8Array(64);
+      signature.set(sig.rBytes, 0);
+      signature.set(le(sig.s), 32);
+      const bytes = encodeCbor([5, 1, walletCertToCbor(cert), 4201, 1250, counter, T0 - 10, signature]);
+      const eqs = `cofactorless ${eq.cofactorless ? 'holds' : 'fails'}, cofactored ${eq.cofactored ? 'holds' : 'fails'}${kCanonical ? ' (k over the canonical re-encoding)' : ''}`;
+      out.push({ comment: `${comment}; ${eqs}`, flags: ['Ed25519EdgeCase', ...flags], bytes, ctx: vending, ...(reason ? { reason } : {}) });
+      return;
+    }
+    throw new Error(`edge case not found: ${comment}`);
+  };
+  const T = torsionPoint;
+  const honestS = (R: Uint8Array, A: Uint8Array, msg: Uint8Array) => mod(r + challengeScalar(R, A, msg) * a);
+  const ka = (R: Uint8Array, A: Uint8Array, msg: Uint8Array, times = a) => mod(challengeScalar(R, A, msg) * times);
+
+  const Ab = aB.toBytes();
+  make('prime-order A, R = rB, S = r + ka: an ordinary signature', undefined, ['Valid'], Ab, aB, (m) => ({ rBytes: rB.toBytes(), R: rB, s: honestS(rB.toBytes(), Ab, m) }), (e) => e.cofactorless);
+  // case 0: small-order A and R, S = 0
+  const A8 = T(1);
+  make('case 0: A and R of small order (A of order 8), S = 0', 'weak_public_key', ['WeakKey'], A8.toBytes(), A8,
+    (m) => { for (let i = 0; i < 8; i++) { const R = T(i); if (R.add(A8.multiplyUnsafe(challengeScalar(R.toBytes(), A8.toBytes(), m))).is0()) return { rBytes: R.toBytes(), R, s: 0n }; } return { rBytes: T(0).toBytes(), R: T(0), s: 0n }; },
+    (e) => e.cofactorless);
+  // case 1: small-order A, mixed-order R
+  const R1 = rB.add(T(3));
+  make('case 1: A of small order (order 8), R = rB + T mixed order, S = r', 'weak_public_key', ['WeakKey'], A8.toBytes(), A8, () => ({ rBytes: R1.toBytes(), R: R1, s: r }), (e) => e.cofactored && e.cofactorless);
+  // case 2: mixed-order A, small-order R
+  const Am = aB.add(T(1));
+  const Amb = Am.toBytes();
+  make('case 2: A = aB + T mixed order, R of small order (order 4), S = ka', 'weak_public_key', ['MixedOrderKey'], Amb, Am, (m) => ({ rBytes: T(2).toBytes(), R: T(2), s: ka(T(2).toBytes(), Amb, m) }), (e) => e.cofactorless);
+  // cases 3 and 4: mixed-order A and R
+  const Rm = rB.add(T(5));
+  make('case 3: A and R of mixed order, S = r + ka, the cofactorless equation holds (libsodium accepts the signature; the certificate key is refused)', 'weak_public_key', ['MixedOrderKey'], Amb, Am,
+    (m) => ({ rBytes: Rm.toBytes(), R: Rm, s: honestS(Rm.toBytes(), Amb, m) }), (e) => e.cofactorless);
+  make('case 4: A and R of mixed order, S = r + ka, only the cofactored equation holds', 'weak_public_key', ['MixedOrderKey'], Amb, Am,
+    (m) => ({ rBytes: Rm.toBytes(), R: Rm, s: honestS(Rm.toBytes(), Amb, m) }), (e) => e.cofactored && !e.cofactorless);
+  // case 5: mixed-order A, prime-order R
+  make('case 5: A of mixed order, R = rB, S = r + ka, only the cofactored equation holds', 'weak_public_key', ['MixedOrderKey'], Amb, Am,
+    (m) => ({ rBytes: rB.toBytes(), R: rB, s: honestS(rB.toBytes(), Amb, m) }), (e) => e.cofactored && !e.cofactorless);
+  make('mixed-order A, R = rB, S = r + ka, the cofactorless equation holds (about 1 in 8): the signature is valid, the certificate key is refused', 'weak_public_key', ['MixedOrderKey'], Amb, Am,
+    (m) => ({ rBytes: rB.toBytes(), R: rB, s: honestS(rB.toBytes(), Amb, m) }), (e) => e.cofactorless);
+  // the reader/clearing split of issue 12: prime-order A, R' = rB + T
+  const Rp = rB.add(T(1));
+  make("case 5 turned on R: prime-order A, R' = rB + T (T of order 8), S = r + ka: a cofactored verifier accepts, offpay's rule refuses", 'bad_token_signature', ['TokenSignature'], Ab, aB,
+    (m) => ({ rBytes: Rp.toBytes(), R: Rp, s: honestS(Rp.toBytes(), Ab, m) }), (e) => e.cofactored && !e.cofactorless);
+  make('prime-order A, R of small order (order 8), S = ka: a cofactored verifier accepts, R is refused', 'bad_token_signature', ['TokenSignature'], Ab, aB,
+    (m) => ({ rBytes: T(1).toBytes(), R: T(1), s: ka(T(1).toBytes(), Ab, m) }), (e) => e.cofactored);
+  // cases 6 and 7: S >= L
+  for (const [label, n] of [['case 6: S + L (S >= L)', 1n], ['case 7: S + 15L (S far above L, top bits set)', 15n]] as const) {
+    const cert = certFor(Ab);
+    const body: PaymentTokenBody = { walletCert: cert, payee: 4201, amount: 1250, counter: 17, time: T0 - 10 };
+    const msg = tokenSigningInput(body);
+    const s0 = honestS(rB.toBytes(), Ab, msg);
+    const signature = new Uint8Array(64);
+    signature.set(rB.toBytes(), 0);
+    signature.set(le(s0 + n * L), 32);
+    if (s0 + n * L >= 2n ** 256n) throw new Error('S + nL overflows');
+    out.push({ comment: `${label}, prime-order A and R; the equation holds for S mod L`, flags: ['Ed25519EdgeCase', 'TokenSignature', 'SignatureMalleability'], reason: 'bad_token_signature',
+      bytes: encodeCbor([5, 1, walletCertToCbor(cert), 4201, 1250, 17, T0 - 10, signature]), ctx: vending });
+  }
+  // cases 8 and 9: non-canonical R (the identity written as y = p + 1)
+  make('case 8: R non-canonical (the identity as y = p + 1), prime-order A, S = ka with k over the bytes sent', 'bad_token_signature', ['TokenSignature'], Ab, aB,
+    (m) => ({ rBytes: identityPPlus1, R: P.ZERO, s: ka(identityPPlus1, Ab, m) }), (e) => e.cofactorless);
+  make('case 9: R non-canonical (the identity as y = p + 1), prime-order A, S = ka with k over the canonical encoding of R', 'bad_token_signature', ['TokenSignature'], Ab, aB,
+    (m) => ({ rBytes: identityPPlus1, R: P.ZERO, s: ka(P.ZERO.toBytes(), Ab, m) }), (e) => e.cofactorless, true);
+  // cases 10 and 11: non-canonical A
+  make('case 10: A non-canonical (the identity as y = p + 1), R = rB, S = r', 'weak_public_key', ['WeakKey'], identityPPlus1, P.ZERO,
+    () => ({ rBytes: rB.toBytes(), R: rB, s: r }), (e) => e.cofactorless);
+  const A4 = P.fromBytes(order4P, true);
+  make('case 11: A non-canonical (the order-4 point y = 0 written as y = p), R = rB, S = r, k over the canonical encoding of A', 'weak_public_key', ['WeakKey'], order4P, A4,
+    () => ({ rBytes: rB.toBytes(), R: rB, s: r }), (e) => e.cofactorless, true);
+  return out;
+}
+
 function requestCases(w: World): Decl[] {
   const out: Decl[] = [];
   const ctx: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [] };
@@ -520,6 +689,28 @@ function requestCases(w: World): Decl[] {
   add('trailing byte', ['Malformed'], 'malformed', rawArray([], [bytes], [0]), ctx, bytes);
   const weakReaderBody = { ...w.reader.cert, readerPublicKey: new Uint8Array(32) };
   add('reader certificate with a small-order key', ['WeakKey'], 'weak_public_key', resign((a) => (a[2] = readerCertToCbor({ ...weakReaderBody, issuerSignature: sign(readerCertSigningInput(weakReaderBody), sk('issuer-1')) }))));
+  // A mixed-order reader key (a prime-order point plus a point of order 8), certified by issuer key 1 directly.
+  const mixedKey = ed25519.Point.BASE.multiply(secretScalar(sk('reader-mixed'))).add(torsionPoint(1)).toBytes();
+  const mixedBody = { ...w.reader.cert, readerPublicKey: mixedKey };
+  add('reader certificate with a mixed-order key (prime-order point + order-8 point)', ['MixedOrderKey'], 'weak_public_key', resign((a) => (a[2] = readerCertToCbor({ ...mixedBody, issuerSignature: sign(readerCertSigningInput(mixedBody), sk('issuer-1')) }))));
+  // §6 step by step: certificate shape, issuer key, certificate window, time window boundaries
+  add('a wallet certificate where the reader certificate belongs', ['WrongType'], 'wrong_type', resign((a) => (a[2] = walletCertToCbor(w.usd.cert))));
+  add('reader certificate of version 2', ['Version'], 'unsupported_version', resign((a) => (a[2] = rcMut(1, 2))));
+  add('reader certificate with profile 2 (only 0 vending and 1 transit exist)', ['Structure'], 'bad_structure', resign((a) => (a[2] = rcMut(6, 2))));
+  add('reader certificate not an array', ['Shape'], 'bad_structure', resign((a) => (a[2] = 7)));
+  add('request of 7 elements (time missing)', ['Shape'], 'bad_structure', encodeCbor([...arr.slice(0, 6), arr[7]!]));
+  add('reader time before the issuer key notBefore', ['IssuerKey'], 'issuer_key_not_valid', bytes, { ...ctx, issuerKeys: { ...w.keySet, keys: w.keySet.keys.map((k) => (k.keyIndex === 1 ? { ...k, notBefore: T0 + 1 } : k)) } });
+  add('reader time one second after the reader certificate notAfter', ['CertValidity', 'Boundary'], 'certificate_expired', bytes, {
+    ...ctx,
+    now: w.reader.cert.notAfter + 1,
+    maxAgeSeconds: w.reader.cert.notAfter - T0 + 10,
+    issuerKeys: { ...w.keySet, keys: w.keySet.keys.map((k) => (k.keyIndex === 1 ? { ...k, notAfter: T0 + 400 * DAY } : k)) },
+  });
+  add('reader time equal to the reader certificate notBefore', ['Valid', 'Boundary', 'CertValidity'], undefined, resign((a) => (a[6] = w.reader.cert.notBefore)), { ...ctx, now: w.reader.cert.notBefore });
+  add('request time exactly maxAge before now', ['Valid', 'Boundary', 'TimeWindow'], undefined, bytes, { ...ctx, now: T0 - 5 + 300 });
+  add('request time one second older than maxAge', ['TimeWindow', 'Boundary'], 'time_too_old', bytes, { ...ctx, now: T0 - 5 + 301 });
+  add('request time exactly maxFuture after now', ['Valid', 'Boundary', 'TimeWindow'], undefined, resign((a) => (a[6] = T0 + 60)));
+  add('amount 1, the smallest', ['Valid', 'Boundary'], undefined, resign((a) => (a[3] = 1)));
   return out;
 }
 
@@ -563,9 +754,17 @@ export function generateVectors(): { 'token_verify.json': VectorFile; 'request_v
     [
       'Verification of offpay payment tokens (spec/protocol.md §Verification).',
       'Run each case with the issuer key set (issuerKeys, or context.issuerKeysOverride when present) and the context; expect result, and reason when invalid.',
-      'signatures lists every signature in the case: publicKey, the exact signed bytes (message) and whether RFC 8032 strict verification accepts it. For non-canonical or malformed variants of a good token, the list is that of the canonical original.',
+      'signatures lists every signature in the case: publicKey, the exact signed bytes (message) and whether offpay\'s Ed25519 rule (spec/protocol.md §8; libsodium\'s crypto_sign_verify_detached) accepts it. For non-canonical or malformed variants of a good token, the list is that of the canonical original.',
     ],
-    [{ type: 'TokenVerify', comment: 'Stateless token verification at a reader', decls: tokenCases(w), kind: 'token' }],
+    [
+      { type: 'TokenVerify', comment: 'Stateless token verification at a reader', decls: tokenCases(w), kind: 'token' },
+      {
+        type: 'Ed25519EdgeCases',
+        comment: 'The Ed25519 edge-case catalogue (Chalkias, Garillot, Nikolaenko, "Taming the many EdDSAs", 2020, cases 0-11) as offpay tokens: crafted wallet keys and signatures, with the verdict of offpay\'s one Ed25519 rule (spec/protocol.md §8)',
+        decls: edgeCases(w),
+        kind: 'token',
+      },
+    ],
     w.keySet,
   );
   const request = finish(
@@ -607,7 +806,7 @@ function judge(c: VectorCase, o: Outcome): string | undefined {
 
 function sigProblems(c: VectorCase, v: SyncVerifier): string[] {
   return c.signatures
-    .filter((s) => s.valid !== null && v.verify(fromHex(s.signature), fromHex(s.message), fromHex(s.publicKey)) !== s.valid)
+    .filter((s) => typeof s.valid !== 'boolean' || v.verify(fromHex(s.signature), fromHex(s.message), fromHex(s.publicKey)) !== s.valid)
     .map((s) => `tcId ${c.tcId}: ${v.name} says the ${s.role} signature is ${s.valid ? 'invalid' : 'valid'}`);
 }
 
@@ -641,7 +840,7 @@ export async function checkVectorFilesAsync(files: Record<string, VectorFile>, v
         const p = judge(c, step.value);
         if (p) problems.push(`${name}: ${p} [${verifier.name}]`);
         for (const s of c.signatures) {
-          if (s.valid !== null && (await verifier.verify(fromHex(s.signature), fromHex(s.message), fromHex(s.publicKey))) !== s.valid) {
+          if (typeof s.valid !== 'boolean' || (await verifier.verify(fromHex(s.signature), fromHex(s.message), fromHex(s.publicKey))) !== s.valid) {
             problems.push(`${name}: tcId ${c.tcId}: ${verifier.name} disagrees on the ${s.role} signature`);
           }
         }

@@ -6,8 +6,8 @@
  * src/node/crypto.ts); `verifyTokenAsync` drives it with any verifier, the WebCrypto fast path included. So
  * every backend walks the same steps in the same order and gives the same reason code.
  *
- * Order: parse and canonical form; type and version; structure; weak public key; issuer key known and valid at the reader's
- * time; certificate signature; certificate validity; token signature; payee binding; challenge; time window;
+ * Order: parse and canonical form; type and version; structure; certificate key a canonical prime-order point
+ * (spec/protocol.md §8.2); issuer key known and valid at the reader's time; certificate signature; certificate validity; token signature; payee binding; challenge; time window;
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
@@ -42,9 +42,17 @@ export interface VerifyContext {
   now: number;
   /** Payee ids this reader accepts: its reader id, and for a transit reader also its operator id. */
   payees: number[];
-  /** The payment request this reader issued and is waiting on, if any. */
+  /**
+   * The payment request this reader issued and is waiting on, if any (two-way flow). The token must carry its
+   * challenge and pay exactly its amount in its currency. Not together with `expected`.
+   */
   request?: { amount: number; currency: number; challenge: Uint8Array; time: number } | undefined;
-  /** For one-way tokens (no request): the price or fare the reader expects. */
+  /**
+   * For one-way tokens (no request): what the reader expects, each part optional. `currency`: the certificate's
+   * currency must equal it (`currency_mismatch`); `amount`: the token's amount must equal it; `maxAmount`: the
+   * amount must not exceed it (both `amount_mismatch`). Giving both `request` and `expected` is an error
+   * (`verify.bad_context`): a request already fixes the amount and currency.
+   */
   expected?: { amount?: number; maxAmount?: number; currency?: number } | undefined;
   /** Oldest acceptable token time relative to `now`, seconds (default 300). */
   maxAgeSeconds?: number | undefined;
@@ -108,8 +116,19 @@ function findKey(set: IssuerKeySet, keyIndex: number): IssuerKey | undefined {
   return set.keys.find((k) => k.keyIndex === keyIndex);
 }
 
+/**
+ * The one check of a caller's context that the verdict depends on (spec/protocol.md §5, context): a request and
+ * an expected fare at once would leave it open which one the token must match. Throws `verify.bad_context`.
+ */
+export function checkVerifyContext(ctx: VerifyContext): void {
+  if (ctx.request !== undefined && ctx.expected !== undefined) {
+    throw new OffpayError('verify.bad_context', 'give either a request or an expected amount/currency, not both');
+  }
+}
+
 /** The verification algorithm. Yields signature checks; receives true/false for each. */
 export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Generator<SigCheck, Verdict, boolean> {
+  checkVerifyContext(ctx);
   let t: PaymentToken;
   let inputs: { cert: Uint8Array; token: Uint8Array };
   try {
@@ -121,7 +140,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
     return reject(reason, message);
   }
   const cert = t.walletCert;
-  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is a small-order point', t);
+  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is not a canonical point of prime order', t);
   const key = findKey(ctx.issuerKeys, cert.keyIndex);
   if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, t);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
@@ -146,6 +165,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (t.time < ctx.now - maxAge) return reject('time_too_old', `token time ${t.time} is more than ${maxAge} s before ${ctx.now}`, t);
   if (t.time > ctx.now + maxFuture) return reject('time_in_future', `token time ${t.time} is more than ${maxFuture} s after ${ctx.now}`, t);
   if (ctx.request && ctx.request.time < ctx.now - maxAge) return reject('time_too_old', `the request of ${ctx.request.time} has expired`, t);
+  // At most one of request and expected is given (checkVerifyContext).
   const wantCurrency = ctx.request?.currency ?? ctx.expected?.currency;
   if (wantCurrency !== undefined && cert.currency !== wantCurrency) {
     return reject('currency_mismatch', `the wallet certificate is in currency ${cert.currency}, the reader asks for ${wantCurrency}`, t);
@@ -229,7 +249,7 @@ export function* requestVerification(
     return no(reason, message);
   }
   const c = r.readerCert;
-  if (isWeakPublicKey(c.readerPublicKey)) return no('weak_public_key', 'the reader public key is a small-order point');
+  if (isWeakPublicKey(c.readerPublicKey)) return no('weak_public_key', 'the reader public key is not a canonical point of prime order');
   const key = findKey(ctx.issuerKeys, c.keyIndex);
   if (!key) return no('unknown_issuer_key', `issuer key index ${c.keyIndex} is not known`);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) return no('issuer_key_not_valid', `issuer key ${c.keyIndex} is not valid now`);

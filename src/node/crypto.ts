@@ -1,10 +1,12 @@
 /**
  * node:crypto Ed25519 verifier (OpenSSL): synchronous and about 15x faster than noble on Node.
- * Node-only; readers and clearing on Node use it. Agrees with noble (RFC 8032 strict) on every vector.
+ * Node-only; readers and clearing on Node use it. OpenSSL computes the cofactorless equation but accepts
+ * small-order A and R, so `ed25519Precheck` (src/crypto.ts) runs first: the same rule as noble and WebCrypto
+ * (spec/protocol.md §8).
  */
 import * as nodeCrypto from 'node:crypto';
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { carve, equalBytes, prefixKey, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, type SyncVerifier } from '../crypto.js';
+import { carve, ed25519Precheck, equalBytes, prefixKey, type SyncVerifier } from '../crypto.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
@@ -29,7 +31,7 @@ export function nodeEd25519(cacheSize = 4096): SyncVerifier {
   return {
     name: 'node',
     verify(signature, message, publicKey) {
-      if (signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+      if (!ed25519Precheck(signature, publicKey)) return false;
       const key = keyFor(publicKey);
       if (!key) return false;
       try {

@@ -5,7 +5,19 @@ import { SigningTag } from '../../src/messages.js';
 import { nodeEd25519, nodeSha256 } from '../../src/node/crypto.js';
 import { cachingVerifier } from '../../src/reader/verifier.js';
 import { malleate } from '../../src/vectors.js';
-import { isWeakPublicKey, weakPublicKeys } from '../../src/weakkeys.js';
+import { isCanonicalEncoding, isSmallOrderEncoding, isWeakPublicKey, SMALL_ORDER_ENCODINGS, weakPublicKeys } from '../../src/weakkeys.js';
+
+/** The prime-order rule computed directly, without the memo. */
+function isPrimeOrderKeyUncached(k: Uint8Array): boolean {
+  try {
+    const P = ed25519.Point.fromBytes(k, false);
+    return !P.is0() && P.isTorsionFree() && isCanonicalEncoding(k) && !isSmallOrderEncoding(k);
+  } catch {
+    return false;
+  }
+}
+import { torsionPoint } from '../../src/ed25519-craft.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 
 describe('Ed25519 backends', () => {
   it('RFC 8032 §7.1 test 1 (known answer)', () => {
@@ -49,11 +61,50 @@ describe('Ed25519 backends', () => {
     expect(toHex(signingInput('AB', Uint8Array.of(1)))).toBe('02414201');
   });
 
-  it('lists the 14 encodings of small-order points and nothing else', () => {
+  it('lists the 14 encodings of small-order points, recomputed from the curve, and nothing else', () => {
+    // Walk E[8] from a point of order 8; add each point's y + p twin (when below 2^255) and, where x = 0, the
+    // encodings with the sign bit set.
+    const P = ed25519.Point;
+    const p = 2n ** 255n - 19n;
+    const le = (v: bigint, sign: number) => Uint8Array.from({ length: 32 }, (_, i) => (i === 31 ? (Number((v >> 248n) & 0x7fn) | (sign << 7)) : Number((v >> BigInt(8 * i)) & 0xffn)));
+    const t8 = P.fromBytes(fromHex(SMALL_ORDER_ENCODINGS[4]!));
+    const found = new Set<string>();
+    let pt = P.ZERO;
+    for (let k = 0; k < 8; k++) {
+      const { x, y } = pt.toAffine();
+      found.add(toHex(pt.toBytes()));
+      if (y + p < 2n ** 255n) found.add(toHex(le(y + p, Number(x & 1n))));
+      if (x === 0n) {
+        found.add(toHex(le(y, 1)));
+        if (y + p < 2n ** 255n) found.add(toHex(le(y + p, 1)));
+      }
+      pt = pt.add(t8);
+    }
+    expect(pt.is0()).toBe(true);
+    expect([...found].sort()).toEqual(weakPublicKeys());
     expect(weakPublicKeys()).toHaveLength(14);
-    expect(isWeakPublicKey(fromHex('0100000000000000000000000000000000000000000000000000000000000000'))).toBe(true);
-    expect(isWeakPublicKey(fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(true);
+    for (const h of weakPublicKeys()) {
+      expect(isSmallOrderEncoding(fromHex(h))).toBe(true);
+      expect(isWeakPublicKey(fromHex(h))).toBe(true);
+    }
     expect(isWeakPublicKey(publicKeyOf(new Uint8Array(32).fill(3)))).toBe(false);
+    expect(isSmallOrderEncoding(publicKeyOf(new Uint8Array(32).fill(3)))).toBe(false);
+  });
+
+  it('a valid certificate key is a canonical point of prime order: mixed-order keys are weak', () => {
+    const good = ed25519.Point.BASE.multiply(987654321n);
+    expect(isWeakPublicKey(good.toBytes())).toBe(false);
+    expect(isWeakPublicKey(good.toBytes())).toBe(false); // from the memo
+    // a mixed-order key sharing the memo's six-byte prefix with a remembered good key is still weak
+    const twin = good.toBytes();
+    twin[20] = twin[20]! ^ 1;
+    expect(isWeakPublicKey(twin)).toBe(!isPrimeOrderKeyUncached(twin));
+    for (let i = 1; i < 8; i++) expect(isWeakPublicKey(good.add(torsionPoint(i)).toBytes())).toBe(true);
+    expect(isCanonicalEncoding(fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(true);
+    expect(isCanonicalEncoding(fromHex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(false);
+    expect(isCanonicalEncoding(fromHex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'))).toBe(false);
+    expect(isCanonicalEncoding(fromHex('ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(false);
+    expect(isCanonicalEncoding(fromHex('ecfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe'))).toBe(true);
   });
 });
 

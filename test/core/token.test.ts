@@ -149,3 +149,44 @@ describe('signing inputs sliced from received token bytes', () => {
     );
   });
 });
+
+describe('keys and contexts the verifier refuses', () => {
+  it('the issuer certifies only canonical prime-order keys: small-order, mixed-order, non-canonical and off-curve keys are issuer.weak_public_key', async () => {
+    const { ed25519 } = await import('@noble/curves/ed25519.js');
+    const { torsionPoint } = await import('../../src/ed25519-craft.js');
+    const { issuer, reader } = world('weak');
+    const good = ed25519.Point.BASE.multiply(12345n);
+    const offCurve = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 2 : 0)); // y = 2 is not on the curve
+    const keys = [
+      torsionPoint(1).toBytes(),
+      good.add(torsionPoint(1)).toBytes(),
+      good.add(torsionPoint(4)).toBytes(), // order-2 component
+      Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 0xee : i === 31 ? 0x7f : 0xff)),
+      offCurve,
+    ];
+    for (const k of keys) {
+      expect(() => issuer.issueWalletCert({ walletPublicKey: k, expiryDay: 30000, maxPerPayment: 1, offlineAllowance: 1, currency: 344 }, NOW)).toThrow(
+        expect.objectContaining({ code: 'issuer.weak_public_key' }),
+      );
+      expect(() => issuer.issueReaderCert({ ...reader.cert, readerPublicKey: k }, NOW)).toThrow(expect.objectContaining({ code: 'issuer.weak_public_key' }));
+    }
+    expect(() => issuer.issueWalletCert({ walletPublicKey: good.toBytes(), expiryDay: 30000, maxPerPayment: 1, offlineAllowance: 1, currency: 344 }, NOW)).not.toThrow();
+  });
+
+  it('an issuer key set holds at most 255 keys, indexes 0-255 (spec §1, messages.cddl)', () => {
+    const key = (keyIndex: number) => ({ keyIndex, publicKey: new Uint8Array(32).fill(9), notBefore: 0, notAfter: 1 });
+    const set255 = { issuerId: 1, keys: Array.from({ length: 255 }, (_, i) => key(i + 1)) };
+    expect(decodeIssuerKeySet(encodeIssuerKeySet(set255)).keys.at(-1)!.keyIndex).toBe(255);
+    const set256 = { issuerId: 1, keys: Array.from({ length: 256 }, (_, i) => key(i)) };
+    expect(() => decodeIssuerKeySet(encodeIssuerKeySet(set256))).toThrow(expect.objectContaining({ code: 'message.bad_structure' }));
+  });
+
+  it('a request and an expected amount together are verify.bad_context, not a verdict', async () => {
+    const { issuer, wallet } = world('ctx');
+    const token = await wallet.payTo({ payee: 4201, amount: 1250 });
+    const ctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201] };
+    const request = { amount: 1250, currency: 344, challenge: new Uint8Array(8), time: NOW };
+    expect(verifyToken(token, { ...ctx, expected: { amount: 1250 } }).accepted).toBe(true);
+    expect(() => verifyToken(token, { ...ctx, request, expected: { amount: 1250 } })).toThrow(expect.objectContaining({ code: 'verify.bad_context' }));
+  });
+});
