@@ -24,7 +24,6 @@ export interface FieldSpec {
 }
 
 const DAY = 86_400;
-const YEAR = 366 * DAY;
 
 /** Every profile field a policy may override (the profile name comes from the reader certificate). */
 export const PROFILE_SCHEMA: Record<Exclude<keyof ProfileParams, 'name'>, FieldSpec> = {
@@ -64,8 +63,11 @@ function distance(a: string, b: string): number {
 }
 
 function unknownKey(code: string, where: string, key: string, known: readonly string[]): OffpayError {
+  const lower = key.toLowerCase();
+  const prefix = known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
   const best = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
-  const hint = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best[0]}"?)` : '';
+  const guess = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : prefix;
+  const hint = guess ? ` (did you mean "${guess}"?)` : '';
   return new OffpayError(code, `${where}: unknown key "${key}"${hint}; known keys: ${known.join(', ')}`);
 }
 

@@ -68,9 +68,6 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     r.loadBlocklist(freshList(issuer, 1));
     return r;
   }
-  function request(amount = 1250, challenge = 1) {
-    return createRequest(vend, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(challenge) }).request;
-  }
   const { pay, sell } = vendingHelpers(vend, alice);
 
   it('accepts a token answering its open request, commits a journal entry, and signs a receipt', async () => {
