@@ -170,6 +170,8 @@ const request: Command = {
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory' },
     db: { type: 'string', arg: 'READER.db', help: 'reader database (offpay reader init): the request becomes its one open request' },
+    issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor (replaces the key set stored in the database)' },
+    policy: { type: 'string', arg: 'FILE', help: 'reader policy JSON (default READER/policy.json if present)' },
     amount: { type: 'string', arg: 'AMOUNT', help: 'price in major units, e.g. 12.50' },
     currency: { type: 'string', arg: 'CODE', help: 'ISO 4217 code', default: 'HKD' },
     out: { type: 'string', arg: 'REQ', help: 'output file' },
