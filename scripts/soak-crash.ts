@@ -194,7 +194,7 @@ export async function runCrashCampaign(o: CrashCampaignOptions): Promise<CrashCa
   let nonce = 0;
   let journalEntries = 0;
   let acceptEntries = 0;
-  let genesis = new Uint8Array(32); // set from the journal id once the child has created the database
+  let genesis: Uint8Array = new Uint8Array(32); // set from the journal id once the child has created the database
   // Journal state after the last check: (wallet:counter) -> token hash of its accept entry. Checks are
   // incremental (rows after the last verified head, whose hash must not have changed); the last one is full.
   let inJournal = new Map<string, string>();

@@ -125,9 +125,9 @@ describe('key rotation and blocklist freshness (finding 11, finding 14)', () => 
     const old = Issuer.fromSecret(7, 1, k1, NOW - 86400 * 365, NOW + 86400 * 365);
     const rotated = new Issuer(7, [Issuer.fromSecret(7, 2, seededSecretKey('money', 'issuer-2'), NOW - 86400, NOW + 86400 * 365).keys[0]!]);
     const both = new Issuer(7, [...old.keys, ...rotated.keys]);
-    const certBy2 = rotated.issueReaderCert({ ...gate.cert, keyIndex: 2 }, NOW);
+    const certBy2 = rotated.issueReaderCert({ ...gate.cert }, NOW);
     const store = new MemoryReaderStore();
-    const r1 = new Reader({ ...gate, cert: both.issueReaderCert({ ...gate.cert, keyIndex: 2 }, NOW), issuerKeys: both.keySet(), store, clock: () => NOW });
+    const r1 = new Reader({ ...gate, cert: both.issueReaderCert({ ...gate.cert }, NOW, 2), issuerKeys: both.keySet(), store, clock: () => NOW });
     r1.loadBlocklist(list(old, 1));
     expect(r1.blocklistStatus(NOW).stale).toBe(false);
     // The issuer retires key 1: the reader's key set no longer has it.

@@ -22,6 +22,7 @@ const nowOpt = { type: 'string' as const, arg: 'TIME', help: 'the reader clock, 
 const readerOpt = { type: 'string' as const, arg: 'READER', help: 'reader directory (offpay reader new)' };
 const dbOpt = { type: 'string' as const, arg: 'READER.db', help: 'reader database (created by offpay reader init; never recreated)' };
 const issuerOpt = { type: 'string' as const, arg: 'ISSUER', help: 'issuer directory or keyset.cbor (replaces the key set stored in the database, e.g. after a key rotation)' };
+const viaOpt = { type: 'string' as const, arg: 'T', help: 'read the token from a WAV (fsk), image (qr) or NFC file' };
 const policyOpt = { type: 'string' as const, arg: 'FILE', help: 'reader policy JSON (default READER/policy.json if present)' };
 
 function viaOf(ctx: CommandContext): string | undefined {
@@ -154,21 +155,22 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
   },
 };
 
-function hashArg(arg: string): Uint8Array {
+/** A token hash given in hex, or the hash of a token file in any transport form (--via, or sniffed). */
+async function hashArg(arg: string, via: string | undefined): Promise<Uint8Array> {
   if (/^[0-9a-fA-F]{64}$/.test(arg)) return fromHex(arg);
-  return tokenHash(readBytes(arg, 'token', 65536));
+  return tokenHash(await readPayload('token', arg, via));
 }
 
 const voidCmd: Command = {
   name: 'reader void',
   summary: 'void a pending sale within the void window (the machine failed to dispense); exit 0 voided, 1 refused',
-  usage: '--reader READER --db READER.db TOKEN [--issuer ISSUER] [--now TIME]',
+  usage: '--reader READER --db READER.db TOKEN [--via fsk|qr|nfc] [--now TIME]',
   positionals: 'TOKEN (a token file or its SHA-256 hash in hex)',
-  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt },
+  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt, via: viaOpt },
   async run(ctx) {
     const [arg, ...extra] = ctx.positionals;
     if (!arg || extra.length) throw new UsageError('give exactly one TOKEN');
-    const hash = hashArg(arg);
+    const hash = await hashArg(arg, viaOf(ctx));
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
@@ -189,14 +191,14 @@ const voidCmd: Command = {
 
 const complete: Command = {
   name: 'reader complete',
-  summary: 'mark a pending sale complete (goods dispensed): it can no longer be voided or resumed',
-  usage: '--reader READER --db READER.db TOKEN [--now TIME]',
+  summary: 'mark a pending sale complete (goods dispensed): it can no longer be voided or resumed, and its request closes',
+  usage: '--reader READER --db READER.db TOKEN [--via fsk|qr|nfc] [--now TIME]',
   positionals: 'TOKEN (a token file or its SHA-256 hash in hex)',
-  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt },
+  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt, via: viaOpt },
   async run(ctx) {
     const [arg, ...extra] = ctx.positionals;
     if (!arg || extra.length) throw new UsageError('give exactly one TOKEN');
-    const hash = hashArg(arg);
+    const hash = await hashArg(arg, viaOf(ctx));
     const { reader, store } = openReader(ctx, parseNow(ctx.opt('now')));
     try {
       const ok = reader.complete(hash);
