@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { encodeIssuerKeySet, Issuer, publicKeyOf, seededSecretKey } from '../../src/index.js';
+import { saveReader } from '../../src/node/files.js';
+import { createBlocklist } from '../../src/reader/index.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string; json: () => Record<string, unknown> }> {
   let out = '';
@@ -289,5 +292,31 @@ describe('offpay reader / clearing CLI', () => {
     await bad({ profile: { whenBlocklistStale: 'Refuse' } }, /whenBlocklistStale must be exactly one of "refuse", "reduce"/);
     await bad({ profile: { resumeWindowSecs: 10 } }, /unknown key "resumeWindowSecs" \(did you mean "resumeWindowSeconds"\?\)/);
     await bad({ window: 100 }, /multiple of 8/);
+  });
+
+  it('finding 11: after an issuer key rotation the reader still opens, reports its old list stale, and loads a list signed by the new key', async () => {
+    const k1 = Issuer.fromSecret(7, 1, seededSecretKey('f11', 'issuer-1'), T0 - 86_400 * 365, T0 + 86_400 * 365);
+    const k2 = Issuer.fromSecret(7, 2, seededSecretKey('f11', 'issuer-2'), T0 - 86_400, T0 + 86_400 * 365);
+    const both = new Issuer(7, [...k1.keys, ...k2.keys]);
+    writeFileSync(p('f11-both.cbor'), encodeIssuerKeySet(both.keySet()));
+    writeFileSync(p('f11-new.cbor'), encodeIssuerKeySet(k2.keySet())); // key 1 retired
+    const sk = seededSecretKey('f11', 'reader');
+    saveReader(p('f11-r'), sk, both.issueReaderCert({ readerId: 4401, readerPublicKey: publicKeyOf(sk), operatorId: 90, profile: 'vending', notBefore: T0 - 60, notAfter: T0 + 86_400 * 30 }, T0, 2));
+    const R = ['--reader', p('f11-r'), '--db', p('f11.db')];
+    expect((await run('reader', 'init', ...R, '--issuer', p('f11-both.cbor'), at(0))).code).toBe(0);
+    writeFileSync(p('f11-l1.cbor'), createBlocklist(k1.keys[0]!, { issuerId: 7, version: 1, issuedAt: T0, walletIds: [] }).bytes);
+    expect((await run('reader', 'load-blocklist', ...R, p('f11-l1.cbor'), at(1))).code).toBe(0);
+    const st = await run('reader', 'status', ...R, '--issuer', p('f11-new.cbor'), at(2), '--json');
+    expect(st.code).toBe(0); // before the fix: blocklist.unknown_key, exit 2, and no list could be loaded
+    expect(st.json()).toMatchObject({ blocklist: { loaded: true, version: 1, stale: true, staleReason: expect.stringMatching(/no longer trusts/) } });
+    writeFileSync(p('f11-l2.cbor'), createBlocklist(k2.keys[0]!, { issuerId: 7, version: 2, issuedAt: T0 + 3, walletIds: [] }).bytes);
+    expect((await run('reader', 'load-blocklist', ...R, p('f11-l2.cbor'), at(3))).code).toBe(0);
+    const st2 = await run('reader', 'status', ...R, at(4), '--json');
+    expect(st2.json()).toMatchObject({ blocklist: { version: 2, stale: false } });
+    // A list dated in the future is refused (finding 14).
+    writeFileSync(p('f11-l3.cbor'), createBlocklist(k2.keys[0]!, { issuerId: 7, version: 3, issuedAt: T0 + 86_400, walletIds: [] }).bytes);
+    const fut = await run('reader', 'load-blocklist', ...R, p('f11-l3.cbor'), at(5));
+    expect(fut.code).toBe(2);
+    expect(fut.err).toContain('blocklist.future');
   });
 });
