@@ -219,6 +219,7 @@ export class Reader {
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;
     this.limits = validateLimits(o.limits, 'reader.bad_config', 'ReaderOptions.limits');
+    if (o.acceptUnlistedCurrencies !== undefined && typeof o.acceptUnlistedCurrencies !== 'boolean') throw new OffpayError('reader.bad_config', 'ReaderOptions.acceptUnlistedCurrencies must be true or false');
     this.acceptUnlisted = o.acceptUnlistedCurrencies ?? true;
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
     // Certificates bind (spec invariant I7): the key is the certified one, and an issuer key certified it.
