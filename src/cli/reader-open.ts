@@ -44,16 +44,15 @@ export function openReader(ctx: CommandContext, now: number): { reader: Reader; 
   try {
     const issuerPath = ctx.opt('issuer');
     let keys: IssuerKeySet;
-    if (issuerPath) {
-      keys = loadIssuerKeys(issuerPath);
-      const bytes = encodeIssuerKeySet(keys);
-      store.transact((tx) => tx.putMeta(META_KEYSET, bytes));
-    } else {
+    if (issuerPath) keys = loadIssuerKeys(issuerPath);
+    else {
       const stored = store.transact((tx) => tx.getMeta(META_KEYSET));
       if (!stored) throw new OffpayError('reader.corrupt_store', 'the reader database holds no issuer key set (offpay reader init stores it)');
       keys = decodeIssuerKeySet(stored);
     }
     const reader = new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir) });
+    // A new key set (key rotation) is stored only once the reader opened with it (its certificate verifies).
+    if (issuerPath) store.transact((tx) => tx.putMeta(META_KEYSET, encodeIssuerKeySet(keys)));
     return { reader, store, dir: files.dir };
   } catch (e) {
     store.close();
