@@ -341,6 +341,7 @@ export class Reader {
     const now = ctx.now ?? this.clock();
     if (!(bytes instanceof Uint8Array)) throw new OffpayError('reader.bad_input', 'a token is a byte array');
     this.checkCertValid(now);
+    this.verifyContext(ctx, now); // context shape errors (typed, exit 2) come before any verdict: spec §2 step E
     const hash = tokenHash(bytes);
     // 0. A token this reader already holds is judged by its record (and the resume rule) alone.
     const first = this.store.transact((tx) => {
@@ -352,7 +353,6 @@ export class Reader {
     const wantsRequest = this.profile.requireRequest || ctx.request !== undefined;
     const open = first.open;
     if (wantsRequest) {
-      this.verifyContext(ctx, now); // context shape errors first (typed, exit 2)
       if (!open) return rejectedR('request_not_open', `reader ${this.readerId} has no open payment request: the token answers a closed, superseded or never-issued request`, hash);
       if (ctx.request && !sameRequest(ctx.request, open.request)) {
         return rejectedR('request_not_open', `the request given (challenge ${toHex(ctx.request.challenge)}) is not the open request ${toHex(open.request.challenge)} of reader ${this.readerId}`, hash);
