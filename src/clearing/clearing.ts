@@ -743,29 +743,36 @@ export class Clearing {
 
   /** Every valid sale and tap-out, ordered for settle(): by wallet key and counter (the counter index). */
   private *settleRows(): Generator<SettleRow> {
+    // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
+    // SQLite put chains in the outer loop and scan the index once per chain).
+    const chains = new Map<number, { readerId: number; journalId: string }>();
+    for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
+      chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
+    }
     const stmt = this.db.prepare(
-      `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
+      `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
               e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
               e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance,
-              EXISTS (SELECT 1 FROM entries v WHERE v.chain = e.chain AND v.kind = ${JournalKind.void} AND v.token_hash = e.token_hash AND v.valid = 1) AS voided
-       FROM entries e INDEXED BY entries_counter JOIN chains c ON c.chain = e.chain
+              EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.kind = ${JournalKind.void} AND v.token_hash = e.token_hash AND v.valid = 1) AS voided
+       FROM entries e INDEXED BY entries_counter
        WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
        ORDER BY e.wallet_key, e.counter`,
     );
     for (const r of stmt.iterate() as Iterable<Row>) {
       const kind = Number(r.kind);
+      const chain = chains.get(Number(r.chain))!;
       yield {
-        readerId: Number(r.reader_id),
-        journalId: toHex(u8(r.journal_id)),
+        readerId: chain.readerId,
+        journalId: chain.journalId,
         seq: Number(r.seq),
         kind,
         time: Number(r.time),
         value: Number(r.value),
         amount: kind === JournalKind.tap_out ? Number(r.amount) : Number(r.value),
-        tokenHash: u8(r.token_hash),
+        tokenHash: r.token_hash as Uint8Array,
         operatorId: Number(r.operator_id),
         walletKey: Number(r.wallet_key),
-        walletId: u8(r.wallet_id),
+        walletId: r.wallet_id as Uint8Array,
         counter: Number(r.counter),
         currency: Number(r.currency),
         certKey: Number(r.cert_key),

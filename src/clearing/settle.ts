@@ -20,7 +20,7 @@
  * wallet is over_allowance, with every settled token as evidence, and the excess is the issuer's exposure
  * (M2). Merchants are paid in full either way: they accepted in good faith within their limits.
  */
-import { toHex } from '../crypto.js';
+import { equalBytes, toHex } from '../crypto.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import { feeFor } from './fees.js';
 
@@ -138,10 +138,14 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
   /** Per (wallet, certificate) of the current wallet-key run. */
   let wallets = new Map<string, { walletId: Uint8Array; certKey: number; currency: number; allowance: number; settled: bigint; tokens: SettledToken[] }>();
   let runKey = -1;
+  let lastWallet: Uint8Array | undefined;
+  let lastWalletHex = '';
   let groupKey = '';
   let group: SettleRow[] = [];
 
   const settleToken = (rs: SettleRow[]) => {
+    const only = rs.length === 1 ? rs[0]! : undefined;
+    if (only && only.kind === JournalKind.accept && !only.voided) return book(only, only.value, 'sale'); // the common case
     const sales = rs.filter((r) => (r.kind === JournalKind.accept || r.kind === JournalKind.tap_in) && !r.voided).sort(order);
     const tapOuts = rs.filter((r) => r.kind === JournalKind.tap_out).sort(order);
     const fareCounts = (t: SettleRow) => t.value > 0 || o.zeroFareOperators?.has(t.operatorId) === true;
@@ -172,6 +176,11 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
     } else {
       return; // every sale of it was voided
     }
+    book(from, charge, as);
+  };
+
+  /** Settle token `from` at `charge`: its line and its wallet's total. */
+  const book = (from: SettleRow, charge: number, as: SettledToken['as']) => {
     const token: SettledToken = { tokenHash: toHex(from.tokenHash), as, operatorId: from.operatorId, currency: from.currency, charge: BigInt(charge), entry: ref(from) };
     out.settledTokens++;
     if (o.keepTokens) out.tokens.push(token);
@@ -180,7 +189,11 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
     line.count++;
     line.gross += token.charge;
     lines.set(lk, line);
-    const wk = `${toHex(from.walletId)}|${from.certKey}`;
+    if (lastWallet === undefined || !equalBytes(lastWallet, from.walletId)) {
+      lastWallet = from.walletId;
+      lastWalletHex = toHex(from.walletId);
+    }
+    const wk = `${lastWalletHex}|${from.certKey}`;
     const w = wallets.get(wk) ?? { walletId: from.walletId, certKey: from.certKey, currency: from.currency, allowance: from.allowance, settled: 0n, tokens: [] };
     w.settled += token.charge;
     w.tokens.push(token);
@@ -189,14 +202,20 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
 
   const flushGroup = () => {
     if (group.length === 0) return;
-    const byToken = new Map<string, SettleRow[]>();
-    for (const r of group) {
-      const k = toHex(r.tokenHash);
-      const l = byToken.get(k);
-      if (l) l.push(r);
-      else byToken.set(k, [r]);
+    // Usually one token per (wallet, counter): settle it without a map (a clone's tokens share the counter).
+    const first = group[0]!.tokenHash;
+    if (group.every((r) => r.tokenHash === first || equalBytes(r.tokenHash, first))) {
+      settleToken(group);
+    } else {
+      const byToken = new Map<string, SettleRow[]>();
+      for (const r of group) {
+        const k = toHex(r.tokenHash);
+        const l = byToken.get(k);
+        if (l) l.push(r);
+        else byToken.set(k, [r]);
+      }
+      for (const k of [...byToken.keys()].sort()) settleToken(byToken.get(k)!);
     }
-    for (const k of [...byToken.keys()].sort()) settleToken(byToken.get(k)!);
     group = [];
   };
 
