@@ -873,6 +873,17 @@ export class Clearing {
     ).map((p) => ({ readerId: Number(p.reader_id), journalId: toHex(u8(p.journal_id)), seq: Number(p.seq), reason: String(p.reason) }));
     const voided = Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
     const s = this.settle();
+    // Over-allowance evidence: each settled token's signed bytes, sliced from the reader-signed batch it came in.
+    const tokenBytes = this.db.prepare(
+      `SELECT substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM chains c JOIN entries e ON e.chain = c.chain JOIN batch_bytes b ON b.id = e.source
+       WHERE c.reader_id = ? AND c.journal_id = ? AND e.seq = ?`,
+    );
+    for (const w of s.overAllowance) {
+      for (const t of w.tokens) {
+        const r = tokenBytes.get(t.entry.readerId, Buffer.from(t.entry.journalId, 'hex'), t.entry.seq) as Row | undefined;
+        if (r?.token) t.token = toHex(r.token as Uint8Array);
+      }
+    }
     const totals = new Map<number, { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }>();
     for (const l of s.lines) {
       const t = totals.get(l.currency) ?? { currency: l.currency, count: 0, gross: 0n, fee: 0n, net: 0n };

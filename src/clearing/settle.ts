@@ -67,6 +67,8 @@ export interface SettledToken {
   charge: bigint;
   /** The entry the token settled from. */
   entry: EntryRef;
+  /** Full signed token bytes, hex: filled in by Clearing.report() for the evidence of over-allowance wallets. */
+  token?: string;
 }
 
 export interface SettlementLine {

@@ -107,7 +107,8 @@ describe('M2 the allowance is global (finding 5)', () => {
     const honest = makeWallet(issuer, 'money', 'honest', { offlineAllowance: 50_000, maxPerPayment: 50_000 });
     const readers = [421, 422, 423, 424].map((id) => reader(id, 'vending', 90 + (id % 2)));
     // The running total reset before each reader: each alone sees 500.00, within the allowance.
-    for (let i = 0; i < 4; i++) await sell(readers[i]!, w, i + 1, 50_000);
+    const sold: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) sold.push(await sell(readers[i]!, w, i + 1, 50_000));
     await sell(readers[0]!, honest, 1, 30_000);
     await sell(readers[1]!, honest, 2, 20_000); // exactly the allowance: not over
     const c = newClearing();
@@ -124,6 +125,8 @@ describe('M2 the allowance is global (finding 5)', () => {
       [424, 50_000n],
     ]);
     expect(rep.exposure).toEqual([{ currency: HKD, amount: 150_000n }]);
+    // Evidence: the wallet-signed tokens themselves, as the readers uploaded them.
+    expect(o.tokens.map((t) => t.token)).toEqual(sold.map(toHex));
     // Not yet on the list: it joins at the next issue, with the double spenders.
     expect(c.blockedWalletIds()).toEqual([]);
     const list = c.issueBlocklist(issuer, NOW + 7200);
