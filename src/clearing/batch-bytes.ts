@@ -13,7 +13,7 @@
  *
  * Every failure is an OffpayError: `clearing.too_large`, `clearing.too_many_entries` or `clearing.bad_batch`.
  */
-import { cborHead, cborItemEnd, decodeCbor, MAX_MESSAGE_BYTES } from '../cbor.js';
+import { cborHead, cborItemEnd, decodeCbor, MAX_MESSAGE_BYTES, type CborValue } from '../cbor.js';
 import { signingInput } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import { MessageType, PROTOCOL_VERSION, readerCertFromCbor, SigningTag, type ReaderCert } from '../messages.js';
@@ -41,7 +41,8 @@ export interface BatchFrame {
   head: Uint8Array;
   /** Number of entries (from the array head, already bounded). */
   count: number;
-  /** Offset of the first entry and the end of the last one in the batch bytes. */
+  /** Offset of the entries array head, of the first entry, and the end of the last one in the batch bytes. */
+  entriesHeadAt: number;
   entriesAt: number;
   entriesEnd: number;
   createdAt: number;
@@ -145,6 +146,7 @@ export function readBatchFrame(bytes: Uint8Array, limits: { maxBytes: number; ma
     prevHead: prevHead.value,
     head: headHash.value,
     count: entries.value,
+    entriesHeadAt: headHash.next,
     entriesAt: entries.next,
     entriesEnd: end,
     createdAt: createdAt.value,
@@ -158,20 +160,27 @@ export function readBatchFrame(bytes: Uint8Array, limits: { maxBytes: number; ma
  * hashes) and the decoded entry (its data a view too). Seqs must run from firstSeq without gaps.
  */
 export function decodeBatchEntries(bytes: Uint8Array, f: BatchFrame): { raw: Uint8Array[]; entries: JournalEntry[] } {
+  let decoded: CborValue;
+  try {
+    // One decode of the whole (bounded, signature-checked) entries array, data as views into the batch.
+    decoded = decodeCbor(bytes.subarray(f.entriesHeadAt, f.entriesEnd), f.entriesEnd - f.entriesHeadAt, { views: true });
+  } catch (err) {
+    throw bad(`batch entries: ${(err as Error).message}`);
+  }
+  const list = decoded as CborValue[];
   const raw: Uint8Array[] = new Array<Uint8Array>(f.count);
   const entries: JournalEntry[] = new Array<JournalEntry>(f.count);
   let pos = f.entriesAt;
   for (let i = 0; i < f.count; i++) {
     const end = cborItemEnd(bytes, pos);
-    const slice = bytes.subarray(pos, end);
     let e: JournalEntry;
     try {
-      e = entryFromCbor(decodeCbor(slice, slice.length, { views: true }));
+      e = entryFromCbor(list[i]!);
     } catch (err) {
       throw bad(`batch entry ${i}: ${(err as Error).message}`);
     }
     if (e.seq !== f.firstSeq + i) throw bad(`batch entry ${i} has seq ${e.seq}, expected ${f.firstSeq + i}`);
-    raw[i] = slice;
+    raw[i] = bytes.subarray(pos, end);
     entries[i] = e;
     pos = end;
   }
