@@ -749,11 +749,15 @@ export class Clearing {
     for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
       chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
     }
+    // Voids are few (a sale voided within minutes at its own reader): held in memory as chain|token hash.
+    const voids = new Set<string>();
+    for (const r of this.db.prepare(`SELECT chain, token_hash FROM entries INDEXED BY entries_void WHERE kind = ${JournalKind.void} AND valid = 1`).all() as Row[]) {
+      voids.add(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`);
+    }
     const stmt = this.db.prepare(
       `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
               e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
-              e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance,
-              EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.kind = ${JournalKind.void} AND v.token_hash = e.token_hash AND v.valid = 1) AS voided
+              e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
        FROM entries e INDEXED BY entries_counter
        WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
        ORDER BY e.wallet_key, e.counter`,
@@ -777,7 +781,7 @@ export class Clearing {
         currency: Number(r.currency),
         certKey: Number(r.cert_key),
         allowance: Number(r.allowance),
-        voided: Number(r.voided) === 1,
+        voided: voids.size > 0 && kind !== JournalKind.tap_out && voids.has(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`),
       };
     }
   }
