@@ -99,7 +99,7 @@ async function acceptRun(label: string, n: number, store: ReaderStore, verifier:
 
 log(`accept: ${ACCEPT} tokens through the durable SQLite reader...`);
 results.accept = {
-  sqliteFullNode: await acceptRun('sqlite (WAL, synchronous=FULL) + node:crypto', ACCEPT, new SqliteReaderStore(join(tmp, 'accept.db')), 'node'),
+  sqliteFullNode: await acceptRun('sqlite (WAL, synchronous=FULL) + node:crypto', ACCEPT, SqliteReaderStore.create(join(tmp, 'accept.db')), 'node'),
   memoryNode: await acceptRun('memory + node:crypto', Math.min(ACCEPT, 20_000), new MemoryReaderStore(), 'node'),
   memoryNoble: await acceptRun('memory + noble (browser path)', Math.min(ACCEPT, 2_000), new MemoryReaderStore(), 'noble'),
 };
@@ -114,7 +114,8 @@ const sample: { sig: Uint8Array; msg: Uint8Array; pk: Uint8Array }[] = [];
 let made = 0;
 for (let ri = 0; ri < READERS && made < CLEAR_TOKENS; ri++) {
   const rd = reader(100_000 + ri);
-  let h = genesisHash(rd.cert.readerId);
+  const journalId = new Uint8Array(8).fill(ri & 0xff);
+  let h = genesisHash(rd.cert.readerId, journalId);
   const entries: JournalEntry[] = [];
   for (let j = 0; j < perReader && made < CLEAR_TOKENS; j++, made++) {
     const wi = (ri * 7 + j) % cw.length;
@@ -128,7 +129,7 @@ for (let ri = 0; ri < READERS && made < CLEAR_TOKENS; ri++) {
       sample.push({ sig: t.slice(t.length - 64), msg: tokenSigningInput(body), pk: w.cert.walletPublicKey });
     }
   }
-  batches.push(createBatch(rd, { readerCert: rd.cert, batchSeq: 1, firstSeq: 1, prevHead: genesisHash(rd.cert.readerId), head: h, entries, createdAt: NOW + 86400 }).bytes);
+  batches.push(createBatch(rd, { readerCert: rd.cert, journalId, batchSeq: 1, firstSeq: 1, prevHead: genesisHash(rd.cert.readerId, journalId), head: h, entries, createdAt: NOW + 86400 }).bytes);
 }
 // Raw verification rate: node:crypto Ed25519 over distinct token signatures, single thread.
 const nv = nodeEd25519();
@@ -321,7 +322,7 @@ const verifyMs = performance.now() - t;
 const index = new BlocklistIndex(verified.entries);
 const br = reader(9100);
 t = performance.now();
-const lr = new Reader({ ...br, issuerKeys: issuer.keySet(), store: new SqliteReaderStore(join(tmp, 'bl.db')), verifier: nodeEd25519(), clock: () => NOW });
+const lr = new Reader({ ...br, issuerKeys: issuer.keySet(), store: SqliteReaderStore.create(join(tmp, 'bl.db')), verifier: nodeEd25519(), clock: () => NOW });
 lr.loadBlocklist(list.bytes);
 const loadMs = performance.now() - t;
 lr.store.close();

@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createPrivateKey, sign as nodeSign } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,7 +97,9 @@ async function child(dir: string): Promise<void> {
     });
   });
   const cfg = JSON.parse(readFileSync(join(dir, 'world.json'), 'utf8')) as { keyset: string; cert: string; rsk: string; blocklist: string };
-  const store = new SqliteReaderStore(join(dir, 'reader.db'));
+  // The first run starts the journal explicitly; every restart opens it (a missing database is never recreated).
+  const dbPath = join(dir, 'reader.db');
+  const store = existsSync(dbPath) ? SqliteReaderStore.open(dbPath) : SqliteReaderStore.create(dbPath);
   const reader = new Reader({ cert: decodeReaderCert(fromHex(cfg.cert)), secretKey: fromHex(cfg.rsk), issuerKeys: decodeIssuerKeySet(fromHex(cfg.keyset)), store, verifier: nodeEd25519(), clock: () => NOW });
   if (!reader.blocklistStatus(NOW).loaded) reader.loadBlocklist(fromHex(cfg.blocklist));
   const burst = readFileSync(join(dir, 'burst.txt'), 'utf8').split('\n').filter(Boolean);
@@ -192,7 +194,7 @@ export async function runCrashCampaign(o: CrashCampaignOptions): Promise<CrashCa
   let nonce = 0;
   let journalEntries = 0;
   let acceptEntries = 0;
-  const genesis = genesisHash(READER_ID);
+  let genesis: Uint8Array = new Uint8Array(32); // set from the journal id once the child has created the database
   // Journal state after the last check: (wallet:counter) -> token hash of its accept entry. Checks are
   // incremental (rows after the last verified head, whose hash must not have changed); the last one is full.
   let inJournal = new Map<string, string>();
@@ -201,7 +203,13 @@ export async function runCrashCampaign(o: CrashCampaignOptions): Promise<CrashCa
   // One connection for the parent's checks, kept open across kills (WAL lets it read what the child committed).
   let parentStore: SqliteReaderStore | undefined;
   const check = (label: string, full: boolean) => {
-    parentStore ??= new SqliteReaderStore(join(dir, 'reader.db'));
+    if (!parentStore) {
+      parentStore = SqliteReaderStore.open(join(dir, 'reader.db'));
+      const jid = parentStore.transact((tx) => tx.getMeta('journal.id'));
+      if (!jid) throw new Error('the reader database has no journal id');
+      genesis = genesisHash(READER_ID, jid);
+      verified = { seq: 0, hash: genesis };
+    }
     const store = parentStore;
     {
       if (full) {

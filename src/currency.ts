@@ -66,15 +66,15 @@ export function parseAmount(s: string, currency: Currency): number {
   return Number(minor);
 }
 
-/** 1250 HKD -> '12.50'. */
-export function formatAmount(minor: number, currency: Currency | number): string {
+/** 1250 HKD -> '12.50'. Takes a bigint too (settlement totals can pass 2^53). */
+export function formatAmount(minor: number | bigint, currency: Currency | number): string {
   const c = typeof currency === 'number' ? currencyByNumeric(currency) : currency;
   const exp = c?.exponent ?? 0;
   const s = String(minor).padStart(exp + 1, '0');
   return exp ? `${s.slice(0, -exp)}.${s.slice(-exp)}` : s;
 }
 
-export function formatMoney(minor: number, currency: number): string {
+export function formatMoney(minor: number | bigint, currency: number): string {
   const c = currencyByNumeric(currency);
   return `${c?.alpha ?? `#${currency}`} ${formatAmount(minor, currency)}`;
 }

@@ -1,19 +1,21 @@
 /**
- * Clearing: ingest reader settlement batches (any order, late, twice), verify them, find cross-reader double
- * spends, settle per merchant and currency, and issue the signed blocklist readers load (spec/reader.md
- * §Clearing). Node only: embedded SQLite (better-sqlite3; ':memory:' for a throwaway database) and the
- * node:crypto Ed25519 verifier by default.
+ * Clearing: ingest reader settlement batches (any order, late, twice), verify them, find double spends and
+ * reader faults, settle each distinct token once per merchant and currency, check each wallet's offline
+ * allowance across all readers, and issue the signed blocklist readers load. spec/clearing.md is normative
+ * (money invariants M1-M6, the ingest algorithm step by step, settlement rules, the report). Node only:
+ * embedded SQLite (better-sqlite3; ':memory:' for a throwaway database) and node:crypto Ed25519 by default.
  *
- * Per batch, in one SQLite transaction:
- *   1. decode; verify the reader certificate against the issuer keys and the batch signature with its key;
- *   2. recompute the chain over the entries from prevHead: it must end at the signed head (else bad_chain);
- *   3. continuity with what is held for that reader: entry firstSeq-1 must hash to prevHead, entry lastSeq+1
- *      must start from head, and an entry held twice must be the same entry (else fork: a forged or
- *      rewritten history). Missing ranges are gaps, computed at report time, so a late batch closes them;
- *   4. every token is verified again (stateless, at the entry's reader time; wallet-certificate checks are
- *      cached, so about one Ed25519 verification per token);
- *   5. double spends: one (wallet, counter) with different token bytes, or one token taken at two readers
- *      (or twice at one). Both signed tokens are kept as evidence and the wallet goes on the blocklist.
+ * Per batch (spec/clearing.md §4):
+ *   1-3. size, then a bounded walk of the top-level CBOR heads (batch-bytes.ts): nothing inside the entries is
+ *        decoded before the reader certificate and the reader's signature over the raw bytes are verified;
+ *   4-5. the certificate must have been valid when the batch was created; a byte-identical batch is a duplicate;
+ *   6-7. decode the entries; recompute the chain from prevHead (the journal's genesis when firstSeq = 1) to head;
+ *   8.   continuity with what is held for that chain (reader id, journal id): else a fork;
+ *   9.   every entry dated outside the carrying certificate's validity is stored invalid; every token is
+ *        verified again (stateless, at the entry's reader time);
+ *  10.   double spends (one wallet counter, different bytes; one token at two readers) and reader faults (one
+ *        token listed twice by one reader), both directions, so arrival order does not matter.
+ * Settlement and the allowance check are computed from what is held (settle.ts), so a late batch changes them.
  */
 import Database from 'better-sqlite3';
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
@@ -23,40 +25,53 @@ import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
 import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
-import { batchEntryBytes, batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
 import { createBlocklist } from '../reader/blocklist.js';
-import { JOURNAL_TAG, JournalKind, type JournalKindName } from '../reader/journal.js';
+import { JOURNAL_GENESIS_TAG, JOURNAL_TAG, JournalKind, type JournalEntry, type JournalKindName } from '../reader/journal.js';
 import { PROFILES } from '../reader/profiles.js';
 import { cachingVerifier } from '../reader/verifier.js';
-import { feeFor, validateFeeBps } from './fees.js';
+import { validateFeeBps } from './fees.js';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
+import { settle, type OverAllowance, type SettlementLine, type SettleRow, type TripAnomaly, type EntryRef } from './settle.js';
+
+export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, EntryRef } from './settle.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 // Every byte and index of an entry row is paid for a million times, so the row is narrow:
+//  - entries are keyed by (chain, seq): a chain is one journal of one reader (reader id, journal id), numbered
+//    in the chains table;
 //  - the signed batch is kept once as received (batch_bytes) and an entry points at its token inside it
 //    (source, token_at, token_len) instead of holding a copy;
 //  - prev_hash is held only for the first entry of its batch (for any other entry it is the hash of the entry
 //    before it, held from the same batch);
 //  - the wallet-counter index is keyed by wallet_key, the first six bytes of the wallet id as an integer
-//    (SQLite compares integer keys much faster than blobs); the full wallet_id is compared after the index.
+//    (SQLite compares integer keys much faster than blobs); the full wallet_id is compared after the index;
+//  - operator_id is the operator named by the certificate of the batch that carried the entry (money goes to
+//    the certificate, not to the reader id); cert_key and allowance identify the wallet certificate and its
+//    offline allowance (the global allowance check); amount is the token amount of a tap-out (its value is
+//    the fare), null otherwise (accept and tap_in values equal the token amount).
 // Two secondary indexes only, because every index costs each ingested entry a random B-tree insert: one by
-// wallet counter (double spends; a token's other entries, such as its tap-out, share its counter) and one
-// over void entries alone (a partial index, so sales do not pay for it).
+// wallet counter (double spends, settlement order; a token's other entries, such as its tap-out, share its
+// counter) and one over void entries alone (a partial index, so sales do not pay for it).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS readers(reader_id INTEGER PRIMARY KEY, operator_id INTEGER NOT NULL, profile TEXT NOT NULL, cert BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS batches(reader_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries INTEGER NOT NULL,
-  head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(reader_id, batch_seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS batch_bytes(id INTEGER PRIMARY KEY, reader_id INTEGER NOT NULL, batch_seq INTEGER NOT NULL, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(reader_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
-  value INTEGER NOT NULL, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT,
-  source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER,
-  PRIMARY KEY(reader_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chains(chain INTEGER PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, UNIQUE(reader_id, journal_id));
+CREATE TABLE IF NOT EXISTS batches(chain INTEGER NOT NULL, batch_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries INTEGER NOT NULL,
+  head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(chain, batch_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_bytes(id INTEGER PRIMARY KEY, chain INTEGER NOT NULL, batch_seq INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(chain INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
+  value INTEGER NOT NULL, amount INTEGER, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT, operator_id INTEGER NOT NULL,
+  source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER, cert_key INTEGER, allowance INTEGER,
+  PRIMARY KEY(chain, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_key, counter);
-CREATE INDEX IF NOT EXISTS entries_void ON entries(reader_id, token_hash) WHERE kind = ${JournalKind.void};
+CREATE INDEX IF NOT EXISTS entries_void ON entries(chain, token_hash) WHERE kind = ${JournalKind.void};
 CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
-  a_hash BLOB NOT NULL, a_reader INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_reader INTEGER NOT NULL, b_seq INTEGER NOT NULL,
-  detected_at INTEGER NOT NULL, PRIMARY KEY(a_reader, a_seq, b_reader, b_seq)) WITHOUT ROWID;
+  a_hash BLOB NOT NULL, a_chain INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_chain INTEGER NOT NULL, b_seq INTEGER NOT NULL,
+  detected_at INTEGER NOT NULL, PRIMARY KEY(a_chain, a_seq, b_chain, b_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reader_faults(kind TEXT NOT NULL, reader_id INTEGER NOT NULL, token_hash BLOB NOT NULL,
+  a_chain INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_chain INTEGER NOT NULL, b_seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
+  PRIMARY KEY(a_chain, a_seq, b_chain, b_seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS problems(reader_id INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY(reader_id, kind, detail)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocklist(wallet_id BLOB PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL) WITHOUT ROWID;
@@ -85,38 +100,42 @@ export interface ClearingOptions {
    * token; with a cache that holds it, neither waits on the disk cache as the database grows.
    */
   cacheMiB?: number;
+  /** Largest batch accepted, bytes (default DEFAULT_MAX_BATCH_BYTES = 8 MiB; 1 KiB .. 1 GiB). */
+  maxBatchBytes?: number;
+  /** Most entries in one batch (default DEFAULT_MAX_BATCH_ENTRIES = 65,536; 1 .. 2^24). */
+  maxBatchEntries?: number;
+  /**
+   * Operators whose gates are configured with allowZeroFare (spec/reader.md profiles): a zero-fare tap-out of
+   * theirs is a charge of 0. For every other operator a zero fare is never a charge (reported as an anomaly).
+   */
+  zeroFareOperators?: number[];
 }
 
 export interface IngestResult {
   /** 'ingested', 'duplicate' (already held byte for byte), or 'rejected' (nothing was stored from it). */
   outcome: 'ingested' | 'duplicate' | 'rejected';
   readerId?: number;
+  /** Journal id, hex. */
+  journalId?: string;
   batchSeq?: number;
   /** Entries newly stored. */
   entries: number;
   /** Entries already held (overlapping batches). */
   alreadyHeld: number;
-  /** Entries whose token failed re-verification (stored, not settled). */
+  /** Entries stored invalid (token failed re-verification, or dated outside the reader certificate). */
   invalidTokens: number;
   /** Double spends newly found. */
   doubleSpends: number;
+  /** Reader faults newly found (a token listed twice by one reader). */
+  readerFaults: number;
   /** Why the batch was rejected (stable code) and the message. */
   error?: { code: string; message: string };
-}
-
-export interface SettlementLine {
-  operatorId: number;
-  currency: number;
-  count: number;
-  gross: number;
-  feeBps: number;
-  fee: number;
-  net: number;
 }
 
 export interface EvidenceToken {
   tokenHash: string;
   readerId: number;
+  journalId: string;
   seq: number;
   kind: JournalKindName;
   amount: number;
@@ -133,8 +152,19 @@ export interface DoubleSpend {
   detectedAt: number;
 }
 
+/** One reader listed one token as a sale more than once: the reader's fault, not the customer's. Settled once. */
+export interface ReaderFault {
+  kind: 'token_listed_twice';
+  readerId: number;
+  tokenHash: string;
+  first: EvidenceToken;
+  second: EvidenceToken;
+  detectedAt: number;
+}
+
 export interface ReaderSummary {
   readerId: number;
+  journalId: string;
   operatorId: number;
   profile: string;
   batches: number;
@@ -145,11 +175,23 @@ export interface ReaderSummary {
 }
 
 export interface ClearingReport {
+  /** Per merchant (operator) and currency: distinct tokens, gross, fee, net (bigint; decimal strings in JSON). */
   settlement: SettlementLine[];
+  /** Per currency, the total gross. */
+  totals: { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }[];
   readers: ReaderSummary[];
   doubleSpends: DoubleSpend[];
+  readerFaults: ReaderFault[];
+  /** Wallet certificates whose settled total passed their offline allowance (each on the next blocklist). */
+  overAllowance: OverAllowance[];
+  /** Per currency, what was settled beyond the allowances: the issuer's exposure. */
+  exposure: { currency: number; amount: bigint }[];
+  openTrips: TripAnomaly[];
+  multipleTapOuts: TripAnomaly[];
+  tapOutsWithoutTapIn: TripAnomaly[];
+  zeroFareTapOuts: EntryRef[];
   problems: { readerId: number; kind: string; detail: string }[];
-  invalidTokens: { readerId: number; seq: number; reason: string }[];
+  invalidTokens: { readerId: number; journalId: string; seq: number; reason: string }[];
   voided: number;
   tripsAtMaximumFare: number;
   blocklist: { entries: number; version: number };
@@ -160,12 +202,15 @@ type Row = Record<string, unknown>;
 
 interface Prepared {
   kind: 'prepared';
-  b: SettlementBatch;
+  f: BatchFrame;
+  entries: JournalEntry[];
   bytes: Uint8Array;
   digest: Uint8Array;
   hashes: Uint8Array[];
   /** Where each entry's data (the token, for token entries) starts in the batch bytes. */
   dataAt: number[];
+  /** Per entry: dated inside the certificate's validity. */
+  inCert: boolean[];
   jobs: (TokenJob | null)[];
   now: number;
   reject: (code: string, message: string, record?: boolean) => IngestResult;
@@ -186,6 +231,10 @@ function chainHash(prev: Uint8Array, entry: Uint8Array): Uint8Array {
   chainScratch.set(entry, JOURNAL_PREFIX.length + prev.length);
   return nodeSha256(chainScratch.subarray(0, n));
 }
+/** h(0) of journal `journalId` of reader `readerId` (spec/reader.md §9). */
+function genesis(readerId: number, journalId: Uint8Array): Uint8Array {
+  return nodeSha256(signingInput(JOURNAL_GENESIS_TAG, encodeCbor([readerId, journalId])));
+}
 
 /** Offset of the data byte string's content in an entry's canonical bytes [seq, kind, time, data, value]. */
 function entryDataStart(entry: Uint8Array): number {
@@ -194,15 +243,30 @@ function entryDataStart(entry: Uint8Array): number {
   return cborHead(entry, pos).next;
 }
 
+function boundedOption(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('clearing.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
+  return v;
+}
+
 export class Clearing {
   readonly db: Database.Database;
   readonly issuerKeys: IssuerKeySet;
   readonly feeBps: number;
+  readonly maxBatchBytes: number;
+  readonly maxBatchEntries: number;
+  private readonly zeroFareOperators: ReadonlySet<number>;
   private readonly verifier: SyncVerifier;
   private readonly clock: () => number;
   private readonly q: Record<string, Database.Statement>;
 
   constructor(o: ClearingOptions) {
+    this.maxBatchBytes = boundedOption('maxBatchBytes', o.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, 1024, 1024 * 1024 * 1024);
+    this.maxBatchEntries = boundedOption('maxBatchEntries', o.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, 1 << 24);
+    if (o.zeroFareOperators !== undefined && (!Array.isArray(o.zeroFareOperators) || !o.zeroFareOperators.every((x) => Number.isSafeInteger(x) && x >= 0))) {
+      throw new OffpayError('clearing.bad_option', 'zeroFareOperators must be an array of operator ids');
+    }
+    this.zeroFareOperators = new Set(o.zeroFareOperators ?? []);
     this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
     try {
@@ -242,28 +306,33 @@ export class Clearing {
     this.q = {
       reader: db.prepare('SELECT * FROM readers WHERE reader_id = ?'),
       putReader: db.prepare('INSERT OR REPLACE INTO readers(reader_id, operator_id, profile, cert) VALUES (?, ?, ?, ?)'),
-      batch: db.prepare('SELECT digest FROM batches WHERE reader_id = ? AND batch_seq = ?'),
-      putBatch: db.prepare('INSERT OR REPLACE INTO batches(reader_id, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE reader_id = ? AND seq = ?'),
-      entryRange: db.prepare('SELECT seq, hash FROM entries WHERE reader_id = ? AND seq BETWEEN ? AND ?'),
-      putBytes: db.prepare('INSERT INTO batch_bytes(reader_id, batch_seq, bytes) VALUES (?, ?, ?)'),
+      chain: db.prepare('SELECT chain FROM chains WHERE reader_id = ? AND journal_id = ?'),
+      putChain: db.prepare('INSERT INTO chains(reader_id, journal_id) VALUES (?, ?)'),
+      batch: db.prepare('SELECT digest FROM batches WHERE chain = ? AND batch_seq = ?'),
+      putBatch: db.prepare('INSERT OR REPLACE INTO batches(chain, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE chain = ? AND seq = ?'),
+      entryRange: db.prepare('SELECT seq, hash, reason FROM entries WHERE chain = ? AND seq BETWEEN ? AND ?'),
+      dropEntry: db.prepare('DELETE FROM entries WHERE chain = ? AND seq = ?'),
+      putBytes: db.prepare('INSERT INTO batch_bytes(chain, batch_seq, bytes) VALUES (?, ?, ?)'),
       putEntry: db.prepare(
-        `INSERT INTO entries(reader_id, seq, kind, time, value, token_hash, prev_hash, hash, valid, reason, source, token_at, token_len, wallet_key, wallet_id, counter, currency)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
+           wallet_key, wallet_id, counter, currency, cert_key, allowance)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       // For each valid token entry of a batch, every other valid entry that spends the same wallet counter.
       // The common case (no such entry) costs one index probe per entry inside SQLite.
       counterPeers: db.prepare(
         `SELECT e.seq AS seq, e.kind AS kind, e.token_hash AS hash, e.wallet_id AS wallet_id, e.counter AS counter,
-                o.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
-         FROM entries e JOIN entries o ON o.wallet_key = e.wallet_key AND o.counter = e.counter
-         WHERE e.reader_id = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL AND NOT (o.reader_id = e.reader_id AND o.seq = e.seq)
+                o.chain AS o_chain, oc.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
+         FROM entries e JOIN entries o ON o.wallet_key = e.wallet_key AND o.counter = e.counter JOIN chains oc ON oc.chain = o.chain
+         WHERE e.chain = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL AND NOT (o.chain = e.chain AND o.seq = e.seq)
            AND o.valid = 1 AND o.wallet_id = e.wallet_id
-         ORDER BY e.seq, o.reader_id, o.seq`,
+         ORDER BY e.seq, oc.reader_id, oc.journal_id, o.seq`,
       ),
       putDouble: db.prepare(
-        'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_reader, a_seq, b_hash, b_reader, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_chain, a_seq, b_hash, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
+      putFault: db.prepare('INSERT OR IGNORE INTO reader_faults(kind, reader_id, token_hash, a_chain, a_seq, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       block: db.prepare('INSERT OR IGNORE INTO blocklist(wallet_id, reason, added_at) VALUES (?, ?, ?)'),
       problem: db.prepare('INSERT OR IGNORE INTO problems(reader_id, kind, detail, at) VALUES (?, ?, ?, ?)'),
     };
@@ -285,7 +354,7 @@ export class Clearing {
     this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
   }
 
-  /** Check a reader certificate against the issuer keys (signature only: batches arrive after expiry too). */
+  /** Check a reader certificate's issuer signature (validity dates are checked against the batch and each entry). */
   private checkReaderCert(c: ReaderCert): void {
     const key = this.issuerKeys.keys.find((k) => k.keyIndex === c.keyIndex);
     if (!key) throw new OffpayError('clearing.unknown_issuer_key', `reader ${c.readerId}: certificate names unknown issuer key ${c.keyIndex}`);
@@ -294,57 +363,83 @@ export class Clearing {
     }
   }
 
+  private chainOf(readerId: number, journalId: Uint8Array): number | undefined {
+    const r = this.q.chain!.get(readerId, journalId) as Row | undefined;
+    return r ? Number(r.chain) : undefined;
+  }
+
   /**
-   * Phase 1 of an ingest: decode, certificate, signature, duplicate and chain checks, and the token
-   * verification jobs. Returns a final result when the batch stops here.
+   * Phase 1 of an ingest (spec/clearing.md §4 steps 1-7): size, frame, certificate, signature, certificate
+   * validity, duplicate, entries, chain; and the token verification jobs. Returns a final result when the
+   * batch stops here. Never throws.
    */
   private prepare(bytes: Uint8Array): Prepared | IngestResult {
-    const empty = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0 };
+    const empty = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0 };
     const now = this.clock();
-    let b: SettlementBatch;
+    let f: BatchFrame;
     try {
-      b = decodeBatch(bytes);
+      f = readBatchFrame(bytes, { maxBytes: this.maxBatchBytes, maxEntries: this.maxBatchEntries });
     } catch (e) {
-      const err = e instanceof OffpayError ? e : new OffpayError('clearing.bad_batch', String(e));
-      return { outcome: 'rejected', ...empty, error: { code: err.code.startsWith('clearing.') ? err.code : 'clearing.bad_batch', message: err.message } };
+      const code = e instanceof OffpayError && e.code.startsWith('clearing.') ? e.code : 'clearing.bad_batch';
+      return { outcome: 'rejected', ...empty, error: { code, message: (e as Error).message } };
     }
-    const readerId = b.readerCert.readerId;
+    const c = f.readerCert;
+    const readerId = c.readerId;
+    const journalId = toHex(f.journalId);
     const reject = (code: string, message: string, record = true): IngestResult => {
       if (record) this.q.problem!.run(readerId, code.replace('clearing.', ''), message, now);
-      return { outcome: 'rejected', readerId, batchSeq: b.batchSeq, ...empty, error: { code, message } };
+      return { outcome: 'rejected', readerId, journalId, batchSeq: f.batchSeq, ...empty, error: { code, message } };
     };
     try {
-      this.checkReaderCert(b.readerCert);
+      this.checkReaderCert(c);
     } catch (e) {
       return reject((e as OffpayError).code, (e as Error).message, false);
     }
-    if (!this.verifier.verify(b.signature, batchSigningInputFromBytes(bytes), b.readerCert.readerPublicKey)) {
-      return reject('clearing.bad_batch_signature', `batch ${b.batchSeq}: the reader signature does not verify`);
+    if (!this.verifier.verify(f.signature, f.signed, c.readerPublicKey)) {
+      // Not recorded against the reader: anyone can send bytes naming a reader with a copy of its certificate.
+      return reject('clearing.bad_batch_signature', `batch ${f.batchSeq}: the reader signature does not verify`, false);
+    }
+    if (f.createdAt < c.notBefore || f.createdAt > c.notAfter) {
+      return reject('clearing.reader_cert_not_valid', `batch ${f.batchSeq} created at ${f.createdAt}, outside the reader certificate's validity ${c.notBefore}..${c.notAfter}`);
     }
     const digest = nodeSha256(bytes);
-    const held = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
-    if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, ...empty };
+    const chain = this.chainOf(readerId, f.journalId);
+    if (chain !== undefined) {
+      const held = this.q.batch!.get(chain, f.batchSeq) as Row | undefined;
+      if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...empty };
+    }
+    let raw: Uint8Array[];
+    let entries: JournalEntry[];
+    try {
+      ({ raw, entries } = decodeBatchEntries(bytes, f));
+    } catch (e) {
+      return reject('clearing.bad_batch', (e as Error).message);
+    }
+    if (f.firstSeq === 1 && !equalBytes(f.prevHead, genesis(readerId, f.journalId))) {
+      return reject('clearing.bad_chain', `batch ${f.batchSeq} starts the journal but its prevHead is not the genesis hash of reader ${readerId}, journal ${journalId}`);
+    }
     const hashes: Uint8Array[] = [];
     const dataAt: number[] = [];
-    let h = b.prevHead;
+    let h = f.prevHead;
     // The chain covers each entry's canonical bytes: hashed straight out of the (canonical) batch bytes.
-    for (const entry of batchEntryBytes(bytes)) {
+    for (const entry of raw) {
       h = chainHash(h, entry);
       hashes.push(h);
       dataAt.push(entry.byteOffset - bytes.byteOffset + entryDataStart(entry));
     }
-    if (!equalBytes(h, b.head)) {
-      return reject('clearing.bad_chain', `batch ${b.batchSeq} (entries ${b.firstSeq}..${b.firstSeq + b.entries.length - 1}): the entries do not chain to the signed head`);
+    if (!equalBytes(h, f.head)) {
+      return reject('clearing.bad_chain', `batch ${f.batchSeq} (entries ${f.firstSeq}..${f.firstSeq + entries.length - 1}): the entries do not chain to the signed head`);
     }
-    const profile = PROFILES[b.readerCert.profile];
-    const payees = b.readerCert.profile === 'transit' ? [readerId, b.readerCert.operatorId] : [readerId];
+    const profile = PROFILES[c.profile];
+    const payees = c.profile === 'transit' ? [readerId, c.operatorId] : [readerId];
     const acceptAge = Math.max(profile.maxAgeSeconds, profile.oneWayMaxAgeSeconds);
-    const jobs = b.entries.map((e): TokenJob | null =>
-      TOKEN_KINDS.has(JournalKind[e.kind])
+    const inCert = entries.map((e) => e.time >= c.notBefore && e.time <= c.notAfter);
+    const jobs = entries.map((e, i): TokenJob | null =>
+      TOKEN_KINDS.has(JournalKind[e.kind]) && inCert[i]
         ? { data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds }
         : null,
     );
-    return { kind: 'prepared', b, bytes, digest, hashes, dataAt, jobs, now, reject };
+    return { kind: 'prepared', f, entries, bytes, digest, hashes, dataAt, inCert, jobs, now, reject };
   }
 
   /** Verify the token jobs of a batch on this thread (nulls pass through). */
@@ -359,12 +454,8 @@ export class Clearing {
   ingest(bytes: Uint8Array): IngestResult {
     const p = this.prepare(bytes);
     if (!('kind' in p)) return p;
-    return this.commit(
-      p,
-      this.checkJobs(p.jobs),
-    );
+    return this.commit(p, this.checkJobs(p.jobs));
   }
-
   /**
    * Ingest many batches, verifying tokens on `pool` worker threads while the main thread writes the previous
    * batch to the database (same results as `ingest` one by one, in order). Without a pool, verification runs
@@ -386,7 +477,7 @@ export class Clearing {
     const write = (p: Prepared | IngestResult, checks: () => (TokenCheck | null)[]): IngestResult => {
       if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
       const r = 'kind' in p ? this.commit(p, checks()) : p;
-      open += 'kind' in p ? p.b.entries.length : 1;
+      open += 'kind' in p ? p.entries.length : 1;
       if (open >= GROUP_ENTRIES) flush();
       return r;
     };
@@ -430,54 +521,64 @@ export class Clearing {
     return out;
   }
 
-  /** Phase 2: continuity, per-entry storage, double spends; one database transaction. */
+  /** Phase 2 (spec/clearing.md §4 steps 8-10): continuity, per-entry storage, double spends, reader faults; one transaction. */
   private commit(p: Prepared, checks: (TokenCheck | null)[]): IngestResult {
-    const { b, bytes, digest, hashes, dataAt, now, reject } = p;
-    const readerId = b.readerCert.readerId;
-    const lastSeq = b.firstSeq + b.entries.length - 1;
+    const { f, entries: list, bytes, digest, hashes, dataAt, inCert, now, reject } = p;
+    const cert = f.readerCert;
+    const readerId = cert.readerId;
+    const journalId = toHex(f.journalId);
+    const lastSeq = f.firstSeq + list.length - 1;
     const run = this.db.transaction((): IngestResult => {
-      const again = this.q.batch!.get(readerId, b.batchSeq) as Row | undefined;
-      if (again && equalBytes(u8(again.digest), digest)) return { outcome: 'duplicate', readerId, batchSeq: b.batchSeq, entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0 };
-      // Continuity with what is held.
-      if (b.firstSeq > 1) {
-        const before = this.q.entry!.get(readerId, b.firstSeq - 1) as Row | undefined;
-        if (before && !equalBytes(u8(before.hash), b.prevHead)) {
-          return reject('clearing.fork', `batch ${b.batchSeq}: prevHead does not match held entry ${b.firstSeq - 1} (a rewritten or forged history)`);
+      const chain = this.chainOf(readerId, f.journalId) ?? Number(this.q.putChain!.run(readerId, f.journalId).lastInsertRowid);
+      const again = this.q.batch!.get(chain, f.batchSeq) as Row | undefined;
+      const none = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0 };
+      if (again && equalBytes(u8(again.digest), digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...none };
+      // Continuity with what is held for this chain.
+      if (f.firstSeq > 1) {
+        const before = this.q.entry!.get(chain, f.firstSeq - 1) as Row | undefined;
+        if (before && !equalBytes(u8(before.hash), f.prevHead)) {
+          throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: prevHead does not match held entry ${f.firstSeq - 1} (a rewritten or forged history)`);
         }
       }
-      const after = this.q.entry!.get(readerId, lastSeq + 1) as Row | undefined;
+      const after = this.q.entry!.get(chain, lastSeq + 1) as Row | undefined;
       // An entry held without prev_hash was not first in its batch: the entry before it (lastSeq) is held too and
       // was compared with this batch's own last entry below, whose hash is the head.
-      if (after && after.prev_hash !== null && !equalBytes(u8(after.prev_hash), b.head)) {
-        return reject('clearing.fork', `batch ${b.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
+      if (after && after.prev_hash !== null && !equalBytes(u8(after.prev_hash), f.head)) {
+        throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
       }
       const existing = this.q.reader!.get(readerId) as Row | undefined;
-      if (existing && (existing.operator_id !== b.readerCert.operatorId || existing.profile !== b.readerCert.profile)) {
-        this.q.problem!.run(readerId, 'reader_cert_changed', `operator ${String(existing.operator_id)} -> ${b.readerCert.operatorId}`, now);
+      if (existing && (existing.operator_id !== cert.operatorId || existing.profile !== cert.profile)) {
+        this.q.problem!.run(readerId, 'reader_cert_changed', `operator ${String(existing.operator_id)} -> ${cert.operatorId}`, now);
       }
-      if (!existing) this.q.putReader!.run(readerId, b.readerCert.operatorId, b.readerCert.profile, encodeCbor(b.readerCert.issuerSignature));
+      if (!existing) this.q.putReader!.run(readerId, cert.operatorId, cert.profile, encodeCbor(cert.issuerSignature));
       // The batch bytes are stored once, when the first entry that needs them (a token entry) is written.
       let source: number | null = null;
-      const held = new Map<number, Uint8Array>();
-      for (const r of this.q.entryRange!.all(readerId, b.firstSeq, lastSeq) as Row[]) held.set(Number(r.seq), u8(r.hash));
+      const held = new Map<number, { hash: Uint8Array; reason: unknown }>();
+      for (const r of this.q.entryRange!.all(chain, f.firstSeq, lastSeq) as Row[]) held.set(Number(r.seq), { hash: u8(r.hash), reason: r.reason });
       let entries = 0;
       let alreadyHeld = 0;
       let invalidTokens = 0;
       let doubleSpends = 0;
+      let readerFaults = 0;
       /** Seqs of the entries this commit writes. */
       const fresh = new Set<number>();
       /** Conflict entries (a counter reuse a reader saw) and their wallet. */
       const conflicts = new Map<number, Uint8Array>();
-      for (let i = 0; i < b.entries.length; i++) {
-        const e = b.entries[i]!;
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!;
         const hash = hashes[i]!;
         const have = held.get(e.seq);
         if (have) {
-          if (!equalBytes(have, hash)) {
-            throw new OffpayError('clearing.fork', `batch ${b.batchSeq}: entry ${e.seq} differs from the entry already held (a rewritten or forged history)`);
+          if (!equalBytes(have.hash, hash)) {
+            throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: entry ${e.seq} differs from the entry already held (a rewritten or forged history)`);
           }
-          alreadyHeld++;
-          continue;
+          // The same entry, first delivered under a certificate that did not cover its time, now arrives under one
+          // that does: judge it again under this one (so the outcome does not depend on which batch came first).
+          if (have.reason === 'reader_cert_not_valid' && inCert[i]) this.q.dropEntry!.run(chain, e.seq);
+          else {
+            alreadyHeld++;
+            continue;
+          }
         }
         const kind = JournalKind[e.kind];
         let tokenHash: Uint8Array | null = null;
@@ -487,44 +588,59 @@ export class Clearing {
         let walletId: Uint8Array | null = null;
         let counter: number | null = null;
         let currency: number | null = null;
+        let certKey: number | null = null;
+        let allowance: number | null = null;
+        let amount: number | null = null;
         if (TOKEN_KINDS.has(kind)) {
-          const v = checks[i]!;
-          source ??= Number(this.q.putBytes!.run(readerId, b.batchSeq, bytes).lastInsertRowid);
+          source ??= Number(this.q.putBytes!.run(chain, f.batchSeq, bytes).lastInsertRowid);
           tokenAt = dataAt[i]!;
+          const v = checks[i];
           // verifyToken already hashed an accepted token (SHA-256 of the same bytes): reuse it.
-          tokenHash = v.ok ? v.tokenHash : nodeSha256(e.data);
-          if (!v.ok) {
+          tokenHash = v && v.ok ? v.tokenHash : nodeSha256(e.data);
+          if (!inCert[i]) {
             valid = 0;
-            reason = v.reason;
+            reason = 'reader_cert_not_valid';
+          } else if (!v || !v.ok) {
+            valid = 0;
+            reason = v ? v.reason : 'malformed';
           } else if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== v.amount) {
             valid = 0;
             reason = 'amount_mismatch';
           } else {
-            // Only valid tokens are indexed by wallet counter, so only they take part in double-spend detection.
+            // Only valid tokens are indexed by wallet counter, so only they take part in double spends and settlement.
             walletId = v.walletId;
             counter = v.counter;
             currency = v.currency;
+            certKey = v.certKey;
+            allowance = v.allowance;
+            if (e.kind === 'tap_out') amount = v.amount;
             // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
             if (e.kind === 'conflict') conflicts.set(e.seq, v.walletId);
           }
-          if (valid === 0) {
-            invalidTokens++;
-            this.q.problem!.run(readerId, 'invalid_token', `entry ${e.seq}: ${reason}`, now);
-          }
         } else {
           tokenHash = e.data; // void: the hash of the voided token
+          if (!inCert[i]) {
+            valid = 0;
+            reason = 'reader_cert_not_valid';
+          }
+        }
+        if (valid === 0) {
+          invalidTokens++;
+          this.q.problem!.run(readerId, 'invalid_entry', `journal ${journalId} entry ${e.seq}: ${reason}`, now);
         }
         this.q.putEntry!.run(
-          readerId,
+          chain,
           e.seq,
           kind,
           e.time,
           e.value,
+          amount,
           tokenHash,
-          i === 0 ? b.prevHead : null,
+          i === 0 ? f.prevHead : null,
           hash,
           valid,
           reason,
+          cert.operatorId,
           tokenAt === null ? null : source,
           tokenAt,
           tokenAt === null ? null : e.data.length,
@@ -532,6 +648,8 @@ export class Clearing {
           walletId,
           counter,
           currency,
+          certKey,
+          allowance,
         );
         fresh.add(e.seq);
         entries++;
@@ -540,43 +658,50 @@ export class Clearing {
       // them: another valid entry with the same wallet counter counts when it was held before this batch, or
       // is an earlier entry of it (a later one finds this one in its turn, so each pair is recorded once).
       //  - counter_reuse: different token bytes; this entry is not a tap-out, the other is a sale or conflict;
-      //  - same_token_twice: the same token bytes taken as a sale (accept or tap-in) twice.
+      //  - same token bytes taken as a sale (accept or tap-in) twice: at two readers it is the customer's
+      //    same_token_twice (one operator-bound token shown at two gates); at one reader (in any of its journals)
+      //    it is a reader fault (token_listed_twice): the customer paid once, the token settles once, and the
+      //    wallet is not blocked.
       // The blocklist keeps the first reason a wallet was blocked for, so the order is: per entry, counter
       // reuses, then the same token twice, then a reader-reported conflict.
       const found = new Map<number, { what: 'counter_reuse' | 'same_token_twice'; row: Row }[]>();
       if (fresh.size > 0) {
-        for (const r of this.q.counterPeers!.all(readerId, b.firstSeq, lastSeq) as Row[]) {
+        for (const r of this.q.counterPeers!.all(chain, f.firstSeq, lastSeq) as Row[]) {
           const seq = Number(r.seq);
-          const oReader = Number(r.o_reader);
+          const oChain = Number(r.o_chain);
           const oSeq = Number(r.o_seq);
-          if (!fresh.has(seq) || (oReader === readerId && fresh.has(oSeq) && oSeq > seq)) continue;
+          if (!fresh.has(seq) || (oChain === chain && fresh.has(oSeq) && oSeq > seq)) continue;
           const k = Number(r.kind);
           const ok = Number(r.o_kind);
-          let what: 'counter_reuse' | 'same_token_twice' | null = null;
           if (!equalBytes(u8(r.hash), u8(r.o_hash))) {
-            if (k !== JournalKind.tap_out && ok !== JournalKind.tap_out) what = 'counter_reuse';
+            if (k === JournalKind.tap_out || ok === JournalKind.tap_out) continue;
+            const l = found.get(seq) ?? [];
+            l.push({ what: 'counter_reuse', row: r });
+            found.set(seq, l);
           } else if (SALE_KINDS.includes(k as 0 | 2) && SALE_KINDS.includes(ok as 0 | 2)) {
-            what = 'same_token_twice';
+            if (Number(r.o_reader) === readerId) {
+              if (this.q.putFault!.run('token_listed_twice', readerId, u8(r.hash), oChain, oSeq, chain, seq, now).changes) readerFaults++;
+              continue;
+            }
+            const l = found.get(seq) ?? [];
+            l.push({ what: 'same_token_twice', row: r });
+            found.set(seq, l);
           }
-          if (!what) continue;
-          const list = found.get(seq) ?? [];
-          list.push({ what, row: r });
-          found.set(seq, list);
         }
       }
       for (const seq of fresh) {
-        const list = found.get(seq) ?? [];
-        list.sort((x, y) => (x.what === y.what ? 0 : x.what === 'counter_reuse' ? -1 : 1));
-        for (const { what, row: r } of list) {
+        const l = found.get(seq) ?? [];
+        l.sort((x, y) => (x.what === y.what ? 0 : x.what === 'counter_reuse' ? -1 : 1));
+        for (const { what, row: r } of l) {
           const wallet = u8(r.wallet_id);
-          if (this.q.putDouble!.run(what, wallet, Number(r.counter), u8(r.o_hash), Number(r.o_reader), Number(r.o_seq), u8(r.hash), readerId, seq, now).changes) doubleSpends++;
+          if (this.q.putDouble!.run(what, wallet, Number(r.counter), u8(r.o_hash), Number(r.o_chain), Number(r.o_seq), u8(r.hash), chain, seq, now).changes) doubleSpends++;
           this.q.block!.run(wallet, what, now);
         }
         const conflict = conflicts.get(seq);
         if (conflict) this.q.block!.run(conflict, 'counter_reuse', now);
       }
-      this.q.putBatch!.run(readerId, b.batchSeq, b.firstSeq, b.entries.length, b.head, digest, b.createdAt);
-      return { outcome: 'ingested', readerId, batchSeq: b.batchSeq, entries, alreadyHeld, invalidTokens, doubleSpends };
+      this.q.putBatch!.run(chain, f.batchSeq, f.firstSeq, list.length, f.head, digest, f.createdAt);
+      return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
     });
     try {
       return run.immediate();
@@ -592,12 +717,16 @@ export class Clearing {
   }
 
   blockedWalletIds(): Uint8Array[] {
-    return (this.db.prepare('SELECT wallet_id FROM blocklist').all() as Row[]).map((r) => u8(r.wallet_id));
+    return (this.db.prepare('SELECT wallet_id FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => u8(r.wallet_id));
   }
 
-  /** Sign the next blocklist version (a full snapshot) with the issuer's current key. */
+  /**
+   * Sign the next blocklist version (a full snapshot) with the issuer's current key. Before signing, every
+   * wallet whose settled total passed its certificate's allowance (spec/clearing.md M2) joins the blocklist.
+   */
   issueBlocklist(issuer: Issuer, now: number = this.clock()): { bytes: Uint8Array; version: number; entries: number } {
     if (issuer.issuerId !== this.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${issuer.issuerId} is not the clearing's issuer ${this.issuerKeys.issuerId}`);
+    this.blockOverAllowance(now);
     const version = (Number(this.getMeta('blocklist_version') ?? 0) || 0) + 1;
     const ids = this.blockedWalletIds();
     const { bytes } = createBlocklist(issuer.currentKey(now), { issuerId: issuer.issuerId, version, issuedAt: now, walletIds: ids });
@@ -605,99 +734,187 @@ export class Clearing {
     return { bytes, version, entries: ids.length };
   }
 
-  /** The settlement: per merchant (operatorId) and currency, valid and unvoided sales; trips at the tap-out fare. */
-  settlement(): SettlementLine[] {
-    const rows = this.db
-      .prepare(
-        `SELECT r.operator_id AS operator_id, e.currency AS currency, count(*) AS n, sum(
-           CASE WHEN e.kind = ${JournalKind.tap_in} THEN
-             min(e.value, coalesce((SELECT o.value FROM entries o JOIN readers ro ON ro.reader_id = o.reader_id
-                WHERE o.wallet_key = e.wallet_key AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1 AND ro.operator_id = r.operator_id
-                ORDER BY o.time, o.reader_id, o.seq LIMIT 1), e.value))
-           ELSE e.value END) AS gross
-         FROM entries e JOIN readers r ON r.reader_id = e.reader_id
-         WHERE e.kind IN (${SALE_KINDS.join(',')}) AND e.valid = 1
-           AND NOT EXISTS (SELECT 1 FROM entries v WHERE v.reader_id = e.reader_id AND v.kind = ${JournalKind.void} AND v.token_hash = e.token_hash)
-         GROUP BY r.operator_id, e.currency ORDER BY r.operator_id, e.currency`,
-      )
-      .all() as Row[];
-    return rows.map((r) => {
-      const gross = Number(r.gross);
-      return { operatorId: Number(r.operator_id), currency: Number(r.currency), count: Number(r.n), gross, feeBps: this.feeBps, ...feeFor(gross, this.feeBps) };
-    });
+  /** Put every over-allowance wallet on the clearing blocklist; returns how many were added. */
+  blockOverAllowance(now: number = this.clock()): number {
+    let added = 0;
+    for (const w of this.settle().overAllowance) added += this.q.block!.run(Buffer.from(w.walletId, 'hex'), 'over_allowance', now).changes;
+    return added;
   }
 
-  private evidence(hash: Uint8Array, readerId: number, seq: number): EvidenceToken {
+  /** Every valid sale and tap-out, ordered for settle(): by wallet key and counter (the counter index). */
+  private *settleRows(): Generator<SettleRow> {
+    // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
+    // SQLite put chains in the outer loop and scan the index once per chain).
+    const chains = new Map<number, { readerId: number; journalId: string }>();
+    for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
+      chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
+    }
+    // Voids are few (a sale voided within minutes at its own reader): held in memory as chain|token hash.
+    const voids = new Set<string>();
+    for (const r of this.db.prepare(`SELECT chain, token_hash FROM entries INDEXED BY entries_void WHERE kind = ${JournalKind.void} AND valid = 1`).all() as Row[]) {
+      voids.add(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`);
+    }
+    const stmt = this.db.prepare(
+      `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
+              e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
+              e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
+       FROM entries e INDEXED BY entries_counter
+       WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
+       ORDER BY e.wallet_key, e.counter`,
+    );
+    for (const r of stmt.iterate() as Iterable<Row>) {
+      const kind = Number(r.kind);
+      const chain = chains.get(Number(r.chain))!;
+      yield {
+        readerId: chain.readerId,
+        journalId: chain.journalId,
+        seq: Number(r.seq),
+        kind,
+        time: Number(r.time),
+        value: Number(r.value),
+        amount: kind === JournalKind.tap_out ? Number(r.amount) : Number(r.value),
+        tokenHash: r.token_hash as Uint8Array,
+        operatorId: Number(r.operator_id),
+        walletKey: Number(r.wallet_key),
+        walletId: r.wallet_id as Uint8Array,
+        counter: Number(r.counter),
+        currency: Number(r.currency),
+        certKey: Number(r.cert_key),
+        allowance: Number(r.allowance),
+        voided: voids.size > 0 && kind !== JournalKind.tap_out && voids.has(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`),
+      };
+    }
+  }
+
+  /** Settlement rules over everything held (settle.ts). `keepTokens` lists every settled token. */
+  settle(keepTokens = false): ReturnType<typeof settle> {
+    return settle(this.settleRows(), { feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators });
+  }
+
+  /** The settlement lines: per merchant (the certificate's operatorId) and currency, each distinct token once. */
+  settlement(): SettlementLine[] {
+    return this.settle().lines;
+  }
+
+  private evidence(hash: Uint8Array, chain: number, seq: number): EvidenceToken {
     const e = this.db
-      .prepare('SELECT e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM entries e LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.reader_id = ? AND e.seq = ?')
-      .get(readerId, seq) as Row;
-    return { tokenHash: toHex(hash), readerId, seq, kind: KIND_NAMES[e.kind as number]!, amount: Number(e.value), token: e.token === null || e.token === undefined ? '' : toHex(u8(e.token)) };
+      .prepare(
+        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token
+         FROM entries e JOIN chains c ON c.chain = e.chain LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.chain = ? AND e.seq = ?`,
+      )
+      .get(chain, seq) as Row;
+    return {
+      tokenHash: toHex(hash),
+      readerId: Number(e.reader_id),
+      journalId: toHex(u8(e.journal_id)),
+      seq,
+      kind: KIND_NAMES[e.kind as number]!,
+      amount: Number(e.value),
+      token: e.token === null || e.token === undefined ? '' : toHex(u8(e.token)),
+    };
   }
 
   doubleSpends(): DoubleSpend[] {
-    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_reader, a_seq, b_reader, b_seq').all() as Row[]).map((r) => ({
+    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
       kind: r.kind as DoubleSpend['kind'],
       walletId: toHex(u8(r.wallet_id)),
       counter: Number(r.counter),
-      first: this.evidence(u8(r.a_hash), Number(r.a_reader), Number(r.a_seq)),
-      second: this.evidence(u8(r.b_hash), Number(r.b_reader), Number(r.b_seq)),
+      first: this.evidence(u8(r.a_hash), Number(r.a_chain), Number(r.a_seq)),
+      second: this.evidence(u8(r.b_hash), Number(r.b_chain), Number(r.b_seq)),
+      detectedAt: Number(r.detected_at),
+    }));
+  }
+
+  readerFaults(): ReaderFault[] {
+    return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
+      kind: 'token_listed_twice',
+      readerId: Number(r.reader_id),
+      tokenHash: toHex(u8(r.token_hash)),
+      first: this.evidence(u8(r.token_hash), Number(r.a_chain), Number(r.a_seq)),
+      second: this.evidence(u8(r.token_hash), Number(r.b_chain), Number(r.b_seq)),
       detectedAt: Number(r.detected_at),
     }));
   }
 
   readers(): ReaderSummary[] {
-    const readers = this.db.prepare('SELECT reader_id, operator_id, profile FROM readers ORDER BY reader_id').all() as Row[];
-    const seqs = this.db.prepare('SELECT seq FROM entries WHERE reader_id = ? ORDER BY seq');
-    const nb = this.db.prepare('SELECT count(*) AS n FROM batches WHERE reader_id = ?');
-    return readers.map((r) => {
-      const id = Number(r.reader_id);
+    const chains = this.db
+      .prepare('SELECT c.chain AS chain, c.reader_id AS reader_id, c.journal_id AS journal_id, r.operator_id AS operator_id, r.profile AS profile FROM chains c JOIN readers r ON r.reader_id = c.reader_id ORDER BY c.reader_id, c.journal_id')
+      .all() as Row[];
+    const seqs = this.db.prepare('SELECT seq FROM entries WHERE chain = ? ORDER BY seq');
+    const nb = this.db.prepare('SELECT count(*) AS n FROM batches WHERE chain = ?');
+    return chains.map((r) => {
+      const chain = Number(r.chain);
       const gaps: [number, number][] = [];
       let expect = 1;
       let n = 0;
-      for (const s of seqs.iterate(id) as Iterable<Row>) {
+      for (const s of seqs.iterate(chain) as Iterable<Row>) {
         const seq = Number(s.seq);
         if (seq > expect) gaps.push([expect, seq - 1]);
         expect = seq + 1;
         n++;
       }
-      return { readerId: id, operatorId: Number(r.operator_id), profile: String(r.profile), batches: Number((nb.get(id) as Row).n), entries: n, lastSeq: expect - 1, gaps };
+      return {
+        readerId: Number(r.reader_id),
+        journalId: toHex(u8(r.journal_id)),
+        operatorId: Number(r.operator_id),
+        profile: String(r.profile),
+        batches: Number((nb.get(chain) as Row).n),
+        entries: n,
+        lastSeq: expect - 1,
+        gaps,
+      };
     });
   }
 
   report(): ClearingReport {
-    const problems = (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_token' ORDER BY at, reader_id").all() as Row[]).map((p) => ({
+    const problems = (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
       readerId: Number(p.reader_id),
       kind: String(p.kind),
       detail: String(p.detail),
     }));
-    const invalidTokens = (this.db.prepare('SELECT reader_id, seq, reason FROM entries WHERE valid = 0 ORDER BY reader_id, seq').all() as Row[]).map((p) => ({
-      readerId: Number(p.reader_id),
-      seq: Number(p.seq),
-      reason: String(p.reason),
-    }));
-    const voided = Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void}`).get() as Row).n);
-    const atMax = Number(
-      (
-        this.db
-          .prepare(
-            `SELECT count(*) AS n FROM entries e WHERE e.kind = ${JournalKind.tap_in} AND e.valid = 1
-             AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.wallet_key = e.wallet_key AND o.counter = e.counter AND o.token_hash = e.token_hash AND o.kind = ${JournalKind.tap_out} AND o.valid = 1)`,
-          )
-          .get() as Row
-      ).n,
+    const invalidTokens = (
+      this.db.prepare('SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.reason AS reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.valid = 0 ORDER BY c.reader_id, c.journal_id, e.seq').all() as Row[]
+    ).map((p) => ({ readerId: Number(p.reader_id), journalId: toHex(u8(p.journal_id)), seq: Number(p.seq), reason: String(p.reason) }));
+    const voided = Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
+    const s = this.settle();
+    // Over-allowance evidence: each settled token's signed bytes, sliced from the reader-signed batch it came in.
+    const tokenBytes = this.db.prepare(
+      `SELECT substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM chains c JOIN entries e ON e.chain = c.chain JOIN batch_bytes b ON b.id = e.source
+       WHERE c.reader_id = ? AND c.journal_id = ? AND e.seq = ?`,
     );
+    for (const w of s.overAllowance) {
+      for (const t of w.tokens) {
+        const r = tokenBytes.get(t.entry.readerId, Buffer.from(t.entry.journalId, 'hex'), t.entry.seq) as Row | undefined;
+        if (r?.token) t.token = toHex(r.token as Uint8Array);
+      }
+    }
+    const totals = new Map<number, { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }>();
+    for (const l of s.lines) {
+      const t = totals.get(l.currency) ?? { currency: l.currency, count: 0, gross: 0n, fee: 0n, net: 0n };
+      t.count += l.count;
+      t.gross += l.gross;
+      t.fee += l.fee;
+      t.net += l.net;
+      totals.set(l.currency, t);
+    }
     return {
-      settlement: this.settlement(),
+      settlement: s.lines,
+      totals: [...totals.values()].sort((a, b) => a.currency - b.currency),
       readers: this.readers(),
       doubleSpends: this.doubleSpends(),
+      readerFaults: this.readerFaults(),
+      overAllowance: s.overAllowance,
+      exposure: s.exposure,
+      openTrips: s.openTrips,
+      multipleTapOuts: s.multipleTapOuts,
+      tapOutsWithoutTapIn: s.tapOutsWithoutTapIn,
+      zeroFareTapOuts: s.zeroFareTapOuts,
       problems,
       invalidTokens,
       voided,
-      tripsAtMaximumFare: atMax,
+      tripsAtMaximumFare: s.openTrips.length,
       blocklist: { entries: this.blockedWalletIds().length, version: Number(this.getMeta('blocklist_version') ?? 0) || 0 },
       feeBps: this.feeBps,
     };
   }
 }
-
-

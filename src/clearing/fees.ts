@@ -4,7 +4,8 @@
  * The fee is computed once per (merchant, currency) settlement line on the gross total, not per token:
  *   fee = round_half_even(gross * feeBps / 10000),   net = gross - fee
  * Round half to even ("banker's rounding") so that exact halves do not bias fees up over many lines.
- * Computed with bigint, so gross up to 2^53 - 1 and any fee in 0..10000 bps is exact.
+ * Amounts are bigint end to end (spec/clearing.md §6): a line's gross is a sum of many tokens and passes 2^53
+ * long before it passes anything a bigint cannot hold, so there is no overflow and no `bad_amount` case.
  */
 import { OffpayError } from '../errors.js';
 
@@ -25,9 +26,9 @@ export function validateFeeBps(feeBps: number): number {
   return feeBps;
 }
 
-export function feeFor(gross: number, feeBps: number): { fee: number; net: number } {
+export function feeFor(gross: bigint, feeBps: number): { fee: bigint; net: bigint } {
   validateFeeBps(feeBps);
-  if (!Number.isSafeInteger(gross) || gross < 0) throw new OffpayError('clearing.bad_amount', `gross ${gross} is not a non-negative safe integer`);
-  const fee = Number(roundHalfEvenDiv(BigInt(gross) * BigInt(feeBps), BigInt(BPS_DENOMINATOR)));
+  if (gross < 0n) throw new Error('feeFor takes a non-negative gross');
+  const fee = roundHalfEvenDiv(gross * BigInt(feeBps), BigInt(BPS_DENOMINATOR));
   return { fee, net: gross - fee };
 }

@@ -6,7 +6,7 @@
  * own wallet-certificate cache.
  */
 import { Worker } from 'node:worker_threads';
-import type { SyncVerifier } from '../crypto.js';
+import { prefixKey, type SyncVerifier } from '../crypto.js';
 import { encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
 import { tokenVerification, verifyToken, type SigCheck, type Verdict, type VerifyContext } from '../verify.js';
 import { nodeSha256 } from '../node/crypto.js';
@@ -21,7 +21,20 @@ export interface TokenJob {
 }
 
 export type TokenCheck =
-  | { ok: true; tokenHash: Uint8Array; walletId: Uint8Array; counter: number; amount: number; currency: number; payee: number; time: number }
+  | {
+      ok: true;
+      tokenHash: Uint8Array;
+      walletId: Uint8Array;
+      counter: number;
+      amount: number;
+      currency: number;
+      payee: number;
+      time: number;
+      /** First six bytes of the wallet certificate id (its issuer signature) as an integer (prefixKey). */
+      certKey: number;
+      /** The wallet certificate's offlineAllowance. */
+      allowance: number;
+    }
   | { ok: false; reason: string };
 
 const contextOf = (j: TokenJob, issuerKeys: IssuerKeySet): VerifyContext => ({
@@ -30,7 +43,10 @@ const contextOf = (j: TokenJob, issuerKeys: IssuerKeySet): VerifyContext => ({
 
 function checkOf(v: Verdict): TokenCheck {
   if (!v.accepted) return { ok: false, reason: v.reason };
-  return { ok: true, tokenHash: v.tokenHash, walletId: v.walletId, counter: v.token.counter, amount: v.token.amount, currency: v.currency, payee: v.token.payee, time: v.token.time };
+  return {
+    ok: true, tokenHash: v.tokenHash, walletId: v.walletId, counter: v.token.counter, amount: v.token.amount, currency: v.currency, payee: v.token.payee, time: v.token.time,
+    certKey: prefixKey(v.token.walletCert.issuerSignature), allowance: v.token.walletCert.offlineAllowance,
+  };
 }
 
 export function checkTokenJob(j: TokenJob, issuerKeys: IssuerKeySet, verifier: SyncVerifier): TokenCheck {
@@ -95,13 +111,13 @@ export interface PackedJobs {
   payeeOffsets: Uint32Array;
 }
 
-/** Results in the same way: 1/0 per job, 32-byte hashes, 16-byte wallet ids, 5 numbers, and the failures. */
+/** Results in the same way: 1/0 per job, 32-byte hashes, 16-byte wallet ids, 7 numbers, and the failures. */
 export interface PackedChecks {
   n: number;
   ok: Uint8Array;
   tokenHash: Uint8Array;
   walletId: Uint8Array;
-  /** counter, amount, currency, payee, time per job. */
+  /** counter, amount, currency, payee, time, certKey, allowance per job. */
   fields: Float64Array;
   /** [job index, reason] of each failed job. */
   failures: [number, string][];
@@ -141,9 +157,12 @@ export function unpackJobs(p: PackedJobs): TokenJob[] {
   }));
 }
 
+/** Numbers per packed result. */
+const FIELDS = 7;
+
 export function packChecks(checks: TokenCheck[]): PackedChecks {
   const n = checks.length;
-  const out: PackedChecks = { n, ok: new Uint8Array(n), tokenHash: new Uint8Array(32 * n), walletId: new Uint8Array(16 * n), fields: new Float64Array(5 * n), failures: [] };
+  const out: PackedChecks = { n, ok: new Uint8Array(n), tokenHash: new Uint8Array(32 * n), walletId: new Uint8Array(16 * n), fields: new Float64Array(FIELDS * n), failures: [] };
   checks.forEach((c, i) => {
     if (!c.ok) {
       out.failures.push([i, c.reason]);
@@ -152,7 +171,7 @@ export function packChecks(checks: TokenCheck[]): PackedChecks {
     out.ok[i] = 1;
     out.tokenHash.set(c.tokenHash, 32 * i);
     out.walletId.set(c.walletId, 16 * i);
-    out.fields.set([c.counter, c.amount, c.currency, c.payee, c.time], 5 * i);
+    out.fields.set([c.counter, c.amount, c.currency, c.payee, c.time, c.certKey, c.allowance], FIELDS * i);
   });
   return out;
 }
@@ -166,11 +185,13 @@ export function unpackChecks(p: PackedChecks): TokenCheck[] {
       ok: true,
       tokenHash: p.tokenHash.subarray(32 * i, 32 * i + 32),
       walletId: p.walletId.subarray(16 * i, 16 * i + 16),
-      counter: f[5 * i]!,
-      amount: f[5 * i + 1]!,
-      currency: f[5 * i + 2]!,
-      payee: f[5 * i + 3]!,
-      time: f[5 * i + 4]!,
+      counter: f[FIELDS * i]!,
+      amount: f[FIELDS * i + 1]!,
+      currency: f[FIELDS * i + 2]!,
+      payee: f[FIELDS * i + 3]!,
+      time: f[FIELDS * i + 4]!,
+      certKey: f[FIELDS * i + 5]!,
+      allowance: f[FIELDS * i + 6]!,
     };
   });
 }

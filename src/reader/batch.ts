@@ -1,13 +1,15 @@
 /**
  * The reader-signed settlement batch (message type 8): a contiguous run of journal entries for upload.
  *
- *   batch = [8, 1, readerCert, batchSeq, firstSeq, prevHead, head, entries, createdAt, signature]
+ *   batch = [8, 1, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, createdAt, signature]
+ *   journalId = 8 random bytes chosen when the reader database (the journal) was created; a new journal of
+ *               the same reader is a new chain (own genesis, seqs and batch numbers from 1), not a fork
  *   entries   = [* entry]  (journal entries firstSeq .. firstSeq + n - 1, see journal.ts)
  *   prevHead  = chain hash before firstSeq (the genesis hash when firstSeq = 1)
  *   head      = chain hash after the last entry (= prevHead for an empty batch)
  *   signature = Ed25519(reader key, signingInput("OFFPAY-V1-BATCH", CBOR(array without signature)))
  *
- * Batches are re-creatable: the same range from the same journal gives the same bytes (Ed25519 is
+ * Batches are numbered per (reader, journal). Batches are re-creatable: the same range from the same journal gives the same bytes (Ed25519 is
  * deterministic), and clearing treats overlapping or repeated batches idempotently.
  */
 import { cborHead, cborItemEnd, decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
@@ -25,7 +27,7 @@ import {
   SigningTag,
   type ReaderCert,
 } from '../messages.js';
-import { chainHash, entryFromCbor, entryToCbor, HASH_BYTES, type JournalEntry } from './journal.js';
+import { chainHash, entryFromCbor, entryToCbor, HASH_BYTES, JOURNAL_ID_BYTES, type JournalEntry } from './journal.js';
 import { equalBytes } from '../crypto.js';
 
 /** Largest batch accepted: 256 MB. */
@@ -33,6 +35,8 @@ export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 export interface SettlementBatchBody {
   readerCert: ReaderCert;
+  /** The journal (reader database) these entries come from: JOURNAL_ID_BYTES bytes. */
+  journalId: Uint8Array;
   batchSeq: number;
   firstSeq: number;
   prevHead: Uint8Array;
@@ -46,7 +50,7 @@ export interface SettlementBatch extends SettlementBatchBody {
 }
 
 function bodyArray(b: SettlementBatchBody): CborValue[] {
-  return [MessageType.SettlementBatch, PROTOCOL_VERSION, readerCertToCbor(b.readerCert), b.batchSeq, b.firstSeq, b.prevHead, b.head, b.entries.map(entryToCbor), b.createdAt];
+  return [MessageType.SettlementBatch, PROTOCOL_VERSION, readerCertToCbor(b.readerCert), b.journalId, b.batchSeq, b.firstSeq, b.prevHead, b.head, b.entries.map(entryToCbor), b.createdAt];
 }
 
 export function batchSigningInput(b: SettlementBatchBody): Uint8Array {
@@ -60,16 +64,16 @@ export function createBatch(reader: { secretKey: Uint8Array }, body: SettlementB
 
 /**
  * The signing input of a batch straight from its canonical bytes, without re-encoding: the signed array is
- * the batch array minus its last element, so its encoding is 0x89 followed by the batch bytes between the
- * 10-element array header (0x8a) and the final 66 bytes (0x58 0x40 and the 64-byte signature). Valid only
- * for bytes that `decodeBatch` accepted (canonical, 10 elements, 64-byte signature last).
+ * the batch array minus its last element, so its encoding is 0x8a followed by the batch bytes between the
+ * 11-element array header (0x8b) and the final 66 bytes (0x58 0x40 and the 64-byte signature). Valid only
+ * for bytes that `decodeBatch` accepted (canonical, 11 elements, 64-byte signature last).
  */
 export function batchSigningInputFromBytes(bytes: Uint8Array): Uint8Array {
-  if (bytes[0] !== 0x8a || bytes[bytes.length - 66] !== 0x58 || bytes[bytes.length - 65] !== 0x40) {
+  if (bytes.length < 67 || bytes[0] !== 0x8b || bytes[bytes.length - 66] !== 0x58 || bytes[bytes.length - 65] !== 0x40) {
     throw new OffpayError('batch.bad_structure', 'not the canonical encoding of a settlement batch');
   }
   const body = new Uint8Array(bytes.length - 66);
-  body[0] = 0x89;
+  body[0] = 0x8a;
   body.set(bytes.subarray(1, bytes.length - 66), 1);
   return signingInput(SigningTag.SettlementBatch, body);
 }
@@ -80,21 +84,22 @@ export function batchSigningInputFromBytes(bytes: Uint8Array): Uint8Array {
  */
 export function decodeBatch(bytes: Uint8Array): SettlementBatch {
   // Entry data as views into the batch bytes: one batch holds thousands of tokens, copied for nothing otherwise.
-  const a = openMessage(decodeCbor(bytes, MAX_BATCH_BYTES, { views: true }), MessageType.SettlementBatch, 'settlement batch', 10);
-  const firstSeq = asUint(a[4], 'batch firstSeq', Number.MAX_SAFE_INTEGER, 1);
-  const entries = asArray(a[7]!, 'batch entries').map(entryFromCbor);
+  const a = openMessage(decodeCbor(bytes, MAX_BATCH_BYTES, { views: true }), MessageType.SettlementBatch, 'settlement batch', 11);
+  const firstSeq = asUint(a[5], 'batch firstSeq', Number.MAX_SAFE_INTEGER, 1);
+  const entries = asArray(a[8]!, 'batch entries').map(entryFromCbor);
   entries.forEach((e, i) => {
     if (e.seq !== firstSeq + i) throw new OffpayError('batch.bad_sequence', `batch entry ${i} has seq ${e.seq}, expected ${firstSeq + i}`);
   });
   return {
     readerCert: readerCertFromCbor(a[2]!),
-    batchSeq: asUint(a[3], 'batchSeq', Number.MAX_SAFE_INTEGER, 1),
+    journalId: asBytes(a[3], 'batch journalId', JOURNAL_ID_BYTES),
+    batchSeq: asUint(a[4], 'batchSeq', Number.MAX_SAFE_INTEGER, 1),
     firstSeq,
-    prevHead: asBytes(a[5], 'batch prevHead', HASH_BYTES),
-    head: asBytes(a[6], 'batch head', HASH_BYTES),
+    prevHead: asBytes(a[6], 'batch prevHead', HASH_BYTES),
+    head: asBytes(a[7], 'batch head', HASH_BYTES),
     entries,
-    createdAt: asUint(a[8], 'batch createdAt'),
-    signature: asBytes(a[9], 'batch signature', 64),
+    createdAt: asUint(a[9], 'batch createdAt'),
+    signature: asBytes(a[10], 'batch signature', 64),
   };
 }
 
@@ -103,9 +108,9 @@ export function decodeBatch(bytes: Uint8Array): SettlementBatch {
  * Valid only for bytes that `decodeBatch` accepted.
  */
 export function batchEntryBytes(bytes: Uint8Array): Uint8Array[] {
-  // [8, 1, readerCert, batchSeq, firstSeq, prevHead, head, entries, ...]: skip the header and 7 items.
+  // [8, 1, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, ...]: skip the header and 8 items.
   let pos = 1;
-  for (let i = 0; i < 7; i++) pos = cborItemEnd(bytes, pos);
+  for (let i = 0; i < 8; i++) pos = cborItemEnd(bytes, pos);
   const { major, value: count, next } = cborHead(bytes, pos);
   if (major !== 4) throw new OffpayError('batch.bad_structure', 'batch entries are not an array');
   pos = next;

@@ -11,13 +11,17 @@ export * from './journal.js';
 export * from './blocklist.js';
 export * from './batch.js';
 export * from './profiles.js';
+export * from './policy.js';
 export * from './store.js';
 export * from './verifier.js';
 export * from './reader.js';
 import type { ReaderStore } from './store.js';
 import type { SqliteReaderStoreOptions } from './sqlite.js';
 
-/** Open (or create) a durable SQLite reader store (Node only). */
+/**
+ * Open a durable SQLite reader store (Node only). `opts.mode`: 'open' (default) refuses a missing database
+ * (`reader.store_missing`); 'create' starts a new one (a new journal) and refuses an existing path.
+ */
 export async function openSqliteReaderStore(path: string, opts?: SqliteReaderStoreOptions): Promise<ReaderStore> {
   const { SqliteReaderStore } = await import('./sqlite.js');
   return new SqliteReaderStore(path, opts);

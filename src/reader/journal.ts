@@ -2,7 +2,7 @@
  * The reader journal: an append-only, hash-chained list of the events that move money or carry evidence.
  *
  *   entry   = [seq, kind, time, data, value]                       (deterministic CBOR, spec/reader.cddl)
- *   h_0     = SHA-256(signingInput("OFFPAY-V1-JOURNAL-GENESIS", CBOR(readerId)))
+ *   h_0     = SHA-256(signingInput("OFFPAY-V1-JOURNAL-GENESIS", CBOR([readerId, journalId])))
  *   h_n     = SHA-256(signingInput("OFFPAY-V1-JOURNAL", h_{n-1} || CBOR(entry_n)))
  *
  * Kinds: accept (data = full token bytes, value = amount charged), void (data = token hash, value = amount
@@ -21,6 +21,8 @@ const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'c
 export const JOURNAL_TAG = 'OFFPAY-V1-JOURNAL';
 export const JOURNAL_GENESIS_TAG = 'OFFPAY-V1-JOURNAL-GENESIS';
 export const HASH_BYTES = 32;
+/** A journal id: 8 random bytes chosen when a reader database is created (one journal = one chain). */
+export const JOURNAL_ID_BYTES = 8;
 
 export interface JournalEntry {
   seq: number;
@@ -60,8 +62,10 @@ export function decodeEntry(bytes: Uint8Array): JournalEntry {
   return entryFromCbor(decodeCbor(bytes));
 }
 
-export function genesisHash(readerId: number): Uint8Array {
-  return sha256(signingInput(JOURNAL_GENESIS_TAG, encodeCbor(readerId)));
+/** h(0) of the journal `journalId` of reader `readerId`: every journal of a reader is its own chain. */
+export function genesisHash(readerId: number, journalId: Uint8Array): Uint8Array {
+  if (journalId.length !== JOURNAL_ID_BYTES) throw new OffpayError('message.bad_structure', `a journal id is ${JOURNAL_ID_BYTES} bytes`);
+  return sha256(signingInput(JOURNAL_GENESIS_TAG, encodeCbor([readerId, journalId])));
 }
 
 export function chainHash(prev: Uint8Array, entryBytes: Uint8Array): Uint8Array {

@@ -9,6 +9,7 @@
 import type { ReaderProfileName } from '../messages.js';
 
 export type StalePolicy = 'refuse' | 'reduce';
+export type TapOutWithoutTapIn = 'charge' | 'refuse';
 
 export interface ProfileParams {
   name: ReaderProfileName;
@@ -30,6 +31,18 @@ export interface ProfileParams {
   voidWindowSeconds: number;
   /** Target decision time including decoding, milliseconds (a benchmark goal, not enforced). */
   decisionBudgetMs: number;
+  /**
+   * How long after acceptance the same token bytes may be presented again and RESUME a pending sale (the
+   * machine failed before it dispensed), seconds. Later, the token is refused (`already_accepted`).
+   */
+  resumeWindowSeconds: number;
+  /** Accept a tap-out fare of 0 (a free exit). Default false: a 0 fare is a gate misconfiguration. */
+  allowZeroFare: boolean;
+  /**
+   * A tap-out whose tap-in this gate never saw (usually taken at another gate): 'charge' records it and
+   * clearing charges the token's maximum fare if no tap-in for it ever arrives; 'refuse' refuses it (`no_tap_in`).
+   */
+  tapOutWithoutTapIn: TapOutWithoutTapIn;
 }
 
 export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
@@ -44,6 +57,11 @@ export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
     whenBlocklistStale: 'refuse',
     voidWindowSeconds: 900,
     decisionBudgetMs: 300,
+    // A vending machine that failed to dispense restarts and reads the same token again within a minute;
+    // the customer is still at the machine. Beyond that a replayed clip or QR code must not vend again.
+    resumeWindowSeconds: 60,
+    allowZeroFare: false,
+    tapOutWithoutTapIn: 'charge',
   },
   transit: {
     name: 'transit',
@@ -56,6 +74,12 @@ export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
     whenBlocklistStale: 'reduce',
     voidWindowSeconds: 900,
     decisionBudgetMs: 300,
+    // A gate re-read (the passenger tapped twice, the barrier jammed) happens within seconds; Octopus and
+    // Calypso re-tap recovery complete within the same passage. 30 s keeps one tap-in from opening the gate
+    // for the next passenger holding a copy.
+    resumeWindowSeconds: 30,
+    allowZeroFare: false,
+    tapOutWithoutTapIn: 'charge',
   },
 };
 

@@ -1,34 +1,40 @@
 /**
- * The reader verifier: stateless checks (src/verify.ts), then the stateful checks of spec/reader.md:
+ * The reader verifier: stateless checks (src/verify.ts), then the stateful checks of spec/reader.md §2, in
+ * this order (the first that fails gives the verdict):
  *
- *   0. a token this reader already holds (same bytes): resume a pending sale, or refuse (replayed/voided)
- *   1. stateless verification with the reader's context (profile, request or fare, payee binding)
- *   2. anti-replay window per wallet (window.ts): replayed / stale
- *   3. blocklist: blocklisted
- *   4. limits per currency: currency_not_accepted, below_minimum, above_maximum
- *   5. blocklist freshness: blocklist_stale (refuse) or stale_limit (reduce)
- *   6. the certificate's offline allowance, cumulative at this reader: allowance_exhausted
- *   7. the wallet's daily total at this reader: daily_limit
+ *   0. a token this reader already holds (same bytes): resume a pending sale only within the resume window
+ *      and while its request is still the open one; otherwise already_accepted / replayed / already_voided
+ *   1. the open request (a vending reader, or any reader given a request): request_not_open
+ *   2. stateless verification with the reader's context (profile, open request or fare, payee binding)
+ *   3. anti-replay window per wallet (window.ts): replayed / stale
+ *   4. the open request already paid by another token: request_already_paid
+ *   5. blocklist: blocklisted
+ *   6. limits per currency: currency_not_accepted, below_minimum, above_maximum
+ *   7. blocklist freshness: blocklist_stale (refuse) or stale_limit (reduce)
+ *   8. the certificate's offline allowance, cumulative at this reader: allowance_exhausted
+ *   9. the wallet's daily total at this reader: daily_limit
  *
- * Steps 0 and 2-7 run inside one store transaction with the writes they imply (window, totals, token
- * record, journal entry), so the verdict is durable before `accept` returns.
+ * Steps 0 and 3-9 run inside one store transaction with the writes they imply (window, totals, open request
+ * paid, token record, journal entry), so the verdict is durable before `accept` returns. The money
+ * invariants these steps hold are listed in spec/reader.md §Money invariants.
  */
 import { decodeCbor, encodeCbor } from '../cbor.js';
-import { nobleEd25519, type AsyncVerifier, type SyncVerifier } from '../crypto.js';
+import { equalBytes, nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVerifier } from '../crypto.js';
 import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
-import { tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert } from '../messages.js';
-import { createReceipt } from '../request.js';
+import { decodeRequest, readerCertSigningInput, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert } from '../messages.js';
+import { createReceipt, createRequest } from '../request.js';
 import { verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
-import { BlocklistIndex, verifyBlocklist, type Blocklist } from './blocklist.js';
-import { chainHash, decodeEntry, encodeEntry, genesisHash, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
+import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
+import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
+import { validateLimits, validateProfileOverrides, validateWindow } from './policy.js';
 import { PROFILES, type CurrencyLimits, type ProfileParams } from './profiles.js';
 import { READER_REASONS, type AnyReason, type ReaderReason } from './reasons.js';
 import type { ReaderStore, ReaderTx, TokenRecord } from './store.js';
 import { cachingVerifier } from './verifier.js';
-import { advanceWindow, checkWindow, DEFAULT_WINDOW, validateWindowSize } from './window.js';
+import { advanceWindow, checkWindow, DEFAULT_WINDOW } from './window.js';
 
 export interface ReaderOptions {
   cert: ReaderCert;
@@ -49,13 +55,37 @@ export interface ReaderOptions {
   window?: number;
   /** Reader clock, unix seconds. */
   clock?: () => number;
+  /**
+   * The journal id to give a NEW store (JOURNAL_ID_BYTES bytes; default random). Ignored for a store that
+   * already holds a journal. Fixed only for reproducible vectors (fixtures/scenarios).
+   */
+  journalId?: Uint8Array;
+}
+
+/** The payment request open at this reader: the one price a token may pay now (spec/reader.md §2 step 1). */
+export interface OpenRequest {
+  request: PaymentRequest;
+  /** The signed request bytes (what the machine shows). */
+  bytes: Uint8Array;
+  /** The token that paid it, once one did (the sale is then pending until completed or voided). */
+  paidBy?: Uint8Array;
+}
+
+/** Which request a verdict concerns (for the CLI line and --json). */
+export interface RequestRef {
+  challenge: Uint8Array;
+  amount: number;
+  currency: number;
 }
 
 /** What the reader is waiting for when a token arrives. */
 export interface AcceptContext {
   /** Reader time (default: the reader clock). */
   now?: number;
-  /** Vending: the payment request this reader issued (challenge and exact price). */
+  /**
+   * The payment request the caller believes is open. The reader judges a request-answering token against its
+   * OWN open request (openRequest); if this is given it must be that request, or the token is refused.
+   */
   request?: PaymentRequest | { amount: number; currency: number; challenge: Uint8Array; time: number };
   /** Transit: a fixed fare (one-way token, payee = reader or operator). */
   fare?: { amount: number; currency: number };
@@ -82,6 +112,8 @@ export interface ReaderAccepted {
   currency: number;
   /** Journal entry that recorded the sale. */
   seq: number;
+  /** The request this token paid (vending). */
+  request?: RequestRef;
   token?: PaymentToken;
 }
 
@@ -110,6 +142,8 @@ export interface BlocklistStatus {
   count: number;
   ageSeconds: number;
   stale: boolean;
+  /** Why the list is stale (none loaded, too old, dated in the future, signed by a key no longer trusted). */
+  staleReason?: string;
 }
 
 export interface ExportResult {
@@ -122,25 +156,10 @@ function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, toke
 }
 
 const META_BLOCKLIST = 'blocklist';
-/** The challenges of the last PAID_RING paid requests, 8 bytes each, oldest first. */
-const META_PAID_REQUESTS = 'requests.paid';
-const PAID_RING = 64;
-
-function ringHas(ring: Uint8Array, challenge: Uint8Array): boolean {
-  outer: for (let off = 0; off + challenge.length <= ring.length; off += challenge.length) {
-    for (let i = 0; i < challenge.length; i++) if (ring[off + i] !== challenge[i]) continue outer;
-    return true;
-  }
-  return false;
-}
-
-function ringAdd(ring: Uint8Array, challenge: Uint8Array): Uint8Array {
-  const keep = Math.min(ring.length, (PAID_RING - 1) * challenge.length);
-  const out = new Uint8Array(keep + challenge.length);
-  out.set(ring.subarray(ring.length - keep), 0);
-  out.set(challenge, keep);
-  return out;
-}
+/** The open request: CBOR [request bytes, token hash that paid it or empty]; an empty value = none open. */
+const META_OPEN_REQUEST = 'request.open';
+const META_READER_ID = 'reader.id';
+const META_JOURNAL_ID = 'journal.id';
 const META_EXPORT_LAST = 'export.last';
 const META_EXPORT_BATCH = 'export.batch';
 
@@ -162,11 +181,23 @@ export function certIdOf(token: PaymentToken): Uint8Array {
   return token.walletCert.issuerSignature.slice(0, 16);
 }
 
+function sameRequest(a: { amount: number; currency: number; challenge: Uint8Array; time: number }, b: PaymentRequest): boolean {
+  return a.amount === b.amount && a.currency === b.currency && a.time === b.time && equalBytes(a.challenge, b.challenge);
+}
+
+function randomJournalId(): Uint8Array {
+  const id = new Uint8Array(JOURNAL_ID_BYTES);
+  globalThis.crypto.getRandomValues(id);
+  return id;
+}
+
 export class Reader {
   readonly cert: ReaderCert;
   readonly profile: ProfileParams;
   readonly window: number;
   readonly store: ReaderStore;
+  /** The journal this reader writes (chosen when the store was created): batches and the chain genesis carry it. */
+  readonly journalId: Uint8Array;
   private readonly secretKey: Uint8Array;
   private readonly issuerKeys: IssuerKeySet;
   private readonly verifier: SyncVerifier | AsyncVerifier;
@@ -175,30 +206,62 @@ export class Reader {
   private readonly acceptUnlisted: boolean;
   private readonly clock: () => number;
   private readonly genesis: Uint8Array;
-  private blocklist: { list: Blocklist; index: BlocklistIndex } | undefined;
+  /** The list held; `trusted` false when its signing key is no longer in the key set (stale, still used to block). */
+  private blocklist: { list: Blocklist; index: BlocklistIndex; trusted: boolean; why?: string } | undefined;
 
   constructor(o: ReaderOptions) {
     this.cert = o.cert;
     this.secretKey = o.secretKey;
     this.issuerKeys = o.issuerKeys;
     this.store = o.store;
-    this.profile = { ...PROFILES[o.cert.profile], ...(o.profile ?? {}), name: o.cert.profile };
-    this.window = validateWindowSize(o.window ?? DEFAULT_WINDOW);
+    this.profile = { ...PROFILES[o.cert.profile], ...validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile'), name: o.cert.profile };
+    this.window = validateWindow(o.window ?? DEFAULT_WINDOW, 'reader.bad_config', 'ReaderOptions.window');
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;
-    this.limits = o.limits ?? {};
+    this.limits = validateLimits(o.limits, 'reader.bad_config', 'ReaderOptions.limits');
+    if (o.acceptUnlistedCurrencies !== undefined && typeof o.acceptUnlistedCurrencies !== 'boolean') throw new OffpayError('reader.bad_config', 'ReaderOptions.acceptUnlistedCurrencies must be true or false');
     this.acceptUnlisted = o.acceptUnlistedCurrencies ?? true;
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
-    this.genesis = genesisHash(o.cert.readerId);
+    // Certificates bind (spec invariant I7): the key is the certified one, and an issuer key certified it.
+    if (!equalBytes(publicKeyOf(o.secretKey), o.cert.readerPublicKey)) {
+      throw new OffpayError('reader.key_mismatch', `the reader secret key does not match the public key in the certificate of reader ${o.cert.readerId}`);
+    }
+    const ik = o.issuerKeys.keys.find((k) => k.keyIndex === o.cert.keyIndex);
+    if (!ik || !(this.syncVerifier ?? nobleEd25519).verify(o.cert.issuerSignature, readerCertSigningInput(o.cert), ik.publicKey)) {
+      throw new OffpayError('reader.bad_cert', ik ? `the certificate of reader ${o.cert.readerId} is not signed by issuer key ${o.cert.keyIndex}` : `the certificate of reader ${o.cert.readerId} names issuer key ${o.cert.keyIndex}, which is not in the key set`);
+    }
+    if (o.journalId !== undefined && o.journalId.length !== JOURNAL_ID_BYTES) throw new OffpayError('reader.bad_config', `a journal id is ${JOURNAL_ID_BYTES} bytes`);
     const stored = this.store.transact((tx) => {
-      const id = tx.getMeta('reader.id');
-      if (!id) tx.putMeta('reader.id', u(o.cert.readerId));
-      else if (fromU(id) !== o.cert.readerId) throw new OffpayError('reader.wrong_store', `this store belongs to reader ${fromU(id)}, not ${o.cert.readerId}`);
-      return tx.getMeta(META_BLOCKLIST);
+      const id = tx.getMeta(META_READER_ID);
+      let jid = tx.getMeta(META_JOURNAL_ID);
+      if (!id) {
+        // A new store: a new journal. (A SQLite store is new only when created explicitly: SqliteReaderStore.create.)
+        if (tx.head()) throw new OffpayError('reader.corrupt_store', 'the store holds journal entries but no reader id');
+        tx.putMeta(META_READER_ID, u(o.cert.readerId));
+        jid = o.journalId ?? randomJournalId();
+        tx.putMeta(META_JOURNAL_ID, jid);
+      } else if (fromU(id) !== o.cert.readerId) throw new OffpayError('reader.wrong_store', `this store belongs to reader ${fromU(id)}, not ${o.cert.readerId}`);
+      if (!jid || jid.length !== JOURNAL_ID_BYTES) throw new OffpayError('reader.corrupt_store', 'the store has no journal id (a database from before journal ids: start a new journal)');
+      return { jid, list: tx.getMeta(META_BLOCKLIST) };
     });
-    if (stored) {
-      const list = verifyBlocklist(stored, this.issuerKeys, this.syncVerifier ?? nobleEd25519);
-      this.blocklist = { list, index: new BlocklistIndex(list.entries) };
+    this.journalId = stored.jid.slice();
+    this.genesis = genesisHash(o.cert.readerId, this.journalId);
+    if (stored.list && stored.list.length) this.blocklist = this.holdStoredList(stored.list);
+  }
+
+  /**
+   * A stored list was verified when it was loaded. If its key has since left the key set (key rotation), the
+   * reader still opens and still blocks its wallets, but reports the list stale so that a new list is loaded.
+   */
+  private holdStoredList(bytes: Uint8Array): NonNullable<Reader['blocklist']> {
+    try {
+      const list = verifyBlocklist(bytes, this.issuerKeys, this.syncVerifier ?? nobleEd25519);
+      return { list, index: new BlocklistIndex(list.entries), trusted: true };
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'blocklist.unknown_key' && code !== 'blocklist.key_not_valid') throw new OffpayError('reader.corrupt_store', `the stored blocklist does not verify: ${(e as Error).message}`);
+      const list = decodeBlocklist(bytes);
+      return { list, index: new BlocklistIndex(list.entries), trusted: false, why: `signed by issuer key ${list.keyIndex}, which the current key set no longer trusts (${code})` };
     }
   }
 
@@ -211,19 +274,64 @@ export class Reader {
     return this.cert.profile === 'transit' ? [this.cert.readerId, this.cert.operatorId] : [this.cert.readerId];
   }
 
-  /** The stateless verification context for `ctx` (exposed for tools and tests). */
-  verifyContext(ctx: AcceptContext, now: number): VerifyContext {
+  /** Refuse to act outside the certificate's validity (typed error: the reader is misconfigured, not the customer). */
+  private checkCertValid(now: number): void {
+    if (now < this.cert.notBefore || now > this.cert.notAfter) {
+      throw new OffpayError('reader.cert_not_valid', `the certificate of reader ${this.cert.readerId} is valid ${this.cert.notBefore}..${this.cert.notAfter}, not at ${now}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- the open request
+
+  /**
+   * Open a payment request: sign it with the reader key and make it THE open request of this reader, closing
+   * any previous one (a token for that one is then refused: `request_not_open`).
+   */
+  openRequest(p: { amount: number; currency: number; now?: number; challenge?: Uint8Array }): OpenRequest {
+    const now = p.now ?? this.clock();
+    this.checkCertValid(now);
+    if (!Number.isSafeInteger(p.amount) || p.amount <= 0) throw new OffpayError('reader.bad_context', 'a request amount is a positive integer of minor units');
+    if (!Number.isInteger(p.currency) || p.currency < 1 || p.currency > 999) throw new OffpayError('reader.bad_context', 'a request currency is an ISO 4217 numeric code');
+    const { request, bytes } = createRequest({ secretKey: this.secretKey, cert: this.cert }, { amount: p.amount, currency: p.currency, time: now, ...(p.challenge ? { challenge: p.challenge } : {}) });
+    this.store.transact((tx) => tx.putMeta(META_OPEN_REQUEST, encodeCbor([bytes, new Uint8Array(0)])));
+    return { request, bytes };
+  }
+
+  /** The open request, if any. */
+  openRequestInfo(): OpenRequest | undefined {
+    return this.store.transact((tx) => this.readOpen(tx));
+  }
+
+  /** Close the open request (the machine stopped selling, or the customer cancelled). */
+  closeRequest(): void {
+    this.store.transact((tx) => tx.putMeta(META_OPEN_REQUEST, new Uint8Array(0)));
+  }
+
+  private readOpen(tx: ReaderTx): OpenRequest | undefined {
+    const raw = tx.getMeta(META_OPEN_REQUEST);
+    if (!raw || raw.length === 0) return undefined;
+    const v = decodeCbor(raw);
+    if (!Array.isArray(v) || v.length !== 2 || !(v[0] instanceof Uint8Array) || !(v[1] instanceof Uint8Array)) throw new OffpayError('reader.corrupt_store', 'bad open request record');
+    return { request: decodeRequest(v[0]), bytes: v[0], ...(v[1].length ? { paidBy: v[1] } : {}) };
+  }
+
+  /** Close the open request if `hash` paid it (the sale it was for has ended: completed or voided). */
+  private closeIfPaidBy(tx: ReaderTx, hash: Uint8Array): void {
+    const open = this.readOpen(tx);
+    if (open?.paidBy && equalBytes(open.paidBy, hash)) tx.putMeta(META_OPEN_REQUEST, new Uint8Array(0));
+  }
+
+  // ------------------------------------------------------------------------------------------- accepting
+
+  /** The stateless verification context for `ctx` (exposed for tools and tests); `open` is the open request. */
+  verifyContext(ctx: AcceptContext, now: number, open?: PaymentRequest): VerifyContext {
     const modes = [ctx.request, ctx.fare, ctx.tapIn].filter((x) => x !== undefined).length;
     if (modes > 1) throw new OffpayError('reader.bad_context', 'give at most one of request, fare and tapIn');
-    if (this.profile.requireRequest && !ctx.request) {
-      throw new OffpayError('reader.bad_context', `a ${this.profile.name} reader judges a token against the payment request it issued: pass context.request`);
-    }
     if ((ctx.fare || ctx.tapIn) && this.cert.profile !== 'transit') throw new OffpayError('reader.bad_context', 'fares and tap-in are for transit readers');
+    if (this.profile.requireRequest && (ctx.fare || ctx.tapIn)) throw new OffpayError('reader.bad_context', `a reader with requireRequest judges tokens against its open request, not a fare`);
     const base = { issuerKeys: this.issuerKeys, now, payees: this.payees, maxFutureSeconds: this.profile.maxFutureSeconds };
-    if (ctx.request) {
-      const r = ctx.request;
-      return { ...base, request: { amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
-    }
+    const r = open ?? ctx.request;
+    if (r) return { ...base, request: { amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
     const expected = ctx.fare ? { amount: ctx.fare.amount, currency: ctx.fare.currency } : ctx.tapIn ? { amount: ctx.tapIn.maxFare, currency: ctx.tapIn.currency } : undefined;
     return { ...base, expected, maxAgeSeconds: this.profile.oneWayMaxAgeSeconds };
   }
@@ -232,26 +340,68 @@ export class Reader {
   async accept(bytes: Uint8Array, ctx: AcceptContext = {}): Promise<ReaderVerdict> {
     const now = ctx.now ?? this.clock();
     if (!(bytes instanceof Uint8Array)) throw new OffpayError('reader.bad_input', 'a token is a byte array');
+    this.checkCertValid(now);
+    this.verifyContext(ctx, now); // context shape errors (typed, exit 2) come before any verdict: spec §2 step E
     const hash = tokenHash(bytes);
-    // A token this reader already holds is judged by its record alone (so a resume works whatever request
-    // the machine shows now).
-    const prior = this.store.transact((tx) => tx.getToken(hash));
-    if (prior) return this.priorVerdict(prior);
-    const vctx = this.verifyContext(ctx, now);
+    // 0. A token this reader already holds is judged by its record (and the resume rule) alone.
+    const first = this.store.transact((tx) => {
+      const prior = tx.getToken(hash);
+      return prior ? { prior: this.priorVerdict(tx, prior, now) } : { open: this.readOpen(tx) };
+    });
+    if (first.prior) return first.prior;
+    // 1. The open request: a reader that requires one, or that was given one, judges against its own.
+    const wantsRequest = this.profile.requireRequest || ctx.request !== undefined;
+    const open = first.open;
+    if (wantsRequest) {
+      if (!open) return rejectedR('request_not_open', `reader ${this.readerId} has no open payment request: the token answers a closed, superseded or never-issued request`, hash);
+      if (ctx.request && !sameRequest(ctx.request, open.request)) {
+        return rejectedR('request_not_open', `the request given (challenge ${toHex(ctx.request.challenge)}) is not the open request ${toHex(open.request.challenge)} of reader ${this.readerId}`, hash);
+      }
+    }
+    // 2. Stateless verification.
+    const vctx = this.verifyContext(ctx, now, wantsRequest ? open!.request : undefined);
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) {
+      if (wantsRequest && v.reason === 'challenge_mismatch') {
+        return rejectedR('request_not_open', `the token answers request ${v.token ? toHex(v.token.challenge ?? new Uint8Array(0)) : '?'}, which is not the open request ${toHex(open!.request.challenge)} (closed, superseded or never issued)`, hash, v.token);
+      }
       return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     }
-    return this.store.transact((tx) => this.decide(tx, bytes, hash, v.token, v.walletId, v.currency, ctx, now));
+    return this.store.transact((tx) => this.decide(tx, bytes, hash, v.token, v.walletId, v.currency, ctx, now, wantsRequest));
   }
 
-  private priorVerdict(r: TokenRecord): ReaderVerdict {
+  /**
+   * Step 0: the verdict for a token this reader holds a record of. A pending sale RESUMES (not charged again)
+   * only while acceptedAt <= now <= acceptedAt + resumeWindowSeconds and, for a token that paid a request,
+   * while that request is still the open one; otherwise `already_accepted`. No state changes.
+   */
+  private priorVerdict(tx: ReaderTx, r: TokenRecord, now: number): ReaderVerdict {
     if (r.status === 'pending') {
-      return { accepted: true, status: 'resumed', reason: 'ok', code: 0, charged: false, tokenHash: r.hash, walletId: r.walletId, counter: r.counter, amount: r.amount, currency: r.currency, seq: r.seq };
+      const age = now - r.acceptedAt;
+      const inWindow = age >= 0 && age <= this.profile.resumeWindowSeconds;
+      let requestOpen = true;
+      if (r.challenge) {
+        const open = this.readOpen(tx);
+        requestOpen = open !== undefined && equalBytes(open.request.challenge, r.challenge);
+      }
+      if (inWindow && requestOpen) {
+        const request = r.challenge ? this.requestRef(tx, r) : undefined;
+        return { accepted: true, status: 'resumed', reason: 'ok', code: 0, charged: false, tokenHash: r.hash, walletId: r.walletId, counter: r.counter, amount: r.amount, currency: r.currency, seq: r.seq, ...(request ? { request } : {}) };
+      }
+      const why = !inWindow
+        ? `accepted at ${r.acceptedAt} (journal entry ${r.seq}); the resume window of ${this.profile.resumeWindowSeconds} s ${age < 0 ? 'does not run backwards (clock moved back)' : 'has passed'}`
+        : `accepted at ${r.acceptedAt} (journal entry ${r.seq}) for request ${toHex(r.challenge!)}, which is no longer open`;
+      return rejectedR('already_accepted', `token already accepted and not to be vended again: ${why}`, r.hash);
     }
     if (r.status === 'voided') return rejectedR('already_voided', `token was voided (journal entry ${r.seq} accepted it)`, r.hash);
     if (r.status === 'completed') return rejectedR('replayed', `token already accepted and completed (journal entry ${r.seq})`, r.hash);
     return rejectedR('replayed', `counter ${r.counter} was already used by another token (evidence in journal entry ${r.seq})`, r.hash);
+  }
+
+  private requestRef(tx: ReaderTx, r: TokenRecord): RequestRef | undefined {
+    const open = this.readOpen(tx);
+    if (open && r.challenge && equalBytes(open.request.challenge, r.challenge)) return { challenge: open.request.challenge, amount: open.request.amount, currency: open.request.currency };
+    return undefined;
   }
 
   private append(tx: ReaderTx, kind: JournalKindName, time: number, data: Uint8Array, value: number): JournalRow {
@@ -269,13 +419,17 @@ export class Reader {
     return this.acceptUnlisted ? {} : undefined;
   }
 
-  private decide(tx: ReaderTx, bytes: Uint8Array, hash: Uint8Array, t: PaymentToken, walletId: Uint8Array, currency: number, ctx: AcceptContext, now: number): ReaderVerdict {
+  private decide(tx: ReaderTx, bytes: Uint8Array, hash: Uint8Array, t: PaymentToken, walletId: Uint8Array, currency: number, ctx: AcceptContext, now: number, wantsRequest: boolean): ReaderVerdict {
     const prior = tx.getToken(hash);
-    if (prior) return this.priorVerdict(prior);
+    if (prior) return this.priorVerdict(tx, prior, now);
+    const open = wantsRequest ? this.readOpen(tx) : undefined;
+    if (wantsRequest && (!open || !t.challenge || !equalBytes(open.request.challenge, t.challenge))) {
+      return rejectedR('request_not_open', 'the open request changed while the token was being verified', hash, t);
+    }
     const day = dayOf(now);
     const certId = certIdOf(t);
-    const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined };
-    // 2. anti-replay window
+    const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined, ...(open ? { challenge: open.request.challenge } : {}) };
+    // 3. anti-replay window
     const win = tx.getWindow(walletId);
     const w = checkWindow(win, t.counter, this.window);
     if (w === 'replayed') {
@@ -283,34 +437,33 @@ export class Reader {
       tx.putToken({ ...base, status: 'conflict', seq: row.seq });
       return rejectedR('replayed', `counter ${t.counter} was already accepted from this wallet with other token bytes (recorded as evidence, journal entry ${row.seq})`, hash, t, row.seq);
     }
-    if (w === 'stale') return rejectedR('stale', `counter ${t.counter} is below the window (highest ${win!.high}, window ${this.window})`, hash, t);
-    // 2a. a request is paid once: a second token for it (another wallet, or the same wallet again) is refused
-    const paid = ctx.request ? (tx.getMeta(META_PAID_REQUESTS) ?? new Uint8Array(0)) : undefined;
-    if (ctx.request && paid && ringHas(paid, ctx.request.challenge)) {
-      return rejectedR('request_already_paid', `request ${toHex(ctx.request.challenge)} was already paid; the machine must issue a new request for another sale`, hash, t);
+    if (w === 'stale') return rejectedR('stale', `counter ${t.counter} is below the window (highest ${win!.high}, window ${win!.bitmap.length * 8})`, hash, t);
+    // 4. the open request is paid once: a second token for it (another wallet, or the same wallet again) is refused
+    if (open?.paidBy) {
+      return rejectedR('request_already_paid', `request ${toHex(open.request.challenge)} was already paid; the machine must open a new request for another sale`, hash, t);
     }
-    // 3. blocklist
+    // 5. blocklist
     if (this.blocklist?.index.has(walletId)) return rejectedR('blocklisted', `wallet ${toHex(walletId)} is on blocklist version ${this.blocklist.list.version}`, hash, t);
-    // 4. limits
+    // 6. limits
     const lim = this.limitsFor(currency);
     if (!lim) return rejectedR('currency_not_accepted', `currency ${currency} is not accepted by this reader`, hash, t);
     if (lim.minAmount !== undefined && t.amount < lim.minAmount) return rejectedR('below_minimum', `amount ${t.amount} is below the minimum ${lim.minAmount}`, hash, t);
     if (lim.maxAmount !== undefined && t.amount > lim.maxAmount) return rejectedR('above_maximum', `amount ${t.amount} is above the maximum ${lim.maxAmount}`, hash, t);
-    // 5. blocklist freshness
+    // 7. blocklist freshness
     const bs = this.blocklistStatus(now);
     if (bs.stale) {
-      const why = bs.loaded ? `the blocklist (version ${bs.version}) is ${bs.ageSeconds} s old, more than ${this.profile.blocklistMaxAgeSeconds} s` : 'no blocklist has been loaded';
+      const why = bs.staleReason ?? 'the blocklist is stale';
       if (this.profile.whenBlocklistStale === 'refuse') return rejectedR('blocklist_stale', why, hash, t);
       const cap = lim.staleMaxAmount ?? 0;
       if (t.amount > cap) return rejectedR('stale_limit', `${why}; the reduced limit is ${cap}`, hash, t);
     }
-    // 6. offline allowance under this certificate, at this reader
+    // 8. offline allowance under this certificate, at this reader
     const certKey = `c:${toHex(walletId)}:${toHex(certId)}`;
     const spent = tx.getTotal(certKey);
     if (spent + t.amount > t.walletCert.offlineAllowance) {
       return rejectedR('allowance_exhausted', `${spent} already taken from this wallet under this certificate; ${t.amount} more exceeds the allowance ${t.walletCert.offlineAllowance}`, hash, t);
     }
-    // 7. daily total at this reader
+    // 9. daily total at this reader
     const dayKey = `d:${toHex(walletId)}:${day}:${currency}`;
     const today = tx.getTotal(dayKey);
     if (lim.dailyTotal !== undefined && today + t.amount > lim.dailyTotal) {
@@ -320,23 +473,31 @@ export class Reader {
     tx.putWindow(walletId, advanceWindow(win, t.counter, this.window));
     tx.putTotal(certKey, spent + t.amount);
     tx.putTotal(dayKey, today + t.amount);
-    if (ctx.request && paid) tx.putMeta(META_PAID_REQUESTS, ringAdd(paid, ctx.request.challenge));
     const row = this.append(tx, ctx.tapIn ? 'tap_in' : 'accept', now, bytes, t.amount);
-    tx.putToken({ ...base, status: ctx.complete ? 'completed' : 'pending', seq: row.seq });
-    return { accepted: true, status: 'accepted', reason: 'ok', code: 0, charged: true, tokenHash: hash, walletId, counter: t.counter, amount: t.amount, currency, seq: row.seq, token: t };
+    const done = ctx.complete === true;
+    tx.putToken({ ...base, status: done ? 'completed' : 'pending', seq: row.seq });
+    // The open request is now paid by this token; a completed sale closes it at once.
+    if (open) tx.putMeta(META_OPEN_REQUEST, done ? new Uint8Array(0) : encodeCbor([open.bytes, hash]));
+    const request = open ? { request: { challenge: open.request.challenge, amount: open.request.amount, currency: open.request.currency } } : {};
+    return { accepted: true, status: 'accepted', reason: 'ok', code: 0, charged: true, tokenHash: hash, walletId, counter: t.counter, amount: t.amount, currency, seq: row.seq, ...request, token: t };
   }
 
-  /** Mark a pending sale complete (goods dispensed, gate passed). Returns false if there is no pending sale. */
+  /** Mark a pending sale complete (goods dispensed, gate passed); closes the request it paid. False if there is no pending sale. */
   complete(hash: Uint8Array): boolean {
     return this.store.transact((tx) => {
       const r = tx.getToken(hash);
       if (!r || r.status !== 'pending') return false;
       tx.putToken({ ...r, status: 'completed' });
+      this.closeIfPaidBy(tx, hash);
       return true;
     });
   }
 
-  /** Void a pending sale within the void window: the amount is given back and the token can never be used again. */
+  /**
+   * Void a pending sale within the void window: the amount is given back (to the day it counted towards) and
+   * the token can never be used again; closes the request it paid. Refusals in this order: unknown_token
+   * (none, or only conflict evidence), already_voided, already_completed, void_window_passed.
+   */
   void(hash: Uint8Array, now: number = this.clock()): VoidResult {
     return this.store.transact((tx): VoidResult => {
       const r = tx.getToken(hash);
@@ -353,29 +514,50 @@ export class Reader {
       tx.putTotal(dayKey, Math.max(0, tx.getTotal(dayKey) - r.amount));
       const row = this.append(tx, 'void', now, hash, r.amount);
       tx.putToken({ ...r, status: 'voided' });
+      this.closeIfPaidBy(tx, hash);
       return { ok: true, tokenHash: hash, amount: r.amount, currency: r.currency, seq: row.seq };
     });
   }
 
   /**
    * Transit tap-out: record the fare for a trip whose tap-in token the wallet presents again (at this or any
-   * gate of the operator). Clearing settles the trip at this fare instead of the authorised maximum.
+   * gate of the operator). Checks, in order (spec/reader.md §7.2): the fare (typed `reader.bad_context`:
+   * a non-negative integer, not 0 unless allowZeroFare); the certificate's validity; stateless verification
+   * with maxAgeSeconds = maxTripSeconds and the fare's currency (`currency_mismatch` 16 and the other
+   * stateless reasons); fare above the authorisation (46); then in one transaction: a record of the token
+   * here that is not a trip (48), voided (41) or conflict evidence (32); a tap-out already recorded here (47);
+   * no tap-in here under tapOutWithoutTapIn = 'refuse' (52). Commit: a `tap_out` entry, and a pending tap-in
+   * here becomes completed.
    */
-  async tapOut(bytes: Uint8Array, p: { fare: number; now?: number }): Promise<ReaderVerdict> {
+  async tapOut(bytes: Uint8Array, p: { fare: number; currency: number; now?: number }): Promise<ReaderVerdict> {
     if (this.cert.profile !== 'transit') throw new OffpayError('reader.bad_context', 'tap-out is for transit readers');
+    if (!(bytes instanceof Uint8Array)) throw new OffpayError('reader.bad_input', 'a token is a byte array');
     if (!Number.isSafeInteger(p.fare) || p.fare < 0) throw new OffpayError('reader.bad_context', 'the fare is a non-negative integer of minor units');
+    if (p.fare === 0 && !this.profile.allowZeroFare) throw new OffpayError('reader.bad_context', 'a fare of 0 is refused (profile allowZeroFare is false): the gate is misconfigured');
+    if (!Number.isInteger(p.currency) || p.currency < 1 || p.currency > 999) throw new OffpayError('reader.bad_context', 'the fare currency is an ISO 4217 numeric code');
     const now = p.now ?? this.clock();
+    this.checkCertValid(now);
     const hash = tokenHash(bytes);
-    const vctx: VerifyContext = { issuerKeys: this.issuerKeys, now, payees: this.payees, maxAgeSeconds: this.profile.maxTripSeconds, maxFutureSeconds: this.profile.maxFutureSeconds };
+    const vctx: VerifyContext = {
+      issuerKeys: this.issuerKeys,
+      now,
+      payees: this.payees,
+      maxAgeSeconds: this.profile.maxTripSeconds,
+      maxFutureSeconds: this.profile.maxFutureSeconds,
+      expected: { currency: p.currency },
+    };
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     const t = v.token;
     if (p.fare > t.amount) return rejectedR('fare_exceeds_authorisation', `fare ${p.fare} exceeds the authorised ${t.amount}`, hash, t);
     return this.store.transact((tx): ReaderVerdict => {
       const local = tx.getToken(hash);
+      if (local && local.status === 'conflict') return rejectedR('replayed', `this token reused counter ${local.counter} (evidence in journal entry ${local.seq})`, hash, t);
       if (local && !local.trip) return rejectedR('not_a_trip', 'this token was taken as a fixed fare, not a tap-in', hash, t);
+      if (local && local.status === 'voided') return rejectedR('already_voided', 'the tap-in of this token was voided', hash, t);
       const key = `tapout:${toHex(hash)}`;
       if (tx.getMeta(key)) return rejectedR('already_tapped_out', 'a tap-out is already recorded for this token', hash, t);
+      if (!local && this.profile.tapOutWithoutTapIn === 'refuse') return rejectedR('no_tap_in', 'this gate has no tap-in for this token and the profile refuses such tap-outs', hash, t);
       const row = this.append(tx, 'tap_out', now, bytes, p.fare);
       tx.putMeta(key, u(row.seq));
       if (local) tx.putToken({ ...local, status: 'completed' });
@@ -383,26 +565,44 @@ export class Reader {
     });
   }
 
-  /** Load a signed blocklist (must be newer than the one held). Throws OffpayError `blocklist.*`. */
-  loadBlocklist(bytes: Uint8Array): BlocklistStatus {
+  /**
+   * Load a signed blocklist: signed by a key of the current key set, newer than the one held, and not dated
+   * more than maxFutureSeconds ahead of the reader clock (`blocklist.future`: it would stay fresh for ever).
+   */
+  loadBlocklist(bytes: Uint8Array, now: number = this.clock()): BlocklistStatus {
     const list = verifyBlocklist(bytes, this.issuerKeys, this.syncVerifier ?? nobleEd25519);
+    if (list.issuedAt > now + this.profile.maxFutureSeconds) {
+      throw new OffpayError('blocklist.future', `blocklist version ${list.version} is dated ${list.issuedAt}, more than ${this.profile.maxFutureSeconds} s after the reader clock ${now}`);
+    }
     this.store.transact((tx) => {
       const held = tx.getMeta(META_BLOCKLIST);
-      if (held) {
-        const heldVersion = this.blocklist?.list.version ?? verifyBlocklist(held, this.issuerKeys, this.syncVerifier ?? nobleEd25519).version;
+      if (held && held.length) {
+        const heldVersion = this.blocklist?.list.version ?? decodeBlocklist(held).version;
         if (list.version <= heldVersion) throw new OffpayError('blocklist.old_version', `blocklist version ${list.version} is not newer than the version ${heldVersion} held`);
       }
       tx.putMeta(META_BLOCKLIST, bytes);
     });
-    this.blocklist = { list, index: new BlocklistIndex(list.entries) };
-    return this.blocklistStatus(this.clock());
+    this.blocklist = { list, index: new BlocklistIndex(list.entries), trusted: true };
+    return this.blocklistStatus(now);
   }
 
+  /**
+   * Freshness: stale when none is loaded, when its key is no longer trusted, when it is older than
+   * blocklistMaxAgeSeconds, or when it is dated more than maxFutureSeconds ahead (a clock set back).
+   */
   blocklistStatus(now: number = this.clock()): BlocklistStatus {
-    const b = this.blocklist?.list;
-    if (!b) return { loaded: false, version: 0, issuedAt: 0, count: 0, ageSeconds: Number.POSITIVE_INFINITY, stale: true };
+    const held = this.blocklist;
+    if (!held) return { loaded: false, version: 0, issuedAt: 0, count: 0, ageSeconds: Number.POSITIVE_INFINITY, stale: true, staleReason: 'no blocklist has been loaded' };
+    const b = held.list;
     const age = now - b.issuedAt;
-    return { loaded: true, version: b.version, issuedAt: b.issuedAt, count: b.entries.length / 16, ageSeconds: age, stale: age > this.profile.blocklistMaxAgeSeconds };
+    const staleReason = !held.trusted
+      ? `the blocklist (version ${b.version}) is ${held.why}`
+      : age > this.profile.blocklistMaxAgeSeconds
+        ? `the blocklist (version ${b.version}) is ${age} s old, more than ${this.profile.blocklistMaxAgeSeconds} s`
+        : age < -this.profile.maxFutureSeconds
+          ? `the blocklist (version ${b.version}) is dated ${-age} s in the future of the reader clock`
+          : undefined;
+    return { loaded: true, version: b.version, issuedAt: b.issuedAt, count: b.entries.length / 16, ageSeconds: age, stale: staleReason !== undefined, ...(staleReason ? { staleReason } : {}) };
   }
 
   isBlocklisted(walletId: Uint8Array): boolean {
@@ -442,9 +642,12 @@ export class Reader {
 
   /**
    * Export the next settlement batch: every journal entry after the last exported one, reader-signed.
-   * The store records the batch so that `exportBatch(n)` re-creates it byte for byte.
+   * The store records the batch so that `exportBatch(n)` re-creates it byte for byte. Refused outside the
+   * certificate's validity (`reader.cert_not_valid`): a re-certified reader (new certificate, same store)
+   * exports what an expired one could not.
    */
   export(now: number = this.clock()): ExportResult {
+    this.checkCertValid(now);
     const info = this.store.transact((tx) => {
       const last = fromU(tx.getMeta(META_EXPORT_LAST));
       const batchSeq = fromU(tx.getMeta(META_EXPORT_BATCH)) + 1;
@@ -476,7 +679,7 @@ export class Reader {
     const head = rows.length ? rows[rows.length - 1]!.hash : prevHead;
     return createBatch(
       { secretKey: this.secretKey },
-      { readerCert: this.cert, batchSeq: i.batchSeq, firstSeq: i.first, prevHead, head, entries: rows.map((r) => decodeEntry(r.bytes)), createdAt: i.createdAt },
+      { readerCert: this.cert, journalId: this.journalId, batchSeq: i.batchSeq, firstSeq: i.first, prevHead, head, entries: rows.map((r) => decodeEntry(r.bytes)), createdAt: i.createdAt },
     );
   }
 }

@@ -24,6 +24,9 @@ export const READER_REASONS = {
   already_tapped_out: { code: 47, text: 'a tap-out was already recorded for this token at this reader' },
   not_a_trip: { code: 48, text: 'the token was not taken as a tap-in (no maximum-fare authorisation)' },
   request_already_paid: { code: 49, text: 'the payment request was already paid by another token' },
+  already_accepted: { code: 50, text: 'the token was already accepted here and may no longer resume (resume window passed, or its request closed)' },
+  request_not_open: { code: 51, text: 'the token answers a request that is not the open request of this reader (closed, superseded or never issued)' },
+  no_tap_in: { code: 52, text: 'this gate holds no tap-in for the token and the profile refuses tap-outs without one' },
 } as const;
 
 export type ReaderReason = keyof typeof READER_REASONS;

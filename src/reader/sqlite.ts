@@ -6,6 +6,7 @@
  * committed transaction "might roll back" on power loss). Each `transact` is one BEGIN IMMEDIATE
  * transaction. One process owns a reader database at a time (busy_timeout guards short overlaps).
  */
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { OffpayError } from '../errors.js';
 import type { JournalRow } from './journal.js';
@@ -18,7 +19,7 @@ CREATE TABLE IF NOT EXISTS totals(key TEXT PRIMARY KEY, total INTEGER NOT NULL) 
 CREATE TABLE IF NOT EXISTS tokens(
   hash BLOB PRIMARY KEY, status INTEGER NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
   amount INTEGER NOT NULL, currency INTEGER NOT NULL, day INTEGER NOT NULL, cert_id BLOB NOT NULL,
-  accepted_at INTEGER NOT NULL, seq INTEGER NOT NULL, trip INTEGER NOT NULL) WITHOUT ROWID;
+  accepted_at INTEGER NOT NULL, seq INTEGER NOT NULL, trip INTEGER NOT NULL, challenge BLOB) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, hash BLOB NOT NULL);
 `;
 
@@ -29,6 +30,24 @@ type Row = Record<string, unknown>;
 export interface SqliteReaderStoreOptions {
   /** 'FULL' (default) fsyncs every commit; 'NORMAL' is for benchmarks that want to see the fsync cost. */
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
+  /**
+   * 'open' (default): the database must exist and be a reader database (`reader.store_missing` otherwise):
+   * a lost database is never silently recreated (spec/reader.md invariant I8). 'create': start a new
+   * database (a new journal); refuses a path that exists (`reader.store_exists`).
+   */
+  mode?: 'open' | 'create';
+}
+
+/** SQLite result codes that mean the file is damaged or not a database (sqlite.org/rescode.html). */
+const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+
+/** Map a SQLite error to a typed one: damage -> reader.corrupt_store; anything else is rethrown as is. */
+function typed(e: unknown, path: string): unknown {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && CORRUPT_CODES.has(code)) {
+    return new OffpayError('reader.corrupt_store', `reader database ${path} is damaged (${code}: ${(e as Error).message}); restore it from a backup or start a new journal (offpay reader init --new-journal)`);
+  }
+  return e;
 }
 
 export class SqliteReaderStore implements ReaderStore {
@@ -39,14 +58,34 @@ export class SqliteReaderStore implements ReaderStore {
   private readonly qJournal: Database.Statement;
   private readonly qJournalAll: Database.Statement;
 
+  readonly path: string;
+
   constructor(path: string, opts: SqliteReaderStoreOptions = {}) {
+    this.path = path;
+    const mode = opts.mode ?? 'open';
+    const exists = path !== ':memory:' && existsSync(path);
+    if (mode === 'open' && !exists) {
+      throw new OffpayError('reader.store_missing', `reader database ${path} does not exist; a reader database is created only explicitly (offpay reader init)`);
+    }
+    if (mode === 'create' && exists) throw new OffpayError('reader.store_exists', `reader database ${path} already exists; a new journal is started only with offpay reader init --new-journal`);
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, { fileMustExist: mode === 'open' });
+    } catch (e) {
+      throw new OffpayError('reader.store_unusable', `cannot open reader database ${path}: ${(e as Error).message}`);
+    }
+    try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       this.db.pragma('busy_timeout = 5000');
-      this.db.exec(SCHEMA);
+      if (mode === 'create') this.db.transaction(() => this.db.exec(SCHEMA))(); // all tables or none
+      else {
+        const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('meta','windows','totals','tokens','journal')").get() as Row;
+        if (tables.n !== 5) throw new OffpayError('reader.store_missing', `${path} is not a reader database (offpay reader init creates one)`);
+      }
     } catch (e) {
+      this.db.close();
+      const t = typed(e, path);
+      if (t instanceof OffpayError) throw t;
       throw new OffpayError('reader.store_unusable', `cannot open reader database ${path}: ${(e as Error).message}`);
     }
     const db = this.db;
@@ -57,7 +96,7 @@ export class SqliteReaderStore implements ReaderStore {
       putTotal: db.prepare('INSERT OR REPLACE INTO totals(key, total) VALUES (?, ?)'),
       getToken: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
       putToken: db.prepare(
-        'INSERT OR REPLACE INTO tokens(hash, status, wallet_id, counter, amount, currency, day, cert_id, accepted_at, seq, trip) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+        'INSERT OR REPLACE INTO tokens(hash, status, wallet_id, counter, amount, currency, day, cert_id, accepted_at, seq, trip, challenge) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)',
       ),
       head: db.prepare('SELECT seq, entry, hash FROM journal ORDER BY seq DESC LIMIT 1'),
       append: db.prepare('INSERT INTO journal(seq, entry, hash) VALUES (?, ?, ?)'),
@@ -89,11 +128,12 @@ export class SqliteReaderStore implements ReaderStore {
           acceptedAt: r.accepted_at as number,
           seq: r.seq as number,
           trip: r.trip === 1,
+          ...(r.challenge ? { challenge: u8(r.challenge as Buffer) } : {}),
         };
         return rec;
       },
       putToken: (r) =>
-        void s.putToken.run(r.hash, TOKEN_STATUS.indexOf(r.status), r.walletId, r.counter, r.amount, r.currency, r.day, r.certId, r.acceptedAt, r.seq, r.trip ? 1 : 0),
+        void s.putToken.run(r.hash, TOKEN_STATUS.indexOf(r.status), r.walletId, r.counter, r.amount, r.currency, r.day, r.certId, r.acceptedAt, r.seq, r.trip ? 1 : 0, r.challenge ?? null),
       head: () => {
         const r = s.head.get() as Row | undefined;
         return r && { seq: r.seq as number, bytes: u8(r.entry as Buffer), hash: u8(r.hash as Buffer) };
@@ -108,17 +148,42 @@ export class SqliteReaderStore implements ReaderStore {
     this.run = db.transaction((fn: (tx: ReaderTx) => unknown) => fn(this.tx));
   }
 
-  static open(path: string, opts?: SqliteReaderStoreOptions): SqliteReaderStore {
-    return new SqliteReaderStore(path, opts);
+  /** Open an existing reader database; refuses a missing one (`reader.store_missing`). */
+  static open(path: string, opts?: Omit<SqliteReaderStoreOptions, 'mode'>): SqliteReaderStore {
+    return new SqliteReaderStore(path, { ...opts, mode: 'open' });
+  }
+
+  /** Create a new reader database (a new journal); refuses an existing path (`reader.store_exists`). */
+  static create(path: string, opts?: Omit<SqliteReaderStoreOptions, 'mode'>): SqliteReaderStore {
+    return new SqliteReaderStore(path, { ...opts, mode: 'create' });
   }
 
   transact<T>(fn: (tx: ReaderTx) => T): T {
-    return this.run.immediate(fn) as T;
+    try {
+      return this.run.immediate(fn) as T;
+    } catch (e) {
+      throw typed(e, this.path);
+    }
   }
 
   journal(fromSeq: number, toSeq?: number): JournalRow[] {
-    const rows = (toSeq === undefined ? this.qJournalAll.all(fromSeq) : this.qJournal.all(fromSeq, toSeq)) as Row[];
-    return rows.map((r) => ({ seq: r.seq as number, bytes: u8(r.entry as Buffer), hash: u8(r.hash as Buffer) }));
+    try {
+      const rows = (toSeq === undefined ? this.qJournalAll.all(fromSeq) : this.qJournal.all(fromSeq, toSeq)) as Row[];
+      return rows.map((r) => ({ seq: r.seq as number, bytes: u8(r.entry as Buffer), hash: u8(r.hash as Buffer) }));
+    } catch (e) {
+      throw typed(e, this.path);
+    }
+  }
+
+  /** SQLite's own check of every page and index (PRAGMA quick_check or integrity_check): 'ok' or the problems found. */
+  integrityCheck(full = false): { ok: boolean; problems: string[] } {
+    try {
+      const rows = this.db.pragma(full ? 'integrity_check' : 'quick_check') as Row[];
+      const problems = rows.map((r) => String(Object.values(r)[0])).filter((x) => x !== 'ok');
+      return { ok: problems.length === 0, problems };
+    } catch (e) {
+      return { ok: false, problems: [(e as Error).message] };
+    }
   }
 
   close(): void {

@@ -34,6 +34,8 @@ export interface TokenRecord {
   seq: number;
   /** Taken as a transit tap-in (amount is the maximum-fare authorisation). */
   trip: boolean;
+  /** The challenge of the open request the token paid (absent for a token that answered no request). */
+  challenge?: Uint8Array;
 }
 
 export interface ReaderTx {

@@ -12,6 +12,12 @@
  *
  * The bitmap is stored as W/8 bytes, big-endian (the last byte holds bits 0..7). W is a multiple of 8 in
  * 8..4096. The window state is pure data; the reader commits it with the journal entry.
+ *
+ * A stored window keeps the size it was created with: a reconfigured W applies to wallets first seen after
+ * the change. (Reading a stored 128-bit map as a 256-bit one would make counters 128..255 below `high` look
+ * unused, and resetting the map on a size change forgot every accepted counter but `high`: either let a
+ * cloned token through, issue 11 finding 14. The bits a wider window would need were never recorded, so
+ * they cannot be made up.)
  */
 import { OffpayError } from '../errors.js';
 
@@ -51,8 +57,15 @@ function shift(bitmap: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
+/** The size W of a stored window (its own, whatever the reader is configured with now). */
+export function windowSizeOf(state: WindowState): number {
+  return state.bitmap.length * 8;
+}
+
+/** `w` is the configured size, used only for a wallet with no stored window (where it does not matter). */
 export function checkWindow(state: WindowState | undefined, counter: number, w: number): WindowCheck {
   if (!state || counter > state.high) return 'new';
+  if (state.bitmap.length > 0) w = windowSizeOf(state);
   const offset = state.high - counter;
   if (offset >= w) return 'stale';
   return getBit(state.bitmap, offset) ? 'replayed' : 'new';
@@ -60,18 +73,13 @@ export function checkWindow(state: WindowState | undefined, counter: number, w: 
 
 /** The state after accepting `counter` (call only when checkWindow said 'new'). */
 export function advanceWindow(state: WindowState | undefined, counter: number, w: number): WindowState {
-  const bytes = w / 8;
-  if (!state || state.bitmap.length !== bytes) {
-    // First counter from this wallet (or a window size change: start afresh from the high mark).
-    const bitmap = new Uint8Array(bytes);
-    if (state && counter < state.high) {
-      setBit(bitmap, 0);
-      if (state.high - counter < w) setBit(bitmap, state.high - counter);
-      return { high: state.high, bitmap };
-    }
+  if (!state || state.bitmap.length === 0) {
+    // First counter from this wallet: a window of the configured size.
+    const bitmap = new Uint8Array(w / 8);
     setBit(bitmap, 0);
     return { high: counter, bitmap };
   }
+  // A stored window keeps its own size (see above).
   if (counter > state.high) {
     const bitmap = shift(state.bitmap, counter - state.high);
     setBit(bitmap, 0);

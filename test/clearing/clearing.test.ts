@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRequest, toHex, walletIdOf } from '../../src/index.js';
+import { toHex, walletIdOf } from '../../src/index.js';
 import { tokenHash } from '../../src/messages.js';
 import { verifyToken } from '../../src/verify.js';
 import { checkTokenJob, checkTokenJobs } from '../../src/clearing/pool.js';
@@ -17,7 +17,8 @@ function vending(id: number, operatorId = 90) {
   const m = makeReader(issuer, 'cl', id, 'vending', operatorId);
   const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
   r.loadBlocklist(list1);
-  const request = (amount: number, c = 1) => createRequest(m, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(c) }).request;
+  /** Open a request on the reader (the one a token must answer) and return it. */
+  const request = (amount: number, c = 1, now = NOW) => r.openRequest({ amount, currency: HKD, now, challenge: new Uint8Array(8).fill(c) }).request;
   return { m, r, request };
 }
 function gate(id: number, operatorId = 300) {
@@ -28,22 +29,24 @@ function gate(id: number, operatorId = 300) {
 }
 const newClearing = () => new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
 
-/** accept() arguments for a vending sale with a request of its own (a reader takes one payment per request). */
-function sale(v: ReturnType<typeof vending>, w: TestWallet, counter: number, amount: number): [Uint8Array, { request: ReturnType<ReturnType<typeof vending>['request']> }] {
+/** accept() arguments for a vending sale: opens a request of its own on the reader (one payment per request). */
+function sale(v: ReturnType<typeof vending>, w: TestWallet, counter: number, amount: number): [Uint8Array, { complete: boolean }] {
   const challenge = Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), counter >> 8, counter & 0xff, amount >> 8, amount & 0xff]);
-  return [signToken(w, { payee: v.m.cert.readerId, amount, counter, challenge }), { request: { ...v.request(amount), challenge } }];
+  v.r.openRequest({ amount, currency: HKD, now: NOW, challenge });
+  return [signToken(w, { payee: v.m.cert.readerId, amount, counter, challenge }), { complete: false }];
 }
 
 describe('fees', () => {
   it('rounds half to even on the line total', () => {
-    expect(feeFor(10_000, 150)).toEqual({ fee: 150, net: 9850 });
-    expect(feeFor(100, 150)).toEqual({ fee: 2, net: 98 }); // 1.5 -> 2
-    expect(feeFor(300, 150)).toEqual({ fee: 4, net: 296 }); // 4.5 -> 4
-    expect(feeFor(33, 150)).toEqual({ fee: 0, net: 33 }); // 0.495 -> 0
-    expect(feeFor(0, 150)).toEqual({ fee: 0, net: 0 });
-    expect(feeFor(Number.MAX_SAFE_INTEGER, 10_000)).toEqual({ fee: Number.MAX_SAFE_INTEGER, net: 0 });
-    expect(() => feeFor(1, 10_001)).toThrow(expect.objectContaining({ code: 'clearing.bad_fee' }));
-    expect(() => feeFor(1.5, 150)).toThrow(expect.objectContaining({ code: 'clearing.bad_amount' }));
+    expect(feeFor(10_000n, 150)).toEqual({ fee: 150n, net: 9850n });
+    expect(feeFor(100n, 150)).toEqual({ fee: 2n, net: 98n }); // 1.5 -> 2
+    expect(feeFor(300n, 150)).toEqual({ fee: 4n, net: 296n }); // 4.5 -> 4
+    expect(feeFor(33n, 150)).toEqual({ fee: 0n, net: 33n }); // 0.495 -> 0
+    expect(feeFor(0n, 150)).toEqual({ fee: 0n, net: 0n });
+    expect(feeFor(BigInt(Number.MAX_SAFE_INTEGER), 10_000)).toEqual({ fee: BigInt(Number.MAX_SAFE_INTEGER), net: 0n });
+    // Past 2^53 (a line of many large tokens): exact. 2^64 x 1.5% = 276701161105643274.24 -> ...274.
+    expect(feeFor(2n ** 64n, 150)).toEqual({ fee: 276701161105643274n, net: 2n ** 64n - 276701161105643274n });
+    expect(() => feeFor(1n, 10_001)).toThrow(expect.objectContaining({ code: 'clearing.bad_fee' }));
   });
   it('matches exact rational rounding (property)', () => {
     fc.assert(
@@ -75,7 +78,7 @@ describe('Clearing', () => {
     expect((await b.r.accept(...sale(b, w, 2, 990))).accepted).toBe(true);
     const trip = signToken(w, { payee: 300, amount: 2000, counter: 3 });
     expect((await g.r.accept(trip, { tapIn: { maxFare: 2000, currency: HKD } })).accepted).toBe(true);
-    expect((await x.r.tapOut(trip, { fare: 650, now: NOW + 900 })).accepted).toBe(true);
+    expect((await x.r.tapOut(trip, { fare: 650, currency: HKD, now: NOW + 900 })).accepted).toBe(true);
     const trip2 = signToken(v, { payee: 300, amount: 2000, counter: 3 });
     expect((await g.r.accept(trip2, { tapIn: { maxFare: 2000, currency: HKD } })).accepted).toBe(true); // never taps out
     expect((await g.r.accept(signToken(v, { payee: 300, amount: 450, counter: 4 }), { fare: { amount: 450, currency: HKD } })).accepted).toBe(true);
@@ -84,9 +87,9 @@ describe('Clearing', () => {
     for (const r of [x.r, g.r, b.r, a.r]) expect(c.ingest(r.export(NOW + 1000).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 0 });
     const rep = c.report();
     expect(rep.settlement).toEqual([
-      { operatorId: 90, currency: HKD, count: 2, gross: 2000, feeBps: 150, fee: 30, net: 1970 },
-      { operatorId: 91, currency: HKD, count: 1, gross: 990, feeBps: 150, fee: 15, net: 975 }, // 14.85 -> 15
-      { operatorId: 300, currency: HKD, count: 3, gross: 650 + 2000 + 450, feeBps: 150, fee: 46, net: 3054 }, // 46.5 -> 46
+      { operatorId: 90, currency: HKD, count: 2, gross: 2000n, feeBps: 150, fee: 30n, net: 1970n },
+      { operatorId: 91, currency: HKD, count: 1, gross: 990n, feeBps: 150, fee: 15n, net: 975n }, // 14.85 -> 15
+      { operatorId: 300, currency: HKD, count: 3, gross: 650n + 2000n + 450n, feeBps: 150, fee: 46n, net: 3054n }, // 46.5 -> 46
     ]);
     expect(rep.voided).toBe(1);
     expect(rep.tripsAtMaximumFare).toBe(1);
@@ -121,7 +124,7 @@ describe('Clearing', () => {
     expect(c.readers()[0]).toMatchObject({ entries: 12, lastSeq: 12, gaps: [] });
     // A re-created batch is the same bytes: duplicate. The settlement counts each sale once.
     expect(c.ingest(a.r.exportBatch(2).bytes)).toMatchObject({ outcome: 'duplicate' });
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 12, gross: 1200 })]);
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 12, gross: 1200n })]);
   });
 
   it('catches a cloned wallet across readers, keeps both signed tokens, and blocklists it', async () => {
@@ -147,7 +150,8 @@ describe('Clearing', () => {
     const r3 = new Reader({ ...fresh.m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW + 3600 });
     r3.loadBlocklist(list.bytes);
     const t3 = signToken(w, { payee: 123, amount: 100, counter: 2, challenge: new Uint8Array(8).fill(1), time: NOW + 3600 });
-    expect(await r3.accept(t3, { request: { ...fresh.request(100), time: NOW + 3600 } })).toMatchObject({ accepted: false, reason: 'blocklisted' });
+    r3.openRequest({ amount: 100, currency: HKD, now: NOW + 3600, challenge: new Uint8Array(8).fill(1) });
+    expect(await r3.accept(t3)).toMatchObject({ accepted: false, reason: 'blocklisted' });
     expect(c.issueBlocklist(issuer, NOW + 7200).version).toBe(2);
   });
 
@@ -175,7 +179,7 @@ describe('Clearing', () => {
     ]));
     expect(c.blockedWalletIds().map(toHex).sort()).toEqual([toHex(walletIdOf(w.cert.walletPublicKey)), toHex(walletIdOf(z.cert.walletPublicKey))].sort());
     // Conflict evidence is not a sale.
-    expect(c.settlement().find((l) => l.operatorId === 90)).toMatchObject({ count: 1, gross: 100 });
+    expect(c.settlement().find((l) => l.operatorId === 90)).toMatchObject({ count: 1, gross: 100n });
   });
 
   it('a batch whose head does not lead into the next batch already held is a fork, whichever arrives first', async () => {
@@ -186,9 +190,10 @@ describe('Clearing', () => {
     for (let i = 4; i <= 6; i++) await a.r.accept(...sale(a, w, i, 100));
     const second = a.r.export(NOW).bytes;
     // A rewritten history for entries 1..3 under the same reader certificate.
-    const twin = new Reader({ ...a.m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+    // Same reader, same journal id: a rewritten history of the same chain (a new journal id would be a new chain).
+    const twin = new Reader({ ...a.m, journalId: a.r.journalId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
     twin.loadBlocklist(list1);
-    for (let i = 1; i <= 3; i++) await twin.accept(...sale(a, w, 20 + i, 700));
+    for (let i = 1; i <= 3; i++) await twin.accept(...sale({ ...a, r: twin }, w, 20 + i, 700));
     const forged = twin.export(NOW).bytes;
     const c = newClearing();
     expect(c.ingest(second)).toMatchObject({ outcome: 'ingested', entries: 3 });
@@ -197,7 +202,7 @@ describe('Clearing', () => {
     expect(c.ingest(first)).toMatchObject({ outcome: 'ingested', entries: 3 });
     expect(c.readers()[0]!.gaps).toEqual([]);
     expect(c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 6, gross: 600 })]);
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 6, gross: 600n })]);
   });
 
   it('rejects forged batches: bad signature, unknown issuer, broken chain, rewritten history, garbage', async () => {
@@ -218,16 +223,18 @@ describe('Clearing', () => {
     expect(c.ingest(createBatch(m, altered).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
     expect(c.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3 });
     // A second journal under the same reader certificate (a rewritten history) overlapping the first: fork.
-    const twin = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+    const twin = new Reader({ ...m, journalId: a.r.journalId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
     twin.loadBlocklist(list1);
-    for (let i = 1; i <= 4; i++) await twin.accept(...sale(a, w, 10 + i, 999));
+    for (let i = 1; i <= 4; i++) await twin.accept(...sale({ ...a, r: twin }, w, 10 + i, 999));
     expect(c.ingest(twin.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
     const other = makeIssuer('someone-else');
     const alien = makeReader(other, 'cl', 141, 'vending');
     const ar = new Reader({ ...alien, issuerKeys: other.keySet(), store: new MemoryReaderStore(), clock: () => NOW });
     expect(c.ingest(ar.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_reader_cert' } });
-    expect(c.report().problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['bad_batch_signature', 'bad_chain', 'fork']));
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 300 })]);
+    // Problems are recorded against a reader only once its signature verified: anyone can copy a certificate.
+    expect(c.report().problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['bad_chain', 'fork']));
+    expect(c.report().problems.map((p) => p.kind)).not.toContain('bad_batch_signature');
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 300n })]);
     // Garbage never throws.
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
@@ -248,12 +255,12 @@ describe('Clearing', () => {
     // A dishonest reader invents a sale with a token for another payee: the chain and signature are fine.
     const bogus = signToken(w, { payee: 999, amount: 5000, counter: 2 });
     const entries = [...d.entries, { seq: 2, kind: 'accept' as const, time: NOW, data: bogus, value: 5000 }];
-    let h = genesisHash(151);
+    let h = genesisHash(151, d.journalId);
     for (const e of entries) h = chainHash(h, encodeEntry(e));
     const c = newClearing();
     expect(c.ingest(createBatch(a.m, { ...d, entries, head: h }).bytes)).toMatchObject({ outcome: 'ingested', entries: 2, invalidTokens: 1 });
-    expect(c.report().invalidTokens).toEqual([{ readerId: 151, seq: 2, reason: 'wrong_payee' }]);
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100 })]);
+    expect(c.report().invalidTokens).toEqual([{ readerId: 151, journalId: toHex(d.journalId), seq: 2, reason: 'wrong_payee' }]);
+    expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100n })]);
   });
 });
 

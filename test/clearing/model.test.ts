@@ -15,6 +15,7 @@ import { NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/he
 const issuer = makeIssuer('clearing-model');
 const OPERATOR = 300;
 const READERS = [501, 502, 503].map((id) => makeReader(issuer, 'model', id, 'transit', OPERATOR));
+const JOURNALS = [1, 2, 3].map((i) => new Uint8Array(8).fill(i));
 const wallets = [0, 1, 2].map((i) => makeWallet(issuer, 'model', `w${i}`));
 /** 3 wallets x counters 1..2 x 2 variants (different amounts, so different bytes for one counter). */
 const TOKENS = wallets.flatMap((w, wi) =>
@@ -57,14 +58,14 @@ interface Built {
 function batches(readerIndex: number, steps: Step[], cuts: number[], overlap: boolean): Built[] {
   const r = READERS[readerIndex]!;
   const entries = steps.map((s, i) => entryOf(i + 1, s));
-  const heads = [genesisHash(r.cert.readerId)];
+  const heads = [genesisHash(r.cert.readerId, JOURNALS[readerIndex]!)];
   for (const e of entries) heads.push(chainHash(heads[heads.length - 1]!, encodeEntry(e)));
   const bounds = [...new Set([0, ...cuts.map((c) => c % (entries.length + 1)), entries.length])].sort((a, b) => a - b);
   const out: Built[] = [];
   let seqNo = 1;
   const make = (a: number, b: number) => {
     const bytes = createBatch(r, {
-      readerCert: r.cert, batchSeq: seqNo++, firstSeq: a + 1, prevHead: heads[a]!, head: heads[b]!, entries: entries.slice(a, b), createdAt: NOW + 60,
+      readerCert: r.cert, journalId: JOURNALS[readerIndex]!, batchSeq: seqNo++, firstSeq: a + 1, prevHead: heads[a]!, head: heads[b]!, entries: entries.slice(a, b), createdAt: NOW + 60,
     }).bytes;
     out.push({ reader: r.cert.readerId, from: a + 1, count: b - a, bytes });
   };
@@ -82,11 +83,12 @@ interface Judged {
 }
 
 /** The model: judge new entries one by one in ingest order. */
-function model(order: Built[], journals: Step[][]): { pairs: string[]; blocked: Map<string, string> } {
+function model(order: Built[], journals: Step[][]): { pairs: string[]; faults: string[]; blocked: Map<string, string> } {
   const held = new Set<string>();
   const seen = new Set<string>();
   const judged: Judged[] = [];
   const pairs: string[] = [];
+  const faults: string[] = [];
   const blocked = new Map<string, string>();
   const block = (w: string, why: string) => {
     if (!blocked.has(w)) blocked.set(w, why);
@@ -111,7 +113,9 @@ function model(order: Built[], journals: Step[][]): { pairs: string[]; blocked: 
         if (o.tok.hash !== tok.hash) {
           if (kind !== JournalKind.tap_out && o.kind !== JournalKind.tap_out) reuse.push(`counter_reuse|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
         } else if ((kind === JournalKind.accept || kind === JournalKind.tap_in) && (o.kind === JournalKind.accept || o.kind === JournalKind.tap_in)) {
-          twice.push(`same_token_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
+          // One reader listing a token twice is the reader's fault (settled once, wallet not blocked).
+          if (o.reader === x.reader) faults.push(`token_listed_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
+          else twice.push(`same_token_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
         }
       }
       for (const p of reuse) {
@@ -126,7 +130,7 @@ function model(order: Built[], journals: Step[][]): { pairs: string[]; blocked: 
       judged.push(x);
     }
   }
-  return { pairs: pairs.sort(), blocked };
+  return { pairs: pairs.sort(), faults: faults.sort(), blocked };
 }
 
 /** The entries a built batch covers, with the steps they came from. */
@@ -166,28 +170,23 @@ describe('clearing double-spend detection agrees with the sequential model', () 
           expect(reported).toBe(want.pairs.length);
           const blocked = new Map((c.db.prepare('SELECT wallet_id, reason FROM blocklist').all() as { wallet_id: Buffer; reason: string }[]).map((r) => [toHex(r.wallet_id), r.reason]));
           expect(blocked).toEqual(want.blocked);
-          // Every valid sale settles once per entry, whatever the double spends (clearing reports, it does not undo).
-          const sales = c.settlement().reduce((n, l) => n + l.count, 0);
-          const held = new Set<string>();
-          let expectSales = 0;
-          for (const b of order) {
-            for (const e of batchEntries(b, journals)) {
-              const id = `${b.reader}:${e.seq}`;
-              if (held.has(id)) continue;
-              held.add(id);
-              if (e.step.kind === 'accept' || e.step.kind === 'tap_in') expectSales++;
-            }
-          }
-          // A voided sale at the same reader does not settle: count those out.
+          const faults = c.readerFaults().map((f) => `${f.kind}|${f.first.readerId}:${f.first.seq}|${f.second.readerId}:${f.second.seq}`).sort();
+          expect(faults).toEqual(want.faults);
+          // Each distinct token settles once: a token with a valid sale not voided at that reader, or (no such
+          // sale) with a tap-out. Listing it twice, at one reader or at several, does not pay twice.
           const voided = new Set<string>();
           journals.forEach((steps, ri) => steps.forEach((st) => st.kind === 'void' && voided.add(`${READERS[ri]!.cert.readerId}|${TOKENS[st.token]!.hash}`)));
-          let voidedSales = 0;
+          const settled = new Set<string>();
           journals.forEach((steps, ri) =>
             steps.forEach((st) => {
-              if ((st.kind === 'accept' || st.kind === 'tap_in') && voided.has(`${READERS[ri]!.cert.readerId}|${TOKENS[st.token]!.hash}`)) voidedSales++;
+              const t = TOKENS[st.token]!;
+              if ((st.kind === 'accept' || st.kind === 'tap_in') && !voided.has(`${READERS[ri]!.cert.readerId}|${t.hash}`)) settled.add(t.hash);
+              if (st.kind === 'tap_out') settled.add(t.hash);
             }),
           );
-          expect(sales).toBe(expectSales - voidedSales);
+          const held = c.settle(true);
+          expect(held.tokens.map((t) => t.tokenHash).sort()).toEqual([...settled].sort());
+          expect(c.settlement().reduce((n, l) => n + l.count, 0)).toBe(settled.size);
           c.close();
         },
       ),

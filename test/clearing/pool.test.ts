@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRequest } from '../../src/index.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { Clearing as TsClearing } from '../../src/clearing/index.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
@@ -26,8 +25,9 @@ describe('clearing with verification on worker threads', () => {
       for (let j = 1; j <= 20; j++) {
         const who = r === 5 && j === 1 ? clone : w;
         const challenge = Uint8Array.from([0, 0, 0, 0, 0, 0, r, j]); // a request of its own for each sale
-        const req = createRequest(m, { amount: 100, currency: HKD, time: NOW, challenge }).request;
-        await reader.accept(signToken(who, { payee: 300 + r, amount: 100, counter: r * 20 + j - (r === 5 && j === 1 ? 21 : 0), challenge, time: NOW + (r === 5 ? 1 : 0) }), { request: req });
+        reader.openRequest({ amount: 100, currency: HKD, now: NOW, challenge });
+        const v = await reader.accept(signToken(who, { payee: 300 + r, amount: 100, counter: r * 20 + j - (r === 5 && j === 1 ? 21 : 0), challenge, time: NOW + (r === 5 ? 1 : 0) }));
+        expect(v.accepted).toBe(true);
       }
       batches.push(reader.export(NOW).bytes);
     }

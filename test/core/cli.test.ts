@@ -33,9 +33,11 @@ describe('offpay CLI', () => {
     expect((await run('issuer', 'init', '--dir', p('issuer'), NOW)).code).toBe(2); // never overwrite keys
     expect((await run('wallet', 'new', '--issuer', p('issuer'), '--out', p('wallet'), '--seed', 't', NOW)).code).toBe(0);
     expect((await run('reader', 'new', '--issuer', p('issuer'), '--id', '4201', '--out', p('vm'), '--seed', 't', NOW)).code).toBe(0);
-    expect((await run('request', '--reader', p('vm'), '--amount', '12.50', '--currency', 'HKD', '--out', p('req'), NOW)).code).toBe(0);
+    expect((await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '12.50', '--out', p('req'), NOW)).code).toBe(2); // no reader database yet
+    expect((await run('reader', 'init', '--reader', p('vm'), '--db', p('vm.db'), '--issuer', p('issuer'), NOW)).code).toBe(0);
+    expect((await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '12.50', '--currency', 'HKD', '--out', p('req'), NOW)).code).toBe(0);
     expect((await run('pay', '--wallet', p('wallet'), '--request', p('req'), '--issuer', p('issuer'), '--out', p('tok'), NOW)).code).toBe(0);
-    const ok = await run('verify', '--issuer', p('issuer'), '--reader', p('vm'), p('tok'), NOW, '--json');
+    const ok = await run('verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req'), p('tok'), NOW, '--json');
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ accepted: true, amount: 1250, currency: 344, counter: 1, payee: 4201 });
 
@@ -54,7 +56,7 @@ describe('offpay CLI', () => {
     expect(broken.code).toBe(2);
     expect(broken.err).toMatch(/not a valid wallet file/);
     expect((await run('pay', '--wallet', p('vm'), '--out', p('x'))).code).toBe(2);
-    expect((await run('request', '--reader', p('vm'), '--amount', '12.505', '--out', p('x'))).code).toBe(2);
+    expect((await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '12.505', '--out', p('x'))).code).toBe(2);
 
     const ins = await run('inspect', p('tok'), '--json');
     expect(ins.code).toBe(0);

@@ -15,7 +15,8 @@ describe('offpay demo', () => {
     expect(step('clone')).toMatchObject({ sameReader: 'replayed', gateB: true, gateA: true });
     expect(step('clearing')).toMatchObject({ afterBlocklist: 'blocklisted' });
     expect(step('clearing').doubleSpends).toBeGreaterThanOrEqual(1);
-    const settlement = step('settlement').settlement as { operatorId: number; gross: number; fee: number; net: number }[];
-    expect(settlement.find((s) => s.operatorId === 90)).toMatchObject({ gross: 1250, fee: 19, net: 1231 });
+    // Amounts in clearing JSON are decimal strings of minor units (spec/clearing.md §7).
+    const settlement = step('settlement').settlement as { operatorId: number; gross: string; fee: string; net: string }[];
+    expect(settlement.find((s) => s.operatorId === 90)).toMatchObject({ gross: '1250', fee: '19', net: '1231' });
   });
 });

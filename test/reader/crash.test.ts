@@ -18,5 +18,5 @@ describe('reader crash safety (SIGKILL during bursts of accepts)', () => {
     expect(r.refusedReplays).toBeGreaterThan(50);
     expect(r.resumedAfterRestart).toBeGreaterThan(10);
     expect(r.acceptEntries).toBeGreaterThanOrEqual(r.acked);
-  }, 120_000);
+  }, 600_000); // 200 child processes: about 1.5 s each on a loaded 2-core machine (the soak script measures speed)
 });

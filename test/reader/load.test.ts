@@ -56,10 +56,10 @@ describe('reader load', () => {
 
   it('takes 2,000 tokens through accept with the durable SQLite store (synchronous=FULL) with nothing lost', async () => {
     const path = join(tmp, 'load.db');
-    const r = await load(2_000, 25, new SqliteReaderStore(path));
+    const r = await load(2_000, 25, SqliteReaderStore.create(path));
     r.store.close();
     // Reopen: the same state is there.
-    const again = new SqliteReaderStore(path);
+    const again = SqliteReaderStore.open(path);
     expect(again.journal(1999).map((x) => x.seq)).toEqual([1999, 2000]);
     again.close();
   }, 300_000);

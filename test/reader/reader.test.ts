@@ -24,7 +24,7 @@ let dbn = 0;
 
 const stores: [string, () => ReaderStore][] = [
   ['memory', () => new MemoryReaderStore()],
-  ['sqlite', () => new SqliteReaderStore(join(tmp, `r${dbn++}.db`))],
+  ['sqlite', () => SqliteReaderStore.create(join(tmp, `r${dbn++}.db`))],
 ];
 
 function freshList(issuer: Issuer, version: number, ids: Uint8Array[] = [], issuedAt = NOW): Uint8Array {
@@ -47,9 +47,13 @@ function vendingHelpers(vend: ReturnType<typeof makeReader>, alice: TestWallet) 
     const t = decodeToken(tok);
     return createRequest(vend, { amount: t.amount, currency: HKD, time, challenge: t.challenge! }).request;
   };
-  /** accept() arguments for a token and the request it answers. */
-  const sale = (tok: Uint8Array, time = NOW): [Uint8Array, { request: ReturnType<typeof reqFor> }] => [tok, { request: reqFor(tok, time) }];
-  return { pay, reqFor, sale };
+  /** Open the request a token answers at reader `r` (as the machine would have shown it), then present the token. */
+  const sell = async (r: Reader, tok: Uint8Array, time = NOW) => {
+    const t = decodeToken(tok);
+    r.openRequest({ amount: t.amount, currency: HKD, now: time, challenge: t.challenge! });
+    return r.accept(tok, { now: time });
+  };
+  return { pay, reqFor, sell };
 }
 
 describe.each(stores)('Reader with the %s store', (_name, newStore) => {
@@ -64,79 +68,110 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     r.loadBlocklist(freshList(issuer, 1));
     return r;
   }
-  function request(amount = 1250, challenge = 1) {
-    return createRequest(vend, { amount, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(challenge) }).request;
-  }
-  const { pay, sale } = vendingHelpers(vend, alice);
+  const { pay, sell } = vendingHelpers(vend, alice);
 
-  it('accepts a token answering its request, commits a journal entry, and signs a receipt', async () => {
+  it('accepts a token answering its open request, commits a journal entry, and signs a receipt', async () => {
     const r = vendingReader();
-    const req = request();
-    const tok = await alice.wallet.pay(createRequest(vend, { amount: 1250, currency: HKD, time: NOW, challenge: req.challenge }).bytes, { issuerKeys: issuer.keySet() });
-    const v = await r.accept(tok, { request: req });
-    expect(v).toMatchObject({ accepted: true, status: 'accepted', charged: true, amount: 1250, currency: HKD, seq: 1 });
+    const { bytes } = r.openRequest({ amount: 1250, currency: HKD, now: NOW });
+    const tok = await alice.wallet.pay(bytes, { issuerKeys: issuer.keySet() });
+    const v = await r.accept(tok);
+    expect(v).toMatchObject({ accepted: true, status: 'accepted', charged: true, amount: 1250, currency: HKD, seq: 1, request: { amount: 1250, currency: HKD } });
     expect(r.entries()).toHaveLength(1);
     expect(r.entries()[0]).toMatchObject({ kind: 'accept', value: 1250, time: NOW });
     expect(r.verifyJournal().ok).toBe(true);
     const receipt = verifyReceipt(r.receipt(v), vend.cert.readerPublicKey, tok);
     expect(receipt).toMatchObject({ outcome: 'accepted', reason: 0, readerId: 4201 });
+    expect(r.openRequestInfo()?.paidBy).toEqual(tokenHash(tok));
   });
 
-  it('resumes a committed but uncompleted sale without charging twice, and refuses it once completed', async () => {
+  it('resumes a pending sale only within the resume window and while its request is open; never after', async () => {
     const r = vendingReader();
     const tok = pay();
-    const a = await r.accept(...sale(tok));
+    const a = await sell(r, tok);
     expect(a.accepted && a.status).toBe('accepted');
-    // The machine failed before dispensing; the same token comes again (with a new request showing).
-    const b = await r.accept(tok, { request: request(1250, 2) });
+    // The machine failed before dispensing; the same token comes again 60 s later (resume window 60 s).
+    const b = await r.accept(tok, { now: NOW + 60 });
     expect(b).toMatchObject({ accepted: true, status: 'resumed', charged: false, seq: a.accepted ? a.seq : -1 });
+    // 61 s later: a replayed recording, not a torn sale.
+    expect(await r.accept(tok, { now: NOW + 61 })).toMatchObject({ accepted: false, reason: 'already_accepted', code: 50 });
+    expect(await r.accept(tok, { now: NOW + 6 * 86400 })).toMatchObject({ accepted: false, reason: 'already_accepted' });
+    // A clock set back does not reopen the window.
+    expect(await r.accept(tok, { now: NOW - 1 })).toMatchObject({ accepted: false, reason: 'already_accepted' });
     expect(r.entries()).toHaveLength(1);
+    // Inside the window, but the machine shows a new request: the old sale may not resume against it.
+    const tok2 = pay(alice, 2);
+    expect((await sell(r, tok2)).accepted).toBe(true);
+    r.openRequest({ amount: 1800, currency: HKD, now: NOW + 5 });
+    expect(await r.accept(tok2, { now: NOW + 6 })).toMatchObject({ accepted: false, reason: 'already_accepted' });
+    // Completed: replayed.
     expect(r.complete(tokenHash(tok))).toBe(true);
-    const c = await r.accept(...sale(tok));
-    expect(c).toMatchObject({ accepted: false, reason: 'replayed', code: 32 });
+    expect(await r.accept(tok, { now: NOW + 1 })).toMatchObject({ accepted: false, reason: 'replayed', code: 32 });
+    expect(r.entries()).toHaveLength(2);
+  });
+
+  it('pays the price shown: one open request; closed, superseded or other requests are refused', async () => {
+    const r = vendingReader();
+    const cheap = pay(alice, 1, 50, 7); // a token for an earlier HKD 0.50 request the customer kept
+    expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'request_not_open', code: 51 }); // nothing open
+    r.openRequest({ amount: 50, currency: HKD, now: NOW, challenge: new Uint8Array(8).fill(7) });
+    r.openRequest({ amount: 1800, currency: HKD, now: NOW + 1, challenge: new Uint8Array(8).fill(8) }); // supersedes it
+    expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'request_not_open', code: 51 });
+    // A request passed by the caller must be the open one.
+    const stale = createRequest(vend, { amount: 50, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(7) }).request;
+    expect(await r.accept(cheap, { request: stale })).toMatchObject({ accepted: false, reason: 'request_not_open' });
+    const right = pay(alice, 2, 1800, 8, NOW + 1);
+    expect(await r.accept(right, { request: r.openRequestInfo()!.request })).toMatchObject({ accepted: true, status: 'accepted', amount: 1800 });
+    // closeRequest: nothing is payable until the next request.
+    r.closeRequest();
+    expect(r.openRequestInfo()).toBeUndefined();
+    expect(await r.accept(pay(alice, 3, 1800, 8, NOW + 1))).toMatchObject({ accepted: false, reason: 'request_not_open' });
     expect(r.entries()).toHaveLength(1);
   });
 
   it('takes one payment per request: a second token for a paid request is refused and changes nothing', async () => {
     const r = vendingReader();
-    const req = request(1250, 42);
+    r.openRequest({ amount: 1250, currency: HKD, now: NOW, challenge: new Uint8Array(8).fill(42) });
     const first = pay(alice, 1, 1250, 42);
     const second = pay(bob, 1, 1250, 42); // another wallet answers the same request shown on the screen
-    expect(await r.accept(first, { request: req })).toMatchObject({ accepted: true, status: 'accepted' });
-    expect(await r.accept(second, { request: req })).toMatchObject({ accepted: false, reason: 'request_already_paid', code: 49 });
-    expect(await r.accept(pay(alice, 2, 1250, 42), { request: req })).toMatchObject({ accepted: false, reason: 'request_already_paid' });
+    expect(await r.accept(first)).toMatchObject({ accepted: true, status: 'accepted' });
+    expect(await r.accept(second)).toMatchObject({ accepted: false, reason: 'request_already_paid', code: 49 });
+    expect(await r.accept(pay(alice, 2, 1250, 42))).toMatchObject({ accepted: false, reason: 'request_already_paid' });
     expect(r.entries()).toHaveLength(1);
-    // The same token again is the same payment: resumed, not refused.
-    expect(await r.accept(first, { request: req })).toMatchObject({ accepted: true, status: 'resumed' });
-    // A void gives the money back; the request stays paid (the machine issues a new one for a new sale).
+    // The same token again within the resume window is the same payment: resumed, not refused.
+    expect(await r.accept(first)).toMatchObject({ accepted: true, status: 'resumed' });
+    // A void gives the money back and closes the request: the second token cannot take its place.
     expect(r.void(tokenHash(first), NOW + 10)).toMatchObject({ ok: true });
-    expect(await r.accept(second, { request: req })).toMatchObject({ accepted: false, reason: 'request_already_paid' });
+    expect(await r.accept(second)).toMatchObject({ accepted: false, reason: 'request_not_open' });
     // A new request is payable, by the wallet that was refused too.
-    expect(await r.accept(pay(bob, 1, 1250, 43), { request: request(1250, 43) })).toMatchObject({ accepted: true, status: 'accepted' });
-    // The reader remembers the last 64 paid requests (a request is valid for 300 s: far more than one machine sells).
-    for (let c = 2; c <= 63; c++) expect((await r.accept(...sale(pay(alice, c)))).accepted).toBe(true);
-    expect(await r.accept(pay(alice, 71, 1250, 43), { request: request(1250, 43) })).toMatchObject({ accepted: false, reason: 'request_already_paid' });
+    expect(await sell(r, pay(bob, 1, 1250, 43))).toMatchObject({ accepted: true, status: 'accepted' });
+    // No ring of remembered requests to overflow: after 100 more sales the first request is still refused.
+    for (let c = 2; c <= 101; c++) {
+      const t = pay(alice, c);
+      expect((await sell(r, t)).accepted).toBe(true);
+      r.complete(tokenHash(t));
+    }
+    expect(await r.accept(pay(alice, 200, 1250, 43))).toMatchObject({ accepted: false, reason: 'request_not_open' });
   });
 
   it('voids a pending sale inside the window and refuses the token afterwards', async () => {
     const r = vendingReader({ limits: { [HKD]: { dailyTotal: 2000 } } });
     const tok = pay(alice, 1, 1500);
-    expect((await r.accept(...sale(tok))).accepted).toBe(true);
+    expect((await sell(r, tok)).accepted).toBe(true);
     const v = r.void(tokenHash(tok), NOW + 899);
     expect(v).toMatchObject({ ok: true, amount: 1500, seq: 2 });
     expect(r.entries()[1]).toMatchObject({ kind: 'void', value: 1500 });
-    expect(await r.accept(...sale(tok))).toMatchObject({ accepted: false, reason: 'already_voided', code: 41 });
+    expect(await sell(r, tok)).toMatchObject({ accepted: false, reason: 'already_voided', code: 41 });
     expect(r.void(tokenHash(tok), NOW + 900)).toMatchObject({ ok: false, reason: 'already_voided' });
     // The voided amount no longer counts towards the daily total.
-    expect((await r.accept(...sale(pay(alice, 2, 1500, 3)))).accepted).toBe(true);
+    expect((await sell(r, pay(alice, 2, 1500, 3))).accepted).toBe(true);
   });
 
   it('refuses to void after the window, a completed sale, or an unknown token', async () => {
     const r = vendingReader();
     const t1 = pay(alice, 1);
     const t2 = pay(alice, 2);
-    await r.accept(...sale(t1));
-    await r.accept(...sale(t2));
+    await sell(r, t1);
+    await sell(r, t2);
     expect(r.void(tokenHash(t1), NOW + 901)).toMatchObject({ ok: false, reason: 'void_window_passed', code: 44 });
     r.complete(tokenHash(t2));
     expect(r.void(tokenHash(t2), NOW + 1)).toMatchObject({ ok: false, reason: 'already_completed', code: 45 });
@@ -145,68 +180,66 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
 
   it('refuses a second token with an accepted counter and keeps it as evidence once', async () => {
     const r = vendingReader();
-    expect((await r.accept(...sale(pay(alice, 5, 1250)))).accepted).toBe(true);
+    expect((await sell(r, pay(alice, 5, 1250))).accepted).toBe(true);
     const clone = pay(alice, 5, 1250, 1, NOW + 1); // same counter, different bytes (a cloned wallet)
-    const v = await r.accept(...sale(clone));
+    const v = await sell(r, clone);
     expect(v).toMatchObject({ accepted: false, reason: 'replayed', code: 32, seq: 2 });
     expect(r.entries()[1]).toMatchObject({ kind: 'conflict', value: 32 });
-    expect(await r.accept(...sale(clone))).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(await sell(r, clone)).toMatchObject({ accepted: false, reason: 'replayed' });
     expect(r.entries()).toHaveLength(2);
   });
 
   it('accepts out of order inside the window and refuses below it', async () => {
     const r = vendingReader({ window: 16 });
-    for (const c of [10, 3, 7, 30]) expect((await r.accept(...sale(pay(alice, c)))).accepted).toBe(true);
+    for (const c of [10, 3, 7, 30]) expect((await sell(r, pay(alice, c))).accepted).toBe(true);
     // high = 30, W = 16: 15..30 are inside the window.
-    expect(await r.accept(...sale(pay(alice, 20)))).toMatchObject({ accepted: true });
-    expect(await r.accept(...sale(pay(alice, 14)))).toMatchObject({ accepted: false, reason: 'stale' });
-    expect(await r.accept(...sale(pay(alice, 3, 1250, 1, NOW + 3)))).toMatchObject({ accepted: false, reason: 'stale' });
-    expect(await r.accept(...sale(pay(alice, 3)))).toMatchObject({ accepted: true, status: 'resumed' }); // same bytes: the pending sale
-    expect(await r.accept(...sale(pay(alice, 20, 1250, 1, NOW + 2)))).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(await sell(r, pay(alice, 20))).toMatchObject({ accepted: true });
+    expect(await sell(r, pay(alice, 14))).toMatchObject({ accepted: false, reason: 'stale' });
+    expect(await sell(r, pay(alice, 3, 1250, 1, NOW + 3))).toMatchObject({ accepted: false, reason: 'stale' });
+    expect(await sell(r, pay(alice, 3))).toMatchObject({ accepted: true, status: 'resumed' }); // same bytes: the pending sale
+    expect(await sell(r, pay(alice, 20, 1250, 1, NOW + 2))).toMatchObject({ accepted: false, reason: 'replayed' });
   });
 
   it('applies the window edge exactly: high - c = W - 1 is inside, W is stale', async () => {
     const r = vendingReader({ window: 16 });
-    await r.accept(...sale(pay(alice, 30)));
-    expect(await r.accept(...sale(pay(alice, 15)))).toMatchObject({ accepted: true });
-    expect(await r.accept(...sale(pay(alice, 14)))).toMatchObject({ accepted: false, reason: 'stale', code: 33 });
-    expect(await r.accept(...sale(pay(alice, 15, 1250, 1, NOW + 1)))).toMatchObject({ accepted: false, reason: 'replayed' });
+    await sell(r, pay(alice, 30));
+    expect(await sell(r, pay(alice, 15))).toMatchObject({ accepted: true });
+    expect(await sell(r, pay(alice, 14))).toMatchObject({ accepted: false, reason: 'stale', code: 33 });
+    expect(await sell(r, pay(alice, 15, 1250, 1, NOW + 1))).toMatchObject({ accepted: false, reason: 'replayed' });
   });
 
   it('applies per-payment minimum and maximum, daily total, allowance and currency limits', async () => {
     const r = vendingReader({ limits: { [HKD]: { minAmount: 100, maxAmount: 5000, dailyTotal: 6000 } } });
-    expect(await r.accept(...sale(pay(alice, 1, 99)))).toMatchObject({ accepted: false, reason: 'below_minimum', code: 34 });
-    expect(await r.accept(...sale(pay(alice, 2, 5001)))).toMatchObject({ accepted: false, reason: 'above_maximum', code: 35 });
-    expect((await r.accept(...sale(pay(alice, 3, 5000)))).accepted).toBe(true);
-    expect(await r.accept(...sale(pay(alice, 4, 1001)))).toMatchObject({ accepted: false, reason: 'daily_limit', code: 36 });
-    expect((await r.accept(...sale(pay(alice, 5, 1000)))).accepted).toBe(true);
+    expect(await sell(r, pay(alice, 1, 99))).toMatchObject({ accepted: false, reason: 'below_minimum', code: 34 });
+    expect(await sell(r, pay(alice, 2, 5001))).toMatchObject({ accepted: false, reason: 'above_maximum', code: 35 });
+    expect((await sell(r, pay(alice, 3, 5000))).accepted).toBe(true);
+    expect(await sell(r, pay(alice, 4, 1001))).toMatchObject({ accepted: false, reason: 'daily_limit', code: 36 });
+    expect((await sell(r, pay(alice, 5, 1000))).accepted).toBe(true);
     // Another wallet has its own daily total.
-    expect((await r.accept(...sale(pay(bob, 1, 5000)))).accepted).toBe(true);
+    expect((await sell(r, pay(bob, 1, 5000))).accepted).toBe(true);
     // The next reader day starts afresh (the blocklist is exactly at its maximum age: still fresh).
-    expect(await r.accept(pay(alice, 6, 5000, 1, NOW + 86400), { request: { ...request(5000), time: NOW + 86400 }, now: NOW + 86400 })).toMatchObject({ accepted: true });
+    expect(await sell(r, pay(alice, 6, 5000, 1, NOW + 86400), NOW + 86400)).toMatchObject({ accepted: true });
     const strict = vendingReader({ limits: { 978: {} }, acceptUnlistedCurrencies: false });
-    expect(await strict.accept(...sale(pay(alice, 1)))).toMatchObject({ accepted: false, reason: 'currency_not_accepted', code: 42 });
+    expect(await sell(strict, pay(alice, 1))).toMatchObject({ accepted: false, reason: 'currency_not_accepted', code: 42 });
     const small = makeWallet(issuer, 'rt', 'small', { offlineAllowance: 3000, maxPerPayment: 2000 });
     const r2 = vendingReader();
-    expect((await r2.accept(...sale(pay(small, 1, 2000)))).accepted).toBe(true);
-    expect(await r2.accept(...sale(pay(small, 2, 1001)))).toMatchObject({ accepted: false, reason: 'allowance_exhausted', code: 37 });
-    expect((await r2.accept(...sale(pay(small, 3, 1000)))).accepted).toBe(true);
+    expect((await sell(r2, pay(small, 1, 2000))).accepted).toBe(true);
+    expect(await sell(r2, pay(small, 2, 1001))).toMatchObject({ accepted: false, reason: 'allowance_exhausted', code: 37 });
+    expect((await sell(r2, pay(small, 3, 1000))).accepted).toBe(true);
   });
 
   it('uses the blocklist: none loaded, fresh, listed, stale; refuses old versions and bad signatures', async () => {
     const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store: newStore(), verifier: nodeEd25519(), clock: () => NOW });
-    expect(await r.accept(...sale(pay(alice, 1)))).toMatchObject({ accepted: false, reason: 'blocklist_stale', code: 39 });
+    expect(await sell(r, pay(alice, 1))).toMatchObject({ accepted: false, reason: 'blocklist_stale', code: 39 });
     r.loadBlocklist(freshList(issuer, 3, [walletIdOf(bob.cert.walletPublicKey)]));
-    expect((await r.accept(...sale(pay(alice, 1)))).accepted).toBe(true);
-    expect(await r.accept(...sale(pay(bob, 1)))).toMatchObject({ accepted: false, reason: 'blocklisted', code: 38 });
+    expect((await sell(r, pay(alice, 1))).accepted).toBe(true);
+    expect(await sell(r, pay(bob, 1))).toMatchObject({ accepted: false, reason: 'blocklisted', code: 38 });
     expect(() => r.loadBlocklist(freshList(issuer, 3))).toThrow(expect.objectContaining({ code: 'blocklist.old_version' }));
     const bad = freshList(issuer, 4);
     bad[bad.length - 1]! ^= 1;
     expect(() => r.loadBlocklist(bad)).toThrow(expect.objectContaining({ code: 'blocklist.bad_signature' }));
     const later = NOW + 86401;
-    expect(
-      await r.accept(pay(alice, 2, 1250, 1, later), { request: { ...request(), time: later }, now: later }),
-    ).toMatchObject({ accepted: false, reason: 'blocklist_stale' });
+    expect(await sell(r, pay(alice, 2, 1250, 1, later), later)).toMatchObject({ accepted: false, reason: 'blocklist_stale' });
     expect(r.blocklistStatus(later)).toMatchObject({ loaded: true, version: 3, count: 1, stale: true });
   });
 
@@ -236,26 +269,27 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     const trip = signToken(alice, { payee: 90, amount: 2000, counter: 6 });
     expect(await g.accept(trip, { tapIn: { maxFare: 2000, currency: HKD } })).toMatchObject({ accepted: true, amount: 2000 });
     expect(g.entries().at(-1)).toMatchObject({ kind: 'tap_in', value: 2000 });
-    expect(await exit.tapOut(trip, { fare: 2100, now: NOW + 1800 })).toMatchObject({ accepted: false, reason: 'fare_exceeds_authorisation', code: 46 });
-    expect(await exit.tapOut(trip, { fare: 730, now: NOW + 1800 })).toMatchObject({ accepted: true, status: 'tapped_out', amount: 730 });
-    expect(await exit.tapOut(trip, { fare: 730, now: NOW + 1801 })).toMatchObject({ accepted: false, reason: 'already_tapped_out', code: 47 });
+    expect(await exit.tapOut(trip, { fare: 2100, currency: HKD, now: NOW + 1800 })).toMatchObject({ accepted: false, reason: 'fare_exceeds_authorisation', code: 46 });
+    expect(await exit.tapOut(trip, { fare: 730, currency: HKD, now: NOW + 1800 })).toMatchObject({ accepted: true, status: 'tapped_out', amount: 730 });
+    expect(await exit.tapOut(trip, { fare: 730, currency: HKD, now: NOW + 1801 })).toMatchObject({ accepted: false, reason: 'already_tapped_out', code: 47 });
     expect(exit.entries()).toHaveLength(1);
     expect(exit.entries()[0]).toMatchObject({ kind: 'tap_out', value: 730 });
     expect(toHex(exit.entries()[0]!.data)).toBe(toHex(trip));
-    expect(await g.tapOut(signToken(alice, { payee: 90, amount: 450, counter: 1 }), { fare: 100 })).toMatchObject({ accepted: false, reason: 'not_a_trip' });
-    expect(await exit.tapOut(trip, { fare: 10, now: NOW + 4 * 3600 + 1 })).toMatchObject({ accepted: false, reason: 'time_too_old' });
+    expect(await g.tapOut(signToken(alice, { payee: 90, amount: 450, counter: 1 }), { fare: 100, currency: HKD })).toMatchObject({ accepted: false, reason: 'not_a_trip' });
+    expect(await exit.tapOut(trip, { fare: 10, currency: HKD, now: NOW + 4 * 3600 + 1 })).toMatchObject({ accepted: false, reason: 'time_too_old' });
   });
 
   it('exports signed batches that chain, only new entries each time, and re-creates them byte for byte', async () => {
     const r = vendingReader();
-    for (let c = 1; c <= 3; c++) await r.accept(...sale(pay(alice, c)));
+    for (let c = 1; c <= 3; c++) await sell(r, pay(alice, c));
     const b1 = r.export(NOW + 10);
     const d1 = decodeBatch(b1.bytes);
     expect(d1).toMatchObject({ batchSeq: 1, firstSeq: 1 });
     expect(d1.entries).toHaveLength(3);
-    expect(toHex(d1.prevHead)).toBe(toHex(genesisHash(4201)));
+    expect(toHex(d1.prevHead)).toBe(toHex(genesisHash(4201, r.journalId)));
+    expect(toHex(d1.journalId)).toBe(toHex(r.journalId));
     expect(batchChainHashes(d1).headMatches).toBe(true);
-    await r.accept(...sale(pay(alice, 4)));
+    await sell(r, pay(alice, 4));
     const d2 = decodeBatch(r.export(NOW + 20).bytes);
     expect(d2).toMatchObject({ batchSeq: 2, firstSeq: 4 });
     expect(toHex(d2.prevHead)).toBe(toHex(d1.head));
@@ -269,9 +303,10 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
 
   it('never throws on arbitrary bytes: rejects them with a stateless reason', async () => {
     const r = vendingReader();
+    r.openRequest({ amount: 1250, currency: HKD, now: NOW, challenge: new Uint8Array(8).fill(1) });
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (b) => {
-        const v = await r.accept(b, { request: request() });
+        const v = await r.accept(b);
         expect(v.accepted).toBe(false);
         expect(v.code).toBeGreaterThan(0);
       }),
@@ -283,7 +318,7 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
       fc.asyncProperty(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), async (i, x) => {
         const m = good.slice();
         m[i]! ^= x;
-        const v = await r.accept(m, { request: request() });
+        const v = await r.accept(m);
         expect(v.accepted).toBe(false);
       }),
       { numRuns: 200, seed: 5 },
@@ -293,7 +328,7 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
 
   it('refuses a context that does not fit the profile', async () => {
     const r = vendingReader();
-    await expect(r.accept(pay(alice, 1))).rejects.toMatchObject({ code: 'reader.bad_context' });
+    expect(await r.accept(pay(alice, 1))).toMatchObject({ accepted: false, reason: 'request_not_open' });
     await expect(r.accept(pay(alice, 1), { fare: { amount: 1, currency: HKD } })).rejects.toMatchObject({ code: 'reader.bad_context' });
   });
 });
@@ -303,37 +338,40 @@ describe('SQLite reader store', () => {
   const vend = makeReader(issuer, 'rt', 4201, 'vending');
   const alice = makeWallet(issuer, 'rt', 'alice');
   const bob = makeWallet(issuer, 'rt', 'bob');
-  const { pay, reqFor, sale } = vendingHelpers(vend, alice);
+  const { pay, reqFor, sell } = vendingHelpers(vend, alice);
 
   it('keeps the window, totals, tokens, blocklist and journal across reopening', async () => {
     const path = join(tmp, 'persist.db');
-    const open = () => new Reader({ ...vend, issuerKeys: issuer.keySet(), store: new SqliteReaderStore(path), verifier: nodeEd25519(), clock: () => NOW, limits: { [HKD]: { dailyTotal: 3000 } } });
+    let created = false;
+    const store = () => (created ? SqliteReaderStore.open(path) : ((created = true), SqliteReaderStore.create(path)));
+    const open = () => new Reader({ ...vend, issuerKeys: issuer.keySet(), store: store(), verifier: nodeEd25519(), clock: () => NOW, limits: { [HKD]: { dailyTotal: 3000 } } });
     const tok = (c: number) => pay(alice, c);
     let r = open();
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-    expect((await r.accept(...sale(tok(1)))).accepted).toBe(true);
-    expect((await r.accept(...sale(tok(2)))).accepted).toBe(true);
+    expect((await sell(r, tok(1))).accepted).toBe(true);
+    expect((await sell(r, tok(2))).accepted).toBe(true);
     r.store.close();
     r = open();
     expect(r.blocklistStatus(NOW)).toMatchObject({ loaded: true, version: 1 });
-    expect(await r.accept(...sale(tok(1)))).toMatchObject({ accepted: true, status: 'resumed' });
-    // The paid request is remembered across reopening too.
+    // The open request, paid by tok(2), is remembered across reopening.
     const paid = reqFor(tok(2));
+    expect(r.openRequestInfo()).toMatchObject({ request: { amount: paid.amount, challenge: paid.challenge }, paidBy: tokenHash(tok(2)) });
     const second = signToken(bob, { payee: 4201, amount: paid.amount, counter: 1, challenge: paid.challenge });
-    expect(await r.accept(second, { request: paid })).toMatchObject({ accepted: false, reason: 'request_already_paid', code: 49 });
-    expect(await r.accept(...sale(tok(3)))).toMatchObject({ accepted: false, reason: 'daily_limit' });
+    expect(await r.accept(second)).toMatchObject({ accepted: false, reason: 'request_already_paid', code: 49 });
+    expect(await r.accept(tok(2))).toMatchObject({ accepted: true, status: 'resumed' });
+    expect(await sell(r, tok(3))).toMatchObject({ accepted: false, reason: 'daily_limit' });
     expect(r.verifyJournal()).toMatchObject({ ok: true, count: 2 });
     r.store.close();
     const other = makeReader(issuer, 'rt', 4202, 'vending');
-    expect(() => new Reader({ ...other, issuerKeys: issuer.keySet(), store: new SqliteReaderStore(path) })).toThrow(expect.objectContaining({ code: 'reader.wrong_store' }));
+    expect(() => new Reader({ ...other, issuerKeys: issuer.keySet(), store: SqliteReaderStore.open(path) })).toThrow(expect.objectContaining({ code: 'reader.wrong_store' }));
   });
 
   it('detects a tampered journal row', async () => {
     const path = join(tmp, 'tamper.db');
-    const store = new SqliteReaderStore(path);
+    const store = SqliteReaderStore.create(path);
     const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => NOW });
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-    for (let c = 1; c <= 3; c++) await r.accept(...sale(pay(alice, c)));
+    for (let c = 1; c <= 3; c++) await sell(r, pay(alice, c));
     const row = store.journal(2, 2)[0]!;
     const forged = row.bytes.slice();
     forged[forged.length - 1]! ^= 1; // change the amount

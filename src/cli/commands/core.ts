@@ -21,8 +21,7 @@ import {
   type PaymentRequest,
 } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
-import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet, writeFileDurable } from '../../node/files.js';
-import { createRequest } from '../../request.js';
+import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { verifyToken, type VerifyContext } from '../../verify.js';
 import {
   checkVectorFilesAsync,
@@ -191,7 +190,6 @@ const readerNew: Command = {
       now,
     );
     saveReader(out, sk, cert);
-    mkdirSync(join(out, 'requests'), { recursive: true });
     ctx.out(`${profile} reader ${readerId} (operator ${cert.operatorId}) created in ${out}`);
     ctx.emit({ ok: true, readerId, profile, operatorId: cert.operatorId, dir: out });
     return EXIT_OK;
@@ -200,35 +198,44 @@ const readerNew: Command = {
 
 const request: Command = {
   name: 'request',
-  summary: 'make a signed payment request (what a vending machine shows as a QR or sends over NFC)',
-  usage: '--reader READER --amount 12.50 --currency HKD --out REQ [--via qr|code] [--now TIME]',
+  summary: 'open a signed payment request at a reader (what a vending machine shows as a QR or sends over NFC); it closes the previous one',
+  usage: '--reader READER --db READER.db --amount 12.50 --currency HKD --out REQ [--via qr|code] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory' },
+    db: { type: 'string', arg: 'READER.db', help: 'reader database (offpay reader init): the request becomes its one open request' },
+    issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor (replaces the key set stored in the database)' },
+    policy: { type: 'string', arg: 'FILE', help: 'reader policy JSON (default READER/policy.json if present)' },
     amount: { type: 'string', arg: 'AMOUNT', help: 'price in major units, e.g. 12.50' },
     currency: { type: 'string', arg: 'CODE', help: 'ISO 4217 code', default: 'HKD' },
     out: { type: 'string', arg: 'REQ', help: 'output file' },
     via: { type: 'string', arg: 'T', help: 'qr: write a QR code PNG; code: write the numeric payment code' },
     now: nowOpt,
   },
+  details: `A reader has one open request at a time (spec/reader.md §2): this one replaces the previous, so a token
+for an earlier price is refused (request_not_open). Completing or voiding the sale closes it.`,
   async run(ctx) {
-    const reader = loadReader(ctx.need('reader'));
     const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
     const amount = parseAmount(ctx.need('amount'), cur);
     if (amount === 0) throw new UsageError('--amount must be more than zero');
     const now = parseNow(ctx.opt('now'));
     const via = ctx.opt('via');
+    const out = ctx.need('out');
     let challenge: Uint8Array | undefined;
     if (via === 'code') {
       const { paymentCodeChallenge } = await import('../../paycode.js');
       challenge = paymentCodeChallenge();
     }
-    const { request: req, bytes } = createRequest(reader, { amount, currency: cur.numeric, time: now, ...(challenge ? { challenge } : {}) });
-    writeFileDurable(join(reader.dir, 'requests', `${toHex(req.challenge)}.cbor`), bytes);
-    const out = ctx.need('out');
-    const note = await writePayload('request', bytes, out, via);
-    ctx.out(`request ${toHex(req.challenge)} for ${formatMoney(amount, cur.numeric)} from reader ${reader.cert.readerId} written to ${out} (${note})`);
-    ctx.emit({ ok: true, challenge: toHex(req.challenge), amount, currency: cur.numeric, readerId: reader.cert.readerId, out, bytes: bytes.length });
-    return EXIT_OK;
+    const { openReader } = await import('../reader-open.js');
+    const { reader, store } = openReader(ctx, now);
+    try {
+      const { request: req, bytes } = reader.openRequest({ amount, currency: cur.numeric, now, ...(challenge ? { challenge } : {}) });
+      const note = await writePayload('request', bytes, out, via);
+      ctx.out(`request ${toHex(req.challenge)} for ${formatMoney(amount, cur.numeric)} is now the open request of reader ${reader.readerId}; written to ${out} (${note})`);
+      ctx.emit({ ok: true, challenge: toHex(req.challenge), amount, currency: cur.numeric, readerId: reader.readerId, out, bytes: bytes.length });
+      return EXIT_OK;
+    } finally {
+      store.close();
+    }
   },
 };
 
@@ -304,18 +311,9 @@ export function readerContext(readerDir: string, issuerPath: string, now: number
   };
 }
 
-/** The request a token answers: an explicit file, or the reader's saved request with the token's challenge. */
-export async function findRequest(readerDir: string, tokenBytes: Uint8Array, requestPath?: string): Promise<PaymentRequest | undefined> {
-  if (requestPath) return decodeRequest(await readPayload('request', requestPath));
-  let challenge: Uint8Array | undefined;
-  try {
-    challenge = decodeToken(tokenBytes).challenge;
-  } catch {
-    return undefined; // verification reports why
-  }
-  if (!challenge) return undefined;
-  const p = join(readerDir, 'requests', `${toHex(challenge)}.cbor`);
-  return existsSync(p) ? decodeRequest(readBytes(p, 'request')) : undefined;
+/** The request a token answers, from an explicit file (readers keep their one open request in their database). */
+export async function findRequest(requestPath?: string): Promise<PaymentRequest | undefined> {
+  return requestPath ? decodeRequest(await readPayload('request', requestPath)) : undefined;
 }
 
 const verify: Command = {
@@ -326,7 +324,7 @@ const verify: Command = {
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor' },
     reader: { type: 'string', arg: 'READER', help: 'reader directory (its id and profile decide the payees)' },
-    request: { type: 'string', arg: 'REQ', help: 'the request the token answers (default: the reader saved it)' },
+    request: { type: 'string', arg: 'REQ', help: 'the request the token answers' },
     amount: { type: 'string', arg: 'AMOUNT', help: 'expected amount for a one-way token (fare or price)' },
     currency: { type: 'string', arg: 'CODE', help: 'expected currency for a one-way token' },
     via: { type: 'string', arg: 'T', help: 'read the token from a WAV (fsk) or an image (qr)' },
@@ -339,7 +337,7 @@ const verify: Command = {
     if (!file || extra.length) throw new UsageError('give exactly one TOKEN file');
     const token = await readPayload('token', file, ctx.opt('via'));
     const readerDir = ctx.need('reader');
-    const req = await findRequest(readerDir, token, ctx.opt('request'));
+    const req = await findRequest(ctx.opt('request'));
     const vctx = readerContext(readerDir, ctx.need('issuer'), parseNow(ctx.opt('now')), {
       ...(req ? { request: req } : {}),
       ...(ctx.opt('amount') ? { amount: ctx.opt('amount')! } : {}),

@@ -22,7 +22,6 @@ import { decodeToken } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadReader, loadWallet, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { Reader, openSqliteReaderStore, type ReaderVerdict } from '../../reader/index.js';
-import { createRequest } from '../../request.js';
 import { verifyReceipt } from '../../verify.js';
 import { dayOf } from '../../issuer.js';
 import { publicKeyOf, randomSecretKey, seededSecretKey } from '../../crypto.js';
@@ -48,7 +47,7 @@ async function openReader(dir: string, issuerKeys: ReturnType<Issuer['keySet']>,
     cert: files.cert,
     secretKey: files.secretKey,
     issuerKeys,
-    store: await openSqliteReaderStore(join(dir, 'reader.db')),
+    store: await openSqliteReaderStore(join(dir, 'reader.db'), { mode: 'create' }), // a new journal per demo run
     verifier: nodeEd25519(),
     clock,
     ...(fare !== undefined ? { profile: { maxAgeSeconds: 120 } } : {}),
@@ -98,8 +97,7 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
   // ------------------------------------------------------------------ 2. vending over sound
   say('');
   say('2. A vending machine, paid over sound. Nobody is online.');
-  const vm = loadReader(join(workDir, 'vending-4201'));
-  const { request, bytes: reqBytes } = createRequest(vm, { amount: 1250, currency: HKD, time: now });
+  const { bytes: reqBytes } = vending.openRequest({ amount: 1250, currency: HKD, now });
   const reqCode = await encodeCode(reqBytes, { kind: 'request', ecc: 'M' });
   const shot = shoot(reqCode.matrix, { width: 640, height: 480, pixelsPerModule: 5, rotationDeg: 8, perspective: 0.06, blurModules: 0.2, noise: 8, glare: 50 }, 7);
   const scanned = await decodeCode(shot.frame, { expect: 'request' });
@@ -124,11 +122,14 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
   }
   if (!heard) throw new OffpayError('demo.fsk_failed', 'the vending machine did not hear the token');
   say(`   the machine's cheap microphone (44.1 kHz, 128-sample blocks, pink noise at 12 dB SNR, a small reverberant room, +0.2% clock offset) hears it: SNR estimate ${Number(diag.snrDb).toFixed(1)} dB, clock offset ${Math.round(Number(diag.clockOffsetPpm))} ppm, ${String(diag.bytesCorrected)} bytes corrected`);
-  const v1 = await vending.accept(heard, { request });
+  const v1 = await vending.accept(heard); // judged against the machine's one open request
   say(`   reader: ${verdictLine(v1)}`);
   if (!v1.accepted) throw new OffpayError('demo.unexpected', 'the vending machine refused a good token');
   vending.complete(v1.tokenHash);
-  say('   the machine drops a can and marks the sale complete; its journal commits before the can falls');
+  say('   the machine drops a can and marks the sale complete (which closes the request); its journal commits before the can falls');
+  const v1again = await vending.accept(heard);
+  say(`   someone recorded the sound and plays it again: ${verdictLine(v1again)}`);
+  if (v1again.accepted) throw new OffpayError('demo.unexpected', 'a replayed recording vended again');
   log.push({ step: 'vending-over-sound', accepted: v1.accepted, tokenBytes: token1.length, audioSeconds: tx.length / 48_000, ...diag });
 
   // ------------------------------------------------------------------ 3. gate by QR, and a replay
@@ -152,7 +153,7 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
   say('4. A gate with an NFC antenna: the phone is an ISO 7816-4 card (host card emulation), the gate a PC/SC reader.');
   tick(900);
   const gb = loadReader(join(workDir, 'gate-5002'));
-  const { request: gateReq, bytes: gateReqBytes } = createRequest(gb, { amount: 1100, currency: HKD, time: now });
+  const { request: gateReq, bytes: gateReqBytes } = gateB.openRequest({ amount: 1100, currency: HKD, now });
   let aliceToken: Uint8Array | undefined;
   let receiptOk = false;
   const card = new CardApplication({

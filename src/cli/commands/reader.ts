@@ -4,94 +4,26 @@
  * directory (from `offpay reader new`) holds the key and certificate, and optionally policy.json
  * (limits, window, profile overrides: spec/reader.md §Reader policy file).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, renameSync } from 'node:fs';
 import { Clearing, type ClearingReport } from '../../clearing/index.js';
 import { fromHex, toHex } from '../../crypto.js';
 import { currencyByNumeric, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
 import { OffpayError } from '../../errors.js';
-import { decodeIssuerKeySet, decodeToken, encodeIssuerKeySet, tokenHash, type IssuerKeySet } from '../../messages.js';
-import { nodeEd25519 } from '../../node/crypto.js';
-import { loadIssuer, loadIssuerKeys, loadReader, readBytes, writeFileDurable } from '../../node/files.js';
-import { Reader, type AcceptContext, type ReaderOptions, type ReaderVerdict } from '../../reader/reader.js';
+import { decodeRequest, tokenHash } from '../../messages.js';
+import { loadIssuer, loadIssuerKeys, readBytes, writeFileDurable } from '../../node/files.js';
+import { type AcceptContext, type ReaderVerdict, type RequestRef } from '../../reader/reader.js';
 import { READER_REASONS } from '../../reader/reasons.js';
-import { SqliteReaderStore } from '../../reader/sqlite.js';
-import type { CurrencyLimits, ProfileParams } from '../../reader/profiles.js';
 import { parseNow, parseUint } from '../common.js';
-import { EXIT_OK, EXIT_REJECTED, UsageError, type Command, type CommandContext } from '../framework.js';
-import { findRequest, readPayload } from './core.js';
+import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command, type CommandContext } from '../framework.js';
+import { initReader, openReader } from '../reader-open.js';
+import { readPayload } from './core.js';
 
 const nowOpt = { type: 'string' as const, arg: 'TIME', help: 'the reader clock, unix seconds or ISO 8601 (default: system time)' };
 const readerOpt = { type: 'string' as const, arg: 'READER', help: 'reader directory (offpay reader new)' };
-const dbOpt = { type: 'string' as const, arg: 'READER.db', help: 'reader database (created on first use)' };
-const issuerOpt = { type: 'string' as const, arg: 'ISSUER', help: 'issuer directory or keyset.cbor (stored in the database; needed on first use)' };
+const dbOpt = { type: 'string' as const, arg: 'READER.db', help: 'reader database (created by offpay reader init; never recreated)' };
+const issuerOpt = { type: 'string' as const, arg: 'ISSUER', help: 'issuer directory or keyset.cbor (replaces the key set stored in the database, e.g. after a key rotation)' };
+const viaOpt = { type: 'string' as const, arg: 'T', help: 'read the token from a WAV (fsk), image (qr) or NFC file' };
 const policyOpt = { type: 'string' as const, arg: 'FILE', help: 'reader policy JSON (default READER/policy.json if present)' };
-
-const META_KEYSET = 'issuer.keyset';
-
-interface PolicyFile {
-  window?: number;
-  acceptUnlistedCurrencies?: boolean;
-  limits?: Record<string, Partial<Record<keyof CurrencyLimits, string>>>;
-  profile?: Partial<Omit<ProfileParams, 'name'>>;
-}
-
-/** Read a reader policy file: limits per currency in major units ("12.50"), window, profile overrides. */
-export function loadPolicy(path: string): Pick<ReaderOptions, 'window' | 'limits' | 'acceptUnlistedCurrencies' | 'profile'> {
-  let o: PolicyFile;
-  try {
-    o = JSON.parse(readFileSync(path, 'utf8')) as PolicyFile;
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('not a JSON object');
-  } catch (e) {
-    throw new OffpayError('reader.bad_policy', `${path}: ${(e as Error).message}`);
-  }
-  const limits: Record<number, CurrencyLimits> = {};
-  for (const [code, l] of Object.entries(o.limits ?? {})) {
-    const cur = parseCurrency(code);
-    const out: CurrencyLimits = {};
-    for (const k of ['minAmount', 'maxAmount', 'dailyTotal', 'staleMaxAmount'] as const) {
-      const v = l[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'string') throw new OffpayError('reader.bad_policy', `${path}: limits.${code}.${k} must be a string amount such as "12.50"`);
-      out[k] = parseAmount(v, cur);
-    }
-    limits[cur.numeric] = out;
-  }
-  if (o.window !== undefined && typeof o.window !== 'number') throw new OffpayError('reader.bad_policy', `${path}: window must be a number`);
-  if (o.profile !== undefined && (typeof o.profile !== 'object' || o.profile === null)) throw new OffpayError('reader.bad_policy', `${path}: profile must be an object`);
-  return {
-    limits,
-    ...(o.window !== undefined ? { window: o.window } : {}),
-    ...(o.acceptUnlistedCurrencies !== undefined ? { acceptUnlistedCurrencies: o.acceptUnlistedCurrencies === true } : {}),
-    ...(o.profile ? { profile: o.profile } : {}),
-  };
-}
-
-/** Open the reader: directory, database, issuer keys (given or stored), policy. */
-function openReader(ctx: CommandContext, now: number): { reader: Reader; store: SqliteReaderStore; dir: string } {
-  const files = loadReader(ctx.need('reader'));
-  const store = new SqliteReaderStore(ctx.need('db'));
-  try {
-    const issuerPath = ctx.opt('issuer');
-    let keys: IssuerKeySet;
-    if (issuerPath) {
-      keys = loadIssuerKeys(issuerPath);
-      const bytes = encodeIssuerKeySet(keys);
-      store.transact((tx) => tx.putMeta(META_KEYSET, bytes));
-    } else {
-      const stored = store.transact((tx) => tx.getMeta(META_KEYSET));
-      if (!stored) throw new UsageError('--issuer is needed the first time a reader database is used');
-      keys = decodeIssuerKeySet(stored);
-    }
-    const policyPath = ctx.opt('policy') ?? (existsSync(join(files.dir, 'policy.json')) ? join(files.dir, 'policy.json') : undefined);
-    const policy = policyPath ? loadPolicy(policyPath) : {};
-    const reader = new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policy });
-    return { reader, store, dir: files.dir };
-  } catch (e) {
-    store.close();
-    throw e;
-  }
-}
 
 function viaOf(ctx: CommandContext): string | undefined {
   const via = ctx.opt('via');
@@ -99,33 +31,79 @@ function viaOf(ctx: CommandContext): string | undefined {
   return via;
 }
 
-function money(amount: number, currency: number): string {
+function money(amount: number | bigint, currency: number): string {
   return currencyByNumeric(currency) ? formatMoney(amount, currency) : `${amount} (currency ${currency})`;
+}
+
+function requestJson(r: RequestRef | undefined): Record<string, unknown> {
+  return r ? { request: { challenge: toHex(r.challenge), amount: r.amount, currency: r.currency } } : {};
 }
 
 function verdictJson(file: string, v: ReaderVerdict): Record<string, unknown> {
   return v.accepted
-    ? { file, accepted: true, status: v.status, charged: v.charged, amount: v.amount, currency: v.currency, walletId: toHex(v.walletId), counter: v.counter, journalSeq: v.seq, tokenHash: toHex(v.tokenHash) }
-    : { file, accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: toHex(v.tokenHash), ...(v.seq !== undefined ? { journalSeq: v.seq } : {}) };
+    ? { file, accepted: true, status: v.status, charged: v.charged, amount: v.amount, currency: v.currency, walletId: toHex(v.walletId), counter: v.counter, journalSeq: v.seq, tokenHash: toHex(v.tokenHash), ...requestJson(v.request) }
+    : { file, accepted: false, status: 'refused', reason: v.reason, code: v.code, message: v.message, tokenHash: toHex(v.tokenHash), ...(v.seq !== undefined ? { journalSeq: v.seq } : {}) };
 }
 
+/** One line per verdict, saying plainly whether goods may be handed out (ACCEPTED, RESUMED) or not (REFUSED). */
 function verdictLine(file: string, v: ReaderVerdict): string {
-  if (!v.accepted) return `${file}: REJECTED ${v.reason} (${v.code}): ${v.message}`;
-  const what = v.status === 'resumed' ? 'RESUMED (already paid, not charged again)' : v.status === 'tapped_out' ? 'TAPPED OUT, fare' : 'ACCEPTED';
-  return `${file}: ${what} ${money(v.amount, v.currency)} from wallet ${toHex(v.walletId)} counter ${v.counter} (journal entry ${v.seq})`;
+  if (!v.accepted) return `${file}: REFUSED ${v.reason} (${v.code}): ${v.message}`;
+  const what =
+    v.status === 'resumed'
+      ? 'RESUMED (the same sale, paid before and still pending: vend it now, not charged again)'
+      : v.status === 'tapped_out'
+        ? 'TAPPED OUT, fare'
+        : 'ACCEPTED, charged';
+  const req = v.request ? ` for request ${toHex(v.request.challenge)} (${money(v.request.amount, v.request.currency)})` : '';
+  return `${file}: ${what} ${money(v.amount, v.currency)}${req} from wallet ${toHex(v.walletId)} counter ${v.counter} (journal entry ${v.seq})`;
 }
+
+const init: Command = {
+  name: 'reader init',
+  summary: 'create the reader database: a new journal (fresh journal id) with the issuer key set; required before any other reader command',
+  usage: '--reader READER --db READER.db --issuer ISSUER [--new-journal] [--policy FILE] [--now TIME]',
+  options: {
+    reader: readerOpt,
+    db: dbOpt,
+    issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor' },
+    'new-journal': { type: 'boolean', help: 'the database exists (damaged, or from a replaced device): set it aside as READER.db.replaced-TIME and start a new journal' },
+    policy: policyOpt,
+    now: nowOpt,
+  },
+  details: `A new journal is a new hash chain: clearing keys chains by (reader id, journal id), so it is not a fork of
+the old one. Tokens the old journal accepted are unknown to the new one: start a new journal only when the
+old database is lost or damaged beyond repair, and upload what the old one holds first if you can.`,
+  async run(ctx) {
+    const now = parseNow(ctx.opt('now'));
+    const path = ctx.need('db');
+    let replaced: string | undefined;
+    if (existsSync(path)) {
+      if (!ctx.flag('new-journal')) throw new UsageError(`${path} already exists; give --new-journal to set it aside and start a new journal`);
+      replaced = `${path}.replaced-${now}`;
+      for (const sfx of ['', '-wal', '-shm']) if (existsSync(path + sfx)) renameSync(path + sfx, replaced + sfx);
+    }
+    const { reader, store } = initReader(ctx, now, path);
+    try {
+      ctx.out(`reader ${reader.readerId} (${reader.profile.name}): new journal ${toHex(reader.journalId)} in ${path}${replaced ? ` (the old database is now ${replaced})` : ''}`);
+      ctx.emit({ ok: true, readerId: reader.readerId, journalId: toHex(reader.journalId), db: path, ...(replaced ? { replaced } : {}) });
+      return EXIT_OK;
+    } finally {
+      store.close();
+    }
+  },
+};
 
 const accept: Command = {
   name: 'reader accept',
   summary: 'judge tokens with the durable reader (replay window, limits, blocklist); exit 0 all accepted, 1 any rejected, 2 unusable',
-  usage: '--reader READER --db READER.db [--issuer ISSUER] TOKEN... [--via fsk|qr|nfc] [--request REQ | --amount A --currency C | --tap-in MAX --currency C] [--complete] [--now TIME]',
+  usage: '--reader READER --db READER.db TOKEN... [--via fsk|qr|nfc] [--request REQ | --amount A --currency C | --tap-in MAX --currency C] [--complete] [--now TIME]',
   positionals: 'TOKEN...',
   options: {
     reader: readerOpt,
     db: dbOpt,
     issuer: issuerOpt,
     via: { type: 'string', arg: 'T', help: 'read tokens from WAV (fsk), image (qr) or NDEF/APDU (nfc) files' },
-    request: { type: 'string', arg: 'REQ', help: "vending: the request the token answers (default: the reader's saved request with the token's challenge)" },
+    request: { type: 'string', arg: 'REQ', help: 'vending: the request the machine shows; it must be the open request of the reader (default: the open request)' },
     amount: { type: 'string', arg: 'AMOUNT', help: 'transit: the fixed fare' },
     currency: { type: 'string', arg: 'CODE', help: 'transit: the currency of the fare or maximum fare', default: 'HKD' },
     'tap-in': { type: 'string', arg: 'MAX', help: 'transit: tap-in authorising this maximum fare' },
@@ -134,7 +112,10 @@ const accept: Command = {
     now: nowOpt,
   },
   details: `The verdict, the counter state and the journal entry are committed (SQLite WAL, synchronous=FULL) before
-the verdict is printed. A token already accepted and still pending is RESUMED, never charged twice.
+the verdict is printed. A vending reader judges every token against its one open request (offpay request
+--db opens it): a token for a closed or superseded request is refused (request_not_open). A token already
+accepted and still pending RESUMES (not charged again) only within the profile's resumeWindowSeconds and while
+its request is open; later it is refused (already_accepted).
 Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
     .map(([k, v]) => `${k} ${v.code}`)
     .join(', ')}.`,
@@ -142,7 +123,7 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
     if (ctx.positionals.length === 0) throw new UsageError('give at least one TOKEN file');
     const via = viaOf(ctx);
     const now = parseNow(ctx.opt('now'));
-    const { reader, store, dir } = openReader(ctx, now);
+    const { reader, store } = openReader(ctx, now);
     try {
       const results: Record<string, unknown>[] = [];
       let rejected = false;
@@ -150,28 +131,10 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
         const bytes = await readPayload('token', file, via);
         const c: AcceptContext = { now, ...(ctx.flag('complete') ? { complete: true } : {}) };
         let v: ReaderVerdict;
-        if (reader.cert.profile === 'vending') {
-          const req = await findRequest(dir, bytes, ctx.opt('request'));
-          if (!req) {
-            let challenge: Uint8Array | undefined;
-            try {
-              challenge = decodeToken(bytes).challenge;
-            } catch {
-              challenge = undefined;
-            }
-            // No request to judge against: the stateless reasons say why (no challenge, or an unknown one).
-            const reason = challenge ? 'challenge_mismatch' : 'challenge_missing';
-            v = {
-              accepted: false,
-              status: 'rejected',
-              reason,
-              code: reason === 'challenge_mismatch' ? 13 : 12,
-              message: challenge ? `no outstanding request of reader ${reader.readerId} has challenge ${toHex(challenge)}` : 'a vending reader takes only tokens that answer its payment request',
-              tokenHash: tokenHash(bytes),
-            };
-          } else {
-            v = await reader.accept(bytes, { ...c, request: req });
-          }
+        if (reader.profile.requireRequest) {
+          const reqPath = ctx.opt('request');
+          if (ctx.opt('amount') || ctx.opt('tap-in')) throw new UsageError('a vending reader takes the price from its open request, not --amount or --tap-in');
+          v = await reader.accept(bytes, { ...c, ...(reqPath ? { request: decodeRequest(await readPayload('request', reqPath)) } : {}) });
         } else {
           const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
           const tapIn = ctx.opt('tap-in');
@@ -192,21 +155,22 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
   },
 };
 
-function hashArg(arg: string): Uint8Array {
+/** A token hash given in hex, or the hash of a token file in any transport form (--via, or sniffed). */
+async function hashArg(arg: string, via: string | undefined): Promise<Uint8Array> {
   if (/^[0-9a-fA-F]{64}$/.test(arg)) return fromHex(arg);
-  return tokenHash(readBytes(arg, 'token', 65536));
+  return tokenHash(await readPayload('token', arg, via));
 }
 
 const voidCmd: Command = {
   name: 'reader void',
   summary: 'void a pending sale within the void window (the machine failed to dispense); exit 0 voided, 1 refused',
-  usage: '--reader READER --db READER.db TOKEN [--issuer ISSUER] [--now TIME]',
+  usage: '--reader READER --db READER.db TOKEN [--via fsk|qr|nfc] [--now TIME]',
   positionals: 'TOKEN (a token file or its SHA-256 hash in hex)',
-  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt },
+  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt, via: viaOpt },
   async run(ctx) {
     const [arg, ...extra] = ctx.positionals;
     if (!arg || extra.length) throw new UsageError('give exactly one TOKEN');
-    const hash = hashArg(arg);
+    const hash = await hashArg(arg, viaOf(ctx));
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
@@ -227,15 +191,15 @@ const voidCmd: Command = {
 
 const complete: Command = {
   name: 'reader complete',
-  summary: 'mark a pending sale complete (goods dispensed): it can no longer be voided or resumed',
-  usage: '--reader READER --db READER.db TOKEN',
+  summary: 'mark a pending sale complete (goods dispensed): it can no longer be voided or resumed, and its request closes',
+  usage: '--reader READER --db READER.db TOKEN [--via fsk|qr|nfc] [--now TIME]',
   positionals: 'TOKEN (a token file or its SHA-256 hash in hex)',
-  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt },
+  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt, via: viaOpt },
   async run(ctx) {
     const [arg, ...extra] = ctx.positionals;
     if (!arg || extra.length) throw new UsageError('give exactly one TOKEN');
-    const hash = hashArg(arg);
-    const { reader, store } = openReader(ctx, parseNow(undefined));
+    const hash = await hashArg(arg, viaOf(ctx));
+    const { reader, store } = openReader(ctx, parseNow(ctx.opt('now')));
     try {
       const ok = reader.complete(hash);
       ctx.out(ok ? `completed ${toHex(hash)}` : `no pending sale for ${toHex(hash)}`);
@@ -269,7 +233,8 @@ const tapOut: Command = {
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
-      const v = await reader.tapOut(bytes, { fare: parseAmount(ctx.need('fare'), parseCurrency(ctx.opt('currency') ?? 'HKD')), now });
+      const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
+      const v = await reader.tapOut(bytes, { fare: parseAmount(ctx.need('fare'), cur), currency: cur.numeric, now });
       ctx.out(verdictLine(file, v));
       ctx.emit(verdictJson(file, v));
       return v.accepted ? EXIT_OK : EXIT_REJECTED;
@@ -323,7 +288,7 @@ const loadBlocklist: Command = {
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
-      const s = reader.loadBlocklist(bytes);
+      const s = reader.loadBlocklist(bytes, now);
       ctx.out(`blocklist version ${s.version} loaded: ${s.count} wallets, issued ${new Date(s.issuedAt * 1000).toISOString()}${s.stale ? ' (already stale!)' : ''}`);
       ctx.emit({ ok: true, ...s });
       return EXIT_OK;
@@ -335,22 +300,33 @@ const loadBlocklist: Command = {
 
 const status: Command = {
   name: 'reader status',
-  summary: 'show the reader journal head, exports and blocklist freshness; verify the hash chain',
-  usage: '--reader READER --db READER.db [--now TIME]',
-  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt },
+  summary: 'check the database (SQLite quick_check), verify the hash chain, show the journal, open request, exports and blocklist freshness',
+  usage: '--reader READER --db READER.db [--full] [--now TIME]',
+  options: { reader: readerOpt, db: dbOpt, issuer: issuerOpt, policy: policyOpt, now: nowOpt, full: { type: 'boolean', help: 'PRAGMA integrity_check (every index entry) instead of quick_check' } },
   async run(ctx) {
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
+      // SQLite's own page and index check first: a damaged page may lie outside the journal the chain covers.
+      const integrity = store.integrityCheck(ctx.flag('full'));
+      if (!integrity.ok) {
+        ctx.out(`database: DAMAGED (${integrity.problems.slice(0, 5).join('; ')}); restore it from a backup, or start a new journal (offpay reader init --new-journal)`);
+        ctx.emit({ readerId: reader.readerId, integrity });
+        return EXIT_USAGE;
+      }
       const head = reader.head();
       const chain = reader.verifyJournal();
       const bl = reader.blocklistStatus(now);
+      const open = reader.openRequestInfo();
       const counts: Record<string, number> = {};
       for (const e of reader.entries()) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
-      ctx.out(`reader ${reader.readerId} (${reader.profile.name}): ${head.seq} journal entries ${JSON.stringify(counts)}, head ${toHex(head.hash)}`);
-      ctx.out(`chain: ${chain.ok ? 'verifies' : `BROKEN at ${chain.error?.seq}: ${chain.error?.message}`}; batches exported: ${reader.exportedBatches()}`);
-      ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ' (STALE)' : ''}` : 'blocklist: none loaded (stale)');
-      ctx.emit({ readerId: reader.readerId, profile: reader.profile.name, head: { seq: head.seq, hash: toHex(head.hash) }, entries: counts, chain, exportedBatches: reader.exportedBatches(), blocklist: bl });
+      ctx.out(`reader ${reader.readerId} (${reader.profile.name}), journal ${toHex(reader.journalId)}: ${head.seq} journal entries ${JSON.stringify(counts)}, head ${toHex(head.hash)}`);
+      ctx.out(`database: ${ctx.flag('full') ? 'integrity_check' : 'quick_check'} ok; chain: ${chain.ok ? 'verifies' : `BROKEN at ${chain.error?.seq}: ${chain.error?.message}`}; batches exported: ${reader.exportedBatches()}`);
+      ctx.out(`certificate: valid ${new Date(reader.cert.notBefore * 1000).toISOString()} .. ${new Date(reader.cert.notAfter * 1000).toISOString()}${now < reader.cert.notBefore || now > reader.cert.notAfter ? ' (NOT VALID NOW: the reader refuses to accept)' : ''}`);
+      ctx.out(open ? `open request: ${toHex(open.request.challenge)} for ${money(open.request.amount, open.request.currency)}${open.paidBy ? `, paid by token ${toHex(open.paidBy)} (pending)` : ', unpaid'}` : 'open request: none');
+      ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ` (STALE: ${bl.staleReason})` : ''}` : 'blocklist: none loaded (stale)');
+      const openJson = open ? { challenge: toHex(open.request.challenge), amount: open.request.amount, currency: open.request.currency, ...(open.paidBy ? { paidBy: toHex(open.paidBy) } : {}) } : null;
+      ctx.emit({ readerId: reader.readerId, profile: reader.profile.name, journalId: toHex(reader.journalId), integrity, head: { seq: head.seq, hash: toHex(head.hash) }, entries: counts, chain, exportedBatches: reader.exportedBatches(), openRequest: openJson, blocklist: bl });
       return chain.ok ? EXIT_OK : EXIT_REJECTED;
     } finally {
       store.close();
@@ -365,33 +341,61 @@ const clearingDb = { type: 'string' as const, arg: 'CLEARING.db', help: 'clearin
 function openClearing(ctx: CommandContext): Clearing {
   const issuerPath = ctx.opt('issuer');
   const fee = parseUint('fee-bps', ctx.opt('fee-bps'), 10_000);
-  return new Clearing({ path: ctx.need('db'), ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}), ...(fee !== undefined ? { feeBps: fee } : {}) });
+  const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
+  return new Clearing({
+    path: ctx.need('db'),
+    ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}),
+    ...(fee !== undefined ? { feeBps: fee } : {}),
+    ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}),
+  });
 }
+
+/** Refusals for the size of a batch, not its content: the operator must act (split at the reader, or raise the limit). */
+const OVER_LIMITS = new Set(['clearing.too_large', 'clearing.too_many_entries']);
 
 const ingest: Command = {
   name: 'clearing ingest',
-  summary: 'ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected',
-  usage: '--issuer ISSUER --db CLEARING.db BATCH... [--fee-bps N]',
+  summary: 'ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected, 2 any batch over the size limits',
+  usage: '--issuer ISSUER --db CLEARING.db BATCH... [--fee-bps N] [--max-batch-bytes N]',
   positionals: 'BATCH...',
-  options: { issuer: issuerOpt, db: clearingDb, 'fee-bps': { type: 'string', arg: 'N', help: 'fee in basis points per settlement line (stored; default 150)' } },
+  options: {
+    issuer: issuerOpt,
+    db: clearingDb,
+    'fee-bps': { type: 'string', arg: 'N', help: 'fee in basis points per settlement line (stored; default 150)' },
+    'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608 = 8 MiB; spec/clearing.md)' },
+  },
+  details: `Each batch is checked for size before it is read, and its reader signature is verified over the raw bytes
+before any entry is decoded (spec/clearing.md §4). A batch over --max-batch-bytes or with more than 65,536
+entries is refused (clearing.too_large, clearing.too_many_entries) and the exit code is 2.`,
   async run(ctx) {
     if (ctx.positionals.length === 0) throw new UsageError('give at least one BATCH file');
     const c = openClearing(ctx);
     try {
       const results: Record<string, unknown>[] = [];
       let rejected = false;
+      let overLimits = false;
       for (const file of ctx.positionals) {
-        const r = c.ingest(readBytes(file, 'batch', 512 * 1024 * 1024));
-        if (r.outcome === 'rejected') rejected = true;
+        let r: ReturnType<Clearing['ingest']>;
+        try {
+          r = c.ingest(readBytes(file, 'batch', c.maxBatchBytes));
+        } catch (e) {
+          if (!(e instanceof OffpayError) || e.code !== 'file.too_large') throw e;
+          // Refused from the file size alone: the bytes are never read.
+          r = { outcome: 'rejected', entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0, error: { code: 'clearing.too_large', message: e.message } };
+        }
+        if (r.outcome === 'rejected') {
+          rejected = true;
+          if (OVER_LIMITS.has(r.error?.code ?? '')) overLimits = true;
+        }
         ctx.out(
           r.outcome === 'rejected'
             ? `${file}: REJECTED ${r.error?.code}: ${r.error?.message}`
-            : `${file}: ${r.outcome} reader ${r.readerId} batch ${r.batchSeq}: ${r.entries} new entries, ${r.alreadyHeld} already held, ${r.invalidTokens} invalid tokens, ${r.doubleSpends} double spends found`,
+            : `${file}: ${r.outcome} reader ${r.readerId} journal ${r.journalId} batch ${r.batchSeq}: ${r.entries} new entries, ${r.alreadyHeld} already held, ${r.invalidTokens} invalid, ${r.doubleSpends} double spends, ${r.readerFaults} reader faults found`,
         );
         results.push({ file, ...r });
       }
       ctx.emit({ results });
-      return rejected ? EXIT_REJECTED : EXIT_OK;
+      return overLimits ? EXIT_USAGE : rejected ? EXIT_REJECTED : EXIT_OK;
     } finally {
       c.close();
     }
@@ -399,28 +403,40 @@ const ingest: Command = {
 };
 
 function printReport(ctx: CommandContext, r: ClearingReport): void {
-  ctx.out(`Settlement (fee ${r.feeBps} bps, rounded half to even per line):`);
+  ctx.out(`Settlement (fee ${r.feeBps} bps, rounded half to even per line; each distinct token once):`);
   if (!r.settlement.length) ctx.out('  (nothing to settle)');
   for (const l of r.settlement) {
-    ctx.out(`  merchant ${l.operatorId}  ${String(l.count).padStart(6)} sales  gross ${money(l.gross, l.currency)}  fee ${money(l.fee, l.currency)}  net ${money(l.net, l.currency)}`);
+    ctx.out(`  merchant ${l.operatorId}  ${String(l.count).padStart(6)} tokens  gross ${money(l.gross, l.currency)}  fee ${money(l.fee, l.currency)}  net ${money(l.net, l.currency)}`);
   }
-  ctx.out(`Readers: ${r.readers.length}`);
-  for (const x of r.readers) ctx.out(`  reader ${x.readerId} (${x.profile}, merchant ${x.operatorId}): ${x.entries} entries in ${x.batches} batches${x.gaps.length ? `, GAPS ${x.gaps.map(([a, b]) => `${a}..${b}`).join(', ')}` : ''}`);
+  for (const t of r.totals) ctx.out(`  total ${String(t.count).padStart(6)} tokens  gross ${money(t.gross, t.currency)}  fee ${money(t.fee, t.currency)}  net ${money(t.net, t.currency)}`);
+  ctx.out(`Readers (journals): ${r.readers.length}`);
+  for (const x of r.readers) {
+    ctx.out(`  reader ${x.readerId} journal ${x.journalId} (${x.profile}, merchant ${x.operatorId}): ${x.entries} entries in ${x.batches} batches${x.gaps.length ? `, GAPS ${x.gaps.map(([a, b]) => `${a}..${b}`).join(', ')}` : ''}`);
+  }
   ctx.out(`Double spends: ${r.doubleSpends.length}`);
   for (const d of r.doubleSpends) {
     ctx.out(`  ${d.kind}: wallet ${d.walletId} counter ${d.counter}: reader ${d.first.readerId} entry ${d.first.seq} (${d.first.amount}) and reader ${d.second.readerId} entry ${d.second.seq} (${d.second.amount})`);
   }
+  ctx.out(`Over the offline allowance: ${r.overAllowance.length}${r.exposure.length ? `; issuer exposure ${r.exposure.map((e) => money(e.amount, e.currency)).join(', ')}` : ''}`);
+  for (const w of r.overAllowance) {
+    ctx.out(`  wallet ${w.walletId} (certificate ${w.certKey}): settled ${money(w.settled, w.currency)} against an allowance of ${money(w.allowance, w.currency)} in ${w.tokens.length} tokens: exposure ${money(w.exposure, w.currency)}`);
+  }
+  if (r.readerFaults.length) ctx.out(`Reader faults (settled once, not the customer's): ${r.readerFaults.map((f) => `reader ${f.readerId} listed token ${f.tokenHash.slice(0, 16)} twice (entries ${f.first.seq}, ${f.second.seq})`).join('; ')}`);
+  if (r.multipleTapOuts.length) ctx.out(`Trips with several tap-outs (charged the highest fare): ${r.multipleTapOuts.length}`);
+  if (r.tapOutsWithoutTapIn.length) ctx.out(`Tap-outs without a tap-in (charged the maximum fare): ${r.tapOutsWithoutTapIn.length}`);
+  if (r.zeroFareTapOuts.length) ctx.out(`Zero-fare tap-outs (never a charge): ${r.zeroFareTapOuts.map((e) => `reader ${e.readerId} entry ${e.seq}`).join('; ')}`);
   if (r.problems.length) ctx.out(`Problems: ${r.problems.map((p) => `reader ${p.readerId} ${p.kind}: ${p.detail}`).join('; ')}`);
-  if (r.invalidTokens.length) ctx.out(`Invalid tokens (not settled): ${r.invalidTokens.map((t) => `reader ${t.readerId} entry ${t.seq} ${t.reason}`).join('; ')}`);
-  ctx.out(`Voided sales: ${r.voided}; trips without tap-out (settled at maximum fare): ${r.tripsAtMaximumFare}`);
-  ctx.out(`Blocklist: ${r.blocklist.entries} wallets (last issued version ${r.blocklist.version})`);
+  if (r.invalidTokens.length) ctx.out(`Invalid entries (not settled): ${r.invalidTokens.map((t) => `reader ${t.readerId} entry ${t.seq} ${t.reason}`).join('; ')}`);
+  ctx.out(`Voided sales: ${r.voided}; open trips (no tap-out, settled at the maximum fare): ${r.openTrips.length}`);
+  ctx.out(`Blocklist: ${r.blocklist.entries} wallets (last issued version ${r.blocklist.version}; over-allowance wallets join at the next issue)`);
 }
 
 const report: Command = {
   name: 'clearing report',
-  summary: 'settlement per merchant and currency (count, gross, fee, net), double spends with evidence, gaps and problems',
+  summary: 'settlement per merchant and currency (count, gross, fee, net), double spends and over-allowance wallets with evidence, reader faults, trips, gaps, problems',
   usage: '--db CLEARING.db [--json]',
   options: { db: clearingDb, issuer: issuerOpt },
+  details: 'With --json, every money amount (gross, fee, net, allowance, settled, exposure, charge) is a decimal string of minor units, so no amount loses precision past 2^53.',
   async run(ctx) {
     const c = openClearing(ctx);
     try {
@@ -465,4 +481,4 @@ const blocklist: Command = {
   },
 };
 
-export const commands: Command[] = [accept, voidCmd, complete, tapOut, exportCmd, loadBlocklist, status, ingest, report, blocklist];
+export const commands: Command[] = [init, accept, voidCmd, complete, tapOut, exportCmd, loadBlocklist, status, ingest, report, blocklist];

@@ -1,0 +1,256 @@
+/**
+ * Settlement rules (spec/clearing.md §5), as a pure function over the held entries: what each distinct token
+ * is charged, to which merchant, and what each wallet certificate spent in total.
+ *
+ * Input: every valid `accept`, `tap_in` and `tap_out` entry, ordered by (walletKey, counter) so that all the
+ * entries of one token (same wallet, same counter) and all the tokens of one wallet come together; memory
+ * stays bounded by one wallet's tokens. Per token (token hash):
+ *   - sales = its accept/tap_in entries not voided by a void of the same journal; the token settles ONCE, from
+ *     the earliest sale by (time, reader id, journal id, seq), to the operator of the certificate that
+ *     carried that entry (money invariant M1);
+ *   - a tap_in sale is a trip: charge = min(authorised maximum, highest non-zero tap-out fare recorded by any
+ *     reader of the same operator); no such tap-out: the maximum, listed as an open trip; more than one
+ *     tap-out of that operator: listed as multiple_tap_outs (M3);
+ *   - no sale but tap-outs: the token amount (the wallet-signed maximum fare), to the operator of the earliest
+ *     tap-out, listed as tap_out_without_tap_in (M3);
+ *   - a tap-out with fare 0 is never a charge and is listed as an anomaly (M3), unless its operator is one
+ *     whose gates are configured to allow zero fares (profile allowZeroFare; told to clearing as
+ *     `zeroFareOperators`, since a reader certificate names only the standard profile, which refuses them).
+ * Per (wallet id, certificate): the charges are summed (bigint); above the certificate's offlineAllowance the
+ * wallet is over_allowance, with every settled token as evidence, and the excess is the issuer's exposure
+ * (M2). Merchants are paid in full either way: they accepted in good faith within their limits.
+ */
+import { equalBytes, toHex } from '../crypto.js';
+import { JournalKind, type JournalKindName } from '../reader/journal.js';
+import { feeFor } from './fees.js';
+
+export interface SettleRow {
+  readerId: number;
+  /** Journal id, hex. */
+  journalId: string;
+  seq: number;
+  kind: number;
+  time: number;
+  /** Entry value: the amount (accept, tap_in) or the fare (tap_out). */
+  value: number;
+  /** The token's amount (what the wallet signed). */
+  amount: number;
+  tokenHash: Uint8Array;
+  /** Operator named by the reader certificate of the batch that carried the entry. */
+  operatorId: number;
+  walletKey: number;
+  walletId: Uint8Array;
+  counter: number;
+  currency: number;
+  /** First six bytes of the wallet certificate id, as an integer. */
+  certKey: number;
+  allowance: number;
+  /** A valid void entry of the same journal names this token. */
+  voided: boolean;
+}
+
+export interface EntryRef {
+  readerId: number;
+  journalId: string;
+  seq: number;
+  kind: JournalKindName;
+  time: number;
+  value: number;
+}
+
+export interface SettledToken {
+  tokenHash: string;
+  /** sale (accept), trip (tap-in with a tap-out), open_trip (tap-in, no tap-out), tap_out_without_tap_in. */
+  as: 'sale' | 'trip' | 'open_trip' | 'tap_out_without_tap_in';
+  operatorId: number;
+  currency: number;
+  charge: bigint;
+  /** The entry the token settled from. */
+  entry: EntryRef;
+  /** Full signed token bytes, hex: filled in by Clearing.report() for the evidence of over-allowance wallets. */
+  token?: string;
+}
+
+export interface SettlementLine {
+  operatorId: number;
+  currency: number;
+  /** Distinct tokens settled. */
+  count: number;
+  gross: bigint;
+  feeBps: number;
+  fee: bigint;
+  net: bigint;
+}
+
+export interface TripAnomaly {
+  tokenHash: string;
+  walletId: string;
+  /** The tap-in (or, without one, the first tap-out) the trip settled from. */
+  entry: EntryRef;
+  /** The tap-outs recorded for it by readers of the operator. */
+  tapOuts: EntryRef[];
+  charge: bigint;
+}
+
+export interface OverAllowance {
+  walletId: string;
+  /** First six bytes of the wallet certificate id, hex. */
+  certKey: string;
+  currency: number;
+  allowance: bigint;
+  settled: bigint;
+  /** settled - allowance: what the issuer pays merchants beyond what the certificate allowed. */
+  exposure: bigint;
+  tokens: SettledToken[];
+}
+
+export interface SettlementResult {
+  lines: SettlementLine[];
+  /** Every distinct token settled (count). */
+  settledTokens: number;
+  openTrips: TripAnomaly[];
+  multipleTapOuts: TripAnomaly[];
+  tapOutsWithoutTapIn: TripAnomaly[];
+  zeroFareTapOuts: EntryRef[];
+  overAllowance: OverAllowance[];
+  /** Per currency, the sum of the exposures. */
+  exposure: { currency: number; amount: bigint }[];
+}
+
+const order = (a: SettleRow, b: SettleRow): number =>
+  a.time - b.time || a.readerId - b.readerId || (a.journalId < b.journalId ? -1 : a.journalId > b.journalId ? 1 : 0) || a.seq - b.seq;
+
+const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
+const ref = (r: SettleRow): EntryRef => ({ readerId: r.readerId, journalId: r.journalId, seq: r.seq, kind: KIND_NAMES[r.kind]!, time: r.time, value: r.value });
+
+export interface SettleOptions {
+  feeBps: number;
+  /** Keep every settled token (for tests and audits); default false: only those of over-allowance wallets. */
+  keepTokens?: boolean;
+  /** Operators whose gates allow a fare of 0 (profile allowZeroFare): their zero-fare tap-outs are charges of 0. */
+  zeroFareOperators?: ReadonlySet<number>;
+}
+
+export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementResult & { tokens: SettledToken[] } {
+  const lines = new Map<string, { operatorId: number; currency: number; count: number; gross: bigint }>();
+  const out: SettlementResult & { tokens: SettledToken[] } = {
+    lines: [], settledTokens: 0, openTrips: [], multipleTapOuts: [], tapOutsWithoutTapIn: [], zeroFareTapOuts: [], overAllowance: [], exposure: [], tokens: [],
+  };
+  const exposure = new Map<number, bigint>();
+  /** Per (wallet, certificate) of the current wallet-key run. */
+  let wallets = new Map<string, { walletId: Uint8Array; certKey: number; currency: number; allowance: number; settled: bigint; tokens: SettledToken[] }>();
+  let runKey = -1;
+  let lastWallet: Uint8Array | undefined;
+  let lastWalletHex = '';
+  let groupKey = '';
+  let group: SettleRow[] = [];
+
+  const settleToken = (rs: SettleRow[]) => {
+    const only = rs.length === 1 ? rs[0]! : undefined;
+    if (only && only.kind === JournalKind.accept && !only.voided) return book(only, only.value, 'sale'); // the common case
+    const sales = rs.filter((r) => (r.kind === JournalKind.accept || r.kind === JournalKind.tap_in) && !r.voided).sort(order);
+    const tapOuts = rs.filter((r) => r.kind === JournalKind.tap_out).sort(order);
+    const fareCounts = (t: SettleRow) => t.value > 0 || o.zeroFareOperators?.has(t.operatorId) === true;
+    for (const t of tapOuts) if (!fareCounts(t)) out.zeroFareTapOuts.push(ref(t));
+    let from: SettleRow;
+    let charge: number;
+    let as: SettledToken['as'];
+    if (sales.length > 0) {
+      from = sales[0]!;
+      if (from.kind === JournalKind.accept) {
+        charge = from.value;
+        as = 'sale';
+      } else {
+        const outs = tapOuts.filter((t) => t.operatorId === from.operatorId);
+        const paid = outs.filter(fareCounts);
+        const highest = paid.reduce((m, t) => Math.max(m, t.value), 0);
+        charge = paid.length > 0 ? Math.min(from.value, highest) : from.value;
+        as = paid.length > 0 ? 'trip' : 'open_trip';
+        const anomaly = (): TripAnomaly => ({ tokenHash: toHex(from.tokenHash), walletId: toHex(from.walletId), entry: ref(from), tapOuts: outs.map(ref), charge: BigInt(charge) });
+        if (outs.length > 1) out.multipleTapOuts.push(anomaly());
+        if (paid.length === 0) out.openTrips.push(anomaly());
+      }
+    } else if (tapOuts.length > 0) {
+      from = tapOuts[0]!;
+      charge = from.amount;
+      as = 'tap_out_without_tap_in';
+      out.tapOutsWithoutTapIn.push({ tokenHash: toHex(from.tokenHash), walletId: toHex(from.walletId), entry: ref(from), tapOuts: tapOuts.map(ref), charge: BigInt(charge) });
+    } else {
+      return; // every sale of it was voided
+    }
+    book(from, charge, as);
+  };
+
+  /** Settle token `from` at `charge`: its line and its wallet's total. */
+  const book = (from: SettleRow, charge: number, as: SettledToken['as']) => {
+    const token: SettledToken = { tokenHash: toHex(from.tokenHash), as, operatorId: from.operatorId, currency: from.currency, charge: BigInt(charge), entry: ref(from) };
+    out.settledTokens++;
+    if (o.keepTokens) out.tokens.push(token);
+    const lk = `${from.operatorId}|${from.currency}`;
+    const line = lines.get(lk) ?? { operatorId: from.operatorId, currency: from.currency, count: 0, gross: 0n };
+    line.count++;
+    line.gross += token.charge;
+    lines.set(lk, line);
+    if (lastWallet === undefined || !equalBytes(lastWallet, from.walletId)) {
+      lastWallet = from.walletId;
+      lastWalletHex = toHex(from.walletId);
+    }
+    const wk = `${lastWalletHex}|${from.certKey}`;
+    const w = wallets.get(wk) ?? { walletId: from.walletId, certKey: from.certKey, currency: from.currency, allowance: from.allowance, settled: 0n, tokens: [] };
+    w.settled += token.charge;
+    w.tokens.push(token);
+    wallets.set(wk, w);
+  };
+
+  const flushGroup = () => {
+    if (group.length === 0) return;
+    // Usually one token per (wallet, counter): settle it without a map (a clone's tokens share the counter).
+    const first = group[0]!.tokenHash;
+    if (group.every((r) => r.tokenHash === first || equalBytes(r.tokenHash, first))) {
+      settleToken(group);
+    } else {
+      const byToken = new Map<string, SettleRow[]>();
+      for (const r of group) {
+        const k = toHex(r.tokenHash);
+        const l = byToken.get(k);
+        if (l) l.push(r);
+        else byToken.set(k, [r]);
+      }
+      for (const k of [...byToken.keys()].sort()) settleToken(byToken.get(k)!);
+    }
+    group = [];
+  };
+
+  const flushRun = () => {
+    flushGroup();
+    for (const w of [...wallets.values()].sort((a, b) => (toHex(a.walletId) < toHex(b.walletId) ? -1 : 1) || a.certKey - b.certKey)) {
+      const allowance = BigInt(w.allowance);
+      if (w.settled <= allowance) continue;
+      const excess = w.settled - allowance;
+      out.overAllowance.push({ walletId: toHex(w.walletId), certKey: w.certKey.toString(16).padStart(12, '0'), currency: w.currency, allowance, settled: w.settled, exposure: excess, tokens: w.tokens });
+      exposure.set(w.currency, (exposure.get(w.currency) ?? 0n) + excess);
+    }
+    wallets = new Map();
+  };
+
+  for (const r of rows) {
+    if (r.walletKey !== runKey) {
+      flushRun();
+      runKey = r.walletKey;
+    }
+    const gk = `${r.walletKey}|${r.counter}`;
+    if (gk !== groupKey) {
+      flushGroup();
+      groupKey = gk;
+    }
+    group.push(r);
+  }
+  flushRun();
+
+  out.lines = [...lines.values()]
+    .sort((a, b) => a.operatorId - b.operatorId || a.currency - b.currency)
+    .map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: l.gross, feeBps: o.feeBps, ...feeFor(l.gross, o.feeBps) }));
+  out.exposure = [...exposure.entries()].sort((a, b) => a[0] - b[0]).map(([currency, amount]) => ({ currency, amount }));
+  out.overAllowance.sort((a, b) => (a.walletId < b.walletId ? -1 : a.walletId > b.walletId ? 1 : 0) || (a.certKey < b.certKey ? -1 : 1));
+  return out;
+}

@@ -1,0 +1,79 @@
+/**
+ * Opening a reader from the CLI: the reader directory (key and certificate), its SQLite database (which
+ * must exist: `offpay reader init` creates it), the issuer key set (stored in the database; `--issuer`
+ * replaces it, e.g. after a key rotation) and the policy file, validated against the schema of
+ * src/reader/policy.ts (spec/reader.md §14).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OffpayError } from '../errors.js';
+import { decodeIssuerKeySet, encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
+import { nodeEd25519 } from '../node/crypto.js';
+import { loadIssuerKeys, loadReader } from '../node/files.js';
+import { parsePolicy, type ReaderPolicy } from '../reader/policy.js';
+import { Reader } from '../reader/reader.js';
+import { SqliteReaderStore } from '../reader/sqlite.js';
+import { MemoryReaderStore } from '../reader/store.js';
+import type { CommandContext } from './framework.js';
+
+export const META_KEYSET = 'issuer.keyset';
+
+/** Read and validate a reader policy file. Throws `reader.bad_policy` naming the field. */
+export function loadPolicy(path: string): ReaderPolicy {
+  let o: unknown;
+  try {
+    o = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new OffpayError('reader.bad_policy', `${path}: ${(e as Error).message}`);
+  }
+  return parsePolicy(o, path);
+}
+
+function policyOf(ctx: CommandContext, dir: string): ReaderPolicy | Record<string, never> {
+  const policyPath = ctx.opt('policy') ?? (existsSync(join(dir, 'policy.json')) ? join(dir, 'policy.json') : undefined);
+  return policyPath ? loadPolicy(policyPath) : {};
+}
+
+/**
+ * Open an existing reader database. A missing one is refused (`reader.store_missing`, exit 2): a lost
+ * database is never recreated here, because a new journal forgets which tokens were paid.
+ */
+export function openReader(ctx: CommandContext, now: number): { reader: Reader; store: SqliteReaderStore; dir: string } {
+  const files = loadReader(ctx.need('reader'));
+  const store = SqliteReaderStore.open(ctx.need('db'));
+  try {
+    const issuerPath = ctx.opt('issuer');
+    let keys: IssuerKeySet;
+    if (issuerPath) keys = loadIssuerKeys(issuerPath);
+    else {
+      const stored = store.transact((tx) => tx.getMeta(META_KEYSET));
+      if (!stored) throw new OffpayError('reader.corrupt_store', 'the reader database holds no issuer key set (offpay reader init stores it)');
+      keys = decodeIssuerKeySet(stored);
+    }
+    const reader = new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir) });
+    // A new key set (key rotation) is stored only once the reader opened with it (its certificate verifies).
+    if (issuerPath) store.transact((tx) => tx.putMeta(META_KEYSET, encodeIssuerKeySet(keys)));
+    return { reader, store, dir: files.dir };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+/** Create a reader database: a new journal with a fresh random journal id, and the issuer key set. */
+export function initReader(ctx: CommandContext, now: number, path: string): { reader: Reader; store: SqliteReaderStore } {
+  const files = loadReader(ctx.need('reader'));
+  const keys = loadIssuerKeys(ctx.need('issuer'));
+  const policy = policyOf(ctx, files.dir);
+  // Key, certificate and policy are checked before anything is created (a failed init leaves no file).
+  new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now, ...policy });
+  const store = SqliteReaderStore.create(path);
+  try {
+    store.transact((tx) => tx.putMeta(META_KEYSET, encodeIssuerKeySet(keys)));
+    const reader = new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policy });
+    return { reader, store };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}

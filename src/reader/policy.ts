@@ -1,0 +1,192 @@
+/**
+ * The reader configuration schema, as data, and the one function that validates against it.
+ *
+ * A deployment configures a reader with a policy (the CLI reads it from READER/policy.json; a library user
+ * passes the same fields as ReaderOptions). Every field has a type and a unit; an unknown key, a value of
+ * the wrong type ("24h" for a number of seconds), a value out of range or an enum spelled differently
+ * ("Refuse") is refused with a message naming the field: a silently misread money rule is worse than a
+ * reader that does not start (issue 11, finding 10). spec/reader.md §14 shows this table.
+ */
+import { parseAmount, parseCurrency } from '../currency.js';
+import { OffpayError } from '../errors.js';
+import type { CurrencyLimits, ProfileParams } from './profiles.js';
+
+export type FieldType =
+  | { kind: 'seconds'; min: number; max: number }
+  | { kind: 'milliseconds'; min: number; max: number }
+  | { kind: 'boolean' }
+  | { kind: 'enum'; values: readonly string[] };
+
+/** One profile field: its type and unit, the range allowed, and what it means. */
+export interface FieldSpec {
+  type: FieldType;
+  help: string;
+}
+
+const DAY = 86_400;
+
+/** Every profile field a policy may override (the profile name comes from the reader certificate). */
+export const PROFILE_SCHEMA: Record<Exclude<keyof ProfileParams, 'name'>, FieldSpec> = {
+  requireRequest: { type: { kind: 'boolean' }, help: 'every token must answer the open payment request of this reader' },
+  maxAgeSeconds: { type: { kind: 'seconds', min: 1, max: DAY }, help: 'token/request age when answering a request' },
+  oneWayMaxAgeSeconds: { type: { kind: 'seconds', min: 1, max: DAY }, help: 'age of a one-way token' },
+  maxFutureSeconds: { type: { kind: 'seconds', min: 0, max: 3600 }, help: 'clock skew allowed for times in the future' },
+  maxTripSeconds: { type: { kind: 'seconds', min: 0, max: 2 * DAY }, help: 'tap-in to tap-out' },
+  blocklistMaxAgeSeconds: { type: { kind: 'seconds', min: 60, max: 30 * DAY }, help: 'blocklist freshness' },
+  whenBlocklistStale: { type: { kind: 'enum', values: ['refuse', 'reduce'] }, help: 'with a stale blocklist: refuse, or accept up to staleMaxAmount' },
+  voidWindowSeconds: { type: { kind: 'seconds', min: 0, max: DAY }, help: 'how long a pending sale may be voided' },
+  decisionBudgetMs: { type: { kind: 'milliseconds', min: 1, max: 60_000 }, help: 'benchmark goal' },
+  resumeWindowSeconds: { type: { kind: 'seconds', min: 0, max: 600 }, help: 'how long a pending sale may be resumed by the same token' },
+  allowZeroFare: { type: { kind: 'boolean' }, help: 'accept a tap-out fare of 0' },
+  tapOutWithoutTapIn: { type: { kind: 'enum', values: ['charge', 'refuse'] }, help: 'a tap-out with no tap-in at this gate: record it (clearing charges the maximum fare) or refuse' },
+};
+
+/** Top-level keys of the policy file, and the keys of one currency's limits (amounts as strings in major units). */
+export const POLICY_KEYS = ['window', 'acceptUnlistedCurrencies', 'limits', 'profile'] as const;
+export const LIMIT_KEYS = ['minAmount', 'maxAmount', 'dailyTotal', 'staleMaxAmount'] as const;
+/** Anti-replay window W: a multiple of 8 in 8..4096 (spec/reader.md §3). */
+export const WINDOW_RANGE = { min: 8, max: 4096, multipleOf: 8 } as const;
+
+/** Levenshtein distance (for "did you mean"). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+function unknownKey(code: string, where: string, key: string, known: readonly string[]): OffpayError {
+  const lower = key.toLowerCase();
+  const prefix = known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
+  const best = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
+  const guess = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : prefix;
+  const hint = guess ? ` (did you mean "${guess}"?)` : '';
+  return new OffpayError(code, `${where}: unknown key "${key}"${hint}; known keys: ${known.join(', ')}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkField(code: string, where: string, name: string, spec: FieldSpec, v: unknown): unknown {
+  const t = spec.type;
+  const at = `${where}.${name}`;
+  switch (t.kind) {
+    case 'boolean':
+      if (typeof v !== 'boolean') throw new OffpayError(code, `${at} must be true or false, not ${JSON.stringify(v)}`);
+      return v;
+    case 'enum':
+      if (typeof v !== 'string' || !t.values.includes(v)) throw new OffpayError(code, `${at} must be exactly one of ${t.values.map((x) => `"${x}"`).join(', ')}, not ${JSON.stringify(v)}`);
+      return v;
+    case 'seconds':
+    case 'milliseconds': {
+      const unit = t.kind;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+        throw new OffpayError(code, `${at} is a whole number of ${unit} (for example ${t.kind === 'seconds' ? '86400 for a day' : '300'}), not ${JSON.stringify(v)}`);
+      }
+      if (v < t.min || v > t.max) throw new OffpayError(code, `${at} = ${v} ${unit} is outside ${t.min}..${t.max} ${unit}`);
+      return v;
+    }
+  }
+}
+
+/**
+ * Validate profile overrides (from a policy file or ReaderOptions.profile): every key known, every value of
+ * its type, unit and range. Throws OffpayError `code` naming the field.
+ */
+export function validateProfileOverrides(o: unknown, code = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
+  if (o === undefined) return {};
+  if (!isObject(o)) throw new OffpayError(code, `${where} must be an object`);
+  const known = Object.keys(PROFILE_SCHEMA);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    const spec = (PROFILE_SCHEMA as Record<string, FieldSpec>)[k];
+    if (!spec) throw unknownKey(code, where, k, known);
+    out[k] = checkField(code, where, k, spec, v);
+  }
+  return out as Partial<Omit<ProfileParams, 'name'>>;
+}
+
+/** Validate an anti-replay window size. */
+export function validateWindow(w: unknown, code = 'reader.bad_config', where = 'window'): number {
+  if (typeof w !== 'number' || !Number.isInteger(w) || w < WINDOW_RANGE.min || w > WINDOW_RANGE.max || w % WINDOW_RANGE.multipleOf !== 0) {
+    throw new OffpayError(code, `${where} ${JSON.stringify(w)} must be a multiple of 8 in 8..4096 (counters)`);
+  }
+  return w;
+}
+
+/** Validate limits already in minor units (ReaderOptions.limits). */
+export function validateLimits(o: unknown, code = 'reader.bad_config', where = 'limits'): Record<number, CurrencyLimits> {
+  if (o === undefined) return {};
+  if (!isObject(o)) throw new OffpayError(code, `${where} must be an object keyed by ISO 4217 numeric currency`);
+  const out: Record<number, CurrencyLimits> = {};
+  for (const [cur, l] of Object.entries(o)) {
+    const n = Number(cur);
+    if (!Number.isInteger(n) || n < 1 || n > 999) throw new OffpayError(code, `${where}: "${cur}" is not an ISO 4217 numeric currency`);
+    if (!isObject(l)) throw new OffpayError(code, `${where}.${cur} must be an object`);
+    const lim: CurrencyLimits = {};
+    for (const [k, v] of Object.entries(l)) {
+      if (!(LIMIT_KEYS as readonly string[]).includes(k)) throw unknownKey(code, `${where}.${cur}`, k, LIMIT_KEYS);
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OffpayError(code, `${where}.${cur}.${k} must be a non-negative integer of minor units, not ${JSON.stringify(v)}`);
+      lim[k as keyof CurrencyLimits] = v;
+    }
+    out[n] = lim;
+  }
+  return out;
+}
+
+export interface ReaderPolicy {
+  window?: number;
+  acceptUnlistedCurrencies?: boolean;
+  limits: Record<number, CurrencyLimits>;
+  profile?: Partial<Omit<ProfileParams, 'name'>>;
+}
+
+/**
+ * Validate a parsed policy file (spec/reader.md §14): amounts are strings in major units of their currency
+ * ("12.50"), currencies by ISO 4217 code or number. Throws `reader.bad_policy` naming the field.
+ */
+export function parsePolicy(o: unknown, where = 'policy'): ReaderPolicy {
+  const code = 'reader.bad_policy';
+  if (!isObject(o)) throw new OffpayError(code, `${where}: not a JSON object`);
+  for (const k of Object.keys(o)) if (!(POLICY_KEYS as readonly string[]).includes(k)) throw unknownKey(code, where, k, POLICY_KEYS);
+  const out: ReaderPolicy = { limits: {} };
+  if (o.window !== undefined) out.window = validateWindow(o.window, code, `${where}: window`);
+  if (o.acceptUnlistedCurrencies !== undefined) {
+    if (typeof o.acceptUnlistedCurrencies !== 'boolean') throw new OffpayError(code, `${where}.acceptUnlistedCurrencies must be true or false`);
+    out.acceptUnlistedCurrencies = o.acceptUnlistedCurrencies;
+  }
+  if (o.limits !== undefined) {
+    if (!isObject(o.limits)) throw new OffpayError(code, `${where}.limits must be an object keyed by currency code`);
+    for (const [c, l] of Object.entries(o.limits)) {
+      let cur;
+      try {
+        cur = parseCurrency(c);
+      } catch (e) {
+        throw new OffpayError(code, `${where}.limits: ${(e as Error).message}`);
+      }
+      if (!isObject(l)) throw new OffpayError(code, `${where}.limits.${c} must be an object`);
+      const lim: CurrencyLimits = {};
+      for (const [k, v] of Object.entries(l)) {
+        if (!(LIMIT_KEYS as readonly string[]).includes(k)) throw unknownKey(code, `${where}.limits.${c}`, k, LIMIT_KEYS);
+        if (typeof v !== 'string') throw new OffpayError(code, `${where}.limits.${c}.${k} is an amount in major units as a string, such as "12.50", not ${JSON.stringify(v)}`);
+        try {
+          lim[k as keyof CurrencyLimits] = parseAmount(v, cur);
+        } catch (e) {
+          throw new OffpayError(code, `${where}.limits.${c}.${k}: ${(e as Error).message}`);
+        }
+      }
+      out.limits[cur.numeric] = lim;
+    }
+  }
+  if (o.profile !== undefined) out.profile = validateProfileOverrides(o.profile, code, `${where}.profile`);
+  return out;
+}
