@@ -1,0 +1,208 @@
+/**
+ * A cheap QR finder-pattern detector on 8-bit luma: the scanner's evidence that a frame is worth the
+ * thorough (try-harder, full-resolution) pass even when the cheap zxing pass located nothing.
+ *
+ * A QR finder pattern is a 7x7-module square: dark ring, light ring, dark 3x3 core. Any line through
+ * its centre crosses dark/light/dark/light/dark runs in the ratio 1:1:3:1:1 (ISO/IEC 18004 §6.3.3).
+ *
+ * 1. Local threshold. The image is cut into 16x16-pixel blocks; each block's threshold is the mean of
+ *    the block means in its 3x3 block neighbourhood (clamped at the borders). Where the luma range
+ *    (max - min) of that neighbourhood is below `minContrast`, the area is flat and every pixel counts
+ *    as light, so a smooth background or a blank card never yields runs.
+ * 2. Row scan. Every `rowStep`-th row is run-length encoded (dark: luma < threshold). Each window of five
+ *    consecutive runs starting dark is tested like zxing-cpp's finder check: with m = total / 7 and
+ *    v = m / 2, the runs must satisfy |r0 - m| < v, |r1 - m| < v, |r2 - 3m| < 3v, |r3 - m| < v,
+ *    |r4 - m| < v, and m >= `minModule` pixels (smaller modules are indistinguishable from sensor noise).
+ * 3. Column cross-check. Through the centre of the middle run, the column is walked up and down; its
+ *    five runs must pass the same test, and its total must be within 40 % of the row's.
+ * 4. Clustering. Confirmed centres closer than 3 modules (of the first hit) join one candidate. A finder
+ *    counts when at least `minHits` rows confirmed it (a 2-pixel module gives a 6-pixel core, three rows
+ *    at rowStep 2).
+ *
+ * Cost: one pass over the image for the block statistics and one over every rowStep-th row, plus a
+ * column walk per row hit; no allocation after the first frame of a given size.
+ */
+export interface FinderOptions {
+  /** Rows scanned: every rowStep-th (default 2). */
+  rowStep?: number;
+  /** Smallest module accepted, in pixels (default 1.5). */
+  minModule?: number;
+  /** Smallest luma range of a 3x3-block neighbourhood to binarize it (default 24, zxing's flat-block limit). */
+  minContrast?: number;
+  /** Row confirmations a finder needs (default 2). */
+  minHits?: number;
+}
+
+export interface FinderCandidate {
+  x: number;
+  y: number;
+  /** Estimated module size in pixels. */
+  module: number;
+  /** How many scanned rows confirmed it. */
+  hits: number;
+}
+
+const BLOCK = 16;
+
+/** Reusable scratch buffers, sized on first use for a frame size. */
+export class FinderScanner {
+  readonly #opts: Required<FinderOptions>;
+  #w = 0;
+  #h = 0;
+  #thr = new Uint8Array(0);
+  #flat = new Uint8Array(0);
+  #sum = new Uint32Array(0);
+  #min = new Uint8Array(0);
+  #max = new Uint8Array(0);
+  #runs = new Int32Array(0);
+  #runStart = new Int32Array(0);
+
+  constructor(options: FinderOptions = {}) {
+    this.#opts = { rowStep: options.rowStep ?? 2, minModule: options.minModule ?? 1.5, minContrast: options.minContrast ?? 24, minHits: options.minHits ?? 2 };
+  }
+
+  #size(w: number, h: number): void {
+    if (w === this.#w && h === this.#h) return;
+    this.#w = w;
+    this.#h = h;
+    const nb = Math.ceil(w / BLOCK) * Math.ceil(h / BLOCK);
+    this.#thr = new Uint8Array(nb);
+    this.#flat = new Uint8Array(nb);
+    this.#sum = new Uint32Array(nb);
+    this.#min = new Uint8Array(nb);
+    this.#max = new Uint8Array(nb);
+    this.#runs = new Int32Array(w + 1);
+    this.#runStart = new Int32Array(w + 1);
+  }
+
+  #thresholds(l: Uint8Array, w: number, h: number): void {
+    const bw = Math.ceil(w / BLOCK);
+    const bh = Math.ceil(h / BLOCK);
+    const sum = this.#sum;
+    const mn = this.#min;
+    const mx = this.#max;
+    sum.fill(0);
+    mn.fill(255);
+    mx.fill(0);
+    for (let y = 0; y < h; y++) {
+      const row = y * w;
+      const brow = (y >> 4) * bw;
+      for (let x = 0; x < w; x++) {
+        const v = l[row + x]!;
+        const b = brow + (x >> 4);
+        sum[b] = sum[b]! + v;
+        if (v < mn[b]!) mn[b] = v;
+        if (v > mx[b]!) mx[b] = v;
+      }
+    }
+    for (let by = 0; by < bh; by++) {
+      for (let bx = 0; bx < bw; bx++) {
+        let s = 0;
+        let n = 0;
+        let lo = 255;
+        let hi = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = Math.min(bh - 1, Math.max(0, by + dy));
+          for (let dx = -1; dx <= 1; dx++) {
+            const xx = Math.min(bw - 1, Math.max(0, bx + dx));
+            const b = yy * bw + xx;
+            const pix = Math.min(BLOCK, w - xx * BLOCK) * Math.min(BLOCK, h - yy * BLOCK);
+            s += sum[b]! / pix;
+            n++;
+            if (mn[b]! < lo) lo = mn[b]!;
+            if (mx[b]! > hi) hi = mx[b]!;
+          }
+        }
+        const b = by * bw + bx;
+        this.#thr[b] = Math.round(s / n);
+        this.#flat[b] = hi - lo < this.#opts.minContrast ? 1 : 0;
+      }
+    }
+  }
+
+  #dark(l: Uint8Array, w: number, x: number, y: number): boolean {
+    const b = (y >> 4) * Math.ceil(w / BLOCK) + (x >> 4);
+    return this.#flat[b] === 0 && l[y * w + x]! < this.#thr[b]!;
+  }
+
+  /** Finder-pattern candidates in a luma image, strongest first. */
+  scan(luma: Uint8Array, width: number, height: number): FinderCandidate[] {
+    this.#size(width, height);
+    this.#thresholds(luma, width, height);
+    const { rowStep, minModule, minHits } = this.#opts;
+    const bw = Math.ceil(width / BLOCK);
+    const runs = this.#runs;
+    const starts = this.#runStart;
+    const found: FinderCandidate[] = [];
+    for (let y = 0; y < height; y += rowStep) {
+      // Run-length encode the row; runs alternate colour, the first run's colour is `firstDark`.
+      const row = y * width;
+      const brow = (y >> 4) * bw;
+      let nr = 0;
+      let cur = this.#flat[brow] === 0 && luma[row]! < this.#thr[brow]!;
+      const firstDark = cur;
+      let len = 0;
+      starts[0] = 0;
+      for (let x = 0; x < width; x++) {
+        const b = brow + (x >> 4);
+        const d = this.#flat[b] === 0 && luma[row + x]! < this.#thr[b]!;
+        if (d === cur) len++;
+        else {
+          runs[nr++] = len;
+          starts[nr] = x;
+          cur = d;
+          len = 1;
+        }
+      }
+      runs[nr++] = len;
+      // Windows of five runs starting on a dark run: dark runs are at even indexes when the row starts dark.
+      for (let i = firstDark ? 0 : 1; i + 4 < nr; i += 2) {
+        const r0 = runs[i]!;
+        const r1 = runs[i + 1]!;
+        const r2 = runs[i + 2]!;
+        const r3 = runs[i + 3]!;
+        const r4 = runs[i + 4]!;
+        const total = r0 + r1 + r2 + r3 + r4;
+        if (!ratioOk(r0, r1, r2, r3, r4, total, minModule)) continue;
+        const cx = starts[i + 2]! + (r2 >> 1);
+        const cy = this.#crossCheckColumn(luma, width, height, cx, y, total, minModule);
+        if (cy < 0) continue;
+        const m = total / 7;
+        const near = found.find((f) => Math.abs(f.x - cx) < 3 * f.module && Math.abs(f.y - cy) < 3 * f.module);
+        if (near) near.hits++;
+        else found.push({ x: cx, y: cy, module: m, hits: 1 });
+      }
+    }
+    return found.filter((f) => f.hits >= minHits).sort((a, b) => b.hits - a.hits);
+  }
+
+  /** The column through (x, y): returns the centre row of a 1:1:3:1:1 pattern there, or -1. */
+  #crossCheckColumn(l: Uint8Array, w: number, h: number, x: number, y: number, hTotal: number, minModule: number): number {
+    if (!this.#dark(l, w, x, y)) return -1;
+    const max = 2 * hTotal;
+    const c = [0, 0, 0, 0, 0];
+    let yy = y;
+    // Up: the core, then light ring, then dark ring.
+    while (yy >= 0 && this.#dark(l, w, x, yy) && c[2]! < max) (c[2]!++, yy--);
+    while (yy >= 0 && !this.#dark(l, w, x, yy) && c[1]! < max) (c[1]!++, yy--);
+    while (yy >= 0 && this.#dark(l, w, x, yy) && c[0]! < max) (c[0]!++, yy--);
+    yy = y + 1;
+    while (yy < h && this.#dark(l, w, x, yy) && c[2]! < max) (c[2]!++, yy++);
+    const coreEnd = yy;
+    while (yy < h && !this.#dark(l, w, x, yy) && c[3]! < max) (c[3]!++, yy++);
+    while (yy < h && this.#dark(l, w, x, yy) && c[4]! < max) (c[4]!++, yy++);
+    const total = c[0]! + c[1]! + c[2]! + c[3]! + c[4]!;
+    if (5 * Math.abs(total - hTotal) >= 2 * hTotal) return -1;
+    if (!ratioOk(c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, total, minModule)) return -1;
+    return coreEnd - (c[2]! >> 1) - 1;
+  }
+}
+
+/** The 1:1:3:1:1 test (zxing-cpp's tolerance: each run within half a module, the core within 1.5). */
+function ratioOk(r0: number, r1: number, r2: number, r3: number, r4: number, total: number, minModule: number): boolean {
+  if (r0 === 0 || r1 === 0 || r2 === 0 || r3 === 0 || r4 === 0) return false;
+  const m = total / 7;
+  if (m < minModule) return false;
+  const v = m / 2;
+  return Math.abs(r0 - m) < v && Math.abs(r1 - m) < v && Math.abs(r2 - 3 * m) < 3 * v && Math.abs(r3 - m) < v && Math.abs(r4 - m) < v;
+}
