@@ -178,23 +178,28 @@ export class FinderScanner {
 
   /** The column through (x, y): returns the centre row of a 1:1:3:1:1 pattern there, or -1. */
   #crossCheckColumn(l: Uint8Array, w: number, h: number, x: number, y: number, hTotal: number, minModule: number): number {
-    if (!this.#dark(l, w, x, y)) return -1;
     const max = 2 * hTotal;
-    const c = [0, 0, 0, 0, 0];
-    let yy = y;
-    // Up: the core, then light ring, then dark ring.
-    while (yy >= 0 && this.#dark(l, w, x, yy) && c[2]! < max) (c[2]!++, yy--);
-    while (yy >= 0 && !this.#dark(l, w, x, yy) && c[1]! < max) (c[1]!++, yy--);
-    while (yy >= 0 && this.#dark(l, w, x, yy) && c[0]! < max) (c[0]!++, yy--);
-    yy = y + 1;
-    while (yy < h && this.#dark(l, w, x, yy) && c[2]! < max) (c[2]!++, yy++);
-    const coreEnd = yy;
-    while (yy < h && !this.#dark(l, w, x, yy) && c[3]! < max) (c[3]!++, yy++);
-    while (yy < h && this.#dark(l, w, x, yy) && c[4]! < max) (c[4]!++, yy++);
-    const total = c[0]! + c[1]! + c[2]! + c[3]! + c[4]!;
+    const dark = (yy: number): boolean => this.#dark(l, w, x, yy);
+    /** Length of the run of colour `d` from row `from` going `dir` (at most `max`). */
+    const run = (from: number, dir: 1 | -1, d: boolean): number => {
+      let n = 0;
+      for (let yy = from; yy >= 0 && yy < h && n < max && dark(yy) === d; yy += dir) n++;
+      return n;
+    };
+    if (!dark(y)) return -1;
+    // Up from the centre row: the rest of the core, the light ring, the dark ring; then the same downwards.
+    const coreUp = run(y, -1, true);
+    const c1 = run(y - coreUp, -1, false);
+    const c0 = run(y - coreUp - c1, -1, true);
+    const coreDown = run(y + 1, 1, true);
+    const c3 = run(y + 1 + coreDown, 1, false);
+    const c4 = run(y + 1 + coreDown + c3, 1, true);
+    const c2 = coreUp + coreDown;
+    const total = c0 + c1 + c2 + c3 + c4;
     if (5 * Math.abs(total - hTotal) >= 2 * hTotal) return -1;
-    if (!ratioOk(c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, total, minModule)) return -1;
-    return coreEnd - (c[2]! >> 1) - 1;
+    if (!ratioOk(c0, c1, c2, c3, c4, total, minModule)) return -1;
+    // The core spans rows y - coreUp + 1 .. y + coreDown; its centre:
+    return y - coreUp + 1 + (c2 >> 1);
   }
 }
 

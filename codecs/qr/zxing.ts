@@ -150,6 +150,11 @@ export class ZxingReader {
     return this.#cap;
   }
 
+  /** Size of the module's whole wasm memory, in bytes (it grows in 64 KiB pages and never shrinks). */
+  get wasmMemoryBytes(): number {
+    return this.#mod.HEAPU8.length;
+  }
+
   /**
    * A view of `n` bytes of the reusable wasm buffer, to fill and then read with `readLuma` before any
    * other call into the module (the view is invalid after a memory growth).
