@@ -5,10 +5,12 @@
  * A QR finder pattern is a 7x7-module square: dark ring, light ring, dark 3x3 core. Any line through
  * its centre crosses dark/light/dark/light/dark runs in the ratio 1:1:3:1:1 (ISO/IEC 18004 §6.3.3).
  *
- * 1. Local threshold. The image is cut into 16x16-pixel blocks; each block's threshold is the mean of
- *    the block means in its 3x3 block neighbourhood (clamped at the borders). Where the luma range
- *    (max - min) of that neighbourhood is below `minContrast`, the area is flat and every pixel counts
- *    as light, so a smooth background or a blank card never yields runs.
+ * 1. Local threshold. The image is cut into 16x16-pixel blocks; each block's mean, minimum and maximum
+ *    are taken over every other pixel of every other row. A block's threshold is the mean of the block
+ *    means in its 3x3 block neighbourhood (clamped at the borders). Where the luma range (max - min) of
+ *    that neighbourhood is below `minContrast`, the area is flat and every pixel counts as light, so a
+ *    smooth background or a blank card never yields runs. A pixel is dark when its luma is below its
+ *    block's threshold.
  * 2. Row scan. Every `rowStep`-th row is run-length encoded (dark: luma < threshold). Each window of five
  *    consecutive runs starting dark is tested like zxing-cpp's finder check: with m = total / 7 and
  *    v = m / 2, the runs must satisfy |r0 - m| < v, |r1 - m| < v, |r2 - 3m| < 3v, |r3 - m| < v,
@@ -49,9 +51,10 @@ export class FinderScanner {
   readonly #opts: Required<FinderOptions>;
   #w = 0;
   #h = 0;
+  #bw = 0;
   #thr = new Uint8Array(0);
-  #flat = new Uint8Array(0);
   #sum = new Uint32Array(0);
+  #cnt = new Uint16Array(0);
   #min = new Uint8Array(0);
   #max = new Uint8Array(0);
   #runs = new Int32Array(0);
@@ -66,9 +69,10 @@ export class FinderScanner {
     this.#w = w;
     this.#h = h;
     const nb = Math.ceil(w / BLOCK) * Math.ceil(h / BLOCK);
+    this.#bw = Math.ceil(w / BLOCK);
     this.#thr = new Uint8Array(nb);
-    this.#flat = new Uint8Array(nb);
     this.#sum = new Uint32Array(nb);
+    this.#cnt = new Uint16Array(nb);
     this.#min = new Uint8Array(nb);
     this.#max = new Uint8Array(nb);
     this.#runs = new Int32Array(w + 1);
@@ -79,50 +83,50 @@ export class FinderScanner {
     const bw = Math.ceil(w / BLOCK);
     const bh = Math.ceil(h / BLOCK);
     const sum = this.#sum;
+    const cnt = this.#cnt;
     const mn = this.#min;
     const mx = this.#max;
     sum.fill(0);
+    cnt.fill(0);
     mn.fill(255);
     mx.fill(0);
-    for (let y = 0; y < h; y++) {
+    // Block statistics from every other pixel of every other row (a quarter of the pixels): enough for a
+    // mean and a range over 64 samples a block.
+    for (let y = 0; y < h; y += 2) {
       const row = y * w;
       const brow = (y >> 4) * bw;
-      for (let x = 0; x < w; x++) {
+      for (let x = 0; x < w; x += 2) {
         const v = l[row + x]!;
         const b = brow + (x >> 4);
         sum[b] = sum[b]! + v;
+        cnt[b] = cnt[b]! + 1;
         if (v < mn[b]!) mn[b] = v;
         if (v > mx[b]!) mx[b] = v;
       }
     }
+    const minContrast = this.#opts.minContrast;
     for (let by = 0; by < bh; by++) {
       for (let bx = 0; bx < bw; bx++) {
         let s = 0;
-        let n = 0;
         let lo = 255;
         let hi = 0;
         for (let dy = -1; dy <= 1; dy++) {
           const yy = Math.min(bh - 1, Math.max(0, by + dy));
           for (let dx = -1; dx <= 1; dx++) {
-            const xx = Math.min(bw - 1, Math.max(0, bx + dx));
-            const b = yy * bw + xx;
-            const pix = Math.min(BLOCK, w - xx * BLOCK) * Math.min(BLOCK, h - yy * BLOCK);
-            s += sum[b]! / pix;
-            n++;
+            const b = yy * bw + Math.min(bw - 1, Math.max(0, bx + dx));
+            s += sum[b]! / cnt[b]!;
             if (mn[b]! < lo) lo = mn[b]!;
             if (mx[b]! > hi) hi = mx[b]!;
           }
         }
-        const b = by * bw + bx;
-        this.#thr[b] = Math.round(s / n);
-        this.#flat[b] = hi - lo < this.#opts.minContrast ? 1 : 0;
+        // A flat neighbourhood gets threshold 0: no pixel is below it, so all count as light.
+        this.#thr[by * bw + bx] = hi - lo < minContrast ? 0 : Math.round(s / 9);
       }
     }
   }
 
   #dark(l: Uint8Array, w: number, x: number, y: number): boolean {
-    const b = (y >> 4) * Math.ceil(w / BLOCK) + (x >> 4);
-    return this.#flat[b] === 0 && l[y * w + x]! < this.#thr[b]!;
+    return l[y * w + x]! < this.#thr[(y >> 4) * this.#bw + (x >> 4)]!;
   }
 
   /** Finder-pattern candidates in a luma image, strongest first. */
@@ -133,19 +137,20 @@ export class FinderScanner {
     const bw = Math.ceil(width / BLOCK);
     const runs = this.#runs;
     const starts = this.#runStart;
+    const thr = this.#thr;
+    const minTotal = 7 * minModule;
     const found: FinderCandidate[] = [];
     for (let y = 0; y < height; y += rowStep) {
       // Run-length encode the row; runs alternate colour, the first run's colour is `firstDark`.
       const row = y * width;
       const brow = (y >> 4) * bw;
       let nr = 0;
-      let cur = this.#flat[brow] === 0 && luma[row]! < this.#thr[brow]!;
+      let cur = luma[row]! < thr[brow]!;
       const firstDark = cur;
       let len = 0;
       starts[0] = 0;
       for (let x = 0; x < width; x++) {
-        const b = brow + (x >> 4);
-        const d = this.#flat[b] === 0 && luma[row + x]! < this.#thr[b]!;
+        const d = luma[row + x]! < thr[brow + (x >> 4)]!;
         if (d === cur) len++;
         else {
           runs[nr++] = len;
@@ -163,6 +168,7 @@ export class FinderScanner {
         const r3 = runs[i + 3]!;
         const r4 = runs[i + 4]!;
         const total = r0 + r1 + r2 + r3 + r4;
+        if (total < minTotal) continue; // most windows in noise: cheap reject before the ratio test
         if (!ratioOk(r0, r1, r2, r3, r4, total, minModule)) continue;
         const cx = starts[i + 2]! + (r2 >> 1);
         const cy = this.#crossCheckColumn(luma, width, height, cx, y, total, minModule);
