@@ -1,6 +1,6 @@
 /**
  * The camera scanner: one block that takes frames one at a time and returns, for each, the symbols it
- * read, as a value. Two passes (spec/qr.md §10):
+ * read, as a value. Two passes (spec/qr.md §14):
  *
  * 1. Cheap pass, every frame: the frame's luma, box-downscaled 2:1 (when its short side is at least
  *    `downscaleMinSide` pixels), read by zxing with try-harder, rotation, inversion and zxing's own
