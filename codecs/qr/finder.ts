@@ -14,7 +14,9 @@
  * 2. Row scan. Every `rowStep`-th row is run-length encoded (dark: luma < threshold). Each window of five
  *    consecutive runs starting dark is tested like zxing-cpp's finder check: with m = total / 7 and
  *    v = m / 2, the runs must satisfy |r0 - m| < v, |r1 - m| < v, |r2 - 3m| < 3v, |r3 - m| < v,
- *    |r4 - m| < v, and m >= `minModule` pixels (smaller modules are indistinguishable from sensor noise).
+ *    |r4 - m| < v, and m >= `minModule` pixels (smaller modules are indistinguishable from sensor noise);
+ *    and the mean luma of the two light runs must exceed that of the three dark runs by `minContrast`
+ *    (noise over a flat area, once binarized, can mimic the ratio but not the contrast).
  * 3. Column cross-check. Through the centre of the middle run, the column is walked up and down; its
  *    five runs must pass the same test, and its total must be within 40 % of the row's.
  * 4. Clustering. Confirmed centres closer than 3 modules (of the first hit) join one candidate. A finder
@@ -133,7 +135,7 @@ export class FinderScanner {
   scan(luma: Uint8Array, width: number, height: number): FinderCandidate[] {
     this.#size(width, height);
     this.#thresholds(luma, width, height);
-    const { rowStep, minModule, minHits } = this.#opts;
+    const { rowStep, minModule, minHits, minContrast } = this.#opts;
     const bw = Math.ceil(width / BLOCK);
     const runs = this.#runs;
     const starts = this.#runStart;
@@ -160,6 +162,7 @@ export class FinderScanner {
         }
       }
       runs[nr++] = len;
+      starts[nr] = width; // the end of the last run
       // Windows of five runs starting on a dark run: dark runs are at even indexes when the row starts dark.
       for (let i = firstDark ? 0 : 1; i + 4 < nr; i += 2) {
         const r0 = runs[i]!;
@@ -170,6 +173,7 @@ export class FinderScanner {
         const total = r0 + r1 + r2 + r3 + r4;
         if (total < minTotal) continue; // most windows in noise: cheap reject before the ratio test
         if (!ratioOk(r0, r1, r2, r3, r4, total, minModule)) continue;
+        if (runContrast(luma, row, starts, i) < minContrast) continue;
         const cx = starts[i + 2]! + (r2 >> 1);
         const cy = this.#crossCheckColumn(luma, width, height, cx, y, total, minModule);
         if (cy < 0) continue;
@@ -207,6 +211,32 @@ export class FinderScanner {
     // The core spans rows y - coreUp + 1 .. y + coreDown; its centre:
     return y - coreUp + 1 + (c2 >> 1);
   }
+}
+
+/**
+ * Contrast of the five runs from run index i of a row: mean luma of the two light runs minus mean luma of
+ * the three dark runs. Sensor noise over a flat area can mimic the 1:1:3:1:1 ratio once binarized; its
+ * runs differ by a fraction of the noise, a printed or displayed finder's by the code's contrast.
+ */
+function runContrast(l: Uint8Array, row: number, starts: Int32Array, i: number): number {
+  let dark = 0;
+  let nd = 0;
+  let light = 0;
+  let nl = 0;
+  for (let k = 0; k < 5; k++) {
+    const a = row + starts[i + k]!;
+    const b = row + starts[i + k + 1]!;
+    let s = 0;
+    for (let p = a; p < b; p++) s += l[p]!;
+    if (k % 2 === 0) {
+      dark += s;
+      nd += b - a;
+    } else {
+      light += s;
+      nl += b - a;
+    }
+  }
+  return light / nl - dark / nd;
 }
 
 /** The 1:1:3:1:1 test (zxing-cpp's tolerance: each run within half a module, the core within 1.5). */

@@ -169,6 +169,10 @@ describe('finder-pattern detector and luma helpers', () => {
     let x = 7;
     const noise = Uint8Array.from({ length: 400 * 300 }, () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24);
     expect(new FinderScanner().scan(noise, 400, 300).length).toBeLessThan(2);
+    // A blank card on a noisy background (noise 6): binarized noise mimicked two 1.5 px finders here until
+    // the run-contrast test; the scene of the memory benchmark's blank frames.
+    const card = shootEmpty({ width: 640, height: 480, pixelsPerModule: 4, noise: 6, rotationDeg: 8 }, 4).frame;
+    expect(new FinderScanner().scan(card.data as Uint8Array, 640, 480)).toEqual([]);
   });
 
   it('luma: BT.601 in 10-bit fixed point (white stays 255); 2:1 box downscale rounds the mean', () => {
