@@ -28,6 +28,11 @@ export const SYMBOLOGIES: readonly Symbology[] = ['qr', 'aztec', 'pdf417', 'data
 export const ECC_LEVELS: readonly Ecc[] = ['L', 'M', 'Q', 'H'];
 
 const ZX_FORMAT = { qr: 'QRCode', aztec: 'Aztec', pdf417: 'PDF417', datamatrix: 'DataMatrix' } as const;
+/** zxing's format names for symbologies (after checking each is known: `qr.bad_option`). */
+export function zxingFormats(symbologies: readonly Symbology[]): string[] {
+  for (const s of symbologies) if (!SYMBOLOGIES.includes(s)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(s)}`);
+  return symbologies.map((s) => ZX_FORMAT[s]);
+}
 const FROM_ZX: Record<string, Symbology> = { QRCode: 'qr', Aztec: 'aztec', PDF417: 'pdf417', DataMatrix: 'datamatrix' };
 /**
  * The ECC option per symbology. QR: the four ISO/IEC 18004 levels. Aztec: minimum share of error
@@ -281,9 +286,7 @@ export interface RawSymbol {
 
 /** The zxing options of `decodeCode`/`scanSymbols`: try-harder passes on unless `tryHarder: false`. */
 export function decodeReaderOptions(o: DecodeOptions): ZxingOptions {
-  const syms = o.symbologies ?? [...SYMBOLOGIES];
-  for (const s of syms) if (!SYMBOLOGIES.includes(s)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(s)}`);
-  return zxingOptions({ formats: syms.map((s) => ZX_FORMAT[s]), tryHarder: o.tryHarder ?? true, maxNumberOfSymbols: 8 });
+  return zxingOptions({ formats: zxingFormats(o.symbologies ?? SYMBOLOGIES), tryHarder: o.tryHarder ?? true, maxNumberOfSymbols: 8 });
 }
 
 /** zxing's results as offpay's raw symbols; results of other formats are dropped. */

@@ -14,13 +14,11 @@
  * browser Worker given ImageData-like frames. It is synchronous: create it after `await loadQrEngine()`.
  */
 import { OffpayError } from '../../src/errors.js';
-import { qrReader, SYMBOLOGIES, toRawSymbols, type RawSymbol, type Symbology } from './engine.js';
+import { qrReader, toRawSymbols, zxingFormats, type RawSymbol, type Symbology } from './engine.js';
 import { FinderScanner, type FinderOptions } from './finder.js';
 import type { ImageLimits } from './image.js';
 import { checkFrame, downscale2, frameLuma, type Frame } from './luma.js';
 import { zxingOptions, type ZxingOptions, type ZxingReader } from './zxing.js';
-
-const ZX: Record<Symbology, string> = { qr: 'QRCode', aztec: 'Aztec', pdf417: 'PDF417', datamatrix: 'DataMatrix' };
 
 export interface ScannerOptions extends ImageLimits {
   /** Symbologies to read (default ['qr']). The finder evidence is QR-specific; others rely on the cheap pass. */
@@ -74,7 +72,7 @@ export interface QrScanner {
 function validate(o: ScannerOptions): Required<Omit<ScannerOptions, keyof ImageLimits | 'finder'>> {
   const symbologies = o.symbologies ?? ['qr'];
   if (!Array.isArray(symbologies) || symbologies.length === 0) throw new OffpayError('qr.bad_option', 'symbologies must be a non-empty array');
-  for (const s of symbologies) if (!SYMBOLOGIES.includes(s)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(s)}`);
+  zxingFormats(symbologies); // each known, or qr.bad_option
   const downscaleMinSide = o.downscaleMinSide ?? 360;
   if (!(downscaleMinSide >= 0)) throw new OffpayError('qr.bad_option', `downscaleMinSide must be >= 0, got ${downscaleMinSide}`);
   const minFinders = o.minFinders ?? 2;
@@ -113,7 +111,7 @@ export function createQrScanner(options: ScannerOptions = {}): QrScanner {
   const o = validate(options);
   const limits: ImageLimits = { maxSide: options.maxSide, maxPixels: options.maxPixels };
   const zx: ZxingReader = qrReader();
-  const formats = o.symbologies.map((s) => ZX[s]);
+  const formats = zxingFormats(o.symbologies);
   const cheap: ZxingOptions = zxingOptions({ formats, tryHarder: false, maxNumberOfSymbols: o.maxSymbols });
   const thorough: ZxingOptions = zxingOptions({ formats, tryHarder: true, maxNumberOfSymbols: o.maxSymbols });
   const finder = new FinderScanner(options.finder);
