@@ -6,9 +6,9 @@
  * the `ReadResults` vector returned by `readBarcodesFromPixmap` / `readBarcodesFromImage` is an embind
  * class handle that is never `.delete()`d. Each leaked vector keeps its results, and with them the
  * JavaScript typed arrays they refer to (bytes, bytesECI, the symbol bitmap), alive for good: measured
- * here, about 3.3 KB of ArrayBuffers and 0.6 KB of JS heap per decoded symbol, not reclaimed by a forced
- * GC nor by yielding to the event loop (bench/results/qr-memory.md). The same happens with ImageData or
- * with encoded image bytes as input: both paths share that function. zxing-wasm 3.1.8 adds the missing
+ * here, about 4.5 KB per decode (3.8 KB of ArrayBuffers, 0.6 KB of JS heap), not reclaimed by a forced
+ * GC nor by yielding to the event loop (bench/results/qr-memory.md). The same happens with ImageData
+ * (4.4 KB a decode) or with encoded image bytes as input: both paths share that function. zxing-wasm 3.1.8 adds the missing
  * `finally { vector.delete() }`; this binding does the same on the pinned 3.1.4, and stays correct on
  * later versions.
  *
