@@ -1,6 +1,6 @@
 /**
  * No memory growth in the reader (issue 14). zxing-wasm 3.1.4's `readBarcodes` never deletes the embind
- * `ReadResults` vector, which keeps each decode's result arrays alive (~3.9 KB a decode); codecs/qr/zxing.ts
+ * `ReadResults` vector, which keeps each decode's result arrays alive (~4.5 KB a decode); codecs/qr/zxing.ts
  * deletes every vector. Growth is measured after a forced GC, never timed.
  */
 import { setFlagsFromString } from 'node:v8';
@@ -102,7 +102,7 @@ describe('every zxing result vector is deleted', () => {
 
 describe('memory over many decodes (real wasm)', () => {
   const N = 5000;
-  // The leak retained ~3.9 KB a decode: 5,000 decodes would keep ~19 MB. Allowed here: 4 MB, for the
+  // The leak retained ~4.5 KB a decode: 5,000 decodes kept 22.6 MB with the delete removed. Allowed here: 4 MB, for the
   // allocator's and V8's own slack (measured flat within ~1 MB over 200,000 decodes, bench/results/qr-memory.md).
   const BOUND = 4 * 2 ** 20;
 
