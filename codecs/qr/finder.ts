@@ -23,8 +23,9 @@
  *    counts when at least `minHits` rows confirmed it (a 2-pixel module gives a 6-pixel core, three rows
  *    at rowStep 2).
  *
- * Cost: one pass over the image for the block statistics and one over every rowStep-th row, plus a
- * column walk per row hit; no allocation after the first frame of a given size.
+ * Cost: one pass over a quarter of the pixels for the block statistics and one over every rowStep-th
+ * row, plus a column walk per row hit and a comparison with each candidate kept (at most
+ * MAX_CANDIDATES = 256: the scan stops there). No typed-array allocation after the first frame of a size.
  */
 export interface FinderOptions {
   /** Rows scanned: every rowStep-th (default 2). */
@@ -47,6 +48,8 @@ export interface FinderCandidate {
 }
 
 const BLOCK = 16;
+/** Candidates kept at most; a frame with more stops the scan there (each new hit is compared with all). */
+export const MAX_CANDIDATES = 256;
 
 /** Reusable scratch buffers, sized on first use for a frame size. */
 export class FinderScanner {
@@ -142,7 +145,7 @@ export class FinderScanner {
     const thr = this.#thr;
     const minTotal = 7 * minModule;
     const found: FinderCandidate[] = [];
-    for (let y = 0; y < height; y += rowStep) {
+    scan: for (let y = 0; y < height; y += rowStep) {
       // Run-length encode the row; runs alternate colour, the first run's colour is `firstDark`.
       const row = y * width;
       const brow = (y >> 4) * bw;
@@ -180,7 +183,8 @@ export class FinderScanner {
         const m = total / 7;
         const near = found.find((f) => Math.abs(f.x - cx) < 3 * f.module && Math.abs(f.y - cy) < 3 * f.module);
         if (near) near.hits++;
-        else found.push({ x: cx, y: cy, module: m, hits: 1 });
+        else if (found.length < MAX_CANDIDATES) found.push({ x: cx, y: cy, module: m, hits: 1 });
+        else break scan; // a frame crafted full of finder-like patterns: the cost stays bounded
       }
     }
     return found.filter((f) => f.hits >= minHits).sort((a, b) => b.hits - a.hits);

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCode, pickOffpay, type Frame } from '../../codecs/qr/engine.js';
-import { FinderScanner } from '../../codecs/qr/finder.js';
+import { FinderScanner, MAX_CANDIDATES } from '../../codecs/qr/finder.js';
 import { downscale2, frameLuma } from '../../codecs/qr/luma.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { createQrScanner } from '../../codecs/qr/scanner.js';
@@ -173,6 +173,21 @@ describe('finder-pattern detector and luma helpers', () => {
     // the run-contrast test; the scene of the memory benchmark's blank frames.
     const card = shootEmpty({ width: 640, height: 480, pixelsPerModule: 4, noise: 6, rotationDeg: 8 }, 4).frame;
     expect(new FinderScanner().scan(card.data as Uint8Array, 640, 480)).toEqual([]);
+  });
+
+  it('keeps at most MAX_CANDIDATES on a frame tiled with finder patterns (bounded cost), which then gets its thorough pass', () => {
+    const fp = new Uint8Array(49);
+    for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) fp[y * 7 + x] = x === 0 || y === 0 || x === 6 || y === 6 || (x >= 2 && x <= 4 && y >= 2 && y <= 4) ? 1 : 0;
+    const m = { width: 7, height: 7, modules: fp };
+    const tiles = [];
+    for (let y = 4; y + 14 < 720; y += 18) for (let x = 4; x + 14 < 1280; x += 18) tiles.push({ m, x, y, ppm: 2 });
+    expect(tiles.length).toBeGreaterThan(4 * MAX_CANDIDATES);
+    const f = frameWith(1280, 720, tiles);
+    const found = new FinderScanner().scan(f.data as Uint8Array, 1280, 720);
+    expect(found.length).toBeGreaterThanOrEqual(2);
+    expect(found.length).toBeLessThanOrEqual(MAX_CANDIDATES);
+    const s = createQrScanner();
+    expect(s.push(f).thorough).not.toBe('none');
   });
 
   it('luma: BT.601 in 10-bit fixed point (white stays 255); 2:1 box downscale rounds the mean', () => {
