@@ -4,7 +4,9 @@
  * verification). Results: bench/results/qr.md and bench/results/qr.json.
  *
  * Environment: QR_BENCH_FRAMES (frames per condition and frame size, default 10),
- * QR_BENCH_ROUNDS (interleaved timing rounds for the overhead table, default 15).
+ * QR_BENCH_ROUNDS (interleaved timing rounds for the overhead table, default 15),
+ * QR_BENCH_SCANNER_FRAMES (pushes per scanner row, default 60), QR_BENCH_ONLY=scanner (only the camera
+ * scanner section, bench/results/qr-scanner.md and .json; the full run writes those too).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -15,13 +17,16 @@ import { readBarcodes } from 'zxing-wasm/full';
 import { decodeCode, encodeCode, scanSymbols, type Frame } from '../codecs/qr/engine.js';
 import { unwrap, wrap } from '../codecs/qr/payload.js';
 import { loadQrEngineNode } from '../codecs/qr/node.js';
-import { CONDITIONS, shoot } from '../codecs/qr/sim/camera.js';
+import { CONDITIONS, shoot, shootEmpty } from '../codecs/qr/sim/camera.js';
+import { createQrScanner } from '../codecs/qr/scanner.js';
+import { writeResults, machine } from './common.js';
 import { Issuer, MemoryCounterStore, Wallet, dayOf, publicKeyOf, seededSecretKey, verifyToken, type VerifyContext } from '../src/index.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
 
 const FRAMES = Number(process.env.QR_BENCH_FRAMES ?? 10);
 const ROUNDS = Number(process.env.QR_BENCH_ROUNDS ?? 15);
 const PER_ROUND = 5;
+const SCANNER_FRAMES = Number(process.env.QR_BENCH_SCANNER_FRAMES ?? 60);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NOW = 1_795_000_000;
 
@@ -251,6 +256,117 @@ async function overhead(token: Uint8Array, ctx: VerifyContext): Promise<Overhead
   return rows;
 }
 
+interface ScannerRow {
+  frame: string;
+  scene: string;
+  mode: string;
+  pushes: number;
+  decoded: number;
+  thoroughPasses: number;
+  wallMsMedian: number;
+  wallMsP90: number;
+  cpuMsPerFrame: number;
+  fpsWall: number;
+  fpsCpu: number;
+}
+
+/**
+ * Camera scanner throughput on 720p frames: the scanner (cheap pass, thorough only on evidence) against
+ * a try-harder `decodeCode` of every frame, on frames with the code and on frames without one. Frames are
+ * rendered first (10 seeds per scene), then pushed in turn. Frames per second are given two ways: from
+ * the median wall time per frame, and from the process CPU time over the whole row (user + system,
+ * `process.cpuUsage`), which is what one core spends per frame and is less inflated by the other
+ * processes of a shared machine. JS work, the wasm decode and GC all run on this one thread.
+ */
+async function scannerThroughput(token: Uint8Array): Promise<ScannerRow[]> {
+  const code = await encodeCode(token, { kind: 'token' });
+  const W = 1280;
+  const H = 720;
+  const scenes: [string, boolean, Record<string, unknown>][] = [
+    ['code, clean', true, CONDITIONS.clean!],
+    ['code, rotation 17°', true, CONDITIONS.rotation!],
+    ['code, noise 18', true, CONDITIONS.noise!],
+    ['code, combo (no JPEG)', true, { ...CONDITIONS.combo!, jpegQuality: undefined }],
+    ['code, 2 px/module', true, { ppm: 2 }],
+    ['no code, blank card', false, {}],
+    ['no code, noise 18', false, CONDITIONS.noise!],
+    ['no code, combo (no JPEG)', false, { ...CONDITIONS.combo!, jpegQuality: undefined }],
+  ];
+  const rows: ScannerRow[] = [];
+  for (const [scene, withCode, cond] of scenes) {
+    const c = { width: W, height: H, pixelsPerModule: (cond.ppm as number | undefined) ?? 6, ...cond, jpegQuality: undefined };
+    const frames: Frame[] = [];
+    for (let seed = 0; seed < 10; seed++) {
+      const shot = withCode ? shoot(code.matrix, c, 500 + seed) : shootEmpty(c, 500 + seed);
+      frames.push(toRgba(shot.frame)); // a camera/canvas frame is RGBA
+    }
+    for (const mode of ['scanner', 'decodeCode (try-harder, every frame)'] as const) {
+      const scanner = createQrScanner();
+      const push = async (f: Frame): Promise<boolean> => {
+        if (mode === 'scanner') return scanner.push(f).status === 'decoded';
+        return decodeCode(f, { symbologies: ['qr'] }).then(
+          () => true,
+          () => false,
+        );
+      };
+      for (const f of frames.slice(0, 3)) await push(f); // warm-up
+      scanner.reset();
+      const n = mode === 'scanner' ? SCANNER_FRAMES : Math.max(10, Math.floor(SCANNER_FRAMES / 3));
+      const times: number[] = [];
+      let decoded = 0;
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        if (await push(frames[i % frames.length]!)) decoded++;
+        times.push(performance.now() - t0);
+      }
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000 / n;
+      const row: ScannerRow = {
+        frame: `${W}x${H} RGBA`,
+        scene,
+        mode,
+        pushes: n,
+        decoded,
+        thoroughPasses: mode === 'scanner' ? scanner.stats.thoroughPasses : n,
+        wallMsMedian: r2(median(times)),
+        wallMsP90: r2(pct(times, 0.9)),
+        cpuMsPerFrame: r2(cpuMs),
+        fpsWall: r2(1000 / median(times)),
+        fpsCpu: r2(1000 / cpuMs),
+      };
+      rows.push(row);
+      process.stdout.write(`${scene.padEnd(26)} ${mode.padEnd(38)} ${decoded}/${n} thorough ${row.thoroughPasses}  wall median ${row.wallMsMedian} ms (${row.fpsWall} fps)  cpu ${row.cpuMsPerFrame} ms/frame (${row.fpsCpu} fps)\n`);
+    }
+  }
+  return rows;
+}
+
+function scannerMarkdown(rows: ScannerRow[]): string[] {
+  const md: string[] = [];
+  md.push('## Camera scanner: 720p frames per second', '');
+  md.push(
+    '`createQrScanner()` (codecs/qr/scanner.ts: cheap pass on the 2:1-downscaled luma with try-harder off; the thorough full-resolution try-harder pass only when the cheap pass located a symbol or the finder detector saw at least 2 finder patterns) against `decodeCode(frame, {symbologies: ["qr"]})` on every frame (try-harder, full resolution: what a reader did before). ' +
+      'Seeded 1280x720 RGBA frames from codecs/qr/sim/camera.ts (10 per scene, pushed in turn; JPEG left out: the scanner takes pixels). ' +
+      '"fps (CPU)" = 1000 / (process CPU ms per frame): one core\'s rate, the number to hold to the 15 fps goal on a shared machine; "fps (wall)" from the median wall time per frame.',
+    '',
+  );
+  md.push('| scene | reader | decoded | thorough passes | wall median ms | wall p90 ms | CPU ms/frame | fps (CPU) | fps (wall) |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) md.push(`| ${r.scene} | ${r.mode} | ${r.decoded}/${r.pushes} | ${r.thoroughPasses} | ${r.wallMsMedian} | ${r.wallMsP90} | ${r.cpuMsPerFrame} | ${r.fpsCpu} | ${r.fpsWall} |`);
+  md.push('');
+  return md;
+}
+
+async function scannerOnly(): Promise<void> {
+  await loadQrEngineNode();
+  const { token } = await makeToken();
+  const rows = await scannerThroughput(token);
+  const env = machine();
+  const md = ['# QR camera scanner benchmark', '', `Command: \`QR_BENCH_ONLY=scanner npm run bench:qr\` (QR_BENCH_SCANNER_FRAMES=${SCANNER_FRAMES}). ${env.date}, Node ${env.node}, ${env.cores}x ${env.cpu}, load average (1 min) ${env.loadAverage1m} at the end: a shared machine, wall times are inflated.`, '', ...scannerMarkdown(rows)];
+  writeResults('qr-scanner', md.join('\n') + '\n', { env, scannerFramesPerRow: SCANNER_FRAMES, rows });
+  process.stdout.write('wrote bench/results/qr-scanner.md and qr-scanner.json\n');
+}
+
 async function main(): Promise<void> {
   const startLoad = loadavg().map(r2);
   const t0 = performance.now();
@@ -261,6 +377,7 @@ async function main(): Promise<void> {
   process.stdout.write(`token ${token.length} B -> QR v${code.qrVersion}-M (base45), engine load ${r2(initMs)} ms\n`);
   const rob = await robustness(token);
   const over = await overhead(token, ctx);
+  const scan = await scannerThroughput(token);
   process.stdout.write('steps after the decode (Benchmark.js):\n');
   const steps = micro(token, ctx);
 
@@ -273,7 +390,7 @@ async function main(): Promise<void> {
     framesPerCondition: FRAMES,
     date: new Date().toISOString(),
   };
-  const json = { env, tokenBytes: token.length, qrVersion: code.qrVersion, ecc: 'M', mode: 'base45', engineLoadMs: r2(initMs), robustness: rob, overhead: over, steps };
+  const json = { env, tokenBytes: token.length, qrVersion: code.qrVersion, ecc: 'M', mode: 'base45', engineLoadMs: r2(initMs), robustness: rob, overhead: over, steps, scanner: scan };
   const dir = resolve(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(resolve(dir, 'qr.json'), JSON.stringify(json, null, 2) + '\n');
@@ -329,8 +446,11 @@ async function main(): Promise<void> {
     md.push(`- ${frame}: decodeCode ${verdict(parse)}; with node:crypto verification ${verdict(node)}; with noble verification ${verdict(noble)}.`);
   }
   md.push('');
+  md.push(...scannerMarkdown(scan));
   writeFileSync(resolve(dir, 'qr.md'), md.join('\n') + '\n');
+  writeResults('qr-scanner', ['# QR camera scanner benchmark', '', `From the full \`npm run bench:qr\` run of ${env.date}.`, '', ...scannerMarkdown(scan)].join('\n') + '\n', { env, scannerFramesPerRow: SCANNER_FRAMES, rows: scan });
   process.stdout.write(`wrote bench/results/qr.md and qr.json\n`);
 }
 
-await main();
+if (process.env.QR_BENCH_ONLY === 'scanner') await scannerOnly();
+else await main();

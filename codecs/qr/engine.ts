@@ -7,10 +7,12 @@
  * serves itself (spec/qr.md §7), and its SHA-256 is checked against a pinned constant before it is
  * instantiated (`qr.wasm_checksum` on mismatch). This module has no `node:` imports.
  */
-import { prepareZXingModule, readBarcodes, writeBarcode, type ReadResult, type ReaderOptions } from 'zxing-wasm/full';
+import { prepareZXingModule, writeBarcode } from 'zxing-wasm/full';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { OffpayError } from '../../src/errors.js';
-import { checkDimensions, inspectImage, type ImageLimits } from './image.js';
+import { inspectImage, type ImageLimits } from './image.js';
+import { checkFrame, frameLuma, type Frame } from './luma.js';
+import { ZxingReader, zxingOptions, type ZxingModule, type ZxingOptions, type ZxingResult } from './zxing.js';
 import { hasOffpayPrefix, unwrap, wrap, type Envelope, type PayloadKind, type PayloadMode } from './payload.js';
 
 /** zxing-wasm version whose wasm is pinned below (package.json pins the same version). */
@@ -26,6 +28,11 @@ export const SYMBOLOGIES: readonly Symbology[] = ['qr', 'aztec', 'pdf417', 'data
 export const ECC_LEVELS: readonly Ecc[] = ['L', 'M', 'Q', 'H'];
 
 const ZX_FORMAT = { qr: 'QRCode', aztec: 'Aztec', pdf417: 'PDF417', datamatrix: 'DataMatrix' } as const;
+/** zxing's format names for symbologies (after checking each is known: `qr.bad_option`). */
+export function zxingFormats(symbologies: readonly Symbology[]): string[] {
+  for (const s of symbologies) if (!SYMBOLOGIES.includes(s)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(s)}`);
+  return symbologies.map((s) => ZX_FORMAT[s]);
+}
 const FROM_ZX: Record<string, Symbology> = { QRCode: 'qr', Aztec: 'aztec', PDF417: 'pdf417', DataMatrix: 'datamatrix' };
 /**
  * The ECC option per symbology. QR: the four ISO/IEC 18004 levels. Aztec: minimum share of error
@@ -48,6 +55,7 @@ export interface LoadOptions {
 
 let loaded: Promise<void> | undefined;
 let loadedHash: string | undefined;
+let reader: ZxingReader | undefined;
 
 function hex(b: Uint8Array): string {
   let s = '';
@@ -85,13 +93,15 @@ export async function loadQrEngine(source: WasmSource, options: LoadOptions = {}
   // A private copy: the emscripten loader may detach the buffer it is given.
   const copy = bytes.slice().buffer;
   loadedHash = actual;
+  reader = undefined;
   loaded = (async () => {
     try {
-      await prepareZXingModule({
+      const mod = await prepareZXingModule({
         // wasmBinary: no fetch at all. locateFile: never a CDN URL, even if the loader asked for one.
         overrides: { wasmBinary: copy, locateFile: (path: string) => path },
         fireImmediately: true,
       });
+      reader = new ZxingReader(mod as unknown as ZxingModule);
     } catch (e) {
       loaded = undefined;
       loadedHash = undefined;
@@ -105,14 +115,20 @@ export function isQrEngineLoaded(): boolean {
   return loaded !== undefined;
 }
 
+const NOT_LOADED = 'call loadQrEngine(wasmBytes) first (Node: loadQrEngineNode() from offpay/qr/node); the wasm is never fetched from a CDN';
+
 async function ready(): Promise<void> {
-  if (!loaded) {
-    throw new OffpayError(
-      'qr.engine_not_loaded',
-      'call loadQrEngine(wasmBytes) first (Node: loadQrEngineNode() from offpay/qr/node); the wasm is never fetched from a CDN',
-    );
-  }
+  if (!loaded) throw new OffpayError('qr.engine_not_loaded', NOT_LOADED);
   await loaded;
+}
+
+/**
+ * The reader binding of the loaded module, synchronously (for the camera scanner, which is created after
+ * `await loadQrEngine(...)`). `qr.engine_not_loaded` before the load has completed.
+ */
+export function qrReader(): ZxingReader {
+  if (!reader) throw new OffpayError('qr.engine_not_loaded', NOT_LOADED);
+  return reader;
 }
 
 // ---------------------------------------------------------------------------------------------- writer
@@ -230,13 +246,7 @@ export function renderTerminal(m: ModuleMatrix, quietZone = 4, invert = false): 
 
 // ---------------------------------------------------------------------------------------------- reader
 
-/** A raw camera frame: RGBA (4 bytes a pixel) or grayscale (1 byte a pixel), row-major, no padding. */
-export interface Frame {
-  width: number;
-  height: number;
-  data: Uint8Array | Uint8ClampedArray;
-  format: 'rgba' | 'gray';
-}
+export type { Frame } from './luma.js';
 
 export interface DecodeOptions extends ImageLimits {
   /** Only accept this kind (`qr.wrong_kind` otherwise); also preferred when several offpay codes are in view. */
@@ -274,67 +284,34 @@ export interface RawSymbol {
   position: DecodedCode['position'];
 }
 
-function readerOptions(o: DecodeOptions): ReaderOptions {
-  const syms = o.symbologies ?? [...SYMBOLOGIES];
-  for (const s of syms) if (!SYMBOLOGIES.includes(s)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(s)}`);
-  const hard = o.tryHarder ?? true;
-  return {
-    formats: syms.map((s) => ZX_FORMAT[s]),
-    tryHarder: hard,
-    tryRotate: hard,
-    tryInvert: hard,
-    tryDownscale: hard,
-    returnErrors: true,
-    maxNumberOfSymbols: 8,
-    textMode: 'Plain',
-  };
+/** The zxing options of `decodeCode`/`scanSymbols`: try-harder passes on unless `tryHarder: false`. */
+export function decodeReaderOptions(o: DecodeOptions): ZxingOptions {
+  return zxingOptions({ formats: zxingFormats(o.symbologies ?? SYMBOLOGIES), tryHarder: o.tryHarder ?? true, maxNumberOfSymbols: 8 });
 }
 
-function frameToImageData(f: Frame, limits: ImageLimits): { data: Uint8ClampedArray; width: number; height: number } {
-  if (!f || typeof f !== 'object') throw new OffpayError('qr.bad_image', 'frame must be an object {width, height, data, format}');
-  checkDimensions(f.width, f.height, limits);
-  if (!(f.data instanceof Uint8Array || f.data instanceof Uint8ClampedArray)) {
-    throw new OffpayError('qr.bad_image', 'frame data must be a Uint8Array or Uint8ClampedArray');
+/** zxing's results as offpay's raw symbols; results of other formats are dropped. */
+export function toRawSymbols(results: ZxingResult[]): RawSymbol[] {
+  const out: RawSymbol[] = [];
+  for (const r of results) {
+    const symbology = FROM_ZX[r.format];
+    if (symbology === undefined) continue;
+    const p = r.position;
+    out.push({
+      valid: r.isValid,
+      error: r.error,
+      symbology,
+      bytes: r.bytes,
+      ecc: r.ecLevel,
+      symbolVersion: r.version,
+      position: {
+        topLeft: { x: p.topLeft.x, y: p.topLeft.y },
+        topRight: { x: p.topRight.x, y: p.topRight.y },
+        bottomRight: { x: p.bottomRight.x, y: p.bottomRight.y },
+        bottomLeft: { x: p.bottomLeft.x, y: p.bottomLeft.y },
+      },
+    });
   }
-  const n = f.width * f.height;
-  if (f.format === 'rgba') {
-    if (f.data.length !== n * 4) throw new OffpayError('qr.bad_image', `RGBA frame needs ${n * 4} bytes, has ${f.data.length}`);
-    const d = f.data instanceof Uint8ClampedArray ? f.data : new Uint8ClampedArray(f.data.buffer, f.data.byteOffset, f.data.length);
-    return { data: d, width: f.width, height: f.height };
-  }
-  if (f.format === 'gray') {
-    if (f.data.length !== n) throw new OffpayError('qr.bad_image', `grayscale frame needs ${n} bytes, has ${f.data.length}`);
-    // zxing-wasm's public API takes RGBA only; expand (it converts back to luma internally).
-    const rgba = new Uint8ClampedArray(n * 4);
-    const g = f.data;
-    for (let i = 0, j = 0; i < n; i++, j += 4) {
-      const v = g[i]!;
-      rgba[j] = v;
-      rgba[j + 1] = v;
-      rgba[j + 2] = v;
-      rgba[j + 3] = 255;
-    }
-    return { data: rgba, width: f.width, height: f.height };
-  }
-  throw new OffpayError('qr.bad_image', `frame format must be 'rgba' or 'gray', got ${String((f as Frame).format)}`);
-}
-
-function toRaw(r: ReadResult): RawSymbol {
-  const p = r.position;
-  return {
-    valid: r.isValid,
-    error: r.error,
-    symbology: FROM_ZX[r.format],
-    bytes: r.bytes,
-    ecc: r.ecLevel,
-    symbolVersion: r.version,
-    position: {
-      topLeft: { x: p.topLeft.x, y: p.topLeft.y },
-      topRight: { x: p.topRight.x, y: p.topRight.y },
-      bottomRight: { x: p.bottomRight.x, y: p.bottomRight.y },
-      bottomLeft: { x: p.bottomLeft.x, y: p.bottomLeft.y },
-    },
-  };
+  return out;
 }
 
 /**
@@ -343,19 +320,25 @@ function toRaw(r: ReadResult): RawSymbol {
  */
 export async function scanSymbols(image: Uint8Array | Frame, options: DecodeOptions = {}): Promise<RawSymbol[]> {
   await ready();
-  const ro = readerOptions(options);
-  let results: ReadResult[];
+  const zx = qrReader();
+  const ro = decodeReaderOptions(options);
+  let results: ZxingResult[];
   if (image instanceof Uint8Array) {
     inspectImage(image, options);
-    results = await readBarcodes(image, ro);
+    results = zx.readEncoded(image, ro);
     if (results.length === 1 && !results[0]!.isValid && results[0]!.format === 'None' && /load image/i.test(results[0]!.error)) {
       throw new OffpayError('qr.bad_image', `the image could not be decoded: ${results[0]!.error}`);
     }
   } else {
-    const img = frameToImageData(image, options);
-    results = await readBarcodes(img as unknown as ImageData, ro);
+    checkFrame(image, options);
+    // Luma straight into the wasm buffer: no RGBA expansion of gray frames, no intermediate copy.
+    const n = image.width * image.height;
+    const buf = zx.buffer(n);
+    if (image.format === 'gray') buf.set(image.data);
+    else frameLuma(image, buf);
+    results = zx.readLuma(image.width, image.height, ro);
   }
-  return results.filter((r) => FROM_ZX[r.format] !== undefined).map(toRaw);
+  return toRawSymbols(results);
 }
 
 /**

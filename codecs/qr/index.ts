@@ -8,3 +8,6 @@ export * from './payload.js';
 export * from './image.js';
 export * from './engine.js';
 export * from './paycode.js';
+export * from './luma.js';
+export * from './finder.js';
+export * from './scanner.js';

@@ -208,3 +208,12 @@ export const CONDITIONS: Record<string, NamedCondition> = {
   small_2ppm_blur_jpeg: { stress: true, ppm: 2, blurModules: 0.3, jpegQuality: 60 },
   combo: { rotationDeg: 11, perspective: 0.06, blurModules: 0.25, noise: 10, dark: 60, light: 190, glare: 60, jpegQuality: 50 },
 };
+
+/**
+ * A frame without a code: the same scene (background, illumination gradient, glare, blur, noise, JPEG),
+ * with a blank light card of `cardModules` modules where the symbol would be, so edges are in view but no
+ * finder pattern. For the scanner's "empty frame" tests and benchmark.
+ */
+export function shootEmpty(c: CameraConditions, seed: number, cardModules = 33): CameraShot {
+  return shoot({ width: cardModules, height: cardModules, modules: new Uint8Array(cardModules * cardModules) }, c, seed);
+}

@@ -1,0 +1,180 @@
+/**
+ * The camera scanner: one block that takes frames one at a time and returns, for each, the symbols it
+ * read, as a value. Two passes (spec/qr.md §14):
+ *
+ * 1. Cheap pass, every frame: the frame's luma, box-downscaled 2:1 (when its short side is at least
+ *    `downscaleMinSide` pixels), read by zxing with try-harder, rotation, inversion and zxing's own
+ *    downscale pyramid all off. A valid symbol here is the frame's result.
+ * 2. Thorough pass, only with evidence of a code: when the cheap pass located a symbol it could not
+ *    decode, or when the finder-pattern detector (finder.ts) sees at least `minFinders` QR finder
+ *    patterns in the full-resolution luma. Full resolution, zxing's try-harder passes on.
+ *
+ * Frames without evidence cost one cheap pass and one finder scan. The scanner knows nothing of tokens:
+ * `pickOffpay` (engine.ts) applies offpay's selection to the symbols. No Node imports: it runs in a
+ * browser Worker given ImageData-like frames. It is synchronous: create it after `await loadQrEngine()`.
+ */
+import { OffpayError } from '../../src/errors.js';
+import { qrReader, toRawSymbols, zxingFormats, type RawSymbol, type Symbology } from './engine.js';
+import { FinderScanner, type FinderOptions } from './finder.js';
+import type { ImageLimits } from './image.js';
+import { checkFrame, downscale2, frameLuma, type Frame } from './luma.js';
+import { zxingOptions, type ZxingOptions, type ZxingReader } from './zxing.js';
+
+export interface ScannerOptions extends ImageLimits {
+  /** Symbologies to read (default ['qr']). The finder evidence is QR-specific; others rely on the cheap pass. */
+  symbologies?: Symbology[];
+  /** Downscale 2:1 for the cheap pass when the frame's shorter side is at least this (default 360; 0 = always, Infinity = never). */
+  downscaleMinSide?: number;
+  /** Finder patterns needed to run the thorough pass without a cheap-pass location (default 2, 1..3). */
+  minFinders?: number;
+  /** Finder detector settings (finder.ts). */
+  finder?: FinderOptions;
+  /** Largest number of symbols zxing returns per pass (default 4, 1..16). */
+  maxSymbols?: number;
+}
+
+/** Why the thorough pass ran, or 'none' when it did not. */
+export type ThoroughTrigger = 'none' | 'cheap_located' | 'finder';
+
+export interface ScanResult {
+  /** 'decoded': at least one valid symbol; 'located': symbols found, none decoded; 'none': nothing found. */
+  status: 'decoded' | 'located' | 'none';
+  /** The symbols of the deciding pass, positions in frame pixels. */
+  symbols: RawSymbol[];
+  /** Which pass produced `symbols`. */
+  pass: 'cheap' | 'thorough';
+  thorough: ThoroughTrigger;
+  /** Finder patterns seen (only computed when the cheap pass located nothing; -1 otherwise). */
+  finders: number;
+  /** Frame number since creation or the last reset, from 0. */
+  frame: number;
+  /** The first valid symbol's bytes equal those of the previous decoded frame (the same code held in view). */
+  repeat: boolean;
+}
+
+export interface ScannerStats {
+  frames: number;
+  cheapPasses: number;
+  thoroughPasses: number;
+  decodedCheap: number;
+  decodedThorough: number;
+  triggeredByCheap: number;
+  triggeredByFinder: number;
+}
+
+export interface QrScanner {
+  push(frame: Frame): ScanResult;
+  /** Forgets the frame count, statistics and the last code (buffers are kept). */
+  reset(): void;
+  readonly stats: Readonly<ScannerStats>;
+}
+
+function validate(o: ScannerOptions): Required<Omit<ScannerOptions, keyof ImageLimits | 'finder'>> {
+  const symbologies = o.symbologies ?? ['qr'];
+  if (!Array.isArray(symbologies) || symbologies.length === 0) throw new OffpayError('qr.bad_option', 'symbologies must be a non-empty array');
+  zxingFormats(symbologies); // each known, or qr.bad_option
+  const downscaleMinSide = o.downscaleMinSide ?? 360;
+  if (!(downscaleMinSide >= 0)) throw new OffpayError('qr.bad_option', `downscaleMinSide must be >= 0, got ${downscaleMinSide}`);
+  const minFinders = o.minFinders ?? 2;
+  if (!Number.isInteger(minFinders) || minFinders < 1 || minFinders > 3) throw new OffpayError('qr.bad_option', `minFinders must be 1..3, got ${minFinders}`);
+  const maxSymbols = o.maxSymbols ?? 4;
+  if (!Number.isInteger(maxSymbols) || maxSymbols < 1 || maxSymbols > 16) throw new OffpayError('qr.bad_option', `maxSymbols must be 1..16, got ${maxSymbols}`);
+  const f = o.finder ?? {};
+  for (const [k, v, lo, hi] of [
+    ['rowStep', f.rowStep, 1, 16],
+    ['minModule', f.minModule, 1, 64],
+    ['minContrast', f.minContrast, 0, 255],
+    ['minHits', f.minHits, 1, 64],
+  ] as const) {
+    if (v !== undefined && !(typeof v === 'number' && v >= lo && v <= hi)) throw new OffpayError('qr.bad_option', `finder.${k} must be ${lo}..${hi}, got ${String(v)}`);
+  }
+  return { symbologies, downscaleMinSide, minFinders, maxSymbols };
+}
+
+function scalePositions(symbols: RawSymbol[], k: number): RawSymbol[] {
+  if (k === 1) return symbols;
+  const s = (p: { x: number; y: number }) => ({ x: p.x * k, y: p.y * k });
+  return symbols.map((r) => ({
+    ...r,
+    position: { topLeft: s(r.position.topLeft), topRight: s(r.position.topRight), bottomRight: s(r.position.bottomRight), bottomLeft: s(r.position.bottomLeft) },
+  }));
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (!a || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Creates a scanner over the loaded engine (`qr.engine_not_loaded` before `loadQrEngine`), options validated here. */
+export function createQrScanner(options: ScannerOptions = {}): QrScanner {
+  const o = validate(options);
+  const limits: ImageLimits = { maxSide: options.maxSide, maxPixels: options.maxPixels };
+  const zx: ZxingReader = qrReader();
+  const formats = zxingFormats(o.symbologies);
+  const cheap: ZxingOptions = zxingOptions({ formats, tryHarder: false, maxNumberOfSymbols: o.maxSymbols });
+  const thorough: ZxingOptions = zxingOptions({ formats, tryHarder: true, maxNumberOfSymbols: o.maxSymbols });
+  const finder = new FinderScanner(options.finder);
+  let lumaBuf = new Uint8Array(0);
+  let frameNo = 0;
+  let last: Uint8Array | undefined;
+  const stats: ScannerStats = { frames: 0, cheapPasses: 0, thoroughPasses: 0, decodedCheap: 0, decodedThorough: 0, triggeredByCheap: 0, triggeredByFinder: 0 };
+
+  function finish(symbols: RawSymbol[], pass: 'cheap' | 'thorough', trigger: ThoroughTrigger, finders: number): ScanResult {
+    const valid = symbols.find((s) => s.valid);
+    const repeat = valid ? sameBytes(last, valid.bytes) : false;
+    if (valid) last = valid.bytes;
+    return { status: valid ? 'decoded' : symbols.length ? 'located' : 'none', symbols, pass, thorough: trigger, finders, frame: frameNo++, repeat };
+  }
+
+  return {
+    push(frame: Frame): ScanResult {
+      checkFrame(frame, limits);
+      const { width: W, height: H } = frame;
+      if (frame.format === 'rgba' && lumaBuf.length !== W * H) lumaBuf = new Uint8Array(W * H);
+      const luma = frameLuma(frame, lumaBuf);
+      stats.frames++;
+
+      // Pass 1: cheap.
+      const k = Math.min(W, H) >= o.downscaleMinSide && W >= 2 && H >= 2 ? 2 : 1;
+      let cw = W;
+      let ch = H;
+      if (k === 2) ({ width: cw, height: ch } = downscale2(luma, W, H, zx.buffer((W >> 1) * (H >> 1))));
+      else zx.buffer(W * H).set(luma);
+      const first = scalePositions(toRawSymbols(zx.readLuma(cw, ch, cheap)), k);
+      stats.cheapPasses++;
+      if (first.some((s) => s.valid)) {
+        stats.decodedCheap++;
+        return finish(first, 'cheap', 'none', -1);
+      }
+
+      // Evidence for pass 2.
+      let trigger: ThoroughTrigger = 'none';
+      let finders = -1;
+      if (first.length) trigger = 'cheap_located';
+      else if (o.symbologies.includes('qr')) {
+        finders = finder.scan(luma, W, H).length;
+        if (finders >= o.minFinders) trigger = 'finder';
+      }
+      if (trigger === 'none') return finish(first, 'cheap', 'none', finders);
+
+      // Pass 2: thorough, full resolution.
+      if (trigger === 'cheap_located') stats.triggeredByCheap++;
+      else stats.triggeredByFinder++;
+      zx.buffer(W * H).set(luma);
+      const second = toRawSymbols(zx.readLuma(W, H, thorough));
+      stats.thoroughPasses++;
+      if (second.some((s) => s.valid)) stats.decodedThorough++;
+      // Nothing better found: keep the cheap pass's located symbols.
+      return finish(second.length ? second : first, second.length || !first.length ? 'thorough' : 'cheap', trigger, finders);
+    },
+    reset(): void {
+      frameNo = 0;
+      last = undefined;
+      for (const key of Object.keys(stats) as (keyof ScannerStats)[]) stats[key] = 0;
+    },
+    get stats(): Readonly<ScannerStats> {
+      return { ...stats };
+    },
+  };
+}
