@@ -15,13 +15,13 @@
  *   5. double spends: one (wallet, counter) with different token bytes, or one token taken at two readers
  *      (or twice at one). Both signed tokens are kept as evidence and the wallet goes on the blocklist.
  */
-import Database from 'better-sqlite3';
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
 import { equalBytes, prefixKey, signingInput, toHex, type SyncVerifier } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
+import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
 import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { batchEntryBytes, batchSigningInputFromBytes, decodeBatch, type SettlementBatch } from '../reader/batch.js';
 import { createBlocklist } from '../reader/blocklist.js';
@@ -195,16 +195,18 @@ function entryDataStart(entry: Uint8Array): number {
 }
 
 export class Clearing {
-  readonly db: Database.Database;
+  /** The clearing database (better-sqlite3, loaded on first use; see src/node/sqlite.ts). */
+  readonly db: SqliteDatabase;
   readonly issuerKeys: IssuerKeySet;
   readonly feeBps: number;
   private readonly verifier: SyncVerifier;
   private readonly clock: () => number;
-  private readonly q: Record<string, Database.Statement>;
+  private readonly q: Record<string, SqliteStatement>;
 
   constructor(o: ClearingOptions) {
     this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
+    const Database = loadSqliteDriver('clearing');
     try {
       this.db = new Database(o.path ?? ':memory:');
       this.db.pragma('journal_mode = WAL');

@@ -1,13 +1,14 @@
 /**
- * The durable reader store: embedded SQLite through better-sqlite3 (Node only).
+ * The durable reader store: embedded SQLite through better-sqlite3 (Node only; the driver is an optional
+ * peer dependency loaded on first use, `reader.sqlite_unavailable` when missing: src/node/sqlite.ts).
  *
  * WAL journal mode with synchronous=FULL: every commit fsyncs the WAL before it returns, so a committed
  * decision survives a crash or power cut (sqlite.org/atomiccommit.html; research note S44: with NORMAL a
  * committed transaction "might roll back" on power loss). Each `transact` is one BEGIN IMMEDIATE
  * transaction. One process owns a reader database at a time (busy_timeout guards short overlaps).
  */
-import Database from 'better-sqlite3';
 import { OffpayError } from '../errors.js';
+import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
 import type { JournalRow } from './journal.js';
 import { TOKEN_STATUS, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
 
@@ -33,13 +34,15 @@ export interface SqliteReaderStoreOptions {
 
 export class SqliteReaderStore implements ReaderStore {
   readonly kind = 'sqlite';
-  readonly db: Database.Database;
+  /** The reader database (better-sqlite3). */
+  readonly db: SqliteDatabase;
   private readonly tx: ReaderTx;
-  private readonly run: Database.Transaction<(fn: (tx: ReaderTx) => unknown) => unknown>;
-  private readonly qJournal: Database.Statement;
-  private readonly qJournalAll: Database.Statement;
+  private readonly run: SqliteTransaction<(fn: (tx: ReaderTx) => unknown) => unknown>;
+  private readonly qJournal: SqliteStatement;
+  private readonly qJournalAll: SqliteStatement;
 
   constructor(path: string, opts: SqliteReaderStoreOptions = {}) {
+    const Database = loadSqliteDriver('reader');
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
