@@ -2,8 +2,8 @@
  * offpay/reader — the reader verifier (browser-safe): anti-replay window, limits, blocklist, torn-transaction
  * handling, profiles, the hash-chained journal and settlement batches. spec/reader.md is normative.
  *
- * Durable storage on Node: `openSqliteReaderStore(path)` (loads better-sqlite3 on demand, so bundles for
- * browsers that never call it do not need it). In browsers and tests: `new MemoryReaderStore()`.
+ * Durable storage on Node: `openSqliteReaderStore(path)` / `SqliteReaderStore` from offpay/node (better-sqlite3,
+ * an optional peer dependency). In browsers and tests: `new MemoryReaderStore()`, or your own `ReaderStore`.
  */
 export * from './reasons.js';
 export * from './window.js';
@@ -14,11 +14,3 @@ export * from './profiles.js';
 export * from './store.js';
 export * from './verifier.js';
 export * from './reader.js';
-import type { ReaderStore } from './store.js';
-import type { SqliteReaderStoreOptions } from './sqlite.js';
-
-/** Open (or create) a durable SQLite reader store (Node only). */
-export async function openSqliteReaderStore(path: string, opts?: SqliteReaderStoreOptions): Promise<ReaderStore> {
-  const { SqliteReaderStore } = await import('./sqlite.js');
-  return new SqliteReaderStore(path, opts);
-}

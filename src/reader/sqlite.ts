@@ -128,3 +128,12 @@ export class SqliteReaderStore implements ReaderStore {
     if (this.db.open) this.db.close();
   }
 }
+
+/**
+ * Open (or create) a durable SQLite reader store. Throws `reader.sqlite_unavailable` when better-sqlite3 is
+ * not installed, `reader.store_unusable` when the file cannot be opened as a database. (Async for
+ * compatibility with the former dynamic-import wrapper of offpay/reader.)
+ */
+export async function openSqliteReaderStore(path: string, opts?: SqliteReaderStoreOptions): Promise<SqliteReaderStore> {
+  return new SqliteReaderStore(path, opts);
+}
