@@ -5,12 +5,35 @@
  * Durable storage on Node: `openSqliteReaderStore(path)` / `SqliteReaderStore` from offpay/node (better-sqlite3,
  * an optional peer dependency). In browsers and tests: `new MemoryReaderStore()`, or your own `ReaderStore`.
  */
-export * from './reasons.js';
-export * from './window.js';
-export * from './journal.js';
-export * from './blocklist.js';
-export * from './batch.js';
-export * from './profiles.js';
-export * from './store.js';
-export * from './verifier.js';
-export * from './reader.js';
+export {
+  READER_REASONS, type ReaderReason, type StatelessReasonName, type AnyReason, anyReasonCode, reasonName,
+} from './reasons.js';
+export {
+  type WindowState, type WindowCheck, DEFAULT_WINDOW, validateWindowSize, checkWindow, advanceWindow,
+} from './window.js';
+export {
+  JournalKind, type JournalKindName, JOURNAL_TAG, JOURNAL_GENESIS_TAG, HASH_BYTES, type JournalEntry,
+  type JournalRow, entryToCbor, encodeEntry, entryFromCbor, decodeEntry, genesisHash, chainHash, type ChainCheck,
+  verifyChain,
+} from './journal.js';
+export {
+  MAX_BLOCKLIST_BYTES, type BlocklistBody, type Blocklist, blocklistSigningInput, packWalletIds, encodeBlocklist,
+  decodeBlocklist, createBlocklist, verifyBlocklist, BlocklistIndex,
+} from './blocklist.js';
+export {
+  MAX_BATCH_BYTES, type SettlementBatchBody, type SettlementBatch, batchSigningInput, createBatch,
+  batchSigningInputFromBytes, decodeBatch, batchEntryBytes, batchChainHashes,
+} from './batch.js';
+export {
+  type StalePolicy, type ProfileParams, PROFILES, type CurrencyLimits,
+} from './profiles.js';
+export {
+  type TokenStatus, TOKEN_STATUS, type TokenRecord, type ReaderTx, type ReaderStore, MemoryReaderStore,
+} from './store.js';
+export {
+  cachingVerifier,
+} from './verifier.js';
+export {
+  type ReaderOptions, type AcceptContext, type AcceptStatus, type ReaderAccepted, type ReaderRejected,
+  type ReaderVerdict, type VoidResult, type BlocklistStatus, type ExportResult, certIdOf, Reader,
+} from './reader.js';
