@@ -66,7 +66,8 @@ export function loadSqliteDriver(area: 'reader' | 'clearing', load: (id: string)
     throw new OffpayError(
       `${area}.sqlite_unavailable`,
       `the SQLite driver ${SQLITE_DRIVER} is not available (${why}); it is an optional peer dependency of offpay: ` +
-        `run \`npm install ${SQLITE_DRIVER}\` next to offpay (or \`npm rebuild ${SQLITE_DRIVER}\` if it is installed but did not build)`,
+        `run \`npm install ${SQLITE_DRIVER}\` next to offpay (if it is installed but did not build, allow its install script, ` +
+        `e.g. \`npm install-scripts approve ${SQLITE_DRIVER}\` on npm 11, and run \`npm rebuild ${SQLITE_DRIVER}\`)`,
     );
   }
 }
