@@ -114,7 +114,7 @@ async function measurePcsc(taps: number): Promise<PcscResult> {
   try {
     const listening = () => readFileSync('/proc/net/tcp', 'utf8').includes(':8C7B 00000000:0000 0A');
     for (let i = 0; i < 100 && !(existsSync('/run/pcscd/pcscd.comm') && listening()); i++) await new Promise((r) => setTimeout(r, 100));
-    const { serveCardOverVpcd, openPcscCard } = await import('../codecs/nfc/index.js');
+    const { serveCardOverVpcd, openPcscCard } = await import('../codecs/nfc/node.js');
     const perApdu: number[] = [];
     const perTap: number[] = [];
     let apdus = 0;

@@ -1,15 +1,52 @@
 /**
  * offpay — signed offline payment tokens. The protocol core: messages, crypto, issuer, wallet and stateless
- * verification. Browser-safe (no Node-only imports); Node file helpers are in src/node/.
+ * verification. Browser-safe (no Node-only imports); Node helpers are in offpay/node.
+ *
+ * Exports are listed by hand: what is not here (the CBOR codec and its field readers asArray/asUint/asBytes,
+ * the message <-> CBOR-value converters, the verification generators) is internal and may change.
  */
-export * from './errors.js';
-export * from './cbor.js';
-export * from './crypto.js';
-export * from './currency.js';
-export * from './messages.js';
-export * from './reasons.js';
-export * from './issuer.js';
-export * from './wallet.js';
-export * from './request.js';
-export * from './verify.js';
-export * from './weakkeys.js';
+export {
+  OffpayError, isOffpayError, asOffpayError,
+} from './errors.js';
+export {
+  MAX_MESSAGE_BYTES,
+} from './cbor.js';
+export {
+  PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES, type SyncVerifier, type AsyncVerifier, type Verifier,
+  nobleEd25519, sign, publicKeyOf, randomSecretKey, seededSecretKey, sha256, utf8, signingInput,
+  signingInputsFromBytes, hasWebCryptoEd25519, webCryptoEd25519, toHex, fromHex, equalBytes,
+} from './crypto.js';
+export {
+  type Currency, MAX_AMOUNT, currencyByAlpha, currencyByNumeric, parseCurrency, parseAmount, formatAmount,
+  formatMoney,
+} from './currency.js';
+export {
+  PROTOCOL_VERSION, MessageType, type MessageTypeName, SigningTag, CHALLENGE_BYTES, WALLET_ID_BYTES, MAX_UINT,
+  MAX_COUNTER, ReaderProfile, type ReaderProfileName, type IssuerKey, type IssuerKeySet, type WalletCertBody,
+  type WalletCert, type ReaderCertBody, type ReaderCert, type PaymentRequestBody, type PaymentRequest,
+  type PaymentTokenBody, type PaymentToken, ReceiptOutcome, type ReceiptOutcomeName, type ReceiptBody, type Receipt,
+  encodeIssuerKeySet, decodeIssuerKeySet, walletCertSigningInput, encodeWalletCert, decodeWalletCert, walletIdOf,
+  readerCertSigningInput, encodeReaderCert, decodeReaderCert, requestSigningInput, encodeRequest, decodeRequest,
+  tokenSigningInput, encodeToken, decodeToken, type DecodedToken, decodeTokenWithInputs, tokenHash,
+  receiptSigningInput, encodeReceipt, decodeReceipt, peekType,
+} from './messages.js';
+export {
+  REASONS, type StatelessReason, reasonNumber,
+} from './reasons.js';
+export {
+  type IssuerSigningKey, Issuer, dayOf, MAX_WALLET_LIMIT, checkWalletLimits,
+} from './issuer.js';
+export {
+  type CounterState, type CounterStore, MemoryCounterStore, type PayOptions, Wallet,
+} from './wallet.js';
+export {
+  randomChallenge, createRequest, createReceipt,
+} from './request.js';
+export {
+  DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS, type VerifyContext, type Accepted, type Rejected,
+  type Verdict, type SigCheck, verifyToken, verifyTokenAsync, type RequestVerdictOk, type RequestVerdict,
+  verifyRequest, verifyReceipt,
+} from './verify.js';
+export {
+  isWeakPublicKey, weakPublicKeys,
+} from './weakkeys.js';

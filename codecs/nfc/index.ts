@@ -2,43 +2,29 @@
  * offpay/nfc — the NFC transport: NDEF records (offpay.dev:token), ISO 7816-4 APDUs, the card application
  * (wallet side, HCE), the reader session (over any CardLink), and the air-time budget. spec/nfc.md.
  *
- * Everything exported statically is browser-safe. The Node-only parts (vpcd virtual card, PC/SC driver)
- * load on first use through the async functions at the end, or import 'offpay/nfc' internals from
- * codecs/nfc/node.ts, pcsc.ts and vpcd.ts directly.
+ * Browser-safe. The Node-only parts (the vpcd virtual card, the PC/SC driver) are in offpay/nfc/node.
  */
-export * from './ndef.js';
-export * from './apdu.js';
-export * from './card.js';
-export * from './session.js';
-export * from './t4t.js';
-
-import type { CardWallet } from './card.js';
-import type { VerifyOutcome } from './session.js';
-import type { ReadNdefTagOptions } from './t4t.js';
-import type { PcscReadResult, ReadOverPcscOptions, ServeCardOptions, ServedCard } from './node.js';
-import type { PcscCard, PcscOptions } from './pcsc.js';
-export type { PcscReadResult, ReadOverPcscOptions, ServeCardOptions, ServedCard, PcscCard, PcscOptions };
-
-/** Node only: serve the card application for `wallet` to pcscd through vpcd (see node.ts). */
-export async function serveCardOverVpcd(wallet: CardWallet, options: ServeCardOptions = {}): Promise<ServedCard> {
-  return (await import('./node.js')).serveCardOverVpcd(wallet, options);
-}
-
-/** Node only: read, verify and acknowledge a token from the first card on a PC/SC reader (see node.ts). */
-export async function readTokenOverPcsc<T>(
-  request: Uint8Array,
-  verify: (token: Uint8Array) => Promise<VerifyOutcome<T>>,
-  options: ReadOverPcscOptions = {},
-): Promise<PcscReadResult<T>> {
-  return (await import('./node.js')).readTokenOverPcsc(request, verify, options);
-}
-
-/** Node only: read the NDEF message of a Type 4 Tag on a PC/SC reader (see node.ts). */
-export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOptions = {}): Promise<{ message: Uint8Array; readerName: string }> {
-  return (await import('./node.js')).readNdefTagOverPcsc(options);
-}
-
-/** Node only: wait for a card on a PC/SC reader and connect (see pcsc.ts). */
-export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard> {
-  return (await import('./pcsc.js')).openPcscCard(options);
-}
+export {
+  TNF, type Tnf, NDEF_FLAG, type NdefRecord, type NdefPhysicalRecord, type NdefEncodeOptions, type NdefDecodeOptions,
+  OFFPAY_NDEF_TYPE, ndefRecord, encodeNdefMessage, parseNdefRecords, decodeNdefMessage, isOffpayTokenRecord,
+  encodeTokenNdef, decodeTokenNdef,
+} from './ndef.js';
+export {
+  SW, CLA_CHAINING, INS, type CommandApdu, type ParsedCommandApdu, type ResponseApdu, type EncodeCommandOptions,
+  needsExtended, encodeCommand, parseCommand, encodeResponse, statusOnly, parseResponse, sw1, sw2, swHex, isOk,
+  chainCommand, getResponseCommand, selectCommand,
+} from './apdu.js';
+export {
+  OFFPAY_AID, OFFPAY_CLA, OFFPAY_INS, OFFPAY_PROTOCOL_VERSION, CAPABILITY, type CardInfo, MAX_FCI, encodeFci,
+  parseFci, type CardWallet, type CardOptions, WALLET_REASON_SW, WALLET_STATUS_WORDS, walletErrorStatus,
+  type CardState, CardApplication,
+} from './card.js';
+export {
+  type CardLink, type Exchange, type LinkStats, type ReaderOptions, statusErrorCode, ReaderSession,
+  type VerifyOutcome, type TransactOptions, type TransactResult, transact, type ApduProcessor, type MemoryLink,
+  memoryLink, type AirTimeOptions, type AirTime, airTime,
+} from './session.js';
+export {
+  NDEF_TAG_AID, CC_FILE_ID, NDEF_FILE_ID, type NdefTagOptions, type CapabilityContainer, encodeCc, parseCc,
+  NdefTagApplication, type ReadNdefTagOptions, readNdefTag, AidRouter,
+} from './t4t.js';

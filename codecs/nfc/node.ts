@@ -1,8 +1,9 @@
 /**
- * Node-only entry points of the NFC transport: serve the card application to a PC/SC stack through vpcd,
- * and read a token from the first card presented to a PC/SC reader. These are what `offpay nfc card` and
- * `offpay nfc read` use; codecs/nfc/index.ts exposes them through lazy wrappers so importing offpay/nfc
- * in a browser never loads node:net or the native PC/SC addon.
+ * offpay/nfc/node — the Node-only half of the NFC transport: serve the card application to a PC/SC stack
+ * through vpcd, and read a token from the first card presented to a PC/SC reader. These are what
+ * `offpay nfc card` and `offpay nfc read` use. offpay/nfc (browser-safe) never reaches this module, so a
+ * bundle for a browser never sees node:net or the native PC/SC addon (an optional dependency, loaded on
+ * first use: `nfc.pcsc_unavailable` names what to install when it is missing).
  */
 import { OffpayError } from '../../src/errors.js';
 import { CardApplication, type CardOptions, type CardWallet } from './card.js';
@@ -93,3 +94,15 @@ export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOpti
 }
 
 export type { Exchange };
+export {
+  openPcscCard,
+  listPcscReaders,
+  checkPcscService,
+  pcscdSocketPath,
+  loadPcsclite,
+  PCSC_ADDON,
+  PCSC_INSTALL_HINT,
+  type PcscCard,
+  type PcscOptions,
+} from './pcsc.js';
+export { startVirtualCard, VPCD_DEFAULT_ATR, VPCD_PORT, type VirtualCard, type VirtualCardOptions } from './vpcd.js';

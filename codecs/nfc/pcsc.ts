@@ -10,13 +10,20 @@
  * SCardEstablishContext in a busy loop on the main thread while pcscd is not running, which freezes the
  * whole process (timers included); so on Linux the pcscd socket is probed first (`nfc.pcsc_error`).
  */
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { OffpayError } from '../../src/errors.js';
 import type { CardLink } from './session.js';
 
-type Pcsclite = typeof import('@pokusew/pcsclite');
-type PcscLite = ReturnType<Pcsclite>;
-type CardReader = Parameters<Parameters<PcscLite['on']>[1]>[0] & {
+/**
+ * The few parts of @pokusew/pcsclite used here, typed locally: the package is an optional dependency (it
+ * needs libpcsclite-dev to build), so neither the build nor the shipped .d.ts files may depend on its types.
+ */
+interface PcscStatus {
+  state: number;
+  atr?: Buffer;
+}
+interface CardReader {
   name: string;
   SCARD_STATE_PRESENT: number;
   SCARD_STATE_MUTE: number;
@@ -26,25 +33,43 @@ type CardReader = Parameters<Parameters<PcscLite['on']>[1]>[0] & {
   connect(o: { share_mode?: number }, cb: (err: unknown, protocol: number) => void): void;
   disconnect(d: number, cb: (err: unknown) => void): void;
   transmit(data: Buffer, resLen: number, protocol: number, cb: (err: unknown, response: Buffer) => void): void;
-  on(ev: string, l: (...a: never[]) => void): CardReader;
+  on(ev: 'error', l: (e: unknown) => void): CardReader;
+  on(ev: 'status', l: (status: PcscStatus) => void): CardReader;
   close(): void;
-};
+}
+interface PcscLite {
+  on(ev: 'error', l: (e: unknown) => void): PcscLite;
+  on(ev: 'reader', l: (reader: CardReader) => void): PcscLite;
+  close(): void;
+  readers?: Record<string, CardReader>;
+}
+type Pcsclite = () => PcscLite;
+
+/** The npm package of the native PC/SC addon (an optional dependency of offpay). */
+export const PCSC_ADDON = '@pokusew/pcsclite';
+
+/** What to install when the addon is missing: the pcsc-lite headers, then the addon itself. */
+export const PCSC_INSTALL_HINT =
+  'install the pcsc-lite headers (Debian/Ubuntu: `apt-get install libpcsclite-dev`; Fedora: `dnf install pcsc-lite-devel`), ' +
+  `then \`npm install ${PCSC_ADDON}\` (or \`npm rebuild ${PCSC_ADDON}\` if it is installed but did not build)`;
 
 let loaded: Promise<Pcsclite> | undefined;
 
-/** Load the native addon; `nfc.pcsc_unavailable` if it is not installed or did not build. */
+/**
+ * Load the native addon; `nfc.pcsc_unavailable`, naming what to install, if it is not installed or did not
+ * build. Loaded through createRequire (the addon is CommonJS) so that nothing resolves it before first use.
+ */
 export function loadPcsclite(): Promise<Pcsclite> {
-  loaded ??= import('@pokusew/pcsclite').then(
-    (m) => ((m as unknown as { default?: Pcsclite }).default ?? (m as unknown as Pcsclite)),
-    (e: unknown) => {
-      loaded = undefined;
-      throw new OffpayError(
-        'nfc.pcsc_unavailable',
-        `the PC/SC addon @pokusew/pcsclite is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); ` +
-          'install libpcsclite-dev and run `npm rebuild @pokusew/pcsclite`',
-      );
-    },
-  );
+  loaded ??= new Promise<Pcsclite>((resolve) => {
+    const m = createRequire(import.meta.url)(PCSC_ADDON) as Pcsclite | { default: Pcsclite };
+    resolve(typeof m === 'function' ? m : m.default);
+  }).catch((e: unknown) => {
+    loaded = undefined;
+    throw new OffpayError(
+      'nfc.pcsc_unavailable',
+      `the PC/SC addon ${PCSC_ADDON} is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); ${PCSC_INSTALL_HINT}`,
+    );
+  });
   return loaded;
 }
 
@@ -128,8 +153,7 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
   const shutdown = (): void => {
     if (closed) return;
     closed = true;
-    const readers = (pcsc as unknown as { readers?: Record<string, CardReader> }).readers ?? {};
-    for (const r of Object.values(readers)) {
+    for (const r of Object.values(pcsc.readers ?? {})) {
       try {
         r.close();
       } catch {
@@ -170,14 +194,13 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
       if (/no service|not running|0x8010001D|service not available/i.test(msg))
         fail(new OffpayError('nfc.pcsc_error', `PC/SC: ${msg} (is pcscd running?)`));
     });
-    pcsc.on('reader', (reader0) => {
-      const reader = reader0 as unknown as CardReader;
+    pcsc.on('reader', (reader) => {
       reader.on('error', (e: unknown) => {
         if (!closed) lastError = e instanceof Error ? e.message : String(e);
       });
       if (options.reader && !reader.name.includes(options.reader)) return;
       let connecting = false;
-      let latest: { state: number; atr?: Buffer } | undefined;
+      let latest: PcscStatus | undefined;
       let retry: ReturnType<typeof setTimeout> | undefined;
       const attempt = (): void => {
         const status = latest;
@@ -233,7 +256,7 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
           const events = status.state >>> 16;
           let present = true;
           const waiters: Array<() => void> = [];
-          reader.on('status', (st: { state: number }) => {
+          reader.on('status', (st) => {
             present = (st.state & reader.SCARD_STATE_PRESENT) !== 0 && st.state >>> 16 === events;
             if (!present) for (const w of waiters.splice(0)) w();
           });
@@ -261,7 +284,7 @@ export async function openPcscCard(options: PcscOptions = {}): Promise<PcscCard>
           });
         });
       };
-      reader.on('status', (status: { state: number; atr?: Buffer }) => {
+      reader.on('status', (status) => {
         latest = status;
         attempt();
       });
@@ -279,14 +302,12 @@ export async function listPcscReaders(waitMs = 1000): Promise<string[]> {
   pcsc.on('error', (e: unknown) => {
     err ??= e instanceof Error ? e.message : String(e);
   });
-  pcsc.on('reader', (r) => {
-    const reader = r as unknown as CardReader;
+  pcsc.on('reader', (reader) => {
     reader.on('error', () => undefined);
     names.push(reader.name);
   });
   await new Promise((r) => setTimeout(r, waitMs));
-  const readers = (pcsc as unknown as { readers?: Record<string, CardReader> }).readers ?? {};
-  for (const r of Object.values(readers)) r.close();
+  for (const r of Object.values(pcsc.readers ?? {})) r.close();
   pcsc.close();
   if (names.length === 0 && err) throw new OffpayError('nfc.pcsc_error', `PC/SC: ${err} (is pcscd running?)`);
   return names;

@@ -17,13 +17,13 @@
  *        token listed twice by one reader), both directions, so arrival order does not matter.
  * Settlement and the allowance check are computed from what is held (settle.ts), so a late batch changes them.
  */
-import Database from 'better-sqlite3';
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
 import { equalBytes, prefixKey, signingInput, toHex, type SyncVerifier } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
+import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
 import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { createBlocklist } from '../reader/blocklist.js';
 import { JOURNAL_GENESIS_TAG, JOURNAL_TAG, JournalKind, type JournalEntry, type JournalKindName } from '../reader/journal.js';
@@ -250,7 +250,8 @@ function boundedOption(name: string, v: number | undefined, dflt: number, min: n
 }
 
 export class Clearing {
-  readonly db: Database.Database;
+  /** The clearing database (better-sqlite3, loaded on first use; see src/node/sqlite.ts). */
+  readonly db: SqliteDatabase;
   readonly issuerKeys: IssuerKeySet;
   readonly feeBps: number;
   readonly maxBatchBytes: number;
@@ -258,7 +259,7 @@ export class Clearing {
   private readonly zeroFareOperators: ReadonlySet<number>;
   private readonly verifier: SyncVerifier;
   private readonly clock: () => number;
-  private readonly q: Record<string, Database.Statement>;
+  private readonly q: Record<string, SqliteStatement>;
 
   constructor(o: ClearingOptions) {
     this.maxBatchBytes = boundedOption('maxBatchBytes', o.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, 1024, 1024 * 1024 * 1024);
@@ -269,6 +270,7 @@ export class Clearing {
     this.zeroFareOperators = new Set(o.zeroFareOperators ?? []);
     this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
+    const Database = loadSqliteDriver('clearing');
     try {
       this.db = new Database(o.path ?? ':memory:');
       this.db.pragma('journal_mode = WAL');

@@ -3,8 +3,19 @@
  * and reader faults, settle each token once per merchant and currency, check the global offline allowance,
  * issue blocklists. spec/clearing.md is normative.
  */
-export * from './fees.js';
-export * from './clearing.js';
-export * from './pool.js';
+export {
+  BPS_DENOMINATOR, roundHalfEvenDiv, validateFeeBps, feeFor,
+} from './fees.js';
+export {
+  type ClearingOptions, type IngestResult, type EvidenceToken, type DoubleSpend, type ReaderFault,
+  type ReaderSummary, type ClearingReport, Clearing,
+} from './clearing.js';
+export {
+  type TokenJob, type TokenCheck, checkTokenJob, checkTokenJobs, type PackedJobs, type PackedChecks, packJobs,
+  unpackJobs, packChecks, unpackChecks, buffersOf, VerifyPool,
+} from './pool.js';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, readBatchFrame, decodeBatchEntries, type BatchFrame } from './batch-bytes.js';
-export { settle, type SettleRow, type SettleOptions, type SettlementResult } from './settle.js';
+export {
+  settle, type SettleRow, type EntryRef, type SettledToken, type SettlementLine, type TripAnomaly, type OverAllowance,
+  type SettlementResult, type SettleOptions,
+} from './settle.js';

@@ -2,27 +2,42 @@
  * offpay/reader — the reader verifier (browser-safe): anti-replay window, limits, blocklist, torn-transaction
  * handling, profiles, the hash-chained journal and settlement batches. spec/reader.md is normative.
  *
- * Durable storage on Node: `openSqliteReaderStore(path)` (loads better-sqlite3 on demand, so bundles for
- * browsers that never call it do not need it). In browsers and tests: `new MemoryReaderStore()`.
+ * Durable storage on Node: `openSqliteReaderStore(path)` / `SqliteReaderStore` from offpay/node (better-sqlite3,
+ * an optional peer dependency). In browsers and tests: `new MemoryReaderStore()`, or your own `ReaderStore`.
  */
-export * from './reasons.js';
-export * from './window.js';
-export * from './journal.js';
-export * from './blocklist.js';
-export * from './batch.js';
-export * from './profiles.js';
-export * from './policy.js';
-export * from './store.js';
-export * from './verifier.js';
-export * from './reader.js';
-import type { ReaderStore } from './store.js';
-import type { SqliteReaderStoreOptions } from './sqlite.js';
-
-/**
- * Open a durable SQLite reader store (Node only). `opts.mode`: 'open' (default) refuses a missing database
- * (`reader.store_missing`); 'create' starts a new one (a new journal) and refuses an existing path.
- */
-export async function openSqliteReaderStore(path: string, opts?: SqliteReaderStoreOptions): Promise<ReaderStore> {
-  const { SqliteReaderStore } = await import('./sqlite.js');
-  return new SqliteReaderStore(path, opts);
-}
+export {
+  READER_REASONS, type ReaderReason, type StatelessReasonName, type AnyReason, anyReasonCode, reasonName,
+} from './reasons.js';
+export {
+  type WindowState, type WindowCheck, DEFAULT_WINDOW, validateWindowSize, windowSizeOf, checkWindow, advanceWindow,
+} from './window.js';
+export {
+  JournalKind, type JournalKindName, JOURNAL_TAG, JOURNAL_GENESIS_TAG, HASH_BYTES, JOURNAL_ID_BYTES, type JournalEntry,
+  type JournalRow, entryToCbor, encodeEntry, entryFromCbor, decodeEntry, genesisHash, chainHash, type ChainCheck,
+  verifyChain,
+} from './journal.js';
+export {
+  MAX_BLOCKLIST_BYTES, type BlocklistBody, type Blocklist, blocklistSigningInput, packWalletIds, encodeBlocklist,
+  decodeBlocklist, createBlocklist, verifyBlocklist, BlocklistIndex,
+} from './blocklist.js';
+export {
+  MAX_BATCH_BYTES, type SettlementBatchBody, type SettlementBatch, batchSigningInput, createBatch,
+  batchSigningInputFromBytes, decodeBatch, batchEntryBytes, batchChainHashes,
+} from './batch.js';
+export {
+  type StalePolicy, type TapOutWithoutTapIn, type ProfileParams, PROFILES, type CurrencyLimits,
+} from './profiles.js';
+export {
+  type TokenStatus, TOKEN_STATUS, type TokenRecord, type ReaderTx, type ReaderStore, MemoryReaderStore,
+} from './store.js';
+export {
+  cachingVerifier,
+} from './verifier.js';
+export {
+  type ReaderOptions, type OpenRequest, type RequestRef, type AcceptContext, type AcceptStatus, type ReaderAccepted, type ReaderRejected,
+  type ReaderVerdict, type VoidResult, type BlocklistStatus, type ExportResult, certIdOf, Reader,
+} from './reader.js';
+export {
+  type FieldType, type FieldSpec, PROFILE_SCHEMA, POLICY_KEYS, LIMIT_KEYS, WINDOW_RANGE, validateProfileOverrides,
+  validateWindow, validateLimits, type ReaderPolicy, parsePolicy,
+} from './policy.js';

@@ -1,5 +1,6 @@
 /**
- * The durable reader store: embedded SQLite through better-sqlite3 (Node only).
+ * The durable reader store: embedded SQLite through better-sqlite3 (Node only; the driver is an optional
+ * peer dependency loaded on first use, `reader.sqlite_unavailable` when missing: src/node/sqlite.ts).
  *
  * WAL journal mode with synchronous=FULL: every commit fsyncs the WAL before it returns, so a committed
  * decision survives a crash or power cut (sqlite.org/atomiccommit.html; research note S44: with NORMAL a
@@ -7,8 +8,8 @@
  * transaction. One process owns a reader database at a time (busy_timeout guards short overlaps).
  */
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { OffpayError } from '../errors.js';
+import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
 import type { JournalRow } from './journal.js';
 import { TOKEN_STATUS, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
 
@@ -52,11 +53,12 @@ function typed(e: unknown, path: string): unknown {
 
 export class SqliteReaderStore implements ReaderStore {
   readonly kind = 'sqlite';
-  readonly db: Database.Database;
+  /** The reader database (better-sqlite3). */
+  readonly db: SqliteDatabase;
   private readonly tx: ReaderTx;
-  private readonly run: Database.Transaction<(fn: (tx: ReaderTx) => unknown) => unknown>;
-  private readonly qJournal: Database.Statement;
-  private readonly qJournalAll: Database.Statement;
+  private readonly run: SqliteTransaction<(fn: (tx: ReaderTx) => unknown) => unknown>;
+  private readonly qJournal: SqliteStatement;
+  private readonly qJournalAll: SqliteStatement;
 
   readonly path: string;
 
@@ -68,6 +70,7 @@ export class SqliteReaderStore implements ReaderStore {
       throw new OffpayError('reader.store_missing', `reader database ${path} does not exist; a reader database is created only explicitly (offpay reader init)`);
     }
     if (mode === 'create' && exists) throw new OffpayError('reader.store_exists', `reader database ${path} already exists; a new journal is started only with offpay reader init --new-journal`);
+    const Database = loadSqliteDriver('reader');
     try {
       this.db = new Database(path, { fileMustExist: mode === 'open' });
     } catch (e) {
@@ -189,4 +192,13 @@ export class SqliteReaderStore implements ReaderStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * Open (or create) a durable SQLite reader store. Throws `reader.sqlite_unavailable` when better-sqlite3 is
+ * not installed, `reader.store_unusable` when the file cannot be opened as a database. (Async for
+ * compatibility with the former dynamic-import wrapper of offpay/reader.)
+ */
+export async function openSqliteReaderStore(path: string, opts?: SqliteReaderStoreOptions): Promise<SqliteReaderStore> {
+  return new SqliteReaderStore(path, opts);
 }

@@ -6,6 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { loadPcsclite } from '../../codecs/nfc/pcsc.js';
 
 export const PCSCD_SOCKET = '/run/pcscd/pcscd.comm';
 const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
@@ -17,9 +18,9 @@ export async function missingForLoop(): Promise<string[]> {
   if (!pcscd) missing.push('pcscd (apt-get install pcscd)');
   if (!existsSync(VPCD_DRIVER)) missing.push('the vpcd driver (apt-get install vsmartcard-vpcd)');
   try {
-    await import('@pokusew/pcsclite');
+    await loadPcsclite();
   } catch (e) {
-    missing.push(`the native addon @pokusew/pcsclite (${(e as Error).message.split('\n')[0]}; apt-get install libpcsclite-dev && npm rebuild @pokusew/pcsclite)`);
+    missing.push(`the native addon (${(e as Error).message})`);
   }
   return missing;
 }

@@ -1,0 +1,78 @@
+/**
+ * The SQLite driver, better-sqlite3, loaded on first use (Node only).
+ *
+ * better-sqlite3 is a native addon, so offpay lists it as an optional peer dependency: a browser user who
+ * never opens a database installs no native code, and a Node user who does installs it next to offpay
+ * (`npm install better-sqlite3`). Opening a database without it is a typed error that says so
+ * (`reader.sqlite_unavailable`, `clearing.sqlite_unavailable`), never a module-not-found at import time.
+ *
+ * The types below are the few parts of better-sqlite3's API that offpay uses, declared here so that the
+ * shipped .d.ts files never need @types/better-sqlite3 (a devDependency of this repository only).
+ */
+import { createRequire } from 'node:module';
+import { OffpayError } from '../errors.js';
+
+/** The npm package of the SQLite driver (an optional peer dependency of offpay). */
+export const SQLITE_DRIVER = 'better-sqlite3';
+
+/** A prepared statement (better-sqlite3 `Statement`, the methods offpay uses). */
+export interface SqliteStatement {
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  iterate(...params: unknown[]): IterableIterator<unknown>;
+}
+
+/** A function wrapped in a transaction (better-sqlite3 `Transaction`): plain call is BEGIN DEFERRED. */
+export interface SqliteTransaction<F extends (...args: never[]) => unknown> {
+  (...args: Parameters<F>): ReturnType<F>;
+  deferred(...args: Parameters<F>): ReturnType<F>;
+  immediate(...args: Parameters<F>): ReturnType<F>;
+  exclusive(...args: Parameters<F>): ReturnType<F>;
+}
+
+/** An open database connection (better-sqlite3 `Database`, the members offpay uses). */
+export interface SqliteDatabase {
+  readonly open: boolean;
+  readonly inTransaction: boolean;
+  readonly name: string;
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): this;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  transaction<F extends (...args: never[]) => unknown>(fn: F): SqliteTransaction<F>;
+  close(): this;
+}
+
+type DatabaseConstructor = new (path: string, options?: { fileMustExist?: boolean; readonly?: boolean }) => SqliteDatabase;
+
+let driver: DatabaseConstructor | undefined;
+const nodeRequire = createRequire(import.meta.url);
+
+/**
+ * The better-sqlite3 constructor, loaded once. Throws `<area>.sqlite_unavailable` naming the package to
+ * install when it is missing or its native part did not build. better-sqlite3 is CommonJS, so a synchronous
+ * require keeps the stores' constructors synchronous. `load` replaces that require (tests use it to see the
+ * error without uninstalling the package).
+ */
+export function loadSqliteDriver(area: 'reader' | 'clearing', load: (id: string) => unknown = nodeRequire): DatabaseConstructor {
+  if (driver && load === nodeRequire) return driver;
+  try {
+    const m = load(SQLITE_DRIVER) as DatabaseConstructor | { default: DatabaseConstructor };
+    const ctor = typeof m === 'function' ? m : m.default;
+    if (load === nodeRequire) driver = ctor;
+    return ctor;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new OffpayError(
+      `${area}.sqlite_unavailable`,
+      `the SQLite driver ${SQLITE_DRIVER} is not available (${why}); it is an optional peer dependency of offpay: ` +
+        `run \`npm install ${SQLITE_DRIVER}\` next to offpay (if it is installed but did not build, allow its install script, ` +
+        `e.g. \`npm install-scripts approve ${SQLITE_DRIVER}\` on npm 11, and run \`npm rebuild ${SQLITE_DRIVER}\`)`,
+    );
+  }
+}
+
+/** Open `path` with better-sqlite3 (see `loadSqliteDriver` for the error when it is missing). */
+export function openSqliteDatabase(area: 'reader' | 'clearing', path: string): SqliteDatabase {
+  return new (loadSqliteDriver(area))(path);
+}
