@@ -263,6 +263,16 @@ export class FskReceiver {
     while (G < 64 && fits(2 * G)) G *= 2;
     this.G = G;
     this.cum = this.arena.alloc(this.F / G + 1);
+    // The stream is taken to be preceded by silence: the buffer starts with LEAD zero samples at negative
+    // positions and the first hop starts there, so a chirp at sample 0 has real correlation scores on both
+    // sides of its peak (without them the first peak was interpolated against a made-up score of 0, which
+    // put it up to decimation / 2 samples late; spec/fsk.md section 7 step 3).
+    const decMax = Math.max(...temps.map((t) => t.dec));
+    const lead = HOP_ALIGN * Math.ceil((2 * decMax) / HOP_ALIGN);
+    this.buf.fill(0, 0, lead);
+    this.base = -lead;
+    this.len = lead;
+    this.hopPos = -lead;
   }
 
   private makeTemplate(p: Profile, up: boolean): Template {
@@ -755,7 +765,8 @@ export class FskReceiver {
     }
     const diag: FrameDiagnostics = {
       profile: p.name,
-      startSample: Math.round(P),
+      // (+ 0 turns the -0 of a frame at sample 0 into 0.)
+      startSample: Math.round(P) + 0,
       lengthSamples: Math.round(((D + p.chirpDuration * rate) / (1 + eps))),
       rows,
       clockOffsetPpm: Math.round(eps * 1e6),
