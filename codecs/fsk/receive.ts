@@ -31,6 +31,7 @@ import {
   bitsPerSymbol, FRAME_VERSION, PROFILES, symbolPeriod, symbolsPerByte, toneCount, toneHz, type Profile, type ProfileName,
 } from './profiles.js';
 import { rsDecode } from './rs.js';
+import { trace, tracing } from './trace.js';
 
 export interface ReceiverOptions {
   sampleRate: number;
@@ -603,6 +604,7 @@ export class FskReceiver {
   }
 
   private onPeak(fam: Family, up: boolean, peak: Peak): void {
+    if (tracing()) trace({ t: 'peak', family: fam.key, up, pos: peak.pos, score: peak.score });
     if (up) {
       fam.pres.push(peak);
       this.emit({ type: 'preamble', family: fam.key, position: Math.round(peak.pos), score: round3(peak.score), snrDb: roundDb(snrFromScore(peak.score)) });
@@ -744,6 +746,12 @@ export class FskReceiver {
       eps = eps0;
       P = P0;
     }
+    if (tracing()) {
+      trace({
+        t: 'sync', profile: p.name, rows, eps0, pre: pre.pos, post: _post.pos, preamblePos: r1.pos, preambleScore: r1.score,
+        postamblePos: r2.pos, postambleScore: r2.score, eps, start: P,
+      });
+    }
     const layout = layoutForRows(p, rows);
     if (!layout) return { rank: 1, code: 'fsk.bad_header', reason: 'impossible frame layout', profile: p.name };
     if (P - this.base < 0) return { rank: 1, code: 'fsk.truncated', reason: 'the frame start is no longer buffered', profile: p.name };
@@ -751,17 +759,26 @@ export class FskReceiver {
     const nsym = symbolCount(p, rows);
     let demod = slotsFromMetric(p, rows, E, E);
     let decoded = decodeSlots(p, layout, demod.bytes, demod.conf);
+    if (tracing()) traceAttempt(0, decoded, demod.toneSnrDb);
     // Reverberation-aware metrics are tried only when the plain energies do not decode.
     if ('failure' in decoded) {
+      let m = 0;
       for (const metric of reverbMetrics(E, nsym, toneCount(p), p.tonesPerGroup, p.groups)) {
         const d2 = slotsFromMetric(p, rows, E, metric);
         const r2 = decodeSlots(p, layout, d2.bytes, d2.conf);
+        if (tracing()) traceAttempt(++m, r2, d2.toneSnrDb);
         if (!('failure' in r2) || r2.rank > (decoded as { rank: number }).rank) {
           demod = d2;
           decoded = r2;
         }
         if (!('failure' in r2)) break;
       }
+    }
+    if (tracing()) {
+      trace({
+        t: 'decode', profile: p.name, rows, result: 'failure' in decoded ? decoded.failure : 'ok', byteErrors: decoded.byteErrors,
+        corrected: decoded.corrected, erasures: decoded.erasures, toneSnrDb: demod.toneSnrDb,
+      });
     }
     const diag: FrameDiagnostics = {
       profile: p.name,
@@ -865,6 +882,12 @@ function chirpAt(p: Profile, up: boolean, tau: number): [number, number] {
 function lagScore(yr: Float64Array, yi: Float64Array, cum: Float64Array, q: number, dq: number, dl: number, norm: number, floor: number): number {
   const ex = Math.max(floor, cum[q * dq + dl]! - cum[q * dq]!);
   return Math.min(1, (norm * (yr[q]! * yr[q]! + yi[q]! * yi[q]!)) / ex);
+}
+
+function traceAttempt(metric: number, d: SlotDecode, toneSnrDb: number): void {
+  trace({
+    t: 'attempt', metric, result: 'failure' in d ? d.failure : 'ok', byteErrors: d.byteErrors, corrected: d.corrected, erasures: d.erasures, toneSnrDb,
+  });
 }
 
 function snrFromScore(score: number): number {
