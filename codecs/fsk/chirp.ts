@@ -1,5 +1,5 @@
 /**
- * Chirp templates for the receiver's matched filter (spec/fsk.md §6 chirps, §7.1 steps 2 and 5).
+ * Chirp templates for the receiver's matched filter (spec/fsk.md §6 chirps, §7.2 steps 2 and 5).
  *
  * The analytic chirp of a profile, c(τ) = w(τ) · (sin θ(τ) − j cos θ(τ)) = −j w(τ) e^{jθ(τ)} with
  * θ(τ) = 2π (f_a τ + (f_b − f_a) τ² / (2 Tc)), is the transmitted chirp plus its Hilbert transform (the constant

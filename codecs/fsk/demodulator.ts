@@ -1,5 +1,5 @@
 /**
- * Tone demodulator (spec/fsk.md §7.1 steps 6-8), the receiver's "fskdem" block: per-symbol tone energies,
+ * Tone demodulator (spec/fsk.md §7.2 steps 6-8), the receiver's "fskdem" block: per-symbol tone energies,
  * soft decisions and the confidences that choose the erasures.
  *
  * Energies. For a sync (start n_0, clock offset eps) symbol s's window starts at

@@ -1,5 +1,5 @@
 /**
- * Chirp detector and frame synchroniser (spec/fsk.md §7.1 steps 2-5), the receiver's "framesync" block.
+ * Chirp detector and frame synchroniser (spec/fsk.md §7.2 steps 2-5), the receiver's "framesync" block.
  *
  * Matched filter. Overlap-save over blocks of N_fft samples advanced by N_hop = 64 floor((N_fft - N_c - 1) / 64):
  * hop b covers [h_b, h_b + N_fft), h_b = -N_lead + b N_hop, and yields the lags h_b + q dec, q < N_hop / dec.
@@ -235,7 +235,7 @@ export class ChirpDetector {
     while (step < 64 && fits(2 * step)) step *= 2;
     this.energyStep = step;
     this.energyPrefix = arena.alloc(F / step + 1);
-    // The stream is taken to be preceded by silence (spec/fsk.md §7.1 step 1): the first block starts N_lead
+    // The stream is taken to be preceded by silence (spec/fsk.md §7.2 step 1): the first block starts N_lead
     // samples before position 0, so a chirp at sample 0 has real correlation scores on both sides of its peak.
     const decMax = Math.max(...temps.map((a) => a.t.decimation));
     this.leadSamples = HOP_ALIGN * Math.ceil((2 * decMax) / HOP_ALIGN);

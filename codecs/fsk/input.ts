@@ -1,5 +1,5 @@
 /**
- * Input stage of the receiver (spec/fsk.md §7.1 step 1): sanitises pushed samples into the sample history
+ * Input stage of the receiver (spec/fsk.md §7.2 step 1): sanitises pushed samples into the sample history
  * and keeps the level meter.
  *
  * - Positions are absolute sample indices since the receiver started (or was reset). The history holds the
@@ -42,7 +42,7 @@ export class InputBuffer {
   readonly buffer: Float32Array;
   /** Samples kept behind the newest one when compacting (longest frame plus transform margins). */
   readonly historySamples: number;
-  /** Silence before position 0: zeros at -leadSamples .. -1 (spec/fsk.md §7.1 step 1). */
+  /** Silence before position 0: zeros at -leadSamples .. -1 (spec/fsk.md §7.2 step 1). */
   readonly leadSamples: number;
   /** Absolute position of buffer[0], samples. */
   firstPosition = 0;

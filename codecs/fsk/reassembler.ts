@@ -1,5 +1,5 @@
 /**
- * Frame decoder and message reassembler (spec/fsk.md §4-5, §7.1 step 9, §8): Reed-Solomon with erasures,
+ * Frame decoder and message reassembler (spec/fsk.md §4-5, §7.2 step 9, §8): Reed-Solomon with erasures,
  * frame header, CRC-32, segments.
  *
  * Reed-Solomon with GMD, per codeword. Codeword i's bytes are the slots j nb + i; they are ordered by
