@@ -17,7 +17,8 @@
  * Pairing. For a postamble peak at n_post and each unconsumed pending preamble n_pre of the family (latest
  * first) with a plausible spacing, every (profile, R) with |eps| <= maxClockOffset is a candidate,
  *   eps = (Delta_R - (n_post - n_pre)) / (Delta_R - kappa fs),  Delta_R = T_post(R) fs,  kappa = 2 f_c Tc / B,
- * tried smallest |eps| first. Refinement: the preamble is re-measured at full rate around
+ * tried smallest |eps| first; where |T_post(R) - kappa| < 0.1 s the spacing hardly depends on eps, so once
+ * every candidate has failed those are retried at eps +- k 0.001, k = 1 .. 4. Refinement: the preamble is re-measured at full rate around
  * n_pre + eps (Tc/2 + f_c Tc / B) fs with the chirp compressed in time by (1 + eps), then the postamble around
  * start + Delta_R / (1 + eps); eps = Delta_R / (post - start) - 1. Each refined sync goes to the sink, which
  * demodulates and decodes it; the first success consumes the preamble (and any preamble between it and the
@@ -36,6 +37,11 @@ import { trace, tracing } from './trace.js';
 
 /** Transform blocks start on multiples of this many samples relative to -N_lead. */
 export const HOP_ALIGN = 64;
+/** |T_post(R) - kappa| below which the pair spacing is an ill-conditioned clock-offset estimate, seconds. */
+export const ILL_CONDITIONED_SECONDS = 0.1;
+/** Clock-offset step and number of steps each side of the retries of ill-conditioned candidates. */
+export const EPS_STEP = 0.001;
+export const EPS_STEPS = 4;
 
 /** A confirmed chirp peak. */
 export interface ChirpPeak {
@@ -469,8 +475,19 @@ export class ChirpDetector {
       return { rank: 0, code: 'fsk.no_postamble', reason: 'no frame length fits the preamble-postamble spacing' };
     }
     cands.sort((a, b) => Math.abs(a.eps) - Math.abs(b.eps));
+    // Ill-conditioned spacings (spec/fsk.md §7.2 step 4): where T_post(R) is within ILL_CONDITIONED_SECONDS
+    // of kappa, the spacing barely depends on eps, so a few samples of coarse timing error move eps by
+    // thousands of ppm. After every direct candidate has failed, those (profile, R) are tried again at
+    // eps + k * EPS_STEP, k = +-1 .. +-EPS_STEPS (nearest first), still within maxClockOffset.
+    const retries: { p: Profile; rows: number; eps: number }[] = [];
+    for (let k = 1; k <= EPS_STEPS; k++) {
+      for (const c of cands) {
+        if (Math.abs(postambleStart(c.p, c.rows) - fam.pairBiasSeconds) >= ILL_CONDITIONED_SECONDS) continue;
+        for (const e of [c.eps - k * EPS_STEP, c.eps + k * EPS_STEP]) if (Math.abs(e) <= this.maxClockOffset) retries.push({ p: c.p, rows: c.rows, eps: e });
+      }
+    }
     let best: SyncFailure | null = null;
-    for (const c of cands) {
+    for (const c of [...cands, ...retries]) {
       const res = sink.decode(this.sync(input, fam, c.p, c.rows, c.eps, pre, post));
       if ('frame' in res) return res;
       if (!best || res.rank > best.rank) best = res;

@@ -85,6 +85,7 @@ const cases: Case[] = [
   { name: 'robust 200 B, RT60 1.0 s DRR 0 dB (reverberation metrics)', rate: 48000, samples: channel(tx('robust', 200, 4), { seed: 15, rt60: 1.0, drrDb: 0, snrDb: 20 }), chunk: 4096 },
   { name: 'robust 80 B, dropouts and clicks', rate: 48000, samples: channel(tx('robust', 80, 5), { seed: 16, snrDb: 8, dropouts: { count: 2, duration: 0.0125 }, clicks: { count: 3, levelDb: 20 } }), chunk: 700 },
   { name: 'ultrasonic 12 B, -5 dB, -1 % offset', rate: 48000, samples: channel(tx('ultrasonic', 12, 6), { seed: 17, snrDb: -5, clockOffset: -0.01 }), chunk: 4096 },
+  { name: 'ultrasonic 12 B, -7 dB, +1 % offset (ill-conditioned spacing: clock-offset retries)', rate: 48000, samples: channel(encode(makeRng(1200).bytes(12), { profile: 'ultrasonic' }), { seed: 900, leadIn: [0.2, 0.5], snrDb: -7, clockOffset: 0.01 }), chunk: 4096 },
   { name: 'ultrasonic 300 B, 44.1 kHz capture, +0.7 %, -3 dB', rate: 44100, samples: channel(tx('ultrasonic', 300, 7), { seed: 18, outRate: 44100, snrDb: -3, clockOffset: 0.007 }), chunk: 128 },
   { name: 'fast 1300 B in 3 segments, 10 dB, 128-sample pushes', rate: 48000, samples: channel(tx('fast', 1300, 8), { seed: 19, snrDb: 10 }), chunk: 128 },
   { name: 'fast pink noise 5 dB, band limit and tilt', rate: 48000, samples: channel(tx('fast', 200, 9), { seed: 20, noise: 'pink', snrDb: 5, bandLowHz: 300, bandHighHz: 12000, tiltDbPerOctave: -2 }), chunk: 4096 },
