@@ -36,12 +36,13 @@ export const DEFAULT_MAX_CLOCK_OFFSET = 0.02;
 export const MAX_CLOCK_OFFSET_LIMIT = 0.1;
 
 export interface ReceiverOptions {
+  /** Sample rate of the pushed samples: a whole number of Hz in 8000 .. 192000. */
   sampleRate: number;
-  /** Profiles to listen for (default: all). */
+  /** Profiles to listen for (default: all that the rate can carry). */
   profiles?: readonly ProfileName[];
-  /** Chirp detection threshold on rho^2 (default 0.08). */
+  /** Chirp detection threshold on rho^2, in (0, 1] (default 0.08). Lower values cost CPU on noise. */
   threshold?: number;
-  /** Largest clock offset searched, as a fraction (default 0.02 = 2 %). */
+  /** Largest clock offset searched, as a fraction in [0, 0.1] (default 0.02 = 2 %). */
   maxClockOffset?: number;
   /** Called for every event as it happens (in addition to push()'s return value). */
   onEvent?: (e: ReceiverEvent) => void;
