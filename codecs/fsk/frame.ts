@@ -33,13 +33,18 @@ export interface BlockLayout {
   capacity: number;
 }
 
-/** Layout of a frame with `rows` rows (a pure function of profile and rows). */
+/**
+ * Layout of a frame with `rows` rows (a pure function of profile and rows), or null when `rows` has no
+ * layout: S = rows * G <= P leaves no codeword that could carry a data byte (nb would be 0 and the block
+ * lengths floor(N / nb) undefined), so such a row count is never sent and never tried (spec/fsk.md §5).
+ */
 export function layoutForRows(p: Profile, rows: number): BlockLayout | null {
+  if (!Number.isInteger(rows) || rows < 1) return null;
   const slots = rows * p.groups;
+  if (slots <= p.parity) return null;
   let nb = Math.ceil(slots / MAX_CODEWORD);
   // A last block that could carry no data byte is dropped; its slots become padding.
   if (slots - MAX_CODEWORD * (nb - 1) <= p.parity) nb -= 1;
-  if (nb < 1) return null;
   const codewordBytes = Math.min(slots, nb * MAX_CODEWORD);
   const base = Math.floor(codewordBytes / nb);
   const extra = codewordBytes % nb;
@@ -84,6 +89,44 @@ export function postambleStart(p: Profile, rows: number): number {
 /** Total air time of one frame with `rows` rows, seconds. */
 export function frameDuration(p: Profile, rows: number): number {
   return postambleStart(p, rows) + p.chirpDuration;
+}
+
+/**
+ * Exact sample counts (spec/fsk.md §6.1). Every profile time is a whole number of microseconds, so the
+ * frame length in microseconds is an integer and the sample counts are computed in integer arithmetic
+ * (exact in doubles: T_us * fs < 2^53 for every frame at every rate up to 192 kHz), with no floating-point
+ * rounding a port would have to reproduce.
+ */
+export const MICROS = 1_000_000;
+/** Silence between consecutive segment frames of one message, microseconds (0.050 s). */
+export const SEGMENT_GAP_US = 50_000;
+
+/** A profile time in whole microseconds (every time in the profile table is one; a test checks it). */
+export function micros(seconds: number): number {
+  return Math.round(seconds * MICROS);
+}
+
+/** ceil(a / b) for non-negative integers a and b > 0, exact for a < 2^53. */
+function ceilDiv(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}
+
+/** T_frame(R) in microseconds: 2 Tc + 2 Tgap + R * spb * Ts. */
+export function frameMicros(p: Profile, rows: number): number {
+  return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + symbolCount(p, rows) * (micros(p.guard) + micros(p.window));
+}
+
+/**
+ * N_frame(R, fs) = ceil(T_frame(R) * fs): the number of samples of one frame at an integer rate fs. Sample n
+ * (0 <= n < N_frame) is x(n / fs); the last sample that can be non-zero is the last one before T_frame.
+ */
+export function frameSamples(p: Profile, rows: number, rate: number): number {
+  return ceilDiv(frameMicros(p, rows) * rate, MICROS);
+}
+
+/** N_gap(fs) = ceil(0.050 * fs): samples of silence between consecutive segment frames. */
+export function segmentGapSamples(rate: number): number {
+  return ceilDiv(SEGMENT_GAP_US * rate, MICROS);
 }
 
 /** Air time of one frame carrying `length` payload bytes. */

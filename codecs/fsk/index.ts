@@ -6,7 +6,7 @@
  */
 export { PROFILES, PROFILE_NAMES, FRAME_VERSION, getProfile, profileById, toneHz, type Profile, type ProfileName } from './profiles.js';
 export {
-  airTime, frameDuration, rowsForPayload, layoutForRows, buildFrame, MAX_FRAME_PAYLOAD, MAX_MESSAGE, MAX_SEGMENTS, HEADER_BYTES, CRC_BYTES,
+  airTime, frameDuration, frameMicros, frameSamples, segmentGapSamples, SEGMENT_GAP_US, rowsForPayload, layoutForRows, buildFrame, MAX_FRAME_PAYLOAD, MAX_MESSAGE, MAX_SEGMENTS, HEADER_BYTES, CRC_BYTES,
 } from './frame.js';
 export { encode, segmentPayload, DEFAULT_PEAK, SEGMENT_GAP, MIN_RATE, MAX_RATE, type EncodeOptions } from './modulate.js';
 export {

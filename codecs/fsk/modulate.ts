@@ -11,15 +11,17 @@
  * so a tone repeated in consecutive symbols is one continuous sinusoid (the ramps overlap-add to 1).
  */
 import { OffpayError } from '../../src/errors.js';
-import { buildFrame, dataStart, frameDuration, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, type Segment } from './frame.js';
+import {
+  buildFrame, dataStart, frameSamples, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
+} from './frame.js';
 import { getProfile, PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type Profile, type ProfileName } from './profiles.js';
 
 export const MIN_RATE = 8000;
 export const MAX_RATE = 192000;
 /** Default peak amplitude of a frame (-6 dBFS). */
 export const DEFAULT_PEAK = 0.5;
-/** Silence between consecutive segment frames, seconds. */
-export const SEGMENT_GAP = 0.05;
+/** Silence between consecutive segment frames, seconds (exactly SEGMENT_GAP_US microseconds). */
+export const SEGMENT_GAP = SEGMENT_GAP_US / 1e6;
 
 export interface EncodeOptions {
   profile?: ProfileName;
@@ -29,9 +31,10 @@ export interface EncodeOptions {
   peak?: number;
 }
 
+/** A sample rate is a whole number of Hz in MIN_RATE..MAX_RATE (the sample counts of §6.1 are integer formulas). */
 export function checkRate(rate: number): void {
-  if (!Number.isFinite(rate) || rate < MIN_RATE || rate > MAX_RATE) {
-    throw new OffpayError('fsk.bad_rate', `sample rate ${rate} is outside ${MIN_RATE}..${MAX_RATE} Hz`);
+  if (!Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {
+    throw new OffpayError('fsk.bad_rate', `sample rate ${rate} is not a whole number of Hz in ${MIN_RATE}..${MAX_RATE}`);
   }
 }
 
@@ -94,8 +97,7 @@ function synthFrame(p: Profile, payload: Uint8Array, seg: Segment, rate: number)
   const { layout, slots } = buildFrame(p, payload, seg);
   const rows = layout.rows;
   const tones = symbolTones(p, slots, rows);
-  const dur = frameDuration(p, rows);
-  const out = new Float64Array(Math.ceil(dur * rate) + 1);
+  const out = new Float64Array(frameSamples(p, rows, rate));
   const Ts = symbolPeriod(p);
   const nsym = rows * symbolsPerByte(p);
   const td = dataStart(p);
@@ -150,7 +152,8 @@ export function encode(payload: Uint8Array, options: EncodeOptions = {}): Float3
   if (!(peak > 0 && peak <= 1)) throw new OffpayError('fsk.bad_input', `peak ${peak} must be in (0, 1]`);
   const parts = segmentPayload(payload);
   const frames = parts.map((part, index) => synthFrame(p, part, { index, count: parts.length }, rate));
-  const gap = Math.round(SEGMENT_GAP * rate);
+  // Segment i + 1 starts N_frame(R_i) + N_gap samples after segment i (spec/fsk.md §6.1).
+  const gap = segmentGapSamples(rate);
   const total = frames.reduce((a, f) => a + f.length, 0) + gap * (frames.length - 1);
   const out = new Float32Array(total);
   let max = 0;

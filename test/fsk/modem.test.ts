@@ -286,6 +286,39 @@ describe('bad audio never crashes or hangs', () => {
       { numRuns: 8, seed: 5 },
     );
   });
+  // spec/fsk.md §7: a receiver MUST accept every frame that §4-6 produce, wherever it starts in the stream
+  // (issue 12: ultrasonic frames of 0-14 bytes at sample 0 failed with fsk.truncated).
+  for (const profile of ['fast', 'robust', 'ultrasonic'] as const) {
+    it(`property: ${profile}, payloads of 0..300 bytes at any leading offset (0 included) decode exactly`, () => {
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: 0, maxLength: 300 }),
+          fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 20000 })),
+          (payload, lead) => {
+            const x = encode(payload, { profile, sampleRate: 48000 });
+            const y = new Float32Array(lead + x.length);
+            y.set(x, lead);
+            const r = decode(y, 48000);
+            expect(r.messages.map(hex)).toEqual([hex(payload)]);
+            expect(Math.abs(r.frames[0]!.diagnostics.startSample - lead)).toBeLessThanOrEqual(1);
+          },
+        ),
+        { numRuns: 24, seed: 12, examples: [[new Uint8Array(0), 0], [new Uint8Array(14), 0], [new Uint8Array(15), 0]] },
+      );
+    });
+  }
+  // spec/fsk.md §7.2 step 4: for ultrasonic frames of 8-12 rows the preamble-postamble spacing hardly depends
+  // on the clock offset (T_post(R) close to kappa = 0.544 s); the receiver retries such candidates at
+  // eps +- 1000 ppm steps (without them, seeds 900..915 decode 8/16 at +1 % and 9/16 at -1 %).
+  it('short ultrasonic frames at -7 dB and +-1 % clock offset decode (ill-conditioned spacing)', () => {
+    for (const off of [0.01, -0.01]) {
+      for (let t = 0; t < 8; t++) {
+        const payload = makeRng(1200 + t).bytes(12);
+        const y = simulate(encode(payload, { profile: 'ultrasonic' }), 48000, { seed: 900 + t, leadIn: [0.2, 0.5], snrDb: -7, clockOffset: off });
+        expect(decode(y.samples, y.rate).messages.map(hex)).toEqual([hex(payload)]);
+      }
+    }
+  });
   it('no false frame in noise, speech-like and music-like input (20 s each)', () => {
     const inputs = [
       Float32Array.from(whiteNoise(20 * rate, 0.1, makeRng(1))),
