@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Issuer, MemoryCounterStore, Wallet, createRequest, dayOf, formatMoney, publicKeyOf, randomSecretKey } from 'offpay';
+import { Issuer, MemoryCounterStore, Wallet, dayOf, formatMoney, publicKeyOf, randomSecretKey } from 'offpay';
 import { nodeEd25519, openSqliteReaderStore } from 'offpay/node';
 import { Reader, createBlocklist, type ReaderVerdict } from 'offpay/reader';
 import { decode as fskDecode, encode as fskEncode } from 'offpay/fsk';
@@ -33,7 +33,8 @@ const machine = {
     now,
   ),
 };
-const store = await openSqliteReaderStore(join(dir, 'vm.db')); // needs better-sqlite3 (an optional peer)
+// a reader database is created once, explicitly (a missing one is never silently recreated: spec/reader.md)
+const store = await openSqliteReaderStore(join(dir, 'vm.db'), { mode: 'create' }); // needs better-sqlite3 (an optional peer)
 const reader = new Reader({ ...machine, issuerKeys, store, verifier: nodeEd25519() });
 reader.loadBlocklist(createBlocklist(issuer.currentKey(now), { issuerId: issuer.issuerId, version: 1, issuedAt: now, walletIds: [] }).bytes);
 await loadQrEngineNode(); // the zxing wasm from the installed package, never a CDN
@@ -58,8 +59,8 @@ const customers = [
 let lastToken: Uint8Array | undefined;
 let sold = 0;
 for (const c of customers) {
-  // 1. the machine shows the request on its screen
-  const { request, bytes } = createRequest(machine, { amount: c.price, currency: HKD, time: now });
+  // 1. the machine opens a request (its one open request: a new one closes the old) and shows it on screen
+  const { bytes } = reader.openRequest({ amount: c.price, currency: HKD, now });
   const onScreen = await encodeCode(bytes, { kind: 'request' });
   // 2. the phone's camera reads it, the wallet checks it and signs a token
   const seen = await decodeCode(onScreen.png, { expect: 'request' });
@@ -74,7 +75,7 @@ for (const c of customers) {
   }
   if (!received) throw new Error('the token did not get through');
   // 4. accept (durably recorded), vend, complete
-  const verdict = await reader.accept(received, { request });
+  const verdict = await reader.accept(received, { now }); // judged against the open request
   console.log(`${c.item} (${c.via}): ${line(verdict)}`);
   if (!verdict.accepted) continue;
   vend(c.item);
@@ -83,8 +84,9 @@ for (const c of customers) {
   lastToken = received;
 }
 
-// a recorded token played again (someone recorded the sound) is refused
-const replay = await reader.accept(lastToken!, { request: createRequest(machine, { amount: 1800, currency: HKD, time: now }).request });
+// a recorded token played again (someone recorded the sound) at the next customer's request is refused
+reader.openRequest({ amount: 1800, currency: HKD, now });
+const replay = await reader.accept(lastToken!, { now });
 console.log(`replay of the last token: ${line(replay)}`);
 
 store.close();

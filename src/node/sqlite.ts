@@ -64,7 +64,7 @@ export function loadSqliteDriver(area: 'reader' | 'clearing', load: (id: string)
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new OffpayError(
-      `${area}.sqlite_unavailable`,
+      area === 'reader' ? 'reader.sqlite_unavailable' : 'clearing.sqlite_unavailable',
       `the SQLite driver ${SQLITE_DRIVER} is not available (${why}); it is an optional peer dependency of offpay: ` +
         `run \`npm install ${SQLITE_DRIVER}\` next to offpay (if it is installed but did not build, allow its install script, ` +
         `e.g. \`npm install-scripts approve ${SQLITE_DRIVER}\` on npm 11, and run \`npm rebuild ${SQLITE_DRIVER}\`)`,
