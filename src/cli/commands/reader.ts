@@ -16,6 +16,7 @@ import { loadIssuer, loadIssuerKeys, loadReader, readBytes, writeFileDurable } f
 import { Reader, type AcceptContext, type ReaderOptions, type ReaderVerdict } from '../../reader/reader.js';
 import { READER_REASONS } from '../../reader/reasons.js';
 import { SqliteReaderStore } from '../../reader/sqlite.js';
+import { verifyToken } from '../../verify.js';
 import type { CurrencyLimits, ProfileParams } from '../../reader/profiles.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, UsageError, type Command, type CommandContext } from '../framework.js';
@@ -109,8 +110,16 @@ function verdictJson(file: string, v: ReaderVerdict): Record<string, unknown> {
     : { file, accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: toHex(v.tokenHash), ...(v.seq !== undefined ? { journalSeq: v.seq } : {}) };
 }
 
+/** What an operator does about a refusal that is the reader's own state, not the token's fault. */
+export function refusalHint(reason: string): string {
+  if (reason === 'blocklist_stale' || reason === 'stale_limit') {
+    return '; load a current blocklist from clearing: offpay reader load-blocklist --reader READER --db READER.db LIST (LIST from offpay clearing blocklist)';
+  }
+  return '';
+}
+
 function verdictLine(file: string, v: ReaderVerdict): string {
-  if (!v.accepted) return `${file}: REJECTED ${v.reason} (${v.code}): ${v.message}`;
+  if (!v.accepted) return `${file}: REJECTED ${v.reason} (${v.code}): ${v.message}${refusalHint(v.reason)}`;
   const what = v.status === 'resumed' ? 'RESUMED (already paid, not charged again)' : v.status === 'tapped_out' ? 'TAPPED OUT, fare' : 'ACCEPTED';
   return `${file}: ${what} ${money(v.amount, v.currency)} from wallet ${toHex(v.walletId)} counter ${v.counter} (journal entry ${v.seq})`;
 }
@@ -153,22 +162,20 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
         if (reader.cert.profile === 'vending') {
           const req = await findRequest(dir, bytes, ctx.opt('request'));
           if (!req) {
+            // No request to judge against. Stateless verification still decides, in its own order, against a
+            // request no token answers: a token that does not decode is malformed (not challenge_missing),
+            // a bad signature or another payee says so, and only then challenge_missing or challenge_mismatch.
             let challenge: Uint8Array | undefined;
             try {
               challenge = decodeToken(bytes).challenge;
             } catch {
               challenge = undefined;
             }
-            // No request to judge against: the stateless reasons say why (no challenge, or an unknown one).
-            const reason = challenge ? 'challenge_mismatch' : 'challenge_missing';
-            v = {
-              accepted: false,
-              status: 'rejected',
-              reason,
-              code: reason === 'challenge_mismatch' ? 13 : 12,
-              message: challenge ? `no outstanding request of reader ${reader.readerId} has challenge ${toHex(challenge)}` : 'a vending reader takes only tokens that answer its payment request',
-              tokenHash: tokenHash(bytes),
-            };
+            const none = { amount: 0, currency: 0, time: now, challenge: challenge ? challenge.map((b) => b ^ 0xff) : new Uint8Array(8) };
+            const s = verifyToken(bytes, reader.verifyContext({ request: none }, now), nodeEd25519());
+            if (s.accepted) throw new Error('a token matched a request built not to match');
+            const message = s.reason === 'challenge_mismatch' ? `no outstanding request of reader ${reader.readerId} has challenge ${toHex(challenge!)}` : s.reason === 'challenge_missing' ? 'a vending reader takes only tokens that answer its payment request' : s.message;
+            v = { accepted: false, status: 'rejected', reason: s.reason, code: s.code, message, tokenHash: tokenHash(bytes) };
           } else {
             v = await reader.accept(bytes, { ...c, request: req });
           }
@@ -192,9 +199,10 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
   },
 };
 
-function hashArg(arg: string): Uint8Array {
+/** A token hash in hex, or the hash of a token file in any form (CBOR, WAV, PNG/JPEG, NDEF: src/cli/payload.ts). */
+async function hashArg(arg: string): Promise<Uint8Array> {
   if (/^[0-9a-fA-F]{64}$/.test(arg)) return fromHex(arg);
-  return tokenHash(readBytes(arg, 'token', 65536));
+  return tokenHash(await readPayload('token', arg));
 }
 
 const voidCmd: Command = {
@@ -206,7 +214,7 @@ const voidCmd: Command = {
   async run(ctx) {
     const [arg, ...extra] = ctx.positionals;
     if (!arg || extra.length) throw new UsageError('give exactly one TOKEN');
-    const hash = hashArg(arg);
+    const hash = await hashArg(arg);
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
@@ -234,7 +242,7 @@ const complete: Command = {
   async run(ctx) {
     const [arg, ...extra] = ctx.positionals;
     if (!arg || extra.length) throw new UsageError('give exactly one TOKEN');
-    const hash = hashArg(arg);
+    const hash = await hashArg(arg);
     const { reader, store } = openReader(ctx, parseNow(undefined));
     try {
       const ok = reader.complete(hash);
@@ -349,7 +357,7 @@ const status: Command = {
       for (const e of reader.entries()) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
       ctx.out(`reader ${reader.readerId} (${reader.profile.name}): ${head.seq} journal entries ${JSON.stringify(counts)}, head ${toHex(head.hash)}`);
       ctx.out(`chain: ${chain.ok ? 'verifies' : `BROKEN at ${chain.error?.seq}: ${chain.error?.message}`}; batches exported: ${reader.exportedBatches()}`);
-      ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ' (STALE)' : ''}` : 'blocklist: none loaded (stale)');
+      ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ' (STALE)' : ''}` : 'blocklist: none loaded (stale; a vending reader refuses every token until one is loaded: offpay reader load-blocklist)');
       ctx.emit({ readerId: reader.readerId, profile: reader.profile.name, head: { seq: head.seq, hash: toHex(head.hash) }, entries: counts, chain, exportedBatches: reader.exportedBatches(), blocklist: bl });
       return chain.ok ? EXIT_OK : EXIT_REJECTED;
     } finally {
@@ -380,7 +388,9 @@ const ingest: Command = {
     try {
       const results: Record<string, unknown>[] = [];
       let rejected = false;
-      for (const file of ctx.positionals) {
+      const progress = ctx.progress('ingesting', { total: ctx.positionals.length, unit: 'batches' });
+      for (const [i, file] of ctx.positionals.entries()) {
+        progress.update(i, file);
         const r = c.ingest(readBytes(file, 'batch', 512 * 1024 * 1024));
         if (r.outcome === 'rejected') rejected = true;
         ctx.out(
@@ -390,6 +400,7 @@ const ingest: Command = {
         );
         results.push({ file, ...r });
       }
+      progress.done();
       ctx.emit({ results });
       return rejected ? EXIT_REJECTED : EXIT_OK;
     } finally {
