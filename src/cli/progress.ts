@@ -3,7 +3,7 @@
  * decoding a long recording, generating vectors).
  *
  * Rules: drawn on standard error only, only when it is a terminal and the command is not in --json mode;
- * nothing is drawn until `delayMs` (default 1 s) has passed, so quick runs print nothing extra; redrawn at
+ * nothing is drawn until `delayMs` (default 1 s, or the environment's OFFPAY_PROGRESS_DELAY_MS) has passed, so quick runs print nothing extra; redrawn at
  * most every `intervalMs` (default 100 ms) on one line (carriage return, then erase to the end of the
  * line); `done()` erases the line, leaving the terminal as it was.
  */
@@ -38,11 +38,17 @@ export interface Progress {
 
 const ERASE = '\r\x1b[K';
 
+/** 1 s, or OFFPAY_PROGRESS_DELAY_MS (tests and demos set 0 to see the line at once). */
+function defaultDelayMs(): number {
+  const v = typeof process === 'undefined' ? undefined : process.env.OFFPAY_PROGRESS_DELAY_MS;
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : 1000;
+}
+
 export function createProgress(sink: ProgressSink, label: string, o: ProgressOptions = {}): Progress {
   const active = (o.enabled ?? true) && sink.isTTY;
   const now = o.now ?? (() => Date.now());
   const start = now();
-  const delay = o.delayMs ?? 1000;
+  const delay = o.delayMs ?? defaultDelayMs();
   const interval = o.intervalMs ?? 100;
   let lastDraw = -Infinity;
   let drawn = false;
