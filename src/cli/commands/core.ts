@@ -24,15 +24,7 @@ import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet, writeFileDurable } from '../../node/files.js';
 import { createRequest } from '../../request.js';
 import { verifyToken, type VerifyContext } from '../../verify.js';
-import {
-  checkVectorFilesAsync,
-  checkVectorFilesSync,
-  generateVectors,
-  GENERATE_STEPS,
-  parseVectorFile,
-  vectorFileText,
-  type VectorFile,
-} from '../../vectors.js';
+import type { VectorFile } from '../../vectors.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
 import { checkOut, readPayload, readPayloadWithForm, writePayload } from '../payload.js';
@@ -406,6 +398,7 @@ const vectorsGenerate: Command = {
   options: { dir: { type: 'string', arg: 'DIR', help: 'output directory', default: DEFAULT_VECTOR_DIR } },
   async run(ctx) {
     const dir = resolve(ctx.opt('dir') ?? DEFAULT_VECTOR_DIR);
+    const { generateVectors, vectorFileText, GENERATE_STEPS } = await import('../../vectors.js'); // loaded on use
     const progress = ctx.progress('generating vectors', { total: GENERATE_STEPS, unit: 'steps' });
     const files = generateVectors((done, _total, step) => progress.update(done, step));
     progress.done();
@@ -432,6 +425,7 @@ const vectorsCheck: Command = {
   async run(ctx) {
     const dir = ctx.opt('dir') ?? shippedVectorDir();
     if (!existsSync(dir)) throw new OffpayError('vectors.missing', `no vector directory at ${dir}`);
+    const { checkVectorFilesAsync, checkVectorFilesSync, parseVectorFile } = await import('../../vectors.js'); // loaded on use
     const files: Record<string, VectorFile> = {};
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       files[name] = parseVectorFile(readFileSync(join(dir, name), 'utf8'), name);
