@@ -22,6 +22,10 @@ function topHelp(): string {
     'Commands:',
     ...ALL_COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
+    'Files: the input as FILE or --in FILE; a token or request is read from CBOR, WAV, PNG/JPEG or NDEF alike',
+    '(detected by content); --out - writes to standard output (a QR code on a terminal; never binary to one).',
+    'Progress is drawn on standard error when it is a terminal (never with --json).',
+    '',
     'Exit codes: 0 success or accepted, 1 token rejected, 2 unusable input or usage.',
     '',
   ].join('\n');

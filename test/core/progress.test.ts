@@ -3,7 +3,7 @@
  * throttled, erased when done and before other output; and through a real pseudo-terminal (`script`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -92,6 +92,43 @@ describe('commands draw progress on a terminal only', () => {
       for (const log of [await runIngest(false, false), await runIngest(true, true)]) {
         expect(log.filter(([w, s]) => w === 'err' || s.includes('\r'))).toEqual([]);
       }
+    } finally {
+      delete process.env.OFFPAY_PROGRESS_DELAY_MS;
+    }
+  });
+
+  it('fsk decode on a terminal streams the recording through the receiver with the same result as without', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'offpay-fskprog-'));
+    process.env.OFFPAY_PROGRESS_DELAY_MS = '0';
+    try {
+      for (const wav of ['fixtures/fsk/fast_capture_44100.wav', 'fixtures/fsk/fast_clean_48000_1000B.wav']) {
+        const results: { out: string; err: string; payload: Buffer }[] = [];
+        for (const stderrIsTTY of [false, true]) {
+          let out = '';
+          let err = '';
+          const file = join(d, `p-${stderrIsTTY}.bin`);
+          const code = await main(['fsk', 'decode', wav, '--out', file], { out: (s) => (out += s), err: (s) => (err += s), stderrIsTTY });
+          expect(code, err).toBe(0);
+          results.push({ out, err, payload: readFileSync(file) });
+        }
+        const [plain, tty] = results as [(typeof results)[0], (typeof results)[0]];
+        expect(tty.payload.equals(plain.payload)).toBe(true);
+        expect(tty.out.replace(/p-true/g, 'p-false')).toBe(plain.out); // same frames, SNR, offsets
+        expect(plain.err).toBe('');
+        expect(tty.err).toMatch(/^\r\x1b\[Kdecoding \d+(\.\d)?\/\d+ s of audio/);
+        expect(tty.err.endsWith('\r\x1b[K')).toBe(true);
+      }
+      // No frame at all: the same typed error either way.
+      const silent = join(d, 'silence.wav');
+      expect(await main(['fsk', 'sim', '--in', 'fixtures/fsk/fast_clean_48000_16B.wav', '--out', silent, '--snr=-40'], { out: () => undefined, err: () => undefined })).toBe(0);
+      const codes: string[] = [];
+      for (const stderrIsTTY of [false, true]) {
+        let err = '';
+        expect(await main(['fsk', 'decode', silent], { out: () => undefined, err: (s) => (err += s), stderrIsTTY })).toBe(2);
+        codes.push(/\[(fsk\.[a-z_]+)\]/.exec(err)?.[1] ?? err);
+      }
+      expect(codes[0]).toMatch(/^fsk\./);
+      expect(codes[1]).toBe(codes[0]);
     } finally {
       delete process.env.OFFPAY_PROGRESS_DELAY_MS;
     }
