@@ -3,7 +3,7 @@
  * vectors from anywhere, did-you-mean, the stateless reason first, human forms, and what to do about a
  * stale blocklist. Each block failed before the change it covers.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +212,21 @@ describe('human forms in human output, --json unchanged', () => {
     const ks = await ok(['inspect', p('issuer', 'keyset.cbor')]);
     expect(ks.out).toMatch(/keys\n {4}\[1\]\n {6}key index +1\n/);
     expect(ks.out).toMatch(/not after +20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
+  });
+
+  it('clearing report shows double-spend amounts in their currency, not minor units', async () => {
+    await ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('wd'), '--seed', 'typed-ds', NOW]);
+    cpSync(p('wd'), p('wd-clone'), { recursive: true });
+    await ok(['request', '--reader', p('vm'), '--amount', '7.25', '--out', p('rd1.cbor'), NOW]);
+    await ok(['pay', '--wallet', p('wd'), '--request', p('rd1.cbor'), '--out', p('td1.cbor'), NOW]);
+    await ok(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td1.cbor'), NOW]);
+    await ok(['request', '--reader', p('vm'), '--amount', '7.50', '--out', p('rd2.cbor'), NOW]);
+    await ok(['pay', '--wallet', p('wd-clone'), '--request', p('rd2.cbor'), '--out', p('td2.cbor'), NOW]);
+    expect((await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td2.cbor'), NOW])).code).toBe(1); // replayed, kept as evidence
+    await ok(['reader', 'export', '--reader', p('vm'), '--db', p('vm.db'), '--out', p('vm.batch'), NOW]);
+    await ok(['clearing', 'ingest', '--issuer', p('issuer'), '--db', p('clearing.db'), p('vm.batch')]);
+    const r = await ok(['clearing', 'report', '--db', p('clearing.db')]);
+    expect(r.out).toMatch(/counter_reuse: wallet [0-9a-f]+ counter 1: reader 4201 entry \d+ \(HKD 7\.25\) and reader 4201 entry \d+ \(HKD 7\.50\)/);
   });
 
   it('--json keeps the machine forms and the same keys', async () => {

@@ -409,6 +409,19 @@ const ingest: Command = {
   },
 };
 
+/**
+ * The amount an evidence token pays, in its certificate's currency ('HKD 12.50'), for human output. Read from
+ * the signed token itself: the journal value of a conflict entry is its reason code, not an amount.
+ */
+function evidenceAmount(e: { amount: number; token: string }): string {
+  try {
+    const t = decodeToken(fromHex(e.token));
+    return money(t.amount, t.walletCert.currency);
+  } catch {
+    return `${e.amount} minor units`;
+  }
+}
+
 function printReport(ctx: CommandContext, r: ClearingReport): void {
   ctx.out(`Settlement (fee ${r.feeBps} bps, rounded half to even per line):`);
   if (!r.settlement.length) ctx.out('  (nothing to settle)');
@@ -419,7 +432,7 @@ function printReport(ctx: CommandContext, r: ClearingReport): void {
   for (const x of r.readers) ctx.out(`  reader ${x.readerId} (${x.profile}, merchant ${x.operatorId}): ${x.entries} entries in ${x.batches} batches${x.gaps.length ? `, GAPS ${x.gaps.map(([a, b]) => `${a}..${b}`).join(', ')}` : ''}`);
   ctx.out(`Double spends: ${r.doubleSpends.length}`);
   for (const d of r.doubleSpends) {
-    ctx.out(`  ${d.kind}: wallet ${d.walletId} counter ${d.counter}: reader ${d.first.readerId} entry ${d.first.seq} (${d.first.amount}) and reader ${d.second.readerId} entry ${d.second.seq} (${d.second.amount})`);
+    ctx.out(`  ${d.kind}: wallet ${d.walletId} counter ${d.counter}: reader ${d.first.readerId} entry ${d.first.seq} (${evidenceAmount(d.first)}) and reader ${d.second.readerId} entry ${d.second.seq} (${evidenceAmount(d.second)})`);
   }
   if (r.problems.length) ctx.out(`Problems: ${r.problems.map((p) => `reader ${p.readerId} ${p.kind}: ${p.detail}`).join('; ')}`);
   if (r.invalidTokens.length) ctx.out(`Invalid tokens (not settled): ${r.invalidTokens.map((t) => `reader ${t.readerId} entry ${t.seq} ${t.reason}`).join('; ')}`);
