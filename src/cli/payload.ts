@@ -2,7 +2,7 @@
  * Reading and writing tokens and payment requests in whatever form a transport left them, for every CLI
  * command alike.
  *
- * Reading (`readPayload`): with `--via`, that transport; otherwise the form is detected from the file's
+ * Reading (`readPayload`): `-` (or a pipe) is standard input, read whole up to MAX_STREAM_BYTES; with `--via`, that transport; otherwise the form is detected from the file's
  * first bytes (`sniff`): PNG/JPEG -> the QR transport, RIFF/WAVE -> FSK, an NDEF message whose first record
  * is a well-known/media/URI/external record that holds an offpay record -> NFC, 4+ digits -> a payment code
  * (requests only), anything else is the raw CBOR message (at most MAX_MESSAGE_FILE_BYTES). Each transport
@@ -14,7 +14,9 @@
  * says what to do), and `--out -` with `--json` is refused (both would write to standard output).
  * `checkOut` applies these rules before any work is done, so a refused `pay` spends no counter.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OffpayError } from '../errors.js';
 import { readBytes } from '../node/files.js';
 import { sniff, writeOut } from './common.js';
@@ -51,8 +53,65 @@ function ndefCandidate(b0: number | undefined): boolean {
 
 export type PayloadForm = 'cbor' | 'wav' | 'png' | 'jpeg' | 'ndef' | 'digits';
 
-/** Read a token or a request from a file, whatever transport form it is in. */
+/** Largest input read from standard input or a pipe (`-`): the largest file any form accepts (a WAV). */
+export const MAX_STREAM_BYTES = 256 * 1024 * 1024;
+
+/** Read all of standard input (`-`) or a pipe/device path, refusing more than `max` bytes (file.too_large). */
+export function readStream(path: string, what: string, max = MAX_STREAM_BYTES): Uint8Array {
+  let fd: number | undefined;
+  try {
+    fd = path === '-' ? 0 : openSync(path, 'r');
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = new Uint8Array(65536);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue; // a non-blocking pipe with no data yet
+        if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+        throw e;
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > max) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${max} bytes`);
+      chunks.push(buf.subarray(0, n));
+    }
+    return new Uint8Array(Buffer.concat(chunks));
+  } catch (e) {
+    if (e instanceof OffpayError) throw e;
+    throw new OffpayError('file.unreadable', `cannot read ${what} from ${path === '-' ? 'standard input' : path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
+  }
+}
+
+function isStream(path: string): boolean {
+  if (path === '-') return true;
+  try {
+    const st = statSync(path);
+    return st.isFIFO() || st.isCharacterDevice() || st.isSocket();
+  } catch {
+    return false; // readHead reports the missing file
+  }
+}
+
+/**
+ * Read a token or a request from a file, whatever transport form it is in. `-` (or a pipe) is standard
+ * input: read whole (bounded), then handled as a file of those bytes.
+ */
 export async function readPayloadWithForm(kind: PayloadKind, path: string, via?: string): Promise<{ bytes: Uint8Array; form: PayloadForm | string }> {
+  if (isStream(path)) {
+    const bytes = readStream(path, kind);
+    const dir = mkdtempSync(join(tmpdir(), 'offpay-stdin-'));
+    try {
+      writeFileSync(join(dir, 'input'), bytes);
+      return await readPayloadWithForm(kind, join(dir, 'input'), via);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
   if (via) return { bytes: await (await loadVia(via)).read(kind, path), form: via };
   const head = readHead(path, kind);
   const s = sniff(head);

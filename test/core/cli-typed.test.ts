@@ -6,6 +6,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decodeToken, tokenHash } from '../../src/messages.js';
@@ -137,6 +138,20 @@ describe('--out - writes to standard output', () => {
     expect(json.code).toBe(2);
     expect(json.err).toMatch(/both write to standard output/);
     expect(readFileSync(p('wallet', 'counter.json'), 'utf8')).toBe(counter);
+  });
+});
+
+describe.skipIf(!existsSync(join(import.meta.dirname, '../../dist/src/cli/main.js')))('- reads standard input', () => {
+  const cli = join(import.meta.dirname, '../../dist/src/cli/main.js');
+  it('pay --out - | verify - and inspect -: a token (CBOR or WAV) piped from one command to the next', () => {
+    for (const f of ['tok.cbor', 'pay.wav']) {
+      const r = spawnSync(process.execPath, [cli, 'verify', '--issuer', p('issuer'), '--reader', p('vm'), '-', NOW, '--json'], { input: readFileSync(p(f)), encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ accepted: true, amount: 1250 });
+    }
+    const i = spawnSync(process.execPath, [cli, 'inspect', '-'], { input: readFileSync(p('tok.cbor')), encoding: 'utf8' });
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/^PaymentToken/);
   });
 });
 
