@@ -118,6 +118,7 @@ export async function readPayloadWithForm(kind: PayloadKind, path: string, via?:
   if (s === 'png' || s === 'jpeg') return { bytes: await (await loadVia('qr')).read(kind, path), form: s };
   if (s === 'wav') return { bytes: await (await loadVia('fsk')).read(kind, path), form: 'wav' };
   if (s === 'digits' && kind === 'request') return { bytes: await (await loadVia('code')).read(kind, path), form: 'digits' };
+  if (statSync(path).size > MAX_MESSAGE_FILE_BYTES) throw new OffpayError('cli.too_large', `${path} is too large to be an offpay ${kind} (and is no WAV, image or payment code)`);
   const bytes = readBytes(path, kind, MAX_MESSAGE_FILE_BYTES);
   if (kind === 'token' && ndefCandidate(bytes[0])) {
     // An NDEF message is tried first; bytes that are not one are the raw message (verification says why).

@@ -95,6 +95,13 @@ describe('tokens in any form, detected by content', () => {
     }
   });
 
+  it('a large file that is no WAV, image or code is refused before it is read (cli.too_large, exit 2)', async () => {
+    writeFileSync(p('big.bin'), new Uint8Array(70_000).fill(0x41));
+    const r = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), p('big.bin'), NOW]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('[cli.too_large]');
+  });
+
   it('reader accept a WAV, then reader complete the same token as a WAV (was file.too_large) and as a PNG', async () => {
     const db = p('vm.db');
     const a = await run(['reader', 'accept', '--reader', p('vm'), '--db', db, p('pay.wav'), NOW, '--json']);
