@@ -747,8 +747,15 @@ function finish(algorithm: string, header: string[], groups: { type: string; com
 }
 
 /** Build both vector files; throws if any declared result disagrees with the verifier. */
-export function generateVectors(): { 'token_verify.json': VectorFile; 'request_verify.json': VectorFile } {
+/**
+ * Build both vector files from their seeds (byte-for-byte reproducible). `onProgress(done, total, step)` is
+ * told as each of the GENERATE_STEPS steps starts (the CLI draws a progress line on a terminal).
+ */
+export function generateVectors(onProgress?: (done: number, total: number, step: string) => void): { 'token_verify.json': VectorFile; 'request_verify.json': VectorFile } {
+  const step = (i: number, name: string): void => onProgress?.(i, GENERATE_STEPS, name);
+  step(0, 'keys and certificates');
   const w = makeWorld();
+  step(1, 'token cases');
   const token = finish(
     'offpay-token-v1',
     [
@@ -767,6 +774,7 @@ export function generateVectors(): { 'token_verify.json': VectorFile; 'request_v
     ],
     w.keySet,
   );
+  step(2, 'request cases');
   const request = finish(
     'offpay-request-v1',
     ['Verification of offpay payment requests by a wallet (spec/protocol.md §Request verification). Context fields payees, request and expected are unused.'],
@@ -774,10 +782,15 @@ export function generateVectors(): { 'token_verify.json': VectorFile; 'request_v
     w.keySet,
   );
   const files = { 'token_verify.json': token, 'request_verify.json': request };
+  step(3, 'checking every case');
   const problems = checkVectorFilesSync(files, nobleEd25519);
   if (problems.length) throw new Error(`vector declarations disagree with the verifier:\n${problems.join('\n')}`);
+  step(GENERATE_STEPS, 'done');
   return files;
 }
+
+/** Steps generateVectors reports: keys, token cases, request cases, the self-check. */
+export const GENERATE_STEPS = 4;
 
 // ---------------------------------------------------------------------------------------------------------
 // Checking

@@ -1,6 +1,8 @@
 /** Helpers shared by CLI commands: time parsing, file IO with typed errors, byte-format sniffing. */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OffpayError } from '../errors.js';
 import { UsageError } from './framework.js';
 
 /** `--now`: unix seconds or an ISO 8601 date; default the system clock. */
@@ -34,4 +36,26 @@ export function sniff(bytes: Uint8Array): Sniffed {
   const text = new TextDecoder().decode(b.subarray(0, 64)).trim();
   if (b.length <= 64 && /^[\d\s-]{4,}$/.test(text)) return 'digits';
   return 'cbor';
+}
+
+/**
+ * The directory of the installed offpay package (where its package.json is): the nearest ancestor of this
+ * module whose package.json is named "offpay". Works from src/ (tests) and dist/src/ (the installed CLI),
+ * whatever the working directory.
+ */
+export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
+  let dir = dirname(from);
+  for (;;) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) {
+      try {
+        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown }).name === 'offpay') return dir;
+      } catch {
+        /* not ours; keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new OffpayError('vectors.missing', `cannot find the offpay package directory above ${from}`);
+    dir = up;
+  }
 }

@@ -5,10 +5,15 @@
  * - `--help` prints usage and exits 0;
  * - `--json` switches output to one JSON document on stdout;
  * - bad input or usage prints a clear message on stderr and exits 2 (EXIT_USAGE);
- * - commands that judge a token exit 0 when accepted and 1 when rejected (EXIT_REJECTED).
+ * - commands that judge a token exit 0 when accepted and 1 when rejected (EXIT_REJECTED);
+ * - the main input file is given either way: `--in FILE` or a positional FILE (a command declares one of
+ *   the two; the framework accepts the other);
+ * - an unknown option or command gets "did you mean ...?" (src/cli/suggest.ts), exit 2.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OffpayError } from '../errors.js';
+import { createProgress, type Progress, type ProgressOptions } from './progress.js';
+import { didYouMean } from './suggest.js';
 
 export const EXIT_OK = 0;
 export const EXIT_REJECTED = 1;
@@ -39,6 +44,10 @@ export interface CommandContext {
   /** An optional string option. */
   opt(name: string): string | undefined;
   flag(name: string): boolean;
+  /** Standard output as a data sink (`--out -`): after a write, `out` lines go to standard error. */
+  stdout: { isTTY: boolean; write(data: Uint8Array | string): void };
+  /** A progress line on standard error (drawn only on a terminal, never in --json mode): src/cli/progress.ts. */
+  progress(label: string, options?: ProgressOptions): Progress;
 }
 
 export interface Command {
@@ -85,14 +94,59 @@ export function helpText(cmd: Command): string {
       lines.push(`  ${flag.padEnd(28)} ${spec.help}${spec.default !== undefined ? ` (default ${String(spec.default)})` : ''}`);
     }
   }
+  const mode = inputMode(cmd);
+  if (mode === 'option') lines.push(`  ${(cmd.options.in!.arg ?? 'FILE').padEnd(28)} the --in file may also be given without --in`);
+  if (mode === 'positional') lines.push(`  ${'--in FILE'.padEnd(28)} same as the positional ${cmd.positionals}`);
   lines.push(`  ${'--json'.padEnd(28)} machine-readable output`);
   lines.push(`  ${'--help'.padEnd(28)} this text`);
   if (cmd.details) lines.push('', cmd.details.trim());
   return lines.join('\n') + '\n';
 }
 
-export async function runCommand(cmd: Command, argv: string[], io = defaultIo()): Promise<number> {
-  const options: ParseArgsConfig['options'] = {
+/** How a command takes its main input file: `--in FILE` and/or a positional FILE (both forms always work). */
+function inputMode(cmd: Command): 'option' | 'positional' | undefined {
+  if (cmd.options.in && !cmd.positionals) return 'option';
+  if (cmd.positionals && !cmd.options.in) return 'positional';
+  return undefined;
+}
+
+type Parsed = { values: CommandContext['values']; positionals: string[] };
+
+/**
+ * Parse argv against the command's options with messages a person can act on: an unknown option gets
+ * "unknown option --isuer; did you mean --issuer?", a missing value names the option and its argument.
+ * Returns an error message instead of throwing.
+ */
+function parse(cmd: Command, argv: string[], options: NonNullable<ParseArgsConfig['options']>): Parsed | string {
+  const known = Object.keys(options);
+  const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const spec = options[t.name];
+    if (!spec) {
+      const long = t.rawName.startsWith('--');
+      return `unknown option ${t.rawName}${long ? didYouMean(t.name, known, (c) => `--${c}`) : ''}`;
+    }
+    const argName = cmd.options[t.name]?.arg ?? 'VALUE';
+    if (spec.type === 'string') {
+      if (t.value === undefined) return `option --${t.name} needs a value (--${t.name} ${argName})`;
+      if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-')) {
+        return `option --${t.name} needs a value, not '${t.value}' (write --${t.name}=${t.value} if that is the value)`;
+      }
+    } else if (t.inlineValue) {
+      return `option --${t.name} takes no value`;
+    }
+  }
+  try {
+    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: r.values as CommandContext['values'], positionals: r.positionals };
+  } catch (e) {
+    return (e as Error).message.replace(/'/g, '');
+  }
+}
+
+export async function runCommand(cmd: Command, argv: string[], io: Io = defaultIo()): Promise<number> {
+  const options: NonNullable<ParseArgsConfig['options']> = {
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   };
@@ -104,29 +158,46 @@ export async function runCommand(cmd: Command, argv: string[], io = defaultIo())
       ...(spec.default !== undefined ? { default: spec.default as never } : {}),
     };
   }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    io.err(`offpay ${cmd.name}: ${(e as Error).message}\nRun 'offpay ${cmd.name} --help' for usage.\n`);
+  const mode = inputMode(cmd);
+  if (mode === 'positional') options.in = { type: 'string', multiple: true };
+  const usage = (msg: string): number => {
+    io.err(`offpay ${cmd.name}: ${msg}\nRun 'offpay ${cmd.name} --help' for usage.\n`);
     return EXIT_USAGE;
-  }
-  const values = parsed.values as CommandContext['values'];
+  };
+  const parsed = parse(cmd, argv, options);
+  if (typeof parsed === 'string') return usage(parsed);
+  const values = parsed.values;
+  let positionals = parsed.positionals;
   if (values.help) {
     io.out(helpText(cmd));
     return EXIT_OK;
   }
-  if (!cmd.positionals && parsed.positionals.length) {
-    io.err(`offpay ${cmd.name}: unexpected argument '${parsed.positionals[0]}'\nRun 'offpay ${cmd.name} --help' for usage.\n`);
-    return EXIT_USAGE;
+  // Input files the same way everywhere: `--in FILE` or FILE.
+  if (mode === 'positional') {
+    positionals = [...((values.in as string[] | undefined) ?? []), ...positionals];
+    delete values.in;
+  } else if (mode === 'option' && positionals.length) {
+    if (typeof values.in === 'string') return usage(`give the input once: '${positionals[0]}' or --in ${values.in}, not both`);
+    if (positionals.length > 1) return usage(`unexpected argument '${positionals[1]}' (one input file)`);
+    values.in = positionals[0];
+    positionals = [];
   }
+  if (!cmd.positionals && positionals.length) return usage(`unexpected argument '${positionals[0]}'`);
   const json = values.json === true;
+  // Once a command writes its data to standard output (`--out -`), its human notes go to standard error.
+  let stdoutTaken = false;
+  // A progress line (standard error) is erased before any other output, then redrawn by its next update.
+  const progresses: Progress[] = [];
+  const clearProgress = (): void => progresses.forEach((p) => p.clear());
   const ctx: CommandContext = {
     values,
-    positionals: parsed.positionals,
+    positionals,
     json,
     out: (line) => {
-      if (!json) io.out(line + '\n');
+      if (json) return;
+      clearProgress();
+      if (stdoutTaken) io.err(line + '\n');
+      else io.out(line + '\n');
     },
     emit: (obj) => {
       if (json) io.out(toJson(obj) + '\n');
@@ -141,14 +212,27 @@ export async function runCommand(cmd: Command, argv: string[], io = defaultIo())
       return typeof v === 'string' ? v : undefined;
     },
     flag: (name) => values[name] === true,
+    stdout: {
+      isTTY: io.stdoutIsTTY === true,
+      write(data) {
+        if (json) throw new UsageError('--out - and --json both write to standard output; give --out FILE with --json');
+        stdoutTaken = true;
+        if (typeof data === 'string') io.out(data);
+        else if (io.data) io.data(data);
+        else io.out(Buffer.from(data).toString('latin1'));
+      },
+    },
+    progress: (label, o = {}) => {
+      const p = createProgress({ write: (s) => io.err(s), isTTY: io.stderrIsTTY === true }, label, { ...o, enabled: !json && (o.enabled ?? true) });
+      progresses.push(p);
+      return p;
+    },
   };
   try {
     return await cmd.run(ctx);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`offpay ${cmd.name}: ${e.message}\nRun 'offpay ${cmd.name} --help' for usage.\n`);
-      return EXIT_USAGE;
-    }
+    clearProgress();
+    if (e instanceof UsageError) return usage(e.message);
     if (e instanceof OffpayError) {
       if (json) io.out(toJson({ ok: false, ...e.toJSON() }) + '\n');
       io.err(`offpay ${cmd.name}: ${e.message} [${e.code}]\n`);
@@ -166,8 +250,19 @@ export async function runCommand(cmd: Command, argv: string[], io = defaultIo())
 export interface Io {
   out(s: string): void;
   err(s: string): void;
+  /** Raw bytes to standard output (`--out -`); without it, bytes go through `out` as latin1. */
+  data?(b: Uint8Array): void;
+  /** Whether standard output / standard error are terminals (default false: no terminal art, no progress). */
+  stdoutIsTTY?: boolean;
+  stderrIsTTY?: boolean;
 }
 
 export function defaultIo(): Io {
-  return { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+  return {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    data: (b) => process.stdout.write(b),
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+  };
 }

@@ -1,18 +1,16 @@
 #!/usr/bin/env node
 /**
- * `offpay` — the command-line entry point. Commands live in src/cli/commands/*.ts, one file per area.
+ * `offpay` — the command-line entry point. Commands live in src/cli/commands/*.ts, one file per area, and are
+ * loaded on use through the table in src/cli/registry.ts (so `offpay --help` loads no command module).
  */
 import { fileURLToPath } from 'node:url';
 import { realpathSync } from 'node:fs';
-import { defaultIo, EXIT_USAGE, runCommand, type Command, type Io } from './framework.js';
-import { commands as core } from './commands/core.js';
-import { commands as fsk } from './commands/fsk.js';
-import { commands as qr } from './commands/qr.js';
-import { commands as nfc } from './commands/nfc.js';
-import { commands as reader } from './commands/reader.js';
-import { commands as demo } from './commands/demo.js';
+import { defaultIo, EXIT_USAGE, runCommand, type Io } from './framework.js';
+import { COMMANDS, loadCommand, type CommandEntry } from './registry.js';
+import { closest } from './suggest.js';
 
-export const ALL_COMMANDS: Command[] = [...core, ...reader, ...fsk, ...qr, ...nfc, ...demo];
+/** Every command's name and summary (the static table of src/cli/registry.ts; modules load on use). */
+export const ALL_COMMANDS: readonly CommandEntry[] = COMMANDS;
 
 function topHelp(): string {
   const width = Math.max(...ALL_COMMANDS.map((c) => c.name.length)) + 2;
@@ -24,9 +22,44 @@ function topHelp(): string {
     'Commands:',
     ...ALL_COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
+    'Files: the input as FILE or --in FILE; a token or request is read from CBOR, WAV, PNG/JPEG or NDEF alike',
+    '(detected by content); --out - writes to standard output (a QR code on a terminal; never binary to one).',
+    'Progress is drawn on standard error when it is a terminal (never with --json).',
+    '',
     'Exit codes: 0 success or accepted, 1 token rejected, 2 unusable input or usage.',
     '',
   ].join('\n');
+}
+
+/** The command the words start with: the longest match ('reader accept' before 'reader'). */
+function lookup(argv: string[]): { entry: CommandEntry; used: number } | undefined {
+  let best: CommandEntry | undefined;
+  let used = 0;
+  for (const c of ALL_COMMANDS) {
+    const words = c.name.split(' ');
+    if (words.length > argv.length) continue;
+    if (words.every((w, i) => argv[i] === w) && words.length > used) {
+      best = c;
+      used = words.length;
+    }
+  }
+  return best ? { entry: best, used } : undefined;
+}
+
+/** The message for words that name no command, with the closest command when there is one. */
+function unknownCommand(argv: string[]): string {
+  const names = ALL_COMMANDS.map((c) => c.name);
+  const group = ALL_COMMANDS.filter((c) => c.name.split(' ')[0] === argv[0]);
+  if (group.length) {
+    const sub = argv[1] !== undefined && !argv[1].startsWith('-') ? argv[1] : undefined;
+    const subs = group.map((c) => c.name.split(' ').slice(1).join(' '));
+    const guess = sub === undefined ? undefined : closest(sub, subs);
+    const what = sub === undefined ? `offpay ${argv[0]}: give a command` : `offpay: unknown command '${argv[0]} ${sub}'`;
+    return `${what}${guess !== undefined ? `; did you mean '${argv[0]} ${guess}'?` : ''} (one of: ${group.map((c) => c.name).join(', ')})`;
+  }
+  const two = argv.slice(0, 2).join(' ');
+  const guess = closest(two, names) ?? closest(argv[0]!, [...new Set(names.map((n) => n.split(' ')[0]!))]);
+  return `offpay: unknown command '${argv[0]}'${guess !== undefined ? `; did you mean '${guess}'?` : ''}`;
 }
 
 /** Run the CLI with `argv` (the words after `offpay`). Returns the exit code. */
@@ -35,27 +68,12 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.out(topHelp());
     return argv.length === 0 ? EXIT_USAGE : 0;
   }
-  // Longest match of command words: 'reader accept' before 'reader'.
-  let best: Command | undefined;
-  let used = 0;
-  for (const cmd of ALL_COMMANDS) {
-    const words = cmd.name.split(' ');
-    if (words.length > argv.length) continue;
-    if (words.every((w, i) => argv[i] === w) && words.length > used) {
-      best = cmd;
-      used = words.length;
-    }
-  }
-  if (!best) {
-    const group = ALL_COMMANDS.filter((c) => c.name.split(' ')[0] === argv[0]);
-    if (group.length) {
-      io.err(`offpay ${argv[0]}: expected one of: ${group.map((c) => c.name).join(', ')}\n`);
-    } else {
-      io.err(`offpay: unknown command '${argv[0]}'. Run 'offpay --help'.\n`);
-    }
+  const found = lookup(argv);
+  if (!found) {
+    io.err(`${unknownCommand(argv)}\nRun 'offpay --help' for the list of commands.\n`);
     return EXIT_USAGE;
   }
-  return runCommand(best, argv.slice(used), io);
+  return runCommand(await loadCommand(found.entry), argv.slice(found.used), io);
 }
 
 const isEntry = (() => {

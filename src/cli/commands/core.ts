@@ -23,18 +23,12 @@ import {
 import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { verifyToken, type VerifyContext } from '../../verify.js';
-import {
-  checkVectorFilesAsync,
-  checkVectorFilesSync,
-  generateVectors,
-  parseVectorFile,
-  vectorFileText,
-  type VectorFile,
-} from '../../vectors.js';
+import type { VectorFile } from '../../vectors.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
-import { loadVia, type PayloadKind } from '../via.js';
-import { parseNow, parseUint, sniff, writeOut } from '../common.js';
+import { checkOut, readPayload, readPayloadWithForm, writePayload } from '../payload.js';
+import { packageRoot, parseNow, parseUint, writeOut } from '../common.js';
+import { dayDate, layout } from '../human.js';
 
 const seedOpt = { type: 'string' as const, arg: 'SEED', help: 'derive keys from SEED (reproducible demos and tests only; never in production)' };
 const nowOpt = { type: 'string' as const, arg: 'TIME', help: 'the clock, unix seconds or ISO 8601 (default: system time)' };
@@ -43,27 +37,7 @@ function secret(seed: string | undefined, label: string): Uint8Array {
   return seed === undefined ? randomSecretKey() : seededSecretKey(seed, label);
 }
 
-/** Read a token or request from a file, whatever transport form it is in. */
-export async function readPayload(kind: PayloadKind, path: string, via?: string): Promise<Uint8Array> {
-  if (via) return (await loadVia(via)).read(kind, path);
-  const bytes = readBytes(path, kind, 16 * 1024 * 1024);
-  const s = sniff(bytes);
-  if (s === 'png' || s === 'jpeg') return (await loadVia('qr')).read(kind, path);
-  if (s === 'wav') return (await loadVia('fsk')).read(kind, path);
-  if (s === 'digits' && kind === 'request') return (await loadVia('code')).read(kind, path);
-  if (bytes.length > 65536) throw new OffpayError('cli.too_large', `${path} is too large to be an offpay ${kind}`);
-  return bytes;
-}
-
-/** Write a token or request in a transport form (or raw CBOR). Returns a note for the user. */
-async function writePayload(kind: PayloadKind, bytes: Uint8Array, out: string, via?: string): Promise<string> {
-  if (!via) {
-    writeOut(out, bytes);
-    return `${bytes.length} bytes of CBOR`;
-  }
-  const note = await (await loadVia(via)).write(kind, bytes, out);
-  return note ?? `${bytes.length} bytes via ${via}`;
-}
+export { readPayload };
 
 const issuerInit: Command = {
   name: 'issuer init',
@@ -127,7 +101,7 @@ const walletNew: Command = {
     );
     saveWallet(out, sk, cert);
     const id = toHex(walletIdOf(cert.walletPublicKey));
-    ctx.out(`wallet ${id} created in ${out}: ${cur.alpha}, up to ${formatAmount(cert.maxPerPayment, cur)} a payment, ${formatAmount(cert.offlineAllowance, cur)} offline, certificate valid through day ${cert.expiryDay}`);
+    ctx.out(`wallet ${id} created in ${out}: ${cur.alpha}, up to ${formatAmount(cert.maxPerPayment, cur)} a payment, ${formatAmount(cert.offlineAllowance, cur)} offline, certificate valid through ${dayDate(cert.expiryDay)}`);
     ctx.out(`counter 0 written to ${join(out, 'counter.json')}: keep it with the wallet; pay refuses without it`);
     ctx.emit({ ok: true, walletId: id, dir: out, cert: { ...cert, walletPublicKey: toHex(cert.walletPublicKey), issuerSignature: toHex(cert.issuerSignature) } });
     return EXIT_OK;
@@ -225,11 +199,12 @@ for an earlier price is refused (request_not_open). Completing or voiding the sa
       const { paymentCodeChallenge } = await import('../../paycode.js');
       challenge = paymentCodeChallenge();
     }
+    await checkOut(ctx, out, via);
     const { openReader } = await import('../reader-open.js');
     const { reader, store } = openReader(ctx, now);
     try {
       const { request: req, bytes } = reader.openRequest({ amount, currency: cur.numeric, now, ...(challenge ? { challenge } : {}) });
-      const note = await writePayload('request', bytes, out, via);
+      const note = await writePayload(ctx, 'request', bytes, out, via);
       ctx.out(`request ${toHex(req.challenge)} for ${formatMoney(amount, cur.numeric)} is now the open request of reader ${reader.readerId}; written to ${out} (${note})`);
       ctx.emit({ ok: true, challenge: toHex(req.challenge), amount, currency: cur.numeric, readerId: reader.readerId, out, bytes: bytes.length });
       return EXIT_OK;
@@ -262,16 +237,17 @@ const pay: Command = {
     const wallet = loadWallet(ctx.need('wallet'));
     const now = parseNow(ctx.opt('now'));
     const out = ctx.need('out');
+    await checkOut(ctx, out, ctx.opt('via')); // before a counter is spent
     let token: Uint8Array;
     const reqPath = ctx.opt('request');
     if (reqPath) {
       if (ctx.opt('payee') || ctx.opt('amount')) throw new UsageError('give either --request or --payee/--amount, not both');
-      const reqBytes = await readPayload('request', reqPath);
+      const { bytes: reqBytes, form } = await readPayloadWithForm('request', reqPath);
       const issuerPath = ctx.opt('issuer');
-      if (sniff(readBytes(reqPath, 'request')) === 'digits') {
+      if (form === 'digits') {
         // A typed payment code carries payee, amount and challenge but no signature.
         const { decodePaymentCode } = await import('../../paycode.js');
-        const code = decodePaymentCode(new TextDecoder().decode(readBytes(reqPath, 'request')));
+        const code = decodePaymentCode(new TextDecoder().decode(reqBytes));
         token = await wallet.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: now });
       } else {
         token = await wallet.pay(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) });
@@ -286,7 +262,7 @@ const pay: Command = {
       token = await wallet.payTo({ payee, amount: parseAmount(ctx.need('amount'), cur), time: now });
     }
     const t = decodeToken(token);
-    const note = await writePayload('token', token, out, ctx.opt('via'));
+    const note = await writePayload(ctx, 'token', token, out, ctx.opt('via'));
     ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${t.payee} with counter ${t.counter}: ${out} (${note})`);
     ctx.emit({ ok: true, out, bytes: token.length, payee: t.payee, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
     return EXIT_OK;
@@ -391,13 +367,22 @@ const inspect: Command = {
   async run(ctx) {
     const [file, ...extra] = ctx.positionals;
     if (!file || extra.length) throw new UsageError('give exactly one FILE');
-    const raw = readBytes(file, 'message', 16 * 1024 * 1024);
-    const s = sniff(raw);
-    const via = ctx.opt('via') ?? (s === 'png' || s === 'jpeg' ? 'qr' : s === 'wav' ? 'fsk' : undefined);
-    const bytes = via ? await (await loadVia(via)).read('token', file).catch(async () => (await loadVia(via)).read('request', file)) : raw;
+    const via = ctx.opt('via');
+    // Any form (CBOR, WAV, PNG/JPEG, NDEF); an image or a recording may hold a token or a request.
+    let bytes: Uint8Array;
+    try {
+      bytes = await readPayload('token', file, via);
+    } catch (first) {
+      bytes = await readPayload('request', file, via).catch(() => {
+        throw first;
+      });
+    }
     const d = describeMessage(bytes);
     ctx.emit(d);
-    for (const [k, v] of Object.entries(d)) ctx.out(`${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+    const currency = d.type === 'PaymentToken' ? (d.walletCert as { currency?: number } | undefined)?.currency : undefined;
+    const { type, bytes: size, ...fields } = d;
+    ctx.out(`${String(type)} (${String(size)} bytes)`);
+    for (const line of layout(fields, { ...(currency !== undefined ? { currency } : {}), indent: 2 })) ctx.out(line);
     return EXIT_OK;
   },
 };
@@ -411,7 +396,10 @@ const vectorsGenerate: Command = {
   options: { dir: { type: 'string', arg: 'DIR', help: 'output directory', default: DEFAULT_VECTOR_DIR } },
   async run(ctx) {
     const dir = resolve(ctx.opt('dir') ?? DEFAULT_VECTOR_DIR);
-    const files = generateVectors();
+    const { generateVectors, vectorFileText, GENERATE_STEPS } = await import('../../vectors.js'); // loaded on use
+    const progress = ctx.progress('generating vectors', { total: GENERATE_STEPS, unit: 'steps' });
+    const files = generateVectors((done, _total, step) => progress.update(done, step));
+    progress.done();
     mkdirSync(dir, { recursive: true });
     for (const [name, f] of Object.entries(files)) {
       writeOut(join(dir, name), vectorFileText(f));
@@ -422,26 +410,38 @@ const vectorsGenerate: Command = {
   },
 };
 
+/** The vectors shipped in the package (fixtures/vectors beside package.json), wherever it is installed. */
+export function shippedVectorDir(): string {
+  return join(packageRoot(), DEFAULT_VECTOR_DIR);
+}
+
 const vectorsCheck: Command = {
   name: 'vectors check',
   summary: 'run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)',
-  usage: '[--dir fixtures/vectors]',
-  options: { dir: { type: 'string', arg: 'DIR', help: 'directory of vector files', default: DEFAULT_VECTOR_DIR } },
+  usage: '[--dir DIR]',
+  options: { dir: { type: 'string', arg: 'DIR', help: 'directory of vector files (default: the vectors shipped with offpay, in its package)' } },
   async run(ctx) {
-    const dir = ctx.opt('dir') ?? DEFAULT_VECTOR_DIR;
+    const dir = ctx.opt('dir') ?? shippedVectorDir();
     if (!existsSync(dir)) throw new OffpayError('vectors.missing', `no vector directory at ${dir}`);
+    const { checkVectorFilesAsync, checkVectorFilesSync, parseVectorFile } = await import('../../vectors.js'); // loaded on use
     const files: Record<string, VectorFile> = {};
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       files[name] = parseVectorFile(readFileSync(join(dir, name), 'utf8'), name);
     }
     if (!Object.keys(files).length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
     const total = Object.values(files).reduce((n, f) => n + f.numberOfTests, 0);
-    const problems = [...checkVectorFilesSync(files, nobleEd25519), ...checkVectorFilesSync(files, nodeEd25519())];
+    const progress = ctx.progress('checking vectors', { total: 3, unit: 'backends' });
+    progress.update(0, 'noble');
+    const problems = checkVectorFilesSync(files, nobleEd25519);
+    progress.update(1, 'node:crypto');
+    problems.push(...checkVectorFilesSync(files, nodeEd25519()));
     const backends = ['noble', 'node'];
+    progress.update(2, 'WebCrypto');
     if (await hasWebCryptoEd25519()) {
       problems.push(...(await checkVectorFilesAsync(files, webCryptoEd25519())));
       backends.push('webcrypto');
     }
+    progress.done();
     for (const p of problems) ctx.out(`FAIL ${p}`);
     ctx.out(`${total} cases in ${Object.keys(files).length} files, backends ${backends.join(', ')}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
     ctx.emit({ ok: problems.length === 0, cases: total, backends, problems });

@@ -1,11 +1,43 @@
 /** CLI commands for the acoustic transport (codecs/fsk): encode, decode, sim, profiles. */
-import { readFile, writeFile } from 'node:fs/promises';
-import { UsageError, EXIT_OK, type Command } from '../framework.js';
+import { UsageError, EXIT_OK, type Command, type CommandContext } from '../framework.js';
 import {
-  airTime, decodeMessage, encode, PROFILES, PROFILE_NAMES, simulate, type ChannelOptions, type ProfileName,
+  airTime, decodeMessage, encode, FskReceiver, PROFILES, PROFILE_NAMES, simulate, type ChannelOptions, type DecodeResult, type FskFrame,
+  type ProfileName, type ReceiverEvent, type ReceiverOptions,
 } from '../../../codecs/fsk/index.js';
-import { readWavFile, writeWavFile } from '../../../codecs/fsk/node.js';
-import type { WavFormat } from '../../../codecs/fsk/wav.js';
+import { writeWav, type WavData, type WavFormat } from '../../../codecs/fsk/wav.js';
+import { readBytes } from '../../node/files.js';
+import { writeData } from '../payload.js';
+import { readWavBounded } from '../via/fsk.js';
+
+/** Largest payload file `fsk encode` reads (the modem itself carries at most 4096 bytes: spec/fsk.md). */
+const MAX_PAYLOAD_FILE = 65536;
+
+/**
+ * decodeMessage with a progress line on a terminal: the recording is pushed through the streaming receiver
+ * one second at a time, reporting the seconds done. Without a terminal it is decodeMessage itself; when no
+ * message is found, decodeMessage runs again to raise exactly its error.
+ */
+export function decodeWithProgress(ctx: CommandContext, wav: WavData, options: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult } {
+  const rate = wav.sampleRate;
+  const progress = ctx.progress('decoding', { total: Math.round(wav.samples.length / rate), unit: 's of audio' });
+  if (!progress.active) return decodeMessage(wav.samples, rate, options);
+  try {
+    const rx = new FskReceiver({ ...options, sampleRate: rate });
+    const events: ReceiverEvent[] = [];
+    for (let i = 0; i < wav.samples.length; i += rate) {
+      events.push(...rx.push(wav.samples.subarray(i, Math.min(i + rate, wav.samples.length))));
+      progress.update(Math.min(i + rate, wav.samples.length) / rate);
+    }
+    events.push(...rx.flush());
+    const frames: FskFrame[] = events.flatMap((e) => (e.type === 'frame' ? [e.frame] : []));
+    const messages = events.flatMap((e) => (e.type === 'message' ? [e.payload] : []));
+    const first = messages[0];
+    if (first) return { payload: first, result: { messages, frames, events, level: rx.level() } };
+  } finally {
+    progress.done();
+  }
+  return decodeMessage(wav.samples, rate, options);
+}
 
 function num(v: string | undefined, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -32,20 +64,20 @@ const encodeCmd: Command = {
   usage: '--in PAYLOAD --out TX.wav [--profile fast|robust|ultrasonic] [--rate 48000] [--format pcm16|float32]',
   options: {
     in: { type: 'string', help: 'payload file (raw bytes, up to 4096)', arg: 'FILE' },
-    out: { type: 'string', help: 'WAV file to write', arg: 'FILE' },
+    out: { type: 'string', help: "WAV file to write ('-': standard output, not a terminal)", arg: 'FILE' },
     profile: { type: 'string', help: `profile: ${PROFILE_NAMES.join(', ')}`, arg: 'P', default: 'fast' },
     rate: { type: 'string', help: 'sample rate in Hz', arg: 'HZ', default: '48000' },
     format: { type: 'string', help: 'WAV sample format: pcm16 or float32', arg: 'F', default: 'pcm16' },
   },
   details: 'Exit codes: 0 written, 2 bad input. See spec/fsk.md for the frame format.',
   async run(ctx) {
-    const payload = new Uint8Array(await readFile(ctx.need('in')));
+    const payload = readBytes(ctx.need('in'), 'payload', MAX_PAYLOAD_FILE);
     const p = profile(ctx.opt('profile'));
     const rate = num(ctx.opt('rate'), 'rate', 8000, 192000)!;
     if (!Number.isInteger(rate)) throw new UsageError('--rate must be an integer');
     const samples = encode(payload, { profile: p, sampleRate: rate });
     const out = ctx.need('out');
-    await writeWavFile(out, samples, rate, format(ctx.opt('format')));
+    writeData(ctx, out, writeWav(samples, rate, format(ctx.opt('format'))), { what: 'WAV audio' });
     const seconds = samples.length / rate;
     ctx.out(`${out}: ${payload.length} bytes, profile ${p}, ${seconds.toFixed(3)} s at ${rate} Hz`);
     ctx.emit({ ok: true, out, bytes: payload.length, profile: p, sampleRate: rate, seconds: Number(seconds.toFixed(4)) });
@@ -59,16 +91,16 @@ const decodeCmd: Command = {
   usage: '--in RX.wav [--out PAYLOAD] [--profiles fast,robust,ultrasonic] [--json]',
   options: {
     in: { type: 'string', help: 'WAV capture (PCM 8/16/24/32 or float, any rate >= 22.05 kHz)', arg: 'FILE' },
-    out: { type: 'string', help: 'where to write the payload bytes', arg: 'FILE' },
+    out: { type: 'string', help: "where to write the payload bytes ('-': standard output, not a terminal)", arg: 'FILE' },
     profiles: { type: 'string', help: 'comma-separated profiles to listen for (default all)', arg: 'LIST' },
   },
   details: 'Exit codes: 0 decoded, 2 unusable audio or no frame (the JSON error says why, e.g. fsk.no_preamble).',
   async run(ctx) {
-    const wav = await readWavFile(ctx.need('in'));
+    const wav = readWavBounded(ctx.need('in'));
     const list = ctx.opt('profiles')?.split(',').map((s) => profile(s.trim()));
-    const { payload, result } = decodeMessage(wav.samples, wav.sampleRate, list ? { profiles: list } : {});
+    const { payload, result } = decodeWithProgress(ctx, wav, list ? { profiles: list } : {});
     const out = ctx.opt('out');
-    if (out) await writeFile(out, payload);
+    if (out) writeData(ctx, out, payload, { what: 'payload bytes' });
     const frames = result.frames.map((f) => ({ segment: f.segment, ...f.diagnostics }));
     ctx.out(`${payload.length} bytes${out ? ` -> ${out}` : ''}`);
     for (const f of frames) {
@@ -101,7 +133,7 @@ const simCmd: Command = {
     format: { type: 'string', help: 'output WAV format: pcm16 or float32', arg: 'F', default: 'float32' },
   },
   async run(ctx) {
-    const wav = await readWavFile(ctx.need('in'));
+    const wav = readWavBounded(ctx.need('in'));
     const ch: ChannelOptions = { seed: num(ctx.opt('seed'), 'seed', 0, 2 ** 32 - 1)! };
     const snr = num(ctx.opt('snr'), 'snr', -40, 100);
     if (snr !== undefined) ch.snrDb = snr;
@@ -131,7 +163,7 @@ const simCmd: Command = {
     }
     const res = simulate(wav.samples, wav.sampleRate, ch);
     const out = ctx.need('out');
-    await writeWavFile(out, res.samples, res.rate, format(ctx.opt('format')));
+    writeData(ctx, out, writeWav(res.samples, res.rate, format(ctx.opt('format'))), { what: 'WAV audio' });
     ctx.out(`${out}: ${(res.samples.length / res.rate).toFixed(3)} s at ${res.rate} Hz (${JSON.stringify(ch)})`);
     ctx.emit({ ok: true, out, sampleRate: res.rate, seconds: res.samples.length / res.rate, channel: ch });
     return EXIT_OK;

@@ -30,6 +30,7 @@ import { verifyReceipt, verifyToken, type Verdict } from '../../verify.js';
 import { parseNow, parseUint, writeOut } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, UsageError, type Command } from '../framework.js';
 import { readerContext } from './core.js';
+import { readPayload, writeData } from '../payload.js';
 
 const MAX_FILE = 1 << 20;
 
@@ -38,12 +39,12 @@ const ndefEncode: Command = {
   summary: `wrap a token in an NDEF message (one ${OFFPAY_NDEF_TYPE} external-type record) for a tag or Web NFC`,
   usage: '--in TOKEN --out MSG.ndef [--chunk N]',
   options: {
-    in: { type: 'string', arg: 'TOKEN', help: 'token file (raw bytes, e.g. CBOR from `offpay pay`)' },
+    in: { type: 'string', arg: 'TOKEN', help: 'token file: CBOR from `offpay pay`, or a WAV, PNG/JPEG or NDEF file holding one' },
     out: { type: 'string', arg: 'MSG', help: 'output NDEF message file' },
     chunk: { type: 'string', arg: 'N', help: 'split the payload into chunks of N bytes (interoperability tests only)' },
   },
   async run(ctx) {
-    const token = readBytes(ctx.need('in'), 'token', MAX_FILE);
+    const token = await readPayload('token', ctx.need('in')); // any form: CBOR, WAV, PNG/JPEG, NDEF
     const chunk = parseUint('chunk', ctx.opt('chunk'), 0xffff);
     if (chunk === 0) throw new UsageError('--chunk must be at least 1');
     const msg = chunk
@@ -53,7 +54,7 @@ const ndefEncode: Command = {
         })()
       : encodeTokenNdef(token);
     const out = ctx.need('out');
-    writeOut(out, msg);
+    writeData(ctx, out, msg, { what: 'NDEF message' });
     ctx.out(`${out}: NDEF message of ${msg.length} bytes (${OFFPAY_NDEF_TYPE}, ${token.length}-byte payload)`);
     ctx.emit({ ok: true, out, bytes: msg.length, type: OFFPAY_NDEF_TYPE, payloadBytes: token.length });
     return EXIT_OK;
@@ -82,7 +83,7 @@ const ndefDecode: Command = {
         .map(([k]) => k),
     }));
     const out = ctx.opt('out');
-    if (out) writeOut(out, token);
+    if (out) writeData(ctx, out, token, { what: 'token bytes' });
     ctx.out(`token of ${token.length} bytes from ${records.length} physical record(s)${out ? `, written to ${out}` : ''}`);
     ctx.emit({ ok: true, tokenBytes: token.length, token: toHex(token), records, ...(out ? { out } : {}) });
     return EXIT_OK;

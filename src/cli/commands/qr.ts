@@ -2,8 +2,6 @@
  * `offpay qr encode` / `offpay qr decode`: any payload bytes <-> a code image (spec/qr.md).
  * The token-level forms are `offpay pay|verify|request --via qr` (src/cli/via/qr.ts).
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { OffpayError } from '../../errors.js';
 import { peekType } from '../../messages.js';
 import { decodeCode, encodeCode } from '../../../codecs/qr/engine.js';
@@ -11,6 +9,8 @@ import { codeFileBytes, loadQrEngineNode } from '../../../codecs/qr/node.js';
 import { MAX_PAYLOAD_BYTES, type PayloadKind } from '../../../codecs/qr/payload.js';
 import { EXIT_OK, UsageError, type Command } from '../framework.js';
 import { formatFor, parseQrOptions, readImageFile } from '../via/qr.js';
+import { readBytes } from '../../node/files.js';
+import { writeData } from '../payload.js';
 
 function parseKind(v: string | undefined): PayloadKind | undefined {
   if (v === undefined) return undefined;
@@ -47,19 +47,15 @@ at level M. Exit 0 on success, 2 on bad input (payload too large for the symbol:
   async run(ctx) {
     const inPath = ctx.need('in');
     const out = ctx.need('out');
-    const payload = new Uint8Array(readFileSync(inPath));
+    const payload = readBytes(inPath, 'payload', 1024 * 1024);
     if (payload.length > MAX_PAYLOAD_BYTES) throw new OffpayError('qr.too_large', `${inPath} has ${payload.length} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
     const kind = parseKind(ctx.opt('kind')) ?? sniffKind(payload) ?? 'token';
     const { ecc, mode, symbology } = parseQrOptions({ ecc: ctx.opt('ecc'), mode: ctx.opt('mode'), symbology: ctx.opt('symbology') });
     await loadQrEngineNode();
     const code = await encodeCode(payload, { kind, ecc, mode, symbology });
-    const format = out === '-' ? 'txt' : formatFor(out, ctx.opt('format'));
-    if (out === '-') {
-      if (!ctx.json) process.stdout.write(code.terminal);
-    } else {
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, codeFileBytes(code, format));
-    }
+    // '-': the terminal rendering on standard output (or --format png|svg bytes, never PNG to a terminal).
+    const format = out === '-' ? (ctx.opt('format') === undefined ? 'txt' : formatFor(out, ctx.opt('format'))) : formatFor(out, ctx.opt('format'));
+    if (out !== '-' || !ctx.json) writeData(ctx, out, codeFileBytes(code, format), { text: format !== 'png', what: 'PNG' });
     const size = symbology === 'qr' ? `QR version ${code.qrVersion}-${ecc}` : `${symbology} ${code.matrix.width}x${code.matrix.height} modules`;
     if (out !== '-') ctx.out(`${kind} of ${payload.length} bytes written to ${out}: ${size}, ${mode}, ${format}`);
     ctx.emit({
@@ -86,7 +82,7 @@ const decode: Command = {
   usage: '--in IMAGE --out PAYLOAD [--expect token|request] [--json]',
   options: {
     in: { type: 'string', arg: 'IMAGE', help: 'PNG or JPEG file' },
-    out: { type: 'string', arg: 'PAYLOAD', help: 'output file for the payload bytes' },
+    out: { type: 'string', arg: 'PAYLOAD', help: "output file for the payload bytes ('-': standard output, not a terminal)" },
     expect: { type: 'string', arg: 'K', help: 'only accept a token or a request' },
   },
   details: `With several symbols in view, the first offpay code (of the --expect kind) wins.
@@ -98,8 +94,7 @@ qr.not_an_image, qr.image_truncated, qr.image_too_large, ... (spec/qr.md, error 
     const expect = parseKind(ctx.opt('expect'));
     await loadQrEngineNode();
     const d = await decodeCode(await readImageFile(inPath), expect ? { expect } : {});
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, d.payload);
+    writeData(ctx, out, d.payload, { what: 'payload bytes' });
     ctx.out(`${d.kind} of ${d.payload.length} bytes (${d.symbology} ${d.symbolVersion}${d.ecc ? `-${d.ecc}` : ''}, ${d.mode}) written to ${out}`);
     ctx.emit({
       ok: true,

@@ -9,7 +9,7 @@ import { Clearing, type ClearingReport } from '../../clearing/index.js';
 import { fromHex, toHex } from '../../crypto.js';
 import { currencyByNumeric, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
 import { OffpayError } from '../../errors.js';
-import { decodeRequest, tokenHash } from '../../messages.js';
+import { decodeRequest, decodeToken, tokenHash } from '../../messages.js';
 import { loadIssuer, loadIssuerKeys, readBytes, writeFileDurable } from '../../node/files.js';
 import { type AcceptContext, type ReaderVerdict, type RequestRef } from '../../reader/reader.js';
 import { READER_REASONS } from '../../reader/reasons.js';
@@ -45,9 +45,17 @@ function verdictJson(file: string, v: ReaderVerdict): Record<string, unknown> {
     : { file, accepted: false, status: 'refused', reason: v.reason, code: v.code, message: v.message, tokenHash: toHex(v.tokenHash), ...(v.seq !== undefined ? { journalSeq: v.seq } : {}) };
 }
 
+/** What an operator does about a refusal that is the reader's own state, not the token's fault. */
+export function refusalHint(reason: string): string {
+  if (reason === 'blocklist_stale' || reason === 'stale_limit') {
+    return '; load a current blocklist from clearing: offpay reader load-blocklist --reader READER --db READER.db LIST (LIST from offpay clearing blocklist)';
+  }
+  return '';
+}
+
 /** One line per verdict, saying plainly whether goods may be handed out (ACCEPTED, RESUMED) or not (REFUSED). */
 function verdictLine(file: string, v: ReaderVerdict): string {
-  if (!v.accepted) return `${file}: REFUSED ${v.reason} (${v.code}): ${v.message}`;
+  if (!v.accepted) return `${file}: REFUSED ${v.reason} (${v.code}): ${v.message}${refusalHint(v.reason)}`;
   const what =
     v.status === 'resumed'
       ? 'RESUMED (the same sale, paid before and still pending: vend it now, not charged again)'
@@ -324,7 +332,7 @@ const status: Command = {
       ctx.out(`database: ${ctx.flag('full') ? 'integrity_check' : 'quick_check'} ok; chain: ${chain.ok ? 'verifies' : `BROKEN at ${chain.error?.seq}: ${chain.error?.message}`}; batches exported: ${reader.exportedBatches()}`);
       ctx.out(`certificate: valid ${new Date(reader.cert.notBefore * 1000).toISOString()} .. ${new Date(reader.cert.notAfter * 1000).toISOString()}${now < reader.cert.notBefore || now > reader.cert.notAfter ? ' (NOT VALID NOW: the reader refuses to accept)' : ''}`);
       ctx.out(open ? `open request: ${toHex(open.request.challenge)} for ${money(open.request.amount, open.request.currency)}${open.paidBy ? `, paid by token ${toHex(open.paidBy)} (pending)` : ', unpaid'}` : 'open request: none');
-      ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ` (STALE: ${bl.staleReason})` : ''}` : 'blocklist: none loaded (stale)');
+      ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ` (STALE: ${bl.staleReason})` : ''}` : 'blocklist: none loaded (stale; a vending reader refuses every token until one is loaded: offpay reader load-blocklist)');
       const openJson = open ? { challenge: toHex(open.request.challenge), amount: open.request.amount, currency: open.request.currency, ...(open.paidBy ? { paidBy: toHex(open.paidBy) } : {}) } : null;
       ctx.emit({ readerId: reader.readerId, profile: reader.profile.name, journalId: toHex(reader.journalId), integrity, head: { seq: head.seq, hash: toHex(head.hash) }, entries: counts, chain, exportedBatches: reader.exportedBatches(), openRequest: openJson, blocklist: bl });
       return chain.ok ? EXIT_OK : EXIT_REJECTED;
@@ -374,7 +382,9 @@ entries is refused (clearing.too_large, clearing.too_many_entries) and the exit 
       const results: Record<string, unknown>[] = [];
       let rejected = false;
       let overLimits = false;
-      for (const file of ctx.positionals) {
+      const progress = ctx.progress('ingesting', { total: ctx.positionals.length, unit: 'batches' });
+      for (const [i, file] of ctx.positionals.entries()) {
+        progress.update(i, file);
         let r: ReturnType<Clearing['ingest']>;
         try {
           r = c.ingest(readBytes(file, 'batch', c.maxBatchBytes));
@@ -394,6 +404,7 @@ entries is refused (clearing.too_large, clearing.too_many_entries) and the exit 
         );
         results.push({ file, ...r });
       }
+      progress.done();
       ctx.emit({ results });
       return overLimits ? EXIT_USAGE : rejected ? EXIT_REJECTED : EXIT_OK;
     } finally {
@@ -401,6 +412,19 @@ entries is refused (clearing.too_large, clearing.too_many_entries) and the exit 
     }
   },
 };
+
+/**
+ * The amount an evidence token pays, in its certificate's currency ('HKD 12.50'), for human output. Read from
+ * the signed token itself: the journal value of a conflict entry is its reason code, not an amount.
+ */
+function evidenceAmount(e: { amount: number; token: string }): string {
+  try {
+    const t = decodeToken(fromHex(e.token));
+    return money(t.amount, t.walletCert.currency);
+  } catch {
+    return `${e.amount} minor units`;
+  }
+}
 
 function printReport(ctx: CommandContext, r: ClearingReport): void {
   ctx.out(`Settlement (fee ${r.feeBps} bps, rounded half to even per line; each distinct token once):`);
@@ -415,7 +439,7 @@ function printReport(ctx: CommandContext, r: ClearingReport): void {
   }
   ctx.out(`Double spends: ${r.doubleSpends.length}`);
   for (const d of r.doubleSpends) {
-    ctx.out(`  ${d.kind}: wallet ${d.walletId} counter ${d.counter}: reader ${d.first.readerId} entry ${d.first.seq} (${d.first.amount}) and reader ${d.second.readerId} entry ${d.second.seq} (${d.second.amount})`);
+    ctx.out(`  ${d.kind}: wallet ${d.walletId} counter ${d.counter}: reader ${d.first.readerId} entry ${d.first.seq} (${evidenceAmount(d.first)}) and reader ${d.second.readerId} entry ${d.second.seq} (${evidenceAmount(d.second)})`);
   }
   ctx.out(`Over the offline allowance: ${r.overAllowance.length}${r.exposure.length ? `; issuer exposure ${r.exposure.map((e) => money(e.amount, e.currency)).join(', ')}` : ''}`);
   for (const w of r.overAllowance) {

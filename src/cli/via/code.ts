@@ -27,6 +27,13 @@ function requestsOnly(kind: PayloadKind): void {
 
 export const via: Via = {
   name: 'code',
+  textOnStdout: true,
+  async render(kind: PayloadKind, bytes: Uint8Array) {
+    requestsOnly(kind);
+    const req = decodeRequest(bytes);
+    const code = formatPaymentCode(encodePaymentCode({ payee: req.readerCert.readerId, amount: req.amount, challenge: req.challenge }));
+    return { data: new TextEncoder().encode(code + '\n'), text: true, note: `payment code ${code}` };
+  },
   async write(kind: PayloadKind, bytes: Uint8Array, outPath: string) {
     requestsOnly(kind);
     const req = decodeRequest(bytes);

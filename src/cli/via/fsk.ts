@@ -5,20 +5,43 @@
 import { OffpayError } from '../../errors.js';
 import type { Via } from '../via.js';
 import { decodeMessage, encode, PROFILE_NAMES, type ProfileName } from '../../../codecs/fsk/index.js';
-import { readWavFile, writeWavFile } from '../../../codecs/fsk/node.js';
+import { readWav, writeWav } from '../../../codecs/fsk/wav.js';
+import { readBytes } from '../../node/files.js';
+import { writeOut } from '../common.js';
+
+/**
+ * Largest WAV file read (about 45 min of 48 kHz 16-bit mono; a recording is decoded in memory as 32-bit
+ * floats, so twice this much): larger files are refused with file.too_large before they are read.
+ */
+export const MAX_WAV_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Read and parse a WAV file, bounded by MAX_WAV_FILE_BYTES. */
+export function readWavBounded(path: string): ReturnType<typeof readWav> {
+  return readWav(readBytes(path, 'WAV recording', MAX_WAV_FILE_BYTES));
+}
+
+function render(bytes: Uint8Array, options: Record<string, string>): { data: Uint8Array; note: string } {
+  const profile = (options.profile ?? 'fast') as ProfileName;
+  if (!PROFILE_NAMES.includes(profile)) throw new OffpayError('fsk.bad_profile', `unknown profile '${profile}'`);
+  const rate = Number(options.rate ?? 48000);
+  const samples = encode(bytes, { profile, sampleRate: rate });
+  const data = writeWav(samples, rate, options.format === 'float32' ? 'float32' : 'pcm16');
+  return { data, note: `${bytes.length} bytes as ${(samples.length / rate).toFixed(3)} s of '${profile}' FSK audio at ${rate} Hz` };
+}
 
 export const via: Via = {
   name: 'fsk',
+  textOnStdout: false,
+  async render(_kind, bytes, options = {}) {
+    return { ...render(bytes, options), text: false };
+  },
   async write(_kind, bytes, outPath, options = {}) {
-    const profile = (options.profile ?? 'fast') as ProfileName;
-    if (!PROFILE_NAMES.includes(profile)) throw new OffpayError('fsk.bad_profile', `unknown profile '${profile}'`);
-    const rate = Number(options.rate ?? 48000);
-    const samples = encode(bytes, { profile, sampleRate: rate });
-    await writeWavFile(outPath, samples, rate, options.format === 'float32' ? 'float32' : 'pcm16');
-    return `${outPath}: ${bytes.length} bytes as ${(samples.length / rate).toFixed(3)} s of '${profile}' FSK audio at ${rate} Hz`;
+    const r = render(bytes, options);
+    writeOut(outPath, r.data);
+    return `${outPath}: ${r.note}`;
   },
   async read(_kind, inPath) {
-    const wav = await readWavFile(inPath);
+    const wav = readWavBounded(inPath);
     return decodeMessage(wav.samples, wav.sampleRate).payload;
   },
 };

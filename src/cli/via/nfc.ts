@@ -12,6 +12,12 @@ import type { Via } from '../via.js';
 
 export const via: Via = {
   name: 'nfc',
+  textOnStdout: false,
+  async render(kind, bytes) {
+    if (kind !== 'token') throw new OffpayError('cli.transport_unavailable', 'the NDEF record carries tokens; a payment request travels in the GET TOKEN command (offpay nfc read)');
+    const data = encodeTokenNdef(bytes);
+    return { data, text: false, note: `NDEF message of ${data.length} bytes` };
+  },
   async write(kind, bytes, outPath) {
     if (kind !== 'token') throw new OffpayError('cli.transport_unavailable', 'the NDEF record carries tokens; a payment request travels in the GET TOKEN command (offpay nfc read)');
     const msg = encodeTokenNdef(bytes);

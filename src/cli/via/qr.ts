@@ -42,6 +42,15 @@ export async function readImageFile(path: string): Promise<Uint8Array> {
 
 export const via: Via = {
   name: 'qr',
+  textOnStdout: true,
+  /** For standard output: the terminal rendering (UTF-8 half blocks), as `offpay qr encode --out -` prints. */
+  async render(kind: PayloadKind, bytes: Uint8Array, options: Record<string, string> = {}) {
+    await loadQrEngineNode();
+    const { ecc, mode, symbology } = parseQrOptions(options);
+    const code = await encodeCode(bytes, { kind, ecc, mode, symbology });
+    const size = symbology === 'qr' ? `QR version ${code.qrVersion}-${ecc}` : `${symbology} ${code.matrix.width}x${code.matrix.height} modules`;
+    return { data: new TextEncoder().encode(code.terminal), text: true, note: `${size}, ${mode}, terminal text` };
+  },
   async write(kind: PayloadKind, bytes: Uint8Array, outPath: string, options: Record<string, string> = {}) {
     await loadQrEngineNode();
     const { ecc, mode, symbology } = parseQrOptions(options);

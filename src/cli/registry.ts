@@ -1,0 +1,73 @@
+/**
+ * The command table: every command's words, summary and the module that implements it, loaded on use.
+ *
+ * `offpay --help` and the command lookup read only this table; a command's module (and what it imports:
+ * SQLite, the QR engine, the FSK modem, PC/SC ...) is imported when that command runs or prints its own
+ * --help. test/core/cli-startup.test.ts checks that this table matches the modules exactly and that
+ * `offpay --help` loads no command module.
+ */
+import type { Command } from './framework.js';
+
+export type Area = 'core' | 'reader' | 'fsk' | 'qr' | 'nfc' | 'demo';
+
+export interface CommandEntry {
+  /** Words after `offpay`, e.g. 'reader accept'. */
+  name: string;
+  area: Area;
+  /** Must equal the module's Command.summary (checked by a test). */
+  summary: string;
+}
+
+/** One lazy import per area module. */
+export const AREA_LOADERS: Record<Area, () => Promise<{ commands: Command[] }>> = {
+  core: () => import('./commands/core.js'),
+  reader: () => import('./commands/reader.js'),
+  fsk: () => import('./commands/fsk.js'),
+  qr: () => import('./commands/qr.js'),
+  nfc: () => import('./commands/nfc.js'),
+  demo: () => import('./commands/demo.js'),
+};
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'issuer init', area: 'core', summary: 'create an issuer: a signing key and the public key set readers trust' },
+  { name: 'wallet new', area: 'core', summary: 'create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter' },
+  { name: 'wallet restore-counter', area: 'core', summary: "set a wallet's counter after counter.json was lost or damaged (never below what is still visible)" },
+  { name: 'reader new', area: 'core', summary: 'create a reader (vending machine or gate): a key and an issuer-signed reader certificate' },
+  { name: 'request', area: 'core', summary: 'make a signed payment request (what a vending machine shows as a QR or sends over NFC)' },
+  { name: 'pay', area: 'core', summary: 'pay a payment request, or a payee with no request, and write the signed token' },
+  { name: 'verify', area: 'core', summary: 'verify a token as a reader would (stateless checks); exit 0 accepted, 1 rejected, 2 unusable input' },
+  { name: 'inspect', area: 'core', summary: 'decode and print any offpay message (token, request, certificate, key set, receipt)' },
+  { name: 'vectors generate', area: 'core', summary: 'regenerate the test vectors from their seeds (byte-for-byte reproducible)' },
+  { name: 'vectors check', area: 'core', summary: 'run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)' },
+  { name: 'reader accept', area: 'reader', summary: 'judge tokens with the durable reader (replay window, limits, blocklist); exit 0 all accepted, 1 any rejected, 2 unusable' },
+  { name: 'reader void', area: 'reader', summary: 'void a pending sale within the void window (the machine failed to dispense); exit 0 voided, 1 refused' },
+  { name: 'reader complete', area: 'reader', summary: 'mark a pending sale complete (goods dispensed): it can no longer be voided or resumed' },
+  { name: 'reader tap-out', area: 'reader', summary: 'transit: record the fare for a trip whose tap-in token is shown again; exit 0 recorded, 1 refused' },
+  { name: 'reader export', area: 'reader', summary: 'write the next reader-signed settlement batch (journal entries since the last export) for upload' },
+  { name: 'reader load-blocklist', area: 'reader', summary: 'load a signed blocklist from clearing (must be newer than the one held)' },
+  { name: 'reader status', area: 'reader', summary: 'show the reader journal head, exports and blocklist freshness; verify the hash chain' },
+  { name: 'clearing ingest', area: 'reader', summary: 'ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected' },
+  { name: 'clearing report', area: 'reader', summary: 'settlement per merchant and currency (count, gross, fee, net), double spends with evidence, gaps and problems' },
+  { name: 'clearing blocklist', area: 'reader', summary: 'sign the next blocklist version (every wallet caught double spending, or blocked by hand) for readers to load' },
+  { name: 'fsk encode', area: 'fsk', summary: 'encode a payload file as a multi-tone FSK WAV' },
+  { name: 'fsk decode', area: 'fsk', summary: 'decode a multi-tone FSK WAV back to the payload (all profiles at once)' },
+  { name: 'fsk sim', area: 'fsk', summary: 'pass a WAV through the seeded acoustic channel simulator' },
+  { name: 'fsk profiles', area: 'fsk', summary: 'list the FSK profiles with their tone plans and air time for 200 bytes' },
+  { name: 'qr encode', area: 'qr', summary: 'write payload bytes (a token or a payment request) as a QR code or another 2-D barcode' },
+  { name: 'qr decode', area: 'qr', summary: 'read the offpay code in a PNG or JPEG image and write its payload bytes' },
+  { name: 'nfc ndef encode', area: 'nfc', summary: 'wrap a token in an NDEF message (one offpay.dev:token external-type record) for a tag or Web NFC' },
+  { name: 'nfc ndef decode', area: 'nfc', summary: 'extract the token from an NDEF message (first offpay.dev:token record; chunks reassembled)' },
+  { name: 'nfc card', area: 'nfc', summary: 'act as the phone: serve the card application for a wallet to pcscd through vsmartcard-vpcd' },
+  { name: 'nfc read', area: 'nfc', summary: 'act as the gate: request an amount from the first card on a PC/SC reader, verify the token, send a receipt' },
+  { name: 'nfc tag serve', area: 'nfc', summary: 'act as a phone showing an NDEF message as a Type 4 Tag (what Web NFC reads), through vsmartcard-vpcd' },
+  { name: 'nfc tag read', area: 'nfc', summary: 'read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader' },
+  { name: 'demo', area: 'demo', summary: 'the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing' },
+];
+
+/** Load the implementation of a table entry. */
+export async function loadCommand(entry: CommandEntry): Promise<Command> {
+  const { commands } = await AREA_LOADERS[entry.area]();
+  const cmd = commands.find((c) => c.name === entry.name);
+  if (!cmd) throw new Error(`command table out of step: '${entry.name}' is not in src/cli/commands/${entry.area}.ts`);
+  return cmd;
+}
