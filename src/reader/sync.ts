@@ -49,7 +49,7 @@ export interface SyncResult {
   heldBefore: number;
   held: number;
   /** Batch numbers sent, with the server's outcome. */
-  sent: { batchSeq: number; outcome: 'ingested' | 'duplicate' }[];
+  sent: { batchSeq: number; outcome: 'ingested' | 'duplicate'; entries: number; doubleSpends: number }[];
   exported?: number;
   blocklist: { version: number; loaded: boolean };
   keysetChanged: boolean;
@@ -143,7 +143,7 @@ export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncRe
     const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
     const a = json(r.body);
     if (r.status === 200 && (a.outcome === 'ingested' || a.outcome === 'duplicate')) {
-      sent.push({ batchSeq: n, outcome: a.outcome });
+      sent.push({ batchSeq: n, outcome: a.outcome, entries: Number(a.entries) || 0, doubleSpends: Number(a.doubleSpends) || 0 });
       o.log?.(`  batch ${n}: ${a.outcome}`);
       continue;
     }
