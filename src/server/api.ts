@@ -210,7 +210,8 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     throw new HttpError(404, 'api.not_found', `no such resource: ${path.slice(0, 200)}`);
   };
 
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000 }, (req, res) => {
+  // connectionsCheckingInterval: how often node enforces headersTimeout and requestTimeout (default 30 s).
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();

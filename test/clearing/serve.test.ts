@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,8 +48,16 @@ async function sell(v: ReturnType<typeof vending>, w: TestWallet, counter: numbe
   return t;
 }
 
-async function startServer(clearing: Clearing, o: { bodyTimeoutMs?: number; port?: number } = {}): Promise<{ server: Server; url: string }> {
-  const server = createClearingServer({ clearing, issuer, operatorToken: TOKEN, clock: CLOCK, blocklistCheckSeconds: 0, ...(o.bodyTimeoutMs ? { bodyTimeoutMs: o.bodyTimeoutMs } : {}) });
+async function startServer(clearing: Clearing, o: { bodyTimeoutMs?: number; headersTimeoutMs?: number; port?: number } = {}): Promise<{ server: Server; url: string }> {
+  const server = createClearingServer({
+    clearing,
+    issuer,
+    operatorToken: TOKEN,
+    clock: CLOCK,
+    blocklistCheckSeconds: 0,
+    ...(o.bodyTimeoutMs ? { bodyTimeoutMs: o.bodyTimeoutMs } : {}),
+    ...(o.headersTimeoutMs ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
+  });
   await new Promise<void>((res) => server.listen(o.port ?? 0, '127.0.0.1', res));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
@@ -134,7 +142,7 @@ describe('clearing serve: batches', () => {
   });
 
   it('refuses a 40 MB body without buffering it (declared and chunked), and cuts off a slow body', async () => {
-    const { server, url } = await startServer(new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK }), { bodyTimeoutMs: 400 });
+    const { server, url } = await startServer(new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK }), { bodyTimeoutMs: 400, headersTimeoutMs: 500 });
     const port = new URL(url).port;
     const chunk = new Uint8Array(64 * 1024).fill(0x41);
     const mem = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
@@ -187,6 +195,21 @@ describe('clearing serve: batches', () => {
       });
       expect(slow.status).toBe(408);
       expect(JSON.parse(slow.body)).toMatchObject({ error: { code: 'api.body_timeout' } });
+      // Slow headers: a header byte every 100 ms; node's headers deadline (500 ms here) closes the connection.
+      const t0 = Date.now();
+      const answer = await new Promise<string>((resolve) => {
+        const sock = connect(Number(port), '127.0.0.1', () => sock.write('GET /v1/keyset HTTP/1.1\r\nHost: x\r\nX-Slow: '));
+        let got = '';
+        const t = setInterval(() => !sock.destroyed && sock.write('a'), 100);
+        sock.on('data', (d) => (got += d.toString()));
+        sock.on('close', () => {
+          clearInterval(t);
+          resolve(got);
+        });
+        sock.on('error', () => undefined);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       await stop(server);
     }
