@@ -226,7 +226,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const code = status === 431 ? 'api.headers_too_large' : status === 408 ? 'api.body_timeout' : 'api.bad_request';
+    const code = status === 431 ? 'api.headers_too_large' : status === 408 ? 'api.request_timeout' : 'api.bad_request';
     const body = JSON.stringify({ error: { code, message: err.code ?? 'bad request' } });
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });

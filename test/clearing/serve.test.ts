@@ -209,6 +209,7 @@ describe('clearing serve: batches', () => {
         sock.on('error', () => undefined);
       });
       expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(answer).toContain('api.request_timeout');
       expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       await stop(server);
