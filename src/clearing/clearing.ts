@@ -34,6 +34,17 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries,
 import { settle, type OverAllowance, type SettlementLine, type SettleRow, type TripAnomaly, type EntryRef } from './settle.js';
 
 export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, EntryRef } from './settle.js';
+import type { SettledToken } from './settle.js';
+
+/** Clearing.paymentFacts: the entries naming one token and how it settles. */
+export interface PaymentFacts {
+  entries: { readerId: number; journalId: string; seq: number; kind: JournalKindName; time: number; value: number; valid: boolean; reason?: string; operatorId: number; currency?: number }[];
+  /** The token as settle() settles it (absent when it does not settle: invalid, voided, or a conflict record). */
+  settled?: SettledToken;
+  /** Wallet id (hex) of a valid entry, and whether that wallet is on the clearing blocklist. */
+  walletId?: string;
+  blocked: boolean;
+}
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
 const SCHEMA_VERSION = 4;
@@ -743,8 +754,77 @@ export class Clearing {
     return added;
   }
 
-  /** Every valid sale and tap-out, ordered for settle(): by wallet key and counter (the counter index). */
-  private *settleRows(): Generator<SettleRow> {
+  /**
+   * What clearing holds of one reader, per journal (spec/clearing-api.md GET /v1/readers/{id}): `batchSeq` is
+   * the highest n such that batches 1..n of that journal are all held, `lastSeq` the last entry seq those
+   * batches cover (a reader resends from batch batchSeq + 1).
+   */
+  heldBatches(readerId: number): { journalId: string; batchSeq: number; lastSeq: number }[] {
+    const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
+    const batches = this.db.prepare('SELECT batch_seq, first_seq, entries FROM batches WHERE chain = ? ORDER BY batch_seq');
+    return chains.map((c) => {
+      let batchSeq = 0;
+      let lastSeq = 0;
+      for (const b of batches.iterate(Number(c.chain)) as Iterable<Row>) {
+        if (Number(b.batch_seq) !== batchSeq + 1) break;
+        batchSeq++;
+        lastSeq = Math.max(lastSeq, Number(b.first_seq) + Number(b.entries) - 1);
+      }
+      return { journalId: toHex(u8(c.journal_id)), batchSeq, lastSeq };
+    });
+  }
+
+  /**
+   * An index over the token hash of every entry, for paymentState (a served clearing answers payment lookups;
+   * the batch CLI does not pay for it). Idempotent; the schema version is unchanged (an index adds no data).
+   */
+  indexPayments(): void {
+    this.db.exec('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL');
+  }
+
+  /**
+   * Everything clearing holds about one token (by SHA-256 hash), for the payment state of spec/clearing-api.md:
+   * its token entries (valid or not, with the reason) and, when it settles, how (settle() run over that wallet's
+   * entries alone, so the answer is the report's). Undefined when no entry names the token.
+   */
+  paymentFacts(tokenHash: Uint8Array): PaymentFacts | undefined {
+    const rows = this.db
+      .prepare(
+        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.valid AS valid,
+                e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter, e.currency AS currency
+         FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.token_hash = ? AND e.kind != ${JournalKind.void}
+         ORDER BY e.time, c.reader_id, c.journal_id, e.seq`,
+      )
+      .all(tokenHash) as Row[];
+    if (!rows.length) return undefined;
+    const entries = rows.map((r) => ({
+      readerId: Number(r.reader_id),
+      journalId: toHex(u8(r.journal_id)),
+      seq: Number(r.seq),
+      kind: KIND_NAMES[Number(r.kind)]!,
+      time: Number(r.time),
+      value: Number(r.value),
+      valid: Number(r.valid) === 1,
+      reason: r.reason === null ? undefined : String(r.reason),
+      operatorId: Number(r.operator_id),
+      currency: r.currency === null ? undefined : Number(r.currency),
+    }));
+    const withWallet = rows.find((r) => Number(r.valid) === 1 && r.wallet_key !== null);
+    let settled: SettledToken | undefined;
+    let walletId: string | undefined;
+    let blocked = false;
+    if (withWallet) {
+      walletId = toHex(u8(withWallet.wallet_id));
+      const hex = toHex(tokenHash);
+      const s = settle(this.settleRows(Number(withWallet.wallet_key)), { feeBps: this.feeBps, keepTokens: true, zeroFareOperators: this.zeroFareOperators });
+      settled = s.tokens.find((t) => t.tokenHash === hex);
+      blocked = this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(u8(withWallet.wallet_id)) !== undefined;
+    }
+    return { entries, settled, walletId, blocked };
+  }
+
+  /** Every valid sale and tap-out, ordered for settle(): by wallet key and counter (the counter index); one wallet key's alone when given. */
+  private *settleRows(walletKey?: number): Generator<SettleRow> {
     // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
     // SQLite put chains in the outer loop and scan the index once per chain).
     const chains = new Map<number, { readerId: number; journalId: string }>();
@@ -762,9 +842,10 @@ export class Clearing {
               e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
        FROM entries e INDEXED BY entries_counter
        WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
+         ${walletKey === undefined ? '' : 'AND e.wallet_key = ?'}
        ORDER BY e.wallet_key, e.counter`,
     );
-    for (const r of stmt.iterate() as Iterable<Row>) {
+    for (const r of (walletKey === undefined ? stmt.iterate() : stmt.iterate(walletKey)) as Iterable<Row>) {
       const kind = Number(r.kind);
       const chain = chains.get(Number(r.chain))!;
       yield {

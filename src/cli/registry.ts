@@ -8,7 +8,7 @@
  */
 import type { Command } from './framework.js';
 
-export type Area = 'core' | 'reader' | 'fsk' | 'qr' | 'nfc' | 'demo';
+export type Area = 'core' | 'reader' | 'fsk' | 'qr' | 'nfc' | 'serve' | 'demo';
 
 export interface CommandEntry {
   /** Words after `offpay`, e.g. 'reader accept'. */
@@ -25,6 +25,7 @@ export const AREA_LOADERS: Record<Area, () => Promise<{ commands: Command[] }>> 
   fsk: () => import('./commands/fsk.js'),
   qr: () => import('./commands/qr.js'),
   nfc: () => import('./commands/nfc.js'),
+  serve: () => import('./commands/serve.js'),
   demo: () => import('./commands/demo.js'),
 };
 
@@ -62,6 +63,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "nfc read", area: 'nfc', summary: "act as the gate: request an amount from the first card on a PC/SC reader, verify the token, send a receipt" },
   { name: "nfc tag serve", area: 'nfc', summary: "act as a phone showing an NDEF message as a Type 4 Tag (what Web NFC reads), through vsmartcard-vpcd" },
   { name: "nfc tag read", area: 'nfc', summary: "read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader" },
+  { name: "clearing serve", area: 'serve', summary: "serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)" },
+  { name: "reader sync", area: 'serve', summary: "upload every batch the clearing service lacks, then fetch and load the newest blocklist (exit 0 when in sync)" },
   { name: "demo", area: 'demo', summary: "the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing" },
 ];
 

@@ -4,12 +4,14 @@ import { READER_REASONS } from '../../src/reader/reasons.js';
 import { REASONS } from '../../src/reasons.js';
 
 const spec = readFileSync('spec/reader.md', 'utf8');
-/** Error codes may be listed in spec/reader.md or (clearing's) spec/clearing.md. */
-const specs = spec + (existsSync('spec/clearing.md') ? readFileSync('spec/clearing.md', 'utf8') : '');
+/** Error codes may be listed in spec/reader.md or (clearing's) spec/clearing.md and spec/clearing-api.md. */
+const specs = spec + ['spec/clearing.md', 'spec/clearing-api.md'].map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('');
 const SOURCES = [
   ...readdirSync('src/reader').map((f) => `src/reader/${f}`),
   ...readdirSync('src/clearing').map((f) => `src/clearing/${f}`),
+  ...readdirSync('src/server').map((f) => `src/server/${f}`),
   'src/cli/commands/reader.ts',
+  'src/cli/commands/serve.ts',
   'src/cli/reader-open.ts',
 ];
 
@@ -31,6 +33,7 @@ describe('spec/reader.md stays in step with the code', () => {
       const text = readFileSync(f, 'utf8');
       for (const m of text.matchAll(/OffpayError\('([a-z_]+\.[a-z_]+)'/g)) codes.add(m[1]!);
       for (const m of text.matchAll(/'(clearing\.[a-z_]+)'/g)) codes.add(m[1]!);
+      for (const m of text.matchAll(/'((?:api|sync)\.[a-z_]+)'/g)) codes.add(m[1]!);
     }
     expect(codes.size).toBeGreaterThan(20);
     const missing = [...codes].filter((c) => !specs.includes(c));

@@ -21,7 +21,7 @@ import {
   type PaymentRequest,
 } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
-import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
+import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { verifyToken, type VerifyContext } from '../../verify.js';
 import type { VectorFile } from '../../vectors.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';

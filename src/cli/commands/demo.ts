@@ -5,7 +5,9 @@
  * and over NFC, a replay refused, a cloned wallet caught at clearing and refused by the blocklist, and a
  * settlement report. Readers keep durable state in SQLite under the working directory.
  */
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode as fskEncode, decode as fskDecode, simulate, FskReceiver } from '../../../codecs/fsk/index.js';
@@ -23,6 +25,8 @@ import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadReader, loadWallet, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { Reader, type ReaderVerdict } from '../../reader/index.js';
 import { openSqliteReaderStore } from '../../reader/sqlite.js';
+import { syncReader } from '../../reader/sync.js';
+import { createClearingServer } from '../../server/api.js';
 import { verifyReceipt } from '../../verify.js';
 import { dayOf } from '../../issuer.js';
 import { publicKeyOf, randomSecretKey, seededSecretKey } from '../../crypto.js';
@@ -203,25 +207,46 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
 
   // ------------------------------------------------------------------ 6. clearing
   say('');
-  say('6. At night the readers come online and upload signed, hash-chained batches to clearing.');
+  say('6. At night the readers come online and sync with the clearing service over HTTP: signed, hash-chained batches up, the newest signed blocklist down.');
   tick(8 * 3600);
-  const batches = [vending.export(), gateB.export(), gateA.export()];
-  for (const b of batches) {
-    const r = clearing.ingest(b.bytes);
-    say(`   batch ${b.batch.batchSeq} from reader ${b.batch.readerCert.readerId}: ${r.outcome}, ${r.entries} journal entr${r.entries === 1 ? 'y' : 'ies'}, tokens re-verified${r.doubleSpends ? `, ${r.doubleSpends} double spend${r.doubleSpends === 1 ? '' : 's'} found` : ''}`);
+  const operatorToken = randomBytes(32).toString('hex');
+  const server = createClearingServer({ clearing, issuer, operatorToken, clock, blocklistCheckSeconds: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let ds: ReturnType<Clearing['doubleSpends']>;
+  let list: { version: number; entries: number };
+  let report: Record<string, unknown>;
+  try {
+    say(`   offpay clearing serve (embedded SQLite) listens on ${url}`);
+    const syncOne = async (r: Reader) => {
+      const s = await syncReader(r, { url, now, issuerKeys });
+      for (const b of s.sent) {
+        say(`   reader ${r.readerId} sync: batch ${b.batchSeq} ${b.outcome}, ${b.entries} journal entr${b.entries === 1 ? 'y' : 'ies'}, tokens re-verified${b.doubleSpends ? `, ${b.doubleSpends} double spend${b.doubleSpends === 1 ? '' : 's'} found` : ''}; blocklist version ${s.blocklist.version}${s.blocklist.loaded ? ' loaded' : ' already held'}`);
+      }
+      return s;
+    };
+    for (const r of [vending, gateB, gateA]) await syncOne(r);
+    const again = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: gateB.exportBatch(1).bytes as Uint8Array<ArrayBuffer> });
+    say(`   the gate 5002 batch arrives twice: ${String(((await again.json()) as { outcome: string }).outcome)}`);
+    ds = clearing.doubleSpends();
+    for (const d of ds) {
+      say(`   DOUBLE SPEND (${d.kind}): wallet ${d.walletId.slice(0, 8)}… counter ${d.counter} ${d.first.readerId === d.second.readerId ? `twice at reader ${d.first.readerId} (refused there)` : `at readers ${d.first.readerId} and ${d.second.readerId}`}; both signed tokens kept as evidence, the wallet blocked`);
+    }
+    if (!ds.length) throw new OffpayError('demo.unexpected', 'clearing found no double spend');
+    const b = await syncOne(gateB); // gate 5002 synced before gate 5001's batch revealed the clone
+    list = { version: b.blocklist.version, entries: clearing.blockedWalletIds().length };
+    say(`   gate 5002 syncs again: blocklist version ${list.version} (${list.entries} wallet${list.entries === 1 ? '' : 's'}) ${b.blocklist.loaded ? 'loaded' : 'already held'}`);
+    const r = await fetch(`${url}/v1/report`, { headers: { authorization: `Bearer ${operatorToken}` } });
+    report = (await r.json()) as Record<string, unknown>;
+  } finally {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   }
-  const again = clearing.ingest(batches[1]!.bytes);
-  say(`   the gate 5002 batch arrives twice: ${again.outcome}`);
-  const ds = clearing.doubleSpends();
-  for (const d of ds) {
-    say(`   DOUBLE SPEND (${d.kind}): wallet ${d.walletId.slice(0, 8)}… counter ${d.counter} ${d.first.readerId === d.second.readerId ? `twice at reader ${d.first.readerId} (refused there)` : `at readers ${d.first.readerId} and ${d.second.readerId}`}; both signed tokens kept as evidence`);
-  }
-  if (!ds.length) throw new OffpayError('demo.unexpected', 'clearing found no double spend');
-  for (const d of ds) clearing.block(Uint8Array.from(Buffer.from(d.walletId, 'hex')), 'double_spend');
-  const list = clearing.issueBlocklist(issuer, now);
-  say(`   clearing signs blocklist version ${list.version} (${list.entries} wallet${list.entries === 1 ? '' : 's'}); the gates load it`);
-  gateA.loadBlocklist(list.bytes);
-  gateB.loadBlocklist(list.bytes);
   tick(600);
   const tLate = await clone.payTo({ payee: 77, amount: 1100 });
   const vLate = await gateB.accept(tLate, fare);
@@ -230,14 +255,14 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
 
   // ------------------------------------------------------------------ 7. settlement
   say('');
-  say('7. Settlement per merchant and currency (fee 1.50%):');
-  const report = clearing.report();
-  for (const s of report.settlement) {
-    say(`   operator ${String(s.operatorId).padEnd(4)} ${s.count} payment${s.count === 1 ? '' : 's'}, gross ${formatMoney(s.gross, s.currency)}, fee ${formatMoney(s.fee, s.currency)}, net ${formatMoney(s.net, s.currency)}`);
+  say('7. Settlement per merchant and currency (fee 1.50%), from GET /v1/report with the operator credential:');
+  const settlement = report.settlement as { operatorId: number; currency: number; count: number; gross: string; fee: string; net: string }[];
+  for (const s of settlement) {
+    say(`   operator ${String(s.operatorId).padEnd(4)} ${s.count} payment${s.count === 1 ? '' : 's'}, gross ${formatMoney(BigInt(s.gross), s.currency)}, fee ${formatMoney(BigInt(s.fee), s.currency)}, net ${formatMoney(BigInt(s.net), s.currency)}`);
   }
   const chains = [vending, gateA, gateB].map((r) => r.verifyJournal());
   say(`   every reader's journal chain verifies: ${chains.every((c) => c.ok) ? 'yes' : 'NO'}`);
-  log.push({ step: 'settlement', settlement: report.settlement });
+  log.push({ step: 'settlement', settlement });
   clearing.close();
   for (const r of [vending, gateA, gateB]) r.store.close();
   return log;

@@ -1,0 +1,175 @@
+/**
+ * `offpay reader sync`: bring a reader and a clearing service in step over HTTP (spec/clearing-api.md §8).
+ * Browser-safe (fetch only). The algorithm, resumable at every step because the server is idempotent:
+ *
+ *  1. GET /v1/readers/{id}: `held` = the highest batch seq the server holds contiguously for this journal.
+ *  2. If the journal has entries after the last exported one, Reader.export() signs the next batch (the
+ *     reader's export records are its own; a crash after it only means that batch is sent next time).
+ *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte). A
+ *     batch counts as delivered only when the server answers ingested or duplicate (sent after its commit);
+ *     rejected stops the sync with `sync.batch_rejected` and the server's reason: resending cannot help.
+ *  4. GET /v1/keyset: compared with the key set the reader holds. It is not loaded from the network (a key
+ *     set is not signed: loading it would let whoever answers the URL mint certificates); a difference is
+ *     reported (`keysetChanged`) for the operator to install it from a trusted source.
+ *  5. GET /v1/blocklist: verified (issuer signature, key set held, not future-dated) by Reader.loadBlocklist
+ *     and loaded when newer than the one held.
+ * Every request is retried on a network error, a timeout, 429 or 5xx, with exponential backoff
+ * (baseDelayMs x 2^k, capped at maxDelayMs) for at most `attempts` tries and `deadlineMs` in total; then
+ * `sync.unreachable`.
+ */
+import { toHex } from '../crypto.js';
+import { OffpayError } from '../errors.js';
+import { encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
+import { decodeBlocklist } from './blocklist.js';
+import type { Reader } from './reader.js';
+
+export interface SyncOptions {
+  /** Base URL of the clearing service, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Tries per request (default 8; 1 .. 100). */
+  attempts?: number;
+  /** First retry delay, ms (default 250); doubled each retry up to maxDelayMs (default 8,000). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Whole sync deadline, ms (default 120,000). */
+  deadlineMs?: number;
+  /** Per request timeout, ms (default 30,000). */
+  requestTimeoutMs?: number;
+  now?: number;
+  /** The key set the reader holds, compared with the server's (step 4); not compared when absent. */
+  issuerKeys?: IssuerKeySet;
+  fetch?: typeof fetch;
+  log?: (line: string) => void;
+}
+
+export interface SyncResult {
+  readerId: number;
+  journalId: string;
+  /** Batches the server held (contiguously) before, and after this sync. */
+  heldBefore: number;
+  held: number;
+  /** Batch numbers sent, with the server's outcome. */
+  sent: { batchSeq: number; outcome: 'ingested' | 'duplicate'; entries: number; doubleSpends: number }[];
+  exported?: number;
+  blocklist: { version: number; loaded: boolean };
+  keysetChanged: boolean;
+  /** Requests retried after a network error or 5xx. */
+  retries: number;
+}
+
+function opt(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('sync.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncResult> {
+  const attempts = opt('attempts', o.attempts, 8, 1, 100);
+  const baseDelay = opt('baseDelayMs', o.baseDelayMs, 250, 1, 60_000);
+  const maxDelay = opt('maxDelayMs', o.maxDelayMs, 8_000, 1, 600_000);
+  const deadlineMs = opt('deadlineMs', o.deadlineMs, 120_000, 1, 86_400_000);
+  const requestTimeout = opt('requestTimeoutMs', o.requestTimeoutMs, 30_000, 1, 600_000);
+  let base: URL;
+  try {
+    base = new URL(o.url);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new OffpayError('sync.bad_url', `'${o.url}' is not an http(s) URL`);
+  }
+  const doFetch = o.fetch ?? fetch;
+  const deadline = Date.now() + deadlineMs;
+  let retries = 0;
+
+  /** One request with retries; resolves with the final (non-retryable) response and its body. */
+  const call = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: Uint8Array; headers: Headers }> => {
+    let lastError = '';
+    for (let k = 0; k < attempts; k++) {
+      if (k > 0) {
+        const wait = Math.min(maxDelay, baseDelay * 2 ** (k - 1));
+        if (Date.now() + wait > deadline) break;
+        retries++;
+        o.log?.(`  ${lastError}; retrying in ${wait} ms`);
+        await sleep(wait);
+      }
+      try {
+        const r = await doFetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
+        const body = new Uint8Array(await r.arrayBuffer());
+        if (r.status >= 500 || r.status === 429) {
+          lastError = `${path}: HTTP ${r.status}`;
+          continue;
+        }
+        return { status: r.status, body, headers: r.headers };
+      } catch (e) {
+        lastError = `${path}: ${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code ? ` (${(e as { cause: { code: string } }).cause.code})` : ''}`;
+      }
+    }
+    throw new OffpayError('sync.unreachable', `clearing at ${base.origin} not reachable: ${lastError}`);
+  };
+  const json = (b: Uint8Array): Record<string, unknown> => {
+    try {
+      return JSON.parse(new TextDecoder().decode(b)) as Record<string, unknown>;
+    } catch {
+      throw new OffpayError('sync.bad_answer', 'the clearing answered something that is not JSON');
+    }
+  };
+
+  // 1. what the server holds
+  const journalId = toHex(reader.journalId);
+  const who = await call(`/v1/readers/${reader.readerId}`);
+  if (who.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/readers/${reader.readerId}: HTTP ${who.status}`);
+  const journals = (json(who.body).journals ?? []) as { journalId: string; batchSeq: number }[];
+  const j = Array.isArray(journals) ? journals.find((x) => x && x.journalId === journalId) : undefined;
+  const heldBefore = j && Number.isSafeInteger(j.batchSeq) && j.batchSeq >= 0 ? j.batchSeq : 0;
+
+  // 2. export what is new
+  let exportedCount = reader.exportedBatches();
+  const lastExportedSeq = exportedCount ? (() => {
+    const b = reader.exportBatch(exportedCount).batch;
+    return b.firstSeq + b.entries.length - 1;
+  })() : 0;
+  let exported: number | undefined;
+  if (reader.head().seq > lastExportedSeq) {
+    exported = reader.export(o.now).batch.batchSeq;
+    exportedCount = exported;
+  }
+  if (heldBefore > exportedCount) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${heldBefore} batches of journal ${journalId}, this reader exported ${exportedCount}`);
+
+  // 3. upload what the server lacks, in order
+  const sent: SyncResult['sent'] = [];
+  for (let n = heldBefore + 1; n <= exportedCount; n++) {
+    const { bytes } = reader.exportBatch(n);
+    const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
+    const a = json(r.body);
+    if (r.status === 200 && (a.outcome === 'ingested' || a.outcome === 'duplicate')) {
+      sent.push({ batchSeq: n, outcome: a.outcome, entries: Number(a.entries) || 0, doubleSpends: Number(a.doubleSpends) || 0 });
+      o.log?.(`  batch ${n}: ${a.outcome}`);
+      continue;
+    }
+    const reason = String(a.reason ?? (a.error as { code?: string } | undefined)?.code ?? `HTTP ${r.status}`);
+    throw new OffpayError('sync.batch_rejected', `batch ${n} of journal ${journalId} refused by clearing: ${reason}${(a.error as { message?: string } | undefined)?.message ? `: ${(a.error as { message: string }).message}` : ''}`, { batchSeq: n, reason });
+  }
+
+  // 4. key set: compared, never loaded from the network
+  const ks = await call('/v1/keyset');
+  if (ks.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/keyset: HTTP ${ks.status}`);
+  const keysetChanged = o.issuerKeys !== undefined && toHex(encodeIssuerKeySet(o.issuerKeys)) !== toHex(ks.body);
+
+  // 5. blocklist: verified by the reader, loaded when newer
+  const bl = await call('/v1/blocklist');
+  if (bl.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/blocklist: HTTP ${bl.status}`);
+  let version: number;
+  try {
+    version = decodeBlocklist(bl.body).version;
+  } catch (e) {
+    throw new OffpayError('sync.bad_answer', `the blocklist from clearing does not decode: ${(e as Error).message}`);
+  }
+  const current = reader.blocklistStatus(o.now);
+  let loaded = false;
+  if (!current.loaded || version > current.version) {
+    reader.loadBlocklist(bl.body, o.now); // verifies the issuer signature; throws blocklist.* when it fails
+    loaded = true;
+  }
+  return { readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}), blocklist: { version, loaded }, keysetChanged, retries };
+}

@@ -1,0 +1,234 @@
+/**
+ * `offpay clearing serve`: the clearing as an HTTP service (spec/clearing-api.md is normative), on node:http.
+ *
+ * Routes (version 1):
+ *   POST /v1/batches            application/cbor reader-signed batch -> {outcome, reason, readerId, journalId, batchSeq}
+ *   GET  /v1/readers/{id}       per journal: highest batch seq held contiguously from 1, and its last entry seq
+ *   GET  /v1/blocklist          newest signed blocklist (application/cbor), strong ETag, If-None-Match -> 304
+ *   GET  /v1/keyset             issuer key set (application/cbor), strong ETag, If-None-Match -> 304
+ *   GET  /v1/payments/{hash}    payment state in the card gateway's terms (payments.ts)
+ *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
+ * Everything but the report authenticates itself by signatures (the batch by the reader certificate chained
+ * to the issuer and the reader's signature; the blocklist by the issuer's), so no password is needed.
+ *
+ * Bounds: URL <= 2048 bytes (414), headers <= 8 KiB (431 by node), headers within 10 s, a body within
+ * bodyTimeoutMs (408), a batch body <= the clearing's maxBatchBytes before and while it is read (413,
+ * body.ts). Every error is JSON {error: {code, message}} with a stable code (spec/clearing-api.md §4); an
+ * exception inside a handler is a 500 api.internal, never a crash.
+ *
+ * The answer to a batch is written only after Clearing.ingest returned, i.e. after its SQLite transaction
+ * committed (synchronous = FULL): an acknowledged batch survives a kill -9 of the server.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Clearing } from '../clearing/clearing.js';
+import { fromHex, toHex } from '../crypto.js';
+import { OffpayError } from '../errors.js';
+import type { Issuer } from '../issuer.js';
+import { encodeIssuerKeySet } from '../messages.js';
+import { HttpError, readBody } from './body.js';
+import { checkBearer } from './operator.js';
+import { paymentState } from './payments.js';
+
+export const MAX_URL_BYTES = 2048;
+export const MAX_HEADER_BYTES = 8192;
+
+export interface ClearingServerOptions {
+  clearing: Clearing;
+  /** The issuer (with its secret keys): signs the blocklists the server hands out. */
+  issuer: Issuer;
+  /** Operator credential, 64 hex digits (operator.ts). */
+  operatorToken: string;
+  /** Deadline for a whole request body, ms (default 30,000; 100 .. 600,000). */
+  bodyTimeoutMs?: number;
+  /** Deadline for the request headers, ms (default 10,000; 100 .. 600,000). */
+  headersTimeoutMs?: number;
+  /** The over-allowance check (a settlement pass) runs at most once per this many seconds (default 60; 0 .. 86,400). */
+  blocklistCheckSeconds?: number;
+  /** A new blocklist version is signed at least this often even when nothing changed (default 3,600; 1 .. 86,400). */
+  blocklistRefreshSeconds?: number;
+  clock?: () => number;
+  log?: (line: string) => void;
+}
+
+function bounded(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('api.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+/** Strong ETag of a body: the first 16 bytes of its SHA-256, quoted. */
+export function etagOf(bytes: Uint8Array): string {
+  return `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
+}
+
+/** If-None-Match matches (RFC 9110 §13.1.2: weak comparison, `*` matches any). */
+function notModified(req: IncomingMessage, etag: string): boolean {
+  const h = req.headers['if-none-match'];
+  if (!h) return false;
+  return h.split(',').some((t) => {
+    const x = t.trim();
+    return x === '*' || x === etag || x === `W/${etag}`;
+  });
+}
+
+const jsonReplacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? toHex(v) : v);
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, close = false): void {
+  const text = JSON.stringify(body, jsonReplacer);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}), ...headers });
+  res.end(text, () => {
+    if (close) res.req.destroy();
+  });
+}
+
+function sendError(res: ServerResponse, e: HttpError, headers: Record<string, string> = {}): void {
+  send(res, e.status, { error: { code: e.code, message: e.message } }, headers, e.close);
+}
+
+function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, extra: Record<string, string>): void {
+  const etag = etagOf(bytes);
+  const headers = { etag, 'cache-control': 'no-cache', ...extra };
+  if (notModified(req, etag)) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-type': 'application/cbor', 'content-length': String(bytes.length) });
+  res.end(req.method === 'HEAD' ? undefined : bytes);
+}
+
+/** The blocklist the server hands out and when it signs a new version (spec/clearing-api.md §2.4). */
+class BlocklistIssuer {
+  private held: { bytes: Uint8Array; version: number; issuedAt: number; setDigest: string } | undefined;
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  constructor(
+    private readonly clearing: Clearing,
+    private readonly issuer: Issuer,
+    private readonly checkSeconds: number,
+    private readonly refreshSeconds: number,
+  ) {}
+
+  current(now: number): Uint8Array {
+    if (this.held && now - this.checkedAt < this.checkSeconds && now - this.held.issuedAt < this.refreshSeconds) return this.held.bytes;
+    this.checkedAt = now;
+    this.clearing.blockOverAllowance(now);
+    const h = createHash('sha256');
+    for (const id of this.clearing.blockedWalletIds()) h.update(id);
+    const setDigest = h.digest('hex');
+    if (this.held && this.held.setDigest === setDigest && now - this.held.issuedAt < this.refreshSeconds) return this.held.bytes;
+    const r = this.clearing.issueBlocklist(this.issuer, now);
+    this.held = { bytes: r.bytes, version: r.version, issuedAt: now, setDigest };
+    return r.bytes;
+  }
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
+
+export function createClearingServer(o: ClearingServerOptions): Server {
+  const bodyTimeoutMs = bounded('bodyTimeoutMs', o.bodyTimeoutMs, 30_000, 100, 600_000);
+  const headersTimeoutMs = bounded('headersTimeoutMs', o.headersTimeoutMs, 10_000, 100, 600_000);
+  const lists = new BlocklistIssuer(
+    o.clearing,
+    o.issuer,
+    bounded('blocklistCheckSeconds', o.blocklistCheckSeconds, 60, 0, 86_400),
+    bounded('blocklistRefreshSeconds', o.blocklistRefreshSeconds, 3_600, 1, 86_400),
+  );
+  if (o.issuer.issuerId !== o.clearing.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${o.issuer.issuerId} is not the clearing's issuer ${o.clearing.issuerKeys.issuerId}`);
+  if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
+  const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
+  const keyset = encodeIssuerKeySet(o.issuer.keySet());
+  o.clearing.indexPayments();
+
+  const postBatch: Handler = async (req, res) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a batch is sent as application/cbor', true);
+    const bytes = await readBody(req, o.clearing.maxBatchBytes, bodyTimeoutMs, 'clearing.too_large');
+    const r = o.clearing.ingest(bytes); // returns after the commit
+    const answer = {
+      outcome: r.outcome,
+      reason: r.error?.code ?? null,
+      readerId: r.readerId ?? null,
+      journalId: r.journalId ?? null,
+      batchSeq: r.batchSeq ?? null,
+      entries: r.entries,
+      alreadyHeld: r.alreadyHeld,
+      invalidTokens: r.invalidTokens,
+      doubleSpends: r.doubleSpends,
+      readerFaults: r.readerFaults,
+      ...(r.error ? { error: r.error } : {}),
+    };
+    const status = r.outcome !== 'rejected' ? 200 : r.error?.code === 'clearing.too_large' || r.error?.code === 'clearing.too_many_entries' ? 413 : 422;
+    o.log?.(`batch reader ${r.readerId ?? '?'} journal ${r.journalId ?? '?'} #${r.batchSeq ?? '?'}: ${r.outcome}${r.error ? ` ${r.error.code}` : ''}`);
+    send(res, status, answer);
+  };
+  const getReader: Handler = (_req, res, m) => {
+    const id = Number(m[1]);
+    if (!Number.isSafeInteger(id) || id > 0xffffffff) throw new HttpError(400, 'api.bad_reader_id', 'a reader id is an integer 0 .. 2^32 - 1');
+    send(res, 200, { readerId: id, journals: o.clearing.heldBatches(id) });
+  };
+  const getPayment: Handler = (_req, res, m) => {
+    const hex = m[1]!;
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new HttpError(400, 'api.bad_token_hash', 'a token hash is 64 lower-case hex digits (SHA-256 of the token bytes)');
+    const facts = o.clearing.paymentFacts(fromHex(hex));
+    if (!facts) throw new HttpError(404, 'api.unknown_payment', 'clearing holds no entry naming this token: not uploaded yet, or never taken');
+    send(res, 200, paymentState(hex, facts));
+  };
+  const getReport: Handler = (req, res) => {
+    if (!checkBearer(req.headers.authorization, o.operatorToken)) {
+      sendError(res, new HttpError(401, 'api.unauthorized', 'the report needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
+      return;
+    }
+    send(res, 200, o.clearing.report());
+  };
+  const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
+    { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
+    { re: /^\/v1\/readers\/([0-9]{1,16})$/, methods: { GET: getReader } },
+    { re: /^\/v1\/blocklist$/, methods: { GET: (req, res) => sendBytes(req, res, lists.current(clock()), {}) } },
+    { re: /^\/v1\/keyset$/, methods: { GET: (req, res) => sendBytes(req, res, keyset, {}) } },
+    { re: /^\/v1\/payments\/([^/]*)$/, methods: { GET: getPayment } },
+    { re: /^\/v1\/report$/, methods: { GET: getReport } },
+  ];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    if (Buffer.byteLength(url) > MAX_URL_BYTES) throw new HttpError(414, 'api.url_too_long', `the URL is over ${MAX_URL_BYTES} bytes`, true);
+    const path = url.split('?')[0]!;
+    for (const r of routes) {
+      const m = r.re.exec(path);
+      if (!m) continue;
+      const method = req.method === 'HEAD' && r.methods.GET ? 'GET' : (req.method ?? '');
+      const h = r.methods[method];
+      if (!h) {
+        sendError(res, new HttpError(405, 'api.method_not_allowed', `${req.method} is not allowed on ${path}`, true), { allow: Object.keys(r.methods).join(', ') });
+        return;
+      }
+      if (method !== 'POST' && req.headers['content-length'] && req.headers['content-length'] !== '0') throw new HttpError(400, 'api.bad_request', `${method} takes no body`, true);
+      await h(req, res, m);
+      return;
+    }
+    throw new HttpError(404, 'api.not_found', `no such resource: ${path.slice(0, 200)}`);
+  };
+
+  // connectionsCheckingInterval: how often node enforces headersTimeout and requestTimeout (default 30 s).
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (e instanceof HttpError) return sendError(res, e);
+      o.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+      sendError(res, new HttpError(500, 'api.internal', 'internal error', true));
+    });
+  });
+  // Malformed requests and oversized headers never reach a handler: answer (node's 400/431) and drop.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const code = status === 431 ? 'api.headers_too_large' : status === 408 ? 'api.request_timeout' : 'api.bad_request';
+    const body = JSON.stringify({ error: { code, message: err.code ?? 'bad request' } });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+  return server;
+}

@@ -1,0 +1,55 @@
+/**
+ * A payment's state in the card gateway's terms (spec/clearing-api.md §5), from what clearing holds of one
+ * token (Clearing.paymentFacts). Rules, in this order:
+ *  1. no entry names the token                          -> none (HTTP 404 api.unknown_payment: the reader has
+ *     not uploaded it yet, or it was never taken; clearing cannot tell the two apart, so it says neither);
+ *  2. the token settles as an open trip (a tap-in, no tap-out held yet) -> pending: it is charged the maximum
+ *     fare now and a tap-out still to arrive lowers the charge;
+ *  3. the token settles otherwise                       -> successful, with the charge and the settling entry;
+ *  4. a valid sale is held but every sale was voided    -> failed, reason voided;
+ *  5. only a conflict record is held                    -> failed, reason conflict;
+ *  6. every entry is invalid                            -> failed, the first entry's reason (by time, reader,
+ *     journal, seq).
+ * A failed payment carries the gateway failure code of its reason (failure-codes.ts).
+ */
+import type { PaymentFacts } from '../clearing/clearing.js';
+import { failureCodeOf, type GatewayFailureCode } from './failure-codes.js';
+
+export interface PaymentState {
+  tokenHash: string;
+  state: 'pending' | 'successful' | 'failed';
+  /** Charge so far (pending) or settled (successful), minor units as a decimal string. */
+  amount?: string;
+  currency?: number;
+  /** The operator (merchant) paid. */
+  operatorId?: number;
+  /** sale, trip, open_trip, tap_out_without_tap_in. */
+  settledAs?: string;
+  failure?: { code: GatewayFailureCode; reason: string };
+  /** The wallet is on the clearing blocklist (a double spend or over its allowance); the merchant is still paid. */
+  walletBlocked: boolean;
+  /** The entry the state comes from, and every entry clearing holds naming the token. */
+  evidence: { entry: PaymentFacts['entries'][number] | undefined; entries: PaymentFacts['entries'] };
+}
+
+export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
+  const base = { tokenHash, walletBlocked: f.blocked };
+  if (f.settled) {
+    const s = f.settled;
+    const entry = f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq);
+    return {
+      ...base,
+      state: s.as === 'open_trip' ? 'pending' : 'successful',
+      amount: s.charge.toString(),
+      currency: s.currency,
+      operatorId: s.operatorId,
+      settledAs: s.as,
+      evidence: { entry, entries: f.entries },
+    };
+  }
+  const validSale = f.entries.find((e) => e.valid && (e.kind === 'accept' || e.kind === 'tap_in'));
+  const conflict = f.entries.find((e) => e.valid && e.kind === 'conflict');
+  const invalid = f.entries.find((e) => !e.valid);
+  const [reason, entry] = validSale ? ['voided', validSale] : conflict ? ['conflict', conflict] : [invalid?.reason ?? 'malformed', invalid ?? f.entries[0]];
+  return { ...base, state: 'failed', failure: { code: failureCodeOf(reason), reason }, evidence: { entry, entries: f.entries } };
+}
