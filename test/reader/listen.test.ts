@@ -3,7 +3,7 @@
  * into its stdin in random chunk sizes, JSON lines read back, the reader database checked afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,15 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 
 type Ev = Record<string, unknown> & { event: string; at: number };
 
+/** Every JSON key seen on a listen line in this file, with the event it was on (checked against the spec at the end). */
+const seenKeys = new Set<string>();
+function collectKeys(o: Record<string, unknown>, prefix = ''): void {
+  for (const [k, v] of Object.entries(o)) {
+    seenKeys.add(prefix + k);
+    if (v && typeof v === 'object' && !Array.isArray(v)) collectKeys(v as Record<string, unknown>, `${prefix}${k}.`);
+  }
+}
+
 /** The listen process: JSON lines parsed as they come (every line must parse), exit code at the end. */
 function listen(args: string[], env: NodeJS.ProcessEnv = process.env) {
   const child = spawn(process.execPath, [CLI, 'reader', 'listen', '--json', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
@@ -44,6 +53,7 @@ function listen(args: string[], env: NodeJS.ProcessEnv = process.env) {
       buf = buf.slice(i + 1);
       const e = JSON.parse(line) as Ev; // a line that is not JSON fails the test here
       events.push(e);
+      collectKeys(e);
       for (const w of waiters.splice(0)) {
         if (w.pred(e)) w.resolve(e);
         else waiters.push(w);
@@ -307,4 +317,39 @@ describe('offpay reader listen', () => {
     expect(mib(Math.max(...rest.map((x) => x.heapUsedBytes)))).toBeLessThan(64);
     expect(l.events.at(-1)).toMatchObject({ event: 'stop', reason: 'end_of_input', frames: 0, accepted: 0 });
   }, 600_000);
+
+  it('--device runs arecord (a stand-in on PATH here) with the documented arguments and judges what it captures; a failing arecord exits 2', async () => {
+    const db = await newDb('gate', 'gate-device.db');
+    const rng = makeRng(5);
+    const [tok] = await fareTokens([RATE], 'dev');
+    writeFileSync(p('capture.raw'), mix(4, [{ at: tok!.at, samples: tok!.samples, gain: 0.8 }], rng));
+    const bin = p('bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'arecord'), `#!/bin/sh\necho "$@" > ${JSON.stringify(p('arecord-args'))}\nif [ "$2" = broken ]; then echo "arecord: main:831: audio open error: No such file or directory" >&2; exit 1; fi\ncat ${JSON.stringify(p('capture.raw'))}\n`);
+    chmodSync(join(bin, 'arecord'), 0o755);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const ok = listen(['--reader', p('gate'), '--db', db, '--device', 'plughw:1,0', '--fare', '2.00', at(0)], env);
+    expect(await ok.exited, ok.stderr()).toBe(0);
+    expect(readFileSync(p('arecord-args'), 'utf8').trim()).toBe('-D plughw:1,0 -f S16_LE -r 48000 -c 1 -t raw -q');
+    expect(verdicts(ok.events).map((e) => e.status)).toEqual(['accepted']);
+    const bad = listen(['--reader', p('gate'), '--db', db, '--device', 'broken', '--fare', '2.00', at(0)], env);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toMatch(/listen\.device_failed.*|audio open error/);
+    expect(bad.events.at(-1)).toMatchObject({ event: 'error', error: 'listen.device_failed' });
+    expect(String(bad.events.at(-1)!.message)).toContain('audio open error');
+  }, 120_000);
+
+  it('spec/reader.md §17 lists every JSON key printed above and every error code the listen process raises', () => {
+    const spec = readFileSync(join(ROOT, 'spec/reader.md'), 'utf8');
+    const sec = spec.slice(spec.indexOf('## 17.'));
+    expect(seenKeys.size).toBeGreaterThan(40);
+    const table = sec.slice(sec.indexOf('### 17.4'), sec.indexOf('### 17.5'));
+    expect([...seenKeys].map((k) => k.split('.').at(-1)!).filter((k) => !table.includes(`\`${k}\``))).toEqual([]);
+    const codes = new Set<string>();
+    for (const f of ['src/cli/commands/listen.ts', 'src/cli/listen/session.ts', 'src/cli/listen/events.ts', 'src/node/audio-source.ts', 'codecs/fsk/pcm.ts']) {
+      for (const m of readFileSync(join(ROOT, f), 'utf8').matchAll(/OffpayError\('([a-z_]+\.[a-z_]+)'/g)) codes.add(m[1]!);
+    }
+    expect(codes.size).toBeGreaterThan(6);
+    expect([...codes].filter((c) => !sec.includes(`\`${c}\``))).toEqual([]);
+  });
 });
