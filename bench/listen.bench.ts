@@ -175,7 +175,7 @@ async function mainBench(): Promise<void> {
       `measured the same way (its CPU after the first read to the end): ${(base * 100).toFixed(3)} % of one core. The paced`,
       'run pays every per-read cost (pipe wake-up, event loop, one receiver push per 20 ms read) as often as a live',
       'capture does; most of it is this baseline, and the piped run is the decoding cost alone. arecord with its',
-      'default buffer writes a period of about 125 ms, so a real capture wakes the process less often than this run.',
+      'default buffer (alsa-utils aplay.c: at most 500 ms, period a quarter of it) delivers about 125 ms per read, so a real capture wakes the process less often than this run.',
       '',
     ].join('\n');
     writeResults('listen', md, { machine: m, args, rows, baselineCpuShare: base });
