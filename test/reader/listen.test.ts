@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encode, makeRng, type ProfileName, type Rng } from '../../codecs/fsk/index.js';
+import { encode, makeRng, simulate, type ProfileName, type Rng } from '../../codecs/fsk/index.js';
 import { main } from '../../src/cli/main.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -141,14 +141,17 @@ describe('offpay reader listen', () => {
   }
 
   /** Transit tokens (fixed fare 2.00 to operator 300) paid at their offsets in the stream, alternating wallets and profiles. */
-  async function fareTokens(offsets: number[], tag: string): Promise<{ at: number; samples: Float32Array; profile: ProfileName }[]> {
+  async function fareTokens(offsets: number[], tag: string, room = false): Promise<{ at: number; samples: Float32Array; profile: ProfileName }[]> {
     const profiles: ProfileName[] = ['fast', 'robust', 'ultrasonic'];
     const out = [];
     for (const [i, off] of offsets.entries()) {
       const file = p(`${tag}-${i}.cbor`);
       expect((await run('pay', '--wallet', p(i % 2 ? 'w2' : 'w1'), '--payee', '300', '--amount', '2.00', '--currency', 'HKD', '--out', file, at(Math.floor(off / RATE)))).code).toBe(0);
       const profile = profiles[i % 3]!;
-      out.push({ at: off, samples: encode(new Uint8Array(readFileSync(file)), { profile, sampleRate: RATE }), profile });
+      const clean = encode(new Uint8Array(readFileSync(file)), { profile, sampleRate: RATE });
+      // room: a phone's clock off by up to 0.5 % and a small room's echo (noise comes from mix()).
+      const samples = room ? simulate(clean, RATE, { seed: i + 1, clockOffset: [0.005, -0.004, 0.002][i % 3]!, rt60: 0.3, drrDb: 10, leadIn: 0, tail: 0.2 }).samples : clean;
+      out.push({ at: off, samples, profile });
     }
     return out;
   }
@@ -165,7 +168,7 @@ describe('offpay reader listen', () => {
       offsets.push(Math.round(t * RATE));
       t += 7 + rng.next() * 5;
     }
-    const tokens = await fareTokens(offsets, 'fare');
+    const tokens = await fareTokens(offsets, 'fare', true);
     const lastEnd = tokens.at(-1)!.at + tokens.at(-1)!.samples.length;
     const replayAt = Math.max(lastEnd + Math.round((1 + rng.next() * 3) * RATE), offsets[0]! + 40 * RATE);
     const clips = [...tokens.map((x) => ({ at: x.at, samples: x.samples, gain: 0.4 + rng.next() * 0.6 })), { at: replayAt, samples: tokens[0]!.samples, gain: 0.7 }];
@@ -193,7 +196,10 @@ describe('offpay reader listen', () => {
     expect(replay).toMatchObject({ status: 'refused', reason: 'already_accepted', code: 50, tokenHash: accepted[0]!.tokenHash });
     expect(replay.at).toBeGreaterThan(replayAt / RATE);
     // Frames carry their diagnostics.
-    for (const f of ev.filter((e) => e.event === 'frame')) expect(f).toEqual(expect.objectContaining({ snrDb: expect.any(Number), clockOffsetPpm: expect.any(Number), bytesCorrected: expect.any(Number), bytes: expect.any(Number) }));
+    const frames = ev.filter((e) => e.event === 'frame');
+    for (const f of frames) expect(f).toEqual(expect.objectContaining({ snrDb: expect.any(Number), clockOffsetPpm: expect.any(Number), bytesCorrected: expect.any(Number), bytes: expect.any(Number) }));
+    // The clock offsets put in by the channel come out in the diagnostics (within 500 ppm).
+    frames.slice(0, 6).forEach((f, i) => expect(Math.abs((f.clockOffsetPpm as number) - [5000, -4000, 2000][i % 3]!)).toBeLessThan(500));
     expect(ev.filter((e) => e.event === 'stats').map((e) => e.at)).toEqual(Array.from({ length: Math.floor(seconds / 20) }, (_, i) => 20 * (i + 1)));
     // The database holds the six sales and nothing else.
     const st = await status(p('gate'), db, 200);
