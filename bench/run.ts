@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const names = ['core', 'reader', 'qr', 'fsk', 'nfc', 'cli'];
+const names = ['core', 'reader', 'qr', 'fsk', 'nfc', 'cli', 'listen'];
 let failed = 0;
 for (const name of names) {
   const file = join(here, `${name}.bench.js`);

@@ -42,6 +42,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "vectors check", area: 'core', summary: "run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)" },
   { name: "reader init", area: 'reader', summary: "create the reader database: a new journal (fresh journal id) with the issuer key set; required before any other reader command" },
   { name: "reader accept", area: 'reader', summary: "judge tokens with the durable reader (replay window, limits, blocklist); exit 0 all accepted, 1 any rejected, 2 unusable" },
+  { name: "reader listen", area: 'reader', summary: "listen to raw PCM (stdin or an ALSA device) for days: every FSK token heard is judged by the durable reader, one line per event" },
   { name: "reader void", area: 'reader', summary: "void a pending sale within the void window (the machine failed to dispense); exit 0 voided, 1 refused" },
   { name: "reader complete", area: 'reader', summary: "mark a pending sale complete (goods dispensed): it can no longer be voided or resumed, and its request closes" },
   { name: "reader tap-out", area: 'reader', summary: "transit: record the fare for a trip whose tap-in token is shown again; exit 0 recorded, 1 refused" },

@@ -16,6 +16,7 @@ import { READER_REASONS } from '../../reader/reasons.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command, type CommandContext } from '../framework.js';
 import { initReader, openReader } from '../reader-open.js';
+import { listen } from './listen.js';
 import { readPayload } from './core.js';
 
 const nowOpt = { type: 'string' as const, arg: 'TIME', help: 'the reader clock, unix seconds or ISO 8601 (default: system time)' };
@@ -505,4 +506,4 @@ const blocklist: Command = {
   },
 };
 
-export const commands: Command[] = [init, accept, voidCmd, complete, tapOut, exportCmd, loadBlocklist, status, ingest, report, blocklist];
+export const commands: Command[] = [init, accept, listen, voidCmd, complete, tapOut, exportCmd, loadBlocklist, status, ingest, report, blocklist];
