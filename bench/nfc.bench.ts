@@ -21,7 +21,7 @@ import {
   transact,
   type CardWallet,
 } from '../codecs/nfc/index.js';
-import { Issuer, MemoryCounterStore, Wallet, createReceipt, createRequest, dayOf, publicKeyOf, seededSecretKey, tokenHash, verifyToken } from '../src/index.js';
+import { Issuer, MemoryCounterStore, Wallet, createReceipt, createRequest, dayOf, publicKeyOf, requestContextOf, seededSecretKey, tokenHash, verifyToken } from '../src/index.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
 import { benchSuite, machine, writeResults } from './common.js';
 
@@ -47,7 +47,7 @@ const realWallet: CardWallet = {
   getToken: (req) => wallet.pay(req, { issuerKeys: issuer.keySet(), verifier: node }),
   receipt: async () => undefined,
 };
-const vctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201], request };
+const vctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201], request: requestContextOf(request) };
 const verify = async (token: Uint8Array) => {
   const v = verifyToken(token, vctx, node);
   const { bytes } = createReceipt(reader, { readerId: 4201, tokenHash: tokenHash(token), outcome: v.accepted ? 'accepted' : 'rejected', reason: v.accepted ? 0 : v.code, time: NOW });

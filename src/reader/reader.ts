@@ -23,7 +23,7 @@ import { equalBytes, nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVer
 import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
-import { decodeRequest, readerCertSigningInput, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert } from '../messages.js';
+import { decodeRequest, readerCertSigningInput, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { createReceipt, createRequest } from '../request.js';
 import { verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
@@ -124,7 +124,8 @@ export interface ReaderRejected {
   code: number;
   message: string;
   tokenHash: Uint8Array;
-  token?: PaymentToken | undefined;
+  /** The token: whole when it was bound to a request or is one-way, else as its bytes carry it. */
+  token?: PaymentToken | WireToken | undefined;
   /** Journal entry when the rejection was recorded as evidence (a conflicting token). */
   seq?: number;
 }
@@ -151,7 +152,7 @@ export interface ExportResult {
   bytes: Uint8Array;
 }
 
-function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, token?: PaymentToken, seq?: number): ReaderRejected {
+function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, token?: PaymentToken | WireToken, seq?: number): ReaderRejected {
   return { accepted: false, status: 'rejected', reason, code: READER_REASONS[reason].code, message, tokenHash: hash, token, ...(seq !== undefined ? { seq } : {}) };
 }
 
@@ -331,7 +332,7 @@ export class Reader {
     if (this.profile.requireRequest && (ctx.fare || ctx.tapIn)) throw new OffpayError('reader.bad_context', `a reader with requireRequest judges tokens against its open request, not a fare`);
     const base = { issuerKeys: this.issuerKeys, now, payees: this.payees, maxFutureSeconds: this.profile.maxFutureSeconds };
     const r = open ?? ctx.request;
-    if (r) return { ...base, request: { amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
+    if (r) return { ...base, request: { readerId: this.readerId, amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
     const expected = ctx.fare ? { amount: ctx.fare.amount, currency: ctx.fare.currency } : ctx.tapIn ? { amount: ctx.tapIn.maxFare, currency: ctx.tapIn.currency } : undefined;
     return { ...base, expected, maxAgeSeconds: this.profile.oneWayMaxAgeSeconds };
   }
@@ -363,7 +364,7 @@ export class Reader {
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) {
       if (wantsRequest && v.reason === 'challenge_mismatch') {
-        return rejectedR('request_not_open', `the token answers request ${v.token ? toHex(v.token.challenge ?? new Uint8Array(0)) : '?'}, which is not the open request ${toHex(open!.request.challenge)} (closed, superseded or never issued)`, hash, v.token);
+        return rejectedR('request_not_open', `the token answers a request, and it is not the open request ${toHex(open!.request.challenge)} (closed, superseded or never issued)`, hash, v.token);
       }
       return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     }
@@ -404,9 +405,9 @@ export class Reader {
     return undefined;
   }
 
-  private append(tx: ReaderTx, kind: JournalKindName, time: number, data: Uint8Array, value: number): JournalRow {
+  private append(tx: ReaderTx, kind: JournalKindName, time: number, data: Uint8Array, value: number, request?: JournalEntry['request']): JournalRow {
     const head = tx.head();
-    const entry: JournalEntry = { seq: (head?.seq ?? 0) + 1, kind, time, data, value };
+    const entry: JournalEntry = { seq: (head?.seq ?? 0) + 1, kind, time, data, value, ...(request ? { request } : {}) };
     const entryBytes = encodeEntry(entry);
     const row: JournalRow = { seq: entry.seq, bytes: entryBytes, hash: chainHash(head?.hash ?? this.genesis, entryBytes) };
     tx.append(row);
@@ -428,12 +429,15 @@ export class Reader {
     }
     const day = dayOf(now);
     const certId = certIdOf(t);
+    // A request-bound token's entry carries the request it was judged against: clearing rebuilds the signed body
+    // from it and the batch's reader id (spec/reader.md §9).
+    const judged = t.challenge ? { challenge: t.challenge, time: t.time } : undefined;
     const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined, ...(open ? { challenge: open.request.challenge } : {}) };
     // 3. anti-replay window
     const win = tx.getWindow(walletId);
     const w = checkWindow(win, t.counter, this.window);
     if (w === 'replayed') {
-      const row = this.append(tx, 'conflict', now, bytes, READER_REASONS.replayed.code);
+      const row = this.append(tx, 'conflict', now, bytes, READER_REASONS.replayed.code, judged);
       tx.putToken({ ...base, status: 'conflict', seq: row.seq });
       return rejectedR('replayed', `counter ${t.counter} was already accepted from this wallet with other token bytes (recorded as evidence, journal entry ${row.seq})`, hash, t, row.seq);
     }
@@ -473,7 +477,7 @@ export class Reader {
     tx.putWindow(walletId, advanceWindow(win, t.counter, this.window));
     tx.putTotal(certKey, spent + t.amount);
     tx.putTotal(dayKey, today + t.amount);
-    const row = this.append(tx, ctx.tapIn ? 'tap_in' : 'accept', now, bytes, t.amount);
+    const row = this.append(tx, ctx.tapIn ? 'tap_in' : 'accept', now, bytes, t.amount, judged);
     const done = ctx.complete === true;
     tx.putToken({ ...base, status: done ? 'completed' : 'pending', seq: row.seq });
     // The open request is now paid by this token; a completed sale closes it at once.

@@ -22,7 +22,7 @@ import {
 } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, readBytes, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
-import { verifyToken, type VerifyContext } from '../../verify.js';
+import { requestContextOf, verifyToken, type VerifyContext } from '../../verify.js';
 import {
   checkVectorFilesAsync,
   checkVectorFilesSync,
@@ -305,7 +305,7 @@ export function readerContext(readerDir: string, issuerPath: string, now: number
     issuerKeys: loadIssuerKeys(issuerPath),
     now,
     payees,
-    request: opts.request ? { amount: opts.request.amount, currency: opts.request.currency, challenge: opts.request.challenge, time: opts.request.time } : undefined,
+    request: opts.request ? requestContextOf(opts.request) : undefined,
     expected,
     ...(opts.maxAge !== undefined ? { maxAgeSeconds: opts.maxAge } : {}),
   };
