@@ -37,23 +37,29 @@ function vendingHelpers(vend: ReturnType<typeof makeReader>, alice: TestWallet) 
    * A token answering a request. The challenge defaults to one of this wallet and counter alone (a new request
    * for each sale, as a machine issues them; the same arguments give the same bytes).
    */
-  const pay = (w = alice, counter = 1, amount = 1250, challenge?: number, time = NOW) =>
-    signToken(w, {
-      payee: vend.cert.readerId, amount, counter, time,
-      challenge: challenge === undefined ? Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), 0, 0, counter >> 8, counter & 0xff]) : new Uint8Array(8).fill(challenge),
-    });
-  /** The request a token answers (its amount and challenge). */
-  const reqFor = (tok: Uint8Array, time = NOW) => {
-    const t = decodeToken(tok);
-    return createRequest(vend, { amount: t.amount, currency: HKD, time, challenge: t.challenge! }).request;
+  /** What each token signed but does not carry (v2 request-bound tokens): its request's challenge and time. */
+  const signed = new Map<string, { challenge: Uint8Array; time: number }>();
+  const pay = (w = alice, counter = 1, amount = 1250, challenge?: number, time = NOW) => {
+    const c = challenge === undefined ? Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), 0, 0, counter >> 8, counter & 0xff]) : new Uint8Array(8).fill(challenge);
+    const tok = signToken(w, { payee: vend.cert.readerId, amount, counter, time, challenge: c });
+    signed.set(toHex(tok), { challenge: c, time });
+    return tok;
   };
-  /** Open the request a token answers at reader `r` (as the machine would have shown it), then present the token. */
+  const ctxOf = (tok: Uint8Array) => signed.get(toHex(tok))!;
+  /** The request a token answers (its amount, challenge and time). */
+  const reqFor = (tok: Uint8Array) => {
+    const t = decodeToken(tok);
+    const c = ctxOf(tok);
+    return createRequest(vend, { amount: t.amount, currency: HKD, time: c.time, challenge: c.challenge }).request;
+  };
+  /** Open the request a token answers at reader `r` (as the machine would have shown it), then present the token at `time`. */
   const sell = async (r: Reader, tok: Uint8Array, time = NOW) => {
     const t = decodeToken(tok);
-    r.openRequest({ amount: t.amount, currency: HKD, now: time, challenge: t.challenge! });
+    const c = ctxOf(tok);
+    r.openRequest({ amount: t.amount, currency: HKD, now: c.time, challenge: c.challenge });
     return r.accept(tok, { now: time });
   };
-  return { pay, reqFor, sell };
+  return { pay, reqFor, sell, ctxOf };
 }
 
 describe.each(stores)('Reader with the %s store', (_name, newStore) => {
@@ -115,7 +121,12 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'request_not_open', code: 51 }); // nothing open
     r.openRequest({ amount: 50, currency: HKD, now: NOW, challenge: new Uint8Array(8).fill(7) });
     r.openRequest({ amount: 1800, currency: HKD, now: NOW + 1, challenge: new Uint8Array(8).fill(8) }); // supersedes it
-    expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'request_not_open', code: 51 });
+    // The kept token is request-bound: verified over the open request (challenge 8, time NOW + 1) it does not
+    // verify; it carries no challenge, so the reader cannot tell it from a forgery (spec/reader.md §2 step 2).
+    expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'bad_token_signature', code: 10 });
+    // The same for a token answering the right price and time but another challenge, or another time.
+    expect(await r.accept(pay(alice, 1, 1800, 9, NOW + 1))).toMatchObject({ accepted: false, reason: 'bad_token_signature' });
+    expect(await r.accept(pay(alice, 1, 1800, 8, NOW))).toMatchObject({ accepted: false, reason: 'bad_token_signature' });
     // A request passed by the caller must be the open one.
     const stale = createRequest(vend, { amount: 50, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(7) }).request;
     expect(await r.accept(cheap, { request: stale })).toMatchObject({ accepted: false, reason: 'request_not_open' });
