@@ -23,7 +23,7 @@ import { equalBytes, nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVer
 import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
-import { decodeRequest, readerCertSigningInput, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
+import { decodeRequest, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { createReceipt, createRequest } from '../request.js';
 import { verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
@@ -148,8 +148,44 @@ export interface BlocklistStatus {
 }
 
 export interface ExportResult {
+  /** The (first) batch exported. */
   batch: SettlementBatch;
   bytes: Uint8Array;
+  /**
+   * Every batch this export made, in order (`export` cuts a long backlog into several, spec/reader.md §10); one
+   * element for `exportBatch` and for a backlog within the limits.
+   */
+  batches: { batch: SettlementBatch; bytes: Uint8Array }[];
+}
+
+/**
+ * Largest batch `export` makes: clearing's default limits (spec/clearing.md §3), 8 MiB of encoding and 65,536
+ * entries. A caller may ask for smaller batches (never larger).
+ */
+export const EXPORT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+export const EXPORT_MAX_BATCH_ENTRIES = 65_536;
+
+/**
+ * Cut a backlog of entries (their encoded sizes, in seq order) into consecutive runs, greedily: each run holds
+ * as many entries as fit `overhead + sum(sizes) <= maxBytes` and `count <= maxEntries`, and at least one entry.
+ * Returns the run lengths (none for an empty backlog). `overhead` is an upper bound of a batch's bytes besides
+ * its entries.
+ */
+export function cutBacklog(sizes: readonly number[], overhead: number, maxBytes: number, maxEntries: number): number[] {
+  const runs: number[] = [];
+  let n = 0;
+  let bytes = overhead;
+  for (const size of sizes) {
+    if (n > 0 && (n >= maxEntries || bytes + size > maxBytes)) {
+      runs.push(n);
+      n = 0;
+      bytes = overhead;
+    }
+    n++;
+    bytes += size;
+  }
+  if (n > 0) runs.push(n);
+  return runs;
 }
 
 function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, token?: PaymentToken | WireToken, seq?: number): ReaderRejected {
@@ -650,18 +686,37 @@ export class Reader {
    * certificate's validity (`reader.cert_not_valid`): a re-certified reader (new certificate, same store)
    * exports what an expired one could not.
    */
-  export(now: number = this.clock()): ExportResult {
+  export(now: number = this.clock(), limits: { maxBatchBytes?: number; maxBatchEntries?: number } = {}): ExportResult {
     this.checkCertValid(now);
-    const info = this.store.transact((tx) => {
+    const maxBytes = limits.maxBatchBytes ?? EXPORT_MAX_BATCH_BYTES;
+    const maxEntries = limits.maxBatchEntries ?? EXPORT_MAX_BATCH_ENTRIES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024 || maxBytes > EXPORT_MAX_BATCH_BYTES) throw new OffpayError('reader.bad_config', `maxBatchBytes must be an integer in 1024..${EXPORT_MAX_BATCH_BYTES}`);
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1 || maxEntries > EXPORT_MAX_BATCH_ENTRIES) throw new OffpayError('reader.bad_config', `maxBatchEntries must be an integer in 1..${EXPORT_MAX_BATCH_ENTRIES}`);
+    // A batch besides its entries, at most: array header, type, version (3), the reader certificate, journal id
+    // (9), batchSeq, firstSeq and createdAt (9 each), prevHead and head (34 each), the entries' array header (5)
+    // and the signature (66).
+    const overhead = 3 + encodeCbor(readerCertToCbor(this.cert)).length + 9 + 27 + 68 + 5 + 66;
+    const infos = this.store.transact((tx) => {
       const last = fromU(tx.getMeta(META_EXPORT_LAST));
-      const batchSeq = fromU(tx.getMeta(META_EXPORT_BATCH)) + 1;
+      let batchSeq = fromU(tx.getMeta(META_EXPORT_BATCH));
       const headSeq = tx.head()?.seq ?? 0;
+      const sizes = headSeq > last ? this.store.journal(last + 1, headSeq).map((r) => r.bytes.length) : [];
+      const runs = cutBacklog(sizes, overhead, maxBytes, maxEntries);
+      if (runs.length === 0) runs.push(0); // nothing new: one empty batch, as before
+      const out: { batchSeq: number; first: number; last: number; createdAt: number }[] = [];
+      let first = last + 1;
+      for (const n of runs) {
+        batchSeq++;
+        tx.putMeta(`batch:${batchSeq}`, encodeCbor([first, first + n - 1, now]));
+        out.push({ batchSeq, first, last: first + n - 1, createdAt: now });
+        first += n;
+      }
       tx.putMeta(META_EXPORT_LAST, u(headSeq));
       tx.putMeta(META_EXPORT_BATCH, u(batchSeq));
-      tx.putMeta(`batch:${batchSeq}`, encodeCbor([last + 1, headSeq, now]));
-      return { batchSeq, first: last + 1, last: headSeq, createdAt: now };
+      return out;
     });
-    return this.buildBatch(info);
+    const batches = infos.map((i) => this.buildBatch(i));
+    return { ...batches[0]!, batches };
   }
 
   /** Re-create an earlier batch (after a lost upload). Throws `reader.unknown_batch`. */
@@ -669,7 +724,8 @@ export class Reader {
     const raw = this.store.transact((tx) => tx.getMeta(`batch:${batchSeq}`));
     if (!raw) throw new OffpayError('reader.unknown_batch', `no batch ${batchSeq} was exported`);
     const a = decodeBatchMeta(raw);
-    return this.buildBatch({ batchSeq, first: a[0], last: a[1], createdAt: a[2] });
+    const b = this.buildBatch({ batchSeq, first: a[0], last: a[1], createdAt: a[2] });
+    return { ...b, batches: [b] };
   }
 
   /** Batches exported so far. */
@@ -677,7 +733,7 @@ export class Reader {
     return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_BATCH)));
   }
 
-  private buildBatch(i: { batchSeq: number; first: number; last: number; createdAt: number }): ExportResult {
+  private buildBatch(i: { batchSeq: number; first: number; last: number; createdAt: number }): { batch: SettlementBatch; bytes: Uint8Array } {
     const rows = i.last >= i.first ? this.store.journal(i.first, i.last) : [];
     const prevHead = i.first <= 1 ? this.genesis : (this.store.journal(i.first - 1, i.first - 1)[0]?.hash ?? this.genesis);
     const head = rows.length ? rows[rows.length - 1]!.hash : prevHead;

@@ -193,7 +193,7 @@ describe('keys and contexts the verifier refuses', () => {
     const { issuer, wallet } = world('ctx');
     const token = await wallet.payTo({ payee: 4201, amount: 1250 });
     const ctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201] };
-    const request = { amount: 1250, currency: 344, challenge: new Uint8Array(8), time: NOW };
+    const request = { readerId: 4201, amount: 1250, currency: 344, challenge: new Uint8Array(8), time: NOW };
     expect(verifyToken(token, { ...ctx, expected: { amount: 1250 } }).accepted).toBe(true);
     expect(() => verifyToken(token, { ...ctx, request, expected: { amount: 1250 } })).toThrow(expect.objectContaining({ code: 'verify.bad_context' }));
   });
