@@ -7,7 +7,7 @@
  * also lists every signature it contains with the public key, the exact signed bytes and a `valid` flag, so
  * a port can check the signatures with any Ed25519 library first.
  */
-import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { encodeCbor, type CborValue } from './cbor.js';
 import { ED25519_L as ED_L, nobleEd25519, publicKeyOf, seededSecretKey, sign, toHex, fromHex, type AsyncVerifier, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { Issuer, dayOf } from './issuer.js';

@@ -11,7 +11,7 @@
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
-import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier, toHex } from './crypto.js';
+import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { dayOf } from './issuer.js';
 import {
