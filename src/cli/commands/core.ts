@@ -263,6 +263,8 @@ const pay: Command = {
     const now = parseNow(ctx.opt('now'));
     const out = ctx.need('out');
     let token: Uint8Array;
+    /** The payee paid (a request-bound token signs its request's reader id without carrying it). */
+    let paidTo: number | undefined;
     const reqPath = ctx.opt('request');
     if (reqPath) {
       if (ctx.opt('payee') || ctx.opt('amount')) throw new UsageError('give either --request or --payee/--amount, not both');
@@ -272,9 +274,13 @@ const pay: Command = {
         // A typed payment code carries payee, amount and challenge but no signature.
         const { decodePaymentCode } = await import('../../paycode.js');
         const code = decodePaymentCode(new TextDecoder().decode(readBytes(reqPath, 'request')));
+        // It carries no request time either: the token signs --now as the request's time (spec/protocol.md §4.3,
+        // open question), so it verifies only at a reader whose open request has that time.
         token = await wallet.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: now });
+        paidTo = code.payee;
       } else {
         token = await wallet.pay(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) });
+        paidTo = decodeRequest(reqBytes).readerCert.readerId;
       }
     } else {
       const payee = parseUint('payee', ctx.opt('payee'));
@@ -286,9 +292,10 @@ const pay: Command = {
       token = await wallet.payTo({ payee, amount: parseAmount(ctx.need('amount'), cur), time: now });
     }
     const t = decodeToken(token);
+    const payee = t.payee ?? paidTo;
     const note = await writePayload('token', token, out, ctx.opt('via'));
-    ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${t.payee} with counter ${t.counter}: ${out} (${note})`);
-    ctx.emit({ ok: true, out, bytes: token.length, payee: t.payee, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
+    ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${payee} with counter ${t.counter}: ${out} (${token.length} bytes, ${t.requestBound ? 'request-bound' : 'one-way'}; ${note})`);
+    ctx.emit({ ok: true, out, bytes: token.length, payee, requestBound: t.requestBound, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
     return EXIT_OK;
   },
 };
