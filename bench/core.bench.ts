@@ -8,6 +8,7 @@ import {
   MemoryCounterStore,
   Wallet,
   dayOf,
+  bindToken,
   decodeToken,
   encodeToken,
   nobleEd25519,
@@ -28,7 +29,7 @@ const sk = seededSecretKey('bench', 'wallet');
 const cert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, NOW);
 const wallet = new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore(), clock: () => NOW });
 const token = await wallet.payTo({ payee: 4201, amount: 1250 });
-const decoded = decodeToken(token);
+const decoded = bindToken(decodeToken(token))!;
 const ctx: VerifyContext = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201] };
 const node = nodeEd25519();
 const web = webCryptoEd25519();

@@ -21,7 +21,7 @@ import {
   transact,
   type CardWallet,
 } from '../codecs/nfc/index.js';
-import { Issuer, MemoryCounterStore, Wallet, createReceipt, createRequest, dayOf, publicKeyOf, seededSecretKey, tokenHash, verifyToken } from '../src/index.js';
+import { Issuer, MemoryCounterStore, Wallet, createReceipt, createRequest, dayOf, publicKeyOf, requestContextOf, seededSecretKey, tokenHash, verifyToken } from '../src/index.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
 import { benchSuite, machine, writeResults } from './common.js';
 
@@ -32,7 +32,7 @@ const withPcsc = process.argv.includes('--pcsc');
 const NOW = 1_795_000_000;
 const issuer = Issuer.fromSecret(1, 1, seededSecretKey('bench-nfc', 'issuer'), NOW - 1e7, NOW + 1e7);
 const wsk = seededSecretKey('bench-nfc', 'wallet');
-const wcert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(wsk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 1e9, offlineAllowance: 1e12, currency: 344 }, NOW);
+const wcert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(wsk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 1e9, offlineAllowance: 2 ** 32 - 1, currency: 344 }, NOW);
 const rsk = seededSecretKey('bench-nfc', 'reader');
 const rcert = issuer.issueReaderCert({ readerId: 4201, readerPublicKey: publicKeyOf(rsk), operatorId: 0, profile: 'vending', notBefore: NOW - 1e6, notAfter: NOW + 1e6 }, NOW);
 const reader = { secretKey: rsk, cert: rcert };
@@ -47,7 +47,7 @@ const realWallet: CardWallet = {
   getToken: (req) => wallet.pay(req, { issuerKeys: issuer.keySet(), verifier: node }),
   receipt: async () => undefined,
 };
-const vctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201], request };
+const vctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201], request: requestContextOf(request) };
 const verify = async (token: Uint8Array) => {
   const v = verifyToken(token, vctx, node);
   const { bytes } = createReceipt(reader, { readerId: 4201, tokenHash: tokenHash(token), outcome: v.accepted ? 'accepted' : 'rejected', reason: v.accepted ? 0 : v.code, time: NOW });

@@ -52,7 +52,7 @@ const PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
 function wallets(n: number) {
   return Array.from({ length: n }, (_, i) => {
     const sk = seededSecretKey('bench-reader', `wallet-${i}`);
-    const cert: WalletCert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 1e6, offlineAllowance: 1e12, currency: HKD }, NOW);
+    const cert: WalletCert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 1e6, offlineAllowance: 2 ** 32 - 1, currency: HKD }, NOW);
     return { key: createPrivateKey({ key: Buffer.concat([PKCS8, sk]), format: 'der', type: 'pkcs8' }), cert };
   });
 }

@@ -19,7 +19,7 @@
  * test/core/ed25519-rule.test.ts crafts edge-case signatures at random and requires all three to agree.
  *
  * Every signature in offpay is over a domain-separated input: `len(tag) || tag || body`, where `tag` is an
- * ASCII string such as "OFFPAY-V1-TOKEN" (spec/protocol.md §Signing inputs).
+ * ASCII string such as "OFFPAY-V2-TOKEN" (spec/protocol.md §Signing inputs).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';

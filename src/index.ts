@@ -28,7 +28,8 @@ export {
   encodeIssuerKeySet, decodeIssuerKeySet, walletCertSigningInput, encodeWalletCert, decodeWalletCert, walletIdOf,
   readerCertSigningInput, encodeReaderCert, decodeReaderCert, requestSigningInput, encodeRequest, decodeRequest,
   tokenSigningInput, encodeToken, decodeToken, type DecodedToken, decodeTokenWithInputs, tokenHash,
-  receiptSigningInput, encodeReceipt, decodeReceipt, peekType,
+  receiptSigningInput, encodeReceipt, decodeReceipt, peekType, MAX_TOKEN_AMOUNT, type WireToken, type TokenBinding,
+  TOKEN_ONE_WAY_ELEMENTS, TOKEN_REQUEST_BOUND_ELEMENTS, bindToken,
 } from './messages.js';
 export {
   REASONS, type StatelessReason, reasonNumber,
@@ -45,7 +46,7 @@ export {
 export {
   DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS, type VerifyContext, type Accepted, type Rejected,
   type Verdict, type SigCheck, verifyToken, verifyTokenAsync, type RequestVerdictOk, type RequestVerdict,
-  verifyRequest, verifyReceipt,
+  verifyRequest, verifyReceipt, type VerifyRequestContext, requestContextOf,
 } from './verify.js';
 export {
   isWeakPublicKey, weakPublicKeys,

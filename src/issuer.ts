@@ -6,6 +6,7 @@ import { publicKeyOf, sign } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { isWeakPublicKey } from './weakkeys.js';
 import {
+  MAX_TOKEN_AMOUNT,
   readerCertSigningInput,
   walletCertSigningInput,
   type IssuerKey,
@@ -17,17 +18,18 @@ import {
 } from './messages.js';
 
 /**
- * Largest `maxPerPayment` and `offlineAllowance` an issuer certifies, in minor units: 10^15.
+ * Largest `maxPerPayment` and `offlineAllowance` an issuer certifies, in minor units: 2^32 - 1
+ * (4,294,967,295; HKD 42,949,672.95), the uint32 bound of every amount on the wire (MAX_TOKEN_AMOUNT).
  *
- * Why (spec/protocol.md §9.3): every sum over one wallet's limits must stay exact in an IEEE double, which
- * is exact for integers up to 2^53 (about 9.007 * 10^15). The wallet's running total checks
- * `spent + amount <= offlineAllowance`, and a reader or clearing totalling one wallet's tokens against its
- * allowance can stop at the first token that passes it; either sum is at most
- * offlineAllowance + maxPerPayment <= 2 * 10^15 < 2^53. 10^15 minor units is 10 trillion in a 2-decimal
- * currency: no real offline allowance is near it. (Totals across many wallets, such as a merchant's gross,
- * are not bounded by any certificate: clearing sums those in bigint.)
+ * Why (spec/protocol.md §9.3): (1) size: an amount or limit of at most 2^32 - 1 takes at most 5 CBOR bytes,
+ * which is what lets a request-bound token with its certificate fit 200 bytes for any amount (§4.2); (2) exact
+ * sums: the wallet's running total checks `spent + amount <= offlineAllowance`, and a reader or clearing
+ * totalling one wallet's tokens against its allowance can stop at the first token that passes it; either sum
+ * is at most offlineAllowance + maxPerPayment <= 2^33 < 2^53, exact in an IEEE double and in a uint64_t.
+ * Sums that are not bounded by one certificate (2^32 counters x 2^32 minor units = 2^64 for one wallet key
+ * over many certificates, a merchant's gross) are added by clearing in bigint.
  */
-export const MAX_WALLET_LIMIT = 1_000_000_000_000_000;
+export const MAX_WALLET_LIMIT = MAX_TOKEN_AMOUNT;
 
 /**
  * Check a wallet certificate's limits: positive integers of minor units, at most MAX_WALLET_LIMIT, and

@@ -1,5 +1,5 @@
 /**
- * offpay wire messages, version 1 (spec/protocol.md, spec/messages.cddl).
+ * offpay wire messages, version 2 (spec/protocol.md, spec/messages.cddl).
  *
  * Every message is a deterministic-CBOR positional array that opens with its type and version. Signed
  * messages end with an Ed25519 signature over `signingInput(TAG, CBOR(the same array without the
@@ -10,7 +10,7 @@ import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { sha256, signingInput, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
 import { OffpayError } from './errors.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch. */
 export const MessageType = {
@@ -27,19 +27,25 @@ export type MessageTypeName = keyof typeof MessageType;
 
 /** Domain-separation tags, one per signed structure. */
 export const SigningTag = {
-  WalletCert: 'OFFPAY-V1-WALLET-CERT',
-  ReaderCert: 'OFFPAY-V1-READER-CERT',
-  PaymentRequest: 'OFFPAY-V1-REQUEST',
-  PaymentToken: 'OFFPAY-V1-TOKEN',
-  Receipt: 'OFFPAY-V1-RECEIPT',
-  Blocklist: 'OFFPAY-V1-BLOCKLIST',
-  SettlementBatch: 'OFFPAY-V1-BATCH',
+  WalletCert: 'OFFPAY-V2-WALLET-CERT',
+  ReaderCert: 'OFFPAY-V2-READER-CERT',
+  PaymentRequest: 'OFFPAY-V2-REQUEST',
+  PaymentToken: 'OFFPAY-V2-TOKEN',
+  Receipt: 'OFFPAY-V2-RECEIPT',
+  Blocklist: 'OFFPAY-V2-BLOCKLIST',
+  SettlementBatch: 'OFFPAY-V2-BATCH',
 } as const;
 
 export const CHALLENGE_BYTES = 8;
 export const WALLET_ID_BYTES = 16;
 export const MAX_UINT = Number.MAX_SAFE_INTEGER;
 export const MAX_COUNTER = 0xffffffff;
+/**
+ * Largest amount and certificate limit in minor units: 2^32 - 1 (uint32; HKD 42,949,672.95). Keeps every
+ * amount field at most 5 CBOR bytes, so a request-bound token with its certificate fits 200 bytes
+ * (spec/protocol.md §4.2), and one wallet's sums exact (spec/protocol.md §9.3).
+ */
+export const MAX_TOKEN_AMOUNT = 0xffffffff;
 
 export const ReaderProfile = { vending: 0, transit: 1 } as const;
 export type ReaderProfileName = keyof typeof ReaderProfile;
@@ -102,6 +108,11 @@ export interface PaymentRequest extends PaymentRequestBody {
   readerSignature: Uint8Array;
 }
 
+/**
+ * The body a wallet signs (spec/protocol.md §4). With a `challenge` it is a request-bound token: payee = the
+ * request's reader id, time = the request's time, challenge = the request's challenge; only amount and
+ * counter of these travel on the wire. Without one it is a one-way token, which carries payee and time.
+ */
 export interface PaymentTokenBody {
   walletCert: WalletCert;
   /** A reader id, or an operator id for one-way transit. */
@@ -109,12 +120,39 @@ export interface PaymentTokenBody {
   amount: number;
   counter: number;
   time: number;
-  /** The request's challenge, when the token answers a payment request. */
+  /** The request's challenge, when the token answers a payment request (request-bound). */
   challenge?: Uint8Array | undefined;
 }
 
+/** A whole token: its signed body and the wallet signature (a request-bound one bound to its request). */
 export interface PaymentToken extends PaymentTokenBody {
   walletSignature: Uint8Array;
+}
+
+/**
+ * A token as its bytes carry it. A request-bound token (6 elements) carries no payee, time or challenge:
+ * the verifier supplies them from the request it judges the token against (`bindToken`).
+ */
+export interface WireToken {
+  walletCert: WalletCert;
+  amount: number;
+  counter: number;
+  walletSignature: Uint8Array;
+  /** True for the 6-element request-bound form, false for the 8-element one-way form. */
+  requestBound: boolean;
+  /** One-way tokens only. */
+  payee?: number | undefined;
+  /** One-way tokens only. */
+  time?: number | undefined;
+}
+
+/** What a verifier supplies to a request-bound token: the request it answers. */
+export interface TokenBinding {
+  /** The request's reader id (the payee the wallet signed). */
+  payee: number;
+  /** The request's time. */
+  time: number;
+  challenge: Uint8Array;
 }
 
 export const ReceiptOutcome = { accepted: 0, rejected: 1, voided: 2 } as const;
@@ -226,8 +264,8 @@ export function walletCertFromCbor(v: CborValue): WalletCert {
     keyIndex: asUint(a[2], 'wallet certificate keyIndex', 255),
     walletPublicKey: asBytes(a[3], 'walletPublicKey', PUBLIC_KEY_BYTES),
     expiryDay: asUint(a[4], 'expiryDay', 0xffff),
-    maxPerPayment: asUint(a[5], 'maxPerPayment'),
-    offlineAllowance: asUint(a[6], 'offlineAllowance'),
+    maxPerPayment: asUint(a[5], 'maxPerPayment', MAX_TOKEN_AMOUNT),
+    offlineAllowance: asUint(a[6], 'offlineAllowance', MAX_TOKEN_AMOUNT),
     currency: asUint(a[7], 'currency', 999, 1),
     issuerSignature: asBytes(a[8], 'issuerSignature', SIGNATURE_BYTES),
   };
@@ -236,9 +274,9 @@ export function walletCertFromCbor(v: CborValue): WalletCert {
 export const encodeWalletCert = (c: WalletCert): Uint8Array => encodeCbor(walletCertToCbor(c));
 export const decodeWalletCert = (b: Uint8Array): WalletCert => walletCertFromCbor(decodeCbor(b));
 
-/** Wallet id: the first 16 bytes of SHA-256(signingInput("OFFPAY-V1-WALLET-ID", walletPublicKey)). */
+/** Wallet id: the first 16 bytes of SHA-256(signingInput("OFFPAY-V2-WALLET-ID", walletPublicKey)). */
 export function walletIdOf(walletPublicKey: Uint8Array, hash: (data: Uint8Array) => Uint8Array = sha256): Uint8Array {
-  return hash(signingInput('OFFPAY-V1-WALLET-ID', walletPublicKey)).slice(0, WALLET_ID_BYTES);
+  return hash(signingInput('OFFPAY-V2-WALLET-ID', walletPublicKey)).slice(0, WALLET_ID_BYTES);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -293,7 +331,7 @@ export function requestFromCbor(v: CborValue): PaymentRequest {
   const a = openMessage(v, MessageType.PaymentRequest, 'payment request', 8);
   return {
     readerCert: readerCertFromCbor(a[2]!),
-    amount: asUint(a[3], 'amount', MAX_UINT, 1),
+    amount: asUint(a[3], 'amount', MAX_TOKEN_AMOUNT, 1),
     currency: asUint(a[4], 'currency', 999, 1),
     challenge: asBytes(a[5], 'challenge', CHALLENGE_BYTES),
     time: asUint(a[6], 'time'),
@@ -306,6 +344,16 @@ export const decodeRequest = (b: Uint8Array): PaymentRequest => requestFromCbor(
 
 // ---------------------------------------------------------------------------------------------------------
 // Payment token (wallet -> reader)
+//
+//   one-way:        [5, 2, wallet-cert, payee, amount, counter, time, wallet-signature]   signs 7 elements
+//   request-bound:  [5, 2, wallet-cert, amount, counter, wallet-signature]               signs 8 elements:
+//                   [5, 2, wallet-cert, payee, amount, counter, time, challenge]
+// The element count tells the two apart; the signed bodies differ in length (7 and 8 elements, so different
+// array headers), so no wallet signature can serve as both.
+
+/** Element counts of the two token forms on the wire. */
+export const TOKEN_ONE_WAY_ELEMENTS = 8;
+export const TOKEN_REQUEST_BOUND_ELEMENTS = 6;
 
 function tokenBodyArray(t: PaymentTokenBody): CborValue[] {
   const a: CborValue[] = [MessageType.PaymentToken, PROTOCOL_VERSION, walletCertToCbor(t.walletCert), t.payee, t.amount, t.counter, t.time];
@@ -313,55 +361,106 @@ function tokenBodyArray(t: PaymentTokenBody): CborValue[] {
   return a;
 }
 
+/** The exact bytes the wallet signs: the full body, challenge included for a request-bound token. */
 export function tokenSigningInput(t: PaymentTokenBody): Uint8Array {
   return signingInput(SigningTag.PaymentToken, encodeCbor(tokenBodyArray(t)));
 }
 
+/** The wire array: a request-bound token leaves out payee, time and challenge (the reader knows them). */
 export function tokenToCbor(t: PaymentToken): CborValue[] {
+  if (t.challenge) return [MessageType.PaymentToken, PROTOCOL_VERSION, walletCertToCbor(t.walletCert), t.amount, t.counter, t.walletSignature];
   return [...tokenBodyArray(t), t.walletSignature];
 }
 
-export function tokenFromCbor(v: CborValue): PaymentToken {
-  const a = openMessage(v, MessageType.PaymentToken, 'payment token', [8, 9]);
-  const hasChallenge = a.length === 9;
+export function tokenFromCbor(v: CborValue): WireToken {
+  const a = openMessage(v, MessageType.PaymentToken, 'payment token', [TOKEN_REQUEST_BOUND_ELEMENTS, TOKEN_ONE_WAY_ELEMENTS]);
+  const walletCert = walletCertFromCbor(a[2]!);
+  if (a.length === TOKEN_REQUEST_BOUND_ELEMENTS) {
+    return {
+      walletCert,
+      amount: asUint(a[3], 'amount', MAX_TOKEN_AMOUNT),
+      counter: asUint(a[4], 'counter', MAX_COUNTER, 1),
+      walletSignature: asBytes(a[5], 'walletSignature', SIGNATURE_BYTES),
+      requestBound: true,
+    };
+  }
   return {
-    walletCert: walletCertFromCbor(a[2]!),
+    walletCert,
     payee: asUint(a[3], 'payee', 0xffffffff),
-    amount: asUint(a[4], 'amount'),
+    amount: asUint(a[4], 'amount', MAX_TOKEN_AMOUNT),
     counter: asUint(a[5], 'counter', MAX_COUNTER, 1),
     time: asUint(a[6], 'time'),
-    challenge: hasChallenge ? asBytes(a[7], 'challenge', CHALLENGE_BYTES) : undefined,
-    walletSignature: asBytes(a[hasChallenge ? 8 : 7], 'walletSignature', SIGNATURE_BYTES),
+    walletSignature: asBytes(a[7], 'walletSignature', SIGNATURE_BYTES),
+    requestBound: false,
   };
 }
 
 export const encodeToken = (t: PaymentToken): Uint8Array => encodeCbor(tokenToCbor(t));
-export const decodeToken = (b: Uint8Array): PaymentToken => tokenFromCbor(decodeCbor(b));
+/** The token as its bytes carry it (a request-bound token without payee, time and challenge). */
+export const decodeToken = (b: Uint8Array): WireToken => tokenFromCbor(decodeCbor(b));
 
-/** A decoded token with the two signing inputs it carries, taken from its bytes. */
+/**
+ * The whole token: a one-way token as carried; a request-bound one completed with the request's reader id,
+ * time and challenge (`binding`). A request-bound token without a binding cannot be completed: undefined.
+ */
+export function bindToken(w: WireToken, binding?: TokenBinding): PaymentToken | undefined {
+  const { walletCert, amount, counter, walletSignature } = w;
+  if (!w.requestBound) return { walletCert, payee: w.payee!, amount, counter, time: w.time!, walletSignature };
+  if (!binding) return undefined;
+  return { walletCert, payee: binding.payee, amount, counter, time: binding.time, challenge: binding.challenge, walletSignature };
+}
+
+/** A decoded token with its signing inputs, taken from its bytes. */
 export interface DecodedToken {
-  token: PaymentToken;
+  wire: WireToken;
+  /** The whole token (undefined for a request-bound token decoded without a binding). */
+  token: PaymentToken | undefined;
   /** `walletCertSigningInput(token.walletCert)`. */
   certSigningInput: Uint8Array;
-  /** `tokenSigningInput(token)`. */
-  tokenSigningInput: Uint8Array;
+  /** `tokenSigningInput(token)` (undefined when `token` is). */
+  tokenSigningInput: Uint8Array | undefined;
 }
 
 /**
- * `decodeToken`, plus both signing inputs sliced from the received bytes (spec/protocol.md §4): the bytes are
- * canonical once decoded, so each signed body is its array minus the final 66-byte signature item (0x58 0x40
- * and 64 bytes) under a header one element shorter. The same bytes as re-encoding, without the encoding work.
+ * `decodeToken`, plus the signing inputs built from the received bytes (spec/protocol.md §4) without
+ * re-encoding the certificate: the bytes are canonical once decoded. The certificate body is its array minus
+ * the final 66-byte signature item (0x58 0x40 and 64 bytes) under a header one element shorter. A one-way
+ * token's body is taken the same way. A request-bound token's body is rebuilt: 0x88 0x05 0x02, the
+ * certificate bytes, CBOR(payee), the amount and counter bytes as received, CBOR(time), 0x48 and the challenge.
  */
-export function decodeTokenWithInputs(bytes: Uint8Array): DecodedToken {
-  const token = decodeToken(bytes);
-  // [5, 1, cert, ...]: one-byte array header, then 0x05 0x01, then the certificate array (9 elements).
+export function decodeTokenWithInputs(bytes: Uint8Array, binding?: TokenBinding): DecodedToken {
+  const wire = decodeToken(bytes);
+  // [5, 2, cert, ...]: one-byte array header, then 0x05 0x02, then the certificate array (9 elements).
   const certEnd = cborItemEnd(bytes, 3);
-  // Both inputs in one allocation.
-  const [certSigningInput, tokenSigningInput] = signingInputsFromBytes(bytes, [
-    [SigningTag.WalletCert, 0x88, 4, certEnd - 66],
-    [SigningTag.PaymentToken, bytes[0]! - 1, 1, bytes.length - 66],
-  ]);
-  return { token, certSigningInput: certSigningInput!, tokenSigningInput: tokenSigningInput! };
+  if (!wire.requestBound) {
+    const [certSigningInput, tokenSigningInput] = signingInputsFromBytes(bytes, [
+      [SigningTag.WalletCert, 0x88, 4, certEnd - 66],
+      [SigningTag.PaymentToken, bytes[0]! - 1, 1, bytes.length - 66],
+    ]);
+    return { wire, token: bindToken(wire), certSigningInput: certSigningInput!, tokenSigningInput: tokenSigningInput! };
+  }
+  const [certSigningInput] = signingInputsFromBytes(bytes, [[SigningTag.WalletCert, 0x88, 4, certEnd - 66]]);
+  const token = bindToken(wire, binding);
+  if (!token) return { wire, token, certSigningInput: certSigningInput!, tokenSigningInput: undefined };
+  const payee = encodeCbor(token.payee);
+  const time = encodeCbor(token.time);
+  const challenge = token.challenge!;
+  if (challenge.length !== CHALLENGE_BYTES) throw new OffpayError('message.bad_structure', `a challenge is ${CHALLENGE_BYTES} bytes`);
+  // body = 88 05 02 | cert | payee | amount counter (as received) | time | 48 challenge
+  const cert = bytes.subarray(3, certEnd);
+  const amountCounter = bytes.subarray(certEnd, bytes.length - 66);
+  const body = new Uint8Array(3 + cert.length + payee.length + amountCounter.length + time.length + 1 + CHALLENGE_BYTES);
+  let at = 0;
+  body[at++] = 0x88;
+  body[at++] = MessageType.PaymentToken;
+  body[at++] = PROTOCOL_VERSION;
+  for (const part of [cert, payee, amountCounter, time]) {
+    body.set(part, at);
+    at += part.length;
+  }
+  body[at++] = 0x40 | CHALLENGE_BYTES;
+  body.set(challenge, at);
+  return { wire, token, certSigningInput: certSigningInput!, tokenSigningInput: signingInput(SigningTag.PaymentToken, body) };
 }
 
 /** Token id: SHA-256 of the token's bytes (used by receipts, journals and clearing). */

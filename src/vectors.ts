@@ -7,7 +7,7 @@
  * also lists every signature it contains with the public key, the exact signed bytes and a `valid` flag, so
  * a port can check the signatures with any Ed25519 library first.
  */
-import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { encodeCbor, type CborValue } from './cbor.js';
 import { ED25519_L as ED_L, nobleEd25519, publicKeyOf, seededSecretKey, sign, toHex, fromHex, type AsyncVerifier, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { Issuer, dayOf } from './issuer.js';
@@ -19,7 +19,7 @@ import {
   readerCertToCbor,
   requestSigningInput,
   requestToCbor,
-  tokenFromCbor,
+  decodeTokenWithInputs,
   tokenSigningInput,
   walletCertSigningInput,
   walletCertToCbor,
@@ -37,7 +37,7 @@ import { createRequest } from './request.js';
 import { requestVerification, tokenVerification, type SigCheck, type VerifyContext } from './verify.js';
 
 export const VECTOR_SEED = 'offpay-vectors-v1';
-export const GENERATOR_VERSION = '1';
+export const GENERATOR_VERSION = '2';
 /** The reader's clock in every case unless the case says otherwise: 2026-11-18T20:26:40Z. */
 export const T0 = 1_795_000_000;
 const DAY = 86400;
@@ -59,7 +59,7 @@ export interface VectorSignature {
 export interface VectorContext {
   now: number;
   payees: number[];
-  request?: { amount: number; currency: number; challenge: string; time: number };
+  request?: { readerId: number; amount?: number; currency?: number; challenge: string; time: number };
   expected?: { amount?: number; maxAmount?: number; currency?: number };
   maxAgeSeconds: number;
   maxFutureSeconds: number;
@@ -105,6 +105,7 @@ const NOTES: VectorFile['notes'] = {
   SignatureMalleability: { bugType: 'SIGNATURE_MALLEABILITY', description: 'S replaced by S + L: RFC 8032 strict verification requires S < L.' },
   Payee: { bugType: 'MISSING_STEP', description: 'Payee binding: the token must name this reader (or, for transit, its operator).' },
   Challenge: { bugType: 'MISSING_STEP', description: "Challenge binding to the reader's outstanding request." },
+  RequestBound: { bugType: 'AUTH_BYPASS', description: 'A request-bound token (6 elements): its signed body is rebuilt from the request in the context (reader id, time, challenge); judged against any other request, or in the other form, its signature fails (spec/protocol.md §4.3).' },
   TimeWindow: { bugType: 'MISSING_STEP', description: 'Token or request time outside [now - maxAge, now + maxFuture].' },
   Amount: { bugType: 'MISSING_STEP', description: 'Currency and amount against the request or expected fare, and against the certificate limits.' },
   KeyRotation: { bugType: 'FUNCTIONALITY', description: 'A certificate signed with another valid issuer key index.' },
@@ -161,19 +162,21 @@ function makeWorld(): World {
 
 interface TokenParts {
   cert: CborValue[];
-  fields: CborValue[]; // payee, amount, counter, time, [challenge]
+  fields: CborValue[]; // the signed fields: payee, amount, counter, time, [challenge]
   signature: Uint8Array;
 }
 
+/** The wire array: one-way as signed; request-bound (5 signed fields) carries only amount and counter. */
 function tokenArray(p: TokenParts): CborValue[] {
-  return [5, 1, p.cert, ...p.fields, p.signature];
+  if (p.fields.length === 5) return [5, 2, p.cert, p.fields[1]!, p.fields[2]!, p.signature];
+  return [5, 2, p.cert, ...p.fields, p.signature];
 }
 
 /** Sign a token body given as raw CBOR elements (the wallet signs whatever it is given). */
 function signedParts(walletSk: Uint8Array, cert: WalletCert | CborValue[], fields: CborValue[]): TokenParts {
   const certArr = Array.isArray(cert) ? cert : walletCertToCbor(cert);
-  const body = encodeCbor([5, 1, certArr, ...fields]);
-  const tag = 'OFFPAY-V1-TOKEN';
+  const body = encodeCbor([5, 2, certArr, ...fields]);
+  const tag = 'OFFPAY-V2-TOKEN';
   const tagBytes = new TextEncoder().encode(tag);
   const input = new Uint8Array(1 + tagBytes.length + body.length);
   input[0] = tagBytes.length;
@@ -237,15 +240,21 @@ function certified(keySet: IssuerKeySet, keyIndex: number, issuerSig: [Uint8Arra
   return [...(key ? [entry('issuer', key.publicKey, issuerSig[0], issuerSig[1])] : []), holder];
 }
 
-function tokenSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: Uint8Array): VectorSignature[] {
-  let t;
+/**
+ * A token's signatures. A request-bound token's signed bytes are rebuilt from the case's request (its reader id,
+ * time and challenge); without a request there are none to list for the wallet, only the issuer's.
+ */
+function tokenSignatures(bytes: Uint8Array, keySet: IssuerKeySet, ctx: VerifyContext, fallback?: Uint8Array): VectorSignature[] {
+  let d;
   try {
-    t = tokenFromCbor(decodeCbor(bytes));
+    d = decodeTokenWithInputs(bytes, ctx.request ? { payee: ctx.request.readerId, time: ctx.request.time, challenge: ctx.request.challenge } : undefined);
   } catch {
-    return fallback ? tokenSignatures(fallback, keySet) : [];
+    return fallback ? tokenSignatures(fallback, keySet, ctx) : [];
   }
-  const c = t.walletCert;
-  return certified(keySet, c.keyIndex, [walletCertSigningInput(c), c.issuerSignature], entry('wallet', c.walletPublicKey, tokenSigningInput(t), t.walletSignature));
+  const c = d.wire.walletCert;
+  const key = keySet.keys.find((k) => k.keyIndex === c.keyIndex);
+  const issuer = key ? [entry('issuer', key.publicKey, walletCertSigningInput(c), c.issuerSignature)] : [];
+  return d.tokenSigningInput ? [...issuer, entry('wallet', c.walletPublicKey, d.tokenSigningInput, d.wire.walletSignature)] : issuer;
 }
 
 function requestSignatures(bytes: Uint8Array, keySet: IssuerKeySet, fallback?: Uint8Array): VectorSignature[] {
@@ -301,7 +310,7 @@ interface Decl {
 function tokenCases(w: World): Decl[] {
   const out: Decl[] = [];
   const challenge = Uint8Array.from([0x3c, 0x91, 0x0e, 0x5a, 0x77, 0x02, 0xd4, 0x18]);
-  const request = { amount: 1250, currency: 344, challenge, time: T0 - 20 };
+  const request = { readerId: 4201, amount: 1250, currency: 344, challenge, time: T0 - 20 };
   const vending: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [4201] };
   const vendingReq: VerifyContext = { ...vending, request };
   const gate: VerifyContext = { issuerKeys: w.keySet, now: T0, payees: [5001, 77], expected: { amount: 1100, currency: 344 }, maxAgeSeconds: 120 };
@@ -318,14 +327,19 @@ function tokenCases(w: World): Decl[] {
 
   const base = tok(fields());
   const baseBytes = bytesOf(base);
-  const reqTok = tok(fields({ challenge }));
+  /** A request-bound token's signed fields: payee = the request's reader id, its time and challenge. */
+  const reqFields = (o: Partial<Record<'payee' | 'amount' | 'counter' | 'time', CborValue>> & { challenge?: Uint8Array } = {}) =>
+    fields({ payee: request.readerId, time: request.time, challenge, ...o });
+  const reqTok = tok(reqFields());
   const reqBytes = bytesOf(reqTok);
   /** The base token with element i replaced by raw bytes. */
   const replace0 = (i: number, b: Uint8Array) => rawArray([0x88], elems(base).map((e, j) => (j === i ? b : e)));
 
   // --- valid
   add('one-way vending token', ['Valid'], undefined, baseBytes, vending);
-  add('token answering a payment request (challenge bound)', ['Valid'], undefined, reqBytes, vendingReq);
+  add('request-bound token answering a payment request (6 elements: payee, time and challenge signed, not sent)', ['Valid', 'RequestBound'], undefined, reqBytes, vendingReq);
+  add('request-bound token with counter 4294967295 and amount 70000 for a request of 70000', ['Valid', 'RequestBound', 'Boundary'], undefined,
+    bytesOf(tok(reqFields({ amount: 70_000, counter: 0xffffffff }))), { ...vendingReq, request: { ...request, amount: 70_000 } });
   add('transit one-way token paying the operator id', ['Valid'], undefined, bytesOf(tok(fields({ payee: 77, amount: 1100 }))), gate);
   add('transit token paying the gate reader id', ['Valid'], undefined, bytesOf(tok(fields({ payee: 5001, amount: 1100 }))), gate);
   add('amount equal to the maximum per payment', ['Valid', 'Boundary'], undefined, bytesOf(tok(fields({ amount: 70_000 }))), vending);
@@ -361,7 +375,7 @@ function tokenCases(w: World): Decl[] {
   add('the token twice (trailing CBOR item)', ['Malformed'], 'malformed', rawArray([], [baseBytes, baseBytes]), vending, baseBytes);
   add('a CBOR map instead of an array', ['Malformed'], 'malformed', Uint8Array.from([0xa1, 0x01, 0x02]), vending);
   add('the time field wrapped in tag 1 (epoch date)', ['Malformed'], 'malformed', rawArray([0x88], elems(base).map((e, i) => (i === 6 ? rawArray([0xc1], [e]) : e))), vending, baseBytes);
-  add('time as a text string (offpay messages carry no text: any text string is malformed)', ['Malformed'], 'malformed', encodeCbor([5, 1, base.cert, ...fields({ time: '2026-11-18T20:26:30Z' }), base.signature]), vending, baseBytes);
+  add('time as a text string (offpay messages carry no text: any text string is malformed)', ['Malformed'], 'malformed', encodeCbor([5, 2, base.cert, ...fields({ time: '2026-11-18T20:26:30Z' }), base.signature]), vending, baseBytes);
   add('time as a text string of invalid UTF-8 (the bytes are never examined)', ['Malformed'], 'malformed', replace0(6, Uint8Array.from([0x62, 0xc3, 0x28])), vending, baseBytes);
   add('the counter as the simple value true', ['Malformed'], 'malformed', replace0(5, Uint8Array.from([0xf5])), vending, baseBytes);
   add('the challenge as null', ['Malformed'], 'malformed', rawArray([0x89], [...elems(base).slice(0, 7), Uint8Array.from([0xf6]), elems(base)[7]!]), vending, baseBytes);
@@ -397,13 +411,13 @@ function tokenCases(w: World): Decl[] {
   add('top level a byte string', ['Shape'], 'bad_structure', encodeCbor(baseBytes.slice(0, 20)), vending);
   add('top level the empty array []', ['Shape'], 'bad_structure', Uint8Array.from([0x80]), vending);
   add('top level [5]', ['Shape'], 'bad_structure', Uint8Array.from([0x81, 0x05]), vending);
-  add('top level [5, 1]', ['Shape'], 'bad_structure', Uint8Array.from([0x82, 0x05, 0x01]), vending);
+  add('top level [5, 2]', ['Shape'], 'bad_structure', Uint8Array.from([0x82, 0x05, 0x02]), vending);
   add('[4] (one element: too short before the type is read)', ['Shape'], 'bad_structure', Uint8Array.from([0x81, 0x04]), vending);
-  add('element 0 a byte string', ['Shape', 'WrongType'], 'wrong_type', encodeCbor([Uint8Array.of(5), 1, base.cert, ...base.fields, base.signature]), vending);
-  add('the certificate missing (7 elements)', ['Shape'], 'bad_structure', encodeCbor([5, 1, ...base.fields, base.signature]), vending);
-  add('the certificate a byte string (its encoding) instead of an array', ['Shape'], 'bad_structure', encodeCbor([5, 1, encodeCbor(base.cert), ...base.fields, base.signature]), vending);
-  add('the certificate an array of one element [2]', ['Shape'], 'bad_structure', encodeCbor([5, 1, [2], ...base.fields, base.signature]), vending);
-  add('a token of 7 elements whose certificate has type 3 (the token count is checked first)', ['Shape'], 'bad_structure', encodeCbor([5, 1, [3, ...(base.cert as CborValue[]).slice(1)], ...base.fields.slice(0, 3), base.signature]), vending);
+  add('element 0 a byte string', ['Shape', 'WrongType'], 'wrong_type', encodeCbor([Uint8Array.of(5), 2, base.cert, ...base.fields, base.signature]), vending);
+  add('the certificate missing (7 elements)', ['Shape'], 'bad_structure', encodeCbor([5, 2, ...base.fields, base.signature]), vending);
+  add('the certificate a byte string (its encoding) instead of an array', ['Shape'], 'bad_structure', encodeCbor([5, 2, encodeCbor(base.cert), ...base.fields, base.signature]), vending);
+  add('the certificate an array of one element [2]', ['Shape'], 'bad_structure', encodeCbor([5, 2, [2], ...base.fields, base.signature]), vending);
+  add('a token of 7 elements whose certificate has type 3 (the token count is checked first)', ['Shape'], 'bad_structure', encodeCbor([5, 2, [3, ...(base.cert as CborValue[]).slice(1)], ...base.fields.slice(0, 3), base.signature]), vending);
 
   // --- non-canonical (RFC 8949 §4.2.1)
   const be = elems(base);
@@ -422,23 +436,26 @@ function tokenCases(w: World): Decl[] {
 
   // --- type and version
   const retag = (t: number, v: number) => encodeCbor([t, v, base.cert, ...base.fields, base.signature]);
-  add('message type 4 (a payment request) where a token is expected', ['WrongType'], 'wrong_type', retag(4, 1), vending);
+  add('message type 4 (a payment request) where a token is expected', ['WrongType'], 'wrong_type', retag(4, 2), vending);
   add('message type 2 (a bare wallet certificate)', ['WrongType'], 'wrong_type', encodeCbor(base.cert), vending);
-  add('token version 2', ['Version'], 'unsupported_version', retag(5, 2), vending);
+  add('token version 1 (offpay v1: not implemented by a v2 verifier)', ['Version'], 'unsupported_version', retag(5, 1), vending);
+  add('token version 3', ['Version'], 'unsupported_version', retag(5, 3), vending);
   add('token version 0', ['Version'], 'unsupported_version', retag(5, 0), vending);
-  const certV2 = [...(base.cert as CborValue[])];
-  certV2[1] = 2;
-  add('embedded certificate of version 2', ['Version'], 'unsupported_version', bytesOf(tok(fields(), { secretKey: w.wallet.secretKey, cert: certV2 as unknown as WalletCert })), vending);
+  const certV1 = [...(base.cert as CborValue[])];
+  certV1[1] = 1;
+  add('embedded certificate of version 1', ['Version'], 'unsupported_version', bytesOf(tok(fields(), { secretKey: w.wallet.secretKey, cert: certV1 as unknown as WalletCert })), vending);
   const certT3 = [...(base.cert as CborValue[])];
   certT3[0] = 3;
   add('embedded certificate with message type 3', ['WrongType'], 'wrong_type', bytesOf(tok(fields(), { secretKey: w.wallet.secretKey, cert: certT3 as unknown as WalletCert })), vending);
 
   // --- structure
   const struct = (comment: string, f: CborValue[], certArr?: CborValue[]) =>
-    add(comment, ['Structure'], 'bad_structure', encodeCbor([5, 1, certArr ?? base.cert, ...f, base.signature]), vending);
+    add(comment, ['Structure'], 'bad_structure', encodeCbor([5, 2, certArr ?? base.cert, ...f, base.signature]), vending);
   struct('a token with 7 elements (time missing)', fields().slice(0, 3));
   struct('a token with 10 elements', [...fields({ challenge }), 0]);
-  struct('challenge of 7 bytes', fields({ challenge: challenge.slice(0, 7) }));
+  struct('a token of 9 elements (the v1 form with the challenge on the wire)', fields({ challenge }));
+  add('a token of 7 elements (a request-bound token with the time appended)', ['Structure', 'RequestBound'], 'bad_structure', encodeCbor([5, 2, reqTok.cert, 1250, 17, T0 - 20, reqTok.signature]), vendingReq);
+  add('a request-bound token with amount 2^32 (above the uint32 bound)', ['Structure', 'RequestBound', 'Boundary'], 'bad_structure', encodeCbor([5, 2, reqTok.cert, 0x100000000, 17, reqTok.signature]), vendingReq);
   struct('negative amount', fields({ amount: -1250 }));
   struct('amount as a byte string', fields({ amount: Uint8Array.from([0x04, 0xe2]) }));
   struct('counter 0 (counters start at 1)', fields({ counter: 0 }));
@@ -446,17 +463,19 @@ function tokenCases(w: World): Decl[] {
   struct('payee 4294967296 (above 2^32 - 1)', fields({ payee: 0x100000000 }));
 
   struct('amount above 2^53 - 1', fields({ amount: 2n ** 60n }));
+  struct('amount 4294967296 (above 2^32 - 1)', fields({ amount: 0x100000000 }));
   const certMut = (i: number, v: CborValue) => {
     const c = [...(base.cert as CborValue[])];
     c[i] = v;
     return c;
   };
+  struct('maximum per payment 4294967296 in the certificate (above 2^32 - 1)', fields(), certMut(5, 0x100000000));
   struct('wallet public key of 31 bytes', fields(), certMut(3, w.wallet.cert.walletPublicKey.slice(0, 31)));
   struct('issuer signature of 63 bytes', fields(), certMut(8, w.wallet.cert.issuerSignature.slice(0, 63)));
   struct('currency 0', fields(), certMut(7, 0));
   struct('currency 1000 (ISO 4217 numeric codes have 3 digits)', fields(), certMut(7, 1000));
   struct('issuer key index 256', fields(), certMut(2, 256));
-  add('wallet signature of 65 bytes', ['Structure'], 'bad_structure', encodeCbor([5, 1, base.cert, ...base.fields, Uint8Array.from([...base.signature, 0])]), vending);
+  add('wallet signature of 65 bytes', ['Structure'], 'bad_structure', encodeCbor([5, 2, base.cert, ...base.fields, Uint8Array.from([...base.signature, 0])]), vending);
 
   // --- weak key (an issuer that certified a small-order key, and the universal forgery it enables)
   const identity = new Uint8Array(32);
@@ -465,10 +484,10 @@ function tokenCases(w: World): Decl[] {
   const weakCert: WalletCert = { ...weakBody, issuerSignature: sign(walletCertSigningInput(weakBody), sk('issuer-1')) };
   const forged = new Uint8Array(64);
   forged[0] = 1; // R = identity, S = 0
-  add('small-order wallet key (identity) with the universal forgery R = identity, S = 0', ['WeakKey'], 'weak_public_key', encodeCbor([5, 1, walletCertToCbor(weakCert), ...fields(), forged]), vending);
+  add('small-order wallet key (identity) with the universal forgery R = identity, S = 0', ['WeakKey'], 'weak_public_key', encodeCbor([5, 2, walletCertToCbor(weakCert), ...fields(), forged]), vending);
 
   // --- issuer key
-  add('issuer key index 9 is not in the key set', ['IssuerKey'], 'unknown_issuer_key', encodeCbor([5, 1, certMut(2, 9), ...base.fields, base.signature]), vending);
+  add('issuer key index 9 is not in the key set', ['IssuerKey'], 'unknown_issuer_key', encodeCbor([5, 2, certMut(2, 9), ...base.fields, base.signature]), vending);
   const retired = { secretKey: sk('wallet-old'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-old')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 3) };
   add('certificate signed by issuer key 3, retired the day before', ['IssuerKey'], 'issuer_key_not_valid', bytesOf(tok(fields(), retired)), vending);
   const future = { secretKey: sk('wallet-new'), cert: w.issuer.issueWalletCert({ walletPublicKey: publicKeyOf(sk('wallet-new')), expiryDay: dayOf(T0) + 30, maxPerPayment: 50_000, offlineAllowance: 60_000, currency: 344 }, T0, 4) };
@@ -494,14 +513,21 @@ function tokenCases(w: World): Decl[] {
   add('certificate one second after its expiry day', ['CertValidity', 'Boundary'], 'certificate_expired', baseBytes, { ...vending, now: (dayOf(T0) + 31) * DAY, maxAgeSeconds: 32 * DAY });
 
   // --- token signature
-  add('wallet signature with one bit flipped', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...base.fields, flip(base.signature, 40)]), vending);
-  add('amount changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...fields({ amount: 125 }), base.signature]), vending);
-  add('counter changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...fields({ counter: 18 }), base.signature]), vending);
-  add('payee changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...fields({ payee: 4202 }), base.signature]), { ...vending, payees: [4202] });
-  add('challenge removed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, reqTok.cert, ...fields(), reqTok.signature]), vending);
-  add('wallet signature malleated to S + L', ['TokenSignature', 'SignatureMalleability'], 'bad_token_signature', encodeCbor([5, 1, base.cert, ...base.fields, malleate(base.signature)]), vending);
+  add('wallet signature with one bit flipped', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 2, base.cert, ...base.fields, flip(base.signature, 40)]), vending);
+  add('amount changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 2, base.cert, ...fields({ amount: 125 }), base.signature]), vending);
+  add('counter changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 2, base.cert, ...fields({ counter: 18 }), base.signature]), vending);
+  add('payee changed after signing', ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 2, base.cert, ...fields({ payee: 4202 }), base.signature]), { ...vending, payees: [4202] });
+  add('a request-bound signature presented as a one-way token (payee and time on the wire, no challenge)', ['TokenSignature', 'RequestBound'], 'bad_token_signature',
+    encodeCbor([5, 2, reqTok.cert, request.readerId, 1250, 17, request.time, reqTok.signature]), vending);
+  add('a one-way signature presented as a request-bound token', ['TokenSignature', 'RequestBound'], 'bad_token_signature', encodeCbor([5, 2, base.cert, 1250, 17, base.signature]), vendingReq);
+  add('request-bound token judged against another request: other challenge', ['TokenSignature', 'RequestBound'], 'bad_token_signature', reqBytes, { ...vendingReq, request: { ...request, challenge: flip(challenge, 7) } });
+  add('request-bound token judged against another request: other time', ['TokenSignature', 'RequestBound'], 'bad_token_signature', reqBytes, { ...vendingReq, request: { ...request, time: request.time + 1 } });
+  add('request-bound token judged against another request: other reader id', ['TokenSignature', 'RequestBound'], 'bad_token_signature', reqBytes, { ...vendingReq, payees: [4202], request: { ...request, readerId: 4202 } });
+  add('request-bound token with its amount changed to another request\'s amount', ['TokenSignature', 'RequestBound'], 'bad_token_signature',
+    encodeCbor([5, 2, reqTok.cert, 1000, 17, reqTok.signature]), { ...vendingReq, request: { ...request, amount: 1000 } });
+  add('wallet signature malleated to S + L', ['TokenSignature', 'SignatureMalleability'], 'bad_token_signature', encodeCbor([5, 2, base.cert, ...base.fields, malleate(base.signature)]), vending);
   add('token signed by another wallet key', ['TokenSignature'], 'bad_token_signature', bytesOf({ ...tok(fields(), { secretKey: sk('mallory'), cert: w.wallet.cert }) }), vending);
-  add("another wallet's certificate spliced into a signed token", ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 1, walletCertToCbor(w.lowAllowance.cert), ...base.fields, base.signature]), vending);
+  add("another wallet's certificate spliced into a signed token", ['TokenSignature'], 'bad_token_signature', encodeCbor([5, 2, walletCertToCbor(w.lowAllowance.cert), ...base.fields, base.signature]), vending);
 
   // --- payee
   add('token for another vending reader', ['Payee'], 'wrong_payee', bytesOf(tok(fields({ payee: 4202 }))), vending);
@@ -509,19 +535,19 @@ function tokenCases(w: World): Decl[] {
 
   // --- challenge
   add('one-way token where the reader issued a request', ['Challenge'], 'challenge_missing', baseBytes, vendingReq);
-  add('token answering another request (different challenge)', ['Challenge'], 'challenge_mismatch', bytesOf(tok(fields({ challenge: flip(challenge, 7) }))), vendingReq);
+  add('request-bound token where the verifier has no request (nothing to rebuild its signed body from)', ['Challenge', 'RequestBound'], 'challenge_mismatch', reqBytes, vending);
 
   // --- time window
   add('token time one second older than maxAge', ['TimeWindow', 'Boundary'], 'time_too_old', bytesOf(tok(fields({ time: T0 - 301 }))), vending);
   add('token time one second beyond the allowed future skew', ['TimeWindow', 'Boundary'], 'time_in_future', bytesOf(tok(fields({ time: T0 + 61 }))), vending);
   add('transit token older than the gate 120 s window', ['TimeWindow'], 'time_too_old', bytesOf(tok(fields({ payee: 77, amount: 1100, time: T0 - 121 }))), gate);
-  add('the request being answered has expired', ['TimeWindow'], 'time_too_old', reqBytes, { ...vendingReq, request: { ...request, time: T0 - 301 } });
+  add('the request being answered has expired', ['TimeWindow', 'RequestBound'], 'time_too_old', bytesOf(tok(reqFields({ time: T0 - 301 }))), { ...vendingReq, request: { ...request, time: T0 - 301 } });
 
   // --- currency and amount
-  add('USD wallet paying a HKD request', ['Amount'], 'currency_mismatch', bytesOf(tok(fields({ challenge }), w.usd)), vendingReq);
+  add('USD wallet paying a HKD request', ['Amount'], 'currency_mismatch', bytesOf(tok(reqFields(), w.usd)), vendingReq);
   add('USD wallet at a HKD transit gate', ['Amount'], 'currency_mismatch', bytesOf(tok(fields({ payee: 77, amount: 1100 }), w.usd)), gate);
   add('amount zero', ['Amount', 'Boundary'], 'amount_invalid', bytesOf(tok(fields({ amount: 0 }))), vending);
-  add('amount one minor unit less than requested', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ amount: 1249, challenge }))), vendingReq);
+  add('amount one minor unit less than requested', ['Amount'], 'amount_mismatch', bytesOf(tok(reqFields({ amount: 1249 }))), vendingReq);
   add('fare other than the gate fare', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ payee: 77, amount: 1000 }))), gate);
   add('amount above the maximum fare authorisation', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ amount: 2501 }))), { ...vending, expected: { maxAmount: 2500 } });
   add('amount one above the maximum per payment', ['Amount', 'Boundary'], 'over_payment_limit', bytesOf(tok(fields({ amount: 70_001 }))), vending);
@@ -573,7 +599,7 @@ function edgeCases(w: World): Decl[] {
       const signature = new Uint8Array(64);
       signature.set(sig.rBytes, 0);
       signature.set(le(sig.s), 32);
-      const bytes = encodeCbor([5, 1, walletCertToCbor(cert), 4201, 1250, counter, T0 - 10, signature]);
+      const bytes = encodeCbor([5, 2, walletCertToCbor(cert), 4201, 1250, counter, T0 - 10, signature]);
       const eqs = `cofactorless ${eq.cofactorless ? 'holds' : 'fails'}, cofactored ${eq.cofactored ? 'holds' : 'fails'}${kCanonical ? ' (k over the canonical re-encoding)' : ''}`;
       out.push({ comment: `${comment}; ${eqs}`, flags: ['Ed25519EdgeCase', ...flags], bytes, ctx: vending, ...(reason ? { reason } : {}) });
       return;
@@ -626,7 +652,7 @@ function edgeCases(w: World): Decl[] {
     signature.set(le(s0 + n * L), 32);
     if (s0 + n * L >= 2n ** 256n) throw new Error('S + nL overflows');
     out.push({ comment: `${label}, prime-order A and R; the equation holds for S mod L`, flags: ['Ed25519EdgeCase', 'TokenSignature', 'SignatureMalleability'], reason: 'bad_token_signature',
-      bytes: encodeCbor([5, 1, walletCertToCbor(cert), 4201, 1250, 17, T0 - 10, signature]), ctx: vending });
+      bytes: encodeCbor([5, 2, walletCertToCbor(cert), 4201, 1250, 17, T0 - 10, signature]), ctx: vending });
   }
   // cases 8 and 9: non-canonical R (the identity written as y = p + 1)
   make('case 8: R non-canonical (the identity as y = p + 1), prime-order A, S = ka with k over the bytes sent', 'bad_token_signature', ['TokenSignature'], Ab, aB,
@@ -659,7 +685,7 @@ function requestCases(w: World): Decl[] {
     const a = [...arr];
     mut(a);
     const body = encodeCbor(a.slice(0, 7));
-    const tag = new TextEncoder().encode('OFFPAY-V1-REQUEST');
+    const tag = new TextEncoder().encode('OFFPAY-V2-REQUEST');
     const input = new Uint8Array([tag.length, ...tag, ...body]);
     a[7] = sign(input, w.reader.secretKey);
     return encodeCbor(a);
@@ -683,7 +709,7 @@ function requestCases(w: World): Decl[] {
   add('challenge of 9 bytes', ['Structure'], 'bad_structure', resign((a) => (a[5] = new Uint8Array(9))));
   add('amount 0', ['Structure'], 'bad_structure', resign((a) => (a[3] = 0)));
   add('a token where a request is expected', ['WrongType'], 'wrong_type', encodeCbor([5, ...arr.slice(1)]));
-  add('request version 2', ['Version'], 'unsupported_version', encodeCbor([4, 2, ...arr.slice(2)]));
+  add('request version 1', ['Version'], 'unsupported_version', encodeCbor([4, 1, ...arr.slice(2)]));
   add('non-shortest amount (19 00 0a... as 1a)', ['NonCanonical'], 'non_canonical',
     rawArray([0x88], arr.map((e, i) => (i === 3 ? Uint8Array.from([0x1a, 0, 0, 0x04, 0xe2]) : encodeCbor(e)))), ctx, bytes);
   add('trailing byte', ['Malformed'], 'malformed', rawArray([], [bytes], [0]), ctx, bytes);
@@ -695,7 +721,7 @@ function requestCases(w: World): Decl[] {
   add('reader certificate with a mixed-order key (prime-order point + order-8 point)', ['MixedOrderKey'], 'weak_public_key', resign((a) => (a[2] = readerCertToCbor({ ...mixedBody, issuerSignature: sign(readerCertSigningInput(mixedBody), sk('issuer-1')) }))));
   // §6 step by step: certificate shape, issuer key, certificate window, time window boundaries
   add('a wallet certificate where the reader certificate belongs', ['WrongType'], 'wrong_type', resign((a) => (a[2] = walletCertToCbor(w.usd.cert))));
-  add('reader certificate of version 2', ['Version'], 'unsupported_version', resign((a) => (a[2] = rcMut(1, 2))));
+  add('reader certificate of version 1', ['Version'], 'unsupported_version', resign((a) => (a[2] = rcMut(1, 1))));
   add('reader certificate with profile 2 (only 0 vending and 1 transit exist)', ['Structure'], 'bad_structure', resign((a) => (a[2] = rcMut(6, 2))));
   add('reader certificate not an array', ['Shape'], 'bad_structure', resign((a) => (a[2] = 7)));
   add('request of 7 elements (time missing)', ['Shape'], 'bad_structure', encodeCbor([...arr.slice(0, 6), arr[7]!]));
@@ -737,7 +763,7 @@ function finish(algorithm: string, header: string[], groups: { type: string; com
         ...(d.reason ? { reason: d.reason, reasonCode: REASONS[d.reason].code } : {}),
         message: toHex(d.bytes),
         context: customKeys ? { ...context, issuerKeysOverride: keySetJson(d.ctx.issuerKeys) } as VectorContext : context,
-        signatures: g.kind === 'token' ? tokenSignatures(d.bytes, d.ctx.issuerKeys, d.original) : requestSignatures(d.bytes, d.ctx.issuerKeys, d.original),
+        signatures: g.kind === 'token' ? tokenSignatures(d.bytes, d.ctx.issuerKeys, d.ctx, d.original) : requestSignatures(d.bytes, d.ctx.issuerKeys, d.original),
       };
       return c;
     }),
@@ -757,11 +783,12 @@ export function generateVectors(onProgress?: (done: number, total: number, step:
   const w = makeWorld();
   step(1, 'token cases');
   const token = finish(
-    'offpay-token-v1',
+    'offpay-token-v2',
     [
       'Verification of offpay payment tokens (spec/protocol.md §Verification).',
       'Run each case with the issuer key set (issuerKeys, or context.issuerKeysOverride when present) and the context; expect result, and reason when invalid.',
       'signatures lists every signature in the case: publicKey, the exact signed bytes (message) and whether offpay\'s Ed25519 rule (spec/protocol.md §8; libsodium\'s crypto_sign_verify_detached) accepts it. For non-canonical or malformed variants of a good token, the list is that of the canonical original.',
+      'A request-bound token (6 elements, flag RequestBound) is signed over [5, 2, wallet-cert, payee, amount, counter, time, challenge] with payee = context.request.readerId, time = context.request.time and challenge = context.request.challenge (spec/protocol.md §4.3); its wallet signature entry is that rebuilt body, and is absent when the context has no request.',
     ],
     [
       { type: 'TokenVerify', comment: 'Stateless token verification at a reader', decls: tokenCases(w), kind: 'token' },
@@ -776,7 +803,7 @@ export function generateVectors(onProgress?: (done: number, total: number, step:
   );
   step(2, 'request cases');
   const request = finish(
-    'offpay-request-v1',
+    'offpay-request-v2',
     ['Verification of offpay payment requests by a wallet (spec/protocol.md §Request verification). Context fields payees, request and expected are unused.'],
     [{ type: 'RequestVerify', comment: 'A wallet checks a reader payment request', decls: requestCases(w), kind: 'request' }],
     w.keySet,
@@ -806,7 +833,7 @@ function* caseRun(file: VectorFile, c: VectorCase): Generator<SigCheck, Outcome,
   const ks = keySetFromJson(override ?? file.issuerKeys);
   const ctx = contextFromJson(c.context, ks);
   const bytes = fromHex(c.message);
-  if (file.algorithm === 'offpay-request-v1') return yield* requestVerification(bytes, ctx);
+  if (file.algorithm === 'offpay-request-v2') return yield* requestVerification(bytes, ctx);
   return yield* tokenVerification(bytes, ctx);
 }
 

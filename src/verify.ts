@@ -11,12 +11,13 @@
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
-import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier, toHex } from './crypto.js';
+import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
 import { dayOf } from './issuer.js';
 import {
   decodeRequest,
   decodeTokenWithInputs,
+  type DecodedToken,
   decodeReceipt,
   readerCertSigningInput,
   receiptSigningInput,
@@ -28,12 +29,32 @@ import {
   type PaymentRequest,
   type PaymentToken,
   type Receipt,
+  type WireToken,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
 import { isWeakPublicKey } from './weakkeys.js';
 
 export const DEFAULT_MAX_AGE_SECONDS = 300;
 export const DEFAULT_MAX_FUTURE_SECONDS = 60;
+
+/**
+ * The request a token is judged against (spec/protocol.md §5). `readerId`, `time` and `challenge` complete a
+ * request-bound token's signed body (§4.3); `amount` and `currency` are what the token must pay. Clearing,
+ * which re-verifies from a batch entry, knows the challenge and time (from the entry) and the reader id (from
+ * the batch) but not the request's amount or currency: it leaves those out (spec/clearing.md).
+ */
+export interface VerifyRequestContext {
+  readerId: number;
+  challenge: Uint8Array;
+  time: number;
+  amount?: number | undefined;
+  currency?: number | undefined;
+}
+
+/** The request context of a payment request this reader issued (`VerifyContext.request`). */
+export function requestContextOf(r: PaymentRequest): VerifyRequestContext {
+  return { readerId: r.readerCert.readerId, amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time };
+}
 
 /** What the reader knows when it judges a token. */
 export interface VerifyContext {
@@ -46,7 +67,7 @@ export interface VerifyContext {
    * The payment request this reader issued and is waiting on, if any (two-way flow). The token must carry its
    * challenge and pay exactly its amount in its currency. Not together with `expected`.
    */
-  request?: { amount: number; currency: number; challenge: Uint8Array; time: number } | undefined;
+  request?: VerifyRequestContext | undefined;
   /**
    * For one-way tokens (no request): what the reader expects, each part optional. `currency`: the certificate's
    * currency must equal it (`currency_mismatch`); `amount`: the token's amount must equal it; `maxAmount`: the
@@ -82,8 +103,8 @@ export interface Rejected {
   /** Numeric reason code (spec/protocol.md §Reason codes). */
   code: number;
   message: string;
-  /** The decoded token, when decoding got that far. */
-  token?: PaymentToken | undefined;
+  /** The decoded token as its bytes carry it, when decoding got that far. */
+  token?: WireToken | undefined;
 }
 
 export type Verdict = Accepted | Rejected;
@@ -94,7 +115,7 @@ export interface SigCheck {
   publicKey: Uint8Array;
 }
 
-function reject(reason: StatelessReason, message: string, token?: PaymentToken): Rejected {
+function reject(reason: StatelessReason, message: string, token?: WireToken): Rejected {
   return { accepted: false, reason, code: REASONS[reason].code, message, token };
 }
 
@@ -129,55 +150,56 @@ export function checkVerifyContext(ctx: VerifyContext): void {
 /** The verification algorithm. Yields signature checks; receives true/false for each. */
 export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Generator<SigCheck, Verdict, boolean> {
   checkVerifyContext(ctx);
-  let t: PaymentToken;
-  let inputs: { cert: Uint8Array; token: Uint8Array };
+  let d: DecodedToken;
+  const binding = ctx.request ? { payee: ctx.request.readerId, time: ctx.request.time, challenge: ctx.request.challenge } : undefined;
   try {
-    const d = decodeTokenWithInputs(bytes);
-    t = d.token;
-    inputs = { cert: d.certSigningInput, token: d.tokenSigningInput };
+    d = decodeTokenWithInputs(bytes, binding);
   } catch (e) {
     const { reason, message } = reasonForDecodeError(e);
     return reject(reason, message);
   }
-  const cert = t.walletCert;
-  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is not a canonical point of prime order', t);
+  const w = d.wire;
+  const cert = w.walletCert;
+  if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is not a canonical point of prime order', w);
   const key = findKey(ctx.issuerKeys, cert.keyIndex);
-  if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, t);
+  if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, w);
   if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
-    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, reader time is ${ctx.now}`, t);
+    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, reader time is ${ctx.now}`, w);
   }
-  if (!(yield { signature: cert.issuerSignature, message: inputs.cert, publicKey: key.publicKey })) {
-    return reject('bad_certificate_signature', 'the issuer signature on the wallet certificate does not verify', t);
+  if (!(yield { signature: cert.issuerSignature, message: d.certSigningInput, publicKey: key.publicKey })) {
+    return reject('bad_certificate_signature', 'the issuer signature on the wallet certificate does not verify', w);
   }
   if (dayOf(ctx.now) > cert.expiryDay) {
-    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}`, t);
+    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}`, w);
   }
-  if (!(yield { signature: t.walletSignature, message: inputs.token, publicKey: cert.walletPublicKey })) {
-    return reject('bad_token_signature', 'the wallet signature on the token does not verify', t);
+  // A request-bound token's signed body holds the request's reader id, time and challenge: without a request
+  // there is nothing to rebuild it from (spec/protocol.md §5 step 8).
+  const t = d.token;
+  if (!t || !d.tokenSigningInput) return reject('challenge_mismatch', 'the token answers a payment request, and the verifier has no request to judge it against', w);
+  if (!(yield { signature: t.walletSignature, message: d.tokenSigningInput, publicKey: cert.walletPublicKey })) {
+    return reject('bad_token_signature', 'the wallet signature on the token does not verify', w);
   }
-  if (!ctx.payees.includes(t.payee)) return reject('wrong_payee', `the token pays ${t.payee}, this reader accepts ${ctx.payees.join(', ')}`, t);
-  if (ctx.request) {
-    if (!t.challenge) return reject('challenge_missing', 'the token carries no challenge but the reader issued a request', t);
-    if (!equalBytes(t.challenge, ctx.request.challenge)) return reject('challenge_mismatch', `challenge ${toHex(t.challenge)} is not ${toHex(ctx.request.challenge)}`, t);
-  }
+  if (!ctx.payees.includes(t.payee)) return reject('wrong_payee', `the token pays ${t.payee}, this reader accepts ${ctx.payees.join(', ')}`, w);
+  // A request-bound token carries the request's challenge by construction (its signature verified over it).
+  if (ctx.request && !t.challenge) return reject('challenge_missing', 'the token carries no challenge but the reader issued a request', w);
   const maxAge = ctx.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
   const maxFuture = ctx.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS;
-  if (t.time < ctx.now - maxAge) return reject('time_too_old', `token time ${t.time} is more than ${maxAge} s before ${ctx.now}`, t);
-  if (t.time > ctx.now + maxFuture) return reject('time_in_future', `token time ${t.time} is more than ${maxFuture} s after ${ctx.now}`, t);
-  if (ctx.request && ctx.request.time < ctx.now - maxAge) return reject('time_too_old', `the request of ${ctx.request.time} has expired`, t);
+  if (t.time < ctx.now - maxAge) return reject('time_too_old', `token time ${t.time} is more than ${maxAge} s before ${ctx.now}`, w);
+  if (t.time > ctx.now + maxFuture) return reject('time_in_future', `token time ${t.time} is more than ${maxFuture} s after ${ctx.now}`, w);
+  if (ctx.request && ctx.request.time < ctx.now - maxAge) return reject('time_too_old', `the request of ${ctx.request.time} has expired`, w);
   // At most one of request and expected is given (checkVerifyContext).
   const wantCurrency = ctx.request?.currency ?? ctx.expected?.currency;
   if (wantCurrency !== undefined && cert.currency !== wantCurrency) {
-    return reject('currency_mismatch', `the wallet certificate is in currency ${cert.currency}, the reader asks for ${wantCurrency}`, t);
+    return reject('currency_mismatch', `the wallet certificate is in currency ${cert.currency}, the reader asks for ${wantCurrency}`, w);
   }
-  if (t.amount === 0) return reject('amount_invalid', 'the amount is zero', t);
+  if (t.amount === 0) return reject('amount_invalid', 'the amount is zero', w);
   const wantAmount = ctx.request?.amount ?? ctx.expected?.amount;
-  if (wantAmount !== undefined && t.amount !== wantAmount) return reject('amount_mismatch', `the token pays ${t.amount}, the reader asks for ${wantAmount}`, t);
+  if (wantAmount !== undefined && t.amount !== wantAmount) return reject('amount_mismatch', `the token pays ${t.amount}, the reader asks for ${wantAmount}`, w);
   if (ctx.expected?.maxAmount !== undefined && t.amount > ctx.expected.maxAmount) {
-    return reject('amount_mismatch', `the token pays ${t.amount}, more than the ${ctx.expected.maxAmount} the reader allows`, t);
+    return reject('amount_mismatch', `the token pays ${t.amount}, more than the ${ctx.expected.maxAmount} the reader allows`, w);
   }
-  if (t.amount > cert.maxPerPayment) return reject('over_payment_limit', `amount ${t.amount} exceeds the maximum per payment ${cert.maxPerPayment}`, t);
-  if (t.amount > cert.offlineAllowance) return reject('over_offline_allowance', `amount ${t.amount} exceeds the offline allowance ${cert.offlineAllowance}`, t);
+  if (t.amount > cert.maxPerPayment) return reject('over_payment_limit', `amount ${t.amount} exceeds the maximum per payment ${cert.maxPerPayment}`, w);
+  if (t.amount > cert.offlineAllowance) return reject('over_offline_allowance', `amount ${t.amount} exceeds the offline allowance ${cert.offlineAllowance}`, w);
   const hash = ctx.sha256;
   return {
     accepted: true,

@@ -11,6 +11,7 @@ import { OffpayError } from './errors.js';
 import {
   CHALLENGE_BYTES,
   MAX_COUNTER,
+  MAX_TOKEN_AMOUNT,
   decodeRequest,
   encodeToken,
   tokenSigningInput,
@@ -109,12 +110,18 @@ export class Wallet {
     if (req.currency !== this.cert.currency) {
       throw new OffpayError('wallet.currency_mismatch', `the request is in currency ${req.currency}, this wallet holds ${this.cert.currency}`);
     }
-    return this.payTo({ payee: req.readerCert.readerId, amount: req.amount, challenge: req.challenge, time: now });
+    // A request-bound token signs the request's reader id, time and challenge (spec/protocol.md §4.3): the reader
+    // rebuilds the signed body from its open request, so the time signed is the request's, not the wallet's clock.
+    return this.payTo({ payee: req.readerCert.readerId, amount: req.amount, challenge: req.challenge, time: req.time });
   }
 
-  /** Pay a payee with no request (one-way transports such as a transit gate that only listens). */
+  /**
+   * Pay a payee with no request (one-way transports such as a transit gate that only listens): a one-way token.
+   * With a `challenge` it makes a request-bound token instead, and then `payee` and `time` MUST be the request's
+   * reader id and time, which the token does not carry (the reader supplies them when it verifies).
+   */
   async payTo(p: { payee: number; amount: number; challenge?: Uint8Array; time?: number }): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(p.amount) || p.amount <= 0) throw new OffpayError('wallet.amount_invalid', 'the amount must be a positive integer of minor units');
+    if (!Number.isSafeInteger(p.amount) || p.amount <= 0 || p.amount > MAX_TOKEN_AMOUNT) throw new OffpayError('wallet.amount_invalid', `the amount must be an integer of minor units in 1..${MAX_TOKEN_AMOUNT}`);
     if (p.challenge && p.challenge.length !== CHALLENGE_BYTES) throw new OffpayError('wallet.bad_challenge', `a challenge is ${CHALLENGE_BYTES} bytes`);
     if (p.amount > this.cert.maxPerPayment) {
       throw new OffpayError('wallet.over_payment_limit', `amount ${p.amount} exceeds this wallet's maximum per payment ${this.cert.maxPerPayment}`);

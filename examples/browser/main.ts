@@ -8,7 +8,7 @@
  * node_modules/zxing-wasm/dist/full/zxing_full.wasm and index.html into out/, serve out/.
  * test/browser/chromium.test.ts does exactly that and loads it in Chromium.
  */
-import { Issuer, MemoryCounterStore, Wallet, createRequest, dayOf, publicKeyOf, randomSecretKey, verifyTokenAsync, webCryptoEd25519 } from 'offpay';
+import { Issuer, MemoryCounterStore, Wallet, createRequest, dayOf, publicKeyOf, randomSecretKey, requestContextOf, verifyTokenAsync, webCryptoEd25519 } from 'offpay';
 import { decode as fskDecode, encode as fskEncode } from 'offpay/fsk';
 import { decodeCode, encodeCode, loadQrEngine } from 'offpay/qr';
 
@@ -40,7 +40,7 @@ async function main(): Promise<{ accepted: boolean; qrOk: boolean; fskOk: boolea
 
   const token = await wallet.pay(scanned.payload, { issuerKeys: issuer.keySet() });
   const heard = fskDecode(fskEncode(token, { profile: 'fast', sampleRate: 48_000 }), 48_000).messages[0];
-  const verdict = await verifyTokenAsync(heard ?? new Uint8Array(0), { issuerKeys: issuer.keySet(), now, payees: [4201], request }, webCryptoEd25519());
+  const verdict = await verifyTokenAsync(heard ?? new Uint8Array(0), { issuerKeys: issuer.keySet(), now, payees: [4201], request: requestContextOf(request) }, webCryptoEd25519());
   const text = document.createElement('p');
   text.textContent = verdict.accepted ? 'paid HKD 12.50' : `refused: ${verdict.reason}`;
   document.body.append(text);

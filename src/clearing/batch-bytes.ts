@@ -3,7 +3,7 @@
  * outside (a file, an upload): nothing in it is decoded until its size, its shape and the reader's signature
  * over its raw bytes have been checked, so a huge or forged batch costs a walk over CBOR heads, never memory.
  *
- *   batch = [8, 1, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, createdAt, signature]
+ *   batch = [8, 2, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, createdAt, signature]
  *
  * `readBatchFrame` walks the heads of the top-level items only (one `cborHead` per item, plus `cborItemEnd`
  * over the reader certificate, which is a few hundred bytes) and checks each against its type and bound. The
@@ -47,7 +47,7 @@ export interface BatchFrame {
   entriesEnd: number;
   createdAt: number;
   signature: Uint8Array;
-  /** signingInput("OFFPAY-V1-BATCH", CBOR(array without the signature)), formed from the raw bytes. */
+  /** signingInput("OFFPAY-V2-BATCH", CBOR(array without the signature)), formed from the raw bytes. */
   signed: Uint8Array;
 }
 

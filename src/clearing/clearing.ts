@@ -449,7 +449,7 @@ export class Clearing {
     const inCert = entries.map((e) => e.time >= c.notBefore && e.time <= c.notAfter);
     const jobs = entries.map((e, i): TokenJob | null =>
       TOKEN_KINDS.has(JournalKind[e.kind]) && inCert[i]
-        ? { data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds }
+        ? { data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds, ...(e.request ? { request: e.request } : {}) }
         : null,
     );
     return { kind: 'prepared', f, entries, bytes, digest, hashes, dataAt, inCert, jobs, now, reject };

@@ -15,9 +15,12 @@ export interface TokenJob {
   data: Uint8Array;
   /** The entry's reader time. */
   now: number;
+  /** The batch's reader id first (a request-bound token's payee), then its operator id for a transit reader. */
   payees: number[];
   maxAge: number;
   maxFuture: number;
+  /** The entry's request context, present iff the token is request-bound (spec/reader.md §9). */
+  request?: { challenge: Uint8Array; time: number } | undefined;
 }
 
 export type TokenCheck =
@@ -37,8 +40,14 @@ export type TokenCheck =
     }
   | { ok: false; reason: string };
 
+/**
+ * A request-bound token is judged against the request context its entry carries and the batch's reader id
+ * (the signed payee); clearing does not know the request's amount or currency (the entry value is compared with
+ * the token's amount by clearing itself, spec/clearing.md §4).
+ */
 const contextOf = (j: TokenJob, issuerKeys: IssuerKeySet): VerifyContext => ({
   issuerKeys, now: j.now, payees: j.payees, maxAgeSeconds: j.maxAge, maxFutureSeconds: j.maxFuture, sha256: nodeSha256,
+  ...(j.request ? { request: { readerId: j.payees[0]!, challenge: j.request.challenge, time: j.request.time } } : {}),
 });
 
 function checkOf(v: Verdict): TokenCheck {
@@ -109,6 +118,10 @@ export interface PackedJobs {
   maxFuture: Float64Array;
   payees: Float64Array;
   payeeOffsets: Uint32Array;
+  /** 1 where the job has a request context, with its challenge (8 bytes per job) and time. */
+  hasRequest: Uint8Array;
+  requestChallenge: Uint8Array;
+  requestTime: Float64Array;
 }
 
 /** Results in the same way: 1/0 per job, 32-byte hashes, 16-byte wallet ids, 7 numbers, and the failures. */
@@ -136,6 +149,9 @@ export function packJobs(jobs: TokenJob[]): PackedJobs {
   const now = new Float64Array(n);
   const maxAge = new Float64Array(n);
   const maxFuture = new Float64Array(n);
+  const hasRequest = new Uint8Array(n);
+  const requestChallenge = new Uint8Array(8 * n);
+  const requestTime = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const j = jobs[i]!;
     data.set(j.data, dataOffsets[i]!);
@@ -143,8 +159,13 @@ export function packJobs(jobs: TokenJob[]): PackedJobs {
     now[i] = j.now;
     maxAge[i] = j.maxAge;
     maxFuture[i] = j.maxFuture;
+    if (j.request) {
+      hasRequest[i] = 1;
+      requestChallenge.set(j.request.challenge, 8 * i);
+      requestTime[i] = j.request.time;
+    }
   }
-  return { n, data, dataOffsets, now, maxAge, maxFuture, payees, payeeOffsets };
+  return { n, data, dataOffsets, now, maxAge, maxFuture, payees, payeeOffsets, hasRequest, requestChallenge, requestTime };
 }
 
 export function unpackJobs(p: PackedJobs): TokenJob[] {
@@ -154,6 +175,7 @@ export function unpackJobs(p: PackedJobs): TokenJob[] {
     maxAge: p.maxAge[i]!,
     maxFuture: p.maxFuture[i]!,
     payees: Array.from(p.payees.subarray(p.payeeOffsets[i]!, p.payeeOffsets[i + 1]!)),
+    ...(p.hasRequest[i] ? { request: { challenge: p.requestChallenge.subarray(8 * i, 8 * i + 8), time: p.requestTime[i]! } } : {}),
   }));
 }
 
@@ -198,7 +220,7 @@ export function unpackChecks(p: PackedChecks): TokenCheck[] {
 
 /** The buffers of packed jobs or results, for a postMessage transfer list. */
 export function buffersOf(p: PackedJobs | PackedChecks): ArrayBuffer[] {
-  const views = 'data' in p ? [p.data, p.dataOffsets, p.now, p.maxAge, p.maxFuture, p.payees, p.payeeOffsets] : [p.ok, p.tokenHash, p.walletId, p.fields];
+  const views = 'data' in p ? [p.data, p.dataOffsets, p.now, p.maxAge, p.maxFuture, p.payees, p.payeeOffsets, p.hasRequest, p.requestChallenge, p.requestTime] : [p.ok, p.tokenHash, p.walletId, p.fields];
   return views.map((v) => v.buffer as ArrayBuffer);
 }
 

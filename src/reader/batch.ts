@@ -1,13 +1,13 @@
 /**
  * The reader-signed settlement batch (message type 8): a contiguous run of journal entries for upload.
  *
- *   batch = [8, 1, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, createdAt, signature]
+ *   batch = [8, 2, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, createdAt, signature]
  *   journalId = 8 random bytes chosen when the reader database (the journal) was created; a new journal of
  *               the same reader is a new chain (own genesis, seqs and batch numbers from 1), not a fork
  *   entries   = [* entry]  (journal entries firstSeq .. firstSeq + n - 1, see journal.ts)
  *   prevHead  = chain hash before firstSeq (the genesis hash when firstSeq = 1)
  *   head      = chain hash after the last entry (= prevHead for an empty batch)
- *   signature = Ed25519(reader key, signingInput("OFFPAY-V1-BATCH", CBOR(array without signature)))
+ *   signature = Ed25519(reader key, signingInput("OFFPAY-V2-BATCH", CBOR(array without signature)))
  *
  * Batches are numbered per (reader, journal). Batches are re-creatable: the same range from the same journal gives the same bytes (Ed25519 is
  * deterministic), and clearing treats overlapping or repeated batches idempotently.
@@ -108,7 +108,7 @@ export function decodeBatch(bytes: Uint8Array): SettlementBatch {
  * Valid only for bytes that `decodeBatch` accepted.
  */
 export function batchEntryBytes(bytes: Uint8Array): Uint8Array[] {
-  // [8, 1, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, ...]: skip the header and 8 items.
+  // [8, 2, readerCert, journalId, batchSeq, firstSeq, prevHead, head, entries, ...]: skip the header and 8 items.
   let pos = 1;
   for (let i = 0; i < 8; i++) pos = cborItemEnd(bytes, pos);
   const { major, value: count, next } = cborHead(bytes, pos);

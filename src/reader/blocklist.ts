@@ -3,7 +3,7 @@
  *
  *   blocklist = [7, 1, issuerId, keyIndex, version, issuedAt, entries, signature]
  *   entries   = bstr: n x 16-byte wallet ids, strictly ascending (so one list has one encoding)
- *   signature = Ed25519(issuer key keyIndex, signingInput("OFFPAY-V1-BLOCKLIST", CBOR(array without signature)))
+ *   signature = Ed25519(issuer key keyIndex, signingInput("OFFPAY-V2-BLOCKLIST", CBOR(array without signature)))
  *
  * A list is a full snapshot: version N replaces every earlier one, and a reader refuses a version lower
  * than or equal to the one it holds. Freshness is judged from `issuedAt` (the issuer's clock), not from

@@ -36,6 +36,7 @@ export {
 export {
   type ReaderOptions, type OpenRequest, type RequestRef, type AcceptContext, type AcceptStatus, type ReaderAccepted, type ReaderRejected,
   type ReaderVerdict, type VoidResult, type BlocklistStatus, type ExportResult, certIdOf, Reader,
+  EXPORT_MAX_BATCH_BYTES, EXPORT_MAX_BATCH_ENTRIES, cutBacklog,
 } from './reader.js';
 export {
   type FieldType, type FieldSpec, PROFILE_SCHEMA, POLICY_KEYS, LIMIT_KEYS, WINDOW_RANGE, validateProfileOverrides,

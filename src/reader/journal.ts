@@ -1,25 +1,27 @@
 /**
  * The reader journal: an append-only, hash-chained list of the events that move money or carry evidence.
  *
- *   entry   = [seq, kind, time, data, value]                       (deterministic CBOR, spec/reader.cddl)
- *   h_0     = SHA-256(signingInput("OFFPAY-V1-JOURNAL-GENESIS", CBOR([readerId, journalId])))
- *   h_n     = SHA-256(signingInput("OFFPAY-V1-JOURNAL", h_{n-1} || CBOR(entry_n)))
+ *   entry   = [seq, kind, time, data, value, ? [challenge, requestTime]]   (deterministic CBOR, spec/reader.cddl)
+ *   h_0     = SHA-256(signingInput("OFFPAY-V2-JOURNAL-GENESIS", CBOR([readerId, journalId])))
+ *   h_n     = SHA-256(signingInput("OFFPAY-V2-JOURNAL", h_{n-1} || CBOR(entry_n)))
  *
  * Kinds: accept (data = full token bytes, value = amount charged), void (data = token hash, value = amount
  * given back), tap_in (data = full token bytes, value = maximum fare authorised), tap_out (data = full token bytes, value = fare), conflict (data = full token bytes of a token
  * that reused an accepted counter with different bytes, value = reason code). seq starts at 1 and has no gaps.
+ * The sixth element is present iff `data` is a request-bound token (accept or conflict): the challenge and time
+ * of the request the reader judged it against, so that clearing can rebuild the token's signed body.
  */
 import { decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
 import { equalBytes, sha256, signingInput, toHex } from '../crypto.js';
 import { OffpayError } from '../errors.js';
-import { asArray, asBytes, asUint } from '../messages.js';
+import { asArray, asBytes, asUint, CHALLENGE_BYTES } from '../messages.js';
 
 export const JournalKind = { accept: 0, void: 1, tap_in: 2, tap_out: 3, conflict: 4 } as const;
 export type JournalKindName = keyof typeof JournalKind;
 const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'conflict'];
 
-export const JOURNAL_TAG = 'OFFPAY-V1-JOURNAL';
-export const JOURNAL_GENESIS_TAG = 'OFFPAY-V1-JOURNAL-GENESIS';
+export const JOURNAL_TAG = 'OFFPAY-V2-JOURNAL';
+export const JOURNAL_GENESIS_TAG = 'OFFPAY-V2-JOURNAL-GENESIS';
 export const HASH_BYTES = 32;
 /** A journal id: 8 random bytes chosen when a reader database is created (one journal = one chain). */
 export const JOURNAL_ID_BYTES = 8;
@@ -31,6 +33,8 @@ export interface JournalEntry {
   time: number;
   data: Uint8Array;
   value: number;
+  /** The request a request-bound token was judged against (accept and conflict entries of such tokens only). */
+  request?: { challenge: Uint8Array; time: number } | undefined;
 }
 
 /** A stored entry: its canonical bytes and the chain hash after it. */
@@ -41,7 +45,9 @@ export interface JournalRow {
 }
 
 export function entryToCbor(e: JournalEntry): CborValue[] {
-  return [e.seq, JournalKind[e.kind], e.time, e.data, e.value];
+  const a: CborValue[] = [e.seq, JournalKind[e.kind], e.time, e.data, e.value];
+  if (e.request) a.push([e.request.challenge, e.request.time]);
+  return a;
 }
 
 export function encodeEntry(e: JournalEntry): Uint8Array {
@@ -50,12 +56,19 @@ export function encodeEntry(e: JournalEntry): Uint8Array {
 
 export function entryFromCbor(v: CborValue): JournalEntry {
   const a = asArray(v, 'journal entry');
-  if (a.length !== 5) throw new OffpayError('message.bad_structure', `journal entry: expected 5 elements, got ${a.length}`);
+  if (a.length !== 5 && a.length !== 6) throw new OffpayError('message.bad_structure', `journal entry: expected 5 or 6 elements, got ${a.length}`);
   const k = asUint(a[1], 'journal entry kind', KIND_NAMES.length - 1);
   const kind = KIND_NAMES[k]!;
   const data = asBytes(a[3], 'journal entry data');
   if (kind === 'void' && data.length !== HASH_BYTES) throw new OffpayError('message.bad_structure', 'journal void entry: data must be a 32-byte token hash');
-  return { seq: asUint(a[0], 'journal entry seq', Number.MAX_SAFE_INTEGER, 1), kind, time: asUint(a[2], 'journal entry time'), data, value: asUint(a[4], 'journal entry value') };
+  const e: JournalEntry = { seq: asUint(a[0], 'journal entry seq', Number.MAX_SAFE_INTEGER, 1), kind, time: asUint(a[2], 'journal entry time'), data, value: asUint(a[4], 'journal entry value') };
+  if (a.length === 6) {
+    if (kind !== 'accept' && kind !== 'conflict') throw new OffpayError('message.bad_structure', `journal ${kind} entry: only accept and conflict entries carry a request`);
+    const r = asArray(a[5]!, 'journal entry request');
+    if (r.length !== 2) throw new OffpayError('message.bad_structure', 'journal entry request: expected [challenge, time]');
+    e.request = { challenge: asBytes(r[0], 'journal entry request challenge', CHALLENGE_BYTES), time: asUint(r[1], 'journal entry request time') };
+  }
+  return e;
 }
 
 export function decodeEntry(bytes: Uint8Array): JournalEntry {

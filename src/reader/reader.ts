@@ -23,7 +23,7 @@ import { equalBytes, nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVer
 import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
-import { decodeRequest, readerCertSigningInput, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert } from '../messages.js';
+import { decodeRequest, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { createReceipt, createRequest } from '../request.js';
 import { verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
@@ -124,7 +124,8 @@ export interface ReaderRejected {
   code: number;
   message: string;
   tokenHash: Uint8Array;
-  token?: PaymentToken | undefined;
+  /** The token: whole when it was bound to a request or is one-way, else as its bytes carry it. */
+  token?: PaymentToken | WireToken | undefined;
   /** Journal entry when the rejection was recorded as evidence (a conflicting token). */
   seq?: number;
 }
@@ -147,11 +148,47 @@ export interface BlocklistStatus {
 }
 
 export interface ExportResult {
+  /** The (first) batch exported. */
   batch: SettlementBatch;
   bytes: Uint8Array;
+  /**
+   * Every batch this export made, in order (`export` cuts a long backlog into several, spec/reader.md §10); one
+   * element for `exportBatch` and for a backlog within the limits.
+   */
+  batches: { batch: SettlementBatch; bytes: Uint8Array }[];
 }
 
-function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, token?: PaymentToken, seq?: number): ReaderRejected {
+/**
+ * Largest batch `export` makes: clearing's default limits (spec/clearing.md §3), 8 MiB of encoding and 65,536
+ * entries. A caller may ask for smaller batches (never larger).
+ */
+export const EXPORT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+export const EXPORT_MAX_BATCH_ENTRIES = 65_536;
+
+/**
+ * Cut a backlog of entries (their encoded sizes, in seq order) into consecutive runs, greedily: each run holds
+ * as many entries as fit `overhead + sum(sizes) <= maxBytes` and `count <= maxEntries`, and at least one entry.
+ * Returns the run lengths (none for an empty backlog). `overhead` is an upper bound of a batch's bytes besides
+ * its entries.
+ */
+export function cutBacklog(sizes: readonly number[], overhead: number, maxBytes: number, maxEntries: number): number[] {
+  const runs: number[] = [];
+  let n = 0;
+  let bytes = overhead;
+  for (const size of sizes) {
+    if (n > 0 && (n >= maxEntries || bytes + size > maxBytes)) {
+      runs.push(n);
+      n = 0;
+      bytes = overhead;
+    }
+    n++;
+    bytes += size;
+  }
+  if (n > 0) runs.push(n);
+  return runs;
+}
+
+function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, token?: PaymentToken | WireToken, seq?: number): ReaderRejected {
   return { accepted: false, status: 'rejected', reason, code: READER_REASONS[reason].code, message, tokenHash: hash, token, ...(seq !== undefined ? { seq } : {}) };
 }
 
@@ -331,7 +368,7 @@ export class Reader {
     if (this.profile.requireRequest && (ctx.fare || ctx.tapIn)) throw new OffpayError('reader.bad_context', `a reader with requireRequest judges tokens against its open request, not a fare`);
     const base = { issuerKeys: this.issuerKeys, now, payees: this.payees, maxFutureSeconds: this.profile.maxFutureSeconds };
     const r = open ?? ctx.request;
-    if (r) return { ...base, request: { amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
+    if (r) return { ...base, request: { readerId: this.readerId, amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
     const expected = ctx.fare ? { amount: ctx.fare.amount, currency: ctx.fare.currency } : ctx.tapIn ? { amount: ctx.tapIn.maxFare, currency: ctx.tapIn.currency } : undefined;
     return { ...base, expected, maxAgeSeconds: this.profile.oneWayMaxAgeSeconds };
   }
@@ -363,7 +400,7 @@ export class Reader {
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) {
       if (wantsRequest && v.reason === 'challenge_mismatch') {
-        return rejectedR('request_not_open', `the token answers request ${v.token ? toHex(v.token.challenge ?? new Uint8Array(0)) : '?'}, which is not the open request ${toHex(open!.request.challenge)} (closed, superseded or never issued)`, hash, v.token);
+        return rejectedR('request_not_open', `the token answers a request, and it is not the open request ${toHex(open!.request.challenge)} (closed, superseded or never issued)`, hash, v.token);
       }
       return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     }
@@ -404,9 +441,9 @@ export class Reader {
     return undefined;
   }
 
-  private append(tx: ReaderTx, kind: JournalKindName, time: number, data: Uint8Array, value: number): JournalRow {
+  private append(tx: ReaderTx, kind: JournalKindName, time: number, data: Uint8Array, value: number, request?: JournalEntry['request']): JournalRow {
     const head = tx.head();
-    const entry: JournalEntry = { seq: (head?.seq ?? 0) + 1, kind, time, data, value };
+    const entry: JournalEntry = { seq: (head?.seq ?? 0) + 1, kind, time, data, value, ...(request ? { request } : {}) };
     const entryBytes = encodeEntry(entry);
     const row: JournalRow = { seq: entry.seq, bytes: entryBytes, hash: chainHash(head?.hash ?? this.genesis, entryBytes) };
     tx.append(row);
@@ -428,12 +465,15 @@ export class Reader {
     }
     const day = dayOf(now);
     const certId = certIdOf(t);
+    // A request-bound token's entry carries the request it was judged against: clearing rebuilds the signed body
+    // from it and the batch's reader id (spec/reader.md §9).
+    const judged = t.challenge ? { challenge: t.challenge, time: t.time } : undefined;
     const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined, ...(open ? { challenge: open.request.challenge } : {}) };
     // 3. anti-replay window
     const win = tx.getWindow(walletId);
     const w = checkWindow(win, t.counter, this.window);
     if (w === 'replayed') {
-      const row = this.append(tx, 'conflict', now, bytes, READER_REASONS.replayed.code);
+      const row = this.append(tx, 'conflict', now, bytes, READER_REASONS.replayed.code, judged);
       tx.putToken({ ...base, status: 'conflict', seq: row.seq });
       return rejectedR('replayed', `counter ${t.counter} was already accepted from this wallet with other token bytes (recorded as evidence, journal entry ${row.seq})`, hash, t, row.seq);
     }
@@ -473,7 +513,7 @@ export class Reader {
     tx.putWindow(walletId, advanceWindow(win, t.counter, this.window));
     tx.putTotal(certKey, spent + t.amount);
     tx.putTotal(dayKey, today + t.amount);
-    const row = this.append(tx, ctx.tapIn ? 'tap_in' : 'accept', now, bytes, t.amount);
+    const row = this.append(tx, ctx.tapIn ? 'tap_in' : 'accept', now, bytes, t.amount, judged);
     const done = ctx.complete === true;
     tx.putToken({ ...base, status: done ? 'completed' : 'pending', seq: row.seq });
     // The open request is now paid by this token; a completed sale closes it at once.
@@ -646,18 +686,37 @@ export class Reader {
    * certificate's validity (`reader.cert_not_valid`): a re-certified reader (new certificate, same store)
    * exports what an expired one could not.
    */
-  export(now: number = this.clock()): ExportResult {
+  export(now: number = this.clock(), limits: { maxBatchBytes?: number; maxBatchEntries?: number } = {}): ExportResult {
     this.checkCertValid(now);
-    const info = this.store.transact((tx) => {
+    const maxBytes = limits.maxBatchBytes ?? EXPORT_MAX_BATCH_BYTES;
+    const maxEntries = limits.maxBatchEntries ?? EXPORT_MAX_BATCH_ENTRIES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024 || maxBytes > EXPORT_MAX_BATCH_BYTES) throw new OffpayError('reader.bad_config', `maxBatchBytes must be an integer in 1024..${EXPORT_MAX_BATCH_BYTES}`);
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1 || maxEntries > EXPORT_MAX_BATCH_ENTRIES) throw new OffpayError('reader.bad_config', `maxBatchEntries must be an integer in 1..${EXPORT_MAX_BATCH_ENTRIES}`);
+    // A batch besides its entries, at most: array header, type, version (3), the reader certificate, journal id
+    // (9), batchSeq, firstSeq and createdAt (9 each), prevHead and head (34 each), the entries' array header (5)
+    // and the signature (66).
+    const overhead = 3 + encodeCbor(readerCertToCbor(this.cert)).length + 9 + 27 + 68 + 5 + 66;
+    const infos = this.store.transact((tx) => {
       const last = fromU(tx.getMeta(META_EXPORT_LAST));
-      const batchSeq = fromU(tx.getMeta(META_EXPORT_BATCH)) + 1;
+      let batchSeq = fromU(tx.getMeta(META_EXPORT_BATCH));
       const headSeq = tx.head()?.seq ?? 0;
+      const sizes = headSeq > last ? this.store.journal(last + 1, headSeq).map((r) => r.bytes.length) : [];
+      const runs = cutBacklog(sizes, overhead, maxBytes, maxEntries);
+      if (runs.length === 0) runs.push(0); // nothing new: one empty batch, as before
+      const out: { batchSeq: number; first: number; last: number; createdAt: number }[] = [];
+      let first = last + 1;
+      for (const n of runs) {
+        batchSeq++;
+        tx.putMeta(`batch:${batchSeq}`, encodeCbor([first, first + n - 1, now]));
+        out.push({ batchSeq, first, last: first + n - 1, createdAt: now });
+        first += n;
+      }
       tx.putMeta(META_EXPORT_LAST, u(headSeq));
       tx.putMeta(META_EXPORT_BATCH, u(batchSeq));
-      tx.putMeta(`batch:${batchSeq}`, encodeCbor([last + 1, headSeq, now]));
-      return { batchSeq, first: last + 1, last: headSeq, createdAt: now };
+      return out;
     });
-    return this.buildBatch(info);
+    const batches = infos.map((i) => this.buildBatch(i));
+    return { ...batches[0]!, batches };
   }
 
   /** Re-create an earlier batch (after a lost upload). Throws `reader.unknown_batch`. */
@@ -665,7 +724,8 @@ export class Reader {
     const raw = this.store.transact((tx) => tx.getMeta(`batch:${batchSeq}`));
     if (!raw) throw new OffpayError('reader.unknown_batch', `no batch ${batchSeq} was exported`);
     const a = decodeBatchMeta(raw);
-    return this.buildBatch({ batchSeq, first: a[0], last: a[1], createdAt: a[2] });
+    const b = this.buildBatch({ batchSeq, first: a[0], last: a[1], createdAt: a[2] });
+    return { ...b, batches: [b] };
   }
 
   /** Batches exported so far. */
@@ -673,7 +733,7 @@ export class Reader {
     return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_BATCH)));
   }
 
-  private buildBatch(i: { batchSeq: number; first: number; last: number; createdAt: number }): ExportResult {
+  private buildBatch(i: { batchSeq: number; first: number; last: number; createdAt: number }): { batch: SettlementBatch; bytes: Uint8Array } {
     const rows = i.last >= i.first ? this.store.journal(i.first, i.last) : [];
     const prevHead = i.first <= 1 ? this.genesis : (this.store.journal(i.first - 1, i.first - 1)[0]?.hash ?? this.genesis);
     const head = rows.length ? rows[rows.length - 1]!.hash : prevHead;

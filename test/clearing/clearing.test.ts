@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toHex, walletIdOf } from '../../src/index.js';
+import { decodeToken, toHex, walletIdOf } from '../../src/index.js';
 import { tokenHash } from '../../src/messages.js';
 import { verifyToken } from '../../src/verify.js';
 import { checkTokenJob, checkTokenJobs } from '../../src/clearing/pool.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { Clearing, feeFor, roundHalfEvenDiv } from '../../src/clearing/index.js';
-import { createBlocklist, MemoryReaderStore, Reader, decodeBatch } from '../../src/reader/index.js';
+import { createBlocklist, MemoryReaderStore, Reader, decodeBatch, type JournalEntry } from '../../src/reader/index.js';
 import { encodeCbor } from '../../src/cbor.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
 
@@ -166,7 +166,10 @@ describe('Clearing', () => {
     const a = vending(131);
     const z = makeWallet(issuer, 'cl', 'z');
     await a.r.accept(signToken(z, { payee: 131, amount: 100, counter: 9, challenge: new Uint8Array(8).fill(1) }), { request: a.request(100) });
-    expect(await a.r.accept(signToken(z, { payee: 131, amount: 100, counter: 9, challenge: new Uint8Array(8).fill(1), time: NOW + 1 }), { request: a.request(100) })).toMatchObject({ reason: 'replayed' });
+    // The clone answers the next request (challenge 2) with the same counter: other bytes, recorded as a conflict
+    // whose entry carries that request's context, so clearing can verify the evidence too.
+    expect(await a.r.accept(signToken(z, { payee: 131, amount: 100, counter: 9, challenge: new Uint8Array(8).fill(2) }), { request: a.request(100, 2) })).toMatchObject({ reason: 'replayed' });
+    expect(a.r.entries().map((e) => [e.kind, e.request?.challenge[0]])).toEqual([['accept', 1], ['conflict', 2]]);
     const c = newClearing();
     c.ingest(g2.r.export().bytes);
     c.ingest(g1.r.export().bytes);
@@ -261,6 +264,60 @@ describe('Clearing', () => {
     expect(c.ingest(createBatch(a.m, { ...d, entries, head: h }).bytes)).toMatchObject({ outcome: 'ingested', entries: 2, invalidTokens: 1 });
     expect(c.report().invalidTokens).toEqual([{ readerId: 151, journalId: toHex(d.journalId), seq: 2, reason: 'wrong_payee' }]);
     expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100n })]);
+  });
+});
+
+describe('request-bound tokens (spec/protocol.md §4.3, spec/clearing.md §4 step 9)', () => {
+  it('clearing re-verifies them from the entry request context and the batch reader id; an altered context fails the chain, and a re-signed one the token signature', async () => {
+    const a = vending(161);
+    const w = makeWallet(issuer, 'cl', 'rb');
+    for (let i = 1; i <= 3; i++) await a.r.accept(...sale(a, w, i, 100 * i));
+    const good = a.r.export(NOW).bytes;
+    const d = decodeBatch(good);
+    // Every accept entry of a request-bound token carries the request it was judged against.
+    expect(d.entries.map((e) => decodeToken(e.data).requestBound)).toEqual([true, true, true]);
+    expect(d.entries.every((e) => e.request !== undefined && e.request.time === NOW)).toBe(true);
+    const { createBatch } = await import('../../src/reader/batch.js');
+    const { chainHash, encodeEntry, genesisHash } = await import('../../src/reader/journal.js');
+    const rechain = (entries: JournalEntry[]) => {
+      let h = genesisHash(161, d.journalId);
+      for (const e of entries) h = chainHash(h, encodeEntry(e));
+      return createBatch(a.m, { ...d, entries, head: h }).bytes;
+    };
+    const alter = (i: number, f: (e: JournalEntry) => JournalEntry) => d.entries.map((e, j) => (j === i ? f(e) : e));
+    const otherChallenge = (e: JournalEntry): JournalEntry => ({ ...e, request: { challenge: new Uint8Array(8).fill(0xee), time: e.request!.time } });
+    const otherTime = (e: JournalEntry): JournalEntry => ({ ...e, request: { challenge: e.request!.challenge, time: e.request!.time - 1 } });
+    const noContext = (e: JournalEntry): JournalEntry => ({ seq: e.seq, kind: e.kind, time: e.time, data: e.data, value: e.value });
+    // 1. The context altered after the reader signed (old head kept, batch re-signed): the chain catches it first.
+    for (const f of [otherChallenge, otherTime, noContext]) {
+      const c = newClearing();
+      expect(c.ingest(createBatch(a.m, { ...d, entries: alter(1, f) }).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
+    }
+    // 2. A reader that signs an altered context (chain recomputed): the token's rebuilt body is not what the wallet
+    //    signed, so the entry is invalid and never settled.
+    const cases: [string, (e: JournalEntry) => JournalEntry, string][] = [
+      ['another challenge', otherChallenge, 'bad_token_signature'],
+      ['another request time', otherTime, 'bad_token_signature'],
+      ['no request context', noContext, 'challenge_mismatch'],
+    ];
+    for (const [, f, reason] of cases) {
+      const c = newClearing();
+      expect(c.ingest(rechain(alter(1, f)))).toMatchObject({ outcome: 'ingested', entries: 3, invalidTokens: 1 });
+      expect(c.report().invalidTokens).toEqual([{ readerId: 161, journalId: toHex(d.journalId), seq: 2, reason }]);
+      expect(c.settlement()).toEqual([expect.objectContaining({ count: 2, gross: 400n })]);
+    }
+    // 3. The same entries under another reader id (another reader's certificate and key): the payee differs.
+    const b = vending(162);
+    const moved = d.entries.map((e) => ({ ...e }));
+    let h = genesisHash(162, d.journalId);
+    for (const e of moved) h = chainHash(h, encodeEntry(e));
+    const c3 = newClearing();
+    expect(c3.ingest(createBatch(b.m, { ...d, readerCert: b.m.cert, entries: moved, prevHead: genesisHash(162, d.journalId), head: h }).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 3 });
+    expect(new Set(c3.report().invalidTokens.map((t) => t.reason))).toEqual(new Set(['bad_token_signature']));
+    // 4. The honest batch: all three verify and settle, on this thread and through the worker pool.
+    const c4 = newClearing();
+    expect(c4.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3, invalidTokens: 0 });
+    expect(c4.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 600n })]);
   });
 });
 

@@ -61,12 +61,12 @@ describe('offpay clearing CLI (issue 11)', () => {
     const modified = walletOf('modified', 50_000);
     for (let i = 0; i < 4; i++) {
       const t = signToken(modified, { payee: 811 + i, amount: 50_000, counter: i + 1, time: T0, challenge: new Uint8Array(8).fill(i + 1) });
-      files.push(batch(readerOf(811 + i, 'vending', 90), [{ kind: 'accept', time: T0, data: t, value: 50_000 }], `v${i}.batch`));
+      files.push(batch(readerOf(811 + i, 'vending', 90), [{ kind: 'accept', time: T0, data: t, value: 50_000, request: { challenge: new Uint8Array(8).fill(i + 1), time: T0 } }], `v${i}.batch`));
     }
     // 40 MB of nothing, and a million 6-byte bogus entries behind a real reader certificate (under 8 MiB).
     writeFileSync(p('big.batch'), new Uint8Array(40 * 1024 * 1024));
     const one = encodeCbor([1, 0, 0, new Uint8Array(0), 0]);
-    const head = encodeCbor([8, 1, readerCertToCbor(readerOf(801, 'transit', 300).cert), J, 2, 2, new Uint8Array(32), new Uint8Array(32)]).subarray(1);
+    const head = encodeCbor([8, 2, readerCertToCbor(readerOf(801, 'transit', 300).cert), J, 2, 2, new Uint8Array(32), new Uint8Array(32)]).subarray(1);
     const many = Buffer.concat([Uint8Array.of(0x8b), head, Uint8Array.of(0x9a, 0x00, 0x0f, 0x42, 0x40), Buffer.alloc(0), ...Array.from({ length: 1_000_000 }, () => one), encodeCbor([T0, new Uint8Array(64)]).subarray(1)]);
     writeFileSync(p('many.batch'), many);
 

@@ -48,7 +48,7 @@ describe('M1 settle each token once (finding 4)', () => {
     const m = makeReader(issuer, 'money', 401, 'vending', 90);
     const w = makeWallet(issuer, 'money', 'thrice');
     const t = signToken(w, { payee: 401, amount: 1000, counter: 1, challenge: new Uint8Array(8).fill(4) });
-    const e = { kind: 'accept' as const, time: NOW, data: t, value: 1000 };
+    const e = { kind: 'accept' as const, time: NOW, data: t, value: 1000, request: { challenge: new Uint8Array(8).fill(4), time: NOW } };
     const c = newClearing();
     expect(c.ingest(handBatch(m, J1, [e, e, e]))).toMatchObject({ outcome: 'ingested', entries: 3, doubleSpends: 0, readerFaults: 3 });
     const rep = c.report();
@@ -67,7 +67,7 @@ describe('M1 settle each token once (finding 4)', () => {
     const m = makeReader(issuer, 'money', 402, 'vending', 90);
     const w = makeWallet(issuer, 'money', 'twojournals');
     const t = signToken(w, { payee: 402, amount: 700, counter: 1, challenge: new Uint8Array(8).fill(4) });
-    const e = { kind: 'accept' as const, time: NOW, data: t, value: 700 };
+    const e = { kind: 'accept' as const, time: NOW, data: t, value: 700, request: { challenge: new Uint8Array(8).fill(4), time: NOW } };
     const c = newClearing();
     expect(c.ingest(handBatch(m, J1, [e]))).toMatchObject({ outcome: 'ingested' });
     expect(c.ingest(handBatch(m, J2, [e]))).toMatchObject({ outcome: 'ingested', readerFaults: 1, doubleSpends: 0 });
@@ -242,6 +242,7 @@ describe('M4 certificates bind (findings 7 and 8)', () => {
   const w = makeWallet(issuer, 'money', 'certs');
   const sale = (payee: number, counter: number, time: number) => ({
     kind: 'accept' as const, time, data: signToken(w, { payee, amount: 100 * counter, counter, time, challenge: new Uint8Array(8).fill(counter) }), value: 100 * counter,
+    request: { challenge: new Uint8Array(8).fill(counter), time },
   });
 
   it('a batch created after its certificate expired is rejected; entries dated outside it are stored invalid and never settled', () => {
@@ -295,7 +296,7 @@ describe('M5 bounded input (finding 12)', () => {
   const m = makeReader(issuer, 'money', 531, 'vending', 90);
   /** A batch frame around `entries` bytes with `count` in the array head, and a bogus signature. */
   function frame(count: number, entries: Uint8Array): Uint8Array {
-    const head = encodeCbor([8, 1, readerCertToCbor(m.cert), J1, 1, 1, new Uint8Array(32), new Uint8Array(32)]).subarray(1);
+    const head = encodeCbor([8, 2, readerCertToCbor(m.cert), J1, 1, 1, new Uint8Array(32), new Uint8Array(32)]).subarray(1);
     const n = count < 24 ? Uint8Array.of(0x80 + count) : count < 0x10000 ? Uint8Array.of(0x99, count >> 8, count & 0xff) : Uint8Array.of(0x9a, count >>> 24, (count >> 16) & 0xff, (count >> 8) & 0xff, count & 0xff);
     const tail = encodeCbor([NOW, new Uint8Array(64)]).subarray(1);
     const out = new Uint8Array(1 + head.length + n.length + entries.length + tail.length);
@@ -354,14 +355,15 @@ describe('M6 amounts never overflow (finding 13)', () => {
     expect(JSON.parse(toJson(s.lines))[0]).toMatchObject({ gross: gross.toString(), fee: expect.any(String), net: expect.any(String) });
   });
 
-  it('through ingest: three large sales at three readers report a gross past 2^53', async () => {
-    const big = 2 ** 52;
-    const w = makeWallet(issuer, 'money', 'whale', { maxPerPayment: big, offlineAllowance: Number.MAX_SAFE_INTEGER });
+  it('through ingest: three sales of the largest amount (2^32 - 1) at three readers add up exactly, past 2^32', async () => {
+    // v2 bounds amounts and limits by 2^32 - 1 (spec/protocol.md §9.3); sums over many tokens are bigint.
+    const big = 2 ** 32 - 1;
+    const w = makeWallet(issuer, 'money', 'whale', { maxPerPayment: big, offlineAllowance: big });
     const c = newClearing();
     for (let i = 0; i < 3; i++) {
       const m = makeReader(issuer, 'money', 611 + i, 'vending', 90);
       const t = signToken(w, { payee: 611 + i, amount: big, counter: i + 1, challenge: new Uint8Array(8).fill(i + 1) });
-      expect(c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: big }])).invalidTokens).toBe(0);
+      expect(c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: big, request: { challenge: new Uint8Array(8).fill(i + 1), time: NOW } }])).invalidTokens).toBe(0);
     }
     const rep = c.report();
     expect(rep.settlement[0]!.gross).toBe(3n * BigInt(big));
@@ -377,12 +379,12 @@ describe('void and evidence', () => {
     const t = signToken(w, { payee: 701, amount: 300, counter: 1, challenge: new Uint8Array(8).fill(7) });
     const c = newClearing();
     c.ingest(handBatch(o, J1, [{ kind: 'void', time: NOW, data: tokenHash(t), value: 300 }]));
-    c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300 }]));
+    c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300, request: { challenge: new Uint8Array(8).fill(7), time: NOW } }]));
     expect(c.settlement()).toEqual([expect.objectContaining({ gross: 300n })]);
     c.ingest(handBatch(m, J2, [{ kind: 'void', time: NOW, data: tokenHash(t), value: 300 }]));
     expect(c.settlement()).toEqual([expect.objectContaining({ gross: 300n })]); // another journal of the reader: not its sale
     const c2 = newClearing();
-    c2.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300 }, { kind: 'void', time: NOW + 5, data: tokenHash(t), value: 300 }]));
+    c2.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300, request: { challenge: new Uint8Array(8).fill(7), time: NOW } }, { kind: 'void', time: NOW + 5, data: tokenHash(t), value: 300 }]));
     expect(c2.settlement()).toEqual([]);
   });
 });

@@ -25,8 +25,10 @@ describe('clearing with verification on worker threads', () => {
       for (let j = 1; j <= 20; j++) {
         const who = r === 5 && j === 1 ? clone : w;
         const challenge = Uint8Array.from([0, 0, 0, 0, 0, 0, r, j]); // a request of its own for each sale
-        reader.openRequest({ amount: 100, currency: HKD, now: NOW, challenge });
-        const v = await reader.accept(signToken(who, { payee: 300 + r, amount: 100, counter: r * 20 + j - (r === 5 && j === 1 ? 21 : 0), challenge, time: NOW + (r === 5 ? 1 : 0) }));
+        const time = NOW + (r === 5 ? 1 : 0);
+        reader.openRequest({ amount: 100, currency: HKD, now: time, challenge });
+        // A request-bound token: the worker path rebuilds its signed body from the entry's request context.
+        const v = await reader.accept(signToken(who, { payee: 300 + r, amount: 100, counter: r * 20 + j - (r === 5 && j === 1 ? 21 : 0), challenge, time }), { now: time });
         expect(v.accepted).toBe(true);
       }
       batches.push(reader.export(NOW).bytes);

@@ -15,6 +15,7 @@ import {
   decodeRequest,
   decodeToken,
   decodeTokenWithInputs,
+  bindToken,
   decodeWalletCert,
   encodeIssuerKeySet,
   encodeReaderCert,
@@ -139,11 +140,18 @@ describe('signing inputs sliced from received token bytes', () => {
     const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 })), async (amount, payee, challenge) => {
-        const bytes = await wallet.payTo({ payee, amount, ...(challenge ? { challenge } : {}) });
-        const d = decodeTokenWithInputs(bytes);
-        expect(d.token).toEqual(decodeToken(bytes));
-        expect(hex(d.certSigningInput)).toBe(hex(walletCertSigningInput(d.token.walletCert)));
-        expect(hex(d.tokenSigningInput)).toBe(hex(tokenSigningInput(d.token)));
+        const time = 1_795_000_000 + (payee % 1000);
+        const bytes = await wallet.payTo({ payee, amount, time, ...(challenge ? { challenge } : {}) });
+        // A request-bound token is completed with its request's reader id, time and challenge (spec §4.3).
+        const d = decodeTokenWithInputs(bytes, challenge ? { payee, time, challenge } : undefined);
+        expect(d.wire).toEqual(decodeToken(bytes));
+        expect(d.wire.requestBound).toBe(challenge !== null);
+        expect(d.token).toEqual({ ...bindToken(d.wire, challenge ? { payee, time, challenge } : undefined)! });
+        expect(d.token).toMatchObject({ payee, amount, time });
+        expect(hex(d.certSigningInput)).toBe(hex(walletCertSigningInput(d.wire.walletCert)));
+        expect(hex(d.tokenSigningInput!)).toBe(hex(tokenSigningInput(d.token!)));
+        // Without its request a request-bound token has no signing input.
+        if (challenge) expect(decodeTokenWithInputs(bytes).tokenSigningInput).toBeUndefined();
       }),
       { numRuns: 40 }, // 40 payments of at most 20.00 stay inside the wallet's 1,000.00 offline allowance
     );
@@ -185,7 +193,7 @@ describe('keys and contexts the verifier refuses', () => {
     const { issuer, wallet } = world('ctx');
     const token = await wallet.payTo({ payee: 4201, amount: 1250 });
     const ctx = { issuerKeys: issuer.keySet(), now: NOW, payees: [4201] };
-    const request = { amount: 1250, currency: 344, challenge: new Uint8Array(8), time: NOW };
+    const request = { readerId: 4201, amount: 1250, currency: 344, challenge: new Uint8Array(8), time: NOW };
     expect(verifyToken(token, { ...ctx, expected: { amount: 1250 } }).accepted).toBe(true);
     expect(() => verifyToken(token, { ...ctx, request, expected: { amount: 1250 } })).toThrow(expect.objectContaining({ code: 'verify.bad_context' }));
   });

@@ -1,13 +1,14 @@
 /**
  * spec/protocol.md §9.3 (finding 13): an issuer certifies only limits every reader and clearing can add up
- * exactly: 0 < maxPerPayment <= offlineAllowance <= MAX_WALLET_LIMIT = 10^15 minor units.
+ * exactly and that keep a token within its size budget: 0 < maxPerPayment <= offlineAllowance <= MAX_WALLET_LIMIT
+ * = 2^32 - 1 minor units (uint32, the bound of every amount on the wire).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Issuer, MAX_WALLET_LIMIT, OffpayError, checkWalletLimits, dayOf, publicKeyOf, seededSecretKey } from '../../src/index.js';
+import { Issuer, MAX_TOKEN_AMOUNT, MAX_WALLET_LIMIT, OffpayError, checkWalletLimits, dayOf, publicKeyOf, seededSecretKey } from '../../src/index.js';
 import { main } from '../../src/cli/main.js';
 
 const NOW = 1_795_000_000;
@@ -22,9 +23,12 @@ const body = (maxPerPayment: number, offlineAllowance: number) => ({
 const issue = (m: number, a: number) => issuer.issueWalletCert(body(m, a), NOW);
 
 describe('wallet certificate limits (finding 13)', () => {
-  it('the bound keeps every per-wallet sum exact: allowance + one payment < 2^53', () => {
-    expect(MAX_WALLET_LIMIT).toBe(1e15);
+  it('the bound is uint32 and keeps every per-wallet sum exact: allowance + one payment < 2^53', () => {
+    expect(MAX_WALLET_LIMIT).toBe(2 ** 32 - 1);
+    expect(MAX_WALLET_LIMIT).toBe(MAX_TOKEN_AMOUNT);
     expect(Number.isSafeInteger(MAX_WALLET_LIMIT + MAX_WALLET_LIMIT)).toBe(true);
+    // 2^32 counters x 2^32 - 1 minor units is beyond 2^53: such sums (one key over many certificates) are bigint in clearing.
+    expect(Number.isSafeInteger(2 ** 32 * MAX_WALLET_LIMIT)).toBe(false);
   });
 
   it.each([
@@ -44,7 +48,7 @@ describe('wallet certificate limits (finding 13)', () => {
     expect(() => issue(m, a)).toThrow(expect.objectContaining({ code: 'issuer.bad_wallet_limits' }));
   });
 
-  it('accepts the boundaries: 1 <= maxPerPayment == allowance, and allowance == 10^15', () => {
+  it('accepts the boundaries: 1 <= maxPerPayment == allowance, and allowance == 2^32 - 1', () => {
     expect(issue(1, 1).offlineAllowance).toBe(1);
     expect(issue(MAX_WALLET_LIMIT, MAX_WALLET_LIMIT).maxPerPayment).toBe(MAX_WALLET_LIMIT);
     expect(issue(50_000, MAX_WALLET_LIMIT).offlineAllowance).toBe(MAX_WALLET_LIMIT);
@@ -81,13 +85,14 @@ describe('wallet certificate limits (finding 13)', () => {
     const low = await make('a', '--max-payment', '500', '--allowance', '100');
     expect(low.code).toBe(2);
     expect(low.err).toMatch(/--allowance 100\.00 is below --max-payment 500\.00/);
-    const big = await make('b', '--max-payment', '1', '--allowance', '10000000000000.01');
+    const big = await make('b', '--max-payment', '1', '--allowance', '42949672.96');
     expect(big.code).toBe(2);
-    expect(big.err).toMatch(/--allowance must be above 0 and at most 10000000000000\.00 HKD/);
+    expect(big.err).toMatch(/--allowance must be above 0 and at most 42949672\.95 HKD/);
     const zero = await make('c', '--max-payment', '0', '--allowance', '1');
     expect(zero.code).toBe(2);
     expect(zero.err).toMatch(/--max-payment must be above 0/);
-    expect((await make('ok', '--max-payment', '10000000000000', '--allowance', '10000000000000')).code).toBe(0);
-    expect((await make('jpy', '--currency', 'JPY', '--max-payment', '1000000000000000', '--allowance', '1000000000000000')).code).toBe(0);
+    expect((await make('ok', '--max-payment', '42949672.95', '--allowance', '42949672.95')).code).toBe(0);
+    expect((await make('jpy', '--currency', 'JPY', '--max-payment', '4294967295', '--allowance', '4294967295')).code).toBe(0);
+    expect((await make('jpy-big', '--currency', 'JPY', '--max-payment', '1', '--allowance', '4294967296')).code).toBe(2);
   });
 });

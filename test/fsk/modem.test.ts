@@ -32,6 +32,11 @@ describe('profile table and air time', () => {
     expect(airTime(PROFILES.find((p) => p.name === 'robust')!, 200)).toBeLessThanOrEqual(1.4);
     expect(airTime(PROFILES.find((p) => p.name === 'ultrasonic')!, 200)).toBeLessThanOrEqual(2.0);
   });
+  it('a vending payment (a request-bound token, at most 200 bytes: spec/protocol.md §4.2) plays in 0.70 s on fast; one byte more takes a second codeword', () => {
+    const fast = PROFILES.find((p) => p.name === 'fast')!;
+    expect(airTime(fast, 200)).toBeCloseTo(0.7, 6);
+    expect(airTime(fast, 201)).toBeGreaterThan(0.75);
+  });
   it('tones are orthogonal over the window and inside the stated bands', () => {
     for (const p of PROFILES) {
       expect(p.spacingHz * p.window).toBeCloseTo(1, 9);

@@ -185,7 +185,8 @@ describe('offpay reader / clearing CLI', () => {
     await w.request('18.00', 'f2-q.cbor', 20); // what the machine shows now
     const cheat = await w.accept('f2-cheap-t.cbor', 21);
     expect(cheat.code).toBe(1);
-    expect(results(cheat)).toMatchObject({ reason: 'request_not_open', code: 51 });
+    // v2: the kept token is request-bound; verified over the open HKD 18.00 request its signature fails.
+    expect(results(cheat)).toMatchObject({ reason: 'bad_token_signature', code: 10 });
     await w.pay('f2-w2', 'f2-q.cbor', 'f2-t.cbor', 22);
     const ok = await w.accept('f2-t.cbor', 23);
     expect(ok.code).toBe(0);

@@ -15,7 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 async function load(n: number, wallets: number, store: ReaderStore) {
   const issuer = makeIssuer('load');
   const gate = makeReader(issuer, 'load', 9001, 'transit', 300);
-  const ws: TestWallet[] = Array.from({ length: wallets }, (_, i) => makeWallet(issuer, 'load', `w${i}`, { offlineAllowance: 1e12 }));
+  const ws: TestWallet[] = Array.from({ length: wallets }, (_, i) => makeWallet(issuer, 'load', `w${i}`, { offlineAllowance: 2 ** 32 - 1 }));
   const tokens: Uint8Array[] = [];
   for (let i = 0; i < n; i++) tokens.push(signToken(ws[i % wallets]!, { payee: 300, amount: 100 + (i % 7), counter: Math.floor(i / wallets) + 1 }));
   const r = new Reader({ ...gate, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => NOW, window: 256 });

@@ -7,6 +7,8 @@ import { createRequest, decodeToken, tokenHash, verifyReceipt, walletIdOf, toHex
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import {
   createBlocklist,
+  cutBacklog,
+  encodeEntry,
   decodeBatch,
   batchChainHashes,
   MemoryReaderStore,
@@ -16,6 +18,7 @@ import {
   genesisHash,
 } from '../../src/reader/index.js';
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
+import { Clearing } from '../../src/clearing/index.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'offpay-reader-'));
@@ -37,23 +40,29 @@ function vendingHelpers(vend: ReturnType<typeof makeReader>, alice: TestWallet) 
    * A token answering a request. The challenge defaults to one of this wallet and counter alone (a new request
    * for each sale, as a machine issues them; the same arguments give the same bytes).
    */
-  const pay = (w = alice, counter = 1, amount = 1250, challenge?: number, time = NOW) =>
-    signToken(w, {
-      payee: vend.cert.readerId, amount, counter, time,
-      challenge: challenge === undefined ? Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), 0, 0, counter >> 8, counter & 0xff]) : new Uint8Array(8).fill(challenge),
-    });
-  /** The request a token answers (its amount and challenge). */
-  const reqFor = (tok: Uint8Array, time = NOW) => {
-    const t = decodeToken(tok);
-    return createRequest(vend, { amount: t.amount, currency: HKD, time, challenge: t.challenge! }).request;
+  /** What each token signed but does not carry (v2 request-bound tokens): its request's challenge and time. */
+  const signed = new Map<string, { challenge: Uint8Array; time: number }>();
+  const pay = (w = alice, counter = 1, amount = 1250, challenge?: number, time = NOW) => {
+    const c = challenge === undefined ? Uint8Array.from([...walletIdOf(w.cert.walletPublicKey).subarray(0, 4), 0, 0, counter >> 8, counter & 0xff]) : new Uint8Array(8).fill(challenge);
+    const tok = signToken(w, { payee: vend.cert.readerId, amount, counter, time, challenge: c });
+    signed.set(toHex(tok), { challenge: c, time });
+    return tok;
   };
-  /** Open the request a token answers at reader `r` (as the machine would have shown it), then present the token. */
+  const ctxOf = (tok: Uint8Array) => signed.get(toHex(tok))!;
+  /** The request a token answers (its amount, challenge and time). */
+  const reqFor = (tok: Uint8Array) => {
+    const t = decodeToken(tok);
+    const c = ctxOf(tok);
+    return createRequest(vend, { amount: t.amount, currency: HKD, time: c.time, challenge: c.challenge }).request;
+  };
+  /** Open the request a token answers at reader `r` (as the machine would have shown it), then present the token at `time`. */
   const sell = async (r: Reader, tok: Uint8Array, time = NOW) => {
     const t = decodeToken(tok);
-    r.openRequest({ amount: t.amount, currency: HKD, now: time, challenge: t.challenge! });
+    const c = ctxOf(tok);
+    r.openRequest({ amount: t.amount, currency: HKD, now: c.time, challenge: c.challenge });
     return r.accept(tok, { now: time });
   };
-  return { pay, reqFor, sell };
+  return { pay, reqFor, sell, ctxOf };
 }
 
 describe.each(stores)('Reader with the %s store', (_name, newStore) => {
@@ -115,7 +124,12 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'request_not_open', code: 51 }); // nothing open
     r.openRequest({ amount: 50, currency: HKD, now: NOW, challenge: new Uint8Array(8).fill(7) });
     r.openRequest({ amount: 1800, currency: HKD, now: NOW + 1, challenge: new Uint8Array(8).fill(8) }); // supersedes it
-    expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'request_not_open', code: 51 });
+    // The kept token is request-bound: verified over the open request (challenge 8, time NOW + 1) it does not
+    // verify; it carries no challenge, so the reader cannot tell it from a forgery (spec/reader.md §2 step 2).
+    expect(await r.accept(cheap)).toMatchObject({ accepted: false, reason: 'bad_token_signature', code: 10 });
+    // The same for a token answering the right price and time but another challenge, or another time.
+    expect(await r.accept(pay(alice, 1, 1800, 9, NOW + 1))).toMatchObject({ accepted: false, reason: 'bad_token_signature' });
+    expect(await r.accept(pay(alice, 1, 1800, 8, NOW))).toMatchObject({ accepted: false, reason: 'bad_token_signature' });
     // A request passed by the caller must be the open one.
     const stale = createRequest(vend, { amount: 50, currency: HKD, time: NOW, challenge: new Uint8Array(8).fill(7) }).request;
     expect(await r.accept(cheap, { request: stale })).toMatchObject({ accepted: false, reason: 'request_not_open' });
@@ -277,6 +291,56 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     expect(toHex(exit.entries()[0]!.data)).toBe(toHex(trip));
     expect(await g.tapOut(signToken(alice, { payee: 90, amount: 450, counter: 1 }), { fare: 100, currency: HKD })).toMatchObject({ accepted: false, reason: 'not_a_trip' });
     expect(await exit.tapOut(trip, { fare: 10, currency: HKD, now: NOW + 4 * 3600 + 1 })).toMatchObject({ accepted: false, reason: 'time_too_old' });
+  });
+
+  it('export cuts a long backlog into numbered batches within the byte and entry limits, which chain and clear like any', async () => {
+    const r = vendingReader();
+    for (let c = 1; c <= 7; c++) await sell(r, pay(alice, c));
+    const entryBytes = r.entries().map((e) => encodeEntry(e).length);
+    // At most 3 entries a batch: 3 + 3 + 1.
+    const byCount = r.export(NOW + 10, { maxBatchEntries: 3 });
+    expect(byCount.batches.map((b) => [b.batch.batchSeq, b.batch.firstSeq, b.batch.entries.length])).toEqual([[1, 1, 3], [2, 4, 3], [3, 7, 1]]);
+    expect(byCount.bytes).toEqual(byCount.batches[0]!.bytes);
+    // Each is a normal batch: prevHead of each is the head of the one before, re-created byte for byte.
+    const ds = byCount.batches.map((b) => decodeBatch(b.bytes));
+    expect(toHex(ds[1]!.prevHead)).toBe(toHex(ds[0]!.head));
+    expect(toHex(ds[2]!.prevHead)).toBe(toHex(ds[1]!.head));
+    for (const b of byCount.batches) expect(toHex(r.exportBatch(b.batch.batchSeq).bytes)).toBe(toHex(b.bytes));
+    expect(r.exportedBatches()).toBe(3);
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 60 });
+    for (const b of byCount.batches) expect(clearing.ingest(b.bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0 });
+    expect(clearing.settlement()).toEqual([expect.objectContaining({ count: 7, gross: 7n * 1250n })]);
+    // By bytes: a limit that holds the overhead and two entries, never more.
+    for (let c = 8; c <= 12; c++) await sell(r, pay(alice, c));
+    const overhead = byCount.batches[2]!.bytes.length - entryBytes[6]!;
+    const limit = Math.max(1024, overhead + 2 * Math.max(...entryBytes) + 1);
+    const byBytes = r.export(NOW + 20, { maxBatchBytes: limit });
+    expect(byBytes.batches.every((b) => b.bytes.length <= limit)).toBe(true);
+    expect(byBytes.batches.reduce((n, b) => n + b.batch.entries.length, 0)).toBe(5);
+    expect(byBytes.batches.map((b) => b.batch.batchSeq)).toEqual(byBytes.batches.map((_, i) => 4 + i));
+    // Nothing new: one empty batch, as before.
+    expect(r.export(NOW + 30).batches.map((b) => b.batch.entries.length)).toEqual([0]);
+    expect(() => r.export(NOW + 30, { maxBatchEntries: 65_537 })).toThrow(expect.objectContaining({ code: 'reader.bad_config' }));
+  });
+
+  it('cutBacklog: greedy runs within both limits, at least one entry each, none for an empty backlog (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 200 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 800, max: 5000 }), fc.integer({ min: 1, max: 40 }), (sizes, overhead, maxBytes, maxEntries) => {
+        const runs = cutBacklog(sizes, overhead, maxBytes, maxEntries);
+        expect(runs.reduce((a, b) => a + b, 0)).toBe(sizes.length);
+        let at = 0;
+        for (const n of runs) {
+          expect(n).toBeGreaterThanOrEqual(1);
+          expect(n).toBeLessThanOrEqual(maxEntries);
+          const bytes = overhead + sizes.slice(at, at + n).reduce((a, b) => a + b, 0);
+          if (n > 1) expect(bytes).toBeLessThanOrEqual(maxBytes);
+          // Greedy: the next entry would not have fitted.
+          if (at + n < sizes.length) expect(n === maxEntries || bytes + sizes[at + n]! > maxBytes).toBe(true);
+          at += n;
+        }
+      }),
+      { numRuns: 300, seed: 12 },
+    );
   });
 
   it('exports signed batches that chain, only new entries each time, and re-creates them byte for byte', async () => {

@@ -22,7 +22,7 @@ import {
 } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
-import { verifyToken, type VerifyContext } from '../../verify.js';
+import { requestContextOf, verifyToken, type VerifyContext } from '../../verify.js';
 import type { VectorFile } from '../../vectors.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
@@ -239,6 +239,8 @@ const pay: Command = {
     const out = ctx.need('out');
     await checkOut(ctx, out, ctx.opt('via')); // before a counter is spent
     let token: Uint8Array;
+    /** The payee paid (a request-bound token signs its request's reader id without carrying it). */
+    let paidTo: number | undefined;
     const reqPath = ctx.opt('request');
     if (reqPath) {
       if (ctx.opt('payee') || ctx.opt('amount')) throw new UsageError('give either --request or --payee/--amount, not both');
@@ -248,9 +250,13 @@ const pay: Command = {
         // A typed payment code carries payee, amount and challenge but no signature.
         const { decodePaymentCode } = await import('../../paycode.js');
         const code = decodePaymentCode(new TextDecoder().decode(reqBytes));
+        // It carries no request time either: the token signs --now as the request's time (spec/protocol.md §4.3,
+        // open question), so it verifies only at a reader whose open request has that time.
         token = await wallet.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: now });
+        paidTo = code.payee;
       } else {
         token = await wallet.pay(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) });
+        paidTo = decodeRequest(reqBytes).readerCert.readerId;
       }
     } else {
       const payee = parseUint('payee', ctx.opt('payee'));
@@ -262,9 +268,10 @@ const pay: Command = {
       token = await wallet.payTo({ payee, amount: parseAmount(ctx.need('amount'), cur), time: now });
     }
     const t = decodeToken(token);
+    const payee = t.payee ?? paidTo;
     const note = await writePayload(ctx, 'token', token, out, ctx.opt('via'));
-    ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${t.payee} with counter ${t.counter}: ${out} (${note})`);
-    ctx.emit({ ok: true, out, bytes: token.length, payee: t.payee, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
+    ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${payee} with counter ${t.counter}: ${out} (${token.length} bytes, ${t.requestBound ? 'request-bound' : 'one-way'}; ${note})`);
+    ctx.emit({ ok: true, out, bytes: token.length, payee, requestBound: t.requestBound, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
     return EXIT_OK;
   },
 };
@@ -281,7 +288,7 @@ export function readerContext(readerDir: string, issuerPath: string, now: number
     issuerKeys: loadIssuerKeys(issuerPath),
     now,
     payees,
-    request: opts.request ? { amount: opts.request.amount, currency: opts.request.currency, challenge: opts.request.challenge, time: opts.request.time } : undefined,
+    request: opts.request ? requestContextOf(opts.request) : undefined,
     expected,
     ...(opts.maxAge !== undefined ? { maxAgeSeconds: opts.maxAge } : {}),
   };

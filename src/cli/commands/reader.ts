@@ -272,11 +272,17 @@ const exportCmd: Command = {
     const { reader, store } = openReader(ctx, now);
     try {
       const n = parseUint('batch', ctx.opt('batch'), Number.MAX_SAFE_INTEGER);
-      const { batch, bytes } = n !== undefined ? reader.exportBatch(n) : reader.export(now);
-      writeFileDurable(out, bytes);
-      const last = batch.firstSeq + batch.entries.length - 1;
-      ctx.out(`batch ${batch.batchSeq} of reader ${reader.readerId}: ${batch.entries.length} entries (${batch.firstSeq}..${last}), head ${toHex(batch.head)}, ${bytes.length} bytes -> ${out}`);
-      ctx.emit({ ok: true, readerId: reader.readerId, batchSeq: batch.batchSeq, firstSeq: batch.firstSeq, entries: batch.entries.length, head: toHex(batch.head), bytes: bytes.length, out });
+      const { batches } = n !== undefined ? reader.exportBatch(n) : reader.export(now);
+      // A long backlog is cut into several batches (spec/reader.md §10): the first goes to OUT, batch N after it
+      // to OUT with "-N" before its extension.
+      const files = batches.map((b, i) => (i === 0 ? out : out.replace(/(\.[^./\\]*)?$/, (ext) => `-${b.batch.batchSeq}${ext}`)));
+      const json = batches.map(({ batch, bytes }, i) => {
+        writeFileDurable(files[i]!, bytes);
+        const last = batch.firstSeq + batch.entries.length - 1;
+        ctx.out(`batch ${batch.batchSeq} of reader ${reader.readerId}: ${batch.entries.length} entries (${batch.firstSeq}..${last}), head ${toHex(batch.head)}, ${bytes.length} bytes -> ${files[i]}`);
+        return { batchSeq: batch.batchSeq, firstSeq: batch.firstSeq, entries: batch.entries.length, head: toHex(batch.head), bytes: bytes.length, out: files[i] };
+      });
+      ctx.emit({ ok: true, readerId: reader.readerId, ...json[0]!, ...(json.length > 1 ? { batches: json } : {}) });
       return EXIT_OK;
     } finally {
       store.close();
