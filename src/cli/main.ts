@@ -11,8 +11,9 @@ import { commands as qr } from './commands/qr.js';
 import { commands as nfc } from './commands/nfc.js';
 import { commands as reader } from './commands/reader.js';
 import { commands as demo } from './commands/demo.js';
+import { commands as playground } from './commands/playground.js';
 
-export const ALL_COMMANDS: Command[] = [...core, ...reader, ...fsk, ...qr, ...nfc, ...demo];
+export const ALL_COMMANDS: Command[] = [...core, ...reader, ...fsk, ...qr, ...nfc, ...demo, ...playground];
 
 function topHelp(): string {
   const width = Math.max(...ALL_COMMANDS.map((c) => c.name.length)) + 2;
