@@ -15,6 +15,8 @@ export function fromHex(h: string): Uint8Array {
 export interface Setup {
   demo: boolean;
   issuerKeys: string;
+  /** A signed, empty blocklist from the demo issuer, issued now. */
+  blocklist: string;
   readers: { name: 'vending' | 'gate'; readerId: number; secretKey: string; cert: string }[];
 }
 

@@ -72,6 +72,13 @@ async function main(): Promise<void> {
   const dbName = `offpay-reader-${info.readerId}-${info.cert.slice(-32)}`;
   const { store, created } = await openStore(dbName);
   const reader = new Reader({ cert, secretKey: fromHex(info.secretKey), issuerKeys, store, asyncVerifier: webCryptoEd25519() });
+  try {
+    reader.loadBlocklist(fromHex(setup.blocklist));
+  } catch (e) {
+    // An older list than the one this reader holds (a second tab): keep the held one.
+    if ((e as { code?: string }).code !== 'blocklist.old_version') throw e;
+  }
+  await store.flush();
   $('store').textContent = `replay state: IndexedDB "${dbName}" (${created ? 'new journal' : `reopened, ${store.journal(1).length} journal entries`})`;
   $('title').textContent = mode.kind === 'gate' ? `Gate ${info.readerId}` : `Vending machine ${info.readerId}`;
   $('what').textContent = mode.kind === 'gate' ? `Fare ${formatMoney(mode.fare, mode.currency.numeric)}` : `Pay ${formatMoney(mode.amount, mode.currency.numeric)}`;

@@ -13,6 +13,7 @@ function shell(title: string, script: string | undefined, body: string): string 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/web/playground.css">
 ${script ? `<script type="module" src="/web/${script}"></script>` : ''}
 </head>

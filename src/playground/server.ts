@@ -5,7 +5,9 @@
  *   /reader, /wallet           the pages (HTML made here, with the demo banner)
  *   /web/*.js                  the page bundles built by scripts/build-web.mjs into dist/web at `npm run build`
  *   /web/zxing_full.wasm       the installed zxing-wasm's own wasm file (never a CDN)
- *   /api/setup                 GET: the issuer key set and the demo readers' keys and certificates (demo only)
+ *   /api/setup                 GET: the issuer key set, the demo readers' keys and certificates (demo only), and
+ *                              a fresh, empty blocklist signed by the demo issuer (version +1 per request), so
+ *                              the readers are not judging with a stale list (spec/reader.md blocklist rules)
  *   /api/wallet-cert           POST {publicKey: hex}: a wallet certificate from the demo issuer
  * Every response carries a Content-Security-Policy with `script-src 'self' 'wasm-unsafe-eval'` (no inline
  * script, no eval; WebAssembly compilation allowed) and `connect-src 'self'`.
@@ -26,6 +28,7 @@ import { Issuer, dayOf } from '../issuer.js';
 import { encodeIssuerKeySet, encodeReaderCert, encodeWalletCert } from '../messages.js';
 import { publicKeyOf, randomSecretKey } from '../crypto.js';
 import { hex } from '../reader/hex.js';
+import { createBlocklist } from '../reader/blocklist.js';
 import { pageHtml, type PageName } from './pages.js';
 
 export const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -121,6 +124,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const wasm = createRequire(import.meta.url).resolve('zxing-wasm/full/zxing_full.wasm');
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
   const world = makeDemo(clock());
+  let blocklistVersion = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -133,6 +137,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         demo: true,
         issuerKeys: hex(encodeIssuerKeySet(world.issuer.keySet())),
         readers: world.readers.map((r) => ({ name: r.name, readerId: r.readerId, secretKey: hex(r.secretKey), cert: hex(r.cert) })),
+        blocklist: hex(createBlocklist(world.issuer.currentKey(clock()), { issuerId: world.issuer.issuerId, version: ++blocklistVersion, issuedAt: clock(), walletIds: [] }).bytes),
       };
       return send(res, 200, 'application/json', JSON.stringify(body));
     }
