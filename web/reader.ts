@@ -20,6 +20,7 @@ import { hex } from '../src/reader/hex.js';
 import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
 import type { FrameDiagnostics } from '../codecs/fsk/receive.js';
 import { $, fromHex, fetchSetup, showError } from './common.js';
+import { startSpectrogram } from './spectrogram.js';
 
 type Mode = { kind: 'gate'; fare: number; currency: Currency } | { kind: 'vending'; amount: number; currency: Currency };
 
@@ -79,7 +80,9 @@ async function main(): Promise<void> {
     if ((e as { code?: string }).code !== 'blocklist.old_version') throw e;
   }
   await store.flush();
-  $('store').textContent = `replay state: IndexedDB "${dbName}" (${created ? 'new journal' : `reopened, ${store.journal(1).length} journal entries`})`;
+  const showStore = () =>
+    ($('store').textContent = `replay state: IndexedDB "${dbName}" (${created ? 'new journal this load' : 'reopened'}, ${store.journal(1).length} journal entries)`);
+  showStore();
   $('title').textContent = mode.kind === 'gate' ? `Gate ${info.readerId}` : `Vending machine ${info.readerId}`;
   $('what').textContent = mode.kind === 'gate' ? `Fare ${formatMoney(mode.fare, mode.currency.numeric)}` : `Pay ${formatMoney(mode.amount, mode.currency.numeric)}`;
 
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
       const v = await reader.accept(payload, ctx);
       await store.flush();
       showVerdict(v);
+      showStore();
       if (v.accepted && mode.kind === 'vending') await showRequest(); // sale done (completed): the next customer's request
     }).catch((e: unknown) => showError(e));
   };
@@ -140,7 +144,9 @@ async function main(): Promise<void> {
       ($('level') as HTMLMeterElement).value = Math.max(-90, d.rmsDbfs);
       $('levelText').textContent = `${d.rmsDbfs.toFixed(1)} dBFS RMS, peak ${d.peakDbfs.toFixed(1)} dBFS`;
     };
-    ctx.createMediaStreamSource(stream).connect(node);
+    const mic = ctx.createMediaStreamSource(stream);
+    mic.connect(node);
+    startSpectrogram(ctx, mic, $('spectrogram') as HTMLCanvasElement);
     node.connect(ctx.destination); // pulls the graph; the processor's output is silent
     if (ctx.state === 'suspended') {
       // The browser wants a click before audio runs (autoplay policy).

@@ -95,8 +95,11 @@ async function main(): Promise<void> {
   const db = await openDb();
   const { wallet, cert } = await loadWallet(db, setup.issuerKeys);
   const currency = currencyByNumeric(cert.currency)!;
-  const counter = await new IdbCounterStore(db).load();
-  $('identity').textContent = `wallet ${hex(walletIdOf(cert.walletPublicKey)).slice(0, 16)}…, ${currency.alpha}, up to ${formatMoney(cert.maxPerPayment, cert.currency)} a payment, ${formatMoney(cert.offlineAllowance - counter.spent, cert.currency)} left offline; counter ${counter.counter}`;
+  const showIdentity = async () => {
+    const counter = await new IdbCounterStore(db).load();
+    $('identity').textContent = `wallet ${hex(walletIdOf(cert.walletPublicKey)).slice(0, 16)}…, ${currency.alpha}, up to ${formatMoney(cert.maxPerPayment, cert.currency)} a payment, ${formatMoney(cert.offlineAllowance - counter.spent, cert.currency)} left offline; counter ${counter.counter}`;
+  };
+  await showIdentity();
   const select = $('profile') as HTMLSelectElement;
   for (const p of PROFILE_NAMES) select.append(new Option(p, p, p === 'fast', p === 'fast'));
   await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
@@ -111,9 +114,14 @@ async function main(): Promise<void> {
     if (fare) return wallet.payTo({ payee: gate.readerId, amount: parseAmount(fare, currency) });
     throw new Error('enter the payment code the reader shows, or a gate fare');
   };
+  const makeTokenShown = async (): Promise<Uint8Array> => {
+    const t = await makeToken();
+    await showIdentity();
+    return t;
+  };
   const status = (s: string) => ($('status').textContent = s);
   $('paySound').onclick = () =>
-    void makeToken().then(async (token) => {
+    void makeTokenShown().then(async (token) => {
       const ctx = new AudioContext();
       const src = playPayload(ctx, token, { profile: select.value as ProfileName });
       status(`playing ${token.length} bytes over sound (${select.value}, ${src.buffer!.duration.toFixed(2)} s)…`);
@@ -123,7 +131,7 @@ async function main(): Promise<void> {
       };
     }, showError);
   $('payQr').onclick = () =>
-    void makeToken().then(async (token) => {
+    void makeTokenShown().then(async (token) => {
       const code = await encodeCode(token, { kind: 'token' });
       const img = $('tokenQr') as HTMLImageElement;
       img.src = URL.createObjectURL(new Blob([code.png.slice()], { type: 'image/png' }));

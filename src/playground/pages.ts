@@ -38,6 +38,7 @@ export function pageHtml(name: PageName | 'index'): string {
     <h2>Microphone</h2>
     <meter id="level" min="-90" max="0" low="-60" high="-12" optimum="-30" value="-90"></meter> <span id="levelText">—</span>
     <p id="granted" class="mono">not started</p>
+    <canvas id="spectrogram" width="640" height="200" aria-label="spectrogram of the microphone, FSK profile bands marked on the right"></canvas>
     <h2>Last frame</h2>
     <p id="frame" class="mono">none yet</p>
   </section>

@@ -160,6 +160,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       await wallet.fill('#paycode', (await page.textContent('#paycode'))!);
       await wallet.click('#payQr');
       await waitText(wallet, '#status', /as QR version \d+/);
+      await waitText(wallet, '#identity', /HKD 487\.50 left offline; counter 1$/);
       await wallet.screenshot({ path: join(SHOTS, 'playground-wallet.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
