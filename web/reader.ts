@@ -86,12 +86,16 @@ async function main(): Promise<void> {
   $('title').textContent = mode.kind === 'gate' ? `Gate ${info.readerId}` : `Vending machine ${info.readerId}`;
   $('what').textContent = mode.kind === 'gate' ? `Fare ${formatMoney(mode.fare, mode.currency.numeric)}` : `Pay ${formatMoney(mode.amount, mode.currency.numeric)}`;
 
-  let showRequest: () => Promise<void> = async () => undefined;
+  let showRequest: (reuse?: boolean) => Promise<void> = async () => undefined;
   if (mode.kind === 'vending') {
     await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
-    showRequest = async () => {
-      const challenge = paymentCodeChallenge();
-      const { bytes } = reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge });
+    showRequest = async (reuse = false) => {
+      // A reload keeps showing the open request if it is unpaid and for the same price (a customer may be
+      // paying it right now); otherwise, and after every sale, a new request with a payment-code challenge.
+      const held = reuse ? reader.openRequestInfo() : undefined;
+      const keep = held && !held.paidBy && held.request.amount === mode.amount && held.request.currency === mode.currency.numeric;
+      const challenge = keep ? held.request.challenge : paymentCodeChallenge();
+      const { bytes } = keep ? held : reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge });
       await store.flush();
       const code = await encodeCode(bytes, { kind: 'request' });
       const img = $('requestQr') as HTMLImageElement;
@@ -100,7 +104,7 @@ async function main(): Promise<void> {
       $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
       $('requestBox').hidden = false;
     };
-    await showRequest();
+    await showRequest(true);
   }
 
   // Tokens are judged one at a time, in the order heard: the verdict shows only once it is durable.

@@ -17,6 +17,7 @@ import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
 import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
+import { decodePaymentCode } from '../../src/paycode.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
@@ -59,19 +60,22 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** A token paying gate 5001's fare of HKD 2.00, from a wallet certified by the server's demo issuer, as a WAV heard through a room. */
-async function fareWav(): Promise<string> {
+/** A wallet certified by the server's demo issuer. */
+async function demoWallet(): Promise<Wallet> {
   const sk = randomSecretKey();
   const r = await fetch(`${base}/api/wallet-cert`, { method: 'POST', body: JSON.stringify({ publicKey: Buffer.from(publicKeyOf(sk)).toString('hex') }) });
   expect(r.status).toBe(200);
   const cert = decodeWalletCert(Uint8Array.from(Buffer.from(((await r.json()) as { cert: string }).cert, 'hex')));
-  const wallet = new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore() });
-  const token = await wallet.payTo({ payee: 5001, amount: 200 });
+  return new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore() });
+}
+
+/** `token` as FSK 'fast' at 48 kHz heard through a room, as a WAV file. */
+function tokenWav(token: Uint8Array, name: string): string {
   const rate = 48_000;
   const air = simulate(encode(token, { profile: 'fast', sampleRate: rate }), rate, {
     seed: 14, snrDb: 20, noise: 'pink', rt60: 0.2, drrDb: 12, bandLowHz: 200, bandHighHz: 14_000, clockOffset: 0.001, leadIn: 1.0, tail: 1.5,
   });
-  const file = join(work, 'fare.wav');
+  const file = join(work, name);
   writeFileSync(file, writeWav(air.samples, air.rate, 'pcm16'));
   return file;
 }
@@ -92,7 +96,8 @@ async function waitText(page: PageLike, sel: string, re: RegExp, timeout = 30_00
 
 describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', () => {
   it('the gate page hears a fare over the (fake) microphone: accepted, then replayed, and replayed after a reload (IndexedDB)', async () => {
-    const wav = await fareWav();
+    // A token paying gate 5001's fare of HKD 2.00.
+    const wav = tokenWav(await (await demoWallet()).payTo({ payee: 5001, amount: 200 }), 'fare.wav');
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -167,4 +172,38 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       await browser.close();
     }
   }, 120_000);
+  it('the vending page is paid over sound: its payment code, paid by a wallet, is accepted, the request renews, the replay is refused', async () => {
+    const { chromium } = await import('playwright-core');
+    const profile = join(work, 'chromium-profile');
+    const base_args = [...LAUNCH_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
+    const url = `${base}/reader?amount=12.50&currency=HKD`;
+    // 1. The machine shows its request (kept in its IndexedDB, in this browser profile).
+    let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: base_args });
+    let page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(url);
+    const code = await waitText(page, '#paycode', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+    await ctx.close();
+    // 2. The customer's wallet pays that payment code; the machine's microphone hears it.
+    const p = decodePaymentCode(code.replace(/ /g, ''));
+    expect(p).toMatchObject({ payee: 4201, amount: 1250 });
+    const wav = tokenWav(await (await demoWallet()).payTo(p), 'vending.wav');
+    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...base_args, `--use-file-for-fake-audio-capture=${wav}`] });
+    try {
+      page = ctx.pages()[0] ?? (await ctx.newPage());
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(url);
+      await page.waitForFunction(() => document.body.dataset.verdict !== undefined || document.body.dataset.error !== undefined, undefined, { timeout: 60_000 });
+      expect(await page.evaluate(bodyData)).toMatchObject({ verdict: 'accepted', verdicts: '1' });
+      expect(await page.textContent('#verdict')).toBe('PAID HKD 12.50');
+      const next = await waitText(page, '#paycode', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+      expect(next).not.toBe(code); // the sale is complete: the next customer gets a new request
+      await page.screenshot({ path: join(SHOTS, 'playground-vending-paid.png'), fullPage: true });
+      await page.waitForFunction(() => Number(document.body.dataset.verdicts) >= 2, undefined, { timeout: 60_000 });
+      expect((await page.evaluate(bodyData)).verdict).toBe('rejected:replayed');
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  }, 180_000);
 });
