@@ -8,6 +8,7 @@
  *   { type: 'message', payload, profile } a reassembled payload (a token to judge)
  *   { type: 'failure', code, reason }     a frame that was heard but could not be decoded
  *   { type: 'error', message }            the receiver itself failed (bad rate)
+ *   { type: 'load', share, overall }      decoder time / audio time (fraction of one core), last ~2 s and overall
  */
 import { FskReceiver, type ReceiverEvent } from '../codecs/fsk/receive.js';
 
@@ -32,7 +33,24 @@ scope.onmessage = (m: MessageEvent<Init>) => {
     return;
   }
   scope.postMessage({ type: 'ready', sampleRate: m.data.sampleRate });
+  // Decoder load: time spent in push() over the audio time pushed, reported every ~2 s of audio.
+  const rate = m.data.sampleRate;
+  let busyMs = 0;
+  let samples = 0;
+  let totalBusyMs = 0;
+  let totalSamples = 0;
   m.data.port.onmessage = (b: MessageEvent<Float32Array>) => {
-    if (b.data instanceof Float32Array) rx.push(b.data);
+    if (!(b.data instanceof Float32Array)) return;
+    const t0 = performance.now();
+    rx.push(b.data);
+    busyMs += performance.now() - t0;
+    samples += b.data.length;
+    if (samples >= 2 * rate) {
+      totalBusyMs += busyMs;
+      totalSamples += samples;
+      scope.postMessage({ type: 'load', share: busyMs / ((samples / rate) * 1000), overall: totalBusyMs / ((totalSamples / rate) * 1000), seconds: totalSamples / rate });
+      busyMs = 0;
+      samples = 0;
+    }
   };
 };

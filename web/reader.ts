@@ -141,6 +141,10 @@ async function main(): Promise<void> {
       else if (d.type === 'message') judge(d.payload as Uint8Array);
       else if (d.type === 'error') showError(new Error(String(d.message)));
       else if (d.type === 'ready') document.body.dataset.listening = String(d.sampleRate);
+      else if (d.type === 'load') {
+        $('cpu').textContent = `decoder (Worker, every profile): ${(100 * Number(d.share)).toFixed(2)} % of one core (overall ${(100 * Number(d.overall)).toFixed(2)} % over ${Number(d.seconds).toFixed(0)} s)`;
+        document.body.dataset.decoderLoad = String(d.overall);
+      }
     };
     node.port.onmessage = (m: MessageEvent) => {
       const d = m.data as { type: string; rmsDbfs: number; peakDbfs: number };

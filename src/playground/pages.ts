@@ -41,6 +41,7 @@ export function pageHtml(name: PageName | 'index'): string {
     <canvas id="spectrogram" width="640" height="200" aria-label="spectrogram of the microphone, FSK profile bands marked on the right"></canvas>
     <h2>Last frame</h2>
     <p id="frame" class="mono">none yet</p>
+    <p id="cpu" class="mono small"></p>
   </section>
   <section id="requestBox" class="request" hidden>
     <h2>Payment request</h2>

@@ -130,6 +130,8 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       await page.waitForFunction(() => Number(document.body.dataset.verdicts) >= 2, undefined, { timeout: 60_000 });
       expect((await page.evaluate(bodyData)).verdict).toBe('rejected:replayed');
       await page.screenshot({ path: join(SHOTS, 'playground-reader-replayed.png'), fullPage: true });
+      // Reported, not asserted (speed goals live in benchmarks): the decoder's share of one core.
+      console.log(`playground decoder load: ${await page.evaluate(() => document.body.dataset.decoderLoad)} of one core; ${await page.textContent('#cpu')}`);
 
       // A reload forgets nothing: the first verdict of the new page is a replay too.
       await page.reload();
