@@ -164,11 +164,9 @@ export class IndexedDbReaderStore implements ReaderStore {
       this.fail(e);
       return;
     }
-    const p = done(tx);
-    this.queue = this.queue.then(
-      () => p.catch((e: unknown) => this.fail(e)),
-      () => undefined,
-    );
+    // Handled at once (no unhandled rejection if it fails before earlier writes settle); flush() awaits it.
+    const p = done(tx).catch((e: unknown) => this.fail(e));
+    this.queue = this.queue.then(() => p);
   }
 
   private fail(e: unknown): void {

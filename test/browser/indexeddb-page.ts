@@ -27,7 +27,19 @@ async function run(): Promise<Record<string, unknown>> {
   const missing = await code(IndexedDbReaderStore.open('never-created', { mode: 'open' }));
   const missingStill = await code(IndexedDbReaderStore.open('never-created', { mode: 'open' }));
   const exists = await code(IndexedDbReaderStore.open('suite-0', { mode: 'create' }));
-  return { basics, model, missing, missingStill, exists };
+  // Fail closed: a write IndexedDB refuses (here: the connection closed under the store) makes flush()
+  // reject with reader.store_unusable and every later transaction throw it.
+  const s = await IndexedDbReaderStore.open('fail-closed', { mode: 'create' });
+  (s as unknown as { db: IDBDatabase }).db.close();
+  s.transact((tx) => tx.putTotal('x', 1));
+  const flushed = await code(s.flush());
+  let after = 'ran';
+  try {
+    s.transact((tx) => tx.getTotal('x'));
+  } catch (e) {
+    after = (e as { code?: string }).code ?? String(e);
+  }
+  return { basics, model, missing, missingStill, exists, failClosed: [flushed, after] };
 }
 
 const w = window as unknown as { __idb?: unknown };

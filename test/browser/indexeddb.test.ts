@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!haveChromium)('IndexedDbReaderStore in Chromium', () => {
-  it('passes the ReaderStore behaviour suite with reopen, and refuses to recreate or invent a database', async () => {
+  it('passes the ReaderStore behaviour suite with reopen, refuses to recreate or invent a database, fails closed when a write fails', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
     try {
@@ -52,7 +52,7 @@ describe.skipIf(!haveChromium)('IndexedDbReaderStore in Chromium', () => {
       await page.waitForFunction(() => (window as unknown as { __idb?: unknown }).__idb !== undefined, undefined, { timeout: 90_000 });
       const r = (await page.evaluate(() => (window as unknown as { __idb: unknown }).__idb)) as Record<string, unknown>;
       if (r.error) throw new Error(`in the browser: ${String(r.error)}`);
-      expect(r).toEqual({ basics: [], model: [], missing: 'reader.store_missing', missingStill: 'reader.store_missing', exists: 'reader.store_exists' });
+      expect(r).toEqual({ basics: [], model: [], missing: 'reader.store_missing', missingStill: 'reader.store_missing', exists: 'reader.store_exists', failClosed: ['reader.store_unusable', 'reader.store_unusable'] });
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
