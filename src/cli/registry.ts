@@ -8,7 +8,7 @@
  */
 import type { Command } from './framework.js';
 
-export type Area = 'core' | 'reader' | 'fsk' | 'qr' | 'nfc' | 'serve' | 'demo';
+export type Area = 'core' | 'reader' | 'fsk' | 'qr' | 'nfc' | 'serve' | 'playground' | 'demo';
 
 export interface CommandEntry {
   /** Words after `offpay`, e.g. 'reader accept'. */
@@ -26,6 +26,7 @@ export const AREA_LOADERS: Record<Area, () => Promise<{ commands: Command[] }>> 
   qr: () => import('./commands/qr.js'),
   nfc: () => import('./commands/nfc.js'),
   serve: () => import('./commands/serve.js'),
+  playground: () => import('./commands/playground.js'),
   demo: () => import('./commands/demo.js'),
 };
 
@@ -66,6 +67,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "nfc tag read", area: 'nfc', summary: "read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader" },
   { name: "clearing serve", area: 'serve', summary: "serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)" },
   { name: "reader sync", area: 'serve', summary: "upload every batch the clearing service lacks, then fetch and load the newest blocklist (exit 0 when in sync)" },
+  { name: "playground", area: 'playground', summary: "serve a browser wallet and reader (a demo issuer) that pay each other by sound and QR code" },
   { name: "demo", area: 'demo', summary: "the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing" },
 ];
 

@@ -3,7 +3,8 @@
  * handling, profiles, the hash-chained journal and settlement batches. spec/reader.md is normative.
  *
  * Durable storage on Node: `openSqliteReaderStore(path)` / `SqliteReaderStore` from offpay/node (better-sqlite3,
- * an optional peer dependency). In browsers and tests: `new MemoryReaderStore()`, or your own `ReaderStore`.
+ * an optional peer dependency). In browsers: `await IndexedDbReaderStore.open(name, { mode })` (durable; await
+ * its flush() before acting on a verdict); in tests `new MemoryReaderStore()`, or your own `ReaderStore`.
  */
 export {
   READER_REASONS, type ReaderReason, type StatelessReasonName, type AnyReason, anyReasonCode, reasonName,
@@ -30,6 +31,7 @@ export {
 export {
   type TokenStatus, TOKEN_STATUS, type TokenRecord, type ReaderTx, type ReaderStore, MemoryReaderStore,
 } from './store.js';
+export { IndexedDbReaderStore, type IndexedDbOpenOptions, INDEXEDDB_SCHEMA_VERSION } from './indexeddb.js';
 export {
   cachingVerifier,
 } from './verifier.js';

@@ -1,0 +1,145 @@
+/**
+ * offpay playground, wallet page (/wallet, the phone). Bundled into dist/web/wallet.js.
+ *
+ * The wallet's secret key, its certificate (issued by the demo issuer through /api/wallet-cert) and its
+ * counter live in IndexedDB ('offpay-wallet'). The counter is reserved in ONE readwrite IndexedDB
+ * transaction (read, step, write; durability 'strict') before a token is signed, so a reload never reuses a
+ * counter. A certificate from another issuer (the server restarted with a new demo issuer) is replaced.
+ * Pays a reader's payment code (or a gate's fare) over sound with a chosen FSK profile, or shows the token
+ * as a QR code.
+ */
+import { parseAmount, currencyByNumeric, formatMoney } from '../src/currency.js';
+import { publicKeyOf, randomSecretKey } from '../src/crypto.js';
+import { decodeIssuerKeySet, decodeWalletCert, walletIdOf, type WalletCert } from '../src/messages.js';
+import { decodePaymentCode } from '../src/paycode.js';
+import { hex } from '../src/reader/hex.js';
+import { Wallet, type CounterState, type CounterStore } from '../src/wallet.js';
+import { PROFILE_NAMES, type ProfileName } from '../codecs/fsk/profiles.js';
+import { playPayload } from '../codecs/fsk/webaudio.js';
+import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
+import { $, fetchSetup, fromHex, showError } from './common.js';
+
+const DB = 'offpay-wallet';
+const KV = 'kv';
+
+function idb<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+async function openDb(): Promise<IDBDatabase> {
+  const open = indexedDB.open(DB, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore(KV);
+  return idb(open);
+}
+
+/** The wallet counter in IndexedDB: reserve() is one readwrite transaction. */
+class IdbCounterStore implements CounterStore {
+  constructor(private readonly db: IDBDatabase) {}
+  async load(): Promise<CounterState> {
+    return ((await idb(this.db.transaction(KV).objectStore(KV).get('counter'))) as CounterState | undefined) ?? { counter: 0, spent: 0 };
+  }
+  reserve(step: (current: CounterState) => CounterState): Promise<CounterState> {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction(KV, 'readwrite', { durability: 'strict' });
+      const kv = tx.objectStore(KV);
+      let next: CounterState;
+      const get = kv.get('counter');
+      get.onsuccess = () => {
+        try {
+          next = step((get.result as CounterState | undefined) ?? { counter: 0, spent: 0 });
+          kv.put(next, 'counter');
+        } catch (e) {
+          tx.abort();
+          reject(e);
+        }
+      };
+      tx.oncomplete = () => resolve(next);
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+}
+
+async function loadWallet(db: IDBDatabase, issuerKeysHex: string): Promise<{ wallet: Wallet; cert: WalletCert }> {
+  const kv = () => db.transaction(KV, 'readwrite').objectStore(KV);
+  let sk = (await idb(kv().get('secretKey'))) as Uint8Array | undefined;
+  if (!sk) {
+    sk = randomSecretKey();
+    await idb(kv().put(sk, 'secretKey'));
+  }
+  let certHex = (await idb(kv().get('cert'))) as string | undefined;
+  if (!certHex || (await idb(kv().get('issuerKeys'))) !== issuerKeysHex) {
+    const r = await fetch('/api/wallet-cert', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publicKey: hex(publicKeyOf(sk)) }) });
+    if (!r.ok) throw new Error(`/api/wallet-cert: HTTP ${r.status}`);
+    certHex = ((await r.json()) as { cert: string }).cert;
+    // A new certificate starts a new counter and allowance.
+    const tx = db.transaction(KV, 'readwrite', { durability: 'strict' });
+    tx.objectStore(KV).put(certHex, 'cert');
+    tx.objectStore(KV).put(issuerKeysHex, 'issuerKeys');
+    tx.objectStore(KV).put({ counter: 0, spent: 0 }, 'counter');
+    await new Promise<void>((res, rej) => {
+      tx.oncomplete = () => res();
+      tx.onerror = () => rej(tx.error);
+    });
+  }
+  const cert = decodeWalletCert(fromHex(certHex));
+  return { wallet: new Wallet({ secretKey: sk, cert, counter: new IdbCounterStore(db) }), cert };
+}
+
+async function main(): Promise<void> {
+  const setup = await fetchSetup();
+  decodeIssuerKeySet(fromHex(setup.issuerKeys)); // checks it parses
+  const gate = setup.readers.find((r) => r.name === 'gate')!;
+  const db = await openDb();
+  const { wallet, cert } = await loadWallet(db, setup.issuerKeys);
+  const currency = currencyByNumeric(cert.currency)!;
+  const showIdentity = async () => {
+    const counter = await new IdbCounterStore(db).load();
+    $('identity').textContent = `wallet ${hex(walletIdOf(cert.walletPublicKey)).slice(0, 16)}…, ${currency.alpha}, up to ${formatMoney(cert.maxPerPayment, cert.currency)} a payment, ${formatMoney(cert.offlineAllowance - counter.spent, cert.currency)} left offline; counter ${counter.counter}`;
+  };
+  await showIdentity();
+  const select = $('profile') as HTMLSelectElement;
+  for (const p of PROFILE_NAMES) select.append(new Option(p, p, p === 'fast', p === 'fast'));
+  await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
+
+  const makeToken = async (): Promise<Uint8Array> => {
+    const code = ($('paycode') as HTMLInputElement).value.replace(/\s+/g, '');
+    const fare = ($('fare') as HTMLInputElement).value.trim();
+    if (code) {
+      const p = decodePaymentCode(code);
+      return wallet.payTo({ payee: p.payee, amount: p.amount, challenge: p.challenge });
+    }
+    if (fare) return wallet.payTo({ payee: gate.readerId, amount: parseAmount(fare, currency) });
+    throw new Error('enter the payment code the reader shows, or a gate fare');
+  };
+  const makeTokenShown = async (): Promise<Uint8Array> => {
+    const t = await makeToken();
+    await showIdentity();
+    return t;
+  };
+  const status = (s: string) => ($('status').textContent = s);
+  $('paySound').onclick = () =>
+    void makeTokenShown().then(async (token) => {
+      const ctx = new AudioContext();
+      const src = playPayload(ctx, token, { profile: select.value as ProfileName });
+      status(`playing ${token.length} bytes over sound (${select.value}, ${src.buffer!.duration.toFixed(2)} s)…`);
+      src.onended = () => {
+        status(`played ${token.length}-byte token; the reader shows its verdict`);
+        void ctx.close();
+      };
+    }, showError);
+  $('payQr').onclick = () =>
+    void makeTokenShown().then(async (token) => {
+      const code = await encodeCode(token, { kind: 'token' });
+      const img = $('tokenQr') as HTMLImageElement;
+      img.src = URL.createObjectURL(new Blob([code.png.slice()], { type: 'image/png' }));
+      img.alt = 'payment token QR code';
+      img.hidden = false;
+      status(`token of ${token.length} bytes as QR version ${code.qrVersion}: show it to the reader`);
+    }, showError);
+  document.body.dataset.ready = 'true';
+}
+
+main().catch(showError);
