@@ -14,22 +14,34 @@ import { equalBytes, sha256, signingInput, toHex } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import { asArray, asBytes, asUint } from '../messages.js';
 
+/**
+ * Journal entry kinds and their CBOR numbers (spec/reader.md §9, spec/reader.cddl): what `data` and `value` hold
+ * depends on the kind (see the module comment).
+ */
 export const JournalKind = { accept: 0, void: 1, tap_in: 2, tap_out: 3, conflict: 4 } as const;
+/** The name of a journal entry kind (`accept`, `void`, `tap_in`, `tap_out`, `conflict`). */
 export type JournalKindName = keyof typeof JournalKind;
 const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'conflict'];
 
+/** Signing-input tag of a journal chain step: h_n = SHA-256(signingInput(JOURNAL_TAG, h_{n-1} || entry_n)). */
 export const JOURNAL_TAG = 'OFFPAY-V1-JOURNAL';
+/** Signing-input tag of the chain's genesis hash h_0, over CBOR [readerId, journalId]. */
 export const JOURNAL_GENESIS_TAG = 'OFFPAY-V1-JOURNAL-GENESIS';
+/** Length of a chain hash and of a token hash, bytes (SHA-256). */
 export const HASH_BYTES = 32;
 /** A journal id: 8 random bytes chosen when a reader database is created (one journal = one chain). */
 export const JOURNAL_ID_BYTES = 8;
 
+/** One reader journal entry, `[seq, kind, time, data, value]` in deterministic CBOR (spec/reader.md §9). */
 export interface JournalEntry {
   seq: number;
+  /** What happened (see {@link JournalKind}). */
   kind: JournalKindName;
   /** Reader time, unix seconds. */
   time: number;
+  /** Full token bytes, or for `void` the 32-byte token hash. */
   data: Uint8Array;
+  /** Amount in minor units (charged, given back, authorised, fare), or for `conflict` the reason code. */
   value: number;
 }
 
@@ -40,14 +52,20 @@ export interface JournalRow {
   hash: Uint8Array;
 }
 
+/** The CBOR array of a journal entry (the kind as its number). */
 export function entryToCbor(e: JournalEntry): CborValue[] {
   return [e.seq, JournalKind[e.kind], e.time, e.data, e.value];
 }
 
+/** The deterministic CBOR bytes of a journal entry (what the chain hashes). */
 export function encodeEntry(e: JournalEntry): Uint8Array {
   return encodeCbor(entryToCbor(e));
 }
 
+/**
+ * A journal entry from a decoded CBOR value.
+ * @throws OffpayError `message.bad_structure` (or another `message.*` code) for a malformed entry.
+ */
 export function entryFromCbor(v: CborValue): JournalEntry {
   const a = asArray(v, 'journal entry');
   if (a.length !== 5) throw new OffpayError('message.bad_structure', `journal entry: expected 5 elements, got ${a.length}`);
@@ -58,6 +76,10 @@ export function entryFromCbor(v: CborValue): JournalEntry {
   return { seq: asUint(a[0], 'journal entry seq', Number.MAX_SAFE_INTEGER, 1), kind, time: asUint(a[2], 'journal entry time'), data, value: asUint(a[4], 'journal entry value') };
 }
 
+/**
+ * Decode a journal entry from its CBOR bytes (strict deterministic CBOR, spec/protocol.md §3.4).
+ * @throws OffpayError `cbor.*` or `message.*` for bytes that are not a well-formed entry.
+ */
 export function decodeEntry(bytes: Uint8Array): JournalEntry {
   return entryFromCbor(decodeCbor(bytes));
 }
@@ -68,6 +90,7 @@ export function genesisHash(readerId: number, journalId: Uint8Array): Uint8Array
   return sha256(signingInput(JOURNAL_GENESIS_TAG, encodeCbor([readerId, journalId])));
 }
 
+/** The next chain hash: SHA-256(signingInput(JOURNAL_TAG, prev || entryBytes)), 32 bytes. */
 export function chainHash(prev: Uint8Array, entryBytes: Uint8Array): Uint8Array {
   const body = new Uint8Array(prev.length + entryBytes.length);
   body.set(prev, 0);
@@ -75,10 +98,16 @@ export function chainHash(prev: Uint8Array, entryBytes: Uint8Array): Uint8Array 
   return sha256(signingInput(JOURNAL_TAG, body));
 }
 
+/**
+ * The result of {@link verifyChain} (and `Reader.verifyJournal`): `ok`, how many entries, the head hash, and the
+ * first bad entry.
+ */
 export interface ChainCheck {
+  /** True when every entry checked. */
   ok: boolean;
   /** Entries checked. */
   count: number;
+  /** The chain hash after the last good entry. */
   head: Uint8Array;
   /** First bad sequence number and why. */
   error?: { seq: number; problem: 'gap' | 'hash_mismatch' | 'bad_entry' | 'seq_mismatch'; message: string };
