@@ -32,6 +32,10 @@ export const DEFAULT_MAX_BATCH_ENTRIES = 65_536;
 /** The signature is the last item: 0x58 0x40 and 64 bytes. */
 const SIGNATURE_TAIL = 66;
 
+/**
+ * The top level of a settlement batch read by {@link readBatchFrame} without decoding the entries: the signed
+ * header fields, where the entries lie in the bytes, and the signing input (spec/clearing.md §4 steps 1-3).
+ */
 export interface BatchFrame {
   readerCert: ReaderCert;
   journalId: Uint8Array;

@@ -24,6 +24,10 @@ import { equalBytes, toHex } from '../crypto.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import { feeFor } from './fees.js';
 
+/**
+ * One held journal entry as input to {@link settle}: the entry, the re-verified token's fields, and the carrying
+ * certificate's operator. Rows must come ordered by (walletKey, counter).
+ */
 export interface SettleRow {
   readerId: number;
   /** Journal id, hex. */
@@ -49,6 +53,10 @@ export interface SettleRow {
   voided: boolean;
 }
 
+/**
+ * A reference to one journal entry (reader, journal id hex, seq) with its kind, reader time and value: where a
+ * settled token or an anomaly comes from.
+ */
 export interface EntryRef {
   readerId: number;
   journalId: string;
@@ -58,6 +66,10 @@ export interface EntryRef {
   value: number;
 }
 
+/**
+ * One distinct token as settled (spec/clearing.md §5): how it settled, to which operator, the charge in minor
+ * units (bigint), and the entry it settled from.
+ */
 export interface SettledToken {
   tokenHash: string;
   /** sale (accept), trip (tap-in with a tap-out), open_trip (tap-in, no tap-out), tap_out_without_tap_in. */
@@ -71,6 +83,10 @@ export interface SettledToken {
   token?: string;
 }
 
+/**
+ * One settlement line: per merchant (operator) and currency, the distinct tokens settled, gross, fee (`feeBps`
+ * basis points of gross) and net, minor units as bigint.
+ */
 export interface SettlementLine {
   operatorId: number;
   currency: number;
@@ -82,6 +98,10 @@ export interface SettlementLine {
   net: bigint;
 }
 
+/**
+ * A transit trip clearing could not settle plainly (open trip, several tap-outs, tap-out without tap-in;
+ * money invariant M3): the entries involved and the charge applied, minor units.
+ */
 export interface TripAnomaly {
   tokenHash: string;
   walletId: string;
@@ -92,6 +112,10 @@ export interface TripAnomaly {
   charge: bigint;
 }
 
+/**
+ * A wallet certificate whose settled total passed its offline allowance (money invariant M2): the totals, the
+ * issuer's exposure (settled - allowance, minor units) and every settled token as evidence.
+ */
 export interface OverAllowance {
   walletId: string;
   /** First six bytes of the wallet certificate id, hex. */
@@ -104,6 +128,7 @@ export interface OverAllowance {
   tokens: SettledToken[];
 }
 
+/** The output of {@link settle}: settlement lines, anomalies, allowance overruns and the exposure per currency. */
 export interface SettlementResult {
   lines: SettlementLine[];
   /** Every distinct token settled (count). */
@@ -123,6 +148,7 @@ const order = (a: SettleRow, b: SettleRow): number =>
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 const ref = (r: SettleRow): EntryRef => ({ readerId: r.readerId, journalId: r.journalId, seq: r.seq, kind: KIND_NAMES[r.kind]!, time: r.time, value: r.value });
 
+/** Options of {@link settle}. */
 export interface SettleOptions {
   feeBps: number;
   /** Keep every settled token (for tests and audits); default false: only those of over-allowance wallets. */
@@ -131,6 +157,11 @@ export interface SettleOptions {
   zeroFareOperators?: ReadonlySet<number>;
 }
 
+/**
+ * Settle the held entries (spec/clearing.md §5, normative; the rules are in this module's comment): each
+ * distinct token once, to the operator of its earliest sale, trips at min(maximum, tap-out fare), and each
+ * wallet certificate's total checked against its allowance. Pure: the same rows give the same result.
+ */
 export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementResult & { tokens: SettledToken[] } {
   const lines = new Map<string, { operatorId: number; currency: number; count: number; gross: bigint }>();
   const out: SettlementResult & { tokens: SettledToken[] } = {
