@@ -25,8 +25,8 @@ export function randomChallenge(): Uint8Array {
 /**
  * Sign a payment request with the reader key (spec/protocol.md §4, message type 4): amount in minor units of
  * `currency` (ISO 4217 numeric), `time` in unix seconds, and an 8-byte challenge (default: {@link randomChallenge}).
- * Returns the request and its deterministic CBOR bytes (what the reader shows). The {@link Reader} validates
- * amounts itself in `openRequest`; this function signs what it is given.
+ * Returns the request and its deterministic CBOR bytes (what the reader shows). The `Reader` of `offpay/reader` validates
+ * amounts itself in `Reader.openRequest`; this function signs what it is given.
  *
  * @example
  * ```ts

@@ -232,7 +232,7 @@ async function driveAsync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifi
 /**
  * Verify a token synchronously (noble by default). Never throws on bad bytes: returns a Rejected verdict.
  * The checks and their order are spec/protocol.md §5 (normative); each reason is a row of `REASONS`
- * (spec/protocol.md §7). Stateless: replay, limits and blocklists are the {@link Reader}'s job.
+ * (spec/protocol.md §7). Stateless: replay, limits and blocklists are the `Reader`'s job (`offpay/reader`).
  * @throws OffpayError `verify.bad_context` only for a malformed `ctx` (a caller bug, not a token verdict).
  *
  * @example

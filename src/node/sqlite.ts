@@ -27,7 +27,10 @@ export interface SqliteStatement {
   iterate(...params: unknown[]): IterableIterator<unknown>;
 }
 
-/** A function wrapped in a transaction (better-sqlite3 `Transaction`): plain call is BEGIN DEFERRED. */
+/**
+ * A function wrapped in a transaction (better-sqlite3 `Transaction`): plain call is BEGIN DEFERRED.
+ * @typeParam F - the wrapped function's type.
+ */
 export interface SqliteTransaction<F extends (...args: never[]) => unknown> {
   (...args: Parameters<F>): ReturnType<F>;
   /** Run in BEGIN DEFERRED. */
@@ -52,7 +55,10 @@ export interface SqliteDatabase {
   exec(sql: string): this;
   /** Run a PRAGMA; with `simple`, the first column of the first row. */
   pragma(source: string, options?: { simple?: boolean }): unknown;
-  /** Wrap `fn` so that each call runs in a transaction (nested calls use savepoints). */
+  /**
+   * Wrap `fn` so that each call runs in a transaction (nested calls use savepoints).
+   * @typeParam F - the wrapped function's type.
+   */
   transaction<F extends (...args: never[]) => unknown>(fn: F): SqliteTransaction<F>;
   /** Close the connection. */
   close(): this;

@@ -42,7 +42,7 @@ import { advanceWindow, checkWindow, DEFAULT_WINDOW } from './window.js';
  * `issuerKeys` `reader.bad_cert`; a store of another reader `reader.wrong_store`). Normative: spec/reader.md §14.
  */
 export interface ReaderOptions {
-  /** The reader certificate issued by {@link Issuer.issueReaderCert}: reader id, operator, profile, validity. */
+  /** The reader certificate issued by `Issuer.issueReaderCert` (`offpay`): reader id, operator, profile, validity. */
   cert: ReaderCert;
   /** The reader's Ed25519 secret key (32 bytes); its public key must be the one in `cert`. */
   secretKey: Uint8Array;
