@@ -279,7 +279,7 @@ export function renderTerminal(m: ModuleMatrix, quietZone = 4, invert = false): 
 
 export type { Frame } from './luma.js';
 
-/** Options of {@link decodeCode} and {@link readCodeFile}, with the image bounds of {@link ImageLimits}. */
+/** Options of {@link decodeCode} and `readCodeFile` (`offpay/qr/node`), with the image bounds of {@link ImageLimits}. */
 export interface DecodeOptions extends ImageLimits {
   /** Only accept this kind (`qr.wrong_kind` otherwise); also preferred when several offpay codes are in view. */
   expect?: PayloadKind;
