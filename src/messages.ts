@@ -76,6 +76,7 @@ export interface IssuerKeySet {
 
 /** The signed fields of a wallet certificate (message type 2, spec/protocol.md §4; spec/messages.cddl). */
 export interface WalletCertBody {
+  /** Index of the issuer key that signs this certificate (in the {@link IssuerKeySet}). */
   keyIndex: number;
   /** The wallet's Ed25519 public key, 32 bytes (never a weak key: spec/protocol.md §8.2). */
   walletPublicKey: Uint8Array;
@@ -91,6 +92,7 @@ export interface WalletCertBody {
 
 /** A wallet certificate with the issuer's signature (64 bytes) over {@link walletCertSigningInput}. */
 export interface WalletCert extends WalletCertBody {
+  /** Ed25519 signature by issuer key `keyIndex`, 64 bytes. */
   issuerSignature: Uint8Array;
 }
 
@@ -99,18 +101,25 @@ export interface WalletCert extends WalletCertBody {
  * (32 bytes), operator, profile, and validity from `notBefore` to `notAfter` (unix seconds, inclusive).
  */
 export interface ReaderCertBody {
+  /** Index of the issuer key that signs this certificate. */
   keyIndex: number;
+  /** The reader id, 0..2^32-1: the payee id a token to this reader names. */
   readerId: number;
+  /** The reader's Ed25519 public key, 32 bytes (never a weak key). */
   readerPublicKey: Uint8Array;
   /** Merchant (vending) or operator (transit) id; a payee id in the same namespace as reader ids. */
   operatorId: number;
+  /** The reader profile (`vending` or `transit`), which selects its row of `PROFILES`. */
   profile: ReaderProfileName;
+  /** Start of validity, unix seconds, inclusive. */
   notBefore: number;
+  /** End of validity, unix seconds, inclusive. */
   notAfter: number;
 }
 
 /** A reader certificate with the issuer's signature (64 bytes) over {@link readerCertSigningInput}. */
 export interface ReaderCert extends ReaderCertBody {
+  /** Ed25519 signature by issuer key `keyIndex`, 64 bytes. */
   issuerSignature: Uint8Array;
 }
 
@@ -119,15 +128,21 @@ export interface ReaderCert extends ReaderCertBody {
  * amount in minor units of `currency` (ISO 4217 numeric), an 8-byte challenge and the reader time (unix seconds).
  */
 export interface PaymentRequestBody {
+  /** The requesting reader's certificate. */
   readerCert: ReaderCert;
+  /** The price, minor units of `currency`, at least 1. */
   amount: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
+  /** 8 random bytes the answering token must carry (binds the token to this request). */
   challenge: Uint8Array;
+  /** Reader time of the request, unix seconds. */
   time: number;
 }
 
 /** A payment request with the reader's signature (64 bytes) over {@link requestSigningInput}. */
 export interface PaymentRequest extends PaymentRequestBody {
+  /** Ed25519 signature by the reader key, 64 bytes. */
   readerSignature: Uint8Array;
 }
 
@@ -137,11 +152,15 @@ export interface PaymentRequest extends PaymentRequestBody {
  * answers a request, the request's challenge.
  */
 export interface PaymentTokenBody {
+  /** The paying wallet's certificate. */
   walletCert: WalletCert;
   /** A reader id, or an operator id for one-way transit. */
   payee: number;
+  /** Amount paid, minor units of the certificate's currency (verification refuses 0 and more than maxPerPayment). */
   amount: number;
+  /** Wallet counter, 1..2^32-1, never used twice by one wallet (spec/protocol.md §9.2). */
   counter: number;
+  /** Wallet time of payment, unix seconds. */
   time: number;
   /** The request's challenge, when the token answers a payment request. */
   challenge?: Uint8Array | undefined;
@@ -149,6 +168,7 @@ export interface PaymentTokenBody {
 
 /** A payment token with the wallet's signature (64 bytes) over {@link tokenSigningInput}. */
 export interface PaymentToken extends PaymentTokenBody {
+  /** Ed25519 signature by the wallet key, 64 bytes. */
   walletSignature: Uint8Array;
 }
 
@@ -159,17 +179,21 @@ export type ReceiptOutcomeName = keyof typeof ReceiptOutcome;
 
 /** The signed fields of a receipt (message type 6, spec/protocol.md §10): what a reader decided about a token. */
 export interface ReceiptBody {
+  /** The reader that decided. */
   readerId: number;
   /** SHA-256 of the token bytes. */
   tokenHash: Uint8Array;
+  /** What the reader decided. */
   outcome: ReceiptOutcomeName;
   /** Numeric reason code (spec/protocol.md); 0 when accepted. */
   reason: number;
+  /** Reader time of the decision, unix seconds. */
   time: number;
 }
 
 /** A receipt with the reader's signature (64 bytes) over {@link receiptSigningInput}. */
 export interface Receipt extends ReceiptBody {
+  /** Ed25519 signature by the reader key, 64 bytes. */
   readerSignature: Uint8Array;
 }
 
@@ -407,6 +431,7 @@ export const decodeToken = (b: Uint8Array): PaymentToken => tokenFromCbor(decode
 
 /** A decoded token with the two signing inputs it carries, taken from its bytes. */
 export interface DecodedToken {
+  /** The decoded token. */
   token: PaymentToken;
   /** `walletCertSigningInput(token.walletCert)`. */
   certSigningInput: Uint8Array;
