@@ -39,6 +39,7 @@ export const DEFAULT_MAX_FUTURE_SECONDS = 60;
 
 /** What the reader knows when it judges a token. */
 export interface VerifyContext {
+  /** The issuer keys the reader trusts. */
   issuerKeys: IssuerKeySet;
   /** The reader's clock, unix seconds. */
   now: number;
@@ -69,6 +70,7 @@ export interface VerifyContext {
 
 /** A token that passed every stateless check of spec/protocol.md §5. */
 export interface Accepted {
+  /** Always true. */
   accepted: true;
   /** The decoded token. */
   token: PaymentToken;
@@ -82,6 +84,7 @@ export interface Accepted {
 
 /** A token refused by a stateless check: `reason` is a row of `REASONS` (spec/protocol.md §7). */
 export interface Rejected {
+  /** Always false. */
   accepted: false;
   /** The stable reason name, e.g. `bad_token_signature`. */
   reason: StatelessReason;
@@ -101,8 +104,11 @@ export type Verdict = Accepted | Rejected;
  * signed message (signing input) and the public key (32 bytes).
  */
 export interface SigCheck {
+  /** The signature, 64 bytes. */
   signature: Uint8Array;
+  /** The exact signed bytes (a signing input). */
   message: Uint8Array;
+  /** The public key, 32 bytes. */
   publicKey: Uint8Array;
 }
 
@@ -257,7 +263,9 @@ export function verifyTokenAsync(bytes: Uint8Array, ctx: VerifyContext, verifier
 
 /** A payment request that passed the wallet's checks (spec/protocol.md §6). */
 export interface RequestVerdictOk {
+  /** Always true. */
   accepted: true;
+  /** The decoded request. */
   request: PaymentRequest;
 }
 /** The result of {@link verifyRequest}: the request, or a stateless reason (spec/protocol.md §6, §7). */

@@ -146,8 +146,11 @@ export interface IngestResult {
  * the finding can be proven to a third party (hex strings, as in the JSON report).
  */
 export interface EvidenceToken {
+  /** SHA-256 of the token bytes, hex. */
   tokenHash: string;
+  /** The reader whose journal holds the entry. */
   readerId: number;
+  /** That reader's journal id, hex. */
   journalId: string;
   /** The entry's journal seq. */
   seq: number;
@@ -171,18 +174,27 @@ export interface DoubleSpend {
   walletId: string;
   /** The wallet counter involved. */
   counter: number;
+  /** The entry held first. */
   first: EvidenceToken;
+  /** The entry that conflicts with it. */
   second: EvidenceToken;
+  /** Clearing time of the detection, unix seconds. */
   detectedAt: number;
 }
 
 /** One reader listed one token as a sale more than once: the reader's fault, not the customer's. Settled once. */
 export interface ReaderFault {
+  /** Always `token_listed_twice`. */
   kind: 'token_listed_twice';
+  /** The reader at fault. */
   readerId: number;
+  /** SHA-256 of the token bytes, hex. */
   tokenHash: string;
+  /** The first listing. */
   first: EvidenceToken;
+  /** The second listing. */
   second: EvidenceToken;
+  /** Clearing time of the detection, unix seconds. */
   detectedAt: number;
 }
 
@@ -191,7 +203,9 @@ export interface ReaderFault {
  * missing (a reader that has not uploaded everything).
  */
 export interface ReaderSummary {
+  /** The reader id. */
   readerId: number;
+  /** The journal id, hex. */
   journalId: string;
   /** The merchant (operator) the reader settles to. */
   operatorId: number;
@@ -199,6 +213,7 @@ export interface ReaderSummary {
   profile: string;
   /** Batches held. */
   batches: number;
+  /** Entries held. */
   entries: number;
   /** Highest seq for which every entry from 1 on is accounted for or a gap is listed. */
   lastSeq: number;

@@ -73,6 +73,7 @@ export interface ReaderOptions {
 
 /** The payment request open at this reader: the one price a token may pay now (spec/reader.md §2 step 1). */
 export interface OpenRequest {
+  /** The decoded signed request. */
   request: PaymentRequest;
   /** The signed request bytes (what the machine shows). */
   bytes: Uint8Array;
@@ -82,8 +83,11 @@ export interface OpenRequest {
 
 /** Which request a verdict concerns (for the CLI line and --json). */
 export interface RequestRef {
+  /** The request's 8-byte challenge. */
   challenge: Uint8Array;
+  /** The price, minor units. */
   amount: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
 }
 
@@ -115,13 +119,17 @@ export type AcceptStatus = 'accepted' | 'resumed' | 'tapped_out';
  * {@link Reader.complete} or {@link Reader.void}.
  */
 export interface ReaderAccepted {
+  /** Always true. */
   accepted: true;
   /** 'accepted': charged now; 'resumed': the same token was already committed and is not charged again. */
   status: AcceptStatus;
+  /** Always `ok`. */
   reason: 'ok';
+  /** Always 0. */
   code: 0;
   /** True when this verdict charged the wallet (false for a resumed token). */
   charged: boolean;
+  /** SHA-256 of the token bytes (32 bytes): the token's id in the journal, batches and clearing. */
   tokenHash: Uint8Array;
   /** The paying wallet's id (16 bytes, from its certificate). */
   walletId: Uint8Array;
@@ -129,6 +137,7 @@ export interface ReaderAccepted {
   counter: number;
   /** Amount charged (for a tap-in, the authorised maximum; for a tap-out, the fare). */
   amount: number;
+  /** ISO 4217 numeric currency code of `amount` (e.g. 344 = HKD). */
   currency: number;
   /** Journal entry that recorded the sale. */
   seq: number;
@@ -143,6 +152,7 @@ export interface ReaderAccepted {
  * spec/reader.md §12) or of `REASONS` (stateless reasons, spec/protocol.md §7); `message` is for people.
  */
 export interface ReaderRejected {
+  /** Always false. */
   accepted: false;
   /** Always `rejected`. */
   status: 'rejected';
@@ -152,6 +162,7 @@ export interface ReaderRejected {
   code: number;
   /** A human-readable explanation; not stable, do not parse it. */
   message: string;
+  /** SHA-256 of the token bytes (32 bytes), even for a token that does not decode. */
   tokenHash: Uint8Array;
   /** The decoded token, when it decoded. */
   token?: PaymentToken | undefined;
@@ -198,6 +209,7 @@ export interface BlocklistStatus {
 export interface ExportResult {
   /** The decoded batch. */
   batch: SettlementBatch;
+  /** The reader-signed batch bytes, as sent to clearing. */
   bytes: Uint8Array;
 }
 
