@@ -57,6 +57,7 @@ export interface ReceiverOptions {
  * the Reed-Solomon decoder had to correct. For tuning and field diagnostics; not part of the verdict.
  */
 export interface FrameDiagnostics {
+  /** The FSK profile the frame was sent with. */
   profile: ProfileName;
   /** Sample index (since the receiver started) of the preamble start. */
   startSample: number;
@@ -91,6 +92,7 @@ export interface FrameDiagnostics {
 export interface FskFrame {
   /** The frame's payload bytes (CRC checked). */
   payload: Uint8Array;
+  /** The FSK profile it was sent with. */
   profile: ProfileName;
   /** Segment index (from 0) and segment count of the message it belongs to. */
   segment: { index: number; count: number };

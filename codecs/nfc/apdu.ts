@@ -73,6 +73,7 @@ export interface ParsedCommandApdu extends CommandApdu {
 
 /** A response APDU: the response data and the status word (SW1 << 8 | SW2, e.g. 0x9000). */
 export interface ResponseApdu {
+  /** Response data (may be empty). */
   data: Uint8Array;
   /** Status word, 0x0000..0xFFFF. */
   sw: number;

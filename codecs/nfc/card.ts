@@ -186,15 +186,21 @@ interface Chain {
 
 /** Observable state, for tests and diagnostics. */
 export interface CardState {
+  /** The offpay application is selected. */
   selected: boolean;
+  /** A token was returned in this session (a second GET TOKEN is refused). */
   tokenIssued: boolean;
+  /** A receipt was taken in this session. */
   receiptDone: boolean;
+  /** Response bytes waiting for GET RESPONSE. */
   pendingBytes: number;
+  /** Command bytes received so far in a chained command. */
   chainBytes: number;
 }
 
 /** The card application. One instance per emulated card; `process` calls are serialized. */
 export class CardApplication {
+  /** What the card advertises in its FCI (AID, version, capabilities, sizes). */
   readonly info: CardInfo;
   private readonly fci: Uint8Array;
   private readonly opts: Required<Omit<CardOptions, 'mapError' | 'aid'>> & Pick<CardOptions, 'mapError'>;

@@ -30,14 +30,19 @@ export interface CardLink {
 
 /** One round trip as sent and received. */
 export interface Exchange {
+  /** The command APDU sent. */
   command: Uint8Array;
+  /** The response APDU received (data and status word). */
   response: Uint8Array;
 }
 
 /** Traffic of a {@link ReaderSession}: APDU round trips and bytes sent and received (status words included). */
 export interface LinkStats {
+  /** APDU round trips. */
   roundTrips: number;
+  /** Command APDU bytes sent. */
   bytesSent: number;
+  /** Response APDU bytes received, status words included. */
   bytesReceived: number;
 }
 
@@ -78,6 +83,7 @@ function statusError(sw: number, what: string): OffpayError {
 /** A reader session over one card presentation. Not reusable across cards. */
 export class ReaderSession {
   readonly trace: Exchange[] = [];
+  /** The card's FCI after a successful SELECT. */
   info: CardInfo | undefined;
   private readonly aid: Uint8Array;
   private readonly ext: boolean;
@@ -231,6 +237,7 @@ export class ReaderSession {
  * @typeParam T - the caller's verdict type (e.g. a reader verdict).
  */
 export interface VerifyOutcome<T> {
+  /** The caller's verdict on the token. */
   verdict: T;
   /** Receipt bytes to hand back to the card (sent only if the card advertises receipts). */
   receipt?: Uint8Array;
@@ -253,13 +260,19 @@ export interface TransactOptions<T> extends ReaderOptions {
  * @typeParam T - the verdict type.
  */
 export interface TransactResult<T> {
+  /** What the card advertised (FCI). */
   info: CardInfo;
+  /** The token bytes the card returned (opaque to the transport). */
   token: Uint8Array;
+  /** The verdict of `verify`. */
   verdict: T;
+  /** True when the card took the receipt. */
   receiptSent: boolean;
   /** Set when the receipt could not be delivered (the verdict stands). */
   receiptError?: OffpayError;
+  /** Round trips and bytes. */
   stats: LinkStats;
+  /** Every APDU exchange, in order. */
   trace: Exchange[];
 }
 

@@ -167,6 +167,7 @@ export interface ModuleMatrix {
 
 /** A rendered code ({@link encodeCode}): what it carries and its module matrix, PNG, SVG and terminal renderings. */
 export interface EncodedCode {
+  /** The symbology used. */
   symbology: Symbology;
   /** The error-correction level used. */
   ecc: Ecc;
@@ -294,6 +295,7 @@ export interface DecodeOptions extends ImageLimits {
  * corner positions (image pixels) and how many symbols were in view.
  */
 export interface DecodedCode extends Envelope {
+  /** The symbology read. */
   symbology: Symbology;
   /** As zxing reports it: L/M/Q/H for QR, a percentage for Aztec/PDF417, '' for DataMatrix. */
   ecc: string;
@@ -314,12 +316,19 @@ export interface Point {
 
 /** One symbol as zxing found it, before offpay parsing. */
 export interface RawSymbol {
+  /** True when zxing decoded the symbol (error correction succeeded). */
   valid: boolean;
+  /** zxing's error text for an invalid symbol ('' when valid). */
   error: string;
+  /** The symbology, when it is one offpay knows. */
   symbology: Symbology | undefined;
+  /** The symbol's content bytes. */
   bytes: Uint8Array;
+  /** Error-correction level as zxing reports it. */
   ecc: string;
+  /** Symbol version or size as zxing reports it. */
   symbolVersion: string;
+  /** Corner points in image pixels. */
   position: DecodedCode['position'];
 }
 
