@@ -20,12 +20,15 @@ export interface ChannelOptions {
   seed: number;
   /** Full-band SNR in dB; omit for no noise. */
   snrDb?: number;
+  /** Noise colour (default white). */
   noise?: 'white' | 'pink';
   /** Reverberation: RT60 in seconds and direct-to-reverberant ratio in dB (both needed). */
   rt60?: number;
+  /** Direct-to-reverberant ratio, dB (with `rt60`). */
   drrDb?: number;
   /** Band limits (Hz) of speaker/mic, raised-cosine edges 10 % wide. */
   bandLowHz?: number;
+  /** Upper band limit, Hz. */
   bandHighHz?: number;
   /** Spectral tilt in dB per octave relative to 1 kHz (negative = high frequencies weaker). */
   tiltDbPerOctave?: number;

@@ -82,6 +82,7 @@ function statusError(sw: number, what: string): OffpayError {
 
 /** A reader session over one card presentation. Not reusable across cards. */
 export class ReaderSession {
+  /** Every round trip of this session, in order. */
   readonly trace: Exchange[] = [];
   /** The card's FCI after a successful SELECT. */
   info: CardInfo | undefined;

@@ -59,12 +59,19 @@ export interface ScanResult {
 
 /** Counters of a {@link QrScanner}: frames, passes run, decodes per pass, and what triggered thorough passes. */
 export interface ScannerStats {
+  /** Frames pushed. */
   frames: number;
+  /** Cheap passes run. */
   cheapPasses: number;
+  /** Thorough passes run. */
   thoroughPasses: number;
+  /** Frames decoded by the cheap pass. */
   decodedCheap: number;
+  /** Frames decoded by the thorough pass. */
   decodedThorough: number;
+  /** Thorough passes run because the cheap pass located a symbol. */
   triggeredByCheap: number;
+  /** Thorough passes run because QR finder patterns were seen. */
   triggeredByFinder: number;
 }
 

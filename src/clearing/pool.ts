@@ -16,11 +16,15 @@ import { nodeSha256 } from '../node/crypto.js';
  * carrying reader accepts, and its profile's age limits (seconds).
  */
 export interface TokenJob {
+  /** The token bytes. */
   data: Uint8Array;
   /** The entry's reader time. */
   now: number;
+  /** Payee ids the carrying reader accepts. */
   payees: number[];
+  /** Oldest acceptable token time before `now`, seconds (the reader profile's). */
   maxAge: number;
+  /** Clock skew allowed after `now`, seconds. */
   maxFuture: number;
 }
 

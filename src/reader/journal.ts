@@ -34,6 +34,7 @@ export const JOURNAL_ID_BYTES = 8;
 
 /** One reader journal entry, `[seq, kind, time, data, value]` in deterministic CBOR (spec/reader.md §9). */
 export interface JournalEntry {
+  /** Sequence number: 1 for the first entry, no gaps. */
   seq: number;
   /** What happened (see {@link JournalKind}). */
   kind: JournalKindName;
@@ -47,8 +48,11 @@ export interface JournalEntry {
 
 /** A stored entry: its canonical bytes and the chain hash after it. */
 export interface JournalRow {
+  /** The entry's sequence number. */
   seq: number;
+  /** The entry's canonical CBOR bytes. */
   bytes: Uint8Array;
+  /** The chain hash after this entry, 32 bytes. */
   hash: Uint8Array;
 }
 

@@ -23,11 +23,17 @@ export const TOKEN_STATUS: TokenStatus[] = ['pending', 'completed', 'voided', 'c
 
 /** What the reader remembers about a token it accepted (or recorded as conflict evidence). */
 export interface TokenRecord {
+  /** SHA-256 of the token bytes, 32 bytes. */
   hash: Uint8Array;
+  /** Where the sale stands. */
   status: TokenStatus;
+  /** The paying wallet's id, 16 bytes. */
   walletId: Uint8Array;
+  /** The token's wallet counter. */
   counter: number;
+  /** Amount charged (or authorised, for a tap-in), minor units. */
   amount: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
   /** Reader day (days since epoch, UTC) the token counted towards. */
   day: number;
