@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /** Undocumented interface/class fields on 2026-12-05 (every other kind: 0). Only ever lower it. */
-const UNDOCUMENTED_FIELDS_CEILING = 584;
+const UNDOCUMENTED_FIELDS_CEILING = 377;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ci = process.env.CI === 'true' || process.env.CI === '1';
