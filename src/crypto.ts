@@ -25,22 +25,31 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
 import { isCanonicalEncoding, isSmallOrderEncoding } from './weakkeys.js';
 
+/** Length of an Ed25519 public key, bytes (RFC 8032). */
 export const PUBLIC_KEY_BYTES = 32;
+/** Length of an Ed25519 secret key (seed), bytes (RFC 8032). */
 export const SECRET_KEY_BYTES = 32;
+/** Length of an Ed25519 signature, bytes (RFC 8032). */
 export const SIGNATURE_BYTES = 64;
 
 /** A synchronous Ed25519 verifier. */
 export interface SyncVerifier {
   readonly name: string;
+  /**
+   * True when `signature` (64 bytes) is valid for `message` under `publicKey` (32 bytes) by the one rule of
+   * spec/protocol.md §8.1; false (never a throw) otherwise.
+   */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
 /** An asynchronous Ed25519 verifier (WebCrypto). */
 export interface AsyncVerifier {
   readonly name: string;
+  /** Resolves true when `signature` is valid for `message` under `publicKey` by spec/protocol.md §8.1, else false. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
 }
 
+/** Either kind of Ed25519 verifier; every backend gives the same verdict on every vector. */
 export type Verifier = SyncVerifier | AsyncVerifier;
 
 /** The order of the prime-order subgroup, L = 2^252 + 27742317777372353535851937790883648493. */
@@ -98,6 +107,7 @@ export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
   return ed25519.sign(message, secretKey);
 }
 
+/** The 32-byte Ed25519 public key of a 32-byte secret key (RFC 8032). */
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
   return ed25519.getPublicKey(secretKey);
 }
@@ -112,10 +122,12 @@ export function seededSecretKey(seed: string, label: string): Uint8Array {
   return sha256(utf8(`offpay-seed:${seed}:${label}`));
 }
 
+/** SHA-256 of `data` (32 bytes; noble, browser-safe). */
 export function sha256(data: Uint8Array): Uint8Array {
   return nobleSha256(data);
 }
 
+/** The UTF-8 bytes of a string. */
 export function utf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
@@ -232,12 +244,17 @@ export function webCryptoEd25519(cacheSize = 1024): AsyncVerifier {
   };
 }
 
+/** Lower-case hex of the bytes. */
 export function toHex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
   return s;
 }
 
+/**
+ * The bytes of a hex string (either case, surrounding whitespace ignored).
+ * @throws Error for an odd length or a non-hex character.
+ */
 export function fromHex(h: string): Uint8Array {
   const clean = h.trim();
   if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) throw new Error('not a hex string');
@@ -275,6 +292,7 @@ export function prefixKey(b: Uint8Array): number {
   return (b[0] ?? 0) + 256 * ((b[1] ?? 0) + 256 * ((b[2] ?? 0) + 256 * ((b[3] ?? 0) + 256 * ((b[4] ?? 0) + 256 * (b[5] ?? 0)))));
 }
 
+/** True when `a` and `b` hold the same bytes; the time taken depends only on the length, not on where they differ. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;

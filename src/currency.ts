@@ -4,9 +4,16 @@
  */
 import { OffpayError } from './errors.js';
 
+/**
+ * An ISO 4217 currency: alphabetic code (`HKD`), numeric code (344, what goes on the wire) and minor-unit
+ * exponent (2: amounts are in cents).
+ */
 export interface Currency {
+  /** Alphabetic code, upper case (`HKD`). */
   alpha: string;
+  /** Numeric code, 1..999 (344). */
   numeric: number;
+  /** Decimal places of the minor unit (0 for JPY, 2 for HKD, 3 for KWD). */
   exponent: number;
 }
 
@@ -30,14 +37,20 @@ const TABLE: Currency[] = [
   { alpha: 'EUR', numeric: 978, exponent: 2 },
 ];
 
+/** Largest amount {@link parseAmount} returns, minor units: 2^53 - 1 (exact in a double). */
 export const MAX_AMOUNT = Number.MAX_SAFE_INTEGER;
 
+/**
+ * The currency with this alphabetic code (any case).
+ * @throws OffpayError `currency.unknown` for a code not in offpay's table.
+ */
 export function currencyByAlpha(alpha: string): Currency {
   const c = TABLE.find((x) => x.alpha === alpha.toUpperCase());
   if (!c) throw new OffpayError('currency.unknown', `unknown currency '${alpha}' (known: ${TABLE.map((x) => x.alpha).join(', ')})`);
   return c;
 }
 
+/** The currency with this ISO 4217 numeric code, or undefined if offpay's table does not list it. */
 export function currencyByNumeric(numeric: number): Currency | undefined {
   return TABLE.find((x) => x.numeric === numeric);
 }
@@ -74,6 +87,10 @@ export function formatAmount(minor: number | bigint, currency: Currency | number
   return exp ? `${s.slice(0, -exp)}.${s.slice(-exp)}` : s;
 }
 
+/**
+ * Format an amount in minor units with its currency's alphabetic code: `formatMoney(1250, 344)` is `HKD 12.50`
+ * (an unknown code prints as `#<code>`).
+ */
 export function formatMoney(minor: number | bigint, currency: number): string {
   const c = currencyByNumeric(currency);
   return `${c?.alpha ?? `#${currency}`} ${formatAmount(minor, currency)}`;

@@ -7,7 +7,9 @@
  * spec/reader.md. A code, once published, never changes meaning.
  */
 export class OffpayError extends Error {
+  /** The stable `area.reason` code. */
   readonly code: string;
+  /** Structured details (offsets, sizes), when the thrower gives any. */
   readonly detail: Record<string, unknown> | undefined;
 
   constructor(code: string, message: string, detail?: Record<string, unknown>) {
@@ -17,11 +19,13 @@ export class OffpayError extends Error {
     this.detail = detail;
   }
 
+  /** The JSON form the CLI prints: `{ error: code, message, detail? }`. */
   toJSON(): Record<string, unknown> {
     return { error: this.code, message: this.message, ...(this.detail ? { detail: this.detail } : {}) };
   }
 }
 
+/** True when `e` is an {@link OffpayError} (a type guard). */
 export function isOffpayError(e: unknown): e is OffpayError {
   return e instanceof OffpayError;
 }

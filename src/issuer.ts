@@ -45,12 +45,33 @@ export function checkWalletLimits(maxPerPayment: number, offlineAllowance: numbe
   }
 }
 
+/** An issuer key with its Ed25519 secret key (32 bytes): what an {@link Issuer} signs with. */
 export interface IssuerSigningKey extends IssuerKey {
   secretKey: Uint8Array;
 }
 
+/**
+ * The issuer: holds Ed25519 signing keys by key index, publishes the {@link IssuerKeySet} that wallets and
+ * readers trust, and signs wallet and reader certificates (spec/protocol.md §1, §4 and §8.2 are normative).
+ * New signatures use the valid key with the highest index ({@link Issuer.currentKey}).
+ *
+ * Errors: `issuer.weak_public_key` (a key that is not a canonical point of prime order, spec/protocol.md §8.2),
+ * `issuer.bad_wallet_limits` (see {@link checkWalletLimits}); a plain `Error` for no keys or no valid key.
+ *
+ * @example
+ * ```ts
+ * import { Issuer, randomSecretKey, publicKeyOf, dayOf } from 'offpay';
+ * const now = Math.floor(Date.now() / 1000);
+ * const issuer = Issuer.fromSecret(1, 1, randomSecretKey(), now - 86400, now + 365 * 86400);
+ * const cert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(walletKey), expiryDay: dayOf(now) + 30,
+ *   maxPerPayment: 20_000, offlineAllowance: 50_000, currency: 344 }, now);
+ * const keys = issuer.keySet();   // give this to readers and wallets
+ * ```
+ */
 export class Issuer {
+  /** The issuer id named by every certificate and key set. */
   readonly issuerId: number;
+  /** The signing keys, by key index. */
   readonly keys: IssuerSigningKey[];
 
   constructor(issuerId: number, keys: IssuerSigningKey[]) {
@@ -59,6 +80,7 @@ export class Issuer {
     this.keys = keys;
   }
 
+  /** An issuer with one key: `keyIndex`, its 32-byte secret key, valid from `notBefore` to `notAfter` (unix seconds). */
   static fromSecret(issuerId: number, keyIndex: number, secretKey: Uint8Array, notBefore: number, notAfter: number): Issuer {
     return new Issuer(issuerId, [{ keyIndex, secretKey, publicKey: publicKeyOf(secretKey), notBefore, notAfter }]);
   }
@@ -76,12 +98,21 @@ export class Issuer {
     return k;
   }
 
+  /**
+   * The signing key with this index.
+   * @throws Error when there is none.
+   */
   key(keyIndex: number): IssuerSigningKey {
     const k = this.keys.find((x) => x.keyIndex === keyIndex);
     if (!k) throw new Error(`no issuer key with index ${keyIndex}`);
     return k;
   }
 
+  /**
+   * Sign a wallet certificate at time `now` (unix seconds) with the current key, or with key `keyIndex`.
+   * Amounts are minor units of `currency` (ISO 4217 numeric); `expiryDay` is days since 1970-01-01 UTC.
+   * @throws OffpayError `issuer.weak_public_key`, `issuer.bad_wallet_limits`.
+   */
   issueWalletCert(body: Omit<WalletCertBody, 'keyIndex'>, now: number, keyIndex?: number): WalletCert {
     if (isWeakPublicKey(body.walletPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a wallet key that is not a canonical point of prime order (small-order, mixed-order or not on the curve)');
     checkWalletLimits(body.maxPerPayment, body.offlineAllowance);
@@ -90,6 +121,11 @@ export class Issuer {
     return { ...full, issuerSignature: sign(walletCertSigningInput(full), key.secretKey) };
   }
 
+  /**
+   * Sign a reader certificate (reader id, operator id, profile, validity in unix seconds) at time `now`, with the
+   * current key or key `keyIndex`.
+   * @throws OffpayError `issuer.weak_public_key`.
+   */
   issueReaderCert(body: Omit<ReaderCertBody, 'keyIndex'>, now: number, keyIndex?: number): ReaderCert {
     if (isWeakPublicKey(body.readerPublicKey)) throw new OffpayError('issuer.weak_public_key', 'refusing to certify a reader key that is not a canonical point of prime order (small-order, mixed-order or not on the curve)');
     const key = keyIndex === undefined ? this.currentKey(now) : this.key(keyIndex);

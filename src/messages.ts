@@ -10,6 +10,7 @@ import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { sha256, signingInput, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
 import { OffpayError } from './errors.js';
 
+/** The protocol version every message carries as its second element (spec/protocol.md §11). */
 export const PROTOCOL_VERSION = 2;
 
 /** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch. */
@@ -23,6 +24,7 @@ export const MessageType = {
   Blocklist: 7,
   SettlementBatch: 8,
 } as const;
+/** The name of a message type (a key of {@link MessageType}). */
 export type MessageTypeName = keyof typeof MessageType;
 
 /** Domain-separation tags, one per signed structure. */
@@ -36,9 +38,13 @@ export const SigningTag = {
   SettlementBatch: 'OFFPAY-V2-BATCH',
 } as const;
 
+/** Length of a payment request's challenge, bytes. */
 export const CHALLENGE_BYTES = 8;
+/** Length of a wallet id, bytes (see {@link walletIdOf}). */
 export const WALLET_ID_BYTES = 16;
+/** Largest unsigned integer a field may hold: 2^53 - 1 (exact in a JavaScript number; spec/protocol.md §3.3). */
 export const MAX_UINT = Number.MAX_SAFE_INTEGER;
+/** Largest wallet counter: 2^32 - 1 (then the wallet needs a new certificate: `wallet.counter_exhausted`). */
 export const MAX_COUNTER = 0xffffffff;
 /**
  * Largest amount and certificate limit in minor units: 2^32 - 1 (uint32; HKD 42,949,672.95). Keeps every
@@ -47,11 +53,18 @@ export const MAX_COUNTER = 0xffffffff;
  */
 export const MAX_TOKEN_AMOUNT = 0xffffffff;
 
+/** Reader profile names and their numbers in a reader certificate (spec/protocol.md §4). */
 export const ReaderProfile = { vending: 0, transit: 1 } as const;
+/** The name of a reader profile: `vending` or `transit` (its parameters: `PROFILES` of `offpay/reader`). */
 export type ReaderProfileName = keyof typeof ReaderProfile;
 
+/**
+ * One issuer public key: its index (named by certificates and blocklists), the Ed25519 public key (32 bytes)
+ * and its validity in unix seconds, inclusive at both ends.
+ */
 export interface IssuerKey {
   keyIndex: number;
+  /** Ed25519 public key, 32 bytes. */
   publicKey: Uint8Array;
   /** Unix seconds, inclusive. */
   notBefore: number;
@@ -59,13 +72,19 @@ export interface IssuerKey {
   notAfter: number;
 }
 
+/** The issuer's public keys (message type 1, spec/protocol.md §4): what wallets and readers are provisioned with. */
 export interface IssuerKeySet {
+  /** The issuer id. */
   issuerId: number;
+  /** The keys, each with its index and validity. */
   keys: IssuerKey[];
 }
 
+/** The signed fields of a wallet certificate (message type 2, spec/protocol.md §4; spec/messages.cddl). */
 export interface WalletCertBody {
+  /** Index of the issuer key that signs this certificate (in the {@link IssuerKeySet}). */
   keyIndex: number;
+  /** The wallet's Ed25519 public key, 32 bytes (never a weak key: spec/protocol.md §8.2). */
   walletPublicKey: Uint8Array;
   /** Last valid day, as days since 1970-01-01 UTC (valid through 23:59:59 of that day). */
   expiryDay: number;
@@ -77,34 +96,59 @@ export interface WalletCertBody {
   currency: number;
 }
 
+/** A wallet certificate with the issuer's signature (64 bytes) over {@link walletCertSigningInput}. */
 export interface WalletCert extends WalletCertBody {
+  /** Ed25519 signature by issuer key `keyIndex`, 64 bytes. */
   issuerSignature: Uint8Array;
 }
 
+/**
+ * The signed fields of a reader certificate (message type 3, spec/protocol.md §4): reader id, its public key
+ * (32 bytes), operator, profile, and validity from `notBefore` to `notAfter` (unix seconds, inclusive).
+ */
 export interface ReaderCertBody {
+  /** Index of the issuer key that signs this certificate. */
   keyIndex: number;
+  /** The reader id, 0..2^32-1: the payee id a token to this reader names. */
   readerId: number;
+  /** The reader's Ed25519 public key, 32 bytes (never a weak key). */
   readerPublicKey: Uint8Array;
   /** Merchant (vending) or operator (transit) id; a payee id in the same namespace as reader ids. */
   operatorId: number;
+  /** The reader profile (`vending` or `transit`), which selects its row of `PROFILES`. */
   profile: ReaderProfileName;
+  /** Start of validity, unix seconds, inclusive. */
   notBefore: number;
+  /** End of validity, unix seconds, inclusive. */
   notAfter: number;
 }
 
+/** A reader certificate with the issuer's signature (64 bytes) over {@link readerCertSigningInput}. */
 export interface ReaderCert extends ReaderCertBody {
+  /** Ed25519 signature by issuer key `keyIndex`, 64 bytes. */
   issuerSignature: Uint8Array;
 }
 
+/**
+ * The signed fields of a payment request (message type 4, spec/protocol.md §4): the reader certificate, the
+ * amount in minor units of `currency` (ISO 4217 numeric), an 8-byte challenge and the reader time (unix seconds).
+ */
 export interface PaymentRequestBody {
+  /** The requesting reader's certificate. */
   readerCert: ReaderCert;
+  /** The price, minor units of `currency`, at least 1. */
   amount: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
+  /** 8 random bytes the answering token must carry (binds the token to this request). */
   challenge: Uint8Array;
+  /** Reader time of the request, unix seconds. */
   time: number;
 }
 
+/** A payment request with the reader's signature (64 bytes) over {@link requestSigningInput}. */
 export interface PaymentRequest extends PaymentRequestBody {
+  /** Ed25519 signature by the reader key, 64 bytes. */
   readerSignature: Uint8Array;
 }
 
@@ -114,11 +158,15 @@ export interface PaymentRequest extends PaymentRequestBody {
  * counter of these travel on the wire. Without one it is a one-way token, which carries payee and time.
  */
 export interface PaymentTokenBody {
+  /** The paying wallet's certificate. */
   walletCert: WalletCert;
   /** A reader id, or an operator id for one-way transit. */
   payee: number;
+  /** Amount paid, minor units of the certificate's currency (verification refuses 0 and more than maxPerPayment). */
   amount: number;
+  /** Wallet counter, 1..2^32-1, never used twice by one wallet (spec/protocol.md §9.2). */
   counter: number;
+  /** Wallet time of payment, unix seconds. */
   time: number;
   /** The request's challenge, when the token answers a payment request (request-bound). */
   challenge?: Uint8Array | undefined;
@@ -126,6 +174,7 @@ export interface PaymentTokenBody {
 
 /** A whole token: its signed body and the wallet signature (a request-bound one bound to its request). */
 export interface PaymentToken extends PaymentTokenBody {
+  /** Ed25519 signature by the wallet key, 64 bytes. */
   walletSignature: Uint8Array;
 }
 
@@ -154,21 +203,27 @@ export interface TokenBinding {
   time: number;
   challenge: Uint8Array;
 }
-
 export const ReceiptOutcome = { accepted: 0, rejected: 1, voided: 2 } as const;
+/** The name of a receipt outcome: `accepted`, `rejected` or `voided`. */
 export type ReceiptOutcomeName = keyof typeof ReceiptOutcome;
 
+/** The signed fields of a receipt (message type 6, spec/protocol.md §10): what a reader decided about a token. */
 export interface ReceiptBody {
+  /** The reader that decided. */
   readerId: number;
   /** SHA-256 of the token bytes. */
   tokenHash: Uint8Array;
+  /** What the reader decided. */
   outcome: ReceiptOutcomeName;
   /** Numeric reason code (spec/protocol.md); 0 when accepted. */
   reason: number;
+  /** Reader time of the decision, unix seconds. */
   time: number;
 }
 
+/** A receipt with the reader's signature (64 bytes) over {@link receiptSigningInput}. */
 export interface Receipt extends ReceiptBody {
+  /** Ed25519 signature by the reader key, 64 bytes. */
   readerSignature: Uint8Array;
 }
 
@@ -220,10 +275,15 @@ export function issuerKeySetToCbor(s: IssuerKeySet): CborValue {
   return [MessageType.IssuerKeySet, PROTOCOL_VERSION, s.issuerId, keys.map((k) => [k.keyIndex, k.publicKey, k.notBefore, k.notAfter])];
 }
 
+/** The deterministic CBOR bytes of an issuer key set (message type 1). */
 export function encodeIssuerKeySet(s: IssuerKeySet): Uint8Array {
   return encodeCbor(issuerKeySetToCbor(s));
 }
 
+/**
+ * Decode an issuer key set (strict deterministic CBOR).
+ * @throws OffpayError `cbor.*` (empty, too_large over 64 KiB, malformed, non_canonical, unsupported, too_deep) or `message.*` (bad_structure, wrong_type, unsupported_version).
+ */
 export function decodeIssuerKeySet(bytes: Uint8Array): IssuerKeySet {
   const a = openMessage(decodeCbor(bytes), MessageType.IssuerKeySet, 'issuer key set', 4);
   const issuerId = asUint(a[2], 'issuerId');
@@ -271,7 +331,12 @@ export function walletCertFromCbor(v: CborValue): WalletCert {
   };
 }
 
+/** The deterministic CBOR bytes of a wallet certificate. */
 export const encodeWalletCert = (c: WalletCert): Uint8Array => encodeCbor(walletCertToCbor(c));
+/**
+ * Decode a wallet certificate (strict deterministic CBOR, spec/protocol.md §3.4). Does not check the signature.
+ * @throws OffpayError `cbor.*` (empty, too_large over 64 KiB, malformed, non_canonical, unsupported, too_deep) or `message.*` (bad_structure, wrong_type, unsupported_version).
+ */
 export const decodeWalletCert = (b: Uint8Array): WalletCert => walletCertFromCbor(decodeCbor(b));
 
 /** Wallet id: the first 16 bytes of SHA-256(signingInput("OFFPAY-V2-WALLET-ID", walletPublicKey)). */
@@ -290,6 +355,7 @@ export function readerCertToCbor(c: ReaderCert): CborValue[] {
   return [...readerCertBodyArray(c), c.issuerSignature];
 }
 
+/** The bytes the issuer signs for a reader certificate: signingInput("OFFPAY-V1-READER-CERT", CBOR(body array)). */
 export function readerCertSigningInput(c: ReaderCertBody): Uint8Array {
   return signingInput(SigningTag.ReaderCert, encodeCbor(readerCertBodyArray(c)));
 }
@@ -309,7 +375,12 @@ export function readerCertFromCbor(v: CborValue): ReaderCert {
   };
 }
 
+/** The deterministic CBOR bytes of a reader certificate. */
 export const encodeReaderCert = (c: ReaderCert): Uint8Array => encodeCbor(readerCertToCbor(c));
+/**
+ * Decode a reader certificate (strict deterministic CBOR). Does not check the signature.
+ * @throws OffpayError `cbor.*` (empty, too_large over 64 KiB, malformed, non_canonical, unsupported, too_deep) or `message.*` (bad_structure, wrong_type, unsupported_version).
+ */
 export const decodeReaderCert = (b: Uint8Array): ReaderCert => readerCertFromCbor(decodeCbor(b));
 
 // ---------------------------------------------------------------------------------------------------------
@@ -319,6 +390,7 @@ function requestBodyArray(r: PaymentRequestBody): CborValue[] {
   return [MessageType.PaymentRequest, PROTOCOL_VERSION, readerCertToCbor(r.readerCert), r.amount, r.currency, r.challenge, r.time];
 }
 
+/** The bytes a reader signs for a payment request: signingInput("OFFPAY-V1-REQUEST", CBOR(body array)). */
 export function requestSigningInput(r: PaymentRequestBody): Uint8Array {
   return signingInput(SigningTag.PaymentRequest, encodeCbor(requestBodyArray(r)));
 }
@@ -339,7 +411,12 @@ export function requestFromCbor(v: CborValue): PaymentRequest {
   };
 }
 
+/** The deterministic CBOR bytes of a payment request. */
 export const encodeRequest = (r: PaymentRequest): Uint8Array => encodeCbor(requestToCbor(r));
+/**
+ * Decode a payment request (strict deterministic CBOR). Does not check signatures: see {@link verifyRequest}.
+ * @throws OffpayError `cbor.*` (empty, too_large over 64 KiB, malformed, non_canonical, unsupported, too_deep) or `message.*` (bad_structure, wrong_type, unsupported_version).
+ */
 export const decodeRequest = (b: Uint8Array): PaymentRequest => requestFromCbor(decodeCbor(b));
 
 // ---------------------------------------------------------------------------------------------------------
@@ -395,6 +472,7 @@ export function tokenFromCbor(v: CborValue): WireToken {
   };
 }
 
+/** The deterministic CBOR bytes of a payment token. */
 export const encodeToken = (t: PaymentToken): Uint8Array => encodeCbor(tokenToCbor(t));
 /** The token as its bytes carry it (a request-bound token without payee, time and challenge). */
 export const decodeToken = (b: Uint8Array): WireToken => tokenFromCbor(decodeCbor(b));
@@ -475,6 +553,7 @@ function receiptBodyArray(r: ReceiptBody): CborValue[] {
   return [MessageType.Receipt, PROTOCOL_VERSION, r.readerId, r.tokenHash, ReceiptOutcome[r.outcome], r.reason, r.time];
 }
 
+/** The bytes a reader signs for a receipt: signingInput("OFFPAY-V1-RECEIPT", CBOR(body array)). */
 export function receiptSigningInput(r: ReceiptBody): Uint8Array {
   return signingInput(SigningTag.Receipt, encodeCbor(receiptBodyArray(r)));
 }
@@ -496,7 +575,12 @@ export function receiptFromCbor(v: CborValue): Receipt {
   };
 }
 
+/** The deterministic CBOR bytes of a receipt. */
 export const encodeReceipt = (r: Receipt): Uint8Array => encodeCbor(receiptToCbor(r));
+/**
+ * Decode a receipt (strict deterministic CBOR). Does not check the signature: see {@link verifyReceipt}.
+ * @throws OffpayError `cbor.*` (empty, too_large over 64 KiB, malformed, non_canonical, unsupported, too_deep) or `message.*` (bad_structure, wrong_type, unsupported_version).
+ */
 export const decodeReceipt = (b: Uint8Array): Receipt => receiptFromCbor(decodeCbor(b));
 
 // ---------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ export const REASONS = {
   weak_public_key: { code: 23, text: 'the certificate holds a small-order (weak) Ed25519 public key' },
 } as const;
 
+/** The name of a stateless verdict reason (a key of {@link REASONS}, codes 1-31). */
 export type StatelessReason = keyof typeof REASONS;
 
 /** Look up a reason's number; unknown names (e.g. reader reasons registered elsewhere) get 0xff. */

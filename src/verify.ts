@@ -34,7 +34,9 @@ import {
 import { REASONS, type StatelessReason } from './reasons.js';
 import { isWeakPublicKey } from './weakkeys.js';
 
+/** Default oldest acceptable token or request time, seconds before `now` (`time_too_old` beyond it). */
 export const DEFAULT_MAX_AGE_SECONDS = 300;
+/** Default clock skew allowed for a token or request dated after `now`, seconds (`time_in_future` beyond it). */
 export const DEFAULT_MAX_FUTURE_SECONDS = 60;
 
 /**
@@ -58,6 +60,7 @@ export function requestContextOf(r: PaymentRequest): VerifyRequestContext {
 
 /** What the reader knows when it judges a token. */
 export interface VerifyContext {
+  /** The issuer keys the reader trusts. */
   issuerKeys: IssuerKeySet;
   /** The reader's clock, unix seconds. */
   now: number;
@@ -86,8 +89,11 @@ export interface VerifyContext {
   sha256?: ((data: Uint8Array) => Uint8Array) | undefined;
 }
 
+/** A token that passed every stateless check of spec/protocol.md §5. */
 export interface Accepted {
+  /** Always true. */
   accepted: true;
+  /** The decoded token. */
   token: PaymentToken;
   /** SHA-256 of the token bytes. */
   tokenHash: Uint8Array;
@@ -97,21 +103,33 @@ export interface Accepted {
   currency: number;
 }
 
+/** A token refused by a stateless check: `reason` is a row of `REASONS` (spec/protocol.md §7). */
 export interface Rejected {
+  /** Always false. */
   accepted: false;
+  /** The stable reason name, e.g. `bad_token_signature`. */
   reason: StatelessReason;
   /** Numeric reason code (spec/protocol.md §Reason codes). */
   code: number;
+  /** A human-readable explanation; not stable, do not parse it. */
   message: string;
   /** The decoded token as its bytes carry it, when decoding got that far. */
   token?: WireToken | undefined;
 }
 
+/** The result of {@link verifyToken}: a value, never an exception. */
 export type Verdict = Accepted | Rejected;
 
+/**
+ * One Ed25519 check the verification generators ask their driver to perform: signature (64 bytes), the exact
+ * signed message (signing input) and the public key (32 bytes).
+ */
 export interface SigCheck {
+  /** The signature, 64 bytes. */
   signature: Uint8Array;
+  /** The exact signed bytes (a signing input). */
   message: Uint8Array;
+  /** The public key, 32 bytes. */
   publicKey: Uint8Array;
 }
 
@@ -239,7 +257,20 @@ async function driveAsync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifi
   return step.value;
 }
 
-/** Verify a token synchronously (noble by default). Never throws on bad bytes: returns a Rejected verdict. */
+/**
+ * Verify a token synchronously (noble by default). Never throws on bad bytes: returns a Rejected verdict.
+ * The checks and their order are spec/protocol.md §5 (normative); each reason is a row of `REASONS`
+ * (spec/protocol.md §7). Stateless: replay, limits and blocklists are the `Reader`'s job (`offpay/reader`).
+ * @throws OffpayError `verify.bad_context` only for a malformed `ctx` (a caller bug, not a token verdict).
+ *
+ * @example
+ * ```ts
+ * import { verifyToken } from 'offpay';
+ * const v = verifyToken(tokenBytes, { issuerKeys, now: Math.floor(Date.now() / 1000), payees: [4201], request });
+ * if (v.accepted) console.log(v.token.amount, v.currency);
+ * else console.log(v.reason, v.code);   // e.g. 'wrong_payee', 11
+ * ```
+ */
 export function verifyToken(bytes: Uint8Array, ctx: VerifyContext, verifier: SyncVerifier = nobleEd25519): Verdict {
   return driveSync(tokenVerification(bytes, ctx), verifier);
 }
@@ -252,10 +283,14 @@ export function verifyTokenAsync(bytes: Uint8Array, ctx: VerifyContext, verifier
 // ---------------------------------------------------------------------------------------------------------
 // Payment requests (the wallet checks the reader before paying)
 
+/** A payment request that passed the wallet's checks (spec/protocol.md §6). */
 export interface RequestVerdictOk {
+  /** Always true. */
   accepted: true;
+  /** The decoded request. */
   request: PaymentRequest;
 }
+/** The result of {@link verifyRequest}: the request, or a stateless reason (spec/protocol.md §6, §7). */
 export type RequestVerdict = RequestVerdictOk | { accepted: false; reason: StatelessReason; code: number; message: string };
 
 export function* requestVerification(
@@ -289,6 +324,12 @@ export function* requestVerification(
   return { accepted: true, request: r };
 }
 
+/**
+ * Check a reader's payment request before paying (spec/protocol.md §6, normative): reader key not weak, issuer
+ * key known and valid, reader certificate signature, certificate validity, request signature, request time within
+ * `maxAgeSeconds` (default 300) / `maxFutureSeconds` (default 60) of `now` (unix seconds). Never throws on bad
+ * bytes: a refused request is a value with its reason.
+ */
 export function verifyRequest(
   bytes: Uint8Array,
   ctx: { issuerKeys: IssuerKeySet; now: number; maxAgeSeconds?: number; maxFutureSeconds?: number },

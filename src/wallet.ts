@@ -23,6 +23,10 @@ import {
 } from './messages.js';
 import { verifyRequest } from './verify.js';
 
+/**
+ * The durable state of a wallet's counter: the last counter used and the running offline total under the
+ * current certificate (spec/protocol.md §9.2).
+ */
 export interface CounterState {
   /** Last counter value used (0 before the first token). */
   counter: number;
@@ -63,14 +67,35 @@ export class MemoryCounterStore implements CounterStore {
   }
 }
 
+/** Options of {@link Wallet.pay}. */
 export interface PayOptions {
   /** Unix seconds (default: the wallet clock). */
   time?: number;
 }
 
+/**
+ * A wallet: an Ed25519 key, its issuer-signed certificate and a durable monotonic counter (spec/protocol.md
+ * §9, normative). It signs payment tokens; each token reserves the next counter value durably before it is
+ * signed, so a counter is never used twice, even across crashes and processes.
+ *
+ * Errors (`OffpayError`): `wallet.key_mismatch` (constructor: key not that of the certificate);
+ * `wallet.amount_invalid`, `wallet.bad_challenge`, `wallet.over_payment_limit`,
+ * `wallet.over_offline_allowance`, `wallet.counter_exhausted`, `wallet.currency_mismatch`, and `request.<reason>`
+ * when a request given as bytes fails verification against `issuerKeys`.
+ *
+ * @example
+ * ```ts
+ * import { Wallet, MemoryCounterStore } from 'offpay';
+ * const wallet = new Wallet({ secretKey: walletKey, cert, counter: new MemoryCounterStore() });
+ * const token = await wallet.pay(requestBytes, { issuerKeys }); // the signed token bytes (~200 B)
+ * ```
+ */
 export class Wallet {
+  /** The wallet's Ed25519 secret key, 32 bytes. */
   readonly secretKey: Uint8Array;
+  /** The wallet certificate (limits: maxPerPayment, offlineAllowance, currency, expiry day). */
   readonly cert: WalletCert;
+  /** The durable counter store. */
   readonly store: CounterStore;
   private readonly clock: () => number;
   private queue: Promise<unknown> = Promise.resolve();
@@ -85,6 +110,7 @@ export class Wallet {
     this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
   }
 
+  /** The wallet id: 16 bytes derived from the wallet public key (spec/protocol.md §4); what blocklists list. */
   get walletId(): Uint8Array {
     return walletIdOf(this.cert.walletPublicKey);
   }

@@ -9,6 +9,10 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c >>> 0;
 }
 
+/**
+ * CRC-32 (IEEE 802.3) of the bytes as an unsigned 32-bit number: `crc32(utf8('123456789'))` is 0xCBF43926.
+ * The frame check of spec/fsk.md §4.
+ */
 export function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);

@@ -15,10 +15,15 @@ import { crc32 } from './crc32.js';
 import { rsEncode } from './rs.js';
 import { FRAME_VERSION, symbolPeriod, symbolsPerByte, type Profile } from './profiles.js';
 
+/** Frame header length, bytes: version/profile, then segment index, count and payload length (spec/fsk.md §4). */
 export const HEADER_BYTES = 3;
+/** CRC-32 length after header and payload, bytes (big-endian; spec/fsk.md §4). */
 export const CRC_BYTES = 4;
+/** Largest payload of one frame, bytes (10-bit length field, capped; spec/fsk.md §4). */
 export const MAX_FRAME_PAYLOAD = 512;
+/** Most frames (segments) one message may be split into (3-bit field; spec/fsk.md §8). */
 export const MAX_SEGMENTS = 8;
+/** Largest message {@link encode} sends: MAX_FRAME_PAYLOAD x MAX_SEGMENTS = 4096 bytes. */
 export const MAX_MESSAGE = MAX_FRAME_PAYLOAD * MAX_SEGMENTS;
 export const MAX_CODEWORD = 255;
 

@@ -16,14 +16,18 @@ import {
 } from './frame.js';
 import { getProfile, PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type Profile, type ProfileName } from './profiles.js';
 
+/** Lowest sample rate the codec accepts, Hz (`fsk.bad_rate` below it). */
 export const MIN_RATE = 8000;
+/** Highest sample rate the codec accepts, Hz (`fsk.bad_rate` above it). */
 export const MAX_RATE = 192000;
 /** Default peak amplitude of a frame (-6 dBFS). */
 export const DEFAULT_PEAK = 0.5;
 /** Silence between consecutive segment frames, seconds (exactly SEGMENT_GAP_US microseconds). */
 export const SEGMENT_GAP = SEGMENT_GAP_US / 1e6;
 
+/** Options of {@link encode}. */
 export interface EncodeOptions {
+  /** FSK profile name, a row of `PROFILES` (default: the spec's default profile; spec/fsk.md §3). */
   profile?: ProfileName;
   /** Output sample rate in Hz (default 48000). */
   sampleRate?: number;
@@ -138,7 +142,15 @@ export function segmentPayload(payload: Uint8Array): Uint8Array[] {
 
 /**
  * Encode `payload` (any length up to MAX_MESSAGE) as audio: one frame, or several segment frames separated
- * by SEGMENT_GAP of silence. The result peaks at `peak`.
+ * by SEGMENT_GAP of silence. The result peaks at `peak`. The waveform is normative: spec/fsk.md §3-6.
+ * @throws OffpayError `fsk.bad_input`, `fsk.bad_profile`, `fsk.bad_rate` (options), `fsk.payload_too_large`.
+ *
+ * @example
+ * ```ts
+ * import { encode, decodeMessage } from 'offpay/fsk';
+ * const samples = encode(tokenBytes, { sampleRate: 48000 });        // Float32Array in [-0.5, 0.5]
+ * const { payload } = decodeMessage(samples, 48000);               // the same bytes back
+ * ```
  */
 export function encode(payload: Uint8Array, options: EncodeOptions = {}): Float32Array {
   if (!(payload instanceof Uint8Array)) throw new OffpayError('fsk.bad_input', 'payload must be a Uint8Array');

@@ -1,6 +1,7 @@
 /** Seeded pseudo-random numbers for the simulator, tests, fixtures and benchmarks (not for keys). */
 import { mulberry32 } from '../../src/prng.js';
 
+/** A seeded pseudo-random generator ({@link makeRng}), so every simulated channel can be replayed. Not for keys. */
 export interface Rng {
   /** Uniform in [0, 1). */
   next(): number;
@@ -8,6 +9,7 @@ export interface Rng {
   gauss(): number;
   /** Integer in [0, n). */
   int(n: number): number;
+  /** `n` uniform random bytes. */
   bytes(n: number): Uint8Array;
 }
 

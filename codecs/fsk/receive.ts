@@ -35,6 +35,10 @@ export const DEFAULT_MAX_CLOCK_OFFSET = 0.02;
 /** Largest maxClockOffset accepted (10 %). */
 export const MAX_CLOCK_OFFSET_LIMIT = 0.1;
 
+/**
+ * Options of {@link FskReceiver} (and of {@link decode}), validated in one place by the constructor: a bad one
+ * throws `fsk.bad_input`, `fsk.bad_profile` or `fsk.bad_rate` naming it.
+ */
 export interface ReceiverOptions {
   /** Sample rate of the pushed samples: a whole number of Hz in 8000 .. 192000. */
   sampleRate: number;
@@ -48,12 +52,18 @@ export interface ReceiverOptions {
   onEvent?: (e: ReceiverEvent) => void;
 }
 
+/**
+ * How one frame was received (spec/fsk.md §7): where, how long, estimated clock offset and SNR, and how much
+ * the Reed-Solomon decoder had to correct. For tuning and field diagnostics; not part of the verdict.
+ */
 export interface FrameDiagnostics {
+  /** The FSK profile the frame was sent with. */
   profile: ProfileName;
   /** Sample index (since the receiver started) of the preamble start. */
   startSample: number;
   /** Received frame length in samples. */
   lengthSamples: number;
+  /** Symbol rows in the frame (spec/fsk.md §5). */
   rows: number;
   /** Estimated clock offset: the capture is compressed in time by (1 + eps); in parts per million. */
   clockOffsetPpm: number;
@@ -61,7 +71,9 @@ export interface FrameDiagnostics {
   snrDb: number;
   /** Chosen-tone energy over the mean of the other tones of its group, dB (in-band quality). */
   toneSnrDb: number;
+  /** Normalised correlation (rho^2, 0..1) of the preamble chirp. */
   preambleScore: number;
+  /** Normalised correlation (rho^2, 0..1) of the postamble chirp. */
   postambleScore: number;
   /** Byte errors in the hard decisions before Reed-Solomon (over all codewords). */
   byteErrors: number;
@@ -69,22 +81,40 @@ export interface FrameDiagnostics {
   bytesCorrected: number;
   /** Erasures used by the successful GMD attempt (sum over codewords). */
   erasures: number;
+  /** Reed-Solomon codewords in the frame. */
   codewords: number;
 }
 
+/**
+ * One received frame: its payload (one segment of a message), the profile, which segment of how many, and
+ * its diagnostics.
+ */
 export interface FskFrame {
+  /** The frame's payload bytes (CRC checked). */
   payload: Uint8Array;
+  /** The FSK profile it was sent with. */
   profile: ProfileName;
+  /** Segment index (from 0) and segment count of the message it belongs to. */
   segment: { index: number; count: number };
+  /** How it was received. */
   diagnostics: FrameDiagnostics;
 }
 
+/**
+ * What an {@link FskReceiver} reports, in stream order: a `preamble` detected (position in samples since start),
+ * a `frame` decoded, a whole `message` reassembled from its segments, or a `failure` with its stable
+ * `fsk.*` code (spec/fsk.md §11), e.g. `fsk.rs_failed`, `fsk.crc_mismatch`, `fsk.no_postamble`.
+ */
 export type ReceiverEvent =
   | { type: 'preamble'; family: string; position: number; score: number; snrDb: number }
   | { type: 'frame'; frame: FskFrame }
   | { type: 'message'; payload: Uint8Array; profile: ProfileName; segments: number }
   | { type: 'failure'; code: string; reason: string; position: number; profile?: ProfileName; detail?: Record<string, unknown> };
 
+/**
+ * The input level meter of an {@link FskReceiver}: RMS and peak in dBFS, and counts of samples, clipped
+ * samples (|x| >= 1) and non-finite samples (dropped as 0).
+ */
 export interface InputLevel {
   /** RMS level over roughly the last 0.3 s, dBFS (-Infinity for silence). */
   rmsDbfs: number;
@@ -92,8 +122,11 @@ export interface InputLevel {
   peakDbfs: number;
   /** RMS level over everything pushed so far, dBFS. */
   overallRmsDbfs: number;
+  /** Samples pushed so far. */
   samples: number;
+  /** Samples at or beyond full scale. */
   clippedSamples: number;
+  /** NaN or infinite samples (treated as 0). */
   nonFiniteSamples: number;
 }
 
@@ -132,6 +165,22 @@ function resolveOptions(options: ReceiverOptions): ResolvedOptions {
   return { sampleRate: rate, profiles: enabled, threshold, maxClockOffset, onEvent: options.onEvent };
 }
 
+/**
+ * The streaming FSK receiver (spec/fsk.md §7, informative; the waveform of §3-6 is normative): push samples in
+ * chunks of any size, get {@link ReceiverEvent}s as frames and messages complete. Failure is an event with a
+ * code, not an exception; only bad options or non-array input throw (`fsk.bad_input`, `fsk.bad_profile`,
+ * `fsk.bad_rate`).
+ *
+ * @example
+ * ```ts
+ * import { FskReceiver } from 'offpay/fsk';
+ * const rx = new FskReceiver({ sampleRate: 48000 });
+ * for (const chunk of microphoneChunks) {
+ *   for (const e of rx.push(chunk)) if (e.type === 'message') handleToken(e.payload);
+ * }
+ * for (const e of rx.flush()) if (e.type === 'message') handleToken(e.payload);   // end of stream
+ * ```
+ */
 export class FskReceiver {
   /** Sample rate of the pushed samples, Hz. */
   readonly sampleRate: number;
@@ -295,11 +344,15 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** The result of {@link decode}: every reassembled message, every frame, every event and the input level. */
 export interface DecodeResult {
   /** Reassembled payloads, in order. */
   messages: Uint8Array[];
+  /** Every frame decoded. */
   frames: FskFrame[];
+  /** Every event, in order. */
   events: ReceiverEvent[];
+  /** The input level over the whole capture. */
   level: InputLevel;
 }
 

@@ -11,16 +11,24 @@
 import { convolve, fft, nextPow2 } from './fft.js';
 import { makeRng, type Rng } from './prng.js';
 
+/**
+ * An acoustic channel for {@link simulate} (spec/fsk.md §9): noise, reverberation, band limits, clock offset,
+ * clipping, dropouts and clicks, all drawn from `seed` so a failure replays exactly.
+ */
 export interface ChannelOptions {
+  /** Seed of every random draw (noise, reverb, dropout positions, lead-in). */
   seed: number;
   /** Full-band SNR in dB; omit for no noise. */
   snrDb?: number;
+  /** Noise colour (default white). */
   noise?: 'white' | 'pink';
   /** Reverberation: RT60 in seconds and direct-to-reverberant ratio in dB (both needed). */
   rt60?: number;
+  /** Direct-to-reverberant ratio, dB (with `rt60`). */
   drrDb?: number;
   /** Band limits (Hz) of speaker/mic, raised-cosine edges 10 % wide. */
   bandLowHz?: number;
+  /** Upper band limit, Hz. */
   bandHighHz?: number;
   /** Spectral tilt in dB per octave relative to 1 kHz (negative = high frequencies weaker). */
   tiltDbPerOctave?: number;
@@ -40,12 +48,17 @@ export interface ChannelOptions {
   tail?: number;
 }
 
+/** The capture {@link simulate} produced: samples at `rate` Hz, where the input landed, and the powers used. */
 export interface ChannelResult {
+  /** The captured samples. */
   samples: Float32Array;
+  /** Their sample rate, Hz. */
   rate: number;
   /** Where the input's first sample landed in the output (in output samples). */
   offset: number;
+  /** Mean square of the input's active span. */
   signalPower: number;
+  /** RMS of the added noise (0 without). */
   noiseRms: number;
 }
 
@@ -65,6 +78,7 @@ export function activePower(x: ArrayLike<number>): number {
   return s / (last - first + 1);
 }
 
+/** `n` samples of Gaussian white noise with RMS `rms`, drawn from `rng`. */
 export function whiteNoise(n: number, rms: number, rng: Rng): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = rms * rng.gauss();

@@ -6,11 +6,16 @@
  */
 import { OffpayError } from '../../src/errors.js';
 
+/** Sample format {@link writeWav} writes: 16-bit PCM or 32-bit IEEE float, mono. */
 export type WavFormat = 'pcm16' | 'float32';
 
+/** A decoded WAV file ({@link readWav}): its rate, channels and sample format, and the mono samples. */
 export interface WavData {
+  /** Sample rate, Hz. */
   sampleRate: number;
+  /** Channels in the file (mixed down to mono in `samples`). */
   channels: number;
+  /** Bits per sample in the file. */
   bitsPerSample: number;
   /** 1 = integer PCM, 3 = IEEE float. */
   formatCode: number;
@@ -28,6 +33,11 @@ function fourcc(b: Uint8Array, o: number): string {
   return String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!);
 }
 
+/**
+ * Decode a WAV file (spec/fsk.md §10): PCM 8/16/24/32-bit or float 32/64-bit, plain or extensible, up to 8
+ * channels averaged to mono, rates up to 768 kHz. Bounded: never reads past the bytes given.
+ * @throws OffpayError `fsk.wav_bad_header`, `fsk.wav_unsupported` or `fsk.wav_truncated`.
+ */
 export function readWav(bytes: Uint8Array): WavData {
   if (!(bytes instanceof Uint8Array)) throw bad('fsk.wav_bad_header', 'WAV input must be bytes');
   if (bytes.length < 12) throw bad('fsk.wav_truncated', `file of ${bytes.length} bytes is too short for a WAV header`);

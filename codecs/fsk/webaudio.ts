@@ -34,6 +34,7 @@ export function playPayload(
   return src;
 }
 
+/** The name the capture AudioWorkletProcessor registers under (`offpay-fsk-capture`). */
 export const CAPTURE_PROCESSOR_NAME = 'offpay-fsk-capture';
 
 /**
@@ -80,8 +81,11 @@ export function captureModuleUrl(): string {
   return 'data:text/javascript;charset=utf-8,' + encodeURIComponent(CAPTURE_WORKLET_SOURCE);
 }
 
+/** A running capture from {@link startCapture}: the worklet node, the streaming receiver, and `stop`. */
 export interface CaptureHandle {
+  /** The capture worklet node (connected to the source). */
   node: AudioWorkletNode;
+  /** The receiver the captured samples are pushed to. */
   receiver: FskReceiver;
   /** Stop capturing: disconnects the node and flushes the receiver (its events go to onEvent). */
   stop(): ReceiverEvent[];

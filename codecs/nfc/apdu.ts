@@ -44,10 +44,18 @@ export const CLA_CHAINING = 0x10;
 /** INS values of the interindustry commands offpay uses. */
 export const INS = { SELECT: 0xa4, GET_RESPONSE: 0xc0 } as const;
 
+/**
+ * A command APDU (ISO/IEC 7816-4 §5.1): class, instruction, parameters, command data (Nc = data.length,
+ * 0..65535) and Ne, the most response data bytes expected (0 = no Le field).
+ */
 export interface CommandApdu {
+  /** Class byte, 0..255. */
   cla: number;
+  /** Instruction byte, 0..255. */
   ins: number;
+  /** Parameter 1, 0..255. */
   p1: number;
+  /** Parameter 2, 0..255. */
   p2: number;
   /** Command data (Nc = data.length, 0..65535). */
   data: Uint8Array;
@@ -55,6 +63,7 @@ export interface CommandApdu {
   ne: number;
 }
 
+/** A command APDU as parsed from bytes ({@link parseCommand}), with its ISO case and length format. */
 export interface ParsedCommandApdu extends CommandApdu {
   /** ISO case 1..4 */
   case: 1 | 2 | 3 | 4;
@@ -62,8 +71,11 @@ export interface ParsedCommandApdu extends CommandApdu {
   extended: boolean;
 }
 
+/** A response APDU: the response data and the status word (SW1 << 8 | SW2, e.g. 0x9000). */
 export interface ResponseApdu {
+  /** Response data (may be empty). */
   data: Uint8Array;
+  /** Status word, 0x0000..0xFFFF. */
   sw: number;
 }
 
@@ -76,6 +88,7 @@ function byte(v: number, name: string): number {
   return v;
 }
 
+/** Options of {@link encodeCommand}. */
 export interface EncodeCommandOptions {
   /** Force the extended length format even when short would do. Default: extended only when needed. */
   extended?: boolean;

@@ -21,6 +21,7 @@ export const OFFPAY_AID = Uint8Array.of(0xf0, 0x4f, 0x46, 0x46, 0x50, 0x41, 0x59
 
 /** Class byte and instructions of offpay's proprietary commands. */
 export const OFFPAY_CLA = 0x80;
+/** Instruction bytes of the offpay application (class {@link OFFPAY_CLA}; spec/nfc.md §4.3, §4.5). */
 export const OFFPAY_INS = { GET_TOKEN: 0x10, PUT_RECEIPT: 0x12 } as const;
 
 /** Protocol version carried in the FCI (tag 80). GET TOKEN and PUT RECEIPT use P1 = P2 = 00 in version 1. */
@@ -106,6 +107,7 @@ export interface CardWallet {
   receipt?(receipt: Uint8Array): Promise<void>;
 }
 
+/** Options of {@link CardApplication}, validated by its constructor (`nfc.bad_option` naming a bad one). */
 export interface CardOptions {
   /** Default OFFPAY_AID. */
   aid?: Uint8Array;
@@ -184,15 +186,21 @@ interface Chain {
 
 /** Observable state, for tests and diagnostics. */
 export interface CardState {
+  /** The offpay application is selected. */
   selected: boolean;
+  /** A token was returned in this session (a second GET TOKEN is refused). */
   tokenIssued: boolean;
+  /** A receipt was taken in this session. */
   receiptDone: boolean;
+  /** Response bytes waiting for GET RESPONSE. */
   pendingBytes: number;
+  /** Command bytes received so far in a chained command. */
   chainBytes: number;
 }
 
 /** The card application. One instance per emulated card; `process` calls are serialized. */
 export class CardApplication {
+  /** What the card advertises in its FCI (AID, version, capabilities, sizes). */
   readonly info: CardInfo;
   private readonly fci: Uint8Array;
   private readonly opts: Required<Omit<CardOptions, 'mapError' | 'aid'>> & Pick<CardOptions, 'mapError'>;
@@ -234,6 +242,7 @@ export class CardApplication {
     this.fci = encodeFci(this.info);
   }
 
+  /** A snapshot of the application state (selected, token issued, bytes pending), for tests and diagnostics. */
   get state(): CardState {
     return {
       selected: this.selected,

@@ -39,18 +39,27 @@ export const NDEF_FLAG = { MB: 0x80, ME: 0x40, CF: 0x20, SR: 0x10, IL: 0x08 } as
 
 /** A logical NDEF record (chunks already reassembled). */
 export interface NdefRecord {
+  /** Type Name Format, 0..7 (see `TNF`). */
   tnf: number;
+  /** Record type bytes (for offpay: the external type of spec/nfc.md §3.1). */
   type: Uint8Array;
+  /** Record id bytes (may be empty). */
   id: Uint8Array;
+  /** Record payload bytes (chunks already joined). */
   payload: Uint8Array;
 }
 
 /** One record as it appears on the wire (a chunk is one physical record). */
 export interface NdefPhysicalRecord extends NdefRecord {
+  /** Message Begin flag. */
   mb: boolean;
+  /** Message End flag. */
   me: boolean;
+  /** Chunk Flag: more chunks of this record follow. */
   cf: boolean;
+  /** Short Record: one-byte payload length. */
   sr: boolean;
+  /** ID Length field present. */
   il: boolean;
   /** Byte offset of the header in the message. */
   offset: number;

@@ -12,9 +12,12 @@ import { readNdefTag, type ReadNdefTagOptions } from './t4t.js';
 import { transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderOptions } from './session.js';
 import { startVirtualCard, type VirtualCard, type VirtualCardOptions } from './vpcd.js';
 
+/** Options of {@link serveCardOverVpcd}: the card application's and the virtual card's. */
 export interface ServeCardOptions extends CardOptions, VirtualCardOptions {}
 
+/** A card application served as a virtual card on vpcd ({@link serveCardOverVpcd}). */
 export interface ServedCard extends VirtualCard {
+  /** The card application answering the reader. */
   card: CardApplication;
 }
 
@@ -35,13 +38,20 @@ export async function serveCardOverVpcd(wallet: CardWallet, options: ServeCardOp
   };
 }
 
+/** Options of {@link readTokenOverPcsc}: NFC reader options, PC/SC options, and an optional wait for removal. */
 export interface ReadOverPcscOptions extends ReaderOptions, PcscOptions {
   /** After the exchange, wait (up to this many ms) for the card to leave before closing. Default 0: close at once. */
   waitForRemovalMs?: number;
 }
 
+/**
+ * The result of {@link readTokenOverPcsc}: the exchange result plus the PC/SC reader name and the card's ATR.
+ * @typeParam T - the verdict type.
+ */
 export interface PcscReadResult<T> extends TransactResult<T> {
+  /** The PC/SC reader the card was on. */
   readerName: string;
+  /** The card's Answer To Reset. */
   atr: Uint8Array;
 }
 

@@ -104,6 +104,7 @@ export async function checkPcscService(timeoutMs = 2000): Promise<void> {
   });
 }
 
+/** Options for opening a card on a PC/SC reader (Node, pcsc-lite via the optional addon `@pokusew/pcsclite`). */
 export interface PcscOptions {
   /** Use only readers whose name contains this string (e.g. 'Virtual PCD 00 00'). Default: any reader. */
   reader?: string;
@@ -113,10 +114,15 @@ export interface PcscOptions {
   maxResponse?: number;
 }
 
+/** A card connected over PC/SC ({@link openPcscCard}): reader name, ATR, protocol, an APDU link, and close. */
 export interface PcscCard {
+  /** The PC/SC reader name. */
   readerName: string;
+  /** The card's Answer To Reset. */
   atr: Uint8Array;
+  /** The PC/SC protocol in use (T=0 or T=1 constant). */
   protocol: number;
+  /** The APDU link to the card. */
   link: CardLink;
   /**
    * Disconnect (SCARD_LEAVE_CARD) and close every reader and the PC/SC context. Safe to call twice. Not a

@@ -24,21 +24,32 @@ import { OFFPAY_AID, OFFPAY_CLA, OFFPAY_INS, OFFPAY_PROTOCOL_VERSION, parseFci, 
 
 /** Anything that carries one command APDU to a card and brings its response back. */
 export interface CardLink {
+  /** Send one command APDU and resolve with the response APDU (data and status word); empty when the card left. */
   transmit(apdu: Uint8Array): Promise<Uint8Array>;
 }
 
 /** One round trip as sent and received. */
 export interface Exchange {
+  /** The command APDU sent. */
   command: Uint8Array;
+  /** The response APDU received (data and status word). */
   response: Uint8Array;
 }
 
+/** Traffic of a {@link ReaderSession}: APDU round trips and bytes sent and received (status words included). */
 export interface LinkStats {
+  /** APDU round trips. */
   roundTrips: number;
+  /** Command APDU bytes sent. */
   bytesSent: number;
+  /** Response APDU bytes received, status words included. */
   bytesReceived: number;
 }
 
+/**
+ * Options of the NFC reader side ({@link ReaderSession}, {@link transact}); bounded so a hostile card cannot
+ * exhaust memory or time (spec/nfc.md §5). Not to be confused with `ReaderOptions` of `offpay/reader`.
+ */
 export interface ReaderOptions {
   /** AID to select (default OFFPAY_AID). */
   aid?: Uint8Array;
@@ -71,7 +82,9 @@ function statusError(sw: number, what: string): OffpayError {
 
 /** A reader session over one card presentation. Not reusable across cards. */
 export class ReaderSession {
+  /** Every round trip of this session, in order. */
   readonly trace: Exchange[] = [];
+  /** The card's FCI after a successful SELECT. */
   info: CardInfo | undefined;
   private readonly aid: Uint8Array;
   private readonly ext: boolean;
@@ -90,6 +103,7 @@ export class ReaderSession {
     this.timeoutMs = options.apduTimeoutMs ?? 5000;
   }
 
+  /** Round trips and bytes so far. */
   get stats(): LinkStats {
     let bytesSent = 0;
     let bytesReceived = 0;
@@ -219,12 +233,21 @@ export class ReaderSession {
   }
 }
 
+/**
+ * What the `verify` callback of {@link transact} returns: the caller's verdict and, optionally, receipt bytes.
+ * @typeParam T - the caller's verdict type (e.g. a reader verdict).
+ */
 export interface VerifyOutcome<T> {
+  /** The caller's verdict on the token. */
   verdict: T;
   /** Receipt bytes to hand back to the card (sent only if the card advertises receipts). */
   receipt?: Uint8Array;
 }
 
+/**
+ * Options of {@link transact}: the reader options, the payment request bytes and the token judge.
+ * @typeParam T - the verdict type `verify` returns.
+ */
 export interface TransactOptions<T> extends ReaderOptions {
   /** The payment request bytes (opaque to the transport). */
   request: Uint8Array;
@@ -232,14 +255,25 @@ export interface TransactOptions<T> extends ReaderOptions {
   verify(token: Uint8Array, info: CardInfo): Promise<VerifyOutcome<T>>;
 }
 
+/**
+ * The result of {@link transact}: card info, token bytes, the verdict, whether a receipt was delivered, and the
+ * traffic (stats and the full APDU trace).
+ * @typeParam T - the verdict type.
+ */
 export interface TransactResult<T> {
+  /** What the card advertised (FCI). */
   info: CardInfo;
+  /** The token bytes the card returned (opaque to the transport). */
   token: Uint8Array;
+  /** The verdict of `verify`. */
   verdict: T;
+  /** True when the card took the receipt. */
   receiptSent: boolean;
   /** Set when the receipt could not be delivered (the verdict stands). */
   receiptError?: OffpayError;
+  /** Round trips and bytes. */
   stats: LinkStats;
+  /** Every APDU exchange, in order. */
   trace: Exchange[];
 }
 
@@ -265,13 +299,17 @@ export async function transact<T>(link: CardLink, options: TransactOptions<T>): 
 
 /** Something that processes APDUs like CardApplication. */
 export interface ApduProcessor {
+  /** Process one command APDU and resolve with the response APDU; never rejects for bad input (a status word). */
   process(apdu: Uint8Array): Promise<Uint8Array>;
+  /** The card left the field or was deselected: forget the session state. */
   deactivate?(): void;
 }
 
 /** An in-memory link to a card application; `remove()` takes the card out of the field. */
 export interface MemoryLink extends CardLink {
+  /** Take the card out of the field: it is deactivated and later transmits resolve with 0 bytes. */
   remove(): void;
+  /** False after `remove()`. */
   readonly present: boolean;
 }
 
@@ -289,6 +327,7 @@ export function memoryLink(card: ApduProcessor): MemoryLink {
       if (present) card.deactivate?.();
       present = false;
     },
+    /** Deliver the APDU to the card, or 0 bytes once removed. */
     async transmit(apdu) {
       if (!present) return new Uint8Array(0);
       return (await card.process(apdu.slice())).slice();
@@ -296,6 +335,7 @@ export function memoryLink(card: ApduProcessor): MemoryLink {
   };
 }
 
+/** Options of {@link airTime}: ISO 14443 bit rate and bits per byte, and the frame sizes FSD and FSC. */
 export interface AirTimeOptions {
   /** Bit rate on air in bit/s. Default fc/128 = 105 937.5 (the "106 kbit/s" every ISO-DEP device supports). */
   bitRate?: number;
@@ -307,10 +347,13 @@ export interface AirTimeOptions {
   fsc?: number;
 }
 
+/** Raw ISO-DEP air time of an exchange ({@link airTime}, spec/nfc.md §6): bytes on air, I-blocks, ACKs and ms. */
 export interface AirTime {
   /** Bytes on air: APDU bytes + 3 per I-block (PCB + CRC_A) + 3 per R(ACK) of block chaining. */
   bytes: number;
+  /** I-blocks sent in both directions. */
   iBlocks: number;
+  /** R(ACK) blocks of block chaining. */
   acks: number;
   /** Raw transmission time in ms (no frame delay times, no RF activation). */
   ms: number;

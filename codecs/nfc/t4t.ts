@@ -20,11 +20,14 @@ import type { ApduProcessor, CardLink } from './session.js';
 
 /** NDEF Tag Application AID (T4T v2.0). */
 export const NDEF_TAG_AID = Uint8Array.of(0xd2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01);
+/** File id of the capability container (T4T v2.0): E103. */
 export const CC_FILE_ID = 0xe103;
+/** File id of the NDEF file this tag serves: E104. */
 export const NDEF_FILE_ID = 0xe104;
 const READ_BINARY = 0xb0;
 const UPDATE_BINARY = 0xd6;
 
+/** Options of {@link NdefTagApplication}. */
 export interface NdefTagOptions {
   /** MLe: largest READ BINARY response data the tag sends (default 255, at least 15). */
   mle?: number;
@@ -44,11 +47,16 @@ export interface CapabilityContainer {
   writeAccess: number;
 }
 
+/** The 15 bytes of a capability container. */
 export function encodeCc(cc: CapabilityContainer): Uint8Array {
   const b = (n: number) => [(n >> 8) & 0xff, n & 0xff];
   return Uint8Array.from([0x00, 0x0f, cc.version, ...b(cc.mle), ...b(cc.mlc), 0x04, 0x06, ...b(cc.ndefFileId), ...b(cc.maxNdefFile), cc.readAccess, cc.writeAccess]);
 }
 
+/**
+ * Parse a capability container (mapping version 2.x or 3.x, MLe >= 15, free read access).
+ * @throws OffpayError `nfc.bad_cc` naming what is wrong.
+ */
 export function parseCc(bytes: Uint8Array): CapabilityContainer {
   const bad = (why: string): never => {
     throw new OffpayError('nfc.bad_cc', `capability container: ${why}`);
@@ -93,11 +101,13 @@ export class NdefTagApplication implements ApduProcessor {
     });
   }
 
+  /** The card left the field or was deselected: forget the selection. */
   deactivate(): void {
     this.selected = false;
     this.file = undefined;
   }
 
+  /** Process one command APDU (SELECT, READ BINARY); never rejects: an error is a status word. */
   async process(bytes: Uint8Array): Promise<Uint8Array> {
     let c;
     try {
@@ -146,6 +156,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** Options of {@link readNdefTag}, bounding what a hostile tag can make the reader read. */
 export interface ReadNdefTagOptions {
   /** Largest NDEF message accepted (default 8192). */
   maxMessage?: number;
@@ -213,11 +224,13 @@ export class AidRouter implements ApduProcessor {
 
   constructor(private readonly routes: Array<{ aid: Uint8Array; app: ApduProcessor }>) {}
 
+  /** The card left the field: deactivate the selected application and forget the selection. */
   deactivate(): void {
     this.current?.deactivate?.();
     this.current = undefined;
   }
 
+  /** Route one command APDU: a SELECT by AID switches the application; otherwise the selected one answers (6985 if none). */
   async process(bytes: Uint8Array): Promise<Uint8Array> {
     if (bytes.length >= 5 && (bytes[0]! & ~0x10) === 0x00 && bytes[1] === INS.SELECT && bytes[2] === 0x04) {
       let aid: Uint8Array | undefined;

@@ -18,9 +18,16 @@ export const VPCD_DEFAULT_ATR = Uint8Array.of(0x3b, 0x80, 0x80, 0x01, 0x01);
 /** vpcd's first slot port (reader "Virtual PCD 00 00"); slot n listens on 35963 + n. */
 export const VPCD_PORT = 35963;
 
+/**
+ * Options of {@link startVirtualCard}: where vpcd listens (default 127.0.0.1, {@link VPCD_PORT}), the ATR to
+ * present (default {@link VPCD_DEFAULT_ATR}) and test hooks.
+ */
 export interface VirtualCardOptions {
+  /** vpcd host (default 127.0.0.1). */
   host?: string;
+  /** vpcd port (default VPCD_PORT = 35963). */
   port?: number;
+  /** ATR the virtual card presents. */
   atr?: Uint8Array;
   /** Keep retrying the connection (pcscd not up yet) for this long. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -33,6 +40,7 @@ export interface VirtualCardOptions {
   onExchange?(command: Uint8Array, response: Uint8Array): void;
 }
 
+/** A virtual card connected to vpcd ({@link startVirtualCard}): command count, presence, and removal. */
 export interface VirtualCard {
   /** Number of command APDUs received. */
   readonly commands: number;

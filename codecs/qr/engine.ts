@@ -22,9 +22,13 @@ export const ZXING_WASM_SHA256_PINNED = '5721ed87da5d582b7a65a69ea4bed7852699e7c
 /** The package subpath of the wasm file to serve or read. */
 export const ZXING_WASM_SUBPATH = 'zxing-wasm/full/zxing_full.wasm';
 
+/** A 2D symbology the codec writes and reads (spec/qr.md §3): QR (default), Aztec, PDF417, Data Matrix. */
 export type Symbology = 'qr' | 'aztec' | 'pdf417' | 'datamatrix';
+/** QR error-correction level: L (7 %), M (15 %, default), Q (25 %), H (30 %) of codewords recoverable. */
 export type Ecc = 'L' | 'M' | 'Q' | 'H';
+/** Every {@link Symbology}, in the order the reader tries them. */
 export const SYMBOLOGIES: readonly Symbology[] = ['qr', 'aztec', 'pdf417', 'datamatrix'];
+/** Every {@link Ecc} level, lowest first. */
 export const ECC_LEVELS: readonly Ecc[] = ['L', 'M', 'Q', 'H'];
 
 const ZX_FORMAT = { qr: 'QRCode', aztec: 'Aztec', pdf417: 'PDF417', datamatrix: 'DataMatrix' } as const;
@@ -48,6 +52,7 @@ const ECC_OPTION: Record<Symbology, Record<Ecc, string | undefined>> = {
 /** Where the wasm comes from: its bytes, or a URL the page serves itself (fetched with `fetch`). */
 export type WasmSource = Uint8Array | ArrayBuffer | { url: string | URL };
 
+/** Options of {@link loadQrEngine}. */
 export interface LoadOptions {
   /** Expected SHA-256 (hex) of the wasm; defaults to the pinned constant. */
   sha256?: string;
@@ -111,6 +116,7 @@ export async function loadQrEngine(source: WasmSource, options: LoadOptions = {}
   return loaded;
 }
 
+/** True once {@link loadQrEngine} has been called (the load may still be in progress). */
 export function isQrEngineLoaded(): boolean {
   return loaded !== undefined;
 }
@@ -133,11 +139,15 @@ export function qrReader(): ZxingReader {
 
 // ---------------------------------------------------------------------------------------------- writer
 
+/** Options of {@link encodeCode}. */
 export interface EncodeOptions {
+  /** What the payload is: `token` (default) or `request`; sets the prefix letter. */
   kind?: PayloadKind;
+  /** `base45` (default: alphanumeric mode) or `binary` (byte mode); spec/qr.md §2. */
   mode?: PayloadMode;
   /** Error-correction level (default M). */
   ecc?: Ecc;
+  /** The symbology (default `qr`). */
   symbology?: Symbology;
   /** Pixels per module in the PNG (default 4). */
   scale?: number;
@@ -145,29 +155,51 @@ export interface EncodeOptions {
   quietZone?: number;
 }
 
+/** The modules of a rendered symbol, without quiet zone. */
 export interface ModuleMatrix {
+  /** Width in modules. */
   width: number;
+  /** Height in modules. */
   height: number;
   /** Row-major, 1 = dark module, 0 = light; quiet zone excluded. */
   modules: Uint8Array;
 }
 
+/** A rendered code ({@link encodeCode}): what it carries and its module matrix, PNG, SVG and terminal renderings. */
 export interface EncodedCode {
+  /** The symbology used. */
   symbology: Symbology;
+  /** The error-correction level used. */
   ecc: Ecc;
+  /** The payload mode used. */
   mode: PayloadMode;
   /** What the symbol carries: the text form (base45 mode) or the prefixed bytes (binary mode). */
   content: Uint8Array;
   /** QR version 1..40 (QR only). */
   qrVersion: number | undefined;
+  /** The module matrix. */
   matrix: ModuleMatrix;
+  /** A PNG file of the code (with quiet zone), `scale` pixels per module. */
   png: Uint8Array;
+  /** An SVG document of the code. */
   svg: string;
   /** UTF-8 half-block rendering, light modules drawn as blocks (for dark terminals), quiet zone included. */
   terminal: string;
 }
 
-/** Wraps a payload (token or request bytes) with the offpay prefix and renders it as a code. */
+/**
+ * Wraps a payload (token or request bytes) with the offpay prefix and renders it as a code (spec/qr.md §2-3).
+ * Needs {@link loadQrEngine} first (`qr.engine_not_loaded`); a bad option is `qr.bad_option`, a payload over
+ * `MAX_PAYLOAD_BYTES` `qr.too_large`.
+ *
+ * @example
+ * ```ts
+ * import { loadQrEngine, encodeCode, decodeCode } from 'offpay/qr';
+ * await loadQrEngine(wasmBytes);                  // Node: loadQrEngineNode() from offpay/qr/node
+ * const code = await encodeCode(requestBytes, { kind: 'request' });   // code.png, code.svg, code.terminal
+ * const read = await decodeCode(code.png, { expect: 'request' });     // read.payload equals requestBytes
+ * ```
+ */
 export async function encodeCode(payload: Uint8Array, options: EncodeOptions = {}): Promise<EncodedCode> {
   const kind = options.kind ?? 'token';
   const mode = options.mode ?? 'base45';
@@ -248,6 +280,7 @@ export function renderTerminal(m: ModuleMatrix, quietZone = 4, invert = false): 
 
 export type { Frame } from './luma.js';
 
+/** Options of {@link decodeCode} and `readCodeFile` (`offpay/qr/node`), with the image bounds of {@link ImageLimits}. */
 export interface DecodeOptions extends ImageLimits {
   /** Only accept this kind (`qr.wrong_kind` otherwise); also preferred when several offpay codes are in view. */
   expect?: PayloadKind;
@@ -257,7 +290,12 @@ export interface DecodeOptions extends ImageLimits {
   tryHarder?: boolean;
 }
 
+/**
+ * An offpay code read from an image: the unwrapped {@link Envelope} plus the symbol's symbology, ECC, version,
+ * corner positions (image pixels) and how many symbols were in view.
+ */
 export interface DecodedCode extends Envelope {
+  /** The symbology read. */
   symbology: Symbology;
   /** As zxing reports it: L/M/Q/H for QR, a percentage for Aztec/PDF417, '' for DataMatrix. */
   ecc: string;
@@ -268,19 +306,29 @@ export interface DecodedCode extends Envelope {
   /** How many symbols were seen in the image (valid or not). */
   symbolsInView: number;
 }
+/** A point in image pixels. */
 export interface Point {
+  /** Column, pixels from the left. */
   x: number;
+  /** Row, pixels from the top. */
   y: number;
 }
 
 /** One symbol as zxing found it, before offpay parsing. */
 export interface RawSymbol {
+  /** True when zxing decoded the symbol (error correction succeeded). */
   valid: boolean;
+  /** zxing's error text for an invalid symbol ('' when valid). */
   error: string;
+  /** The symbology, when it is one offpay knows. */
   symbology: Symbology | undefined;
+  /** The symbol's content bytes. */
   bytes: Uint8Array;
+  /** Error-correction level as zxing reports it. */
   ecc: string;
+  /** Symbol version or size as zxing reports it. */
   symbolVersion: string;
+  /** Corner points in image pixels. */
   position: DecodedCode['position'];
 }
 

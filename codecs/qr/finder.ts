@@ -38,8 +38,11 @@ export interface FinderOptions {
   minHits?: number;
 }
 
+/** A QR finder pattern candidate found by `FinderScanner`: its centre (pixels), module size and row hits. */
 export interface FinderCandidate {
+  /** Centre column, pixels. */
   x: number;
+  /** Centre row, pixels. */
   y: number;
   /** Estimated module size in pixels. */
   module: number;

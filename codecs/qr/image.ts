@@ -9,14 +9,17 @@
  */
 import { OffpayError } from '../../src/errors.js';
 
+/** An image format the reader accepts. */
 export type ImageFormat = 'png' | 'jpeg';
 
+/** An image's format and dimensions in pixels, read from its header by `inspectImage` before any decoding. */
 export interface ImageInfo {
   format: ImageFormat;
   width: number;
   height: number;
 }
 
+/** Bounds checked on an image's dimensions before its pixels are decoded (untrusted input, spec/qr.md §5). */
 export interface ImageLimits {
   /** Largest width or height accepted (default 8192). */
   maxSide?: number;
@@ -24,11 +27,17 @@ export interface ImageLimits {
   maxPixels?: number;
 }
 
+/** Default largest image width or height, pixels. */
 export const DEFAULT_MAX_SIDE = 8192;
+/** Default largest image area, pixels (a 6000 x 4000 photo). */
 export const DEFAULT_MAX_PIXELS = 24_000_000;
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
+/**
+ * Check an image's dimensions against `limits` (defaults {@link DEFAULT_MAX_SIDE}, {@link DEFAULT_MAX_PIXELS}).
+ * @throws OffpayError `qr.bad_image` (not positive integers) or `qr.image_too_large`.
+ */
 export function checkDimensions(width: number, height: number, limits: ImageLimits = {}): void {
   const maxSide = limits.maxSide ?? DEFAULT_MAX_SIDE;
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;

@@ -7,9 +7,13 @@ import { checkDimensions, type ImageLimits } from './image.js';
 
 /** A raw camera frame: RGBA (4 bytes a pixel) or grayscale (1 byte a pixel), row-major, no padding. */
 export interface Frame {
+  /** Width, pixels. */
   width: number;
+  /** Height, pixels. */
   height: number;
+  /** The pixels: width x height x 4 bytes (rgba) or x 1 (gray). */
   data: Uint8Array | Uint8ClampedArray;
+  /** The pixel layout. */
   format: 'rgba' | 'gray';
 }
 

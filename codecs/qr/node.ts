@@ -35,6 +35,7 @@ export async function loadQrEngineNode(options: { path?: string; sha256?: string
   await loadQrEngine(bytes, options.sha256 ? { sha256: options.sha256 } : {});
 }
 
+/** The file format {@link writeCodeFile} writes: PNG, SVG, or the terminal text rendering. */
 export type CodeFileFormat = 'png' | 'svg' | 'txt';
 
 /** The file form of an encoded code: PNG bytes, SVG text, or the terminal (UTF-8 half-block) text. */
@@ -44,6 +45,10 @@ export function codeFileBytes(code: EncodedCode, format: CodeFileFormat): Uint8A
   return new TextEncoder().encode(code.terminal);
 }
 
+/**
+ * Encode a payload as a code and write it to `path` (Node; PNG by default), loading the engine from the installed
+ * zxing-wasm if needed. Returns the encoded code. Errors as {@link encodeCode} and `loadQrEngineNode`.
+ */
 export async function writeCodeFile(
   path: string,
   payload: Uint8Array,
@@ -55,6 +60,10 @@ export async function writeCodeFile(
   return code;
 }
 
+/**
+ * Read the offpay code in an image file (Node; PNG or JPEG), loading the engine if needed. Errors as
+ * {@link decodeCode}; the `node:fs` error if the file cannot be read.
+ */
 export async function readCodeFile(path: string, options: DecodeOptions = {}): Promise<DecodedCode> {
   await loadQrEngineNode();
   const bytes = await readFile(path);

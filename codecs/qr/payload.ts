@@ -13,27 +13,40 @@
 import { OffpayError } from '../../src/errors.js';
 import { base45Decode, base45Encode } from './base45.js';
 
+/** What a code carries: an offline payment `token` (prefix letter T) or a payment `request` (R). spec/qr.md §2. */
 export type PayloadKind = 'token' | 'request';
 /** `base45`: prefix + Base45 in alphanumeric mode; `binary`: prefix + raw bytes in byte mode, no ECI. */
 export type PayloadMode = 'base45' | 'binary';
 
+/** The prefix version this codec writes and reads (the "1" of "OP1T:"). */
 export const PREFIX_VERSION = 1;
+/** The prefix letter of each {@link PayloadKind}. */
 export const KIND_LETTER: Record<PayloadKind, string> = { token: 'T', request: 'R' };
+/** The prefix separator of each {@link PayloadMode}: `:` for base45, `=` for binary. */
 export const MODE_SEPARATOR: Record<PayloadMode, string> = { base45: ':', binary: '=' };
 /** Length of the prefix in characters (= bytes, it is ASCII). */
 export const PREFIX_LENGTH = 5;
 /** Largest payload the codec accepts (QR version 40-L holds 2953 bytes in byte mode). */
 export const MAX_PAYLOAD_BYTES = 2900;
 
+/** The parsed content of an offpay code ({@link unwrap}): kind, prefix version, mode and the payload bytes. */
 export interface Envelope {
+  /** Token or request. */
   kind: PayloadKind;
+  /** Prefix version (1). */
   version: number;
+  /** How the payload was carried. */
   mode: PayloadMode;
+  /** The payload bytes (a token or request; the codec never looks inside). */
   payload: Uint8Array;
 }
 
 const ASCII = new TextEncoder();
 
+/**
+ * The 5-character prefix for a kind and mode, e.g. `OP1T:` (token, base45) or `OP1R=` (request, binary).
+ * @throws OffpayError `qr.bad_option` for an unknown kind or mode.
+ */
 export function prefixFor(kind: PayloadKind, mode: PayloadMode = 'base45'): string {
   const k = KIND_LETTER[kind];
   const sep = MODE_SEPARATOR[mode];

@@ -36,6 +36,10 @@ export interface ScannerOptions extends ImageLimits {
 /** Why the thorough pass ran, or 'none' when it did not. */
 export type ThoroughTrigger = 'none' | 'cheap_located' | 'finder';
 
+/**
+ * The result of {@link QrScanner.push} for one camera frame: whether a symbol was decoded, located or nothing
+ * found, the symbols, which pass decided, and whether it repeats the previous code.
+ */
 export interface ScanResult {
   /** 'decoded': at least one valid symbol; 'located': symbols found, none decoded; 'none': nothing found. */
   status: 'decoded' | 'located' | 'none';
@@ -43,6 +47,7 @@ export interface ScanResult {
   symbols: RawSymbol[];
   /** Which pass produced `symbols`. */
   pass: 'cheap' | 'thorough';
+  /** Why the thorough pass ran (`none` if it did not). */
   thorough: ThoroughTrigger;
   /** Finder patterns seen (only computed when the cheap pass located nothing; -1 otherwise). */
   finders: number;
@@ -52,20 +57,44 @@ export interface ScanResult {
   repeat: boolean;
 }
 
+/** Counters of a {@link QrScanner}: frames, passes run, decodes per pass, and what triggered thorough passes. */
 export interface ScannerStats {
+  /** Frames pushed. */
   frames: number;
+  /** Cheap passes run. */
   cheapPasses: number;
+  /** Thorough passes run. */
   thoroughPasses: number;
+  /** Frames decoded by the cheap pass. */
   decodedCheap: number;
+  /** Frames decoded by the thorough pass. */
   decodedThorough: number;
+  /** Thorough passes run because the cheap pass located a symbol. */
   triggeredByCheap: number;
+  /** Thorough passes run because QR finder patterns were seen. */
   triggeredByFinder: number;
 }
 
+/**
+ * A camera-frame scanner ({@link createQrScanner}): a cheap pass on every frame, and a thorough pass only when
+ * the cheap pass located a symbol or QR finder patterns are seen. Results are values; bad frames throw
+ * `qr.bad_image` / `qr.image_too_large`.
+ *
+ * @example
+ * ```ts
+ * import { loadQrEngine, createQrScanner, unwrap } from 'offpay/qr';
+ * await loadQrEngine(wasmBytes);
+ * const scanner = createQrScanner();
+ * const r = scanner.push({ data: img.data, width: img.width, height: img.height, format: 'rgba' });  // a canvas ImageData
+ * if (r.status === 'decoded' && !r.repeat) handle(unwrap(r.symbols.find((s) => s.valid)!.bytes));
+ * ```
+ */
 export interface QrScanner {
+  /** Scan one frame (RGBA or grayscale pixels, row-major; see `Frame`). */
   push(frame: Frame): ScanResult;
   /** Forgets the frame count, statistics and the last code (buffers are kept). */
   reset(): void;
+  /** Counters since creation or the last reset. */
   readonly stats: Readonly<ScannerStats>;
 }
 

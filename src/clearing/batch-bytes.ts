@@ -32,12 +32,22 @@ export const DEFAULT_MAX_BATCH_ENTRIES = 65_536;
 /** The signature is the last item: 0x58 0x40 and 64 bytes. */
 const SIGNATURE_TAIL = 66;
 
+/**
+ * The top level of a settlement batch read by {@link readBatchFrame} without decoding the entries: the signed
+ * header fields, where the entries lie in the bytes, and the signing input (spec/clearing.md §4 steps 1-3).
+ */
 export interface BatchFrame {
+  /** The signing reader's certificate. */
   readerCert: ReaderCert;
+  /** The journal id, 8 bytes. */
   journalId: Uint8Array;
+  /** Batch number within the journal. */
   batchSeq: number;
+  /** Journal seq of the first entry. */
   firstSeq: number;
+  /** Chain hash before the first entry, 32 bytes. */
   prevHead: Uint8Array;
+  /** Chain hash after the last entry, 32 bytes. */
   head: Uint8Array;
   /** Number of entries (from the array head, already bounded). */
   count: number;
@@ -45,7 +55,9 @@ export interface BatchFrame {
   entriesHeadAt: number;
   entriesAt: number;
   entriesEnd: number;
+  /** Reader time the batch was made, unix seconds. */
   createdAt: number;
+  /** The reader's Ed25519 signature, 64 bytes. */
   signature: Uint8Array;
   /** signingInput("OFFPAY-V2-BATCH", CBOR(array without the signature)), formed from the raw bytes. */
   signed: Uint8Array;

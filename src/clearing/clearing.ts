@@ -96,6 +96,11 @@ const GROUP_ENTRIES = 20_000;
 /** ingestAll with a pool: batches verified ahead of the one being written. */
 const PIPELINE = 4;
 
+/**
+ * Options of {@link Clearing}, validated by its constructor: a bad value throws `clearing.bad_option` naming
+ * it; a database that cannot be opened or has another schema version `clearing.store_unusable`; a database of
+ * another issuer `clearing.wrong_issuer`; no better-sqlite3 installed `clearing.sqlite_unavailable`.
+ */
 export interface ClearingOptions {
   /** The issuer key set; stored in the database, so later opens may omit it. */
   issuerKeys?: IssuerKeySet;
@@ -105,6 +110,7 @@ export interface ClearingOptions {
   verifier?: SyncVerifier;
   /** Fee in basis points charged on each settlement line (default 150 = 1.50%). */
   feeBps?: number;
+  /** Clearing clock, unix seconds (default: the system clock); dates detections and blocklists. */
   clock?: () => number;
   /**
    * SQLite page cache, MiB (default 256). The wallet-counter index takes a random insert and a probe per
@@ -122,12 +128,15 @@ export interface ClearingOptions {
   zeroFareOperators?: number[];
 }
 
+/** What {@link Clearing.ingest} did with one batch (spec/clearing.md §4): a value, never an exception. */
 export interface IngestResult {
   /** 'ingested', 'duplicate' (already held byte for byte), or 'rejected' (nothing was stored from it). */
   outcome: 'ingested' | 'duplicate' | 'rejected';
+  /** The reader that signed the batch (when its certificate was read). */
   readerId?: number;
   /** Journal id, hex. */
   journalId?: string;
+  /** The batch number within its journal. */
   batchSeq?: number;
   /** Entries newly stored. */
   entries: number;
@@ -143,69 +152,125 @@ export interface IngestResult {
   error?: { code: string; message: string };
 }
 
+/**
+ * One side of a double spend or reader fault: the journal entry that carried the token, and the token itself, so
+ * the finding can be proven to a third party (hex strings, as in the JSON report).
+ */
 export interface EvidenceToken {
+  /** SHA-256 of the token bytes, hex. */
   tokenHash: string;
+  /** The reader whose journal holds the entry. */
   readerId: number;
+  /** That reader's journal id, hex. */
   journalId: string;
+  /** The entry's journal seq. */
   seq: number;
+  /** The entry kind (`accept`, `tap_in`, `tap_out`...). */
   kind: JournalKindName;
+  /** The entry's value, minor units. */
   amount: number;
   /** Full signed token bytes, hex. */
   token: string;
 }
 
+/**
+ * A double spend found by clearing (spec/clearing.md §4 step 10): one wallet counter used by two different
+ * tokens (`counter_reuse`), or one token accepted by two readers (`same_token_twice`), with both pieces of
+ * evidence. The wallet joins the next blocklist.
+ */
 export interface DoubleSpend {
+  /** `counter_reuse`: same wallet and counter, different token bytes; `same_token_twice`: same token at two readers. */
   kind: 'counter_reuse' | 'same_token_twice';
+  /** The wallet id, hex (16 bytes). */
   walletId: string;
+  /** The wallet counter involved. */
   counter: number;
+  /** The entry held first. */
   first: EvidenceToken;
+  /** The entry that conflicts with it. */
   second: EvidenceToken;
+  /** Clearing time of the detection, unix seconds. */
   detectedAt: number;
 }
 
 /** One reader listed one token as a sale more than once: the reader's fault, not the customer's. Settled once. */
 export interface ReaderFault {
+  /** Always `token_listed_twice`. */
   kind: 'token_listed_twice';
+  /** The reader at fault. */
   readerId: number;
+  /** SHA-256 of the token bytes, hex. */
   tokenHash: string;
+  /** The first listing. */
   first: EvidenceToken;
+  /** The second listing. */
   second: EvidenceToken;
+  /** Clearing time of the detection, unix seconds. */
   detectedAt: number;
 }
 
+/**
+ * One reader journal as clearing holds it: batches and entries received, the last seq, and the gaps still
+ * missing (a reader that has not uploaded everything).
+ */
 export interface ReaderSummary {
+  /** The reader id. */
   readerId: number;
+  /** The journal id, hex. */
   journalId: string;
+  /** The merchant (operator) the reader settles to. */
   operatorId: number;
+  /** The reader profile from its certificate (`vending`, `transit`). */
   profile: string;
+  /** Batches held. */
   batches: number;
+  /** Entries held. */
   entries: number;
+  /** Highest seq for which every entry from 1 on is accounted for or a gap is listed. */
   lastSeq: number;
   /** Missing entry ranges [from, to], inclusive. */
   gaps: [number, number][];
 }
 
+/**
+ * The clearing report (spec/clearing.md §7 is normative): settlement per merchant and currency, totals,
+ * readers, double spends, reader faults, allowance overruns and exposure, trip anomalies, problems.
+ * Amounts are minor units as `bigint` (decimal strings in the CLI's JSON).
+ */
 export interface ClearingReport {
   /** Per merchant (operator) and currency: distinct tokens, gross, fee, net (bigint; decimal strings in JSON). */
   settlement: SettlementLine[];
   /** Per currency, the total gross. */
   totals: { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }[];
+  /** Every reader journal held. */
   readers: ReaderSummary[];
+  /** Every double spend found. */
   doubleSpends: DoubleSpend[];
+  /** Every reader fault found. */
   readerFaults: ReaderFault[];
   /** Wallet certificates whose settled total passed their offline allowance (each on the next blocklist). */
   overAllowance: OverAllowance[];
   /** Per currency, what was settled beyond the allowances: the issuer's exposure. */
   exposure: { currency: number; amount: bigint }[];
+  /** Tap-ins with no tap-out (charged at the maximum fare). */
   openTrips: TripAnomaly[];
+  /** Trips with more than one tap-out (charged once). */
   multipleTapOuts: TripAnomaly[];
+  /** Tap-outs whose tap-in was never received. */
   tapOutsWithoutTapIn: TripAnomaly[];
+  /** Zero-fare tap-outs of operators not in `zeroFareOperators` (never a charge). */
   zeroFareTapOuts: EntryRef[];
+  /** Batches rejected and other per-reader problems (stable `kind` codes). */
   problems: { readerId: number; kind: string; detail: string }[];
+  /** Entries stored invalid, with the reason the token failed re-verification. */
   invalidTokens: { readerId: number; journalId: string; seq: number; reason: string }[];
+  /** Voided sales (not settled). */
   voided: number;
+  /** Trips settled at the maximum fare. */
   tripsAtMaximumFare: number;
+  /** The blocklist: entries and the last version issued. */
   blocklist: { entries: number; version: number };
+  /** Fee in basis points applied to each line. */
   feeBps: number;
 }
 
@@ -260,12 +325,35 @@ function boundedOption(name: string, v: number | undefined, dflt: number, min: n
   return v;
 }
 
+/**
+ * Clearing (Node only): ingests reader settlement batches in any order, late or twice; re-verifies every token;
+ * finds double spends and reader faults; settles each distinct token once per merchant and currency; checks each
+ * wallet certificate's offline allowance across all readers; issues the signed blocklist. spec/clearing.md is
+ * normative (money invariants M1-M6, ingest §4, settlement §5, report §7, error codes §8).
+ *
+ * Construction validates {@link ClearingOptions} (error codes there). `ingest` never throws on bad bytes: a
+ * rejected batch is an {@link IngestResult} with a stable `error.code`.
+ *
+ * @example
+ * ```ts
+ * import { Clearing } from 'offpay/clearing';
+ * const clearing = Clearing.open({ issuerKeys: issuer.keySet(), path: 'clearing.db' });
+ * for (const batch of batches) console.log(clearing.ingest(batch).outcome);   // ingested | duplicate | rejected
+ * const report = clearing.report();                  // settlement, double spends, allowance overruns...
+ * const { bytes } = clearing.issueBlocklist(issuer); // the next signed blocklist for the readers
+ * clearing.close();
+ * ```
+ */
 export class Clearing {
   /** The clearing database (better-sqlite3, loaded on first use; see src/node/sqlite.ts). */
   readonly db: SqliteDatabase;
+  /** The issuer key set (given, or read back from the database). */
   readonly issuerKeys: IssuerKeySet;
+  /** Fee in basis points on each settlement line. */
   readonly feeBps: number;
+  /** Largest batch accepted, bytes. */
   readonly maxBatchBytes: number;
+  /** Most entries in one batch. */
   readonly maxBatchEntries: number;
   private readonly zeroFareOperators: ReadonlySet<number>;
   private readonly verifier: SyncVerifier;
@@ -351,10 +439,15 @@ export class Clearing {
     };
   }
 
+  /**
+   * Open (or create) a clearing database: the same as `new Clearing(o)`.
+   * @throws OffpayError see {@link ClearingOptions}.
+   */
   static open(o: ClearingOptions): Clearing {
     return new Clearing(o);
   }
 
+  /** Close the database (idempotent). */
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -729,6 +822,7 @@ export class Clearing {
     this.q.block!.run(walletId, reason, this.clock());
   }
 
+  /** Every blocked wallet id (16 bytes each), in ascending byte order: the entries of the next blocklist. */
   blockedWalletIds(): Uint8Array[] {
     return (this.db.prepare('SELECT wallet_id FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => u8(r.wallet_id));
   }
@@ -897,6 +991,7 @@ export class Clearing {
     };
   }
 
+  /** Every double spend found so far, in order of detection. */
   doubleSpends(): DoubleSpend[] {
     return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
       kind: r.kind as DoubleSpend['kind'],
@@ -908,6 +1003,7 @@ export class Clearing {
     }));
   }
 
+  /** Every reader fault found so far (a token listed twice by one reader), in order of detection. */
   readerFaults(): ReaderFault[] {
     return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
       kind: 'token_listed_twice',
@@ -919,6 +1015,7 @@ export class Clearing {
     }));
   }
 
+  /** Every reader journal held, by reader id and journal id, with the seq gaps still missing. */
   readers(): ReaderSummary[] {
     const chains = this.db
       .prepare('SELECT c.chain AS chain, c.reader_id AS reader_id, c.journal_id AS journal_id, r.operator_id AS operator_id, r.profile AS profile FROM chains c JOIN readers r ON r.reader_id = c.reader_id ORDER BY c.reader_id, c.journal_id')
@@ -949,6 +1046,7 @@ export class Clearing {
     });
   }
 
+  /** The full report, computed from what is held (a late batch changes it). spec/clearing.md §7. */
   report(): ClearingReport {
     const problems = (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
       readerId: Number(p.reader_id),

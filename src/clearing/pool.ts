@@ -11,18 +11,29 @@ import { encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
 import { tokenVerification, verifyToken, type SigCheck, type Verdict, type VerifyContext } from '../verify.js';
 import { nodeSha256 } from '../node/crypto.js';
 
+/**
+ * One token for clearing to re-verify: the token bytes, the entry's reader time (unix seconds), the payees the
+ * carrying reader accepts, and its profile's age limits (seconds).
+ */
 export interface TokenJob {
+  /** The token bytes. */
   data: Uint8Array;
   /** The entry's reader time. */
   now: number;
   /** The batch's reader id first (a request-bound token's payee), then its operator id for a transit reader. */
   payees: number[];
+  /** Oldest acceptable token time before `now`, seconds (the reader profile's). */
   maxAge: number;
+  /** Clock skew allowed after `now`, seconds. */
   maxFuture: number;
   /** The entry's request context, present iff the token is request-bound (spec/reader.md §9). */
   request?: { challenge: Uint8Array; time: number } | undefined;
 }
 
+/**
+ * The result of re-verifying a {@link TokenJob}: the token's fields clearing settles on, or the stateless
+ * reason it failed (spec/protocol.md §7).
+ */
 export type TokenCheck =
   | {
       ok: true;
@@ -58,6 +69,7 @@ function checkOf(v: Verdict): TokenCheck {
   };
 }
 
+/** Re-verify one token job with the stateless algorithm of {@link verifyToken} (spec/protocol.md §5). */
 export function checkTokenJob(j: TokenJob, issuerKeys: IssuerKeySet, verifier: SyncVerifier): TokenCheck {
   return checkOf(verifyToken(j.data, contextOf(j, issuerKeys), verifier));
 }
@@ -136,6 +148,7 @@ export interface PackedChecks {
   failures: [number, string][];
 }
 
+/** Pack token jobs into a few typed arrays (see {@link PackedJobs}) to send to a worker without copying each job. */
 export function packJobs(jobs: TokenJob[]): PackedJobs {
   const n = jobs.length;
   const dataOffsets = new Uint32Array(n + 1);
@@ -168,6 +181,7 @@ export function packJobs(jobs: TokenJob[]): PackedJobs {
   return { n, data, dataOffsets, now, maxAge, maxFuture, payees, payeeOffsets, hasRequest, requestChallenge, requestTime };
 }
 
+/** The token jobs of {@link packJobs}, back. */
 export function unpackJobs(p: PackedJobs): TokenJob[] {
   return Array.from({ length: p.n }, (_, i) => ({
     data: p.data.subarray(p.dataOffsets[i]!, p.dataOffsets[i + 1]!),
@@ -182,6 +196,7 @@ export function unpackJobs(p: PackedJobs): TokenJob[] {
 /** Numbers per packed result. */
 const FIELDS = 7;
 
+/** Pack token checks into typed arrays (see {@link PackedChecks}) to send back from a worker. */
 export function packChecks(checks: TokenCheck[]): PackedChecks {
   const n = checks.length;
   const out: PackedChecks = { n, ok: new Uint8Array(n), tokenHash: new Uint8Array(32 * n), walletId: new Uint8Array(16 * n), fields: new Float64Array(FIELDS * n), failures: [] };
@@ -198,6 +213,7 @@ export function packChecks(checks: TokenCheck[]): PackedChecks {
   return out;
 }
 
+/** The token checks of {@link packChecks}, back. */
 export function unpackChecks(p: PackedChecks): TokenCheck[] {
   const reasons = new Map(p.failures);
   return Array.from({ length: p.n }, (_, i): TokenCheck => {
@@ -224,6 +240,11 @@ export function buffersOf(p: PackedJobs | PackedChecks): ArrayBuffer[] {
   return views.map((v) => v.buffer as ArrayBuffer);
 }
 
+/**
+ * A pool of worker threads (Node `worker_threads`) that re-verify token jobs for {@link Clearing.ingestAll},
+ * each with its own wallet-certificate cache; results equal {@link checkTokenJobs} on the calling thread.
+ * Call {@link VerifyPool.close} when done, or the workers keep the process alive.
+ */
 export class VerifyPool {
   private readonly workers: Worker[];
   private readonly pending = new Map<number, Pending>();
@@ -250,6 +271,7 @@ export class VerifyPool {
     });
   }
 
+  /** Number of worker threads. */
   get threads(): number {
     return this.workers.length;
   }
@@ -284,6 +306,7 @@ export class VerifyPool {
     return out;
   }
 
+  /** Terminate the worker threads. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

@@ -24,46 +24,78 @@ import { equalBytes, toHex } from '../crypto.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import { feeFor } from './fees.js';
 
+/**
+ * One held journal entry as input to {@link settle}: the entry, the re-verified token's fields, and the carrying
+ * certificate's operator. Rows must come ordered by (walletKey, counter).
+ */
 export interface SettleRow {
+  /** The reader whose journal holds the entry. */
   readerId: number;
   /** Journal id, hex. */
   journalId: string;
+  /** The entry's journal seq. */
   seq: number;
+  /** The entry kind as its number (`JournalKind`). */
   kind: number;
+  /** The entry's reader time, unix seconds. */
   time: number;
   /** Entry value: the amount (accept, tap_in) or the fare (tap_out). */
   value: number;
   /** The token's amount (what the wallet signed). */
   amount: number;
+  /** SHA-256 of the token bytes, 32 bytes. */
   tokenHash: Uint8Array;
   /** Operator named by the reader certificate of the batch that carried the entry. */
   operatorId: number;
+  /** The first six bytes of the wallet id as an integer: the sort key that brings one wallet's tokens together. */
   walletKey: number;
+  /** The wallet id, 16 bytes. */
   walletId: Uint8Array;
+  /** The token's wallet counter. */
   counter: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
   /** First six bytes of the wallet certificate id, as an integer. */
   certKey: number;
+  /** The wallet certificate's offline allowance, minor units. */
   allowance: number;
   /** A valid void entry of the same journal names this token. */
   voided: boolean;
 }
 
+/**
+ * A reference to one journal entry (reader, journal id hex, seq) with its kind, reader time and value: where a
+ * settled token or an anomaly comes from.
+ */
 export interface EntryRef {
+  /** The reader whose journal holds the entry. */
   readerId: number;
+  /** That journal's id, hex. */
   journalId: string;
+  /** The entry's journal seq. */
   seq: number;
+  /** The entry kind. */
   kind: JournalKindName;
+  /** The entry's reader time, unix seconds. */
   time: number;
+  /** The entry's value, minor units (amount or fare). */
   value: number;
 }
 
+/**
+ * One distinct token as settled (spec/clearing.md §5): how it settled, to which operator, the charge in minor
+ * units (bigint), and the entry it settled from.
+ */
 export interface SettledToken {
+  /** SHA-256 of the token bytes, hex. */
   tokenHash: string;
   /** sale (accept), trip (tap-in with a tap-out), open_trip (tap-in, no tap-out), tap_out_without_tap_in. */
   as: 'sale' | 'trip' | 'open_trip' | 'tap_out_without_tap_in';
+  /** The merchant (operator) paid. */
   operatorId: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
+  /** What the token was charged, minor units. */
   charge: bigint;
   /** The entry the token settled from. */
   entry: EntryRef;
@@ -71,47 +103,80 @@ export interface SettledToken {
   token?: string;
 }
 
+/**
+ * One settlement line: per merchant (operator) and currency, the distinct tokens settled, gross, fee (`feeBps`
+ * basis points of gross) and net, minor units as bigint.
+ */
 export interface SettlementLine {
+  /** The merchant (operator). */
   operatorId: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
   /** Distinct tokens settled. */
   count: number;
+  /** Sum of the charges, minor units. */
   gross: bigint;
+  /** Fee rate, basis points. */
   feeBps: number;
+  /** The fee, minor units. */
   fee: bigint;
+  /** gross - fee, minor units: what the merchant is paid. */
   net: bigint;
 }
 
+/**
+ * A transit trip clearing could not settle plainly (open trip, several tap-outs, tap-out without tap-in;
+ * money invariant M3): the entries involved and the charge applied, minor units.
+ */
 export interface TripAnomaly {
+  /** SHA-256 of the token bytes, hex. */
   tokenHash: string;
+  /** The wallet id, hex. */
   walletId: string;
   /** The tap-in (or, without one, the first tap-out) the trip settled from. */
   entry: EntryRef;
   /** The tap-outs recorded for it by readers of the operator. */
   tapOuts: EntryRef[];
+  /** The charge applied, minor units. */
   charge: bigint;
 }
 
+/**
+ * A wallet certificate whose settled total passed its offline allowance (money invariant M2): the totals, the
+ * issuer's exposure (settled - allowance, minor units) and every settled token as evidence.
+ */
 export interface OverAllowance {
+  /** The wallet id, hex. */
   walletId: string;
   /** First six bytes of the wallet certificate id, hex. */
   certKey: string;
+  /** ISO 4217 numeric currency code. */
   currency: number;
+  /** The certificate's offline allowance, minor units. */
   allowance: bigint;
+  /** What was settled under the certificate, minor units. */
   settled: bigint;
   /** settled - allowance: what the issuer pays merchants beyond what the certificate allowed. */
   exposure: bigint;
+  /** Every token settled under the certificate: the evidence. */
   tokens: SettledToken[];
 }
 
+/** The output of {@link settle}: settlement lines, anomalies, allowance overruns and the exposure per currency. */
 export interface SettlementResult {
+  /** Settlement lines per merchant and currency. */
   lines: SettlementLine[];
   /** Every distinct token settled (count). */
   settledTokens: number;
+  /** Tap-ins with no tap-out (charged the maximum fare). */
   openTrips: TripAnomaly[];
+  /** Trips with more than one tap-out. */
   multipleTapOuts: TripAnomaly[];
+  /** Tap-outs whose tap-in never arrived. */
   tapOutsWithoutTapIn: TripAnomaly[];
+  /** Zero-fare tap-outs not allowed for their operator (never a charge). */
   zeroFareTapOuts: EntryRef[];
+  /** Certificates whose settled total passed their allowance. */
   overAllowance: OverAllowance[];
   /** Per currency, the sum of the exposures. */
   exposure: { currency: number; amount: bigint }[];
@@ -123,7 +188,9 @@ const order = (a: SettleRow, b: SettleRow): number =>
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 const ref = (r: SettleRow): EntryRef => ({ readerId: r.readerId, journalId: r.journalId, seq: r.seq, kind: KIND_NAMES[r.kind]!, time: r.time, value: r.value });
 
+/** Options of {@link settle}. */
 export interface SettleOptions {
+  /** Fee rate applied to each line's gross, basis points (150 = 1.50 %). */
   feeBps: number;
   /** Keep every settled token (for tests and audits); default false: only those of over-allowance wallets. */
   keepTokens?: boolean;
@@ -131,6 +198,11 @@ export interface SettleOptions {
   zeroFareOperators?: ReadonlySet<number>;
 }
 
+/**
+ * Settle the held entries (spec/clearing.md §5, normative; the rules are in this module's comment): each
+ * distinct token once, to the operator of its earliest sale, trips at min(maximum, tap-out fare), and each
+ * wallet certificate's total checked against its allowance. Pure: the same rows give the same result.
+ */
 export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementResult & { tokens: SettledToken[] } {
   const lines = new Map<string, { operatorId: number; currency: number; count: number; gross: bigint }>();
   const out: SettlementResult & { tokens: SettledToken[] } = {

@@ -135,6 +135,7 @@ export async function visibleCounterStates(path: string): Promise<CounterState[]
   return seen;
 }
 
+/** The result of {@link restoreCounter}: the highest state still visible before, and the state written. */
 export interface RestoreResult {
   /** The highest counter and spent total that were still visible (0 when none). */
   previous: CounterState;

@@ -78,6 +78,10 @@ export function readBytes(path: string, what = 'file', maxBytes = 64 * 1024 * 10
 
 // ------------------------------------------------------------------------------------------------ issuer
 
+/**
+ * Save an issuer to a directory (Node): DIR/issuer.json (secret keys, hex) and DIR/keyset.cbor (the public key
+ * set to give readers and wallets), each written durably (fsync). Keep DIR secret.
+ */
 export function saveIssuer(dir: string, issuer: Issuer): void {
   const json = {
     offpay: 'issuer',
@@ -89,6 +93,10 @@ export function saveIssuer(dir: string, issuer: Issuer): void {
   writeFileDurable(join(dir, 'keyset.cbor'), encodeIssuerKeySet(issuer.keySet()));
 }
 
+/**
+ * Load the issuer saved by {@link saveIssuer} from DIR/issuer.json.
+ * @throws OffpayError `file.unreadable`, `file.too_large` or `file.bad_format`, naming the path.
+ */
 export function loadIssuer(dir: string): Issuer {
   const path = join(dir, 'issuer.json');
   const o = readJson(path, 'issuer');
@@ -132,6 +140,11 @@ export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert)
   writeFileDurable(join(dir, 'wallet.json'), JSON.stringify({ offpay: 'wallet', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeWalletCert(cert)) }, null, 2) + '\n');
 }
 
+/**
+ * Load the wallet saved by `saveWallet` from DIR/wallet.json, with its durable counter DIR/counter.json
+ * ({@link FileCounterStore}); `clock` is the wallet clock in unix seconds (default: system time).
+ * @throws OffpayError `file.unreadable`, `file.too_large` or `file.bad_format`, naming the path.
+ */
 export function loadWallet(dir: string, clock?: () => number): Wallet {
   const path = join(dir, 'wallet.json');
   const o = readJson(path, 'wallet');
@@ -147,16 +160,23 @@ export function loadWallet(dir: string, clock?: () => number): Wallet {
 
 // ------------------------------------------------------------------------------------------------ reader
 
+/** A reader's files as loaded by {@link loadReader}: the directory, the secret key (32 bytes) and the certificate. */
 export interface ReaderFiles {
   dir: string;
   secretKey: Uint8Array;
   cert: ReaderCert;
 }
 
+/** Save a reader's secret key and certificate to DIR/reader.json, durably. Keep DIR secret. */
 export function saveReader(dir: string, secretKey: Uint8Array, cert: ReaderCert): void {
   writeFileDurable(join(dir, 'reader.json'), JSON.stringify({ offpay: 'reader', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeReaderCert(cert)) }, null, 2) + '\n');
 }
 
+/**
+ * Load the reader saved by {@link saveReader} from DIR/reader.json. (The reader's state lives in its database:
+ * see `openSqliteReaderStore`.)
+ * @throws OffpayError `file.unreadable`, `file.too_large` or `file.bad_format`, naming the path.
+ */
 export function loadReader(dir: string): ReaderFiles {
   const path = join(dir, 'reader.json');
   const o = readJson(path, 'reader');

@@ -20,6 +20,7 @@ import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } fr
 import { hostname } from 'node:os';
 import { OffpayError } from '../errors.js';
 
+/** Options of {@link withLock}: how long to wait for a busy lock and how often to look, milliseconds. */
 export interface LockOptions {
   /** Longest wait for a busy lock before `wallet.locked`, milliseconds (default 10,000). */
   waitMs?: number;
@@ -27,6 +28,10 @@ export interface LockOptions {
   pollMs?: number;
 }
 
+/**
+ * What a lock file records about the process holding it, so that a lock left by a dead process can be
+ * recognised and broken safely (pid, host, boot id, process start time, nonce).
+ */
 export interface LockHolder {
   pid: number;
   host: string;

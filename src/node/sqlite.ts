@@ -17,29 +17,50 @@ export const SQLITE_DRIVER = 'better-sqlite3';
 
 /** A prepared statement (better-sqlite3 `Statement`, the methods offpay uses). */
 export interface SqliteStatement {
+  /** Execute with the bound parameters; the number of rows changed and the last inserted rowid. */
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  /** The first result row, or undefined. */
   get(...params: unknown[]): unknown;
+  /** Every result row. */
   all(...params: unknown[]): unknown[];
+  /** The result rows one at a time. */
   iterate(...params: unknown[]): IterableIterator<unknown>;
 }
 
-/** A function wrapped in a transaction (better-sqlite3 `Transaction`): plain call is BEGIN DEFERRED. */
+/**
+ * A function wrapped in a transaction (better-sqlite3 `Transaction`): plain call is BEGIN DEFERRED.
+ * @typeParam F - the wrapped function's type.
+ */
 export interface SqliteTransaction<F extends (...args: never[]) => unknown> {
   (...args: Parameters<F>): ReturnType<F>;
+  /** Run in BEGIN DEFERRED. */
   deferred(...args: Parameters<F>): ReturnType<F>;
+  /** Run in BEGIN IMMEDIATE (takes the write lock at once). */
   immediate(...args: Parameters<F>): ReturnType<F>;
+  /** Run in BEGIN EXCLUSIVE. */
   exclusive(...args: Parameters<F>): ReturnType<F>;
 }
 
 /** An open database connection (better-sqlite3 `Database`, the members offpay uses). */
 export interface SqliteDatabase {
+  /** False once closed. */
   readonly open: boolean;
+  /** True inside a transaction. */
   readonly inTransaction: boolean;
+  /** The database path. */
   readonly name: string;
+  /** Compile an SQL statement. */
   prepare(sql: string): SqliteStatement;
+  /** Run SQL text (one or more statements, no parameters). */
   exec(sql: string): this;
+  /** Run a PRAGMA; with `simple`, the first column of the first row. */
   pragma(source: string, options?: { simple?: boolean }): unknown;
+  /**
+   * Wrap `fn` so that each call runs in a transaction (nested calls use savepoints).
+   * @typeParam F - the wrapped function's type.
+   */
   transaction<F extends (...args: never[]) => unknown>(fn: F): SqliteTransaction<F>;
+  /** Close the connection. */
   close(): this;
 }
 

@@ -33,19 +33,32 @@ import { equalBytes } from '../crypto.js';
 /** Largest batch accepted: 256 MB. */
 export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
+/**
+ * The signed fields of a settlement batch (message type 8, spec/reader.md §10 and spec/reader.cddl are
+ * normative): a contiguous run of one journal's entries with the chain hashes around it.
+ */
 export interface SettlementBatchBody {
+  /** The certificate of the reader that signed the batch. */
   readerCert: ReaderCert;
   /** The journal (reader database) these entries come from: JOURNAL_ID_BYTES bytes. */
   journalId: Uint8Array;
+  /** Batch number within this journal, from 1. */
   batchSeq: number;
+  /** Journal seq of the first entry. */
   firstSeq: number;
+  /** Chain hash before `firstSeq` (the genesis hash when `firstSeq` is 1), 32 bytes. */
   prevHead: Uint8Array;
+  /** Chain hash after the last entry (= `prevHead` for an empty batch), 32 bytes. */
   head: Uint8Array;
+  /** The journal entries `firstSeq` .. `firstSeq + entries.length - 1`. */
   entries: JournalEntry[];
+  /** Reader time the batch was made, unix seconds. */
   createdAt: number;
 }
 
+/** A settlement batch with the reader's Ed25519 signature over {@link batchSigningInput}. */
 export interface SettlementBatch extends SettlementBatchBody {
+  /** Ed25519 signature by the reader key, 64 bytes. */
   signature: Uint8Array;
 }
 
@@ -53,10 +66,15 @@ function bodyArray(b: SettlementBatchBody): CborValue[] {
   return [MessageType.SettlementBatch, PROTOCOL_VERSION, readerCertToCbor(b.readerCert), b.journalId, b.batchSeq, b.firstSeq, b.prevHead, b.head, b.entries.map(entryToCbor), b.createdAt];
 }
 
+/** The bytes a batch signature covers: signingInput("OFFPAY-V1-BATCH", CBOR(batch array without signature)). */
 export function batchSigningInput(b: SettlementBatchBody): Uint8Array {
   return signingInput(SigningTag.SettlementBatch, encodeCbor(bodyArray(b)));
 }
 
+/**
+ * Sign a batch body with the reader secret key (32 bytes): the batch and its deterministic CBOR bytes. The same
+ * body always gives the same bytes (Ed25519 is deterministic).
+ */
 export function createBatch(reader: { secretKey: Uint8Array }, body: SettlementBatchBody): { batch: SettlementBatch; bytes: Uint8Array } {
   const batch: SettlementBatch = { ...body, signature: sign(batchSigningInput(body), reader.secretKey) };
   return { batch, bytes: encodeCbor([...bodyArray(body), batch.signature]) };

@@ -20,16 +20,26 @@ import { asBytes, asUint, MessageType, openMessage, PROTOCOL_VERSION, SigningTag
 /** Largest blocklist accepted: 4,000,000 entries (64 MB). */
 export const MAX_BLOCKLIST_BYTES = 4_000_000 * WALLET_ID_BYTES + 1024;
 
+/**
+ * The signed fields of a blocklist (message type 7, spec/reader.md §5 is normative): the wallet ids clearing
+ * blocks, signed by an issuer key.
+ */
 export interface BlocklistBody {
+  /** The issuer whose key signed the list. */
   issuerId: number;
+  /** Which issuer key signed it (an index into the {@link IssuerKeySet}). */
   keyIndex: number;
+  /** List version; a reader never loads an older version than it holds. */
   version: number;
+  /** When the list was signed, unix seconds (its age decides staleness). */
   issuedAt: number;
   /** n x 16 bytes, strictly ascending. */
   entries: Uint8Array;
 }
 
+/** A blocklist with its issuer signature (Ed25519, 64 bytes) over {@link blocklistSigningInput}. */
 export interface Blocklist extends BlocklistBody {
+  /** Ed25519 signature by issuer key `keyIndex`, 64 bytes. */
   signature: Uint8Array;
 }
 
@@ -37,6 +47,7 @@ function bodyArray(b: BlocklistBody): CborValue[] {
   return [MessageType.Blocklist, PROTOCOL_VERSION, b.issuerId, b.keyIndex, b.version, b.issuedAt, b.entries];
 }
 
+/** The bytes a blocklist signature covers: signingInput("OFFPAY-V1-BLOCKLIST", CBOR(list array without signature)). */
 export function blocklistSigningInput(b: BlocklistBody): Uint8Array {
   return signingInput(SigningTag.Blocklist, encodeCbor(bodyArray(b)));
 }
@@ -64,6 +75,7 @@ export function packWalletIds(ids: Iterable<Uint8Array>): Uint8Array {
   return out.slice(0, n * WALLET_ID_BYTES);
 }
 
+/** The deterministic CBOR bytes of a signed blocklist. */
 export function encodeBlocklist(b: Blocklist): Uint8Array {
   return encodeCbor([...bodyArray(b), b.signature]);
 }
@@ -109,10 +121,12 @@ export function verifyBlocklist(bytes: Uint8Array, issuerKeys: IssuerKeySet, ver
 
 /** Binary search over the sorted entries. */
 export class BlocklistIndex {
+  /** Number of wallet ids. */
   readonly count: number;
   constructor(readonly entries: Uint8Array) {
     this.count = entries.length / WALLET_ID_BYTES;
   }
+  /** True when the 16-byte wallet id is in the list (false for an id of any other length). O(log n). */
   has(walletId: Uint8Array): boolean {
     if (walletId.length !== WALLET_ID_BYTES) return false;
     let lo = 0;

@@ -16,22 +16,34 @@ import { equalBytes, sha256, signingInput, toHex } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import { asArray, asBytes, asUint, CHALLENGE_BYTES } from '../messages.js';
 
+/**
+ * Journal entry kinds and their CBOR numbers (spec/reader.md §9, spec/reader.cddl): what `data` and `value` hold
+ * depends on the kind (see the module comment).
+ */
 export const JournalKind = { accept: 0, void: 1, tap_in: 2, tap_out: 3, conflict: 4 } as const;
+/** The name of a journal entry kind (`accept`, `void`, `tap_in`, `tap_out`, `conflict`). */
 export type JournalKindName = keyof typeof JournalKind;
 const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'conflict'];
 
+/** Signing-input tag of a journal chain step: h_n = SHA-256(signingInput(JOURNAL_TAG, h_{n-1} || entry_n)). */
 export const JOURNAL_TAG = 'OFFPAY-V2-JOURNAL';
+/** Signing-input tag of the chain's genesis hash h_0, over CBOR [readerId, journalId]. */
 export const JOURNAL_GENESIS_TAG = 'OFFPAY-V2-JOURNAL-GENESIS';
 export const HASH_BYTES = 32;
 /** A journal id: 8 random bytes chosen when a reader database is created (one journal = one chain). */
 export const JOURNAL_ID_BYTES = 8;
 
+/** One reader journal entry, `[seq, kind, time, data, value]` in deterministic CBOR (spec/reader.md §9). */
 export interface JournalEntry {
+  /** Sequence number: 1 for the first entry, no gaps. */
   seq: number;
+  /** What happened (see {@link JournalKind}). */
   kind: JournalKindName;
   /** Reader time, unix seconds. */
   time: number;
+  /** Full token bytes, or for `void` the 32-byte token hash. */
   data: Uint8Array;
+  /** Amount in minor units (charged, given back, authorised, fare), or for `conflict` the reason code. */
   value: number;
   /** The request a request-bound token was judged against (accept and conflict entries of such tokens only). */
   request?: { challenge: Uint8Array; time: number } | undefined;
@@ -39,21 +51,30 @@ export interface JournalEntry {
 
 /** A stored entry: its canonical bytes and the chain hash after it. */
 export interface JournalRow {
+  /** The entry's sequence number. */
   seq: number;
+  /** The entry's canonical CBOR bytes. */
   bytes: Uint8Array;
+  /** The chain hash after this entry, 32 bytes. */
   hash: Uint8Array;
 }
 
+/** The CBOR array of a journal entry (the kind as its number). */
 export function entryToCbor(e: JournalEntry): CborValue[] {
   const a: CborValue[] = [e.seq, JournalKind[e.kind], e.time, e.data, e.value];
   if (e.request) a.push([e.request.challenge, e.request.time]);
   return a;
 }
 
+/** The deterministic CBOR bytes of a journal entry (what the chain hashes). */
 export function encodeEntry(e: JournalEntry): Uint8Array {
   return encodeCbor(entryToCbor(e));
 }
 
+/**
+ * A journal entry from a decoded CBOR value.
+ * @throws OffpayError `message.bad_structure` (or another `message.*` code) for a malformed entry.
+ */
 export function entryFromCbor(v: CborValue): JournalEntry {
   const a = asArray(v, 'journal entry');
   if (a.length !== 5 && a.length !== 6) throw new OffpayError('message.bad_structure', `journal entry: expected 5 or 6 elements, got ${a.length}`);
@@ -71,6 +92,10 @@ export function entryFromCbor(v: CborValue): JournalEntry {
   return e;
 }
 
+/**
+ * Decode a journal entry from its CBOR bytes (strict deterministic CBOR, spec/protocol.md §3.4).
+ * @throws OffpayError `cbor.*` or `message.*` for bytes that are not a well-formed entry.
+ */
 export function decodeEntry(bytes: Uint8Array): JournalEntry {
   return entryFromCbor(decodeCbor(bytes));
 }
@@ -81,6 +106,7 @@ export function genesisHash(readerId: number, journalId: Uint8Array): Uint8Array
   return sha256(signingInput(JOURNAL_GENESIS_TAG, encodeCbor([readerId, journalId])));
 }
 
+/** The next chain hash: SHA-256(signingInput(JOURNAL_TAG, prev || entryBytes)), 32 bytes. */
 export function chainHash(prev: Uint8Array, entryBytes: Uint8Array): Uint8Array {
   const body = new Uint8Array(prev.length + entryBytes.length);
   body.set(prev, 0);
@@ -88,10 +114,16 @@ export function chainHash(prev: Uint8Array, entryBytes: Uint8Array): Uint8Array 
   return sha256(signingInput(JOURNAL_TAG, body));
 }
 
+/**
+ * The result of {@link verifyChain} (and `Reader.verifyJournal`): `ok`, how many entries, the head hash, and the
+ * first bad entry.
+ */
 export interface ChainCheck {
+  /** True when every entry checked. */
   ok: boolean;
   /** Entries checked. */
   count: number;
+  /** The chain hash after the last good entry. */
   head: Uint8Array;
   /** First bad sequence number and why. */
   error?: { seq: number; problem: 'gap' | 'hash_mismatch' | 'bad_entry' | 'seq_mismatch'; message: string };

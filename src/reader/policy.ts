@@ -11,6 +11,7 @@ import { parseAmount, parseCurrency } from '../currency.js';
 import { OffpayError } from '../errors.js';
 import type { CurrencyLimits, ProfileParams } from './profiles.js';
 
+/** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */
 export type FieldType =
   | { kind: 'seconds'; min: number; max: number }
   | { kind: 'milliseconds'; min: number; max: number }
@@ -43,6 +44,7 @@ export const PROFILE_SCHEMA: Record<Exclude<keyof ProfileParams, 'name'>, FieldS
 
 /** Top-level keys of the policy file, and the keys of one currency's limits (amounts as strings in major units). */
 export const POLICY_KEYS = ['window', 'acceptUnlistedCurrencies', 'limits', 'profile'] as const;
+/** The fields a per-currency entry of a reader policy may have (the keys of {@link CurrencyLimits}). */
 export const LIMIT_KEYS = ['minAmount', 'maxAmount', 'dailyTotal', 'staleMaxAmount'] as const;
 /** Anti-replay window W: a multiple of 8 in 8..4096 (spec/reader.md §3). */
 export const WINDOW_RANGE = { min: 8, max: 4096, multipleOf: 8 } as const;
@@ -143,10 +145,18 @@ export function validateLimits(o: unknown, code = 'reader.bad_config', where = '
   return out;
 }
 
+/**
+ * A validated reader policy (READER/policy.json, spec/reader.md §14), as returned by {@link parsePolicy}: the
+ * {@link ReaderOptions} fields a deployment configures.
+ */
 export interface ReaderPolicy {
+  /** Anti-replay window size W, counters (multiple of 8, 8..4096). */
   window?: number;
+  /** Accept currencies that have no entry in `limits`. */
   acceptUnlistedCurrencies?: boolean;
+  /** Limits per ISO 4217 numeric currency code, minor units. */
   limits: Record<number, CurrencyLimits>;
+  /** Overrides of the profile row named by the reader certificate. */
   profile?: Partial<Omit<ProfileParams, 'name'>>;
 }
 

@@ -8,10 +8,23 @@
  */
 import type { ReaderProfileName } from '../messages.js';
 
+/**
+ * What a reader does while its blocklist is stale (spec/reader.md §5, §8): `refuse` every token
+ * (`blocklist_stale`), or `reduce`: accept up to the currency's `staleMaxAmount` (`stale_limit` above it).
+ */
 export type StalePolicy = 'refuse' | 'reduce';
+/**
+ * What a transit gate does with a tap-out whose tap-in it never saw: `charge` (record it; clearing charges the
+ * maximum fare if no tap-in ever arrives) or `refuse` (`no_tap_in`). spec/reader.md §7.2.
+ */
 export type TapOutWithoutTapIn = 'charge' | 'refuse';
 
+/**
+ * One row of {@link PROFILES}: the reader parameters that differ between a vending machine and a transit gate.
+ * Units are in each field's name or comment (seconds, milliseconds). Normative: spec/reader.md §8.
+ */
 export interface ProfileParams {
+  /** The profile name, as in the reader certificate (`vending` or `transit`). */
   name: ReaderProfileName;
   /** Every token must answer a payment request (with its challenge and exact price) that the reader issued. */
   requireRequest: boolean;
@@ -45,6 +58,20 @@ export interface ProfileParams {
   tapOutWithoutTapIn: TapOutWithoutTapIn;
 }
 
+/**
+ * The reader profiles as data, one row per {@link ReaderProfileName} (spec/reader.md §8 is normative and a test
+ * keeps it in step with this table). A reader takes the row its certificate names, overridden field by field by
+ * `ReaderOptions.profile` (validated: `reader.bad_config` names a bad field).
+ *
+ * Not to be confused with the FSK profile table `PROFILES` of `offpay/fsk` (modem parameters).
+ *
+ * @example
+ * ```ts
+ * import { PROFILES } from 'offpay/reader';
+ * PROFILES.vending.voidWindowSeconds;       // 900: a pending sale may be voided for 15 min
+ * PROFILES.transit.whenBlocklistStale;      // 'reduce': accept small fares with a stale blocklist
+ * ```
+ */
 export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
   vending: {
     name: 'vending',
@@ -85,7 +112,9 @@ export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
 
 /** Per-currency limits (minor units). Absent fields mean no limit of that kind. */
 export interface CurrencyLimits {
+  /** Smallest amount accepted (`below_minimum` under it). */
   minAmount?: number;
+  /** Largest amount accepted (`above_maximum` over it). */
   maxAmount?: number;
   /** Per wallet, per reader day (UTC), at this reader. */
   dailyTotal?: number;

@@ -36,10 +36,19 @@ import type { ReaderStore, ReaderTx, TokenRecord } from './store.js';
 import { cachingVerifier } from './verifier.js';
 import { advanceWindow, checkWindow, DEFAULT_WINDOW } from './window.js';
 
+/**
+ * Options of {@link Reader}, validated once by its constructor (a bad field throws `reader.bad_config` naming it;
+ * a key that does not match the certificate `reader.key_mismatch`; a certificate not signed by a key of
+ * `issuerKeys` `reader.bad_cert`; a store of another reader `reader.wrong_store`). Normative: spec/reader.md §14.
+ */
 export interface ReaderOptions {
+  /** The reader certificate issued by `Issuer.issueReaderCert` (`offpay`): reader id, operator, profile, validity. */
   cert: ReaderCert;
+  /** The reader's Ed25519 secret key (32 bytes); its public key must be the one in `cert`. */
   secretKey: Uint8Array;
+  /** The issuer keys the reader trusts (wallet certificates, its own certificate, blocklists). */
   issuerKeys: IssuerKeySet;
+  /** Where the reader keeps its state: {@link MemoryReaderStore}, or `SqliteReaderStore` from `offpay/node`. */
   store: ReaderStore;
   /** Ed25519 backend (default noble; on Node pass nodeEd25519() from src/node/crypto.ts, ~15x faster). */
   verifier?: SyncVerifier;
@@ -64,6 +73,7 @@ export interface ReaderOptions {
 
 /** The payment request open at this reader: the one price a token may pay now (spec/reader.md §2 step 1). */
 export interface OpenRequest {
+  /** The decoded signed request. */
   request: PaymentRequest;
   /** The signed request bytes (what the machine shows). */
   bytes: Uint8Array;
@@ -73,8 +83,11 @@ export interface OpenRequest {
 
 /** Which request a verdict concerns (for the CLI line and --json). */
 export interface RequestRef {
+  /** The request's 8-byte challenge. */
   challenge: Uint8Array;
+  /** The price, minor units. */
   amount: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
 }
 
@@ -95,34 +108,61 @@ export interface AcceptContext {
   complete?: boolean;
 }
 
+/**
+ * How an accepted token was accepted: `accepted` (charged now), `resumed` (the same token again within the
+ * resume window: not charged twice), `tapped_out` (a transit tap-out settled at its fare).
+ */
 export type AcceptStatus = 'accepted' | 'resumed' | 'tapped_out';
 
+/**
+ * A token the {@link Reader} accepted (spec/reader.md §2). `code` 0, `reason` `ok`; the sale is pending until
+ * {@link Reader.complete} or {@link Reader.void}.
+ */
 export interface ReaderAccepted {
+  /** Always true. */
   accepted: true;
   /** 'accepted': charged now; 'resumed': the same token was already committed and is not charged again. */
   status: AcceptStatus;
+  /** Always `ok`. */
   reason: 'ok';
+  /** Always 0. */
   code: 0;
+  /** True when this verdict charged the wallet (false for a resumed token). */
   charged: boolean;
+  /** SHA-256 of the token bytes (32 bytes): the token's id in the journal, batches and clearing. */
   tokenHash: Uint8Array;
+  /** The paying wallet's id (16 bytes, from its certificate). */
   walletId: Uint8Array;
+  /** The wallet counter the token carries (unique per wallet; the replay window is over it). */
   counter: number;
   /** Amount charged (for a tap-in, the authorised maximum; for a tap-out, the fare). */
   amount: number;
+  /** ISO 4217 numeric currency code of `amount` (e.g. 344 = HKD). */
   currency: number;
   /** Journal entry that recorded the sale. */
   seq: number;
   /** The request this token paid (vending). */
   request?: RequestRef;
+  /** The decoded token. */
   token?: PaymentToken;
 }
 
+/**
+ * A token the {@link Reader} refused: `reason` and `code` are a row of `READER_REASONS` (reader reasons 32-63,
+ * spec/reader.md §12) or of `REASONS` (stateless reasons, spec/protocol.md §7); `message` is for people.
+ */
 export interface ReaderRejected {
+  /** Always false. */
   accepted: false;
+  /** Always `rejected`. */
   status: 'rejected';
+  /** The stable reason name (e.g. `replayed`, `wrong_payee`). */
   reason: AnyReason;
+  /** The numeric reason code of `reason` (stateless 1-31, reader 32-63). */
   code: number;
+  /** A human-readable explanation; not stable, do not parse it. */
   message: string;
+  /** SHA-256 of the token bytes (32 bytes), even for a token that does not decode. */
   tokenHash: Uint8Array;
   /** The token: whole when it was bound to a request or is one-way, else as its bytes carry it. */
   token?: PaymentToken | WireToken | undefined;
@@ -130,26 +170,46 @@ export interface ReaderRejected {
   seq?: number;
 }
 
+/** The verdict of {@link Reader.accept} and {@link Reader.tapOut}: a value, never an exception. */
 export type ReaderVerdict = ReaderAccepted | ReaderRejected;
 
+/**
+ * The result of {@link Reader.void}: the voided sale (amount released back to the wallet's totals, journal `seq`),
+ * or a reader reason (`unknown_token`, `already_voided`, `already_completed`, `void_window_passed`; spec/reader.md §6).
+ */
 export type VoidResult =
   | { ok: true; tokenHash: Uint8Array; amount: number; currency: number; seq: number }
   | { ok: false; reason: ReaderReason; code: number; message: string };
 
+/**
+ * The blocklist a {@link Reader} holds (spec/reader.md §5): its version, issue time (unix seconds), entry count,
+ * age in seconds at the reader clock, and whether it is stale for the reader's profile.
+ */
 export interface BlocklistStatus {
+  /** False when no blocklist was ever loaded (then `stale` is true). */
   loaded: boolean;
+  /** The list version (monotonic; a reader refuses to load an older one). */
   version: number;
+  /** When clearing signed the list, unix seconds. */
   issuedAt: number;
+  /** Number of blocked wallet ids. */
   count: number;
+  /** Reader time minus `issuedAt`, seconds (negative when the list is dated in the future). */
   ageSeconds: number;
+  /**
+   * True when the profile's `blocklistMaxAgeSeconds` is exceeded (or no list, or an untrusted key): a vending
+   * reader then refuses with `blocklist_stale`, a transit reader caps at `staleMaxAmount` (`stale_limit`).
+   */
   stale: boolean;
   /** Why the list is stale (none loaded, too old, dated in the future, signed by a key no longer trusted). */
   staleReason?: string;
 }
 
+/** A settlement batch from {@link Reader.export}: the decoded batch and its signed CBOR bytes (spec/reader.md §10). */
 export interface ExportResult {
   /** The (first) batch exported. */
   batch: SettlementBatch;
+  /** The reader-signed batch bytes, as sent to clearing. */
   bytes: Uint8Array;
   /**
    * Every batch this export made, in order (`export` cuts a long backlog into several, spec/reader.md §10); one
@@ -228,10 +288,33 @@ function randomJournalId(): Uint8Array {
   return id;
 }
 
+/**
+ * The stateful reader verifier: the stateless checks of {@link verifyToken}, then the anti-replay window, open
+ * request, blocklist, limits and allowances of spec/reader.md §2 (normative), each verdict committed to the
+ * store (journal entry included) before {@link Reader.accept} resolves.
+ *
+ * Construction validates the options (see {@link ReaderOptions} for the error codes). Methods throw an
+ * `OffpayError` only for misuse (`reader.bad_context`, `reader.bad_input`, `reader.cert_not_valid`) or a
+ * damaged store (`reader.corrupt_store`); a refused token is a {@link ReaderRejected} value.
+ *
+ * @example
+ * ```ts
+ * import { Reader, MemoryReaderStore } from 'offpay/reader';
+ * const reader = new Reader({ cert, secretKey, issuerKeys: issuer.keySet(), store: new MemoryReaderStore() });
+ * reader.loadBlocklist(listBytes);                       // a vending reader needs a fresh blocklist
+ * const { bytes } = reader.openRequest({ amount: 1250, currency: 344 });   // show these bytes (QR, sound)
+ * const v = await reader.accept(tokenBytes);
+ * if (v.accepted) { vend(); reader.complete(v.tokenHash); } else console.log(v.reason, v.code);
+ * ```
+ */
 export class Reader {
+  /** The reader certificate this reader was built with. */
   readonly cert: ReaderCert;
+  /** The effective profile: the row of `PROFILES` named by the certificate, with the options' overrides. */
   readonly profile: ProfileParams;
+  /** The anti-replay window size W, counters (multiple of 8, 8..4096). */
   readonly window: number;
+  /** The store holding this reader's state and journal. */
   readonly store: ReaderStore;
   /** The journal this reader writes (chosen when the store was created): batches and the chain genesis carry it. */
   readonly journalId: Uint8Array;
@@ -302,6 +385,7 @@ export class Reader {
     }
   }
 
+  /** The reader id from the certificate (the payee id a token must name). */
   get readerId(): number {
     return this.cert.readerId;
   }
@@ -645,6 +729,7 @@ export class Reader {
     return { loaded: true, version: b.version, issuedAt: b.issuedAt, count: b.entries.length / 16, ageSeconds: age, stale: staleReason !== undefined, ...(staleReason ? { staleReason } : {}) };
   }
 
+  /** True when `walletId` (16 bytes) is on the blocklist held (trusted or stale); false with no list. */
   isBlocklisted(walletId: Uint8Array): boolean {
     return this.blocklist?.index.has(walletId) ?? false;
   }

@@ -28,6 +28,7 @@ const u8 = (b: Buffer | Uint8Array): Uint8Array => new Uint8Array(b.buffer.slice
 
 type Row = Record<string, unknown>;
 
+/** Options of {@link SqliteReaderStore}. */
 export interface SqliteReaderStoreOptions {
   /** 'FULL' (default) fsyncs every commit; 'NORMAL' is for benchmarks that want to see the fsync cost. */
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
@@ -51,6 +52,22 @@ function typed(e: unknown, path: string): unknown {
   return e;
 }
 
+/**
+ * The durable {@link ReaderStore} (Node, better-sqlite3, an optional peer dependency): WAL mode, every verdict
+ * committed with `synchronous=FULL` before `Reader.accept` resolves (spec/reader.md §9.1, §16). A reader database
+ * is created explicitly ({@link SqliteReaderStore.create}) and never recreated silently when lost.
+ *
+ * Errors: `reader.sqlite_unavailable` (better-sqlite3 not installed), `reader.store_missing`,
+ * `reader.store_exists`, `reader.store_unusable`, `reader.corrupt_store` (a damaged file).
+ *
+ * @example
+ * ```ts
+ * import { SqliteReaderStore } from 'offpay/node';
+ * import { Reader } from 'offpay/reader';
+ * const store = SqliteReaderStore.create('vm.db');   // once, at installation; later SqliteReaderStore.open('vm.db')
+ * const reader = new Reader({ cert, secretKey, issuerKeys, store });
+ * ```
+ */
 export class SqliteReaderStore implements ReaderStore {
   readonly kind = 'sqlite';
   /** The reader database (better-sqlite3). */
@@ -161,6 +178,10 @@ export class SqliteReaderStore implements ReaderStore {
     return new SqliteReaderStore(path, { ...opts, mode: 'create' });
   }
 
+  /**
+   * Run `fn` in one BEGIN IMMEDIATE transaction, committed durably when it returns and rolled back if it throws.
+   * @throws OffpayError `reader.corrupt_store` when SQLite reports a damaged database.
+   */
   transact<T>(fn: (tx: ReaderTx) => T): T {
     try {
       return this.run.immediate(fn) as T;
@@ -189,6 +210,7 @@ export class SqliteReaderStore implements ReaderStore {
     }
   }
 
+  /** Close the database (idempotent). */
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -13,16 +13,27 @@ import { hex as toHex } from './hex.js';
 import type { JournalRow } from './journal.js';
 import type { WindowState } from './window.js';
 
+/**
+ * The state of a token a reader holds (spec/reader.md §6): `pending` (accepted, sale not finished), `completed`,
+ * `voided` (amount released), `conflict` (evidence: a different token reused an accepted counter).
+ */
 export type TokenStatus = 'pending' | 'completed' | 'voided' | 'conflict';
+/** Every {@link TokenStatus}, in their stored numeric order (index = stored value). */
 export const TOKEN_STATUS: TokenStatus[] = ['pending', 'completed', 'voided', 'conflict'];
 
 /** What the reader remembers about a token it accepted (or recorded as conflict evidence). */
 export interface TokenRecord {
+  /** SHA-256 of the token bytes, 32 bytes. */
   hash: Uint8Array;
+  /** Where the sale stands. */
   status: TokenStatus;
+  /** The paying wallet's id, 16 bytes. */
   walletId: Uint8Array;
+  /** The token's wallet counter. */
   counter: number;
+  /** Amount charged (or authorised, for a tap-in), minor units. */
   amount: number;
+  /** ISO 4217 numeric currency code. */
   currency: number;
   /** Reader day (days since epoch, UTC) the token counted towards. */
   day: number;
@@ -38,26 +49,45 @@ export interface TokenRecord {
   challenge?: Uint8Array;
 }
 
+/**
+ * One transaction of a {@link ReaderStore}: every read and write a reader verdict needs, committed together by
+ * {@link ReaderStore.transact} (or none of them, if the callback throws).
+ */
 export interface ReaderTx {
+  /** The anti-replay window of a wallet (16-byte id), or undefined if the wallet was never seen. */
   getWindow(walletId: Uint8Array): WindowState | undefined;
+  /** Store the anti-replay window of a wallet. */
   putWindow(walletId: Uint8Array, state: WindowState): void;
   /** A running total (daily spend, spend under a certificate); 0 when absent. */
   getTotal(key: string): number;
+  /** Store a running total (minor units). */
   putTotal(key: string, total: number): void;
+  /** The record of the token with this SHA-256 hash (32 bytes), or undefined. */
   getToken(hash: Uint8Array): TokenRecord | undefined;
+  /** Insert or replace a token record (keyed by its hash). */
   putToken(record: TokenRecord): void;
   /** The last journal row, or undefined for an empty journal. */
   head(): JournalRow | undefined;
+  /** Append a journal row (its seq must follow the head's). */
   append(row: JournalRow): void;
+  /** A metadata value (reader id, journal id, blocklist, open request...), or undefined. */
   getMeta(key: string): Uint8Array | undefined;
+  /** Set a metadata value. */
   putMeta(key: string, value: Uint8Array): void;
 }
 
+/**
+ * Where a {@link Reader} keeps its state: anti-replay windows, totals, token records, the journal and metadata.
+ * Implementations: {@link MemoryReaderStore} (no durability) and `SqliteReaderStore` (`offpay/node`, durable).
+ */
 export interface ReaderStore {
+  /** A name for the backend (`memory`, `sqlite`), for diagnostics. */
   readonly kind: string;
+  /** Run `fn` in one atomic transaction and return its result; if `fn` throws, nothing it wrote is kept. */
   transact<T>(fn: (tx: ReaderTx) => T): T;
   /** Journal rows with fromSeq <= seq <= toSeq (to the end when toSeq is omitted), ascending. */
   journal(fromSeq: number, toSeq?: number): JournalRow[];
+  /** Release the store (closes the database); the reader must not be used afterwards. */
   close(): void;
 }
 
@@ -79,6 +109,7 @@ export class MemoryReaderStore implements ReaderStore {
     map.set(k, v);
   }
 
+  /** Run `fn` atomically: an undo log reverts every write if it throws (as the SQLite store rolls back). Not reentrant. */
   transact<T>(fn: (tx: ReaderTx) => T): T {
     if (this.closed) throw new Error('store is closed');
     if (this.undo) throw new Error('nested transactions are not supported');
@@ -124,6 +155,7 @@ export class MemoryReaderStore implements ReaderStore {
     return this.rows.slice(Math.max(fromSeq, 1) - 1, Math.max(hi, 0));
   }
 
+  /** Nothing to release; present for the {@link ReaderStore} interface. */
   close(): void {
     this.closed = true;
   }

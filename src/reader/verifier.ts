@@ -15,6 +15,11 @@ function hasPrefix(m: Uint8Array, p: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Wrap a synchronous Ed25519 verifier so that a wallet certificate's issuer signature is verified once: up to
+ * `size` successful checks are remembered (default 16 384) and a hit compares signature, public key and the
+ * whole message, so the verdicts are those of `inner`. The {@link Reader} uses it by default.
+ */
 export function cachingVerifier(inner: SyncVerifier, size = 16_384): SyncVerifier {
   const memo = new Map<number, { signature: Uint8Array; publicKey: Uint8Array; message: Uint8Array }>();
   return {

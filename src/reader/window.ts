@@ -21,16 +21,30 @@
  */
 import { OffpayError } from '../errors.js';
 
+/**
+ * The anti-replay window of one wallet at one reader (spec/reader.md §3): the highest counter accepted and a
+ * bitmap of the W counters at and below it.
+ */
 export interface WindowState {
+  /** Highest counter accepted from this wallet. */
   high: number;
   /** W/8 bytes, big-endian bitmap. */
   bitmap: Uint8Array;
 }
 
+/**
+ * Where a counter falls: `new` (never seen, inside or above the window), `replayed` (already accepted), `stale`
+ * (below the window: refused, as it can no longer be told from a replay).
+ */
 export type WindowCheck = 'new' | 'replayed' | 'stale';
 
+/** Default anti-replay window size W, counters (spec/reader.md §3). */
 export const DEFAULT_WINDOW = 128;
 
+/**
+ * Check a window size W: an integer multiple of 8 in 8..4096, returned unchanged.
+ * @throws OffpayError `reader.bad_config` otherwise.
+ */
 export function validateWindowSize(w: number): number {
   if (!Number.isInteger(w) || w < 8 || w > 4096 || w % 8 !== 0) {
     throw new OffpayError('reader.bad_config', `window size ${w} must be a multiple of 8 in 8..4096`);
