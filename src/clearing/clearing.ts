@@ -337,7 +337,7 @@ function boundedOption(name: string, v: number | undefined, dflt: number, min: n
  * @example
  * ```ts
  * import { Clearing } from 'offpay/clearing';
- * const clearing = Clearing.open({ issuerKeys: issuer.keySet(), path: 'clearing.db' });
+ * const clearing = Clearing.open({ issuerKeys: issuer.keySet(), path: 'settlement.sqlite' });
  * for (const batch of batches) console.log(clearing.ingest(batch).outcome);   // ingested | duplicate | rejected
  * const report = clearing.report();                  // settlement, double spends, allowance overruns...
  * const { bytes } = clearing.issueBlocklist(issuer); // the next signed blocklist for the readers

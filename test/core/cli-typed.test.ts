@@ -51,8 +51,9 @@ beforeAll(async () => {
   await ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('wallet'), '--seed', 'typed', NOW]);
   await ok(['reader', 'new', '--issuer', p('issuer'), '--id', '4201', '--operator', '90', '--out', p('vm'), '--seed', 'typed', NOW]);
   await ok(['clearing', 'blocklist', '--issuer', p('issuer'), '--db', p('clearing.db'), '--out', p('list.cbor'), NOW]);
+  await ok(['reader', 'init', '--reader', p('vm'), '--db', p('vm.db'), '--issuer', p('issuer'), NOW]);
   await ok(['reader', 'load-blocklist', '--reader', p('vm'), '--db', p('vm.db'), '--issuer', p('issuer'), p('list.cbor'), NOW]);
-  await ok(['request', '--reader', p('vm'), '--amount', '12.50', '--out', p('req.cbor'), NOW]);
+  await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '12.50', '--out', p('req.cbor'), NOW]);
   await ok(['pay', '--wallet', p('wallet'), '--request', p('req.cbor'), '--out', p('tok.cbor'), NOW]);
   await ok(['fsk', 'encode', '--in', p('tok.cbor'), '--out', p('pay.wav')]);
   await ok(['qr', 'encode', '--in', p('tok.cbor'), '--out', p('pay.png')]);

@@ -143,7 +143,7 @@ describe('commands draw progress on a terminal only', () => {
     const tty = spawnSync(script!, ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, OFFPAY_PROGRESS_DELAY_MS: '0' } });
     expect(tty.status, tty.stderr).toBe(0);
     expect(tty.stdout).toMatch(/\r\x1b\[Kgenerating vectors \d\/4 steps/);
-    expect(tty.stdout).toContain('token_verify.json: 100 cases');
+    expect(tty.stdout).toMatch(/token_verify\.json: \d+ cases/);
     const piped = spawnSync(process.execPath, [cli, 'vectors', 'generate', '--dir', join(d, 'w')], { encoding: 'utf8', env: { ...process.env, OFFPAY_PROGRESS_DELAY_MS: '0' } });
     expect(piped.status).toBe(0);
     expect(piped.stderr).toBe('');
