@@ -203,6 +203,7 @@ export interface TokenBinding {
   time: number;
   challenge: Uint8Array;
 }
+/** A receipt's outcome and its CBOR number (spec/messages.cddl, receipt): accepted 0, rejected 1, voided 2. */
 export const ReceiptOutcome = { accepted: 0, rejected: 1, voided: 2 } as const;
 /** The name of a receipt outcome: `accepted`, `rejected` or `voided`. */
 export type ReceiptOutcomeName = keyof typeof ReceiptOutcome;
@@ -428,8 +429,9 @@ export const decodeRequest = (b: Uint8Array): PaymentRequest => requestFromCbor(
 // The element count tells the two apart; the signed bodies differ in length (7 and 8 elements, so different
 // array headers), so no wallet signature can serve as both.
 
-/** Element counts of the two token forms on the wire. */
+/** Element count of a one-way token on the wire: [5, 2, cert, payee, amount, counter, time, signature] (spec/protocol.md §4). */
 export const TOKEN_ONE_WAY_ELEMENTS = 8;
+/** Element count of a request-bound token on the wire: [5, 2, cert, amount, counter, signature]; payee, time and challenge are signed, not sent (spec/protocol.md §4.3). */
 export const TOKEN_REQUEST_BOUND_ELEMENTS = 6;
 
 function tokenBodyArray(t: PaymentTokenBody): CborValue[] {

@@ -8,7 +8,7 @@ export {
 } from './fees.js';
 export {
   type ClearingOptions, type IngestResult, type EvidenceToken, type DoubleSpend, type ReaderFault,
-  type ReaderSummary, type ClearingReport, Clearing,
+  type ReaderSummary, type ClearingReport, type PaymentFacts, Clearing,
 } from './clearing.js';
 export {
   type TokenJob, type TokenCheck, checkTokenJob, checkTokenJobs, type PackedJobs, type PackedChecks, packJobs,

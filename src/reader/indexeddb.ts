@@ -28,6 +28,7 @@ import { hex as toHex } from './hex.js';
 /** Object stores of the IndexedDB database, version 1. */
 const STORES = ['windows', 'totals', 'tokens', 'journal', 'meta'] as const;
 type StoreName = (typeof STORES)[number];
+/** The IndexedDB schema version of a reader database (its object stores: windows, totals, tokens, journal, meta). */
 export const INDEXEDDB_SCHEMA_VERSION = 1;
 
 /** One write of a committed transaction, as it goes to IndexedDB. */
@@ -48,6 +49,7 @@ function done(tx: IDBTransaction): Promise<void> {
   });
 }
 
+/** How `IndexedDbReaderStore.open` opens a reader database (spec/reader.md §9.2). */
 export interface IndexedDbOpenOptions {
   /** 'create' a new reader database (refused if it exists) or 'open' an existing one (refused if missing). */
   mode: 'create' | 'open';

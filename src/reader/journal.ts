@@ -29,6 +29,7 @@ const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'c
 export const JOURNAL_TAG = 'OFFPAY-V2-JOURNAL';
 /** Signing-input tag of the chain's genesis hash h_0, over CBOR [readerId, journalId]. */
 export const JOURNAL_GENESIS_TAG = 'OFFPAY-V2-JOURNAL-GENESIS';
+/** Length of a chain hash and of a token hash, bytes (SHA-256). */
 export const HASH_BYTES = 32;
 /** A journal id: 8 random bytes chosen when a reader database is created (one journal = one chain). */
 export const JOURNAL_ID_BYTES = 8;

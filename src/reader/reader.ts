@@ -223,6 +223,7 @@ export interface ExportResult {
  * entries. A caller may ask for smaller batches (never larger).
  */
 export const EXPORT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** The most journal entries one exported batch carries (clearing's limit, spec/clearing.md §3). */
 export const EXPORT_MAX_BATCH_ENTRIES = 65_536;
 
 /**
