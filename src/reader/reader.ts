@@ -4,7 +4,9 @@
  *
  *   0. a token this reader already holds (same bytes): resume a pending sale only within the resume window
  *      and while its request is still the open one; otherwise already_accepted / replayed / already_voided
- *   1. the open request (a vending reader, or any reader given a request): request_not_open
+ *   1. the open request (a vending reader, or any reader given a request): request_not_open, once the bytes
+ *      have passed the structure checks (parse, shape, version, fields: spec/protocol.md §5 steps 1-3), so a
+ *      truncated or garbled token says malformed (or its structural reason) whether a request is open or not
  *   2. stateless verification with the reader's context (profile, open request or fare, payee binding)
  *   3. anti-replay window per wallet (window.ts): replayed / stale
  *   4. the open request already paid by another token: request_already_paid
@@ -23,9 +25,10 @@ import { equalBytes, nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVer
 import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
-import { decodeRequest, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
+import { decodeRequest, decodeToken, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { createReceipt, createRequest } from '../request.js';
-import { verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
+import { REASONS } from '../reasons.js';
+import { reasonForDecodeError, verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
@@ -247,6 +250,20 @@ export function cutBacklog(sizes: readonly number[], overhead: number, maxBytes:
   }
   if (n > 0) runs.push(n);
   return runs;
+}
+
+/**
+ * The stateless reason of bytes that fail the structure checks of spec/protocol.md §5 steps 1-3 (parse, shape,
+ * type, version, fields; no key or signature involved), or undefined when they are a well-formed token.
+ */
+function structureRejection(bytes: Uint8Array, hash: Uint8Array): ReaderRejected | undefined {
+  try {
+    decodeToken(bytes);
+    return undefined;
+  } catch (e) {
+    const { reason, message } = reasonForDecodeError(e);
+    return { accepted: false, status: 'rejected', reason, code: REASONS[reason].code, message, tokenHash: hash };
+  }
 }
 
 function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, token?: PaymentToken | WireToken, seq?: number): ReaderRejected {
@@ -474,7 +491,10 @@ export class Reader {
     // 1. The open request: a reader that requires one, or that was given one, judges against its own.
     const wantsRequest = this.profile.requireRequest || ctx.request !== undefined;
     const open = first.open;
-    if (wantsRequest) {
+    if (wantsRequest && (!open || (ctx.request && !sameRequest(ctx.request, open.request)))) {
+      // Structure first (spec/reader.md §2 step 1): bytes that are no token say why, not "no request open".
+      const bad = structureRejection(bytes, hash);
+      if (bad) return bad;
       if (!open) return rejectedR('request_not_open', `reader ${this.readerId} has no open payment request: the token answers a closed, superseded or never-issued request`, hash);
       if (ctx.request && !sameRequest(ctx.request, open.request)) {
         return rejectedR('request_not_open', `the request given (challenge ${toHex(ctx.request.challenge)}) is not the open request ${toHex(open.request.challenge)} of reader ${this.readerId}`, hash);

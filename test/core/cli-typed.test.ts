@@ -75,7 +75,7 @@ describe('input files the same way everywhere', () => {
   });
 
   it('verify and reader accept take --in as well as the positional file; both forms at once is a usage error', async () => {
-    const v = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), '--in', p('tok.cbor'), NOW, '--json']);
+    const v = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req.cbor'), '--in', p('tok.cbor'), NOW, '--json']);
     expect(v.code).toBe(0);
     expect(v.json()).toMatchObject({ accepted: true });
     const both = await run(['fsk', 'decode', p('pay.wav'), '--in', p('pay.wav')]);
@@ -90,7 +90,7 @@ describe('tokens in any form, detected by content', () => {
   it('verify reads the same token from CBOR, WAV, PNG and NDEF without --via', async () => {
     const want = toHex(tokenHash(new Uint8Array(readFileSync(p('tok.cbor')))));
     for (const f of ['tok.cbor', 'pay.wav', 'pay.png', 'pay.ndef']) {
-      const r = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), p(f), NOW, '--json']);
+      const r = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req.cbor'), p(f), NOW, '--json']);
       expect(r.code, `${f}: ${r.err}`).toBe(0);
       expect(r.json().tokenHash, f).toBe(want);
     }
@@ -119,7 +119,7 @@ describe('tokens in any form, detected by content', () => {
 describe('--out - writes to standard output', () => {
   it('request --via qr --out - draws the code on a terminal and writes no file named -', async () => {
     const before = existsSync('-');
-    const r = await run(['request', '--reader', p('vm'), '--amount', '2.00', '--via', 'qr', '--out', '-', NOW], { stdout: true });
+    const r = await run(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '2.00', '--via', 'qr', '--out', '-', NOW], { stdout: true });
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^[\u2588\u2580\u2584 \n]+$/); // only the code on standard output
     expect(r.err).toMatch(/written to -/); // the note went to standard error
@@ -127,7 +127,7 @@ describe('--out - writes to standard output', () => {
   });
 
   it('pay --out - writes the raw token when standard output is not a terminal', async () => {
-    await ok(['request', '--reader', p('vm'), '--amount', '3.00', '--out', p('req3.cbor'), NOW]);
+    await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '3.00', '--out', p('req3.cbor'), NOW]);
     const r = await run(['pay', '--wallet', p('wallet'), '--request', p('req3.cbor'), '--out', '-', NOW]);
     expect(r.code, r.err).toBe(0);
     expect(decodeToken(r.data).amount).toBe(300);
@@ -136,7 +136,7 @@ describe('--out - writes to standard output', () => {
 
   it('refuses binary to a terminal, and --out - with --json, before spending a counter', async () => {
     const counter = readFileSync(p('wallet', 'counter.json'), 'utf8');
-    await ok(['request', '--reader', p('vm'), '--amount', '4.00', '--out', p('req4.cbor'), NOW]);
+    await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '4.00', '--out', p('req4.cbor'), NOW]);
     const tty = await run(['pay', '--wallet', p('wallet'), '--request', p('req4.cbor'), '--out', '-', NOW], { stdout: true });
     expect(tty.code).toBe(2);
     expect(tty.err).toMatch(/standard output is a terminal; refusing to print binary/);
@@ -153,7 +153,7 @@ describe.skipIf(!existsSync(join(import.meta.dirname, '../../dist/src/cli/main.j
   const cli = join(import.meta.dirname, '../../dist/src/cli/main.js');
   it('pay --out - | verify - and inspect -: a token (CBOR or WAV) piped from one command to the next', () => {
     for (const f of ['tok.cbor', 'pay.wav']) {
-      const r = spawnSync(process.execPath, [cli, 'verify', '--issuer', p('issuer'), '--reader', p('vm'), '-', NOW, '--json'], { input: readFileSync(p(f)), encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [cli, 'verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req.cbor'), '-', NOW, '--json'], { input: readFileSync(p(f)), encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ accepted: true, amount: 1250 });
     }
@@ -205,19 +205,29 @@ describe('did you mean', () => {
   });
 });
 
-describe('reader accept: the stateless reason wins over the missing request', () => {
-  it('a truncated token is malformed, a token for another payee is wrong_payee (both were challenge_missing)', async () => {
-    const tok = readFileSync(p('tok.cbor'));
+describe('reader accept: the token is judged before the missing request', () => {
+  const accept = async (f: string) => (await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p(f), NOW, '--json'])).json().results as object[];
+  it('a truncated token is malformed with and without an open request; another payee is wrong_payee; one-way at a vending reader is challenge_missing', async () => {
+    // A request is open (the price on the screen); tokT.cbor answers it.
+    await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '1.00', '--out', p('reqT.cbor'), NOW]);
+    await ok(['pay', '--wallet', p('wallet'), '--request', p('reqT.cbor'), '--out', p('tokT.cbor'), NOW]);
+    const tok = readFileSync(p('tokT.cbor'));
     writeFileSync(p('trunc.cbor'), tok.subarray(0, 100));
     const t = await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('trunc.cbor'), NOW, '--json']);
     expect(t.code).toBe(1);
     expect((t.json().results as object[])[0]).toMatchObject({ accepted: false, reason: 'malformed', code: 1 });
     await ok(['pay', '--wallet', p('wallet'), '--payee', '9999', '--amount', '1', '--out', p('other.cbor'), NOW]);
-    const o = await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('other.cbor'), NOW, '--json']);
-    expect((o.json().results as object[])[0]).toMatchObject({ reason: 'wrong_payee' });
+    expect((await accept('other.cbor'))[0]).toMatchObject({ reason: 'wrong_payee', code: 11 });
     await ok(['pay', '--wallet', p('wallet'), '--payee', '4201', '--amount', '1', '--out', p('oneway.cbor'), NOW]);
-    const m = await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('oneway.cbor'), NOW, '--json']);
-    expect((m.json().results as object[])[0]).toMatchObject({ reason: 'challenge_missing', code: 12 });
+    expect((await accept('oneway.cbor'))[0]).toMatchObject({ reason: 'challenge_missing', code: 12 });
+    // Pay and complete the sale: the request closes, and no request is open.
+    expect((await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('tokT.cbor'), '--complete', NOW, '--json'])).code).toBe(0);
+    expect((await accept('oneway.cbor'))[0]).toMatchObject({ reason: 'request_not_open', code: 51 });
+    // The truncated token still says what it is (it said request_not_open before the reader checked structure first).
+    const n = await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('trunc.cbor'), NOW]);
+    expect(n.code).toBe(1);
+    expect(n.out).toMatch(/REFUSED.*malformed/);
+    expect((await accept('trunc.cbor'))[0]).toMatchObject({ accepted: false, reason: 'malformed', code: 1 });
   });
 });
 
@@ -227,23 +237,42 @@ describe('human forms in human output, --json unchanged', () => {
     expect(r.out).toMatch(/^PaymentToken \(\d+ bytes\)\n/);
     expect(r.out).toMatch(/amount +HKD 12\.50/);
     expect(r.out).toMatch(/currency +HKD \(344\)/);
-    expect(r.out).toMatch(/time +2026-11-22T12:00:00Z/);
     expect(r.out).toMatch(/expiry day +2026-12-22 \(day 20809\)/);
     expect(r.out).toMatch(/wallet cert\n {4}key index +1\n {4}wallet public key +[0-9a-f]{64}\n/);
     expect(r.out).not.toMatch(/[{}"]/); // no JSON
-    expect(r.out).not.toContain('1795348800');
+    // A request-bound token (v2) carries no payee, time or challenge: the output says where they are instead of
+    // a bare "request bound true".
+    expect(r.out).toMatch(/\n {2}form +request-bound: payee, time and challenge are not carried; they are those of the request it answers/);
+    expect(r.out).not.toMatch(/^ {2}(payee|time|challenge|request bound) /m);
+    // A one-way token carries its payee and time: the time in ISO 8601, not unix seconds.
+    const ow = await ok(['inspect', p('oneway.cbor')]);
+    expect(ow.out).toMatch(/\n {2}form +one-way/);
+    expect(ow.out).toMatch(/\n {2}payee +4201\n/);
+    expect(ow.out).toMatch(/\n {2}time +2026-11-22T12:00:00Z\n/);
+    expect(ow.out).not.toContain('1795348800');
+    const rq = await ok(['inspect', p('req.cbor')]);
+    expect(rq.out).toMatch(/\n {2}time +2026-11-22T12:00:00Z\n/);
+    expect(rq.out).toMatch(/not after +2027-11-22T12:00:00Z/);
     const ks = await ok(['inspect', p('issuer', 'keyset.cbor')]);
     expect(ks.out).toMatch(/keys\n {4}\[1\]\n {6}key index +1\n/);
     expect(ks.out).toMatch(/not after +20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
   });
 
+  it('verify of a request-bound token without --request says to give the request (human form only)', async () => {
+    const h = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), p('tok.cbor'), NOW]);
+    expect(h.code).toBe(1);
+    expect(h.out).toMatch(/^REJECTED: challenge_mismatch \(13\): .*\(give the request it answers with --request REQ\)\n$/);
+    const j = await run(['verify', '--issuer', p('issuer'), '--reader', p('vm'), p('tok.cbor'), NOW, '--json']);
+    expect(j.json()).toEqual({ accepted: false, reason: 'challenge_mismatch', code: 13, message: 'the token answers a payment request, and the verifier has no request to judge it against' });
+  });
+
   it('clearing report shows double-spend amounts in their currency, not minor units', async () => {
     await ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('wd'), '--seed', 'typed-ds', NOW]);
     cpSync(p('wd'), p('wd-clone'), { recursive: true });
-    await ok(['request', '--reader', p('vm'), '--amount', '7.25', '--out', p('rd1.cbor'), NOW]);
+    await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '7.25', '--out', p('rd1.cbor'), NOW]);
     await ok(['pay', '--wallet', p('wd'), '--request', p('rd1.cbor'), '--out', p('td1.cbor'), NOW]);
     await ok(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td1.cbor'), NOW]);
-    await ok(['request', '--reader', p('vm'), '--amount', '7.50', '--out', p('rd2.cbor'), NOW]);
+    await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '7.50', '--out', p('rd2.cbor'), NOW]);
     await ok(['pay', '--wallet', p('wd-clone'), '--request', p('rd2.cbor'), '--out', p('td2.cbor'), NOW]);
     expect((await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td2.cbor'), NOW])).code).toBe(1); // replayed, kept as evidence
     await ok(['reader', 'export', '--reader', p('vm'), '--db', p('vm.db'), '--out', p('vm.batch'), NOW]);
@@ -254,11 +283,15 @@ describe('human forms in human output, --json unchanged', () => {
 
   it('--json keeps the machine forms and the same keys', async () => {
     const i = (await ok(['inspect', p('tok.cbor'), '--json'])).json();
-    expect(Object.keys(i)).toEqual(['type', 'bytes', 'walletId', 'amountText', 'walletCert', 'payee', 'amount', 'counter', 'time', 'challenge', 'walletSignature']);
-    expect(i).toMatchObject({ type: 'PaymentToken', amount: 1250, amountText: 'HKD 12.50', payee: 4201, counter: 1, time: 1795348800 });
+    // A request-bound token: what its bytes carry (no payee, time or challenge), and requestBound as a boolean.
+    expect(Object.keys(i)).toEqual(['type', 'bytes', 'walletId', 'amountText', 'walletCert', 'amount', 'counter', 'walletSignature', 'requestBound']);
+    expect(i).toMatchObject({ type: 'PaymentToken', amount: 1250, amountText: 'HKD 12.50', counter: 1, requestBound: true });
+    const o = (await ok(['inspect', p('oneway.cbor'), '--json'])).json();
+    expect(Object.keys(o)).toEqual(['type', 'bytes', 'walletId', 'amountText', 'walletCert', 'payee', 'amount', 'counter', 'time', 'walletSignature', 'requestBound']);
+    expect(o).toMatchObject({ type: 'PaymentToken', amount: 100, amountText: 'HKD 1.00', payee: 4201, time: 1795348800, requestBound: false });
     expect(Object.keys(i.walletCert as object)).toEqual(['keyIndex', 'walletPublicKey', 'expiryDay', 'maxPerPayment', 'offlineAllowance', 'currency', 'issuerSignature']);
     expect(i.walletCert).toMatchObject({ expiryDay: 20809, maxPerPayment: 50000, offlineAllowance: 60000, currency: 344 });
-    const v = (await ok(['verify', '--issuer', p('issuer'), '--reader', p('vm'), p('tok.cbor'), NOW, '--json'])).json();
+    const v = (await ok(['verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req.cbor'), p('tok.cbor'), NOW, '--json'])).json();
     expect(Object.keys(v)).toEqual(['accepted', 'amount', 'currency', 'walletId', 'counter', 'payee', 'tokenHash']);
     expect(v).toMatchObject({ accepted: true, amount: 1250, currency: 344, counter: 1, payee: 4201 });
     const w = (await ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('w2'), '--seed', 'typed2', NOW, '--json'])).json();
@@ -272,13 +305,15 @@ describe('human forms in human output, --json unchanged', () => {
 describe('a vending reader without a blocklist says what to do', () => {
   it('blocklist_stale names offpay reader load-blocklist in human output; the JSON message is unchanged', async () => {
     await ok(['reader', 'new', '--issuer', p('issuer'), '--id', '4300', '--out', p('vm2'), '--seed', 'typed', NOW]);
-    await ok(['request', '--reader', p('vm2'), '--amount', '1.00', '--out', p('r2.cbor'), NOW]);
+    await ok(['reader', 'init', '--reader', p('vm2'), '--db', p('vm2.db'), '--issuer', p('issuer'), NOW]);
+    await ok(['request', '--reader', p('vm2'), '--db', p('vm2.db'), '--amount', '1.00', '--out', p('r2.cbor'), NOW]);
     await ok(['pay', '--wallet', p('wallet'), '--request', p('r2.cbor'), '--out', p('t2.cbor'), NOW]);
     const h = await run(['reader', 'accept', '--reader', p('vm2'), '--db', p('vm2.db'), '--issuer', p('issuer'), p('t2.cbor'), NOW]);
     expect(h.code).toBe(1);
     expect(h.out).toContain('blocklist_stale');
     expect(h.out).toContain('offpay reader load-blocklist --reader READER --db READER.db LIST');
-    const j = await run(['reader', 'accept', '--reader', p('vm2'), '--db', p('vm2b.db'), '--issuer', p('issuer'), p('t2.cbor'), NOW, '--json']);
+    // The refusal changed nothing (spec/reader.md §2): the same token against the same open request, as JSON.
+    const j = await run(['reader', 'accept', '--reader', p('vm2'), '--db', p('vm2.db'), '--issuer', p('issuer'), p('t2.cbor'), NOW, '--json']);
     expect((j.json().results as { message: string }[])[0]).toMatchObject({ reason: 'blocklist_stale', message: 'no blocklist has been loaded' });
     const st = await run(['reader', 'status', '--reader', p('vm2'), '--db', p('vm2.db'), NOW]);
     expect(st.out).toContain('offpay reader load-blocklist');

@@ -333,7 +333,9 @@ const verify: Command = {
       ctx.emit({ accepted: true, amount: v.token.amount, currency: v.currency, walletId: toHex(v.walletId), counter: v.token.counter, payee: v.token.payee, tokenHash: toHex(v.tokenHash) });
       return EXIT_OK;
     }
-    ctx.out(`REJECTED: ${v.reason} (${v.code}): ${v.message}`);
+    // A request-bound token cannot be judged without the request it answers: say how to give it (human form only).
+    const hint = v.reason === 'challenge_mismatch' && !req ? ' (give the request it answers with --request REQ)' : '';
+    ctx.out(`REJECTED: ${v.reason} (${v.code}): ${v.message}${hint}`);
     ctx.emit({ accepted: false, reason: v.reason, code: v.code, message: v.message });
     return EXIT_REJECTED;
   },
@@ -365,6 +367,19 @@ function describeMessage(bytes: Uint8Array): Record<string, unknown> {
   }
 }
 
+/**
+ * A token's fields for the human form: `requestBound` (a bare true/false in --json) becomes a `form` line that
+ * says which form it is and, for a request-bound token, where its payee, time and challenge are (spec/protocol.md
+ * §4.3: in the request it answers, not in its bytes), so a reader of the output does not look for them.
+ */
+function tokenFieldsForHumans(fields: Record<string, unknown>): Record<string, unknown> {
+  const { requestBound, ...rest } = fields;
+  const form = requestBound
+    ? 'request-bound: payee, time and challenge are not carried; they are those of the request it answers (offpay verify --request REQ checks it)'
+    : 'one-way: payee and time carried';
+  return { form, ...rest };
+}
+
 const inspect: Command = {
   name: 'inspect',
   summary: 'decode and print any offpay message (token, request, certificate, key set, receipt)',
@@ -387,7 +402,8 @@ const inspect: Command = {
     const d = describeMessage(bytes);
     ctx.emit(d);
     const currency = d.type === 'PaymentToken' ? (d.walletCert as { currency?: number } | undefined)?.currency : undefined;
-    const { type, bytes: size, ...fields } = d;
+    const { type, bytes: size, ...rest } = d;
+    const fields = type === 'PaymentToken' ? tokenFieldsForHumans(rest) : rest;
     ctx.out(`${String(type)} (${String(size)} bytes)`);
     for (const line of layout(fields, { ...(currency !== undefined ? { currency } : {}), indent: 2 })) ctx.out(line);
     return EXIT_OK;

@@ -122,7 +122,9 @@ const accept: Command = {
   },
   details: `The verdict, the counter state and the journal entry are committed (SQLite WAL, synchronous=FULL) before
 the verdict is printed. A vending reader judges every token against its one open request (offpay request
---db opens it): a token for a closed or superseded request is refused (request_not_open). A token already
+--db opens it): with no request open a token is refused (request_not_open); a token for a superseded or
+never-issued request fails its signature (bad_token_signature: it does not carry the challenge it answers);
+bytes that are no token say so first (malformed and the other structural reasons). A token already
 accepted and still pending RESUMES (not charged again) only within the profile's resumeWindowSeconds and while
 its request is open; later it is refused (already_accepted).
 Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
