@@ -37,6 +37,12 @@ export const SigningTag = {
 } as const;
 
 export const CHALLENGE_BYTES = 8;
+/**
+ * The time a request-bound token signs when it answers a payment code (spec/protocol.md §4.3, rule P): a code
+ * carries no request time, so the wallet signs this fixed value and the reader rebuilds the body with it for a
+ * request it opened as a code. It is not a clock reading: such a token's freshness is the reader's open request.
+ */
+export const PAYCODE_SIGNED_TIME = 0;
 export const WALLET_ID_BYTES = 16;
 export const MAX_UINT = Number.MAX_SAFE_INTEGER;
 export const MAX_COUNTER = 0xffffffff;
