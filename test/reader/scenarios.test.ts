@@ -52,6 +52,7 @@ describe('reader scenario vectors', () => {
       'fare-evasion.json',
       'gate-once.json',
       'limits.json',
+      'paycode.json',
       'price-shown.json',
       'replay.json',
       'stale-reduced-limit.json',
