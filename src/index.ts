@@ -21,7 +21,7 @@ export {
   formatMoney,
 } from './currency.js';
 export {
-  PROTOCOL_VERSION, MessageType, type MessageTypeName, SigningTag, CHALLENGE_BYTES, WALLET_ID_BYTES, MAX_UINT,
+  PROTOCOL_VERSION, MessageType, type MessageTypeName, SigningTag, CHALLENGE_BYTES, PAYCODE_SIGNED_TIME, WALLET_ID_BYTES, MAX_UINT,
   MAX_COUNTER, ReaderProfile, type ReaderProfileName, type IssuerKey, type IssuerKeySet, type WalletCertBody,
   type WalletCert, type ReaderCertBody, type ReaderCert, type PaymentRequestBody, type PaymentRequest,
   type PaymentTokenBody, type PaymentToken, ReceiptOutcome, type ReceiptOutcomeName, type ReceiptBody, type Receipt,

@@ -40,6 +40,12 @@ export const SigningTag = {
 
 /** Length of a payment request's challenge, bytes. */
 export const CHALLENGE_BYTES = 8;
+/**
+ * The time a request-bound token signs when it answers a payment code (spec/protocol.md §4.3, rule P): a code
+ * carries no request time, so the wallet signs this fixed value and the reader rebuilds the body with it for a
+ * request it opened as a code. It is not a clock reading: such a token's freshness is the reader's open request.
+ */
+export const PAYCODE_SIGNED_TIME = 0;
 /** Length of a wallet id, bytes (see {@link walletIdOf}). */
 export const WALLET_ID_BYTES = 16;
 /** Largest unsigned integer a field may hold: 2^53 - 1 (exact in a JavaScript number; spec/protocol.md §3.3). */

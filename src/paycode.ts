@@ -8,9 +8,12 @@
  * The full 8-byte challenge a code stands for is the 21 challenge bits big-endian, zero-padded on the
  * left to 8 bytes; a reader that shows a payment code issues its request with exactly that challenge
  * (`paymentCodeChallenge()` makes one). A code carries no currency, time or signature: it is not a signed
- * request, and the wallet must learn the reader's certificate and currency some other way.
+ * request, and the wallet must learn the reader's certificate and currency some other way. A token paying a
+ * code signs the fixed time PAYCODE_SIGNED_TIME, and the reader, which opened the request as a code, rebuilds
+ * the body with it (spec/protocol.md §4.3, rule P; `Wallet.payCode`, `Reader.openRequest({ code: true })`).
  */
 import { OffpayError } from './errors.js';
+export { PAYCODE_SIGNED_TIME } from './messages.js';
 import { packDigits, unpackDigits, groupDigits } from '../codecs/qr/paycode.js';
 
 export const PAYCODE_VERSION = 1;

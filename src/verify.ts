@@ -30,6 +30,7 @@ import {
   type PaymentToken,
   type Receipt,
   type WireToken,
+  PAYCODE_SIGNED_TIME,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
 import { isWeakPublicKey } from './weakkeys.js';
@@ -48,7 +49,13 @@ export const DEFAULT_MAX_FUTURE_SECONDS = 60;
 export interface VerifyRequestContext {
   readerId: number;
   challenge: Uint8Array;
+  /** The request's time (its age is checked against it). */
   time: number;
+  /**
+   * The reader opened this request as a payment code (spec/protocol.md §4.3, rule P): the token signs
+   * `PAYCODE_SIGNED_TIME` instead of `time`, and its freshness is judged by `time` alone.
+   */
+  code?: boolean | undefined;
   amount?: number | undefined;
   currency?: number | undefined;
 }
@@ -169,7 +176,11 @@ export function checkVerifyContext(ctx: VerifyContext): void {
 export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Generator<SigCheck, Verdict, boolean> {
   checkVerifyContext(ctx);
   let d: DecodedToken;
-  const binding = ctx.request ? { payee: ctx.request.readerId, time: ctx.request.time, challenge: ctx.request.challenge } : undefined;
+  // The signed time of a request-bound token: the request's time, or for a payment-code request the fixed
+  // PAYCODE_SIGNED_TIME (spec/protocol.md §4.3, rule P).
+  const binding = ctx.request
+    ? { payee: ctx.request.readerId, time: ctx.request.code === true ? PAYCODE_SIGNED_TIME : ctx.request.time, challenge: ctx.request.challenge }
+    : undefined;
   try {
     d = decodeTokenWithInputs(bytes, binding);
   } catch (e) {
@@ -202,8 +213,10 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (ctx.request && !t.challenge) return reject('challenge_missing', 'the token carries no challenge but the reader issued a request', w);
   const maxAge = ctx.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
   const maxFuture = ctx.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS;
-  if (t.time < ctx.now - maxAge) return reject('time_too_old', `token time ${t.time} is more than ${maxAge} s before ${ctx.now}`, w);
-  if (t.time > ctx.now + maxFuture) return reject('time_in_future', `token time ${t.time} is more than ${maxFuture} s after ${ctx.now}`, w);
+  // A code-paid token's signed time is not a clock reading: the request's time stands in for it (§5 step 11).
+  const signedAt = ctx.request?.code === true ? ctx.request.time : t.time;
+  if (signedAt < ctx.now - maxAge) return reject('time_too_old', `token time ${signedAt} is more than ${maxAge} s before ${ctx.now}`, w);
+  if (signedAt > ctx.now + maxFuture) return reject('time_in_future', `token time ${signedAt} is more than ${maxFuture} s after ${ctx.now}`, w);
   if (ctx.request && ctx.request.time < ctx.now - maxAge) return reject('time_too_old', `the request of ${ctx.request.time} has expired`, w);
   // At most one of request and expected is given (checkVerifyContext).
   const wantCurrency = ctx.request?.currency ?? ctx.expected?.currency;

@@ -10,6 +10,7 @@ import { publicKeyOf, sign, equalBytes, nobleEd25519, type SyncVerifier } from '
 import { OffpayError } from './errors.js';
 import {
   CHALLENGE_BYTES,
+  PAYCODE_SIGNED_TIME,
   MAX_COUNTER,
   MAX_TOKEN_AMOUNT,
   decodeRequest,
@@ -139,6 +140,15 @@ export class Wallet {
     // A request-bound token signs the request's reader id, time and challenge (spec/protocol.md §4.3): the reader
     // rebuilds the signed body from its open request, so the time signed is the request's, not the wallet's clock.
     return this.payTo({ payee: req.readerCert.readerId, amount: req.amount, challenge: req.challenge, time: req.time });
+  }
+
+  /**
+   * Pay a typed payment code (spec/qr.md §6): a request-bound token for the code's payee, amount and challenge
+   * that signs the fixed time PAYCODE_SIGNED_TIME, because a code carries no request time (spec/protocol.md §4.3,
+   * rule P). A code carries no currency either: the caller must know the reader takes this wallet's currency.
+   */
+  async payCode(code: { payee: number; amount: number; challenge: Uint8Array }): Promise<Uint8Array> {
+    return this.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: PAYCODE_SIGNED_TIME });
   }
 
   /**

@@ -17,7 +17,6 @@ import { encodePaymentCode, formatPaymentCode, paymentCodeChallenge } from '../s
 import { IndexedDbReaderStore } from '../src/reader/indexeddb.js';
 import { Reader, type AcceptContext, type ReaderVerdict } from '../src/reader/reader.js';
 import { hex } from '../src/reader/hex.js';
-import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
 import type { FrameDiagnostics } from '../codecs/fsk/receive.js';
 import { $, fromHex, fetchSetup, showError } from './common.js';
 import { startSpectrogram } from './spectrogram.js';
@@ -88,19 +87,17 @@ async function main(): Promise<void> {
 
   let showRequest: (reuse?: boolean) => Promise<void> = async () => undefined;
   if (mode.kind === 'vending') {
-    await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
     showRequest = async (reuse = false) => {
       // A reload keeps showing the open request if it is unpaid and for the same price (a customer may be
       // paying it right now); otherwise, and after every sale, a new request with a payment-code challenge.
       const held = reuse ? reader.openRequestInfo() : undefined;
-      const keep = held && !held.paidBy && held.request.amount === mode.amount && held.request.currency === mode.currency.numeric;
+      const keep = held && held.paymentCode !== undefined && !held.paidBy && held.request.amount === mode.amount && held.request.currency === mode.currency.numeric;
       const challenge = keep ? held.request.challenge : paymentCodeChallenge();
-      const { bytes } = keep ? held : reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge });
+      // Opened as a payment-code request (rule P, spec/protocol.md §4.3): a token for it signs the fixed code time,
+      // so a signed-request QR code would not be payable here; the page shows the code to key in.
+      if (!keep) reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge, code: true });
       await store.flush();
-      const code = await encodeCode(bytes, { kind: 'request' });
-      const img = $('requestQr') as HTMLImageElement;
-      if (img.src) URL.revokeObjectURL(img.src);
-      img.src = URL.createObjectURL(new Blob([code.png.slice()], { type: 'image/png' }));
+      ($('requestQr') as HTMLImageElement).hidden = true;
       $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
       $('requestBox').hidden = false;
     };

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     const fare = ($('fare') as HTMLInputElement).value.trim();
     if (code) {
       const p = decodePaymentCode(code);
-      return wallet.payTo({ payee: p.payee, amount: p.amount, challenge: p.challenge });
+      return wallet.payCode(p); // rule P: a code carries no time, the token signs PAYCODE_SIGNED_TIME (spec/protocol.md §4.3)
     }
     if (fare) return wallet.payTo({ payee: gate.readerId, amount: parseAmount(fare, currency) });
     throw new Error('enter the payment code the reader shows, or a gate fare');

@@ -26,6 +26,7 @@ import { hex as toHex } from './hex.js';
 import { OffpayError } from '../errors.js';
 import { dayOf } from '../issuer.js';
 import { decodeRequest, decodeToken, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
+import { encodePaymentCode, paymentCodeChallenge } from '../paycode.js';
 import { createReceipt, createRequest } from '../request.js';
 import { REASONS } from '../reasons.js';
 import { reasonForDecodeError, verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
@@ -82,6 +83,11 @@ export interface OpenRequest {
   bytes: Uint8Array;
   /** The token that paid it, once one did (the sale is then pending until completed or voided). */
   paidBy?: Uint8Array;
+  /**
+   * Present iff the request was opened as a payment code (`openRequest({ code: true })`): its 20 digits. A
+   * token answering it signs PAYCODE_SIGNED_TIME, not the request's time (spec/protocol.md §4.3, rule P).
+   */
+  paymentCode?: string;
 }
 
 /** Which request a verdict concerns (for the CLI line and --json). */
@@ -300,6 +306,11 @@ function sameRequest(a: { amount: number; currency: number; challenge: Uint8Arra
   return a.amount === b.amount && a.currency === b.currency && a.time === b.time && equalBytes(a.challenge, b.challenge);
 }
 
+/** The stored open request (readOpen reads it): [request bytes, paid-by hash or empty], with a third element 1 for a payment code. */
+function openRecord(bytes: Uint8Array, paidBy: Uint8Array | undefined, code: boolean): Uint8Array {
+  return encodeCbor(code ? [bytes, paidBy ?? new Uint8Array(0), 1] : [bytes, paidBy ?? new Uint8Array(0)]);
+}
+
 function randomJournalId(): Uint8Array {
   const id = new Uint8Array(JOURNAL_ID_BYTES);
   globalThis.crypto.getRandomValues(id);
@@ -426,14 +437,19 @@ export class Reader {
    * Open a payment request: sign it with the reader key and make it THE open request of this reader, closing
    * any previous one (a token for that one is then refused: `request_not_open`).
    */
-  openRequest(p: { amount: number; currency: number; now?: number; challenge?: Uint8Array }): OpenRequest {
+  openRequest(p: { amount: number; currency: number; now?: number; challenge?: Uint8Array; code?: boolean }): OpenRequest {
     const now = p.now ?? this.clock();
     this.checkCertValid(now);
     if (!Number.isSafeInteger(p.amount) || p.amount <= 0) throw new OffpayError('reader.bad_context', 'a request amount is a positive integer of minor units');
     if (!Number.isInteger(p.currency) || p.currency < 1 || p.currency > 999) throw new OffpayError('reader.bad_context', 'a request currency is an ISO 4217 numeric code');
-    const { request, bytes } = createRequest({ secretKey: this.secretKey, cert: this.cert }, { amount: p.amount, currency: p.currency, time: now, ...(p.challenge ? { challenge: p.challenge } : {}) });
-    this.store.transact((tx) => tx.putMeta(META_OPEN_REQUEST, encodeCbor([bytes, new Uint8Array(0)])));
-    return { request, bytes };
+    // A payment-code request (spec/protocol.md §4.3, rule P): its challenge has 21 bits, and payee and amount must
+    // fit the code (paycode.range otherwise), checked by encoding the code before anything is stored.
+    const code = p.code === true;
+    const challenge = code ? (p.challenge ?? paymentCodeChallenge()) : p.challenge;
+    const paymentCode = code ? encodePaymentCode({ payee: this.readerId, amount: p.amount, challenge: challenge! }) : undefined;
+    const { request, bytes } = createRequest({ secretKey: this.secretKey, cert: this.cert }, { amount: p.amount, currency: p.currency, time: now, ...(challenge ? { challenge } : {}) });
+    this.store.transact((tx) => tx.putMeta(META_OPEN_REQUEST, openRecord(bytes, undefined, code)));
+    return { request, bytes, ...(paymentCode ? { paymentCode } : {}) };
   }
 
   /** The open request, if any. */
@@ -449,9 +465,14 @@ export class Reader {
   private readOpen(tx: ReaderTx): OpenRequest | undefined {
     const raw = tx.getMeta(META_OPEN_REQUEST);
     if (!raw || raw.length === 0) return undefined;
+    // [request bytes, paid-by hash or empty] or, for a request opened as a payment code, [..., 1]
     const v = decodeCbor(raw);
-    if (!Array.isArray(v) || v.length !== 2 || !(v[0] instanceof Uint8Array) || !(v[1] instanceof Uint8Array)) throw new OffpayError('reader.corrupt_store', 'bad open request record');
-    return { request: decodeRequest(v[0]), bytes: v[0], ...(v[1].length ? { paidBy: v[1] } : {}) };
+    if (!Array.isArray(v) || (v.length !== 2 && !(v.length === 3 && v[2] === 1)) || !(v[0] instanceof Uint8Array) || !(v[1] instanceof Uint8Array)) {
+      throw new OffpayError('reader.corrupt_store', 'bad open request record');
+    }
+    const request = decodeRequest(v[0]);
+    const paymentCode = v.length === 3 ? encodePaymentCode({ payee: request.readerCert.readerId, amount: request.amount, challenge: request.challenge }) : undefined;
+    return { request, bytes: v[0], ...(v[1].length ? { paidBy: v[1] } : {}), ...(paymentCode ? { paymentCode } : {}) };
   }
 
   /** Close the open request if `hash` paid it (the sale it was for has ended: completed or voided). */
@@ -463,14 +484,15 @@ export class Reader {
   // ------------------------------------------------------------------------------------------- accepting
 
   /** The stateless verification context for `ctx` (exposed for tools and tests); `open` is the open request. */
-  verifyContext(ctx: AcceptContext, now: number, open?: PaymentRequest): VerifyContext {
+  verifyContext(ctx: AcceptContext, now: number, open?: PaymentRequest, openAsCode = false): VerifyContext {
     const modes = [ctx.request, ctx.fare, ctx.tapIn].filter((x) => x !== undefined).length;
     if (modes > 1) throw new OffpayError('reader.bad_context', 'give at most one of request, fare and tapIn');
     if ((ctx.fare || ctx.tapIn) && this.cert.profile !== 'transit') throw new OffpayError('reader.bad_context', 'fares and tap-in are for transit readers');
     if (this.profile.requireRequest && (ctx.fare || ctx.tapIn)) throw new OffpayError('reader.bad_context', `a reader with requireRequest judges tokens against its open request, not a fare`);
     const base = { issuerKeys: this.issuerKeys, now, payees: this.payees, maxFutureSeconds: this.profile.maxFutureSeconds };
     const r = open ?? ctx.request;
-    if (r) return { ...base, request: { readerId: this.readerId, amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time }, maxAgeSeconds: this.profile.maxAgeSeconds };
+    const code = open !== undefined && openAsCode ? { code: true } : {};
+    if (r) return { ...base, request: { readerId: this.readerId, amount: r.amount, currency: r.currency, challenge: r.challenge, time: r.time, ...code }, maxAgeSeconds: this.profile.maxAgeSeconds };
     const expected = ctx.fare ? { amount: ctx.fare.amount, currency: ctx.fare.currency } : ctx.tapIn ? { amount: ctx.tapIn.maxFare, currency: ctx.tapIn.currency } : undefined;
     return { ...base, expected, maxAgeSeconds: this.profile.oneWayMaxAgeSeconds };
   }
@@ -501,7 +523,7 @@ export class Reader {
       }
     }
     // 2. Stateless verification.
-    const vctx = this.verifyContext(ctx, now, wantsRequest ? open!.request : undefined);
+    const vctx = this.verifyContext(ctx, now, wantsRequest ? open!.request : undefined, wantsRequest && open!.paymentCode !== undefined);
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) {
       if (wantsRequest && v.reason === 'challenge_mismatch') {
@@ -571,7 +593,8 @@ export class Reader {
     const day = dayOf(now);
     const certId = certIdOf(t);
     // A request-bound token's entry carries the request it was judged against: clearing rebuilds the signed body
-    // from it and the batch's reader id (spec/reader.md §9).
+    // from it and the batch's reader id (spec/reader.md §9). t.time is the SIGNED time: the request's time, or
+    // PAYCODE_SIGNED_TIME for a payment-code request (spec/protocol.md §4.3, rule P).
     const judged = t.challenge ? { challenge: t.challenge, time: t.time } : undefined;
     const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined, ...(open ? { challenge: open.request.challenge } : {}) };
     // 3. anti-replay window
@@ -622,7 +645,7 @@ export class Reader {
     const done = ctx.complete === true;
     tx.putToken({ ...base, status: done ? 'completed' : 'pending', seq: row.seq });
     // The open request is now paid by this token; a completed sale closes it at once.
-    if (open) tx.putMeta(META_OPEN_REQUEST, done ? new Uint8Array(0) : encodeCbor([open.bytes, hash]));
+    if (open) tx.putMeta(META_OPEN_REQUEST, done ? new Uint8Array(0) : openRecord(open.bytes, hash, open.paymentCode !== undefined));
     const request = open ? { request: { challenge: open.request.challenge, amount: open.request.amount, currency: open.request.currency } } : {};
     return { accepted: true, status: 'accepted', reason: 'ok', code: 0, charged: true, tokenHash: hash, walletId, counter: t.counter, amount: t.amount, currency, seq: row.seq, ...request, token: t };
   }

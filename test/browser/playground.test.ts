@@ -188,7 +188,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
     // 2. The customer's wallet pays that payment code; the machine's microphone hears it.
     const p = decodePaymentCode(code.replace(/ /g, ''));
     expect(p).toMatchObject({ payee: 4201, amount: 1250 });
-    const wav = tokenWav(await (await demoWallet()).payTo(p), 'vending.wav');
+    const wav = tokenWav(await (await demoWallet()).payCode(p), 'vending.wav');
     ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...base_args, `--use-file-for-fake-audio-capture=${wav}`] });
     try {
       page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -22,6 +22,8 @@ interface StepJson {
   currency?: number;
   amount?: number;
   challenge?: string;
+  code?: true;
+  paymentCode?: string;
   request?: string;
   blocklist?: string;
   context?: { request?: { amount: number; currency: number; challenge: string; time: number }; fare?: { amount: number; currency: number }; tapIn?: { maxFare: number; currency: number }; complete?: boolean };
@@ -50,6 +52,7 @@ describe('reader scenario vectors', () => {
       'fare-evasion.json',
       'gate-once.json',
       'limits.json',
+      'paycode.json',
       'price-shown.json',
       'replay.json',
       'stale-reduced-limit.json',
@@ -104,8 +107,9 @@ describe('reader scenario vectors', () => {
       now = st.now ?? now;
       const where = `step ${st.step}`;
       if (st.action === 'open_request') {
-        const r = reader.openRequest({ amount: st.amount!, currency: st.currency!, now: st.now!, challenge: fromHex(st.challenge!) });
+        const r = reader.openRequest({ amount: st.amount!, currency: st.currency!, now: st.now!, challenge: fromHex(st.challenge!), ...(st.code ? { code: true } : {}) });
         expect(toHex(r.bytes), where).toBe(st.request);
+        expect(r.paymentCode, where).toBe(st.paymentCode);
         continue;
       }
       if (st.action === 'close_request') {

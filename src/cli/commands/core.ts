@@ -186,7 +186,9 @@ const request: Command = {
     now: nowOpt,
   },
   details: `A reader has one open request at a time (spec/reader.md §2): this one replaces the previous, so a token
-for an earlier price is refused (request_not_open). Completing or voiding the sale closes it.`,
+for an earlier price is refused (request_not_open). Completing or voiding the sale closes it. With --via code
+the request is opened as a payment code: 20 digits to type, and the token signs no request time
+(spec/protocol.md §4.3, rule P); payee and amount must fit the code (1,048,575 each).`,
   async run(ctx) {
     const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
     const amount = parseAmount(ctx.need('amount'), cur);
@@ -194,16 +196,11 @@ for an earlier price is refused (request_not_open). Completing or voiding the sa
     const now = parseNow(ctx.opt('now'));
     const via = ctx.opt('via');
     const out = ctx.need('out');
-    let challenge: Uint8Array | undefined;
-    if (via === 'code') {
-      const { paymentCodeChallenge } = await import('../../paycode.js');
-      challenge = paymentCodeChallenge();
-    }
     await checkOut(ctx, out, via);
     const { openReader } = await import('../reader-open.js');
     const { reader, store } = openReader(ctx, now);
     try {
-      const { request: req, bytes } = reader.openRequest({ amount, currency: cur.numeric, now, ...(challenge ? { challenge } : {}) });
+      const { request: req, bytes } = reader.openRequest({ amount, currency: cur.numeric, now, code: via === 'code' });
       const note = await writePayload(ctx, 'request', bytes, out, via);
       ctx.out(`request ${toHex(req.challenge)} for ${formatMoney(amount, cur.numeric)} is now the open request of reader ${reader.readerId}; written to ${out} (${note})`);
       ctx.emit({ ok: true, challenge: toHex(req.challenge), amount, currency: cur.numeric, readerId: reader.readerId, out, bytes: bytes.length });
@@ -250,9 +247,9 @@ const pay: Command = {
         // A typed payment code carries payee, amount and challenge but no signature.
         const { decodePaymentCode } = await import('../../paycode.js');
         const code = decodePaymentCode(new TextDecoder().decode(reqBytes));
-        // It carries no request time either: the token signs --now as the request's time (spec/protocol.md §4.3,
-        // open question), so it verifies only at a reader whose open request has that time.
-        token = await wallet.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: now });
+        // It carries no request time either: the token signs the fixed PAYCODE_SIGNED_TIME, which the reader uses
+        // for a request it opened as a code (spec/protocol.md §4.3, rule P).
+        token = await wallet.payCode(code);
         paidTo = code.payee;
       } else {
         token = await wallet.pay(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) });
