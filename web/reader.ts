@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       // so a signed-request QR code would not be payable here; the page shows the code to key in.
       if (!keep) reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge, code: true });
       await store.flush();
-      ($('requestQr') as HTMLImageElement).hidden = true;
+      document.getElementById('requestQr')?.remove();
       $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
       $('requestBox').hidden = false;
     };
