@@ -128,7 +128,17 @@ function startChild(entry: string, dir: string): Child {
   let killAfter = -1;
   let delayMs = 0;
   let onLoaded: () => void = () => undefined;
-  const loaded = new Promise<void>((r) => (onLoaded = r));
+  let onLoadFailed: (e: Error) => void = () => undefined;
+  let isLoaded = false;
+  // A child that dies before it says LOADED (a module that fails to import, say) fails the campaign at once
+  // with its stderr, instead of leaving the parent waiting for a line that never comes.
+  const loaded = new Promise<void>((resolve, reject) => {
+    onLoaded = () => {
+      isLoaded = true;
+      resolve();
+    };
+    onLoadFailed = reject;
+  });
   const kill = () => {
     if (!killed) {
       killed = true;
@@ -136,12 +146,17 @@ function startChild(entry: string, dir: string): Child {
     }
   };
   const exited = new Promise<{ lines: string[]; killed: boolean }>((resolve, reject) => {
-    p.on('error', reject);
+    p.on('error', (e) => {
+      if (!isLoaded) onLoadFailed(e);
+      reject(e);
+    });
     p.on('exit', (code, signal) => {
+      if (!isLoaded) onLoadFailed(new Error(`child exited (${signal ?? code}) before it loaded: ${err}`));
       if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child failed (${code}): ${err}`));
       else resolve({ lines, killed: signal === 'SIGKILL' });
     });
   });
+  exited.catch(() => undefined); // observed by `run`'s caller; a child that never ran reports through `loaded`
   p.stderr.on('data', (d: Buffer) => (err += d.toString()));
   p.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
