@@ -1,8 +1,10 @@
 /**
  * Deterministic CBOR (RFC 8949 §4.2.1 core deterministic encoding) for offpay messages.
  *
- * Encoding: cbor-x configured for deterministic output (no records, no tag 64 on byte strings, shortest argument
- * forms). cbor-x writes numbers >= 2^32 as float64, so integers are normalised to bigint above that first.
+ * Encoding (`encodeCbor`) writes RFC 8949 §4.2.1 core deterministic encoding directly: every head in its
+ * shortest form, definite lengths only. It needs no eval and no native code, so a page with a strict
+ * Content-Security-Policy (no 'unsafe-eval') loads it without a violation report; the tests check it byte for
+ * byte against cbor-x (a devDependency, the independent implementation) on random values and on every fixture.
  *
  * Decoding (`decodeCbor`) is the normative single-pass parser of spec/protocol.md §3.4: it reads the heads in
  * order and the FIRST irregular head decides the error, so an early-exit parser in C gives the same code. Its
@@ -12,9 +14,8 @@
  * short, reserved additional information, a stray break and trailing bytes are `cbor.malformed`; an array
  * nested 17 deep is `cbor.too_deep`. `decodeCborReference` (cbor-x decode, re-encode, compare) is kept as an
  * independent check: the tests require both to accept exactly the same inputs of the data model with the same
- * values.
+ * values (test/core/cbor-reference.ts).
  */
-import { Decoder, Encoder } from 'cbor-x';
 import { OffpayError } from './errors.js';
 
 export type CborValue = number | bigint | Uint8Array | string | boolean | null | CborValue[];
@@ -22,64 +23,82 @@ export type CborValue = number | bigint | Uint8Array | string | boolean | null |
 /** Largest encoded message any offpay decoder accepts (bytes); larger input is refused before parsing. */
 export const MAX_MESSAGE_BYTES = 65536;
 
-// `useTag259ForMaps` and `int64AsType` are cbor-x options its type declarations do not list.
-const encoder = new Encoder({
-  useRecords: false,
-  mapsAsObjects: false,
-  variableMapSize: true,
-  tagUint8Array: false,
-  useTag259ForMaps: false,
-} as ConstructorParameters<typeof Encoder>[0]);
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, int64AsType: 'bigint' } as ConstructorParameters<typeof Decoder>[0]);
+/** A growable output buffer for the encoder. */
+class Writer {
+  buf = new Uint8Array(256);
+  len = 0;
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+}
 
-function normalise(v: CborValue): unknown {
+const TWO_64 = 1n << 64n;
+const textEncoder = new TextEncoder();
+
+/**
+ * A head: major type `major` (0..7) with argument `n` in its shortest form (RFC 8949 §4.2.1): n < 24 in the
+ * initial byte; otherwise additional information 24, 25, 26 or 27 followed by 1, 2, 4 or 8 bytes, big-endian.
+ */
+function head(w: Writer, major: number, n: number | bigint): void {
+  const mt = major << 5;
+  if (typeof n === 'bigint' && n <= 0xffffffffn) n = Number(n);
+  if (typeof n === 'number') {
+    if (n < 24) w.byte(mt | n);
+    else if (n < 0x100) { w.byte(mt | 24); w.byte(n); }
+    else if (n < 0x10000) { w.byte(mt | 25); w.byte(n >>> 8); w.byte(n & 0xff); }
+    else if (n < 0x100000000) { w.byte(mt | 26); w.byte(n >>> 24); w.byte((n >>> 16) & 0xff); w.byte((n >>> 8) & 0xff); w.byte(n & 0xff); }
+    else head(w, major, BigInt(n));
+    return;
+  }
+  w.byte(mt | 27);
+  for (let shift = 56n; shift >= 0n; shift -= 8n) w.byte(Number((n >> shift) & 0xffn));
+}
+
+function encodeInto(w: Writer, v: CborValue): void {
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new OffpayError('cbor.unsupported', `non-integer number ${v} cannot be encoded`);
-    if (v > 0xffffffff || v < -0x100000000) return BigInt(v);
-    return v;
-  }
-  if (Array.isArray(v)) return v.map(normalise);
-  if (v instanceof Uint8Array) return v;
-  return v;
+    if (!Number.isSafeInteger(v)) { encodeInto(w, BigInt(v)); return; }
+    if (v >= 0) head(w, 0, v);
+    else head(w, 1, -1 - v);
+  } else if (typeof v === 'bigint') {
+    if (v >= 0n && v < TWO_64) head(w, 0, v);
+    else if (v < 0n && v >= -TWO_64) head(w, 1, -1n - v);
+    else throw new OffpayError('cbor.unsupported', `integer ${v} is outside CBOR's 64-bit range`);
+  } else if (v instanceof Uint8Array) {
+    head(w, 2, v.length);
+    w.bytes(v);
+  } else if (typeof v === 'string') {
+    const b = textEncoder.encode(v);
+    head(w, 3, b.length);
+    w.bytes(b);
+  } else if (Array.isArray(v)) {
+    head(w, 4, v.length);
+    for (const x of v) encodeInto(w, x);
+  } else if (v === false) w.byte(0xf4);
+  else if (v === true) w.byte(0xf5);
+  else if (v === null) w.byte(0xf6);
+  else throw new OffpayError('cbor.unsupported', `a value of a kind offpay does not encode (${Object.prototype.toString.call(v)})`);
 }
 
-/** Encode a value in deterministic CBOR. */
+/** Encode a value in deterministic CBOR (RFC 8949 §4.2.1: shortest heads, definite lengths). */
 export function encodeCbor(value: CborValue): Uint8Array {
-  const out = encoder.encode(normalise(value));
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice();
-}
-
-function toModel(v: unknown, depth: number): CborValue {
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new OffpayError('cbor.non_canonical', 'floating-point value where offpay allows only integers');
-    return v;
-  }
-  if (typeof v === 'bigint') {
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-  }
-  if (v instanceof Uint8Array) return new Uint8Array(v);
-  if (Array.isArray(v)) {
-    if (depth >= MAX_NESTING) throw new OffpayError('cbor.too_deep', `CBOR nesting deeper than ${MAX_NESTING} levels`);
-    return v.map((x) => toModel(x, depth + 1));
-  }
-  throw new OffpayError('cbor.unsupported', `CBOR item of a kind offpay does not use (${Object.prototype.toString.call(v)})`);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Pre-scan for the reference method: refuse deep nesting before handing bytes to cbor-x. */
-function prescan(bytes: Uint8Array): void {
-  let depth = 0;
-  for (const b of bytes.subarray(0, 64)) {
-    if (b >> 5 === 4 || b >> 5 === 5 || b >> 5 === 6) depth++;
-    else break;
-  }
-  if (depth > MAX_NESTING) throw new OffpayError('cbor.too_deep', `CBOR nesting deeper than ${MAX_NESTING} levels`);
+  const w = new Writer();
+  encodeInto(w, value);
+  return w.buf.slice(0, w.len);
 }
 
 /** Deepest array nesting a decoder accepts: the top-level array is level 1, an array inside it level 2. */
@@ -98,38 +117,6 @@ export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, opti
   return parseCanonical(bytes, options.views === true);
 }
 
-/**
- * The decode/re-encode/compare method alone (cbor-x decode, re-encode canonically, compare bytes). It accepts the
- * same inputs of offpay's data model as `decodeCbor` with the same values (and also text strings, null and
- * booleans, which `decodeCbor` refuses); its error codes are not normative. Exported for the tests.
- */
-export function decodeCborReference(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): CborValue {
-  if (!(bytes instanceof Uint8Array)) throw new OffpayError('cbor.malformed', 'input is not a byte array');
-  if (bytes.length === 0) throw new OffpayError('cbor.empty', 'empty input');
-  if (bytes.length > maxBytes) throw new OffpayError('cbor.too_large', `input of ${bytes.length} bytes exceeds ${maxBytes}`);
-  prescan(bytes);
-  let raw: unknown;
-  try {
-    raw = decoder.decode(bytes);
-  } catch (e) {
-    const msg = (e as Error)?.message ?? String(e);
-    if (/end of buffer not reached/i.test(msg)) throw new OffpayError('cbor.malformed', 'trailing bytes after the CBOR item');
-    if (/^Indefinite length not supported/i.test(msg)) throw new OffpayError('cbor.non_canonical', 'indefinite-length item');
-    throw new OffpayError('cbor.malformed', `not valid CBOR: ${msg}`);
-  }
-  if (raw instanceof Map || (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !(raw instanceof Uint8Array))) {
-    throw new OffpayError('cbor.unsupported', 'CBOR maps, tags and other items are not used by offpay messages');
-  }
-  const value = toModel(raw, 0);
-  let again: Uint8Array;
-  try {
-    again = encodeCbor(value);
-  } catch {
-    throw new OffpayError('cbor.non_canonical', 'value cannot be re-encoded canonically');
-  }
-  if (!equalBytes(again, bytes)) throw new OffpayError('cbor.non_canonical', 'input is not in RFC 8949 deterministic encoding');
-  return value;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The single-pass parser (normative: spec/protocol.md §3.4)

@@ -6,12 +6,12 @@
  * 127.0.0.1 fails the test (the zxing CDN default must never be used).
  * Needs `npm run build` first (npm test does it). Under CI=true a missing Chromium fails the test.
  */
-import { createServer, type Server } from 'node:http';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname, join, normalize, relative, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveRepoPage } from './repo-page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
@@ -19,35 +19,11 @@ const haveChromium = existsSync(CHROMIUM);
 const haveBuild = existsSync(join(ROOT, 'dist/src/index.js'));
 if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.html': 'text/html' };
-const PAGE = `<!doctype html><html><head><script type="importmap">${JSON.stringify({
-  imports: {
-    '@noble/curves/': '/node_modules/@noble/curves/',
-    '@noble/hashes/': '/node_modules/@noble/hashes/',
-    'cbor-x': '/node_modules/cbor-x/index.js',
-    'zxing-wasm/full': '/node_modules/zxing-wasm/dist/es/full/index.js',
-  },
-})}</script><script type="module" src="/test/browser/page.mjs"></script></head><body>offpay browser test</body></html>`;
-
 let server: Server;
 let base = '';
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-      return;
-    }
-    const file = normalize(join(ROOT, decodeURIComponent(url.pathname)));
-    if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await serveRepoPage(ROOT));
 });
 afterAll(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
 

@@ -4,11 +4,10 @@
  * and keeps the explicit-creation rules (reader.store_missing / reader.store_exists).
  * Under CI=true a missing Chromium fails the test.
  */
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveBundledPage } from './repo-page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
@@ -16,28 +15,16 @@ const haveChromium = existsSync(CHROMIUM);
 if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
 const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-let server: Server | undefined;
+let served: { base: string; close(): Promise<void> } | undefined;
 let base = '';
-let out = '';
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  const { build } = await import('esbuild');
-  mkdirSync(join(ROOT, '.scratch'), { recursive: true });
-  out = mkdtempSync(join(ROOT, '.scratch', 'idb-'));
-  const r = await build({ entryPoints: [join(ROOT, 'test/browser/indexeddb-page.ts')], bundle: true, platform: 'browser', format: 'esm', target: 'es2022', outdir: out, logLevel: 'silent', tsconfigRaw: '{}' });
-  expect(r.errors).toEqual([]);
-  const js = readFileSync(join(out, 'indexeddb-page.js'));
-  server = createServer((req, res) => {
-    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><link rel="icon" href="data:,"><script type="module" src="/page.js"></script>');
-  });
-  await new Promise<void>((r2) => server!.listen(0, '127.0.0.1', r2));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveBundledPage(ROOT, 'test/browser/indexeddb-page.ts');
+  base = served.base;
 });
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  if (out) rmSync(out, { recursive: true, force: true });
+  await served?.close();
 });
 
 describe.skipIf(!haveChromium)('IndexedDbReaderStore in Chromium', () => {

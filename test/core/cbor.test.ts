@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cborItemEnd, decodeCbor, decodeCborReference, encodeCbor, type CborValue } from '../../src/cbor.js';
+import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from '../../src/cbor.js';
+import { decodeCborReference, encodeCborX } from './cbor-reference.js';
 import { OffpayError } from '../../src/errors.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -25,6 +26,36 @@ describe('deterministic CBOR', () => {
       [18446744073709551615n, '1bffffffffffffffff'], [new Uint8Array([1, 2, 3, 4]), '4401020304'], [[1, [2, 3]], '8201820203'],
     ];
     for (const [v, h] of cases) expect(toHex(encodeCbor(v))).toBe(h);
+  });
+
+  it('writes the same bytes as cbor-x (the independent encoder) for every value, negative integers, text, booleans and null included', () => {
+    const wider: fc.Arbitrary<CborValue> = fc.letrec<{ v: CborValue }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        fc.maxSafeInteger(),
+        fc.bigInt({ min: -(2n ** 64n) + 1n, max: 2n ** 64n - 1n }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.string({ unit: 'grapheme', maxLength: 40 }),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 30 }),
+      ),
+    })).v;
+    fc.assert(
+      fc.property(wider, (v) => {
+        expect(toHex(encodeCbor(v))).toBe(toHex(encodeCborX(v)));
+      }),
+      { numRuns: 2000 },
+    );
+    for (const v of [0x1_0000_0000, -0x1_0000_0000, -0x1_0000_0001, 2 ** 53 - 1, -(2 ** 53) + 1, 2n ** 64n - 1n, -(2n ** 64n) + 1n]) {
+      expect(toHex(encodeCbor(v))).toBe(toHex(encodeCborX(v)));
+    }
+    // -2^64 is a plain major-1 head (cbor-x writes a tag-3 bignum instead, which offpay's data model has not).
+    expect(toHex(encodeCbor(-(2n ** 64n)))).toBe('3bffffffffffffffff');
+    expect(() => encodeCbor(2n ** 64n)).toThrow(/64-bit range/);
+    expect(() => encodeCbor(-(2n ** 64n) - 1n)).toThrow(/64-bit range/);
+    expect(() => encodeCbor(1.5)).toThrow(/non-integer/);
   });
 
   it('round-trips every value of its data model', () => {
