@@ -123,10 +123,10 @@ const bad = (msg: string): never => {
 };
 
 export function checkOptions(o: PlaygroundOptions): Checked {
-  const host = o.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host.length === 0 || host.length > 253) bad('--host must be an address or a host name');
   const port = o.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OffpayError('playground.bad_port', `--port must be an integer 0..65535, got ${String(port)}`);
+  const host = o.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0 || host.length > 253) bad('--host must be an address or a host name');
   const readerDirs = o.readerDirs ?? [];
   if ((o.issuerDir === undefined) !== (readerDirs.length === 0)) bad('--issuer and --reader go together: give both (a real issuer and its readers) or neither (a demo issuer)');
   if (readerDirs.length > 2) bad(`--reader given ${readerDirs.length} times: at most two (one vending, one transit reader)`);
