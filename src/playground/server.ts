@@ -122,6 +122,10 @@ const bad = (msg: string): never => {
   throw new OffpayError('playground.bad_options', msg);
 };
 
+/**
+ * Validate the options (spec/playground.md §1.1, in that order) before anything is read or bound.
+ * @throws OffpayError `playground.bad_port` or `playground.bad_options`, naming the option.
+ */
 export function checkOptions(o: PlaygroundOptions): Checked {
   const port = o.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OffpayError('playground.bad_port', `--port must be an integer 0..65535, got ${String(port)}`);

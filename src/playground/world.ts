@@ -26,9 +26,9 @@ import { join } from 'node:path';
 import { equalBytes as bytesEqual, publicKeyOf, randomSecretKey } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import { Issuer, dayOf } from '../issuer.js';
-import { encodeIssuerKeySet, encodeReaderCert, encodeWalletCert, MessageType, peekType, type IssuerKeySet, type ReaderCert } from '../messages.js';
+import { decodeIssuerKeySet, encodeIssuerKeySet, encodeReaderCert, encodeWalletCert, MessageType, peekType, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
-import { loadIssuer, loadIssuerKeys, loadReader, readBytes } from '../node/files.js';
+import { loadIssuer, loadReader, readBytes } from '../node/files.js';
 import { createBlocklist, MAX_BLOCKLIST_BYTES, verifyBlocklist } from '../reader/blocklist.js';
 import { Reader } from '../reader/reader.js';
 import { MemoryReaderStore } from '../reader/store.js';
@@ -129,7 +129,7 @@ export function loadRealWorld(o: RealWorldOptions, now: number): World {
   let keyBytes: Uint8Array;
   try {
     keyBytes = readBytes(join(dir, 'keyset.cbor'), 'issuer key set', 1 << 20);
-    keySet = loadIssuerKeys(join(dir, 'keyset.cbor'));
+    keySet = decodeIssuerKeySet(keyBytes);
   } catch (e) {
     return fail('bad_issuer', `--issuer ${dir}: no readable issuer key set`, e);
   }
@@ -221,7 +221,13 @@ export function newestBlocklist(dir: string, keySet: IssuerKeySet): FoundList | 
   for (const name of names.sort()) {
     if (!name.endsWith('.cbor') || name === 'keyset.cbor') continue;
     const path = join(dir, name);
-    if (!statSync(path).isFile()) continue;
+    let isFile = false;
+    try {
+      isFile = statSync(path).isFile();
+    } catch {
+      // a dangling link or a file gone since the listing: nothing to read
+    }
+    if (!isFile) continue;
     let bytes: Uint8Array;
     try {
       bytes = readBytes(path, 'blocklist', MAX_BLOCKLIST_BYTES);
