@@ -65,7 +65,8 @@ function showFrame(d: FrameDiagnostics): void {
 async function main(): Promise<void> {
   const mode = modeFromUrl(new URLSearchParams(location.search));
   const setup = await fetchSetup();
-  const info = setup.readers.find((r) => r.name === mode.kind)!;
+  const info = setup.readers.find((r) => r.name === mode.kind);
+  if (!info) throw new Error(`this playground serves no ${mode.kind === 'gate' ? 'transit reader (gate)' : 'vending reader'}: start it with a --reader of that profile`);
   const issuerKeys = decodeIssuerKeySet(fromHex(setup.issuerKeys));
   const cert = decodeReaderCert(fromHex(info.cert));
   // One database per reader certificate: the demo issuer is new each time the server starts.

@@ -72,7 +72,8 @@ async function loadWallet(db: IDBDatabase, issuerKeysHex: string): Promise<{ wal
   let certHex = (await idb(kv().get('cert'))) as string | undefined;
   if (!certHex || (await idb(kv().get('issuerKeys'))) !== issuerKeysHex) {
     const r = await fetch('/api/wallet-cert', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publicKey: hex(publicKeyOf(sk)) }) });
-    if (!r.ok) throw new Error(`/api/wallet-cert: HTTP ${r.status}`);
+    // The server explains a refusal (a real issuer without --issue-wallets: 403 playground.no_wallet_certs).
+    if (!r.ok) throw new Error(((await r.json().catch(() => undefined)) as { message?: string } | undefined)?.message ?? `/api/wallet-cert: HTTP ${r.status}`);
     certHex = ((await r.json()) as { cert: string }).cert;
     // A new certificate starts a new counter and allowance.
     const tx = db.transaction(KV, 'readwrite', { durability: 'strict' });
@@ -91,7 +92,7 @@ async function loadWallet(db: IDBDatabase, issuerKeysHex: string): Promise<{ wal
 async function main(): Promise<void> {
   const setup = await fetchSetup();
   decodeIssuerKeySet(fromHex(setup.issuerKeys)); // checks it parses
-  const gate = setup.readers.find((r) => r.name === 'gate')!;
+  const gate = setup.readers.find((r) => r.name === 'gate');
   const db = await openDb();
   const { wallet, cert } = await loadWallet(db, setup.issuerKeys);
   const currency = currencyByNumeric(cert.currency)!;
@@ -111,7 +112,8 @@ async function main(): Promise<void> {
       const p = decodePaymentCode(code);
       return wallet.payCode(p); // rule P: a code carries no time, the token signs PAYCODE_SIGNED_TIME (spec/protocol.md §4.3)
     }
-    if (fare) return wallet.payTo({ payee: gate.readerId, amount: parseAmount(fare, currency) });
+    if (fare && !gate) throw new Error('this playground serves no gate to pay a fare to');
+    if (fare) return wallet.payTo({ payee: gate!.readerId, amount: parseAmount(fare, currency) });
     throw new Error('enter the payment code the reader shows, or a gate fare');
   };
   const makeTokenShown = async (): Promise<Uint8Array> => {

@@ -1,12 +1,31 @@
 /**
  * The playground's HTML. No inline script or style (the CSP forbids both): each page loads its bundle
- * from /web/ and the shared stylesheet. Every page carries the demo banner.
+ * from /web/ and the shared stylesheet. Every page carries a banner saying whose keys it holds: DEMO for the
+ * throw-away issuer, or the real issuer and reader ids (spec/playground.md §1.2).
  */
 export type PageName = 'reader' | 'wallet';
 
-const BANNER = 'DEMO — a throw-away issuer made by this server; its reader keys are in this page. No real money.';
+/** Who the server serves as, for the banner and the index links. */
+export interface PageWorld {
+  demo: boolean;
+  issuerId: number;
+  readers: { name: 'vending' | 'gate'; readerId: number }[];
+}
 
-function shell(title: string, script: string | undefined, body: string): string {
+const DEMO_BANNER = 'DEMO — a throw-away issuer made by this server; its reader keys are in this page. No real money.';
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The banner text: DEMO, or the issuer and readers this server acts as (their secret keys are in the reader page). */
+export function bannerText(w: PageWorld): string {
+  if (w.demo) return DEMO_BANNER;
+  const readers = w.readers.map((r) => `${r.name === 'gate' ? 'gate' : 'vending machine'} ${r.readerId}`).join(' and ');
+  return `Issuer ${w.issuerId} — the reader page holds the secret keys of ${readers}: whoever opens it acts as ${w.readers.length > 1 ? 'those readers' : 'that reader'}.`;
+}
+
+function shell(w: PageWorld, title: string, script: string | undefined, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -18,16 +37,16 @@ function shell(title: string, script: string | undefined, body: string): string 
 ${script ? `<script type="module" src="/web/${script}"></script>` : ''}
 </head>
 <body>
-<div class="banner" id="banner" role="status">${BANNER}</div>
+<div class="banner${w.demo ? '' : ' real'}" id="banner" role="status">${escapeHtml(bannerText(w))}</div>
 ${body}
 </body>
 </html>
 `;
 }
 
-export function pageHtml(name: PageName | 'index'): string {
+export function pageHtml(name: PageName | 'index', w: PageWorld): string {
   if (name === 'reader') {
-    return shell('offpay reader', 'reader.js', `
+    return shell(w, 'offpay reader', 'reader.js', `
 <main class="reader">
   <h1 id="title">offpay reader</h1>
   <p id="what" class="what"></p>
@@ -52,7 +71,7 @@ export function pageHtml(name: PageName | 'index'): string {
 </main>`);
   }
   if (name === 'wallet') {
-    return shell('offpay wallet', 'wallet.js', `
+    return shell(w, 'offpay wallet', 'wallet.js', `
 <main class="wallet">
   <h1>offpay wallet</h1>
   <p id="identity" class="mono">loading…</p>
@@ -67,13 +86,16 @@ export function pageHtml(name: PageName | 'index'): string {
   <img id="tokenQr" alt="" hidden>
 </main>`);
   }
-  return shell('offpay playground', undefined, `
+  const links = w.readers.map((r) =>
+    r.name === 'gate'
+      ? `    <li><a href="/reader?fare=2.00&amp;currency=HKD">Gate ${r.readerId} (fare HKD 2.00)</a></li>`
+      : `    <li><a href="/reader?amount=12.50&amp;currency=HKD">Vending machine ${r.readerId} (HKD 12.50)</a></li>`,
+  );
+  return shell(w, 'offpay playground', undefined, `
 <main>
   <h1>offpay playground</h1>
   <ul>
-    <li><a href="/reader?fare=2.00&amp;currency=HKD">Gate reader (fare HKD 2.00)</a></li>
-    <li><a href="/reader?amount=12.50&amp;currency=HKD">Vending reader (HKD 12.50)</a></li>
-    <li><a href="/wallet">Wallet</a></li>
+${[...links, '    <li><a href="/wallet">Wallet</a></li>'].join('\n')}
   </ul>
 </main>`);
 }

@@ -1,35 +1,33 @@
 /**
- * `offpay playground`: a loopback HTTP server for the reader and wallet pages (issue 14).
+ * `offpay playground`: an HTTP(S) server for the reader and wallet pages (issue 14, spec/playground.md §1).
  *
  * Serves, with nothing fetched from outside the machine:
- *   /reader, /wallet           the pages (HTML made here, with the demo banner)
+ *   /reader, /wallet           the pages (HTML made here, with a banner naming whose keys they hold)
  *   /web/*.js                  the page bundles built by scripts/build-web.mjs into dist/web at `npm run build`
  *   /web/zxing_full.wasm       the installed zxing-wasm's own wasm file (never a CDN)
- *   /api/setup                 GET: the issuer key set, the demo readers' keys and certificates (demo only), and
- *                              a fresh, empty blocklist signed by the demo issuer (version +1 per request), so
- *                              the readers are not judging with a stale list (spec/reader.md blocklist rules)
- *   /api/wallet-cert           POST {publicKey: hex}: a wallet certificate from the demo issuer
+ *   /api/setup                 GET: the issuer key set, the readers' keys and certificates, and a signed
+ *                              blocklist (world.ts: demo or real issuer)
+ *   /api/wallet-cert           POST {publicKey: hex}: a wallet certificate (demo; a real issuer only with
+ *                              --issue-wallets, else 403 playground.no_wallet_certs)
  * Every response carries a Content-Security-Policy with `script-src 'self' 'wasm-unsafe-eval'` (no inline
  * script, no eval; WebAssembly compilation allowed) and `connect-src 'self'`.
  *
- * The demo issuer, vending reader (4201) and gate (5001) live in memory only: the readers' SECRET KEYS are
- * handed to the reader page, which is why every page says "demo" in a banner. Loopback only in this slice:
- * browsers grant the microphone to http://127.0.0.1 and http://localhost but to other origins only over
- * HTTPS, which is not built yet.
+ * Loopback hosts serve http (a secure origin already); any other host serves https (tls.ts), since browsers
+ * grant the microphone and camera only to secure origins. `https: true` forces TLS on loopback (tests).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { networkInterfaces } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { OffpayError } from '../errors.js';
-import { Issuer, dayOf } from '../issuer.js';
-import { encodeIssuerKeySet, encodeReaderCert, encodeWalletCert } from '../messages.js';
-import { publicKeyOf, randomSecretKey } from '../crypto.js';
 import { hex } from '../reader/hex.js';
-import { createBlocklist } from '../reader/blocklist.js';
 import { pageHtml, type PageName } from './pages.js';
+import { certificateNames, defaultTlsDir, tlsFromDir, tlsFromFiles, type TlsMaterial } from './tls.js';
+import { loadRealWorld, makeDemoWorld, type World } from './world.js';
 
 export const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
@@ -44,12 +42,31 @@ export interface PlaygroundOptions {
   /** Directory of the built page bundles (default: dist/web next to this file's build). */
   webDir?: string;
   clock?: () => number;
+  /** A real issuer directory (keyset.cbor, issuer.json when something must be signed); needs readerDirs. */
+  issuerDir?: string;
+  /** One or two reader directories (reader.json) of that issuer: at most one vending and one transit. */
+  readerDirs?: string[];
+  /** With a real issuer: let /api/wallet-cert certify wallets (real spending power). */
+  issueWallets?: boolean;
+  /** Serve https on a loopback host too (tests); non-loopback hosts always serve https. */
+  https?: boolean;
+  /** Where the self-signed certificate is kept (default {@link defaultTlsDir}). */
+  tlsDir?: string;
+  /** Your own certificate and key (PEM), instead of the self-signed one. Both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export interface Playground {
   server: Server;
+  /** The address it listens on (http://127.0.0.1:PORT, https://[::]:PORT ...). */
   url: string;
-  demo: true;
+  /** URLs to open from another device: one per non-internal address when listening on all addresses. */
+  lanUrls: string[];
+  demo: boolean;
+  world: Pick<World, 'demo' | 'issuerId' | 'readers' | 'issuesWallets' | 'blocklistSource'>;
+  /** The TLS certificate served, when https. */
+  tls: Omit<TlsMaterial, 'key'> | undefined;
   close(): Promise<void>;
 }
 
@@ -62,24 +79,6 @@ export function isLoopback(host: string): boolean {
 /** The built pages: dist/web (this file is dist/src/playground/server.js once built). */
 export function defaultWebDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
-}
-
-interface DemoWorld {
-  issuer: Issuer;
-  readers: { name: 'vending' | 'gate'; readerId: number; secretKey: Uint8Array; cert: Uint8Array }[];
-}
-
-function makeDemo(now: number): DemoWorld {
-  const issuer = Issuer.fromSecret(1, 1, randomSecretKey(), now - 86400, now + 365 * 86400);
-  const reader = (name: 'vending' | 'gate', readerId: number, operatorId: number) => {
-    const sk = randomSecretKey();
-    const cert = issuer.issueReaderCert(
-      { readerId, readerPublicKey: publicKeyOf(sk), operatorId, profile: name === 'gate' ? 'transit' : 'vending', notBefore: now - 60, notAfter: now + 365 * 86400 },
-      now,
-    );
-    return { name, readerId, secretKey: sk, cert: encodeReaderCert(cert) };
-  };
-  return { issuer, readers: [reader('vending', 4201, 90), reader('gate', 5001, 77)] };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
@@ -111,45 +110,94 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** The options after validation: every combination rule in one place (spec/playground.md §1.1). */
+interface Checked {
+  host: string;
+  port: number;
+  tls: boolean;
+  real: { issuerDir: string; readerDirs: string[] } | undefined;
+}
+
+const bad = (msg: string): never => {
+  throw new OffpayError('playground.bad_options', msg);
+};
+
+/**
+ * Validate the options (spec/playground.md §1.1, in that order) before anything is read or bound.
+ * @throws OffpayError `playground.bad_port` or `playground.bad_options`, naming the option.
+ */
+export function checkOptions(o: PlaygroundOptions): Checked {
+  const port = o.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OffpayError('playground.bad_port', `--port must be an integer 0..65535, got ${String(port)}`);
+  const host = o.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0 || host.length > 253) bad('--host must be an address or a host name');
+  const readerDirs = o.readerDirs ?? [];
+  if ((o.issuerDir === undefined) !== (readerDirs.length === 0)) bad('--issuer and --reader go together: give both (a real issuer and its readers) or neither (a demo issuer)');
+  if (readerDirs.length > 2) bad(`--reader given ${readerDirs.length} times: at most two (one vending, one transit reader)`);
+  if (o.issueWallets && o.issuerDir === undefined) bad('--issue-wallets needs --issuer (the demo issuer always certifies wallets)');
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) bad('--tls-cert and --tls-key go together');
+  if (o.tlsCert !== undefined && o.tlsDir !== undefined) bad('--tls-dir keeps the self-signed certificate; with --tls-cert and --tls-key there is none to keep');
+  const tls = o.https === true || !isLoopback(host);
+  if (!tls && (o.tlsCert !== undefined || o.tlsDir !== undefined)) bad(`--host ${host} is loopback and served over http: TLS options need a non-loopback --host (or --https)`);
+  return { host, port, tls, real: o.issuerDir === undefined ? undefined : { issuerDir: o.issuerDir, readerDirs } };
+}
+
+/** The URLs another device uses: each non-internal address when listening on all of them, else the host. */
+function lanUrlsOf(scheme: string, host: string, port: number): string[] {
+  const wild = host === '0.0.0.0' || host === '::' || host === '[::]';
+  if (!wild) return isLoopback(host) ? [] : [`${scheme}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) {
+      if (i.internal) continue;
+      if (i.family === 'IPv4') out.push(`${scheme}://${i.address}:${port}`);
+      else if (host !== '0.0.0.0' && !i.address.toLowerCase().startsWith('fe80:')) out.push(`${scheme}://[${i.address}]:${port}`); // link-local needs a zone a URL cannot carry
+    }
+  }
+  return out;
+}
+
 /** Start the playground server; resolves once it listens. */
 export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
-  const host = options.host ?? '127.0.0.1';
-  if (!isLoopback(host)) {
-    throw new OffpayError('playground.needs_https', `--host ${host} is not a loopback address: browsers give the microphone and camera to other origins only over HTTPS, which the playground does not serve yet; use --host 127.0.0.1`);
-  }
-  const port = options.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OffpayError('playground.bad_port', `--port must be an integer 0..65535, got ${String(port)}`);
+  const o = checkOptions(options);
   const webDir = options.webDir ?? defaultWebDir();
   if (!existsSync(join(webDir, 'reader.js'))) throw new OffpayError('playground.not_built', `the page bundles are missing in ${webDir} (npm run build makes them)`);
   const wasm = createRequire(import.meta.url).resolve('zxing-wasm/full/zxing_full.wasm');
   const clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
-  const world = makeDemo(clock());
-  let blocklistVersion = 0;
+  const world: World = o.real ? loadRealWorld({ ...o.real, issueWallets: options.issueWallets === true }, clock()) : makeDemoWorld(clock());
+  let tls: TlsMaterial | undefined;
+  if (o.tls) {
+    tls = options.tlsCert !== undefined ? tlsFromFiles(options.tlsCert, options.tlsKey!) : tlsFromDir(options.tlsDir ?? defaultTlsDir(), certificateNames(o.host), clock());
+  }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
     if (req.method === 'GET' && (path === '/' || path === '/reader' || path === '/wallet')) {
-      return send(res, 200, 'text/html; charset=utf-8', pageHtml((path === '/' ? 'index' : path.slice(1)) as PageName | 'index'));
+      return send(res, 200, 'text/html; charset=utf-8', pageHtml((path === '/' ? 'index' : path.slice(1)) as PageName | 'index', world));
     }
     if (req.method === 'GET' && path === '/api/setup') {
       const body = {
-        demo: true,
-        issuerKeys: hex(encodeIssuerKeySet(world.issuer.keySet())),
+        demo: world.demo,
+        issuerId: world.issuerId,
+        issuerKeys: hex(world.issuerKeys),
         readers: world.readers.map((r) => ({ name: r.name, readerId: r.readerId, secretKey: hex(r.secretKey), cert: hex(r.cert) })),
-        blocklist: hex(createBlocklist(world.issuer.currentKey(clock()), { issuerId: world.issuer.issuerId, version: ++blocklistVersion, issuedAt: clock(), walletIds: [] }).bytes),
+        blocklist: hex(world.blocklist(clock())),
+        issuesWallets: world.issuesWallets,
       };
       return send(res, 200, 'application/json', JSON.stringify(body));
     }
     if (req.method === 'POST' && path === '/api/wallet-cert') {
+      if (!world.issuesWallets) {
+        return send(res, 403, 'application/json', JSON.stringify({
+          error: 'playground.no_wallet_certs',
+          message: `This playground serves issuer ${world.issuerId}'s real keys and does not certify wallets: restart it with --issue-wallets to let this page get a wallet certificate from issuer ${world.issuerId} (HKD, 200.00 a payment, 500.00 offline, 30 days).`,
+        }));
+      }
       const body = JSON.parse(await readBody(req)) as { publicKey?: unknown };
-      if (typeof body.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(body.publicKey)) throw new OffpayError('playground.bad_request', 'publicKey must be 32 bytes of hex');
-      const now = clock();
-      const cert = world.issuer.issueWalletCert(
-        { walletPublicKey: Uint8Array.from(Buffer.from(body.publicKey, 'hex')), expiryDay: dayOf(now) + 30, maxPerPayment: 20_000, offlineAllowance: 50_000, currency: 344 },
-        now,
-      );
-      return send(res, 200, 'application/json', JSON.stringify({ demo: true, cert: hex(encodeWalletCert(cert)) }));
+      if (typeof body?.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(body.publicKey)) throw new OffpayError('playground.bad_request', 'publicKey must be 32 bytes of hex');
+      const cert = world.walletCert(Uint8Array.from(Buffer.from(body.publicKey, 'hex')), clock());
+      return send(res, 200, 'application/json', JSON.stringify({ demo: world.demo, cert: hex(cert) }));
     }
     if (req.method === 'GET' && path === '/web/zxing_full.wasm') return send(res, 200, TYPES['.wasm']!, readFileSync(wasm));
     if (req.method === 'GET' && path.startsWith('/web/')) {
@@ -159,22 +207,35 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     send(res, 404, 'text/plain', 'not found');
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       const code = e instanceof OffpayError ? e.code : 'playground.bad_request';
       if (!res.headersSent) send(res, 400, 'application/json', JSON.stringify({ error: code, message: (e as Error)?.message ?? String(e) }));
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, listener) : createHttpServer(listener);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new OffpayError('playground.listen_failed', `cannot listen on ${host}:${port}: ${e.message}`)));
-    server.listen(port, host, resolve);
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new OffpayError('playground.listen_failed', `cannot listen on ${o.host}:${o.port}: ${e.message}`)));
+    server.listen(o.port, o.host.replace(/^\[|\]$/g, ''), resolve);
   });
   const addr = server.address() as AddressInfo;
-  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  // Listening on every address: this machine reaches it over loopback (the LAN URLs are in lanUrls).
+  const local = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address;
+  const shown = local.includes(':') ? `[${local}]` : local;
+  const scheme = tls ? 'https' : 'http';
+  const { key: _key, ...tlsShown } = tls ?? { key: '' };
+  void _key;
   return {
     server,
-    url: `http://${shown}:${addr.port}`,
-    demo: true,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    url: `${scheme}://${shown}:${addr.port}`,
+    lanUrls: lanUrlsOf(scheme, o.host, addr.port),
+    demo: world.demo,
+    world: { demo: world.demo, issuerId: world.issuerId, readers: world.readers, issuesWallets: world.issuesWallets, blocklistSource: world.blocklistSource },
+    tls: tls ? (tlsShown as Omit<TlsMaterial, 'key'>) : undefined,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections?.();
+      }),
   };
 }

@@ -1,13 +1,13 @@
 /**
- * The playground server without a browser: loopback rule, CSP on every response, path confinement, bounded
- * and validated API input, and the CLI's exit 2 for a non-loopback host. Needs `npm run build` (dist/web).
+ * The playground server without a browser: http on loopback and https elsewhere, CSP on every response, path
+ * confinement, bounded and validated API input, and the CLI's exit 2 for TLS options on loopback http. Needs `npm run build` (dist/web).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CSP, isLoopback, startPlayground, type Playground } from '../../src/playground/server.js';
+import { CSP, checkOptions, isLoopback, startPlayground, type Playground } from '../../src/playground/server.js';
 import { decodeIssuerKeySet, decodeReaderCert, decodeWalletCert } from '../../src/messages.js';
 import { verifyBlocklist } from '../../src/reader/blocklist.js';
 import { publicKeyOf, randomSecretKey } from '../../src/crypto.js';
@@ -24,18 +24,21 @@ beforeAll(async () => {
 });
 afterAll(() => pg?.close());
 
-describe('loopback only', () => {
-  it('accepts loopback names and refuses anything else with playground.needs_https', async () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(isLoopback(h)).toBe(true);
+describe('loopback is http, anything else https', () => {
+  it('tells loopback names from the rest; a non-loopback host is served over TLS (no longer refused)', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) {
+      expect(isLoopback(h)).toBe(true);
+      expect(checkOptions({ host: h }).tls).toBe(false);
+    }
     for (const h of ['0.0.0.0', '192.168.1.5', '::', 'example.com', '127.0.0.1.evil.com']) {
       expect(isLoopback(h)).toBe(false);
-      await expect(startPlayground({ host: h, port: 0, webDir: WEB })).rejects.toMatchObject({ code: 'playground.needs_https' });
+      expect(checkOptions({ host: h }).tls).toBe(true);
     }
   });
-  it.skipIf(!haveBuild)('the CLI exits 2 with a message naming HTTPS', async () => {
-    const r = await promisify(execFile)(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'playground', '--host', '0.0.0.0']).catch((e: { code: number; stderr: string }) => e);
+  it.skipIf(!haveBuild)('the CLI exits 2 for TLS options on a loopback http server', async () => {
+    const r = await promisify(execFile)(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'playground', '--port', '0', '--tls-cert', 'c.pem', '--tls-key', 'k.pem']).catch((e: { code: number; stderr: string }) => e);
     expect('code' in r && r.code).toBe(2);
-    expect((r as { stderr: string }).stderr).toMatch(/HTTPS.*\[playground\.needs_https\]/);
+    expect((r as { stderr: string }).stderr).toMatch(/loopback.*\[playground\.bad_options\]/);
   });
 });
 
