@@ -1,12 +1,14 @@
 /**
  * offpay playground: the camera path shared by the reader and wallet pages (spec/playground.md §2.1).
  *
- *   getUserMedia({video}) -> <video> preview (small) -> a frame grabbed at most MAX_GRAB_FPS times a second,
+ *   getUserMedia({video}) -> <video> preview (small) -> each new frame (requestVideoFrameCallback; a timer where
+ *   there is none) grabbed, at most MAX_GRAB_FPS times a second,
  *   only while the scanner Worker is idle (a frame that finds it busy is dropped, counted, never queued)
- *   -> createImageBitmap(video), transferred -> Worker scanner-worker.js (QR scanner block) -> onCode(kind, bytes).
+ *   -> new VideoFrame(video) (WebCodecs; createImageBitmap(video) where there is none), transferred
+ *   -> Worker scanner-worker.js (Y plane or canvas readback, QR scanner block) -> onCode(kind, bytes).
  *
- * The main thread only copies the video frame into an ImageBitmap (a GPU/compositor copy); it never reads the
- * pixels or decodes. The page shows the scanner's frames per second, its milliseconds per frame and the frames
+ * The main thread only wraps the current video frame (a reference, or a compositor copy for an ImageBitmap); it
+ * never reads the pixels or decodes. The page shows the scanner's frames per second, its milliseconds per frame and the frames
  * dropped; for tests `document.body.dataset.camera` is 'scanning' once the worker runs and
  * `dataset.scanFps` the last frames/s.
  */
@@ -76,7 +78,7 @@ export async function startCamera(o: CameraOptions): Promise<Camera> {
     else if (d.type === 'code') o.onCode(d.kind as PayloadKind, d.payload as Uint8Array);
     else if (d.type === 'foreign') text.textContent = `read a code, not acted on: ${String(d.message)}`;
     else if (d.type === 'stats') {
-      line = `scanner (Worker): ${Number(d.fps).toFixed(1)} frames/s, ${Number(d.meanMs).toFixed(1)} ms a ${String(d.width)}x${String(d.height)} frame (${Number(d.meanReadMs).toFixed(1)} ms of it reading pixels), ${dropped} dropped while busy, ${String(d.frames)} scanned`;
+      line = `scanner (Worker): ${Number(d.fps).toFixed(1)} frames/s, ${Number(d.meanMs).toFixed(1)} ms a ${String(d.width)}x${String(d.height)} frame (${Number(d.meanReadMs).toFixed(1)} ms of it getting the pixels, ${String(d.path)}), ${dropped} dropped while busy, ${String(d.frames)} scanned`;
       text.textContent = line;
       document.body.dataset.scanFps = Number(d.fps).toFixed(1);
     } else if (d.type === 'error') {
@@ -93,18 +95,35 @@ export async function startCamera(o: CameraOptions): Promise<Camera> {
     if (video.readyState < 2 || video.videoWidth === 0) return;
     busy = true;
     try {
-      const bitmap = await createImageBitmap(video);
-      if (stopped) return bitmap.close();
-      worker.postMessage({ type: 'frame', bitmap }, [bitmap]);
+      const frame: VideoFrame | ImageBitmap = typeof VideoFrame !== 'undefined' ? new VideoFrame(video) : await createImageBitmap(video);
+      if (stopped) return frame.close();
+      worker.postMessage({ type: 'frame', frame }, [frame]);
     } catch {
       busy = false; // the video had no frame to give (resizing): try the next tick
     }
   };
-  const timer = setInterval(() => void grab(), 1000 / MAX_GRAB_FPS);
+  // New frames only where the browser says when one is presented (requestVideoFrameCallback: a 10 fps camera is
+  // scanned at most 10 times a second, never the same frame twice), else a timer; both bounded to MAX_GRAB_FPS.
+  const minGapMs = 1000 / MAX_GRAB_FPS - 2; // a little slack: a 15 fps camera's frames come 66.7 ms apart, +- jitter
+  let lastGrab = -Infinity;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  if ('requestVideoFrameCallback' in video) {
+    const onFrame = (now: number) => {
+      if (stopped) return;
+      if (now - lastGrab >= minGapMs) {
+        lastGrab = now;
+        void grab();
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  } else {
+    timer = setInterval(() => void grab(), 1000 / MAX_GRAB_FPS);
+  }
   return {
     stop() {
       stopped = true;
-      clearInterval(timer);
+      if (timer !== undefined) clearInterval(timer);
       worker.terminate();
       for (const t of stream.getTracks()) t.stop();
       video.srcObject = null;
