@@ -33,6 +33,9 @@ type Via = 'code' | 'qr';
 type Mode = { kind: 'gate'; fare: number; currency: Currency } | { kind: 'vending'; amount: number; currency: Currency; via: Via };
 type Transport = 'sound' | 'camera';
 
+/** Seconds before an unpaid request would be too old to pay that the vending page replaces it. */
+const RENEW_MARGIN_S = 60;
+
 function modeFromUrl(params: URLSearchParams): Mode {
   const currency = parseCurrency(params.get('currency') ?? 'HKD');
   const fare = params.get('fare');
@@ -243,6 +246,18 @@ async function main(): Promise<void> {
       $('start').onclick = () => void ctx.resume().then(() => ($('start').hidden = true), showError);
     }
   };
+  if (mode.kind === 'vending') {
+    // An unpaid request is renewed RENEW_MARGIN_S before the reader would refuse a token for it as too old
+    // (profile maxAgeSeconds, judged on the request's time), so the kiosk never shows a request nobody can pay.
+    // Queued with the judgements, never between a token's verdict and its request's renewal.
+    setInterval(() => {
+      chain = chain.then(async () => {
+        const held = reader.openRequestInfo();
+        if (held && !held.paidBy && Math.floor(Date.now() / 1000) - held.request.time > reader.profile.maxAgeSeconds - RENEW_MARGIN_S) await showRequest();
+      }).catch((e: unknown) => showError(e));
+    }, 15_000);
+  }
+
   // A kiosk starts its camera and listens by itself; each path fails on its own (a kiosk without a camera
   // still hears, and the reverse).
   startCamera({ parent: $('verdict').parentElement!, before: document.querySelector('section.signal'), expect: 'token', title: 'Camera', onCode: (_kind, payload) => judge(payload, 'camera') }).catch((e: unknown) => {

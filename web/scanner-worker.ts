@@ -19,10 +19,11 @@
  *                                                       ms a frame (of which ms getting the pixels), which path
  *   { type: 'error', message }                          the engine could not load, or a frame could not be read
  *
- * Hold rule: a code is posted when it comes into view, not on every frame it stays in view. The same bytes are
- * posted again only after no frame decoded them for HOLD_MS (the code left the view and came back: a second
- * presentation of the same token is judged again, so a replay shows its refusal).
+ * Hold rule (hold.ts): a code is posted when it comes into view, not on every frame it stays in view. The same
+ * bytes are posted again only after no frame decoded them for HOLD_MS (the code left the view and came back: a
+ * second presentation of the same token is judged again, so a replay shows its refusal).
  */
+import { HoldFilter } from './hold.js';
 import { createQrScanner, loadQrEngine, pickOffpay, type PayloadKind, type QrScanner } from '../codecs/qr/index.js';
 
 /** Milliseconds without seeing a code before the same bytes count as a new presentation. */
@@ -41,7 +42,7 @@ let scanner: QrScanner | undefined;
 let expect: PayloadKind = 'token';
 let canvas: OffscreenCanvas | undefined;
 let ctx: OffscreenCanvasRenderingContext2D | null = null;
-let held: { key: string; seenAt: number } | undefined;
+const hold = new HoldFilter(HOLD_MS);
 let windowStart = 0;
 let windowFrames = 0;
 let windowMs = 0;
@@ -94,10 +95,7 @@ async function scan(f: VideoFrame | ImageBitmap): Promise<void> {
   const now = performance.now();
   if (r.status === 'decoded') {
     const bytes = r.symbols.find((s) => s.valid)!.bytes;
-    const key = keyOf(bytes);
-    const fresh = !held || held.key !== key || now - held.seenAt > HOLD_MS;
-    held = { key, seenAt: now };
-    if (fresh) {
+    if (hold.fresh(keyOf(bytes), now)) {
       try {
         const code = pickOffpay(r.symbols, expect);
         scope.postMessage({ type: 'code', kind: code.kind, payload: code.payload });
