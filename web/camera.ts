@@ -87,6 +87,7 @@ export async function startCamera(o: CameraOptions): Promise<Camera> {
     }
   };
   worker.postMessage({ type: 'init', wasmUrl: '/web/zxing_full.wasm', expect: o.expect });
+  let useVideoFrame = typeof VideoFrame !== 'undefined';
   const grab = async () => {
     if (busy) {
       dropped++;
@@ -95,7 +96,15 @@ export async function startCamera(o: CameraOptions): Promise<Camera> {
     if (video.readyState < 2 || video.videoWidth === 0) return;
     busy = true;
     try {
-      const frame: VideoFrame | ImageBitmap = typeof VideoFrame !== 'undefined' ? new VideoFrame(video) : await createImageBitmap(video);
+      let frame: VideoFrame | ImageBitmap;
+      if (useVideoFrame) {
+        try {
+          frame = new VideoFrame(video);
+        } catch {
+          useVideoFrame = false; // a browser with WebCodecs that cannot wrap this video: ImageBitmaps from now on
+          frame = await createImageBitmap(video);
+        }
+      } else frame = await createImageBitmap(video);
       if (stopped) return frame.close();
       worker.postMessage({ type: 'frame', frame }, [frame]);
     } catch {
