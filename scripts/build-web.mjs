@@ -12,5 +12,5 @@ const out = join(root, 'dist', 'web');
 mkdirSync(out, { recursive: true });
 const common = { bundle: true, platform: 'browser', target: 'es2022', minify: true, legalComments: 'none', logLevel: 'warning', tsconfigRaw: '{}' };
 await build({ ...common, entryPoints: [join(root, 'web/reader.ts'), join(root, 'web/wallet.ts')], format: 'esm', outdir: out });
-await build({ ...common, entryPoints: [join(root, 'web/decoder-worker.ts')], format: 'iife', outdir: out });
+await build({ ...common, entryPoints: [join(root, 'web/decoder-worker.ts'), join(root, 'web/scanner-worker.ts')], format: 'iife', outdir: out });
 for (const f of ['capture-worklet.js', 'playground.css']) copyFileSync(join(root, 'web', f), join(out, f));

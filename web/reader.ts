@@ -7,8 +7,13 @@
  *   -> MediaStreamAudioSourceNode -> AudioWorklet 'offpay-playground-capture' (batches, level)
  *   -> MessageChannel -> Worker decoder-worker.js (FskReceiver, every profile)
  *   -> page: Reader.accept (WebCrypto Ed25519) -> IndexedDbReaderStore.flush() -> verdict shown.
+ * Camera path (camera.ts, scanner-worker.ts): video frames, at most 15 a second and only while the scanner
+ * Worker is idle, go as ImageBitmaps to the Worker running the QR scanner block; a token QR code that comes into
+ * view is judged exactly as a token heard (same queue, same verdict line).
  * After each token: document.body.dataset.verdict = 'accepted' | 'rejected:REASON' (for tests), and
- * dataset.verdicts counts them.
+ * dataset.verdicts counts them; dataset.via says which transport brought it ('sound' | 'camera');
+ * dataset.history holds the last 20 verdicts in order, space-separated.
+ * An accepted token shows the reader's signed receipt (spec/protocol.md §10) and the sale's facts.
  */
 import { parseAmount, parseCurrency, formatMoney, type Currency } from '../src/currency.js';
 import { webCryptoEd25519 } from '../src/crypto.js';
@@ -17,18 +22,29 @@ import { encodePaymentCode, formatPaymentCode, paymentCodeChallenge } from '../s
 import { IndexedDbReaderStore } from '../src/reader/indexeddb.js';
 import { Reader, type AcceptContext, type ReaderVerdict } from '../src/reader/reader.js';
 import { hex } from '../src/reader/hex.js';
+import { decodeReceipt } from '../src/messages.js';
 import type { FrameDiagnostics } from '../codecs/fsk/receive.js';
+import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
+import { startCamera } from './camera.js';
 import { $, fromHex, fetchSetup, showError } from './common.js';
 import { startSpectrogram } from './spectrogram.js';
 
-type Mode = { kind: 'gate'; fare: number; currency: Currency } | { kind: 'vending'; amount: number; currency: Currency };
+/** How a vending request is shown: a 20-digit payment code (typed) or a signed-request QR code (scanned). */
+type Via = 'code' | 'qr';
+type Mode = { kind: 'gate'; fare: number; currency: Currency } | { kind: 'vending'; amount: number; currency: Currency; via: Via };
+type Transport = 'sound' | 'camera';
+
+/** Seconds before an unpaid request would be too old to pay that the vending page replaces it. */
+const RENEW_MARGIN_S = 60;
 
 function modeFromUrl(params: URLSearchParams): Mode {
   const currency = parseCurrency(params.get('currency') ?? 'HKD');
   const fare = params.get('fare');
   const amount = params.get('amount');
   if (fare !== null && amount !== null) throw new Error('give either ?fare= (a gate) or ?amount= (a vending machine), not both');
-  if (amount !== null) return { kind: 'vending', amount: parseAmount(amount, currency), currency };
+  const via = params.get('via') ?? 'code';
+  if (via !== 'code' && via !== 'qr') throw new Error('?via= is code (a payment code) or qr (a signed-request QR code)');
+  if (amount !== null) return { kind: 'vending', amount: parseAmount(amount, currency), currency, via };
   return { kind: 'gate', fare: parseAmount(fare ?? '2.00', currency), currency };
 }
 
@@ -41,21 +57,74 @@ async function openStore(name: string): Promise<{ store: IndexedDbReaderStore; c
   }
 }
 
-function showVerdict(v: ReaderVerdict): void {
+function showVerdict(v: ReaderVerdict, via: Transport): void {
   const box = $('verdict');
   const count = Number(document.body.dataset.verdicts ?? '0') + 1;
   if (v.accepted) {
     box.className = 'verdict accepted';
     box.textContent = `PAID ${formatMoney(v.amount, v.currency)}`;
-    $('detail').textContent = `${v.status}: wallet ${hex(v.walletId).slice(0, 8)}…, counter ${v.counter}, journal entry ${v.seq}`;
+    $('detail').textContent = `${v.status} (by ${via}): wallet ${hex(v.walletId).slice(0, 8)}…, counter ${v.counter}, journal entry ${v.seq}`;
     document.body.dataset.verdict = 'accepted';
   } else {
     box.className = 'verdict rejected';
     box.textContent = `REFUSED: ${v.reason}`;
-    $('detail').textContent = v.message;
+    $('detail').textContent = `(by ${via}) ${v.message}`;
     document.body.dataset.verdict = `rejected:${v.reason}`;
   }
+  document.body.dataset.via = via;
   document.body.dataset.verdicts = String(count);
+  // The last 20 verdicts in order, space-separated: a test under load may read after the next one arrived.
+  const history = [...(document.body.dataset.history ?? '').split(' ').filter(Boolean), document.body.dataset.verdict];
+  document.body.dataset.history = history.slice(-20).join(' ');
+}
+
+/**
+ * The receipt of an accepted sale: the reader-signed receipt message (spec/protocol.md §10: reader id, token
+ * hash, outcome, reason, time, signature) decoded back from its bytes, and beside it the sale's facts the
+ * receipt does not carry (amount, currency, request). No transport here carries the receipt back to the wallet:
+ * spec/qr.md defines QR kinds for tokens and requests only, so it is shown, with its bytes, and not encoded.
+ * A refusal clears it (an old receipt must not stand beside a new refusal).
+ */
+function showReceipt(bytes: Uint8Array | undefined, v: ReaderVerdict, request: string | undefined): void {
+  let box = document.getElementById('receipt');
+  if (!box) {
+    box = document.createElement('section');
+    box.id = 'receipt';
+    box.className = 'receipt';
+    $('detail').after(box);
+  }
+  if (!bytes || !v.accepted) {
+    box.hidden = true;
+    box.replaceChildren();
+    delete document.body.dataset.receipt;
+    return;
+  }
+  const r = decodeReceipt(bytes);
+  const when = new Date(r.time * 1000).toISOString().replace('T', ' ').slice(0, 19);
+  const rows: [string, string][] = [
+    ['amount', formatMoney(v.amount, v.currency)],
+    ['reader', String(r.readerId)],
+    ['time', `${when} UTC`],
+    ['token', `${hex(r.tokenHash).slice(0, 16)}… (SHA-256)`],
+    ['outcome', `${r.outcome}, reason ${r.reason}`],
+    ...(request ? ([['request', request]] as [string, string][]) : []),
+  ];
+  const h = document.createElement('h2');
+  h.textContent = 'Receipt';
+  const dl = document.createElement('dl');
+  for (const [k, val] of rows) {
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = val;
+    dl.append(dt, dd);
+  }
+  const raw = document.createElement('p');
+  raw.className = 'mono small';
+  raw.textContent = `signed by reader ${r.readerId} (spec/protocol.md §10, ${bytes.length} bytes): ${hex(bytes)}`;
+  box.replaceChildren(h, dl, raw);
+  box.hidden = false;
+  document.body.dataset.receipt = hex(bytes);
 }
 
 function showFrame(d: FrameDiagnostics): void {
@@ -92,27 +161,49 @@ async function main(): Promise<void> {
       // A reload keeps showing the open request if it is unpaid and for the same price (a customer may be
       // paying it right now); otherwise, and after every sale, a new request with a payment-code challenge.
       const held = reuse ? reader.openRequestInfo() : undefined;
-      const keep = held && held.paymentCode !== undefined && !held.paidBy && held.request.amount === mode.amount && held.request.currency === mode.currency.numeric;
-      const challenge = keep ? held.request.challenge : paymentCodeChallenge();
-      // Opened as a payment-code request (rule P, spec/protocol.md §4.3): a token for it signs the fixed code time,
-      // so a signed-request QR code would not be payable here; the page shows the code to key in.
-      if (!keep) reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge, code: true });
-      await store.flush();
-      document.getElementById('requestQr')?.remove();
-      $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
+      const code = mode.via === 'code';
+      const keep = held && (held.paymentCode !== undefined) === code && !held.paidBy && held.request.amount === mode.amount && held.request.currency === mode.currency.numeric;
+      if (code) {
+        const challenge = keep ? held.request.challenge : paymentCodeChallenge();
+        // Opened as a payment-code request (rule P, spec/protocol.md §4.3): a token for it signs the fixed code time,
+        // so a signed-request QR code would not be payable here; the page shows the code to key in.
+        if (!keep) reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge, code: true });
+        await store.flush();
+        document.getElementById('requestQr')?.remove();
+        $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
+      } else {
+        // A signed request (64-bit challenge, the reader's certificate and signature): the wallet scans it, checks
+        // it against the issuer's keys and signs the request's own time (spec/protocol.md §4.3, invariant T1).
+        const open = keep ? held : reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric });
+        await store.flush();
+        const qr = await encodeCode(open.bytes, { kind: 'request' });
+        const img = $('requestQr') as HTMLImageElement;
+        const old = img.src;
+        img.src = URL.createObjectURL(new Blob([qr.png.slice()], { type: 'image/png' }));
+        if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+        img.alt = `payment request QR code: ${formatMoney(mode.amount, mode.currency.numeric)} to reader ${info.readerId}`;
+        $('paycode').className = 'mono small';
+        $('paycode').textContent = `scan with the wallet: QR version ${qr.qrVersion}, request of ${open.bytes.length} bytes`;
+      }
       $('requestBox').hidden = false;
     };
+    // The request near the verdict, above the camera and the microphone: what the customer looks at.
+    document.querySelector('section.signal')?.before($('requestBox'));
+    if (mode.via === 'qr') await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
     await showRequest(true);
   }
 
   // Tokens are judged one at a time, in the order heard: the verdict shows only once it is durable.
   let chain = Promise.resolve();
-  const judge = (payload: Uint8Array) => {
+  const judge = (payload: Uint8Array, via: Transport) => {
     chain = chain.then(async () => {
       const ctx: AcceptContext = mode.kind === 'gate' ? { fare: { amount: mode.fare, currency: mode.currency.numeric }, complete: true } : { complete: true };
+      const open = mode.kind === 'vending' ? reader.openRequestInfo() : undefined;
       const v = await reader.accept(payload, ctx);
       await store.flush();
-      showVerdict(v);
+      showVerdict(v, via);
+      const request = open && v.accepted ? (open.paymentCode ? `payment code ${formatPaymentCode(open.paymentCode)}` : `signed request, challenge ${hex(open.request.challenge)}`) : mode.kind === 'gate' ? 'gate fare (no request)' : undefined;
+      showReceipt(v.accepted ? reader.receipt(v) : undefined, v, request);
       showStore();
       if (v.accepted && mode.kind === 'vending') await showRequest(); // sale done (completed): the next customer's request
     }).catch((e: unknown) => showError(e));
@@ -136,7 +227,7 @@ async function main(): Promise<void> {
       const d = m.data as { type: string; [k: string]: unknown };
       if (d.type === 'frame') showFrame(d.diagnostics as FrameDiagnostics);
       else if (d.type === 'failure') $('frame').textContent = `heard a frame but could not decode it: ${String(d.code)} (${String(d.reason)})`;
-      else if (d.type === 'message') judge(d.payload as Uint8Array);
+      else if (d.type === 'message') judge(d.payload as Uint8Array, 'sound');
       else if (d.type === 'error') showError(new Error(String(d.message)));
       else if (d.type === 'ready') document.body.dataset.listening = String(d.sampleRate);
       else if (d.type === 'load') {
@@ -160,7 +251,24 @@ async function main(): Promise<void> {
       $('start').onclick = () => void ctx.resume().then(() => ($('start').hidden = true), showError);
     }
   };
-  // A kiosk starts listening by itself.
+  if (mode.kind === 'vending') {
+    // An unpaid request is renewed RENEW_MARGIN_S before the reader would refuse a token for it as too old
+    // (profile maxAgeSeconds, judged on the request's time), so the kiosk never shows a request nobody can pay.
+    // Queued with the judgements, never between a token's verdict and its request's renewal.
+    setInterval(() => {
+      chain = chain.then(async () => {
+        const held = reader.openRequestInfo();
+        if (held && !held.paidBy && Math.floor(Date.now() / 1000) - held.request.time > reader.profile.maxAgeSeconds - RENEW_MARGIN_S) await showRequest();
+      }).catch((e: unknown) => showError(e));
+    }, 15_000);
+  }
+
+  // A kiosk starts its camera and listens by itself; each path fails on its own (a kiosk without a camera
+  // still hears, and the reverse).
+  startCamera({ parent: $('verdict').parentElement!, before: document.querySelector('section.signal'), expect: 'token', title: 'Camera', onCode: (_kind, payload) => judge(payload, 'camera') }).catch((e: unknown) => {
+    document.getElementById('cameraText')!.textContent = `no camera: ${(e as Error).message}`;
+    document.body.dataset.cameraError = (e as Error).message;
+  });
   await start();
 }
 

@@ -5,18 +5,21 @@
  * counter live in IndexedDB ('offpay-wallet'). The counter is reserved in ONE readwrite IndexedDB
  * transaction (read, step, write; durability 'strict') before a token is signed, so a reload never reuses a
  * counter. A certificate from another issuer (the server restarted with a new demo issuer) is replaced.
- * Pays a reader's payment code (or a gate's fare) over sound with a chosen FSK profile, or shows the token
- * as a QR code.
+ * Pays a reader's request scanned with the camera (the signed-request QR code, checked against the issuer's
+ * keys), a pasted payment code, or a gate's fare, over sound with a chosen FSK profile, or shows the token as a
+ * QR code. The camera frames are scanned in a Worker (camera.ts, scanner-worker.ts), as on the reader page.
  */
 import { parseAmount, currencyByNumeric, formatMoney } from '../src/currency.js';
 import { publicKeyOf, randomSecretKey } from '../src/crypto.js';
-import { decodeIssuerKeySet, decodeWalletCert, walletIdOf, type WalletCert } from '../src/messages.js';
+import { decodeIssuerKeySet, decodeWalletCert, walletIdOf, type PaymentRequest, type WalletCert } from '../src/messages.js';
+import { verifyRequest } from '../src/verify.js';
 import { decodePaymentCode } from '../src/paycode.js';
 import { hex } from '../src/reader/hex.js';
 import { Wallet, type CounterState, type CounterStore } from '../src/wallet.js';
 import { PROFILE_NAMES, type ProfileName } from '../codecs/fsk/profiles.js';
 import { playPayload } from '../codecs/fsk/webaudio.js';
 import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
+import { startCamera, type Camera } from './camera.js';
 import { $, fetchSetup, fromHex, showError } from './common.js';
 
 const DB = 'offpay-wallet';
@@ -91,7 +94,7 @@ async function loadWallet(db: IDBDatabase, issuerKeysHex: string): Promise<{ wal
 
 async function main(): Promise<void> {
   const setup = await fetchSetup();
-  decodeIssuerKeySet(fromHex(setup.issuerKeys)); // checks it parses
+  const issuerKeys = decodeIssuerKeySet(fromHex(setup.issuerKeys));
   const gate = setup.readers.find((r) => r.name === 'gate');
   const db = await openDb();
   const { wallet, cert } = await loadWallet(db, setup.issuerKeys);
@@ -105,7 +108,79 @@ async function main(): Promise<void> {
   for (const p of PROFILE_NAMES) select.append(new Option(p, p, p === 'fast', p === 'fast'));
   await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
 
+  const status = (s: string) => ($('status').textContent = s);
+  // The scanned request: verified (reader certificate by the issuer, request signature, age) before it is shown,
+  // paid at most once, dropped when the person types a code or a fare instead.
+  let pending: { bytes: Uint8Array; request: PaymentRequest } | undefined;
+  const scanButton = document.createElement('button');
+  scanButton.id = 'scan';
+  scanButton.type = 'button';
+  scanButton.textContent = "Scan the reader's QR code";
+  const requestLine = document.createElement('p');
+  requestLine.id = 'request';
+  requestLine.className = 'request-line';
+  const firstLabel = $('paycode').closest('label')!;
+  firstLabel.before(scanButton, requestLine);
+  const showPending = () => {
+    if (!pending) {
+      requestLine.textContent = '';
+      delete document.body.dataset.request;
+      return;
+    }
+    const r = pending.request;
+    requestLine.textContent = `Reader ${r.readerCert.readerId} (operator ${r.readerCert.operatorId}) asks ${formatMoney(r.amount, r.currency)}: signed request checked, challenge ${hex(r.challenge)}`;
+    document.body.dataset.request = `${r.readerCert.readerId}:${r.amount}:${r.currency}`;
+  };
+  let camera: Camera | undefined;
+  const stopCamera = () => {
+    camera?.stop();
+    camera = undefined;
+    scanButton.textContent = "Scan the reader's QR code";
+  };
+  const onRequest = (bytes: Uint8Array) => {
+    const v = verifyRequest(bytes, { issuerKeys, now: Math.floor(Date.now() / 1000) });
+    if (!v.accepted) {
+      status(`request refused: ${v.reason} (${v.message})`);
+      return;
+    }
+    pending = { bytes, request: v.request };
+    ($('paycode') as HTMLInputElement).value = '';
+    ($('fare') as HTMLInputElement).value = '';
+    showPending();
+    status('request read: pay it by sound or as a QR code');
+    stopCamera();
+  };
+  scanButton.onclick = () => {
+    if (camera) return stopCamera();
+    scanButton.textContent = 'Stop the camera';
+    startCamera({ parent: $('status').parentElement!, before: $('status'), expect: 'request', title: 'Camera', onCode: (_k, payload) => onRequest(payload) }).then(
+      (c) => (camera = c),
+      (e: unknown) => {
+        scanButton.textContent = "Scan the reader's QR code";
+        showError(e);
+      },
+    );
+  };
+  for (const id of ['paycode', 'fare']) {
+    $(id).addEventListener('input', () => {
+      pending = undefined;
+      showPending();
+    });
+  }
+
   const makeToken = async (): Promise<Uint8Array> => {
+    if (pending) {
+      const held = pending;
+      pending = undefined; // one request, one payment: a second press makes no second token for it
+      showPending();
+      try {
+        return await wallet.pay(held.bytes, { issuerKeys }); // checks the request again, signs its time (spec/protocol.md §4.3)
+      } catch (e) {
+        pending = held; // no token was made (limits, an expired request): the person may still see why and retry
+        showPending();
+        throw e;
+      }
+    }
     const code = ($('paycode') as HTMLInputElement).value.replace(/\s+/g, '');
     const fare = ($('fare') as HTMLInputElement).value.trim();
     if (code) {
@@ -114,14 +189,13 @@ async function main(): Promise<void> {
     }
     if (fare && !gate) throw new Error('this playground serves no gate to pay a fare to');
     if (fare) return wallet.payTo({ payee: gate!.readerId, amount: parseAmount(fare, currency) });
-    throw new Error('enter the payment code the reader shows, or a gate fare');
+    throw new Error("scan the reader's QR code, enter the payment code it shows, or a gate fare");
   };
   const makeTokenShown = async (): Promise<Uint8Array> => {
     const t = await makeToken();
     await showIdentity();
     return t;
   };
-  const status = (s: string) => ($('status').textContent = s);
   $('paySound').onclick = () =>
     void makeTokenShown().then(async (token) => {
       const ctx = new AudioContext();

@@ -80,7 +80,7 @@ function tokenWav(token: Uint8Array, name: string): string {
   return file;
 }
 
-type Body = { verdict?: string; verdicts?: string; error?: string };
+type Body = { verdict?: string; verdicts?: string; history?: string; error?: string };
 const bodyData = () => ({ ...document.body.dataset }) as Body;
 
 type PageLike = { waitForFunction(f: (a: [string, string]) => boolean, arg: [string, string], o: { timeout: number }): Promise<unknown>; textContent(sel: string): Promise<string | null> };
@@ -119,8 +119,11 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       await waitText(page, '#banner', /DEMO/);
       await page.waitForFunction(() => document.body.dataset.verdict !== undefined || document.body.dataset.error !== undefined, undefined, { timeout: 60_000 });
       expect((await page.evaluate(bodyData)).error).toBeUndefined();
-      expect((await page.evaluate(bodyData)).verdict).toBe('accepted');
-      expect(await page.textContent('#verdict')).toBe('PAID HKD 2.00');
+      // The fake microphone loops the token every few seconds: under load the replay may already be judged
+      // when this reads, so the first verdict is read from the page's history.
+      const first = await page.evaluate(bodyData);
+      expect(first.history?.split(' ')[0]).toBe('accepted');
+      if (first.verdicts === '1') expect(await page.textContent('#verdict')).toBe('PAID HKD 2.00');
       expect(await page.textContent('#granted')).toMatch(/echoCancellation false, noiseSuppression false, autoGainControl false/);
       expect(await page.textContent('#frame')).toMatch(/fast: SNR -?\d+\.\d dB .* clock offset -?\d+ ppm, \d+ bytes corrected/);
       mkdirSync(SHOTS, { recursive: true });
@@ -136,7 +139,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       // A reload forgets nothing: the first verdict of the new page is a replay too.
       await page.reload();
       await page.waitForFunction(() => document.body.dataset.verdict !== undefined || document.body.dataset.error !== undefined, undefined, { timeout: 60_000 });
-      expect(await page.evaluate(bodyData)).toMatchObject({ verdict: 'rejected:replayed', verdicts: '1' });
+      expect((await page.evaluate(bodyData)).history?.split(' ')[0]).toBe('rejected:replayed');
       expect(await page.textContent('#store')).toMatch(/reopened, [1-9]\d* journal entries/);
 
       expect(errors).toEqual([]);
@@ -198,8 +201,9 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(url);
       await page.waitForFunction(() => document.body.dataset.verdict !== undefined || document.body.dataset.error !== undefined, undefined, { timeout: 60_000 });
-      expect(await page.evaluate(bodyData)).toMatchObject({ verdict: 'accepted', verdicts: '1' });
-      expect(await page.textContent('#verdict')).toBe('PAID HKD 12.50');
+      const first = await page.evaluate(bodyData);
+      expect(first.history?.split(' ')[0]).toBe('accepted');
+      if (first.verdicts === '1') expect(await page.textContent('#verdict')).toBe('PAID HKD 12.50');
       const next = await waitText(page, '#paycode', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
       expect(next).not.toBe(code); // the sale is complete: the next customer gets a new request
       await page.screenshot({ path: join(SHOTS, 'playground-vending-paid.png'), fullPage: true });

@@ -1,0 +1,49 @@
+/**
+ * The camera hold rule (web/hold.ts, spec/playground.md §2.1) against its model: a decode is a new presentation
+ * iff no earlier decode of the same bytes lies within holdMs before it. fast-check drives random decode streams
+ * (few distinct codes, so repeats and interleavings are common; gaps around the hold boundary).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HoldFilter } from '../../web/hold.js';
+
+const HOLD = 1500;
+
+describe('camera hold rule', () => {
+  it('acts on a decode iff the same code was not decoded in the hold time before it (model check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ gap: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constantFrom(HOLD - 1, HOLD, HOLD + 1), fc.integer({ min: 0, max: 5000 })), key: fc.constantFrom('A', 'B', 'C') }), { maxLength: 200 }),
+        (steps) => {
+          const f = new HoldFilter(HOLD);
+          const seen: { key: string; t: number }[] = [];
+          let t = 0;
+          for (const s of steps) {
+            t += s.gap;
+            const expected = !seen.some((e) => e.key === s.key && t - e.t <= HOLD);
+            expect(f.fresh(s.key, t)).toBe(expected);
+            seen.push({ key: s.key, t });
+            expect(f.size).toBeLessThanOrEqual(3);
+          }
+        },
+      ),
+    );
+  });
+
+  it('a code held in view is acted on once; taken away for longer than the hold and shown again, once more', () => {
+    const f = new HoldFilter(HOLD);
+    const acted = [0, 100, 200, 300, 1790, 3291, 3300].filter((t) => f.fresh('token', t));
+    // 1790 - 300 = 1490 <= hold: still the same presentation; 3291 - 1790 = 1501 > hold: shown again.
+    expect(acted).toEqual([0, 3291]);
+  });
+
+  it('two codes in view together are each acted on once, not on every alternation', () => {
+    const f = new HoldFilter(HOLD);
+    const acted = Array.from({ length: 20 }, (_, i) => [i % 2 ? 'B' : 'A', i * 66] as const).filter(([k, t]) => f.fresh(k, t));
+    expect(acted.map(([k]) => k)).toEqual(['A', 'B']);
+  });
+
+  it('refuses a hold that is not a finite number >= 0', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new HoldFilter(bad)).toThrow(RangeError);
+  });
+});
