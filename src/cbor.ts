@@ -15,7 +15,8 @@
  * values.
  */
 import { Decoder, Encoder } from 'cbor-x';
-import { OffpayError } from './errors.js';
+import { OffpayError } from '../base/errors.js';
+import { equalBytes } from '../base/bytes.js';
 
 export type CborValue = number | bigint | Uint8Array | string | boolean | null | CborValue[];
 
@@ -66,11 +67,6 @@ function toModel(v: unknown, depth: number): CborValue {
   throw new OffpayError('cbor.unsupported', `CBOR item of a kind offpay does not use (${Object.prototype.toString.call(v)})`);
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Pre-scan for the reference method: refuse deep nesting before handing bytes to cbor-x. */
 function prescan(bytes: Uint8Array): void {

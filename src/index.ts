@@ -7,15 +7,21 @@
  */
 export {
   OffpayError, isOffpayError, asOffpayError,
-} from './errors.js';
+} from '../base/errors.js';
 export {
   MAX_MESSAGE_BYTES,
 } from './cbor.js';
 export {
   PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES, type SyncVerifier, type AsyncVerifier, type Verifier,
   nobleEd25519, sign, publicKeyOf, randomSecretKey, seededSecretKey, sha256, utf8, signingInput,
-  signingInputsFromBytes, hasWebCryptoEd25519, webCryptoEd25519, toHex, fromHex, equalBytes,
+  signingInputsFromBytes, hasWebCryptoEd25519, webCryptoEd25519,
 } from './crypto.js';
+export {
+  toHex, fromHex,
+} from '../base/hex.js';
+export {
+  equalBytes,
+} from '../base/bytes.js';
 export {
   type Currency, MAX_AMOUNT, currencyByAlpha, currencyByNumeric, parseCurrency, parseAmount, formatAmount,
   formatMoney,

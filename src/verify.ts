@@ -11,8 +11,9 @@
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
-import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
-import { OffpayError } from './errors.js';
+import { nobleEd25519, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
+import { equalBytes } from '../base/bytes.js';
+import { OffpayError } from '../base/errors.js';
 import { dayOf } from './issuer.js';
 import {
   decodeRequest,

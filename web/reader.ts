@@ -16,9 +16,9 @@ import { decodeIssuerKeySet, decodeReaderCert } from '../src/messages.js';
 import { encodePaymentCode, formatPaymentCode, paymentCodeChallenge } from '../src/paycode.js';
 import { IndexedDbReaderStore } from '../src/reader/indexeddb.js';
 import { Reader, type AcceptContext, type ReaderVerdict } from '../src/reader/reader.js';
-import { hex } from '../src/reader/hex.js';
+import { fromHex, toHex as hex } from '../base/hex.js';
 import type { FrameDiagnostics } from '../codecs/fsk/receive.js';
-import { $, fromHex, fetchSetup, showError } from './common.js';
+import { $, fetchSetup, showError } from './common.js';
 import { startSpectrogram } from './spectrogram.js';
 
 type Mode = { kind: 'gate'; fare: number; currency: Currency } | { kind: 'vending'; amount: number; currency: Currency };

@@ -15,7 +15,7 @@
  * create: new MessageReassembler(). reset(): forget a partial message. push(frame): the complete message, if
  * this frame completes one. decodeSlots is a pure function of one frame.
  */
-import { crc32 } from './crc32.js';
+import { crc32 } from '../../base/crc32.js';
 import { CRC_BYTES, HEADER_BYTES, MAX_FRAME_PAYLOAD, rowsForPayload, type BlockLayout } from './frame.js';
 import { FRAME_VERSION, type Profile, type ProfileName } from './profiles.js';
 import { rsDecode } from './rs.js';

@@ -15,7 +15,7 @@
  * reverberation metrics only when they do not decode). reset() returns every block to its state after
  * construction, so a receiver can be reused (e.g. in an AudioWorklet) without reallocating its arena.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { ChirpDetector, type DetectorSink, type FrameSync, type SyncFailure } from './detector.js';
 import { ToneDemodulator } from './demodulator.js';
 import { layoutForRows } from './frame.js';

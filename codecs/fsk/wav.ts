@@ -4,7 +4,7 @@
  * count up to 8 (mixed down to mono by averaging). Writes mono 16-bit PCM or 32-bit float.
  * Every malformed file raises an OffpayError: fsk.wav_bad_header, fsk.wav_unsupported, fsk.wav_truncated.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** Sample format {@link writeWav} writes: 16-bit PCM or 32-bit IEEE float, mono. */
 export type WavFormat = 'pcm16' | 'float32';

@@ -19,7 +19,7 @@
  * offpay's own record is the NFC Forum external type `offpay.dev:token` (TNF 4), payload = token bytes.
  * Pure code: no Node imports, works in browsers.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** Type name format values (3 bits of the record header). */
 export const TNF = {

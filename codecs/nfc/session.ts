@@ -8,7 +8,7 @@
  * refused, and every APDU has a time limit. Every round trip is recorded (`trace`) so callers can count
  * round trips and bytes and compute the air time (`airTime`). Pure code: works in browsers.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import {
   SW,
   chainCommand,

@@ -23,11 +23,11 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { Issuer, dayOf } from '../issuer.js';
 import { encodeIssuerKeySet, encodeReaderCert, encodeWalletCert } from '../messages.js';
 import { publicKeyOf, randomSecretKey } from '../crypto.js';
-import { hex } from '../reader/hex.js';
+import { toHex as hex } from '../../base/hex.js';
 import { createBlocklist } from '../reader/blocklist.js';
 import { pageHtml, type PageName } from './pages.js';
 

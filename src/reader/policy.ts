@@ -8,7 +8,7 @@
  * reader that does not start (issue 11, finding 10). spec/reader.md §14 shows this table.
  */
 import { parseAmount, parseCurrency } from '../currency.js';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { CurrencyLimits, ProfileParams } from './profiles.js';
 
 /** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import {
   CardApplication,
   MAX_FCI,

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { CardApplication, NdefTagApplication, chainCommand, decodeNdefMessage, decodeTokenNdef, encodeCommand, encodeTokenNdef, parseCommand } from '../../codecs/nfc/index.js';
 import { fixtureWallet, generate, seededBytes } from '../../scripts/fixtures/nfc.js';
 import { codeOf, hex, toHex } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { CardApplication } from '../../codecs/nfc/card.js';
 import { ReaderSession, airTime, memoryLink, statusErrorCode, transact, type CardLink } from '../../codecs/nfc/session.js';
 import { asyncCodeOf, fakeToken, hex, testWallet, toHex } from './helpers.js';
