@@ -3,16 +3,40 @@
  *
  * Every failure caused by bytes, audio, images, APDUs or files from outside is an `OffpayError` with a
  * stable `code`. Codes are `area.reason` in lower snake case (`cbor.non_canonical`, `fsk.no_preamble`).
- * Each area's spec lists its codes: spec/protocol.md (core), spec/fsk.md, spec/qr.md, spec/nfc.md,
- * spec/reader.md. A code, once published, never changes meaning.
+ * Each area's spec lists its codes in an error-code table: spec/protocol.md §13 (core and CLI), spec/fsk.md
+ * §11, spec/qr.md §11, spec/nfc.md §7, spec/reader.md §13 and §17.5, spec/clearing.md §8,
+ * spec/clearing-api.md §4 and §8, spec/playground.md. A code, once published, never changes meaning.
+ *
+ * The type {@link ErrorCode} is generated from those tables (base/error-codes.ts, `npm run error-codes`), and
+ * the constructor takes only an ErrorCode: throwing a code the spec does not list is a type error.
  */
+import { ERROR_CODES, type ErrorCode } from './error-codes.js';
+
+export { ERROR_CODES, ERROR_CODE_SPEC, type ErrorCode } from './error-codes.js';
+
+/** The areas of the error codes: the part before the dot (`fsk`, `qr`, `reader`, ...). */
+export type ErrorArea = ErrorCode extends `${infer A}.${string}` ? A : never;
+
+/** The error codes of one area or several: `ErrorCodeOf<'fsk'>` is `'fsk.bad_rate' | 'fsk.bad_profile' | ...`. */
+export type ErrorCodeOf<A extends ErrorArea> = Extract<ErrorCode, `${A}.${string}`>;
+
+/** The reasons of one area, without the area: `ErrorReasonOf<'apdu'>` is `'too_short' | 'length_mismatch' | ...`. */
+export type ErrorReasonOf<A extends ErrorArea, C = ErrorCodeOf<A>> = C extends `${A}.${infer R}` ? R : never;
+
+const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** True when `code` is an error code the spec lists (a type guard, for codes read from JSON or a peer). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN.has(code);
+}
+
 export class OffpayError extends Error {
-  /** The stable `area.reason` code. */
-  readonly code: string;
+  /** The stable `area.reason` code, one the spec's error tables list. */
+  readonly code: ErrorCode;
   /** Structured details (offsets, sizes), when the thrower gives any. */
   readonly detail: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, detail?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, detail?: Record<string, unknown>) {
     super(message);
     this.name = 'OffpayError';
     this.code = code;
@@ -31,7 +55,7 @@ export function isOffpayError(e: unknown): e is OffpayError {
 }
 
 /** Wrap any thrown value as an OffpayError with `code` unless it already is one. */
-export function asOffpayError(e: unknown, code: string): OffpayError {
+export function asOffpayError(e: unknown, code: ErrorCode): OffpayError {
   if (e instanceof OffpayError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   return new OffpayError(code, msg);

@@ -6,7 +6,8 @@
  * the message <-> CBOR-value converters, the verification generators) is internal and may change.
  */
 export {
-  OffpayError, isOffpayError, asOffpayError,
+  OffpayError, isOffpayError, asOffpayError, ERROR_CODES, ERROR_CODE_SPEC, isErrorCode, type ErrorCode, type ErrorArea,
+  type ErrorCodeOf, type ErrorReasonOf,
 } from '../base/errors.js';
 export {
   MAX_MESSAGE_BYTES,
@@ -52,7 +53,7 @@ export {
 export {
   DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS, type VerifyContext, type Accepted, type Rejected,
   type Verdict, type SigCheck, verifyToken, verifyTokenAsync, type RequestVerdictOk, type RequestVerdict,
-  verifyRequest, verifyReceipt, type VerifyRequestContext, requestContextOf,
+  verifyRequest, verifyReceipt, type VerifyRequestContext, requestContextOf, type RequestRefusalReason, type DecodeReason,
 } from './verify.js';
 export {
   isWeakPublicKey, weakPublicKeys,
