@@ -462,3 +462,10 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'wallet.unlock_required': 'spec/nfc.md §7',
   'wallet.user_declined': 'spec/nfc.md §7',
 };
+
+const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** True when `code` is an error code the spec lists (a type guard, for codes read from JSON or a peer). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN.has(code);
+}

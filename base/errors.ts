@@ -10,9 +10,10 @@
  * The type {@link ErrorCode} is generated from those tables (base/error-codes.ts, `npm run error-codes`), and
  * the constructor takes only an ErrorCode: throwing a code the spec does not list is a type error.
  */
-import { ERROR_CODES, type ErrorCode } from './error-codes.js';
+// Type-only: the list itself (ERROR_CODES, isErrorCode) stays out of the module graph of code that only throws.
+import type { ErrorCode } from './error-codes.js';
 
-export { ERROR_CODES, ERROR_CODE_SPEC, type ErrorCode } from './error-codes.js';
+export type { ErrorCode } from './error-codes.js';
 
 /** The areas of the error codes: the part before the dot (`fsk`, `qr`, `reader`, ...). */
 export type ErrorArea = ErrorCode extends `${infer A}.${string}` ? A : never;
@@ -22,13 +23,6 @@ export type ErrorCodeOf<A extends ErrorArea> = Extract<ErrorCode, `${A}.${string
 
 /** The reasons of one area, without the area: `ErrorReasonOf<'apdu'>` is `'too_short' | 'length_mismatch' | ...`. */
 export type ErrorReasonOf<A extends ErrorArea, C = ErrorCodeOf<A>> = C extends `${A}.${infer R}` ? R : never;
-
-const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
-
-/** True when `code` is an error code the spec lists (a type guard, for codes read from JSON or a peer). */
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && KNOWN.has(code);
-}
 
 export class OffpayError extends Error {
   /** The stable `area.reason` code, one the spec's error tables list. */

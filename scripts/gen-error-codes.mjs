@@ -75,6 +75,13 @@ export function generate(specDir) {
     ...codes.map((c) => `  '${c}': '${where.get(c).replace(/'/g, "\\'")}',`),
     '};',
     '',
+    'const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);',
+    '',
+    '/** True when `code` is an error code the spec lists (a type guard, for codes read from JSON or a peer). */',
+    'export function isErrorCode(code: unknown): code is ErrorCode {',
+    "  return typeof code === 'string' && KNOWN.has(code);",
+    '}',
+    '',
   ];
   return lines.join('\n');
 }

@@ -6,9 +6,11 @@
  * the message <-> CBOR-value converters, the verification generators) is internal and may change.
  */
 export {
-  OffpayError, isOffpayError, asOffpayError, ERROR_CODES, ERROR_CODE_SPEC, isErrorCode, type ErrorCode, type ErrorArea,
-  type ErrorCodeOf, type ErrorReasonOf,
+  OffpayError, isOffpayError, asOffpayError, type ErrorCode, type ErrorArea, type ErrorCodeOf, type ErrorReasonOf,
 } from '../base/errors.js';
+export {
+  ERROR_CODES, ERROR_CODE_SPEC, isErrorCode,
+} from '../base/error-codes.js';
 export {
   MAX_MESSAGE_BYTES,
 } from './cbor.js';

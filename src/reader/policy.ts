@@ -106,7 +106,7 @@ function checkField(code: PolicyErrorCode, where: string, name: string, spec: Fi
  * Validate profile overrides (from a policy file or ReaderOptions.profile): every key known, every value of
  * its type, unit and range. Throws OffpayError `code` naming the field.
  */
-export function validateProfileOverrides(o: unknown, code: PolicyErrorCode = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
+export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
   if (o === undefined) return {};
   if (!isObject(o)) throw new OffpayError(code, `${where} must be an object`);
   const known = Object.keys(PROFILE_SCHEMA);
@@ -120,7 +120,7 @@ export function validateProfileOverrides(o: unknown, code: PolicyErrorCode = 're
 }
 
 /** Validate an anti-replay window size. */
-export function validateWindow(w: unknown, code: PolicyErrorCode = 'reader.bad_config', where = 'window'): number {
+export function validateWindow(w: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'window'): number {
   if (typeof w !== 'number' || !Number.isInteger(w) || w < WINDOW_RANGE.min || w > WINDOW_RANGE.max || w % WINDOW_RANGE.multipleOf !== 0) {
     throw new OffpayError(code, `${where} ${JSON.stringify(w)} must be a multiple of 8 in 8..4096 (counters)`);
   }
@@ -128,7 +128,7 @@ export function validateWindow(w: unknown, code: PolicyErrorCode = 'reader.bad_c
 }
 
 /** Validate limits already in minor units (ReaderOptions.limits). */
-export function validateLimits(o: unknown, code: PolicyErrorCode = 'reader.bad_config', where = 'limits'): Record<number, CurrencyLimits> {
+export function validateLimits(o: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'limits'): Record<number, CurrencyLimits> {
   if (o === undefined) return {};
   if (!isObject(o)) throw new OffpayError(code, `${where} must be an object keyed by ISO 4217 numeric currency`);
   const out: Record<number, CurrencyLimits> = {};
