@@ -18,6 +18,7 @@ import {
 import { setFftArenaBackend } from '../codecs/fsk/fft.js';
 import { simdKernels } from '../codecs/fsk/wasm.js';
 import { machine, writeResults } from './common.js';
+import { toHex } from '../base/hex.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -65,7 +66,7 @@ const CELLS: Cell[] = [
   { id: 'ultrasonic awgn -5 dB, -1 % offset', profile: 'ultrasonic', ggProtocol: 'ULTRASOUND_FASTEST', goal: '100 %', channel: { snrDb: -5, clockOffset: -0.01 }, chunk: 4096 },
 ];
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const hex = toHex;
 
 function log(s: string) {
   process.stderr.write(s + '\n');

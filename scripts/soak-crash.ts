@@ -17,7 +17,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromHex, publicKeyOf, seededSecretKey, toHex } from '../src/crypto.js';
+import { publicKeyOf, seededSecretKey } from '../src/crypto.js';
+import { fromHex, toHex } from '../base/hex.js';
 import { Issuer, dayOf } from '../src/issuer.js';
 import { decodeIssuerKeySet, decodeReaderCert, decodeToken, encodeIssuerKeySet, encodeReaderCert, encodeToken, tokenHash, tokenSigningInput, walletIdOf, type WalletCert } from '../src/messages.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
@@ -25,7 +26,7 @@ import { createBlocklist } from '../src/reader/blocklist.js';
 import { decodeEntry, genesisHash, verifyChain } from '../src/reader/journal.js';
 import { Reader } from '../src/reader/reader.js';
 import { SqliteReaderStore } from '../src/reader/sqlite.js';
-import { mulberry32 } from '../src/prng.js';
+import { mulberry32 } from '../base/prng.js';
 
 const NOW = 1_795_000_000;
 const READER_ID = 7001;

@@ -16,7 +16,7 @@
  * independent check: the tests require both to accept exactly the same inputs of the data model with the same
  * values (test/core/cbor-reference.ts).
  */
-import { OffpayError } from './errors.js';
+import { OffpayError } from '../base/errors.js';
 
 export type CborValue = number | bigint | Uint8Array | string | boolean | null | CborValue[];
 

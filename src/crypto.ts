@@ -24,6 +24,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
 import { isCanonicalEncoding, isSmallOrderEncoding } from './weakkeys.js';
+import { toHex } from '../base/hex.js';
 
 /** Length of an Ed25519 public key, bytes (RFC 8032). */
 export const PUBLIC_KEY_BYTES = 32;
@@ -244,25 +245,6 @@ export function webCryptoEd25519(cacheSize = 1024): AsyncVerifier {
   };
 }
 
-/** Lower-case hex of the bytes. */
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
-
-/**
- * The bytes of a hex string (either case, surrounding whitespace ignored).
- * @throws Error for an odd length or a non-hex character.
- */
-export function fromHex(h: string): Uint8Array {
-  const clean = h.trim();
-  if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) throw new Error('not a hex string');
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 /**
  * Small byte arrays carved from shared 16 KiB slabs. On V8 a fresh ArrayBuffer costs about 2 µs (an off-heap
  * allocation, then finalisation by the GC), a view of a slab about a tenth of that: it matters for the signing
@@ -292,10 +274,3 @@ export function prefixKey(b: Uint8Array): number {
   return (b[0] ?? 0) + 256 * ((b[1] ?? 0) + 256 * ((b[2] ?? 0) + 256 * ((b[3] ?? 0) + 256 * ((b[4] ?? 0) + 256 * (b[5] ?? 0)))));
 }
 
-/** True when `a` and `b` hold the same bytes; the time taken depends only on the length, not on where they differ. */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
-}

@@ -2,7 +2,7 @@
  * ISO 4217 currencies: numeric code (what goes on the wire), alphabetic code and minor-unit exponent.
  * Amounts are always integers in minor units (HKD 12.50 = 1250, JPY 500 = 500); never floats.
  */
-import { OffpayError } from './errors.js';
+import { OffpayError } from '../base/errors.js';
 
 /**
  * An ISO 4217 currency: alphabetic code (`HKD`), numeric code (344, what goes on the wire) and minor-unit

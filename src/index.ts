@@ -6,16 +6,25 @@
  * the message <-> CBOR-value converters, the verification generators) is internal and may change.
  */
 export {
-  OffpayError, isOffpayError, asOffpayError,
-} from './errors.js';
+  OffpayError, isOffpayError, asOffpayError, type ErrorCode, type ErrorArea, type ErrorCodeOf, type ErrorReasonOf,
+} from '../base/errors.js';
+export {
+  ERROR_CODES, ERROR_CODE_SPEC, isErrorCode,
+} from '../base/error-codes.js';
 export {
   MAX_MESSAGE_BYTES,
 } from './cbor.js';
 export {
   PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SIGNATURE_BYTES, type SyncVerifier, type AsyncVerifier, type Verifier,
   nobleEd25519, sign, publicKeyOf, randomSecretKey, seededSecretKey, sha256, utf8, signingInput,
-  signingInputsFromBytes, hasWebCryptoEd25519, webCryptoEd25519, toHex, fromHex, equalBytes,
+  signingInputsFromBytes, hasWebCryptoEd25519, webCryptoEd25519,
 } from './crypto.js';
+export {
+  toHex, fromHex,
+} from '../base/hex.js';
+export {
+  equalBytes,
+} from '../base/bytes.js';
 export {
   type Currency, MAX_AMOUNT, currencyByAlpha, currencyByNumeric, parseCurrency, parseAmount, formatAmount,
   formatMoney,
@@ -46,7 +55,7 @@ export {
 export {
   DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS, type VerifyContext, type Accepted, type Rejected,
   type Verdict, type SigCheck, verifyToken, verifyTokenAsync, type RequestVerdictOk, type RequestVerdict,
-  verifyRequest, verifyReceipt, type VerifyRequestContext, requestContextOf,
+  verifyRequest, verifyReceipt, type VerifyRequestContext, requestContextOf, type RequestRefusalReason, type DecodeReason,
 } from './verify.js';
 export {
   isWeakPublicKey, weakPublicKeys,

@@ -3,7 +3,7 @@
  * reader certificates. (Blocklists are signed by clearing with an issuer key too: src/clearing.)
  */
 import { publicKeyOf, sign } from './crypto.js';
-import { OffpayError } from './errors.js';
+import { OffpayError } from '../base/errors.js';
 import { isWeakPublicKey } from './weakkeys.js';
 import {
   MAX_TOKEN_AMOUNT,

@@ -8,7 +8,7 @@
  */
 import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { sha256, signingInput, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
-import { OffpayError } from './errors.js';
+import { OffpayError, type ErrorCode } from '../base/errors.js';
 
 /** The protocol version every message carries as its second element (spec/protocol.md §11). */
 export const PROTOCOL_VERSION = 2;
@@ -237,7 +237,7 @@ export interface Receipt extends ReceiptBody {
 // ---------------------------------------------------------------------------------------------------------
 // Field helpers
 
-function fail(code: string, msg: string): never {
+function fail(code: ErrorCode, msg: string): never {
   throw new OffpayError(code, msg);
 }
 

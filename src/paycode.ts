@@ -12,9 +12,9 @@
  * code signs the fixed time PAYCODE_SIGNED_TIME, and the reader, which opened the request as a code, rebuilds
  * the body with it (spec/protocol.md §4.3, rule P; `Wallet.payCode`, `Reader.openRequest({ code: true })`).
  */
-import { OffpayError } from './errors.js';
+import { OffpayError } from '../base/errors.js';
 export { PAYCODE_SIGNED_TIME } from './messages.js';
-import { packDigits, unpackDigits, groupDigits } from '../codecs/qr/paycode.js';
+import { packDigits, unpackDigits, groupDigits } from '../base/digits.js';
 
 export const PAYCODE_VERSION = 1;
 export const PAYCODE_BITS = { version: 2, payee: 20, amount: 20, challenge: 21 } as const;

@@ -8,8 +8,9 @@
  * a port can check the signatures with any Ed25519 library first.
  */
 import { encodeCbor, type CborValue } from './cbor.js';
-import { ED25519_L as ED_L, nobleEd25519, publicKeyOf, seededSecretKey, sign, toHex, fromHex, type AsyncVerifier, type SyncVerifier } from './crypto.js';
-import { OffpayError } from './errors.js';
+import { ED25519_L as ED_L, nobleEd25519, publicKeyOf, seededSecretKey, sign, type AsyncVerifier, type SyncVerifier } from './crypto.js';
+import { toHex, fromHex } from '../base/hex.js';
+import { OffpayError } from '../base/errors.js';
 import { Issuer, dayOf } from './issuer.js';
 import {
   decodeIssuerKeySet,

@@ -11,8 +11,9 @@
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
-import { nobleEd25519, equalBytes, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
-import { OffpayError } from './errors.js';
+import { nobleEd25519, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
+import { equalBytes } from '../base/bytes.js';
+import { OffpayError } from '../base/errors.js';
 import { dayOf } from './issuer.js';
 import {
   decodeRequest,
@@ -145,9 +146,12 @@ function reject(reason: StatelessReason, message: string, token?: WireToken): Re
 }
 
 /** Map a decoding error to a reason. */
-export function reasonForDecodeError(e: unknown): { reason: StatelessReason; message: string } {
+/** The reasons a message that does not decode is refused with (§7 reasons 1-5). */
+export type DecodeReason = 'malformed' | 'non_canonical' | 'wrong_type' | 'unsupported_version' | 'bad_structure';
+
+export function reasonForDecodeError(e: unknown): { reason: DecodeReason; message: string } {
   if (e instanceof OffpayError) {
-    const map: Record<string, StatelessReason> = {
+    const map: Record<string, DecodeReason> = {
       'cbor.non_canonical': 'non_canonical',
       'message.wrong_type': 'wrong_type',
       'message.unsupported_version': 'unsupported_version',
@@ -303,14 +307,25 @@ export interface RequestVerdictOk {
   /** The decoded request. */
   request: PaymentRequest;
 }
+
+/**
+ * The stateless reasons {@link verifyRequest} refuses a payment request with: it does not decode, its reader
+ * certificate or issuer key is not good, it is too old or in the future, or its signature does not verify.
+ * A wallet refusing a request throws `request.<reason>` with one of these (spec/protocol.md §13).
+ */
+export type RequestRefusalReason =
+  | DecodeReason
+  | 'unknown_issuer_key' | 'issuer_key_not_valid' | 'bad_certificate_signature' | 'certificate_expired' | 'weak_public_key'
+  | 'time_too_old' | 'time_in_future' | 'bad_request_signature';
+
 /** The result of {@link verifyRequest}: the request, or a stateless reason (spec/protocol.md §6, §7). */
-export type RequestVerdict = RequestVerdictOk | { accepted: false; reason: StatelessReason; code: number; message: string };
+export type RequestVerdict = RequestVerdictOk | { accepted: false; reason: RequestRefusalReason; code: number; message: string };
 
 export function* requestVerification(
   bytes: Uint8Array,
   ctx: { issuerKeys: IssuerKeySet; now: number; maxAgeSeconds?: number; maxFutureSeconds?: number },
 ): Generator<SigCheck, RequestVerdict, boolean> {
-  const no = (reason: StatelessReason, message: string): RequestVerdict => ({ accepted: false, reason, code: REASONS[reason].code, message });
+  const no = (reason: RequestRefusalReason, message: string): RequestVerdict => ({ accepted: false, reason, code: REASONS[reason].code, message });
   let r: PaymentRequest;
   try {
     r = decodeRequest(bytes);

@@ -6,8 +6,9 @@
  * before it returns, and only then is the token signed and emitted. A crash after the reservation burns
  * that value; it never reuses it (spec/protocol.md §9).
  */
-import { publicKeyOf, sign, equalBytes, nobleEd25519, type SyncVerifier } from './crypto.js';
-import { OffpayError } from './errors.js';
+import { publicKeyOf, sign, nobleEd25519, type SyncVerifier } from './crypto.js';
+import { equalBytes } from '../base/bytes.js';
+import { OffpayError } from '../base/errors.js';
 import {
   CHALLENGE_BYTES,
   PAYCODE_SIGNED_TIME,

@@ -14,6 +14,8 @@
  *   reference machine against 0.16 ms for a node:crypto verification), so results are remembered per key.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { equalBytes } from '../base/bytes.js';
+import { fromHex } from '../base/hex.js';
 
 /** The 14 small-order encodings, hex, sorted (spec/protocol.md §8 lists the same strings). */
 export const SMALL_ORDER_ENCODINGS: readonly string[] = [
@@ -33,7 +35,7 @@ export const SMALL_ORDER_ENCODINGS: readonly string[] = [
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff', // order 1, y = p + 1, sign bit set
 ];
 
-const SMALL: Uint8Array[] = SMALL_ORDER_ENCODINGS.map((h) => Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16))));
+const SMALL: Uint8Array[] = SMALL_ORDER_ENCODINGS.map(fromHex);
 
 /** True if the 32 bytes are one of the 14 small-order encodings. */
 export function isSmallOrderEncoding(b: Uint8Array): boolean {
@@ -41,11 +43,7 @@ export function isSmallOrderEncoding(b: Uint8Array): boolean {
   // Every entry starts with one of five bytes; most keys are decided by the first byte.
   const b0 = b[0]!;
   if (b0 !== 0x00 && b0 !== 0x01 && b0 !== 0x26 && b0 !== 0xc7 && b0 !== 0xec && b0 !== 0xed && b0 !== 0xee) return false;
-  for (const s of SMALL) {
-    let d = 0;
-    for (let i = 0; i < 32; i++) d |= s[i]! ^ b[i]!;
-    if (d === 0) return true;
-  }
+  for (const s of SMALL) if (equalBytes(s, b)) return true;
   return false;
 }
 
@@ -75,11 +73,6 @@ const MEMO_SIZE = 65_536;
 /** Keyed by the first six bytes as a number (cheaper than a string key); a hit is confirmed on all 32 bytes. */
 const memo = new Map<number, { key: Uint8Array; ok: boolean }>();
 
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * True if `publicKey` is the canonical encoding of a point of prime order L (not the identity, no torsion
  * component). Remembered for the last 65,536 keys (readers and clearing see the same wallets again and again);
@@ -92,7 +85,7 @@ export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
   const b = publicKey;
   const id = b[0]! + 256 * (b[1]! + 256 * (b[2]! + 256 * (b[3]! + 256 * (b[4]! + 256 * b[5]!))));
   const hit = memo.get(id);
-  if (hit && sameKey(hit.key, publicKey)) return hit.ok;
+  if (hit && equalBytes(hit.key, publicKey)) return hit.ok;
   const ok = primeOrder(publicKey);
   if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
   memo.set(id, { key: publicKey.slice(), ok });

@@ -5,13 +5,6 @@ export function $(id: string): HTMLElement {
   return el;
 }
 
-export function fromHex(h: string): Uint8Array {
-  if (!/^(?:[0-9a-f]{2})*$/.test(h)) throw new Error('bad hex from the server');
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 export interface Setup {
   demo: boolean;
   issuerKeys: string;

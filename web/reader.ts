@@ -21,12 +21,12 @@ import { decodeIssuerKeySet, decodeReaderCert } from '../src/messages.js';
 import { encodePaymentCode, formatPaymentCode, paymentCodeChallenge } from '../src/paycode.js';
 import { IndexedDbReaderStore } from '../src/reader/indexeddb.js';
 import { Reader, type AcceptContext, type ReaderVerdict } from '../src/reader/reader.js';
-import { hex } from '../src/reader/hex.js';
+import { fromHex, toHex as hex } from '../base/hex.js';
 import { decodeReceipt } from '../src/messages.js';
 import type { FrameDiagnostics } from '../codecs/fsk/receive.js';
 import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
 import { startCamera } from './camera.js';
-import { $, fromHex, fetchSetup, showError } from './common.js';
+import { $, fetchSetup, showError } from './common.js';
 import { startSpectrogram } from './spectrogram.js';
 
 /** How a vending request is shown: a 20-digit payment code (typed) or a signed-request QR code (scanned). */

@@ -14,13 +14,13 @@ import { publicKeyOf, randomSecretKey } from '../src/crypto.js';
 import { decodeIssuerKeySet, decodeWalletCert, walletIdOf, type PaymentRequest, type WalletCert } from '../src/messages.js';
 import { verifyRequest } from '../src/verify.js';
 import { decodePaymentCode } from '../src/paycode.js';
-import { hex } from '../src/reader/hex.js';
+import { fromHex, toHex as hex } from '../base/hex.js';
 import { Wallet, type CounterState, type CounterStore } from '../src/wallet.js';
 import { PROFILE_NAMES, type ProfileName } from '../codecs/fsk/profiles.js';
 import { playPayload } from '../codecs/fsk/webaudio.js';
 import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
 import { startCamera, type Camera } from './camera.js';
-import { $, fetchSetup, fromHex, showError } from './common.js';
+import { $, fetchSetup, showError } from './common.js';
 
 const DB = 'offpay-wallet';
 const KV = 'kv';

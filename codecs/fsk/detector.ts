@@ -32,6 +32,7 @@ import { FftArena, fftDifPackedReal, fftDit, nextPow2 } from './fft.js';
 import { chirpAt, chirpTemplate, type ChirpTemplate } from './chirp.js';
 import { maxRows, minRows, postambleStart } from './frame.js';
 import type { InputBuffer } from './input.js';
+import type { ErrorCodeOf } from '../../base/errors.js';
 import type { Profile } from './profiles.js';
 import { trace, tracing } from './trace.js';
 
@@ -73,7 +74,7 @@ export interface FrameSync {
 /** A reason a sync did not give a frame, ranked: the highest rank is reported. */
 export interface SyncFailure {
   rank: number;
-  code: string;
+  code: ErrorCodeOf<'fsk'>;
   reason: string;
   profile?: Profile['name'];
   detail?: Record<string, unknown>;

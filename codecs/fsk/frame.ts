@@ -11,7 +11,7 @@
  * byte by byte into slots 0..N-1 and slots N..S-1 carry 0x00. Slot j sits in group j mod G, row j div G; row
  * r spans symbols r*spb .. r*spb+spb-1 (spb = symbols per byte), most significant bits first.
  */
-import { crc32 } from './crc32.js';
+import { crc32 } from '../../base/crc32.js';
 import { rsEncode } from './rs.js';
 import { FRAME_VERSION, symbolPeriod, symbolsPerByte, type Profile } from './profiles.js';
 

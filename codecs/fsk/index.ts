@@ -16,7 +16,7 @@ export {
 export { readWav, writeWav, type WavData, type WavFormat } from './wav.js';
 export { simulate, speechLike, musicLike, roomImpulseResponse, whiteNoise, pinkNoise, activePower, resample, type ChannelOptions, type ChannelResult } from './sim.js';
 export { makeRng, type Rng } from './prng.js';
-export { crc32 } from './crc32.js';
+export { crc32 } from '../../base/crc32.js';
 export { rsEncode, rsDecode, rsGenerator } from './rs.js';
 export {
   toAudioBuffer, encodeToAudioBuffer, playPayload, startCapture, captureModuleUrl, CAPTURE_PROCESSOR_NAME, CAPTURE_WORKLET_SOURCE,

@@ -10,7 +10,7 @@
  * Tone k sounds as sin(2*pi*f_k*t + phi_k), phi_k = pi*k^2/K (K tones), with t measured from the frame start,
  * so a tone repeated in consecutive symbols is one continuous sinusoid (the ramps overlap-add to 1).
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import {
   buildFrame, dataStart, frameSamples, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
 } from './frame.js';

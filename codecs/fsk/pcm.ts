@@ -12,7 +12,7 @@
  *
  * Browser-safe (no node: imports).
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 export const PCM_FORMATS = ['s16le', 'f32le'] as const;
 export type PcmFormat = (typeof PCM_FORMATS)[number];

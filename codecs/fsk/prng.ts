@@ -1,5 +1,5 @@
 /** Seeded pseudo-random numbers for the simulator, tests, fixtures and benchmarks (not for keys). */
-import { mulberry32 } from '../../src/prng.js';
+import { mulberry32 } from '../../base/prng.js';
 
 /** A seeded pseudo-random generator ({@link makeRng}), so every simulated channel can be replayed. Not for keys. */
 export interface Rng {

@@ -15,14 +15,15 @@
  * create: new MessageReassembler(). reset(): forget a partial message. push(frame): the complete message, if
  * this frame completes one. decodeSlots is a pure function of one frame.
  */
-import { crc32 } from './crc32.js';
+import { crc32 } from '../../base/crc32.js';
 import { CRC_BYTES, HEADER_BYTES, MAX_FRAME_PAYLOAD, rowsForPayload, type BlockLayout } from './frame.js';
 import { FRAME_VERSION, type Profile, type ProfileName } from './profiles.js';
 import { rsDecode } from './rs.js';
+import type { ErrorCodeOf } from '../../base/errors.js';
 
 export type SlotDecode =
   | { payload: Uint8Array; segment: { index: number; count: number }; byteErrors: number; corrected: number; erasures: number }
-  | { failure: string; reason: string; rank: number; byteErrors: number; corrected: number; erasures: number };
+  | { failure: ErrorCodeOf<'fsk'>; reason: string; rank: number; byteErrors: number; corrected: number; erasures: number };
 
 /** RS (with GMD erasure retries per codeword), header and CRC checks over the demodulated slots. */
 export function decodeSlots(p: Profile, layout: BlockLayout, bytes: Uint8Array, conf: Float64Array): SlotDecode {
@@ -68,7 +69,7 @@ export function decodeSlots(p: Profile, layout: BlockLayout, bytes: Uint8Array, 
 /** Header, CRC-32 and padding checks of the data stream carried by the decoded codewords. */
 function checkData(
   p: Profile, layout: BlockLayout, blocks: Uint8Array[],
-): { payload: Uint8Array; segment: { index: number; count: number } } | { failure: string; reason: string; rank: number } {
+): { payload: Uint8Array; segment: { index: number; count: number } } | { failure: ErrorCodeOf<'fsk'>; reason: string; rank: number } {
   const data = new Uint8Array(layout.capacity);
   let off = 0;
   for (const cw of blocks) {

@@ -15,7 +15,7 @@
  * reverberation metrics only when they do not decode). reset() returns every block to its state after
  * construction, so a receiver can be reused (e.g. in an AudioWorklet) without reallocating its arena.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorCodeOf } from '../../base/errors.js';
 import { ChirpDetector, type DetectorSink, type FrameSync, type SyncFailure } from './detector.js';
 import { ToneDemodulator } from './demodulator.js';
 import { layoutForRows } from './frame.js';
@@ -109,7 +109,7 @@ export type ReceiverEvent =
   | { type: 'preamble'; family: string; position: number; score: number; snrDb: number }
   | { type: 'frame'; frame: FskFrame }
   | { type: 'message'; payload: Uint8Array; profile: ProfileName; segments: number }
-  | { type: 'failure'; code: string; reason: string; position: number; profile?: ProfileName; detail?: Record<string, unknown> };
+  | { type: 'failure'; code: ErrorCodeOf<'fsk'>; reason: string; position: number; profile?: ProfileName; detail?: Record<string, unknown> };
 
 /**
  * The input level meter of an {@link FskReceiver}: RMS and peak in dBFS, and counts of samples, clipped

@@ -4,7 +4,7 @@
  * count up to 8 (mixed down to mono by averaging). Writes mono 16-bit PCM or 32-bit float.
  * Every malformed file raises an OffpayError: fsk.wav_bad_header, fsk.wav_unsupported, fsk.wav_truncated.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorCodeOf } from '../../base/errors.js';
 
 /** Sample format {@link writeWav} writes: 16-bit PCM or 32-bit IEEE float, mono. */
 export type WavFormat = 'pcm16' | 'float32';
@@ -25,7 +25,7 @@ export interface WavData {
 
 const MAX_WAV_RATE = 768000;
 
-function bad(code: string, msg: string, detail?: Record<string, unknown>): OffpayError {
+function bad(code: ErrorCodeOf<'fsk'>, msg: string, detail?: Record<string, unknown>): OffpayError {
   return new OffpayError(code, msg, detail);
 }
 

@@ -14,7 +14,7 @@
  * A response is `data || SW1 SW2`. Command chaining (CLA bit b5, 0x10 = "not the last command of a chain")
  * lets a sender split data over several short commands. Pure code: works in browsers.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorReasonOf } from '../../base/errors.js';
 
 /** Status words used by offpay (values from ISO/IEC 7816-4 table 5/6; see spec/nfc.md §4.5). */
 export const SW = {
@@ -79,7 +79,7 @@ export interface ResponseApdu {
   sw: number;
 }
 
-function fail(code: string, message: string, detail?: Record<string, unknown>): never {
+function fail(code: ErrorReasonOf<'apdu'>, message: string, detail?: Record<string, unknown>): never {
   throw new OffpayError(`apdu.${code}`, message, detail);
 }
 

@@ -13,7 +13,8 @@
  * documented status word, and state (pending response, chain buffer, token issued) is reset on SELECT and
  * on `deactivate()` (link loss / deselection). Pure code: works in browsers and on any HCE bridge.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
+import { equalBytes } from '../../base/bytes.js';
 import { CLA_CHAINING, INS, SW, encodeResponse, parseCommand, statusOnly, type ParsedCommandApdu } from './apdu.js';
 
 /** offpay's proprietary AID: F0 (proprietary, ISO/IEC 7816-5) || "OFFPAY" || application version 01. */
@@ -331,7 +332,7 @@ export class CardApplication {
   private select(c: ParsedCommandApdu, chained: boolean): Uint8Array {
     if (chained) return this.abort(SW.CHAINING_NOT_SUPPORTED);
     if (c.p1 !== 0x04 || c.p2 !== 0x00) return this.abort(SW.WRONG_P1P2);
-    if (!equal(c.data, this.info.aid)) {
+    if (!equalBytes(c.data, this.info.aid)) {
       this.deactivate();
       return statusOnly(SW.FILE_NOT_FOUND);
     }
@@ -402,12 +403,6 @@ export class CardApplication {
     this.receiptDone = true;
     return statusOnly(SW.OK);
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {

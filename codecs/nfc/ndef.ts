@@ -19,7 +19,7 @@
  * offpay's own record is the NFC Forum external type `offpay.dev:token` (TNF 4), payload = token bytes.
  * Pure code: no Node imports, works in browsers.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorReasonOf } from '../../base/errors.js';
 
 /** Type name format values (3 bits of the record header). */
 export const TNF = {
@@ -87,7 +87,7 @@ export const OFFPAY_NDEF_TYPE = 'offpay.dev:token';
 
 const utf8 = new TextEncoder();
 
-function fail(code: string, message: string, detail?: Record<string, unknown>): never {
+function fail(code: ErrorReasonOf<'ndef'>, message: string, detail?: Record<string, unknown>): never {
   throw new OffpayError(`ndef.${code}`, message, detail);
 }
 

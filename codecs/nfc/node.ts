@@ -5,7 +5,7 @@
  * bundle for a browser never sees node:net or the native PC/SC addon (an optional dependency, loaded on
  * first use: `nfc.pcsc_unavailable` names what to install when it is missing).
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { CardApplication, type CardOptions, type CardWallet } from './card.js';
 import { openPcscCard, type PcscCard, type PcscOptions } from './pcsc.js';
 import { readNdefTag, type ReadNdefTagOptions } from './t4t.js';

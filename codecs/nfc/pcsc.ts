@@ -12,7 +12,7 @@
  */
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { CardLink } from './session.js';
 
 /**

@@ -8,7 +8,7 @@
  * refused, and every APDU has a time limit. Every round trip is recorded (`trace`) so callers can count
  * round trips and bytes and compute the air time (`airTime`). Pure code: works in browsers.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorCodeOf } from '../../base/errors.js';
 import {
   SW,
   chainCommand,
@@ -63,7 +63,7 @@ export interface ReaderOptions {
   apduTimeoutMs?: number;
 }
 
-const STATUS_CODES: Readonly<Record<number, string>> = {
+const STATUS_CODES: Readonly<Record<number, ErrorCodeOf<'nfc'>>> = {
   [SW.SECURITY_STATUS]: 'nfc.card_locked',
   [SW.REFERENCE_DATA_UNUSABLE]: 'nfc.request_unusable',
   [SW.CONDITIONS_NOT_SATISFIED]: 'nfc.refused',
@@ -72,7 +72,7 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
 };
 
 /** The error code a reader reports for a final status word other than 9000 (spec/nfc.md §7). */
-export function statusErrorCode(sw: number): string {
+export function statusErrorCode(sw: number): ErrorCodeOf<'nfc'> {
   return STATUS_CODES[sw] ?? 'nfc.status';
 }
 

@@ -14,7 +14,8 @@
  * Sources: NFC Forum T4T as summarised by TI SLOA227B §5 and Nordic's T4T documentation (research note §1.1).
  * Pure code: works in browsers.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
+import { equalBytes } from '../../base/bytes.js';
 import { INS, SW, encodeCommand, encodeResponse, parseCommand, parseResponse, statusOnly, swHex, type CommandApdu } from './apdu.js';
 import type { ApduProcessor, CardLink } from './session.js';
 
@@ -118,7 +119,7 @@ export class NdefTagApplication implements ApduProcessor {
     if (c.cla !== 0x00) return statusOnly(SW.CLA_NOT_SUPPORTED);
     if (c.ins === INS.SELECT) {
       if (c.p1 === 0x04) {
-        if (!equal(c.data, NDEF_TAG_AID)) {
+        if (!equalBytes(c.data, NDEF_TAG_AID)) {
           this.deactivate();
           return statusOnly(SW.FILE_NOT_FOUND);
         }
@@ -150,10 +151,6 @@ export class NdefTagApplication implements ApduProcessor {
     if (c.ins === UPDATE_BINARY) return statusOnly(SW.SECURITY_STATUS); // read-only tag
     return statusOnly(SW.INS_NOT_SUPPORTED);
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Options of {@link readNdefTag}, bounding what a hostile tag can make the reader read. */
@@ -239,7 +236,7 @@ export class AidRouter implements ApduProcessor {
       } catch {
         return statusOnly(SW.WRONG_LENGTH);
       }
-      const route = this.routes.find((r) => equal(r.aid, aid));
+      const route = this.routes.find((r) => equalBytes(r.aid, aid));
       if (!route) {
         this.deactivate();
         return statusOnly(SW.FILE_NOT_FOUND);

@@ -9,7 +9,7 @@
  * the socket is "card removed": vpcd then answers the reader's next transmit with 0 bytes.
  */
 import { connect, type Socket } from 'node:net';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { ApduProcessor } from './session.js';
 
 /** Contactless T=1 ATR without historical bytes: 3B 80 80 01 01 (TCK = 80 ^ 80 ^ 01). */

@@ -9,7 +9,7 @@
  * Decoding is strict: a character outside the alphabet (lower case included), a length of 3k+1, a
  * triple worth more than 65535 or a pair worth more than 255 raise `qr.bad_base45`.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** The QR alphanumeric character set, in Base45 digit order (RFC 9285 §4 table 1). */
 export const BASE45_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';

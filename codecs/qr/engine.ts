@@ -9,7 +9,8 @@
  */
 import { prepareZXingModule, writeBarcode } from 'zxing-wasm/full';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
+import { toHex } from '../../base/hex.js';
 import { inspectImage, type ImageLimits } from './image.js';
 import { checkFrame, frameLuma, type Frame } from './luma.js';
 import { ZxingReader, zxingOptions, type ZxingModule, type ZxingOptions, type ZxingResult } from './zxing.js';
@@ -62,12 +63,6 @@ let loaded: Promise<void> | undefined;
 let loadedHash: string | undefined;
 let reader: ZxingReader | undefined;
 
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
-
 /**
  * Verifies and instantiates the zxing wasm. Idempotent for the same bytes; loading different bytes
  * replaces the module. Errors: `qr.wasm_unavailable` (fetch failed), `qr.wasm_checksum` (hash mismatch),
@@ -87,7 +82,7 @@ export async function loadQrEngine(source: WasmSource, options: LoadOptions = {}
     }
   }
   const expected = (options.sha256 ?? ZXING_WASM_SHA256_PINNED).toLowerCase();
-  const actual = hex(sha256(bytes));
+  const actual = toHex(sha256(bytes));
   if (actual !== expected) {
     throw new OffpayError('qr.wasm_checksum', `zxing wasm SHA-256 ${actual} does not match the pinned ${expected}`, {
       expected,

@@ -7,7 +7,8 @@
  * Errors: `qr.image_empty`, `qr.not_an_image`, `qr.unsupported_image`, `qr.image_truncated`,
  * `qr.bad_image`, `qr.image_too_large`.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
+import { crc32 } from '../../base/crc32.js';
 
 /** An image format the reader accepts. */
 export type ImageFormat = 'png' | 'jpeg';
@@ -52,22 +53,6 @@ export function checkDimensions(width: number, height: number, limits: ImageLimi
       maxPixels,
     });
   }
-}
-
-let crcTable: Uint32Array | undefined;
-/** CRC-32 (ISO 3309 / PNG), reflected polynomial 0xEDB88320. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function u32(b: Uint8Array, o: number): number {

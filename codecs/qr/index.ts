@@ -23,7 +23,7 @@ export {
 export {
   DAMM_TABLE, dammState, dammCheckDigit, dammValid, digitsForBits, packDigits, normalizeDigits, unpackDigits,
   groupDigits,
-} from './paycode.js';
+} from '../../base/digits.js';
 export { checkFrame, frameLuma, downscale2 } from './luma.js';
 export { type FinderOptions, type FinderCandidate, MAX_CANDIDATES, FinderScanner } from './finder.js';
 export { type ScannerOptions, type ThoroughTrigger, type ScanResult, type ScannerStats, type QrScanner, createQrScanner } from './scanner.js';

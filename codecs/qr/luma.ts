@@ -2,7 +2,7 @@
  * Camera frames to 8-bit luma, and the 2:1 downscale of the scanner's cheap pass. Pure functions over
  * typed arrays (browser-safe, no allocation when an output buffer of the right size is given).
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { checkDimensions, type ImageLimits } from './image.js';
 
 /** A raw camera frame: RGBA (4 bytes a pixel) or grayscale (1 byte a pixel), row-major, no padding. */

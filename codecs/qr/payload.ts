@@ -10,7 +10,7 @@
  * Every prefix character is in the QR alphanumeric set, in the style of the EU DCC "HC1:" prefix
  * (spec/qr.md §2). The codec moves bytes only: it never looks inside a token or a request.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { base45Decode, base45Encode } from './base45.js';
 
 /** What a code carries: an offline payment `token` (prefix letter T) or a payment `request` (R). spec/qr.md §2. */

@@ -13,7 +13,8 @@
  * `pickOffpay` (engine.ts) applies offpay's selection to the symbols. No Node imports: it runs in a
  * browser Worker given ImageData-like frames. It is synchronous: create it after `await loadQrEngine()`.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
+import { equalBytes } from '../../base/bytes.js';
 import { qrReader, toRawSymbols, zxingFormats, type RawSymbol, type Symbology } from './engine.js';
 import { FinderScanner, type FinderOptions } from './finder.js';
 import type { ImageLimits } from './image.js';
@@ -129,12 +130,6 @@ function scalePositions(symbols: RawSymbol[], k: number): RawSymbol[] {
   }));
 }
 
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (!a || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Creates a scanner over the loaded engine (`qr.engine_not_loaded` before `loadQrEngine`), options validated here. */
 export function createQrScanner(options: ScannerOptions = {}): QrScanner {
   const o = validate(options);
@@ -151,7 +146,7 @@ export function createQrScanner(options: ScannerOptions = {}): QrScanner {
 
   function finish(symbols: RawSymbol[], pass: 'cheap' | 'thorough', trigger: ThoroughTrigger, finders: number): ScanResult {
     const valid = symbols.find((s) => s.valid);
-    const repeat = valid ? sameBytes(last, valid.bytes) : false;
+    const repeat = valid && last ? equalBytes(last, valid.bytes) : false;
     if (valid) last = valid.bytes;
     return { status: valid ? 'decoded' : symbols.length ? 'located' : 'none', symbols, pass, thorough: trigger, finders, frame: frameNo++, repeat };
   }

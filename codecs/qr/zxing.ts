@@ -23,7 +23,7 @@
  * The module's entry points and option encoding are zxing-wasm internals, fixed here by the pinned version
  * and wasm SHA-256 (engine.ts); upgrading zxing-wasm means re-checking them (the tests do).
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** One symbol as the wasm module returns it (zxing-wasm's `ZXingReadResult`, the fields used here). */
 export interface ZxingResult {

@@ -15,7 +15,7 @@
  */
 import { cborHead, cborItemEnd, decodeCbor, MAX_MESSAGE_BYTES, type CborValue } from '../cbor.js';
 import { signingInput } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { MessageType, PROTOCOL_VERSION, readerCertFromCbor, SigningTag, type ReaderCert } from '../messages.js';
 import { entryFromCbor, HASH_BYTES, JOURNAL_ID_BYTES, type JournalEntry } from '../reader/journal.js';
 

@@ -18,8 +18,10 @@
  * Settlement and the allowance check are computed from what is held (settle.ts), so a late batch changes them.
  */
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
-import { equalBytes, prefixKey, signingInput, toHex, type SyncVerifier } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
+import { toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';

@@ -7,7 +7,7 @@
  * Amounts are bigint end to end (spec/clearing.md §6): a line's gross is a sum of many tokens and passes 2^53
  * long before it passes anything a bigint cannot hold, so there is no overflow and no `bad_amount` case.
  */
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 export const BPS_DENOMINATOR = 10_000;
 

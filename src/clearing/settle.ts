@@ -20,7 +20,8 @@
  * wallet is over_allowance, with every settled token as evidence, and the excess is the issuer's exposure
  * (M2). Merchants are paid in full either way: they accepted in good faith within their limits.
  */
-import { equalBytes, toHex } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
+import { toHex } from '../../base/hex.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import { feeFor } from './fees.js';
 

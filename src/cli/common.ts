@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { UsageError } from './framework.js';
 
 /** `--now`: unix seconds or an ISO 8601 date; default the system clock. */

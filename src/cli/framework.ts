@@ -11,7 +11,8 @@
  * - an unknown option or command gets "did you mean ...?" (src/cli/suggest.ts), exit 2.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
+import { toHex } from '../../base/hex.js';
 import { createProgress, type Progress, type ProgressOptions } from './progress.js';
 import { didYouMean } from './suggest.js';
 
@@ -77,7 +78,7 @@ export function toJson(value: unknown): string {
     value,
     (_k, v: unknown) => {
       if (typeof v === 'bigint') return v.toString();
-      if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+      if (v instanceof Uint8Array) return toHex(v);
       return v;
     },
     2,

@@ -17,7 +17,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { readBytes } from '../node/files.js';
 import { sniff, writeOut } from './common.js';
 import { UsageError, type CommandContext } from './framework.js';

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { loadIssuerKeys, loadReader } from '../node/files.js';

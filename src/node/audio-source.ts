@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** Bytes of arecord's standard error kept for an error message (the tail). */
 const STDERR_KEEP = 2048;

@@ -14,7 +14,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { MAX_COUNTER } from '../messages.js';
 import type { CounterState, CounterStore } from '../wallet.js';
 import { writeFileDurableAsync } from './durable.js';

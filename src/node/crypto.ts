@@ -6,7 +6,8 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { carve, ed25519Precheck, equalBytes, prefixKey, type SyncVerifier } from '../crypto.js';
+import { carve, ed25519Precheck, prefixKey, type SyncVerifier } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 

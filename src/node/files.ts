@@ -10,8 +10,9 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileCounterStore } from './counter.js';
 import { writeFileDurable } from './durable.js';
-import { fromHex, publicKeyOf, toHex } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { publicKeyOf } from '../crypto.js';
+import { fromHex, toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
 import { Issuer, type IssuerSigningKey } from '../issuer.js';
 import {
   decodeIssuerKeySet,

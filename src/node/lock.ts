@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** Options of {@link withLock}: how long to wait for a busy lock and how often to look, milliseconds. */
 export interface LockOptions {

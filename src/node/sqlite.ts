@@ -10,7 +10,7 @@
  * shipped .d.ts files never need @types/better-sqlite3 (a devDependency of this repository only).
  */
 import { createRequire } from 'node:module';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /** The npm package of the SQLite driver (an optional peer dependency of offpay). */
 export const SQLITE_DRIVER = 'better-sqlite3';

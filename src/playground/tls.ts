@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { writeFileDurable } from '../node/durable.js';
 import { ipBytes, MAX_VALIDITY_SECONDS, selfSignedCertificate, toPem } from './x509.js';
 

@@ -23,8 +23,9 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { equalBytes as bytesEqual, publicKeyOf, randomSecretKey } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { publicKeyOf, randomSecretKey } from '../crypto.js';
+import { equalBytes as bytesEqual } from '../../base/bytes.js';
+import { OffpayError } from '../../base/errors.js';
 import { Issuer, dayOf } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, encodeReaderCert, encodeWalletCert, MessageType, peekType, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
@@ -99,9 +100,9 @@ function issueWallet(issuer: Issuer, walletPublicKey: Uint8Array, now: number): 
   return encodeWalletCert(issuer.issueWalletCert({ walletPublicKey, expiryDay: dayOf(now) + days, maxPerPayment, offlineAllowance, currency }, now));
 }
 
-const fail = (code: 'bad_issuer' | 'bad_reader' | 'bad_blocklist', msg: string, cause?: unknown): never => {
+const fail = (code: 'playground.bad_issuer' | 'playground.bad_reader' | 'playground.bad_blocklist', msg: string, cause?: unknown): never => {
   const why = cause instanceof OffpayError ? ` (${cause.code}: ${cause.message})` : cause instanceof Error ? ` (${cause.message})` : '';
-  throw new OffpayError(`playground.${code}`, msg + why);
+  throw new OffpayError(code, msg + why);
 };
 
 export interface RealWorldOptions {
@@ -124,23 +125,23 @@ export interface RealWorldOptions {
  */
 export function loadRealWorld(o: RealWorldOptions, now: number): World {
   const dir = o.issuerDir;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('bad_issuer', `--issuer ${dir} is not a directory (offpay issuer init --dir makes one)`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('playground.bad_issuer', `--issuer ${dir} is not a directory (offpay issuer init --dir makes one)`);
   let keySet: IssuerKeySet;
   let keyBytes: Uint8Array;
   try {
     keyBytes = readBytes(join(dir, 'keyset.cbor'), 'issuer key set', 1 << 20);
     keySet = decodeIssuerKeySet(keyBytes);
   } catch (e) {
-    return fail('bad_issuer', `--issuer ${dir}: no readable issuer key set`, e);
+    return fail('playground.bad_issuer', `--issuer ${dir}: no readable issuer key set`, e);
   }
   let issuer: Issuer | undefined;
   if (existsSync(join(dir, 'issuer.json'))) {
     try {
       issuer = loadIssuer(dir);
     } catch (e) {
-      fail('bad_issuer', `--issuer ${dir}: issuer.json does not load`, e);
+      fail('playground.bad_issuer', `--issuer ${dir}: issuer.json does not load`, e);
     }
-    if (!bytesEqual(encodeIssuerKeySet(issuer!.keySet()), keyBytes)) fail('bad_issuer', `--issuer ${dir}: keyset.cbor is not the key set of issuer.json (a stale copy, or files of two issuers)`);
+    if (!bytesEqual(encodeIssuerKeySet(issuer!.keySet()), keyBytes)) fail('playground.bad_issuer', `--issuer ${dir}: keyset.cbor is not the key set of issuer.json (a stale copy, or files of two issuers)`);
   }
 
   const readers: PlaygroundReader[] = [];
@@ -149,25 +150,25 @@ export function loadRealWorld(o: RealWorldOptions, now: number): World {
     try {
       files = loadReader(rdir);
     } catch (e) {
-      return fail('bad_reader', `--reader ${rdir}: no readable reader`, e);
+      return fail('playground.bad_reader', `--reader ${rdir}: no readable reader`, e);
     }
     try {
       new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keySet, store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now });
     } catch (e) {
-      fail('bad_reader', `--reader ${rdir}: reader ${files.cert.readerId} cannot serve issuer ${keySet.issuerId}`, e);
+      fail('playground.bad_reader', `--reader ${rdir}: reader ${files.cert.readerId} cannot serve issuer ${keySet.issuerId}`, e);
     }
     const c = files.cert;
-    if (now < c.notBefore || now > c.notAfter) fail('bad_reader', `--reader ${rdir}: the certificate of reader ${c.readerId} is valid ${new Date(c.notBefore * 1000).toISOString()} .. ${new Date(c.notAfter * 1000).toISOString()}, not now`);
+    if (now < c.notBefore || now > c.notAfter) fail('playground.bad_reader', `--reader ${rdir}: the certificate of reader ${c.readerId} is valid ${new Date(c.notBefore * 1000).toISOString()} .. ${new Date(c.notAfter * 1000).toISOString()}, not now`);
     const name: ReaderRole = c.profile === 'transit' ? 'gate' : 'vending';
     const twin = readers.find((r) => r.name === name);
-    if (twin) fail('bad_reader', `--reader ${rdir}: reader ${c.readerId} and reader ${twin.readerId} are both ${c.profile} readers; give at most one vending and one transit reader`);
+    if (twin) fail('playground.bad_reader', `--reader ${rdir}: reader ${c.readerId} and reader ${twin.readerId} are both ${c.profile} readers; give at most one vending and one transit reader`);
     readers.push({ name, readerId: c.readerId, operatorId: c.operatorId, secretKey: files.secretKey, cert: encodeReaderCert(c), dir: rdir });
   }
 
   const found = newestBlocklist(dir, keySet);
   const needsSigner = o.issueWallets || !found;
   if (needsSigner && !issuer) {
-    fail('bad_issuer', `--issuer ${dir} has no issuer.json (the secret keys), needed to ${o.issueWallets ? 'certify wallets (--issue-wallets)' : 'sign an empty blocklist (there is no blocklist in the directory: offpay clearing blocklist --out makes one)'}`);
+    fail('playground.bad_issuer', `--issuer ${dir} has no issuer.json (the secret keys), needed to ${o.issueWallets ? 'certify wallets (--issue-wallets)' : 'sign an empty blocklist (there is no blocklist in the directory: offpay clearing blocklist --out makes one)'}`);
   }
   let listBytes: Uint8Array;
   let blocklistSource: World['blocklistSource'];
@@ -179,7 +180,7 @@ export function loadRealWorld(o: RealWorldOptions, now: number): World {
     try {
       key = issuer!.currentKey(now);
     } catch (e) {
-      return fail('bad_issuer', `--issuer ${dir}: no issuer key is valid now`, e);
+      return fail('playground.bad_issuer', `--issuer ${dir}: no issuer key is valid now`, e);
     }
     listBytes = createBlocklist(key, { issuerId: issuer!.issuerId, version: 1, issuedAt: now, walletIds: [] }).bytes;
     blocklistSource = { kind: 'signed-at-start', version: 1, issuedAt: now };
@@ -214,9 +215,9 @@ export function newestBlocklist(dir: string, keySet: IssuerKeySet): FoundList | 
   try {
     names = readdirSync(dir);
   } catch (e) {
-    return fail('bad_issuer', `--issuer ${dir}: cannot list the directory`, e);
+    return fail('playground.bad_issuer', `--issuer ${dir}: cannot list the directory`, e);
   }
-  if (names.length > MAX_ISSUER_DIR_ENTRIES) fail('bad_issuer', `--issuer ${dir} holds ${names.length} entries (at most ${MAX_ISSUER_DIR_ENTRIES} are searched for blocklists)`);
+  if (names.length > MAX_ISSUER_DIR_ENTRIES) fail('playground.bad_issuer', `--issuer ${dir} holds ${names.length} entries (at most ${MAX_ISSUER_DIR_ENTRIES} are searched for blocklists)`);
   let best: FoundList | undefined;
   for (const name of names.sort()) {
     if (!name.endsWith('.cbor') || name === 'keyset.cbor') continue;
@@ -232,7 +233,7 @@ export function newestBlocklist(dir: string, keySet: IssuerKeySet): FoundList | 
     try {
       bytes = readBytes(path, 'blocklist', MAX_BLOCKLIST_BYTES);
     } catch (e) {
-      return fail('bad_blocklist', `${path}`, e);
+      return fail('playground.bad_blocklist', `${path}`, e);
     }
     let type: number;
     try {
@@ -245,9 +246,9 @@ export function newestBlocklist(dir: string, keySet: IssuerKeySet): FoundList | 
     try {
       b = verifyBlocklist(bytes, keySet, nodeEd25519());
     } catch (e) {
-      return fail('bad_blocklist', `${path} is a blocklist that does not verify against issuer ${keySet.issuerId}'s key set`, e);
+      return fail('playground.bad_blocklist', `${path} is a blocklist that does not verify against issuer ${keySet.issuerId}'s key set`, e);
     }
-    if (best && b.version === best.version && !bytesEqual(bytes, best.bytes)) fail('bad_blocklist', `${best.path} and ${path} are two different blocklists with version ${b.version}`);
+    if (best && b.version === best.version && !bytesEqual(bytes, best.bytes)) fail('playground.bad_blocklist', `${best.path} and ${path} are two different blocklists with version ${b.version}`);
     if (!best || b.version > best.version) best = { path, bytes, version: b.version, issuedAt: b.issuedAt, entries: b.entries.length / 16 };
   }
   return best;

@@ -72,7 +72,9 @@ export function ipBytes(address: string): Uint8Array {
     if (text.endsWith(':') && !text.endsWith('::')) text = text.slice(0, -1);
   }
   const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
-  const parse = (s: string | undefined) => (s ? s.split(':').filter((g) => g !== '').map((g) => parseInt(g, 16)) : []);
+  // Each IPv6 group is one 16-bit number written in 1 to 4 hex digits (not a byte string: base/hex.ts does not apply).
+  const group = (g: string): number => Number(`0x${g}`);
+  const parse = (s: string | undefined) => (s ? s.split(':').filter((g) => g !== '').map(group) : []);
   const h = parse(head);
   const r = [...parse(rest), ...tail];
   const groups = rest === undefined && !text.includes('::') ? [...h, ...tail] : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];

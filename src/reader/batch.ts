@@ -14,7 +14,7 @@
  */
 import { cborHead, cborItemEnd, decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
 import { sign, signingInput } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import {
   asArray,
   asBytes,
@@ -28,7 +28,7 @@ import {
   type ReaderCert,
 } from '../messages.js';
 import { chainHash, entryFromCbor, entryToCbor, HASH_BYTES, JOURNAL_ID_BYTES, type JournalEntry } from './journal.js';
-import { equalBytes } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
 
 /** Largest batch accepted: 256 MB. */
 export const MAX_BATCH_BYTES = 256 * 1024 * 1024;

@@ -14,7 +14,7 @@
  */
 import { decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
 import { nobleEd25519, sign, signingInput, type SyncVerifier } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { asBytes, asUint, MessageType, openMessage, PROTOCOL_VERSION, SigningTag, WALLET_ID_BYTES, type IssuerKeySet } from '../messages.js';
 
 /** Largest blocklist accepted: 4,000,000 entries (64 MB). */

@@ -19,11 +19,11 @@
  * The state is small (one window per wallet, one record per token); loading it all is bounded by what the
  * reader itself wrote.
  */
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { JournalRow } from './journal.js';
 import { MemoryReaderStore, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
 import type { WindowState } from './window.js';
-import { hex as toHex } from './hex.js';
+import { fromHex, toHex } from '../../base/hex.js';
 
 /** Object stores of the IndexedDB database, version 1. */
 const STORES = ['windows', 'totals', 'tokens', 'journal', 'meta'] as const;
@@ -191,10 +191,4 @@ export class IndexedDbReaderStore implements ReaderStore {
     // Pending writes still complete: IDBDatabase.close() waits for running transactions.
     this.db.close();
   }
-}
-
-function fromHex(h: string): Uint8Array {
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }

@@ -12,8 +12,10 @@
  * of the request the reader judged it against, so that clearing can rebuild the token's signed body.
  */
 import { decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
-import { equalBytes, sha256, signingInput, toHex } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { sha256, signingInput } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
+import { toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
 import { asArray, asBytes, asUint, CHALLENGE_BYTES } from '../messages.js';
 
 /**

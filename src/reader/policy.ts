@@ -8,8 +8,11 @@
  * reader that does not start (issue 11, finding 10). spec/reader.md §14 shows this table.
  */
 import { parseAmount, parseCurrency } from '../currency.js';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { CurrencyLimits, ProfileParams } from './profiles.js';
+
+/** The two codes a policy check raises: `reader.bad_config` (ReaderOptions, library) and `reader.bad_policy` (the CLI's policy file). */
+type PolicyErrorCode = 'reader.bad_config' | 'reader.bad_policy';
 
 /** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */
 export type FieldType =
@@ -64,7 +67,7 @@ function distance(a: string, b: string): number {
   return d[b.length]!;
 }
 
-function unknownKey(code: string, where: string, key: string, known: readonly string[]): OffpayError {
+function unknownKey(code: PolicyErrorCode, where: string, key: string, known: readonly string[]): OffpayError {
   const lower = key.toLowerCase();
   const prefix = known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
   const best = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
@@ -77,7 +80,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkField(code: string, where: string, name: string, spec: FieldSpec, v: unknown): unknown {
+function checkField(code: PolicyErrorCode, where: string, name: string, spec: FieldSpec, v: unknown): unknown {
   const t = spec.type;
   const at = `${where}.${name}`;
   switch (t.kind) {
@@ -103,7 +106,7 @@ function checkField(code: string, where: string, name: string, spec: FieldSpec, 
  * Validate profile overrides (from a policy file or ReaderOptions.profile): every key known, every value of
  * its type, unit and range. Throws OffpayError `code` naming the field.
  */
-export function validateProfileOverrides(o: unknown, code = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
+export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
   if (o === undefined) return {};
   if (!isObject(o)) throw new OffpayError(code, `${where} must be an object`);
   const known = Object.keys(PROFILE_SCHEMA);
@@ -117,7 +120,7 @@ export function validateProfileOverrides(o: unknown, code = 'reader.bad_config',
 }
 
 /** Validate an anti-replay window size. */
-export function validateWindow(w: unknown, code = 'reader.bad_config', where = 'window'): number {
+export function validateWindow(w: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'window'): number {
   if (typeof w !== 'number' || !Number.isInteger(w) || w < WINDOW_RANGE.min || w > WINDOW_RANGE.max || w % WINDOW_RANGE.multipleOf !== 0) {
     throw new OffpayError(code, `${where} ${JSON.stringify(w)} must be a multiple of 8 in 8..4096 (counters)`);
   }
@@ -125,7 +128,7 @@ export function validateWindow(w: unknown, code = 'reader.bad_config', where = '
 }
 
 /** Validate limits already in minor units (ReaderOptions.limits). */
-export function validateLimits(o: unknown, code = 'reader.bad_config', where = 'limits'): Record<number, CurrencyLimits> {
+export function validateLimits(o: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'limits'): Record<number, CurrencyLimits> {
   if (o === undefined) return {};
   if (!isObject(o)) throw new OffpayError(code, `${where} must be an object keyed by ISO 4217 numeric currency`);
   const out: Record<number, CurrencyLimits> = {};
@@ -165,7 +168,7 @@ export interface ReaderPolicy {
  * ("12.50"), currencies by ISO 4217 code or number. Throws `reader.bad_policy` naming the field.
  */
 export function parsePolicy(o: unknown, where = 'policy'): ReaderPolicy {
-  const code = 'reader.bad_policy';
+  const code: PolicyErrorCode = 'reader.bad_policy';
   if (!isObject(o)) throw new OffpayError(code, `${where}: not a JSON object`);
   for (const k of Object.keys(o)) if (!(POLICY_KEYS as readonly string[]).includes(k)) throw unknownKey(code, where, k, POLICY_KEYS);
   const out: ReaderPolicy = { limits: {} };

@@ -21,9 +21,10 @@
  * invariants these steps hold are listed in spec/reader.md §Money invariants.
  */
 import { decodeCbor, encodeCbor } from '../cbor.js';
-import { equalBytes, nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVerifier } from '../crypto.js';
-import { hex as toHex } from './hex.js';
-import { OffpayError } from '../errors.js';
+import { nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVerifier } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
+import { toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
 import { dayOf } from '../issuer.js';
 import { decodeRequest, decodeToken, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { encodePaymentCode, paymentCodeChallenge } from '../paycode.js';

@@ -8,7 +8,7 @@
  * transaction. One process owns a reader database at a time (busy_timeout guards short overlaps).
  */
 import { existsSync } from 'node:fs';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
 import type { JournalRow } from './journal.js';
 import { TOKEN_STATUS, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';

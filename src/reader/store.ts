@@ -9,7 +9,7 @@
  * Two implementations run the same test suite: `MemoryReaderStore` (here; browsers and tests) and
  * `SqliteReaderStore` (src/reader/sqlite.ts; Node, better-sqlite3).
  */
-import { hex as toHex } from './hex.js';
+import { toHex } from '../../base/hex.js';
 import type { JournalRow } from './journal.js';
 import type { WindowState } from './window.js';
 

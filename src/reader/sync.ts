@@ -17,8 +17,8 @@
  * (baseDelayMs x 2^k, capped at maxDelayMs) for at most `attempts` tries and `deadlineMs` in total; then
  * `sync.unreachable`.
  */
-import { toHex } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
 import { encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
 import type { Reader } from './reader.js';

@@ -4,15 +4,14 @@
  * messages under the wallet-certificate tag are remembered, keyed by signature, and the public key and the full
  * message are compared on a hit, so a hit can never accept bytes that were not verified.
  */
-import { equalBytes, prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
+import { prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
+import { equalBytes } from '../../base/bytes.js';
 import { SigningTag } from '../messages.js';
 
 const CERT_PREFIX = signingInput(SigningTag.WalletCert, new Uint8Array(0));
 
 function hasPrefix(m: Uint8Array, p: Uint8Array): boolean {
-  if (m.length < p.length) return false;
-  for (let i = 0; i < p.length; i++) if (m[i] !== p[i]) return false;
-  return true;
+  return m.length >= p.length && equalBytes(m.subarray(0, p.length), p);
 }
 
 /**

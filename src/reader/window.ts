@@ -19,7 +19,7 @@
  * cloned token through, issue 11 finding 14. The bits a wider window would need were never recorded, so
  * they cannot be made up.)
  */
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 /**
  * The anti-replay window of one wallet at one reader (spec/reader.md §3): the highest counter accepted and a

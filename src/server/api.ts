@@ -22,8 +22,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Clearing } from '../clearing/clearing.js';
-import { fromHex, toHex } from '../crypto.js';
-import { OffpayError } from '../errors.js';
+import { fromHex, toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { encodeIssuerKeySet } from '../messages.js';
 import { HttpError, readBody } from './body.js';

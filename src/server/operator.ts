@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { OffpayError } from '../errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 const TOKEN_RE = /^[0-9a-f]{64}$/;
 

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
-import { toHex } from '../../src/crypto.js';
+import { toHex } from '../../base/hex.js';
 import { tokenHash } from '../../src/messages.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';

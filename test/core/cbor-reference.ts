@@ -7,7 +7,7 @@
  *   model as `decodeCbor` with the same values.
  */
 import { Decoder, Encoder } from 'cbor-x';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { MAX_MESSAGE_BYTES, MAX_NESTING, type CborValue } from '../../src/cbor.js';
 
 // `useTag259ForMaps` and `int64AsType` are cbor-x options its type declarations do not list.

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decodeToken, tokenHash } from '../../src/messages.js';
-import { toHex } from '../../src/crypto.js';
+import { toHex } from '../../base/hex.js';
 
 interface Run {
   code: number;

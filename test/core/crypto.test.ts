@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { carve, fromHex, nobleEd25519, prefixKey, publicKeyOf, sha256, sign, signingInput, toHex, utf8, webCryptoEd25519, type SyncVerifier } from '../../src/crypto.js';
+import { carve, nobleEd25519, prefixKey, publicKeyOf, sha256, sign, signingInput, utf8, webCryptoEd25519, type SyncVerifier } from '../../src/crypto.js';
+import { fromHex, toHex } from '../../base/hex.js';
 import { SigningTag } from '../../src/messages.js';
 import { nodeEd25519, nodeSha256 } from '../../src/node/crypto.js';
 import { cachingVerifier } from '../../src/reader/verifier.js';

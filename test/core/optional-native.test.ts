@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { loadSqliteDriver, SQLITE_DRIVER } from '../../src/node/sqlite.js';
 import { PCSC_ADDON, PCSC_INSTALL_HINT } from '../../codecs/nfc/pcsc.js';
 

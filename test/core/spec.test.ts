@@ -5,7 +5,7 @@ import { SMALL_ORDER_ENCODINGS } from '../../src/weakkeys.js';
 
 const spec = readFileSync('spec/protocol.md', 'utf8');
 const CORE_SOURCES = [
-  'src/cbor.ts', 'src/crypto.ts', 'src/currency.ts', 'src/errors.ts', 'src/issuer.ts', 'src/messages.ts', 'src/request.ts',
+  'src/cbor.ts', 'src/crypto.ts', 'src/currency.ts', 'base/errors.ts', 'src/issuer.ts', 'src/messages.ts', 'src/request.ts',
   'src/verify.ts', 'src/vectors.ts', 'src/ed25519-craft.ts', 'src/wallet.ts', 'src/weakkeys.ts', 'src/node/files.ts', 'src/node/counter.ts', 'src/node/lock.ts', 'src/node/crypto.ts',
   'src/cli/commands/core.ts', 'src/cli/via.ts',
 ];

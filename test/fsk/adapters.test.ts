@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OfflineAudioContext, AudioWorkletNode } from 'web-audio-api';
 import { decode, encode, makeRng, readWav, writeWav } from '../../codecs/fsk/index.js';
 import { encodeToAudioBuffer, playPayload, startCapture, CAPTURE_WORKLET_SOURCE } from '../../codecs/fsk/webaudio.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'none');
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { encode, FskReceiver, makeRng } from '../../codecs/fsk/index.js';
 import { MessageReassembler } from '../../codecs/fsk/reassembler.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 function code(fn: () => unknown): string {
   try {

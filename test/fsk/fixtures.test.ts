@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { decode, readWav } from '../../codecs/fsk/index.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 const dir = join(__dirname, '..', '..', 'fixtures', 'fsk');
 interface Entry {

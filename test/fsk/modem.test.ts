@@ -4,7 +4,7 @@ import {
   airTime, decode, decodeMessage, encode, FskReceiver, layoutForRows, makeRng, MAX_FRAME_PAYLOAD, musicLike, PROFILES,
   rowsForPayload, simulate, speechLike, whiteNoise, type ChannelOptions, type ProfileName,
 } from '../../codecs/fsk/index.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { setFftArenaBackend } from '../../codecs/fsk/fft.js';
 
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'none');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { crc32 } from '../../codecs/fsk/crc32.js';
+import { crc32 } from '../../base/crc32.js';
 import { rsDecode, rsEncode, rsGenerator, rsSyndromes } from '../../codecs/fsk/rs.js';
 
 // An independent, deliberately naive GF(256) (0x11D) written for the tests: bitwise carry-less

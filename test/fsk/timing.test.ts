@@ -8,7 +8,7 @@ import {
   encode, frameMicros, frameSamples, layoutForRows, MAX_FRAME_PAYLOAD, PROFILES, rowsForPayload, segmentGapSamples, segmentPayload,
   SEGMENT_GAP_US,
 } from '../../codecs/fsk/index.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 
 describe('exact sample counts (spec/fsk.md §6.1)', () => {
   it('every time in the profile table is a whole number of microseconds', () => {

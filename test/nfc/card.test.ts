@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorCode } from '../../base/errors.js';
 import {
   CardApplication,
   MAX_FCI,
@@ -182,9 +182,10 @@ describe('card application', () => {
       [new OffpayError('message.bad_structure', 'x'), '6a80'],
       [new OffpayError('wallet.over_offline_allowance', 'x'), '6985'],
       [new OffpayError('cbor.non_canonical', 'x'), '6a80'],
-      [new OffpayError('wallet.insufficient_funds', 'x'), '6985'],
-      [new OffpayError('wallet.whatever', 'x', { sw: 0x6982 }), '6982'],
-      [new OffpayError('wallet.whatever', 'x', { sw: 0x9000 }), '6985'], // not an allowed override
+      // codes no spec lists, from a wallet written in plain JavaScript (the type does not allow them)
+      [new OffpayError('wallet.insufficient_funds' as ErrorCode, 'x'), '6985'],
+      [new OffpayError('wallet.whatever' as ErrorCode, 'x', { sw: 0x6982 }), '6982'],
+      [new OffpayError('wallet.whatever' as ErrorCode, 'x', { sw: 0x9000 }), '6985'], // not an allowed override
       [new Error('bug'), '6f00'],
       ['string', '6f00'],
     ];
@@ -194,7 +195,8 @@ describe('card application', () => {
       expect(sw(r!), String(err)).toBe(expected);
       expect(sw(again!)).toBe(expected); // a refused request does not consume the selection
     }
-    expect(walletErrorStatus(new OffpayError('x.user_declined', ''))).toBe(SW.SECURITY_STATUS);
+    expect(walletErrorStatus(new OffpayError('wallet.user_declined', ''))).toBe(SW.SECURITY_STATUS);
+    expect(walletErrorStatus(new OffpayError('x.user_declined' as ErrorCode, ''))).toBe(SW.SECURITY_STATUS); // the reason part decides
   });
 
   it('a custom mapper, a wallet timeout and an oversized token', async () => {

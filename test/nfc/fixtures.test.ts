@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError, type ErrorCode } from '../../base/errors.js';
+import { isErrorCode } from '../../base/error-codes.js';
 import { CardApplication, NdefTagApplication, chainCommand, decodeNdefMessage, decodeTokenNdef, encodeCommand, encodeTokenNdef, parseCommand } from '../../codecs/nfc/index.js';
 import { fixtureWallet, generate, seededBytes } from '../../scripts/fixtures/nfc.js';
 import { codeOf, hex, toHex } from './helpers.js';
@@ -70,7 +71,8 @@ describe('fixtures/nfc', () => {
         card: { tokenLength: number; options: Record<string, unknown>; walletError?: string };
         exchanges: Array<{ command: string; response: string }>;
       };
-      const fail = t.card.walletError ? new OffpayError(t.card.walletError, 'refused') : undefined;
+      if (t.card.walletError !== undefined) expect(isErrorCode(t.card.walletError), t.card.walletError).toBe(true);
+      const fail = t.card.walletError ? new OffpayError(t.card.walletError as ErrorCode, 'refused') : undefined;
       const card = t.card.options.t4t
         ? new NdefTagApplication(encodeTokenNdef(seededBytes(200, t.card.tokenLength)), { mle: t.card.options.mle as number })
         : new CardApplication(fixtureWallet(t.card.tokenLength, fail), t.card.options);

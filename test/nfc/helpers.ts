@@ -1,5 +1,5 @@
 /** Shared test helpers for the NFC area: a deterministic wallet and hex utilities. */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { CardWallet } from '../../codecs/nfc/card.js';
 import { runCommand, type Command, type Io } from '../../src/cli/framework.js';
 

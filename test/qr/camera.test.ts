@@ -5,7 +5,7 @@ import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { CONDITIONS, homography, shoot } from '../../codecs/qr/sim/camera.js';
 import { encodeJpegGray } from '../../codecs/qr/sim/jpeg.js';
 import { payload200 } from './helpers.js';
-import type { OffpayError } from '../../src/errors.js';
+import type { OffpayError } from '../../base/errors.js';
 
 beforeAll(() => loadQrEngineNode());
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import {
   decodeCode,
   encodeCode,
@@ -13,7 +13,7 @@ import {
   type ModuleMatrix,
   type Symbology,
 } from '../../codecs/qr/engine.js';
-import { crc32 } from '../../codecs/qr/image.js';
+import { crc32 } from '../../base/crc32.js';
 import { loadQrEngineNode, zxingWasmPath } from '../../codecs/qr/node.js';
 import { errorCode, frameWith, payload200 } from './helpers.js';
 

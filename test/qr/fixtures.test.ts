@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { decodeCode } from '../../codecs/qr/engine.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { base45Decode, base45Encode } from '../../codecs/qr/base45.js';

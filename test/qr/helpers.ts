@@ -1,5 +1,5 @@
 /** Test helpers for the qr area: frames built from module matrices, and OffpayError codes. */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import type { Frame, ModuleMatrix } from '../../codecs/qr/engine.js';
 
 export async function errorCode(f: () => unknown): Promise<string | undefined> {

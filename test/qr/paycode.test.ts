@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './helpers.js';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
-import { DAMM_TABLE, dammCheckDigit, dammValid, digitsForBits, packDigits, unpackDigits } from '../../codecs/qr/paycode.js';
+import { OffpayError } from '../../base/errors.js';
+import { DAMM_TABLE, dammCheckDigit, dammValid, digitsForBits, packDigits, unpackDigits } from '../../base/digits.js';
 import {
   challengeBytes,
   decodePaymentCode,

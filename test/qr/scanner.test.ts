@@ -11,7 +11,7 @@ import { downscale2, frameLuma } from '../../codecs/qr/luma.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { createQrScanner } from '../../codecs/qr/scanner.js';
 import { CONDITIONS, shoot, shootEmpty } from '../../codecs/qr/sim/camera.js';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { codeOf, frameWith, payload200 } from './helpers.js';
 
 beforeAll(() => loadQrEngineNode());

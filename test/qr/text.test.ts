@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './helpers.js';
 import fc from 'fast-check';
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from '../../base/errors.js';
 import { BASE45_ALPHABET, base45Decode, base45Encode, base45Length } from '../../codecs/qr/base45.js';
 import { hasOffpayPrefix, unwrap, wrap, wrapText } from '../../codecs/qr/payload.js';
 

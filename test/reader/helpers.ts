@@ -13,7 +13,7 @@ import {
   type ReaderProfileName,
   type WalletCert,
 } from '../../src/index.js';
-import { mulberry32 } from '../../src/prng.js';
+import { mulberry32 } from '../../base/prng.js';
 
 export const NOW = 1_795_000_000; // 2026-11-18
 export const HKD = 344;
@@ -64,5 +64,5 @@ export function signToken(w: { secretKey: Uint8Array; cert: WalletCert }, p: { p
 }
 const keyCache = new WeakMap<Uint8Array, ReturnType<typeof createPrivateKey>>();
 
-/** A deterministic PRNG (mulberry32, src/prng.ts) for seeded tests. */
+/** A deterministic PRNG (mulberry32, base/prng.ts) for seeded tests. */
 export const prng = mulberry32;

@@ -21,8 +21,8 @@ function walk(dir: string, out: string[]): string[] {
 
 export function transpileForChild(scripts: string[]): string {
   const out = mkdtempSync(join(tmpdir(), 'offpay-js-'));
-  // src/ imports codecs/ too (src/paycode.ts uses the QR codec's payment-code helpers), so both are transpiled.
-  const files = [...walk(join(ROOT, 'src'), []).filter((f) => !f.includes(`${join('src', 'cli')}`)), ...walk(join(ROOT, 'codecs'), []), ...scripts.map((s) => join(ROOT, s))];
+  // src/ and codecs/ both import base/ (errors, hex, digits...), and src/ imports codecs/: all three are transpiled.
+  const files = [...walk(join(ROOT, 'src'), []).filter((f) => !f.includes(`${join('src', 'cli')}`)), ...walk(join(ROOT, 'codecs'), []), ...walk(join(ROOT, 'base'), []), ...scripts.map((s) => join(ROOT, s))];
   for (const f of files) {
     const js = ts.transpileModule(readFileSync(f, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false, esModuleInterop: true },

@@ -11,9 +11,9 @@
  */
 import type { Frame, ModuleMatrix } from '../engine.js';
 import { encodeJpegGray } from './jpeg.js';
-import { mulberry32 } from '../../../src/prng.js';
+import { mulberry32 } from '../../../base/prng.js';
 
-/** mulberry32 (src/prng.ts): seeded, for test images, not for keys. */
+/** mulberry32 (base/prng.ts): seeded, for test images, not for keys. */
 export const prng = mulberry32;
 
 export interface CameraConditions {

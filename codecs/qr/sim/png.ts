@@ -3,7 +3,7 @@
  * frames and fixtures. No compression keeps it tiny, dependency-free and byte-for-byte stable forever
  * (a deflate implementation's output may change between versions; stored blocks cannot).
  */
-import { crc32 } from '../image.js';
+import { crc32 } from '../../../base/crc32.js';
 
 function adler32(data: Uint8Array): number {
   let a = 1;

@@ -4,9 +4,10 @@
  */
 import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fromHex, publicKeyOf, randomSecretKey, seededSecretKey, toHex } from '../../crypto.js';
+import { publicKeyOf, randomSecretKey, seededSecretKey } from '../../crypto.js';
+import { fromHex, toHex } from '../../../base/hex.js';
 import { currencyByNumeric, formatAmount, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { Issuer, MAX_WALLET_LIMIT, dayOf } from '../../issuer.js';
 import {
   decodeIssuerKeySet,

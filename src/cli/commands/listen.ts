@@ -4,9 +4,9 @@
  * printed event per frame, verdict and failure. The loop is src/cli/listen/session.ts; the event formats
  * src/cli/listen/events.ts; PCM parsing codecs/fsk/pcm.ts; the audio source src/node/audio-source.ts.
  */
-import { toHex } from '../../crypto.js';
+import { toHex } from '../../../base/hex.js';
 import { parseAmount, parseCurrency } from '../../currency.js';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { writeFileDurable } from '../../node/durable.js';
 import type { Reader } from '../../reader/reader.js';
 import { parseNow, parseUint } from '../common.js';

@@ -19,9 +19,9 @@ import {
   swHex,
   type CardWallet,
 } from '../../../codecs/nfc/index.js';
-import { toHex } from '../../crypto.js';
+import { toHex } from '../../../base/hex.js';
 import { formatMoney, parseAmount, parseCurrency } from '../../currency.js';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { decodeRequest, tokenHash } from '../../messages.js';
 import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuerKeys, loadReader, loadWallet, readBytes, writeFileDurable } from '../../node/files.js';

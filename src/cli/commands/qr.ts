@@ -2,7 +2,7 @@
  * `offpay qr encode` / `offpay qr decode`: any payload bytes <-> a code image (spec/qr.md).
  * The token-level forms are `offpay pay|verify|request --via qr` (src/cli/via/qr.ts).
  */
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { peekType } from '../../messages.js';
 import { decodeCode, encodeCode } from '../../../codecs/qr/engine.js';
 import { codeFileBytes, loadQrEngineNode } from '../../../codecs/qr/node.js';

@@ -6,9 +6,9 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import { Clearing, type ClearingReport } from '../../clearing/index.js';
-import { fromHex, toHex } from '../../crypto.js';
+import { fromHex, toHex } from '../../../base/hex.js';
 import { currencyByNumeric, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { decodeRequest, decodeToken, tokenHash } from '../../messages.js';
 import { loadIssuer, loadIssuerKeys, readBytes, writeFileDurable } from '../../node/files.js';
 import { type AcceptContext, type ReaderVerdict, type RequestRef } from '../../reader/reader.js';

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Clearing } from '../../clearing/index.js';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';

@@ -3,7 +3,7 @@
  * (`--json`; keys are stable, spec/reader.md §17.4) and one plain line each for a person watching the gate.
  * Every event has `event` (its kind) and `at` (seconds of audio since the process started, 3 decimals).
  */
-import { toHex } from '../../crypto.js';
+import { toHex } from '../../../base/hex.js';
 import { currencyByNumeric, formatMoney } from '../../currency.js';
 import type { ReaderVerdict } from '../../reader/reader.js';
 

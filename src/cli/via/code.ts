@@ -13,10 +13,10 @@
 import { readFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { decodeRequest } from '../../messages.js';
 import { decodePaymentCode, encodePaymentCode, formatPaymentCode } from '../../paycode.js';
-import { normalizeDigits } from '../../../codecs/qr/paycode.js';
+import { normalizeDigits } from '../../../base/digits.js';
 import type { PayloadKind, Via } from '../via.js';
 
 function requestsOnly(kind: PayloadKind): void {

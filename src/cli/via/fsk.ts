@@ -2,7 +2,7 @@
  * Token-level 'fsk' transport for the CLI: a token or payment request's bytes as a WAV (fast profile,
  * 48 kHz, 16-bit PCM by default), and back.
  */
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import type { Via } from '../via.js';
 import { decodeMessage, encode, PROFILE_NAMES, type ProfileName } from '../../../codecs/fsk/index.js';
 import { readWav, writeWav } from '../../../codecs/fsk/wav.js';

@@ -6,7 +6,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeTokenNdef, encodeTokenNdef } from '../../../codecs/nfc/ndef.js';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { readBytes } from '../../node/files.js';
 import type { Via } from '../via.js';
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { OffpayError } from '../../errors.js';
+import { OffpayError } from '../../../base/errors.js';
 import { decodeCode, encodeCode, ECC_LEVELS, SYMBOLOGIES, type Ecc, type Symbology } from '../../../codecs/qr/engine.js';
 import { codeFileBytes, loadQrEngineNode, type CodeFileFormat } from '../../../codecs/qr/node.js';
 import type { PayloadMode } from '../../../codecs/qr/payload.js';

@@ -12,7 +12,7 @@
  *
  * Errors: `paycode.format` (not digits), `paycode.length`, `paycode.check_digit`, `paycode.range`.
  */
-import { OffpayError } from '../../src/errors.js';
+import { OffpayError } from './errors.js';
 
 /** The order-10 table from Damm (2007), as published with the algorithm. */
 export const DAMM_TABLE: readonly (readonly number[])[] = [

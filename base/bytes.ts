@@ -1,0 +1,12 @@
+/** Byte-string comparison, the one implementation in offpay (test/core/shared-base.test.ts refuses a second one). */
+
+/**
+ * True when `a` and `b` hold the same bytes. The time taken depends only on the length, not on where they
+ * differ (no early exit), so it is also the comparison to use on secrets and MACs.
+ */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}
