@@ -24,7 +24,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dayOf, Issuer } from '../src/issuer.js';
-import { publicKeyOf, seededSecretKey } from '../src/crypto.js';
+import { seededSecretKey } from '../src/crypto.js';
 import { createPrivateKey, createPublicKey, sign as nodeSign } from 'node:crypto';
 import { encodeCbor } from '../src/cbor.js';
 import { encodeToken, MessageType, PROTOCOL_VERSION, readerCertSigningInput, readerCertToCbor, tokenSigningInput, walletIdOf, type PaymentTokenBody, type ReaderCert, type ReaderCertBody, type WalletCert, type WalletCertBody, walletCertSigningInput } from '../src/messages.js';
@@ -116,6 +116,7 @@ export async function buildPopulation(o: PopulationOptions): Promise<Population>
   const t0 = o.t0;
   const issuer = makeIssuer(t0, seed);
   const keys = issuer.keySet();
+  const issuerKey = nodeKey(seededSecretKey(seed, 'issuer'));
   const list0 = createBlocklist(issuer.currentKey(t0), { issuerId: ISSUER_ID, version: 1, issuedAt: t0 - 7_200, walletIds: [] }).bytes;
   const honest = Array.from({ length: o.honestWallets }, (_, i) => device(seededSecretKey(seed, 'issuer'), seed, `honest-${i}`, t0, 10_000_000));
   const clones = Array.from({ length: o.cloneGroups }, (_, g) => {
@@ -134,10 +135,7 @@ export async function buildPopulation(o: PopulationOptions): Promise<Population>
   for (let i = 0; i < o.readers; i++) {
     const readerId = 10_000 + i;
     const secretKey = seededSecretKey(seed, `reader-${readerId}`);
-    const cert = issuer.issueReaderCert(
-      { readerId, readerPublicKey: publicKeyOf(secretKey), operatorId: 90 + Math.floor(i / perOperator), profile: 'vending', notBefore: t0 - 86_400, notAfter: t0 + 86_400 * 365 },
-      t0,
-    );
+    const cert = readerCert(issuerKey.key, { readerId, readerPublicKey: nodeKey(secretKey).publicKey, operatorId: 90 + Math.floor(i / perOperator), profile: 'vending', notBefore: t0 - 86_400, notAfter: t0 + 86_400 * 365, keyIndex: 1 });
     const journalId = Uint8Array.from({ length: 8 }, () => Math.floor(rand() * 256));
     const store = new MemoryReaderStore();
     const reader = new Reader({ cert, secretKey, issuerKeys: keys, store, verifier, clock: () => t0, journalId });
@@ -198,7 +196,13 @@ export async function buildPopulation(o: PopulationOptions): Promise<Population>
  * reader (a clone's copies collide at different readers only) and a wallet never passes its allowance at one
  * reader. Encoding: checked once per run against `batchSigningInputFromBytes` (the bytes clearing verifies).
  */
-export function buildFastPopulation(o: PopulationOptions): Omit<Population, 'readers'> & { readers: { readerId: number; batches: Uint8Array[]; overlapping: boolean }[] } {
+export interface FastPopulation extends Omit<Population, 'readers'> {
+  readers: { readerId: number; batches: Uint8Array[]; overlapping: boolean }[];
+  /** Each token's wallet signature, signing input and wallet key: what a raw verification checks. */
+  signatures: { sig: Uint8Array; msg: Uint8Array; pk: Uint8Array }[];
+}
+
+export function buildFastPopulation(o: PopulationOptions): FastPopulation {
   const rand = mulberry32(o.seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const seed = `clearing-load-${o.seed}`;
@@ -216,11 +220,11 @@ export function buildFastPopulation(o: PopulationOptions): Omit<Population, 'rea
   const tokens: Uint8Array[] = [];
   let batches = 0;
   let checked = false;
+  const signatures: FastPopulation['signatures'] = [];
   for (let i = 0; i < o.readers; i++) {
     const readerId = 10_000 + i;
     const key = nodeKey(seededSecretKey(seed, `reader-${readerId}`));
-    const body: ReaderCertBody = { readerId, readerPublicKey: key.publicKey, operatorId: 90 + Math.floor(i / perOperator), profile: 'vending', notBefore: t0 - 86_400, notAfter: t0 + 86_400 * 365, keyIndex: 1 };
-    const cert: ReaderCert = { ...body, issuerSignature: new Uint8Array(nodeSign(null, readerCertSigningInput(body), issuerKey.key)) };
+    const cert = readerCert(issuerKey.key, { readerId, readerPublicKey: key.publicKey, operatorId: 90 + Math.floor(i / perOperator), profile: 'vending', notBefore: t0 - 86_400, notAfter: t0 + 86_400 * 365, keyIndex: 1 });
     const journalId = Uint8Array.from({ length: 8 }, () => Math.floor(rand() * 256));
     const rows: { bytes: Uint8Array; hash: Uint8Array; entry: JournalEntry }[] = [];
     const taken = new Set<string>(); // wallet:counter taken here
@@ -255,6 +259,8 @@ export function buildFastPopulation(o: PopulationOptions): Omit<Population, 'rea
         const challenge = Uint8Array.from({ length: 8 }, () => Math.floor(rand() * 256));
         const time = t0 - 3_600 + b * 60 + s;
         const token = signToken(d, { payee: readerId, amount, time, challenge });
+        const signed: PaymentTokenBody = { walletCert: d.cert, payee: readerId, amount, counter: d.counter, time, challenge };
+        signatures.push({ sig: token.subarray(token.length - 64), msg: tokenSigningInput(signed), pk: d.cert.walletPublicKey });
         taken.add(`${Buffer.from(d.cert.walletPublicKey).toString('hex')}:${d.counter}`);
         spent.set(d, (spent.get(d) ?? 0) + amount);
         tokens.push(token);
@@ -274,7 +280,12 @@ export function buildFastPopulation(o: PopulationOptions): Omit<Population, 'rea
     readers.push({ readerId, batches: out, overlapping });
   }
   const walletHex = (d: Device) => Buffer.from(walletIdOf(d.cert.walletPublicKey)).toString('hex');
-  return { issuer, readers, tokens, suspectWallets: [...clones.map((c) => walletHex(c[0]!)), ...over.map(walletHex)], counts: { accepted: tokens.length, refused: {}, batches } };
+  return { issuer, readers, tokens, suspectWallets: [...clones.map((c) => walletHex(c[0]!)), ...over.map(walletHex)], counts: { accepted: tokens.length, refused: {}, batches }, signatures };
+}
+
+/** A reader certificate signed with node:crypto (what Issuer.issueReaderCert signs, without its noble cost). */
+function readerCert(issuerKey: ReturnType<typeof createPrivateKey>, body: ReaderCertBody): ReaderCert {
+  return { ...body, issuerSignature: new Uint8Array(nodeSign(null, readerCertSigningInput(body), issuerKey)) };
 }
 
 function nodeKey(secretKey: Uint8Array): { key: ReturnType<typeof createPrivateKey>; publicKey: Uint8Array } {
