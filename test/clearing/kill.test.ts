@@ -55,6 +55,8 @@ describe('clearing serve killed during ingest', () => {
     let inflight = 0;
     let resyncs = 0;
     let cutPosts = 0;
+    let checkedReaders = 0; // (kill, reader with an acknowledged batch) pairs checked after restarts
+    let answeredAtLastKill = 0; // how much upload was left for the last cycles (margin for a faster machine)
     let refusedPosts = 0; // connection refused: the node was down, nothing reached it
     const restartMs: number[] = [];
     const lost: string[] = [];
@@ -97,20 +99,27 @@ describe('clearing serve killed during ingest', () => {
         retryCauses[cause] = (retryCauses[cause] ?? 0) + 1;
       }
     };
+    const expectedBatches = pop.readers.length * 14; // batchesPerReader: every sale of a batch, one batch each
     let syncing = true;
     const killer = (async () => {
       let kills = 0;
       while (kills < KILLS && syncing) {
-        await sleep(rand() * 150);
+        // Spread the kills over the upload whatever the machine's speed: kill k waits for about k/(KILLS+1) of
+        // the batches to be acknowledged (a cold restarted node is slow, so a timer alone killed every node before
+        // its first answer on a loaded machine, leaving nothing acknowledged to check).
+        const target = Math.floor(((kills + 1 + (rand() - 0.5) * 0.8) / (KILLS + 1)) * 0.85 * expectedBatches);
+        while (answered < target && syncing) await sleep(5);
         // Wait for an upload on its way, then kill at a random moment of it (or of the next ones).
         while (inflight === 0 && syncing) await new Promise<void>((r) => ((wakeKiller = r), setTimeout(r, 50)));
         if (!syncing) break;
         await sleep(rand() * 15);
         const victim = nodes[Math.floor(rand() * nodes.length)]!;
         const before = new Map(acked);
+        checkedReaders += before.size;
         cutPosts += inflight;
         await victim.kill9();
         kills++;
+        answeredAtLastKill = answered;
         const t = Date.now();
         let open!: () => void;
         gate = new Promise<void>((r) => (open = r));
@@ -162,12 +171,13 @@ describe('clearing serve killed during ingest', () => {
       console.log(
         `kill: ${kills} kills (${nodeCount} node(s)), ${pop.readers.length} readers, ${distinct} batches, ${pop.counts.accepted} tokens; ` +
           `${posts} posts (${refusedPosts} refused while down), ${answered} acknowledged, ${posts - distinct} resent (${posts - refusedPosts - distinct} of them after reaching a node), ` +
-          `${cutPosts} in flight at a kill, ${resyncs} syncs run again; restart ${Math.round(restartMs.reduce((a, b) => a + b, 0) / Math.max(1, restartMs.length))} ms mean; ` +
+          `${cutPosts} in flight at a kill, ${answered - answeredAtLastKill} acknowledged after the last kill, ${checkedReaders} (kill, reader) pairs checked, ${resyncs} syncs run again; restart ${Math.round(restartMs.reduce((a, b) => a + b, 0) / Math.max(1, restartMs.length))} ms mean; ` +
           `population ${prepSeconds.toFixed(1)} s, campaign ${seconds.toFixed(1)} s`,
       );
       console.log(`kill: retries by cause ${JSON.stringify(retryCauses)}`);
       expect(lost).toEqual([]);
       expect(kills).toBe(KILLS);
+      expect(checkedReaders).toBeGreaterThan(KILLS * 10); // the kills came while acknowledged batches were there to lose
       expect(cutPosts).toBeGreaterThanOrEqual(KILLS);
       expect(resyncs).toBeGreaterThan(0);
 
