@@ -1,0 +1,142 @@
+/**
+ * Helpers for the clearing load and kill tests: the database a `clearing serve` node opens (a parameter, so
+ * that the PostgreSQL engine plugs in), a bounded HTTP client, the reference (a single in-process `Clearing`
+ * ingest of the same batches) and the report comparison.
+ *
+ * Database: `OFFPAY_TEST_CLEARING_DB` (a `postgres://...` URL once that engine exists; it must name an empty
+ * database) or, by default, a fresh SQLite file in the test's temp directory. Nodes: `OFFPAY_TEST_CLEARING_NODES`
+ * (default 1; SQLite is one node).
+ */
+import { Agent, request } from 'node:http';
+import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Clearing } from '../../src/clearing/index.js';
+import { toHex } from '../../src/crypto.js';
+import type { IssuerKeySet } from '../../src/messages.js';
+
+/**
+ * A directory for the SQLite database: on tmpfs (/dev/shm) when there is one. These tests kill the server
+ * process, never the machine: what a killed process wrote is in the page cache and survives it, so the
+ * fsync that synchronous = FULL pays per commit (about 7 ms here, most of the run) guards only against a
+ * power cut, which they do not simulate. bench/clearing.bench.ts measures on the disk.
+ */
+export function scratchDir(prefix: string): string {
+  const shm = '/dev/shm';
+  let base = tmpdir();
+  try {
+    if (statSync(shm).isDirectory()) {
+      accessSync(shm, constants.W_OK);
+      base = shm;
+    }
+  } catch {
+    // no tmpfs: the system temp directory
+  }
+  return mkdtempSync(join(base, prefix));
+}
+
+export function clearingDb(dir: string, name: string): { db: string; nodes: number; engine: string } {
+  const env = process.env.OFFPAY_TEST_CLEARING_DB;
+  const nodes = Number(process.env.OFFPAY_TEST_CLEARING_NODES ?? '1');
+  if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > 8) throw new Error('OFFPAY_TEST_CLEARING_NODES must be 1..8');
+  if (!env && nodes !== 1) throw new Error('several clearing nodes need a shared database (OFFPAY_TEST_CLEARING_DB=postgres://...)');
+  return env ? { db: env, nodes, engine: env.split(':')[0]! } : { db: join(dir, `${name}.db`), nodes: 1, engine: 'sqlite' };
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: Buffer;
+}
+
+/** node:http with at most `maxSockets` sockets in use at once (keep-alive), every request bounded in time. */
+export class BoundedHttp {
+  readonly agent: Agent;
+  constructor(maxSockets: number, private readonly timeoutMs = 30_000) {
+    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+  /**
+   * One request. A GET that meets a connection reset is sent again (at most twice): a kept-alive socket the
+   * server closed as idle just as the request left (node's keepAliveTimeout race). A POST is never resent here.
+   */
+  async send(url: string, method: 'GET' | 'POST', body?: Uint8Array, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    for (let k = 0; ; k++) {
+      try {
+        return await this.once(url, method, body, headers);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (method !== 'GET' || k >= 2 || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw e;
+        this.getRetries++;
+      }
+    }
+  }
+  getRetries = 0;
+  private once(url: string, method: 'GET' | 'POST', body?: Uint8Array, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, agent: this.agent, headers: { ...headers, ...(body ? { 'content-type': 'application/cbor', 'content-length': String(body.length) } : {}) }, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Run `work` over `items` with at most `lanes` at a time; rejects on the first failure or past the deadline. */
+export async function inLanes<T>(items: T[], lanes: number, deadlineMs: number, work: (item: T, lane: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within ${deadlineMs} ms (${next} of ${items.length} started)`)), deadlineMs);
+  });
+  const lane = async (k: number) => {
+    while (next < items.length) await work(items[next++]!, k);
+  };
+  try {
+    await Promise.race([Promise.all(Array.from({ length: Math.min(lanes, items.length) }, (_, k) => lane(k))), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The reference: one in-process Clearing (memory) ingesting every batch once, in the order given. */
+export function referenceClearing(issuerKeys: IssuerKeySet, batches: Uint8Array[]): Clearing {
+  const c = new Clearing({ issuerKeys });
+  for (const b of batches) {
+    const r = c.ingest(b);
+    if (r.outcome !== 'ingested') throw new Error(`reference ingest: ${r.outcome} ${r.error?.code ?? ''}`);
+  }
+  c.blockOverAllowance();
+  return c;
+}
+
+const sortByJson = <T>(xs: T[]): T[] => [...xs].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
+
+/**
+ * A report (the JSON of `GET /v1/report`, or `Clearing.report()` through the same JSON rules) with what
+ * depends on arrival order or on the wall clock taken out, everything else kept:
+ *  - a double spend's and a reader fault's `first`/`second` are "held first"/"arrived second", so the pair is
+ *    compared unordered, and `detectedAt` is the clearing's clock;
+ *  - `problems` are listed by time;
+ *  - the blocklist version counts the lists signed (the server signs one per check), its entries stay.
+ */
+export function normalizeReport(report: unknown): Record<string, unknown> {
+  const r = JSON.parse(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? toHex(v) : v))) as Record<string, unknown>;
+  const pair = (x: Record<string, unknown>) => {
+    const { detectedAt: _d, first, second, ...rest } = x;
+    return { ...rest, pair: sortByJson([first, second]) };
+  };
+  return {
+    ...r,
+    doubleSpends: sortByJson((r.doubleSpends as Record<string, unknown>[]).map(pair)),
+    readerFaults: sortByJson((r.readerFaults as Record<string, unknown>[]).map(pair)),
+    problems: sortByJson(r.problems as unknown[]),
+    blocklist: { entries: (r.blocklist as { entries: number }).entries },
+  };
+}
