@@ -29,7 +29,7 @@ import { createPrivateKey, createPublicKey, sign as nodeSign } from 'node:crypto
 import { encodeCbor } from '../src/cbor.js';
 import { encodeToken, MessageType, PROTOCOL_VERSION, readerCertSigningInput, readerCertToCbor, tokenSigningInput, walletIdOf, type PaymentTokenBody, type ReaderCert, type ReaderCertBody, type WalletCert, type WalletCertBody, walletCertSigningInput } from '../src/messages.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
-import { mulberry32 } from '../src/prng.js';
+import { mulberry32 } from '../base/prng.js';
 import { batchSigningInput, batchSigningInputFromBytes, createBatch, type SettlementBatchBody } from '../src/reader/batch.js';
 import { createBlocklist } from '../src/reader/blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, entryToCbor, genesisHash, type JournalEntry } from '../src/reader/journal.js';

@@ -16,7 +16,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveIssuer } from '../../src/node/files.js';
-import { mulberry32 } from '../../src/prng.js';
+import { mulberry32 } from '../../base/prng.js';
 import { syncReader } from '../../src/reader/sync.js';
 import { buildPopulation, ServeNode } from '../../bench/clearing-load.js';
 import { BoundedHttp, clearingDb, inLanes, normalizeReport, referenceClearing, scratchDir } from './load-helpers.js';

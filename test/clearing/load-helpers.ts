@@ -12,7 +12,7 @@ import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Clearing } from '../../src/clearing/index.js';
-import { toHex } from '../../src/crypto.js';
+import { toHex } from '../../base/hex.js';
 import type { IssuerKeySet } from '../../src/messages.js';
 
 /**

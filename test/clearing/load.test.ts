@@ -13,9 +13,9 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { toHex } from '../../src/crypto.js';
+import { toHex } from '../../base/hex.js';
 import { saveIssuer } from '../../src/node/files.js';
-import { mulberry32 } from '../../src/prng.js';
+import { mulberry32 } from '../../base/prng.js';
 import { decodeBlocklist } from '../../src/reader/blocklist.js';
 import { buildFastPopulation, ServeNode } from '../../bench/clearing-load.js';
 import { BoundedHttp, clearingDb, inLanes, normalizeReport, referenceClearing, scratchDir } from './load-helpers.js';
