@@ -63,6 +63,11 @@ function opt(name: string, v: number | undefined, dflt: number, min: number, max
   return v;
 }
 
+/** Node/OpenSSL error codes of a certificate the client refuses (chain, name, dates). */
+export function isTlsTrustFailure(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncResult> {
@@ -102,7 +107,11 @@ export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncRe
         }
         return { status: r.status, body, headers: r.headers };
       } catch (e) {
-        lastError = `${path}: ${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code ? ` (${(e as { cause: { code: string } }).cause.code})` : ''}`;
+        if (e instanceof OffpayError) throw e;
+        const code = (e as { cause?: { code?: unknown } }).cause?.code;
+        // A certificate the client does not trust is not a network fault: retrying cannot help.
+        if (typeof code === 'string' && isTlsTrustFailure(code)) throw new OffpayError('sync.tls_untrusted', `clearing at ${base.origin}: the server's TLS certificate is not trusted (${code}); give its CA with --ca`);
+        lastError = `${path}: ${(e as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`;
       }
     }
     throw new OffpayError('sync.unreachable', `clearing at ${base.origin} not reachable: ${lastError}`);

@@ -20,7 +20,8 @@
  * committed (synchronous = FULL): an acknowledged batch survives a kill -9 of the server.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Clearing } from '../clearing/clearing.js';
 import { fromHex, toHex } from '../crypto.js';
 import { OffpayError } from '../errors.js';
@@ -29,6 +30,7 @@ import { encodeIssuerKeySet } from '../messages.js';
 import { HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { paymentState } from './payments.js';
+import { checkTlsMaterial, type TlsMaterial } from './tls.js';
 
 export const MAX_URL_BYTES = 2048;
 export const MAX_HEADER_BYTES = 8192;
@@ -47,6 +49,8 @@ export interface ClearingServerOptions {
   blocklistCheckSeconds?: number;
   /** A new blocklist version is signed at least this often even when nothing changed (default 3,600; 1 .. 86,400). */
   blocklistRefreshSeconds?: number;
+  /** Serve HTTPS with this certificate chain and key (tls.ts, loadTlsMaterial); plain HTTP when absent. */
+  tls?: TlsMaterial;
   clock?: () => number;
   log?: (line: string) => void;
 }
@@ -211,7 +215,10 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   };
 
   // connectionsCheckingInterval: how often node enforces headersTimeout and requestTimeout (default 30 s).
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
+  const httpOptions: ServerOptions = { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+  if (o.tls) checkTlsMaterial(o.tls);
+  // node:https takes the same request handling options; TLS handshakes must finish within the headers deadline.
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -221,7 +228,10 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       o.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
       sendError(res, new HttpError(500, 'api.internal', 'internal error', true));
     });
-  });
+  };
+  const server: Server = o.tls
+    ? createHttpsServer({ ...httpOptions, cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: headersTimeoutMs }, listener)
+    : createServer(httpOptions, listener);
   // Malformed requests and oversized headers never reach a handler: answer (node's 400/431) and drop.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();

@@ -10,6 +10,8 @@ import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
 import { loadOrCreateOperatorToken } from '../../server/operator.js';
+import { loadTlsMaterial } from '../../server/tls.js';
+import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, UsageError, type Command } from '../framework.js';
 import { META_KEYSET, openReader } from '../reader-open.js';
@@ -17,18 +19,22 @@ import { META_KEYSET, openReader } from '../reader-open.js';
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--operator-token-file F]',
+  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { type: 'string', arg: 'CLEARING.db', help: 'clearing database (created on first use)' },
     host: { type: 'string', arg: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
     port: { type: 'string', arg: 'N', help: 'port (0 = any free port)', default: '8080' },
+    'tls-cert': { type: 'string', arg: 'F', help: 'serve HTTPS: certificate chain, PEM (with --tls-key)' },
+    'tls-key': { type: 'string', arg: 'F', help: 'serve HTTPS: private key of the certificate, PEM (with --tls-cert)' },
     'operator-token-file': { type: 'string', arg: 'F', help: 'operator credential (64 hex digits, mode 0600; created when missing; default CLEARING.db.operator-token)' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
   },
-  details: `Prints "listening on http://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
+  details: `Prints "listening on http(s)://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
+With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); a missing, oversized or non-PEM file, or a
+key that is not the certificate's, is api.bad_tls (exit 2).
 Every answer to POST /v1/batches is sent after the batch's database commit. GET /v1/report needs
 "Authorization: Bearer <credential>" with the credential from the operator token file.`,
   async run(ctx) {
@@ -38,6 +44,11 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
     const bodyTimeoutMs = parseUint('body-timeout-ms', ctx.opt('body-timeout-ms'), 600_000);
     const check = parseUint('blocklist-check-seconds', ctx.opt('blocklist-check-seconds'), 86_400);
+    const certPath = ctx.opt('tls-cert');
+    const keyPath = ctx.opt('tls-key');
+    if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    const tls = certPath !== undefined && keyPath !== undefined ? loadTlsMaterial(certPath, keyPath) : undefined;
+    const scheme = tls ? 'https' : 'http';
     const tokenFile = ctx.opt('operator-token-file') ?? `${db}.operator-token`;
     const { token, created } = loadOrCreateOperatorToken(tokenFile);
     const clearing = new Clearing({ path: db, issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
@@ -46,6 +57,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
         clearing,
         issuer,
         operatorToken: token,
+        ...(tls ? { tls } : {}),
         ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}),
         ...(check !== undefined ? { blocklistCheckSeconds: check } : {}),
         log: (l) => ctx.out(l),
@@ -57,8 +69,8 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       const a = server.address() as AddressInfo;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
       ctx.out(`operator credential ${created ? 'created in' : 'read from'} ${tokenFile}`);
-      ctx.out(`listening on http://${host}:${a.port}`);
-      ctx.emit({ ok: true, url: `http://${host}:${a.port}`, operatorTokenFile: tokenFile });
+      ctx.out(`listening on ${scheme}://${host}:${a.port}`);
+      ctx.emit({ ok: true, url: `${scheme}://${host}:${a.port}`, operatorTokenFile: tokenFile });
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -79,11 +91,12 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
 const sync: Command = {
   name: 'reader sync',
   summary: 'upload every batch the clearing service lacks, then fetch and load the newest blocklist (exit 0 when in sync)',
-  usage: '--reader READER --db READER.db --url URL [--attempts N] [--deadline-ms MS] [--now TIME]',
+  usage: '--reader READER --db READER.db --url URL [--ca F] [--attempts N] [--deadline-ms MS] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (offpay reader new)' },
     db: { type: 'string', arg: 'READER.db', help: 'reader database' },
-    url: { type: 'string', arg: 'URL', help: 'clearing service, e.g. http://127.0.0.1:8080' },
+    url: { type: 'string', arg: 'URL', help: 'clearing service, e.g. http://127.0.0.1:8080 or https://clearing.example' },
+    ca: { type: 'string', arg: 'F', help: 'https: trust only this CA certificate (PEM) for the server, instead of the default roots' },
     policy: { type: 'string', arg: 'FILE', help: 'reader policy JSON (default READER/policy.json if present)' },
     attempts: { type: 'string', arg: 'N', help: 'tries per request on network errors and 5xx (default 8)' },
     'deadline-ms': { type: 'string', arg: 'MS', help: 'give up after this long (default 120000)' },
@@ -100,12 +113,16 @@ or a usage error. Run it again at any time: it resumes.`,
     const deadlineMs = parseUint('deadline-ms', ctx.opt('deadline-ms'), 86_400_000);
     const baseDelayMs = parseUint('retry-base-ms', ctx.opt('retry-base-ms'), 60_000);
     if (attempts === 0) throw new UsageError('--attempts must be at least 1');
+    const caPath = ctx.opt('ca');
+    const ca = caPath !== undefined ? loadCaFile(caPath) : undefined;
+    if (ca && !/^https:/i.test(url)) throw new UsageError('--ca is for an https:// URL');
     const { reader, store } = openReader(ctx, now);
     try {
       const keys = store.transact((tx) => tx.getMeta(META_KEYSET));
       const r = await syncReader(reader, {
         url,
         now,
+        ...(ca ? { fetch: caFetch(ca) } : {}),
         ...(keys ? { issuerKeys: decodeIssuerKeySet(keys) } : {}),
         ...(attempts !== undefined ? { attempts } : {}),
         ...(deadlineMs ? { deadlineMs } : {}),
