@@ -5,7 +5,7 @@
  *   POST /v1/batches            application/cbor reader-signed batch -> {outcome, reason, readerId, journalId, batchSeq}
  *   GET  /v1/readers/{id}       per journal: highest batch seq held contiguously from 1, and its last entry seq
  *   GET  /v1/blocklist          newest signed blocklist (application/cbor), strong ETag, If-None-Match -> 304
- *   GET  /v1/keyset             issuer key set (application/cbor), strong ETag, If-None-Match -> 304
+ *   GET  /v1/keyset             issuer-signed key set (message 9, application/cbor), strong ETag, If-None-Match -> 304
  *   GET  /v1/payments/{hash}    payment state in the card gateway's terms (payments.ts)
  *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
  * Everything but the report authenticates itself by signatures (the batch by the reader certificate chained
@@ -26,7 +26,7 @@ import type { Clearing } from '../clearing/clearing.js';
 import { fromHex, toHex } from '../crypto.js';
 import { OffpayError } from '../errors.js';
 import type { Issuer } from '../issuer.js';
-import { encodeIssuerKeySet } from '../messages.js';
+import { signKeySet } from '../keyset.js';
 import { HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { paymentState } from './payments.js';
@@ -127,6 +127,16 @@ class BlocklistIssuer {
   }
 }
 
+/**
+ * The signed key set served at GET /v1/keyset (spec/clearing-api.md §2.3): the issuer's key set signed at start
+ * with its OLDEST valid key (lowest index valid now), the one readers provisioned before a rotation hold.
+ */
+export function signedKeySetOf(issuer: Issuer, now: number): Uint8Array {
+  const signer = issuer.keys.filter((k) => k.notBefore <= now && now <= k.notAfter).sort((a, b) => a.keyIndex - b.keyIndex)[0];
+  if (!signer) throw new OffpayError('api.no_issuer_key', `no issuer key is valid at ${now}: the key set cannot be signed`);
+  return signKeySet(signer, issuer.keySet(), now).bytes;
+}
+
 type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
 
 export function createClearingServer(o: ClearingServerOptions): Server {
@@ -141,7 +151,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   if (o.issuer.issuerId !== o.clearing.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${o.issuer.issuerId} is not the clearing's issuer ${o.clearing.issuerKeys.issuerId}`);
   if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
   const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
-  const keyset = encodeIssuerKeySet(o.issuer.keySet());
+  const keyset = signedKeySetOf(o.issuer, clock());
   o.clearing.indexPayments();
 
   const postBatch: Handler = async (req, res) => {

@@ -14,7 +14,8 @@ import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, UsageError, type Command } from '../framework.js';
-import { META_KEYSET, openReader } from '../reader-open.js';
+import { encodeIssuerKeySet } from '../../messages.js';
+import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../reader-open.js';
 
 const serve: Command = {
   name: 'clearing serve',
@@ -90,7 +91,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
 
 const sync: Command = {
   name: 'reader sync',
-  summary: 'upload every batch the clearing service lacks, then fetch and load the newest blocklist (exit 0 when in sync)',
+  summary: 'upload every batch the clearing service lacks, then fetch, verify and load the newest signed key set and blocklist (exit 0 when in sync)',
   usage: '--reader READER --db READER.db --url URL [--ca F] [--attempts N] [--deadline-ms MS] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (offpay reader new)' },
@@ -103,7 +104,9 @@ const sync: Command = {
     'retry-base-ms': { type: 'string', arg: 'MS', help: 'first retry delay, doubled each retry (default 250)' },
     now: { type: 'string', arg: 'TIME', help: 'the reader clock, unix seconds or ISO 8601 (default: system time)' },
   },
-  details: `Exit codes: 0 in sync; 2 a batch was refused by clearing (sync.batch_rejected with the server's reason:
+  details: `The served key set is loaded only when an issuer key the reader already trusts signed it, it is not
+future-dated and not older than the one loaded last; otherwise the sync stops with keyset.* (exit 2).
+Exit codes: 0 in sync; 2 a batch was refused by clearing (sync.batch_rejected with the server's reason:
 resending cannot help, the operator must look), clearing unreachable after the retries (sync.unreachable),
 or a usage error. Run it again at any time: it resumes.`,
   async run(ctx) {
@@ -118,12 +121,22 @@ or a usage error. Run it again at any time: it resumes.`,
     if (ca && !/^https:/i.test(url)) throw new UsageError('--ca is for an https:// URL');
     const { reader, store } = openReader(ctx, now);
     try {
-      const keys = store.transact((tx) => tx.getMeta(META_KEYSET));
+      const held = store.transact((tx) => ({ keys: tx.getMeta(META_KEYSET), signed: tx.getMeta(META_SIGNED_KEYSET) }));
+      if (!held.keys) throw new OffpayError('reader.corrupt_store', 'the reader database holds no issuer key set (offpay reader init stores it)');
       const r = await syncReader(reader, {
         url,
         now,
+        issuerKeys: decodeIssuerKeySet(held.keys),
+        ...(held.signed && held.signed.length ? { heldKeySet: held.signed } : {}),
+        reopen: (keys, signed) => {
+          const next = readerWithKeys(ctx, now, store, keys); // reader.bad_cert if the new set drops this reader's key
+          store.transact((tx) => {
+            tx.putMeta(META_KEYSET, encodeIssuerKeySet(keys));
+            tx.putMeta(META_SIGNED_KEYSET, signed);
+          });
+          return next;
+        },
         ...(ca ? { fetch: caFetch(ca) } : {}),
-        ...(keys ? { issuerKeys: decodeIssuerKeySet(keys) } : {}),
         ...(attempts !== undefined ? { attempts } : {}),
         ...(deadlineMs ? { deadlineMs } : {}),
         ...(baseDelayMs ? { baseDelayMs } : {}),
@@ -133,7 +146,7 @@ or a usage error. Run it again at any time: it resumes.`,
         `reader ${r.readerId} journal ${r.journalId}: clearing held ${r.heldBefore} batches, now ${r.held}${r.exported ? ` (batch ${r.exported} exported)` : ''}; ` +
           `blocklist version ${r.blocklist.version}${r.blocklist.loaded ? ' loaded' : ' already held'}${r.retries ? `; ${r.retries} retries` : ''}`,
       );
-      if (r.keysetChanged) ctx.out('WARNING: the clearing serves another issuer key set; install it from a trusted source with --issuer (it is not loaded from the network)');
+      if (r.keyset.loaded) ctx.out(`issuer key set issued at ${r.keyset.issuedAt} (signed by issuer key ${r.keyset.keyIndex}, which this reader trusted) loaded`);
       ctx.emit({ ok: true, ...r });
       return EXIT_OK;
     } finally {
