@@ -9,7 +9,9 @@ import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
-import { loadOrCreateOperatorToken } from '../../server/operator.js';
+import { loadOrCreateOperatorToken, loadOrCreateSecretFile } from '../../server/operator.js';
+import { SqliteWebhookOutbox } from '../../server/outbox.js';
+import { checkWebhookUrl, WebhookService } from '../../server/webhooks.js';
 import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
@@ -20,7 +22,7 @@ import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F]',
+  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F]]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { type: 'string', arg: 'CLEARING.db', help: 'clearing database (created on first use)' },
@@ -29,6 +31,10 @@ const serve: Command = {
     'tls-cert': { type: 'string', arg: 'F', help: 'serve HTTPS: certificate chain, PEM (with --tls-key)' },
     'tls-key': { type: 'string', arg: 'F', help: 'serve HTTPS: private key of the certificate, PEM (with --tls-cert)' },
     'operator-token-file': { type: 'string', arg: 'F', help: 'operator credential (64 hex digits, mode 0600; created when missing; default CLEARING.db.operator-token)' },
+    'webhook-url': { type: 'string', arg: 'URL', help: 'send signed events (charge.complete, wallet.blocklisted) to this http(s) URL' },
+    'webhook-secret-file': { type: 'string', arg: 'F', help: 'webhook HMAC secret (64 hex digits, mode 0600; created when missing; default CLEARING.db.webhook-secret)' },
+    'webhook-max-attempts': { type: 'string', arg: 'N', help: 'tries per event before it is dead-lettered (default 20)' },
+    'webhook-retry-base-ms': { type: 'string', arg: 'MS', help: 'first webhook retry delay, doubled per try with jitter (default 1000)' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
@@ -36,6 +42,9 @@ const serve: Command = {
   details: `Prints "listening on http(s)://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
 With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); a missing, oversized or non-PEM file, or a
 key that is not the certificate's, is api.bad_tls (exit 2).
+With --webhook-url, events wait in a durable outbox (CLEARING.db.webhooks) and are POSTed at least once,
+signed "Offpay-Signature: t=..,v1=.." (HMAC-SHA256 of "t.body" with the secret file's 64 hex digits as key);
+GET /v1/webhooks (operator credential) lists the outbox counts and dead-lettered events.
 Every answer to POST /v1/batches is sent after the batch's database commit. GET /v1/report needs
 "Authorization: Bearer <credential>" with the credential from the operator token file.`,
   async run(ctx) {
@@ -52,13 +61,34 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const scheme = tls ? 'https' : 'http';
     const tokenFile = ctx.opt('operator-token-file') ?? `${db}.operator-token`;
     const { token, created } = loadOrCreateOperatorToken(tokenFile);
+    const webhookUrl = ctx.opt('webhook-url');
+    const hookAttempts = parseUint('webhook-max-attempts', ctx.opt('webhook-max-attempts'), 100);
+    const hookBase = parseUint('webhook-retry-base-ms', ctx.opt('webhook-retry-base-ms'), 3_600_000);
+    if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
+    if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl);
+    const secretFile = ctx.opt('webhook-secret-file') ?? `${db}.webhook-secret`;
+    const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
     const clearing = new Clearing({ path: db, issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
+    let webhooks: WebhookService | undefined;
     try {
+      if (webhookUrl !== undefined && secret) {
+        webhooks = new WebhookService({
+          url: webhookUrl,
+          secret: secret.token,
+          outbox: new SqliteWebhookOutbox(`${db}.webhooks`),
+          ...(hookAttempts !== undefined ? { maxAttempts: hookAttempts } : {}),
+          ...(hookBase !== undefined ? { baseDelayMs: hookBase } : {}),
+          log: (l) => ctx.out(l),
+        });
+        webhooks.start(); // resumes what a previous run left undelivered
+        ctx.out(`webhooks to ${webhooks.url.href}, secret ${secret.created ? 'created in' : 'read from'} ${secretFile}, outbox ${db}.webhooks`);
+      }
       const server = createClearingServer({
         clearing,
         issuer,
         operatorToken: token,
         ...(tls ? { tls } : {}),
+        ...(webhooks ? { webhooks } : {}),
         ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}),
         ...(check !== undefined ? { blocklistCheckSeconds: check } : {}),
         log: (l) => ctx.out(l),
@@ -84,6 +114,10 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       });
       return EXIT_OK;
     } finally {
+      if (webhooks) {
+        await webhooks.stop();
+        webhooks.outbox.close();
+      }
       clearing.close();
     }
   },
