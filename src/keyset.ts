@@ -34,6 +34,7 @@ export interface SignedKeySetBody {
 
 /** A signed key set with its Ed25519 signature over {@link signedKeySetSigningInput}. */
 export interface SignedKeySet extends SignedKeySetBody {
+  /** Ed25519 signature by issuer key `keyIndex`, 64 bytes. */
   signature: Uint8Array;
 }
 
@@ -69,8 +70,16 @@ export function decodeSignedKeySet(bytes: Uint8Array): SignedKeySet {
   return { keyIndex, issuedAt, keySet, signature: sig };
 }
 
+/** A freshly signed key set: the message and its bytes. */
+export interface SignedKeySetResult {
+  /** The signed key set. */
+  signed: SignedKeySet;
+  /** Its deterministic CBOR bytes (what GET /v1/keyset serves). */
+  bytes: Uint8Array;
+}
+
 /** Sign a key set with an issuer key (the clearing service does this with the issuer's oldest valid key). */
-export function signKeySet(key: { keyIndex: number; secretKey: Uint8Array }, keySet: IssuerKeySet, issuedAt: number): { signed: SignedKeySet; bytes: Uint8Array } {
+export function signKeySet(key: { keyIndex: number; secretKey: Uint8Array }, keySet: IssuerKeySet, issuedAt: number): SignedKeySetResult {
   const body: SignedKeySetBody = { keyIndex: key.keyIndex, issuedAt, keySet };
   const signed: SignedKeySet = { ...body, signature: sign(signedKeySetSigningInput(body), key.secretKey) };
   return { signed, bytes: encodeSignedKeySet(signed) };
@@ -86,12 +95,15 @@ export interface KeySetContext {
   heldIssuedAt?: number;
   /** Tolerance for an issued-at ahead of `now`, seconds (default 60). */
   maxFutureSeconds?: number;
+  /** The Ed25519 verifier (default: noble, the rule of spec/protocol.md §8.1). */
   verifier?: SyncVerifier;
 }
 
 /** A signed key set that verified: `newer` to be loaded, or `unchanged` (it publishes the trusted set). */
 export interface KeySetVerdict {
+  /** `newer`: load `signed.keySet`; `unchanged`: it is the trusted set. */
   outcome: 'newer' | 'unchanged';
+  /** The decoded, verified message. */
   signed: SignedKeySet;
 }
 

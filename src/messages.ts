@@ -23,6 +23,7 @@ export const MessageType = {
   Receipt: 6,
   Blocklist: 7,
   SettlementBatch: 8,
+  /** The signed issuer key set (spec/protocol.md §4.4, src/keyset.ts). */
   SignedKeySet: 9,
 } as const;
 /** The name of a message type (a key of {@link MessageType}). */
@@ -37,6 +38,7 @@ export const SigningTag = {
   Receipt: 'OFFPAY-V2-RECEIPT',
   Blocklist: 'OFFPAY-V2-BLOCKLIST',
   SettlementBatch: 'OFFPAY-V2-BATCH',
+  /** The signed issuer key set (spec/protocol.md §4.4). */
   SignedKeySet: 'OFFPAY-V2-KEYSET',
 } as const;
 

@@ -4,11 +4,15 @@
  * set verifies; GET /v1/keyset serves a set signed by the issuer's oldest valid key; `reader sync` loads a
  * rotation signed by a key it trusts and refuses a set signed by anyone else, or older than the one it holds.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { saveIssuer } from '../../src/node/files.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { fromHex, nobleEd25519, seededSecretKey, publicKeyOf, toHex } from '../../src/crypto.js';
 import { Issuer } from '../../src/issuer.js';
@@ -153,6 +157,40 @@ describe('GET /v1/keyset and reader sync', () => {
       const rogue9 = signKeySet({ keyIndex: 9, secretKey: seededSecretKey('ks-sync', 'rogue') }, rogue.keySet(), NOW).bytes;
       expect(() => verifySignedKeySet(rogue9, { trusted: old.keySet(), now: NOW })).toThrow(expect.objectContaining({ code: 'keyset.unknown_key' }));
       expect(encodeSignedKeySet(decodeSignedKeySet(rogue9))).toEqual(rogue9);
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('the CLI: reader sync stores a rotation its trusted key signed (then it is unchanged), and exits 2 on a set no trusted key signed', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'offpay-keyset-cli-'));
+    afterAll(() => rmSync(d, { recursive: true, force: true }));
+    const run = async (...argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await main(argv, { out: (x) => (out += x), err: (x) => (err += x) });
+      return { code, out, err };
+    };
+    saveIssuer(join(d, 'old'), old);
+    expect((await run('reader', 'new', '--issuer', join(d, 'old'), '--id', '4301', '--operator', '90', '--out', join(d, 'vm'), '--seed', 'ks-cli', `--now=${NOW}`)).code).toBe(0);
+    expect((await run('reader', 'init', '--reader', join(d, 'vm'), '--db', join(d, 'vm.db'), '--issuer', join(d, 'old'), `--now=${NOW}`)).code).toBe(0);
+    const s = await serve(rotated);
+    try {
+      const sync = (url: string) => run('reader', 'sync', '--reader', join(d, 'vm'), '--db', join(d, 'vm.db'), '--url', url, `--now=${NOW + 3600}`, '--json');
+      const first = await sync(s.url);
+      expect([first.code, first.err]).toEqual([0, '']);
+      expect(JSON.parse(first.out)).toMatchObject({ ok: true, keyset: { outcome: 'newer', loaded: true, keyIndex: 1 }, blocklist: { loaded: true } });
+      const second = await sync(s.url);
+      expect(second.code).toBe(0);
+      expect(JSON.parse(second.out)).toMatchObject({ keyset: { outcome: 'unchanged', loaded: false } });
+      const rogue = await serve(Issuer.fromSecret(7, 1, seededSecretKey('ks-sync', 'rogue'), NOW - 86400, NOW + 86400 * 365));
+      try {
+        const refused = await sync(rogue.url);
+        expect(refused.code).toBe(2);
+        expect(refused.err).toContain('keyset.bad_signature');
+      } finally {
+        await stop(rogue);
+      }
     } finally {
       await stop(s);
     }

@@ -53,9 +53,9 @@ withOpenssl('clearing serve over TLS', () => {
       expect((await r.accept(signToken(w, { payee: 301, amount: 250, counter: 1, challenge: request.challenge }), { complete: true })).accepted).toBe(true);
 
       // The default roots do not know the private CA, nor does another CA: refused on the first try.
-      await expect(syncReader(r, { url, now: NOW + 60, issuerKeys: issuer.keySet(), attempts: 5, baseDelayMs: 10 })).rejects.toMatchObject({ code: 'sync.tls_untrusted' });
-      await expect(syncReader(r, { url, now: NOW + 60, issuerKeys: issuer.keySet(), attempts: 5, baseDelayMs: 10, fetch: caFetch(loadCaFile(pki.otherCaCert)) })).rejects.toMatchObject({ code: 'sync.tls_untrusted' });
-      const ok = await syncReader(r, { url, now: NOW + 60, issuerKeys: issuer.keySet(), fetch: caFetch(loadCaFile(pki.caCert)) });
+      await expect(syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 5, baseDelayMs: 10 })).rejects.toMatchObject({ code: 'sync.tls_untrusted' });
+      await expect(syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 5, baseDelayMs: 10, fetch: caFetch(loadCaFile(pki.otherCaCert)) })).rejects.toMatchObject({ code: 'sync.tls_untrusted' });
+      const ok = await syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: caFetch(loadCaFile(pki.caCert)) });
       expect(ok).toMatchObject({ heldBefore: 0, held: 1, retries: 0, sent: [{ batchSeq: 1, outcome: 'ingested', entries: 1 }] });
       expect(clearing.report().settlement[0]).toMatchObject({ operatorId: 90, count: 1, gross: 250n });
     } finally {
