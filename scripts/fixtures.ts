@@ -11,9 +11,10 @@ import * as fsk from './fixtures/fsk.js';
 import * as qr from './fixtures/qr.js';
 import * as nfc from './fixtures/nfc.js';
 import * as reader from './fixtures/reader.js';
+import * as keyset from './fixtures/keyset.js';
 
 const root = resolve(process.argv[2] ?? resolve(fileURLToPath(import.meta.url), '../../..'));
-const areas = { core, fsk, qr, nfc, reader };
+const areas = { core, fsk, qr, nfc, reader, keyset };
 let total = 0;
 for (const [name, mod] of Object.entries(areas)) {
   const files = await mod.generate(root);

@@ -60,3 +60,7 @@ export {
 export {
   isWeakPublicKey, weakPublicKeys,
 } from './weakkeys.js';
+export {
+  type SignedKeySetBody, type SignedKeySet, type SignedKeySetResult, type KeySetContext, type KeySetVerdict, KEYSET_MAX_FUTURE_SECONDS,
+  signedKeySetSigningInput, encodeSignedKeySet, decodeSignedKeySet, signKeySet, verifySignedKeySet,
+} from './keyset.js';

@@ -13,7 +13,7 @@ import { OffpayError, type ErrorCode } from '../base/errors.js';
 /** The protocol version every message carries as its second element (spec/protocol.md §11). */
 export const PROTOCOL_VERSION = 2;
 
-/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch. */
+/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch; 9 the signed key set (src/keyset.ts). */
 export const MessageType = {
   IssuerKeySet: 1,
   WalletCert: 2,
@@ -23,6 +23,8 @@ export const MessageType = {
   Receipt: 6,
   Blocklist: 7,
   SettlementBatch: 8,
+  /** The signed issuer key set (spec/protocol.md §4.4, src/keyset.ts). */
+  SignedKeySet: 9,
 } as const;
 /** The name of a message type (a key of {@link MessageType}). */
 export type MessageTypeName = keyof typeof MessageType;
@@ -36,6 +38,8 @@ export const SigningTag = {
   Receipt: 'OFFPAY-V2-RECEIPT',
   Blocklist: 'OFFPAY-V2-BLOCKLIST',
   SettlementBatch: 'OFFPAY-V2-BATCH',
+  /** The signed issuer key set (spec/protocol.md §4.4). */
+  SignedKeySet: 'OFFPAY-V2-KEYSET',
 } as const;
 
 /** Length of a payment request's challenge, bytes. */

@@ -17,6 +17,8 @@ import { MemoryReaderStore } from '../reader/store.js';
 import type { CommandContext } from './framework.js';
 
 export const META_KEYSET = 'issuer.keyset';
+/** The last signed key set (message 9) loaded by `reader sync`: a served one older than it is refused. */
+export const META_SIGNED_KEYSET = 'issuer.keyset.signed';
 
 /** Read and validate a reader policy file. Throws `reader.bad_policy` naming the field. */
 export function loadPolicy(path: string): ReaderPolicy {
@@ -58,6 +60,15 @@ export function openReader(ctx: CommandContext, now: number): { reader: Reader; 
     store.close();
     throw e;
   }
+}
+
+/**
+ * The reader over an open store with another key set (a newer signed key set from `reader sync`). Throws
+ * `reader.bad_cert` when the set no longer certifies this reader; the caller stores the set only after this.
+ */
+export function readerWithKeys(ctx: CommandContext, now: number, store: SqliteReaderStore, keys: IssuerKeySet): Reader {
+  const files = loadReader(ctx.need('reader'));
+  return new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir) });
 }
 
 /** Create a reader database: a new journal with a fresh random journal id, and the issuer key set. */

@@ -8,9 +8,11 @@
  *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte). A
  *     batch counts as delivered only when the server answers ingested or duplicate (sent after its commit);
  *     rejected stops the sync with `sync.batch_rejected` and the server's reason: resending cannot help.
- *  4. GET /v1/keyset: compared with the key set the reader holds. It is not loaded from the network (a key
- *     set is not signed: loading it would let whoever answers the URL mint certificates); a difference is
- *     reported (`keysetChanged`) for the operator to install it from a trusted source.
+ *  4. GET /v1/keyset: a signed key set (message 9, src/keyset.ts), verified against the key set the reader
+ *     trusts (`issuerKeys`): signed by a key of THAT set, not future-dated, not older than the signed set
+ *     loaded last. Anything else stops the sync (`keyset.*`): a reader never takes keys that its trusted keys
+ *     did not sign. A newer set is returned (`keyset.outcome = 'newer'`) and handed to `reopen`, which stores
+ *     it and gives back the reader opened with it (the CLI does); the blocklist is then judged by the new set.
  *  5. GET /v1/blocklist: verified (issuer signature, key set held, not future-dated) by Reader.loadBlocklist
  *     and loaded when newer than the one held.
  * Every request is retried on a network error, a timeout, 429 or 5xx, with exponential backoff
@@ -19,7 +21,8 @@
  */
 import { toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
-import { encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
+import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
+import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
 import type { Reader } from './reader.js';
 
@@ -36,8 +39,12 @@ export interface SyncOptions {
   /** Per request timeout, ms (default 30,000). */
   requestTimeoutMs?: number;
   now?: number;
-  /** The key set the reader holds, compared with the server's (step 4); not compared when absent. */
-  issuerKeys?: IssuerKeySet;
+  /** The key set the reader trusts: the served key set must be signed by one of its keys (step 4). */
+  issuerKeys: IssuerKeySet;
+  /** The last signed key set loaded (its bytes): a served one must not be older (rollback). */
+  heldKeySet?: Uint8Array;
+  /** Called with a newer verified key set (and its signed bytes): store it and return the reader opened with it. */
+  reopen?: (keys: IssuerKeySet, signed: Uint8Array) => Reader | Promise<Reader>;
   fetch?: typeof fetch;
   log?: (line: string) => void;
 }
@@ -52,7 +59,8 @@ export interface SyncResult {
   sent: { batchSeq: number; outcome: 'ingested' | 'duplicate'; entries: number; doubleSpends: number }[];
   exported?: number;
   blocklist: { version: number; loaded: boolean };
-  keysetChanged: boolean;
+  /** The served key set: `unchanged` (it is the trusted one) or `newer` (verified; `loaded` when reopen took it). */
+  keyset: { outcome: 'newer' | 'unchanged'; issuedAt: number; keyIndex: number; loaded: boolean };
   /** Requests retried after a network error or 5xx. */
   retries: number;
 }
@@ -63,9 +71,15 @@ function opt(name: string, v: number | undefined, dflt: number, min: number, max
   return v;
 }
 
+/** Node/OpenSSL error codes of a certificate the client refuses (chain, name, dates). */
+export function isTlsTrustFailure(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncResult> {
+export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
+  let reader = initialReader;
   const attempts = opt('attempts', o.attempts, 8, 1, 100);
   const baseDelay = opt('baseDelayMs', o.baseDelayMs, 250, 1, 60_000);
   const maxDelay = opt('maxDelayMs', o.maxDelayMs, 8_000, 1, 600_000);
@@ -102,7 +116,11 @@ export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncRe
         }
         return { status: r.status, body, headers: r.headers };
       } catch (e) {
-        lastError = `${path}: ${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code ? ` (${(e as { cause: { code: string } }).cause.code})` : ''}`;
+        if (e instanceof OffpayError) throw e;
+        const code = (e as { cause?: { code?: unknown } }).cause?.code;
+        // A certificate the client does not trust is not a network fault: retrying cannot help.
+        if (typeof code === 'string' && isTlsTrustFailure(code)) throw new OffpayError('sync.tls_untrusted', `clearing at ${base.origin}: the server's TLS certificate is not trusted (${code}); give its CA with --ca`);
+        lastError = `${path}: ${(e as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`;
       }
     }
     throw new OffpayError('sync.unreachable', `clearing at ${base.origin} not reachable: ${lastError}`);
@@ -151,10 +169,20 @@ export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncRe
     throw new OffpayError('sync.batch_rejected', `batch ${n} of journal ${journalId} refused by clearing: ${reason}${(a.error as { message?: string } | undefined)?.message ? `: ${(a.error as { message: string }).message}` : ''}`, { batchSeq: n, reason });
   }
 
-  // 4. key set: compared, never loaded from the network
+  // 4. key set: verified against the trusted one, never taken unsigned
   const ks = await call('/v1/keyset');
   if (ks.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/keyset: HTTP ${ks.status}`);
-  const keysetChanged = o.issuerKeys !== undefined && toHex(encodeIssuerKeySet(o.issuerKeys)) !== toHex(ks.body);
+  let heldIssuedAt = 0;
+  if (o.heldKeySet) heldIssuedAt = decodeSignedKeySet(o.heldKeySet).issuedAt;
+  const kv = verifySignedKeySet(ks.body, { trusted: o.issuerKeys, now: o.now ?? Math.floor(Date.now() / 1000), heldIssuedAt });
+  let keysetLoaded = false;
+  if (kv.outcome === 'newer') {
+    o.log?.(`  key set issued at ${kv.signed.issuedAt} (signed by issuer key ${kv.signed.keyIndex}) is newer than the one held`);
+    if (o.reopen) {
+      reader = await o.reopen(kv.signed.keySet, ks.body);
+      keysetLoaded = true;
+    }
+  }
 
   // 5. blocklist: verified by the reader, loaded when newer
   const bl = await call('/v1/blocklist');
@@ -171,5 +199,5 @@ export async function syncReader(reader: Reader, o: SyncOptions): Promise<SyncRe
     reader.loadBlocklist(bl.body, o.now); // verifies the issuer signature; throws blocklist.* when it fails
     loaded = true;
   }
-  return { readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}), blocklist: { version, loaded }, keysetChanged, retries };
+  return { readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}), blocklist: { version, loaded }, keyset: { outcome: kv.outcome, issuedAt: kv.signed.issuedAt, keyIndex: kv.signed.keyIndex, loaded: keysetLoaded }, retries };
 }

@@ -5,9 +5,10 @@
  *   POST /v1/batches            application/cbor reader-signed batch -> {outcome, reason, readerId, journalId, batchSeq}
  *   GET  /v1/readers/{id}       per journal: highest batch seq held contiguously from 1, and its last entry seq
  *   GET  /v1/blocklist          newest signed blocklist (application/cbor), strong ETag, If-None-Match -> 304
- *   GET  /v1/keyset             issuer key set (application/cbor), strong ETag, If-None-Match -> 304
+ *   GET  /v1/keyset             issuer-signed key set (message 9, application/cbor), strong ETag, If-None-Match -> 304
  *   GET  /v1/payments/{hash}    payment state in the card gateway's terms (payments.ts)
  *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
+ *   GET  /v1/webhooks           operator only: outbox counts and the dead-lettered events (webhooks.ts)
  * Everything but the report authenticates itself by signatures (the batch by the reader certificate chained
  * to the issuer and the reader's signature; the blocklist by the issuer's), so no password is needed.
  *
@@ -20,15 +21,18 @@
  * committed (synchronous = FULL): an acknowledged batch survives a kill -9 of the server.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Clearing } from '../clearing/clearing.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
-import { encodeIssuerKeySet } from '../messages.js';
+import { signKeySet } from '../keyset.js';
 import { HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { paymentState } from './payments.js';
+import { checkTlsMaterial, type TlsMaterial } from './tls.js';
+import type { WebhookService } from './webhooks.js';
 
 export const MAX_URL_BYTES = 2048;
 export const MAX_HEADER_BYTES = 8192;
@@ -47,6 +51,10 @@ export interface ClearingServerOptions {
   blocklistCheckSeconds?: number;
   /** A new blocklist version is signed at least this often even when nothing changed (default 3,600; 1 .. 86,400). */
   blocklistRefreshSeconds?: number;
+  /** Signed webhooks (webhooks.ts): events are queued before the answer that caused them. */
+  webhooks?: WebhookService;
+  /** Serve HTTPS with this certificate chain and key (tls.ts, loadTlsMaterial); plain HTTP when absent. */
+  tls?: TlsMaterial;
   clock?: () => number;
   log?: (line: string) => void;
 }
@@ -107,12 +115,14 @@ class BlocklistIssuer {
     private readonly issuer: Issuer,
     private readonly checkSeconds: number,
     private readonly refreshSeconds: number,
+    private readonly webhooks: WebhookService | undefined,
   ) {}
 
   current(now: number): Uint8Array {
     if (this.held && now - this.checkedAt < this.checkSeconds && now - this.held.issuedAt < this.refreshSeconds) return this.held.bytes;
     this.checkedAt = now;
     this.clearing.blockOverAllowance(now);
+    this.webhooks?.afterBlocklist(this.clearing);
     const h = createHash('sha256');
     for (const id of this.clearing.blockedWalletIds()) h.update(id);
     const setDigest = h.digest('hex');
@@ -121,6 +131,16 @@ class BlocklistIssuer {
     this.held = { bytes: r.bytes, version: r.version, issuedAt: now, setDigest };
     return r.bytes;
   }
+}
+
+/**
+ * The signed key set served at GET /v1/keyset (spec/clearing-api.md §2.3): the issuer's key set signed at start
+ * with its OLDEST valid key (lowest index valid now), the one readers provisioned before a rotation hold.
+ */
+export function signedKeySetOf(issuer: Issuer, now: number): Uint8Array {
+  const signer = issuer.keys.filter((k) => k.notBefore <= now && now <= k.notAfter).sort((a, b) => a.keyIndex - b.keyIndex)[0];
+  if (!signer) throw new OffpayError('api.no_issuer_key', `no issuer key is valid at ${now}: the key set cannot be signed`);
+  return signKeySet(signer, issuer.keySet(), now).bytes;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
@@ -133,11 +153,12 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     o.issuer,
     bounded('blocklistCheckSeconds', o.blocklistCheckSeconds, 60, 0, 86_400),
     bounded('blocklistRefreshSeconds', o.blocklistRefreshSeconds, 3_600, 1, 86_400),
+    o.webhooks,
   );
   if (o.issuer.issuerId !== o.clearing.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${o.issuer.issuerId} is not the clearing's issuer ${o.clearing.issuerKeys.issuerId}`);
   if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
   const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
-  const keyset = encodeIssuerKeySet(o.issuer.keySet());
+  const keyset = signedKeySetOf(o.issuer, clock());
   o.clearing.indexPayments();
 
   const postBatch: Handler = async (req, res) => {
@@ -145,6 +166,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a batch is sent as application/cbor', true);
     const bytes = await readBody(req, o.clearing.maxBatchBytes, bodyTimeoutMs, 'clearing.too_large');
     const r = o.clearing.ingest(bytes); // returns after the commit
+    // Events are queued (durably) before the answer: a crash in between loses no event, because the reader,
+    // unanswered, resends the batch and the duplicate derives the same events (same ids) again.
+    if (o.webhooks && r.outcome !== 'rejected') o.webhooks.afterBatch(o.clearing, bytes);
     const answer = {
       outcome: r.outcome,
       reason: r.error?.code ?? null,
@@ -181,7 +205,17 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     }
     send(res, 200, o.clearing.report());
   };
+  const getWebhooks: Handler = (req, res) => {
+    if (!checkBearer(req.headers.authorization, o.operatorToken)) {
+      sendError(res, new HttpError(401, 'api.unauthorized', 'the webhook status needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
+      return;
+    }
+    if (!o.webhooks) throw new HttpError(404, 'api.not_found', 'webhooks are not configured on this server');
+    const dead = o.webhooks.outbox.dead(100).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
+    send(res, 200, { url: o.webhooks.url.href, counts: o.webhooks.outbox.counts(), dead });
+  };
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
+    { re: /^\/v1\/webhooks$/, methods: { GET: getWebhooks } },
     { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
     { re: /^\/v1\/readers\/([0-9]{1,16})$/, methods: { GET: getReader } },
     { re: /^\/v1\/blocklist$/, methods: { GET: (req, res) => sendBytes(req, res, lists.current(clock()), {}) } },
@@ -211,7 +245,10 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   };
 
   // connectionsCheckingInterval: how often node enforces headersTimeout and requestTimeout (default 30 s).
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
+  const httpOptions: ServerOptions = { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+  if (o.tls) checkTlsMaterial(o.tls);
+  // node:https takes the same request handling options; TLS handshakes must finish within the headers deadline.
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -221,7 +258,10 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       o.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
       sendError(res, new HttpError(500, 'api.internal', 'internal error', true));
     });
-  });
+  };
+  const server: Server = o.tls
+    ? createHttpsServer({ ...httpOptions, cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: headersTimeoutMs }, listener)
+    : createServer(httpOptions, listener);
   // Malformed requests and oversized headers never reach a handler: answer (node's 400/431) and drop.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();

@@ -144,7 +144,7 @@ describe('clearing serve killed during ingest', () => {
         for (let attempt = 0; ; attempt++) {
           const node = nodes[(lane + attempt) % nodes.length]!;
           try {
-            await syncReader(r.reader, { url: node.url, now: nowSec(), fetch: watching(r.readerId), log: noteRetry, attempts: 4, baseDelayMs: 50, maxDelayMs: 400, deadlineMs: 20_000, requestTimeoutMs: 20_000 });
+            await syncReader(r.reader, { url: node.url, issuerKeys: pop.issuer.keySet(), now: nowSec(), fetch: watching(r.readerId), log: noteRetry, attempts: 4, baseDelayMs: 50, maxDelayMs: 400, deadlineMs: 20_000, requestTimeoutMs: 20_000 });
             return;
           } catch (e) {
             if ((e as { code?: string }).code !== 'sync.unreachable') throw e;

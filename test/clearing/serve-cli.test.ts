@@ -79,7 +79,7 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
       const first = await run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', url, `--now=${T0 + 60}`, '--json');
       expect(first.err).toBe("");
       expect(first.code).toBe(0);
-      expect(JSON.parse(first.out)).toMatchObject({ ok: true, heldBefore: 0, held: 1, exported: 1, sent: [{ batchSeq: 1, outcome: 'ingested', entries: 2 }], blocklist: { loaded: true }, keysetChanged: false });
+      expect(JSON.parse(first.out)).toMatchObject({ ok: true, heldBefore: 0, held: 1, exported: 1, sent: [{ batchSeq: 1, outcome: 'ingested', entries: 2 }], blocklist: { loaded: true }, keyset: { outcome: 'unchanged', loaded: false } });
       const second = await run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', url, `--now=${T0 + 60}`, '--json');
       expect(JSON.parse(second.out)).toMatchObject({ heldBefore: 1, held: 1, sent: [] });
       const status = await run('reader', 'status', '--reader', p('vm'), '--db', p('vm.db'), `--now=${T0 + 60}`, '--json');

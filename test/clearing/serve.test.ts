@@ -348,12 +348,12 @@ describe('reader sync', () => {
     const { server, url } = await startServer(clearing);
     try {
       const r = await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() });
-      expect(r).toMatchObject({ heldBefore: 0, held: 31, exported: 31, keysetChanged: false, blocklist: { loaded: true } });
+      expect(r).toMatchObject({ heldBefore: 0, held: 31, exported: 31, keyset: { outcome: 'unchanged', loaded: false }, blocklist: { loaded: true } });
       expect(r.sent.map((s) => s.batchSeq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
       direct.ingest(v.r.exportBatch(31).bytes);
       expect({ ...(json(clearing.report()) as object), blocklist: null }).toEqual({ ...(json(direct.report()) as object), blocklist: null });
       expect(clearing.report().settlement[0]).toMatchObject({ operatorId: 90, count: 61, gross: 30n * 500n + 400n });
-      const again = await syncReader(v.r, { url, now: NOW + 3600 });
+      const again = await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() });
       expect(again).toMatchObject({ heldBefore: 31, held: 31, sent: [], blocklist: { loaded: false } });
       expect(again.exported).toBeUndefined();
     } finally {
@@ -367,12 +367,12 @@ describe('reader sync', () => {
     await stop(probe.server);
     const v = vending(601);
     await sell(v, makeWallet(issuer, 'serve', 'r'), 1, 100);
-    await expect(syncReader(v.r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, attempts: 3, baseDelayMs: 10 })).rejects.toMatchObject({ code: 'sync.unreachable' });
+    await expect(syncReader(v.r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 3, baseDelayMs: 10 })).rejects.toMatchObject({ code: 'sync.unreachable' });
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
     let server: Server | undefined;
     const later = setTimeout(() => void startServer(clearing, { port }).then((s) => (server = s.server)), 400);
     try {
-      const r = await syncReader(v.r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, baseDelayMs: 100, attempts: 10, deadlineMs: 20_000 });
+      const r = await syncReader(v.r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, issuerKeys: issuer.keySet(), baseDelayMs: 100, attempts: 10, deadlineMs: 20_000 });
       expect(r.retries).toBeGreaterThan(0);
       expect(r.sent).toEqual([{ batchSeq: 1, outcome: 'ingested', entries: 1, doubleSpends: 0 }]);
     } finally {
@@ -388,7 +388,7 @@ describe('reader sync', () => {
       const v = vending(701);
       const w = makeWallet(issuer, 'serve', 'big');
       for (let i = 1; i <= 6; i++) await sell(v, w, i, 100);
-      await expect(syncReader(v.r, { url, now: NOW + 3600 })).rejects.toMatchObject({ code: 'sync.batch_rejected', detail: { batchSeq: 1, reason: 'clearing.too_large' } });
+      await expect(syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() })).rejects.toMatchObject({ code: 'sync.batch_rejected', detail: { batchSeq: 1, reason: 'clearing.too_large' } });
     } finally {
       await stop(server);
     }
@@ -427,12 +427,12 @@ describe('reader sync', () => {
         if (init?.method === 'POST' && r.status === 200) acked++;
         return r;
       };
-      await expect(syncReader(readers[0]!.r, { url: s.url, now: NOW + 3600, fetch: killing, attempts: 2, baseDelayMs: 10 })).rejects.toMatchObject({ code: 'sync.unreachable' });
+      await expect(syncReader(readers[0]!.r, { url: s.url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: killing, attempts: 2, baseDelayMs: 10 })).rejects.toMatchObject({ code: 'sync.unreachable' });
       expect(acked).toBe(5);
       s = await start(); // same database, a new port
       const held = (await (await fetch(`${s.url}/v1/readers/101`)).json()) as { journals: { batchSeq: number }[] };
       expect(held.journals[0]!.batchSeq).toBeGreaterThanOrEqual(5); // every acknowledged batch survived
-      for (const v of readers) expect((await syncReader(v.r, { url: s.url, now: NOW + 3600 })).held).toBe(8);
+      for (const v of readers) expect((await syncReader(v.r, { url: s.url, now: NOW + 3600, issuerKeys: issuer.keySet() })).held).toBe(8);
       const report = await (await fetch(`${s.url}/v1/report`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
       // Equal but for the blocklist version: the syncs fetched (and so issued) blocklists.
       expect({ ...(report as object), blocklist: null }).toEqual({ ...(json(direct.report()) as object), blocklist: null });

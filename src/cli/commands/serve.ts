@@ -9,26 +9,42 @@ import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
-import { loadOrCreateOperatorToken } from '../../server/operator.js';
+import { loadOrCreateOperatorToken, loadOrCreateSecretFile } from '../../server/operator.js';
+import { SqliteWebhookOutbox } from '../../server/outbox.js';
+import { checkWebhookUrl, WebhookService } from '../../server/webhooks.js';
+import { loadTlsMaterial } from '../../server/tls.js';
+import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, UsageError, type Command } from '../framework.js';
-import { META_KEYSET, openReader } from '../reader-open.js';
+import { encodeIssuerKeySet } from '../../messages.js';
+import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../reader-open.js';
 
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--operator-token-file F]',
+  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F]]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { type: 'string', arg: 'CLEARING.db', help: 'clearing database (created on first use)' },
     host: { type: 'string', arg: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
     port: { type: 'string', arg: 'N', help: 'port (0 = any free port)', default: '8080' },
+    'tls-cert': { type: 'string', arg: 'F', help: 'serve HTTPS: certificate chain, PEM (with --tls-key)' },
+    'tls-key': { type: 'string', arg: 'F', help: 'serve HTTPS: private key of the certificate, PEM (with --tls-cert)' },
     'operator-token-file': { type: 'string', arg: 'F', help: 'operator credential (64 hex digits, mode 0600; created when missing; default CLEARING.db.operator-token)' },
+    'webhook-url': { type: 'string', arg: 'URL', help: 'send signed events (charge.complete, wallet.blocklisted) to this http(s) URL' },
+    'webhook-secret-file': { type: 'string', arg: 'F', help: 'webhook HMAC secret (64 hex digits, mode 0600; created when missing; default CLEARING.db.webhook-secret)' },
+    'webhook-max-attempts': { type: 'string', arg: 'N', help: 'tries per event before it is dead-lettered (default 20)' },
+    'webhook-retry-base-ms': { type: 'string', arg: 'MS', help: 'first webhook retry delay, doubled per try with jitter (default 1000)' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
   },
-  details: `Prints "listening on http://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
+  details: `Prints "listening on http(s)://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
+With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); a missing, oversized or non-PEM file, or a
+key that is not the certificate's, is api.bad_tls (exit 2).
+With --webhook-url, events wait in a durable outbox (CLEARING.db.webhooks) and are POSTed at least once,
+signed "Offpay-Signature: t=..,v1=.." (HMAC-SHA256 of "t.body" with the secret file's 64 hex digits as key);
+GET /v1/webhooks (operator credential) lists the outbox counts and dead-lettered events.
 Every answer to POST /v1/batches is sent after the batch's database commit. GET /v1/report needs
 "Authorization: Bearer <credential>" with the credential from the operator token file.`,
   async run(ctx) {
@@ -38,14 +54,41 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
     const bodyTimeoutMs = parseUint('body-timeout-ms', ctx.opt('body-timeout-ms'), 600_000);
     const check = parseUint('blocklist-check-seconds', ctx.opt('blocklist-check-seconds'), 86_400);
+    const certPath = ctx.opt('tls-cert');
+    const keyPath = ctx.opt('tls-key');
+    if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    const tls = certPath !== undefined && keyPath !== undefined ? loadTlsMaterial(certPath, keyPath) : undefined;
+    const scheme = tls ? 'https' : 'http';
     const tokenFile = ctx.opt('operator-token-file') ?? `${db}.operator-token`;
     const { token, created } = loadOrCreateOperatorToken(tokenFile);
+    const webhookUrl = ctx.opt('webhook-url');
+    const hookAttempts = parseUint('webhook-max-attempts', ctx.opt('webhook-max-attempts'), 100);
+    const hookBase = parseUint('webhook-retry-base-ms', ctx.opt('webhook-retry-base-ms'), 3_600_000);
+    if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
+    if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl);
+    const secretFile = ctx.opt('webhook-secret-file') ?? `${db}.webhook-secret`;
+    const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
     const clearing = new Clearing({ path: db, issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
+    let webhooks: WebhookService | undefined;
     try {
+      if (webhookUrl !== undefined && secret) {
+        webhooks = new WebhookService({
+          url: webhookUrl,
+          secret: secret.token,
+          outbox: new SqliteWebhookOutbox(`${db}.webhooks`),
+          ...(hookAttempts !== undefined ? { maxAttempts: hookAttempts } : {}),
+          ...(hookBase !== undefined ? { baseDelayMs: hookBase } : {}),
+          log: (l) => ctx.out(l),
+        });
+        webhooks.start(); // resumes what a previous run left undelivered
+        ctx.out(`webhooks to ${webhooks.url.href}, secret ${secret.created ? 'created in' : 'read from'} ${secretFile}, outbox ${db}.webhooks`);
+      }
       const server = createClearingServer({
         clearing,
         issuer,
         operatorToken: token,
+        ...(tls ? { tls } : {}),
+        ...(webhooks ? { webhooks } : {}),
         ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}),
         ...(check !== undefined ? { blocklistCheckSeconds: check } : {}),
         log: (l) => ctx.out(l),
@@ -57,8 +100,8 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       const a = server.address() as AddressInfo;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
       ctx.out(`operator credential ${created ? 'created in' : 'read from'} ${tokenFile}`);
-      ctx.out(`listening on http://${host}:${a.port}`);
-      ctx.emit({ ok: true, url: `http://${host}:${a.port}`, operatorTokenFile: tokenFile });
+      ctx.out(`listening on ${scheme}://${host}:${a.port}`);
+      ctx.emit({ ok: true, url: `${scheme}://${host}:${a.port}`, operatorTokenFile: tokenFile });
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
@@ -71,6 +114,10 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       });
       return EXIT_OK;
     } finally {
+      if (webhooks) {
+        await webhooks.stop();
+        webhooks.outbox.close();
+      }
       clearing.close();
     }
   },
@@ -78,19 +125,22 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
 
 const sync: Command = {
   name: 'reader sync',
-  summary: 'upload every batch the clearing service lacks, then fetch and load the newest blocklist (exit 0 when in sync)',
-  usage: '--reader READER --db READER.db --url URL [--attempts N] [--deadline-ms MS] [--now TIME]',
+  summary: 'upload every batch the clearing service lacks, then fetch, verify and load the newest signed key set and blocklist (exit 0 when in sync)',
+  usage: '--reader READER --db READER.db --url URL [--ca F] [--attempts N] [--deadline-ms MS] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (offpay reader new)' },
     db: { type: 'string', arg: 'READER.db', help: 'reader database' },
-    url: { type: 'string', arg: 'URL', help: 'clearing service, e.g. http://127.0.0.1:8080' },
+    url: { type: 'string', arg: 'URL', help: 'clearing service, e.g. http://127.0.0.1:8080 or https://clearing.example' },
+    ca: { type: 'string', arg: 'F', help: 'https: trust only this CA certificate (PEM) for the server, instead of the default roots' },
     policy: { type: 'string', arg: 'FILE', help: 'reader policy JSON (default READER/policy.json if present)' },
     attempts: { type: 'string', arg: 'N', help: 'tries per request on network errors and 5xx (default 8)' },
     'deadline-ms': { type: 'string', arg: 'MS', help: 'give up after this long (default 120000)' },
     'retry-base-ms': { type: 'string', arg: 'MS', help: 'first retry delay, doubled each retry (default 250)' },
     now: { type: 'string', arg: 'TIME', help: 'the reader clock, unix seconds or ISO 8601 (default: system time)' },
   },
-  details: `Exit codes: 0 in sync; 2 a batch was refused by clearing (sync.batch_rejected with the server's reason:
+  details: `The served key set is loaded only when an issuer key the reader already trusts signed it, it is not
+future-dated and not older than the one loaded last; otherwise the sync stops with keyset.* (exit 2).
+Exit codes: 0 in sync; 2 a batch was refused by clearing (sync.batch_rejected with the server's reason:
 resending cannot help, the operator must look), clearing unreachable after the retries (sync.unreachable),
 or a usage error. Run it again at any time: it resumes.`,
   async run(ctx) {
@@ -100,13 +150,27 @@ or a usage error. Run it again at any time: it resumes.`,
     const deadlineMs = parseUint('deadline-ms', ctx.opt('deadline-ms'), 86_400_000);
     const baseDelayMs = parseUint('retry-base-ms', ctx.opt('retry-base-ms'), 60_000);
     if (attempts === 0) throw new UsageError('--attempts must be at least 1');
+    const caPath = ctx.opt('ca');
+    const ca = caPath !== undefined ? loadCaFile(caPath) : undefined;
+    if (ca && !/^https:/i.test(url)) throw new UsageError('--ca is for an https:// URL');
     const { reader, store } = openReader(ctx, now);
     try {
-      const keys = store.transact((tx) => tx.getMeta(META_KEYSET));
+      const held = store.transact((tx) => ({ keys: tx.getMeta(META_KEYSET), signed: tx.getMeta(META_SIGNED_KEYSET) }));
+      if (!held.keys) throw new OffpayError('reader.corrupt_store', 'the reader database holds no issuer key set (offpay reader init stores it)');
       const r = await syncReader(reader, {
         url,
         now,
-        ...(keys ? { issuerKeys: decodeIssuerKeySet(keys) } : {}),
+        issuerKeys: decodeIssuerKeySet(held.keys),
+        ...(held.signed && held.signed.length ? { heldKeySet: held.signed } : {}),
+        reopen: (keys, signed) => {
+          const next = readerWithKeys(ctx, now, store, keys); // reader.bad_cert if the new set drops this reader's key
+          store.transact((tx) => {
+            tx.putMeta(META_KEYSET, encodeIssuerKeySet(keys));
+            tx.putMeta(META_SIGNED_KEYSET, signed);
+          });
+          return next;
+        },
+        ...(ca ? { fetch: caFetch(ca) } : {}),
         ...(attempts !== undefined ? { attempts } : {}),
         ...(deadlineMs ? { deadlineMs } : {}),
         ...(baseDelayMs ? { baseDelayMs } : {}),
@@ -116,7 +180,7 @@ or a usage error. Run it again at any time: it resumes.`,
         `reader ${r.readerId} journal ${r.journalId}: clearing held ${r.heldBefore} batches, now ${r.held}${r.exported ? ` (batch ${r.exported} exported)` : ''}; ` +
           `blocklist version ${r.blocklist.version}${r.blocklist.loaded ? ' loaded' : ' already held'}${r.retries ? `; ${r.retries} retries` : ''}`,
       );
-      if (r.keysetChanged) ctx.out('WARNING: the clearing serves another issuer key set; install it from a trusted source with --issuer (it is not loaded from the network)');
+      if (r.keyset.loaded) ctx.out(`issuer key set issued at ${r.keyset.issuedAt} (signed by issuer key ${r.keyset.keyIndex}, which this reader trusted) loaded`);
       ctx.emit({ ok: true, ...r });
       return EXIT_OK;
     } finally {

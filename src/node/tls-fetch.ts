@@ -1,0 +1,80 @@
+/**
+ * `reader sync --ca F`: HTTPS to a clearing whose certificate chains to a private CA (spec/clearing-api.md
+ * §1.1). Node's global fetch cannot be given a CA without the undici package, so this is the small subset of
+ * fetch that src/reader/sync.ts uses (method, headers, body, signal; status, headers, arrayBuffer) over
+ * node:https with `ca` set: ONLY that CA is trusted for this connection (not the default roots), and the
+ * host name is checked against the certificate as usual. An answer body is bounded by MAX_ANSWER_BYTES.
+ *
+ * Without --ca, sync uses the global fetch, which trusts Node's bundled root store (plus
+ * NODE_EXTRA_CA_CERTS).
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { request } from 'node:https';
+import { OffpayError } from '../../base/errors.js';
+
+/** Largest CA file read, bytes. */
+export const MAX_CA_BYTES = 1024 * 1024;
+/** Largest answer body read, bytes: the largest blocklist (MAX_BLOCKLIST_BYTES, 64,001,024) with room to spare. */
+export const MAX_ANSWER_BYTES = 80 * 1024 * 1024;
+
+/** Read a PEM file of one or more CA certificates. Throws `sync.bad_ca` (missing, too large, not a certificate). */
+export function loadCaFile(path: string): Buffer {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    size = st.size;
+  } catch (e) {
+    throw new OffpayError('sync.bad_ca', `CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (size > MAX_CA_BYTES) throw new OffpayError('sync.bad_ca', `CA file ${path} is ${size} bytes, over the limit of ${MAX_CA_BYTES}`);
+  const pem = readFileSync(path);
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new OffpayError('sync.bad_ca', `CA file ${path} holds no PEM certificate`);
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new OffpayError('sync.bad_ca', `CA file ${path}: a certificate does not parse: ${(e as Error).message}`);
+    }
+  }
+  return pem;
+}
+
+/** A fetch (the subset sync uses) that trusts only `ca` for https:// URLs. */
+export function caFetch(ca: Buffer): typeof fetch {
+  const f = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(input instanceof Request ? input.url : input);
+      if (url.protocol !== 'https:') return reject(new OffpayError('sync.bad_url', '--ca is for https:// URLs'));
+      const headers: Record<string, string> = {};
+      new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+      const body = init.body === undefined || init.body === null ? undefined : Buffer.from(init.body as Uint8Array);
+      if (body) headers['content-length'] = String(body.length);
+      const req = request(url, { method: init.method ?? 'GET', headers, ca, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        res.on('data', (c: Buffer) => {
+          total += c.length;
+          if (total > MAX_ANSWER_BYTES) {
+            res.destroy();
+            reject(new OffpayError('sync.bad_answer', `an answer passed ${MAX_ANSWER_BYTES} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+          const status = res.statusCode ?? 0;
+          const bytes = Buffer.concat(chunks, total);
+          resolve(new Response(status === 204 || status === 304 ? null : bytes, { status, headers: h }));
+        });
+      });
+      req.on('error', (e) => reject(Object.assign(new TypeError('fetch failed'), { cause: e })));
+      req.end(body);
+    });
+  return f as typeof fetch;
+}

@@ -1,0 +1,104 @@
+/**
+ * The durable webhook outbox (spec/clearing-api.md §9.3): events waiting for delivery, written before the
+ * answer that caused them and kept until a receiver took them or they were dead-lettered. `WebhookOutbox` is
+ * the interface an engine implements (a PostgreSQL table later); `SqliteWebhookOutbox` keeps it in its own
+ * small SQLite file next to the clearing database (CLEARING.db.webhooks), so the clearing's schema is not
+ * touched.
+ *
+ * Event ids are deterministic (events.ts), and `add` ignores an id already held: deriving the same event
+ * twice (a batch resent after a crash between the clearing commit and the outbox write) queues it once.
+ *
+ *   CREATE TABLE events(
+ *     id TEXT PRIMARY KEY,          -- evt_ + 32 hex digits
+ *     type TEXT NOT NULL,
+ *     body BLOB NOT NULL,           -- the exact JSON bytes every delivery sends (and signs)
+ *     created INTEGER NOT NULL,     -- unix seconds
+ *     state TEXT NOT NULL,          -- pending | delivered | dead
+ *     attempts INTEGER NOT NULL,    -- deliveries tried
+ *     next_at INTEGER NOT NULL,     -- unix ms of the next try (pending)
+ *     last_error TEXT)              -- the last failure (HTTP status or network error)
+ */
+import { openSqliteDatabase, type SqliteDatabase } from '../node/sqlite.js';
+
+/** One queued event. */
+export interface OutboxEvent {
+  id: string;
+  type: string;
+  /** The JSON body, byte for byte as sent. */
+  body: Uint8Array;
+  created: number;
+  state: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  /** Unix ms of the next try. */
+  nextAt: number;
+  lastError: string | null;
+}
+
+/** Where undelivered events wait (at least once: nothing leaves it before a receiver answered 2xx). */
+export interface WebhookOutbox {
+  /** Queue events (ids already held are ignored); returns how many were new. Durable when it returns. */
+  add(events: { id: string; type: string; body: Uint8Array; created: number }[], nowMs: number): number;
+  /** Up to `limit` pending events due at `nowMs`, oldest first. */
+  due(nowMs: number, limit: number): OutboxEvent[];
+  /** The earliest next_at of a pending event, or undefined. */
+  nextDue(): number | undefined;
+  delivered(id: string, attempts: number): void;
+  /** A failed try: schedule the next at `nextAt`, or dead-letter it (`dead`). */
+  failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): void;
+  /** Dead-lettered events, newest first (at most `limit`). */
+  dead(limit: number): OutboxEvent[];
+  /** Counts by state. */
+  counts(): { pending: number; delivered: number; dead: number };
+  get(id: string): OutboxEvent | undefined;
+  close(): void;
+}
+
+interface Row { id: string; type: string; body: Uint8Array; created: number; state: OutboxEvent['state']; attempts: number; next_at: number; last_error: string | null }
+const fromRow = (r: Row): OutboxEvent => ({ id: r.id, type: r.type, body: new Uint8Array(r.body), created: r.created, state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error });
+
+/** The outbox in its own SQLite file (WAL, synchronous FULL: an added event survives a kill -9). */
+export class SqliteWebhookOutbox implements WebhookOutbox {
+  private readonly db: SqliteDatabase;
+  constructor(path: string) {
+    this.db = openSqliteDatabase('clearing', path);
+    if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS events(
+      id TEXT PRIMARY KEY, type TEXT NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
+      state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
+    this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
+  }
+  add(events: { id: string; type: string; body: Uint8Array; created: number }[], nowMs: number): number {
+    if (!events.length) return 0;
+    const ins = this.db.prepare("INSERT OR IGNORE INTO events(id, type, body, created, state, attempts, next_at, last_error) VALUES (?, ?, ?, ?, 'pending', 0, ?, NULL)");
+    return this.db.transaction(() => events.reduce((n, e) => n + ins.run(e.id, e.type, e.body, e.created, nowMs).changes, 0))();
+  }
+  due(nowMs: number, limit: number): OutboxEvent[] {
+    return (this.db.prepare("SELECT * FROM events WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, rowid LIMIT ?").all(nowMs, limit) as Row[]).map(fromRow);
+  }
+  nextDue(): number | undefined {
+    const r = this.db.prepare("SELECT MIN(next_at) AS t FROM events WHERE state = 'pending'").get() as { t: number | null };
+    return r.t ?? undefined;
+  }
+  delivered(id: string, attempts: number): void {
+    this.db.prepare("UPDATE events SET state = 'delivered', attempts = ?, last_error = NULL WHERE id = ?").run(attempts, id);
+  }
+  failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): void {
+    this.db.prepare('UPDATE events SET state = ?, attempts = ?, last_error = ?, next_at = ? WHERE id = ?').run(dead ? 'dead' : 'pending', attempts, error.slice(0, 500), nextAt, id);
+  }
+  dead(limit: number): OutboxEvent[] {
+    return (this.db.prepare("SELECT * FROM events WHERE state = 'dead' ORDER BY rowid DESC LIMIT ?").all(limit) as Row[]).map(fromRow);
+  }
+  counts(): { pending: number; delivered: number; dead: number } {
+    const c = { pending: 0, delivered: 0, dead: 0 };
+    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM events GROUP BY state').all() as { state: keyof typeof c; n: number }[]) c[r.state] = r.n;
+    return c;
+  }
+  get(id: string): OutboxEvent | undefined {
+    const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+  close(): void {
+    this.db.close();
+  }
+}

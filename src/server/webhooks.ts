@@ -1,0 +1,263 @@
+/**
+ * Signed webhooks from the clearing service to the merchant system (spec/clearing-api.md §9): events derived
+ * from what clearing committed, queued in a durable outbox (outbox.ts) BEFORE the answer that caused them,
+ * and delivered at least once by a worker with exponential backoff and jitter, each delivery signed
+ * (webhook-signature.ts) and carrying its event id as idempotency key.
+ *
+ * Events (version 1):
+ *   charge.complete     a token's payment state became `successful` (payments.ts): after the batch that
+ *                       settles it (a sale, or a trip's tap-out) is committed; once per token.
+ *   wallet.blocklisted  a wallet joined the clearing blocklist (double spend, or over its allowance); once per wallet.
+ *   (charge.refunded is reserved for refunds, which this version does not have.)
+ *
+ * Event id = "evt_" + the first 16 bytes, hex, of SHA-256("offpay-webhook-v1:" + type + ":" + subject), subject
+ * the token hash or wallet id in lower-case hex: the same fact always makes the same id, so re-deriving it
+ * (a batch resent after a crash between the clearing commit and the outbox write) queues nothing new, and a
+ * receiver drops a second delivery of an id it already processed.
+ *
+ * Delivery: POST to the one configured URL, body the stored JSON bytes, headers Content-Type, Offpay-Event-Id,
+ * Idempotency-Key (= the event id), Offpay-Event-Type, Offpay-Signature; redirects are not followed. A 2xx
+ * answer within requestTimeoutMs delivers; anything else (status, redirect, network error, timeout) is a failed
+ * try k (1-based), retried after min(maxDelayMs, baseDelayMs x 2^(k-1)) x (0.5 + 0.5 x random) ms; after
+ * maxAttempts tries the event is dead-lettered: kept in the outbox with its last error, logged, and listed by
+ * GET /v1/webhooks (operator). Events go out one at a time, oldest due first.
+ */
+import { createHash } from 'node:crypto';
+import type { Clearing } from '../clearing/clearing.js';
+import { sha256 } from '../crypto.js';
+import { fromHex, toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
+import { decodeBatch } from '../reader/batch.js';
+import type { WebhookOutbox } from './outbox.js';
+import { paymentState } from './payments.js';
+import { signatureHeader } from './webhook-signature.js';
+
+/** Event types sent in this version. */
+export const WEBHOOK_EVENT_TYPES = ['charge.complete', 'wallet.blocklisted'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** The deterministic id of the event of `type` about `subject` (lower-case hex). */
+export function eventId(type: string, subject: string): string {
+  return 'evt_' + createHash('sha256').update(`offpay-webhook-v1:${type}:${subject}`, 'utf8').digest('hex').slice(0, 32);
+}
+
+export interface WebhookOptions {
+  /** The merchant endpoint: http(s), at most 2,048 bytes, no user:password part. */
+  url: string;
+  /** The shared secret: 64 lower-case hex digits (its ASCII bytes are the HMAC key). */
+  secret: string;
+  outbox: WebhookOutbox;
+  /** Tries per event before it is dead-lettered (default 20; 1 .. 100). */
+  maxAttempts?: number;
+  /** First retry delay, ms (default 1,000; 1 .. 3,600,000). */
+  baseDelayMs?: number;
+  /** Retry delay cap, ms (default 3,600,000; 1 .. 86,400,000). */
+  maxDelayMs?: number;
+  /** Per delivery deadline, ms (default 10,000; 100 .. 120,000). */
+  requestTimeoutMs?: number;
+  /** How often the worker looks for due events when it was not woken, ms (default 1,000; 10 .. 60,000). */
+  pollMs?: number;
+  /** Unix seconds (the signature's t and the events' created). */
+  clock?: () => number;
+  /** Unix ms (scheduling). */
+  nowMs?: () => number;
+  random?: () => number;
+  fetch?: typeof fetch;
+  log?: (line: string) => void;
+}
+
+function bounded(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('api.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+/** Check a webhook URL; throws `api.bad_webhook_url`. */
+export function checkWebhookUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new OffpayError('api.bad_webhook_url', `'${url.slice(0, 100)}' is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OffpayError('api.bad_webhook_url', 'a webhook URL is http:// or https://');
+  if (Buffer.byteLength(url) > 2048) throw new OffpayError('api.bad_webhook_url', 'a webhook URL is at most 2,048 bytes');
+  if (u.username || u.password) throw new OffpayError('api.bad_webhook_url', 'a webhook URL carries no user or password (deliveries are signed instead)');
+  return u;
+}
+
+/** The retry delay after failed try k (1-based), before jitter: min(max, base x 2^(k-1)). */
+export function backoffMs(k: number, baseDelayMs: number, maxDelayMs: number): number {
+  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(k - 1, 40));
+}
+
+const JSON_BIGINT = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
+const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, JSON_BIGINT));
+
+/** Events, outbox and the delivery worker of one clearing server. */
+export class WebhookService {
+  readonly url: URL;
+  private readonly o: Required<Pick<WebhookOptions, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'requestTimeoutMs' | 'pollMs'>>;
+  private readonly clock: () => number;
+  private readonly nowMs: () => number;
+  private readonly random: () => number;
+  private readonly doFetch: typeof fetch;
+  private readonly blockedQueued = new Set<string>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private inflight: AbortController | undefined;
+
+  constructor(private readonly opts: WebhookOptions) {
+    this.url = checkWebhookUrl(opts.url);
+    if (!/^[0-9a-f]{64}$/.test(opts.secret)) throw new OffpayError('api.bad_webhook_secret', 'the webhook secret must be 64 lower-case hex digits');
+    this.o = {
+      maxAttempts: bounded('maxAttempts', opts.maxAttempts, 20, 1, 100),
+      baseDelayMs: bounded('baseDelayMs', opts.baseDelayMs, 1_000, 1, 3_600_000),
+      maxDelayMs: bounded('maxDelayMs', opts.maxDelayMs, 3_600_000, 1, 86_400_000),
+      requestTimeoutMs: bounded('requestTimeoutMs', opts.requestTimeoutMs, 10_000, 100, 120_000),
+      pollMs: bounded('pollMs', opts.pollMs, 1_000, 10, 60_000),
+    };
+    this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.doFetch = opts.fetch ?? fetch;
+  }
+
+  get outbox(): WebhookOutbox {
+    return this.opts.outbox;
+  }
+
+  // ---- events ----------------------------------------------------------------------------------------
+
+  /**
+   * After a batch was committed (ingested or duplicate): queue charge.complete for every token it names that is
+   * now successful, and wallet.blocklisted for every newly blocked wallet. Returns how many events were new.
+   */
+  afterBatch(clearing: Clearing, batchBytes: Uint8Array): number {
+    const hashes = new Set<string>();
+    for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
+    const now = this.clock();
+    const events: { id: string; type: string; body: Uint8Array; created: number }[] = [];
+    for (const h of hashes) {
+      const facts = clearing.paymentFacts(fromHex(h));
+      if (!facts) continue;
+      const st = paymentState(h, facts);
+      if (st.state !== 'successful') continue;
+      const id = eventId('charge.complete', h);
+      const e = st.evidence.entry;
+      const data = { tokenHash: h, amount: st.amount, currency: st.currency, operatorId: st.operatorId, settledAs: st.settledAs, walletBlocked: st.walletBlocked, entry: e ? { readerId: e.readerId, journalId: e.journalId, seq: e.seq, kind: e.kind, time: e.time } : null };
+      events.push({ id, type: 'charge.complete', created: now, body: enc({ id, type: 'charge.complete', created: now, data }) });
+    }
+    events.push(...this.blockedEvents(clearing, now));
+    return this.queue(events);
+  }
+
+  /** Queue wallet.blocklisted for wallets blocked since the last look (e.g. after an over-allowance pass). */
+  afterBlocklist(clearing: Clearing): number {
+    return this.queue(this.blockedEvents(clearing, this.clock()));
+  }
+
+  private blockedEvents(clearing: Clearing, now: number): { id: string; type: string; body: Uint8Array; created: number }[] {
+    const out = [];
+    for (const w of clearing.blockedWalletIds()) {
+      const hex = toHex(w);
+      if (this.blockedQueued.has(hex)) continue;
+      this.blockedQueued.add(hex);
+      const id = eventId('wallet.blocklisted', hex);
+      out.push({ id, type: 'wallet.blocklisted', created: now, body: enc({ id, type: 'wallet.blocklisted', created: now, data: { walletId: hex } }) });
+    }
+    return out;
+  }
+
+  private queue(events: { id: string; type: string; body: Uint8Array; created: number }[]): number {
+    if (!events.length) return 0;
+    const n = this.opts.outbox.add(events, this.nowMs());
+    if (n) this.kick();
+    return n;
+  }
+
+  // ---- delivery worker -------------------------------------------------------------------------------
+
+  /** Start the worker (it resumes every pending event of the outbox, e.g. after a restart). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Wake the worker now. */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /** Stop the worker: abort a delivery in flight (it stays pending) and wait for the loop to end. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.inflight?.abort();
+    this.kick();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const due = this.opts.outbox.due(this.nowMs(), 16);
+      for (const e of due) {
+        if (!this.running) return;
+        await this.deliver(e.id, e.body, e.type, e.attempts);
+      }
+      if (due.length) continue;
+      const next = this.opts.outbox.nextDue();
+      const wait = Math.max(0, Math.min(this.o.pollMs, next === undefined ? this.o.pollMs : next - this.nowMs()));
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, wait);
+      });
+      clearTimeout(this.timer);
+      this.wake = undefined;
+    }
+  }
+
+  /** One try of one event; records the outcome in the outbox. */
+  private async deliver(id: string, body: Uint8Array, type: string, attemptsBefore: number): Promise<void> {
+    const attempts = attemptsBefore + 1;
+    let error: string;
+    this.inflight = new AbortController();
+    const timeout = setTimeout(() => this.inflight?.abort(), this.o.requestTimeoutMs);
+    try {
+      const r = await this.doFetch(this.url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: this.inflight.signal,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'offpay-clearing-webhooks/1',
+          'offpay-event-id': id,
+          'offpay-event-type': type,
+          'idempotency-key': id,
+          'offpay-signature': signatureHeader(this.opts.secret, this.clock(), body),
+        },
+        body: body as Uint8Array<ArrayBuffer>,
+      });
+      await r.body?.cancel().catch(() => undefined);
+      if (r.status >= 200 && r.status < 300) {
+        this.opts.outbox.delivered(id, attempts);
+        this.opts.log?.(`webhook ${type} ${id} delivered (try ${attempts})`);
+        return;
+      }
+      error = `HTTP ${r.status}`;
+    } catch (e) {
+      if (!this.running) return; // stopping: the event stays pending, untouched
+      const c = (e as { cause?: { code?: string } }).cause?.code;
+      error = `${(e as Error).name === 'AbortError' ? `no answer within ${this.o.requestTimeoutMs} ms` : (e as Error).message}${c ? ` (${c})` : ''}`;
+    } finally {
+      clearTimeout(timeout);
+      this.inflight = undefined;
+    }
+    const dead = attempts >= this.o.maxAttempts;
+    const delay = Math.floor(backoffMs(attempts, this.o.baseDelayMs, this.o.maxDelayMs) * (0.5 + 0.5 * this.random()));
+    this.opts.outbox.failed(id, attempts, error, this.nowMs() + delay, dead);
+    this.opts.log?.(dead ? `webhook ${type} ${id} DEAD-LETTERED after ${attempts} tries: ${error}` : `webhook ${type} ${id} try ${attempts} failed: ${error}; next in ${delay} ms`);
+  }
+}
