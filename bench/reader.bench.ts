@@ -267,11 +267,11 @@ async function clearRun(label: string, threads: number) {
     ingested += r.entries;
   }
   const tr = performance.now();
-  const settlement = clearing.settlement();
+  const settlement = await clearing.settlement();
   const reportSeconds = (performance.now() - tr) / 1000;
   const settled = settlement.reduce((s, l) => s + l.count, 0);
   if (settled !== CLEAR_TOKENS || ingested !== CLEAR_TOKENS) throw new Error(`clearing settled ${settled} of ${CLEAR_TOKENS}`);
-  clearing.close();
+  await clearing.close();
   const after = await rawBest(threads);
   const rawCpu = Math.max(before.cpu, after.cpu);
   const inRunMean = inRun.reduce((x, y) => x + y, 0) / inRun.length;

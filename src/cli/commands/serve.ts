@@ -3,8 +3,9 @@
  * (src/reader/sync.ts). spec/clearing-api.md is normative for both.
  */
 import type { AddressInfo } from 'node:net';
-import { Clearing } from '../../clearing/index.js';
+import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { OffpayError } from '../../errors.js';
+import { isPostgresUrl } from '../../clearing/clearing.js';
 import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
@@ -17,10 +18,10 @@ import { META_KEYSET, openReader } from '../reader-open.js';
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--operator-token-file F]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--operator-token-file F]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
-    db: { type: 'string', arg: 'CLEARING.db', help: 'clearing database (created on first use)' },
+    db: { ...clearingDbOption, help: `${clearingDbOption.help}; several servers on one PostgreSQL database are one clearing house` },
     host: { type: 'string', arg: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
     port: { type: 'string', arg: 'N', help: 'port (0 = any free port)', default: '8080' },
     'operator-token-file': { type: 'string', arg: 'F', help: 'operator credential (64 hex digits, mode 0600; created when missing; default CLEARING.db.operator-token)' },
@@ -38,9 +39,10 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
     const bodyTimeoutMs = parseUint('body-timeout-ms', ctx.opt('body-timeout-ms'), 600_000);
     const check = parseUint('blocklist-check-seconds', ctx.opt('blocklist-check-seconds'), 86_400);
-    const tokenFile = ctx.opt('operator-token-file') ?? `${db}.operator-token`;
+    const tokenFile = ctx.opt('operator-token-file') ?? (isPostgresUrl(db) ? undefined : `${db}.operator-token`);
+    if (tokenFile === undefined) throw new UsageError('--operator-token-file is required with a PostgreSQL --db (every node of the clearing house reads the same credential)');
     const { token, created } = loadOrCreateOperatorToken(tokenFile);
-    const clearing = new Clearing({ path: db, issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
+    const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
     try {
       const server = createClearingServer({
         clearing,
@@ -71,7 +73,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       });
       return EXIT_OK;
     } finally {
-      clearing.close();
+      await clearing.close();
     }
   },
 };
