@@ -42,6 +42,7 @@ const CLEAR_TOKENS = num('tokens', 1_000_000, 10_000);
 const READERS = num('readers', 1_000, 100);
 const ACCEPT = num('accept', 100_000, 5_000);
 const BLOCKLIST = num('blocklist', 1_000_000, 100_000);
+const PG_URL = args.includes('--pg-url') ? args[args.indexOf('--pg-url') + 1] : undefined;
 
 const NOW = 1_795_000_000;
 const HKD = 344;
@@ -238,10 +239,12 @@ const PROBE_SIGNATURES = 3_000;
  * it is also compared with the best-of-3 raw rate measured just before and just after it (the higher of the
  * two, which favours raw: the fastest moment wins).
  */
-async function clearRun(label: string, threads: number) {
+async function clearRun(label: string, threads: number, pgUrl?: string) {
   const before = await rawBest(threads);
   log(`raw node:crypto Ed25519 verify on ${Math.max(1, threads)} thread(s) before the run: ${Math.round(before.wall)}/s (best of ${rawRounds} x ${sample.length})`);
-  const clearing = new Clearing({ issuerKeys: issuer.keySet(), path: join(tmp, `clearing-${threads}.db`), clock: () => NOW + 86400 * 2 });
+  const clearing = pgUrl
+    ? await Clearing.open({ issuerKeys: issuer.keySet(), url: pgUrl, clock: () => NOW + 86400 * 2 })
+    : new Clearing({ issuerKeys: issuer.keySet(), path: join(tmp, `clearing-${threads}.db`), clock: () => NOW + 86400 * 2 });
   const pool = threads > 0 ? new VerifyPool(issuer.keySet(), threads) : undefined;
   const probe = await rawProbe(threads);
   const inRun: number[] = [];
@@ -300,7 +303,10 @@ results.clearing = {
   readers: batches.length,
   wallets: cw.length,
   singleThread: await clearRun('single thread', 0),
-  twoWorkers: await clearRun('2 verification workers', 2),
+  ...(args.includes('--skip-workers') ? {} : { twoWorkers: await clearRun('2 verification workers', 2) }),
+  // --pg-url postgres://...: the same batches on PostgreSQL (an empty database; each batch its own
+  // SERIALIZABLE transaction, one node), single thread.
+  ...(PG_URL ? { postgresSingleThread: await clearRun('PostgreSQL, single thread', 0, PG_URL) } : {}),
   note: `every token re-verified (node:crypto), wallet-certificate checks cached, ingestAll group commit (one SQLite transaction, synchronous=FULL, per about 20,000 entries, a savepoint per batch), token hash and wallet id with node:crypto SHA-256. Each run ingests its batches in ${PROBES} chunks; before each chunk and after the last, ${PROBE_SIGNATURES} raw verifications with the run's parallelism (outside the clearing clock); the wall ratio is against the mean of those in-run samples, and for reference against the higher of the best-of-3 raw rates just before and just after the run. Single thread against the one-thread raw rate, 2 workers against the two-thread raw rate; CPU ratios: tokens per CPU-second against verifications per CPU-second (one thread)`,
 };
 log(`clearing: ${JSON.stringify(results.clearing)}`);
