@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 241 codes in 29 areas.
+ * error-code tables of spec/*.md list. 242 codes in 29 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -56,6 +56,7 @@ export const ERROR_CODES = [
   'clearing.bad_reader_cert',
   'clearing.fork',
   'clearing.no_issuer_keys',
+  'clearing.pg_unavailable',
   'clearing.reader_cert_not_valid',
   'clearing.sqlite_unavailable',
   'clearing.store_unusable',
@@ -304,6 +305,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'clearing.bad_reader_cert': 'spec/clearing.md §8',
   'clearing.fork': 'spec/clearing.md §8',
   'clearing.no_issuer_keys': 'spec/clearing.md §8',
+  'clearing.pg_unavailable': 'spec/clearing.md §8',
   'clearing.reader_cert_not_valid': 'spec/clearing.md §8',
   'clearing.sqlite_unavailable': 'spec/clearing.md §8',
   'clearing.store_unusable': 'spec/clearing.md §8',

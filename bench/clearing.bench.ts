@@ -105,19 +105,19 @@ const pending = (mode: string, engine: string, nodes: number, note: string): Row
   mode, engine, nodes, tokens: TOKENS, batches: batches.length, wallSeconds: null, tokensPerSecond: null, rawPerSecond: null, rawPerCpuSecond: null, usPerToken: null, usBeyondVerification: null, cpuSeconds: null, usPerTokenCpu: null, usBeyondVerificationCpu: null, note,
 });
 
-function inProcess(): Row {
+async function inProcess(): Promise<Row> {
   const before = rawRate();
   const c = new Clearing({ path: join(dir, 'in-process.db'), issuerKeys: pop.issuer.keySet() });
   const s = process.hrtime.bigint();
   const c0 = cpuNow();
   for (const b of batches) {
-    const r = c.ingest(b);
+    const r = await c.ingest(b);
     if (r.outcome !== 'ingested') throw new Error(`in-process ingest: ${r.outcome} ${r.error?.code ?? ''}`);
   }
   const wall = Number(process.hrtime.bigint() - s) / 1e9;
   const cpu = cpuNow() - c0;
-  if (c.report().totals[0]?.count !== TOKENS) throw new Error('in-process: not every token settled');
-  c.close();
+  if ((await c.report()).totals[0]?.count !== TOKENS) throw new Error('in-process: not every token settled');
+  await c.close();
   return row('in-process Clearing.ingest (one batch a call)', 'sqlite', 1, wall, before, rawRate(), cpu, 'SQLite file on disk, WAL, synchronous = FULL');
 }
 
@@ -168,7 +168,7 @@ function servesPostgres(): boolean {
 
 const rows: Row[] = [];
 log(`raw node:crypto verify: ${Math.round(rawRate().wall)}/s over ${TOKENS} tokens`);
-rows.push(inProcess());
+rows.push(await inProcess());
 log(JSON.stringify(rows[rows.length - 1]));
 for (const db of DBS) {
   if (db === 'sqlite') {

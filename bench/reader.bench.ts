@@ -42,6 +42,7 @@ const CLEAR_TOKENS = num('tokens', 1_000_000, 10_000);
 const READERS = num('readers', 1_000, 100);
 const ACCEPT = num('accept', 100_000, 5_000);
 const BLOCKLIST = num('blocklist', 1_000_000, 100_000);
+const PG_URL = args.includes('--pg-url') ? args[args.indexOf('--pg-url') + 1] : undefined;
 
 const NOW = 1_795_000_000;
 const HKD = 344;
@@ -238,10 +239,12 @@ const PROBE_SIGNATURES = 3_000;
  * it is also compared with the best-of-3 raw rate measured just before and just after it (the higher of the
  * two, which favours raw: the fastest moment wins).
  */
-async function clearRun(label: string, threads: number) {
+async function clearRun(label: string, threads: number, pgUrl?: string) {
   const before = await rawBest(threads);
   log(`raw node:crypto Ed25519 verify on ${Math.max(1, threads)} thread(s) before the run: ${Math.round(before.wall)}/s (best of ${rawRounds} x ${sample.length})`);
-  const clearing = new Clearing({ issuerKeys: issuer.keySet(), path: join(tmp, `clearing-${threads}.db`), clock: () => NOW + 86400 * 2 });
+  const clearing = pgUrl
+    ? await Clearing.open({ issuerKeys: issuer.keySet(), url: pgUrl, clock: () => NOW + 86400 * 2 })
+    : new Clearing({ issuerKeys: issuer.keySet(), path: join(tmp, `clearing-${threads}.db`), clock: () => NOW + 86400 * 2 });
   const pool = threads > 0 ? new VerifyPool(issuer.keySet(), threads) : undefined;
   const probe = await rawProbe(threads);
   const inRun: number[] = [];
@@ -267,11 +270,11 @@ async function clearRun(label: string, threads: number) {
     ingested += r.entries;
   }
   const tr = performance.now();
-  const settlement = clearing.settlement();
+  const settlement = await clearing.settlement();
   const reportSeconds = (performance.now() - tr) / 1000;
   const settled = settlement.reduce((s, l) => s + l.count, 0);
   if (settled !== CLEAR_TOKENS || ingested !== CLEAR_TOKENS) throw new Error(`clearing settled ${settled} of ${CLEAR_TOKENS}`);
-  clearing.close();
+  await clearing.close();
   const after = await rawBest(threads);
   const rawCpu = Math.max(before.cpu, after.cpu);
   const inRunMean = inRun.reduce((x, y) => x + y, 0) / inRun.length;
@@ -300,7 +303,10 @@ results.clearing = {
   readers: batches.length,
   wallets: cw.length,
   singleThread: await clearRun('single thread', 0),
-  twoWorkers: await clearRun('2 verification workers', 2),
+  ...(args.includes('--skip-workers') ? {} : { twoWorkers: await clearRun('2 verification workers', 2) }),
+  // --pg-url postgres://...: the same batches on PostgreSQL (an empty database; each batch its own
+  // SERIALIZABLE transaction, one node), single thread.
+  ...(PG_URL ? { postgresSingleThread: await clearRun('PostgreSQL, single thread', 0, PG_URL) } : {}),
   note: `every token re-verified (node:crypto), wallet-certificate checks cached, ingestAll group commit (one SQLite transaction, synchronous=FULL, per about 20,000 entries, a savepoint per batch), token hash and wallet id with node:crypto SHA-256. Each run ingests its batches in ${PROBES} chunks; before each chunk and after the last, ${PROBE_SIGNATURES} raw verifications with the run's parallelism (outside the clearing clock); the wall ratio is against the mean of those in-run samples, and for reference against the higher of the best-of-3 raw rates just before and just after the run. Single thread against the one-thread raw rate, 2 workers against the two-thread raw rate; CPU ratios: tokens per CPU-second against verifications per CPU-second (one thread)`,
 };
 log(`clearing: ${JSON.stringify(results.clearing)}`);
@@ -363,7 +369,12 @@ rmSync(tmp, { recursive: true, force: true });
 const a = results.accept as Record<string, Record<string, number>>;
 const c = results.clearing as Record<string, number>;
 const cs = (results.clearing as Record<string, Record<string, number>>).singleThread!;
-const cw2 = (results.clearing as Record<string, Record<string, number>>).twoWorkers!;
+/** One row of the clearing table (a run that was skipped has none). */
+const clearRow = (label: string, r: Record<string, number> | undefined) =>
+  r
+    ? `| ${label} | ${r.rawVerifyPerSecondInRun}; ${r.rawVerifyPerSecondInRunMin}-${r.rawVerifyPerSecondInRunMax} | ${r.rawVerifyPerSecondBefore}, ${r.rawVerifyPerSecondAfter} | ${r.seconds} | ${r.tokensPerSecond} | ${(r.ratioToRawVerify! * 100).toFixed(1)}% | ${(r.ratioToBestRawBeforeAfter! * 100).toFixed(1)}% | ${r.cpuSeconds} | ${r.tokensPerCpuSecond} | ${(r.cpuRatioToRawVerify! * 100).toFixed(1)}% | ${r.settlementQuerySeconds} |\n`
+    : '';
+const runs = results.clearing as Record<string, Record<string, number> | undefined>;
 const b = results.blocklist as Record<string, number>;
 const m = results.machine as Record<string, unknown>;
 const row = (name: string, x: Record<string, number>) => `| ${name} | ${x.tokens} | ${x.p50ms} | ${x.p90ms} | ${x.p99ms} | ${x.maxms} | ${x.perSecond} | ${(x.within300ms! * 100).toFixed(2)}% |`;
@@ -395,7 +406,7 @@ compares tokens per CPU-second with one-thread verifications per CPU-second (use
 | mode | raw/s in run (mean; range) | raw/s best before, after | wall s | tokens/s (wall) | ratio to raw in run | ratio to best before/after | CPU s | tokens per CPU-s | ratio to raw (CPU) | settlement query s |
 |---|---|---|---|---|---|---|---|---|---|---|
 | single thread | ${cs.rawVerifyPerSecondInRun}; ${cs.rawVerifyPerSecondInRunMin}-${cs.rawVerifyPerSecondInRunMax} | ${cs.rawVerifyPerSecondBefore}, ${cs.rawVerifyPerSecondAfter} | ${cs.seconds} | ${cs.tokensPerSecond} | ${(cs.ratioToRawVerify! * 100).toFixed(1)}% | ${(cs.ratioToBestRawBeforeAfter! * 100).toFixed(1)}% | ${cs.cpuSeconds} | ${cs.tokensPerCpuSecond} | ${(cs.cpuRatioToRawVerify! * 100).toFixed(1)}% | ${cs.settlementQuerySeconds} |
-| 2 verification workers + main thread writing | ${cw2.rawVerifyPerSecondInRun}; ${cw2.rawVerifyPerSecondInRunMin}-${cw2.rawVerifyPerSecondInRunMax} | ${cw2.rawVerifyPerSecondBefore}, ${cw2.rawVerifyPerSecondAfter} | ${cw2.seconds} | ${cw2.tokensPerSecond} | ${(cw2.ratioToRawVerify! * 100).toFixed(1)}% | ${(cw2.ratioToBestRawBeforeAfter! * 100).toFixed(1)}% | ${cw2.cpuSeconds} | ${cw2.tokensPerCpuSecond} | ${(cw2.cpuRatioToRawVerify! * 100).toFixed(1)}% | ${cw2.settlementQuerySeconds} |
+${clearRow('2 verification workers + main thread writing', runs.twoWorkers)}${clearRow('PostgreSQL (one node, the Node process\'s CPU only), single thread', runs.postgresSingleThread)}
 
 ${String((results.clearing as Record<string, unknown>).note)}.
 

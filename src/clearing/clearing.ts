@@ -20,12 +20,11 @@
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
 import { prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
 import { equalBytes } from '../../base/bytes.js';
-import { toHex } from '../../base/hex.js';
+import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
-import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
 import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { createBlocklist } from '../reader/blocklist.js';
 import { JOURNAL_GENESIS_TAG, JOURNAL_TAG, JournalKind, type JournalEntry, type JournalKindName } from '../reader/journal.js';
@@ -33,7 +32,10 @@ import { PROFILES } from '../reader/profiles.js';
 import { cachingVerifier } from '../reader/verifier.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
-import { settle, type OverAllowance, type SettlementLine, type SettleRow, type TripAnomaly, type EntryRef } from './settle.js';
+import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
+import type { ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, IngestSession, IngestTx } from './store.js';
+import { SqliteClearingStore } from './store-sqlite.js';
+import { openPgClearingStore } from './store-pg.js';
 
 export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, EntryRef } from './settle.js';
 import type { SettledToken } from './settle.js';
@@ -48,48 +50,6 @@ export interface PaymentFacts {
   blocked: boolean;
 }
 
-/** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-const SCHEMA_VERSION = 4;
-// Every byte and index of an entry row is paid for a million times, so the row is narrow:
-//  - entries are keyed by (chain, seq): a chain is one journal of one reader (reader id, journal id), numbered
-//    in the chains table;
-//  - the signed batch is kept once as received (batch_bytes) and an entry points at its token inside it
-//    (source, token_at, token_len) instead of holding a copy;
-//  - prev_hash is held only for the first entry of its batch (for any other entry it is the hash of the entry
-//    before it, held from the same batch);
-//  - the wallet-counter index is keyed by wallet_key, the first six bytes of the wallet id as an integer
-//    (SQLite compares integer keys much faster than blobs); the full wallet_id is compared after the index;
-//  - operator_id is the operator named by the certificate of the batch that carried the entry (money goes to
-//    the certificate, not to the reader id); cert_key and allowance identify the wallet certificate and its
-//    offline allowance (the global allowance check); amount is the token amount of a tap-out (its value is
-//    the fare), null otherwise (accept and tap_in values equal the token amount).
-// Two secondary indexes only, because every index costs each ingested entry a random B-tree insert: one by
-// wallet counter (double spends, settlement order; a token's other entries, such as its tap-out, share its
-// counter) and one over void entries alone (a partial index, so sales do not pay for it).
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS readers(reader_id INTEGER PRIMARY KEY, operator_id INTEGER NOT NULL, profile TEXT NOT NULL, cert BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS chains(chain INTEGER PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, UNIQUE(reader_id, journal_id));
-CREATE TABLE IF NOT EXISTS batches(chain INTEGER NOT NULL, batch_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries INTEGER NOT NULL,
-  head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(chain, batch_seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS batch_bytes(id INTEGER PRIMARY KEY, chain INTEGER NOT NULL, batch_seq INTEGER NOT NULL, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(chain INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
-  value INTEGER NOT NULL, amount INTEGER, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT, operator_id INTEGER NOT NULL,
-  source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER, cert_key INTEGER, allowance INTEGER,
-  PRIMARY KEY(chain, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_key, counter);
-CREATE INDEX IF NOT EXISTS entries_void ON entries(chain, token_hash) WHERE kind = ${JournalKind.void};
-CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
-  a_hash BLOB NOT NULL, a_chain INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_chain INTEGER NOT NULL, b_seq INTEGER NOT NULL,
-  detected_at INTEGER NOT NULL, PRIMARY KEY(a_chain, a_seq, b_chain, b_seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS reader_faults(kind TEXT NOT NULL, reader_id INTEGER NOT NULL, token_hash BLOB NOT NULL,
-  a_chain INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_chain INTEGER NOT NULL, b_seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
-  PRIMARY KEY(a_chain, a_seq, b_chain, b_seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS problems(reader_id INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
-  PRIMARY KEY(reader_id, kind, detail)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS blocklist(wallet_id BLOB PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL) WITHOUT ROWID;
-`;
-
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, JournalKind.tap_out, JournalKind.conflict]);
 const SALE_KINDS = [JournalKind.accept, JournalKind.tap_in];
@@ -101,13 +61,21 @@ const PIPELINE = 4;
 /**
  * Options of {@link Clearing}, validated by its constructor: a bad value throws `clearing.bad_option` naming
  * it; a database that cannot be opened or has another schema version `clearing.store_unusable`; a database of
- * another issuer `clearing.wrong_issuer`; no better-sqlite3 installed `clearing.sqlite_unavailable`.
+ * another issuer `clearing.wrong_issuer`; no better-sqlite3 installed `clearing.sqlite_unavailable`; no pg
+ * installed (a `url`) `clearing.pg_unavailable`; a PostgreSQL server that cannot be reached or refuses the
+ * login `clearing.store_unusable`. Give at most one of `path`, `url`, `store`.
  */
 export interface ClearingOptions {
   /** The issuer key set; stored in the database, so later opens may omit it. */
   issuerKeys?: IssuerKeySet;
-  /** Database path (default ':memory:'). */
+  /** SQLite database path (default ':memory:'). */
   path?: string;
+  /** PostgreSQL connection URL, `postgres://user:password@host:port/db` (or `?host=/socket/dir`); Clearing.open only. */
+  url?: string;
+  /** A store of your own (store.ts); Clearing.open only. */
+  store?: ClearingStore;
+  /** PostgreSQL: connections in this process's pool (default 4; 1 .. 100). */
+  poolSize?: number;
   /** Ed25519 backend (default nodeEd25519()). */
   verifier?: SyncVerifier;
   /** Fee in basis points charged on each settlement line (default 150 = 1.50%). */
@@ -276,8 +244,6 @@ export interface ClearingReport {
   feeBps: number;
 }
 
-type Row = Record<string, unknown>;
-
 interface Prepared {
   kind: 'prepared';
   f: BatchFrame;
@@ -291,12 +257,8 @@ interface Prepared {
   inCert: boolean[];
   jobs: (TokenJob | null)[];
   now: number;
-  reject: (code: string, message: string, record?: boolean) => IngestResult;
+  reject: (code: string, message: string, record?: boolean) => Promise<IngestResult>;
 }
-const u8 = (b: unknown): Uint8Array => {
-  const x = b as Buffer;
-  return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
-};
 const JOURNAL_PREFIX = signingInput(JOURNAL_TAG, new Uint8Array(0));
 /** journal.ts chainHash with node:crypto SHA-256 (same bytes, faster on Node). */
 let chainScratch = new Uint8Array(1024);
@@ -327,11 +289,63 @@ function boundedOption(name: string, v: number | undefined, dflt: number, min: n
   return v;
 }
 
+/** The options that do not depend on the store, validated in one place. */
+function validateOptions(o: ClearingOptions) {
+  const maxBatchBytes = boundedOption('maxBatchBytes', o.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, 1024, 1024 * 1024 * 1024);
+  const maxBatchEntries = boundedOption('maxBatchEntries', o.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, 1 << 24);
+  if (o.zeroFareOperators !== undefined && (!Array.isArray(o.zeroFareOperators) || !o.zeroFareOperators.every((x) => Number.isSafeInteger(x) && x >= 0))) {
+    throw new OffpayError('clearing.bad_option', 'zeroFareOperators must be an array of operator ids');
+  }
+  if (o.feeBps !== undefined) validateFeeBps(o.feeBps);
+  const where = [o.path !== undefined, o.url !== undefined, o.store !== undefined].filter(Boolean).length;
+  if (where > 1) throw new OffpayError('clearing.bad_option', 'give one of path, url and store');
+  if (o.url !== undefined && !isPostgresUrl(o.url)) throw new OffpayError('clearing.bad_option', `url ${o.url} is not a postgres:// or postgresql:// URL`);
+  return { maxBatchBytes, maxBatchEntries };
+}
+
+/** True for a PostgreSQL connection URL (what `--db` takes besides a file path). */
+export function isPostgresUrl(s: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(s);
+}
+
+/**
+ * The stored settings against the options (both engines): the issuer key set must be the database's issuer's;
+ * the fee is the option, else the stored one, else 150. Returns what to store.
+ */
+function resolveMeta(o: ClearingOptions, storedKeyset: unknown, storedFee: unknown): { issuerKeys: IssuerKeySet; feeBps: number; writeKeyset: boolean } {
+  let issuerKeys: IssuerKeySet;
+  let writeKeyset = false;
+  if (o.issuerKeys) {
+    if (storedKeyset instanceof Uint8Array && decodeIssuerKeySet(storedKeyset).issuerId !== o.issuerKeys.issuerId) {
+      throw new OffpayError('clearing.wrong_issuer', `this clearing database belongs to issuer ${decodeIssuerKeySet(storedKeyset).issuerId}`);
+    }
+    issuerKeys = o.issuerKeys;
+    writeKeyset = true;
+  } else if (storedKeyset instanceof Uint8Array) {
+    issuerKeys = decodeIssuerKeySet(storedKeyset);
+  } else {
+    throw new OffpayError('clearing.no_issuer_keys', 'a new clearing database needs the issuer key set');
+  }
+  const feeBps = validateFeeBps(o.feeBps ?? (typeof storedFee === 'number' ? storedFee : 150));
+  return { issuerKeys, feeBps, writeKeyset };
+}
+
+/** A store with its settings read (Clearing.open), for the constructor. */
+interface OpenedStore {
+  store: ClearingStore;
+  issuerKeys: IssuerKeySet;
+  feeBps: number;
+}
+
 /**
  * Clearing (Node only): ingests reader settlement batches in any order, late or twice; re-verifies every token;
  * finds double spends and reader faults; settles each distinct token once per merchant and currency; checks each
  * wallet certificate's offline allowance across all readers; issues the signed blocklist. spec/clearing.md is
- * normative (money invariants M1-M6, ingest §4, settlement §5, report §7, error codes §8).
+ * normative (money invariants M1-M7, ingest §4, settlement §5, report §7, error codes §8, the store §11).
+ *
+ * The rules run over a {@link ClearingStore}: SQLite (`path`, the embedded default; `new Clearing(o)` opens it
+ * synchronously) or PostgreSQL (`url`, through `await Clearing.open(o)`; several processes on one database are
+ * one clearing house). Every method that reads or writes the store is async.
  *
  * Construction validates {@link ClearingOptions} (error codes there). `ingest` never throws on bad bytes: a
  * rejected batch is an {@link IngestResult} with a stable `error.code`.
@@ -339,16 +353,16 @@ function boundedOption(name: string, v: number | undefined, dflt: number, min: n
  * @example
  * ```ts
  * import { Clearing } from 'offpay/clearing';
- * const clearing = Clearing.open({ issuerKeys: issuer.keySet(), path: 'settlement.sqlite' });
- * for (const batch of batches) console.log(clearing.ingest(batch).outcome);   // ingested | duplicate | rejected
- * const report = clearing.report();                  // settlement, double spends, allowance overruns...
- * const { bytes } = clearing.issueBlocklist(issuer); // the next signed blocklist for the readers
- * clearing.close();
+ * const clearing = await Clearing.open({ issuerKeys: issuer.keySet(), path: 'settlement.sqlite' }); // or url: 'postgres://...'
+ * for (const batch of batches) console.log((await clearing.ingest(batch)).outcome);   // ingested | duplicate | rejected
+ * const report = await clearing.report();                  // settlement, double spends, allowance overruns...
+ * const { bytes } = await clearing.issueBlocklist(issuer); // the next signed blocklist for the readers
+ * await clearing.close();
  * ```
  */
 export class Clearing {
-  /** The clearing database (better-sqlite3, loaded on first use; see src/node/sqlite.ts). */
-  readonly db: SqliteDatabase;
+  /** The store (SQLite or PostgreSQL). */
+  readonly store: ClearingStore;
   /** The issuer key set (given, or read back from the database). */
   readonly issuerKeys: IssuerKeySet;
   /** Fee in basis points on each settlement line. */
@@ -360,106 +374,60 @@ export class Clearing {
   private readonly zeroFareOperators: ReadonlySet<number>;
   private readonly verifier: SyncVerifier;
   private readonly clock: () => number;
-  private readonly q: Record<string, SqliteStatement>;
 
-  constructor(o: ClearingOptions) {
-    this.maxBatchBytes = boundedOption('maxBatchBytes', o.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, 1024, 1024 * 1024 * 1024);
-    this.maxBatchEntries = boundedOption('maxBatchEntries', o.maxBatchEntries, DEFAULT_MAX_BATCH_ENTRIES, 1, 1 << 24);
-    if (o.zeroFareOperators !== undefined && (!Array.isArray(o.zeroFareOperators) || !o.zeroFareOperators.every((x) => Number.isSafeInteger(x) && x >= 0))) {
-      throw new OffpayError('clearing.bad_option', 'zeroFareOperators must be an array of operator ids');
-    }
+  /**
+   * Open (or create) a clearing on SQLite (`path`, default ':memory:'), synchronously. For PostgreSQL (`url`)
+   * or a store of your own, use {@link Clearing.open}.
+   * @throws OffpayError see {@link ClearingOptions}.
+   */
+  constructor(o: ClearingOptions, opened?: OpenedStore) {
+    ({ maxBatchBytes: this.maxBatchBytes, maxBatchEntries: this.maxBatchEntries } = validateOptions(o));
     this.zeroFareOperators = new Set(o.zeroFareOperators ?? []);
     this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
-    const Database = loadSqliteDriver('clearing');
+    if (opened) {
+      ({ store: this.store, issuerKeys: this.issuerKeys, feeBps: this.feeBps } = opened);
+      return;
+    }
+    if (o.url !== undefined || o.store !== undefined) throw new OffpayError('clearing.bad_option', 'a PostgreSQL url or a store opens with `await Clearing.open(options)`');
+    const store = new SqliteClearingStore({ path: o.path ?? ':memory:', ...(o.cacheMiB !== undefined ? { cacheMiB: o.cacheMiB } : {}) });
     try {
-      this.db = new Database(o.path ?? ':memory:');
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
-      const cacheMiB = Number.isFinite(o.cacheMiB) ? Math.max(2, Math.min(65536, Math.floor(o.cacheMiB!))) : 256;
-      this.db.pragma(`cache_size = -${cacheMiB * 1024}`);
+      const m = resolveMeta(o, store.getMetaSync('issuer_keyset'), store.getMetaSync('fee_bps'));
+      if (m.writeKeyset) store.setMetaSync('issuer_keyset', encodeIssuerKeySet(m.issuerKeys));
+      store.setMetaSync('fee_bps', m.feeBps);
+      this.issuerKeys = m.issuerKeys;
+      this.feeBps = m.feeBps;
     } catch (e) {
-      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+      if (store.db.open) store.db.close();
+      throw e;
     }
-    const version = Number(this.db.pragma('user_version', { simple: true }));
-    const used = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() as Row).n !== 0;
-    if (used && version !== SCHEMA_VERSION) {
-      this.db.close();
-      throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SCHEMA_VERSION}`);
-    }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    const keyset = this.getMeta('issuer_keyset');
-    if (o.issuerKeys) {
-      if (keyset instanceof Uint8Array && decodeIssuerKeySet(u8(keyset)).issuerId !== o.issuerKeys.issuerId) {
-        throw new OffpayError('clearing.wrong_issuer', `this clearing database belongs to issuer ${decodeIssuerKeySet(u8(keyset)).issuerId}`);
-      }
-      this.issuerKeys = o.issuerKeys;
-      this.setMeta('issuer_keyset', encodeIssuerKeySet(o.issuerKeys));
-    } else if (keyset instanceof Uint8Array) {
-      this.issuerKeys = decodeIssuerKeySet(u8(keyset));
-    } else {
-      throw new OffpayError('clearing.no_issuer_keys', 'a new clearing database needs the issuer key set');
-    }
-    const stored = this.getMeta('fee_bps');
-    this.feeBps = validateFeeBps(o.feeBps ?? (typeof stored === 'number' ? stored : 150));
-    this.setMeta('fee_bps', this.feeBps);
-    const db = this.db;
-    this.q = {
-      reader: db.prepare('SELECT * FROM readers WHERE reader_id = ?'),
-      putReader: db.prepare('INSERT OR REPLACE INTO readers(reader_id, operator_id, profile, cert) VALUES (?, ?, ?, ?)'),
-      chain: db.prepare('SELECT chain FROM chains WHERE reader_id = ? AND journal_id = ?'),
-      putChain: db.prepare('INSERT INTO chains(reader_id, journal_id) VALUES (?, ?)'),
-      batch: db.prepare('SELECT digest FROM batches WHERE chain = ? AND batch_seq = ?'),
-      putBatch: db.prepare('INSERT OR REPLACE INTO batches(chain, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE chain = ? AND seq = ?'),
-      entryRange: db.prepare('SELECT seq, hash, reason FROM entries WHERE chain = ? AND seq BETWEEN ? AND ?'),
-      dropEntry: db.prepare('DELETE FROM entries WHERE chain = ? AND seq = ?'),
-      putBytes: db.prepare('INSERT INTO batch_bytes(chain, batch_seq, bytes) VALUES (?, ?, ?)'),
-      putEntry: db.prepare(
-        `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
-           wallet_key, wallet_id, counter, currency, cert_key, allowance)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      // For each valid token entry of a batch, every other valid entry that spends the same wallet counter.
-      // The common case (no such entry) costs one index probe per entry inside SQLite.
-      counterPeers: db.prepare(
-        `SELECT e.seq AS seq, e.kind AS kind, e.token_hash AS hash, e.wallet_id AS wallet_id, e.counter AS counter,
-                o.chain AS o_chain, oc.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
-         FROM entries e JOIN entries o ON o.wallet_key = e.wallet_key AND o.counter = e.counter JOIN chains oc ON oc.chain = o.chain
-         WHERE e.chain = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL AND NOT (o.chain = e.chain AND o.seq = e.seq)
-           AND o.valid = 1 AND o.wallet_id = e.wallet_id
-         ORDER BY e.seq, oc.reader_id, oc.journal_id, o.seq`,
-      ),
-      putDouble: db.prepare(
-        'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_chain, a_seq, b_hash, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      putFault: db.prepare('INSERT OR IGNORE INTO reader_faults(kind, reader_id, token_hash, a_chain, a_seq, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      block: db.prepare('INSERT OR IGNORE INTO blocklist(wallet_id, reason, added_at) VALUES (?, ?, ?)'),
-      problem: db.prepare('INSERT OR IGNORE INTO problems(reader_id, kind, detail, at) VALUES (?, ?, ?, ?)'),
-    };
+    this.store = store;
   }
 
   /**
-   * Open (or create) a clearing database: the same as `new Clearing(o)`.
+   * Open (or create) a clearing database: SQLite at `path` (default ':memory:'), PostgreSQL at `url`
+   * (`postgres://...`; the optional peer dependency `pg` is loaded on first use, `clearing.pg_unavailable`
+   * without it), or a given `store`.
    * @throws OffpayError see {@link ClearingOptions}.
    */
-  static open(o: ClearingOptions): Clearing {
-    return new Clearing(o);
+  static async open(o: ClearingOptions): Promise<Clearing> {
+    validateOptions(o);
+    if (o.url === undefined && o.store === undefined) return new Clearing(o);
+    const store = o.store ?? (await openPgClearingStore({ url: o.url!, ...(o.poolSize !== undefined ? { poolSize: o.poolSize } : {}) }));
+    try {
+      const m = resolveMeta(o, await store.getMeta('issuer_keyset'), await store.getMeta('fee_bps'));
+      if (m.writeKeyset) await store.setMeta('issuer_keyset', encodeIssuerKeySet(m.issuerKeys));
+      await store.setMeta('fee_bps', m.feeBps);
+      return new Clearing(o, { store, issuerKeys: m.issuerKeys, feeBps: m.feeBps });
+    } catch (e) {
+      if (!o.store) await store.close();
+      throw e;
+    }
   }
 
   /** Close the database (idempotent). */
-  close(): void {
-    if (this.db.open) this.db.close();
-  }
-
-  private getMeta(key: string): unknown {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined)?.value;
-  }
-
-  private setMeta(key: string, value: number | string | Uint8Array): void {
-    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
+  close(): Promise<void> {
+    return this.store.close();
   }
 
   /** Check a reader certificate's issuer signature (validity dates are checked against the batch and each entry). */
@@ -471,17 +439,12 @@ export class Clearing {
     }
   }
 
-  private chainOf(readerId: number, journalId: Uint8Array): number | undefined {
-    const r = this.q.chain!.get(readerId, journalId) as Row | undefined;
-    return r ? Number(r.chain) : undefined;
-  }
-
   /**
    * Phase 1 of an ingest (spec/clearing.md §4 steps 1-7): size, frame, certificate, signature, certificate
    * validity, duplicate, entries, chain; and the token verification jobs. Returns a final result when the
-   * batch stops here. Never throws.
+   * batch stops here. Never throws on bad bytes.
    */
-  private prepare(bytes: Uint8Array): Prepared | IngestResult {
+  private async prepare(s: IngestSession, bytes: Uint8Array): Promise<Prepared | IngestResult> {
     const empty = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0 };
     const now = this.clock();
     let f: BatchFrame;
@@ -494,8 +457,8 @@ export class Clearing {
     const c = f.readerCert;
     const readerId = c.readerId;
     const journalId = toHex(f.journalId);
-    const reject = (code: string, message: string, record = true): IngestResult => {
-      if (record) this.q.problem!.run(readerId, code.replace('clearing.', ''), message, now);
+    const reject = async (code: string, message: string, record = true): Promise<IngestResult> => {
+      if (record) await s.problem(readerId, code.replace('clearing.', ''), message, now);
       return { outcome: 'rejected', readerId, journalId, batchSeq: f.batchSeq, ...empty, error: { code, message } };
     };
     try {
@@ -511,11 +474,7 @@ export class Clearing {
       return reject('clearing.reader_cert_not_valid', `batch ${f.batchSeq} created at ${f.createdAt}, outside the reader certificate's validity ${c.notBefore}..${c.notAfter}`);
     }
     const digest = nodeSha256(bytes);
-    const chain = this.chainOf(readerId, f.journalId);
-    if (chain !== undefined) {
-      const held = this.q.batch!.get(chain, f.batchSeq) as Row | undefined;
-      if (held && equalBytes(u8(held.digest), digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...empty };
-    }
+    if (await s.isDuplicate(readerId, f.journalId, f.batchSeq, digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...empty };
     let raw: Uint8Array[];
     let entries: JournalEntry[];
     try {
@@ -558,295 +517,281 @@ export class Clearing {
     return jobs.map((j) => (j ? checks[k++]! : null));
   }
 
-  /** Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). */
-  ingest(bytes: Uint8Array): IngestResult {
-    const p = this.prepare(bytes);
-    if (!('kind' in p)) return p;
-    return this.commit(p, this.checkJobs(p.jobs));
+  /**
+   * Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). The
+   * promise resolves after the batch's commit.
+   */
+  ingest(bytes: Uint8Array): Promise<IngestResult> {
+    return this.store.session(async (s) => {
+      const p = await this.prepare(s, bytes);
+      if (!('kind' in p)) return p;
+      return this.commit(s, p, this.checkJobs(p.jobs));
+    });
   }
+
   /**
    * Ingest many batches, verifying tokens on `pool` worker threads while the main thread writes the previous
    * batch to the database (same results as `ingest` one by one, in order). Without a pool, verification runs
    * on the calling thread.
    *
-   * Group commit: the batches are written in database transactions of up to `GROUP_ENTRIES` entries (each
-   * batch inside as a savepoint, so a batch that fails rolls back alone, exactly as in `ingest`), which
-   * saves one synchronous commit per batch. Everything is durable before the returned promise resolves; if
-   * the process dies before that, the batches of the open group are simply not held and can be ingested
-   * again (ingest is idempotent).
+   * Group commit (SQLite): the batches are written in database transactions of up to `GROUP_ENTRIES` entries
+   * (each batch inside as a savepoint, so a batch that fails rolls back alone, exactly as in `ingest`), which
+   * saves one synchronous commit per batch. PostgreSQL commits each batch on its own. Everything is durable
+   * before the returned promise resolves; if the process dies before that, the batches of the open group are
+   * simply not held and can be ingested again (ingest is idempotent).
    */
-  async ingestAll(batches: Uint8Array[], pool?: VerifyPool): Promise<IngestResult[]> {
-    const out: IngestResult[] = [];
-    let open = 0; // entries written in the open group transaction
-    const flush = () => {
-      if (this.db.inTransaction) this.db.exec('COMMIT');
-      open = 0;
-    };
-    const write = (p: Prepared | IngestResult, checks: () => (TokenCheck | null)[]): IngestResult => {
-      if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
-      const r = 'kind' in p ? this.commit(p, checks()) : p;
-      open += 'kind' in p ? p.entries.length : 1;
-      if (open >= GROUP_ENTRIES) flush();
-      return r;
-    };
-    try {
-      if (!pool) {
-        for (const bytes of batches) {
-          if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
-          const p = this.prepare(bytes);
-          out.push(write(p, () => ('kind' in p ? this.checkJobs(p.jobs) : [])));
+  ingestAll(batches: Uint8Array[], pool?: VerifyPool): Promise<IngestResult[]> {
+    return this.store.session(
+      async (s) => {
+        const out: IngestResult[] = [];
+        let open = 0; // entries written since the last checkpoint
+        const write = async (p: Prepared | IngestResult, checks: () => (TokenCheck | null)[]): Promise<IngestResult> => {
+          const r = 'kind' in p ? await this.commit(s, p, checks()) : p;
+          open += 'kind' in p ? p.entries.length : 1;
+          if (open >= GROUP_ENTRIES) {
+            await s.checkpoint();
+            open = 0;
+          }
+          return r;
+        };
+        if (!pool) {
+          for (const bytes of batches) {
+            const p = await this.prepare(s, bytes);
+            out.push(await write(p, () => ('kind' in p ? this.checkJobs(p.jobs) : [])));
+          }
+          return out;
         }
-      } else {
-        const start = (i: number) => {
-          if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
-          const p = this.prepare(batches[i]!);
+        const start = async (i: number) => {
+          const p = await this.prepare(s, batches[i]!);
           if (!('kind' in p)) return { p, checks: Promise.resolve([] as (TokenCheck | null)[]) };
           return { p, checks: pool.check(p.jobs) };
         };
         // PIPELINE batches in flight, so the workers always have work queued while the main thread writes, and
         // keep working through the fsyncs of a group commit.
-        const ahead: ReturnType<typeof start>[] = [];
+        const ahead: Promise<Awaited<ReturnType<typeof start>>>[] = [];
         for (let i = 0; i < Math.min(PIPELINE, batches.length); i++) ahead.push(start(i));
         for (let i = 0; i < batches.length; i++) {
-          const cur = ahead.shift()!;
+          const cur = await ahead.shift()!;
           const checks = await cur.checks;
           if (i + PIPELINE < batches.length) ahead.push(start(i + PIPELINE));
           // A batch prepared before the previous ones were committed may now be a duplicate or overlap: commit
           // handles overlaps entry by entry, and a byte-identical batch is detected again there.
-          out.push(write(cur.p, () => checks));
+          out.push(await write(cur.p, () => checks));
         }
-      }
-      flush();
-    } catch (e) {
-      // What was written before the failure stays (each batch is whole or absent); then report the failure.
-      try {
-        flush();
-      } catch {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      }
-      throw e;
-    }
-    return out;
+        return out;
+      },
+      { group: true },
+    );
   }
 
-  /** Phase 2 (spec/clearing.md §4 steps 8-10): continuity, per-entry storage, double spends, reader faults; one transaction. */
-  private commit(p: Prepared, checks: (TokenCheck | null)[]): IngestResult {
-    const { f, entries: list, bytes, digest, hashes, dataAt, inCert, now, reject } = p;
+  /**
+   * Phase 2 (spec/clearing.md §4 steps 8-10): continuity, per-entry storage, double spends, reader faults; one
+   * atomic unit of the store (which may run it again after a conflict with a concurrent ingest: nothing here
+   * has an effect outside the unit).
+   */
+  private async commit(s: IngestSession, p: Prepared, checks: (TokenCheck | null)[]): Promise<IngestResult> {
+    try {
+      return await s.atomic((tx) => this.commitUnit(tx, p, checks));
+    } catch (e) {
+      if (e instanceof OffpayError) return p.reject(e.code, e.message);
+      throw e;
+    }
+  }
+
+  private async commitUnit(tx: IngestTx, p: Prepared, checks: (TokenCheck | null)[]): Promise<IngestResult> {
+    const { f, entries: list, bytes, digest, hashes, dataAt, inCert, now } = p;
     const cert = f.readerCert;
     const readerId = cert.readerId;
     const journalId = toHex(f.journalId);
     const lastSeq = f.firstSeq + list.length - 1;
-    const run = this.db.transaction((): IngestResult => {
-      const chain = this.chainOf(readerId, f.journalId) ?? Number(this.q.putChain!.run(readerId, f.journalId).lastInsertRowid);
-      const again = this.q.batch!.get(chain, f.batchSeq) as Row | undefined;
-      const none = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0 };
-      if (again && equalBytes(u8(again.digest), digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...none };
-      // Continuity with what is held for this chain.
-      if (f.firstSeq > 1) {
-        const before = this.q.entry!.get(chain, f.firstSeq - 1) as Row | undefined;
-        if (before && !equalBytes(u8(before.hash), f.prevHead)) {
-          throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: prevHead does not match held entry ${f.firstSeq - 1} (a rewritten or forged history)`);
+    const chain = (await tx.chainOf(readerId, f.journalId)) ?? (await tx.addChain(readerId, f.journalId));
+    const again = await tx.batchDigest(chain, f.batchSeq);
+    const none = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0 };
+    if (again && equalBytes(again, digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...none };
+    // Continuity with what is held for this chain.
+    if (f.firstSeq > 1) {
+      const before = await tx.entryLink(chain, f.firstSeq - 1);
+      if (before && !equalBytes(before.hash, f.prevHead)) {
+        throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: prevHead does not match held entry ${f.firstSeq - 1} (a rewritten or forged history)`);
+      }
+    }
+    const after = await tx.entryLink(chain, lastSeq + 1);
+    // An entry held without prev_hash was not first in its batch: the entry before it (lastSeq) is held too and
+    // was compared with this batch's own last entry below, whose hash is the head.
+    if (after && after.prevHash !== null && !equalBytes(after.prevHash, f.head)) {
+      throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
+    }
+    const existing = await tx.reader(readerId);
+    if (existing && (existing.operatorId !== cert.operatorId || existing.profile !== cert.profile)) {
+      await tx.problem(readerId, 'reader_cert_changed', `operator ${existing.operatorId} -> ${cert.operatorId}`, now);
+    }
+    if (!existing) await tx.putReader(readerId, cert.operatorId, cert.profile, encodeCbor(cert.issuerSignature));
+    const held = await tx.heldEntries(chain, f.firstSeq, lastSeq);
+    let alreadyHeld = 0;
+    let invalidTokens = 0;
+    let doubleSpends = 0;
+    let readerFaults = 0;
+    /** Seqs of the entries this commit writes. */
+    const fresh = new Set<number>();
+    /** Conflict entries (a counter reuse a reader saw) and their wallet. */
+    const conflicts = new Map<number, Uint8Array>();
+    const rows: EntryRow[] = [];
+    const drop: number[] = [];
+    const problems: string[] = [];
+    let tokens = false;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      const hash = hashes[i]!;
+      const have = held.get(e.seq);
+      if (have) {
+        if (!equalBytes(have.hash, hash)) {
+          throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: entry ${e.seq} differs from the entry already held (a rewritten or forged history)`);
+        }
+        // The same entry, first delivered under a certificate that did not cover its time, now arrives under one
+        // that does: judge it again under this one (so the outcome does not depend on which batch came first).
+        if (have.reason === 'reader_cert_not_valid' && inCert[i]) drop.push(e.seq);
+        else {
+          alreadyHeld++;
+          continue;
         }
       }
-      const after = this.q.entry!.get(chain, lastSeq + 1) as Row | undefined;
-      // An entry held without prev_hash was not first in its batch: the entry before it (lastSeq) is held too and
-      // was compared with this batch's own last entry below, whose hash is the head.
-      if (after && after.prev_hash !== null && !equalBytes(u8(after.prev_hash), f.head)) {
-        throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
+      const kind = JournalKind[e.kind];
+      const row: EntryRow = {
+        chain, seq: e.seq, kind, time: e.time, value: e.value, amount: null, tokenHash: null, prevHash: i === 0 ? f.prevHead : null, hash, valid: true, reason: null,
+        operatorId: cert.operatorId, source: null, tokenAt: null, tokenLen: null, walletId: null, counter: null, currency: null, certKey: null, allowance: null,
+      };
+      if (TOKEN_KINDS.has(kind)) {
+        tokens = true;
+        row.tokenAt = dataAt[i]!;
+        row.tokenLen = e.data.length;
+        const v = checks[i];
+        // verifyToken already hashed an accepted token (SHA-256 of the same bytes): reuse it.
+        row.tokenHash = v && v.ok ? v.tokenHash : nodeSha256(e.data);
+        if (!inCert[i]) {
+          row.valid = false;
+          row.reason = 'reader_cert_not_valid';
+        } else if (!v || !v.ok) {
+          row.valid = false;
+          row.reason = v ? v.reason : 'malformed';
+        } else if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== v.amount) {
+          row.valid = false;
+          row.reason = 'amount_mismatch';
+        } else {
+          // Only valid tokens are indexed by wallet counter, so only they take part in double spends and settlement.
+          row.walletId = v.walletId;
+          row.counter = v.counter;
+          row.currency = v.currency;
+          row.certKey = v.certKey;
+          row.allowance = v.allowance;
+          if (e.kind === 'tap_out') row.amount = v.amount;
+          // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
+          if (e.kind === 'conflict') conflicts.set(e.seq, v.walletId);
+        }
+      } else {
+        row.tokenHash = e.data; // void: the hash of the voided token
+        if (!inCert[i]) {
+          row.valid = false;
+          row.reason = 'reader_cert_not_valid';
+        }
       }
-      const existing = this.q.reader!.get(readerId) as Row | undefined;
-      if (existing && (existing.operator_id !== cert.operatorId || existing.profile !== cert.profile)) {
-        this.q.problem!.run(readerId, 'reader_cert_changed', `operator ${String(existing.operator_id)} -> ${cert.operatorId}`, now);
+      if (!row.valid) {
+        invalidTokens++;
+        problems.push(`journal ${journalId} entry ${e.seq}: ${row.reason}`);
       }
-      if (!existing) this.q.putReader!.run(readerId, cert.operatorId, cert.profile, encodeCbor(cert.issuerSignature));
-      // The batch bytes are stored once, when the first entry that needs them (a token entry) is written.
-      let source: number | null = null;
-      const held = new Map<number, { hash: Uint8Array; reason: unknown }>();
-      for (const r of this.q.entryRange!.all(chain, f.firstSeq, lastSeq) as Row[]) held.set(Number(r.seq), { hash: u8(r.hash), reason: r.reason });
-      let entries = 0;
-      let alreadyHeld = 0;
-      let invalidTokens = 0;
-      let doubleSpends = 0;
-      let readerFaults = 0;
-      /** Seqs of the entries this commit writes. */
-      const fresh = new Set<number>();
-      /** Conflict entries (a counter reuse a reader saw) and their wallet. */
-      const conflicts = new Map<number, Uint8Array>();
-      for (let i = 0; i < list.length; i++) {
-        const e = list[i]!;
-        const hash = hashes[i]!;
-        const have = held.get(e.seq);
-        if (have) {
-          if (!equalBytes(have.hash, hash)) {
-            throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: entry ${e.seq} differs from the entry already held (a rewritten or forged history)`);
-          }
-          // The same entry, first delivered under a certificate that did not cover its time, now arrives under one
-          // that does: judge it again under this one (so the outcome does not depend on which batch came first).
-          if (have.reason === 'reader_cert_not_valid' && inCert[i]) this.q.dropEntry!.run(chain, e.seq);
-          else {
-            alreadyHeld++;
+      rows.push(row);
+      fresh.add(e.seq);
+    }
+    if (drop.length) await tx.dropEntries(chain, drop);
+    // The batch bytes are stored once, when an entry that needs them (a token entry) is written.
+    if (tokens) {
+      const source = await tx.putBatchBytes(chain, f.batchSeq, bytes);
+      for (const r of rows) if (r.tokenAt !== null) r.source = source;
+    }
+    if (rows.length) await tx.putEntries(rows);
+    for (const d of problems) await tx.problem(readerId, 'invalid_entry', d, now);
+    // Double spends, as if the new entries were checked one by one in order against everything held before
+    // them: another valid entry with the same wallet counter counts when it was held before this batch, or
+    // is an earlier entry of it (a later one finds this one in its turn, so each pair is recorded once).
+    //  - counter_reuse: different token bytes; this entry is not a tap-out, the other is a sale or conflict;
+    //  - same token bytes taken as a sale (accept or tap-in) twice: at two readers it is the customer's
+    //    same_token_twice (one operator-bound token shown at two gates); at one reader (in any of its journals)
+    //    it is a reader fault (token_listed_twice): the customer paid once, the token settles once, and the
+    //    wallet is not blocked.
+    // The blocklist keeps the first reason a wallet was blocked for, so the order is: per entry, counter
+    // reuses, then the same token twice, then a reader-reported conflict.
+    const found = new Map<number, { what: 'counter_reuse' | 'same_token_twice'; peer: CounterPeer }[]>();
+    if (fresh.size > 0) {
+      for (const r of await tx.counterPeers(chain, f.firstSeq, lastSeq)) {
+        if (!fresh.has(r.seq) || (r.oChain === chain && fresh.has(r.oSeq) && r.oSeq > r.seq)) continue;
+        if (!equalBytes(r.hash, r.oHash)) {
+          if (r.kind === JournalKind.tap_out || r.oKind === JournalKind.tap_out) continue;
+          const l = found.get(r.seq) ?? [];
+          l.push({ what: 'counter_reuse', peer: r });
+          found.set(r.seq, l);
+        } else if (SALE_KINDS.includes(r.kind as 0 | 2) && SALE_KINDS.includes(r.oKind as 0 | 2)) {
+          if (r.oReader === readerId) {
+            if (await tx.putReaderFault({ kind: 'token_listed_twice', readerId, tokenHash: r.hash, aChain: r.oChain, aSeq: r.oSeq, bChain: chain, bSeq: r.seq, detectedAt: now })) readerFaults++;
             continue;
           }
-        }
-        const kind = JournalKind[e.kind];
-        let tokenHash: Uint8Array | null = null;
-        let valid = 1;
-        let reason: string | null = null;
-        let tokenAt: number | null = null;
-        let walletId: Uint8Array | null = null;
-        let counter: number | null = null;
-        let currency: number | null = null;
-        let certKey: number | null = null;
-        let allowance: number | null = null;
-        let amount: number | null = null;
-        if (TOKEN_KINDS.has(kind)) {
-          source ??= Number(this.q.putBytes!.run(chain, f.batchSeq, bytes).lastInsertRowid);
-          tokenAt = dataAt[i]!;
-          const v = checks[i];
-          // verifyToken already hashed an accepted token (SHA-256 of the same bytes): reuse it.
-          tokenHash = v && v.ok ? v.tokenHash : nodeSha256(e.data);
-          if (!inCert[i]) {
-            valid = 0;
-            reason = 'reader_cert_not_valid';
-          } else if (!v || !v.ok) {
-            valid = 0;
-            reason = v ? v.reason : 'malformed';
-          } else if ((e.kind === 'accept' || e.kind === 'tap_in') && e.value !== v.amount) {
-            valid = 0;
-            reason = 'amount_mismatch';
-          } else {
-            // Only valid tokens are indexed by wallet counter, so only they take part in double spends and settlement.
-            walletId = v.walletId;
-            counter = v.counter;
-            currency = v.currency;
-            certKey = v.certKey;
-            allowance = v.allowance;
-            if (e.kind === 'tap_out') amount = v.amount;
-            // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
-            if (e.kind === 'conflict') conflicts.set(e.seq, v.walletId);
-          }
-        } else {
-          tokenHash = e.data; // void: the hash of the voided token
-          if (!inCert[i]) {
-            valid = 0;
-            reason = 'reader_cert_not_valid';
-          }
-        }
-        if (valid === 0) {
-          invalidTokens++;
-          this.q.problem!.run(readerId, 'invalid_entry', `journal ${journalId} entry ${e.seq}: ${reason}`, now);
-        }
-        this.q.putEntry!.run(
-          chain,
-          e.seq,
-          kind,
-          e.time,
-          e.value,
-          amount,
-          tokenHash,
-          i === 0 ? f.prevHead : null,
-          hash,
-          valid,
-          reason,
-          cert.operatorId,
-          tokenAt === null ? null : source,
-          tokenAt,
-          tokenAt === null ? null : e.data.length,
-          walletId ? prefixKey(walletId) : null,
-          walletId,
-          counter,
-          currency,
-          certKey,
-          allowance,
-        );
-        fresh.add(e.seq);
-        entries++;
-      }
-      // Double spends, as if the new entries were checked one by one in order against everything held before
-      // them: another valid entry with the same wallet counter counts when it was held before this batch, or
-      // is an earlier entry of it (a later one finds this one in its turn, so each pair is recorded once).
-      //  - counter_reuse: different token bytes; this entry is not a tap-out, the other is a sale or conflict;
-      //  - same token bytes taken as a sale (accept or tap-in) twice: at two readers it is the customer's
-      //    same_token_twice (one operator-bound token shown at two gates); at one reader (in any of its journals)
-      //    it is a reader fault (token_listed_twice): the customer paid once, the token settles once, and the
-      //    wallet is not blocked.
-      // The blocklist keeps the first reason a wallet was blocked for, so the order is: per entry, counter
-      // reuses, then the same token twice, then a reader-reported conflict.
-      const found = new Map<number, { what: 'counter_reuse' | 'same_token_twice'; row: Row }[]>();
-      if (fresh.size > 0) {
-        for (const r of this.q.counterPeers!.all(chain, f.firstSeq, lastSeq) as Row[]) {
-          const seq = Number(r.seq);
-          const oChain = Number(r.o_chain);
-          const oSeq = Number(r.o_seq);
-          if (!fresh.has(seq) || (oChain === chain && fresh.has(oSeq) && oSeq > seq)) continue;
-          const k = Number(r.kind);
-          const ok = Number(r.o_kind);
-          if (!equalBytes(u8(r.hash), u8(r.o_hash))) {
-            if (k === JournalKind.tap_out || ok === JournalKind.tap_out) continue;
-            const l = found.get(seq) ?? [];
-            l.push({ what: 'counter_reuse', row: r });
-            found.set(seq, l);
-          } else if (SALE_KINDS.includes(k as 0 | 2) && SALE_KINDS.includes(ok as 0 | 2)) {
-            if (Number(r.o_reader) === readerId) {
-              if (this.q.putFault!.run('token_listed_twice', readerId, u8(r.hash), oChain, oSeq, chain, seq, now).changes) readerFaults++;
-              continue;
-            }
-            const l = found.get(seq) ?? [];
-            l.push({ what: 'same_token_twice', row: r });
-            found.set(seq, l);
-          }
+          const l = found.get(r.seq) ?? [];
+          l.push({ what: 'same_token_twice', peer: r });
+          found.set(r.seq, l);
         }
       }
-      for (const seq of fresh) {
-        const l = found.get(seq) ?? [];
-        l.sort((x, y) => (x.what === y.what ? 0 : x.what === 'counter_reuse' ? -1 : 1));
-        for (const { what, row: r } of l) {
-          const wallet = u8(r.wallet_id);
-          if (this.q.putDouble!.run(what, wallet, Number(r.counter), u8(r.o_hash), Number(r.o_chain), Number(r.o_seq), u8(r.hash), chain, seq, now).changes) doubleSpends++;
-          this.q.block!.run(wallet, what, now);
-        }
-        const conflict = conflicts.get(seq);
-        if (conflict) this.q.block!.run(conflict, 'counter_reuse', now);
-      }
-      this.q.putBatch!.run(chain, f.batchSeq, f.firstSeq, list.length, f.head, digest, f.createdAt);
-      return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
-    });
-    try {
-      return run.immediate();
-    } catch (e) {
-      if (e instanceof OffpayError) return reject(e.code, e.message);
-      throw e;
     }
+    for (const seq of fresh) {
+      const l = found.get(seq) ?? [];
+      l.sort((x, y) => (x.what === y.what ? 0 : x.what === 'counter_reuse' ? -1 : 1));
+      for (const { what, peer: r } of l) {
+        const d: DoubleSpendRow = { kind: what, walletId: r.walletId, counter: r.counter, aHash: r.oHash, aChain: r.oChain, aSeq: r.oSeq, bHash: r.hash, bChain: chain, bSeq: seq, detectedAt: now };
+        if (await tx.putDoubleSpend(d)) doubleSpends++;
+        await tx.block(r.walletId, what, now);
+      }
+      const conflict = conflicts.get(seq);
+      if (conflict) await tx.block(conflict, 'counter_reuse', now);
+    }
+    await tx.putBatch({ chain, batchSeq: f.batchSeq, firstSeq: f.firstSeq, entries: list.length, head: f.head, digest, createdAt: f.createdAt });
+    return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries: fresh.size, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
   }
 
   /** Put a wallet on the blocklist by hand (lost or stolen device). */
-  block(walletId: Uint8Array, reason = 'manual'): void {
-    this.q.block!.run(walletId, reason, this.clock());
+  async block(walletId: Uint8Array, reason = 'manual'): Promise<void> {
+    await this.store.block(walletId, reason, this.clock());
   }
 
   /** Every blocked wallet id (16 bytes each), in ascending byte order: the entries of the next blocklist. */
-  blockedWalletIds(): Uint8Array[] {
-    return (this.db.prepare('SELECT wallet_id FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => u8(r.wallet_id));
+  async blockedWalletIds(): Promise<Uint8Array[]> {
+    return (await this.store.blocklist()).map((b) => b.walletId);
+  }
+
+  /** The clearing blocklist with the first reason each wallet was blocked for, by wallet id (hex). */
+  async blocklistEntries(): Promise<{ walletId: string; reason: string; addedAt: number }[]> {
+    return (await this.store.blocklist()).map((b) => ({ walletId: toHex(b.walletId), reason: b.reason, addedAt: b.addedAt }));
+  }
+
+  /** Wallets (hex ids) a reader itself saw reuse a counter (valid conflict entries): blocked on the reader's word. */
+  async readerReportedConflicts(): Promise<string[]> {
+    return (await this.store.conflictWallets()).map(toHex);
   }
 
   /**
    * Sign the next blocklist version (a full snapshot) with the issuer's current key. Before signing, every
    * wallet whose settled total passed its certificate's allowance (spec/clearing.md M2) joins the blocklist.
+   * The version is taken atomically in the store, so two nodes never sign two lists with one version.
    */
-  issueBlocklist(issuer: Issuer, now: number = this.clock()): { bytes: Uint8Array; version: number; entries: number } {
+  async issueBlocklist(issuer: Issuer, now: number = this.clock()): Promise<{ bytes: Uint8Array; version: number; entries: number }> {
     if (issuer.issuerId !== this.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${issuer.issuerId} is not the clearing's issuer ${this.issuerKeys.issuerId}`);
-    this.blockOverAllowance(now);
-    const version = (Number(this.getMeta('blocklist_version') ?? 0) || 0) + 1;
-    const ids = this.blockedWalletIds();
+    await this.blockOverAllowance(now);
+    const version = await this.store.incrementMeta('blocklist_version');
+    const ids = await this.blockedWalletIds();
     const { bytes } = createBlocklist(issuer.currentKey(now), { issuerId: issuer.issuerId, version, issuedAt: now, walletIds: ids });
-    this.setMeta('blocklist_version', version);
     return { bytes, version, entries: ids.length };
   }
 
   /** Put every over-allowance wallet on the clearing blocklist; returns how many were added. */
-  blockOverAllowance(now: number = this.clock()): number {
+  async blockOverAllowance(now: number = this.clock()): Promise<number> {
     let added = 0;
-    for (const w of this.settle().overAllowance) added += this.q.block!.run(Buffer.from(w.walletId, 'hex'), 'over_allowance', now).changes;
+    for (const w of (await this.settle()).overAllowance) if (await this.store.block(fromHex(w.walletId), 'over_allowance', now)) added++;
     return added;
   }
 
@@ -855,18 +800,16 @@ export class Clearing {
    * the highest n such that batches 1..n of that journal are all held, `lastSeq` the last entry seq those
    * batches cover (a reader resends from batch batchSeq + 1).
    */
-  heldBatches(readerId: number): { journalId: string; batchSeq: number; lastSeq: number }[] {
-    const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
-    const batches = this.db.prepare('SELECT batch_seq, first_seq, entries FROM batches WHERE chain = ? ORDER BY batch_seq');
-    return chains.map((c) => {
+  async heldBatches(readerId: number): Promise<{ journalId: string; batchSeq: number; lastSeq: number }[]> {
+    return (await this.store.heldBatches(readerId)).map((c) => {
       let batchSeq = 0;
       let lastSeq = 0;
-      for (const b of batches.iterate(Number(c.chain)) as Iterable<Row>) {
-        if (Number(b.batch_seq) !== batchSeq + 1) break;
+      for (const b of c.batches) {
+        if (b.batchSeq !== batchSeq + 1) break;
         batchSeq++;
-        lastSeq = Math.max(lastSeq, Number(b.first_seq) + Number(b.entries) - 1);
+        lastSeq = Math.max(lastSeq, b.firstSeq + b.entries - 1);
       }
-      return { journalId: toHex(u8(c.journal_id)), batchSeq, lastSeq };
+      return { journalId: toHex(c.journalId), batchSeq, lastSeq };
     });
   }
 
@@ -874,8 +817,8 @@ export class Clearing {
    * An index over the token hash of every entry, for paymentState (a served clearing answers payment lookups;
    * the batch CLI does not pay for it). Idempotent; the schema version is unchanged (an index adds no data).
    */
-  indexPayments(): void {
-    this.db.exec('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL');
+  indexPayments(): Promise<void> {
+    return this.store.indexPayments();
   }
 
   /**
@@ -883,192 +826,113 @@ export class Clearing {
    * its token entries (valid or not, with the reason) and, when it settles, how (settle() run over that wallet's
    * entries alone, so the answer is the report's). Undefined when no entry names the token.
    */
-  paymentFacts(tokenHash: Uint8Array): PaymentFacts | undefined {
-    const rows = this.db
-      .prepare(
-        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.valid AS valid,
-                e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter, e.currency AS currency
-         FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.token_hash = ? AND e.kind != ${JournalKind.void}
-         ORDER BY e.time, c.reader_id, c.journal_id, e.seq`,
-      )
-      .all(tokenHash) as Row[];
+  async paymentFacts(tokenHash: Uint8Array): Promise<PaymentFacts | undefined> {
+    const rows = await this.store.tokenEntries(tokenHash);
     if (!rows.length) return undefined;
     const entries = rows.map((r) => ({
-      readerId: Number(r.reader_id),
-      journalId: toHex(u8(r.journal_id)),
-      seq: Number(r.seq),
-      kind: KIND_NAMES[Number(r.kind)]!,
-      time: Number(r.time),
-      value: Number(r.value),
-      valid: Number(r.valid) === 1,
-      reason: r.reason === null ? undefined : String(r.reason),
-      operatorId: Number(r.operator_id),
-      currency: r.currency === null ? undefined : Number(r.currency),
+      readerId: r.readerId,
+      journalId: toHex(r.journalId),
+      seq: r.seq,
+      kind: KIND_NAMES[r.kind]!,
+      time: r.time,
+      value: r.value,
+      valid: r.valid,
+      reason: r.reason === null ? undefined : r.reason,
+      operatorId: r.operatorId,
+      currency: r.currency === null ? undefined : r.currency,
     }));
-    const withWallet = rows.find((r) => Number(r.valid) === 1 && r.wallet_key !== null);
+    const withWallet = rows.find((r) => r.valid && r.walletKey !== null);
     let settled: SettledToken | undefined;
     let walletId: string | undefined;
     let blocked = false;
     if (withWallet) {
-      walletId = toHex(u8(withWallet.wallet_id));
+      walletId = toHex(withWallet.walletId!);
       const hex = toHex(tokenHash);
-      const s = settle(this.settleRows(Number(withWallet.wallet_key)), { feeBps: this.feeBps, keepTokens: true, zeroFareOperators: this.zeroFareOperators });
-      settled = s.tokens.find((t) => t.tokenHash === hex);
-      blocked = this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(u8(withWallet.wallet_id)) !== undefined;
+      const s = settler({ feeBps: this.feeBps, keepTokens: true, zeroFareOperators: this.zeroFareOperators });
+      await this.store.settleRows(s.push, withWallet.walletKey!);
+      settled = s.finish().tokens.find((t) => t.tokenHash === hex);
+      blocked = await this.store.isBlocked(withWallet.walletId!);
     }
     return { entries, settled, walletId, blocked };
   }
 
-  /** Every valid sale and tap-out, ordered for settle(): by wallet key and counter (the counter index); one wallet key's alone when given. */
-  private *settleRows(walletKey?: number): Generator<SettleRow> {
-    // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
-    // SQLite put chains in the outer loop and scan the index once per chain).
-    const chains = new Map<number, { readerId: number; journalId: string }>();
-    for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
-      chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
-    }
-    // Voids are few (a sale voided within minutes at its own reader): held in memory as chain|token hash.
-    const voids = new Set<string>();
-    for (const r of this.db.prepare(`SELECT chain, token_hash FROM entries INDEXED BY entries_void WHERE kind = ${JournalKind.void} AND valid = 1`).all() as Row[]) {
-      voids.add(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`);
-    }
-    const stmt = this.db.prepare(
-      `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
-              e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
-              e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
-       FROM entries e INDEXED BY entries_counter
-       WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
-         ${walletKey === undefined ? '' : 'AND e.wallet_key = ?'}
-       ORDER BY e.wallet_key, e.counter`,
-    );
-    for (const r of (walletKey === undefined ? stmt.iterate() : stmt.iterate(walletKey)) as Iterable<Row>) {
-      const kind = Number(r.kind);
-      const chain = chains.get(Number(r.chain))!;
-      yield {
-        readerId: chain.readerId,
-        journalId: chain.journalId,
-        seq: Number(r.seq),
-        kind,
-        time: Number(r.time),
-        value: Number(r.value),
-        amount: kind === JournalKind.tap_out ? Number(r.amount) : Number(r.value),
-        tokenHash: r.token_hash as Uint8Array,
-        operatorId: Number(r.operator_id),
-        walletKey: Number(r.wallet_key),
-        walletId: r.wallet_id as Uint8Array,
-        counter: Number(r.counter),
-        currency: Number(r.currency),
-        certKey: Number(r.cert_key),
-        allowance: Number(r.allowance),
-        voided: voids.size > 0 && kind !== JournalKind.tap_out && voids.has(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`),
-      };
-    }
-  }
-
   /** Settlement rules over everything held (settle.ts). `keepTokens` lists every settled token. */
-  settle(keepTokens = false): ReturnType<typeof settle> {
-    return settle(this.settleRows(), { feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators });
+  async settle(keepTokens = false): Promise<ReturnType<typeof settle>> {
+    const s = settler({ feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators });
+    await this.store.settleRows(s.push);
+    return s.finish();
   }
 
   /** The settlement lines: per merchant (the certificate's operatorId) and currency, each distinct token once. */
-  settlement(): SettlementLine[] {
-    return this.settle().lines;
+  async settlement(): Promise<SettlementLine[]> {
+    return (await this.settle()).lines;
   }
 
-  private evidence(hash: Uint8Array, chain: number, seq: number): EvidenceToken {
-    const e = this.db
-      .prepare(
-        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token
-         FROM entries e JOIN chains c ON c.chain = e.chain LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.chain = ? AND e.seq = ?`,
-      )
-      .get(chain, seq) as Row;
-    return {
-      tokenHash: toHex(hash),
-      readerId: Number(e.reader_id),
-      journalId: toHex(u8(e.journal_id)),
-      seq,
-      kind: KIND_NAMES[e.kind as number]!,
-      amount: Number(e.value),
-      token: e.token === null || e.token === undefined ? '' : toHex(u8(e.token)),
-    };
+  private async evidence(hash: Uint8Array, chain: number, seq: number): Promise<EvidenceToken> {
+    const e = await this.store.evidence(chain, seq);
+    return { tokenHash: toHex(hash), readerId: e.readerId, journalId: toHex(e.journalId), seq, kind: e.kind, amount: e.value, token: e.token ? toHex(e.token) : '' };
   }
 
   /** Every double spend found so far, in order of detection. */
-  doubleSpends(): DoubleSpend[] {
-    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
-      kind: r.kind as DoubleSpend['kind'],
-      walletId: toHex(u8(r.wallet_id)),
-      counter: Number(r.counter),
-      first: this.evidence(u8(r.a_hash), Number(r.a_chain), Number(r.a_seq)),
-      second: this.evidence(u8(r.b_hash), Number(r.b_chain), Number(r.b_seq)),
-      detectedAt: Number(r.detected_at),
-    }));
+  async doubleSpends(): Promise<DoubleSpend[]> {
+    const out: DoubleSpend[] = [];
+    for (const r of await this.store.doubleSpendRows()) {
+      out.push({
+        kind: r.kind,
+        walletId: toHex(r.walletId),
+        counter: r.counter,
+        first: await this.evidence(r.aHash, r.aChain, r.aSeq),
+        second: await this.evidence(r.bHash, r.bChain, r.bSeq),
+        detectedAt: r.detectedAt,
+      });
+    }
+    return out;
   }
 
   /** Every reader fault found so far (a token listed twice by one reader), in order of detection. */
-  readerFaults(): ReaderFault[] {
-    return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
-      kind: 'token_listed_twice',
-      readerId: Number(r.reader_id),
-      tokenHash: toHex(u8(r.token_hash)),
-      first: this.evidence(u8(r.token_hash), Number(r.a_chain), Number(r.a_seq)),
-      second: this.evidence(u8(r.token_hash), Number(r.b_chain), Number(r.b_seq)),
-      detectedAt: Number(r.detected_at),
-    }));
+  async readerFaults(): Promise<ReaderFault[]> {
+    const out: ReaderFault[] = [];
+    for (const r of await this.store.readerFaultRows()) {
+      out.push({
+        kind: 'token_listed_twice',
+        readerId: r.readerId,
+        tokenHash: toHex(r.tokenHash),
+        first: await this.evidence(r.tokenHash, r.aChain, r.aSeq),
+        second: await this.evidence(r.tokenHash, r.bChain, r.bSeq),
+        detectedAt: r.detectedAt,
+      });
+    }
+    return out;
   }
 
   /** Every reader journal held, by reader id and journal id, with the seq gaps still missing. */
-  readers(): ReaderSummary[] {
-    const chains = this.db
-      .prepare('SELECT c.chain AS chain, c.reader_id AS reader_id, c.journal_id AS journal_id, r.operator_id AS operator_id, r.profile AS profile FROM chains c JOIN readers r ON r.reader_id = c.reader_id ORDER BY c.reader_id, c.journal_id')
-      .all() as Row[];
-    const seqs = this.db.prepare('SELECT seq FROM entries WHERE chain = ? ORDER BY seq');
-    const nb = this.db.prepare('SELECT count(*) AS n FROM batches WHERE chain = ?');
-    return chains.map((r) => {
-      const chain = Number(r.chain);
+  async readers(): Promise<ReaderSummary[]> {
+    const out: ReaderSummary[] = [];
+    for (const c of await this.store.chains()) {
       const gaps: [number, number][] = [];
       let expect = 1;
       let n = 0;
-      for (const s of seqs.iterate(chain) as Iterable<Row>) {
-        const seq = Number(s.seq);
-        if (seq > expect) gaps.push([expect, seq - 1]);
-        expect = seq + 1;
-        n++;
+      for (const [from, to] of await this.store.seqRuns(c.chain)) {
+        if (from > expect) gaps.push([expect, from - 1]);
+        expect = to + 1;
+        n += to - from + 1;
       }
-      return {
-        readerId: Number(r.reader_id),
-        journalId: toHex(u8(r.journal_id)),
-        operatorId: Number(r.operator_id),
-        profile: String(r.profile),
-        batches: Number((nb.get(chain) as Row).n),
-        entries: n,
-        lastSeq: expect - 1,
-        gaps,
-      };
-    });
+      out.push({ readerId: c.readerId, journalId: toHex(c.journalId), operatorId: c.operatorId, profile: c.profile, batches: c.batches, entries: n, lastSeq: expect - 1, gaps });
+    }
+    return out;
   }
 
   /** The full report, computed from what is held (a late batch changes it). spec/clearing.md §7. */
-  report(): ClearingReport {
-    const problems = (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
-      readerId: Number(p.reader_id),
-      kind: String(p.kind),
-      detail: String(p.detail),
-    }));
-    const invalidTokens = (
-      this.db.prepare('SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.reason AS reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.valid = 0 ORDER BY c.reader_id, c.journal_id, e.seq').all() as Row[]
-    ).map((p) => ({ readerId: Number(p.reader_id), journalId: toHex(u8(p.journal_id)), seq: Number(p.seq), reason: String(p.reason) }));
-    const voided = Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
-    const s = this.settle();
+  async report(): Promise<ClearingReport> {
+    const problems = await this.store.problems();
+    const invalidTokens = (await this.store.invalidEntries()).map((p) => ({ readerId: p.readerId, journalId: toHex(p.journalId), seq: p.seq, reason: p.reason }));
+    const voided = await this.store.voidCount();
+    const s = await this.settle();
     // Over-allowance evidence: each settled token's signed bytes, sliced from the reader-signed batch it came in.
-    const tokenBytes = this.db.prepare(
-      `SELECT substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM chains c JOIN entries e ON e.chain = c.chain JOIN batch_bytes b ON b.id = e.source
-       WHERE c.reader_id = ? AND c.journal_id = ? AND e.seq = ?`,
-    );
     for (const w of s.overAllowance) {
       for (const t of w.tokens) {
-        const r = tokenBytes.get(t.entry.readerId, Buffer.from(t.entry.journalId, 'hex'), t.entry.seq) as Row | undefined;
-        if (r?.token) t.token = toHex(r.token as Uint8Array);
+        const token = await this.store.tokenBytes(t.entry.readerId, fromHex(t.entry.journalId), t.entry.seq);
+        if (token) t.token = toHex(token);
       }
     }
     const totals = new Map<number, { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }>();
@@ -1083,9 +947,9 @@ export class Clearing {
     return {
       settlement: s.lines,
       totals: [...totals.values()].sort((a, b) => a.currency - b.currency),
-      readers: this.readers(),
-      doubleSpends: this.doubleSpends(),
-      readerFaults: this.readerFaults(),
+      readers: await this.readers(),
+      doubleSpends: await this.doubleSpends(),
+      readerFaults: await this.readerFaults(),
       overAllowance: s.overAllowance,
       exposure: s.exposure,
       openTrips: s.openTrips,
@@ -1096,7 +960,7 @@ export class Clearing {
       invalidTokens,
       voided,
       tripsAtMaximumFare: s.openTrips.length,
-      blocklist: { entries: this.blockedWalletIds().length, version: Number(this.getMeta('blocklist_version') ?? 0) || 0 },
+      blocklist: { entries: (await this.store.blocklist()).length, version: Number((await this.store.getMeta('blocklist_version')) ?? 0) || 0 },
       feeBps: this.feeBps,
     };
   }

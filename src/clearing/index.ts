@@ -8,14 +8,19 @@ export {
 } from './fees.js';
 export {
   type ClearingOptions, type IngestResult, type EvidenceToken, type DoubleSpend, type ReaderFault,
-  type ReaderSummary, type ClearingReport, type PaymentFacts, Clearing,
+  type ReaderSummary, type ClearingReport, type PaymentFacts, Clearing, isPostgresUrl,
 } from './clearing.js';
+export type {
+  ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
+} from './store.js';
+export { SqliteClearingStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './store-sqlite.js';
+export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions } from './store-pg.js';
 export {
   type TokenJob, type TokenCheck, checkTokenJob, checkTokenJobs, type PackedJobs, type PackedChecks, packJobs,
   unpackJobs, packChecks, unpackChecks, buffersOf, VerifyPool,
 } from './pool.js';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, readBatchFrame, decodeBatchEntries, type BatchFrame } from './batch-bytes.js';
 export {
-  settle, type SettleRow, type EntryRef, type SettledToken, type SettlementLine, type TripAnomaly, type OverAllowance,
+  settle, settler, type SettleRow, type EntryRef, type SettledToken, type SettlementLine, type TripAnomaly, type OverAllowance,
   type SettlementResult, type SettleOptions,
 } from './settle.js';

@@ -205,6 +205,16 @@ export interface SettleOptions {
  * wallet certificate's total checked against its allowance. Pure: the same rows give the same result.
  */
 export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementResult & { tokens: SettledToken[] } {
+  const s = settler(o);
+  for (const r of rows) s.push(r);
+  return s.finish();
+}
+
+/**
+ * {@link settle} one row at a time, for a store that delivers rows in pages (rows in the same order): `push`
+ * each row, then `finish` once.
+ */
+export function settler(o: SettleOptions): { push: (r: SettleRow) => void; finish: () => SettlementResult & { tokens: SettledToken[] } } {
   const lines = new Map<string, { operatorId: number; currency: number; count: number; gross: bigint }>();
   const out: SettlementResult & { tokens: SettledToken[] } = {
     lines: [], settledTokens: 0, openTrips: [], multipleTapOuts: [], tapOutsWithoutTapIn: [], zeroFareTapOuts: [], overAllowance: [], exposure: [], tokens: [],
@@ -306,7 +316,7 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
     wallets = new Map();
   };
 
-  for (const r of rows) {
+  const push = (r: SettleRow) => {
     if (r.walletKey !== runKey) {
       flushRun();
       runKey = r.walletKey;
@@ -317,13 +327,16 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
       groupKey = gk;
     }
     group.push(r);
-  }
-  flushRun();
+  };
+  const finish = () => {
+    flushRun();
 
-  out.lines = [...lines.values()]
-    .sort((a, b) => a.operatorId - b.operatorId || a.currency - b.currency)
-    .map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: l.gross, feeBps: o.feeBps, ...feeFor(l.gross, o.feeBps) }));
-  out.exposure = [...exposure.entries()].sort((a, b) => a[0] - b[0]).map(([currency, amount]) => ({ currency, amount }));
-  out.overAllowance.sort((a, b) => (a.walletId < b.walletId ? -1 : a.walletId > b.walletId ? 1 : 0) || (a.certKey < b.certKey ? -1 : 1));
-  return out;
+    out.lines = [...lines.values()]
+      .sort((a, b) => a.operatorId - b.operatorId || a.currency - b.currency)
+      .map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: l.gross, feeBps: o.feeBps, ...feeFor(l.gross, o.feeBps) }));
+    out.exposure = [...exposure.entries()].sort((a, b) => a[0] - b[0]).map(([currency, amount]) => ({ currency, amount }));
+    out.overAllowance.sort((a, b) => (a.walletId < b.walletId ? -1 : a.walletId > b.walletId ? 1 : 0) || (a.certKey < b.certKey ? -1 : 1));
+    return out;
+  };
+  return { push, finish };
 }

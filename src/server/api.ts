@@ -17,8 +17,8 @@
  * body.ts). Every error is JSON {error: {code, message}} with a stable code (spec/clearing-api.md §4); an
  * exception inside a handler is a 500 api.internal, never a crash.
  *
- * The answer to a batch is written only after Clearing.ingest returned, i.e. after its SQLite transaction
- * committed (synchronous = FULL): an acknowledged batch survives a kill -9 of the server.
+ * The answer to a batch is written only after Clearing.ingest resolved, i.e. after its transaction committed
+ * (SQLite synchronous = FULL; PostgreSQL COMMIT): an acknowledged batch survives a kill -9 of the server.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
@@ -118,16 +118,24 @@ class BlocklistIssuer {
     private readonly webhooks: WebhookService | undefined,
   ) {}
 
-  current(now: number): Uint8Array {
-    if (this.held && now - this.checkedAt < this.checkSeconds && now - this.held.issuedAt < this.refreshSeconds) return this.held.bytes;
+  private pending: Promise<Uint8Array> | undefined;
+
+  /** The list to hand out; concurrent requests share one check (and at most one new version). */
+  current(now: number): Promise<Uint8Array> {
+    if (this.held && now - this.checkedAt < this.checkSeconds && now - this.held.issuedAt < this.refreshSeconds) return Promise.resolve(this.held.bytes);
+    this.pending ??= this.refresh(now).finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  private async refresh(now: number): Promise<Uint8Array> {
     this.checkedAt = now;
-    this.clearing.blockOverAllowance(now);
-    this.webhooks?.afterBlocklist(this.clearing);
+    await this.clearing.blockOverAllowance(now);
+    await this.webhooks?.afterBlocklist(this.clearing);
     const h = createHash('sha256');
-    for (const id of this.clearing.blockedWalletIds()) h.update(id);
+    for (const id of await this.clearing.blockedWalletIds()) h.update(id);
     const setDigest = h.digest('hex');
     if (this.held && this.held.setDigest === setDigest && now - this.held.issuedAt < this.refreshSeconds) return this.held.bytes;
-    const r = this.clearing.issueBlocklist(this.issuer, now);
+    const r = await this.clearing.issueBlocklist(this.issuer, now);
     this.held = { bytes: r.bytes, version: r.version, issuedAt: now, setDigest };
     return r.bytes;
   }
@@ -159,16 +167,18 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
   const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
   const keyset = signedKeySetOf(o.issuer, clock());
-  o.clearing.indexPayments();
+  // The payment index is built once (async on PostgreSQL); payment lookups wait for it, its failure is theirs.
+  const indexed = o.clearing.indexPayments();
+  indexed.catch(() => {});
 
   const postBatch: Handler = async (req, res) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a batch is sent as application/cbor', true);
     const bytes = await readBody(req, o.clearing.maxBatchBytes, bodyTimeoutMs, 'clearing.too_large');
-    const r = o.clearing.ingest(bytes); // returns after the commit
+    const r = await o.clearing.ingest(bytes); // resolves after the commit
     // Events are queued (durably) before the answer: a crash in between loses no event, because the reader,
     // unanswered, resends the batch and the duplicate derives the same events (same ids) again.
-    if (o.webhooks && r.outcome !== 'rejected') o.webhooks.afterBatch(o.clearing, bytes);
+    if (o.webhooks && r.outcome !== 'rejected') await o.webhooks.afterBatch(o.clearing, bytes);
     const answer = {
       outcome: r.outcome,
       reason: r.error?.code ?? null,
@@ -186,24 +196,25 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     o.log?.(`batch reader ${r.readerId ?? '?'} journal ${r.journalId ?? '?'} #${r.batchSeq ?? '?'}: ${r.outcome}${r.error ? ` ${r.error.code}` : ''}`);
     send(res, status, answer);
   };
-  const getReader: Handler = (_req, res, m) => {
+  const getReader: Handler = async (_req, res, m) => {
     const id = Number(m[1]);
     if (!Number.isSafeInteger(id) || id > 0xffffffff) throw new HttpError(400, 'api.bad_reader_id', 'a reader id is an integer 0 .. 2^32 - 1');
-    send(res, 200, { readerId: id, journals: o.clearing.heldBatches(id) });
+    send(res, 200, { readerId: id, journals: await o.clearing.heldBatches(id) });
   };
-  const getPayment: Handler = (_req, res, m) => {
+  const getPayment: Handler = async (_req, res, m) => {
     const hex = m[1]!;
     if (!/^[0-9a-f]{64}$/.test(hex)) throw new HttpError(400, 'api.bad_token_hash', 'a token hash is 64 lower-case hex digits (SHA-256 of the token bytes)');
-    const facts = o.clearing.paymentFacts(fromHex(hex));
+    await indexed;
+    const facts = await o.clearing.paymentFacts(fromHex(hex));
     if (!facts) throw new HttpError(404, 'api.unknown_payment', 'clearing holds no entry naming this token: not uploaded yet, or never taken');
     send(res, 200, paymentState(hex, facts));
   };
-  const getReport: Handler = (req, res) => {
+  const getReport: Handler = async (req, res) => {
     if (!checkBearer(req.headers.authorization, o.operatorToken)) {
       sendError(res, new HttpError(401, 'api.unauthorized', 'the report needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
       return;
     }
-    send(res, 200, o.clearing.report());
+    send(res, 200, await o.clearing.report());
   };
   const getWebhooks: Handler = (req, res) => {
     if (!checkBearer(req.headers.authorization, o.operatorToken)) {
@@ -218,7 +229,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     { re: /^\/v1\/webhooks$/, methods: { GET: getWebhooks } },
     { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
     { re: /^\/v1\/readers\/([0-9]{1,16})$/, methods: { GET: getReader } },
-    { re: /^\/v1\/blocklist$/, methods: { GET: (req, res) => sendBytes(req, res, lists.current(clock()), {}) } },
+    { re: /^\/v1\/blocklist$/, methods: { GET: async (req, res) => sendBytes(req, res, await lists.current(clock()), {}) } },
     { re: /^\/v1\/keyset$/, methods: { GET: (req, res) => sendBytes(req, res, keyset, {}) } },
     { re: /^\/v1\/payments\/([^/]*)$/, methods: { GET: getPayment } },
     { re: /^\/v1\/report$/, methods: { GET: getReport } },

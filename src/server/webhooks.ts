@@ -135,13 +135,13 @@ export class WebhookService {
    * After a batch was committed (ingested or duplicate): queue charge.complete for every token it names that is
    * now successful, and wallet.blocklisted for every newly blocked wallet. Returns how many events were new.
    */
-  afterBatch(clearing: Clearing, batchBytes: Uint8Array): number {
+  async afterBatch(clearing: Clearing, batchBytes: Uint8Array): Promise<number> {
     const hashes = new Set<string>();
     for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
     const now = this.clock();
     const events: { id: string; type: string; body: Uint8Array; created: number }[] = [];
     for (const h of hashes) {
-      const facts = clearing.paymentFacts(fromHex(h));
+      const facts = await clearing.paymentFacts(fromHex(h));
       if (!facts) continue;
       const st = paymentState(h, facts);
       if (st.state !== 'successful') continue;
@@ -150,18 +150,18 @@ export class WebhookService {
       const data = { tokenHash: h, amount: st.amount, currency: st.currency, operatorId: st.operatorId, settledAs: st.settledAs, walletBlocked: st.walletBlocked, entry: e ? { readerId: e.readerId, journalId: e.journalId, seq: e.seq, kind: e.kind, time: e.time } : null };
       events.push({ id, type: 'charge.complete', created: now, body: enc({ id, type: 'charge.complete', created: now, data }) });
     }
-    events.push(...this.blockedEvents(clearing, now));
+    events.push(...(await this.blockedEvents(clearing, now)));
     return this.queue(events);
   }
 
   /** Queue wallet.blocklisted for wallets blocked since the last look (e.g. after an over-allowance pass). */
-  afterBlocklist(clearing: Clearing): number {
-    return this.queue(this.blockedEvents(clearing, this.clock()));
+  async afterBlocklist(clearing: Clearing): Promise<number> {
+    return this.queue(await this.blockedEvents(clearing, this.clock()));
   }
 
-  private blockedEvents(clearing: Clearing, now: number): { id: string; type: string; body: Uint8Array; created: number }[] {
+  private async blockedEvents(clearing: Clearing, now: number): Promise<{ id: string; type: string; body: Uint8Array; created: number }[]> {
     const out = [];
-    for (const w of clearing.blockedWalletIds()) {
+    for (const w of await clearing.blockedWalletIds()) {
       const hex = toHex(w);
       if (this.blockedQueued.has(hex)) continue;
       this.blockedQueued.add(hex);

@@ -84,8 +84,8 @@ describe('Clearing', () => {
     expect((await g.r.accept(signToken(v, { payee: 300, amount: 450, counter: 4 }), { fare: { amount: 450, currency: HKD } })).accepted).toBe(true);
 
     const c = newClearing();
-    for (const r of [x.r, g.r, b.r, a.r]) expect(c.ingest(r.export(NOW + 1000).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 0 });
-    const rep = c.report();
+    for (const r of [x.r, g.r, b.r, a.r]) expect(await c.ingest(r.export(NOW + 1000).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 0 });
+    const rep = await c.report();
     expect(rep.settlement).toEqual([
       { operatorId: 90, currency: HKD, count: 2, gross: 2000n, feeBps: 150, fee: 30n, net: 1970n },
       { operatorId: 91, currency: HKD, count: 1, gross: 990n, feeBps: 150, fee: 15n, net: 975n }, // 14.85 -> 15
@@ -111,20 +111,20 @@ describe('Clearing', () => {
       batches.push(a.r.export(NOW + k).bytes);
     }
     const c = newClearing();
-    expect(c.ingest(batches[3]!)).toMatchObject({ outcome: 'ingested', entries: 3 });
-    expect(c.readers()[0]!.gaps).toEqual([[1, 9]]);
-    expect(c.ingest(batches[1]!)).toMatchObject({ outcome: 'ingested', entries: 3 });
-    expect(c.readers()[0]!.gaps).toEqual([
+    expect(await c.ingest(batches[3]!)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect((await c.readers())[0]!.gaps).toEqual([[1, 9]]);
+    expect(await c.ingest(batches[1]!)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect((await c.readers())[0]!.gaps).toEqual([
       [1, 3],
       [7, 9],
     ]);
-    expect(c.ingest(batches[1]!)).toMatchObject({ outcome: 'duplicate', entries: 0 });
-    expect(c.ingest(batches[0]!)).toMatchObject({ outcome: 'ingested' });
-    expect(c.ingest(batches[2]!)).toMatchObject({ outcome: 'ingested' });
-    expect(c.readers()[0]).toMatchObject({ entries: 12, lastSeq: 12, gaps: [] });
+    expect(await c.ingest(batches[1]!)).toMatchObject({ outcome: 'duplicate', entries: 0 });
+    expect(await c.ingest(batches[0]!)).toMatchObject({ outcome: 'ingested' });
+    expect(await c.ingest(batches[2]!)).toMatchObject({ outcome: 'ingested' });
+    expect((await c.readers())[0]).toMatchObject({ entries: 12, lastSeq: 12, gaps: [] });
     // A re-created batch is the same bytes: duplicate. The settlement counts each sale once.
-    expect(c.ingest(a.r.exportBatch(2).bytes)).toMatchObject({ outcome: 'duplicate' });
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 12, gross: 1200n })]);
+    expect(await c.ingest(a.r.exportBatch(2).bytes)).toMatchObject({ outcome: 'duplicate' });
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 12, gross: 1200n })]);
   });
 
   it('catches a cloned wallet across readers, keeps both signed tokens, and blocklists it', async () => {
@@ -137,14 +137,14 @@ describe('Clearing', () => {
     expect((await a.r.accept(t1, { request: a.request(500) })).accepted).toBe(true);
     expect((await b.r.accept(t2, { request: b.request(800) })).accepted).toBe(true);
     const c = newClearing();
-    expect(c.ingest(a.r.export().bytes)).toMatchObject({ doubleSpends: 0 });
-    expect(c.ingest(b.r.export().bytes)).toMatchObject({ doubleSpends: 1 });
-    const ds = c.doubleSpends();
+    expect(await c.ingest(a.r.export().bytes)).toMatchObject({ doubleSpends: 0 });
+    expect(await c.ingest(b.r.export().bytes)).toMatchObject({ doubleSpends: 1 });
+    const ds = await c.doubleSpends();
     expect(ds).toHaveLength(1);
     expect(ds[0]).toMatchObject({ kind: 'counter_reuse', walletId: toHex(walletIdOf(w.cert.walletPublicKey)), counter: 1 });
     expect([ds[0]!.first.token, ds[0]!.second.token].sort()).toEqual([toHex(t1), toHex(t2)].sort());
     // The blocklist goes to the readers; the clone is refused from then on.
-    const list = c.issueBlocklist(issuer, NOW + 3600);
+    const list = await c.issueBlocklist(issuer, NOW + 3600);
     expect(list).toMatchObject({ version: 1, entries: 1 });
     const fresh = vending(123);
     const r3 = new Reader({ ...fresh.m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW + 3600 });
@@ -152,7 +152,7 @@ describe('Clearing', () => {
     const t3 = signToken(w, { payee: 123, amount: 100, counter: 2, challenge: new Uint8Array(8).fill(1), time: NOW + 3600 });
     r3.openRequest({ amount: 100, currency: HKD, now: NOW + 3600, challenge: new Uint8Array(8).fill(1) });
     expect(await r3.accept(t3)).toMatchObject({ accepted: false, reason: 'blocklisted' });
-    expect(c.issueBlocklist(issuer, NOW + 7200).version).toBe(2);
+    expect((await c.issueBlocklist(issuer, NOW + 7200)).version).toBe(2);
   });
 
   it('finds one token taken at two readers of the same operator, and reader-reported conflicts', async () => {
@@ -171,18 +171,18 @@ describe('Clearing', () => {
     expect(await a.r.accept(signToken(z, { payee: 131, amount: 100, counter: 9, challenge: new Uint8Array(8).fill(2) }), { request: a.request(100, 2) })).toMatchObject({ reason: 'replayed' });
     expect(a.r.entries().map((e) => [e.kind, e.request?.challenge[0]])).toEqual([['accept', 1], ['conflict', 2]]);
     const c = newClearing();
-    c.ingest(g2.r.export().bytes);
-    c.ingest(g1.r.export().bytes);
-    c.ingest(a.r.export().bytes);
-    const kinds = c.doubleSpends().map((d) => [d.kind, d.first.readerId, d.second.readerId]);
+    await c.ingest(g2.r.export().bytes);
+    await c.ingest(g1.r.export().bytes);
+    await c.ingest(a.r.export().bytes);
+    const kinds = (await c.doubleSpends()).map((d) => [d.kind, d.first.readerId, d.second.readerId]);
     expect(kinds).toHaveLength(2);
     expect(kinds).toEqual(expect.arrayContaining([
       ['same_token_twice', 212, 211],
       ['counter_reuse', 131, 131],
     ]));
-    expect(c.blockedWalletIds().map(toHex).sort()).toEqual([toHex(walletIdOf(w.cert.walletPublicKey)), toHex(walletIdOf(z.cert.walletPublicKey))].sort());
+    expect((await c.blockedWalletIds()).map(toHex).sort()).toEqual([toHex(walletIdOf(w.cert.walletPublicKey)), toHex(walletIdOf(z.cert.walletPublicKey))].sort());
     // Conflict evidence is not a sale.
-    expect(c.settlement().find((l) => l.operatorId === 90)).toMatchObject({ count: 1, gross: 100n });
+    expect((await c.settlement()).find((l) => l.operatorId === 90)).toMatchObject({ count: 1, gross: 100n });
   });
 
   it('a batch whose head does not lead into the next batch already held is a fork, whichever arrives first', async () => {
@@ -199,13 +199,13 @@ describe('Clearing', () => {
     for (let i = 1; i <= 3; i++) await twin.accept(...sale({ ...a, r: twin }, w, 20 + i, 700));
     const forged = twin.export(NOW).bytes;
     const c = newClearing();
-    expect(c.ingest(second)).toMatchObject({ outcome: 'ingested', entries: 3 });
-    expect(c.readers()[0]!.gaps).toEqual([[1, 3]]);
-    expect(c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
-    expect(c.ingest(first)).toMatchObject({ outcome: 'ingested', entries: 3 });
-    expect(c.readers()[0]!.gaps).toEqual([]);
-    expect(c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 6, gross: 600n })]);
+    expect(await c.ingest(second)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect((await c.readers())[0]!.gaps).toEqual([[1, 3]]);
+    expect(await c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
+    expect(await c.ingest(first)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect((await c.readers())[0]!.gaps).toEqual([]);
+    expect(await c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 6, gross: 600n })]);
   });
 
   it('rejects forged batches: bad signature, unknown issuer, broken chain, rewritten history, garbage', async () => {
@@ -216,36 +216,36 @@ describe('Clearing', () => {
     const c = newClearing();
     const sigFlip = good.slice();
     sigFlip[sigFlip.length - 1]! ^= 1;
-    expect(c.ingest(sigFlip)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_batch_signature' } });
-    expect(c.ingest(new Uint8Array([1, 2, 3]))).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_batch' } });
+    expect(await c.ingest(sigFlip)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_batch_signature' } });
+    expect(await c.ingest(new Uint8Array([1, 2, 3]))).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_batch' } });
     // A reader key holder that re-signs a batch with an altered entry but the old head: bad chain.
     const d = decodeBatch(good);
     const { createBatch } = await import('../../src/reader/batch.js');
     const m = a.m;
     const altered = { ...d, entries: d.entries.map((e, i) => (i === 1 ? { ...e, value: 1 } : e)) };
-    expect(c.ingest(createBatch(m, altered).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
-    expect(c.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    expect(await c.ingest(createBatch(m, altered).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
+    expect(await c.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3 });
     // A second journal under the same reader certificate (a rewritten history) overlapping the first: fork.
     const twin = new Reader({ ...m, journalId: a.r.journalId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
     twin.loadBlocklist(list1);
     for (let i = 1; i <= 4; i++) await twin.accept(...sale({ ...a, r: twin }, w, 10 + i, 999));
-    expect(c.ingest(twin.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
+    expect(await c.ingest(twin.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.fork' } });
     const other = makeIssuer('someone-else');
     const alien = makeReader(other, 'cl', 141, 'vending');
     const ar = new Reader({ ...alien, issuerKeys: other.keySet(), store: new MemoryReaderStore(), clock: () => NOW });
-    expect(c.ingest(ar.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_reader_cert' } });
+    expect(await c.ingest(ar.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_reader_cert' } });
     // Problems are recorded against a reader only once its signature verified: anyone can copy a certificate.
-    expect(c.report().problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['bad_chain', 'fork']));
-    expect(c.report().problems.map((p) => p.kind)).not.toContain('bad_batch_signature');
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 300n })]);
+    expect((await c.report()).problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['bad_chain', 'fork']));
+    expect((await c.report()).problems.map((p) => p.kind)).not.toContain('bad_batch_signature');
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 300n })]);
     // Garbage never throws.
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
-        expect(c.ingest(bytes).outcome).toBe('rejected');
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (bytes) => {
+        expect((await c.ingest(bytes)).outcome).toBe('rejected');
       }),
       { numRuns: 200, seed: 3 },
     );
-    expect(c.ingest(encodeCbor([8, 1, 0]))).toMatchObject({ outcome: 'rejected' });
+    expect(await c.ingest(encodeCbor([8, 1, 0]))).toMatchObject({ outcome: 'rejected' });
   });
 
   it('re-verifies every token: an entry whose token does not verify is reported, not settled', async () => {
@@ -261,9 +261,9 @@ describe('Clearing', () => {
     let h = genesisHash(151, d.journalId);
     for (const e of entries) h = chainHash(h, encodeEntry(e));
     const c = newClearing();
-    expect(c.ingest(createBatch(a.m, { ...d, entries, head: h }).bytes)).toMatchObject({ outcome: 'ingested', entries: 2, invalidTokens: 1 });
-    expect(c.report().invalidTokens).toEqual([{ readerId: 151, journalId: toHex(d.journalId), seq: 2, reason: 'wrong_payee' }]);
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100n })]);
+    expect(await c.ingest(createBatch(a.m, { ...d, entries, head: h }).bytes)).toMatchObject({ outcome: 'ingested', entries: 2, invalidTokens: 1 });
+    expect((await c.report()).invalidTokens).toEqual([{ readerId: 151, journalId: toHex(d.journalId), seq: 2, reason: 'wrong_payee' }]);
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100n })]);
   });
 });
 
@@ -291,7 +291,7 @@ describe('request-bound tokens (spec/protocol.md §4.3, spec/clearing.md §4 ste
     // 1. The context altered after the reader signed (old head kept, batch re-signed): the chain catches it first.
     for (const f of [otherChallenge, otherTime, noContext]) {
       const c = newClearing();
-      expect(c.ingest(createBatch(a.m, { ...d, entries: alter(1, f) }).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
+      expect(await c.ingest(createBatch(a.m, { ...d, entries: alter(1, f) }).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
     }
     // 2. A reader that signs an altered context (chain recomputed): the token's rebuilt body is not what the wallet
     //    signed, so the entry is invalid and never settled.
@@ -302,9 +302,9 @@ describe('request-bound tokens (spec/protocol.md §4.3, spec/clearing.md §4 ste
     ];
     for (const [, f, reason] of cases) {
       const c = newClearing();
-      expect(c.ingest(rechain(alter(1, f)))).toMatchObject({ outcome: 'ingested', entries: 3, invalidTokens: 1 });
-      expect(c.report().invalidTokens).toEqual([{ readerId: 161, journalId: toHex(d.journalId), seq: 2, reason }]);
-      expect(c.settlement()).toEqual([expect.objectContaining({ count: 2, gross: 400n })]);
+      expect(await c.ingest(rechain(alter(1, f)))).toMatchObject({ outcome: 'ingested', entries: 3, invalidTokens: 1 });
+      expect((await c.report()).invalidTokens).toEqual([{ readerId: 161, journalId: toHex(d.journalId), seq: 2, reason }]);
+      expect(await c.settlement()).toEqual([expect.objectContaining({ count: 2, gross: 400n })]);
     }
     // 3. The same entries under another reader id (another reader's certificate and key): the payee differs.
     const b = vending(162);
@@ -312,12 +312,12 @@ describe('request-bound tokens (spec/protocol.md §4.3, spec/clearing.md §4 ste
     let h = genesisHash(162, d.journalId);
     for (const e of moved) h = chainHash(h, encodeEntry(e));
     const c3 = newClearing();
-    expect(c3.ingest(createBatch(b.m, { ...d, readerCert: b.m.cert, entries: moved, prevHead: genesisHash(162, d.journalId), head: h }).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 3 });
-    expect(new Set(c3.report().invalidTokens.map((t) => t.reason))).toEqual(new Set(['bad_token_signature']));
+    expect(await c3.ingest(createBatch(b.m, { ...d, readerCert: b.m.cert, entries: moved, prevHead: genesisHash(162, d.journalId), head: h }).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 3 });
+    expect(new Set((await c3.report()).invalidTokens.map((t) => t.reason))).toEqual(new Set(['bad_token_signature']));
     // 4. The honest batch: all three verify and settle, on this thread and through the worker pool.
     const c4 = newClearing();
-    expect(c4.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3, invalidTokens: 0 });
-    expect(c4.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 600n })]);
+    expect(await c4.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3, invalidTokens: 0 });
+    expect(await c4.settlement()).toEqual([expect.objectContaining({ count: 3, gross: 600n })]);
   });
 });
 

@@ -181,8 +181,8 @@ describe('clearing serve killed during ingest', () => {
       expect(cutPosts).toBeGreaterThanOrEqual(KILLS);
       expect(resyncs).toBeGreaterThan(0);
 
-      const reference = referenceClearing(pop.issuer.keySet(), pop.readers.flatMap((r) => Array.from({ length: r.reader.exportedBatches() }, (_, k) => r.reader.exportBatch(k + 1).bytes)));
-      const want = reference.report();
+      const reference = await referenceClearing(pop.issuer.keySet(), pop.readers.flatMap((r) => Array.from({ length: r.reader.exportedBatches() }, (_, k) => r.reader.exportBatch(k + 1).bytes)));
+      const want = await reference.report();
       expect(want.invalidTokens).toEqual([]);
       expect(want.totals[0]!.count).toBe(pop.counts.accepted); // every accepted token settles, once
       expect(want.doubleSpends.length).toBeGreaterThan(0);
@@ -190,7 +190,7 @@ describe('clearing serve killed during ingest', () => {
       const rep = await http.send(`${nodes[0]!.url}/v1/report`, 'GET', undefined, { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` });
       expect(rep.status).toBe(200);
       expect(normalizeReport(JSON.parse(rep.body.toString()))).toEqual(normalizeReport(want));
-      reference.close();
+      await reference.close();
     } finally {
       http.close();
       for (const n of nodes) await n.stop();

@@ -106,13 +106,13 @@ export async function inLanes<T>(items: T[], lanes: number, deadlineMs: number, 
 }
 
 /** The reference: one in-process Clearing (memory) ingesting every batch once, in the order given. */
-export function referenceClearing(issuerKeys: IssuerKeySet, batches: Uint8Array[]): Clearing {
+export async function referenceClearing(issuerKeys: IssuerKeySet, batches: Uint8Array[]): Promise<Clearing> {
   const c = new Clearing({ issuerKeys });
   for (const b of batches) {
-    const r = c.ingest(b);
+    const r = await c.ingest(b);
     if (r.outcome !== 'ingested') throw new Error(`reference ingest: ${r.outcome} ${r.error?.code ?? ''}`);
   }
-  c.blockOverAllowance();
+  await c.blockOverAllowance();
   return c;
 }
 

@@ -88,8 +88,8 @@ describe('clearing serve under load', () => {
       });
       expect(notHeld).toEqual([]);
 
-      const reference = referenceClearing(pop.issuer.keySet(), pop.readers.flatMap((r) => r.batches));
-      const want = reference.report();
+      const reference = await referenceClearing(pop.issuer.keySet(), pop.readers.flatMap((r) => r.batches));
+      const want = await reference.report();
       // The population must exercise what it claims to: every token settles once, double spends, overruns.
       expect(want.invalidTokens).toEqual([]);
       expect(want.problems).toEqual([]);
@@ -101,15 +101,16 @@ describe('clearing serve under load', () => {
       // The blocklist the readers would load: the same wallets (this GET also runs the over-allowance check).
       const bl = await http.send(`${nodes[0]!.url}/v1/blocklist`, 'GET');
       expect(bl.status).toBe(200);
-      expect(toHex(decodeBlocklist(new Uint8Array(bl.body)).entries)).toBe(reference.blockedWalletIds().map(toHex).join(''));
-      const blocked = new Set(reference.blockedWalletIds().map(toHex));
+      const referenceBlocked = await reference.blockedWalletIds();
+      expect(toHex(decodeBlocklist(new Uint8Array(bl.body)).entries)).toBe(referenceBlocked.map(toHex).join(''));
+      const blocked = new Set(referenceBlocked.map(toHex));
       expect(pop.suspectWallets.filter((w) => blocked.has(w)).length).toBeGreaterThan(30);
 
       const token = readFileSync(join(dir, 'operator-token'), 'utf8').trim();
       const rep = await http.send(`${nodes[nodes.length - 1]!.url}/v1/report`, 'GET', undefined, { authorization: `Bearer ${token}` });
       expect(rep.status).toBe(200);
       expect(normalizeReport(JSON.parse(rep.body.toString()))).toEqual(normalizeReport(want));
-      reference.close();
+      await reference.close();
     } finally {
       http.close();
       for (const n of nodes) await n.stop();

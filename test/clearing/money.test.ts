@@ -44,14 +44,14 @@ const J1 = new Uint8Array(8).fill(1);
 const J2 = new Uint8Array(8).fill(2);
 
 describe('M1 settle each token once (finding 4)', () => {
-  it('a token listed three times in one reader-signed batch settles once, as a reader fault; the customer is not blocked', () => {
+  it('a token listed three times in one reader-signed batch settles once, as a reader fault; the customer is not blocked', async () => {
     const m = makeReader(issuer, 'money', 401, 'vending', 90);
     const w = makeWallet(issuer, 'money', 'thrice');
     const t = signToken(w, { payee: 401, amount: 1000, counter: 1, challenge: new Uint8Array(8).fill(4) });
     const e = { kind: 'accept' as const, time: NOW, data: t, value: 1000, request: { challenge: new Uint8Array(8).fill(4), time: NOW } };
     const c = newClearing();
-    expect(c.ingest(handBatch(m, J1, [e, e, e]))).toMatchObject({ outcome: 'ingested', entries: 3, doubleSpends: 0, readerFaults: 3 });
-    const rep = c.report();
+    expect(await c.ingest(handBatch(m, J1, [e, e, e]))).toMatchObject({ outcome: 'ingested', entries: 3, doubleSpends: 0, readerFaults: 3 });
+    const rep = await c.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ operatorId: 90, count: 1, gross: 1000n })]);
     expect(rep.doubleSpends).toEqual([]);
     expect(rep.readerFaults.map((f) => [f.kind, f.readerId, f.first.seq, f.second.seq])).toEqual([
@@ -59,24 +59,24 @@ describe('M1 settle each token once (finding 4)', () => {
       ['token_listed_twice', 401, 1, 3],
       ['token_listed_twice', 401, 2, 3],
     ]);
-    expect(c.blockedWalletIds()).toEqual([]);
-    expect(c.issueBlocklist(issuer, NOW + 7200).entries).toBe(0);
+    expect(await c.blockedWalletIds()).toEqual([]);
+    expect((await c.issueBlocklist(issuer, NOW + 7200)).entries).toBe(0);
   });
 
-  it('the same token in two journals of one reader (a reader restarted on a new journal) is a reader fault, settled once', () => {
+  it('the same token in two journals of one reader (a reader restarted on a new journal) is a reader fault, settled once', async () => {
     const m = makeReader(issuer, 'money', 402, 'vending', 90);
     const w = makeWallet(issuer, 'money', 'twojournals');
     const t = signToken(w, { payee: 402, amount: 700, counter: 1, challenge: new Uint8Array(8).fill(4) });
     const e = { kind: 'accept' as const, time: NOW, data: t, value: 700, request: { challenge: new Uint8Array(8).fill(4), time: NOW } };
     const c = newClearing();
-    expect(c.ingest(handBatch(m, J1, [e]))).toMatchObject({ outcome: 'ingested' });
-    expect(c.ingest(handBatch(m, J2, [e]))).toMatchObject({ outcome: 'ingested', readerFaults: 1, doubleSpends: 0 });
-    expect(c.readers().map((r) => [r.readerId, r.journalId])).toEqual([
+    expect(await c.ingest(handBatch(m, J1, [e]))).toMatchObject({ outcome: 'ingested' });
+    expect(await c.ingest(handBatch(m, J2, [e]))).toMatchObject({ outcome: 'ingested', readerFaults: 1, doubleSpends: 0 });
+    expect((await c.readers()).map((r) => [r.readerId, r.journalId])).toEqual([
       [402, toHex(J1)],
       [402, toHex(J2)],
     ]);
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 700n })]);
-    expect(c.blockedWalletIds()).toEqual([]);
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 700n })]);
+    expect(await c.blockedWalletIds()).toEqual([]);
   });
 
   it('one operator-bound token at two gates is the customer\'s same_token_twice: settled once (the earliest acceptance), wallet blocked', async () => {
@@ -90,13 +90,13 @@ describe('M1 settle each token once (finding 4)', () => {
     const b2 = g2.r.export(NOW + 60).bytes;
     for (const order of [[b1, b2], [b2, b1]]) {
       const c = newClearing();
-      for (const b of order) c.ingest(b);
-      const s = c.settle(true);
+      for (const b of order) await c.ingest(b);
+      const s = await c.settle(true);
       expect(s.lines).toEqual([expect.objectContaining({ operatorId: 300, count: 1, gross: 450n })]);
       expect(s.tokens.map((t) => [t.entry.readerId, t.entry.seq])).toEqual([[412, 1]]); // the earlier one
-      expect(c.doubleSpends().map((d) => d.kind)).toEqual(['same_token_twice']);
-      expect(c.blockedWalletIds().map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
-      expect(c.readerFaults()).toEqual([]);
+      expect((await c.doubleSpends()).map((d) => d.kind)).toEqual(['same_token_twice']);
+      expect((await c.blockedWalletIds()).map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
+      expect(await c.readerFaults()).toEqual([]);
     }
   });
 });
@@ -112,8 +112,8 @@ describe('M2 the allowance is global (finding 5)', () => {
     await sell(readers[0]!, honest, 1, 30_000);
     await sell(readers[1]!, honest, 2, 20_000); // exactly the allowance: not over
     const c = newClearing();
-    for (const r of readers) expect(c.ingest(r.r.export(NOW + 60).bytes).outcome).toBe('ingested');
-    const rep = c.report();
+    for (const r of readers) expect((await c.ingest(r.r.export(NOW + 60).bytes)).outcome).toBe('ingested');
+    const rep = await c.report();
     expect(rep.totals).toEqual([{ currency: HKD, count: 6, gross: 250_000n, fee: 3750n, net: 246_250n }]);
     expect(rep.overAllowance).toHaveLength(1);
     const o = rep.overAllowance[0]!;
@@ -128,10 +128,10 @@ describe('M2 the allowance is global (finding 5)', () => {
     // Evidence: the wallet-signed tokens themselves, as the readers uploaded them.
     expect(o.tokens.map((t) => t.token)).toEqual(sold.map(toHex));
     // Not yet on the list: it joins at the next issue, with the double spenders.
-    expect(c.blockedWalletIds()).toEqual([]);
-    const list = c.issueBlocklist(issuer, NOW + 7200);
+    expect(await c.blockedWalletIds()).toEqual([]);
+    const list = await c.issueBlocklist(issuer, NOW + 7200);
     expect(list.entries).toBe(1);
-    expect(c.blockedWalletIds().map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
+    expect((await c.blockedWalletIds()).map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
   });
 
   it('counts each certificate on its own: a renewed certificate starts a new allowance', async () => {
@@ -142,9 +142,9 @@ describe('M2 the allowance is global (finding 5)', () => {
     await sell(a, w, 1, 1000);
     await sell(b, renewed, 2, 1000);
     const c = newClearing();
-    c.ingest(a.r.export(NOW + 60).bytes);
-    c.ingest(b.r.export(NOW + 60).bytes);
-    expect(c.report().overAllowance).toEqual([]);
+    await c.ingest(a.r.export(NOW + 60).bytes);
+    await c.ingest(b.r.export(NOW + 60).bytes);
+    expect((await c.report()).overAllowance).toEqual([]);
   });
 });
 
@@ -161,8 +161,8 @@ describe('M3 every trip is charged (finding 3)', () => {
     const batches = [a, cGate, b].map((g) => g.r.export(NOW + 3000).bytes);
     for (const order of [[0, 1, 2], [2, 1, 0], [1, 0, 2]]) {
       const c = newClearing();
-      for (const i of order) c.ingest(batches[i]!);
-      const rep = c.report();
+      for (const i of order) await c.ingest(batches[i]!);
+      const rep = await c.report();
       expect(rep.settlement).toEqual([expect.objectContaining({ operatorId: 300, count: 1, gross: 3500n })]);
       expect(rep.multipleTapOuts).toHaveLength(1);
       expect(rep.multipleTapOuts[0]!.tapOuts.map((t) => [t.readerId, t.value])).toEqual([
@@ -179,12 +179,12 @@ describe('M3 every trip is charged (finding 3)', () => {
     expect((await entry.r.accept(trip, { tapIn: { maxFare: 2000, currency: HKD } })).accepted).toBe(true);
     expect((await exit.r.tapOut(trip, { fare: 650, currency: HKD, now: NOW + 900 })).accepted).toBe(true);
     const c = newClearing();
-    c.ingest(exit.r.export(NOW + 1000).bytes);
-    let rep = c.report();
+    await c.ingest(exit.r.export(NOW + 1000).bytes);
+    let rep = await c.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ operatorId: 300, count: 1, gross: 2000n })]);
     expect(rep.tapOutsWithoutTapIn.map((t) => [t.entry.readerId, t.charge])).toEqual([[452, 2000n]]);
-    c.ingest(entry.r.export(NOW + 1000).bytes);
-    rep = c.report();
+    await c.ingest(entry.r.export(NOW + 1000).bytes);
+    rep = await c.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ count: 1, gross: 650n })]);
     expect(rep.tapOutsWithoutTapIn).toEqual([]);
     expect(rep.openTrips).toEqual([]);
@@ -195,8 +195,8 @@ describe('M3 every trip is charged (finding 3)', () => {
     const trip = signToken(w, { payee: 300, amount: 2500, counter: 3 });
     expect((await g.r.accept(trip, { tapIn: { maxFare: 2500, currency: HKD } })).accepted).toBe(true);
     const c = newClearing();
-    c.ingest(g.r.export(NOW + 60).bytes);
-    const rep = c.report();
+    await c.ingest(g.r.export(NOW + 60).bytes);
+    const rep = await c.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ gross: 2500n })]);
     expect(rep.openTrips.map((t) => [t.entry.readerId, t.charge])).toEqual([[461, 2500n]]);
     expect(rep.tripsAtMaximumFare).toBe(1);
@@ -210,26 +210,26 @@ describe('M3 every trip is charged (finding 3)', () => {
     expect((await exit.r.tapOut(trip, { fare: 0, currency: HKD, now: NOW + 300 })).accepted).toBe(true);
     const batches = [entry, exit].map((g) => g.r.export(NOW + 400).bytes);
     const strict = newClearing();
-    for (const b of batches) strict.ingest(b);
-    let rep = strict.report();
+    for (const b of batches) await strict.ingest(b);
+    let rep = await strict.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ gross: 1800n })]);
     expect(rep.zeroFareTapOuts.map((e) => [e.readerId, e.value])).toEqual([[472, 0]]);
     const free = newClearing({ zeroFareOperators: [300] });
-    for (const b of batches) free.ingest(b);
-    rep = free.report();
+    for (const b of batches) await free.ingest(b);
+    rep = await free.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ count: 1, gross: 0n })]);
     expect(rep.zeroFareTapOuts).toEqual([]);
   });
 
-  it('a tap-out by a reader of another operator is not that trip\'s fare', () => {
+  it('a tap-out by a reader of another operator is not that trip\'s fare', async () => {
     const a = makeReader(issuer, 'money', 481, 'transit', 300);
     const other = makeReader(issuer, 'money', 482, 'transit', 301);
     const trip = signToken(w, { payee: 300, amount: 3000, counter: 5 });
     const c = newClearing();
-    c.ingest(handBatch(a, J1, [{ kind: 'tap_in', time: NOW, data: trip, value: 3000 }]));
+    await c.ingest(handBatch(a, J1, [{ kind: 'tap_in', time: NOW, data: trip, value: 3000 }]));
     // Payee 300 is not reader 482 nor its operator 301: its tap-out does not even verify there.
-    expect(c.ingest(handBatch(other, J1, [{ kind: 'tap_out', time: NOW + 60, data: trip, value: 100 }]))).toMatchObject({ invalidTokens: 1 });
-    expect(c.settlement()).toEqual([expect.objectContaining({ operatorId: 300, gross: 3000n })]);
+    expect(await c.ingest(handBatch(other, J1, [{ kind: 'tap_out', time: NOW + 60, data: trip, value: 100 }]))).toMatchObject({ invalidTokens: 1 });
+    expect(await c.settlement()).toEqual([expect.objectContaining({ operatorId: 300, gross: 3000n })]);
   });
 });
 
@@ -245,15 +245,15 @@ describe('M4 certificates bind (findings 7 and 8)', () => {
     request: { challenge: new Uint8Array(8).fill(counter), time },
   });
 
-  it('a batch created after its certificate expired is rejected; entries dated outside it are stored invalid and never settled', () => {
+  it('a batch created after its certificate expired is rejected; entries dated outside it are stored invalid and never settled', async () => {
     const m = shortCert(501, 90, NOW - 3600, NOW + 3600);
     const c = newClearing();
-    expect(c.ingest(handBatch(m, J1, [sale(501, 1, NOW)], NOW + 30 * 86400))).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.reader_cert_not_valid' } });
+    expect(await c.ingest(handBatch(m, J1, [sale(501, 1, NOW)], NOW + 30 * 86400))).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.reader_cert_not_valid' } });
     // Created inside the validity, but one entry dated 30 days after expiry (a reader whose clock or certificate check failed).
-    const r = c.ingest(handBatch(m, J1, [sale(501, 1, NOW), sale(501, 2, NOW + 30 * 86400)], NOW + 60));
+    const r = await c.ingest(handBatch(m, J1, [sale(501, 1, NOW), sale(501, 2, NOW + 30 * 86400)], NOW + 60));
     expect(r).toMatchObject({ outcome: 'ingested', entries: 2, invalidTokens: 1 });
-    expect(c.report().invalidTokens).toEqual([{ readerId: 501, journalId: toHex(J1), seq: 2, reason: 'reader_cert_not_valid' }]);
-    expect(c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100n })]);
+    expect((await c.report()).invalidTokens).toEqual([{ readerId: 501, journalId: toHex(J1), seq: 2, reason: 'reader_cert_not_valid' }]);
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 100n })]);
   });
 
   it('a re-certified reader (operator 90 -> 91): old sales settle to 90, new ones to 91', async () => {
@@ -269,15 +269,15 @@ describe('M4 certificates bind (findings 7 and 8)', () => {
     const b2 = r2.export(NOW + 20).bytes;
     for (const order of [[b1, b2], [b2, b1]]) {
       const c = newClearing();
-      for (const b of order) expect(c.ingest(b).outcome).toBe('ingested');
-      expect(c.settlement().map((l) => [l.operatorId, l.gross])).toEqual([
+      for (const b of order) expect((await c.ingest(b)).outcome).toBe('ingested');
+      expect((await c.settlement()).map((l) => [l.operatorId, l.gross])).toEqual([
         [90, 1000n],
         [91, 2000n],
       ]);
     }
   });
 
-  it('the outcome does not depend on which batch delivered an entry first, when only one certificate covered it', () => {
+  it('the outcome does not depend on which batch delivered an entry first, when only one certificate covered it', async () => {
     const early = shortCert(521, 90, NOW - 3600, NOW + 100);
     const late = { secretKey: early.secretKey, cert: issuer.issueReaderCert({ ...early.cert, operatorId: 91, notBefore: NOW + 101, notAfter: NOW + 86400 }, NOW) };
     const e = sale(521, 20, NOW);
@@ -285,9 +285,9 @@ describe('M4 certificates bind (findings 7 and 8)', () => {
     const viaEarly = handBatch(early, J1, [e], NOW + 50, 1);
     for (const order of [[viaLate, viaEarly], [viaEarly, viaLate]]) {
       const c = newClearing();
-      for (const b of order) expect(c.ingest(b).outcome).toBe('ingested');
-      expect(c.settlement().map((l) => [l.operatorId, l.gross])).toEqual([[90, 2000n]]);
-      expect(c.report().invalidTokens).toEqual([]);
+      for (const b of order) expect((await c.ingest(b)).outcome).toBe('ingested');
+      expect((await c.settlement()).map((l) => [l.operatorId, l.gross])).toEqual([[90, 2000n]]);
+      expect((await c.report()).invalidTokens).toEqual([]);
     }
   });
 });
@@ -308,30 +308,30 @@ describe('M5 bounded input (finding 12)', () => {
     return out;
   }
 
-  it('refuses a 40 MB batch by its size, before reading anything in it', () => {
+  it('refuses a 40 MB batch by its size, before reading anything in it', async () => {
     const big = new Uint8Array(40 * 1024 * 1024); // zeros: not even CBOR
     const c = newClearing();
-    expect(c.ingest(big)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.too_large' } });
-    expect(c.report().problems).toEqual([]);
+    expect(await c.ingest(big)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.too_large' } });
+    expect((await c.report()).problems).toEqual([]);
   });
 
-  it('refuses a batch of a million tiny bogus entries by its entry count', () => {
+  it('refuses a batch of a million tiny bogus entries by its entry count', async () => {
     const one = encodeCbor([1, 0, 0, new Uint8Array(0), 0]); // 6 bytes
     const entries = new Uint8Array(one.length * 1_000_000);
     for (let i = 0; i < 1_000_000; i++) entries.set(one, i * one.length);
     const bytes = frame(1_000_000, entries);
     expect(bytes.length).toBeLessThan(8 * 1024 * 1024);
-    expect(newClearing().ingest(bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.too_many_entries' } });
+    expect(await newClearing().ingest(bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.too_many_entries' } });
   });
 
-  it('verifies the reader signature over the raw bytes before decoding any entry', () => {
+  it('verifies the reader signature over the raw bytes before decoding any entry', async () => {
     // Entries whose heads walk but which are no journal entries at all: a bad signature is found first.
     const junk = encodeCbor([[1, 2, [3, [4]]], 'x']);
-    expect(newClearing().ingest(frame(2, junk.subarray(1)))).toMatchObject({ error: { code: 'clearing.bad_batch_signature' } });
-    expect(newClearing().ingest(frame(1, encodeCbor(['not an entry'])))).toMatchObject({ error: { code: 'clearing.bad_batch_signature' } });
+    expect(await newClearing().ingest(frame(2, junk.subarray(1)))).toMatchObject({ error: { code: 'clearing.bad_batch_signature' } });
+    expect(await newClearing().ingest(frame(1, encodeCbor(['not an entry'])))).toMatchObject({ error: { code: 'clearing.bad_batch_signature' } });
     // Signed by the reader, the same junk is a typed bad_batch after the signature check.
     const signed = createBatch(m, { readerCert: m.cert, journalId: J1, batchSeq: 1, firstSeq: 1, prevHead: genesisHash(531, J1), head: genesisHash(531, J1), entries: [], createdAt: NOW }).bytes;
-    expect(newClearing().ingest(signed)).toMatchObject({ outcome: 'ingested', entries: 0 });
+    expect(await newClearing().ingest(signed)).toMatchObject({ outcome: 'ingested', entries: 0 });
   });
 
   it('options are validated: maxBatchBytes out of range is a typed error', () => {
@@ -363,9 +363,9 @@ describe('M6 amounts never overflow (finding 13)', () => {
     for (let i = 0; i < 3; i++) {
       const m = makeReader(issuer, 'money', 611 + i, 'vending', 90);
       const t = signToken(w, { payee: 611 + i, amount: big, counter: i + 1, challenge: new Uint8Array(8).fill(i + 1) });
-      expect(c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: big, request: { challenge: new Uint8Array(8).fill(i + 1), time: NOW } }])).invalidTokens).toBe(0);
+      expect((await c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: big, request: { challenge: new Uint8Array(8).fill(i + 1), time: NOW } }]))).invalidTokens).toBe(0);
     }
-    const rep = c.report();
+    const rep = await c.report();
     expect(rep.settlement[0]!.gross).toBe(3n * BigInt(big));
     expect(JSON.parse(toJson(rep)).settlement[0].gross).toBe((3n * BigInt(big)).toString());
   });
@@ -378,13 +378,13 @@ describe('void and evidence', () => {
     const w = makeWallet(issuer, 'money', 'voids');
     const t = signToken(w, { payee: 701, amount: 300, counter: 1, challenge: new Uint8Array(8).fill(7) });
     const c = newClearing();
-    c.ingest(handBatch(o, J1, [{ kind: 'void', time: NOW, data: tokenHash(t), value: 300 }]));
-    c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300, request: { challenge: new Uint8Array(8).fill(7), time: NOW } }]));
-    expect(c.settlement()).toEqual([expect.objectContaining({ gross: 300n })]);
-    c.ingest(handBatch(m, J2, [{ kind: 'void', time: NOW, data: tokenHash(t), value: 300 }]));
-    expect(c.settlement()).toEqual([expect.objectContaining({ gross: 300n })]); // another journal of the reader: not its sale
+    await c.ingest(handBatch(o, J1, [{ kind: 'void', time: NOW, data: tokenHash(t), value: 300 }]));
+    await c.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300, request: { challenge: new Uint8Array(8).fill(7), time: NOW } }]));
+    expect(await c.settlement()).toEqual([expect.objectContaining({ gross: 300n })]);
+    await c.ingest(handBatch(m, J2, [{ kind: 'void', time: NOW, data: tokenHash(t), value: 300 }]));
+    expect(await c.settlement()).toEqual([expect.objectContaining({ gross: 300n })]); // another journal of the reader: not its sale
     const c2 = newClearing();
-    c2.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300, request: { challenge: new Uint8Array(8).fill(7), time: NOW } }, { kind: 'void', time: NOW + 5, data: tokenHash(t), value: 300 }]));
-    expect(c2.settlement()).toEqual([]);
+    await c2.ingest(handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t, value: 300, request: { challenge: new Uint8Array(8).fill(7), time: NOW } }, { kind: 'void', time: NOW + 5, data: tokenHash(t), value: 300 }]));
+    expect(await c2.settlement()).toEqual([]);
   });
 });

@@ -74,11 +74,11 @@ describe('payment states agree with settlement (property)', () => {
         }
         signed.push(signToken(wallets[0]!, { payee: 11, amount: 77, counter: 999, time: NOW })); // never taken
         const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
-        for (const r of readers) expect(clearing.ingest(r.export(NOW + 600).bytes).outcome).toBe('ingested');
+        for (const r of readers) expect((await clearing.ingest(r.export(NOW + 600).bytes)).outcome).toBe('ingested');
         const lines = new Map<string, { count: number; gross: bigint }>();
         for (const tok of signed) {
           const h = tokenHash(tok);
-          const facts = clearing.paymentFacts(h);
+          const facts = await clearing.paymentFacts(h);
           if (!facts) continue;
           const s = paymentState(toHex(h), facts);
           if (s.state === 'failed') {
@@ -93,10 +93,10 @@ describe('payment states agree with settlement (property)', () => {
           l.gross += BigInt(s.amount!);
           lines.set(key, l);
         }
-        const expected = new Map(clearing.settlement().map((l) => [`${l.operatorId}/${l.currency}`, { count: l.count, gross: l.gross }]));
+        const expected = new Map((await clearing.settlement()).map((l) => [`${l.operatorId}/${l.currency}`, { count: l.count, gross: l.gross }]));
         expect(lines).toEqual(expected);
-        expect(clearing.paymentFacts(tokenHash(signed[signed.length - 1]!))).toBeUndefined();
-        clearing.close();
+        expect(await clearing.paymentFacts(tokenHash(signed[signed.length - 1]!))).toBeUndefined();
+        await clearing.close();
       }),
       { numRuns: 40, seed: 1612 },
     );

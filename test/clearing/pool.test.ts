@@ -35,19 +35,20 @@ describe('clearing with verification on worker threads', () => {
     }
     batches.push(batches[2]!); // a duplicate
     const tsc = new TsClearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 10 });
-    const expected = batches.map((b) => tsc.ingest(b));
+    const expected = [];
+    for (const b of batches) expected.push(await tsc.ingest(b));
     const { Clearing, VerifyPool } = (await import(join(built, 'src/clearing/index.js'))) as typeof import('../../src/clearing/index.js');
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 10 });
     const pool = new VerifyPool(issuer.keySet(), 2);
     try {
       const got = await c.ingestAll(batches, pool);
       expect(got).toEqual(expected);
-      expect(c.report()).toEqual(tsc.report());
-      expect(c.report().doubleSpends).toHaveLength(1);
+      expect(await c.report()).toEqual(await tsc.report());
+      expect((await c.report()).doubleSpends).toHaveLength(1);
     } finally {
       await pool.close();
-      c.close();
-      tsc.close();
+      await c.close();
+      await tsc.close();
     }
   });
 });

@@ -57,7 +57,7 @@ withOpenssl('clearing serve over TLS', () => {
       await expect(syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 5, baseDelayMs: 10, fetch: caFetch(loadCaFile(pki.otherCaCert)) })).rejects.toMatchObject({ code: 'sync.tls_untrusted' });
       const ok = await syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: caFetch(loadCaFile(pki.caCert)) });
       expect(ok).toMatchObject({ heldBefore: 0, held: 1, retries: 0, sent: [{ batchSeq: 1, outcome: 'ingested', entries: 1 }] });
-      expect(clearing.report().settlement[0]).toMatchObject({ operatorId: 90, count: 1, gross: 250n });
+      expect((await clearing.report()).settlement[0]).toMatchObject({ operatorId: 90, count: 1, gross: 250n });
     } finally {
       await stop(server);
       clearing.close();

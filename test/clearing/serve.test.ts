@@ -84,7 +84,7 @@ describe('clearing serve: batches', () => {
   it('ingest over HTTP equals a direct ingest, with duplicates and batches out of order', async () => {
     const { batches } = await scenario();
     const direct = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    for (const b of batches) expect(direct.ingest(b).outcome).toBe('ingested');
+    for (const b of batches) expect((await direct.ingest(b)).outcome).toBe('ingested');
     const served = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
     const { server, url } = await startServer(served);
     try {
@@ -99,7 +99,7 @@ describe('clearing serve: batches', () => {
         expect(typeof a2.readerId).toBe('number');
         expect(a2.journalId).toMatch(/^[0-9a-f]{16}$/);
       }
-      expect(json(served.report())).toEqual(json(direct.report()));
+      expect(json(await served.report())).toEqual(json(await direct.report()));
       // What a reader learns: every batch held, and the last seq.
       const who = (await (await fetch(`${url}/v1/readers/101`)).json()) as { journals: { batchSeq: number; lastSeq: number }[] };
       expect(who.journals).toEqual([{ journalId: expect.any(String), batchSeq: 3, lastSeq: 6 }]);
@@ -220,7 +220,7 @@ describe('clearing serve: batches', () => {
 describe('clearing serve: blocklist, key set, payments, report', () => {
   it('serves the blocklist and key set with a strong ETag and 304 on If-None-Match; a new version only when the set changed', async () => {
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    clearing.issueBlocklist(issuer, NOW); // version 1, the one readers hold (list0): the server signs 2, 3, ...
+    await clearing.issueBlocklist(issuer, NOW); // version 1, the one readers hold (list0): the server signs 2, 3, ...
     const { server, url } = await startServer(clearing);
     try {
       for (const path of ['/v1/keyset', '/v1/blocklist']) {
@@ -340,19 +340,19 @@ describe('reader sync', () => {
     for (let day = 0; day < 30; day++) {
       await sell(v, w, 1 + day * 3, 200);
       await sell(v, w, 2 + day * 3, 300);
-      direct.ingest(v.r.export(NOW + 60).bytes); // exported every night, never delivered
+      await direct.ingest(v.r.export(NOW + 60).bytes); // exported every night, never delivered
     }
     await sell(v, w, 100, 400); // and one not exported yet
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    clearing.issueBlocklist(issuer, NOW); // version 1, the one the reader holds (list0)
+    await clearing.issueBlocklist(issuer, NOW); // version 1, the one the reader holds (list0)
     const { server, url } = await startServer(clearing);
     try {
       const r = await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() });
       expect(r).toMatchObject({ heldBefore: 0, held: 31, exported: 31, keyset: { outcome: 'unchanged', loaded: false }, blocklist: { loaded: true } });
       expect(r.sent.map((s) => s.batchSeq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
-      direct.ingest(v.r.exportBatch(31).bytes);
-      expect({ ...(json(clearing.report()) as object), blocklist: null }).toEqual({ ...(json(direct.report()) as object), blocklist: null });
-      expect(clearing.report().settlement[0]).toMatchObject({ operatorId: 90, count: 61, gross: 30n * 500n + 400n });
+      await direct.ingest(v.r.exportBatch(31).bytes);
+      expect({ ...(json(await clearing.report()) as object), blocklist: null }).toEqual({ ...(json(await direct.report()) as object), blocklist: null });
+      expect((await clearing.report()).settlement[0]).toMatchObject({ operatorId: 90, count: 61, gross: 30n * 500n + 400n });
       const again = await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() });
       expect(again).toMatchObject({ heldBefore: 31, held: 31, sent: [], blocklist: { loaded: false } });
       expect(again.exported).toBeUndefined();
@@ -413,7 +413,7 @@ describe('reader sync', () => {
     try {
       const { batches, readers } = await scenario(8, 3); // 24 batches, 8 per reader
       const direct = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-      for (const b of batches) direct.ingest(b);
+      for (const b of batches) await direct.ingest(b);
       let s = await start();
       // Kill the server right after the 5th acknowledged batch of the first reader, while the 6th is on its way.
       let acked = 0;
@@ -435,7 +435,7 @@ describe('reader sync', () => {
       for (const v of readers) expect((await syncReader(v.r, { url: s.url, now: NOW + 3600, issuerKeys: issuer.keySet() })).held).toBe(8);
       const report = await (await fetch(`${s.url}/v1/report`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
       // Equal but for the blocklist version: the syncs fetched (and so issued) blocklists.
-      expect({ ...(report as object), blocklist: null }).toEqual({ ...(json(direct.report()) as object), blocklist: null });
+      expect({ ...(report as object), blocklist: null }).toEqual({ ...(json(await direct.report()) as object), blocklist: null });
       s.child.kill('SIGKILL');
     } finally {
       rmSync(built, { recursive: true, force: true });

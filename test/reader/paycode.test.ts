@@ -38,10 +38,10 @@ describe('payment-code requests (spec/protocol.md §4.3, rule P)', () => {
     const entry = r.entries()[0]!;
     expect(entry.request).toEqual({ challenge: open.request.challenge, time: PAYCODE_SIGNED_TIME });
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
-    const ing = clearing.ingest(r.export(NOW + 600).bytes);
+    const ing = await clearing.ingest(r.export(NOW + 600).bytes);
     expect(ing).toMatchObject({ outcome: 'ingested', entries: 1, invalidTokens: 0 });
-    expect(clearing.settlement()).toMatchObject([{ operatorId: 90, currency: HKD, count: 1, gross: 1250n }]);
-    clearing.close();
+    expect(await clearing.settlement()).toMatchObject([{ operatorId: 90, currency: HKD, count: 1, gross: 1250n }]);
+    await clearing.close();
   });
 
   it('the open request keeps its kind once paid: a second code payment is request_already_paid, not a bad signature', async () => {

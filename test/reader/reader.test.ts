@@ -308,8 +308,8 @@ describe.each(stores)('Reader with the %s store', (_name, newStore) => {
     for (const b of byCount.batches) expect(toHex(r.exportBatch(b.batch.batchSeq).bytes)).toBe(toHex(b.bytes));
     expect(r.exportedBatches()).toBe(3);
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 60 });
-    for (const b of byCount.batches) expect(clearing.ingest(b.bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0 });
-    expect(clearing.settlement()).toEqual([expect.objectContaining({ count: 7, gross: 7n * 1250n })]);
+    for (const b of byCount.batches) expect(await clearing.ingest(b.bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0 });
+    expect(await clearing.settlement()).toEqual([expect.objectContaining({ count: 7, gross: 7n * 1250n })]);
     // By bytes: a limit that holds the overhead and two entries, never more.
     for (let c = 8; c <= 12; c++) await sell(r, pay(alice, c));
     const overhead = byCount.batches[2]!.bytes.length - entryBytes[6]!;

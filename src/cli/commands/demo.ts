@@ -94,7 +94,7 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
   const gateA = await openReader(join(workDir, 'gate-5001'), issuerKeys, clock, 1100);
   const gateB = await openReader(join(workDir, 'gate-5002'), issuerKeys, clock, 1100);
   const clearing = new Clearing({ issuerKeys, path: join(workDir, 'clearing.db'), feeBps: 150, clock });
-  const first = clearing.issueBlocklist(issuer, now);
+  const first = await clearing.issueBlocklist(issuer, now);
   for (const r of [vending, gateA, gateB]) r.loadBlocklist(first.bytes);
   say(`   clearing signs blocklist version ${first.version} (empty) and every reader loads it before going offline`);
   await loadQrEngineNode();
@@ -216,7 +216,7 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
     server.listen(0, '127.0.0.1', resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let ds: ReturnType<Clearing['doubleSpends']>;
+  let ds: Awaited<ReturnType<Clearing['doubleSpends']>>;
   let list: { version: number; entries: number };
   let report: Record<string, unknown>;
   try {
@@ -231,13 +231,13 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
     for (const r of [vending, gateB, gateA]) await syncOne(r);
     const again = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: gateB.exportBatch(1).bytes as Uint8Array<ArrayBuffer> });
     say(`   the gate 5002 batch arrives twice: ${String(((await again.json()) as { outcome: string }).outcome)}`);
-    ds = clearing.doubleSpends();
+    ds = await clearing.doubleSpends();
     for (const d of ds) {
       say(`   DOUBLE SPEND (${d.kind}): wallet ${d.walletId.slice(0, 8)}… counter ${d.counter} ${d.first.readerId === d.second.readerId ? `twice at reader ${d.first.readerId} (refused there)` : `at readers ${d.first.readerId} and ${d.second.readerId}`}; both signed tokens kept as evidence, the wallet blocked`);
     }
     if (!ds.length) throw new OffpayError('demo.unexpected', 'clearing found no double spend');
     const b = await syncOne(gateB); // gate 5002 synced before gate 5001's batch revealed the clone
-    list = { version: b.blocklist.version, entries: clearing.blockedWalletIds().length };
+    list = { version: b.blocklist.version, entries: (await clearing.blockedWalletIds()).length };
     say(`   gate 5002 syncs again: blocklist version ${list.version} (${list.entries} wallet${list.entries === 1 ? '' : 's'}) ${b.blocklist.loaded ? 'loaded' : 'already held'}`);
     const r = await fetch(`${url}/v1/report`, { headers: { authorization: `Bearer ${operatorToken}` } });
     report = (await r.json()) as Record<string, unknown>;
@@ -263,7 +263,7 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
   const chains = [vending, gateA, gateB].map((r) => r.verifyJournal());
   say(`   every reader's journal chain verifies: ${chains.every((c) => c.ok) ? 'yes' : 'NO'}`);
   log.push({ step: 'settlement', settlement });
-  clearing.close();
+  await clearing.close();
   for (const r of [vending, gateA, gateB]) r.store.close();
   return log;
 }

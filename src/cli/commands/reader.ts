@@ -5,7 +5,8 @@
  * (limits, window, profile overrides: spec/reader.md §Reader policy file).
  */
 import { existsSync, renameSync } from 'node:fs';
-import { Clearing, type ClearingReport } from '../../clearing/index.js';
+import type { Clearing, ClearingReport, IngestResult } from '../../clearing/index.js';
+import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { fromHex, toHex } from '../../../base/hex.js';
 import { currencyByNumeric, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
 import { OffpayError } from '../../../base/errors.js';
@@ -353,14 +354,13 @@ const status: Command = {
 
 // ------------------------------------------------------------------------------------------------ clearing
 
-const clearingDb = { type: 'string' as const, arg: 'CLEARING.db', help: 'clearing database (created on first use)' };
+const clearingDb = clearingDbOption;
 
-function openClearing(ctx: CommandContext): Clearing {
+function openClearing(ctx: CommandContext): Promise<Clearing> {
   const issuerPath = ctx.opt('issuer');
   const fee = parseUint('fee-bps', ctx.opt('fee-bps'), 10_000);
   const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
-  return new Clearing({
-    path: ctx.need('db'),
+  return openClearingAt(ctx.need('db'), {
     ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}),
     ...(fee !== undefined ? { feeBps: fee } : {}),
     ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}),
@@ -373,7 +373,7 @@ const OVER_LIMITS = new Set(['clearing.too_large', 'clearing.too_many_entries'])
 const ingest: Command = {
   name: 'clearing ingest',
   summary: 'ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected, 2 any batch over the size limits',
-  usage: '--issuer ISSUER --db CLEARING.db BATCH... [--fee-bps N] [--max-batch-bytes N]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) BATCH... [--fee-bps N] [--max-batch-bytes N]',
   positionals: 'BATCH...',
   options: {
     issuer: issuerOpt,
@@ -386,7 +386,7 @@ before any entry is decoded (spec/clearing.md §4). A batch over --max-batch-byt
 entries is refused (clearing.too_large, clearing.too_many_entries) and the exit code is 2.`,
   async run(ctx) {
     if (ctx.positionals.length === 0) throw new UsageError('give at least one BATCH file');
-    const c = openClearing(ctx);
+    const c = await openClearing(ctx);
     try {
       const results: Record<string, unknown>[] = [];
       let rejected = false;
@@ -394,9 +394,9 @@ entries is refused (clearing.too_large, clearing.too_many_entries) and the exit 
       const progress = ctx.progress('ingesting', { total: ctx.positionals.length, unit: 'batches' });
       for (const [i, file] of ctx.positionals.entries()) {
         progress.update(i, file);
-        let r: ReturnType<Clearing['ingest']>;
+        let r: IngestResult;
         try {
-          r = c.ingest(readBytes(file, 'batch', c.maxBatchBytes));
+          r = await c.ingest(readBytes(file, 'batch', c.maxBatchBytes));
         } catch (e) {
           if (!(e instanceof OffpayError) || e.code !== 'file.too_large') throw e;
           // Refused from the file size alone: the bytes are never read.
@@ -417,7 +417,7 @@ entries is refused (clearing.too_large, clearing.too_many_entries) and the exit 
       ctx.emit({ results });
       return overLimits ? EXIT_USAGE : rejected ? EXIT_REJECTED : EXIT_OK;
     } finally {
-      c.close();
+      await c.close();
     }
   },
 };
@@ -471,14 +471,14 @@ const report: Command = {
   options: { db: clearingDb, issuer: issuerOpt },
   details: 'With --json, every money amount (gross, fee, net, allowance, settled, exposure, charge) is a decimal string of minor units, so no amount loses precision past 2^53.',
   async run(ctx) {
-    const c = openClearing(ctx);
+    const c = await openClearing(ctx);
     try {
-      const r = c.report();
+      const r = await c.report();
       printReport(ctx, r);
       ctx.emit(r);
       return EXIT_OK;
     } finally {
-      c.close();
+      await c.close();
     }
   },
 };
@@ -497,19 +497,19 @@ const blocklist: Command = {
   async run(ctx) {
     const issuer = loadIssuer(ctx.need('issuer'));
     const out = ctx.need('out');
-    const c = new Clearing({ path: ctx.need('db'), issuerKeys: issuer.keySet() });
+    const c = await openClearingAt(ctx.need('db'), { issuerKeys: issuer.keySet() });
     try {
       for (const id of (ctx.values.block as string[] | undefined) ?? []) {
         if (!/^[0-9a-fA-F]{32}$/.test(id)) throw new UsageError(`--block: '${id}' is not a 16-byte wallet id in hex`);
-        c.block(fromHex(id), 'manual');
+        await c.block(fromHex(id), 'manual');
       }
-      const r = c.issueBlocklist(issuer, parseNow(ctx.opt('now')));
+      const r = await c.issueBlocklist(issuer, parseNow(ctx.opt('now')));
       writeFileDurable(out, r.bytes);
       ctx.out(`blocklist version ${r.version}: ${r.entries} wallets, ${r.bytes.length} bytes -> ${out}`);
       ctx.emit({ ok: true, version: r.version, entries: r.entries, bytes: r.bytes.length, out });
       return EXIT_OK;
     } finally {
-      c.close();
+      await c.close();
     }
   },
 };

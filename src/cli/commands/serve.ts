@@ -3,8 +3,9 @@
  * (src/reader/sync.ts). spec/clearing-api.md is normative for both.
  */
 import type { AddressInfo } from 'node:net';
-import { Clearing } from '../../clearing/index.js';
+import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { OffpayError } from '../../../base/errors.js';
+import { isPostgresUrl } from '../../clearing/clearing.js';
 import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
@@ -22,10 +23,10 @@ import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db CLEARING.db [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F]]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F]]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
-    db: { type: 'string', arg: 'CLEARING.db', help: 'clearing database (created on first use)' },
+    db: { ...clearingDbOption, help: `${clearingDbOption.help}; several servers on one PostgreSQL database are one clearing house` },
     host: { type: 'string', arg: 'HOST', help: 'address to listen on', default: '127.0.0.1' },
     port: { type: 'string', arg: 'N', help: 'port (0 = any free port)', default: '8080' },
     'tls-cert': { type: 'string', arg: 'F', help: 'serve HTTPS: certificate chain, PEM (with --tls-key)' },
@@ -59,16 +60,21 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const tls = certPath !== undefined && keyPath !== undefined ? loadTlsMaterial(certPath, keyPath) : undefined;
     const scheme = tls ? 'https' : 'http';
-    const tokenFile = ctx.opt('operator-token-file') ?? `${db}.operator-token`;
+    const pg = isPostgresUrl(db);
+    const tokenFile = ctx.opt('operator-token-file') ?? (pg ? undefined : `${db}.operator-token`);
+    if (tokenFile === undefined) throw new UsageError('--operator-token-file is required with a PostgreSQL --db (every node of the clearing house reads the same credential)');
     const { token, created } = loadOrCreateOperatorToken(tokenFile);
     const webhookUrl = ctx.opt('webhook-url');
     const hookAttempts = parseUint('webhook-max-attempts', ctx.opt('webhook-max-attempts'), 100);
     const hookBase = parseUint('webhook-retry-base-ms', ctx.opt('webhook-retry-base-ms'), 3_600_000);
     if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
     if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl);
+    // The outbox is a SQLite file next to a SQLite clearing database; with PostgreSQL (several nodes) there is no
+    // shared outbox yet, so webhooks are refused there rather than delivered by one node only.
+    if (webhookUrl !== undefined && pg) throw new UsageError('--webhook-url needs a SQLite --db (the webhook outbox of a PostgreSQL clearing house is not built yet)');
     const secretFile = ctx.opt('webhook-secret-file') ?? `${db}.webhook-secret`;
     const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
-    const clearing = new Clearing({ path: db, issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
+    const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
     let webhooks: WebhookService | undefined;
     try {
       if (webhookUrl !== undefined && secret) {
@@ -118,7 +124,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
         await webhooks.stop();
         webhooks.outbox.close();
       }
-      clearing.close();
+      await clearing.close();
     }
   },
 };

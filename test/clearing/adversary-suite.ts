@@ -19,7 +19,8 @@ import { describe, expect, it } from 'vitest';
 import { toHex, walletIdOf } from '../../src/index.js';
 import { tokenHash } from '../../src/messages.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
-import { Clearing, type SettledToken } from '../../src/clearing/index.js';
+import type { Clearing, SettledToken } from '../../src/clearing/index.js';
+import type { OpenFresh } from './model-suite.js';
 import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry } from '../../src/reader/index.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
 
@@ -252,71 +253,69 @@ function oracle(known: Known[], voided: Set<string>, signed: Signed[]): Map<stri
   return out;
 }
 
-/** Wallets a reader itself saw reuse a counter (conflict entries): blocked by clearing on the reader's word. */
-function conflictWallets(c: Clearing): string[] {
-  return (c.db.prepare('SELECT DISTINCT wallet_id FROM entries WHERE kind = 4 AND valid = 1').all() as { wallet_id: Buffer }[]).map((r) => toHex(r.wallet_id));
-}
+/** The adversary test over one engine: `fresh` opens a clearing on a new, empty database each time. */
+export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
+  async function ingestAll(batches: Uint8Array[], end: number): Promise<Clearing> {
+    const c = await fresh({ issuerKeys: issuer.keySet(), clock: () => end + 60 });
+    for (const b of batches) expect((await c.ingest(b)).outcome).not.toBe('rejected');
+    return c;
+  }
 
-function ingestAll(batches: Uint8Array[], end: number): Clearing {
-  const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => end + 60 });
-  for (const b of batches) expect(c.ingest(b).outcome).not.toBe('rejected');
-  return c;
-}
-
-describe('clearing against an adversary (model-based)', () => {
-  it('pays each wallet-signed token once at its rule charge, flags and blocks every wallet over its allowance, charges every trip once, whatever the arrival order', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(action, { minLength: 5, maxLength: 40 }), fc.nat(), fc.nat(), async (actions, seedA, seedB) => {
-        const { batches, signed, known, voided, end } = await play(actions);
-        const want = oracle(known, voided, signed);
-        const signedHashes = new Set(signed.map((s) => s.hash));
-        const dup = [...batches, ...batches.filter((_, i) => i % 3 === 0)]; // duplicates too
-        const a = ingestAll(shuffle(dup, seedA), end);
-        const b = ingestAll(shuffle(dup, seedB ^ 0x5bd1e995), end);
-        try {
-          const sa = a.settle(true);
-          // Every settled amount is a distinct wallet-signed token, settled once, at the charge the rules give.
-          const hashes = sa.tokens.map((x) => x.tokenHash);
-          expect(new Set(hashes).size).toBe(hashes.length);
-          for (const h of hashes) expect(signedHashes.has(h)).toBe(true);
-          const got = new Map(sa.tokens.map((x: SettledToken) => [x.tokenHash, { charge: Number(x.charge), operatorId: x.operatorId }]));
-          expect(new Map([...got].sort())).toEqual(new Map([...want].map(([h, w]) => [h, { charge: w.charge, operatorId: w.operatorId }] as const).sort()));
-          // Per wallet certificate: within the allowance, or flagged and on the next blocklist.
-          const spent = new Map<number, number>();
-          for (const w of want.values()) spent.set(w.wallet, (spent.get(w.wallet) ?? 0) + w.charge);
-          const flagged = new Set(sa.overAllowance.map((o) => o.walletId));
-          a.issueBlocklist(issuer, end + 120);
-          const blocked = new Set(a.blockedWalletIds().map(toHex));
-          WALLETS.forEach((w: TestWallet, i) => {
-            const id = toHex(walletIdOf(w.cert.walletPublicKey));
-            const over = (spent.get(i) ?? 0) > ALLOWANCE;
-            expect(flagged.has(id)).toBe(over);
-            if (over) expect(blocked.has(id)).toBe(true);
-          });
-          // Blocked only for the customer's own doing: over the allowance, or a double spend across readers (a
-          // token listed twice by one reader is that reader's fault and blocks nobody).
-          const ds = a.doubleSpends();
-          for (const d of ds) if (d.kind === 'same_token_twice') expect(d.first.readerId).not.toBe(d.second.readerId);
-          const culprits = new Set([...flagged, ...ds.map((d) => d.walletId), ...conflictWallets(a)]);
-          for (const id of blocked) expect(culprits.has(id)).toBe(true);
-          // Every tap-in accepted and not voided is charged exactly once.
-          for (const k of known) {
-            if (k.kind === 'tap_in' && !voided.has(`${k.readerId}|${k.hash}`)) expect(hashes.filter((h) => h === k.hash)).toHaveLength(1);
+  describe('clearing against an adversary (model-based)', () => {
+    it('pays each wallet-signed token once at its rule charge, flags and blocks every wallet over its allowance, charges every trip once, whatever the arrival order', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(action, { minLength: 5, maxLength: 40 }), fc.nat(), fc.nat(), async (actions, seedA, seedB) => {
+          const { batches, signed, known, voided, end } = await play(actions);
+          const want = oracle(known, voided, signed);
+          const signedHashes = new Set(signed.map((s) => s.hash));
+          const dup = [...batches, ...batches.filter((_, i) => i % 3 === 0)]; // duplicates too
+          const a = await ingestAll(shuffle(dup, seedA), end);
+          const b = await ingestAll(shuffle(dup, seedB ^ 0x5bd1e995), end);
+          try {
+            const sa = await a.settle(true);
+            // Every settled amount is a distinct wallet-signed token, settled once, at the charge the rules give.
+            const hashes = sa.tokens.map((x) => x.tokenHash);
+            expect(new Set(hashes).size).toBe(hashes.length);
+            for (const h of hashes) expect(signedHashes.has(h)).toBe(true);
+            const got = new Map(sa.tokens.map((x: SettledToken) => [x.tokenHash, { charge: Number(x.charge), operatorId: x.operatorId }]));
+            expect(new Map([...got].sort())).toEqual(new Map([...want].map(([h, w]) => [h, { charge: w.charge, operatorId: w.operatorId }] as const).sort()));
+            // Per wallet certificate: within the allowance, or flagged and on the next blocklist.
+            const spent = new Map<number, number>();
+            for (const w of want.values()) spent.set(w.wallet, (spent.get(w.wallet) ?? 0) + w.charge);
+            const flagged = new Set(sa.overAllowance.map((o) => o.walletId));
+            await a.issueBlocklist(issuer, end + 120);
+            const blocked = new Set((await a.blockedWalletIds()).map(toHex));
+            WALLETS.forEach((w: TestWallet, i) => {
+              const id = toHex(walletIdOf(w.cert.walletPublicKey));
+              const over = (spent.get(i) ?? 0) > ALLOWANCE;
+              expect(flagged.has(id)).toBe(over);
+              if (over) expect(blocked.has(id)).toBe(true);
+            });
+            // Blocked only for the customer's own doing: over the allowance, or a double spend across readers (a
+            // token listed twice by one reader is that reader's fault and blocks nobody).
+            const ds = await a.doubleSpends();
+            for (const d of ds) if (d.kind === 'same_token_twice') expect(d.first.readerId).not.toBe(d.second.readerId);
+            const culprits = new Set([...flagged, ...ds.map((d) => d.walletId), ...(await a.readerReportedConflicts())]);
+            for (const id of blocked) expect(culprits.has(id)).toBe(true);
+            // Every tap-in accepted and not voided is charged exactly once.
+            for (const k of known) {
+              if (k.kind === 'tap_in' && !voided.has(`${k.readerId}|${k.hash}`)) expect(hashes.filter((h) => h === k.hash)).toHaveLength(1);
+            }
+            // Independent of arrival order.
+            const ra = await a.report();
+            const rb = await b.report();
+            for (const f of ['settlement', 'totals', 'overAllowance', 'exposure', 'openTrips', 'multipleTapOuts', 'tapOutsWithoutTapIn', 'zeroFareTapOuts', 'invalidTokens'] as const) {
+              expect(rb[f]).toEqual(ra[f]);
+            }
+            await b.issueBlocklist(issuer, end + 120);
+            expect(new Set((await b.blockedWalletIds()).map(toHex))).toEqual(blocked);
+          } finally {
+            await a.close();
+            await b.close();
           }
-          // Independent of arrival order.
-          const ra = a.report();
-          const rb = b.report();
-          for (const f of ['settlement', 'totals', 'overAllowance', 'exposure', 'openTrips', 'multipleTapOuts', 'tapOutsWithoutTapIn', 'zeroFareTapOuts', 'invalidTokens'] as const) {
-            expect(rb[f]).toEqual(ra[f]);
-          }
-          b.issueBlocklist(issuer, end + 120);
-          expect(new Set(b.blockedWalletIds().map(toHex))).toEqual(blocked);
-        } finally {
-          a.close();
-          b.close();
-        }
-      }),
-      { numRuns: 40, seed: 1111 },
-    );
+        }),
+        { numRuns, seed: 1111 },
+      );
+    });
   });
-});
+}

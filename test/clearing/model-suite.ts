@@ -7,8 +7,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ClearingOptions } from '../../src/clearing/index.js';
 import { toHex, walletIdOf, tokenHash } from '../../src/index.js';
-import { Clearing } from '../../src/clearing/index.js';
+import type { Clearing } from '../../src/clearing/index.js';
 import { chainHash, createBatch, encodeEntry, genesisHash, JournalKind, type JournalEntry, type JournalKindName } from '../../src/reader/index.js';
 import { NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 
@@ -139,59 +140,65 @@ function batchEntries(b: Built, journals: Step[][]): { seq: number; step: Step }
   return Array.from({ length: b.count }, (_, i) => ({ seq: b.from + i, step: steps[b.from + i - 1]! }));
 }
 
-describe('clearing double-spend detection agrees with the sequential model', () => {
-  it('for random journals, batch cuts, overlaps, duplicates and ingest orders', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.array(step, { minLength: 1, maxLength: 7 }), { minLength: 3, maxLength: 3 }),
-        fc.array(fc.array(fc.nat(8), { maxLength: 2 }), { minLength: 3, maxLength: 3 }),
-        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
-        fc.nat(),
-        (journals, cuts, overlaps, seed) => {
-          const all = journals.flatMap((steps, i) => batches(i, steps, cuts[i]!, overlaps[i]!));
-          // A seeded shuffle of the ingest order.
-          let s = seed >>> 0;
-          const order = [...all];
-          for (let i = order.length - 1; i > 0; i--) {
-            s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-            const j = s % (i + 1);
-            [order[i], order[j]] = [order[j]!, order[i]!];
-          }
-          const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
-          let reported = 0;
-          for (const b of order) {
-            const r = c.ingest(b.bytes);
-            expect(r.outcome).not.toBe('rejected');
-            reported += r.doubleSpends;
-          }
-          const want = model(order, journals);
-          const got = c.doubleSpends().map((d) => `${d.kind}|${d.first.readerId}:${d.first.seq}|${d.second.readerId}:${d.second.seq}`).sort();
-          expect(got).toEqual(want.pairs);
-          expect(reported).toBe(want.pairs.length);
-          const blocked = new Map((c.db.prepare('SELECT wallet_id, reason FROM blocklist').all() as { wallet_id: Buffer; reason: string }[]).map((r) => [toHex(r.wallet_id), r.reason]));
-          expect(blocked).toEqual(want.blocked);
-          const faults = c.readerFaults().map((f) => `${f.kind}|${f.first.readerId}:${f.first.seq}|${f.second.readerId}:${f.second.seq}`).sort();
-          expect(faults).toEqual(want.faults);
-          // Each distinct token settles once: a token with a valid sale not voided at that reader, or (no such
-          // sale) with a tap-out. Listing it twice, at one reader or at several, does not pay twice.
-          const voided = new Set<string>();
-          journals.forEach((steps, ri) => steps.forEach((st) => st.kind === 'void' && voided.add(`${READERS[ri]!.cert.readerId}|${TOKENS[st.token]!.hash}`)));
-          const settled = new Set<string>();
-          journals.forEach((steps, ri) =>
-            steps.forEach((st) => {
-              const t = TOKENS[st.token]!;
-              if ((st.kind === 'accept' || st.kind === 'tap_in') && !voided.has(`${READERS[ri]!.cert.readerId}|${t.hash}`)) settled.add(t.hash);
-              if (st.kind === 'tap_out') settled.add(t.hash);
-            }),
-          );
-          const held = c.settle(true);
-          expect(held.tokens.map((t) => t.tokenHash).sort()).toEqual([...settled].sort());
-          expect(c.settlement().reduce((n, l) => n + l.count, 0)).toBe(settled.size);
-          c.close();
-        },
-      ),
-      { numRuns: 60, seed: 4242 },
-    );
+/** Opens a clearing on an empty database of the engine under test (store-suite.ts). */
+export type OpenFresh = (o: ClearingOptions) => Promise<Clearing>;
+
+/** The model test over one engine: `fresh` opens a clearing on a new, empty database each time. */
+export function modelSuite(fresh: OpenFresh, numRuns = 60): void {
+  describe('clearing double-spend detection agrees with the sequential model', () => {
+    it('for random journals, batch cuts, overlaps, duplicates and ingest orders', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.array(step, { minLength: 1, maxLength: 7 }), { minLength: 3, maxLength: 3 }),
+          fc.array(fc.array(fc.nat(8), { maxLength: 2 }), { minLength: 3, maxLength: 3 }),
+          fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+          fc.nat(),
+          async (journals, cuts, overlaps, seed) => {
+            const all = journals.flatMap((steps, i) => batches(i, steps, cuts[i]!, overlaps[i]!));
+            // A seeded shuffle of the ingest order.
+            let s = seed >>> 0;
+            const order = [...all];
+            for (let i = order.length - 1; i > 0; i--) {
+              s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+              const j = s % (i + 1);
+              [order[i], order[j]] = [order[j]!, order[i]!];
+            }
+            const c = await fresh({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
+            let reported = 0;
+            for (const b of order) {
+              const r = await c.ingest(b.bytes);
+              expect(r.outcome).not.toBe('rejected');
+              reported += r.doubleSpends;
+            }
+            const want = model(order, journals);
+            const got = (await c.doubleSpends()).map((d) => `${d.kind}|${d.first.readerId}:${d.first.seq}|${d.second.readerId}:${d.second.seq}`).sort();
+            expect(got).toEqual(want.pairs);
+            expect(reported).toBe(want.pairs.length);
+            const blocked = new Map((await c.blocklistEntries()).map((r) => [r.walletId, r.reason]));
+            expect(blocked).toEqual(want.blocked);
+            const faults = (await c.readerFaults()).map((f) => `${f.kind}|${f.first.readerId}:${f.first.seq}|${f.second.readerId}:${f.second.seq}`).sort();
+            expect(faults).toEqual(want.faults);
+            // Each distinct token settles once: a token with a valid sale not voided at that reader, or (no such
+            // sale) with a tap-out. Listing it twice, at one reader or at several, does not pay twice.
+            const voided = new Set<string>();
+            journals.forEach((steps, ri) => steps.forEach((st) => st.kind === 'void' && voided.add(`${READERS[ri]!.cert.readerId}|${TOKENS[st.token]!.hash}`)));
+            const settled = new Set<string>();
+            journals.forEach((steps, ri) =>
+              steps.forEach((st) => {
+                const t = TOKENS[st.token]!;
+                if ((st.kind === 'accept' || st.kind === 'tap_in') && !voided.has(`${READERS[ri]!.cert.readerId}|${t.hash}`)) settled.add(t.hash);
+                if (st.kind === 'tap_out') settled.add(t.hash);
+              }),
+            );
+            const held = await c.settle(true);
+            expect(held.tokens.map((t) => t.tokenHash).sort()).toEqual([...settled].sort());
+            expect((await c.settlement()).reduce((n, l) => n + l.count, 0)).toBe(settled.size);
+            await c.close();
+          },
+        ),
+        { numRuns, seed: 4242 },
+      );
+    });
   });
-});
+}
 

@@ -1,0 +1,518 @@
+/**
+ * The SQLite clearing store (store.ts; the embedded default): one file, one process, better-sqlite3 loaded on
+ * first use. Every call runs synchronously inside better-sqlite3; the async interface costs one resolved
+ * promise per call, and an ingest makes a dozen calls per batch (entries are written in one call).
+ *
+ * Atomicity (store.ts duty 1): a session holds this store's lock (a promise chain: one connection, so two
+ * interleaved async ingests would otherwise share one SQLite transaction); `atomic` is BEGIN IMMEDIATE ..
+ * COMMIT, or a SAVEPOINT inside a group session's open transaction (group commit: `checkpoint` commits).
+ * SQLite has one writer at a time, so an atomic unit is serialisable and never needs a retry. Reads outside a
+ * session wait for the lock, so they never see a half-written batch.
+ */
+import { prefixKey } from '../crypto.js';
+import { toHex } from '../../base/hex.js';
+import { OffpayError } from '../../base/errors.js';
+import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
+import { JournalKind, type JournalKindName } from '../reader/journal.js';
+import type { SettleRow } from './settle.js';
+import type { BatchRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, IngestSession, IngestTx, ReaderFaultRow, TokenEntryRow } from './store.js';
+
+/** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
+export const SQLITE_SCHEMA_VERSION = 4;
+// Every byte and index of an entry row is paid for a million times, so the row is narrow:
+//  - entries are keyed by (chain, seq): a chain is one journal of one reader (reader id, journal id), numbered
+//    in the chains table;
+//  - the signed batch is kept once as received (batch_bytes) and an entry points at its token inside it
+//    (source, token_at, token_len) instead of holding a copy;
+//  - prev_hash is held only for the first entry of its batch (for any other entry it is the hash of the entry
+//    before it, held from the same batch);
+//  - the wallet-counter index is keyed by wallet_key, the first six bytes of the wallet id as an integer
+//    (SQLite compares integer keys much faster than blobs); the full wallet_id is compared after the index;
+//  - operator_id is the operator named by the certificate of the batch that carried the entry (money goes to
+//    the certificate, not to the reader id); cert_key and allowance identify the wallet certificate and its
+//    offline allowance (the global allowance check); amount is the token amount of a tap-out (its value is
+//    the fare), null otherwise (accept and tap_in values equal the token amount).
+// Two secondary indexes only, because every index costs each ingested entry a random B-tree insert: one by
+// wallet counter (double spends, settlement order; a token's other entries, such as its tap-out, share its
+// counter) and one over void entries alone (a partial index, so sales do not pay for it).
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS readers(reader_id INTEGER PRIMARY KEY, operator_id INTEGER NOT NULL, profile TEXT NOT NULL, cert BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chains(chain INTEGER PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, UNIQUE(reader_id, journal_id));
+CREATE TABLE IF NOT EXISTS batches(chain INTEGER NOT NULL, batch_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries INTEGER NOT NULL,
+  head BLOB NOT NULL, digest BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(chain, batch_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_bytes(id INTEGER PRIMARY KEY, chain INTEGER NOT NULL, batch_seq INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(chain INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
+  value INTEGER NOT NULL, amount INTEGER, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT, operator_id INTEGER NOT NULL,
+  source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER, cert_key INTEGER, allowance INTEGER,
+  PRIMARY KEY(chain, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_key, counter);
+CREATE INDEX IF NOT EXISTS entries_void ON entries(chain, token_hash) WHERE kind = ${JournalKind.void};
+CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
+  a_hash BLOB NOT NULL, a_chain INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_hash BLOB NOT NULL, b_chain INTEGER NOT NULL, b_seq INTEGER NOT NULL,
+  detected_at INTEGER NOT NULL, PRIMARY KEY(a_chain, a_seq, b_chain, b_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reader_faults(kind TEXT NOT NULL, reader_id INTEGER NOT NULL, token_hash BLOB NOT NULL,
+  a_chain INTEGER NOT NULL, a_seq INTEGER NOT NULL, b_chain INTEGER NOT NULL, b_seq INTEGER NOT NULL, detected_at INTEGER NOT NULL,
+  PRIMARY KEY(a_chain, a_seq, b_chain, b_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS problems(reader_id INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY(reader_id, kind, detail)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocklist(wallet_id BLOB PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+type Row = Record<string, unknown>;
+const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
+/** A copy of a better-sqlite3 Buffer as a plain Uint8Array. */
+const u8 = (b: unknown): Uint8Array => {
+  const x = b as Buffer;
+  return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+};
+const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
+
+/** Options of {@link SqliteClearingStore}. */
+export interface SqliteStoreOptions {
+  /** Database path (':memory:' for a throwaway database). */
+  path: string;
+  /** Page cache, MiB (2 .. 65536; default 256). */
+  cacheMiB?: number;
+}
+
+/** The SQLite clearing store. Synchronous underneath: see the module comment. */
+export class SqliteClearingStore implements ClearingStore {
+  readonly engine = 'sqlite' as const;
+  readonly location: string;
+  /** The database (better-sqlite3). */
+  readonly db: SqliteDatabase;
+  private readonly q: Record<string, SqliteStatement>;
+  private readonly tx: IngestTx;
+  /** Tail of the lock's promise chain; `locked` while a session runs. */
+  private tail: Promise<void> = Promise.resolve();
+  private locked = false;
+
+  /**
+   * Open or create. Throws `clearing.sqlite_unavailable` (no driver), `clearing.store_unusable` (cannot open,
+   * or another schema version).
+   */
+  constructor(o: SqliteStoreOptions) {
+    this.location = o.path;
+    const Database = loadSqliteDriver('clearing');
+    try {
+      this.db = new Database(o.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      const cacheMiB = Number.isFinite(o.cacheMiB) ? Math.max(2, Math.min(65536, Math.floor(o.cacheMiB!))) : 256;
+      this.db.pragma(`cache_size = -${cacheMiB * 1024}`);
+    } catch (e) {
+      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+    }
+    const version = Number(this.db.pragma('user_version', { simple: true }));
+    const used = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() as Row).n !== 0;
+    if (used && version !== SQLITE_SCHEMA_VERSION) {
+      this.db.close();
+      throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SQLITE_SCHEMA_VERSION}`);
+    }
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    const db = this.db;
+    this.q = {
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)'),
+      reader: db.prepare('SELECT operator_id, profile FROM readers WHERE reader_id = ?'),
+      putReader: db.prepare('INSERT OR IGNORE INTO readers(reader_id, operator_id, profile, cert) VALUES (?, ?, ?, ?)'),
+      chain: db.prepare('SELECT chain FROM chains WHERE reader_id = ? AND journal_id = ?'),
+      putChain: db.prepare('INSERT INTO chains(reader_id, journal_id) VALUES (?, ?)'),
+      batch: db.prepare('SELECT digest FROM batches WHERE chain = ? AND batch_seq = ?'),
+      putBatch: db.prepare('INSERT OR REPLACE INTO batches(chain, batch_seq, first_seq, entries, head, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      entry: db.prepare('SELECT hash, prev_hash FROM entries WHERE chain = ? AND seq = ?'),
+      entryRange: db.prepare('SELECT seq, hash, reason FROM entries WHERE chain = ? AND seq BETWEEN ? AND ?'),
+      dropEntry: db.prepare('DELETE FROM entries WHERE chain = ? AND seq = ?'),
+      putBytes: db.prepare('INSERT INTO batch_bytes(chain, batch_seq, bytes) VALUES (?, ?, ?)'),
+      putEntry: db.prepare(
+        `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
+           wallet_key, wallet_id, counter, currency, cert_key, allowance)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      // For each valid token entry of a batch, every other valid entry that spends the same wallet counter.
+      // The common case (no such entry) costs one index probe per entry inside SQLite.
+      counterPeers: db.prepare(
+        `SELECT e.seq AS seq, e.kind AS kind, e.token_hash AS hash, e.wallet_id AS wallet_id, e.counter AS counter,
+                o.chain AS o_chain, oc.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
+         FROM entries e JOIN entries o ON o.wallet_key = e.wallet_key AND o.counter = e.counter JOIN chains oc ON oc.chain = o.chain
+         WHERE e.chain = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL AND NOT (o.chain = e.chain AND o.seq = e.seq)
+           AND o.valid = 1 AND o.wallet_id = e.wallet_id
+         ORDER BY e.seq, oc.reader_id, oc.journal_id, o.seq`,
+      ),
+      putDouble: db.prepare(
+        'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_chain, a_seq, b_hash, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      putFault: db.prepare('INSERT OR IGNORE INTO reader_faults(kind, reader_id, token_hash, a_chain, a_seq, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      block: db.prepare('INSERT OR IGNORE INTO blocklist(wallet_id, reason, added_at) VALUES (?, ?, ?)'),
+      problem: db.prepare('INSERT OR IGNORE INTO problems(reader_id, kind, detail, at) VALUES (?, ?, ?, ?)'),
+    };
+    const q = this.q;
+    this.tx = {
+      chainOf: (readerId, journalId) => resolved(this.chainOf(readerId, journalId)),
+      addChain: (readerId, journalId) => resolved(this.chainOf(readerId, journalId) ?? Number(q.putChain!.run(readerId, journalId).lastInsertRowid)),
+      batchDigest: (chain, batchSeq) => {
+        const r = q.batch!.get(chain, batchSeq) as Row | undefined;
+        return resolved(r ? u8(r.digest) : undefined);
+      },
+      entryLink: (chain, seq) => {
+        const r = q.entry!.get(chain, seq) as Row | undefined;
+        return resolved(r ? { hash: u8(r.hash), prevHash: r.prev_hash === null ? null : u8(r.prev_hash) } : undefined);
+      },
+      reader: (readerId) => {
+        const r = q.reader!.get(readerId) as Row | undefined;
+        return resolved(r ? { operatorId: Number(r.operator_id), profile: String(r.profile) } : undefined);
+      },
+      putReader: (readerId, operatorId, profile, cert) => {
+        q.putReader!.run(readerId, operatorId, profile, cert);
+        return resolved(undefined);
+      },
+      heldEntries: (chain, from, to) => {
+        const held = new Map<number, { hash: Uint8Array; reason: string | null }>();
+        for (const r of q.entryRange!.all(chain, from, to) as Row[]) held.set(Number(r.seq), { hash: u8(r.hash), reason: r.reason === null ? null : String(r.reason) });
+        return resolved(held);
+      },
+      dropEntries: (chain, seqs) => {
+        for (const s of seqs) q.dropEntry!.run(chain, s);
+        return resolved(undefined);
+      },
+      putBatchBytes: (chain, batchSeq, bytes) => resolved(Number(q.putBytes!.run(chain, batchSeq, bytes).lastInsertRowid)),
+      putEntries: (rows) => {
+        const s = q.putEntry!;
+        for (const e of rows) {
+          s.run(
+            e.chain, e.seq, e.kind, e.time, e.value, e.amount, e.tokenHash, e.prevHash, e.hash, e.valid ? 1 : 0, e.reason, e.operatorId, e.source, e.tokenAt, e.tokenLen,
+            e.walletId ? prefixKey(e.walletId) : null, e.walletId, e.counter, e.currency, e.certKey, e.allowance,
+          );
+        }
+        return resolved(undefined);
+      },
+      counterPeers: (chain, from, to) =>
+        resolved(
+          (q.counterPeers!.all(chain, from, to) as Row[]).map(
+            (r): CounterPeer => ({
+              seq: Number(r.seq), kind: Number(r.kind), hash: u8(r.hash), walletId: u8(r.wallet_id), counter: Number(r.counter),
+              oChain: Number(r.o_chain), oReader: Number(r.o_reader), oSeq: Number(r.o_seq), oKind: Number(r.o_kind), oHash: u8(r.o_hash),
+            }),
+          ),
+        ),
+      putDoubleSpend: (d) =>
+        resolved(q.putDouble!.run(d.kind, d.walletId, d.counter, d.aHash, d.aChain, d.aSeq, d.bHash, d.bChain, d.bSeq, d.detectedAt).changes > 0),
+      putReaderFault: (f) => resolved(q.putFault!.run(f.kind, f.readerId, f.tokenHash, f.aChain, f.aSeq, f.bChain, f.bSeq, f.detectedAt).changes > 0),
+      block: (walletId, reason, at) => resolved(q.block!.run(walletId, reason, at).changes > 0),
+      problem: (readerId, kind, detail, at) => {
+        q.problem!.run(readerId, kind, detail, at);
+        return resolved(undefined);
+      },
+      putBatch: (b: BatchRow) => {
+        q.putBatch!.run(b.chain, b.batchSeq, b.firstSeq, b.entries, b.head, b.digest, b.createdAt);
+        return resolved(undefined);
+      },
+    };
+  }
+
+  private chainOf(readerId: number, journalId: Uint8Array): number | undefined {
+    const r = this.q.chain!.get(readerId, journalId) as Row | undefined;
+    return r ? Number(r.chain) : undefined;
+  }
+
+  /** Run `fn` holding the lock (promise chain, FIFO). */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const before = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    await before;
+    this.locked = true;
+    try {
+      return await fn();
+    } finally {
+      this.locked = false;
+      release();
+    }
+  }
+
+  /** Wait until no session runs (reads never see a half-written batch). */
+  private async idle(): Promise<void> {
+    while (this.locked) await this.tail;
+  }
+
+  session<T>(fn: (s: IngestSession) => Promise<T>, o: { group?: boolean } = {}): Promise<T> {
+    return this.exclusive(async () => {
+      const db = this.db;
+      let depth = 0;
+      const commit = () => {
+        if (db.inTransaction) db.exec('COMMIT');
+      };
+      const s: IngestSession = {
+        atomic: async (f) => {
+          // Group session: one open transaction, a savepoint per unit. Otherwise a transaction per unit.
+          const nested = o.group === true;
+          if (nested && !db.inTransaction) db.exec('BEGIN IMMEDIATE');
+          const name = `u${depth++}`;
+          db.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN IMMEDIATE');
+          try {
+            const r = await f(this.tx);
+            db.exec(nested ? `RELEASE ${name}` : 'COMMIT');
+            return r;
+          } catch (e) {
+            if (nested) {
+              db.exec(`ROLLBACK TO ${name}`);
+              db.exec(`RELEASE ${name}`);
+            } else if (db.inTransaction) db.exec('ROLLBACK');
+            throw e;
+          } finally {
+            depth--;
+          }
+        },
+        isDuplicate: (readerId, journalId, batchSeq, digest) => {
+          const chain = this.chainOf(readerId, journalId);
+          if (chain === undefined) return resolved(false);
+          const held = this.q.batch!.get(chain, batchSeq) as Row | undefined;
+          return resolved(held !== undefined && Buffer.compare(held.digest as Buffer, digest) === 0);
+        },
+        problem: (readerId, kind, detail, at) => {
+          this.q.problem!.run(readerId, kind, detail, at);
+          return resolved(undefined);
+        },
+        checkpoint: () => {
+          commit();
+          return resolved(undefined);
+        },
+      };
+      try {
+        const r = await fn(s);
+        commit();
+        return r;
+      } catch (e) {
+        // What was written before the failure stays (each unit is whole or absent); then report the failure.
+        try {
+          commit();
+        } catch {
+          if (db.inTransaction) db.exec('ROLLBACK');
+        }
+        throw e;
+      }
+    });
+  }
+
+  async getMeta(key: string): Promise<Uint8Array | number | undefined> {
+    await this.idle();
+    return this.getMetaSync(key);
+  }
+
+  /** getMeta without waiting (construction). */
+  getMetaSync(key: string): Uint8Array | number | undefined {
+    const v = (this.q.getMeta!.get(key) as Row | undefined)?.value;
+    return v === undefined || v === null ? undefined : v instanceof Uint8Array ? u8(v) : Number(v);
+  }
+
+  /** setMeta without waiting (construction). */
+  setMetaSync(key: string, value: Uint8Array | number): void {
+    this.q.setMeta!.run(key, value);
+  }
+
+  async setMeta(key: string, value: Uint8Array | number): Promise<void> {
+    await this.idle();
+    this.setMetaSync(key, value);
+  }
+
+  async incrementMeta(key: string): Promise<number> {
+    await this.idle();
+    const next = (Number(this.getMetaSync(key) ?? 0) || 0) + 1;
+    this.setMetaSync(key, next);
+    return next;
+  }
+
+  async block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {
+    await this.idle();
+    return this.q.block!.run(walletId, reason, at).changes > 0;
+  }
+
+  async blocklist(): Promise<{ walletId: Uint8Array; reason: string; addedAt: number }[]> {
+    await this.idle();
+    return (this.db.prepare('SELECT wallet_id, reason, added_at FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => ({
+      walletId: u8(r.wallet_id), reason: String(r.reason), addedAt: Number(r.added_at),
+    }));
+  }
+
+  async conflictWallets(): Promise<Uint8Array[]> {
+    await this.idle();
+    return (this.db.prepare(`SELECT DISTINCT wallet_id FROM entries WHERE kind = ${JournalKind.conflict} AND valid = 1 ORDER BY wallet_id`).all() as Row[]).map((r) => u8(r.wallet_id));
+  }
+
+  async heldBatches(readerId: number): Promise<{ journalId: Uint8Array; batches: { batchSeq: number; firstSeq: number; entries: number }[] }[]> {
+    await this.idle();
+    const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
+    const batches = this.db.prepare('SELECT batch_seq, first_seq, entries FROM batches WHERE chain = ? ORDER BY batch_seq');
+    return chains.map((c) => ({
+      journalId: u8(c.journal_id),
+      batches: (batches.all(Number(c.chain)) as Row[]).map((b) => ({ batchSeq: Number(b.batch_seq), firstSeq: Number(b.first_seq), entries: Number(b.entries) })),
+    }));
+  }
+
+  async indexPayments(): Promise<void> {
+    await this.idle();
+    this.db.exec('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL');
+  }
+
+  async tokenEntries(tokenHash: Uint8Array): Promise<TokenEntryRow[]> {
+    await this.idle();
+    const rows = this.db
+      .prepare(
+        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.valid AS valid,
+                e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.currency AS currency
+         FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.token_hash = ? AND e.kind != ${JournalKind.void}
+         ORDER BY e.time, c.reader_id, c.journal_id, e.seq`,
+      )
+      .all(tokenHash) as Row[];
+    return rows.map((r) => ({
+      readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq), kind: Number(r.kind), time: Number(r.time), value: Number(r.value),
+      valid: Number(r.valid) === 1, reason: r.reason === null ? null : String(r.reason), operatorId: Number(r.operator_id),
+      walletKey: r.wallet_key === null ? null : Number(r.wallet_key), walletId: r.wallet_id === null ? null : u8(r.wallet_id), currency: r.currency === null ? null : Number(r.currency),
+    }));
+  }
+
+  async isBlocked(walletId: Uint8Array): Promise<boolean> {
+    await this.idle();
+    return this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(walletId) !== undefined;
+  }
+
+  async settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void> {
+    await this.idle();
+    // Streams synchronously (memory bounded by settle()'s one wallet at a time); nothing else can run meanwhile.
+    // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
+    // SQLite put chains in the outer loop and scan the index once per chain).
+    const chains = new Map<number, { readerId: number; journalId: string }>();
+    for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
+      chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
+    }
+    // Voids are few (a sale voided within minutes at its own reader): held in memory as chain|token hash.
+    const voids = new Set<string>();
+    for (const r of this.db.prepare(`SELECT chain, token_hash FROM entries INDEXED BY entries_void WHERE kind = ${JournalKind.void} AND valid = 1`).all() as Row[]) {
+      voids.add(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`);
+    }
+    const stmt = this.db.prepare(
+      `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
+              e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
+              e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
+       FROM entries e INDEXED BY entries_counter
+       WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
+         ${walletKey === undefined ? '' : 'AND e.wallet_key = ?'}
+       ORDER BY e.wallet_key, e.counter`,
+    );
+    for (const r of (walletKey === undefined ? stmt.iterate() : stmt.iterate(walletKey)) as Iterable<Row>) {
+      const kind = Number(r.kind);
+      const chain = chains.get(Number(r.chain))!;
+      sink({
+        readerId: chain.readerId,
+        journalId: chain.journalId,
+        seq: Number(r.seq),
+        kind,
+        time: Number(r.time),
+        value: Number(r.value),
+        amount: kind === JournalKind.tap_out ? Number(r.amount) : Number(r.value),
+        tokenHash: r.token_hash as Uint8Array,
+        operatorId: Number(r.operator_id),
+        walletKey: Number(r.wallet_key),
+        walletId: r.wallet_id as Uint8Array,
+        counter: Number(r.counter),
+        currency: Number(r.currency),
+        certKey: Number(r.cert_key),
+        allowance: Number(r.allowance),
+        voided: voids.size > 0 && kind !== JournalKind.tap_out && voids.has(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`),
+      });
+    }
+  }
+
+  async evidence(chain: number, seq: number): Promise<{ readerId: number; journalId: Uint8Array; kind: JournalKindName; value: number; token: Uint8Array | null }> {
+    await this.idle();
+    const e = this.db
+      .prepare(
+        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token
+         FROM entries e JOIN chains c ON c.chain = e.chain LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.chain = ? AND e.seq = ?`,
+      )
+      .get(chain, seq) as Row;
+    return {
+      readerId: Number(e.reader_id), journalId: u8(e.journal_id), kind: KIND_NAMES[Number(e.kind)]!, value: Number(e.value),
+      token: e.token === null || e.token === undefined ? null : u8(e.token),
+    };
+  }
+
+  async tokenBytes(readerId: number, journalId: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
+    await this.idle();
+    const r = this.db
+      .prepare(
+        `SELECT substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM chains c JOIN entries e ON e.chain = c.chain JOIN batch_bytes b ON b.id = e.source
+         WHERE c.reader_id = ? AND c.journal_id = ? AND e.seq = ?`,
+      )
+      .get(readerId, journalId, seq) as Row | undefined;
+    return r?.token ? u8(r.token) : undefined;
+  }
+
+  async doubleSpendRows(): Promise<DoubleSpendRow[]> {
+    await this.idle();
+    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
+      kind: r.kind as DoubleSpendRow['kind'], walletId: u8(r.wallet_id), counter: Number(r.counter),
+      aHash: u8(r.a_hash), aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bHash: u8(r.b_hash), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
+    }));
+  }
+
+  async readerFaultRows(): Promise<ReaderFaultRow[]> {
+    await this.idle();
+    return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
+      kind: 'token_listed_twice', readerId: Number(r.reader_id), tokenHash: u8(r.token_hash),
+      aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
+    }));
+  }
+
+  async chains(): Promise<ChainRow[]> {
+    await this.idle();
+    return (
+      this.db
+        .prepare(
+          `SELECT c.chain AS chain, c.reader_id AS reader_id, c.journal_id AS journal_id, r.operator_id AS operator_id, r.profile AS profile,
+                  (SELECT count(*) FROM batches b WHERE b.chain = c.chain) AS batches
+           FROM chains c JOIN readers r ON r.reader_id = c.reader_id ORDER BY c.reader_id, c.journal_id`,
+        )
+        .all() as Row[]
+    ).map((r) => ({ chain: Number(r.chain), readerId: Number(r.reader_id), journalId: u8(r.journal_id), operatorId: Number(r.operator_id), profile: String(r.profile), batches: Number(r.batches) }));
+  }
+
+  async seqRuns(chain: number): Promise<[number, number][]> {
+    await this.idle();
+    const runs: [number, number][] = [];
+    for (const s of this.db.prepare('SELECT seq FROM entries WHERE chain = ? ORDER BY seq').iterate(chain) as Iterable<Row>) {
+      const seq = Number(s.seq);
+      const last = runs[runs.length - 1];
+      if (last && last[1] + 1 === seq) last[1] = seq;
+      else runs.push([seq, seq]);
+    }
+    return runs;
+  }
+
+  async problems(): Promise<{ readerId: number; kind: string; detail: string }[]> {
+    await this.idle();
+    return (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
+      readerId: Number(p.reader_id), kind: String(p.kind), detail: String(p.detail),
+    }));
+  }
+
+  async invalidEntries(): Promise<{ readerId: number; journalId: Uint8Array; seq: number; reason: string }[]> {
+    await this.idle();
+    return (
+      this.db.prepare('SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.reason AS reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.valid = 0 ORDER BY c.reader_id, c.journal_id, e.seq').all() as Row[]
+    ).map((p) => ({ readerId: Number(p.reader_id), journalId: u8(p.journal_id), seq: Number(p.seq), reason: String(p.reason) }));
+  }
+
+  async voidCount(): Promise<number> {
+    await this.idle();
+    return Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    if (this.db.open) this.db.close();
+  }
+}

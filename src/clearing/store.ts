@@ -1,0 +1,235 @@
+/**
+ * The clearing store: what clearing.ts needs from a database, and nothing of the clearing rules. Two engines
+ * implement it: store-sqlite.ts (embedded, one process; the default) and store-pg.ts (PostgreSQL; several
+ * `clearing serve` processes on one database are one clearing house). spec/clearing.md §11 is the contract
+ * (tables, constraints, which operations are atomic, isolation), written so that an operator can port it.
+ *
+ * The rules (verify, chain, continuity, double spends, reader faults, allowance, settlement) live in
+ * clearing.ts and settle.ts and run unchanged over either engine. A store only keeps rows and answers
+ * queries, with three duties the rules rely on:
+ *  1. `IngestSession.atomic(fn)`: everything `fn` writes is stored together or not at all, and `fn` sees the
+ *     store as if no other ingest ran at the same time (serialisable). An engine that detects a conflict with
+ *     a concurrent ingest (PostgreSQL: SQLSTATE 40001 / 40P01) rolls back and runs `fn` again from the start,
+ *     so `fn` must have no effect outside the transaction; the SQLite store runs one at a time.
+ *  2. The keys below are unique (primary keys or UNIQUE constraints), and every `put` that may meet an existing
+ *     key is "insert if absent" (INSERT OR IGNORE / ON CONFLICT DO NOTHING), returning whether it inserted:
+ *     chains (reader id, journal id); batches (chain, batch seq); entries (chain, seq); double_spends and
+ *     reader_faults (a chain, a seq, b chain, b seq); problems (reader id, kind, detail); blocklist (wallet id).
+ *  3. Ordered reads: `settleRows` by (wallet key, counter); `counterPeers` by (seq, other reader id, other
+ *     journal id, other seq); listings as each method says.
+ */
+import type { JournalKindName } from '../reader/journal.js';
+import type { SettleRow } from './settle.js';
+
+/** One journal entry as stored (spec/clearing.md §11, table entries). */
+export interface EntryRow {
+  chain: number;
+  seq: number;
+  /** JournalKind number. */
+  kind: number;
+  time: number;
+  value: number;
+  /** Token amount of a valid tap-out (its value is the fare); null otherwise. */
+  amount: number | null;
+  /** SHA-256 of the token (token entries) or the voided token's hash (void). */
+  tokenHash: Uint8Array | null;
+  /** The chain hash before this entry: held for the first entry of its batch only. */
+  prevHash: Uint8Array | null;
+  hash: Uint8Array;
+  valid: boolean;
+  reason: string | null;
+  /** Operator named by the certificate of the batch that carried the entry. */
+  operatorId: number;
+  /** batch_bytes id of the batch holding the token, its offset and length there (token entries). */
+  source: number | null;
+  tokenAt: number | null;
+  tokenLen: number | null;
+  /** Re-verified token fields, valid token entries only (the wallet-counter index covers these rows). */
+  walletId: Uint8Array | null;
+  counter: number | null;
+  currency: number | null;
+  certKey: number | null;
+  allowance: number | null;
+}
+
+/** A valid entry of a batch being ingested and another valid entry with the same wallet id and counter. */
+export interface CounterPeer {
+  seq: number;
+  kind: number;
+  hash: Uint8Array;
+  walletId: Uint8Array;
+  counter: number;
+  oChain: number;
+  oReader: number;
+  oSeq: number;
+  oKind: number;
+  oHash: Uint8Array;
+}
+
+/** A double-spend record: a = the entry held first, b = the entry that conflicts with it. */
+export interface DoubleSpendRow {
+  kind: 'counter_reuse' | 'same_token_twice';
+  walletId: Uint8Array;
+  counter: number;
+  aHash: Uint8Array;
+  aChain: number;
+  aSeq: number;
+  bHash: Uint8Array;
+  bChain: number;
+  bSeq: number;
+  detectedAt: number;
+}
+
+/** A reader-fault record (one reader listed one token as a sale twice). */
+export interface ReaderFaultRow {
+  kind: 'token_listed_twice';
+  readerId: number;
+  tokenHash: Uint8Array;
+  aChain: number;
+  aSeq: number;
+  bChain: number;
+  bSeq: number;
+  detectedAt: number;
+}
+
+/** A batch as recorded once its entries are held. */
+export interface BatchRow {
+  chain: number;
+  batchSeq: number;
+  firstSeq: number;
+  entries: number;
+  head: Uint8Array;
+  digest: Uint8Array;
+  createdAt: number;
+}
+
+/** The writes and reads of one batch's ingest, inside one atomic unit (`IngestSession.atomic`). */
+export interface IngestTx {
+  /** The chain number of (reader id, journal id), if held. */
+  chainOf(readerId: number, journalId: Uint8Array): Promise<number | undefined>;
+  /** The chain number of (reader id, journal id), numbered now if new. */
+  addChain(readerId: number, journalId: Uint8Array): Promise<number>;
+  /** SHA-256 of the batch held as (chain, batch seq), if any. */
+  batchDigest(chain: number, batchSeq: number): Promise<Uint8Array | undefined>;
+  /** Chain hash and (first of its batch) prev hash of a held entry. */
+  entryLink(chain: number, seq: number): Promise<{ hash: Uint8Array; prevHash: Uint8Array | null } | undefined>;
+  /** The reader as first recorded. */
+  reader(readerId: number): Promise<{ operatorId: number; profile: string } | undefined>;
+  /** Record a reader (insert if absent). */
+  putReader(readerId: number, operatorId: number, profile: string, cert: Uint8Array): Promise<void>;
+  /** Entries held in seq range [from, to] of a chain: chain hash and invalidity reason by seq. */
+  heldEntries(chain: number, from: number, to: number): Promise<Map<number, { hash: Uint8Array; reason: string | null }>>;
+  /** Remove held entries (an entry stored invalid for its certificate, judged again under a covering one). */
+  dropEntries(chain: number, seqs: number[]): Promise<void>;
+  /** Keep a signed batch's bytes; returns its id (entries point into it). */
+  putBatchBytes(chain: number, batchSeq: number, bytes: Uint8Array): Promise<number>;
+  /** Store entries (their keys are new: the caller checked with heldEntries and dropped what it replaces). */
+  putEntries(rows: EntryRow[]): Promise<void>;
+  /** For each valid entry of chain in [from, to], every other valid entry with the same wallet id and counter. */
+  counterPeers(chain: number, from: number, to: number): Promise<CounterPeer[]>;
+  /** Insert if absent; true when inserted. */
+  putDoubleSpend(d: DoubleSpendRow): Promise<boolean>;
+  /** Insert if absent; true when inserted. */
+  putReaderFault(f: ReaderFaultRow): Promise<boolean>;
+  /** Put a wallet on the blocklist (insert if absent: the first reason stays); true when inserted. */
+  block(walletId: Uint8Array, reason: string, at: number): Promise<boolean>;
+  /** Record a per-reader problem (insert if absent). */
+  problem(readerId: number, kind: string, detail: string, at: number): Promise<void>;
+  /** Record the batch (replacing a held batch of the same number: a re-export that overlaps). */
+  putBatch(b: BatchRow): Promise<void>;
+}
+
+/** A run of ingests (one `ingest`, or an `ingestAll`). */
+export interface IngestSession {
+  /** Run `fn` as one serialisable atomic unit (module comment, duty 1); it may run more than once. */
+  atomic<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T>;
+  /** True when (reader id, journal id, batch seq) is held with this SHA-256 digest. */
+  isDuplicate(readerId: number, journalId: Uint8Array, batchSeq: number, digest: Uint8Array): Promise<boolean>;
+  /** Record a per-reader problem outside any atomic unit (a rejected batch). */
+  problem(readerId: number, kind: string, detail: string, at: number): Promise<void>;
+  /** Make durable everything written so far in this session (a group-commit boundary; may be a no-op). */
+  checkpoint(): Promise<void>;
+}
+
+/** One entry naming a token (payment facts). */
+export interface TokenEntryRow {
+  readerId: number;
+  journalId: Uint8Array;
+  seq: number;
+  kind: number;
+  time: number;
+  value: number;
+  valid: boolean;
+  reason: string | null;
+  operatorId: number;
+  walletKey: number | null;
+  walletId: Uint8Array | null;
+  currency: number | null;
+}
+
+/** A held chain (reader journal) with what the report needs. */
+export interface ChainRow {
+  chain: number;
+  readerId: number;
+  journalId: Uint8Array;
+  operatorId: number;
+  profile: string;
+  batches: number;
+}
+
+/** The database behind a Clearing. */
+export interface ClearingStore {
+  /** 'sqlite' or 'postgres'. */
+  readonly engine: 'sqlite' | 'postgres';
+  /** Where it is (file path, or the PostgreSQL URL without its password). */
+  readonly location: string;
+  /**
+   * Run ingests. `group`: the engine may commit several atomic units together (SQLite group commit: one
+   * durable commit per `checkpoint`); a unit that fails still rolls back alone.
+   */
+  session<T>(fn: (s: IngestSession) => Promise<T>, o?: { group?: boolean }): Promise<T>;
+  /** A stored setting (issuer_keyset bytes; fee_bps, blocklist_version numbers). */
+  getMeta(key: string): Promise<Uint8Array | number | undefined>;
+  setMeta(key: string, value: Uint8Array | number): Promise<void>;
+  /** Add 1 to a numeric setting (absent = 0) atomically and return the new value. */
+  incrementMeta(key: string): Promise<number>;
+  /** Put a wallet on the blocklist (insert if absent); true when inserted. */
+  block(walletId: Uint8Array, reason: string, at: number): Promise<boolean>;
+  /** The blocklist, by wallet id ascending. */
+  blocklist(): Promise<{ walletId: Uint8Array; reason: string; addedAt: number }[]>;
+  /** Wallet ids named by a valid conflict entry (a reader saw the wallet reuse a counter). */
+  conflictWallets(): Promise<Uint8Array[]>;
+  /** Per journal of a reader (by journal id): its batches by batch seq. */
+  heldBatches(readerId: number): Promise<{ journalId: Uint8Array; batches: { batchSeq: number; firstSeq: number; entries: number }[] }[]>;
+  /** An index over token hashes (payment lookups); idempotent. */
+  indexPayments(): Promise<void>;
+  /** The non-void entries naming a token, by (time, reader id, journal id, seq). */
+  tokenEntries(tokenHash: Uint8Array): Promise<TokenEntryRow[]>;
+  /** True when the wallet is on the blocklist. */
+  isBlocked(walletId: Uint8Array): Promise<boolean>;
+  /**
+   * Every valid accept, tap_in and tap_out entry with a wallet (one wallet key's only, when given), as settle()
+   * rows, pushed to `sink` in (wallet key, counter) order; `voided` set from the valid voids of the same chain.
+   */
+  settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void>;
+  /** Evidence for one entry: its reader, journal, kind, value and the token bytes (sliced from its batch). */
+  evidence(chain: number, seq: number): Promise<{ readerId: number; journalId: Uint8Array; kind: JournalKindName; value: number; token: Uint8Array | null }>;
+  /** The token bytes of the entry (reader id, journal id, seq). */
+  tokenBytes(readerId: number, journalId: Uint8Array, seq: number): Promise<Uint8Array | undefined>;
+  /** Double spends by (detected at, a chain, a seq, b chain, b seq). */
+  doubleSpendRows(): Promise<DoubleSpendRow[]>;
+  /** Reader faults by (detected at, reader id, a chain, a seq, b chain, b seq). */
+  readerFaultRows(): Promise<ReaderFaultRow[]>;
+  /** Every chain, by (reader id, journal id). */
+  chains(): Promise<ChainRow[]>;
+  /** The held seqs of a chain as maximal runs [from, to], ascending. */
+  seqRuns(chain: number): Promise<[number, number][]>;
+  /** Problems other than invalid_entry, by (at, reader id, kind, detail). */
+  problems(): Promise<{ readerId: number; kind: string; detail: string }[]>;
+  /** Invalid entries, by (reader id, journal id, seq). */
+  invalidEntries(): Promise<{ readerId: number; journalId: Uint8Array; seq: number; reason: string }[]>;
+  /** Valid void entries. */
+  voidCount(): Promise<number>;
+  /** Close (idempotent). */
+  close(): Promise<void>;
+}

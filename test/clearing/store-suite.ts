@@ -1,0 +1,176 @@
+/**
+ * One test suite for every clearing store engine (store-sqlite.test.ts, store-pg.test.ts): the sequential
+ * double-spend model (model-suite.ts), the adversary (adversary-suite.ts), the store's own duties (settings
+ * kept, concurrent ingests on one Clearing, group commit = one by one), and, for an engine where several
+ * processes share one database, the two-node race: two Clearing instances on one database ingest conflicting
+ * batches at the same moment, round after round; each conflict must be recorded exactly once and the report
+ * must equal a single-process ingest of the same batches (spec/clearing.md §11).
+ */
+import { describe, expect, it } from 'vitest';
+import { toHex, walletIdOf } from '../../src/index.js';
+import type { Clearing, ClearingReport } from '../../src/clearing/index.js';
+import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
+import { NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { adversarySuite } from './adversary-suite.js';
+import { modelSuite, type OpenFresh } from './model-suite.js';
+
+/** An engine under test. */
+export interface Engine {
+  /** 'SQLite', 'PostgreSQL'. */
+  name: string;
+  /** A clearing on a new, empty database. */
+  fresh: OpenFresh;
+  /**
+   * A new, empty database that several Clearing instances (nodes) may open at once; absent for an engine of
+   * one process (SQLite).
+   */
+  shared?: () => Promise<OpenFresh>;
+  /** Conflicts retried by the engine so far on this clearing (PostgreSQL), for the race test's evidence. */
+  retries?: (c: Clearing) => number;
+  /** Runs of the property tests (fewer where a database costs more to create). */
+  runs?: { model: number; adversary: number };
+}
+
+const issuer = makeIssuer('store-suite');
+const OPERATOR = 300;
+const [GATE_A, GATE_B] = [601, 602].map((id) => makeReader(issuer, 'store-suite', id, 'transit', OPERATOR));
+const WALLETS = [0, 1, 2, 3].map((i) => makeWallet(issuer, 'store-suite', `w${i}`, { offlineAllowance: 5_000, maxPerPayment: 1_000 }));
+const CLOCK = () => NOW + 3600;
+
+/** A reader's journal cut into one batch per round. */
+class Journal {
+  private readonly entries: JournalEntry[] = [];
+  private readonly heads: Uint8Array[];
+  private batchSeq = 0;
+  constructor(private readonly r: ReturnType<typeof makeReader>) {
+    this.heads = [genesisHash(r.cert.readerId, new Uint8Array(8).fill(r.cert.readerId & 0xff))];
+  }
+  /** Append accepts of these tokens and return them as the next batch. */
+  batch(tokens: Uint8Array[], amounts: number[]): Uint8Array {
+    const from = this.entries.length;
+    tokens.forEach((data, i) => {
+      const e: JournalEntry = { seq: this.entries.length + 1, kind: 'accept', time: NOW, data, value: amounts[i]! };
+      this.entries.push(e);
+      this.heads.push(chainHash(this.heads[this.heads.length - 1]!, encodeEntry(e)));
+    });
+    return createBatch(this.r, {
+      readerCert: this.r.cert, journalId: new Uint8Array(8).fill(this.r.cert.readerId & 0xff), batchSeq: ++this.batchSeq, firstSeq: from + 1,
+      prevHead: this.heads[from]!, head: this.heads[this.entries.length]!, entries: this.entries.slice(from), createdAt: NOW + 60,
+    }).bytes;
+  }
+}
+
+/**
+ * Round k: a clone spends wallet counter k with other bytes at gate A (token a) and gate B (token b), and one
+ * operator-bound token c is shown at both gates. Gate A's batch and gate B's batch of the round are the pair
+ * that must race. Two conflicts a round: counter_reuse (a, b) and same_token_twice (c at A, c at B).
+ */
+function raceRounds(rounds: number): [Uint8Array, Uint8Array][] {
+  const a = new Journal(GATE_A!);
+  const b = new Journal(GATE_B!);
+  const out: [Uint8Array, Uint8Array][] = [];
+  for (let k = 1; k <= rounds; k++) {
+    const w = WALLETS[k % 2]!;
+    const other = WALLETS[2 + (k % 2)]!;
+    const ta = signToken(w, { payee: OPERATOR, amount: 100, counter: k });
+    const tb = signToken(w, { payee: OPERATOR, amount: 101, counter: k });
+    const tc = signToken(other, { payee: OPERATOR, amount: 50, counter: k });
+    out.push([a.batch([ta, tc], [100, 50]), b.batch([tb, tc], [101, 50])]);
+  }
+  return out;
+}
+
+/** A double-spend pair without the order of detection (which commit came first is the race's to decide). */
+const pairsOf = async (c: Clearing) =>
+  (await c.doubleSpends()).map((d) => `${d.kind}|${[`${d.first.readerId}:${d.first.seq}`, `${d.second.readerId}:${d.second.seq}`].sort().join('|')}`).sort();
+/** The parts of the report that do not depend on arrival order. */
+const moneyOf = (r: ClearingReport) => ({
+  settlement: r.settlement, totals: r.totals, overAllowance: r.overAllowance, exposure: r.exposure, invalidTokens: r.invalidTokens, readers: r.readers,
+  doubleSpends: r.doubleSpends.length, readerFaults: r.readerFaults.length, blocklist: r.blocklist.entries,
+});
+
+export function storeSuite(e: Engine): void {
+  describe(`clearing store: ${e.name}`, () => {
+    modelSuite(e.fresh, e.runs?.model);
+    adversarySuite(e.fresh, e.runs?.adversary);
+
+    it('keeps the issuer key set and fee; refuses a database of another issuer', async () => {
+      const shared = e.shared ? await e.shared() : undefined;
+      if (!shared) return; // one process per SQLite file: reopening is covered in clearing.test.ts
+      const c = await shared({ issuerKeys: issuer.keySet(), feeBps: 200, clock: CLOCK });
+      await c.close();
+      const again = await shared({ clock: CLOCK });
+      expect(again.feeBps).toBe(200);
+      expect(again.issuerKeys.issuerId).toBe(issuer.issuerId);
+      await again.close();
+      await expect(shared({ issuerKeys: { ...issuer.keySet(), issuerId: issuer.issuerId + 1 }, clock: CLOCK })).rejects.toMatchObject({ code: 'clearing.wrong_issuer' });
+    });
+
+    it('concurrent ingests on one Clearing, group commit and one-by-one ingest hold the same', async () => {
+      const rounds = raceRounds(8);
+      const flat = rounds.flat();
+      const one = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      const group = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      const together = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        const r1 = [];
+        for (const b of flat) r1.push(await one.ingest(b));
+        expect(r1.every((r) => r.outcome === 'ingested')).toBe(true);
+        expect(await group.ingestAll(flat)).toEqual(r1);
+        // Every pair of a round at once on one instance (SQLite: its lock; PostgreSQL: two pooled connections).
+        for (const [a, b] of rounds) await Promise.all([together.ingest(a), together.ingest(b)]);
+        const want = moneyOf(await one.report());
+        expect(want.doubleSpends).toBe(16);
+        expect(moneyOf(await group.report())).toEqual(want);
+        expect(moneyOf(await together.report())).toEqual(want);
+        expect(await pairsOf(together)).toEqual(await pairsOf(one));
+      } finally {
+        await Promise.all([one.close(), group.close(), together.close()]);
+      }
+    });
+
+    it.runIf(e.shared !== undefined)('two nodes on one database, conflicting batches at the same moment: each conflict once, the report a single node\'s', async () => {
+      const ROUNDS = 30;
+      const rounds = raceRounds(ROUNDS);
+      const open = await e.shared!();
+      const nodeA = await open({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      const nodeB = await open({ clock: CLOCK });
+      const single = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        let reported = 0;
+        for (const [i, [a, b]] of rounds.entries()) {
+          // Alternate which node gets which gate, so both orders of commit are raced.
+          const [x, y] = i % 2 ? [nodeA.ingest(a), nodeB.ingest(b)] : [nodeB.ingest(a), nodeA.ingest(b)];
+          const rs = await Promise.all([x, y]);
+          for (const r of rs) {
+            expect(r.outcome).toBe('ingested');
+            reported += r.doubleSpends;
+          }
+          // The same batches again, crossed, at the same moment: duplicates, nothing recorded twice.
+          const again = await Promise.all([nodeA.ingest(b), nodeB.ingest(a)]);
+          expect(again.map((r) => r.outcome)).toEqual(['duplicate', 'duplicate']);
+        }
+        for (const b of rounds.flat()) await single.ingest(b);
+        // Exactly one record per conflict, and each found by exactly one of the racing commits.
+        const pairs = await pairsOf(nodeA);
+        expect(pairs).toHaveLength(2 * ROUNDS);
+        expect(new Set(pairs).size).toBe(2 * ROUNDS);
+        expect(reported).toBe(2 * ROUNDS);
+        expect(pairs).toEqual(await pairsOf(single));
+        expect(await pairsOf(nodeB)).toEqual(pairs);
+        // Settlement, allowance, blocklist: a single node's.
+        const want = moneyOf(await single.report());
+        expect(moneyOf(await nodeA.report())).toEqual(want);
+        expect(moneyOf(await nodeB.report())).toEqual(want);
+        expect((await nodeA.blocklistEntries()).map((b) => b.walletId)).toEqual((await single.blocklistEntries()).map((b) => b.walletId));
+        // Every wallet of the round: the clones (counter_reuse) and the token shown at two gates (same_token_twice).
+        expect((await nodeA.blocklistEntries()).map((b) => b.walletId)).toEqual(WALLETS.map((w) => toHex(walletIdOf(w.cert.walletPublicKey))).sort());
+        // The race happened: the engine had to run conflicting transactions again.
+        if (e.retries) expect(e.retries(nodeA) + e.retries(nodeB)).toBeGreaterThan(0);
+      } finally {
+        await Promise.all([nodeA.close(), nodeB.close(), single.close()]);
+      }
+    });
+  });
+}
+
