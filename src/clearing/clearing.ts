@@ -18,7 +18,7 @@
  * Settlement and the allowance check are computed from what is held (settle.ts), so a late batch changes them.
  */
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
-import { prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
+import { signingInput, type SyncVerifier } from '../crypto.js';
 import { equalBytes } from '../../base/bytes.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
