@@ -1,0 +1,280 @@
+/**
+ * The turbo profile's demodulator (spec/fsk.md §12.6), the receiver's OFDM block: given a sync (frame start
+ * n_0 and clock offset eps from the chirp pair), the slot bytes of the frame and a confidence per byte.
+ *
+ * 1. DFT (dft.ts). Symbol s (0 = reference) is read from u_s = n_0 + (t_s + Tcp - b) fs / (1 + eps),
+ *    t_s = Tc + Tgap + s Ts, b = WINDOW_BACKOFF: the window starts b before the end of the cyclic prefix, so a
+ *    start error up to b early or Tcp - b late (and echoes up to Tcp - b) still falls inside the prefix.
+ * 2. Residual drift. What the chirps leave of the clock offset turns each carrier by a fixed angle per symbol,
+ *    affine in k: alpha + beta k. With D_k(s) = Z_k(s) conj(Z_k(s - 1)) and W_k = D_k^4 / |D_k|^3 (the 4th
+ *    power removes the QPSK steps), summed over every s >= 1:
+ *      4 beta = arg sum_{s,k} W_{k+1}(s) conj(W_k(s)),   4 alpha = arg sum_{s,k} W_k(s) e^{-j 4 beta k},
+ *    (unambiguous while |alpha|, |beta| < pi / 4), and Z_k(s) is turned back by e^{-j (alpha + beta k) s}.
+ * 3. Channel. H_k starts as Z_k(0) e^{-j phi_k(0)} (the reference symbol). Then ITERATIONS times: each data
+ *    symbol's absolute phase index m_k(s) = round(arg(Z_k(s) conj(H_k) e^{-j phi_k(0)}) / (pi / 2)) mod 4, and
+ *    H_k = mean over s of Z_k(s) e^{-j (phi_k(0) + m_k(s) pi / 2)} (m_k(0) = 0): the channel averaged over the
+ *    whole frame with the decisions as pilots (the capture is one static channel for 0.26 s).
+ * 4. Decisions. The dibit of carrier k in symbol s >= 1 is DIBIT_OF_Q[(m_k(s) - m_k(s - 1)) mod 4]; its margin
+ *    is min over s - 1, s of |Z_k| sin(pi / 4 - |theta|), theta the angle of Z_k conj(H_k) from its decided
+ *    point (the distance to the decision boundary). A byte's confidence is the smallest margin of its four
+ *    dibits over the median margin of the frame; the bytes are descrambled (scrambler.ts).
+ * If the coherent decisions do not decode, the receiver tries the plain differential ones (DQPSK: the dibit
+ * from arg D_k(s) after step 2, margin |D_k| sin(pi / 4 - |theta|)).
+ *
+ * create: new OfdmDemodulator(profile, sampleRate). It keeps no state between frames (reset() does nothing).
+ * push: attempts(source, rows, start, eps) -> the coherent then the differential SoftBytes of one frame.
+ */
+import type { SoftBytes } from '../demodulator.js';
+import { referenceSymbols, symbolPeriod, toneCount, toneHz, type Profile } from '../profiles.js';
+import { carrierDft, type SampleSource } from './dft.js';
+import { DIBIT_OF_Q, referencePhase } from './mapping.js';
+import { scramble } from './scrambler.js';
+
+/** b: the FFT window starts this long before the end of the cyclic prefix, seconds. */
+export const WINDOW_BACKOFF = 0.0005;
+/** Decision-directed channel re-estimations (step 3). */
+export const ITERATIONS = 3;
+
+const HALF_PI = Math.PI / 2;
+
+export class OfdmDemodulator {
+  readonly profile: Profile;
+  readonly sampleRate: number;
+  /** K: carriers. */
+  readonly carriers: number;
+  private readonly refPhase: Float64Array;
+
+  constructor(profile: Profile, sampleRate: number) {
+    this.profile = profile;
+    this.sampleRate = sampleRate;
+    this.carriers = toneCount(profile);
+    this.refPhase = new Float64Array(this.carriers);
+    for (let k = 0; k < this.carriers; k++) this.refPhase[k] = referencePhase(k, this.carriers);
+  }
+
+  /** Stateless between frames. */
+  reset(): void {}
+
+  /** Carrier amplitudes of every symbol: re/im[s * K + k], s = 0 .. N_ref + rows - 1 (step 1). */
+  spectra(src: SampleSource, rows: number, start: number, eps: number): { re: Float64Array; im: Float64Array; nsym: number } {
+    const p = this.profile;
+    const rate = this.sampleRate;
+    const K = this.carriers;
+    const nsym = referenceSymbols(p) + rows;
+    const scale = rate / (1 + eps);
+    const N = Math.max(8, Math.round(p.window * scale));
+    const omega = new Float64Array(K);
+    for (let k = 0; k < K; k++) omega[k] = (2 * Math.PI * toneHz(p, k) * (1 + eps)) / rate;
+    const re = new Float64Array(nsym * K);
+    const im = new Float64Array(nsym * K);
+    const win = new Float64Array(N);
+    const Ts = symbolPeriod(p);
+    const tr = re.subarray(0, K);
+    void tr;
+    for (let s = 0; s < nsym; s++) {
+      const u = start + (p.chirpDuration + p.gap + s * Ts + p.guard - WINDOW_BACKOFF) * scale;
+      carrierDft(src, u, N, omega, re.subarray(s * K, (s + 1) * K), im.subarray(s * K, (s + 1) * K), win);
+    }
+    return { re, im, nsym };
+  }
+
+  /** The coherent, then the differential decisions of one frame (steps 1-4). */
+  attempts(src: SampleSource, rows: number, start: number, eps: number): SoftBytes[] {
+    const { re, im, nsym } = this.spectra(src, rows, start, eps);
+    if (process.env.DEROT) derotate(re, im, nsym, this.carriers);
+    return [this.coherent(re, im, nsym, rows), this.differential(re, im, nsym, rows)];
+  }
+
+  private coherent(re: Float64Array, im: Float64Array, nsym: number, rows: number): SoftBytes {
+    const K = this.carriers;
+    const hr = new Float64Array(K);
+    const hi = new Float64Array(K);
+    const m = new Uint8Array(nsym * K);
+    for (let k = 0; k < K; k++) {
+      const c = Math.cos(this.refPhase[k]!);
+      const s = Math.sin(this.refPhase[k]!);
+      hr[k] = re[k]! * c + im[k]! * s;
+      hi[k] = im[k]! * c - re[k]! * s;
+    }
+    const margin = new Float64Array(nsym * K);
+    for (let it = 0; it <= ITERATIONS; it++) {
+      // Decide every data symbol's absolute phase index against H.
+      for (let s = 1; s < nsym; s++) {
+        for (let k = 0; k < K; k++) {
+          const i = s * K + k;
+          const a = this.refPhase[k]!;
+          // v = Z conj(H) e^{-j phi_0}
+          const zr = re[i]! * hr[k]! + im[i]! * hi[k]!;
+          const zi = im[i]! * hr[k]! - re[i]! * hi[k]!;
+          const ang = Math.atan2(zi, zr) - a;
+          const q = ((Math.round(ang / HALF_PI) % 4) + 4) % 4;
+          m[i] = q;
+          const th = Math.abs(remainder(ang - q * HALF_PI));
+          margin[i] = Math.hypot(re[i]!, im[i]!) * Math.sin(Math.PI / 4 - Math.min(th, Math.PI / 4));
+        }
+      }
+      if (it === ITERATIONS) break;
+      // Re-estimate H over the whole frame with the decisions as pilots.
+      hr.fill(0);
+      hi.fill(0);
+      for (let s = 0; s < nsym; s++) {
+        for (let k = 0; k < K; k++) {
+          const i = s * K + k;
+          const a = this.refPhase[k]! + (s === 0 ? 0 : m[i]! * HALF_PI);
+          const c = Math.cos(a);
+          const sn = Math.sin(a);
+          hr[k] = hr[k]! + re[i]! * c + im[i]! * sn;
+          hi[k] = hi[k]! + im[i]! * c - re[i]! * sn;
+        }
+      }
+    }
+    // The reference symbol is known: its margin is the largest possible (it never limits a byte).
+    for (let k = 0; k < K; k++) margin[k] = Infinity;
+    const q = new Uint8Array(nsym * K);
+    const mg = new Float64Array(nsym * K);
+    for (let s = 1; s < nsym; s++) {
+      for (let k = 0; k < K; k++) {
+        const i = s * K + k;
+        q[i] = (m[i]! - (s === 1 ? 0 : m[i - K]!) + 4) % 4;
+        mg[i] = Math.min(margin[i]!, margin[i - K]!);
+      }
+    }
+    return this.bytes(q, mg, rows, evmSnrDb(re, im, m, hr, hi, this.refPhase, nsym, K));
+  }
+
+  private differential(re: Float64Array, im: Float64Array, nsym: number, rows: number): SoftBytes {
+    const K = this.carriers;
+    const q = new Uint8Array(nsym * K);
+    const mg = new Float64Array(nsym * K);
+    for (let s = 1; s < nsym; s++) {
+      for (let k = 0; k < K; k++) {
+        const i = s * K + k;
+        const j = i - K;
+        const dr = re[i]! * re[j]! + im[i]! * im[j]!;
+        const di = im[i]! * re[j]! - re[i]! * im[j]!;
+        const ang = Math.atan2(di, dr);
+        const qq = ((Math.round(ang / HALF_PI) % 4) + 4) % 4;
+        q[i] = qq;
+        const th = Math.abs(remainder(ang - qq * HALF_PI));
+        mg[i] = Math.hypot(dr, di) * Math.sin(Math.PI / 4 - Math.min(th, Math.PI / 4));
+      }
+    }
+    return this.bytes(q, mg, rows, Number.NaN);
+  }
+
+  /** Slot bytes (descrambled) and confidences from the phase steps q and margins of the data symbols. */
+  private bytes(q: Uint8Array, mg: Float64Array, rows: number, snrDb: number): SoftBytes {
+    const p = this.profile;
+    const K = this.carriers;
+    const G = p.groups;
+    const nref = referenceSymbols(p);
+    const raw = new Uint8Array(rows * G);
+    const conf = new Float64Array(rows * G);
+    const all: number[] = [];
+    for (let s = nref; s < nref + rows; s++) for (let k = 0; k < K; k++) all.push(mg[s * K + k]!);
+    all.sort((a, b) => a - b);
+    const med = all[all.length >> 1]! || 1;
+    for (let r = 0; r < rows; r++) {
+      const s = nref + r;
+      for (let g = 0; g < G; g++) {
+        let b = 0;
+        let c = Infinity;
+        for (let i = 0; i < 4; i++) {
+          const idx = s * K + 4 * g + i;
+          b = (b << 2) | DIBIT_OF_Q[q[idx]!]!;
+          c = Math.min(c, mg[idx]!);
+        }
+        raw[r * G + g] = b;
+        conf[r * G + g] = c / med;
+      }
+    }
+    return { bytes: scramble(raw), conf, toneSnrDb: snrDb };
+  }
+}
+
+/** x reduced to (-pi, pi]. */
+function remainder(x: number): number {
+  return x - 2 * Math.PI * Math.round(x / (2 * Math.PI));
+}
+
+/** Step 2: estimate the per-symbol rotation alpha + beta k and undo it (in place). */
+export function derotate(re: Float64Array, im: Float64Array, nsym: number, K: number): { alpha: number; beta: number } {
+  if (nsym < 2) return { alpha: 0, beta: 0 };
+  const wr = new Float64Array(K);
+  const wi = new Float64Array(K);
+  const all: { wr: Float64Array; wi: Float64Array }[] = [];
+  let sr = 0;
+  let si = 0;
+  for (let s = 1; s < nsym; s++) {
+    const ar = new Float64Array(K);
+    const ai = new Float64Array(K);
+    for (let k = 0; k < K; k++) {
+      const i = s * K + k;
+      const j = i - K;
+      const dr = re[i]! * re[j]! + im[i]! * im[j]!;
+      const di = im[i]! * re[j]! - re[i]! * im[j]!;
+      const mag = Math.hypot(dr, di);
+      if (mag === 0) continue;
+      // D^4 / |D|^3
+      const ur = dr / mag;
+      const ui = di / mag;
+      const u2r = ur * ur - ui * ui;
+      const u2i = 2 * ur * ui;
+      ar[k] = (u2r * u2r - u2i * u2i) * mag;
+      ai[k] = 2 * u2r * u2i * mag;
+    }
+    for (let k = 0; k + 1 < K; k++) {
+      sr += ar[k + 1]! * ar[k]! + ai[k + 1]! * ai[k]!;
+      si += ai[k + 1]! * ar[k]! - ar[k + 1]! * ai[k]!;
+    }
+    all.push({ wr: ar, wi: ai });
+  }
+  void wr;
+  void wi;
+  const beta = Math.atan2(si, sr) / 4;
+  let cr = 0;
+  let ci = 0;
+  for (const w of all) {
+    for (let k = 0; k < K; k++) {
+      const c = Math.cos(4 * beta * k);
+      const s = -Math.sin(4 * beta * k);
+      cr += w.wr[k]! * c - w.wi[k]! * s;
+      ci += w.wr[k]! * s + w.wi[k]! * c;
+    }
+  }
+  const alpha = Math.atan2(ci, cr) / 4;
+  for (let s = 1; s < nsym; s++) {
+    for (let k = 0; k < K; k++) {
+      const a = -(alpha + beta * k) * s;
+      const c = Math.cos(a);
+      const sn = Math.sin(a);
+      const i = s * K + k;
+      const r = re[i]! * c - im[i]! * sn;
+      im[i] = re[i]! * sn + im[i]! * c;
+      re[i] = r;
+    }
+  }
+  return { alpha, beta };
+}
+
+/** In-band SNR of the coherent decisions: sum |H|^2 over sum |Z - H a|^2, dB. */
+function evmSnrDb(
+  re: Float64Array, im: Float64Array, m: Uint8Array, hr: Float64Array, hi: Float64Array, ref: Float64Array, nsym: number, K: number,
+): number {
+  let sig = 0;
+  let err = 0;
+  const scale = 1 / nsym;
+  for (let s = 0; s < nsym; s++) {
+    for (let k = 0; k < K; k++) {
+      const i = s * K + k;
+      const a = ref[k]! + (s === 0 ? 0 : m[i]! * HALF_PI);
+      const c = Math.cos(a);
+      const sn = Math.sin(a);
+      const er = hr[k]! * scale * c - hi[k]! * scale * sn;
+      const ei = hr[k]! * scale * sn + hi[k]! * scale * c;
+      sig += er * er + ei * ei;
+      err += (re[i]! - er) ** 2 + (im[i]! - ei) ** 2;
+    }
+  }
+  return err > 0 ? 10 * Math.log10(sig / err) : 99;
+}
