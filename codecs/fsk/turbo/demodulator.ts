@@ -34,6 +34,8 @@ import { scramble } from './scrambler.js';
 export const WINDOW_BACKOFF = 0.0005;
 /** Decision-directed channel re-estimations (step 3). */
 export const ITERATIONS = 3;
+/** Half-width of the anchor's smoothing across carriers (step 3). */
+export const SMOOTH = 2;
 
 const HALF_PI = Math.PI / 2;
 
@@ -43,6 +45,8 @@ export class OfdmDemodulator {
   /** K: carriers. */
   readonly carriers: number;
   private readonly refPhase: Float64Array;
+  /** f_k / spacing per carrier (the drift of step 3 is proportional to it). */
+  private readonly unit: Float64Array;
 
   constructor(profile: Profile, sampleRate: number) {
     this.profile = profile;
@@ -50,6 +54,8 @@ export class OfdmDemodulator {
     this.carriers = toneCount(profile);
     this.refPhase = new Float64Array(this.carriers);
     for (let k = 0; k < this.carriers; k++) this.refPhase[k] = referencePhase(k, this.carriers);
+    this.unit = new Float64Array(this.carriers);
+    for (let k = 0; k < this.carriers; k++) this.unit[k] = toneHz(profile, k) / profile.spacingHz;
   }
 
   /** Stateless between frames. */
@@ -81,8 +87,7 @@ export class OfdmDemodulator {
   /** The coherent, then the differential decisions of one frame (steps 1-4). */
   attempts(src: SampleSource, rows: number, start: number, eps: number): SoftBytes[] {
     const { re, im, nsym } = this.spectra(src, rows, start, eps);
-    if (process.env.DEROT) derotate(re, im, nsym, this.carriers);
-    return [this.coherent(re, im, nsym, rows), this.differential(re, im, nsym, rows)];
+    return [this.coherent(re, im, nsym, rows)];
   }
 
   private coherent(re: Float64Array, im: Float64Array, nsym: number, rows: number): SoftBytes {
@@ -96,6 +101,11 @@ export class OfdmDemodulator {
       hr[k] = re[k]! * c + im[k]! * s;
       hi[k] = im[k]! * c - re[k]! * s;
     }
+    // The reference symbol alone, smoothed across neighbouring carriers (the channel is nearly flat over
+    // +-SMOOTH carriers once its phase slope is removed): the anchor that fixes each carrier's quadrant.
+    const [ar, ai] = smoothAcross(hr, hi, SMOOTH);
+    hr.set(ar);
+    hi.set(ai);
     const margin = new Float64Array(nsym * K);
     for (let it = 0; it <= ITERATIONS; it++) {
       // Decide every data symbol's absolute phase index against H.
@@ -114,6 +124,39 @@ export class OfdmDemodulator {
         }
       }
       if (it === ITERATIONS) break;
+      // Residual clock drift: one timing slip per symbol, gamma radians per symbol per unit of f_k / spacing,
+      // fitted by weighted least squares to the decision-directed phase errors and undone in place.
+      if (it > 0) {
+        let num = 0;
+        let den = 0;
+        for (let s = 1; s < nsym; s++) {
+          for (let k = 0; k < K; k++) {
+            const i = s * K + k;
+            const a = this.refPhase[k]! + m[i]! * HALF_PI;
+            // c = Z e^{-j a} conj(H)
+            const zr = re[i]! * Math.cos(a) + im[i]! * Math.sin(a);
+            const zi = im[i]! * Math.cos(a) - re[i]! * Math.sin(a);
+            const cr = zr * hr[k]! + zi * hi[k]!;
+            const ci = zi * hr[k]! - zr * hi[k]!;
+            const w = Math.hypot(cr, ci);
+            const x = this.unit[k]! * s;
+            num += w * Math.atan2(ci, cr) * x;
+            den += w * x * x;
+          }
+        }
+        const gamma = den > 0 ? num / den : 0;
+        for (let s = 1; s < nsym; s++) {
+          for (let k = 0; k < K; k++) {
+            const i = s * K + k;
+            const ang = -gamma * this.unit[k]! * s;
+            const c = Math.cos(ang);
+            const sn = Math.sin(ang);
+            const r = re[i]! * c - im[i]! * sn;
+            im[i] = re[i]! * sn + im[i]! * c;
+            re[i] = r;
+          }
+        }
+      }
       // Re-estimate H over the whole frame with the decisions as pilots.
       hr.fill(0);
       hi.fill(0);
@@ -127,39 +170,19 @@ export class OfdmDemodulator {
           hi[k] = hi[k]! + im[i]! * c - re[i]! * sn;
         }
       }
-    }
-    // The reference symbol is known: its margin is the largest possible (it never limits a byte).
-    for (let k = 0; k < K; k++) margin[k] = Infinity;
-    const q = new Uint8Array(nsym * K);
-    const mg = new Float64Array(nsym * K);
-    for (let s = 1; s < nsym; s++) {
+      // Decisions fix H only up to a quarter turn per carrier: keep the quarter turn nearest the anchor.
       for (let k = 0; k < K; k++) {
-        const i = s * K + k;
-        q[i] = (m[i]! - (s === 1 ? 0 : m[i - K]!) + 4) % 4;
-        mg[i] = Math.min(margin[i]!, margin[i - K]!);
+        const d = Math.atan2(ai[k]! * hr[k]! - ar[k]! * hi[k]!, ar[k]! * hr[k]! + ai[k]! * hi[k]!);
+        const q = Math.round(d / HALF_PI);
+        if (q === 0) continue;
+        const c = Math.cos(q * HALF_PI);
+        const sn = Math.sin(q * HALF_PI);
+        const r = hr[k]! * c - hi[k]! * sn;
+        hi[k] = hr[k]! * sn + hi[k]! * c;
+        hr[k] = r;
       }
     }
-    return this.bytes(q, mg, rows, evmSnrDb(re, im, m, hr, hi, this.refPhase, nsym, K));
-  }
-
-  private differential(re: Float64Array, im: Float64Array, nsym: number, rows: number): SoftBytes {
-    const K = this.carriers;
-    const q = new Uint8Array(nsym * K);
-    const mg = new Float64Array(nsym * K);
-    for (let s = 1; s < nsym; s++) {
-      for (let k = 0; k < K; k++) {
-        const i = s * K + k;
-        const j = i - K;
-        const dr = re[i]! * re[j]! + im[i]! * im[j]!;
-        const di = im[i]! * re[j]! - re[i]! * im[j]!;
-        const ang = Math.atan2(di, dr);
-        const qq = ((Math.round(ang / HALF_PI) % 4) + 4) % 4;
-        q[i] = qq;
-        const th = Math.abs(remainder(ang - qq * HALF_PI));
-        mg[i] = Math.hypot(dr, di) * Math.sin(Math.PI / 4 - Math.min(th, Math.PI / 4));
-      }
-    }
-    return this.bytes(q, mg, rows, Number.NaN);
+    return this.bytes(m, margin, rows, evmSnrDb(re, im, m, hr, hi, this.refPhase, nsym, K));
   }
 
   /** Slot bytes (descrambled) and confidences from the phase steps q and margins of the data symbols. */
@@ -192,69 +215,36 @@ export class OfdmDemodulator {
   }
 }
 
+/**
+ * Step 3's anchor: A_k = sum_{|j| <= w, 0 <= k + j < K} H_{k+j} e^{-j sigma j}, where sigma = arg sum_k H_{k+1}
+ * conj(H_k) is the channel's phase step from one carrier to the next (the window start and the path delay).
+ */
+export function smoothAcross(hr: Float64Array, hi: Float64Array, w: number): [Float64Array, Float64Array] {
+  const K = hr.length;
+  let sr = 0;
+  let si = 0;
+  for (let k = 0; k + 1 < K; k++) {
+    sr += hr[k + 1]! * hr[k]! + hi[k + 1]! * hi[k]!;
+    si += hi[k + 1]! * hr[k]! - hr[k + 1]! * hi[k]!;
+  }
+  const sigma = Math.atan2(si, sr);
+  const ar = new Float64Array(K);
+  const ai = new Float64Array(K);
+  for (let k = 0; k < K; k++) {
+    for (let j = -w; j <= w; j++) {
+      if (k + j < 0 || k + j >= K) continue;
+      const c = Math.cos(-sigma * j);
+      const sn = Math.sin(-sigma * j);
+      ar[k] = ar[k]! + hr[k + j]! * c - hi[k + j]! * sn;
+      ai[k] = ai[k]! + hr[k + j]! * sn + hi[k + j]! * c;
+    }
+  }
+  return [ar, ai];
+}
+
 /** x reduced to (-pi, pi]. */
 function remainder(x: number): number {
   return x - 2 * Math.PI * Math.round(x / (2 * Math.PI));
-}
-
-/** Step 2: estimate the per-symbol rotation alpha + beta k and undo it (in place). */
-export function derotate(re: Float64Array, im: Float64Array, nsym: number, K: number): { alpha: number; beta: number } {
-  if (nsym < 2) return { alpha: 0, beta: 0 };
-  const wr = new Float64Array(K);
-  const wi = new Float64Array(K);
-  const all: { wr: Float64Array; wi: Float64Array }[] = [];
-  let sr = 0;
-  let si = 0;
-  for (let s = 1; s < nsym; s++) {
-    const ar = new Float64Array(K);
-    const ai = new Float64Array(K);
-    for (let k = 0; k < K; k++) {
-      const i = s * K + k;
-      const j = i - K;
-      const dr = re[i]! * re[j]! + im[i]! * im[j]!;
-      const di = im[i]! * re[j]! - re[i]! * im[j]!;
-      const mag = Math.hypot(dr, di);
-      if (mag === 0) continue;
-      // D^4 / |D|^3
-      const ur = dr / mag;
-      const ui = di / mag;
-      const u2r = ur * ur - ui * ui;
-      const u2i = 2 * ur * ui;
-      ar[k] = (u2r * u2r - u2i * u2i) * mag;
-      ai[k] = 2 * u2r * u2i * mag;
-    }
-    for (let k = 0; k + 1 < K; k++) {
-      sr += ar[k + 1]! * ar[k]! + ai[k + 1]! * ai[k]!;
-      si += ai[k + 1]! * ar[k]! - ar[k + 1]! * ai[k]!;
-    }
-    all.push({ wr: ar, wi: ai });
-  }
-  void wr;
-  void wi;
-  const beta = Math.atan2(si, sr) / 4;
-  let cr = 0;
-  let ci = 0;
-  for (const w of all) {
-    for (let k = 0; k < K; k++) {
-      const c = Math.cos(4 * beta * k);
-      const s = -Math.sin(4 * beta * k);
-      cr += w.wr[k]! * c - w.wi[k]! * s;
-      ci += w.wr[k]! * s + w.wi[k]! * c;
-    }
-  }
-  const alpha = Math.atan2(ci, cr) / 4;
-  for (let s = 1; s < nsym; s++) {
-    for (let k = 0; k < K; k++) {
-      const a = -(alpha + beta * k) * s;
-      const c = Math.cos(a);
-      const sn = Math.sin(a);
-      const i = s * K + k;
-      const r = re[i]! * c - im[i]! * sn;
-      im[i] = re[i]! * sn + im[i]! * c;
-      re[i] = r;
-    }
-  }
-  return { alpha, beta };
 }
 
 /** In-band SNR of the coherent decisions: sum |H|^2 over sum |Z - H a|^2, dB. */

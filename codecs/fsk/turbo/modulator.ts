@@ -31,8 +31,9 @@ export function carrierPhases(p: Profile, slots: Uint8Array, rows: number): Floa
       const d = dibits(sc[r * G + g]!);
       for (let i = 0; i < 4; i++) {
         const k = 4 * g + i;
-        // Phases kept in [0, 2 pi) so a port in single precision gets the same waveform.
-        ph[s * K + k] = (ph[(s - 1) * K + k]! + (Math.PI / 2) * Q_OF_DIBIT[d[i]!]!) % (2 * Math.PI);
+        // QPSK relative to the reference symbol's phase (not to the previous symbol: one wrong decision
+        // then costs one dibit, not two).
+        ph[s * K + k] = ph[k]! + (Math.PI / 2) * Q_OF_DIBIT[d[i]!]!;
       }
     }
   }
