@@ -5,7 +5,7 @@
  *
  * PN9: the Fibonacci LFSR of x^9 + x^5 + 1 with a 9-bit state s, seeded 0x1FF before slot 0 of every frame.
  * Each step: bit = ((s >> 8) XOR (s >> 4)) AND 1, then s = ((s << 1) OR bit) AND 0x1FF. Eight bits make one
- * byte, the first its most significant bit (the sequence starts 0xF0, ...; spec/fsk.md §12.4 lists 8 bytes).
+ * byte, the first its most significant bit (the sequence starts 07 BE 2E 64 12 9D A3 CF).
  * Descrambling is the same XOR.
  */
 
