@@ -116,7 +116,7 @@ function ceilDiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
 }
 
-/** T_frame(R) in microseconds: 2 Tc + 2 Tgap + (N_ref + R * spb) * Ts (N_ref = 0 except turbo, §12). */
+/** T_frame(R) in microseconds: 2 Tc + 2 Tgap + (N_ref + R * spb) * Ts (N_ref = 0 except turbo, §14). */
 export function frameMicros(p: Profile, rows: number): number {
   return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + (referenceSymbols(p) + symbolCount(p, rows)) * (micros(p.guard) + micros(p.window));
 }

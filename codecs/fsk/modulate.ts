@@ -106,8 +106,8 @@ function synthFrame(p: Profile, payload: Uint8Array, seg: Segment, rate: number)
   const Ts = symbolPeriod(p);
   const nsym = rows * symbolsPerByte(p);
   const td = dataStart(p);
-  if (p.modulation === 'ofdm-dqpsk') {
-    // turbo (spec/fsk.md §12): K carriers of amplitude 1 in every symbol; chirps at the same mean power.
+  if (p.modulation === 'ofdm-qpsk') {
+    // turbo (spec/fsk.md §14): K carriers of amplitude 1 in every symbol; chirps at the same mean power.
     const chirpAmp = Math.sqrt(toneCount(p));
     addChirp(out, rate, p, 0, true, chirpAmp);
     addChirp(out, rate, p, postambleStart(p, rows), false, chirpAmp);

@@ -12,11 +12,11 @@ export type ProfileName = 'fast' | 'robust' | 'ultrasonic' | 'turbo';
 
 /**
  * How a profile's symbols carry bits: 'mfsk' (default), one tone per group per symbol (spec/fsk.md §3-6); or
- * 'ofdm-dqpsk' (the turbo profile, spec/fsk.md §12): every tone k is an OFDM carrier sounding in every
- * symbol, each carrier carries one Gray-coded DQPSK dibit per symbol (phase change from the previous symbol),
- * and group g's carriers 4g..4g+3 carry one byte per symbol, so a row is one symbol.
+ * 'ofdm-qpsk' (the turbo profile, spec/fsk.md §14): every tone k is an OFDM carrier sounding in every
+ * symbol, each carrier carries one Gray-coded QPSK dibit per symbol (a quarter-turn multiple from its phase in
+ * the reference symbol), and group g's carriers 4g..4g+3 carry one byte per symbol, so a row is one symbol.
  */
-export type Modulation = 'mfsk' | 'ofdm-dqpsk';
+export type Modulation = 'mfsk' | 'ofdm-qpsk';
 
 export interface Profile {
   readonly name: ProfileName;
@@ -44,7 +44,7 @@ export interface Profile {
   readonly parity: number;
   /** Modulation (default 'mfsk'). */
   readonly modulation?: Modulation;
-  /** Symbols before the data that carry no data (the DQPSK phase reference); default 0. */
+  /** Symbols before the data that carry no data (the QPSK phase reference); default 0. */
   readonly referenceSymbols?: number;
 }
 
@@ -64,11 +64,11 @@ export const PROFILES: readonly Profile[] = Object.freeze([
     guard: 0.0025, window: 0.01, ramp: 0.001, chirpLowHz: 17000, chirpHighHz: 19700, chirpDuration: 0.04, gap: 0.01,
     parity: 48,
   }),
-  // turbo (spec/fsk.md §12): fast's band, grid and chirps (so the receiver detects it with fast's templates),
-  // 88 OFDM carriers x DQPSK, 2.5 ms cyclic prefix, one reference symbol; 200 B in 0.2625 s.
+  // turbo (spec/fsk.md §14): fast's band, grid and chirps (so the receiver detects it with fast's templates),
+  // 88 OFDM carriers x QPSK, 2.5 ms cyclic prefix, one reference symbol; 200 B in 0.2625 s.
   Object.freeze({
     name: 'turbo', id: 4, tonesPerGroup: 4, groups: 22, baseHz: 1500, spacingHz: 100,
-    guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48, modulation: 'ofdm-dqpsk', referenceSymbols: 1,
+    guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48, modulation: 'ofdm-qpsk', referenceSymbols: 1,
   }),
 ] satisfies Profile[]);
 
@@ -82,10 +82,10 @@ export function profileById(id: number): Profile | undefined {
   return PROFILES.find((p) => p.id === id);
 }
 
-/** Bits carried by one symbol of one group: log2(M) (MFSK) or 2 M (DQPSK OFDM). */
+/** Bits carried by one symbol of one group: log2(M) (MFSK) or 2 M (QPSK OFDM). */
 export function bitsPerSymbol(p: Profile): number {
-  // DQPSK OFDM: 2 bits on each of the group's carriers.
-  if (p.modulation === 'ofdm-dqpsk') return 2 * p.tonesPerGroup;
+  // QPSK OFDM: 2 bits on each of the group's carriers.
+  if (p.modulation === 'ofdm-qpsk') return 2 * p.tonesPerGroup;
   return Math.log2(p.tonesPerGroup);
 }
 

@@ -190,7 +190,7 @@ export class FskReceiver {
   private readonly input: InputBuffer;
   /** One demodulator per enabled profile. */
   private readonly demodulators = new Map<ProfileName, ToneDemodulator>();
-  /** One OFDM demodulator per enabled OFDM profile (turbo, spec/fsk.md §12). */
+  /** One OFDM demodulator per enabled OFDM profile (turbo, spec/fsk.md §14). */
   private readonly ofdm = new Map<ProfileName, OfdmDemodulator>();
   private readonly reassembler = new MessageReassembler();
   /** Events of the current push / flush. */
@@ -205,7 +205,7 @@ export class FskReceiver {
     this.detector = new ChirpDetector({ sampleRate: o.sampleRate, profiles: o.profiles, threshold: o.threshold, maxClockOffset: o.maxClockOffset });
     this.input = new InputBuffer(o.sampleRate, this.detector.sampleBuffer, this.detector.historySamples, this.detector.leadSamples);
     for (const p of o.profiles) {
-      if (p.modulation === 'ofdm-dqpsk') this.ofdm.set(p.name, new OfdmDemodulator(p, o.sampleRate));
+      if (p.modulation === 'ofdm-qpsk') this.ofdm.set(p.name, new OfdmDemodulator(p, o.sampleRate));
       else this.demodulators.set(p.name, new ToneDemodulator(p, o.sampleRate));
     }
     const detector = this.detector;
@@ -342,7 +342,7 @@ export class FskReceiver {
   }
 }
 
-/** turbo (spec/fsk.md §12.6): the coherent decisions first, then the plain differential ones. */
+/** turbo (spec/fsk.md §14.6): each of the OFDM demodulator's decisions in turn until one decodes. */
 function decodeOfdm(
   ofdm: OfdmDemodulator, input: InputBuffer, p: Profile, layout: BlockLayout, rows: number, P: number, eps: number,
 ): { soft: SoftBytes; decoded: SlotDecode } {

@@ -21,7 +21,7 @@ function listen(samples: Float32Array, rate: number) {
   return events;
 }
 
-describe('turbo profile (spec/fsk.md §12)', () => {
+describe('turbo profile (spec/fsk.md §14)', () => {
   it('moves 200 bytes in at most 0.28 s, preamble and postamble included (issue 15)', () => {
     expect(airTime(turbo, 200)).toBeCloseTo(0.2625, 9);
     expect(airTime(turbo, 200)).toBeLessThanOrEqual(0.28);

@@ -1,28 +1,25 @@
 /**
- * The turbo profile's demodulator (spec/fsk.md §12.6), the receiver's OFDM block: given a sync (frame start
+ * The turbo profile's demodulator (spec/fsk.md §14.6), the receiver's OFDM block: given a sync (frame start
  * n_0 and clock offset eps from the chirp pair), the slot bytes of the frame and a confidence per byte.
  *
  * 1. DFT (dft.ts). Symbol s (0 = reference) is read from u_s = n_0 + (t_s + Tcp - b) fs / (1 + eps),
  *    t_s = Tc + Tgap + s Ts, b = WINDOW_BACKOFF: the window starts b before the end of the cyclic prefix, so a
- *    start error up to b early or Tcp - b late (and echoes up to Tcp - b) still falls inside the prefix.
- * 2. Residual drift. What the chirps leave of the clock offset turns each carrier by a fixed angle per symbol,
- *    affine in k: alpha + beta k. With D_k(s) = Z_k(s) conj(Z_k(s - 1)) and W_k = D_k^4 / |D_k|^3 (the 4th
- *    power removes the QPSK steps), summed over every s >= 1:
- *      4 beta = arg sum_{s,k} W_{k+1}(s) conj(W_k(s)),   4 alpha = arg sum_{s,k} W_k(s) e^{-j 4 beta k},
- *    (unambiguous while |alpha|, |beta| < pi / 4), and Z_k(s) is turned back by e^{-j (alpha + beta k) s}.
- * 3. Channel. H_k starts as Z_k(0) e^{-j phi_k(0)} (the reference symbol). Then ITERATIONS times: each data
- *    symbol's absolute phase index m_k(s) = round(arg(Z_k(s) conj(H_k) e^{-j phi_k(0)}) / (pi / 2)) mod 4, and
- *    H_k = mean over s of Z_k(s) e^{-j (phi_k(0) + m_k(s) pi / 2)} (m_k(0) = 0): the channel averaged over the
- *    whole frame with the decisions as pilots (the capture is one static channel for 0.26 s).
- * 4. Decisions. The dibit of carrier k in symbol s >= 1 is DIBIT_OF_Q[(m_k(s) - m_k(s - 1)) mod 4]; its margin
- *    is min over s - 1, s of |Z_k| sin(pi / 4 - |theta|), theta the angle of Z_k conj(H_k) from its decided
- *    point (the distance to the decision boundary). A byte's confidence is the smallest margin of its four
- *    dibits over the median margin of the frame; the bytes are descrambled (scrambler.ts).
- * If the coherent decisions do not decode, the receiver tries the plain differential ones (DQPSK: the dibit
- * from arg D_k(s) after step 2, margin |D_k| sin(pi / 4 - |theta|)).
+ *    start error up to b early (and echoes up to Tcp - b) still falls inside the prefix.
+ * 2. Anchor. H_k = Z_k(0) e^{-j phi_k(0)} from the reference symbol, smoothed over +-SMOOTH carriers after
+ *    removing its phase step per carrier (smoothAcross): A_k. H starts as A_k.
+ * 3. Decision-directed channel and drift, ITERATIONS times: decide each data symbol's phase index
+ *    m_k(s) = round(arg(Z_k(s) conj(H_k) e^{-j phi_k(0)}) / (pi / 2)) mod 4; from the second pass on, fit the
+ *    clock drift the chirps left (gamma radians per symbol per unit of f_k / spacing) by weighted least
+ *    squares to the phase errors of the decisions and undo it; then H_k = sum over every symbol of
+ *    Z_k(s) e^{-j (phi_k(0) + m_k(s) pi / 2)} (the capture is one static channel for 0.26 s), turned by the
+ *    quarter-turn nearest to A_k (decisions fix H only up to a quarter turn per carrier).
+ * 4. Decisions. The dibit of carrier k in symbol s is DIBIT_OF_Q[m_k(s)]; its margin |Z_k| sin(pi / 4 - |theta|),
+ *    theta the angle of Z_k conj(H_k) from its decided point (the distance to the decision boundary). A
+ *    byte's confidence is the smallest margin of its four dibits over the median margin of the frame; the
+ *    bytes are descrambled (scrambler.ts) and go to Reed-Solomon with erasures like every profile's.
  *
  * create: new OfdmDemodulator(profile, sampleRate). It keeps no state between frames (reset() does nothing).
- * push: attempts(source, rows, start, eps) -> the coherent then the differential SoftBytes of one frame.
+ * push: attempts(source, rows, start, eps) -> the SoftBytes to try, in order (one: the coherent decisions).
  */
 import type { SoftBytes } from '../demodulator.js';
 import { referenceSymbols, symbolPeriod, toneCount, toneHz, type Profile } from '../profiles.js';
@@ -75,8 +72,6 @@ export class OfdmDemodulator {
     const im = new Float64Array(nsym * K);
     const win = new Float64Array(N);
     const Ts = symbolPeriod(p);
-    const tr = re.subarray(0, K);
-    void tr;
     for (let s = 0; s < nsym; s++) {
       const u = start + (p.chirpDuration + p.gap + s * Ts + p.guard - WINDOW_BACKOFF) * scale;
       carrierDft(src, u, N, omega, re.subarray(s * K, (s + 1) * K), im.subarray(s * K, (s + 1) * K), win);
@@ -84,7 +79,7 @@ export class OfdmDemodulator {
     return { re, im, nsym };
   }
 
-  /** The coherent, then the differential decisions of one frame (steps 1-4). */
+  /** The decisions of one frame to try, in order (steps 1-4): the coherent ones. */
   attempts(src: SampleSource, rows: number, start: number, eps: number): SoftBytes[] {
     const { re, im, nsym } = this.spectra(src, rows, start, eps);
     return [this.coherent(re, im, nsym, rows)];

@@ -1,5 +1,5 @@
 /**
- * The turbo receiver's symbol DFT (spec/fsk.md §12.6 step 1): the complex amplitude of every carrier in one
+ * The turbo receiver's symbol DFT (spec/fsk.md §14.6 step 1): the complex amplitude of every carrier in one
  * FFT window of the capture, at any sample rate and clock offset.
  *
  * For a window that starts at the fractional capture position u (samples) and carriers at f_k (1 + eps) Hz,

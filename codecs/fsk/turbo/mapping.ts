@@ -1,5 +1,5 @@
 /**
- * The turbo profile's QPSK mapping (spec/fsk.md §12.3-12.4).
+ * The turbo profile's QPSK mapping (spec/fsk.md §14.3-14.4).
  *
  * Carrier k (k = 0 .. K-1, K = 88, f_k = 1500 + 100 k Hz) has phase phi_k(s) in symbol s. The reference
  * symbol (s = 0) sends phi_k(0) = pi k^2 / K (Newman phases: the 88 equal-amplitude carriers then peak at

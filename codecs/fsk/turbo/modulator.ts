@@ -1,5 +1,5 @@
 /**
- * The turbo profile's OFDM modulator (spec/fsk.md §12.3): the symbols between the chirps.
+ * The turbo profile's OFDM modulator (spec/fsk.md §14.3): the symbols between the chirps.
  *
  * Symbol s (s = 0 the reference, s = 1 .. R the data rows) occupies [t_s, t_s + Ts), t_s = Tc + Tgap + s Ts,
  * Ts = Tcp + Tw (2.5 + 10 ms), and is

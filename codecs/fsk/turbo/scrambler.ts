@@ -1,5 +1,5 @@
 /**
- * The turbo profile's scrambler (spec/fsk.md §12.4): slot bytes are XORed with a PN9 sequence before DQPSK
+ * The turbo profile's scrambler (spec/fsk.md §14.4): slot bytes are XORed with a PN9 sequence before QPSK
  * mapping, so that runs of equal bytes (zero padding, a constant payload) do not keep every carrier's phase
  * step equal, which would make the symbols repeat and the waveform's peaks grow.
  *
