@@ -110,6 +110,17 @@ describe('turbo profile (spec/fsk.md §14)', () => {
     );
   });
 
+  it('clock offset of +-1 % at +10 dB: the drift the chirp pair leaves (up to ~450 ppm here) is acquired symbol by symbol', () => {
+    // Seeds where the chirp pair's offset estimate is 300-460 ppm off (without acquireDrift 3 of the 6 fail).
+    for (const [i, eps] of [[1, 0.01], [2, 0.01], [9, 0.01], [0, -0.01], [3, -0.01], [4, -0.01]] as const) {
+      const payload = makeRng(1000 + i).bytes(200);
+      const y = simulate(encode(payload, { profile: 'turbo' }), 48000, { seed: 77 + i, leadIn: [0.2, 0.5], snrDb: 10, clockOffset: eps });
+      const ev = listen(y.samples, y.rate);
+      const frame = ev.find((e) => e.type === 'frame');
+      expect(frame && frame.type === 'frame' ? hex(frame.frame.payload) : 'none').toBe(hex(payload));
+    }
+  });
+
   it('a fast frame next to a turbo frame: each decodes as its own profile', () => {
     const a = makeRng(1).bytes(120);
     const b = makeRng(2).bytes(120);
