@@ -4,7 +4,10 @@
  * payloads and channels through the npm `ggwave` package (0.4.0) side by side.
  * Results: bench/results/fsk.md and fsk.json.
  *
- * Run: npm run bench:fsk [-- --quick] [-- --trials N] [-- --gg-trials N] [-- --false-minutes M] [-- --only success,false,speed]
+ * Since issue 15 also: turbo beside fast on turbo's channels, and sweeps of SNR, RT60 and DRR that find where turbo
+ * and fast fall below 95 %.
+ *
+ * Run: npm run bench:fsk [-- --quick] [-- --trials N] [-- --gg-trials N] [-- --false-minutes M] [-- --only success,sweep,false,speed]
  *      [-- --name RESULTS_NAME]
  *   full run: 20 trials per cell (offpay and ggwave), 10 minutes of each false-detection input.
  *   --quick:  5 offpay trials, 3 ggwave trials per cell, 0.5 minute of each false-detection input.
@@ -42,6 +45,15 @@ const NAME = (() => {
 const RATE = 48000;
 const PAYLOAD = 200;
 
+/** The channels of issue 15 that `turbo` must pass 20/20 (spec/fsk.md §14.7). */
+const TURBO_CONDITIONS: [string, Omit<ChannelOptions, 'seed'>][] = [
+  ['awgn +5 dB, +0.5 % offset', { snrDb: 5, clockOffset: 0.005 }],
+  ['awgn +5 dB, -0.5 % offset', { snrDb: 5, clockOffset: -0.005 }],
+  ['awgn +5 dB, +0.5 % offset, 44.1 kHz capture', { snrDb: 5, clockOffset: 0.005, outRate: 44100 }],
+  ['awgn +5 dB, -0.5 % offset, 44.1 kHz capture', { snrDb: 5, clockOffset: -0.005, outRate: 44100 }],
+  ['RT60 0.3 s DRR +10 dB, +10 dB SNR, +0.4 % offset', { rt60: 0.3, drrDb: 10, snrDb: 10, clockOffset: 0.004 }],
+];
+
 interface Cell {
   id: string;
   profile: ProfileName;
@@ -64,6 +76,10 @@ const CELLS: Cell[] = [
   { id: 'robust RT60 1.0 s DRR 0 dB (20 dB SNR)', profile: 'robust', ggProtocol: 'AUDIBLE_FASTEST', goal: '>= 95 %', channel: { rt60: 1.0, drrDb: 0, snrDb: 20 }, chunk: 4096 },
   { id: 'ultrasonic awgn -5 dB, +1 % offset', profile: 'ultrasonic', ggProtocol: 'ULTRASOUND_FASTEST', goal: '100 %', channel: { snrDb: -5, clockOffset: 0.01 }, chunk: 4096 },
   { id: 'ultrasonic awgn -5 dB, -1 % offset', profile: 'ultrasonic', ggProtocol: 'ULTRASOUND_FASTEST', goal: '100 %', channel: { snrDb: -5, clockOffset: -0.01 }, chunk: 4096 },
+  // issue 15: turbo's two conditions (128-sample chunks), with fast on the same channels beside it.
+  ...TURBO_CONDITIONS.flatMap(([id, channel]) => (['turbo', 'fast'] as const).map((profile): Cell => ({
+    id: `${profile} ${id}`, profile, ggProtocol: 'AUDIBLE_FASTEST', goal: profile === 'turbo' ? '100 % (issue 15)' : '-', channel, chunk: 128,
+  }))),
 ];
 
 const hex = toHex;
@@ -73,9 +89,11 @@ function log(s: string) {
 }
 
 /** Streaming decode (all profiles on) of a capture in `chunk`-sample pushes. */
-function offpayDecode(samples: Float32Array, rate: number, chunk: number): { messages: Uint8Array[]; byteErrors: number[]; ms: number; preambles: number; failures: string[] } {
+function offpayDecode(
+  samples: Float32Array, rate: number, chunk: number, profiles?: ProfileName[],
+): { messages: Uint8Array[]; byteErrors: number[]; ms: number; preambles: number; failures: string[] } {
   const t0 = performance.now();
-  const rx = new FskReceiver({ sampleRate: rate });
+  const rx = new FskReceiver({ sampleRate: rate, ...(profiles ? { profiles } : {}) });
   const messages: Uint8Array[] = [];
   const byteErrors: number[] = [];
   const failures: string[] = [];
@@ -206,6 +224,47 @@ function runOffpay(cell: Cell): CellResult {
   };
 }
 
+/**
+ * Where a profile stops working (issue 15): success over TRIALS seeded trials at each step of a sweep, from the
+ * easiest step down, stopping after the first step below 95 %.
+ */
+interface SweepRow {
+  sweep: string;
+  profile: ProfileName;
+  steps: { value: number; success: number; trials: number; meanByteErrors: number | null }[];
+  /** Hardest value still >= 95 % (null: none). */
+  lastPass: number | null;
+  /** First value below 95 % (null: every step passed). */
+  firstFail: number | null;
+}
+
+const SWEEPS: { name: string; unit: string; values: number[]; channel: (v: number) => Omit<ChannelOptions, 'seed'>; chunk: number }[] = [
+  { name: 'white noise SNR, +0.5 % offset, 128-sample chunks', unit: 'dB', values: [8, 6, 5, 4, 3, 2, 1, 0, -1, -2, -3], channel: (v) => ({ snrDb: v, clockOffset: 0.005 }), chunk: 128 },
+  { name: 'RT60 at DRR +10 dB, +10 dB SNR, +0.4 % offset', unit: 's', values: [0.3, 0.5, 0.7, 1.0, 1.5, 2.0], channel: (v) => ({ rt60: v, drrDb: 10, snrDb: 10, clockOffset: 0.004 }), chunk: 128 },
+  { name: 'DRR at RT60 0.3 s, +10 dB SNR, +0.4 % offset', unit: 'dB', values: [10, 7, 5, 3, 1, 0, -2], channel: (v) => ({ rt60: 0.3, drrDb: v, snrDb: 10, clockOffset: 0.004 }), chunk: 128 },
+];
+
+function runSweeps(): SweepRow[] {
+  const rows: SweepRow[] = [];
+  for (const sw of SWEEPS) {
+    for (const profile of ['turbo', 'fast'] as const) {
+      const row: SweepRow = { sweep: `${sw.name} (${sw.unit})`, profile, steps: [], lastPass: null, firstFail: null };
+      for (const v of sw.values) {
+        const r = runOffpay({ id: `${profile} ${sw.name} ${v}`, profile, ggProtocol: 'AUDIBLE_FASTEST', goal: '-', channel: sw.channel(v), chunk: sw.chunk });
+        row.steps.push({ value: v, success: r.success, trials: r.trials, meanByteErrors: r.meanByteErrors });
+        log(`sweep ${profile} ${sw.name} ${v}: ${r.success}/${r.trials} (mean byte errors ${r.meanByteErrors})`);
+        if (r.success >= 0.95 * r.trials) row.lastPass = v;
+        else {
+          row.firstFail = v;
+          break;
+        }
+      }
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
 function runGg(gg: Gg, cell: Cell): CellResult {
   let success = 0;
   let ms = 0;
@@ -281,6 +340,8 @@ function speed(gg: Gg): Record<string, number> {
   const res: Record<string, number> = { seconds };
   const best = (fn: () => number) => Math.min(fn(), fn(), fn());
   res.offpayNoise = Math.round((seconds * 1000) / best(() => offpayDecode(noise, RATE, 1024).ms));
+  // Listening for turbo (issue 15: at most 25 % more idle CPU): the same receiver without it.
+  res.offpayNoiseWithoutTurbo = Math.round((seconds * 1000) / best(() => offpayDecode(noise, RATE, 1024, ['fast', 'robust', 'ultrasonic']).ms));
   res.offpayFrames = Math.round((seconds * 1000) / best(() => offpayDecode(withFrames, RATE, 1024).ms));
   res.offpayFramesDecoded = offpayDecode(withFrames, RATE, 1024).messages.length;
   // The same receiver on its TypeScript path (what runs where WebAssembly SIMD is unavailable).
@@ -302,7 +363,7 @@ async function main() {
   const gg = await loadGgwave();
   // Air time for 200 bytes.
   const air: Record<string, number> = {};
-  for (const p of ['fast', 'robust', 'ultrasonic'] as const) air[p] = Number(airTime(getProfile(p)!, PAYLOAD).toFixed(4));
+  for (const p of ['fast', 'robust', 'ultrasonic', 'turbo'] as const) air[p] = Number(airTime(getProfile(p)!, PAYLOAD).toFixed(4));
   const payload = makeRng(1).bytes(PAYLOAD);
   air.ggwave_AUDIBLE_FASTEST = Number((ggTransmit(gg, payload, 'AUDIBLE_FASTEST').length / RATE - 0.2).toFixed(4));
   air.ggwave_ULTRASOUND_FASTEST = Number((ggTransmit(gg, payload, 'ULTRASOUND_FASTEST').length / RATE - 0.2).toFixed(4));
@@ -318,6 +379,7 @@ async function main() {
     ggwave.push(g);
     log(`ggwave ${cell.ggProtocol} ${cell.id}: ${g.success}/${g.trials} ${JSON.stringify(g.failures)}`);
   }
+  const sweeps = want('sweep') ? runSweeps() : [];
   const falses = want('false') ? falseFrames(FALSE_MINUTES) : [];
   const spd = want('speed') ? speed(gg) : { seconds: 0 };
   log(`speed (x realtime): ${JSON.stringify(spd)}`);
@@ -339,15 +401,23 @@ async function main() {
     if (!o || !g) return;
     md.push(`| ${c.id} | ${c.goal} | ${pct(o)} | ${o.meanByteErrors ?? '-'} | ${Object.entries(o.failures).map(([k, v]) => `${k} x${v}`).join(', ') || '-'} | ${pct(g)} (${c.ggProtocol}) | ${Object.entries(g.failures).map(([k, v]) => `${k} x${v}`).join(', ') || '-'} |`);
   });
+  if (sweeps.length) {
+    md.push('', '## Where turbo and fast stop working (issue 15)', '', `${TRIALS} seeded trials per step, 200 B, the streaming receiver listening for all profiles; each sweep goes from the easiest step down and stops after the first step below 95 %.`, '');
+    md.push('| sweep | profile | steps (value: success, mean byte errors) | hardest >= 95 % | first < 95 % |', '|---|---|---|---|---|');
+    for (const r of sweeps) {
+      md.push(`| ${r.sweep} | ${r.profile} | ${r.steps.map((x) => `${x.value}: ${x.success}/${x.trials}${x.meanByteErrors === null ? '' : ` (${x.meanByteErrors})`}`).join('; ')} | ${r.lastPass ?? 'none'} | ${r.firstFail ?? 'none'} |`);
+    }
+  }
   md.push('', '## False frames (offpay streaming receiver, all profiles)', '', '| input | duration | frames emitted | preamble candidates | failure events | x realtime |', '|---|---|---|---|---|---|');
   for (const f of falses) md.push(`| ${f.input} | ${(f.seconds / 60).toFixed(1)} min | ${f.frames} | ${f.preambles} | ${f.failures} | ${f.xRealtime} |`);
   md.push('', '## Decode speed (x realtime, one core, best of 3, 1024-sample calls)', '', `| stream (${spd.seconds} s at 48 kHz) | offpay (all profiles) | ggwave (default Rx protocols) |`, '|---|---|---|');
   md.push(`| noise only | ${spd.offpayNoise} | ${spd.ggwaveNoise} |`);
   md.push(`| 5 x 200 B frames in noise | ${spd.offpayFrames} (${spd.offpayFramesDecoded}/5 decoded) | ${spd.ggwaveFrames} (${spd.ggwaveMessagesDecoded}/10 messages) |`);
   md.push(`| noise only, offpay on its TypeScript path (no WebAssembly) | ${spd.offpayNoiseTypescript ?? '-'} | |`);
+  md.push(`| noise only, offpay without turbo (fast, robust, ultrasonic) | ${spd.offpayNoiseWithoutTurbo ?? '-'} | |`);
   md.push('', `offpay's receiver transforms ran as ${simdKernels() ? 'WebAssembly SIMD kernels (codecs/fsk/wasm.ts)' : 'TypeScript (WebAssembly SIMD unavailable)'} in the rows above unless marked.`);
   md.push('');
-  writeResults(NAME, md.join('\n'), { machine: m, args, quick, trials: TRIALS, ggTrials: GG_TRIALS, falseMinutes: FALSE_MINUTES, airTime200: air, offpay, ggwave, falseFrames: falses, speed: spd, receiverTransforms: simdKernels() ? 'wasm-simd' : 'typescript', loadavg: { start: load0, end: load1 } });
+  writeResults(NAME, md.join('\n'), { machine: m, args, quick, trials: TRIALS, ggTrials: GG_TRIALS, falseMinutes: FALSE_MINUTES, airTime200: air, offpay, ggwave, sweeps, falseFrames: falses, speed: spd, receiverTransforms: simdKernels() ? 'wasm-simd' : 'typescript', loadavg: { start: load0, end: load1 } });
   process.stdout.write(md.join('\n') + '\n');
 }
 

@@ -6,7 +6,7 @@
  */
 import { PROFILES, toneHz } from '../codecs/fsk/profiles.js';
 
-const COLORS: Record<string, string> = { fast: '#42a5f5', robust: '#66bb6a', ultrasonic: '#ab47bc' };
+const COLORS: Record<string, string> = { fast: '#42a5f5', robust: '#66bb6a', ultrasonic: '#ab47bc', turbo: '#ffa726' };
 const LEGEND = 70;
 
 export function startSpectrogram(ctx: BaseAudioContext, source: AudioNode, canvas: HTMLCanvasElement): void {

@@ -13,7 +13,7 @@
  */
 import { crc32 } from '../../base/crc32.js';
 import { rsEncode } from './rs.js';
-import { FRAME_VERSION, symbolPeriod, symbolsPerByte, type Profile } from './profiles.js';
+import { FRAME_VERSION, referenceSymbols, symbolPeriod, symbolsPerByte, type Profile } from './profiles.js';
 
 /** Frame header length, bytes: version/profile, then segment index, count and payload length (spec/fsk.md §4). */
 export const HEADER_BYTES = 3;
@@ -81,14 +81,14 @@ export function symbolCount(p: Profile, rows: number): number {
   return rows * symbolsPerByte(p);
 }
 
-/** Time from preamble start to first data symbol start, seconds. */
+/** Time from preamble start to the first data symbol (after any reference symbols), seconds. */
 export function dataStart(p: Profile): number {
-  return p.chirpDuration + p.gap;
+  return p.chirpDuration + p.gap + referenceSymbols(p) * symbolPeriod(p);
 }
 
 /** Time from preamble start to postamble start, seconds. */
 export function postambleStart(p: Profile, rows: number): number {
-  return p.chirpDuration + 2 * p.gap + symbolCount(p, rows) * symbolPeriod(p);
+  return p.chirpDuration + 2 * p.gap + (referenceSymbols(p) + symbolCount(p, rows)) * symbolPeriod(p);
 }
 
 /** Total air time of one frame with `rows` rows, seconds. */
@@ -116,9 +116,9 @@ function ceilDiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
 }
 
-/** T_frame(R) in microseconds: 2 Tc + 2 Tgap + R * spb * Ts. */
+/** T_frame(R) in microseconds: 2 Tc + 2 Tgap + (N_ref + R * spb) * Ts (N_ref = 0 except turbo, §14). */
 export function frameMicros(p: Profile, rows: number): number {
-  return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + symbolCount(p, rows) * (micros(p.guard) + micros(p.window));
+  return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + (referenceSymbols(p) + symbolCount(p, rows)) * (micros(p.guard) + micros(p.window));
 }
 
 /**

@@ -4,7 +4,7 @@
  * Pure TypeScript, browser-safe. Node file helpers live in './node.js'; Web Audio helpers in './webaudio.js'
  * (re-exported here since they only touch the Web Audio types).
  */
-export { PROFILES, PROFILE_NAMES, FRAME_VERSION, getProfile, profileById, toneHz, type Profile, type ProfileName } from './profiles.js';
+export { PROFILES, PROFILE_NAMES, FRAME_VERSION, getProfile, profileById, toneHz, type Profile, type ProfileName, type Modulation } from './profiles.js';
 export {
   airTime, frameDuration, frameMicros, frameSamples, segmentGapSamples, SEGMENT_GAP_US, rowsForPayload, layoutForRows, buildFrame, MAX_FRAME_PAYLOAD, MAX_MESSAGE, MAX_SEGMENTS, HEADER_BYTES, CRC_BYTES,
 } from './frame.js';

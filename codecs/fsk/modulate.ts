@@ -14,6 +14,7 @@ import { OffpayError } from '../../base/errors.js';
 import {
   buildFrame, dataStart, frameSamples, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
 } from './frame.js';
+import { addOfdmSymbols } from './turbo/modulator.js';
 import { getProfile, PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type Profile, type ProfileName } from './profiles.js';
 
 /** Lowest sample rate the codec accepts, Hz (`fsk.bad_rate` below it). */
@@ -105,6 +106,14 @@ function synthFrame(p: Profile, payload: Uint8Array, seg: Segment, rate: number)
   const Ts = symbolPeriod(p);
   const nsym = rows * symbolsPerByte(p);
   const td = dataStart(p);
+  if (p.modulation === 'ofdm-qpsk') {
+    // turbo (spec/fsk.md §14): K carriers of amplitude 1 in every symbol; chirps at the same mean power.
+    const chirpAmp = Math.sqrt(toneCount(p));
+    addChirp(out, rate, p, 0, true, chirpAmp);
+    addChirp(out, rate, p, postambleStart(p, rows), false, chirpAmp);
+    addOfdmSymbols(out, rate, p, slots, rows);
+    return out;
+  }
   const chirpAmp = Math.sqrt(p.groups);
   addChirp(out, rate, p, 0, true, chirpAmp);
   addChirp(out, rate, p, postambleStart(p, rows), false, chirpAmp);

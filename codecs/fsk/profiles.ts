@@ -8,7 +8,15 @@
  */
 export const FRAME_VERSION = 1;
 
-export type ProfileName = 'fast' | 'robust' | 'ultrasonic';
+export type ProfileName = 'fast' | 'robust' | 'ultrasonic' | 'turbo';
+
+/**
+ * How a profile's symbols carry bits: 'mfsk' (default), one tone per group per symbol (spec/fsk.md §3-6); or
+ * 'ofdm-qpsk' (the turbo profile, spec/fsk.md §14): every tone k is an OFDM carrier sounding in every
+ * symbol, each carrier carries one Gray-coded QPSK dibit per symbol (a quarter-turn multiple from its phase in
+ * the reference symbol), and group g's carriers 4g..4g+3 carry one byte per symbol, so a row is one symbol.
+ */
+export type Modulation = 'mfsk' | 'ofdm-qpsk';
 
 export interface Profile {
   readonly name: ProfileName;
@@ -34,6 +42,10 @@ export interface Profile {
   readonly gap: number;
   /** Reed-Solomon parity bytes per codeword. */
   readonly parity: number;
+  /** Modulation (default 'mfsk'). */
+  readonly modulation?: Modulation;
+  /** Symbols before the data that carry no data (the QPSK phase reference); default 0. */
+  readonly referenceSymbols?: number;
 }
 
 const audibleChirp = { chirpLowHz: 1500, chirpHighHz: 10200, chirpDuration: 0.04, gap: 0.01 } as const;
@@ -52,6 +64,12 @@ export const PROFILES: readonly Profile[] = Object.freeze([
     guard: 0.0025, window: 0.01, ramp: 0.001, chirpLowHz: 17000, chirpHighHz: 19700, chirpDuration: 0.04, gap: 0.01,
     parity: 48,
   }),
+  // turbo (spec/fsk.md §14): fast's band, grid and chirps (so the receiver detects it with fast's templates),
+  // 88 OFDM carriers x QPSK, 2.5 ms cyclic prefix, one reference symbol; 200 B in 0.2625 s.
+  Object.freeze({
+    name: 'turbo', id: 4, tonesPerGroup: 4, groups: 22, baseHz: 1500, spacingHz: 100,
+    guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48, modulation: 'ofdm-qpsk', referenceSymbols: 1,
+  }),
 ] satisfies Profile[]);
 
 export const PROFILE_NAMES: readonly ProfileName[] = PROFILES.map((p) => p.name);
@@ -64,8 +82,10 @@ export function profileById(id: number): Profile | undefined {
   return PROFILES.find((p) => p.id === id);
 }
 
-/** Bits carried by one symbol of one group: log2(M). */
+/** Bits carried by one symbol of one group: log2(M) (MFSK) or 2 M (QPSK OFDM). */
 export function bitsPerSymbol(p: Profile): number {
+  // QPSK OFDM: 2 bits on each of the group's carriers.
+  if (p.modulation === 'ofdm-qpsk') return 2 * p.tonesPerGroup;
   return Math.log2(p.tonesPerGroup);
 }
 
@@ -84,4 +104,9 @@ export function toneHz(p: Profile, k: number): number {
 
 export function toneCount(p: Profile): number {
   return p.groups * p.tonesPerGroup;
+}
+
+/** Symbols sent before the first data symbol that carry no data (0 for MFSK profiles). */
+export function referenceSymbols(p: Profile): number {
+  return p.referenceSymbols ?? 0;
 }

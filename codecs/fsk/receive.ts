@@ -17,13 +17,14 @@
  */
 import { OffpayError, type ErrorCodeOf } from '../../base/errors.js';
 import { ChirpDetector, type DetectorSink, type FrameSync, type SyncFailure } from './detector.js';
-import { ToneDemodulator } from './demodulator.js';
-import { layoutForRows } from './frame.js';
+import { ToneDemodulator, type SoftBytes } from './demodulator.js';
+import { layoutForRows, type BlockLayout } from './frame.js';
 import { InputBuffer, roundDb, type HistoryConsumer } from './input.js';
 import { checkRate } from './modulate.js';
-import { PROFILES, type ProfileName } from './profiles.js';
+import { PROFILES, type Profile, type ProfileName } from './profiles.js';
 import { decodeSlots, MessageReassembler, type SlotDecode } from './reassembler.js';
 import { trace, tracing } from './trace.js';
+import { OfdmDemodulator } from './turbo/demodulator.js';
 
 export { slotsFromMetric, reverbMetrics } from './demodulator.js';
 export { decodeSlots } from './reassembler.js';
@@ -189,6 +190,8 @@ export class FskReceiver {
   private readonly input: InputBuffer;
   /** One demodulator per enabled profile. */
   private readonly demodulators = new Map<ProfileName, ToneDemodulator>();
+  /** One OFDM demodulator per enabled OFDM profile (turbo, spec/fsk.md §14). */
+  private readonly ofdm = new Map<ProfileName, OfdmDemodulator>();
   private readonly reassembler = new MessageReassembler();
   /** Events of the current push / flush. */
   private events: ReceiverEvent[] = [];
@@ -201,7 +204,10 @@ export class FskReceiver {
     this.onEvent = o.onEvent;
     this.detector = new ChirpDetector({ sampleRate: o.sampleRate, profiles: o.profiles, threshold: o.threshold, maxClockOffset: o.maxClockOffset });
     this.input = new InputBuffer(o.sampleRate, this.detector.sampleBuffer, this.detector.historySamples, this.detector.leadSamples);
-    for (const p of o.profiles) this.demodulators.set(p.name, new ToneDemodulator(p, o.sampleRate));
+    for (const p of o.profiles) {
+      if (p.modulation === 'ofdm-qpsk') this.ofdm.set(p.name, new OfdmDemodulator(p, o.sampleRate));
+      else this.demodulators.set(p.name, new ToneDemodulator(p, o.sampleRate));
+    }
     const detector = this.detector;
     this.consumer = {
       drain: () => this.process(false),
@@ -260,6 +266,7 @@ export class FskReceiver {
     this.input.reset();
     this.detector.reset();
     for (const d of this.demodulators.values()) d.reset();
+    for (const d of this.ofdm.values()) d.reset();
     this.reassembler.reset();
     this.events = [];
   }
@@ -280,25 +287,8 @@ export class FskReceiver {
     const layout = layoutForRows(p, rows);
     if (!layout) return { rank: 1, code: 'fsk.bad_header', reason: 'impossible frame layout', profile: p.name };
     if (P - this.input.firstPosition < 0) return { rank: 1, code: 'fsk.truncated', reason: 'the frame start is no longer buffered', profile: p.name };
-    const demod = this.demodulators.get(p.name)!;
-    const E = demod.energies(this.input, rows, P, eps);
-    let soft = demod.decisions(rows, E, E);
-    let decoded = decodeSlots(p, layout, soft.bytes, soft.conf);
-    if (tracing()) traceAttempt(0, decoded, soft.toneSnrDb);
-    // Reverberation-aware metrics are tried only when the plain energies do not decode.
-    if ('failure' in decoded) {
-      let m = 0;
-      for (const metric of demod.reverbMetrics(rows, E)) {
-        const d2 = demod.decisions(rows, E, metric);
-        const r2 = decodeSlots(p, layout, d2.bytes, d2.conf);
-        if (tracing()) traceAttempt(++m, r2, d2.toneSnrDb);
-        if (!('failure' in r2) || r2.rank > (decoded as { rank: number }).rank) {
-          soft = d2;
-          decoded = r2;
-        }
-        if (!('failure' in r2)) break;
-      }
-    }
+    const ofdm = this.ofdm.get(p.name);
+    const { soft, decoded } = ofdm ? decodeOfdm(ofdm, this.input, p, layout, rows, P, eps) : this.decodeTones(p, layout, rows, P, eps);
     if (tracing()) {
       trace({
         t: 'decode', profile: p.name, rows, result: 'failure' in decoded ? decoded.failure : 'ok', byteErrors: decoded.byteErrors,
@@ -326,6 +316,49 @@ export class FskReceiver {
     }
     return { frame: { payload: decoded.payload, profile: p.name, segment: decoded.segment, diagnostics: diag } };
   }
+
+  /** MFSK: plain energies first, the reverberation metrics only when they do not decode. */
+  private decodeTones(p: Profile, layout: BlockLayout, rows: number, P: number, eps: number): { soft: SoftBytes; decoded: SlotDecode } {
+    const demod = this.demodulators.get(p.name)!;
+    const E = demod.energies(this.input, rows, P, eps);
+    let soft = demod.decisions(rows, E, E);
+    let decoded = decodeSlots(p, layout, soft.bytes, soft.conf);
+    if (tracing()) traceAttempt(0, decoded, soft.toneSnrDb);
+    // Reverberation-aware metrics are tried only when the plain energies do not decode.
+    if ('failure' in decoded) {
+      let m = 0;
+      for (const metric of demod.reverbMetrics(rows, E)) {
+        const d2 = demod.decisions(rows, E, metric);
+        const r2 = decodeSlots(p, layout, d2.bytes, d2.conf);
+        if (tracing()) traceAttempt(++m, r2, d2.toneSnrDb);
+        if (!('failure' in r2) || r2.rank > (decoded as { rank: number }).rank) {
+          soft = d2;
+          decoded = r2;
+        }
+        if (!('failure' in r2)) break;
+      }
+    }
+    return { soft, decoded };
+  }
+}
+
+/** turbo (spec/fsk.md §14.6): each of the OFDM demodulator's decisions in turn until one decodes. */
+function decodeOfdm(
+  ofdm: OfdmDemodulator, input: InputBuffer, p: Profile, layout: BlockLayout, rows: number, P: number, eps: number,
+): { soft: SoftBytes; decoded: SlotDecode } {
+  const tries = ofdm.attempts(input, rows, P, eps);
+  let soft = tries[0]!;
+  let decoded = decodeSlots(p, layout, soft.bytes, soft.conf);
+  if (tracing()) traceAttempt(0, decoded, soft.toneSnrDb);
+  for (let m = 1; m < tries.length && 'failure' in decoded; m++) {
+    const r2 = decodeSlots(p, layout, tries[m]!.bytes, tries[m]!.conf);
+    if (tracing()) traceAttempt(m, r2, tries[m]!.toneSnrDb);
+    if (!('failure' in r2) || r2.rank > (decoded as { rank: number }).rank) {
+      soft = { ...tries[m]!, toneSnrDb: soft.toneSnrDb };
+      decoded = r2;
+    }
+  }
+  return { soft, decoded };
 }
 
 function traceAttempt(metric: number, d: SlotDecode, toneSnrDb: number): void {

@@ -12,9 +12,9 @@ interface Entry {
 }
 
 describe('fixtures/fsk vectors', () => {
-  it('covers a frame at sample 0 for every profile and the tiny payloads 0, 1, 14 and 15 bytes', () => {
+  it('covers a frame at sample 0 for every profile (turbo included) and the tiny payloads 0, 1, 14 and 15 bytes', () => {
     const files = existsSync(join(dir, 'manifest.json')) ? (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: (Entry & { profile?: string; payloadBytes?: number })[] }).files : [];
-    for (const profile of ['fast', 'robust', 'ultrasonic']) {
+    for (const profile of ['fast', 'robust', 'ultrasonic', 'turbo']) {
       for (const bytes of [0, 1, 14, 15, 200]) {
         expect(files.some((f) => f.profile === profile && f.payloadBytes === bytes && f.frameStart === 0 && f.expect === 'payload')).toBe(true);
       }

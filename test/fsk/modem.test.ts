@@ -284,7 +284,7 @@ describe('bad audio never crashes or hangs', () => {
   });
   it('property: random payloads round-trip through a clean channel', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom<ProfileName>('fast', 'robust', 'ultrasonic'), (payload, profile) => {
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom<ProfileName>('fast', 'robust', 'ultrasonic', 'turbo'), (payload, profile) => {
         const r = decode(pad(encode(payload, { profile, sampleRate: 48000 }), 48000, 0.05, 0.05), 48000);
         expect(r.messages.map(hex)).toEqual([hex(payload)]);
       }),
@@ -293,7 +293,7 @@ describe('bad audio never crashes or hangs', () => {
   });
   // spec/fsk.md §7: a receiver MUST accept every frame that §4-6 produce, wherever it starts in the stream
   // (issue 12: ultrasonic frames of 0-14 bytes at sample 0 failed with fsk.truncated).
-  for (const profile of ['fast', 'robust', 'ultrasonic'] as const) {
+  for (const profile of ['fast', 'robust', 'ultrasonic', 'turbo'] as const) {
     it(`property: ${profile}, payloads of 0..300 bytes at any leading offset (0 included) decode exactly`, () => {
       fc.assert(
         fc.property(

@@ -31,7 +31,7 @@ describe('exact sample counts (spec/fsk.md §6.1)', () => {
   it('property: encode() output is sum of N_frame(R_i) plus N_gap between segments, and segment i starts at its offset', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 1600 }), fc.constantFrom('fast', 'robust', 'ultrasonic' as const), fc.constantFrom(40000, 44100, 48000, 96000, 88201),
+        fc.integer({ min: 0, max: 1600 }), fc.constantFrom('fast', 'robust', 'ultrasonic', 'turbo' as const), fc.constantFrom(40000, 44100, 48000, 96000, 88201),
         (bytes, profile, rate) => {
           const p = PROFILES.find((q) => q.name === profile)!;
           const payload = new Uint8Array(bytes).fill(0xa5);
@@ -96,7 +96,7 @@ describe('row counts without a layout (spec/fsk.md §5)', () => {
   });
   it('the row ranges of spec/fsk.md §5', () => {
     expect(PROFILES.map((p) => [p.name, rowsForPayload(p, 0), rowsForPayload(p, MAX_FRAME_PAYLOAD)])).toEqual([
-      ['fast', 3, 31], ['robust', 11, 133], ['ultrasonic', 8, 95],
+      ['fast', 3, 31], ['robust', 11, 133], ['ultrasonic', 8, 95], ['turbo', 3, 31],
     ]);
   });
 });

@@ -61,7 +61,7 @@ function profile(v: string | undefined): ProfileName {
 const encodeCmd: Command = {
   name: 'fsk encode',
   summary: 'encode a payload file as a multi-tone FSK WAV',
-  usage: '--in PAYLOAD --out TX.wav [--profile fast|robust|ultrasonic] [--rate 48000] [--format pcm16|float32]',
+  usage: '--in PAYLOAD --out TX.wav [--profile fast|robust|ultrasonic|turbo] [--rate 48000] [--format pcm16|float32]',
   options: {
     in: { type: 'string', help: 'payload file (raw bytes, up to 4096)', arg: 'FILE' },
     out: { type: 'string', help: "WAV file to write ('-': standard output, not a terminal)", arg: 'FILE' },
@@ -88,7 +88,7 @@ const encodeCmd: Command = {
 const decodeCmd: Command = {
   name: 'fsk decode',
   summary: 'decode a multi-tone FSK WAV back to the payload (all profiles at once)',
-  usage: '--in RX.wav [--out PAYLOAD] [--profiles fast,robust,ultrasonic] [--json]',
+  usage: '--in RX.wav [--out PAYLOAD] [--profiles fast,robust,ultrasonic,turbo] [--json]',
   options: {
     in: { type: 'string', help: 'WAV capture (PCM 8/16/24/32 or float, any rate >= 22.05 kHz)', arg: 'FILE' },
     out: { type: 'string', help: "where to write the payload bytes ('-': standard output, not a terminal)", arg: 'FILE' },
@@ -180,7 +180,8 @@ const profilesCmd: Command = {
       ...p, toneBandHz: [p.baseHz, p.baseHz + (p.groups * p.tonesPerGroup - 1) * p.spacingHz], airTime200: Number(airTime(p, 200).toFixed(4)),
     }));
     for (const r of rows) {
-      ctx.out(`${r.name.padEnd(11)} id ${r.id}  ${r.groups} x ${r.tonesPerGroup}-FSK  ${r.toneBandHz[0]}-${r.toneBandHz[1]} Hz  200 B in ${r.airTime200.toFixed(3)} s`);
+      const plan = r.modulation === 'ofdm-qpsk' ? `${r.groups * r.tonesPerGroup} x QPSK OFDM` : `${r.groups} x ${r.tonesPerGroup}-FSK`;
+      ctx.out(`${r.name.padEnd(11)} id ${r.id}  ${plan}  ${r.toneBandHz[0]}-${r.toneBandHz[1]} Hz  200 B in ${r.airTime200.toFixed(3)} s`);
     }
     ctx.emit({ ok: true, profiles: rows });
     return EXIT_OK;
