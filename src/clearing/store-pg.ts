@@ -341,6 +341,7 @@ export class PgClearingStore implements ClearingStore {
     return r.bytes !== null ? u8(r.bytes) : r.num === null ? undefined : Number(r.num);
   }
 
+  /** Store a setting, replacing any earlier value (ClearingStore.setMeta). */
   async setMeta(key: string, value: Uint8Array | number): Promise<void> {
     const [num, bytes] = typeof value === 'number' ? [value, null] : [null, buf(value)];
     await this.pool.query('INSERT INTO meta(key, num, bytes) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET num = EXCLUDED.num, bytes = EXCLUDED.bytes', [key, num, bytes]);

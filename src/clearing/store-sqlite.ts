@@ -313,6 +313,7 @@ export class SqliteClearingStore implements ClearingStore {
     this.q.setMeta!.run(key, value);
   }
 
+  /** Store a setting, replacing any earlier value (ClearingStore.setMeta). */
   async setMeta(key: string, value: Uint8Array | number): Promise<void> {
     await this.idle();
     this.setMetaSync(key, value);

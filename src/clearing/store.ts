@@ -190,6 +190,7 @@ export interface ClearingStore {
   session<T>(fn: (s: IngestSession) => Promise<T>, o?: { group?: boolean }): Promise<T>;
   /** A stored setting (issuer_keyset bytes; fee_bps, blocklist_version numbers). */
   getMeta(key: string): Promise<Uint8Array | number | undefined>;
+  /** Store a setting (the keys of getMeta), replacing any earlier value. */
   setMeta(key: string, value: Uint8Array | number): Promise<void>;
   /** Add 1 to a numeric setting (absent = 0) atomically and return the new value. */
   incrementMeta(key: string): Promise<number>;
