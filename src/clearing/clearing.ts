@@ -331,9 +331,12 @@ function resolveMeta(o: ClearingOptions, storedKeyset: unknown, storedFee: unkno
 }
 
 /** A store with its settings read (Clearing.open), for the constructor. */
-interface OpenedStore {
+export interface OpenedStore {
+  /** The open store. */
   store: ClearingStore;
+  /** The issuer key set the store was created for. */
   issuerKeys: IssuerKeySet;
+  /** The fee in basis points the store was created with. */
   feeBps: number;
 }
 

@@ -8,13 +8,14 @@ export {
 } from './fees.js';
 export {
   type ClearingOptions, type IngestResult, type EvidenceToken, type DoubleSpend, type ReaderFault,
-  type ReaderSummary, type ClearingReport, type PaymentFacts, Clearing, isPostgresUrl,
+  type ReaderSummary, type ClearingReport, type PaymentFacts, type OpenedStore, Clearing, isPostgresUrl,
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
 } from './store.js';
 export { SqliteClearingStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './store-sqlite.js';
-export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions } from './store-pg.js';
+export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions,
+  type PgModule, type PgPoolConstructor, type PgTypes, type PgPool, type PgClient, type PgQueryable, type PgResult } from './store-pg.js';
 export {
   type TokenJob, type TokenCheck, checkTokenJob, checkTokenJobs, type PackedJobs, type PackedChecks, packJobs,
   unpackJobs, packChecks, unpackChecks, buffersOf, VerifyPool,

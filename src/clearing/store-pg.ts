@@ -61,24 +61,50 @@ CREATE TABLE IF NOT EXISTS blocklist(wallet_id bytea PRIMARY KEY, reason text NO
 `;
 
 // The few parts of node-postgres offpay uses, declared here so the shipped .d.ts files never need @types/pg.
-interface PgResult {
+/** A query result, as node-postgres returns it (the fields offpay reads). */
+export interface PgResult {
+  /** The rows, one object per row keyed by column name. */
   rows: Record<string, unknown>[];
+  /** Rows written by an INSERT/UPDATE/DELETE (null for other statements). */
   rowCount: number | null;
 }
-interface PgQueryable {
+/** Anything that runs a query: a pool or a client. */
+export interface PgQueryable {
+  /** Run `text` with `$1..$n` bound to `values`. */
   query(text: string, values?: unknown[]): Promise<PgResult>;
 }
-interface PgClient extends PgQueryable {
+/** A client checked out of a pool (one connection, one transaction at a time). */
+export interface PgClient extends PgQueryable {
+  /** Give the connection back (an error destroys it instead). */
   release(err?: Error | boolean): void;
 }
-interface PgPool extends PgQueryable {
+/** A node-postgres connection pool (the parts offpay uses). */
+export interface PgPool extends PgQueryable {
+  /** Check a client out for a transaction. */
   connect(): Promise<PgClient>;
+  /** Close every connection. */
   end(): Promise<void>;
+  /** Errors of idle connections (logged, never thrown). */
   on(event: 'error', fn: (e: Error) => void): unknown;
 }
-interface PgModule {
-  Pool: new (config: Record<string, unknown>) => PgPool;
-  types: { getTypeParser(oid: number, format?: string): (v: string) => unknown };
+/** The `pg` module as offpay loads it (loadPgDriver): declared here so no shipped type needs @types/pg. */
+export interface PgModule {
+  /** The pool constructor. */
+  Pool: PgPoolConstructor;
+  /** Type parsers (bigint columns are read as bigint). */
+  types: PgTypes;
+}
+
+/** `new pg.Pool(config)`. */
+export interface PgPoolConstructor {
+  /** A pool for `config` (connectionString, max, ...). */
+  new (config: Record<string, unknown>): PgPool;
+}
+
+/** `pg.types`: the parsers node-postgres applies to column text. */
+export interface PgTypes {
+  /** The parser for type `oid` (20 = int8). */
+  getTypeParser(oid: number, format?: string): (v: string) => unknown;
 }
 
 const nodeRequire = createRequire(import.meta.url);
