@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import {
   activePower, airTime, encode, FskReceiver, getProfile, makeRng, musicLike, pinkNoise, simulate, speechLike, whiteNoise,
-  type ChannelOptions, type ProfileName,
+  type ChannelOptions, type FskProfileName,
 } from '../codecs/fsk/index.js';
 import { setFftArenaBackend } from '../codecs/fsk/fft.js';
 import { simdKernels } from '../codecs/fsk/wasm.js';
@@ -43,7 +43,7 @@ const PAYLOAD = 200;
 
 interface Cell {
   id: string;
-  profile: ProfileName;
+  profile: FskProfileName;
   ggProtocol: 'AUDIBLE_FASTEST' | 'ULTRASOUND_FASTEST';
   goal: string;
   channel: Omit<ChannelOptions, 'seed'>;

@@ -45,7 +45,9 @@ export const CHALLENGE_BYTES = 8;
  * carries no request time, so the wallet signs this fixed value and the reader rebuilds the body with it for a
  * request it opened as a code. It is not a clock reading: such a token's freshness is the reader's open request.
  */
-export const PAYCODE_SIGNED_TIME = 0;
+export const PAYMENT_CODE_SIGNED_TIME = 0;
+/** @deprecated Renamed {@link PAYMENT_CODE_SIGNED_TIME} in 0.2.0 (the spec's term is "payment code"); this alias goes in the next release. */
+export const PAYCODE_SIGNED_TIME = PAYMENT_CODE_SIGNED_TIME;
 /** Length of a wallet id, bytes (see {@link walletIdOf}). */
 export const WALLET_ID_BYTES = 16;
 /** Largest unsigned integer a field may hold: 2^53 - 1 (exact in a JavaScript number; spec/protocol.md §3.3). */
@@ -61,7 +63,7 @@ export const MAX_TOKEN_AMOUNT = 0xffffffff;
 
 /** Reader profile names and their numbers in a reader certificate (spec/protocol.md §4). */
 export const ReaderProfile = { vending: 0, transit: 1 } as const;
-/** The name of a reader profile: `vending` or `transit` (its parameters: `PROFILES` of `offpay/reader`). */
+/** The name of a reader profile: `vending` or `transit` (its parameters: `READER_PROFILES` of `offpay/reader`). */
 export type ReaderProfileName = keyof typeof ReaderProfile;
 
 /**
@@ -121,7 +123,7 @@ export interface ReaderCertBody {
   readerPublicKey: Uint8Array;
   /** Merchant (vending) or operator (transit) id; a payee id in the same namespace as reader ids. */
   operatorId: number;
-  /** The reader profile (`vending` or `transit`), which selects its row of `PROFILES`. */
+  /** The reader profile (`vending` or `transit`), which selects its row of `READER_PROFILES`. */
   profile: ReaderProfileName;
   /** Start of validity, unix seconds, inclusive. */
   notBefore: number;

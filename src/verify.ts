@@ -30,7 +30,7 @@ import {
   type PaymentToken,
   type Receipt,
   type WireToken,
-  PAYCODE_SIGNED_TIME,
+  PAYMENT_CODE_SIGNED_TIME,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
 import { isWeakPublicKey } from './weakkeys.js';
@@ -53,7 +53,7 @@ export interface VerifyRequestContext {
   time: number;
   /**
    * The reader opened this request as a payment code (spec/protocol.md §4.3, rule P): the token signs
-   * `PAYCODE_SIGNED_TIME` instead of `time`, and its freshness is judged by `time` alone.
+   * `PAYMENT_CODE_SIGNED_TIME` instead of `time`, and its freshness is judged by `time` alone.
    */
   code?: boolean | undefined;
   amount?: number | undefined;
@@ -177,9 +177,9 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   checkVerifyContext(ctx);
   let d: DecodedToken;
   // The signed time of a request-bound token: the request's time, or for a payment-code request the fixed
-  // PAYCODE_SIGNED_TIME (spec/protocol.md §4.3, rule P).
+  // PAYMENT_CODE_SIGNED_TIME (spec/protocol.md §4.3, rule P).
   const binding = ctx.request
-    ? { payee: ctx.request.readerId, time: ctx.request.code === true ? PAYCODE_SIGNED_TIME : ctx.request.time, challenge: ctx.request.challenge }
+    ? { payee: ctx.request.readerId, time: ctx.request.code === true ? PAYMENT_CODE_SIGNED_TIME : ctx.request.time, challenge: ctx.request.challenge }
     : undefined;
   try {
     d = decodeTokenWithInputs(bytes, binding);

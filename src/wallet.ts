@@ -10,7 +10,7 @@ import { publicKeyOf, sign, equalBytes, nobleEd25519, type SyncVerifier } from '
 import { OffpayError } from './errors.js';
 import {
   CHALLENGE_BYTES,
-  PAYCODE_SIGNED_TIME,
+  PAYMENT_CODE_SIGNED_TIME,
   MAX_COUNTER,
   MAX_TOKEN_AMOUNT,
   decodeRequest,
@@ -143,12 +143,12 @@ export class Wallet {
   }
 
   /**
-   * Pay a typed payment code (spec/qr.md §6): a request-bound token for the code's payee, amount and challenge
-   * that signs the fixed time PAYCODE_SIGNED_TIME, because a code carries no request time (spec/protocol.md §4.3,
+   * Pay a typed payment code (spec/qr.md §6; `decodePaymentCode(digits)` gives `code`): a request-bound token for the code's payee, amount and challenge
+   * that signs the fixed time PAYMENT_CODE_SIGNED_TIME, because a code carries no request time (spec/protocol.md §4.3,
    * rule P). A code carries no currency either: the caller must know the reader takes this wallet's currency.
    */
   async payCode(code: { payee: number; amount: number; challenge: Uint8Array }): Promise<Uint8Array> {
-    return this.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: PAYCODE_SIGNED_TIME });
+    return this.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: PAYMENT_CODE_SIGNED_TIME });
   }
 
   /**

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       if (!keep) reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge, code: true });
       await store.flush();
       document.getElementById('requestQr')?.remove();
-      $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
+      $('payment-code').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
       $('requestBox').hidden = false;
     };
     await showRequest(true);

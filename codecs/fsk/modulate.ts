@@ -14,7 +14,7 @@ import { OffpayError } from '../../src/errors.js';
 import {
   buildFrame, dataStart, frameSamples, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
 } from './frame.js';
-import { getProfile, PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type Profile, type ProfileName } from './profiles.js';
+import { getProfile, FSK_PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type FskProfile, type FskProfileName } from './profiles.js';
 
 /** Lowest sample rate the codec accepts, Hz (`fsk.bad_rate` below it). */
 export const MIN_RATE = 8000;
@@ -26,14 +26,17 @@ export const DEFAULT_PEAK = 0.5;
 export const SEGMENT_GAP = SEGMENT_GAP_US / 1e6;
 
 /** Options of {@link encode}. */
-export interface EncodeOptions {
-  /** FSK profile name, a row of `PROFILES` (default: the spec's default profile; spec/fsk.md §3). */
-  profile?: ProfileName;
+export interface FskEncodeOptions {
+  /** FSK profile name, a row of `FSK_PROFILES` (default: the spec's default profile; spec/fsk.md §3). */
+  profile?: FskProfileName;
   /** Output sample rate in Hz (default 48000). */
   sampleRate?: number;
   /** Peak amplitude of the output, 0 < peak <= 1 (default 0.5). */
   peak?: number;
 }
+
+/** @deprecated Renamed {@link FskEncodeOptions} in 0.2.0 (`offpay/qr` has its own encode options); this alias goes in the next release. */
+export type EncodeOptions = FskEncodeOptions;
 
 /** A sample rate is a whole number of Hz in MIN_RATE..MAX_RATE (the sample counts of §6.1 are integer formulas). */
 export function checkRate(rate: number): void {
@@ -42,9 +45,9 @@ export function checkRate(rate: number): void {
   }
 }
 
-export function resolveProfile(name: string | undefined): Profile {
+export function resolveProfile(name: string | undefined): FskProfile {
   const p = getProfile(name ?? 'fast');
-  if (!p) throw new OffpayError('fsk.bad_profile', `unknown profile '${name}' (expected ${PROFILE_NAMES.join(', ')})`);
+  if (!p) throw new OffpayError('fsk.bad_profile', `unknown profile '${name}' (expected ${FSK_PROFILE_NAMES.join(', ')})`);
   return p;
 }
 
@@ -54,12 +57,12 @@ function rampUp(u: number): number {
   return s * s;
 }
 
-export function tonePhase(p: Profile, k: number): number {
+export function tonePhase(p: FskProfile, k: number): number {
   return (Math.PI * k * k) / toneCount(p);
 }
 
 /** Add the chirp of profile p starting at t0 (seconds) into out. */
-export function addChirp(out: Float32Array | Float64Array, rate: number, p: Profile, t0: number, up: boolean, amp: number): void {
+export function addChirp(out: Float32Array | Float64Array, rate: number, p: FskProfile, t0: number, up: boolean, amp: number): void {
   const T = p.chirpDuration;
   const f0 = up ? p.chirpLowHz : p.chirpHighHz;
   const f1 = up ? p.chirpHighHz : p.chirpLowHz;
@@ -71,7 +74,7 @@ export function addChirp(out: Float32Array | Float64Array, rate: number, p: Prof
   }
 }
 
-export function chirpEnvelope(p: Profile, tau: number): number {
+export function chirpEnvelope(p: FskProfile, tau: number): number {
   if (tau < 0 || tau >= p.chirpDuration) return 0;
   if (tau < p.ramp) return rampUp(tau / p.ramp);
   if (tau > p.chirpDuration - p.ramp) return rampUp((p.chirpDuration - tau) / p.ramp);
@@ -79,7 +82,7 @@ export function chirpEnvelope(p: Profile, tau: number): number {
 }
 
 /** Tone index sent by group g in symbol s, from the slot bytes. */
-export function symbolTones(p: Profile, slots: Uint8Array, rows: number): Uint8Array {
+export function symbolTones(p: FskProfile, slots: Uint8Array, rows: number): Uint8Array {
   const spb = symbolsPerByte(p);
   const bps = bitsPerSymbol(p);
   const M = p.tonesPerGroup;
@@ -97,7 +100,7 @@ export function symbolTones(p: Profile, slots: Uint8Array, rows: number): Uint8A
 }
 
 /** Samples of one frame (one segment) as Float64Array, unscaled. */
-function synthFrame(p: Profile, payload: Uint8Array, seg: Segment, rate: number): Float64Array {
+function synthFrame(p: FskProfile, payload: Uint8Array, seg: Segment, rate: number): Float64Array {
   const { layout, slots } = buildFrame(p, payload, seg);
   const rows = layout.rows;
   const tones = symbolTones(p, slots, rows);
@@ -152,7 +155,7 @@ export function segmentPayload(payload: Uint8Array): Uint8Array[] {
  * const { payload } = decodeMessage(samples, 48000);               // the same bytes back
  * ```
  */
-export function encode(payload: Uint8Array, options: EncodeOptions = {}): Float32Array {
+export function encode(payload: Uint8Array, options: FskEncodeOptions = {}): Float32Array {
   if (!(payload instanceof Uint8Array)) throw new OffpayError('fsk.bad_input', 'payload must be a Uint8Array');
   const p = resolveProfile(options.profile);
   const rate = options.sampleRate ?? 48000;

@@ -21,7 +21,7 @@ import { ToneDemodulator } from './demodulator.js';
 import { layoutForRows } from './frame.js';
 import { InputBuffer, roundDb, type HistoryConsumer } from './input.js';
 import { checkRate } from './modulate.js';
-import { PROFILES, type ProfileName } from './profiles.js';
+import { FSK_PROFILES, type FskProfileName } from './profiles.js';
 import { decodeSlots, MessageReassembler, type SlotDecode } from './reassembler.js';
 import { trace, tracing } from './trace.js';
 
@@ -43,7 +43,7 @@ export interface ReceiverOptions {
   /** Sample rate of the pushed samples: a whole number of Hz in 8000 .. 192000. */
   sampleRate: number;
   /** Profiles to listen for (default: all that the rate can carry). */
-  profiles?: readonly ProfileName[];
+  profiles?: readonly FskProfileName[];
   /** Chirp detection threshold on rho^2, in (0, 1] (default 0.08). Lower values cost CPU on noise. */
   threshold?: number;
   /** Largest clock offset searched, as a fraction in [0, 0.1] (default 0.02 = 2 %). */
@@ -58,7 +58,7 @@ export interface ReceiverOptions {
  */
 export interface FrameDiagnostics {
   /** The FSK profile the frame was sent with. */
-  profile: ProfileName;
+  profile: FskProfileName;
   /** Sample index (since the receiver started) of the preamble start. */
   startSample: number;
   /** Received frame length in samples. */
@@ -93,7 +93,7 @@ export interface FskFrame {
   /** The frame's payload bytes (CRC checked). */
   payload: Uint8Array;
   /** The FSK profile it was sent with. */
-  profile: ProfileName;
+  profile: FskProfileName;
   /** Segment index (from 0) and segment count of the message it belongs to. */
   segment: { index: number; count: number };
   /** How it was received. */
@@ -108,8 +108,8 @@ export interface FskFrame {
 export type ReceiverEvent =
   | { type: 'preamble'; family: string; position: number; score: number; snrDb: number }
   | { type: 'frame'; frame: FskFrame }
-  | { type: 'message'; payload: Uint8Array; profile: ProfileName; segments: number }
-  | { type: 'failure'; code: string; reason: string; position: number; profile?: ProfileName; detail?: Record<string, unknown> };
+  | { type: 'message'; payload: Uint8Array; profile: FskProfileName; segments: number }
+  | { type: 'failure'; code: string; reason: string; position: number; profile?: FskProfileName; detail?: Record<string, unknown> };
 
 /**
  * The input level meter of an {@link FskReceiver}: RMS and peak in dBFS, and counts of samples, clipped
@@ -134,7 +134,7 @@ export interface InputLevel {
 /** Options after validation (the one place where ReceiverOptions are checked). */
 interface ResolvedOptions {
   sampleRate: number;
-  profiles: (typeof PROFILES)[number][];
+  profiles: (typeof FSK_PROFILES)[number][];
   threshold: number;
   maxClockOffset: number;
   onEvent: ((e: ReceiverEvent) => void) | undefined;
@@ -144,10 +144,10 @@ function resolveOptions(options: ReceiverOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') throw new OffpayError('fsk.bad_input', 'receiver options must be an object');
   const rate = options.sampleRate;
   checkRate(rate);
-  const names = options.profiles ?? PROFILES.map((p) => p.name);
+  const names = options.profiles ?? FSK_PROFILES.map((p) => p.name);
   if (!Array.isArray(names)) throw new OffpayError('fsk.bad_profile', 'profiles must be an array of profile names');
-  const enabled = PROFILES.filter((p) => names.includes(p.name) && p.chirpHighHz + 200 < rate / 2);
-  if (names.some((n) => !PROFILES.some((p) => p.name === n))) {
+  const enabled = FSK_PROFILES.filter((p) => names.includes(p.name) && p.chirpHighHz + 200 < rate / 2);
+  if (names.some((n) => !FSK_PROFILES.some((p) => p.name === n))) {
     throw new OffpayError('fsk.bad_profile', `unknown profile in ${names.join(', ')}`);
   }
   if (enabled.length === 0) {
@@ -188,7 +188,7 @@ export class FskReceiver {
   private readonly detector: ChirpDetector;
   private readonly input: InputBuffer;
   /** One demodulator per enabled profile. */
-  private readonly demodulators = new Map<ProfileName, ToneDemodulator>();
+  private readonly demodulators = new Map<FskProfileName, ToneDemodulator>();
   private readonly reassembler = new MessageReassembler();
   /** Events of the current push / flush. */
   private events: ReceiverEvent[] = [];

@@ -7,7 +7,7 @@
  * main-thread wrapper feeds an FskReceiver. The receiver accepts any block size, so 128-frame render
  * quanta work as they are.
  */
-import { encode, type EncodeOptions } from './modulate.js';
+import { encode, type FskEncodeOptions } from './modulate.js';
 import { FskReceiver, type ReceiverEvent, type ReceiverOptions } from './receive.js';
 
 /** An AudioBuffer holding `samples` (which must be at ctx.sampleRate), mono. */
@@ -18,14 +18,14 @@ export function toAudioBuffer(ctx: BaseAudioContext, samples: Float32Array): Aud
 }
 
 /** Encode `payload` at the context's rate into an AudioBuffer. */
-export function encodeToAudioBuffer(ctx: BaseAudioContext, payload: Uint8Array, options: Omit<EncodeOptions, 'sampleRate'> = {}): AudioBuffer {
+export function encodeToAudioBuffer(ctx: BaseAudioContext, payload: Uint8Array, options: Omit<FskEncodeOptions, 'sampleRate'> = {}): AudioBuffer {
   return toAudioBuffer(ctx, encode(payload, { ...options, sampleRate: ctx.sampleRate }));
 }
 
 /** Play `payload` on ctx.destination (or `destination`) at time `when`; returns the started source node. */
 export function playPayload(
   ctx: BaseAudioContext, payload: Uint8Array,
-  options: Omit<EncodeOptions, 'sampleRate'> & { when?: number; destination?: AudioNode } = {},
+  options: Omit<FskEncodeOptions, 'sampleRate'> & { when?: number; destination?: AudioNode } = {},
 ): AudioBufferSourceNode {
   const src = ctx.createBufferSource();
   src.buffer = encodeToAudioBuffer(ctx, payload, options);

@@ -9,7 +9,7 @@ import { OffpayError } from '../../src/errors.js';
 import { CardApplication, type CardOptions, type CardWallet } from './card.js';
 import { openPcscCard, type PcscCard, type PcscOptions } from './pcsc.js';
 import { readNdefTag, type ReadNdefTagOptions } from './t4t.js';
-import { transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderOptions } from './session.js';
+import { transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderSessionOptions } from './session.js';
 import { startVirtualCard, type VirtualCard, type VirtualCardOptions } from './vpcd.js';
 
 /** Options of {@link serveCardOverVpcd}: the card application's and the virtual card's. */
@@ -39,7 +39,7 @@ export async function serveCardOverVpcd(wallet: CardWallet, options: ServeCardOp
 }
 
 /** Options of {@link readTokenOverPcsc}: NFC reader options, PC/SC options, and an optional wait for removal. */
-export interface ReadOverPcscOptions extends ReaderOptions, PcscOptions {
+export interface ReadOverPcscOptions extends ReaderSessionOptions, PcscOptions {
   /** After the exchange, wait (up to this many ms) for the card to leave before closing. Default 0: close at once. */
   waitForRemovalMs?: number;
 }

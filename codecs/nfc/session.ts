@@ -48,9 +48,10 @@ export interface LinkStats {
 
 /**
  * Options of the NFC reader side ({@link ReaderSession}, {@link transact}); bounded so a hostile card cannot
- * exhaust memory or time (spec/nfc.md §5). Not to be confused with `ReaderOptions` of `offpay/reader`.
+ * exhaust memory or time (spec/nfc.md §5). Called `ReaderOptions` before 0.2.0 (the name of the reader
+ * verifier's options in `offpay/reader`).
  */
-export interface ReaderOptions {
+export interface ReaderSessionOptions {
   /** AID to select (default OFFPAY_AID). */
   aid?: Uint8Array;
   /** The reader side can send and receive extended-length APDUs (used only if the card advertises it too). Default false. */
@@ -62,6 +63,9 @@ export interface ReaderOptions {
   /** Time limit per APDU round trip in ms. Default 5000. */
   apduTimeoutMs?: number;
 }
+
+/** @deprecated Renamed {@link ReaderSessionOptions} in 0.2.0 (`ReaderOptions` is the reader verifier's, in `offpay/reader`); this alias goes in the next release. */
+export type ReaderOptions = ReaderSessionOptions;
 
 const STATUS_CODES: Readonly<Record<number, string>> = {
   [SW.SECURITY_STATUS]: 'nfc.card_locked',
@@ -94,7 +98,7 @@ export class ReaderSession {
 
   constructor(
     private readonly link: CardLink,
-    options: ReaderOptions = {},
+    options: ReaderSessionOptions = {},
   ) {
     this.aid = options.aid ?? OFFPAY_AID;
     this.ext = options.extendedLength ?? false;
@@ -248,7 +252,7 @@ export interface VerifyOutcome<T> {
  * Options of {@link transact}: the reader options, the payment request bytes and the token judge.
  * @typeParam T - the verdict type `verify` returns.
  */
-export interface TransactOptions<T> extends ReaderOptions {
+export interface TransactOptions<T> extends ReaderSessionOptions {
   /** The payment request bytes (opaque to the transport). */
   request: Uint8Array;
   /** Judge the token; runs while the card is still in the field. */

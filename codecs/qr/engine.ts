@@ -140,7 +140,7 @@ export function qrReader(): ZxingReader {
 // ---------------------------------------------------------------------------------------------- writer
 
 /** Options of {@link encodeCode}. */
-export interface EncodeOptions {
+export interface QrEncodeOptions {
   /** What the payload is: `token` (default) or `request`; sets the prefix letter. */
   kind?: PayloadKind;
   /** `base45` (default: alphanumeric mode) or `binary` (byte mode); spec/qr.md §2. */
@@ -154,6 +154,9 @@ export interface EncodeOptions {
   /** Quiet zone in modules for the terminal rendering (default 4; the PNG/SVG use the symbology's own). */
   quietZone?: number;
 }
+
+/** @deprecated Renamed {@link QrEncodeOptions} in 0.2.0 (`offpay/fsk` has its own encode options); this alias goes in the next release. */
+export type EncodeOptions = QrEncodeOptions;
 
 /** The modules of a rendered symbol, without quiet zone. */
 export interface ModuleMatrix {
@@ -200,7 +203,7 @@ export interface EncodedCode {
  * const read = await decodeCode(code.png, { expect: 'request' });     // read.payload equals requestBytes
  * ```
  */
-export async function encodeCode(payload: Uint8Array, options: EncodeOptions = {}): Promise<EncodedCode> {
+export async function encodeCode(payload: Uint8Array, options: QrEncodeOptions = {}): Promise<EncodedCode> {
   const kind = options.kind ?? 'token';
   const mode = options.mode ?? 'base45';
   const content = wrap(kind, payload, mode);
@@ -208,7 +211,7 @@ export async function encodeCode(payload: Uint8Array, options: EncodeOptions = {
 }
 
 /** Renders already-formed symbol content (any bytes or text) as a code; used for foreign-code fixtures. */
-export async function renderContent(content: Uint8Array | string, options: EncodeOptions = {}): Promise<EncodedCode> {
+export async function renderContent(content: Uint8Array | string, options: QrEncodeOptions = {}): Promise<EncodedCode> {
   await ready();
   const symbology = options.symbology ?? 'qr';
   const ecc = options.ecc ?? 'M';

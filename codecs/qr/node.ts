@@ -13,7 +13,7 @@ import {
   ZXING_WASM_SUBPATH,
   type DecodeOptions,
   type DecodedCode,
-  type EncodeOptions,
+  type QrEncodeOptions,
   type EncodedCode,
 } from './engine.js';
 
@@ -52,7 +52,7 @@ export function codeFileBytes(code: EncodedCode, format: CodeFileFormat): Uint8A
 export async function writeCodeFile(
   path: string,
   payload: Uint8Array,
-  options: EncodeOptions & { format?: CodeFileFormat } = {},
+  options: QrEncodeOptions & { format?: CodeFileFormat } = {},
 ): Promise<EncodedCode> {
   await loadQrEngineNode();
   const code = await encodeCode(payload, options);

@@ -9,7 +9,7 @@
  */
 import { parseAmount, parseCurrency } from '../currency.js';
 import { OffpayError } from '../errors.js';
-import type { CurrencyLimits, ProfileParams } from './profiles.js';
+import type { CurrencyLimits, ReaderProfileParams } from './profiles.js';
 
 /** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */
 export type FieldType =
@@ -27,7 +27,7 @@ export interface FieldSpec {
 const DAY = 86_400;
 
 /** Every profile field a policy may override (the profile name comes from the reader certificate). */
-export const PROFILE_SCHEMA: Record<Exclude<keyof ProfileParams, 'name'>, FieldSpec> = {
+export const PROFILE_SCHEMA: Record<Exclude<keyof ReaderProfileParams, 'name'>, FieldSpec> = {
   requireRequest: { type: { kind: 'boolean' }, help: 'every token must answer the open payment request of this reader' },
   maxAgeSeconds: { type: { kind: 'seconds', min: 1, max: DAY }, help: 'token/request age when answering a request' },
   oneWayMaxAgeSeconds: { type: { kind: 'seconds', min: 1, max: DAY }, help: 'age of a one-way token' },
@@ -103,7 +103,7 @@ function checkField(code: string, where: string, name: string, spec: FieldSpec, 
  * Validate profile overrides (from a policy file or ReaderOptions.profile): every key known, every value of
  * its type, unit and range. Throws OffpayError `code` naming the field.
  */
-export function validateProfileOverrides(o: unknown, code = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
+export function validateProfileOverrides(o: unknown, code = 'reader.bad_config', where = 'profile'): Partial<Omit<ReaderProfileParams, 'name'>> {
   if (o === undefined) return {};
   if (!isObject(o)) throw new OffpayError(code, `${where} must be an object`);
   const known = Object.keys(PROFILE_SCHEMA);
@@ -113,7 +113,7 @@ export function validateProfileOverrides(o: unknown, code = 'reader.bad_config',
     if (!spec) throw unknownKey(code, where, k, known);
     out[k] = checkField(code, where, k, spec, v);
   }
-  return out as Partial<Omit<ProfileParams, 'name'>>;
+  return out as Partial<Omit<ReaderProfileParams, 'name'>>;
 }
 
 /** Validate an anti-replay window size. */
@@ -157,7 +157,7 @@ export interface ReaderPolicy {
   /** Limits per ISO 4217 numeric currency code, minor units. */
   limits: Record<number, CurrencyLimits>;
   /** Overrides of the profile row named by the reader certificate. */
-  profile?: Partial<Omit<ProfileParams, 'name'>>;
+  profile?: Partial<Omit<ReaderProfileParams, 'name'>>;
 }
 
 /**

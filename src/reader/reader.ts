@@ -34,7 +34,7 @@ import { createBatch, type SettlementBatch } from './batch.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
 import { validateLimits, validateProfileOverrides, validateWindow } from './policy.js';
-import { PROFILES, type CurrencyLimits, type ProfileParams } from './profiles.js';
+import { READER_PROFILES, type CurrencyLimits, type ReaderProfileParams } from './profiles.js';
 import { READER_REASONS, type AnyReason, type ReaderReason } from './reasons.js';
 import type { ReaderStore, ReaderTx, TokenRecord } from './store.js';
 import { cachingVerifier } from './verifier.js';
@@ -59,7 +59,7 @@ export interface ReaderOptions {
   /** An asynchronous backend instead (e.g. webCryptoEd25519() in a browser); takes precedence over `verifier`. */
   asyncVerifier?: AsyncVerifier;
   /** Overrides of the profile row named by the reader certificate. */
-  profile?: Partial<Omit<ProfileParams, 'name'>>;
+  profile?: Partial<Omit<ReaderProfileParams, 'name'>>;
   /** Limits per ISO 4217 numeric currency. */
   limits?: Record<number, CurrencyLimits>;
   /** Accept currencies not listed in `limits` (with no reader limits). Default true. */
@@ -85,7 +85,7 @@ export interface OpenRequest {
   paidBy?: Uint8Array;
   /**
    * Present iff the request was opened as a payment code (`openRequest({ code: true })`): its 20 digits. A
-   * token answering it signs PAYCODE_SIGNED_TIME, not the request's time (spec/protocol.md §4.3, rule P).
+   * token answering it signs PAYMENT_CODE_SIGNED_TIME, not the request's time (spec/protocol.md §4.3, rule P).
    */
   paymentCode?: string;
 }
@@ -339,8 +339,8 @@ function randomJournalId(): Uint8Array {
 export class Reader {
   /** The reader certificate this reader was built with. */
   readonly cert: ReaderCert;
-  /** The effective profile: the row of `PROFILES` named by the certificate, with the options' overrides. */
-  readonly profile: ProfileParams;
+  /** The effective profile: the row of `READER_PROFILES` named by the certificate, with the options' overrides. */
+  readonly profile: ReaderProfileParams;
   /** The anti-replay window size W, counters (multiple of 8, 8..4096). */
   readonly window: number;
   /** The store holding this reader's state and journal. */
@@ -363,7 +363,7 @@ export class Reader {
     this.secretKey = o.secretKey;
     this.issuerKeys = o.issuerKeys;
     this.store = o.store;
-    this.profile = { ...PROFILES[o.cert.profile], ...validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile'), name: o.cert.profile };
+    this.profile = { ...READER_PROFILES[o.cert.profile], ...validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile'), name: o.cert.profile };
     this.window = validateWindow(o.window ?? DEFAULT_WINDOW, 'reader.bad_config', 'ReaderOptions.window');
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;
@@ -594,7 +594,7 @@ export class Reader {
     const certId = certIdOf(t);
     // A request-bound token's entry carries the request it was judged against: clearing rebuilds the signed body
     // from it and the batch's reader id (spec/reader.md §9). t.time is the SIGNED time: the request's time, or
-    // PAYCODE_SIGNED_TIME for a payment-code request (spec/protocol.md §4.3, rule P).
+    // PAYMENT_CODE_SIGNED_TIME for a payment-code request (spec/protocol.md §4.3, rule P).
     const judged = t.challenge ? { challenge: t.challenge, time: t.time } : undefined;
     const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined, ...(open ? { challenge: open.request.challenge } : {}) };
     // 3. anti-replay window
