@@ -11,6 +11,7 @@
  * so a tone repeated in consecutive symbols is one continuous sinusoid (the ramps overlap-add to 1).
  */
 import { OffpayError } from '../../src/errors.js';
+import { validateOptions, type OptionsSchema } from '../../src/options.js';
 import {
   buildFrame, dataStart, frameSamples, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
 } from './frame.js';
@@ -44,6 +45,16 @@ export function checkRate(rate: number): void {
     throw new OffpayError('fsk.bad_rate', `sample rate ${rate} is not a whole number of Hz in ${MIN_RATE}..${MAX_RATE}`);
   }
 }
+
+/**
+ * The schema of {@link FskEncodeOptions} (validated by {@link encode}): an unknown key or a bad peak is
+ * `fsk.bad_input`, a bad profile `fsk.bad_profile`, a bad rate `fsk.bad_rate`, each naming the option.
+ */
+export const FSK_ENCODE_OPTIONS_SCHEMA: OptionsSchema = {
+  profile: { type: 'enum', values: FSK_PROFILE_NAMES, code: 'fsk.bad_profile' },
+  sampleRate: { type: 'integer', min: MIN_RATE, max: MAX_RATE, unit: 'Hz', code: 'fsk.bad_rate' },
+  peak: { type: 'number', min: 0, exclusiveMin: true, max: 1 },
+};
 
 export function resolveProfile(name: string | undefined): FskProfile {
   const p = getProfile(name ?? 'fast');
@@ -152,19 +163,18 @@ export function segmentPayload(payload: Uint8Array): Uint8Array[] {
  * ```ts
  * import { encode, decodeMessage } from 'offpay/fsk';
  * const samples = encode(tokenBytes, { sampleRate: 48000 });        // Float32Array in [-0.5, 0.5]
- * const { payload } = decodeMessage(samples, 48000);               // the same bytes back
+ * const { payload } = decodeMessage(samples, { sampleRate: 48000 }); // the same bytes back
  * ```
  */
 export function encode(payload: Uint8Array, options: FskEncodeOptions = {}): Float32Array {
   if (!(payload instanceof Uint8Array)) throw new OffpayError('fsk.bad_input', 'payload must be a Uint8Array');
+  validateOptions<FskEncodeOptions>('encode options', options, FSK_ENCODE_OPTIONS_SCHEMA, 'fsk.bad_input');
   const p = resolveProfile(options.profile);
   const rate = options.sampleRate ?? 48000;
-  checkRate(rate);
   if (p.chirpHighHz + 200 >= rate / 2 || toneHz(p, toneCount(p) - 1) + 200 >= rate / 2) {
     throw new OffpayError('fsk.bad_rate', `profile '${p.name}' needs a sample rate above ${2 * (p.chirpHighHz + 200)} Hz`);
   }
   const peak = options.peak ?? DEFAULT_PEAK;
-  if (!(peak > 0 && peak <= 1)) throw new OffpayError('fsk.bad_input', `peak ${peak} must be in (0, 1]`);
   const parts = segmentPayload(payload);
   const frames = parts.map((part, index) => synthFrame(p, part, { index, count: parts.length }, rate));
   // Segment i + 1 starts N_frame(R_i) + N_gap samples after segment i (spec/fsk.md §6.1).

@@ -20,8 +20,9 @@ import { ChirpDetector, type DetectorSink, type FrameSync, type SyncFailure } fr
 import { ToneDemodulator } from './demodulator.js';
 import { layoutForRows } from './frame.js';
 import { InputBuffer, roundDb, type HistoryConsumer } from './input.js';
-import { checkRate } from './modulate.js';
-import { FSK_PROFILES, type FskProfileName } from './profiles.js';
+import { MAX_RATE, MIN_RATE } from './modulate.js';
+import { validateOptions, type OptionsSchema } from '../../src/options.js';
+import { FSK_PROFILES, FSK_PROFILE_NAMES, type FskProfileName } from './profiles.js';
 import { decodeSlots, MessageReassembler, type SlotDecode } from './reassembler.js';
 import { trace, tracing } from './trace.js';
 
@@ -140,29 +141,50 @@ interface ResolvedOptions {
   onEvent: ((e: ReceiverEvent) => void) | undefined;
 }
 
-function resolveOptions(options: ReceiverOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object') throw new OffpayError('fsk.bad_input', 'receiver options must be an object');
+/**
+ * The schema of {@link ReceiverOptions} (validated by the {@link FskReceiver} constructor, {@link decode} and
+ * {@link decodeMessage}): a bad rate is `fsk.bad_rate`, a bad profile list `fsk.bad_profile`, anything else
+ * (an unknown key, threshold, maxClockOffset, onEvent) `fsk.bad_input`, each naming the option.
+ */
+export const RECEIVER_OPTIONS_SCHEMA: OptionsSchema = {
+  sampleRate: { type: 'integer', min: MIN_RATE, max: MAX_RATE, unit: 'Hz', required: true, code: 'fsk.bad_rate' },
+  profiles: { type: 'array', items: { type: 'enum', values: FSK_PROFILE_NAMES }, maxLength: 16, code: 'fsk.bad_profile' },
+  threshold: { type: 'number', min: 0, exclusiveMin: true, max: 1 },
+  maxClockOffset: { type: 'number', min: 0, max: MAX_CLOCK_OFFSET_LIMIT },
+  onEvent: { type: 'function' },
+};
+
+/** {@link RECEIVER_OPTIONS_SCHEMA} without sampleRate: the options of the deprecated `decode(samples, rate, options)`. */
+const RATE_LESS_SCHEMA: OptionsSchema = Object.fromEntries(Object.entries(RECEIVER_OPTIONS_SCHEMA).filter(([k]) => k !== 'sampleRate'));
+
+function resolveOptions(options: ReceiverOptions, name = 'receiver options'): ResolvedOptions {
+  validateOptions<ReceiverOptions>(name, options, RECEIVER_OPTIONS_SCHEMA, 'fsk.bad_input');
   const rate = options.sampleRate;
-  checkRate(rate);
-  const names = options.profiles ?? FSK_PROFILES.map((p) => p.name);
-  if (!Array.isArray(names)) throw new OffpayError('fsk.bad_profile', 'profiles must be an array of profile names');
+  const names = options.profiles ?? FSK_PROFILE_NAMES;
   const enabled = FSK_PROFILES.filter((p) => names.includes(p.name) && p.chirpHighHz + 200 < rate / 2);
-  if (names.some((n) => !FSK_PROFILES.some((p) => p.name === n))) {
-    throw new OffpayError('fsk.bad_profile', `unknown profile in ${names.join(', ')}`);
-  }
   if (enabled.length === 0) {
-    throw new OffpayError('fsk.bad_rate', `no requested profile can be received at ${rate} Hz (the chirps need a higher Nyquist frequency)`);
+    throw new OffpayError('fsk.bad_rate', `no requested profile can be received at ${rate} Hz (the chirps need a higher Nyquist frequency)`, { option: `${name}.sampleRate` });
   }
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) {
-    throw new OffpayError('fsk.bad_input', `threshold ${String(threshold)} must be a number in (0, 1]`);
+  return {
+    sampleRate: rate,
+    profiles: enabled,
+    threshold: options.threshold ?? DEFAULT_THRESHOLD,
+    maxClockOffset: options.maxClockOffset ?? DEFAULT_MAX_CLOCK_OFFSET,
+    onEvent: options.onEvent,
+  };
+}
+
+/**
+ * The receiver options of decode()/decodeMessage(), from the options form `(samples, { sampleRate, ... })` or
+ * the deprecated form `(samples, sampleRate, options?)`.
+ */
+function decodeOptions(name: string, rateOrOptions: ReceiverOptions | number, rest: unknown): ReceiverOptions {
+  if (typeof rateOrOptions !== 'number') {
+    if (rest !== undefined) throw new OffpayError('fsk.bad_input', `${name}: give the options as one object, { sampleRate, ... }`, { option: name });
+    return rateOrOptions;
   }
-  const maxClockOffset = options.maxClockOffset ?? DEFAULT_MAX_CLOCK_OFFSET;
-  if (typeof maxClockOffset !== 'number' || !(maxClockOffset >= 0 && maxClockOffset <= MAX_CLOCK_OFFSET_LIMIT)) {
-    throw new OffpayError('fsk.bad_input', `maxClockOffset ${String(maxClockOffset)} must be a number in [0, ${MAX_CLOCK_OFFSET_LIMIT}]`);
-  }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new OffpayError('fsk.bad_input', 'onEvent must be a function');
-  return { sampleRate: rate, profiles: enabled, threshold, maxClockOffset, onEvent: options.onEvent };
+  const o = validateOptions<Omit<ReceiverOptions, 'sampleRate'>>(name, rest, RATE_LESS_SCHEMA, 'fsk.bad_input');
+  return { ...o, sampleRate: rateOrOptions };
 }
 
 /**
@@ -356,9 +378,20 @@ export interface DecodeResult {
   level: InputLevel;
 }
 
-/** One-shot decode of a whole capture. Never throws for bad audio; throws OffpayError for a bad rate. */
-export function decode(samples: ArrayLike<number>, sampleRate: number, options: Omit<ReceiverOptions, 'sampleRate'> = {}): DecodeResult {
-  const rx = new FskReceiver({ ...options, sampleRate });
+/**
+ * One-shot decode of a whole capture: `decode(samples, { sampleRate: 48000 })`. Never throws for bad audio;
+ * throws OffpayError for bad options (see {@link RECEIVER_OPTIONS_SCHEMA}).
+ */
+export function decode(samples: ArrayLike<number>, options: ReceiverOptions): DecodeResult;
+/** @deprecated Give the options as one object: `decode(samples, { sampleRate, ...options })`. This form goes in the next release. */
+export function decode(samples: ArrayLike<number>, sampleRate: number, options?: Omit<ReceiverOptions, 'sampleRate'>): DecodeResult;
+export function decode(samples: ArrayLike<number>, rateOrOptions: ReceiverOptions | number, rest?: Omit<ReceiverOptions, 'sampleRate'>): DecodeResult {
+  return decodeAll(samples, decodeOptions('decode options', rateOrOptions, rest), 'decode options');
+}
+
+function decodeAll(samples: ArrayLike<number>, options: ReceiverOptions, name: string): DecodeResult {
+  resolveOptions(options, name); // validated here too, so that an error names this function's options
+  const rx = new FskReceiver(options);
   const events = [...rx.push(samples), ...rx.flush()];
   const frames: FskFrame[] = [];
   const messages: Uint8Array[] = [];
@@ -370,11 +403,15 @@ export function decode(samples: ArrayLike<number>, sampleRate: number, options: 
 }
 
 /**
- * Decode exactly one message or throw an OffpayError saying why not: fsk.no_signal (silence or empty),
- * fsk.no_preamble, or the failure of the best frame candidate (fsk.no_postamble, fsk.rs_failed, ...).
+ * Decode exactly one message, `decodeMessage(samples, { sampleRate: 48000 })`, or throw an OffpayError saying
+ * why not: fsk.no_signal (silence or empty), fsk.no_preamble, or the failure of the best frame candidate
+ * (fsk.no_postamble, fsk.rs_failed, ...); bad options as {@link RECEIVER_OPTIONS_SCHEMA} says.
  */
-export function decodeMessage(samples: ArrayLike<number>, sampleRate: number, options: Omit<ReceiverOptions, 'sampleRate'> = {}): { payload: Uint8Array; result: DecodeResult } {
-  const result = decode(samples, sampleRate, options);
+export function decodeMessage(samples: ArrayLike<number>, options: ReceiverOptions): { payload: Uint8Array; result: DecodeResult };
+/** @deprecated Give the options as one object: `decodeMessage(samples, { sampleRate, ...options })`. This form goes in the next release. */
+export function decodeMessage(samples: ArrayLike<number>, sampleRate: number, options?: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult };
+export function decodeMessage(samples: ArrayLike<number>, rateOrOptions: ReceiverOptions | number, rest?: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult } {
+  const result = decodeAll(samples, decodeOptions('decodeMessage options', rateOrOptions, rest), 'decodeMessage options');
   const first = result.messages[0];
   if (first) return { payload: first, result };
   const failures = result.events.filter((e): e is Extract<ReceiverEvent, { type: 'failure' }> => e.type === 'failure');

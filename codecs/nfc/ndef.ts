@@ -20,6 +20,7 @@
  * Pure code: no Node imports, works in browsers.
  */
 import { OffpayError } from '../../src/errors.js';
+import { validateOptions, type OptionsSchema } from '../../src/options.js';
 
 /** Type name format values (3 bits of the record header). */
 export const TNF = {
@@ -82,6 +83,16 @@ export interface NdefDecodeOptions {
   maxRecords?: number;
 }
 
+/** The schema of {@link NdefEncodeOptions}, validated by {@link encodeNdefMessage} (`ndef.bad_option` naming the option). */
+export const NDEF_ENCODE_OPTIONS_SCHEMA: OptionsSchema = {
+  chunkSize: { type: 'integer', min: 1, max: 0xffffffff, unit: 'bytes' },
+};
+/** The schema of {@link NdefDecodeOptions}, validated by the NDEF parsers (`ndef.bad_option` naming the option). */
+export const NDEF_DECODE_OPTIONS_SCHEMA: OptionsSchema = {
+  maxPayload: { type: 'integer', min: 0, max: 1 << 30, unit: 'bytes' },
+  maxRecords: { type: 'integer', min: 1, max: 1 << 20, unit: 'records' },
+};
+
 /** The NFC Forum external type name of offpay's token record (lower case; see spec/nfc.md §3.1). */
 export const OFFPAY_NDEF_TYPE = 'offpay.dev:token';
 
@@ -140,6 +151,7 @@ function physical(
  * is at most 255 bytes.
  */
 export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefEncodeOptions = {}): Uint8Array {
+  validateOptions<NdefEncodeOptions>('encodeNdefMessage options', options, NDEF_ENCODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const list = records.length === 0 ? [ndefRecord(TNF.EMPTY, new Uint8Array(0), new Uint8Array(0))] : records;
   const chunk = options.chunkSize;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1))
@@ -176,6 +188,7 @@ export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefE
  * message-level rule. Throws `OffpayError` (`ndef.*`) on malformed input; never reads past the input.
  */
 export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefPhysicalRecord[] {
+  validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const maxRecords = options.maxRecords ?? 256;
   if (bytes.length === 0) fail('empty', 'no bytes: an NDEF message has at least one record');
   const records: NdefPhysicalRecord[] = [];
@@ -262,6 +275,7 @@ export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions =
 
 /** Decode an NDEF message into logical records, reassembling chunked records. */
 export function decodeNdefMessage(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefRecord[] {
+  validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const maxPayload = options.maxPayload ?? 1 << 20;
   const out: NdefRecord[] = [];
   let parts: Uint8Array[] = [];

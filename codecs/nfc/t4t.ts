@@ -15,6 +15,7 @@
  * Pure code: works in browsers.
  */
 import { OffpayError } from '../../src/errors.js';
+import { validateOptions, type OptionsSchema } from '../../src/options.js';
 import { INS, SW, encodeCommand, encodeResponse, parseCommand, parseResponse, statusOnly, swHex, type CommandApdu } from './apdu.js';
 import type { ApduProcessor, CardLink } from './session.js';
 
@@ -34,6 +35,12 @@ export interface NdefTagOptions {
   /** MLc advertised (default 255; the tag is read-only anyway). */
   mlc?: number;
 }
+
+/** The schema of {@link NdefTagOptions}, validated by the {@link NdefTagApplication} constructor (`nfc.bad_option`). */
+export const NDEF_TAG_OPTIONS_SCHEMA: OptionsSchema = {
+  mle: { type: 'integer', min: 0x0f, max: 0xffff, unit: 'bytes' },
+  mlc: { type: 'integer', min: 1, max: 0xffff, unit: 'bytes' },
+};
 
 /** Capability container fields (T4T mapping version 2.0). */
 export interface CapabilityContainer {
@@ -83,8 +90,8 @@ export class NdefTagApplication implements ApduProcessor {
   private readonly ndefFile: Uint8Array;
 
   constructor(message: Uint8Array, options: NdefTagOptions = {}) {
+    validateOptions<NdefTagOptions>('NdefTagApplication options', options, NDEF_TAG_OPTIONS_SCHEMA, 'nfc.bad_option');
     const mle = options.mle ?? 0xff;
-    if (!Number.isInteger(mle) || mle < 0x0f || mle > 0xffff) throw new OffpayError('nfc.bad_option', 'MLe must be 15..65535');
     if (message.length > 0x7fff - 2) throw new OffpayError('nfc.bad_option', 'the NDEF message is too large for a T4T file (32 765 bytes)');
     this.ndefFile = new Uint8Array(2 + message.length);
     this.ndefFile[0] = message.length >> 8;
@@ -164,11 +171,18 @@ export interface ReadNdefTagOptions {
   maxLe?: number;
 }
 
+/** The schema of {@link ReadNdefTagOptions}, validated by {@link readNdefTag} (`nfc.bad_option` naming the option). */
+export const READ_NDEF_TAG_OPTIONS_SCHEMA: OptionsSchema = {
+  maxMessage: { type: 'integer', min: 1, max: 0x7ffd, unit: 'bytes' },
+  maxLe: { type: 'integer', min: 1, max: 0xffff, unit: 'bytes' },
+};
+
 /**
  * Read the NDEF message from a Type 4 Tag (or a phone emulating one) over any CardLink. Throws
  * `nfc.not_ndef_tag`, `nfc.bad_cc`, `nfc.ndef_too_large`, `nfc.card_lost` or `nfc.status`.
  */
 export async function readNdefTag(link: CardLink, options: ReadNdefTagOptions = {}): Promise<Uint8Array> {
+  validateOptions<ReadNdefTagOptions>('readNdefTag options', options, READ_NDEF_TAG_OPTIONS_SCHEMA, 'nfc.bad_option');
   const maxMessage = options.maxMessage ?? 8192;
   let roundTrip = 0;
   const send = async (cmd: CommandApdu, what: string): Promise<Uint8Array> => {

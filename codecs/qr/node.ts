@@ -54,9 +54,10 @@ export async function writeCodeFile(
   payload: Uint8Array,
   options: QrEncodeOptions & { format?: CodeFileFormat } = {},
 ): Promise<EncodedCode> {
+  const { format, ...encodeOptions } = options ?? {};
   await loadQrEngineNode();
-  const code = await encodeCode(payload, options);
-  await writeFile(path, codeFileBytes(code, options.format ?? 'png'));
+  const code = await encodeCode(payload, encodeOptions);
+  await writeFile(path, codeFileBytes(code, format ?? 'png'));
   return code;
 }
 

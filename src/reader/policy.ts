@@ -9,6 +9,7 @@
  */
 import { parseAmount, parseCurrency } from '../currency.js';
 import { OffpayError } from '../errors.js';
+import { nearestKey } from '../options.js';
 import type { CurrencyLimits, ReaderProfileParams } from './profiles.js';
 
 /** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */
@@ -49,26 +50,8 @@ export const LIMIT_KEYS = ['minAmount', 'maxAmount', 'dailyTotal', 'staleMaxAmou
 /** Anti-replay window W: a multiple of 8 in 8..4096 (spec/reader.md §3). */
 export const WINDOW_RANGE = { min: 8, max: 4096, multipleOf: 8 } as const;
 
-/** Levenshtein distance (for "did you mean"). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
-
 function unknownKey(code: string, where: string, key: string, known: readonly string[]): OffpayError {
-  const lower = key.toLowerCase();
-  const prefix = known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
-  const best = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
-  const guess = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : prefix;
+  const guess = nearestKey(key, known);
   const hint = guess ? ` (did you mean "${guess}"?)` : '';
   return new OffpayError(code, `${where}: unknown key "${key}"${hint}; known keys: ${known.join(', ')}`);
 }

@@ -33,7 +33,8 @@ import { reasonForDecodeError, verifyToken, verifyTokenAsync, type VerifyContext
 import { createBatch, type SettlementBatch } from './batch.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
-import { validateLimits, validateProfileOverrides, validateWindow } from './policy.js';
+import { validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
+import { validateOptions, type OptionsSchema } from '../options.js';
 import { READER_PROFILES, type CurrencyLimits, type ReaderProfileParams } from './profiles.js';
 import { READER_REASONS, type AnyReason, type ReaderReason } from './reasons.js';
 import type { ReaderStore, ReaderTx, TokenRecord } from './store.js';
@@ -74,6 +75,49 @@ export interface ReaderOptions {
    */
   journalId?: Uint8Array;
 }
+
+/**
+ * The schema of {@link ReaderOptions}, validated first by the {@link Reader} constructor (`reader.bad_config`
+ * naming the option); `profile`, `limits` and `window` are then checked field by field against the reader
+ * configuration schema of spec/reader.md §14 (policy.ts).
+ */
+export const READER_OPTIONS_SCHEMA: OptionsSchema = {
+  cert: {
+    type: 'object', required: true, fields: {
+      keyIndex: { type: 'integer', min: 0, required: true },
+      readerId: { type: 'integer', min: 0, required: true },
+      readerPublicKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+      operatorId: { type: 'integer', min: 0, required: true },
+      profile: { type: 'enum', values: Object.keys(READER_PROFILES), required: true },
+      notBefore: { type: 'integer', required: true },
+      notAfter: { type: 'integer', required: true },
+      issuerSignature: { type: 'bytes', minLength: 64, maxLength: 64, required: true },
+    },
+  },
+  secretKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+  issuerKeys: {
+    type: 'object', required: true, fields: {
+      issuerId: { type: 'integer', min: 0, required: true },
+      keys: {
+        type: 'array', required: true, maxLength: 256, items: {
+          type: 'object', fields: {
+            keyIndex: { type: 'integer', min: 0, required: true },
+            publicKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+          },
+        },
+      },
+    },
+  },
+  store: { type: 'object', required: true, methods: ['transact', 'journal', 'close'] },
+  verifier: { type: 'object', methods: ['verify'] },
+  asyncVerifier: { type: 'object', methods: ['verify'] },
+  profile: { type: 'object' },
+  limits: { type: 'object' },
+  acceptUnlistedCurrencies: { type: 'boolean' },
+  window: { type: 'integer', min: WINDOW_RANGE.min, max: WINDOW_RANGE.max, unit: 'counters' },
+  clock: { type: 'function' },
+  journalId: { type: 'bytes', minLength: JOURNAL_ID_BYTES, maxLength: JOURNAL_ID_BYTES },
+};
 
 /** The payment request open at this reader: the one price a token may pay now (spec/reader.md §2 step 1). */
 export interface OpenRequest {
@@ -359,6 +403,7 @@ export class Reader {
   private blocklist: { list: Blocklist; index: BlocklistIndex; trusted: boolean; why?: string } | undefined;
 
   constructor(o: ReaderOptions) {
+    validateOptions<ReaderOptions>('ReaderOptions', o, READER_OPTIONS_SCHEMA, 'reader.bad_config');
     this.cert = o.cert;
     this.secretKey = o.secretKey;
     this.issuerKeys = o.issuerKeys;
@@ -368,7 +413,6 @@ export class Reader {
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;
     this.limits = validateLimits(o.limits, 'reader.bad_config', 'ReaderOptions.limits');
-    if (o.acceptUnlistedCurrencies !== undefined && typeof o.acceptUnlistedCurrencies !== 'boolean') throw new OffpayError('reader.bad_config', 'ReaderOptions.acceptUnlistedCurrencies must be true or false');
     this.acceptUnlisted = o.acceptUnlistedCurrencies ?? true;
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
     // Certificates bind (spec invariant I7): the key is the certified one, and an issuer key certified it.
@@ -379,7 +423,6 @@ export class Reader {
     if (!ik || !(this.syncVerifier ?? nobleEd25519).verify(o.cert.issuerSignature, readerCertSigningInput(o.cert), ik.publicKey)) {
       throw new OffpayError('reader.bad_cert', ik ? `the certificate of reader ${o.cert.readerId} is not signed by issuer key ${o.cert.keyIndex}` : `the certificate of reader ${o.cert.readerId} names issuer key ${o.cert.keyIndex}, which is not in the key set`);
     }
-    if (o.journalId !== undefined && o.journalId.length !== JOURNAL_ID_BYTES) throw new OffpayError('reader.bad_config', `a journal id is ${JOURNAL_ID_BYTES} bytes`);
     const stored = this.store.transact((tx) => {
       const id = tx.getMeta(META_READER_ID);
       let jid = tx.getMeta(META_JOURNAL_ID);

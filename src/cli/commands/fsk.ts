@@ -20,7 +20,7 @@ const MAX_PAYLOAD_FILE = 65536;
 export function decodeWithProgress(ctx: CommandContext, wav: WavData, options: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult } {
   const rate = wav.sampleRate;
   const progress = ctx.progress('decoding', { total: Math.round(wav.samples.length / rate), unit: 's of audio' });
-  if (!progress.active) return decodeMessage(wav.samples, rate, options);
+  if (!progress.active) return decodeMessage(wav.samples, { ...options, sampleRate: rate });
   try {
     const rx = new FskReceiver({ ...options, sampleRate: rate });
     const events: ReceiverEvent[] = [];
@@ -36,7 +36,7 @@ export function decodeWithProgress(ctx: CommandContext, wav: WavData, options: O
   } finally {
     progress.done();
   }
-  return decodeMessage(wav.samples, rate, options);
+  return decodeMessage(wav.samples, { ...options, sampleRate: rate });
 }
 
 function num(v: string | undefined, name: string, min: number, max: number): number | undefined {

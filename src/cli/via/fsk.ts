@@ -42,6 +42,6 @@ export const via: Via = {
   },
   async read(_kind, inPath) {
     const wav = readWavBounded(inPath);
-    return decodeMessage(wav.samples, wav.sampleRate).payload;
+    return decodeMessage(wav.samples, { sampleRate: wav.sampleRate }).payload;
   },
 };
