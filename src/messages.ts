@@ -15,13 +15,21 @@ export const PROTOCOL_VERSION = 2;
 
 /** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch. */
 export const MessageType = {
+  /** 1: the issuer's public keys (spec/protocol.md §4.1). */
   IssuerKeySet: 1,
+  /** 2: a wallet certificate, signed by the issuer (§4.2). */
   WalletCert: 2,
+  /** 3: a reader certificate, signed by the issuer. */
   ReaderCert: 3,
+  /** 4: a payment request, signed by a reader (§4.4). */
   PaymentRequest: 4,
+  /** 5: a payment token, signed by a wallet (§4.3). */
   PaymentToken: 5,
+  /** 6: a receipt, signed by a reader (§10). */
   Receipt: 6,
+  /** 7: a blocklist, signed by the issuer (spec/reader.md §5). */
   Blocklist: 7,
+  /** 8: a settlement batch, signed by a reader (spec/reader.md §10). */
   SettlementBatch: 8,
 } as const;
 /** The name of a message type (a key of {@link MessageType}). */
@@ -29,12 +37,19 @@ export type MessageTypeName = keyof typeof MessageType;
 
 /** Domain-separation tags, one per signed structure. */
 export const SigningTag = {
+  /** Tag of the issuer's signature on a wallet certificate. */
   WalletCert: 'OFFPAY-V2-WALLET-CERT',
+  /** Tag of the issuer's signature on a reader certificate. */
   ReaderCert: 'OFFPAY-V2-READER-CERT',
+  /** Tag of a reader's signature on a payment request. */
   PaymentRequest: 'OFFPAY-V2-REQUEST',
+  /** Tag of a wallet's signature on a payment token. */
   PaymentToken: 'OFFPAY-V2-TOKEN',
+  /** Tag of a reader's signature on a receipt. */
   Receipt: 'OFFPAY-V2-RECEIPT',
+  /** Tag of the issuer's signature on a blocklist. */
   Blocklist: 'OFFPAY-V2-BLOCKLIST',
+  /** Tag of a reader's signature on a settlement batch. */
   SettlementBatch: 'OFFPAY-V2-BATCH',
 } as const;
 
@@ -62,7 +77,12 @@ export const MAX_COUNTER = 0xffffffff;
 export const MAX_TOKEN_AMOUNT = 0xffffffff;
 
 /** Reader profile names and their numbers in a reader certificate (spec/protocol.md §4). */
-export const ReaderProfile = { vending: 0, transit: 1 } as const;
+export const ReaderProfile = {
+  /** 0: a vending machine (every token answers the reader's open request). */
+  vending: 0,
+  /** 1: a transit gate (one-way tokens at a fixed fare, tap-in / tap-out). */
+  transit: 1,
+} as const;
 /** The name of a reader profile: `vending` or `transit` (its parameters: `READER_PROFILES` of `offpay/reader`). */
 export type ReaderProfileName = keyof typeof ReaderProfile;
 
@@ -71,6 +91,7 @@ export type ReaderProfileName = keyof typeof ReaderProfile;
  * and its validity in unix seconds, inclusive at both ends.
  */
 export interface IssuerKey {
+  /** The key's index, 0..2^32-1, as certificates and blocklists name it. */
   keyIndex: number;
   /** Ed25519 public key, 32 bytes. */
   publicKey: Uint8Array;
@@ -191,9 +212,13 @@ export interface PaymentToken extends PaymentTokenBody {
  * the verifier supplies them from the request it judges the token against (`bindToken`).
  */
 export interface WireToken {
+  /** The paying wallet's certificate, carried in every token. */
   walletCert: WalletCert;
+  /** Amount in minor units of the certificate's currency, 1..MAX_TOKEN_AMOUNT. */
   amount: number;
+  /** Wallet counter, 1..2^32-1 (spec/protocol.md §9.2). */
   counter: number;
+  /** The wallet's Ed25519 signature over the full body, 64 bytes. */
   walletSignature: Uint8Array;
   /** True for the 6-element request-bound form, false for the 8-element one-way form. */
   requestBound: boolean;
@@ -207,12 +232,20 @@ export interface WireToken {
 export interface TokenBinding {
   /** The request's reader id (the payee the wallet signed). */
   payee: number;
-  /** The request's time. */
+  /** The request's time, unix seconds (PAYMENT_CODE_SIGNED_TIME for a payment-code request). */
   time: number;
+  /** The request's challenge, 8 bytes. */
   challenge: Uint8Array;
 }
 /** A receipt's outcome and its CBOR number (spec/messages.cddl, receipt): accepted 0, rejected 1, voided 2. */
-export const ReceiptOutcome = { accepted: 0, rejected: 1, voided: 2 } as const;
+export const ReceiptOutcome = {
+  /** 0: the reader accepted the token. */
+  accepted: 0,
+  /** 1: the reader refused the token (the receipt carries the reason). */
+  rejected: 1,
+  /** 2: the reader accepted, then voided the sale. */
+  voided: 2,
+} as const;
 /** The name of a receipt outcome: `accepted`, `rejected` or `voided`. */
 export type ReceiptOutcomeName = keyof typeof ReceiptOutcome;
 
@@ -500,6 +533,7 @@ export function bindToken(w: WireToken, binding?: TokenBinding): PaymentToken | 
 
 /** A decoded token with its signing inputs, taken from its bytes. */
 export interface DecodedToken {
+  /** The token as its bytes carry it (before any request binds it). */
   wire: WireToken;
   /** The whole token (undefined for a request-bound token decoded without a binding). */
   token: PaymentToken | undefined;
@@ -595,8 +629,18 @@ export const decodeReceipt = (b: Uint8Array): Receipt => receiptFromCbor(decodeC
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Identify any offpay message by its first two elements (for `offpay inspect`). */
-export function peekType(bytes: Uint8Array): { type: number; name: MessageTypeName | undefined; version: number } {
+/**
+ * Identify any offpay message by its first two elements (for `offpay inspect`): its `type` number, the
+ * type's `name` (undefined for an unknown number) and its protocol `version`.
+ */
+export function peekType(bytes: Uint8Array): {
+  /** The message type number (see {@link MessageType}). */
+  type: number;
+  /** The name of that type, or undefined if the number is unknown. */
+  name: MessageTypeName | undefined;
+  /** The message's protocol version. */
+  version: number;
+} {
   const v = decodeCbor(bytes);
   if (!Array.isArray(v) || typeof v[0] !== 'number' || typeof v[1] !== 'number') {
     throw new OffpayError('message.bad_structure', 'not an offpay message (expected [type, version, ...])');

@@ -14,7 +14,7 @@ export {
 export { encode, segmentPayload, DEFAULT_PEAK, SEGMENT_GAP, MIN_RATE, MAX_RATE, type FskEncodeOptions, type EncodeOptions } from './modulate.js';
 export {
   FskReceiver, decode, decodeMessage, type ReceiverOptions, type ReceiverEvent, type FskFrame, type FrameDiagnostics,
-  type InputLevel, type DecodeResult,
+  type InputLevel, type DecodeResult, type DecodedMessage,
 } from './receive.js';
 export { readWav, writeWav, type WavData, type WavFormat } from './wav.js';
 export { simulate, speechLike, musicLike, roomImpulseResponse, whiteNoise, pinkNoise, activePower, resample, type ChannelOptions, type ChannelResult } from './sim.js';

@@ -107,10 +107,48 @@ export interface FskFrame {
  * `fsk.*` code (spec/fsk.md §11), e.g. `fsk.rs_failed`, `fsk.crc_mismatch`, `fsk.no_postamble`.
  */
 export type ReceiverEvent =
-  | { type: 'preamble'; family: string; position: number; score: number; snrDb: number }
-  | { type: 'frame'; frame: FskFrame }
-  | { type: 'message'; payload: Uint8Array; profile: FskProfileName; segments: number }
-  | { type: 'failure'; code: string; reason: string; position: number; profile?: FskProfileName; detail?: Record<string, unknown> };
+  | {
+      /** A preamble chirp was detected. */
+      type: 'preamble';
+      /** The chirp family heard (audible or ultrasonic band). */
+      family: string;
+      /** Sample index of the chirp in the stream. */
+      position: number;
+      /** Normalised correlation, rho^2 in 0..1. */
+      score: number;
+      /** Estimated SNR of the chirp, dB. */
+      snrDb: number;
+    }
+  | {
+      /** A frame decoded. */
+      type: 'frame';
+      /** The frame and its diagnostics. */
+      frame: FskFrame;
+    }
+  | {
+      /** A whole message reassembled from its frames. */
+      type: 'message';
+      /** The message bytes. */
+      payload: Uint8Array;
+      /** The FSK profile it was sent with. */
+      profile: FskProfileName;
+      /** How many frames (segments) carried it. */
+      segments: number;
+    }
+  | {
+      /** A frame was heard but not decoded. */
+      type: 'failure';
+      /** The `fsk.*` error code (spec/fsk.md §11). */
+      code: string;
+      /** A sentence for people. */
+      reason: string;
+      /** Sample index where the frame started. */
+      position: number;
+      /** The FSK profile, when known. */
+      profile?: FskProfileName;
+      /** Structured details (offsets, counts). */
+      detail?: Record<string, unknown>;
+    };
 
 /**
  * The input level meter of an {@link FskReceiver}: RMS and peak in dBFS, and counts of samples, clipped
@@ -154,7 +192,7 @@ export const RECEIVER_OPTIONS_SCHEMA: OptionsSchema = {
   onEvent: { type: 'function' },
 };
 
-/** {@link RECEIVER_OPTIONS_SCHEMA} without sampleRate: the options of the deprecated `decode(samples, rate, options)`. */
+/** `RECEIVER_OPTIONS_SCHEMA` without sampleRate: the options of the deprecated `decode(samples, rate, options)`. */
 const RATE_LESS_SCHEMA: OptionsSchema = Object.fromEntries(Object.entries(RECEIVER_OPTIONS_SCHEMA).filter(([k]) => k !== 'sampleRate'));
 
 function resolveOptions(options: ReceiverOptions, name = 'receiver options'): ResolvedOptions {
@@ -380,7 +418,7 @@ export interface DecodeResult {
 
 /**
  * One-shot decode of a whole capture: `decode(samples, { sampleRate: 48000 })`. Never throws for bad audio;
- * throws OffpayError for bad options (see {@link RECEIVER_OPTIONS_SCHEMA}).
+ * throws OffpayError for bad options (see `RECEIVER_OPTIONS_SCHEMA`).
  */
 export function decode(samples: ArrayLike<number>, options: ReceiverOptions): DecodeResult;
 /** @deprecated Give the options as one object: `decode(samples, { sampleRate, ...options })`. This form goes in the next release. */
@@ -402,15 +440,23 @@ function decodeAll(samples: ArrayLike<number>, options: ReceiverOptions, name: s
   return { messages, frames, events, level: rx.level() };
 }
 
+/** The result of {@link decodeMessage}: the first message's bytes, and the whole decode. */
+export interface DecodedMessage {
+  /** The first reassembled message. */
+  payload: Uint8Array;
+  /** Everything the decode saw: every message, frame, event and the input level. */
+  result: DecodeResult;
+}
+
 /**
  * Decode exactly one message, `decodeMessage(samples, { sampleRate: 48000 })`, or throw an OffpayError saying
  * why not: fsk.no_signal (silence or empty), fsk.no_preamble, or the failure of the best frame candidate
- * (fsk.no_postamble, fsk.rs_failed, ...); bad options as {@link RECEIVER_OPTIONS_SCHEMA} says.
+ * (fsk.no_postamble, fsk.rs_failed, ...); bad options as `RECEIVER_OPTIONS_SCHEMA` says.
  */
-export function decodeMessage(samples: ArrayLike<number>, options: ReceiverOptions): { payload: Uint8Array; result: DecodeResult };
+export function decodeMessage(samples: ArrayLike<number>, options: ReceiverOptions): DecodedMessage;
 /** @deprecated Give the options as one object: `decodeMessage(samples, { sampleRate, ...options })`. This form goes in the next release. */
-export function decodeMessage(samples: ArrayLike<number>, sampleRate: number, options?: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult };
-export function decodeMessage(samples: ArrayLike<number>, rateOrOptions: ReceiverOptions | number, rest?: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult } {
+export function decodeMessage(samples: ArrayLike<number>, sampleRate: number, options?: Omit<ReceiverOptions, 'sampleRate'>): DecodedMessage;
+export function decodeMessage(samples: ArrayLike<number>, rateOrOptions: ReceiverOptions | number, rest?: Omit<ReceiverOptions, 'sampleRate'>): DecodedMessage {
   const result = decodeAll(samples, decodeOptions('decodeMessage options', rateOrOptions, rest), 'decodeMessage options');
   const first = result.messages[0];
   if (first) return { payload: first, result };

@@ -24,19 +24,38 @@ import { validateOptions, type OptionsSchema } from '../../src/options.js';
 
 /** Type name format values (3 bits of the record header). */
 export const TNF = {
+  /** 0: an empty record. */
   EMPTY: 0,
+  /** 1: an NFC Forum well-known type (RTD: text, URI, smart poster). */
   WELL_KNOWN: 1,
+  /** 2: a MIME media type (RFC 2046). */
   MEDIA: 2,
+  /** 3: an absolute URI (RFC 3986) as the type. */
   ABSOLUTE_URI: 3,
+  /** 4: an NFC Forum external type (offpay's `offpay.dev:token`). */
   EXTERNAL: 4,
+  /** 5: an unknown type. */
   UNKNOWN: 5,
+  /** 6: a middle or last chunk of a chunked record. */
   UNCHANGED: 6,
+  /** 7: reserved. */
   RESERVED: 7,
 } as const;
 export type Tnf = (typeof TNF)[keyof typeof TNF];
 
 /** Header flag bits. */
-export const NDEF_FLAG = { MB: 0x80, ME: 0x40, CF: 0x20, SR: 0x10, IL: 0x08 } as const;
+export const NDEF_FLAG = {
+  /** Message Begin: the first record of the message. */
+  MB: 0x80,
+  /** Message End: the last record of the message. */
+  ME: 0x40,
+  /** Chunk Flag: a chunk of a record, more to follow. */
+  CF: 0x20,
+  /** Short Record: a 1-byte payload length. */
+  SR: 0x10,
+  /** ID Length present: the record has an id. */
+  IL: 0x08,
+} as const;
 
 /** A logical NDEF record (chunks already reassembled). */
 export interface NdefRecord {

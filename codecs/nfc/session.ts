@@ -301,7 +301,7 @@ export const TRANSACT_OPTIONS_SCHEMA: OptionsSchema = {
 
 /**
  * SELECT, GET TOKEN, verify, PUT RECEIPT over one link. Throws `nfc.*` if no token was obtained, and
- * `nfc.bad_option` naming a bad option ({@link TRANSACT_OPTIONS_SCHEMA}).
+ * `nfc.bad_option` naming a bad option (`TRANSACT_OPTIONS_SCHEMA`).
  */
 export async function transact<T>(link: CardLink, options: TransactOptions<T>): Promise<TransactResult<T>> {
   validateOptions<TransactOptions<T>>('transact options', options, TRANSACT_OPTIONS_SCHEMA, 'nfc.bad_option');

@@ -44,13 +44,19 @@ export const NDEF_TAG_OPTIONS_SCHEMA: OptionsSchema = {
 
 /** Capability container fields (T4T mapping version 2.0). */
 export interface CapabilityContainer {
+  /** Mapping version byte (0x20 for T4T mapping 2.0). */
   version: number;
+  /** MLe: largest READ BINARY response data the tag sends, bytes. */
   mle: number;
+  /** MLc: largest UPDATE BINARY command data the tag accepts, bytes. */
   mlc: number;
+  /** File id of the NDEF file (E104 for offpay's tag). */
   ndefFileId: number;
   /** Largest NDEF file (NLEN + message). */
   maxNdefFile: number;
+  /** Read access byte (00: granted without security). */
   readAccess: number;
+  /** Write access byte (00: granted; FF: read-only). */
   writeAccess: number;
 }
 

@@ -329,7 +329,16 @@ export interface DecodedCode extends Envelope {
   /** Symbol version/size as zxing reports it ('10' for QR v10, '64x64' for DataMatrix). */
   symbolVersion: string;
   /** Corner points in image pixels. */
-  position: { topLeft: Point; topRight: Point; bottomRight: Point; bottomLeft: Point };
+  position: {
+    /** The symbol's top-left corner, image pixels. */
+    topLeft: Point;
+    /** The symbol's top-right corner, image pixels. */
+    topRight: Point;
+    /** The symbol's bottom-right corner, image pixels. */
+    bottomRight: Point;
+    /** The symbol's bottom-left corner, image pixels. */
+    bottomLeft: Point;
+  };
   /** How many symbols were seen in the image (valid or not). */
   symbolsInView: number;
 }

@@ -29,6 +29,7 @@
  */
 import { validateOptions, type OptionsSchema } from '../../src/options.js';
 
+/** Options of {@link FinderScanner} (the finder-pattern detector described above), validated by its constructor (`qr.bad_option`). */
 export interface FinderOptions {
   /** Rows scanned: every rowStep-th (default 2). */
   rowStep?: number;

@@ -14,14 +14,38 @@ import type { CurrencyLimits, ReaderProfileParams } from './profiles.js';
 
 /** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */
 export type FieldType =
-  | { kind: 'seconds'; min: number; max: number }
-  | { kind: 'milliseconds'; min: number; max: number }
-  | { kind: 'boolean' }
-  | { kind: 'enum'; values: readonly string[] };
+  | {
+      /** A whole number of seconds. */
+      kind: 'seconds';
+      /** Smallest value allowed, seconds. */
+      min: number;
+      /** Largest value allowed, seconds. */
+      max: number;
+    }
+  | {
+      /** A whole number of milliseconds. */
+      kind: 'milliseconds';
+      /** Smallest value allowed, milliseconds. */
+      min: number;
+      /** Largest value allowed, milliseconds. */
+      max: number;
+    }
+  | {
+      /** true or false. */
+      kind: 'boolean';
+    }
+  | {
+      /** One of `values`, spelled exactly. */
+      kind: 'enum';
+      /** The allowed values. */
+      values: readonly string[];
+    };
 
 /** One profile field: its type and unit, the range allowed, and what it means. */
 export interface FieldSpec {
+  /** The field's type, unit and range. */
   type: FieldType;
+  /** What the field means (spec/reader.md §14 shows it). */
   help: string;
 }
 
@@ -48,7 +72,14 @@ export const POLICY_KEYS = ['window', 'acceptUnlistedCurrencies', 'limits', 'pro
 /** The fields a per-currency entry of a reader policy may have (the keys of {@link CurrencyLimits}). */
 export const LIMIT_KEYS = ['minAmount', 'maxAmount', 'dailyTotal', 'staleMaxAmount'] as const;
 /** Anti-replay window W: a multiple of 8 in 8..4096 (spec/reader.md §3). */
-export const WINDOW_RANGE = { min: 8, max: 4096, multipleOf: 8 } as const;
+export const WINDOW_RANGE = {
+  /** Smallest window, counters. */
+  min: 8,
+  /** Largest window, counters. */
+  max: 4096,
+  /** The window is a multiple of this many counters (whole bytes of the bitmap). */
+  multipleOf: 8,
+} as const;
 
 function unknownKey(code: string, where: string, key: string, known: readonly string[]): OffpayError {
   const guess = nearestKey(key, known);

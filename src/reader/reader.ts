@@ -152,11 +152,30 @@ export interface AcceptContext {
    * The payment request the caller believes is open. The reader judges a request-answering token against its
    * OWN open request (openRequest); if this is given it must be that request, or the token is refused.
    */
-  request?: PaymentRequest | { amount: number; currency: number; challenge: Uint8Array; time: number };
+  request?: PaymentRequest | {
+    /** The price, minor units. */
+    amount: number;
+    /** ISO 4217 numeric currency code. */
+    currency: number;
+    /** The request's 8-byte challenge. */
+    challenge: Uint8Array;
+    /** The request's time, unix seconds. */
+    time: number;
+  };
   /** Transit: a fixed fare (one-way token, payee = reader or operator). */
-  fare?: { amount: number; currency: number };
+  fare?: {
+    /** The fare, minor units (0 only with the profile's allowZeroFare). */
+    amount: number;
+    /** ISO 4217 numeric currency code (1..999). */
+    currency: number;
+  };
   /** Transit: tap-in with a maximum-fare authorisation; settled at the tap-out fare, or this amount. */
-  tapIn?: { maxFare: number; currency: number };
+  tapIn?: {
+    /** The largest fare the trip may cost, minor units (charged if no tap-out arrives). */
+    maxFare: number;
+    /** ISO 4217 numeric currency code (1..999). */
+    currency: number;
+  };
   /** Mark the sale complete in the same transaction (nothing left to dispense). Default false. */
   complete?: boolean;
 }
@@ -231,8 +250,28 @@ export type ReaderVerdict = ReaderAccepted | ReaderRejected;
  * or a reader reason (`unknown_token`, `already_voided`, `already_completed`, `void_window_passed`; spec/reader.md §6).
  */
 export type VoidResult =
-  | { ok: true; tokenHash: Uint8Array; amount: number; currency: number; seq: number }
-  | { ok: false; reason: ReaderReason; code: number; message: string };
+  | {
+      /** The sale was voided. */
+      ok: true;
+      /** SHA-256 of the voided token's bytes. */
+      tokenHash: Uint8Array;
+      /** The amount refunded, minor units. */
+      amount: number;
+      /** ISO 4217 numeric currency code. */
+      currency: number;
+      /** Sequence number of the void's journal entry. */
+      seq: number;
+    }
+  | {
+      /** The sale was not voided. */
+      ok: false;
+      /** Why not (`unknown_token`, `void_window_passed`, `already_voided`, `already_completed`). */
+      reason: ReaderReason;
+      /** The reason's number (spec/reader.md §12). */
+      code: number;
+      /** A sentence for people. */
+      message: string;
+    };
 
 /**
  * The blocklist a {@link Reader} holds (spec/reader.md §5): its version, issue time (unix seconds), entry count,
@@ -268,7 +307,12 @@ export interface ExportResult {
    * Every batch this export made, in order (`export` cuts a long backlog into several, spec/reader.md §10); one
    * element for `exportBatch` and for a backlog within the limits.
    */
-  batches: { batch: SettlementBatch; bytes: Uint8Array }[];
+  batches: {
+    /** The batch. */
+    batch: SettlementBatch;
+    /** Its reader-signed bytes. */
+    bytes: Uint8Array;
+  }[];
 }
 
 /**
@@ -835,7 +879,12 @@ export class Reader {
   }
 
   /** The chain head: last sequence number and hash (the genesis hash for an empty journal). */
-  head(): { seq: number; hash: Uint8Array } {
+  head(): {
+    /** Sequence number of the last entry (0 for an empty journal). */
+    seq: number;
+    /** The chain hash after it, 32 bytes. */
+    hash: Uint8Array;
+  } {
     const h = this.store.transact((tx) => tx.head());
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: this.genesis };
   }
