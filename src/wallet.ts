@@ -8,6 +8,7 @@
  */
 import { publicKeyOf, sign, equalBytes, nobleEd25519, type SyncVerifier } from './crypto.js';
 import { OffpayError } from './errors.js';
+import { validateOptions, type OptionsSchema } from './options.js';
 import {
   CHALLENGE_BYTES,
   PAYMENT_CODE_SIGNED_TIME,
@@ -68,6 +69,24 @@ export class MemoryCounterStore implements CounterStore {
   }
 }
 
+/**
+ * The schema of the {@link Wallet} constructor's options (`wallet.bad_option` naming the option): the secret
+ * key (32 bytes), the certificate (with its 32-byte wallet public key), a counter store and an optional clock.
+ */
+export const WALLET_OPTIONS_SCHEMA: OptionsSchema = {
+  secretKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+  cert: { type: 'object', required: true, fields: { walletPublicKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true } } },
+  counter: { type: 'object', required: true, methods: ['load', 'reserve'] },
+  clock: { type: 'function' },
+};
+
+/** The schema of {@link Wallet.pay}'s options (`wallet.bad_option` naming the option). */
+export const PAY_OPTIONS_SCHEMA: OptionsSchema = {
+  time: { type: 'integer', min: 0, max: 2 ** 32 - 1, unit: 'unix seconds' },
+  issuerKeys: { type: 'object', fields: { keys: { type: 'array', required: true, maxLength: 256 } } },
+  verifier: { type: 'object', methods: ['verify'] },
+};
+
 /** Options of {@link Wallet.pay}. */
 export interface PayOptions {
   /** Unix seconds (default: the wallet clock). */
@@ -102,6 +121,7 @@ export class Wallet {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { secretKey: Uint8Array; cert: WalletCert; counter: CounterStore; clock?: () => number }) {
+    validateOptions('Wallet options', opts, WALLET_OPTIONS_SCHEMA, 'wallet.bad_option');
     if (!equalBytes(publicKeyOf(opts.secretKey), opts.cert.walletPublicKey)) {
       throw new OffpayError('wallet.key_mismatch', 'the wallet key does not match the certificate');
     }
@@ -121,6 +141,7 @@ export class Wallet {
    * checked first (recommended; a wallet without issuer keys cannot tell a real reader from a fake one).
    */
   async pay(request: PaymentRequest | Uint8Array, opts: PayOptions & { issuerKeys?: IssuerKeySet; verifier?: SyncVerifier } = {}): Promise<Uint8Array> {
+    validateOptions('pay options', opts, PAY_OPTIONS_SCHEMA, 'wallet.bad_option');
     const now = opts.time ?? this.clock();
     let req: PaymentRequest;
     if (request instanceof Uint8Array) {

@@ -26,7 +26,8 @@ import { NDEF_TAG_OPTIONS_SCHEMA, READ_NDEF_TAG_OPTIONS_SCHEMA } from '../../cod
 import { NDEF_DECODE_OPTIONS_SCHEMA, NDEF_ENCODE_OPTIONS_SCHEMA } from '../../codecs/nfc/ndef.js';
 import { MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { READER_OPTIONS_SCHEMA } from '../../src/reader/reader.js';
-import { makeIssuer, makeReader } from '../reader/helpers.js';
+import { makeIssuer, makeReader, makeWallet } from '../reader/helpers.js';
+import { MemoryCounterStore, PAY_OPTIONS_SCHEMA, WALLET_OPTIONS_SCHEMA, Wallet } from '../../src/wallet.js';
 
 type Opts = Record<string, unknown>;
 
@@ -43,6 +44,7 @@ interface Target {
 
 const issuer = makeIssuer('options');
 const vend = makeReader(issuer, 'options', 4201, 'vending');
+const payer = makeWallet(issuer, 'options', 'payer');
 const wallet = { getToken: async () => new Uint8Array(8) };
 const card = new CardApplication(wallet);
 
@@ -69,6 +71,11 @@ const targets: Target[] = [
   { name: 'readNdefTag options', schema: READ_NDEF_TAG_OPTIONS_SCHEMA, codes: ['nfc.bad_option'], base: {}, call: (o) => readNdefTag(memoryLink(card), o as never) },
   { name: 'encodeNdefMessage options', schema: NDEF_ENCODE_OPTIONS_SCHEMA, codes: ['ndef.bad_option'], base: {}, call: (o) => encodeNdefMessage([], o as never) },
   { name: 'NDEF decode options', schema: NDEF_DECODE_OPTIONS_SCHEMA, codes: ['ndef.bad_option'], base: {}, call: (o) => decodeNdefMessage(new Uint8Array(0), o as never) },
+  {
+    name: 'Wallet options', schema: WALLET_OPTIONS_SCHEMA, codes: ['wallet.bad_option'],
+    base: { secretKey: payer.secretKey, cert: payer.cert, counter: new MemoryCounterStore() }, call: (o) => new Wallet(o as never),
+  },
+  { name: 'pay options', schema: PAY_OPTIONS_SCHEMA, codes: ['wallet.bad_option'], base: {}, call: (o) => payer.wallet.pay(new Uint8Array([0x85]), o as never) },
   {
     name: 'ReaderOptions', schema: READER_OPTIONS_SCHEMA, codes: ['reader.bad_config'],
     base: { ...vend, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), clock: () => 1_795_000_000 },
