@@ -82,7 +82,7 @@ export const WALLET_OPTIONS_SCHEMA: OptionsSchema = {
 
 /** The schema of {@link Wallet.pay}'s options (`wallet.bad_option` naming the option). */
 export const PAY_OPTIONS_SCHEMA: OptionsSchema = {
-  time: { type: 'integer', min: 0, max: 2 ** 32 - 1, unit: 'unix seconds' },
+  time: { type: 'integer', min: 0, unit: 'unix seconds' },
   issuerKeys: { type: 'object', fields: { keys: { type: 'array', required: true, maxLength: 256 } } },
   verifier: { type: 'object', methods: ['verify'] },
 };
