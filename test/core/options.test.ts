@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OffpayError } from '../../src/errors.js';
-import { matchesOption, nearestKey, validateOptions, type OptionsSchema } from '../../src/options.js';
+import { describeValue, matchesOption, nearestKey, validateOptions, type OptionsSchema } from '../../src/options.js';
 import { decode, decodeMessage, encode, FskReceiver } from '../../codecs/fsk/index.js';
 import { FSK_ENCODE_OPTIONS_SCHEMA } from '../../codecs/fsk/modulate.js';
 import { RECEIVER_OPTIONS_SCHEMA } from '../../codecs/fsk/receive.js';
@@ -159,7 +159,7 @@ describe('every public options object: a bad option is a typed error naming it (
             // An unknown key is refused even when its value is undefined (it is a typo all the same).
             const bad = spec === undefined ? true : absent ? spec.required === true : !matchesOption(spec, value);
             if (bad) {
-              expect(e, `${t.name}.${field} = ${String(value)} was accepted`).toBeInstanceOf(OffpayError);
+              expect(e, `${t.name}.${field} = ${describeValue(value)} was accepted`).toBeInstanceOf(OffpayError);
               expect(t.codes).toContain(e!.code);
               expect(e!.detail?.option).toBe(`${t.name}.${field}`);
               expect(e!.message).toContain(field);
