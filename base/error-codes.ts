@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 242 codes in 29 areas.
+ * error-code tables of spec/*.md list. 243 codes in 29 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -234,6 +234,7 @@ export const ERROR_CODES = [
   'verify.bad_context',
   'wallet.amount_invalid',
   'wallet.bad_challenge',
+  'wallet.bad_option',
   'wallet.confirmation_required',
   'wallet.counter_corrupt',
   'wallet.counter_exhausted',
@@ -483,6 +484,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'verify.bad_context': 'spec/protocol.md §13',
   'wallet.amount_invalid': 'spec/protocol.md §13',
   'wallet.bad_challenge': 'spec/protocol.md §13',
+  'wallet.bad_option': 'spec/protocol.md §13',
   'wallet.confirmation_required': 'spec/nfc.md §7',
   'wallet.counter_corrupt': 'spec/protocol.md §13',
   'wallet.counter_exhausted': 'spec/protocol.md §13',

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import {
   activePower, airTime, encode, FskReceiver, getProfile, makeRng, musicLike, pinkNoise, simulate, speechLike, whiteNoise,
-  type ChannelOptions, type ProfileName,
+  type ChannelOptions, type FskProfileName,
 } from '../codecs/fsk/index.js';
 import { setFftArenaBackend } from '../codecs/fsk/fft.js';
 import { simdKernels } from '../codecs/fsk/wasm.js';
@@ -56,7 +56,7 @@ const TURBO_CONDITIONS: [string, Omit<ChannelOptions, 'seed'>][] = [
 
 interface Cell {
   id: string;
-  profile: ProfileName;
+  profile: FskProfileName;
   ggProtocol: 'AUDIBLE_FASTEST' | 'ULTRASOUND_FASTEST';
   goal: string;
   channel: Omit<ChannelOptions, 'seed'>;
@@ -90,7 +90,7 @@ function log(s: string) {
 
 /** Streaming decode (all profiles on) of a capture in `chunk`-sample pushes. */
 function offpayDecode(
-  samples: Float32Array, rate: number, chunk: number, profiles?: ProfileName[],
+  samples: Float32Array, rate: number, chunk: number, profiles?: FskProfileName[],
 ): { messages: Uint8Array[]; byteErrors: number[]; ms: number; preambles: number; failures: string[] } {
   const t0 = performance.now();
   const rx = new FskReceiver({ sampleRate: rate, ...(profiles ? { profiles } : {}) });
@@ -230,7 +230,7 @@ function runOffpay(cell: Cell): CellResult {
  */
 interface SweepRow {
   sweep: string;
-  profile: ProfileName;
+  profile: FskProfileName;
   steps: { value: number; success: number; trials: number; meanByteErrors: number | null }[];
   /** Hardest value still >= 95 % (null: none). */
   lastPass: number | null;

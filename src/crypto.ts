@@ -35,6 +35,7 @@ export const SIGNATURE_BYTES = 64;
 
 /** A synchronous Ed25519 verifier. */
 export interface SyncVerifier {
+  /** The backend's name, for logs and benchmarks (`noble`, `webcrypto`, `node`). */
   readonly name: string;
   /**
    * True when `signature` (64 bytes) is valid for `message` under `publicKey` (32 bytes) by the one rule of
@@ -45,6 +46,7 @@ export interface SyncVerifier {
 
 /** An asynchronous Ed25519 verifier (WebCrypto). */
 export interface AsyncVerifier {
+  /** The backend's name, for logs and benchmarks (`noble`, `webcrypto`, `node`). */
   readonly name: string;
   /** Resolves true when `signature` is valid for `message` under `publicKey` by spec/protocol.md §8.1, else false. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;

@@ -30,7 +30,7 @@ export {
   formatMoney,
 } from './currency.js';
 export {
-  PROTOCOL_VERSION, MessageType, type MessageTypeName, SigningTag, CHALLENGE_BYTES, PAYCODE_SIGNED_TIME, WALLET_ID_BYTES, MAX_UINT,
+  PROTOCOL_VERSION, MessageType, type MessageTypeName, SigningTag, CHALLENGE_BYTES, PAYMENT_CODE_SIGNED_TIME, PAYCODE_SIGNED_TIME, WALLET_ID_BYTES, MAX_UINT,
   MAX_COUNTER, ReaderProfile, type ReaderProfileName, type IssuerKey, type IssuerKeySet, type WalletCertBody,
   type WalletCert, type ReaderCertBody, type ReaderCert, type PaymentRequestBody, type PaymentRequest,
   type PaymentTokenBody, type PaymentToken, ReceiptOutcome, type ReceiptOutcomeName, type ReceiptBody, type Receipt,
@@ -52,6 +52,10 @@ export {
 export {
   randomChallenge, createRequest, createReceipt,
 } from './request.js';
+export {
+  type PaymentCode, PAYMENT_CODE_DIGITS, PAYMENT_CODE_MAX_PAYEE, PAYMENT_CODE_MAX_AMOUNT, paymentCodeChallenge,
+  encodePaymentCode, decodePaymentCode, formatPaymentCode,
+} from './paycode.js';
 export {
   DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_FUTURE_SECONDS, type VerifyContext, type Accepted, type Rejected,
   type Verdict, type SigCheck, verifyToken, verifyTokenAsync, type RequestVerdictOk, type RequestVerdict,

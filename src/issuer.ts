@@ -47,6 +47,7 @@ export function checkWalletLimits(maxPerPayment: number, offlineAllowance: numbe
 
 /** An issuer key with its Ed25519 secret key (32 bytes): what an {@link Issuer} signs with. */
 export interface IssuerSigningKey extends IssuerKey {
+  /** The Ed25519 secret key (32-byte seed) of this issuer key. */
   secretKey: Uint8Array;
 }
 

@@ -15,13 +15,21 @@ export const PROTOCOL_VERSION = 2;
 
 /** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch; 9 the signed key set (src/keyset.ts). */
 export const MessageType = {
+  /** 1: the issuer's public keys (spec/protocol.md §4.1). */
   IssuerKeySet: 1,
+  /** 2: a wallet certificate, signed by the issuer (§4.2). */
   WalletCert: 2,
+  /** 3: a reader certificate, signed by the issuer. */
   ReaderCert: 3,
+  /** 4: a payment request, signed by a reader (§4.4). */
   PaymentRequest: 4,
+  /** 5: a payment token, signed by a wallet (§4.3). */
   PaymentToken: 5,
+  /** 6: a receipt, signed by a reader (§10). */
   Receipt: 6,
+  /** 7: a blocklist, signed by the issuer (spec/reader.md §5). */
   Blocklist: 7,
+  /** 8: a settlement batch, signed by a reader (spec/reader.md §10). */
   SettlementBatch: 8,
   /** The signed issuer key set (spec/protocol.md §4.4, src/keyset.ts). */
   SignedKeySet: 9,
@@ -31,12 +39,19 @@ export type MessageTypeName = keyof typeof MessageType;
 
 /** Domain-separation tags, one per signed structure. */
 export const SigningTag = {
+  /** Tag of the issuer's signature on a wallet certificate. */
   WalletCert: 'OFFPAY-V2-WALLET-CERT',
+  /** Tag of the issuer's signature on a reader certificate. */
   ReaderCert: 'OFFPAY-V2-READER-CERT',
+  /** Tag of a reader's signature on a payment request. */
   PaymentRequest: 'OFFPAY-V2-REQUEST',
+  /** Tag of a wallet's signature on a payment token. */
   PaymentToken: 'OFFPAY-V2-TOKEN',
+  /** Tag of a reader's signature on a receipt. */
   Receipt: 'OFFPAY-V2-RECEIPT',
+  /** Tag of the issuer's signature on a blocklist. */
   Blocklist: 'OFFPAY-V2-BLOCKLIST',
+  /** Tag of a reader's signature on a settlement batch. */
   SettlementBatch: 'OFFPAY-V2-BATCH',
   /** The signed issuer key set (spec/protocol.md §4.4). */
   SignedKeySet: 'OFFPAY-V2-KEYSET',
@@ -49,7 +64,9 @@ export const CHALLENGE_BYTES = 8;
  * carries no request time, so the wallet signs this fixed value and the reader rebuilds the body with it for a
  * request it opened as a code. It is not a clock reading: such a token's freshness is the reader's open request.
  */
-export const PAYCODE_SIGNED_TIME = 0;
+export const PAYMENT_CODE_SIGNED_TIME = 0;
+/** @deprecated Renamed {@link PAYMENT_CODE_SIGNED_TIME} in 0.2.0 (the spec's term is "payment code"); this alias goes in the next release. */
+export const PAYCODE_SIGNED_TIME = PAYMENT_CODE_SIGNED_TIME;
 /** Length of a wallet id, bytes (see {@link walletIdOf}). */
 export const WALLET_ID_BYTES = 16;
 /** Largest unsigned integer a field may hold: 2^53 - 1 (exact in a JavaScript number; spec/protocol.md §3.3). */
@@ -64,8 +81,13 @@ export const MAX_COUNTER = 0xffffffff;
 export const MAX_TOKEN_AMOUNT = 0xffffffff;
 
 /** Reader profile names and their numbers in a reader certificate (spec/protocol.md §4). */
-export const ReaderProfile = { vending: 0, transit: 1 } as const;
-/** The name of a reader profile: `vending` or `transit` (its parameters: `PROFILES` of `offpay/reader`). */
+export const ReaderProfile = {
+  /** 0: a vending machine (every token answers the reader's open request). */
+  vending: 0,
+  /** 1: a transit gate (one-way tokens at a fixed fare, tap-in / tap-out). */
+  transit: 1,
+} as const;
+/** The name of a reader profile: `vending` or `transit` (its parameters: `READER_PROFILES` of `offpay/reader`). */
 export type ReaderProfileName = keyof typeof ReaderProfile;
 
 /**
@@ -73,6 +95,7 @@ export type ReaderProfileName = keyof typeof ReaderProfile;
  * and its validity in unix seconds, inclusive at both ends.
  */
 export interface IssuerKey {
+  /** The key's index, 0..2^32-1, as certificates and blocklists name it. */
   keyIndex: number;
   /** Ed25519 public key, 32 bytes. */
   publicKey: Uint8Array;
@@ -125,7 +148,7 @@ export interface ReaderCertBody {
   readerPublicKey: Uint8Array;
   /** Merchant (vending) or operator (transit) id; a payee id in the same namespace as reader ids. */
   operatorId: number;
-  /** The reader profile (`vending` or `transit`), which selects its row of `PROFILES`. */
+  /** The reader profile (`vending` or `transit`), which selects its row of `READER_PROFILES`. */
   profile: ReaderProfileName;
   /** Start of validity, unix seconds, inclusive. */
   notBefore: number;
@@ -193,9 +216,13 @@ export interface PaymentToken extends PaymentTokenBody {
  * the verifier supplies them from the request it judges the token against (`bindToken`).
  */
 export interface WireToken {
+  /** The paying wallet's certificate, carried in every token. */
   walletCert: WalletCert;
+  /** Amount in minor units of the certificate's currency, 1..MAX_TOKEN_AMOUNT. */
   amount: number;
+  /** Wallet counter, 1..2^32-1 (spec/protocol.md §9.2). */
   counter: number;
+  /** The wallet's Ed25519 signature over the full body, 64 bytes. */
   walletSignature: Uint8Array;
   /** True for the 6-element request-bound form, false for the 8-element one-way form. */
   requestBound: boolean;
@@ -209,12 +236,20 @@ export interface WireToken {
 export interface TokenBinding {
   /** The request's reader id (the payee the wallet signed). */
   payee: number;
-  /** The request's time. */
+  /** The request's time, unix seconds (PAYMENT_CODE_SIGNED_TIME for a payment-code request). */
   time: number;
+  /** The request's challenge, 8 bytes. */
   challenge: Uint8Array;
 }
 /** A receipt's outcome and its CBOR number (spec/messages.cddl, receipt): accepted 0, rejected 1, voided 2. */
-export const ReceiptOutcome = { accepted: 0, rejected: 1, voided: 2 } as const;
+export const ReceiptOutcome = {
+  /** 0: the reader accepted the token. */
+  accepted: 0,
+  /** 1: the reader refused the token (the receipt carries the reason). */
+  rejected: 1,
+  /** 2: the reader accepted, then voided the sale. */
+  voided: 2,
+} as const;
 /** The name of a receipt outcome: `accepted`, `rejected` or `voided`. */
 export type ReceiptOutcomeName = keyof typeof ReceiptOutcome;
 
@@ -502,6 +537,7 @@ export function bindToken(w: WireToken, binding?: TokenBinding): PaymentToken | 
 
 /** A decoded token with its signing inputs, taken from its bytes. */
 export interface DecodedToken {
+  /** The token as its bytes carry it (before any request binds it). */
   wire: WireToken;
   /** The whole token (undefined for a request-bound token decoded without a binding). */
   token: PaymentToken | undefined;
@@ -597,8 +633,18 @@ export const decodeReceipt = (b: Uint8Array): Receipt => receiptFromCbor(decodeC
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** Identify any offpay message by its first two elements (for `offpay inspect`). */
-export function peekType(bytes: Uint8Array): { type: number; name: MessageTypeName | undefined; version: number } {
+/**
+ * Identify any offpay message by its first two elements (for `offpay inspect`): its `type` number, the
+ * type's `name` (undefined for an unknown number) and its protocol `version`.
+ */
+export function peekType(bytes: Uint8Array): {
+  /** The message type number (see {@link MessageType}). */
+  type: number;
+  /** The name of that type, or undefined if the number is unknown. */
+  name: MessageTypeName | undefined;
+  /** The message's protocol version. */
+  version: number;
+} {
   const v = decodeCbor(bytes);
   if (!Array.isArray(v) || typeof v[0] !== 'number' || typeof v[1] !== 'number') {
     throw new OffpayError('message.bad_structure', 'not an offpay message (expected [type, version, ...])');

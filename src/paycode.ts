@@ -9,22 +9,32 @@
  * left to 8 bytes; a reader that shows a payment code issues its request with exactly that challenge
  * (`paymentCodeChallenge()` makes one). A code carries no currency, time or signature: it is not a signed
  * request, and the wallet must learn the reader's certificate and currency some other way. A token paying a
- * code signs the fixed time PAYCODE_SIGNED_TIME, and the reader, which opened the request as a code, rebuilds
+ * code signs the fixed time PAYMENT_CODE_SIGNED_TIME, and the reader, which opened the request as a code, rebuilds
  * the body with it (spec/protocol.md §4.3, rule P; `Wallet.payCode`, `Reader.openRequest({ code: true })`).
  */
 import { OffpayError } from '../base/errors.js';
-export { PAYCODE_SIGNED_TIME } from './messages.js';
+export { PAYMENT_CODE_SIGNED_TIME } from './messages.js';
 import { packDigits, unpackDigits, groupDigits } from '../base/digits.js';
 
-export const PAYCODE_VERSION = 1;
-export const PAYCODE_BITS = { version: 2, payee: 20, amount: 20, challenge: 21 } as const;
-export const PAYCODE_TOTAL_BITS = 63;
+/** The version a payment code carries in its top 2 bits (spec/qr.md §6.1). */
+export const PAYMENT_CODE_VERSION = 1;
+/** Width of each field of a payment code, bits, most significant first (spec/qr.md §6.1). */
+export const PAYMENT_CODE_BITS = { version: 2, payee: 20, amount: 20, challenge: 21 } as const;
+/** Bits a payment code carries: 2 + 20 + 20 + 21. */
+export const PAYMENT_CODE_TOTAL_BITS = 63;
 /** 19 data digits + 1 check digit. */
-export const PAYCODE_DIGITS = 20;
-export const PAYCODE_MAX_PAYEE = 2 ** PAYCODE_BITS.payee - 1;
-export const PAYCODE_MAX_AMOUNT = 2 ** PAYCODE_BITS.amount - 1;
-export const PAYCODE_MAX_CHALLENGE = 2 ** PAYCODE_BITS.challenge - 1;
+export const PAYMENT_CODE_DIGITS = 20;
+/** Largest payee id (reader id) a payment code can carry: 2^20 - 1. */
+export const PAYMENT_CODE_MAX_PAYEE = 2 ** PAYMENT_CODE_BITS.payee - 1;
+/** Largest amount a payment code can carry, minor units: 2^20 - 1. */
+export const PAYMENT_CODE_MAX_AMOUNT = 2 ** PAYMENT_CODE_BITS.amount - 1;
+/** Largest challenge value a payment code can carry: 2^21 - 1. */
+export const PAYMENT_CODE_MAX_CHALLENGE = 2 ** PAYMENT_CODE_BITS.challenge - 1;
 
+/**
+ * What a payment code carries (spec/qr.md §6): payee, amount and challenge; no currency, time or signature.
+ * {@link decodePaymentCode} returns one and `Wallet.payCode` pays one.
+ */
 export interface PaymentCode {
   /** Payee id (a reader id), 0..2^20-1. */
   payee: number;
@@ -48,15 +58,15 @@ export function challengeValue(challenge: Uint8Array): number {
   }
   let v = 0n;
   for (const b of challenge) v = (v << 8n) | BigInt(b);
-  if (v > BigInt(PAYCODE_MAX_CHALLENGE)) {
-    throw new OffpayError('paycode.range', `challenge has more than ${PAYCODE_BITS.challenge} significant bits; make it with paymentCodeChallenge()`);
+  if (v > BigInt(PAYMENT_CODE_MAX_CHALLENGE)) {
+    throw new OffpayError('paycode.range', `challenge has more than ${PAYMENT_CODE_BITS.challenge} significant bits; make it with paymentCodeChallenge()`);
   }
   return Number(v);
 }
 
 /** The 8-byte challenge for a 21-bit value (big-endian, zero-padded). */
 export function challengeBytes(value: number): Uint8Array {
-  checkField('challenge', value, PAYCODE_MAX_CHALLENGE);
+  checkField('challenge', value, PAYMENT_CODE_MAX_CHALLENGE);
   const c = new Uint8Array(8);
   c[5] = (value >>> 16) & 0xff;
   c[6] = (value >>> 8) & 0xff;
@@ -67,16 +77,20 @@ export function challengeBytes(value: number): Uint8Array {
 /** A fresh payment-code challenge from the platform CSPRNG (or `random`), as 8 bytes. */
 export function paymentCodeChallenge(random: (n: number) => Uint8Array = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n))): Uint8Array {
   const r = random(3);
-  return challengeBytes((((r[0]! << 16) | (r[1]! << 8) | r[2]!) >>> 0) & PAYCODE_MAX_CHALLENGE);
+  return challengeBytes((((r[0]! << 16) | (r[1]! << 8) | r[2]!) >>> 0) & PAYMENT_CODE_MAX_CHALLENGE);
 }
 
+/**
+ * The 20 digits of a payment code (no spaces; {@link formatPaymentCode} groups them for display). Errors:
+ * `paycode.range` when payee or amount is outside 0..2^20-1 or the challenge has more than 21 significant bits.
+ */
 export function encodePaymentCode(p: PaymentCode): string {
-  const payee = checkField('payee', p.payee, PAYCODE_MAX_PAYEE);
-  const amount = checkField('amount', p.amount, PAYCODE_MAX_AMOUNT);
+  const payee = checkField('payee', p.payee, PAYMENT_CODE_MAX_PAYEE);
+  const amount = checkField('amount', p.amount, PAYMENT_CODE_MAX_AMOUNT);
   const challenge = challengeValue(p.challenge);
   const value =
-    (BigInt(PAYCODE_VERSION) << 61n) | (BigInt(payee) << 41n) | (BigInt(amount) << 21n) | BigInt(challenge);
-  return packDigits(value, PAYCODE_TOTAL_BITS);
+    (BigInt(PAYMENT_CODE_VERSION) << 61n) | (BigInt(payee) << 41n) | (BigInt(amount) << 21n) | BigInt(challenge);
+  return packDigits(value, PAYMENT_CODE_TOTAL_BITS);
 }
 
 /**
@@ -84,9 +98,9 @@ export function encodePaymentCode(p: PaymentCode): string {
  * `paycode.length`, `paycode.check_digit`, `paycode.range`, `paycode.version`.
  */
 export function decodePaymentCode(code: string): PaymentCode {
-  const v = unpackDigits(code, PAYCODE_TOTAL_BITS);
+  const v = unpackDigits(code, PAYMENT_CODE_TOTAL_BITS);
   const version = Number(v >> 61n);
-  if (version !== PAYCODE_VERSION) {
+  if (version !== PAYMENT_CODE_VERSION) {
     throw new OffpayError('paycode.version', `payment code version ${version} is not supported`, { version });
   }
   return {

@@ -38,14 +38,24 @@ export function randomChallenge(): Uint8Array {
 export function createRequest(
   reader: { secretKey: Uint8Array; cert: ReaderCert },
   p: { amount: number; currency: number; time: number; challenge?: Uint8Array },
-): { request: PaymentRequest; bytes: Uint8Array } {
+): {
+  /** The signed request. */
+  request: PaymentRequest;
+  /** Its CBOR bytes (what the reader shows or sends). */
+  bytes: Uint8Array;
+} {
   const body: PaymentRequestBody = { readerCert: reader.cert, amount: p.amount, currency: p.currency, challenge: p.challenge ?? randomChallenge(), time: p.time };
   const request: PaymentRequest = { ...body, readerSignature: sign(requestSigningInput(body), reader.secretKey) };
   return { request, bytes: encodeRequest(request) };
 }
 
 /** Sign a receipt for a token with the reader key (spec/protocol.md §10): the receipt and its CBOR bytes. */
-export function createReceipt(reader: { secretKey: Uint8Array }, body: ReceiptBody): { receipt: Receipt; bytes: Uint8Array } {
+export function createReceipt(reader: { secretKey: Uint8Array }, body: ReceiptBody): {
+  /** The signed receipt. */
+  receipt: Receipt;
+  /** Its CBOR bytes (what the reader hands back). */
+  bytes: Uint8Array;
+} {
   const receipt: Receipt = { ...body, readerSignature: sign(receiptSigningInput(body), reader.secretKey) };
   return { receipt, bytes: encodeReceipt(receipt) };
 }

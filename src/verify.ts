@@ -31,7 +31,7 @@ import {
   type PaymentToken,
   type Receipt,
   type WireToken,
-  PAYCODE_SIGNED_TIME,
+  PAYMENT_CODE_SIGNED_TIME,
 } from './messages.js';
 import { REASONS, type StatelessReason } from './reasons.js';
 import { isWeakPublicKey } from './weakkeys.js';
@@ -48,16 +48,20 @@ export const DEFAULT_MAX_FUTURE_SECONDS = 60;
  * the batch) but not the request's amount or currency: it leaves those out (spec/clearing.md).
  */
 export interface VerifyRequestContext {
+  /** The reader id of the request's certificate: the payee a request-bound token signs. */
   readerId: number;
+  /** The request's challenge, 8 bytes. */
   challenge: Uint8Array;
   /** The request's time (its age is checked against it). */
   time: number;
   /**
    * The reader opened this request as a payment code (spec/protocol.md §4.3, rule P): the token signs
-   * `PAYCODE_SIGNED_TIME` instead of `time`, and its freshness is judged by `time` alone.
+   * `PAYMENT_CODE_SIGNED_TIME` instead of `time`, and its freshness is judged by `time` alone.
    */
   code?: boolean | undefined;
+  /** The request's price, minor units (compared with the token's amount, step 12); absent in clearing. */
   amount?: number | undefined;
+  /** The request's ISO 4217 numeric currency (compared with the certificate's); absent in clearing. */
   currency?: number | undefined;
 }
 
@@ -85,7 +89,14 @@ export interface VerifyContext {
    * amount must not exceed it (both `amount_mismatch`). Giving both `request` and `expected` is an error
    * (`verify.bad_context`): a request already fixes the amount and currency.
    */
-  expected?: { amount?: number; maxAmount?: number; currency?: number } | undefined;
+  expected?: {
+    /** The exact amount the token must carry, minor units. */
+    amount?: number;
+    /** The largest amount the token may carry, minor units. */
+    maxAmount?: number;
+    /** The ISO 4217 numeric currency the token's certificate must have. */
+    currency?: number;
+  } | undefined;
   /** Oldest acceptable token time relative to `now`, seconds (default 300). */
   maxAgeSeconds?: number | undefined;
   /** How far in the future a token time may be (clock skew), seconds (default 60). */
@@ -181,9 +192,9 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   checkVerifyContext(ctx);
   let d: DecodedToken;
   // The signed time of a request-bound token: the request's time, or for a payment-code request the fixed
-  // PAYCODE_SIGNED_TIME (spec/protocol.md §4.3, rule P).
+  // PAYMENT_CODE_SIGNED_TIME (spec/protocol.md §4.3, rule P).
   const binding = ctx.request
-    ? { payee: ctx.request.readerId, time: ctx.request.code === true ? PAYCODE_SIGNED_TIME : ctx.request.time, challenge: ctx.request.challenge }
+    ? { payee: ctx.request.readerId, time: ctx.request.code === true ? PAYMENT_CODE_SIGNED_TIME : ctx.request.time, challenge: ctx.request.challenge }
     : undefined;
   try {
     d = decodeTokenWithInputs(bytes, binding);
@@ -319,7 +330,18 @@ export type RequestRefusalReason =
   | 'time_too_old' | 'time_in_future' | 'bad_request_signature';
 
 /** The result of {@link verifyRequest}: the request, or a stateless reason (spec/protocol.md §6, §7). */
-export type RequestVerdict = RequestVerdictOk | { accepted: false; reason: RequestRefusalReason; code: number; message: string };
+export type RequestVerdict =
+  | RequestVerdictOk
+  | {
+      /** Always false. */
+      accepted: false;
+      /** Why the request was refused (spec/protocol.md §7). */
+      reason: RequestRefusalReason;
+      /** The reason's number, 1-31. */
+      code: number;
+      /** A sentence for people. */
+      message: string;
+    };
 
 export function* requestVerification(
   bytes: Uint8Array,

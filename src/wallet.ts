@@ -9,9 +9,10 @@
 import { publicKeyOf, sign, nobleEd25519, type SyncVerifier } from './crypto.js';
 import { equalBytes } from '../base/bytes.js';
 import { OffpayError } from '../base/errors.js';
+import { validateOptions, type OptionsSchema } from '../base/options.js';
 import {
   CHALLENGE_BYTES,
-  PAYCODE_SIGNED_TIME,
+  PAYMENT_CODE_SIGNED_TIME,
   MAX_COUNTER,
   MAX_TOKEN_AMOUNT,
   decodeRequest,
@@ -69,6 +70,24 @@ export class MemoryCounterStore implements CounterStore {
   }
 }
 
+/**
+ * The schema of the {@link Wallet} constructor's options (`wallet.bad_option` naming the option): the secret
+ * key (32 bytes), the certificate (with its 32-byte wallet public key), a counter store and an optional clock.
+ */
+export const WALLET_OPTIONS_SCHEMA: OptionsSchema = {
+  secretKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+  cert: { type: 'object', required: true, fields: { walletPublicKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true } } },
+  counter: { type: 'object', required: true, methods: ['load', 'reserve'] },
+  clock: { type: 'function' },
+};
+
+/** The schema of {@link Wallet.pay}'s options (`wallet.bad_option` naming the option). */
+export const PAY_OPTIONS_SCHEMA: OptionsSchema = {
+  time: { type: 'integer', min: 0, unit: 'unix seconds' },
+  issuerKeys: { type: 'object', fields: { keys: { type: 'array', required: true, maxLength: 256 } } },
+  verifier: { type: 'object', methods: ['verify'] },
+};
+
 /** Options of {@link Wallet.pay}. */
 export interface PayOptions {
   /** Unix seconds (default: the wallet clock). */
@@ -103,6 +122,7 @@ export class Wallet {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: { secretKey: Uint8Array; cert: WalletCert; counter: CounterStore; clock?: () => number }) {
+    validateOptions('Wallet options', opts, WALLET_OPTIONS_SCHEMA, 'wallet.bad_option');
     if (!equalBytes(publicKeyOf(opts.secretKey), opts.cert.walletPublicKey)) {
       throw new OffpayError('wallet.key_mismatch', 'the wallet key does not match the certificate');
     }
@@ -122,6 +142,7 @@ export class Wallet {
    * checked first (recommended; a wallet without issuer keys cannot tell a real reader from a fake one).
    */
   async pay(request: PaymentRequest | Uint8Array, opts: PayOptions & { issuerKeys?: IssuerKeySet; verifier?: SyncVerifier } = {}): Promise<Uint8Array> {
+    validateOptions('pay options', opts, PAY_OPTIONS_SCHEMA, 'wallet.bad_option');
     const now = opts.time ?? this.clock();
     let req: PaymentRequest;
     if (request instanceof Uint8Array) {
@@ -144,12 +165,12 @@ export class Wallet {
   }
 
   /**
-   * Pay a typed payment code (spec/qr.md §6): a request-bound token for the code's payee, amount and challenge
-   * that signs the fixed time PAYCODE_SIGNED_TIME, because a code carries no request time (spec/protocol.md §4.3,
+   * Pay a typed payment code (spec/qr.md §6; `decodePaymentCode(digits)` gives `code`): a request-bound token for the code's payee, amount and challenge
+   * that signs the fixed time PAYMENT_CODE_SIGNED_TIME, because a code carries no request time (spec/protocol.md §4.3,
    * rule P). A code carries no currency either: the caller must know the reader takes this wallet's currency.
    */
   async payCode(code: { payee: number; amount: number; challenge: Uint8Array }): Promise<Uint8Array> {
-    return this.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: PAYCODE_SIGNED_TIME });
+    return this.payTo({ payee: code.payee, amount: code.amount, challenge: code.challenge, time: PAYMENT_CODE_SIGNED_TIME });
   }
 
   /**

@@ -170,7 +170,7 @@ async function main(): Promise<void> {
         if (!keep) reader.openRequest({ amount: mode.amount, currency: mode.currency.numeric, challenge, code: true });
         await store.flush();
         document.getElementById('requestQr')?.remove();
-        $('paycode').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
+        $('payment-code').textContent = formatPaymentCode(encodePaymentCode({ payee: info.readerId, amount: mode.amount, challenge }));
       } else {
         // A signed request (64-bit challenge, the reader's certificate and signature): the wallet scans it, checks
         // it against the issuer's keys and signs the request's own time (spec/protocol.md §4.3, invariant T1).
@@ -182,8 +182,8 @@ async function main(): Promise<void> {
         img.src = URL.createObjectURL(new Blob([qr.png.slice()], { type: 'image/png' }));
         if (old.startsWith('blob:')) URL.revokeObjectURL(old);
         img.alt = `payment request QR code: ${formatMoney(mode.amount, mode.currency.numeric)} to reader ${info.readerId}`;
-        $('paycode').className = 'mono small';
-        $('paycode').textContent = `scan with the wallet: QR version ${qr.qrVersion}, request of ${open.bytes.length} bytes`;
+        $('payment-code').className = 'mono small';
+        $('payment-code').textContent = `scan with the wallet: QR version ${qr.qrVersion}, request of ${open.bytes.length} bytes`;
       }
       $('requestBox').hidden = false;
     };

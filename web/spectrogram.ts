@@ -4,7 +4,7 @@
  * Vertical axis: 0 Hz (bottom) to min(20 kHz, Nyquist) (top), linear. Colour: -110 dBFS (dark) to -30 dBFS
  * (bright). Each profile's tone band (baseHz .. last tone) is a coloured bar on the right edge, labelled.
  */
-import { PROFILES, toneHz } from '../codecs/fsk/profiles.js';
+import { FSK_PROFILES, toneHz } from '../codecs/fsk/profiles.js';
 
 const COLORS: Record<string, string> = { fast: '#42a5f5', robust: '#66bb6a', ultrasonic: '#ab47bc', turbo: '#ffa726' };
 const LEGEND = 70;
@@ -25,7 +25,7 @@ export function startSpectrogram(ctx: BaseAudioContext, source: AudioNode, canva
   g.fillRect(0, 0, w, h);
   // Legend: the tone band of each profile the rate can carry.
   g.font = '11px sans-serif';
-  PROFILES.forEach((p, i) => {
+  FSK_PROFILES.forEach((p, i) => {
     const lo = p.baseHz;
     const hi = toneHz(p, p.groups * p.tonesPerGroup - 1);
     if (hi > maxHz) return;

@@ -16,7 +16,7 @@ import { verifyRequest } from '../src/verify.js';
 import { decodePaymentCode } from '../src/paycode.js';
 import { fromHex, toHex as hex } from '../base/hex.js';
 import { Wallet, type CounterState, type CounterStore } from '../src/wallet.js';
-import { PROFILE_NAMES, type ProfileName } from '../codecs/fsk/profiles.js';
+import { FSK_PROFILE_NAMES, type FskProfileName } from '../codecs/fsk/profiles.js';
 import { playPayload } from '../codecs/fsk/webaudio.js';
 import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
 import { startCamera, type Camera } from './camera.js';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   };
   await showIdentity();
   const select = $('profile') as HTMLSelectElement;
-  for (const p of PROFILE_NAMES) select.append(new Option(p, p, p === 'fast', p === 'fast'));
+  for (const p of FSK_PROFILE_NAMES) select.append(new Option(p, p, p === 'fast', p === 'fast'));
   await loadQrEngine({ url: new URL('/web/zxing_full.wasm', location.href) });
 
   const status = (s: string) => ($('status').textContent = s);
@@ -181,11 +181,11 @@ async function main(): Promise<void> {
         throw e;
       }
     }
-    const code = ($('paycode') as HTMLInputElement).value.replace(/\s+/g, '');
+    const code = ($('payment-code') as HTMLInputElement).value.replace(/\s+/g, '');
     const fare = ($('fare') as HTMLInputElement).value.trim();
     if (code) {
       const p = decodePaymentCode(code);
-      return wallet.payCode(p); // rule P: a code carries no time, the token signs PAYCODE_SIGNED_TIME (spec/protocol.md §4.3)
+      return wallet.payCode(p); // rule P: a code carries no time, the token signs PAYMENT_CODE_SIGNED_TIME (spec/protocol.md §4.3)
     }
     if (fare && !gate) throw new Error('this playground serves no gate to pay a fare to');
     if (fare) return wallet.payTo({ payee: gate!.readerId, amount: parseAmount(fare, currency) });
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   $('paySound').onclick = () =>
     void makeTokenShown().then(async (token) => {
       const ctx = new AudioContext();
-      const src = playPayload(ctx, token, { profile: select.value as ProfileName });
+      const src = playPayload(ctx, token, { profile: select.value as FskProfileName });
       status(`playing ${token.length} bytes over sound (${select.value}, ${src.buffer!.duration.toFixed(2)} s)…`);
       src.onended = () => {
         status(`played ${token.length}-byte token; the reader shows its verdict`);

@@ -14,7 +14,7 @@
  */
 import { bitReversal, fft, nextPow2 } from './fft.js';
 import { chirpEnvelope } from './modulate.js';
-import type { Profile } from './profiles.js';
+import type { FskProfile } from './profiles.js';
 
 /** A band-limited chirp template for one (rate, N_fft, chirp, direction). Read-only once computed. */
 export interface ChirpTemplate {
@@ -42,7 +42,7 @@ export interface ChirpTemplate {
 const cache = new Map<string, ChirpTemplate>();
 
 /** The analytic chirp (real, imaginary) of profile p at time tau (seconds) from its start. */
-export function chirpAt(p: Profile, up: boolean, tau: number): [number, number] {
+export function chirpAt(p: FskProfile, up: boolean, tau: number): [number, number] {
   const T = p.chirpDuration;
   const f0 = up ? p.chirpLowHz : p.chirpHighHz;
   const f1 = up ? p.chirpHighHz : p.chirpLowHz;
@@ -56,7 +56,7 @@ export function chirpAt(p: Profile, up: boolean, tau: number): [number, number] 
  * The template of p's up- or down-chirp for rate fs and transform size fftSize. Computed once per process
  * and shared read-only (a detector copies index and coef into its own arena).
  */
-export function chirpTemplate(p: Profile, up: boolean, rate: number, fftSize: number): ChirpTemplate {
+export function chirpTemplate(p: FskProfile, up: boolean, rate: number, fftSize: number): ChirpTemplate {
   const key = `${rate}|${fftSize}|${p.chirpLowHz}|${p.chirpHighHz}|${p.chirpDuration}|${p.ramp}|${up}`;
   let t = cache.get(key);
   if (!t) {
@@ -66,7 +66,7 @@ export function chirpTemplate(p: Profile, up: boolean, rate: number, fftSize: nu
   return t;
 }
 
-function computeTemplate(p: Profile, up: boolean, rate: number, F: number): ChirpTemplate {
+function computeTemplate(p: FskProfile, up: boolean, rate: number, F: number): ChirpTemplate {
   const L = Math.ceil(p.chirpDuration * rate);
   const re = new Float64Array(F);
   const im = new Float64Array(F);

@@ -22,7 +22,7 @@
  */
 import { dataStart, symbolCount } from './frame.js';
 import type { InputBuffer } from './input.js';
-import { bitsPerSymbol, symbolPeriod, symbolsPerByte, toneCount, toneHz, type Profile } from './profiles.js';
+import { bitsPerSymbol, symbolPeriod, symbolsPerByte, toneCount, toneHz, type FskProfile } from './profiles.js';
 
 /** Hard decisions and confidences of every byte slot of a frame. */
 export interface SoftBytes {
@@ -35,13 +35,13 @@ export interface SoftBytes {
 }
 
 export class ToneDemodulator {
-  readonly profile: Profile;
+  readonly profile: FskProfile;
   /** Sample rate, Hz. */
   readonly sampleRate: number;
   /** K: tones of the profile. */
   readonly tones: number;
 
-  constructor(profile: Profile, sampleRate: number) {
+  constructor(profile: FskProfile, sampleRate: number) {
     this.profile = profile;
     this.sampleRate = sampleRate;
     this.tones = toneCount(profile);
@@ -95,7 +95,7 @@ export class ToneDemodulator {
 }
 
 /** Hard decisions (largest metric per group and symbol) and per-byte confidences for every slot. */
-export function slotsFromMetric(p: Profile, rows: number, E: Float64Array, metric: Float64Array): SoftBytes {
+export function slotsFromMetric(p: FskProfile, rows: number, E: Float64Array, metric: Float64Array): SoftBytes {
   const nsym = symbolCount(p, rows);
   const K = toneCount(p);
   const M = p.tonesPerGroup;

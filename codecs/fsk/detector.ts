@@ -33,7 +33,7 @@ import { chirpAt, chirpTemplate, type ChirpTemplate } from './chirp.js';
 import { maxRows, minRows, postambleStart } from './frame.js';
 import type { InputBuffer } from './input.js';
 import type { ErrorCodeOf } from '../../base/errors.js';
-import type { Profile } from './profiles.js';
+import type { FskProfile } from './profiles.js';
 import { trace, tracing } from './trace.js';
 
 /** Transform blocks start on multiples of this many samples relative to -N_lead. */
@@ -58,7 +58,7 @@ export interface ChirpPeak {
 
 /** A synchronised frame candidate: what the demodulator needs. */
 export interface FrameSync {
-  profile: Profile;
+  profile: FskProfile;
   rows: number;
   /** Refined frame start n_0 (first sample of the preamble), absolute, samples. */
   start: number;
@@ -76,7 +76,7 @@ export interface SyncFailure {
   rank: number;
   code: ErrorCodeOf<'fsk'>;
   reason: string;
-  profile?: Profile['name'];
+  profile?: FskProfile['name'];
   detail?: Record<string, unknown>;
 }
 
@@ -117,7 +117,7 @@ interface ActiveTemplate {
 /** Profiles sharing one chirp: detected together, told apart by frame length and header. */
 interface Family {
   key: string;
-  profiles: Profile[];
+  profiles: FskProfile[];
   up: ActiveTemplate;
   down: ActiveTemplate;
   upTracker: PeakTracker;
@@ -136,7 +136,7 @@ interface Family {
 export interface DetectorOptions {
   sampleRate: number;
   /** Enabled profiles (each receivable at this rate). */
-  profiles: readonly Profile[];
+  profiles: readonly FskProfile[];
   /** Peak threshold on rho^2. */
   threshold: number;
   /** Largest clock offset searched, as a fraction. */
@@ -464,7 +464,7 @@ export class ChirpDetector {
   private pair<F>(input: InputBuffer, fam: Family, pre: ChirpPeak, post: ChirpPeak, sink: DetectorSink<F>): { frame: F } | SyncFailure {
     const rate = this.sampleRate;
     const S = post.position - pre.position;
-    const cands: { p: Profile; rows: number; eps: number }[] = [];
+    const cands: { p: FskProfile; rows: number; eps: number }[] = [];
     for (const p of fam.profiles) {
       for (let rows = minRows(p); rows <= maxRows(p); rows++) {
         const D = postambleStart(p, rows) * rate;
@@ -480,7 +480,7 @@ export class ChirpDetector {
     // of kappa, the spacing barely depends on eps, so a few samples of coarse timing error move eps by
     // thousands of ppm. After every direct candidate has failed, those (profile, R) are tried again at
     // eps + k * EPS_STEP, k = +-1 .. +-EPS_STEPS (nearest first), still within maxClockOffset.
-    const retries: { p: Profile; rows: number; eps: number }[] = [];
+    const retries: { p: FskProfile; rows: number; eps: number }[] = [];
     for (let k = 1; k <= EPS_STEPS; k++) {
       for (const c of cands) {
         if (Math.abs(postambleStart(c.p, c.rows) - fam.pairBiasSeconds) >= ILL_CONDITIONED_SECONDS) continue;
@@ -497,7 +497,7 @@ export class ChirpDetector {
   }
 
   /** Refine a candidate: both chirps re-measured at full rate with templates compressed by (1 + eps0). */
-  private sync(input: InputBuffer, fam: Family, p: Profile, rows: number, eps0: number, pre: ChirpPeak, post: ChirpPeak): FrameSync {
+  private sync(input: InputBuffer, fam: Family, p: FskProfile, rows: number, eps0: number, pre: ChirpPeak, post: ChirpPeak): FrameSync {
     const rate = this.sampleRate;
     const D = postambleStart(p, rows) * rate;
     // Undo the delay-Doppler bias of the coarse peaks, then re-measure with scaled templates.
@@ -533,7 +533,7 @@ function lagScore(yr: Float64Array, yi: Float64Array, cum: Float64Array, q: numb
  * score 2 |c|^2 / (E_t E_x) (0 where E_x = 0). Returns the best offset refined by a parabola through the
  * square roots of its neighbours' scores (within +-0.5), and its score.
  */
-export function refineChirp(input: InputBuffer, p: Profile, up: boolean, center: number, eps: number, radius: number): { pos: number; score: number } {
+export function refineChirp(input: InputBuffer, p: FskProfile, up: boolean, center: number, eps: number, radius: number): { pos: number; score: number } {
   const rate = input.sampleRate;
   const L = Math.ceil((p.chirpDuration * rate) / (1 + eps));
   const tr = new Float64Array(L);

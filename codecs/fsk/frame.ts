@@ -13,7 +13,7 @@
  */
 import { crc32 } from '../../base/crc32.js';
 import { rsEncode } from './rs.js';
-import { FRAME_VERSION, referenceSymbols, symbolPeriod, symbolsPerByte, type Profile } from './profiles.js';
+import { FRAME_VERSION, referenceSymbols, symbolPeriod, symbolsPerByte, type FskProfile } from './profiles.js';
 
 /** Frame header length, bytes: version/profile, then segment index, count and payload length (spec/fsk.md §4). */
 export const HEADER_BYTES = 3;
@@ -43,7 +43,7 @@ export interface BlockLayout {
  * layout: S = rows * G <= P leaves no codeword that could carry a data byte (nb would be 0 and the block
  * lengths floor(N / nb) undefined), so such a row count is never sent and never tried (spec/fsk.md §5).
  */
-export function layoutForRows(p: Profile, rows: number): BlockLayout | null {
+export function layoutForRows(p: FskProfile, rows: number): BlockLayout | null {
   if (!Number.isInteger(rows) || rows < 1) return null;
   const slots = rows * p.groups;
   if (slots <= p.parity) return null;
@@ -59,7 +59,7 @@ export function layoutForRows(p: Profile, rows: number): BlockLayout | null {
 }
 
 /** The number of rows a transmitter uses for a payload of L bytes: the smallest R whose capacity fits. */
-export function rowsForPayload(p: Profile, length: number): number {
+export function rowsForPayload(p: FskProfile, length: number): number {
   const need = HEADER_BYTES + length + CRC_BYTES;
   let rows = Math.max(1, Math.ceil((need + p.parity) / p.groups));
   for (;;) {
@@ -69,30 +69,30 @@ export function rowsForPayload(p: Profile, length: number): number {
   }
 }
 
-export function maxRows(p: Profile): number {
+export function maxRows(p: FskProfile): number {
   return rowsForPayload(p, MAX_FRAME_PAYLOAD);
 }
 
-export function minRows(p: Profile): number {
+export function minRows(p: FskProfile): number {
   return rowsForPayload(p, 0);
 }
 
-export function symbolCount(p: Profile, rows: number): number {
+export function symbolCount(p: FskProfile, rows: number): number {
   return rows * symbolsPerByte(p);
 }
 
 /** Time from preamble start to the first data symbol (after any reference symbols), seconds. */
-export function dataStart(p: Profile): number {
+export function dataStart(p: FskProfile): number {
   return p.chirpDuration + p.gap + referenceSymbols(p) * symbolPeriod(p);
 }
 
 /** Time from preamble start to postamble start, seconds. */
-export function postambleStart(p: Profile, rows: number): number {
+export function postambleStart(p: FskProfile, rows: number): number {
   return p.chirpDuration + 2 * p.gap + (referenceSymbols(p) + symbolCount(p, rows)) * symbolPeriod(p);
 }
 
 /** Total air time of one frame with `rows` rows, seconds. */
-export function frameDuration(p: Profile, rows: number): number {
+export function frameDuration(p: FskProfile, rows: number): number {
   return postambleStart(p, rows) + p.chirpDuration;
 }
 
@@ -117,7 +117,7 @@ function ceilDiv(a: number, b: number): number {
 }
 
 /** T_frame(R) in microseconds: 2 Tc + 2 Tgap + (N_ref + R * spb) * Ts (N_ref = 0 except turbo, §14). */
-export function frameMicros(p: Profile, rows: number): number {
+export function frameMicros(p: FskProfile, rows: number): number {
   return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + (referenceSymbols(p) + symbolCount(p, rows)) * (micros(p.guard) + micros(p.window));
 }
 
@@ -125,7 +125,7 @@ export function frameMicros(p: Profile, rows: number): number {
  * N_frame(R, fs) = ceil(T_frame(R) * fs): the number of samples of one frame at an integer rate fs. Sample n
  * (0 <= n < N_frame) is x(n / fs); the last sample that can be non-zero is the last one before T_frame.
  */
-export function frameSamples(p: Profile, rows: number, rate: number): number {
+export function frameSamples(p: FskProfile, rows: number, rate: number): number {
   return ceilDiv(frameMicros(p, rows) * rate, MICROS);
 }
 
@@ -135,7 +135,7 @@ export function segmentGapSamples(rate: number): number {
 }
 
 /** Air time of one frame carrying `length` payload bytes. */
-export function airTime(p: Profile, length: number): number {
+export function airTime(p: FskProfile, length: number): number {
   return frameDuration(p, rowsForPayload(p, length));
 }
 
@@ -144,7 +144,7 @@ export interface Segment {
   count: number;
 }
 
-export function encodeHeader(p: Profile, length: number, seg: Segment): Uint8Array {
+export function encodeHeader(p: FskProfile, length: number, seg: Segment): Uint8Array {
   const v = ((seg.index & 7) << 13) | (((seg.count - 1) & 7) << 10) | (length & 0x3ff);
   return new Uint8Array([(FRAME_VERSION << 4) | p.id, v >> 8, v & 0xff]);
 }
@@ -156,7 +156,7 @@ export interface FrameBytes {
 }
 
 /** Build the slot bytes of a frame (header, CRC, RS, interleave, padding). */
-export function buildFrame(p: Profile, payload: Uint8Array, seg: Segment = { index: 0, count: 1 }): FrameBytes {
+export function buildFrame(p: FskProfile, payload: Uint8Array, seg: Segment = { index: 0, count: 1 }): FrameBytes {
   const rows = rowsForPayload(p, payload.length);
   const layout = layoutForRows(p, rows)!;
   const data = new Uint8Array(layout.capacity);

@@ -4,14 +4,17 @@
  * Pure TypeScript, browser-safe. Node file helpers live in './node.js'; Web Audio helpers in './webaudio.js'
  * (re-exported here since they only touch the Web Audio types).
  */
-export { PROFILES, PROFILE_NAMES, FRAME_VERSION, getProfile, profileById, toneHz, type Profile, type ProfileName, type Modulation } from './profiles.js';
+export {
+  FSK_PROFILES, FSK_PROFILE_NAMES, FRAME_VERSION, getProfile, profileById, toneHz, type FskProfile, type FskProfileName, type Modulation,
+  PROFILES, PROFILE_NAMES, type Profile, type ProfileName,
+} from './profiles.js';
 export {
   airTime, frameDuration, frameMicros, frameSamples, segmentGapSamples, SEGMENT_GAP_US, rowsForPayload, layoutForRows, buildFrame, MAX_FRAME_PAYLOAD, MAX_MESSAGE, MAX_SEGMENTS, HEADER_BYTES, CRC_BYTES,
 } from './frame.js';
-export { encode, segmentPayload, DEFAULT_PEAK, SEGMENT_GAP, MIN_RATE, MAX_RATE, type EncodeOptions } from './modulate.js';
+export { encode, segmentPayload, DEFAULT_PEAK, SEGMENT_GAP, MIN_RATE, MAX_RATE, type FskEncodeOptions, type EncodeOptions } from './modulate.js';
 export {
   FskReceiver, decode, decodeMessage, type ReceiverOptions, type ReceiverEvent, type FskFrame, type FrameDiagnostics,
-  type InputLevel, type DecodeResult,
+  type InputLevel, type DecodeResult, type DecodedMessage,
 } from './receive.js';
 export { readWav, writeWav, type WavData, type WavFormat } from './wav.js';
 export { simulate, speechLike, musicLike, roomImpulseResponse, whiteNoise, pinkNoise, activePower, resample, type ChannelOptions, type ChannelResult } from './sim.js';

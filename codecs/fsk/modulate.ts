@@ -11,11 +11,12 @@
  * so a tone repeated in consecutive symbols is one continuous sinusoid (the ramps overlap-add to 1).
  */
 import { OffpayError } from '../../base/errors.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import {
   buildFrame, dataStart, frameSamples, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
 } from './frame.js';
 import { addOfdmSymbols } from './turbo/modulator.js';
-import { getProfile, PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type Profile, type ProfileName } from './profiles.js';
+import { getProfile, FSK_PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type FskProfile, type FskProfileName } from './profiles.js';
 
 /** Lowest sample rate the codec accepts, Hz (`fsk.bad_rate` below it). */
 export const MIN_RATE = 8000;
@@ -27,14 +28,17 @@ export const DEFAULT_PEAK = 0.5;
 export const SEGMENT_GAP = SEGMENT_GAP_US / 1e6;
 
 /** Options of {@link encode}. */
-export interface EncodeOptions {
-  /** FSK profile name, a row of `PROFILES` (default: the spec's default profile; spec/fsk.md §3). */
-  profile?: ProfileName;
+export interface FskEncodeOptions {
+  /** FSK profile name, a row of `FSK_PROFILES` (default: the spec's default profile; spec/fsk.md §3). */
+  profile?: FskProfileName;
   /** Output sample rate in Hz (default 48000). */
   sampleRate?: number;
   /** Peak amplitude of the output, 0 < peak <= 1 (default 0.5). */
   peak?: number;
 }
+
+/** @deprecated Renamed {@link FskEncodeOptions} in 0.2.0 (`offpay/qr` has its own encode options); this alias goes in the next release. */
+export type EncodeOptions = FskEncodeOptions;
 
 /** A sample rate is a whole number of Hz in MIN_RATE..MAX_RATE (the sample counts of §6.1 are integer formulas). */
 export function checkRate(rate: number): void {
@@ -43,9 +47,19 @@ export function checkRate(rate: number): void {
   }
 }
 
-export function resolveProfile(name: string | undefined): Profile {
+/**
+ * The schema of {@link FskEncodeOptions} (validated by {@link encode}): an unknown key or a bad peak is
+ * `fsk.bad_input`, a bad profile `fsk.bad_profile`, a bad rate `fsk.bad_rate`, each naming the option.
+ */
+export const FSK_ENCODE_OPTIONS_SCHEMA: OptionsSchema = {
+  profile: { type: 'enum', values: FSK_PROFILE_NAMES, code: 'fsk.bad_profile' },
+  sampleRate: { type: 'integer', min: MIN_RATE, max: MAX_RATE, unit: 'Hz', code: 'fsk.bad_rate' },
+  peak: { type: 'number', min: 0, exclusiveMin: true, max: 1 },
+};
+
+export function resolveProfile(name: string | undefined): FskProfile {
   const p = getProfile(name ?? 'fast');
-  if (!p) throw new OffpayError('fsk.bad_profile', `unknown profile '${name}' (expected ${PROFILE_NAMES.join(', ')})`);
+  if (!p) throw new OffpayError('fsk.bad_profile', `unknown profile '${name}' (expected ${FSK_PROFILE_NAMES.join(', ')})`);
   return p;
 }
 
@@ -55,12 +69,12 @@ function rampUp(u: number): number {
   return s * s;
 }
 
-export function tonePhase(p: Profile, k: number): number {
+export function tonePhase(p: FskProfile, k: number): number {
   return (Math.PI * k * k) / toneCount(p);
 }
 
 /** Add the chirp of profile p starting at t0 (seconds) into out. */
-export function addChirp(out: Float32Array | Float64Array, rate: number, p: Profile, t0: number, up: boolean, amp: number): void {
+export function addChirp(out: Float32Array | Float64Array, rate: number, p: FskProfile, t0: number, up: boolean, amp: number): void {
   const T = p.chirpDuration;
   const f0 = up ? p.chirpLowHz : p.chirpHighHz;
   const f1 = up ? p.chirpHighHz : p.chirpLowHz;
@@ -72,7 +86,7 @@ export function addChirp(out: Float32Array | Float64Array, rate: number, p: Prof
   }
 }
 
-export function chirpEnvelope(p: Profile, tau: number): number {
+export function chirpEnvelope(p: FskProfile, tau: number): number {
   if (tau < 0 || tau >= p.chirpDuration) return 0;
   if (tau < p.ramp) return rampUp(tau / p.ramp);
   if (tau > p.chirpDuration - p.ramp) return rampUp((p.chirpDuration - tau) / p.ramp);
@@ -80,7 +94,7 @@ export function chirpEnvelope(p: Profile, tau: number): number {
 }
 
 /** Tone index sent by group g in symbol s, from the slot bytes. */
-export function symbolTones(p: Profile, slots: Uint8Array, rows: number): Uint8Array {
+export function symbolTones(p: FskProfile, slots: Uint8Array, rows: number): Uint8Array {
   const spb = symbolsPerByte(p);
   const bps = bitsPerSymbol(p);
   const M = p.tonesPerGroup;
@@ -98,7 +112,7 @@ export function symbolTones(p: Profile, slots: Uint8Array, rows: number): Uint8A
 }
 
 /** Samples of one frame (one segment) as Float64Array, unscaled. */
-function synthFrame(p: Profile, payload: Uint8Array, seg: Segment, rate: number): Float64Array {
+function synthFrame(p: FskProfile, payload: Uint8Array, seg: Segment, rate: number): Float64Array {
   const { layout, slots } = buildFrame(p, payload, seg);
   const rows = layout.rows;
   const tones = symbolTones(p, slots, rows);
@@ -158,19 +172,18 @@ export function segmentPayload(payload: Uint8Array): Uint8Array[] {
  * ```ts
  * import { encode, decodeMessage } from 'offpay/fsk';
  * const samples = encode(tokenBytes, { sampleRate: 48000 });        // Float32Array in [-0.5, 0.5]
- * const { payload } = decodeMessage(samples, 48000);               // the same bytes back
+ * const { payload } = decodeMessage(samples, { sampleRate: 48000 }); // the same bytes back
  * ```
  */
-export function encode(payload: Uint8Array, options: EncodeOptions = {}): Float32Array {
+export function encode(payload: Uint8Array, options: FskEncodeOptions = {}): Float32Array {
   if (!(payload instanceof Uint8Array)) throw new OffpayError('fsk.bad_input', 'payload must be a Uint8Array');
+  validateOptions<FskEncodeOptions>('encode options', options, FSK_ENCODE_OPTIONS_SCHEMA, 'fsk.bad_input');
   const p = resolveProfile(options.profile);
   const rate = options.sampleRate ?? 48000;
-  checkRate(rate);
   if (p.chirpHighHz + 200 >= rate / 2 || toneHz(p, toneCount(p) - 1) + 200 >= rate / 2) {
     throw new OffpayError('fsk.bad_rate', `profile '${p.name}' needs a sample rate above ${2 * (p.chirpHighHz + 200)} Hz`);
   }
   const peak = options.peak ?? DEFAULT_PEAK;
-  if (!(peak > 0 && peak <= 1)) throw new OffpayError('fsk.bad_input', `peak ${peak} must be in (0, 1]`);
   const parts = segmentPayload(payload);
   const frames = parts.map((part, index) => synthFrame(p, part, { index, count: parts.length }, rate));
   // Segment i + 1 starts N_frame(R_i) + N_gap samples after segment i (spec/fsk.md §6.1).

@@ -6,9 +6,14 @@
  * Tone k of a profile (k = 0 .. groups*tonesPerGroup-1) has frequency baseHz + k*spacingHz; group g owns
  * the adjacent tones g*M .. g*M+M-1 (M = tonesPerGroup). Each data symbol sends one tone per group.
  */
+/** The frame format version carried in every FSK frame header (spec/fsk.md §4). */
 export const FRAME_VERSION = 1;
 
-export type ProfileName = 'fast' | 'robust' | 'ultrasonic' | 'turbo';
+/**
+ * The name of an FSK profile, a row of {@link FSK_PROFILES}. Not to be confused with a reader profile
+ * (`ReaderProfileName` of `offpay`: `vending` or `transit`, the reader's rules).
+ */
+export type FskProfileName = 'fast' | 'robust' | 'ultrasonic' | 'turbo';
 
 /**
  * How a profile's symbols carry bits: 'mfsk' (default), one tone per group per symbol (spec/fsk.md §3-6); or
@@ -18,15 +23,19 @@ export type ProfileName = 'fast' | 'robust' | 'ultrasonic' | 'turbo';
  */
 export type Modulation = 'mfsk' | 'ofdm-qpsk';
 
-export interface Profile {
-  readonly name: ProfileName;
+/** One row of {@link FSK_PROFILES}: every number a compatible modem needs (spec/fsk.md §3). */
+export interface FskProfile {
+  /** The profile's name (`fast`, `robust`, `ultrasonic`). */
+  readonly name: FskProfileName;
   /** 4-bit profile id carried in the frame header. */
   readonly id: number;
   /** Tones per group (M), a power of two dividing 256: 4 or 16 (2 or 4 bits per symbol). */
   readonly tonesPerGroup: number;
   /** Number of tone groups sounding at once (G). */
   readonly groups: number;
+  /** Frequency of tone 0, Hz. */
   readonly baseHz: number;
+  /** Distance between adjacent tones, Hz (1 / window, so the tones are orthogonal). */
   readonly spacingHz: number;
   /** Guard at the start of each symbol (absorbs timing error and early reflections). */
   readonly guard: number;
@@ -36,7 +45,9 @@ export interface Profile {
   readonly ramp: number;
   /** Chirp: preamble sweeps chirpLowHz -> chirpHighHz, postamble chirpHighHz -> chirpLowHz. */
   readonly chirpLowHz: number;
+  /** Upper end of the chirp sweep, Hz. */
   readonly chirpHighHz: number;
+  /** Length of each chirp (preamble, postamble), seconds. */
   readonly chirpDuration: number;
   /** Silence between preamble and first symbol, and between last symbol and postamble. */
   readonly gap: number;
@@ -50,7 +61,12 @@ export interface Profile {
 
 const audibleChirp = { chirpLowHz: 1500, chirpHighHz: 10200, chirpDuration: 0.04, gap: 0.01 } as const;
 
-export const PROFILES: readonly Profile[] = Object.freeze([
+/**
+ * The FSK profile table (spec/fsk.md §3 is normative): the modem parameters of each profile, one frozen row
+ * per {@link FskProfileName}, in profile-id order. Not to be confused with the reader profiles
+ * (`READER_PROFILES` of `offpay/reader`: the rules of a vending machine or a transit gate).
+ */
+export const FSK_PROFILES: readonly FskProfile[] = Object.freeze([
   Object.freeze({
     name: 'fast', id: 1, tonesPerGroup: 4, groups: 22, baseHz: 1500, spacingHz: 100,
     guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48,
@@ -70,39 +86,54 @@ export const PROFILES: readonly Profile[] = Object.freeze([
     name: 'turbo', id: 4, tonesPerGroup: 4, groups: 22, baseHz: 1500, spacingHz: 100,
     guard: 0.0025, window: 0.01, ramp: 0.001, ...audibleChirp, parity: 48, modulation: 'ofdm-qpsk', referenceSymbols: 1,
   }),
-] satisfies Profile[]);
+] satisfies FskProfile[]);
 
-export const PROFILE_NAMES: readonly ProfileName[] = PROFILES.map((p) => p.name);
+/** The names of {@link FSK_PROFILES}, in table order. */
+export const FSK_PROFILE_NAMES: readonly FskProfileName[] = FSK_PROFILES.map((p) => p.name);
 
-export function getProfile(name: string): Profile | undefined {
-  return PROFILES.find((p) => p.name === name);
+/** @deprecated Renamed {@link FSK_PROFILES} in 0.2.0 (one name for one thing); this alias goes in the next release. */
+export const PROFILES: readonly FskProfile[] = FSK_PROFILES;
+/** @deprecated Renamed {@link FSK_PROFILE_NAMES} in 0.2.0; this alias goes in the next release. */
+export const PROFILE_NAMES: readonly FskProfileName[] = FSK_PROFILE_NAMES;
+/** @deprecated Renamed {@link FskProfile} in 0.2.0; this alias goes in the next release. */
+export type Profile = FskProfile;
+/** @deprecated Renamed {@link FskProfileName} in 0.2.0; this alias goes in the next release. */
+export type ProfileName = FskProfileName;
+
+/** The FSK profile named `name`, or undefined if there is none. */
+export function getProfile(name: string): FskProfile | undefined {
+  return FSK_PROFILES.find((p) => p.name === name);
 }
 
-export function profileById(id: number): Profile | undefined {
-  return PROFILES.find((p) => p.id === id);
+/** The FSK profile whose 4-bit header id is `id`, or undefined if there is none. */
+export function profileById(id: number): FskProfile | undefined {
+  return FSK_PROFILES.find((p) => p.id === id);
 }
 
 /** Bits carried by one symbol of one group: log2(M) (MFSK) or 2 M (QPSK OFDM). */
-export function bitsPerSymbol(p: Profile): number {
+export function bitsPerSymbol(p: FskProfile): number {
   // QPSK OFDM: 2 bits on each of the group's carriers.
   if (p.modulation === 'ofdm-qpsk') return 2 * p.tonesPerGroup;
   return Math.log2(p.tonesPerGroup);
 }
 
 /** Symbols per byte in a group: 8 / log2(M). */
-export function symbolsPerByte(p: Profile): number {
+export function symbolsPerByte(p: FskProfile): number {
   return 8 / bitsPerSymbol(p);
 }
 
-export function symbolPeriod(p: Profile): number {
+/** Length of one symbol (guard + window), seconds. */
+export function symbolPeriod(p: FskProfile): number {
   return p.guard + p.window;
 }
 
-export function toneHz(p: Profile, k: number): number {
+/** Frequency of tone k of profile p, Hz: baseHz + k * spacingHz. */
+export function toneHz(p: FskProfile, k: number): number {
   return p.baseHz + k * p.spacingHz;
 }
 
-export function toneCount(p: Profile): number {
+/** Number of tones of profile p: groups * tonesPerGroup. */
+export function toneCount(p: FskProfile): number {
   return p.groups * p.tonesPerGroup;
 }
 

@@ -17,7 +17,7 @@
  */
 import { crc32 } from '../../base/crc32.js';
 import { CRC_BYTES, HEADER_BYTES, MAX_FRAME_PAYLOAD, rowsForPayload, type BlockLayout } from './frame.js';
-import { FRAME_VERSION, type Profile, type ProfileName } from './profiles.js';
+import { FRAME_VERSION, type FskProfile, type FskProfileName } from './profiles.js';
 import { rsDecode } from './rs.js';
 import type { ErrorCodeOf } from '../../base/errors.js';
 
@@ -26,7 +26,7 @@ export type SlotDecode =
   | { failure: ErrorCodeOf<'fsk'>; reason: string; rank: number; byteErrors: number; corrected: number; erasures: number };
 
 /** RS (with GMD erasure retries per codeword), header and CRC checks over the demodulated slots. */
-export function decodeSlots(p: Profile, layout: BlockLayout, bytes: Uint8Array, conf: Float64Array): SlotDecode {
+export function decodeSlots(p: FskProfile, layout: BlockLayout, bytes: Uint8Array, conf: Float64Array): SlotDecode {
   const nb = layout.blockLengths.length;
   const blocks: Uint8Array[] = [];
   let byteErrors = 0;
@@ -68,7 +68,7 @@ export function decodeSlots(p: Profile, layout: BlockLayout, bytes: Uint8Array, 
 
 /** Header, CRC-32 and padding checks of the data stream carried by the decoded codewords. */
 function checkData(
-  p: Profile, layout: BlockLayout, blocks: Uint8Array[],
+  p: FskProfile, layout: BlockLayout, blocks: Uint8Array[],
 ): { payload: Uint8Array; segment: { index: number; count: number } } | { failure: ErrorCodeOf<'fsk'>; reason: string; rank: number } {
   const data = new Uint8Array(layout.capacity);
   let off = 0;
@@ -99,20 +99,20 @@ function checkData(
 /** A decoded frame as the reassembler sees it. */
 export interface SegmentFrame {
   payload: Uint8Array;
-  profile: ProfileName;
+  profile: FskProfileName;
   segment: { index: number; count: number };
 }
 
 /** A complete message. */
 export interface Message {
   payload: Uint8Array;
-  profile: ProfileName;
+  profile: FskProfileName;
   segments: number;
 }
 
 export class MessageReassembler {
   /** The message being collected: its segment count, profile and the parts received so far. */
-  private partial: { count: number; profile: ProfileName; parts: (Uint8Array | undefined)[] } | null = null;
+  private partial: { count: number; profile: FskProfileName; parts: (Uint8Array | undefined)[] } | null = null;
 
   /** Forget a partial message. */
   reset(): void {

@@ -20,8 +20,9 @@ import { ChirpDetector, type DetectorSink, type FrameSync, type SyncFailure } fr
 import { ToneDemodulator, type SoftBytes } from './demodulator.js';
 import { layoutForRows, type BlockLayout } from './frame.js';
 import { InputBuffer, roundDb, type HistoryConsumer } from './input.js';
-import { checkRate } from './modulate.js';
-import { PROFILES, type Profile, type ProfileName } from './profiles.js';
+import { MAX_RATE, MIN_RATE } from './modulate.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
+import { FSK_PROFILES, FSK_PROFILE_NAMES, type FskProfile, type FskProfileName } from './profiles.js';
 import { decodeSlots, MessageReassembler, type SlotDecode } from './reassembler.js';
 import { trace, tracing } from './trace.js';
 import { OfdmDemodulator } from './turbo/demodulator.js';
@@ -44,7 +45,7 @@ export interface ReceiverOptions {
   /** Sample rate of the pushed samples: a whole number of Hz in 8000 .. 192000. */
   sampleRate: number;
   /** Profiles to listen for (default: all that the rate can carry). */
-  profiles?: readonly ProfileName[];
+  profiles?: readonly FskProfileName[];
   /** Chirp detection threshold on rho^2, in (0, 1] (default 0.08). Lower values cost CPU on noise. */
   threshold?: number;
   /** Largest clock offset searched, as a fraction in [0, 0.1] (default 0.02 = 2 %). */
@@ -59,7 +60,7 @@ export interface ReceiverOptions {
  */
 export interface FrameDiagnostics {
   /** The FSK profile the frame was sent with. */
-  profile: ProfileName;
+  profile: FskProfileName;
   /** Sample index (since the receiver started) of the preamble start. */
   startSample: number;
   /** Received frame length in samples. */
@@ -94,7 +95,7 @@ export interface FskFrame {
   /** The frame's payload bytes (CRC checked). */
   payload: Uint8Array;
   /** The FSK profile it was sent with. */
-  profile: ProfileName;
+  profile: FskProfileName;
   /** Segment index (from 0) and segment count of the message it belongs to. */
   segment: { index: number; count: number };
   /** How it was received. */
@@ -107,10 +108,48 @@ export interface FskFrame {
  * `fsk.*` code (spec/fsk.md §11), e.g. `fsk.rs_failed`, `fsk.crc_mismatch`, `fsk.no_postamble`.
  */
 export type ReceiverEvent =
-  | { type: 'preamble'; family: string; position: number; score: number; snrDb: number }
-  | { type: 'frame'; frame: FskFrame }
-  | { type: 'message'; payload: Uint8Array; profile: ProfileName; segments: number }
-  | { type: 'failure'; code: ErrorCodeOf<'fsk'>; reason: string; position: number; profile?: ProfileName; detail?: Record<string, unknown> };
+  | {
+      /** A preamble chirp was detected. */
+      type: 'preamble';
+      /** The chirp family heard (audible or ultrasonic band). */
+      family: string;
+      /** Sample index of the chirp in the stream. */
+      position: number;
+      /** Normalised correlation, rho^2 in 0..1. */
+      score: number;
+      /** Estimated SNR of the chirp, dB. */
+      snrDb: number;
+    }
+  | {
+      /** A frame decoded. */
+      type: 'frame';
+      /** The frame and its diagnostics. */
+      frame: FskFrame;
+    }
+  | {
+      /** A whole message reassembled from its frames. */
+      type: 'message';
+      /** The message bytes. */
+      payload: Uint8Array;
+      /** The FSK profile it was sent with. */
+      profile: FskProfileName;
+      /** How many frames (segments) carried it. */
+      segments: number;
+    }
+  | {
+      /** A frame was heard but not decoded. */
+      type: 'failure';
+      /** The `fsk.*` error code (spec/fsk.md §11). */
+      code: ErrorCodeOf<'fsk'>;
+      /** A sentence for people. */
+      reason: string;
+      /** Sample index where the frame started. */
+      position: number;
+      /** The FSK profile, when known. */
+      profile?: FskProfileName;
+      /** Structured details (offsets, counts). */
+      detail?: Record<string, unknown>;
+    };
 
 /**
  * The input level meter of an {@link FskReceiver}: RMS and peak in dBFS, and counts of samples, clipped
@@ -135,35 +174,56 @@ export interface InputLevel {
 /** Options after validation (the one place where ReceiverOptions are checked). */
 interface ResolvedOptions {
   sampleRate: number;
-  profiles: (typeof PROFILES)[number][];
+  profiles: (typeof FSK_PROFILES)[number][];
   threshold: number;
   maxClockOffset: number;
   onEvent: ((e: ReceiverEvent) => void) | undefined;
 }
 
-function resolveOptions(options: ReceiverOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object') throw new OffpayError('fsk.bad_input', 'receiver options must be an object');
+/**
+ * The schema of {@link ReceiverOptions} (validated by the {@link FskReceiver} constructor, {@link decode} and
+ * {@link decodeMessage}): a bad rate is `fsk.bad_rate`, a bad profile list `fsk.bad_profile`, anything else
+ * (an unknown key, threshold, maxClockOffset, onEvent) `fsk.bad_input`, each naming the option.
+ */
+export const RECEIVER_OPTIONS_SCHEMA: OptionsSchema = {
+  sampleRate: { type: 'integer', min: MIN_RATE, max: MAX_RATE, unit: 'Hz', required: true, code: 'fsk.bad_rate' },
+  profiles: { type: 'array', items: { type: 'enum', values: FSK_PROFILE_NAMES }, maxLength: 16, code: 'fsk.bad_profile' },
+  threshold: { type: 'number', min: 0, exclusiveMin: true, max: 1 },
+  maxClockOffset: { type: 'number', min: 0, max: MAX_CLOCK_OFFSET_LIMIT },
+  onEvent: { type: 'function' },
+};
+
+/** `RECEIVER_OPTIONS_SCHEMA` without sampleRate: the options of the deprecated `decode(samples, rate, options)`. */
+const RATE_LESS_SCHEMA: OptionsSchema = Object.fromEntries(Object.entries(RECEIVER_OPTIONS_SCHEMA).filter(([k]) => k !== 'sampleRate'));
+
+function resolveOptions(options: ReceiverOptions, name = 'receiver options'): ResolvedOptions {
+  validateOptions<ReceiverOptions>(name, options, RECEIVER_OPTIONS_SCHEMA, 'fsk.bad_input');
   const rate = options.sampleRate;
-  checkRate(rate);
-  const names = options.profiles ?? PROFILES.map((p) => p.name);
-  if (!Array.isArray(names)) throw new OffpayError('fsk.bad_profile', 'profiles must be an array of profile names');
-  const enabled = PROFILES.filter((p) => names.includes(p.name) && p.chirpHighHz + 200 < rate / 2);
-  if (names.some((n) => !PROFILES.some((p) => p.name === n))) {
-    throw new OffpayError('fsk.bad_profile', `unknown profile in ${names.join(', ')}`);
-  }
+  const names = options.profiles ?? FSK_PROFILE_NAMES;
+  const enabled = FSK_PROFILES.filter((p) => names.includes(p.name) && p.chirpHighHz + 200 < rate / 2);
   if (enabled.length === 0) {
-    throw new OffpayError('fsk.bad_rate', `no requested profile can be received at ${rate} Hz (the chirps need a higher Nyquist frequency)`);
+    throw new OffpayError('fsk.bad_rate', `no requested profile can be received at ${rate} Hz (the chirps need a higher Nyquist frequency)`, { option: `${name}.sampleRate` });
   }
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
-  if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) {
-    throw new OffpayError('fsk.bad_input', `threshold ${String(threshold)} must be a number in (0, 1]`);
+  return {
+    sampleRate: rate,
+    profiles: enabled,
+    threshold: options.threshold ?? DEFAULT_THRESHOLD,
+    maxClockOffset: options.maxClockOffset ?? DEFAULT_MAX_CLOCK_OFFSET,
+    onEvent: options.onEvent,
+  };
+}
+
+/**
+ * The receiver options of decode()/decodeMessage(), from the options form `(samples, { sampleRate, ... })` or
+ * the deprecated form `(samples, sampleRate, options?)`.
+ */
+function decodeOptions(name: string, rateOrOptions: ReceiverOptions | number, rest: unknown): ReceiverOptions {
+  if (typeof rateOrOptions !== 'number') {
+    if (rest !== undefined) throw new OffpayError('fsk.bad_input', `${name}: give the options as one object, { sampleRate, ... }`, { option: name });
+    return rateOrOptions;
   }
-  const maxClockOffset = options.maxClockOffset ?? DEFAULT_MAX_CLOCK_OFFSET;
-  if (typeof maxClockOffset !== 'number' || !(maxClockOffset >= 0 && maxClockOffset <= MAX_CLOCK_OFFSET_LIMIT)) {
-    throw new OffpayError('fsk.bad_input', `maxClockOffset ${String(maxClockOffset)} must be a number in [0, ${MAX_CLOCK_OFFSET_LIMIT}]`);
-  }
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new OffpayError('fsk.bad_input', 'onEvent must be a function');
-  return { sampleRate: rate, profiles: enabled, threshold, maxClockOffset, onEvent: options.onEvent };
+  const o = validateOptions<Omit<ReceiverOptions, 'sampleRate'>>(name, rest, RATE_LESS_SCHEMA, 'fsk.bad_input');
+  return { ...o, sampleRate: rateOrOptions };
 }
 
 /**
@@ -189,9 +249,9 @@ export class FskReceiver {
   private readonly detector: ChirpDetector;
   private readonly input: InputBuffer;
   /** One demodulator per enabled profile. */
-  private readonly demodulators = new Map<ProfileName, ToneDemodulator>();
+  private readonly demodulators = new Map<FskProfileName, ToneDemodulator>();
   /** One OFDM demodulator per enabled OFDM profile (turbo, spec/fsk.md §14). */
-  private readonly ofdm = new Map<ProfileName, OfdmDemodulator>();
+  private readonly ofdm = new Map<FskProfileName, OfdmDemodulator>();
   private readonly reassembler = new MessageReassembler();
   /** Events of the current push / flush. */
   private events: ReceiverEvent[] = [];
@@ -318,7 +378,7 @@ export class FskReceiver {
   }
 
   /** MFSK: plain energies first, the reverberation metrics only when they do not decode. */
-  private decodeTones(p: Profile, layout: BlockLayout, rows: number, P: number, eps: number): { soft: SoftBytes; decoded: SlotDecode } {
+  private decodeTones(p: FskProfile, layout: BlockLayout, rows: number, P: number, eps: number): { soft: SoftBytes; decoded: SlotDecode } {
     const demod = this.demodulators.get(p.name)!;
     const E = demod.energies(this.input, rows, P, eps);
     let soft = demod.decisions(rows, E, E);
@@ -344,7 +404,7 @@ export class FskReceiver {
 
 /** turbo (spec/fsk.md §14.6): each of the OFDM demodulator's decisions in turn until one decodes. */
 function decodeOfdm(
-  ofdm: OfdmDemodulator, input: InputBuffer, p: Profile, layout: BlockLayout, rows: number, P: number, eps: number,
+  ofdm: OfdmDemodulator, input: InputBuffer, p: FskProfile, layout: BlockLayout, rows: number, P: number, eps: number,
 ): { soft: SoftBytes; decoded: SlotDecode } {
   const tries = ofdm.attempts(input, rows, P, eps);
   let soft = tries[0]!;
@@ -389,9 +449,20 @@ export interface DecodeResult {
   level: InputLevel;
 }
 
-/** One-shot decode of a whole capture. Never throws for bad audio; throws OffpayError for a bad rate. */
-export function decode(samples: ArrayLike<number>, sampleRate: number, options: Omit<ReceiverOptions, 'sampleRate'> = {}): DecodeResult {
-  const rx = new FskReceiver({ ...options, sampleRate });
+/**
+ * One-shot decode of a whole capture: `decode(samples, { sampleRate: 48000 })`. Never throws for bad audio;
+ * throws OffpayError for bad options (see `RECEIVER_OPTIONS_SCHEMA`).
+ */
+export function decode(samples: ArrayLike<number>, options: ReceiverOptions): DecodeResult;
+/** @deprecated Give the options as one object: `decode(samples, { sampleRate, ...options })`. This form goes in the next release. */
+export function decode(samples: ArrayLike<number>, sampleRate: number, options?: Omit<ReceiverOptions, 'sampleRate'>): DecodeResult;
+export function decode(samples: ArrayLike<number>, rateOrOptions: ReceiverOptions | number, rest?: Omit<ReceiverOptions, 'sampleRate'>): DecodeResult {
+  return decodeAll(samples, decodeOptions('decode options', rateOrOptions, rest), 'decode options');
+}
+
+function decodeAll(samples: ArrayLike<number>, options: ReceiverOptions, name: string): DecodeResult {
+  resolveOptions(options, name); // validated here too, so that an error names this function's options
+  const rx = new FskReceiver(options);
   const events = [...rx.push(samples), ...rx.flush()];
   const frames: FskFrame[] = [];
   const messages: Uint8Array[] = [];
@@ -402,12 +473,24 @@ export function decode(samples: ArrayLike<number>, sampleRate: number, options: 
   return { messages, frames, events, level: rx.level() };
 }
 
+/** The result of {@link decodeMessage}: the first message's bytes, and the whole decode. */
+export interface DecodedMessage {
+  /** The first reassembled message. */
+  payload: Uint8Array;
+  /** Everything the decode saw: every message, frame, event and the input level. */
+  result: DecodeResult;
+}
+
 /**
- * Decode exactly one message or throw an OffpayError saying why not: fsk.no_signal (silence or empty),
- * fsk.no_preamble, or the failure of the best frame candidate (fsk.no_postamble, fsk.rs_failed, ...).
+ * Decode exactly one message, `decodeMessage(samples, { sampleRate: 48000 })`, or throw an OffpayError saying
+ * why not: fsk.no_signal (silence or empty), fsk.no_preamble, or the failure of the best frame candidate
+ * (fsk.no_postamble, fsk.rs_failed, ...); bad options as `RECEIVER_OPTIONS_SCHEMA` says.
  */
-export function decodeMessage(samples: ArrayLike<number>, sampleRate: number, options: Omit<ReceiverOptions, 'sampleRate'> = {}): { payload: Uint8Array; result: DecodeResult } {
-  const result = decode(samples, sampleRate, options);
+export function decodeMessage(samples: ArrayLike<number>, options: ReceiverOptions): DecodedMessage;
+/** @deprecated Give the options as one object: `decodeMessage(samples, { sampleRate, ...options })`. This form goes in the next release. */
+export function decodeMessage(samples: ArrayLike<number>, sampleRate: number, options?: Omit<ReceiverOptions, 'sampleRate'>): DecodedMessage;
+export function decodeMessage(samples: ArrayLike<number>, rateOrOptions: ReceiverOptions | number, rest?: Omit<ReceiverOptions, 'sampleRate'>): DecodedMessage {
+  const result = decodeAll(samples, decodeOptions('decodeMessage options', rateOrOptions, rest), 'decodeMessage options');
   const first = result.messages[0];
   if (first) return { payload: first, result };
   const failures = result.events.filter((e): e is Extract<ReceiverEvent, { type: 'failure' }> => e.type === 'failure');

@@ -41,7 +41,14 @@ export interface ChannelOptions {
   /** Zeroed spans placed at random inside the active signal. */
   dropouts?: { count: number; duration: number };
   /** Noise bursts (3 ms) at levelDb relative to the signal RMS. */
-  clicks?: { count: number; levelDb: number; duration?: number };
+  clicks?: {
+    /** Number of clicks over the recording. */
+    count: number;
+    /** Click level, dBFS. */
+    levelDb: number;
+    /** Length of each click, seconds (default 0.003). */
+    duration?: number;
+  };
   /** Silence added before the signal, seconds; a [min, max] pair draws it at random (default 0.3). */
   leadIn?: number | [number, number];
   /** Silence added after the signal, seconds (default 0.3). */

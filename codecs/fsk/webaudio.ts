@@ -7,8 +7,9 @@
  * main-thread wrapper feeds an FskReceiver. The receiver accepts any block size, so 128-frame render
  * quanta work as they are.
  */
-import { encode, type EncodeOptions } from './modulate.js';
-import { FskReceiver, type ReceiverEvent, type ReceiverOptions } from './receive.js';
+import { encode, type FskEncodeOptions } from './modulate.js';
+import { FskReceiver, RECEIVER_OPTIONS_SCHEMA, type ReceiverEvent, type ReceiverOptions } from './receive.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
 
 /** An AudioBuffer holding `samples` (which must be at ctx.sampleRate), mono. */
 export function toAudioBuffer(ctx: BaseAudioContext, samples: Float32Array): AudioBuffer {
@@ -18,19 +19,22 @@ export function toAudioBuffer(ctx: BaseAudioContext, samples: Float32Array): Aud
 }
 
 /** Encode `payload` at the context's rate into an AudioBuffer. */
-export function encodeToAudioBuffer(ctx: BaseAudioContext, payload: Uint8Array, options: Omit<EncodeOptions, 'sampleRate'> = {}): AudioBuffer {
-  return toAudioBuffer(ctx, encode(payload, { ...options, sampleRate: ctx.sampleRate }));
+export function encodeToAudioBuffer(ctx: BaseAudioContext, payload: Uint8Array, options: Omit<FskEncodeOptions, 'sampleRate'> = {}): AudioBuffer {
+  // An options value that is not an object reaches encode() as is, to be refused there (fsk.bad_input).
+  const o = typeof options === 'object' && options !== null ? { ...options, sampleRate: ctx.sampleRate } : options;
+  return toAudioBuffer(ctx, encode(payload, o as FskEncodeOptions));
 }
 
 /** Play `payload` on ctx.destination (or `destination`) at time `when`; returns the started source node. */
 export function playPayload(
   ctx: BaseAudioContext, payload: Uint8Array,
-  options: Omit<EncodeOptions, 'sampleRate'> & { when?: number; destination?: AudioNode } = {},
+  options: Omit<FskEncodeOptions, 'sampleRate'> & { when?: number; destination?: AudioNode } = {},
 ): AudioBufferSourceNode {
+  const { when, destination, ...encodeOptions } = options ?? {};
   const src = ctx.createBufferSource();
-  src.buffer = encodeToAudioBuffer(ctx, payload, options);
-  src.connect(options.destination ?? ctx.destination);
-  src.start(options.when ?? 0);
+  src.buffer = encodeToAudioBuffer(ctx, payload, encodeOptions);
+  src.connect(destination ?? ctx.destination);
+  src.start(when ?? 0);
   return src;
 }
 
@@ -91,6 +95,14 @@ export interface CaptureHandle {
   stop(): ReceiverEvent[];
 }
 
+/** The schema of startCapture's options: the receiver's (but sampleRate, the context's), batch, moduleUrl, the node class. */
+export const CAPTURE_OPTIONS_SCHEMA: OptionsSchema = {
+  ...Object.fromEntries(Object.entries(RECEIVER_OPTIONS_SCHEMA).filter(([k]) => k !== 'sampleRate')),
+  batch: { type: 'integer', min: 128, max: 16384, unit: 'frames' },
+  moduleUrl: { type: 'string' },
+  AudioWorkletNodeClass: { type: 'function' },
+};
+
 /**
  * Capture from `source` (e.g. a MediaStreamAudioSourceNode) into a streaming receiver. Events go to
  * options.onEvent. `batch` sets the frames per message from the worklet (128 = every render quantum).
@@ -99,8 +111,10 @@ export async function startCapture(
   ctx: BaseAudioContext, source: AudioNode,
   options: Omit<ReceiverOptions, 'sampleRate'> & { batch?: number; moduleUrl?: string; AudioWorkletNodeClass?: typeof AudioWorkletNode } = {},
 ): Promise<CaptureHandle> {
+  validateOptions('startCapture options', options, CAPTURE_OPTIONS_SCHEMA, 'fsk.bad_input');
+  const { batch: _batch, moduleUrl: _url, AudioWorkletNodeClass: _class, ...receiverOptions } = options;
   await ctx.audioWorklet.addModule(options.moduleUrl ?? captureModuleUrl());
-  const receiver = new FskReceiver({ ...options, sampleRate: ctx.sampleRate });
+  const receiver = new FskReceiver({ ...receiverOptions, sampleRate: ctx.sampleRate });
   const Ctor = options.AudioWorkletNodeClass ?? AudioWorkletNode;
   const node = new Ctor(ctx, CAPTURE_PROCESSOR_NAME, {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { batch: options.batch ?? 1024 },

@@ -18,23 +18,36 @@ import { OffpayError, type ErrorReasonOf } from '../../base/errors.js';
 
 /** Status words used by offpay (values from ISO/IEC 7816-4 table 5/6; see spec/nfc.md §4.5). */
 export const SW = {
+  /** 9000: success. */
   OK: 0x9000,
   /** 61XX: XX more bytes available with GET RESPONSE (00 = 256 or more). */
   BYTES_REMAINING: 0x6100,
+  /** 6700: wrong length (Lc or the data). */
   WRONG_LENGTH: 0x6700,
   /** 6CXX: wrong Le; resend the same command with Le = XX. */
   WRONG_LE: 0x6c00,
+  /** 6883: the last command of a chain was expected. */
   LAST_COMMAND_EXPECTED: 0x6883,
+  /** 6884: command chaining not supported. */
   CHAINING_NOT_SUPPORTED: 0x6884,
+  /** 6982: security status not satisfied (the wallet is locked). */
   SECURITY_STATUS: 0x6982,
+  /** 6984: reference data not usable (the request cannot be used). */
   REFERENCE_DATA_UNUSABLE: 0x6984,
+  /** 6985: conditions of use not satisfied (the wallet declines). */
   CONDITIONS_NOT_SATISFIED: 0x6985,
+  /** 6A80: incorrect data (the request does not decode). */
   WRONG_DATA: 0x6a80,
+  /** 6A84: not enough memory (a request or receipt over the card's limit). */
   NOT_ENOUGH_MEMORY: 0x6a84,
+  /** 6A82: file or application not found. */
   FILE_NOT_FOUND: 0x6a82,
   WRONG_P1P2: 0x6a86,
+  /** 6D00: instruction not supported. */
   INS_NOT_SUPPORTED: 0x6d00,
+  /** 6E00: class not supported. */
   CLA_NOT_SUPPORTED: 0x6e00,
+  /** 6F00: no precise diagnosis (an internal error). */
   UNKNOWN: 0x6f00,
 } as const;
 

@@ -15,6 +15,7 @@
  */
 import { OffpayError } from '../../base/errors.js';
 import { equalBytes } from '../../base/bytes.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { CLA_CHAINING, INS, SW, encodeResponse, parseCommand, statusOnly, type ParsedCommandApdu } from './apdu.js';
 
 /** offpay's proprietary AID: F0 (proprietary, ISO/IEC 7816-5) || "OFFPAY" || application version 01. */
@@ -126,6 +127,17 @@ export interface CardOptions {
   mapError?(e: unknown): number | undefined;
 }
 
+/** The schema of {@link CardOptions}, validated by the {@link CardApplication} constructor (`nfc.bad_option` naming the option). */
+export const CARD_OPTIONS_SCHEMA: OptionsSchema = {
+  aid: { type: 'bytes', minLength: 5, maxLength: 16 },
+  extendedLength: { type: 'boolean' },
+  maxRequest: { type: 'integer', min: 1, max: 65_535, unit: 'bytes' },
+  maxReceipt: { type: 'integer', min: 1, max: 65_535, unit: 'bytes' },
+  maxToken: { type: 'integer', min: 1, max: 65_535, unit: 'bytes' },
+  walletTimeoutMs: { type: 'integer', min: 1, max: 600_000, unit: 'ms' },
+  mapError: { type: 'function' },
+};
+
 /**
  * Status words a wallet error maps to, by the reason part of its code (after the last dot); the names are
  * those of src/wallet.ts (`wallet.*`, `request.<reason>` from src/reasons.ts). An explicit `detail.sw` on the
@@ -218,12 +230,10 @@ export class CardApplication {
     private readonly wallet: CardWallet,
     options: CardOptions = {},
   ) {
+    validateOptions<CardOptions>('CardApplication options', options, CARD_OPTIONS_SCHEMA, 'nfc.bad_option');
     const aid = options.aid ?? OFFPAY_AID;
     const maxRequest = options.maxRequest ?? 1024;
     const maxToken = options.maxToken ?? 4096;
-    if (aid.length < 5 || aid.length > 16) throw new OffpayError('nfc.bad_option', 'an AID has 5 to 16 bytes');
-    for (const [k, v] of Object.entries({ maxRequest, maxToken, maxReceipt: options.maxReceipt ?? 1024 }))
-      if (!Number.isInteger(v) || v < 1 || v > 65535) throw new OffpayError('nfc.bad_option', `${k} must be 1..65535`);
     this.opts = {
       extendedLength: options.extendedLength ?? true,
       maxRequest,

@@ -20,7 +20,7 @@ export {
   type CardState, CardApplication,
 } from './card.js';
 export {
-  type CardLink, type Exchange, type LinkStats, type ReaderOptions, statusErrorCode, ReaderSession,
+  type CardLink, type Exchange, type LinkStats, type ReaderSessionOptions, type ReaderOptions, statusErrorCode, ReaderSession,
   type VerifyOutcome, type TransactOptions, type TransactResult, transact, type ApduProcessor, type MemoryLink,
   memoryLink, type AirTimeOptions, type AirTime, airTime,
 } from './session.js';

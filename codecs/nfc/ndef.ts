@@ -20,22 +20,42 @@
  * Pure code: no Node imports, works in browsers.
  */
 import { OffpayError, type ErrorReasonOf } from '../../base/errors.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
 
 /** Type name format values (3 bits of the record header). */
 export const TNF = {
+  /** 0: an empty record. */
   EMPTY: 0,
+  /** 1: an NFC Forum well-known type (RTD: text, URI, smart poster). */
   WELL_KNOWN: 1,
+  /** 2: a MIME media type (RFC 2046). */
   MEDIA: 2,
+  /** 3: an absolute URI (RFC 3986) as the type. */
   ABSOLUTE_URI: 3,
+  /** 4: an NFC Forum external type (offpay's `offpay.dev:token`). */
   EXTERNAL: 4,
+  /** 5: an unknown type. */
   UNKNOWN: 5,
+  /** 6: a middle or last chunk of a chunked record. */
   UNCHANGED: 6,
+  /** 7: reserved. */
   RESERVED: 7,
 } as const;
 export type Tnf = (typeof TNF)[keyof typeof TNF];
 
 /** Header flag bits. */
-export const NDEF_FLAG = { MB: 0x80, ME: 0x40, CF: 0x20, SR: 0x10, IL: 0x08 } as const;
+export const NDEF_FLAG = {
+  /** Message Begin: the first record of the message. */
+  MB: 0x80,
+  /** Message End: the last record of the message. */
+  ME: 0x40,
+  /** Chunk Flag: a chunk of a record, more to follow. */
+  CF: 0x20,
+  /** Short Record: a 1-byte payload length. */
+  SR: 0x10,
+  /** ID Length present: the record has an id. */
+  IL: 0x08,
+} as const;
 
 /** A logical NDEF record (chunks already reassembled). */
 export interface NdefRecord {
@@ -81,6 +101,16 @@ export interface NdefDecodeOptions {
   /** Reject messages with more logical records than this (default 256). */
   maxRecords?: number;
 }
+
+/** The schema of {@link NdefEncodeOptions}, validated by {@link encodeNdefMessage} (`ndef.bad_option` naming the option). */
+export const NDEF_ENCODE_OPTIONS_SCHEMA: OptionsSchema = {
+  chunkSize: { type: 'integer', min: 1, max: 0xffffffff, unit: 'bytes' },
+};
+/** The schema of {@link NdefDecodeOptions}, validated by the NDEF parsers (`ndef.bad_option` naming the option). */
+export const NDEF_DECODE_OPTIONS_SCHEMA: OptionsSchema = {
+  maxPayload: { type: 'integer', min: 0, max: 1 << 30, unit: 'bytes' },
+  maxRecords: { type: 'integer', min: 1, max: 1 << 20, unit: 'records' },
+};
 
 /** The NFC Forum external type name of offpay's token record (lower case; see spec/nfc.md §3.1). */
 export const OFFPAY_NDEF_TYPE = 'offpay.dev:token';
@@ -140,6 +170,7 @@ function physical(
  * is at most 255 bytes.
  */
 export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefEncodeOptions = {}): Uint8Array {
+  validateOptions<NdefEncodeOptions>('encodeNdefMessage options', options, NDEF_ENCODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const list = records.length === 0 ? [ndefRecord(TNF.EMPTY, new Uint8Array(0), new Uint8Array(0))] : records;
   const chunk = options.chunkSize;
   if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1))
@@ -176,6 +207,7 @@ export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefE
  * message-level rule. Throws `OffpayError` (`ndef.*`) on malformed input; never reads past the input.
  */
 export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefPhysicalRecord[] {
+  validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const maxRecords = options.maxRecords ?? 256;
   if (bytes.length === 0) fail('empty', 'no bytes: an NDEF message has at least one record');
   const records: NdefPhysicalRecord[] = [];
@@ -262,6 +294,7 @@ export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions =
 
 /** Decode an NDEF message into logical records, reassembling chunked records. */
 export function decodeNdefMessage(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefRecord[] {
+  validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const maxPayload = options.maxPayload ?? 1 << 20;
   const out: NdefRecord[] = [];
   let parts: Uint8Array[] = [];

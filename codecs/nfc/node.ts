@@ -6,10 +6,11 @@
  * first use: `nfc.pcsc_unavailable` names what to install when it is missing).
  */
 import { OffpayError } from '../../base/errors.js';
-import { CardApplication, type CardOptions, type CardWallet } from './card.js';
+import { pickOptions } from '../../base/options.js';
+import { CARD_OPTIONS_SCHEMA, CardApplication, type CardOptions, type CardWallet } from './card.js';
 import { openPcscCard, type PcscCard, type PcscOptions } from './pcsc.js';
-import { readNdefTag, type ReadNdefTagOptions } from './t4t.js';
-import { transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderOptions } from './session.js';
+import { READ_NDEF_TAG_OPTIONS_SCHEMA, readNdefTag, type ReadNdefTagOptions } from './t4t.js';
+import { SESSION_OPTIONS_SCHEMA, transact, type Exchange, type TransactResult, type VerifyOutcome, type ReaderSessionOptions } from './session.js';
 import { startVirtualCard, type VirtualCard, type VirtualCardOptions } from './vpcd.js';
 
 /** Options of {@link serveCardOverVpcd}: the card application's and the virtual card's. */
@@ -23,7 +24,7 @@ export interface ServedCard extends VirtualCard {
 
 /** Run the card application for `wallet` as a virtual card on vpcd (pcscd must be running with vsmartcard-vpcd). */
 export async function serveCardOverVpcd(wallet: CardWallet, options: ServeCardOptions = {}): Promise<ServedCard> {
-  const card = new CardApplication(wallet, options);
+  const card = new CardApplication(wallet, pickOptions(options, CARD_OPTIONS_SCHEMA));
   const vc = await startVirtualCard(card, options);
   return {
     card,
@@ -39,7 +40,7 @@ export async function serveCardOverVpcd(wallet: CardWallet, options: ServeCardOp
 }
 
 /** Options of {@link readTokenOverPcsc}: NFC reader options, PC/SC options, and an optional wait for removal. */
-export interface ReadOverPcscOptions extends ReaderOptions, PcscOptions {
+export interface ReadOverPcscOptions extends ReaderSessionOptions, PcscOptions {
   /** After the exchange, wait (up to this many ms) for the card to leave before closing. Default 0: close at once. */
   waitForRemovalMs?: number;
 }
@@ -92,7 +93,7 @@ export async function readTokenOverPcsc<T>(
   options: ReadOverPcscOptions = {},
 ): Promise<PcscReadResult<T>> {
   return withPcscCard(options, async (pc) => {
-    const r = await transact(pc.link, { ...options, request, verify: (token) => verify(token) });
+    const r = await transact(pc.link, { ...pickOptions(options, SESSION_OPTIONS_SCHEMA), request, verify: (token) => verify(token) });
     if (options.waitForRemovalMs) await pc.waitForRemoval(options.waitForRemovalMs).catch(() => undefined);
     return { ...r, readerName: pc.readerName, atr: pc.atr };
   });
@@ -100,7 +101,7 @@ export async function readTokenOverPcsc<T>(
 
 /** Read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader. */
 export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOptions = {}): Promise<{ message: Uint8Array; readerName: string }> {
-  return withPcscCard(options, async (pc) => ({ message: await readNdefTag(pc.link, options), readerName: pc.readerName }));
+  return withPcscCard(options, async (pc) => ({ message: await readNdefTag(pc.link, pickOptions(options, READ_NDEF_TAG_OPTIONS_SCHEMA)), readerName: pc.readerName }));
 }
 
 export type { Exchange };

@@ -9,6 +9,7 @@
  * round trips and bytes and compute the air time (`airTime`). Pure code: works in browsers.
  */
 import { OffpayError, type ErrorCodeOf } from '../../base/errors.js';
+import { pickOptions, validateOptions, type OptionsSchema } from '../../base/options.js';
 import {
   SW,
   chainCommand,
@@ -48,9 +49,10 @@ export interface LinkStats {
 
 /**
  * Options of the NFC reader side ({@link ReaderSession}, {@link transact}); bounded so a hostile card cannot
- * exhaust memory or time (spec/nfc.md §5). Not to be confused with `ReaderOptions` of `offpay/reader`.
+ * exhaust memory or time (spec/nfc.md §5). Called `ReaderOptions` before 0.2.0 (the name of the reader
+ * verifier's options in `offpay/reader`).
  */
-export interface ReaderOptions {
+export interface ReaderSessionOptions {
   /** AID to select (default OFFPAY_AID). */
   aid?: Uint8Array;
   /** The reader side can send and receive extended-length APDUs (used only if the card advertises it too). Default false. */
@@ -62,6 +64,18 @@ export interface ReaderOptions {
   /** Time limit per APDU round trip in ms. Default 5000. */
   apduTimeoutMs?: number;
 }
+
+/** The schema of {@link ReaderSessionOptions}, validated by the {@link ReaderSession} constructor (`nfc.bad_option` naming the option). */
+export const SESSION_OPTIONS_SCHEMA: OptionsSchema = {
+  aid: { type: 'bytes', minLength: 5, maxLength: 16 },
+  extendedLength: { type: 'boolean' },
+  maxResponse: { type: 'integer', min: 1, max: 1 << 20, unit: 'bytes' },
+  maxGetResponse: { type: 'integer', min: 1, max: 1024, unit: 'rounds' },
+  apduTimeoutMs: { type: 'integer', min: 1, max: 600_000, unit: 'ms' },
+};
+
+/** @deprecated Renamed {@link ReaderSessionOptions} in 0.2.0 (`ReaderOptions` is the reader verifier's, in `offpay/reader`); this alias goes in the next release. */
+export type ReaderOptions = ReaderSessionOptions;
 
 const STATUS_CODES: Readonly<Record<number, ErrorCodeOf<'nfc'>>> = {
   [SW.SECURITY_STATUS]: 'nfc.card_locked',
@@ -94,8 +108,9 @@ export class ReaderSession {
 
   constructor(
     private readonly link: CardLink,
-    options: ReaderOptions = {},
+    options: ReaderSessionOptions = {},
   ) {
+    validateOptions<ReaderSessionOptions>('ReaderSession options', options, SESSION_OPTIONS_SCHEMA, 'nfc.bad_option');
     this.aid = options.aid ?? OFFPAY_AID;
     this.ext = options.extendedLength ?? false;
     this.maxResponse = options.maxResponse ?? 8192;
@@ -248,7 +263,7 @@ export interface VerifyOutcome<T> {
  * Options of {@link transact}: the reader options, the payment request bytes and the token judge.
  * @typeParam T - the verdict type `verify` returns.
  */
-export interface TransactOptions<T> extends ReaderOptions {
+export interface TransactOptions<T> extends ReaderSessionOptions {
   /** The payment request bytes (opaque to the transport). */
   request: Uint8Array;
   /** Judge the token; runs while the card is still in the field. */
@@ -277,9 +292,20 @@ export interface TransactResult<T> {
   trace: Exchange[];
 }
 
-/** SELECT, GET TOKEN, verify, PUT RECEIPT over one link. Throws `nfc.*` if no token was obtained. */
+/** The schema of {@link TransactOptions}: the session's, the request bytes and the verify function (`nfc.bad_option`). */
+export const TRANSACT_OPTIONS_SCHEMA: OptionsSchema = {
+  ...SESSION_OPTIONS_SCHEMA,
+  request: { type: 'bytes', maxLength: 65_535, required: true },
+  verify: { type: 'function', required: true },
+};
+
+/**
+ * SELECT, GET TOKEN, verify, PUT RECEIPT over one link. Throws `nfc.*` if no token was obtained, and
+ * `nfc.bad_option` naming a bad option (`TRANSACT_OPTIONS_SCHEMA`).
+ */
 export async function transact<T>(link: CardLink, options: TransactOptions<T>): Promise<TransactResult<T>> {
-  const s = new ReaderSession(link, options);
+  validateOptions<TransactOptions<T>>('transact options', options, TRANSACT_OPTIONS_SCHEMA, 'nfc.bad_option');
+  const s = new ReaderSession(link, pickOptions(options, SESSION_OPTIONS_SCHEMA));
   const info = await s.select();
   const token = await s.getToken(options.request);
   const { verdict, receipt } = await options.verify(token, info);
@@ -347,6 +373,14 @@ export interface AirTimeOptions {
   fsc?: number;
 }
 
+/** The schema of {@link AirTimeOptions}, validated by {@link airTime} (`nfc.bad_option` naming the option). */
+export const AIR_TIME_OPTIONS_SCHEMA: OptionsSchema = {
+  bitRate: { type: 'number', min: 0, exclusiveMin: true, max: 100_000_000, unit: 'bit/s' },
+  bitsPerByte: { type: 'integer', min: 1, max: 16, unit: 'bit times' },
+  fsd: { type: 'integer', min: 16, max: 4096, unit: 'bytes' },
+  fsc: { type: 'integer', min: 16, max: 4096, unit: 'bytes' },
+};
+
 /** Raw ISO-DEP air time of an exchange ({@link airTime}, spec/nfc.md §6): bytes on air, I-blocks, ACKs and ms. */
 export interface AirTime {
   /** Bytes on air: APDU bytes + 3 per I-block (PCB + CRC_A) + 3 per R(ACK) of block chaining. */
@@ -365,11 +399,11 @@ export interface AirTime {
  * 3-byte R(ACK). spec/nfc.md §6.
  */
 export function airTime(trace: readonly Exchange[], options: AirTimeOptions = {}): AirTime {
+  validateOptions<AirTimeOptions>('airTime options', options, AIR_TIME_OPTIONS_SCHEMA, 'nfc.bad_option');
   const rate = options.bitRate ?? 13_560_000 / 128;
   const bpb = options.bitsPerByte ?? 9;
   const fsd = options.fsd ?? 256;
   const fsc = options.fsc ?? 256;
-  if (fsd < 16 || fsc < 16) throw new OffpayError('nfc.bad_option', 'frame sizes are at least 16 bytes');
   let bytes = 0;
   let iBlocks = 0;
   let acks = 0;

@@ -16,6 +16,7 @@
  */
 import { OffpayError } from '../../base/errors.js';
 import { equalBytes } from '../../base/bytes.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { INS, SW, encodeCommand, encodeResponse, parseCommand, parseResponse, statusOnly, swHex, type CommandApdu } from './apdu.js';
 import type { ApduProcessor, CardLink } from './session.js';
 
@@ -36,15 +37,27 @@ export interface NdefTagOptions {
   mlc?: number;
 }
 
+/** The schema of {@link NdefTagOptions}, validated by the {@link NdefTagApplication} constructor (`nfc.bad_option`). */
+export const NDEF_TAG_OPTIONS_SCHEMA: OptionsSchema = {
+  mle: { type: 'integer', min: 0x0f, max: 0xffff, unit: 'bytes' },
+  mlc: { type: 'integer', min: 1, max: 0xffff, unit: 'bytes' },
+};
+
 /** Capability container fields (T4T mapping version 2.0). */
 export interface CapabilityContainer {
+  /** Mapping version byte (0x20 for T4T mapping 2.0). */
   version: number;
+  /** MLe: largest READ BINARY response data the tag sends, bytes. */
   mle: number;
+  /** MLc: largest UPDATE BINARY command data the tag accepts, bytes. */
   mlc: number;
+  /** File id of the NDEF file (E104 for offpay's tag). */
   ndefFileId: number;
   /** Largest NDEF file (NLEN + message). */
   maxNdefFile: number;
+  /** Read access byte (00: granted without security). */
   readAccess: number;
+  /** Write access byte (00: granted; FF: read-only). */
   writeAccess: number;
 }
 
@@ -84,8 +97,8 @@ export class NdefTagApplication implements ApduProcessor {
   private readonly ndefFile: Uint8Array;
 
   constructor(message: Uint8Array, options: NdefTagOptions = {}) {
+    validateOptions<NdefTagOptions>('NdefTagApplication options', options, NDEF_TAG_OPTIONS_SCHEMA, 'nfc.bad_option');
     const mle = options.mle ?? 0xff;
-    if (!Number.isInteger(mle) || mle < 0x0f || mle > 0xffff) throw new OffpayError('nfc.bad_option', 'MLe must be 15..65535');
     if (message.length > 0x7fff - 2) throw new OffpayError('nfc.bad_option', 'the NDEF message is too large for a T4T file (32 765 bytes)');
     this.ndefFile = new Uint8Array(2 + message.length);
     this.ndefFile[0] = message.length >> 8;
@@ -161,11 +174,18 @@ export interface ReadNdefTagOptions {
   maxLe?: number;
 }
 
+/** The schema of {@link ReadNdefTagOptions}, validated by {@link readNdefTag} (`nfc.bad_option` naming the option). */
+export const READ_NDEF_TAG_OPTIONS_SCHEMA: OptionsSchema = {
+  maxMessage: { type: 'integer', min: 1, max: 0x7ffd, unit: 'bytes' },
+  maxLe: { type: 'integer', min: 1, max: 0xffff, unit: 'bytes' },
+};
+
 /**
  * Read the NDEF message from a Type 4 Tag (or a phone emulating one) over any CardLink. Throws
  * `nfc.not_ndef_tag`, `nfc.bad_cc`, `nfc.ndef_too_large`, `nfc.card_lost` or `nfc.status`.
  */
 export async function readNdefTag(link: CardLink, options: ReadNdefTagOptions = {}): Promise<Uint8Array> {
+  validateOptions<ReadNdefTagOptions>('readNdefTag options', options, READ_NDEF_TAG_OPTIONS_SCHEMA, 'nfc.bad_option');
   const maxMessage = options.maxMessage ?? 8192;
   let roundTrip = 0;
   const send = async (cmd: CommandApdu, what: string): Promise<Uint8Array> => {

@@ -11,6 +11,7 @@ import { prepareZXingModule, writeBarcode } from 'zxing-wasm/full';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { OffpayError } from '../../base/errors.js';
 import { toHex } from '../../base/hex.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { inspectImage, type ImageLimits } from './image.js';
 import { checkFrame, frameLuma, type Frame } from './luma.js';
 import { ZxingReader, zxingOptions, type ZxingModule, type ZxingOptions, type ZxingResult } from './zxing.js';
@@ -135,7 +136,7 @@ export function qrReader(): ZxingReader {
 // ---------------------------------------------------------------------------------------------- writer
 
 /** Options of {@link encodeCode}. */
-export interface EncodeOptions {
+export interface QrEncodeOptions {
   /** What the payload is: `token` (default) or `request`; sets the prefix letter. */
   kind?: PayloadKind;
   /** `base45` (default: alphanumeric mode) or `binary` (byte mode); spec/qr.md §2. */
@@ -149,6 +150,25 @@ export interface EncodeOptions {
   /** Quiet zone in modules for the terminal rendering (default 4; the PNG/SVG use the symbology's own). */
   quietZone?: number;
 }
+
+/** The image bounds of {@link ImageLimits} as schema fields (shared by the decode and scanner options). */
+export const IMAGE_LIMITS_SCHEMA: OptionsSchema = {
+  maxSide: { type: 'integer', min: 1, max: 1 << 20, unit: 'pixels' },
+  maxPixels: { type: 'integer', min: 1, max: 2 ** 40, unit: 'pixels' },
+};
+
+/** The schema of {@link QrEncodeOptions}, validated by {@link encodeCode} and {@link renderContent} (`qr.bad_option` naming the option). */
+export const QR_ENCODE_OPTIONS_SCHEMA: OptionsSchema = {
+  kind: { type: 'enum', values: ['token', 'request'] },
+  mode: { type: 'enum', values: ['base45', 'binary'] },
+  ecc: { type: 'enum', values: ECC_LEVELS },
+  symbology: { type: 'enum', values: SYMBOLOGIES },
+  scale: { type: 'integer', min: 1, max: 64, unit: 'pixels per module' },
+  quietZone: { type: 'integer', min: 0, max: 64, unit: 'modules' },
+};
+
+/** @deprecated Renamed {@link QrEncodeOptions} in 0.2.0 (`offpay/fsk` has its own encode options); this alias goes in the next release. */
+export type EncodeOptions = QrEncodeOptions;
 
 /** The modules of a rendered symbol, without quiet zone. */
 export interface ModuleMatrix {
@@ -195,7 +215,8 @@ export interface EncodedCode {
  * const read = await decodeCode(code.png, { expect: 'request' });     // read.payload equals requestBytes
  * ```
  */
-export async function encodeCode(payload: Uint8Array, options: EncodeOptions = {}): Promise<EncodedCode> {
+export async function encodeCode(payload: Uint8Array, options: QrEncodeOptions = {}): Promise<EncodedCode> {
+  validateOptions<QrEncodeOptions>('encodeCode options', options, QR_ENCODE_OPTIONS_SCHEMA, 'qr.bad_option');
   const kind = options.kind ?? 'token';
   const mode = options.mode ?? 'base45';
   const content = wrap(kind, payload, mode);
@@ -203,15 +224,13 @@ export async function encodeCode(payload: Uint8Array, options: EncodeOptions = {
 }
 
 /** Renders already-formed symbol content (any bytes or text) as a code; used for foreign-code fixtures. */
-export async function renderContent(content: Uint8Array | string, options: EncodeOptions = {}): Promise<EncodedCode> {
+export async function renderContent(content: Uint8Array | string, options: QrEncodeOptions = {}): Promise<EncodedCode> {
+  validateOptions<QrEncodeOptions>('renderContent options', options, QR_ENCODE_OPTIONS_SCHEMA, 'qr.bad_option');
   await ready();
   const symbology = options.symbology ?? 'qr';
   const ecc = options.ecc ?? 'M';
   const mode = options.mode ?? 'base45';
   const scale = options.scale ?? 4;
-  if (!SYMBOLOGIES.includes(symbology)) throw new OffpayError('qr.bad_option', `unknown symbology ${String(symbology)}`);
-  if (!ECC_LEVELS.includes(ecc)) throw new OffpayError('qr.bad_option', `unknown ECC level ${String(ecc)}`);
-  if (!Number.isInteger(scale) || scale < 1 || scale > 64) throw new OffpayError('qr.bad_option', `scale must be 1..64, got ${scale}`);
   const opts: string[] = [];
   const eccOpt = ECC_OPTION[symbology][ecc];
   if (eccOpt) opts.push(`ecLevel=${eccOpt}`);
@@ -285,6 +304,14 @@ export interface DecodeOptions extends ImageLimits {
   tryHarder?: boolean;
 }
 
+/** The schema of {@link DecodeOptions}, validated by {@link decodeCode} and {@link scanSymbols} (`qr.bad_option` naming the option). */
+export const DECODE_OPTIONS_SCHEMA: OptionsSchema = {
+  ...IMAGE_LIMITS_SCHEMA,
+  expect: { type: 'enum', values: ['token', 'request'] },
+  symbologies: { type: 'array', items: { type: 'enum', values: SYMBOLOGIES }, minLength: 1, maxLength: 16 },
+  tryHarder: { type: 'boolean' },
+};
+
 /**
  * An offpay code read from an image: the unwrapped {@link Envelope} plus the symbol's symbology, ECC, version,
  * corner positions (image pixels) and how many symbols were in view.
@@ -297,7 +324,16 @@ export interface DecodedCode extends Envelope {
   /** Symbol version/size as zxing reports it ('10' for QR v10, '64x64' for DataMatrix). */
   symbolVersion: string;
   /** Corner points in image pixels. */
-  position: { topLeft: Point; topRight: Point; bottomRight: Point; bottomLeft: Point };
+  position: {
+    /** The symbol's top-left corner, image pixels. */
+    topLeft: Point;
+    /** The symbol's top-right corner, image pixels. */
+    topRight: Point;
+    /** The symbol's bottom-right corner, image pixels. */
+    bottomRight: Point;
+    /** The symbol's bottom-left corner, image pixels. */
+    bottomLeft: Point;
+  };
   /** How many symbols were seen in the image (valid or not). */
   symbolsInView: number;
 }
@@ -362,6 +398,7 @@ export function toRawSymbols(results: ZxingResult[]): RawSymbol[] {
  * Image errors are typed (see image.ts); the image is validated and size-capped before decoding.
  */
 export async function scanSymbols(image: Uint8Array | Frame, options: DecodeOptions = {}): Promise<RawSymbol[]> {
+  validateOptions<DecodeOptions>('scanSymbols options', options, DECODE_OPTIONS_SCHEMA, 'qr.bad_option');
   await ready();
   const zx = qrReader();
   const ro = decodeReaderOptions(options);
@@ -392,6 +429,7 @@ export async function scanSymbols(image: Uint8Array | Frame, options: DecodeOpti
  * parse errors of `unwrap`, and the image errors of `inspectImage`.
  */
 export async function decodeCode(image: Uint8Array | Frame, options: DecodeOptions = {}): Promise<DecodedCode> {
+  validateOptions<DecodeOptions>('decodeCode options', options, DECODE_OPTIONS_SCHEMA, 'qr.bad_option');
   const symbols = await scanSymbols(image, options);
   return pickOffpay(symbols, options.expect);
 }

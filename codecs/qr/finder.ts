@@ -27,6 +27,9 @@
  * row, plus a column walk per row hit and a comparison with each candidate kept (at most
  * MAX_CANDIDATES = 256: the scan stops there). No typed-array allocation after the first frame of a size.
  */
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
+
+/** Options of {@link FinderScanner} (the finder-pattern detector described above), validated by its constructor (`qr.bad_option`). */
 export interface FinderOptions {
   /** Rows scanned: every rowStep-th (default 2). */
   rowStep?: number;
@@ -37,6 +40,14 @@ export interface FinderOptions {
   /** Row confirmations a finder needs (default 2). */
   minHits?: number;
 }
+
+/** The schema of {@link FinderOptions}, validated by the {@link FinderScanner} constructor (`qr.bad_option` naming the option). */
+export const FINDER_OPTIONS_SCHEMA: OptionsSchema = {
+  rowStep: { type: 'number', min: 1, max: 16, unit: 'rows' },
+  minModule: { type: 'number', min: 1, max: 64, unit: 'pixels' },
+  minContrast: { type: 'number', min: 0, max: 255, unit: 'luma levels' },
+  minHits: { type: 'number', min: 1, max: 64, unit: 'rows' },
+};
 
 /** A QR finder pattern candidate found by `FinderScanner`: its centre (pixels), module size and row hits. */
 export interface FinderCandidate {
@@ -69,6 +80,7 @@ export class FinderScanner {
   #runStart = new Int32Array(0);
 
   constructor(options: FinderOptions = {}) {
+    validateOptions<FinderOptions>('FinderScanner options', options, FINDER_OPTIONS_SCHEMA, 'qr.bad_option');
     this.#opts = { rowStep: options.rowStep ?? 2, minModule: options.minModule ?? 1.5, minContrast: options.minContrast ?? 24, minHits: options.minHits ?? 2 };
   }
 

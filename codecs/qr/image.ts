@@ -15,8 +15,11 @@ export type ImageFormat = 'png' | 'jpeg';
 
 /** An image's format and dimensions in pixels, read from its header by `inspectImage` before any decoding. */
 export interface ImageInfo {
+  /** The container format, from the file's signature. */
   format: ImageFormat;
+  /** Width from the header, pixels. */
   width: number;
+  /** Height from the header, pixels. */
   height: number;
 }
 

@@ -16,7 +16,7 @@ export {
 } from './image.js';
 export {
   ZXING_WASM_VERSION_PINNED, ZXING_WASM_SHA256_PINNED, ZXING_WASM_SUBPATH, type Symbology, type Ecc, SYMBOLOGIES,
-  ECC_LEVELS, type WasmSource, type LoadOptions, loadQrEngine, isQrEngineLoaded, type EncodeOptions,
+  ECC_LEVELS, type WasmSource, type LoadOptions, loadQrEngine, isQrEngineLoaded, type QrEncodeOptions, type EncodeOptions,
   type ModuleMatrix, type EncodedCode, encodeCode, renderContent, renderTerminal, type Frame, type DecodeOptions,
   type DecodedCode, type Point, type RawSymbol, scanSymbols, decodeCode, pickOffpay,
 } from './engine.js';

@@ -13,7 +13,7 @@ import {
   ZXING_WASM_SUBPATH,
   type DecodeOptions,
   type DecodedCode,
-  type EncodeOptions,
+  type QrEncodeOptions,
   type EncodedCode,
 } from './engine.js';
 
@@ -52,11 +52,12 @@ export function codeFileBytes(code: EncodedCode, format: CodeFileFormat): Uint8A
 export async function writeCodeFile(
   path: string,
   payload: Uint8Array,
-  options: EncodeOptions & { format?: CodeFileFormat } = {},
+  options: QrEncodeOptions & { format?: CodeFileFormat } = {},
 ): Promise<EncodedCode> {
+  const { format, ...encodeOptions } = options ?? {};
   await loadQrEngineNode();
-  const code = await encodeCode(payload, options);
-  await writeFile(path, codeFileBytes(code, options.format ?? 'png'));
+  const code = await encodeCode(payload, encodeOptions);
+  await writeFile(path, codeFileBytes(code, format ?? 'png'));
   return code;
 }
 

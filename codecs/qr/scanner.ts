@@ -13,10 +13,10 @@
  * `pickOffpay` (engine.ts) applies offpay's selection to the symbols. No Node imports: it runs in a
  * browser Worker given ImageData-like frames. It is synchronous: create it after `await loadQrEngine()`.
  */
-import { OffpayError } from '../../base/errors.js';
 import { equalBytes } from '../../base/bytes.js';
-import { qrReader, toRawSymbols, zxingFormats, type RawSymbol, type Symbology } from './engine.js';
-import { FinderScanner, type FinderOptions } from './finder.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
+import { IMAGE_LIMITS_SCHEMA, qrReader, SYMBOLOGIES, toRawSymbols, zxingFormats, type RawSymbol, type Symbology } from './engine.js';
+import { FINDER_OPTIONS_SCHEMA, FinderScanner, type FinderOptions } from './finder.js';
 import type { ImageLimits } from './image.js';
 import { checkFrame, downscale2, frameLuma, type Frame } from './luma.js';
 import { zxingOptions, type ZxingOptions, type ZxingReader } from './zxing.js';
@@ -99,26 +99,20 @@ export interface QrScanner {
   readonly stats: Readonly<ScannerStats>;
 }
 
+/** The schema of {@link ScannerOptions}, validated by {@link createQrScanner} (`qr.bad_option` naming the option; spec/qr.md §14). */
+export const SCANNER_OPTIONS_SCHEMA: OptionsSchema = {
+  ...IMAGE_LIMITS_SCHEMA,
+  symbologies: { type: 'array', items: { type: 'enum', values: SYMBOLOGIES }, minLength: 1, maxLength: 16 },
+  downscaleMinSide: { type: 'number', min: 0, allowInfinity: true, unit: 'pixels' },
+  minFinders: { type: 'integer', min: 1, max: 3 },
+  finder: { type: 'object' },
+  maxSymbols: { type: 'integer', min: 1, max: 16 },
+};
+
 function validate(o: ScannerOptions): Required<Omit<ScannerOptions, keyof ImageLimits | 'finder'>> {
-  const symbologies = o.symbologies ?? ['qr'];
-  if (!Array.isArray(symbologies) || symbologies.length === 0) throw new OffpayError('qr.bad_option', 'symbologies must be a non-empty array');
-  zxingFormats(symbologies); // each known, or qr.bad_option
-  const downscaleMinSide = o.downscaleMinSide ?? 360;
-  if (!(downscaleMinSide >= 0)) throw new OffpayError('qr.bad_option', `downscaleMinSide must be >= 0, got ${downscaleMinSide}`);
-  const minFinders = o.minFinders ?? 2;
-  if (!Number.isInteger(minFinders) || minFinders < 1 || minFinders > 3) throw new OffpayError('qr.bad_option', `minFinders must be 1..3, got ${minFinders}`);
-  const maxSymbols = o.maxSymbols ?? 4;
-  if (!Number.isInteger(maxSymbols) || maxSymbols < 1 || maxSymbols > 16) throw new OffpayError('qr.bad_option', `maxSymbols must be 1..16, got ${maxSymbols}`);
-  const f = o.finder ?? {};
-  for (const [k, v, lo, hi] of [
-    ['rowStep', f.rowStep, 1, 16],
-    ['minModule', f.minModule, 1, 64],
-    ['minContrast', f.minContrast, 0, 255],
-    ['minHits', f.minHits, 1, 64],
-  ] as const) {
-    if (v !== undefined && !(typeof v === 'number' && v >= lo && v <= hi)) throw new OffpayError('qr.bad_option', `finder.${k} must be ${lo}..${hi}, got ${String(v)}`);
-  }
-  return { symbologies, downscaleMinSide, minFinders, maxSymbols };
+  validateOptions<ScannerOptions>('scanner options', o, SCANNER_OPTIONS_SCHEMA, 'qr.bad_option');
+  validateOptions<FinderOptions>('scanner options.finder', o.finder, FINDER_OPTIONS_SCHEMA, 'qr.bad_option');
+  return { symbologies: o.symbologies ?? ['qr'], downscaleMinSide: o.downscaleMinSide ?? 360, minFinders: o.minFinders ?? 2, maxSymbols: o.maxSymbols ?? 4 };
 }
 
 function scalePositions(symbols: RawSymbol[], k: number): RawSymbol[] {

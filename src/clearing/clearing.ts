@@ -28,7 +28,7 @@ import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
 import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { createBlocklist } from '../reader/blocklist.js';
 import { JOURNAL_GENESIS_TAG, JOURNAL_TAG, JournalKind, type JournalEntry, type JournalKindName } from '../reader/journal.js';
-import { PROFILES } from '../reader/profiles.js';
+import { READER_PROFILES } from '../reader/profiles.js';
 import { cachingVerifier } from '../reader/verifier.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
@@ -500,7 +500,7 @@ export class Clearing {
     if (!equalBytes(h, f.head)) {
       return reject('clearing.bad_chain', `batch ${f.batchSeq} (entries ${f.firstSeq}..${f.firstSeq + entries.length - 1}): the entries do not chain to the signed head`);
     }
-    const profile = PROFILES[c.profile];
+    const profile = READER_PROFILES[c.profile];
     const payees = c.profile === 'transit' ? [readerId, c.operatorId] : [readerId];
     const acceptAge = Math.max(profile.maxAgeSeconds, profile.oneWayMaxAgeSeconds);
     const inCert = entries.map((e) => e.time >= c.notBefore && e.time <= c.notAfter);

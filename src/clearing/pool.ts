@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { prefixKey, type SyncVerifier } from '../crypto.js';
-import { encodeIssuerKeySet, PAYCODE_SIGNED_TIME, type IssuerKeySet } from '../messages.js';
+import { encodeIssuerKeySet, PAYMENT_CODE_SIGNED_TIME, type IssuerKeySet } from '../messages.js';
 import { tokenVerification, verifyToken, type SigCheck, type Verdict, type VerifyContext, type VerifyRequestContext } from '../verify.js';
 import { nodeSha256 } from '../node/crypto.js';
 
@@ -62,14 +62,14 @@ const contextOf = (j: TokenJob, issuerKeys: IssuerKeySet): VerifyContext => ({
 });
 
 /**
- * The entry's request context holds the time the wallet SIGNED. PAYCODE_SIGNED_TIME there means a payment-code
+ * The entry's request context holds the time the wallet SIGNED. PAYMENT_CODE_SIGNED_TIME there means a payment-code
  * request (spec/protocol.md §4.3, rule P): the body is rebuilt with that value, and since the request's own time
  * is the reader's and not in the entry, its freshness is the entry's time (the reader's open-request window,
  * which the reader vouches for by signing its journal). Any other value is the request's time.
  */
 function requestOf(j: TokenJob, r: { challenge: Uint8Array; time: number }): VerifyRequestContext {
   const readerId = j.payees[0]!;
-  if (r.time === PAYCODE_SIGNED_TIME) return { readerId, challenge: r.challenge, time: j.now, code: true };
+  if (r.time === PAYMENT_CODE_SIGNED_TIME) return { readerId, challenge: r.challenge, time: j.now, code: true };
   return { readerId, challenge: r.challenge, time: r.time };
 }
 

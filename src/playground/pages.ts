@@ -65,7 +65,7 @@ export function pageHtml(name: PageName | 'index', w: PageWorld): string {
   <section id="requestBox" class="request" hidden>
     <h2>Payment request</h2>
     <img id="requestQr" alt="payment request QR code">
-    <p id="paycode" class="paycode mono"></p>
+    <p id="payment-code" class="payment-code mono"></p>
   </section>
   <p class="mono small" id="store"></p>
 </main>`);
@@ -75,7 +75,7 @@ export function pageHtml(name: PageName | 'index', w: PageWorld): string {
 <main class="wallet">
   <h1>offpay wallet</h1>
   <p id="identity" class="mono">loading…</p>
-  <label>Payment code from the reader <input id="paycode" inputmode="numeric" autocomplete="off" placeholder="1234 5678 9012 3456 7890"></label>
+  <label>Payment code from the reader <input id="payment-code" inputmode="numeric" autocomplete="off" placeholder="1234 5678 9012 3456 7890"></label>
   <label>or a gate fare <input id="fare" inputmode="decimal" placeholder="2.00"></label>
   <label>Profile <select id="profile"></select></label>
   <div class="buttons">

@@ -75,7 +75,12 @@ export function batchSigningInput(b: SettlementBatchBody): Uint8Array {
  * Sign a batch body with the reader secret key (32 bytes): the batch and its deterministic CBOR bytes. The same
  * body always gives the same bytes (Ed25519 is deterministic).
  */
-export function createBatch(reader: { secretKey: Uint8Array }, body: SettlementBatchBody): { batch: SettlementBatch; bytes: Uint8Array } {
+export function createBatch(reader: { secretKey: Uint8Array }, body: SettlementBatchBody): {
+  /** The signed batch. */
+  batch: SettlementBatch;
+  /** Its CBOR bytes (what the reader uploads). */
+  bytes: Uint8Array;
+} {
   const batch: SettlementBatch = { ...body, signature: sign(batchSigningInput(body), reader.secretKey) };
   return { batch, bytes: encodeCbor([...bodyArray(body), batch.signature]) };
 }
@@ -146,7 +151,12 @@ export function batchEntryBytes(bytes: Uint8Array): Uint8Array[] {
  * index of the first entry where the recomputed head no longer matches (a forged or altered entry shows
  * as a head mismatch: the batch head commits to every entry).
  */
-export function batchChainHashes(b: SettlementBatch): { hashes: Uint8Array[]; headMatches: boolean } {
+export function batchChainHashes(b: SettlementBatch): {
+  /** The chain hash after each entry, in order. */
+  hashes: Uint8Array[];
+  /** True when the last hash equals the batch's signed head. */
+  headMatches: boolean;
+} {
   const hashes: Uint8Array[] = [];
   let h = b.prevHead;
   for (const e of b.entries) {

@@ -99,7 +99,12 @@ export function decodeBlocklist(bytes: Uint8Array): Blocklist {
 }
 
 /** Sign a blocklist with an issuer key (clearing does this). */
-export function createBlocklist(key: { keyIndex: number; secretKey: Uint8Array }, p: { issuerId: number; version: number; issuedAt: number; walletIds: Iterable<Uint8Array> }): { blocklist: Blocklist; bytes: Uint8Array } {
+export function createBlocklist(key: { keyIndex: number; secretKey: Uint8Array }, p: { issuerId: number; version: number; issuedAt: number; walletIds: Iterable<Uint8Array> }): {
+  /** The signed blocklist. */
+  blocklist: Blocklist;
+  /** Its CBOR bytes (what readers load). */
+  bytes: Uint8Array;
+} {
   const body: BlocklistBody = { issuerId: p.issuerId, keyIndex: key.keyIndex, version: p.version, issuedAt: p.issuedAt, entries: packWalletIds(p.walletIds) };
   const blocklist: Blocklist = { ...body, signature: sign(blocklistSigningInput(body), key.secretKey) };
   return { blocklist, bytes: encodeBlocklist(blocklist) };

@@ -26,7 +26,8 @@ export {
   batchSigningInputFromBytes, decodeBatch, batchEntryBytes, batchChainHashes,
 } from './batch.js';
 export {
-  type StalePolicy, type TapOutWithoutTapIn, type ProfileParams, PROFILES, type CurrencyLimits,
+  type StalePolicy, type TapOutWithoutTapIn, type ReaderProfileParams, READER_PROFILES, type CurrencyLimits,
+  type ProfileParams, PROFILES,
 } from './profiles.js';
 export {
   type TokenStatus, TOKEN_STATUS, type TokenRecord, type ReaderTx, type ReaderStore, MemoryReaderStore,

@@ -22,7 +22,18 @@ import { asArray, asBytes, asUint, CHALLENGE_BYTES } from '../messages.js';
  * Journal entry kinds and their CBOR numbers (spec/reader.md §9, spec/reader.cddl): what `data` and `value` hold
  * depends on the kind (see the module comment).
  */
-export const JournalKind = { accept: 0, void: 1, tap_in: 2, tap_out: 3, conflict: 4 } as const;
+export const JournalKind = {
+  /** 0: a token accepted (a sale, or a one-way payment). */
+  accept: 0,
+  /** 1: an accepted sale voided. */
+  void: 1,
+  /** 2: a transit tap-in with its maximum-fare authorisation. */
+  tap_in: 2,
+  /** 3: a transit tap-out with the fare charged. */
+  tap_out: 3,
+  /** 4: evidence of a refused token kept for clearing (spec/reader.md §2 step 3). */
+  conflict: 4,
+} as const;
 /** The name of a journal entry kind (`accept`, `void`, `tap_in`, `tap_out`, `conflict`). */
 export type JournalKindName = keyof typeof JournalKind;
 const KIND_NAMES: JournalKindName[] = ['accept', 'void', 'tap_in', 'tap_out', 'conflict'];
@@ -49,7 +60,12 @@ export interface JournalEntry {
   /** Amount in minor units (charged, given back, authorised, fare), or for `conflict` the reason code. */
   value: number;
   /** The request a request-bound token was judged against (accept and conflict entries of such tokens only). */
-  request?: { challenge: Uint8Array; time: number } | undefined;
+  request?: {
+    /** The request's challenge, 8 bytes. */
+    challenge: Uint8Array;
+    /** The time the token signed: the request's time, or PAYMENT_CODE_SIGNED_TIME for a payment-code request. */
+    time: number;
+  } | undefined;
 }
 
 /** A stored entry: its canonical bytes and the chain hash after it. */
@@ -129,7 +145,14 @@ export interface ChainCheck {
   /** The chain hash after the last good entry. */
   head: Uint8Array;
   /** First bad sequence number and why. */
-  error?: { seq: number; problem: 'gap' | 'hash_mismatch' | 'bad_entry' | 'seq_mismatch'; message: string };
+  error?: {
+    /** The sequence number of the first bad row. */
+    seq: number;
+    /** What is wrong: a missing sequence number, a hash that does not chain, an entry that does not decode, a row whose number disagrees with its entry. */
+    problem: 'gap' | 'hash_mismatch' | 'bad_entry' | 'seq_mismatch';
+    /** A sentence for people. */
+    message: string;
+  };
 }
 
 /**

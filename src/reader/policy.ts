@@ -9,28 +9,53 @@
  */
 import { parseAmount, parseCurrency } from '../currency.js';
 import { OffpayError } from '../../base/errors.js';
-import type { CurrencyLimits, ProfileParams } from './profiles.js';
+import { nearestKey } from '../../base/options.js';
+import type { CurrencyLimits, ReaderProfileParams } from './profiles.js';
 
 /** The two codes a policy check raises: `reader.bad_config` (ReaderOptions, library) and `reader.bad_policy` (the CLI's policy file). */
 type PolicyErrorCode = 'reader.bad_config' | 'reader.bad_policy';
 
 /** The type of one reader-configuration field in {@link PROFILE_SCHEMA} (spec/reader.md §14). */
 export type FieldType =
-  | { kind: 'seconds'; min: number; max: number }
-  | { kind: 'milliseconds'; min: number; max: number }
-  | { kind: 'boolean' }
-  | { kind: 'enum'; values: readonly string[] };
+  | {
+      /** A whole number of seconds. */
+      kind: 'seconds';
+      /** Smallest value allowed, seconds. */
+      min: number;
+      /** Largest value allowed, seconds. */
+      max: number;
+    }
+  | {
+      /** A whole number of milliseconds. */
+      kind: 'milliseconds';
+      /** Smallest value allowed, milliseconds. */
+      min: number;
+      /** Largest value allowed, milliseconds. */
+      max: number;
+    }
+  | {
+      /** true or false. */
+      kind: 'boolean';
+    }
+  | {
+      /** One of `values`, spelled exactly. */
+      kind: 'enum';
+      /** The allowed values. */
+      values: readonly string[];
+    };
 
 /** One profile field: its type and unit, the range allowed, and what it means. */
 export interface FieldSpec {
+  /** The field's type, unit and range. */
   type: FieldType;
+  /** What the field means (spec/reader.md §14 shows it). */
   help: string;
 }
 
 const DAY = 86_400;
 
 /** Every profile field a policy may override (the profile name comes from the reader certificate). */
-export const PROFILE_SCHEMA: Record<Exclude<keyof ProfileParams, 'name'>, FieldSpec> = {
+export const PROFILE_SCHEMA: Record<Exclude<keyof ReaderProfileParams, 'name'>, FieldSpec> = {
   requireRequest: { type: { kind: 'boolean' }, help: 'every token must answer the open payment request of this reader' },
   maxAgeSeconds: { type: { kind: 'seconds', min: 1, max: DAY }, help: 'token/request age when answering a request' },
   oneWayMaxAgeSeconds: { type: { kind: 'seconds', min: 1, max: DAY }, help: 'age of a one-way token' },
@@ -50,28 +75,17 @@ export const POLICY_KEYS = ['window', 'acceptUnlistedCurrencies', 'limits', 'pro
 /** The fields a per-currency entry of a reader policy may have (the keys of {@link CurrencyLimits}). */
 export const LIMIT_KEYS = ['minAmount', 'maxAmount', 'dailyTotal', 'staleMaxAmount'] as const;
 /** Anti-replay window W: a multiple of 8 in 8..4096 (spec/reader.md §3). */
-export const WINDOW_RANGE = { min: 8, max: 4096, multipleOf: 8 } as const;
-
-/** Levenshtein distance (for "did you mean"). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
+export const WINDOW_RANGE = {
+  /** Smallest window, counters. */
+  min: 8,
+  /** Largest window, counters. */
+  max: 4096,
+  /** The window is a multiple of this many counters (whole bytes of the bitmap). */
+  multipleOf: 8,
+} as const;
 
 function unknownKey(code: PolicyErrorCode, where: string, key: string, known: readonly string[]): OffpayError {
-  const lower = key.toLowerCase();
-  const prefix = known.find((k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()));
-  const best = known.map((k) => [k, distance(key, k)] as const).sort((x, y) => x[1] - y[1])[0];
-  const guess = best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? best[0] : prefix;
+  const guess = nearestKey(key, known);
   const hint = guess ? ` (did you mean "${guess}"?)` : '';
   return new OffpayError(code, `${where}: unknown key "${key}"${hint}; known keys: ${known.join(', ')}`);
 }
@@ -106,7 +120,7 @@ function checkField(code: PolicyErrorCode, where: string, name: string, spec: Fi
  * Validate profile overrides (from a policy file or ReaderOptions.profile): every key known, every value of
  * its type, unit and range. Throws OffpayError `code` naming the field.
  */
-export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'profile'): Partial<Omit<ProfileParams, 'name'>> {
+export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'profile'): Partial<Omit<ReaderProfileParams, 'name'>> {
   if (o === undefined) return {};
   if (!isObject(o)) throw new OffpayError(code, `${where} must be an object`);
   const known = Object.keys(PROFILE_SCHEMA);
@@ -116,7 +130,7 @@ export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' |
     if (!spec) throw unknownKey(code, where, k, known);
     out[k] = checkField(code, where, k, spec, v);
   }
-  return out as Partial<Omit<ProfileParams, 'name'>>;
+  return out as Partial<Omit<ReaderProfileParams, 'name'>>;
 }
 
 /** Validate an anti-replay window size. */
@@ -160,7 +174,7 @@ export interface ReaderPolicy {
   /** Limits per ISO 4217 numeric currency code, minor units. */
   limits: Record<number, CurrencyLimits>;
   /** Overrides of the profile row named by the reader certificate. */
-  profile?: Partial<Omit<ProfileParams, 'name'>>;
+  profile?: Partial<Omit<ReaderProfileParams, 'name'>>;
 }
 
 /**

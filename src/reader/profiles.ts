@@ -20,10 +20,10 @@ export type StalePolicy = 'refuse' | 'reduce';
 export type TapOutWithoutTapIn = 'charge' | 'refuse';
 
 /**
- * One row of {@link PROFILES}: the reader parameters that differ between a vending machine and a transit gate.
+ * One row of {@link READER_PROFILES}: the reader parameters that differ between a vending machine and a transit gate.
  * Units are in each field's name or comment (seconds, milliseconds). Normative: spec/reader.md §8.
  */
-export interface ProfileParams {
+export interface ReaderProfileParams {
   /** The profile name, as in the reader certificate (`vending` or `transit`). */
   name: ReaderProfileName;
   /** Every token must answer a payment request (with its challenge and exact price) that the reader issued. */
@@ -63,16 +63,16 @@ export interface ProfileParams {
  * keeps it in step with this table). A reader takes the row its certificate names, overridden field by field by
  * `ReaderOptions.profile` (validated: `reader.bad_config` names a bad field).
  *
- * Not to be confused with the FSK profile table `PROFILES` of `offpay/fsk` (modem parameters).
+ * Not to be confused with the FSK profile table `FSK_PROFILES` of `offpay/fsk` (modem parameters).
  *
  * @example
  * ```ts
- * import { PROFILES } from 'offpay/reader';
- * PROFILES.vending.voidWindowSeconds;       // 900: a pending sale may be voided for 15 min
- * PROFILES.transit.whenBlocklistStale;      // 'reduce': accept small fares with a stale blocklist
+ * import { READER_PROFILES } from 'offpay/reader';
+ * READER_PROFILES.vending.voidWindowSeconds;       // 900: a pending sale may be voided for 15 min
+ * READER_PROFILES.transit.whenBlocklistStale;      // 'reduce': accept small fares with a stale blocklist
  * ```
  */
-export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
+export const READER_PROFILES: Record<ReaderProfileName, ReaderProfileParams> = {
   vending: {
     name: 'vending',
     requireRequest: true,
@@ -109,6 +109,11 @@ export const PROFILES: Record<ReaderProfileName, ProfileParams> = {
     tapOutWithoutTapIn: 'charge',
   },
 };
+
+/** @deprecated Renamed {@link READER_PROFILES} in 0.2.0 (one name for one thing); this alias goes in the next release. */
+export const PROFILES: Record<ReaderProfileName, ReaderProfileParams> = READER_PROFILES;
+/** @deprecated Renamed {@link ReaderProfileParams} in 0.2.0; this alias goes in the next release. */
+export type ProfileParams = ReaderProfileParams;
 
 /** Per-currency limits (minor units). Absent fields mean no limit of that kind. */
 export interface CurrencyLimits {

@@ -34,8 +34,9 @@ import { reasonForDecodeError, verifyToken, verifyTokenAsync, type VerifyContext
 import { createBatch, type SettlementBatch } from './batch.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
-import { validateLimits, validateProfileOverrides, validateWindow } from './policy.js';
-import { PROFILES, type CurrencyLimits, type ProfileParams } from './profiles.js';
+import { validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
+import { validateOptions, type OptionsSchema } from '../../base/options.js';
+import { READER_PROFILES, type CurrencyLimits, type ReaderProfileParams } from './profiles.js';
 import { READER_REASONS, type AnyReason, type ReaderReason } from './reasons.js';
 import type { ReaderStore, ReaderTx, TokenRecord } from './store.js';
 import { cachingVerifier } from './verifier.js';
@@ -60,7 +61,7 @@ export interface ReaderOptions {
   /** An asynchronous backend instead (e.g. webCryptoEd25519() in a browser); takes precedence over `verifier`. */
   asyncVerifier?: AsyncVerifier;
   /** Overrides of the profile row named by the reader certificate. */
-  profile?: Partial<Omit<ProfileParams, 'name'>>;
+  profile?: Partial<Omit<ReaderProfileParams, 'name'>>;
   /** Limits per ISO 4217 numeric currency. */
   limits?: Record<number, CurrencyLimits>;
   /** Accept currencies not listed in `limits` (with no reader limits). Default true. */
@@ -76,6 +77,49 @@ export interface ReaderOptions {
   journalId?: Uint8Array;
 }
 
+/**
+ * The schema of {@link ReaderOptions}, validated first by the {@link Reader} constructor (`reader.bad_config`
+ * naming the option); `profile`, `limits` and `window` are then checked field by field against the reader
+ * configuration schema of spec/reader.md §14 (policy.ts).
+ */
+export const READER_OPTIONS_SCHEMA: OptionsSchema = {
+  cert: {
+    type: 'object', required: true, fields: {
+      keyIndex: { type: 'integer', min: 0, required: true },
+      readerId: { type: 'integer', min: 0, required: true },
+      readerPublicKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+      operatorId: { type: 'integer', min: 0, required: true },
+      profile: { type: 'enum', values: Object.keys(READER_PROFILES), required: true },
+      notBefore: { type: 'integer', required: true },
+      notAfter: { type: 'integer', required: true },
+      issuerSignature: { type: 'bytes', minLength: 64, maxLength: 64, required: true },
+    },
+  },
+  secretKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+  issuerKeys: {
+    type: 'object', required: true, fields: {
+      issuerId: { type: 'integer', min: 0, required: true },
+      keys: {
+        type: 'array', required: true, maxLength: 256, items: {
+          type: 'object', fields: {
+            keyIndex: { type: 'integer', min: 0, required: true },
+            publicKey: { type: 'bytes', minLength: 32, maxLength: 32, required: true },
+          },
+        },
+      },
+    },
+  },
+  store: { type: 'object', required: true, methods: ['transact', 'journal', 'close'] },
+  verifier: { type: 'object', methods: ['verify'] },
+  asyncVerifier: { type: 'object', methods: ['verify'] },
+  profile: { type: 'object' },
+  limits: { type: 'object' },
+  acceptUnlistedCurrencies: { type: 'boolean' },
+  window: { type: 'integer', min: WINDOW_RANGE.min, max: WINDOW_RANGE.max, unit: 'counters' },
+  clock: { type: 'function' },
+  journalId: { type: 'bytes', minLength: JOURNAL_ID_BYTES, maxLength: JOURNAL_ID_BYTES },
+};
+
 /** The payment request open at this reader: the one price a token may pay now (spec/reader.md §2 step 1). */
 export interface OpenRequest {
   /** The decoded signed request. */
@@ -86,7 +130,7 @@ export interface OpenRequest {
   paidBy?: Uint8Array;
   /**
    * Present iff the request was opened as a payment code (`openRequest({ code: true })`): its 20 digits. A
-   * token answering it signs PAYCODE_SIGNED_TIME, not the request's time (spec/protocol.md §4.3, rule P).
+   * token answering it signs PAYMENT_CODE_SIGNED_TIME, not the request's time (spec/protocol.md §4.3, rule P).
    */
   paymentCode?: string;
 }
@@ -109,11 +153,30 @@ export interface AcceptContext {
    * The payment request the caller believes is open. The reader judges a request-answering token against its
    * OWN open request (openRequest); if this is given it must be that request, or the token is refused.
    */
-  request?: PaymentRequest | { amount: number; currency: number; challenge: Uint8Array; time: number };
+  request?: PaymentRequest | {
+    /** The price, minor units. */
+    amount: number;
+    /** ISO 4217 numeric currency code. */
+    currency: number;
+    /** The request's 8-byte challenge. */
+    challenge: Uint8Array;
+    /** The request's time, unix seconds. */
+    time: number;
+  };
   /** Transit: a fixed fare (one-way token, payee = reader or operator). */
-  fare?: { amount: number; currency: number };
+  fare?: {
+    /** The fare, minor units (0 only with the profile's allowZeroFare). */
+    amount: number;
+    /** ISO 4217 numeric currency code (1..999). */
+    currency: number;
+  };
   /** Transit: tap-in with a maximum-fare authorisation; settled at the tap-out fare, or this amount. */
-  tapIn?: { maxFare: number; currency: number };
+  tapIn?: {
+    /** The largest fare the trip may cost, minor units (charged if no tap-out arrives). */
+    maxFare: number;
+    /** ISO 4217 numeric currency code (1..999). */
+    currency: number;
+  };
   /** Mark the sale complete in the same transaction (nothing left to dispense). Default false. */
   complete?: boolean;
 }
@@ -188,8 +251,28 @@ export type ReaderVerdict = ReaderAccepted | ReaderRejected;
  * or a reader reason (`unknown_token`, `already_voided`, `already_completed`, `void_window_passed`; spec/reader.md §6).
  */
 export type VoidResult =
-  | { ok: true; tokenHash: Uint8Array; amount: number; currency: number; seq: number }
-  | { ok: false; reason: ReaderReason; code: number; message: string };
+  | {
+      /** The sale was voided. */
+      ok: true;
+      /** SHA-256 of the voided token's bytes. */
+      tokenHash: Uint8Array;
+      /** The amount refunded, minor units. */
+      amount: number;
+      /** ISO 4217 numeric currency code. */
+      currency: number;
+      /** Sequence number of the void's journal entry. */
+      seq: number;
+    }
+  | {
+      /** The sale was not voided. */
+      ok: false;
+      /** Why not (`unknown_token`, `void_window_passed`, `already_voided`, `already_completed`). */
+      reason: ReaderReason;
+      /** The reason's number (spec/reader.md §12). */
+      code: number;
+      /** A sentence for people. */
+      message: string;
+    };
 
 /**
  * The blocklist a {@link Reader} holds (spec/reader.md §5): its version, issue time (unix seconds), entry count,
@@ -225,7 +308,12 @@ export interface ExportResult {
    * Every batch this export made, in order (`export` cuts a long backlog into several, spec/reader.md §10); one
    * element for `exportBatch` and for a backlog within the limits.
    */
-  batches: { batch: SettlementBatch; bytes: Uint8Array }[];
+  batches: {
+    /** The batch. */
+    batch: SettlementBatch;
+    /** Its reader-signed bytes. */
+    bytes: Uint8Array;
+  }[];
 }
 
 /**
@@ -340,8 +428,8 @@ function randomJournalId(): Uint8Array {
 export class Reader {
   /** The reader certificate this reader was built with. */
   readonly cert: ReaderCert;
-  /** The effective profile: the row of `PROFILES` named by the certificate, with the options' overrides. */
-  readonly profile: ProfileParams;
+  /** The effective profile: the row of `READER_PROFILES` named by the certificate, with the options' overrides. */
+  readonly profile: ReaderProfileParams;
   /** The anti-replay window size W, counters (multiple of 8, 8..4096). */
   readonly window: number;
   /** The store holding this reader's state and journal. */
@@ -360,16 +448,16 @@ export class Reader {
   private blocklist: { list: Blocklist; index: BlocklistIndex; trusted: boolean; why?: string } | undefined;
 
   constructor(o: ReaderOptions) {
+    validateOptions<ReaderOptions>('ReaderOptions', o, READER_OPTIONS_SCHEMA, 'reader.bad_config');
     this.cert = o.cert;
     this.secretKey = o.secretKey;
     this.issuerKeys = o.issuerKeys;
     this.store = o.store;
-    this.profile = { ...PROFILES[o.cert.profile], ...validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile'), name: o.cert.profile };
+    this.profile = { ...READER_PROFILES[o.cert.profile], ...validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile'), name: o.cert.profile };
     this.window = validateWindow(o.window ?? DEFAULT_WINDOW, 'reader.bad_config', 'ReaderOptions.window');
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;
     this.limits = validateLimits(o.limits, 'reader.bad_config', 'ReaderOptions.limits');
-    if (o.acceptUnlistedCurrencies !== undefined && typeof o.acceptUnlistedCurrencies !== 'boolean') throw new OffpayError('reader.bad_config', 'ReaderOptions.acceptUnlistedCurrencies must be true or false');
     this.acceptUnlisted = o.acceptUnlistedCurrencies ?? true;
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
     // Certificates bind (spec invariant I7): the key is the certified one, and an issuer key certified it.
@@ -380,7 +468,6 @@ export class Reader {
     if (!ik || !(this.syncVerifier ?? nobleEd25519).verify(o.cert.issuerSignature, readerCertSigningInput(o.cert), ik.publicKey)) {
       throw new OffpayError('reader.bad_cert', ik ? `the certificate of reader ${o.cert.readerId} is not signed by issuer key ${o.cert.keyIndex}` : `the certificate of reader ${o.cert.readerId} names issuer key ${o.cert.keyIndex}, which is not in the key set`);
     }
-    if (o.journalId !== undefined && o.journalId.length !== JOURNAL_ID_BYTES) throw new OffpayError('reader.bad_config', `a journal id is ${JOURNAL_ID_BYTES} bytes`);
     const stored = this.store.transact((tx) => {
       const id = tx.getMeta(META_READER_ID);
       let jid = tx.getMeta(META_JOURNAL_ID);
@@ -595,7 +682,7 @@ export class Reader {
     const certId = certIdOf(t);
     // A request-bound token's entry carries the request it was judged against: clearing rebuilds the signed body
     // from it and the batch's reader id (spec/reader.md §9). t.time is the SIGNED time: the request's time, or
-    // PAYCODE_SIGNED_TIME for a payment-code request (spec/protocol.md §4.3, rule P).
+    // PAYMENT_CODE_SIGNED_TIME for a payment-code request (spec/protocol.md §4.3, rule P).
     const judged = t.challenge ? { challenge: t.challenge, time: t.time } : undefined;
     const base: Omit<TokenRecord, 'status' | 'seq'> = { hash, walletId, counter: t.counter, amount: t.amount, currency, day, certId, acceptedAt: now, trip: ctx.tapIn !== undefined, ...(open ? { challenge: open.request.challenge } : {}) };
     // 3. anti-replay window
@@ -793,7 +880,12 @@ export class Reader {
   }
 
   /** The chain head: last sequence number and hash (the genesis hash for an empty journal). */
-  head(): { seq: number; hash: Uint8Array } {
+  head(): {
+    /** Sequence number of the last entry (0 for an empty journal). */
+    seq: number;
+    /** The chain hash after it, 32 bytes. */
+    hash: Uint8Array;
+  } {
     const h = this.store.transact((tx) => tx.head());
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: this.genesis };
   }

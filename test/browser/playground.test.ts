@@ -157,7 +157,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${base}/reader?amount=12.50&currency=HKD`);
-      await waitText(page, '#paycode', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+      await waitText(page, '#payment-code', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
       // Rule P (spec/protocol.md §4.3): a request opened as a payment code takes only code-paid tokens, so the page
       // shows no signed-request QR code a scanning wallet would pay in vain.
       expect(await page.locator('#requestQr').count()).toBe(0);
@@ -169,7 +169,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       await wallet.goto(`${base}/wallet`);
       await wallet.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.error !== undefined, undefined, { timeout: 30_000 });
       await waitText(wallet, '#identity', /HKD, up to HKD 200\.00 a payment/);
-      await wallet.fill('#paycode', (await page.textContent('#paycode'))!);
+      await wallet.fill('#payment-code', (await page.textContent('#payment-code'))!);
       await wallet.click('#payQr');
       await waitText(wallet, '#status', /as QR version \d+/);
       await waitText(wallet, '#identity', /HKD 487\.50 left offline; counter 1$/);
@@ -188,7 +188,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
     let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: base_args });
     let page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(url);
-    const code = await waitText(page, '#paycode', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+    const code = await waitText(page, '#payment-code', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
     await ctx.close();
     // 2. The customer's wallet pays that payment code; the machine's microphone hears it.
     const p = decodePaymentCode(code.replace(/ /g, ''));
@@ -204,7 +204,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       const first = await page.evaluate(bodyData);
       expect(first.history?.split(' ')[0]).toBe('accepted');
       if (first.verdicts === '1') expect(await page.textContent('#verdict')).toBe('PAID HKD 12.50');
-      const next = await waitText(page, '#paycode', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
+      const next = await waitText(page, '#payment-code', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
       expect(next).not.toBe(code); // the sale is complete: the next customer gets a new request
       await page.screenshot({ path: join(SHOTS, 'playground-vending-paid.png'), fullPage: true });
       await page.waitForFunction(() => Number(document.body.dataset.verdicts) >= 2, undefined, { timeout: 60_000 });

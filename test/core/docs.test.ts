@@ -14,8 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /** Undocumented interface/class fields on 2026-12-05 (every other kind: 0): 377 on the docs branch, 408 after the
- * money-safety, protocol v2, service, listen and playground branches were merged the same day. Only ever lower it. */
-const UNDOCUMENTED_FIELDS_CEILING = 408;
+ * money-safety, protocol v2, service, listen and playground branches were merged the same day, 237 after the
+ * names branch documented the enum-like constants, the reader's and core's result shapes and the FSK events
+ * (what is left: mostly the entries of the REASONS / READER_REASONS tables and clearing's report shapes).
+ * Only ever lower it. */
+const UNDOCUMENTED_FIELDS_CEILING = 237;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ci = process.env.CI === 'true' || process.env.CI === '1';

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  encode, FskReceiver, makeRng, musicLike, pinkNoise, readWav, simulate, speechLike, whiteNoise, type ChannelOptions, type ProfileName,
+  encode, FskReceiver, makeRng, musicLike, pinkNoise, readWav, simulate, speechLike, whiteNoise, type ChannelOptions, type FskProfileName,
   type ReceiverOptions,
 } from '../../codecs/fsk/index.js';
 import { setFftArenaBackend } from '../../codecs/fsk/fft.js';
@@ -49,7 +49,7 @@ function run(c: Case, rx?: FskReceiver): unknown {
   }
 }
 
-function tx(profile: ProfileName, bytes: number, seed: number, rate = 48000): Float32Array {
+function tx(profile: FskProfileName, bytes: number, seed: number, rate = 48000): Float32Array {
   return encode(makeRng(seed).bytes(bytes), { profile, sampleRate: rate });
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  airTime, decode, decodeMessage, encode, FskReceiver, layoutForRows, makeRng, MAX_FRAME_PAYLOAD, musicLike, PROFILES,
-  rowsForPayload, simulate, speechLike, whiteNoise, type ChannelOptions, type ProfileName,
+  airTime, decode, decodeMessage, encode, FskReceiver, layoutForRows, makeRng, MAX_FRAME_PAYLOAD, musicLike, FSK_PROFILES,
+  rowsForPayload, simulate, speechLike, whiteNoise, type ChannelOptions, type FskProfileName,
 } from '../../codecs/fsk/index.js';
 import { OffpayError } from '../../base/errors.js';
 import { setFftArenaBackend } from '../../codecs/fsk/fft.js';
@@ -28,17 +28,17 @@ function expectCode(fn: () => unknown, code: string) {
 
 describe('profile table and air time', () => {
   it('meets the air-time goals for 200 bytes', () => {
-    expect(airTime(PROFILES.find((p) => p.name === 'fast')!, 200)).toBeLessThanOrEqual(0.75);
-    expect(airTime(PROFILES.find((p) => p.name === 'robust')!, 200)).toBeLessThanOrEqual(1.4);
-    expect(airTime(PROFILES.find((p) => p.name === 'ultrasonic')!, 200)).toBeLessThanOrEqual(2.0);
+    expect(airTime(FSK_PROFILES.find((p) => p.name === 'fast')!, 200)).toBeLessThanOrEqual(0.75);
+    expect(airTime(FSK_PROFILES.find((p) => p.name === 'robust')!, 200)).toBeLessThanOrEqual(1.4);
+    expect(airTime(FSK_PROFILES.find((p) => p.name === 'ultrasonic')!, 200)).toBeLessThanOrEqual(2.0);
   });
   it('a vending payment (a request-bound token, at most 200 bytes: spec/protocol.md §4.2) plays in 0.70 s on fast; one byte more takes a second codeword', () => {
-    const fast = PROFILES.find((p) => p.name === 'fast')!;
+    const fast = FSK_PROFILES.find((p) => p.name === 'fast')!;
     expect(airTime(fast, 200)).toBeCloseTo(0.7, 6);
     expect(airTime(fast, 201)).toBeGreaterThan(0.75);
   });
   it('tones are orthogonal over the window and inside the stated bands', () => {
-    for (const p of PROFILES) {
+    for (const p of FSK_PROFILES) {
       expect(p.spacingHz * p.window).toBeCloseTo(1, 9);
       const top = p.baseHz + (p.groups * p.tonesPerGroup - 1) * p.spacingHz;
       if (p.name === 'ultrasonic') expect(p.baseHz >= 17000 && top <= 20000).toBe(true);
@@ -47,7 +47,7 @@ describe('profile table and air time', () => {
   });
   it('a frame carries at least 255 bytes and the layout always fits', () => {
     expect(MAX_FRAME_PAYLOAD).toBeGreaterThanOrEqual(255);
-    for (const p of PROFILES) {
+    for (const p of FSK_PROFILES) {
       for (let L = 0; L <= MAX_FRAME_PAYLOAD; L += 7) {
         const lay = layoutForRows(p, rowsForPayload(p, L))!;
         expect(lay.capacity).toBeGreaterThanOrEqual(L + 7);
@@ -59,7 +59,7 @@ describe('profile table and air time', () => {
 });
 
 describe('round trips (clean)', () => {
-  for (const p of PROFILES) {
+  for (const p of FSK_PROFILES) {
     for (const rate of [44100, 48000]) {
       it(`${p.name} at ${rate} Hz`, () => {
         const payload = makeRng(rate + p.id).bytes(200);
@@ -116,7 +116,7 @@ describe('round trips (clean)', () => {
 });
 
 describe('round trips through the channel simulator (seeded)', () => {
-  const cells: [ProfileName, Omit<ChannelOptions, 'seed'>][] = [
+  const cells: [FskProfileName, Omit<ChannelOptions, 'seed'>][] = [
     ['fast', { snrDb: 0 }],
     ['fast', { snrDb: 3, clockOffset: 0.01 }],
     ['fast', { snrDb: 3, clockOffset: -0.01 }],
@@ -270,7 +270,7 @@ describe('bad audio never crashes or hangs', () => {
     expectCode(() => decode(new Float32Array(10), NaN), 'fsk.bad_rate');
     expectCode(() => decode(new Float32Array(10), 16000), 'fsk.bad_rate');
     expectCode(() => encode(new Uint8Array(1), { sampleRate: 16000, profile: 'ultrasonic' }), 'fsk.bad_rate');
-    expectCode(() => encode(new Uint8Array(1), { profile: 'nope' as ProfileName }), 'fsk.bad_profile');
+    expectCode(() => encode(new Uint8Array(1), { profile: 'nope' as FskProfileName }), 'fsk.bad_profile');
     expectCode(() => encode(new Uint8Array(5000)), 'fsk.payload_too_large');
   });
   it('property: arbitrary sample arrays never throw and never produce frames', () => {
@@ -284,7 +284,7 @@ describe('bad audio never crashes or hangs', () => {
   });
   it('property: random payloads round-trip through a clean channel', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom<ProfileName>('fast', 'robust', 'ultrasonic', 'turbo'), (payload, profile) => {
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom<FskProfileName>('fast', 'robust', 'ultrasonic', 'turbo'), (payload, profile) => {
         const r = decode(pad(encode(payload, { profile, sampleRate: 48000 }), 48000, 0.05, 0.05), 48000);
         expect(r.messages.map(hex)).toEqual([hex(payload)]);
       }),

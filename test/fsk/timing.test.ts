@@ -5,19 +5,19 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  encode, frameMicros, frameSamples, layoutForRows, MAX_FRAME_PAYLOAD, PROFILES, rowsForPayload, segmentGapSamples, segmentPayload,
+  encode, frameMicros, frameSamples, layoutForRows, MAX_FRAME_PAYLOAD, FSK_PROFILES, rowsForPayload, segmentGapSamples, segmentPayload,
   SEGMENT_GAP_US,
 } from '../../codecs/fsk/index.js';
 import { OffpayError } from '../../base/errors.js';
 
 describe('exact sample counts (spec/fsk.md §6.1)', () => {
   it('every time in the profile table is a whole number of microseconds', () => {
-    for (const p of PROFILES) {
+    for (const p of FSK_PROFILES) {
       for (const t of [p.chirpDuration, p.gap, p.guard, p.window, p.ramp]) expect(Number.isInteger(Math.round(t * 1e6)) && Math.abs(t * 1e6 - Math.round(t * 1e6)) < 1e-6).toBe(true);
     }
   });
   it('worked values: 200 bytes at 48 kHz and 44.1 kHz, the shortest frames', () => {
-    const [fast, robust, ultrasonic] = PROFILES;
+    const [fast, robust, ultrasonic] = FSK_PROFILES;
     expect(frameMicros(fast!, 12)).toBe(700_000);
     expect(frameSamples(fast!, 12, 48000)).toBe(33600);
     expect(frameSamples(fast!, 12, 44100)).toBe(30870);
@@ -33,7 +33,7 @@ describe('exact sample counts (spec/fsk.md §6.1)', () => {
       fc.property(
         fc.integer({ min: 0, max: 1600 }), fc.constantFrom('fast', 'robust', 'ultrasonic', 'turbo' as const), fc.constantFrom(40000, 44100, 48000, 96000, 88201),
         (bytes, profile, rate) => {
-          const p = PROFILES.find((q) => q.name === profile)!;
+          const p = FSK_PROFILES.find((q) => q.name === profile)!;
           const payload = new Uint8Array(bytes).fill(0xa5);
           const x = encode(payload, { profile, sampleRate: rate });
           const parts = segmentPayload(payload);
@@ -69,7 +69,7 @@ describe('exact sample counts (spec/fsk.md §6.1)', () => {
 
 describe('row counts without a layout (spec/fsk.md §5)', () => {
   it('R * G <= P has no layout (no codeword could carry a data byte), R = 0 and non-integers neither', () => {
-    for (const p of PROFILES) {
+    for (const p of FSK_PROFILES) {
       for (let rows = 0; rows * p.groups <= p.parity; rows++) expect(layoutForRows(p, rows)).toBeNull();
       const first = Math.floor(p.parity / p.groups) + 1;
       const lay = layoutForRows(p, first)!;
@@ -80,7 +80,7 @@ describe('row counts without a layout (spec/fsk.md §5)', () => {
     }
   });
   it('every R from the first valid one up has codewords longer than P, and R(L) is the smallest R that fits L + 7', () => {
-    for (const p of PROFILES) {
+    for (const p of FSK_PROFILES) {
       for (let rows = Math.floor(p.parity / p.groups) + 1; rows <= rowsForPayload(p, MAX_FRAME_PAYLOAD); rows++) {
         const lay = layoutForRows(p, rows)!;
         expect(Math.min(...lay.blockLengths)).toBeGreaterThan(p.parity);
@@ -95,7 +95,7 @@ describe('row counts without a layout (spec/fsk.md §5)', () => {
     }
   });
   it('the row ranges of spec/fsk.md §5', () => {
-    expect(PROFILES.map((p) => [p.name, rowsForPayload(p, 0), rowsForPayload(p, MAX_FRAME_PAYLOAD)])).toEqual([
+    expect(FSK_PROFILES.map((p) => [p.name, rowsForPayload(p, 0), rowsForPayload(p, MAX_FRAME_PAYLOAD)])).toEqual([
       ['fast', 3, 31], ['robust', 11, 133], ['ultrasonic', 8, 95], ['turbo', 3, 31],
     ]);
   });

@@ -8,10 +8,10 @@ import {
   decodePaymentCode,
   encodePaymentCode,
   formatPaymentCode,
-  PAYCODE_DIGITS,
-  PAYCODE_MAX_AMOUNT,
-  PAYCODE_MAX_CHALLENGE,
-  PAYCODE_MAX_PAYEE,
+  PAYMENT_CODE_DIGITS,
+  PAYMENT_CODE_MAX_AMOUNT,
+  PAYMENT_CODE_MAX_CHALLENGE,
+  PAYMENT_CODE_MAX_PAYEE,
   paymentCodeChallenge,
 } from '../../src/paycode.js';
 
@@ -123,7 +123,7 @@ describe('payment code', () => {
   it('is 20 digits and round-trips, ignoring display separators', () => {
     const c = encodePaymentCode(p);
     expect(c).toMatch(/^[0-9]{20}$/);
-    expect(c.length).toBe(PAYCODE_DIGITS);
+    expect(c.length).toBe(PAYMENT_CODE_DIGITS);
     expect(decodePaymentCode(c)).toEqual(p);
     expect(decodePaymentCode(formatPaymentCode(c))).toEqual(p);
     expect(formatPaymentCode(c)).toMatch(/^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
@@ -151,7 +151,7 @@ describe('payment code', () => {
     // Version bits 0.
     const v0 = '0'.repeat(19);
     expect(code(() => decodePaymentCode(v0 + String(dammCheckDigit(v0))))).toBe('paycode.version');
-    expect(code(() => encodePaymentCode({ ...p, payee: PAYCODE_MAX_PAYEE + 1 }))).toBe('paycode.range');
+    expect(code(() => encodePaymentCode({ ...p, payee: PAYMENT_CODE_MAX_PAYEE + 1 }))).toBe('paycode.range');
     expect(code(() => encodePaymentCode({ ...p, amount: -1 }))).toBe('paycode.range');
     expect(code(() => encodePaymentCode({ ...p, amount: 1.5 }))).toBe('paycode.range');
     expect(code(() => encodePaymentCode({ ...p, challenge: new Uint8Array(8).fill(1) }))).toBe('paycode.range');
@@ -161,9 +161,9 @@ describe('payment code', () => {
   it('round-trips every field value (property)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: PAYCODE_MAX_PAYEE }),
-        fc.integer({ min: 0, max: PAYCODE_MAX_AMOUNT }),
-        fc.integer({ min: 0, max: PAYCODE_MAX_CHALLENGE }),
+        fc.integer({ min: 0, max: PAYMENT_CODE_MAX_PAYEE }),
+        fc.integer({ min: 0, max: PAYMENT_CODE_MAX_AMOUNT }),
+        fc.integer({ min: 0, max: PAYMENT_CODE_MAX_CHALLENGE }),
         (payee, amount, ch) => {
           const c = encodePaymentCode({ payee, amount, challenge: challengeBytes(ch) });
           expect(c.length).toBe(20);

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encode, makeRng, simulate, type ProfileName, type Rng } from '../../codecs/fsk/index.js';
+import { encode, makeRng, simulate, type FskProfileName, type Rng } from '../../codecs/fsk/index.js';
 import { main } from '../../src/cli/main.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -141,8 +141,8 @@ describe('offpay reader listen', () => {
   }
 
   /** Transit tokens (fixed fare 2.00 to operator 300) paid at their offsets in the stream, alternating wallets and profiles. */
-  async function fareTokens(offsets: number[], tag: string, room = false): Promise<{ at: number; samples: Float32Array; profile: ProfileName }[]> {
-    const profiles: ProfileName[] = ['fast', 'robust', 'ultrasonic'];
+  async function fareTokens(offsets: number[], tag: string, room = false): Promise<{ at: number; samples: Float32Array; profile: FskProfileName }[]> {
+    const profiles: FskProfileName[] = ['fast', 'robust', 'ultrasonic'];
     const out = [];
     for (const [i, off] of offsets.entries()) {
       const file = p(`${tag}-${i}.cbor`);

@@ -1,6 +1,6 @@
 /**
  * Rule P (spec/protocol.md §4.3): a request the reader opened as a payment code is answered by a request-bound
- * token that signs the fixed time PAYCODE_SIGNED_TIME; the reader rebuilds the body with it, judges freshness by
+ * token that signs the fixed time PAYMENT_CODE_SIGNED_TIME; the reader rebuilds the body with it, judges freshness by
  * its own request time, journals the signed time, and clearing re-verifies and settles the token from the entry.
  */
 import fc from 'fast-check';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { MemoryReaderStore, Reader, createBlocklist } from '../../src/reader/index.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
-import { decodePaymentCode, PAYCODE_SIGNED_TIME } from '../../src/paycode.js';
+import { decodePaymentCode, PAYMENT_CODE_SIGNED_TIME } from '../../src/paycode.js';
 import { decodeToken, verifyToken, requestContextOf } from '../../src/index.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet } from './helpers.js';
 
@@ -36,7 +36,7 @@ describe('payment-code requests (spec/protocol.md §4.3, rule P)', () => {
     const v = await r.accept(tok, { now: NOW + 40 });
     expect(v).toMatchObject({ accepted: true, status: 'accepted', amount: 1250, request: { amount: 1250 } });
     const entry = r.entries()[0]!;
-    expect(entry.request).toEqual({ challenge: open.request.challenge, time: PAYCODE_SIGNED_TIME });
+    expect(entry.request).toEqual({ challenge: open.request.challenge, time: PAYMENT_CODE_SIGNED_TIME });
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
     const ing = await clearing.ingest(r.export(NOW + 600).bytes);
     expect(ing).toMatchObject({ outcome: 'ingested', entries: 1, invalidTokens: 0 });
@@ -76,7 +76,7 @@ describe('payment-code requests (spec/protocol.md §4.3, rule P)', () => {
           const r = reader();
           const w = makeWallet(issuer, 'paycode', 'model');
           const open = r.openRequest({ amount, currency: HKD, now: NOW, code: asCode, ...(asCode ? {} : { challenge: new Uint8Array([0, 0, 0, 0, 0, 1, 2, 3]) }) });
-          // Paying "as a code" means signing PAYCODE_SIGNED_TIME; otherwise the wallet signs the request's time
+          // Paying "as a code" means signing PAYMENT_CODE_SIGNED_TIME; otherwise the wallet signs the request's time
           // from the signed request (what a QR scan gives), or, wrongly, its own clock.
           const p = { payee: 4201, amount, challenge: open.request.challenge };
           const tok = payAsCode ? await w.wallet.payCode(p) : await w.wallet.payTo({ ...p, time: walletSkew === 0 ? NOW : NOW + walletSkew });
@@ -97,7 +97,7 @@ describe('payment-code requests (spec/protocol.md §4.3, rule P)', () => {
     const tok = await makeWallet(issuer, 'paycode', 'c').wallet.payCode(decodePaymentCode(open.paymentCode!));
     const base = { issuerKeys: issuer.keySet(), payees: [4201] };
     const req = requestContextOf(open.request);
-    expect(verifyToken(tok, { ...base, now: NOW + 10, request: { ...req, code: true } })).toMatchObject({ accepted: true, token: { time: PAYCODE_SIGNED_TIME } });
+    expect(verifyToken(tok, { ...base, now: NOW + 10, request: { ...req, code: true } })).toMatchObject({ accepted: true, token: { time: PAYMENT_CODE_SIGNED_TIME } });
     expect(verifyToken(tok, { ...base, now: NOW + 10, request: req })).toMatchObject({ accepted: false, reason: 'bad_token_signature' });
     expect(verifyToken(tok, { ...base, now: NOW + MAX_AGE + 1, request: { ...req, code: true } })).toMatchObject({ accepted: false, reason: 'time_too_old' });
     expect(verifyToken(tok, { ...base, now: NOW - 61, request: { ...req, code: true } })).toMatchObject({ accepted: false, reason: 'time_in_future' });

@@ -145,7 +145,7 @@ const readerNew: Command = {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory' },
     id: { type: 'string', arg: 'ID', help: 'reader id (a payee id)' },
     out: { type: 'string', arg: 'READER', help: 'reader directory to create' },
-    profile: { type: 'string', arg: 'P', help: 'vending or transit', default: 'vending' },
+    profile: { type: 'string', arg: 'P', help: 'reader profile: vending or transit', default: 'vending' },
     operator: { type: 'string', arg: 'N', help: 'merchant or operator id (a payee id)', default: '0' },
     days: { type: 'string', arg: 'N', help: 'certificate lifetime in days', default: '365' },
     seed: seedOpt,
@@ -248,7 +248,7 @@ const pay: Command = {
         // A typed payment code carries payee, amount and challenge but no signature.
         const { decodePaymentCode } = await import('../../paycode.js');
         const code = decodePaymentCode(new TextDecoder().decode(reqBytes));
-        // It carries no request time either: the token signs the fixed PAYCODE_SIGNED_TIME, which the reader uses
+        // It carries no request time either: the token signs the fixed PAYMENT_CODE_SIGNED_TIME, which the reader uses
         // for a request it opened as a code (spec/protocol.md §4.3, rule P).
         token = await wallet.payCode(code);
         paidTo = code.payee;

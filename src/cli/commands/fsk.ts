@@ -1,8 +1,8 @@
 /** CLI commands for the acoustic transport (codecs/fsk): encode, decode, sim, profiles. */
 import { UsageError, EXIT_OK, type Command, type CommandContext } from '../framework.js';
 import {
-  airTime, decodeMessage, encode, FskReceiver, PROFILES, PROFILE_NAMES, simulate, type ChannelOptions, type DecodeResult, type FskFrame,
-  type ProfileName, type ReceiverEvent, type ReceiverOptions,
+  airTime, decodeMessage, encode, FskReceiver, FSK_PROFILES, FSK_PROFILE_NAMES, simulate, type ChannelOptions, type DecodeResult, type FskFrame,
+  type FskProfileName, type ReceiverEvent, type ReceiverOptions,
 } from '../../../codecs/fsk/index.js';
 import { writeWav, type WavData, type WavFormat } from '../../../codecs/fsk/wav.js';
 import { readBytes } from '../../node/files.js';
@@ -20,7 +20,7 @@ const MAX_PAYLOAD_FILE = 65536;
 export function decodeWithProgress(ctx: CommandContext, wav: WavData, options: Omit<ReceiverOptions, 'sampleRate'>): { payload: Uint8Array; result: DecodeResult } {
   const rate = wav.sampleRate;
   const progress = ctx.progress('decoding', { total: Math.round(wav.samples.length / rate), unit: 's of audio' });
-  if (!progress.active) return decodeMessage(wav.samples, rate, options);
+  if (!progress.active) return decodeMessage(wav.samples, { ...options, sampleRate: rate });
   try {
     const rx = new FskReceiver({ ...options, sampleRate: rate });
     const events: ReceiverEvent[] = [];
@@ -36,7 +36,7 @@ export function decodeWithProgress(ctx: CommandContext, wav: WavData, options: O
   } finally {
     progress.done();
   }
-  return decodeMessage(wav.samples, rate, options);
+  return decodeMessage(wav.samples, { ...options, sampleRate: rate });
 }
 
 function num(v: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -52,10 +52,10 @@ function format(v: string | undefined): WavFormat {
   throw new UsageError(`--format must be pcm16 or float32 (got '${v}')`);
 }
 
-function profile(v: string | undefined): ProfileName {
+function profile(v: string | undefined): FskProfileName {
   const p = v ?? 'fast';
-  if (!PROFILE_NAMES.includes(p as ProfileName)) throw new UsageError(`--profile must be one of ${PROFILE_NAMES.join(', ')} (got '${p}')`);
-  return p as ProfileName;
+  if (!FSK_PROFILE_NAMES.includes(p as FskProfileName)) throw new UsageError(`--profile must be one of ${FSK_PROFILE_NAMES.join(', ')} (got '${p}')`);
+  return p as FskProfileName;
 }
 
 const encodeCmd: Command = {
@@ -65,7 +65,7 @@ const encodeCmd: Command = {
   options: {
     in: { type: 'string', help: 'payload file (raw bytes, up to 4096)', arg: 'FILE' },
     out: { type: 'string', help: "WAV file to write ('-': standard output, not a terminal)", arg: 'FILE' },
-    profile: { type: 'string', help: `profile: ${PROFILE_NAMES.join(', ')}`, arg: 'P', default: 'fast' },
+    profile: { type: 'string', help: `FSK profile: ${FSK_PROFILE_NAMES.join(', ')}`, arg: 'P', default: 'fast' },
     rate: { type: 'string', help: 'sample rate in Hz', arg: 'HZ', default: '48000' },
     format: { type: 'string', help: 'WAV sample format: pcm16 or float32', arg: 'F', default: 'pcm16' },
   },
@@ -92,7 +92,7 @@ const decodeCmd: Command = {
   options: {
     in: { type: 'string', help: 'WAV capture (PCM 8/16/24/32 or float, any rate >= 22.05 kHz)', arg: 'FILE' },
     out: { type: 'string', help: "where to write the payload bytes ('-': standard output, not a terminal)", arg: 'FILE' },
-    profiles: { type: 'string', help: 'comma-separated profiles to listen for (default all)', arg: 'LIST' },
+    profiles: { type: 'string', help: 'comma-separated FSK profiles to listen for (default all)', arg: 'LIST' },
   },
   details: 'Exit codes: 0 decoded, 2 unusable audio or no frame (the JSON error says why, e.g. fsk.no_preamble).',
   async run(ctx) {
@@ -176,7 +176,7 @@ const profilesCmd: Command = {
   usage: '[--json]',
   options: {},
   async run(ctx) {
-    const rows = PROFILES.map((p) => ({
+    const rows = FSK_PROFILES.map((p) => ({
       ...p, toneBandHz: [p.baseHz, p.baseHz + (p.groups * p.tonesPerGroup - 1) * p.spacingHz], airTime200: Number(airTime(p, 200).toFixed(4)),
     }));
     for (const r of rows) {

@@ -4,7 +4,7 @@
  */
 import { OffpayError } from '../../../base/errors.js';
 import type { Via } from '../via.js';
-import { decodeMessage, encode, PROFILE_NAMES, type ProfileName } from '../../../codecs/fsk/index.js';
+import { decodeMessage, encode, FSK_PROFILE_NAMES, type FskProfileName } from '../../../codecs/fsk/index.js';
 import { readWav, writeWav } from '../../../codecs/fsk/wav.js';
 import { readBytes } from '../../node/files.js';
 import { writeOut } from '../common.js';
@@ -21,8 +21,8 @@ export function readWavBounded(path: string): ReturnType<typeof readWav> {
 }
 
 function render(bytes: Uint8Array, options: Record<string, string>): { data: Uint8Array; note: string } {
-  const profile = (options.profile ?? 'fast') as ProfileName;
-  if (!PROFILE_NAMES.includes(profile)) throw new OffpayError('fsk.bad_profile', `unknown profile '${profile}'`);
+  const profile = (options.profile ?? 'fast') as FskProfileName;
+  if (!FSK_PROFILE_NAMES.includes(profile)) throw new OffpayError('fsk.bad_profile', `unknown profile '${profile}'`);
   const rate = Number(options.rate ?? 48000);
   const samples = encode(bytes, { profile, sampleRate: rate });
   const data = writeWav(samples, rate, options.format === 'float32' ? 'float32' : 'pcm16');
@@ -42,6 +42,6 @@ export const via: Via = {
   },
   async read(_kind, inPath) {
     const wav = readWavBounded(inPath);
-    return decodeMessage(wav.samples, wav.sampleRate).payload;
+    return decodeMessage(wav.samples, { sampleRate: wav.sampleRate }).payload;
   },
 };
