@@ -66,7 +66,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "nfc tag serve", area: 'nfc', summary: "act as a phone showing an NDEF message as a Type 4 Tag (what Web NFC reads), through vsmartcard-vpcd" },
   { name: "nfc tag read", area: 'nfc', summary: "read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader" },
   { name: "clearing serve", area: 'serve', summary: "serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)" },
-  { name: "reader sync", area: 'serve', summary: "upload every batch the clearing service lacks, then fetch and load the newest blocklist (exit 0 when in sync)" },
+  { name: "reader sync", area: 'serve', summary: "upload every batch the clearing service lacks, then fetch, verify and load the newest signed key set and blocklist (exit 0 when in sync)" },
   { name: "playground", area: 'playground', summary: "serve a browser wallet and reader that pay each other by sound and QR code (a demo issuer, or yours)" },
   { name: "demo", area: 'demo', summary: "the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing" },
 ];
