@@ -97,7 +97,12 @@ export interface FskFrame {
   /** The FSK profile it was sent with. */
   profile: FskProfileName;
   /** Segment index (from 0) and segment count of the message it belongs to. */
-  segment: { index: number; count: number };
+  segment: {
+    /** This frame's segment index, from 0. */
+    index: number;
+    /** Number of segments in the message (1 .. 8). */
+    count: number;
+  };
   /** How it was received. */
   diagnostics: FrameDiagnostics;
 }

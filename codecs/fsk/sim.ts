@@ -39,7 +39,12 @@ export interface ChannelOptions {
   /** Overdrive in dB above full scale before hard clipping at +-1 (e.g. 6). */
   clipDb?: number;
   /** Zeroed spans placed at random inside the active signal. */
-  dropouts?: { count: number; duration: number };
+  dropouts?: {
+    /** Number of dropouts over the signal. */
+    count: number;
+    /** Length of each dropout, seconds. */
+    duration: number;
+  };
   /** Noise bursts (3 ms) at levelDb relative to the signal RMS. */
   clicks?: {
     /** Number of clicks over the recording. */

@@ -42,6 +42,7 @@ export const SW = {
   NOT_ENOUGH_MEMORY: 0x6a84,
   /** 6A82: file or application not found. */
   FILE_NOT_FOUND: 0x6a82,
+  /** 6A86: incorrect parameters P1-P2. */
   WRONG_P1P2: 0x6a86,
   /** 6D00: instruction not supported. */
   INS_NOT_SUPPORTED: 0x6d00,
@@ -55,7 +56,12 @@ export const SW = {
 export const CLA_CHAINING = 0x10;
 
 /** INS values of the interindustry commands offpay uses. */
-export const INS = { SELECT: 0xa4, GET_RESPONSE: 0xc0 } as const;
+export const INS = {
+  /** A4: SELECT (by AID). */
+  SELECT: 0xa4,
+  /** C0: GET RESPONSE (the rest of a response announced by 61XX). */
+  GET_RESPONSE: 0xc0,
+} as const;
 
 /**
  * A command APDU (ISO/IEC 7816-4 §5.1): class, instruction, parameters, command data (Nc = data.length,

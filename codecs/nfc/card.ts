@@ -24,17 +24,29 @@ export const OFFPAY_AID = Uint8Array.of(0xf0, 0x4f, 0x46, 0x46, 0x50, 0x41, 0x59
 /** Class byte and instructions of offpay's proprietary commands. */
 export const OFFPAY_CLA = 0x80;
 /** Instruction bytes of the offpay application (class {@link OFFPAY_CLA}; spec/nfc.md §4.3, §4.5). */
-export const OFFPAY_INS = { GET_TOKEN: 0x10, PUT_RECEIPT: 0x12 } as const;
+export const OFFPAY_INS = {
+  /** 10: GET TOKEN (the request in, the signed token out; spec/nfc.md §4.3). */
+  GET_TOKEN: 0x10,
+  /** 12: PUT RECEIPT (the reader's receipt in; optional, spec/nfc.md §4.5). */
+  PUT_RECEIPT: 0x12,
+} as const;
 
 /** Protocol version carried in the FCI (tag 80). GET TOKEN and PUT RECEIPT use P1 = P2 = 00 in version 1. */
 export const OFFPAY_PROTOCOL_VERSION = 1;
 
 /** Capability bits of FCI tag 81. */
-export const CAPABILITY = { EXTENDED_LENGTH: 0x01, RECEIPT: 0x02 } as const;
+export const CAPABILITY = {
+  /** Bit 0 (01): extended-length APDUs supported. */
+  EXTENDED_LENGTH: 0x01,
+  /** Bit 1 (02): PUT RECEIPT implemented. */
+  RECEIPT: 0x02,
+} as const;
 
 /** What SELECT tells the reader (spec/nfc.md §4.2). */
 export interface CardInfo {
+  /** The application identifier the card answered with (FCI tag 84, DF name). */
   aid: Uint8Array;
+  /** The offpay protocol version (FCI tag 80; {@link OFFPAY_PROTOCOL_VERSION} today). */
   version: number;
   /** The card accepts extended-length APDUs (and returns a whole token in one response when asked). */
   extendedLength: boolean;

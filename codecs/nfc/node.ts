@@ -100,7 +100,12 @@ export async function readTokenOverPcsc<T>(
 }
 
 /** Read the NDEF message of a Type 4 Tag (or a phone emulating one) on a PC/SC reader. */
-export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOptions = {}): Promise<{ message: Uint8Array; readerName: string }> {
+export async function readNdefTagOverPcsc(options: PcscOptions & ReadNdefTagOptions = {}): Promise<{
+  /** The tag's NDEF message bytes. */
+  message: Uint8Array;
+  /** The PC/SC reader the tag was read on. */
+  readerName: string;
+}> {
   return withPcscCard(options, async (pc) => ({ message: await readNdefTag(pc.link, pickOptions(options, READ_NDEF_TAG_OPTIONS_SCHEMA)), readerName: pc.readerName }));
 }
 

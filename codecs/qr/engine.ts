@@ -52,7 +52,13 @@ const ECC_OPTION: Record<Symbology, Record<Ecc, string | undefined>> = {
 };
 
 /** Where the wasm comes from: its bytes, or a URL the page serves itself (fetched with `fetch`). */
-export type WasmSource = Uint8Array | ArrayBuffer | { url: string | URL };
+export type WasmSource =
+  | Uint8Array
+  | ArrayBuffer
+  | {
+      /** Where to fetch the zxing wasm (checked against the pinned SHA-256 once fetched). */
+      url: string | URL;
+    };
 
 /** Options of {@link loadQrEngine}. */
 export interface LoadOptions {

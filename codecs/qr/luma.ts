@@ -59,7 +59,17 @@ export function frameLuma(f: Frame, out?: Uint8Array): Uint8Array {
  * `(a + b + c + d + 2) >> 2`; the output is floor(w/2) x floor(h/2) (an odd last row or column is
  * dropped). Averaging four pixels also halves the sensor noise's standard deviation.
  */
-export function downscale2(src: Uint8Array, w: number, h: number, out: Uint8Array): { width: number; height: number } {
+export function downscale2(
+  src: Uint8Array,
+  w: number,
+  h: number,
+  out: Uint8Array,
+): {
+  /** Output width, pixels: floor(w / 2). */
+  width: number;
+  /** Output height, pixels: floor(h / 2). */
+  height: number;
+} {
   const ow = w >> 1;
   const oh = h >> 1;
   for (let y = 0; y < oh; y++) {

@@ -51,9 +51,11 @@ export interface BatchFrame {
   head: Uint8Array;
   /** Number of entries (from the array head, already bounded). */
   count: number;
-  /** Offset of the entries array head, of the first entry, and the end of the last one in the batch bytes. */
+  /** Offset of the entries array head in the batch bytes. */
   entriesHeadAt: number;
+  /** Offset of the first entry in the batch bytes. */
   entriesAt: number;
+  /** Offset just past the last entry in the batch bytes. */
   entriesEnd: number;
   /** Reader time the batch was made, unix seconds. */
   createdAt: number;
@@ -171,7 +173,15 @@ export function readBatchFrame(bytes: Uint8Array, limits: { maxBytes: number; ma
  * Decode the entries of a verified frame: each entry's canonical bytes (a view into the batch, what the chain
  * hashes) and the decoded entry (its data a view too). Seqs must run from firstSeq without gaps.
  */
-export function decodeBatchEntries(bytes: Uint8Array, f: BatchFrame): { raw: Uint8Array[]; entries: JournalEntry[] } {
+export function decodeBatchEntries(
+  bytes: Uint8Array,
+  f: BatchFrame,
+): {
+  /** Each entry's canonical bytes (views into the batch): what the chain hashes. */
+  raw: Uint8Array[];
+  /** The decoded entries, in seq order. */
+  entries: JournalEntry[];
+} {
   let decoded: CborValue;
   try {
     // One decode of the whole (bounded, signature-checked) entries array, data as views into the batch.

@@ -42,11 +42,34 @@ import type { SettledToken } from './settle.js';
 
 /** Clearing.paymentFacts: the entries naming one token and how it settles. */
 export interface PaymentFacts {
-  entries: { readerId: number; journalId: string; seq: number; kind: JournalKindName; time: number; value: number; valid: boolean; reason?: string; operatorId: number; currency?: number }[];
+  /** Every non-void entry naming the token, by (time, reader id, journal id, seq). */
+  entries: {
+    /** The reader that journaled the entry. */
+    readerId: number;
+    /** The reader journal's id, hex. */
+    journalId: string;
+    /** The entry's seq in that journal. */
+    seq: number;
+    /** The entry's kind (accept, tap_in, tap_out, conflict). */
+    kind: JournalKindName;
+    /** Reader time of the entry, unix seconds. */
+    time: number;
+    /** Amount in minor units (charged or fare), or for `conflict` the reason code. */
+    value: number;
+    /** True when clearing accepted the entry (token re-verified, dated inside the reader certificate). */
+    valid: boolean;
+    /** Why the entry is invalid (an error code); absent when valid. */
+    reason?: string;
+    /** Operator (merchant) named by the reader certificate of the batch that carried the entry. */
+    operatorId: number;
+    /** ISO 4217 numeric currency code of the token (valid entries only). */
+    currency?: number;
+  }[];
   /** The token as settle() settles it (absent when it does not settle: invalid, voided, or a conflict record). */
   settled?: SettledToken;
   /** Wallet id (hex) of a valid entry, and whether that wallet is on the clearing blocklist. */
   walletId?: string;
+  /** True when that wallet is on the clearing blocklist (false without a valid entry). */
   blocked: boolean;
 }
 
@@ -119,7 +142,12 @@ export interface IngestResult {
   /** Reader faults newly found (a token listed twice by one reader). */
   readerFaults: number;
   /** Why the batch was rejected (stable code) and the message. */
-  error?: { code: string; message: string };
+  error?: {
+    /** Stable error code (`clearing.*`), as in OffpayError.code. */
+    code: string;
+    /** Human-readable message. */
+    message: string;
+  };
 }
 
 /**
@@ -211,7 +239,18 @@ export interface ClearingReport {
   /** Per merchant (operator) and currency: distinct tokens, gross, fee, net (bigint; decimal strings in JSON). */
   settlement: SettlementLine[];
   /** Per currency, the total gross. */
-  totals: { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }[];
+  totals: {
+    /** ISO 4217 numeric currency code. */
+    currency: number;
+    /** Tokens settled in the currency (the sum of its lines' counts). */
+    count: number;
+    /** Sum settled, minor units. */
+    gross: bigint;
+    /** Sum of the lines' fees, minor units. */
+    fee: bigint;
+    /** Gross minus fee, minor units. */
+    net: bigint;
+  }[];
   /** Every reader journal held. */
   readers: ReaderSummary[];
   /** Every double spend found. */
@@ -221,7 +260,12 @@ export interface ClearingReport {
   /** Wallet certificates whose settled total passed their offline allowance (each on the next blocklist). */
   overAllowance: OverAllowance[];
   /** Per currency, what was settled beyond the allowances: the issuer's exposure. */
-  exposure: { currency: number; amount: bigint }[];
+  exposure: {
+    /** ISO 4217 numeric currency code. */
+    currency: number;
+    /** Settled beyond the allowances, minor units. */
+    amount: bigint;
+  }[];
   /** Tap-ins with no tap-out (charged at the maximum fare). */
   openTrips: TripAnomaly[];
   /** Trips with more than one tap-out (charged once). */
@@ -231,15 +275,36 @@ export interface ClearingReport {
   /** Zero-fare tap-outs of operators not in `zeroFareOperators` (never a charge). */
   zeroFareTapOuts: EntryRef[];
   /** Batches rejected and other per-reader problems (stable `kind` codes). */
-  problems: { readerId: number; kind: string; detail: string }[];
+  problems: {
+    /** The reader concerned. */
+    readerId: number;
+    /** The problem's stable code (such as `fork` or `reader_cert_changed`). */
+    kind: string;
+    /** Human-readable detail. */
+    detail: string;
+  }[];
   /** Entries stored invalid, with the reason the token failed re-verification. */
-  invalidTokens: { readerId: number; journalId: string; seq: number; reason: string }[];
+  invalidTokens: {
+    /** The reader that journaled the entry. */
+    readerId: number;
+    /** The reader journal's id, hex. */
+    journalId: string;
+    /** The entry's seq in that journal. */
+    seq: number;
+    /** Why the token failed (an error code). */
+    reason: string;
+  }[];
   /** Voided sales (not settled). */
   voided: number;
   /** Trips settled at the maximum fare. */
   tripsAtMaximumFare: number;
   /** The blocklist: entries and the last version issued. */
-  blocklist: { entries: number; version: number };
+  blocklist: {
+    /** Wallets on the clearing blocklist. */
+    entries: number;
+    /** The last version issued (0: none yet). */
+    version: number;
+  };
   /** Fee in basis points applied to each line. */
   feeBps: number;
 }
@@ -768,7 +833,16 @@ export class Clearing {
   }
 
   /** The clearing blocklist with the first reason each wallet was blocked for, by wallet id (hex). */
-  async blocklistEntries(): Promise<{ walletId: string; reason: string; addedAt: number }[]> {
+  async blocklistEntries(): Promise<
+    {
+      /** The blocked wallet id, hex (16 bytes). */
+      walletId: string;
+      /** Why it was blocked (the first reason recorded, such as `over_allowance`). */
+      reason: string;
+      /** Clearing time it was blocked, unix seconds. */
+      addedAt: number;
+    }[]
+  > {
     return (await this.store.blocklist()).map((b) => ({ walletId: toHex(b.walletId), reason: b.reason, addedAt: b.addedAt }));
   }
 
@@ -782,7 +856,17 @@ export class Clearing {
    * wallet whose settled total passed its certificate's allowance (spec/clearing.md M2) joins the blocklist.
    * The version is taken atomically in the store, so two nodes never sign two lists with one version.
    */
-  async issueBlocklist(issuer: Issuer, now: number = this.clock()): Promise<{ bytes: Uint8Array; version: number; entries: number }> {
+  async issueBlocklist(
+    issuer: Issuer,
+    now: number = this.clock(),
+  ): Promise<{
+    /** The signed blocklist, ready for the readers. */
+    bytes: Uint8Array;
+    /** Its version (one more than the last issued). */
+    version: number;
+    /** Number of wallet ids it lists. */
+    entries: number;
+  }> {
     if (issuer.issuerId !== this.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${issuer.issuerId} is not the clearing's issuer ${this.issuerKeys.issuerId}`);
     await this.blockOverAllowance(now);
     const version = await this.store.incrementMeta('blocklist_version');
@@ -803,7 +887,16 @@ export class Clearing {
    * the highest n such that batches 1..n of that journal are all held, `lastSeq` the last entry seq those
    * batches cover (a reader resends from batch batchSeq + 1).
    */
-  async heldBatches(readerId: number): Promise<{ journalId: string; batchSeq: number; lastSeq: number }[]> {
+  async heldBatches(readerId: number): Promise<
+    {
+      /** The journal's id, hex. */
+      journalId: string;
+      /** The highest n such that batches 1..n of the journal are all held (0: none). */
+      batchSeq: number;
+      /** The last entry seq those batches cover. */
+      lastSeq: number;
+    }[]
+  > {
     return (await this.store.heldBatches(readerId)).map((c) => {
       let batchSeq = 0;
       let lastSeq = 0;

@@ -26,7 +26,15 @@ export function validateFeeBps(feeBps: number): number {
   return feeBps;
 }
 
-export function feeFor(gross: bigint, feeBps: number): { fee: bigint; net: bigint } {
+export function feeFor(
+  gross: bigint,
+  feeBps: number,
+): {
+  /** round_half_even(gross * feeBps / 10000), minor units. */
+  fee: bigint;
+  /** gross - fee, minor units. */
+  net: bigint;
+} {
   validateFeeBps(feeBps);
   if (gross < 0n) throw new Error('feeFor takes a non-negative gross');
   const fee = roundHalfEvenDiv(gross * BigInt(feeBps), BigInt(BPS_DENOMINATOR));

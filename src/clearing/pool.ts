@@ -27,7 +27,14 @@ export interface TokenJob {
   /** Clock skew allowed after `now`, seconds. */
   maxFuture: number;
   /** The entry's request context, present iff the token is request-bound (spec/reader.md §9). */
-  request?: { challenge: Uint8Array; time: number } | undefined;
+  request?:
+    | {
+        /** The request's challenge (8 bytes). */
+        challenge: Uint8Array;
+        /** The request's time, unix seconds (the time the token signed). */
+        time: number;
+      }
+    | undefined;
 }
 
 /**
@@ -36,20 +43,33 @@ export interface TokenJob {
  */
 export type TokenCheck =
   | {
+      /** The token verified. */
       ok: true;
+      /** SHA-256 of the token bytes (32 bytes). */
       tokenHash: Uint8Array;
+      /** The wallet id (16 bytes). */
       walletId: Uint8Array;
+      /** The wallet counter the token spends. */
       counter: number;
+      /** The signed amount, minor units. */
       amount: number;
+      /** ISO 4217 numeric currency code. */
       currency: number;
+      /** The signed payee (reader or operator id). */
       payee: number;
+      /** The token's signed time, unix seconds. */
       time: number;
       /** First six bytes of the wallet certificate id (its issuer signature) as an integer (prefixKey). */
       certKey: number;
       /** The wallet certificate's offlineAllowance. */
       allowance: number;
     }
-  | { ok: false; reason: string };
+  | {
+      /** The token failed. */
+      ok: false;
+      /** Why (a stateless error code, spec/protocol.md §7). */
+      reason: string;
+    };
 
 /**
  * A request-bound token is judged against the request context its entry carries and the batch's reader id
@@ -134,25 +154,39 @@ interface Pending {
  * flattened the same way.
  */
 export interface PackedJobs {
+  /** Number of jobs. */
   n: number;
+  /** Every job's token bytes, back to back. */
   data: Uint8Array;
+  /** Job i's bytes are data[dataOffsets[i], dataOffsets[i + 1]) (n + 1 offsets). */
   dataOffsets: Uint32Array;
+  /** Each job's `now` (reader time, unix seconds). */
   now: Float64Array;
+  /** Each job's `maxAge`, seconds. */
   maxAge: Float64Array;
+  /** Each job's `maxFuture`, seconds. */
   maxFuture: Float64Array;
+  /** Every job's payees, flattened. */
   payees: Float64Array;
+  /** Job i's payees are payees[payeeOffsets[i], payeeOffsets[i + 1]) (n + 1 offsets). */
   payeeOffsets: Uint32Array;
   /** 1 where the job has a request context, with its challenge (8 bytes per job) and time. */
   hasRequest: Uint8Array;
+  /** Each job's request challenge, 8 bytes per job (zeros without a request). */
   requestChallenge: Uint8Array;
+  /** Each job's request time, unix seconds (0 without a request). */
   requestTime: Float64Array;
 }
 
 /** Results in the same way: 1/0 per job, 32-byte hashes, 16-byte wallet ids, 7 numbers, and the failures. */
 export interface PackedChecks {
+  /** Number of jobs. */
   n: number;
+  /** 1 where the job's token verified, 0 where it failed. */
   ok: Uint8Array;
+  /** SHA-256 of each verified token, 32 bytes per job (zeros where it failed). */
   tokenHash: Uint8Array;
+  /** Each token's wallet id, 16 bytes per job (zeros where it failed). */
   walletId: Uint8Array;
   /** counter, amount, currency, payee, time, certKey, allowance per job. */
   fields: Float64Array;

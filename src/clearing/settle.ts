@@ -180,7 +180,12 @@ export interface SettlementResult {
   /** Certificates whose settled total passed their allowance. */
   overAllowance: OverAllowance[];
   /** Per currency, the sum of the exposures. */
-  exposure: { currency: number; amount: bigint }[];
+  exposure: {
+    /** ISO 4217 numeric currency code. */
+    currency: number;
+    /** Settled beyond the allowances, minor units. */
+    amount: bigint;
+  }[];
 }
 
 const order = (a: SettleRow, b: SettleRow): number =>
@@ -204,7 +209,10 @@ export interface SettleOptions {
  * distinct token once, to the operator of its earliest sale, trips at min(maximum, tap-out fare), and each
  * wallet certificate's total checked against its allowance. Pure: the same rows give the same result.
  */
-export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementResult & { tokens: SettledToken[] } {
+export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementResult & {
+  /** The settled tokens: every one with `keepTokens`, else those of over-allowance wallets. */
+  tokens: SettledToken[];
+} {
   const s = settler(o);
   for (const r of rows) s.push(r);
   return s.finish();
@@ -214,7 +222,15 @@ export function settle(rows: Iterable<SettleRow>, o: SettleOptions): SettlementR
  * {@link settle} one row at a time, for a store that delivers rows in pages (rows in the same order): `push`
  * each row, then `finish` once.
  */
-export function settler(o: SettleOptions): { push: (r: SettleRow) => void; finish: () => SettlementResult & { tokens: SettledToken[] } } {
+export function settler(o: SettleOptions): {
+  /** Take the next row (rows in the order of {@link settle}). */
+  push: (r: SettleRow) => void;
+  /** Settle what was pushed; call once, after the last row. */
+  finish: () => SettlementResult & {
+    /** The settled tokens: every one with `keepTokens`, else those of over-allowance wallets. */
+    tokens: SettledToken[];
+  };
+} {
   const lines = new Map<string, { operatorId: number; currency: number; count: number; gross: bigint }>();
   const out: SettlementResult & { tokens: SettledToken[] } = {
     lines: [], settledTokens: 0, openTrips: [], multipleTapOuts: [], tapOutsWithoutTapIn: [], zeroFareTapOuts: [], overAllowance: [], exposure: [], tokens: [],

@@ -382,7 +382,16 @@ export class PgClearingStore implements ClearingStore {
     return this.blockOn(this.pool, walletId, reason, at);
   }
 
-  async blocklist(): Promise<{ walletId: Uint8Array; reason: string; addedAt: number }[]> {
+  async blocklist(): Promise<
+    {
+      /** The blocked wallet id (16 bytes). */
+      walletId: Uint8Array;
+      /** Why it was blocked (the first reason recorded). */
+      reason: string;
+      /** Clearing time it was blocked, unix seconds. */
+      addedAt: number;
+    }[]
+  > {
     return (await this.rows('SELECT wallet_id, reason, added_at FROM blocklist ORDER BY wallet_id')).map((r) => ({ walletId: u8(r.wallet_id), reason: String(r.reason), addedAt: Number(r.added_at) }));
   }
 
@@ -390,7 +399,21 @@ export class PgClearingStore implements ClearingStore {
     return (await this.rows(`SELECT DISTINCT wallet_id FROM entries WHERE kind = ${JournalKind.conflict} AND valid ORDER BY wallet_id`)).map((r) => u8(r.wallet_id));
   }
 
-  async heldBatches(readerId: number): Promise<{ journalId: Uint8Array; batches: { batchSeq: number; firstSeq: number; entries: number }[] }[]> {
+  async heldBatches(readerId: number): Promise<
+    {
+      /** The journal's id. */
+      journalId: Uint8Array;
+      /** Its held batches, by batch seq. */
+      batches: {
+        /** The batch's number in the journal. */
+        batchSeq: number;
+        /** Seq of its first entry. */
+        firstSeq: number;
+        /** Number of entries in it. */
+        entries: number;
+      }[];
+    }[]
+  > {
     const rows = await this.rows(
       `SELECT c.journal_id, b.batch_seq, b.first_seq, b.entries FROM chains c LEFT JOIN batches b ON b.chain = c.chain
        WHERE c.reader_id = $1 ORDER BY c.journal_id, b.batch_seq`,
@@ -489,7 +512,21 @@ export class PgClearingStore implements ClearingStore {
     }
   }
 
-  async evidence(chain: number, seq: number): Promise<{ readerId: number; journalId: Uint8Array; kind: JournalKindName; value: number; token: Uint8Array | null }> {
+  async evidence(
+    chain: number,
+    seq: number,
+  ): Promise<{
+    /** The reader that journaled the entry. */
+    readerId: number;
+    /** The reader journal's id. */
+    journalId: Uint8Array;
+    /** The entry's kind. */
+    kind: JournalKindName;
+    /** Amount in minor units, or for `conflict` the reason code. */
+    value: number;
+    /** The signed token bytes; null for an entry without a token. */
+    token: Uint8Array | null;
+  }> {
     const e = (
       await this.rows(
         `SELECT c.reader_id, c.journal_id, e.kind, e.value, substring(b.bytes FROM (e.token_at + 1)::int FOR e.token_len::int) AS token
@@ -543,13 +580,33 @@ export class PgClearingStore implements ClearingStore {
     return rows.map((r) => [Number(r.a), Number(r.b)]);
   }
 
-  async problems(): Promise<{ readerId: number; kind: string; detail: string }[]> {
+  async problems(): Promise<
+    {
+      /** The reader concerned. */
+      readerId: number;
+      /** The problem's kind (such as `fork` or `reader_cert_changed`). */
+      kind: string;
+      /** Human-readable detail. */
+      detail: string;
+    }[]
+  > {
     return (await this.rows(`SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind COLLATE "C", detail COLLATE "C"`)).map((p) => ({
       readerId: Number(p.reader_id), kind: String(p.kind), detail: String(p.detail),
     }));
   }
 
-  async invalidEntries(): Promise<{ readerId: number; journalId: Uint8Array; seq: number; reason: string }[]> {
+  async invalidEntries(): Promise<
+    {
+      /** The reader that journaled the entry. */
+      readerId: number;
+      /** The reader journal's id. */
+      journalId: Uint8Array;
+      /** The entry's seq in that journal. */
+      seq: number;
+      /** Why it is invalid (an error code). */
+      reason: string;
+    }[]
+  > {
     return (await this.rows('SELECT c.reader_id, c.journal_id, e.seq, e.reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE NOT e.valid ORDER BY c.reader_id, c.journal_id, e.seq')).map(
       (p) => ({ readerId: Number(p.reader_id), journalId: u8(p.journal_id), seq: Number(p.seq), reason: String(p.reason) }),
     );

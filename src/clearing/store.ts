@@ -23,11 +23,15 @@ import type { SettleRow } from './settle.js';
 
 /** One journal entry as stored (spec/clearing.md §11, table entries). */
 export interface EntryRow {
+  /** The chain number (one reader journal: `ChainRow.chain`). */
   chain: number;
+  /** The entry's sequence number in its journal. */
   seq: number;
   /** JournalKind number. */
   kind: number;
+  /** Reader time of the entry, unix seconds. */
   time: number;
+  /** Amount in minor units (charged, given back, authorised, fare), or for `conflict` the reason code. */
   value: number;
   /** Token amount of a valid tap-out (its value is the fare); null otherwise. */
   amount: number | null;
@@ -35,71 +39,115 @@ export interface EntryRow {
   tokenHash: Uint8Array | null;
   /** The chain hash before this entry: held for the first entry of its batch only. */
   prevHash: Uint8Array | null;
+  /** The chain hash after this entry (32 bytes). */
   hash: Uint8Array;
+  /** True when clearing accepted the entry (token verified, chain and certificate in order). */
   valid: boolean;
+  /** Why the entry is invalid (an error code); null when valid. */
   reason: string | null;
   /** Operator named by the certificate of the batch that carried the entry. */
   operatorId: number;
   /** batch_bytes id of the batch holding the token, its offset and length there (token entries). */
   source: number | null;
+  /** Byte offset of the token within the `source` batch bytes; null without a token. */
   tokenAt: number | null;
+  /** Byte length of the token within the `source` batch bytes; null without a token. */
   tokenLen: number | null;
   /** Re-verified token fields, valid token entries only (the wallet-counter index covers these rows). */
   walletId: Uint8Array | null;
+  /** The wallet counter the token spends. */
   counter: number | null;
+  /** The token's ISO 4217 numeric currency code. */
   currency: number | null;
+  /** First six bytes of the wallet certificate id, as an integer. */
   certKey: number | null;
+  /** The wallet certificate's offline allowance, minor units. */
   allowance: number | null;
 }
 
 /** A valid entry of a batch being ingested and another valid entry with the same wallet id and counter. */
 export interface CounterPeer {
+  /** Seq of the entry in the batch being ingested. */
   seq: number;
+  /** Its JournalKind number. */
   kind: number;
+  /** Its chain hash (32 bytes). */
   hash: Uint8Array;
+  /** The wallet id both entries name (16 bytes). */
   walletId: Uint8Array;
+  /** The wallet counter both entries spend. */
   counter: number;
+  /** Chain number of the other entry. */
   oChain: number;
+  /** Reader id of the other entry's chain. */
   oReader: number;
+  /** Seq of the other entry in its chain. */
   oSeq: number;
+  /** JournalKind number of the other entry. */
   oKind: number;
+  /** Chain hash of the other entry (32 bytes). */
   oHash: Uint8Array;
 }
 
 /** A double-spend record: a = the entry held first, b = the entry that conflicts with it. */
 export interface DoubleSpendRow {
+  /** `counter_reuse`: same wallet and counter, different token bytes; `same_token_twice`: same token at two readers. */
   kind: 'counter_reuse' | 'same_token_twice';
+  /** The wallet id (16 bytes). */
   walletId: Uint8Array;
+  /** The wallet counter involved. */
   counter: number;
+  /** Chain hash of the entry held first. */
   aHash: Uint8Array;
+  /** Chain number of the entry held first. */
   aChain: number;
+  /** Seq of the entry held first. */
   aSeq: number;
+  /** Chain hash of the conflicting entry. */
   bHash: Uint8Array;
+  /** Chain number of the conflicting entry. */
   bChain: number;
+  /** Seq of the conflicting entry. */
   bSeq: number;
+  /** Clearing time of the detection, unix seconds. */
   detectedAt: number;
 }
 
 /** A reader-fault record (one reader listed one token as a sale twice). */
 export interface ReaderFaultRow {
+  /** Always `token_listed_twice`. */
   kind: 'token_listed_twice';
+  /** The reader at fault. */
   readerId: number;
+  /** SHA-256 of the token bytes. */
   tokenHash: Uint8Array;
+  /** Chain number of the first listing. */
   aChain: number;
+  /** Seq of the first listing. */
   aSeq: number;
+  /** Chain number of the second listing. */
   bChain: number;
+  /** Seq of the second listing. */
   bSeq: number;
+  /** Clearing time of the detection, unix seconds. */
   detectedAt: number;
 }
 
 /** A batch as recorded once its entries are held. */
 export interface BatchRow {
+  /** The chain number (reader journal) of the batch. */
   chain: number;
+  /** The batch's number in its journal. */
   batchSeq: number;
+  /** Seq of the batch's first entry. */
   firstSeq: number;
+  /** Number of entries in the batch. */
   entries: number;
+  /** The chain hash after the batch's last entry (32 bytes). */
   head: Uint8Array;
+  /** SHA-256 of the signed batch bytes (duplicate detection). */
   digest: Uint8Array;
+  /** When the reader made the batch (reader time, unix seconds). */
   createdAt: number;
 }
 
@@ -112,13 +160,39 @@ export interface IngestTx {
   /** SHA-256 of the batch held as (chain, batch seq), if any. */
   batchDigest(chain: number, batchSeq: number): Promise<Uint8Array | undefined>;
   /** Chain hash and (first of its batch) prev hash of a held entry. */
-  entryLink(chain: number, seq: number): Promise<{ hash: Uint8Array; prevHash: Uint8Array | null } | undefined>;
+  entryLink(chain: number, seq: number): Promise<
+    | {
+        /** The chain hash after the entry (32 bytes). */
+        hash: Uint8Array;
+        /** The chain hash before it: held for the first entry of its batch only, else null. */
+        prevHash: Uint8Array | null;
+      }
+    | undefined
+  >;
   /** The reader as first recorded. */
-  reader(readerId: number): Promise<{ operatorId: number; profile: string } | undefined>;
+  reader(readerId: number): Promise<
+    | {
+        /** Operator named by the reader's first certificate. */
+        operatorId: number;
+        /** Reader profile named by that certificate. */
+        profile: string;
+      }
+    | undefined
+  >;
   /** Record a reader (insert if absent). */
   putReader(readerId: number, operatorId: number, profile: string, cert: Uint8Array): Promise<void>;
   /** Entries held in seq range [from, to] of a chain: chain hash and invalidity reason by seq. */
-  heldEntries(chain: number, from: number, to: number): Promise<Map<number, { hash: Uint8Array; reason: string | null }>>;
+  heldEntries(chain: number, from: number, to: number): Promise<
+    Map<
+      number,
+      {
+        /** The entry's chain hash (32 bytes). */
+        hash: Uint8Array;
+        /** Why it was stored invalid (an error code); null when valid. */
+        reason: string | null;
+      }
+    >
+  >;
   /** Remove held entries (an entry stored invalid for its certificate, judged again under a covering one). */
   dropEntries(chain: number, seqs: number[]): Promise<void>;
   /** Keep a signed batch's bytes; returns its id (entries point into it). */
@@ -153,27 +227,45 @@ export interface IngestSession {
 
 /** One entry naming a token (payment facts). */
 export interface TokenEntryRow {
+  /** The reader that journaled the entry. */
   readerId: number;
+  /** The reader journal's id. */
   journalId: Uint8Array;
+  /** The entry's seq in that journal. */
   seq: number;
+  /** JournalKind number. */
   kind: number;
+  /** Reader time of the entry, unix seconds. */
   time: number;
+  /** Amount in minor units (charged, given back, authorised, fare), or for `conflict` the reason code. */
   value: number;
+  /** True when clearing accepted the entry. */
   valid: boolean;
+  /** Why the entry is invalid (an error code); null when valid. */
   reason: string | null;
+  /** Operator named by the certificate of the batch that carried the entry. */
   operatorId: number;
+  /** The wallet id's first six bytes as a little-endian integer (settlement index); null without a wallet. */
   walletKey: number | null;
+  /** The wallet id (16 bytes); null unless a valid token entry. */
   walletId: Uint8Array | null;
+  /** ISO 4217 numeric currency code of the token; null unless a valid token entry. */
   currency: number | null;
 }
 
 /** A held chain (reader journal) with what the report needs. */
 export interface ChainRow {
+  /** The chain number (store-local id of the journal). */
   chain: number;
+  /** The reader id. */
   readerId: number;
+  /** The reader journal's id. */
   journalId: Uint8Array;
+  /** Operator named by the reader's first certificate. */
   operatorId: number;
+  /** The reader profile named by its first certificate. */
   profile: string;
+  /** Number of batches held for the chain. */
   batches: number;
 }
 
@@ -197,11 +289,34 @@ export interface ClearingStore {
   /** Put a wallet on the blocklist (insert if absent); true when inserted. */
   block(walletId: Uint8Array, reason: string, at: number): Promise<boolean>;
   /** The blocklist, by wallet id ascending. */
-  blocklist(): Promise<{ walletId: Uint8Array; reason: string; addedAt: number }[]>;
+  blocklist(): Promise<
+    {
+      /** The blocked wallet id (16 bytes). */
+      walletId: Uint8Array;
+      /** Why it was blocked (the first reason recorded). */
+      reason: string;
+      /** Clearing time it was blocked, unix seconds. */
+      addedAt: number;
+    }[]
+  >;
   /** Wallet ids named by a valid conflict entry (a reader saw the wallet reuse a counter). */
   conflictWallets(): Promise<Uint8Array[]>;
   /** Per journal of a reader (by journal id): its batches by batch seq. */
-  heldBatches(readerId: number): Promise<{ journalId: Uint8Array; batches: { batchSeq: number; firstSeq: number; entries: number }[] }[]>;
+  heldBatches(readerId: number): Promise<
+    {
+      /** The journal's id. */
+      journalId: Uint8Array;
+      /** Its held batches, by batch seq. */
+      batches: {
+        /** The batch's number in the journal. */
+        batchSeq: number;
+        /** Seq of its first entry. */
+        firstSeq: number;
+        /** Number of entries in it. */
+        entries: number;
+      }[];
+    }[]
+  >;
   /** An index over token hashes (payment lookups); idempotent. */
   indexPayments(): Promise<void>;
   /** The non-void entries naming a token, by (time, reader id, journal id, seq). */
@@ -214,7 +329,18 @@ export interface ClearingStore {
    */
   settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void>;
   /** Evidence for one entry: its reader, journal, kind, value and the token bytes (sliced from its batch). */
-  evidence(chain: number, seq: number): Promise<{ readerId: number; journalId: Uint8Array; kind: JournalKindName; value: number; token: Uint8Array | null }>;
+  evidence(chain: number, seq: number): Promise<{
+    /** The reader that journaled the entry. */
+    readerId: number;
+    /** The reader journal's id. */
+    journalId: Uint8Array;
+    /** The entry's kind. */
+    kind: JournalKindName;
+    /** Amount in minor units, or for `conflict` the reason code. */
+    value: number;
+    /** The signed token bytes; null for an entry without a token. */
+    token: Uint8Array | null;
+  }>;
   /** The token bytes of the entry (reader id, journal id, seq). */
   tokenBytes(readerId: number, journalId: Uint8Array, seq: number): Promise<Uint8Array | undefined>;
   /** Double spends by (detected at, a chain, a seq, b chain, b seq). */
@@ -226,9 +352,29 @@ export interface ClearingStore {
   /** The held seqs of a chain as maximal runs [from, to], ascending. */
   seqRuns(chain: number): Promise<[number, number][]>;
   /** Problems other than invalid_entry, by (at, reader id, kind, detail). */
-  problems(): Promise<{ readerId: number; kind: string; detail: string }[]>;
+  problems(): Promise<
+    {
+      /** The reader concerned. */
+      readerId: number;
+      /** The problem's kind (such as `fork` or `reader_cert_changed`). */
+      kind: string;
+      /** Human-readable detail. */
+      detail: string;
+    }[]
+  >;
   /** Invalid entries, by (reader id, journal id, seq). */
-  invalidEntries(): Promise<{ readerId: number; journalId: Uint8Array; seq: number; reason: string }[]>;
+  invalidEntries(): Promise<
+    {
+      /** The reader that journaled the entry. */
+      readerId: number;
+      /** The reader journal's id. */
+      journalId: Uint8Array;
+      /** The entry's seq in that journal. */
+      seq: number;
+      /** Why it is invalid (an error code). */
+      reason: string;
+    }[]
+  >;
   /** Valid void entries. */
   voidCount(): Promise<number>;
   /** Close (idempotent). */

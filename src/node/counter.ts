@@ -80,6 +80,7 @@ export const lockPathOf = (counterPath: string) => `${counterPath}.lock`;
 /** A counter persisted in a JSON file; each reservation is atomic across processes on one host. */
 export class FileCounterStore implements CounterStore {
   constructor(
+    /** The counter file (JSON); its lock is this path + `.lock`. */
     readonly path: string,
     private readonly lockOptions: LockOptions = {},
   ) {}
@@ -139,6 +140,7 @@ export async function visibleCounterStates(path: string): Promise<CounterState[]
 export interface RestoreResult {
   /** The highest counter and spent total that were still visible (0 when none). */
   previous: CounterState;
+  /** The counter and spent total now written to the file. */
   restored: CounterState;
 }
 

@@ -163,8 +163,11 @@ export function loadWallet(dir: string, clock?: () => number): Wallet {
 
 /** A reader's files as loaded by {@link loadReader}: the directory, the secret key (32 bytes) and the certificate. */
 export interface ReaderFiles {
+  /** The directory holding reader.json. */
   dir: string;
+  /** The reader's Ed25519 secret key (32 bytes); keep it secret. */
   secretKey: Uint8Array;
+  /** The reader certificate, signed by the issuer. */
   cert: ReaderCert;
 }
 

@@ -33,7 +33,9 @@ export interface LockOptions {
  * recognised and broken safely (pid, host, boot id, process start time, nonce).
  */
 export interface LockHolder {
+  /** Process id of the holder. */
   pid: number;
+  /** Host name of the holder's machine (os.hostname()). */
   host: string;
   /** Linux boot id, or null elsewhere. */
   boot: string | null;
@@ -41,6 +43,7 @@ export interface LockHolder {
   start: string | null;
   /** Unix milliseconds when the lock was taken (for people reading the file). */
   time: number;
+  /** 16 random bytes, hex, unique to this acquisition (the lock is removed only while it still holds this nonce). */
   nonce: string;
 }
 

@@ -18,7 +18,12 @@ export const SQLITE_DRIVER = 'better-sqlite3';
 /** A prepared statement (better-sqlite3 `Statement`, the methods offpay uses). */
 export interface SqliteStatement {
   /** Execute with the bound parameters; the number of rows changed and the last inserted rowid. */
-  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  run(...params: unknown[]): {
+    /** Rows inserted, updated or deleted. */
+    changes: number;
+    /** Rowid of the last row inserted. */
+    lastInsertRowid: number | bigint;
+  };
   /** The first result row, or undefined. */
   get(...params: unknown[]): unknown;
   /** Every result row. */

@@ -128,7 +128,10 @@ export function verifyBlocklist(bytes: Uint8Array, issuerKeys: IssuerKeySet, ver
 export class BlocklistIndex {
   /** Number of wallet ids. */
   readonly count: number;
-  constructor(readonly entries: Uint8Array) {
+  constructor(
+    /** The list's wallet ids: n x 16 bytes, strictly ascending (a signed blocklist's `entries`). */
+    readonly entries: Uint8Array,
+  ) {
     this.count = entries.length / WALLET_ID_BYTES;
   }
   /** True when the 16-byte wallet id is in the list (false for an id of any other length). O(log n). */

@@ -64,7 +64,11 @@ export class IndexedDbReaderStore implements ReaderStore {
   private failure: OffpayError | undefined;
   private closed = false;
 
-  private constructor(private readonly db: IDBDatabase, readonly name: string) {}
+  private constructor(
+    private readonly db: IDBDatabase,
+    /** The IndexedDB database name. */
+    readonly name: string,
+  ) {}
 
   /** Open (or create) the reader database `name`; see the module comment for the modes. */
   static async open(name: string, options: IndexedDbOpenOptions): Promise<IndexedDbReaderStore> {

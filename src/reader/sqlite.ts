@@ -77,6 +77,7 @@ export class SqliteReaderStore implements ReaderStore {
   private readonly qJournal: SqliteStatement;
   private readonly qJournalAll: SqliteStatement;
 
+  /** The database file path. */
   readonly path: string;
 
   constructor(path: string, opts: SqliteReaderStoreOptions = {}) {
@@ -200,7 +201,12 @@ export class SqliteReaderStore implements ReaderStore {
   }
 
   /** SQLite's own check of every page and index (PRAGMA quick_check or integrity_check): 'ok' or the problems found. */
-  integrityCheck(full = false): { ok: boolean; problems: string[] } {
+  integrityCheck(full = false): {
+    /** True when SQLite found nothing wrong. */
+    ok: boolean;
+    /** The problems SQLite reported (empty when ok). */
+    problems: string[];
+  } {
     try {
       const rows = this.db.pragma(full ? 'integrity_check' : 'quick_check') as Row[];
       const problems = rows.map((r) => String(Object.values(r)[0])).filter((x) => x !== 'ok');

@@ -16,9 +16,12 @@ import { describe, expect, it } from 'vitest';
 /** Undocumented interface/class fields on 2026-12-05 (every other kind: 0): 377 on the docs branch, 408 after the
  * money-safety, protocol v2, service, listen and playground branches were merged the same day, 237 after the
  * names branch documented the enum-like constants, the reader's and core's result shapes and the FSK events
- * (what is left: mostly the entries of the REASONS / READER_REASONS tables and clearing's report shapes).
+ * (what is left: mostly the entries of the REASONS / READER_REASONS tables and clearing's report shapes),
+ * 375 after later merges, 132 after the docs2 branch documented clearing's store rows and report shapes, the
+ * node/reader helpers and the NFC, QR and FSK codec fields (what is left: only the entries of the REASONS /
+ * READER_REASONS tables and their code/text fields).
  * Only ever lower it. */
-const UNDOCUMENTED_FIELDS_CEILING = 237;
+const UNDOCUMENTED_FIELDS_CEILING = 132;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ci = process.env.CI === 'true' || process.env.CI === '1';
