@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const requestLine = document.createElement('p');
   requestLine.id = 'request';
   requestLine.className = 'request-line';
-  const firstLabel = $('paycode').closest('label')!;
+  const firstLabel = $('payment-code').closest('label')!;
   firstLabel.before(scanButton, requestLine);
   const showPending = () => {
     if (!pending) {
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       return;
     }
     pending = { bytes, request: v.request };
-    ($('paycode') as HTMLInputElement).value = '';
+    ($('payment-code') as HTMLInputElement).value = '';
     ($('fare') as HTMLInputElement).value = '';
     showPending();
     status('request read: pay it by sound or as a QR code');
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  for (const id of ['paycode', 'fare']) {
+  for (const id of ['payment-code', 'fare']) {
     $(id).addEventListener('input', () => {
       pending = undefined;
       showPending();

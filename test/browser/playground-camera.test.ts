@@ -205,7 +205,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground camera in Chromi
     let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...LAUNCH_ARGS, ...FAKE_MEDIA], ...DESKTOP, permissions: ['camera', 'microphone'] });
     let page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(url);
-    await waitText(page, '#paycode', /scan with the wallet: QR version \d+/);
+    await waitText(page, '#payment-code', /scan with the wallet: QR version \d+/);
     await page.screenshot({ path: join(SHOTS, 'playground-camera-vending-request.png'), fullPage: true });
     // What a camera sees of the screen: the request QR code as rendered.
     const request = (await decodeCode(await page.locator('#requestQr').screenshot(), { expect: 'request' })).payload;
