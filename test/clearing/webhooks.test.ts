@@ -132,6 +132,8 @@ describe('webhooks', () => {
       const h = tries[3]!.headers;
       expect([h['offpay-event-id'], h['offpay-event-type'], h['content-type']]).toEqual([id, 'charge.complete', 'application/json']);
       expect(rx.processed.get(id)).toMatchObject({ type: 'charge.complete', data: { tokenHash: toHex(sha256(t1)), amount: '1250', currency: HKD, operatorId: 90, settledAs: 'sale', entry: { readerId: 201, seq: 1 } } });
+      // The receiver's 2xx reaches the worker after the receiver recorded the event: wait for the outbox to say so.
+      await until(() => outbox.get(id)?.state === 'delivered', 'the outbox recording the delivery');
       expect(outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 4 });
       // The batch again (a reader that lost the answer): duplicate, and no new event.
       expect((await s.post(batch)).outcome).toBe('duplicate');
