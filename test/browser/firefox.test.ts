@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveBundledPage, serveRepoPage } from './repo-page.js';
+import { startPlaygroundCli } from './playground-harness.js';
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const ROOT = resolve('.');
@@ -69,21 +70,7 @@ beforeAll(async () => {
   if (!haveFirefox || !haveBuild) return;
   ({ server: repo, base: repoBase } = await serveRepoPage(ROOT));
   idb = await serveBundledPage(ROOT, 'test/browser/indexeddb-page.ts');
-  playground = spawn(process.execPath, [CLI, 'playground', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  playBase = await new Promise<string>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error(`playground did not start: ${out}`)), 20_000);
-    playground!.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(m[0]);
-      }
-    });
-    playground!.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    playground!.on('exit', (code) => rej(new Error(`playground exited ${code}: ${out}`)));
-  });
+  ({ proc: playground, base: playBase } = await startPlaygroundCli(CLI, [], 'http', 20_000));
 }, 60_000);
 afterAll(async () => {
   playground?.kill('SIGTERM');

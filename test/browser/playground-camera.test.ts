@@ -15,17 +15,16 @@
  * Screenshots: test-results/playground-camera-*.png. Needs `npm run build`. Under CI=true a missing Chromium
  * or build fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeReaderCert, decodeRequest, decodeWalletCert } from '../../src/messages.js';
-import { publicKeyOf, randomSecretKey } from '../../src/crypto.js';
+import { decodeReaderCert, decodeRequest } from '../../src/messages.js';
 import { verifyReceipt } from '../../src/verify.js';
-import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
 import { decodeCode, encodeCode, type PayloadKind } from '../../codecs/qr/index.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { greyFrame, qrFrame, writeY4m } from './y4m.js';
+import { startPlaygroundCli, demoWallet } from './playground-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
@@ -54,36 +53,13 @@ beforeAll(async () => {
   mkdirSync(join(ROOT, '.scratch'), { recursive: true });
   mkdirSync(SHOTS, { recursive: true });
   work = mkdtempSync(join(ROOT, '.scratch', 'playcam-'));
-  proc = spawn(process.execPath, [CLI, 'playground', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  base = await new Promise<string>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error(`playground did not start: ${out}`)), 20_000);
-    proc!.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(m[0]);
-      }
-    });
-    proc!.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    proc!.on('exit', (code) => rej(new Error(`playground exited ${code}: ${out}`)));
-  });
+  ({ proc, base } = await startPlaygroundCli(CLI, [], 'http', 20_000));
 });
 
 afterAll(() => {
   proc?.kill('SIGTERM');
   if (work) rmSync(work, { recursive: true, force: true });
 });
-
-/** A wallet certified by the server's demo issuer. */
-async function demoWallet(): Promise<Wallet> {
-  const sk = randomSecretKey();
-  const r = await fetch(`${base}/api/wallet-cert`, { method: 'POST', body: JSON.stringify({ publicKey: Buffer.from(publicKeyOf(sk)).toString('hex') }) });
-  expect(r.status).toBe(200);
-  const cert = decodeWalletCert(Uint8Array.from(Buffer.from(((await r.json()) as { cert: string }).cert, 'hex')));
-  return new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore() });
-}
 
 /**
  * A Y4M of `payload` as an offpay code of `kind`: `shown` frames of the code, then `blank` grey frames (at 10 fps,
@@ -131,7 +107,7 @@ async function readerCert(name: 'gate' | 'vending') {
 
 describe.skipIf(!haveChromium || !haveBuild)('offpay playground camera in Chromium', () => {
   it('the gate page accepts a token shown to the (fake) camera, with a signed receipt, then refuses it as replayed when it comes back; the page is one column on a phone', async () => {
-    const token = await (await demoWallet()).payTo({ payee: 5001, amount: 200 });
+    const token = await (await demoWallet(base)).payTo({ payee: 5001, amount: 200 });
     const y4m = await codeY4m(token, 'token', 'gate-token.y4m');
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...LAUNCH_ARGS, ...FAKE_MEDIA, `--use-file-for-fake-video-capture=${y4m}`] });

@@ -7,7 +7,7 @@
  * The WAV has a long tail, so the fake microphone's loop brings the replay well after the first verdict is read.
  * Needs `npm run build`. Under CI=true a missing Chromium or build fails the test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
 import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
+import { startPlaygroundCli } from './playground-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
@@ -41,21 +42,7 @@ beforeAll(async () => {
   saveIssuer(join(work, 'issuer'), issuer);
   const sk = randomSecretKey();
   saveReader(join(work, 'gate'), sk, issuer.issueReaderCert({ readerId: 5900, readerPublicKey: publicKeyOf(sk), operatorId: 12, profile: 'transit', notBefore: NOW - 60, notAfter: NOW + 86400 }, NOW));
-  proc = spawn(process.execPath, [CLI, 'playground', '--port', '0', '--issuer', join(work, 'issuer'), '--reader', join(work, 'gate'), '--https', '--tls-dir', join(work, 'tls')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  base = await new Promise<string>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error(`playground did not start: ${out}`)), 30_000);
-    proc!.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /https:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(m[0]);
-      }
-    });
-    proc!.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    proc!.on('exit', (code) => rej(new Error(`playground exited ${code}: ${out}`)));
-  });
+  ({ proc, base } = await startPlaygroundCli(CLI, ['--issuer', join(work, 'issuer'), '--reader', join(work, 'gate'), '--https', '--tls-dir', join(work, 'tls')], 'https', 30_000));
 });
 
 afterAll(() => {

@@ -7,17 +7,15 @@
  * Screenshots of both pages go to test-results/playground-*.png.
  * Needs `npm run build` first. Under CI=true a missing Chromium or build fails the test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeWalletCert } from '../../src/messages.js';
-import { publicKeyOf, randomSecretKey } from '../../src/crypto.js';
-import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
 import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
 import { decodePaymentCode } from '../../src/paycode.js';
+import { startPlaygroundCli, demoWallet } from './playground-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
@@ -38,36 +36,13 @@ beforeAll(async () => {
   if (!haveChromium || !haveBuild) return;
   mkdirSync(join(ROOT, '.scratch'), { recursive: true });
   work = mkdtempSync(join(ROOT, '.scratch', 'playground-'));
-  proc = spawn(process.execPath, [CLI, 'playground', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  base = await new Promise<string>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error(`playground did not start: ${out}`)), 20_000);
-    proc!.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(m[0]);
-      }
-    });
-    proc!.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    proc!.on('exit', (code) => rej(new Error(`playground exited ${code}: ${out}`)));
-  });
+  ({ proc, base } = await startPlaygroundCli(CLI, [], 'http', 20_000));
 });
 
 afterAll(() => {
   proc?.kill('SIGTERM');
   if (work) rmSync(work, { recursive: true, force: true });
 });
-
-/** A wallet certified by the server's demo issuer. */
-async function demoWallet(): Promise<Wallet> {
-  const sk = randomSecretKey();
-  const r = await fetch(`${base}/api/wallet-cert`, { method: 'POST', body: JSON.stringify({ publicKey: Buffer.from(publicKeyOf(sk)).toString('hex') }) });
-  expect(r.status).toBe(200);
-  const cert = decodeWalletCert(Uint8Array.from(Buffer.from(((await r.json()) as { cert: string }).cert, 'hex')));
-  return new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore() });
-}
 
 /** `token` as FSK 'fast' at 48 kHz heard through a room, as a WAV file. */
 function tokenWav(token: Uint8Array, name: string): string {
@@ -97,7 +72,7 @@ async function waitText(page: PageLike, sel: string, re: RegExp, timeout = 30_00
 describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', () => {
   it('the gate page hears a fare over the (fake) microphone: accepted, then replayed, and replayed after a reload (IndexedDB)', async () => {
     // A token paying gate 5001's fare of HKD 2.00.
-    const wav = tokenWav(await (await demoWallet()).payTo({ payee: 5001, amount: 200 }), 'fare.wav');
+    const wav = tokenWav(await (await demoWallet(base)).payTo({ payee: 5001, amount: 200 }), 'fare.wav');
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -193,7 +168,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
     // 2. The customer's wallet pays that payment code; the machine's microphone hears it.
     const p = decodePaymentCode(code.replace(/ /g, ''));
     expect(p).toMatchObject({ payee: 4201, amount: 1250 });
-    const wav = tokenWav(await (await demoWallet()).payCode(p), 'vending.wav');
+    const wav = tokenWav(await (await demoWallet(base)).payCode(p), 'vending.wav');
     ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: [...base_args, `--use-file-for-fake-audio-capture=${wav}`] });
     try {
       page = ctx.pages()[0] ?? (await ctx.newPage());

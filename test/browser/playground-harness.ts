@@ -1,0 +1,41 @@
+/**
+ * The playground as the browser tests run it: the built CLI started as a child process (`offpay playground
+ * --port 0 ...`), its address read from what it prints; and a wallet certified by its demo issuer.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
+import { decodeWalletCert } from '../../src/messages.js';
+import { publicKeyOf, randomSecretKey } from '../../src/crypto.js';
+import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
+
+/**
+ * Starts `node CLI playground --port 0 ...args` and resolves with the process and the first `scheme://127.0.0.1:PORT`
+ * it prints; rejects with everything it printed if it exits first or prints no address within `timeoutMs`.
+ */
+export function startPlaygroundCli(cli: string, args: string[] = [], scheme: 'http' | 'https' = 'http', timeoutMs = 20_000): Promise<{ proc: ChildProcess; base: string }> {
+  const proc = spawn(process.execPath, [cli, 'playground', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const address = new RegExp(`${scheme}://127\\.0\\.0\\.1:\\d+`);
+  return new Promise((res, rej) => {
+    let out = '';
+    const t = setTimeout(() => rej(new Error(`playground did not start: ${out}`)), timeoutMs);
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = address.exec(out);
+      if (m) {
+        clearTimeout(t);
+        res({ proc, base: m[0] });
+      }
+    });
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.on('exit', (code) => rej(new Error(`playground exited ${code}: ${out}`)));
+  });
+}
+
+/** A wallet certified by the demo issuer of the playground at `base` (POST /api/wallet-cert). */
+export async function demoWallet(base: string): Promise<Wallet> {
+  const sk = randomSecretKey();
+  const r = await fetch(`${base}/api/wallet-cert`, { method: 'POST', body: JSON.stringify({ publicKey: Buffer.from(publicKeyOf(sk)).toString('hex') }) });
+  expect(r.status).toBe(200);
+  const cert = decodeWalletCert(Uint8Array.from(Buffer.from(((await r.json()) as { cert: string }).cert, 'hex')));
+  return new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore() });
+}
