@@ -108,4 +108,18 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
     }
     expect(await small.exited).toBe(0);
   }, 60_000);
+
+  it('refuses webhooks from a PostgreSQL clearing house (no shared outbox yet): exit 2 before connecting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'offpay-serve-pg-hooks-'));
+    try {
+      expect((await run('issuer', 'init', '--dir', join(dir, 'issuer'), '--seed', 'serve-pg-hooks', `--now=${T0 - 86400}`)).code).toBe(0);
+      // Port 9 on loopback: nothing answers there, and the refusal must come before any connection is tried.
+      const r = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', 'postgres://nobody@127.0.0.1:9/none', '--operator-token-file', join(dir, 'op-token'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/--webhook-url needs a SQLite --db/);
+      expect(existsSync(join(dir, 'op-token'))).toBe(true); // the credential is checked (made) first; no database was touched
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
