@@ -8,9 +8,10 @@
  *        [--db sqlite,postgres://HOST/DB,...] [--nodes 1,2,3]
  *
  * --db lists the engines: `sqlite` (a fresh file in the system temp directory, on the disk, synchronous = FULL,
- * one node), or a PostgreSQL URL naming an EMPTY database, run with each node count of --nodes (clients spread
- * over the nodes). A PostgreSQL row is measured only when the CLI's `clearing serve --db` takes one; until
- * that engine lands its rows say so. Raw verification is measured (best of 3 passes over every token, one
+ * one node), or a PostgreSQL URL of a database the bench may connect to as a user allowed to create
+ * databases: each node count of --nodes gets a fresh database made next to it (`offpay_bench_<pid>_<n>`,
+ * dropped afterwards), its nodes sharing it (clients spread over the nodes). Without a PostgreSQL URL its rows
+ * say they were not measured. Raw verification is measured (best of 3 passes over every token, one
  * thread) before and after each mode, and each mode's cost is against the mean of its two.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -160,6 +161,24 @@ async function served(engine: string, db: string, nodeCount: number): Promise<Ro
   }
 }
 
+/** A new, empty database `name` on the server of `adminUrl` (so every run starts from nothing), and its dropping. */
+async function freshDatabase(adminUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name}`) };
+}
+
 /** Does this build's `clearing serve --db` take a PostgreSQL URL? (Its help names the engines it has.) */
 function servesPostgres(): boolean {
   const r = spawnSync(process.execPath, [cliPath(), 'clearing', 'serve', '--help'], { encoding: 'utf8' });
@@ -178,13 +197,21 @@ for (const db of DBS) {
   }
   for (const n of NODES) {
     if (!/^postgres(ql)?:\/\//.test(db)) throw new Error(`--db ${db}: sqlite or a postgres:// URL`);
-    if (!servesPostgres()) rows.push(pending(`HTTP clearing serve, ${SOCKETS} client sockets`, 'postgresql', n, 'not measured: clearing serve in this build has no PostgreSQL engine'));
-    else rows.push(await served('postgresql', db, n));
+    if (!servesPostgres()) {
+      rows.push(pending(`HTTP clearing serve, ${SOCKETS} client sockets`, 'postgresql', n, 'not measured: clearing serve in this build has no PostgreSQL engine'));
+    } else {
+      const fresh = await freshDatabase(db, `offpay_bench_${process.pid}_${n}`);
+      try {
+        rows.push(await served('postgresql', fresh.url, n));
+      } finally {
+        await fresh.drop();
+      }
+    }
     log(JSON.stringify(rows[rows.length - 1]));
   }
 }
 for (const n of NODES) {
-  if (!rows.some((r) => r.engine === 'postgresql' && r.nodes === n)) rows.push(pending(`HTTP clearing serve, ${SOCKETS} client sockets`, 'postgresql', n, 'to be measured when the PostgreSQL engine lands (--db postgres://...)'));
+  if (!rows.some((r) => r.engine === 'postgresql' && r.nodes === n)) rows.push(pending(`HTTP clearing serve, ${SOCKETS} client sockets`, 'postgresql', n, 'not measured in this run (give --db postgres://...)'));
 }
 rmSync(dir, { recursive: true, force: true });
 
