@@ -45,7 +45,7 @@ export function cameraSection(parent: HTMLElement, title: string, before: Elemen
   let section = document.getElementById('cameraBox');
   if (!section) {
     section = el('section', { id: 'cameraBox', className: 'camera' });
-    const video = el('video', { id: 'camera', className: 'preview', muted: true, playsInline: true, autoplay: true });
+    const video = el('video', { id: 'camera', className: 'preview', muted: true, playsInline: true, autoplay: true, hidden: true });
     video.setAttribute('aria-label', 'camera preview');
     section.append(el('h2', { textContent: title }), video, el('p', { id: 'cameraText', className: 'mono small', textContent: 'camera off' }));
     parent.insertBefore(section, before);

@@ -89,7 +89,7 @@ export function pageHtml(name: PageName | 'index', w: PageWorld): string {
   const links = w.readers.map((r) =>
     r.name === 'gate'
       ? `    <li><a href="/reader?fare=2.00&amp;currency=HKD">Gate ${r.readerId} (fare HKD 2.00)</a></li>`
-      : `    <li><a href="/reader?amount=12.50&amp;currency=HKD">Vending machine ${r.readerId} (HKD 12.50)</a></li>`,
+      : `    <li><a href="/reader?amount=12.50&amp;currency=HKD">Vending machine ${r.readerId} (HKD 12.50, a payment code to key in)</a></li>\n    <li><a href="/reader?amount=12.50&amp;currency=HKD&amp;via=qr">Vending machine ${r.readerId} (HKD 12.50, a signed request QR code for the wallet's camera)</a></li>`,
   );
   return shell(w, 'offpay playground', undefined, `
 <main>
