@@ -16,25 +16,16 @@
  * or build fails.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeReaderCert, decodeRequest } from '../../src/messages.js';
 import { verifyReceipt } from '../../src/verify.js';
 import { decodeCode, encodeCode, type PayloadKind } from '../../codecs/qr/index.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { greyFrame, qrFrame, writeY4m } from './y4m.js';
-import { startPlaygroundCli, demoWallet } from './playground-harness.js';
+import { CHROMIUM, CLI, LAUNCH_ARGS, ROOT, haveBuild, haveChromium, startPlaygroundCli, demoWallet } from './playground-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve('.');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-const haveChromium = existsSync(CHROMIUM);
-const haveBuild = existsSync(CLI) && existsSync(join(ROOT, 'dist/web/reader.js'));
-if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
-if (process.env.CI === 'true' && !haveBuild) throw new Error('CI: dist/ is missing (npm run build)');
-
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
 const SHOTS = join(ROOT, 'test-results');
 const W = 640;

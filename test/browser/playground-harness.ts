@@ -3,10 +3,27 @@
  * --port 0 ...`), its address read from what it prints; and a wallet certified by its demo issuer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
 import { decodeWalletCert } from '../../src/messages.js';
 import { publicKeyOf, randomSecretKey } from '../../src/crypto.js';
 import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
+
+/** Debian's Chromium, the browser the playground tests drive (playwright-core, no browser download). */
+export const CHROMIUM = '/usr/bin/chromium';
+/** The repository (vitest runs from it). */
+export const ROOT = resolve('.');
+/** The built CLI. */
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+/** Chromium is installed. */
+export const haveChromium = existsSync(CHROMIUM);
+/** The CLI and the page bundles are built (npm run build). */
+export const haveBuild = existsSync(CLI) && existsSync(join(ROOT, 'dist/web/reader.js'));
+if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
+if (process.env.CI === 'true' && !haveBuild) throw new Error('CI: dist/ is missing (npm run build)');
+/** Headless Chromium with nothing fetched from outside the machine. */
+export const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
  * Starts `node CLI playground --port 0 ...args` and resolves with the process and the first `scheme://127.0.0.1:PORT`

@@ -8,9 +8,9 @@
  * Needs `npm run build`. Under CI=true a missing Chromium or build fails the test.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyOf, randomSecretKey } from '../../src/crypto.js';
 import { Issuer, dayOf } from '../../src/issuer.js';
@@ -19,17 +19,8 @@ import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
 import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
-import { startPlaygroundCli } from './playground-harness.js';
+import { CHROMIUM, CLI, LAUNCH_ARGS, haveBuild, haveChromium, startPlaygroundCli } from './playground-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve('.');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-const haveChromium = existsSync(CHROMIUM);
-const haveBuild = existsSync(CLI) && existsSync(join(ROOT, 'dist/web/reader.js'));
-if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
-if (process.env.CI === 'true' && !haveBuild) throw new Error('CI: dist/ is missing (npm run build)');
-
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const NOW = Math.floor(Date.now() / 1000);
 const work = mkdtempSync(join(tmpdir(), 'offpay-pg-chromium-'));
 let proc: ChildProcess | undefined;

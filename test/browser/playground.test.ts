@@ -8,24 +8,15 @@
  * Needs `npm run build` first. Under CI=true a missing Chromium or build fails the test.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
 import { decodePaymentCode } from '../../src/paycode.js';
-import { startPlaygroundCli, demoWallet } from './playground-harness.js';
+import { CHROMIUM, CLI, LAUNCH_ARGS, ROOT, haveBuild, haveChromium, startPlaygroundCli, demoWallet } from './playground-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve('.');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-const haveChromium = existsSync(CHROMIUM);
-const haveBuild = existsSync(CLI) && existsSync(join(ROOT, 'dist/web/reader.js'));
-if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
-if (process.env.CI === 'true' && !haveBuild) throw new Error('CI: dist/ is missing (npm run build)');
-
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = join(ROOT, 'test-results');
 
 let proc: ChildProcess | undefined;
