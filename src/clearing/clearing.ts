@@ -42,20 +42,8 @@ import type { SettledToken } from './settle.js';
 
 /** Clearing.paymentFacts: the entries naming one token and how it settles. */
 export interface PaymentFacts {
-  /** Every non-void entry naming the token, by (time, reader id, journal id, seq). */
-  entries: {
-    /** The reader that journaled the entry. */
-    readerId: number;
-    /** The reader journal's id, hex. */
-    journalId: string;
-    /** The entry's seq in that journal. */
-    seq: number;
-    /** The entry's kind (accept, tap_in, tap_out, conflict). */
-    kind: JournalKindName;
-    /** Reader time of the entry, unix seconds. */
-    time: number;
-    /** Amount in minor units (charged or fare), or for `conflict` the reason code. */
-    value: number;
+  /** Every non-void entry naming the token, by (time, reader id, journal id, seq); for a `conflict` entry, `value` is the reason code. */
+  entries: (EntryRef & {
     /** True when clearing accepted the entry (token re-verified, dated inside the reader certificate). */
     valid: boolean;
     /** Why the entry is invalid (an error code); absent when valid. */
@@ -64,7 +52,7 @@ export interface PaymentFacts {
     operatorId: number;
     /** ISO 4217 numeric currency code of the token (valid entries only). */
     currency?: number;
-  }[];
+  })[];
   /** The token as settle() settles it (absent when it does not settle: invalid, voided, or a conflict record). */
   settled?: SettledToken;
   /** Wallet id (hex) of a valid entry, and whether that wallet is on the clearing blocklist. */

@@ -12,6 +12,7 @@ export {
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
+  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow,
 } from './store.js';
 export { SqliteClearingStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './store-sqlite.js';
 export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions,

@@ -23,7 +23,10 @@ import { toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
-import type { BatchRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, IngestSession, IngestTx, ReaderFaultRow, TokenEntryRow } from './store.js';
+import type {
+  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
+  ProblemRow, ReaderFaultRow, TokenEntryRow,
+} from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
 export const PG_DRIVER = 'pg';
@@ -382,16 +385,7 @@ export class PgClearingStore implements ClearingStore {
     return this.blockOn(this.pool, walletId, reason, at);
   }
 
-  async blocklist(): Promise<
-    {
-      /** The blocked wallet id (16 bytes). */
-      walletId: Uint8Array;
-      /** Why it was blocked (the first reason recorded). */
-      reason: string;
-      /** Clearing time it was blocked, unix seconds. */
-      addedAt: number;
-    }[]
-  > {
+  async blocklist(): Promise<BlocklistRow[]> {
     return (await this.rows('SELECT wallet_id, reason, added_at FROM blocklist ORDER BY wallet_id')).map((r) => ({ walletId: u8(r.wallet_id), reason: String(r.reason), addedAt: Number(r.added_at) }));
   }
 
@@ -399,21 +393,7 @@ export class PgClearingStore implements ClearingStore {
     return (await this.rows(`SELECT DISTINCT wallet_id FROM entries WHERE kind = ${JournalKind.conflict} AND valid ORDER BY wallet_id`)).map((r) => u8(r.wallet_id));
   }
 
-  async heldBatches(readerId: number): Promise<
-    {
-      /** The journal's id. */
-      journalId: Uint8Array;
-      /** Its held batches, by batch seq. */
-      batches: {
-        /** The batch's number in the journal. */
-        batchSeq: number;
-        /** Seq of its first entry. */
-        firstSeq: number;
-        /** Number of entries in it. */
-        entries: number;
-      }[];
-    }[]
-  > {
+  async heldBatches(readerId: number): Promise<HeldJournal[]> {
     const rows = await this.rows(
       `SELECT c.journal_id, b.batch_seq, b.first_seq, b.entries FROM chains c LEFT JOIN batches b ON b.chain = c.chain
        WHERE c.reader_id = $1 ORDER BY c.journal_id, b.batch_seq`,
@@ -580,33 +560,13 @@ export class PgClearingStore implements ClearingStore {
     return rows.map((r) => [Number(r.a), Number(r.b)]);
   }
 
-  async problems(): Promise<
-    {
-      /** The reader concerned. */
-      readerId: number;
-      /** The problem's kind (such as `fork` or `reader_cert_changed`). */
-      kind: string;
-      /** Human-readable detail. */
-      detail: string;
-    }[]
-  > {
+  async problems(): Promise<ProblemRow[]> {
     return (await this.rows(`SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind COLLATE "C", detail COLLATE "C"`)).map((p) => ({
       readerId: Number(p.reader_id), kind: String(p.kind), detail: String(p.detail),
     }));
   }
 
-  async invalidEntries(): Promise<
-    {
-      /** The reader that journaled the entry. */
-      readerId: number;
-      /** The reader journal's id. */
-      journalId: Uint8Array;
-      /** The entry's seq in that journal. */
-      seq: number;
-      /** Why it is invalid (an error code). */
-      reason: string;
-    }[]
-  > {
+  async invalidEntries(): Promise<InvalidEntryRow[]> {
     return (await this.rows('SELECT c.reader_id, c.journal_id, e.seq, e.reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE NOT e.valid ORDER BY c.reader_id, c.journal_id, e.seq')).map(
       (p) => ({ readerId: Number(p.reader_id), journalId: u8(p.journal_id), seq: Number(p.seq), reason: String(p.reason) }),
     );

@@ -15,7 +15,10 @@ import { OffpayError } from '../../base/errors.js';
 import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
-import type { BatchRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, IngestSession, IngestTx, ReaderFaultRow, TokenEntryRow } from './store.js';
+import type {
+  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
+  ReaderFaultRow, TokenEntryRow,
+} from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
 export const SQLITE_SCHEMA_VERSION = 4;
@@ -331,16 +334,7 @@ export class SqliteClearingStore implements ClearingStore {
     return this.q.block!.run(walletId, reason, at).changes > 0;
   }
 
-  async blocklist(): Promise<
-    {
-      /** The blocked wallet id (16 bytes). */
-      walletId: Uint8Array;
-      /** Why it was blocked (the first reason recorded). */
-      reason: string;
-      /** Clearing time it was blocked, unix seconds. */
-      addedAt: number;
-    }[]
-  > {
+  async blocklist(): Promise<BlocklistRow[]> {
     await this.idle();
     return (this.db.prepare('SELECT wallet_id, reason, added_at FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => ({
       walletId: u8(r.wallet_id), reason: String(r.reason), addedAt: Number(r.added_at),
@@ -352,21 +346,7 @@ export class SqliteClearingStore implements ClearingStore {
     return (this.db.prepare(`SELECT DISTINCT wallet_id FROM entries WHERE kind = ${JournalKind.conflict} AND valid = 1 ORDER BY wallet_id`).all() as Row[]).map((r) => u8(r.wallet_id));
   }
 
-  async heldBatches(readerId: number): Promise<
-    {
-      /** The journal's id. */
-      journalId: Uint8Array;
-      /** Its held batches, by batch seq. */
-      batches: {
-        /** The batch's number in the journal. */
-        batchSeq: number;
-        /** Seq of its first entry. */
-        firstSeq: number;
-        /** Number of entries in it. */
-        entries: number;
-      }[];
-    }[]
-  > {
+  async heldBatches(readerId: number): Promise<HeldJournal[]> {
     await this.idle();
     const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
     const batches = this.db.prepare('SELECT batch_seq, first_seq, entries FROM batches WHERE chain = ? ORDER BY batch_seq');
@@ -530,34 +510,14 @@ export class SqliteClearingStore implements ClearingStore {
     return runs;
   }
 
-  async problems(): Promise<
-    {
-      /** The reader concerned. */
-      readerId: number;
-      /** The problem's kind (such as `fork` or `reader_cert_changed`). */
-      kind: string;
-      /** Human-readable detail. */
-      detail: string;
-    }[]
-  > {
+  async problems(): Promise<ProblemRow[]> {
     await this.idle();
     return (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
       readerId: Number(p.reader_id), kind: String(p.kind), detail: String(p.detail),
     }));
   }
 
-  async invalidEntries(): Promise<
-    {
-      /** The reader that journaled the entry. */
-      readerId: number;
-      /** The reader journal's id. */
-      journalId: Uint8Array;
-      /** The entry's seq in that journal. */
-      seq: number;
-      /** Why it is invalid (an error code). */
-      reason: string;
-    }[]
-  > {
+  async invalidEntries(): Promise<InvalidEntryRow[]> {
     await this.idle();
     return (
       this.db.prepare('SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.reason AS reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.valid = 0 ORDER BY c.reader_id, c.journal_id, e.seq').all() as Row[]

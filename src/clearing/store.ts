@@ -269,6 +269,53 @@ export interface ChainRow {
   batches: number;
 }
 
+/** A blocklist row (ClearingStore.blocklist). */
+export interface BlocklistRow {
+  /** The blocked wallet id (16 bytes). */
+  walletId: Uint8Array;
+  /** Why it was blocked (the first reason recorded). */
+  reason: string;
+  /** Clearing time it was blocked, unix seconds. */
+  addedAt: number;
+}
+
+/** One journal of a reader with the batches clearing holds of it (ClearingStore.heldBatches). */
+export interface HeldJournal {
+  /** The journal's id. */
+  journalId: Uint8Array;
+  /** Its held batches, by batch seq. */
+  batches: {
+    /** The batch's number in the journal. */
+    batchSeq: number;
+    /** Seq of its first entry. */
+    firstSeq: number;
+    /** Number of entries in it. */
+    entries: number;
+  }[];
+}
+
+/** A recorded problem other than invalid_entry (ClearingStore.problems). */
+export interface ProblemRow {
+  /** The reader concerned. */
+  readerId: number;
+  /** The problem's kind (such as `fork` or `reader_cert_changed`). */
+  kind: string;
+  /** Human-readable detail. */
+  detail: string;
+}
+
+/** An entry clearing refused (ClearingStore.invalidEntries). */
+export interface InvalidEntryRow {
+  /** The reader that journaled the entry. */
+  readerId: number;
+  /** The reader journal's id. */
+  journalId: Uint8Array;
+  /** The entry's seq in that journal. */
+  seq: number;
+  /** Why it is invalid (an error code). */
+  reason: string;
+}
+
 /** The database behind a Clearing. */
 export interface ClearingStore {
   /** 'sqlite' or 'postgres'. */
@@ -289,34 +336,11 @@ export interface ClearingStore {
   /** Put a wallet on the blocklist (insert if absent); true when inserted. */
   block(walletId: Uint8Array, reason: string, at: number): Promise<boolean>;
   /** The blocklist, by wallet id ascending. */
-  blocklist(): Promise<
-    {
-      /** The blocked wallet id (16 bytes). */
-      walletId: Uint8Array;
-      /** Why it was blocked (the first reason recorded). */
-      reason: string;
-      /** Clearing time it was blocked, unix seconds. */
-      addedAt: number;
-    }[]
-  >;
+  blocklist(): Promise<BlocklistRow[]>;
   /** Wallet ids named by a valid conflict entry (a reader saw the wallet reuse a counter). */
   conflictWallets(): Promise<Uint8Array[]>;
   /** Per journal of a reader (by journal id): its batches by batch seq. */
-  heldBatches(readerId: number): Promise<
-    {
-      /** The journal's id. */
-      journalId: Uint8Array;
-      /** Its held batches, by batch seq. */
-      batches: {
-        /** The batch's number in the journal. */
-        batchSeq: number;
-        /** Seq of its first entry. */
-        firstSeq: number;
-        /** Number of entries in it. */
-        entries: number;
-      }[];
-    }[]
-  >;
+  heldBatches(readerId: number): Promise<HeldJournal[]>;
   /** An index over token hashes (payment lookups); idempotent. */
   indexPayments(): Promise<void>;
   /** The non-void entries naming a token, by (time, reader id, journal id, seq). */
@@ -352,29 +376,9 @@ export interface ClearingStore {
   /** The held seqs of a chain as maximal runs [from, to], ascending. */
   seqRuns(chain: number): Promise<[number, number][]>;
   /** Problems other than invalid_entry, by (at, reader id, kind, detail). */
-  problems(): Promise<
-    {
-      /** The reader concerned. */
-      readerId: number;
-      /** The problem's kind (such as `fork` or `reader_cert_changed`). */
-      kind: string;
-      /** Human-readable detail. */
-      detail: string;
-    }[]
-  >;
+  problems(): Promise<ProblemRow[]>;
   /** Invalid entries, by (reader id, journal id, seq). */
-  invalidEntries(): Promise<
-    {
-      /** The reader that journaled the entry. */
-      readerId: number;
-      /** The reader journal's id. */
-      journalId: Uint8Array;
-      /** The entry's seq in that journal. */
-      seq: number;
-      /** Why it is invalid (an error code). */
-      reason: string;
-    }[]
-  >;
+  invalidEntries(): Promise<InvalidEntryRow[]>;
   /** Valid void entries. */
   voidCount(): Promise<number>;
   /** Close (idempotent). */
