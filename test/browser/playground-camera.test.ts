@@ -24,9 +24,8 @@ import { verifyReceipt } from '../../src/verify.js';
 import { decodeCode, encodeCode, type PayloadKind } from '../../codecs/qr/index.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { greyFrame, qrFrame, writeY4m } from './y4m.js';
-import { CHROMIUM, CLI, LAUNCH_ARGS, ROOT, haveBuild, haveChromium, startPlaygroundCli, demoWallet } from './playground-harness.js';
+import { CHROMIUM, CLI, FAKE_MEDIA, LAUNCH_ARGS, ROOT, haveBuild, haveChromium, waitText, startPlaygroundCli, demoWallet } from './playground-harness.js';
 
-const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
 const SHOTS = join(ROOT, 'test-results');
 const W = 640;
 const H = 480;
@@ -68,19 +67,6 @@ type Body = { verdict?: string; verdicts?: string; error?: string; via?: string;
 /** The test hooks, and (read in the same task, so they belong to the same verdict) the verdict and receipt texts. */
 const bodyData = () => ({ ...document.body.dataset, verdictText: document.getElementById('verdict')?.textContent, receiptText: document.getElementById('receipt')?.textContent }) as Body & { verdictText?: string; receiptText?: string };
 
-type PageLike = {
-  waitForFunction(f: (a: [string, string]) => boolean, arg: [string, string], o: { timeout: number }): Promise<unknown>;
-  textContent(sel: string): Promise<string | null>;
-};
-/** Wait until the element's text matches `re` (then return the text). */
-async function waitText(page: PageLike, sel: string, re: RegExp, timeout = 30_000): Promise<string> {
-  await page
-    .waitForFunction(([s, r]) => new RegExp(r).test(document.querySelector(s)?.textContent ?? ''), [sel, re.source], { timeout })
-    .catch(async () => {
-      throw new Error(`${sel} never matched ${re}: it shows ${JSON.stringify(await page.textContent(sel))}`);
-    });
-  return (await page.textContent(sel)) ?? '';
-}
 
 /** The page's layout at its viewport: no horizontal scroll, the verdict box inside the viewport width. */
 async function layout(page: { evaluate<T>(f: () => T): Promise<T> }): Promise<{ scrollWidth: number; width: number; boxRight: number }> {

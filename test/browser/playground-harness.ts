@@ -25,6 +25,24 @@ if (process.env.CI === 'true' && !haveBuild) throw new Error('CI: dist/ is missi
 /** Headless Chromium with nothing fetched from outside the machine. */
 export const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** Fake camera and microphone granted without a prompt, audio allowed to start without a click. */
+export const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
+
+/** The part of a playwright Page that waitText uses. */
+export type PageLike = {
+  waitForFunction(f: (a: [string, string]) => boolean, arg: [string, string], o: { timeout: number }): Promise<unknown>;
+  textContent(sel: string): Promise<string | null>;
+};
+/** Wait until the element's text matches `re` (then return the text); the error says what it shows instead. */
+export async function waitText(page: PageLike, sel: string, re: RegExp, timeout = 30_000): Promise<string> {
+  await page
+    .waitForFunction(([s, r]) => new RegExp(r).test(document.querySelector(s)?.textContent ?? ''), [sel, re.source], { timeout })
+    .catch(async () => {
+      throw new Error(`${sel} never matched ${re}: it shows ${JSON.stringify(await page.textContent(sel))}`);
+    });
+  return (await page.textContent(sel)) ?? '';
+}
+
 /**
  * Starts `node CLI playground --port 0 ...args` and resolves with the process and the first `scheme://127.0.0.1:PORT`
  * it prints; rejects with everything it printed if it exits first or prints no address within `timeoutMs`.

@@ -19,7 +19,7 @@ import { MemoryCounterStore, Wallet } from '../../src/wallet.js';
 import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
-import { CHROMIUM, CLI, LAUNCH_ARGS, haveBuild, haveChromium, startPlaygroundCli } from './playground-harness.js';
+import { CHROMIUM, CLI, FAKE_MEDIA, LAUNCH_ARGS, haveBuild, haveChromium, startPlaygroundCli } from './playground-harness.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const work = mkdtempSync(join(tmpdir(), 'offpay-pg-chromium-'));
@@ -61,7 +61,7 @@ describe.skipIf(!haveChromium || !haveBuild)('playground with a real issuer, ove
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [...LAUNCH_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required'],
+      args: [...LAUNCH_ARGS, ...FAKE_MEDIA, `--use-file-for-fake-audio-capture=${wav}`],
     });
     try {
       // The self-signed certificate is what a phone's user accepts on its warning page; here the context does.

@@ -15,7 +15,7 @@ import { encode } from '../../codecs/fsk/modulate.js';
 import { simulate } from '../../codecs/fsk/sim.js';
 import { writeWav } from '../../codecs/fsk/wav.js';
 import { decodePaymentCode } from '../../src/paycode.js';
-import { CHROMIUM, CLI, LAUNCH_ARGS, ROOT, haveBuild, haveChromium, startPlaygroundCli, demoWallet } from './playground-harness.js';
+import { CHROMIUM, CLI, FAKE_MEDIA, LAUNCH_ARGS, ROOT, haveBuild, haveChromium, waitText, startPlaygroundCli, demoWallet } from './playground-harness.js';
 
 const SHOTS = join(ROOT, 'test-results');
 
@@ -49,16 +49,6 @@ function tokenWav(token: Uint8Array, name: string): string {
 type Body = { verdict?: string; verdicts?: string; history?: string; error?: string };
 const bodyData = () => ({ ...document.body.dataset }) as Body;
 
-type PageLike = { waitForFunction(f: (a: [string, string]) => boolean, arg: [string, string], o: { timeout: number }): Promise<unknown>; textContent(sel: string): Promise<string | null> };
-/** Wait until the element's text matches `re` (then return the text). */
-async function waitText(page: PageLike, sel: string, re: RegExp, timeout = 30_000): Promise<string> {
-  await page
-    .waitForFunction(([s, r]) => new RegExp(r).test(document.querySelector(s)?.textContent ?? ''), [sel, re.source], { timeout })
-    .catch(async () => {
-      throw new Error(`${sel} never matched ${re}: it shows ${JSON.stringify(await page.textContent(sel))}`);
-    });
-  return (await page.textContent(sel)) ?? '';
-}
 
 describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', () => {
   it('the gate page hears a fare over the (fake) microphone: accepted, then replayed, and replayed after a reload (IndexedDB)', async () => {
@@ -67,7 +57,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [...LAUNCH_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required'],
+      args: [...LAUNCH_ARGS, ...FAKE_MEDIA, `--use-file-for-fake-audio-capture=${wav}`],
     });
     try {
       const context = await browser.newContext({ permissions: ['microphone'] });
@@ -148,7 +138,7 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
   it('the vending page is paid over sound: its payment code, paid by a wallet, is accepted, the request renews, the replay is refused', async () => {
     const { chromium } = await import('playwright-core');
     const profile = join(work, 'chromium-profile');
-    const base_args = [...LAUNCH_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
+    const base_args = [...LAUNCH_ARGS, ...FAKE_MEDIA];
     const url = `${base}/reader?amount=12.50&currency=HKD`;
     // 1. The machine shows its request (kept in its IndexedDB, in this browser profile).
     let ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: base_args });
