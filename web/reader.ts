@@ -24,6 +24,7 @@ import { Reader, type AcceptContext, type ReaderVerdict } from '../src/reader/re
 import { fromHex, toHex as hex } from '../base/hex.js';
 import { decodeReceipt } from '../src/messages.js';
 import type { FrameDiagnostics } from '../codecs/fsk/receive.js';
+import { CAPTURE_PROCESSOR_NAME } from '../codecs/fsk/webaudio.js';
 import { encodeCode, loadQrEngine } from '../codecs/qr/index.js';
 import { startCamera } from './camera.js';
 import { $, fetchSetup, showError } from './common.js';
@@ -217,8 +218,9 @@ async function main(): Promise<void> {
     const s = track.getSettings();
     $('granted').textContent = `${track.label || 'microphone'}: echoCancellation ${String(s.echoCancellation)}, noiseSuppression ${String(s.noiseSuppression)}, autoGainControl ${String(s.autoGainControl)}, ${s.sampleRate ?? '?'} Hz, ${s.channelCount ?? '?'} ch`;
     const ctx = new AudioContext();
+    // The library's capture processor (codecs/fsk/webaudio.ts), served as a file: the CSP forbids data: URLs.
     await ctx.audioWorklet.addModule('/web/capture-worklet.js');
-    const node = new AudioWorkletNode(ctx, 'offpay-playground-capture', { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { batch: 2048 } });
+    const node = new AudioWorkletNode(ctx, CAPTURE_PROCESSOR_NAME, { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { batch: 2048, level: true } });
     const worker = new Worker('/web/decoder-worker.js');
     const channel = new MessageChannel();
     node.port.postMessage({ type: 'port', port: channel.port1 }, [channel.port1]);

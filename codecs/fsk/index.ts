@@ -24,4 +24,5 @@ export { rsEncode, rsDecode, rsGenerator } from './rs.js';
 export {
   toAudioBuffer, encodeToAudioBuffer, playPayload, startCapture, captureModuleUrl, CAPTURE_PROCESSOR_NAME, CAPTURE_WORKLET_SOURCE,
   type CaptureHandle,
+  type CaptureLevel,
 } from './webaudio.js';

@@ -42,9 +42,14 @@ export function playPayload(
 export const CAPTURE_PROCESSOR_NAME = 'offpay-fsk-capture';
 
 /**
- * Source of the capture AudioWorkletProcessor. It batches `batch` frames (processorOptions.batch, default
- * 1024; 128 sends every render quantum) of input channel 0 and posts each batch as a Float32Array
- * (transferred). It outputs silence and keeps running while its input is connected.
+ * Source of the capture AudioWorkletProcessor (one source for the library and the playground, which serves it
+ * as a file because its CSP forbids data: URLs). processorOptions:
+ *  - `batch` (128..16384, default 1024; 128 sends every render quantum): it collects that many frames of input
+ *    channel 0 and transfers each batch as a Float32Array, on its own port, or on the MessagePort the page
+ *    hands it with `{type: 'port', port}` (a decoder Worker: the samples then never pass the main thread);
+ *  - `level` (boolean): it also posts `{type: 'level', rmsDbfs, peakDbfs}` of each batch on its own port:
+ *    RMS = 10·log10(Σx²/n + 1e-20), peak = 20·log10(max|x| + 1e-10), dBFS (full scale = 1.0).
+ * It outputs silence and keeps running while its input is connected, until it is sent 'stop'.
  */
 export const CAPTURE_WORKLET_SOURCE = `
 class OffpayFskCapture extends AudioWorkletProcessor {
@@ -52,10 +57,15 @@ class OffpayFskCapture extends AudioWorkletProcessor {
     super();
     const o = (options && options.processorOptions) || {};
     this.batch = Math.max(128, Math.min(16384, o.batch | 0 || 1024));
+    this.level = o.level === true;
     this.buf = new Float32Array(this.batch);
     this.fill = 0;
+    this.sink = null;
     this.stopped = false;
-    this.port.onmessage = (e) => { if (e.data === 'stop') this.stopped = true; };
+    this.port.onmessage = (e) => {
+      if (e.data === 'stop') this.stopped = true;
+      else if (e.data && e.data.type === 'port') this.sink = e.data.port;
+    };
   }
   process(inputs) {
     if (this.stopped) return false;
@@ -69,7 +79,18 @@ class OffpayFskCapture extends AudioWorkletProcessor {
       i += n;
       if (this.fill === this.batch) {
         const out = this.buf;
-        this.port.postMessage(out, [out.buffer]);
+        if (this.level) {
+          let sum = 0;
+          let peak = 0;
+          for (let k = 0; k < out.length; k++) {
+            const v = out[k];
+            sum += v * v;
+            const a = v < 0 ? -v : v;
+            if (a > peak) peak = a;
+          }
+          this.port.postMessage({ type: 'level', rmsDbfs: 10 * Math.log10(sum / out.length + 1e-20), peakDbfs: 20 * Math.log10(peak + 1e-10) });
+        }
+        (this.sink || this.port).postMessage(out, [out.buffer]);
         this.buf = new Float32Array(this.batch);
         this.fill = 0;
       }
@@ -95,32 +116,50 @@ export interface CaptureHandle {
   stop(): ReceiverEvent[];
 }
 
-/** The schema of startCapture's options: the receiver's (but sampleRate, the context's), batch, moduleUrl, the node class. */
+/** The schema of startCapture's options: the receiver's (but sampleRate, the context's), batch, moduleUrl, onLevel, the node class. */
 export const CAPTURE_OPTIONS_SCHEMA: OptionsSchema = {
   ...Object.fromEntries(Object.entries(RECEIVER_OPTIONS_SCHEMA).filter(([k]) => k !== 'sampleRate')),
   batch: { type: 'integer', min: 128, max: 16384, unit: 'frames' },
   moduleUrl: { type: 'string' },
+  onLevel: { type: 'function' },
   AudioWorkletNodeClass: { type: 'function' },
 };
 
+/** The input level of one captured batch, dBFS (full scale = 1.0): see {@link CAPTURE_WORKLET_SOURCE}. */
+export interface CaptureLevel {
+  /** 10·log10(mean square + 1e-20): about -200 for digital silence. */
+  rmsDbfs: number;
+  /** 20·log10(max |sample| + 1e-10): 0 at full scale. */
+  peakDbfs: number;
+}
+
 /**
  * Capture from `source` (e.g. a MediaStreamAudioSourceNode) into a streaming receiver. Events go to
- * options.onEvent. `batch` sets the frames per message from the worklet (128 = every render quantum).
+ * options.onEvent. `batch` sets the frames per message from the worklet (128 = every render quantum);
+ * `onLevel` is called with each batch's level (a level meter); `moduleUrl` serves the worklet source from a
+ * URL of yours (a page whose CSP forbids data: URLs serves CAPTURE_WORKLET_SOURCE as a file).
  */
 export async function startCapture(
   ctx: BaseAudioContext, source: AudioNode,
-  options: Omit<ReceiverOptions, 'sampleRate'> & { batch?: number; moduleUrl?: string; AudioWorkletNodeClass?: typeof AudioWorkletNode } = {},
+  options: Omit<ReceiverOptions, 'sampleRate'> & {
+    batch?: number; moduleUrl?: string; onLevel?: (level: CaptureLevel) => void; AudioWorkletNodeClass?: typeof AudioWorkletNode;
+  } = {},
 ): Promise<CaptureHandle> {
   validateOptions('startCapture options', options, CAPTURE_OPTIONS_SCHEMA, 'fsk.bad_input');
-  const { batch: _batch, moduleUrl: _url, AudioWorkletNodeClass: _class, ...receiverOptions } = options;
+  const { batch: _batch, moduleUrl: _url, onLevel, AudioWorkletNodeClass: _class, ...receiverOptions } = options;
   await ctx.audioWorklet.addModule(options.moduleUrl ?? captureModuleUrl());
   const receiver = new FskReceiver({ ...receiverOptions, sampleRate: ctx.sampleRate });
   const Ctor = options.AudioWorkletNodeClass ?? AudioWorkletNode;
   const node = new Ctor(ctx, CAPTURE_PROCESSOR_NAME, {
-    numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { batch: options.batch ?? 1024 },
+    numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { batch: options.batch ?? 1024, level: onLevel !== undefined },
   });
   node.port.onmessage = (e: MessageEvent) => {
-    if (e.data instanceof Float32Array) receiver.push(e.data);
+    const d: unknown = e.data;
+    if (d instanceof Float32Array) receiver.push(d);
+    else if (onLevel && typeof d === 'object' && d !== null && (d as { type?: unknown }).type === 'level') {
+      const l = d as CaptureLevel;
+      onLevel({ rmsDbfs: l.rmsDbfs, peakDbfs: l.peakDbfs });
+    }
   };
   source.connect(node);
   // Keep the node pulled by the graph; its output is silent.

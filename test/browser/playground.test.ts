@@ -162,6 +162,8 @@ describe.skipIf(!haveChromium || !haveBuild)('offpay playground in Chromium', ()
       if (first.verdicts === '1') expect(await page.textContent('#verdict')).toBe('PAID HKD 12.50');
       const next = await waitText(page, '#payment-code', /^\d{4} \d{4} \d{4} \d{4} \d{4}$/);
       expect(next).not.toBe(code); // the sale is complete: the next customer gets a new request
+      // The level meter is fed by the capture worklet's level messages (the file looped: tones, then silence).
+      expect(await page.textContent('#levelText')).toMatch(/^-?\d+\.\d dBFS RMS, peak -?\d+\.\d dBFS$/);
       await page.screenshot({ path: join(SHOTS, 'playground-vending-paid.png'), fullPage: true });
       await page.waitForFunction(() => Number(document.body.dataset.verdicts) >= 2, undefined, { timeout: 60_000 });
       expect((await page.evaluate(bodyData)).verdict).toBe('rejected:replayed');

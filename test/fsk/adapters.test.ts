@@ -118,8 +118,10 @@ describe('Web Audio (web-audio-api in Node)', () => {
     const audio = encodeToAudioBuffer(ctx as unknown as BaseAudioContext, payload, { profile: 'fast' });
     source.buffer = audio as never;
     const got: Uint8Array[] = [];
+    const levels: { rmsDbfs: number; peakDbfs: number }[] = [];
     const handle = await startCapture(ctx as unknown as BaseAudioContext, source as unknown as AudioNode, {
       batch: 128,
+      onLevel: (l) => levels.push(l),
       AudioWorkletNodeClass: AudioWorkletNode as unknown as typeof globalThis.AudioWorkletNode,
       onEvent: (e) => {
         if (e.type === 'message') got.push(e.payload);
@@ -136,5 +138,12 @@ describe('Web Audio (web-audio-api in Node)', () => {
     handle.stop();
     expect(got.map(hex)).toEqual([hex(payload)]);
     expect(CAPTURE_WORKLET_SOURCE).toContain('registerProcessor');
+    // One level a batch: digital silence before the source starts (at 0.3 s), the tones after it.
+    expect(levels.length).toBeGreaterThanOrEqual(Math.floor(need / 128) - 1);
+    expect(levels[0]!.rmsDbfs).toBeLessThan(-150);
+    const loud = levels.reduce((a, b) => (b.peakDbfs > a.peakDbfs ? b : a));
+    const peak = audio.getChannelData(0).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(loud.peakDbfs).toBeCloseTo(20 * Math.log10(peak), 1);
+    expect(loud.rmsDbfs).toBeLessThan(loud.peakDbfs);
   });
 });
