@@ -117,6 +117,8 @@ export class WebhookService {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** A kick that came while the worker was busy: it looks again before sleeping. */
+  private kicked = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inflight: AbortController | undefined;
 
@@ -204,7 +206,8 @@ export class WebhookService {
 
   /** Wake the worker now. */
   kick(): void {
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.kicked = true;
   }
 
   /** Stop the worker: abort a delivery in flight (it stays pending) and wait for the loop to end. */
@@ -218,6 +221,7 @@ export class WebhookService {
   private async run(): Promise<void> {
     while (this.running) {
       let wait = this.o.pollMs;
+      this.kicked = false;
       try {
         const due = await this.opts.outbox.due(this.nowMs(), CLAIM_BATCH);
         for (const e of due) {
@@ -231,12 +235,13 @@ export class WebhookService {
         // another node holds that event (a shared outbox): look again after pollMs, when its lease may have ended.
         const next = await this.opts.outbox.nextDue();
         const now = this.nowMs();
-        if (next !== undefined && next > now) wait = Math.min(this.o.pollMs, next - now);
+        if (next !== undefined) wait = next > now ? Math.min(this.o.pollMs, next - now) : this.opts.outbox.leaseMs === undefined ? 0 : this.o.pollMs;
       } catch (e) {
         // The outbox is unreachable (a PostgreSQL restart, a full disk): nothing was marked; look again after pollMs.
         if (!this.running) return;
         this.opts.log?.(`webhook worker: ${(e as Error).message}; again in ${this.o.pollMs} ms`);
       }
+      if (this.kicked) continue;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, wait);
