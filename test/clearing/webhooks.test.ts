@@ -21,7 +21,7 @@ import { nodeEd25519 } from '../../src/node/crypto.js';
 import { saveIssuer } from '../../src/node/files.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { createClearingServer } from '../../src/server/api.js';
-import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
+import { SqliteWebhookOutbox, type WebhookOutbox } from '../../src/server/outbox.js';
 import { checkWebhookSignature, signatureHeader, webhookSignature } from '../../src/server/webhook-signature.js';
 import { backoffMs, eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
@@ -204,6 +204,51 @@ describe('webhooks', () => {
       await s.close();
       await hooks.stop();
       await outbox.close();
+      await rx.stop();
+    }
+  });
+
+  it('an outbox that fails for a while (a database restarting) stops neither the worker nor the answers: it logs and delivers afterwards', async () => {
+    const rx = await new Receiver().start();
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    const inner = new SqliteWebhookOutbox(':memory:');
+    let failures = 5;
+    const flaky: WebhookOutbox = {
+      leaseMs: undefined,
+      add: (e, n) => inner.add(e, n),
+      due: async (n, l) => {
+        if (failures > 0) {
+          failures--;
+          throw new Error('outbox unreachable');
+        }
+        return inner.due(n, l);
+      },
+      hold: (id) => inner.hold(id),
+      nextDue: () => inner.nextDue(),
+      delivered: (id, a) => inner.delivered(id, a),
+      failed: (id, a, e, n, d) => inner.failed(id, a, e, n, d),
+      dead: (l) => inner.dead(l),
+      counts: () => inner.counts(),
+      get: (id) => inner.get(id),
+      close: () => inner.close(),
+    };
+    const lines: string[] = [];
+    const hooks = new WebhookService({ url: rx.url, secret: SECRET, outbox: flaky, pollMs: 20, log: (l) => lines.push(l) });
+    hooks.start();
+    const s = await clearingServer(clearing, hooks);
+    try {
+      const r = vending(451);
+      const t = await sell(r, makeWallet(issuer, 'hooks', 'flaky'), 1, 100);
+      expect((await s.post(r.export(NOW + 60).bytes)).outcome).toBe('ingested');
+      const id = eventId('charge.complete', toHex(sha256(t)));
+      await until(async () => rx.processed.has(id) && (await inner.get(id))?.state === 'delivered', 'the delivery once the outbox answers again');
+      expect(failures).toBe(0);
+      expect(lines.filter((l) => l === 'webhook worker: outbox unreachable; again in 20 ms').length).toBe(5);
+      expect(rx.deliveries.length).toBe(1);
+    } finally {
+      await s.close();
+      await hooks.stop();
+      await inner.close();
       await rx.stop();
     }
   });
