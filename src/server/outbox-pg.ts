@@ -223,14 +223,14 @@ export class PgWebhookOutbox implements WebhookOutbox {
     return r ? fromRow(r) : undefined;
   }
 
-  /** Give back this node's claims on pending events (the others need not wait for the lease), then disconnect. */
+  /**
+   * Give back this node's claims on pending events (the others need not wait for the lease), then disconnect.
+   * Giving back is a courtesy: when the database cannot be reached the leases simply run out.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.pool.query("UPDATE webhook_events SET lease_until = NULL WHERE claimed_by = $1 AND state = 'pending' AND lease_until IS NOT NULL", [this.node]);
-    } finally {
-      await this.pool.end();
-    }
+    await this.pool.query("UPDATE webhook_events SET lease_until = NULL WHERE claimed_by = $1 AND state = 'pending' AND lease_until IS NOT NULL", [this.node]).catch(() => undefined);
+    await this.pool.end();
   }
 }
