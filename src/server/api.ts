@@ -216,14 +216,14 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     }
     send(res, 200, await o.clearing.report());
   };
-  const getWebhooks: Handler = (req, res) => {
+  const getWebhooks: Handler = async (req, res) => {
     if (!checkBearer(req.headers.authorization, o.operatorToken)) {
       sendError(res, new HttpError(401, 'api.unauthorized', 'the webhook status needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
       return;
     }
     if (!o.webhooks) throw new HttpError(404, 'api.not_found', 'webhooks are not configured on this server');
-    const dead = o.webhooks.outbox.dead(100).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
-    send(res, 200, { url: o.webhooks.url.href, counts: o.webhooks.outbox.counts(), dead });
+    const dead = (await o.webhooks.outbox.dead(100)).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
+    send(res, 200, { url: o.webhooks.url.href, counts: await o.webhooks.outbox.counts(), dead });
   };
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
     { re: /^\/v1\/webhooks$/, methods: { GET: getWebhooks } },

@@ -1,12 +1,17 @@
 /**
- * The durable webhook outbox (spec/clearing-api.md §9.3): events waiting for delivery, written before the
+ * The durable webhook outbox (spec/clearing-api.md §9.2): events waiting for delivery, written before the
  * answer that caused them and kept until a receiver took them or they were dead-lettered. `WebhookOutbox` is
- * the interface an engine implements (a PostgreSQL table later); `SqliteWebhookOutbox` keeps it in its own
- * small SQLite file next to the clearing database (CLEARING.db.webhooks), so the clearing's schema is not
- * touched.
+ * the interface an engine implements; `SqliteWebhookOutbox` keeps it in its own small SQLite file next to a
+ * SQLite clearing database (CLEARING.db.webhooks), so the clearing's schema is not touched; `PgWebhookOutbox`
+ * (outbox-pg.ts) keeps it in a table of a PostgreSQL clearing database, shared by every node of the house.
  *
- * Event ids are deterministic (events.ts), and `add` ignores an id already held: deriving the same event
+ * Event ids are deterministic (webhooks.ts eventId), and `add` ignores an id already held: deriving the same event
  * twice (a batch resent after a crash between the clearing commit and the outbox write) queues it once.
+ *
+ * Claims: `due` hands a worker events to try. An outbox shared by several processes (PostgreSQL) claims them
+ * for this process for a lease, so another process's `due` skips them until the lease ends; `hold` renews
+ * the claim just before a try and says whether this process still holds it; `delivered` and `failed` record
+ * the outcome only while it does. The SQLite outbox has one process: every pending event is its own.
  *
  *   CREATE TABLE events(
  *     id TEXT PRIMARY KEY,          -- evt_ + 32 hex digits
@@ -34,30 +39,48 @@ export interface OutboxEvent {
   lastError: string | null;
 }
 
+/** An event to queue. */
+export interface NewOutboxEvent {
+  id: string;
+  type: string;
+  body: Uint8Array;
+  created: number;
+}
+
 /** Where undelivered events wait (at least once: nothing leaves it before a receiver answered 2xx). */
 export interface WebhookOutbox {
-  /** Queue events (ids already held are ignored); returns how many were new. Durable when it returns. */
-  add(events: { id: string; type: string; body: Uint8Array; created: number }[], nowMs: number): number;
-  /** Up to `limit` pending events due at `nowMs`, oldest first. */
-  due(nowMs: number, limit: number): OutboxEvent[];
+  /** The claim's lease, ms, when several processes share the outbox (undefined: one process, no lease). */
+  readonly leaseMs: number | undefined;
+  /** Queue events (ids already held are ignored); resolves to how many were new. Durable when it resolves. */
+  add(events: NewOutboxEvent[], nowMs: number): Promise<number>;
+  /** Up to `limit` pending events due at `nowMs` that no other process holds, oldest due first; claimed for this process. */
+  due(nowMs: number, limit: number): Promise<OutboxEvent[]>;
+  /** Just before a try: renew this process's claim on `id`; false when it no longer holds it (or it is not pending). */
+  hold(id: string): Promise<boolean>;
   /** The earliest next_at of a pending event, or undefined. */
-  nextDue(): number | undefined;
-  delivered(id: string, attempts: number): void;
-  /** A failed try: schedule the next at `nextAt`, or dead-letter it (`dead`). */
-  failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): void;
+  nextDue(): Promise<number | undefined>;
+  /** A 2xx answer: record it, if this process still holds the claim (resolves to whether it was recorded). */
+  delivered(id: string, attempts: number): Promise<boolean>;
+  /** A failed try: schedule the next at `nextAt`, or dead-letter it (`dead`); only if this process still holds the claim. */
+  failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): Promise<boolean>;
   /** Dead-lettered events, newest first (at most `limit`). */
-  dead(limit: number): OutboxEvent[];
-  /** Counts by state. */
-  counts(): { pending: number; delivered: number; dead: number };
-  get(id: string): OutboxEvent | undefined;
-  close(): void;
+  dead(limit: number): Promise<OutboxEvent[]>;
+  /** Counts by state (of every process sharing the outbox). */
+  counts(): Promise<{ pending: number; delivered: number; dead: number }>;
+  get(id: string): Promise<OutboxEvent | undefined>;
+  /** Give back this process's claims and close. */
+  close(): Promise<void>;
 }
+
+/** A failure's text is kept to this many characters. */
+export const MAX_ERROR_CHARS = 500;
 
 interface Row { id: string; type: string; body: Uint8Array; created: number; state: OutboxEvent['state']; attempts: number; next_at: number; last_error: string | null }
 const fromRow = (r: Row): OutboxEvent => ({ id: r.id, type: r.type, body: new Uint8Array(r.body), created: r.created, state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error });
 
 /** The outbox in its own SQLite file (WAL, synchronous FULL: an added event survives a kill -9). */
 export class SqliteWebhookOutbox implements WebhookOutbox {
+  readonly leaseMs = undefined;
   private readonly db: SqliteDatabase;
   constructor(path: string) {
     this.db = openSqliteDatabase('clearing', path);
@@ -68,37 +91,41 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
     this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
   }
-  add(events: { id: string; type: string; body: Uint8Array; created: number }[], nowMs: number): number {
+  async add(events: NewOutboxEvent[], nowMs: number): Promise<number> {
     if (!events.length) return 0;
     const ins = this.db.prepare("INSERT OR IGNORE INTO events(id, type, body, created, state, attempts, next_at, last_error) VALUES (?, ?, ?, ?, 'pending', 0, ?, NULL)");
     return this.db.transaction(() => events.reduce((n, e) => n + ins.run(e.id, e.type, e.body, e.created, nowMs).changes, 0))();
   }
-  due(nowMs: number, limit: number): OutboxEvent[] {
+  async due(nowMs: number, limit: number): Promise<OutboxEvent[]> {
     return (this.db.prepare("SELECT * FROM events WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, rowid LIMIT ?").all(nowMs, limit) as Row[]).map(fromRow);
   }
-  nextDue(): number | undefined {
+  /** One process: a pending event is always this process's. */
+  async hold(id: string): Promise<boolean> {
+    return (this.db.prepare("SELECT 1 FROM events WHERE id = ? AND state = 'pending'").get(id) as unknown) !== undefined;
+  }
+  async nextDue(): Promise<number | undefined> {
     const r = this.db.prepare("SELECT MIN(next_at) AS t FROM events WHERE state = 'pending'").get() as { t: number | null };
     return r.t ?? undefined;
   }
-  delivered(id: string, attempts: number): void {
-    this.db.prepare("UPDATE events SET state = 'delivered', attempts = ?, last_error = NULL WHERE id = ?").run(attempts, id);
+  async delivered(id: string, attempts: number): Promise<boolean> {
+    return this.db.prepare("UPDATE events SET state = 'delivered', attempts = ?, last_error = NULL WHERE id = ?").run(attempts, id).changes > 0;
   }
-  failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): void {
-    this.db.prepare('UPDATE events SET state = ?, attempts = ?, last_error = ?, next_at = ? WHERE id = ?').run(dead ? 'dead' : 'pending', attempts, error.slice(0, 500), nextAt, id);
+  async failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): Promise<boolean> {
+    return this.db.prepare('UPDATE events SET state = ?, attempts = ?, last_error = ?, next_at = ? WHERE id = ?').run(dead ? 'dead' : 'pending', attempts, error.slice(0, MAX_ERROR_CHARS), nextAt, id).changes > 0;
   }
-  dead(limit: number): OutboxEvent[] {
+  async dead(limit: number): Promise<OutboxEvent[]> {
     return (this.db.prepare("SELECT * FROM events WHERE state = 'dead' ORDER BY rowid DESC LIMIT ?").all(limit) as Row[]).map(fromRow);
   }
-  counts(): { pending: number; delivered: number; dead: number } {
+  async counts(): Promise<{ pending: number; delivered: number; dead: number }> {
     const c = { pending: 0, delivered: 0, dead: 0 };
     for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM events GROUP BY state').all() as { state: keyof typeof c; n: number }[]) c[r.state] = r.n;
     return c;
   }
-  get(id: string): OutboxEvent | undefined {
+  async get(id: string): Promise<OutboxEvent | undefined> {
     const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

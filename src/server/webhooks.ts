@@ -21,6 +21,12 @@
  * try k (1-based), retried after min(maxDelayMs, baseDelayMs x 2^(k-1)) x (0.5 + 0.5 x random) ms; after
  * maxAttempts tries the event is dead-lettered: kept in the outbox with its last error, logged, and listed by
  * GET /v1/webhooks (operator). Events go out one at a time, oldest due first.
+ *
+ * Several nodes on one outbox (PostgreSQL, outbox-pg.ts): the worker claims up to CLAIM_BATCH due events for
+ * the outbox's lease, renews the claim of each just before its try (`hold`; skipped when another node took it),
+ * and the outcome is recorded only while the claim is this node's. The lease must outlast a try
+ * (requestTimeoutMs + LEASE_MARGIN_MS). The set of wallets already queued stays per node (the outbox drops ids
+ * it holds).
  */
 import { createHash } from 'node:crypto';
 import type { Clearing } from '../clearing/clearing.js';
@@ -28,9 +34,14 @@ import { sha256 } from '../crypto.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import { decodeBatch } from '../reader/batch.js';
-import type { WebhookOutbox } from './outbox.js';
+import type { NewOutboxEvent, WebhookOutbox } from './outbox.js';
 import { paymentState } from './payments.js';
 import { signatureHeader } from './webhook-signature.js';
+
+/** Events the worker claims from the outbox at a time (then tries one by one, renewing each claim first). */
+export const CLAIM_BATCH = 16;
+/** A shared outbox's lease must outlast one try (the request deadline) by at least this, ms. */
+export const LEASE_MARGIN_MS = 1_000;
 
 /** Event types sent in this version. */
 export const WEBHOOK_EVENT_TYPES = ['charge.complete', 'wallet.blocklisted'] as const;
@@ -106,6 +117,8 @@ export class WebhookService {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** A kick that came while the worker was busy: it looks again before sleeping. */
+  private kicked = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inflight: AbortController | undefined;
 
@@ -119,6 +132,10 @@ export class WebhookService {
       requestTimeoutMs: bounded('requestTimeoutMs', opts.requestTimeoutMs, 10_000, 100, 120_000),
       pollMs: bounded('pollMs', opts.pollMs, 1_000, 10, 60_000),
     };
+    const lease = opts.outbox.leaseMs;
+    if (lease !== undefined && lease < this.o.requestTimeoutMs + LEASE_MARGIN_MS) {
+      throw new OffpayError('api.bad_option', `the outbox lease ${lease} ms must outlast a try: at least requestTimeoutMs ${this.o.requestTimeoutMs} + ${LEASE_MARGIN_MS} ms`);
+    }
     this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
     this.nowMs = opts.nowMs ?? Date.now;
     this.random = opts.random ?? Math.random;
@@ -171,9 +188,9 @@ export class WebhookService {
     return out;
   }
 
-  private queue(events: { id: string; type: string; body: Uint8Array; created: number }[]): number {
+  private async queue(events: NewOutboxEvent[]): Promise<number> {
     if (!events.length) return 0;
-    const n = this.opts.outbox.add(events, this.nowMs());
+    const n = await this.opts.outbox.add(events, this.nowMs());
     if (n) this.kick();
     return n;
   }
@@ -189,7 +206,8 @@ export class WebhookService {
 
   /** Wake the worker now. */
   kick(): void {
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.kicked = true;
   }
 
   /** Stop the worker: abort a delivery in flight (it stays pending) and wait for the loop to end. */
@@ -202,14 +220,28 @@ export class WebhookService {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const due = this.opts.outbox.due(this.nowMs(), 16);
-      for (const e of due) {
+      let wait = this.o.pollMs;
+      this.kicked = false;
+      try {
+        const due = await this.opts.outbox.due(this.nowMs(), CLAIM_BATCH);
+        for (const e of due) {
+          if (!this.running) return;
+          // Another node may have taken the event since the claim (its lease ended while earlier ones were tried).
+          if (!(await this.opts.outbox.hold(e.id))) continue;
+          await this.deliver(e.id, e.body, e.type, e.attempts);
+        }
+        if (due.length) continue;
+        // Nothing claimable: sleep until the next try is due, at most pollMs. A next_at already past means
+        // another node holds that event (a shared outbox): look again after pollMs, when its lease may have ended.
+        const next = await this.opts.outbox.nextDue();
+        const now = this.nowMs();
+        if (next !== undefined) wait = next > now ? Math.min(this.o.pollMs, next - now) : this.opts.outbox.leaseMs === undefined ? 0 : this.o.pollMs;
+      } catch (e) {
+        // The outbox is unreachable (a PostgreSQL restart, a full disk): nothing was marked; look again after pollMs.
         if (!this.running) return;
-        await this.deliver(e.id, e.body, e.type, e.attempts);
+        this.opts.log?.(`webhook worker: ${(e as Error).message}; again in ${this.o.pollMs} ms`);
       }
-      if (due.length) continue;
-      const next = this.opts.outbox.nextDue();
-      const wait = Math.max(0, Math.min(this.o.pollMs, next === undefined ? this.o.pollMs : next - this.nowMs()));
+      if (this.kicked) continue;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, wait);
@@ -222,7 +254,7 @@ export class WebhookService {
   /** One try of one event; records the outcome in the outbox. */
   private async deliver(id: string, body: Uint8Array, type: string, attemptsBefore: number): Promise<void> {
     const attempts = attemptsBefore + 1;
-    let error: string;
+    let error: string | undefined;
     this.inflight = new AbortController();
     const timeout = setTimeout(() => this.inflight?.abort(), this.o.requestTimeoutMs);
     try {
@@ -241,12 +273,7 @@ export class WebhookService {
         body: body as Uint8Array<ArrayBuffer>,
       });
       await r.body?.cancel().catch(() => undefined);
-      if (r.status >= 200 && r.status < 300) {
-        this.opts.outbox.delivered(id, attempts);
-        this.opts.log?.(`webhook ${type} ${id} delivered (try ${attempts})`);
-        return;
-      }
-      error = `HTTP ${r.status}`;
+      error = r.status >= 200 && r.status < 300 ? undefined : `HTTP ${r.status}`;
     } catch (e) {
       if (!this.running) return; // stopping: the event stays pending, untouched
       const c = (e as { cause?: { code?: string } }).cause?.code;
@@ -255,9 +282,19 @@ export class WebhookService {
       clearTimeout(timeout);
       this.inflight = undefined;
     }
+    if (error === undefined) {
+      // Recorded outside the try: an outbox error here is not a failed try (the loop logs it; the event stays
+      // pending and is delivered again: at least once).
+      const kept = await this.opts.outbox.delivered(id, attempts);
+      this.opts.log?.(`webhook ${type} ${id} delivered (try ${attempts})${kept ? '' : ', but its claim had passed to another node'}`);
+      return;
+    }
     const dead = attempts >= this.o.maxAttempts;
     const delay = Math.floor(backoffMs(attempts, this.o.baseDelayMs, this.o.maxDelayMs) * (0.5 + 0.5 * this.random()));
-    this.opts.outbox.failed(id, attempts, error, this.nowMs() + delay, dead);
+    if (!(await this.opts.outbox.failed(id, attempts, error, this.nowMs() + delay, dead))) {
+      this.opts.log?.(`webhook ${type} ${id} try ${attempts} failed: ${error}; its claim passed to another node`);
+      return;
+    }
     this.opts.log?.(dead ? `webhook ${type} ${id} DEAD-LETTERED after ${attempts} tries: ${error}` : `webhook ${type} ${id} try ${attempts} failed: ${error}; next in ${delay} ms`);
   }
 }

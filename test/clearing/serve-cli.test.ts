@@ -109,15 +109,23 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
     expect(await small.exited).toBe(0);
   }, 60_000);
 
-  it('refuses webhooks from a PostgreSQL clearing house (no shared outbox yet): exit 2 before connecting', async () => {
+  it('webhooks from a PostgreSQL clearing house need an explicit secret file; --webhook-lease-ms is for PostgreSQL: exit 2 before connecting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'offpay-serve-pg-hooks-'));
     try {
       expect((await run('issuer', 'init', '--dir', join(dir, 'issuer'), '--seed', 'serve-pg-hooks', `--now=${T0 - 86400}`)).code).toBe(0);
       // Port 9 on loopback: nothing answers there, and the refusal must come before any connection is tried.
-      const r = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', 'postgres://nobody@127.0.0.1:9/none', '--operator-token-file', join(dir, 'op-token'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks');
+      const pgArgs = ['clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', 'postgres://nobody@127.0.0.1:9/none', '--operator-token-file', join(dir, 'op-token'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks'];
+      const r = await run(...pgArgs);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/--webhook-url needs a SQLite --db/);
+      expect(r.err).toMatch(/--webhook-secret-file is required with a PostgreSQL --db/);
       expect(existsSync(join(dir, 'op-token'))).toBe(true); // the credential is checked (made) first; no database was touched
+      // With the secret file named, the next error is the unreachable database (clearing.store_unusable, exit 2).
+      const unreachable = await run(...pgArgs, '--webhook-secret-file', join(dir, 'secret'));
+      expect(unreachable.code).toBe(2);
+      expect(unreachable.err).toMatch(/clearing\.store_unusable/);
+      const sqlite = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', join(dir, 'c.db'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks', '--webhook-lease-ms', '5000');
+      expect(sqlite.code).toBe(2);
+      expect(sqlite.err).toMatch(/--webhook-lease-ms is for a PostgreSQL --db/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

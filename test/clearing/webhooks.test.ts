@@ -21,7 +21,7 @@ import { nodeEd25519 } from '../../src/node/crypto.js';
 import { saveIssuer } from '../../src/node/files.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { createClearingServer } from '../../src/server/api.js';
-import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
+import { SqliteWebhookOutbox, type WebhookOutbox } from '../../src/server/outbox.js';
 import { checkWebhookSignature, signatureHeader, webhookSignature } from '../../src/server/webhook-signature.js';
 import { backoffMs, eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
@@ -92,9 +92,9 @@ class Receiver {
   }
 }
 
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -133,18 +133,18 @@ describe('webhooks', () => {
       expect([h['offpay-event-id'], h['offpay-event-type'], h['content-type']]).toEqual([id, 'charge.complete', 'application/json']);
       expect(rx.processed.get(id)).toMatchObject({ type: 'charge.complete', data: { tokenHash: toHex(sha256(t1)), amount: '1250', currency: HKD, operatorId: 90, settledAs: 'sale', entry: { readerId: 201, seq: 1 } } });
       // The receiver's 2xx reaches the worker after the receiver recorded the event: wait for the outbox to say so.
-      await until(() => outbox.get(id)?.state === 'delivered', 'the outbox recording the delivery');
-      expect(outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 4 });
+      await until(async () => (await outbox.get(id))?.state === 'delivered', 'the outbox recording the delivery');
+      expect(await outbox.get(id)).toMatchObject({ state: 'delivered', attempts: 4 });
       // The batch again (a reader that lost the answer): duplicate, and no new event.
       expect((await s.post(batch)).outcome).toBe('duplicate');
-      expect(outbox.counts()).toEqual({ pending: 0, delivered: 1, dead: 0 });
+      expect(await outbox.counts()).toEqual({ pending: 0, delivered: 1, dead: 0 });
       // A tampered signature is refused by the receiver's check.
       const body = new TextEncoder().encode(tries[0]!.body);
       expect(rx.verify(signatureHeader('00'.repeat(32), CLOCK(), body), Buffer.from(body))).toBe(false);
     } finally {
       await s.close();
       await hooks.stop();
-      outbox.close();
+      await outbox.close();
       await rx.stop();
     }
   });
@@ -167,7 +167,7 @@ describe('webhooks', () => {
       expect((await s.post(a.export(NOW + 60).bytes)).outcome).toBe('ingested');
       expect((await s.post(b.export(NOW + 60).bytes)).outcome).toBe('ingested');
       const blocked = eventId('wallet.blocklisted', toHex(walletIdOf(w.cert.walletPublicKey)));
-      await until(() => rx.processed.has(blocked) && outbox.counts().pending === 0, 'every event delivered');
+      await until(async () => rx.processed.has(blocked) && (await outbox.counts()).pending === 0, 'every event delivered');
       const first = rx.deliveries[0]!.id;
       expect(rx.deliveries.filter((d) => d.id === first).length).toBe(2); // delivered twice ...
       expect([...rx.processed.keys()].filter((k) => k === first).length).toBe(1); // ... processed once
@@ -175,7 +175,7 @@ describe('webhooks', () => {
     } finally {
       await s.close();
       await hooks.stop();
-      outbox.close();
+      await outbox.close();
       await rx.stop();
     }
   });
@@ -193,7 +193,7 @@ describe('webhooks', () => {
       const r = vending(401);
       await sell(r, makeWallet(issuer, 'hooks', 'd'), 1, 100);
       await s.post(r.export(NOW + 60).bytes);
-      await until(() => outbox.counts().dead === 1, 'the dead letter');
+      await until(async () => (await outbox.counts()).dead === 1, 'the dead letter');
       expect(rx.deliveries.length).toBe(3);
       expect(lines.some((l) => /DEAD-LETTERED after 3 tries: HTTP 500/.test(l))).toBe(true);
       expect((await fetch(`${s.url}/v1/webhooks`)).status).toBe(401);
@@ -203,7 +203,52 @@ describe('webhooks', () => {
     } finally {
       await s.close();
       await hooks.stop();
-      outbox.close();
+      await outbox.close();
+      await rx.stop();
+    }
+  });
+
+  it('an outbox that fails for a while (a database restarting) stops neither the worker nor the answers: it logs and delivers afterwards', async () => {
+    const rx = await new Receiver().start();
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    const inner = new SqliteWebhookOutbox(':memory:');
+    let failures = 5;
+    const flaky: WebhookOutbox = {
+      leaseMs: undefined,
+      add: (e, n) => inner.add(e, n),
+      due: async (n, l) => {
+        if (failures > 0) {
+          failures--;
+          throw new Error('outbox unreachable');
+        }
+        return inner.due(n, l);
+      },
+      hold: (id) => inner.hold(id),
+      nextDue: () => inner.nextDue(),
+      delivered: (id, a) => inner.delivered(id, a),
+      failed: (id, a, e, n, d) => inner.failed(id, a, e, n, d),
+      dead: (l) => inner.dead(l),
+      counts: () => inner.counts(),
+      get: (id) => inner.get(id),
+      close: () => inner.close(),
+    };
+    const lines: string[] = [];
+    const hooks = new WebhookService({ url: rx.url, secret: SECRET, outbox: flaky, pollMs: 20, log: (l) => lines.push(l) });
+    hooks.start();
+    const s = await clearingServer(clearing, hooks);
+    try {
+      const r = vending(451);
+      const t = await sell(r, makeWallet(issuer, 'hooks', 'flaky'), 1, 100);
+      expect((await s.post(r.export(NOW + 60).bytes)).outcome).toBe('ingested');
+      const id = eventId('charge.complete', toHex(sha256(t)));
+      await until(async () => rx.processed.has(id) && (await inner.get(id))?.state === 'delivered', 'the delivery once the outbox answers again');
+      expect(failures).toBe(0);
+      expect(lines.filter((l) => l === 'webhook worker: outbox unreachable; again in 20 ms').length).toBe(5);
+      expect(rx.deliveries.length).toBe(1);
+    } finally {
+      await s.close();
+      await hooks.stop();
+      await inner.close();
       await rx.stop();
     }
   });
@@ -223,11 +268,11 @@ describe('webhooks', () => {
     const r = vending(501);
     const tokens = [await sell(r, makeWallet(issuer, 'hooks', 'e'), 1, 100), await sell(r, makeWallet(issuer, 'hooks', 'f'), 1, 200)];
     await s.post(r.export(NOW + 60).bytes);
-    await until(() => (outbox1.get(eventId('charge.complete', toHex(sha256(tokens[0]!))))?.attempts ?? 0) >= 1, 'a failed first try');
+    await until(async () => ((await outbox1.get(eventId('charge.complete', toHex(sha256(tokens[0]!)))))?.attempts ?? 0) >= 1, 'a failed first try');
     await s.close();
     await hooks1.stop();
-    outbox1.close();
-    expect(new SqliteWebhookOutbox(path).counts()).toEqual({ pending: 2, delivered: 0, dead: 0 });
+    await outbox1.close();
+    expect(await new SqliteWebhookOutbox(path).counts()).toEqual({ pending: 2, delivered: 0, dead: 0 });
 
     const rx = await new Receiver().start(port);
     // The first try failed and the next is 5-10 s away; a restarted worker takes the schedule as stored, so
@@ -236,11 +281,11 @@ describe('webhooks', () => {
     const hooks2 = new WebhookService({ url, secret: SECRET, outbox: outbox2, baseDelayMs: 10, pollMs: 20, nowMs: () => Date.now() + 20_000 });
     hooks2.start();
     try {
-      await until(() => outbox2.counts().delivered === 2, 'both events after the restart');
+      await until(async () => (await outbox2.counts()).delivered === 2, 'both events after the restart');
       expect([...rx.processed.keys()].sort()).toEqual(tokens.map((t) => eventId('charge.complete', toHex(sha256(t)))).sort());
     } finally {
       await hooks2.stop();
-      outbox2.close();
+      await outbox2.close();
       await rx.stop();
     }
   });
@@ -291,7 +336,7 @@ describe('webhooks', () => {
     }
   }, 40_000);
 
-  it('signature rules: the worked example of spec/clearing-api.md §9.4, tolerance, backoff bounds, bad options', () => {
+  it('signature rules: the worked example of spec/clearing-api.md §9.4, tolerance, backoff bounds, bad options', async () => {
     const spec = readFileSync('spec/clearing-api.md', 'utf8');
     const body = new TextEncoder().encode('{"id":"evt_0123456789abcdef0123456789abcdef","type":"wallet.blocklisted","created":1795000000,"data":{"walletId":"00112233445566778899aabbccddeeff"}}');
     const v1 = webhookSignature(SECRET, 1795000000, body);
@@ -311,6 +356,6 @@ describe('webhooks', () => {
     expect(() => new WebhookService({ url: 'https://u:p@x/', secret: SECRET, outbox })).toThrow(expect.objectContaining({ code: 'api.bad_webhook_url' }));
     expect(() => new WebhookService({ url: 'https://x/', secret: 'short', outbox })).toThrow(expect.objectContaining({ code: 'api.bad_webhook_secret' }));
     expect(() => new WebhookService({ url: 'https://x/', secret: SECRET, outbox, maxAttempts: 0 })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
-    outbox.close();
+    await outbox.close();
   });
 });

@@ -11,7 +11,8 @@ import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
 import { loadOrCreateOperatorToken, loadOrCreateSecretFile } from '../../server/operator.js';
-import { SqliteWebhookOutbox } from '../../server/outbox.js';
+import { SqliteWebhookOutbox, type WebhookOutbox } from '../../server/outbox.js';
+import { openPgWebhookOutbox } from '../../server/outbox-pg.js';
 import { checkWebhookUrl, WebhookService } from '../../server/webhooks.js';
 import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
@@ -23,7 +24,7 @@ import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F]]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { ...clearingDbOption, help: `${clearingDbOption.help}; several servers on one PostgreSQL database are one clearing house` },
@@ -33,9 +34,11 @@ const serve: Command = {
     'tls-key': { type: 'string', arg: 'F', help: 'serve HTTPS: private key of the certificate, PEM (with --tls-cert)' },
     'operator-token-file': { type: 'string', arg: 'F', help: 'operator credential (64 hex digits, mode 0600; created when missing; default CLEARING.db.operator-token)' },
     'webhook-url': { type: 'string', arg: 'URL', help: 'send signed events (charge.complete, wallet.blocklisted) to this http(s) URL' },
-    'webhook-secret-file': { type: 'string', arg: 'F', help: 'webhook HMAC secret (64 hex digits, mode 0600; created when missing; default CLEARING.db.webhook-secret)' },
+    'webhook-secret-file': { type: 'string', arg: 'F', help: 'webhook HMAC secret (64 hex digits, mode 0600; created when missing; default CLEARING.db.webhook-secret; required with PostgreSQL: the same file on every node)' },
     'webhook-max-attempts': { type: 'string', arg: 'N', help: 'tries per event before it is dead-lettered (default 20)' },
     'webhook-retry-base-ms': { type: 'string', arg: 'MS', help: 'first webhook retry delay, doubled per try with jitter (default 1000)' },
+    'webhook-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline of one webhook delivery (default 10000)' },
+    'webhook-lease-ms': { type: 'string', arg: 'MS', help: 'PostgreSQL: how long a node\'s claim on an event holds before another node may take it (default 60000)' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
@@ -43,7 +46,9 @@ const serve: Command = {
   details: `Prints "listening on http(s)://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
 With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); a missing, oversized or non-PEM file, or a
 key that is not the certificate's, is api.bad_tls (exit 2).
-With --webhook-url, events wait in a durable outbox (CLEARING.db.webhooks) and are POSTed at least once,
+With --webhook-url, events wait in a durable outbox (CLEARING.db.webhooks; with PostgreSQL the table
+webhook_events of the clearing database, shared by every node: each event is claimed by one node at a time,
+and taken by another when the claim's lease ends) and are POSTed at least once,
 signed "Offpay-Signature: t=..,v1=.." (HMAC-SHA256 of "t.body" with the secret file's 64 hex digits as key);
 GET /v1/webhooks (operator credential) lists the outbox counts and dead-lettered events.
 Every answer to POST /v1/batches is sent after the batch's database commit. GET /v1/report needs
@@ -67,27 +72,37 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const webhookUrl = ctx.opt('webhook-url');
     const hookAttempts = parseUint('webhook-max-attempts', ctx.opt('webhook-max-attempts'), 100);
     const hookBase = parseUint('webhook-retry-base-ms', ctx.opt('webhook-retry-base-ms'), 3_600_000);
-    if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
+    const hookTimeout = parseUint('webhook-timeout-ms', ctx.opt('webhook-timeout-ms'), 120_000);
+    const hookLease = parseUint('webhook-lease-ms', ctx.opt('webhook-lease-ms'), 3_600_000);
+    if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase ?? hookTimeout ?? hookLease) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
     if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl);
-    // The outbox is a SQLite file next to a SQLite clearing database; with PostgreSQL (several nodes) there is no
-    // shared outbox yet, so webhooks are refused there rather than delivered by one node only.
-    if (webhookUrl !== undefined && pg) throw new UsageError('--webhook-url needs a SQLite --db (the webhook outbox of a PostgreSQL clearing house is not built yet)');
+    if (hookLease !== undefined && !pg) throw new UsageError('--webhook-lease-ms is for a PostgreSQL --db (a SQLite outbox has one node, nothing to lease)');
+    // With PostgreSQL the outbox is shared by every node of the house, so every node must sign with the same
+    // secret: its file is named explicitly, never derived from the URL.
+    if (webhookUrl !== undefined && pg && ctx.opt('webhook-secret-file') === undefined) {
+      throw new UsageError('--webhook-secret-file is required with a PostgreSQL --db (every node of the clearing house signs with the same secret)');
+    }
     const secretFile = ctx.opt('webhook-secret-file') ?? `${db}.webhook-secret`;
     const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
     const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
     let webhooks: WebhookService | undefined;
+    let outbox: WebhookOutbox | undefined;
     try {
       if (webhookUrl !== undefined && secret) {
+        const pgOutbox = pg ? await openPgWebhookOutbox({ url: db, ...(hookLease !== undefined ? { leaseMs: hookLease } : {}) }) : undefined;
+        outbox = pgOutbox ?? new SqliteWebhookOutbox(`${db}.webhooks`);
         webhooks = new WebhookService({
           url: webhookUrl,
           secret: secret.token,
-          outbox: new SqliteWebhookOutbox(`${db}.webhooks`),
+          outbox,
           ...(hookAttempts !== undefined ? { maxAttempts: hookAttempts } : {}),
           ...(hookBase !== undefined ? { baseDelayMs: hookBase } : {}),
+          ...(hookTimeout !== undefined ? { requestTimeoutMs: hookTimeout } : {}),
           log: (l) => ctx.out(l),
         });
-        webhooks.start(); // resumes what a previous run left undelivered
-        ctx.out(`webhooks to ${webhooks.url.href}, secret ${secret.created ? 'created in' : 'read from'} ${secretFile}, outbox ${db}.webhooks`);
+        webhooks.start(); // resumes what a previous run (or, with PostgreSQL, any node) left undelivered
+        const where = pgOutbox ? `table webhook_events of ${pgOutbox.location}, node ${pgOutbox.node}, lease ${pgOutbox.leaseMs} ms` : `${db}.webhooks`;
+        ctx.out(`webhooks to ${webhooks.url.href}, secret ${secret.created ? 'created in' : 'read from'} ${secretFile}, outbox ${where}`);
       }
       const server = createClearingServer({
         clearing,
@@ -120,10 +135,8 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       });
       return EXIT_OK;
     } finally {
-      if (webhooks) {
-        await webhooks.stop();
-        webhooks.outbox.close();
-      }
+      await webhooks?.stop();
+      await outbox?.close();
       await clearing.close();
     }
   },
