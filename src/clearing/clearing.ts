@@ -409,7 +409,7 @@ export interface OpenedStore {
  * Clearing (Node only): ingests reader settlement batches in any order, late or twice; re-verifies every token;
  * finds double spends and reader faults; settles each distinct token once per merchant and currency; checks each
  * wallet certificate's offline allowance across all readers; issues the signed blocklist. spec/clearing.md is
- * normative (money invariants M1-M7, ingest §4, settlement §5, report §7, error codes §8, the store §11).
+ * normative (money invariants M1-M8, ingest §4, settlement §5, report §7, error codes §8, the store §11, refunds §13).
  *
  * The rules run over a {@link ClearingStore}: SQLite (`path`, the embedded default; `new Clearing(o)` opens it
  * synchronously) or PostgreSQL (`url`, through `await Clearing.open(o)`; several processes on one database are

@@ -1,20 +1,21 @@
 /**
  * Refunds in clearing (spec/clearing.md §13 and money invariant M8 are normative).
  *
- * The verdict on one refund (decideRefund, run by Clearing.refund), after the stateless checks of
- * spec/protocol.md §4.5 (verifyRefund), in this order, the first that applies deciding:
- *   1. a refund held for the token with the same bytes                      -> duplicate (idempotent);
- *   2. no entry names the token                                             -> refund.unknown_payment;
- *   3. the token does not settle, or settles as an open trip (its payment
- *      state, spec/clearing-api.md §2.6, is not successful)                  -> refund.not_settled;
- *   4. the certificate's operatorId is not the operator the token settles to -> refund.wrong_merchant;
- *   5. the currency is not the token's                                       -> refund.wrong_currency;
- *   6. amount > the token's charge                                           -> refund.too_much;
- *   7. another refund held for the token                                     -> refund.already_refunded;
- *   8. store it, insert if absent under the unique key token hash: inserted -> accepted; else the row that won
- *      the race decides as in 1 and 7 (same bytes -> duplicate, other bytes -> refund.already_refunded).
- * Step 1 comes first so that a resent refund stays a duplicate after its own acceptance made the payment
- * `refunded` and after a later batch moved the token's settlement (steps 3-6 would then judge it anew).
+ * The verdict on one refund (decideRefund, run by Clearing.refund), in this order, the first step that applies
+ * deciding (the numbers of spec/clearing.md §13):
+ *   1. the stateless checks of spec/protocol.md §4.5 (verifyRefund)            -> their code;
+ *   2. a refund held for the token with the same bytes                         -> duplicate (idempotent);
+ *   3. no entry names the token                                                -> refund.unknown_payment;
+ *   4. the token does not settle, or settles as an open trip (its payment
+ *      state, spec/clearing-api.md §2.6, is not successful)                     -> refund.not_settled;
+ *   5. the certificate's operatorId is not the operator the token settles to   -> refund.wrong_merchant;
+ *   6. the currency is not the token's                                          -> refund.wrong_currency;
+ *   7. amount > the token's charge                                              -> refund.too_much;
+ *   8. another refund held for the token                                        -> refund.already_refunded;
+ *   9. store it, insert if absent under the unique key token hash: inserted -> accepted; else the row that won
+ *      the race decides as in 2 and 8 (same bytes -> duplicate, other bytes -> refund.already_refunded).
+ * Step 2 comes before 3-7 so that a resent refund stays a duplicate after its own acceptance made the payment
+ * `refunded` and after a later batch moved the token's settlement (steps 4-7 would then judge it anew).
  *
  * In the report (netRefunds) a refund stays with the merchant that signed it, at its amount, whatever later
  * batches do to the token's settlement: each line gets `refunds` (count) and `refunded` (sum) and
