@@ -93,8 +93,28 @@ export interface RefundSigner {
   secretKey: Uint8Array;
 }
 
+/** The fields a merchant signs besides its certificate (see {@link RefundBody}). */
+export interface RefundFields {
+  /** SHA-256 of the refunded token's bytes, 32 bytes. */
+  tokenHash: Uint8Array;
+  /** Amount given back, minor units, 1..2^53-1. */
+  amount: number;
+  /** ISO 4217 numeric, 1..999. */
+  currency: number;
+  /** The merchant's clock, unix seconds. */
+  time: number;
+}
+
+/** A signed refund: the message and its bytes. */
+export interface SignedRefund {
+  /** The refund. */
+  refund: Refund;
+  /** Its deterministic CBOR bytes (what POST /v1/refunds takes). */
+  bytes: Uint8Array;
+}
+
 /** Sign a refund. Checks the fields' ranges (`refund.bad_input`), not the certificate. */
-export function createRefund(signer: RefundSigner, f: { tokenHash: Uint8Array; amount: number; currency: number; time: number }): { refund: Refund; bytes: Uint8Array } {
+export function createRefund(signer: RefundSigner, f: RefundFields): SignedRefund {
   const bad = (m: string): never => {
     throw new OffpayError('refund.bad_input', m);
   };

@@ -15,7 +15,7 @@ export type {
   BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow,
 } from './store.js';
 export {
-  type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, decideRefund, netRefunds, refundRecord,
+  type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, decideRefund, netRefunds, refundRecord,
 } from './refunds.js';
 export { SqliteClearingStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './store-sqlite.js';
 export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions,

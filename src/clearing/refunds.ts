@@ -76,6 +76,14 @@ export function refundRecord(r: RefundRow): RefundRecord {
   };
 }
 
+/** What decideRefund reads of a token (a subset of Clearing.paymentFacts). */
+export interface RefundFacts {
+  /** How the token settles now; absent when it does not settle. */
+  settled?: SettledToken;
+  /** The wallet id (hex) of a valid entry naming the token. */
+  walletId?: string;
+}
+
 /** What decideRefund needs of a Clearing. */
 export interface RefundDeps {
   /** The clearing's store (refunds are read and stored there). */
@@ -85,7 +93,7 @@ export interface RefundDeps {
   /** The Ed25519 backend (the rule of spec/protocol.md §8.1). */
   verifier: SyncVerifier;
   /** How the token settles now (Clearing.paymentFacts): undefined when no entry names it. */
-  facts: (tokenHash: Uint8Array) => Promise<{ settled?: SettledToken; walletId?: string } | undefined>;
+  facts: (tokenHash: Uint8Array) => Promise<RefundFacts | undefined>;
 }
 
 /** The verdict on one refund (the steps of the module comment). */
