@@ -828,9 +828,13 @@ export class Clearing {
    * at a charge of at least the amount, and no other refund of it is held), stored insert-if-absent under the
    * unique key token hash. Resolves after the store committed. Never throws for bad bytes.
    */
-  refund(bytes: Uint8Array, now: number = this.clock()): Promise<RefundResult> {
+  async refund(bytes: Uint8Array, now: number = this.clock()): Promise<RefundResult> {
+    // The token's entries are looked up by hash: the payment index, built once (idempotent; serve builds it too).
+    this.paymentsIndexed ??= this.store.indexPayments();
+    await this.paymentsIndexed;
     return decideRefund({ store: this.store, issuerKeys: this.issuerKeys, verifier: this.verifier, facts: (h) => this.paymentFacts(h) }, bytes, now);
   }
+  private paymentsIndexed: Promise<void> | undefined;
 
   /** Every refund held, by (wallet id, token hash): the issuer's credit list. */
   async refunds(): Promise<RefundRecord[]> {
