@@ -39,7 +39,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "request", area: 'core', summary: "open a signed payment request at a reader (what a vending machine shows as a QR or sends over NFC); it closes the previous one" },
   { name: "pay", area: 'core', summary: "pay a payment request, or a payee with no request, and write the signed token" },
   { name: "verify", area: 'core', summary: "verify a token as a reader would (stateless checks); exit 0 accepted, 1 rejected, 2 unusable input" },
-  { name: "inspect", area: 'core', summary: "decode and print any offpay message (token, request, certificate, key set, receipt)" },
+  { name: "inspect", area: 'core', summary: "decode and print any offpay message (token, request, certificate, key set, receipt, refund)" },
   { name: "vectors generate", area: 'core', summary: "regenerate the test vectors from their seeds (byte-for-byte reproducible)" },
   { name: "vectors check", area: 'core', summary: "run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)" },
   { name: "reader init", area: 'reader', summary: "create the reader database: a new journal (fresh journal id) with the issuer key set; required before any other reader command" },

@@ -62,6 +62,9 @@ describe('offpay reader refund / clearing refund', () => {
     const signed = await run('reader', 'refund', '--reader', p('r701'), '--db', p('r701.db'), '--token', hash, '--amount', '5.00', '--time', at, '--out', p('f1.refund'), '--json');
     expect(signed.code).toBe(0);
     expect(signed.json()).toMatchObject({ ok: true, tokenHash: hash, amount: 500, currency: HKD, operatorId: 90, readerId: 701 });
+    const shown = await run('inspect', p('f1.refund'), '--json');
+    expect(shown.code).toBe(0);
+    expect(shown.json()).toMatchObject({ type: 'Refund', bytes: 234, amount: 500, currency: HKD, merchant: 90, tokenHash: hash, amountText: 'HKD 5.00' });
     const decide = (f: string) => run('clearing', 'refund', '--db', db, f, `--now=${T0 + 700}`, '--json');
     const first = await decide(p('f1.refund'));
     expect(first.code).toBe(0);
