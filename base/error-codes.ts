@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 243 codes in 29 areas.
+ * error-code tables of spec/*.md list. 254 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -209,6 +209,17 @@ export const ERROR_CODES = [
   'receipt.bad_signature',
   'receipt.unexpected',
   'receipt.wrong_token',
+  'refund.already_refunded',
+  'refund.bad_cert',
+  'refund.bad_input',
+  'refund.bad_signature',
+  'refund.cert_not_valid',
+  'refund.future',
+  'refund.not_settled',
+  'refund.too_much',
+  'refund.unknown_payment',
+  'refund.wrong_currency',
+  'refund.wrong_merchant',
   'request.bad_certificate_signature',
   'request.bad_request_signature',
   'request.bad_structure',
@@ -459,6 +470,17 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'receipt.bad_signature': 'spec/protocol.md §13',
   'receipt.unexpected': 'spec/protocol.md §13',
   'receipt.wrong_token': 'spec/protocol.md §13',
+  'refund.already_refunded': 'spec/clearing-api.md §4, spec/clearing.md §8',
+  'refund.bad_cert': 'spec/clearing-api.md §4, spec/protocol.md §13',
+  'refund.bad_input': 'spec/protocol.md §13',
+  'refund.bad_signature': 'spec/clearing-api.md §4, spec/protocol.md §13',
+  'refund.cert_not_valid': 'spec/clearing-api.md §4, spec/protocol.md §13',
+  'refund.future': 'spec/clearing-api.md §4, spec/protocol.md §13',
+  'refund.not_settled': 'spec/clearing-api.md §4, spec/clearing.md §8',
+  'refund.too_much': 'spec/clearing-api.md §4, spec/clearing.md §8',
+  'refund.unknown_payment': 'spec/clearing-api.md §4, spec/clearing.md §8',
+  'refund.wrong_currency': 'spec/clearing-api.md §4, spec/clearing.md §8',
+  'refund.wrong_merchant': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'request.bad_certificate_signature': 'spec/protocol.md §13',
   'request.bad_request_signature': 'spec/protocol.md §13',
   'request.bad_structure': 'spec/protocol.md §13',

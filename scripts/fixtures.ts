@@ -12,9 +12,10 @@ import * as qr from './fixtures/qr.js';
 import * as nfc from './fixtures/nfc.js';
 import * as reader from './fixtures/reader.js';
 import * as keyset from './fixtures/keyset.js';
+import * as refund from './fixtures/refund.js';
 
 const root = resolve(process.argv[2] ?? resolve(fileURLToPath(import.meta.url), '../../..'));
-const areas = { core, fsk, qr, nfc, reader, keyset };
+const areas = { core, fsk, qr, nfc, reader, keyset, refund };
 let total = 0;
 for (const [name, mod] of Object.entries(areas)) {
   const files = await mod.generate(root);

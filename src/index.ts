@@ -68,3 +68,7 @@ export {
   type SignedKeySetBody, type SignedKeySet, type SignedKeySetResult, type KeySetContext, type KeySetVerdict, KEYSET_MAX_FUTURE_SECONDS,
   signedKeySetSigningInput, encodeSignedKeySet, decodeSignedKeySet, signKeySet, verifySignedKeySet,
 } from './keyset.js';
+export {
+  MAX_REFUND_BYTES, REFUND_ELEMENTS, REFUND_MAX_FUTURE_SECONDS, TOKEN_HASH_BYTES, type RefundBody, type Refund, type RefundSigner, type RefundFields, type SignedRefund,
+  type RefundVerdict, type RefundStatelessCode, refundSigningInput, encodeRefund, decodeRefund, createRefund, verifyRefund,
+} from './refund.js';

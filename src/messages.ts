@@ -13,7 +13,7 @@ import { OffpayError, type ErrorCode } from '../base/errors.js';
 /** The protocol version every message carries as its second element (spec/protocol.md §11). */
 export const PROTOCOL_VERSION = 2;
 
-/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch; 9 the signed key set (src/keyset.ts). */
+/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch; 9 the signed key set (src/keyset.ts); 10 a merchant's refund (src/refund.ts). */
 export const MessageType = {
   /** 1: the issuer's public keys (spec/protocol.md §4.1). */
   IssuerKeySet: 1,
@@ -33,6 +33,8 @@ export const MessageType = {
   SettlementBatch: 8,
   /** The signed issuer key set (spec/protocol.md §4.4, src/keyset.ts). */
   SignedKeySet: 9,
+  /** 10: a refund of a settled token, signed by a merchant's reader key (spec/protocol.md §4.5, src/refund.ts). */
+  Refund: 10,
 } as const;
 /** The name of a message type (a key of {@link MessageType}). */
 export type MessageTypeName = keyof typeof MessageType;
@@ -55,6 +57,8 @@ export const SigningTag = {
   SettlementBatch: 'OFFPAY-V2-BATCH',
   /** The signed issuer key set (spec/protocol.md §4.4). */
   SignedKeySet: 'OFFPAY-V2-KEYSET',
+  /** A merchant's refund, signed by the reader key of its certificate (spec/protocol.md §4.5). */
+  Refund: 'OFFPAY-V2-REFUND',
 } as const;
 
 /** Length of a payment request's challenge, bytes. */

@@ -35,9 +35,11 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries,
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
 import type { ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, IngestSession, IngestTx } from './store.js';
 import { SqliteClearingStore } from './store-sqlite.js';
+import { decideRefund, netRefunds, refundRecord, type RefundedLine, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
 
 export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, EntryRef } from './settle.js';
+export type { RefundRecord, RefundResult, RefundedLine, RefundProblem } from './refunds.js';
 import type { SettledToken } from './settle.js';
 
 /** Clearing.paymentFacts: the entries naming one token and how it settles. */
@@ -59,6 +61,8 @@ export interface PaymentFacts {
   walletId?: string;
   /** True when that wallet is on the clearing blocklist (false without a valid entry). */
   blocked: boolean;
+  /** The refund held for the token, if any (spec/clearing.md §13). */
+  refund?: RefundRecord;
 }
 
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
@@ -224,8 +228,8 @@ export interface ReaderSummary {
  * Amounts are minor units as `bigint` (decimal strings in the CLI's JSON).
  */
 export interface ClearingReport {
-  /** Per merchant (operator) and currency: distinct tokens, gross, fee, net (bigint; decimal strings in JSON). */
-  settlement: SettlementLine[];
+  /** Per merchant (operator) and currency: distinct tokens, gross, fee, refunds, refunded, net = gross - fee - refunded (bigint; decimal strings in JSON). */
+  settlement: RefundedLine[];
   /** Per currency, the total gross. */
   totals: {
     /** ISO 4217 numeric currency code. */
@@ -236,9 +240,17 @@ export interface ClearingReport {
     gross: bigint;
     /** Sum of the lines' fees, minor units. */
     fee: bigint;
-    /** Gross minus fee, minor units. */
+    /** Refunds held in the currency. */
+    refunds: number;
+    /** Their sum, minor units. */
+    refunded: bigint;
+    /** Gross minus fee minus refunded, minor units. */
     net: bigint;
   }[];
+  /** Every refund held, by (wallet id, token hash): what the issuer credits to each wallet (spec/clearing.md §13). */
+  refunds: RefundRecord[];
+  /** Refunds whose token no longer settles to its merchant at a charge of at least the refund (M8). */
+  refundProblems: RefundProblem[];
   /** Every reader journal held. */
   readers: ReaderSummary[];
   /** Every double spend found. */
@@ -397,7 +409,7 @@ export interface OpenedStore {
  * Clearing (Node only): ingests reader settlement batches in any order, late or twice; re-verifies every token;
  * finds double spends and reader faults; settles each distinct token once per merchant and currency; checks each
  * wallet certificate's offline allowance across all readers; issues the signed blocklist. spec/clearing.md is
- * normative (money invariants M1-M7, ingest §4, settlement §5, report §7, error codes §8, the store §11).
+ * normative (money invariants M1-M8, ingest §4, settlement §5, report §7, error codes §8, the store §11, refunds §13).
  *
  * The rules run over a {@link ClearingStore}: SQLite (`path`, the embedded default; `new Clearing(o)` opens it
  * synchronously) or PostgreSQL (`url`, through `await Clearing.open(o)`; several processes on one database are
@@ -810,6 +822,35 @@ export class Clearing {
     return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries: fresh.size, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
   }
 
+  /**
+   * Decide a merchant's refund (message 10; spec/protocol.md §4.5, spec/clearing.md §13, invariant M8): the
+   * stateless checks, then against what is held (the token settles, to the signer's operator, in its currency,
+   * at a charge of at least the amount, and no other refund of it is held), stored insert-if-absent under the
+   * unique key token hash. Resolves after the store committed. Never throws for bad bytes.
+   */
+  async refund(bytes: Uint8Array, now: number = this.clock()): Promise<RefundResult> {
+    // The token's entries are looked up by hash: the payment index, built once (idempotent; serve builds it too).
+    this.paymentsIndexed ??= this.store.indexPayments();
+    await this.paymentsIndexed;
+    return decideRefund({ store: this.store, issuerKeys: this.issuerKeys, verifier: this.verifier, facts: (h) => this.paymentFacts(h) }, bytes, now);
+  }
+  private paymentsIndexed: Promise<void> | undefined;
+
+  /** Every refund held, by (wallet id, token hash): the issuer's credit list. */
+  async refunds(): Promise<RefundRecord[]> {
+    return (await this.store.refunds()).map(refundRecord);
+  }
+
+  /**
+   * The refund part of the report (GET /v1/refunds): every refund by (wallet id, token hash), totals per currency,
+   * the settlement lines with refunds netted, and the refunds whose token's settlement moved (M8).
+   */
+  async refundReport(): Promise<ReturnType<typeof netRefunds>> {
+    const rows = await this.store.refunds();
+    const s = await this.settle(false, new Set(rows.map((r) => toHex(r.tokenHash))));
+    return netRefunds(s.lines, rows, new Map(s.tokens.map((t) => [t.tokenHash, t])), this.feeBps);
+  }
+
   /** Put a wallet on the blocklist by hand (lost or stolen device). */
   async block(walletId: Uint8Array, reason = 'manual'): Promise<void> {
     await this.store.block(walletId, reason, this.clock());
@@ -937,12 +978,13 @@ export class Clearing {
       settled = s.finish().tokens.find((t) => t.tokenHash === hex);
       blocked = await this.store.isBlocked(withWallet.walletId!);
     }
-    return { entries, settled, walletId, blocked };
+    const held = await this.store.refundOf(tokenHash);
+    return { entries, settled, walletId, blocked, ...(held ? { refund: refundRecord(held) } : {}) };
   }
 
   /** Settlement rules over everything held (settle.ts). `keepTokens` lists every settled token. */
-  async settle(keepTokens = false): Promise<ReturnType<typeof settle>> {
-    const s = settler({ feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators });
+  async settle(keepTokens = false, keep?: ReadonlySet<string>): Promise<ReturnType<typeof settle>> {
+    const s = settler({ feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators, ...(keep ? { keep } : {}) });
     await this.store.settleRows(s.push);
     return s.finish();
   }
@@ -1011,7 +1053,9 @@ export class Clearing {
     const problems = await this.store.problems();
     const invalidTokens = (await this.store.invalidEntries()).map((p) => ({ readerId: p.readerId, journalId: toHex(p.journalId), seq: p.seq, reason: p.reason }));
     const voided = await this.store.voidCount();
-    const s = await this.settle();
+    const refundRows = await this.store.refunds();
+    const s = await this.settle(false, new Set(refundRows.map((r) => toHex(r.tokenHash))));
+    const net = netRefunds(s.lines, refundRows, new Map(s.tokens.map((t) => [t.tokenHash, t])), this.feeBps);
     // Over-allowance evidence: each settled token's signed bytes, sliced from the reader-signed batch it came in.
     for (const w of s.overAllowance) {
       for (const t of w.tokens) {
@@ -1019,18 +1063,22 @@ export class Clearing {
         if (token) t.token = toHex(token);
       }
     }
-    const totals = new Map<number, { currency: number; count: number; gross: bigint; fee: bigint; net: bigint }>();
-    for (const l of s.lines) {
-      const t = totals.get(l.currency) ?? { currency: l.currency, count: 0, gross: 0n, fee: 0n, net: 0n };
+    const totals = new Map<number, { currency: number; count: number; gross: bigint; fee: bigint; refunds: number; refunded: bigint; net: bigint }>();
+    for (const l of net.lines) {
+      const t = totals.get(l.currency) ?? { currency: l.currency, count: 0, gross: 0n, fee: 0n, refunds: 0, refunded: 0n, net: 0n };
       t.count += l.count;
       t.gross += l.gross;
       t.fee += l.fee;
+      t.refunds += l.refunds;
+      t.refunded += l.refunded;
       t.net += l.net;
       totals.set(l.currency, t);
     }
     return {
-      settlement: s.lines,
+      settlement: net.lines,
       totals: [...totals.values()].sort((a, b) => a.currency - b.currency),
+      refunds: net.refunds,
+      refundProblems: net.problems,
       readers: await this.readers(),
       doubleSpends: await this.doubleSpends(),
       readerFaults: await this.readerFaults(),

@@ -12,8 +12,11 @@ export {
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
-  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow,
+  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow,
 } from './store.js';
+export {
+  type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, decideRefund, netRefunds, refundRecord,
+} from './refunds.js';
 export { SqliteClearingStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './store-sqlite.js';
 export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions,
   type PgModule, type PgPoolConstructor, type PgTypes, type PgPool, type PgClient, type PgQueryable, type PgResult } from './store-pg.js';

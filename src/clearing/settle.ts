@@ -202,6 +202,8 @@ export interface SettleOptions {
   keepTokens?: boolean;
   /** Operators whose gates allow a fare of 0 (profile allowZeroFare): their zero-fare tap-outs are charges of 0. */
   zeroFareOperators?: ReadonlySet<number>;
+  /** Also keep these settled tokens (hashes, hex) in `tokens`: the refunded ones, for the report (refunds.ts). */
+  keep?: ReadonlySet<string>;
 }
 
 /**
@@ -284,7 +286,7 @@ export function settler(o: SettleOptions): {
   const book = (from: SettleRow, charge: number, as: SettledToken['as']) => {
     const token: SettledToken = { tokenHash: toHex(from.tokenHash), as, operatorId: from.operatorId, currency: from.currency, charge: BigInt(charge), entry: ref(from) };
     out.settledTokens++;
-    if (o.keepTokens) out.tokens.push(token);
+    if (o.keepTokens || o.keep?.has(token.tokenHash)) out.tokens.push(token);
     const lk = `${from.operatorId}|${from.currency}`;
     const line = lines.get(lk) ?? { operatorId: from.operatorId, currency: from.currency, count: 0, gross: 0n };
     line.count++;

@@ -25,7 +25,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
-  ProblemRow, ReaderFaultRow, TokenEntryRow,
+  ProblemRow, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
@@ -61,6 +61,14 @@ CREATE TABLE IF NOT EXISTS reader_faults(kind text NOT NULL, reader_id bigint NO
 CREATE TABLE IF NOT EXISTS problems(reader_id bigint NOT NULL, kind text NOT NULL, detail text NOT NULL, at bigint NOT NULL,
   PRIMARY KEY(reader_id, kind, detail));
 CREATE TABLE IF NOT EXISTS blocklist(wallet_id bytea PRIMARY KEY, reason text NOT NULL, added_at bigint NOT NULL);
+`;
+
+// Refunds (spec/clearing.md §13): one row per refunded token, the token hash the unique key, so two nodes racing
+// two refunds of one token insert exactly one (INSERT ... ON CONFLICT DO NOTHING). A table added to schema 1
+// without a version bump: created if absent at open (under the schema lock), it changes no other table.
+const REFUNDS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS refunds(token_hash bytea PRIMARY KEY, bytes bytea NOT NULL, operator_id bigint NOT NULL, reader_id bigint NOT NULL,
+  wallet_id bytea NOT NULL, amount bigint NOT NULL, currency bigint NOT NULL, charge bigint NOT NULL, time bigint NOT NULL, accepted_at bigint NOT NULL);
 `;
 
 // The few parts of node-postgres offpay uses, declared here so the shipped .d.ts files never need @types/pg.
@@ -188,6 +196,7 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
       if (v !== PG_SCHEMA_VERSION) throw new OffpayError('clearing.store_unusable', `clearing database ${where} has schema version ${String(v)}, this offpay uses ${PG_SCHEMA_VERSION}`);
     }
     await client.query(SCHEMA);
+    await client.query(REFUNDS_SCHEMA);
     await client.query("INSERT INTO meta(key, num) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING", [PG_SCHEMA_VERSION]);
     await client.query('COMMIT');
     client.release();
@@ -576,9 +585,34 @@ export class PgClearingStore implements ClearingStore {
     return Number((await this.rows(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid`))[0]!.n);
   }
 
+  async refundOf(tokenHash: Uint8Array): Promise<RefundRow | undefined> {
+    const r = (await this.rows('SELECT * FROM refunds WHERE token_hash = $1', [buf(tokenHash)]))[0];
+    return r ? refundRow(r) : undefined;
+  }
+
+  async putRefund(r: RefundRow): Promise<boolean> {
+    const res = await this.pool.query(
+      `INSERT INTO refunds(token_hash, bytes, operator_id, reader_id, wallet_id, amount, currency, charge, time, accepted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (token_hash) DO NOTHING`,
+      [buf(r.tokenHash), buf(r.bytes), r.operatorId, r.readerId, buf(r.walletId), r.amount, r.currency, r.charge, r.time, r.acceptedAt],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async refunds(): Promise<RefundRow[]> {
+    return (await this.rows('SELECT * FROM refunds ORDER BY wallet_id, token_hash')).map(refundRow);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pool.end();
   }
+}
+
+function refundRow(r: Row): RefundRow {
+  return {
+    tokenHash: u8(r.token_hash), bytes: u8(r.bytes), operatorId: Number(r.operator_id), readerId: Number(r.reader_id), walletId: u8(r.wallet_id),
+    amount: Number(r.amount), currency: Number(r.currency), charge: Number(r.charge), time: Number(r.time), acceptedAt: Number(r.accepted_at),
+  };
 }

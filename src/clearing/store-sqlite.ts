@@ -17,7 +17,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
-  ReaderFaultRow, TokenEntryRow,
+  ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS reader_faults(kind TEXT NOT NULL, reader_id INTEGER N
 CREATE TABLE IF NOT EXISTS problems(reader_id INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY(reader_id, kind, detail)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blocklist(wallet_id BLOB PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+// Refunds (spec/clearing.md §13): one row per refunded token, the token hash the unique key. A table added to
+// schema 4 without a version bump: it is created if absent when a database is opened, and changes no other table.
+const REFUNDS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, operator_id INTEGER NOT NULL, reader_id INTEGER NOT NULL,
+  wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 type Row = Record<string, unknown>;
@@ -115,6 +122,7 @@ export class SqliteClearingStore implements ClearingStore {
       throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SQLITE_SCHEMA_VERSION}`);
     }
     this.db.exec(SCHEMA);
+    this.db.exec(REFUNDS_SCHEMA);
     this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     const db = this.db;
     this.q = {
@@ -529,8 +537,35 @@ export class SqliteClearingStore implements ClearingStore {
     return Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
   }
 
+  async refundOf(tokenHash: Uint8Array): Promise<RefundRow | undefined> {
+    await this.idle();
+    const r = this.db.prepare('SELECT * FROM refunds WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r ? refundRow(r) : undefined;
+  }
+
+  async putRefund(r: RefundRow): Promise<boolean> {
+    await this.idle();
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO refunds(token_hash, bytes, operator_id, reader_id, wallet_id, amount, currency, charge, time, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(r.tokenHash, r.bytes, r.operatorId, r.readerId, r.walletId, r.amount, r.currency, r.charge, r.time, r.acceptedAt).changes > 0
+    );
+  }
+
+  async refunds(): Promise<RefundRow[]> {
+    await this.idle();
+    return (this.db.prepare('SELECT * FROM refunds ORDER BY wallet_id, token_hash').all() as Row[]).map(refundRow);
+  }
+
   async close(): Promise<void> {
     await this.idle();
     if (this.db.open) this.db.close();
   }
+}
+
+function refundRow(r: Row): RefundRow {
+  return {
+    tokenHash: u8(r.token_hash), bytes: u8(r.bytes), operatorId: Number(r.operator_id), readerId: Number(r.reader_id), walletId: u8(r.wallet_id),
+    amount: Number(r.amount), currency: Number(r.currency), charge: Number(r.charge), time: Number(r.time), acceptedAt: Number(r.accepted_at),
+  };
 }

@@ -316,6 +316,33 @@ export interface InvalidEntryRow {
   reason: string;
 }
 
+/**
+ * A refund clearing accepted (spec/clearing.md §13; table refunds, unique key token hash): at most one per token,
+ * whoever races to store it.
+ */
+export interface RefundRow {
+  /** SHA-256 of the refunded token's bytes (32 bytes): the unique key. */
+  tokenHash: Uint8Array;
+  /** The signed refund, byte for byte as received (a resend of the same bytes is a duplicate). */
+  bytes: Uint8Array;
+  /** The merchant: the operatorId of the signing reader certificate (the token's operator at acceptance). */
+  operatorId: number;
+  /** The reader id of the signing certificate. */
+  readerId: number;
+  /** The wallet to credit (16 bytes). */
+  walletId: Uint8Array;
+  /** Amount refunded, minor units. */
+  amount: number;
+  /** ISO 4217 numeric currency code (the payment's). */
+  currency: number;
+  /** The token's charge when the refund was accepted, minor units. */
+  charge: number;
+  /** The refund's signed time (the merchant's clock), unix seconds. */
+  time: number;
+  /** Clearing time of acceptance, unix seconds. */
+  acceptedAt: number;
+}
+
 /** The database behind a Clearing. */
 export interface ClearingStore {
   /** 'sqlite' or 'postgres'. */
@@ -381,6 +408,15 @@ export interface ClearingStore {
   invalidEntries(): Promise<InvalidEntryRow[]>;
   /** Valid void entries. */
   voidCount(): Promise<number>;
+  /** The refund held for a token, if any (spec/clearing.md §13). */
+  refundOf(tokenHash: Uint8Array): Promise<RefundRow | undefined>;
+  /**
+   * Store a refund: insert if absent under the unique key token hash, as one statement (two nodes racing: exactly
+   * one inserts). True when this call inserted it.
+   */
+  putRefund(r: RefundRow): Promise<boolean>;
+  /** Every refund held, by (wallet id, token hash). */
+  refunds(): Promise<RefundRow[]>;
   /** Close (idempotent). */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@
  */
 import type { Command } from './framework.js';
 
-export type Area = 'core' | 'reader' | 'fsk' | 'qr' | 'nfc' | 'serve' | 'playground' | 'demo';
+export type Area = 'core' | 'reader' | 'refund' | 'fsk' | 'qr' | 'nfc' | 'serve' | 'playground' | 'demo';
 
 export interface CommandEntry {
   /** Words after `offpay`, e.g. 'reader accept'. */
@@ -22,6 +22,7 @@ export interface CommandEntry {
 export const AREA_LOADERS: Record<Area, () => Promise<{ commands: Command[] }>> = {
   core: () => import('./commands/core.js'),
   reader: () => import('./commands/reader.js'),
+  refund: () => import('./commands/refund.js'),
   fsk: () => import('./commands/fsk.js'),
   qr: () => import('./commands/qr.js'),
   nfc: () => import('./commands/nfc.js'),
@@ -38,7 +39,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "request", area: 'core', summary: "open a signed payment request at a reader (what a vending machine shows as a QR or sends over NFC); it closes the previous one" },
   { name: "pay", area: 'core', summary: "pay a payment request, or a payee with no request, and write the signed token" },
   { name: "verify", area: 'core', summary: "verify a token as a reader would (stateless checks); exit 0 accepted, 1 rejected, 2 unusable input" },
-  { name: "inspect", area: 'core', summary: "decode and print any offpay message (token, request, certificate, key set, receipt)" },
+  { name: "inspect", area: 'core', summary: "decode and print any offpay message (token, request, certificate, key set, receipt, refund)" },
   { name: "vectors generate", area: 'core', summary: "regenerate the test vectors from their seeds (byte-for-byte reproducible)" },
   { name: "vectors check", area: 'core', summary: "run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)" },
   { name: "reader init", area: 'reader', summary: "create the reader database: a new journal (fresh journal id) with the issuer key set; required before any other reader command" },
@@ -52,6 +53,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "reader status", area: 'reader', summary: "check the database (SQLite quick_check), verify the hash chain, show the journal, open request, exports and blocklist freshness" },
   { name: "clearing ingest", area: 'reader', summary: "ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected, 2 any batch over the size limits" },
   { name: "clearing report", area: 'reader', summary: "settlement per merchant and currency (count, gross, fee, net), double spends and over-allowance wallets with evidence, reader faults, trips, gaps, problems" },
+  { name: "reader refund", area: 'refund', summary: "sign a refund of a settled token with this reader's key (a merchant's till) and write it or post it to clearing; exit 0 accepted, 1 rejected" },
+  { name: "clearing refund", area: 'refund', summary: "decide a merchant-signed refund file against the clearing database (spec/clearing.md §13); exit 0 accepted or duplicate, 1 rejected" },
   { name: "clearing blocklist", area: 'reader', summary: "sign the next blocklist version (every wallet caught double spending, or blocked by hand) for readers to load" },
   { name: "fsk encode", area: 'fsk', summary: "encode a payload file as a multi-tone FSK WAV" },
   { name: "fsk decode", area: 'fsk', summary: "decode a multi-tone FSK WAV back to the payload (all profiles at once)" },

@@ -24,6 +24,7 @@ import { OffpayError } from '../../base/errors.js';
 import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
+import { clearingCaller } from './transport.js';
 import type { Reader } from './reader.js';
 
 export interface SyncOptions {
@@ -65,66 +66,11 @@ export interface SyncResult {
   retries: number;
 }
 
-function opt(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('sync.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
-  return v;
-}
-
-/** Node/OpenSSL error codes of a certificate the client refuses (chain, name, dates). */
-export function isTlsTrustFailure(code: string): boolean {
-  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { isTlsTrustFailure } from './transport.js';
 
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
-  const attempts = opt('attempts', o.attempts, 8, 1, 100);
-  const baseDelay = opt('baseDelayMs', o.baseDelayMs, 250, 1, 60_000);
-  const maxDelay = opt('maxDelayMs', o.maxDelayMs, 8_000, 1, 600_000);
-  const deadlineMs = opt('deadlineMs', o.deadlineMs, 120_000, 1, 86_400_000);
-  const requestTimeout = opt('requestTimeoutMs', o.requestTimeoutMs, 30_000, 1, 600_000);
-  let base: URL;
-  try {
-    base = new URL(o.url);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
-    throw new OffpayError('sync.bad_url', `'${o.url}' is not an http(s) URL`);
-  }
-  const doFetch = o.fetch ?? fetch;
-  const deadline = Date.now() + deadlineMs;
-  let retries = 0;
-
-  /** One request with retries; resolves with the final (non-retryable) response and its body. */
-  const call = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: Uint8Array; headers: Headers }> => {
-    let lastError = '';
-    for (let k = 0; k < attempts; k++) {
-      if (k > 0) {
-        const wait = Math.min(maxDelay, baseDelay * 2 ** (k - 1));
-        if (Date.now() + wait > deadline) break;
-        retries++;
-        o.log?.(`  ${lastError}; retrying in ${wait} ms`);
-        await sleep(wait);
-      }
-      try {
-        const r = await doFetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
-        const body = new Uint8Array(await r.arrayBuffer());
-        if (r.status >= 500 || r.status === 429) {
-          lastError = `${path}: HTTP ${r.status}`;
-          continue;
-        }
-        return { status: r.status, body, headers: r.headers };
-      } catch (e) {
-        if (e instanceof OffpayError) throw e;
-        const code = (e as { cause?: { code?: unknown } }).cause?.code;
-        // A certificate the client does not trust is not a network fault: retrying cannot help.
-        if (typeof code === 'string' && isTlsTrustFailure(code)) throw new OffpayError('sync.tls_untrusted', `clearing at ${base.origin}: the server's TLS certificate is not trusted (${code}); give its CA with --ca`);
-        lastError = `${path}: ${(e as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`;
-      }
-    }
-    throw new OffpayError('sync.unreachable', `clearing at ${base.origin} not reachable: ${lastError}`);
-  };
+  const { call, retries: retried } = clearingCaller(o);
   const json = (b: Uint8Array): Record<string, unknown> => {
     try {
       return JSON.parse(new TextDecoder().decode(b)) as Record<string, unknown>;
@@ -199,5 +145,5 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     reader.loadBlocklist(bl.body, o.now); // verifies the issuer signature; throws blocklist.* when it fails
     loaded = true;
   }
-  return { readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}), blocklist: { version, loaded }, keyset: { outcome: kv.outcome, issuedAt: kv.signed.issuedAt, keyIndex: kv.signed.keyIndex, loaded: keysetLoaded }, retries };
+  return { readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}), blocklist: { version, loaded }, keyset: { outcome: kv.outcome, issuedAt: kv.signed.issuedAt, keyIndex: kv.signed.keyIndex, loaded: keysetLoaded }, retries: retried() };
 }

@@ -7,10 +7,13 @@
  *   GET  /v1/blocklist          newest signed blocklist (application/cbor), strong ETag, If-None-Match -> 304
  *   GET  /v1/keyset             issuer-signed key set (message 9, application/cbor), strong ETag, If-None-Match -> 304
  *   GET  /v1/payments/{hash}    payment state in the card gateway's terms (payments.ts)
+ *   POST /v1/refunds            application/cbor merchant-signed refund (message 10) -> {outcome, reason, refund}
+ *   GET  /v1/refunds            operator only: the refunds held (the issuer's credit list), totals, problems
  *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
  *   GET  /v1/webhooks           operator only: outbox counts and the dead-lettered events (webhooks.ts)
- * Everything but the report authenticates itself by signatures (the batch by the reader certificate chained
- * to the issuer and the reader's signature; the blocklist by the issuer's), so no password is needed.
+ * Everything but the report and the refund list authenticates itself by signatures (the batch and the refund by a
+ * reader certificate chained to the issuer and the reader's signature; the blocklist by the issuer's), so no
+ * password is needed.
  *
  * Bounds: URL <= 2048 bytes (414), headers <= 8 KiB (431 by node), headers within 10 s, a body within
  * bodyTimeoutMs (408), a batch body <= the clearing's maxBatchBytes before and while it is read (413,
@@ -28,6 +31,7 @@ import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { signKeySet } from '../keyset.js';
+import { MAX_REFUND_BYTES } from '../refund.js';
 import { HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { paymentState } from './payments.js';
@@ -209,6 +213,32 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     if (!facts) throw new HttpError(404, 'api.unknown_payment', 'clearing holds no entry naming this token: not uploaded yet, or never taken');
     send(res, 200, paymentState(hex, facts));
   };
+  const postRefund: Handler = async (req, res) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a refund is sent as application/cbor', true);
+    // At most 4,096 bytes, checked before and while the body is read (413 cbor.too_large, as for batches).
+    const bytes = await readBody(req, MAX_REFUND_BYTES, bodyTimeoutMs, 'cbor.too_large');
+    const r = await o.clearing.refund(bytes); // resolves after the store committed
+    // Queued durably before the answer, like a batch's events; a duplicate re-derives the same id.
+    if (o.webhooks && r.refund) await o.webhooks.afterRefund(r.refund);
+    const status = r.outcome !== 'rejected' ? 200 : r.reason === 'refund.already_refunded' ? 409 : 422;
+    o.log?.(`refund ${r.tokenHash ?? '?'}: ${r.outcome}${r.reason ? ` ${r.reason}` : ''}`);
+    send(res, status, {
+      outcome: r.outcome,
+      reason: r.reason,
+      tokenHash: r.tokenHash ?? null,
+      refund: r.refund ?? null,
+      ...(r.outcome === 'rejected' ? { error: { code: r.reason, message: r.message ?? '' } } : {}),
+    });
+  };
+  const getRefunds: Handler = async (req, res) => {
+    if (!checkBearer(req.headers.authorization, o.operatorToken)) {
+      sendError(res, new HttpError(401, 'api.unauthorized', 'the refund list needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
+      return;
+    }
+    const r = await o.clearing.refundReport();
+    send(res, 200, { refunds: r.refunds, totals: r.totals, problems: r.problems });
+  };
   const getReport: Handler = async (req, res) => {
     if (!checkBearer(req.headers.authorization, o.operatorToken)) {
       sendError(res, new HttpError(401, 'api.unauthorized', 'the report needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
@@ -232,6 +262,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     { re: /^\/v1\/blocklist$/, methods: { GET: async (req, res) => sendBytes(req, res, await lists.current(clock()), {}) } },
     { re: /^\/v1\/keyset$/, methods: { GET: (req, res) => sendBytes(req, res, keyset, {}) } },
     { re: /^\/v1\/payments\/([^/]*)$/, methods: { GET: getPayment } },
+    { re: /^\/v1\/refunds$/, methods: { GET: getRefunds, POST: postRefund } },
     { re: /^\/v1\/report$/, methods: { GET: getReport } },
   ];
 

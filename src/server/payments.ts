@@ -11,13 +11,15 @@
  *  6. every entry is invalid                            -> failed, the first entry's reason (by time, reader,
  *     journal, seq).
  * A failed payment carries the gateway failure code of its reason (failure-codes.ts).
+ * Before all of these: a refund held for the token (spec/clearing.md §13) -> refunded, with the charge as rules
+ * 2-3 give it (the charge at the refund's acceptance when the token no longer settles) and the refund.
  */
 import type { PaymentFacts } from '../clearing/clearing.js';
 import { failureCodeOf, type GatewayFailureCode } from './failure-codes.js';
 
 export interface PaymentState {
   tokenHash: string;
-  state: 'pending' | 'successful' | 'failed';
+  state: 'pending' | 'successful' | 'failed' | 'refunded';
   /** Charge so far (pending) or settled (successful), minor units as a decimal string. */
   amount?: string;
   currency?: number;
@@ -26,6 +28,8 @@ export interface PaymentState {
   /** sale, trip, open_trip, tap_out_without_tap_in. */
   settledAs?: string;
   failure?: { code: GatewayFailureCode; reason: string };
+  /** The refund held (state refunded): amount given back (decimal string), currency, the merchant's signed time, and whether it is below the charge. */
+  refund?: { amount: string; currency: number; time: number; partial: boolean; operatorId: number; acceptedAt: number };
   /** The wallet is on the clearing blocklist (a double spend or over its allowance); the merchant is still paid. */
   walletBlocked: boolean;
   /** The entry the state comes from, and every entry clearing holds naming the token. */
@@ -34,6 +38,21 @@ export interface PaymentState {
 
 export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
   const base = { tokenHash, walletBlocked: f.blocked };
+  if (f.refund) {
+    const r = f.refund;
+    const s = f.settled;
+    const entry = s ? f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq) : undefined;
+    return {
+      ...base,
+      state: 'refunded',
+      amount: (s ? s.charge : BigInt(r.charge)).toString(),
+      currency: s ? s.currency : r.currency,
+      operatorId: s ? s.operatorId : r.operatorId,
+      ...(s ? { settledAs: s.as } : {}),
+      refund: { amount: String(r.amount), currency: r.currency, time: r.time, partial: r.partial, operatorId: r.operatorId, acceptedAt: r.acceptedAt },
+      evidence: { entry, entries: f.entries },
+    };
+  }
   if (f.settled) {
     const s = f.settled;
     const entry = f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq);

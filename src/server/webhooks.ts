@@ -8,7 +8,9 @@
  *   charge.complete     a token's payment state became `successful` (payments.ts): after the batch that
  *                       settles it (a sale, or a trip's tap-out) is committed; once per token.
  *   wallet.blocklisted  a wallet joined the clearing blocklist (double spend, or over its allowance); once per wallet.
- *   (charge.refunded is reserved for refunds, which this version does not have.)
+ *   charge.refunded     clearing accepted a merchant's refund of a token (POST /v1/refunds, spec/clearing.md §13):
+ *                       queued before the refund's answer (accepted, or a duplicate, which re-derives the same id).
+ * charge.complete is also queued for a token whose state is `refunded` (it completed before it was refunded).
  *
  * Event id = "evt_" + the first 16 bytes, hex, of SHA-256("offpay-webhook-v1:" + type + ":" + subject), subject
  * the token hash or wallet id in lower-case hex: the same fact always makes the same id, so re-deriving it
@@ -29,7 +31,7 @@
  * it holds).
  */
 import { createHash } from 'node:crypto';
-import type { Clearing } from '../clearing/clearing.js';
+import type { Clearing, RefundRecord } from '../clearing/clearing.js';
 import { sha256 } from '../crypto.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
@@ -44,7 +46,7 @@ export const CLAIM_BATCH = 16;
 export const LEASE_MARGIN_MS = 1_000;
 
 /** Event types sent in this version. */
-export const WEBHOOK_EVENT_TYPES = ['charge.complete', 'wallet.blocklisted'] as const;
+export const WEBHOOK_EVENT_TYPES = ['charge.complete', 'wallet.blocklisted', 'charge.refunded'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** The deterministic id of the event of `type` about `subject` (lower-case hex). */
@@ -161,7 +163,7 @@ export class WebhookService {
       const facts = await clearing.paymentFacts(fromHex(h));
       if (!facts) continue;
       const st = paymentState(h, facts);
-      if (st.state !== 'successful') continue;
+      if (st.state !== 'successful' && st.state !== 'refunded') continue;
       const id = eventId('charge.complete', h);
       const e = st.evidence.entry;
       const data = { tokenHash: h, amount: st.amount, currency: st.currency, operatorId: st.operatorId, settledAs: st.settledAs, walletBlocked: st.walletBlocked, entry: e ? { readerId: e.readerId, journalId: e.journalId, seq: e.seq, kind: e.kind, time: e.time } : null };
@@ -169,6 +171,21 @@ export class WebhookService {
     }
     events.push(...(await this.blockedEvents(clearing, now)));
     return this.queue(events);
+  }
+
+  /**
+   * After a refund was stored (accepted) or found held (duplicate): queue charge.refunded for its token, data
+   * {tokenHash, amount (refunded, a decimal string), currency, operatorId, readerId, partial, time, acceptedAt}.
+   * The id depends on the token alone, so a resent refund queues nothing new. Returns how many events were new.
+   */
+  async afterRefund(refund: RefundRecord): Promise<number> {
+    const id = eventId('charge.refunded', refund.tokenHash);
+    const created = this.clock();
+    const data = {
+      tokenHash: refund.tokenHash, amount: String(refund.amount), currency: refund.currency, operatorId: refund.operatorId, readerId: refund.readerId,
+      partial: refund.partial, time: refund.time, acceptedAt: refund.acceptedAt,
+    };
+    return this.queue([{ id, type: 'charge.refunded', created, body: enc({ id, type: 'charge.refunded', created, data }) }]);
   }
 
   /** Queue wallet.blocklisted for wallets blocked since the last look (e.g. after an over-allowance pass). */

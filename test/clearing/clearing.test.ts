@@ -87,9 +87,9 @@ describe('Clearing', () => {
     for (const r of [x.r, g.r, b.r, a.r]) expect(await c.ingest(r.export(NOW + 1000).bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 0 });
     const rep = await c.report();
     expect(rep.settlement).toEqual([
-      { operatorId: 90, currency: HKD, count: 2, gross: 2000n, feeBps: 150, fee: 30n, net: 1970n },
-      { operatorId: 91, currency: HKD, count: 1, gross: 990n, feeBps: 150, fee: 15n, net: 975n }, // 14.85 -> 15
-      { operatorId: 300, currency: HKD, count: 3, gross: 650n + 2000n + 450n, feeBps: 150, fee: 46n, net: 3054n }, // 46.5 -> 46
+      { operatorId: 90, currency: HKD, count: 2, gross: 2000n, feeBps: 150, fee: 30n, refunds: 0, refunded: 0n, net: 1970n },
+      { operatorId: 91, currency: HKD, count: 1, gross: 990n, feeBps: 150, fee: 15n, refunds: 0, refunded: 0n, net: 975n }, // 14.85 -> 15
+      { operatorId: 300, currency: HKD, count: 3, gross: 650n + 2000n + 450n, feeBps: 150, fee: 46n, refunds: 0, refunded: 0n, net: 3054n }, // 46.5 -> 46
     ]);
     expect(rep.voided).toBe(1);
     expect(rep.tripsAtMaximumFare).toBe(1);

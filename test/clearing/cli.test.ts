@@ -96,8 +96,8 @@ describe('offpay clearing CLI (issue 11)', () => {
       multipleTapOuts: unknown[];
     };
     expect(r.settlement).toEqual([
-      { operatorId: 90, currency: HKD, count: 4, gross: '200000', feeBps: 150, fee: '3000', net: '197000' },
-      { operatorId: 300, currency: HKD, count: 1, gross: '3500', feeBps: 150, fee: '52', net: '3448' }, // 52.5 -> 52
+      { operatorId: 90, currency: HKD, count: 4, gross: '200000', feeBps: 150, fee: '3000', refunds: 0, refunded: '0', net: '197000' },
+      { operatorId: 300, currency: HKD, count: 1, gross: '3500', feeBps: 150, fee: '52', refunds: 0, refunded: '0', net: '3448' }, // 52.5 -> 52
     ]);
     expect(r.multipleTapOuts).toHaveLength(1);
     expect(r.overAllowance).toEqual([

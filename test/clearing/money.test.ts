@@ -114,7 +114,7 @@ describe('M2 the allowance is global (finding 5)', () => {
     const c = newClearing();
     for (const r of readers) expect((await c.ingest(r.r.export(NOW + 60).bytes)).outcome).toBe('ingested');
     const rep = await c.report();
-    expect(rep.totals).toEqual([{ currency: HKD, count: 6, gross: 250_000n, fee: 3750n, net: 246_250n }]);
+    expect(rep.totals).toEqual([{ currency: HKD, count: 6, gross: 250_000n, fee: 3750n, refunds: 0, refunded: 0n, net: 246_250n }]);
     expect(rep.overAllowance).toHaveLength(1);
     const o = rep.overAllowance[0]!;
     expect(o).toMatchObject({ walletId: toHex(walletIdOf(w.cert.walletPublicKey)), currency: HKD, allowance: 50_000n, settled: 200_000n, exposure: 150_000n });

@@ -13,6 +13,7 @@ import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } f
 import { NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 import { adversarySuite } from './adversary-suite.js';
 import { modelSuite, type OpenFresh } from './model-suite.js';
+import { refundSuite } from './refund-suite.js';
 
 /** An engine under test. */
 export interface Engine {
@@ -93,6 +94,7 @@ export function storeSuite(e: Engine): void {
   describe(`clearing store: ${e.name}`, () => {
     modelSuite(e.fresh, e.runs?.model);
     adversarySuite(e.fresh, e.runs?.adversary);
+    refundSuite(e);
 
     it('keeps the issuer key set and fee; refuses a database of another issuer', async () => {
       const shared = e.shared ? await e.shared() : undefined;

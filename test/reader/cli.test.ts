@@ -77,7 +77,7 @@ describe('offpay reader / clearing CLI', () => {
       ['counter_reuse', 1],
       ['counter_reuse', 2],
     ]);
-    expect(lines(report.settlement)).toEqual([{ operatorId: 90, currency: 344, count: 3, gross: 1250 + 300 + 400, feeBps: 150, fee: 29, net: 1921 }]); // 29.25 -> 29
+    expect(lines(report.settlement)).toEqual([{ operatorId: 90, currency: 344, count: 3, gross: 1250 + 300 + 400, feeBps: 150, fee: 29, refunds: 0, refunded: '0', net: 1921 }]); // 29.25 -> 29
     const human = await run('clearing', 'report', '--db', p('clearing.db'));
     expect(human.out).toContain('counter_reuse');
 

@@ -24,6 +24,7 @@ import {
 import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { requestContextOf, verifyToken, type VerifyContext } from '../../verify.js';
+import { decodeRefund } from '../../refund.js';
 import type { VectorFile } from '../../vectors.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
@@ -360,6 +361,10 @@ function describeMessage(bytes: Uint8Array): Record<string, unknown> {
       return { type: name, bytes: bytes.length, ...hexify(decodeIssuerKeySet(bytes)) };
     case 'Receipt':
       return { type: name, bytes: bytes.length, ...hexify(decodeReceipt(bytes)) };
+    case 'Refund': {
+      const r = decodeRefund(bytes);
+      return { type: name, bytes: bytes.length, ...(currencyByNumeric(r.currency) ? { amountText: formatMoney(r.amount, r.currency) } : {}), merchant: r.readerCert.operatorId, ...hexify(r) };
+    }
     default:
       return { type: name ?? 'unknown', bytes: bytes.length, hex: toHex(bytes) };
   }
@@ -380,7 +385,7 @@ function tokenFieldsForHumans(fields: Record<string, unknown>): Record<string, u
 
 const inspect: Command = {
   name: 'inspect',
-  summary: 'decode and print any offpay message (token, request, certificate, key set, receipt)',
+  summary: 'decode and print any offpay message (token, request, certificate, key set, receipt, refund)',
   usage: 'FILE [--via fsk|qr] [--json]',
   positionals: 'FILE',
   options: { via: { type: 'string', arg: 'T', help: 'decode the file through a transport first' } },

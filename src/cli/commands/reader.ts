@@ -439,9 +439,15 @@ function printReport(ctx: CommandContext, r: ClearingReport): void {
   ctx.out(`Settlement (fee ${r.feeBps} bps, rounded half to even per line; each distinct token once):`);
   if (!r.settlement.length) ctx.out('  (nothing to settle)');
   for (const l of r.settlement) {
-    ctx.out(`  merchant ${l.operatorId}  ${String(l.count).padStart(6)} tokens  gross ${money(l.gross, l.currency)}  fee ${money(l.fee, l.currency)}  net ${money(l.net, l.currency)}`);
+    const refunded = l.refunds ? `  refunded ${money(l.refunded, l.currency)} (${l.refunds})` : '';
+    ctx.out(`  merchant ${l.operatorId}  ${String(l.count).padStart(6)} tokens  gross ${money(l.gross, l.currency)}  fee ${money(l.fee, l.currency)}${refunded}  net ${money(l.net, l.currency)}`);
   }
-  for (const t of r.totals) ctx.out(`  total ${String(t.count).padStart(6)} tokens  gross ${money(t.gross, t.currency)}  fee ${money(t.fee, t.currency)}  net ${money(t.net, t.currency)}`);
+  for (const t of r.totals) ctx.out(`  total ${String(t.count).padStart(6)} tokens  gross ${money(t.gross, t.currency)}  fee ${money(t.fee, t.currency)}${t.refunds ? `  refunded ${money(t.refunded, t.currency)} (${t.refunds})` : ''}  net ${money(t.net, t.currency)}`);
+  if (r.refunds.length) {
+    ctx.out(`Refunds to credit (the issuer credits each wallet): ${r.refunds.length}`);
+    for (const x of r.refunds) ctx.out(`  wallet ${x.walletId}: ${money(x.amount, x.currency)} of token ${x.tokenHash.slice(0, 16)}… by merchant ${x.operatorId} (reader ${x.readerId})`);
+  }
+  if (r.refundProblems.length) ctx.out(`Refunds whose token's settlement moved (refund_unsettled; the refund stays with its merchant): ${r.refundProblems.map((x) => `token ${x.refund.tokenHash.slice(0, 16)}… ${x.why}`).join('; ')}`);
   ctx.out(`Readers (journals): ${r.readers.length}`);
   for (const x of r.readers) {
     ctx.out(`  reader ${x.readerId} journal ${x.journalId} (${x.profile}, merchant ${x.operatorId}): ${x.entries} entries in ${x.batches} batches${x.gaps.length ? `, GAPS ${x.gaps.map(([a, b]) => `${a}..${b}`).join(', ')}` : ''}`);
@@ -469,7 +475,7 @@ const report: Command = {
   summary: 'settlement per merchant and currency (count, gross, fee, net), double spends and over-allowance wallets with evidence, reader faults, trips, gaps, problems',
   usage: '--db CLEARING.db [--json]',
   options: { db: clearingDb, issuer: issuerOpt },
-  details: 'With --json, every money amount (gross, fee, net, allowance, settled, exposure, charge) is a decimal string of minor units, so no amount loses precision past 2^53.',
+  details: 'With --json, every money amount (gross, fee, refunded, net, allowance, settled, exposure, charge) is a decimal string of minor units, so no amount loses precision past 2^53. Each line nets the refunds of its merchant: net = gross - fee - refunded (spec/clearing.md §5, §13).',
   async run(ctx) {
     const c = await openClearing(ctx);
     try {

@@ -1,0 +1,93 @@
+/**
+ * The clearing service's HTTP transport for readers and merchants (spec/clearing-api.md §8 "Retries"):
+ * browser-safe (fetch only). Every request is retried on a network error, a timeout, 429 or 5xx, after
+ * baseDelayMs x 2^(k-1) ms for retry k (capped at maxDelayMs), for at most `attempts` tries and within the
+ * whole deadline; then `sync.unreachable`. A TLS certificate the client does not trust is `sync.tls_untrusted`
+ * at the first try (not a network fault). `reader sync` (sync.ts) and `reader refund` use it.
+ */
+import { OffpayError } from '../../base/errors.js';
+
+/** Options of {@link clearingCaller} (validated there: `sync.bad_option`, `sync.bad_url`). */
+export interface CallerOptions {
+  /** Base URL of the clearing service, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Tries per request (default 8; 1 .. 100). */
+  attempts?: number;
+  /** First retry delay, ms (default 250); doubled each retry up to maxDelayMs (default 8,000). */
+  baseDelayMs?: number;
+  /** Retry delay cap, ms (default 8,000). */
+  maxDelayMs?: number;
+  /** Whole deadline, ms (default 120,000). */
+  deadlineMs?: number;
+  /** Per request timeout, ms (default 30,000). */
+  requestTimeoutMs?: number;
+  /** The fetch to use (default: the global one; caFetch of node/tls-fetch.ts for --ca). */
+  fetch?: typeof fetch;
+  /** Progress lines (retries). */
+  log?: (line: string) => void;
+}
+
+/** A request with retries: the final (non-retryable) answer's status, body and headers. */
+export type ClearingCall = (path: string, init?: RequestInit) => Promise<{ status: number; body: Uint8Array; headers: Headers }>;
+
+function opt(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('sync.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+/** Node/OpenSSL error codes of a certificate the client refuses (chain, name, dates). */
+export function isTlsTrustFailure(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A caller for one clearing service: `call` with retries, the parsed `base` URL, and how many retries so far. */
+export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: URL; retries: () => number } {
+  const attempts = opt('attempts', o.attempts, 8, 1, 100);
+  const baseDelay = opt('baseDelayMs', o.baseDelayMs, 250, 1, 60_000);
+  const maxDelay = opt('maxDelayMs', o.maxDelayMs, 8_000, 1, 600_000);
+  const deadlineMs = opt('deadlineMs', o.deadlineMs, 120_000, 1, 86_400_000);
+  const requestTimeout = opt('requestTimeoutMs', o.requestTimeoutMs, 30_000, 1, 600_000);
+  let base: URL;
+  try {
+    base = new URL(o.url);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new OffpayError('sync.bad_url', `'${o.url}' is not an http(s) URL`);
+  }
+  const doFetch = o.fetch ?? fetch;
+  const deadline = Date.now() + deadlineMs;
+  let retries = 0;
+
+  const call: ClearingCall = async (path, init = {}) => {
+    let lastError = '';
+    for (let k = 0; k < attempts; k++) {
+      if (k > 0) {
+        const wait = Math.min(maxDelay, baseDelay * 2 ** (k - 1));
+        if (Date.now() + wait > deadline) break;
+        retries++;
+        o.log?.(`  ${lastError}; retrying in ${wait} ms`);
+        await sleep(wait);
+      }
+      try {
+        const r = await doFetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
+        const body = new Uint8Array(await r.arrayBuffer());
+        if (r.status >= 500 || r.status === 429) {
+          lastError = `${path}: HTTP ${r.status}`;
+          continue;
+        }
+        return { status: r.status, body, headers: r.headers };
+      } catch (e) {
+        if (e instanceof OffpayError) throw e;
+        const code = (e as { cause?: { code?: unknown } }).cause?.code;
+        // A certificate the client does not trust is not a network fault: retrying cannot help.
+        if (typeof code === 'string' && isTlsTrustFailure(code)) throw new OffpayError('sync.tls_untrusted', `clearing at ${base.origin}: the server's TLS certificate is not trusted (${code}); give its CA with --ca`);
+        lastError = `${path}: ${(e as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`;
+      }
+    }
+    throw new OffpayError('sync.unreachable', `clearing at ${base.origin} not reachable: ${lastError}`);
+  };
+  return { call, base, retries: () => retries };
+}
