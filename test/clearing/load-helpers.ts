@@ -55,21 +55,26 @@ export class BoundedHttp {
     this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
   /**
-   * One request. A GET that meets a connection reset is sent again (at most twice): a kept-alive socket the
-   * server closed as idle just as the request left (node's keepAliveTimeout race). A POST is never resent here.
+   * One request. A GET, or a POST the caller says is idempotent (a batch: spec/clearing-api.md §2.1), that meets
+   * a connection reset is sent again (at most twice): a kept-alive socket the server closed as idle just as the
+   * request left (node's keepAliveTimeout race), as a reader's sync would resend it (§8). Other POSTs are never
+   * resent here. A resent POST whose first try the server committed is answered `duplicate`: callers that count
+   * outcomes allow for `postRetries`.
    */
-  async send(url: string, method: 'GET' | 'POST', body?: Uint8Array, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  async send(url: string, method: 'GET' | 'POST', body?: Uint8Array, headers: Record<string, string> = {}, o: { idempotent?: boolean } = {}): Promise<HttpAnswer> {
     for (let k = 0; ; k++) {
       try {
         return await this.once(url, method, body, headers);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (method !== 'GET' || k >= 2 || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw e;
-        this.getRetries++;
+        if ((method !== 'GET' && !o.idempotent) || k >= 2 || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw e;
+        if (method === 'GET') this.getRetries++;
+        else this.postRetries++;
       }
     }
   }
   getRetries = 0;
+  postRetries = 0;
   private once(url: string, method: 'GET' | 'POST', body?: Uint8Array, headers: Record<string, string> = {}): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
       const req = request(url, { method, agent: this.agent, headers: { ...headers, ...(body ? { 'content-type': 'application/cbor', 'content-length': String(body.length) } : {}) }, timeout: this.timeoutMs }, (res) => {

@@ -63,7 +63,7 @@ describe('clearing serve under load', () => {
         const who = await http.send(`${p.url}/v1/readers/${p.readerId}`, 'GET');
         expect(who.status).toBe(200);
         for (const b of p.sends) {
-          const a = await http.send(`${p.url}/v1/batches`, 'POST', b);
+          const a = await http.send(`${p.url}/v1/batches`, 'POST', b, {}, { idempotent: true });
           const answer = JSON.parse(a.body.toString()) as { outcome: string; reason: string | null };
           expect([a.status, answer.reason]).toEqual([200, null]);
           outcomes[answer.outcome] = (outcomes[answer.outcome] ?? 0) + 1;
@@ -72,10 +72,12 @@ describe('clearing serve under load', () => {
       const seconds = (Date.now() - started) / 1000;
       const cpu = nodes.map((n) => n.cpuSeconds() ?? NaN).reduce((a, b) => a + b, 0);
       const posts = plans.reduce((n, p) => n + p.sends.length, 0);
-      console.log(`load: ${READERS} readers, ${pop.counts.batches} batches (${posts} posts, ${JSON.stringify(outcomes)}), ${pop.tokens.length} tokens, ${nodeCount} node(s): ${seconds.toFixed(1)} s, ${(posts / seconds).toFixed(0)} posts/s; server CPU ${cpu.toFixed(1)} s`);
-      // Every batch answered: one ingested per distinct batch, the rest duplicates.
-      expect(outcomes.ingested).toBe(pop.counts.batches);
-      expect(outcomes.duplicate).toBe(posts - pop.counts.batches);
+      console.log(`load: ${READERS} readers, ${pop.counts.batches} batches (${posts} posts, ${JSON.stringify(outcomes)}), ${pop.tokens.length} tokens, ${nodeCount} node(s): ${seconds.toFixed(1)} s, ${http.postRetries} posts resent after a reset, ${(posts / seconds).toFixed(0)} posts/s; server CPU ${cpu.toFixed(1)} s`);
+      // Every batch answered: one ingested per distinct batch, the rest duplicates (a POST resent after a
+      // connection reset may find its first try committed: then its answer is a duplicate).
+      expect(outcomes.ingested! + outcomes.duplicate!).toBe(posts);
+      expect(outcomes.ingested).toBeLessThanOrEqual(pop.counts.batches);
+      expect(outcomes.ingested).toBeGreaterThanOrEqual(pop.counts.batches - http.postRetries);
 
       // Every reader holds all its batches (what a reader's next sync would learn). Fresh sockets: the idle ones
       // of the upload may be closing (the server's keep-alive timeout).

@@ -334,7 +334,8 @@ export function refundSuite(e: Engine): void {
       expect(String(r.errorInstance)).toMatch(/refunded twice|above charge/);
     }, 240_000);
 
-    it.runIf(e.shared !== undefined)('two nodes race two refunds of one token: exactly one is accepted', async () => {
+    // Only engines where several processes share one database register this test (no skipped placeholder).
+    if (e.shared !== undefined) it('two nodes race two refunds of one token: exactly one is accepted', async () => {
       const rs = readers();
       const toks: Uint8Array[] = [];
       const N = 12;
