@@ -71,7 +71,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "clearing serve", area: 'serve', summary: "serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)" },
   { name: "reader sync", area: 'serve', summary: "upload every batch the clearing service lacks, then fetch, verify and load the newest signed key set and blocklist (exit 0 when in sync)" },
   { name: "playground", area: 'playground', summary: "serve a browser wallet and reader that pay each other by sound and QR code (a demo issuer, or yours)" },
-  { name: "demo", area: 'demo', summary: "the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing" },
+  { name: "demo", area: 'demo', summary: "the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing, a refund" },
 ];
 
 /** Load the implementation of a table entry. */

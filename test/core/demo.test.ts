@@ -17,6 +17,8 @@ describe('offpay demo', () => {
     expect(step('clearing').doubleSpends).toBeGreaterThanOrEqual(1);
     // Amounts in clearing JSON are decimal strings of minor units (spec/clearing.md §7).
     const settlement = step('settlement').settlement as { operatorId: number; gross: string; fee: string; net: string }[];
-    expect(settlement.find((s) => s.operatorId === 90)).toMatchObject({ gross: '1250', fee: '19', net: '1231' });
+    expect(step('refund')).toMatchObject({ outcome: 'accepted', state: 'refunded', second: 'refund.already_refunded' });
+    // The refund is netted in merchant 90's line; the fee stays on gross (spec/clearing.md M8).
+    expect(settlement.find((s) => s.operatorId === 90)).toMatchObject({ gross: '1250', fee: '19', refunded: '500', net: '731' });
   });
 });

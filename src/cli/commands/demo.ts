@@ -2,7 +2,7 @@
  * `offpay demo`: the whole story, end to end, offline, in one process with real bytes at every step.
  *
  * A vending machine paid over sound (its payment request scanned from its screen), transit gates paid by QR
- * and over NFC, a replay refused, a cloned wallet caught at clearing and refused by the blocklist, and a
+ * and over NFC, a replay refused, a cloned wallet caught at clearing and refused by the blocklist, a merchant refund, and a
  * settlement report. Readers keep durable state in SQLite under the working directory.
  */
 import { randomBytes } from 'node:crypto';
@@ -29,7 +29,8 @@ import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
 import { verifyReceipt } from '../../verify.js';
 import { dayOf } from '../../issuer.js';
-import { publicKeyOf, randomSecretKey, seededSecretKey } from '../../crypto.js';
+import { publicKeyOf, randomSecretKey, seededSecretKey, sha256 } from '../../crypto.js';
+import { createRefund } from '../../refund.js';
 import { EXIT_OK, type Command, type CommandContext } from '../framework.js';
 import { parseNow } from '../common.js';
 import type { Wallet } from '../../wallet.js';
@@ -216,8 +217,6 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
     server.listen(0, '127.0.0.1', resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let ds: Awaited<ReturnType<Clearing['doubleSpends']>>;
-  let list: { version: number; entries: number };
   let report: Record<string, unknown>;
   try {
     say(`   offpay clearing serve (embedded SQLite) listens on ${url}`);
@@ -231,14 +230,37 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
     for (const r of [vending, gateB, gateA]) await syncOne(r);
     const again = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: gateB.exportBatch(1).bytes as Uint8Array<ArrayBuffer> });
     say(`   the gate 5002 batch arrives twice: ${String(((await again.json()) as { outcome: string }).outcome)}`);
-    ds = await clearing.doubleSpends();
+    const ds = await clearing.doubleSpends();
     for (const d of ds) {
       say(`   DOUBLE SPEND (${d.kind}): wallet ${d.walletId.slice(0, 8)}… counter ${d.counter} ${d.first.readerId === d.second.readerId ? `twice at reader ${d.first.readerId} (refused there)` : `at readers ${d.first.readerId} and ${d.second.readerId}`}; both signed tokens kept as evidence, the wallet blocked`);
     }
     if (!ds.length) throw new OffpayError('demo.unexpected', 'clearing found no double spend');
     const b = await syncOne(gateB); // gate 5002 synced before gate 5001's batch revealed the clone
-    list = { version: b.blocklist.version, entries: (await clearing.blockedWalletIds()).length };
+    const list = { version: b.blocklist.version, entries: (await clearing.blockedWalletIds()).length };
     say(`   gate 5002 syncs again: blocklist version ${list.version} (${list.entries} wallet${list.entries === 1 ? '' : 's'}) ${b.blocklist.loaded ? 'loaded' : 'already held'}`);
+
+    tick(600);
+    const tLate = await clone.payTo({ payee: 77, amount: 1100 });
+    const vLate = await gateB.accept(tLate, fare);
+    say(`   the next morning the clone taps gate 5002 with counter ${decodeToken(tLate).counter}: ${verdictLine(vLate)}`);
+    log.push({ step: 'clearing', doubleSpends: ds.length, blocklistVersion: list.version, afterBlocklist: vLate.accepted ? 'accepted' : vLate.reason });
+
+    // A refund: merchant 90's till (here the vending machine's own reader key and certificate) signs it.
+    tick(60);
+    const till = loadReader(join(workDir, 'vending-4201'));
+    const signer = { readerCert: till.cert, secretKey: till.secretKey };
+    const saleHash = sha256(token1);
+    const postRefund = async (bytes: Uint8Array) =>
+      (await (await fetch(`${url}/v1/refunds`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> })).json()) as { outcome: string; reason: string | null };
+    const refund = createRefund(signer, { tokenHash: saleHash, amount: 500, currency: HKD, time: now });
+    const refundAnswer = await postRefund(refund.bytes);
+    const payment = (await (await fetch(`${url}/v1/payments/${toHex(saleHash)}`)).json()) as { state: string; amount: string; refund?: { amount: number | string } };
+    const twice = await postRefund(createRefund(signer, { tokenHash: saleHash, amount: 750, currency: HKD, time: now + 1 }).bytes);
+    say('');
+    say(`7. The can came out dented: merchant 90 gives HKD 5.00 back, a refund signed by its certified till key (message 10, ${refund.bytes.length} bytes).`);
+    say(`   POST /v1/refunds: ${refundAnswer.outcome}${refundAnswer.reason ? ` (${refundAnswer.reason})` : ''}; GET /v1/payments/${toHex(saleHash).slice(0, 8)}… now says ${payment.state}: ${formatMoney(BigInt(payment.refund?.amount ?? 0), HKD)} of ${formatMoney(BigInt(payment.amount), HKD)}`);
+    say(`   a second refund of the same sale (HKD 7.50 more): ${twice.outcome === 'rejected' ? `REFUSED ${twice.reason ?? ''}` : twice.outcome.toUpperCase()}: a token is refunded at most once, never above its charge`);
+    log.push({ step: 'refund', outcome: refundAnswer.outcome, state: payment.state, second: twice.reason });
     const r = await fetch(`${url}/v1/report`, { headers: { authorization: `Bearer ${operatorToken}` } });
     report = (await r.json()) as Record<string, unknown>;
   } finally {
@@ -247,18 +269,17 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
       server.closeAllConnections();
     });
   }
-  tick(600);
-  const tLate = await clone.payTo({ payee: 77, amount: 1100 });
-  const vLate = await gateB.accept(tLate, fare);
-  say(`   the next morning the clone taps gate 5002 with counter ${decodeToken(tLate).counter}: ${verdictLine(vLate)}`);
-  log.push({ step: 'clearing', doubleSpends: ds.length, blocklistVersion: list.version, afterBlocklist: vLate.accepted ? 'accepted' : vLate.reason });
 
-  // ------------------------------------------------------------------ 7. settlement
+  // ------------------------------------------------------------------ 8. settlement
   say('');
-  say('7. Settlement per merchant and currency (fee 1.50%), from GET /v1/report with the operator credential:');
-  const settlement = report.settlement as { operatorId: number; currency: number; count: number; gross: string; fee: string; net: string }[];
+  say('8. Settlement per merchant and currency (fee 1.50% of gross, not given back on refunds), from GET /v1/report with the operator credential:');
+  const settlement = report.settlement as { operatorId: number; currency: number; count: number; gross: string; fee: string; refunded: string; net: string }[];
   for (const s of settlement) {
-    say(`   operator ${String(s.operatorId).padEnd(4)} ${s.count} payment${s.count === 1 ? '' : 's'}, gross ${formatMoney(BigInt(s.gross), s.currency)}, fee ${formatMoney(BigInt(s.fee), s.currency)}, net ${formatMoney(BigInt(s.net), s.currency)}`);
+    const refunded = BigInt(s.refunded) > 0n ? `, refunded ${formatMoney(BigInt(s.refunded), s.currency)}` : '';
+    say(`   operator ${String(s.operatorId).padEnd(4)} ${s.count} payment${s.count === 1 ? '' : 's'}, gross ${formatMoney(BigInt(s.gross), s.currency)}, fee ${formatMoney(BigInt(s.fee), s.currency)}${refunded}, net ${formatMoney(BigInt(s.net), s.currency)}`);
+  }
+  for (const c of report.refunds as { walletId: string; amount: string; currency: number }[]) {
+    say(`   the issuer credits wallet ${c.walletId.slice(0, 8)}… ${formatMoney(BigInt(c.amount), c.currency)} (the refund list it reads)`);
   }
   const chains = [vending, gateA, gateB].map((r) => r.verifyJournal());
   say(`   every reader's journal chain verifies: ${chains.every((c) => c.ok) ? 'yes' : 'NO'}`);
@@ -270,7 +291,7 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
 
 const demo: Command = {
   name: 'demo',
-  summary: 'the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing',
+  summary: 'the end-to-end story: vending over sound, gates over QR and NFC, a replay, a cloned wallet caught at clearing, a refund',
   usage: '[--dir DIR] [--seed SEED] [--keep]',
   options: {
     dir: { type: 'string', arg: 'DIR', help: 'working directory for keys and databases (default: a fresh temporary one)' },
