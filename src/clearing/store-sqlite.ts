@@ -3,11 +3,14 @@
  * first use. Every call runs synchronously inside better-sqlite3; the async interface costs one resolved
  * promise per call, and an ingest makes a dozen calls per batch (entries are written in one call).
  *
- * Atomicity (store.ts duty 1): a session holds this store's lock (a promise chain: one connection, so two
- * interleaved async ingests would otherwise share one SQLite transaction); `atomic` is BEGIN IMMEDIATE ..
- * COMMIT, or a SAVEPOINT inside a group session's open transaction (group commit: `checkpoint` commits).
- * SQLite has one writer at a time, so an atomic unit is serialisable and never needs a retry. Reads outside a
- * session wait for the lock, so they never see a half-written batch.
+ * Atomicity (store.ts duty 1): a session holds this store's lock (a FIFO queue: one connection, so two
+ * interleaved async ingests would otherwise share one SQLite transaction); `atomic` is a SAVEPOINT inside the
+ * open transaction (BEGIN IMMEDIATE when none is open), so a unit that fails rolls back alone. The transaction
+ * commits at a session's `checkpoint` and at its end, unless other sessions are already waiting for the lock:
+ * then it stays open for them and one COMMIT (one fsync) makes up to GROUP_SESSIONS sessions durable, each
+ * session's promise settling only after that COMMIT (group commit of concurrent ingests, `finish`). SQLite has
+ * one writer at a time, so an atomic unit is serialisable and never needs a retry. Reads outside a session
+ * wait until no session runs and no transaction is open, so they never see a half-written or uncommitted batch.
  */
 import { prefixKey } from '../crypto.js';
 import { toHex } from '../../base/hex.js';
@@ -70,6 +73,8 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
+/** Most sessions made durable by one COMMIT (group commit of concurrent ingests, `finish`). */
+const GROUP_SESSIONS = 16;
 
 /** Options of {@link SqliteClearingStore}. */
 export interface SqliteStoreOptions {
@@ -87,9 +92,16 @@ export class SqliteClearingStore implements ClearingStore {
   readonly db: SqliteDatabase;
   private readonly q: Record<string, SqliteStatement>;
   private readonly tx: IngestTx;
-  /** Tail of the lock's promise chain; `locked` while a session runs. */
-  private tail: Promise<void> = Promise.resolve();
+  /** True while a session runs, and while an uncommitted transaction is handed from one session to the next. */
   private locked = false;
+  /** Sessions waiting for the lock, first come first served: each is started by the one before it. */
+  private readonly queue: (() => void)[] = [];
+  /** Reads waiting until no session runs. */
+  private readonly readers: (() => void)[] = [];
+  /** Sessions whose writes are in the open transaction, each waiting for its commit (group commit). */
+  private members: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** True from this store's BEGIN until its COMMIT or ROLLBACK. */
+  private began = false;
 
   /**
    * Open or create. Throws `clearing.sqlite_unavailable` (no driver), `clearing.store_unusable` (cannot open,
@@ -221,83 +233,143 @@ export class SqliteClearingStore implements ClearingStore {
     return r ? Number(r.chain) : undefined;
   }
 
-  /** Run `fn` holding the lock (promise chain, FIFO). */
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const before = this.tail;
-    let release!: () => void;
-    this.tail = new Promise<void>((r) => (release = r));
-    await before;
-    this.locked = true;
+  /** Take the lock (first come, first served). */
+  private acquire(): Promise<void> {
+    if (!this.locked) {
+      this.locked = true;
+      return resolved(undefined);
+    }
+    return new Promise<void>((r) => this.queue.push(r));
+  }
+
+  /** Hand the lock to the next session waiting, else free it and wake the reads. */
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) return next();
+    this.locked = false;
+    for (const r of this.readers.splice(0)) r();
+  }
+
+  /** Wait until no session runs and no transaction is open (reads never see a half-written batch). */
+  private async idle(): Promise<void> {
+    while (this.locked) await new Promise<void>((r) => this.readers.push(r));
+  }
+
+  /**
+   * COMMIT the open transaction (if any) and settle every session waiting for it. If SQLite rolled the
+   * transaction back on its own (an I/O error or a full disk during a statement), nothing of it is held: the
+   * waiting sessions fail instead of reporting writes that were lost.
+   */
+  private commit(): void {
+    const db = this.db;
+    const members = this.members;
+    this.members = [];
     try {
-      return await fn();
-    } finally {
-      this.locked = false;
-      release();
+      if (this.began && !db.inTransaction) throw new OffpayError('clearing.store_unusable', `SQLite rolled back the open transaction of ${this.location}`);
+      if (db.inTransaction) db.exec('COMMIT');
+    } catch (e) {
+      if (db.inTransaction) {
+        try {
+          db.exec('ROLLBACK');
+        } catch {
+          // the connection is unusable; the error below says why
+        }
+      }
+      this.began = false;
+      for (const m of members) m.reject(e);
+      throw e;
+    }
+    this.began = false;
+    for (const m of members) m.resolve();
+  }
+
+  /**
+   * Group commit of concurrent sessions: when a session ends while others wait for the lock (several
+   * `clearing serve` requests at once), its transaction stays open for the next one, and one COMMIT (one
+   * fsync) makes up to GROUP_SESSIONS sessions durable together. Each session's promise still settles only
+   * after the COMMIT that holds its writes, and reads wait for it too.
+   */
+  private finish(): Promise<void> {
+    if (this.queue.length > 0 && this.db.inTransaction && this.members.length + 1 < GROUP_SESSIONS) {
+      return new Promise<void>((resolve, reject) => this.members.push({ resolve, reject }));
+    }
+    try {
+      this.commit();
+      return resolved(undefined);
+    } catch (e) {
+      return Promise.reject(e);
     }
   }
 
-  /** Wait until no session runs (reads never see a half-written batch). */
-  private async idle(): Promise<void> {
-    while (this.locked) await this.tail;
+  session<T>(fn: (s: IngestSession) => Promise<T>, _o: { group?: boolean } = {}): Promise<T> {
+    return this.acquire().then(async () => {
+      let out: { ok: true; value: T } | { ok: false; error: unknown };
+      let durable: Promise<void>;
+      try {
+        try {
+          out = { ok: true, value: await fn(this.ingestSession()) };
+        } catch (error) {
+          // What was written before the failure stays (each unit is whole or absent); then report the failure.
+          out = { ok: false, error };
+        }
+        durable = this.finish();
+      } finally {
+        this.release();
+      }
+      if (!out.ok) {
+        await durable.catch(() => undefined);
+        throw out.error;
+      }
+      await durable;
+      return out.value;
+    });
   }
 
-  session<T>(fn: (s: IngestSession) => Promise<T>, o: { group?: boolean } = {}): Promise<T> {
-    return this.exclusive(async () => {
-      const db = this.db;
-      let depth = 0;
-      const commit = () => {
-        if (db.inTransaction) db.exec('COMMIT');
-      };
-      const s: IngestSession = {
-        atomic: async (f) => {
-          // Group session: one open transaction, a savepoint per unit. Otherwise a transaction per unit.
-          const nested = o.group === true;
-          if (nested && !db.inTransaction) db.exec('BEGIN IMMEDIATE');
-          const name = `u${depth++}`;
-          db.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN IMMEDIATE');
-          try {
-            const r = await f(this.tx);
-            db.exec(nested ? `RELEASE ${name}` : 'COMMIT');
-            return r;
-          } catch (e) {
-            if (nested) {
-              db.exec(`ROLLBACK TO ${name}`);
-              db.exec(`RELEASE ${name}`);
-            } else if (db.inTransaction) db.exec('ROLLBACK');
-            throw e;
-          } finally {
-            depth--;
-          }
-        },
-        isDuplicate: (readerId, journalId, batchSeq, digest) => {
-          const chain = this.chainOf(readerId, journalId);
-          if (chain === undefined) return resolved(false);
-          const held = this.q.batch!.get(chain, batchSeq) as Row | undefined;
-          return resolved(held !== undefined && Buffer.compare(held.digest as Buffer, digest) === 0);
-        },
-        problem: (readerId, kind, detail, at) => {
-          this.q.problem!.run(readerId, kind, detail, at);
-          return resolved(undefined);
-        },
-        checkpoint: () => {
-          commit();
-          return resolved(undefined);
-        },
-      };
-      try {
-        const r = await fn(s);
-        commit();
-        return r;
-      } catch (e) {
-        // What was written before the failure stays (each unit is whole or absent); then report the failure.
-        try {
-          commit();
-        } catch {
-          if (db.inTransaction) db.exec('ROLLBACK');
+  /**
+   * The session's operations. Every atomic unit is a SAVEPOINT inside one open transaction (BEGIN IMMEDIATE
+   * when none is open), so a unit that fails rolls back alone; `checkpoint` and the end of the session commit
+   * (or hand the transaction to the next session, `finish`).
+   */
+  private ingestSession(): IngestSession {
+    const db = this.db;
+    let depth = 0;
+    return {
+      atomic: async (f) => {
+        if (!db.inTransaction) {
+          db.exec('BEGIN IMMEDIATE');
+          this.began = true;
         }
-        throw e;
-      }
-    });
+        const name = `u${depth++}`;
+        db.exec(`SAVEPOINT ${name}`);
+        try {
+          const r = await f(this.tx);
+          db.exec(`RELEASE ${name}`);
+          return r;
+        } catch (e) {
+          if (db.inTransaction) {
+            db.exec(`ROLLBACK TO ${name}`);
+            db.exec(`RELEASE ${name}`);
+          }
+          throw e;
+        } finally {
+          depth--;
+        }
+      },
+      isDuplicate: (readerId, journalId, batchSeq, digest) => {
+        const chain = this.chainOf(readerId, journalId);
+        if (chain === undefined) return resolved(false);
+        const held = this.q.batch!.get(chain, batchSeq) as Row | undefined;
+        return resolved(held !== undefined && Buffer.compare(held.digest as Buffer, digest) === 0);
+      },
+      problem: (readerId, kind, detail, at) => {
+        this.q.problem!.run(readerId, kind, detail, at);
+        return resolved(undefined);
+      },
+      checkpoint: () => {
+        this.commit();
+        return resolved(undefined);
+      },
+    };
   }
 
   async getMeta(key: string): Promise<Uint8Array | number | undefined> {
