@@ -6,11 +6,11 @@
  * Atomicity (store.ts duty 1): a session holds this store's lock (a FIFO queue: one connection, so two
  * interleaved async ingests would otherwise share one SQLite transaction); `atomic` is a SAVEPOINT inside the
  * open transaction (BEGIN IMMEDIATE when none is open), so a unit that fails rolls back alone. The transaction
- * commits at a session's `checkpoint` and at its end, unless other sessions are already waiting for the lock:
- * then it stays open for them and one COMMIT (one fsync) makes up to GROUP_SESSIONS sessions durable, each
- * session's promise settling only after that COMMIT (group commit of concurrent ingests, `finish`). SQLite has
- * one writer at a time, so an atomic unit is serialisable and never needs a retry. Reads outside a session
- * wait until no session runs and no transaction is open, so they never see a half-written or uncommitted batch.
+ * commits at a session's `checkpoint`, and after its end once no other session continues it: group commit of
+ * concurrent ingests (`finish`, `handOn`), one COMMIT (one fsync) for up to GROUP_SESSIONS sessions, each
+ * session's promise settling only after the COMMIT that holds its writes. SQLite has one writer at a time, so an
+ * atomic unit is serialisable and never needs a retry. Reads outside a session wait until no session runs and
+ * no transaction is open, so they never see a half-written or uncommitted batch.
  */
 import { prefixKey } from '../crypto.js';
 import { toHex } from '../../base/hex.js';
@@ -284,21 +284,45 @@ export class SqliteClearingStore implements ClearingStore {
   }
 
   /**
-   * Group commit of concurrent sessions: when a session ends while others wait for the lock (several
-   * `clearing serve` requests at once), its transaction stays open for the next one, and one COMMIT (one
-   * fsync) makes up to GROUP_SESSIONS sessions durable together. Each session's promise still settles only
+   * The end of a session (group commit). Its writes are in the open transaction: it joins the sessions waiting
+   * for that transaction's COMMIT (`members`) and gets a promise that settles with it. Then the lock goes on
+   * (`handOn`). Up to GROUP_SESSIONS sessions share one COMMIT (one fsync); each session's promise settles only
    * after the COMMIT that holds its writes, and reads wait for it too.
    */
   private finish(): Promise<void> {
-    if (this.queue.length > 0 && this.db.inTransaction && this.members.length + 1 < GROUP_SESSIONS) {
-      return new Promise<void>((resolve, reject) => this.members.push({ resolve, reject }));
-    }
+    if (!this.db.inTransaction && !this.began) return resolved(undefined);
+    const durable = new Promise<void>((resolve, reject) => this.members.push({ resolve, reject }));
+    // A full group commits now; so does a transaction SQLite rolled back on its own (commit() fails its members).
+    if (this.members.length >= GROUP_SESSIONS || !this.db.inTransaction) this.commitQuietly();
+    return durable;
+  }
+
+  /** commit(), its failure reported to the members only (each session learns it from its own promise). */
+  private commitQuietly(): void {
     try {
       this.commit();
-      return resolved(undefined);
-    } catch (e) {
-      return Promise.reject(e);
+    } catch {
+      // every member was rejected with the error
     }
+  }
+
+  /**
+   * Pass the lock on after a session. With no transaction open, as usual. With one open (members waiting for
+   * its COMMIT): to the next session waiting, which continues the transaction; if none waits yet, the
+   * transaction stays open for one turn of the event loop, so that requests already received (whose handlers
+   * run in that turn, and then wait for the lock) join it; then the next session continues it, or it commits.
+   */
+  private handOn(): void {
+    if (this.members.length === 0) return this.release();
+    const next = this.queue.shift();
+    if (next) return next();
+    setImmediate(() => {
+      const joiner = this.queue.shift();
+      if (joiner && this.members.length > 0) return joiner();
+      if (joiner) this.queue.unshift(joiner);
+      this.commitQuietly();
+      this.release();
+    });
   }
 
   session<T>(fn: (s: IngestSession) => Promise<T>, _o: { group?: boolean } = {}): Promise<T> {
@@ -314,7 +338,7 @@ export class SqliteClearingStore implements ClearingStore {
         }
         durable = this.finish();
       } finally {
-        this.release();
+        this.handOn();
       }
       if (!out.ok) {
         await durable.catch(() => undefined);

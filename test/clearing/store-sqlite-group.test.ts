@@ -17,8 +17,9 @@ const dir = mkdtempSync(join(tmpdir(), 'offpay-store-sqlite-group-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
+const T0 = Math.floor(Date.now() / 1000);
 const pop = buildFastPopulation({
-  seed: 77, t0: Math.floor(Date.now() / 1000), readers: 12, batchesPerReader: 2, salesPerBatch: 5,
+  seed: 77, t0: T0, readers: 12, batchesPerReader: 2, salesPerBatch: 5,
   honestWallets: 10, cloneGroups: 2, cloneCopies: 2, overAllowanceWallets: 2, cloneShare: 0.2, overAllowanceShare: 0.1, overlapShare: 0,
 });
 const batches = pop.readers.flatMap((r) => r.batches);
@@ -26,7 +27,7 @@ const batches = pop.readers.flatMap((r) => r.batches);
 /** A clearing on a new file, its db.exec wrapped: COMMITs are counted, and `failCommit` makes the next one throw. */
 function open() {
   const path = join(dir, `g${++n}.db`);
-  const c = new Clearing({ path, issuerKeys: pop.issuer.keySet() });
+  const c = new Clearing({ path, issuerKeys: pop.issuer.keySet(), clock: () => T0 + 60 });
   const db = (c.store as SqliteClearingStore).db;
   const exec = db.exec.bind(db);
   const spy = { commits: 0, failCommit: false };
@@ -78,6 +79,23 @@ describe('SQLite store: group commit of concurrent ingests', () => {
     expect(results).toEqual(one);
     expect(await c.report()).toEqual(await single.c.report());
     await Promise.all([c.close(), single.c.close()]);
+  });
+
+  it('an ingest that arrives later in the same turn of the event loop (an HTTP request read meanwhile) joins the open transaction', async () => {
+    const { c, path, spy } = open();
+    // The first ingest runs to its end at once (nothing in it waits for I/O); the second is started by a callback
+    // of the same turn, as the server's handler of a request read in that turn would be.
+    const second = new Promise<IngestResult>((resolve) => setImmediate(() => resolve(c.ingest(batches[1]!))));
+    const first = c.ingest(batches[0]!);
+    const rs = await Promise.all([first, second]);
+    expect(rs.map((r) => r.outcome)).toEqual(['ingested', 'ingested']);
+    expect(spy.commits).toBe(1);
+    expect(committedBatches(path)).toBe(2);
+    // One ingest alone still commits on its own, at once.
+    expect((await c.ingest(batches[2]!)).outcome).toBe('ingested');
+    expect(spy.commits).toBe(2);
+    expect(committedBatches(path)).toBe(3);
+    await c.close();
   });
 
   it('a read issued while a group is open waits for its COMMIT', async () => {
