@@ -4,8 +4,8 @@
  * promise per call, and an ingest makes a dozen calls per batch (entries are written in one call).
  *
  * Atomicity (store.ts duty 1): a session holds this store's lock (a FIFO queue: one connection, so two
- * interleaved async ingests would otherwise share one SQLite transaction); `atomic` is a SAVEPOINT inside the
- * open transaction (BEGIN IMMEDIATE when none is open), so a unit that fails rolls back alone. The transaction
+ * interleaved async ingests would otherwise share one SQLite transaction); `atomic` opens a transaction (BEGIN
+ * IMMEDIATE) or, when one is open, is a SAVEPOINT inside it, so a unit that fails rolls back alone. The transaction
  * commits at a session's `checkpoint`, and after its end once no other session continues it: group commit of
  * concurrent ingests (`finish`, `handOn`), one COMMIT (one fsync) for up to GROUP_SESSIONS sessions, each
  * session's promise settling only after the COMMIT that holds its writes. SQLite has one writer at a time, so an
@@ -359,24 +359,31 @@ export class SqliteClearingStore implements ClearingStore {
     let depth = 0;
     return {
       atomic: async (f) => {
-        if (!db.inTransaction) {
+        // A unit that opens the transaction is the whole of it: it rolls back with ROLLBACK. A unit that joins
+        // an open one (other units or sessions before it) is a savepoint. A savepoint is not free: SQLite keeps
+        // the original of every page the unit changes in a statement journal, to roll back to it.
+        const opens = !db.inTransaction;
+        if (opens) {
           db.exec('BEGIN IMMEDIATE');
           this.began = true;
         }
-        const name = `u${depth++}`;
-        db.exec(`SAVEPOINT ${name}`);
+        const name = opens ? undefined : `u${depth++}`;
+        if (name) db.exec(`SAVEPOINT ${name}`);
         try {
           const r = await f(this.tx);
-          db.exec(`RELEASE ${name}`);
+          if (name) db.exec(`RELEASE ${name}`);
           return r;
         } catch (e) {
-          if (db.inTransaction) {
+          if (name && db.inTransaction) {
             db.exec(`ROLLBACK TO ${name}`);
             db.exec(`RELEASE ${name}`);
+          } else if (!name && db.inTransaction) {
+            db.exec('ROLLBACK');
+            this.began = false;
           }
           throw e;
         } finally {
-          depth--;
+          if (name) depth--;
         }
       },
       isDuplicate: (readerId, journalId, batchSeq, digest) => {
