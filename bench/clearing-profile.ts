@@ -3,7 +3,8 @@
  * ingested batch by batch with `Clearing.ingest`, CPU time per token printed; run under `node --cpu-prof` to see
  * the split.
  *
- *   node [--cpu-prof] dist/bench/clearing-profile.js [--readers N] [--batches N] [--sales N] [--memory]
+ *   node [--cpu-prof] dist/bench/clearing-profile.js [--readers N] [--batches N] [--sales N] [--memory] [--repeat N]
+ *        [--concurrent N] [--time-exec]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,9 +56,12 @@ for (let k = 0; k < REPEAT; k++) {
   for (const x of pop.signatures) nv.verify(x.sig, x.msg, x.pk);
   raws.push((cpu() - r0) / pop.signatures.length);
   const c1 = cpu();
-  for (const b of batches) {
-    const r = await c.ingest(b);
-    if (r.outcome !== 'ingested') throw new Error(`${r.outcome} ${r.error?.code ?? ''}`);
+  // --concurrent N: N ingests at once (as N clearing serve requests would be), else one at a time.
+  const wave = Number(arg('concurrent', '1'));
+  for (let i = 0; i < batches.length; i += wave) {
+    for (const r of await Promise.all(batches.slice(i, i + wave).map((b) => c.ingest(b)))) {
+      if (r.outcome !== 'ingested') throw new Error(`${r.outcome} ${r.error?.code ?? ''}`);
+    }
   }
   perRun.push((cpu() - c1) / pop.tokens.length);
   await c.close();
