@@ -60,6 +60,13 @@ export interface PopulationOptions {
   lastBatchUnexported?: boolean;
   /** Readers per operator (merchants): reader i settles to operator 90 + floor(i / readersPerOperator). */
   readersPerOperator?: number;
+  /**
+   * buildFastPopulation: the seed of the population whose issuer signs the certificates (default `seed`), so that
+   * two populations of different wallets and readers can go to one clearing.
+   */
+  issuerSeed?: number;
+  /** buildFastPopulation: reader i has id readerIdBase + i (default 10,000). */
+  readerIdBase?: number;
 }
 
 export interface SimReader {
@@ -206,15 +213,16 @@ export function buildFastPopulation(o: PopulationOptions): FastPopulation {
   const rand = mulberry32(o.seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const seed = `clearing-load-${o.seed}`;
+  const issuerSeed = `clearing-load-${o.issuerSeed ?? o.seed}`;
   const t0 = o.t0;
-  const issuer = makeIssuer(t0, seed);
-  const issuerKey = nodeKey(seededSecretKey(seed, 'issuer'));
-  const honest = Array.from({ length: o.honestWallets }, (_, i) => device(seededSecretKey(seed, 'issuer'), seed, `honest-${i}`, t0, 10_000_000));
+  const issuer = makeIssuer(t0, issuerSeed);
+  const issuerKey = nodeKey(seededSecretKey(issuerSeed, 'issuer'));
+  const honest = Array.from({ length: o.honestWallets }, (_, i) => device(seededSecretKey(issuerSeed, 'issuer'), seed, `honest-${i}`, t0, 10_000_000));
   const clones = Array.from({ length: o.cloneGroups }, (_, g) => {
-    const first = device(seededSecretKey(seed, 'issuer'), seed, `clone-${g}`, t0, 10_000_000);
+    const first = device(seededSecretKey(issuerSeed, 'issuer'), seed, `clone-${g}`, t0, 10_000_000);
     return [first, ...Array.from({ length: o.cloneCopies - 1 }, () => ({ ...first, counter: 0 }))];
   });
-  const over = Array.from({ length: o.overAllowanceWallets }, (_, i) => device(seededSecretKey(seed, 'issuer'), seed, `over-${i}`, t0, 2_000));
+  const over = Array.from({ length: o.overAllowanceWallets }, (_, i) => device(seededSecretKey(issuerSeed, 'issuer'), seed, `over-${i}`, t0, 2_000));
   const perOperator = o.readersPerOperator ?? 100;
   const readers: { readerId: number; batches: Uint8Array[]; overlapping: boolean }[] = [];
   const tokens: Uint8Array[] = [];
@@ -222,7 +230,7 @@ export function buildFastPopulation(o: PopulationOptions): FastPopulation {
   let checked = false;
   const signatures: FastPopulation['signatures'] = [];
   for (let i = 0; i < o.readers; i++) {
-    const readerId = 10_000 + i;
+    const readerId = (o.readerIdBase ?? 10_000) + i;
     const key = nodeKey(seededSecretKey(seed, `reader-${readerId}`));
     const cert = readerCert(issuerKey.key, { readerId, readerPublicKey: key.publicKey, operatorId: 90 + Math.floor(i / perOperator), profile: 'vending', notBefore: t0 - 86_400, notAfter: t0 + 86_400 * 365, keyIndex: 1 });
     const journalId = Uint8Array.from({ length: 8 }, () => Math.floor(rand() * 256));

@@ -101,6 +101,46 @@ export function encodeCbor(value: CborValue): Uint8Array {
   return w.buf.slice(0, w.len);
 }
 
+/** Length of the canonical (shortest) CBOR encoding of an unsigned integer n, 0 <= n <= 2^53 - 1. */
+export function uintLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/**
+ * Write the canonical CBOR encoding of an unsigned integer n (0 <= n <= 2^53 - 1; the same bytes as
+ * `encodeCbor(n)`) into `out` at `at`, without allocating; returns the offset after it.
+ */
+export function writeUint(out: Uint8Array, at: number, n: number): number {
+  if (n < 24) {
+    out[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = 24;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = 25;
+    out[at + 1] = n >>> 8;
+    out[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  if (n < 0x100000000) {
+    out[at] = 26;
+    for (let i = 3; i >= 0; i--) out[at + 4 - i] = (n >>> (8 * i)) & 0xff;
+    return at + 5;
+  }
+  out[at] = 27;
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  for (let i = 3; i >= 0; i--) {
+    out[at + 4 - i] = (hi >>> (8 * i)) & 0xff;
+    out[at + 8 - i] = (lo >>> (8 * i)) & 0xff;
+  }
+  return at + 9;
+}
+
 /** Deepest array nesting a decoder accepts: the top-level array is level 1, an array inside it level 2. */
 export const MAX_NESTING = 16;
 

@@ -171,6 +171,19 @@ export function signingInputsFromBytes(bytes: Uint8Array, parts: [string, number
   return out;
 }
 
+/**
+ * A carved buffer for `signingInput(tag, body)` with a body of `bodyLength` bytes still to be written: the
+ * tag's length byte and the tag are in place, the body goes at `at` (for a body assembled from parts, with no
+ * intermediate buffer).
+ */
+export function signingInputFrame(tag: string, bodyLength: number): { input: Uint8Array; at: number } {
+  const t = tagBytes(tag);
+  const input = carve(1 + t.length + bodyLength);
+  input[0] = t.length;
+  input.set(t, 1);
+  return { input, at: 1 + t.length };
+}
+
 const tags = new Map<string, Uint8Array>();
 function tagBytes(tag: string): Uint8Array {
   let t = tags.get(tag);

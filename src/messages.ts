@@ -6,8 +6,8 @@
  * signature))`. Decoders check the canonical form (src/cbor.ts), the type, the version and the shape of every
  * field, and throw OffpayError with a `message.*` or `cbor.*` code.
  */
-import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from './cbor.js';
-import { sha256, signingInput, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
+import { cborItemEnd, decodeCbor, encodeCbor, uintLength, writeUint, type CborValue } from './cbor.js';
+import { sha256, signingInput, signingInputFrame, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
 import { OffpayError, type ErrorCode } from '../base/errors.js';
 
 /** The protocol version every message carries as its second element (spec/protocol.md §11). */
@@ -572,25 +572,27 @@ export function decodeTokenWithInputs(bytes: Uint8Array, binding?: TokenBinding)
   const [certSigningInput] = signingInputsFromBytes(bytes, [[SigningTag.WalletCert, 0x88, 4, certEnd - 66]]);
   const token = bindToken(wire, binding);
   if (!token) return { wire, token, certSigningInput: certSigningInput!, tokenSigningInput: undefined };
-  const payee = encodeCbor(token.payee);
-  const time = encodeCbor(token.time);
   const challenge = token.challenge!;
   if (challenge.length !== CHALLENGE_BYTES) throw new OffpayError('message.bad_structure', `a challenge is ${CHALLENGE_BYTES} bytes`);
-  // body = 88 05 02 | cert | payee | amount counter (as received) | time | 48 challenge
+  // body = 88 05 02 | cert | CBOR(payee) | amount counter (as received) | CBOR(time) | 48 challenge, written
+  // straight into the signing input (payee and time are unsigned integers: writeUint gives encodeCbor's bytes).
   const cert = bytes.subarray(3, certEnd);
   const amountCounter = bytes.subarray(certEnd, bytes.length - 66);
-  const body = new Uint8Array(3 + cert.length + payee.length + amountCounter.length + time.length + 1 + CHALLENGE_BYTES);
-  let at = 0;
-  body[at++] = 0x88;
-  body[at++] = MessageType.PaymentToken;
-  body[at++] = PROTOCOL_VERSION;
-  for (const part of [cert, payee, amountCounter, time]) {
-    body.set(part, at);
-    at += part.length;
-  }
-  body[at++] = 0x40 | CHALLENGE_BYTES;
-  body.set(challenge, at);
-  return { wire, token, certSigningInput: certSigningInput!, tokenSigningInput: signingInput(SigningTag.PaymentToken, body) };
+  const { input, at: bodyAt } = signingInputFrame(
+    SigningTag.PaymentToken,
+    3 + cert.length + uintLength(token.payee) + amountCounter.length + uintLength(token.time) + 1 + CHALLENGE_BYTES,
+  );
+  let at = bodyAt;
+  input[at++] = 0x88;
+  input[at++] = MessageType.PaymentToken;
+  input[at++] = PROTOCOL_VERSION;
+  input.set(cert, at);
+  at = writeUint(input, at + cert.length, token.payee);
+  input.set(amountCounter, at);
+  at = writeUint(input, at + amountCounter.length, token.time);
+  input[at++] = 0x40 | CHALLENGE_BYTES;
+  input.set(challenge, at);
+  return { wire, token, certSigningInput: certSigningInput!, tokenSigningInput: input };
 }
 
 /** Token id: SHA-256 of the token's bytes (used by receipts, journals and clearing). */

@@ -11,7 +11,7 @@
  * currency and amount against the request or the expected fare, then against the certificate limits.
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
-import { nobleEd25519, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
+import { carve, nobleEd25519, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
 import { equalBytes } from '../base/bytes.js';
 import { OffpayError } from '../base/errors.js';
 import { dayOf } from './issuer.js';
@@ -261,16 +261,24 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
  * few thousand keys because a reader or clearing sees the same wallets again and again.
  */
 const walletIds = new Map<number, { publicKey: Uint8Array; id: Uint8Array }>();
+function copyOut(b: Uint8Array): Uint8Array {
+  const out = carve(b.length);
+  out.set(b);
+  return out;
+}
+
 function walletIdMemo(publicKey: Uint8Array, hash: ((data: Uint8Array) => Uint8Array) | undefined): Uint8Array {
   // Keyed by the first bytes of the key (prefixKey), confirmed on the whole key; a key sharing the prefix of a
   // remembered one replaces it.
+  // The id handed out is a fresh copy carved from a shared slab (crypto.ts carve): no allocation of its own, and
+  // its bytes live outside the JS heap, so a database driver binds it without copying it out first.
   const k = prefixKey(publicKey);
   const hit = walletIds.get(k);
-  if (hit && equalBytes(hit.publicKey, publicKey)) return hit.id.slice();
+  if (hit && equalBytes(hit.publicKey, publicKey)) return copyOut(hit.id);
   const id = hash ? walletIdOf(publicKey, hash) : walletIdOf(publicKey);
   if (!hit && walletIds.size >= 4096) walletIds.delete(walletIds.keys().next().value as number);
   walletIds.set(k, { publicKey: publicKey.slice(), id: id.slice() });
-  return id;
+  return copyOut(id);
 }
 
 function driveSync<T>(gen: Generator<SigCheck, T, boolean>, v: SyncVerifier): T {

@@ -39,6 +39,8 @@ const SIGNATURE_TAIL = 66;
 export interface BatchFrame {
   /** The signing reader's certificate. */
   readerCert: ReaderCert;
+  /** The certificate's bytes as received (a view into the batch). */
+  readerCertBytes: Uint8Array;
   /** The journal id, 8 bytes. */
   journalId: Uint8Array;
   /** Batch number within the journal. */
@@ -154,6 +156,7 @@ export function readBatchFrame(bytes: Uint8Array, limits: { maxBytes: number; ma
   body.set(bytes.subarray(1, bytes.length - SIGNATURE_TAIL), 1);
   return {
     readerCert,
+    readerCertBytes: bytes.subarray(pos, certEnd),
     journalId: journalId.value,
     batchSeq: batchSeq.value,
     firstSeq: firstSeq.value,

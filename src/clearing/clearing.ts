@@ -18,7 +18,7 @@
  * Settlement and the allowance check are computed from what is held (settle.ts), so a late batch changes them.
  */
 import { cborHead, cborItemEnd, encodeCbor } from '../cbor.js';
-import { signingInput, type SyncVerifier } from '../crypto.js';
+import { prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
 import { equalBytes } from '../../base/bytes.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
@@ -70,6 +70,8 @@ const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, Jou
 const SALE_KINDS = [JournalKind.accept, JournalKind.tap_in];
 /** ingestAll: entries written per database transaction (group commit). */
 const GROUP_ENTRIES = 20_000;
+/** Reader certificates remembered as verified (checkReaderCert); one per reader, so thousands of readers. */
+const READER_CERT_MEMO = 65_536;
 /** ingestAll with a pool: batches verified ahead of the one being written. */
 const PIPELINE = 4;
 
@@ -441,6 +443,8 @@ export class Clearing {
   readonly maxBatchEntries: number;
   private readonly zeroFareOperators: ReadonlySet<number>;
   private readonly verifier: SyncVerifier;
+  /** Reader certificates whose issuer signature verified: their bytes by prefixKey of the signature (checkReaderCert). */
+  private readonly readerCertsVerified = new Map<number, Uint8Array>();
   private readonly clock: () => number;
 
   /**
@@ -498,13 +502,22 @@ export class Clearing {
     return this.store.close();
   }
 
-  /** Check a reader certificate's issuer signature (validity dates are checked against the batch and each entry). */
-  private checkReaderCert(c: ReaderCert): void {
+  /**
+   * Check a reader certificate's issuer signature (validity dates are checked against the batch and each entry).
+   * A certificate whose signature verified is remembered by its exact bytes (a reader sends the same one with
+   * every batch): the same bytes under the same issuer key set (fixed for this instance) give the same answer.
+   */
+  private checkReaderCert(c: ReaderCert, bytes: Uint8Array): void {
+    const memoKey = prefixKey(c.issuerSignature);
+    const hit = this.readerCertsVerified.get(memoKey);
+    if (hit && equalBytes(hit, bytes)) return;
     const key = this.issuerKeys.keys.find((k) => k.keyIndex === c.keyIndex);
     if (!key) throw new OffpayError('clearing.unknown_issuer_key', `reader ${c.readerId}: certificate names unknown issuer key ${c.keyIndex}`);
     if (!this.verifier.verify(c.issuerSignature, readerCertSigningInput(c), key.publicKey)) {
       throw new OffpayError('clearing.bad_reader_cert', `reader ${c.readerId}: the issuer signature on the reader certificate does not verify`);
     }
+    if (!hit && this.readerCertsVerified.size >= READER_CERT_MEMO) this.readerCertsVerified.delete(this.readerCertsVerified.keys().next().value as number);
+    this.readerCertsVerified.set(memoKey, bytes.slice());
   }
 
   /**
@@ -530,7 +543,7 @@ export class Clearing {
       return { outcome: 'rejected', readerId, journalId, batchSeq: f.batchSeq, ...empty, error: { code, message } };
     };
     try {
-      this.checkReaderCert(c);
+      this.checkReaderCert(c, f.readerCertBytes);
     } catch (e) {
       return reject((e as OffpayError).code, (e as Error).message, false);
     }

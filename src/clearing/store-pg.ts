@@ -71,6 +71,23 @@ CREATE TABLE IF NOT EXISTS refunds(token_hash bytea PRIMARY KEY, bytes bytea NOT
   wallet_id bytea NOT NULL, amount bigint NOT NULL, currency bigint NOT NULL, charge bigint NOT NULL, time bigint NOT NULL, accepted_at bigint NOT NULL);
 `;
 
+/**
+ * One fixed-width byte column of a batch of entry rows as a single Buffer (`width` bytes a row, zeros where the
+ * value is null) and whether each row has a value (putEntries). A value of another width is a caller's bug.
+ */
+function packFixed(rows: EntryRow[], width: number, get: (e: EntryRow) => Uint8Array | null, what: string): [Buffer, boolean[]] {
+  const out = Buffer.alloc(width * rows.length);
+  const has = new Array<boolean>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const v = get(rows[i]!);
+    has[i] = v !== null;
+    if (v === null) continue;
+    if (v.length !== width) throw new Error(`entry ${rows[i]!.seq}: a ${what} is ${width} bytes, not ${v.length}`);
+    out.set(v, width * i);
+  }
+  return [out, has];
+}
+
 // The few parts of node-postgres offpay uses, declared here so the shipped .d.ts files never need @types/pg.
 /** A query result, as node-postgres returns it (the fields offpay reads). */
 export interface PgResult {
@@ -264,19 +281,35 @@ export class PgClearingStore implements ClearingStore {
       },
       putBatchBytes: async (chain, batchSeq, bytes) => (await one('INSERT INTO batch_bytes(chain, batch_seq, bytes) VALUES ($1, $2, $3) RETURNING id', [chain, batchSeq, buf(bytes)]))!.id as number,
       putEntries: async (rows) => {
-        // One statement per batch: each column as an array, unnested into rows.
+        // One statement per batch: each number and text column as an array, unnested into rows. The byte
+        // columns are of fixed width (hashes 32 bytes, wallet ids 16) and go as one binary bytea each, n slots
+        // end to end, cut per row in SQL, with a presence array for those that may be null: node-postgres sends
+        // a Buffer parameter as binary, while an array of bytea goes as text, every byte as two hex digits.
         const col = <T>(f: (e: EntryRow) => T) => rows.map(f);
+        const [tokenHash, hasTokenHash] = packFixed(rows, 32, (e) => e.tokenHash, 'token hash');
+        const [prevHash, hasPrevHash] = packFixed(rows, 32, (e) => e.prevHash, 'prev hash');
+        const [hash] = packFixed(rows, 32, (e) => e.hash, 'chain hash');
+        const [walletId, hasWalletId] = packFixed(rows, 16, (e) => e.walletId, 'wallet id');
         await c.query(
           `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
              wallet_key, wallet_id, counter, currency, cert_key, allowance)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bytea[], $9::bytea[],
-             $10::boolean[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bytea[], $18::bigint[], $19::bigint[],
-             $20::bigint[], $21::bigint[])`,
+           SELECT r.chain, r.seq, r.kind, r.time, r.value, r.amount,
+             CASE WHEN r.has_token_hash THEN substring($7::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32) END,
+             CASE WHEN r.has_prev_hash THEN substring($8::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32) END,
+             substring($9::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32),
+             r.valid, r.reason, r.operator_id, r.source, r.token_at, r.token_len, r.wallet_key,
+             CASE WHEN r.has_wallet_id THEN substring($17::bytea FROM (r.i::int - 1) * 16 + 1 FOR 16) END,
+             r.counter, r.currency, r.cert_key, r.allowance
+           FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $22::boolean[], $23::boolean[],
+             $10::boolean[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $24::boolean[], $18::bigint[], $19::bigint[],
+             $20::bigint[], $21::bigint[]) WITH ORDINALITY
+             AS r(chain, seq, kind, time, value, amount, has_token_hash, has_prev_hash, valid, reason, operator_id, source, token_at, token_len, wallet_key,
+               has_wallet_id, counter, currency, cert_key, allowance, i)`,
           [
             col((e) => e.chain), col((e) => e.seq), col((e) => e.kind), col((e) => e.time), col((e) => e.value), col((e) => e.amount),
-            col((e) => buf(e.tokenHash)), col((e) => buf(e.prevHash)), col((e) => buf(e.hash)), col((e) => e.valid), col((e) => e.reason), col((e) => e.operatorId),
-            col((e) => e.source), col((e) => e.tokenAt), col((e) => e.tokenLen), col((e) => (e.walletId ? prefixKey(e.walletId) : null)), col((e) => buf(e.walletId)),
-            col((e) => e.counter), col((e) => e.currency), col((e) => e.certKey), col((e) => e.allowance),
+            tokenHash, prevHash, hash, col((e) => e.valid), col((e) => e.reason), col((e) => e.operatorId),
+            col((e) => e.source), col((e) => e.tokenAt), col((e) => e.tokenLen), col((e) => (e.walletId ? prefixKey(e.walletId) : null)), walletId,
+            col((e) => e.counter), col((e) => e.currency), col((e) => e.certKey), col((e) => e.allowance), hasTokenHash, hasPrevHash, hasWalletId,
           ],
         );
       },

@@ -3,11 +3,14 @@
  * first use. Every call runs synchronously inside better-sqlite3; the async interface costs one resolved
  * promise per call, and an ingest makes a dozen calls per batch (entries are written in one call).
  *
- * Atomicity (store.ts duty 1): a session holds this store's lock (a promise chain: one connection, so two
- * interleaved async ingests would otherwise share one SQLite transaction); `atomic` is BEGIN IMMEDIATE ..
- * COMMIT, or a SAVEPOINT inside a group session's open transaction (group commit: `checkpoint` commits).
- * SQLite has one writer at a time, so an atomic unit is serialisable and never needs a retry. Reads outside a
- * session wait for the lock, so they never see a half-written batch.
+ * Atomicity (store.ts duty 1): a session holds this store's lock (a FIFO queue: one connection, so two
+ * interleaved async ingests would otherwise share one SQLite transaction); `atomic` opens a transaction (BEGIN
+ * IMMEDIATE) or, when one is open, is a SAVEPOINT inside it, so a unit that fails rolls back alone. The transaction
+ * commits at a session's `checkpoint`, and after its end once no other session continues it: group commit of
+ * concurrent ingests (`finish`, `handOn`), one COMMIT (one fsync) for up to GROUP_SESSIONS sessions, each
+ * session's promise settling only after the COMMIT that holds its writes. SQLite has one writer at a time, so an
+ * atomic unit is serialisable and never needs a retry. Reads outside a session wait until no session runs and
+ * no transaction is open, so they never see a half-written or uncommitted batch.
  */
 import { prefixKey } from '../crypto.js';
 import { toHex } from '../../base/hex.js';
@@ -77,6 +80,8 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
+/** Most sessions made durable by one COMMIT (group commit of concurrent ingests, `finish`). */
+const GROUP_SESSIONS = 16;
 
 /** Options of {@link SqliteClearingStore}. */
 export interface SqliteStoreOptions {
@@ -94,9 +99,16 @@ export class SqliteClearingStore implements ClearingStore {
   readonly db: SqliteDatabase;
   private readonly q: Record<string, SqliteStatement>;
   private readonly tx: IngestTx;
-  /** Tail of the lock's promise chain; `locked` while a session runs. */
-  private tail: Promise<void> = Promise.resolve();
+  /** True while a session runs, and while an uncommitted transaction is handed from one session to the next. */
   private locked = false;
+  /** Sessions waiting for the lock, first come first served: each is started by the one before it. */
+  private readonly queue: (() => void)[] = [];
+  /** Reads waiting until no session runs. */
+  private readonly readers: (() => void)[] = [];
+  /** Sessions whose writes are in the open transaction, each waiting for its commit (group commit). */
+  private members: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** True from this store's BEGIN until its COMMIT or ROLLBACK. */
+  private began = false;
 
   /**
    * Open or create. Throws `clearing.sqlite_unavailable` (no driver), `clearing.store_unusable` (cannot open,
@@ -229,83 +241,174 @@ export class SqliteClearingStore implements ClearingStore {
     return r ? Number(r.chain) : undefined;
   }
 
-  /** Run `fn` holding the lock (promise chain, FIFO). */
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const before = this.tail;
-    let release!: () => void;
-    this.tail = new Promise<void>((r) => (release = r));
-    await before;
-    this.locked = true;
+  /** Take the lock (first come, first served). */
+  private acquire(): Promise<void> {
+    if (!this.locked) {
+      this.locked = true;
+      return resolved(undefined);
+    }
+    return new Promise<void>((r) => this.queue.push(r));
+  }
+
+  /** Hand the lock to the next session waiting, else free it and wake the reads. */
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) return next();
+    this.locked = false;
+    for (const r of this.readers.splice(0)) r();
+  }
+
+  /** Wait until no session runs and no transaction is open (reads never see a half-written batch). */
+  private async idle(): Promise<void> {
+    while (this.locked) await new Promise<void>((r) => this.readers.push(r));
+  }
+
+  /**
+   * COMMIT the open transaction (if any) and settle every session waiting for it. If SQLite rolled the
+   * transaction back on its own (an I/O error or a full disk during a statement), nothing of it is held: the
+   * waiting sessions fail instead of reporting writes that were lost.
+   */
+  private commit(): void {
+    const db = this.db;
+    const members = this.members;
+    this.members = [];
     try {
-      return await fn();
-    } finally {
-      this.locked = false;
-      release();
+      if (this.began && !db.inTransaction) throw new OffpayError('clearing.store_unusable', `SQLite rolled back the open transaction of ${this.location}`);
+      if (db.inTransaction) db.exec('COMMIT');
+    } catch (e) {
+      if (db.inTransaction) {
+        try {
+          db.exec('ROLLBACK');
+        } catch {
+          // the connection is unusable; the error below says why
+        }
+      }
+      this.began = false;
+      for (const m of members) m.reject(e);
+      throw e;
+    }
+    this.began = false;
+    for (const m of members) m.resolve();
+  }
+
+  /**
+   * The end of a session (group commit). Its writes are in the open transaction: it joins the sessions waiting
+   * for that transaction's COMMIT (`members`) and gets a promise that settles with it. Then the lock goes on
+   * (`handOn`). Up to GROUP_SESSIONS sessions share one COMMIT (one fsync); each session's promise settles only
+   * after the COMMIT that holds its writes, and reads wait for it too.
+   */
+  private finish(): Promise<void> {
+    if (!this.db.inTransaction && !this.began) return resolved(undefined);
+    const durable = new Promise<void>((resolve, reject) => this.members.push({ resolve, reject }));
+    // A full group commits now; so does a transaction SQLite rolled back on its own (commit() fails its members).
+    if (this.members.length >= GROUP_SESSIONS || !this.db.inTransaction) this.commitQuietly();
+    return durable;
+  }
+
+  /** commit(), its failure reported to the members only (each session learns it from its own promise). */
+  private commitQuietly(): void {
+    try {
+      this.commit();
+    } catch {
+      // every member was rejected with the error
     }
   }
 
-  /** Wait until no session runs (reads never see a half-written batch). */
-  private async idle(): Promise<void> {
-    while (this.locked) await this.tail;
+  /**
+   * Pass the lock on after a session. With no transaction open, as usual. With one open (members waiting for
+   * its COMMIT): to the next session waiting, which continues the transaction; if none waits yet, the
+   * transaction stays open for one turn of the event loop, so that requests already received (whose handlers
+   * run in that turn, and then wait for the lock) join it; then the next session continues it, or it commits.
+   */
+  private handOn(): void {
+    if (this.members.length === 0) return this.release();
+    const next = this.queue.shift();
+    if (next) return next();
+    setImmediate(() => {
+      const joiner = this.queue.shift();
+      if (joiner && this.members.length > 0) return joiner();
+      if (joiner) this.queue.unshift(joiner);
+      this.commitQuietly();
+      this.release();
+    });
   }
 
-  session<T>(fn: (s: IngestSession) => Promise<T>, o: { group?: boolean } = {}): Promise<T> {
-    return this.exclusive(async () => {
-      const db = this.db;
-      let depth = 0;
-      const commit = () => {
-        if (db.inTransaction) db.exec('COMMIT');
-      };
-      const s: IngestSession = {
-        atomic: async (f) => {
-          // Group session: one open transaction, a savepoint per unit. Otherwise a transaction per unit.
-          const nested = o.group === true;
-          if (nested && !db.inTransaction) db.exec('BEGIN IMMEDIATE');
-          const name = `u${depth++}`;
-          db.exec(nested ? `SAVEPOINT ${name}` : 'BEGIN IMMEDIATE');
-          try {
-            const r = await f(this.tx);
-            db.exec(nested ? `RELEASE ${name}` : 'COMMIT');
-            return r;
-          } catch (e) {
-            if (nested) {
-              db.exec(`ROLLBACK TO ${name}`);
-              db.exec(`RELEASE ${name}`);
-            } else if (db.inTransaction) db.exec('ROLLBACK');
-            throw e;
-          } finally {
-            depth--;
-          }
-        },
-        isDuplicate: (readerId, journalId, batchSeq, digest) => {
-          const chain = this.chainOf(readerId, journalId);
-          if (chain === undefined) return resolved(false);
-          const held = this.q.batch!.get(chain, batchSeq) as Row | undefined;
-          return resolved(held !== undefined && Buffer.compare(held.digest as Buffer, digest) === 0);
-        },
-        problem: (readerId, kind, detail, at) => {
-          this.q.problem!.run(readerId, kind, detail, at);
-          return resolved(undefined);
-        },
-        checkpoint: () => {
-          commit();
-          return resolved(undefined);
-        },
-      };
+  session<T>(fn: (s: IngestSession) => Promise<T>, _o: { group?: boolean } = {}): Promise<T> {
+    return this.acquire().then(async () => {
+      let out: { ok: true; value: T } | { ok: false; error: unknown };
+      let durable: Promise<void>;
       try {
-        const r = await fn(s);
-        commit();
-        return r;
-      } catch (e) {
-        // What was written before the failure stays (each unit is whole or absent); then report the failure.
         try {
-          commit();
-        } catch {
-          if (db.inTransaction) db.exec('ROLLBACK');
+          out = { ok: true, value: await fn(this.ingestSession()) };
+        } catch (error) {
+          // What was written before the failure stays (each unit is whole or absent); then report the failure.
+          out = { ok: false, error };
         }
-        throw e;
+        durable = this.finish();
+      } finally {
+        this.handOn();
       }
+      if (!out.ok) {
+        await durable.catch(() => undefined);
+        throw out.error;
+      }
+      await durable;
+      return out.value;
     });
+  }
+
+  /**
+   * The session's operations. Every atomic unit is a SAVEPOINT inside one open transaction (BEGIN IMMEDIATE
+   * when none is open), so a unit that fails rolls back alone; `checkpoint` and the end of the session commit
+   * (or hand the transaction to the next session, `finish`).
+   */
+  private ingestSession(): IngestSession {
+    const db = this.db;
+    let depth = 0;
+    return {
+      atomic: async (f) => {
+        // A unit that opens the transaction is the whole of it: it rolls back with ROLLBACK. A unit that joins
+        // an open one (other units or sessions before it) is a savepoint. A savepoint is not free: SQLite keeps
+        // the original of every page the unit changes in a statement journal, to roll back to it.
+        const opens = !db.inTransaction;
+        if (opens) {
+          db.exec('BEGIN IMMEDIATE');
+          this.began = true;
+        }
+        const name = opens ? undefined : `u${depth++}`;
+        if (name) db.exec(`SAVEPOINT ${name}`);
+        try {
+          const r = await f(this.tx);
+          if (name) db.exec(`RELEASE ${name}`);
+          return r;
+        } catch (e) {
+          if (name && db.inTransaction) {
+            db.exec(`ROLLBACK TO ${name}`);
+            db.exec(`RELEASE ${name}`);
+          } else if (!name && db.inTransaction) {
+            db.exec('ROLLBACK');
+            this.began = false;
+          }
+          throw e;
+        } finally {
+          if (name) depth--;
+        }
+      },
+      isDuplicate: (readerId, journalId, batchSeq, digest) => {
+        const chain = this.chainOf(readerId, journalId);
+        if (chain === undefined) return resolved(false);
+        const held = this.q.batch!.get(chain, batchSeq) as Row | undefined;
+        return resolved(held !== undefined && Buffer.compare(held.digest as Buffer, digest) === 0);
+      },
+      problem: (readerId, kind, detail, at) => {
+        this.q.problem!.run(readerId, kind, detail, at);
+        return resolved(undefined);
+      },
+      checkpoint: () => {
+        this.commit();
+        return resolved(undefined);
+      },
+    };
   }
 
   async getMeta(key: string): Promise<Uint8Array | number | undefined> {

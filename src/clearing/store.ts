@@ -350,8 +350,11 @@ export interface ClearingStore {
   /** Where it is (file path, or the PostgreSQL URL without its password). */
   readonly location: string;
   /**
-   * Run ingests. `group`: the engine may commit several atomic units together (SQLite group commit: one
-   * durable commit per `checkpoint`); a unit that fails still rolls back alone.
+   * Run ingests. The promise settles only once everything `fn` wrote is durable (committed). `group`: the
+   * session's units may be committed together, at its `checkpoint`s and its end (`ingestAll`). An engine may
+   * also commit the units of concurrent sessions together (SQLite: sessions that wait for its lock share the
+   * open transaction, one COMMIT for up to 16 of them); a unit that fails still rolls back alone, and a COMMIT
+   * that fails fails every session whose writes it held.
    */
   session<T>(fn: (s: IngestSession) => Promise<T>, o?: { group?: boolean }): Promise<T>;
   /** A stored setting (issuer_keyset bytes; fee_bps, blocklist_version numbers). */

@@ -225,6 +225,12 @@ describe('Clearing', () => {
     const altered = { ...d, entries: d.entries.map((e, i) => (i === 1 ? { ...e, value: 1 } : e)) };
     expect(await c.ingest(createBatch(m, altered).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_chain' } });
     expect(await c.ingest(good)).toMatchObject({ outcome: 'ingested', entries: 3 });
+    // Its certificate is now remembered as verified; one whose issuer signature differs in its last byte only (so
+    // the memo's key, the signature's first bytes, is the same) is still checked, and refused.
+    const forgedSig = d.readerCert.issuerSignature.slice();
+    forgedSig[63]! ^= 1;
+    const forged = createBatch(m, { ...d, batchSeq: 2, readerCert: { ...d.readerCert, issuerSignature: forgedSig } }).bytes;
+    expect(await c.ingest(forged)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_reader_cert' } });
     // A second journal under the same reader certificate (a rewritten history) overlapping the first: fork.
     const twin = new Reader({ ...m, journalId: a.r.journalId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
     twin.loadBlocklist(list1);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cborItemEnd, decodeCbor, encodeCbor, type CborValue } from '../../src/cbor.js';
+import { cborItemEnd, decodeCbor, encodeCbor, uintLength, writeUint, type CborValue } from '../../src/cbor.js';
 import { decodeCborReference, encodeCborX } from './cbor-reference.js';
 import { OffpayError } from '../../base/errors.js';
 
@@ -26,6 +26,20 @@ describe('deterministic CBOR', () => {
       [18446744073709551615n, '1bffffffffffffffff'], [new Uint8Array([1, 2, 3, 4]), '4401020304'], [[1, [2, 3]], '8201820203'],
     ];
     for (const [v, h] of cases) expect(toHex(encodeCbor(v))).toBe(h);
+  });
+
+  it('writeUint and uintLength give encodeCbor\'s bytes for every unsigned integer up to 2^53 - 1, each head width and its edges', () => {
+    const edges = [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1];
+    const check = (n: number) => {
+      const out = new Uint8Array(12).fill(0xaa);
+      const end = writeUint(out, 2, n);
+      expect(end - 2).toBe(uintLength(n));
+      expect(toHex(out.subarray(2, end))).toBe(toHex(encodeCbor(n)));
+      expect(out[1]).toBe(0xaa); // nothing written outside its place
+      expect(out[end]).toBe(0xaa);
+    };
+    for (const n of edges) check(n);
+    fc.assert(fc.property(fc.oneof(fc.nat(70_000), fc.nat(), fc.maxSafeNat()), check), { numRuns: 2000, seed: 53 });
   });
 
   it('writes the same bytes as cbor-x (the independent encoder) for every value, negative integers, text, booleans and null included', () => {
