@@ -174,7 +174,7 @@ export interface PgStoreOptions {
 }
 
 /** The URL without its password (for messages and `location`). */
-function redact(url: string): string {
+export function redactPgUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -185,36 +185,29 @@ function redact(url: string): string {
 }
 
 /**
- * Connect to PostgreSQL and create the clearing tables if needed (under an advisory lock, so nodes starting at
- * once do not race on CREATE). Throws `clearing.pg_unavailable`, `clearing.bad_option` (pool size),
- * `clearing.store_unusable` (cannot connect, or another schema version).
+ * Open a pool of `max` connections on `url` (int8 read as a JS number: offpay's values fit in 2^53; an idle
+ * connection that dies, a server restart, is dropped and the next query reconnects) and run `setup` in one
+ * transaction holding the advisory lock `lock`, so that nodes starting at once do not race on CREATE. On any
+ * failure the transaction is rolled back, the pool ended and the error thrown: an OffpayError as it is, any
+ * other as `clearing.store_unusable` naming `what` and the URL without its password. The clearing store and the
+ * webhook outbox (src/server/outbox-pg.ts) open their pools this way.
  */
-export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string) => unknown): Promise<PgClearingStore> {
-  const poolSize = o.poolSize ?? 4;
-  if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 100) throw new OffpayError('clearing.bad_option', `poolSize ${String(o.poolSize)} must be an integer in 1..100`);
-  const pg = loadPgDriver(load);
-  const int8 = (v: string) => Number(v);
+export async function openPgPool(
+  pg: PgModule, url: string, max: number, lock: number, what: string, setup: (client: PgClient, where: string) => Promise<void>,
+): Promise<{ pool: PgPool; where: string }> {
   const pool = new pg.Pool({
-    connectionString: o.url,
-    max: poolSize,
-    types: { getTypeParser: (oid: number, format?: string) => (oid === 20 ? int8 : pg.types.getTypeParser(oid, format)) },
+    connectionString: url,
+    max,
+    types: { getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) },
   });
-  // An idle connection that dies (server restart) is dropped by the pool; the next query reconnects.
   pool.on('error', () => {});
-  const where = redact(o.url);
+  const where = redactPgUrl(url);
   let client: PgClient | undefined;
   try {
     client = await pool.connect();
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-    const used = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS used")).rows[0]!.used === true;
-    if (used) {
-      const v = (await client.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows[0]?.num;
-      if (v !== PG_SCHEMA_VERSION) throw new OffpayError('clearing.store_unusable', `clearing database ${where} has schema version ${String(v)}, this offpay uses ${PG_SCHEMA_VERSION}`);
-    }
-    await client.query(SCHEMA);
-    await client.query(REFUNDS_SCHEMA);
-    await client.query("INSERT INTO meta(key, num) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING", [PG_SCHEMA_VERSION]);
+    await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
+    await setup(client, where);
     await client.query('COMMIT');
     client.release();
   } catch (e) {
@@ -224,8 +217,29 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
     }
     await pool.end().catch(() => {});
     if (e instanceof OffpayError) throw e;
-    throw new OffpayError('clearing.store_unusable', `cannot use clearing database ${where}: ${(e as Error).message}`);
+    throw new OffpayError('clearing.store_unusable', `cannot use ${what} ${where}: ${(e as Error).message}`);
   }
+  return { pool, where };
+}
+
+/**
+ * Connect to PostgreSQL and create the clearing tables if needed (under an advisory lock, so nodes starting at
+ * once do not race on CREATE). Throws `clearing.pg_unavailable`, `clearing.bad_option` (pool size),
+ * `clearing.store_unusable` (cannot connect, or another schema version).
+ */
+export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string) => unknown): Promise<PgClearingStore> {
+  const poolSize = o.poolSize ?? 4;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 100) throw new OffpayError('clearing.bad_option', `poolSize ${String(o.poolSize)} must be an integer in 1..100`);
+  const { pool, where } = await openPgPool(loadPgDriver(load), o.url, poolSize, SCHEMA_LOCK, 'clearing database', async (client, where) => {
+    const used = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS used")).rows[0]!.used === true;
+    if (used) {
+      const v = (await client.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows[0]?.num;
+      if (v !== PG_SCHEMA_VERSION) throw new OffpayError('clearing.store_unusable', `clearing database ${where} has schema version ${String(v)}, this offpay uses ${PG_SCHEMA_VERSION}`);
+    }
+    await client.query(SCHEMA);
+    await client.query(REFUNDS_SCHEMA);
+    await client.query("INSERT INTO meta(key, num) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING", [PG_SCHEMA_VERSION]);
+  });
   return new PgClearingStore(pool, where);
 }
 

@@ -24,21 +24,12 @@ import { OffpayError } from '../../base/errors.js';
 import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
-import { clearingCaller } from './transport.js';
+import { clearingCaller, type CallerOptions } from './transport.js';
 import type { Reader } from './reader.js';
 
-export interface SyncOptions {
-  /** Base URL of the clearing service, e.g. http://127.0.0.1:8080 */
-  url: string;
-  /** Tries per request (default 8; 1 .. 100). */
-  attempts?: number;
-  /** First retry delay, ms (default 250); doubled each retry up to maxDelayMs (default 8,000). */
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /** Whole sync deadline, ms (default 120,000). */
-  deadlineMs?: number;
-  /** Per request timeout, ms (default 30,000). */
-  requestTimeoutMs?: number;
+/** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log: {@link CallerOptions}) and the key set rules. */
+export interface SyncOptions extends CallerOptions {
+  /** The clock, unix seconds: the time of the batch it exports (default: the reader's clock) and of the key set check (default: the system clock). */
   now?: number;
   /** The key set the reader trusts: the served key set must be signed by one of its keys (step 4). */
   issuerKeys: IssuerKeySet;
@@ -46,8 +37,6 @@ export interface SyncOptions {
   heldKeySet?: Uint8Array;
   /** Called with a newer verified key set (and its signed bytes): store it and return the reader opened with it. */
   reopen?: (keys: IssuerKeySet, signed: Uint8Array) => Reader | Promise<Reader>;
-  fetch?: typeof fetch;
-  log?: (line: string) => void;
 }
 
 export interface SyncResult {

@@ -42,7 +42,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OffpayError } from '../../base/errors.js';
-import { loadPgDriver, type PgClient, type PgPool } from '../clearing/store-pg.js';
+import { loadPgDriver, openPgPool, type PgPool } from '../clearing/store-pg.js';
 import { MAX_ERROR_CHARS, type NewOutboxEvent, type OutboxEvent, type WebhookOutbox } from './outbox.js';
 
 /** Default claim lease, ms: a try (at most the 10 s request deadline by default) with a wide margin. */
@@ -86,16 +86,6 @@ const fromRow = (r: Row): OutboxEvent => ({
 });
 const byDue = (a: Row, b: Row) => Number(a.next_at) - Number(b.next_at) || Number(a.seq) - Number(b.seq);
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable url)';
-  }
-}
-
 function bounded(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('api.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
@@ -111,33 +101,11 @@ export async function openPgWebhookOutbox(o: PgOutboxOptions, load?: (id: string
   const poolSize = bounded('poolSize', o.poolSize, 2, 1, 20);
   const node = o.node ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   if (node.length < 1 || node.length > 200) throw new OffpayError('api.bad_option', 'a node name is 1 .. 200 characters');
-  const pg = loadPgDriver(load);
-  const pool = new pg.Pool({
-    connectionString: o.url,
-    max: poolSize,
-    types: { getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) },
-  });
-  pool.on('error', () => {}); // an idle connection that died is dropped; the next query reconnects
-  const where = redact(o.url);
-  let client: PgClient | undefined;
-  try {
-    client = await pool.connect();
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [TABLE_LOCK]);
+  const { pool, where } = await openPgPool(loadPgDriver(load), o.url, poolSize, TABLE_LOCK, 'the webhook outbox in', async (client, where) => {
     await client.query(TABLE);
     const cols = (await client.query("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'webhook_events' ORDER BY ordinal_position")).rows.map((r) => String(r.column_name));
     if (cols.join(',') !== COLUMNS.join(',')) throw new OffpayError('clearing.store_unusable', `the webhook_events table of ${where} has columns (${cols.join(', ')}), this offpay uses (${COLUMNS.join(', ')})`);
-    await client.query('COMMIT');
-    client.release();
-  } catch (e) {
-    if (client) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(true);
-    }
-    await pool.end().catch(() => {});
-    if (e instanceof OffpayError) throw e;
-    throw new OffpayError('clearing.store_unusable', `cannot use the webhook outbox in ${where}: ${(e as Error).message}`);
-  }
+  });
   return new PgWebhookOutbox(pool, node, leaseMs, where);
 }
 
