@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -153,5 +153,11 @@ describe('offpay CLI', () => {
     }
     writeFileSync(join(d, 'keyset_verify.json'), JSON.stringify({ ...ks, algorithm: 'offpay-refund-v2' }));
     expect((await run('vectors', 'check', '--dir', d)).code).toBe(2);
+    // A file over the bound is refused before it is read.
+    writeFileSync(join(d, 'keyset_verify.json'), '');
+    truncateSync(join(d, 'keyset_verify.json'), 16 * 1024 * 1024 + 1);
+    const big = await run('vectors', 'check', '--dir', d);
+    expect([big.code, big.err]).toEqual([2, expect.stringMatching(/more than the 16777216 .*\[vectors\.bad_file\]/)]);
+    for (const x of [d, t]) rmSync(x, { recursive: true, force: true });
   });
 });
