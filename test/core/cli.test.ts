@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -89,5 +89,75 @@ describe('offpay CLI', () => {
     expect((await run('vectors', 'check', '--dir', d)).code).toBe(1);
     writeFileSync(join(d, 'token_verify.json'), 'nope');
     expect((await run('vectors', 'check', '--dir', d)).code).toBe(2);
+  });
+
+  it('vectors check runs the key-set and refund vectors too: a tampered case fails (exit 1, its tcId printed) with every backend', async () => {
+    const all = await run('vectors', 'check', '--json');
+    expect(all.code, all.err).toBe(0);
+    const summary = JSON.parse(all.out) as { cases: number; backends: string[]; suites: { suite: string; files: string[]; cases: number }[]; skipped: string[] };
+    expect(summary.suites.map((s) => [s.suite, s.files])).toEqual([
+      ['tokens and requests', ['vectors/request_verify.json', 'vectors/token_verify.json']],
+      ['key sets', ['keyset/keyset_verify.json']],
+      ['refunds', ['refund/refund_verify.json']],
+    ]);
+    const declared = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { numberOfTests: number }).numberOfTests;
+    expect(summary.cases).toBe(['fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json'].reduce((n, f) => n + declared(f), 0));
+    expect(summary.skipped).toEqual(['refund/refund_clearing.json']);
+
+    // A DIR of the old kind (token/request files only) still works.
+    const d = mkdtempSync(join(tmpdir(), 'offpay-vec-suites-'));
+    cpSync('fixtures/vectors/request_verify.json', join(d, 'request_verify.json'));
+    const old = await run('vectors', 'check', '--dir', d);
+    expect(old.code, old.err).toBe(0);
+    expect(old.out).toContain(`${declared('fixtures/vectors/request_verify.json')} cases in 1 files`);
+
+    // A key set case whose declared verdict is wrong (tcId 9: a flipped signature bit, declared as loadable).
+    const ks = JSON.parse(readFileSync('fixtures/keyset/keyset_verify.json', 'utf8'));
+    const k9 = ks.tests.find((t: { tcId: number }) => t.tcId === 9);
+    k9.result = 'newer';
+    delete k9.code;
+    writeFileSync(join(d, 'keyset_verify.json'), JSON.stringify(ks));
+    const badKs = await run('vectors', 'check', '--dir', d, '--json');
+    expect(badKs.code).toBe(1);
+    const ksProblems = (JSON.parse(badKs.out) as { problems: string[] }).problems;
+    for (const b of summary.backends) expect(ksProblems).toContainEqual(expect.stringMatching(new RegExp(`^keyset_verify\\.json: tcId 9: expected newer, got invalid keyset\\.bad_signature .*\\[${b}\\]$`)));
+    expect((await run('vectors', 'check', '--dir', d)).out).toContain('key sets: 20 cases in 1 file, backends noble, node');
+    expect((await run('vectors', 'check', '--dir', d)).out).toMatch(/key sets: .*: failing keyset_verify\.json tcId 9\n/);
+
+    // A refund case whose listed signature is declared with the wrong answer, in the shipped layout (DIR/refund/).
+    const t = mkdtempSync(join(tmpdir(), 'offpay-vec-tree-'));
+    cpSync('fixtures', t, { recursive: true });
+    expect((await run('vectors', 'check', '--dir', t)).code).toBe(0);
+    const rf = JSON.parse(readFileSync('fixtures/refund/refund_verify.json', 'utf8'));
+    rf.tests.find((x: { tcId: number }) => x.tcId === 15).signatures.find((s: { role: string }) => s.role === 'reader').valid = true;
+    writeFileSync(join(t, 'refund/refund_verify.json'), JSON.stringify(rf));
+    const badRf = await run('vectors', 'check', '--dir', t);
+    expect(badRf.code).toBe(1);
+    expect(badRf.out).toMatch(/refunds: 32 cases in 1 file, backends .*: failing refund\/refund_verify\.json tcId 15\n/);
+    expect(badRf.out).toContain('FAIL refund/refund_verify.json: tcId 15: the reader signature is invalid, declared valid');
+    expect(badRf.out.match(/FAIL refund\/refund_verify\.json: tcId 15: the reader signature/g)).toHaveLength(summary.backends.length);
+
+    // A refund case with the wrong code.
+    rf.tests.find((x: { tcId: number }) => x.tcId === 15).signatures.find((s: { role: string }) => s.role === 'reader').valid = false;
+    rf.tests.find((x: { tcId: number }) => x.tcId === 10).code = 'refund.bad_signature';
+    writeFileSync(join(t, 'refund/refund_verify.json'), JSON.stringify(rf));
+    const badCode = await run('vectors', 'check', '--dir', t);
+    expect(badCode.code).toBe(1);
+    expect(badCode.out).toContain('FAIL refund/refund_verify.json: tcId 10: expected invalid refund.bad_signature, got invalid refund.future');
+
+    // Malformed files are exit 2 with vectors.bad_file, not a crash.
+    for (const bad of ['nope', '{"algorithm":"offpay-refund-v2","numberOfTests":1,"tests":[{"tcId":1}]}', JSON.stringify({ ...rf, tests: [{ ...rf.tests[0], message: 'zz' }] })]) {
+      writeFileSync(join(t, 'refund/refund_verify.json'), bad);
+      const r = await run('vectors', 'check', '--dir', t);
+      expect([r.code, r.err]).toEqual([2, expect.stringContaining('vectors.bad_file')]);
+    }
+    writeFileSync(join(d, 'keyset_verify.json'), JSON.stringify({ ...ks, algorithm: 'offpay-refund-v2' }));
+    expect((await run('vectors', 'check', '--dir', d)).code).toBe(2);
+    // A file over the bound is refused before it is read.
+    writeFileSync(join(d, 'keyset_verify.json'), '');
+    truncateSync(join(d, 'keyset_verify.json'), 16 * 1024 * 1024 + 1);
+    const big = await run('vectors', 'check', '--dir', d);
+    expect([big.code, big.err]).toEqual([2, expect.stringMatching(/more than the 16777216 .*\[vectors\.bad_file\]/)]);
+    for (const x of [d, t]) rmSync(x, { recursive: true, force: true });
   });
 });

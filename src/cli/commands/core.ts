@@ -2,8 +2,8 @@
  * Core CLI commands: issuer, wallet and reader set-up; requests, payment, verification, inspection and the
  * test vectors. Transports plug in through `--via` (src/cli/via.ts).
  */
-import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { publicKeyOf, randomSecretKey, seededSecretKey } from '../../crypto.js';
 import { fromHex, toHex } from '../../../base/hex.js';
 import { currencyByNumeric, formatAmount, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
@@ -26,6 +26,7 @@ import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, restoreCounter, sav
 import { requestContextOf, verifyToken, type VerifyContext } from '../../verify.js';
 import { decodeRefund } from '../../refund.js';
 import type { VectorFile } from '../../vectors.js';
+import type { SuiteProblem } from '../../vector-suites.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
 import { checkOut, readPayload, readPayloadWithForm, writePayload } from '../payload.js';
@@ -441,36 +442,144 @@ export function shippedVectorDir(): string {
   return join(packageRoot(), DEFAULT_VECTOR_DIR);
 }
 
+/** A vector file larger than this is refused before it is read (the largest shipped file is about 0.6 MB). */
+export const MAX_VECTOR_FILE_BYTES = 16 * 1024 * 1024;
+
+/** Read one vector file, bounded: a missing, unreadable, non-regular or oversized file is `vectors.bad_file`. */
+function readVectorText(path: string, name: string): string {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_VECTOR_FILE_BYTES) throw new Error(`${st.size} bytes, more than the ${MAX_VECTOR_FILE_BYTES} a vector file may have`);
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof OffpayError) throw e;
+    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
+  }
+}
+
+/** The vector files `vectors check` runs from one directory, by kind, each with its name relative to it. */
+interface LocatedVectors {
+  /** Token and request vector files (fixtures/vectors/ layout). */
+  verify: { name: string; path: string }[];
+  keyset: { name: string; path: string }[];
+  refund: { name: string; path: string }[];
+  /** Files found but not run (the refund clearing scenario). */
+  skipped: string[];
+}
+
+/**
+ * Find the vector files of DIR. Every *.json directly in DIR is a token or request vector file (as before
+ * key sets and refunds were added), except keyset_verify.json and refund_verify.json, taken by name, and
+ * refund_clearing.json, left out. A fixtures tree is also understood: DIR/vectors/*.json,
+ * DIR/keyset/keyset_verify.json and DIR/refund/refund_verify.json (the layout the package ships).
+ */
+function locateVectors(dir: string, names: { keyset: string; refund: string; clearing: string }): LocatedVectors {
+  const found: LocatedVectors = { verify: [], keyset: [], refund: [], skipped: [] };
+  const jsonIn = (d: string): string[] => readdirSync(d).filter((n) => n.endsWith('.json')).sort();
+  const isDir = (d: string): boolean => existsSync(d) && statSync(d).isDirectory();
+  const take = (name: string, path: string): void => {
+    const base = basename(name);
+    if (base === names.keyset) found.keyset.push({ name, path });
+    else if (base === names.refund) found.refund.push({ name, path });
+    else if (base === names.clearing) found.skipped.push(name);
+    else found.verify.push({ name, path });
+  };
+  for (const n of jsonIn(dir)) take(n, join(dir, n));
+  if (isDir(join(dir, 'vectors'))) for (const n of jsonIn(join(dir, 'vectors'))) take(`vectors/${n}`, join(dir, 'vectors', n));
+  for (const [sub, n] of [['keyset', names.keyset], ['refund', names.refund], ['refund', names.clearing]] as const) {
+    if (existsSync(join(dir, sub, n))) take(`${sub}/${n}`, join(dir, sub, n));
+  }
+  return found;
+}
+
+/** The fixtures shipped in the package (fixtures/ beside package.json: vectors/, keyset/, refund/), wherever it is installed. */
+export function shippedFixturesDir(): string {
+  return join(packageRoot(), 'fixtures');
+}
+
 const vectorsCheck: Command = {
   name: 'vectors check',
-  summary: 'run every test vector with every Ed25519 backend (noble, node:crypto, WebCrypto)',
+  summary: 'run every stateless test vector (tokens, requests, key sets, refunds) with every Ed25519 backend (noble, node:crypto, WebCrypto)',
   usage: '[--dir DIR]',
-  options: { dir: { type: 'string', arg: 'DIR', help: 'directory of vector files (default: the vectors shipped with offpay, in its package)' } },
+  options: {
+    dir: {
+      type: 'string',
+      arg: 'DIR',
+      help: 'directory of vector files, or a fixtures tree with vectors/, keyset/ and refund/ (default: the fixtures shipped with offpay, in its package)',
+    },
+  },
+  details: [
+    'Runs fixtures/vectors/*.json (token and request verification), fixtures/keyset/keyset_verify.json (signed',
+    'issuer key sets) and fixtures/refund/refund_verify.json (stateless refund checks): each case must give its',
+    'declared verdict and code, and each listed signature its declared answer, with every backend.',
+    'Not run: fixtures/refund/refund_clearing.json, a clearing scenario that needs a clearing database (the test',
+    'suite runs it, test/clearing/refund.test.ts).',
+    'In DIR, keyset_verify.json and refund_verify.json are found by name; every other *.json is a token or',
+    'request vector file. Exit 0 all pass, 1 a case fails (its tcId is printed), 2 a file is missing, unreadable',
+    'or malformed (vectors.missing, vectors.bad_file).',
+  ].join('\n'),
   async run(ctx) {
-    const dir = ctx.opt('dir') ?? shippedVectorDir();
-    if (!existsSync(dir)) throw new OffpayError('vectors.missing', `no vector directory at ${dir}`);
+    const dir = ctx.opt('dir') ?? shippedFixturesDir();
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new OffpayError('vectors.missing', `no vector directory at ${dir}`);
     const { checkVectorFilesAsync, checkVectorFilesSync, parseVectorFile } = await import('../../vectors.js'); // loaded on use
+    const suites = await import('../../vector-suites.js'); // loaded on use
+    const located = locateVectors(dir, { keyset: suites.KEYSET_VECTOR_FILE, refund: suites.REFUND_VECTOR_FILE, clearing: suites.REFUND_CLEARING_FILE });
     const files: Record<string, VectorFile> = {};
-    for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
-      files[name] = parseVectorFile(readFileSync(join(dir, name), 'utf8'), name);
-    }
-    if (!Object.keys(files).length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
-    const total = Object.values(files).reduce((n, f) => n + f.numberOfTests, 0);
+    for (const f of located.verify) files[f.name] = parseVectorFile(readVectorText(f.path, f.name), f.name);
+    const others = [
+      ...located.keyset.map((f) => ({ name: f.name, suite: 'key set' as const, file: suites.parseKeySetVectorFile(readVectorText(f.path, f.name), f.name) })),
+      ...located.refund.map((f) => ({ name: f.name, suite: 'refund' as const, file: suites.parseRefundVectorFile(readVectorText(f.path, f.name), f.name) })),
+    ];
+    if (!located.verify.length && !others.length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
     const progress = ctx.progress('checking vectors', { total: 3, unit: 'backends' });
-    progress.update(0, 'noble');
-    const problems = checkVectorFilesSync(files, nobleEd25519);
-    progress.update(1, 'node:crypto');
-    problems.push(...checkVectorFilesSync(files, nodeEd25519()));
+    // Every problem as [file, tcId or undefined, line]; the token/request checker names its case in its text.
+    const problems: { file: string; tcId?: number; line: string }[] = [];
+    const fromVerify = (lines: string[]): void => {
+      for (const line of lines) {
+        const file = Object.keys(files).find((n) => line.startsWith(`${n}: `)) ?? '';
+        const id = /tcId (\d+)/.exec(line)?.[1];
+        problems.push({ file, ...(id ? { tcId: Number(id) } : {}), line });
+      }
+    };
+    const fromSuite = (ps: SuiteProblem[]): void => {
+      for (const p of ps) problems.push({ file: p.file, ...(p.tcId !== undefined ? { tcId: p.tcId } : {}), line: `${p.file}: ${p.tcId !== undefined ? `tcId ${p.tcId}: ` : ''}${p.detail} [${p.backend}]` });
+    };
     const backends = ['noble', 'node'];
+    for (const [i, v] of [nobleEd25519, nodeEd25519()].entries()) {
+      progress.update(i, i === 0 ? 'noble' : 'node:crypto');
+      fromVerify(checkVectorFilesSync(files, v));
+      for (const o of others) fromSuite(suites.checkSuiteFileSync(o.file, o.name, v));
+    }
     progress.update(2, 'WebCrypto');
     if (await hasWebCryptoEd25519()) {
-      problems.push(...(await checkVectorFilesAsync(files, webCryptoEd25519())));
+      const wc = webCryptoEd25519();
+      fromVerify(await checkVectorFilesAsync(files, wc));
+      for (const o of others) fromSuite(await suites.checkSuiteFileAsync(o.file, o.name, wc));
       backends.push('webcrypto');
     }
     progress.done();
-    for (const p of problems) ctx.out(`FAIL ${p}`);
-    ctx.out(`${total} cases in ${Object.keys(files).length} files, backends ${backends.join(', ')}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
-    ctx.emit({ ok: problems.length === 0, cases: total, backends, problems });
+    for (const p of problems) ctx.out(`FAIL ${p.line}`);
+    const groups = [
+      { suite: 'tokens and requests', files: Object.keys(files), cases: Object.values(files).reduce((n, f) => n + f.numberOfTests, 0) },
+      { suite: 'key sets', files: others.filter((o) => o.suite === 'key set').map((o) => o.name), cases: others.filter((o) => o.suite === 'key set').reduce((n, o) => n + o.file.tests.length, 0) },
+      { suite: 'refunds', files: others.filter((o) => o.suite === 'refund').map((o) => o.name), cases: others.filter((o) => o.suite === 'refund').reduce((n, o) => n + o.file.tests.length, 0) },
+    ].filter((g) => g.files.length);
+    const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+    const failing = (names: string[]): string[] =>
+      names.flatMap((n) => {
+        const ps = problems.filter((p) => p.file === n);
+        if (!ps.length) return [];
+        const ids = [...new Set(ps.flatMap((p) => (p.tcId !== undefined ? [p.tcId] : [])))].sort((a, b) => a - b);
+        return [`${n} ${ids.length ? `tcId ${ids.join(', ')}` : 'file-level problem'}`];
+      });
+    const report = groups.map((g) => ({ ...g, failing: failing(g.files) }));
+    for (const g of report) ctx.out(`${g.suite}: ${plural(g.cases, 'case')} in ${plural(g.files.length, 'file')}, backends ${backends.join(', ')}: ${g.failing.length ? `failing ${g.failing.join('; ')}` : 'all pass'}`);
+    for (const s of located.skipped) ctx.out(`not run: ${s} (a clearing scenario: it needs a clearing database; the test suite runs it)`);
+    const total = groups.reduce((n, g) => n + g.cases, 0);
+    const nFiles = groups.reduce((n, g) => n + g.files.length, 0);
+    ctx.out(`${total} cases in ${nFiles} files, backends ${backends.join(', ')}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
+    ctx.emit({ ok: problems.length === 0, cases: total, files: nFiles, backends, suites: report, skipped: located.skipped, problems: problems.map((p) => p.line) });
     return problems.length ? EXIT_REJECTED : EXIT_OK;
   },
 };
