@@ -437,11 +437,6 @@ const vectorsGenerate: Command = {
   },
 };
 
-/** The vectors shipped in the package (fixtures/vectors beside package.json), wherever it is installed. */
-export function shippedVectorDir(): string {
-  return join(packageRoot(), DEFAULT_VECTOR_DIR);
-}
-
 /** A vector file larger than this is refused before it is read (the largest shipped file is about 0.6 MB). */
 export const MAX_VECTOR_FILE_BYTES = 16 * 1024 * 1024;
 
