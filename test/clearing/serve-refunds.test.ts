@@ -14,35 +14,23 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { createRefund, tokenHash, toHex, walletIdOf } from '../../src/index.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
+import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { sell, vendingReader } from './vending.js';
 
 const issuer = makeIssuer('serve-refunds');
 const OP = 'cd'.repeat(32);
 const SECRET = '5f'.repeat(32);
 const CLOCK = () => NOW + 3600;
 const AT = NOW + 3000;
-const list0 = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
 const dir = mkdtempSync(join(tmpdir(), 'offpay-serve-refunds-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const spec = makeReader(issuer, 'serve-refunds', 501, 'vending', 90);
 const other = makeReader(issuer, 'serve-refunds', 502, 'vending', 91);
-function vending(): Reader {
-  const r = new Reader({ ...spec, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(list0);
-  return r;
-}
-async function sell(r: Reader, w: TestWallet, counter: number, amount: number): Promise<Uint8Array> {
-  const { request: rq } = r.openRequest({ amount, currency: HKD, now: NOW });
-  const t = signToken(w, { payee: 501, amount, counter, challenge: rq.challenge });
-  expect((await r.accept(t, { complete: true })).accepted).toBe(true);
-  return t;
-}
+const vending = () => vendingReader(issuer, 'serve-refunds', 501);
 const refund = (t: Uint8Array, amount: number, by = spec, time = AT) =>
   createRefund({ readerCert: by.cert, secretKey: by.secretKey }, { tokenHash: tokenHash(t), amount, currency: HKD, time }).bytes;
 

@@ -24,12 +24,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/crypto.js';
 import { toHex } from '../../base/hex.js';
 import { walletIdOf } from '../../src/messages.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
 import { saveIssuer } from '../../src/node/files.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { openPgWebhookOutbox } from '../../src/server/outbox-pg.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
+import { NOW, makeIssuer, makeWallet, type TestWallet } from '../reader/helpers.js';
+import { sell, vendingReader } from './vending.js';
 import { startPgCluster } from './pg-cluster.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
@@ -144,19 +143,7 @@ class Node {
 }
 
 const issuer = makeIssuer('hooks-pg');
-const list0 = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
-function vending(id: number): Reader {
-  const m = makeReader(issuer, 'hooks-pg', id, 'vending', 90);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(list0);
-  return r;
-}
-async function sell(r: Reader, w: TestWallet, counter: number, amount: number): Promise<Uint8Array> {
-  const { request } = r.openRequest({ amount, currency: HKD, now: NOW });
-  const t = signToken(w, { payee: r.readerId, amount, counter, challenge: request.challenge });
-  expect((await r.accept(t, { complete: true })).accepted).toBe(true);
-  return t;
-}
+const vending = (id: number) => vendingReader(issuer, 'hooks-pg', id);
 
 /**
  * `readers` readers selling `perReader` tokens each to their own wallets, plus `clones` wallets that spend one

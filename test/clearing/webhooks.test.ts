@@ -17,35 +17,22 @@ import { Clearing } from '../../src/clearing/index.js';
 import { sha256 } from '../../src/crypto.js';
 import { toHex } from '../../base/hex.js';
 import { walletIdOf } from '../../src/messages.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
 import { saveIssuer } from '../../src/node/files.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { SqliteWebhookOutbox, type WebhookOutbox } from '../../src/server/outbox.js';
 import { checkWebhookSignature, signatureHeader, webhookSignature } from '../../src/server/webhook-signature.js';
 import { backoffMs, eventId, WebhookService } from '../../src/server/webhooks.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
+import { HKD, NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
+import { sell, vendingReader } from './vending.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-hooks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const issuer = makeIssuer('hooks');
+const vending = (id: number) => vendingReader(issuer, 'hooks', id);
 const SECRET = '5f'.repeat(32);
 const OP = '12'.repeat(32);
 const CLOCK = () => NOW + 3600;
-const list0 = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
 
-function vending(id: number) {
-  const m = makeReader(issuer, 'hooks', id, 'vending', 90);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(list0);
-  return r;
-}
-async function sell(r: Reader, w: TestWallet, counter: number, amount: number): Promise<Uint8Array> {
-  const { request } = r.openRequest({ amount, currency: HKD, now: NOW });
-  const t = signToken(w, { payee: r.readerId, amount, counter, challenge: request.challenge });
-  expect((await r.accept(t, { complete: true })).accepted).toBe(true);
-  return t;
-}
 
 /** A merchant's receiver: checks every signature with its own HMAC code, processes each event id once. */
 class Receiver {
