@@ -179,7 +179,11 @@ describe('clearing serve killed during ingest', () => {
       expect(kills).toBe(KILLS);
       expect(checkedReaders).toBeGreaterThan(KILLS * 10); // the kills came while acknowledged batches were there to lose
       expect(cutPosts).toBeGreaterThanOrEqual(KILLS);
-      expect(resyncs).toBeGreaterThan(0);
+      // With several nodes, a kill must send some readers to another node (a sync that gave up on the victim is
+      // run again against the next node). With one node whether any sync gives up during a restart (about 0.5 s
+      // against 0.35 s of retries) is timing, not a property: a run where every sync outlasted the restarts passed
+      // every money check above and below, and is not a failure.
+      if (nodes.length > 1) expect(resyncs).toBeGreaterThan(0);
 
       const reference = await referenceClearing(pop.issuer.keySet(), pop.readers.flatMap((r) => Array.from({ length: r.reader.exportedBatches() }, (_, k) => r.reader.exportBatch(k + 1).bytes)));
       const want = await reference.report();
