@@ -12,7 +12,7 @@ export {
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
-  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow,
+  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, EntryEvidence,
 } from './store.js';
 export {
   type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, decideRefund, netRefunds, refundRecord,

@@ -24,7 +24,7 @@ import { OffpayError } from '../../base/errors.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
-  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
+  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
   ProblemRow, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 
@@ -551,18 +551,7 @@ export class PgClearingStore implements ClearingStore {
   async evidence(
     chain: number,
     seq: number,
-  ): Promise<{
-    /** The reader that journaled the entry. */
-    readerId: number;
-    /** The reader journal's id. */
-    journalId: Uint8Array;
-    /** The entry's kind. */
-    kind: JournalKindName;
-    /** Amount in minor units, or for `conflict` the reason code. */
-    value: number;
-    /** The signed token bytes; null for an entry without a token. */
-    token: Uint8Array | null;
-  }> {
+  ): Promise<EntryEvidence> {
     const e = (
       await this.rows(
         `SELECT c.reader_id, c.journal_id, e.kind, e.value, substring(b.bytes FROM (e.token_at + 1)::int FOR e.token_len::int) AS token

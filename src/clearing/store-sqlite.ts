@@ -19,7 +19,7 @@ import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
-  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
+  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
   ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 
@@ -544,18 +544,7 @@ export class SqliteClearingStore implements ClearingStore {
   async evidence(
     chain: number,
     seq: number,
-  ): Promise<{
-    /** The reader that journaled the entry. */
-    readerId: number;
-    /** The reader journal's id. */
-    journalId: Uint8Array;
-    /** The entry's kind. */
-    kind: JournalKindName;
-    /** Amount in minor units, or for `conflict` the reason code. */
-    value: number;
-    /** The signed token bytes; null for an entry without a token. */
-    token: Uint8Array | null;
-  }> {
+  ): Promise<EntryEvidence> {
     await this.idle();
     const e = this.db
       .prepare(

@@ -343,6 +343,20 @@ export interface RefundRow {
   acceptedAt: number;
 }
 
+/** Evidence for one entry (ClearingStore.evidence): who journaled it, what, and the token bytes. */
+export interface EntryEvidence {
+  /** The reader that journaled the entry. */
+  readerId: number;
+  /** The reader journal's id. */
+  journalId: Uint8Array;
+  /** The entry's kind. */
+  kind: JournalKindName;
+  /** Amount in minor units, or for `conflict` the reason code. */
+  value: number;
+  /** The signed token bytes; null for an entry without a token. */
+  token: Uint8Array | null;
+}
+
 /** The database behind a Clearing. */
 export interface ClearingStore {
   /** 'sqlite' or 'postgres'. */
@@ -383,18 +397,7 @@ export interface ClearingStore {
    */
   settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void>;
   /** Evidence for one entry: its reader, journal, kind, value and the token bytes (sliced from its batch). */
-  evidence(chain: number, seq: number): Promise<{
-    /** The reader that journaled the entry. */
-    readerId: number;
-    /** The reader journal's id. */
-    journalId: Uint8Array;
-    /** The entry's kind. */
-    kind: JournalKindName;
-    /** Amount in minor units, or for `conflict` the reason code. */
-    value: number;
-    /** The signed token bytes; null for an entry without a token. */
-    token: Uint8Array | null;
-  }>;
+  evidence(chain: number, seq: number): Promise<EntryEvidence>;
   /** The token bytes of the entry (reader id, journal id, seq). */
   tokenBytes(readerId: number, journalId: Uint8Array, seq: number): Promise<Uint8Array | undefined>;
   /** Double spends by (detected at, a chain, a seq, b chain, b seq). */
