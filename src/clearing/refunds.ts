@@ -30,14 +30,14 @@ import { verifyRefund } from '../refund.js';
 import type { SettledToken, SettlementLine } from './settle.js';
 import type { ClearingStore, RefundRow } from './store.js';
 
-/** A refund as clearing holds it, for people and JSON (hex ids; amounts are at most 2^53 - 1). */
+/** A refund as clearing holds it, for people and JSON (hex ids; money as decimal strings of minor units, spec/clearing.md §7). */
 export interface RefundRecord {
   /** SHA-256 of the refunded token, hex. */
   tokenHash: string;
   /** The wallet to credit, hex (16 bytes). */
   walletId: string;
-  /** Amount refunded, minor units. */
-  amount: number;
+  /** Amount refunded, minor units, as a decimal string. */
+  amount: string;
   /** ISO 4217 numeric currency code. */
   currency: number;
   /** The merchant that refunds (the signing certificate's operatorId). */
@@ -48,8 +48,8 @@ export interface RefundRecord {
   time: number;
   /** Clearing time of acceptance, unix seconds. */
   acceptedAt: number;
-  /** The token's charge when the refund was accepted, minor units. */
-  charge: number;
+  /** The token's charge when the refund was accepted, minor units, as a decimal string. */
+  charge: string;
   /** True when the amount is below that charge. */
   partial: boolean;
 }
@@ -71,8 +71,8 @@ export interface RefundResult {
 /** The record of a held refund. */
 export function refundRecord(r: RefundRow): RefundRecord {
   return {
-    tokenHash: toHex(r.tokenHash), walletId: toHex(r.walletId), amount: r.amount, currency: r.currency, operatorId: r.operatorId, readerId: r.readerId,
-    time: r.time, acceptedAt: r.acceptedAt, charge: r.charge, partial: r.amount < r.charge,
+    tokenHash: toHex(r.tokenHash), walletId: toHex(r.walletId), amount: String(r.amount), currency: r.currency, operatorId: r.operatorId, readerId: r.readerId,
+    time: r.time, acceptedAt: r.acceptedAt, charge: String(r.charge), partial: r.amount < r.charge,
   };
 }
 

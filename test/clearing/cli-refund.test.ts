@@ -68,7 +68,7 @@ describe('offpay reader refund / clearing refund', () => {
     const decide = (f: string) => run('clearing', 'refund', '--db', db, f, `--now=${T0 + 700}`, '--json');
     const first = await decide(p('f1.refund'));
     expect(first.code).toBe(0);
-    expect(first.json()).toMatchObject({ outcome: 'accepted', refund: { amount: 500, partial: true, operatorId: 90, readerId: 701, walletId: expect.any(String) } });
+    expect(first.json()).toMatchObject({ outcome: 'accepted', refund: { amount: '500', partial: true, operatorId: 90, readerId: 701, walletId: expect.any(String) } });
     expect((await decide(p('f1.refund'))).json()).toMatchObject({ outcome: 'duplicate' });
     expect((await decide(p('f1.refund'))).code).toBe(0);
     // A second refund of the token (other bytes), and one by another merchant: exit 1 with the code.
@@ -80,7 +80,7 @@ describe('offpay reader refund / clearing refund', () => {
     // The report nets it: net = gross - fee - refunded, as decimal strings.
     const rep = await run('clearing', 'report', '--db', db, '--json');
     expect((rep.json().settlement as unknown[])[0]).toEqual({ operatorId: 90, currency: HKD, count: 1, gross: '1250', feeBps: 150, fee: '19', refunds: 1, refunded: '500', net: '731' });
-    expect(rep.json().refunds).toEqual([expect.objectContaining({ tokenHash: hash, amount: 500, operatorId: 90, readerId: 701 })]);
+    expect(rep.json().refunds).toEqual([expect.objectContaining({ tokenHash: hash, amount: '500', operatorId: 90, readerId: 701 })]);
 
     // Usage and input errors: exit 2; a file over 4,096 bytes is a rejected refund (exit 1), never read.
     expect((await run('reader', 'refund', '--reader', p('r701'), '--token', hash, '--amount', '1.00', '--out', p('x'))).code).toBe(2); // no currency, no --db

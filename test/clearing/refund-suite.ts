@@ -261,7 +261,7 @@ export function refundSuite(e: Engine): void {
         expect(await verdict(refundOf(never, 0, 10))).toBe('refund.unknown_payment');
         expect(await verdict(refundOf(s2, 1, 500))).toBe('accepted'); // in full
         const full = await c.refund(refundOf(s2, 1, 500), AT + 10);
-        expect(full).toMatchObject({ outcome: 'duplicate', refund: { amount: 500, partial: false, operatorId: 91, readerId: 12 } });
+        expect(full).toMatchObject({ outcome: 'duplicate', refund: { amount: '500', partial: false, operatorId: 91, readerId: 12 } });
         const rep = await c.report();
         expect(rep.settlement).toEqual([
           { operatorId: 90, currency: HKD, count: 1, gross: 1000n, feeBps: 150, fee: 15n, refunds: 1, refunded: 400n, net: 585n },
@@ -273,8 +273,8 @@ export function refundSuite(e: Engine): void {
         const w1 = toHex(walletIdOf(wallets[1]!.cert.walletPublicKey));
         expect(rep.refunds.map((r) => [r.walletId, r.tokenHash, r.amount, r.operatorId, r.readerId, r.time, r.acceptedAt])).toEqual(
           [
-            [w0, toHex(tokenHash(s1)), 400, 90, 11, AT, AT + 10],
-            [w1, toHex(tokenHash(s2)), 500, 91, 12, AT, AT + 10],
+            [w0, toHex(tokenHash(s1)), '400', 90, 11, AT, AT + 10],
+            [w1, toHex(tokenHash(s2)), '500', 91, 12, AT, AT + 10],
           ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
         );
         const st = paymentState(toHex(tokenHash(s1)), (await c.paymentFacts(tokenHash(s1)))!);
@@ -299,7 +299,7 @@ export function refundSuite(e: Engine): void {
         const rep = await c.report();
         expect(rep.settlement).toEqual([{ operatorId: 300, currency: HKD, count: 1, gross: 800n, feeBps: 150, fee: 12n, refunds: 1, refunded: 2000n, net: 800n - 12n - 2000n }]);
         expect(rep.refundProblems).toEqual([expect.objectContaining({ kind: 'refund_unsettled', why: 'charge_below_refund', now: { operatorId: 300, charge: 800n, as: 'trip' } })]);
-        expect(rep.refundProblems[0]!.refund).toMatchObject({ amount: 2000, charge: 3000 });
+        expect(rep.refundProblems[0]!.refund).toMatchObject({ amount: '2000', charge: '3000' });
         // Resending the accepted refund stays a duplicate (it is judged before the settlement is).
         expect((await c.refund(refundOf(trip, 3, 2000), AT + 50)).outcome).toBe('duplicate');
       } finally {

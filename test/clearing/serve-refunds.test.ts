@@ -63,10 +63,10 @@ describe('clearing serve: refunds', () => {
       const h1 = toHex(tokenHash(t1));
       const x = refund(t1, 500);
       const ok = await s.send('/v1/refunds', x);
-      expect(ok).toMatchObject({ status: 200, body: { outcome: 'accepted', reason: null, tokenHash: h1, refund: { tokenHash: h1, amount: 500, currency: HKD, operatorId: 90, readerId: 501, time: AT, acceptedAt: CLOCK(), charge: 1250, partial: true, walletId: toHex(walletIdOf(w.cert.walletPublicKey)) } } });
+      expect(ok).toMatchObject({ status: 200, body: { outcome: 'accepted', reason: null, tokenHash: h1, refund: { tokenHash: h1, amount: '500', currency: HKD, operatorId: 90, readerId: 501, time: AT, acceptedAt: CLOCK(), charge: '1250', partial: true, walletId: toHex(walletIdOf(w.cert.walletPublicKey)) } } });
       // Answered after the commit: the store already holds it.
       expect((await clearing.store.refundOf(tokenHash(t1)))?.amount).toBe(500);
-      expect(await s.send('/v1/refunds', x)).toMatchObject({ status: 200, body: { outcome: 'duplicate', refund: { amount: 500 } } });
+      expect(await s.send('/v1/refunds', x)).toMatchObject({ status: 200, body: { outcome: 'duplicate', refund: { amount: '500' } } });
       expect(await s.send('/v1/refunds', refund(t1, 100, spec, AT + 1))).toMatchObject({ status: 409, body: { outcome: 'rejected', reason: 'refund.already_refunded', error: { code: 'refund.already_refunded' } } });
       expect(await s.send('/v1/refunds', refund(t2, 801))).toMatchObject({ status: 422, body: { reason: 'refund.too_much', error: { code: 'refund.too_much' } } });
       expect(await s.send('/v1/refunds', refund(t2, 800, other))).toMatchObject({ status: 422, body: { reason: 'refund.wrong_merchant' } });
@@ -84,7 +84,7 @@ describe('clearing serve: refunds', () => {
       expect(await s.get('/v1/refunds')).toMatchObject({ status: 401, body: { error: { code: 'api.unauthorized' } } });
       expect((await s.get('/v1/refunds', 'ef'.repeat(32))).status).toBe(401);
       const list = await s.get('/v1/refunds', OP);
-      expect(list).toMatchObject({ status: 200, body: { refunds: [{ tokenHash: h1, amount: 500 }], totals: [{ currency: HKD, count: 1, amount: '500' }], problems: [] } });
+      expect(list).toMatchObject({ status: 200, body: { refunds: [{ tokenHash: h1, amount: '500' }], totals: [{ currency: HKD, count: 1, amount: '500' }], problems: [] } });
       const rep = await s.get('/v1/report', OP);
       expect((rep.body.settlement as unknown[])[0]).toEqual({ operatorId: 90, currency: HKD, count: 2, gross: '2050', feeBps: 150, fee: '31', refunds: 1, refunded: '500', net: '1519' });
     } finally {

@@ -445,7 +445,7 @@ function printReport(ctx: CommandContext, r: ClearingReport): void {
   for (const t of r.totals) ctx.out(`  total ${String(t.count).padStart(6)} tokens  gross ${money(t.gross, t.currency)}  fee ${money(t.fee, t.currency)}${t.refunds ? `  refunded ${money(t.refunded, t.currency)} (${t.refunds})` : ''}  net ${money(t.net, t.currency)}`);
   if (r.refunds.length) {
     ctx.out(`Refunds to credit (the issuer credits each wallet): ${r.refunds.length}`);
-    for (const x of r.refunds) ctx.out(`  wallet ${x.walletId}: ${money(x.amount, x.currency)} of token ${x.tokenHash.slice(0, 16)}… by merchant ${x.operatorId} (reader ${x.readerId})`);
+    for (const x of r.refunds) ctx.out(`  wallet ${x.walletId}: ${money(BigInt(x.amount), x.currency)} of token ${x.tokenHash.slice(0, 16)}… by merchant ${x.operatorId} (reader ${x.readerId})`);
   }
   if (r.refundProblems.length) ctx.out(`Refunds whose token's settlement moved (refund_unsettled; the refund stays with its merchant): ${r.refundProblems.map((x) => `token ${x.refund.tokenHash.slice(0, 16)}… ${x.why}`).join('; ')}`);
   ctx.out(`Readers (journals): ${r.readers.length}`);

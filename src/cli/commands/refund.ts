@@ -18,7 +18,7 @@ import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, UsageError, type Command, type CommandContext } from '../framework.js';
 
-function money(amount: number, currency: number): string {
+function money(amount: number | bigint, currency: number): string {
   return currencyByNumeric(currency) ? formatMoney(amount, currency) : `${amount} (currency ${currency})`;
 }
 
@@ -44,7 +44,7 @@ function currencyFromJournal(db: string | undefined, hash: Uint8Array): number |
 function resultLine(what: string, r: RefundResult): string {
   if (r.outcome === 'rejected') return `${what}: REJECTED ${r.reason}: ${r.message ?? ''}`;
   const x = r.refund!;
-  return `${what}: ${r.outcome.toUpperCase()} refund of ${money(x.amount, x.currency)} (${x.partial ? 'partial' : 'full'}; charge ${money(x.charge, x.currency)}) of token ${x.tokenHash} by merchant ${x.operatorId} (reader ${x.readerId}); the issuer credits wallet ${x.walletId}`;
+  return `${what}: ${r.outcome.toUpperCase()} refund of ${money(BigInt(x.amount), x.currency)} (${x.partial ? 'partial' : 'full'}; charge ${money(BigInt(x.charge), x.currency)}) of token ${x.tokenHash} by merchant ${x.operatorId} (reader ${x.readerId}); the issuer credits wallet ${x.walletId}`;
 }
 
 const readerRefund: Command = {
