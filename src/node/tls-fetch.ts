@@ -9,7 +9,7 @@
  * NODE_EXTRA_CA_CERTS).
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileBounded } from './bounded-file.js';
 import { request } from 'node:https';
 import { OffpayError } from '../../base/errors.js';
 
@@ -20,16 +20,7 @@ export const MAX_ANSWER_BYTES = 80 * 1024 * 1024;
 
 /** Read a PEM file of one or more CA certificates. Throws `sync.bad_ca` (missing, too large, not a certificate). */
 export function loadCaFile(path: string): Buffer {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new Error('not a regular file');
-    size = st.size;
-  } catch (e) {
-    throw new OffpayError('sync.bad_ca', `CA file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (size > MAX_CA_BYTES) throw new OffpayError('sync.bad_ca', `CA file ${path} is ${size} bytes, over the limit of ${MAX_CA_BYTES}`);
-  const pem = readFileSync(path);
+  const pem = readFileBounded(path, MAX_CA_BYTES, 'sync.bad_ca', 'CA file');
   const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new OffpayError('sync.bad_ca', `CA file ${path} holds no PEM certificate`);
   for (const b of blocks) {

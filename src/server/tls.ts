@@ -5,7 +5,7 @@
  * `api.bad_tls` (exit 2), naming the file and what is wrong; nothing is served half-configured.
  */
 import { createSecureContext } from 'node:tls';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileBounded } from '../node/bounded-file.js';
 import { OffpayError } from '../../base/errors.js';
 
 /** Largest certificate chain or key file read, bytes (a chain of a few certificates is under 10 KiB). */
@@ -18,16 +18,7 @@ export interface TlsMaterial {
 }
 
 function readPem(path: string, what: string, marker: RegExp): Buffer {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new Error('not a regular file');
-    size = st.size;
-  } catch (e) {
-    throw new OffpayError('api.bad_tls', `${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (size > MAX_PEM_BYTES) throw new OffpayError('api.bad_tls', `${what} ${path} is ${size} bytes, over the limit of ${MAX_PEM_BYTES}`);
-  const bytes = readFileSync(path);
+  const bytes = readFileBounded(path, MAX_PEM_BYTES, 'api.bad_tls', what);
   if (!marker.test(bytes.toString('latin1'))) throw new OffpayError('api.bad_tls', `${what} ${path} is not PEM (no ${marker.source.replace(/\\/g, '')} block)`);
   return bytes;
 }

@@ -2,7 +2,7 @@
  * Core CLI commands: issuer, wallet and reader set-up; requests, payment, verification, inspection and the
  * test vectors. Transports plug in through `--via` (src/cli/via.ts).
  */
-import { existsSync, readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { publicKeyOf, randomSecretKey, seededSecretKey } from '../../crypto.js';
 import { fromHex, toHex } from '../../../base/hex.js';
@@ -31,6 +31,7 @@ import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypt
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '../framework.js';
 import { checkOut, readPayload, readPayloadWithForm, writePayload } from '../payload.js';
 import { packageRoot, parseNow, parseUint, writeOut } from '../common.js';
+import { readFileBounded } from '../../node/bounded-file.js';
 import { dayDate, layout } from '../human.js';
 
 const seedOpt = { type: 'string' as const, arg: 'SEED', help: 'derive keys from SEED (reproducible demos and tests only; never in production)' };
@@ -441,17 +442,7 @@ const vectorsGenerate: Command = {
 export const MAX_VECTOR_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Read one vector file, bounded: a missing, unreadable, non-regular or oversized file is `vectors.bad_file`. */
-function readVectorText(path: string, name: string): string {
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_VECTOR_FILE_BYTES) throw new Error(`${st.size} bytes, more than the ${MAX_VECTOR_FILE_BYTES} a vector file may have`);
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if (e instanceof OffpayError) throw e;
-    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
-  }
-}
+const readVectorText = (path: string): string => readFileBounded(path, MAX_VECTOR_FILE_BYTES, 'vectors.bad_file', 'vector file').toString('utf8');
 
 /** The vector files `vectors check` runs from one directory, by kind, each with its name relative to it. */
 interface LocatedVectors {
@@ -521,10 +512,10 @@ const vectorsCheck: Command = {
     const suites = await import('../../vector-suites.js'); // loaded on use
     const located = locateVectors(dir, { keyset: suites.KEYSET_VECTOR_FILE, refund: suites.REFUND_VECTOR_FILE, clearing: suites.REFUND_CLEARING_FILE });
     const files: Record<string, VectorFile> = {};
-    for (const f of located.verify) files[f.name] = parseVectorFile(readVectorText(f.path, f.name), f.name);
+    for (const f of located.verify) files[f.name] = parseVectorFile(readVectorText(f.path), f.name);
     const others = [
-      ...located.keyset.map((f) => ({ name: f.name, suite: 'key set' as const, file: suites.parseKeySetVectorFile(readVectorText(f.path, f.name), f.name) })),
-      ...located.refund.map((f) => ({ name: f.name, suite: 'refund' as const, file: suites.parseRefundVectorFile(readVectorText(f.path, f.name), f.name) })),
+      ...located.keyset.map((f) => ({ name: f.name, suite: 'key set' as const, file: suites.parseKeySetVectorFile(readVectorText(f.path), f.name) })),
+      ...located.refund.map((f) => ({ name: f.name, suite: 'refund' as const, file: suites.parseRefundVectorFile(readVectorText(f.path), f.name) })),
     ];
     if (!located.verify.length && !others.length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
     const progress = ctx.progress('checking vectors', { total: 3, unit: 'backends' });
