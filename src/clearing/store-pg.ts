@@ -470,11 +470,18 @@ export class PgClearingStore implements ClearingStore {
 
   async indexPayments(): Promise<void> {
     // Two nodes may start at once: CREATE INDEX IF NOT EXISTS can still collide, so under the schema lock.
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await this.inTransaction('BEGIN', async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
       await c.query('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL');
+    });
+  }
+
+  /** Run `fn` on one client inside `begin` .. COMMIT, rolled back if it throws (no retry: not an ingest unit). */
+  private async inTransaction(begin: string, fn: (c: PgClient) => Promise<void>): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query(begin);
+      await fn(c);
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
@@ -505,9 +512,7 @@ export class PgClearingStore implements ClearingStore {
   async settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void> {
     // One snapshot for the whole read (REPEATABLE READ), paged by the full key (wallet_key, counter, chain, seq)
     // so memory stays bounded and the order is total (ties within one counter are settled order-free anyway).
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
       const chains = new Map<number, { readerId: number; journalId: string }>();
       for (const r of (await c.query('SELECT chain, reader_id, journal_id FROM chains')).rows) chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(r.journal_id as Buffer) });
       const voids = new Set<string>();
@@ -539,13 +544,7 @@ export class PgClearingStore implements ClearingStore {
         const l = page[page.length - 1]!;
         after = [Number(l.wallet_key), Number(l.counter), Number(l.chain), Number(l.seq)];
       }
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async evidence(
