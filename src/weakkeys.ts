@@ -10,12 +10,14 @@
  * - `isPrimeOrderKey`: the rule for a key an issuer certifies and a verifier trusts in a certificate: the
  *   canonical encoding of a point P on the curve with [L]P = identity and P != identity (libsodium's
  *   `crypto_core_ed25519_is_valid_point`). Mixed-order keys (a prime-order point plus a torsion component)
- *   fail it. It costs a point decoding and one scalar multiplication by L (about 0.8 ms with noble on the
- *   reference machine against 0.16 ms for a node:crypto verification), so results are remembered per key.
+ *   fail it. Where node:crypto is at hand (Node >= 20.16: `process.getBuiltinModule`), it is one X25519
+ *   scalar multiplication (src/x25519-torsion.ts, about 0.05 ms); elsewhere (browsers, older Node) noble's
+ *   point decoding and [L]P (about 0.9 ms on the reference machine). Results are remembered per key.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { equalBytes } from '../base/bytes.js';
 import { fromHex } from '../base/hex.js';
+import { x25519TorsionCheck, type X25519Platform } from './x25519-torsion.js';
 
 /** The 14 small-order encodings, hex, sorted (spec/protocol.md §8 lists the same strings). */
 export const SMALL_ORDER_ENCODINGS: readonly string[] = [
@@ -58,15 +60,44 @@ export function isCanonicalEncoding(b: Uint8Array): boolean {
   return b[0]! < 0xed;
 }
 
-/** The prime-order check without the memo. */
-function primeOrder(pk: Uint8Array): boolean {
-  if (pk.length !== 32 || !isCanonicalEncoding(pk) || isSmallOrderEncoding(pk)) return false;
+/** The X25519 form of the check on this platform, or null (no node:crypto): looked up once, on first use. */
+let fastCheck: ((encoding: Uint8Array) => boolean) | null | undefined;
+function platformCheck(): ((encoding: Uint8Array) => boolean) | null {
+  if (fastCheck !== undefined) return fastCheck;
+  fastCheck = null;
+  try {
+    const load = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+    const platform = typeof load === 'function' ? (load('node:crypto') as X25519Platform | undefined) : undefined;
+    if (platform && typeof platform.diffieHellman === 'function') fastCheck = x25519TorsionCheck(platform);
+  } catch {
+    fastCheck = null; // a platform without X25519: noble
+  }
+  return fastCheck;
+}
+
+/** Which form of the prime-order check this platform runs: `x25519` (node:crypto) or `noble`. */
+export function primeOrderBackend(): 'x25519' | 'noble' {
+  return platformCheck() ? 'x25519' : 'noble';
+}
+
+/**
+ * The reference form of the check, with noble: RFC 8032 §5.1.3 strict decoding, then [L]P = identity. For a
+ * canonical encoding that is not one of the small-order ones.
+ */
+export function primeOrderByNoble(pk: Uint8Array): boolean {
   try {
     const P = ed25519.Point.fromBytes(pk, false); // RFC 8032 §5.1.3 decoding, strict
     return !P.is0() && P.isTorsionFree();
   } catch {
     return false; // not on the curve
   }
+}
+
+/** The prime-order check without the memo. */
+function primeOrder(pk: Uint8Array): boolean {
+  if (pk.length !== 32 || !isCanonicalEncoding(pk) || isSmallOrderEncoding(pk)) return false;
+  const fast = platformCheck();
+  return fast ? fast(pk) : primeOrderByNoble(pk);
 }
 
 const MEMO_SIZE = 65_536;

@@ -9,8 +9,6 @@ import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } fro
 import { carve, ed25519Precheck, prefixKey, type SyncVerifier } from '../crypto.js';
 import { equalBytes } from '../../base/bytes.js';
 
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
 export function nodeEd25519(cacheSize = 4096): SyncVerifier {
   // Keyed by the first bytes of the public key (prefixKey); a hit is confirmed on the whole key, and a key that
   // shares the prefix of a cached one simply replaces it.
@@ -21,7 +19,8 @@ export function nodeEd25519(cacheSize = 4096): SyncVerifier {
     if (hit && equalBytes(hit.publicKey, pk)) return hit.key;
     let k: KeyObject | null;
     try {
-      k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
+      // As a JWK: about 9 µs a key against about 90 µs for the same key as SPKI DER (OpenSSL's DER decoder).
+      k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pk.buffer, pk.byteOffset, pk.length).toString('base64url') }, format: 'jwk' });
     } catch {
       k = null;
     }
