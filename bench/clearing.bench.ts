@@ -14,21 +14,25 @@
  * say they were not measured. Raw verification is measured (best of 3 passes over every token, one
  * thread) before and after each pass, and each pass's cost is against the mean of its two.
  *
- * Each mode makes two passes, each a row: the population to a fresh process (or database), then a second
- * population of the same issuer (other readers, other wallets, as many tokens) to the same process. The first
- * pass pays for warming up (compiling the code, first-time caches) on top of the per-token cost; the second is
- * what a running service pays, its keys still new to it (so their prime-order checks are in both).
+ * Each mode makes --passes passes (default 4), each a row: the population to a fresh process (or database), then
+ * further populations of the same issuer (other readers, other wallets, as many tokens) to the same process. The
+ * first pass pays for warming up (compiling the code, first-time caches) on top of the per-token cost; the others
+ * are what a running service pays, their keys still new to it (so their prime-order checks are in every pass).
+ * The summary gives, per mode, the median of the running-service passes (one pass is at the mercy of whatever
+ * else the machine did at that moment).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Clearing } from '../src/clearing/index.js';
 import { nodeEd25519 } from '../src/node/crypto.js';
 import { saveIssuer } from '../src/node/files.js';
 import { buildFastPopulation, cliPath, ServeNode, type FastPopulation } from './clearing-load.js';
 import { machine, writeResults } from './common.js';
+import { isWeakPublicKey, primeOrderBackend } from '../src/weakkeys.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -42,6 +46,7 @@ const SALES = Number(arg('sales', quick ? '50' : '100'));
 const SOCKETS = Number(arg('sockets', '8'));
 const DBS = arg('db', 'sqlite').split(',').filter(Boolean);
 const NODES = arg('nodes', '1,2,3').split(',').map(Number);
+const PASS_COUNT = Math.max(2, Number(arg('passes', '4')));
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 interface Row {
@@ -72,16 +77,17 @@ const population = (seed: number, readerIdBase: number): FastPopulation =>
     honestWallets: 50, cloneGroups: 5, cloneCopies: 2, overAllowanceWallets: 5, cloneShare: 0.01, overAllowanceShare: 0.01, overlapShare: 0,
   });
 /**
- * Two populations of one issuer, with different readers and wallets: `first` goes to a fresh process (its cost
- * includes warming up: compiling the code, first-time caches), `next` to the same process afterwards (a running
- * service; its readers' and wallets' keys are still new to it, so the prime-order checks are paid again).
+ * PASS_COUNT populations of one issuer, with different readers and wallets: the first goes to a fresh process
+ * (its cost includes warming up: compiling the code, first-time caches), the others to the same process
+ * afterwards (a running service; their readers' and wallets' keys are new to it, so the prime-order checks are
+ * paid again).
  */
-const pop = population(16, 10_000);
-const next = population(17, 20_000);
-const batches = pop.readers.flatMap((r) => r.batches);
-const nextBatches = next.readers.flatMap((r) => r.batches);
+const pops = Array.from({ length: PASS_COUNT }, (_, k) => population(16 + k, 10_000 * (k + 1)));
+const pop = pops[0]!;
+const batchesOf = pops.map((p) => p.readers.flatMap((r) => r.batches));
+const batches = batchesOf[0]!;
 const TOKENS = pop.tokens.length;
-if (next.tokens.length !== TOKENS) throw new Error('the two populations differ in size');
+if (pops.some((p) => p.tokens.length !== TOKENS)) throw new Error('the populations differ in size');
 const issuerDir = join(dir, 'issuer');
 saveIssuer(issuerDir, pop.issuer);
 
@@ -121,12 +127,13 @@ const pending = (mode: string, engine: string, nodes: number, note: string): Row
   mode, engine, nodes, tokens: TOKENS, batches: batches.length, wallSeconds: null, tokensPerSecond: null, rawPerSecond: null, rawPerCpuSecond: null, usPerToken: null, usBeyondVerification: null, cpuSeconds: null, usPerTokenCpu: null, usBeyondVerificationCpu: null, note,
 });
 
-/** The two passes of a mode: the first population (a fresh process), then the next one (the same process). */
-const PASSES = [
-  { label: 'first 10,000 tokens of a fresh process', pop: () => pop, batches: () => batches },
-  { label: 'next 10,000 tokens (new readers and wallets), same process', pop: () => next, batches: () => nextBatches },
-] as const;
-const passLabel = (k: number) => PASSES[k]!.label.replace('10,000', TOKENS.toLocaleString('en-US'));
+/** The passes of a mode: the first population (a fresh process), then the others (the same process). */
+const PASSES = pops.map((p, k) => ({
+  label: k === 0 ? 'pass 1: a fresh process' : `pass ${k + 1}: the same process, new readers and wallets`,
+  pop: () => p,
+  batches: () => batchesOf[k]!,
+}));
+const passLabel = (k: number) => PASSES[k]!.label;
 
 async function inProcess(): Promise<Row[]> {
   const out: Row[] = [];
@@ -225,6 +232,15 @@ const logRows = (rs: Row[]) => {
   for (const r of rs) log(JSON.stringify(r));
   rows.push(...rs);
 };
+/** The prime-order check of a key new to the process, µs (keys of another seed, so the passes' keys stay new). */
+const primeOrderUs = (() => {
+  const keys = Array.from({ length: 300 }, () => new Uint8Array(Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url')));
+  for (const k of keys.slice(0, 50)) isWeakPublicKey(k); // warm-up
+  const c = cpuNow();
+  for (const k of keys.slice(50)) if (isWeakPublicKey(k)) throw new Error('a weak key from node:crypto');
+  return ((cpuNow() - c) / 250) * 1e6;
+})();
+log(`prime-order check (${primeOrderBackend()}): ${primeOrderUs.toFixed(0)} us a key`);
 log(`raw node:crypto verify: ${Math.round(rawRate().wall)}/s over ${TOKENS} tokens`);
 logRows(await inProcess());
 for (const db of DBS) {
@@ -251,6 +267,25 @@ for (const n of NODES) {
 }
 rmSync(dir, { recursive: true, force: true });
 
+/** Per mode, the medians of the running-service passes (2 and later). */
+function summary(): { mode: string; engine: string; nodes: number | null; cpu: number | null; wall: number | null; rate: number | null; n: number }[] {
+  const med = (xs: (number | null)[]): number | null => {
+    const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+    if (!v.length) return null;
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    if (r.note.startsWith('pass 1:')) continue;
+    const k = `${r.mode}|${r.engine}|${r.nodes}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => ({
+    mode: g[0]!.mode, engine: g[0]!.engine, nodes: g[0]!.nodes, cpu: med(g.map((r) => r.usBeyondVerificationCpu)), wall: med(g.map((r) => r.usBeyondVerification)), rate: med(g.map((r) => r.tokensPerSecond)),
+    n: g.filter((r) => r.cpuSeconds !== null || r.wallSeconds !== null).length,
+  }));
+}
+
 const m = machine();
 const f = (x: number | null, d = 0) => (x === null ? '-' : x.toFixed(d));
 const md = [
@@ -262,17 +297,25 @@ const md = [
   'Every token is verified again by clearing (spec/clearing.md C1). Raw: node:crypto Ed25519 verify of the same',
   "tokens' wallet signatures, one thread, best of 3 rounds, measured before and after each pass (the mean of the two",
   'is the row\'s raw rate). Beyond verification = microseconds per token minus microseconds per raw verification.',
-  'Each mode makes two passes: the population to a fresh process, then a second population of the same issuer (other',
-  'readers and wallets, as many tokens) to the same process; the first pass also pays for warming the process up',
-  '(compiling the code, first-time caches), the second is what a running service pays per token.',
+  `Each mode makes ${PASS_COUNT} passes: the population to a fresh process, then ${PASS_COUNT - 1} more populations of the same issuer`,
+  '(other readers and wallets, as many tokens each) to the same process; the first pass also pays for warming the',
+  'process up (compiling the code, first-time caches), the others are what a running service pays per token.',
   'Wall columns count every moment, including those the other work on the machine took; the CPU columns use the CPU',
   'time (user + system) of the process that ingests (this one in-process; the server, from /proc, over HTTP) against',
   'raw verifications per CPU-second, which a busy shared machine disturbs much less. Goal (issue 16): 20 us or less',
   'beyond verification (about 28 us measured on a fast CPU before).',
   '',
-  `Wallets: 60 a pass (about ${Math.round(TOKENS / 60)} tokens each), readers: ${READERS} a pass. Clearing checks each wallet and reader key once per`,
-  'process for prime order (src/weakkeys.ts, noble: 0.78 ms a key measured on this machine), then remembers it: in each',
-  `pass (60 + ${READERS}) keys x 0.78 ms / ${TOKENS} tokens = ${((60 + READERS) * 780 / TOKENS).toFixed(1)} us a token of the cost beyond verification.`,
+  `Wallets: 60 a pass (about ${Math.round(TOKENS / 60)} tokens each), readers: ${READERS} a pass, all new to the process. Clearing checks each wallet and`,
+  `reader key once for prime order (src/weakkeys.ts, here by ${primeOrderBackend()}: ${primeOrderUs.toFixed(0)} us a key, measured at the start of this run), then`,
+  `remembers it: (60 + ${READERS}) keys x ${primeOrderUs.toFixed(0)} us / ${TOKENS} tokens = ${((60 + READERS) * primeOrderUs / TOKENS).toFixed(1)} us a token of each pass's cost beyond verification.`,
+  '',
+  `Summary: the median over passes 2-${PASS_COUNT} (a running service) of each mode.`,
+  '',
+  '| mode | engine | nodes | us beyond verification (CPU), median | (wall), median | tokens/s (wall), median | passes |',
+  '|---|---|---|---|---|---|---|',
+  ...summary().map((r) => `| ${r.mode} | ${r.engine} | ${r.nodes ?? '-'} | ${f(r.cpu, 1)} | ${f(r.wall, 1)} | ${f(r.rate)} | ${r.n} |`),
+  '',
+  'Every pass:',
   '',
   '| mode | engine | nodes | tokens/s (wall) | raw verify/s (wall) | us/token (wall) | us beyond verification (wall) | ingest CPU s | raw verify per CPU-s | us/token (CPU) | us beyond verification (CPU) | note |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
