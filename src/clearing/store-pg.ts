@@ -666,11 +666,12 @@ export class PgClearingStore implements ClearingStore {
     );
   }
 
-  async claimMeta(key: string, value: Uint8Array): Promise<Uint8Array | number> {
+  async claimMeta(key: string, value: Uint8Array): Promise<{ inserted: boolean; value: Uint8Array | number }> {
     // One statement: of nodes racing, the first insert wins and every one gets the row held (DO UPDATE waits
-    // for a concurrent insert of the key to commit, then returns that row unchanged).
-    const r = (await this.rows('INSERT INTO meta(key, bytes) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET key = meta.key RETURNING num, bytes', [key, buf(value)]))[0]!;
-    return r.bytes !== null ? u8(r.bytes) : Number(r.num);
+    // for a concurrent insert of the key to commit, then returns that row, its values unchanged). xmax = 0
+    // only on a row this statement inserted.
+    const r = (await this.rows('INSERT INTO meta(key, bytes) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET key = meta.key RETURNING num, bytes, xmax = 0 AS inserted', [key, buf(value)]))[0]!;
+    return { inserted: r.inserted === true, value: r.bytes !== null ? u8(r.bytes) : Number(r.num) };
   }
 
   async close(): Promise<void> {

@@ -675,11 +675,11 @@ export class SqliteClearingStore implements ClearingStore {
     );
   }
 
-  async claimMeta(key: string, value: Uint8Array): Promise<Uint8Array | number> {
+  async claimMeta(key: string, value: Uint8Array): Promise<{ inserted: boolean; value: Uint8Array | number }> {
     await this.idle();
-    // One process writes at a time (SQLite's write lock): insert if absent, then read what is held.
-    this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(key, value);
-    return this.getMetaSync(key)!;
+    // One writer at a time (SQLite's write lock): the insert if absent decides; a held row is never deleted.
+    const inserted = this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(key, value).changes > 0;
+    return { inserted, value: this.getMetaSync(key)! };
   }
 
   async close(): Promise<void> {

@@ -451,9 +451,15 @@ export interface ClearingStore {
   refundTotals(): Promise<RefundTotal[]>;
   /**
    * Store a bytes setting if none is held under `key` (insert if absent, one atomic step: of processes racing,
-   * one inserts) and return the value held afterwards: `value` when it was inserted, else the earlier one.
+   * exactly one inserts) and return whether this call inserted it and the value held afterwards (`value` when
+   * inserted, else the earlier one).
    */
-  claimMeta(key: string, value: Uint8Array): Promise<Uint8Array | number>;
+  claimMeta(key: string, value: Uint8Array): Promise<{
+    /** True when this call stored `value`. */
+    inserted: boolean;
+    /** The value held under `key` now. */
+    value: Uint8Array | number;
+  }>;
   /** Close (idempotent). */
   close(): Promise<void>;
 }
