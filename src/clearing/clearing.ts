@@ -877,8 +877,8 @@ export class Clearing {
     const rows = await this.store.refundsAfter(after, limit + 1);
     const page = rows.slice(0, limit);
     const s = settler({ feeBps: this.feeBps, keep: new Set(page.map((r) => toHex(r.tokenHash))), zeroFareOperators: this.zeroFareOperators });
-    // settle() wants rows by (wallet key, counter): the page's wallet keys one after the other, ascending.
-    for (const key of [...new Set(page.map((r) => prefixKey(r.walletId)))].sort((a, b) => a - b)) await this.store.settleRows(s.push, key);
+    // The page's wallets alone, in one read (settleRows orders them by (wallet key, counter), as settle() wants).
+    if (page.length) await this.store.settleRows(s.push, [...new Set(page.map((r) => prefixKey(r.walletId)))]);
     const net = netRefunds([], page, new Map(s.finish().tokens.map((t) => [t.tokenHash, t])), this.feeBps);
     return { refunds: net.refunds, nextAfter: rows.length > limit ? page.at(-1)!.seq : undefined, lastSeq: page.at(-1)?.seq, problems: net.problems, totals: await this.store.refundTotals() };
   }

@@ -520,7 +520,9 @@ export class PgClearingStore implements ClearingStore {
     return (await this.rows('SELECT 1 FROM blocklist WHERE wallet_id = $1', [buf(walletId)])).length > 0;
   }
 
-  async settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void> {
+  async settleRows(sink: (r: SettleRow) => void, walletKey?: number | readonly number[]): Promise<void> {
+    const keys = walletKey === undefined ? undefined : typeof walletKey === 'number' ? [walletKey] : [...walletKey];
+    if (keys && !keys.length) return;
     // One snapshot for the whole read (REPEATABLE READ), paged by the full key (wallet_key, counter, chain, seq)
     // so memory stays bounded and the order is total (ties within one counter are settled order-free anyway).
     await this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (c) => {
@@ -535,9 +537,9 @@ export class PgClearingStore implements ClearingStore {
             `SELECT chain, seq, kind, time, value, amount, token_hash, operator_id, wallet_key, wallet_id, counter, currency, cert_key, allowance
              FROM entries
              WHERE wallet_key IS NOT NULL AND valid AND kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
-               AND (wallet_key, counter, chain, seq) > ($1, $2, $3, $4) ${walletKey === undefined ? '' : 'AND wallet_key = $6'}
+               AND (wallet_key, counter, chain, seq) > ($1, $2, $3, $4) ${keys === undefined ? '' : 'AND wallet_key = ANY($6::bigint[])'}
              ORDER BY wallet_key, counter, chain, seq LIMIT $5`,
-            walletKey === undefined ? [...after, PAGE] : [...after, PAGE, walletKey],
+            keys === undefined ? [...after, PAGE] : [...after, PAGE, keys],
           )
         ).rows;
         for (const r of page) {

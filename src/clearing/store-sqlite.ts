@@ -504,7 +504,9 @@ export class SqliteClearingStore implements ClearingStore {
     return this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(walletId) !== undefined;
   }
 
-  async settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void> {
+  async settleRows(sink: (r: SettleRow) => void, walletKey?: number | readonly number[]): Promise<void> {
+    const keys = walletKey === undefined ? undefined : typeof walletKey === 'number' ? [walletKey] : [...walletKey];
+    if (keys && !keys.length) return;
     await this.idle();
     // Streams synchronously (memory bounded by settle()'s one wallet at a time); nothing else can run meanwhile.
     // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
@@ -524,10 +526,10 @@ export class SqliteClearingStore implements ClearingStore {
               e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
        FROM entries e INDEXED BY entries_counter
        WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
-         ${walletKey === undefined ? '' : 'AND e.wallet_key = ?'}
+         ${keys === undefined ? '' : `AND e.wallet_key IN (${keys.map(() => '?').join(', ')})`}
        ORDER BY e.wallet_key, e.counter`,
     );
-    for (const r of (walletKey === undefined ? stmt.iterate() : stmt.iterate(walletKey)) as Iterable<Row>) {
+    for (const r of (keys === undefined ? stmt.iterate() : stmt.iterate(...keys)) as Iterable<Row>) {
       const kind = Number(r.kind);
       const chain = chains.get(Number(r.chain))!;
       sink({

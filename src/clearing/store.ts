@@ -411,10 +411,11 @@ export interface ClearingStore {
   /** True when the wallet is on the blocklist. */
   isBlocked(walletId: Uint8Array): Promise<boolean>;
   /**
-   * Every valid accept, tap_in and tap_out entry with a wallet (one wallet key's only, when given), as settle()
-   * rows, pushed to `sink` in (wallet key, counter) order; `voided` set from the valid voids of the same chain.
+   * Every valid accept, tap_in and tap_out entry with a wallet (one wallet key's only, or those of a list of at
+   * most 1,000 keys, when given), as settle() rows, pushed to `sink` in (wallet key, counter) order; `voided` set
+   * from the valid voids of the same chain.
    */
-  settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void>;
+  settleRows(sink: (r: SettleRow) => void, walletKey?: number | readonly number[]): Promise<void>;
   /** Evidence for one entry: its reader, journal, kind, value and the token bytes (sliced from its batch). */
   evidence(chain: number, seq: number): Promise<EntryEvidence>;
   /** The token bytes of the entry (reader id, journal id, seq). */

@@ -129,6 +129,25 @@ function withoutOnceCheck(store: ClearingStore): ClearingStore {
   });
 }
 
+/**
+ * A walk over the paged refund list (Clearing.refundPage, `limit` a page) gives the report's refunds (as a set:
+ * the pages are in the order stored, the report by wallet) and, page by page, the report's refund problems.
+ */
+async function expectPagesMatchReport(c: Clearing, rep: ClearingReport, limit: number): Promise<void> {
+  const refunds: string[] = [];
+  const problems: unknown[] = [];
+  for (let after = 0; ;) {
+    const p = await c.refundPage(after, limit);
+    refunds.push(...p.refunds.map((r) => JSON.stringify(r)));
+    problems.push(...p.problems);
+    if (p.nextAfter === undefined) break;
+    after = p.nextAfter;
+  }
+  expect(refunds.sort()).toEqual(rep.refunds.map((r) => JSON.stringify(r)).sort());
+  const key = (x: unknown) => (x as { refund: { tokenHash: string } }).refund.tokenHash;
+  expect([...problems].sort((a, b) => key(a).localeCompare(key(b)))).toEqual([...rep.refundProblems].sort((a, b) => key(a).localeCompare(key(b))));
+}
+
 /** Verdicts the model runs reached (the property must exercise every one). */
 const reached = new Set<string>();
 
@@ -215,6 +234,7 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
     const rep = await clearing.report();
     checkRefundInvariants(rep, charges);
     if (compareModel) {
+      await expectPagesMatchReport(clearing, rep, 1 + (sent.length % 3));
       expect(rep.refunds.map((r) => r.tokenHash).sort()).toEqual([...held.keys()].sort());
       expect(rep.refundProblems).toEqual([]);
       // A held refund makes the payment `refunded`, with the charge and the refund.
@@ -301,6 +321,7 @@ export function refundSuite(e: Engine): void {
         expect(rep.settlement).toEqual([{ operatorId: 300, currency: HKD, count: 1, gross: 800n, feeBps: 150, fee: 12n, refunds: 1, refunded: 2000n, net: 800n - 12n - 2000n }]);
         expect(rep.refundProblems).toEqual([expect.objectContaining({ kind: 'refund_unsettled', why: 'charge_below_refund', now: { operatorId: 300, charge: 800n, as: 'trip' } })]);
         expect(rep.refundProblems[0]!.refund).toMatchObject({ amount: '2000', charge: '3000' });
+        await expectPagesMatchReport(c, rep, 1);
         // Resending the accepted refund stays a duplicate (it is judged before the settlement is).
         expect((await c.refund(refundOf(trip, 3, 2000), AT + 50)).outcome).toBe('duplicate');
       } finally {
