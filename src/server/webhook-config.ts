@@ -107,8 +107,14 @@ export async function claimWebhookConfig(store: ClearingStore, mine: WebhookConf
   const bytes = encodeWebhookConfig(mine);
   if (o.replace) {
     const before = await store.getMeta(WEBHOOK_CONFIG_KEY);
+    let previous: WebhookConfig | undefined;
+    try {
+      previous = before === undefined ? undefined : decodeWebhookConfig(before, store.location);
+    } catch {
+      previous = undefined; // a record this offpay cannot read is replaced all the same (that is the order)
+    }
     await store.setMeta(WEBHOOK_CONFIG_KEY, bytes);
-    return { outcome: 'replaced', ...(before !== undefined ? { previous: decodeWebhookConfig(before, store.location) } : {}) };
+    return { outcome: 'replaced', ...(previous !== undefined ? { previous } : {}) };
   }
   const claim = await store.claimMeta(WEBHOOK_CONFIG_KEY, bytes);
   if (claim.inserted) return { outcome: 'recorded' };
