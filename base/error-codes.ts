@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 254 codes in 30 areas.
+ * error-code tables of spec/*.md list. 257 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'apdu.length_mismatch',
   'apdu.response_too_short',
   'apdu.too_short',
+  'api.bad_cursor',
+  'api.bad_limit',
   'api.bad_operator_token',
   'api.bad_option',
   'api.bad_reader_id',
@@ -32,6 +34,7 @@ export const ERROR_CODES = [
   'api.unknown_payment',
   'api.unsupported_media_type',
   'api.url_too_long',
+  'api.webhook_mismatch',
   'batch.bad_sequence',
   'batch.bad_structure',
   'blocklist.bad_entry',
@@ -273,6 +276,8 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'apdu.length_mismatch': 'spec/nfc.md §7',
   'apdu.response_too_short': 'spec/nfc.md §7',
   'apdu.too_short': 'spec/nfc.md §7',
+  'api.bad_cursor': 'spec/clearing-api.md §4',
+  'api.bad_limit': 'spec/clearing-api.md §4',
   'api.bad_operator_token': 'spec/clearing-api.md §4',
   'api.bad_option': 'spec/clearing-api.md §4',
   'api.bad_reader_id': 'spec/clearing-api.md §4',
@@ -293,6 +298,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'api.unknown_payment': 'spec/clearing-api.md §4',
   'api.unsupported_media_type': 'spec/clearing-api.md §4',
   'api.url_too_long': 'spec/clearing-api.md §4',
+  'api.webhook_mismatch': 'spec/clearing-api.md §4',
   'batch.bad_sequence': 'spec/reader.md §13',
   'batch.bad_structure': 'spec/reader.md §13',
   'blocklist.bad_entry': 'spec/reader.md §13',

@@ -35,11 +35,11 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries,
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
 import type { ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, IngestSession, IngestTx } from './store.js';
 import { SqliteClearingStore } from './store-sqlite.js';
-import { decideRefund, netRefunds, refundRecord, type RefundedLine, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
+import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
 
 export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, EntryRef } from './settle.js';
-export type { RefundRecord, RefundResult, RefundedLine, RefundProblem } from './refunds.js';
+export type { RefundRecord, RefundResult, RefundedLine, RefundPage, RefundProblem } from './refunds.js';
 import type { SettledToken } from './settle.js';
 
 /** Clearing.paymentFacts: the entries naming one token and how it settles. */
@@ -862,6 +862,25 @@ export class Clearing {
     const rows = await this.store.refunds();
     const s = await this.settle(false, new Set(rows.map((r) => toHex(r.tokenHash))));
     return netRefunds(s.lines, rows, new Map(s.tokens.map((t) => [t.tokenHash, t])), this.feeBps);
+  }
+
+  /**
+   * One page of the refund list (GET /v1/refunds, keyset paging): at most `limit` (1 .. REFUND_PAGE_MAX) refunds
+   * stored after the one numbered `after` (0: from the first), in the order they were stored, with the problems
+   * among them (each page's tokens settled over their wallets' entries alone, as paymentFacts does, so a page
+   * costs what its refunds cost, not a settlement pass) and the totals of every refund held. Throws
+   * `clearing.bad_option` for an `after` or `limit` out of range.
+   */
+  async refundPage(after: number, limit: number): Promise<RefundPage> {
+    if (!Number.isSafeInteger(after) || after < 0) throw new OffpayError('clearing.bad_option', `refund page: after ${String(after)} must be an integer >= 0`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > REFUND_PAGE_MAX) throw new OffpayError('clearing.bad_option', `refund page: limit ${String(limit)} must be an integer in 1..${REFUND_PAGE_MAX}`);
+    const rows = await this.store.refundsAfter(after, limit + 1);
+    const page = rows.slice(0, limit);
+    const s = settler({ feeBps: this.feeBps, keep: new Set(page.map((r) => toHex(r.tokenHash))), zeroFareOperators: this.zeroFareOperators });
+    // The page's wallets alone, in one read (settleRows orders them by (wallet key, counter), as settle() wants).
+    if (page.length) await this.store.settleRows(s.push, [...new Set(page.map((r) => prefixKey(r.walletId)))]);
+    const net = netRefunds([], page, new Map(s.finish().tokens.map((t) => [t.tokenHash, t])), this.feeBps);
+    return { refunds: net.refunds, nextAfter: rows.length > limit ? page.at(-1)!.seq : undefined, lastSeq: page.at(-1)?.seq, problems: net.problems, totals: await this.store.refundTotals() };
   }
 
   /** Put a wallet on the blocklist by hand (lost or stolen device). */

@@ -12,10 +12,11 @@ export {
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
-  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, EntryEvidence,
+  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, EntryEvidence,
 } from './store.js';
 export {
-  type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, decideRefund, netRefunds, refundRecord,
+  type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, type RefundPage, decideRefund, netRefunds, refundRecord,
+  REFUND_PAGE_DEFAULT, REFUND_PAGE_MAX,
 } from './refunds.js';
 export { SqliteClearingStore, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from './store-sqlite.js';
 export { PgClearingStore, openPgClearingStore, loadPgDriver, PG_DRIVER, PG_SCHEMA_VERSION, type PgStoreOptions,

@@ -205,3 +205,29 @@ export function netRefunds(lines: SettlementLine[], rows: RefundRow[], current: 
     problems,
   };
 }
+
+/** Bounds of a page of the refund list (Clearing.refundPage, GET /v1/refunds): default and largest page size. */
+export const REFUND_PAGE_DEFAULT = 100;
+/** The largest page of the refund list. */
+export const REFUND_PAGE_MAX = 1000;
+
+/** One page of the refund list, in the order refunds were stored (Clearing.refundPage). */
+export interface RefundPage {
+  /** The page's refunds, oldest stored first. */
+  refunds: RefundRecord[];
+  /** The seq of the page's last refund when more refunds followed it when the page was read (pass it as `after`); undefined on the last page. */
+  nextAfter: number | undefined;
+  /** The seq of the page's last refund (undefined for an empty page): to list, later, the refunds stored after it. */
+  lastSeq: number | undefined;
+  /** The refund_unsettled problems among this page's refunds (M8). */
+  problems: RefundProblem[];
+  /** Per currency, every refund held when the page was read (not only this page's). */
+  totals: {
+    /** ISO 4217 numeric currency code. */
+    currency: number;
+    /** Refunds held. */
+    count: number;
+    /** Their sum, minor units. */
+    amount: bigint;
+  }[];
+}

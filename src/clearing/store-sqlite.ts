@@ -20,7 +20,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
-  ReaderFaultRow, RefundRow, TokenEntryRow,
+  HeldRefund, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
 } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
@@ -65,12 +65,20 @@ CREATE TABLE IF NOT EXISTS problems(reader_id INTEGER NOT NULL, kind TEXT NOT NU
 CREATE TABLE IF NOT EXISTS blocklist(wallet_id BLOB PRIMARY KEY, reason TEXT NOT NULL, added_at INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
-// Refunds (spec/clearing.md §13): one row per refunded token, the token hash the unique key. A table added to
-// schema 4 without a version bump: it is created if absent when a database is opened, and changes no other table.
+// Refunds (spec/clearing.md §13): one row per refunded token, the token hash the unique key; `seq` numbers the
+// rows in the order they were stored (1, 2, ...: the paging key of GET /v1/refunds). A table added to schema 4
+// without a version bump: it is created if absent when a database is opened, and changes no other table. A
+// refunds table of a pre-release 0.2.0 without `seq` is given it at open (numbered by acceptance time, token hash).
 const REFUNDS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, operator_id INTEGER NOT NULL, reader_id INTEGER NOT NULL,
-  wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL) WITHOUT ROWID;
+  wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL) WITHOUT ROWID;
 `;
+const REFUNDS_SEQ_UPGRADE = `
+ALTER TABLE refunds ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE refunds SET seq = (SELECT n FROM (SELECT token_hash AS h, row_number() OVER (ORDER BY accepted_at, token_hash) AS n FROM refunds) WHERE h = refunds.token_hash);
+`;
+const REFUNDS_SEQ_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS refunds_seq ON refunds(seq)';
 
 type Row = Record<string, unknown>;
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
@@ -135,6 +143,8 @@ export class SqliteClearingStore implements ClearingStore {
     }
     this.db.exec(SCHEMA);
     this.db.exec(REFUNDS_SCHEMA);
+    if (!(this.db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) this.db.transaction(() => this.db.exec(REFUNDS_SEQ_UPGRADE))();
+    this.db.exec(REFUNDS_SEQ_INDEX);
     this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     const db = this.db;
     this.q = {
@@ -494,7 +504,9 @@ export class SqliteClearingStore implements ClearingStore {
     return this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(walletId) !== undefined;
   }
 
-  async settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void> {
+  async settleRows(sink: (r: SettleRow) => void, walletKey?: number | readonly number[]): Promise<void> {
+    const keys = walletKey === undefined ? undefined : typeof walletKey === 'number' ? [walletKey] : [...walletKey];
+    if (keys && !keys.length) return;
     await this.idle();
     // Streams synchronously (memory bounded by settle()'s one wallet at a time); nothing else can run meanwhile.
     // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
@@ -514,10 +526,10 @@ export class SqliteClearingStore implements ClearingStore {
               e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
        FROM entries e INDEXED BY entries_counter
        WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
-         ${walletKey === undefined ? '' : 'AND e.wallet_key = ?'}
+         ${keys === undefined ? '' : `AND e.wallet_key IN (${keys.map(() => '?').join(', ')})`}
        ORDER BY e.wallet_key, e.counter`,
     );
-    for (const r of (walletKey === undefined ? stmt.iterate() : stmt.iterate(walletKey)) as Iterable<Row>) {
+    for (const r of (keys === undefined ? stmt.iterate() : stmt.iterate(...keys)) as Iterable<Row>) {
       const kind = Number(r.kind);
       const chain = chains.get(Number(r.chain))!;
       sink({
@@ -639,7 +651,11 @@ export class SqliteClearingStore implements ClearingStore {
     await this.idle();
     return (
       this.db
-        .prepare('INSERT OR IGNORE INTO refunds(token_hash, bytes, operator_id, reader_id, wallet_id, amount, currency, charge, time, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        // One statement, so the number is the next one even with another process writing (SQLite's write lock).
+        .prepare(
+          `INSERT OR IGNORE INTO refunds(token_hash, bytes, operator_id, reader_id, wallet_id, amount, currency, charge, time, accepted_at, seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM refunds))`,
+        )
         .run(r.tokenHash, r.bytes, r.operatorId, r.readerId, r.walletId, r.amount, r.currency, r.charge, r.time, r.acceptedAt).changes > 0
     );
   }
@@ -647,6 +663,25 @@ export class SqliteClearingStore implements ClearingStore {
   async refunds(): Promise<RefundRow[]> {
     await this.idle();
     return (this.db.prepare('SELECT * FROM refunds ORDER BY wallet_id, token_hash').all() as Row[]).map(refundRow);
+  }
+
+  async refundsAfter(after: number, limit: number): Promise<HeldRefund[]> {
+    await this.idle();
+    return (this.db.prepare('SELECT * FROM refunds WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit) as Row[]).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
+  }
+
+  async refundTotals(): Promise<RefundTotal[]> {
+    await this.idle();
+    return (this.db.prepare('SELECT currency, count(*) AS n, CAST(sum(amount) AS TEXT) AS amount FROM refunds GROUP BY currency ORDER BY currency').all() as Row[]).map(
+      (r) => ({ currency: Number(r.currency), count: Number(r.n), amount: BigInt(String(r.amount)) }),
+    );
+  }
+
+  async claimMeta(key: string, value: Uint8Array): Promise<{ inserted: boolean; value: Uint8Array | number }> {
+    await this.idle();
+    // One writer at a time (SQLite's write lock): the insert if absent decides; a held row is never deleted.
+    const inserted = this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(key, value).changes > 0;
+    return { inserted, value: this.getMetaSync(key)! };
   }
 
   async close(): Promise<void> {

@@ -343,6 +343,25 @@ export interface RefundRow {
   acceptedAt: number;
 }
 
+/** A held refund with its place in the store's order (ClearingStore.refundsAfter). */
+export interface HeldRefund extends RefundRow {
+  /**
+   * The refund's number in the order refunds were stored: 1, 2, ... ascending in commit order (a row committed
+   * later has a higher number than every row committed before it; numbers may skip).
+   */
+  seq: number;
+}
+
+/** Refunds held in one currency (ClearingStore.refundTotals). */
+export interface RefundTotal {
+  /** ISO 4217 numeric currency code. */
+  currency: number;
+  /** Refunds held in it. */
+  count: number;
+  /** Their sum, minor units. */
+  amount: bigint;
+}
+
 /** Evidence for one entry (ClearingStore.evidence): who journaled it, what, and the token bytes. */
 export interface EntryEvidence {
   /** The reader that journaled the entry. */
@@ -392,10 +411,11 @@ export interface ClearingStore {
   /** True when the wallet is on the blocklist. */
   isBlocked(walletId: Uint8Array): Promise<boolean>;
   /**
-   * Every valid accept, tap_in and tap_out entry with a wallet (one wallet key's only, when given), as settle()
-   * rows, pushed to `sink` in (wallet key, counter) order; `voided` set from the valid voids of the same chain.
+   * Every valid accept, tap_in and tap_out entry with a wallet (one wallet key's only, or those of a list of at
+   * most 1,000 keys, when given), as settle() rows, pushed to `sink` in (wallet key, counter) order; `voided` set
+   * from the valid voids of the same chain.
    */
-  settleRows(sink: (r: SettleRow) => void, walletKey?: number): Promise<void>;
+  settleRows(sink: (r: SettleRow) => void, walletKey?: number | readonly number[]): Promise<void>;
   /** Evidence for one entry: its reader, journal, kind, value and the token bytes (sliced from its batch). */
   evidence(chain: number, seq: number): Promise<EntryEvidence>;
   /** The token bytes of the entry (reader id, journal id, seq). */
@@ -423,6 +443,24 @@ export interface ClearingStore {
   putRefund(r: RefundRow): Promise<boolean>;
   /** Every refund held, by (wallet id, token hash). */
   refunds(): Promise<RefundRow[]>;
+  /**
+   * At most `limit` refunds with seq above `after` (0: from the first), by seq ascending: one query with a
+   * LIMIT (keyset paging; a refund stored later comes after every one already listed).
+   */
+  refundsAfter(after: number, limit: number): Promise<HeldRefund[]>;
+  /** Per currency (ascending): the refunds held and their sum, computed by the database. */
+  refundTotals(): Promise<RefundTotal[]>;
+  /**
+   * Store a bytes setting if none is held under `key` (insert if absent, one atomic step: of processes racing,
+   * exactly one inserts) and return whether this call inserted it and the value held afterwards (`value` when
+   * inserted, else the earlier one).
+   */
+  claimMeta(key: string, value: Uint8Array): Promise<{
+    /** True when this call stored `value`. */
+    inserted: boolean;
+    /** The value held under `key` now. */
+    value: Uint8Array | number;
+  }>;
   /** Close (idempotent). */
   close(): Promise<void>;
 }

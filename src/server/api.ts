@@ -8,7 +8,7 @@
  *   GET  /v1/keyset             issuer-signed key set (message 9, application/cbor), strong ETag, If-None-Match -> 304
  *   GET  /v1/payments/{hash}    payment state in the card gateway's terms (payments.ts)
  *   POST /v1/refunds            application/cbor merchant-signed refund (message 10) -> {outcome, reason, refund}
- *   GET  /v1/refunds            operator only: the refunds held (the issuer's credit list), totals, problems
+ *   GET  /v1/refunds            operator only: the refunds held (the issuer's credit list), a page at a time, totals, problems
  *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
  *   GET  /v1/webhooks           operator only: outbox counts and the dead-lettered events (webhooks.ts)
  * Everything but the report and the refund list authenticates itself by signatures (the batch and the refund by a
@@ -35,6 +35,7 @@ import { MAX_REFUND_BYTES } from '../refund.js';
 import { HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { paymentState } from './payments.js';
+import { encodeRefundCursor, parseRefundQuery } from './refund-list.js';
 import { checkTlsMaterial, type TlsMaterial } from './tls.js';
 import type { WebhookService } from './webhooks.js';
 
@@ -236,8 +237,11 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       sendError(res, new HttpError(401, 'api.unauthorized', 'the refund list needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
       return;
     }
-    const r = await o.clearing.refundReport();
-    send(res, 200, { refunds: r.refunds, totals: r.totals, problems: r.problems });
+    // Keyset paging (refund-list.ts, spec/clearing-api.md §2.9): one LIMIT query in the store per page.
+    const q = parseRefundQuery((req.url ?? '').split('?').slice(1).join('?'));
+    const r = await o.clearing.refundPage(q.after, q.limit);
+    const cursor = (seq: number | undefined) => (seq === undefined ? null : encodeRefundCursor(seq));
+    send(res, 200, { refunds: r.refunds, next: cursor(r.nextAfter), last: cursor(r.lastSeq), totals: r.totals, problems: r.problems });
   };
   const getReport: Handler = async (req, res) => {
     if (!checkBearer(req.headers.authorization, o.operatorToken)) {

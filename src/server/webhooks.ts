@@ -28,7 +28,8 @@
  * the outbox's lease, renews the claim of each just before its try (`hold`; skipped when another node took it),
  * and the outcome is recorded only while the claim is this node's. The lease must outlast a try
  * (requestTimeoutMs + LEASE_MARGIN_MS). The set of wallets already queued stays per node (the outbox drops ids
- * it holds).
+ * it holds). A node whose configuration is no longer the house's (`mayDeliver`, webhook-config.ts) claims
+ * nothing until it is again.
  */
 import { createHash } from 'node:crypto';
 import type { Clearing, RefundRecord } from '../clearing/clearing.js';
@@ -77,6 +78,13 @@ export interface WebhookOptions {
   random?: () => number;
   fetch?: typeof fetch;
   log?: (line: string) => void;
+  /**
+   * Asked before each claim of due events: false stops this node delivering (it keeps queueing) until it is true
+   * again. `clearing serve` passes whether the house's recorded webhook configuration is still this node's
+   * (webhook-config.ts), so a node left running after the operator reconfigured the house sends nothing with
+   * the old URL or secret.
+   */
+  mayDeliver?: () => Promise<boolean>;
 }
 
 function bounded(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
@@ -107,6 +115,9 @@ export function backoffMs(k: number, baseDelayMs: number, maxDelayMs: number): n
 const JSON_BIGINT = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
 const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, JSON_BIGINT));
 
+/** Not allowed to deliver (mayDeliver): the worker looks again after pollMs. */
+class Barred extends Error {}
+
 /** Events, outbox and the delivery worker of one clearing server. */
 export class WebhookService {
   readonly url: URL;
@@ -123,6 +134,8 @@ export class WebhookService {
   private kicked = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inflight: AbortController | undefined;
+  /** mayDeliver said no at the last look (logged once per change). */
+  private barred = false;
 
   constructor(private readonly opts: WebhookOptions) {
     this.url = checkWebhookUrl(opts.url);
@@ -240,7 +253,12 @@ export class WebhookService {
       let wait = this.o.pollMs;
       this.kicked = false;
       try {
-        const due = await this.opts.outbox.due(this.nowMs(), CLAIM_BATCH);
+        const may = this.opts.mayDeliver ? await this.opts.mayDeliver() : true;
+        if (may === this.barred) {
+          this.barred = !may;
+          this.opts.log?.(may ? 'webhook worker: delivering again (the configuration is this node\'s)' : 'webhook worker: NOT DELIVERING: this node\'s webhook URL or secret is no longer the clearing house\'s (reconfigured by another node); events are still queued; restart this node with the house\'s configuration');
+        }
+        const due = may ? await this.opts.outbox.due(this.nowMs(), CLAIM_BATCH) : [];
         for (const e of due) {
           if (!this.running) return;
           // Another node may have taken the event since the claim (its lease ended while earlier ones were tried).
@@ -248,6 +266,7 @@ export class WebhookService {
           await this.deliver(e.id, e.body, e.type, e.attempts);
         }
         if (due.length) continue;
+        if (!may) throw new Barred();
         // Nothing claimable: sleep until the next try is due, at most pollMs. A next_at already past means
         // another node holds that event (a shared outbox): look again after pollMs, when its lease may have ended.
         const next = await this.opts.outbox.nextDue();
@@ -256,7 +275,7 @@ export class WebhookService {
       } catch (e) {
         // The outbox is unreachable (a PostgreSQL restart, a full disk): nothing was marked; look again after pollMs.
         if (!this.running) return;
-        this.opts.log?.(`webhook worker: ${(e as Error).message}; again in ${this.o.pollMs} ms`);
+        if (!(e instanceof Barred)) this.opts.log?.(`webhook worker: ${(e as Error).message}; again in ${this.o.pollMs} ms`);
       }
       if (this.kicked) continue;
       await new Promise<void>((resolve) => {

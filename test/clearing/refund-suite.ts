@@ -12,6 +12,7 @@
  *  - the same invariants FAIL with the once-check removed (a store without the unique key): the test can fail;
  *  - on an engine of several processes: two nodes racing two refunds of one token, exactly one wins.
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRefund, decodeRefund, tokenHash, toHex, walletIdOf } from '../../src/index.js';
@@ -128,6 +129,25 @@ function withoutOnceCheck(store: ClearingStore): ClearingStore {
   });
 }
 
+/**
+ * A walk over the paged refund list (Clearing.refundPage, `limit` a page) gives the report's refunds (as a set:
+ * the pages are in the order stored, the report by wallet) and, page by page, the report's refund problems.
+ */
+async function expectPagesMatchReport(c: Clearing, rep: ClearingReport, limit: number): Promise<void> {
+  const refunds: string[] = [];
+  const problems: unknown[] = [];
+  for (let after = 0; ;) {
+    const p = await c.refundPage(after, limit);
+    refunds.push(...p.refunds.map((r) => JSON.stringify(r)));
+    problems.push(...p.problems);
+    if (p.nextAfter === undefined) break;
+    after = p.nextAfter;
+  }
+  expect(refunds.sort()).toEqual(rep.refunds.map((r) => JSON.stringify(r)).sort());
+  const key = (x: unknown) => (x as { refund: { tokenHash: string } }).refund.tokenHash;
+  expect([...problems].sort((a, b) => key(a).localeCompare(key(b)))).toEqual([...rep.refundProblems].sort((a, b) => key(a).localeCompare(key(b))));
+}
+
 /** Verdicts the model runs reached (the property must exercise every one). */
 const reached = new Set<string>();
 
@@ -214,6 +234,7 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
     const rep = await clearing.report();
     checkRefundInvariants(rep, charges);
     if (compareModel) {
+      await expectPagesMatchReport(clearing, rep, 1 + (sent.length % 3));
       expect(rep.refunds.map((r) => r.tokenHash).sort()).toEqual([...held.keys()].sort());
       expect(rep.refundProblems).toEqual([]);
       // A held refund makes the payment `refunded`, with the charge and the refund.
@@ -300,6 +321,7 @@ export function refundSuite(e: Engine): void {
         expect(rep.settlement).toEqual([{ operatorId: 300, currency: HKD, count: 1, gross: 800n, feeBps: 150, fee: 12n, refunds: 1, refunded: 2000n, net: 800n - 12n - 2000n }]);
         expect(rep.refundProblems).toEqual([expect.objectContaining({ kind: 'refund_unsettled', why: 'charge_below_refund', now: { operatorId: 300, charge: 800n, as: 'trip' } })]);
         expect(rep.refundProblems[0]!.refund).toMatchObject({ amount: '2000', charge: '3000' });
+        await expectPagesMatchReport(c, rep, 1);
         // Resending the accepted refund stays a duplicate (it is judged before the settlement is).
         expect((await c.refund(refundOf(trip, 3, 2000), AT + 50)).outcome).toBe('duplicate');
       } finally {
@@ -334,7 +356,98 @@ export function refundSuite(e: Engine): void {
       expect(String(r.errorInstance)).toMatch(/refunded twice|above charge/);
     }, 240_000);
 
-    // Only engines where several processes share one database register this test (no skipped placeholder).
+    it('paging: random page sizes walk every refund once, in the order stored, refunds stored between pages at the end', async () => {
+      // Store-level rows (the store does not judge refunds): what is paged is the store's order, not the verdicts.
+      let n = 0;
+      const row = (): RefundRow => {
+        n++;
+        const id = (what: string, len: number) => new Uint8Array(createHash('sha256').update(what).digest()).subarray(0, len);
+        return { tokenHash: id(`token ${n}`, 32), bytes: id(`refund ${n}`, 32), operatorId: 90 + (n % 3), readerId: 11, walletId: id(`wallet ${n % 5}`, 16), amount: 1 + (n % 700), currency: n % 4 ? HKD : USD, charge: 1000, time: AT, acceptedAt: AT + n };
+      };
+      const step = fc.oneof(fc.record({ add: fc.integer({ min: 0, max: 6 }) }), fc.record({ page: fc.integer({ min: 1, max: 7 }) }));
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: 12 }), fc.array(step, { maxLength: 25 }), async (initial, steps) => {
+          const c = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+          try {
+            const stored: string[] = [];
+            const amounts = new Map<number, bigint>();
+            const add = async (k: number) => {
+              for (let i = 0; i < k; i++) {
+                const r = row();
+                expect(await c.store.putRefund(r)).toBe(true);
+                stored.push(toHex(r.tokenHash));
+                amounts.set(r.currency, (amounts.get(r.currency) ?? 0n) + BigInt(r.amount));
+              }
+            };
+            await add(initial);
+            const listed: string[] = [];
+            let after = 0;
+            let done = false;
+            const page = async (limit: number) => {
+              const p = await c.refundPage(after, limit);
+              expect(p.refunds.length).toBeLessThanOrEqual(limit);
+              if (p.nextAfter !== undefined) expect(p.refunds).toHaveLength(limit);
+              expect(p.totals.map((t) => [t.currency, t.amount])).toEqual([...amounts].sort((a, b) => a[0] - b[0]));
+              listed.push(...p.refunds.map((r) => r.tokenHash));
+              // Nothing was stored since this page was read: it is the last page exactly when all were listed.
+              expect(p.nextAfter === undefined).toBe(listed.length === stored.length);
+              if (p.nextAfter === undefined) done = true;
+              else after = p.nextAfter;
+            };
+            for (const s of steps) {
+              if (done) break;
+              if ('add' in s) await add(s.add);
+              else await page(s.page);
+            }
+            while (!done) await page(1 + (listed.length % 5));
+            // Every refund once, in the order stored (those added between pages came after the cursor).
+            expect(listed).toEqual(stored);
+          } finally {
+            await c.close();
+          }
+        }),
+        { numRuns: e.shared ? 12 : 40, seed: 1611 },
+      );
+      const c = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        for (const [after, limit] of [[-1, 10], [0.5, 10], [0, 0], [0, 1001], [0, 1.5]] as const) await expect(c.refundPage(after, limit)).rejects.toMatchObject({ code: 'clearing.bad_option' });
+      } finally {
+        await c.close();
+      }
+    }, 240_000);
+
+    // Only engines where several processes share one database register these tests (no skipped placeholder).
+    if (e.shared !== undefined) it('paging while two nodes store refunds: every refund once, in the order stored', async () => {
+      const open = await e.shared!();
+      const nodes = [await open({ issuerKeys: issuer.keySet(), clock: CLOCK }), await open({ clock: CLOCK })];
+      const pager = await open({ clock: CLOCK });
+      const id = (what: string, len: number) => new Uint8Array(createHash('sha256').update(what).digest()).subarray(0, len);
+      const row = (name: string): RefundRow => ({
+        tokenHash: id(`token ${name}`, 32), bytes: id(`refund ${name}`, 32), operatorId: 90, readerId: 11, walletId: id(`wallet ${name}`, 16), amount: 5, currency: HKD, charge: 10, time: AT, acceptedAt: AT,
+      });
+      try {
+        let writing = true;
+        const written = Promise.all(nodes.map(async (c, w) => {
+          for (let i = 0; i < 80; i++) expect(await c.store.putRefund(row(`${w}:${i}`))).toBe(true);
+        })).finally(() => (writing = false));
+        const listed: string[] = [];
+        let after = 0;
+        for (let k = 0; ; k++) {
+          const finished = !writing;
+          const p = await pager.refundPage(after, 1 + (k % 6));
+          listed.push(...p.refunds.map((r) => r.tokenHash));
+          if (p.lastSeq !== undefined) after = p.lastSeq;
+          if (finished && p.nextAfter === undefined) break;
+        }
+        await written;
+        expect(listed).toHaveLength(160);
+        expect(listed).toEqual((await pager.refundPage(0, 1000)).refunds.map((r) => r.tokenHash));
+      } finally {
+        await Promise.all([...nodes, pager].map((c) => c.close()));
+      }
+    });
+
+
     if (e.shared !== undefined) it('two nodes race two refunds of one token: exactly one is accepted', async () => {
       const rs = readers();
       const toks: Uint8Array[] = [];

@@ -5,16 +5,19 @@
  * becomes `refunded`; GET /v1/refunds and the report need the operator credential; the charge.refunded webhook
  * is queued before the answer, delivered signed, and a resent refund queues nothing new.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { createRefund, tokenHash, toHex, walletIdOf } from '../../src/index.js';
+import type { RefundRow } from '../../src/clearing/store.js';
 import { createClearingServer } from '../../src/server/api.js';
+import { decodeRefundCursor, encodeRefundCursor } from '../../src/server/refund-list.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
@@ -87,6 +90,113 @@ describe('clearing serve: refunds', () => {
       expect(list).toMatchObject({ status: 200, body: { refunds: [{ tokenHash: h1, amount: '500' }], totals: [{ currency: HKD, count: 1, amount: '500' }], problems: [] } });
       const rep = await s.get('/v1/report', OP);
       expect((rep.body.settlement as unknown[])[0]).toEqual({ operatorId: 90, currency: HKD, count: 2, gross: '2050', feeBps: 150, fee: '31', refunds: 1, refunded: '500', net: '1519' });
+    } finally {
+      await s.close();
+      await clearing.close();
+    }
+  });
+
+  it('GET /v1/refunds pages: random page sizes walk every refund once in the order stored, new ones at the end; `last` resumes', async () => {
+    let n = 0;
+    const row = (): RefundRow => {
+      n++;
+      const id = (what: string, len: number) => new Uint8Array(createHash('sha256').update(what).digest()).subarray(0, len);
+      return { tokenHash: id(`token ${n}`, 32), bytes: id(`refund ${n}`, 32), operatorId: 90, readerId: 501, walletId: id(`wallet ${n % 3}`, 16), amount: 1 + (n % 900), currency: HKD, charge: 1000, time: AT, acceptedAt: AT + n };
+    };
+    type Page = { refunds: { tokenHash: string; amount: string }[]; next: string | null; last: string | null; totals: { count: number }[]; problems: { refund: { tokenHash: string } }[] };
+    const step = fc.oneof(fc.record({ add: fc.integer({ min: 0, max: 5 }) }), fc.record({ page: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) }));
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 10 }), fc.array(step, { maxLength: 20 }), async (initial, steps) => {
+        const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+        const s = await serve(clearing);
+        try {
+          const stored: string[] = [];
+          const add = async (k: number) => {
+            for (let i = 0; i < k; i++) {
+              const r = row();
+              await clearing.store.putRefund(r);
+              stored.push(toHex(r.tokenHash));
+            }
+          };
+          const get = async (q: string) => {
+            const r = await s.get(`/v1/refunds${q}`, OP);
+            expect(r.status).toBe(200);
+            return r.body as unknown as Page;
+          };
+          await add(initial);
+          const listed: string[] = [];
+          let cursor: string | null = null;
+          let last: string | null = null;
+          let done = false;
+          const page = async (limit: number | undefined) => {
+            const params = new URLSearchParams();
+            if (limit !== undefined) params.set('limit', String(limit));
+            if (cursor !== null) params.set('after', cursor);
+            const p = await get(params.size ? `?${params}` : '');
+            expect(p.refunds.length).toBeLessThanOrEqual(limit ?? 100);
+            listed.push(...p.refunds.map((r) => r.tokenHash));
+            // These refunds settle nowhere (no entry names them): each is a problem of its own page, of no other.
+            expect(p.problems.map((x) => x.refund.tokenHash)).toEqual(p.refunds.map((r) => r.tokenHash));
+            expect(p.totals.reduce((k, t) => k + t.count, 0)).toBe(stored.length);
+            expect(p.next === null).toBe(listed.length === stored.length);
+            if (p.refunds.length) last = p.last;
+            else expect(p.last).toBeNull();
+            if (p.next === null) done = true;
+            else expect(p.next).toBe(p.last);
+            cursor = p.next;
+          };
+          for (const x of steps) {
+            if (done) break;
+            if ('add' in x) await add(x.add);
+            else await page(x.page);
+          }
+          while (!done) await page(1 + (listed.length % 4));
+          expect(listed).toEqual(stored);
+          // The last page's `last` lists what is stored later, and only that.
+          const before = stored.length;
+          await add(3);
+          const later = await get(last === null ? '' : `?after=${last}`);
+          expect(later.refunds.map((r) => r.tokenHash)).toEqual(stored.slice(last === null ? 0 : before));
+        } finally {
+          await s.close();
+          await clearing.close();
+        }
+      }),
+      { numRuns: 25, seed: 1612 },
+    );
+  }, 120_000);
+
+  it('GET /v1/refunds: a limit out of 1..1000 is 400 api.bad_limit, a malformed cursor 400 api.bad_cursor (after the credential)', async () => {
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    const s = await serve(clearing);
+    try {
+      for (const l of ['0', '1001', '-1', '01', '1.5', '1e3', '', ' 5', '100000', '5&limit=6']) {
+        expect(await s.get(`/v1/refunds?limit=${l}`, OP), `limit=${l}`).toMatchObject({ status: 400, body: { error: { code: 'api.bad_limit' } } });
+      }
+      for (const l of ['1', '1000', '100']) expect((await s.get(`/v1/refunds?limit=${l}`, OP)).status).toBe(200);
+      expect(await s.get('/v1/refunds?limit=0')).toMatchObject({ status: 401, body: { error: { code: 'api.unauthorized' } } });
+      // A valid cursor past the end: an empty last page.
+      expect(await s.get(`/v1/refunds?after=${encodeRefundCursor(12345)}`, OP)).toMatchObject({ status: 200, body: { refunds: [], next: null, last: null } });
+      expect(decodeRefundCursor(encodeRefundCursor(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
+      const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+      const be = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(v); return [...b]; };
+      const malformed = fc.oneof(
+        fc.string({ maxLength: 40 }).filter((x) => x.length !== 12), // wrong length
+        fc.string({ minLength: 12, maxLength: 12 }).filter((x) => !/^[A-Za-z0-9_-]{12}$/.test(x)), // not base64url
+        fc.tuple(fc.integer({ min: 0, max: 255 }).filter((v) => v !== 1), fc.bigInt({ min: 1n, max: 2n ** 53n - 1n })).map(([v, q]) => b64(Uint8Array.from([v, ...be(q)]))), // another version
+        fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n }).map((q) => b64(Uint8Array.from([1, ...be(q)]))), // past 2^53 - 1
+        fc.constant(b64(Uint8Array.from([1, ...be(0n)]))), // seq 0
+      );
+      await fc.assert(
+        fc.asyncProperty(malformed, async (c) => {
+          expect(() => decodeRefundCursor(c)).toThrow();
+          const r = await s.get(`/v1/refunds?${new URLSearchParams({ after: c })}`, OP);
+          expect(r).toMatchObject({ status: 400, body: { error: { code: 'api.bad_cursor' } } });
+        }),
+        { numRuns: 150, seed: 1613 },
+      );
+      const two = encodeRefundCursor(1);
+      expect(await s.get(`/v1/refunds?after=${two}&after=${two}`, OP)).toMatchObject({ status: 400, body: { error: { code: 'api.bad_cursor' } } });
     } finally {
       await s.close();
       await clearing.close();

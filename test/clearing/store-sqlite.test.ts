@@ -5,8 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
+import { loadSqliteDriver } from '../../src/node/sqlite.js';
+import { makeIssuer } from '../reader/helpers.js';
 import { storeSuite } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-store-sqlite-'));
@@ -16,4 +18,31 @@ let n = 0;
 storeSuite({
   name: 'SQLite',
   fresh: (o) => Clearing.open({ ...o, path: join(dir, `c${++n}.db`) }),
+});
+
+describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
+  it('is given seq at open, numbered by (acceptance time, token hash); later refunds come after', async () => {
+    const path = join(dir, 'old-refunds.db');
+    const issuer = makeIssuer('store-sqlite-upgrade');
+    await (await Clearing.open({ path, issuerKeys: issuer.keySet() })).close();
+    const Database = loadSqliteDriver('clearing');
+    const raw = new Database(path);
+    raw.exec(`DROP TABLE refunds; DROP INDEX IF EXISTS refunds_seq;
+      CREATE TABLE refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, operator_id INTEGER NOT NULL, reader_id INTEGER NOT NULL,
+      wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL) WITHOUT ROWID`);
+    const ins = raw.prepare('INSERT INTO refunds VALUES (?, ?, 90, 11, ?, 5, 344, 10, 1, ?)');
+    // Token hashes 3, 1, 2 accepted at 20, 10, 10: the order is (10, hash 1), (10, hash 2), (20, hash 3).
+    for (const [h, at] of [[3, 20], [1, 10], [2, 10]] as const) ins.run(new Uint8Array(32).fill(h), new Uint8Array([h]), new Uint8Array(16), at);
+    raw.close();
+    const c = await Clearing.open({ path });
+    try {
+      const put = { tokenHash: new Uint8Array(32).fill(9), bytes: new Uint8Array([9]), operatorId: 90, readerId: 11, walletId: new Uint8Array(16), amount: 5, currency: 344, charge: 10, time: 1, acceptedAt: 5 };
+      expect(await c.store.putRefund(put)).toBe(true);
+      const p = await c.refundPage(0, 10);
+      expect(p.refunds.map((r) => r.tokenHash.slice(0, 2))).toEqual(['01', '02', '03', '09']);
+      expect(p.lastSeq).toBe(4);
+    } finally {
+      await c.close();
+    }
+  });
 });

@@ -342,6 +342,34 @@ if (typeof started === 'string') {
       }
     }, 60_000);
 
+    it('one configuration per house (§9.5): another URL is refused; after --webhook-reconfigure the old node left running sends nothing and the new one delivers its events', async () => {
+      const db = await cluster.createDatabase();
+      const rx1 = await new Receiver().start();
+      const rx2 = await new Receiver().start();
+      const a = await new Node(nodeArgs(db, rx1)).start();
+      let b: Node | undefined;
+      try {
+        expect(a.out).toContain(`webhook configuration of the house recorded: webhooks to ${rx1.url}`);
+        await expect(new Node(nodeArgs(db, rx2)).start()).rejects.toThrow(/exited 2: .*the URL: .* here, .* held.*\[api\.webhook_mismatch\]/s);
+        b = await new Node(nodeArgs(db, rx2, ['--webhook-reconfigure'])).start();
+        expect(b.out).toContain(`webhook configuration of the house replaced: webhooks to ${rx1.url}`);
+        await until(() => a.out.includes('NOT DELIVERING'), 'the old node to stop delivering', 10_000);
+        // Batches answered by the old node: it queues their events, the reconfigured node sends them.
+        const pop = await population(901, 4, 3, 1, 'reconf');
+        expect((await Promise.all(pop.batches.map((batch) => a.post(batch)))).every((o) => o === 'ingested')).toBe(true);
+        const want = await expectedEvents(a, pop.tokens, pop.blocked);
+        await until(() => [...want].every((id) => rx2.ids().has(id)), 'every event at the new URL');
+        await sleep(1_200); // a poll of the old node later
+        expect(rx1.arrivals).toEqual([]);
+        expect(rx2.arrivals.every((x) => x.sigOk)).toBe(true);
+      } finally {
+        expect(await a.stop()).toBe(0);
+        if (b) expect(await b.stop()).toBe(0);
+        await rx1.stop();
+        await rx2.stop();
+      }
+    }, 60_000);
+
     it('a node killed with SIGKILL while it holds claimed events: another node delivers them after the lease; the restarted node resumes', async () => {
       const db = await cluster.createDatabase();
       const rx = await new Receiver().start();

@@ -14,6 +14,7 @@ import { loadOrCreateOperatorToken, loadOrCreateSecretFile } from '../../server/
 import { SqliteWebhookOutbox, type WebhookOutbox } from '../../server/outbox.js';
 import { openPgWebhookOutbox } from '../../server/outbox-pg.js';
 import { checkWebhookUrl, WebhookService } from '../../server/webhooks.js';
+import { claimWebhookConfig, describeWebhookConfig, isCurrentWebhookConfig, webhookConfigOf } from '../../server/webhook-config.js';
 import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
@@ -24,7 +25,7 @@ import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]] [--webhook-reconfigure]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { ...clearingDbOption, help: `${clearingDbOption.help}; several servers on one PostgreSQL database are one clearing house` },
@@ -39,6 +40,7 @@ const serve: Command = {
     'webhook-retry-base-ms': { type: 'string', arg: 'MS', help: 'first webhook retry delay, doubled per try with jitter (default 1000)' },
     'webhook-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline of one webhook delivery (default 10000)' },
     'webhook-lease-ms': { type: 'string', arg: 'MS', help: 'PostgreSQL: how long a node\'s claim on an event holds before another node may take it (default 60000)' },
+    'webhook-reconfigure': { type: 'boolean', help: 'make this node\'s webhook URL and secret (or no webhooks, without --webhook-url) the clearing house\'s, replacing the one the database records; stop every other node first' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
@@ -51,6 +53,13 @@ webhook_events of the clearing database, shared by every node: each event is cla
 and taken by another when the claim's lease ends) and are POSTed at least once,
 signed "Offpay-Signature: t=..,v1=.." (HMAC-SHA256 of "t.body" with the secret file's 64 hex digits as key);
 GET /v1/webhooks (operator credential) lists the outbox counts and dead-lettered events.
+The clearing database records the house's webhook configuration (the URL and a SHA-256 fingerprint of the
+secret, never the secret; or "no webhooks") when a node first serves it; a node started with another URL or
+secret, with webhooks when the house has none, or without when it has, refuses to start (api.webhook_mismatch,
+exit 2, naming what differs). To change it on purpose: stop every node, start one with --webhook-reconfigure
+and the new --webhook-url/--webhook-secret-file (or no --webhook-url to turn webhooks off), then the others
+with the same options (without --webhook-reconfigure). A node still running with the old configuration stops
+delivering (it keeps queueing).
 Every answer to POST /v1/batches is sent after the batch's database commit. GET /v1/report needs
 "Authorization: Bearer <credential>" with the credential from the operator token file.`,
   async run(ctx) {
@@ -84,10 +93,19 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     }
     const secretFile = ctx.opt('webhook-secret-file') ?? `${db}.webhook-secret`;
     const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
+    const reconfigure = ctx.flag('webhook-reconfigure');
+    const mine = webhookConfigOf(webhookUrl, secret?.token);
     const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
     let webhooks: WebhookService | undefined;
     let outbox: WebhookOutbox | undefined;
     try {
+      // One webhook configuration per house (spec/clearing-api.md §9.5): checked before the worker starts.
+      const claim = await claimWebhookConfig(clearing.store, mine, {
+        replace: reconfigure,
+        ...(secret ? { hint: `this node's secret ${secret.created ? 'was created just now in' : 'is read from'} ${secretFile}` } : {}),
+      });
+      if (claim.outcome === 'replaced') ctx.out(`webhook configuration of the house replaced: ${claim.previous !== undefined ? describeWebhookConfig(claim.previous) : 'none recorded'} -> ${describeWebhookConfig(mine)}`);
+      else if (claim.outcome === 'recorded') ctx.out(`webhook configuration of the house recorded: ${describeWebhookConfig(mine)}`);
       if (webhookUrl !== undefined && secret) {
         const pgOutbox = pg ? await openPgWebhookOutbox({ url: db, ...(hookLease !== undefined ? { leaseMs: hookLease } : {}) }) : undefined;
         outbox = pgOutbox ?? new SqliteWebhookOutbox(`${db}.webhooks`);
@@ -98,6 +116,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
           ...(hookAttempts !== undefined ? { maxAttempts: hookAttempts } : {}),
           ...(hookBase !== undefined ? { baseDelayMs: hookBase } : {}),
           ...(hookTimeout !== undefined ? { requestTimeoutMs: hookTimeout } : {}),
+          mayDeliver: () => isCurrentWebhookConfig(clearing.store, mine),
           log: (l) => ctx.out(l),
         });
         webhooks.start(); // resumes what a previous run (or, with PostgreSQL, any node) left undelivered
@@ -120,10 +139,9 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       });
       const a = server.address() as AddressInfo;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      ctx.out(`operator credential ${created ? 'created in' : 'read from'} ${tokenFile}`);
-      ctx.out(`listening on ${scheme}://${host}:${a.port}`);
-      ctx.emit({ ok: true, url: `${scheme}://${host}:${a.port}`, operatorTokenFile: tokenFile });
-      await new Promise<void>((resolve) => {
+      // The signal handlers are in place before "listening" is printed: a supervisor that stops the server as
+      // soon as it reads that line gets the orderly stop (claims given back, databases closed), not a kill.
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -133,6 +151,10 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      ctx.out(`operator credential ${created ? 'created in' : 'read from'} ${tokenFile}`);
+      ctx.out(`listening on ${scheme}://${host}:${a.port}`);
+      ctx.emit({ ok: true, url: `${scheme}://${host}:${a.port}`, operatorTokenFile: tokenFile });
+      await stopped;
       return EXIT_OK;
     } finally {
       await webhooks?.stop();
