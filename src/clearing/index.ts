@@ -12,7 +12,7 @@ export {
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
-  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, EntryEvidence,
+  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, EntryEvidence, ClaimedMeta,
 } from './store.js';
 export {
   type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, type RefundPage, decideRefund, netRefunds, refundRecord,

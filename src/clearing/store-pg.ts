@@ -25,7 +25,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
-  HeldRefund, ProblemRow, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
+  ClaimedMeta, HeldRefund, ProblemRow, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
 } from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
@@ -668,7 +668,7 @@ export class PgClearingStore implements ClearingStore {
     );
   }
 
-  async claimMeta(key: string, value: Uint8Array): Promise<{ inserted: boolean; value: Uint8Array | number }> {
+  async claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta> {
     // One statement: of nodes racing, the first insert wins and every one gets the row held (DO UPDATE waits
     // for a concurrent insert of the key to commit, then returns that row, its values unchanged). xmax = 0
     // only on a row this statement inserted.

@@ -20,7 +20,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
-  HeldRefund, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
+  ClaimedMeta, HeldRefund, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
 } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
@@ -677,7 +677,7 @@ export class SqliteClearingStore implements ClearingStore {
     );
   }
 
-  async claimMeta(key: string, value: Uint8Array): Promise<{ inserted: boolean; value: Uint8Array | number }> {
+  async claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta> {
     await this.idle();
     // One writer at a time (SQLite's write lock): the insert if absent decides; a held row is never deleted.
     const inserted = this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(key, value).changes > 0;

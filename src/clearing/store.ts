@@ -343,6 +343,14 @@ export interface RefundRow {
   acceptedAt: number;
 }
 
+/** What {@link ClearingStore.claimMeta} found: whether this call stored the value, and the value held now. */
+export interface ClaimedMeta {
+  /** True when this call stored `value`. */
+  inserted: boolean;
+  /** The value held under the key now. */
+  value: Uint8Array | number;
+}
+
 /** A held refund with its place in the store's order (ClearingStore.refundsAfter). */
 export interface HeldRefund extends RefundRow {
   /**
@@ -455,12 +463,7 @@ export interface ClearingStore {
    * exactly one inserts) and return whether this call inserted it and the value held afterwards (`value` when
    * inserted, else the earlier one).
    */
-  claimMeta(key: string, value: Uint8Array): Promise<{
-    /** True when this call stored `value`. */
-    inserted: boolean;
-    /** The value held under `key` now. */
-    value: Uint8Array | number;
-  }>;
+  claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta>;
   /** Close (idempotent). */
   close(): Promise<void>;
 }
