@@ -360,6 +360,8 @@ describe('clearing token check (node:crypto SHA-256 in the hot path)', () => {
         const bytes = good.slice();
         if (flip >= 0 && flip < bytes.length) bytes[flip] = bytes[flip]! ^ 1;
         const want = verifyToken(bytes, ctx, nodeEd25519());
+        // Clearing decodes with views into the token bytes instead of copies: the same verdict, field for field.
+        expect(verifyToken(bytes, { ...ctx, views: true }, nodeEd25519())).toEqual(want);
         const got = checkTokenJob({ data: bytes, now: NOW, payees: [501], maxAge: 300, maxFuture: 60 }, issuer.keySet(), nodeEd25519());
         expect(got.ok).toBe(want.accepted);
         if (want.accepted && got.ok) {
