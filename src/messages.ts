@@ -6,7 +6,7 @@
  * signature))`. Decoders check the canonical form (src/cbor.ts), the type, the version and the shape of every
  * field, and throw OffpayError with a `message.*` or `cbor.*` code.
  */
-import { cborItemEnd, decodeCbor, encodeCbor, uintLength, writeUint, type CborValue } from './cbor.js';
+import { cborItemEnd, decodeCbor, encodeCbor, MAX_MESSAGE_BYTES, uintLength, writeUint, type CborValue } from './cbor.js';
 import { sha256, signingInput, signingInputFrame, signingInputsFromBytes, utf8, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './crypto.js';
 import { OffpayError, type ErrorCode } from '../base/errors.js';
 
@@ -557,9 +557,11 @@ export interface DecodedToken {
  * the final 66-byte signature item (0x58 0x40 and 64 bytes) under a header one element shorter. A one-way
  * token's body is taken the same way. A request-bound token's body is rebuilt: 0x88 0x05 0x02, the
  * certificate bytes, CBOR(payee), the amount and counter bytes as received, CBOR(time), 0x48 and the challenge.
+ * With `views`, the token's byte strings (keys, signatures) are views into `bytes` instead of copies: for a caller
+ * that leaves `bytes` unchanged while it uses the result.
  */
-export function decodeTokenWithInputs(bytes: Uint8Array, binding?: TokenBinding): DecodedToken {
-  const wire = decodeToken(bytes);
+export function decodeTokenWithInputs(bytes: Uint8Array, binding?: TokenBinding, views = false): DecodedToken {
+  const wire = views ? tokenFromCbor(decodeCbor(bytes, MAX_MESSAGE_BYTES, { views: true })) : decodeToken(bytes);
   // [5, 2, cert, ...]: one-byte array header, then 0x05 0x02, then the certificate array (9 elements).
   const certEnd = cborItemEnd(bytes, 3);
   if (!wire.requestBound) {

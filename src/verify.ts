@@ -106,6 +106,12 @@ export interface VerifyContext {
    * node:crypto's, which is faster on small inputs; it must be SHA-256, so the bytes are the same.
    */
   sha256?: ((data: Uint8Array) => Uint8Array) | undefined;
+  /**
+   * The caller leaves the token bytes unchanged while it uses the verdict: the decoded token's byte strings
+   * (keys, signatures, challenge) may then be views into them instead of copies (default false: copies).
+   * Clearing sets it: it verifies tokens straight out of a batch it keeps.
+   */
+  views?: boolean | undefined;
 }
 
 /** A token that passed every stateless check of spec/protocol.md §5. */
@@ -197,7 +203,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
     ? { payee: ctx.request.readerId, time: ctx.request.code === true ? PAYMENT_CODE_SIGNED_TIME : ctx.request.time, challenge: ctx.request.challenge }
     : undefined;
   try {
-    d = decodeTokenWithInputs(bytes, binding);
+    d = decodeTokenWithInputs(bytes, binding, ctx.views === true);
   } catch (e) {
     const { reason, message } = reasonForDecodeError(e);
     return reject(reason, message);

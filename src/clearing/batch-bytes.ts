@@ -14,7 +14,7 @@
  * Every failure is an OffpayError: `clearing.too_large`, `clearing.too_many_entries` or `clearing.bad_batch`.
  */
 import { cborHead, cborItemEnd, decodeCbor, MAX_MESSAGE_BYTES, type CborValue } from '../cbor.js';
-import { signingInput } from '../crypto.js';
+import { signingInputFrame } from '../crypto.js';
 import { OffpayError } from '../../base/errors.js';
 import { MessageType, PROTOCOL_VERSION, readerCertFromCbor, SigningTag, type ReaderCert } from '../messages.js';
 import { entryFromCbor, HASH_BYTES, JOURNAL_ID_BYTES, type JournalEntry } from '../reader/journal.js';
@@ -151,9 +151,10 @@ export function readBatchFrame(bytes: Uint8Array, limits: { maxBytes: number; ma
   const createdAt = uint(bytes, end, 'createdAt');
   const signature = byteString(bytes, createdAt.next, 'signature', 64);
   if (signature.next !== bytes.length || createdAt.next !== bytes.length - SIGNATURE_TAIL) throw bad('bytes after the batch signature');
-  const body = new Uint8Array(bytes.length - SIGNATURE_TAIL);
-  body[0] = 0x8a; // the signed array: the same items without the signature
-  body.set(bytes.subarray(1, bytes.length - SIGNATURE_TAIL), 1);
+  // The signed array: the same items without the signature, written straight into the signing input (one copy).
+  const { input: signed, at: bodyAt } = signingInputFrame(SigningTag.SettlementBatch, bytes.length - SIGNATURE_TAIL);
+  signed[bodyAt] = 0x8a;
+  signed.set(bytes.subarray(1, bytes.length - SIGNATURE_TAIL), bodyAt + 1);
   return {
     readerCert,
     readerCertBytes: bytes.subarray(pos, certEnd),
@@ -168,7 +169,7 @@ export function readBatchFrame(bytes: Uint8Array, limits: { maxBytes: number; ma
     entriesEnd: end,
     createdAt: createdAt.value,
     signature: signature.value,
-    signed: signingInput(SigningTag.SettlementBatch, body),
+    signed,
   };
 }
 

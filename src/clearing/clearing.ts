@@ -93,7 +93,7 @@ export interface ClearingOptions {
   store?: ClearingStore;
   /** PostgreSQL: connections in this process's pool (default 4; 1 .. 100). */
   poolSize?: number;
-  /** Ed25519 backend (default nodeEd25519()). */
+  /** Ed25519 backend (default nodeEd25519(), its key cache and certificate memo shared by every Clearing of the process). */
   verifier?: SyncVerifier;
   /** Fee in basis points charged on each settlement line (default 150 = 1.50%). */
   feeBps?: number;
@@ -350,6 +350,20 @@ function entryDataStart(entry: Uint8Array): number {
   return cborHead(entry, pos).next;
 }
 
+/**
+ * The default verifier (node:crypto behind the wallet-certificate memo), one per process: both its caches hold
+ * pure functions of the bytes they are keyed by (an imported public key; a certificate signature that verified,
+ * confirmed on signature, key and message), so every Clearing of the process shares them, and a new instance
+ * (a new database, a restart of the service in the same process) does not import every key and check every
+ * certificate again.
+ */
+let sharedVerifier: SyncVerifier | undefined;
+/** Reader certificates verified by the default verifier (Clearing.checkReaderCert), the process's. */
+const sharedReaderCerts = new Map<number, { cert: Uint8Array; issuerKey: Uint8Array }>();
+function defaultVerifier(): SyncVerifier {
+  return (sharedVerifier ??= cachingVerifier(nodeEd25519(65_536), 65_536));
+}
+
 function boundedOption(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new OffpayError('clearing.bad_option', `${name} ${String(v)} must be an integer in ${min}..${max}`);
@@ -444,7 +458,7 @@ export class Clearing {
   private readonly zeroFareOperators: ReadonlySet<number>;
   private readonly verifier: SyncVerifier;
   /** Reader certificates whose issuer signature verified: their bytes by prefixKey of the signature (checkReaderCert). */
-  private readonly readerCertsVerified = new Map<number, Uint8Array>();
+  private readonly readerCertsVerified: Map<number, { cert: Uint8Array; issuerKey: Uint8Array }>;
   private readonly clock: () => number;
 
   /**
@@ -455,7 +469,8 @@ export class Clearing {
   constructor(o: ClearingOptions, opened?: OpenedStore) {
     ({ maxBatchBytes: this.maxBatchBytes, maxBatchEntries: this.maxBatchEntries } = validateOptions(o));
     this.zeroFareOperators = new Set(o.zeroFareOperators ?? []);
-    this.verifier = cachingVerifier(o.verifier ?? nodeEd25519(), 65_536);
+    this.verifier = o.verifier ? cachingVerifier(o.verifier, 65_536) : defaultVerifier();
+    this.readerCertsVerified = o.verifier ? new Map() : sharedReaderCerts;
     this.clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
     if (opened) {
       ({ store: this.store, issuerKeys: this.issuerKeys, feeBps: this.feeBps } = opened);
@@ -504,20 +519,22 @@ export class Clearing {
 
   /**
    * Check a reader certificate's issuer signature (validity dates are checked against the batch and each entry).
-   * A certificate whose signature verified is remembered by its exact bytes (a reader sends the same one with
-   * every batch): the same bytes under the same issuer key set (fixed for this instance) give the same answer.
+   * A certificate whose signature verified is remembered by its exact bytes and the issuer public key it verified
+   * under (a reader sends the same one with every batch): the same bytes under the same key give the same answer.
+   * With the default verifier the memo is the process's (shared like the verifier's caches), else this instance's.
    */
   private checkReaderCert(c: ReaderCert, bytes: Uint8Array): void {
-    const memoKey = prefixKey(c.issuerSignature);
-    const hit = this.readerCertsVerified.get(memoKey);
-    if (hit && equalBytes(hit, bytes)) return;
     const key = this.issuerKeys.keys.find((k) => k.keyIndex === c.keyIndex);
     if (!key) throw new OffpayError('clearing.unknown_issuer_key', `reader ${c.readerId}: certificate names unknown issuer key ${c.keyIndex}`);
+    const memo = this.readerCertsVerified;
+    const memoKey = prefixKey(c.issuerSignature);
+    const hit = memo.get(memoKey);
+    if (hit && equalBytes(hit.cert, bytes) && equalBytes(hit.issuerKey, key.publicKey)) return;
     if (!this.verifier.verify(c.issuerSignature, readerCertSigningInput(c), key.publicKey)) {
       throw new OffpayError('clearing.bad_reader_cert', `reader ${c.readerId}: the issuer signature on the reader certificate does not verify`);
     }
-    if (!hit && this.readerCertsVerified.size >= READER_CERT_MEMO) this.readerCertsVerified.delete(this.readerCertsVerified.keys().next().value as number);
-    this.readerCertsVerified.set(memoKey, bytes.slice());
+    if (!hit && memo.size >= READER_CERT_MEMO) memo.delete(memo.keys().next().value as number);
+    memo.set(memoKey, { cert: bytes.slice(), issuerKey: key.publicKey.slice() });
   }
 
   /**

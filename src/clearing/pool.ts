@@ -74,11 +74,12 @@ export type TokenCheck =
 /**
  * A request-bound token is judged against the request context its entry carries and the batch's reader id
  * (the signed payee); clearing does not know the request's amount or currency (the entry value is compared with
- * the token's amount by clearing itself, spec/clearing.md §4).
+ * the token's amount by clearing itself, spec/clearing.md §4). The decoded token's byte strings are views into the
+ * job's bytes (`views`): nothing of a verdict that clearing keeps refers to them (hashes and ids are copies).
  */
 const contextOf = (j: TokenJob, issuerKeys: IssuerKeySet): VerifyContext => ({
-  issuerKeys, now: j.now, payees: j.payees, maxAgeSeconds: j.maxAge, maxFutureSeconds: j.maxFuture, sha256: nodeSha256,
-  ...(j.request ? { request: requestOf(j, j.request) } : {}),
+  issuerKeys, now: j.now, payees: j.payees, maxAgeSeconds: j.maxAge, maxFutureSeconds: j.maxFuture, sha256: nodeSha256, views: true,
+  request: j.request ? requestOf(j, j.request) : undefined,
 });
 
 /**

@@ -239,6 +239,12 @@ describe('Clearing', () => {
     const other = makeIssuer('someone-else');
     const alien = makeReader(other, 'cl', 141, 'vending');
     const ar = new Reader({ ...alien, issuerKeys: other.keySet(), store: new MemoryReaderStore(), clock: () => NOW });
+    // Verified reader certificates are remembered for the whole process (with the default verifier): one that a
+    // clearing trusting the other issuer verified is still checked against this clearing's key of the same index.
+    const elsewhere = new Clearing({ issuerKeys: other.keySet(), clock: () => NOW + 3600 });
+    expect(other.keySet().keys[0]!.keyIndex).toBe(issuer.keySet().keys[0]!.keyIndex);
+    expect((await elsewhere.ingest(ar.export(NOW).bytes)).error).toBeUndefined();
+    await elsewhere.close();
     expect(await c.ingest(ar.export(NOW).bytes)).toMatchObject({ outcome: 'rejected', error: { code: 'clearing.bad_reader_cert' } });
     // Problems are recorded against a reader only once its signature verified: anyone can copy a certificate.
     expect((await c.report()).problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['bad_chain', 'fork']));
@@ -354,6 +360,8 @@ describe('clearing token check (node:crypto SHA-256 in the hot path)', () => {
         const bytes = good.slice();
         if (flip >= 0 && flip < bytes.length) bytes[flip] = bytes[flip]! ^ 1;
         const want = verifyToken(bytes, ctx, nodeEd25519());
+        // Clearing decodes with views into the token bytes instead of copies: the same verdict, field for field.
+        expect(verifyToken(bytes, { ...ctx, views: true }, nodeEd25519())).toEqual(want);
         const got = checkTokenJob({ data: bytes, now: NOW, payees: [501], maxAge: 300, maxFuture: 60 }, issuer.keySet(), nodeEd25519());
         expect(got.ok).toBe(want.accepted);
         if (want.accepted && got.ok) {
