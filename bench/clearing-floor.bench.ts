@@ -5,7 +5,7 @@
  *
  *   1. raw node:crypto Ed25519 verification of every token's wallet signature (the reference; its rounds alternate
  *      with those of parts 4 and 6, so that a busy moment of the machine does not favour either);
- *   2. the prime-order check of a new wallet or reader key (src/weakkeys.ts, noble), per key;
+ *   2. the prime-order check of a new wallet or reader key (src/weakkeys.ts: X25519 on Node, else noble), per key;
  *   3. the batch frame, the reader's batch signature and certificate (remembered), the entries decoded and their
  *      chain hashes (prepare, §4 steps 1-7), per token;
  *   4. token re-verification, `checkTokenJobs` (decode, certificate from cache, signature): minus (1) it is the
@@ -33,7 +33,7 @@ import { loadSqliteDriver } from '../src/node/sqlite.js';
 import { JOURNAL_TAG, JournalKind } from '../src/reader/journal.js';
 import { READER_PROFILES } from '../src/reader/profiles.js';
 import { cachingVerifier } from '../src/reader/verifier.js';
-import { isWeakPublicKey } from '../src/weakkeys.js';
+import { isWeakPublicKey, primeOrderBackend } from '../src/weakkeys.js';
 import { buildFastPopulation } from './clearing-load.js';
 import { machine, writeResults } from './common.js';
 
@@ -72,7 +72,7 @@ const frames = batches.map((b) => readBatchFrame(b, { maxBytes: 1 << 30, maxEntr
 const readerKeys = new Map<number, Uint8Array>();
 for (const f of frames) readerKeys.set(f.readerCert.readerId, f.readerCert.readerPublicKey);
 const allKeys = [...walletKeys.values(), ...readerKeys.values()];
-// Warm the check up on other keys first (compiling it and noble's tables are not the per-key cost).
+// Warm the check up on other keys first (compiling it, the X25519 key object, noble's tables are not the per-key cost).
 for (let i = 0; i < 20; i++) isWeakPublicKey(new Uint8Array(generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32)));
 const k0 = cpuNow();
 for (const k of allKeys) if (isWeakPublicKey(k)) throw new Error('a weak key in the population');
@@ -222,7 +222,7 @@ const parts: [string, number, string][] = [
   ['raw node:crypto Ed25519 verification (the reference)', us(raw), 'per token'],
   ['Clearing.ingest, one batch a call, SQLite file (warm process)', us(ingest), 'per token'],
   ['beyond verification: the two above', us(ingest) - us(raw), 'per token'],
-  ['  prime-order check of a new key (noble)', primeOrderPerKey * 1e6, `per key; x ${allKeys.length} keys / ${TOKENS} tokens = ${(primeOrderPerKey * 1e6 * keysPerToken).toFixed(1)} us a token when every key is new (not in the warm rows: remembered)`],
+  [`  prime-order check of a new key (${primeOrderBackend()})`, primeOrderPerKey * 1e6, `per key; x ${allKeys.length} keys / ${TOKENS} tokens = ${(primeOrderPerKey * 1e6 * keysPerToken).toFixed(1)} us a token when every key is new (not in the warm rows: remembered)`],
   ['  frame, batch signature, reader certificate, entries, chain hashes', us(prepare), 'per token (a batch signature verification is 1/100 of a token verification here)'],
   ['  token re-verification minus the raw signature verification', us(verify) - us(raw), 'per token: decoding, signing inputs, certificate cache, token hash, wallet id'],
   ['  SQLite through the store: statements (chain, batch bytes, entries)', us(storeBest.statements), 'per token, 100 entries a batch'],
