@@ -66,8 +66,10 @@ function platformCheck(): ((encoding: Uint8Array) => boolean) | null {
   if (fastCheck !== undefined) return fastCheck;
   fastCheck = null;
   try {
-    const load = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
-    const platform = typeof load === 'function' ? (load('node:crypto') as X25519Platform | undefined) : undefined;
+    // A runtime lookup, not an import: browser bundles carry no Node module (and the id is given without the
+    // `node:` scheme, which getBuiltinModule accepts, so bundlers see no Node specifier at all).
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const platform = typeof proc?.getBuiltinModule === 'function' ? (proc.getBuiltinModule('crypto') as X25519Platform | undefined) : undefined;
     if (platform && typeof platform.diffieHellman === 'function') fastCheck = x25519TorsionCheck(platform);
   } catch {
     fastCheck = null; // a platform without X25519: noble
