@@ -561,7 +561,7 @@ export interface DecodedToken {
  * that leaves `bytes` unchanged while it uses the result.
  */
 export function decodeTokenWithInputs(bytes: Uint8Array, binding?: TokenBinding, views = false): DecodedToken {
-  const wire = views ? tokenFromCbor(decodeCbor(bytes, MAX_MESSAGE_BYTES, { views: true })) : decodeToken(bytes);
+  const wire = tokenFromCbor(decodeCbor(bytes, MAX_MESSAGE_BYTES, { views }));
   // [5, 2, cert, ...]: one-byte array header, then 0x05 0x02, then the certificate array (9 elements).
   const certEnd = cborItemEnd(bytes, 3);
   if (!wire.requestBound) {
