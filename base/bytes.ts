@@ -10,3 +10,14 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
   return d === 0;
 }
+
+/**
+ * True when `a` begins with the bytes of `prefix`, compared in place (no subarray is made: it runs on every
+ * signature a verifier sees). Like `equalBytes`, no early exit on a differing byte.
+ */
+export function startsWithBytes(a: Uint8Array, prefix: Uint8Array): boolean {
+  if (a.length < prefix.length) return false;
+  let d = 0;
+  for (let i = 0; i < prefix.length; i++) d |= a[i]! ^ prefix[i]!;
+  return d === 0;
+}

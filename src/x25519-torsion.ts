@@ -35,6 +35,7 @@
 
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { equalBytes } from '../base/bytes.js';
+import { toHex } from '../base/hex.js';
 
 /** The field of Edwards25519 coordinates (noble: little-endian bytes). */
 const Fp = ed25519.Point.Fp;
@@ -63,16 +64,108 @@ function le32(v: bigint): Uint8Array {
   return out;
 }
 
+/** The Edwards y of a 32-byte point encoding, bit 255 (the sign of x) cleared: the little-endian number (read as hex, about three times as fast as 32 BigInt shifts). */
+function edwardsY(encoding: Uint8Array): bigint {
+  const be = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) be[i] = encoding[31 - i]!;
+  be[0] = be[0]! & 0x7f;
+  return BigInt(`0x${toHex(be)}`);
+}
+
+/** Leading bits of each Lehmer digit: small enough that every sum and product below stays under 2^53. */
+const LEHMER_DIGIT_BITS = 50;
+
+/**
+ * a^-1 mod p for 0 < a < p (p = 2^255 - 19, prime), by the extended Euclidean algorithm with Lehmer's
+ * acceleration (Knuth, TAOCP vol. 2, §4.5.2, Algorithm L): the quotients of the next several steps are found
+ * from the leading 50 bits of the two remainders in double-precision numbers (exact below 2^53), kept only
+ * while the two bounding quotients agree (so they are the steps of the full-precision algorithm), and applied to
+ * the big numbers at once as a 2x2 matrix. About three times as fast as one BigInt division a step (noble's
+ * `Fp.inv`), which is most of the cost of `montgomeryU`. The result is checked: `undefined` if a * r = 1 mod p
+ * does not hold (never, test/core/x25519-torsion.test.ts; `inverseModP` then takes noble's inverse).
+ */
+export function lehmerInverseModP(a: bigint): bigint | undefined {
+  const p = FIELD_P;
+  let u = p;
+  let v = a % p;
+  // Invariants: u = t0 * a, v = t1 * a (mod p).
+  let t0 = 0n;
+  let t1 = 1n;
+  while (v !== 0n) {
+    const un = Number(u);
+    if (un < 2 ** 52) {
+      // The last few steps, on small numbers: one BigInt division each.
+      const q = u / v;
+      const r = u - q * v;
+      u = v;
+      v = r;
+      const t = t0 - q * t1;
+      t0 = t1;
+      t1 = t;
+      continue;
+    }
+    const shift = BigInt(Math.max(0, Math.floor(Math.log2(un)) + 1 - LEHMER_DIGIT_BITS));
+    let x = Number(u >> shift);
+    let y = Number(v >> shift);
+    let A = 1;
+    let B = 0;
+    let C = 0;
+    let D = 1;
+    for (;;) {
+      if (y + C === 0 || y + D === 0) break;
+      const q = Math.floor((x + A) / (y + C));
+      if (q !== Math.floor((x + B) / (y + D))) break;
+      let T = A - q * C;
+      A = C;
+      C = T;
+      T = B - q * D;
+      B = D;
+      D = T;
+      T = x - q * y;
+      x = y;
+      y = T;
+    }
+    if (B === 0) {
+      // No step could be decided from the leading bits: one full-precision step.
+      const q = u / v;
+      const r = u - q * v;
+      u = v;
+      v = r;
+      const t = t0 - q * t1;
+      t0 = t1;
+      t1 = t;
+    } else {
+      const a1 = BigInt(A);
+      const b1 = BigInt(B);
+      const c1 = BigInt(C);
+      const d1 = BigInt(D);
+      const nu = a1 * u + b1 * v;
+      v = c1 * u + d1 * v;
+      u = nu;
+      const nt = a1 * t0 + b1 * t1;
+      t1 = c1 * t0 + d1 * t1;
+      t0 = nt;
+    }
+  }
+  let r = t0 % p;
+  if (r < 0n) r += p;
+  return u === 1n && (a * r) % p === 1n ? r : undefined;
+}
+
+/** a^-1 mod p for 0 < a < p: `lehmerInverseModP`, checked, else noble's (the verdict never depends on the fast path). */
+export function inverseModP(a: bigint): bigint {
+  return lehmerInverseModP(a) ?? Fp.inv(a);
+}
+
 /**
  * The Montgomery u-coordinate (32 bytes, little-endian, canonical) of the Edwards y of a 32-byte point
  * encoding (bit 255, the sign of x, ignored): u = (1 + y) / (1 - y). `undefined` for y = 1 (the identity).
  * The caller has checked y < p.
  */
 export function montgomeryU(encoding: Uint8Array): Uint8Array | undefined {
-  let y = 0n;
-  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? encoding[i]! & 0x7f : encoding[i]!);
+  const y = edwardsY(encoding);
   if (y === 1n) return undefined;
-  return Fp.toBytes(Fp.mul(Fp.add(Fp.ONE, y), Fp.inv(Fp.sub(Fp.ONE, y))));
+  return Fp.toBytes(((1n + y) * inverseModP(FIELD_P + 1n - y)) % FIELD_P);
 }
 
 /** The part of node:crypto the check uses. */

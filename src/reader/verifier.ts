@@ -5,14 +5,10 @@
  * message are compared on a hit, so a hit can never accept bytes that were not verified.
  */
 import { prefixKey, signingInput, type SyncVerifier } from '../crypto.js';
-import { equalBytes } from '../../base/bytes.js';
+import { equalBytes, startsWithBytes } from '../../base/bytes.js';
 import { SigningTag } from '../messages.js';
 
 const CERT_PREFIX = signingInput(SigningTag.WalletCert, new Uint8Array(0));
-
-function hasPrefix(m: Uint8Array, p: Uint8Array): boolean {
-  return m.length >= p.length && equalBytes(m.subarray(0, p.length), p);
-}
 
 /**
  * Wrap a synchronous Ed25519 verifier so that a wallet certificate's issuer signature is verified once: up to
@@ -24,7 +20,7 @@ export function cachingVerifier(inner: SyncVerifier, size = 16_384): SyncVerifie
   return {
     name: `${inner.name}+certcache`,
     verify(signature, message, publicKey) {
-      if (!hasPrefix(message, CERT_PREFIX)) return inner.verify(signature, message, publicKey);
+      if (!startsWithBytes(message, CERT_PREFIX)) return inner.verify(signature, message, publicKey);
       // Keyed by the first bytes of the signature (prefixKey); the whole signature, the public key and the full
       // message are compared on a hit. A signature sharing the prefix of a remembered one replaces it.
       const key = prefixKey(signature);

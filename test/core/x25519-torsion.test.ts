@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { torsionPoint } from '../../src/ed25519-craft.js';
 import { isCanonicalEncoding, isPrimeOrderKey, isSmallOrderEncoding, primeOrderBackend, primeOrderByNoble, SMALL_ORDER_ENCODINGS } from '../../src/weakkeys.js';
-import { FIELD_P, montgomeryU, ORDER_L, TORSION_SCALAR, TWIST_PRIME, twistResidue, x25519TorsionCheck, type X25519Platform } from '../../src/x25519-torsion.js';
+import { FIELD_P, lehmerInverseModP, montgomeryU, ORDER_L, TORSION_SCALAR, TWIST_PRIME, twistResidue, x25519TorsionCheck, type X25519Platform } from '../../src/x25519-torsion.js';
 import { fromHex } from '../../base/hex.js';
 
 const fast = x25519TorsionCheck(nodeCrypto as unknown as X25519Platform);
@@ -71,6 +71,31 @@ describe('the prime-order check by one X25519 multiplication (src/x25519-torsion
       }
     }
     expect(montgomeryU(fromHex(SMALL_ORDER_ENCODINGS[2]!))).toBeUndefined(); // y = 1: no u
+  });
+
+  it("the Lehmer inverse mod p is the inverse, on random values and on values where its digits are decided one step at a time", () => {
+    const Fp = ed25519.Point.Fp;
+    const edge = [1n, 2n, 3n, 19n, FIELD_P - 1n, FIELD_P - 2n, (FIELD_P - 1n) / 2n, 2n ** 52n - 1n, 2n ** 52n, 2n ** 53n + 1n, 2n ** 200n, 2n ** 254n, 2n ** 254n - 1n];
+    // Fibonacci-like neighbours (quotients of 1 at every step, the longest Euclidean runs) and powers of two.
+    let a = 1n;
+    let b = 1n;
+    while (b < FIELD_P) [a, b] = [b, a + b];
+    edge.push(a, a - 1n, a + 1n);
+    for (const v of edge) {
+      const r = lehmerInverseModP(v);
+      expect(r, `a = ${v}`).toBeDefined();
+      expect(r).toBe(Fp.inv(v));
+    }
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: FIELD_P - 1n }), fc.integer({ min: 0, max: 254 }), (v, bits) => {
+        for (const x of [v, (v >> BigInt(bits)) || 1n]) {
+          const r = lehmerInverseModP(x);
+          expect(r).toBeDefined(); // the fast path itself, not noble's fallback
+          expect(r).toBe(Fp.inv(x));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('isPrimeOrderKey takes the X25519 form on Node (the check this file compares is the one in use)', () => {
