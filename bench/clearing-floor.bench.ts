@@ -234,7 +234,7 @@ const parts: [string, number, string][] = [
   ['  token re-verification minus the raw signature verification', us(verify) - us(raw), 'per token: decoding, signing inputs, certificate cache, token hash, wallet id'],
   ['  SQLite through the store: statements (chain, batch bytes, entries)', us(storeBest.statements), 'per token, 100 entries a batch'],
   ['  SQLite through the store: COMMIT (WAL, synchronous = FULL)', us(storeBest.commit), 'per token, one COMMIT a batch of 100'],
-  ['    of which system time (the kernel: WAL writes, fsync)', us(storeBest.commitSystem), 'per token: SQLite writes each WAL page with two pwrite calls (frame header, page), about 140 a batch here (strace -c)'],
+  ['    of which system time (the kernel: WAL writes, fsync)', us(storeBest.commitSystem), 'per token: SQLite writes each WAL page with two pwrite calls, the frame header and the page (spec/clearing.md §12.1)'],
   ['  the bare INSERT of the same rows, one prepared statement, in memory', us(bare), 'per token: better-sqlite3 binding 21 values + three B-tree inserts'],
 ];
 const m = machine();
