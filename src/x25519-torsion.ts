@@ -93,59 +93,51 @@ export function lehmerInverseModP(a: bigint): bigint | undefined {
   let t1 = 1n;
   while (v !== 0n) {
     const un = Number(u);
-    if (un < 2 ** 52) {
-      // The last few steps, on small numbers: one BigInt division each.
-      const q = u / v;
-      const r = u - q * v;
-      u = v;
-      v = r;
-      const t = t0 - q * t1;
-      t0 = t1;
-      t1 = t;
-      continue;
+    if (un >= 2 ** 52) {
+      // The quotients of the next steps from the leading bits, as the matrix [[A, B], [C, D]].
+      const shift = BigInt(Math.floor(Math.log2(un)) + 1 - LEHMER_DIGIT_BITS);
+      let x = Number(u >> shift);
+      let y = Number(v >> shift);
+      let A = 1;
+      let B = 0;
+      let C = 0;
+      let D = 1;
+      for (;;) {
+        if (y + C === 0 || y + D === 0) break;
+        const q = Math.floor((x + A) / (y + C));
+        if (q !== Math.floor((x + B) / (y + D))) break;
+        let T = A - q * C;
+        A = C;
+        C = T;
+        T = B - q * D;
+        B = D;
+        D = T;
+        T = x - q * y;
+        x = y;
+        y = T;
+      }
+      if (B !== 0) {
+        const a1 = BigInt(A);
+        const b1 = BigInt(B);
+        const c1 = BigInt(C);
+        const d1 = BigInt(D);
+        const nu = a1 * u + b1 * v;
+        v = c1 * u + d1 * v;
+        u = nu;
+        const nt = a1 * t0 + b1 * t1;
+        t1 = c1 * t0 + d1 * t1;
+        t0 = nt;
+        continue;
+      }
     }
-    const shift = BigInt(Math.max(0, Math.floor(Math.log2(un)) + 1 - LEHMER_DIGIT_BITS));
-    let x = Number(u >> shift);
-    let y = Number(v >> shift);
-    let A = 1;
-    let B = 0;
-    let C = 0;
-    let D = 1;
-    for (;;) {
-      if (y + C === 0 || y + D === 0) break;
-      const q = Math.floor((x + A) / (y + C));
-      if (q !== Math.floor((x + B) / (y + D))) break;
-      let T = A - q * C;
-      A = C;
-      C = T;
-      T = B - q * D;
-      B = D;
-      D = T;
-      T = x - q * y;
-      x = y;
-      y = T;
-    }
-    if (B === 0) {
-      // No step could be decided from the leading bits: one full-precision step.
-      const q = u / v;
-      const r = u - q * v;
-      u = v;
-      v = r;
-      const t = t0 - q * t1;
-      t0 = t1;
-      t1 = t;
-    } else {
-      const a1 = BigInt(A);
-      const b1 = BigInt(B);
-      const c1 = BigInt(C);
-      const d1 = BigInt(D);
-      const nu = a1 * u + b1 * v;
-      v = c1 * u + d1 * v;
-      u = nu;
-      const nt = a1 * t0 + b1 * t1;
-      t1 = c1 * t0 + d1 * t1;
-      t0 = nt;
-    }
+    // One full-precision step: on small numbers (the last few steps), or when the leading bits decided none.
+    const q = u / v;
+    const r = u - q * v;
+    u = v;
+    v = r;
+    const t = t0 - q * t1;
+    t0 = t1;
+    t1 = t;
   }
   let r = t0 % p;
   if (r < 0n) r += p;
