@@ -11,7 +11,7 @@
  *   canonical encoding of a point P on the curve with [L]P = identity and P != identity (libsodium's
  *   `crypto_core_ed25519_is_valid_point`). Mixed-order keys (a prime-order point plus a torsion component)
  *   fail it. Where node:crypto is at hand (Node >= 20.16: `process.getBuiltinModule`), it is one X25519
- *   scalar multiplication (src/x25519-torsion.ts, about 0.05 ms); elsewhere (browsers, older Node) noble's
+ *   scalar multiplication (src/x25519-torsion.ts, about 0.06 to 0.08 ms); elsewhere (browsers, older Node) noble's
  *   point decoding and [L]P (about 0.9 ms on the reference machine). Results are remembered per key.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';

@@ -1,7 +1,8 @@
 /**
  * The prime-order check of a certificate key (spec/protocol.md §8.2) with ONE X25519 scalar multiplication,
- * where the platform has a fast X25519 (node:crypto, OpenSSL): about 0.05 ms a key against about 0.9 ms for
- * noble's point decoding plus [L]P (src/weakkeys.ts keeps noble as the portable reference and for browsers).
+ * where the platform has a fast X25519 (node:crypto, OpenSSL): about 0.06 to 0.08 ms a key, key import and
+ * field inversion included, against about 0.9 ms for noble's point decoding plus [L]P (src/weakkeys.ts keeps
+ * noble as the portable reference and for browsers).
  * The verdict is the same for every 32-byte string; test/core/x25519-torsion.test.ts compares the two on
  * prime-order, mixed-order, small-order and off-curve keys.
  *
