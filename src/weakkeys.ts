@@ -95,13 +95,6 @@ export function primeOrderByNoble(pk: Uint8Array): boolean {
   }
 }
 
-/** The prime-order check without the memo. */
-function primeOrder(pk: Uint8Array): boolean {
-  if (pk.length !== 32 || !isCanonicalEncoding(pk) || isSmallOrderEncoding(pk)) return false;
-  const fast = platformCheck();
-  return fast ? fast(pk) : primeOrderByNoble(pk);
-}
-
 const MEMO_SIZE = 65_536;
 /** Keyed by the first six bytes as a number (cheaper than a string key); a hit is confirmed on all 32 bytes. */
 const memo = new Map<number, { key: Uint8Array; ok: boolean }>();
@@ -119,7 +112,9 @@ export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
   const id = b[0]! + 256 * (b[1]! + 256 * (b[2]! + 256 * (b[3]! + 256 * (b[4]! + 256 * b[5]!))));
   const hit = memo.get(id);
   if (hit && equalBytes(hit.key, publicKey)) return hit.ok;
-  const ok = primeOrder(publicKey);
+  // Canonical and not small-order (checked above): the scalar multiplication decides.
+  const fast = platformCheck();
+  const ok = fast ? fast(publicKey) : primeOrderByNoble(publicKey);
   if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
   memo.set(id, { key: publicKey.slice(), ok });
   return ok;
