@@ -12,7 +12,7 @@
  * The stateful checks (counters, blocklist, daily limits) are the reader's (src/reader).
  */
 import { carve, nobleEd25519, prefixKey, type AsyncVerifier, type SyncVerifier } from './crypto.js';
-import { equalBytes } from '../base/bytes.js';
+import { equalBytes, startsWithBytes } from '../base/bytes.js';
 import { OffpayError } from '../base/errors.js';
 import { dayOf } from './issuer.js';
 import {
@@ -264,9 +264,13 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
 
 /**
  * Wallet ids by public key: a pure function of the key (SHA-256 with either backend), remembered for the last
- * few thousand keys because a reader or clearing sees the same wallets again and again.
+ * WALLET_ID_MEMO keys because a reader or clearing sees the same wallets again and again. As many as the
+ * clearing's other per-wallet memos (spec/clearing.md §12.1): with fewer, a night of more wallets than the memo
+ * holds evicts each id (first in, first out) just before its wallet comes round again, and every lookup misses.
+ * Each entry is one 64-byte array, the key then its id (about 200 bytes with the map's own).
  */
-const walletIds = new Map<number, { publicKey: Uint8Array; id: Uint8Array }>();
+const WALLET_ID_MEMO = 65_536;
+const walletIds = new Map<number, Uint8Array>();
 function copyOut(b: Uint8Array): Uint8Array {
   const out = carve(b.length);
   out.set(b);
@@ -280,10 +284,15 @@ function walletIdMemo(publicKey: Uint8Array, hash: ((data: Uint8Array) => Uint8A
   // its bytes live outside the JS heap, so a database driver binds it without copying it out first.
   const k = prefixKey(publicKey);
   const hit = walletIds.get(k);
-  if (hit && equalBytes(hit.publicKey, publicKey)) return copyOut(hit.id);
+  if (hit && publicKey.length === 32 && startsWithBytes(hit, publicKey)) return copyOut(hit.subarray(32));
   const id = hash ? walletIdOf(publicKey, hash) : walletIdOf(publicKey);
-  if (!hit && walletIds.size >= 4096) walletIds.delete(walletIds.keys().next().value as number);
-  walletIds.set(k, { publicKey: publicKey.slice(), id: id.slice() });
+  if (publicKey.length === 32) {
+    if (!hit && walletIds.size >= WALLET_ID_MEMO) walletIds.delete(walletIds.keys().next().value as number);
+    const entry = new Uint8Array(64);
+    entry.set(publicKey);
+    entry.set(id, 32);
+    walletIds.set(k, entry);
+  }
   return copyOut(id);
 }
 
