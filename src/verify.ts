@@ -267,7 +267,7 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
  * WALLET_ID_MEMO keys because a reader or clearing sees the same wallets again and again. As many as the
  * clearing's other per-wallet memos (spec/clearing.md §12.1): with fewer, a night of more wallets than the memo
  * holds evicts each id (first in, first out) just before its wallet comes round again, and every lookup misses.
- * Each entry is one 64-byte array, the key then its id (about 200 bytes with the map's own).
+ * Each entry is one array, the key (32 bytes) then its id (WALLET_ID_BYTES), about 200 bytes with the map's own.
  */
 const WALLET_ID_MEMO = 65_536;
 const walletIds = new Map<number, Uint8Array>();
@@ -288,7 +288,7 @@ function walletIdMemo(publicKey: Uint8Array, hash: ((data: Uint8Array) => Uint8A
   const id = hash ? walletIdOf(publicKey, hash) : walletIdOf(publicKey);
   if (publicKey.length === 32) {
     if (!hit && walletIds.size >= WALLET_ID_MEMO) walletIds.delete(walletIds.keys().next().value as number);
-    const entry = new Uint8Array(64);
+    const entry = new Uint8Array(32 + id.length);
     entry.set(publicKey);
     entry.set(id, 32);
     walletIds.set(k, entry);
