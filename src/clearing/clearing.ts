@@ -33,7 +33,7 @@ import { cachingVerifier } from '../reader/verifier.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
-import type { ClearingStore, CounterPeer, DoubleSpendRow, EntryRow, IngestSession, IngestTx } from './store.js';
+import { readBatchView, type ClearingStore, type CounterPeer, type DoubleSpendRow, type EntryRow, type IngestSession, type IngestTx } from './store.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
@@ -702,29 +702,28 @@ export class Clearing {
     const readerId = cert.readerId;
     const journalId = toHex(f.journalId);
     const lastSeq = f.firstSeq + list.length - 1;
-    const chain = (await tx.chainOf(readerId, f.journalId)) ?? (await tx.addChain(readerId, f.journalId));
-    const again = await tx.batchDigest(chain, f.batchSeq);
+    // What is held about this batch's place, read in one call (one statement on PostgreSQL).
+    const view = await readBatchView(tx, { readerId, journalId: f.journalId, batchSeq: f.batchSeq, firstSeq: f.firstSeq, lastSeq });
     const none = { entries: 0, alreadyHeld: 0, invalidTokens: 0, doubleSpends: 0, readerFaults: 0 };
-    if (again && equalBytes(again, digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...none };
+    if (view.digest && equalBytes(view.digest, digest)) return { outcome: 'duplicate', readerId, journalId, batchSeq: f.batchSeq, ...none };
     // Continuity with what is held for this chain.
-    if (f.firstSeq > 1) {
-      const before = await tx.entryLink(chain, f.firstSeq - 1);
-      if (before && !equalBytes(before.hash, f.prevHead)) {
-        throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: prevHead does not match held entry ${f.firstSeq - 1} (a rewritten or forged history)`);
-      }
+    const before = view.before;
+    if (before && !equalBytes(before.hash, f.prevHead)) {
+      throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: prevHead does not match held entry ${f.firstSeq - 1} (a rewritten or forged history)`);
     }
-    const after = await tx.entryLink(chain, lastSeq + 1);
+    const after = view.after;
     // An entry held without prev_hash was not first in its batch: the entry before it (lastSeq) is held too and
     // was compared with this batch's own last entry below, whose hash is the head.
     if (after && after.prevHash !== null && !equalBytes(after.prevHash, f.head)) {
       throw new OffpayError('clearing.fork', `batch ${f.batchSeq}: head does not match the start of held entry ${lastSeq + 1} (a rewritten or forged history)`);
     }
-    const existing = await tx.reader(readerId);
+    const existing = view.reader;
     if (existing && (existing.operatorId !== cert.operatorId || existing.profile !== cert.profile)) {
       await tx.problem(readerId, 'reader_cert_changed', `operator ${existing.operatorId} -> ${cert.operatorId}`, now);
     }
     if (!existing) await tx.putReader(readerId, cert.operatorId, cert.profile, encodeCbor(cert.issuerSignature));
-    const held = await tx.heldEntries(chain, f.firstSeq, lastSeq);
+    const held = view.held;
+    const chain = view.chain ?? (await tx.addChain(readerId, f.journalId));
     let alreadyHeld = 0;
     let invalidTokens = 0;
     let doubleSpends = 0;

@@ -273,6 +273,40 @@ export class PgClearingStore implements ClearingStore {
   private txOf(c: PgClient): IngestTx {
     const one = async (text: string, values: unknown[]) => (await c.query(text, values)).rows[0];
     return {
+      // One statement for the reads the fallback (store.ts readBatchView) makes one by one: the chain and the
+      // reader (each a row or nulls), the batch digest and the two neighbouring links (null when not held: hash is
+      // NOT NULL), and one row per held entry of the range (a single row of nulls when none is held).
+      batchView: async ({ readerId, journalId, batchSeq, firstSeq, lastSeq }) => {
+        const rs = (
+          await c.query(
+            `SELECT v.chain, v.digest, v.b_hash, v.b_prev, v.a_hash, v.a_prev, v.r_operator, v.r_profile, h.seq AS h_seq, h.hash AS h_hash, h.reason AS h_reason
+             FROM (SELECT c.chain AS chain,
+                     (SELECT b.digest FROM batches b WHERE b.chain = c.chain AND b.batch_seq = $3::bigint) AS digest,
+                     (SELECT e.hash FROM entries e WHERE e.chain = c.chain AND e.seq = $4::bigint - 1 AND $4::bigint > 1) AS b_hash,
+                     (SELECT e.prev_hash FROM entries e WHERE e.chain = c.chain AND e.seq = $4::bigint - 1 AND $4::bigint > 1) AS b_prev,
+                     (SELECT e.hash FROM entries e WHERE e.chain = c.chain AND e.seq = $5::bigint + 1) AS a_hash,
+                     (SELECT e.prev_hash FROM entries e WHERE e.chain = c.chain AND e.seq = $5::bigint + 1) AS a_prev,
+                     r.operator_id AS r_operator, r.profile AS r_profile
+                   FROM (SELECT 1) AS one
+                   LEFT JOIN chains c ON c.reader_id = $1::bigint AND c.journal_id = $2::bytea
+                   LEFT JOIN readers r ON r.reader_id = $1::bigint) AS v
+             LEFT JOIN entries h ON h.chain = v.chain AND h.seq BETWEEN $4::bigint AND $5::bigint
+             ORDER BY h.seq`,
+            [readerId, buf(journalId), batchSeq, firstSeq, lastSeq],
+          )
+        ).rows;
+        const r = rs[0]!;
+        const held = new Map<number, { hash: Uint8Array; reason: string | null }>();
+        for (const h of rs) if (h.h_seq !== null) held.set(Number(h.h_seq), { hash: u8(h.h_hash), reason: h.h_reason === null ? null : String(h.h_reason) });
+        return {
+          chain: r.chain === null ? undefined : Number(r.chain),
+          digest: r.digest === null ? undefined : u8(r.digest),
+          before: r.b_hash === null ? undefined : { hash: u8(r.b_hash), prevHash: r.b_prev === null ? null : u8(r.b_prev) },
+          after: r.a_hash === null ? undefined : { hash: u8(r.a_hash), prevHash: r.a_prev === null ? null : u8(r.a_prev) },
+          reader: r.r_operator === null ? undefined : { operatorId: Number(r.r_operator), profile: String(r.r_profile) },
+          held,
+        };
+      },
       chainOf: async (readerId, journalId) => (await one('SELECT chain FROM chains WHERE reader_id = $1 AND journal_id = $2', [readerId, buf(journalId)]))?.chain as number | undefined,
       addChain: async (readerId, journalId) => {
         const r = await one('INSERT INTO chains(reader_id, journal_id) VALUES ($1, $2) ON CONFLICT (reader_id, journal_id) DO NOTHING RETURNING chain', [readerId, buf(journalId)]);

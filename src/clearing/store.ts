@@ -152,7 +152,70 @@ export interface BatchRow {
 }
 
 /** The writes and reads of one batch's ingest, inside one atomic unit (`IngestSession.atomic`). */
+/** A held entry's links (IngestTx.entryLink). */
+export interface EntryLink {
+  /** The chain hash after the entry (32 bytes). */
+  hash: Uint8Array;
+  /** The chain hash before it: held for the first entry of its batch only, else null. */
+  prevHash: Uint8Array | null;
+}
+
+/** A reader as first recorded (IngestTx.reader). */
+export interface ReaderRecord {
+  /** Operator named by the reader's first certificate. */
+  operatorId: number;
+  /** Reader profile named by that certificate. */
+  profile: string;
+}
+
+/** A held entry of a batch's range (IngestTx.heldEntries). */
+export interface HeldEntry {
+  /** The entry's chain hash (32 bytes). */
+  hash: Uint8Array;
+  /** Why it was stored invalid (an error code); null when valid. */
+  reason: string | null;
+}
+
+/**
+ * Everything an atomic unit reads about a batch's place before it writes (spec/clearing.md §4 steps 8-9), as
+ * {@link readBatchView} composes it from the single reads of {@link IngestTx}.
+ */
+export interface BatchView {
+  /** The chain number of (reader id, journal id), if held. */
+  chain: number | undefined;
+  /** SHA-256 of the batch held as (chain, batch seq), if any. */
+  digest: Uint8Array | undefined;
+  /** The held entry just before the batch (firstSeq - 1), when firstSeq > 1. */
+  before: EntryLink | undefined;
+  /** The held entry just after the batch (lastSeq + 1). */
+  after: EntryLink | undefined;
+  /** The reader as first recorded. */
+  reader: ReaderRecord | undefined;
+  /** Entries held in [firstSeq, lastSeq], by seq. */
+  held: Map<number, HeldEntry>;
+}
+
+/** Where a batch goes: its reader and journal, its number and its entries' seq range. */
+export interface BatchPlace {
+  /** The reader that signed the batch. */
+  readerId: number;
+  /** Its journal id. */
+  journalId: Uint8Array;
+  /** The batch number within that journal. */
+  batchSeq: number;
+  /** Seq of its first entry. */
+  firstSeq: number;
+  /** Seq of its last entry. */
+  lastSeq: number;
+}
+
 export interface IngestTx {
+  /**
+   * Optional: the {@link BatchView} of a batch in one call, equal to what {@link readBatchView} composes from the
+   * reads below (an engine with a round trip a statement answers it with one statement). Without it clearing
+   * makes those reads one by one.
+   */
+  batchView?(place: BatchPlace): Promise<BatchView>;
   /** The chain number of (reader id, journal id), if held. */
   chainOf(readerId: number, journalId: Uint8Array): Promise<number | undefined>;
   /** The chain number of (reader id, journal id), numbered now if new. */
@@ -160,39 +223,13 @@ export interface IngestTx {
   /** SHA-256 of the batch held as (chain, batch seq), if any. */
   batchDigest(chain: number, batchSeq: number): Promise<Uint8Array | undefined>;
   /** Chain hash and (first of its batch) prev hash of a held entry. */
-  entryLink(chain: number, seq: number): Promise<
-    | {
-        /** The chain hash after the entry (32 bytes). */
-        hash: Uint8Array;
-        /** The chain hash before it: held for the first entry of its batch only, else null. */
-        prevHash: Uint8Array | null;
-      }
-    | undefined
-  >;
+  entryLink(chain: number, seq: number): Promise<EntryLink | undefined>;
   /** The reader as first recorded. */
-  reader(readerId: number): Promise<
-    | {
-        /** Operator named by the reader's first certificate. */
-        operatorId: number;
-        /** Reader profile named by that certificate. */
-        profile: string;
-      }
-    | undefined
-  >;
+  reader(readerId: number): Promise<ReaderRecord | undefined>;
   /** Record a reader (insert if absent). */
   putReader(readerId: number, operatorId: number, profile: string, cert: Uint8Array): Promise<void>;
   /** Entries held in seq range [from, to] of a chain: chain hash and invalidity reason by seq. */
-  heldEntries(chain: number, from: number, to: number): Promise<
-    Map<
-      number,
-      {
-        /** The entry's chain hash (32 bytes). */
-        hash: Uint8Array;
-        /** Why it was stored invalid (an error code); null when valid. */
-        reason: string | null;
-      }
-    >
-  >;
+  heldEntries(chain: number, from: number, to: number): Promise<Map<number, HeldEntry>>;
   /** Remove held entries (an entry stored invalid for its certificate, judged again under a covering one). */
   dropEntries(chain: number, seqs: number[]): Promise<void>;
   /** Keep a signed batch's bytes; returns its id (entries point into it). */
@@ -223,6 +260,22 @@ export interface IngestSession {
   problem(readerId: number, kind: string, detail: string, at: number): Promise<void>;
   /** Make durable everything written so far in this session (a group-commit boundary; may be a no-op). */
   checkpoint(): Promise<void>;
+}
+
+/**
+ * The {@link BatchView} of a batch: the transaction's `batchView` when the engine has one, else its single reads
+ * in this order (a chain not held has no batch, links or entries yet).
+ */
+export async function readBatchView(tx: IngestTx, place: BatchPlace): Promise<BatchView> {
+  if (tx.batchView) return tx.batchView(place);
+  const chain = await tx.chainOf(place.readerId, place.journalId);
+  if (chain === undefined) return { chain, digest: undefined, before: undefined, after: undefined, reader: await tx.reader(place.readerId), held: new Map() };
+  const digest = await tx.batchDigest(chain, place.batchSeq);
+  const before = place.firstSeq > 1 ? await tx.entryLink(chain, place.firstSeq - 1) : undefined;
+  const after = await tx.entryLink(chain, place.lastSeq + 1);
+  const reader = await tx.reader(place.readerId);
+  const held = await tx.heldEntries(chain, place.firstSeq, place.lastSeq);
+  return { chain, digest, before, after, reader, held };
 }
 
 /** One entry naming a token (payment facts). */

@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
+import { readBatchFrame } from '../../src/clearing/batch-bytes.js';
 import type { PgClearingStore } from '../../src/clearing/store-pg.js';
+import { readBatchView, type BatchPlace, type IngestTx } from '../../src/clearing/store.js';
+import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
 import { makeIssuer } from '../reader/helpers.js';
 import { storeSuite } from './store-suite.js';
@@ -29,6 +32,51 @@ if (typeof started === 'string') {
     },
     retries: (c) => (c.store as PgClearingStore).retries,
     runs: { model: 30, adversary: 15 },
+  });
+
+  describe('the batch view in one statement', () => {
+    it('equals the single reads it stands for, for held, partly held, new and unknown places', async () => {
+      // Three readers, four batches each; reader 0 delivers batches 1 and 3 (a gap), reader 1 all, reader 2 none.
+      const pop = buildFastPopulation({
+        seed: 61, t0: 1_800_000_000, readers: 3, batchesPerReader: 4, salesPerBatch: 5,
+        honestWallets: 6, cloneGroups: 1, cloneCopies: 2, overAllowanceWallets: 1, cloneShare: 0.1, overAllowanceShare: 0.1, overlapShare: 0,
+      });
+      const c = await Clearing.open({ url: await cluster.createDatabase(), issuerKeys: pop.issuer.keySet() });
+      try {
+        const [r0, r1, r2] = pop.readers;
+        for (const b of [r0!.batches[0]!, r0!.batches[2]!, ...r1!.batches]) expect((await c.ingest(b)).outcome).toBe('ingested');
+        const places: BatchPlace[] = [];
+        for (const r of [r0!, r1!, r2!]) {
+          for (const b of r.batches) {
+            const f = readBatchFrame(b, { maxBytes: 1 << 30, maxEntries: 1 << 24 });
+            const place = { readerId: f.readerCert.readerId, journalId: f.journalId, batchSeq: f.batchSeq, firstSeq: f.firstSeq, lastSeq: f.firstSeq + f.count - 1 };
+            // The batch's own range, one straddling it and the next, and one past everything held.
+            places.push(place, { ...place, lastSeq: place.lastSeq + 3 }, { ...place, firstSeq: place.lastSeq + 50, lastSeq: place.lastSeq + 60 });
+          }
+        }
+        // A journal the clearing never saw, of a reader it knows.
+        places.push({ ...places[0]!, journalId: new Uint8Array(16).fill(7) });
+        let seen = { chain: 0, digest: 0, before: 0, after: 0, reader: 0, held: 0 };
+        await c.store.session((s) =>
+          s.atomic(async (tx) => {
+            expect(tx.batchView).toBeTypeOf('function');
+            const { batchView: _one, ...single } = tx;
+            for (const place of places) {
+              const one = await tx.batchView!(place);
+              expect(one).toEqual(await readBatchView(single as IngestTx, place));
+              seen = {
+                chain: seen.chain + (one.chain !== undefined ? 1 : 0), digest: seen.digest + (one.digest ? 1 : 0), before: seen.before + (one.before ? 1 : 0),
+                after: seen.after + (one.after ? 1 : 0), reader: seen.reader + (one.reader ? 1 : 0), held: seen.held + one.held.size,
+              };
+            }
+          }),
+        );
+        // Every part of the view was found somewhere (so the comparison compared something).
+        for (const [part, n] of Object.entries(seen)) expect(n, part).toBeGreaterThan(0);
+      } finally {
+        await c.close();
+      }
+    });
   });
 
   describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
