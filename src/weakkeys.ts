@@ -98,6 +98,9 @@ export function primeOrderByNoble(pk: Uint8Array): boolean {
 const MEMO_SIZE = 65_536;
 /** Keyed by the first six bytes as a number (cheaper than a string key); a hit is confirmed on all 32 bytes. */
 const memo = new Map<number, { key: Uint8Array; ok: boolean }>();
+let multiplications = 0;
+/** The memo's key: the first six bytes as a number (crypto.ts prefixKey, which imports this module). */
+const keyId = (b: Uint8Array): number => b[0]! + 256 * (b[1]! + 256 * (b[2]! + 256 * (b[3]! + 256 * (b[4]! + 256 * b[5]!))));
 
 /**
  * True if `publicKey` is the canonical encoding of a point of prime order L (not the identity, no torsion
@@ -108,16 +111,39 @@ export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return false;
   // The cheap checks first; only candidates reach the memo and the scalar multiplication.
   if (!isCanonicalEncoding(publicKey) || isSmallOrderEncoding(publicKey)) return false;
-  const b = publicKey;
-  const id = b[0]! + 256 * (b[1]! + 256 * (b[2]! + 256 * (b[3]! + 256 * (b[4]! + 256 * b[5]!))));
+  const id = keyId(publicKey);
   const hit = memo.get(id);
   if (hit && equalBytes(hit.key, publicKey)) return hit.ok;
   // Canonical and not small-order (checked above): the scalar multiplication decides.
   const fast = platformCheck();
+  multiplications++;
   const ok = fast ? fast(publicKey) : primeOrderByNoble(publicKey);
   if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
   memo.set(id, { key: publicKey.slice(), ok });
   return ok;
+}
+
+/**
+ * Remember `publicKey` as of prime order without the scalar multiplication: only for a key this implementation
+ * found of prime order before (clearing's database memo of verified certificates, spec/clearing.md §4 step 9a).
+ * The cheap checks still run, so a non-canonical or small-order key is never remembered as good.
+ */
+export function rememberPrimeOrderKey(publicKey: Uint8Array): void {
+  if (publicKey.length !== 32 || !isCanonicalEncoding(publicKey) || isSmallOrderEncoding(publicKey)) return;
+  const id = keyId(publicKey);
+  const hit = memo.get(id);
+  if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
+  memo.set(id, { key: publicKey.slice(), ok: true });
+}
+
+/** Scalar multiplications run by the prime-order check since the process started (for tests and benchmarks). */
+export function primeOrderMultiplications(): number {
+  return multiplications;
+}
+
+/** Forget every remembered prime-order verdict, as a new process would start (for tests and benchmarks). */
+export function forgetPrimeOrderKeys(): void {
+  memo.clear();
 }
 
 /**

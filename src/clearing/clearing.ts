@@ -29,7 +29,8 @@ import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from 
 import { createBlocklist } from '../reader/blocklist.js';
 import { JOURNAL_GENESIS_TAG, JOURNAL_TAG, JournalKind, type JournalEntry, type JournalKindName } from '../reader/journal.js';
 import { READER_PROFILES } from '../reader/profiles.js';
-import { cachingVerifier } from '../reader/verifier.js';
+import { cachingVerifier, type CertMemoVerifier } from '../reader/verifier.js';
+import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
@@ -357,10 +358,10 @@ function entryDataStart(entry: Uint8Array): number {
  * (a new database, a restart of the service in the same process) does not import every key and check every
  * certificate again.
  */
-let sharedVerifier: SyncVerifier | undefined;
+let sharedVerifier: CertMemoVerifier | undefined;
 /** Reader certificates verified by the default verifier (Clearing.checkReaderCert), the process's. */
 const sharedReaderCerts = new Map<number, { cert: Uint8Array; issuerKey: Uint8Array }>();
-function defaultVerifier(): SyncVerifier {
+function defaultVerifier(): CertMemoVerifier {
   return (sharedVerifier ??= cachingVerifier(nodeEd25519(65_536), 65_536));
 }
 
@@ -456,7 +457,7 @@ export class Clearing {
   /** Most entries in one batch. */
   readonly maxBatchEntries: number;
   private readonly zeroFareOperators: ReadonlySet<number>;
-  private readonly verifier: SyncVerifier;
+  private readonly verifier: CertMemoVerifier;
   /** Reader certificates whose issuer signature verified: their bytes by prefixKey of the signature (checkReaderCert). */
   private readonly readerCertsVerified: Map<number, { cert: Uint8Array; issuerKey: Uint8Array }>;
   private readonly clock: () => number;
@@ -623,8 +624,21 @@ export class Clearing {
     return this.store.session(async (s) => {
       const p = await this.prepare(s, bytes);
       if (!('kind' in p)) return p;
-      return this.commit(s, p, this.checkJobs(p.jobs));
+      return this.verifyAndCommit(s, p);
     });
+  }
+
+  /**
+   * Verify a prepared batch's tokens on this thread and commit it; the certificates the process does not
+   * remember are looked up in the store's memo first, and those that passed are remembered there after the
+   * commit (cert-memo.ts; spec/clearing.md §4, remembered certificates).
+   */
+  private async verifyAndCommit(s: IngestSession, p: Prepared): Promise<IngestResult> {
+    const pending = await recallCerts(s, p.jobs, this.issuerKeys, this.verifier);
+    const checks = this.checkJobs(p.jobs);
+    const r = await this.commit(s, p, checks);
+    if (r.outcome === 'ingested') await rememberCerts(s, pending, checks);
+    return r;
   }
 
   /**
@@ -643,8 +657,10 @@ export class Clearing {
       async (s) => {
         const out: IngestResult[] = [];
         let open = 0; // entries written since the last checkpoint
-        const write = async (p: Prepared | IngestResult, checks: () => (TokenCheck | null)[]): Promise<IngestResult> => {
-          const r = 'kind' in p ? await this.commit(s, p, checks()) : p;
+        const write = async (p: Prepared | IngestResult, checks?: () => (TokenCheck | null)[]): Promise<IngestResult> => {
+          // Without a pool the tokens are verified here, with the store's certificate memo; with one, by the
+          // workers (each with its own process memos).
+          const r = 'kind' in p ? await (checks ? this.commit(s, p, checks()) : this.verifyAndCommit(s, p)) : p;
           open += 'kind' in p ? p.entries.length : 1;
           if (open >= GROUP_ENTRIES) {
             await s.checkpoint();
@@ -655,7 +671,7 @@ export class Clearing {
         if (!pool) {
           for (const bytes of batches) {
             const p = await this.prepare(s, bytes);
-            out.push(await write(p, () => ('kind' in p ? this.checkJobs(p.jobs) : [])));
+            out.push(await write(p));
           }
           return out;
         }

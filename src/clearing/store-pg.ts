@@ -246,6 +246,7 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
     }
     await client.query(SCHEMA);
     await client.query(REFUNDS_SCHEMA);
+    await client.query('CREATE TABLE IF NOT EXISTS verified_certs(digest bytea PRIMARY KEY)');
     const hasSeq = (await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'refunds' AND column_name = 'seq'")).rows.length > 0;
     if (!hasSeq) await client.query(REFUNDS_SEQ_UPGRADE);
     await client.query(REFUNDS_SEQ_INDEX);
@@ -461,6 +462,27 @@ export class PgClearingStore implements ClearingStore {
         return r.length > 0 && Buffer.compare(r[0]!.digest as Buffer, buf(digest)!) === 0;
       },
       problem: (readerId, kind, detail, at) => this.problemOn(this.pool, readerId, kind, detail, at),
+      // The digests are 32 bytes each: sent as one binary bytea and cut in SQL (an array of bytea would go as
+      // text, every byte as two hex digits).
+      knownCerts: async (digests) => {
+        if (!digests.length) return [];
+        if (digests.some((d) => d.length !== 32)) throw new Error('a certificate digest is 32 bytes');
+        const held = await this.rows(
+          `SELECT d.i FROM generate_series(1, $2::int) AS d(i) JOIN verified_certs v ON v.digest = substring($1::bytea FROM (d.i - 1) * 32 + 1 FOR 32)`,
+          [Buffer.concat(digests), digests.length],
+        );
+        const out = digests.map(() => false);
+        for (const r of held) out[Number(r.i) - 1] = true;
+        return out;
+      },
+      rememberCerts: async (digests) => {
+        if (!digests.length) return;
+        if (digests.some((d) => d.length !== 32)) throw new Error('a certificate digest is 32 bytes');
+        await this.pool.query(
+          `INSERT INTO verified_certs(digest) SELECT substring($1::bytea FROM (d.i - 1) * 32 + 1 FOR 32) FROM generate_series(1, $2::int) AS d(i) ON CONFLICT DO NOTHING`,
+          [Buffer.concat(digests), digests.length],
+        );
+      },
       checkpoint: async () => {}, // every atomic unit is its own committed transaction
     });
   }

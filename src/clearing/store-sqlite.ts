@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT N
   wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
   seq INTEGER NOT NULL) WITHOUT ROWID;
 `;
+// Verified wallet certificates (spec/clearing.md §4 step 9a): the digest of each (issuer key, certificate signing
+// input, issuer signature) whose check passed in a committed batch. A table added to schema 4 without a version
+// bump, created if absent when a database is opened, as refunds.
+const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIMARY KEY) WITHOUT ROWID';
 const REFUNDS_SEQ_UPGRADE = `
 ALTER TABLE refunds ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 UPDATE refunds SET seq = (SELECT n FROM (SELECT token_hash AS h, row_number() OVER (ORDER BY accepted_at, token_hash) AS n FROM refunds) WHERE h = refunds.token_hash);
@@ -143,6 +147,7 @@ export class SqliteClearingStore implements ClearingStore {
     }
     this.db.exec(SCHEMA);
     this.db.exec(REFUNDS_SCHEMA);
+    this.db.exec(CERTS_SCHEMA);
     if (!(this.db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) this.db.transaction(() => this.db.exec(REFUNDS_SEQ_UPGRADE))();
     this.db.exec(REFUNDS_SEQ_INDEX);
     this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
@@ -181,6 +186,8 @@ export class SqliteClearingStore implements ClearingStore {
       putFault: db.prepare('INSERT OR IGNORE INTO reader_faults(kind, reader_id, token_hash, a_chain, a_seq, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       block: db.prepare('INSERT OR IGNORE INTO blocklist(wallet_id, reason, added_at) VALUES (?, ?, ?)'),
       problem: db.prepare('INSERT OR IGNORE INTO problems(reader_id, kind, detail, at) VALUES (?, ?, ?, ?)'),
+      knownCert: db.prepare('SELECT 1 AS held FROM verified_certs WHERE digest = ?'),
+      putCert: db.prepare('INSERT OR IGNORE INTO verified_certs(digest) VALUES (?)'),
     };
     const q = this.q;
     this.tx = {
@@ -412,6 +419,11 @@ export class SqliteClearingStore implements ClearingStore {
       },
       problem: (readerId, kind, detail, at) => {
         this.q.problem!.run(readerId, kind, detail, at);
+        return resolved(undefined);
+      },
+      knownCerts: (digests) => resolved(digests.map((d) => this.q.knownCert!.get(d) !== undefined)),
+      rememberCerts: (digests) => {
+        for (const d of digests) this.q.putCert!.run(d);
         return resolved(undefined);
       },
       checkpoint: () => {

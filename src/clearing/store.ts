@@ -151,7 +151,6 @@ export interface BatchRow {
   createdAt: number;
 }
 
-/** The writes and reads of one batch's ingest, inside one atomic unit (`IngestSession.atomic`). */
 /** A held entry's links (IngestTx.entryLink). */
 export interface EntryLink {
   /** The chain hash after the entry (32 bytes). */
@@ -209,6 +208,7 @@ export interface BatchPlace {
   lastSeq: number;
 }
 
+/** The writes and reads of one batch's ingest, inside one atomic unit (`IngestSession.atomic`). */
 export interface IngestTx {
   /**
    * Optional: the {@link BatchView} of a batch in one call, equal to what {@link readBatchView} composes from the
@@ -260,6 +260,14 @@ export interface IngestSession {
   problem(readerId: number, kind: string, detail: string, at: number): Promise<void>;
   /** Make durable everything written so far in this session (a group-commit boundary; may be a no-op). */
   checkpoint(): Promise<void>;
+  /**
+   * Optional (spec/clearing.md §4 step 9a, §11.1 `verified_certs`): for each digest of a wallet certificate's
+   * check, whether it is held. Without it (with `rememberCerts`) clearing remembers verified certificates in
+   * its process only.
+   */
+  knownCerts?(digests: Uint8Array[]): Promise<boolean[]>;
+  /** Optional, with `knownCerts`: hold these digests (insert if absent; losing them only costs a verification). */
+  rememberCerts?(digests: Uint8Array[]): Promise<void>;
 }
 
 /**

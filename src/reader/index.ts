@@ -34,7 +34,7 @@ export {
 } from './store.js';
 export { IndexedDbReaderStore, type IndexedDbOpenOptions, INDEXEDDB_SCHEMA_VERSION } from './indexeddb.js';
 export {
-  cachingVerifier,
+  cachingVerifier, type CertMemoVerifier,
 } from './verifier.js';
 export {
   type ReaderOptions, type OpenRequest, type RequestRef, type AcceptContext, type AcceptStatus, type ReaderAccepted, type ReaderRejected,

@@ -79,6 +79,28 @@ if (typeof started === 'string') {
     });
   });
 
+  describe('the verified-certificate memo table', () => {
+    it('answers which digests are held, in order, across nodes; a repeated digest is held once', async () => {
+      const url = await cluster.createDatabase();
+      const issuer = makeIssuer('store-pg-certs');
+      const a = await Clearing.open({ url, issuerKeys: issuer.keySet() });
+      const b = await Clearing.open({ url });
+      try {
+        const d = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(i));
+        const known = (c: Clearing, ds: Uint8Array[]) => c.store.session((s) => s.knownCerts!(ds));
+        expect(await known(a, d)).toEqual([false, false, false, false]);
+        await a.store.session((s) => s.rememberCerts!([d[2]!, d[0]!, d[2]!]));
+        expect(await known(b, d)).toEqual([true, false, true, false]);
+        await b.store.session((s) => s.rememberCerts!([d[0]!, d[3]!]));
+        expect(await known(a, [d[3]!, d[1]!, d[0]!])).toEqual([true, false, true]);
+        expect(await known(a, [])).toEqual([]);
+        await expect(a.store.session((s) => s.knownCerts!([new Uint8Array(31)]))).rejects.toThrow(/32 bytes/);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+  });
+
   describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
     it('is given seq at open; a refund stored afterwards comes after the old ones', async () => {
       const url = await cluster.createDatabase();
