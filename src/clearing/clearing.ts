@@ -34,7 +34,7 @@ import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
-import { readBatchView, type ClearingStore, type CounterPeer, type DoubleSpendRow, type EntryRow, type IngestSession, type IngestTx } from './store.js';
+import { readBatchView, writeBatch, type ClearingStore, type CounterPeer, type DoubleSpendRow, type EntryRow, type IngestSession, type IngestTx } from './store.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
@@ -815,12 +815,12 @@ export class Clearing {
       fresh.add(e.seq);
     }
     if (drop.length) await tx.dropEntries(chain, drop);
-    // The batch bytes are stored once, when an entry that needs them (a token entry) is written.
-    if (tokens) {
-      const source = await tx.putBatchBytes(chain, f.batchSeq, bytes);
-      for (const r of rows) if (r.tokenAt !== null) r.source = source;
-    }
-    if (rows.length) await tx.putEntries(rows);
+    // The batch bytes are stored once, when an entry that needs them (a token entry) is written; the batch
+    // record with them (nothing below reads it).
+    await writeBatch(tx, {
+      chain, batchSeq: f.batchSeq, bytes: tokens ? bytes : null, rows,
+      batch: { chain, batchSeq: f.batchSeq, firstSeq: f.firstSeq, entries: list.length, head: f.head, digest, createdAt: f.createdAt },
+    });
     for (const d of problems) await tx.problem(readerId, 'invalid_entry', d, now);
     // Double spends, as if the new entries were checked one by one in order against everything held before
     // them: another valid entry with the same wallet counter counts when it was held before this batch, or
@@ -863,7 +863,6 @@ export class Clearing {
       const conflict = conflicts.get(seq);
       if (conflict) await tx.block(conflict, 'counter_reuse', now);
     }
-    await tx.putBatch({ chain, batchSeq: f.batchSeq, firstSeq: f.firstSeq, entries: list.length, head: f.head, digest, createdAt: f.createdAt });
     return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries: fresh.size, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
   }
 

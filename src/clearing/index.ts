@@ -13,9 +13,9 @@ export {
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
   BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, EntryEvidence, ClaimedMeta,
-  BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord,
+  BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites,
 } from './store.js';
-export { readBatchView } from './store.js';
+export { readBatchView, writeBatch } from './store.js';
 export {
   type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, type RefundPage, decideRefund, netRefunds, refundRecord,
   REFUND_PAGE_DEFAULT, REFUND_PAGE_MAX,

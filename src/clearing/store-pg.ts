@@ -255,6 +255,43 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
   return new PgClearingStore(pool, where);
 }
 
+/**
+ * The INSERT of a batch's entry rows as one statement with 24 parameters ($1 .. $24): each number and text
+ * column as an array, unnested into rows. The byte columns are of fixed width (hashes 32 bytes, wallet ids 16)
+ * and go as one binary bytea each, n slots end to end, cut per row in SQL, with a presence array for those that
+ * may be null: node-postgres sends a Buffer parameter as binary, while an array of bytea goes as text, every
+ * byte as two hex digits. `source` is the SQL for the source column (`r.source`: the rows' own).
+ */
+function entriesInsert(rows: EntryRow[], source: string): { sql: string; params: unknown[] } {
+  const col = <T>(f: (e: EntryRow) => T) => rows.map(f);
+  const [tokenHash, hasTokenHash] = packFixed(rows, 32, (e) => e.tokenHash, 'token hash');
+  const [prevHash, hasPrevHash] = packFixed(rows, 32, (e) => e.prevHash, 'prev hash');
+  const [hash] = packFixed(rows, 32, (e) => e.hash, 'chain hash');
+  const [walletId, hasWalletId] = packFixed(rows, 16, (e) => e.walletId, 'wallet id');
+  return {
+    sql: `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
+             wallet_key, wallet_id, counter, currency, cert_key, allowance)
+           SELECT r.chain, r.seq, r.kind, r.time, r.value, r.amount,
+             CASE WHEN r.has_token_hash THEN substring($7::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32) END,
+             CASE WHEN r.has_prev_hash THEN substring($8::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32) END,
+             substring($9::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32),
+             r.valid, r.reason, r.operator_id, ${source}, r.token_at, r.token_len, r.wallet_key,
+             CASE WHEN r.has_wallet_id THEN substring($17::bytea FROM (r.i::int - 1) * 16 + 1 FOR 16) END,
+             r.counter, r.currency, r.cert_key, r.allowance
+           FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $22::boolean[], $23::boolean[],
+             $10::boolean[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $24::boolean[], $18::bigint[], $19::bigint[],
+             $20::bigint[], $21::bigint[]) WITH ORDINALITY
+             AS r(chain, seq, kind, time, value, amount, has_token_hash, has_prev_hash, valid, reason, operator_id, source, token_at, token_len, wallet_key,
+               has_wallet_id, counter, currency, cert_key, allowance, i)`,
+    params: [
+      col((e) => e.chain), col((e) => e.seq), col((e) => e.kind), col((e) => e.time), col((e) => e.value), col((e) => e.amount),
+      tokenHash, prevHash, hash, col((e) => e.valid), col((e) => e.reason), col((e) => e.operatorId),
+      col((e) => e.source), col((e) => e.tokenAt), col((e) => e.tokenLen), col((e) => (e.walletId ? prefixKey(e.walletId) : null)), walletId,
+      col((e) => e.counter), col((e) => e.currency), col((e) => e.certKey), col((e) => e.allowance), hasTokenHash, hasPrevHash, hasWalletId,
+    ],
+  };
+}
+
 /** The PostgreSQL clearing store; open it with {@link openPgClearingStore}. */
 export class PgClearingStore implements ClearingStore {
   readonly engine = 'postgres' as const;
@@ -341,36 +378,22 @@ export class PgClearingStore implements ClearingStore {
       },
       putBatchBytes: async (chain, batchSeq, bytes) => (await one('INSERT INTO batch_bytes(chain, batch_seq, bytes) VALUES ($1, $2, $3) RETURNING id', [chain, batchSeq, buf(bytes)]))!.id as number,
       putEntries: async (rows) => {
-        // One statement per batch: each number and text column as an array, unnested into rows. The byte
-        // columns are of fixed width (hashes 32 bytes, wallet ids 16) and go as one binary bytea each, n slots
-        // end to end, cut per row in SQL, with a presence array for those that may be null: node-postgres sends
-        // a Buffer parameter as binary, while an array of bytea goes as text, every byte as two hex digits.
-        const col = <T>(f: (e: EntryRow) => T) => rows.map(f);
-        const [tokenHash, hasTokenHash] = packFixed(rows, 32, (e) => e.tokenHash, 'token hash');
-        const [prevHash, hasPrevHash] = packFixed(rows, 32, (e) => e.prevHash, 'prev hash');
-        const [hash] = packFixed(rows, 32, (e) => e.hash, 'chain hash');
-        const [walletId, hasWalletId] = packFixed(rows, 16, (e) => e.walletId, 'wallet id');
+        const { sql, params } = entriesInsert(rows, 'r.source');
+        await c.query(sql, params);
+      },
+      // One statement for the batch's bytes, its entries (pointing into those bytes) and its record: the writes
+      // the fallback (store.ts writeBatch) makes with putBatchBytes, putEntries and putBatch.
+      putBatchWrites: async ({ chain, batchSeq, bytes, rows, batch }) => {
+        const { sql, params } = entriesInsert(rows, 'CASE WHEN r.token_at IS NOT NULL THEN (SELECT id FROM bb) END');
+        const n = params.length;
         await c.query(
-          `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
-             wallet_key, wallet_id, counter, currency, cert_key, allowance)
-           SELECT r.chain, r.seq, r.kind, r.time, r.value, r.amount,
-             CASE WHEN r.has_token_hash THEN substring($7::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32) END,
-             CASE WHEN r.has_prev_hash THEN substring($8::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32) END,
-             substring($9::bytea FROM (r.i::int - 1) * 32 + 1 FOR 32),
-             r.valid, r.reason, r.operator_id, r.source, r.token_at, r.token_len, r.wallet_key,
-             CASE WHEN r.has_wallet_id THEN substring($17::bytea FROM (r.i::int - 1) * 16 + 1 FOR 16) END,
-             r.counter, r.currency, r.cert_key, r.allowance
-           FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[], $22::boolean[], $23::boolean[],
-             $10::boolean[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $24::boolean[], $18::bigint[], $19::bigint[],
-             $20::bigint[], $21::bigint[]) WITH ORDINALITY
-             AS r(chain, seq, kind, time, value, amount, has_token_hash, has_prev_hash, valid, reason, operator_id, source, token_at, token_len, wallet_key,
-               has_wallet_id, counter, currency, cert_key, allowance, i)`,
-          [
-            col((e) => e.chain), col((e) => e.seq), col((e) => e.kind), col((e) => e.time), col((e) => e.value), col((e) => e.amount),
-            tokenHash, prevHash, hash, col((e) => e.valid), col((e) => e.reason), col((e) => e.operatorId),
-            col((e) => e.source), col((e) => e.tokenAt), col((e) => e.tokenLen), col((e) => (e.walletId ? prefixKey(e.walletId) : null)), walletId,
-            col((e) => e.counter), col((e) => e.currency), col((e) => e.certKey), col((e) => e.allowance), hasTokenHash, hasPrevHash, hasWalletId,
-          ],
+          `WITH bb AS (INSERT INTO batch_bytes(chain, batch_seq, bytes) SELECT $${n + 1}::bigint, $${n + 2}::bigint, $${n + 3}::bytea WHERE $${n + 3}::bytea IS NOT NULL RETURNING id),
+             ent AS (${sql}),
+             bat AS (INSERT INTO batches(chain, batch_seq, first_seq, entries, head, digest, created_at)
+               VALUES ($${n + 1}::bigint, $${n + 2}::bigint, $${n + 4}::bigint, $${n + 5}::bigint, $${n + 6}::bytea, $${n + 7}::bytea, $${n + 8}::bigint)
+               ON CONFLICT (chain, batch_seq) DO UPDATE SET first_seq = EXCLUDED.first_seq, entries = EXCLUDED.entries, head = EXCLUDED.head, digest = EXCLUDED.digest, created_at = EXCLUDED.created_at)
+           SELECT 1`,
+          [...params, chain, batchSeq, bytes ? buf(bytes) : null, batch.firstSeq, batch.entries, buf(batch.head), buf(batch.digest), batch.createdAt],
         );
       },
       counterPeers: async (chain, from, to) =>

@@ -208,6 +208,20 @@ export interface BatchPlace {
   lastSeq: number;
 }
 
+/** A batch's writes in one call (IngestTx.putBatchWrites), as {@link writeBatch} makes them one by one. */
+export interface BatchWrites {
+  /** The chain number. */
+  chain: number;
+  /** The batch number. */
+  batchSeq: number;
+  /** The signed batch bytes, kept when a row names a token in them (rows with `tokenAt` point into them); else null. */
+  bytes: Uint8Array | null;
+  /** The new entry rows. */
+  rows: EntryRow[];
+  /** The batch record. */
+  batch: BatchRow;
+}
+
 /** The writes and reads of one batch's ingest, inside one atomic unit (`IngestSession.atomic`). */
 export interface IngestTx {
   /**
@@ -216,6 +230,11 @@ export interface IngestTx {
    * makes those reads one by one.
    */
   batchView?(place: BatchPlace): Promise<BatchView>;
+  /**
+   * Optional: a batch's writes in one call, with the effect of {@link writeBatch}'s single writes (its bytes,
+   * its rows pointing into them, its record). Without it clearing makes those writes one by one.
+   */
+  putBatchWrites?(w: BatchWrites): Promise<void>;
   /** The chain number of (reader id, journal id), if held. */
   chainOf(readerId: number, journalId: Uint8Array): Promise<number | undefined>;
   /** The chain number of (reader id, journal id), numbered now if new. */
@@ -284,6 +303,20 @@ export async function readBatchView(tx: IngestTx, place: BatchPlace): Promise<Ba
   const reader = await tx.reader(place.readerId);
   const held = await tx.heldEntries(chain, place.firstSeq, place.lastSeq);
   return { chain, digest, before, after, reader, held };
+}
+
+/**
+ * Write a batch: the transaction's `putBatchWrites` when the engine has one, else its bytes (when given; the
+ * rows that name a token get their id as `source`), its rows and its record, one by one.
+ */
+export async function writeBatch(tx: IngestTx, w: BatchWrites): Promise<void> {
+  if (tx.putBatchWrites) return tx.putBatchWrites(w);
+  if (w.bytes) {
+    const source = await tx.putBatchBytes(w.chain, w.batchSeq, w.bytes);
+    for (const r of w.rows) if (r.tokenAt !== null) r.source = source;
+  }
+  if (w.rows.length) await tx.putEntries(w.rows);
+  await tx.putBatch(w.batch);
 }
 
 /** One entry naming a token (payment facts). */
