@@ -99,6 +99,11 @@ const MEMO_SIZE = 65_536;
 /** Keyed by the first six bytes as a number (cheaper than a string key); a hit is confirmed on all 32 bytes. */
 const memo = new Map<number, { key: Uint8Array; ok: boolean }>();
 let multiplications = 0;
+/** Put a verdict in the memo (replacing the entry of its prefix, else first in, first out past MEMO_SIZE). */
+function remember(id: number, replacing: boolean, publicKey: Uint8Array, ok: boolean): void {
+  if (!replacing && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
+  memo.set(id, { key: publicKey.slice(), ok });
+}
 /** The memo's key: the first six bytes as a number (crypto.ts prefixKey, which imports this module). */
 const keyId = (b: Uint8Array): number => b[0]! + 256 * (b[1]! + 256 * (b[2]! + 256 * (b[3]! + 256 * (b[4]! + 256 * b[5]!))));
 
@@ -118,8 +123,7 @@ export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
   const fast = platformCheck();
   multiplications++;
   const ok = fast ? fast(publicKey) : primeOrderByNoble(publicKey);
-  if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
-  memo.set(id, { key: publicKey.slice(), ok });
+  remember(id, hit !== undefined, publicKey, ok);
   return ok;
 }
 
@@ -131,9 +135,7 @@ export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
 export function rememberPrimeOrderKey(publicKey: Uint8Array): void {
   if (publicKey.length !== 32 || !isCanonicalEncoding(publicKey) || isSmallOrderEncoding(publicKey)) return;
   const id = keyId(publicKey);
-  const hit = memo.get(id);
-  if (!hit && memo.size >= MEMO_SIZE) memo.delete(memo.keys().next().value as number);
-  memo.set(id, { key: publicKey.slice(), ok: true });
+  remember(id, memo.has(id), publicKey, true);
 }
 
 /** Scalar multiplications run by the prime-order check since the process started (for tests and benchmarks). */

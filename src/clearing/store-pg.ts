@@ -292,6 +292,15 @@ function entriesInsert(rows: EntryRow[], source: string): { sql: string; params:
   };
 }
 
+// Certificate digests (verified_certs) are 32 bytes each, sent as one binary bytea ($1) and cut in SQL, one row
+// d.i for each of the $2 digests (an array of bytea would go as text, every byte as two hex digits).
+const DIGESTS = 'generate_series(1, $2::int) AS d(i)';
+const DIGEST_I = 'substring($1::bytea FROM (d.i - 1) * 32 + 1 FOR 32)';
+function digestParams(digests: Uint8Array[]): [Buffer, number] {
+  if (digests.some((d) => d.length !== 32)) throw new Error('a certificate digest is 32 bytes');
+  return [Buffer.concat(digests), digests.length];
+}
+
 /** The PostgreSQL clearing store; open it with {@link openPgClearingStore}. */
 export class PgClearingStore implements ClearingStore {
   readonly engine = 'postgres' as const;
@@ -485,26 +494,16 @@ export class PgClearingStore implements ClearingStore {
         return r.length > 0 && Buffer.compare(r[0]!.digest as Buffer, buf(digest)!) === 0;
       },
       problem: (readerId, kind, detail, at) => this.problemOn(this.pool, readerId, kind, detail, at),
-      // The digests are 32 bytes each: sent as one binary bytea and cut in SQL (an array of bytea would go as
-      // text, every byte as two hex digits).
       knownCerts: async (digests) => {
         if (!digests.length) return [];
-        if (digests.some((d) => d.length !== 32)) throw new Error('a certificate digest is 32 bytes');
-        const held = await this.rows(
-          `SELECT d.i FROM generate_series(1, $2::int) AS d(i) JOIN verified_certs v ON v.digest = substring($1::bytea FROM (d.i - 1) * 32 + 1 FOR 32)`,
-          [Buffer.concat(digests), digests.length],
-        );
+        const held = await this.rows(`SELECT d.i FROM ${DIGESTS} JOIN verified_certs v ON v.digest = ${DIGEST_I}`, digestParams(digests));
         const out = digests.map(() => false);
         for (const r of held) out[Number(r.i) - 1] = true;
         return out;
       },
       rememberCerts: async (digests) => {
         if (!digests.length) return;
-        if (digests.some((d) => d.length !== 32)) throw new Error('a certificate digest is 32 bytes');
-        await this.pool.query(
-          `INSERT INTO verified_certs(digest) SELECT substring($1::bytea FROM (d.i - 1) * 32 + 1 FOR 32) FROM generate_series(1, $2::int) AS d(i) ON CONFLICT DO NOTHING`,
-          [Buffer.concat(digests), digests.length],
-        );
+        await this.pool.query(`INSERT INTO verified_certs(digest) SELECT ${DIGEST_I} FROM ${DIGESTS} ON CONFLICT DO NOTHING`, digestParams(digests));
       },
       checkpoint: async () => {}, // every atomic unit is its own committed transaction
     });

@@ -6,7 +6,7 @@ import { SigningTag } from '../../src/messages.js';
 import { nodeEd25519, nodeSha256 } from '../../src/node/crypto.js';
 import { cachingVerifier } from '../../src/reader/verifier.js';
 import { malleate } from '../../src/vectors.js';
-import { isCanonicalEncoding, isSmallOrderEncoding, isWeakPublicKey, SMALL_ORDER_ENCODINGS, weakPublicKeys } from '../../src/weakkeys.js';
+import { forgetPrimeOrderKeys, isCanonicalEncoding, isSmallOrderEncoding, isWeakPublicKey, primeOrderMultiplications, rememberPrimeOrderKey, SMALL_ORDER_ENCODINGS, weakPublicKeys } from '../../src/weakkeys.js';
 
 /** The prime-order rule computed directly, without the memo. */
 function isPrimeOrderKeyUncached(k: Uint8Array): boolean {
@@ -106,6 +106,23 @@ describe('Ed25519 backends', () => {
     expect(isCanonicalEncoding(fromHex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'))).toBe(false);
     expect(isCanonicalEncoding(fromHex('ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'))).toBe(false);
     expect(isCanonicalEncoding(fromHex('ecfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe'))).toBe(true);
+  });
+
+  it('a key remembered as of prime order (clearing\'s certificate memo) skips the multiplication, never the cheap checks', () => {
+    const good = ed25519.Point.BASE.multiply(123456789n).toBytes();
+    forgetPrimeOrderKeys();
+    rememberPrimeOrderKey(good);
+    const before = primeOrderMultiplications();
+    expect(isWeakPublicKey(good)).toBe(false);
+    expect(primeOrderMultiplications()).toBe(before);
+    // Small-order and non-canonical encodings stay weak whatever is remembered (no multiplication decides them).
+    for (const hex of [...SMALL_ORDER_ENCODINGS, 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']) {
+      rememberPrimeOrderKey(fromHex(hex));
+      expect(isWeakPublicKey(fromHex(hex)), hex).toBe(true);
+    }
+    // A key not remembered is multiplied.
+    expect(isWeakPublicKey(ed25519.Point.BASE.multiply(55n).toBytes())).toBe(false);
+    expect(primeOrderMultiplications()).toBe(before + 1);
   });
 });
 
