@@ -12,6 +12,7 @@ import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
 import { makeIssuer } from '../reader/helpers.js';
 import { storeSuite } from './store-suite.js';
+import { certMemoSuite } from './cert-memo-suite.js';
 
 const started = await startPgCluster();
 if (typeof started === 'string') {
@@ -142,6 +143,11 @@ if (typeof started === 'string') {
         await Promise.all([a.close(), b.close()]);
       }
     });
+  });
+
+  certMemoSuite('PostgreSQL', async () => {
+    const url = await cluster.createDatabase();
+    return (o) => Clearing.open({ ...o, url });
   });
 
   describe('the verified-certificate memo table', () => {
