@@ -284,15 +284,14 @@ function walletIdMemo(publicKey: Uint8Array, hash: ((data: Uint8Array) => Uint8A
   // its bytes live outside the JS heap, so a database driver binds it without copying it out first.
   const k = prefixKey(publicKey);
   const hit = walletIds.get(k);
-  if (hit && publicKey.length === 32 && startsWithBytes(hit, publicKey)) return copyOut(hit.subarray(32));
+  // The key is 32 bytes (a decoded certificate's, past the prime-order check), so an entry's id starts at 32.
+  if (hit && startsWithBytes(hit, publicKey)) return copyOut(hit.subarray(32));
   const id = hash ? walletIdOf(publicKey, hash) : walletIdOf(publicKey);
-  if (publicKey.length === 32) {
-    if (!hit && walletIds.size >= WALLET_ID_MEMO) walletIds.delete(walletIds.keys().next().value as number);
-    const entry = new Uint8Array(32 + id.length);
-    entry.set(publicKey);
-    entry.set(id, 32);
-    walletIds.set(k, entry);
-  }
+  if (!hit && walletIds.size >= WALLET_ID_MEMO) walletIds.delete(walletIds.keys().next().value as number);
+  const entry = new Uint8Array(32 + id.length);
+  entry.set(publicKey);
+  entry.set(id, 32);
+  walletIds.set(k, entry);
   return copyOut(id);
 }
 

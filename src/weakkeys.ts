@@ -129,7 +129,7 @@ export function isPrimeOrderKey(publicKey: Uint8Array): boolean {
 
 /**
  * Remember `publicKey` as of prime order without the scalar multiplication: only for a key this implementation
- * found of prime order before (clearing's database memo of verified certificates, spec/clearing.md §4 step 9a).
+ * found of prime order before (clearing's database memo of verified certificates, spec/clearing.md §4, remembered certificates).
  * The cheap checks still run, so a non-canonical or small-order key is never remembered as good.
  */
 export function rememberPrimeOrderKey(publicKey: Uint8Array): void {

@@ -74,9 +74,9 @@ CREATE TABLE IF NOT EXISTS refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT N
   wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
   seq INTEGER NOT NULL) WITHOUT ROWID;
 `;
-// Verified wallet certificates (spec/clearing.md §4 step 9a): the digest of each (issuer key, certificate signing
-// input, issuer signature) whose check passed in a committed batch. A table added to schema 4 without a version
-// bump, created if absent when a database is opened, as refunds.
+// Verified wallet certificates (spec/clearing.md §4, remembered certificates): the digest of each (issuer key,
+// certificate bytes) whose checks passed in a committed batch. A table added to schema 4 without a version bump,
+// created if absent when a database is opened, as refunds.
 const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIMARY KEY) WITHOUT ROWID';
 const REFUNDS_SEQ_UPGRADE = `
 ALTER TABLE refunds ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;

@@ -280,7 +280,7 @@ export interface IngestSession {
   /** Make durable everything written so far in this session (a group-commit boundary; may be a no-op). */
   checkpoint(): Promise<void>;
   /**
-   * Optional (spec/clearing.md §4 step 9a, §11.1 `verified_certs`): for each digest of a wallet certificate's
+   * Optional (spec/clearing.md §4, remembered certificates; §11.1 `verified_certs`): for each digest of a wallet certificate's
    * check, whether it is held. Without it (with `rememberCerts`) clearing remembers verified certificates in
    * its process only.
    */

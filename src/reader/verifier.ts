@@ -19,7 +19,7 @@ export interface CertMemoVerifier extends SyncVerifier {
   remembers(signature: Uint8Array): boolean;
   /**
    * Remember a wallet-certificate check as good without verifying it. Only for a check this implementation
-   * verified before (clearing's database memo, spec/clearing.md §4 step 9a); a message without the
+   * verified before (clearing's database memo, spec/clearing.md §4, remembered certificates); a message without the
    * wallet-certificate tag is ignored.
    */
   rememberVerified(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): void;
