@@ -91,7 +91,9 @@ if (typeof started === 'string') {
       const order = [...all, ...[...all].reverse()];
       const urlA = await cluster.createDatabase();
       const urlB = await cluster.createDatabase();
-      const a = await Clearing.open({ url: urlA, issuerKeys: pop.issuer.keySet() });
+      // One clock for both: a double spend's detectedAt is the clearing's clock, and the report orders by it.
+      const clock = () => 1_800_000_000 + 60;
+      const a = await Clearing.open({ url: urlA, issuerKeys: pop.issuer.keySet(), clock });
       // The same engine without the two one-statement forms: clearing falls back to the single statements.
       const inner = await openPgClearingStore({ url: urlB });
       const single = new Proxy(inner, {
@@ -107,7 +109,7 @@ if (typeof started === 'string') {
           return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(t) : v;
         },
       }) as ClearingStore;
-      const b = await Clearing.open({ store: single, issuerKeys: pop.issuer.keySet() });
+      const b = await Clearing.open({ store: single, issuerKeys: pop.issuer.keySet(), clock });
       try {
         const ra = [];
         const rb = [];
