@@ -195,8 +195,8 @@ describe('clearing serve: batches', () => {
       });
       expect(slow.status).toBe(408);
       expect(JSON.parse(slow.body)).toMatchObject({ error: { code: 'api.body_timeout' } });
-      // Slow headers: a header byte every 100 ms; node's headers deadline (500 ms here) closes the connection.
-      const t0 = Date.now();
+      // Slow headers: a header byte every 100 ms; node's headers deadline (500 ms here) closes the connection. The
+      // trickle never ends by itself, so the answer arriving at all (a 408 naming the deadline) shows the deadline.
       const answer = await new Promise<string>((resolve) => {
         const sock = connect(Number(port), '127.0.0.1', () => sock.write('GET /v1/keyset HTTP/1.1\r\nHost: x\r\nX-Slow: '));
         let got = '';
@@ -210,7 +210,6 @@ describe('clearing serve: batches', () => {
       });
       expect(answer).toMatch(/^HTTP\/1\.1 408/);
       expect(answer).toContain('api.request_timeout');
-      expect(Date.now() - t0).toBeLessThan(5_000);
     } finally {
       await stop(server);
     }
