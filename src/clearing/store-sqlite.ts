@@ -134,6 +134,11 @@ export class SqliteClearingStore implements ClearingStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
+      // Temporary files in memory. In a group commit (concurrent ingests, the server's path) every batch after
+      // the first is a savepoint, whose statement journal (the originals of the pages it changes) otherwise
+      // spills to a temporary file past 64 KiB: about 1 µs a token less with it (spec/clearing.md §12.1). What
+      // else SQLite keeps there here is small: the sorts of reads whose rows are returned whole anyway.
+      this.db.pragma('temp_store = MEMORY');
       const cacheMiB = Number.isFinite(o.cacheMiB) ? Math.max(2, Math.min(65536, Math.floor(o.cacheMiB!))) : 256;
       this.db.pragma(`cache_size = -${cacheMiB * 1024}`);
     } catch (e) {
