@@ -1,5 +1,5 @@
 /**
- * The clearing service under arbitrary requests (spec/clearing-api.md §7, error answers): any method on any
+ * The clearing service under arbitrary requests (spec/clearing-api.md §3 bounds, §4 errors): any method on any
  * path, with or without the operator credential, any content type, and bodies that are random bytes or a real
  * batch or refund mutated (truncated, bytes flipped, grown). Every answer is a status below 500 and, when it is
  * an error, JSON naming a code the spec lists; the money the clearing holds changes only through a batch or
