@@ -12,11 +12,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileBounded } from './bounded-file.js';
 import { request } from 'node:https';
 import { OffpayError } from '../../base/errors.js';
+import { MAX_ANSWER_BYTES } from '../reader/transport.js';
 
 /** Largest CA file read, bytes. */
 export const MAX_CA_BYTES = 1024 * 1024;
-/** Largest answer body read, bytes: the largest blocklist (MAX_BLOCKLIST_BYTES, 64,001,024) with room to spare. */
-export const MAX_ANSWER_BYTES = 80 * 1024 * 1024;
 
 /** Read a PEM file of one or more CA certificates. Throws `sync.bad_ca` (missing, too large, not a certificate). */
 export function loadCaFile(path: string): Buffer {

@@ -24,7 +24,7 @@ import { OffpayError } from '../../base/errors.js';
 import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
-import { clearingCaller, type CallerOptions } from './transport.js';
+import { answerObject, clearingCaller, type CallerOptions } from './transport.js';
 import type { Reader } from './reader.js';
 
 /** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log: {@link CallerOptions}) and the key set rules. */
@@ -60,19 +60,11 @@ export { isTlsTrustFailure } from './transport.js';
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
   const { call, retries: retried } = clearingCaller(o);
-  const json = (b: Uint8Array): Record<string, unknown> => {
-    try {
-      return JSON.parse(new TextDecoder().decode(b)) as Record<string, unknown>;
-    } catch {
-      throw new OffpayError('sync.bad_answer', 'the clearing answered something that is not JSON');
-    }
-  };
-
   // 1. what the server holds
   const journalId = toHex(reader.journalId);
   const who = await call(`/v1/readers/${reader.readerId}`);
   if (who.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/readers/${reader.readerId}: HTTP ${who.status}`);
-  const journals = (json(who.body).journals ?? []) as { journalId: string; batchSeq: number }[];
+  const journals = (answerObject(who.body, `GET /v1/readers/${reader.readerId}`).journals ?? []) as { journalId: string; batchSeq: number }[];
   const j = Array.isArray(journals) ? journals.find((x) => x && x.journalId === journalId) : undefined;
   const heldBefore = j && Number.isSafeInteger(j.batchSeq) && j.batchSeq >= 0 ? j.batchSeq : 0;
 
@@ -94,7 +86,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   for (let n = heldBefore + 1; n <= exportedCount; n++) {
     const { bytes } = reader.exportBatch(n);
     const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-    const a = json(r.body);
+    const a = answerObject(r.body, `POST /v1/batches (batch ${n})`);
     if (r.status === 200 && (a.outcome === 'ingested' || a.outcome === 'duplicate')) {
       sent.push({ batchSeq: n, outcome: a.outcome, entries: Number(a.entries) || 0, doubleSpends: Number(a.doubleSpends) || 0 });
       o.log?.(`  batch ${n}: ${a.outcome}`);

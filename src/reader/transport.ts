@@ -3,7 +3,8 @@
  * browser-safe (fetch only). Every request is retried on a network error, a timeout, 429 or 5xx, after
  * baseDelayMs x 2^(k-1) ms for retry k (capped at maxDelayMs), for at most `attempts` tries and within the
  * whole deadline; then `sync.unreachable`. A TLS certificate the client does not trust is `sync.tls_untrusted`
- * at the first try (not a network fault). `reader sync` (sync.ts) and `reader refund` use it.
+ * at the first try (not a network fault). An answer body is read up to MAX_ANSWER_BYTES, else
+ * `sync.bad_answer`. `reader sync` (sync.ts) and `reader refund` use it.
  */
 import { OffpayError } from '../../base/errors.js';
 
@@ -25,6 +26,60 @@ export interface CallerOptions {
   fetch?: typeof fetch;
   /** Progress lines (retries). */
   log?: (line: string) => void;
+}
+
+/**
+ * Largest answer body read, bytes: the largest blocklist (MAX_BLOCKLIST_BYTES, 64,001,024) with room to spare
+ * (spec/clearing-api.md §1.1). A longer answer is `sync.bad_answer`, found before it is all read.
+ */
+export const MAX_ANSWER_BYTES = 80 * 1024 * 1024;
+
+/**
+ * An answer's body, at most `max` bytes: a declared Content-Length over it is refused before anything is read,
+ * and a body that runs past it (chunked, or a length that lies) is cancelled there. Never buffers more than
+ * `max` plus one chunk.
+ */
+export async function readAnswer(r: Response, max: number, what: string): Promise<Uint8Array> {
+  const tooLong = () => new OffpayError('sync.bad_answer', `${what}: the answer is over ${max} bytes`);
+  const declared = r.headers.get('content-length');
+  if (declared !== null && /^[0-9]+$/.test(declared.trim()) && Number(declared.trim()) > max) {
+    await r.body?.cancel().catch(() => undefined);
+    throw tooLong();
+  }
+  if (!r.body) return new Uint8Array(0);
+  const reader = r.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLong();
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** An answer's body as a JSON object, else `sync.bad_answer` naming `what` (not JSON, or JSON that is not an object). */
+export function answerObject(body: Uint8Array, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new OffpayError('sync.bad_answer', `${what}: the clearing answered something that is not JSON`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OffpayError('sync.bad_answer', `${what}: the clearing answered JSON that is not an object`);
+  return v as Record<string, unknown>;
 }
 
 /** A request with retries: the final (non-retryable) answer's status, body and headers. */
@@ -73,7 +128,7 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
       }
       try {
         const r = await doFetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
-        const body = new Uint8Array(await r.arrayBuffer());
+        const body = await readAnswer(r, MAX_ANSWER_BYTES, `${init.method ?? 'GET'} ${path}`);
         if (r.status >= 500 || r.status === 429) {
           lastError = `${path}: HTTP ${r.status}`;
           continue;

@@ -7,31 +7,18 @@
  */
 import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { createRefund, tokenHash } from '../../src/index.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet } from '../reader/helpers.js';
+import { SPEC_CODES } from '../spec-codes.js';
 import { sell, vendingReader } from './vending.js';
 
 const issuer = makeIssuer('serve-fuzz');
 const OP = 'e1'.repeat(32);
 const CLOCK = () => NOW + 3600;
-
-/**
- * Every code the specs' error tables list: the codes in the first cell of a table row, with or without
- * backticks, one or several (`| api.not_found | 404 | ...`, `| refund.unknown_payment, refund.not_settled, ... |`).
- * Rows naming a family (`clearing.*`) refer to that family's own table, whose codes are collected too.
- */
-const SPEC_CODES = new Set(
-  readdirSync('spec')
-    .filter((f) => f.endsWith('.md'))
-    .flatMap((f) => [...readFileSync(`spec/${f}`, 'utf8').matchAll(/^\| ([^|]+) \|/gm)])
-    .flatMap((m) => m[1]!.split(',').map((c) => c.trim().replace(/^`|`$/g, '')))
-    .filter((c) => /^[a-z0-9]+\.[a-z0-9_]+$/.test(c)),
-);
 
 interface Req {
   method: string;

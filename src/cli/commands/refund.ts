@@ -13,7 +13,7 @@ import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { loadIssuerKeys, loadReader, readBytes, writeFileDurable } from '../../node/files.js';
 import { createRefund, MAX_REFUND_BYTES } from '../../refund.js';
 import { SqliteReaderStore } from '../../reader/sqlite.js';
-import { clearingCaller } from '../../reader/transport.js';
+import { answerObject, clearingCaller } from '../../reader/transport.js';
 import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, UsageError, type Command, type CommandContext } from '../framework.js';
@@ -111,12 +111,7 @@ async function post(ctx: CommandContext, url: string, caPath: string | undefined
     log: (l) => ctx.out(l),
   });
   const a = await call('/v1/refunds', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-  let r: RefundResult & { error?: { code: string; message: string } };
-  try {
-    r = JSON.parse(new TextDecoder().decode(a.body)) as typeof r;
-  } catch {
-    throw new OffpayError('sync.bad_answer', `POST /v1/refunds: HTTP ${a.status}, an answer that is not JSON`);
-  }
+  const r = answerObject(a.body, `POST /v1/refunds: HTTP ${a.status}`) as unknown as RefundResult & { error?: { code: string; message: string } };
   if (a.status === 200 && (r.outcome === 'accepted' || r.outcome === 'duplicate') && r.refund) {
     ctx.out(resultLine(url, r));
     ctx.emit(r);
