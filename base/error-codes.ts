@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 257 codes in 30 areas.
+ * error-code tables of spec/*.md list. 258 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'api.bad_webhook_secret',
   'api.bad_webhook_url',
   'api.body_timeout',
+  'api.busy',
   'api.headers_too_large',
   'api.internal',
   'api.listen_failed',
@@ -287,6 +288,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'api.bad_webhook_secret': 'spec/clearing-api.md §4',
   'api.bad_webhook_url': 'spec/clearing-api.md §4',
   'api.body_timeout': 'spec/clearing-api.md §4',
+  'api.busy': 'spec/clearing-api.md §4',
   'api.headers_too_large': 'spec/clearing-api.md §4',
   'api.internal': 'spec/clearing-api.md §4',
   'api.listen_failed': 'spec/clearing-api.md §4',

@@ -17,7 +17,7 @@
  *
  * Bounds: URL <= 2048 bytes (414), headers <= 8 KiB (431 by node), headers within 10 s, a body within
  * bodyTimeoutMs (408), a batch body <= the clearing's maxBatchBytes before and while it is read (413,
- * body.ts). Every error is JSON {error: {code, message}} with a stable code (spec/clearing-api.md §4); an
+ * body.ts), and the bodies of all requests together <= maxInflightBytes until they are answered (503 api.busy). Every error is JSON {error: {code, message}} with a stable code (spec/clearing-api.md §4); an
  * exception inside a handler is a 500 api.internal, never a crash.
  *
  * The answer to a batch is written only after Clearing.ingest resolved, i.e. after its transaction committed
@@ -32,7 +32,7 @@ import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { signKeySet } from '../keyset.js';
 import { MAX_REFUND_BYTES } from '../refund.js';
-import { HttpError, readBody } from './body.js';
+import { BodyBudget, HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { paymentState } from './payments.js';
 import { encodeRefundCursor, parseRefundQuery } from './refund-list.js';
@@ -52,6 +52,11 @@ export interface ClearingServerOptions {
   bodyTimeoutMs?: number;
   /** Deadline for the request headers, ms (default 10,000; 100 .. 600,000). */
   headersTimeoutMs?: number;
+  /**
+   * Bytes of request bodies held at once, all requests together (default 268,435,456 = 256 MiB; at least the
+   * clearing's maxBatchBytes, at most 2^34): past it a body is answered 503 api.busy (body.ts, BodyBudget).
+   */
+  maxInflightBytes?: number;
   /** The over-allowance check (a settlement pass) runs at most once per this many seconds (default 60; 0 .. 86,400). */
   blocklistCheckSeconds?: number;
   /** A new blocklist version is signed at least this often even when nothing changed (default 3,600; 1 .. 86,400). */
@@ -96,8 +101,11 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 function sendError(res: ServerResponse, e: HttpError, headers: Record<string, string> = {}): void {
-  send(res, e.status, { error: { code: e.code, message: e.message } }, headers, e.close);
+  send(res, e.status, { error: { code: e.code, message: e.message } }, { ...e.headers, ...headers }, e.close);
 }
+
+/** Default of ClearingServerOptions.maxInflightBytes: 256 MiB. */
+export const DEFAULT_MAX_INFLIGHT_BYTES = 256 * 1024 * 1024;
 
 function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, extra: Record<string, string>): void {
   const etag = etagOf(bytes);
@@ -161,6 +169,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) =
 export function createClearingServer(o: ClearingServerOptions): Server {
   const bodyTimeoutMs = bounded('bodyTimeoutMs', o.bodyTimeoutMs, 30_000, 100, 600_000);
   const headersTimeoutMs = bounded('headersTimeoutMs', o.headersTimeoutMs, 10_000, 100, 600_000);
+  const budget = new BodyBudget(bounded('maxInflightBytes', o.maxInflightBytes, Math.max(DEFAULT_MAX_INFLIGHT_BYTES, o.clearing.maxBatchBytes), o.clearing.maxBatchBytes, 2 ** 34));
   const lists = new BlocklistIssuer(
     o.clearing,
     o.issuer,
@@ -179,7 +188,14 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const postBatch: Handler = async (req, res) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a batch is sent as application/cbor', true);
-    const bytes = await readBody(req, o.clearing.maxBatchBytes, bodyTimeoutMs, 'clearing.too_large');
+    const bytes = await readBody(req, o.clearing.maxBatchBytes, bodyTimeoutMs, 'clearing.too_large', budget);
+    try {
+      await ingestAndAnswer(res, bytes);
+    } finally {
+      budget.give(bytes.length); // held until answered: the ingest works on it
+    }
+  };
+  const ingestAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.ingest(bytes); // resolves after the commit
     // Events are queued (durably) before the answer: a crash in between loses no event, because the reader,
     // unanswered, resends the batch and the duplicate derives the same events (same ids) again.
@@ -218,7 +234,14 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a refund is sent as application/cbor', true);
     // At most 4,096 bytes, checked before and while the body is read (413 cbor.too_large, as for batches).
-    const bytes = await readBody(req, MAX_REFUND_BYTES, bodyTimeoutMs, 'cbor.too_large');
+    const bytes = await readBody(req, MAX_REFUND_BYTES, bodyTimeoutMs, 'cbor.too_large', budget);
+    try {
+      await refundAndAnswer(res, bytes);
+    } finally {
+      budget.give(bytes.length);
+    }
+  };
+  const refundAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.refund(bytes); // resolves after the store committed
     // Queued durably before the answer, like a batch's events; a duplicate re-derives the same id.
     if (o.webhooks && r.refund) await o.webhooks.afterRefund(r.refund);

@@ -13,17 +13,59 @@ export class HttpError extends Error {
     message: string,
     /** The connection must be closed after the answer (the body was not read to its end). */
     readonly close = false,
+    /** Headers of the answer (Retry-After of a 503). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, tooLargeCode: string): Promise<Uint8Array> {
+/**
+ * The bytes of request bodies the server holds at once, all connections together (spec/clearing-api.md §3): a
+ * body is taken from it as it arrives (a declared Content-Length at once, a chunked body chunk by chunk) and
+ * given back when its request has been answered. A body it cannot hold is 503 `api.busy` with Retry-After: the
+ * client retries later (reader sync does), and memory stays bounded however many clients send at once.
+ */
+export class BodyBudget {
+  private used = 0;
+  constructor(readonly max: number) {}
+  /** Take n bytes; false (nothing taken) when that would pass the budget. */
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  /** Give back n bytes taken before. */
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+  /** Bytes held now. */
+  get held(): number {
+    return this.used;
+  }
+}
+
+/** Seconds a client is told to wait (Retry-After) when the budget is spent. */
+export const BUSY_RETRY_SECONDS = 1;
+const busy = (budget: BodyBudget) =>
+  new HttpError(503, 'api.busy', `the server holds ${budget.max} bytes of request bodies at once and has no room for this one now; retry later`, true, { 'retry-after': String(BUSY_RETRY_SECONDS) });
+
+/**
+ * Read a request body of at most `maxBytes` within `timeoutMs`. With a budget, the body's bytes are taken from
+ * it (a declared length before anything is read): on success the caller gives back the body's length once
+ * the request is answered; on failure they are given back here.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, tooLargeCode: string, budget?: BodyBudget): Promise<Uint8Array> {
   const declared = req.headers['content-length'];
+  let taken = 0;
   if (declared !== undefined) {
     if (!/^\d{1,16}$/.test(declared)) return Promise.reject(new HttpError(400, 'api.bad_request', 'Content-Length is not a number', true));
     if (Number(declared) > maxBytes) {
       return Promise.reject(new HttpError(413, tooLargeCode, `body of ${declared} bytes is over the limit of ${maxBytes} bytes`, true));
+    }
+    if (budget) {
+      if (!budget.take(Number(declared))) return Promise.reject(busy(budget));
+      taken = Number(declared);
     }
   }
   return new Promise((resolve, reject) => {
@@ -40,12 +82,21 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
       if (err) {
         req.pause();
         chunks.length = 0;
+        budget?.give(taken);
         reject(err);
-      } else resolve(new Uint8Array(Buffer.concat(chunks, total)));
+      } else {
+        // The caller gives back the body's length: keep exactly that (a declared length is what node delivers).
+        if (budget && taken > total) budget.give(taken - total);
+        resolve(new Uint8Array(Buffer.concat(chunks, total)));
+      }
     };
     const onData = (c: Buffer) => {
       total += c.length;
       if (total > maxBytes) return finish(new HttpError(413, tooLargeCode, `body passed the limit of ${maxBytes} bytes`, true));
+      if (budget && total > taken) {
+        if (!budget.take(total - taken)) return finish(busy(budget));
+        taken = total;
+      }
       chunks.push(c);
     };
     const onEnd = () => finish(null);

@@ -42,6 +42,7 @@ const serve: Command = {
     'webhook-lease-ms': { type: 'string', arg: 'MS', help: 'PostgreSQL: how long a node\'s claim on an event holds before another node may take it (default 60000)' },
     'webhook-reconfigure': { type: 'boolean', help: 'make this node\'s webhook URL and secret (or no webhooks, without --webhook-url) the clearing house\'s, replacing the one the database records; stop every other node first' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
+    'max-inflight-bytes': { type: 'string', arg: 'N', help: 'request bodies held at once, all requests together, bytes; past it 503 api.busy (default 268435456, at least --max-batch-bytes)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
   },
@@ -68,6 +69,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const port = parseUint('port', ctx.opt('port'), 65_535)!;
     const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
     const bodyTimeoutMs = parseUint('body-timeout-ms', ctx.opt('body-timeout-ms'), 600_000);
+    const maxInflightBytes = parseUint('max-inflight-bytes', ctx.opt('max-inflight-bytes'), 2 ** 34);
     const check = parseUint('blocklist-check-seconds', ctx.opt('blocklist-check-seconds'), 86_400);
     const certPath = ctx.opt('tls-cert');
     const keyPath = ctx.opt('tls-key');
@@ -130,6 +132,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
         ...(tls ? { tls } : {}),
         ...(webhooks ? { webhooks } : {}),
         ...(bodyTimeoutMs !== undefined ? { bodyTimeoutMs } : {}),
+        ...(maxInflightBytes !== undefined ? { maxInflightBytes } : {}),
         ...(check !== undefined ? { blocklistCheckSeconds: check } : {}),
         log: (l) => ctx.out(l),
       });
