@@ -4,7 +4,7 @@
  * baseDelayMs x 2^(k-1) ms for retry k (capped at maxDelayMs), for at most `attempts` tries and within the
  * whole deadline; then `sync.unreachable`. A TLS certificate the client does not trust is `sync.tls_untrusted`
  * at the first try (not a network fault). An answer body is read up to MAX_ANSWER_BYTES, else
- * `sync.bad_answer`. `reader sync` (sync.ts) and `reader refund` use it.
+ * `sync.bad_answer`; a redirect is not followed and is `sync.bad_answer` too. `reader sync` (sync.ts) and `reader refund` use it.
  */
 import { OffpayError } from '../../base/errors.js';
 
@@ -127,7 +127,13 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
         await sleep(wait);
       }
       try {
-        const r = await doFetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
+        // Redirects are not followed (a batch goes to the clearing it was meant for, nowhere else): a 3xx
+        // answer, or a browser's opaque one (status 0), is sync.bad_answer.
+        const r = await doFetch(new URL(path, base), { ...init, redirect: 'manual', signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
+        if (r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 400 && r.status !== 304)) {
+          await r.body?.cancel().catch(() => undefined);
+          throw new OffpayError('sync.bad_answer', `${init.method ?? 'GET'} ${path}: the clearing answered a redirect (HTTP ${r.status}${r.headers.get('location') ? ` to ${r.headers.get('location')!.slice(0, 200)}` : ''}); sync does not follow redirects`);
+        }
         const body = await readAnswer(r, MAX_ANSWER_BYTES, `${init.method ?? 'GET'} ${path}`);
         if (r.status >= 500 || r.status === 429) {
           lastError = `${path}: HTTP ${r.status}`;

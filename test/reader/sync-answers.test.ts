@@ -109,6 +109,41 @@ describe('reader sync against wrong answers', () => {
     expect(served!.seen.pulled).toBeLessThanOrEqual(MAX_ANSWER_BYTES + (2 << 20)); // not read to its end
   });
 
+  it('a redirect is not followed: the batch goes nowhere else, and the sync fails with sync.bad_answer', async () => {
+    const { createServer } = await import('node:http');
+    const elsewhere: string[] = [];
+    const other = createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"outcome":"ingested"}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const redirector = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `${otherUrl}${req.url}` }).end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    const redirectUrl = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+    try {
+      const r = vendingReader(issuer, 'sync-answers', 702);
+      await sell(r, wallet, 2, 100);
+      // The batch upload meets a real 307 (to another server); every other request reaches the clearing.
+      const viaRedirect: typeof fetch = (input, init) => fetch(init?.method === 'POST' ? String(input).replace(url, redirectUrl) : input, init);
+      await expect(syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: viaRedirect, attempts: 1 })).rejects.toMatchObject({ code: 'sync.bad_answer' });
+      expect(elsewhere).toEqual([]);
+      // A whole clearing URL that redirects: refused at the first request.
+      await expect(syncReader(r, { url: redirectUrl, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 1 })).rejects.toMatchObject({ code: 'sync.bad_answer' });
+      expect(elsewhere).toEqual([]);
+    } finally {
+      for (const s of [other, redirector]) {
+        await new Promise<void>((done) => {
+          s.close(() => done());
+          s.closeAllConnections();
+        });
+      }
+    }
+  });
+
   it('JSON that is not an object, at each request of a sync, is sync.bad_answer or a spec code, never a TypeError', async () => {
     const shapes = ['null', '[]', '5', '"x"', 'true', '{}', '{"journals":null}', '{"journals":[null]}', '{"outcome":null}', '\u0000\u00ff'];
     let n = 0;
