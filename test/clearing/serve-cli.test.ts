@@ -109,7 +109,7 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
     expect(await small.exited).toBe(0);
   }, 60_000);
 
-  it('webhooks from a PostgreSQL clearing house need an explicit secret file; --webhook-lease-ms is for PostgreSQL: exit 2 before connecting', async () => {
+  it('webhooks from a PostgreSQL clearing house need an explicit secret file; --webhook-lease-ms is for PostgreSQL; --max-inflight-bytes is at least the batch limit: exit 2 before connecting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'offpay-serve-pg-hooks-'));
     try {
       expect((await run('issuer', 'init', '--dir', join(dir, 'issuer'), '--seed', 'serve-pg-hooks', `--now=${T0 - 86400}`)).code).toBe(0);
@@ -126,6 +126,11 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
       const sqlite = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', join(dir, 'c.db'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks', '--webhook-lease-ms', '5000');
       expect(sqlite.code).toBe(2);
       expect(sqlite.err).toMatch(/--webhook-lease-ms is for a PostgreSQL --db/);
+      // An in-flight budget smaller than the largest batch could never read one: exit 2, no database made.
+      const tight = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', join(dir, 'tight.db'), '--port', '0', '--max-batch-bytes', '2000000', '--max-inflight-bytes', '1999999');
+      expect(tight.code).toBe(2);
+      expect(tight.err).toMatch(/--max-inflight-bytes 1999999 is less than the largest batch \(2000000 bytes/);
+      expect(existsSync(join(dir, 'tight.db'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

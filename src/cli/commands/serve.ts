@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { OffpayError } from '../../../base/errors.js';
+import { DEFAULT_MAX_BATCH_BYTES } from '../../clearing/batch-bytes.js';
 import { isPostgresUrl } from '../../clearing/clearing.js';
 import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
@@ -70,6 +71,10 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
     const bodyTimeoutMs = parseUint('body-timeout-ms', ctx.opt('body-timeout-ms'), 600_000);
     const maxInflightBytes = parseUint('max-inflight-bytes', ctx.opt('max-inflight-bytes'), 2 ** 34);
+    const batchLimit = maxBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    if (maxInflightBytes !== undefined && maxInflightBytes < batchLimit) {
+      throw new UsageError(`--max-inflight-bytes ${maxInflightBytes} is less than the largest batch (${batchLimit} bytes, --max-batch-bytes): such a batch could never be read`);
+    }
     const check = parseUint('blocklist-check-seconds', ctx.opt('blocklist-check-seconds'), 86_400);
     const certPath = ctx.opt('tls-cert');
     const keyPath = ctx.opt('tls-key');
