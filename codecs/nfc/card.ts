@@ -14,7 +14,7 @@
  * on `deactivate()` (link loss / deselection). Pure code: works in browsers and on any HCE bridge.
  */
 import { OffpayError } from '../../base/errors.js';
-import { equalBytes } from '../../base/bytes.js';
+import { concatBytes, equalBytes } from '../../base/bytes.js';
 import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { CLA_CHAINING, INS, SW, encodeResponse, parseCommand, statusOnly, type ParsedCommandApdu } from './apdu.js';
 
@@ -340,7 +340,7 @@ export class CardApplication {
       return statusOnly(SW.OK);
     }
     this.chain = undefined;
-    const data = concat(chain.parts, chain.size);
+    const data = concatBytes(chain.parts);
     if (c.ins === OFFPAY_INS.GET_TOKEN) return this.getToken(data, c.ne);
     return this.putReceipt(data);
   }
@@ -427,12 +427,3 @@ export class CardApplication {
   }
 }
 
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

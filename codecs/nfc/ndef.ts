@@ -19,6 +19,7 @@
  * offpay's own record is the NFC Forum external type `offpay.dev:token` (TNF 4), payload = token bytes.
  * Pure code: no Node imports, works in browsers.
  */
+import { concatBytes } from '../../base/bytes.js';
 import { OffpayError, type ErrorReasonOf } from '../../base/errors.js';
 import { validateOptions, type OptionsSchema } from '../../base/options.js';
 
@@ -193,13 +194,7 @@ export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefE
       else physical(out, flags, TNF.UNCHANGED, new Uint8Array(0), new Uint8Array(0), part);
     }
   });
-  const msg = new Uint8Array(out.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of out) {
-    msg.set(p, o);
-    o += p.length;
-  }
-  return msg;
+  return concatBytes(out);
 }
 
 /**
@@ -311,13 +306,7 @@ export function decodeNdefMessage(bytes: Uint8Array, options: NdefDecodeOptions 
       fail('payload_too_long', `record payload exceeds ${maxPayload} bytes`, { offset: p.offset, limit: maxPayload });
     parts.push(p.payload);
     if (!p.cf) {
-      const payload = new Uint8Array(size);
-      let o = 0;
-      for (const part of parts) {
-        payload.set(part, o);
-        o += part.length;
-      }
-      out.push({ tnf: head.tnf, type: head.type, id: head.id, payload });
+      out.push({ tnf: head.tnf, type: head.type, id: head.id, payload: concatBytes(parts) });
       head = undefined;
     }
   }

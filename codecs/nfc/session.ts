@@ -8,6 +8,7 @@
  * refused, and every APDU has a time limit. Every round trip is recorded (`trace`) so callers can count
  * round trips and bytes and compute the air time (`airTime`). Pure code: works in browsers.
  */
+import { concatBytes } from '../../base/bytes.js';
 import { OffpayError, type ErrorCodeOf } from '../../base/errors.js';
 import { pickOptions, validateOptions, type OptionsSchema } from '../../base/options.js';
 import {
@@ -183,13 +184,7 @@ export class ReaderSession {
         throw new OffpayError('nfc.get_response_loop', `more than ${this.maxGetResponse} GET RESPONSE rounds`, { limit: this.maxGetResponse });
       r = await this.roundTrip(getResponseCommand(r.sw & 0xff || 256), false);
     }
-    const data = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) {
-      data.set(p, o);
-      o += p.length;
-    }
-    return { data, sw: r.sw };
+    return { data: concatBytes(parts), sw: r.sw };
   }
 
   /** SELECT the application and read its FCI. */

@@ -9,20 +9,10 @@
  * UTF8String 0x0c, SEQUENCE 0x30, SET 0x31, UTCTime 0x17, GeneralizedTime 0x18, context [n] constructed
  * 0xa0 | n (EXPLICIT), context [n] primitive 0x80 | n (IMPLICIT over a primitive type).
  */
+import { concatBytes } from '../../base/bytes.js';
 
 export type Der = Uint8Array;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** The DER length octets of a contents length. */
 export function derLength(n: number): Uint8Array {
@@ -35,8 +25,8 @@ export function derLength(n: number): Uint8Array {
 
 /** tag || length || contents. */
 export function tlv(tag: number, ...contents: readonly Uint8Array[]): Der {
-  const body = concat(contents);
-  return concat([Uint8Array.of(tag), derLength(body.length), body]);
+  const body = concatBytes(contents);
+  return concatBytes([Uint8Array.of(tag), derLength(body.length), body]);
 }
 
 export const sequence = (...items: readonly Der[]): Der => tlv(0x30, ...items);
@@ -58,7 +48,7 @@ export function unsignedInteger(be: Uint8Array): Der {
   let i = 0;
   while (i < be.length - 1 && be[i] === 0) i++;
   const trimmed = be.length === 0 ? Uint8Array.of(0) : be.subarray(i);
-  return tlv(0x02, trimmed[0]! & 0x80 ? concat([Uint8Array.of(0), trimmed]) : trimmed);
+  return tlv(0x02, trimmed[0]! & 0x80 ? concatBytes([Uint8Array.of(0), trimmed]) : trimmed);
 }
 
 export const smallInteger = (n: number): Der => {

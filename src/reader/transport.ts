@@ -6,6 +6,7 @@
  * at the first try (not a network fault). An answer body is read up to MAX_ANSWER_BYTES, else
  * `sync.bad_answer`; a redirect is not followed and is `sync.bad_answer` too. `reader sync` (sync.ts) and `reader refund` use it.
  */
+import { concatBytes } from '../../base/bytes.js';
 import { OffpayError } from '../../base/errors.js';
 
 /** Options of {@link clearingCaller} (validated there: `sync.bad_option`, `sync.bad_url`). */
@@ -60,14 +61,7 @@ export async function readAnswer(r: Response, max: number, what: string): Promis
     }
     parts.push(value);
   }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
 /** An answer's body as a JSON object, else `sync.bad_answer` naming `what` (not JSON, or JSON that is not an object). */

@@ -7,7 +7,7 @@
  * - codecs/ never imports src/;
  * - src/ (outside the Node-only CLI, src/cli) imports codecs/ only through their public entry points
  *   (codecs/<transport>/index.ts or node.ts);
- * - hex, byte comparison and CRC-32 are written once, in base/: a second hand-written copy anywhere in the
+ * - hex, byte comparison, concatenation and CRC-32 are written once, in base/: a second hand-written copy anywhere in the
  *   shipped code, the scripts, the benchmarks or the examples fails here. (Tests may keep their own
  *   Buffer-based helpers: an independent oracle is what a test wants.)
  *
@@ -58,7 +58,7 @@ const DUPLICATES: [RegExp, string][] = [
   [/\[i\]!?\s*!==\s*\w+\[i\]!?\)\s*return false/, 'a byte-comparison loop (base/bytes.ts equalBytes)'],
   [/\|=\s*\w+\[i\]!?\s*\^\s*\w+\[i\]/, 'a byte-comparison loop (base/bytes.ts equalBytes)'],
   [/\.every\(\(\w+, i\) => \w+ === \w+\[i\]\)/, 'a byte comparison (base/bytes.ts equalBytes)'],
-  [/\b(?:function\s+|const\s+)(?:toHex|fromHex|hex|unhex|bytesToHex|hexToBytes|equalBytes|bytesEqual|sameBytes|crc32)\s*(?:\(|=\s*\()/, 'a helper that base/ already has'],
+  [/\b(?:function\s+|const\s+)(?:toHex|fromHex|hex|unhex|bytesToHex|hexToBytes|equalBytes|bytesEqual|sameBytes|crc32|concat|concatBytes)\s*(?:\(|=\s*\()/, 'a helper that base/ already has'],
 ];
 
 export function duplicateOffences(file: string, text: string): string[] {
@@ -88,6 +88,7 @@ describe('base/ is the one shared module; src/ and codecs/ stand alone', () => {
     expect(duplicateOffences('src/x.ts', 'for (let i = 0; i < 32; i++) d |= s[i]! ^ b[i]!;')).toHaveLength(1);
     expect(duplicateOffences('codecs/x.ts', 'c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;')).toHaveLength(1);
     expect(duplicateOffences('scripts/x.ts', "const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');")).toHaveLength(1);
+    expect(duplicateOffences('codecs/x.ts', 'function concat(parts: Uint8Array[]): Uint8Array {')).toHaveLength(1);
     expect(duplicateOffences('base/hex.ts', 'for (const x of b) s += x.toString(16).padStart(2, "0");')).toEqual([]);
     expect(files.length).toBeGreaterThan(150);
   });
@@ -97,7 +98,7 @@ describe('base/ is the one shared module; src/ and codecs/ stand alone', () => {
     expect(bad).toEqual([]);
   });
 
-  it('hex, equalBytes and crc32 have one implementation each, in base/', () => {
+  it('hex, equalBytes, concatBytes and crc32 have one implementation each, in base/', () => {
     const bad = files.flatMap((f) => duplicateOffences(f, readFileSync(join(ROOT, f), 'utf8')));
     expect(bad).toEqual([]);
   });

@@ -3,6 +3,7 @@
  * frames and fixtures. No compression keeps it tiny, dependency-free and byte-for-byte stable forever
  * (a deflate implementation's output may change between versions; stored blocks cannot).
  */
+import { concatBytes } from '../../../base/bytes.js';
 import { crc32 } from '../../../base/crc32.js';
 
 function adler32(data: Uint8Array): number {
@@ -54,11 +55,5 @@ export function encodePngGray(gray: Uint8Array, width: number, height: number): 
   ihdr[8] = 8; // bit depth
   ihdr[9] = 0; // grayscale
   const parts = [Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a), chunk('IHDR', ihdr), chunk('IDAT', z), chunk('IEND', new Uint8Array())];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let p = 0;
-  for (const part of parts) {
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
