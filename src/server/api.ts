@@ -17,7 +17,8 @@
  *
  * Bounds: URL <= 2048 bytes (414), headers <= 8 KiB (431 by node), headers within 10 s, a body within
  * bodyTimeoutMs (408), a batch body <= the clearing's maxBatchBytes before and while it is read (413,
- * body.ts), and the bodies of all requests together <= maxInflightBytes until they are answered (503 api.busy). Every error is JSON {error: {code, message}} with a stable code (spec/clearing-api.md §4); an
+ * body.ts), and the bodies of all requests together <= maxInflightBytes until they are answered (503
+ * api.busy). Every error is JSON {error: {code, message}} with a stable code (spec/clearing-api.md §4); an
  * exception inside a handler is a 500 api.internal, never a crash.
  *
  * The answer to a batch is written only after Clearing.ingest resolved, i.e. after its transaction committed
@@ -185,15 +186,19 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const indexed = o.clearing.indexPayments();
   indexed.catch(() => {});
 
+  /** Read a body within the in-flight budget, answer with `answer`, and give the body's bytes back after it. */
+  const withBody = async (req: IncomingMessage, maxBytes: number, tooLargeCode: string, answer: (bytes: Uint8Array) => Promise<void>): Promise<void> => {
+    const bytes = await readBody(req, maxBytes, bodyTimeoutMs, tooLargeCode, budget);
+    try {
+      await answer(bytes); // the ingest (or refund) works on the bytes until it has answered
+    } finally {
+      budget.give(bytes.length);
+    }
+  };
   const postBatch: Handler = async (req, res) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a batch is sent as application/cbor', true);
-    const bytes = await readBody(req, o.clearing.maxBatchBytes, bodyTimeoutMs, 'clearing.too_large', budget);
-    try {
-      await ingestAndAnswer(res, bytes);
-    } finally {
-      budget.give(bytes.length); // held until answered: the ingest works on it
-    }
+    await withBody(req, o.clearing.maxBatchBytes, 'clearing.too_large', (bytes) => ingestAndAnswer(res, bytes));
   };
   const ingestAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.ingest(bytes); // resolves after the commit
@@ -234,12 +239,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a refund is sent as application/cbor', true);
     // At most 4,096 bytes, checked before and while the body is read (413 cbor.too_large, as for batches).
-    const bytes = await readBody(req, MAX_REFUND_BYTES, bodyTimeoutMs, 'cbor.too_large', budget);
-    try {
-      await refundAndAnswer(res, bytes);
-    } finally {
-      budget.give(bytes.length);
-    }
+    await withBody(req, MAX_REFUND_BYTES, 'cbor.too_large', (bytes) => refundAndAnswer(res, bytes));
   };
   const refundAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.refund(bytes); // resolves after the store committed

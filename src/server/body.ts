@@ -39,10 +39,6 @@ export class BodyBudget {
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
   }
-  /** Bytes held now. */
-  get held(): number {
-    return this.used;
-  }
 }
 
 /** Seconds a client is told to wait (Retry-After) when the budget is spent. */
