@@ -4,7 +4,8 @@
  * baseDelayMs x 2^(k-1) ms for retry k (capped at maxDelayMs), for at most `attempts` tries and within the
  * whole deadline; then `sync.unreachable`. A TLS certificate the client does not trust is `sync.tls_untrusted`
  * at the first try (not a network fault). An answer body is read up to MAX_ANSWER_BYTES, else
- * `sync.bad_answer`; a redirect is not followed and is `sync.bad_answer` too. `reader sync` (sync.ts) and `reader refund` use it.
+ * `sync.bad_answer`; a redirect is not followed and is `sync.bad_answer` too. `reader sync` (sync.ts) and
+ * `reader refund` use it.
  */
 import { concatBytes } from '../../base/bytes.js';
 import { OffpayError } from '../../base/errors.js';
