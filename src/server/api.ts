@@ -58,6 +58,11 @@ export interface ClearingServerOptions {
    * clearing's maxBatchBytes, at most 2^34): past it a body is answered 503 api.busy (body.ts, BodyBudget).
    */
   maxInflightBytes?: number;
+  /**
+   * The budget itself, instead of maxInflightBytes: servers given the same one (an HTTP and an HTTPS listener of
+   * one process, say) share it. Its max must be at least the clearing's maxBatchBytes.
+   */
+  bodyBudget?: BodyBudget;
   /** The over-allowance check (a settlement pass) runs at most once per this many seconds (default 60; 0 .. 86,400). */
   blocklistCheckSeconds?: number;
   /** A new blocklist version is signed at least this often even when nothing changed (default 3,600; 1 .. 86,400). */
@@ -170,7 +175,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) =
 export function createClearingServer(o: ClearingServerOptions): Server {
   const bodyTimeoutMs = bounded('bodyTimeoutMs', o.bodyTimeoutMs, 30_000, 100, 600_000);
   const headersTimeoutMs = bounded('headersTimeoutMs', o.headersTimeoutMs, 10_000, 100, 600_000);
-  const budget = new BodyBudget(bounded('maxInflightBytes', o.maxInflightBytes, Math.max(DEFAULT_MAX_INFLIGHT_BYTES, o.clearing.maxBatchBytes), o.clearing.maxBatchBytes, 2 ** 34));
+  if (o.bodyBudget && o.maxInflightBytes !== undefined) throw new OffpayError('api.bad_option', 'give maxInflightBytes or bodyBudget, not both');
+  const budget = o.bodyBudget ?? new BodyBudget(bounded('maxInflightBytes', o.maxInflightBytes, Math.max(DEFAULT_MAX_INFLIGHT_BYTES, o.clearing.maxBatchBytes), o.clearing.maxBatchBytes, 2 ** 34));
+  if (budget.max < o.clearing.maxBatchBytes) throw new OffpayError('api.bad_option', `the body budget (${budget.max} bytes) is less than the clearing's largest batch (${o.clearing.maxBatchBytes} bytes)`);
   const lists = new BlocklistIssuer(
     o.clearing,
     o.issuer,

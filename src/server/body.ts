@@ -39,6 +39,10 @@ export class BodyBudget {
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
   }
+  /** Bytes held now (for monitoring, and for tests that wait on what the server holds). */
+  get held(): number {
+    return this.used;
+  }
 }
 
 /** Seconds a client is told to wait (Retry-After) when the budget is spent. */

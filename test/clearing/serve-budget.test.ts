@@ -10,18 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { syncReader } from '../../src/reader/sync.js';
 import { createClearingServer } from '../../src/server/api.js';
+import { BodyBudget } from '../../src/server/body.js';
 import { NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
 
 const issuer = makeIssuer('serve-budget');
 const CLOCK = () => NOW + 3600;
 const BUDGET = 1_000_000;
+const budget = new BodyBudget(BUDGET);
 const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK, maxBatchBytes: 600_000 });
 let server: Server;
 let port = 0;
 
 beforeAll(async () => {
-  server = createClearingServer({ clearing, issuer, operatorToken: 'b3'.repeat(32), clock: CLOCK, blocklistCheckSeconds: 0, maxInflightBytes: BUDGET });
+  server = createClearingServer({ clearing, issuer, operatorToken: 'b3'.repeat(32), clock: CLOCK, blocklistCheckSeconds: 0, bodyBudget: budget });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
 });
@@ -58,20 +60,10 @@ function upload(declared?: number): { req: ClientRequest; answer: Promise<Answer
 const write = (req: ClientRequest, n: number) => new Promise<void>((r) => req.write(new Uint8Array(n).fill(0x41), () => r()));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Wait until the server holds more than BUDGET - n bytes: a probe declaring n bytes is answered 503 at once.
- * A probe that the server takes instead (it then waits for the body) is cut off, which gives its bytes back,
- * and tried again: what the server holds decides, not how long anything took.
- */
-async function untilHeldOver(held: number): Promise<void> {
-  for (let k = 0; k < 500; k++) {
-    const probe = upload(BUDGET - held);
-    const got = await Promise.race([probe.answer, sleep(30).then(() => undefined)]);
-    if (got?.status === 503) return;
-    probe.req.destroy();
-    await sleep(10);
-  }
-  throw new Error(`the server never held over ${held} bytes`);
+/** Wait until the server holds at least `n` bytes of bodies (what it holds decides, not how long anything took). */
+async function untilHeld(n: number): Promise<void> {
+  for (let k = 0; k < 2000 && budget.held < n; k++) await sleep(5);
+  expect(budget.held).toBeGreaterThanOrEqual(n);
 }
 
 /** Upload `n` bytes declared, retrying while the server answers 503 (bytes of requests that ended still coming back). */
@@ -92,7 +84,7 @@ describe('clearing serve: request bodies held at once', () => {
     // A holds 600,000 of the 1,000,000 while its body trickles in.
     const a = upload(600_000);
     await write(a.req, 1_000);
-    await untilHeldOver(400_000);
+    await untilHeld(600_000);
     // B declares 600,000: no room, answered at once, its body never read.
     const b = upload(600_000);
     b.req.write(new Uint8Array(10));
@@ -122,9 +114,17 @@ describe('clearing serve: request bodies held at once', () => {
     // A body cut off by the client gives its bytes back too (once the server has seen the connection close).
     const f = upload(600_000);
     await write(f.req, 10_000);
-    await untilHeldOver(400_000);
+    await untilHeld(600_000);
     f.req.destroy();
     expect((await uploadWhenRoom(600_000)).status).toBe(422);
+    expect(budget.held).toBe(0); // every request answered or gone: every byte back
+  });
+
+  it('a budget is given as a size or as a shared BodyBudget, not both, and never below the largest batch (api.bad_option)', () => {
+    const o = { clearing, issuer, operatorToken: 'b3'.repeat(32), clock: CLOCK };
+    expect(() => createClearingServer({ ...o, maxInflightBytes: BUDGET, bodyBudget: budget })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
+    expect(() => createClearingServer({ ...o, bodyBudget: new BodyBudget(599_999) })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
+    expect(() => createClearingServer({ ...o, maxInflightBytes: 599_999 })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
   });
 
   it('reader sync waits out a full budget (it retries 503) and completes', async () => {
@@ -132,10 +132,10 @@ describe('clearing serve: request bodies held at once', () => {
     await sell(r, makeWallet(issuer, 'serve-budget', 'a'), 1, 150);
     const hog = upload(600_000);
     await write(hog.req, 1_000);
-    await untilHeldOver(400_000);
+    await untilHeld(600_000);
     const hog2 = upload(400_000); // the budget is now full: any body at all is refused
     await write(hog2.req, 1_000);
-    await untilHeldOver(BUDGET - 1);
+    await untilHeld(BUDGET);
     let retries = 0;
     const sync = syncReader(r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 100, baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 60_000, log: () => retries++ });
     let settled = false;
@@ -147,5 +147,7 @@ describe('clearing serve: request bodies held at once', () => {
     const done = await sync;
     expect(done.sent).toEqual([expect.objectContaining({ batchSeq: 1, outcome: 'ingested' })]);
     expect(done.retries).toBeGreaterThan(0);
+    for (let k = 0; k < 2000 && budget.held > 0; k++) await sleep(5);
+    expect(budget.held).toBe(0);
   });
 });
