@@ -93,8 +93,23 @@ function bounded(name: string, v: number | undefined, dflt: number, min: number,
   return v;
 }
 
+/**
+ * Ports the fetch standard blocks ("bad ports", https://fetch.spec.whatwg.org/#port-blocking): Node's fetch
+ * refuses them without connecting, so a webhook URL naming one could never be delivered. The list as of Node
+ * 20.20 (measured: a fetch to each of the 65,535 ports); spec/clearing-api.md §9 lists it.
+ */
+export const BLOCKED_WEBHOOK_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135,
+  137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719,
+  1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/** Longest webhook URL, bytes, as given and once normalised (the form the house records, webhook-config.ts). */
+export const MAX_WEBHOOK_URL_BYTES = 2048;
+
 /** Check a webhook URL; throws `api.bad_webhook_url`. */
 export function checkWebhookUrl(url: string): URL {
+  if (Buffer.byteLength(url) > MAX_WEBHOOK_URL_BYTES) throw new OffpayError('api.bad_webhook_url', 'a webhook URL is at most 2,048 bytes');
   let u: URL;
   try {
     u = new URL(url);
@@ -102,9 +117,47 @@ export function checkWebhookUrl(url: string): URL {
     throw new OffpayError('api.bad_webhook_url', `'${url.slice(0, 100)}' is not a URL`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OffpayError('api.bad_webhook_url', 'a webhook URL is http:// or https://');
-  if (Buffer.byteLength(url) > 2048) throw new OffpayError('api.bad_webhook_url', 'a webhook URL is at most 2,048 bytes');
+  // Percent-encoding can make the normalised form up to three times longer than the URL as written.
+  if (Buffer.byteLength(u.href) > MAX_WEBHOOK_URL_BYTES) throw new OffpayError('api.bad_webhook_url', 'a webhook URL is at most 2,048 bytes once normalised (percent-encoded)');
   if (u.username || u.password) throw new OffpayError('api.bad_webhook_url', 'a webhook URL carries no user or password (deliveries are signed instead)');
+  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+  if (port === 0 || BLOCKED_WEBHOOK_PORTS.has(port)) throw new OffpayError('api.bad_webhook_url', `a webhook URL cannot use port ${port} (a port fetch refuses to connect to; spec/clearing-api.md §9)`);
   return u;
+}
+
+/** The delivery options of a {@link WebhookService}, checked and with their defaults. */
+export interface WebhookLimits {
+  /** Tries per event before it is dead-lettered (1..100, default 20). */
+  maxAttempts: number;
+  /** First retry delay, ms (1..3,600,000, default 1,000). */
+  baseDelayMs: number;
+  /** Longest retry delay, ms (1..86,400,000, default 3,600,000). */
+  maxDelayMs: number;
+  /** Deadline of one try, ms (100..120,000, default 10,000). */
+  requestTimeoutMs: number;
+  /** Worker poll interval, ms (10..60,000, default 1,000). */
+  pollMs: number;
+}
+
+/**
+ * Check a webhook URL and the delivery options against their ranges (and an outbox lease, when there is one,
+ * against a try's deadline) without starting anything: `clearing serve` calls it before it records the house's
+ * webhook configuration, so a start with a bad option changes nothing. Throws `api.bad_webhook_url` or
+ * `api.bad_option`.
+ */
+export function checkWebhookOptions(o: Pick<WebhookOptions, 'url' | 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'requestTimeoutMs' | 'pollMs'> & { leaseMs?: number | undefined }): WebhookLimits {
+  checkWebhookUrl(o.url);
+  const limits: WebhookLimits = {
+    maxAttempts: bounded('maxAttempts', o.maxAttempts, 20, 1, 100),
+    baseDelayMs: bounded('baseDelayMs', o.baseDelayMs, 1_000, 1, 3_600_000),
+    maxDelayMs: bounded('maxDelayMs', o.maxDelayMs, 3_600_000, 1, 86_400_000),
+    requestTimeoutMs: bounded('requestTimeoutMs', o.requestTimeoutMs, 10_000, 100, 120_000),
+    pollMs: bounded('pollMs', o.pollMs, 1_000, 10, 60_000),
+  };
+  if (o.leaseMs !== undefined && o.leaseMs < limits.requestTimeoutMs + LEASE_MARGIN_MS) {
+    throw new OffpayError('api.bad_option', `the outbox lease ${o.leaseMs} ms must outlast a try: at least requestTimeoutMs ${limits.requestTimeoutMs} + ${LEASE_MARGIN_MS} ms`);
+  }
+  return limits;
 }
 
 /** The retry delay after failed try k (1-based), before jitter: min(max, base x 2^(k-1)). */
@@ -121,12 +174,15 @@ class Barred extends Error {}
 /** Events, outbox and the delivery worker of one clearing server. */
 export class WebhookService {
   readonly url: URL;
-  private readonly o: Required<Pick<WebhookOptions, 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'requestTimeoutMs' | 'pollMs'>>;
+  private readonly o: WebhookLimits;
   private readonly clock: () => number;
   private readonly nowMs: () => number;
   private readonly random: () => number;
   private readonly doFetch: typeof fetch;
+  /** Wallets (hex) whose wallet.blocklisted event this node has written to the outbox. */
   private readonly blockedQueued = new Set<string>();
+  /** The whole blocklist was compared with blockedQueued since this service started (the restart catch-up). */
+  private caughtUp = false;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -140,17 +196,7 @@ export class WebhookService {
   constructor(private readonly opts: WebhookOptions) {
     this.url = checkWebhookUrl(opts.url);
     if (!/^[0-9a-f]{64}$/.test(opts.secret)) throw new OffpayError('api.bad_webhook_secret', 'the webhook secret must be 64 lower-case hex digits');
-    this.o = {
-      maxAttempts: bounded('maxAttempts', opts.maxAttempts, 20, 1, 100),
-      baseDelayMs: bounded('baseDelayMs', opts.baseDelayMs, 1_000, 1, 3_600_000),
-      maxDelayMs: bounded('maxDelayMs', opts.maxDelayMs, 3_600_000, 1, 86_400_000),
-      requestTimeoutMs: bounded('requestTimeoutMs', opts.requestTimeoutMs, 10_000, 100, 120_000),
-      pollMs: bounded('pollMs', opts.pollMs, 1_000, 10, 60_000),
-    };
-    const lease = opts.outbox.leaseMs;
-    if (lease !== undefined && lease < this.o.requestTimeoutMs + LEASE_MARGIN_MS) {
-      throw new OffpayError('api.bad_option', `the outbox lease ${lease} ms must outlast a try: at least requestTimeoutMs ${this.o.requestTimeoutMs} + ${LEASE_MARGIN_MS} ms`);
-    }
+    this.o = checkWebhookOptions({ ...opts, leaseMs: opts.outbox.leaseMs });
     this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
     this.nowMs = opts.nowMs ?? Date.now;
     this.random = opts.random ?? Math.random;
@@ -171,10 +217,12 @@ export class WebhookService {
     const hashes = new Set<string>();
     for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
     const now = this.clock();
-    const events: { id: string; type: string; body: Uint8Array; created: number }[] = [];
+    const events: NewOutboxEvent[] = [];
+    const blocked = new Set<string>();
     for (const h of hashes) {
       const facts = await clearing.paymentFacts(fromHex(h));
       if (!facts) continue;
+      if (facts.blocked && facts.walletId !== undefined) blocked.add(facts.walletId);
       const st = paymentState(h, facts);
       if (st.state !== 'successful' && st.state !== 'refunded') continue;
       const id = eventId('charge.complete', h);
@@ -182,8 +230,13 @@ export class WebhookService {
       const data = { tokenHash: h, amount: st.amount, currency: st.currency, operatorId: st.operatorId, settledAs: st.settledAs, walletBlocked: st.walletBlocked, entry: e ? { readerId: e.readerId, journalId: e.journalId, seq: e.seq, kind: e.kind, time: e.time } : null };
       events.push({ id, type: 'charge.complete', created: now, body: enc({ id, type: 'charge.complete', created: now, data }) });
     }
-    events.push(...(await this.blockedEvents(clearing, now)));
-    return this.queue(events);
+    // The batch's own blocked wallets (a double spend it completed); the whole blocklist only at catch-up (the
+    // first look after a start), never per batch: a resent duplicate must not cost a read of every blocked wallet.
+    const wallets = this.caughtUp ? [...blocked] : [...blocked, ...(await clearing.blockedWalletIds()).map(toHex)];
+    const fresh = this.blockedEvents(wallets, now);
+    const n = await this.queue([...events, ...fresh.events]);
+    this.markQueued(fresh.wallets, !this.caughtUp);
+    return n;
   }
 
   /**
@@ -201,21 +254,38 @@ export class WebhookService {
     return this.queue([{ id, type: 'charge.refunded', created, body: enc({ id, type: 'charge.refunded', created, data }) }]);
   }
 
-  /** Queue wallet.blocklisted for wallets blocked since the last look (e.g. after an over-allowance pass). */
+  /**
+   * At a blocklist check (at most once per check interval, after the over-allowance pass): compare the whole
+   * clearing blocklist with the wallets this node queued, and queue wallet.blocklisted for the others (blocked
+   * by an over-allowance pass, by hand, or by another node).
+   */
   async afterBlocklist(clearing: Clearing): Promise<number> {
-    return this.queue(await this.blockedEvents(clearing, this.clock()));
+    const fresh = this.blockedEvents((await clearing.blockedWalletIds()).map(toHex), this.clock());
+    const n = await this.queue(fresh.events);
+    this.markQueued(fresh.wallets, true);
+    return n;
   }
 
-  private async blockedEvents(clearing: Clearing, now: number): Promise<{ id: string; type: string; body: Uint8Array; created: number }[]> {
-    const out = [];
-    for (const w of await clearing.blockedWalletIds()) {
-      const hex = toHex(w);
+  /** wallet.blocklisted for each wallet (hex) not yet queued by this node. */
+  private blockedEvents(wallets: readonly string[], now: number): { events: NewOutboxEvent[]; wallets: string[] } {
+    const events: NewOutboxEvent[] = [];
+    const fresh: string[] = [];
+    for (const hex of new Set(wallets)) {
       if (this.blockedQueued.has(hex)) continue;
-      this.blockedQueued.add(hex);
+      fresh.push(hex);
       const id = eventId('wallet.blocklisted', hex);
-      out.push({ id, type: 'wallet.blocklisted', created: now, body: enc({ id, type: 'wallet.blocklisted', created: now, data: { walletId: hex } }) });
+      events.push({ id, type: 'wallet.blocklisted', created: now, body: enc({ id, type: 'wallet.blocklisted', created: now, data: { walletId: hex } }) });
     }
-    return out;
+    return { events, wallets: fresh };
+  }
+
+  /**
+   * Remember wallets as queued, only once the outbox holds their events (a failed write leaves them to be offered
+   * again, by the resent batch or the next check); `whole`: that look covered the whole blocklist (catch-up done).
+   */
+  private markQueued(wallets: readonly string[], whole: boolean): void {
+    for (const w of wallets) this.blockedQueued.add(w);
+    if (whole) this.caughtUp = true;
   }
 
   private async queue(events: NewOutboxEvent[]): Promise<number> {
@@ -312,8 +382,10 @@ export class WebhookService {
       error = r.status >= 200 && r.status < 300 ? undefined : `HTTP ${r.status}`;
     } catch (e) {
       if (!this.running) return; // stopping: the event stays pending, untouched
-      const c = (e as { cause?: { code?: string } }).cause?.code;
-      error = `${(e as Error).name === 'AbortError' ? `no answer within ${this.o.requestTimeoutMs} ms` : (e as Error).message}${c ? ` (${c})` : ''}`;
+      // fetch says only "fetch failed"; the cause says why (a code such as ECONNREFUSED, else its message).
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message;
+      error = `${(e as Error).name === 'AbortError' ? `no answer within ${this.o.requestTimeoutMs} ms` : (e as Error).message}${why ? ` (${why})` : ''}`;
     } finally {
       clearTimeout(timeout);
       this.inflight = undefined;

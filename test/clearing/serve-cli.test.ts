@@ -113,8 +113,8 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'offpay-serve-pg-hooks-'));
     try {
       expect((await run('issuer', 'init', '--dir', join(dir, 'issuer'), '--seed', 'serve-pg-hooks', `--now=${T0 - 86400}`)).code).toBe(0);
-      // Port 9 on loopback: nothing answers there, and the refusal must come before any connection is tried.
-      const pgArgs = ['clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', 'postgres://nobody@127.0.0.1:9/none', '--operator-token-file', join(dir, 'op-token'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks'];
+      // Port 9 on loopback (the database) and 59999 (the webhook): nothing answers there, and the refusal must come before any connection is tried.
+      const pgArgs = ['clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', 'postgres://nobody@127.0.0.1:9/none', '--operator-token-file', join(dir, 'op-token'), '--port', '0', '--webhook-url', 'http://127.0.0.1:59999/hooks'];
       const r = await run(...pgArgs);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/--webhook-secret-file is required with a PostgreSQL --db/);
@@ -123,7 +123,7 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
       const unreachable = await run(...pgArgs, '--webhook-secret-file', join(dir, 'secret'));
       expect(unreachable.code).toBe(2);
       expect(unreachable.err).toMatch(/clearing\.store_unusable/);
-      const sqlite = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', join(dir, 'c.db'), '--port', '0', '--webhook-url', 'http://127.0.0.1:9/hooks', '--webhook-lease-ms', '5000');
+      const sqlite = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', join(dir, 'c.db'), '--port', '0', '--webhook-url', 'http://127.0.0.1:59999/hooks', '--webhook-lease-ms', '5000');
       expect(sqlite.code).toBe(2);
       expect(sqlite.err).toMatch(/--webhook-lease-ms is for a PostgreSQL --db/);
       // An in-flight budget smaller than the largest batch could never read one: exit 2, no database made.
@@ -135,4 +135,28 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('servers started at once on one credential file: one creates it, every other reads the whole of it (never a half-written file)', async () => {
+    expect(existsSync(CLI), 'run `npm run build` first').toBe(true);
+    const operator = join(import.meta.dirname, '../../dist/src/server/operator.js');
+    const script = `const { loadOrCreateOperatorToken } = await import(${JSON.stringify(operator)});
+      const at = Number(process.argv[2]); while (Date.now() < at); // start together
+      try { const r = loadOrCreateOperatorToken(process.argv[1]); console.log(r.created ? 'created' : 'read', r.token); } catch (e) { console.log('FAIL', e.code, e.message); }`;
+    const once = (file: string, at: number) =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, file, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.on('exit', () => resolve(out.trim()));
+      });
+    for (let round = 0; round < 12; round++) {
+      const file = p(`race-${round}.token`);
+      const at = Date.now() + 400;
+      const outs = await Promise.all([once(file, at), once(file, at), once(file, at)]);
+      expect(outs.filter((o) => o.startsWith('created')).length, outs.join('\n')).toBe(1);
+      const tokens = new Set(outs.map((o) => o.split(' ')[1]));
+      expect(tokens.size, outs.join('\n')).toBe(1);
+      expect([...tokens][0]).toMatch(/^[0-9a-f]{64}$/);
+    }
+  }, 60_000);
 });

@@ -40,7 +40,7 @@ afterAll(() => {
 });
 const issuer = makeIssuer('webhook-config');
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
-const URLS = ['http://127.0.0.1:9/hooks', 'http://127.0.0.1:9/other', 'https://merchant.example/offpay'];
+const URLS = ['http://127.0.0.1:59999/hooks', 'http://127.0.0.1:59999/other', 'https://merchant.example/offpay'];
 const SECRETS = ['1a'.repeat(32), '2b'.repeat(32)];
 let n = 0;
 
@@ -216,6 +216,12 @@ describe('clearing serve refuses a webhook configuration other than the house\'s
     const none = await run(...base);
     expect(none.code).toBe(2);
     expect(none.err).toContain(`this node has no --webhook-url, but the house sends webhooks to ${URLS[0]}`);
+    // A reconfigure with a bad option (or a lease the PostgreSQL house cannot use) exits 2 and changes nothing.
+    const badOption = await run(...base, ...hook(URLS[1]!, 's2'), '--webhook-reconfigure', '--webhook-max-attempts', '0');
+    expect([badOption.code, badOption.err]).toEqual([2, expect.stringContaining('[api.bad_option]')]);
+    const badPort = await run(...base, ...hook('http://127.0.0.1:10080/hooks', 's2'), '--webhook-reconfigure');
+    expect([badPort.code, badPort.err]).toEqual([2, expect.stringContaining('[api.bad_webhook_url]')]);
+    expect(await startStop(...hook(URLS[0]!, 's1'))).not.toContain('webhook configuration of the house');
     // On purpose: --webhook-reconfigure replaces it; then the new options start without the flag, the old ones do not.
     expect(await startStop(...hook(URLS[1]!, 's2'), '--webhook-reconfigure')).toMatch(new RegExp(`replaced: webhooks to ${URLS[0]}, secret fingerprint [0-9a-f]{16} -> webhooks to ${URLS[1]}`));
     await startStop(...hook(URLS[1]!, 's2'));

@@ -289,8 +289,8 @@ if (typeof started === 'string') {
         expect((await sql(url, "SELECT count(*)::int AS n FROM webhook_events WHERE claimed_by = 'n1' AND state = 'pending'"))[0]!.n).toBe(57);
 
         // The lease must outlast a try; bounds; a table of another layout is refused.
-        expect(() => new WebhookService({ url: 'http://127.0.0.1:9/', secret: SECRET, outbox: o1, requestTimeoutMs: 4_500 })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
-        expect(new WebhookService({ url: 'http://127.0.0.1:9/', secret: SECRET, outbox: o1, requestTimeoutMs: 4_000 })).toBeDefined();
+        expect(() => new WebhookService({ url: 'http://127.0.0.1:59999/', secret: SECRET, outbox: o1, requestTimeoutMs: 4_500 })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
+        expect(new WebhookService({ url: 'http://127.0.0.1:59999/', secret: SECRET, outbox: o1, requestTimeoutMs: 4_000 })).toBeDefined();
         await expect(openPgWebhookOutbox({ url, leaseMs: 999 })).rejects.toMatchObject({ code: 'api.bad_option' });
         const other = await cluster.createDatabase();
         await sql(other, 'CREATE TABLE webhook_events(id text PRIMARY KEY, body bytea)');

@@ -21,7 +21,7 @@ import { saveIssuer } from '../../src/node/files.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { SqliteWebhookOutbox, type WebhookOutbox } from '../../src/server/outbox.js';
 import { checkWebhookSignature, signatureHeader, webhookSignature } from '../../src/server/webhook-signature.js';
-import { backoffMs, eventId, WebhookService } from '../../src/server/webhooks.js';
+import { backoffMs, BLOCKED_WEBHOOK_PORTS, checkWebhookUrl, eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
 
@@ -344,5 +344,82 @@ describe('webhooks', () => {
     expect(() => new WebhookService({ url: 'https://x/', secret: 'short', outbox })).toThrow(expect.objectContaining({ code: 'api.bad_webhook_secret' }));
     expect(() => new WebhookService({ url: 'https://x/', secret: SECRET, outbox, maxAttempts: 0 })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
     await outbox.close();
+  });
+
+  it('webhook URLs: 2,048 bytes as given and once normalised; port 0 and every port fetch refuses are refused up front', async () => {
+    const bad = (url: string) => expect(() => checkWebhookUrl(url)).toThrow(expect.objectContaining({ code: 'api.bad_webhook_url' }));
+    expect(checkWebhookUrl(`http://127.0.0.1:9999/h?q=${'a'.repeat(2000)}`).port).toBe('9999');
+    bad(`http://127.0.0.1:9999/h?q=${'a'.repeat(2048)}`);
+    // 1,423 bytes as written, 4,223 once percent-encoded (the form the house records and reads back, at most 4,096)
+    bad(`http://127.0.0.1:9999/h?q=${'"'.repeat(1400)}`);
+    bad('http://127.0.0.1:0/h');
+    for (const p of BLOCKED_WEBHOOK_PORTS) bad(`http://127.0.0.1:${p}/h`);
+    expect(checkWebhookUrl('https://merchant.example/hooks').href).toBe('https://merchant.example/hooks'); // 443, not blocked
+    // The spec lists the same ports (6665 to 6669 as a range).
+    const spec = readFileSync('spec/clearing-api.md', 'utf8').replace(/\s+/g, ' ');
+    const listed = /port-blocking: ([0-9, to]+);/.exec(spec)![1]!.split(', ').flatMap((x) => {
+      const [a, b] = x.split(' to ').map(Number);
+      return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+    });
+    expect(listed).toEqual([...BLOCKED_WEBHOOK_PORTS]);
+    // Node's fetch itself refuses each of them without connecting (the reason for the rule); an allowed port fails otherwise.
+    const why = async (port: number) => fetch(`http://127.0.0.1:${port}/`).then(() => 'answered', (e: { cause?: { message?: string; code?: string } }) => String(e.cause?.message ?? e.cause?.code));
+    expect(await why(10080)).toContain('bad port');
+    expect(await why(6667)).toContain('bad port');
+  });
+
+  it('a failed outbox write does not lose wallet.blocklisted: the resent duplicate queues it; a duplicate never reads the whole blocklist', async () => {
+    const real = new SqliteWebhookOutbox(':memory:');
+    let failAdds = 0;
+    const outbox: WebhookOutbox = Object.assign(Object.create(real) as WebhookOutbox, {
+      add: async (events: Parameters<WebhookOutbox['add']>[0], nowMs: number) => {
+        if (failAdds > 0) {
+          failAdds--;
+          throw new Error('outbox briefly unavailable');
+        }
+        return real.add(events, nowMs);
+      },
+    });
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    let wholeReads = 0;
+    const blockedWalletIds = clearing.blockedWalletIds.bind(clearing);
+    clearing.blockedWalletIds = () => {
+      wholeReads++;
+      return blockedWalletIds();
+    };
+    // 500 wallets blocked by hand before the start: the catch-up offers them once.
+    for (let i = 0; i < 500; i++) await clearing.block(Uint8Array.from({ length: 16 }, (_, k) => (k < 2 ? i >> (8 * k) : 0xee) & 0xff), 'lost');
+    const hooks = new WebhookService({ url: 'http://127.0.0.1:9999/h', secret: SECRET, outbox });
+    const s = await clearingServer(clearing, hooks);
+    try {
+      const w = makeWallet(issuer, 'hooks', 'lost-event');
+      const a = vending(351);
+      const b = vending(352);
+      await sell(a, w, 7, 500);
+      await sell(b, w, 7, 500); // the same counter at another reader: a double spend, the wallet blocked
+      expect((await s.post(a.export(NOW + 60).bytes)).outcome).toBe('ingested');
+      expect(wholeReads).toBe(1); // the catch-up, at the first batch
+      expect((await real.counts()).pending).toBe(1 + 500);
+      const second = b.export(NOW + 60).bytes;
+      failAdds = 1; // the batch that completes the double spend: its events cannot be written
+      const r = await fetch(`${s.url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: second as Uint8Array<ArrayBuffer> });
+      expect(r.status).toBe(500);
+      const blocked = eventId('wallet.blocklisted', toHex(walletIdOf(w.cert.walletPublicKey)));
+      expect(await real.get(blocked)).toBeUndefined();
+      // The reader, unanswered, resends: a duplicate, which queues the event after all.
+      expect((await s.post(second)).outcome).toBe('duplicate');
+      expect(await real.get(blocked)).toMatchObject({ type: 'wallet.blocklisted', state: 'pending' });
+      // Duplicates again and again: none reads the whole blocklist.
+      for (let i = 0; i < 5; i++) expect((await s.post(second)).outcome).toBe('duplicate');
+      expect(wholeReads).toBe(1);
+      // A blocklist check compares the whole list (wallets blocked by hand since, say).
+      await clearing.block(new Uint8Array(16).fill(0xab), 'stolen');
+      expect((await fetch(`${s.url}/v1/blocklist`)).status).toBe(200);
+      expect(wholeReads).toBeGreaterThan(1);
+      expect(await real.get(eventId('wallet.blocklisted', 'ab'.repeat(16)))).toMatchObject({ state: 'pending' });
+    } finally {
+      await s.close();
+      await real.close();
+    }
   });
 });

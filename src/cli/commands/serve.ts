@@ -13,8 +13,8 @@ import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
 import { loadOrCreateOperatorToken, loadOrCreateSecretFile } from '../../server/operator.js';
 import { SqliteWebhookOutbox, type WebhookOutbox } from '../../server/outbox.js';
-import { openPgWebhookOutbox } from '../../server/outbox-pg.js';
-import { checkWebhookUrl, WebhookService } from '../../server/webhooks.js';
+import { DEFAULT_LEASE_MS, MIN_LEASE_MS, openPgWebhookOutbox } from '../../server/outbox-pg.js';
+import { checkWebhookOptions, WebhookService } from '../../server/webhooks.js';
 import { claimWebhookConfig, describeWebhookConfig, isCurrentWebhookConfig, webhookConfigOf } from '../../server/webhook-config.js';
 import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
@@ -91,8 +91,13 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const hookTimeout = parseUint('webhook-timeout-ms', ctx.opt('webhook-timeout-ms'), 120_000);
     const hookLease = parseUint('webhook-lease-ms', ctx.opt('webhook-lease-ms'), 3_600_000);
     if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase ?? hookTimeout ?? hookLease) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
-    if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl);
     if (hookLease !== undefined && !pg) throw new UsageError('--webhook-lease-ms is for a PostgreSQL --db (a SQLite outbox has one node, nothing to lease)');
+    if (hookLease !== undefined && hookLease < MIN_LEASE_MS) throw new UsageError(`--webhook-lease-ms is at least ${MIN_LEASE_MS}`);
+    // Every webhook option is checked before anything is created or recorded (the secret file, the house's
+    // webhook configuration): a start refused for a bad option leaves the house as it was.
+    if (webhookUrl !== undefined) {
+      checkWebhookOptions({ url: webhookUrl, maxAttempts: hookAttempts, baseDelayMs: hookBase, requestTimeoutMs: hookTimeout, leaseMs: pg ? (hookLease ?? DEFAULT_LEASE_MS) : undefined });
+    }
     // With PostgreSQL the outbox is shared by every node of the house, so every node must sign with the same
     // secret: its file is named explicitly, never derived from the URL.
     if (webhookUrl !== undefined && pg && ctx.opt('webhook-secret-file') === undefined) {
