@@ -1,12 +1,13 @@
 /**
  * The operator credential (spec/clearing-api.md §7): 32 random bytes as 64 lower-case hex digits, in a file
- * of mode 0600. `clearing serve` creates it on first run (O_EXCL, so two servers never write two different
- * ones) or reads the one given with --operator-token-file. A request presents it as `Authorization: Bearer
- * <hex>`; the check compares SHA-256 digests of the presented and expected strings with timingSafeEqual, so
- * neither the content nor the length leaks through timing.
+ * of mode 0600. `clearing serve` creates it on first run (written aside, then linked into place: two servers
+ * never write two different ones, and neither reads a half-written one) or reads the one given with
+ * --operator-token-file. A request presents it as `Authorization: Bearer <hex>`; the check compares SHA-256
+ * digests of the presented and expected strings with timingSafeEqual, so neither the content nor the length
+ * leaks through timing.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { OffpayError } from '../../base/errors.js';
 import type { ErrorCode } from '../../base/error-codes.js';
 
@@ -19,33 +20,62 @@ export function loadOrCreateOperatorToken(path: string): { token: string; create
 
 /**
  * A secret file of 64 lower-case hex digits (32 random bytes) and mode 0600, created when missing (O_EXCL,
- * fsynced). The webhook secret (webhooks.ts) uses the same rules with its own error code.
+ * fsynced). The webhook secret (webhooks.ts) uses the same rules with its own error code. A symbolic link is
+ * followed (secrets are often mounted that way); one that points nowhere is refused, as is a file that cannot be
+ * read: every failure is `code`.
  */
 export function loadOrCreateSecretFile(path: string, code: ErrorCode, what: string): { token: string; created: boolean } {
   if (!existsSync(path)) {
-    const token = randomBytes(32).toString('hex');
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new OffpayError(code, `cannot create the ${what} ${path}: ${(e as Error).message}`);
-      return loadOrCreateSecretFile(path, code, what);
-    }
+    const token = createSecretFile(path, code, what);
+    if (token !== undefined) return { token, created: true };
+    // The name exists after all: another process created the file meanwhile (read it below), or it is a
+    // symbolic link that points nowhere (stat says so below).
+  }
+  let st: Stats;
+  let text: string;
+  try {
+    st = statSync(path);
+    if (!st.isFile() || st.size > 1024) throw new OffpayError(code, `${path} is not a ${what} file`);
+    if ((st.mode & 0o077) !== 0) throw new OffpayError(code, `${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof OffpayError) throw e;
+    throw new OffpayError(code, `cannot read the ${what} ${path}: ${(e as Error).message}`);
+  }
+  const token = text.trim();
+  if (!TOKEN_RE.test(token)) throw new OffpayError(code, `${path} must hold 64 lower-case hex digits (32 random bytes)`);
+  return { token, created: false };
+}
+
+/**
+ * Create the secret file with a new secret; undefined when the name already exists. The secret is written and
+ * fsynced in a temporary file of mode 0600 first, then linked into place (link fails when the name exists), so
+ * another process that finds the name finds the whole secret, never an empty file being written.
+ */
+function createSecretFile(path: string, code: ErrorCode, what: string): string | undefined {
+  const token = randomBytes(32).toString('hex');
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
       writeSync(fd, token + '\n');
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    chmodSync(path, 0o600); // whatever the umask
-    return { token, created: true };
+    chmodSync(tmp, 0o600); // whatever the umask
+    try {
+      linkSync(tmp, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      throw e;
+    }
+    return token;
+  } catch (e) {
+    throw new OffpayError(code, `cannot create the ${what} ${path}: ${(e as Error).message}`);
+  } finally {
+    rmSync(tmp, { force: true });
   }
-  const st = statSync(path);
-  if (!st.isFile() || st.size > 1024) throw new OffpayError(code, `${path} is not a ${what} file`);
-  if ((st.mode & 0o077) !== 0) throw new OffpayError(code, `${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  const token = readFileSync(path, 'utf8').trim();
-  if (!TOKEN_RE.test(token)) throw new OffpayError(code, `${path} must hold 64 lower-case hex digits (32 random bytes)`);
-  return { token, created: false };
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();

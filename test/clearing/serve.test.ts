@@ -5,7 +5,7 @@
  * credential, retries while the server is down, and a kill -9 of the server during a sync.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { request, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -325,6 +325,13 @@ describe('clearing serve: blocklist, key set, payments, report', () => {
     expect(a.token).toMatch(/^[0-9a-f]{64}$/);
     expect(statSync(f).mode & 0o777).toBe(0o600);
     expect(loadOrCreateOperatorToken(f)).toEqual({ token: a.token, created: false });
+    // A symbolic link is followed; one that points nowhere, or a file that cannot be read, is refused typed.
+    symlinkSync(f, join(dir, 'op-link'));
+    expect(loadOrCreateOperatorToken(join(dir, 'op-link'))).toEqual({ token: a.token, created: false });
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'op-dangling'));
+    expect(() => loadOrCreateOperatorToken(join(dir, 'op-dangling'))).toThrow(expect.objectContaining({ code: 'api.bad_operator_token' }));
+    expect(() => loadOrCreateOperatorToken(join(dir, 'no-such-dir', 'op'))).toThrow(expect.objectContaining({ code: 'api.bad_operator_token' }));
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]); // no temporary file left behind
     expect(checkBearer(`Bearer ${a.token}`, a.token)).toBe(true);
     expect(checkBearer(`Bearer ${a.token.slice(0, 63)}`, a.token)).toBe(false);
     expect(checkBearer(a.token, a.token)).toBe(false);
