@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 258 codes in 30 areas.
+ * error-code tables of spec/*.md list. 259 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -217,6 +217,7 @@ export const ERROR_CODES = [
   'refund.bad_cert',
   'refund.bad_input',
   'refund.bad_signature',
+  'refund.before_payment',
   'refund.cert_not_valid',
   'refund.future',
   'refund.not_settled',
@@ -482,6 +483,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'refund.bad_cert': 'spec/clearing-api.md §4, spec/protocol.md §13',
   'refund.bad_input': 'spec/protocol.md §13',
   'refund.bad_signature': 'spec/clearing-api.md §4, spec/protocol.md §13',
+  'refund.before_payment': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'refund.cert_not_valid': 'spec/clearing-api.md §4, spec/protocol.md §13',
   'refund.future': 'spec/clearing-api.md §4, spec/protocol.md §13',
   'refund.not_settled': 'spec/clearing-api.md §4, spec/clearing.md §8',

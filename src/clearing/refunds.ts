@@ -10,12 +10,16 @@
  *      state, spec/clearing-api.md §2.6, is not successful)                     -> refund.not_settled;
  *   5. the certificate's operatorId is not the operator the token settles to   -> refund.wrong_merchant;
  *   6. the currency is not the token's                                          -> refund.wrong_currency;
- *   7. amount > the token's charge                                              -> refund.too_much;
- *   8. another refund held for the token                                        -> refund.already_refunded;
- *   9. store it, insert if absent under the unique key token hash: inserted -> accepted; else the row that won
- *      the race decides as in 2 and 8 (same bytes -> duplicate, other bytes -> refund.already_refunded).
- * Step 2 comes before 3-7 so that a resent refund stays a duplicate after its own acceptance made the payment
- * `refunded` and after a later batch moved the token's settlement (steps 4-7 would then judge it anew).
+ *   7. time + 60 < the reader time of the entry the token settles from          -> refund.before_payment;
+ *   8. amount > the token's charge                                              -> refund.too_much;
+ *   9. another refund held for the token                                        -> refund.already_refunded;
+ *  10. store it, insert if absent under the unique key token hash: inserted -> accepted; else the row that won
+ *      the race decides as in 2 and 9 (same bytes -> duplicate, other bytes -> refund.already_refunded).
+ * Step 2 comes before 3-8 so that a resent refund stays a duplicate after its own acceptance made the payment
+ * `refunded` and after a later batch moved the token's settlement (steps 4-8 would then judge it anew).
+ * Step 7 ties a refund to a payment it came after: a certificate signs refunds only inside its own window
+ * (spec/protocol.md §4.5), so it can refund only what was paid before it ended; the key of a retired till, or of
+ * a reader re-certified to another merchant, cannot refund its old merchant's later sales.
  *
  * In the report (netRefunds) a refund stays with the merchant that signed it, at its amount, whatever later
  * batches do to the token's settlement: each line gets `refunds` (count) and `refunded` (sum) and
@@ -29,6 +33,12 @@ import type { IssuerKeySet } from '../messages.js';
 import { verifyRefund } from '../refund.js';
 import type { SettledToken, SettlementLine } from './settle.js';
 import type { ClearingStore, RefundRow } from './store.js';
+
+/**
+ * Clock skew allowed between the till that signs a refund and the reader that recorded the payment (step 7),
+ * seconds: the same 60 s a token or refund may be dated ahead of its verifier's clock (spec/protocol.md).
+ */
+export const REFUND_SKEW_SECONDS = 60;
 
 /** A refund as clearing holds it, for people and JSON (hex ids; money as decimal strings of minor units, spec/clearing.md §7). */
 export interface RefundRecord {
@@ -112,6 +122,7 @@ export async function decideRefund(d: RefundDeps, bytes: Uint8Array, now: number
   const operatorId = r.readerCert.operatorId;
   if (operatorId !== s.operatorId) return no('refund.wrong_merchant', `the refund is signed for operator ${operatorId}; the token settles to operator ${s.operatorId}`);
   if (r.currency !== s.currency) return no('refund.wrong_currency', `the refund is in currency ${r.currency}; the payment is in ${s.currency}`);
+  if (r.time + REFUND_SKEW_SECONDS < s.entry.time) return no('refund.before_payment', `the refund is dated ${r.time}, before the payment it refunds (reader time ${s.entry.time}, ${REFUND_SKEW_SECONDS} s of clock skew allowed)`);
   if (BigInt(r.amount) > s.charge) return no('refund.too_much', `the refund of ${r.amount} is above the token's charge of ${s.charge}`);
   if (held) return no('refund.already_refunded', 'another refund of this token is held: a token is refunded at most once');
   const row: RefundRow = {

@@ -5,8 +5,8 @@
  *  - a settlement moved after a refund (a late tap-in lowering a tap-out-without-tap-in): the refund stays with
  *    its merchant at its amount and is flagged refund_unsettled;
  *  - a fast-check model: random sales, voids, trips and tap-outs at real Readers, then random refunds (valid,
- *    over the charge, by the wrong merchant, in the wrong currency, repeated byte for byte, a second one, in
- *    random order) against a sequential model of §13, and the invariants: each token refunded at most once,
+ *    over the charge, by the wrong merchant, in the wrong currency, dated before the payment (61 s and more:
+ *    refused; 60 s: clock skew), repeated byte for byte, a second one, in random order) against a sequential model of §13, and the invariants: each token refunded at most once,
  *    by its own merchant, never above its charge; per line net = gross - fee - refunded; the wallets' credits
  *    add up to the refunds; no money appears or vanishes (sum of net + fee + refunded = gross);
  *  - the same invariants FAIL with the once-check removed (a store without the unique key): the test can fail;
@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRefund, decodeRefund, tokenHash, toHex, walletIdOf } from '../../src/index.js';
+import { createRefund, decodeRefund, publicKeyOf, seededSecretKey, tokenHash, toHex, walletIdOf } from '../../src/index.js';
 import { Clearing, type ClearingReport, type RefundResult } from '../../src/clearing/index.js';
 import type { ClearingStore, RefundRow } from '../../src/clearing/store.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
@@ -97,22 +97,25 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 /** A refund attempt: which token, which merchant's key, how much (a fraction of the charge, or over it), currency, resend. */
 interface Attempt {
   tok: number;
-  /** Signed by a reader of the merchant the token settles to (else by reader `by`). */
+  /** A settled token, signed by a reader of the merchant it settles to (else any token, by reader `by`). */
   own: boolean;
   by: 0 | 1 | 2 | 3;
   frac: number;
   over: boolean;
   usd: boolean;
   resend: boolean;
+  /** When it is dated: after the payment (AT), 60 s before it (clock skew, allowed), or 61 s and more before it. */
+  when: 'after' | 'skew' | 'early';
 }
 const attempt: fc.Arbitrary<Attempt> = fc.record({
   tok: fc.integer({ min: 0, max: 30 }),
   own: fc.constantFrom(true, true, true, false),
   by: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const),
   frac: fc.double({ min: 0, max: 1, noNaN: true }),
-  over: fc.boolean(),
-  usd: fc.boolean(),
+  over: fc.constantFrom(false, false, false, true),
+  usd: fc.constantFrom(false, false, false, true),
   resend: fc.boolean(),
+  when: fc.constantFrom('after' as const, 'after' as const, 'after' as const, 'skew' as const, 'early' as const),
 });
 
 /** A store without the once-check: no unique key, never a held refund (the mutant the model must catch). */
@@ -182,6 +185,8 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
     for (const r of rs) expect((await clearing.ingest(r.export(NOW + 600).bytes)).outcome).toBe('ingested');
     // How each token settles before any refund (refunds do not change settlement).
     const charges = new Map<string, { operatorId: number; currency: number; charge: bigint }>();
+    /** The reader time of the entry each settling token settles from (§13 step 7). */
+    const paidAt = new Map<string, number>();
     const state = new Map<string, 'unknown' | 'pending' | 'successful' | 'failed'>();
     for (const tok of signed) {
       const h = toHex(tokenHash(tok));
@@ -192,7 +197,10 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
       }
       const st = paymentState(h, f);
       state.set(h, st.state as 'pending' | 'successful' | 'failed');
-      if (st.state === 'successful') charges.set(h, { operatorId: st.operatorId!, currency: st.currency!, charge: BigInt(st.amount!) });
+      if (st.state === 'successful') {
+        charges.set(h, { operatorId: st.operatorId!, currency: st.currency!, charge: BigInt(st.amount!) });
+        paidAt.set(h, st.evidence.entry!.time);
+      }
     }
     // The model of spec/clearing.md §13, one refund at a time in the order sent.
     const held = new Map<string, Uint8Array>();
@@ -202,12 +210,16 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
       if (a.resend && sent.length) {
         bytes = sent[a.tok % sent.length]!;
       } else {
-        const tok = signed[a.tok % signed.length]!;
+        // A merchant refunds its own settled payments; anyone else any token (unknown, pending, voided ones too).
+        const settledToks = signed.filter((x) => charges.has(toHex(tokenHash(x))));
+        const tok = a.own && settledToks.length ? settledToks[a.tok % settledToks.length]! : signed[a.tok % signed.length]!;
         const c = charges.get(toHex(tokenHash(tok)));
         const charge = Number(c?.charge ?? 1000n);
         const amount = a.over ? charge + 1 + Math.floor(a.frac * 100) : Math.max(1, Math.ceil(a.frac * charge));
         const by = a.own && c ? SPECS.findIndex((x) => x.cert.operatorId === c.operatorId) : a.by;
-        bytes = refundOf(tok, by, amount, { currency: a.usd && a.frac < 0.2 ? USD : HKD, time: AT + sent.length });
+        const paid = paidAt.get(toHex(tokenHash(tok))) ?? NOW;
+        const time = a.when === 'after' ? AT + sent.length : a.when === 'skew' ? paid - 60 : paid - 61 - Math.floor(a.frac * 1000);
+        bytes = refundOf(tok, by, amount, { currency: a.usd && a.frac < 0.2 ? USD : HKD, time });
       }
       sent.push(bytes);
       const got: RefundResult = await clearing.refund(bytes, AT + 100);
@@ -223,6 +235,7 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
         const refund = decodeRefund(bytes);
         if (refund.readerCert.operatorId !== c!.operatorId) return 'refund.wrong_merchant';
         if (refund.currency !== c!.currency) return 'refund.wrong_currency';
+        if (refund.time + 60 < paidAt.get(h)!) return 'refund.before_payment';
         if (BigInt(refund.amount) > c!.charge) return 'refund.too_much';
         if (prior) return 'refund.already_refunded';
         held.set(h, bytes);
@@ -280,6 +293,15 @@ export function refundSuite(e: Engine): void {
         expect(await verdict(refundOf(trip, 2, 100))).toBe('refund.not_settled'); // an open trip: pending
         expect(await verdict(refundOf(s3, 0, 100))).toBe('refund.not_settled'); // voided
         expect(await verdict(refundOf(never, 0, 10))).toBe('refund.unknown_payment');
+        // Dated before the payment (s2: reader time NOW + 10): 61 s is refused, 60 s is clock skew.
+        expect(await verdict(refundOf(s2, 1, 500, { time: NOW + 10 - 61 }))).toBe('refund.before_payment');
+        // A till of merchant 91 retired before the sale (its certificate ended at NOW - 60): its key, dated inside
+        // that window, cannot refund what merchant 91 sold afterwards.
+        const retiredKey = seededSecretKey('refund-suite', 'retired-till');
+        const retired = issuer.issueReaderCert({ readerId: 13, readerPublicKey: publicKeyOf(retiredKey), operatorId: 91, profile: 'vending', notBefore: NOW - 86400 * 30, notAfter: NOW - 60 }, NOW - 86400 * 30);
+        const byRetired = (time: number) => createRefund({ readerCert: retired, secretKey: retiredKey }, { tokenHash: tokenHash(s2), amount: 500, currency: HKD, time }).bytes;
+        expect(await verdict(byRetired(NOW - 61 - 60))).toBe('refund.before_payment');
+        expect(await verdict(byRetired(AT))).toBe('refund.cert_not_valid'); // dated now: outside its window
         expect(await verdict(refundOf(s2, 1, 500))).toBe('accepted'); // in full
         const full = await c.refund(refundOf(s2, 1, 500), AT + 10);
         expect(full).toMatchObject({ outcome: 'duplicate', refund: { amount: '500', partial: false, operatorId: 91, readerId: 12 } });
@@ -334,10 +356,10 @@ export function refundSuite(e: Engine): void {
         fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 10 }), fc.array(attempt, { minLength: 1, maxLength: 12 }), (actions, attempts) =>
           modelRun(e.fresh, actions, attempts, true),
         ),
-        { numRuns: 30, seed: 1610 },
+        { numRuns: 60, seed: 1610 },
       );
       expect([...reached].sort()).toEqual(
-        ['accepted', 'duplicate', 'refund.already_refunded', 'refund.not_settled', 'refund.too_much', 'refund.unknown_payment', 'refund.wrong_currency', 'refund.wrong_merchant'],
+        ['accepted', 'duplicate', 'refund.already_refunded', 'refund.before_payment', 'refund.not_settled', 'refund.too_much', 'refund.unknown_payment', 'refund.wrong_currency', 'refund.wrong_merchant'],
       );
     }, 240_000);
 

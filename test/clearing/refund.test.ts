@@ -125,7 +125,7 @@ describe('refund clearing vectors (fixtures/refund/refund_clearing.json)', () =>
       expect(rep.refunds.map((r) => ({ walletId: r.walletId, tokenHash: r.tokenHash, amount: r.amount, currency: r.currency, operatorId: r.operatorId, readerId: r.readerId, time: r.time, acceptedAt: r.acceptedAt }))).toEqual(scenario.refunds);
       // Every clearing code of §13 appears in the scenario.
       expect(new Set(scenario.steps.map((s) => s.code ?? s.outcome))).toEqual(
-        new Set(['accepted', 'duplicate', 'refund.already_refunded', 'refund.too_much', 'refund.wrong_merchant', 'refund.wrong_currency', 'refund.not_settled', 'refund.unknown_payment']),
+        new Set(['accepted', 'duplicate', 'refund.already_refunded', 'refund.before_payment', 'refund.too_much', 'refund.wrong_merchant', 'refund.wrong_currency', 'refund.not_settled', 'refund.unknown_payment']),
       );
     } finally {
       await c.close();
