@@ -873,9 +873,8 @@ export class Clearing {
    * unique key token hash. Resolves after the store committed. Never throws for bad bytes.
    */
   async refund(bytes: Uint8Array, now: number = this.clock()): Promise<RefundResult> {
-    // The token's entries are looked up by hash: the payment index, built once (idempotent; serve builds it too).
-    this.paymentsIndexed ??= this.store.indexPayments();
-    await this.paymentsIndexed;
+    // The token's entries are looked up by hash: the payment index, built once (serve builds it too).
+    await this.indexPayments();
     return decideRefund({ store: this.store, issuerKeys: this.issuerKeys, verifier: this.verifier, facts: (h) => this.paymentFacts(h) }, bytes, now);
   }
   private paymentsIndexed: Promise<void> | undefined;
@@ -1004,9 +1003,16 @@ export class Clearing {
   /**
    * An index over the token hash of every entry, for paymentState (a served clearing answers payment lookups;
    * the batch CLI does not pay for it). Idempotent; the schema version is unchanged (an index adds no data).
+   * Built once per Clearing: calls share the one build, and a build that failed (the database locked by another
+   * process past its busy timeout, a PostgreSQL server restarting) is tried again by the next call instead of
+   * failing every later one.
    */
   indexPayments(): Promise<void> {
-    return this.store.indexPayments();
+    this.paymentsIndexed ??= this.store.indexPayments().catch((e: unknown) => {
+      this.paymentsIndexed = undefined;
+      throw e;
+    });
+    return this.paymentsIndexed;
   }
 
   /**

@@ -189,9 +189,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
   const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
   const keyset = signedKeySetOf(o.issuer, clock());
-  // The payment index is built once (async on PostgreSQL); payment lookups wait for it, its failure is theirs.
-  const indexed = o.clearing.indexPayments();
-  indexed.catch(() => {});
+  // The payment index is built once, from now (async on PostgreSQL); payment lookups wait for it, and a failed
+  // build is theirs and is tried again by the next lookup (Clearing.indexPayments).
+  o.clearing.indexPayments().catch(() => {});
 
   /** Read a body within the in-flight budget, answer with `answer`, and give the body's bytes back after it. */
   const withBody = async (req: IncomingMessage, maxBytes: number, tooLargeCode: string, answer: (bytes: Uint8Array) => Promise<void>): Promise<void> => {
@@ -237,7 +237,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const getPayment: Handler = async (_req, res, m) => {
     const hex = m[1]!;
     if (!/^[0-9a-f]{64}$/.test(hex)) throw new HttpError(400, 'api.bad_token_hash', 'a token hash is 64 lower-case hex digits (SHA-256 of the token bytes)');
-    await indexed;
+    await o.clearing.indexPayments();
     const facts = await o.clearing.paymentFacts(fromHex(hex));
     if (!facts) throw new HttpError(404, 'api.unknown_payment', 'clearing holds no entry naming this token: not uploaded yet, or never taken');
     send(res, 200, paymentState(hex, facts));

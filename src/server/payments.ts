@@ -32,8 +32,11 @@ export interface PaymentState {
   refund?: { amount: string; currency: number; time: number; partial: boolean; operatorId: number; acceptedAt: number };
   /** The wallet is on the clearing blocklist (a double spend or over its allowance); the merchant is still paid. */
   walletBlocked: boolean;
-  /** The entry the state comes from, and every entry clearing holds naming the token. */
-  evidence: { entry: PaymentFacts['entries'][number] | undefined; entries: PaymentFacts['entries'] };
+  /**
+   * The entry the state comes from (null for a refunded token that no longer settles: its refund decides), and
+   * every entry clearing holds naming the token.
+   */
+  evidence: { entry: PaymentFacts['entries'][number] | null; entries: PaymentFacts['entries'] };
 }
 
 export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
@@ -41,7 +44,7 @@ export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
   if (f.refund) {
     const r = f.refund;
     const s = f.settled;
-    const entry = s ? f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq) : undefined;
+    const entry = (s ? f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq) : undefined) ?? null;
     return {
       ...base,
       state: 'refunded',
@@ -55,7 +58,7 @@ export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
   }
   if (f.settled) {
     const s = f.settled;
-    const entry = f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq);
+    const entry = f.entries.find((e) => e.readerId === s.entry.readerId && e.journalId === s.entry.journalId && e.seq === s.entry.seq) ?? null;
     return {
       ...base,
       state: s.as === 'open_trip' ? 'pending' : 'successful',
@@ -70,5 +73,5 @@ export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
   const conflict = f.entries.find((e) => e.valid && e.kind === 'conflict');
   const invalid = f.entries.find((e) => !e.valid);
   const [reason, entry] = validSale ? ['voided', validSale] : conflict ? ['conflict', conflict] : [invalid?.reason ?? 'malformed', invalid ?? f.entries[0]];
-  return { ...base, state: 'failed', failure: { code: failureCodeOf(reason), reason }, evidence: { entry, entries: f.entries } };
+  return { ...base, state: 'failed', failure: { code: failureCodeOf(reason), reason }, evidence: { entry: entry ?? null, entries: f.entries } };
 }

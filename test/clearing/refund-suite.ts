@@ -328,6 +328,51 @@ export function refundSuite(e: Engine): void {
       }
     });
 
+    it('a payment index build that failed once (a database locked past its busy timeout) is built again by the next refund', async () => {
+      const rs = readers();
+      const s1 = await sale(rs[0]!, 0, 0, 1000, 1, 5);
+      const c = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      let failures = 1;
+      const store = new Proxy(c.store, {
+        get(target, p, recv) {
+          if (p === 'indexPayments') {
+            return async () => {
+              if (failures-- > 0) throw new Error('SQLITE_BUSY: database is locked');
+              return target.indexPayments();
+            };
+          }
+          const v = Reflect.get(target, p, recv) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const c2 = await Clearing.open({ issuerKeys: issuer.keySet(), clock: CLOCK, store });
+      try {
+        expect((await c2.ingest(rs[0]!.export(NOW + 600).bytes)).outcome).toBe('ingested');
+        await expect(c2.refund(refundOf(s1, 0, 100), AT)).rejects.toThrow(/database is locked/);
+        expect(await c2.refund(refundOf(s1, 0, 100), AT)).toMatchObject({ outcome: 'accepted' });
+      } finally {
+        await c2.close();
+      }
+    });
+
+    it('a sale voided after its refund: still refunded, the refund decides, evidence.entry null (spec/clearing-api.md §2.6)', async () => {
+      const rs = readers();
+      const s1 = await sale(rs[0]!, 0, 0, 700, 1, 10, false);
+      const c = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        expect((await c.ingest(rs[0]!.export(NOW + 20).bytes)).outcome).toBe('ingested');
+        expect((await c.refund(refundOf(s1, 0, 700, { time: NOW + 30 }), AT)).outcome).toBe('accepted');
+        expect(rs[0]!.void(tokenHash(s1), NOW + 40)).toMatchObject({ ok: true });
+        expect((await c.ingest(rs[0]!.export(NOW + 50).bytes)).outcome).toBe('ingested');
+        const st = paymentState(toHex(tokenHash(s1)), (await c.paymentFacts(tokenHash(s1)))!);
+        expect(st).toMatchObject({ state: 'refunded', amount: '700', refund: { amount: '700' } });
+        expect(st.evidence.entry).toBeNull();
+        expect(JSON.parse(JSON.stringify(st)).evidence).toHaveProperty('entry', null);
+      } finally {
+        await c.close();
+      }
+    });
+
     it('a later batch lowers a refunded charge: the refund stays with its merchant at its amount, flagged refund_unsettled', async () => {
       const rs = readers();
       const trip = signToken(wallets[1]!, { payee: 300, amount: 3000, counter: 7, time: NOW + 5 });
