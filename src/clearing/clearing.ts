@@ -904,13 +904,17 @@ export class Clearing {
   async refundPage(after: number, limit: number): Promise<RefundPage> {
     if (!Number.isSafeInteger(after) || after < 0) throw new OffpayError('clearing.bad_option', `refund page: after ${String(after)} must be an integer >= 0`);
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > REFUND_PAGE_MAX) throw new OffpayError('clearing.bad_option', `refund page: limit ${String(limit)} must be an integer in 1..${REFUND_PAGE_MAX}`);
-    const rows = await this.store.refundsAfter(after, limit + 1);
+    // One consistent view: the totals and the highest refund number they count, read in one statement, then the
+    // page among those refunds only (numbers ascend in commit order). A refund stored meanwhile is in neither,
+    // and comes after `last` on a later walk.
+    const { totals, lastSeq } = await this.store.refundTotals();
+    const rows = await this.store.refundsAfter(after, limit + 1, lastSeq);
     const page = rows.slice(0, limit);
     const s = settler({ feeBps: this.feeBps, keep: new Set(page.map((r) => toHex(r.tokenHash))), zeroFareOperators: this.zeroFareOperators });
     // The page's wallets alone, in one read (settleRows orders them by (wallet key, counter), as settle() wants).
     if (page.length) await this.store.settleRows(s.push, [...new Set(page.map((r) => prefixKey(r.walletId)))]);
     const net = netRefunds([], page, new Map(s.finish().tokens.map((t) => [t.tokenHash, t])), this.feeBps);
-    return { refunds: net.refunds, nextAfter: rows.length > limit ? page.at(-1)!.seq : undefined, lastSeq: page.at(-1)?.seq, problems: net.problems, totals: await this.store.refundTotals() };
+    return { refunds: net.refunds, nextAfter: rows.length > limit ? page.at(-1)!.seq : undefined, lastSeq: page.at(-1)?.seq, problems: net.problems, totals };
   }
 
   /** Put a wallet on the blocklist by hand (lost or stolen device). */

@@ -27,6 +27,7 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
   ClaimedMeta, HeldRefund, ProblemRow, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
 } from './store.js';
+import { refundTotalsOf } from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
 export const PG_DRIVER = 'pg';
@@ -736,14 +737,12 @@ export class PgClearingStore implements ClearingStore {
     return (await this.rows('SELECT * FROM refunds ORDER BY wallet_id, token_hash')).map(refundRow);
   }
 
-  async refundsAfter(after: number, limit: number): Promise<HeldRefund[]> {
-    return (await this.rows('SELECT * FROM refunds WHERE seq > $1 ORDER BY seq LIMIT $2', [after, limit])).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
+  async refundsAfter(after: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): Promise<HeldRefund[]> {
+    return (await this.rows('SELECT * FROM refunds WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3', [after, upTo, limit])).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
   }
 
-  async refundTotals(): Promise<RefundTotal[]> {
-    return (await this.rows('SELECT currency, count(*) AS n, sum(amount)::text AS amount FROM refunds GROUP BY currency ORDER BY currency')).map(
-      (r) => ({ currency: Number(r.currency), count: Number(r.n), amount: BigInt(String(r.amount)) }),
-    );
+  async refundTotals(): Promise<{ totals: RefundTotal[]; lastSeq: number }> {
+    return refundTotalsOf(await this.rows('SELECT currency, count(*) AS n, sum(amount)::text AS amount, max(seq) AS last FROM refunds GROUP BY currency ORDER BY currency'));
   }
 
   async claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta> {

@@ -22,6 +22,7 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
   ClaimedMeta, HeldRefund, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
 } from './store.js';
+import { refundTotalsOf } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
 export const SQLITE_SCHEMA_VERSION = 4;
@@ -682,16 +683,15 @@ export class SqliteClearingStore implements ClearingStore {
     return (this.db.prepare('SELECT * FROM refunds ORDER BY wallet_id, token_hash').all() as Row[]).map(refundRow);
   }
 
-  async refundsAfter(after: number, limit: number): Promise<HeldRefund[]> {
+  async refundsAfter(after: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): Promise<HeldRefund[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM refunds WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit) as Row[]).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
+    return (this.db.prepare('SELECT * FROM refunds WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').all(after, upTo, limit) as Row[]).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
   }
 
-  async refundTotals(): Promise<RefundTotal[]> {
+  async refundTotals(): Promise<{ totals: RefundTotal[]; lastSeq: number }> {
     await this.idle();
-    return (this.db.prepare('SELECT currency, count(*) AS n, CAST(sum(amount) AS TEXT) AS amount FROM refunds GROUP BY currency ORDER BY currency').all() as Row[]).map(
-      (r) => ({ currency: Number(r.currency), count: Number(r.n), amount: BigInt(String(r.amount)) }),
-    );
+    const rows = this.db.prepare('SELECT currency, count(*) AS n, CAST(sum(amount) AS TEXT) AS amount, max(seq) AS last FROM refunds GROUP BY currency ORDER BY currency').all() as Row[];
+    return refundTotalsOf(rows);
   }
 
   async claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta> {

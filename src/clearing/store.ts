@@ -464,6 +464,17 @@ export interface RefundTotal {
   amount: bigint;
 }
 
+/**
+ * The rows of a refund totals statement (`currency`, `n` = count, `amount` = sum as text, `last` = max seq, one
+ * per currency) as ClearingStore.refundTotals gives them: both engines' statements end here.
+ */
+export function refundTotalsOf(rows: readonly Record<string, unknown>[]): { totals: RefundTotal[]; lastSeq: number } {
+  return {
+    totals: rows.map((r) => ({ currency: Number(r.currency), count: Number(r.n), amount: BigInt(String(r.amount)) })),
+    lastSeq: rows.reduce((m, r) => Math.max(m, Number(r.last)), 0),
+  };
+}
+
 /** Evidence for one entry (ClearingStore.evidence): who journaled it, what, and the token bytes. */
 export interface EntryEvidence {
   /** The reader that journaled the entry. */
@@ -546,12 +557,17 @@ export interface ClearingStore {
   /** Every refund held, by (wallet id, token hash). */
   refunds(): Promise<RefundRow[]>;
   /**
-   * At most `limit` refunds with seq above `after` (0: from the first), by seq ascending: one query with a
-   * LIMIT (keyset paging; a refund stored later comes after every one already listed).
+   * At most `limit` refunds with seq above `after` (0: from the first) and, when `upTo` is given, at most `upTo`,
+   * by seq ascending: one query with a LIMIT (keyset paging; a refund stored later comes after every one
+   * already listed).
    */
-  refundsAfter(after: number, limit: number): Promise<HeldRefund[]>;
-  /** Per currency (ascending): the refunds held and their sum, computed by the database. */
-  refundTotals(): Promise<RefundTotal[]>;
+  refundsAfter(after: number, limit: number, upTo?: number): Promise<HeldRefund[]>;
+  /**
+   * Per currency (ascending): the refunds held and their sum, and the highest seq held (0 when none), computed by
+   * the database in one statement: one consistent view. As seq ascends in commit order, the refunds with seq up
+   * to `lastSeq` are exactly the ones these totals count.
+   */
+  refundTotals(): Promise<{ totals: RefundTotal[]; lastSeq: number }>;
   /**
    * Store a bytes setting if none is held under `key` (insert if absent, one atomic step: of processes racing,
    * exactly one inserts) and return whether this call inserted it and the value held afterwards (`value` when

@@ -373,6 +373,48 @@ export function refundSuite(e: Engine): void {
       }
     });
 
+    it('a page and its totals are one view: a refund stored between their reads is in neither, and a finished walk lists what its totals count', async () => {
+      const rs = readers();
+      const toks = [];
+      for (let i = 0; i < 4; i++) toks.push(await sale(rs[0]!, 0, 0, 100 + i, 1 + i, 5 + i));
+      const c = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      let late: Uint8Array | undefined;
+      const store = new Proxy(c.store, {
+        get(target, p, recv) {
+          // Whichever of the page's two reads comes first, a refund is stored right after it.
+          if (p === 'refundTotals' || p === 'refundsAfter') {
+            return async (...a: unknown[]) => {
+              const t = await (target[p] as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+              if (late) {
+                const b = late;
+                late = undefined;
+                expect((await c2.refund(b, AT)).outcome).toBe('accepted'); // stored between the two reads
+              }
+              return t;
+            };
+          }
+          const v = Reflect.get(target, p, recv) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const c2 = await Clearing.open({ issuerKeys: issuer.keySet(), clock: CLOCK, store });
+      try {
+        expect((await c2.ingest(rs[0]!.export(NOW + 600).bytes)).outcome).toBe('ingested');
+        for (const t of toks.slice(0, 3)) expect((await c2.refund(refundOf(t, 0, 10), AT)).outcome).toBe('accepted');
+        late = refundOf(toks[3]!, 0, 10);
+        const page = await c2.refundPage(0, 3);
+        // The last page (next null) lists the refunds its totals count: three; the fourth comes after `last`.
+        expect(page.nextAfter).toBeUndefined();
+        expect(page.totals).toEqual([{ currency: HKD, count: 3, amount: 30n }]);
+        expect(page.refunds.length).toBe(3);
+        const more = await c2.refundPage(page.lastSeq!, 2);
+        expect(more.refunds.map((r) => r.tokenHash)).toEqual([toHex(tokenHash(toks[3]!))]);
+        expect(more.totals).toEqual([{ currency: HKD, count: 4, amount: 40n }]);
+      } finally {
+        await c2.close();
+      }
+    });
+
     it('a later batch lowers a refunded charge: the refund stays with its merchant at its amount, flagged refund_unsettled', async () => {
       const rs = readers();
       const trip = signToken(wallets[1]!, { payee: 300, amount: 3000, counter: 7, time: NOW + 5 });
