@@ -2,12 +2,15 @@
  * `offpay reader sync`: bring a reader and a clearing service in step over HTTP (spec/clearing-api.md §8).
  * Browser-safe (fetch only). The algorithm, resumable at every step because the server is idempotent:
  *
- *  1. GET /v1/readers/{id}: `held` = the highest batch seq the server holds contiguously for this journal.
- *  2. If the journal has entries after the last exported one, Reader.export() signs the next batch (the
- *     reader's export records are its own; a crash after it only means that batch is sent next time).
+ *  1. GET /v1/readers/{id}: `held` = the highest batch seq the server holds contiguously for this journal
+ *     (the answer checked against spec/clearing-api.md §2.2: its reader id, each journal's fields).
+ *  2. If the journal has entries after the last exported one, Reader.export() signs the next batch, or the
+ *     next several when the backlog is past the batch limits (the reader's export records are its own; a crash
+ *     after it only means those batches are sent next time).
  *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte). A
- *     batch counts as delivered only when the server answers ingested or duplicate (sent after its commit);
- *     rejected stops the sync with `sync.batch_rejected` and the server's reason: resending cannot help.
+ *     batch counts as delivered only when the server answers 200 ingested or duplicate for that batch (sent
+ *     after its commit); a 4xx error answer stops the sync with `sync.batch_rejected` and the server's reason
+ *     (resending cannot help); a 200 of another outcome or batch is `sync.bad_answer`.
  *  4. GET /v1/keyset: a signed key set (message 9, src/keyset.ts), verified against the key set the reader
  *     trusts (`issuerKeys`): signed by a key of THAT set, not future-dated, not older than the signed set
  *     loaded last. Anything else stops the sync (`keyset.*`): a reader never takes keys that its trusted keys
@@ -15,7 +18,7 @@
  *     it and gives back the reader opened with it (the CLI does); the blocklist is then judged by the new set.
  *  5. GET /v1/blocklist: verified (issuer signature, key set held, not future-dated) by Reader.loadBlocklist
  *     and loaded when newer than the one held.
- * Every request is retried on a network error, a timeout, 429 or 5xx, with exponential backoff
+ * Every request is retried on a network error, a timeout, 408, 429 or 5xx, with exponential backoff
  * (baseDelayMs x 2^k, capped at maxDelayMs) for at most `attempts` tries and `deadlineMs` in total; then
  * `sync.unreachable`.
  */
@@ -35,6 +38,11 @@ export interface SyncOptions extends CallerOptions {
   issuerKeys: IssuerKeySet;
   /** The last signed key set loaded (its bytes): a served one must not be older (rollback). */
   heldKeySet?: Uint8Array;
+  /**
+   * Limits of the batches step 2 exports (default: clearing's defaults, 8 MiB and 65,536 entries, spec/reader.md
+   * §10): for a clearing that accepts less. A backlog past them is cut into several batches, all uploaded.
+   */
+  exportLimits?: { maxBatchBytes?: number; maxBatchEntries?: number };
   /** Called with a newer verified key set (and its signed bytes): store it and return the reader opened with it. */
   reopen?: (keys: IssuerKeySet, signed: Uint8Array) => Reader | Promise<Reader>;
 }
@@ -47,6 +55,7 @@ export interface SyncResult {
   held: number;
   /** Batch numbers sent, with the server's outcome. */
   sent: { batchSeq: number; outcome: 'ingested' | 'duplicate'; entries: number; doubleSpends: number }[];
+  /** The last batch seq this sync exported (step 2; a long backlog may make several batches), if it exported. */
   exported?: number;
   blocklist: { version: number; loaded: boolean };
   /** The served key set: `unchanged` (it is the trusted one) or `newer` (verified; `loaded` when reopen took it). */
@@ -57,6 +66,26 @@ export interface SyncResult {
 
 export { isTlsTrustFailure } from './transport.js';
 
+/** Step 1: `held` from a GET /v1/readers/{id} answer (spec/clearing-api.md §2.2), checked; sync.bad_answer when it is not that shape. */
+function heldOf(a: Record<string, unknown>, readerId: number, journalId: string): number {
+  const bad = (why: string) => new OffpayError('sync.bad_answer', `GET /v1/readers/${readerId}: ${why}`);
+  if (a.readerId !== readerId) throw bad(`the answer is about reader ${JSON.stringify(a.readerId)?.slice(0, 40)}`);
+  if (!Array.isArray(a.journals)) throw bad('no journals array');
+  const seqOk = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  let held: number | undefined;
+  const seen = new Set<string>();
+  for (const j of a.journals as unknown[]) {
+    const x = j as Record<string, unknown> | null;
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('a journal that is not an object');
+    if (typeof x.journalId !== 'string' || !/^[0-9a-f]{16}$/.test(x.journalId)) throw bad('a journal id that is not 16 lower-case hex digits');
+    if (!seqOk(x.batchSeq) || !seqOk(x.lastSeq)) throw bad(`journal ${x.journalId}: batchSeq and lastSeq must be integers >= 0`);
+    if (seen.has(x.journalId)) throw bad(`journal ${x.journalId} listed twice`);
+    seen.add(x.journalId);
+    if (x.journalId === journalId) held = x.batchSeq as number;
+  }
+  return held ?? 0;
+}
+
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
   const { call, retries: retried } = clearingCaller(o);
@@ -64,9 +93,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   const journalId = toHex(reader.journalId);
   const who = await call(`/v1/readers/${reader.readerId}`);
   if (who.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/readers/${reader.readerId}: HTTP ${who.status}`);
-  const journals = (answerObject(who.body, `GET /v1/readers/${reader.readerId}`).journals ?? []) as { journalId: string; batchSeq: number }[];
-  const j = Array.isArray(journals) ? journals.find((x) => x && x.journalId === journalId) : undefined;
-  const heldBefore = j && Number.isSafeInteger(j.batchSeq) && j.batchSeq >= 0 ? j.batchSeq : 0;
+  const heldBefore = heldOf(answerObject(who.body, `GET /v1/readers/${reader.readerId}`), reader.readerId, journalId);
 
   // 2. export what is new
   let exportedCount = reader.exportedBatches();
@@ -76,7 +103,8 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   })() : 0;
   let exported: number | undefined;
   if (reader.head().seq > lastExportedSeq) {
-    exported = reader.export(o.now).batch.batchSeq;
+    // A long backlog is cut into several batches: every one of them is uploaded below.
+    exported = reader.export(o.now, o.exportLimits).batches.at(-1)!.batch.batchSeq;
     exportedCount = exported;
   }
   if (heldBefore > exportedCount) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${heldBefore} batches of journal ${journalId}, this reader exported ${exportedCount}`);
@@ -87,7 +115,11 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     const { bytes } = reader.exportBatch(n);
     const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
     const a = answerObject(r.body, `POST /v1/batches (batch ${n})`);
-    if (r.status === 200 && (a.outcome === 'ingested' || a.outcome === 'duplicate')) {
+    if (r.status === 200) {
+      // Only an answer about this very batch counts as its delivery.
+      if ((a.outcome !== 'ingested' && a.outcome !== 'duplicate') || a.readerId !== reader.readerId || a.journalId !== journalId || a.batchSeq !== n) {
+        throw new OffpayError('sync.bad_answer', `POST /v1/batches (batch ${n}): a 200 answer that is not ingested or duplicate for reader ${reader.readerId}, journal ${journalId}, batch ${n}`);
+      }
       sent.push({ batchSeq: n, outcome: a.outcome, entries: Number(a.entries) || 0, doubleSpends: Number(a.doubleSpends) || 0 });
       o.log?.(`  batch ${n}: ${a.outcome}`);
       continue;

@@ -1,6 +1,6 @@
 /**
  * The clearing service's HTTP transport for readers and merchants (spec/clearing-api.md §8 "Retries"):
- * browser-safe (fetch only). Every request is retried on a network error, a timeout, 429 or 5xx, after
+ * browser-safe (fetch only). Every request is retried on a network error, a timeout, 408, 429 or 5xx, after
  * baseDelayMs x 2^(k-1) ms for retry k (capped at maxDelayMs), for at most `attempts` tries and within the
  * whole deadline; then `sync.unreachable`. A TLS certificate the client does not trust is `sync.tls_untrusted`
  * at the first try (not a network fault). An answer body is read up to MAX_ANSWER_BYTES, else
@@ -130,7 +130,8 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
           throw new OffpayError('sync.bad_answer', `${init.method ?? 'GET'} ${path}: the clearing answered a redirect (HTTP ${r.status}${r.headers.get('location') ? ` to ${r.headers.get('location')!.slice(0, 200)}` : ''}); sync does not follow redirects`);
         }
         const body = await readAnswer(r, MAX_ANSWER_BYTES, `${init.method ?? 'GET'} ${path}`);
-        if (r.status >= 500 || r.status === 429) {
+        // 408: the server did not get the whole request in time (a slow link); sending it again can help.
+        if (r.status >= 500 || r.status === 429 || r.status === 408) {
           lastError = `${path}: HTTP ${r.status}`;
           continue;
         }

@@ -124,6 +124,8 @@ describe('clearing serve: batches', () => {
         ['/v1/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 415, 'api.unsupported_media_type'],
         ['/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: new Uint8Array([0x8b, 1, 2]) }, 422, 'clearing.bad_batch'],
         ['/v1/readers/99999999999', {}, 400, 'api.bad_reader_id'],
+        ['/v1/readers/4294967296', {}, 400, 'api.bad_reader_id'],
+        ...['-1', 'abc', '0x10', '04201', '1e3', '', '+5', '%31'].map((id): [string, RequestInit, number, string] => [`/v1/readers/${id}`, {}, 400, 'api.bad_reader_id']),
         ['/v1/payments/xyz', {}, 400, 'api.bad_token_hash'],
         [`/v1/payments/${'00'.repeat(32)}`, {}, 404, 'api.unknown_payment'],
         [`/v1/${'a'.repeat(3000)}`, {}, 414, 'api.url_too_long'],
@@ -133,6 +135,13 @@ describe('clearing serve: batches', () => {
         expect([path, r.status]).toEqual([path, status]);
         expect(((await r.json()) as { error: { code: string } }).error.code).toBe(code);
       }
+      expect(await (await fetch(`${url}/v1/readers/4294967295`)).json()).toEqual({ readerId: 4294967295, journals: [] });
+      // HEAD wherever GET: the same headers, no body; a 405 lists it.
+      const head = await fetch(`${url}/v1/keyset`, { method: 'HEAD' });
+      expect([head.status, (await head.arrayBuffer()).byteLength, head.headers.get('etag')]).toEqual([200, 0, (await fetch(`${url}/v1/keyset`)).headers.get('etag')]);
+      expect((await fetch(`${url}/v1/keyset`, { method: 'DELETE' })).headers.get('allow')).toBe('GET, HEAD');
+      expect((await fetch(`${url}/v1/refunds`, { method: 'PUT' })).headers.get('allow')).toBe('GET, HEAD, POST');
+      expect((await fetch(`${url}/v1/batches`)).headers.get('allow')).toBe('POST');
       const big = await fetch(`${url}/v1/keyset`, { headers: { 'x-pad': 'x'.repeat(20_000) } });
       expect(big.status).toBe(431);
       expect((await fetch(`${url}/v1/keyset`)).status).toBe(200); // still serving
@@ -362,6 +371,26 @@ describe('reader sync', () => {
       const again = await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() });
       expect(again).toMatchObject({ heldBefore: 31, held: 31, sent: [], blocklist: { loaded: false } });
       expect(again.exported).toBeUndefined();
+    } finally {
+      await stop(server);
+    }
+  });
+
+  it('a backlog past the batch limits is exported as several batches, and one sync uploads them all', async () => {
+    const v = vending(502, 90);
+    const w = makeWallet(issuer, 'serve', 'backlog');
+    for (let i = 1; i <= 7; i++) await sell(v, w, i, 100 + i);
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    const { server, url } = await startServer(clearing);
+    try {
+      const r = await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), exportLimits: { maxBatchEntries: 3 } });
+      const entries = v.r.head().seq; // sales and their completions
+      const batches = Math.ceil(entries / 3);
+      expect(batches).toBeGreaterThan(2);
+      expect(r).toMatchObject({ heldBefore: 0, held: batches, exported: batches });
+      expect(r.sent.map((s) => s.batchSeq)).toEqual(Array.from({ length: batches }, (_, i) => i + 1));
+      expect((await clearing.report()).settlement[0]).toMatchObject({ operatorId: 90, count: 7 });
+      expect(await syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() })).toMatchObject({ heldBefore: batches, sent: [] });
     } finally {
       await stop(server);
     }
