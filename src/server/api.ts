@@ -230,8 +230,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     send(res, status, answer);
   };
   const getReader: Handler = async (_req, res, m) => {
-    const id = Number(m[1]);
-    if (!Number.isSafeInteger(id) || id > 0xffffffff) throw new HttpError(400, 'api.bad_reader_id', 'a reader id is an integer 0 .. 2^32 - 1');
+    // Canonical decimal only (no sign, no leading zero, no other base), as every reader id is written.
+    const id = /^(0|[1-9][0-9]{0,9})$/.test(m[1]!) ? Number(m[1]) : NaN;
+    if (!(id <= 0xffffffff)) throw new HttpError(400, 'api.bad_reader_id', 'a reader id is a decimal integer 0 .. 4294967295 without sign or leading zeros');
     send(res, 200, { readerId: id, journals: await o.clearing.heldBatches(id) });
   };
   const getPayment: Handler = async (_req, res, m) => {
@@ -292,7 +293,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
     { re: /^\/v1\/webhooks$/, methods: { GET: getWebhooks } },
     { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
-    { re: /^\/v1\/readers\/([0-9]{1,16})$/, methods: { GET: getReader } },
+    { re: /^\/v1\/readers\/([^/]*)$/, methods: { GET: getReader } },
     { re: /^\/v1\/blocklist$/, methods: { GET: async (req, res) => sendBytes(req, res, await lists.current(clock()), {}) } },
     { re: /^\/v1\/keyset$/, methods: { GET: (req, res) => sendBytes(req, res, keyset, {}) } },
     { re: /^\/v1\/payments\/([^/]*)$/, methods: { GET: getPayment } },
@@ -310,7 +311,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       const method = req.method === 'HEAD' && r.methods.GET ? 'GET' : (req.method ?? '');
       const h = r.methods[method];
       if (!h) {
-        sendError(res, new HttpError(405, 'api.method_not_allowed', `${req.method} is not allowed on ${path}`, true), { allow: Object.keys(r.methods).join(', ') });
+        // HEAD is answered wherever GET is (the same headers, no body).
+        const allow = Object.keys(r.methods).flatMap((k) => (k === 'GET' ? ['GET', 'HEAD'] : [k]));
+        sendError(res, new HttpError(405, 'api.method_not_allowed', `${req.method} is not allowed on ${path}`, true), { allow: allow.join(', ') });
         return;
       }
       if (method !== 'POST' && req.headers['content-length'] && req.headers['content-length'] !== '0') throw new HttpError(400, 'api.bad_request', `${method} takes no body`, true);

@@ -155,6 +155,66 @@ describe('reader sync against wrong answers', () => {
     }
   });
 
+  it('an answer about something else is sync.bad_answer: GET /v1/readers of another reader or a malformed journal, a 200 for another batch or outcome', async () => {
+    let n = 0;
+    const readerAnswers = (id: number, j: string) => [
+      {},
+      { readerId: id },
+      { readerId: id + 1, journals: [] },
+      { readerId: String(id), journals: [] },
+      { readerId: id, journals: {} },
+      { readerId: id, journals: [{ journalId: j.toUpperCase(), batchSeq: 0, lastSeq: 0 }] },
+      { readerId: id, journals: [{ journalId: j, batchSeq: '0', lastSeq: 0 }] },
+      { readerId: id, journals: [{ journalId: j, batchSeq: 0 }] },
+      { readerId: id, journals: [{ journalId: j, batchSeq: -1, lastSeq: 0 }] },
+      { readerId: id, journals: [{ journalId: j, batchSeq: 0, lastSeq: 0 }, { journalId: j, batchSeq: 0, lastSeq: 0 }] },
+    ];
+    for (let i = 0; i < readerAnswers(0, '').length; i++) {
+      const id = 1200 + n++;
+      const r = vendingReader(issuer, 'sync-answers', id);
+      const j = Buffer.from(r.journalId).toString('hex');
+      const code = await lyingSync(id, 0, { status: 200, body: new TextEncoder().encode(JSON.stringify(readerAnswers(id, j)[i])) }, false);
+      expect([i, code]).toEqual([i, 'sync.bad_answer']);
+    }
+    // The upload answered 200 for another batch, journal or reader, or with another outcome: not a delivery.
+    const batchAnswers = (id: number, j: string) => [
+      { outcome: 'ingested', readerId: id, journalId: j, batchSeq: 2 },
+      { outcome: 'ingested', readerId: id, journalId: '00'.repeat(8), batchSeq: 1 },
+      { outcome: 'duplicate', readerId: id + 1, journalId: j, batchSeq: 1 },
+      { outcome: 'rejected', readerId: id, journalId: j, batchSeq: 1 },
+      { outcome: 'accepted', readerId: id, journalId: j, batchSeq: 1 },
+    ];
+    for (let i = 0; i < batchAnswers(0, '').length; i++) {
+      const id = 1300 + n++;
+      const r = vendingReader(issuer, 'sync-answers', id);
+      const j = Buffer.from(r.journalId).toString('hex');
+      const code = await lyingSync(id, 1, { status: 200, body: new TextEncoder().encode(JSON.stringify(batchAnswers(id, j)[i])) }, false);
+      expect([i, code]).toEqual([i, 'sync.bad_answer']);
+    }
+  });
+
+  it('a 408 (the request did not arrive in time) is retried like a 5xx; a 4xx error answer to a batch is sync.batch_rejected with its code', async () => {
+    const r = vendingReader(issuer, 'sync-answers', 1401);
+    await sell(r, wallet, 3, 100);
+    let first = true;
+    const slow: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST' && first) {
+        first = false;
+        return new Response(JSON.stringify({ error: { code: 'api.body_timeout', message: 'the body did not arrive in time' } }), { status: 408 });
+      }
+      return fetch(input, init);
+    };
+    const done = await syncReader(r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: slow, attempts: 3, baseDelayMs: 1 });
+    expect([done.retries, done.sent.map((s) => s.outcome)]).toEqual([1, ['ingested']]);
+    for (const status of [400, 409, 413, 415, 422]) {
+      const r2 = vendingReader(issuer, 'sync-answers', 1402 + status);
+      await sell(r2, wallet, 4 + status, 100);
+      const refusing: typeof fetch = async (input, init) =>
+        init?.method === 'POST' ? new Response(JSON.stringify({ error: { code: 'api.bad_request', message: 'no' } }), { status }) : fetch(input, init);
+      await expect(syncReader(r2, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: refusing, attempts: 3, baseDelayMs: 1 })).rejects.toMatchObject({ code: 'sync.batch_rejected', detail: { batchSeq: 1, reason: 'api.bad_request' } });
+    }
+  });
+
   it('a generated answer to any one request: the sync completes or fails with a spec code, and a second honest sync completes', async () => {
     const enc = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
     const json = fc.oneof(
