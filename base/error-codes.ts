@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 259 codes in 30 areas.
+ * error-code tables of spec/*.md list. 260 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -63,6 +63,7 @@ export const ERROR_CODES = [
   'clearing.pg_unavailable',
   'clearing.reader_cert_not_valid',
   'clearing.sqlite_unavailable',
+  'clearing.store_unavailable',
   'clearing.store_unusable',
   'clearing.too_large',
   'clearing.too_many_entries',
@@ -329,6 +330,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'clearing.pg_unavailable': 'spec/clearing.md §8',
   'clearing.reader_cert_not_valid': 'spec/clearing.md §8',
   'clearing.sqlite_unavailable': 'spec/clearing.md §8',
+  'clearing.store_unavailable': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.store_unusable': 'spec/clearing.md §8',
   'clearing.too_large': 'spec/clearing.md §8',
   'clearing.too_many_entries': 'spec/clearing.md §8',

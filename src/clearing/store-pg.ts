@@ -123,6 +123,8 @@ export interface PgPool extends PgQueryable {
   end(): Promise<void>;
   /** Errors of idle connections (logged, never thrown). */
   on(event: 'error', fn: (e: Error) => void): unknown;
+  /** Each new connection (before its first use). */
+  on(event: 'connect', fn: (c: { on: (event: 'error', f: (e: unknown) => void) => unknown }) => void): unknown;
 }
 /** The `pg` module as offpay loads it (loadPgDriver): declared here so no shipped type needs @types/pg. */
 export interface PgModule {
@@ -174,6 +176,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const RETRY = new Set(['40001', '40P01', '23505']);
 const isRetryable = (e: unknown): boolean => typeof e === 'object' && e !== null && RETRY.has(String((e as { code?: unknown }).code));
 
+/**
+ * Whether an error means the connection or the server went away (a restart, a failover, a terminated backend,
+ * a reset socket), not that the statement was wrong: SQLSTATE class 08 and 57P01-57P03, the socket errors, and
+ * node-postgres's messages for a connection that ended. Nothing of an open transaction was committed then.
+ */
+export function isConnectionLoss(e: unknown): boolean {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect/i.test(String((e as Error | null)?.message ?? ''));
+}
+
+/** A lost connection as `clearing.store_unavailable` (answered 503 by the service, retried by readers); any other error as it is. */
+function unavailableOr(e: unknown, where: string): unknown {
+  return isConnectionLoss(e) ? new OffpayError('clearing.store_unavailable', `the clearing database ${where} is unreachable: ${(e as Error).message}`) : e;
+}
+
 /** Options of {@link openPgClearingStore}. */
 export interface PgStoreOptions {
   /** postgres://user:password@host:port/database (a `host` query parameter may name a unix socket directory). */
@@ -187,6 +206,8 @@ export function redactPgUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    // node-postgres also takes a password (and a client key's) as query parameters.
+    for (const k of ['password', 'sslpassword']) if (u.searchParams.has(k)) u.searchParams.set(k, '***');
     return u.toString();
   } catch {
     return 'postgres://(unparsable url)';
@@ -206,10 +227,18 @@ export async function openPgPool(
 ): Promise<{ pool: PgPool; where: string }> {
   const pool = new pg.Pool({
     connectionString: url,
+    // Whatever the server's or the database's defaults: a COMMIT returns only once it is durable (an answer
+    // `ingested`, `accepted` or a queued event survives a crash, spec/clearing.md §11.3), and a transaction
+    // that names no isolation level runs at READ COMMITTED (the refund insert, the outbox claim, §11.2).
+    options: '-c synchronous_commit=on -c default_transaction_isolation=read\\ committed',
     max,
     types: { getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) },
   });
+  // A connection whose server goes away emits 'error': an idle one on the pool ('error' above), a checked-out one
+  // on itself, where pg-pool listens only while it is idle. Without a listener of its own that event would be an
+  // uncaught exception: a PostgreSQL restart would take down every node. The query in progress rejects anyway.
   pool.on('error', () => {});
+  pool.on('connect', (c) => c.on('error', () => {}));
   const where = redactPgUrl(url);
   let client: PgClient | undefined;
   try {
@@ -315,7 +344,11 @@ export class PgClearingStore implements ClearingStore {
   ) {}
 
   private async rows(text: string, values?: unknown[]): Promise<Row[]> {
-    return (await this.pool.query(text, values)).rows;
+    try {
+      return (await this.pool.query(text, values)).rows;
+    } catch (e) {
+      throw unavailableOr(e, this.location);
+    }
   }
 
   private txOf(c: PgClient): IngestTx {
@@ -460,7 +493,12 @@ export class PgClearingStore implements ClearingStore {
 
   /** One batch: SERIALIZABLE, run again from the start after a conflict with a concurrent transaction. */
   private async atomic<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    let c: PgClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw unavailableOr(e, this.location);
+    }
     let broken = false;
     try {
       const tx = this.txOf(c);
@@ -474,7 +512,12 @@ export class PgClearingStore implements ClearingStore {
           await c.query('ROLLBACK').catch(() => {
             broken = true;
           });
-          if (broken || !isRetryable(e) || attempt >= MAX_ATTEMPTS) throw e;
+          // A lost connection committed nothing: the caller is told so (a reader resends; the ingest is idempotent).
+          if (broken || isConnectionLoss(e)) {
+            broken = true;
+            throw unavailableOr(e, this.location);
+          }
+          if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw e;
           this.retries++;
           // Jittered backoff, growing: the two conflicting nodes do not collide again in step.
           await sleep(Math.random() * Math.min(100, 2 * attempt));
@@ -504,7 +547,7 @@ export class PgClearingStore implements ClearingStore {
       },
       rememberCerts: async (digests) => {
         if (!digests.length) return;
-        await this.pool.query(`INSERT INTO verified_certs(digest) SELECT ${DIGEST_I} FROM ${DIGESTS} ON CONFLICT DO NOTHING`, digestParams(digests));
+        await this.rows(`INSERT INTO verified_certs(digest) SELECT ${DIGEST_I} FROM ${DIGESTS} ON CONFLICT DO NOTHING`, digestParams(digests));
       },
       checkpoint: async () => {}, // every atomic unit is its own committed transaction
     });
@@ -519,7 +562,7 @@ export class PgClearingStore implements ClearingStore {
   /** Store a setting, replacing any earlier value (ClearingStore.setMeta). */
   async setMeta(key: string, value: Uint8Array | number): Promise<void> {
     const [num, bytes] = typeof value === 'number' ? [value, null] : [null, buf(value)];
-    await this.pool.query('INSERT INTO meta(key, num, bytes) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET num = EXCLUDED.num, bytes = EXCLUDED.bytes', [key, num, bytes]);
+    await this.rows('INSERT INTO meta(key, num, bytes) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET num = EXCLUDED.num, bytes = EXCLUDED.bytes', [key, num, bytes]);
   }
 
   async incrementMeta(key: string): Promise<number> {
@@ -568,16 +611,24 @@ export class PgClearingStore implements ClearingStore {
 
   /** Run `fn` on one client inside `begin` .. COMMIT, rolled back if it throws (no retry: not an ingest unit). */
   private async inTransaction(begin: string, fn: (c: PgClient) => Promise<void>): Promise<void> {
-    const c = await this.pool.connect();
+    let c: PgClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw unavailableOr(e, this.location);
+    }
+    let broken = false;
     try {
       await c.query(begin);
       await fn(c);
       await c.query('COMMIT');
     } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
+      await c.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw unavailableOr(e, this.location);
     } finally {
-      c.release();
+      c.release(broken || undefined);
     }
   }
 

@@ -334,6 +334,11 @@ export function createClearingServer(o: ClearingServerOptions): Server {
         return;
       }
       if (e instanceof HttpError) return sendError(res, e);
+      // The database went away (a PostgreSQL restart or failover): nothing of this request was committed.
+      if (e instanceof OffpayError && e.code === 'clearing.store_unavailable') {
+        o.log?.(`database unavailable: ${e.message}`);
+        return sendError(res, new HttpError(503, e.code, 'the clearing database is unavailable; try again', false), { 'retry-after': '1' });
+      }
       o.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
       sendError(res, new HttpError(500, 'api.internal', 'internal error', true));
     });

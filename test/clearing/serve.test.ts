@@ -11,6 +11,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import { toHex, walletIdOf } from '../../src/index.js';
 import { tokenHash } from '../../src/messages.js';
@@ -145,6 +146,25 @@ describe('clearing serve: batches', () => {
       const big = await fetch(`${url}/v1/keyset`, { headers: { 'x-pad': 'x'.repeat(20_000) } });
       expect(big.status).toBe(431);
       expect((await fetch(`${url}/v1/keyset`)).status).toBe(200); // still serving
+    } finally {
+      await stop(server);
+    }
+  });
+
+  it('a database that went away is 503 clearing.store_unavailable with Retry-After, and the server goes on serving', async () => {
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    let down = true;
+    const real = clearing.heldBatches.bind(clearing);
+    clearing.heldBatches = async (id: number) => {
+      if (down) throw new OffpayError('clearing.store_unavailable', 'the clearing database postgres://x/y is unreachable: terminating connection due to administrator command');
+      return real(id);
+    };
+    const { server, url } = await startServer(clearing);
+    try {
+      const r = await fetch(`${url}/v1/readers/7`);
+      expect([r.status, r.headers.get('retry-after'), ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'clearing.store_unavailable']);
+      down = false;
+      expect(await (await fetch(`${url}/v1/readers/7`)).json()).toEqual({ readerId: 7, journals: [] });
     } finally {
       await stop(server);
     }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { readBatchFrame } from '../../src/clearing/batch-bytes.js';
-import { openPgClearingStore, type PgClearingStore } from '../../src/clearing/store-pg.js';
+import { openPgClearingStore, redactPgUrl, type PgClearingStore } from '../../src/clearing/store-pg.js';
 import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } from '../../src/clearing/store.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
@@ -201,6 +201,66 @@ if (typeof started === 'string') {
         expect((await again.refundPage(p.lastSeq!, 10)).refunds).toEqual([]);
       } finally {
         await again.close();
+      }
+    });
+  });
+
+  describe('connection settings', () => {
+    it('commits are durable and unnamed transactions READ COMMITTED whatever the database defaults to; the URL is shown without any password', async () => {
+      const url = await cluster.createDatabase();
+      const name = new URL(url).pathname.slice(1);
+      const { default: pg } = await import('pg');
+      const admin = new pg.Client({ connectionString: cluster.url });
+      await admin.connect();
+      await admin.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+      await admin.query(`ALTER DATABASE ${name} SET default_transaction_isolation = 'serializable'`);
+      await admin.end();
+      const store = await openPgClearingStore({ url, poolSize: 1 });
+      try {
+        const pool = (store as unknown as { pool: { query: (t: string) => Promise<{ rows: Record<string, string>[] }> } }).pool;
+        expect((await pool.query('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('on');
+        expect((await pool.query('SHOW default_transaction_isolation')).rows[0]!.default_transaction_isolation).toBe('read committed');
+      } finally {
+        await store.close();
+      }
+      expect(redactPgUrl('postgres://u:s3cret@h:5432/db?password=s3cret&sslpassword=k3y&host=/tmp')).not.toMatch(/s3cret|k3y/);
+    });
+  });
+
+  describe('the database goes away (a restart, a failover, a terminated connection)', () => {
+    it('a connection terminated inside an ingest transaction: the ingest fails clearing.store_unavailable, the process lives, the next ingest works', async () => {
+      const url = await cluster.createDatabase();
+      const name = new URL(url).pathname.slice(1);
+      const store = await openPgClearingStore({ url, poolSize: 2 });
+      const { default: pg } = await import('pg');
+      const admin = new pg.Client({ connectionString: cluster.url });
+      await admin.connect();
+      const uncaught: unknown[] = [];
+      const onUncaught = (e: unknown) => uncaught.push(e);
+      process.on('uncaughtException', onUncaught);
+      try {
+        const kill = () => admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`, [name]);
+        // Between two statements of the unit (the JS work of a commit): the connection dies while checked out.
+        const between = store.session((x) => x.atomic(async (tx) => {
+          await tx.chainOf(1, new Uint8Array(8));
+          expect((await kill()).rowCount).toBe(1);
+          await new Promise((r) => setTimeout(r, 300));
+          return tx.chainOf(1, new Uint8Array(8));
+        }));
+        await expect(between).rejects.toMatchObject({ code: 'clearing.store_unavailable' });
+        await new Promise((r) => setTimeout(r, 100));
+        expect(uncaught).toEqual([]);
+        // The pool replaces the connection: the store serves again.
+        expect(await store.session((x) => x.atomic((tx) => tx.addChain(7, new Uint8Array(8).fill(7))))).toBeGreaterThan(0);
+        // Idle connections of the pool terminated too: the next statement reconnects.
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(await store.session((x) => x.atomic((tx) => tx.chainOf(7, new Uint8Array(8).fill(7))))).toBeGreaterThan(0);
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off('uncaughtException', onUncaught);
+        await store.close();
+        await admin.end();
       }
     });
   });
