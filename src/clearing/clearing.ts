@@ -964,8 +964,7 @@ export class Clearing {
   }> {
     if (issuer.issuerId !== this.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${issuer.issuerId} is not the clearing's issuer ${this.issuerKeys.issuerId}`);
     await this.blockOverAllowance(now);
-    const version = await this.store.incrementMeta('blocklist_version');
-    const ids = await this.blockedWalletIds();
+    const { version, walletIds: ids } = await this.store.nextBlocklist();
     const { bytes } = createBlocklist(issuer.currentKey(now), { issuerId: issuer.issuerId, version, issuedAt: now, walletIds: ids });
     return { bytes, version, entries: ids.length };
   }

@@ -565,9 +565,16 @@ export class PgClearingStore implements ClearingStore {
     await this.rows('INSERT INTO meta(key, num, bytes) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET num = EXCLUDED.num, bytes = EXCLUDED.bytes', [key, num, bytes]);
   }
 
-  async incrementMeta(key: string): Promise<number> {
-    const r = await this.rows('INSERT INTO meta(key, num) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET num = COALESCE(meta.num, 0) + 1 RETURNING num', [key]);
-    return Number(r[0]!.num);
+  async nextBlocklist(): Promise<{ version: number; walletIds: Uint8Array[] }> {
+    let out: { version: number; walletIds: Uint8Array[] } | undefined;
+    // READ COMMITTED: the version row stays locked until COMMIT, so a concurrent issuer's increment waits for it,
+    // and each statement reads what was committed when it starts: the list is read after every lower version's.
+    await this.inTransaction('BEGIN ISOLATION LEVEL READ COMMITTED', async (c) => {
+      const r = await c.query("INSERT INTO meta(key, num) VALUES ('blocklist_version', 1) ON CONFLICT (key) DO UPDATE SET num = COALESCE(meta.num, 0) + 1 RETURNING num", []);
+      const ids = await c.query('SELECT wallet_id FROM blocklist ORDER BY wallet_id', []);
+      out = { version: Number(r.rows[0]!.num), walletIds: ids.rows.map((x) => u8(x.wallet_id)) };
+    });
+    return out!;
   }
 
   block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {

@@ -461,11 +461,15 @@ export class SqliteClearingStore implements ClearingStore {
     this.setMetaSync(key, value);
   }
 
-  async incrementMeta(key: string): Promise<number> {
+  async nextBlocklist(): Promise<{ version: number; walletIds: Uint8Array[] }> {
     await this.idle();
-    const next = (Number(this.getMetaSync(key) ?? 0) || 0) + 1;
-    this.setMetaSync(key, next);
-    return next;
+    // One write transaction (BEGIN IMMEDIATE): processes sharing the file take versions and lists in turn.
+    return this.db.transaction(() => {
+      const version = (Number(this.getMetaSync('blocklist_version') ?? 0) || 0) + 1;
+      this.setMetaSync('blocklist_version', version);
+      const walletIds = (this.db.prepare('SELECT wallet_id FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => u8(r.wallet_id));
+      return { version, walletIds };
+    }).immediate();
   }
 
   async block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {

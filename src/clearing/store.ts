@@ -507,8 +507,14 @@ export interface ClearingStore {
   getMeta(key: string): Promise<Uint8Array | number | undefined>;
   /** Store a setting (the keys of getMeta), replacing any earlier value. */
   setMeta(key: string, value: Uint8Array | number): Promise<void>;
-  /** Add 1 to a numeric setting (absent = 0) atomically and return the new value. */
-  incrementMeta(key: string): Promise<number>;
+  /**
+   * The next blocklist version and its entries, in one atomic step: add 1 to the setting `blocklist_version`
+   * (absent = 0) and read the blocklist (wallet ids ascending) after it. Of several issuers (nodes), the one
+   * that takes a higher version reads the blocklist after the one that took a lower version committed, so
+   * version n + 1 lists every wallet version n lists (blocked wallets are never removed): a reader that loads
+   * n, then n + 1, never unblocks a wallet (spec/clearing.md §11.2).
+   */
+  nextBlocklist(): Promise<{ version: number; walletIds: Uint8Array[] }>;
   /** Put a wallet on the blocklist (insert if absent); true when inserted. */
   block(walletId: Uint8Array, reason: string, at: number): Promise<boolean>;
   /** The blocklist, by wallet id ascending. */

@@ -205,6 +205,77 @@ if (typeof started === 'string') {
     });
   });
 
+  describe('blocklist versions across nodes', () => {
+    it('a higher version lists every wallet a lower one lists, while three nodes issue and others block at once', async () => {
+      const url = await cluster.createDatabase();
+      const keys = makeIssuer('pg-blocklists');
+      const nodes = await Promise.all([0, 1, 2].map(() => Clearing.open({ url, issuerKeys: keys.keySet() })));
+      try {
+        const lists: { version: number; ids: string[] }[] = [];
+        let w = 0;
+        const blockSome = async (c: Clearing) => {
+          for (let i = 0; i < 3; i++) await c.block(Uint8Array.from({ length: 16 }, (_, k) => (k < 4 ? (++w >> (8 * k)) & 0xff : 0x5a)));
+        };
+        for (let round = 0; round < 15; round++) {
+          await Promise.all([
+            ...nodes.map(async (c) => {
+              const b = await c.issueBlocklist(keys);
+              const { decodeBlocklist } = await import('../../src/reader/blocklist.js');
+              const d = decodeBlocklist(b.bytes);
+              lists.push({ version: d.version, ids: Array.from({ length: d.entries.length / 16 }, (_, i) => Buffer.from(d.entries.subarray(i * 16, i * 16 + 16)).toString('hex')) });
+            }),
+            blockSome(nodes[round % 3]!),
+          ]);
+        }
+        lists.sort((a, b) => a.version - b.version);
+        expect(lists.map((l) => l.version)).toEqual(Array.from({ length: 45 }, (_, i) => i + 1)); // each version once
+        for (let i = 1; i < lists.length; i++) {
+          const later = new Set(lists[i]!.ids);
+          expect(lists[i - 1]!.ids.filter((id) => !later.has(id)), `version ${lists[i]!.version} drops wallets of version ${lists[i - 1]!.version}`).toEqual([]);
+        }
+      } finally {
+        for (const c of nodes) await c.close();
+      }
+    });
+  });
+
+  describe('blocklist versions: an issuer that stalls', () => {
+    it('takes its version and its list in one step: a node slow to read the blocklist cannot make an older version list more than a newer one', async () => {
+      const url = await cluster.createDatabase();
+      const keys = makeIssuer('pg-blocklist-stall');
+      const [b, c] = await Promise.all([0, 1].map(() => Clearing.open({ url, issuerKeys: keys.keySet() })));
+      const real = await openPgClearingStore({ url });
+      let stalled: (() => void) | undefined;
+      // Node A's store: reading the whole blocklist waits until released (a long GC pause, a slow round trip).
+      const slow = new Proxy(real, {
+        get(target, p, recv) {
+          if (p === 'blocklist') return async () => (await new Promise<void>((r) => (stalled = r)), target.blocklist());
+          const v = Reflect.get(target, p, recv) as unknown;
+          return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const a = await Clearing.open({ issuerKeys: keys.keySet(), store: slow });
+      const { decodeBlocklist } = await import('../../src/reader/blocklist.js');
+      try {
+        await a.settle(); // (the over-allowance pass reads entries, not the blocklist)
+        const fromA = a.issueBlocklist(keys);
+        await new Promise((r) => setTimeout(r, 200));
+        const fromB = await b!.issueBlocklist(keys);
+        await c!.block(new Uint8Array(16).fill(0x77), 'double_spend'); // blocked after B's version
+        stalled?.();
+        const va = decodeBlocklist((await fromA).bytes);
+        const vb = decodeBlocklist(fromB.bytes);
+        const [lo, hi] = va.version < vb.version ? [va, vb] : [vb, va];
+        expect(hi.entries.length, `version ${hi.version} lists ${hi.entries.length / 16} wallets, version ${lo.version} ${lo.entries.length / 16}`).toBeGreaterThanOrEqual(lo.entries.length);
+      } finally {
+        stalled?.();
+        await a.close();
+        await b!.close();
+        await c!.close();
+      }
+    });
+  });
+
   describe('connection settings', () => {
     it('commits are durable and unnamed transactions READ COMMITTED whatever the database defaults to; the URL is shown without any password', async () => {
       const url = await cluster.createDatabase();
