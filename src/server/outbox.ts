@@ -1,6 +1,7 @@
 /**
  * The durable webhook outbox (spec/clearing-api.md §9.2): events waiting for delivery, written before the
- * answer that caused them and kept until a receiver took them or they were dead-lettered. `WebhookOutbox` is
+ * answer that caused them, and kept after delivery or dead-lettering too: a held id is what makes an event
+ * derived again (a resent batch) queue nothing, so rows are never pruned in this version. `WebhookOutbox` is
  * the interface an engine implements; `SqliteWebhookOutbox` keeps it in its own small SQLite file next to a
  * SQLite clearing database (CLEARING.db.webhooks), so the clearing's schema is not touched; `PgWebhookOutbox`
  * (outbox-pg.ts) keeps it in a table of a PostgreSQL clearing database, shared by every node of the house.
