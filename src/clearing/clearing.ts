@@ -114,6 +114,13 @@ export interface ClearingOptions {
    * theirs is a charge of 0. For every other operator a zero fare is never a charge (reported as an anomaly).
    */
   zeroFareOperators?: number[];
+  /**
+   * PostgreSQL (a house of several nodes): replace the house's stored issuer key set and fee with this node's.
+   * Without it, opening a house whose stored key set or fee differ from the ones given is
+   * `clearing.settings_mismatch` (spec/clearing.md §11.2, house settings): every node must settle by the same
+   * rules. Stop every node first; the others then start with the same settings.
+   */
+  replaceSettings?: boolean;
 }
 
 /** What {@link Clearing.ingest} did with one batch (spec/clearing.md §4): a value, never an exception. */
@@ -412,6 +419,28 @@ function resolveMeta(o: ClearingOptions, storedKeyset: unknown, storedFee: unkno
   return { issuerKeys, feeBps, writeKeyset };
 }
 
+/**
+ * A house of several nodes (PostgreSQL) settles by one set of rules: the first node records the issuer key set
+ * (insert if absent, so of nodes starting at once on an empty database exactly one records it), and a node whose
+ * key set or fee differs from the recorded one is refused, naming what differs (spec/clearing.md §11.2).
+ */
+async function checkHouseSettings(store: ClearingStore, o: ClearingOptions): Promise<void> {
+  if (o.issuerKeys) {
+    const mine = encodeIssuerKeySet(o.issuerKeys);
+    const held = await store.claimMeta('issuer_keyset', mine);
+    if (!held.inserted && held.value instanceof Uint8Array && !equalBytes(held.value, mine)) {
+      const theirs = decodeIssuerKeySet(held.value);
+      if (theirs.issuerId !== o.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `this clearing database belongs to issuer ${theirs.issuerId}`);
+      const keys = (s: IssuerKeySet) => s.keys.map((k) => `${k.keyIndex} [${k.notBefore}, ${k.notAfter}]`).join(', ');
+      throw new OffpayError('clearing.settings_mismatch', `the issuer key set differs from the house's (${store.location}): keys ${keys(o.issuerKeys)} here, ${keys(theirs)} held. Every node must run with the same one: stop every node, start one with --replace-settings, then the others`);
+    }
+  }
+  const fee = await store.getMeta('fee_bps');
+  if (o.feeBps !== undefined && typeof fee === 'number' && fee !== o.feeBps) {
+    throw new OffpayError('clearing.settings_mismatch', `the fee differs from the house's (${store.location}): ${o.feeBps} bps here, ${fee} bps held. Every node must run with the same one: stop every node, start one with --replace-settings, then the others`);
+  }
+}
+
 /** A store with its settings read (Clearing.open), for the constructor. */
 export interface OpenedStore {
   /** The open store. */
@@ -503,6 +532,7 @@ export class Clearing {
     if (o.url === undefined && o.store === undefined) return new Clearing(o);
     const store = o.store ?? (await openPgClearingStore({ url: o.url!, ...(o.poolSize !== undefined ? { poolSize: o.poolSize } : {}) }));
     try {
+      if (store.engine === 'postgres' && !o.replaceSettings) await checkHouseSettings(store, o);
       const m = resolveMeta(o, await store.getMeta('issuer_keyset'), await store.getMeta('fee_bps'));
       if (m.writeKeyset) await store.setMeta('issuer_keyset', encodeIssuerKeySet(m.issuerKeys));
       await store.setMeta('fee_bps', m.feeBps);

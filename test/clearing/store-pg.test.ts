@@ -276,6 +276,36 @@ if (typeof started === 'string') {
     });
   });
 
+  describe('house settings (key set, fee)', () => {
+    it('a node with another key set or fee than the house is refused naming it; --replace-settings replaces them; nodes starting at once record one', async () => {
+      const url = await cluster.createDatabase();
+      const issuer = makeIssuer('pg-house');
+      const k1 = issuer.keySet();
+      const k2 = { ...k1, keys: [...k1.keys, { ...k1.keys[0]!, keyIndex: 9, notBefore: k1.keys[0]!.notBefore + 1 }] };
+      const a = await Clearing.open({ url, issuerKeys: k1, feeBps: 150 });
+      try {
+        await expect(Clearing.open({ url, issuerKeys: k1, feeBps: 200 })).rejects.toMatchObject({ code: 'clearing.settings_mismatch', message: expect.stringContaining('200 bps here, 150 bps held') });
+        await expect(Clearing.open({ url, issuerKeys: k2 })).rejects.toMatchObject({ code: 'clearing.settings_mismatch', message: expect.stringContaining('keys 1 ') });
+        const same = await Clearing.open({ url, issuerKeys: k1 }); // the same settings (the fee not given: the house's)
+        expect(same.feeBps).toBe(150);
+        await same.close();
+        const replaced = await Clearing.open({ url, issuerKeys: k2, feeBps: 200, replaceSettings: true });
+        expect([replaced.feeBps, replaced.issuerKeys.keys.length]).toEqual([200, 2]);
+        await replaced.close();
+        await expect(Clearing.open({ url, issuerKeys: k1 })).rejects.toMatchObject({ code: 'clearing.settings_mismatch' });
+      } finally {
+        await a.close();
+      }
+      // Nodes of different key sets starting at once on an empty database: exactly one records, the others are refused.
+      const empty = await cluster.createDatabase();
+      const sets = [k1, k2, { ...k1, keys: [{ ...k1.keys[0]!, notAfter: k1.keys[0]!.notAfter - 1 }] }];
+      const opened = await Promise.allSettled(sets.map((s) => Clearing.open({ url: empty, issuerKeys: s })));
+      expect(opened.filter((r) => r.status === 'fulfilled').length).toBe(1);
+      for (const r of opened) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'clearing.settings_mismatch' });
+      for (const r of opened) if (r.status === 'fulfilled') await r.value.close();
+    });
+  });
+
   describe('connection settings', () => {
     it('commits are durable and unnamed transactions READ COMMITTED whatever the database defaults to; the URL is shown without any password', async () => {
       const url = await cluster.createDatabase();

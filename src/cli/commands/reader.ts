@@ -6,7 +6,7 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import type { Clearing, ClearingReport, IngestResult } from '../../clearing/index.js';
-import { clearingDbOption, openClearingAt } from '../clearing-open.js';
+import { clearingDbOption, openClearingAt, replaceSettingsOpt } from '../clearing-open.js';
 import { fromHex, toHex } from '../../../base/hex.js';
 import { currencyByNumeric, formatMoney, parseAmount, parseCurrency } from '../../currency.js';
 import { OffpayError } from '../../../base/errors.js';
@@ -363,6 +363,7 @@ function openClearing(ctx: CommandContext): Promise<Clearing> {
   return openClearingAt(ctx.need('db'), {
     ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}),
     ...(fee !== undefined ? { feeBps: fee } : {}),
+    ...(ctx.flag('replace-settings') ? { replaceSettings: true } : {}),
     ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}),
   });
 }
@@ -373,12 +374,13 @@ const OVER_LIMITS = new Set(['clearing.too_large', 'clearing.too_many_entries'])
 const ingest: Command = {
   name: 'clearing ingest',
   summary: 'ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected, 2 any batch over the size limits',
-  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) BATCH... [--fee-bps N] [--max-batch-bytes N]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) BATCH... [--fee-bps N] [--max-batch-bytes N] [--replace-settings]',
   positionals: 'BATCH...',
   options: {
     issuer: issuerOpt,
     db: clearingDb,
     'fee-bps': { type: 'string', arg: 'N', help: 'fee in basis points per settlement line (stored; default 150)' },
+    'replace-settings': replaceSettingsOpt,
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608 = 8 MiB; spec/clearing.md)' },
   },
   details: `Each batch is checked for size before it is read, and its reader signature is verified over the raw bytes

@@ -3,7 +3,7 @@
  * (src/reader/sync.ts). spec/clearing-api.md is normative for both.
  */
 import type { AddressInfo } from 'node:net';
-import { clearingDbOption, openClearingAt } from '../clearing-open.js';
+import { clearingDbOption, openClearingAt, replaceSettingsOpt } from '../clearing-open.js';
 import { OffpayError } from '../../../base/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES } from '../../clearing/batch-bytes.js';
 import { isPostgresUrl } from '../../clearing/clearing.js';
@@ -26,7 +26,7 @@ import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]] [--webhook-reconfigure]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]] [--webhook-reconfigure] [--replace-settings]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { ...clearingDbOption, help: `${clearingDbOption.help}; several servers on one PostgreSQL database are one clearing house` },
@@ -41,6 +41,7 @@ const serve: Command = {
     'webhook-retry-base-ms': { type: 'string', arg: 'MS', help: 'first webhook retry delay, doubled per try with jitter (default 1000)' },
     'webhook-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline of one webhook delivery (default 10000)' },
     'webhook-lease-ms': { type: 'string', arg: 'MS', help: 'PostgreSQL: how long a node\'s claim on an event holds before another node may take it (default 60000)' },
+    'replace-settings': replaceSettingsOpt,
     'webhook-reconfigure': { type: 'boolean', help: 'make this node\'s webhook URL and secret (or no webhooks, without --webhook-url) the clearing house\'s, replacing the one the database records; stop every other node first' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
     'max-inflight-bytes': { type: 'string', arg: 'N', help: 'request bodies held at once, all requests together, bytes; past it 503 api.busy (default 268435456, at least --max-batch-bytes)' },
@@ -107,7 +108,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
     const reconfigure = ctx.flag('webhook-reconfigure');
     const mine = webhookConfigOf(webhookUrl, secret?.token);
-    const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}) });
+    const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}), ...(ctx.flag('replace-settings') ? { replaceSettings: true } : {}) });
     let webhooks: WebhookService | undefined;
     let outbox: WebhookOutbox | undefined;
     try {
