@@ -39,6 +39,8 @@ const MAX_ATTEMPTS = 50;
 const PAGE = 10_000;
 /** pg_advisory_xact_lock key taken while the schema is created (two nodes starting at once): 'offpay' */
 const SCHEMA_LOCK = 0x6f6666706179;
+/** Session advisory lock key under which nodes build the payment index in turn ("offpix"). */
+const PAYMENTS_INDEX_LOCK = 0x6f6666706978;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, num bigint, bytes bytea);
@@ -609,11 +611,37 @@ export class PgClearingStore implements ClearingStore {
   }
 
   async indexPayments(): Promise<void> {
-    // Two nodes may start at once: CREATE INDEX IF NOT EXISTS can still collide, so under the schema lock.
-    await this.inTransaction('BEGIN', async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-      await c.query('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL');
-    });
+    // Built CONCURRENTLY: the other nodes go on ingesting while the index is built over what the batch CLI may
+    // have filled (a plain CREATE INDEX blocks every insert into entries until it ends). That cannot run in a
+    // transaction, so nodes starting at once take turns under a session advisory lock; an index left invalid by
+    // a build that failed (its node killed) is dropped and built again. The lock is polled (pg_try_advisory_lock,
+    // short statements), never waited for in a statement: a concurrent build waits for every open transaction,
+    // so a node blocked in pg_advisory_lock while another builds would be a deadlock.
+    let c: PgClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw unavailableOr(e, this.location);
+    }
+    let broken = false;
+    try {
+      while (!(await c.query('SELECT pg_try_advisory_lock($1) AS got', [PAYMENTS_INDEX_LOCK])).rows[0]!.got) await sleep(50);
+      try {
+        const r = await c.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('entries_token')", []);
+        const valid = r.rows[0]?.indisvalid;
+        if (valid === true) return;
+        if (valid === false) await c.query('DROP INDEX CONCURRENTLY IF EXISTS entries_token', []);
+        await c.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL', []);
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [PAYMENTS_INDEX_LOCK]).catch(() => {
+          broken = true; // a session lock dies with its connection: drop the connection, not the lock's owner
+        });
+      }
+    } catch (e) {
+      throw unavailableOr(e, this.location);
+    } finally {
+      c.release(broken || undefined);
+    }
   }
 
   /** Run `fn` on one client inside `begin` .. COMMIT, rolled back if it throws (no retry: not an ingest unit). */

@@ -10,7 +10,7 @@ import { openPgClearingStore, redactPgUrl, type PgClearingStore } from '../../sr
 import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } from '../../src/clearing/store.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
-import { makeIssuer } from '../reader/helpers.js';
+import { NOW, makeIssuer } from '../reader/helpers.js';
 import { storeSuite } from './store-suite.js';
 import { certMemoSuite } from './cert-memo-suite.js';
 
@@ -303,6 +303,39 @@ if (typeof started === 'string') {
       expect(opened.filter((r) => r.status === 'fulfilled').length).toBe(1);
       for (const r of opened) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'clearing.settings_mismatch' });
       for (const r of opened) if (r.status === 'fulfilled') await r.value.close();
+    });
+  });
+
+  describe('the payment index', () => {
+    it('is built concurrently; an invalid one left by a failed build is dropped and built again; nodes at once build it once', async () => {
+      const url = await cluster.createDatabase();
+      const issuer = makeIssuer('pg-index');
+      const c = await Clearing.open({ url, issuerKeys: issuer.keySet() });
+      const { sell, vendingReader } = await import('./vending.js');
+      const { makeWallet } = await import('../reader/helpers.js');
+      const r = vendingReader(issuer, 'pg-index', 31);
+      const w = makeWallet(issuer, 'pg-index', 'a');
+      const tok = await sell(r, w, 1, 500);
+      await sell(r, w, 2, 600);
+      const { tokenHash } = await import('../../src/messages.js');
+      try {
+        expect((await c.ingest(r.export(NOW + 60).bytes)).outcome).toBe('ingested');
+        const { default: pg } = await import('pg');
+        const q = new pg.Client({ connectionString: url });
+        await q.connect();
+        try {
+          // A failed concurrent build (here: UNIQUE over a constant, and the batch holds two sales) leaves an invalid index of that name.
+          await expect(q.query('CREATE UNIQUE INDEX CONCURRENTLY entries_token ON entries((1))')).rejects.toThrow(/could not create unique index/);
+          expect((await q.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('entries_token')")).rows).toEqual([{ indisvalid: false }]);
+          await Promise.all([0, 1, 2].map(() => (c.store as PgClearingStore).indexPayments()));
+          expect((await q.query("SELECT indisvalid, indisunique FROM pg_index WHERE indexrelid = to_regclass('entries_token')")).rows).toEqual([{ indisvalid: true, indisunique: false }]);
+        } finally {
+          await q.end();
+        }
+        expect((await c.paymentFacts(tokenHash(tok)))?.entries.length).toBeGreaterThan(0);
+      } finally {
+        await c.close();
+      }
     });
   });
 
