@@ -12,7 +12,7 @@ export {
 } from './clearing.js';
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterPeer, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
-  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, EntryEvidence, ClaimedMeta,
+  BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, RefundTotals, NextBlocklist, EntryEvidence, ClaimedMeta,
   BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites,
 } from './store.js';
 export { readBatchView, writeBatch } from './store.js';

@@ -25,7 +25,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
-  ClaimedMeta, HeldRefund, ProblemRow, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
+  ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ProblemRow, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 import { refundTotalsOf } from './store.js';
 
@@ -567,8 +567,8 @@ export class PgClearingStore implements ClearingStore {
     await this.rows('INSERT INTO meta(key, num, bytes) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET num = EXCLUDED.num, bytes = EXCLUDED.bytes', [key, num, bytes]);
   }
 
-  async nextBlocklist(): Promise<{ version: number; walletIds: Uint8Array[] }> {
-    let out: { version: number; walletIds: Uint8Array[] } | undefined;
+  async nextBlocklist(): Promise<NextBlocklist> {
+    let out: NextBlocklist | undefined;
     // READ COMMITTED: the version row stays locked until COMMIT, so a concurrent issuer's increment waits for it,
     // and each statement reads what was committed when it starts: the list is read after every lower version's.
     await this.inTransaction('BEGIN ISOLATION LEVEL READ COMMITTED', async (c) => {
@@ -827,7 +827,7 @@ export class PgClearingStore implements ClearingStore {
     return (await this.rows('SELECT * FROM refunds WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3', [after, upTo, limit])).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
   }
 
-  async refundTotals(): Promise<{ totals: RefundTotal[]; lastSeq: number }> {
+  async refundTotals(): Promise<RefundTotals> {
     return refundTotalsOf(await this.rows('SELECT currency, count(*) AS n, sum(amount)::text AS amount, max(seq) AS last FROM refunds GROUP BY currency ORDER BY currency'));
   }
 

@@ -20,7 +20,7 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
-  ClaimedMeta, HeldRefund, ReaderFaultRow, RefundRow, RefundTotal, TokenEntryRow,
+  ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 import { refundTotalsOf } from './store.js';
 
@@ -461,7 +461,7 @@ export class SqliteClearingStore implements ClearingStore {
     this.setMetaSync(key, value);
   }
 
-  async nextBlocklist(): Promise<{ version: number; walletIds: Uint8Array[] }> {
+  async nextBlocklist(): Promise<NextBlocklist> {
     await this.idle();
     // One write transaction (BEGIN IMMEDIATE): processes sharing the file take versions and lists in turn.
     return this.db.transaction(() => {
@@ -692,7 +692,7 @@ export class SqliteClearingStore implements ClearingStore {
     return (this.db.prepare('SELECT * FROM refunds WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').all(after, upTo, limit) as Row[]).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
   }
 
-  async refundTotals(): Promise<{ totals: RefundTotal[]; lastSeq: number }> {
+  async refundTotals(): Promise<RefundTotals> {
     await this.idle();
     const rows = this.db.prepare('SELECT currency, count(*) AS n, CAST(sum(amount) AS TEXT) AS amount, max(seq) AS last FROM refunds GROUP BY currency ORDER BY currency').all() as Row[];
     return refundTotalsOf(rows);

@@ -464,11 +464,27 @@ export interface RefundTotal {
   amount: bigint;
 }
 
+/** The refund totals and the highest refund number they count (ClearingStore.refundTotals). */
+export interface RefundTotals {
+  /** Per currency, ascending. */
+  totals: RefundTotal[];
+  /** The highest refund `seq` held (0 when none): the totals count exactly the refunds numbered up to it. */
+  lastSeq: number;
+}
+
+/** The next blocklist's version and entries (ClearingStore.nextBlocklist). */
+export interface NextBlocklist {
+  /** One more than the last version issued. */
+  version: number;
+  /** Every blocked wallet id (16 bytes each), ascending. */
+  walletIds: Uint8Array[];
+}
+
 /**
  * The rows of a refund totals statement (`currency`, `n` = count, `amount` = sum as text, `last` = max seq, one
  * per currency) as ClearingStore.refundTotals gives them: both engines' statements end here.
  */
-export function refundTotalsOf(rows: readonly Record<string, unknown>[]): { totals: RefundTotal[]; lastSeq: number } {
+export function refundTotalsOf(rows: readonly Record<string, unknown>[]): RefundTotals {
   return {
     totals: rows.map((r) => ({ currency: Number(r.currency), count: Number(r.n), amount: BigInt(String(r.amount)) })),
     lastSeq: rows.reduce((m, r) => Math.max(m, Number(r.last)), 0),
@@ -514,7 +530,7 @@ export interface ClearingStore {
    * version n + 1 lists every wallet version n lists (blocked wallets are never removed): a reader that loads
    * n, then n + 1, never unblocks a wallet (spec/clearing.md §11.2).
    */
-  nextBlocklist(): Promise<{ version: number; walletIds: Uint8Array[] }>;
+  nextBlocklist(): Promise<NextBlocklist>;
   /** Put a wallet on the blocklist (insert if absent); true when inserted. */
   block(walletId: Uint8Array, reason: string, at: number): Promise<boolean>;
   /** The blocklist, by wallet id ascending. */
@@ -573,7 +589,7 @@ export interface ClearingStore {
    * the database in one statement: one consistent view. As seq ascends in commit order, the refunds with seq up
    * to `lastSeq` are exactly the ones these totals count.
    */
-  refundTotals(): Promise<{ totals: RefundTotal[]; lastSeq: number }>;
+  refundTotals(): Promise<RefundTotals>;
   /**
    * Store a bytes setting if none is held under `key` (insert if absent, one atomic step: of processes racing,
    * exactly one inserts) and return whether this call inserted it and the value held afterwards (`value` when
