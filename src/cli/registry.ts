@@ -33,6 +33,7 @@ export const AREA_LOADERS: Record<Area, () => Promise<{ commands: Command[] }>> 
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: "issuer init", area: 'core', summary: "create an issuer: a signing key and the public key set readers trust" },
+  { name: "issuer rotate", area: 'core', summary: "add the next issuer key (a key rotation): the new key set for clearing to sign and readers to load" },
   { name: "wallet new", area: 'core', summary: "create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter" },
   { name: "wallet restore-counter", area: 'core', summary: "set a wallet's counter after counter.json was lost or damaged (never below what is still visible)" },
   { name: "reader new", area: 'core', summary: "create a reader (vending machine or gate): a key and an issuer-signed reader certificate" },

@@ -69,6 +69,53 @@ const issuerInit: Command = {
   },
 };
 
+const DAY = 86_400;
+
+const issuerRotate: Command = {
+  name: 'issuer rotate',
+  summary: 'add the next issuer key (a key rotation): the new key set for clearing to sign and readers to load',
+  usage: '--dir ISSUER [--start TIME] [--days N] [--retire-old-in DAYS] [--seed SEED] [--now TIME]',
+  options: {
+    dir: { type: 'string', arg: 'ISSUER', help: 'the issuer directory (issuer.json and keyset.cbor are rewritten)' },
+    start: { type: 'string', arg: 'TIME', help: 'when the new key becomes valid, unix seconds or ISO 8601 (default: now); until then new certificates are still signed by the old key' },
+    days: { type: 'string', arg: 'N', help: 'validity of the new key in days from its start', default: '730' },
+    'retire-old-in': { type: 'string', arg: 'DAYS', help: 'end every older key still valid at most DAYS days from now (default: each keeps its window)' },
+    seed: seedOpt,
+    now: nowOpt,
+  },
+  details: `A rotation (spec/protocol.md §4.4): the new key joins the key set while the old ones are still valid. Then:
+restart clearing serve with --replace-settings (a PostgreSQL house: every node; the service signs the new set
+with the oldest key still valid, which every reader holds), and readers take it at their next reader sync
+(keyset outcome newer). Certificates are signed by the newest valid key: give readers time to load the new set
+before the new key's start (--start), or they refuse certificates signed by it (unknown issuer key). Retire the
+old key (--retire-old-in) only after every reader has synced: a reader that missed the whole overlap must be
+provisioned again by hand.`,
+  async run(ctx) {
+    const dir = ctx.need('dir');
+    const issuer = loadIssuer(dir);
+    const now = parseNow(ctx.opt('now'));
+    const start = ctx.opt('start') === undefined ? now : parseNow(ctx.opt('start'));
+    const days = parseUint('days', ctx.opt('days'), 36500)!;
+    if (days < 1) throw new UsageError('--days must be at least 1');
+    const retireIn = parseUint('retire-old-in', ctx.opt('retire-old-in'), 36500);
+    const keyIndex = Math.max(...issuer.keys.map((k) => k.keyIndex)) + 1;
+    if (keyIndex > 255) throw new UsageError('the issuer already holds key index 255: a key set holds at most 255 keys (spec/protocol.md); retire old keys first');
+    const keys = issuer.keys.map((k) =>
+      retireIn !== undefined && k.notAfter > now + retireIn * DAY ? { ...k, notAfter: Math.max(k.notBefore, now + retireIn * DAY) } : k,
+    );
+    const secretKey = secret(ctx.opt('seed'), `issuer-key-${keyIndex}`);
+    keys.push({ keyIndex, secretKey, publicKey: publicKeyOf(secretKey), notBefore: start, notAfter: start + days * DAY });
+    const rotated = new Issuer(issuer.issuerId, keys);
+    saveIssuer(dir, rotated);
+    for (const k of rotated.keys) {
+      ctx.out(`key ${k.keyIndex} ${toHex(k.publicKey).slice(0, 16)}… valid ${new Date(k.notBefore * 1000).toISOString()} .. ${new Date(k.notAfter * 1000).toISOString()}${k.keyIndex === keyIndex ? ' (new)' : ''}`);
+    }
+    ctx.out(`next: restart clearing serve with --replace-settings so it serves the new key set; readers load it at their next reader sync`);
+    ctx.emit({ ok: true, issuerId: rotated.issuerId, dir, newKeyIndex: keyIndex, keys: rotated.keySet().keys });
+    return EXIT_OK;
+  },
+};
+
 const walletNew: Command = {
   name: 'wallet new',
   summary: 'create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter',
@@ -571,4 +618,4 @@ const vectorsCheck: Command = {
 };
 
 export { fromHex, EXIT_USAGE };
-export const commands: Command[] = [issuerInit, walletNew, walletRestoreCounter, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
+export const commands: Command[] = [issuerInit, issuerRotate, walletNew, walletRestoreCounter, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
