@@ -330,7 +330,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'clearing.no_issuer_keys': 'spec/clearing.md §8',
   'clearing.pg_unavailable': 'spec/clearing.md §8',
   'clearing.reader_cert_not_valid': 'spec/clearing.md §8',
-  'clearing.settings_mismatch': 'spec/clearing.md §8',
+  'clearing.settings_mismatch': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.sqlite_unavailable': 'spec/clearing.md §8',
   'clearing.store_unavailable': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.store_unusable': 'spec/clearing.md §8',

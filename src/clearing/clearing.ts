@@ -947,6 +947,16 @@ export class Clearing {
     return { refunds: net.refunds, nextAfter: rows.length > limit ? page.at(-1)!.seq : undefined, lastSeq: page.at(-1)?.seq, problems: net.problems, totals };
   }
 
+  /**
+   * Whether the house's recorded settings (issuer key set and fee, spec/clearing.md §11.2) are still the ones
+   * this instance settles by: false once another node replaced them (`replaceSettings`).
+   */
+  async settingsCurrent(): Promise<boolean> {
+    const keyset = await this.store.getMeta('issuer_keyset');
+    const fee = await this.store.getMeta('fee_bps');
+    return keyset instanceof Uint8Array && equalBytes(keyset, encodeIssuerKeySet(this.issuerKeys)) && fee === this.feeBps;
+  }
+
   /** Put a wallet on the blocklist by hand (lost or stolen device). */
   async block(walletId: Uint8Array, reason = 'manual'): Promise<void> {
     await this.store.block(walletId, reason, this.clock());

@@ -67,6 +67,13 @@ export interface ClearingServerOptions {
   blocklistCheckSeconds?: number;
   /** A new blocklist version is signed at least this often even when nothing changed (default 3,600; 1 .. 86,400). */
   blocklistRefreshSeconds?: number;
+  /**
+   * PostgreSQL: how often the node checks that the house's recorded issuer key set and fee are still its own
+   * (ms, default 2,000; 0 = never). Once another node replaced them (--replace-settings), this one answers
+   * batches and refunds 503 clearing.settings_mismatch instead of settling by rules that are no longer the
+   * house's (spec/clearing.md §11.2).
+   */
+  settingsCheckMs?: number;
   /** Signed webhooks (webhooks.ts): events are queued before the answer that caused them. */
   webhooks?: WebhookService;
   /** Serve HTTPS with this certificate chain and key (tls.ts, loadTlsMaterial); plain HTTP when absent. */
@@ -189,6 +196,26 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
   const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
   const keyset = signedKeySetOf(o.issuer, clock());
+  // House settings (PostgreSQL, several nodes): a node whose key set or fee the house replaced stops settling.
+  const settingsCheckMs = bounded('settingsCheckMs', o.settingsCheckMs, 2_000, 0, 3_600_000);
+  let settingsStale = false;
+  const checkSettings = (): void => {
+    o.clearing.settingsCurrent().then(
+      (current) => {
+        if (!current && !settingsStale) o.log?.('the clearing house\'s issuer key set or fee is no longer this node\'s: refusing batches and refunds (restart it with the house\'s settings)');
+        settingsStale = !current;
+      },
+      () => {}, // the database unreachable: the requests say so themselves
+    );
+  };
+  const settingsTimer = o.clearing.store.engine === 'postgres' && settingsCheckMs > 0 ? setInterval(checkSettings, settingsCheckMs) : undefined;
+  settingsTimer?.unref();
+  const refuseIfStale = (): void => {
+    if (settingsStale) {
+      throw new HttpError(503, 'clearing.settings_mismatch', "this node's issuer key set or fee is no longer the clearing house's (another node replaced them): restart it with the house's settings", true, { 'retry-after': '1' });
+    }
+  };
+
   // The payment index is built once, from now (async on PostgreSQL); payment lookups wait for it, and a failed
   // build is theirs and is tried again by the next lookup (Clearing.indexPayments).
   o.clearing.indexPayments().catch(() => {});
@@ -205,6 +232,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const postBatch: Handler = async (req, res) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a batch is sent as application/cbor', true);
+    refuseIfStale();
     await withBody(req, o.clearing.maxBatchBytes, 'clearing.too_large', (bytes) => ingestAndAnswer(res, bytes));
   };
   const ingestAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
@@ -246,6 +274,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const postRefund: Handler = async (req, res) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/cbor') throw new HttpError(415, 'api.unsupported_media_type', 'a refund is sent as application/cbor', true);
+    refuseIfStale();
     // At most 4,096 bytes, checked before and while the body is read (413 cbor.too_large, as for batches).
     await withBody(req, MAX_REFUND_BYTES, 'cbor.too_large', (bytes) => refundAndAnswer(res, bytes));
   };
@@ -354,5 +383,6 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     const body = JSON.stringify({ error: { code, message: err.code ?? 'bad request' } });
     socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
+  server.on('close', () => clearInterval(settingsTimer));
   return server;
 }

@@ -339,6 +339,39 @@ if (typeof started === 'string') {
     });
   });
 
+  describe('house settings: a node left running', () => {
+    it('refuses batches and refunds 503 clearing.settings_mismatch once another node replaced the settings; reads go on', async () => {
+      const url = await cluster.createDatabase();
+      const issuer = makeIssuer('pg-house-running');
+      const c = await Clearing.open({ url, issuerKeys: issuer.keySet(), feeBps: 150 });
+      const { createClearingServer } = await import('../../src/server/api.js');
+      const server = createClearingServer({ clearing: c, issuer, operatorToken: 'ab'.repeat(32), settingsCheckMs: 50 });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const post = () => fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: new Uint8Array([0x80]) });
+      try {
+        expect((await post()).status).toBe(422); // judged (a bad batch), not refused
+        const other = await Clearing.open({ url, issuerKeys: issuer.keySet(), feeBps: 200, replaceSettings: true });
+        await other.close();
+        let r = await post();
+        for (let i = 0; i < 100 && r.status !== 503; i++) {
+          await new Promise((done) => setTimeout(done, 20));
+          r = await post();
+        }
+        expect([r.status, r.headers.get('retry-after'), ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'clearing.settings_mismatch']);
+        const refund = await fetch(`${base}/v1/refunds`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: new Uint8Array([0x80]) });
+        expect(refund.status).toBe(503);
+        expect((await fetch(`${base}/v1/readers/1`)).status).toBe(200);
+      } finally {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        await c.close();
+      }
+    });
+  });
+
   describe('connection settings', () => {
     it('commits are durable and unnamed transactions READ COMMITTED whatever the database defaults to; the URL is shown without any password', async () => {
       const url = await cluster.createDatabase();
