@@ -1,7 +1,7 @@
 /**
  * The issuer-signed blocklist (message type 7), and a compact in-memory index over it.
  *
- *   blocklist = [7, 1, issuerId, keyIndex, version, issuedAt, entries, signature]
+ *   blocklist = [7, 2, issuerId, keyIndex, version, issuedAt, entries, signature]
  *   entries   = bstr: n x 16-byte wallet ids, strictly ascending (so one list has one encoding)
  *   signature = Ed25519(issuer key keyIndex, signingInput("OFFPAY-V2-BLOCKLIST", CBOR(array without signature)))
  *

@@ -366,6 +366,12 @@ function rejectedR(reason: ReaderReason, message: string, hash: Uint8Array, toke
 }
 
 const META_BLOCKLIST = 'blocklist';
+/**
+ * The version of the stored blocklist (a small value beside the list's bytes): each decision compares it with the
+ * list held in memory, so a list another process loaded into the same database (reader load-blocklist or sync
+ * while reader listen runs) takes effect at the next decision, without reading the list's bytes every time.
+ */
+const META_BLOCKLIST_VERSION = 'blocklist.version';
 /** The open request: CBOR [request bytes, token hash that paid it or empty]; an empty value = none open. */
 const META_OPEN_REQUEST = 'request.open';
 const META_READER_ID = 'reader.id';
@@ -479,7 +485,10 @@ export class Reader {
         tx.putMeta(META_JOURNAL_ID, jid);
       } else if (fromU(id) !== o.cert.readerId) throw new OffpayError('reader.wrong_store', `this store belongs to reader ${fromU(id)}, not ${o.cert.readerId}`);
       if (!jid || jid.length !== JOURNAL_ID_BYTES) throw new OffpayError('reader.corrupt_store', 'the store has no journal id (a database from before journal ids: start a new journal)');
-      return { jid, list: tx.getMeta(META_BLOCKLIST) };
+      const list = tx.getMeta(META_BLOCKLIST);
+      // A database from before the version was stored beside the list: store it now.
+      if (list && list.length && !tx.getMeta(META_BLOCKLIST_VERSION)) tx.putMeta(META_BLOCKLIST_VERSION, u(decodeBlocklist(list).version));
+      return { jid, list };
     });
     this.journalId = stored.jid.slice();
     this.genesis = genesisHash(o.cert.readerId, this.journalId);
@@ -671,7 +680,19 @@ export class Reader {
     return this.acceptUnlisted ? {} : undefined;
   }
 
+  /**
+   * Take the blocklist the store holds if it is not the one in memory (another process of the same database
+   * loaded a newer one): read in the decision's own transaction, so the verdict uses the list stored then.
+   */
+  private syncBlocklist(tx: ReaderTx): void {
+    const stored = tx.getMeta(META_BLOCKLIST_VERSION);
+    if (!stored || fromU(stored) === (this.blocklist?.list.version ?? 0)) return;
+    const bytes = tx.getMeta(META_BLOCKLIST);
+    if (bytes && bytes.length) this.blocklist = this.holdStoredList(bytes);
+  }
+
   private decide(tx: ReaderTx, bytes: Uint8Array, hash: Uint8Array, t: PaymentToken, walletId: Uint8Array, currency: number, ctx: AcceptContext, now: number, wantsRequest: boolean): ReaderVerdict {
+    this.syncBlocklist(tx);
     const prior = tx.getToken(hash);
     if (prior) return this.priorVerdict(tx, prior, now);
     const open = wantsRequest ? this.readOpen(tx) : undefined;
@@ -706,7 +727,7 @@ export class Reader {
     if (lim.minAmount !== undefined && t.amount < lim.minAmount) return rejectedR('below_minimum', `amount ${t.amount} is below the minimum ${lim.minAmount}`, hash, t);
     if (lim.maxAmount !== undefined && t.amount > lim.maxAmount) return rejectedR('above_maximum', `amount ${t.amount} is above the maximum ${lim.maxAmount}`, hash, t);
     // 7. blocklist freshness
-    const bs = this.blocklistStatus(now);
+    const bs = this.heldListStatus(now);
     if (bs.stale) {
       const why = bs.staleReason ?? 'the blocklist is stale';
       if (this.profile.whenBlocklistStale === 'refuse') return rejectedR('blocklist_stale', why, hash, t);
@@ -827,19 +848,25 @@ export class Reader {
    */
   loadBlocklist(bytes: Uint8Array, now: number = this.clock()): BlocklistStatus {
     const list = verifyBlocklist(bytes, this.issuerKeys, this.syncVerifier ?? nobleEd25519);
+    // A key that has ended signs no new list, however the list is dated: a retired (perhaps leaked) key could
+    // otherwise back-date a list with the highest version and lock every later list out (blocklist.old_version).
+    const key = this.issuerKeys.keys.find((k) => k.keyIndex === list.keyIndex)!;
+    if (now > key.notAfter) throw new OffpayError('blocklist.key_not_valid', `issuer key ${list.keyIndex} ended at ${key.notAfter}, before the reader clock ${now}: it signs no new blocklist`);
     if (list.issuedAt > now + this.profile.maxFutureSeconds) {
       throw new OffpayError('blocklist.future', `blocklist version ${list.version} is dated ${list.issuedAt}, more than ${this.profile.maxFutureSeconds} s after the reader clock ${now}`);
     }
     this.store.transact((tx) => {
-      const held = tx.getMeta(META_BLOCKLIST);
-      if (held && held.length) {
-        const heldVersion = this.blocklist?.list.version ?? decodeBlocklist(held).version;
-        if (list.version <= heldVersion) throw new OffpayError('blocklist.old_version', `blocklist version ${list.version} is not newer than the version ${heldVersion} held`);
-      }
+      // The version the store holds (another process of the same database may have loaded a newer list than the
+      // one in memory): a list is loaded only over an older one.
+      const storedVersion = tx.getMeta(META_BLOCKLIST_VERSION);
+      const held = storedVersion ? undefined : tx.getMeta(META_BLOCKLIST);
+      const heldVersion = storedVersion ? fromU(storedVersion) : held && held.length ? decodeBlocklist(held).version : undefined;
+      if (heldVersion !== undefined && list.version <= heldVersion) throw new OffpayError('blocklist.old_version', `blocklist version ${list.version} is not newer than the version ${heldVersion} held`);
       tx.putMeta(META_BLOCKLIST, bytes);
+      tx.putMeta(META_BLOCKLIST_VERSION, u(list.version));
     });
     this.blocklist = { list, index: new BlocklistIndex(list.entries), trusted: true };
-    return this.blocklistStatus(now);
+    return this.heldListStatus(now);
   }
 
   /**
@@ -847,6 +874,12 @@ export class Reader {
    * blocklistMaxAgeSeconds, or when it is dated more than maxFutureSeconds ahead (a clock set back).
    */
   blocklistStatus(now: number = this.clock()): BlocklistStatus {
+    this.store.transact((tx) => this.syncBlocklist(tx)); // the list the store holds (another process may have loaded one)
+    return this.heldListStatus(now);
+  }
+
+  /** {@link blocklistStatus} of the list held in memory (inside a decision, which has synced it already). */
+  private heldListStatus(now: number): BlocklistStatus {
     const held = this.blocklist;
     if (!held) return { loaded: false, version: 0, issuedAt: 0, count: 0, ageSeconds: Number.POSITIVE_INFINITY, stale: true, staleReason: 'no blocklist has been loaded' };
     const b = held.list;
@@ -863,6 +896,7 @@ export class Reader {
 
   /** True when `walletId` (16 bytes) is on the blocklist held (trusted or stale); false with no list. */
   isBlocklisted(walletId: Uint8Array): boolean {
+    this.store.transact((tx) => this.syncBlocklist(tx));
     return this.blocklist?.index.has(walletId) ?? false;
   }
 

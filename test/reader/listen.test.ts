@@ -228,6 +228,42 @@ describe('offpay reader listen', () => {
     expect((await status(p('vend'), db, 100)).entries).toEqual({ accept: 1 });
   }, 240_000);
 
+  it('a blocklist and a key set another process stores while listening take effect at the next token heard', async () => {
+    // Its own issuer: this test rotates the issuer key.
+    const iss = p('rot-issuer');
+    expect((await run('issuer', 'init', '--dir', iss, '--seed', 'listen-rot', at(0))).code).toBe(0);
+    for (const w of ['r1', 'r2']) expect((await run('wallet', 'new', '--issuer', iss, '--out', p(w), '--seed', `listen-${w}`, at(0))).code).toBe(0);
+    expect((await run('reader', 'new', '--issuer', iss, '--id', '5002', '--profile', 'transit', '--operator', '300', '--out', p('rgate'), '--seed', 'listen-rot', at(0))).code).toBe(0);
+    const db = p('rgate.db');
+    expect((await run('reader', 'init', '--reader', p('rgate'), '--db', db, '--issuer', iss, at(0))).code).toBe(0);
+    expect((await run('clearing', 'blocklist', '--issuer', iss, '--db', p('rclearing.db'), '--out', p('rlist1.cbor'), at(0))).code).toBe(0);
+    expect((await run('reader', 'load-blocklist', '--reader', p('rgate'), '--db', db, p('rlist1.cbor'), at(0))).code).toBe(0);
+    const rng = makeRng(91);
+    const l = listen(['--reader', p('rgate'), '--db', db, '--stdin', '--fare', '2.00', at(0)]);
+    await l.waitFor((e) => e.event === 'start');
+    // Another process: a blocklist that blocks r1 (reader load-blocklist, as a cron or reader sync would).
+    const { loadWallet } = await import('../../src/node/files.js');
+    const { walletIdOf } = await import('../../src/messages.js');
+    const { toHex } = await import('../../base/hex.js');
+    const r1 = toHex(walletIdOf(loadWallet(p('r1')).cert.walletPublicKey));
+    expect((await run('clearing', 'blocklist', '--issuer', iss, '--db', p('rclearing.db'), '--out', p('rlist2.cbor'), '--block', r1, at(1))).code).toBe(0);
+    expect((await run('reader', 'load-blocklist', '--reader', p('rgate'), '--db', db, p('rlist2.cbor'), at(1))).code).toBe(0);
+    const clipOf = async (wallet: string, name: string, t: number) => {
+      expect((await run('pay', '--wallet', p(wallet), '--payee', '300', '--amount', '2.00', '--currency', 'HKD', '--out', p(name), at(t))).code).toBe(0);
+      return encode(new Uint8Array(readFileSync(p(name))), { profile: 'fast', sampleRate: RATE });
+    };
+    await pipeChunks(l.child, mix(6, [{ at: 1 * RATE, samples: await clipOf('r1', 'rt1.cbor', 3), gain: 1 }], rng), rng);
+    expect(await l.waitFor((e) => e.event === 'verdict')).toMatchObject({ status: 'refused', reason: 'blocklisted' });
+    // The issuer retires key 1 (every certificate so far) and the database takes the new key set.
+    expect((await run('issuer', 'rotate', '--dir', iss, '--seed', 'listen-rot-2', '--retire-old-in', '0', at(4))).code).toBe(0);
+    expect((await run('reader', 'status', '--reader', p('rgate'), '--db', db, '--issuer', iss, at(5))).code).not.toBe(2);
+    await pipeChunks(l.child, mix(6, [{ at: 1 * RATE, samples: await clipOf('r2', 'rt2.cbor', 9), gain: 1 }], rng), rng);
+    l.child.stdin!.end();
+    expect(await l.exited, l.stderr()).toBe(0);
+    const v = verdicts(l.events);
+    expect(v.map((e) => [e.status, e.reason])).toEqual([['refused', 'blocklisted'], ['refused', 'issuer_key_not_valid']]);
+  }, 120_000);
+
   it('SIGTERM in the middle: exit 0, and the database holds exactly the verdicts printed', async () => {
     const db = await newDb('gate', 'gate-term.db');
     const rng = makeRng(9);

@@ -145,6 +145,47 @@ describe('key rotation and blocklist freshness (finding 11, finding 14)', () => 
   });
 });
 
+describe('one database, two processes: the blocklist the store holds decides (attack review, 2026-12-06)', () => {
+  const listOf = (version: number, walletIds: Uint8Array[], issuedAt = NOW) =>
+    createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version, issuedAt, walletIds }).bytes;
+
+  it('a list another process loads takes effect at the long-running reader\'s next decision', async () => {
+    const path = join(tmp, 'two-processes.db');
+    const open = (store: SqliteReaderStore) => new Reader({ ...gate, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => NOW });
+    const listening = open(SqliteReaderStore.create(path)); // reader listen, running for days
+    listening.loadBlocklist(listOf(1, []));
+    const { walletIdOf } = await import('../../src/messages.js');
+    const caught = walletIdOf(alice.cert.walletPublicKey);
+    const cron = open(SqliteReaderStore.open(path)); // reader load-blocklist (or sync) from another process
+    cron.loadBlocklist(listOf(2, [caught]));
+    cron.store.close();
+    const v = await listening.accept(signToken(alice, { payee: 300, amount: 100, counter: 1 }), fare);
+    expect([v.accepted, v.reason]).toEqual([false, 'blocklisted']);
+    expect(listening.blocklistStatus(NOW).version).toBe(2);
+    listening.store.close();
+    // An older list in memory is no reason to take an old list over the newer one stored.
+    const a = open(SqliteReaderStore.open(path));
+    const b = open(SqliteReaderStore.open(path));
+    a.loadBlocklist(listOf(3, [caught]));
+    expect(() => b.loadBlocklist(listOf(2, []))).toThrow(expect.objectContaining({ code: 'blocklist.old_version' }));
+    expect(a.isBlocklisted(caught) && b.isBlocklisted(caught)).toBe(true);
+    a.store.close();
+    b.store.close();
+  });
+
+  it('a key that has ended signs no new list: a back-dated list at the highest version cannot lock later lists out', () => {
+    const k1 = seededSecretKey('money', 'issuer');
+    const retired = Issuer.fromSecret(7, 1, k1, NOW - 86400 * 365, NOW - 86400); // key 1 ended yesterday
+    const current = Issuer.fromSecret(7, 2, seededSecretKey('money', 'issuer-2'), NOW - 86400 * 2, NOW + 86400 * 365);
+    const both = new Issuer(7, [...retired.keys, ...current.keys]);
+    const r = new Reader({ ...gate, cert: both.issueReaderCert({ ...gate.cert }, NOW, 2), issuerKeys: both.keySet(), store: new MemoryReaderStore(), clock: () => NOW });
+    r.loadBlocklist(createBlocklist(current.keys[0]!, { issuerId: 7, version: 10, issuedAt: NOW, walletIds: [] }).bytes);
+    const forged = createBlocklist(retired.keys[0]!, { issuerId: 7, version: Number.MAX_SAFE_INTEGER, issuedAt: NOW - 86400 * 2, walletIds: [] }).bytes;
+    expect(() => r.loadBlocklist(forged)).toThrow(expect.objectContaining({ code: 'blocklist.key_not_valid' }));
+    expect(r.loadBlocklist(createBlocklist(current.keys[0]!, { issuerId: 7, version: 11, issuedAt: NOW, walletIds: [] }).bytes)).toMatchObject({ version: 11, stale: false });
+  });
+});
+
 describe('a resized anti-replay window lets no clone through (finding 14)', () => {
   it('a stored window keeps its size when the reader is reconfigured wider or narrower', async () => {
     for (const [from, to] of [

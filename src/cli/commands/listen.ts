@@ -164,7 +164,25 @@ ${KEYS}`,
       } else if (judge.mode === 'request' && !reader.openRequestInfo()) {
         ctx.out('          (no request is open: every token is refused with request_not_open until one is, e.g. offpay request --db)');
       }
-      session = new ListenSession({ reader, rate: s.rate, format: s.format, channels: s.channels, judge, complete: s.complete, clock, statsEvery: s.statsEvery, write });
+      // Days of listening: another process may store a newer issuer key set in the database meanwhile (reader
+      // sync, a key rotation). Before each decision the stored set is compared with the one this reader holds,
+      // and the reader reopened with it when it changed. (A blocklist another process loads the reader takes by
+      // itself: Reader re-reads the stored list's version in each decision.)
+      const { META_KEYSET, readerWithKeys } = await import('../reader-open.js');
+      const { decodeIssuerKeySet } = await import('../../messages.js');
+      const { equalBytes } = await import('../../../base/bytes.js');
+      let judging = reader;
+      let heldKeys = store.transact((tx) => tx.getMeta(META_KEYSET))?.slice() ?? new Uint8Array(0); // the set the reader opened with
+      const current = (): Reader => {
+        const stored = store.transact((tx) => tx.getMeta(META_KEYSET));
+        if (stored && !equalBytes(stored, heldKeys)) {
+          judging = readerWithKeys(ctx, startNow, store, decodeIssuerKeySet(stored));
+          heldKeys = stored.slice();
+          if (!ctx.json) ctx.out('          (a new issuer key set was stored in the database: the reader judges with it from now on)');
+        }
+        return judging;
+      };
+      session = new ListenSession({ reader, current, rate: s.rate, format: s.format, channels: s.channels, judge, complete: s.complete, clock, statsEvery: s.statsEvery, write });
       if (stopReason) source.close();
       const it = source.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       for (;;) {

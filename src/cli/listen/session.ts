@@ -19,6 +19,11 @@ import { verdictFields, type Counts, type Judged, type ListenEvent, type Usage }
 
 export interface SessionOptions {
   reader: Reader;
+  /**
+   * The reader to judge the next token with, asked before each decision (default: `reader`): `reader listen`
+   * reopens it when another process stored a new issuer key set in the database (reader sync).
+   */
+  current?: () => Reader;
   rate: number;
   format: PcmFormat;
   channels: number;
@@ -125,7 +130,7 @@ export class ListenSession {
       };
       // Committed before it returns (spec/reader.md §1 Atomicity); a typed error (the reader cannot judge:
       // certificate expired, damaged database) ends the process with exit 2, nothing recorded for this token.
-      const v = await this.o.reader.accept(e.payload, ctx);
+      const v = await (this.o.current?.() ?? this.o.reader).accept(e.payload, ctx);
       if (!v.accepted) this.counts.refused++;
       else if (v.status === 'resumed') this.counts.resumed++;
       else this.counts.accepted++;
