@@ -776,8 +776,6 @@ export class Clearing {
     let readerFaults = 0;
     /** Seqs of the entries this commit writes. */
     const fresh = new Set<number>();
-    /** Conflict entries (a counter reuse a reader saw) and their wallet. */
-    const conflicts = new Map<number, Uint8Array>();
     const rows: EntryRow[] = [];
     const drop: number[] = [];
     const problems: string[] = [];
@@ -827,8 +825,10 @@ export class Clearing {
           row.certKey = v.certKey;
           row.allowance = v.allowance;
           if (e.kind === 'tap_out') row.amount = v.amount;
-          // A reader saw this wallet reuse a counter: the wallet is cloned or rolled back, whatever else arrives.
-          if (e.kind === 'conflict') conflicts.set(e.seq, v.walletId);
+          // A conflict entry (a reader saw this wallet reuse a counter) blocks nothing by itself: it is paired
+          // like any token entry, and an honest reader records one only after a sale of that counter with other
+          // bytes, so that pair (counter_reuse, with both tokens as evidence) blocks the wallet. Alone, a
+          // merchant could block any customer it was paid by, with no evidence (spec/clearing.md §4 step 10).
         }
       } else {
         row.tokenHash = e.data; // void: the hash of the voided token
@@ -861,7 +861,7 @@ export class Clearing {
     //    it is a reader fault (token_listed_twice): the customer paid once, the token settles once, and the
     //    wallet is not blocked.
     // The blocklist keeps the first reason a wallet was blocked for, so the order is: per entry, counter
-    // reuses, then the same token twice, then a reader-reported conflict.
+    // reuses, then the same token twice.
     const found = new Map<number, { what: 'counter_reuse' | 'same_token_twice'; peer: CounterPeer }[]>();
     if (fresh.size > 0) {
       for (const r of await tx.counterPeers(chain, f.firstSeq, lastSeq)) {
@@ -890,8 +890,6 @@ export class Clearing {
         if (await tx.putDoubleSpend(d)) doubleSpends++;
         await tx.block(r.walletId, what, now);
       }
-      const conflict = conflicts.get(seq);
-      if (conflict) await tx.block(conflict, 'counter_reuse', now);
     }
     return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries: fresh.size, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
   }

@@ -127,7 +127,6 @@ function model(order: Built[], journals: Step[][]): { pairs: string[]; faults: s
         pairs.push(p);
         block(tok.wallet, 'same_token_twice');
       }
-      if (kind === JournalKind.conflict) block(tok.wallet, 'counter_reuse');
       judged.push(x);
     }
   }

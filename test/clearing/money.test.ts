@@ -371,6 +371,28 @@ describe('M6 amounts never overflow (finding 13)', () => {
   });
 });
 
+describe('a conflict entry blocks only with a second token (attack review, 2026-12-06)', () => {
+  it('a merchant cannot block a customer who paid it once: a conflict of the same bytes, or alone, blocks nothing; with other bytes of that counter it is counter_reuse, in either order', async () => {
+    const m = makeReader(issuer, 'money', 7101, 'vending', 90);
+    const w = makeWallet(issuer, 'money', 'conflict-victim');
+    const t1 = signToken(w, { payee: 7101, amount: 100, counter: 1 });
+    const t2 = signToken(w, { payee: 7101, amount: 200, counter: 1 }); // the same counter, other bytes: a clone
+    const wid = toHex(walletIdOf(w.cert.walletPublicKey));
+    const blocked = async (batches: Uint8Array[]) => {
+      const c = newClearing();
+      for (const b of batches) expect((await c.ingest(b)).outcome).toBe('ingested');
+      const rep = await c.report();
+      return { blocked: (await c.blocklistEntries()).map((e) => `${e.walletId}:${e.reason}`), pairs: rep.doubleSpends.map((d) => d.kind) };
+    };
+    // The same bytes listed as a conflict after their sale, or a conflict alone: no evidence of any reuse.
+    expect(await blocked([handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t1, value: 100 }, { kind: 'conflict', time: NOW + 1, data: t1, value: 32 }])])).toEqual({ blocked: [], pairs: [] });
+    expect(await blocked([handBatch(m, J2, [{ kind: 'conflict', time: NOW + 1, data: t1, value: 32 }])])).toEqual({ blocked: [], pairs: [] });
+    // A real reuse: the sale, then the conflict of other bytes; and the conflict's batch first (another journal).
+    expect(await blocked([handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t1, value: 100 }, { kind: 'conflict', time: NOW + 1, data: t2, value: 32 }])])).toEqual({ blocked: [`${wid}:counter_reuse`], pairs: ['counter_reuse'] });
+    expect(await blocked([handBatch(m, J2, [{ kind: 'conflict', time: NOW + 1, data: t2, value: 32 }]), handBatch(m, J1, [{ kind: 'accept', time: NOW, data: t1, value: 100 }])])).toEqual({ blocked: [`${wid}:counter_reuse`], pairs: ['counter_reuse'] });
+  });
+});
+
 describe('void and evidence', () => {
   it('a void by the same journal removes the sale; a void by another reader does not', async () => {
     const m = makeReader(issuer, 'money', 701, 'vending', 90);
