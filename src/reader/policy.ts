@@ -193,6 +193,8 @@ export function parsePolicy(o: unknown, where = 'policy'): ReaderPolicy {
   }
   if (o.limits !== undefined) {
     if (!isObject(o.limits)) throw new OffpayError(code, `${where}.limits must be an object keyed by currency code`);
+    /** The key each currency was given under ("HKD", "344"): one currency twice would silently drop one setting. */
+    const keyOf = new Map<number, string>();
     for (const [c, l] of Object.entries(o.limits)) {
       let cur;
       try {
@@ -211,6 +213,9 @@ export function parsePolicy(o: unknown, where = 'policy'): ReaderPolicy {
           throw new OffpayError(code, `${where}.limits.${c}.${k}: ${(e as Error).message}`);
         }
       }
+      const other = keyOf.get(cur.numeric);
+      if (other !== undefined) throw new OffpayError(code, `${where}.limits: "${other}" and "${c}" are the same currency (${cur.numeric}); give its limits once`);
+      keyOf.set(cur.numeric, c);
       out.limits[cur.numeric] = lim;
     }
   }

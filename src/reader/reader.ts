@@ -586,6 +586,8 @@ export class Reader {
     if (modes > 1) throw new OffpayError('reader.bad_context', 'give at most one of request, fare and tapIn');
     if ((ctx.fare || ctx.tapIn) && this.cert.profile !== 'transit') throw new OffpayError('reader.bad_context', 'fares and tap-in are for transit readers');
     if (this.profile.requireRequest && (ctx.fare || ctx.tapIn)) throw new OffpayError('reader.bad_context', `a reader with requireRequest judges tokens against its open request, not a fare`);
+    // Without a request, a fare or a tap-in, nothing would say what the token must pay: any amount would do.
+    if (modes === 0 && open === undefined && !this.profile.requireRequest) throw new OffpayError('reader.bad_context', 'give the request, the fare or the tap-in maximum the token is judged against');
     const base = { issuerKeys: this.issuerKeys, now, payees: this.payees, maxFutureSeconds: this.profile.maxFutureSeconds };
     const r = open ?? ctx.request;
     const code = open !== undefined && openAsCode ? { code: true } : {};

@@ -103,6 +103,7 @@ describe('configuration is validated (finding 10)', () => {
     expect(bad({ limits: { HKD: { maxAmount: 500 } } })).toThrow(/string, such as "12.50"/);
     expect(bad({ limits: { HKD: { maxAmount: '5.001' } } })).toThrow(expect.objectContaining({ code: 'reader.bad_policy' }));
     expect(bad({ limits: { HKD: { max: '5.00' } } })).toThrow(/did you mean "maxAmount"/);
+    expect(bad({ limits: { '344': { maxAmount: '10.00' }, HKD: {} } })).toThrow(/"344" and "HKD" are the same currency/); // one setting would be silently dropped
     expect(bad({ profile: { voidWindowSeconds: 10 * 86_400 } })).toThrow(/outside/);
     expect(parsePolicy({ window: 64, limits: { HKD: { maxAmount: '30.00' } }, profile: { resumeWindowSeconds: 10, tapOutWithoutTapIn: 'refuse' } })).toEqual({
       window: 64,
@@ -142,6 +143,14 @@ describe('key rotation and blocklist freshness (finding 11, finding 14)', () => 
     r.loadBlocklist(list(issuer, 1, NOW + 60), NOW);
     expect(r.blocklistStatus(NOW).stale).toBe(false);
     expect(r.blocklistStatus(NOW - 1000)).toMatchObject({ stale: true, staleReason: expect.stringMatching(/future/) }); // the clock was set back
+  });
+});
+
+describe('a transit reader told nothing to charge refuses the call (attack review, 2026-12-06)', () => {
+  it('accept with no request, fare or tap-in is reader.bad_context at a reader without requireRequest: no 1-cent token for a ride', async () => {
+    const r = gateReader();
+    await expect(r.accept(signToken(alice, { payee: 300, amount: 1, counter: 1 }))).rejects.toMatchObject({ code: 'reader.bad_context' });
+    expect(r.entries()).toHaveLength(0);
   });
 });
 
