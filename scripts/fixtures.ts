@@ -13,9 +13,11 @@ import * as nfc from './fixtures/nfc.js';
 import * as reader from './fixtures/reader.js';
 import * as keyset from './fixtures/keyset.js';
 import * as refund from './fixtures/refund.js';
+import * as batch from './fixtures/batch.js';
+import * as blocklist from './fixtures/blocklist.js';
 
 const root = resolve(process.argv[2] ?? resolve(fileURLToPath(import.meta.url), '../../..'));
-const areas = { core, fsk, qr, nfc, reader, keyset, refund };
+const areas = { core, fsk, qr, nfc, reader, keyset, refund, batch, blocklist };
 let total = 0;
 for (const [name, mod] of Object.entries(areas)) {
   const files = await mod.generate(root);

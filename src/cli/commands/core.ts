@@ -497,7 +497,7 @@ interface LocatedVectors {
   verify: { name: string; path: string }[];
   keyset: { name: string; path: string }[];
   refund: { name: string; path: string }[];
-  /** Files found but not run (the refund clearing scenario). */
+  /** Files found but not run (the refund clearing scenario, the batch and blocklist scenarios). */
   skipped: string[];
 }
 
@@ -523,6 +523,8 @@ function locateVectors(dir: string, names: { keyset: string; refund: string; cle
   for (const [sub, n] of [['keyset', names.keyset], ['refund', names.refund], ['refund', names.clearing]] as const) {
     if (existsSync(join(dir, sub, n))) take(`${sub}/${n}`, join(dir, sub, n));
   }
+  // Scenarios that need a clearing database or a reader store: named, so a porter knows they exist.
+  for (const f of ['batch/batch_clearing.json', 'blocklist/blocklist_load.json']) if (existsSync(join(dir, f))) found.skipped.push(f);
   return found;
 }
 
@@ -546,8 +548,9 @@ const vectorsCheck: Command = {
     'Runs fixtures/vectors/*.json (token and request verification), fixtures/keyset/keyset_verify.json (signed',
     'issuer key sets) and fixtures/refund/refund_verify.json (stateless refund checks): each case must give its',
     'declared verdict and code, and each listed signature its declared answer, with every backend.',
-    'Not run: fixtures/refund/refund_clearing.json, a clearing scenario that needs a clearing database (the test',
-    'suite runs it, test/clearing/refund.test.ts).',
+    'Not run: fixtures/refund/refund_clearing.json and fixtures/batch/batch_clearing.json, clearing scenarios that',
+    'need a clearing database, and fixtures/blocklist/blocklist_load.json, loads into a reader store (the test',
+    'suite runs them: test/clearing/refund.test.ts, batch-vectors.test.ts, test/reader/blocklist-vectors.test.ts).',
     'In DIR, keyset_verify.json and refund_verify.json are found by name; every other *.json is a token or',
     'request vector file. Exit 0 all pass, 1 a case fails (its tcId is printed), 2 a file is missing, unreadable',
     'or malformed (vectors.missing, vectors.bad_file).',
@@ -608,7 +611,7 @@ const vectorsCheck: Command = {
       });
     const report = groups.map((g) => ({ ...g, failing: failing(g.files) }));
     for (const g of report) ctx.out(`${g.suite}: ${plural(g.cases, 'case')} in ${plural(g.files.length, 'file')}, backends ${backends.join(', ')}: ${g.failing.length ? `failing ${g.failing.join('; ')}` : 'all pass'}`);
-    for (const s of located.skipped) ctx.out(`not run: ${s} (a clearing scenario: it needs a clearing database; the test suite runs it)`);
+    for (const s of located.skipped) ctx.out(`not run: ${s} (a scenario: it needs a ${s.startsWith('blocklist/') ? 'reader store' : 'clearing database'}; the test suite runs it)`);
     const total = groups.reduce((n, g) => n + g.cases, 0);
     const nFiles = groups.reduce((n, g) => n + g.files.length, 0);
     ctx.out(`${total} cases in ${nFiles} files, backends ${backends.join(', ')}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
