@@ -44,7 +44,7 @@ describe('the tarball (npm pack --dry-run --json)', () => {
   const files = (JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
 
   it('ships the license, changelog, security policy, readme, spec and vectors', () => {
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json', 'spec/protocol.md', 'spec/reader.md', 'fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json', 'fixtures/refund/refund_clearing.json']) expect(files).toContain(f);
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json', 'spec/protocol.md', 'spec/reader.md', 'fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json', 'fixtures/refund/refund_clearing.json', 'fixtures/batch/batch_clearing.json', 'fixtures/blocklist/blocklist_load.json']) expect(files).toContain(f);
     expect(readFileSync('LICENSE', 'utf8')).toMatch(/Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
   });
 
