@@ -493,14 +493,18 @@ export class PgClearingStore implements ClearingStore {
     await q.query('INSERT INTO problems(reader_id, kind, detail, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [readerId, kind, detail, at]);
   }
 
-  /** One batch: SERIALIZABLE, run again from the start after a conflict with a concurrent transaction. */
-  private async atomic<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T> {
-    let c: PgClient;
+  /** A pooled connection for a transaction; a database that cannot be reached is `clearing.store_unavailable`. */
+  private async connect(): Promise<PgClient> {
     try {
-      c = await this.pool.connect();
+      return await this.pool.connect();
     } catch (e) {
       throw unavailableOr(e, this.location);
     }
+  }
+
+  /** One batch: SERIALIZABLE, run again from the start after a conflict with a concurrent transaction. */
+  private async atomic<T>(fn: (tx: IngestTx) => Promise<T>): Promise<T> {
+    const c = await this.connect();
     let broken = false;
     try {
       const tx = this.txOf(c);
@@ -617,12 +621,7 @@ export class PgClearingStore implements ClearingStore {
     // a build that failed (its node killed) is dropped and built again. The lock is polled (pg_try_advisory_lock,
     // short statements), never waited for in a statement: a concurrent build waits for every open transaction,
     // so a node blocked in pg_advisory_lock while another builds would be a deadlock.
-    let c: PgClient;
-    try {
-      c = await this.pool.connect();
-    } catch (e) {
-      throw unavailableOr(e, this.location);
-    }
+    const c = await this.connect();
     let broken = false;
     try {
       while (!(await c.query('SELECT pg_try_advisory_lock($1) AS got', [PAYMENTS_INDEX_LOCK])).rows[0]!.got) await sleep(50);
@@ -646,12 +645,7 @@ export class PgClearingStore implements ClearingStore {
 
   /** Run `fn` on one client inside `begin` .. COMMIT, rolled back if it throws (no retry: not an ingest unit). */
   private async inTransaction(begin: string, fn: (c: PgClient) => Promise<void>): Promise<void> {
-    let c: PgClient;
-    try {
-      c = await this.pool.connect();
-    } catch (e) {
-      throw unavailableOr(e, this.location);
-    }
+    const c = await this.connect();
     let broken = false;
     try {
       await c.query(begin);
