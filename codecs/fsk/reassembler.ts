@@ -15,6 +15,7 @@
  * create: new MessageReassembler(). reset(): forget a partial message. push(frame): the complete message, if
  * this frame completes one. decodeSlots is a pure function of one frame.
  */
+import { concatBytes } from '../../base/bytes.js';
 import { crc32 } from '../../base/crc32.js';
 import { CRC_BYTES, HEADER_BYTES, MAX_FRAME_PAYLOAD, rowsForPayload, type BlockLayout } from './frame.js';
 import { FRAME_VERSION, type FskProfile, type FskProfileName } from './profiles.js';
@@ -131,13 +132,7 @@ export class MessageReassembler {
     }
     this.partial.parts[index] = frame.payload;
     if (!this.partial.parts.every((x) => x !== undefined)) return null;
-    const parts = this.partial.parts as Uint8Array[];
-    const out = new Uint8Array(parts.reduce((a, x) => a + x.length, 0));
-    let off = 0;
-    for (const x of parts) {
-      out.set(x, off);
-      off += x.length;
-    }
+    const out = concatBytes(this.partial.parts as Uint8Array[]);
     this.partial = null;
     return { payload: out, profile: frame.profile, segments: count };
   }

@@ -58,6 +58,7 @@ const DUPLICATES: [RegExp, string][] = [
   [/\[i\]!?\s*!==\s*\w+\[i\]!?\)\s*return false/, 'a byte-comparison loop (base/bytes.ts equalBytes)'],
   [/\|=\s*\w+\[i\]!?\s*\^\s*\w+\[i\]/, 'a byte-comparison loop (base/bytes.ts equalBytes)'],
   [/\.every\(\(\w+, i\) => \w+ === \w+\[i\]\)/, 'a byte comparison (base/bytes.ts equalBytes)'],
+  [/new Uint8Array\(\w+\.reduce\(\(\w+, \w+\) => \w+ \+ \w+\.length, 0\)\)/, 'a byte concatenation, whatever its name (base/bytes.ts concatBytes)'],
   [/\b(?:function\s+|const\s+)(?:toHex|fromHex|hex|unhex|bytesToHex|hexToBytes|equalBytes|bytesEqual|sameBytes|crc32|concat|concatBytes)\s*(?:\(|=\s*\()/, 'a helper that base/ already has'],
 ];
 
@@ -89,6 +90,7 @@ describe('base/ is the one shared module; src/ and codecs/ stand alone', () => {
     expect(duplicateOffences('codecs/x.ts', 'c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;')).toHaveLength(1);
     expect(duplicateOffences('scripts/x.ts', "const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');")).toHaveLength(1);
     expect(duplicateOffences('codecs/x.ts', 'function concat(parts: Uint8Array[]): Uint8Array {')).toHaveLength(1);
+    expect(duplicateOffences('scripts/x.ts', '  const out = new Uint8Array(ids.reduce((s, x) => s + x.length, 0));')).toHaveLength(1);
     expect(duplicateOffences('base/hex.ts', 'for (const x of b) s += x.toString(16).padStart(2, "0");')).toEqual([]);
     expect(files.length).toBeGreaterThan(150);
   });
