@@ -34,7 +34,8 @@ import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
-import { readBatchView, writeBatch, type ClearingStore, type CounterPeer, type DoubleSpendRow, type EntryRow, type IngestSession, type IngestTx } from './store.js';
+import { readBatchView, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx } from './store.js';
+import { findPairs } from './pairing.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
@@ -68,7 +69,6 @@ export interface PaymentFacts {
 
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, JournalKind.tap_out, JournalKind.conflict]);
-const SALE_KINDS = [JournalKind.accept, JournalKind.tap_in];
 /** ingestAll: entries written per database transaction (group commit). */
 const GROUP_ENTRIES = 20_000;
 /** Reader certificates remembered as verified (checkReaderCert); one per reader, so thousands of readers. */
@@ -852,44 +852,14 @@ export class Clearing {
       batch: { chain, batchSeq: f.batchSeq, firstSeq: f.firstSeq, entries: list.length, head: f.head, digest, createdAt: f.createdAt },
     });
     for (const d of problems) await tx.problem(readerId, 'invalid_entry', d, now);
-    // Double spends, as if the new entries were checked one by one in order against everything held before
-    // them: another valid entry with the same wallet counter counts when it was held before this batch, or
-    // is an earlier entry of it (a later one finds this one in its turn, so each pair is recorded once).
-    //  - counter_reuse: different token bytes; this entry is not a tap-out, the other is a sale or conflict;
-    //  - same token bytes taken as a sale (accept or tap-in) twice: at two readers it is the customer's
-    //    same_token_twice (one operator-bound token shown at two gates); at one reader (in any of its journals)
-    //    it is a reader fault (token_listed_twice): the customer paid once, the token settles once, and the
-    //    wallet is not blocked.
-    // The blocklist keeps the first reason a wallet was blocked for, so the order is: per entry, counter
-    // reuses, then the same token twice.
-    const found = new Map<number, { what: 'counter_reuse' | 'same_token_twice'; peer: CounterPeer }[]>();
-    if (fresh.size > 0) {
-      for (const r of await tx.counterPeers(chain, f.firstSeq, lastSeq)) {
-        if (!fresh.has(r.seq) || (r.oChain === chain && fresh.has(r.oSeq) && r.oSeq > r.seq)) continue;
-        if (!equalBytes(r.hash, r.oHash)) {
-          if (r.kind === JournalKind.tap_out || r.oKind === JournalKind.tap_out) continue;
-          const l = found.get(r.seq) ?? [];
-          l.push({ what: 'counter_reuse', peer: r });
-          found.set(r.seq, l);
-        } else if (SALE_KINDS.includes(r.kind as 0 | 2) && SALE_KINDS.includes(r.oKind as 0 | 2)) {
-          if (r.oReader === readerId) {
-            if (await tx.putReaderFault({ kind: 'token_listed_twice', readerId, tokenHash: r.hash, aChain: r.oChain, aSeq: r.oSeq, bChain: chain, bSeq: r.seq, detectedAt: now })) readerFaults++;
-            continue;
-          }
-          const l = found.get(r.seq) ?? [];
-          l.push({ what: 'same_token_twice', peer: r });
-          found.set(r.seq, l);
-        }
-      }
-    }
-    for (const seq of fresh) {
-      const l = found.get(seq) ?? [];
-      l.sort((x, y) => (x.what === y.what ? 0 : x.what === 'counter_reuse' ? -1 : 1));
-      for (const { what, peer: r } of l) {
-        const d: DoubleSpendRow = { kind: what, walletId: r.walletId, counter: r.counter, aHash: r.oHash, aChain: r.oChain, aSeq: r.oSeq, bHash: r.hash, bChain: chain, bSeq: seq, detectedAt: now };
-        if (await tx.putDoubleSpend(d)) doubleSpends++;
-        await tx.block(r.walletId, what, now);
-      }
+    // Double spends and reader faults (spec/clearing.md §4 step 10, pairing.ts): one finding per key, with the
+    // first pair the sequential judgment finds. The blocklist keeps the first reason a wallet was blocked for:
+    // findings come in the order of the entry that found them, counter reuse first.
+    const pairs = await findPairs(tx, { chain, readerId, journalId: f.journalId, from: f.firstSeq, to: lastSeq, rows, now });
+    for (const r of pairs.readerFaults) if (await tx.putReaderFault(r)) readerFaults++;
+    for (const d of pairs.doubleSpends) {
+      if (await tx.putDoubleSpend(d)) doubleSpends++;
+      await tx.block(d.walletId, d.kind, now);
     }
     return { outcome: 'ingested', readerId, journalId, batchSeq: f.batchSeq, entries: fresh.size, alreadyHeld, invalidTokens, doubleSpends, readerFaults };
   }

@@ -19,7 +19,7 @@ import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
-  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterPeer, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
+  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
 import { refundTotalsOf } from './store.js';
@@ -79,6 +79,19 @@ CREATE TABLE IF NOT EXISTS refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT N
 // certificate bytes) whose checks passed in a committed batch. A table added to schema 4 without a version bump,
 // created if absent when a database is opened, as refunds.
 const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIMARY KEY) WITHOUT ROWID';
+// One finding per key (spec/clearing.md §4 step 10, §11.1): double_spends by (kind, wallet id, counter),
+// reader_faults by (reader id, token hash). Added to schema 4 without a version bump: a database that recorded one
+// row per pair (a pre-release 0.2.0) keeps, of each key, the row detected first, and the indexes are created. The rows
+// dropped are pairs the entries held still show (every entry stays); the report lists one pair per key.
+const FINDINGS_UPGRADE = `
+DELETE FROM double_spends WHERE EXISTS (SELECT 1 FROM double_spends o WHERE o.kind = double_spends.kind AND o.wallet_id = double_spends.wallet_id
+  AND o.counter = double_spends.counter AND (o.detected_at, o.a_chain, o.a_seq, o.b_chain, o.b_seq)
+  < (double_spends.detected_at, double_spends.a_chain, double_spends.a_seq, double_spends.b_chain, double_spends.b_seq));
+DELETE FROM reader_faults WHERE EXISTS (SELECT 1 FROM reader_faults o WHERE o.reader_id = reader_faults.reader_id AND o.token_hash = reader_faults.token_hash
+  AND (o.detected_at, o.a_chain, o.a_seq, o.b_chain, o.b_seq) < (reader_faults.detected_at, reader_faults.a_chain, reader_faults.a_seq, reader_faults.b_chain, reader_faults.b_seq));
+CREATE UNIQUE INDEX double_spends_key ON double_spends(kind, wallet_id, counter);
+CREATE UNIQUE INDEX reader_faults_key ON reader_faults(reader_id, token_hash);
+`;
 const REFUNDS_SEQ_UPGRADE = `
 ALTER TABLE refunds ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 UPDATE refunds SET seq = (SELECT n FROM (SELECT token_hash AS h, row_number() OVER (ORDER BY accepted_at, token_hash) AS n FROM refunds) WHERE h = refunds.token_hash);
@@ -93,6 +106,11 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
+/** The named parameters of one wallet counter's pairing reads (firstMates, firstOther). */
+const counterParams = (c: CounterQuery) => ({ key: prefixKey(c.walletId), counter: c.counter, wallet: c.walletId, chain: c.chain, fresh: JSON.stringify(c.fresh) });
+const mate = (r: Row): CounterMate => ({
+  tokenHash: u8(r.hash), kind: Number(r.kind), chain: Number(r.chain), readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq),
+});
 /** Most sessions made durable by one COMMIT (group commit of concurrent ingests, `finish`). */
 const GROUP_SESSIONS = 16;
 
@@ -156,6 +174,9 @@ export class SqliteClearingStore implements ClearingStore {
     this.db.exec(CERTS_SCHEMA);
     if (!(this.db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) this.db.transaction(() => this.db.exec(REFUNDS_SEQ_UPGRADE))();
     this.db.exec(REFUNDS_SEQ_INDEX);
+    if ((this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) {
+      this.db.transaction(() => this.db.exec(FINDINGS_UPGRADE))();
+    }
     this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     const db = this.db;
     this.q = {
@@ -176,15 +197,34 @@ export class SqliteClearingStore implements ClearingStore {
            wallet_key, wallet_id, counter, currency, cert_key, allowance)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      // For each valid token entry of a batch, every other valid entry that spends the same wallet counter.
+      // The valid token entries of a batch's seq range that share their wallet counter with another valid entry.
       // The common case (no such entry) costs one index probe per entry inside SQLite.
-      counterPeers: db.prepare(
-        `SELECT e.seq AS seq, e.kind AS kind, e.token_hash AS hash, e.wallet_id AS wallet_id, e.counter AS counter,
-                o.chain AS o_chain, oc.reader_id AS o_reader, o.seq AS o_seq, o.kind AS o_kind, o.token_hash AS o_hash
-         FROM entries e JOIN entries o ON o.wallet_key = e.wallet_key AND o.counter = e.counter JOIN chains oc ON oc.chain = o.chain
-         WHERE e.chain = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL AND NOT (o.chain = e.chain AND o.seq = e.seq)
-           AND o.valid = 1 AND o.wallet_id = e.wallet_id
-         ORDER BY e.seq, oc.reader_id, oc.journal_id, o.seq`,
+      contested: db.prepare(
+        `SELECT e.seq AS seq FROM entries e
+         WHERE e.chain = ? AND e.seq BETWEEN ? AND ? AND e.wallet_key IS NOT NULL
+           AND EXISTS (SELECT 1 FROM entries o WHERE o.wallet_key = e.wallet_key AND o.counter = e.counter AND o.wallet_id = e.wallet_id
+             AND o.valid = 1 AND NOT (o.chain = e.chain AND o.seq = e.seq))
+         ORDER BY e.seq`,
+      ),
+      // The first held entry of each (token hash, kind, at the reader or not) of one counter, for the token hashes
+      // given (hex, a JSON array), leaving out the batch's own entries (seqs, a JSON array, of its chain).
+      firstMates: db.prepare(
+        `SELECT hash, kind, chain, seq, reader_id, journal_id FROM (
+           SELECT o.token_hash AS hash, o.kind AS kind, o.chain AS chain, o.seq AS seq, oc.reader_id AS reader_id, oc.journal_id AS journal_id,
+             row_number() OVER (PARTITION BY o.token_hash, o.kind, oc.reader_id = @reader ORDER BY oc.reader_id, oc.journal_id, o.seq) AS rn
+           FROM entries o JOIN chains oc ON oc.chain = o.chain
+           WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1
+             AND o.token_hash IN (SELECT unhex(value) FROM json_each(@hashes))
+             AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh))))
+         WHERE rn = 1`,
+      ),
+      firstOther: db.prepare(
+        `SELECT o.token_hash AS hash, o.kind AS kind, o.chain AS chain, o.seq AS seq, oc.reader_id AS reader_id, oc.journal_id AS journal_id
+         FROM entries o JOIN chains oc ON oc.chain = o.chain
+         WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1 AND o.kind <> ${JournalKind.tap_out}
+           AND (@not IS NULL OR o.token_hash <> @not)
+           AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh)))
+         ORDER BY oc.reader_id, oc.journal_id, o.seq LIMIT 1`,
       ),
       putDouble: db.prepare(
         'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_chain, a_seq, b_hash, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -235,15 +275,15 @@ export class SqliteClearingStore implements ClearingStore {
         }
         return resolved(undefined);
       },
-      counterPeers: (chain, from, to) =>
+      contested: (chain, from, to) => resolved((q.contested!.all(chain, from, to) as Row[]).map((r) => Number(r.seq))),
+      firstMates: (c, readerId, hashes) =>
         resolved(
-          (q.counterPeers!.all(chain, from, to) as Row[]).map(
-            (r): CounterPeer => ({
-              seq: Number(r.seq), kind: Number(r.kind), hash: u8(r.hash), walletId: u8(r.wallet_id), counter: Number(r.counter),
-              oChain: Number(r.o_chain), oReader: Number(r.o_reader), oSeq: Number(r.o_seq), oKind: Number(r.o_kind), oHash: u8(r.o_hash),
-            }),
-          ),
+          (q.firstMates!.all({ ...counterParams(c), reader: readerId, hashes: JSON.stringify(hashes.map(toHex)) }) as Row[]).map(mate),
         ),
+      firstOtherToken: (c, notHash) => {
+        const r = q.firstOther!.get({ ...counterParams(c), not: notHash }) as Row | undefined;
+        return resolved(r ? mate(r) : undefined);
+      },
       putDoubleSpend: (d) =>
         resolved(q.putDouble!.run(d.kind, d.walletId, d.counter, d.aHash, d.aChain, d.aSeq, d.bHash, d.bChain, d.bSeq, d.detectedAt).changes > 0),
       putReaderFault: (f) => resolved(q.putFault!.run(f.kind, f.readerId, f.tokenHash, f.aChain, f.aSeq, f.bChain, f.bSeq, f.detectedAt).changes > 0),

@@ -13,10 +13,11 @@
  *     so `fn` must have no effect outside the transaction; the SQLite store runs one at a time.
  *  2. The keys below are unique (primary keys or UNIQUE constraints), and every `put` that may meet an existing
  *     key is "insert if absent" (INSERT OR IGNORE / ON CONFLICT DO NOTHING), returning whether it inserted:
- *     chains (reader id, journal id); batches (chain, batch seq); entries (chain, seq); double_spends and
- *     reader_faults (a chain, a seq, b chain, b seq); problems (reader id, kind, detail); blocklist (wallet id).
- *  3. Ordered reads: `settleRows` by (wallet key, counter); `counterPeers` by (seq, other reader id, other
- *     journal id, other seq); listings as each method says.
+ *     chains (reader id, journal id); batches (chain, batch seq); entries (chain, seq); double_spends (kind,
+ *     wallet id, counter); reader_faults (reader id, token hash); problems (reader id, kind, detail); blocklist
+ *     (wallet id).
+ *  3. Ordered reads: `settleRows` by (wallet key, counter); `contested` by seq; `firstMates` and
+ *     `firstOtherToken` first by (reader id, journal id, seq); listings as each method says.
  */
 import type { JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
@@ -65,28 +66,35 @@ export interface EntryRow {
   allowance: number | null;
 }
 
-/** A valid entry of a batch being ingested and another valid entry with the same wallet id and counter. */
-export interface CounterPeer {
-  /** Seq of the entry in the batch being ingested. */
-  seq: number;
+/**
+ * A held valid token entry of one wallet counter, found for the pairing of spec/clearing.md §4 step 10: the first
+ * such entry, in (reader id, journal id, seq) order, of what the query asked for.
+ */
+export interface CounterMate {
+  /** SHA-256 of its token bytes. */
+  tokenHash: Uint8Array;
   /** Its JournalKind number. */
   kind: number;
-  /** Its chain hash (32 bytes). */
-  hash: Uint8Array;
-  /** The wallet id both entries name (16 bytes). */
+  /** Its chain number. */
+  chain: number;
+  /** Reader id of its chain. */
+  readerId: number;
+  /** Journal id of its chain. */
+  journalId: Uint8Array;
+  /** Its seq in the chain. */
+  seq: number;
+}
+
+/** Which held entries of one wallet counter a pairing query reads (`IngestTx.firstMates`, `firstOtherToken`). */
+export interface CounterQuery {
+  /** The wallet id (16 bytes). */
   walletId: Uint8Array;
-  /** The wallet counter both entries spend. */
+  /** The wallet counter. */
   counter: number;
-  /** Chain number of the other entry. */
-  oChain: number;
-  /** Reader id of the other entry's chain. */
-  oReader: number;
-  /** Seq of the other entry in its chain. */
-  oSeq: number;
-  /** JournalKind number of the other entry. */
-  oKind: number;
-  /** Chain hash of the other entry (32 bytes). */
-  oHash: Uint8Array;
+  /** The chain of the batch being ingested. */
+  chain: number;
+  /** Seqs of that chain written by this batch: not held before it, so left out. */
+  fresh: number[];
 }
 
 /** A double-spend record: a = the entry held first, b = the entry that conflicts with it. */
@@ -97,13 +105,13 @@ export interface DoubleSpendRow {
   walletId: Uint8Array;
   /** The wallet counter involved. */
   counter: number;
-  /** Chain hash of the entry held first. */
+  /** Token hash (SHA-256 of the token bytes) of the entry held first. */
   aHash: Uint8Array;
   /** Chain number of the entry held first. */
   aChain: number;
   /** Seq of the entry held first. */
   aSeq: number;
-  /** Chain hash of the conflicting entry. */
+  /** Token hash of the conflicting entry. */
   bHash: Uint8Array;
   /** Chain number of the conflicting entry. */
   bChain: number;
@@ -255,8 +263,21 @@ export interface IngestTx {
   putBatchBytes(chain: number, batchSeq: number, bytes: Uint8Array): Promise<number>;
   /** Store entries (their keys are new: the caller checked with heldEntries and dropped what it replaces). */
   putEntries(rows: EntryRow[]): Promise<void>;
-  /** For each valid entry of chain in [from, to], every other valid entry with the same wallet id and counter. */
-  counterPeers(chain: number, from: number, to: number): Promise<CounterPeer[]>;
+  /**
+   * Seqs, ascending, of the valid token entries of chain in [from, to] that share their wallet id and counter
+   * with another valid entry (held or of this batch): the only ones that can pair (spec/clearing.md §4 step 10).
+   */
+  contested(chain: number, from: number, to: number): Promise<number[]>;
+  /**
+   * For each (token hash in `tokenHashes`, kind, whether its reader id is `readerId`), the first valid entry
+   * of the counter held before this batch (not `fresh`), in (reader id, journal id, seq) order.
+   */
+  firstMates(q: CounterQuery, readerId: number, tokenHashes: Uint8Array[]): Promise<CounterMate[]>;
+  /**
+   * The first valid entry of the counter held before this batch (not `fresh`) that is not a tap-out and whose
+   * token hash is not `notHash` (any, when null), in (reader id, journal id, seq) order.
+   */
+  firstOtherToken(q: CounterQuery, notHash: Uint8Array | null): Promise<CounterMate | undefined>;
   /** Insert if absent; true when inserted. */
   putDoubleSpend(d: DoubleSpendRow): Promise<boolean>;
   /** Insert if absent; true when inserted. */

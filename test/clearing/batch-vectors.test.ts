@@ -23,6 +23,12 @@ interface BatchStep {
   doubleSpends: number;
   readerFaults: number;
 }
+/** An entry of the evidence: where it is held. */
+interface Place {
+  readerId: number;
+  journalId: string;
+  seq: number;
+}
 interface Case {
   caseId: number;
   comment: string;
@@ -32,6 +38,9 @@ interface Case {
   after: {
     invalid: { readerId: number; journalId: string; seq: number; reason: string }[];
     blocked: number;
+    blocklist: { walletId: string; reason: string }[];
+    doubleSpends: { kind: string; walletId: string; counter: number; first: Place; second: Place }[];
+    readerFaults: { kind: string; readerId: number; tokenHash: string; first: Place; second: Place }[];
     problems: { readerId: number; kind: string }[];
     settlement: { operatorId: number; currency: number; count: number; gross: string }[];
   };
@@ -114,6 +123,10 @@ describe('settlement batch vectors (fixtures/batch/batch_clearing.json)', () => 
         const rep = await clearing.report();
         expect(rep.invalidTokens.map((t) => ({ readerId: t.readerId, journalId: t.journalId, seq: t.seq, reason: t.reason }))).toEqual(c.after.invalid);
         expect(rep.blocklist.entries).toBe(c.after.blocked);
+        expect((await clearing.blocklistEntries()).map((b) => ({ walletId: b.walletId, reason: b.reason }))).toEqual(c.after.blocklist);
+        const at = (e: { readerId: number; journalId: string; seq: number }) => ({ readerId: e.readerId, journalId: e.journalId, seq: e.seq });
+        expect(rep.doubleSpends.map((d) => ({ kind: d.kind, walletId: d.walletId, counter: d.counter, first: at(d.first), second: at(d.second) }))).toEqual(c.after.doubleSpends);
+        expect(rep.readerFaults.map((f) => ({ kind: f.kind, readerId: f.readerId, tokenHash: f.tokenHash, first: at(f.first), second: at(f.second) }))).toEqual(c.after.readerFaults);
         expect(rep.problems.map((p) => ({ readerId: p.readerId, kind: p.kind }))).toEqual(c.after.problems);
         expect(rep.settlement.map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: String(l.gross) }))).toEqual(c.after.settlement);
       } finally {

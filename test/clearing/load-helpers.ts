@@ -123,24 +123,42 @@ export async function referenceClearing(issuerKeys: IssuerKeySet, batches: Uint8
 
 const sortByJson = <T>(xs: T[]): T[] => [...xs].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
 
+type Evidence = { tokenHash: string; readerId: number; kind: string };
+
 /**
  * A report (the JSON of `GET /v1/report`, or `Clearing.report()` through the same JSON rules) with what
  * depends on arrival order or on the wall clock taken out, everything else kept:
- *  - a double spend's and a reader fault's `first`/`second` are "held first"/"arrived second", so the pair is
- *    compared unordered, and `detectedAt` is the clearing's clock;
+ *  - a double spend and a reader fault are one finding per key (spec/clearing.md §4 step 10), and which pair
+ *    shows it is the first pair found, so it depends on arrival order: the finding is compared by its key, and
+ *    its pair is checked here to show it (other token bytes and no tap-out for counter_reuse; one token at two
+ *    readers for same_token_twice; one token twice at the finding's reader for token_listed_twice);
+ *    `detectedAt` is the clearing's clock;
  *  - `problems` are listed by time;
  *  - the blocklist version counts the lists signed (the server signs one per check), its entries stay.
  */
 export function normalizeReport(report: unknown): Record<string, unknown> {
   const r = JSON.parse(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? toHex(v) : v))) as Record<string, unknown>;
-  const pair = (x: Record<string, unknown>) => {
-    const { detectedAt: _d, first, second, ...rest } = x;
-    return { ...rest, pair: sortByJson([first, second]) };
+  const shows = (what: string, ok: boolean) => {
+    if (!ok) throw new Error(`a ${what} finding whose pair does not show it`);
+  };
+  const sale = (e: Evidence) => e.kind === 'accept' || e.kind === 'tap_in';
+  const double = (x: Record<string, unknown>) => {
+    const { kind, walletId, counter } = x as { kind: string; walletId: string; counter: number };
+    const [a, b] = [x.first, x.second] as Evidence[];
+    if (kind === 'counter_reuse') shows(kind, a!.tokenHash !== b!.tokenHash && a!.kind !== 'tap_out' && b!.kind !== 'tap_out');
+    else shows(kind, a!.tokenHash === b!.tokenHash && a!.readerId !== b!.readerId && sale(a!) && sale(b!));
+    return { kind, walletId, counter };
+  };
+  const fault = (x: Record<string, unknown>) => {
+    const { kind, readerId, tokenHash } = x as { kind: string; readerId: number; tokenHash: string };
+    const [a, b] = [x.first, x.second] as Evidence[];
+    shows(kind, [a!, b!].every((e) => e.tokenHash === tokenHash && e.readerId === readerId && sale(e)) && JSON.stringify(a) !== JSON.stringify(b));
+    return { kind, readerId, tokenHash };
   };
   return {
     ...r,
-    doubleSpends: sortByJson((r.doubleSpends as Record<string, unknown>[]).map(pair)),
-    readerFaults: sortByJson((r.readerFaults as Record<string, unknown>[]).map(pair)),
+    doubleSpends: sortByJson((r.doubleSpends as Record<string, unknown>[]).map(double)),
+    readerFaults: sortByJson((r.readerFaults as Record<string, unknown>[]).map(fault)),
     problems: sortByJson(r.problems as unknown[]),
     blocklist: { entries: (r.blocklist as { entries: number }).entries },
   };

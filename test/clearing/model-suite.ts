@@ -18,10 +18,10 @@ const OPERATOR = 300;
 const READERS = [501, 502, 503].map((id) => makeReader(issuer, 'model', id, 'transit', OPERATOR));
 const JOURNALS = [1, 2, 3].map((i) => new Uint8Array(8).fill(i));
 const wallets = [0, 1, 2].map((i) => makeWallet(issuer, 'model', `w${i}`));
-/** 3 wallets x counters 1..2 x 2 variants (different amounts, so different bytes for one counter). */
+/** 3 wallets x counters 1..2 x 3 variants (different amounts, so up to three token bytes for one counter). */
 const TOKENS = wallets.flatMap((w, wi) =>
   [1, 2].flatMap((counter) =>
-    [0, 1].map((variant) => {
+    [0, 1, 2].map((variant) => {
       const amount = 100 + 10 * counter + variant;
       const bytes = signToken(w, { payee: OPERATOR, amount, counter });
       return { bytes, hash: toHex(tokenHash(bytes)), wallet: toHex(walletIdOf(w.cert.walletPublicKey)), walletIndex: wi, counter, amount };
@@ -90,6 +90,8 @@ function model(order: Built[], journals: Step[][]): { pairs: string[]; faults: s
   const judged: Judged[] = [];
   const pairs: string[] = [];
   const faults: string[] = [];
+  /** Finding keys held. */
+  const keys = new Set<string>();
   const blocked = new Map<string, string>();
   const block = (w: string, why: string) => {
     if (!blocked.has(w)) blocked.set(w, why);
@@ -107,25 +109,33 @@ function model(order: Built[], journals: Step[][]): { pairs: string[]; faults: s
       const tok = TOKENS[s.token]!;
       const kind = JournalKind[s.kind];
       const x: Judged = { reader: b.reader, seq: e.seq, kind, tok };
+      // Per pair of entries, in the order the old rule judged them; a finding is kept only for the first pair
+      // of its key: counter_reuse and same_token_twice per (wallet, counter), token_listed_twice per (reader,
+      // token). The partner of a new entry is the first one in (reader id, journal id, seq) order, as held.
       const reuse: string[] = [];
       const twice: string[] = [];
-      for (const o of judged) {
+      const mates = [...judged].sort((p, q) => p.reader - q.reader || p.seq - q.seq);
+      for (const o of mates) {
         if (o.tok.wallet !== tok.wallet || o.tok.counter !== tok.counter) continue;
         if (o.tok.hash !== tok.hash) {
           if (kind !== JournalKind.tap_out && o.kind !== JournalKind.tap_out) reuse.push(`counter_reuse|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
         } else if ((kind === JournalKind.accept || kind === JournalKind.tap_in) && (o.kind === JournalKind.accept || o.kind === JournalKind.tap_in)) {
           // One reader listing a token twice is the reader's fault (settled once, wallet not blocked).
-          if (o.reader === x.reader) faults.push(`token_listed_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
-          else twice.push(`same_token_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
+          if (o.reader === x.reader) {
+            const k = `${o.reader}|${tok.hash}`;
+            if (!keys.has(k)) {
+              keys.add(k);
+              faults.push(`token_listed_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
+            }
+          } else twice.push(`same_token_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
         }
       }
-      for (const p of reuse) {
-        pairs.push(p);
-        block(tok.wallet, 'counter_reuse');
-      }
-      for (const p of twice) {
-        pairs.push(p);
-        block(tok.wallet, 'same_token_twice');
+      for (const [list, what] of [[reuse, 'counter_reuse'], [twice, 'same_token_twice']] as const) {
+        const k = `${what}|${tok.wallet}|${tok.counter}`;
+        if (list.length === 0 || keys.has(k)) continue;
+        keys.add(k);
+        pairs.push(list[0]!);
+        block(tok.wallet, what);
       }
       judged.push(x);
     }
@@ -143,7 +153,7 @@ function batchEntries(b: Built, journals: Step[][]): { seq: number; step: Step }
 export type OpenFresh = (o: ClearingOptions) => Promise<Clearing>;
 
 /** The model test over one engine: `fresh` opens a clearing on a new, empty database each time. */
-export function modelSuite(fresh: OpenFresh, numRuns = 60): void {
+export function modelSuite(fresh: OpenFresh, numRuns = Number(process.env.OFFPAY_MODEL_RUNS ?? 60)): void {
   describe('clearing double-spend detection agrees with the sequential model', () => {
     it('for random journals, batch cuts, overlaps, duplicates and ingest orders', async () => {
       await fc.assert(

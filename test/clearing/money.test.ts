@@ -50,15 +50,15 @@ describe('M1 settle each token once (finding 4)', () => {
     const t = signToken(w, { payee: 401, amount: 1000, counter: 1, challenge: new Uint8Array(8).fill(4) });
     const e = { kind: 'accept' as const, time: NOW, data: t, value: 1000, request: { challenge: new Uint8Array(8).fill(4), time: NOW } };
     const c = newClearing();
-    expect(await c.ingest(handBatch(m, J1, [e, e, e]))).toMatchObject({ outcome: 'ingested', entries: 3, doubleSpends: 0, readerFaults: 3 });
+    expect(await c.ingest(handBatch(m, J1, [e, e, e]))).toMatchObject({ outcome: 'ingested', entries: 3, doubleSpends: 0, readerFaults: 1 });
     const rep = await c.report();
     expect(rep.settlement).toEqual([expect.objectContaining({ operatorId: 90, count: 1, gross: 1000n })]);
     expect(rep.doubleSpends).toEqual([]);
-    expect(rep.readerFaults.map((f) => [f.kind, f.readerId, f.first.seq, f.second.seq])).toEqual([
-      ['token_listed_twice', 401, 1, 2],
-      ['token_listed_twice', 401, 1, 3],
-      ['token_listed_twice', 401, 2, 3],
-    ]);
+    // One finding per (reader, token), shown by the first pair found: entry 2 with entry 1 (spec/clearing.md §4 step 10).
+    expect(rep.readerFaults.map((f) => [f.kind, f.readerId, f.first.seq, f.second.seq])).toEqual([['token_listed_twice', 401, 1, 2]]);
+    // Listing it again, in another journal of the reader, adds no finding.
+    expect(await c.ingest(handBatch(m, J2, [e, e]))).toMatchObject({ outcome: 'ingested', entries: 2, readerFaults: 0 });
+    expect(await c.readerFaults()).toHaveLength(1);
     expect(await c.blockedWalletIds()).toEqual([]);
     expect((await c.issueBlocklist(issuer, NOW + 7200)).entries).toBe(0);
   });
@@ -332,6 +332,32 @@ describe('M5 bounded input (finding 12)', () => {
     // Signed by the reader, the same junk is a typed bad_batch after the signature check.
     const signed = createBatch(m, { readerCert: m.cert, journalId: J1, batchSeq: 1, firstSeq: 1, prevHead: genesisHash(531, J1), head: genesisHash(531, J1), entries: [], createdAt: NOW }).bytes;
     expect(await newClearing().ingest(signed)).toMatchObject({ outcome: 'ingested', entries: 0 });
+  });
+
+  it('a reader that lists one token 10,000 times, or a wallet counter under 1,500 tokens, makes one finding each, not a row per pair (review 2026-12-06)', async () => {
+    // Before: a finding per pair of entries, N(N - 1)/2 rows: about 50 million for this batch, which ran
+    // clearing out of memory (spec/clearing.md §4 step 10).
+    const r1 = makeReader(issuer, 'money', 541, 'transit', 300);
+    const r2 = makeReader(issuer, 'money', 542, 'transit', 300);
+    const w = makeWallet(issuer, 'money', 'lister');
+    const t = signToken(w, { payee: 300, amount: 100, counter: 1 });
+    const c = newClearing();
+    const e = { kind: 'accept' as const, time: NOW, data: t, value: 100 };
+    expect(await c.ingest(handBatch(r1, J1, Array.from({ length: 10_000 }, () => e)))).toMatchObject({ outcome: 'ingested', entries: 10_000, doubleSpends: 0, readerFaults: 1 });
+    expect(await c.ingest(handBatch(r1, J2, Array.from({ length: 5_000 }, () => e)))).toMatchObject({ outcome: 'ingested', entries: 5_000, readerFaults: 0 });
+    // A copied wallet key signs 1,500 tokens of one counter; its reader lists each (counter_reuse, once), another
+    // gate lists them again (same_token_twice, once; the counter reuse is held already).
+    const sales = Array.from({ length: 1_500 }, (_, i) => ({ kind: 'accept' as const, time: NOW, data: signToken(w, { payee: 300, amount: 100 + i, counter: 2 }), value: 100 + i }));
+    expect(await c.ingest(handBatch(r1, new Uint8Array(8).fill(3), sales))).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 1, readerFaults: 0 });
+    expect(await c.ingest(handBatch(r2, J1, sales))).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 1, readerFaults: 0 });
+    const rep = await c.report();
+    expect(rep.readerFaults.map((f) => [f.readerId, f.first.seq, f.second.seq])).toEqual([[541, 1, 2]]);
+    expect(rep.doubleSpends.map((d) => [d.kind, d.counter, d.first.readerId, d.first.seq, d.second.readerId, d.second.seq])).toEqual([
+      ['counter_reuse', 2, 541, 1, 541, 2],
+      ['same_token_twice', 2, 541, 1, 542, 1],
+    ]);
+    expect(rep.settlement).toEqual([expect.objectContaining({ count: 1501 })]);
+    expect(await c.blocklistEntries()).toEqual([expect.objectContaining({ reason: 'counter_reuse' })]);
   });
 
   it('options are validated: maxBatchBytes out of range is a typed error', () => {

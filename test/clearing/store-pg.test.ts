@@ -11,7 +11,7 @@ import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } fro
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
 import { NOW, makeIssuer } from '../reader/helpers.js';
-import { storeSuite } from './store-suite.js';
+import { expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 import { certMemoSuite } from './cert-memo-suite.js';
 
 const started = await startPgCluster();
@@ -170,6 +170,33 @@ if (typeof started === 'string') {
         await expect(a.store.session((s) => s.knownCerts!([new Uint8Array(31)]))).rejects.toThrow(/32 bytes/);
       } finally {
         await Promise.all([a.close(), b.close()]);
+      }
+    });
+  });
+
+  describe('findings of a database from before one finding per key (a row per pair)', () => {
+    it('keep, of each key, the row detected first; the unique keys hold from then on', async () => {
+      const url = await cluster.createDatabase();
+      await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-pairs').keySet() })).close();
+      const { default: pg } = await import('pg');
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+        for (const [k, w, n, ah, ac, as, bh, bc, bs, at] of PAIR_ROWS.doubleSpends) {
+          await c.query('INSERT INTO double_spends VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [k, Buffer.alloc(16, w), n, Buffer.alloc(32, ah), ac, as, Buffer.alloc(32, bh), bc, bs, at]);
+        }
+        for (const [k, r, h, ac, as, bc, bs, at] of PAIR_ROWS.readerFaults) {
+          await c.query('INSERT INTO reader_faults VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [k, r, Buffer.alloc(32, h), ac, as, bc, bs, at]);
+        }
+      } finally {
+        await c.end();
+      }
+      const again = await Clearing.open({ url });
+      try {
+        await expectOneFindingPerKey(again);
+      } finally {
+        await again.close();
       }
     });
   });

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { loadSqliteDriver } from '../../src/node/sqlite.js';
 import { makeIssuer } from '../reader/helpers.js';
-import { storeSuite } from './store-suite.js';
+import { expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-store-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +41,29 @@ describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
       const p = await c.refundPage(0, 10);
       expect(p.refunds.map((r) => r.tokenHash.slice(0, 2))).toEqual(['01', '02', '03', '09']);
       expect(p.lastSeq).toBe(4);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('findings of a database from before one finding per key (a row per pair)', () => {
+  it('keep, of each key, the row detected first; the unique keys hold from then on', async () => {
+    const path = join(dir, 'old-pairs.db');
+    const issuer = makeIssuer('store-sqlite-pairs');
+    await (await Clearing.open({ path, issuerKeys: issuer.keySet() })).close();
+    const Database = loadSqliteDriver('clearing');
+    const raw = new Database(path);
+    raw.exec('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+    const fill = (n: number, len: number) => new Uint8Array(len).fill(n);
+    const ds = raw.prepare('INSERT INTO double_spends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const [k, w, n, ah, ac, as, bh, bc, bs, at] of PAIR_ROWS.doubleSpends) ds.run(k, fill(w, 16), n, fill(ah, 32), ac, as, fill(bh, 32), bc, bs, at);
+    const rf = raw.prepare('INSERT INTO reader_faults VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const [k, r, h, ac, as, bc, bs, at] of PAIR_ROWS.readerFaults) rf.run(k, r, fill(h, 32), ac, as, bc, bs, at);
+    raw.close();
+    const c = await Clearing.open({ path });
+    try {
+      await expectOneFindingPerKey(c);
     } finally {
       await c.close();
     }

@@ -177,3 +177,40 @@ export function storeSuite(e: Engine): void {
   });
 }
 
+
+/**
+ * Rows of a database from before one finding per key (a pre-release 0.2.0: one row per pair): three double-spend pairs of one
+ * key and one of another, two reader-fault pairs of one key. Each row: the values of the table's columns in order.
+ */
+export const PAIR_ROWS = {
+  doubleSpends: [
+    // kind, wallet id fill, counter, a hash fill, a chain, a seq, b hash fill, b chain, b seq, detected at
+    ['counter_reuse', 1, 5, 1, 1, 1, 2, 2, 1, 100],
+    ['counter_reuse', 1, 5, 1, 1, 1, 3, 3, 1, 200],
+    ['counter_reuse', 1, 5, 2, 2, 1, 3, 3, 1, 200],
+    ['same_token_twice', 1, 5, 1, 1, 1, 1, 4, 1, 300],
+  ] as const,
+  readerFaults: [
+    // kind, reader id, token hash fill, a chain, a seq, b chain, b seq, detected at
+    ['token_listed_twice', 7, 9, 1, 1, 1, 2, 50],
+    ['token_listed_twice', 7, 9, 1, 1, 1, 3, 60],
+  ] as const,
+};
+
+/** What a store opened over PAIR_ROWS holds: of each key the row detected first; a second row of a key is refused. */
+export async function expectOneFindingPerKey(c: Clearing): Promise<void> {
+  const ds = await c.store.doubleSpendRows();
+  expect(ds.map((d) => [d.kind, d.aChain, d.bChain, d.detectedAt])).toEqual([
+    ['counter_reuse', 1, 2, 100],
+    ['same_token_twice', 1, 4, 300],
+  ]);
+  expect((await c.store.readerFaultRows()).map((f) => [f.bSeq, f.detectedAt])).toEqual([[2, 50]]);
+  const again = await c.store.session((s) =>
+    s.atomic(async (tx) => [
+    await tx.putDoubleSpend({ ...ds[0]!, bChain: 9, bSeq: 9 }),
+    await tx.putReaderFault({ kind: 'token_listed_twice', readerId: 7, tokenHash: new Uint8Array(32).fill(9), aChain: 1, aSeq: 5, bChain: 1, bSeq: 6, detectedAt: 70 }),
+    await tx.putReaderFault({ kind: 'token_listed_twice', readerId: 8, tokenHash: new Uint8Array(32).fill(9), aChain: 5, aSeq: 1, bChain: 5, bSeq: 2, detectedAt: 70 }),
+    ]),
+  );
+  expect(again).toEqual([false, false, true]);
+}

@@ -1,0 +1,187 @@
+/**
+ * Double spends and reader faults of one batch (spec/clearing.md §4 step 10): which findings its new entries
+ * make, each with the pair of entries that shows it.
+ *
+ * A finding is recorded once per key, not once per pair of entries:
+ *  - `counter_reuse` per (wallet id, counter): two valid entries of the counter with different token bytes,
+ *    neither a tap-out;
+ *  - `same_token_twice` per (wallet id, counter): one token taken as a sale (accept or tap-in) at two readers;
+ *  - `token_listed_twice` per (reader id, token hash): one reader lists one token as a sale twice.
+ * Which keys are held after any set of batches is a function of the entries held, not of the order they came
+ * in. A reader that lists one token (or one counter) N times makes one finding, not N(N-1)/2 (the rows that
+ * ran clearing out of memory, M5).
+ *
+ * The pair recorded is the first that the sequential judgment finds: the new entries of the batch are taken
+ * in seq order, each against everything held before the batch and the earlier entries of the batch, and the
+ * first entry that pairs is `second` (b); its partner (a) is the first of the entries it pairs with, in
+ * (reader id, journal id, seq) order. That is exactly the first pair of each key the per-pair rule found
+ * before, so the blocklist reasons are unchanged.
+ *
+ * Cost: one probe per batch (`contested`, one index probe per new entry); only a wallet counter with another
+ * valid entry is read further, and then only the first entry of each (token hash, kind, reader or not) for the
+ * batch's token hashes, plus at most two "first entry of another token" reads. Rows read into memory are
+ * bounded by the batch, never by how often a token was listed before.
+ */
+import { toHex } from '../../base/hex.js';
+import { JournalKind } from '../reader/journal.js';
+import type { CounterMate, CounterQuery, DoubleSpendRow, EntryRow, IngestTx, ReaderFaultRow } from './store.js';
+
+/** The new entries of a batch and where they sit. */
+export interface PairingInput {
+  /** The batch's chain number. */
+  chain: number;
+  /** Its reader id. */
+  readerId: number;
+  /** Its journal id. */
+  journalId: Uint8Array;
+  /** Seq range the batch covers (its entries, held before or new). */
+  from: number;
+  /** Last seq of the batch. */
+  to: number;
+  /** The rows this batch writes, in seq order (valid token entries carry walletId, counter, tokenHash). */
+  rows: readonly EntryRow[];
+  /** Clearing time, unix seconds. */
+  now: number;
+}
+
+/** What the pairing found. */
+export interface PairingResult {
+  /** Double-spend findings, in the order the sequential judgment finds them (by b's seq; counter_reuse first). */
+  doubleSpends: DoubleSpendRow[];
+  /** Reader-fault findings, in the same order. */
+  readerFaults: ReaderFaultRow[];
+}
+
+/** An entry as the pairing compares them: its place in (reader id, journal id, seq) order and its token. */
+interface Party {
+  chain: number;
+  readerId: number;
+  journalId: Uint8Array;
+  seq: number;
+  tokenHash: Uint8Array;
+}
+
+const isSale = (kind: number): boolean => kind === JournalKind.accept || kind === JournalKind.tap_in;
+
+/** (reader id, journal id bytes, seq) order; negative when x comes first. */
+function order(x: Party, y: Party): number {
+  if (x.readerId !== y.readerId) return x.readerId < y.readerId ? -1 : 1;
+  const a = x.journalId;
+  const b = y.journalId;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  if (a.length !== b.length) return a.length - b.length;
+  return x.seq - y.seq;
+}
+
+/** The first of the parties given (undefined ones skipped). */
+function first(...xs: (Party | undefined)[]): Party | undefined {
+  let best: Party | undefined;
+  for (const x of xs) if (x && (!best || order(x, best) < 0)) best = x;
+  return best;
+}
+
+/**
+ * The findings of one batch whose rows are already written in `tx` (so `contested` sees them). Pure reads: the
+ * caller stores what it returns.
+ */
+export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingResult> {
+  const out: PairingResult = { doubleSpends: [], readerFaults: [] };
+  if (b.rows.length === 0) return out;
+  const contested = await tx.contested(b.chain, b.from, b.to);
+  if (contested.length === 0) return out;
+  // The batch's new valid token entries that share a counter, grouped by (wallet id, counter), each group in
+  // seq order and the groups in the order of their first entry.
+  const bySeq = new Map<number, EntryRow>();
+  for (const r of b.rows) if (r.walletId) bySeq.set(r.seq, r);
+  const groups = new Map<string, EntryRow[]>();
+  for (const seq of contested) {
+    const r = bySeq.get(seq);
+    if (!r) continue; // held before this batch: judged when it came
+    const key = `${toHex(r.walletId!)}:${r.counter}`;
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  const found: { seq: number; rank: number; d: DoubleSpendRow }[] = [];
+  for (const g of groups.values()) {
+    const walletId = g[0]!.walletId!;
+    const counter = g[0]!.counter!;
+    const q: CounterQuery = { walletId, counter, chain: b.chain, fresh: g.map((r) => r.seq) };
+    const party = (r: EntryRow): Party => ({ chain: b.chain, readerId: b.readerId, journalId: b.journalId, seq: r.seq, tokenHash: r.tokenHash! });
+    // Held entries of this counter: the first of each (token hash, kind, at this reader or not), for the token
+    // hashes of the group's sales (same token twice, listed twice).
+    const saleHashes = new Map<string, Uint8Array>();
+    for (const r of g) if (isSale(r.kind)) saleHashes.set(toHex(r.tokenHash!), r.tokenHash!);
+    const mates = saleHashes.size > 0 ? await tx.firstMates(q, b.readerId, [...saleHashes.values()]) : [];
+    const heldSale = new Map<string, { here?: CounterMate; there?: CounterMate }>();
+    for (const m of mates) {
+      if (!isSale(m.kind)) continue;
+      const k = toHex(m.tokenHash);
+      const s = heldSale.get(k) ?? {};
+      const here = m.readerId === b.readerId;
+      const cur = here ? s.here : s.there;
+      if (!cur || order(m, cur) < 0) {
+        if (here) s.here = m;
+        else s.there = m;
+      }
+      heldSale.set(k, s);
+    }
+    // Counter reuse: the first held entry that is not a tap-out, and (read only when needed) the first of
+    // another token than that one.
+    let heldX: CounterMate | undefined | null = null;
+    let heldY: CounterMate | undefined | null = null;
+    let reuseDone = false;
+    let twiceDone = false;
+    const listedDone = new Set<string>();
+    let batchX: Party | undefined; // the first entry of the batch so far that is not a tap-out
+    let batchY: Party | undefined; // the first of another token than batchX's
+    const batchSale = new Map<string, Party>();
+    for (const r of g) {
+      const h = toHex(r.tokenHash!);
+      const me = party(r);
+      const pair = (kind: DoubleSpendRow['kind'], a: Party) =>
+        found.push({
+          seq: r.seq,
+          rank: kind === 'counter_reuse' ? 0 : 1,
+          d: { kind, walletId, counter, aHash: a.tokenHash, aChain: a.chain, aSeq: a.seq, bHash: r.tokenHash!, bChain: b.chain, bSeq: r.seq, detectedAt: b.now },
+        });
+      if (r.kind !== JournalKind.tap_out) {
+        if (!reuseDone) {
+          if (heldX === null) heldX = await tx.firstOtherToken(q, null);
+          let held: Party | undefined;
+          if (heldX && toHex(heldX.tokenHash) !== h) held = heldX;
+          else if (heldX) {
+            if (heldY === null) heldY = await tx.firstOtherToken(q, heldX.tokenHash);
+            held = heldY;
+          }
+          const inBatch = batchX && toHex(batchX.tokenHash) !== h ? batchX : batchY;
+          const a = first(held, inBatch);
+          if (a) {
+            pair('counter_reuse', a);
+            reuseDone = true;
+          }
+        }
+        if (!batchX) batchX = me;
+        else if (!batchY && toHex(batchX.tokenHash) !== h) batchY = me;
+      }
+      if (isSale(r.kind)) {
+        const held = heldSale.get(h);
+        if (!twiceDone && held?.there) {
+          pair('same_token_twice', held.there);
+          twiceDone = true;
+        }
+        if (!listedDone.has(h)) {
+          const a = first(held?.here, batchSale.get(h));
+          if (a) {
+            out.readerFaults.push({ kind: 'token_listed_twice', readerId: b.readerId, tokenHash: r.tokenHash!, aChain: a.chain, aSeq: a.seq, bChain: b.chain, bSeq: r.seq, detectedAt: b.now });
+            listedDone.add(h);
+          }
+        }
+        if (!batchSale.has(h)) batchSale.set(h, me);
+      }
+    }
+  }
+  found.sort((x, y) => x.seq - y.seq || x.rank - y.rank);
+  out.doubleSpends = found.map((f) => f.d);
+  return out;
+}
