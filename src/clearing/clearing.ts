@@ -1079,7 +1079,7 @@ export class Clearing {
     return { tokenHash: toHex(hash), readerId: e.readerId, journalId: toHex(e.journalId), seq, kind: e.kind, amount: e.value, token: e.token ? toHex(e.token) : '' };
   }
 
-  /** Every double spend found so far, in order of detection. */
+  /** Every double spend found so far, by (detectedAt, wallet id, counter, kind). */
   async doubleSpends(): Promise<DoubleSpend[]> {
     const out: DoubleSpend[] = [];
     for (const r of await this.store.doubleSpendRows()) {
@@ -1095,7 +1095,7 @@ export class Clearing {
     return out;
   }
 
-  /** Every reader fault found so far (a token listed twice by one reader), in order of detection. */
+  /** Every reader fault found so far (a token listed twice by one reader), by (detectedAt, reader id, token hash). */
   async readerFaults(): Promise<ReaderFault[]> {
     const out: ReaderFault[] = [];
     for (const r of await this.store.readerFaultRows()) {

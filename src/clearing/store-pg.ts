@@ -784,14 +784,14 @@ export class PgClearingStore implements ClearingStore {
   }
 
   async doubleSpendRows(): Promise<DoubleSpendRow[]> {
-    return (await this.rows('SELECT * FROM double_spends ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq')).map((r) => ({
+    return (await this.rows('SELECT * FROM double_spends ORDER BY detected_at, wallet_id, counter, kind COLLATE "C"')).map((r) => ({
       kind: r.kind as DoubleSpendRow['kind'], walletId: u8(r.wallet_id), counter: Number(r.counter),
       aHash: u8(r.a_hash), aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bHash: u8(r.b_hash), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
     }));
   }
 
   async readerFaultRows(): Promise<ReaderFaultRow[]> {
-    return (await this.rows('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, a_chain, a_seq, b_chain, b_seq')).map((r) => ({
+    return (await this.rows('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, token_hash')).map((r) => ({
       kind: 'token_listed_twice', readerId: Number(r.reader_id), tokenHash: u8(r.token_hash),
       aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
     }));

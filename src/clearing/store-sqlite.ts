@@ -645,7 +645,7 @@ export class SqliteClearingStore implements ClearingStore {
 
   async doubleSpendRows(): Promise<DoubleSpendRow[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
+    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, wallet_id, counter, kind').all() as Row[]).map((r) => ({
       kind: r.kind as DoubleSpendRow['kind'], walletId: u8(r.wallet_id), counter: Number(r.counter),
       aHash: u8(r.a_hash), aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bHash: u8(r.b_hash), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
     }));
@@ -653,7 +653,7 @@ export class SqliteClearingStore implements ClearingStore {
 
   async readerFaultRows(): Promise<ReaderFaultRow[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, a_chain, a_seq, b_chain, b_seq').all() as Row[]).map((r) => ({
+    return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, token_hash').all() as Row[]).map((r) => ({
       kind: 'token_listed_twice', readerId: Number(r.reader_id), tokenHash: u8(r.token_hash),
       aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
     }));

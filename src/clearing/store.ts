@@ -576,9 +576,9 @@ export interface ClearingStore {
   evidence(chain: number, seq: number): Promise<EntryEvidence>;
   /** The token bytes of the entry (reader id, journal id, seq). */
   tokenBytes(readerId: number, journalId: Uint8Array, seq: number): Promise<Uint8Array | undefined>;
-  /** Double spends by (detected at, a chain, a seq, b chain, b seq). */
+  /** Double spends by (detected at, wallet id bytes, counter, kind bytes): one per (kind, wallet id, counter). */
   doubleSpendRows(): Promise<DoubleSpendRow[]>;
-  /** Reader faults by (detected at, reader id, a chain, a seq, b chain, b seq). */
+  /** Reader faults by (detected at, reader id, token hash bytes): one per (reader id, token hash). */
   readerFaultRows(): Promise<ReaderFaultRow[]>;
   /** Every chain, by (reader id, journal id). */
   chains(): Promise<ChainRow[]>;
