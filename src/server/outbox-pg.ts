@@ -43,7 +43,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OffpayError } from '../../base/errors.js';
 import { loadPgDriver, openPgPool, type PgPool } from '../clearing/store-pg.js';
-import { MAX_ERROR_CHARS, type NewOutboxEvent, type OutboxEvent, type WebhookOutbox } from './outbox.js';
+import { MAX_ERROR_CHARS, PRUNE_INDEX_SQL, PRUNE_WHERE, type NewOutboxEvent, type OutboxEvent, type WebhookOutbox } from './outbox.js';
 
 /** Default claim lease, ms: a try (at most the 10 s request deadline by default) with a wide margin. */
 export const DEFAULT_LEASE_MS = 60_000;
@@ -103,6 +103,7 @@ export async function openPgWebhookOutbox(o: PgOutboxOptions, load?: (id: string
   if (node.length < 1 || node.length > 200) throw new OffpayError('api.bad_option', 'a node name is 1 .. 200 characters');
   const { pool, where } = await openPgPool(loadPgDriver(load), o.url, poolSize, TABLE_LOCK, 'the webhook outbox in', async (client, where) => {
     await client.query(TABLE);
+    await client.query(PRUNE_INDEX_SQL('webhook_events'));
     const cols = (await client.query("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'webhook_events' ORDER BY ordinal_position")).rows.map((r) => String(r.column_name));
     if (cols.join(',') !== COLUMNS.join(',')) throw new OffpayError('clearing.store_unusable', `the webhook_events table of ${where} has columns (${cols.join(', ')}), this offpay uses (${COLUMNS.join(', ')})`);
   });
@@ -178,6 +179,15 @@ export class PgWebhookOutbox implements WebhookOutbox {
 
   async dead(limit: number): Promise<OutboxEvent[]> {
     return (await this.rows("SELECT * FROM webhook_events WHERE state = 'dead' ORDER BY seq DESC LIMIT $1", [limit])).map(fromRow);
+  }
+
+  async prune(beforeSec: number, limit: number): Promise<number> {
+    // SKIP LOCKED: two nodes pruning at once delete disjoint rows instead of waiting on each other.
+    const r = await this.rows(
+      `DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events WHERE ${PRUNE_WHERE} AND created < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1 AS one`,
+      [beforeSec, limit],
+    );
+    return r.length;
   }
 
   async counts(): Promise<{ pending: number; delivered: number; dead: number }> {

@@ -1,7 +1,8 @@
 /**
  * The durable webhook outbox (spec/clearing-api.md §9.2): events waiting for delivery, written before the
  * answer that caused them, and kept after delivery or dead-lettering too: a held id is what makes an event
- * derived again (a resent batch) queue nothing, so rows are never pruned in this version. `WebhookOutbox` is
+ * derived again (a resent batch) queue nothing. Delivered charge events are pruned after the retention period
+ * (`prune`, spec/clearing-api.md §9.2 step 7); wallet.blocklisted and dead-lettered events are kept. `WebhookOutbox` is
  * the interface an engine implements; `SqliteWebhookOutbox` keeps it in its own small SQLite file next to a
  * SQLite clearing database (CLEARING.db.webhooks), so the clearing's schema is not touched; `PgWebhookOutbox`
  * (outbox-pg.ts) keeps it in a table of a PostgreSQL clearing database, shared by every node of the house.
@@ -66,12 +67,28 @@ export interface WebhookOutbox {
   failed(id: string, attempts: number, error: string, nextAt: number, dead: boolean): Promise<boolean>;
   /** Dead-lettered events, newest first (at most `limit`). */
   dead(limit: number): Promise<OutboxEvent[]>;
+  /**
+   * Delete up to `limit` delivered events of the types `PRUNED_TYPES` created before `beforeSec` (unix seconds);
+   * resolves to how many. Pending, dead and wallet.blocklisted events are never pruned.
+   */
+  prune(beforeSec: number, limit: number): Promise<number>;
   /** Counts by state (of every process sharing the outbox). */
   counts(): Promise<{ pending: number; delivered: number; dead: number }>;
   get(id: string): Promise<OutboxEvent | undefined>;
   /** Give back this process's claims and close. */
   close(): Promise<void>;
 }
+
+/**
+ * Event types a delivered event of which may be pruned: each is derived again only by the same batch or refund
+ * sent again. wallet.blocklisted is not: every start compares the whole blocklist with the events held.
+ */
+export const PRUNED_TYPES = ['charge.complete', 'charge.refunded'] as const;
+const PRUNED_SQL = PRUNED_TYPES.map((t) => `'${t}'`).join(', ');
+/** The partial index prune walks (both engines): delivered events by creation time. */
+export const PRUNE_INDEX_SQL = (table: string) => `CREATE INDEX IF NOT EXISTS ${table}_delivered ON ${table}(created) WHERE state = 'delivered' AND type IN (${PRUNED_SQL})`;
+/** The rows prune deletes: delivered, of a pruned type, created before $before; at most $limit of them. */
+export const PRUNE_WHERE = `state = 'delivered' AND type IN (${PRUNED_SQL})`;
 
 /** A failure's text is kept to this many characters. */
 export const MAX_ERROR_CHARS = 500;
@@ -91,6 +108,7 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       id TEXT PRIMARY KEY, type TEXT NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
       state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
     this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
+    this.db.exec(PRUNE_INDEX_SQL('events'));
   }
   async add(events: NewOutboxEvent[], nowMs: number): Promise<number> {
     if (!events.length) return 0;
@@ -116,6 +134,9 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   }
   async dead(limit: number): Promise<OutboxEvent[]> {
     return (this.db.prepare("SELECT * FROM events WHERE state = 'dead' ORDER BY rowid DESC LIMIT ?").all(limit) as Row[]).map(fromRow);
+  }
+  async prune(beforeSec: number, limit: number): Promise<number> {
+    return this.db.prepare(`DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ${PRUNE_WHERE} AND created < ? LIMIT ?)`).run(beforeSec, limit).changes;
   }
   async counts(): Promise<{ pending: number; delivered: number; dead: number }> {
     const c = { pending: 0, delivered: 0, dead: 0 };

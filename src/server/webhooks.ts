@@ -71,6 +71,12 @@ export interface WebhookOptions {
   requestTimeoutMs?: number;
   /** How often the worker looks for due events when it was not woken, ms (default 1,000; 10 .. 60,000). */
   pollMs?: number;
+  /**
+   * Days a delivered charge.complete or charge.refunded event is kept before the worker prunes it (default 30;
+   * 1 .. 36,500). Its id no longer stops the same event from being queued again (a batch resent after that long),
+   * which a receiver drops by its id as any second delivery.
+   */
+  retentionDays?: number;
   /** Unix seconds (the signature's t and the events' created). */
   clock?: () => number;
   /** Unix ms (scheduling). */
@@ -137,6 +143,8 @@ export interface WebhookLimits {
   requestTimeoutMs: number;
   /** Worker poll interval, ms (10..60,000, default 1,000). */
   pollMs: number;
+  /** Days a delivered charge event is kept (1..36,500, default 30). */
+  retentionDays: number;
 }
 
 /**
@@ -145,7 +153,7 @@ export interface WebhookLimits {
  * webhook configuration, so a start with a bad option changes nothing. Throws `api.bad_webhook_url` or
  * `api.bad_option`.
  */
-export function checkWebhookOptions(o: Pick<WebhookOptions, 'url' | 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'requestTimeoutMs' | 'pollMs'> & { leaseMs?: number | undefined }): WebhookLimits {
+export function checkWebhookOptions(o: Pick<WebhookOptions, 'url' | 'maxAttempts' | 'baseDelayMs' | 'maxDelayMs' | 'requestTimeoutMs' | 'pollMs' | 'retentionDays'> & { leaseMs?: number | undefined }): WebhookLimits {
   checkWebhookUrl(o.url);
   const limits: WebhookLimits = {
     maxAttempts: bounded('maxAttempts', o.maxAttempts, 20, 1, 100),
@@ -153,6 +161,7 @@ export function checkWebhookOptions(o: Pick<WebhookOptions, 'url' | 'maxAttempts
     maxDelayMs: bounded('maxDelayMs', o.maxDelayMs, 3_600_000, 1, 86_400_000),
     requestTimeoutMs: bounded('requestTimeoutMs', o.requestTimeoutMs, 10_000, 100, 120_000),
     pollMs: bounded('pollMs', o.pollMs, 1_000, 10, 60_000),
+    retentionDays: bounded('retentionDays', o.retentionDays, DEFAULT_RETENTION_DAYS, 1, 36_500),
   };
   if (o.leaseMs !== undefined && o.leaseMs < limits.requestTimeoutMs + LEASE_MARGIN_MS) {
     throw new OffpayError('api.bad_option', `the outbox lease ${o.leaseMs} ms must outlast a try: at least requestTimeoutMs ${limits.requestTimeoutMs} + ${LEASE_MARGIN_MS} ms`);
@@ -167,6 +176,12 @@ export function backoffMs(k: number, baseDelayMs: number, maxDelayMs: number): n
 
 const JSON_BIGINT = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
 const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, JSON_BIGINT));
+
+/** Default days a delivered charge event is kept (WebhookOptions.retentionDays). */
+export const DEFAULT_RETENTION_DAYS = 30;
+/** The worker prunes the outbox at most this often, ms, deleting at most PRUNE_BATCH events a round. */
+export const PRUNE_EVERY_MS = 3_600_000;
+export const PRUNE_BATCH = 10_000;
 
 /** Not allowed to deliver (mayDeliver): the worker looks again after pollMs. */
 class Barred extends Error {}
@@ -192,6 +207,8 @@ export class WebhookService {
   private inflight: AbortController | undefined;
   /** mayDeliver said no at the last look (logged once per change). */
   private barred = false;
+  /** Unix ms of the next prune round (the first soon after start). */
+  private pruneAt = 0;
 
   constructor(private readonly opts: WebhookOptions) {
     this.url = checkWebhookUrl(opts.url);
@@ -328,6 +345,7 @@ export class WebhookService {
           this.barred = !may;
           this.opts.log?.(may ? 'webhook worker: delivering again (the configuration is this node\'s)' : 'webhook worker: NOT DELIVERING: this node\'s webhook URL or secret is no longer the clearing house\'s (reconfigured by another node); events are still queued; restart this node with the house\'s configuration');
         }
+        if (may) await this.pruneRound();
         const due = may ? await this.opts.outbox.due(this.nowMs(), CLAIM_BATCH) : [];
         for (const e of due) {
           if (!this.running) return;
@@ -355,6 +373,19 @@ export class WebhookService {
       clearTimeout(this.timer);
       this.wake = undefined;
     }
+  }
+
+  /**
+   * When due, one round of pruning: up to PRUNE_BATCH delivered charge events older than the retention; the next
+   * round follows at once while rounds are full, else after PRUNE_EVERY_MS. A failure waits for the next round.
+   */
+  private async pruneRound(): Promise<void> {
+    const now = this.nowMs();
+    if (now < this.pruneAt) return;
+    this.pruneAt = now + PRUNE_EVERY_MS;
+    const n = await this.opts.outbox.prune(Math.floor(now / 1000) - this.o.retentionDays * 86_400, PRUNE_BATCH);
+    if (n === PRUNE_BATCH) this.pruneAt = now;
+    if (n) this.opts.log?.(`webhook outbox: pruned ${n} delivered charge events older than ${this.o.retentionDays} days`);
   }
 
   /** One try of one event; records the outcome in the outbox. */

@@ -26,6 +26,7 @@ import { toHex } from '../../base/hex.js';
 import { walletIdOf } from '../../src/messages.js';
 import { saveIssuer } from '../../src/node/files.js';
 import { openPgWebhookOutbox } from '../../src/server/outbox-pg.js';
+import { expectPruneRule } from './outbox-prune.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { NOW, makeIssuer, makeWallet, type TestWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
@@ -300,6 +301,15 @@ if (typeof started === 'string') {
         await o2.close();
       }
     }, 30_000);
+
+    it('prune: only delivered charge events past the cutoff, at most limit a call (spec/clearing-api.md §9.2 step 7)', async () => {
+      const outbox = await openPgWebhookOutbox({ url: await cluster.createDatabase(), node: 'p1' });
+      try {
+        await expectPruneRule(outbox);
+      } finally {
+        await outbox.close();
+      }
+    });
 
     it('two serve nodes: batches posted to both, every event delivered exactly once, signed; both nodes report the house', async () => {
       const db = await cluster.createDatabase();

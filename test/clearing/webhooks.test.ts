@@ -24,6 +24,7 @@ import { checkWebhookSignature, signatureHeader, webhookSignature } from '../../
 import { backoffMs, BLOCKED_WEBHOOK_PORTS, checkWebhookUrl, eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
+import { expectPruneRule } from './outbox-prune.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-hooks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -211,6 +212,7 @@ describe('webhooks', () => {
         return inner.due(n, l);
       },
       hold: (id) => inner.hold(id),
+      prune: (b, l) => inner.prune(b, l),
       nextDue: () => inner.nextDue(),
       delivered: (id, a) => inner.delivered(id, a),
       failed: (id, a, e, n, d) => inner.failed(id, a, e, n, d),
@@ -322,6 +324,48 @@ describe('webhooks', () => {
       await rx.stop();
     }
   }, 40_000);
+
+  it('the outbox prunes delivered charge events past the retention only (SQLite outbox)', async () => {
+    const outbox = new SqliteWebhookOutbox(':memory:');
+    try {
+      await expectPruneRule(outbox);
+    } finally {
+      await outbox.close();
+    }
+  });
+
+  it('the worker prunes delivered charge events once they are older than retentionDays; retentionDays 0 is refused', async () => {
+    let now = (NOW + 3600) * 1000;
+    const rx = await new Receiver(() => Math.floor(now / 1000)).start();
+    const outbox = new SqliteWebhookOutbox(':memory:');
+    const lines: string[] = [];
+    const hooks = new WebhookService({ url: rx.url, secret: SECRET, outbox, clock: () => Math.floor(now / 1000), nowMs: () => now, pollMs: 10, retentionDays: 2, log: (l) => lines.push(l) });
+    try {
+      hooks.start();
+      const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      const r = vending(3301);
+      await sell(r, makeWallet(issuer, 'hooks', 'prune'), 1, 250);
+      const batch = r.export(NOW + 60).bytes;
+      expect((await clearing.ingest(batch)).outcome).toBe('ingested');
+      expect(await hooks.afterBatch(clearing, batch)).toBe(1);
+      await until(async () => (await outbox.counts()).delivered >= 1, 'the delivery');
+      const delivered = (await outbox.counts()).delivered;
+      // One day on: nothing is old enough. Three days on (past the next prune round): the charge events go.
+      now += 86_400_000 + 3_600_001;
+      hooks.kick();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await outbox.counts()).delivered).toBe(delivered);
+      now += 2 * 86_400_000 + 3_600_001;
+      hooks.kick();
+      await until(async () => (await outbox.counts()).delivered === 0, 'the prune');
+      expect(lines.some((l) => /pruned \d+ delivered charge events older than 2 days/.test(l))).toBe(true);
+      expect(() => new WebhookService({ url: rx.url, secret: SECRET, outbox, retentionDays: 0 })).toThrow(expect.objectContaining({ code: 'api.bad_option' }));
+    } finally {
+      await hooks.stop();
+      await outbox.close();
+      await rx.stop();
+    }
+  });
 
   it('signature rules: the worked example of spec/clearing-api.md §9.4, tolerance, backoff bounds, bad options', async () => {
     const spec = readFileSync('spec/clearing-api.md', 'utf8');

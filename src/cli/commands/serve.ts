@@ -41,6 +41,7 @@ const serve: Command = {
     'webhook-retry-base-ms': { type: 'string', arg: 'MS', help: 'first webhook retry delay, doubled per try with jitter (default 1000)' },
     'webhook-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline of one webhook delivery (default 10000)' },
     'webhook-lease-ms': { type: 'string', arg: 'MS', help: 'PostgreSQL: how long a node\'s claim on an event holds before another node may take it (default 60000)' },
+    'webhook-retention-days': { type: 'string', arg: 'N', help: 'days a delivered charge event stays in the outbox before it is pruned (default 30)' },
     'replace-settings': replaceSettingsOpt,
     'webhook-reconfigure': { type: 'boolean', help: 'make this node\'s webhook URL and secret (or no webhooks, without --webhook-url) the clearing house\'s, replacing the one the database records; stop every other node first' },
     'max-batch-bytes': { type: 'string', arg: 'N', help: 'largest batch accepted, bytes (default 8388608)' },
@@ -91,13 +92,14 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const hookBase = parseUint('webhook-retry-base-ms', ctx.opt('webhook-retry-base-ms'), 3_600_000);
     const hookTimeout = parseUint('webhook-timeout-ms', ctx.opt('webhook-timeout-ms'), 120_000);
     const hookLease = parseUint('webhook-lease-ms', ctx.opt('webhook-lease-ms'), 3_600_000);
-    if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase ?? hookTimeout ?? hookLease) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
+    const hookRetention = parseUint('webhook-retention-days', ctx.opt('webhook-retention-days'), 36_500);
+    if (webhookUrl === undefined && (ctx.opt('webhook-secret-file') ?? hookAttempts ?? hookBase ?? hookTimeout ?? hookLease ?? hookRetention) !== undefined) throw new UsageError('the --webhook-* options need --webhook-url');
     if (hookLease !== undefined && !pg) throw new UsageError('--webhook-lease-ms is for a PostgreSQL --db (a SQLite outbox has one node, nothing to lease)');
     if (hookLease !== undefined && hookLease < MIN_LEASE_MS) throw new UsageError(`--webhook-lease-ms is at least ${MIN_LEASE_MS}`);
     // Every webhook option is checked before anything is created or recorded (the secret file, the house's
     // webhook configuration): a start refused for a bad option leaves the house as it was.
     if (webhookUrl !== undefined) {
-      checkWebhookOptions({ url: webhookUrl, maxAttempts: hookAttempts, baseDelayMs: hookBase, requestTimeoutMs: hookTimeout, leaseMs: pg ? (hookLease ?? DEFAULT_LEASE_MS) : undefined });
+      checkWebhookOptions({ url: webhookUrl, maxAttempts: hookAttempts, baseDelayMs: hookBase, requestTimeoutMs: hookTimeout, retentionDays: hookRetention, leaseMs: pg ? (hookLease ?? DEFAULT_LEASE_MS) : undefined });
     }
     // With PostgreSQL the outbox is shared by every node of the house, so every node must sign with the same
     // secret: its file is named explicitly, never derived from the URL.
@@ -129,6 +131,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
           ...(hookAttempts !== undefined ? { maxAttempts: hookAttempts } : {}),
           ...(hookBase !== undefined ? { baseDelayMs: hookBase } : {}),
           ...(hookTimeout !== undefined ? { requestTimeoutMs: hookTimeout } : {}),
+          ...(hookRetention !== undefined ? { retentionDays: hookRetention } : {}),
           mayDeliver: () => isCurrentWebhookConfig(clearing.store, mine),
           log: (l) => ctx.out(l),
         });
