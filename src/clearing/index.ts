@@ -11,7 +11,7 @@ export {
   type ReaderSummary, type ClearingReport, type PaymentFacts, type OpenedStore, Clearing, isPostgresUrl,
 } from './clearing.js';
 export type {
-  ClearingStore, IngestSession, IngestTx, EntryRow, CounterMate, CounterQuery, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
+  ClearingStore, IngestSession, IngestTx, EntryRow, CounterMate, CounterQuery, HeldFindings, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
   BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, RefundTotals, NextBlocklist, EntryEvidence, ClaimedMeta,
   BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites,
 } from './store.js';

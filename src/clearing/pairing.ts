@@ -18,9 +18,13 @@
  * before, so the blocklist reasons are unchanged.
  *
  * Cost: one probe per batch (`contested`, one index probe per new entry); only a wallet counter with another
- * valid entry is read further, and then only the first entry of each (token hash, kind, reader or not) for the
- * batch's token hashes, plus at most two "first entry of another token" reads. Rows read into memory are
- * bounded by the batch, never by how often a token was listed before.
+ * valid entry is read further, and never by walking its entries: the findings already held for it (unique-key
+ * lookups), then, for the keys not held, its firsts (table counter_firsts: per (token hash, reader id, class)
+ * the first entry), by key: the first sale of each of the batch's sale tokens at each reader, and at most two
+ * "first entry of another token". The firsts are recorded from the counter's entries once, by the first batch
+ * that shares it (the only walk, over what was held before that batch), and every batch of the counter updates
+ * them. So a batch costs time and memory in proportion to its own entries and to the readers that sold its
+ * tokens, never to how often a token or counter was listed before (spec/clearing.md M5).
  */
 import { toHex } from '../../base/hex.js';
 import { JournalKind } from '../reader/journal.js';
@@ -108,11 +112,19 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     const counter = g[0]!.counter!;
     const q: CounterQuery = { walletId, counter, chain: b.chain, fresh: g.map((r) => r.seq) };
     const party = (r: EntryRow): Party => ({ chain: b.chain, readerId: b.readerId, journalId: b.journalId, seq: r.seq, tokenHash: r.tokenHash! });
-    // Held entries of this counter: the first of each (token hash, kind, at this reader or not), for the token
-    // hashes of the group's sales (same token twice, listed twice).
+    // What is held of this counter is read from its firsts (counter_firsts: the first entry of each (token, reader,
+    // class)), recorded from its entries the first time a batch shares it, and kept up by every batch since.
+    await tx.counterFirsts(q);
     const saleHashes = new Map<string, Uint8Array>();
     for (const r of g) if (isSale(r.kind)) saleHashes.set(toHex(r.tokenHash!), r.tokenHash!);
-    const mates = saleHashes.size > 0 ? await tx.firstMates(q, b.readerId, [...saleHashes.values()]) : [];
+    // Findings already held need no walk (a counter listed again and again walks nothing once its keys are held).
+    const held = await tx.heldFindings(q, b.readerId, [...saleHashes.values()]);
+    let reuseDone = held.doubleSpends.includes('counter_reuse');
+    let twiceDone = held.doubleSpends.includes('same_token_twice');
+    const listedDone = new Set<string>(held.listed.map(toHex));
+    const wanted = twiceDone ? [...saleHashes].filter(([h]) => !listedDone.has(h)).map(([, v]) => v) : [...saleHashes.values()];
+    // The first held sale of each of those tokens at each reader (same token twice, listed twice).
+    const mates = wanted.length > 0 ? await tx.firstMates(q, wanted) : [];
     const heldSale = new Map<string, { here?: CounterMate; there?: CounterMate }>();
     for (const m of mates) {
       if (!isSale(m.kind)) continue;
@@ -130,9 +142,6 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     // another token than that one.
     let heldX: CounterMate | undefined | null = null;
     let heldY: CounterMate | undefined | null = null;
-    let reuseDone = false;
-    let twiceDone = false;
-    const listedDone = new Set<string>();
     let batchX: Party | undefined; // the first entry of the batch so far that is not a tap-out
     let batchY: Party | undefined; // the first of another token than batchX's
     const batchSale = new Map<string, Party>();
@@ -165,13 +174,13 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
         else if (!batchY && toHex(batchX.tokenHash) !== h) batchY = me;
       }
       if (isSale(r.kind)) {
-        const held = heldSale.get(h);
-        if (!twiceDone && held?.there) {
-          pair('same_token_twice', held.there);
+        const mate = heldSale.get(h);
+        if (!twiceDone && mate?.there) {
+          pair('same_token_twice', mate.there);
           twiceDone = true;
         }
         if (!listedDone.has(h)) {
-          const a = first(held?.here, batchSale.get(h));
+          const a = first(mate?.here, batchSale.get(h));
           if (a) {
             out.readerFaults.push({ kind: 'token_listed_twice', readerId: b.readerId, tokenHash: r.tokenHash!, aChain: a.chain, aSeq: a.seq, bChain: b.chain, bSeq: r.seq, detectedAt: b.now });
             listedDone.add(h);
@@ -180,6 +189,7 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
         if (!batchSale.has(h)) batchSale.set(h, me);
       }
     }
+    await tx.putCounterFirsts(q, g.map((r) => ({ tokenHash: r.tokenHash!, kind: r.kind, chain: b.chain, readerId: b.readerId, journalId: b.journalId, seq: r.seq })));
   }
   found.sort((x, y) => x.seq - y.seq || x.rank - y.rank);
   out.doubleSpends = found.map((f) => f.d);

@@ -19,10 +19,10 @@ import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
-  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
+  BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
-import { refundTotalsOf } from './store.js';
+import { firstsClass, refundTotalsOf } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
 export const SQLITE_SCHEMA_VERSION = 4;
@@ -79,16 +79,22 @@ CREATE TABLE IF NOT EXISTS refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT N
 // certificate bytes) whose checks passed in a committed batch. A table added to schema 4 without a version bump,
 // created if absent when a database is opened, as refunds.
 const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIMARY KEY) WITHOUT ROWID';
+// The firsts of each wallet counter that more than one valid entry names (spec/clearing.md §11.1): per (token
+// hash, reader id, class) its first entry by (journal id, seq). What the pairing of §4 step 10 reads instead of
+// walking the counter's entries. A table added to schema 4 without a version bump, created if absent.
+const FIRSTS_SCHEMA = `CREATE TABLE IF NOT EXISTS counter_firsts(wallet_id BLOB NOT NULL, counter INTEGER NOT NULL, token_hash BLOB NOT NULL,
+  reader_id INTEGER NOT NULL, class INTEGER NOT NULL, journal_id BLOB NOT NULL, seq INTEGER NOT NULL, chain INTEGER NOT NULL,
+  PRIMARY KEY(wallet_id, counter, token_hash, reader_id, class)) WITHOUT ROWID`;
 // One finding per key (spec/clearing.md §4 step 10, §11.1): double_spends by (kind, wallet id, counter),
 // reader_faults by (reader id, token hash). Added to schema 4 without a version bump: a database that recorded one
 // row per pair (a pre-release 0.2.0) keeps, of each key, the row detected first, and the indexes are created. The rows
 // dropped are pairs the entries held still show (every entry stays); the report lists one pair per key.
+// One pass of a window function over each table (a correlated self-join was quadratic: 16,000 old rows took 16 s).
 const FINDINGS_UPGRADE = `
-DELETE FROM double_spends WHERE EXISTS (SELECT 1 FROM double_spends o WHERE o.kind = double_spends.kind AND o.wallet_id = double_spends.wallet_id
-  AND o.counter = double_spends.counter AND (o.detected_at, o.a_chain, o.a_seq, o.b_chain, o.b_seq)
-  < (double_spends.detected_at, double_spends.a_chain, double_spends.a_seq, double_spends.b_chain, double_spends.b_seq));
-DELETE FROM reader_faults WHERE EXISTS (SELECT 1 FROM reader_faults o WHERE o.reader_id = reader_faults.reader_id AND o.token_hash = reader_faults.token_hash
-  AND (o.detected_at, o.a_chain, o.a_seq, o.b_chain, o.b_seq) < (reader_faults.detected_at, reader_faults.a_chain, reader_faults.a_seq, reader_faults.b_chain, reader_faults.b_seq));
+DELETE FROM double_spends WHERE (a_chain, a_seq, b_chain, b_seq) IN (SELECT a_chain, a_seq, b_chain, b_seq FROM (SELECT a_chain, a_seq, b_chain, b_seq,
+  row_number() OVER (PARTITION BY kind, wallet_id, counter ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq) AS rn FROM double_spends) WHERE rn > 1);
+DELETE FROM reader_faults WHERE (a_chain, a_seq, b_chain, b_seq) IN (SELECT a_chain, a_seq, b_chain, b_seq FROM (SELECT a_chain, a_seq, b_chain, b_seq,
+  row_number() OVER (PARTITION BY reader_id, token_hash ORDER BY detected_at, a_chain, a_seq, b_chain, b_seq) AS rn FROM reader_faults) WHERE rn > 1);
 CREATE UNIQUE INDEX double_spends_key ON double_spends(kind, wallet_id, counter);
 CREATE UNIQUE INDEX reader_faults_key ON reader_faults(reader_id, token_hash);
 `;
@@ -106,7 +112,9 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
-/** The named parameters of one wallet counter's pairing reads (firstMates, firstOther). */
+/** counter_firsts' class of an entry kind, in SQL over `o.kind` (firstsClass). */
+const FIRSTS_CLASS_SQL = `CASE WHEN o.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}) THEN 0 WHEN o.kind = ${JournalKind.conflict} THEN 1 ELSE 2 END`;
+/** The named parameters of building one wallet counter's firsts (firstsBuild). */
 const counterParams = (c: CounterQuery) => ({ key: prefixKey(c.walletId), counter: c.counter, wallet: c.walletId, chain: c.chain, fresh: JSON.stringify(c.fresh) });
 const mate = (r: Row): CounterMate => ({
   tokenHash: u8(r.hash), kind: Number(r.kind), chain: Number(r.chain), readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq),
@@ -172,11 +180,16 @@ export class SqliteClearingStore implements ClearingStore {
     this.db.exec(SCHEMA);
     this.db.exec(REFUNDS_SCHEMA);
     this.db.exec(CERTS_SCHEMA);
+    this.db.exec(FIRSTS_SCHEMA);
     if (!(this.db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) this.db.transaction(() => this.db.exec(REFUNDS_SEQ_UPGRADE))();
     this.db.exec(REFUNDS_SEQ_INDEX);
-    if ((this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) {
-      this.db.transaction(() => this.db.exec(FINDINGS_UPGRADE))();
-    }
+    // Checked and done in one write transaction, so a second process opening the file at once waits, then finds
+    // the indexes made.
+    this.db
+      .transaction(() => {
+        if ((this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) this.db.exec(FINDINGS_UPGRADE);
+      })
+      .immediate();
     this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     const db = this.db;
     this.q = {
@@ -206,26 +219,34 @@ export class SqliteClearingStore implements ClearingStore {
              AND o.valid = 1 AND NOT (o.chain = e.chain AND o.seq = e.seq))
          ORDER BY e.seq`,
       ),
-      // The first held entry of each (token hash, kind, at the reader or not) of one counter, for the token hashes
-      // given (hex, a JSON array), leaving out the batch's own entries (seqs, a JSON array, of its chain).
-      firstMates: db.prepare(
-        `SELECT hash, kind, chain, seq, reader_id, journal_id FROM (
-           SELECT o.token_hash AS hash, o.kind AS kind, o.chain AS chain, o.seq AS seq, oc.reader_id AS reader_id, oc.journal_id AS journal_id,
-             row_number() OVER (PARTITION BY o.token_hash, o.kind, oc.reader_id = @reader ORDER BY oc.reader_id, oc.journal_id, o.seq) AS rn
+      firstsHeld: db.prepare('SELECT 1 AS one FROM counter_firsts WHERE wallet_id = ? AND counter = ? LIMIT 1'),
+      // A counter's firsts from its valid entries held before the batch (the batch's own seqs, a JSON array, left out).
+      firstsBuild: db.prepare(
+        `INSERT OR IGNORE INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
+         SELECT @wallet, @counter, hash, reader_id, class, journal_id, seq, chain FROM (
+           SELECT o.token_hash AS hash, oc.reader_id AS reader_id, ${FIRSTS_CLASS_SQL} AS class, oc.journal_id AS journal_id, o.seq AS seq, o.chain AS chain,
+             row_number() OVER (PARTITION BY o.token_hash, oc.reader_id, ${FIRSTS_CLASS_SQL} ORDER BY oc.journal_id, o.seq) AS rn
            FROM entries o JOIN chains oc ON oc.chain = o.chain
            WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1
-             AND o.token_hash IN (SELECT unhex(value) FROM json_each(@hashes))
              AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh))))
          WHERE rn = 1`,
       ),
-      firstOther: db.prepare(
-        `SELECT o.token_hash AS hash, o.kind AS kind, o.chain AS chain, o.seq AS seq, oc.reader_id AS reader_id, oc.journal_id AS journal_id
-         FROM entries o JOIN chains oc ON oc.chain = o.chain
-         WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1 AND o.kind <> ${JournalKind.tap_out}
-           AND (@not IS NULL OR o.token_hash <> @not)
-           AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh)))
-         ORDER BY oc.reader_id, oc.journal_id, o.seq LIMIT 1`,
+      firstsPut: db.prepare(
+        `INSERT INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET journal_id = excluded.journal_id, seq = excluded.seq, chain = excluded.chain
+         WHERE (excluded.journal_id, excluded.seq) < (counter_firsts.journal_id, counter_firsts.seq)`,
       ),
+      firstMates: db.prepare(
+        `SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
+         WHERE wallet_id = ? AND counter = ? AND class = 0 AND token_hash IN (SELECT unhex(value) FROM json_each(?))`,
+      ),
+      firstOther: db.prepare(
+        `SELECT token_hash AS hash, class, reader_id, journal_id, seq, chain FROM counter_firsts
+         WHERE wallet_id = @wallet AND counter = @counter AND class IN (0, 1) AND (@not IS NULL OR token_hash <> @not)
+         ORDER BY reader_id, journal_id, seq LIMIT 1`,
+      ),
+      heldDoubles: db.prepare("SELECT kind FROM double_spends WHERE kind IN ('counter_reuse', 'same_token_twice') AND wallet_id = ? AND counter = ?"),
+      heldListed: db.prepare('SELECT token_hash AS hash FROM reader_faults WHERE reader_id = ? AND token_hash IN (SELECT unhex(value) FROM json_each(?))'),
       putDouble: db.prepare(
         'INSERT OR IGNORE INTO double_spends(kind, wallet_id, counter, a_hash, a_chain, a_seq, b_hash, b_chain, b_seq, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -276,13 +297,24 @@ export class SqliteClearingStore implements ClearingStore {
         return resolved(undefined);
       },
       contested: (chain, from, to) => resolved((q.contested!.all(chain, from, to) as Row[]).map((r) => Number(r.seq))),
-      firstMates: (c, readerId, hashes) =>
-        resolved(
-          (q.firstMates!.all({ ...counterParams(c), reader: readerId, hashes: JSON.stringify(hashes.map(toHex)) }) as Row[]).map(mate),
-        ),
+      counterFirsts: (c) => {
+        if (!q.firstsHeld!.get(c.walletId, c.counter)) q.firstsBuild!.run(counterParams(c));
+        return resolved(undefined);
+      },
+      firstMates: (c, hashes) =>
+        resolved((q.firstMates!.all(c.walletId, c.counter, JSON.stringify(hashes.map(toHex))) as Row[]).map((r) => mate({ ...r, kind: JournalKind.accept }))),
+      putCounterFirsts: (c, entries) => {
+        for (const e of entries) q.firstsPut!.run(c.walletId, c.counter, e.tokenHash, e.readerId, firstsClass(e.kind), e.journalId, e.seq, e.chain);
+        return resolved(undefined);
+      },
+      heldFindings: (c, readerId, hashes): Promise<HeldFindings> =>
+        resolved({
+          doubleSpends: (q.heldDoubles!.all(c.walletId, c.counter) as Row[]).map((r) => r.kind as HeldFindings['doubleSpends'][number]),
+          listed: hashes.length ? (q.heldListed!.all(readerId, JSON.stringify(hashes.map(toHex))) as Row[]).map((r) => u8(r.hash)) : [],
+        }),
       firstOtherToken: (c, notHash) => {
-        const r = q.firstOther!.get({ ...counterParams(c), not: notHash }) as Row | undefined;
-        return resolved(r ? mate(r) : undefined);
+        const r = q.firstOther!.get({ wallet: c.walletId, counter: c.counter, not: notHash }) as Row | undefined;
+        return resolved(r ? mate({ ...r, kind: Number(r.class) === 0 ? JournalKind.accept : JournalKind.conflict }) : undefined);
       },
       putDoubleSpend: (d) =>
         resolved(q.putDouble!.run(d.kind, d.walletId, d.counter, d.aHash, d.aChain, d.aSeq, d.bHash, d.bChain, d.bSeq, d.detectedAt).changes > 0),

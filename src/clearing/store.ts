@@ -85,6 +85,22 @@ export interface CounterMate {
   seq: number;
 }
 
+/**
+ * The class of a token entry in counter_firsts: 0 a sale (accept or tap-in), 1 a conflict, 2 a tap-out (never
+ * paired; its row marks the counter's firsts as recorded).
+ */
+export function firstsClass(kind: number): number {
+  return kind === 0 || kind === 2 ? 0 : kind === 4 ? 1 : 2;
+}
+
+/** Findings held for one wallet counter and one reader (`IngestTx.heldFindings`). */
+export interface HeldFindings {
+  /** Double-spend kinds held for the wallet counter. */
+  doubleSpends: ('counter_reuse' | 'same_token_twice')[];
+  /** Token hashes (of those asked) with a `token_listed_twice` finding of the reader. */
+  listed: Uint8Array[];
+}
+
 /** Which held entries of one wallet counter a pairing query reads (`IngestTx.firstMates`, `firstOtherToken`). */
 export interface CounterQuery {
   /** The wallet id (16 bytes). */
@@ -269,15 +285,29 @@ export interface IngestTx {
    */
   contested(chain: number, from: number, to: number): Promise<number[]>;
   /**
-   * For each (token hash in `tokenHashes`, kind, whether its reader id is `readerId`), the first valid entry
-   * of the counter held before this batch (not `fresh`), in (reader id, journal id, seq) order.
+   * Make sure the counter's firsts are held (table counter_firsts, spec/clearing.md §11.1): when the store holds
+   * none for it, record them from its valid entries held before this batch (not `fresh`). Walks those entries
+   * once in the counter's life (the batch that first shares it); afterwards every entry of the counter passes
+   * through `putCounterFirsts`.
    */
-  firstMates(q: CounterQuery, readerId: number, tokenHashes: Uint8Array[]): Promise<CounterMate[]>;
+  counterFirsts(q: CounterQuery): Promise<void>;
   /**
-   * The first valid entry of the counter held before this batch (not `fresh`) that is not a tap-out and whose
-   * token hash is not `notHash` (any, when null), in (reader id, journal id, seq) order.
+   * For each (token hash in `tokenHashes`, reader id), the first held sale (accept or tap-in) of that token at
+   * that reader, from counter_firsts (`kind` is `accept` for either).
+   */
+  firstMates(q: CounterQuery, tokenHashes: Uint8Array[]): Promise<CounterMate[]>;
+  /**
+   * The first held entry of the counter that is a sale or a conflict and whose token hash is not `notHash` (any,
+   * when null), in (reader id, journal id, seq) order, from counter_firsts.
    */
   firstOtherToken(q: CounterQuery, notHash: Uint8Array | null): Promise<CounterMate | undefined>;
+  /** Record the batch's valid token entries of the counter in counter_firsts (each kept where it is the first of its place). */
+  putCounterFirsts(q: CounterQuery, entries: CounterMate[]): Promise<void>;
+  /**
+   * The findings already held that the counter's new entries could make (so their walks are skipped): the
+   * double-spend kinds held for (wallet id, counter), and which of `tokenHashes` have a reader fault of `readerId`.
+   */
+  heldFindings(q: CounterQuery, readerId: number, tokenHashes: Uint8Array[]): Promise<HeldFindings>;
   /** Insert if absent; true when inserted. */
   putDoubleSpend(d: DoubleSpendRow): Promise<boolean>;
   /** Insert if absent; true when inserted. */

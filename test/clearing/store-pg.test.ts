@@ -11,7 +11,7 @@ import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } fro
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
 import { NOW, makeIssuer } from '../reader/helpers.js';
-import { expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
+import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 import { certMemoSuite } from './cert-memo-suite.js';
 
 const started = await startPgCluster();
@@ -24,9 +24,26 @@ if (typeof started === 'string') {
   const cluster: PgCluster = started;
   beforeAll(() => {});
   afterAll(() => cluster.stop());
+  /** The database of each clearing the suite opened (wipeFirsts). */
+  const urls = new WeakMap<Clearing, string>();
   storeSuite({
     name: 'PostgreSQL',
-    fresh: async (o) => Clearing.open({ ...o, url: await cluster.createDatabase() }),
+    fresh: async (o) => {
+      const url = await cluster.createDatabase();
+      const c = await Clearing.open({ ...o, url });
+      urls.set(c, url);
+      return c;
+    },
+    wipeFirsts: async (c) => {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: urls.get(c) });
+      await client.connect();
+      try {
+        await client.query('DELETE FROM counter_firsts');
+      } finally {
+        await client.end();
+      }
+    },
     shared: async () => {
       const url = await cluster.createDatabase();
       return (o) => Clearing.open({ ...o, url });
@@ -195,6 +212,39 @@ if (typeof started === 'string') {
       const again = await Clearing.open({ url });
       try {
         await expectOneFindingPerKey(again);
+      } finally {
+        await again.close();
+      }
+    });
+  });
+
+  describe('findings of a database from before one finding per key, many rows', () => {
+    it('11,000 old rows (6,000 keys of two, one key of 5,000) become 6,001 in one pass', async () => {
+      const url = await cluster.createDatabase();
+      await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-bulk').keySet() })).close();
+      const { default: pg } = await import('pg');
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+        const rows = bulkPairRows();
+        const buf = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v) : v);
+        // One statement per table: unnest of each column.
+        const cols = (rs: unknown[][], i: number) => rs.map((r) => buf(r[i]));
+        await c.query(
+          `INSERT INTO double_spends SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bytea[], $8::bigint[], $9::bigint[], $10::bigint[])`,
+          Array.from({ length: 10 }, (_, i) => cols(rows.doubleSpends, i)),
+        );
+        await c.query(
+          `INSERT INTO reader_faults SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])`,
+          Array.from({ length: 8 }, (_, i) => cols(rows.readerFaults, i)),
+        );
+      } finally {
+        await c.end();
+      }
+      const again = await Clearing.open({ url });
+      try {
+        await expectBulkUpgrade(again);
       } finally {
         await again.close();
       }

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { loadSqliteDriver } from '../../src/node/sqlite.js';
+import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
 import { makeIssuer } from '../reader/helpers.js';
-import { expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
+import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-store-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,6 +19,7 @@ let n = 0;
 storeSuite({
   name: 'SQLite',
   fresh: (o) => Clearing.open({ ...o, path: join(dir, `c${++n}.db`) }),
+  wipeFirsts: async (c) => void (c.store as SqliteClearingStore).db.exec('DELETE FROM counter_firsts'),
 });
 
 describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
@@ -64,6 +66,30 @@ describe('findings of a database from before one finding per key (a row per pair
     const c = await Clearing.open({ path });
     try {
       await expectOneFindingPerKey(c);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('findings of a database from before one finding per key, many rows', () => {
+  it('11,000 old rows (6,000 keys of two, one key of 5,000) become 6,001 in one pass', async () => {
+    const path = join(dir, 'old-pairs-bulk.db');
+    await (await Clearing.open({ path, issuerKeys: makeIssuer('store-sqlite-bulk').keySet() })).close();
+    const Database = loadSqliteDriver('clearing');
+    const raw = new Database(path);
+    raw.exec('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+    const rows = bulkPairRows();
+    const ds = raw.prepare('INSERT INTO double_spends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const rf = raw.prepare('INSERT INTO reader_faults VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    raw.transaction(() => {
+      for (const r of rows.doubleSpends) ds.run(...r);
+      for (const r of rows.readerFaults) rf.run(...r);
+    })();
+    raw.close();
+    const c = await Clearing.open({ path });
+    try {
+      await expectBulkUpgrade(c);
     } finally {
       await c.close();
     }
