@@ -32,7 +32,9 @@ import { firstsClass, refundTotalsOf } from './store.js';
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
 export const PG_DRIVER = 'pg';
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
+/** The schema version this store upgrades when it opens a database (1: before counter_firsts, one finding per key). */
+const PG_UPGRADES_FROM = 1;
 /** Times one batch's transaction is tried before a conflict is reported as an error. */
 const MAX_ATTEMPTS = 50;
 /** settleRows: rows per page (keyset pagination inside one REPEATABLE READ snapshot). */
@@ -302,17 +304,20 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
     const used = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS used")).rows[0]!.used === true;
     if (used) {
       const v = (await client.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows[0]?.num;
-      if (v !== PG_SCHEMA_VERSION) throw new OffpayError('clearing.store_unusable', `clearing database ${where} has schema version ${String(v)}, this offpay uses ${PG_SCHEMA_VERSION}`);
+      if (v !== PG_SCHEMA_VERSION && v !== PG_UPGRADES_FROM) throw new OffpayError('clearing.store_unusable', `clearing database ${where} has schema version ${String(v)}, this offpay uses ${PG_SCHEMA_VERSION}`);
     }
     await client.query(SCHEMA);
     await client.query(REFUNDS_SCHEMA);
     await client.query('CREATE TABLE IF NOT EXISTS verified_certs(digest bytea PRIMARY KEY)');
     await client.query(FIRSTS_SCHEMA);
+    await client.query('CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)');
     const hasSeq = (await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'refunds' AND column_name = 'seq'")).rows.length > 0;
     if (!hasSeq) await client.query(REFUNDS_SEQ_UPGRADE);
     await client.query(REFUNDS_SEQ_INDEX);
     if ((await client.query("SELECT to_regclass('double_spends_key') IS NULL AS missing")).rows[0]!.missing === true) await client.query(FINDINGS_UPGRADE);
-    await client.query("INSERT INTO meta(key, num) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING", [PG_SCHEMA_VERSION]);
+    // Schema 1 to 2 with it: an older offpay, which neither keeps counter_firsts nor one finding per key, refuses the
+    // database from then on (a writer that skipped counter_firsts would leave it stale: findings missed).
+    await client.query("INSERT INTO meta(key, num) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET num = $1", [PG_SCHEMA_VERSION]);
   });
   return new PgClearingStore(pool, where);
 }
@@ -486,10 +491,12 @@ export class PgClearingStore implements ClearingStore {
         if ((await c.query('SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 LIMIT 1', [buf(q.walletId), q.counter])).rows.length > 0) return;
         await c.query(
           `INSERT INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
-           SELECT DISTINCT ON (o.token_hash, oc.reader_id, ${FIRSTS_CLASS_SQL}) $3, $2, o.token_hash, oc.reader_id, ${FIRSTS_CLASS_SQL}, oc.journal_id, o.seq, o.chain
-           FROM entries o JOIN chains oc ON oc.chain = o.chain
-           WHERE o.wallet_key = $1 AND o.counter = $2 AND o.wallet_id = $3 AND o.valid AND NOT (o.chain = $4 AND o.seq = ANY($5::bigint[]))
-           ORDER BY o.token_hash, oc.reader_id, ${FIRSTS_CLASS_SQL}, oc.journal_id, o.seq
+           SELECT DISTINCT ON (x.hash, x.reader_id, x.class) $3, $2, x.hash, x.reader_id, x.class, x.journal_id, x.seq, x.chain
+           FROM (SELECT CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN ''::bytea ELSE o.token_hash END AS hash, CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN 0 ELSE oc.reader_id END AS reader_id,
+                   ${FIRSTS_CLASS_SQL} AS class, oc.journal_id, o.seq, o.chain
+                 FROM entries o JOIN chains oc ON oc.chain = o.chain
+                 WHERE o.wallet_key = $1 AND o.counter = $2 AND o.wallet_id = $3 AND o.valid AND NOT (o.chain = $4 AND o.seq = ANY($5::bigint[]))) AS x
+           ORDER BY x.hash, x.reader_id, x.class, x.journal_id, x.seq
            ON CONFLICT DO NOTHING`,
           counterParams(q),
         );
@@ -512,7 +519,8 @@ export class PgClearingStore implements ClearingStore {
            ON CONFLICT (wallet_id, counter, token_hash, reader_id, class) DO UPDATE SET journal_id = excluded.journal_id, seq = excluded.seq, chain = excluded.chain
            WHERE (excluded.journal_id, excluded.seq) < (counter_firsts.journal_id, counter_firsts.seq)`,
           [
-            buf(q.walletId), q.counter, entries.map((e) => toHex(e.tokenHash)), entries.map((e) => e.readerId), entries.map((e) => firstsClass(e.kind)),
+            // A counter's tap-outs are one marker row (an empty token hash, reader 0): never read, they mark it recorded.
+            buf(q.walletId), q.counter, entries.map((e) => (firstsClass(e.kind) === 2 ? '' : toHex(e.tokenHash))), entries.map((e) => (firstsClass(e.kind) === 2 ? 0 : e.readerId)), entries.map((e) => firstsClass(e.kind)),
             entries.map((e) => toHex(e.journalId)), entries.map((e) => e.seq), entries.map((e) => e.chain),
           ],
         );

@@ -25,7 +25,9 @@ import type {
 import { firstsClass, refundTotalsOf } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-export const SQLITE_SCHEMA_VERSION = 4;
+export const SQLITE_SCHEMA_VERSION = 5;
+/** The schema version this store upgrades when it opens a database (4: before counter_firsts, one finding per key). */
+const SQLITE_UPGRADES_FROM = 4;
 // Every byte and index of an entry row is paid for a million times, so the row is narrow:
 //  - entries are keyed by (chain, seq): a chain is one journal of one reader (reader id, journal id), numbered
 //    in the chains table;
@@ -85,6 +87,8 @@ const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIM
 const FIRSTS_SCHEMA = `CREATE TABLE IF NOT EXISTS counter_firsts(wallet_id BLOB NOT NULL, counter INTEGER NOT NULL, token_hash BLOB NOT NULL,
   reader_id INTEGER NOT NULL, class INTEGER NOT NULL, journal_id BLOB NOT NULL, seq INTEGER NOT NULL, chain INTEGER NOT NULL,
   PRIMARY KEY(wallet_id, counter, token_hash, reader_id, class)) WITHOUT ROWID`;
+// firstOtherToken in (reader id, journal id, seq) order without a sort; tap-outs are one marker row a counter.
+const FIRSTS_ORDER_INDEX = 'CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)';
 // One finding per key (spec/clearing.md §4 step 10, §11.1): double_spends by (kind, wallet id, counter),
 // reader_faults by (reader id, token hash). Added to schema 4 without a version bump: a database that recorded one
 // row per pair (a pre-release 0.2.0) keeps, of each key, the row detected first, and the indexes are created. The rows
@@ -112,6 +116,8 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
+/** The token hash of a counter's one tap-out row in counter_firsts (its reader id is 0): it only marks the counter recorded. */
+const TAP_OUT_MARK = new Uint8Array(0);
 /** counter_firsts' class of an entry kind, in SQL over `o.kind` (firstsClass). */
 const FIRSTS_CLASS_SQL = `CASE WHEN o.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}) THEN 0 WHEN o.kind = ${JournalKind.conflict} THEN 1 ELSE 2 END`;
 /** The named parameters of building one wallet counter's firsts (firstsBuild). */
@@ -173,7 +179,7 @@ export class SqliteClearingStore implements ClearingStore {
     }
     const version = Number(this.db.pragma('user_version', { simple: true }));
     const used = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() as Row).n !== 0;
-    if (used && version !== SQLITE_SCHEMA_VERSION) {
+    if (used && version !== SQLITE_SCHEMA_VERSION && version !== SQLITE_UPGRADES_FROM) {
       this.db.close();
       throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SQLITE_SCHEMA_VERSION}`);
     }
@@ -181,16 +187,19 @@ export class SqliteClearingStore implements ClearingStore {
     this.db.exec(REFUNDS_SCHEMA);
     this.db.exec(CERTS_SCHEMA);
     this.db.exec(FIRSTS_SCHEMA);
+    this.db.exec(FIRSTS_ORDER_INDEX);
     if (!(this.db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) this.db.transaction(() => this.db.exec(REFUNDS_SEQ_UPGRADE))();
     this.db.exec(REFUNDS_SEQ_INDEX);
     // Checked and done in one write transaction, so a second process opening the file at once waits, then finds
     // the indexes made.
+    // Schema 4 to 5 with it: an older offpay, which neither keeps counter_firsts nor one finding per key, refuses
+    // the database from then on (a writer that skipped counter_firsts would leave it stale: findings missed).
     this.db
       .transaction(() => {
         if ((this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) this.db.exec(FINDINGS_UPGRADE);
+        this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
       })
       .immediate();
-    this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     const db = this.db;
     this.q = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
@@ -224,11 +233,12 @@ export class SqliteClearingStore implements ClearingStore {
       firstsBuild: db.prepare(
         `INSERT OR IGNORE INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
          SELECT @wallet, @counter, hash, reader_id, class, journal_id, seq, chain FROM (
-           SELECT o.token_hash AS hash, oc.reader_id AS reader_id, ${FIRSTS_CLASS_SQL} AS class, oc.journal_id AS journal_id, o.seq AS seq, o.chain AS chain,
-             row_number() OVER (PARTITION BY o.token_hash, oc.reader_id, ${FIRSTS_CLASS_SQL} ORDER BY oc.journal_id, o.seq) AS rn
-           FROM entries o JOIN chains oc ON oc.chain = o.chain
-           WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1
-             AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh))))
+           SELECT hash, reader_id, class, journal_id, seq, chain, row_number() OVER (PARTITION BY hash, reader_id, class ORDER BY journal_id, seq) AS rn FROM (
+             SELECT CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN x'' ELSE o.token_hash END AS hash, CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN 0 ELSE oc.reader_id END AS reader_id,
+               ${FIRSTS_CLASS_SQL} AS class, oc.journal_id AS journal_id, o.seq AS seq, o.chain AS chain
+             FROM entries o JOIN chains oc ON oc.chain = o.chain
+             WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1
+               AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh)))))
          WHERE rn = 1`,
       ),
       firstsPut: db.prepare(
@@ -304,7 +314,10 @@ export class SqliteClearingStore implements ClearingStore {
       firstMates: (c, hashes) =>
         resolved((q.firstMates!.all(c.walletId, c.counter, JSON.stringify(hashes.map(toHex))) as Row[]).map((r) => mate({ ...r, kind: JournalKind.accept }))),
       putCounterFirsts: (c, entries) => {
-        for (const e of entries) q.firstsPut!.run(c.walletId, c.counter, e.tokenHash, e.readerId, firstsClass(e.kind), e.journalId, e.seq, e.chain);
+        for (const e of entries) {
+          const k = firstsClass(e.kind);
+          q.firstsPut!.run(c.walletId, c.counter, k === 2 ? TAP_OUT_MARK : e.tokenHash, k === 2 ? 0 : e.readerId, k, e.journalId, e.seq, e.chain);
+        }
         return resolved(undefined);
       },
       heldFindings: (c, readerId, hashes): Promise<HeldFindings> =>

@@ -24,8 +24,19 @@ if (typeof started === 'string') {
   const cluster: PgCluster = started;
   beforeAll(() => {});
   afterAll(() => cluster.stop());
-  /** The database of each clearing the suite opened (wipeFirsts). */
+  /** The database of each clearing the suite opened (wipeFirsts, firstsRows). */
   const urls = new WeakMap<Clearing, string>();
+  /** One statement on a clearing's database, on a connection of its own; its rows. */
+  const sql = async (c: Clearing, text: string): Promise<unknown[]> => {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: urls.get(c) });
+    await client.connect();
+    try {
+      return (await client.query(text)).rows;
+    } finally {
+      await client.end();
+    }
+  };
   storeSuite({
     name: 'PostgreSQL',
     fresh: async (o) => {
@@ -34,16 +45,8 @@ if (typeof started === 'string') {
       urls.set(c, url);
       return c;
     },
-    wipeFirsts: async (c) => {
-      const { default: pg } = await import('pg');
-      const client = new pg.Client({ connectionString: urls.get(c) });
-      await client.connect();
-      try {
-        await client.query('DELETE FROM counter_firsts');
-      } finally {
-        await client.end();
-      }
-    },
+    wipeFirsts: async (c) => void (await sql(c, 'DELETE FROM counter_firsts')),
+    firstsRows: async (c) => (await sql(c, 'SELECT class, count(*)::int AS n FROM counter_firsts GROUP BY class ORDER BY class')) as { class: number; n: number }[],
     shared: async () => {
       const url = await cluster.createDatabase();
       return (o) => Clearing.open({ ...o, url });
@@ -248,6 +251,29 @@ if (typeof started === 'string') {
       } finally {
         await again.close();
       }
+    });
+  });
+
+  describe('schema 1 (before counter_firsts) is upgraded to 2 when opened; an unknown version is refused', () => {
+    it('sets schema_version 2 and creates counter_firsts; a version 3 database is clearing.store_unusable', async () => {
+      const url = await cluster.createDatabase();
+      await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-schema').keySet() })).close();
+      const { default: pg } = await import('pg');
+      const q = async (text: string) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          return (await client.query(text)).rows;
+        } finally {
+          await client.end();
+        }
+      };
+      await q("DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key; UPDATE meta SET num = 1 WHERE key = 'schema_version'");
+      await (await Clearing.open({ url })).close();
+      expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '2' }]);
+      expect(await q("SELECT to_regclass('counter_firsts') IS NOT NULL AS t, to_regclass('counter_firsts_order') IS NOT NULL AS i, to_regclass('double_spends_key') IS NOT NULL AS d")).toEqual([{ t: true, i: true, d: true }]);
+      await q("UPDATE meta SET num = 3 WHERE key = 'schema_version'");
+      await expect(Clearing.open({ url })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
     });
   });
 

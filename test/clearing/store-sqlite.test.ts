@@ -20,6 +20,7 @@ storeSuite({
   name: 'SQLite',
   fresh: (o) => Clearing.open({ ...o, path: join(dir, `c${++n}.db`) }),
   wipeFirsts: async (c) => void (c.store as SqliteClearingStore).db.exec('DELETE FROM counter_firsts'),
+  firstsRows: async (c) => (c.store as SqliteClearingStore).db.prepare('SELECT class, count(*) AS n FROM counter_firsts GROUP BY class ORDER BY class').all() as { class: number; n: number }[],
 });
 
 describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
@@ -93,5 +94,24 @@ describe('findings of a database from before one finding per key, many rows', ()
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('schema 4 (before counter_firsts) is upgraded to 5 when opened; an unknown version is refused', () => {
+  it('sets user_version 5 and creates counter_firsts; a version 6 file is clearing.store_unusable', async () => {
+    const path = join(dir, 'schema4.db');
+    await (await Clearing.open({ path, issuerKeys: makeIssuer('store-sqlite-schema').keySet() })).close();
+    const Database = loadSqliteDriver('clearing');
+    let raw = new Database(path);
+    raw.exec('DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+    raw.pragma('user_version = 4');
+    raw.close();
+    await (await Clearing.open({ path })).close();
+    raw = new Database(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(5);
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'double_spends_key', 'reader_faults_key') ORDER BY name").all()).toHaveLength(4);
+    raw.pragma('user_version = 6');
+    raw.close();
+    await expect(Clearing.open({ path })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
   });
 });

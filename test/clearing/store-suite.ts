@@ -33,6 +33,8 @@ export interface Engine {
   runs?: { model: number; adversary: number };
   /** Delete every row of counter_firsts (a database from before that table). */
   wipeFirsts: (c: Clearing) => Promise<void>;
+  /** Rows of counter_firsts by class (0 sales, 1 conflicts, 2 tap-out markers). */
+  firstsRows: (c: Clearing) => Promise<{ class: number; n: number }[]>;
 }
 
 const issuer = makeIssuer('store-suite');
@@ -51,9 +53,13 @@ class Journal {
   }
   /** Append accepts of these tokens and return them as the next batch. */
   batch(tokens: Uint8Array[], amounts: number[]): Uint8Array {
+    return this.batchOf(tokens.map((data, i) => ({ kind: 'accept', data, value: amounts[i]! })));
+  }
+  /** Append these entries and return them as the next batch. */
+  batchOf(entries: Pick<JournalEntry, 'kind' | 'data' | 'value'>[]): Uint8Array {
     const from = this.entries.length;
-    tokens.forEach((data, i) => {
-      const e: JournalEntry = { seq: this.entries.length + 1, kind: 'accept', time: NOW, data, value: amounts[i]! };
+    entries.forEach((x) => {
+      const e: JournalEntry = { seq: this.entries.length + 1, time: NOW, ...x };
       this.entries.push(e);
       this.heads.push(chainHash(this.heads[this.heads.length - 1]!, encodeEntry(e)));
     });
@@ -96,9 +102,32 @@ const moneyOf = (r: ClearingReport) => ({
 export function storeSuite(e: Engine): void {
   describe(`clearing store: ${e.name}`, () => {
     modelSuite(e.fresh, e.runs?.model);
-    pairingModelSuite(e.fresh, e.runs?.model);
+    pairingModelSuite(e.fresh, e.wipeFirsts, e.runs?.model);
     adversarySuite(e.fresh, e.runs?.adversary);
     refundSuite(e);
+
+    it('counter_firsts: a counter\'s tap-outs are one marker row, however many tokens (a copied wallet key\'s flood adds nothing to read)', async () => {
+      const w = WALLETS[1]!;
+      const a = new Journal(GATE_A!);
+      const b = new Journal(GATE_B!);
+      const cl = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        const sale = signToken(w, { payee: OPERATOR, amount: 300, counter: 7 });
+        expect((await cl.ingest(a.batch([sale], [300]))).outcome).toBe('ingested');
+        // 40 tap-outs of 40 distinct tokens of that counter at gate B (never a finding), in two batches.
+        const outs = Array.from({ length: 40 }, (_, i) => signToken(w, { payee: OPERATOR, amount: 400 + i, counter: 7 }));
+        for (const half of [outs.slice(0, 20), outs.slice(20)]) {
+          expect(await cl.ingest(b.batchOf(half.map((data) => ({ kind: 'tap_out', data, value: 100 }))))).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: 0 });
+        }
+        expect(await e.firstsRows(cl)).toEqual([
+          { class: 0, n: 1 },
+          { class: 2, n: 1 },
+        ]);
+        expect(await cl.doubleSpends()).toEqual([]);
+      } finally {
+        await cl.close();
+      }
+    });
 
     it('a counter whose firsts are not held (a database from before counter_firsts) has them recorded by its next batch: the same findings', async () => {
       const w = WALLETS[0]!;
