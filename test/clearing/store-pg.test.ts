@@ -26,17 +26,19 @@ if (typeof started === 'string') {
   afterAll(() => cluster.stop());
   /** The database of each clearing the suite opened (wipeFirsts, firstsRows). */
   const urls = new WeakMap<Clearing, string>();
-  /** One statement on a clearing's database, on a connection of its own; its rows. */
-  const sql = async (c: Clearing, text: string): Promise<unknown[]> => {
+  /** `fn` on a connection of its own to the database at `url` (closed afterwards). */
+  const withClient = async <T>(url: string, fn: (client: import('pg').Client) => Promise<T>): Promise<T> => {
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: urls.get(c) });
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      return (await client.query(text)).rows;
+      return await fn(client);
     } finally {
       await client.end();
     }
   };
+  /** One statement on a clearing's database; its rows. */
+  const sql = (c: Clearing, text: string): Promise<unknown[]> => withClient(urls.get(c)!, async (client) => (await client.query(text)).rows);
   storeSuite({
     name: 'PostgreSQL',
     fresh: async (o) => {
@@ -198,10 +200,7 @@ if (typeof started === 'string') {
     it('keep, of each key, the row detected first; the unique keys hold from then on', async () => {
       const url = await cluster.createDatabase();
       await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-pairs').keySet() })).close();
-      const { default: pg } = await import('pg');
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
+      await withClient(url, async (c) => {
         await c.query('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
         for (const [k, w, n, ah, ac, as, bh, bc, bs, at] of PAIR_ROWS.doubleSpends) {
           await c.query('INSERT INTO double_spends VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [k, Buffer.alloc(16, w), n, Buffer.alloc(32, ah), ac, as, Buffer.alloc(32, bh), bc, bs, at]);
@@ -209,9 +208,7 @@ if (typeof started === 'string') {
         for (const [k, r, h, ac, as, bc, bs, at] of PAIR_ROWS.readerFaults) {
           await c.query('INSERT INTO reader_faults VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [k, r, Buffer.alloc(32, h), ac, as, bc, bs, at]);
         }
-      } finally {
-        await c.end();
-      }
+      });
       const again = await Clearing.open({ url });
       try {
         await expectOneFindingPerKey(again);
@@ -225,10 +222,7 @@ if (typeof started === 'string') {
     it('11,000 old rows (6,000 keys of two, one key of 5,000) become 6,001 in one pass', async () => {
       const url = await cluster.createDatabase();
       await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-bulk').keySet() })).close();
-      const { default: pg } = await import('pg');
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
+      await withClient(url, async (c) => {
         await c.query('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
         const rows = bulkPairRows();
         const buf = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v) : v);
@@ -242,9 +236,7 @@ if (typeof started === 'string') {
           `INSERT INTO reader_faults SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])`,
           Array.from({ length: 8 }, (_, i) => cols(rows.readerFaults, i)),
         );
-      } finally {
-        await c.end();
-      }
+      });
       const again = await Clearing.open({ url });
       try {
         await expectBulkUpgrade(again);
@@ -258,16 +250,7 @@ if (typeof started === 'string') {
     it('sets schema_version 2 and creates counter_firsts; a version 3 database is clearing.store_unusable', async () => {
       const url = await cluster.createDatabase();
       await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-schema').keySet() })).close();
-      const { default: pg } = await import('pg');
-      const q = async (text: string) => {
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        try {
-          return (await client.query(text)).rows;
-        } finally {
-          await client.end();
-        }
-      };
+      const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
       await q("DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key; UPDATE meta SET num = 1 WHERE key = 'schema_version'");
       await (await Clearing.open({ url })).close();
       expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '2' }]);
@@ -282,16 +265,11 @@ if (typeof started === 'string') {
       const url = await cluster.createDatabase();
       const issuer = makeIssuer('store-pg-upgrade');
       await (await Clearing.open({ url, issuerKeys: issuer.keySet() })).close();
-      const { default: pg } = await import('pg');
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
+      await withClient(url, async (c) => {
         await c.query(`DROP TABLE refunds; CREATE TABLE refunds(token_hash bytea PRIMARY KEY, bytes bytea NOT NULL, operator_id bigint NOT NULL, reader_id bigint NOT NULL,
           wallet_id bytea NOT NULL, amount bigint NOT NULL, currency bigint NOT NULL, charge bigint NOT NULL, time bigint NOT NULL, accepted_at bigint NOT NULL)`);
         for (const h of [3, 1, 2]) await c.query('INSERT INTO refunds VALUES ($1, $2, 90, 11, $3, 5, 344, 10, 1, 10)', [Buffer.alloc(32, h), Buffer.from([h]), Buffer.alloc(16)]);
-      } finally {
-        await c.end();
-      }
+      });
       const again = await Clearing.open({ url });
       try {
         const put = { tokenHash: new Uint8Array(32).fill(9), bytes: new Uint8Array([9]), operatorId: 90, readerId: 11, walletId: new Uint8Array(16), amount: 5, currency: 344, charge: 10, time: 1, acceptedAt: 5 };
