@@ -85,8 +85,8 @@ function first(...xs: (Party | undefined)[]): Party | undefined {
 }
 
 /**
- * The findings of one batch whose rows are already written in `tx` (so `contested` sees them). Pure reads: the
- * caller stores what it returns.
+ * The findings of one batch whose rows are already written in `tx` (so `contested` sees them). It writes only
+ * counter_firsts (the counters' firsts, derived data); the caller stores the findings it returns.
  */
 export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingResult> {
   const out: PairingResult = { doubleSpends: [], readerFaults: [] };
@@ -117,7 +117,7 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     await tx.counterFirsts(q);
     const saleHashes = new Map<string, Uint8Array>();
     for (const r of g) if (isSale(r.kind)) saleHashes.set(toHex(r.tokenHash!), r.tokenHash!);
-    // Findings already held need no walk (a counter listed again and again walks nothing once its keys are held).
+    // Findings already held need no read (their keys are held whatever the pair this batch would show).
     const held = await tx.heldFindings(q, b.readerId, [...saleHashes.values()]);
     let reuseDone = held.doubleSpends.includes('counter_reuse');
     let twiceDone = held.doubleSpends.includes('same_token_twice');
