@@ -123,8 +123,8 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     let twiceDone = held.doubleSpends.includes('same_token_twice');
     const listedDone = new Set<string>(held.listed.map(toHex));
     const wanted = twiceDone ? [...saleHashes].filter(([h]) => !listedDone.has(h)).map(([, v]) => v) : [...saleHashes.values()];
-    // The first held sale of each of those tokens at each reader (same token twice, listed twice).
-    const mates = wanted.length > 0 ? await tx.firstMates(q, wanted) : [];
+    // The first held sale of each of those tokens at this reader and at another (same token twice, listed twice).
+    const mates = wanted.length > 0 ? await tx.firstMates(q, b.readerId, wanted) : [];
     const heldSale = new Map<string, { here?: CounterMate; there?: CounterMate }>();
     for (const m of mates) {
       if (!isSale(m.kind)) continue;

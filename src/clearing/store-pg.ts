@@ -501,12 +501,16 @@ export class PgClearingStore implements ClearingStore {
           counterParams(q),
         );
       },
-      firstMates: async (q, hashes) =>
+      firstMates: async (q, readerId, hashes) =>
         (
           await c.query(
-            `SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
-             WHERE wallet_id = $1 AND counter = $2 AND class = 0 AND token_hash IN (SELECT decode(x, 'hex') FROM unnest($3::text[]) AS x)`,
-            [buf(q.walletId), q.counter, hashes.map(toHex)],
+            `SELECT x.* FROM unnest($3::text[]) AS h(hex) CROSS JOIN LATERAL (
+               (SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
+                 WHERE wallet_id = $1 AND counter = $2 AND token_hash = decode(h.hex, 'hex') AND reader_id = $4 AND class = 0)
+               UNION ALL
+               (SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
+                 WHERE wallet_id = $1 AND counter = $2 AND token_hash = decode(h.hex, 'hex') AND reader_id <> $4 AND class = 0 ORDER BY reader_id LIMIT 1)) AS x`,
+            [buf(q.walletId), q.counter, hashes.map(toHex), readerId],
           )
         ).rows.map((r) => mate({ ...r, kind: JournalKind.accept })),
       putCounterFirsts: async (q, entries) => {
@@ -536,6 +540,18 @@ export class PgClearingStore implements ClearingStore {
           : [],
       }),
       firstOtherToken: async (q, notHash) => {
+        // Is there a sale or conflict row of another token? Two seeks in the primary key's token order (the ordered
+        // read below would step over every row of notHash: one a reader that sold it).
+        if (notHash) {
+          const any = (
+            await c.query(
+              `SELECT EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 AND token_hash < $3 AND class IN (0, 1))
+                   OR EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 AND token_hash > $3 AND class IN (0, 1)) AS any`,
+              [buf(q.walletId), q.counter, buf(notHash)],
+            )
+          ).rows[0]!.any;
+          if (!any) return undefined;
+        }
         const r = (
           await c.query(
             `SELECT token_hash AS hash, class, reader_id, journal_id, seq, chain FROM counter_firsts

@@ -246,14 +246,23 @@ export class SqliteClearingStore implements ClearingStore {
          ON CONFLICT DO UPDATE SET journal_id = excluded.journal_id, seq = excluded.seq, chain = excluded.chain
          WHERE (excluded.journal_id, excluded.seq) < (counter_firsts.journal_id, counter_firsts.seq)`,
       ),
-      firstMates: db.prepare(
+      mateHere: db.prepare(
+        'SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND reader_id = ? AND class = 0',
+      ),
+      mateThere: db.prepare(
         `SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
-         WHERE wallet_id = ? AND counter = ? AND class = 0 AND token_hash IN (SELECT unhex(value) FROM json_each(?))`,
+         WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND reader_id <> ? AND class = 0 ORDER BY reader_id LIMIT 1`,
       ),
       firstOther: db.prepare(
         `SELECT token_hash AS hash, class, reader_id, journal_id, seq, chain FROM counter_firsts
          WHERE wallet_id = @wallet AND counter = @counter AND class IN (0, 1) AND (@not IS NULL OR token_hash <> @not)
          ORDER BY reader_id, journal_id, seq LIMIT 1`,
+      ),
+      // Is there a sale or conflict row of another token than @not? Two seeks in the primary key's token order (the
+      // ordered firstOther would step over every row of @not: one a reader that sold it).
+      otherExists: db.prepare(
+        `SELECT EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = @wallet AND counter = @counter AND token_hash < @not AND class IN (0, 1))
+             OR EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = @wallet AND counter = @counter AND token_hash > @not AND class IN (0, 1)) AS any`,
       ),
       heldDoubles: db.prepare("SELECT kind FROM double_spends WHERE kind IN ('counter_reuse', 'same_token_twice') AND wallet_id = ? AND counter = ?"),
       heldListed: db.prepare('SELECT token_hash AS hash FROM reader_faults WHERE reader_id = ? AND token_hash IN (SELECT unhex(value) FROM json_each(?))'),
@@ -311,8 +320,16 @@ export class SqliteClearingStore implements ClearingStore {
         if (!q.firstsHeld!.get(c.walletId, c.counter)) q.firstsBuild!.run(counterParams(c));
         return resolved(undefined);
       },
-      firstMates: (c, hashes) =>
-        resolved((q.firstMates!.all(c.walletId, c.counter, JSON.stringify(hashes.map(toHex))) as Row[]).map((r) => mate({ ...r, kind: JournalKind.accept }))),
+      firstMates: (c, readerId, hashes) => {
+        const out: CounterMate[] = [];
+        for (const h of hashes) {
+          for (const s of [q.mateHere!, q.mateThere!]) {
+            const r = s.get(c.walletId, c.counter, h, readerId) as Row | undefined;
+            if (r) out.push(mate({ ...r, kind: JournalKind.accept }));
+          }
+        }
+        return resolved(out);
+      },
       putCounterFirsts: (c, entries) => {
         for (const e of entries) {
           const k = firstsClass(e.kind);
@@ -326,6 +343,7 @@ export class SqliteClearingStore implements ClearingStore {
           listed: hashes.length ? (q.heldListed!.all(readerId, JSON.stringify(hashes.map(toHex))) as Row[]).map((r) => u8(r.hash)) : [],
         }),
       firstOtherToken: (c, notHash) => {
+        if (notHash && !(q.otherExists!.get({ wallet: c.walletId, counter: c.counter, not: notHash }) as Row).any) return resolved(undefined);
         const r = q.firstOther!.get({ wallet: c.walletId, counter: c.counter, not: notHash }) as Row | undefined;
         return resolved(r ? mate({ ...r, kind: Number(r.class) === 0 ? JournalKind.accept : JournalKind.conflict }) : undefined);
       },

@@ -292,10 +292,11 @@ export interface IngestTx {
    */
   counterFirsts(q: CounterQuery): Promise<void>;
   /**
-   * For each (token hash in `tokenHashes`, reader id), the first held sale (accept or tap-in) of that token at
-   * that reader, from counter_firsts (`kind` is `accept` for either).
+   * For each token hash in `tokenHashes`, from counter_firsts: the first held sale (accept or tap-in) of it at
+   * `readerId`, and the first at another reader (the lowest reader id; one row a reader): at most two rows a
+   * token, however many readers sold it (`kind` is `accept` for either).
    */
-  firstMates(q: CounterQuery, tokenHashes: Uint8Array[]): Promise<CounterMate[]>;
+  firstMates(q: CounterQuery, readerId: number, tokenHashes: Uint8Array[]): Promise<CounterMate[]>;
   /**
    * The first held entry of the counter that is a sale or a conflict and whose token hash is not `notHash` (any,
    * when null), in (reader id, journal id, seq) order, from counter_firsts.
