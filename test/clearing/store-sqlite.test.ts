@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
-import { loadSqliteDriver } from '../../src/node/sqlite.js';
+import { loadSqliteDriver, type SqliteDatabase } from '../../src/node/sqlite.js';
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
 import { makeIssuer } from '../reader/helpers.js';
 import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
@@ -23,20 +23,32 @@ storeSuite({
   firstsRows: async (c) => (c.store as SqliteClearingStore).db.prepare('SELECT class, count(*) AS n FROM counter_firsts GROUP BY class ORDER BY class').all() as { class: number; n: number }[],
 });
 
+/**
+ * A database as an older offpay left it: created by this one (with a new issuer of `label`), then `change`d
+ * through a raw connection (tables dropped, old rows put back). Returns its path.
+ */
+async function oldDatabase(name: string, label: string, change: (raw: SqliteDatabase) => void): Promise<string> {
+  const path = join(dir, name);
+  await (await Clearing.open({ path, issuerKeys: makeIssuer(label).keySet() })).close();
+  const raw = new (loadSqliteDriver('clearing'))(path);
+  try {
+    change(raw);
+  } finally {
+    raw.close();
+  }
+  return path;
+}
+
 describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
   it('is given seq at open, numbered by (acceptance time, token hash); later refunds come after', async () => {
-    const path = join(dir, 'old-refunds.db');
-    const issuer = makeIssuer('store-sqlite-upgrade');
-    await (await Clearing.open({ path, issuerKeys: issuer.keySet() })).close();
-    const Database = loadSqliteDriver('clearing');
-    const raw = new Database(path);
-    raw.exec(`DROP TABLE refunds; DROP INDEX IF EXISTS refunds_seq;
-      CREATE TABLE refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, operator_id INTEGER NOT NULL, reader_id INTEGER NOT NULL,
-      wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL) WITHOUT ROWID`);
-    const ins = raw.prepare('INSERT INTO refunds VALUES (?, ?, 90, 11, ?, 5, 344, 10, 1, ?)');
-    // Token hashes 3, 1, 2 accepted at 20, 10, 10: the order is (10, hash 1), (10, hash 2), (20, hash 3).
-    for (const [h, at] of [[3, 20], [1, 10], [2, 10]] as const) ins.run(new Uint8Array(32).fill(h), new Uint8Array([h]), new Uint8Array(16), at);
-    raw.close();
+    const path = await oldDatabase('old-refunds.db', 'store-sqlite-upgrade', (raw) => {
+      raw.exec(`DROP TABLE refunds; DROP INDEX IF EXISTS refunds_seq;
+        CREATE TABLE refunds(token_hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, operator_id INTEGER NOT NULL, reader_id INTEGER NOT NULL,
+        wallet_id BLOB NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL, charge INTEGER NOT NULL, time INTEGER NOT NULL, accepted_at INTEGER NOT NULL) WITHOUT ROWID`);
+      const ins = raw.prepare('INSERT INTO refunds VALUES (?, ?, 90, 11, ?, 5, 344, 10, 1, ?)');
+      // Token hashes 3, 1, 2 accepted at 20, 10, 10: the order is (10, hash 1), (10, hash 2), (20, hash 3).
+      for (const [h, at] of [[3, 20], [1, 10], [2, 10]] as const) ins.run(new Uint8Array(32).fill(h), new Uint8Array([h]), new Uint8Array(16), at);
+    });
     const c = await Clearing.open({ path });
     try {
       const put = { tokenHash: new Uint8Array(32).fill(9), bytes: new Uint8Array([9]), operatorId: 90, readerId: 11, walletId: new Uint8Array(16), amount: 5, currency: 344, charge: 10, time: 1, acceptedAt: 5 };
@@ -52,18 +64,14 @@ describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
 
 describe('findings of a database from before one finding per key (a row per pair)', () => {
   it('keep, of each key, the row detected first; the unique keys hold from then on', async () => {
-    const path = join(dir, 'old-pairs.db');
-    const issuer = makeIssuer('store-sqlite-pairs');
-    await (await Clearing.open({ path, issuerKeys: issuer.keySet() })).close();
-    const Database = loadSqliteDriver('clearing');
-    const raw = new Database(path);
-    raw.exec('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
-    const fill = (n: number, len: number) => new Uint8Array(len).fill(n);
-    const ds = raw.prepare('INSERT INTO double_spends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    for (const [k, w, n, ah, ac, as, bh, bc, bs, at] of PAIR_ROWS.doubleSpends) ds.run(k, fill(w, 16), n, fill(ah, 32), ac, as, fill(bh, 32), bc, bs, at);
-    const rf = raw.prepare('INSERT INTO reader_faults VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    for (const [k, r, h, ac, as, bc, bs, at] of PAIR_ROWS.readerFaults) rf.run(k, r, fill(h, 32), ac, as, bc, bs, at);
-    raw.close();
+    const path = await oldDatabase('old-pairs.db', 'store-sqlite-pairs', (raw) => {
+      raw.exec('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+      const fill = (n: number, len: number) => new Uint8Array(len).fill(n);
+      const ds = raw.prepare('INSERT INTO double_spends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const [k, w, n, ah, ac, as, bh, bc, bs, at] of PAIR_ROWS.doubleSpends) ds.run(k, fill(w, 16), n, fill(ah, 32), ac, as, fill(bh, 32), bc, bs, at);
+      const rf = raw.prepare('INSERT INTO reader_faults VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const [k, r, h, ac, as, bc, bs, at] of PAIR_ROWS.readerFaults) rf.run(k, r, fill(h, 32), ac, as, bc, bs, at);
+    });
     const c = await Clearing.open({ path });
     try {
       await expectOneFindingPerKey(c);
@@ -75,19 +83,16 @@ describe('findings of a database from before one finding per key (a row per pair
 
 describe('findings of a database from before one finding per key, many rows', () => {
   it('11,000 old rows (6,000 keys of two, one key of 5,000) become 6,001 in one pass', async () => {
-    const path = join(dir, 'old-pairs-bulk.db');
-    await (await Clearing.open({ path, issuerKeys: makeIssuer('store-sqlite-bulk').keySet() })).close();
-    const Database = loadSqliteDriver('clearing');
-    const raw = new Database(path);
-    raw.exec('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
-    const rows = bulkPairRows();
-    const ds = raw.prepare('INSERT INTO double_spends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const rf = raw.prepare('INSERT INTO reader_faults VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    raw.transaction(() => {
-      for (const r of rows.doubleSpends) ds.run(...r);
-      for (const r of rows.readerFaults) rf.run(...r);
-    })();
-    raw.close();
+    const path = await oldDatabase('old-pairs-bulk.db', 'store-sqlite-bulk', (raw) => {
+      raw.exec('DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+      const rows = bulkPairRows();
+      const ds = raw.prepare('INSERT INTO double_spends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const rf = raw.prepare('INSERT INTO reader_faults VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      raw.transaction(() => {
+        for (const r of rows.doubleSpends) ds.run(...r);
+        for (const r of rows.readerFaults) rf.run(...r);
+      })();
+    });
     const c = await Clearing.open({ path });
     try {
       await expectBulkUpgrade(c);
@@ -99,15 +104,12 @@ describe('findings of a database from before one finding per key, many rows', ()
 
 describe('schema 4 (before counter_firsts) is upgraded to 5 when opened; an unknown version is refused', () => {
   it('sets user_version 5 and creates counter_firsts; a version 6 file is clearing.store_unusable', async () => {
-    const path = join(dir, 'schema4.db');
-    await (await Clearing.open({ path, issuerKeys: makeIssuer('store-sqlite-schema').keySet() })).close();
-    const Database = loadSqliteDriver('clearing');
-    let raw = new Database(path);
-    raw.exec('DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
-    raw.pragma('user_version = 4');
-    raw.close();
+    const path = await oldDatabase('schema4.db', 'store-sqlite-schema', (raw) => {
+      raw.exec('DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+      raw.pragma('user_version = 4');
+    });
     await (await Clearing.open({ path })).close();
-    raw = new Database(path);
+    const raw = new (loadSqliteDriver('clearing'))(path);
     expect(raw.pragma('user_version', { simple: true })).toBe(5);
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'double_spends_key', 'reader_faults_key') ORDER BY name").all()).toHaveLength(4);
     raw.pragma('user_version = 6');
