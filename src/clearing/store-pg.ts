@@ -171,6 +171,12 @@ export interface PgTypes {
   getTypeParser(oid: number, format?: string): (v: string) => unknown;
 }
 
+/**
+ * Connections a node's pool holds unless told otherwise (`PgStoreOptions.poolSize`, `clearing serve --pool-size`).
+ * Each batch is a transaction on a connection of its own, so this is also how many batches a node commits at once.
+ */
+export const DEFAULT_PG_POOL_SIZE = 4;
+
 const nodeRequire = createRequire(import.meta.url);
 /**
  * Load node-postgres. Without it: `clearing.pg_unavailable`, naming what to install (never a module-not-found
@@ -298,7 +304,7 @@ export async function openPgPool(
  * `clearing.store_unusable` (cannot connect, or another schema version).
  */
 export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string) => unknown): Promise<PgClearingStore> {
-  const poolSize = o.poolSize ?? 4;
+  const poolSize = o.poolSize ?? DEFAULT_PG_POOL_SIZE;
   if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 100) throw new OffpayError('clearing.bad_option', `poolSize ${String(o.poolSize)} must be an integer in 1..100`);
   const { pool, where } = await openPgPool(loadPgDriver(load), o.url, poolSize, SCHEMA_LOCK, 'clearing database', async (client, where) => {
     const used = (await client.query("SELECT to_regclass('meta') IS NOT NULL AS used")).rows[0]!.used === true;
@@ -319,7 +325,7 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
     // database from then on (a writer that skipped counter_firsts would leave it stale: findings missed).
     await client.query("INSERT INTO meta(key, num) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET num = $1", [PG_SCHEMA_VERSION]);
   });
-  return new PgClearingStore(pool, where);
+  return new PgClearingStore(pool, where, poolSize);
 }
 
 /**
@@ -378,6 +384,8 @@ export class PgClearingStore implements ClearingStore {
   constructor(
     private readonly pool: PgPool,
     readonly location: string,
+    /** Connections the pool holds at most: so also the batches this node has in a transaction at once. */
+    readonly poolSize: number = DEFAULT_PG_POOL_SIZE,
   ) {}
 
   private async rows(text: string, values?: unknown[]): Promise<Row[]> {

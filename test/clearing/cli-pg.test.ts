@@ -34,8 +34,8 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-function serve(db: string) {
-  const child = spawn(process.execPath, [CLI, 'clearing', 'serve', '--issuer', p('issuer'), '--db', db, '--port', '0', '--operator-token-file', p('operator-token')], { stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(db: string, ...more: string[]) {
+  const child = spawn(process.execPath, [CLI, 'clearing', 'serve', '--issuer', p('issuer'), '--db', db, '--port', '0', '--operator-token-file', p('operator-token'), ...more], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => {
@@ -46,7 +46,7 @@ function serve(db: string) {
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     child.on('exit', (c) => reject(new Error(`clearing serve exited ${c}: ${out}`)));
   });
-  return { child, url };
+  return { child, url, output: () => out };
 }
 
 describe.skipIf(typeof started === 'string')('offpay clearing on PostgreSQL (CLI)', () => {
@@ -91,8 +91,11 @@ describe.skipIf(typeof started === 'string')('offpay clearing on PostgreSQL (CLI
     let n2: ReturnType<typeof serve> | undefined;
     try {
       const u1 = await n1.url;
-      n2 = serve(db);
+      // Node 2 with a pool of one connection (--pool-size): each batch is a transaction on a connection of its own.
+      n2 = serve(db, '--pool-size', '1');
       const u2 = await n2.url;
+      expect(n1.output()).toMatch(/clearing database postgres:\/\/\S+, 4 connections\n/);
+      expect(n2.output()).toMatch(/clearing database postgres:\/\/\S+, 1 connection\n/);
       const post = (u: string, f: string) => fetch(`${u}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: readFileSync(f) }).then((x) => x.json() as Promise<{ outcome: string }>);
       expect((await post(u1, c)).outcome).toBe('ingested');
       expect((await post(u2, c)).outcome).toBe('duplicate');

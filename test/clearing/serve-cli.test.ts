@@ -109,7 +109,7 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
     expect(await small.exited).toBe(0);
   }, 60_000);
 
-  it('webhooks from a PostgreSQL clearing house need an explicit secret file; --webhook-lease-ms is for PostgreSQL; --max-inflight-bytes is at least the batch limit: exit 2 before connecting', async () => {
+  it('webhooks from a PostgreSQL clearing house need an explicit secret file; --webhook-lease-ms and --pool-size are for PostgreSQL; --max-inflight-bytes is at least the batch limit: exit 2 before connecting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'offpay-serve-pg-hooks-'));
     try {
       expect((await run('issuer', 'init', '--dir', join(dir, 'issuer'), '--seed', 'serve-pg-hooks', `--now=${T0 - 86400}`)).code).toBe(0);
@@ -131,6 +131,18 @@ describe('offpay clearing serve / reader sync (CLI)', () => {
       expect(tight.code).toBe(2);
       expect(tight.err).toMatch(/--max-inflight-bytes 1999999 is less than the largest batch \(2000000 bytes/);
       expect(existsSync(join(dir, 'tight.db'))).toBe(false);
+      // --pool-size sizes a PostgreSQL node's connection pool: refused for SQLite, and outside 1..100, before connecting.
+      const pooled = await run('clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', join(dir, 'pool.db'), '--port', '0', '--pool-size', '2');
+      expect(pooled.code).toBe(2);
+      expect(pooled.err).toMatch(/--pool-size is for a PostgreSQL --db/);
+      expect(existsSync(join(dir, 'pool.db'))).toBe(false);
+      const pgNode = ['clearing', 'serve', '--issuer', join(dir, 'issuer'), '--db', 'postgres://nobody@127.0.0.1:9/none', '--operator-token-file', join(dir, 'op-token'), '--port', '0'];
+      for (const [n, why] of [['0', /--pool-size is at least 1/], ['101', /--pool-size/], ['two', /--pool-size/]] as const) {
+        const r = await run(...pgNode, '--pool-size', n);
+        expect(r.code, n).toBe(2);
+        expect(r.err, n).toMatch(why);
+        expect(r.err, n).not.toMatch(/store_unusable/);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -7,6 +7,7 @@ import { clearingDbOption, openClearingAt, replaceSettingsOpt } from '../clearin
 import { OffpayError } from '../../../base/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES } from '../../clearing/batch-bytes.js';
 import { isPostgresUrl } from '../../clearing/clearing.js';
+import { DEFAULT_PG_POOL_SIZE, PgClearingStore } from '../../clearing/store-pg.js';
 import { decodeIssuerKeySet } from '../../messages.js';
 import { loadIssuer } from '../../node/files.js';
 import { syncReader } from '../../reader/sync.js';
@@ -26,7 +27,7 @@ import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../
 const serve: Command = {
   name: 'clearing serve',
   summary: 'serve the clearing over HTTP: readers upload batches and fetch the blocklist, merchants query payments (spec/clearing-api.md)',
-  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]] [--webhook-reconfigure] [--replace-settings]',
+  usage: '--issuer ISSUER --db (CLEARING.db|postgres://...) [--host 127.0.0.1] [--port N] [--tls-cert F --tls-key F] [--operator-token-file F] [--webhook-url URL [--webhook-secret-file F] [--webhook-lease-ms MS]] [--webhook-reconfigure] [--replace-settings] [--pool-size N]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory (with the secret keys: the server signs blocklists)' },
     db: { ...clearingDbOption, help: `${clearingDbOption.help}; several servers on one PostgreSQL database are one clearing house` },
@@ -48,6 +49,11 @@ const serve: Command = {
     'max-inflight-bytes': { type: 'string', arg: 'N', help: 'request bodies held at once, all requests together, bytes; past it 503 api.busy (default 268435456, at least --max-batch-bytes)' },
     'body-timeout-ms': { type: 'string', arg: 'MS', help: 'deadline for a whole request body (default 30000)' },
     'blocklist-check-seconds': { type: 'string', arg: 'S', help: 'over-allowance check at most this often (default 60)' },
+    'pool-size': {
+      type: 'string',
+      arg: 'N',
+      help: `PostgreSQL: connections this node holds, so the batches it has in a transaction at once (default ${DEFAULT_PG_POOL_SIZE}, 1..100; fewer on a small house means fewer batches run again after a conflict, spec/clearing.md §11.2)`,
+    },
   },
   details: `Prints "listening on http(s)://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
 With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); a missing, oversized or non-PEM file, or a
@@ -78,12 +84,15 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
       throw new UsageError(`--max-inflight-bytes ${maxInflightBytes} is less than the largest batch (${batchLimit} bytes, --max-batch-bytes): such a batch could never be read`);
     }
     const check = parseUint('blocklist-check-seconds', ctx.opt('blocklist-check-seconds'), 86_400);
+    const poolSize = parseUint('pool-size', ctx.opt('pool-size'), 100);
     const certPath = ctx.opt('tls-cert');
     const keyPath = ctx.opt('tls-key');
     if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const tls = certPath !== undefined && keyPath !== undefined ? loadTlsMaterial(certPath, keyPath) : undefined;
     const scheme = tls ? 'https' : 'http';
     const pg = isPostgresUrl(db);
+    if (poolSize !== undefined && !pg) throw new UsageError('--pool-size is for a PostgreSQL --db (a SQLite clearing has one connection)');
+    if (poolSize === 0) throw new UsageError('--pool-size is at least 1');
     const tokenFile = ctx.opt('operator-token-file') ?? (pg ? undefined : `${db}.operator-token`);
     if (tokenFile === undefined) throw new UsageError('--operator-token-file is required with a PostgreSQL --db (every node of the clearing house reads the same credential)');
     const { token, created } = loadOrCreateOperatorToken(tokenFile);
@@ -110,7 +119,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
     const reconfigure = ctx.flag('webhook-reconfigure');
     const mine = webhookConfigOf(webhookUrl, secret?.token);
-    const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}), ...(ctx.flag('replace-settings') ? { replaceSettings: true } : {}) });
+    const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}), ...(ctx.flag('replace-settings') ? { replaceSettings: true } : {}), ...(poolSize !== undefined ? { poolSize } : {}) });
     let webhooks: WebhookService | undefined;
     let outbox: WebhookOutbox | undefined;
     try {
@@ -168,6 +177,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      if (clearing.store instanceof PgClearingStore) ctx.out(`clearing database ${clearing.store.location}, ${clearing.store.poolSize} connection${clearing.store.poolSize === 1 ? '' : 's'}`);
       ctx.out(`operator credential ${created ? 'created in' : 'read from'} ${tokenFile}`);
       ctx.out(`listening on ${scheme}://${host}:${a.port}`);
       ctx.emit({ ok: true, url: `${scheme}://${host}:${a.port}`, operatorTokenFile: tokenFile });
