@@ -150,11 +150,20 @@ for (const filled of FILLS) {
     }
   }
 }
+const settings = await (async () => {
+  const admin = new pg.Pool({ connectionString: ADMIN_URL, max: 1 });
+  try {
+    const show = async (name: string) => String((await admin.query(`SHOW ${name}`)).rows[0]![name]);
+    return `PostgreSQL ${await show('server_version')}, max_pred_locks_per_transaction ${await show('max_pred_locks_per_transaction')}, max_pred_locks_per_relation ${await show('max_pred_locks_per_relation')}, max_pred_locks_per_page ${await show('max_pred_locks_per_page')}`;
+  } finally {
+    await admin.end();
+  }
+})();
 const m = machine();
 const md = [
   '# Clearing on PostgreSQL: batches run again after a conflict',
   '',
-  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.loadAverage1m} at the end (a shared machine); PostgreSQL on the same machine. ${m.date}.`,
+  `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.loadAverage1m} at the end (a shared machine); ${settings}, on the same machine. ${m.date}.`,
   `Command: \`node dist/bench/clearing-conflicts.js --nodes ${NODES.join(',')} --concurrency ${CONCURRENCY.join(',')} --fill ${FILLS.join(',')}\`.`,
   '',
   'Verification stubbed out; 100 batches of 100 tokens a pass, 5,000 returning wallets, no double spends (see the',
@@ -171,5 +180,5 @@ const md = [
   }),
   '',
 ].join('\n');
-writeResults('clearing-conflicts', md, { machine: m, results });
+writeResults('clearing-conflicts', md, { machine: m, postgresql: settings, results });
 log(md);
