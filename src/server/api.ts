@@ -11,6 +11,7 @@
  *   GET  /v1/refunds            operator only: the refunds held (the issuer's credit list), a page at a time, totals, problems
  *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
  *   GET  /v1/webhooks           operator only: outbox counts and the dead-lettered events (webhooks.ts)
+ *   GET  /v1/health             for a load balancer: 200 when this node can settle, else 503 (health.ts)
  * Everything but the report and the refund list authenticates itself by signatures (the batch and the refund by a
  * reader certificate chained to the issuer and the reader's signature; the blocklist by the issuer's), so no
  * password is needed.
@@ -35,6 +36,7 @@ import { signKeySet } from '../keyset.js';
 import { MAX_REFUND_BYTES } from '../refund.js';
 import { BodyBudget, HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
+import { createHealthCheck, HEALTH_REUSE_MS } from './health.js';
 import { paymentState } from './payments.js';
 import { encodeRefundCursor, parseRefundQuery } from './refund-list.js';
 import { checkTlsMaterial, type TlsMaterial } from './tls.js';
@@ -74,6 +76,11 @@ export interface ClearingServerOptions {
    * house's (spec/clearing.md §11.2).
    */
   settingsCheckMs?: number;
+  /**
+   * GET /v1/health reuses a verdict this long, ms (default 1,000, 0..60,000: the database is read at most once in
+   * it, whoever polls; spec/clearing-api.md §2.10).
+   */
+  healthReuseMs?: number;
   /** Signed webhooks (webhooks.ts): events are queued before the answer that caused them. */
   webhooks?: WebhookService;
   /** Serve HTTPS with this certificate chain and key (tls.ts, loadTlsMaterial); plain HTTP when absent. */
@@ -319,7 +326,16 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     const dead = (await o.webhooks.outbox.dead(100)).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
     send(res, 200, { url: o.webhooks.url.href, counts: await o.webhooks.outbox.counts(), dead });
   };
+  // GET /v1/health: whether this node can settle now (its database answers, its settings are the house's); the
+  // database is read at most once a second whoever polls (health.ts).
+  const health = createHealthCheck(() => o.clearing.settingsCurrent(), { reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000) });
+  const getHealth: Handler = async (_req, res) => {
+    const h = await health();
+    if (!h.ok) throw new HttpError(503, h.code, h.message, false, { 'retry-after': '1' });
+    send(res, 200, { status: 'ok', engine: o.clearing.store.engine });
+  };
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
+    { re: /^\/v1\/health$/, methods: { GET: getHealth } },
     { re: /^\/v1\/webhooks$/, methods: { GET: getWebhooks } },
     { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
     { re: /^\/v1\/readers\/([^/]*)$/, methods: { GET: getReader } },

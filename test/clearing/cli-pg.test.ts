@@ -96,6 +96,7 @@ describe.skipIf(typeof started === 'string')('offpay clearing on PostgreSQL (CLI
       const u2 = await n2.url;
       expect(n1.output()).toMatch(/clearing database postgres:\/\/\S+, 4 connections\n/);
       expect(n2.output()).toMatch(/clearing database postgres:\/\/\S+, 1 connection\n/);
+      expect(await (await fetch(`${u2}/v1/health`)).json()).toEqual({ status: 'ok', engine: 'postgres' });
       const post = (u: string, f: string) => fetch(`${u}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: readFileSync(f) }).then((x) => x.json() as Promise<{ outcome: string }>);
       expect((await post(u1, c)).outcome).toBe('ingested');
       expect((await post(u2, c)).outcome).toBe('duplicate');

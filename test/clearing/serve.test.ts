@@ -170,6 +170,52 @@ describe('clearing serve: batches', () => {
     }
   });
 
+  it('GET /v1/health: 200 while the database answers with the house settings, 503 with Retry-After when it does not or they were replaced', async () => {
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    const real = clearing.settingsCurrent.bind(clearing);
+    let state: 'up' | 'down' | 'replaced' = 'up';
+    let reads = 0;
+    clearing.settingsCurrent = async () => {
+      reads++;
+      if (state === 'down') throw new OffpayError('clearing.store_unavailable', 'the clearing database postgres://x/y is unreachable');
+      return state === 'replaced' ? false : real();
+    };
+    const server = createClearingServer({ clearing, issuer, operatorToken: TOKEN, clock: CLOCK, blocklistCheckSeconds: 0, healthReuseMs: 0 });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const health = async () => {
+      const r = await fetch(`${url}/v1/health`);
+      return [r.status, r.headers.get('retry-after'), r.headers.get('cache-control'), await r.json()];
+    };
+    try {
+      expect(await health()).toEqual([200, null, 'no-store', { status: 'ok', engine: 'sqlite' }]);
+      state = 'down';
+      expect(await health()).toEqual([503, '1', 'no-store', { error: { code: 'clearing.store_unavailable', message: expect.stringContaining('unreachable') } }]);
+      state = 'replaced';
+      expect(await health()).toEqual([503, '1', 'no-store', { error: { code: 'clearing.settings_mismatch', message: expect.any(String) } }]);
+      state = 'up';
+      expect((await health())[0]).toBe(200);
+      expect((await fetch(`${url}/v1/health`, { method: 'HEAD' })).status).toBe(200);
+      expect((await fetch(`${url}/v1/health`, { method: 'POST' })).status).toBe(405);
+      expect(reads).toBe(5); // healthReuseMs 0: every GET and HEAD read the database
+    } finally {
+      await stop(server);
+    }
+    // The default: one read a second at most, however many poll.
+    const s2 = createClearingServer({ clearing, issuer, operatorToken: TOKEN, clock: CLOCK, blocklistCheckSeconds: 0 });
+    await new Promise<void>((res) => s2.listen(0, '127.0.0.1', res));
+    try {
+      const u2 = `http://127.0.0.1:${(s2.address() as AddressInfo).port}`;
+      const before = reads;
+      const t0 = Date.now();
+      const answers = await Promise.all(Array.from({ length: 50 }, () => fetch(`${u2}/v1/health`).then((r) => r.status)));
+      expect(answers.every((x) => x === 200)).toBe(true);
+      expect(reads - before).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 1000) + 1);
+    } finally {
+      await stop(s2);
+    }
+  });
+
   it('refuses a 40 MB body without buffering it (declared and chunked), and cuts off a slow body', async () => {
     const { server, url } = await startServer(new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK }), { bodyTimeoutMs: 400, headersTimeoutMs: 500 });
     const port = new URL(url).port;

@@ -4,7 +4,9 @@
  * is skipped with the reason, except under CI=true, where it fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
 import { Clearing } from '../../src/clearing/index.js';
+import { createClearingServer } from '../../src/server/api.js';
 import { readBatchFrame } from '../../src/clearing/batch-bytes.js';
 import { openPgClearingStore, redactPgUrl, type PgClearingStore } from '../../src/clearing/store-pg.js';
 import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } from '../../src/clearing/store.js';
@@ -509,6 +511,39 @@ if (typeof started === 'string') {
         process.off('uncaughtException', onUncaught);
         await store.close();
         await admin.end();
+      }
+    });
+
+    it('GET /v1/health of a PostgreSQL node: 503 clearing.store_unavailable while the database refuses connections, 200 again after', async () => {
+      const url = await cluster.createDatabase();
+      const name = new URL(url).pathname.slice(1);
+      const issuer = makeIssuer('pg-health');
+      const clearing = await Clearing.open({ url, issuerKeys: issuer.keySet(), poolSize: 2 });
+      const server = createClearingServer({ clearing, issuer, operatorToken: 'cd'.repeat(32), blocklistCheckSeconds: 0, healthReuseMs: 0 });
+      await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+      const at = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/health`;
+      const health = async () => {
+        const r = await fetch(at);
+        const body = (await r.json()) as { status?: string; error?: { code: string } };
+        return [r.status, body.status ?? body.error?.code];
+      };
+      try {
+        expect(await (await fetch(at)).json()).toEqual({ status: 'ok', engine: 'postgres' });
+        await withClient(cluster.url, async (admin) => {
+          await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+          await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        const down = await fetch(at);
+        expect([down.status, down.headers.get('retry-after'), ((await down.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'clearing.store_unavailable']);
+        await withClient(cluster.url, (admin) => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`));
+        expect(await health()).toEqual([200, 'ok']);
+      } finally {
+        await new Promise<void>((res) => {
+          server.close(() => res());
+          server.closeAllConnections();
+        });
+        await clearing.close();
       }
     });
   });
