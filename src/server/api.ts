@@ -331,7 +331,10 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const health = createHealthCheck(() => o.clearing.settingsCurrent(), { reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000) });
   const getHealth: Handler = async (_req, res) => {
     const h = await health();
-    if (!h.ok) throw new HttpError(503, h.code, h.message, false, { 'retry-after': '1' });
+    if (!h.ok) {
+      if (h.detail) o.log?.(`health: database unavailable: ${h.detail}`);
+      throw new HttpError(503, h.code, h.message, false, { 'retry-after': '1' });
+    }
     send(res, 200, { status: 'ok', engine: o.clearing.store.engine });
   };
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [

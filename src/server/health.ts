@@ -14,7 +14,14 @@ import { OffpayError } from '../../base/errors.js';
 /** What a check found. */
 export type HealthVerdict =
   | { ok: true }
-  | { ok: false; code: 'clearing.store_unavailable' | 'clearing.settings_mismatch'; message: string };
+  | {
+      ok: false;
+      code: 'clearing.store_unavailable' | 'clearing.settings_mismatch';
+      /** For the answer: says what, never where (no database host or name to an unauthenticated caller). */
+      message: string;
+      /** For the node's log: the failure as the store gave it (its message names the database, redacted). */
+      detail?: string;
+    };
 
 /** Options of {@link createHealthCheck}. */
 export interface HealthCheckOptions {
@@ -57,7 +64,8 @@ export function createHealthCheck(read: () => Promise<boolean>, o: HealthCheckOp
       (e: unknown): HealthVerdict => ({
         ok: false,
         code: 'clearing.store_unavailable',
-        message: `the clearing database cannot be read${e instanceof OffpayError ? `: ${e.message}` : ''}`,
+        message: 'the clearing database cannot be read',
+        detail: e instanceof OffpayError ? e.message : String((e as Error)?.message ?? e),
       }),
     );
     void answer.then(() => {
