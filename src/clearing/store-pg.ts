@@ -42,7 +42,7 @@ const PAGE = 10_000;
 /** pg_advisory_xact_lock key taken while the schema is created (two nodes starting at once): 'offpay' */
 const SCHEMA_LOCK = 0x6f6666706179;
 /** Session advisory lock key under which nodes build the payment index in turn ("offpix"). */
-const PAYMENTS_INDEX_LOCK = 0x6f6666706978;
+export const PAYMENTS_INDEX_LOCK = 0x6f6666706978;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, num bigint, bytes bytea);
@@ -732,26 +732,33 @@ export class PgClearingStore implements ClearingStore {
     // transaction, so nodes starting at once take turns under a session advisory lock; an index left invalid by
     // a build that failed (its node killed) is dropped and built again. The lock is polled (pg_try_advisory_lock,
     // short statements), never waited for in a statement: a concurrent build waits for every open transaction,
-    // so a node blocked in pg_advisory_lock while another builds would be a deadlock.
-    const c = await this.connect();
-    let broken = false;
-    try {
-      while (!(await c.query('SELECT pg_try_advisory_lock($1) AS got', [PAYMENTS_INDEX_LOCK])).rows[0]!.got) await sleep(50);
+    // so a node blocked in pg_advisory_lock while another builds would be a deadlock. Between two polls the
+    // connection goes back to the pool: while another node builds (minutes on a large house), this node's batches,
+    // reads and health checks still have its connections, even with a pool of two.
+    for (;;) {
+      const c = await this.connect();
+      let broken = false;
       try {
-        const r = await c.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('entries_token')", []);
-        const valid = r.rows[0]?.indisvalid;
-        if (valid === true) return;
-        if (valid === false) await c.query('DROP INDEX CONCURRENTLY IF EXISTS entries_token', []);
-        await c.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL', []);
+        if ((await c.query('SELECT pg_try_advisory_lock($1) AS got', [PAYMENTS_INDEX_LOCK])).rows[0]!.got) {
+          try {
+            const r = await c.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('entries_token')", []);
+            const valid = r.rows[0]?.indisvalid;
+            if (valid === true) return;
+            if (valid === false) await c.query('DROP INDEX CONCURRENTLY IF EXISTS entries_token', []);
+            await c.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL', []);
+            return;
+          } finally {
+            await c.query('SELECT pg_advisory_unlock($1)', [PAYMENTS_INDEX_LOCK]).catch(() => {
+              broken = true; // a session lock dies with its connection: drop the connection, not the lock's owner
+            });
+          }
+        }
+      } catch (e) {
+        throw unavailableOr(e, this.location);
       } finally {
-        await c.query('SELECT pg_advisory_unlock($1)', [PAYMENTS_INDEX_LOCK]).catch(() => {
-          broken = true; // a session lock dies with its connection: drop the connection, not the lock's owner
-        });
+        c.release(broken || undefined);
       }
-    } catch (e) {
-      throw unavailableOr(e, this.location);
-    } finally {
-      c.release(broken || undefined);
+      await sleep(50);
     }
   }
 

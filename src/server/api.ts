@@ -206,14 +206,23 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   // House settings (PostgreSQL, several nodes): a node whose key set or fee the house replaced stops settling.
   const settingsCheckMs = bounded('settingsCheckMs', o.settingsCheckMs, 2_000, 0, 3_600_000);
   let settingsStale = false;
+  // GET /v1/health: whether this node can settle now (its database answers, its settings are the house's). The
+  // database is read at most once a second whoever polls, and never twice at once (health.ts); the settings
+  // check below reads through it too. A failed read is logged once, not once per poll.
+  const health = createHealthCheck(() => o.clearing.settingsCurrent(), {
+    reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000),
+    onFailure: (f) => {
+      if (f.code === 'clearing.store_unavailable') o.log?.(`health: database unavailable: ${f.detail ?? f.message}`);
+    },
+  });
   const checkSettings = (): void => {
-    o.clearing.settingsCurrent().then(
-      (current) => {
-        if (!current && !settingsStale) o.log?.('the clearing house\'s issuer key set or fee is no longer this node\'s: refusing batches and refunds (restart it with the house\'s settings)');
-        settingsStale = !current;
-      },
-      () => {}, // the database unreachable: the requests say so themselves
-    );
+    void health().then((h) => {
+      if (h.ok) settingsStale = false;
+      else if (h.code === 'clearing.settings_mismatch') {
+        if (!settingsStale) o.log?.('the clearing house\'s issuer key set or fee is no longer this node\'s: refusing batches and refunds (restart it with the house\'s settings)');
+        settingsStale = true;
+      } // the database unreachable: the requests say so themselves
+    });
   };
   const settingsTimer = o.clearing.store.engine === 'postgres' && settingsCheckMs > 0 ? setInterval(checkSettings, settingsCheckMs) : undefined;
   settingsTimer?.unref();
@@ -326,15 +335,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     const dead = (await o.webhooks.outbox.dead(100)).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
     send(res, 200, { url: o.webhooks.url.href, counts: await o.webhooks.outbox.counts(), dead });
   };
-  // GET /v1/health: whether this node can settle now (its database answers, its settings are the house's); the
-  // database is read at most once a second whoever polls (health.ts).
-  const health = createHealthCheck(() => o.clearing.settingsCurrent(), { reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000) });
   const getHealth: Handler = async (_req, res) => {
     const h = await health();
-    if (!h.ok) {
-      if (h.detail) o.log?.(`health: database unavailable: ${h.detail}`);
-      throw new HttpError(503, h.code, h.message, false, { 'retry-after': '1' });
-    }
+    if (!h.ok) throw new HttpError(503, h.code, h.message, false, { 'retry-after': '1' });
     send(res, 200, { status: 'ok', engine: o.clearing.store.engine });
   };
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
@@ -364,7 +367,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
         sendError(res, new HttpError(405, 'api.method_not_allowed', `${req.method} is not allowed on ${path}`, true), { allow: allow.join(', ') });
         return;
       }
-      if (method !== 'POST' && req.headers['content-length'] && req.headers['content-length'] !== '0') throw new HttpError(400, 'api.bad_request', `${method} takes no body`, true);
+      // A body announced either way (a length, or chunks: Transfer-Encoding) is refused on a GET or HEAD.
+      const announced = (req.headers['content-length'] && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+      if (method !== 'POST' && announced) throw new HttpError(400, 'api.bad_request', `${method} takes no body`, true);
       await h(req, res, m);
       return;
     }

@@ -35,28 +35,57 @@ describe('GET /v1/health: the check', () => {
     expect(closed).toEqual({ ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: 'The database connection is not open' });
   });
 
-  it('a read past its deadline is unavailable at the deadline; no second read starts until it ends', async () => {
+  it('a read past its deadline is unavailable at the deadline; the next read starts when it ends, or 10 s after it started', async () => {
     const c = controlledReads();
     let t = 0;
-    const check = createHealthCheck(c.read, { timeoutMs: 30, reuseMs: 0, now: () => t });
+    const failures: string[] = [];
+    const check = createHealthCheck(c.read, { timeoutMs: 30, reuseMs: 0, now: () => t, onFailure: (f) => failures.push(f.detail ?? f.message) });
     const first = await check();
-    expect(first).toMatchObject({ ok: false, code: 'clearing.store_unavailable', message: 'the clearing database did not answer within 30 ms' });
+    expect(first).toEqual({ ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: 'the clearing database did not answer within 30 ms' });
     t += 5_000;
     expect(await check()).toBe(first); // the same verdict: the hung read is still out
     expect(c.started()).toBe(1);
     c.pending[0]!.resolve(true);
     await tick();
-    expect(await check()).toEqual({ ok: false, code: 'clearing.store_unavailable', message: 'the clearing database did not answer within 30 ms' });
+    expect(await check()).toEqual(first);
     expect(c.started()).toBe(2); // it ended: the next check reads again
-    c.pending[1]!.resolve(true);
+    // A read lost on the way (it never ends) holds off the next for 10 s, no longer.
+    t += 9_999;
+    await check();
+    expect(c.started()).toBe(2);
+    t += 1;
+    const after = check();
+    expect(c.started()).toBe(3);
+    c.pending[1]!.resolve(false); // the abandoned read ends late: it changes nothing (the third is still out)
     await tick();
+    t += 1;
+    expect(check()).toBe(after);
+    expect(c.started()).toBe(3);
+    c.pending[2]!.resolve(true);
+    expect(await after).toEqual({ ok: true });
+    await tick();
+    t += 1;
+    const fourth = check();
+    expect(c.started()).toBe(4);
+    c.pending[3]!.resolve(true);
+    expect(await fourth).toEqual({ ok: true });
+    // Logged once a failed read, not once a poll: the first read and the second (both past the deadline).
+    expect(failures).toEqual(['the clearing database did not answer within 30 ms', 'the clearing database did not answer within 30 ms']);
   });
 
-  it('polled at any rate, it reads at most once a window and never twice at once (model)', async () => {
+  it('a read that fails with a value nothing can print is unavailable, and the check goes on', async () => {
+    const odd = Object.create(null) as object; // String(odd) throws
+    let n = 0;
+    const check = createHealthCheck(() => (n++ === 0 ? Promise.reject(odd) : Promise.resolve(true)), { reuseMs: 0 });
+    expect(await check()).toEqual({ ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: 'an error that cannot be printed' });
+    expect(await check()).toEqual({ ok: true });
+  });
+
+  it('polled at any rate, it reads at most once a window, and starts a read while one is out only 10 s after it (model)', async () => {
     type Step = { kind: 'poll' } | { kind: 'advance'; ms: number } | { kind: 'settle'; outcome: 'ok' | 'stale' | 'fail' };
     const step: fc.Arbitrary<Step> = fc.oneof(
       fc.constant({ kind: 'poll' as const }),
-      fc.integer({ min: 0, max: 1_500 }).map((ms) => ({ kind: 'advance' as const, ms })),
+      fc.integer({ min: 0, max: 6_000 }).map((ms) => ({ kind: 'advance' as const, ms })),
       fc.constantFrom('ok', 'stale', 'fail').map((outcome) => ({ kind: 'settle' as const, outcome: outcome as 'ok' | 'stale' | 'fail' })),
     );
     await fc.assert(
@@ -64,36 +93,43 @@ describe('GET /v1/health: the check', () => {
         const c = controlledReads();
         let t = 0;
         const REUSE = 1_000;
-        const check = createHealthCheck(c.read, { reuseMs: REUSE, timeoutMs: 60_000, now: () => t });
+        const ABANDON = 10_000;
+        let failures = 0;
+        const check = createHealthCheck(c.read, { reuseMs: REUSE, timeoutMs: 60_000, abandonMs: ABANDON, now: () => t, onFailure: () => failures++ });
         const startedAt: number[] = [];
-        let inFlight = 0;
+        const out = new Set<number>(); // reads not ended
         let settled = 0;
+        let failedReads = 0;
         const verdicts: Promise<HealthVerdict>[] = [];
         for (const s of steps) {
           if (s.kind === 'advance') t += s.ms;
           else if (s.kind === 'settle') {
             const p = c.pending[settled];
             if (!p) continue;
+            out.delete(settled);
             settled++;
             if (s.outcome === 'fail') p.reject(new OffpayError('clearing.store_unavailable', 'down'));
             else p.resolve(s.outcome === 'ok');
+            if (s.outcome !== 'ok') failedReads++;
             await tick();
-            inFlight--;
           } else {
             const before = c.started();
             verdicts.push(check());
             if (c.started() > before) {
+              const last = startedAt[startedAt.length - 1];
+              // A read starts while the last one is out only when that one started 10 s ago or more.
+              if (last !== undefined && out.has(startedAt.length - 1)) expect(t - last).toBeGreaterThanOrEqual(ABANDON);
+              if (last !== undefined) expect(t - last).toBeGreaterThanOrEqual(REUSE);
+              out.add(startedAt.length);
               startedAt.push(t);
-              inFlight++;
             }
-            expect(inFlight).toBeLessThanOrEqual(1);
           }
         }
-        // Reads start at least REUSE apart.
-        for (let i = 1; i < startedAt.length; i++) expect(startedAt[i]! - startedAt[i - 1]!).toBeGreaterThanOrEqual(REUSE);
-        // Every read ends: each poll has a verdict.
         for (const p of c.pending.slice(settled)) p.resolve(true);
         for (const v of await Promise.all(verdicts)) expect(v.ok || ['clearing.store_unavailable', 'clearing.settings_mismatch'].includes(v.code)).toBe(true);
+        // Each failed read logged once (reads that ended after their verdict was given are not failures here:
+        // the deadline is 60 s, never reached).
+        expect(failures).toBe(failedReads);
       }),
       { numRuns: Number(process.env.HEALTH_RUNS ?? 300) },
     );

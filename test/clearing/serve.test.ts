@@ -146,6 +146,19 @@ describe('clearing serve: batches', () => {
       const big = await fetch(`${url}/v1/keyset`, { headers: { 'x-pad': 'x'.repeat(20_000) } });
       expect(big.status).toBe(431);
       expect((await fetch(`${url}/v1/keyset`)).status).toBe(200); // still serving
+      // A body on a GET is refused, announced by its length or sent in chunks (Transfer-Encoding).
+      for (const headers of [{ 'content-length': '3' }, { 'transfer-encoding': 'chunked' }] as Record<string, string>[]) {
+        const [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+          const rq = request(`${url}/v1/health`, { method: 'GET', headers }, (res) => {
+            let t = '';
+            res.on('data', (d: Buffer) => (t += d.toString()));
+            res.on('end', () => resolve([res.statusCode!, t]));
+          });
+          rq.on('error', reject);
+          rq.end('abc');
+        });
+        expect([headers, status, (JSON.parse(text) as { error: { code: string } }).error.code]).toEqual([headers, 400, 'api.bad_request']);
+      }
     } finally {
       await stop(server);
     }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Clearing } from '../../src/clearing/index.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { readBatchFrame } from '../../src/clearing/batch-bytes.js';
-import { openPgClearingStore, redactPgUrl, type PgClearingStore } from '../../src/clearing/store-pg.js';
+import { openPgClearingStore, PAYMENTS_INDEX_LOCK, redactPgUrl, type PgClearingStore } from '../../src/clearing/store-pg.js';
 import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } from '../../src/clearing/store.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
@@ -511,6 +511,26 @@ if (typeof started === 'string') {
         process.off('uncaughtException', onUncaught);
         await store.close();
         await admin.end();
+      }
+    });
+
+    it('while another node builds the payment index, a node with a pool of one connection still answers (it gives the connection back between polls of the lock)', async () => {
+      const url = await cluster.createDatabase();
+      const clearing = await Clearing.open({ url, issuerKeys: makeIssuer('pg-index-wait').keySet(), poolSize: 1 });
+      try {
+        await withClient(url, async (other) => {
+          await other.query('SELECT pg_advisory_lock($1)', [PAYMENTS_INDEX_LOCK]); // "another node is building it"
+          const building = clearing.indexPayments();
+          await new Promise((r) => setTimeout(r, 200));
+          // A liveness check, not a timing one: the read must answer at all while the lock is held elsewhere.
+          const read = await Promise.race([clearing.heldBatches(101), new Promise((r) => setTimeout(() => r('no answer in 10 s'), 10_000))]);
+          expect(read).toEqual([]);
+          await other.query('SELECT pg_advisory_unlock($1)', [PAYMENTS_INDEX_LOCK]);
+          await building;
+          expect((await other.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('entries_token')")).rows).toEqual([{ indisvalid: true }]);
+        });
+      } finally {
+        await clearing.close();
       }
     });
 

@@ -52,7 +52,7 @@ const serve: Command = {
     'pool-size': {
       type: 'string',
       arg: 'N',
-      help: `PostgreSQL: connections this node holds, so the batches it has in a transaction at once (default ${DEFAULT_PG_POOL_SIZE}, 1..100; fewer on a small house means fewer batches run again after a conflict, spec/clearing.md §11.2)`,
+      help: `PostgreSQL: connections of this node's clearing pool, so the batches it has in a transaction at once (default ${DEFAULT_PG_POOL_SIZE}, 1..100; fewer on a small house means fewer batches run again after a conflict, spec/clearing.md §11.2; with --webhook-url the outbox holds 2 more)`,
     },
   },
   details: `Prints "listening on http(s)://HOST:PORT" once it accepts connections, then serves until SIGINT or SIGTERM.
