@@ -207,8 +207,8 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const settingsCheckMs = bounded('settingsCheckMs', o.settingsCheckMs, 2_000, 0, 3_600_000);
   let settingsStale = false;
   // GET /v1/health: whether this node can settle now (its database answers, its settings are the house's). The
-  // database is read at most once a second whoever polls, and never twice at once (health.ts); the settings
-  // check below reads through it too. A failed read is logged once, not once per poll.
+  // database is read at most once a second whoever polls, and not again while a read is out (for up to 10 s,
+  // health.ts); the settings check below reads through it too. A failed read is logged once, not once per poll.
   const health = createHealthCheck(() => o.clearing.settingsCurrent(), {
     reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000),
     onFailure: (f) => {
