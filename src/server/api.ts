@@ -11,6 +11,7 @@
  *   GET  /v1/refunds            operator only: the refunds held (the issuer's credit list), a page at a time, totals, problems
  *   GET  /v1/report             operator only (Bearer credential, operator.ts): Clearing.report()
  *   GET  /v1/webhooks           operator only: outbox counts and the dead-lettered events (webhooks.ts)
+ *   GET  /v1/stats              operator only: this node's batches answered and conflict retries since it started
  *   GET  /v1/health             for a load balancer: 200 when this node can settle, else 503 (health.ts)
  * Everything but the report and the refund list authenticates itself by signatures (the batch and the refund by a
  * reader certificate chained to the issuer and the reader's signature; the blocklist by the issuer's), so no
@@ -29,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Clearing } from '../clearing/clearing.js';
+import { PgClearingStore } from '../clearing/store-pg.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
@@ -202,6 +204,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   if (o.issuer.issuerId !== o.clearing.issuerKeys.issuerId) throw new OffpayError('clearing.wrong_issuer', `issuer ${o.issuer.issuerId} is not the clearing's issuer ${o.clearing.issuerKeys.issuerId}`);
   if (!/^[0-9a-f]{64}$/.test(o.operatorToken)) throw new OffpayError('api.bad_operator_token', 'the operator credential must be 64 lower-case hex digits');
   const clock = o.clock ?? (() => Math.floor(Date.now() / 1000));
+  // GET /v1/stats: this node's counters since it started (spec/clearing-api.md §2.7).
+  const startedAt = clock();
+  const answered = { ingested: 0, duplicate: 0, rejected: 0 };
   const keyset = signedKeySetOf(o.issuer, clock());
   // House settings (PostgreSQL, several nodes): a node whose key set or fee the house replaced stops settling.
   const settingsCheckMs = bounded('settingsCheckMs', o.settingsCheckMs, 2_000, 0, 3_600_000);
@@ -269,6 +274,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       readerFaults: r.readerFaults,
       ...(r.error ? { error: r.error } : {}),
     };
+    answered[r.outcome]++;
     const status = r.outcome !== 'rejected' ? 200 : r.error?.code === 'clearing.too_large' || r.error?.code === 'clearing.too_many_entries' ? 413 : 422;
     o.log?.(`batch reader ${r.readerId ?? '?'} journal ${r.journalId ?? '?'} #${r.batchSeq ?? '?'}: ${r.outcome}${r.error ? ` ${r.error.code}` : ''}`);
     send(res, status, answer);
@@ -309,28 +315,36 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     });
   };
   const getRefunds: Handler = async (req, res) => {
-    if (!checkBearer(req.headers.authorization, o.operatorToken)) {
-      sendError(res, new HttpError(401, 'api.unauthorized', 'the refund list needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
-      return;
-    }
+    if (!operator(req, res, 'the refund list')) return;
     // Keyset paging (refund-list.ts, spec/clearing-api.md §2.9): one LIMIT query in the store per page.
     const q = parseRefundQuery((req.url ?? '').split('?').slice(1).join('?'));
     const r = await o.clearing.refundPage(q.after, q.limit);
     const cursor = (seq: number | undefined) => (seq === undefined ? null : encodeRefundCursor(seq));
     send(res, 200, { refunds: r.refunds, next: cursor(r.nextAfter), last: cursor(r.lastSeq), totals: r.totals, problems: r.problems });
   };
+  /** The operator credential of an operator endpoint (spec/clearing-api.md §7): false after answering 401. */
+  const operator = (req: IncomingMessage, res: ServerResponse, what: string): boolean => {
+    if (checkBearer(req.headers.authorization, o.operatorToken)) return true;
+    sendError(res, new HttpError(401, 'api.unauthorized', `${what} needs the operator credential (Authorization: Bearer ...)`), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
+    return false;
+  };
+  const getStats: Handler = (req, res) => {
+    if (!operator(req, res, 'the node statistics')) return;
+    const store = o.clearing.store;
+    send(res, 200, {
+      startedAt,
+      engine: store.engine,
+      poolSize: store instanceof PgClearingStore ? store.poolSize : null,
+      batches: { ...answered },
+      retries: store instanceof PgClearingStore ? store.retries : null,
+    });
+  };
   const getReport: Handler = async (req, res) => {
-    if (!checkBearer(req.headers.authorization, o.operatorToken)) {
-      sendError(res, new HttpError(401, 'api.unauthorized', 'the report needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
-      return;
-    }
+    if (!operator(req, res, 'the report')) return;
     send(res, 200, await o.clearing.report());
   };
   const getWebhooks: Handler = async (req, res) => {
-    if (!checkBearer(req.headers.authorization, o.operatorToken)) {
-      sendError(res, new HttpError(401, 'api.unauthorized', 'the webhook status needs the operator credential (Authorization: Bearer ...)'), { 'www-authenticate': 'Bearer realm="offpay-clearing"' });
-      return;
-    }
+    if (!operator(req, res, 'the webhook status')) return;
     if (!o.webhooks) throw new HttpError(404, 'api.not_found', 'webhooks are not configured on this server');
     const dead = (await o.webhooks.outbox.dead(100)).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
     send(res, 200, { url: o.webhooks.url.href, counts: await o.webhooks.outbox.counts(), dead });
@@ -343,6 +357,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const routes: { re: RegExp; methods: Record<string, Handler> }[] = [
     { re: /^\/v1\/health$/, methods: { GET: getHealth } },
     { re: /^\/v1\/webhooks$/, methods: { GET: getWebhooks } },
+    { re: /^\/v1\/stats$/, methods: { GET: getStats } },
     { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
     { re: /^\/v1\/readers\/([^/]*)$/, methods: { GET: getReader } },
     { re: /^\/v1\/blocklist$/, methods: { GET: async (req, res) => sendBytes(req, res, await lists.current(clock()), {}) } },

@@ -105,6 +105,10 @@ describe.skipIf(typeof started === 'string')('offpay clearing on PostgreSQL (CLI
       const token = readFileSync(p('operator-token'), 'utf8').trim();
       const rep = (await (await fetch(`${u2}/v1/report`, { headers: { authorization: `Bearer ${token}` } })).json()) as { settlement: { count: number }[] };
       expect(rep.settlement.map((l) => l.count)).toEqual([3]);
+      // Node 2's counters: the duplicate it answered; PostgreSQL's pool size and retries.
+      const stats = (await (await fetch(`${u2}/v1/stats`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+      expect(stats).toMatchObject({ engine: 'postgres', poolSize: 1, batches: { ingested: 0, duplicate: 1, rejected: 0 } });
+      expect(stats.retries).toEqual(expect.any(Number));
     } finally {
       n1.child.kill('SIGTERM');
       n2?.child.kill('SIGTERM');

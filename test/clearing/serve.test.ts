@@ -111,6 +111,10 @@ describe('clearing serve: batches', () => {
       const r = await post(url, bad);
       expect(r.status).toBe(422);
       expect(await r.json()).toMatchObject({ outcome: 'rejected', reason: 'clearing.bad_batch_signature', error: { code: 'clearing.bad_batch_signature' } });
+      // The node's counters (operator only): every batch post answered, by outcome.
+      expect((await fetch(`${url}/v1/stats`)).status).toBe(401);
+      const stats = await (await fetch(`${url}/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+      expect(stats).toEqual({ startedAt: CLOCK(), engine: 'sqlite', poolSize: null, batches: { ingested: batches.length, duplicate: batches.length, rejected: 1 }, retries: null });
     } finally {
       await stop(server);
     }
