@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'fixtures/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'fixtures/**', 'bench/results/**', 'docs/api/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

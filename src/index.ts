@@ -72,3 +72,7 @@ export {
   MAX_REFUND_BYTES, REFUND_ELEMENTS, REFUND_MAX_FUTURE_SECONDS, TOKEN_HASH_BYTES, type RefundBody, type Refund, type RefundSigner, type RefundFields, type SignedRefund,
   type RefundVerdict, type RefundStatelessCode, refundSigningInput, encodeRefund, decodeRefund, createRefund, verifyRefund,
 } from './refund.js';
+export {
+  WEBHOOK_TOLERANCE_SECONDS, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_SIGNATURE_MAX_LENGTH, type HmacSha256, nobleHmacSha256, webhookSignedBytes,
+  webhookSignature, webhookSignatureHeader, type WebhookSignatureOk, type WebhookSignatureRefused, type WebhookSignatureCheck, checkWebhookSignature,
+} from './webhook-signature.js';

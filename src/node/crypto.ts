@@ -5,9 +5,10 @@
  * (spec/protocol.md §8).
  */
 import * as nodeCrypto from 'node:crypto';
-import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { carve, ed25519Precheck, prefixKey, type SyncVerifier } from '../crypto.js';
 import { equalBytes } from '../../base/bytes.js';
+import type { HmacSha256 } from '../webhook-signature.js';
 
 export function nodeEd25519(cacheSize = 4096): SyncVerifier {
   // Keyed by the first bytes of the public key (prefixKey); a hit is confirmed on the whole key, and a key that
@@ -57,3 +58,9 @@ export function nodeSha256(data: Uint8Array): Uint8Array {
   for (let i = 0; i < 32; i++) out[i] = d.charCodeAt(i);
   return out;
 }
+
+/**
+ * HMAC-SHA256 with node:crypto, for the `mac` argument of the webhook signature functions (src/webhook-signature.ts):
+ * the same bytes as their default, @noble/hashes' HMAC.
+ */
+export const nodeHmacSha256: HmacSha256 = (key, message) => new Uint8Array(createHmac('sha256', key).update(message).digest());

@@ -5,7 +5,7 @@
  * first use), and the clearing back office. Per transport: offpay/fsk/node (WAV files), offpay/qr/node
  * (the zxing wasm and code files), offpay/nfc/node (PC/SC and vpcd).
  */
-export { nodeEd25519, nodeSha256 } from './crypto.js';
+export { nodeEd25519, nodeSha256, nodeHmacSha256 } from './crypto.js';
 export {
   FileCounterStore,
   createCounterFile,

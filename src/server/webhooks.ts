@@ -39,7 +39,8 @@ import { OffpayError } from '../../base/errors.js';
 import { decodeBatch } from '../reader/batch.js';
 import type { NewOutboxEvent, WebhookOutbox } from './outbox.js';
 import { paymentState } from './payments.js';
-import { signatureHeader } from './webhook-signature.js';
+import { webhookSignatureHeader } from '../webhook-signature.js';
+import { nodeHmacSha256 } from '../node/crypto.js';
 
 /** Events the worker claims from the outbox at a time (then tries one by one, renewing each claim first). */
 export const CLAIM_BATCH = 16;
@@ -405,7 +406,7 @@ export class WebhookService {
           'offpay-event-id': id,
           'offpay-event-type': type,
           'idempotency-key': id,
-          'offpay-signature': signatureHeader(this.opts.secret, this.clock(), body),
+          'offpay-signature': webhookSignatureHeader(this.opts.secret, this.clock(), body, nodeHmacSha256),
         },
         body: body as Uint8Array<ArrayBuffer>,
       });

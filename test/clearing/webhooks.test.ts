@@ -20,7 +20,7 @@ import { walletIdOf } from '../../src/messages.js';
 import { saveIssuer } from '../../src/node/files.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { SqliteWebhookOutbox, type WebhookOutbox } from '../../src/server/outbox.js';
-import { checkWebhookSignature, signatureHeader, webhookSignature } from '../../src/server/webhook-signature.js';
+import { checkWebhookSignature, webhookSignatureHeader as signatureHeader, webhookSignature } from '../../src/webhook-signature.js';
 import { backoffMs, BLOCKED_WEBHOOK_PORTS, checkWebhookUrl, eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';

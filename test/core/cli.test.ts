@@ -99,9 +99,16 @@ describe('offpay CLI', () => {
       ['tokens and requests', ['vectors/request_verify.json', 'vectors/token_verify.json']],
       ['key sets', ['keyset/keyset_verify.json']],
       ['refunds', ['refund/refund_verify.json']],
+      ['webhook signatures', ['webhook/webhook_signature.json']],
     ]);
     const declared = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { numberOfTests: number }).numberOfTests;
-    expect(summary.cases).toBe(['fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json'].reduce((n, f) => n + declared(f), 0));
+    const hooks = JSON.parse(readFileSync('fixtures/webhook/webhook_signature.json', 'utf8')) as { numberOfTests: number; numberOfSignatures: number };
+    expect(summary.cases).toBe(
+      ['fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json'].reduce((n, f) => n + declared(f), 0) +
+        hooks.numberOfTests + hooks.numberOfSignatures,
+    );
+    expect(all.code).toBe(0);
+    expect((await run('vectors', 'check')).out).toMatch(/webhook signatures: \d+ cases in 1 file, backends noble, node: all pass\n[^]*backends noble, node(, webcrypto)? \(Ed25519\) and noble, node \(HMAC\): all pass/);
     expect(summary.skipped).toEqual(['refund/refund_clearing.json', 'batch/batch_clearing.json', 'blocklist/blocklist_load.json']); // scenarios the test suite runs
 
     // A DIR of the old kind (token/request files only) still works.
@@ -159,5 +166,35 @@ describe('offpay CLI', () => {
     const big = await run('vectors', 'check', '--dir', d);
     expect([big.code, big.err]).toEqual([2, expect.stringMatching(/is \d+ bytes, over the limit of 16777216.*\[vectors\.bad_file\]/)]);
     for (const x of [d, t]) rmSync(x, { recursive: true, force: true });
+  });
+
+  it('vectors check runs the webhook signature vectors with both HMAC backends: a wrong verdict or v1 fails (exit 1), a malformed file is exit 2', async () => {
+    const t = mkdtempSync(join(tmpdir(), 'offpay-vec-hooks-'));
+    cpSync('fixtures/webhook', join(t, 'webhook'), { recursive: true });
+    const path = join(t, 'webhook/webhook_signature.json');
+    const ok = await run('vectors', 'check', '--dir', t);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/^webhook signatures: \d+ cases in 1 file, backends noble, node: all pass$/m);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    // A case declared with the wrong reason, and a signature with another v1.
+    const tooOld = file.tests.find((x: { reason?: string }) => x.reason === 'too_old');
+    tooOld.reason = 'too_new';
+    file.signatures[1].v1 = file.signatures[0].v1;
+    writeFileSync(path, JSON.stringify(file));
+    const bad = await run('vectors', 'check', '--dir', t);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain(`failing webhook/webhook_signature.json tcId ${tooOld.tcId}, sigId 2`);
+    for (const b of ['noble', 'node']) {
+      expect(bad.out).toContain(`FAIL webhook/webhook_signature.json: tcId ${tooOld.tcId}: expected invalid too_new, got invalid too_old`);
+      expect(bad.out).toMatch(new RegExp(`FAIL webhook\\/webhook_signature\\.json: sigId 2: v1 is [0-9a-f]{64}, declared ${file.signatures[0].v1} .*\\[${b}\\]`));
+    }
+    // Malformed: not JSON, a case with no reason, a header that is a number: exit 2 with vectors.bad_file.
+    const good = JSON.parse(readFileSync('fixtures/webhook/webhook_signature.json', 'utf8'));
+    for (const broken of ['nope', JSON.stringify({ ...good, tests: [{ ...good.tests[4], reason: undefined }] }), JSON.stringify({ ...good, tests: [{ ...good.tests[0], header: 7 }] })]) {
+      writeFileSync(path, broken);
+      const r = await run('vectors', 'check', '--dir', t);
+      expect([r.code, r.err]).toEqual([2, expect.stringContaining('vectors.bad_file')]);
+    }
+    rmSync(t, { recursive: true, force: true });
   });
 });
