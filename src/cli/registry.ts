@@ -42,7 +42,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "verify", area: 'core', summary: "verify a token as a reader would (stateless checks); exit 0 accepted, 1 rejected, 2 unusable input" },
   { name: "inspect", area: 'core', summary: "decode and print any offpay message (token, request, certificate, key set, receipt, refund)" },
   { name: "vectors generate", area: 'core', summary: "regenerate the test vectors from their seeds (byte-for-byte reproducible)" },
-  { name: "vectors check", area: 'core', summary: "run every stateless test vector (tokens, requests, key sets, refunds, webhook signatures) with every backend (Ed25519: noble, node:crypto, WebCrypto; HMAC: noble, node:crypto)" },
+  { name: "vectors check", area: 'core', summary: "run every stateless test vector (tokens, requests, key sets, refunds, webhook signatures, sync answers) with every backend (Ed25519: noble, node:crypto, WebCrypto; HMAC: noble, node:crypto)" },
   { name: "reader init", area: 'reader', summary: "create the reader database: a new journal (fresh journal id) with the issuer key set; required before any other reader command" },
   { name: "reader accept", area: 'reader', summary: "judge tokens with the durable reader (replay window, limits, blocklist); exit 0 all accepted, 1 any rejected, 2 unusable" },
   { name: "reader listen", area: 'reader', summary: "listen to raw PCM (stdin or an ALSA device) for days: every FSK token heard is judged by the durable reader, one line per event" },

@@ -27,7 +27,8 @@ import { OffpayError } from '../../base/errors.js';
 import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
-import { answerObject, clearingCaller, type CallerOptions } from './transport.js';
+import { clearingCaller, type CallerOptions } from './transport.js';
+import { batchAnswer, heldFromAnswer } from './sync-answers.js';
 import type { Reader } from './reader.js';
 
 /** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log: {@link CallerOptions}) and the key set rules. */
@@ -66,34 +67,13 @@ export interface SyncResult {
 
 export { isTlsTrustFailure } from './transport.js';
 
-/** Step 1: `held` from a GET /v1/readers/{id} answer (spec/clearing-api.md §2.2), checked; sync.bad_answer when it is not that shape. */
-function heldOf(a: Record<string, unknown>, readerId: number, journalId: string): number {
-  const bad = (why: string) => new OffpayError('sync.bad_answer', `GET /v1/readers/${readerId}: ${why}`);
-  if (a.readerId !== readerId) throw bad(`the answer is about reader ${JSON.stringify(a.readerId)?.slice(0, 40)}`);
-  if (!Array.isArray(a.journals)) throw bad('no journals array');
-  const seqOk = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  let held: number | undefined;
-  const seen = new Set<string>();
-  for (const j of a.journals as unknown[]) {
-    const x = j as Record<string, unknown> | null;
-    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('a journal that is not an object');
-    if (typeof x.journalId !== 'string' || !/^[0-9a-f]{16}$/.test(x.journalId)) throw bad('a journal id that is not 16 lower-case hex digits');
-    if (!seqOk(x.batchSeq) || !seqOk(x.lastSeq)) throw bad(`journal ${x.journalId}: batchSeq and lastSeq must be integers >= 0`);
-    if (seen.has(x.journalId)) throw bad(`journal ${x.journalId} listed twice`);
-    seen.add(x.journalId);
-    if (x.journalId === journalId) held = x.batchSeq as number;
-  }
-  return held ?? 0;
-}
-
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
   const { call, retries: retried } = clearingCaller(o);
   // 1. what the server holds
   const journalId = toHex(reader.journalId);
   const who = await call(`/v1/readers/${reader.readerId}`);
-  if (who.status !== 200) throw new OffpayError('sync.bad_answer', `GET /v1/readers/${reader.readerId}: HTTP ${who.status}`);
-  const heldBefore = heldOf(answerObject(who.body, `GET /v1/readers/${reader.readerId}`), reader.readerId, journalId);
+  const heldBefore = heldFromAnswer(who.status, who.body, reader.readerId, journalId);
 
   // 2. export what is new
   let exportedCount = reader.exportedBatches();
@@ -114,18 +94,10 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   for (let n = heldBefore + 1; n <= exportedCount; n++) {
     const { bytes } = reader.exportBatch(n);
     const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-    const a = answerObject(r.body, `POST /v1/batches (batch ${n})`);
-    if (r.status === 200) {
-      // Only an answer about this very batch counts as its delivery.
-      if ((a.outcome !== 'ingested' && a.outcome !== 'duplicate') || a.readerId !== reader.readerId || a.journalId !== journalId || a.batchSeq !== n) {
-        throw new OffpayError('sync.bad_answer', `POST /v1/batches (batch ${n}): a 200 answer that is not ingested or duplicate for reader ${reader.readerId}, journal ${journalId}, batch ${n}`);
-      }
-      sent.push({ batchSeq: n, outcome: a.outcome, entries: Number(a.entries) || 0, doubleSpends: Number(a.doubleSpends) || 0 });
-      o.log?.(`  batch ${n}: ${a.outcome}`);
-      continue;
-    }
-    const reason = String(a.reason ?? (a.error as { code?: string } | undefined)?.code ?? `HTTP ${r.status}`);
-    throw new OffpayError('sync.batch_rejected', `batch ${n} of journal ${journalId} refused by clearing: ${reason}${(a.error as { message?: string } | undefined)?.message ? `: ${(a.error as { message: string }).message}` : ''}`, { batchSeq: n, reason });
+    // Only an answer about this very batch counts as its delivery; any other final status refuses it.
+    const d = batchAnswer(r.status, r.body, { readerId: reader.readerId, journalId, batchSeq: n });
+    sent.push({ batchSeq: n, ...d });
+    o.log?.(`  batch ${n}: ${d.outcome}`);
   }
 
   // 4. key set: verified against the trusted one, never taken unsigned

@@ -9,6 +9,7 @@
  */
 import { concatBytes } from '../../base/bytes.js';
 import { OffpayError } from '../../base/errors.js';
+import { retryDelayMs, statusClass } from './sync-answers.js';
 
 /** Options of {@link clearingCaller} (validated there: `sync.bad_option`, `sync.bad_url`). */
 export interface CallerOptions {
@@ -65,17 +66,7 @@ export async function readAnswer(r: Response, max: number, what: string): Promis
   return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
-/** An answer's body as a JSON object, else `sync.bad_answer` naming `what` (not JSON, or JSON that is not an object). */
-export function answerObject(body: Uint8Array, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    throw new OffpayError('sync.bad_answer', `${what}: the clearing answered something that is not JSON`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OffpayError('sync.bad_answer', `${what}: the clearing answered JSON that is not an object`);
-  return v as Record<string, unknown>;
-}
+export { answerObject } from './sync-answers.js';
 
 /** A request with retries: the final (non-retryable) answer's status, body and headers. */
 export type ClearingCall = (path: string, init?: RequestInit) => Promise<{ status: number; body: Uint8Array; headers: Headers }>;
@@ -115,7 +106,7 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
     let lastError = '';
     for (let k = 0; k < attempts; k++) {
       if (k > 0) {
-        const wait = Math.min(maxDelay, baseDelay * 2 ** (k - 1));
+        const wait = retryDelayMs(k, baseDelay, maxDelay);
         if (Date.now() + wait > deadline) break;
         retries++;
         o.log?.(`  ${lastError}; retrying in ${wait} ms`);
@@ -125,13 +116,13 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
         // Redirects are not followed (a batch goes to the clearing it was meant for, nowhere else): a 3xx
         // answer, or a browser's opaque one (status 0), is sync.bad_answer.
         const r = await doFetch(new URL(path, base), { ...init, redirect: 'manual', signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
-        if (r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 400 && r.status !== 304)) {
+        if (r.type === 'opaqueredirect' || statusClass(r.status) === 'redirect') {
           await r.body?.cancel().catch(() => undefined);
           throw new OffpayError('sync.bad_answer', `${init.method ?? 'GET'} ${path}: the clearing answered a redirect (HTTP ${r.status}${r.headers.get('location') ? ` to ${r.headers.get('location')!.slice(0, 200)}` : ''}); sync does not follow redirects`);
         }
         const body = await readAnswer(r, MAX_ANSWER_BYTES, `${init.method ?? 'GET'} ${path}`);
         // 408: the server did not get the whole request in time (a slow link); sending it again can help.
-        if (r.status >= 500 || r.status === 429 || r.status === 408) {
+        if (statusClass(r.status) === 'retry') {
           lastError = `${path}: HTTP ${r.status}`;
           continue;
         }

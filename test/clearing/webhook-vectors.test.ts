@@ -92,8 +92,8 @@ describe('webhook signature vectors', () => {
     expect(spec).toContain(`Offpay-Signature: ${file.signatures[0]!.header}`);
     // The counts the spec gives are the file's.
     const flat = spec.replace(/\s+/g, ' ');
-    expect(flat).toContain(`\`signatures\` (${file.numberOfSignatures})`);
-    expect(flat).toContain(`\`tests\` (${file.numberOfTests})`);
+    expect(flat.includes(`\`signatures\` (${file.numberOfSignatures})`), 'the spec gives the number of signatures').toBe(true);
+    expect(flat.includes(`\`tests\` (${file.numberOfTests})`), 'the spec gives the number of tests').toBe(true);
   });
 
   it('a port written from the spec passes every case; each mistake a port makes fails at least one', () => {

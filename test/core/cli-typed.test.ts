@@ -171,7 +171,7 @@ describe('vectors check outside the repository', () => {
       const r = await run(['vectors', 'check', '--json']);
       expect(r.code, r.err).toBe(0);
       expect(r.json().cases).toBeGreaterThan(100);
-      expect((r.json().suites as { suite: string }[]).map((s) => s.suite)).toEqual(['tokens and requests', 'key sets', 'refunds', 'webhook signatures']);
+      expect((r.json().suites as { suite: string }[]).map((s) => s.suite)).toEqual(['tokens and requests', 'key sets', 'refunds', 'webhook signatures', 'sync answers']);
     } finally {
       process.chdir(cwd);
     }

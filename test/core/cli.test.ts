@@ -100,12 +100,14 @@ describe('offpay CLI', () => {
       ['key sets', ['keyset/keyset_verify.json']],
       ['refunds', ['refund/refund_verify.json']],
       ['webhook signatures', ['webhook/webhook_signature.json']],
+      ['sync answers', ['sync/sync_answers.json']],
     ]);
     const declared = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as { numberOfTests: number }).numberOfTests;
     const hooks = JSON.parse(readFileSync('fixtures/webhook/webhook_signature.json', 'utf8')) as { numberOfTests: number; numberOfSignatures: number };
     expect(summary.cases).toBe(
       ['fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json'].reduce((n, f) => n + declared(f), 0) +
-        hooks.numberOfTests + hooks.numberOfSignatures,
+        hooks.numberOfTests + hooks.numberOfSignatures +
+        (['readers', 'batches', 'statuses', 'delays'] as const).reduce((n, k) => n + (JSON.parse(readFileSync('fixtures/sync/sync_answers.json', 'utf8')) as Record<string, unknown[]>)[k]!.length, 0),
     );
     expect(all.code).toBe(0);
     expect((await run('vectors', 'check')).out).toMatch(/webhook signatures: \d+ cases in 1 file, backends noble, node: all pass\n[^]*backends noble, node(, webcrypto)? \(Ed25519\) and noble, node \(HMAC\): all pass/);
@@ -191,6 +193,31 @@ describe('offpay CLI', () => {
     // Malformed: not JSON, a case with no reason, a header that is a number: exit 2 with vectors.bad_file.
     const good = JSON.parse(readFileSync('fixtures/webhook/webhook_signature.json', 'utf8'));
     for (const broken of ['nope', JSON.stringify({ ...good, tests: [{ ...good.tests[4], reason: undefined }] }), JSON.stringify({ ...good, tests: [{ ...good.tests[0], header: 7 }] })]) {
+      writeFileSync(path, broken);
+      const r = await run('vectors', 'check', '--dir', t);
+      expect([r.code, r.err]).toEqual([2, expect.stringContaining('vectors.bad_file')]);
+    }
+    rmSync(t, { recursive: true, force: true });
+  });
+
+  it('vectors check runs the sync answer vectors: a wrong verdict, class or delay fails (exit 1), a malformed file is exit 2', async () => {
+    const t = mkdtempSync(join(tmpdir(), 'offpay-vec-sync-'));
+    cpSync('fixtures/sync/sync_answers.json', join(t, 'sync_answers.json'));
+    const path = join(t, 'sync_answers.json');
+    const ok = await run('vectors', 'check', '--dir', t);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/^sync answers: \d+ cases in 1 file: all pass$/m);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    const b = file.batches.find((x: { result: string }) => x.result === 'batch_rejected');
+    b.reason = 'something_else';
+    file.statuses.find((x: { status: number }) => x.status === 429).class = 'answer';
+    file.delays[0].delayMs += 1;
+    writeFileSync(path, JSON.stringify(file));
+    const bad = await run('vectors', 'check', '--dir', t);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain(`failing sync_answers.json tcId ${b.tcId}, status 429, delay k=1`);
+    expect(bad.out).toContain(`FAIL sync_answers.json: tcId ${b.tcId}: expected batch_rejected something_else, got batch_rejected`);
+    for (const broken of ['nope', JSON.stringify({ ...file, readers: [{ ...file.readers[0], result: 'maybe' }] }), JSON.stringify({ ...file, batches: [{ ...file.batches[0], sent: null }] })]) {
       writeFileSync(path, broken);
       const r = await run('vectors', 'check', '--dir', t);
       expect([r.code, r.err]).toEqual([2, expect.stringContaining('vectors.bad_file')]);

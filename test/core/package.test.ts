@@ -51,7 +51,7 @@ describe('the tarball (npm pack --dry-run --json)', () => {
   it('ships no benchmarks, scripts, tests, source maps, sources or scratch files', () => {
     const bad = files.filter((f) => /^dist\/(bench|scripts|test)\/|\.map$|^(src|codecs|test|bench|scripts)\/|(?<!\.d)\.ts$|\.db$|^\.|node_modules/.test(f));
     expect(bad).toEqual([]);
-    expect(files.every((f) => /^(dist\/(base|src|codecs|web)\/|spec\/|fixtures\/(vectors|keyset|refund|batch|blocklist|webhook)\/)/.test(f) || ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json'].includes(f)), files.join(' ')).toBe(true);
+    expect(files.every((f) => /^(dist\/(base|src|codecs|web)\/|spec\/|fixtures\/(vectors|keyset|refund|batch|blocklist|webhook|sync)\/)/.test(f) || ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json'].includes(f)), files.join(' ')).toBe(true);
   });
 
   it.skipIf(!haveBuild)('ships every file the exports and the bin point at, and the clearing worker', () => {

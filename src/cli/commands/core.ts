@@ -498,19 +498,20 @@ interface LocatedVectors {
   keyset: { name: string; path: string }[];
   refund: { name: string; path: string }[];
   webhook: { name: string; path: string }[];
+  sync: { name: string; path: string }[];
   /** Files found but not run (the refund clearing scenario, the batch and blocklist scenarios). */
   skipped: string[];
 }
 
 /**
  * Find the vector files of DIR. Every *.json directly in DIR is a token or request vector file (as before
- * key sets and refunds were added), except keyset_verify.json, refund_verify.json and webhook_signature.json,
- * taken by name, and refund_clearing.json, left out. A fixtures tree is also understood: DIR/vectors/*.json,
- * DIR/keyset/keyset_verify.json, DIR/refund/refund_verify.json and DIR/webhook/webhook_signature.json (the
- * layout the package ships).
+ * key sets and refunds were added), except keyset_verify.json, refund_verify.json, webhook_signature.json and
+ * sync_answers.json, taken by name, and refund_clearing.json, left out. A fixtures tree is also understood:
+ * DIR/vectors/*.json, DIR/keyset/keyset_verify.json, DIR/refund/refund_verify.json,
+ * DIR/webhook/webhook_signature.json and DIR/sync/sync_answers.json (the layout the package ships).
  */
-function locateVectors(dir: string, names: { keyset: string; refund: string; clearing: string; webhook: string }): LocatedVectors {
-  const found: LocatedVectors = { verify: [], keyset: [], refund: [], webhook: [], skipped: [] };
+function locateVectors(dir: string, names: { keyset: string; refund: string; clearing: string; webhook: string; sync: string }): LocatedVectors {
+  const found: LocatedVectors = { verify: [], keyset: [], refund: [], webhook: [], sync: [], skipped: [] };
   const jsonIn = (d: string): string[] => readdirSync(d).filter((n) => n.endsWith('.json')).sort();
   const isDir = (d: string): boolean => existsSync(d) && statSync(d).isDirectory();
   const take = (name: string, path: string): void => {
@@ -518,12 +519,13 @@ function locateVectors(dir: string, names: { keyset: string; refund: string; cle
     if (base === names.keyset) found.keyset.push({ name, path });
     else if (base === names.refund) found.refund.push({ name, path });
     else if (base === names.webhook) found.webhook.push({ name, path });
+    else if (base === names.sync) found.sync.push({ name, path });
     else if (base === names.clearing) found.skipped.push(name);
     else found.verify.push({ name, path });
   };
   for (const n of jsonIn(dir)) take(n, join(dir, n));
   if (isDir(join(dir, 'vectors'))) for (const n of jsonIn(join(dir, 'vectors'))) take(`vectors/${n}`, join(dir, 'vectors', n));
-  for (const [sub, n] of [['keyset', names.keyset], ['refund', names.refund], ['refund', names.clearing], ['webhook', names.webhook]] as const) {
+  for (const [sub, n] of [['keyset', names.keyset], ['refund', names.refund], ['refund', names.clearing], ['webhook', names.webhook], ['sync', names.sync]] as const) {
     if (existsSync(join(dir, sub, n))) take(`${sub}/${n}`, join(dir, sub, n));
   }
   // Scenarios that need a clearing database or a reader store: named, so a porter knows they exist.
@@ -538,13 +540,13 @@ export function shippedFixturesDir(): string {
 
 const vectorsCheck: Command = {
   name: 'vectors check',
-  summary: 'run every stateless test vector (tokens, requests, key sets, refunds, webhook signatures) with every backend (Ed25519: noble, node:crypto, WebCrypto; HMAC: noble, node:crypto)',
+  summary: 'run every stateless test vector (tokens, requests, key sets, refunds, webhook signatures, sync answers) with every backend (Ed25519: noble, node:crypto, WebCrypto; HMAC: noble, node:crypto)',
   usage: '[--dir DIR]',
   options: {
     dir: {
       type: 'string',
       arg: 'DIR',
-      help: 'directory of vector files, or a fixtures tree with vectors/, keyset/, refund/ and webhook/ (default: the fixtures shipped with offpay, in its package)',
+      help: 'directory of vector files, or a fixtures tree with vectors/, keyset/, refund/, webhook/ and sync/ (default: the fixtures shipped with offpay, in its package)',
     },
   },
   details: [
@@ -552,11 +554,12 @@ const vectorsCheck: Command = {
     'issuer key sets) and fixtures/refund/refund_verify.json (stateless refund checks): each case must give its',
     'declared verdict and code, and each listed signature its declared answer, with every backend; and',
     'fixtures/webhook/webhook_signature.json (the merchant\'s webhook signature check, spec/clearing-api.md §9.4:',
-    'each signature\'s v1 and each case\'s verdict and reason) with both HMAC-SHA256 backends.',
+    'each signature\'s v1 and each case\'s verdict and reason) with both HMAC-SHA256 backends; and',
+    'fixtures/sync/sync_answers.json (what reader sync makes of the clearing\'s answers, spec/clearing-api.md §8).',
     'Not run: fixtures/refund/refund_clearing.json and fixtures/batch/batch_clearing.json, clearing scenarios that',
     'need a clearing database, and fixtures/blocklist/blocklist_load.json, loads into a reader store (the test',
     'suite runs them: test/clearing/refund.test.ts, batch-vectors.test.ts, test/reader/blocklist-vectors.test.ts).',
-    'In DIR, keyset_verify.json, refund_verify.json and webhook_signature.json are found by name; every other *.json is a token or',
+    'In DIR, keyset_verify.json, refund_verify.json, webhook_signature.json and sync_answers.json are found by name; every other *.json is a token or',
     'request vector file. Exit 0 all pass, 1 a case fails (its tcId is printed), 2 a file is missing, unreadable',
     'or malformed (vectors.missing, vectors.bad_file).',
   ].join('\n'),
@@ -566,7 +569,8 @@ const vectorsCheck: Command = {
     const { checkVectorFilesAsync, checkVectorFilesSync, parseVectorFile } = await import('../../vectors.js'); // loaded on use
     const suites = await import('../../vector-suites.js'); // loaded on use
     const hooks = await import('../../webhook-vectors.js'); // loaded on use
-    const located = locateVectors(dir, { keyset: suites.KEYSET_VECTOR_FILE, refund: suites.REFUND_VECTOR_FILE, clearing: suites.REFUND_CLEARING_FILE, webhook: hooks.WEBHOOK_VECTOR_FILE });
+    const syncs = await import('../../sync-vectors.js'); // loaded on use
+    const located = locateVectors(dir, { keyset: suites.KEYSET_VECTOR_FILE, refund: suites.REFUND_VECTOR_FILE, clearing: suites.REFUND_CLEARING_FILE, webhook: hooks.WEBHOOK_VECTOR_FILE, sync: syncs.SYNC_VECTOR_FILE });
     const files: Record<string, VectorFile> = {};
     for (const f of located.verify) files[f.name] = parseVectorFile(readVectorText(f.path), f.name);
     const others = [
@@ -574,7 +578,8 @@ const vectorsCheck: Command = {
       ...located.refund.map((f) => ({ name: f.name, suite: 'refund' as const, file: suites.parseRefundVectorFile(readVectorText(f.path), f.name) })),
     ];
     const webhooks = located.webhook.map((f) => ({ name: f.name, file: hooks.parseWebhookVectorFile(readVectorText(f.path), f.name) }));
-    if (!located.verify.length && !others.length && !webhooks.length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
+    const syncFiles = located.sync.map((f) => ({ name: f.name, file: syncs.parseSyncVectorFile(readVectorText(f.path), f.name) }));
+    if (!located.verify.length && !others.length && !webhooks.length && !syncFiles.length) throw new OffpayError('vectors.missing', `no vector files in ${dir}`);
     const progress = ctx.progress('checking vectors', { total: 3, unit: 'backends' });
     // Every problem as [file, tcId or undefined, line]; the token/request checker names its case in its text.
     const problems: { file: string; tcId?: number; at?: string; line: string }[] = [];
@@ -614,6 +619,13 @@ const vectorsCheck: Command = {
         }
       }
     }
+    // Sync answers: no cryptography, one reference.
+    for (const f of syncFiles) {
+      for (const p of syncs.checkSyncVectorFile(f.file, f.name)) {
+        const id = p.at ? /^tcId (\d+)$/.exec(p.at)?.[1] : undefined;
+        problems.push({ file: p.file, ...(id ? { tcId: Number(id) } : {}), ...(p.at ? { at: p.at } : {}), line: `${p.file}: ${p.at ? `${p.at}: ` : ''}${p.detail}` });
+      }
+    }
     progress.done();
     for (const p of problems) ctx.out(`FAIL ${p.line}`);
     const groups = [
@@ -621,6 +633,7 @@ const vectorsCheck: Command = {
       { suite: 'key sets', files: others.filter((o) => o.suite === 'key set').map((o) => o.name), cases: others.filter((o) => o.suite === 'key set').reduce((n, o) => n + o.file.tests.length, 0) },
       { suite: 'refunds', files: others.filter((o) => o.suite === 'refund').map((o) => o.name), cases: others.filter((o) => o.suite === 'refund').reduce((n, o) => n + o.file.tests.length, 0) },
       { suite: 'webhook signatures', files: webhooks.map((w) => w.name), cases: webhooks.reduce((n, w) => n + w.file.tests.length + w.file.signatures.length, 0), backends: hmacs.map((h) => h.name) },
+      { suite: 'sync answers', files: syncFiles.map((f) => f.name), cases: syncFiles.reduce((n, f) => n + f.file.readers.length + f.file.batches.length + f.file.statuses.length + f.file.delays.length, 0), backends: [] as string[] },
     ].filter((g) => g.files.length);
     const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
     const failing = (names: string[]): string[] =>
@@ -628,12 +641,15 @@ const vectorsCheck: Command = {
         const ps = problems.filter((p) => p.file === n);
         if (!ps.length) return [];
         const ids = [...new Set(ps.flatMap((p) => (p.tcId !== undefined ? [p.tcId] : [])))].sort((a, b) => a - b);
-        const sigs = [...new Set(ps.flatMap((p) => (p.at?.startsWith('sigId ') ? [p.at] : [])))];
+        const sigs = [...new Set(ps.flatMap((p) => (p.at && !p.at.startsWith('tcId ') ? [p.at] : [])))];
         const where = [...(ids.length ? [`tcId ${ids.join(', ')}`] : []), ...sigs];
         return [`${n} ${where.length ? where.join(', ') : 'file-level problem'}`];
       });
     const report = groups.map((g) => ({ ...g, failing: failing(g.files) }));
-    for (const g of report) ctx.out(`${g.suite}: ${plural(g.cases, 'case')} in ${plural(g.files.length, 'file')}, backends ${(g.backends ?? backends).join(', ')}: ${g.failing.length ? `failing ${g.failing.join('; ')}` : 'all pass'}`);
+    for (const g of report) {
+      const by = g.backends?.length === 0 ? '' : `, backends ${(g.backends ?? backends).join(', ')}`;
+      ctx.out(`${g.suite}: ${plural(g.cases, 'case')} in ${plural(g.files.length, 'file')}${by}: ${g.failing.length ? `failing ${g.failing.join('; ')}` : 'all pass'}`);
+    }
     for (const s of located.skipped) ctx.out(`not run: ${s} (a scenario: it needs a ${s.startsWith('blocklist/') ? 'reader store' : 'clearing database'}; the test suite runs it)`);
     const total = groups.reduce((n, g) => n + g.cases, 0);
     const nFiles = groups.reduce((n, g) => n + g.files.length, 0);

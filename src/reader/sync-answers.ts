@@ -1,0 +1,124 @@
+/**
+ * What `reader sync` makes of the clearing's answers (spec/clearing-api.md §8): pure functions of the status
+ * and the body bytes, so a port checks its own against fixtures/sync/sync_answers.json.
+ *
+ *  - `statusClass`: retry (408, 429, 5xx), redirect (3xx other than 304: sync.bad_answer, never followed) or an
+ *    answer to judge;
+ *  - `retryDelayMs`: the wait before retry k (1, 2, ...): baseDelayMs x 2^(k-1), at most maxDelayMs;
+ *  - `answerObject`: the body as a JSON object: UTF-8 (a leading byte order mark ignored), one JSON value, an
+ *    object; a key given twice counts by its last value;
+ *  - `heldFromAnswer` (step 1): the batch seq the clearing holds for this journal, the answer checked against
+ *    §2.2's shape;
+ *  - `batchAnswer` (step 3): a batch delivered (200, ingested or duplicate, naming that very batch), refused
+ *    (sync.batch_rejected with the server's reason) or an answer that makes no sense (sync.bad_answer).
+ * Browser-safe.
+ */
+import { OffpayError } from '../../base/errors.js';
+
+/** How a status is handled before its body is judged. */
+export type StatusClass = 'retry' | 'redirect' | 'answer';
+
+/** 408 (the server did not get the whole request in time), 429 and 5xx are retried; a 3xx other than 304 is a redirect, never followed. */
+export function statusClass(status: number): StatusClass {
+  if (status >= 500 || status === 429 || status === 408) return 'retry';
+  if (status >= 300 && status < 400 && status !== 304) return 'redirect';
+  return 'answer';
+}
+
+/** The wait before retry `k` (k = 1 for the first retry): baseDelayMs x 2^(k-1) ms, at most maxDelayMs. */
+export function retryDelayMs(k: number, baseDelayMs = 250, maxDelayMs = 8_000): number {
+  return Math.min(maxDelayMs, baseDelayMs * 2 ** (k - 1));
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * An answer's body as a JSON object, else `sync.bad_answer` naming `what`: bytes that are not UTF-8 (a leading
+ * byte order mark is ignored), text that is not one JSON value, or JSON that is not an object. A key given twice
+ * counts by its last value (as JSON.parse reads it).
+ */
+export function answerObject(body: Uint8Array, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = utf8Strict.decode(body);
+  } catch {
+    throw new OffpayError('sync.bad_answer', `${what}: the clearing answered bytes that are not UTF-8`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new OffpayError('sync.bad_answer', `${what}: the clearing answered something that is not JSON`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OffpayError('sync.bad_answer', `${what}: the clearing answered JSON that is not an object`);
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Step 1: `held` from the final answer to GET /v1/readers/{readerId} (spec/clearing-api.md §2.2): the `batchSeq`
+ * of the journal `journalId` (16 lower-case hex digits), 0 when it is not listed. sync.bad_answer unless the
+ * status is 200 and the body a JSON object with `readerId` the reader asked about and `journals` an array of
+ * objects, each with a `journalId` of 16 lower-case hex digits (no id twice) and `batchSeq`, `lastSeq` integers
+ * >= 0 (JSON numbers compared by value: 3.0 is 3). Other fields are ignored.
+ */
+export function heldFromAnswer(status: number, body: Uint8Array, readerId: number, journalId: string): number {
+  const what = `GET /v1/readers/${readerId}`;
+  const bad = (why: string) => new OffpayError('sync.bad_answer', `${what}: ${why}`);
+  if (status !== 200) throw bad(`HTTP ${status}`);
+  const a = answerObject(body, what);
+  if (a.readerId !== readerId) throw bad(`the answer is about reader ${JSON.stringify(a.readerId)?.slice(0, 40)}`);
+  if (!Array.isArray(a.journals)) throw bad('no journals array');
+  const seqOk = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  let held: number | undefined;
+  const seen = new Set<string>();
+  for (const j of a.journals as unknown[]) {
+    const x = j as Record<string, unknown> | null;
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('a journal that is not an object');
+    if (typeof x.journalId !== 'string' || !/^[0-9a-f]{16}$/.test(x.journalId)) throw bad('a journal id that is not 16 lower-case hex digits');
+    if (!seqOk(x.batchSeq) || !seqOk(x.lastSeq)) throw bad(`journal ${x.journalId}: batchSeq and lastSeq must be integers >= 0`);
+    if (seen.has(x.journalId)) throw bad(`journal ${x.journalId} listed twice`);
+    seen.add(x.journalId);
+    if (x.journalId === journalId) held = x.batchSeq as number;
+  }
+  return held ?? 0;
+}
+
+/** The batch a POST /v1/batches sent. */
+export interface SentBatch {
+  readerId: number;
+  /** 16 lower-case hex digits. */
+  journalId: string;
+  batchSeq: number;
+}
+
+/** A batch the clearing committed. */
+export interface DeliveredBatch {
+  outcome: 'ingested' | 'duplicate';
+  /** The answer's `entries` when a number, else 0 (informative). */
+  entries: number;
+  /** The answer's `doubleSpends` when a number, else 0 (informative). */
+  doubleSpends: number;
+}
+
+/**
+ * Step 3: the final answer to POST /v1/batches of `sent`. The body must be a JSON object (else sync.bad_answer,
+ * whatever the status). Status 200: delivered when `outcome` is `ingested` or `duplicate` and `readerId`,
+ * `journalId` and `batchSeq` are those of `sent`, else sync.bad_answer. Any other status (a 4xx, a 2xx other
+ * than 200, 304): sync.batch_rejected with the server's reason: `reason` when it is a string, else
+ * `error.code` when that is one, else `HTTP <status>` (detail `{batchSeq, reason}`).
+ */
+export function batchAnswer(status: number, body: Uint8Array, sent: SentBatch): DeliveredBatch {
+  const what = `POST /v1/batches (batch ${sent.batchSeq})`;
+  const a = answerObject(body, what);
+  if (status === 200) {
+    if ((a.outcome !== 'ingested' && a.outcome !== 'duplicate') || a.readerId !== sent.readerId || a.journalId !== sent.journalId || a.batchSeq !== sent.batchSeq) {
+      throw new OffpayError('sync.bad_answer', `${what}: a 200 answer that is not ingested or duplicate for reader ${sent.readerId}, journal ${sent.journalId}, batch ${sent.batchSeq}`);
+    }
+    const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    return { outcome: a.outcome, entries: n(a.entries), doubleSpends: n(a.doubleSpends) };
+  }
+  const err = a.error !== null && typeof a.error === 'object' && !Array.isArray(a.error) ? (a.error as Record<string, unknown>) : {};
+  const reason = typeof a.reason === 'string' ? a.reason : typeof err.code === 'string' ? err.code : `HTTP ${status}`;
+  const message = typeof err.message === 'string' ? `: ${err.message}` : '';
+  throw new OffpayError('sync.batch_rejected', `batch ${sent.batchSeq} of journal ${sent.journalId} refused by clearing: ${reason}${message}`, { batchSeq: sent.batchSeq, reason });
+}

@@ -1,0 +1,143 @@
+/**
+ * The sync answer vector file (fixtures/sync/sync_answers.json, spec/clearing-api.md §8), as `offpay vectors
+ * check` runs it: parsed with a typed error (`vectors.bad_file`), then every status class, retry delay and
+ * answer verdict compared with the reference (src/reader/sync-answers.ts). Browser-safe.
+ */
+import { OffpayError } from '../base/errors.js';
+import { fromHex } from '../base/hex.js';
+import { batchAnswer, heldFromAnswer, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
+
+/** The file name `vectors check` looks for (in DIR, or in the sync/ folder of a fixtures tree). */
+export const SYNC_VECTOR_FILE = 'sync_answers.json';
+const ALGORITHM = 'offpay-sync-answers-v1';
+
+export interface SyncVectorFile {
+  kind: 'sync';
+  algorithm: typeof ALGORITHM;
+  numberOfTests: number;
+  statuses: { status: number; class: StatusClass }[];
+  delays: { baseDelayMs: number; maxDelayMs: number; k: number; delayMs: number }[];
+  readers: { tcId: number; comment: string; readerId: number; journalId: string; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
+  batches: {
+    tcId: number;
+    comment: string;
+    sent: SentBatch;
+    status: number;
+    body: string;
+    result: 'delivered' | 'batch_rejected' | 'bad_answer';
+    outcome?: 'ingested' | 'duplicate';
+    entries?: number;
+    doubleSpends?: number;
+    reason?: string;
+  }[];
+}
+
+/** One failing check: the file, where (`tcId N`, `status N`, `delay k=N`), what disagreed. */
+export interface SyncVectorProblem {
+  file: string;
+  at?: string;
+  detail: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+function need(cond: boolean, name: string, where: string, what: string): void {
+  if (!cond) throw new OffpayError('vectors.bad_file', `${name}: ${where}: ${what}`);
+}
+const int = (o: Obj, k: string, name: string, where: string): void => need(Number.isSafeInteger(o[k]) && (o[k] as number) >= 0, name, where, `${k} is not a non-negative integer`);
+const arrayOf = (o: Obj, k: string, name: string, each: (x: Obj, where: string) => void): void => {
+  need(Array.isArray(o[k]), name, k, 'not an array');
+  (o[k] as unknown[]).forEach((x, i) => {
+    need(isObj(x), name, `${k}[${i}]`, 'not an object');
+    each(x as Obj, `${k}[${i}]`);
+  });
+};
+
+/** Parse fixtures/sync/sync_answers.json. @throws OffpayError `vectors.bad_file`. */
+export function parseSyncVectorFile(text: string, name: string): SyncVectorFile {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
+  }
+  need(isObj(v), name, 'top level', 'not a JSON object');
+  const o = v as Obj;
+  need(o.algorithm === ALGORITHM, name, 'algorithm', `expected ${ALGORITHM}, found ${JSON.stringify(o.algorithm)}`);
+  int(o, 'numberOfTests', name, 'numberOfTests');
+  arrayOf(o, 'statuses', name, (x, w) => {
+    int(x, 'status', name, w);
+    need(['retry', 'redirect', 'answer'].includes(x.class as string), name, w, 'class is not retry, redirect or answer');
+  });
+  arrayOf(o, 'delays', name, (x, w) => {
+    for (const k of ['baseDelayMs', 'maxDelayMs', 'k', 'delayMs']) int(x, k, name, w);
+  });
+  const common = (x: Obj, w: string) => {
+    int(x, 'tcId', name, w);
+    need(typeof x.comment === 'string', name, w, 'comment is not a string');
+    int(x, 'status', name, w);
+    need(typeof x.body === 'string' && HEX.test(x.body), name, w, 'body is not a hex string');
+  };
+  arrayOf(o, 'readers', name, (x, w) => {
+    common(x, w);
+    int(x, 'readerId', name, w);
+    need(typeof x.journalId === 'string', name, w, 'journalId is not a string');
+    need(x.result === 'held' || x.result === 'bad_answer', name, w, 'result is not held or bad_answer');
+    if (x.result === 'held') int(x, 'held', name, w);
+  });
+  arrayOf(o, 'batches', name, (x, w) => {
+    common(x, w);
+    need(isObj(x.sent), name, w, 'sent is not an object');
+    const s = x.sent as Obj;
+    int(s, 'readerId', name, w);
+    int(s, 'batchSeq', name, w);
+    need(typeof s.journalId === 'string', name, w, 'sent.journalId is not a string');
+    need(['delivered', 'batch_rejected', 'bad_answer'].includes(x.result as string), name, w, 'result is not delivered, batch_rejected or bad_answer');
+    if (x.result === 'delivered') {
+      need(x.outcome === 'ingested' || x.outcome === 'duplicate', name, w, 'a delivered case needs outcome ingested or duplicate');
+      int(x, 'entries', name, w);
+      int(x, 'doubleSpends', name, w);
+    }
+    if (x.result === 'batch_rejected') need(typeof x.reason === 'string', name, w, 'a batch_rejected case needs a reason');
+  });
+  return { kind: 'sync', ...(o as Omit<SyncVectorFile, 'kind'>) };
+}
+
+const verdictOf = (f: () => string): string => {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof OffpayError)) return `a crash (${String((e as Error)?.message ?? e)})`;
+    if (e.code === 'sync.batch_rejected') return `batch_rejected ${String((e.detail as { reason?: unknown } | undefined)?.reason)}`;
+    return e.code === 'sync.bad_answer' ? 'bad_answer' : e.code;
+  }
+};
+
+/** Every problem of the file (none: it passes). */
+export function checkSyncVectorFile(file: SyncVectorFile, name: string): SyncVectorProblem[] {
+  const out: SyncVectorProblem[] = [];
+  const problem = (at: string | undefined, detail: string) => out.push({ file: name, ...(at ? { at } : {}), detail });
+  const cases = file.readers.length + file.batches.length;
+  if (cases !== file.numberOfTests) problem(undefined, `numberOfTests says ${file.numberOfTests}, found ${cases}`);
+  for (const s of file.statuses) if (statusClass(s.status) !== s.class) problem(`status ${s.status}`, `class ${statusClass(s.status)}, declared ${s.class}`);
+  for (const d of file.delays) {
+    const got = retryDelayMs(d.k, d.baseDelayMs, d.maxDelayMs);
+    if (got !== d.delayMs) problem(`delay k=${d.k}`, `${got} ms with base ${d.baseDelayMs} and cap ${d.maxDelayMs}, declared ${d.delayMs}`);
+  }
+  for (const t of file.readers) {
+    const got = verdictOf(() => `held ${heldFromAnswer(t.status, fromHex(t.body), t.readerId, t.journalId)}`);
+    const want = t.result === 'held' ? `held ${t.held!}` : 'bad_answer';
+    if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
+  }
+  for (const t of file.batches) {
+    const got = verdictOf(() => {
+      const d = batchAnswer(t.status, fromHex(t.body), t.sent);
+      return `delivered ${d.outcome} entries ${d.entries} doubleSpends ${d.doubleSpends}`;
+    });
+    const want = t.result === 'delivered' ? `delivered ${t.outcome!} entries ${t.entries!} doubleSpends ${t.doubleSpends!}` : t.result === 'batch_rejected' ? `batch_rejected ${t.reason!}` : 'bad_answer';
+    if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
+  }
+  return out;
+}

@@ -1,0 +1,163 @@
+/**
+ * The sync answer vectors (fixtures/sync/sync_answers.json, spec/clearing-api.md §8): the reference passes
+ * every case, and the file catches the mistakes a port of the sync makes. The port below is written from §8,
+ * each mistake a switch; with no mistake it passes every case, and with any one of them at least one fails.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { fromHex } from '../../base/hex.js';
+import { checkSyncVectorFile, parseSyncVectorFile, type SyncVectorFile } from '../../src/sync-vectors.js';
+
+const NAME = 'fixtures/sync/sync_answers.json';
+const file: SyncVectorFile = parseSyncVectorFile(readFileSync(NAME, 'utf8'), NAME);
+
+type Mistake =
+  | 'lenient-utf8' // replacement characters instead of refusing
+  | 'refuses-bom' // a leading byte order mark makes it not JSON
+  | 'retries-every-4xx'
+  | 'retries-no-408'
+  | 'follows-304' // 304 taken as a redirect
+  | 'exponent-from-k' // base x 2^k instead of 2^(k-1)
+  | 'no-cap'
+  | 'any-2xx-readers' // any 2xx answer to GET /v1/readers is read
+  | 'checks-own-journal-only' // ignores the shape of the other journals
+  | 'journals-may-repeat'
+  | 'journal-id-any-case'
+  | 'any-2xx-delivers' // a 201 naming the batch counts as delivered
+  | 'ignores-batch-seq' // a 200 ingested for another batch counts
+  | 'status-before-body' // a 4xx whose body is not JSON is batch_rejected
+  | 'reason-any-type' // String(reason) of a non-string reason
+  | 'error-before-reason'
+  | 'accepts-rejected-200'; // a 200 rejected is batch_rejected, not bad_answer
+
+type Obj = Record<string, unknown>;
+class Bad extends Error {}
+class Rejected extends Error {}
+
+function port(m?: Mistake) {
+  const json = (b: Uint8Array): Obj => {
+    let bytes = b;
+    if (m === 'refuses-bom' && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) throw new Bad();
+    if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) bytes = b.subarray(3);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: m !== 'lenient-utf8', ignoreBOM: true }).decode(bytes);
+    } catch {
+      throw new Bad();
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new Bad();
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Bad();
+    return v as Obj;
+  };
+  const statusClass = (s: number) => {
+    if (s >= 500 || s === 429 || (s === 408 && m !== 'retries-no-408') || (m === 'retries-every-4xx' && s >= 400 && s < 500)) return 'retry';
+    if (s >= 300 && s < 400 && (s !== 304 || m === 'follows-304')) return 'redirect';
+    return 'answer';
+  };
+  const delay = (k: number, base: number, max: number) => (m === 'no-cap' ? base * 2 ** (k - 1) : Math.min(max, base * 2 ** (m === 'exponent-from-k' ? k : k - 1)));
+  const held = (status: number, body: Uint8Array, readerId: number, journalId: string): number => {
+    if (m === 'any-2xx-readers' ? status < 200 || status > 299 : status !== 200) throw new Bad();
+    const a = json(body);
+    if (a.readerId !== readerId || !Array.isArray(a.journals)) throw new Bad();
+    let h = 0;
+    const seen = new Set<string>();
+    for (const j of a.journals as unknown[]) {
+      if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Bad();
+      const x = j as Obj;
+      const mine = typeof x.journalId === 'string' && (m === 'journal-id-any-case' ? x.journalId.toLowerCase() === journalId : x.journalId === journalId);
+      if (m === 'checks-own-journal-only' && !mine) continue;
+      if (typeof x.journalId !== 'string' || !(m === 'journal-id-any-case' ? /^[0-9a-fA-F]{16}$/ : /^[0-9a-f]{16}$/).test(x.journalId)) throw new Bad();
+      const ok = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+      if (!ok(x.batchSeq) || !ok(x.lastSeq)) throw new Bad();
+      if (seen.has(x.journalId) && m !== 'journals-may-repeat') throw new Bad();
+      seen.add(x.journalId);
+      if (mine) h = x.batchSeq as number;
+    }
+    return h;
+  };
+  const batch = (status: number, body: Uint8Array, sent: { readerId: number; journalId: string; batchSeq: number }): string => {
+    let a: Obj;
+    try {
+      a = json(body);
+    } catch (e) {
+      if (m === 'status-before-body' && status !== 200) throw new Rejected(`HTTP ${status}`);
+      throw e;
+    }
+    const delivers = m === 'any-2xx-delivers' ? status >= 200 && status <= 299 : status === 200;
+    if (delivers) {
+      if (m === 'accepts-rejected-200' && a.outcome === 'rejected') throw new Rejected(String(a.reason));
+      const same = a.readerId === sent.readerId && a.journalId === sent.journalId && (m === 'ignores-batch-seq' || a.batchSeq === sent.batchSeq);
+      if ((a.outcome !== 'ingested' && a.outcome !== 'duplicate') || !same) throw new Bad();
+      const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+      return `delivered ${a.outcome} entries ${n(a.entries)} doubleSpends ${n(a.doubleSpends)}`;
+    }
+    const err = a.error !== null && typeof a.error === 'object' && !Array.isArray(a.error) ? (a.error as Obj) : {};
+    const code = typeof err.code === 'string' ? err.code : undefined;
+    const reason = m === 'reason-any-type' && a.reason !== undefined ? String(a.reason) : typeof a.reason === 'string' ? a.reason : undefined;
+    throw new Rejected(m === 'error-before-reason' ? (code ?? reason ?? `HTTP ${status}`) : (reason ?? code ?? `HTTP ${status}`));
+  };
+  return { statusClass, delay, held, batch };
+}
+
+function failing(m?: Mistake): string[] {
+  const p = port(m);
+  const out: string[] = [];
+  const verdict = (f: () => string) => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof Rejected) return `batch_rejected ${e.message}`;
+      if (e instanceof Bad) return 'bad_answer';
+      throw e;
+    }
+  };
+  for (const s of file.statuses) if (p.statusClass(s.status) !== s.class) out.push(`status ${s.status}`);
+  for (const d of file.delays) if (p.delay(d.k, d.baseDelayMs, d.maxDelayMs) !== d.delayMs) out.push(`delay ${d.k}`);
+  for (const t of file.readers) {
+    const want = t.result === 'held' ? `held ${t.held}` : 'bad_answer';
+    if (verdict(() => `held ${p.held(t.status, fromHex(t.body), t.readerId, t.journalId)}`) !== want) out.push(`tcId ${t.tcId}`);
+  }
+  for (const t of file.batches) {
+    const want = t.result === 'delivered' ? `delivered ${t.outcome} entries ${t.entries} doubleSpends ${t.doubleSpends}` : t.result === 'batch_rejected' ? `batch_rejected ${t.reason}` : 'bad_answer';
+    if (verdict(() => p.batch(t.status, fromHex(t.body), t.sent)) !== want) out.push(`tcId ${t.tcId}`);
+  }
+  return out;
+}
+
+describe('sync answer vectors', () => {
+  it('the reference (src/reader/sync-answers.ts) passes every case; the counts are the ones spec §8 gives', () => {
+    expect(checkSyncVectorFile(file, NAME)).toEqual([]);
+    expect(file.readers.length + file.batches.length).toBe(file.numberOfTests);
+    const flat = readFileSync('spec/clearing-api.md', 'utf8').replace(/\s+/g, ' ');
+    for (const [k, n] of [['readers', file.readers.length], ['batches', file.batches.length], ['statuses', file.statuses.length], ['delays', file.delays.length]] as const) expect(flat.includes(`\`${k}\` (${n})`), `spec/clearing-api.md §8 gives \`${k}\` (${n})`).toBe(true);
+    // Every verdict occurs, and every class.
+    expect(new Set(file.readers.map((t) => t.result))).toEqual(new Set(['held', 'bad_answer']));
+    expect(new Set(file.batches.map((t) => t.result))).toEqual(new Set(['delivered', 'batch_rejected', 'bad_answer']));
+    expect(new Set(file.statuses.map((t) => t.class))).toEqual(new Set(['retry', 'redirect', 'answer']));
+  });
+
+  it('a port written from §8 passes every case; each mistake a port makes fails at least one', () => {
+    expect(failing()).toEqual([]);
+    const mistakes: Mistake[] = [
+      'lenient-utf8', 'refuses-bom', 'retries-every-4xx', 'retries-no-408', 'follows-304', 'exponent-from-k', 'no-cap', 'any-2xx-readers', 'checks-own-journal-only',
+      'journals-may-repeat', 'journal-id-any-case', 'any-2xx-delivers', 'ignores-batch-seq', 'status-before-body', 'reason-any-type', 'error-before-reason', 'accepts-rejected-200',
+    ];
+    for (const m of mistakes) expect(failing(m), m).not.toEqual([]);
+  });
+
+  it('a tampered file is caught, and a malformed one is vectors.bad_file', () => {
+    const copy = structuredClone(file);
+    copy.readers[0]!.held = 99;
+    copy.numberOfTests -= 1;
+    expect(checkSyncVectorFile(copy, NAME).map((p) => p.at ?? 'file')).toEqual(['file', `tcId ${copy.readers[0]!.tcId}`]);
+    const o = JSON.parse(readFileSync(NAME, 'utf8'));
+    for (const v of ['{}', '[]', JSON.stringify({ ...o, statuses: [{ status: 200, class: 'ok' }] }), JSON.stringify({ ...o, delays: [{ k: 1 }] }), JSON.stringify({ ...o, batches: [{ ...o.batches[0], result: 'delivered', outcome: undefined }] })]) {
+      expect(() => parseSyncVectorFile(v, 'f.json'), v.slice(0, 40)).toThrow(expect.objectContaining({ code: 'vectors.bad_file' }));
+    }
+  });
+});
