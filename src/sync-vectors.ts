@@ -5,7 +5,7 @@
  */
 import { OffpayError } from '../base/errors.js';
 import { fromHex } from '../base/hex.js';
-import { batchAnswer, heldFromAnswer, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
+import { batchAnswer, heldFromAnswer, heldWithin, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
 
 /** The file name `vectors check` looks for (in DIR, or in the sync/ folder of a fixtures tree). */
 export const SYNC_VECTOR_FILE = 'sync_answers.json';
@@ -17,7 +17,7 @@ export interface SyncVectorFile {
   numberOfTests: number;
   statuses: { status: number; class: StatusClass }[];
   delays: { baseDelayMs: number; maxDelayMs: number; k: number; delayMs: number }[];
-  readers: { tcId: number; comment: string; readerId: number; journalId: string; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
+  readers: { tcId: number; comment: string; readerId: number; journalId: string; exported: number; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
   batches: {
     tcId: number;
     comment: string;
@@ -83,6 +83,7 @@ export function parseSyncVectorFile(text: string, name: string): SyncVectorFile 
   arrayOf(o, 'readers', name, (x, w) => {
     common(x, w);
     int(x, 'readerId', name, w);
+    int(x, 'exported', name, w);
     need(typeof x.journalId === 'string', name, w, 'journalId is not a string');
     need(x.result === 'held' || x.result === 'bad_answer', name, w, 'result is not held or bad_answer');
     if (x.result === 'held') int(x, 'held', name, w);
@@ -127,7 +128,7 @@ export function checkSyncVectorFile(file: SyncVectorFile, name: string): SyncVec
     if (got !== d.delayMs) problem(`delay k=${d.k}`, `${got} ms with base ${d.baseDelayMs} and cap ${d.maxDelayMs}, declared ${d.delayMs}`);
   }
   for (const t of file.readers) {
-    const got = verdictOf(() => `held ${heldFromAnswer(t.status, fromHex(t.body), t.readerId, t.journalId)}`);
+    const got = verdictOf(() => `held ${heldWithin(heldFromAnswer(t.status, fromHex(t.body), t.readerId, t.journalId), t.exported, t.journalId)}`);
     const want = t.result === 'held' ? `held ${t.held!}` : 'bad_answer';
     if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
   }

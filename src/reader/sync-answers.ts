@@ -18,9 +18,12 @@ import { OffpayError } from '../../base/errors.js';
 /** How a status is handled before its body is judged. */
 export type StatusClass = 'retry' | 'redirect' | 'answer';
 
-/** 408 (the server did not get the whole request in time), 429 and 5xx are retried; a 3xx other than 304 is a redirect, never followed. */
+/**
+ * 408 (the server did not get the whole request in time), 429 and 500..599 are retried; 300..399 other than 304
+ * is a redirect, never followed; any other status (600 and up too) is an answer to judge.
+ */
 export function statusClass(status: number): StatusClass {
-  if (status >= 500 || status === 429 || status === 408) return 'retry';
+  if ((status >= 500 && status <= 599) || status === 429 || status === 408) return 'retry';
   if (status >= 300 && status < 400 && status !== 304) return 'redirect';
   return 'answer';
 }
@@ -32,10 +35,32 @@ export function retryDelayMs(k: number, baseDelayMs = 250, maxDelayMs = 8_000): 
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
+/** Deepest nesting of arrays and objects an answer may have (§2's answers nest 3 deep). */
+export const MAX_ANSWER_DEPTH = 32;
+
+/** The deepest nesting of arrays and objects in JSON text, outside strings (a scan, before anything is parsed). */
+function nesting(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
 /**
- * An answer's body as a JSON object, else `sync.bad_answer` naming `what`: bytes that are not UTF-8 (a leading
- * byte order mark is ignored), text that is not one JSON value, or JSON that is not an object. A key given twice
- * counts by its last value (as JSON.parse reads it).
+ * An answer's body as a JSON object, else `sync.bad_answer` naming `what`: bytes that are not UTF-8 (one leading
+ * byte order mark is ignored), arrays and objects nested deeper than MAX_ANSWER_DEPTH, text that is not one
+ * JSON value (JSON's white space around it: space, tab, LF, CR), or JSON that is not an object. A key given
+ * twice counts by its last value; numbers are read as doubles (a literal past the double range is ±Infinity),
+ * as JSON.parse reads them.
  */
 export function answerObject(body: Uint8Array, what: string): Record<string, unknown> {
   let text: string;
@@ -44,6 +69,7 @@ export function answerObject(body: Uint8Array, what: string): Record<string, unk
   } catch {
     throw new OffpayError('sync.bad_answer', `${what}: the clearing answered bytes that are not UTF-8`);
   }
+  if (nesting(text) > MAX_ANSWER_DEPTH) throw new OffpayError('sync.bad_answer', `${what}: the clearing answered JSON nested deeper than ${MAX_ANSWER_DEPTH}`);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -83,6 +109,16 @@ export function heldFromAnswer(status: number, body: Uint8Array, readerId: numbe
   return held ?? 0;
 }
 
+/**
+ * After step 2: the clearing cannot hold more batches of the journal than the reader exported (`exported`, the
+ * count after step 2's export). `held` when it does not, else sync.bad_answer (an answer that contradicts the
+ * reader: another clearing's database, or a reader restored from an old copy).
+ */
+export function heldWithin(held: number, exported: number, journalId: string): number {
+  if (held > exported) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${held} batches of journal ${journalId}, this reader exported ${exported}`);
+  return held;
+}
+
 /** The batch a POST /v1/batches sent. */
 export interface SentBatch {
   readerId: number;
@@ -94,9 +130,9 @@ export interface SentBatch {
 /** A batch the clearing committed. */
 export interface DeliveredBatch {
   outcome: 'ingested' | 'duplicate';
-  /** The answer's `entries` when a number, else 0 (informative). */
+  /** The answer's `entries` when an integer >= 0 (at most 2^53 - 1), else 0 (informative). */
   entries: number;
-  /** The answer's `doubleSpends` when a number, else 0 (informative). */
+  /** The answer's `doubleSpends` likewise (informative). */
   doubleSpends: number;
 }
 
@@ -104,7 +140,7 @@ export interface DeliveredBatch {
  * Step 3: the final answer to POST /v1/batches of `sent`. The body must be a JSON object (else sync.bad_answer,
  * whatever the status). Status 200: delivered when `outcome` is `ingested` or `duplicate` and `readerId`,
  * `journalId` and `batchSeq` are those of `sent`, else sync.bad_answer. Any other status (a 4xx, a 2xx other
- * than 200, 304): sync.batch_rejected with the server's reason: `reason` when it is a string, else
+ * than 200, 304): sync.batch_rejected with the server's reason: `reason` when it is a non-empty string, else
  * `error.code` when that is one, else `HTTP <status>` (detail `{batchSeq, reason}`).
  */
 export function batchAnswer(status: number, body: Uint8Array, sent: SentBatch): DeliveredBatch {
@@ -114,11 +150,12 @@ export function batchAnswer(status: number, body: Uint8Array, sent: SentBatch): 
     if ((a.outcome !== 'ingested' && a.outcome !== 'duplicate') || a.readerId !== sent.readerId || a.journalId !== sent.journalId || a.batchSeq !== sent.batchSeq) {
       throw new OffpayError('sync.bad_answer', `${what}: a 200 answer that is not ingested or duplicate for reader ${sent.readerId}, journal ${sent.journalId}, batch ${sent.batchSeq}`);
     }
-    const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    const n = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0);
     return { outcome: a.outcome, entries: n(a.entries), doubleSpends: n(a.doubleSpends) };
   }
   const err = a.error !== null && typeof a.error === 'object' && !Array.isArray(a.error) ? (a.error as Record<string, unknown>) : {};
-  const reason = typeof a.reason === 'string' ? a.reason : typeof err.code === 'string' ? err.code : `HTTP ${status}`;
+  const text = (v: unknown): v is string => typeof v === 'string' && v !== '';
+  const reason = text(a.reason) ? a.reason : text(err.code) ? err.code : `HTTP ${status}`;
   const message = typeof err.message === 'string' ? `: ${err.message}` : '';
   throw new OffpayError('sync.batch_rejected', `batch ${sent.batchSeq} of journal ${sent.journalId} refused by clearing: ${reason}${message}`, { batchSeq: sent.batchSeq, reason });
 }

@@ -28,7 +28,7 @@ import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
 import { clearingCaller, type CallerOptions } from './transport.js';
-import { batchAnswer, heldFromAnswer } from './sync-answers.js';
+import { batchAnswer, heldFromAnswer, heldWithin } from './sync-answers.js';
 import type { Reader } from './reader.js';
 
 /** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log: {@link CallerOptions}) and the key set rules. */
@@ -87,7 +87,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     exported = reader.export(o.now, o.exportLimits).batches.at(-1)!.batch.batchSeq;
     exportedCount = exported;
   }
-  if (heldBefore > exportedCount) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${heldBefore} batches of journal ${journalId}, this reader exported ${exportedCount}`);
+  heldWithin(heldBefore, exportedCount, journalId);
 
   // 3. upload what the server lacks, in order
   const sent: SyncResult['sent'] = [];

@@ -31,7 +31,9 @@ type Mistake =
   | 'no-length-bound' // reads a header of any length
   | 'splits-at-last-equals' // key/value split at the last '='
   | 'skips-parts-without-equals' // ignores a part with no '=' instead of refusing
-  | 'no-t-digit-limit'; // reads t of any number of digits
+  | 'no-t-digit-limit' // reads t of any number of digits
+  | 'unicode-digits' // \d with the u flag, or a parseInt of any digits: Arabic-Indic digits pass
+  | 'lenient-integer-parse'; // strips white space and underscores before reading t (Python's int())
 
 type Verdict = { ok: true; t: number } | { ok: false; reason: string };
 
@@ -51,10 +53,11 @@ function port(header: string | null, body: Uint8Array, secret: string, now: numb
     const k = strip(part.slice(0, i));
     const v = strip(part.slice(i + 1));
     if (k === 't') {
-      const digits = mistake === 'lenient-number' ? !Number.isNaN(Number(v)) : mistake === 'no-t-digit-limit' ? /^[0-9]+$/.test(v) : /^[0-9]{1,15}$/.test(v);
+      const w = mistake === 'lenient-integer-parse' ? v.replace(/[\s_]/g, '') : mistake === 'unicode-digits' ? v.replace(/\p{Nd}/gu, (d) => String(d.codePointAt(0)! - (d.codePointAt(0)! >= 0x660 ? 0x660 : 0x30))) : v;
+      const digits = mistake === 'lenient-number' ? !Number.isNaN(Number(w)) : mistake === 'no-t-digit-limit' ? /^[0-9]+$/.test(w) : /^[0-9]{1,15}$/.test(w);
       if (!digits) return bad('malformed_header');
       if (tText !== undefined && mistake !== 'takes-the-last-t') return bad('malformed_header');
-      tText = v;
+      tText = w;
     } else if (k === 'v1' && (mistake === 'any-case-v1' ? /^[0-9a-fA-F]{64}$/ : /^[0-9a-f]{64}$/).test(v)) cands.push(v.toLowerCase());
   }
   if (tText === undefined || cands.length === 0) return bad('malformed_header');
@@ -101,6 +104,7 @@ describe('webhook signature vectors', () => {
     const mistakes: Mistake[] = [
       'trims-all-white-space', 'signs-t-as-written', 'takes-the-last-t', 'lenient-number', 'strict-tolerance', 'decodes-the-secret', 'keeps-the-line-end', 'any-case-v1',
       'first-v1-only', 'reserialises-the-body', 'signature-before-age', 'no-length-bound', 'splits-at-last-equals', 'skips-parts-without-equals', 'no-t-digit-limit',
+      'unicode-digits', 'lenient-integer-parse',
     ];
     for (const m of mistakes) expect(failingCases(m), m).not.toEqual([]);
   });

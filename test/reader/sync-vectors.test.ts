@@ -28,7 +28,11 @@ type Mistake =
   | 'status-before-body' // a 4xx whose body is not JSON is batch_rejected
   | 'reason-any-type' // String(reason) of a non-string reason
   | 'error-before-reason'
-  | 'accepts-rejected-200'; // a 200 rejected is batch_rejected, not bad_answer
+  | 'accepts-rejected-200' // a 200 rejected is batch_rejected, not bad_answer
+  | 'no-depth-limit'
+  | 'unicode-white-space' // trims U+00A0 (and a second BOM) around the JSON
+  | 'refuses-big-numbers' // a number past the double range anywhere is not JSON (a parser with exact integers and a size limit)
+  | 'retries-600'; // every status from 500 up is retried
 
 type Obj = Record<string, unknown>;
 class Bad extends Error {}
@@ -45,6 +49,23 @@ function port(m?: Mistake) {
     } catch {
       throw new Bad();
     }
+    if (m === 'unicode-white-space') text = text.replace(/^[\s\ufeff]+|[\s\ufeff]+$/g, '');
+    if (m === 'refuses-big-numbers' && /[0-9]{309}/.test(text)) throw new Bad();
+    if (m !== 'no-depth-limit') {
+      let depth = 0;
+      let deepest = 0;
+      let inString = false;
+      for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (inString) {
+          if (ch === '\\') i++;
+          else if (ch === '"') inString = false;
+        } else if (ch === '"') inString = true;
+        else if (ch === '[' || ch === '{') deepest = Math.max(deepest, ++depth);
+        else if (ch === ']' || ch === '}') depth--;
+      }
+      if (deepest > 32) throw new Bad();
+    }
     let v: unknown;
     try {
       v = JSON.parse(text);
@@ -55,12 +76,12 @@ function port(m?: Mistake) {
     return v as Obj;
   };
   const statusClass = (s: number) => {
-    if (s >= 500 || s === 429 || (s === 408 && m !== 'retries-no-408') || (m === 'retries-every-4xx' && s >= 400 && s < 500)) return 'retry';
+    if ((s >= 500 && (s <= 599 || m === 'retries-600')) || s === 429 || (s === 408 && m !== 'retries-no-408') || (m === 'retries-every-4xx' && s >= 400 && s < 500)) return 'retry';
     if (s >= 300 && s < 400 && (s !== 304 || m === 'follows-304')) return 'redirect';
     return 'answer';
   };
   const delay = (k: number, base: number, max: number) => (m === 'no-cap' ? base * 2 ** (k - 1) : Math.min(max, base * 2 ** (m === 'exponent-from-k' ? k : k - 1)));
-  const held = (status: number, body: Uint8Array, readerId: number, journalId: string): number => {
+  const held = (status: number, body: Uint8Array, readerId: number, journalId: string, exported: number): number => {
     if (m === 'any-2xx-readers' ? status < 200 || status > 299 : status !== 200) throw new Bad();
     const a = json(body);
     if (a.readerId !== readerId || !Array.isArray(a.journals)) throw new Bad();
@@ -78,6 +99,7 @@ function port(m?: Mistake) {
       seen.add(x.journalId);
       if (mine) h = x.batchSeq as number;
     }
+    if (h > exported) throw new Bad();
     return h;
   };
   const batch = (status: number, body: Uint8Array, sent: { readerId: number; journalId: string; batchSeq: number }): string => {
@@ -93,12 +115,12 @@ function port(m?: Mistake) {
       if (m === 'accepts-rejected-200' && a.outcome === 'rejected') throw new Rejected(String(a.reason));
       const same = a.readerId === sent.readerId && a.journalId === sent.journalId && (m === 'ignores-batch-seq' || a.batchSeq === sent.batchSeq);
       if ((a.outcome !== 'ingested' && a.outcome !== 'duplicate') || !same) throw new Bad();
-      const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+      const n = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? v : 0);
       return `delivered ${a.outcome} entries ${n(a.entries)} doubleSpends ${n(a.doubleSpends)}`;
     }
     const err = a.error !== null && typeof a.error === 'object' && !Array.isArray(a.error) ? (a.error as Obj) : {};
-    const code = typeof err.code === 'string' ? err.code : undefined;
-    const reason = m === 'reason-any-type' && a.reason !== undefined ? String(a.reason) : typeof a.reason === 'string' ? a.reason : undefined;
+    const code = typeof err.code === 'string' && err.code !== '' ? err.code : undefined;
+    const reason = m === 'reason-any-type' && a.reason !== undefined ? String(a.reason) : typeof a.reason === 'string' && a.reason !== '' ? a.reason : undefined;
     throw new Rejected(m === 'error-before-reason' ? (code ?? reason ?? `HTTP ${status}`) : (reason ?? code ?? `HTTP ${status}`));
   };
   return { statusClass, delay, held, batch };
@@ -120,7 +142,7 @@ function failing(m?: Mistake): string[] {
   for (const d of file.delays) if (p.delay(d.k, d.baseDelayMs, d.maxDelayMs) !== d.delayMs) out.push(`delay ${d.k}`);
   for (const t of file.readers) {
     const want = t.result === 'held' ? `held ${t.held}` : 'bad_answer';
-    if (verdict(() => `held ${p.held(t.status, fromHex(t.body), t.readerId, t.journalId)}`) !== want) out.push(`tcId ${t.tcId}`);
+    if (verdict(() => `held ${p.held(t.status, fromHex(t.body), t.readerId, t.journalId, t.exported)}`) !== want) out.push(`tcId ${t.tcId}`);
   }
   for (const t of file.batches) {
     const want = t.result === 'delivered' ? `delivered ${t.outcome} entries ${t.entries} doubleSpends ${t.doubleSpends}` : t.result === 'batch_rejected' ? `batch_rejected ${t.reason}` : 'bad_answer';
@@ -146,6 +168,7 @@ describe('sync answer vectors', () => {
     const mistakes: Mistake[] = [
       'lenient-utf8', 'refuses-bom', 'retries-every-4xx', 'retries-no-408', 'follows-304', 'exponent-from-k', 'no-cap', 'any-2xx-readers', 'checks-own-journal-only',
       'journals-may-repeat', 'journal-id-any-case', 'any-2xx-delivers', 'ignores-batch-seq', 'status-before-body', 'reason-any-type', 'error-before-reason', 'accepts-rejected-200',
+      'no-depth-limit', 'unicode-white-space', 'refuses-big-numbers', 'retries-600',
     ];
     for (const m of mistakes) expect(failing(m), m).not.toEqual([]);
   });
