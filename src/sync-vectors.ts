@@ -1,11 +1,11 @@
 /**
- * The sync answer vector file (fixtures/sync/sync_answers.json, spec/clearing-api.md §8), as `offpay vectors
+ * The sync answer vector file (fixtures/sync/sync_answers.json, spec/clearing-api.md §8 and §2.8), as `offpay vectors
  * check` runs it: parsed with a typed error (`vectors.bad_file`), then every status class, retry delay and
  * answer verdict compared with the reference (src/reader/sync-answers.ts). Browser-safe.
  */
 import { OffpayError } from '../base/errors.js';
 import { fromHex } from '../base/hex.js';
-import { batchAnswer, heldFromAnswer, heldWithin, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
+import { batchAnswer, heldFromAnswer, heldWithin, refundAnswer, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
 
 /** The file name `vectors check` looks for (in DIR, or in the sync/ folder of a fixtures tree). */
 export const SYNC_VECTOR_FILE = 'sync_answers.json';
@@ -30,6 +30,7 @@ export interface SyncVectorFile {
     doubleSpends?: number;
     reason?: string;
   }[];
+  refunds: { tcId: number; comment: string; tokenHash: string; status: number; body: string; result: 'accepted' | 'duplicate' | 'rejected' | 'bad_answer'; reason?: string; message?: string }[];
 }
 
 /** One failing check: the file, where (`tcId N`, `status N`, `delay k=N`), what disagreed. */
@@ -103,6 +104,12 @@ export function parseSyncVectorFile(text: string, name: string): SyncVectorFile 
     }
     if (x.result === 'batch_rejected') need(typeof x.reason === 'string', name, w, 'a batch_rejected case needs a reason');
   });
+  arrayOf(o, 'refunds', name, (x, w) => {
+    common(x, w);
+    need(typeof x.tokenHash === 'string', name, w, 'tokenHash is not a string');
+    need(['accepted', 'duplicate', 'rejected', 'bad_answer'].includes(x.result as string), name, w, 'result is not accepted, duplicate, rejected or bad_answer');
+    if (x.result === 'rejected') need(typeof x.reason === 'string' && typeof x.message === 'string', name, w, 'a rejected case needs a reason and a message');
+  });
   return { kind: 'sync', ...(o as Omit<SyncVectorFile, 'kind'>) };
 }
 
@@ -120,7 +127,7 @@ const verdictOf = (f: () => string): string => {
 export function checkSyncVectorFile(file: SyncVectorFile, name: string): SyncVectorProblem[] {
   const out: SyncVectorProblem[] = [];
   const problem = (at: string | undefined, detail: string) => out.push({ file: name, ...(at ? { at } : {}), detail });
-  const cases = file.readers.length + file.batches.length;
+  const cases = file.readers.length + file.batches.length + file.refunds.length;
   if (cases !== file.numberOfTests) problem(undefined, `numberOfTests says ${file.numberOfTests}, found ${cases}`);
   for (const s of file.statuses) if (statusClass(s.status) !== s.class) problem(`status ${s.status}`, `class ${statusClass(s.status)}, declared ${s.class}`);
   for (const d of file.delays) {
@@ -138,6 +145,14 @@ export function checkSyncVectorFile(file: SyncVectorFile, name: string): SyncVec
       return `delivered ${d.outcome} entries ${d.entries} doubleSpends ${d.doubleSpends}`;
     });
     const want = t.result === 'delivered' ? `delivered ${t.outcome!} entries ${t.entries!} doubleSpends ${t.doubleSpends!}` : t.result === 'batch_rejected' ? `batch_rejected ${t.reason!}` : 'bad_answer';
+    if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
+  }
+  for (const t of file.refunds) {
+    const got = verdictOf(() => {
+      const r = refundAnswer(t.status, fromHex(t.body), t.tokenHash);
+      return r.outcome === 'rejected' ? `rejected ${r.reason} message ${JSON.stringify(r.message)}` : r.outcome;
+    });
+    const want = t.result === 'rejected' ? `rejected ${t.reason!} message ${JSON.stringify(t.message!)}` : t.result;
     if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
   }
   return out;

@@ -159,3 +159,66 @@ export function batchAnswer(status: number, body: Uint8Array, sent: SentBatch): 
   const message = typeof err.message === 'string' ? `: ${err.message}` : '';
   throw new OffpayError('sync.batch_rejected', `batch ${sent.batchSeq} of journal ${sent.journalId} refused by clearing: ${reason}${message}`, { batchSeq: sent.batchSeq, reason });
 }
+
+/** A refund the clearing holds, as its answer gives it (spec/clearing-api.md §2.8), checked. */
+export interface AnsweredRefund {
+  /** The refunded token's hash, the one sent: 64 lower-case hex digits. */
+  tokenHash: string;
+  /** The wallet the issuer credits: 32 lower-case hex digits. */
+  walletId: string;
+  /** Given back, minor units, decimal. */
+  amount: string;
+  currency: number;
+  operatorId: number;
+  readerId: number;
+  /** The merchant's signed time, unix seconds. */
+  time: number;
+  /** Clearing's clock when it accepted the refund, unix seconds. */
+  acceptedAt: number;
+  /** The token's charge when the refund was accepted, minor units, decimal. */
+  charge: string;
+  /** amount < charge. */
+  partial: boolean;
+}
+
+/** What a merchant's till makes of the final answer to POST /v1/refunds. */
+export type RefundAnswer = { outcome: 'accepted' | 'duplicate'; refund: AnsweredRefund } | { outcome: 'rejected'; reason: string; message: string };
+
+/**
+ * The final answer to POST /v1/refunds of a refund of `tokenHash` (64 lower-case hex digits; spec/clearing-api.md
+ * §2.8, "Reading the answer"). The body must be a JSON object (answerObject, whatever the status). Status 200:
+ * `outcome` `accepted` or `duplicate`, `tokenHash` the one sent, and `refund` an object of the documented
+ * fields and types whose `tokenHash` is the one sent; status 409, 422 or 413: rejected, with `reason` when it is
+ * a non-empty string, else `error.code` when that is one (neither: sync.bad_answer); any other status, or a 200
+ * that is not all of the above: sync.bad_answer.
+ */
+export function refundAnswer(status: number, body: Uint8Array, tokenHash: string): RefundAnswer {
+  const what = `POST /v1/refunds: HTTP ${status}`;
+  const bad = (why: string) => new OffpayError('sync.bad_answer', `${what}: ${why}`);
+  const a = answerObject(body, what);
+  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  if (status === 200) {
+    if (a.outcome !== 'accepted' && a.outcome !== 'duplicate') throw bad('a 200 answer that is not accepted or duplicate');
+    if (a.tokenHash !== tokenHash) throw bad(`an answer about another token than ${tokenHash}`);
+    const r = obj(a.refund);
+    if (!r) throw bad('no refund object');
+    const uint = (k: string) => Number.isSafeInteger(r[k]) && (r[k] as number) >= 0;
+    const decimal = (k: string) => typeof r[k] === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(r[k]);
+    const fieldsOk =
+      r.tokenHash === tokenHash &&
+      typeof r.walletId === 'string' && /^[0-9a-f]{32}$/.test(r.walletId) &&
+      decimal('amount') && decimal('charge') &&
+      ['currency', 'operatorId', 'readerId', 'time', 'acceptedAt'].every(uint) &&
+      typeof r.partial === 'boolean';
+    if (!fieldsOk) throw bad('a refund object not of the documented fields and types, or about another token');
+    return { outcome: a.outcome, refund: { tokenHash, walletId: r.walletId as string, amount: r.amount as string, currency: r.currency as number, operatorId: r.operatorId as number, readerId: r.readerId as number, time: r.time as number, acceptedAt: r.acceptedAt as number, charge: r.charge as string, partial: r.partial as boolean } };
+  }
+  if (status === 409 || status === 422 || status === 413) {
+    const err = obj(a.error) ?? {};
+    const text = (v: unknown): v is string => typeof v === 'string' && v !== '';
+    const reason = text(a.reason) ? a.reason : text(err.code) ? err.code : undefined;
+    if (reason === undefined) throw bad('a refusal without a reason or an error code');
+    return { outcome: 'rejected', reason, message: typeof err.message === 'string' ? err.message : '' };
+  }
+  throw bad(typeof obj(a.error)?.code === 'string' ? `${String(obj(a.error)!.code)}` : 'an unexpected status');
+}

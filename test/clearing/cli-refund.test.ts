@@ -5,6 +5,7 @@
  * --url (0, 0 duplicate, 1 rejected, 2 unreachable); usage errors and oversized files exit 2 or 1 as specified.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,5 +116,37 @@ describe('offpay reader refund / clearing refund', () => {
     const down = await run('reader', 'refund', '--reader', p('r701'), '--db', p('r701.db'), '--token', hash, '--amount', '1.00', '--url', url, '--attempts', '1');
     expect(down.code).toBe(2);
     expect(down.err).toContain('sync.unreachable');
+
+    // A server whose answers are scripted: the till reads them as spec/clearing-api.md §2.8 says (refundAnswer).
+    const record = { tokenHash: hash, walletId: '00112233445566778899aabbccddeeff', amount: '100', currency: 344, operatorId: 90, readerId: 701, time: T0, acceptedAt: T0 + 1, charge: '1250', partial: true };
+    let next: { status: number; body: string } = { status: 200, body: '{}' };
+    const fake = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(next.status, { 'content-type': 'application/json' }).end(next.body));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    try {
+      const answer = async (status: number, body: unknown) => {
+        next = { status, body: JSON.stringify(body) };
+        return run('reader', 'refund', '--reader', p('r701'), '--db', p('r701.db'), '--token', hash, '--amount', '1.00', '--time', at, '--url', fakeUrl, '--attempts', '1');
+      };
+      const good = await answer(200, { outcome: 'accepted', reason: null, tokenHash: hash, refund: record });
+      expect([good.code, good.out]).toEqual([0, expect.stringContaining('ACCEPTED refund of HKD 1.00 (partial; charge HKD 12.50)')]);
+      // An amount that is not a decimal string: before, BigInt('5.00') threw a SyntaxError out of the CLI.
+      const notDecimal = await answer(200, { outcome: 'accepted', reason: null, tokenHash: hash, refund: { ...record, amount: '5.00' } });
+      expect([notDecimal.code, notDecimal.err]).toEqual([2, expect.stringContaining('sync.bad_answer')]);
+      // A 200 about another token is not this refund's acceptance.
+      const other = await answer(200, { outcome: 'accepted', reason: null, tokenHash: 'ff'.repeat(32), refund: { ...record, tokenHash: 'ff'.repeat(32) } });
+      expect([other.code, other.err]).toEqual([2, expect.stringContaining('another token')]);
+      const refused = await answer(409, { outcome: 'rejected', reason: 'refund.already_refunded', error: { code: 'refund.already_refunded', message: 'held' } });
+      expect([refused.code, refused.out]).toEqual([1, expect.stringContaining('REJECTED refund.already_refunded: held')]);
+      const noReason = await answer(422, { outcome: 'rejected' });
+      expect([noReason.code, noReason.err]).toEqual([2, expect.stringContaining('sync.bad_answer')]);
+      const notRefusal = await answer(415, { error: { code: 'api.unsupported_media_type' } });
+      expect([notRefusal.code, notRefusal.err]).toEqual([2, expect.stringContaining('api.unsupported_media_type')]);
+    } finally {
+      await new Promise<void>((r) => { fake.close(() => r()); fake.closeAllConnections(); });
+    }
   }, 60_000);
 });

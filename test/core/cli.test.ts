@@ -107,7 +107,7 @@ describe('offpay CLI', () => {
     expect(summary.cases).toBe(
       ['fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json'].reduce((n, f) => n + declared(f), 0) +
         hooks.numberOfTests + hooks.numberOfSignatures +
-        (['readers', 'batches', 'statuses', 'delays'] as const).reduce((n, k) => n + (JSON.parse(readFileSync('fixtures/sync/sync_answers.json', 'utf8')) as Record<string, unknown[]>)[k]!.length, 0),
+        (['readers', 'batches', 'refunds', 'statuses', 'delays'] as const).reduce((n, k) => n + (JSON.parse(readFileSync('fixtures/sync/sync_answers.json', 'utf8')) as Record<string, unknown[]>)[k]!.length, 0),
     );
     expect(all.code).toBe(0);
     expect((await run('vectors', 'check')).out).toMatch(/webhook signatures: \d+ cases in 1 file, backends noble, node: all pass\n[^]*backends noble, node(, webcrypto)? \(Ed25519\) and noble, node \(HMAC\): all pass/);

@@ -32,7 +32,11 @@ type Mistake =
   | 'no-depth-limit'
   | 'unicode-white-space' // trims U+00A0 (and a second BOM) around the JSON
   | 'refuses-big-numbers' // a number past the double range anywhere is not JSON (a parser with exact integers and a size limit)
-  | 'retries-600'; // every status from 500 up is retried
+  | 'retries-600' // every status from 500 up is retried
+  | 'refund-ignores-token' // a 200 accepted about any token counts
+  | 'refund-trusts-fields' // the refund record's fields are not checked (amount as a number, '5.00')
+  | 'refund-any-4xx-rejects' // a 400 or 415 is a refusal of the refund
+  | 'refund-needs-no-reason'; // a 422 without reason or code is rejected with 'HTTP 422'
 
 type Obj = Record<string, unknown>;
 class Bad extends Error {}
@@ -123,7 +127,32 @@ function port(m?: Mistake) {
     const reason = m === 'reason-any-type' && a.reason !== undefined ? String(a.reason) : typeof a.reason === 'string' && a.reason !== '' ? a.reason : undefined;
     throw new Rejected(m === 'error-before-reason' ? (code ?? reason ?? `HTTP ${status}`) : (reason ?? code ?? `HTTP ${status}`));
   };
-  return { statusClass, delay, held, batch };
+  const refund = (status: number, body: Uint8Array, tokenHash: string): string => {
+    const a = json(body);
+    const o = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined);
+    if (status === 200) {
+      if (a.outcome !== 'accepted' && a.outcome !== 'duplicate') throw new Bad();
+      const r = o(a.refund);
+      if (!r) throw new Bad();
+      if (m !== 'refund-ignores-token' && (a.tokenHash !== tokenHash || r.tokenHash !== tokenHash)) throw new Bad();
+      if (m !== 'refund-trusts-fields') {
+        const dec = (v: unknown) => typeof v === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(v);
+        const uint = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+        if (!(typeof r.walletId === 'string' && /^[0-9a-f]{32}$/.test(r.walletId)) || !dec(r.amount) || !dec(r.charge) || typeof r.partial !== 'boolean') throw new Bad();
+        if (![r.currency, r.operatorId, r.readerId, r.time, r.acceptedAt].every(uint)) throw new Bad();
+      }
+      return a.outcome as string;
+    }
+    if (status === 409 || status === 422 || status === 413 || (m === 'refund-any-4xx-rejects' && status >= 400 && status < 500)) {
+      const err = o(a.error) ?? {};
+      const t = (v: unknown): v is string => typeof v === 'string' && v !== '';
+      const reason = t(a.reason) ? a.reason : t(err.code) ? err.code : m === 'refund-needs-no-reason' ? `HTTP ${status}` : undefined;
+      if (reason === undefined) throw new Bad();
+      return `rejected ${reason} message ${JSON.stringify(typeof err.message === 'string' ? err.message : '')}`;
+    }
+    throw new Bad();
+  };
+  return { statusClass, delay, held, batch, refund };
 }
 
 function failing(m?: Mistake): string[] {
@@ -148,19 +177,24 @@ function failing(m?: Mistake): string[] {
     const want = t.result === 'delivered' ? `delivered ${t.outcome} entries ${t.entries} doubleSpends ${t.doubleSpends}` : t.result === 'batch_rejected' ? `batch_rejected ${t.reason}` : 'bad_answer';
     if (verdict(() => p.batch(t.status, fromHex(t.body), t.sent)) !== want) out.push(`tcId ${t.tcId}`);
   }
+  for (const t of file.refunds) {
+    const want = t.result === 'rejected' ? `rejected ${t.reason} message ${JSON.stringify(t.message)}` : t.result;
+    if (verdict(() => p.refund(t.status, fromHex(t.body), t.tokenHash)) !== want) out.push(`tcId ${t.tcId}`);
+  }
   return out;
 }
 
 describe('sync answer vectors', () => {
   it('the reference (src/reader/sync-answers.ts) passes every case; the counts are the ones spec §8 gives', () => {
     expect(checkSyncVectorFile(file, NAME)).toEqual([]);
-    expect(file.readers.length + file.batches.length).toBe(file.numberOfTests);
+    expect(file.readers.length + file.batches.length + file.refunds.length).toBe(file.numberOfTests);
     const flat = readFileSync('spec/clearing-api.md', 'utf8').replace(/\s+/g, ' ');
-    for (const [k, n] of [['readers', file.readers.length], ['batches', file.batches.length], ['statuses', file.statuses.length], ['delays', file.delays.length]] as const) expect(flat.includes(`\`${k}\` (${n})`), `spec/clearing-api.md §8 gives \`${k}\` (${n})`).toBe(true);
+    for (const [k, n] of [['readers', file.readers.length], ['batches', file.batches.length], ['statuses', file.statuses.length], ['delays', file.delays.length], ['refunds', file.refunds.length]] as const) expect(flat.includes(`\`${k}\` (${n})`), `spec/clearing-api.md §8 gives \`${k}\` (${n})`).toBe(true);
     // Every verdict occurs, and every class.
     expect(new Set(file.readers.map((t) => t.result))).toEqual(new Set(['held', 'bad_answer']));
     expect(new Set(file.batches.map((t) => t.result))).toEqual(new Set(['delivered', 'batch_rejected', 'bad_answer']));
     expect(new Set(file.statuses.map((t) => t.class))).toEqual(new Set(['retry', 'redirect', 'answer']));
+    expect(new Set(file.refunds.map((t) => t.result))).toEqual(new Set(['accepted', 'duplicate', 'rejected', 'bad_answer']));
   });
 
   it('a port written from §8 passes every case; each mistake a port makes fails at least one', () => {
@@ -168,7 +202,7 @@ describe('sync answer vectors', () => {
     const mistakes: Mistake[] = [
       'lenient-utf8', 'refuses-bom', 'retries-every-4xx', 'retries-no-408', 'follows-304', 'exponent-from-k', 'no-cap', 'any-2xx-readers', 'checks-own-journal-only',
       'journals-may-repeat', 'journal-id-any-case', 'any-2xx-delivers', 'ignores-batch-seq', 'status-before-body', 'reason-any-type', 'error-before-reason', 'accepts-rejected-200',
-      'no-depth-limit', 'unicode-white-space', 'refuses-big-numbers', 'retries-600',
+      'no-depth-limit', 'unicode-white-space', 'refuses-big-numbers', 'retries-600', 'refund-ignores-token', 'refund-trusts-fields', 'refund-any-4xx-rejects', 'refund-needs-no-reason',
     ];
     for (const m of mistakes) expect(failing(m), m).not.toEqual([]);
   });

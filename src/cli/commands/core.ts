@@ -633,7 +633,7 @@ const vectorsCheck: Command = {
       { suite: 'key sets', files: others.filter((o) => o.suite === 'key set').map((o) => o.name), cases: others.filter((o) => o.suite === 'key set').reduce((n, o) => n + o.file.tests.length, 0) },
       { suite: 'refunds', files: others.filter((o) => o.suite === 'refund').map((o) => o.name), cases: others.filter((o) => o.suite === 'refund').reduce((n, o) => n + o.file.tests.length, 0) },
       { suite: 'webhook signatures', files: webhooks.map((w) => w.name), cases: webhooks.reduce((n, w) => n + w.file.tests.length + w.file.signatures.length, 0), backends: hmacs.map((h) => h.name) },
-      { suite: 'sync answers', files: syncFiles.map((f) => f.name), cases: syncFiles.reduce((n, f) => n + f.file.readers.length + f.file.batches.length + f.file.statuses.length + f.file.delays.length, 0), backends: [] as string[] },
+      { suite: 'sync answers', files: syncFiles.map((f) => f.name), cases: syncFiles.reduce((n, f) => n + f.file.readers.length + f.file.batches.length + f.file.refunds.length + f.file.statuses.length + f.file.delays.length, 0), backends: [] as string[] },
     ].filter((g) => g.files.length);
     const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
     const failing = (names: string[]): string[] =>

@@ -13,7 +13,8 @@ import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { loadIssuerKeys, loadReader, readBytes, writeFileDurable } from '../../node/files.js';
 import { createRefund, MAX_REFUND_BYTES } from '../../refund.js';
 import { SqliteReaderStore } from '../../reader/sqlite.js';
-import { answerObject, clearingCaller } from '../../reader/transport.js';
+import { clearingCaller } from '../../reader/transport.js';
+import { refundAnswer } from '../../reader/sync-answers.js';
 import { clearingDbOption, openClearingAt } from '../clearing-open.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, UsageError, type Command, type CommandContext } from '../framework.js';
@@ -96,11 +97,11 @@ With --url the answer decides the exit code: 0 accepted or duplicate (the same r
       ctx.emit({ ok: true, out, bytes: bytes.length, tokenHash: hex.toLowerCase(), amount, currency: numeric, time, operatorId: files.cert.operatorId, readerId: files.cert.readerId });
       return EXIT_OK;
     }
-    return post(ctx, url, caPath, bytes);
+    return post(ctx, url, caPath, bytes, hex.toLowerCase());
   },
 };
 
-async function post(ctx: CommandContext, url: string, caPath: string | undefined, bytes: Uint8Array): Promise<number> {
+async function post(ctx: CommandContext, url: string, caPath: string | undefined, bytes: Uint8Array, tokenHash: string): Promise<number> {
   const attempts = parseUint('attempts', ctx.opt('attempts'), 100);
   const deadlineMs = parseUint('deadline-ms', ctx.opt('deadline-ms'), 86_400_000);
   const { call } = clearingCaller({
@@ -111,19 +112,12 @@ async function post(ctx: CommandContext, url: string, caPath: string | undefined
     log: (l) => ctx.out(l),
   });
   const a = await call('/v1/refunds', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-  const r = answerObject(a.body, `POST /v1/refunds: HTTP ${a.status}`) as unknown as RefundResult & { error?: { code: string; message: string } };
-  if (a.status === 200 && (r.outcome === 'accepted' || r.outcome === 'duplicate') && r.refund) {
-    ctx.out(resultLine(url, r));
-    ctx.emit(r);
-    return EXIT_OK;
-  }
-  if ((a.status === 409 || a.status === 422 || a.status === 413) && (r.reason || r.error)) {
-    const res: RefundResult = { outcome: 'rejected', reason: r.reason ?? r.error!.code, message: r.error?.message ?? '', ...(r.tokenHash ? { tokenHash: r.tokenHash } : {}) };
-    ctx.out(resultLine(url, res));
-    ctx.emit(res);
-    return EXIT_REJECTED;
-  }
-  throw new OffpayError('sync.bad_answer', `POST /v1/refunds: HTTP ${a.status}${r.error ? ` ${r.error.code}: ${r.error.message}` : ''}`);
+  // The answer is read as spec/clearing-api.md §2.8 says (refundAnswer): only a 200 about this very refund is one.
+  const r = refundAnswer(a.status, a.body, tokenHash);
+  const res: RefundResult = r.outcome === 'rejected' ? { outcome: 'rejected', reason: r.reason, message: r.message } : { outcome: r.outcome, reason: null, tokenHash: r.refund.tokenHash, refund: r.refund };
+  ctx.out(resultLine(url, res));
+  ctx.emit(res);
+  return r.outcome === 'rejected' ? EXIT_REJECTED : EXIT_OK;
 }
 
 const clearingRefund: Command = {
