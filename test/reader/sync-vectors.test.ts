@@ -4,7 +4,10 @@
  * each mistake a switch; with no mistake it passes every case, and with any one of them at least one fails.
  */
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { OffpayError } from '../../base/errors.js';
+import { batchAnswer, heldFromAnswer, refundAnswer } from '../../src/reader/sync-answers.js';
 import { fromHex } from '../../base/hex.js';
 import { checkSyncVectorFile, parseSyncVectorFile, type SyncVectorFile } from '../../src/sync-vectors.js';
 
@@ -205,6 +208,38 @@ describe('sync answer vectors', () => {
       'no-depth-limit', 'unicode-white-space', 'refuses-big-numbers', 'retries-600', 'refund-ignores-token', 'refund-trusts-fields', 'refund-any-4xx-rejects', 'refund-needs-no-reason',
     ];
     for (const m of mistakes) expect(failing(m), m).not.toEqual([]);
+  });
+
+  it('property: any status and body give a verdict or a sync.* error, never another exception; a delivery or acceptance names what was sent', () => {
+    const H = 'ab'.repeat(32);
+    const J = 'a1b2c3d4e5f60718';
+    const record = { tokenHash: H, walletId: '00'.repeat(16), amount: '1', currency: 344, operatorId: 1, readerId: 2, time: 3, acceptedAt: 4, charge: '1', partial: false };
+    const near = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ outcome: fc.constantFrom('accepted', 'duplicate', 'ingested', 'rejected', 7), tokenHash: fc.constantFrom(H, 'cd'.repeat(32), 5), readerId: fc.constantFrom(1001, 1002, '1001'), journalId: fc.constantFrom(J, 'x'), batchSeq: fc.constantFrom(3, 4, 3.5), reason: fc.jsonValue(), error: fc.jsonValue(), journals: fc.jsonValue(), refund: fc.oneof(fc.constant(record), fc.jsonValue(), fc.dictionary(fc.constantFrom(...Object.keys(record)), fc.jsonValue()).map((d) => ({ ...record, ...d }))) }, { requiredKeys: [] }),
+    );
+    const bodies = fc.oneof(near.map((v) => new TextEncoder().encode(JSON.stringify(v) ?? 'null')), fc.uint8Array({ maxLength: 64 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 999 }), bodies, (status, body) => {
+        const judge = (f: () => unknown) => {
+          try {
+            return f();
+          } catch (e) {
+            expect(e).toBeInstanceOf(OffpayError);
+            expect((e as OffpayError).code).toMatch(/^sync\.(bad_answer|batch_rejected)$/);
+            return undefined;
+          }
+        };
+        const r = judge(() => refundAnswer(status, body, H)) as ReturnType<typeof refundAnswer> | undefined;
+        if (r && r.outcome !== 'rejected') expect([status, r.refund.tokenHash]).toEqual([200, H]);
+        if (r && r.outcome === 'rejected') expect(r.reason).not.toBe('');
+        const b = judge(() => batchAnswer(status, body, { readerId: 1001, journalId: J, batchSeq: 3 }));
+        if (b) expect(status).toBe(200);
+        const h = judge(() => heldFromAnswer(status, body, 1001, J));
+        if (h !== undefined) expect(Number.isSafeInteger(h)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('a tampered file is caught, and a malformed one is vectors.bad_file', () => {
