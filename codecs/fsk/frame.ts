@@ -129,6 +129,21 @@ export function frameSamples(p: FskProfile, rows: number, rate: number): number 
   return ceilDiv(frameMicros(p, rows) * rate, MICROS);
 }
 
+/**
+ * The first sample at or after time `us` (whole microseconds from the frame's start) at rate fs:
+ * ceil(us * fs / 10^6) in integers (spec/fsk.md §6.1). A symbol or burst occupying [a, b) is the samples
+ * firstSampleAt(a) .. firstSampleAt(b) - 1, so consecutive symbols [a, b) and [b, c) share no sample and leave
+ * none out (a floating-point ceil(a * fs) can do both: 0.075 * 48000 = 3600.0000000000005).
+ */
+export function firstSampleAt(us: number, rate: number): number {
+  return ceilDiv(us * rate, MICROS);
+}
+
+/** Start of the first data symbol (after any reference symbols) from the preamble's start, microseconds. */
+export function dataStartMicros(p: FskProfile): number {
+  return micros(p.chirpDuration) + micros(p.gap) + referenceSymbols(p) * (micros(p.guard) + micros(p.window));
+}
+
 /** N_gap(fs) = ceil(0.050 * fs): samples of silence between consecutive segment frames. */
 export function segmentGapSamples(rate: number): number {
   return ceilDiv(SEGMENT_GAP_US * rate, MICROS);

@@ -8,7 +8,7 @@
  * first Tcp of the symbol is a cyclic prefix of its last Tcp. Carrier amplitudes are 1; the chirps are sent
  * at amplitude sqrt(K), the same mean power as a symbol (K / 2).
  */
-import { dataStart } from '../frame.js';
+import { dataStart, dataStartMicros, firstSampleAt, micros } from '../frame.js';
 import { referenceSymbols, symbolPeriod, toneCount, toneHz, type Profile } from '../profiles.js';
 import { dibits, Q_OF_DIBIT, referencePhase } from './mapping.js';
 import { scramble } from './scrambler.js';
@@ -50,10 +50,14 @@ export function addOfdmSymbols(out: Float64Array, rate: number, p: Profile, slot
   const ph = carrierPhases(p, slots, rows);
   const w = new Float64Array(K);
   for (let k = 0; k < K; k++) w[k] = 2 * Math.PI * toneHz(p, k);
+  // Sample ranges in integer microseconds (spec/fsk.md §14.3): symbol s is the samples n with
+  // t_s <= n / fs < t_s + Ts, so the symbols tile the frame with no sample left out or sounded twice.
+  const t0us = dataStartMicros(p) - nref * (micros(p.guard) + micros(p.window));
+  const Tsus = micros(p.guard) + micros(p.window);
   for (let s = 0; s < nsym; s++) {
     const ts = t0 + s * Ts;
-    const n0 = Math.ceil(ts * rate);
-    const n1 = Math.min(out.length, Math.ceil((ts + Ts) * rate));
+    const n0 = firstSampleAt(t0us + s * Tsus, rate);
+    const n1 = Math.min(out.length, firstSampleAt(t0us + (s + 1) * Tsus, rate));
     for (let n = n0; n < n1; n++) {
       const tau = n / rate - ts;
       let acc = 0;
