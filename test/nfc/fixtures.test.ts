@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OffpayError, type ErrorCode } from '../../base/errors.js';
 import { isErrorCode } from '../../base/error-codes.js';
-import { CardApplication, NdefTagApplication, chainCommand, decodeNdefMessage, decodeTokenNdef, encodeCommand, encodeTokenNdef, parseCommand } from '../../codecs/nfc/index.js';
+import { AidRouter, CardApplication, NDEF_TAG_AID, NdefTagApplication, OFFPAY_AID, chainCommand, decodeNdefMessage, decodeTokenNdef, encodeCommand, encodeTokenNdef, parseCommand } from '../../codecs/nfc/index.js';
 import { fixtureWallet, generate, seededBytes } from '../../scripts/fixtures/nfc.js';
 import { codeOf, hex, toHex } from './helpers.js';
 
@@ -73,9 +73,17 @@ describe('fixtures/nfc', () => {
       };
       if (t.card.walletError !== undefined) expect(isErrorCode(t.card.walletError), t.card.walletError).toBe(true);
       const fail = t.card.walletError ? new OffpayError(t.card.walletError as ErrorCode, 'refused') : undefined;
-      const card = t.card.options.t4t
-        ? new NdefTagApplication(encodeTokenNdef(seededBytes(200, t.card.tokenLength)), { mle: t.card.options.mle as number })
-        : new CardApplication(fixtureWallet(t.card.tokenLength, fail), t.card.options);
+      const o = t.card.options;
+      const tag = (len: number) => new NdefTagApplication(encodeTokenNdef(seededBytes(200, len)), { mle: o.mle as number });
+      // A router (spec/nfc.md §3.4): the tag with a token of tagTokenLength bytes and the card with tokenLength.
+      const card = o.router
+        ? new AidRouter([
+            { aid: NDEF_TAG_AID, app: tag(o.tagTokenLength as number) },
+            { aid: OFFPAY_AID, app: new CardApplication(fixtureWallet(t.card.tokenLength, fail)) },
+          ])
+        : o.t4t
+          ? tag(t.card.tokenLength)
+          : new CardApplication(fixtureWallet(t.card.tokenLength, fail), o);
       for (const e of t.exchanges) expect(toHex(await card.process(hex(e.command))), `${file} ${e.command}`).toBe(e.response);
     }
   });

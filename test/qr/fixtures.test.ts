@@ -46,6 +46,8 @@ describe('fixtures/qr/paycode.json and base45.json', () => {
       expect({ payee: d.payee, amount: d.amount, challengeHex: toHex(d.challenge) }).toEqual({ payee: c.payee, amount: c.amount, challengeHex: c.challengeHex });
       expect(encodePaymentCode({ payee: c.payee, amount: c.amount, challenge: fromHex(c.challengeHex) })).toBe(c.code);
     }
+    for (const t of v.typed) expect(decodePaymentCode(t.input), t.comment).toEqual(decodePaymentCode(t.code));
+    expect(v.typed.length).toBeGreaterThanOrEqual(5);
     for (const c of v.invalid) {
       expect(() => decodePaymentCode(c.code)).toThrow(OffpayError);
       try {
