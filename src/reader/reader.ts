@@ -378,6 +378,8 @@ const META_READER_ID = 'reader.id';
 const META_JOURNAL_ID = 'journal.id';
 const META_EXPORT_LAST = 'export.last';
 const META_EXPORT_BATCH = 'export.batch';
+/** The meta key of a tap-out recorded here (its journal seq): `tapout:` + the token hash in hex. */
+const tapOutKey = (hash: Uint8Array): string => `tapout:${toHex(hash)}`;
 
 function u(n: number): Uint8Array {
   return encodeCbor(n);
@@ -606,7 +608,9 @@ export class Reader {
     // 0. A token this reader already holds is judged by its record (and the resume rule) alone.
     const first = this.store.transact((tx) => {
       const prior = tx.getToken(hash);
-      return prior ? { prior: this.priorVerdict(tx, prior, now) } : { open: this.readOpen(tx) };
+      if (prior) return { prior: this.priorVerdict(tx, prior, now) };
+      const ended = this.tappedOutHere(tx, hash);
+      return ended ? { prior: ended } : { open: this.readOpen(tx) };
     });
     if (first.prior) return first.prior;
     // 1. The open request: a reader that requires one, or that was given one, judges against its own.
@@ -661,6 +665,16 @@ export class Reader {
     return rejectedR('replayed', `counter ${r.counter} was already used by another token (evidence in journal entry ${r.seq})`, r.hash);
   }
 
+  /**
+   * Step 0, a token with no record here but a tap-out recorded here (spec/reader.md §2 step 0): its trip ended
+   * at this gate (its tap-in was elsewhere), so it opens nothing again: `already_tapped_out`. No state changes.
+   */
+  private tappedOutHere(tx: ReaderTx, hash: Uint8Array): ReaderVerdict | undefined {
+    const seq = tx.getMeta(tapOutKey(hash));
+    if (!seq) return undefined;
+    return rejectedR('already_tapped_out', `this token's trip ended at this gate (tap-out in journal entry ${fromU(seq)}); it opens nothing again`, hash);
+  }
+
   private requestRef(tx: ReaderTx, r: TokenRecord): RequestRef | undefined {
     const open = this.readOpen(tx);
     if (open && r.challenge && equalBytes(open.request.challenge, r.challenge)) return { challenge: open.request.challenge, amount: open.request.amount, currency: open.request.currency };
@@ -697,6 +711,8 @@ export class Reader {
     this.syncBlocklist(tx);
     const prior = tx.getToken(hash);
     if (prior) return this.priorVerdict(tx, prior, now);
+    const ended = this.tappedOutHere(tx, hash);
+    if (ended) return ended;
     const open = wantsRequest ? this.readOpen(tx) : undefined;
     if (wantsRequest && (!open || !t.challenge || !equalBytes(open.request.challenge, t.challenge))) {
       return rejectedR('request_not_open', 'the open request changed while the token was being verified', hash, t);
@@ -834,7 +850,7 @@ export class Reader {
       if (local && local.status === 'conflict') return rejectedR('replayed', `this token reused counter ${local.counter} (evidence in journal entry ${local.seq})`, hash, t);
       if (local && !local.trip) return rejectedR('not_a_trip', 'this token was taken as a fixed fare, not a tap-in', hash, t);
       if (local && local.status === 'voided') return rejectedR('already_voided', 'the tap-in of this token was voided', hash, t);
-      const key = `tapout:${toHex(hash)}`;
+      const key = tapOutKey(hash);
       if (tx.getMeta(key)) return rejectedR('already_tapped_out', 'a tap-out is already recorded for this token', hash, t);
       if (!local && this.profile.tapOutWithoutTapIn === 'refuse') return rejectedR('no_tap_in', 'this gate has no tap-in for this token and the profile refuses such tap-outs', hash, t);
       const row = this.append(tx, 'tap_out', now, bytes, p.fare);
