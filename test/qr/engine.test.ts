@@ -205,6 +205,19 @@ describe('writer and reader', () => {
     expect(await errorCode(() => decodeCode({ width: 10, height: 10, data: new Uint8Array(99), format: 'gray' }))).toBe('qr.bad_image');
     expect(await errorCode(() => decodeCode({ width: 0, height: 10, data: new Uint8Array(0), format: 'gray' }))).toBe('qr.bad_image');
     expect(await errorCode(() => decodeCode(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16)))).toBe('qr.image_truncated');
+    // spec/qr.md §8 step 2, the signature: a damaged PNG signature ("PNG" at bytes 1 to 3, 8 bytes or more) is
+    // bad_image; fewer than 8 bytes that begin a PNG signature, or FF, are image_truncated; anything else
+    // is not_an_image.
+    const damaged = png.slice();
+    damaged[0] = 0x88;
+    expect(await errorCode(() => decodeCode(damaged))).toBe('qr.bad_image');
+    const lineEnds = png.slice();
+    lineEnds[4] = 0x0a; // a CR turned into LF by a text transfer
+    expect(await errorCode(() => decodeCode(lineEnds))).toBe('qr.bad_image');
+    expect(await errorCode(() => decodeCode(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a)))).toBe('qr.image_truncated');
+    expect(await errorCode(() => decodeCode(Uint8Array.of(0xff, 0x00)))).toBe('qr.image_truncated');
+    expect(await errorCode(() => decodeCode(Uint8Array.of(0x00, 0x50, 0x4e, 0x47)))).toBe('qr.not_an_image'); // "PNG" at 1..3, under 8 bytes
+    expect(await errorCode(() => decodeCode(Uint8Array.of(0x89, 0x50, 0x4e, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0)))).toBe('qr.not_an_image');
   });
 
   it('never throws anything but OffpayError on mutated or random image bytes (property)', async () => {
