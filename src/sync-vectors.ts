@@ -4,6 +4,7 @@
  * answer verdict compared with the reference (src/reader/sync-answers.ts). Browser-safe.
  */
 import { OffpayError } from '../base/errors.js';
+import { hexField, isObj, need, parseVectorJson, stringField, uintField, type Obj } from './vector-file.js';
 import { fromHex } from '../base/hex.js';
 import { batchAnswer, heldFromAnswer, heldWithin, refundAnswer, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
 
@@ -40,14 +41,7 @@ export interface SyncVectorProblem {
   detail: string;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-
-function need(cond: boolean, name: string, where: string, what: string): void {
-  if (!cond) throw new OffpayError('vectors.bad_file', `${name}: ${where}: ${what}`);
-}
-const int = (o: Obj, k: string, name: string, where: string): void => need(Number.isSafeInteger(o[k]) && (o[k] as number) >= 0, name, where, `${k} is not a non-negative integer`);
+const int = uintField;
 const arrayOf = (o: Obj, k: string, name: string, each: (x: Obj, where: string) => void): void => {
   need(Array.isArray(o[k]), name, k, 'not an array');
   (o[k] as unknown[]).forEach((x, i) => {
@@ -58,15 +52,7 @@ const arrayOf = (o: Obj, k: string, name: string, each: (x: Obj, where: string) 
 
 /** Parse fixtures/sync/sync_answers.json. @throws OffpayError `vectors.bad_file`. */
 export function parseSyncVectorFile(text: string, name: string): SyncVectorFile {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
-  }
-  need(isObj(v), name, 'top level', 'not a JSON object');
-  const o = v as Obj;
-  need(o.algorithm === ALGORITHM, name, 'algorithm', `expected ${ALGORITHM}, found ${JSON.stringify(o.algorithm)}`);
+  const o = parseVectorJson(text, name, ALGORITHM);
   int(o, 'numberOfTests', name, 'numberOfTests');
   arrayOf(o, 'statuses', name, (x, w) => {
     int(x, 'status', name, w);
@@ -77,9 +63,9 @@ export function parseSyncVectorFile(text: string, name: string): SyncVectorFile 
   });
   const common = (x: Obj, w: string) => {
     int(x, 'tcId', name, w);
-    need(typeof x.comment === 'string', name, w, 'comment is not a string');
+    stringField(x, 'comment', name, w);
     int(x, 'status', name, w);
-    need(typeof x.body === 'string' && HEX.test(x.body), name, w, 'body is not a hex string');
+    hexField(x, 'body', name, w);
   };
   arrayOf(o, 'readers', name, (x, w) => {
     common(x, w);

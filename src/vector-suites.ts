@@ -13,6 +13,7 @@
  * run against a table of the backend's answers, filled in rounds until it asks nothing new.
  */
 import { OffpayError } from '../base/errors.js';
+import { hexField, intField, isObj, need, parseVectorJson, type Obj } from './vector-file.js';
 import { fromHex, toHex } from '../base/hex.js';
 import type { AsyncVerifier, SyncVerifier } from './crypto.js';
 import { decodeSignedKeySet, signedKeySetSigningInput, verifySignedKeySet } from './keyset.js';
@@ -79,26 +80,8 @@ export interface RefundVectorFile {
 // ---------------------------------------------------------------------------------------------------------
 // Parsing: every field a check reads is checked for its type here, so checking never meets a surprise.
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-
-function need(cond: boolean, name: string, where: string, what: string): void {
-  if (!cond) throw new OffpayError('vectors.bad_file', `${name}: ${where}: ${what}`);
-}
-const hexField = (o: Obj, k: string, name: string, where: string): void => need(typeof o[k] === 'string' && HEX.test(o[k]), name, where, `${k} is not a hex string`);
-const intField = (o: Obj, k: string, name: string, where: string): void => need(Number.isSafeInteger(o[k]), name, where, `${k} is not an integer`);
-
 function parseTop(text: string, name: string, algorithm: string): Obj {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
-  }
-  need(isObj(v), name, 'top level', 'not a JSON object');
-  const o = v as Obj;
-  need(o.algorithm === algorithm, name, 'algorithm', `expected ${algorithm}, found ${JSON.stringify(o.algorithm)}`);
+  const o = parseVectorJson(text, name, algorithm);
   need(Number.isSafeInteger(o.numberOfTests), name, 'numberOfTests', 'not an integer');
   need(Array.isArray(o.tests), name, 'tests', 'not an array');
   return o;

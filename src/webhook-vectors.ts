@@ -5,7 +5,7 @@
  * secret, t and body; a test passes when the reference check (src/webhook-signature.ts) gives its declared
  * verdict: valid with the declared t, or invalid with the declared reason.
  */
-import { OffpayError } from '../base/errors.js';
+import { hexField, isObj, need, parseVectorJson, stringField, uintField, type Obj } from './vector-file.js';
 import { fromHex, toHex } from '../base/hex.js';
 import { checkWebhookSignature, webhookSignedBytes, webhookSignature, WEBHOOK_SIGNATURE_MAX_LENGTH, WEBHOOK_TOLERANCE_SECONDS, type HmacSha256 } from './webhook-signature.js';
 
@@ -58,28 +58,12 @@ export interface WebhookVectorProblem {
   detail: string;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-
-function need(cond: boolean, name: string, where: string, what: string): void {
-  if (!cond) throw new OffpayError('vectors.bad_file', `${name}: ${where}: ${what}`);
-}
-const str = (o: Obj, k: string, name: string, where: string): void => need(typeof o[k] === 'string', name, where, `${k} is not a string`);
-const hexField = (o: Obj, k: string, name: string, where: string): void => need(typeof o[k] === 'string' && HEX.test(o[k]), name, where, `${k} is not a hex string`);
-const int = (o: Obj, k: string, name: string, where: string): void => need(Number.isSafeInteger(o[k]) && (o[k] as number) >= 0, name, where, `${k} is not a non-negative integer`);
+const str = stringField;
+const int = uintField;
 
 /** Parse fixtures/webhook/webhook_signature.json. @throws OffpayError `vectors.bad_file`. */
 export function parseWebhookVectorFile(text: string, name: string): WebhookVectorFile {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new OffpayError('vectors.bad_file', `${name}: ${(e as Error).message}`);
-  }
-  need(isObj(v), name, 'top level', 'not a JSON object');
-  const o = v as Obj;
-  need(o.algorithm === ALGORITHM, name, 'algorithm', `expected ${ALGORITHM}, found ${JSON.stringify(o.algorithm)}`);
+  const o = parseVectorJson(text, name, ALGORITHM);
   for (const k of ['toleranceSeconds', 'maxHeaderLength', 'numberOfSignatures', 'numberOfTests']) int(o, k, name, k);
   need(Array.isArray(o.signatures), name, 'signatures', 'not an array');
   need(Array.isArray(o.tests), name, 'tests', 'not an array');

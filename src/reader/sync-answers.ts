@@ -14,6 +14,7 @@
  * Browser-safe.
  */
 import { OffpayError } from '../../base/errors.js';
+import type { RefundRecord } from '../clearing/refunds.js';
 
 /** How a status is handled before its body is judged. */
 export type StatusClass = 'retry' | 'redirect' | 'answer';
@@ -160,29 +161,8 @@ export function batchAnswer(status: number, body: Uint8Array, sent: SentBatch): 
   throw new OffpayError('sync.batch_rejected', `batch ${sent.batchSeq} of journal ${sent.journalId} refused by clearing: ${reason}${message}`, { batchSeq: sent.batchSeq, reason });
 }
 
-/** A refund the clearing holds, as its answer gives it (spec/clearing-api.md §2.8), checked. */
-export interface AnsweredRefund {
-  /** The refunded token's hash, the one sent: 64 lower-case hex digits. */
-  tokenHash: string;
-  /** The wallet the issuer credits: 32 lower-case hex digits. */
-  walletId: string;
-  /** Given back, minor units, decimal. */
-  amount: string;
-  currency: number;
-  operatorId: number;
-  readerId: number;
-  /** The merchant's signed time, unix seconds. */
-  time: number;
-  /** Clearing's clock when it accepted the refund, unix seconds. */
-  acceptedAt: number;
-  /** The token's charge when the refund was accepted, minor units, decimal. */
-  charge: string;
-  /** amount < charge. */
-  partial: boolean;
-}
-
 /** What a merchant's till makes of the final answer to POST /v1/refunds. */
-export type RefundAnswer = { outcome: 'accepted' | 'duplicate'; refund: AnsweredRefund } | { outcome: 'rejected'; reason: string; message: string };
+export type RefundAnswer = { outcome: 'accepted' | 'duplicate'; refund: RefundRecord } | { outcome: 'rejected'; reason: string; message: string };
 
 /**
  * The final answer to POST /v1/refunds of a refund of `tokenHash` (64 lower-case hex digits; spec/clearing-api.md
