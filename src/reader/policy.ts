@@ -126,7 +126,8 @@ export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' |
   const known = Object.keys(PROFILE_SCHEMA);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    const spec = (PROFILE_SCHEMA as Record<string, FieldSpec>)[k];
+    // Own keys only: "toString" or "constructor" would otherwise find Object.prototype's (a TypeError, not a typed error).
+    const spec = Object.hasOwn(PROFILE_SCHEMA, k) ? (PROFILE_SCHEMA as Record<string, FieldSpec>)[k] : undefined;
     if (!spec) throw unknownKey(code, where, k, known);
     out[k] = checkField(code, where, k, spec, v);
   }

@@ -82,5 +82,5 @@ export const FAILURE_CODES: Readonly<Record<keyof typeof REASONS | keyof typeof 
 
 /** The gateway failure code of an offpay reason; an unknown reason (a newer reader) is failed_processing. */
 export function failureCodeOf(reason: string): GatewayFailureCode {
-  return (FAILURE_CODES as Record<string, GatewayFailureCode>)[reason] ?? 'failed_processing';
+  return Object.hasOwn(FAILURE_CODES, reason) ? (FAILURE_CODES as Record<string, GatewayFailureCode>)[reason]! : 'failed_processing';
 }

@@ -105,6 +105,10 @@ describe('configuration is validated (finding 10)', () => {
     expect(bad({ limits: { HKD: { max: '5.00' } } })).toThrow(/did you mean "maxAmount"/);
     expect(bad({ limits: { '344': { maxAmount: '10.00' }, HKD: {} } })).toThrow(/"344" and "HKD" are the same currency/); // one setting would be silently dropped
     expect(bad({ profile: { voidWindowSeconds: 10 * 86_400 } })).toThrow(/outside/);
+    // Keys that Object.prototype has are unknown keys too (found by the options property test: a TypeError before).
+    for (const k of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      expect(bad(JSON.parse(`{"profile":{"${k}":[]}}`)), k).toThrow(expect.objectContaining({ code: 'reader.bad_policy' }));
+    }
     expect(parsePolicy({ window: 64, limits: { HKD: { maxAmount: '30.00' } }, profile: { resumeWindowSeconds: 10, tapOutWithoutTapIn: 'refuse' } })).toEqual({
       window: 64,
       limits: { [HKD]: { maxAmount: 3000 } },
