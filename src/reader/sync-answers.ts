@@ -9,8 +9,11 @@
  *    object; a key given twice counts by its last value;
  *  - `heldFromAnswer` (step 1): the batch seq the clearing holds for this journal, the answer checked against
  *    §2.2's shape;
+ *  - `heldWithin` (after step 2): `held` no more than the batches the reader exported;
  *  - `batchAnswer` (step 3): a batch delivered (200, ingested or duplicate, naming that very batch), refused
- *    (sync.batch_rejected with the server's reason) or an answer that makes no sense (sync.bad_answer).
+ *    (sync.batch_rejected with the server's reason) or an answer that makes no sense (sync.bad_answer);
+ *  - `refundAnswer` (reader refund --url, §2.8): accepted or duplicate (a 200 about that very refund), rejected
+ *    with the server's reason, or sync.bad_answer.
  * Browser-safe.
  */
 import { OffpayError } from '../../base/errors.js';
@@ -35,6 +38,21 @@ export function retryDelayMs(k: number, baseDelayMs = 250, maxDelayMs = 8_000): 
 }
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** `v` as a JSON object (not null, not an array), else undefined. */
+const asObject = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+/** The server's reason for a refusal: `reason` when a non-empty string, else `error.code` when one, else undefined. */
+function serverReason(a: Record<string, unknown>): string | undefined {
+  const code = asObject(a.error)?.code;
+  return typeof a.reason === 'string' && a.reason !== '' ? a.reason : typeof code === 'string' && code !== '' ? code : undefined;
+}
+
+/** `error.message` when a string, else ''. */
+const serverMessage = (a: Record<string, unknown>): string => {
+  const m = asObject(a.error)?.message;
+  return typeof m === 'string' ? m : '';
+};
 
 /** Deepest nesting of arrays and objects an answer may have (§2's answers nest 3 deep). */
 export const MAX_ANSWER_DEPTH = 32;
@@ -77,8 +95,9 @@ export function answerObject(body: Uint8Array, what: string): Record<string, unk
   } catch {
     throw new OffpayError('sync.bad_answer', `${what}: the clearing answered something that is not JSON`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OffpayError('sync.bad_answer', `${what}: the clearing answered JSON that is not an object`);
-  return v as Record<string, unknown>;
+  const o = asObject(v);
+  if (!o) throw new OffpayError('sync.bad_answer', `${what}: the clearing answered JSON that is not an object`);
+  return o;
 }
 
 /**
@@ -99,8 +118,8 @@ export function heldFromAnswer(status: number, body: Uint8Array, readerId: numbe
   let held: number | undefined;
   const seen = new Set<string>();
   for (const j of a.journals as unknown[]) {
-    const x = j as Record<string, unknown> | null;
-    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('a journal that is not an object');
+    const x = asObject(j);
+    if (!x) throw bad('a journal that is not an object');
     if (typeof x.journalId !== 'string' || !/^[0-9a-f]{16}$/.test(x.journalId)) throw bad('a journal id that is not 16 lower-case hex digits');
     if (!seqOk(x.batchSeq) || !seqOk(x.lastSeq)) throw bad(`journal ${x.journalId}: batchSeq and lastSeq must be integers >= 0`);
     if (seen.has(x.journalId)) throw bad(`journal ${x.journalId} listed twice`);
@@ -154,11 +173,9 @@ export function batchAnswer(status: number, body: Uint8Array, sent: SentBatch): 
     const n = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0);
     return { outcome: a.outcome, entries: n(a.entries), doubleSpends: n(a.doubleSpends) };
   }
-  const err = a.error !== null && typeof a.error === 'object' && !Array.isArray(a.error) ? (a.error as Record<string, unknown>) : {};
-  const text = (v: unknown): v is string => typeof v === 'string' && v !== '';
-  const reason = text(a.reason) ? a.reason : text(err.code) ? err.code : `HTTP ${status}`;
-  const message = typeof err.message === 'string' ? `: ${err.message}` : '';
-  throw new OffpayError('sync.batch_rejected', `batch ${sent.batchSeq} of journal ${sent.journalId} refused by clearing: ${reason}${message}`, { batchSeq: sent.batchSeq, reason });
+  const reason = serverReason(a) ?? `HTTP ${status}`;
+  const message = serverMessage(a);
+  throw new OffpayError('sync.batch_rejected', `batch ${sent.batchSeq} of journal ${sent.journalId} refused by clearing: ${reason}${message ? `: ${message}` : ''}`, { batchSeq: sent.batchSeq, reason });
 }
 
 /** What a merchant's till makes of the final answer to POST /v1/refunds. */
@@ -176,11 +193,10 @@ export function refundAnswer(status: number, body: Uint8Array, tokenHash: string
   const what = `POST /v1/refunds: HTTP ${status}`;
   const bad = (why: string) => new OffpayError('sync.bad_answer', `${what}: ${why}`);
   const a = answerObject(body, what);
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
   if (status === 200) {
     if (a.outcome !== 'accepted' && a.outcome !== 'duplicate') throw bad('a 200 answer that is not accepted or duplicate');
     if (a.tokenHash !== tokenHash) throw bad(`an answer about another token than ${tokenHash}`);
-    const r = obj(a.refund);
+    const r = asObject(a.refund);
     if (!r) throw bad('no refund object');
     const uint = (k: string) => Number.isSafeInteger(r[k]) && (r[k] as number) >= 0;
     const decimal = (k: string) => typeof r[k] === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(r[k]);
@@ -194,11 +210,9 @@ export function refundAnswer(status: number, body: Uint8Array, tokenHash: string
     return { outcome: a.outcome, refund: { tokenHash, walletId: r.walletId as string, amount: r.amount as string, currency: r.currency as number, operatorId: r.operatorId as number, readerId: r.readerId as number, time: r.time as number, acceptedAt: r.acceptedAt as number, charge: r.charge as string, partial: r.partial as boolean } };
   }
   if (status === 409 || status === 422 || status === 413) {
-    const err = obj(a.error) ?? {};
-    const text = (v: unknown): v is string => typeof v === 'string' && v !== '';
-    const reason = text(a.reason) ? a.reason : text(err.code) ? err.code : undefined;
+    const reason = serverReason(a);
     if (reason === undefined) throw bad('a refusal without a reason or an error code');
-    return { outcome: 'rejected', reason, message: typeof err.message === 'string' ? err.message : '' };
+    return { outcome: 'rejected', reason, message: serverMessage(a) };
   }
-  throw bad(typeof obj(a.error)?.code === 'string' ? `${String(obj(a.error)!.code)}` : 'an unexpected status');
+  throw bad(serverReason(a) ?? 'an unexpected status');
 }
