@@ -15,7 +15,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { equalBytes } from '../base/bytes.js';
+import { concatBytes, equalBytes } from '../base/bytes.js';
 import { toHex, fromHex } from '../base/hex.js';
 import { utf8 } from './crypto.js';
 
@@ -34,11 +34,7 @@ export const nobleHmacSha256: HmacSha256 = (key, message) => hmac(sha256, key, m
 
 /** The bytes a v1 signature covers: ASCII(t) in decimal without leading zeros, ".", then the body as received. */
 export function webhookSignedBytes(t: number, body: Uint8Array): Uint8Array {
-  const head = utf8(`${t}.`);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
+  return concatBytes([utf8(`${t}.`), body]);
 }
 
 /** The v1 signature: lower-case hex HMAC-SHA256 of `t.body` with the secret's ASCII bytes as key. */

@@ -611,21 +611,14 @@ const vectorsCheck: Command = {
       { name: 'noble', mac: (await import('../../webhook-signature.js')).nobleHmacSha256 },
       { name: 'node', mac: (await import('../../node/crypto.js')).nodeHmacSha256 },
     ];
-    for (const w of webhooks) {
-      for (const b of hmacs) {
-        for (const p of hooks.checkWebhookVectorFile(w.file, w.name, b)) {
-          const id = p.at ? /^tcId (\d+)$/.exec(p.at)?.[1] : undefined;
-          problems.push({ file: p.file, ...(id ? { tcId: Number(id) } : {}), ...(p.at ? { at: p.at } : {}), line: `${p.file}: ${p.at ? `${p.at}: ` : ''}${p.detail} [${p.backend}]` });
-        }
-      }
-    }
+    // A problem placed by `at` ("tcId N", "sigId N", "status N", "delay k=N"; absent: the whole file).
+    const fromAt = (p: { file: string; at?: string; detail: string; backend?: string }): void => {
+      const id = p.at ? /^tcId (\d+)$/.exec(p.at)?.[1] : undefined;
+      problems.push({ file: p.file, ...(id ? { tcId: Number(id) } : {}), ...(p.at ? { at: p.at } : {}), line: `${p.file}: ${p.at ? `${p.at}: ` : ''}${p.detail}${p.backend ? ` [${p.backend}]` : ''}` });
+    };
+    for (const w of webhooks) for (const b of hmacs) hooks.checkWebhookVectorFile(w.file, w.name, b).forEach(fromAt);
     // Sync answers: no cryptography, one reference.
-    for (const f of syncFiles) {
-      for (const p of syncs.checkSyncVectorFile(f.file, f.name)) {
-        const id = p.at ? /^tcId (\d+)$/.exec(p.at)?.[1] : undefined;
-        problems.push({ file: p.file, ...(id ? { tcId: Number(id) } : {}), ...(p.at ? { at: p.at } : {}), line: `${p.file}: ${p.at ? `${p.at}: ` : ''}${p.detail}` });
-      }
-    }
+    for (const f of syncFiles) syncs.checkSyncVectorFile(f.file, f.name).forEach(fromAt);
     progress.done();
     for (const p of problems) ctx.out(`FAIL ${p.line}`);
     const groups = [
