@@ -118,7 +118,7 @@ function ceilDiv(a: number, b: number): number {
 
 /** T_frame(R) in microseconds: 2 Tc + 2 Tgap + (N_ref + R * spb) * Ts (N_ref = 0 except turbo, §14). */
 export function frameMicros(p: FskProfile, rows: number): number {
-  return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + (referenceSymbols(p) + symbolCount(p, rows)) * (micros(p.guard) + micros(p.window));
+  return 2 * micros(p.chirpDuration) + 2 * micros(p.gap) + (referenceSymbols(p) + symbolCount(p, rows)) * symbolMicros(p);
 }
 
 /**
@@ -139,9 +139,14 @@ export function firstSampleAt(us: number, rate: number): number {
   return ceilDiv(us * rate, MICROS);
 }
 
+/** The symbol period Ts = Tg_s + Tw in microseconds. */
+export function symbolMicros(p: FskProfile): number {
+  return micros(p.guard) + micros(p.window);
+}
+
 /** Start of the first data symbol (after any reference symbols) from the preamble's start, microseconds. */
 export function dataStartMicros(p: FskProfile): number {
-  return micros(p.chirpDuration) + micros(p.gap) + referenceSymbols(p) * (micros(p.guard) + micros(p.window));
+  return micros(p.chirpDuration) + micros(p.gap) + referenceSymbols(p) * symbolMicros(p);
 }
 
 /** N_gap(fs) = ceil(0.050 * fs): samples of silence between consecutive segment frames. */

@@ -13,7 +13,7 @@
 import { OffpayError } from '../../base/errors.js';
 import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import {
-  buildFrame, dataStart, dataStartMicros, firstSampleAt, frameSamples, micros, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
+  buildFrame, dataStart, dataStartMicros, firstSampleAt, frameSamples, micros, symbolMicros, MAX_FRAME_PAYLOAD, MAX_MESSAGE, postambleStart, SEGMENT_GAP_US, segmentGapSamples, type Segment,
 } from './frame.js';
 import { addOfdmSymbols } from './turbo/modulator.js';
 import { getProfile, FSK_PROFILE_NAMES, symbolPeriod, symbolsPerByte, toneCount, toneHz, bitsPerSymbol, type FskProfile, type FskProfileName } from './profiles.js';
@@ -134,7 +134,7 @@ function synthFrame(p: FskProfile, payload: Uint8Array, seg: Segment, rate: numb
   const M = p.tonesPerGroup;
   // Burst s sounds over [t_s, t_s + Ts + Tr); its sample range in integer microseconds (spec/fsk.md §6.1).
   const tdus = dataStartMicros(p);
-  const Tsus = micros(p.guard) + micros(p.window);
+  const Tsus = symbolMicros(p);
   for (let s = 0; s < nsym; s++) {
     const ts = td + s * Ts;
     const n0 = firstSampleAt(tdus + s * Tsus, rate);

@@ -66,8 +66,6 @@ export async function readAnswer(r: Response, max: number, what: string): Promis
   return parts.length === 1 ? parts[0]! : concatBytes(parts);
 }
 
-export { answerObject } from './sync-answers.js';
-
 /** A request with retries: the final (non-retryable) answer's status, body and headers. */
 export type ClearingCall = (path: string, init?: RequestInit) => Promise<{ status: number; body: Uint8Array; headers: Headers }>;
 

@@ -8,7 +8,7 @@
  * first Tcp of the symbol is a cyclic prefix of its last Tcp. Carrier amplitudes are 1; the chirps are sent
  * at amplitude sqrt(K), the same mean power as a symbol (K / 2).
  */
-import { dataStart, dataStartMicros, firstSampleAt, micros } from '../frame.js';
+import { dataStart, dataStartMicros, firstSampleAt, symbolMicros } from '../frame.js';
 import { referenceSymbols, symbolPeriod, toneCount, toneHz, type Profile } from '../profiles.js';
 import { dibits, Q_OF_DIBIT, referencePhase } from './mapping.js';
 import { scramble } from './scrambler.js';
@@ -52,8 +52,8 @@ export function addOfdmSymbols(out: Float64Array, rate: number, p: Profile, slot
   for (let k = 0; k < K; k++) w[k] = 2 * Math.PI * toneHz(p, k);
   // Sample ranges in integer microseconds (spec/fsk.md §14.3): symbol s is the samples n with
   // t_s <= n / fs < t_s + Ts, so the symbols tile the frame with no sample left out or sounded twice.
-  const t0us = dataStartMicros(p) - nref * (micros(p.guard) + micros(p.window));
-  const Tsus = micros(p.guard) + micros(p.window);
+  const Tsus = symbolMicros(p);
+  const t0us = dataStartMicros(p) - nref * Tsus;
   for (let s = 0; s < nsym; s++) {
     const ts = t0 + s * Ts;
     const n0 = firstSampleAt(t0us + s * Tsus, rate);
