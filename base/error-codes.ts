@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 261 codes in 30 areas.
+ * error-code tables of spec/*.md list. 262 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -62,6 +62,7 @@ export const ERROR_CODES = [
   'clearing.no_issuer_keys',
   'clearing.pg_unavailable',
   'clearing.reader_cert_not_valid',
+  'clearing.schema_changed',
   'clearing.settings_mismatch',
   'clearing.sqlite_unavailable',
   'clearing.store_unavailable',
@@ -330,6 +331,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'clearing.no_issuer_keys': 'spec/clearing.md §8',
   'clearing.pg_unavailable': 'spec/clearing.md §8',
   'clearing.reader_cert_not_valid': 'spec/clearing.md §8',
+  'clearing.schema_changed': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.settings_mismatch': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.sqlite_unavailable': 'spec/clearing.md §8',
   'clearing.store_unavailable': 'spec/clearing-api.md §4, spec/clearing.md §8',

@@ -31,7 +31,7 @@
  */
 import { Clearing } from '../src/clearing/index.js';
 import type { PgClearingStore } from '../src/clearing/store-pg.js';
-import { loadPgDriver } from '../src/clearing/store-pg.js';
+import { loadPgDriver, PG_SCHEMA_VERSION } from '../src/clearing/store-pg.js';
 import { buildFastPopulation } from './clearing-load.js';
 import { machine, writeResults } from './common.js';
 
@@ -71,8 +71,8 @@ async function fill(url: string, n: number): Promise<void> {
     await c.query(`INSERT INTO chains(chain, reader_id, journal_id) SELECT c, 5000000 + c, int8send(c) ${free}`);
     await c.query(`INSERT INTO batches(chain, batch_seq, first_seq, entries, head, digest, created_at) SELECT c, b, b * 100, 100, '\\x00', '\\x00', 0 ${free.replace('c WHERE', 'c, generate_series(1, 20) b WHERE')}`);
     await c.query(
-      `INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id, wallet_key, counter)
-       SELECT c, s, 1, 0, 0, '\\x00', true, 1, (random() * 9e18)::bigint, (random() * 1000)::bigint ${free.replace('c WHERE', 'c, generate_series(1, 20) s WHERE')}`,
+      `INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id, wallet_key, counter, writer)
+       SELECT c, s, 1, 0, 0, '\\x00', true, 1, (random() * 9e18)::bigint, (random() * 1000)::bigint, ${PG_SCHEMA_VERSION} ${free.replace('c WHERE', 'c, generate_series(1, 20) s WHERE')}`,
     );
     await c.query('ANALYZE');
   } finally {

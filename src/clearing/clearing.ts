@@ -737,7 +737,11 @@ export class Clearing {
     try {
       return await s.atomic((tx) => this.commitUnit(tx, p, checks));
     } catch (e) {
-      if (e instanceof OffpayError) return p.reject(e.code, e.message);
+      // A fork is the unit's verdict on the batch. Anything else is the database failing (a lost connection,
+      // clearing.store_unavailable; the writer fence of an upgraded database, clearing.schema_changed): no
+      // verdict on the batch and no fault of its reader's, so it is thrown and the service answers 503, and
+      // the reader sends the batch again (spec/clearing-api.md §4).
+      if (e instanceof OffpayError && e.code === 'clearing.fork') return p.reject(e.code, e.message);
       throw e;
     }
   }
@@ -917,9 +921,11 @@ export class Clearing {
 
   /**
    * Whether the house's recorded settings (issuer key set and fee, spec/clearing.md §11.2) are still the ones
-   * this instance settles by: false once another node replaced them (`replaceSettings`).
+   * this instance settles by: false once another node replaced them (`replaceSettings`). Throws
+   * `clearing.schema_changed` once a newer offpay upgraded the database (its writes are refused then: §11.2).
    */
   async settingsCurrent(): Promise<boolean> {
+    if (!(await this.store.schemaCurrent())) throw new OffpayError('clearing.schema_changed', `the clearing database ${this.store.location} was upgraded by a newer offpay: this node may no longer write to it; upgrade it and restart`);
     const keyset = await this.store.getMeta('issuer_keyset');
     const fee = await this.store.getMeta('fee_bps');
     return keyset instanceof Uint8Array && equalBytes(keyset, encodeIssuerKeySet(this.issuerKeys)) && fee === this.feeBps;

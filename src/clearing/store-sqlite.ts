@@ -542,6 +542,10 @@ export class SqliteClearingStore implements ClearingStore {
     };
   }
 
+  async schemaCurrent(): Promise<boolean> {
+    return Number(this.db.pragma('user_version', { simple: true })) === SQLITE_SCHEMA_VERSION;
+  }
+
   async getMeta(key: string): Promise<Uint8Array | number | undefined> {
     await this.idle();
     return this.getMetaSync(key);

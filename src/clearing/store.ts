@@ -571,6 +571,8 @@ export interface ClearingStore {
    * that fails fails every session whose writes it held.
    */
   session<T>(fn: (s: IngestSession) => Promise<T>, o?: { group?: boolean }): Promise<T>;
+  /** Whether the database is still of this store's schema version (false: a newer offpay upgraded it since it opened). */
+  schemaCurrent(): Promise<boolean>;
   /** A stored setting (issuer_keyset bytes; fee_bps, blocklist_version numbers). */
   getMeta(key: string): Promise<Uint8Array | number | undefined>;
   /** Store a setting (the keys of getMeta), replacing any earlier value. */

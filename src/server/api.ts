@@ -210,7 +210,8 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const keyset = signedKeySetOf(o.issuer, clock());
   // House settings (PostgreSQL, several nodes): a node whose key set or fee the house replaced stops settling.
   const settingsCheckMs = bounded('settingsCheckMs', o.settingsCheckMs, 2_000, 0, 3_600_000);
-  let settingsStale = false;
+  /** Set once the house's settings or schema are no longer this node's: what it answers batches and refunds. */
+  let stale: HttpError | undefined;
   // GET /v1/health: whether this node can settle now (its database answers, its settings are the house's). The
   // database is read at most once a second whoever polls, and not again while a read is out (for up to 10 s,
   // health.ts); the settings check below reads through it too. A failed read is logged once, not once per poll.
@@ -222,19 +223,20 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   });
   const checkSettings = (): void => {
     void health().then((h) => {
-      if (h.ok) settingsStale = false;
+      if (h.ok) stale = undefined;
       else if (h.code === 'clearing.settings_mismatch') {
-        if (!settingsStale) o.log?.('the clearing house\'s issuer key set or fee is no longer this node\'s: refusing batches and refunds (restart it with the house\'s settings)');
-        settingsStale = true;
+        if (!stale) o.log?.('the clearing house\'s issuer key set or fee is no longer this node\'s: refusing batches and refunds (restart it with the house\'s settings)');
+        stale = new HttpError(503, h.code, "this node's issuer key set or fee is no longer the clearing house's (another node replaced them): restart it with the house's settings", true, { 'retry-after': '1' });
+      } else if (h.code === 'clearing.schema_changed') {
+        if (!stale) o.log?.('a newer offpay upgraded the clearing database: refusing batches and refunds (upgrade this node and restart it)');
+        stale = new HttpError(503, h.code, 'a newer offpay upgraded the clearing database: this node may no longer write to it', true, { 'retry-after': '1' });
       } // the database unreachable: the requests say so themselves
     });
   };
   const settingsTimer = o.clearing.store.engine === 'postgres' && settingsCheckMs > 0 ? setInterval(checkSettings, settingsCheckMs) : undefined;
   settingsTimer?.unref();
   const refuseIfStale = (): void => {
-    if (settingsStale) {
-      throw new HttpError(503, 'clearing.settings_mismatch', "this node's issuer key set or fee is no longer the clearing house's (another node replaced them): restart it with the house's settings", true, { 'retry-after': '1' });
-    }
+    if (stale) throw stale;
   };
 
   // The payment index is built once, from now (async on PostgreSQL); payment lookups wait for it, and a failed
@@ -406,6 +408,11 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       if (e instanceof OffpayError && e.code === 'clearing.store_unavailable') {
         o.log?.(`database unavailable: ${e.message}`);
         return sendError(res, new HttpError(503, e.code, 'the clearing database is unavailable; try again', false), { 'retry-after': '1' });
+      }
+      // A newer offpay upgraded the database: the writer fence refused this node's entries, nothing was committed.
+      if (e instanceof OffpayError && e.code === 'clearing.schema_changed') {
+        o.log?.(e.message);
+        return sendError(res, new HttpError(503, e.code, 'a newer offpay upgraded the clearing database: this node may no longer write to it', false), { 'retry-after': '1' });
       }
       o.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
       sendError(res, new HttpError(500, 'api.internal', 'internal error', true));

@@ -16,13 +16,15 @@
  * node whose database is down makes no log line of its own.
  */
 
+import { OffpayError } from '../../base/errors.js';
+
 /** What a check found. */
 export type HealthVerdict = { ok: true } | HealthFailure;
 
 /** A check that failed. */
 export interface HealthFailure {
   ok: false;
-  code: 'clearing.store_unavailable' | 'clearing.settings_mismatch';
+  code: 'clearing.store_unavailable' | 'clearing.settings_mismatch' | 'clearing.schema_changed';
   /** For the answer: says what, never where (no database host or name to an unauthenticated caller). */
   message: string;
   /** For the node's log: the failure as the store gave it (its message names the database, redacted). */
@@ -61,7 +63,8 @@ function describe(e: unknown): string {
 
 /**
  * A health check over `read`, which resolves true when the node's settings are the house's, false when another
- * node replaced them, and rejects when the database cannot be read.
+ * node replaced them, and rejects with `clearing.schema_changed` when a newer offpay upgraded the database, or
+ * with anything else when the database cannot be read.
  */
 export function createHealthCheck(read: () => Promise<boolean>, o: HealthCheckOptions = {}): () => Promise<HealthVerdict> {
   const reuseMs = o.reuseMs ?? HEALTH_REUSE_MS;
@@ -87,7 +90,10 @@ export function createHealthCheck(read: () => Promise<boolean>, o: HealthCheckOp
     const answer = started.then(
       (current): HealthVerdict =>
         current ? { ok: true } : { ok: false, code: 'clearing.settings_mismatch', message: "this node's issuer key set or fee is no longer the clearing house's: restart it with the house's settings" },
-      (e: unknown): HealthVerdict => ({ ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: describe(e) }),
+      (e: unknown): HealthVerdict =>
+        e instanceof OffpayError && e.code === 'clearing.schema_changed'
+          ? { ok: false, code: e.code, message: 'a newer offpay upgraded the clearing database: upgrade this node and restart it', detail: e.message }
+          : { ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: describe(e) },
     );
     void answer.then(() => {
       if (mine === generation) reading = false;

@@ -187,6 +187,32 @@ describe('clearing serve: batches', () => {
     }
   });
 
+  it('a database lost or upgraded during a batch\'s commit is 503 with Retry-After, never a rejection; the batch is held when it comes again', async () => {
+    const { batches } = await scenario(1, 2);
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
+    const store = clearing.store;
+    const session = store.session.bind(store);
+    let fail: string | undefined;
+    // The commit unit of a batch fails as the PostgreSQL store fails it: a connection lost (store_unavailable), or
+    // the writer fence of an upgraded database (schema_changed). Nothing was committed.
+    store.session = ((fn, o) =>
+      session((s) => fn({ ...s, atomic: (f) => (fail ? Promise.reject(new OffpayError(fail as 'clearing.store_unavailable', `${fail}: simulated`)) : s.atomic(f)) }), o)) as typeof store.session;
+    const { server, url } = await startServer(clearing);
+    try {
+      for (const code of ['clearing.store_unavailable', 'clearing.schema_changed']) {
+        fail = code;
+        const r = await post(url, batches[0]!);
+        expect([r.status, r.headers.get('retry-after'), ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', code]);
+      }
+      expect(await clearing.store.problems()).toEqual([]); // a failure of the database is no fault of the reader's
+      fail = undefined;
+      const r = await post(url, batches[0]!);
+      expect([r.status, ((await r.json()) as { outcome: string }).outcome]).toEqual([200, 'ingested']);
+    } finally {
+      await stop(server);
+    }
+  });
+
   it('GET /v1/health: 200 while the database answers with the house settings, 503 with Retry-After when it does not or they were replaced', async () => {
     const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
     const real = clearing.settingsCurrent.bind(clearing);

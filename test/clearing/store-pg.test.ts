@@ -455,6 +455,71 @@ if (typeof started === 'string') {
     });
   });
 
+  describe('the writer fence: a node left running while a newer offpay upgrades the database', () => {
+    it("has its next ingest refused by the database (clearing.schema_changed, nothing held, no problem recorded), over HTTP 503 and its health says so; a writer from before the fence is refused too", async () => {
+      const pop = buildFastPopulation({
+        seed: 63, t0: 1_800_000_000, readers: 2, batchesPerReader: 2, salesPerBatch: 4,
+        honestWallets: 4, cloneGroups: 0, cloneCopies: 1, overAllowanceWallets: 0, cloneShare: 0, overAllowanceShare: 0, overlapShare: 0,
+      });
+      const url = await cluster.createDatabase();
+      const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
+      const c = await Clearing.open({ url, issuerKeys: pop.issuer.keySet() });
+      const { createClearingServer } = await import('../../src/server/api.js');
+      const server = createClearingServer({ clearing: c, issuer: pop.issuer, operatorToken: 'ab'.repeat(32), settingsCheckMs: 3_600_000, healthReuseMs: 0, clock: () => 1_800_003_600 });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const post = (b: Uint8Array) => fetch(`${base}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: b as Uint8Array<ArrayBuffer> });
+      const [r0, r1] = pop.readers;
+      try {
+        expect((await c.ingest(r0!.batches[0]!)).outcome).toBe('ingested');
+        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 2 }]);
+        // What the next schema version's upgrade does to the fence (store-pg.ts WRITER_FENCE at version 3).
+        await q("UPDATE meta SET num = 3 WHERE key = 'schema_version'; ALTER TABLE entries DROP CONSTRAINT entries_writer, ADD CONSTRAINT entries_writer CHECK (writer >= 3) NOT VALID");
+        const held = await q('SELECT count(*)::int AS n FROM entries');
+        await expect(c.ingest(r0!.batches[1]!)).rejects.toMatchObject({ code: 'clearing.schema_changed' });
+        const r = await post(r1!.batches[0]!);
+        expect([r.status, r.headers.get('retry-after'), ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'clearing.schema_changed']);
+        expect(await q('SELECT count(*)::int AS n FROM entries')).toEqual(held);
+        expect(await c.store.problems()).toEqual([]);
+        await expect(c.settingsCurrent()).rejects.toMatchObject({ code: 'clearing.schema_changed' });
+        const h = await fetch(`${base}/v1/health`);
+        expect([h.status, ((await h.json()) as { error: { code: string } }).error.code]).toEqual([503, 'clearing.schema_changed']);
+        // A writer from before the column (an entry row that names no writer) is refused whatever the check says.
+        await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1)")).rejects.toMatchObject({ code: '23502', column: 'writer' });
+      } finally {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        await c.close();
+      }
+    });
+
+    it('a database from before the fence gets it when opened: the rows held count as this version\'s, older writers are refused from then on', async () => {
+      const pop = buildFastPopulation({
+        seed: 64, t0: 1_800_000_000, readers: 1, batchesPerReader: 2, salesPerBatch: 3,
+        honestWallets: 3, cloneGroups: 0, cloneCopies: 1, overAllowanceWallets: 0, cloneShare: 0, overAllowanceShare: 0, overlapShare: 0,
+      });
+      const url = await cluster.createDatabase();
+      const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
+      const first = await Clearing.open({ url, issuerKeys: pop.issuer.keySet() });
+      expect((await first.ingest(pop.readers[0]!.batches[0]!)).outcome).toBe('ingested');
+      await first.close();
+      await q('ALTER TABLE entries DROP COLUMN writer');
+      const again = await Clearing.open({ url });
+      try {
+        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 2 }]);
+        expect(await q("SELECT column_default FROM information_schema.columns WHERE table_name = 'entries' AND column_name = 'writer'")).toEqual([{ column_default: null }]);
+        expect(await q("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'entries_writer'")).toEqual([{ d: 'CHECK ((writer >= 2)) NOT VALID' }]);
+        expect((await again.ingest(pop.readers[0]!.batches[1]!)).outcome).toBe('ingested');
+        await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1)")).rejects.toMatchObject({ code: '23502' });
+        await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id, writer) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1, 1)")).rejects.toMatchObject({ code: '23514', constraint: 'entries_writer' });
+      } finally {
+        await again.close();
+      }
+    });
+  });
+
   describe('connection settings', () => {
     it('commits are durable and unnamed transactions READ COMMITTED whatever the database defaults to; the URL is shown without any password', async () => {
       const url = await cluster.createDatabase();

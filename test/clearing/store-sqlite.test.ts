@@ -116,4 +116,18 @@ describe('schema 4 (before counter_firsts) is upgraded to 5 when opened; an unkn
     raw.close();
     await expect(Clearing.open({ path })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
   });
+
+  it('a clearing left open while another process upgrades the file says so (settingsCurrent: clearing.schema_changed)', async () => {
+    const path = await oldDatabase('schema-under.db', 'store-sqlite-under', () => {});
+    const c = await Clearing.open({ path });
+    try {
+      expect(await c.settingsCurrent()).toBe(true);
+      const raw = new (loadSqliteDriver('clearing'))(path);
+      raw.pragma('user_version = 6');
+      raw.close();
+      await expect(c.settingsCurrent()).rejects.toMatchObject({ code: 'clearing.schema_changed' });
+    } finally {
+      await c.close();
+    }
+  });
 });
