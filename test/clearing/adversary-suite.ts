@@ -13,6 +13,8 @@
  *   - per wallet certificate, settled <= offline allowance, or the wallet is flagged and on the next blocklist;
  *   - every tap-in accepted and not voided is charged exactly once;
  *   - settlement, flags and the blocklist are the same for two different arrival orders.
+ * And with a database that fails at a random call of an ingest (faultyStore): the ingest throws that failure,
+ * never a verdict, and once the readers resend, clearing equals one that never failed.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +22,8 @@ import { toHex, walletIdOf } from '../../src/index.js';
 import { tokenHash } from '../../src/messages.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import type { Clearing, SettledToken } from '../../src/clearing/index.js';
+import type { IngestSession, IngestTx } from '../../src/clearing/store.js';
+import { OffpayError } from '../../base/errors.js';
 import type { OpenFresh } from './model-suite.js';
 import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry } from '../../src/reader/index.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
@@ -253,6 +257,61 @@ function oracle(known: Known[], voided: Set<string>, signed: Signed[]): Map<stri
   return out;
 }
 
+/** A fault planned for one ingest: its store fails at its k-th call (session or unit), before or after the call runs. */
+interface Fault {
+  /** Index of the ingest (in arrival order, modulo their number) it hits. */
+  at: number;
+  /** Which call of the store fails, from 1 (a number above the ingest's calls: it never fires). */
+  k: number;
+  /** Fail after the call ran (its writes made, so they must be rolled back), else instead of it. */
+  after: boolean;
+  /** As a lost PostgreSQL connection does (clearing.store_unavailable), else as SQLite does (a plain Error). */
+  lost: boolean;
+}
+
+const fault: fc.Arbitrary<Fault> = fc.record({ at: fc.nat(60), k: fc.integer({ min: 1, max: 20 }), after: fc.boolean(), lost: fc.boolean() });
+
+/**
+ * Arm `c`'s store so that, while `plan.armed` holds a fault, the k-th call to the ingest session or its units
+ * throws (the session's own methods and every IngestTx method count). Returns the plan; `fired` counts.
+ */
+function faultyStore(c: Clearing): { armed: Fault | undefined; calls: number; fired: number; error: Error | undefined } {
+  const plan = { armed: undefined as Fault | undefined, calls: 0, fired: 0, error: undefined as Error | undefined };
+  const call = (fn: (...a: unknown[]) => unknown, self: object, args: unknown[]): unknown => {
+    const f = plan.armed;
+    if (!f || ++plan.calls !== f.k) return fn.apply(self, args);
+    plan.fired++;
+    plan.armed = undefined;
+    plan.error = f.lost ? new OffpayError('clearing.store_unavailable', 'injected: the connection was lost') : new Error('injected: disk I/O error');
+    const e = plan.error;
+    if (!f.after) throw e;
+    return Promise.resolve(fn.apply(self, args)).then(() => {
+      throw e;
+    });
+  };
+  const wrap = <T extends object>(o: T, inner?: (key: string | symbol, v: (...a: unknown[]) => unknown) => unknown): T =>
+    new Proxy(o, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return inner?.(key, v as (...a: unknown[]) => unknown) ?? ((...args: unknown[]) => call(v as (...a: unknown[]) => unknown, target, args));
+      },
+    });
+  const store = c.store;
+  const session = store.session.bind(store);
+  store.session = ((fn, o) =>
+    session(
+      (s) =>
+        fn(
+          wrap(s, (key, v) =>
+            key === 'atomic' ? (f: (tx: IngestTx) => Promise<unknown>) => (v as IngestSession['atomic']).call(s, (tx) => f(wrap(tx))) : undefined,
+          ),
+        ),
+      o,
+    )) as typeof store.session;
+  return plan;
+}
+
 /** The adversary test over one engine: `fresh` opens a clearing on a new, empty database each time. */
 export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
   async function ingestAll(batches: Uint8Array[], end: number): Promise<Clearing> {
@@ -316,6 +375,71 @@ export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
         }),
         { numRuns, seed: 1111 },
       );
+    });
+
+    it('a database that fails at any call of an ingest: the ingest fails with that error (never a verdict on the batch) and leaves nothing; the readers resend and clearing is as if nothing failed', async () => {
+      const seen = { fired: 0, thrown: 0, after: 0 };
+      const runs = Math.max(10, Math.round(numRuns / 2));
+      await fc.assert(
+        fc.asyncProperty(fc.array(action, { minLength: 5, maxLength: 30 }), fc.array(fault, { minLength: 1, maxLength: 12 }), fc.nat(), fc.boolean(), async (actions, faults, seed, together) => {
+          const { batches, end } = await play(actions);
+          const order = shuffle([...batches, ...batches.filter((_, i) => i % 3 === 0)], seed);
+          const want = await ingestAll(order, end);
+          const c = await fresh({ issuerKeys: issuer.keySet(), clock: () => end + 60 });
+          try {
+            const plan = faultyStore(c);
+            const resend: Uint8Array[] = [];
+            // Two at a time when `together` (SQLite: the second joins the first's open transaction, group commit).
+            const step = together ? 2 : 1;
+            for (let i = 0; i < order.length; i += step) {
+              const group = order.slice(i, i + step);
+              const planned = faults.find((f) => Math.floor((f.at % order.length) / step) * step === i);
+              plan.armed = planned;
+              plan.calls = 0;
+              plan.error = undefined;
+              const fired = plan.fired;
+              const rs = await Promise.all(group.map((b) => c.ingest(b).then((x) => x, (e: unknown) => e as Error)));
+              plan.armed = undefined;
+              for (const [j, r] of rs.entries()) {
+                if (r instanceof Error) {
+                  // Only the injected failure, thrown as it was: no verdict, and the reader sends the batch again.
+                  expect(plan.fired).toBe(fired + 1);
+                  expect(r).toBe(plan.error);
+                  seen.thrown++;
+                  resend.push(group[j]!);
+                } else {
+                  expect(r.outcome).not.toBe('rejected');
+                }
+              }
+              if (plan.fired > fired) {
+                seen.fired++;
+                if (planned!.after) seen.after++;
+              }
+            }
+            for (const b of resend) expect((await c.ingest(b)).outcome).not.toBe('rejected');
+            // Everything the failures touched was rolled back: the same clearing as one that never failed.
+            const [ra, rb] = [await want.report(), await c.report()];
+            for (const f of ['settlement', 'totals', 'overAllowance', 'exposure', 'openTrips', 'multipleTapOuts', 'tapOutsWithoutTapIn', 'zeroFareTapOuts', 'invalidTokens'] as const) {
+              expect(rb[f]).toEqual(ra[f]);
+            }
+            const keys = async (x: Clearing) => (await x.doubleSpends()).map((d) => `${d.kind}|${d.walletId}|${d.counter}`).sort();
+            expect(await keys(c)).toEqual(await keys(want));
+            expect((await c.store.problems()).length).toBe((await want.store.problems()).length);
+            expect((await c.heldBatches(VENDING[0]!))).toEqual(await want.heldBatches(VENDING[0]!));
+            await want.issueBlocklist(issuer, end + 120);
+            await c.issueBlocklist(issuer, end + 120);
+            expect((await c.blockedWalletIds()).map(toHex)).toEqual((await want.blockedWalletIds()).map(toHex));
+          } finally {
+            await want.close();
+            await c.close();
+          }
+        }),
+        { numRuns: runs, seed: 2222 },
+      );
+      // The property must have met failures, thrown ones, and ones after a write.
+      expect(seen.fired).toBeGreaterThanOrEqual(runs);
+      expect(seen.thrown).toBeGreaterThanOrEqual(seen.fired); // a failed group COMMIT fails every ingest it held
+      expect(seen.after).toBeGreaterThanOrEqual(3);
     });
   });
 }
