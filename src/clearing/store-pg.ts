@@ -243,14 +243,16 @@ const isRetryable = (e: unknown): boolean => typeof e === 'object' && e !== null
 
 /**
  * Whether an error means the connection or the server went away (a restart, a failover, a terminated backend,
- * a reset socket), not that the statement was wrong: SQLSTATE class 08 and 57P01-57P03, the socket errors, and
- * node-postgres's messages for a connection that ended. Nothing of an open transaction was committed then.
+ * a reset socket) or would not take a new connection now (too many connections, 53300; a database closed to
+ * connections, `ALLOW_CONNECTIONS false`, whose 55000 is told by its message), not that the statement was wrong:
+ * SQLSTATE class 08 and 57P01-57P03, the socket errors, and node-postgres's messages for a connection that
+ * ended. Nothing of an open transaction was committed then.
  */
 export function isConnectionLoss(e: unknown): boolean {
   const code = String((e as { code?: unknown } | null)?.code ?? '');
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
-  return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect/i.test(String((e as Error | null)?.message ?? ''));
+  return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect|is not currently accepting connections/i.test(String((e as Error | null)?.message ?? ''));
 }
 
 /** A lost connection as `clearing.store_unavailable` (answered 503 by the service, retried by readers); any other error as it is. */
@@ -421,12 +423,19 @@ export class PgClearingStore implements ClearingStore {
     readonly poolSize: number = DEFAULT_PG_POOL_SIZE,
   ) {}
 
+  /** The pool as a PgQueryable whose lost connection is `clearing.store_unavailable` (statements outside a unit). */
+  private readonly pooled: PgQueryable = {
+    query: async (text, values) => {
+      try {
+        return await this.pool.query(text, values);
+      } catch (e) {
+        throw unavailableOr(e, this.location);
+      }
+    },
+  };
+
   private async rows(text: string, values?: unknown[]): Promise<Row[]> {
-    try {
-      return (await this.pool.query(text, values)).rows;
-    } catch (e) {
-      throw unavailableOr(e, this.location);
-    }
+    return (await this.pooled.query(text, values)).rows;
   }
 
   private txOf(c: PgClient): IngestTx {
@@ -689,7 +698,7 @@ export class PgClearingStore implements ClearingStore {
         ]);
         return r.length > 0 && Buffer.compare(r[0]!.digest as Buffer, buf(digest)!) === 0;
       },
-      problem: (readerId, kind, detail, at) => this.problemOn(this.pool, readerId, kind, detail, at),
+      problem: (readerId, kind, detail, at) => this.problemOn(this.pooled, readerId, kind, detail, at),
       knownCerts: async (digests) => {
         if (!digests.length) return [];
         const held = await this.rows(`SELECT d.i FROM ${DIGESTS} JOIN verified_certs v ON v.digest = ${DIGEST_I}`, digestParams(digests));
@@ -734,7 +743,7 @@ export class PgClearingStore implements ClearingStore {
   }
 
   block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {
-    return this.blockOn(this.pool, walletId, reason, at);
+    return this.blockOn(this.pooled, walletId, reason, at);
   }
 
   async blocklist(): Promise<BlocklistRow[]> {

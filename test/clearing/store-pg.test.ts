@@ -621,6 +621,9 @@ if (typeof started === 'string') {
         await new Promise((r) => setTimeout(r, 100));
         const down = await fetch(at);
         expect([down.status, down.headers.get('retry-after'), ((await down.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'clearing.store_unavailable']);
+        // The statements outside a batch's unit say so too (a manual block; a refused batch's problem record).
+        await expect(clearing.block(new Uint8Array(16).fill(3))).rejects.toMatchObject({ code: 'clearing.store_unavailable' });
+        await expect(clearing.store.session((s) => s.problem(1, 'bad_chain', 'x', 0))).rejects.toMatchObject({ code: 'clearing.store_unavailable' });
         await withClient(cluster.url, (admin) => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`));
         expect(await health()).toEqual([200, 'ok']);
       } finally {
