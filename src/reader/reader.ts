@@ -959,6 +959,14 @@ export class Reader {
    * The store records the batch so that `exportBatch(n)` re-creates it byte for byte. Refused outside the
    * certificate's validity (`reader.cert_not_valid`): a re-certified reader (new certificate, same store)
    * exports what an expired one could not.
+   *
+   * All or nothing (spec/reader.md §1, §10): the batches are built (their journal rows read, signed) before the
+   * transaction that records them, which records them only if no other export recorded batches since they were
+   * planned (else they are planned again). Built after the commit, a read failing there (an I/O error) would have
+   * thrown with the batches already recorded as exported: the caller holds none of them, and the next export
+   * starts after them, so clearing would first meet a gap. Built before it rather than inside it, a month's
+   * backlog (seconds of reading and signing) does not hold the database's write lock, which a `reader listen`
+   * process on the same database needs for every sale.
    */
   export(now: number = this.clock(), limits: { maxBatchBytes?: number; maxBatchEntries?: number } = {}): ExportResult {
     this.checkCertValid(now);
@@ -970,27 +978,30 @@ export class Reader {
     // (9), batchSeq, firstSeq and createdAt (9 each), prevHead and head (34 each), the entries' array header (5)
     // and the signature (66).
     const overhead = 3 + encodeCbor(readerCertToCbor(this.cert)).length + 9 + 27 + 68 + 5 + 66;
-    const infos = this.store.transact((tx) => {
-      const last = fromU(tx.getMeta(META_EXPORT_LAST));
-      let batchSeq = fromU(tx.getMeta(META_EXPORT_BATCH));
-      const headSeq = tx.head()?.seq ?? 0;
+    for (;;) {
+      // Plan: where the last export ended, and the journal's head now (entries up to it never change).
+      const [last, seq0, headSeq] = this.store.transact((tx) => [fromU(tx.getMeta(META_EXPORT_LAST)), fromU(tx.getMeta(META_EXPORT_BATCH)), tx.head()?.seq ?? 0]);
       const sizes = headSeq > last ? this.store.journal(last + 1, headSeq).map((r) => r.bytes.length) : [];
       const runs = cutBacklog(sizes, overhead, maxBytes, maxEntries);
       if (runs.length === 0) runs.push(0); // nothing new: one empty batch, as before
-      const out: { batchSeq: number; first: number; last: number; createdAt: number }[] = [];
+      const infos: { batchSeq: number; first: number; last: number; createdAt: number }[] = [];
       let first = last + 1;
-      for (const n of runs) {
-        batchSeq++;
-        tx.putMeta(`batch:${batchSeq}`, encodeCbor([first, first + n - 1, now]));
-        out.push({ batchSeq, first, last: first + n - 1, createdAt: now });
+      for (const [k, n] of runs.entries()) {
+        infos.push({ batchSeq: seq0 + k + 1, first, last: first + n - 1, createdAt: now });
         first += n;
       }
-      tx.putMeta(META_EXPORT_LAST, u(headSeq));
-      tx.putMeta(META_EXPORT_BATCH, u(batchSeq));
-      return out;
-    });
-    const batches = infos.map((i) => this.buildBatch(i));
-    return { ...batches[0]!, batches };
+      // Build before recording: a read or signature that fails here records nothing.
+      const batches = infos.map((i) => this.buildBatch(i));
+      const recorded = this.store.transact((tx) => {
+        // Another process exported meanwhile: plan again from where it ended.
+        if (fromU(tx.getMeta(META_EXPORT_LAST)) !== last || fromU(tx.getMeta(META_EXPORT_BATCH)) !== seq0) return false;
+        for (const i of infos) tx.putMeta(`batch:${i.batchSeq}`, encodeCbor([i.first, i.last, i.createdAt]));
+        tx.putMeta(META_EXPORT_LAST, u(headSeq));
+        tx.putMeta(META_EXPORT_BATCH, u(infos[infos.length - 1]!.batchSeq));
+        return true;
+      });
+      if (recorded) return { ...batches[0]!, batches };
+    }
   }
 
   /** Re-create an earlier batch (after a lost upload). Throws `reader.unknown_batch`. */

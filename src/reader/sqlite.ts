@@ -43,13 +43,21 @@ export interface SqliteReaderStoreOptions {
 /** SQLite result codes that mean the file is damaged or not a database (sqlite.org/rescode.html). */
 const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
 
-/** Map a SQLite error to a typed one: damage -> reader.corrupt_store; anything else is rethrown as is. */
+/**
+ * Map a SQLite error to a typed one: damage -> reader.corrupt_store; any other SQLite failure (a full disk, an I/O
+ * error, a lock held past busy_timeout: SQLITE_FULL, SQLITE_IOERR_*, SQLITE_BUSY...) -> reader.store_unusable, so
+ * that the reader's caller (the CLI; a process that lives on, such as reader listen) sees a code the spec lists,
+ * not an internal error. The transaction was rolled back: nothing of the operation was recorded and it may be retried
+ * (spec/reader.md §1, a store that fails). Anything that is not a SQLite error (an OffpayError of the reader's
+ * own, a bug) is rethrown as is.
+ */
 function typed(e: unknown, path: string): unknown {
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && CORRUPT_CODES.has(code)) {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
+  if (CORRUPT_CODES.has(code)) {
     return new OffpayError('reader.corrupt_store', `reader database ${path} is damaged (${code}: ${(e as Error).message}); restore it from a backup or start a new journal (offpay reader init --new-journal)`);
   }
-  return e;
+  return new OffpayError('reader.store_unusable', `reader database ${path} failed (${code}: ${(e as Error).message}); nothing of this operation was recorded, it may be retried`, { sqlite: code });
 }
 
 /**
@@ -106,7 +114,7 @@ export class SqliteReaderStore implements ReaderStore {
     } catch (e) {
       this.db.close();
       const t = typed(e, path);
-      if (t instanceof OffpayError) throw t;
+      if (t instanceof OffpayError && t.code !== 'reader.store_unusable') throw t; // damaged, or not a reader database
       throw new OffpayError('reader.store_unusable', `cannot open reader database ${path}: ${(e as Error).message}`);
     }
     const db = this.db;
@@ -181,7 +189,8 @@ export class SqliteReaderStore implements ReaderStore {
 
   /**
    * Run `fn` in one BEGIN IMMEDIATE transaction, committed durably when it returns and rolled back if it throws.
-   * @throws OffpayError `reader.corrupt_store` when SQLite reports a damaged database.
+   * @throws OffpayError `reader.corrupt_store` when SQLite reports a damaged database, `reader.store_unusable` when
+   * a read, write or the commit fails otherwise (disk full, I/O error): rolled back, nothing recorded.
    */
   transact<T>(fn: (tx: ReaderTx) => T): T {
     try {

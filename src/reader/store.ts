@@ -83,7 +83,12 @@ export interface ReaderTx {
 export interface ReaderStore {
   /** A name for the backend (`memory`, `sqlite`), for diagnostics. */
   readonly kind: string;
-  /** Run `fn` in one atomic transaction and return its result; if `fn` throws, nothing it wrote is kept. */
+  /**
+   * Run `fn` in one atomic transaction and return its result; if `fn` throws, nothing it wrote is kept. A read,
+   * write or commit the store cannot do (disk full, I/O error) throws, and nothing of the transaction is kept
+   * either: the reader then reports an error, never a verdict (spec/reader.md §1, a store that fails). Throw a
+   * typed error: the SQLite store throws `reader.store_unusable` (`reader.corrupt_store` for a damaged file).
+   */
   transact<T>(fn: (tx: ReaderTx) => T): T;
   /** Journal rows with fromSeq <= seq <= toSeq (to the end when toSeq is omitted), ascending. */
   journal(fromSeq: number, toSeq?: number): JournalRow[];
