@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 262 codes in 30 areas.
+ * error-code tables of spec/*.md list. 263 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -65,6 +65,7 @@ export const ERROR_CODES = [
   'clearing.schema_changed',
   'clearing.settings_mismatch',
   'clearing.sqlite_unavailable',
+  'clearing.store_missing',
   'clearing.store_unavailable',
   'clearing.store_unusable',
   'clearing.too_large',
@@ -334,6 +335,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'clearing.schema_changed': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.settings_mismatch': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.sqlite_unavailable': 'spec/clearing.md §8',
+  'clearing.store_missing': 'spec/clearing.md §8',
   'clearing.store_unavailable': 'spec/clearing-api.md §4, spec/clearing.md §8',
   'clearing.store_unusable': 'spec/clearing.md §8',
   'clearing.too_large': 'spec/clearing.md §8',

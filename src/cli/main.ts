@@ -4,7 +4,8 @@
  * loaded on use through the table in src/cli/registry.ts (so `offpay --help` loads no command module).
  */
 import { fileURLToPath } from 'node:url';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { defaultIo, EXIT_USAGE, runCommand, type Io } from './framework.js';
 import { COMMANDS, loadCommand, type CommandEntry } from './registry.js';
 import { closest } from './suggest.js';
@@ -17,7 +18,7 @@ function topHelp(): string {
   return [
     'offpay — signed offline payment tokens over sound, QR and NFC',
     '',
-    'Usage: offpay COMMAND [options]   (offpay COMMAND --help for each command)',
+    'Usage: offpay COMMAND [options]   (offpay COMMAND --help for each command; offpay --version)',
     '',
     'Commands:',
     ...ALL_COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
@@ -62,8 +63,29 @@ function unknownCommand(argv: string[]): string {
   return `offpay: unknown command '${argv[0]}'${guess !== undefined ? `; did you mean '${guess}'?` : ''}`;
 }
 
+/**
+ * This package's version: from the nearest package.json named offpay above this file (dist/src/cli when
+ * installed, src/cli in the repository).
+ */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    try {
+      const p = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (p.name === 'offpay' && typeof p.version === 'string') return p.version;
+    } catch {
+      // no package.json here: one level up
+    }
+  }
+  return 'unknown';
+}
+
 /** Run the CLI with `argv` (the words after `offpay`). Returns the exit code. */
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.out(`offpay ${packageVersion()}\n`);
+    return 0;
+  }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.out(topHelp());
     return argv.length === 0 ? EXIT_USAGE : 0;

@@ -91,12 +91,14 @@ export class SqliteReaderStore implements ReaderStore {
   constructor(path: string, opts: SqliteReaderStoreOptions = {}) {
     this.path = path;
     const mode = opts.mode ?? 'open';
+    // The driver first: on a machine without it, "install better-sqlite3" is the first thing to do, before any
+    // question about the file.
+    const Database = loadSqliteDriver('reader');
     const exists = path !== ':memory:' && existsSync(path);
     if (mode === 'open' && !exists) {
       throw new OffpayError('reader.store_missing', `reader database ${path} does not exist; a reader database is created only explicitly (offpay reader init)`);
     }
     if (mode === 'create' && exists) throw new OffpayError('reader.store_exists', `reader database ${path} already exists; a new journal is started only with offpay reader init --new-journal`);
-    const Database = loadSqliteDriver('reader');
     try {
       this.db = new Database(path, { fileMustExist: mode === 'open' });
     } catch (e) {
@@ -232,9 +234,11 @@ export class SqliteReaderStore implements ReaderStore {
 }
 
 /**
- * Open (or create) a durable SQLite reader store. Throws `reader.sqlite_unavailable` when better-sqlite3 is
- * not installed, `reader.store_unusable` when the file cannot be opened as a database. (Async for
- * compatibility with the former dynamic-import wrapper of offpay/reader.)
+ * Open a durable SQLite reader store made by `offpay reader init` (the default, `mode: 'open'`), or create a new
+ * one (`mode: 'create'`: a new journal, once, at installation). Throws `reader.sqlite_unavailable` when
+ * better-sqlite3 is not installed, `reader.store_missing` when there is no reader database to open,
+ * `reader.store_exists` when creating over one, `reader.store_unusable` when the file cannot be opened as a
+ * database. (Async for compatibility with the former dynamic-import wrapper of offpay/reader.)
  */
 export async function openSqliteReaderStore(path: string, opts?: SqliteReaderStoreOptions): Promise<SqliteReaderStore> {
   return new SqliteReaderStore(path, opts);

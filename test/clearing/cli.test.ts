@@ -13,7 +13,7 @@ import { dayOf, publicKeyOf, seededSecretKey, toHex, walletIdOf } from '../../sr
 import { readerCertToCbor } from '../../src/messages.js';
 import { loadIssuer } from '../../src/node/files.js';
 import { chainHash, createBatch, decodeBlocklist, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { HKD, signToken } from '../reader/helpers.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string; json: () => Record<string, unknown> }> {
@@ -30,6 +30,21 @@ const p = (...x: string[]) => join(d, ...x);
 const J = new Uint8Array(8).fill(9);
 
 describe('offpay clearing CLI (issue 11)', () => {
+  it('report and refund on a clearing database that is not there: clearing.store_missing, exit 2, and no file is made', async () => {
+    expect((await run('issuer', 'init', '--dir', p('issuer-missing'), '--seed', 'clearing-cli-missing', `--now=${T0 - 86400}`)).code).toBe(0);
+    const db = p('no-such-clearing.db');
+    for (const argv of [
+      ['clearing', 'report', '--db', db],
+      ['clearing', 'report', '--db', db, '--issuer', p('issuer-missing')],
+      ['clearing', 'refund', '--db', db, p('no-such-refund.cbor')],
+    ]) {
+      const r = await run(...argv);
+      expect([r.code, r.out], argv.join(' ')).toEqual([2, '']);
+      expect(r.err, argv.join(' ')).toContain('clearing.store_missing');
+      expect(existsSync(db), argv.join(' ')).toBe(false);
+    }
+  });
+
   it('refuses oversized batches with exit 2, settles trips and sales once, flags the global allowance, prints amounts as strings', async () => {
     expect((await run('issuer', 'init', '--dir', p('issuer'), '--seed', 'clearing-cli', `--now=${T0 - 86400}`)).code).toBe(0);
     const issuer = loadIssuer(p('issuer'));

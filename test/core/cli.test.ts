@@ -22,6 +22,8 @@ describe('offpay CLI', () => {
       expect(r.out).toContain(`Usage: offpay ${c.name}`);
     }
     expect((await run('--help')).code).toBe(0);
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    for (const flag of ['--version', '-V']) expect(await run(flag)).toEqual({ code: 0, out: `offpay ${version}\n`, err: '' });
     expect((await run('no-such-command')).code).toBe(2);
     expect((await run('verify', '--bogus')).code).toBe(2);
   });

@@ -12,7 +12,7 @@ import * as nfc from '../../codecs/nfc/index.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, { default: string } | string> };
 const sources = Object.entries(pkg.exports)
-  .filter(([k]) => k !== './package.json')
+  .filter(([, t]) => typeof t !== 'string') // code entry points (not ./package.json, ./fixtures/*, ./spec/*)
   .map(([, t]) => (t as { default: string }).default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
 
 describe('entry points', () => {

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, { default: string } | string> };
 const entries = Object.entries(pkg.exports)
-  .filter(([k]) => k !== './package.json')
+  .filter(([, t]) => typeof t !== 'string') // code entry points (not ./package.json, ./fixtures/*, ./spec/*)
   .map(([k, t]) => [k, (t as { default: string }).default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts')] as const);
 
 /** Where each exported name of an entry point is declared: `file#name` (following `export { a as b } from`). */

@@ -67,7 +67,7 @@ describe('the tarball (npm pack --dry-run --json)', () => {
 
 /** Every subpath in package.json "exports" except ./package.json, as the specifier a consumer writes. */
 const SUBPATHS = Object.keys(pkg.exports)
-  .filter((k) => k !== './package.json')
+  .filter((k) => k !== './package.json' && !k.includes('*'))
   .map((k) => (k === '.' ? 'offpay' : `offpay/${k.slice(2)}`));
 /** The entry points a browser may use (spec: no Node types needed, bundle without warnings). */
 const BROWSER_SUBPATHS = ['offpay', 'offpay/reader', 'offpay/fsk', 'offpay/qr', 'offpay/nfc'];
@@ -106,6 +106,11 @@ describe.skipIf(!haveBuild)('the packed package in a fresh strict TypeScript pro
     writeFileSync(join(dir, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...strict, ...options }, files: [`${name}.ts`] }));
     run(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', `tsconfig.${name}.json`]);
   };
+
+  it('the shipped vectors and spec resolve by package name (a port\'s CI reads them from node_modules)', () => {
+    const resolved = run(process.execPath, ['-e', "for (const s of ['offpay/fixtures/vectors/token_verify.json', 'offpay/fixtures/batch/batch_clearing.json', 'offpay/spec/protocol.md']) console.log(require.resolve(s))"]);
+    expect(resolved.trim().split('\n').map((l) => l.split('node_modules/')[1])).toEqual(['offpay/fixtures/vectors/token_verify.json', 'offpay/fixtures/batch/batch_clearing.json', 'offpay/spec/protocol.md']);
+  });
 
   it('the consumer has no better-sqlite3, @types/better-sqlite3 or PC/SC addon', () => {
     for (const p of ['better-sqlite3', '@types/better-sqlite3', '@pokusew/pcsclite']) expect(existsSync(join(dir, 'node_modules', p)), p).toBe(false);

@@ -25,6 +25,7 @@ import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadReader, loadWallet, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { Reader, type ReaderVerdict } from '../../reader/index.js';
 import { openSqliteReaderStore } from '../../reader/sqlite.js';
+import { loadSqliteDriver } from '../../node/sqlite.js';
 import { syncReader } from '../../reader/sync.js';
 import { createClearingServer } from '../../server/api.js';
 import { verifyReceipt } from '../../verify.js';
@@ -67,6 +68,9 @@ export async function runDemo(ctx: CommandContext, workDir: string, seed: string
   const tick = (s: number) => (now += s);
   const say = (s: string) => ctx.out(s);
   const key = (label: string) => (seed === undefined ? randomSecretKey() : seededSecretKey(seed, label));
+
+  // The readers and clearing keep SQLite databases: without the driver, say so before the story starts.
+  loadSqliteDriver('reader');
 
   // ------------------------------------------------------------------ 1. issuance
   say('1. The issuer certifies a phone wallet and three readers.');

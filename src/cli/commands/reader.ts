@@ -356,7 +356,7 @@ const status: Command = {
 
 const clearingDb = clearingDbOption;
 
-function openClearing(ctx: CommandContext): Promise<Clearing> {
+function openClearing(ctx: CommandContext, existing = false): Promise<Clearing> {
   const issuerPath = ctx.opt('issuer');
   const fee = parseUint('fee-bps', ctx.opt('fee-bps'), 10_000);
   const maxBytes = parseUint('max-batch-bytes', ctx.opt('max-batch-bytes'), 1024 * 1024 * 1024);
@@ -365,7 +365,7 @@ function openClearing(ctx: CommandContext): Promise<Clearing> {
     ...(fee !== undefined ? { feeBps: fee } : {}),
     ...(ctx.flag('replace-settings') ? { replaceSettings: true } : {}),
     ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}),
-  });
+  }, existing);
 }
 
 /** Refusals for the size of a batch, not its content: the operator must act (split at the reader, or raise the limit). */
@@ -479,7 +479,7 @@ const report: Command = {
   options: { db: clearingDb, issuer: issuerOpt },
   details: 'With --json, every money amount (gross, fee, refunded, net, allowance, settled, exposure, charge) is a decimal string of minor units, so no amount loses precision past 2^53. Each line nets the refunds of its merchant: net = gross - fee - refunded (spec/clearing.md §5, §13).',
   async run(ctx) {
-    const c = await openClearing(ctx);
+    const c = await openClearing(ctx, true);
     try {
       const r = await c.report();
       printReport(ctx, r);

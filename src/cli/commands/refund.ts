@@ -140,7 +140,7 @@ issuer to credit the wallet (offpay clearing report).`,
     if (!file || extra.length) throw new UsageError('give exactly one refund FILE');
     const now = parseNow(ctx.opt('now'));
     const issuerPath = ctx.opt('issuer');
-    const c = await openClearingAt(ctx.need('db'), issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {});
+    const c = await openClearingAt(ctx.need('db'), issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}, true);
     try {
       let r: RefundResult;
       try {
