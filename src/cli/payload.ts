@@ -18,7 +18,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
-import { readBytes } from '../node/files.js';
+import { readBytes, whyUnreadable } from '../node/files.js';
 import { sniff, writeOut } from './common.js';
 import { UsageError, type CommandContext } from './framework.js';
 import { loadVia, type PayloadKind } from './via.js';
@@ -38,7 +38,7 @@ export function readHead(path: string, what: string, n = 64): Uint8Array {
     return buf.subarray(0, got);
   } catch (e) {
     if (e instanceof OffpayError) throw e;
-    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${whyUnreadable(e)}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -81,7 +81,7 @@ export function readStream(path: string, what: string, max = MAX_STREAM_BYTES): 
     return new Uint8Array(Buffer.concat(chunks));
   } catch (e) {
     if (e instanceof OffpayError) throw e;
-    throw new OffpayError('file.unreadable', `cannot read ${what} from ${path === '-' ? 'standard input' : path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new OffpayError('file.unreadable', `cannot read ${what} from ${path === '-' ? 'standard input' : path}: ${whyUnreadable(e)}`);
   } finally {
     if (fd !== undefined && fd !== 0) closeSync(fd);
   }

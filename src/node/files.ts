@@ -30,12 +30,36 @@ import { Wallet } from '../wallet.js';
 export { writeFileDurable } from './durable.js';
 export { FileCounterStore, createCounterFile, readCounterFile, restoreCounter, type RestoreResult } from './counter.js';
 
+/** Why a file could not be read, in words (the errno code after them, for a search). */
+export function whyUnreadable(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    ENOTDIR: 'a part of the path is a file, not a directory',
+    EISDIR: 'it is a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+  };
+  return code && words[code] ? `${words[code]} (${code})` : (code ?? (e as Error).message);
+}
+
+/**
+ * The file `name` in the directory `dir` that a CLI option names (--issuer, --wallet, --reader). Given the file
+ * itself (`--reader vm/reader.json`), says to give its directory instead of failing on `vm/reader.json/reader.json`.
+ */
+function fileIn(dir: string, name: string, what: string): string {
+  if (existsSync(dir) && statSync(dir).isFile()) {
+    throw new OffpayError('file.unreadable', `${dir} is a file: give the ${what} directory (the one that holds ${name})`);
+  }
+  return join(dir, name);
+}
+
 function readJson(path: string, what: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${whyUnreadable(e)}`);
   }
   try {
     const v = JSON.parse(text) as unknown;
@@ -73,7 +97,7 @@ export function readBytes(path: string, what = 'file', maxBytes = 64 * 1024 * 10
     return new Uint8Array(readFileSync(path));
   } catch (e) {
     if (e instanceof OffpayError) throw e;
-    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${whyUnreadable(e)}`);
   }
 }
 
@@ -99,7 +123,7 @@ export function saveIssuer(dir: string, issuer: Issuer): void {
  * @throws OffpayError `file.unreadable`, `file.too_large` or `file.bad_format`, naming the path.
  */
 export function loadIssuer(dir: string): Issuer {
-  const path = join(dir, 'issuer.json');
+  const path = fileIn(dir, 'issuer.json', 'issuer');
   const o = readJson(path, 'issuer');
   if (o.offpay !== 'issuer') throw new OffpayError('file.bad_format', `${path} is not an offpay issuer file`);
   const keysRaw = o.keys;
@@ -118,7 +142,8 @@ export function loadIssuerKeys(pathOrDir: string): IssuerKeySet {
     return decodeIssuerKeySet(readBytes(path, 'issuer key set'));
   } catch (e) {
     if (e instanceof OffpayError && e.code.startsWith('file.')) throw e;
-    throw new OffpayError('file.bad_format', `${path} is not an issuer key set: ${(e as Error).message}`);
+    const hint = /\.json$/i.test(path) ? ' (give the issuer directory, or its keyset.cbor)' : '';
+    throw new OffpayError('file.bad_format', `${path} is not an issuer key set${hint}: ${(e as Error).message}`);
   }
 }
 
@@ -147,7 +172,7 @@ export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert)
  * @throws OffpayError `file.unreadable`, `file.too_large` or `file.bad_format`, naming the path.
  */
 export function loadWallet(dir: string, clock?: () => number): Wallet {
-  const path = join(dir, 'wallet.json');
+  const path = fileIn(dir, 'wallet.json', 'wallet');
   const o = readJson(path, 'wallet');
   if (o.offpay !== 'wallet') throw new OffpayError('file.bad_format', `${path} is not an offpay wallet file`);
   let cert: WalletCert;
@@ -182,7 +207,7 @@ export function saveReader(dir: string, secretKey: Uint8Array, cert: ReaderCert)
  * @throws OffpayError `file.unreadable`, `file.too_large` or `file.bad_format`, naming the path.
  */
 export function loadReader(dir: string): ReaderFiles {
-  const path = join(dir, 'reader.json');
+  const path = fileIn(dir, 'reader.json', 'reader');
   const o = readJson(path, 'reader');
   if (o.offpay !== 'reader') throw new OffpayError('file.bad_format', `${path} is not an offpay reader file`);
   let cert: ReaderCert;

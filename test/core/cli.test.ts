@@ -39,6 +39,13 @@ describe('offpay CLI', () => {
     expect((await run('reader', 'init', '--reader', p('vm'), '--db', p('vm.db'), '--issuer', p('issuer'), NOW)).code).toBe(0);
     expect((await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '12.50', '--currency', 'HKD', '--out', p('req'), NOW)).code).toBe(0);
     expect((await run('pay', '--wallet', p('wallet'), '--request', p('req'), '--issuer', p('issuer'), '--out', p('tok'), NOW)).code).toBe(0);
+    // What a newcomer mistypes: the file instead of its directory, an issuer.json for the key set, a missing token.
+    const asFile = await run('verify', '--issuer', p('issuer'), '--reader', join(p('vm'), 'reader.json'), '--request', p('req'), p('tok'), NOW);
+    expect([asFile.code, asFile.err]).toEqual([2, expect.stringContaining('reader.json is a file: give the reader directory (the one that holds reader.json)')]);
+    const keysAsJson = await run('verify', '--issuer', join(p('issuer'), 'issuer.json'), '--reader', p('vm'), '--request', p('req'), p('tok'), NOW);
+    expect([keysAsJson.code, keysAsJson.err]).toEqual([2, expect.stringContaining('(give the issuer directory, or its keyset.cbor)')]);
+    const noToken = await run('verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req'), p('no-such-token'), NOW);
+    expect([noToken.code, noToken.err]).toEqual([2, expect.stringContaining('no such file or directory (ENOENT)')]);
     const ok = await run('verify', '--issuer', p('issuer'), '--reader', p('vm'), '--request', p('req'), p('tok'), NOW, '--json');
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ accepted: true, amount: 1250, currency: 344, counter: 1, payee: 4201 });
