@@ -54,6 +54,10 @@ const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUP
 function typed(e: unknown, path: string): unknown {
   const code = (e as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
+  if (code === 'SQLITE_NOTADB') {
+    // No SQLite header: a mistyped path to some other file, or a reader database whose first page was destroyed.
+    return new OffpayError('reader.corrupt_store', `${path} is not a SQLite database (${code}): check the path; if it is the reader's database, it is damaged: restore it from a backup or start a new journal (offpay reader init --new-journal)`);
+  }
   if (CORRUPT_CODES.has(code)) {
     return new OffpayError('reader.corrupt_store', `reader database ${path} is damaged (${code}: ${(e as Error).message}); restore it from a backup or start a new journal (offpay reader init --new-journal)`);
   }

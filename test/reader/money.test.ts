@@ -3,7 +3,7 @@
  * bind (I7), state is never silently recreated (I8), configuration is validated (I9), key rotation (I10),
  * and a resized anti-replay window lets no clone through (I1). Each test fails with its fix removed.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,12 @@ describe('state is never silently recreated (finding 9, finding 14)', () => {
     expect(b.journalId).not.toEqual(idA);
     expect(b.head().hash).not.toEqual(gateReader({ journalId: idA }).head().hash);
     b.store.close();
+  });
+
+  it('a file that is not a SQLite database at all (a mistyped path) is reader.corrupt_store saying to check the path', () => {
+    const path = join(tmp, 'hello.txt');
+    writeFileSync(path, 'hello, this is not a database\n'.repeat(200));
+    expect(() => SqliteReaderStore.open(path)).toThrow(expect.objectContaining({ code: 'reader.corrupt_store', message: expect.stringContaining('is not a SQLite database (SQLITE_NOTADB): check the path') }));
   });
 
   it('a zeroed database page gives reader.corrupt_store (typed), and the integrity check finds it', async () => {
