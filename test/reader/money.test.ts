@@ -43,6 +43,17 @@ describe('certificates bind (finding 7, reader half)', () => {
     await expect(r.tapOut(signToken(alice, { payee: 300, amount: 100, counter: 1 }), { fare: 50, currency: HKD, now: late })).rejects.toMatchObject({ code: 'reader.cert_not_valid' });
     expect(() => r.export(late)).toThrow(expect.objectContaining({ code: 'reader.cert_not_valid' }));
     expect(() => r.openRequest({ amount: 100, currency: HKD, now: gate.cert.notBefore - 1 })).toThrow(expect.objectContaining({ code: 'reader.cert_not_valid' }));
+    // Two faults at once (spec/reader.md §2 and §7.2, step E): accept checks the certificate before the context,
+    // a tap-out the context before the certificate; the bytes come first in both but after a tap-out's profile.
+    const tok = signToken(alice, { payee: 300, amount: 100, counter: 1 });
+    await expect(r.accept(tok, { fare: { amount: -1, currency: HKD }, now: late })).rejects.toMatchObject({ code: 'reader.cert_not_valid' });
+    await expect(r.accept('x' as unknown as Uint8Array, { fare: { amount: -1, currency: HKD }, now: late })).rejects.toMatchObject({ code: 'reader.bad_input' });
+    await expect(r.tapOut(tok, { fare: -1, currency: HKD, now: late })).rejects.toMatchObject({ code: 'reader.bad_context' });
+    await expect(r.tapOut(tok, { fare: 0, currency: HKD, now: late })).rejects.toMatchObject({ code: 'reader.bad_context' });
+    await expect(r.tapOut(tok, { fare: 50, currency: 0, now: late })).rejects.toMatchObject({ code: 'reader.bad_context' });
+    await expect(r.tapOut('x' as unknown as Uint8Array, { fare: -1, currency: HKD, now: late })).rejects.toMatchObject({ code: 'reader.bad_input' });
+    const vending = new Reader({ ...makeReader(issuer, 'money', 5002, 'vending'), issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), clock: () => NOW });
+    await expect(vending.tapOut('x' as unknown as Uint8Array, { fare: 50, currency: HKD, now: late })).rejects.toMatchObject({ code: 'reader.bad_context', message: expect.stringContaining('transit') });
     expect(r.entries()).toHaveLength(0);
   });
 });
