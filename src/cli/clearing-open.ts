@@ -27,7 +27,7 @@ export const replaceSettingsOpt = {
  */
 export async function openClearingAt(db: string, o: Omit<ClearingOptions, 'path' | 'url' | 'store'> = {}, existing = false): Promise<Clearing> {
   if (existing && !isPostgresUrl(db) && !existsSync(db)) {
-    throw new OffpayError('clearing.store_missing', `no clearing database at ${db}: clearing ingest or clearing serve creates one (check the path)`);
+    throw new OffpayError('clearing.store_missing', `no clearing database at ${db}: check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
   }
   return Clearing.open({ ...o, ...(isPostgresUrl(db) ? { url: db } : { path: db }) });
 }
