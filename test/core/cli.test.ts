@@ -127,7 +127,7 @@ describe('offpay CLI', () => {
     cpSync('fixtures/vectors/request_verify.json', join(d, 'request_verify.json'));
     const old = await run('vectors', 'check', '--dir', d);
     expect(old.code, old.err).toBe(0);
-    expect(old.out).toContain(`${declared('fixtures/vectors/request_verify.json')} cases in 1 files`);
+    expect(old.out).toContain(`${declared('fixtures/vectors/request_verify.json')} cases in 1 file, `);
 
     // A key set case whose declared verdict is wrong (tcId 9: a flipped signature bit, declared as loadable).
     const ks = JSON.parse(readFileSync('fixtures/keyset/keyset_verify.json', 'utf8'));

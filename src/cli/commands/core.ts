@@ -647,7 +647,7 @@ const vectorsCheck: Command = {
     const total = groups.reduce((n, g) => n + g.cases, 0);
     const nFiles = groups.reduce((n, g) => n + g.files.length, 0);
     const hmacNote = webhooks.length ? ` (Ed25519) and ${hmacs.map((h) => h.name).join(', ')} (HMAC)` : '';
-    ctx.out(`${total} cases in ${nFiles} files, backends ${backends.join(', ')}${hmacNote}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
+    ctx.out(`${plural(total, 'case')} in ${plural(nFiles, 'file')}, backends ${backends.join(', ')}${hmacNote}: ${problems.length ? `${problems.length} problems` : 'all pass'}`);
     ctx.emit({ ok: problems.length === 0, cases: total, files: nFiles, backends, suites: report, skipped: located.skipped, problems: problems.map((p) => p.line) });
     return problems.length ? EXIT_REJECTED : EXIT_OK;
   },
