@@ -137,6 +137,24 @@ export interface SqliteStoreOptions {
 }
 
 /** The SQLite clearing store. Synchronous underneath: see the module comment. */
+/** SQLite result codes (sqlite.org/rescode.html, primary codes) of a database that cannot do the work now. */
+const UNAVAILABLE = new Set(['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM', 'SQLITE_READONLY', 'SQLITE_PROTOCOL']);
+
+/**
+ * A SQLite failure met by an ingest session as a typed error: a full disk, an I/O error, a lock held past the busy
+ * timeout is `clearing.store_unavailable` (the unit that met it, or the COMMIT, was rolled back: that batch is not
+ * held, try again; the service answers 503); a damaged file is `clearing.store_unusable`. Anything else (a
+ * constraint, which would be a bug; an error of clearing's own) is returned as it is.
+ */
+function sqliteFailure(e: unknown, where: string): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
+  const primary = code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1');
+  if (primary === 'SQLITE_CORRUPT' || primary === 'SQLITE_NOTADB') return new OffpayError('clearing.store_unusable', `the clearing database ${where} is damaged (${code}: ${(e as Error).message})`);
+  if (!UNAVAILABLE.has(primary)) return e;
+  return new OffpayError('clearing.store_unavailable', `the clearing database ${where} failed (${code}: ${(e as Error).message}); the batch that met it is not held: try again`, { sqlite: code });
+}
+
 export class SqliteClearingStore implements ClearingStore {
   readonly engine = 'sqlite' as const;
   readonly location: string;
@@ -476,9 +494,11 @@ export class SqliteClearingStore implements ClearingStore {
       }
       if (!out.ok) {
         await durable.catch(() => undefined);
-        throw out.error;
+        throw sqliteFailure(out.error, this.location);
       }
-      await durable;
+      await durable.catch((e: unknown) => {
+        throw sqliteFailure(e, this.location);
+      });
       return out.value;
     });
   }

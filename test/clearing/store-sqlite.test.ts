@@ -10,6 +10,7 @@ import { Clearing } from '../../src/clearing/index.js';
 import { loadSqliteDriver, type SqliteDatabase } from '../../src/node/sqlite.js';
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
 import { makeIssuer } from '../reader/helpers.js';
+import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-store-sqlite-'));
@@ -128,6 +129,48 @@ describe('schema 4 (before counter_firsts) is upgraded to 5 when opened; an unkn
       await expect(c.settingsCurrent()).rejects.toMatchObject({ code: 'clearing.schema_changed' });
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('a full disk (SQLite max_page_count)', () => {
+  it('the ingest that meets SQLITE_FULL is clearing.store_unavailable (503 over HTTP), not held; with room again the same batch is ingested and clearing equals one that never filled up', async () => {
+    const pop = buildFastPopulation({
+      seed: 65, t0: 1_800_000_000, readers: 3, batchesPerReader: 6, salesPerBatch: 20,
+      honestWallets: 8, cloneGroups: 1, cloneCopies: 2, overAllowanceWallets: 0, cloneShare: 0.1, overAllowanceShare: 0, overlapShare: 0,
+    });
+    const batches = pop.readers.flatMap((r) => r.batches);
+    const c = await Clearing.open({ path: join(dir, 'full.db'), issuerKeys: pop.issuer.keySet() });
+    const want = await Clearing.open({ path: join(dir, 'room.db'), issuerKeys: pop.issuer.keySet() });
+    try {
+      const db = (c.store as SqliteClearingStore).db;
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true })) + 12}`);
+      let failed: Uint8Array | undefined;
+      let held = 0;
+      for (const b of batches) {
+        expect((await want.ingest(b)).outcome).toBe('ingested');
+        if (failed) continue;
+        const r = await c.ingest(b).then((x) => x, (e: unknown) => e);
+        if (r instanceof Error) {
+          expect(r).toMatchObject({ code: 'clearing.store_unavailable', detail: { sqlite: 'SQLITE_FULL' } });
+          failed = b;
+        } else {
+          expect(r.outcome).toBe('ingested');
+          held++;
+        }
+      }
+      expect(failed, 'the database never filled').toBeDefined();
+      expect(held).toBeGreaterThan(0);
+      expect(await c.store.problems()).toEqual([]);
+      db.pragma('max_page_count = 1073741823');
+      for (const b of batches.slice(held)) expect((await c.ingest(b)).outcome).toBe('ingested');
+      const [a, b] = [await c.report(), await want.report()];
+      for (const f of ['settlement', 'totals', 'overAllowance', 'exposure', 'invalidTokens'] as const) expect(a[f]).toEqual(b[f]);
+      expect((await c.doubleSpends()).length).toBe((await want.doubleSpends()).length);
+    } finally {
+      await c.close();
+      await want.close();
     }
   });
 });
