@@ -56,7 +56,7 @@ export interface ReaderOptions {
   issuerKeys: IssuerKeySet;
   /** Where the reader keeps its state: {@link MemoryReaderStore}, or `SqliteReaderStore` from `offpay/node`. */
   store: ReaderStore;
-  /** Ed25519 backend (default noble; on Node pass nodeEd25519() from src/node/crypto.ts, ~15x faster). */
+  /** Ed25519 backend (default noble; on Node pass nodeEd25519() from offpay/node, ~15x faster). */
   verifier?: SyncVerifier;
   /** An asynchronous backend instead (e.g. webCryptoEd25519() in a browser); takes precedence over `verifier`. */
   asyncVerifier?: AsyncVerifier;
