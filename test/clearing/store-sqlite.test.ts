@@ -151,7 +151,7 @@ describe('a full disk (SQLite max_page_count)', () => {
       for (const b of batches) {
         expect((await want.ingest(b)).outcome).toBe('ingested');
         if (failed) continue;
-        const r = await c.ingest(b).then((x) => x, (e: unknown) => e);
+        const r = await c.ingest(b).then((x) => x, (e: unknown) => e as Error);
         if (r instanceof Error) {
           expect(r).toMatchObject({ code: 'clearing.store_unavailable', detail: { sqlite: 'SQLITE_FULL' } });
           failed = b;
