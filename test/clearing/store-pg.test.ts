@@ -456,11 +456,15 @@ if (typeof started === 'string') {
   });
 
   describe('the writer fence: a node left running while a newer offpay upgrades the database', () => {
-    it("has its next ingest refused by the database (clearing.schema_changed, nothing held, no problem recorded), over HTTP 503 and its health says so; a writer from before the fence is refused too", async () => {
-      const pop = buildFastPopulation({
-        seed: 63, t0: 1_800_000_000, readers: 2, batchesPerReader: 2, salesPerBatch: 4,
-        honestWallets: 4, cloneGroups: 0, cloneCopies: 1, overAllowanceWallets: 0, cloneShare: 0, overAllowanceShare: 0, overlapShare: 0,
+    /** Honest readers and wallets only: `batchesPerReader` batches of `salesPerBatch` sales from each of `readers`. */
+    const honestPopulation = (seed: number, readers: number, batchesPerReader: number, salesPerBatch: number, honestWallets: number) =>
+      buildFastPopulation({
+        seed, t0: 1_800_000_000, readers, batchesPerReader, salesPerBatch, honestWallets,
+        cloneGroups: 0, cloneCopies: 1, overAllowanceWallets: 0, cloneShare: 0, overAllowanceShare: 0, overlapShare: 0,
       });
+
+    it("has its next ingest refused by the database (clearing.schema_changed, nothing held, no problem recorded), over HTTP 503 and its health says so; a writer from before the fence is refused too", async () => {
+      const pop = honestPopulation(63, 2, 2, 4, 4);
       const url = await cluster.createDatabase();
       const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
       const c = await Clearing.open({ url, issuerKeys: pop.issuer.keySet() });
@@ -496,10 +500,7 @@ if (typeof started === 'string') {
     });
 
     it('a database from before the fence gets it when opened: the rows held count as this version\'s, older writers are refused from then on', async () => {
-      const pop = buildFastPopulation({
-        seed: 64, t0: 1_800_000_000, readers: 1, batchesPerReader: 2, salesPerBatch: 3,
-        honestWallets: 3, cloneGroups: 0, cloneCopies: 1, overAllowanceWallets: 0, cloneShare: 0, overAllowanceShare: 0, overlapShare: 0,
-      });
+      const pop = honestPopulation(64, 1, 2, 3, 3);
       const url = await cluster.createDatabase();
       const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
       const first = await Clearing.open({ url, issuerKeys: pop.issuer.keySet() });
