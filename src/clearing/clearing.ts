@@ -34,7 +34,7 @@ import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
-import { readBatchView, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx } from './store.js';
+import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx } from './store.js';
 import { findPairs } from './pairing.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
@@ -925,7 +925,7 @@ export class Clearing {
    * `clearing.schema_changed` once a newer offpay upgraded the database (its writes are refused then: §11.2).
    */
   async settingsCurrent(): Promise<boolean> {
-    if (!(await this.store.schemaCurrent())) throw new OffpayError('clearing.schema_changed', `the clearing database ${this.store.location} was upgraded by a newer offpay: this node may no longer write to it; upgrade it and restart`);
+    if (!(await this.store.schemaCurrent())) throw schemaChangedError(this.store.location);
     const keyset = await this.store.getMeta('issuer_keyset');
     const fee = await this.store.getMeta('fee_bps');
     return keyset instanceof Uint8Array && equalBytes(keyset, encodeIssuerKeySet(this.issuerKeys)) && fee === this.feeBps;

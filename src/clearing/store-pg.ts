@@ -27,7 +27,7 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ProblemRow, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
-import { firstsClass, refundTotalsOf } from './store.js';
+import { firstsClass, refundTotalsOf, schemaChangedError } from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
 export const PG_DRIVER = 'pg';
@@ -66,10 +66,6 @@ export function isFenced(e: unknown): boolean {
   const x = e as { code?: unknown; constraint?: unknown; column?: unknown } | null;
   return (x?.code === '23514' && x.constraint === WRITER_CHECK) || (x?.code === '23502' && x.column === 'writer');
 }
-
-/** `clearing.schema_changed`: a newer offpay upgraded the database this node writes to. */
-const schemaChanged = (where: string): OffpayError =>
-  new OffpayError('clearing.schema_changed', `the clearing database ${where} was upgraded by a newer offpay: this node (schema ${PG_SCHEMA_VERSION}) may no longer write to it; upgrade it and restart`);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, num bigint, bytes bytea);
@@ -677,7 +673,7 @@ export class PgClearingStore implements ClearingStore {
             broken = true;
             throw unavailableOr(e, this.location);
           }
-          if (isFenced(e)) throw schemaChanged(this.location);
+          if (isFenced(e)) throw schemaChangedError(this.location);
           if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw e;
           this.retries++;
           // Jittered backoff, growing: the two conflicting nodes do not collide again in step.

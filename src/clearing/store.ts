@@ -19,6 +19,7 @@
  *  3. Ordered reads: `settleRows` by (wallet key, counter); `contested` by seq; `firstMates` and
  *     `firstOtherToken` first by (reader id, journal id, seq); listings as each method says.
  */
+import { OffpayError } from '../../base/errors.js';
 import type { JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 
@@ -555,6 +556,14 @@ export interface EntryEvidence {
   value: number;
   /** The signed token bytes; null for an entry without a token. */
   token: Uint8Array | null;
+}
+
+/**
+ * `clearing.schema_changed`: a newer offpay upgraded the database `where` since this node opened it (the writer
+ * fence refused its entries, or its settings check read another schema version: spec/clearing.md §11.2).
+ */
+export function schemaChangedError(where: string): OffpayError {
+  return new OffpayError('clearing.schema_changed', `the clearing database ${where} was upgraded by a newer offpay: this node may no longer write to it; upgrade it and restart`);
 }
 
 /** The database behind a Clearing. */

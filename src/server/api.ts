@@ -176,6 +176,9 @@ class BlocklistIssuer {
   }
 }
 
+/** What a node of an upgraded database answers (clearing.schema_changed), without naming the database. */
+const SCHEMA_CHANGED = 'a newer offpay upgraded the clearing database: this node may no longer write to it; upgrade it and restart it';
+
 /**
  * The signed key set served at GET /v1/keyset (spec/clearing-api.md §2.3): the issuer's key set signed at start
  * with its OLDEST valid key (lowest index valid now), the one readers provisioned before a rotation hold.
@@ -229,7 +232,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
         stale = new HttpError(503, h.code, "this node's issuer key set or fee is no longer the clearing house's (another node replaced them): restart it with the house's settings", true, { 'retry-after': '1' });
       } else if (h.code === 'clearing.schema_changed') {
         if (!stale) o.log?.('a newer offpay upgraded the clearing database: refusing batches and refunds (upgrade this node and restart it)');
-        stale = new HttpError(503, h.code, 'a newer offpay upgraded the clearing database: this node may no longer write to it', true, { 'retry-after': '1' });
+        stale = new HttpError(503, h.code, SCHEMA_CHANGED, true, { 'retry-after': '1' });
       } // the database unreachable: the requests say so themselves
     });
   };
@@ -412,7 +415,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
       // A newer offpay upgraded the database: the writer fence refused this node's entries, nothing was committed.
       if (e instanceof OffpayError && e.code === 'clearing.schema_changed') {
         o.log?.(e.message);
-        return sendError(res, new HttpError(503, e.code, 'a newer offpay upgraded the clearing database: this node may no longer write to it', false), { 'retry-after': '1' });
+        return sendError(res, new HttpError(503, e.code, SCHEMA_CHANGED, false), { 'retry-after': '1' });
       }
       o.log?.(`internal error: ${(e as Error)?.stack ?? String(e)}`);
       sendError(res, new HttpError(500, 'api.internal', 'internal error', true));
