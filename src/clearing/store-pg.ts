@@ -62,7 +62,7 @@ const WRITER_FENCE = `ALTER TABLE entries DROP CONSTRAINT IF EXISTS ${WRITER_CHE
  * Whether a database error is the writer fence refusing this node's entries (a newer offpay upgraded the
  * database): the check's violation, or a NOT NULL violation of `writer` (a writer from before the column).
  */
-export function isFenced(e: unknown): boolean {
+function isFenced(e: unknown): boolean {
   const x = e as { code?: unknown; constraint?: unknown; column?: unknown } | null;
   return (x?.code === '23514' && x.constraint === WRITER_CHECK) || (x?.code === '23502' && x.column === 'writer');
 }

@@ -15,7 +15,7 @@
 import { prefixKey } from '../crypto.js';
 import { toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
-import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
+import { loadSqliteDriver, sqliteFailureOf, type SqliteDatabase, type SqliteStatement } from '../node/sqlite.js';
 import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
@@ -137,9 +137,6 @@ export interface SqliteStoreOptions {
 }
 
 /** The SQLite clearing store. Synchronous underneath: see the module comment. */
-/** SQLite result codes (sqlite.org/rescode.html, primary codes) of a database that cannot do the work now. */
-const UNAVAILABLE = new Set(['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM', 'SQLITE_READONLY', 'SQLITE_PROTOCOL']);
-
 /**
  * A SQLite failure met by an ingest session as a typed error: a full disk, an I/O error, a lock held past the busy
  * timeout is `clearing.store_unavailable` (the unit that met it, or the COMMIT, was rolled back: that batch is not
@@ -147,12 +144,10 @@ const UNAVAILABLE = new Set(['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY', 'SQLI
  * constraint, which would be a bug; an error of clearing's own) is returned as it is.
  */
 function sqliteFailure(e: unknown, where: string): unknown {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
-  const primary = code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1');
-  if (primary === 'SQLITE_CORRUPT' || primary === 'SQLITE_NOTADB') return new OffpayError('clearing.store_unusable', `the clearing database ${where} is damaged (${code}: ${(e as Error).message})`);
-  if (!UNAVAILABLE.has(primary)) return e;
-  return new OffpayError('clearing.store_unavailable', `the clearing database ${where} failed (${code}: ${(e as Error).message}); the batch that met it is not held: try again`, { sqlite: code });
+  const f = sqliteFailureOf(e);
+  if (f?.kind === 'damaged') return new OffpayError('clearing.store_unusable', `the clearing database ${where} is damaged (${f.code}: ${(e as Error).message})`);
+  if (f?.kind !== 'unavailable') return e;
+  return new OffpayError('clearing.store_unavailable', `the clearing database ${where} failed (${f.code}: ${(e as Error).message}); the batch that met it is not held: try again`, { sqlite: f.code });
 }
 
 export class SqliteClearingStore implements ClearingStore {

@@ -102,3 +102,27 @@ export function loadSqliteDriver(area: 'reader' | 'clearing', load: (id: string)
 export function openSqliteDatabase(area: 'reader' | 'clearing', path: string): SqliteDatabase {
   return new (loadSqliteDriver(area))(path);
 }
+
+/** Primary SQLite result codes (sqlite.org/rescode.html) of a database that cannot do the work now, the file intact. */
+const UNAVAILABLE = new Set(['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM', 'SQLITE_READONLY', 'SQLITE_PROTOCOL']);
+
+/** What a SQLite error says, for the stores' typed errors (sqliteFailureOf). */
+export interface SqliteFailure {
+  /** The result code as better-sqlite3 gives it (extended, e.g. SQLITE_IOERR_WRITE). */
+  code: string;
+  /**
+   * `damaged`: the file is corrupt or not a database (SQLITE_CORRUPT*, SQLITE_NOTADB); `unavailable`: it cannot do
+   * the work now (a full disk, an I/O error, a lock held past the busy timeout...: the statement or COMMIT was
+   * rolled back); `other`: anything else (a constraint, a misuse: a bug, not the machine).
+   */
+  kind: 'damaged' | 'unavailable' | 'other';
+}
+
+/** Classify a thrown value: a SQLite error's code and kind, or undefined for anything that is not one. */
+export function sqliteFailureOf(e: unknown): SqliteFailure | undefined {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
+  const primary = code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1');
+  const kind = primary === 'SQLITE_CORRUPT' || primary === 'SQLITE_NOTADB' ? 'damaged' : UNAVAILABLE.has(primary) ? 'unavailable' : 'other';
+  return { code, kind };
+}

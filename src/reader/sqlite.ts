@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { OffpayError } from '../../base/errors.js';
-import { loadSqliteDriver, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
+import { loadSqliteDriver, sqliteFailureOf, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
 import type { JournalRow } from './journal.js';
 import { TOKEN_STATUS, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
 
@@ -40,9 +40,6 @@ export interface SqliteReaderStoreOptions {
   mode?: 'open' | 'create';
 }
 
-/** SQLite result codes that mean the file is damaged or not a database (sqlite.org/rescode.html). */
-const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
-
 /**
  * Map a SQLite error to a typed one: damage -> reader.corrupt_store; any other SQLite failure (a full disk, an I/O
  * error, a lock held past busy_timeout: SQLITE_FULL, SQLITE_IOERR_*, SQLITE_BUSY...) -> reader.store_unusable, so
@@ -52,13 +49,14 @@ const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUP
  * own, a bug) is rethrown as is.
  */
 function typed(e: unknown, path: string): unknown {
-  const code = (e as { code?: unknown } | undefined)?.code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
+  const f = sqliteFailureOf(e);
+  if (!f) return e;
+  const code = f.code;
   if (code === 'SQLITE_NOTADB') {
     // No SQLite header: a mistyped path to some other file, or a reader database whose first page was destroyed.
     return new OffpayError('reader.corrupt_store', `${path} is not a SQLite database (${code}): check the path; if it is the reader's database, it is damaged: restore it from a backup or start a new journal (offpay reader init --new-journal)`);
   }
-  if (CORRUPT_CODES.has(code)) {
+  if (f.kind === 'damaged') {
     return new OffpayError('reader.corrupt_store', `reader database ${path} is damaged (${code}: ${(e as Error).message}); restore it from a backup or start a new journal (offpay reader init --new-journal)`);
   }
   return new OffpayError('reader.store_unusable', `reader database ${path} failed (${code}: ${(e as Error).message}); nothing of this operation was recorded, it may be retried`, { sqlite: code });
