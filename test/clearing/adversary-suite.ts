@@ -13,8 +13,9 @@
  *   - per wallet certificate, settled <= offline allowance, or the wallet is flagged and on the next blocklist;
  *   - every tap-in accepted and not voided is charged exactly once;
  *   - settlement, flags and the blocklist are the same for two different arrival orders.
- * And with a database that fails at a random call of an ingest (faultyStore): the ingest throws that failure,
- * never a verdict, and once the readers resend, clearing equals one that never failed.
+ * And with a database that fails at a random call of an ingest, or says it failed once the ingest committed
+ * (faultyStore): the ingest throws that failure, never a verdict; a batch that was committed comes back a
+ * duplicate; and once the readers resend, clearing equals one that never failed.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -257,36 +258,51 @@ function oracle(known: Known[], voided: Set<string>, signed: Signed[]): Map<stri
   return out;
 }
 
-/** A fault planned for one ingest: its store fails at its k-th call (session or unit), before or after the call runs. */
+/**
+ * A fault planned for one ingest: its store fails at its k-th call (session or unit), instead of the call or
+ * after it ran; or, `committed`, the ingest's whole session commits and then reports a failure (a connection
+ * lost while the COMMIT's answer was on its way: the batch is durable, but nobody was told).
+ */
 interface Fault {
   /** Index of the ingest (in arrival order, modulo their number) it hits. */
   at: number;
-  /** Which call of the store fails, from 1 (a number above the ingest's calls: it never fires). */
+  /** Which call of the store fails, from 1 (a number above the ingest's calls: it never fires). Not for `committed`. */
   k: number;
-  /** Fail after the call ran (its writes made, so they must be rolled back), else instead of it. */
-  after: boolean;
+  /** `instead` of the k-th call; `after` it ran (its writes made, so they must be rolled back); `committed`: after the commit. */
+  when: 'instead' | 'after' | 'committed';
   /** As a lost PostgreSQL connection does (clearing.store_unavailable), else as SQLite does (a plain Error). */
   lost: boolean;
 }
 
-const fault: fc.Arbitrary<Fault> = fc.record({ at: fc.nat(60), k: fc.integer({ min: 1, max: 20 }), after: fc.boolean(), lost: fc.boolean() });
+const fault: fc.Arbitrary<Fault> = fc.record({
+  at: fc.nat(60),
+  k: fc.integer({ min: 1, max: 20 }),
+  when: fc.constantFrom('instead' as const, 'after' as const, 'committed' as const),
+  lost: fc.boolean(),
+});
 
 /**
  * Arm `c`'s store so that, while `plan.armed` holds a fault, the k-th call to the ingest session or its units
- * throws (the session's own methods and every IngestTx method count). Returns the plan; `fired` counts.
+ * throws (the session's own methods and every IngestTx method count), or the first session to end after it
+ * was armed throws once it committed. Returns the plan; `fired` counts.
  */
 function faultyStore(c: Clearing): { armed: Fault | undefined; calls: number; fired: number; error: Error | undefined } {
   const plan = { armed: undefined as Fault | undefined, calls: 0, fired: 0, error: undefined as Error | undefined };
-  const call = (fn: (...a: unknown[]) => unknown, self: object, args: unknown[]): unknown => {
-    const f = plan.armed;
-    if (!f || ++plan.calls !== f.k) return fn.apply(self, args);
+  const fire = (f: Fault): Error => {
     plan.fired++;
     plan.armed = undefined;
     plan.error = f.lost ? new OffpayError('clearing.store_unavailable', 'injected: the connection was lost') : new Error('injected: disk I/O error');
-    const e = plan.error;
-    if (!f.after) throw e;
+    return plan.error;
+  };
+  const call = (fn: (...a: unknown[]) => unknown, self: object, args: unknown[]): unknown => {
+    const f = plan.armed;
+    if (!f || f.when === 'committed' || ++plan.calls !== f.k) return fn.apply(self, args);
+    if (f.when === 'instead') throw fire(f);
+    // After the call ran. A call that fails by itself (PostgreSQL: a serialisation conflict, which the store runs
+    // again) spends the fault without firing it.
+    plan.armed = undefined;
     return Promise.resolve(fn.apply(self, args)).then(() => {
-      throw e;
+      throw fire(f);
     });
   };
   const wrap = <T extends object>(o: T, inner?: (key: string | symbol, v: (...a: unknown[]) => unknown) => unknown): T =>
@@ -299,8 +315,8 @@ function faultyStore(c: Clearing): { armed: Fault | undefined; calls: number; fi
     });
   const store = c.store;
   const session = store.session.bind(store);
-  store.session = ((fn, o) =>
-    session(
+  store.session = (async (fn, o) => {
+    const r = await session(
       (s) =>
         fn(
           wrap(s, (key, v) =>
@@ -308,7 +324,11 @@ function faultyStore(c: Clearing): { armed: Fault | undefined; calls: number; fi
           ),
         ),
       o,
-    )) as typeof store.session;
+    );
+    // Durable now: a failure reported from here on is the ambiguous kind (the work is done, the caller is not told).
+    if (plan.armed?.when === 'committed') throw fire(plan.armed);
+    return r;
+  }) as typeof store.session;
   return plan;
 }
 
@@ -377,8 +397,8 @@ export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
       );
     });
 
-    it('a database that fails at any call of an ingest: the ingest fails with that error (never a verdict on the batch) and leaves nothing; the readers resend and clearing is as if nothing failed', async () => {
-      const seen = { fired: 0, thrown: 0, after: 0 };
+    it('a database that fails at any call of an ingest, or reports a failure after its commit: the ingest fails with that error (never a verdict on the batch) and leaves nothing, or the batch is held and comes back a duplicate; the readers resend and clearing is as if nothing failed', async () => {
+      const seen = { fired: 0, thrown: 0, after: 0, committed: 0 };
       const runs = Math.max(10, Math.round(numRuns / 2));
       await fc.assert(
         fc.asyncProperty(fc.array(action, { minLength: 5, maxLength: 30 }), fc.array(fault, { minLength: 1, maxLength: 12 }), fc.nat(), fc.boolean(), async (actions, faults, seed, together) => {
@@ -389,6 +409,7 @@ export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
           try {
             const plan = faultyStore(c);
             const resend: Uint8Array[] = [];
+            const durable = new Set<Uint8Array>(); // batches whose ingest failed after their commit
             // Two at a time when `together` (SQLite: the second joins the first's open transaction, group commit).
             const step = together ? 2 : 1;
             for (let i = 0; i < order.length; i += step) {
@@ -407,16 +428,23 @@ export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
                   expect(r).toBe(plan.error);
                   seen.thrown++;
                   resend.push(group[j]!);
+                  if (planned!.when === 'committed') durable.add(group[j]!);
                 } else {
                   expect(r.outcome).not.toBe('rejected');
                 }
               }
               if (plan.fired > fired) {
                 seen.fired++;
-                if (planned!.after) seen.after++;
+                if (planned!.when === 'after') seen.after++;
+                if (planned!.when === 'committed') seen.committed++;
               }
             }
-            for (const b of resend) expect((await c.ingest(b)).outcome).not.toBe('rejected');
+            // A batch whose commit was durable although its ingest failed is held: sent again, it is a duplicate.
+            for (const b of resend) {
+              const r = await c.ingest(b);
+              if (durable.has(b)) expect(r.outcome).toBe('duplicate');
+              else expect(r.outcome).not.toBe('rejected');
+            }
             // Everything the failures touched was rolled back: the same clearing as one that never failed.
             const [ra, rb] = [await want.report(), await c.report()];
             for (const f of ['settlement', 'totals', 'overAllowance', 'exposure', 'openTrips', 'multipleTapOuts', 'tapOutsWithoutTapIn', 'zeroFareTapOuts', 'invalidTokens'] as const) {
@@ -436,10 +464,11 @@ export function adversarySuite(fresh: OpenFresh, numRuns = 40): void {
         }),
         { numRuns: runs, seed: 2222 },
       );
-      // The property must have met failures, thrown ones, and ones after a write.
+      // The property must have met failures, thrown ones, ones after a write and ones after a commit.
       expect(seen.fired).toBeGreaterThanOrEqual(runs);
       expect(seen.thrown).toBeGreaterThanOrEqual(seen.fired); // a failed group COMMIT fails every ingest it held
       expect(seen.after).toBeGreaterThanOrEqual(3);
+      expect(seen.committed).toBeGreaterThanOrEqual(3);
     });
   });
 }
