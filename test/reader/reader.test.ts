@@ -430,6 +430,33 @@ describe('SQLite reader store', () => {
     expect(() => new Reader({ ...other, issuerKeys: issuer.keySet(), store: SqliteReaderStore.open(path) })).toThrow(expect.objectContaining({ code: 'reader.wrong_store' }));
   });
 
+  it('after a restart, a pending sale is found through the open request; voided because it was not dispensed, clearing does not charge it, and left alone it is charged (spec/reader.md §6, after a restart)', async () => {
+    for (const dispensed of [false, true]) {
+      const path = join(tmp, `restart-${dispensed}.db`);
+      const open = (create: boolean) =>
+        new Reader({ ...vend, issuerKeys: issuer.keySet(), store: create ? SqliteReaderStore.create(path) : SqliteReaderStore.open(path), verifier: nodeEd25519(), clock: () => NOW });
+      let r = open(true);
+      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
+      const tok = pay(alice, 40 + Number(dispensed));
+      expect(await sell(r, tok)).toMatchObject({ accepted: true, status: 'accepted' });
+      // The machine dies before it dispenses (or before it reports that it did).
+      r.store.close();
+      r = open(false);
+      const found = r.openRequestInfo();
+      expect(found?.paidBy).toEqual(tokenHash(tok));
+      if (dispensed) expect(r.complete(found!.paidBy!)).toBe(true);
+      else expect(r.void(found!.paidBy!, NOW + 30)).toMatchObject({ ok: true });
+      // The customer shows the token again: a repeat either way, never a second sale.
+      expect(await r.accept(tok, { now: NOW + 31 })).toMatchObject({ accepted: false, reason: dispensed ? 'replayed' : 'already_voided' });
+      const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 60 });
+      for (const b of r.export(NOW + 40).batches) expect(await clearing.ingest(b.bytes)).toMatchObject({ outcome: 'ingested' });
+      const lines = await clearing.settlement();
+      if (dispensed) expect(lines).toEqual([expect.objectContaining({ count: 1, gross: 1250n })]);
+      else expect(lines.reduce((n, l) => n + l.gross, 0n)).toBe(0n);
+      r.store.close();
+    }
+  });
+
   it('detects a tampered journal row', async () => {
     const path = join(tmp, 'tamper.db');
     const store = SqliteReaderStore.create(path);
