@@ -45,12 +45,14 @@ export interface SqliteReaderStoreOptions {
  * error, a lock held past busy_timeout: SQLITE_FULL, SQLITE_IOERR_*, SQLITE_BUSY...) -> reader.store_unusable, so
  * that the reader's caller (the CLI; a process that lives on, such as reader listen) sees a code the spec lists,
  * not an internal error. The transaction was rolled back: nothing of the operation was recorded and it may be retried
- * (spec/reader.md §1, a store that fails). Anything that is not a SQLite error (an OffpayError of the reader's
- * own, a bug) is rethrown as is.
+ * (spec/reader.md §1, a store that fails). Anything else (an OffpayError of the reader's own; a SQLite constraint
+ * or misuse error, which is a bug) is rethrown as is.
  */
 function typed(e: unknown, path: string): unknown {
   const f = sqliteFailureOf(e);
-  if (!f) return e;
+  // Not SQLite's, or SQLite's answer to a wrong statement (a constraint, a misuse): a bug, not the machine. Telling
+  // the caller to retry would hide it.
+  if (!f || f.kind === 'other') return e;
   const code = f.code;
   if (code === 'SQLITE_NOTADB') {
     // No SQLite header: a mistyped path to some other file, or a reader database whose first page was destroyed.

@@ -556,6 +556,27 @@ describe('reader store faults: a real full disk (SQLite max_page_count, a databa
   });
 });
 
+describe('reader store faults: a SQLite error that is not the machine\'s', () => {
+  it('a constraint violation (a bug: a journal seq written twice) is thrown as it is, not reader.store_unusable "try again", and the transaction is rolled back', () => {
+    const store = SqliteReaderStore.create(':memory:');
+    try {
+      store.transact((tx) => tx.append({ seq: 1, bytes: new Uint8Array([1]), hash: new Uint8Array(32) }));
+      let err: unknown;
+      try {
+        store.transact((tx) => tx.append({ seq: 1, bytes: new Uint8Array([2]), hash: new Uint8Array(32) }));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: expect.stringMatching(/^SQLITE_CONSTRAINT/) });
+      expect(err).not.toBeInstanceOf(OffpayError);
+      expect(store.db.inTransaction).toBe(false);
+      expect(store.journal(1, 1).map((e) => e.bytes)).toEqual([new Uint8Array([1])]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('export beside another process of the same database', () => {
   it('another export recorded between this one\'s plan and its record: this one plans again from where that one ended (no entry in two batches, none skipped)', async () => {
     const shared = new MemoryReaderStore();
