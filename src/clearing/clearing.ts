@@ -105,6 +105,13 @@ export interface ClearingOptions {
    * token; with a cache that holds it, neither waits on the disk cache as the database grows.
    */
   cacheMiB?: number;
+  /**
+   * SQLite: open an existing clearing only. A database without tables (an empty or a new file) is then
+   * `clearing.store_missing` instead of a new, empty clearing (the CLI's report and refund; a mistyped path would
+   * report nothing to settle). Without it, a new clearing is made there. Either way, a SQLite database of
+   * something else is `clearing.store_unusable` and nothing is written to it.
+   */
+  mustExist?: boolean;
   /** Largest batch accepted, bytes (default DEFAULT_MAX_BATCH_BYTES = 8 MiB; 1 KiB .. 1 GiB). */
   maxBatchBytes?: number;
   /** Most entries in one batch (default DEFAULT_MAX_BATCH_ENTRIES = 65,536; 1 .. 2^24). */
@@ -507,7 +514,7 @@ export class Clearing {
       return;
     }
     if (o.url !== undefined || o.store !== undefined) throw new OffpayError('clearing.bad_option', 'a PostgreSQL url or a store opens with `await Clearing.open(options)`');
-    const store = new SqliteClearingStore({ path: o.path ?? ':memory:', ...(o.cacheMiB !== undefined ? { cacheMiB: o.cacheMiB } : {}) });
+    const store = new SqliteClearingStore({ path: o.path ?? ':memory:', ...(o.cacheMiB !== undefined ? { cacheMiB: o.cacheMiB } : {}), ...(o.mustExist ? { mustExist: true } : {}) });
     try {
       const m = resolveMeta(o, store.getMetaSync('issuer_keyset'), store.getMetaSync('fee_bps'));
       if (m.writeKeyset) store.setMetaSync('issuer_keyset', encodeIssuerKeySet(m.issuerKeys));
@@ -705,22 +712,32 @@ export class Clearing {
           }
           return out;
         }
+        // A promise of the pipeline may fail before the loop reaches it (a lost database fails every look-up in
+        // flight), or after the loop stopped at an earlier failure: each gets a handler when it is made, so that
+        // no failure goes unhandled (Node ends the process on one), and the session waits for all of them before
+        // it ends, so that nothing reads the store after it.
+        const quiet = <T>(x: Promise<T>): Promise<T> => (x.catch(() => undefined), x);
         const start = async (i: number) => {
           const p = await this.prepare(s, batches[i]!);
           if (!('kind' in p)) return { p, checks: Promise.resolve([] as (TokenCheck | null)[]) };
-          return { p, checks: pool.check(p.jobs) };
+          return { p, checks: quiet(pool.check(p.jobs)) };
         };
         // PIPELINE batches in flight, so the workers always have work queued while the main thread writes, and
         // keep working through the fsyncs of a group commit.
         const ahead: Promise<Awaited<ReturnType<typeof start>>>[] = [];
-        for (let i = 0; i < Math.min(PIPELINE, batches.length); i++) ahead.push(start(i));
-        for (let i = 0; i < batches.length; i++) {
-          const cur = await ahead.shift()!;
-          const checks = await cur.checks;
-          if (i + PIPELINE < batches.length) ahead.push(start(i + PIPELINE));
-          // A batch prepared before the previous ones were committed may now be a duplicate or overlap: commit
-          // handles overlaps entry by entry, and a byte-identical batch is detected again there.
-          out.push(await write(cur.p, () => checks));
+        try {
+          for (let i = 0; i < Math.min(PIPELINE, batches.length); i++) ahead.push(quiet(start(i)));
+          for (let i = 0; i < batches.length; i++) {
+            const cur = await ahead.shift()!;
+            const checks = await cur.checks;
+            if (i + PIPELINE < batches.length) ahead.push(quiet(start(i + PIPELINE)));
+            // A batch prepared before the previous ones were committed may now be a duplicate or overlap: commit
+            // handles overlaps entry by entry, and a byte-identical batch is detected again there.
+            out.push(await write(cur.p, () => checks));
+          }
+        } catch (e) {
+          await Promise.allSettled(ahead.map(async (a) => (await a).checks));
+          throw e;
         }
         return out;
       },

@@ -134,6 +134,11 @@ export interface SqliteStoreOptions {
   path: string;
   /** Page cache, MiB (2 .. 65536; default 256). */
   cacheMiB?: number;
+  /**
+   * Refuse to make a new clearing: a file without tables (an empty file, or one SQLite creates now) is
+   * `clearing.store_missing`, for the commands that only read a clearing or decide against what it holds.
+   */
+  mustExist?: boolean;
 }
 
 /** The SQLite clearing store. Synchronous underneath: see the module comment. */
@@ -148,6 +153,15 @@ function sqliteFailure(e: unknown, where: string): unknown {
   if (f?.kind === 'damaged') return new OffpayError('clearing.store_unusable', `the clearing database ${where} is damaged (${f.code}: ${(e as Error).message})`);
   if (f?.kind !== 'unavailable') return e;
   return new OffpayError('clearing.store_unavailable', `the clearing database ${where} failed (${f.code}: ${(e as Error).message}); the batch that met it is not held: try again`, { sqlite: f.code });
+}
+
+/**
+ * `clearing.store_unavailable` for a transaction SQLite rolled back on its own (SQLite may cancel the whole
+ * transaction on SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM): none of the batches written into it is held, and
+ * they may be sent again.
+ */
+function lostTransaction(where: string): OffpayError {
+  return new OffpayError('clearing.store_unavailable', `SQLite rolled back the open transaction of the clearing database ${where} (a full disk or an I/O error): the batches it held are not held; try again`);
 }
 
 export class SqliteClearingStore implements ClearingStore {
@@ -169,17 +183,40 @@ export class SqliteClearingStore implements ClearingStore {
   private began = false;
 
   /**
-   * Open or create. Throws `clearing.sqlite_unavailable` (no driver), `clearing.store_unusable` (cannot open,
-   * or another schema version).
+   * Open or create. Throws `clearing.sqlite_unavailable` (no driver), `clearing.store_unusable` (cannot open, a
+   * SQLite database of something else, or another schema version), `clearing.store_missing` (`mustExist` and no
+   * clearing there).
    */
   constructor(o: SqliteStoreOptions) {
     this.location = o.path;
     const Database = loadSqliteDriver('clearing');
+    let tables: string[];
     try {
       this.db = new Database(o.path);
+      this.db.pragma('busy_timeout = 5000');
+      tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[]).map((r) => String(r.name));
+    } catch (e) {
+      try {
+        (this as { db?: SqliteDatabase }).db?.close();
+      } catch {
+        // not open
+      }
+      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+    }
+    // Before anything is written (the journal mode too): a clearing is made only in a database without tables,
+    // never added to another program's database (or a reader's) that a mistyped --db names.
+    if (tables.length === 0 && o.mustExist) {
+      this.db.close();
+      throw new OffpayError('clearing.store_missing', `no clearing database at ${o.path} (an empty file): check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
+    }
+    if (tables.length > 0 && !(tables.includes('meta') && tables.includes('entries'))) {
+      this.db.close();
+      const some = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', ...' : '');
+      throw new OffpayError('clearing.store_unusable', `${o.path} is a SQLite database but not a clearing database (its tables: ${some}): check the path`);
+    }
+    try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
       // Temporary files in memory. In a group commit (concurrent ingests, the server's path) every batch after
       // the first is a savepoint, whose statement journal (the originals of the pages it changes) otherwise
       // spills to a temporary file past 64 KiB: about 1 µs a token less with it (spec/clearing.md §12.1). What
@@ -412,7 +449,7 @@ export class SqliteClearingStore implements ClearingStore {
     const members = this.members;
     this.members = [];
     try {
-      if (this.began && !db.inTransaction) throw new OffpayError('clearing.store_unusable', `SQLite rolled back the open transaction of ${this.location}`);
+      if (this.began && !db.inTransaction) throw lostTransaction(this.location);
       if (db.inTransaction) db.exec('COMMIT');
     } catch (e) {
       if (db.inTransaction) {
@@ -511,7 +548,12 @@ export class SqliteClearingStore implements ClearingStore {
         // A unit that opens the transaction is the whole of it: it rolls back with ROLLBACK. A unit that joins
         // an open one (other units or sessions before it) is a savepoint. A savepoint is not free: SQLite keeps
         // the original of every page the unit changes in a statement journal, to roll back to it.
-        const opens = !db.inTransaction;
+        // A transaction this store began and SQLite rolled back on its own (an I/O error or a full disk in a
+        // statement whose error was not this unit's, such as the certificate memo's, which is best effort): what
+        // the session's earlier units wrote is gone, so no unit may begin a new transaction and commit after them
+        // as if they were held. The session fails; its COMMIT (finish) fails every session that wrote into it.
+        if (this.began && !db.inTransaction) throw lostTransaction(this.location);
+        const opens = !this.began;
         if (opens) {
           db.exec('BEGIN IMMEDIATE');
           this.began = true;
@@ -526,8 +568,9 @@ export class SqliteClearingStore implements ClearingStore {
           if (name && db.inTransaction) {
             db.exec(`ROLLBACK TO ${name}`);
             db.exec(`RELEASE ${name}`);
-          } else if (!name && db.inTransaction) {
-            db.exec('ROLLBACK');
+          } else if (!name) {
+            // The unit that began the transaction is all of it (nothing was written before it).
+            if (db.inTransaction) db.exec('ROLLBACK');
             this.began = false;
           }
           throw e;

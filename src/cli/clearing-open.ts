@@ -29,5 +29,5 @@ export async function openClearingAt(db: string, o: Omit<ClearingOptions, 'path'
   if (existing && !isPostgresUrl(db) && !existsSync(db)) {
     throw new OffpayError('clearing.store_missing', `no clearing database at ${db}: check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
   }
-  return Clearing.open({ ...o, ...(isPostgresUrl(db) ? { url: db } : { path: db }) });
+  return Clearing.open({ ...o, ...(isPostgresUrl(db) ? { url: db } : { path: db, ...(existing ? { mustExist: true } : {}) }) });
 }

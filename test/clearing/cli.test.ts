@@ -14,6 +14,8 @@ import { readerCertToCbor } from '../../src/messages.js';
 import { loadIssuer } from '../../src/node/files.js';
 import { chainHash, createBatch, decodeBlocklist, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadSqliteDriver } from '../../src/node/sqlite.js';
+import { SqliteReaderStore } from '../../src/reader/sqlite.js';
 import { HKD, signToken } from '../reader/helpers.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string; json: () => Record<string, unknown> }> {
@@ -42,6 +44,42 @@ describe('offpay clearing CLI (issue 11)', () => {
       expect([r.code, r.out], argv.join(' ')).toEqual([2, '']);
       expect(r.err, argv.join(' ')).toContain('clearing.store_missing');
       expect(existsSync(db), argv.join(' ')).toBe(false);
+    }
+  });
+
+  it('report and refund on an empty file: clearing.store_missing and the file stays empty; any clearing command on a SQLite database of something else (a reader database too): clearing.store_unusable, and nothing is written to it', async () => {
+    expect((await run('issuer', 'init', '--dir', p('issuer-empty'), '--seed', 'clearing-cli-empty', `--now=${T0 - 86400}`)).code).toBe(0);
+    const empty = p('empty.db');
+    writeFileSync(empty, '');
+    for (const argv of [
+      ['clearing', 'report', '--db', empty, '--issuer', p('issuer-empty')],
+      ['clearing', 'refund', '--db', empty, p('no-such-refund.cbor')],
+    ]) {
+      const r = await run(...argv);
+      expect([r.code, r.out], argv.join(' ')).toEqual([2, '']);
+      expect(r.err, argv.join(' ')).toContain('clearing.store_missing');
+      expect(readFileSync(empty).length, argv.join(' ')).toBe(0);
+    }
+    const Database = loadSqliteDriver('clearing');
+    const other = p('app.sqlite');
+    const x = new Database(other);
+    x.exec('CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT)');
+    x.close();
+    const readerDb = p('reader.db');
+    SqliteReaderStore.create(readerDb).close();
+    for (const [db, tables] of [[other, /customers\)/], [readerDb, /meta, windows, totals, tokens, journal/]] as const) {
+      const before = readFileSync(db);
+      for (const argv of [
+        ['clearing', 'report', '--db', db, '--issuer', p('issuer-empty')],
+        ['clearing', 'ingest', '--db', db, '--issuer', p('issuer-empty'), p('no-such-batch.cbor')],
+        ['clearing', 'blocklist', '--db', db, '--issuer', p('issuer-empty'), '--out', p('bl.cbor')],
+      ]) {
+        const r = await run(...argv);
+        expect(r.code, argv.join(' ')).toBe(2);
+        expect(r.err, argv.join(' ')).toMatch(/is a SQLite database but not a clearing database \(its tables: .*: check the path \[clearing\.store_unusable\]/);
+        expect(r.err, argv.join(' ')).toMatch(tables);
+        expect(readFileSync(db).equals(before), argv.join(' ')).toBe(true);
+      }
     }
   });
 
