@@ -123,6 +123,8 @@ export function sqliteFailureOf(e: unknown): SqliteFailure | undefined {
   const code = (e as { code?: unknown } | null | undefined)?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
   const primary = code.replace(/^(SQLITE_[A-Z]+)_.*$/, '$1');
-  const kind = primary === 'SQLITE_CORRUPT' || primary === 'SQLITE_NOTADB' ? 'damaged' : UNAVAILABLE.has(primary) ? 'unavailable' : 'other';
+  // SQLITE_IOERR_CORRUPTFS: the file system reported the file's content corrupt (an I/O error by its primary code).
+  const damaged = primary === 'SQLITE_CORRUPT' || primary === 'SQLITE_NOTADB' || code === 'SQLITE_IOERR_CORRUPTFS';
+  const kind = damaged ? 'damaged' : UNAVAILABLE.has(primary) ? 'unavailable' : 'other';
   return { code, kind };
 }
