@@ -155,6 +155,11 @@ function sqliteFailure(e: unknown, where: string): unknown {
   return new OffpayError('clearing.store_unavailable', `the clearing database ${where} failed (${f.code}: ${(e as Error).message}); the batch that met it is not held: try again`, { sqlite: f.code });
 }
 
+/** `clearing.store_missing`: no clearing database at `where`, and the command makes none. */
+export function storeMissingError(where: string): OffpayError {
+  return new OffpayError('clearing.store_missing', `no clearing database at ${where}: check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
+}
+
 /**
  * `clearing.store_unavailable` for a transaction SQLite rolled back on its own (SQLite may cancel the whole
  * transaction on SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM): none of the batches written into it is held, and
@@ -207,7 +212,7 @@ export class SqliteClearingStore implements ClearingStore {
     // never added to another program's database (or a reader's) that a mistyped --db names.
     if (tables.length === 0 && o.mustExist) {
       this.db.close();
-      throw new OffpayError('clearing.store_missing', `no clearing database at ${o.path} (an empty file): check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
+      throw storeMissingError(`${o.path} (an empty file)`);
     }
     if (tables.length > 0 && !(tables.includes('meta') && tables.includes('entries'))) {
       this.db.close();

@@ -3,8 +3,8 @@
  * (postgres://user:password@host:port/database; several `clearing serve` processes may share one).
  */
 import { existsSync } from 'node:fs';
-import { OffpayError } from '../../base/errors.js';
 import { Clearing, isPostgresUrl, type ClearingOptions } from '../clearing/clearing.js';
+import { storeMissingError } from '../clearing/store-sqlite.js';
 
 /** The `--db` option of the clearing commands. */
 export const clearingDbOption = {
@@ -27,7 +27,7 @@ export const replaceSettingsOpt = {
  */
 export async function openClearingAt(db: string, o: Omit<ClearingOptions, 'path' | 'url' | 'store'> = {}, existing = false): Promise<Clearing> {
   if (existing && !isPostgresUrl(db) && !existsSync(db)) {
-    throw new OffpayError('clearing.store_missing', `no clearing database at ${db}: check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
+    throw storeMissingError(db);
   }
   return Clearing.open({ ...o, ...(isPostgresUrl(db) ? { url: db } : { path: db, ...(existing ? { mustExist: true } : {}) }) });
 }
