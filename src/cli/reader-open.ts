@@ -7,10 +7,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
-import { decodeIssuerKeySet, encodeIssuerKeySet, type IssuerKeySet } from '../messages.js';
+import { decodeIssuerKeySet, encodeIssuerKeySet, type IssuerKeySet, type ReaderProfileName } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { loadIssuerKeys, loadReader } from '../node/files.js';
-import { parsePolicy, type ReaderPolicy } from '../reader/policy.js';
+import { checkClearingBounds, parsePolicy, type ReaderPolicy } from '../reader/policy.js';
 import { Reader } from '../reader/reader.js';
 import { SqliteReaderStore } from '../reader/sqlite.js';
 import { MemoryReaderStore } from '../reader/store.js';
@@ -20,20 +20,25 @@ export const META_KEYSET = 'issuer.keyset';
 /** The last signed key set (message 9) loaded by `reader sync`: a served one older than it is refused. */
 export const META_SIGNED_KEYSET = 'issuer.keyset.signed';
 
-/** Read and validate a reader policy file. Throws `reader.bad_policy` naming the field. */
-export function loadPolicy(path: string): ReaderPolicy {
+/**
+ * Read and validate a reader policy file; with `profile` (the reader certificate's), its time fields against the
+ * bounds clearing judges by too. Throws `reader.bad_policy` naming the field.
+ */
+export function loadPolicy(path: string, profile?: ReaderProfileName): ReaderPolicy {
   let o: unknown;
   try {
     o = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new OffpayError('reader.bad_policy', `${path}: ${(e as Error).message}`);
   }
-  return parsePolicy(o, path);
+  const policy = parsePolicy(o, path);
+  if (profile && policy.profile) checkClearingBounds(profile, policy.profile, 'reader.bad_policy', `${path}: profile`);
+  return policy;
 }
 
-function policyOf(ctx: CommandContext, dir: string): ReaderPolicy | Record<string, never> {
+function policyOf(ctx: CommandContext, dir: string, profile: ReaderProfileName): ReaderPolicy | Record<string, never> {
   const policyPath = ctx.opt('policy') ?? (existsSync(join(dir, 'policy.json')) ? join(dir, 'policy.json') : undefined);
-  return policyPath ? loadPolicy(policyPath) : {};
+  return policyPath ? loadPolicy(policyPath, profile) : {};
 }
 
 /**
@@ -52,7 +57,7 @@ export function openReader(ctx: CommandContext, now: number): { reader: Reader; 
       if (!stored) throw new OffpayError('reader.corrupt_store', 'the reader database holds no issuer key set (offpay reader init stores it)');
       keys = decodeIssuerKeySet(stored);
     }
-    const reader = new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir) });
+    const reader = new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir, files.cert.profile) });
     // A new key set (key rotation) is stored only once the reader opened with it (its certificate verifies).
     if (issuerPath) store.transact((tx) => tx.putMeta(META_KEYSET, encodeIssuerKeySet(keys)));
     return { reader, store, dir: files.dir };
@@ -68,14 +73,14 @@ export function openReader(ctx: CommandContext, now: number): { reader: Reader; 
  */
 export function readerWithKeys(ctx: CommandContext, now: number, store: SqliteReaderStore, keys: IssuerKeySet): Reader {
   const files = loadReader(ctx.need('reader'));
-  return new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir) });
+  return new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store, verifier: nodeEd25519(), clock: () => now, ...policyOf(ctx, files.dir, files.cert.profile) });
 }
 
 /** Create a reader database: a new journal with a fresh random journal id, and the issuer key set. */
 export function initReader(ctx: CommandContext, now: number, path: string): { reader: Reader; store: SqliteReaderStore } {
   const files = loadReader(ctx.need('reader'));
   const keys = loadIssuerKeys(ctx.need('issuer'));
-  const policy = policyOf(ctx, files.dir);
+  const policy = policyOf(ctx, files.dir, files.cert.profile);
   // Key, certificate and policy are checked before anything is created (a failed init leaves no file).
   new Reader({ cert: files.cert, secretKey: files.secretKey, issuerKeys: keys, store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now, ...policy });
   const store = SqliteReaderStore.create(path);

@@ -43,5 +43,5 @@ export {
 } from './reader.js';
 export {
   type FieldType, type FieldSpec, PROFILE_SCHEMA, POLICY_KEYS, LIMIT_KEYS, WINDOW_RANGE, validateProfileOverrides,
-  validateWindow, validateLimits, type ReaderPolicy, parsePolicy,
+  validateWindow, validateLimits, type ReaderPolicy, parsePolicy, clearingBounds, type ClearingBoundField,
 } from './policy.js';

@@ -10,7 +10,8 @@
 import { parseAmount, parseCurrency } from '../currency.js';
 import { OffpayError } from '../../base/errors.js';
 import { nearestKey } from '../../base/options.js';
-import type { CurrencyLimits, ReaderProfileParams } from './profiles.js';
+import type { ReaderProfileName } from '../messages.js';
+import { READER_PROFILES, type CurrencyLimits, type ReaderProfileParams } from './profiles.js';
 
 /** The two codes a policy check raises: `reader.bad_config` (ReaderOptions, library) and `reader.bad_policy` (the CLI's policy file). */
 type PolicyErrorCode = 'reader.bad_config' | 'reader.bad_policy';
@@ -132,6 +133,36 @@ export function validateProfileOverrides(o: unknown, code: 'reader.bad_config' |
     out[k] = checkField(code, where, k, spec, v);
   }
   return out as Partial<Omit<ReaderProfileParams, 'name'>>;
+}
+
+/** The profile fields clearing judges a reader's entries by (spec/clearing.md §4 step 9). */
+export type ClearingBoundField = 'maxAgeSeconds' | 'oneWayMaxAgeSeconds' | 'maxFutureSeconds' | 'maxTripSeconds';
+
+/**
+ * The largest value of each time field clearing judges a profile's entries by: clearing checks every entry
+ * against the standard row of the reader certificate's profile (a token's age against the larger of its two age
+ * limits, a tap-out's against maxTripSeconds, a future time against maxFutureSeconds), so a reader may narrow
+ * these and never widen them (spec/reader.md §8). Wider, a gate opens for tokens that clearing stores invalid
+ * and charges nothing for, or a long trip is charged the maximum fare although its tap-out was recorded.
+ */
+export function clearingBounds(profile: ReaderProfileName): Record<ClearingBoundField, number> {
+  const row = READER_PROFILES[profile];
+  const age = Math.max(row.maxAgeSeconds, row.oneWayMaxAgeSeconds);
+  return { maxAgeSeconds: age, oneWayMaxAgeSeconds: age, maxFutureSeconds: row.maxFutureSeconds, maxTripSeconds: row.maxTripSeconds };
+}
+
+/** Refuse profile overrides that widen a field clearing judges by ({@link clearingBounds}); `code` names the field. */
+export function checkClearingBounds(profile: ReaderProfileName, overrides: Partial<Omit<ReaderProfileParams, 'name'>>, code: PolicyErrorCode, where: string): void {
+  const bounds = clearingBounds(profile);
+  for (const k of Object.keys(bounds) as ClearingBoundField[]) {
+    const v = overrides[k];
+    if (v !== undefined && v > bounds[k]) {
+      throw new OffpayError(
+        code,
+        `${where}.${k} = ${v} seconds is above ${bounds[k]}, the most clearing allows a ${profile} reader (it judges every entry by the standard profile): tokens this reader took beyond it would not settle as they did here`,
+      );
+    }
+  }
 }
 
 /** Validate an anti-replay window size. */

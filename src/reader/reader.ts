@@ -34,7 +34,7 @@ import { reasonForDecodeError, verifyToken, verifyTokenAsync, type VerifyContext
 import { createBatch, type SettlementBatch } from './batch.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
-import { validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
+import { checkClearingBounds, validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
 import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { READER_PROFILES, type CurrencyLimits, type ReaderProfileParams } from './profiles.js';
 import { READER_REASONS, type AnyReason, type ReaderReason } from './reasons.js';
@@ -461,7 +461,9 @@ export class Reader {
     this.secretKey = o.secretKey;
     this.issuerKeys = o.issuerKeys;
     this.store = o.store;
-    this.profile = { ...READER_PROFILES[o.cert.profile], ...validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile'), name: o.cert.profile };
+    const overrides = validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile');
+    if (Object.hasOwn(READER_PROFILES, o.cert.profile)) checkClearingBounds(o.cert.profile, overrides, 'reader.bad_config', 'ReaderOptions.profile');
+    this.profile = { ...READER_PROFILES[o.cert.profile], ...overrides, name: o.cert.profile };
     this.window = validateWindow(o.window ?? DEFAULT_WINDOW, 'reader.bad_config', 'ReaderOptions.window');
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;
