@@ -64,6 +64,8 @@ export interface VectorContext {
   expected?: { amount?: number; maxAmount?: number; currency?: number };
   maxAgeSeconds: number;
   maxFutureSeconds: number;
+  /** Present only as 'signed' (absent: 'now'), spec/protocol.md §5. */
+  validAt?: 'signed';
 }
 
 export interface VectorCase {
@@ -108,6 +110,7 @@ const NOTES: VectorFile['notes'] = {
   Challenge: { bugType: 'MISSING_STEP', description: "Challenge binding to the reader's outstanding request." },
   RequestBound: { bugType: 'AUTH_BYPASS', description: 'A request-bound token (6 elements): its signed body is rebuilt from the request in the context (reader id, time, challenge); judged against any other request, or in the other form, its signature fails (spec/protocol.md §4.3).' },
   TimeWindow: { bugType: 'MISSING_STEP', description: 'Token or request time outside [now - maxAge, now + maxFuture].' },
+  SignedTime: { bugType: 'MISSING_STEP', description: "Context validAt: the issuer key's window and the certificate's expiry day judged at the token's signed time ('signed', a tap-out) or at now ('now', the default)." },
   Amount: { bugType: 'MISSING_STEP', description: 'Currency and amount against the request or expected fare, and against the certificate limits.' },
   KeyRotation: { bugType: 'FUNCTIONALITY', description: 'A certificate signed with another valid issuer key index.' },
   Precedence: { bugType: 'EDGE_CASE', description: 'Several irregularities in one message: the first irregular CBOR head in reading order decides the reason (spec/protocol.md §3.4).' },
@@ -280,6 +283,7 @@ function ctxToJson(c: VerifyContext): VectorContext {
     ...(c.expected ? { expected: c.expected } : {}),
     maxAgeSeconds: c.maxAgeSeconds ?? 300,
     maxFutureSeconds: c.maxFutureSeconds ?? 60,
+    ...(c.validAt === 'signed' ? { validAt: 'signed' as const } : {}),
   };
 }
 
@@ -292,6 +296,7 @@ export function contextFromJson(c: VectorContext, issuerKeys: IssuerKeySet): Ver
     expected: c.expected,
     maxAgeSeconds: c.maxAgeSeconds,
     maxFutureSeconds: c.maxFutureSeconds,
+    validAt: c.validAt === 'signed' ? 'signed' : 'now',
   };
 }
 
@@ -553,6 +558,23 @@ function tokenCases(w: World): Decl[] {
   add('amount above the maximum fare authorisation', ['Amount'], 'amount_mismatch', bytesOf(tok(fields({ amount: 2501 }))), { ...vending, expected: { maxAmount: 2500 } });
   add('amount one above the maximum per payment', ['Amount', 'Boundary'], 'over_payment_limit', bytesOf(tok(fields({ amount: 70_001 }))), vending);
   add('amount one above the offline allowance', ['Amount', 'Boundary'], 'over_offline_allowance', bytesOf(tok(fields({ amount: 20_001 }), w.lowAllowance)), vending);
+
+  // --- validAt 'signed' (a tap-out): steps 5 and 7 at the token's signed time, the time window still against now
+  const endOfCert = (dayOf(T0) + 31) * DAY; // the first second after the base certificate's expiry day
+  const lastMinute = bytesOf(tok(fields({ time: endOfCert - 10 })));
+  const trip: VerifyContext = { ...vending, now: endOfCert + 600, maxAgeSeconds: 14_400, validAt: 'signed' };
+  add('validAt signed: signed 10 s before the certificate ended, judged 600 s after (a tap-out after the expiry day)', ['Valid', 'SignedTime', 'CertValidity', 'Boundary'], undefined, lastMinute, trip);
+  add('the same token and reader time with validAt now', ['CertValidity', 'SignedTime'], 'certificate_expired', lastMinute, { ...trip, validAt: 'now' });
+  add('validAt signed: signed 1 s after the certificate ended', ['CertValidity', 'SignedTime', 'Boundary'], 'certificate_expired', bytesOf(tok(fields({ time: endOfCert }))), trip);
+  add('validAt signed: the certificate ended but the token time is more than maxAge old', ['TimeWindow', 'SignedTime'], 'time_too_old', lastMinute, { ...trip, now: endOfCert + 14_400 });
+  const keyEnds = (notBefore: number, notAfter: number) => ({ ...w.keySet, keys: w.keySet.keys.map((k) => (k.keyIndex === 1 ? { ...k, notBefore, notAfter } : k)) });
+  add('validAt signed: issuer key ended after the token time and before now', ['Valid', 'SignedTime', 'IssuerKey', 'Boundary'], undefined, baseBytes, {
+    ...vending, issuerKeys: keyEnds(T0 - 86_400, T0 - 10), now: T0 + 600, maxAgeSeconds: 14_400, validAt: 'signed',
+  });
+  add('the same with validAt now', ['IssuerKey', 'SignedTime'], 'issuer_key_not_valid', baseBytes, { ...vending, issuerKeys: keyEnds(T0 - 86_400, T0 - 10), now: T0 + 600, maxAgeSeconds: 14_400, validAt: 'now' });
+  add('validAt signed: issuer key began after the token time (valid at now)', ['IssuerKey', 'SignedTime', 'Boundary'], 'issuer_key_not_valid', baseBytes, {
+    ...vending, issuerKeys: keyEnds(T0 - 9, T0 + 86_400), validAt: 'signed',
+  });
   return out;
 }
 
@@ -783,20 +805,29 @@ export function generateVectors(onProgress?: (done: number, total: number, step:
   step(0, 'keys and certificates');
   const w = makeWorld();
   step(1, 'token cases');
+  const cases = tokenCases(w);
   const token = finish(
     'offpay-token-v2',
     [
       'Verification of offpay payment tokens (spec/protocol.md §Verification).',
       'Run each case with the issuer key set (issuerKeys, or context.issuerKeysOverride when present) and the context; expect result, and reason when invalid.',
+      "context.validAt, when present, is 'signed': steps 5 and 7 (the issuer key's window, the certificate's expiry day) judge the token's signed time instead of now (a tap-out); absent, they judge now.",
       'signatures lists every signature in the case: publicKey, the exact signed bytes (message) and whether offpay\'s Ed25519 rule (spec/protocol.md §8; libsodium\'s crypto_sign_verify_detached) accepts it. For non-canonical or malformed variants of a good token, the list is that of the canonical original.',
       'A request-bound token (6 elements, flag RequestBound) is signed over [5, 2, wallet-cert, payee, amount, counter, time, challenge] with payee = context.request.readerId, time = context.request.time and challenge = context.request.challenge (spec/protocol.md §4.3); its wallet signature entry is that rebuilt body, and is absent when the context has no request.',
     ],
     [
-      { type: 'TokenVerify', comment: 'Stateless token verification at a reader', decls: tokenCases(w), kind: 'token' },
+      { type: 'TokenVerify', comment: 'Stateless token verification at a reader', decls: cases.filter((d) => !d.flags.includes('SignedTime')), kind: 'token' },
       {
         type: 'Ed25519EdgeCases',
         comment: 'The Ed25519 edge-case catalogue (Chalkias, Garillot, Nikolaenko, "Taming the many EdDSAs", 2020, cases 0-11) as offpay tokens: crafted wallet keys and signatures, with the verdict of offpay\'s one Ed25519 rule (spec/protocol.md §8)',
         decls: edgeCases(w),
+        kind: 'token',
+      },
+      // Last, so that the tcIds of the groups above stay as they were before this group was added.
+      {
+        type: 'TokenVerifySignedTime',
+        comment: "Context validAt 'signed' (a tap-out): the issuer key's window and the certificate's expiry day judged at the token's signed time, the time window still against now (spec/protocol.md §5 steps 5, 7 and 11)",
+        decls: cases.filter((d) => d.flags.includes('SignedTime')),
         kind: 'token',
       },
     ],

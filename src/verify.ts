@@ -102,6 +102,14 @@ export interface VerifyContext {
   /** How far in the future a token time may be (clock skew), seconds (default 60). */
   maxFutureSeconds?: number | undefined;
   /**
+   * When the issuer key's window and the certificate's expiry day are judged (spec/protocol.md §5 steps 5 and 7):
+   * `now` (default), or `signed`, the token's signed time as step 11 reads it (a one-way token's time; a
+   * request-bound token's request time). A tap-out judges them `signed`: the wallet committed to the trip at its
+   * tap-in, and a certificate that ends during the trip must not charge the rider the maximum fare
+   * (spec/reader.md §7.2 step 1). The time window (step 11) still bounds the signed time against `now`.
+   */
+  validAt?: 'now' | 'signed' | undefined;
+  /**
    * SHA-256 used for the token hash and the wallet id (default: noble, src/crypto.ts). Node callers may pass
    * node:crypto's, which is faster on small inputs; it must be SHA-256, so the bytes are the same.
    */
@@ -191,6 +199,9 @@ export function checkVerifyContext(ctx: VerifyContext): void {
   if (ctx.request !== undefined && ctx.expected !== undefined) {
     throw new OffpayError('verify.bad_context', 'give either a request or an expected amount/currency, not both');
   }
+  if (ctx.validAt !== undefined && ctx.validAt !== 'now' && ctx.validAt !== 'signed') {
+    throw new OffpayError('verify.bad_context', `validAt is 'now' or 'signed', not ${JSON.stringify(ctx.validAt)}`);
+  }
 }
 
 /** The verification algorithm. Yields signature checks; receives true/false for each. */
@@ -213,14 +224,19 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is not a canonical point of prime order', w);
   const key = findKey(ctx.issuerKeys, cert.keyIndex);
   if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, w);
-  if (ctx.now < key.notBefore || ctx.now > key.notAfter) {
-    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, reader time is ${ctx.now}`, w);
+  // The time steps 5 and 7 judge at: the reader's clock, or (validAt 'signed') the token's signed time as step 11
+  // reads it. A request-bound token without a request has none here (it fails at step 8): the clock then.
+  const signed = ctx.validAt === 'signed' && d.token !== undefined;
+  const at = signed ? (ctx.request?.code === true ? ctx.request.time : d.token!.time) : ctx.now;
+  const atWhat = signed ? 'the token time' : 'reader time';
+  if (at < key.notBefore || at > key.notAfter) {
+    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, ${atWhat} is ${at}`, w);
   }
   if (!(yield { signature: cert.issuerSignature, message: d.certSigningInput, publicKey: key.publicKey })) {
     return reject('bad_certificate_signature', 'the issuer signature on the wallet certificate does not verify', w);
   }
-  if (dayOf(ctx.now) > cert.expiryDay) {
-    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}`, w);
+  if (dayOf(at) > cert.expiryDay) {
+    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}${signed ? `, before the token time ${at}` : ''}`, w);
   }
   // A request-bound token's signed body holds the request's reader id, time and challenge: without a request
   // there is nothing to rebuild it from (spec/protocol.md §5 step 8).

@@ -639,7 +639,12 @@ export class Clearing {
     const inCert = entries.map((e) => e.time >= c.notBefore && e.time <= c.notAfter);
     const jobs = entries.map((e, i): TokenJob | null =>
       TOKEN_KINDS.has(JournalKind[e.kind]) && inCert[i]
-        ? { data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds, ...(e.request ? { request: e.request } : {}) }
+        ? {
+            data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds,
+            // A tap-out's certificate and issuer key at the token's signed time, as the gate judged them (spec/clearing.md §4 step 9).
+            ...(e.kind === 'tap_out' ? { validAt: 'signed' as const } : {}),
+            ...(e.request ? { request: e.request } : {}),
+          }
         : null,
     );
     return { kind: 'prepared', f, entries, bytes, digest, hashes, dataAt, inCert, jobs, now, reject };

@@ -26,6 +26,8 @@ export interface TokenJob {
   maxAge: number;
   /** Clock skew allowed after `now`, seconds. */
   maxFuture: number;
+  /** `signed` for a tap-out: the issuer key and certificate judged at the token's signed time (spec/protocol.md §5). */
+  validAt?: 'signed' | undefined;
   /** The entry's request context, present iff the token is request-bound (spec/reader.md §9). */
   request?:
     | {
@@ -79,7 +81,7 @@ export type TokenCheck =
  */
 const contextOf = (j: TokenJob, issuerKeys: IssuerKeySet): VerifyContext => ({
   issuerKeys, now: j.now, payees: j.payees, maxAgeSeconds: j.maxAge, maxFutureSeconds: j.maxFuture, sha256: nodeSha256, views: true,
-  request: j.request ? requestOf(j, j.request) : undefined,
+  request: j.request ? requestOf(j, j.request) : undefined, validAt: j.validAt,
 });
 
 /**
@@ -167,6 +169,8 @@ export interface PackedJobs {
   maxAge: Float64Array;
   /** Each job's `maxFuture`, seconds. */
   maxFuture: Float64Array;
+  /** 1 where the job's `validAt` is `signed`. */
+  signedValidity: Uint8Array;
   /** Every job's payees, flattened. */
   payees: Float64Array;
   /** Job i's payees are payees[payeeOffsets[i], payeeOffsets[i + 1]) (n + 1 offsets). */
@@ -209,6 +213,7 @@ export function packJobs(jobs: TokenJob[]): PackedJobs {
   const now = new Float64Array(n);
   const maxAge = new Float64Array(n);
   const maxFuture = new Float64Array(n);
+  const signedValidity = new Uint8Array(n);
   const hasRequest = new Uint8Array(n);
   const requestChallenge = new Uint8Array(8 * n);
   const requestTime = new Float64Array(n);
@@ -219,13 +224,14 @@ export function packJobs(jobs: TokenJob[]): PackedJobs {
     now[i] = j.now;
     maxAge[i] = j.maxAge;
     maxFuture[i] = j.maxFuture;
+    if (j.validAt === 'signed') signedValidity[i] = 1;
     if (j.request) {
       hasRequest[i] = 1;
       requestChallenge.set(j.request.challenge, 8 * i);
       requestTime[i] = j.request.time;
     }
   }
-  return { n, data, dataOffsets, now, maxAge, maxFuture, payees, payeeOffsets, hasRequest, requestChallenge, requestTime };
+  return { n, data, dataOffsets, now, maxAge, maxFuture, signedValidity, payees, payeeOffsets, hasRequest, requestChallenge, requestTime };
 }
 
 /** The token jobs of {@link packJobs}, back. */
@@ -235,6 +241,7 @@ export function unpackJobs(p: PackedJobs): TokenJob[] {
     now: p.now[i]!,
     maxAge: p.maxAge[i]!,
     maxFuture: p.maxFuture[i]!,
+    ...(p.signedValidity[i] ? { validAt: 'signed' as const } : {}),
     payees: Array.from(p.payees.subarray(p.payeeOffsets[i]!, p.payeeOffsets[i + 1]!)),
     ...(p.hasRequest[i] ? { request: { challenge: p.requestChallenge.subarray(8 * i, 8 * i + 8), time: p.requestTime[i]! } } : {}),
   }));

@@ -1,0 +1,82 @@
+/**
+ * A trip across the end of the wallet certificate (spec/reader.md §7.2 step 1, validAt = signed; spec/clearing.md §4
+ * step 9). Found by a transit attack review: a wallet on its certificate's last day that tapped in before 00:00
+ * UTC (08:00 in Hong Kong) was refused at the exit after it (certificate_expired), and clearing stored such a
+ * tap-out invalid, so the honest rider was charged the maximum fare for the trip.
+ */
+import { describe, expect, it } from 'vitest';
+import { Clearing } from '../../src/clearing/index.js';
+import { packJobs, unpackJobs } from '../../src/clearing/pool.js';
+import { dayOf, publicKeyOf, seededSecretKey } from '../../src/index.js';
+import { nodeEd25519 } from '../../src/node/crypto.js';
+import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry } from '../../src/reader/index.js';
+import { HKD, NOW, makeIssuer, makeReader, signToken, type TestWallet } from './helpers.js';
+
+const issuer = makeIssuer('tap-out-expiry');
+const OP = 300;
+const list = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
+/** The first second after the certificate's last day (00:00 UTC, 08:00 in Hong Kong). */
+const END = (dayOf(NOW) + 1) * 86_400;
+
+function gate(id: number): Reader {
+  const m = makeReader(issuer, 'tap-out-expiry', id, 'transit', OP);
+  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+  r.loadBlocklist(list, NOW);
+  return r;
+}
+
+/** A wallet whose certificate's last day is the UTC day of NOW. */
+function lastDayWallet(label: string): TestWallet {
+  const secretKey = seededSecretKey('tap-out-expiry', `wallet-${label}`);
+  const cert = issuer.issueWalletCert({ walletPublicKey: publicKeyOf(secretKey), expiryDay: dayOf(NOW), maxPerPayment: 50_000, offlineAllowance: 10_000_000, currency: HKD }, NOW);
+  return { secretKey, cert, wallet: undefined as never };
+}
+
+/** A reader-signed batch of the given entries (a journal of its own), as a gate would export it. */
+function batchOf(id: number, journal: number, entries: Omit<JournalEntry, 'seq'>[], createdAt: number): Uint8Array {
+  const m = makeReader(issuer, 'tap-out-expiry', id, 'transit', OP);
+  const journalId = new Uint8Array(8).fill(journal);
+  const es = entries.map((e, i) => ({ ...e, seq: i + 1 }));
+  const prevHead = genesisHash(m.cert.readerId, journalId);
+  let h = prevHead;
+  for (const e of es) h = chainHash(h, encodeEntry(e));
+  return createBatch(m, { readerCert: m.cert, journalId, batchSeq: 1, firstSeq: 1, prevHead, head: h, entries: es, createdAt }).bytes;
+}
+
+describe('a trip across the end of the wallet certificate', () => {
+  it('tapped in before it ended, tapped out after: the exit opens and clearing charges the trip fare, not the maximum', async () => {
+    const w = lastDayWallet('rider');
+    const [a, b] = [gate(601), gate(602)];
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: END - 600 });
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: END - 600 })).accepted).toBe(true);
+    expect(await b.tapOut(trip, { fare: 400, currency: HKD, now: END + 600 })).toMatchObject({ accepted: true, status: 'tapped_out' });
+    const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => END + 86_400 });
+    for (const r of [a, b]) for (const x of r.export(END + 3600).batches) expect(await c.ingest(x.bytes)).toMatchObject({ outcome: 'ingested', invalidTokens: 0 });
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 400n })]);
+  });
+
+  it('a token signed after the certificate ended is refused at the exit as before, and stored invalid by clearing', async () => {
+    const w = lastDayWallet('late');
+    const late = signToken(w, { payee: OP, amount: 3500, counter: 1, time: END + 10 });
+    expect(await gate(603).tapOut(late, { fare: 400, currency: HKD, now: END + 600 })).toMatchObject({ accepted: false, reason: 'certificate_expired' });
+    const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => END + 86_400 });
+    expect(await c.ingest(batchOf(604, 4, [{ kind: 'tap_out', time: END + 600, data: late, value: 400 }], END + 3600))).toMatchObject({ invalidTokens: 1 });
+    // A tap-in is judged at the reader's time as before: after the end, refused.
+    const t2 = signToken(w, { payee: OP, amount: 3500, counter: 2, time: END - 5 });
+    expect(await gate(605).accept(t2, { tapIn: { maxFare: 3500, currency: HKD }, now: END + 5 })).toMatchObject({ accepted: false, reason: 'certificate_expired' });
+  });
+
+  it('clearing judges a tap_out entry at its token time on both of its paths (one thread, and the verify pool\'s packed jobs)', async () => {
+    const w = lastDayWallet('batch');
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: END - 600 });
+    const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => END + 86_400 });
+    const rs = await c.ingestAll([
+      batchOf(611, 1, [{ kind: 'tap_in', time: END - 600, data: trip, value: 3500 }], END + 3600),
+      batchOf(612, 2, [{ kind: 'tap_out', time: END + 600, data: trip, value: 400 }], END + 3600),
+    ]);
+    expect(rs.map((r) => [r.outcome, r.invalidTokens])).toEqual([['ingested', 0], ['ingested', 0]]);
+    expect((await c.report()).settlement).toEqual([expect.objectContaining({ count: 1, gross: 400n })]);
+    const job = { data: trip, now: END + 600, payees: [612, OP], maxAge: 14_400, maxFuture: 60, validAt: 'signed' as const };
+    expect(unpackJobs(packJobs([job, { ...job, validAt: undefined }])).map((j) => j.validAt)).toEqual(['signed', undefined]);
+  });
+});
