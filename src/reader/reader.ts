@@ -823,7 +823,7 @@ export class Reader {
    * with maxAgeSeconds = maxTripSeconds and the fare's currency (`currency_mismatch` 16 and the other
    * stateless reasons); fare above the authorisation (46); then in one transaction: a record of the token
    * here that is not a trip (48), voided (41) or conflict evidence (32); a tap-out already recorded here (47);
-   * no tap-in here under tapOutWithoutTapIn = 'refuse' (52). Commit: a `tap_out` entry, and a pending tap-in
+   * the wallet on the held blocklist (38); no tap-in here under tapOutWithoutTapIn = 'refuse' (52). Commit: a `tap_out` entry, and a pending tap-in
    * here becomes completed.
    */
   async tapOut(bytes: Uint8Array, p: { fare: number; currency: number; now?: number }): Promise<ReaderVerdict> {
@@ -851,12 +851,16 @@ export class Reader {
     const t = v.token;
     if (p.fare > t.amount) return rejectedR('fare_exceeds_authorisation', `fare ${p.fare} exceeds the authorised ${t.amount}`, hash, t);
     return this.store.transact((tx): ReaderVerdict => {
+      this.syncBlocklist(tx);
       const local = tx.getToken(hash);
       if (local && local.status === 'conflict') return rejectedR('replayed', `this token reused counter ${local.counter} (evidence in journal entry ${local.seq})`, hash, t);
       if (local && !local.trip) return rejectedR('not_a_trip', 'this token was taken as a fixed fare, not a tap-in', hash, t);
       if (local && local.status === 'voided') return rejectedR('already_voided', 'the tap-in of this token was voided', hash, t);
       const key = tapOutKey(hash);
       if (tx.getMeta(key)) return rejectedR('already_tapped_out', 'a tap-out is already recorded for this token', hash, t);
+      // A blocklisted wallet does not pass the exit either (I6): station staff settle with the rider. Otherwise the
+      // gate would record a charge against a wallet clearing already blocked (spec/reader.md §7.2 step 3c).
+      if (this.blocklist?.index.has(v.walletId)) return rejectedR('blocklisted', `wallet ${toHex(v.walletId)} is on blocklist version ${this.blocklist.list.version}`, hash, t);
       if (!local && this.profile.tapOutWithoutTapIn === 'refuse') return rejectedR('no_tap_in', 'this gate has no tap-in for this token and the profile refuses such tap-outs', hash, t);
       const row = this.append(tx, 'tap_out', now, bytes, p.fare);
       tx.putMeta(key, u(row.seq));
