@@ -1,0 +1,69 @@
+/**
+ * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06 and not
+ * fixed in this version. Each test states what happens TODAY, so that the weakness is visible in the suite and
+ * measured, not only described: when a rule change fixes one, its test here fails, and it becomes a test of the
+ * new rule (and §7.3 loses that point).
+ */
+import { describe, expect, it } from 'vitest';
+import { toHex, walletIdOf } from '../../src/index.js';
+import { Clearing } from '../../src/clearing/index.js';
+import { nodeEd25519 } from '../../src/node/crypto.js';
+import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
+import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+
+const issuer = makeIssuer('transit-open');
+const OP = 300;
+const list = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
+
+function gate(id: number): Reader {
+  const m = makeReader(issuer, 'transit-open', id, 'transit', OP);
+  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+  r.loadBlocklist(list, NOW);
+  return r;
+}
+
+async function clearingOf(gates: Reader[], at: number): Promise<Clearing> {
+  const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => at + 3600 });
+  for (const g of gates) for (const b of g.export(at).batches) await c.ingest(b.bytes);
+  return c;
+}
+
+describe('open weaknesses of tap-out (spec/reader.md §7.3), as they stand', () => {
+  it('point 1: a recording of a rider\'s tap-in opens another exit gate, and the rider is charged the higher fare', async () => {
+    const [a, b, other] = [gate(801), gate(802), gate(803)];
+    const w = makeWallet(issuer, 'transit-open', 'rider');
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
+    expect((await b.tapOut(trip, { fare: 300, currency: HKD, now: NOW + 600 })).accepted).toBe(true);
+    // Someone who recorded the sound leaves by another gate an hour later with the same bytes.
+    expect((await other.tapOut(trip, { fare: 650, currency: HKD, now: NOW + 3600 })).accepted).toBe(true);
+    const c = await clearingOf([a, b, other], NOW + 4000);
+    const rep = await c.report();
+    expect(rep.settlement).toEqual([expect.objectContaining({ count: 1, gross: 650n })]); // not 300
+    expect(rep.multipleTapOuts.length).toBe(1);
+    expect(await c.blockedWalletIds()).toEqual([]);
+  });
+
+  it('point 2: tap-outs with no tap-in are not counted against the allowance at the gate', async () => {
+    const w = makeWallet(issuer, 'transit-open', 'modified', { offlineAllowance: 3500, maxPerPayment: 3500 });
+    const g = gate(811);
+    let opened = 0;
+    for (let i = 1; i <= 3; i++) if ((await g.tapOut(signToken(w, { payee: OP, amount: 3500, counter: i, time: NOW + i }), { fare: 3500, currency: HKD, now: NOW + i })).accepted) opened++;
+    expect(opened).toBe(3); // one reader, three charges of the whole allowance
+    const rep = await (await clearingOf([g], NOW + 60)).report();
+    expect(rep.exposure.length).toBe(1);
+  });
+
+  it('point 3: an overheard operator-bound tap-in taken at a second gate blocks the payer as same_token_twice', async () => {
+    const [a, b, d, z] = [gate(821), gate(822), gate(823), gate(824)];
+    const w = makeWallet(issuer, 'transit-open', 'overheard');
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
+    expect((await d.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW + 60 })).accepted).toBe(true);
+    expect((await b.tapOut(trip, { fare: 400, currency: HKD, now: NOW + 900 })).accepted).toBe(true);
+    expect((await z.tapOut(trip, { fare: 3500, currency: HKD, now: NOW + 3000 })).accepted).toBe(true);
+    const c = await clearingOf([a, b, d, z], NOW + 3600);
+    expect((await c.blockedWalletIds()).map(toHex)).toContain(toHex(walletIdOf(w.cert.walletPublicKey)));
+    expect((await c.report()).settlement).toEqual([expect.objectContaining({ count: 1, gross: 3500n })]);
+  });
+});
