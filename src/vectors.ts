@@ -60,7 +60,7 @@ export interface VectorSignature {
 export interface VectorContext {
   now: number;
   payees: number[];
-  request?: { readerId: number; amount?: number; currency?: number; challenge: string; time: number };
+  request?: { readerId: number; amount?: number; currency?: number; challenge: string; time: number; code?: boolean };
   expected?: { amount?: number; maxAmount?: number; currency?: number };
   maxAgeSeconds: number;
   maxFutureSeconds: number;
@@ -559,22 +559,52 @@ function tokenCases(w: World): Decl[] {
   add('amount one above the maximum per payment', ['Amount', 'Boundary'], 'over_payment_limit', bytesOf(tok(fields({ amount: 70_001 }))), vending);
   add('amount one above the offline allowance', ['Amount', 'Boundary'], 'over_offline_allowance', bytesOf(tok(fields({ amount: 20_001 }), w.lowAllowance)), vending);
 
-  // --- validAt 'signed' (a tap-out): steps 5 and 7 at the token's signed time, the time window still against now
+  // --- validAt 'signed' (a tap-out): the key's end and the certificate's expiry day judged at the signed time less
+  // maxFuture (the earliest reader time at which an entry gate could have taken the token), the key's start at now;
+  // the time window still against now
   const endOfCert = (dayOf(T0) + 31) * DAY; // the first second after the base certificate's expiry day
   const lastMinute = bytesOf(tok(fields({ time: endOfCert - 10 })));
   const trip: VerifyContext = { ...vending, now: endOfCert + 600, maxAgeSeconds: 14_400, validAt: 'signed' };
   add('validAt signed: signed 10 s before the certificate ended, judged 600 s after (a tap-out after the expiry day)', ['Valid', 'SignedTime', 'CertValidity', 'Boundary'], undefined, lastMinute, trip);
   add('the same token and reader time with validAt now', ['CertValidity', 'SignedTime'], 'certificate_expired', lastMinute, { ...trip, validAt: 'now' });
-  add('validAt signed: signed 1 s after the certificate ended', ['CertValidity', 'SignedTime', 'Boundary'], 'certificate_expired', bytesOf(tok(fields({ time: endOfCert }))), trip);
+  add('validAt signed: signed 59 s after the certificate ended (a wallet clock 60 s fast at a tap-in 1 s before the end): signed time less maxFuture is on the last day', ['Valid', 'SignedTime', 'CertValidity', 'Boundary'], undefined, bytesOf(tok(fields({ time: endOfCert + 59 }))), trip);
+  add('validAt signed: signed maxFuture (60 s) after the certificate ended', ['CertValidity', 'SignedTime', 'Boundary'], 'certificate_expired', bytesOf(tok(fields({ time: endOfCert + 60 }))), trip);
   add('validAt signed: the certificate ended but the token time is more than maxAge old', ['TimeWindow', 'SignedTime'], 'time_too_old', lastMinute, { ...trip, now: endOfCert + 14_400 });
+  add('validAt signed: a token time after its certificate ended and beyond maxFuture: the certificate (step 7) before the time window (step 11)', ['CertValidity', 'TimeWindow', 'SignedTime'], 'certificate_expired', bytesOf(tok(fields({ time: endOfCert + 10_000 }))), trip);
   const keyEnds = (notBefore: number, notAfter: number) => ({ ...w.keySet, keys: w.keySet.keys.map((k) => (k.keyIndex === 1 ? { ...k, notBefore, notAfter } : k)) });
   add('validAt signed: issuer key ended after the token time and before now', ['Valid', 'SignedTime', 'IssuerKey', 'Boundary'], undefined, baseBytes, {
     ...vending, issuerKeys: keyEnds(T0 - 86_400, T0 - 10), now: T0 + 600, maxAgeSeconds: 14_400, validAt: 'signed',
   });
   add('the same with validAt now', ['IssuerKey', 'SignedTime'], 'issuer_key_not_valid', baseBytes, { ...vending, issuerKeys: keyEnds(T0 - 86_400, T0 - 10), now: T0 + 600, maxAgeSeconds: 14_400, validAt: 'now' });
-  add('validAt signed: issuer key began after the token time (valid at now)', ['IssuerKey', 'SignedTime', 'Boundary'], 'issuer_key_not_valid', baseBytes, {
+  add('validAt signed: issuer key notAfter equal to the token time less maxFuture', ['Valid', 'SignedTime', 'IssuerKey', 'Boundary'], undefined, baseBytes, {
+    ...vending, issuerKeys: keyEnds(T0 - 86_400, T0 - 70), now: T0 + 600, maxAgeSeconds: 14_400, validAt: 'signed',
+  });
+  add('validAt signed: issuer key notAfter one second before the token time less maxFuture', ['IssuerKey', 'SignedTime', 'Boundary'], 'issuer_key_not_valid', baseBytes, {
+    ...vending, issuerKeys: keyEnds(T0 - 86_400, T0 - 71), now: T0 + 600, maxAgeSeconds: 14_400, validAt: 'signed',
+  });
+  add('validAt signed: issuer key began after the token time but before now (a wallet clock slow in the key\'s first minute): its start is judged at now', ['Valid', 'IssuerKey', 'SignedTime', 'Boundary'], undefined, baseBytes, {
     ...vending, issuerKeys: keyEnds(T0 - 9, T0 + 86_400), validAt: 'signed',
   });
+  add('validAt signed: issuer key begins one second after now', ['IssuerKey', 'SignedTime', 'Boundary'], 'issuer_key_not_valid', baseBytes, {
+    ...vending, issuerKeys: keyEnds(T0 + 1, T0 + 86_400), validAt: 'signed',
+  });
+  // A request-bound token: its signed time is the request's time.
+  const lateRequest = { ...request, time: endOfCert - 10 };
+  const lateReqBytes = bytesOf(tok(reqFields({ time: endOfCert - 10 })));
+  add('validAt signed: a request-bound token whose request time is 10 s before the certificate ended', ['Valid', 'SignedTime', 'CertValidity', 'RequestBound'], undefined, lateReqBytes, {
+    ...vendingReq, request: lateRequest, now: endOfCert + 600, maxAgeSeconds: 14_400, validAt: 'signed',
+  });
+  add('validAt signed: a request-bound token whose request time is 60 s after the certificate ended', ['CertValidity', 'SignedTime', 'RequestBound'], 'certificate_expired', bytesOf(tok(reqFields({ time: endOfCert + 60 }))), {
+    ...vendingReq, request: { ...request, time: endOfCert + 60 }, now: endOfCert + 600, maxAgeSeconds: 14_400, validAt: 'signed',
+  });
+  // A payment-code token signs time 0: the request's time stands in for it (rule P), here too.
+  add('validAt signed: a payment-code token (signed time 0) whose request time is 10 s before the certificate ended', ['Valid', 'SignedTime', 'CertValidity', 'RequestBound'], undefined, bytesOf(tok(reqFields({ time: 0 }))), {
+    ...vendingReq, request: { ...lateRequest, code: true }, now: endOfCert + 600, maxAgeSeconds: 14_400, validAt: 'signed',
+  });
+  add('validAt signed: a request-bound token judged without a request after the certificate ended: steps 5 and 7 at now, before step 8', ['CertValidity', 'SignedTime', 'RequestBound'], 'certificate_expired', reqBytes, {
+    ...vending, now: endOfCert + 600, maxAgeSeconds: 32 * DAY, validAt: 'signed',
+  });
+  add('validAt signed: the same token without a request before the certificate ended: challenge_mismatch (step 8)', ['Challenge', 'SignedTime', 'RequestBound'], 'challenge_mismatch', reqBytes, { ...vending, validAt: 'signed' });
   return out;
 }
 

@@ -102,11 +102,12 @@ export interface VerifyContext {
   /** How far in the future a token time may be (clock skew), seconds (default 60). */
   maxFutureSeconds?: number | undefined;
   /**
-   * When the issuer key's window and the certificate's expiry day are judged (spec/protocol.md §5 steps 5 and 7):
-   * `now` (default), or `signed`, the token's signed time as step 11 reads it (a one-way token's time; a
-   * request-bound token's request time). A tap-out judges them `signed`: the wallet committed to the trip at its
-   * tap-in, and a certificate that ends during the trip must not charge the rider the maximum fare
-   * (spec/reader.md §7.2 step 1). The time window (step 11) still bounds the signed time against `now`.
+   * When the issuer key's end and the certificate's expiry day are judged (spec/protocol.md §5 steps 5 and 7):
+   * `now` (default), or `signed`: at the token's signed time as step 11 reads it (a one-way token's time; a
+   * request-bound token's request time) less `maxFutureSeconds`, the earliest reader time at which an entry gate
+   * could have taken it; the key's start is judged at `now` either way. A tap-out judges them `signed`: the wallet
+   * committed to the trip at its tap-in, and a certificate that ends during the trip must not charge the rider the
+   * maximum fare (spec/reader.md §7.2 step 1). The time window (step 11) still bounds the signed time against `now`.
    */
   validAt?: 'now' | 'signed' | undefined;
   /**
@@ -224,19 +225,25 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (isWeakPublicKey(cert.walletPublicKey)) return reject('weak_public_key', 'the wallet public key is not a canonical point of prime order', w);
   const key = findKey(ctx.issuerKeys, cert.keyIndex);
   if (!key) return reject('unknown_issuer_key', `issuer key index ${cert.keyIndex} is not in the reader's key set`, w);
-  // The time steps 5 and 7 judge at: the reader's clock, or (validAt 'signed') the token's signed time as step 11
-  // reads it. A request-bound token without a request has none here (it fails at step 8): the clock then.
+  const maxAge = ctx.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
+  const maxFuture = ctx.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS;
+  // The time the key's end and the certificate's expiry day are judged at (steps 5 and 7): the reader's clock; or,
+  // validAt 'signed' (a tap-out), the earliest reader time at which an entry gate could have taken this token: its
+  // signed time t (as step 11 reads it) less maxFuture, since a gate takes t <= its clock + maxFuture. A wallet clock
+  // a little fast at a tap-in just before the end then still taps out. The key's start is judged at the clock
+  // either way (a key that has begun by the tap-in has begun by the exit; the wallet's slow clock must not matter).
+  // A request-bound token without a request has no signed time here (it fails at step 8): the clock then.
   const signed = ctx.validAt === 'signed' && d.token !== undefined;
-  const at = signed ? (ctx.request?.code === true ? ctx.request.time : d.token!.time) : ctx.now;
-  const atWhat = signed ? 'the token time' : 'reader time';
-  if (at < key.notBefore || at > key.notAfter) {
-    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, ${atWhat} is ${at}`, w);
+  const at = signed ? (ctx.request?.code === true ? ctx.request.time : d.token!.time) - maxFuture : ctx.now;
+  const atWhat = signed ? `the token time less maxFuture (${maxFuture} s)` : 'reader time';
+  if (ctx.now < key.notBefore || at > key.notAfter) {
+    return reject('issuer_key_not_valid', `issuer key ${cert.keyIndex} is valid ${key.notBefore}..${key.notAfter}, reader time is ${ctx.now}${signed ? `, ${atWhat} is ${at}` : ''}`, w);
   }
   if (!(yield { signature: cert.issuerSignature, message: d.certSigningInput, publicKey: key.publicKey })) {
     return reject('bad_certificate_signature', 'the issuer signature on the wallet certificate does not verify', w);
   }
   if (dayOf(at) > cert.expiryDay) {
-    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}${signed ? `, before the token time ${at}` : ''}`, w);
+    return reject('certificate_expired', `the wallet certificate expired at the end of day ${cert.expiryDay}${signed ? `, before ${atWhat}, ${at}` : ''}`, w);
   }
   // A request-bound token's signed body holds the request's reader id, time and challenge: without a request
   // there is nothing to rebuild it from (spec/protocol.md §5 step 8).
@@ -248,8 +255,6 @@ export function* tokenVerification(bytes: Uint8Array, ctx: VerifyContext): Gener
   if (!ctx.payees.includes(t.payee)) return reject('wrong_payee', `the token pays ${t.payee}, this reader accepts ${ctx.payees.join(', ')}`, w);
   // A request-bound token carries the request's challenge by construction (its signature verified over it).
   if (ctx.request && !t.challenge) return reject('challenge_missing', 'the token carries no challenge but the reader issued a request', w);
-  const maxAge = ctx.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
-  const maxFuture = ctx.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS;
   // A code-paid token's signed time is not a clock reading: the request's time stands in for it (§5 step 11).
   const signedAt = ctx.request?.code === true ? ctx.request.time : t.time;
   if (signedAt < ctx.now - maxAge) return reject('time_too_old', `token time ${signedAt} is more than ${maxAge} s before ${ctx.now}`, w);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { packJobs, unpackJobs } from '../../src/clearing/pool.js';
-import { dayOf, publicKeyOf, seededSecretKey } from '../../src/index.js';
+import { dayOf, Issuer, publicKeyOf, seededSecretKey } from '../../src/index.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry } from '../../src/reader/index.js';
 import { HKD, NOW, makeIssuer, makeReader, signToken, type TestWallet } from './helpers.js';
@@ -55,9 +55,44 @@ describe('a trip across the end of the wallet certificate', () => {
     expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 400n })]);
   });
 
-  it('a token signed after the certificate ended is refused at the exit as before, and stored invalid by clearing', async () => {
+  it('a wallet clock 50 s fast at a tap-in 30 s before the end: the entry took the token, so does the exit (the signed time less maxFuture is judged)', async () => {
+    const w = lastDayWallet('fast-clock');
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: END + 20 });
+    const [a, b] = [gate(621), gate(622)];
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: END - 30 })).accepted).toBe(true);
+    expect(await b.tapOut(trip, { fare: 400, currency: HKD, now: END + 600 })).toMatchObject({ accepted: true });
+    const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => END + 86_400 });
+    for (const r of [a, b]) for (const x of r.export(END + 3600).batches) expect(await c.ingest(x.bytes)).toMatchObject({ invalidTokens: 0 });
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 400n })]);
+  });
+
+  it('a wallet clock 60 s slow in the first minute of a new issuer key: the entry took the token, so does the exit (the key\'s start is judged at the reader clock)', async () => {
+    const k1 = seededSecretKey('tap-out-expiry', 'issuer-1');
+    const k2 = seededSecretKey('tap-out-expiry', 'issuer-2');
+    const two = new Issuer(7, [
+      { keyIndex: 1, secretKey: k1, publicKey: publicKeyOf(k1), notBefore: NOW - 86_400 * 365, notAfter: NOW + 86_400 * 365 },
+      { keyIndex: 2, secretKey: k2, publicKey: publicKeyOf(k2), notBefore: NOW - 30, notAfter: NOW + 86_400 * 365 },
+    ]);
+    const sk = seededSecretKey('tap-out-expiry', 'wallet-slow');
+    const w: TestWallet = { secretKey: sk, cert: two.issueWalletCert({ walletPublicKey: publicKeyOf(sk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 50_000, offlineAllowance: 1_000_000, currency: HKD }, NOW, 2), wallet: undefined as never };
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW - 60 });
+    const gateOf = (id: number) => {
+      const m = makeReader(two, 'tap-out-expiry', id, 'transit', OP);
+      const r = new Reader({ ...m, issuerKeys: two.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
+      r.loadBlocklist(createBlocklist(two.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
+      return r;
+    };
+    const [a, b] = [gateOf(631), gateOf(632)];
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
+    expect(await b.tapOut(trip, { fare: 400, currency: HKD, now: NOW + 600 })).toMatchObject({ accepted: true });
+    const c = new Clearing({ issuerKeys: two.keySet(), clock: () => NOW + 86_400 });
+    for (const r of [a, b]) for (const x of r.export(NOW + 3600).batches) expect(await c.ingest(x.bytes)).toMatchObject({ invalidTokens: 0 });
+    expect(await c.settlement()).toEqual([expect.objectContaining({ count: 1, gross: 400n })]);
+  });
+
+  it('a token signed more than maxFuture after the certificate ended is refused at the exit, and stored invalid by clearing', async () => {
     const w = lastDayWallet('late');
-    const late = signToken(w, { payee: OP, amount: 3500, counter: 1, time: END + 10 });
+    const late = signToken(w, { payee: OP, amount: 3500, counter: 1, time: END + 70 });
     expect(await gate(603).tapOut(late, { fare: 400, currency: HKD, now: END + 600 })).toMatchObject({ accepted: false, reason: 'certificate_expired' });
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => END + 86_400 });
     expect(await c.ingest(batchOf(604, 4, [{ kind: 'tap_out', time: END + 600, data: late, value: 400 }], END + 3600))).toMatchObject({ invalidTokens: 1 });
