@@ -12,6 +12,7 @@
  * atomic unit is serialisable and never needs a retry. Reads outside a session wait until no session runs and
  * no transaction is open, so they never see a half-written or uncommitted batch.
  */
+import { existsSync } from 'node:fs';
 import { prefixKey } from '../crypto.js';
 import { toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
@@ -195,67 +196,99 @@ export class SqliteClearingStore implements ClearingStore {
   constructor(o: SqliteStoreOptions) {
     this.location = o.path;
     const Database = loadSqliteDriver('clearing');
-    let tables: string[];
+    const unusable = (e: unknown) => new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
     try {
-      this.db = new Database(o.path);
-      this.db.pragma('busy_timeout = 5000');
-      tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[]).map((r) => String(r.name));
+      // mustExist: SQLite must not create the file (a missing one is clearing.store_missing, and nothing is made).
+      this.db = new Database(o.path, o.mustExist ? { fileMustExist: true } : undefined);
     } catch (e) {
-      try {
-        (this as { db?: SqliteDatabase }).db?.close();
-      } catch {
-        // not open
-      }
-      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+      if (o.mustExist && !existsSync(o.path)) throw storeMissingError(o.path);
+      throw unusable(e);
     }
-    // Before anything is written (the journal mode too): a clearing is made only in a database without tables,
-    // never added to another program's database (or a reader's) that a mistyped --db names.
+    const db = this.db;
+    const close = () => {
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        db.close();
+      } catch {
+        // closing is all that is left to do
+      }
+    };
+    // Checked and made in one write transaction, before anything else is written (the journal mode too): a second
+    // process opening the same new file waits for it, then finds a whole clearing (not a half-made one it would
+    // take for another program's database), and a clearing is made only in a database without tables, never
+    // added to another program's database (or a reader's) that a mistyped --db names.
+    let tables: string[];
+    let step = 'busy_timeout';
+    try {
+      db.pragma('busy_timeout = 5000');
+      step = 'BEGIN IMMEDIATE';
+      db.exec('BEGIN IMMEDIATE');
+      step = 'reading its tables';
+      tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[]).map((r) => String(r.name));
+    } catch (e) {
+      close();
+      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path} (${step}): ${(e as Error).message}`);
+    }
     if (tables.length === 0 && o.mustExist) {
-      this.db.close();
+      close();
       throw storeMissingError(`${o.path} (an empty file)`);
     }
     if (tables.length > 0 && !(tables.includes('meta') && tables.includes('entries'))) {
-      this.db.close();
+      close();
       const some = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', ...' : '');
       throw new OffpayError('clearing.store_unusable', `${o.path} is a SQLite database but not a clearing database (its tables: ${some}): check the path`);
     }
+    const version = Number(db.pragma('user_version', { simple: true }));
+    if (tables.length > 0 && version !== SQLITE_SCHEMA_VERSION && version !== SQLITE_UPGRADES_FROM) {
+      close();
+      throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SQLITE_SCHEMA_VERSION}`);
+    }
     try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
+      db.exec(SCHEMA);
+      db.exec(REFUNDS_SCHEMA);
+      db.exec(CERTS_SCHEMA);
+      db.exec(FIRSTS_SCHEMA);
+      db.exec(FIRSTS_ORDER_INDEX);
+      if (!(db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) db.exec(REFUNDS_SEQ_UPGRADE);
+      db.exec(REFUNDS_SEQ_INDEX);
+      // Schema 4 to 5 with it: an older offpay, which neither keeps counter_firsts nor one finding per key, refuses
+      // the database from then on (a writer that skipped counter_firsts would leave it stale: findings missed).
+      if ((db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) db.exec(FINDINGS_UPGRADE);
+      db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+      db.exec('COMMIT');
+    } catch (e) {
+      close();
+      throw unusable(e);
+    }
+    try {
+      // WAL (outside a transaction). Another process of the same new file may hold it for a moment: SQLite then
+      // keeps the old mode and says so; try again for up to about a second.
+      if (o.path !== ':memory:' && o.path !== '') {
+        const toWal = (): boolean => {
+          try {
+            return String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase() === 'wal';
+          } catch (e) {
+            if (/^SQLITE_(BUSY|LOCKED)/.test(sqliteFailureOf(e)?.code ?? '')) return false;
+            throw e;
+          }
+        };
+        for (let i = 0; !toWal(); i++) {
+          if (i >= 50) throw new Error('another process holds the database: it stays out of WAL mode');
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        }
+      } else db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
       // Temporary files in memory. In a group commit (concurrent ingests, the server's path) every batch after
       // the first is a savepoint, whose statement journal (the originals of the pages it changes) otherwise
       // spills to a temporary file past 64 KiB: about 1 µs a token less with it (spec/clearing.md §12.1). What
       // else SQLite keeps there here is small: the sorts of reads whose rows are returned whole anyway.
-      this.db.pragma('temp_store = MEMORY');
+      db.pragma('temp_store = MEMORY');
       const cacheMiB = Number.isFinite(o.cacheMiB) ? Math.max(2, Math.min(65536, Math.floor(o.cacheMiB!))) : 256;
-      this.db.pragma(`cache_size = -${cacheMiB * 1024}`);
+      db.pragma(`cache_size = -${cacheMiB * 1024}`);
     } catch (e) {
-      throw new OffpayError('clearing.store_unusable', `cannot open clearing database ${o.path}: ${(e as Error).message}`);
+      close();
+      throw unusable(e);
     }
-    const version = Number(this.db.pragma('user_version', { simple: true }));
-    const used = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() as Row).n !== 0;
-    if (used && version !== SQLITE_SCHEMA_VERSION && version !== SQLITE_UPGRADES_FROM) {
-      this.db.close();
-      throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SQLITE_SCHEMA_VERSION}`);
-    }
-    this.db.exec(SCHEMA);
-    this.db.exec(REFUNDS_SCHEMA);
-    this.db.exec(CERTS_SCHEMA);
-    this.db.exec(FIRSTS_SCHEMA);
-    this.db.exec(FIRSTS_ORDER_INDEX);
-    if (!(this.db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) this.db.transaction(() => this.db.exec(REFUNDS_SEQ_UPGRADE))();
-    this.db.exec(REFUNDS_SEQ_INDEX);
-    // Checked and done in one write transaction, so a second process opening the file at once waits, then finds
-    // the indexes made.
-    // Schema 4 to 5 with it: an older offpay, which neither keeps counter_firsts nor one finding per key, refuses
-    // the database from then on (a writer that skipped counter_firsts would leave it stale: findings missed).
-    this.db
-      .transaction(() => {
-        if ((this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) this.db.exec(FINDINGS_UPGRADE);
-        this.db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
-      })
-      .immediate();
-    const db = this.db;
     this.q = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)'),
