@@ -12,22 +12,15 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { loadPolicy } from '../../src/cli/reader-open.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { clearingBounds, createBlocklist, MemoryReaderStore, Reader, READER_PROFILES, type ReaderOptions } from '../../src/reader/index.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+import { clearingBounds, READER_PROFILES, type ReaderOptions } from '../../src/reader/index.js';
+import { HKD, NOW, makeIssuer, makeWallet, openTestReader, signToken } from './helpers.js';
 
 const issuer = makeIssuer('clearing-bounds');
 const OP = 300;
-const list = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
 const dir = mkdtempSync(join(tmpdir(), 'offpay-bounds-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function reader(id: number, profile: 'vending' | 'transit', extra: Partial<ReaderOptions> = {}): Reader {
-  const m = makeReader(issuer, 'clearing-bounds', id, profile, OP);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW, ...extra });
-  r.loadBlocklist(list, NOW);
-  return r;
-}
+const reader = (id: number, profile: 'vending' | 'transit', options: Partial<ReaderOptions> = {}) => openTestReader(issuer, 'clearing-bounds', id, { profile, options });
 
 describe('the clearing bounds of a reader profile', () => {
   it('are the larger of the two age limits, and maxFutureSeconds and maxTripSeconds of the standard row', () => {

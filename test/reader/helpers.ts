@@ -14,6 +14,8 @@ import {
   type WalletCert,
 } from '../../src/index.js';
 import { mulberry32 } from '../../base/prng.js';
+import { nodeEd25519 } from '../../src/node/crypto.js';
+import { createBlocklist, MemoryReaderStore, Reader, type ReaderOptions } from '../../src/reader/index.js';
 
 export const NOW = 1_795_000_000; // 2026-11-18
 export const HKD = 344;
@@ -29,6 +31,22 @@ export function makeReader(issuer: Issuer, seed: string, readerId: number, profi
     NOW,
   );
   return { secretKey, cert };
+}
+
+/**
+ * A reader of `profile` over a memory store (node:crypto verification, clock NOW) holding `list` as its blocklist
+ * (a fresh, empty version 1 by default): what the transit tests open gate after gate.
+ */
+export function openTestReader(
+  issuer: Issuer,
+  seed: string,
+  readerId: number,
+  o: { profile?: ReaderProfileName; operatorId?: number; list?: Uint8Array; options?: Partial<ReaderOptions> } = {},
+): Reader {
+  const m = makeReader(issuer, seed, readerId, o.profile ?? 'transit', o.operatorId ?? 300);
+  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW, ...o.options });
+  r.loadBlocklist(o.list ?? createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
+  return r;
 }
 
 export interface TestWallet {

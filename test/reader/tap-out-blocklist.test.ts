@@ -5,20 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { walletIdOf } from '../../src/index.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+import { createBlocklist } from '../../src/reader/index.js';
+import { HKD, NOW, makeIssuer, makeWallet, openTestReader, signToken } from './helpers.js';
 
 const issuer = makeIssuer('tap-out-blocklist');
 const OP = 300;
 const listOf = (version: number, issuedAt: number, walletIds: Uint8Array[]) => createBlocklist(issuer.keys[0]!, { issuerId: 7, version, issuedAt, walletIds }).bytes;
 
-function gate(id: number, list: Uint8Array): Reader {
-  const m = makeReader(issuer, 'tap-out-blocklist', id, 'transit', OP);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(list, NOW);
-  return r;
-}
+const gate = (id: number, list: Uint8Array) => openTestReader(issuer, 'tap-out-blocklist', id, { list });
 
 describe('a blocklisted wallet at the exit gate', () => {
   const blocked = makeWallet(issuer, 'tap-out-blocklist', 'blocked');

@@ -8,22 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { packJobs, unpackJobs } from '../../src/clearing/pool.js';
 import { dayOf, Issuer, publicKeyOf, seededSecretKey } from '../../src/index.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry } from '../../src/reader/index.js';
-import { HKD, NOW, makeIssuer, makeReader, signToken, type TestWallet } from './helpers.js';
+import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
+import { HKD, NOW, makeIssuer, makeReader, openTestReader, signToken, type TestWallet } from './helpers.js';
 
 const issuer = makeIssuer('tap-out-expiry');
 const OP = 300;
-const list = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
 /** The first second after the certificate's last day (00:00 UTC, 08:00 in Hong Kong). */
 const END = (dayOf(NOW) + 1) * 86_400;
 
-function gate(id: number): Reader {
-  const m = makeReader(issuer, 'tap-out-expiry', id, 'transit', OP);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(list, NOW);
-  return r;
-}
+const gate = (id: number) => openTestReader(issuer, 'tap-out-expiry', id);
 
 /** A wallet whose certificate's last day is the UTC day of NOW. */
 function lastDayWallet(label: string): TestWallet {
@@ -76,12 +69,7 @@ describe('a trip across the end of the wallet certificate', () => {
     const sk = seededSecretKey('tap-out-expiry', 'wallet-slow');
     const w: TestWallet = { secretKey: sk, cert: two.issueWalletCert({ walletPublicKey: publicKeyOf(sk), expiryDay: dayOf(NOW) + 30, maxPerPayment: 50_000, offlineAllowance: 1_000_000, currency: HKD }, NOW, 2), wallet: undefined as never };
     const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW - 60 });
-    const gateOf = (id: number) => {
-      const m = makeReader(two, 'tap-out-expiry', id, 'transit', OP);
-      const r = new Reader({ ...m, issuerKeys: two.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-      r.loadBlocklist(createBlocklist(two.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
-      return r;
-    };
+    const gateOf = (id: number) => openTestReader(two, 'tap-out-expiry', id);
     const [a, b] = [gateOf(631), gateOf(632)];
     expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
     expect(await b.tapOut(trip, { fare: 400, currency: HKD, now: NOW + 600 })).toMatchObject({ accepted: true });

@@ -7,20 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { toHex, walletIdOf } from '../../src/index.js';
 import { Clearing } from '../../src/clearing/index.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+import type { Reader } from '../../src/reader/index.js';
+import { HKD, NOW, makeIssuer, makeWallet, openTestReader, signToken } from './helpers.js';
 
 const issuer = makeIssuer('transit-open');
 const OP = 300;
-const list = createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
-
-function gate(id: number): Reader {
-  const m = makeReader(issuer, 'transit-open', id, 'transit', OP);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(list, NOW);
-  return r;
-}
+const gate = (id: number): Reader => openTestReader(issuer, 'transit-open', id);
 
 async function clearingOf(gates: Reader[], at: number): Promise<Clearing> {
   const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => at + 3600 });
