@@ -641,7 +641,7 @@ export class Clearing {
       TOKEN_KINDS.has(JournalKind[e.kind]) && inCert[i]
         ? {
             data: e.data, now: e.time, payees, maxAge: e.kind === 'tap_out' ? profile.maxTripSeconds : acceptAge, maxFuture: profile.maxFutureSeconds,
-            // A tap-out's certificate and issuer key at the token's signed time, as the gate judged them (spec/clearing.md §4 step 9).
+            // A tap-out's certificate and issuer key judged as the gate judged them (validAt signed: spec/clearing.md §4 step 9).
             ...(e.kind === 'tap_out' ? { validAt: 'signed' as const } : {}),
             ...(e.request ? { request: e.request } : {}),
           }

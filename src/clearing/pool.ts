@@ -26,7 +26,7 @@ export interface TokenJob {
   maxAge: number;
   /** Clock skew allowed after `now`, seconds. */
   maxFuture: number;
-  /** `signed` for a tap-out: the issuer key and certificate judged at the token's signed time (spec/protocol.md §5). */
+  /** `signed` for a tap-out: the verification context's validAt (spec/protocol.md §5: the key's end and the certificate judged at the signed time less maxFuture). */
   validAt?: 'signed' | undefined;
   /** The entry's request context, present iff the token is request-bound (spec/reader.md §9). */
   request?:

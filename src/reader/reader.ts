@@ -842,8 +842,9 @@ export class Reader {
       maxAgeSeconds: this.profile.maxTripSeconds,
       maxFutureSeconds: this.profile.maxFutureSeconds,
       expected: { currency: p.currency },
-      // The wallet committed to the trip when it signed: its certificate and issuer key are judged then, so a
-      // certificate that ends during the trip does not refuse the exit (spec/reader.md §7.2 step 1).
+      // The wallet committed to the trip when it signed: its certificate and the issuer key's end are judged at the
+      // earliest time an entry gate could have taken the token, so a certificate that ends during the trip does not
+      // refuse the exit (spec/reader.md §7.2 step 1).
       validAt: 'signed',
     };
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
