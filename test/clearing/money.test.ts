@@ -9,9 +9,9 @@ import { toHex, walletIdOf } from '../../src/index.js';
 import { readerCertToCbor, tokenHash } from '../../src/messages.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { Clearing, settle, type SettleRow } from '../../src/clearing/index.js';
-import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry, type ReaderOptions } from '../../src/reader/index.js';
+import { createBatch, createBlocklist, genesisHash, MemoryReaderStore, Reader, type ReaderOptions } from '../../src/reader/index.js';
 import { toJson } from '../../src/cli/framework.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
+import { HKD, NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
 import { publicKeyOf, seededSecretKey } from '../../src/index.js';
 
 const issuer = makeIssuer('money');
@@ -31,14 +31,6 @@ async function sell(v: ReturnType<typeof reader>, w: TestWallet, counter: number
   const t = signToken(w, { payee: v.m.cert.readerId, amount, counter, challenge });
   expect((await v.r.accept(t, { complete: true })).accepted).toBe(true);
   return t;
-}
-/** A reader-signed batch with any entries (what a faulty or dishonest reader holding its key can upload). */
-function handBatch(m: { secretKey: Uint8Array; cert: ReturnType<typeof makeReader>['cert'] }, journalId: Uint8Array, entries: Omit<JournalEntry, 'seq'>[], createdAt = NOW + 60, batchSeq = 1) {
-  const es = entries.map((e, i) => ({ ...e, seq: i + 1 }));
-  let h = genesisHash(m.cert.readerId, journalId);
-  const prevHead = h;
-  for (const e of es) h = chainHash(h, encodeEntry(e));
-  return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: 1, prevHead, head: h, entries: es, createdAt }).bytes;
 }
 const J1 = new Uint8Array(8).fill(1);
 const J2 = new Uint8Array(8).fill(2);

@@ -15,7 +15,7 @@ import {
 } from '../../src/index.js';
 import { mulberry32 } from '../../base/prng.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader, type ReaderOptions } from '../../src/reader/index.js';
+import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry, type ReaderOptions } from '../../src/reader/index.js';
 
 export const NOW = 1_795_000_000; // 2026-11-18
 export const HKD = 344;
@@ -47,6 +47,18 @@ export function openTestReader(
   const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW, ...o.options });
   r.loadBlocklist(o.list ?? createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
   return r;
+}
+
+/**
+ * A reader-signed batch with any entries, as its first batch of journal `journalId` (seqs from 1): what a gate
+ * exports, or what a faulty or dishonest reader holding its key can upload.
+ */
+export function handBatch(m: { secretKey: Uint8Array; cert: ReaderCert }, journalId: Uint8Array, entries: Omit<JournalEntry, 'seq'>[], createdAt = NOW + 60, batchSeq = 1): Uint8Array {
+  const es = entries.map((e, i) => ({ ...e, seq: i + 1 }));
+  let h = genesisHash(m.cert.readerId, journalId);
+  const prevHead = h;
+  for (const e of es) h = chainHash(h, encodeEntry(e));
+  return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: 1, prevHead, head: h, entries: es, createdAt }).bytes;
 }
 
 export interface TestWallet {

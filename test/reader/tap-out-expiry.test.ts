@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { packJobs, unpackJobs } from '../../src/clearing/pool.js';
 import { dayOf, Issuer, publicKeyOf, seededSecretKey } from '../../src/index.js';
-import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
-import { HKD, NOW, makeIssuer, makeReader, openTestReader, signToken, type TestWallet } from './helpers.js';
+import type { JournalEntry } from '../../src/reader/index.js';
+import { HKD, NOW, handBatch, makeIssuer, makeReader, openTestReader, signToken, type TestWallet } from './helpers.js';
 
 const issuer = makeIssuer('tap-out-expiry');
 const OP = 300;
@@ -25,16 +25,9 @@ function lastDayWallet(label: string): TestWallet {
   return { secretKey, cert, wallet: undefined as never };
 }
 
-/** A reader-signed batch of the given entries (a journal of its own), as a gate would export it. */
-function batchOf(id: number, journal: number, entries: Omit<JournalEntry, 'seq'>[], createdAt: number): Uint8Array {
-  const m = makeReader(issuer, 'tap-out-expiry', id, 'transit', OP);
-  const journalId = new Uint8Array(8).fill(journal);
-  const es = entries.map((e, i) => ({ ...e, seq: i + 1 }));
-  const prevHead = genesisHash(m.cert.readerId, journalId);
-  let h = prevHead;
-  for (const e of es) h = chainHash(h, encodeEntry(e));
-  return createBatch(m, { readerCert: m.cert, journalId, batchSeq: 1, firstSeq: 1, prevHead, head: h, entries: es, createdAt }).bytes;
-}
+/** A batch of reader `id` (journal id all `journal` bytes) holding `entries`, as that gate would export it. */
+const batchOf = (id: number, journal: number, entries: Omit<JournalEntry, 'seq'>[], createdAt: number): Uint8Array =>
+  handBatch(makeReader(issuer, 'tap-out-expiry', id, 'transit', OP), new Uint8Array(8).fill(journal), entries, createdAt);
 
 describe('a trip across the end of the wallet certificate', () => {
   it('tapped in before it ended, tapped out after: the exit opens and clearing charges the trip fare, not the maximum', async () => {
