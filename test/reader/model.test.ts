@@ -6,7 +6,9 @@
  * tap-ins and tap-outs. After every
  * step: no token vends (accepted or resumed) outside the resume rule; no request is paid twice or at another
  * price than the open request's; the journal total equals the sum of non-voided accepts; no trip is tapped
- * out twice; a token tapped out at the gate never opens it again.
+ * out twice; a token tapped out at the gate never opens it again; what the gate charges a rider (tap-ins at their
+ * authorisation, tap-outs with no tap-in here at their fare) stays within the certificate's allowance and, each
+ * day, the daily total (I5), and a refusal for either is a true one.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +21,10 @@ const issuer = makeIssuer('model');
 const vend = makeReader(issuer, 'model', 4301, 'vending');
 const gate = makeReader(issuer, 'model', 5301, 'transit', 300);
 const wallets = [makeWallet(issuer, 'model', 'a'), makeWallet(issuer, 'model', 'b')];
+/** The riders' wallets: an allowance of 70.00, and the gate's daily total 50.00, both within reach of a run. */
+const ALLOWANCE = 7_000;
+const DAILY = 5_000;
+const riders = [makeWallet(issuer, 'model', 'ra', { maxPerPayment: 2_000, offlineAllowance: ALLOWANCE }), makeWallet(issuer, 'model', 'rb', { maxPerPayment: 2_000, offlineAllowance: ALLOWANCE })];
 
 type Cmd =
   | { k: 'request'; amount: number }
@@ -42,11 +48,11 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('complete' as const), i: fc.nat(30) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('void' as const), i: fc.nat(30) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const) }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('clock' as const), dt: fc.oneof(fc.integer({ min: -120, max: 120 }), fc.integer({ min: 0, max: 10 * 86_400 })) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('clock' as const), dt: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: -120, max: 120 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 10 * 86_400 }) }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('tapIn' as const), w: fc.nat(1) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('elsewhere' as const), w: fc.nat(1) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('elsewhere' as const), w: fc.nat(1) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('reTap' as const), i: fc.nat(30) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('tapOut' as const), i: fc.nat(30), fare: fc.integer({ min: 1, max: 2500 }) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('tapOut' as const), i: fc.nat(30), fare: fc.integer({ min: 1, max: 2500 }) }) },
 );
 
 interface Sale {
@@ -61,14 +67,15 @@ interface Sale {
 describe('reader model: money invariants under an adversary', () => {
   it('holds every invariant after every step', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 60 }), async (cmds) => {
+      fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 60, size: 'max' }), async (cmds) => {
         let now = NOW;
         const blocklist = createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
         const r = new Reader({ ...vend, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now });
-        const g = new Reader({ ...gate, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now, limits: { [HKD]: { staleMaxAmount: 1_000_000 } } });
+        const g = new Reader({ ...gate, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now, limits: { [HKD]: { staleMaxAmount: 1_000_000, dailyTotal: DAILY } } });
         r.loadBlocklist(blocklist, NOW);
         g.loadBlocklist(blocklist, NOW);
         const counters = [0, 0];
+        const riderCounters = [0, 0];
         /** The open request and whether a token paid it. */
         let open: { challenge: Uint8Array; amount: number; time: number; paid: boolean } | undefined;
         let nChallenge = 0;
@@ -83,7 +90,16 @@ describe('reader model: money invariants under an adversary', () => {
         };
         const sales: Sale[] = []; // every vending token ever presented
         const paidChallenges = new Map<string, number>(); // challenge -> accepts
-        const trips: { bytes: Uint8Array; hash: string; acceptedAt?: number; tappedOut: boolean }[] = [];
+        const trips: { w: number; bytes: Uint8Array; hash: string; acceptedAt?: number; tappedOut: boolean }[] = [];
+        /** What the gate charged each rider: in all (under its one certificate) and by day. */
+        const charged = [0, 0];
+        const chargedOn = new Map<string, number>();
+        const dayOfNow = () => Math.floor(now / 86_400);
+        const charge = (w: number, amount: number) => {
+          charged[w] = charged[w]! + amount;
+          chargedOn.set(`${w}:${dayOfNow()}`, (chargedOn.get(`${w}:${dayOfNow()}`) ?? 0) + amount);
+        };
+        const wouldExceed = (w: number, amount: number) => charged[w]! + amount > ALLOWANCE || (chargedOn.get(`${w}:${dayOfNow()}`) ?? 0) + amount > DAILY;
         const check = (v: ReaderVerdict, s: Sale) => {
           const openBefore = open;
           if (!v.accepted) return;
@@ -163,34 +179,41 @@ describe('reader model: money invariants under an adversary', () => {
               now += c.dt;
               break;
             case 'tapIn': {
-              const counter = ++counters[c.w]!;
-              const bytes = signToken(wallets[c.w] as TestWallet, { payee: 300, amount: 2000, counter, time: now });
-              trips.push({ bytes, hash: toHex(tokenHash(bytes)), tappedOut: false });
+              const counter = ++riderCounters[c.w]!;
+              const bytes = signToken(riders[c.w] as TestWallet, { payee: 300, amount: 2000, counter, time: now });
+              trips.push({ w: c.w, bytes, hash: toHex(tokenHash(bytes)), tappedOut: false });
               const v = await g.accept(bytes, { tapIn: { maxFare: 2000, currency: HKD }, now });
               if (v.accepted) {
                 expect(v.status).toBe('accepted');
                 trips.at(-1)!.acceptedAt = now;
+                charge(c.w, 2000);
+              } else if (v.reason === 'allowance_exhausted' || v.reason === 'daily_limit') {
+                expect(wouldExceed(c.w, 2000), `a tap-in refused ${v.reason} within the limits`).toBe(true);
               }
               break;
             }
             case 'elsewhere': {
               // A token tapped in at another gate of the operator: this gate first sees it at its tap-out (or
               // shown as a tap-in here, its first tap-in here).
-              const counter = ++counters[c.w]!;
-              const bytes = signToken(wallets[c.w] as TestWallet, { payee: 300, amount: 2000, counter, time: now });
-              trips.push({ bytes, hash: toHex(tokenHash(bytes)), tappedOut: false });
+              const counter = ++riderCounters[c.w]!;
+              const bytes = signToken(riders[c.w] as TestWallet, { payee: 300, amount: 2000, counter, time: now });
+              trips.push({ w: c.w, bytes, hash: toHex(tokenHash(bytes)), tappedOut: false });
               break;
             }
             case 'reTap': {
               const t = trips[c.i % Math.max(1, trips.length)];
               if (!t) break;
               const v = await g.accept(t.bytes, { tapIn: { maxFare: 2000, currency: HKD }, now });
+              if (!v.accepted && (v.reason === 'allowance_exhausted' || v.reason === 'daily_limit')) {
+                expect(t.acceptedAt === undefined && wouldExceed(t.w, 2000), `a tap-in refused ${v.reason} within the limits`).toBe(true);
+              }
               if (v.accepted) {
                 // A token whose trip ended here (tapped out here) never opens the gate here again.
                 expect(t.tappedOut, 'a token tapped out here opened the gate again').toBe(false);
                 if (t.acceptedAt === undefined) {
                   expect(v.status).toBe('accepted'); // its first tap-in here
                   t.acceptedAt = now;
+                  charge(t.w, 2000);
                 } else {
                   // One tap-in opens the gate once, give or take a re-read within the resume window.
                   expect(v.status).toBe('resumed');
@@ -203,10 +226,15 @@ describe('reader model: money invariants under an adversary', () => {
             case 'tapOut': {
               const t = trips[c.i % Math.max(1, trips.length)];
               if (!t) break;
-              const v = await g.tapOut(t.bytes, { fare: Math.min(c.fare, 2000), currency: HKD, now });
+              const fare = Math.min(c.fare, 2000);
+              const v = await g.tapOut(t.bytes, { fare, currency: HKD, now });
               if (v.accepted) {
                 expect(t.tappedOut, 'a trip tapped out twice').toBe(false);
                 t.tappedOut = true;
+                // With no tap-in here, the fare is this gate's charge (spec/reader.md §7.2 steps 3e-3g).
+                if (t.acceptedAt === undefined) charge(t.w, fare);
+              } else if (v.reason === 'allowance_exhausted' || v.reason === 'daily_limit') {
+                expect(t.acceptedAt === undefined && wouldExceed(t.w, fare), `a tap-out refused ${v.reason} within the limits`).toBe(true);
               }
               break;
             }
@@ -217,6 +245,9 @@ describe('reader model: money invariants under an adversary', () => {
           const model = sales.filter((s) => s.state === 'pending' || s.state === 'completed').reduce((a, s) => a + s.amount, 0);
           expect(journal).toBe(model);
           expect(r.verifyJournal().ok).toBe(true);
+          // I5 at the gate: within the allowance in all and within the daily total each day.
+          for (const w of [0, 1]) expect(charged[w]!, 'a rider charged past the allowance at one gate').toBeLessThanOrEqual(ALLOWANCE);
+          for (const [k, v] of chargedOn) expect(v, `a rider charged past the daily total at one gate (${k})`).toBeLessThanOrEqual(DAILY);
         }
       }),
       { numRuns: 150, seed: 20261205 },

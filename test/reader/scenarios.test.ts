@@ -49,6 +49,7 @@ describe('reader scenario vectors', () => {
     expect(files.sort()).toEqual([
       'blocklist.json',
       'cert-expiry.json',
+      'exit-allowance.json',
       'exit-blocklisted.json',
       'fare-evasion.json',
       'gate-once.json',

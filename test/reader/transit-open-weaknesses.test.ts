@@ -1,6 +1,6 @@
 /**
- * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06 and not
- * fixed in this version. Each test states what happens TODAY, so that the weakness is visible in the suite and
+ * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06; points 1
+ * and 3 are not fixed in this version (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
  * measured, not only described: when a rule change fixes one, its test here fails, and it becomes a test of the
  * new rule (and §7.3 loses that point).
  */
@@ -36,14 +36,14 @@ describe('open weaknesses of tap-out (spec/reader.md §7.3), as they stand', () 
     expect(await c.blockedWalletIds()).toEqual([]);
   });
 
-  it('point 2: tap-outs with no tap-in are not counted against the allowance at the gate', async () => {
+  it('point 2, fixed (spec/reader.md §7.2 steps 3e-3g): tap-outs with no tap-in here count against the allowance at the gate', async () => {
     const w = makeWallet(issuer, 'transit-open', 'modified', { offlineAllowance: 3500, maxPerPayment: 3500 });
     const g = gate(811);
-    let opened = 0;
-    for (let i = 1; i <= 3; i++) if ((await g.tapOut(signToken(w, { payee: OP, amount: 3500, counter: i, time: NOW + i }), { fare: 3500, currency: HKD, now: NOW + i })).accepted) opened++;
-    expect(opened).toBe(3); // one reader, three charges of the whole allowance
+    const reasons: string[] = [];
+    for (let i = 1; i <= 3; i++) reasons.push((await g.tapOut(signToken(w, { payee: OP, amount: 3500, counter: i, time: NOW + i }), { fare: 3500, currency: HKD, now: NOW + i })).reason);
+    expect(reasons).toEqual(['ok', 'allowance_exhausted', 'allowance_exhausted']); // one charge of the whole allowance, not three
     const rep = await (await clearingOf([g], NOW + 60)).report();
-    expect(rep.exposure.length).toBe(1);
+    expect(rep.settlement).toEqual([expect.objectContaining({ count: 1, gross: 3500n })]);
   });
 
   it('point 3: an overheard operator-bound tap-in taken at a second gate blocks the payer as same_token_twice', async () => {
