@@ -251,8 +251,25 @@ export function isConnectionLoss(e: unknown): boolean {
   return /Connection terminated|not queryable|Connection ended|timeout exceeded when trying to connect|is not currently accepting connections/i.test(String((e as Error | null)?.message ?? ''));
 }
 
-/** A lost connection as `clearing.store_unavailable` (answered 503 by the service, retried by readers); any other error as it is. */
+/**
+ * Whether the database refused a write for a reason retrying alone does not heal: 25006 (a read-only
+ * transaction: the server is a standby after a failover, or default_transaction_read_only is on), 53100 (disk
+ * full), 58030 (I/O error). Nothing of the transaction was committed.
+ */
+export function isWriteRefused(e: unknown): boolean {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  return code === '25006' || code === '53100' || code === '58030';
+}
+
+/**
+ * A lost connection, or a write the database refused for good (isWriteRefused), as `clearing.store_unavailable`
+ * (answered 503 by the service, retried by readers); any other error as it is.
+ */
 function unavailableOr(e: unknown, where: string): unknown {
+  if (isWriteRefused(e)) {
+    const code = String((e as { code?: unknown }).code);
+    return new OffpayError('clearing.store_unavailable', `the clearing database ${where} refused a write (${code}: ${(e as Error).message}): nothing of the request was committed`, { pg: code, write: true });
+  }
   return isConnectionLoss(e) ? new OffpayError('clearing.store_unavailable', `the clearing database ${where} is unreachable: ${(e as Error).message}`) : e;
 }
 
@@ -406,11 +423,41 @@ function digestParams(digests: Uint8Array[]): [Buffer, number] {
 }
 
 /** The PostgreSQL clearing store; open it with {@link openPgClearingStore}. */
+/** What writeProbe throws to roll its transaction back. */
+const PROBED = Symbol('write probe');
+
 export class PgClearingStore implements ClearingStore {
   readonly engine = 'postgres' as const;
   private closed = false;
   /** Transactions run again after a conflict with a concurrent one (since open; for tests and benchmarks). */
   retries = 0;
+  /** ClearingStore.writeFault: the SQLSTATE of the last write refused for good (isWriteRefused), until a COMMIT succeeds. */
+  private fault: string | undefined;
+
+  get writeFault(): string | undefined {
+    return this.fault;
+  }
+
+  /** unavailableOr, and a write refused for good noted in writeFault. */
+  private failure(e: unknown): unknown {
+    if (isWriteRefused(e)) this.fault = String((e as { code?: unknown }).code);
+    return unavailableOr(e, this.location);
+  }
+
+  /**
+   * ClearingStore.writeProbe: an UPDATE in a transaction that is rolled back. PostgreSQL refuses any UPDATE in a
+   * read-only transaction before it runs (25006), so a standby or a read-only database is found; a full disk is
+   * found only by a COMMIT, at the next ingest.
+   */
+  async writeProbe(): Promise<void> {
+    await this.inTransaction('BEGIN', async (c) => {
+      await c.query("UPDATE meta SET num = num WHERE key = 'write_probe'", []);
+      throw PROBED;
+    }).catch((e: unknown) => {
+      if (e !== PROBED) throw e;
+    });
+    this.fault = undefined;
+  }
 
   constructor(
     private readonly pool: PgPool,
@@ -425,7 +472,7 @@ export class PgClearingStore implements ClearingStore {
       try {
         return await this.pool.query(text, values);
       } catch (e) {
-        throw unavailableOr(e, this.location);
+        throw this.failure(e);
       }
     },
   };
@@ -648,7 +695,7 @@ export class PgClearingStore implements ClearingStore {
     try {
       return await this.pool.connect();
     } catch (e) {
-      throw unavailableOr(e, this.location);
+      throw this.failure(e);
     }
   }
 
@@ -663,6 +710,7 @@ export class PgClearingStore implements ClearingStore {
         try {
           const r = await fn(tx);
           await c.query('COMMIT');
+          this.fault = undefined;
           return r;
         } catch (e) {
           await c.query('ROLLBACK').catch(() => {
@@ -671,9 +719,10 @@ export class PgClearingStore implements ClearingStore {
           // A lost connection committed nothing: the caller is told so (a reader resends; the ingest is idempotent).
           if (broken || isConnectionLoss(e)) {
             broken = true;
-            throw unavailableOr(e, this.location);
+            throw this.failure(e);
           }
           if (isFenced(e)) throw schemaChangedError(this.location);
+          if (isWriteRefused(e)) throw this.failure(e);
           if (!isRetryable(e) || attempt >= MAX_ATTEMPTS) throw e;
           this.retries++;
           // Jittered backoff, growing: the two conflicting nodes do not collide again in step.
@@ -797,7 +846,7 @@ export class PgClearingStore implements ClearingStore {
           }
         }
       } catch (e) {
-        throw unavailableOr(e, this.location);
+        throw this.failure(e);
       } finally {
         c.release(broken || undefined);
       }
@@ -813,11 +862,12 @@ export class PgClearingStore implements ClearingStore {
       await c.query(begin);
       await fn(c);
       await c.query('COMMIT');
+      if (!/READ ONLY/.test(begin)) this.fault = undefined;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {
         broken = true;
       });
-      throw unavailableOr(e, this.location);
+      throw e === PROBED ? e : this.failure(e);
     } finally {
       c.release(broken || undefined);
     }

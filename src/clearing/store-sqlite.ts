@@ -156,6 +156,13 @@ function sqliteFailure(e: unknown, where: string): unknown {
   return new OffpayError('clearing.store_unavailable', `the clearing database ${where} failed (${f.code}: ${(e as Error).message}); the batch that met it is not held: try again`, { sqlite: f.code });
 }
 
+/**
+ * SQLite result codes after which writes keep failing until someone mends the machine (a file or file system
+ * gone read-only, a file that can no longer be opened, a full disk, an I/O error): they set the store's
+ * `writeFault`. A lock held past the busy timeout (BUSY, LOCKED) passes by itself and does not.
+ */
+const LASTING_WRITE_FAULT = /^SQLITE_(READONLY|CANTOPEN|IOERR|FULL)/;
+
 /** `clearing.store_missing`: no clearing database at `where`, and the command makes none. */
 export function storeMissingError(where: string): OffpayError {
   return new OffpayError('clearing.store_missing', `no clearing database at ${where}: check the path (clearing ingest, clearing serve and clearing blocklist create one)`);
@@ -187,6 +194,60 @@ export class SqliteClearingStore implements ClearingStore {
   private members: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   /** True from this store's BEGIN until its COMMIT or ROLLBACK. */
   private began = false;
+  /** ClearingStore.writeFault: the SQLite code of the last write that failed for good, until a write succeeds. */
+  private fault: string | undefined;
+
+  get writeFault(): string | undefined {
+    return this.fault;
+  }
+
+  /** Remember a write's outcome for writeFault: success clears it, a lasting failure sets it. */
+  private noteWrite(e?: unknown): void {
+    if (e === undefined) {
+      this.fault = undefined;
+      return;
+    }
+    const code = sqliteFailureOf(e)?.code;
+    if (code !== undefined && code !== 'SQLITE_IOERR_CORRUPTFS' && LASTING_WRITE_FAULT.test(code)) this.fault = code;
+  }
+
+  /**
+   * A write outside the ingest sessions (refunds, the blocklist, settings): its failure typed and noted, its
+   * success noted when it changed the file (`changed`: an INSERT OR IGNORE that met its row wrote nothing).
+   */
+  private write<T>(fn: () => T, changed: (r: T) => boolean = () => true): T {
+    try {
+      const r = fn();
+      if (changed(r)) this.noteWrite();
+      return r;
+    } catch (e) {
+      this.noteWrite(e);
+      throw sqliteFailure(e, this.location);
+    }
+  }
+
+  /**
+   * ClearingStore.writeProbe: BEGIN IMMEDIATE, an INSERT into meta, ROLLBACK (nothing is written to the file).
+   * SQLite opens a file it may not write read-only without a word, and BEGIN IMMEDIATE succeeds on it: only a
+   * statement that changes a page finds out (SQLITE_READONLY).
+   */
+  async writeProbe(): Promise<void> {
+    await this.idle();
+    const db = this.db;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('write_probe', 0)").run();
+      } finally {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      }
+    } catch (e) {
+      this.noteWrite(e);
+      const f = sqliteFailure(e, this.location);
+      throw f instanceof OffpayError && f.code === 'clearing.store_unavailable' ? new OffpayError(f.code, f.message, { ...f.detail, write: true }) : f;
+    }
+    this.noteWrite();
+  }
 
   /**
    * Open or create. Throws `clearing.sqlite_unavailable` (no driver), `clearing.store_unusable` (cannot open, a
@@ -488,8 +549,12 @@ export class SqliteClearingStore implements ClearingStore {
     this.members = [];
     try {
       if (this.began && !db.inTransaction) throw lostTransaction(this.location);
-      if (db.inTransaction) db.exec('COMMIT');
+      if (db.inTransaction) {
+        db.exec('COMMIT');
+        this.noteWrite();
+      }
     } catch (e) {
+      this.noteWrite(e);
       if (db.inTransaction) {
         try {
           db.exec('ROLLBACK');
@@ -564,6 +629,7 @@ export class SqliteClearingStore implements ClearingStore {
       }
       if (!out.ok) {
         await durable.catch(() => undefined);
+        this.noteWrite(out.error);
         throw sqliteFailure(out.error, this.location);
       }
       await durable.catch((e: unknown) => {
@@ -661,23 +727,25 @@ export class SqliteClearingStore implements ClearingStore {
   /** Store a setting, replacing any earlier value (ClearingStore.setMeta). */
   async setMeta(key: string, value: Uint8Array | number): Promise<void> {
     await this.idle();
-    this.setMetaSync(key, value);
+    this.write(() => this.setMetaSync(key, value));
   }
 
   async nextBlocklist(): Promise<NextBlocklist> {
     await this.idle();
     // One write transaction (BEGIN IMMEDIATE): processes sharing the file take versions and lists in turn.
-    return this.db.transaction(() => {
-      const version = (Number(this.getMetaSync('blocklist_version') ?? 0) || 0) + 1;
-      this.setMetaSync('blocklist_version', version);
-      const walletIds = (this.db.prepare('SELECT wallet_id FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => u8(r.wallet_id));
-      return { version, walletIds };
-    }).immediate();
+    return this.write(() =>
+      this.db.transaction(() => {
+        const version = (Number(this.getMetaSync('blocklist_version') ?? 0) || 0) + 1;
+        this.setMetaSync('blocklist_version', version);
+        const walletIds = (this.db.prepare('SELECT wallet_id FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => u8(r.wallet_id));
+        return { version, walletIds };
+      }).immediate(),
+    );
   }
 
   async block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {
     await this.idle();
-    return this.q.block!.run(walletId, reason, at).changes > 0;
+    return this.write(() => this.q.block!.run(walletId, reason, at).changes > 0, (inserted) => inserted);
   }
 
   async blocklist(): Promise<BlocklistRow[]> {
@@ -874,14 +942,16 @@ export class SqliteClearingStore implements ClearingStore {
 
   async putRefund(r: RefundRow): Promise<boolean> {
     await this.idle();
-    return (
-      this.db
-        // One statement, so the number is the next one even with another process writing (SQLite's write lock).
-        .prepare(
-          `INSERT OR IGNORE INTO refunds(token_hash, bytes, operator_id, reader_id, wallet_id, amount, currency, charge, time, accepted_at, seq)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM refunds))`,
-        )
-        .run(r.tokenHash, r.bytes, r.operatorId, r.readerId, r.walletId, r.amount, r.currency, r.charge, r.time, r.acceptedAt).changes > 0
+    return this.write(
+      () =>
+        this.db
+          // One statement, so the number is the next one even with another process writing (SQLite's write lock).
+          .prepare(
+            `INSERT OR IGNORE INTO refunds(token_hash, bytes, operator_id, reader_id, wallet_id, amount, currency, charge, time, accepted_at, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM refunds))`,
+          )
+          .run(r.tokenHash, r.bytes, r.operatorId, r.readerId, r.walletId, r.amount, r.currency, r.charge, r.time, r.acceptedAt).changes > 0,
+      (inserted) => inserted,
     );
   }
 
@@ -904,7 +974,7 @@ export class SqliteClearingStore implements ClearingStore {
   async claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta> {
     await this.idle();
     // One writer at a time (SQLite's write lock): the insert if absent decides; a held row is never deleted.
-    const inserted = this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(key, value).changes > 0;
+    const inserted = this.write(() => this.db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(key, value).changes > 0, (i) => i);
     return { inserted, value: this.getMetaSync(key)! };
   }
 

@@ -582,6 +582,19 @@ export interface ClearingStore {
   session<T>(fn: (s: IngestSession) => Promise<T>, o?: { group?: boolean }): Promise<T>;
   /** Whether the database is still of this store's schema version (false: a newer offpay upgraded it since it opened). */
   schemaCurrent(): Promise<boolean>;
+  /**
+   * Why the database refused this store's last write for good, until a write succeeds (undefined: the last
+   * write succeeded, or none failed so). Set by failures that retrying alone does not heal: SQLite SQLITE_READONLY,
+   * SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_FULL; PostgreSQL 25006 (a read-only transaction: a standby, or
+   * default_transaction_read_only), 53100 (disk full), 58030 (I/O error). Not by a lock held past the busy
+   * timeout, a serialisation conflict or a lost connection. The health check reads it (spec/clearing-api.md §2.10).
+   */
+  readonly writeFault: string | undefined;
+  /**
+   * Try a write and roll it back (nothing is stored): resolves when the database takes writes (and clears
+   * `writeFault`), rejects `clearing.store_unavailable` (detail `write: true`) when it refuses them.
+   */
+  writeProbe(): Promise<void>;
   /** A stored setting (issuer_keyset bytes; fee_bps, blocklist_version numbers). */
   getMeta(key: string): Promise<Uint8Array | number | undefined>;
   /** Store a setting (the keys of getMeta), replacing any earlier value. */

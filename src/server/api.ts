@@ -218,7 +218,14 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   // GET /v1/health: whether this node can settle now (its database answers, its settings are the house's). The
   // database is read at most once a second whoever polls, and not again while a read is out (for up to 10 s,
   // health.ts); the settings check below reads through it too. A failed read is logged once, not once per poll.
-  const health = createHealthCheck(() => o.clearing.settingsCurrent(), {
+  // A database that can be read but refused this node's last write for good (a read-only file or standby, a full
+  // disk: ClearingStore.writeFault) is not healthy either: while the fault stands, each read also tries a write
+  // that is rolled back, and the node is healthy again once one goes through.
+  const health = createHealthCheck(async () => {
+    const current = await o.clearing.settingsCurrent();
+    if (o.clearing.store.writeFault !== undefined) await o.clearing.store.writeProbe();
+    return current;
+  }, {
     reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000),
     onFailure: (f) => {
       if (f.code === 'clearing.store_unavailable') o.log?.(`health: database unavailable: ${f.detail ?? f.message}`);

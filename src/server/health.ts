@@ -93,7 +93,9 @@ export function createHealthCheck(read: () => Promise<boolean>, o: HealthCheckOp
       (e: unknown): HealthVerdict =>
         e instanceof OffpayError && e.code === 'clearing.schema_changed'
           ? { ok: false, code: e.code, message: 'a newer offpay upgraded the clearing database: upgrade this node and restart it', detail: e.message }
-          : { ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: describe(e) },
+          : e instanceof OffpayError && e.code === 'clearing.store_unavailable' && e.detail?.write === true
+            ? { ok: false, code: e.code, message: 'the clearing database refuses writes (read-only, full or failing)', detail: e.message }
+            : { ok: false, code: 'clearing.store_unavailable', message: 'the clearing database cannot be read', detail: describe(e) },
     );
     void answer.then(() => {
       if (mine === generation) reading = false;

@@ -123,6 +123,9 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     let webhooks: WebhookService | undefined;
     let outbox: WebhookOutbox | undefined;
     try {
+      // A database this node can read but not write (a read-only file, a standby) would answer 503 to every batch
+      // while the node looked up: refused at the start instead (spec/clearing-api.md §2.10).
+      await clearing.store.writeProbe();
       // One webhook configuration per house (spec/clearing-api.md §9.5): checked before the worker starts.
       const claim = await claimWebhookConfig(clearing.store, mine, {
         replace: reconfigure,
