@@ -52,9 +52,9 @@ export interface ReaderProfileParams {
   /** Accept a tap-out fare of 0 (a free exit). Default false: a 0 fare is a gate misconfiguration. */
   allowZeroFare: boolean;
   /**
-   * A tap-out whose tap-in this gate never saw (usually taken at another gate): 'charge' records it, its fare
-   * counted in this gate's allowance and daily totals (spec/reader.md §7.2 steps 3e-3g), and clearing charges the
-   * token's maximum fare if no tap-in for it ever arrives; 'refuse' refuses it (`no_tap_in`).
+   * A tap-out whose tap-in this gate never saw (usually taken at another gate): 'charge' records it, the token's
+   * amount counted in this gate's allowance total (spec/reader.md §7.2 step 3e), and clearing charges the token's
+   * maximum fare if no tap-in for it ever arrives; 'refuse' refuses it (`no_tap_in`).
    */
   tapOutWithoutTapIn: TapOutWithoutTapIn;
 }

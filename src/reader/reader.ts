@@ -824,8 +824,8 @@ export class Reader {
    * stateless reasons); fare above the authorisation (46); then in one transaction: a record of the token
    * here that is not a trip (48), voided (41) or conflict evidence (32); a tap-out already recorded here (47);
    * the wallet on the held blocklist (38); no tap-in here under tapOutWithoutTapIn = 'refuse' (52); with no tap-in
-   * here, the fare over the certificate's allowance at this reader (37) or over the daily total (36). Commit: a
-   * `tap_out` entry, a pending tap-in here becomes completed, and with no tap-in here the fare joins the totals.
+   * here, the token's amount over the certificate's allowance at this reader (37). Commit: a `tap_out` entry, a
+   * pending tap-in here becomes completed, and with no tap-in here the token's amount joins the allowance total.
    */
   async tapOut(bytes: Uint8Array, p: { fare: number; currency: number; now?: number }): Promise<ReaderVerdict> {
     if (this.cert.profile !== 'transit') throw new OffpayError('reader.bad_context', 'tap-out is for transit readers');
@@ -864,31 +864,23 @@ export class Reader {
       // gate would record a charge against a wallet clearing already blocked (spec/reader.md §7.2 step 3c).
       if (this.blocklist?.index.has(v.walletId)) return rejectedR('blocklisted', `wallet ${toHex(v.walletId)} is on blocklist version ${this.blocklist.list.version}`, hash, t);
       if (!local && this.profile.tapOutWithoutTapIn === 'refuse') return rejectedR('no_tap_in', 'this gate has no tap-in for this token and the profile refuses such tap-outs', hash, t);
-      // With no tap-in here, the fare is a charge this gate makes: the certificate's allowance and the daily total at
-      // this reader bound it as they bound a sale (I5; spec/reader.md §7.2 steps 3e-3f). A tap-in here already
-      // counted its whole authorisation when it was taken.
-      let totals: { certKey: string; spent: number; dayKey: string; today: number } | undefined;
+      // With no tap-in here, this gate lets clearing charge the wallet up to the token's amount (its maximum fare,
+      // charged when no tap-in pairs with the tap-out): that amount counts towards the certificate's allowance at
+      // this reader, as a sale's does (I5; spec/reader.md §7.2 step 3e). An honest wallet is never refused here: it
+      // counted the token's amount in its own total when it signed it. A tap-in here already counted it.
+      let allowance: { certKey: string; spent: number } | undefined;
       if (!local) {
         const certKey = `c:${toHex(v.walletId)}:${toHex(certIdOf(t))}`;
         const spent = tx.getTotal(certKey);
-        if (spent + p.fare > t.walletCert.offlineAllowance) {
-          return rejectedR('allowance_exhausted', `${spent} already taken from this wallet under this certificate; a fare of ${p.fare} more exceeds the allowance ${t.walletCert.offlineAllowance}`, hash, t);
+        if (spent + t.amount > t.walletCert.offlineAllowance) {
+          return rejectedR('allowance_exhausted', `${spent} already taken from this wallet under this certificate; this trip's ${t.amount} more exceeds the allowance ${t.walletCert.offlineAllowance}`, hash, t);
         }
-        const dayKey = `d:${toHex(v.walletId)}:${dayOf(now)}:${v.currency}`;
-        const today = tx.getTotal(dayKey);
-        const daily = this.limitsFor(v.currency)?.dailyTotal;
-        if (daily !== undefined && today + p.fare > daily) {
-          return rejectedR('daily_limit', `${today} already taken today; a fare of ${p.fare} more exceeds the daily limit ${daily}`, hash, t);
-        }
-        totals = { certKey, spent, dayKey, today };
+        allowance = { certKey, spent };
       }
       const row = this.append(tx, 'tap_out', now, bytes, p.fare);
       tx.putMeta(key, u(row.seq));
       if (local) tx.putToken({ ...local, status: 'completed' });
-      if (totals) {
-        tx.putTotal(totals.certKey, totals.spent + p.fare);
-        tx.putTotal(totals.dayKey, totals.today + p.fare);
-      }
+      if (allowance) tx.putTotal(allowance.certKey, allowance.spent + t.amount);
       return { accepted: true, status: 'tapped_out', reason: 'ok', code: 0, charged: false, tokenHash: hash, walletId: v.walletId, counter: t.counter, amount: p.fare, currency: v.currency, seq: row.seq, token: t };
     });
   }

@@ -59,6 +59,7 @@ describe('reader scenario vectors', () => {
       'replay.json',
       'stale-reduced-limit.json',
       'tap-out-refuse.json',
+      'transit-order.json',
       'transit.json',
       'vend-once.json',
       'void-resume.json',
