@@ -322,12 +322,29 @@ export async function openPgPool(
   const where = redactPgUrl(url);
   let client: PgClient | undefined;
   try {
-    client = await pool.connect();
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
-    await setup(client, where);
-    await client.query('COMMIT');
-    client.release();
+    // The setup of an upgrade takes strong locks on several tables in turn (ALTER TABLE, CREATE INDEX) while the
+    // nodes still running may ingest, taking theirs in another order: PostgreSQL may then break a deadlock by
+    // cancelling the setup (40P01). Nothing of it was committed: it runs again, after the other transaction ended.
+    for (let attempt = 1; ; attempt++) {
+      const c = await pool.connect();
+      client = c;
+      try {
+        await c.query('BEGIN');
+        await c.query('SELECT pg_advisory_xact_lock($1)', [lock]);
+        await setup(c, where);
+        await c.query('COMMIT');
+        c.release();
+        client = undefined;
+        break;
+      } catch (e) {
+        const code = String((e as { code?: unknown } | null)?.code ?? '');
+        if ((code !== '40P01' && code !== '40001') || attempt >= SETUP_ATTEMPTS) throw e;
+        await c.query('ROLLBACK').catch(() => {});
+        c.release();
+        client = undefined;
+        await sleep(Math.random() * 50 * attempt);
+      }
+    }
   } catch (e) {
     if (client) {
       await client.query('ROLLBACK').catch(() => {});
@@ -423,6 +440,9 @@ function digestParams(digests: Uint8Array[]): [Buffer, number] {
 }
 
 /** The PostgreSQL clearing store; open it with {@link openPgClearingStore}. */
+/** How many times the setup of a pool (openPgPool) runs when PostgreSQL cancels it to break a deadlock. */
+const SETUP_ATTEMPTS = 10;
+
 /** What writeProbe throws to roll its transaction back. */
 const PROBED = Symbol('write probe');
 

@@ -262,6 +262,39 @@ if (typeof started === 'string') {
     });
   });
 
+  describe('an upgrade that deadlocks with a node still ingesting', () => {
+    it('is cancelled by PostgreSQL (40P01) and runs again: the new node opens, the old node\'s transaction commits', async () => {
+      // A schema-1 database, as in the test above. The "old node" is a transaction that holds double_spends (an ingest
+      // recording a finding) and then wants entries; the upgrade holds entries (the writer fence's ALTER TABLE) and
+      // then wants double_spends (the unique index of one finding per key): a deadlock, which PostgreSQL breaks by
+      // cancelling the upgrade (it waited first, so its deadlock check runs first, 1 s into its wait).
+      const url = await cluster.createDatabase();
+      await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-deadlock').keySet() })).close();
+      await withClient(url, async (c) => void (await c.query("DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key; UPDATE meta SET num = 1 WHERE key = 'schema_version'")));
+      const { default: pg } = await import('pg');
+      const old = new pg.Client({ connectionString: url });
+      await old.connect();
+      try {
+        await old.query('BEGIN');
+        await old.query('LOCK TABLE double_spends IN ROW EXCLUSIVE MODE');
+        const opening = Clearing.open({ url }).then((c) => c, (e: unknown) => e);
+        // Until the upgrade waits for double_spends (it then holds entries).
+        const waiting = async () =>
+          withClient(url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class r ON r.oid = l.relation WHERE r.relname = 'double_spends' AND NOT l.granted")).rows[0].n as number);
+        for (let i = 0; i < 200 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+        expect(await waiting()).toBe(1);
+        await old.query('LOCK TABLE entries IN ROW EXCLUSIVE MODE'); // granted once PostgreSQL cancels the upgrade
+        await old.query('COMMIT');
+        const opened = await opening;
+        expect(opened).toBeInstanceOf(Clearing);
+        await (opened as Clearing).close();
+        expect(await withClient(url, async (c) => (await c.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows)).toEqual([{ num: '2' }]);
+      } finally {
+        await old.end();
+      }
+    }, 30_000);
+  });
+
   describe('refunds table of a pre-release 0.2.0 (no seq)', () => {
     it('is given seq at open; a refund stored afterwards comes after the old ones', async () => {
       const url = await cluster.createDatabase();
