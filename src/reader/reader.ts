@@ -25,6 +25,7 @@ import { nobleEd25519, publicKeyOf, type AsyncVerifier, type SyncVerifier } from
 import { equalBytes } from '../../base/bytes.js';
 import { toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
+import { formatMoney } from '../currency.js';
 import { dayOf } from '../issuer.js';
 import { decodeRequest, decodeToken, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { encodePaymentCode, paymentCodeChallenge } from '../paycode.js';
@@ -744,27 +745,27 @@ export class Reader {
     // 6. limits
     const lim = this.limitsFor(currency);
     if (!lim) return rejectedR('currency_not_accepted', `currency ${currency} is not accepted by this reader`, hash, t);
-    if (lim.minAmount !== undefined && t.amount < lim.minAmount) return rejectedR('below_minimum', `amount ${t.amount} is below the minimum ${lim.minAmount}`, hash, t);
-    if (lim.maxAmount !== undefined && t.amount > lim.maxAmount) return rejectedR('above_maximum', `amount ${t.amount} is above the maximum ${lim.maxAmount}`, hash, t);
+    if (lim.minAmount !== undefined && t.amount < lim.minAmount) return rejectedR('below_minimum', `amount ${formatMoney(t.amount, currency)} is below the minimum ${formatMoney(lim.minAmount, currency)}`, hash, t);
+    if (lim.maxAmount !== undefined && t.amount > lim.maxAmount) return rejectedR('above_maximum', `amount ${formatMoney(t.amount, currency)} is above the maximum ${formatMoney(lim.maxAmount, currency)}`, hash, t);
     // 7. blocklist freshness
     const bs = this.heldListStatus(now);
     if (bs.stale) {
       const why = bs.staleReason ?? 'the blocklist is stale';
       if (this.profile.whenBlocklistStale === 'refuse') return rejectedR('blocklist_stale', why, hash, t);
       const cap = lim.staleMaxAmount ?? 0;
-      if (t.amount > cap) return rejectedR('stale_limit', `${why}; the reduced limit is ${cap}`, hash, t);
+      if (t.amount > cap) return rejectedR('stale_limit', `${why}; the reduced limit is ${formatMoney(cap, currency)}`, hash, t);
     }
     // 8. offline allowance under this certificate, at this reader
     const certKey = `c:${toHex(walletId)}:${toHex(certId)}`;
     const spent = tx.getTotal(certKey);
     if (spent + t.amount > t.walletCert.offlineAllowance) {
-      return rejectedR('allowance_exhausted', `${spent} already taken from this wallet under this certificate; ${t.amount} more exceeds the allowance ${t.walletCert.offlineAllowance}`, hash, t);
+      return rejectedR('allowance_exhausted', `${formatMoney(spent, currency)} already taken from this wallet under this certificate; ${formatMoney(t.amount, currency)} more exceeds the allowance ${formatMoney(t.walletCert.offlineAllowance, currency)}`, hash, t);
     }
     // 9. daily total at this reader
     const dayKey = `d:${toHex(walletId)}:${day}:${currency}`;
     const today = tx.getTotal(dayKey);
     if (lim.dailyTotal !== undefined && today + t.amount > lim.dailyTotal) {
-      return rejectedR('daily_limit', `${today} already taken today; ${t.amount} more exceeds the daily limit ${lim.dailyTotal}`, hash, t);
+      return rejectedR('daily_limit', `${formatMoney(today, currency)} already taken today; ${formatMoney(t.amount, currency)} more exceeds the daily limit ${formatMoney(lim.dailyTotal, currency)}`, hash, t);
     }
     // commit
     tx.putWindow(walletId, advanceWindow(win, t.counter, this.window));
@@ -851,7 +852,7 @@ export class Reader {
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     const t = v.token;
-    if (p.fare > t.amount) return rejectedR('fare_exceeds_authorisation', `fare ${p.fare} exceeds the authorised ${t.amount}`, hash, t);
+    if (p.fare > t.amount) return rejectedR('fare_exceeds_authorisation', `fare ${formatMoney(p.fare, v.currency)} exceeds the authorised ${formatMoney(t.amount, v.currency)}`, hash, t);
     return this.store.transact((tx): ReaderVerdict => {
       this.syncBlocklist(tx);
       const local = tx.getToken(hash);
@@ -873,7 +874,7 @@ export class Reader {
         const certKey = `c:${toHex(v.walletId)}:${toHex(certIdOf(t))}`;
         const spent = tx.getTotal(certKey);
         if (spent + t.amount > t.walletCert.offlineAllowance) {
-          return rejectedR('allowance_exhausted', `${spent} already taken from this wallet under this certificate; this trip's ${t.amount} more exceeds the allowance ${t.walletCert.offlineAllowance}`, hash, t);
+          return rejectedR('allowance_exhausted', `${formatMoney(spent, v.currency)} already taken from this wallet under this certificate; this trip's ${formatMoney(t.amount, v.currency)} more exceeds the allowance ${formatMoney(t.walletCert.offlineAllowance, v.currency)}`, hash, t);
         }
         allowance = { certKey, spent };
       }
