@@ -27,7 +27,7 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ProblemRow, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
-import { firstsClass, refundTotalsOf, schemaChangedError } from './store.js';
+import { firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, schemaChangedError, WRITE_FAULT_HOLD_MS } from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
 export const PG_DRIVER = 'pg';
@@ -451,8 +451,10 @@ export class PgClearingStore implements ClearingStore {
   private closed = false;
   /** Transactions run again after a conflict with a concurrent one (since open; for tests and benchmarks). */
   retries = 0;
-  /** ClearingStore.writeFault: the SQLSTATE of the last write refused for good (isWriteRefused), until a COMMIT succeeds. */
+  /** ClearingStore.writeFault: the SQLSTATE of the last write refused for good (isWriteRefused), until a write succeeds. */
   private fault: string | undefined;
+  /** When `fault` was last set (ms). */
+  private faultAt = 0;
 
   get writeFault(): string | undefined {
     return this.fault;
@@ -460,7 +462,10 @@ export class PgClearingStore implements ClearingStore {
 
   /** unavailableOr, and a write refused for good noted in writeFault. */
   private failure(e: unknown): unknown {
-    if (isWriteRefused(e)) this.fault = String((e as { code?: unknown }).code);
+    if (isWriteRefused(e)) {
+      this.fault = String((e as { code?: unknown }).code);
+      this.faultAt = Date.now();
+    }
     return unavailableOr(e, this.location);
   }
 
@@ -469,7 +474,9 @@ export class PgClearingStore implements ClearingStore {
    * read-only transaction before it runs (25006), so a standby or a read-only database is found; a full disk is
    * found only by a COMMIT, at the next ingest.
    */
-  async writeProbe(): Promise<void> {
+  async writeProbe(o: { holdMs?: number; nowMs?: number } = {}): Promise<void> {
+    const ago = (o.nowMs ?? Date.now()) - this.faultAt;
+    if (this.fault !== undefined && isSpaceFault(this.fault) && ago >= 0 && ago < (o.holdMs ?? WRITE_FAULT_HOLD_MS)) throw heldFaultError(this.location, this.fault, ago);
     await this.inTransaction('BEGIN', async (c) => {
       await c.query("UPDATE meta SET num = num WHERE key = 'write_probe'", []);
       throw PROBED;
@@ -793,6 +800,7 @@ export class PgClearingStore implements ClearingStore {
   async setMeta(key: string, value: Uint8Array | number): Promise<void> {
     const [num, bytes] = typeof value === 'number' ? [value, null] : [null, buf(value)];
     await this.rows('INSERT INTO meta(key, num, bytes) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET num = EXCLUDED.num, bytes = EXCLUDED.bytes', [key, num, bytes]);
+    this.fault = undefined; // a write that committed
   }
 
   async nextBlocklist(): Promise<NextBlocklist> {
@@ -807,8 +815,10 @@ export class PgClearingStore implements ClearingStore {
     return out!;
   }
 
-  block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {
-    return this.blockOn(this.pooled, walletId, reason, at);
+  async block(walletId: Uint8Array, reason: string, at: number): Promise<boolean> {
+    const inserted = await this.blockOn(this.pooled, walletId, reason, at);
+    if (inserted) this.fault = undefined; // a write that committed
+    return inserted;
   }
 
   async blocklist(): Promise<BlocklistRow[]> {
@@ -1062,6 +1072,7 @@ export class PgClearingStore implements ClearingStore {
     // for a concurrent insert of the key to commit, then returns that row, its values unchanged). xmax = 0
     // only on a row this statement inserted.
     const r = (await this.rows('INSERT INTO meta(key, bytes) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET key = meta.key RETURNING num, bytes, xmax = 0 AS inserted', [key, buf(value)]))[0]!;
+    if (r.inserted === true) this.fault = undefined; // a write that committed
     return { inserted: r.inserted === true, value: r.bytes !== null ? u8(r.bytes) : Number(r.num) };
   }
 

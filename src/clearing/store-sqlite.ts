@@ -23,7 +23,7 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, TokenEntryRow,
 } from './store.js';
-import { firstsClass, refundTotalsOf } from './store.js';
+import { firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, WRITE_FAULT_HOLD_MS } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
 export const SQLITE_SCHEMA_VERSION = 5;
@@ -196,6 +196,8 @@ export class SqliteClearingStore implements ClearingStore {
   private began = false;
   /** ClearingStore.writeFault: the SQLite code of the last write that failed for good, until a write succeeds. */
   private fault: string | undefined;
+  /** When `fault` was last set (ms). */
+  private faultAt = 0;
 
   get writeFault(): string | undefined {
     return this.fault;
@@ -208,7 +210,10 @@ export class SqliteClearingStore implements ClearingStore {
       return;
     }
     const code = sqliteFailureOf(e)?.code;
-    if (code !== undefined && code !== 'SQLITE_IOERR_CORRUPTFS' && LASTING_WRITE_FAULT.test(code)) this.fault = code;
+    if (code !== undefined && code !== 'SQLITE_IOERR_CORRUPTFS' && LASTING_WRITE_FAULT.test(code)) {
+      this.fault = code;
+      this.faultAt = Date.now();
+    }
   }
 
   /**
@@ -231,8 +236,10 @@ export class SqliteClearingStore implements ClearingStore {
    * SQLite opens a file it may not write read-only without a word, and BEGIN IMMEDIATE succeeds on it: only a
    * statement that changes a page finds out (SQLITE_READONLY).
    */
-  async writeProbe(): Promise<void> {
+  async writeProbe(o: { holdMs?: number; nowMs?: number } = {}): Promise<void> {
     await this.idle();
+    const ago = (o.nowMs ?? Date.now()) - this.faultAt;
+    if (this.fault !== undefined && isSpaceFault(this.fault) && ago >= 0 && ago < (o.holdMs ?? WRITE_FAULT_HOLD_MS)) throw heldFaultError(this.location, this.fault, ago);
     const db = this.db;
     try {
       db.exec('BEGIN IMMEDIATE');
@@ -244,7 +251,9 @@ export class SqliteClearingStore implements ClearingStore {
     } catch (e) {
       this.noteWrite(e);
       const f = sqliteFailure(e, this.location);
-      throw f instanceof OffpayError && f.code === 'clearing.store_unavailable' ? new OffpayError(f.code, f.message, { ...f.detail, write: true }) : f;
+      // Only a refusal for good says "refuses writes"; a lock held past the busy timeout tells nothing either way.
+      const lasting = LASTING_WRITE_FAULT.test(sqliteFailureOf(e)?.code ?? '');
+      throw f instanceof OffpayError && f.code === 'clearing.store_unavailable' && lasting ? new OffpayError(f.code, f.message, { ...f.detail, write: true }) : f;
     }
     this.noteWrite();
   }
@@ -772,7 +781,7 @@ export class SqliteClearingStore implements ClearingStore {
 
   async indexPayments(): Promise<void> {
     await this.idle();
-    this.db.exec('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL');
+    this.write(() => this.db.exec('CREATE INDEX IF NOT EXISTS entries_token ON entries(token_hash) WHERE token_hash IS NOT NULL'), () => false);
   }
 
   async tokenEntries(tokenHash: Uint8Array): Promise<TokenEntryRow[]> {

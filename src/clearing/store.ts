@@ -566,6 +566,27 @@ export function schemaChangedError(where: string): OffpayError {
   return new OffpayError('clearing.schema_changed', `the clearing database ${where} was upgraded by a newer offpay: this node may no longer write to it; upgrade it and restart`);
 }
 
+/**
+ * How long a write fault the health check's probe cannot see holds the node unhealthy after the last write the
+ * database refused so (spec/clearing-api.md §2.10): a rolled-back write touches no disk, so a full or failing disk
+ * passes it. After the hold the probe lets batches come again, and the next refused one sets the fault again.
+ */
+export const WRITE_FAULT_HOLD_MS = 30_000;
+
+/** A write fault of the disk (SQLite SQLITE_FULL, SQLITE_IOERR*; PostgreSQL 53100, 58030): the probe cannot see it. */
+export function isSpaceFault(code: string): boolean {
+  return /^SQLITE_(FULL|IOERR)/.test(code) || code === '53100' || code === '58030';
+}
+
+/** `clearing.store_unavailable` (detail `write: true`) for a space fault still held (ClearingStore.writeProbe). */
+export function heldFaultError(where: string, code: string, agoMs: number): OffpayError {
+  return new OffpayError(
+    'clearing.store_unavailable',
+    `the clearing database ${where} refused a write ${Math.round(agoMs / 1000)} s ago (${code}: a full or failing disk, which a rolled-back write cannot see): held as refusing writes for ${WRITE_FAULT_HOLD_MS / 1000} s after the last such refusal`,
+    { write: true, code },
+  );
+}
+
 /** The database behind a Clearing. */
 export interface ClearingStore {
   /** 'sqlite' or 'postgres'. */
@@ -592,9 +613,11 @@ export interface ClearingStore {
   readonly writeFault: string | undefined;
   /**
    * Try a write and roll it back (nothing is stored): resolves when the database takes writes (and clears
-   * `writeFault`), rejects `clearing.store_unavailable` (detail `write: true`) when it refuses them.
+   * `writeFault`), rejects `clearing.store_unavailable` (detail `write: true`) when it refuses them. A fault the
+   * rolled-back write cannot see (a full or failing disk: `isSpaceFault`) is held instead for `holdMs` (default
+   * WRITE_FAULT_HOLD_MS) after the last write it refused: the probe rejects until then, and passes after.
    */
-  writeProbe(): Promise<void>;
+  writeProbe(o?: { holdMs?: number; nowMs?: number }): Promise<void>;
   /** A stored setting (issuer_keyset bytes; fee_bps, blocklist_version numbers). */
   getMeta(key: string): Promise<Uint8Array | number | undefined>;
   /** Store a setting (the keys of getMeta), replacing any earlier value. */

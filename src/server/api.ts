@@ -31,6 +31,7 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Clearing } from '../clearing/clearing.js';
 import { PgClearingStore } from '../clearing/store-pg.js';
+import { WRITE_FAULT_HOLD_MS } from '../clearing/store.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
@@ -224,6 +225,11 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const health = createHealthCheck(async () => {
     const current = await o.clearing.settingsCurrent();
     if (o.clearing.store.writeFault !== undefined) await o.clearing.store.writeProbe();
+    // The webhook outbox (its own database): a batch whose events it refused was answered 503 too.
+    const hooks = o.webhooks?.outbox.writeFault;
+    if (hooks && Date.now() - hooks.atMs < WRITE_FAULT_HOLD_MS) {
+      throw new OffpayError('clearing.store_unavailable', `the webhook outbox refused a write ${Math.round((Date.now() - hooks.atMs) / 1000)} s ago (${hooks.code})`, { write: true, code: hooks.code });
+    }
     return current;
   }, {
     reuseMs: bounded('healthReuseMs', o.healthReuseMs, HEALTH_REUSE_MS, 0, 60_000),

@@ -42,7 +42,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OffpayError } from '../../base/errors.js';
-import { loadPgDriver, openPgPool, type PgPool } from '../clearing/store-pg.js';
+import { isConnectionLoss, isWriteRefused, loadPgDriver, openPgPool, type PgPool } from '../clearing/store-pg.js';
 import { MAX_ERROR_CHARS, PRUNE_INDEX_SQL, PRUNE_WHERE, type NewOutboxEvent, type OutboxEvent, type WebhookOutbox } from './outbox.js';
 
 /** Default claim lease, ms: a try (at most the 10 s request deadline by default) with a wide margin. */
@@ -113,6 +113,8 @@ export async function openPgWebhookOutbox(o: PgOutboxOptions, load?: (id: string
 /** The shared outbox; open it with {@link openPgWebhookOutbox}. */
 export class PgWebhookOutbox implements WebhookOutbox {
   private closed = false;
+  /** WebhookOutbox.writeFault. */
+  writeFault: { code: string; atMs: number } | undefined;
   constructor(
     private readonly pool: PgPool,
     /** This node's name in claimed_by. */
@@ -129,12 +131,24 @@ export class PgWebhookOutbox implements WebhookOutbox {
   /** One statement: committed (durable, synchronous_commit) when it resolves. */
   async add(events: NewOutboxEvent[], nowMs: number): Promise<number> {
     if (!events.length) return 0;
-    const r = await this.pool.query(
-      `INSERT INTO webhook_events(id, type, body, created, state, attempts, next_at)
-       SELECT id, type, body, created, 'pending', 0, $5 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) AS e(id, type, body, created)
-       ON CONFLICT (id) DO NOTHING`,
-      [events.map((e) => e.id), events.map((e) => e.type), events.map((e) => Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength)), events.map((e) => e.created), nowMs],
-    );
+    let r: { rowCount?: number | null };
+    try {
+      r = await this.pool.query(
+        `INSERT INTO webhook_events(id, type, body, created, state, attempts, next_at)
+         SELECT id, type, body, created, 'pending', 0, $5 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) AS e(id, type, body, created)
+         ON CONFLICT (id) DO NOTHING`,
+        [events.map((e) => e.id), events.map((e) => e.type), events.map((e) => Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength)), events.map((e) => e.created), nowMs],
+      );
+    } catch (e) {
+      // As the clearing store types its own (a read-only standby, a full disk, a lost connection): 503, the batch
+      // is held, and the reader's resend queues its events again.
+      if (isWriteRefused(e)) this.writeFault = { code: String((e as { code?: unknown }).code), atMs: Date.now() };
+      if (isWriteRefused(e) || isConnectionLoss(e)) {
+        throw new OffpayError('clearing.store_unavailable', `the webhook outbox ${this.location} refused the batch's events (${String((e as { code?: unknown }).code ?? '')}: ${(e as Error).message}); the batch is held: send it again to queue them`, { write: true });
+      }
+      throw e;
+    }
+    if ((r.rowCount ?? 0) > 0) this.writeFault = undefined;
     return r.rowCount ?? 0;
   }
 

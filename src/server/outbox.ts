@@ -25,7 +25,8 @@
  *     next_at INTEGER NOT NULL,     -- unix ms of the next try (pending)
  *     last_error TEXT)              -- the last failure (HTTP status or network error)
  */
-import { openSqliteDatabase, type SqliteDatabase } from '../node/sqlite.js';
+import { OffpayError } from '../../base/errors.js';
+import { openSqliteDatabase, sqliteFailureOf, type SqliteDatabase } from '../node/sqlite.js';
 
 /** One queued event. */
 export interface OutboxEvent {
@@ -55,6 +56,12 @@ export interface WebhookOutbox {
   readonly leaseMs: number | undefined;
   /** Queue events (ids already held are ignored); resolves to how many were new. Durable when it resolves. */
   add(events: NewOutboxEvent[], nowMs: number): Promise<number>;
+  /**
+   * The last `add` the outbox's database refused (`clearing.store_unavailable`), until an `add` stores an event:
+   * its code and when (ms). The health check holds the node unhealthy for WRITE_FAULT_HOLD_MS after it
+   * (spec/clearing-api.md §2.10). Optional for outboxes of one's own.
+   */
+  readonly writeFault?: { code: string; atMs: number } | undefined;
   /** Up to `limit` pending events due at `nowMs` that no other process holds, oldest due first; claimed for this process. */
   due(nowMs: number, limit: number): Promise<OutboxEvent[]>;
   /** Just before a try: renew this process's claim on `id`; false when it no longer holds it (or it is not pending). */
@@ -97,8 +104,21 @@ interface Row { id: string; type: string; body: Uint8Array; created: number; sta
 const fromRow = (r: Row): OutboxEvent => ({ id: r.id, type: r.type, body: new Uint8Array(r.body), created: r.created, state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error });
 
 /** The outbox in its own SQLite file (WAL, synchronous FULL: an added event survives a kill -9). */
+/**
+ * A failed write of the SQLite outbox as the clearing store types its own (spec/clearing-api.md §4): a file that
+ * cannot take the events now (read-only, full, failing, locked) is `clearing.store_unavailable`, 503: the batch
+ * is held, and the reader's resend queues its events again. A damaged file is `clearing.store_unusable`.
+ */
+function outboxFailure(e: unknown): unknown {
+  const f = sqliteFailureOf(e);
+  if (f?.kind === 'unavailable') return new OffpayError('clearing.store_unavailable', `the webhook outbox refused the batch's events (${f.code}: ${(e as Error).message}); the batch is held: send it again to queue them`, { sqlite: f.code, write: true });
+  if (f?.kind === 'damaged') return new OffpayError('clearing.store_unusable', `the webhook outbox is damaged (${f.code}: ${(e as Error).message})`);
+  return e;
+}
+
 export class SqliteWebhookOutbox implements WebhookOutbox {
   readonly leaseMs = undefined;
+  writeFault: { code: string; atMs: number } | undefined;
   private readonly db: SqliteDatabase;
   constructor(path: string) {
     this.db = openSqliteDatabase('clearing', path);
@@ -112,8 +132,16 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   }
   async add(events: NewOutboxEvent[], nowMs: number): Promise<number> {
     if (!events.length) return 0;
-    const ins = this.db.prepare("INSERT OR IGNORE INTO events(id, type, body, created, state, attempts, next_at, last_error) VALUES (?, ?, ?, ?, 'pending', 0, ?, NULL)");
-    return this.db.transaction(() => events.reduce((n, e) => n + ins.run(e.id, e.type, e.body, e.created, nowMs).changes, 0))();
+    try {
+      const ins = this.db.prepare("INSERT OR IGNORE INTO events(id, type, body, created, state, attempts, next_at, last_error) VALUES (?, ?, ?, ?, 'pending', 0, ?, NULL)");
+      const n = this.db.transaction(() => events.reduce((n, e) => n + ins.run(e.id, e.type, e.body, e.created, nowMs).changes, 0))();
+      if (n > 0) this.writeFault = undefined;
+      return n;
+    } catch (e) {
+      const typed = outboxFailure(e);
+      if (typed instanceof OffpayError && typed.code === 'clearing.store_unavailable') this.writeFault = { code: sqliteFailureOf(e)!.code, atMs: Date.now() };
+      throw typed;
+    }
   }
   async due(nowMs: number, limit: number): Promise<OutboxEvent[]> {
     return (this.db.prepare("SELECT * FROM events WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, rowid LIMIT ?").all(nowMs, limit) as Row[]).map(fromRow);
