@@ -5,62 +5,16 @@
  * commits clearing the fault; the probe writes nothing, leaks no connection and takes no lock an ingest waits for;
  * the setup retries only 40P01 and 40001, at most 10 times.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import { openPgPool, type PgModule } from '../../src/clearing/store-pg.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
-import { createClearingServer } from '../../src/server/api.js';
 import { openPgWebhookOutbox } from '../../src/server/outbox-pg.js';
 import { WebhookService } from '../../src/server/webhooks.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { CLOCK, health, post, REFUSES, stop, writeFaultKit } from './write-fault-helpers.js';
 
-const issuer = makeIssuer('wf-pg');
-const CLOCK = () => NOW + 3600;
-const REFUSES = 'the clearing database refuses writes (read-only, full or failing)';
-
-async function batches(n: number, per = 2, readerId = 4811): Promise<Uint8Array[]> {
-  const m = makeReader(issuer, 'wf-pg', readerId, 'vending', 90);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-  const w = makeWallet(issuer, 'wf-pg', `w${readerId}`);
-  const out: Uint8Array[] = [];
-  let counter = 0;
-  for (let b = 0; b < n; b++) {
-    for (let s = 0; s < per; s++) {
-      counter++;
-      const challenge = Uint8Array.from([0, 0, 0, 0, 0, (counter >> 8) & 255, counter & 255, 2]);
-      r.openRequest({ amount: 100 + counter, currency: HKD, now: NOW, challenge });
-      expect((await r.accept(signToken(w, { payee: readerId, amount: 100 + counter, counter, challenge }), { complete: true })).accepted).toBe(true);
-    }
-    out.push(r.export(NOW + 60).bytes);
-  }
-  return out;
-}
-async function serve(clearing: Clearing, webhooks?: WebhookService, log?: (l: string) => void): Promise<{ server: Server; url: string }> {
-  const server = createClearingServer({ clearing, issuer, operatorToken: 'ab'.repeat(32), clock: CLOCK, blocklistCheckSeconds: 0, healthReuseMs: 0, settingsCheckMs: 0, ...(webhooks ? { webhooks } : {}), ...(log ? { log } : {}) });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-const stop = (s: Server) =>
-  new Promise<void>((res) => {
-    s.close(() => res());
-    s.closeAllConnections();
-  });
-const post = async (url: string, bytes: Uint8Array): Promise<[number, string]> => {
-  const r = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-  const b = (await r.json()) as { outcome?: string; error?: { code: string } };
-  return [r.status, b.outcome ?? b.error!.code];
-};
-const health = async (url: string): Promise<[number, string]> => {
-  const r = await fetch(`${url}/v1/health`);
-  const b = (await r.json()) as { status?: string; error?: { message: string } };
-  return [r.status, b.status ?? b.error!.message];
-};
+const { issuer, batches, serve } = writeFaultKit('wf-pg');
 
 /** openPgPool's retry against a fake driver: `setup` decides each attempt. */
 function fakePg(log: string[]): PgModule {

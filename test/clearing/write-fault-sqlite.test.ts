@@ -7,64 +7,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
 import { WRITE_FAULT_HOLD_MS } from '../../src/clearing/store.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
-import { createClearingServer } from '../../src/server/api.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { WebhookService } from '../../src/server/webhooks.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { CLOCK, health, post, REFUSES, stop, writeFaultKit } from './write-fault-helpers.js';
 
-const issuer = makeIssuer('wf-sqlite');
-const CLOCK = () => NOW + 3600;
+const { issuer, batches, serve } = writeFaultKit('wf-sqlite');
 const dir = mkdtempSync(join(tmpdir(), 'offpay-wf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** `n` batches of one vending reader, `per` sales each. */
-async function batches(n: number, per = 2, readerId = 4711): Promise<Uint8Array[]> {
-  const m = makeReader(issuer, 'wf-sqlite', readerId, 'vending', 90);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-  const w = makeWallet(issuer, 'wf-sqlite', `w${readerId}`);
-  const out: Uint8Array[] = [];
-  let counter = 0;
-  for (let b = 0; b < n; b++) {
-    for (let s = 0; s < per; s++) {
-      counter++;
-      const challenge = Uint8Array.from([0, 0, 0, 0, (counter >> 16) & 255, (counter >> 8) & 255, counter & 255, 1]);
-      r.openRequest({ amount: 100 + counter, currency: HKD, now: NOW, challenge });
-      expect((await r.accept(signToken(w, { payee: readerId, amount: 100 + counter, counter, challenge }), { complete: true })).accepted).toBe(true);
-    }
-    out.push(r.export(NOW + 60).bytes);
-  }
-  return out;
-}
-
-async function serve(clearing: Clearing, webhooks?: WebhookService): Promise<{ server: Server; url: string }> {
-  const server = createClearingServer({ clearing, issuer, operatorToken: 'ab'.repeat(32), clock: CLOCK, blocklistCheckSeconds: 0, healthReuseMs: 0, ...(webhooks ? { webhooks } : {}) });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-const stop = (s: Server) =>
-  new Promise<void>((res) => {
-    s.close(() => res());
-    s.closeAllConnections();
-  });
-const post = async (url: string, bytes: Uint8Array): Promise<[number, string]> => {
-  const r = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-  const b = (await r.json()) as { outcome?: string; error?: { code: string } };
-  return [r.status, b.outcome ?? b.error!.code];
-};
-const health = async (url: string): Promise<[number, string]> => {
-  const r = await fetch(`${url}/v1/health`);
-  const b = (await r.json()) as { status?: string; error?: { message: string } };
-  return [r.status, b.status ?? b.error!.message];
-};
 
 describe('SQLite: health and a database that refuses writes', () => {
   it('a full database (SQLITE_FULL via max_page_count): every batch is 503, and the health check must not say 200', async () => {
@@ -92,12 +45,12 @@ describe('SQLite: health and a database that refuses writes', () => {
       expect(answers.slice(-3)).toEqual([[503, 'clearing.store_unavailable'], [503, 'clearing.store_unavailable'], [503, 'clearing.store_unavailable']]);
       // The claim (CHANGELOG: "a full or failing disk ... GET /v1/health said 200 ... now 503"): after a refused
       // batch the health check says the database refuses writes.
-      expect(healths.slice(-3)).toEqual([[503, 'the clearing database refuses writes (read-only, full or failing)'], [503, 'the clearing database refuses writes (read-only, full or failing)'], [503, 'the clearing database refuses writes (read-only, full or failing)']]);
+      expect(healths.slice(-3)).toEqual([[503, REFUSES], [503, REFUSES], [503, REFUSES]]);
       // The rolled-back write of the probe cannot see a full disk: the fault holds until WRITE_FAULT_HOLD_MS after
       // the last refusal, then the probe passes and lets batches come again; the next refused one sets it again.
       await expect(clearing.store.writeProbe({ nowMs: Date.now() + WRITE_FAULT_HOLD_MS - 1_000 })).rejects.toMatchObject({ code: 'clearing.store_unavailable', detail: { write: true, code: 'SQLITE_FULL' } });
       db.pragma('max_page_count = 1073741823'); // space again
-      expect(await health(url)).toEqual([503, 'the clearing database refuses writes (read-only, full or failing)']); // still held
+      expect(await health(url)).toEqual([503, REFUSES]); // still held
       await clearing.store.writeProbe({ nowMs: Date.now() + WRITE_FAULT_HOLD_MS + 1_000 }); // the hold over: the probe passes
       expect(clearing.store.writeFault).toBeUndefined();
       expect(await health(url)).toEqual([200, 'ok']);

@@ -6,62 +6,14 @@
  * Once the database takes writes again, the health check's write probe finds it and the batches go through.
  * spec/clearing-api.md §2.10; ClearingStore.writeFault / writeProbe (src/clearing/store.ts).
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
-import { nodeEd25519 } from '../../src/node/crypto.js';
-import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
-import { createClearingServer } from '../../src/server/api.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { CLOCK, health, post, REFUSES, stop, writeFaultKit } from './write-fault-helpers.js';
 
-const issuer = makeIssuer('write-fault');
-const CLOCK = () => NOW + 3600;
-
-/** Three batches of one vending reader, two sales each. */
-async function batches(): Promise<Uint8Array[]> {
-  const m = makeReader(issuer, 'write-fault', 4711, 'vending', 90);
-  const r = new Reader({ ...m, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => NOW });
-  r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: 7, version: 1, issuedAt: NOW, walletIds: [] }).bytes);
-  const w = makeWallet(issuer, 'write-fault', 'w');
-  const out: Uint8Array[] = [];
-  let counter = 0;
-  for (let b = 0; b < 3; b++) {
-    for (let s = 0; s < 2; s++) {
-      counter++;
-      const challenge = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, counter]);
-      r.openRequest({ amount: 100 + counter, currency: HKD, now: NOW, challenge });
-      expect((await r.accept(signToken(w, { payee: 4711, amount: 100 + counter, counter, challenge }), { complete: true })).accepted).toBe(true);
-    }
-    out.push(r.export(NOW + 60).bytes);
-  }
-  return out;
-}
-
-async function serve(clearing: Clearing): Promise<{ server: Server; url: string }> {
-  const server = createClearingServer({ clearing, issuer, operatorToken: 'ab'.repeat(32), clock: CLOCK, blocklistCheckSeconds: 0, healthReuseMs: 0 });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-const stop = (s: Server) =>
-  new Promise<void>((res) => {
-    s.close(() => res());
-    s.closeAllConnections();
-  });
-const post = async (url: string, bytes: Uint8Array): Promise<[number, string]> => {
-  const r = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-  const b = (await r.json()) as { outcome?: string; error?: { code: string } };
-  return [r.status, b.outcome ?? b.error!.code];
-};
-const health = async (url: string): Promise<[number, string]> => {
-  const r = await fetch(`${url}/v1/health`);
-  const b = (await r.json()) as { status?: string; error?: { message: string } };
-  return [r.status, b.status ?? b.error!.message];
-};
-const REFUSES = 'the clearing database refuses writes (read-only, full or failing)';
+const { issuer, batches, serve } = writeFaultKit('write-fault');
 
 describe('a clearing database that refuses writes', () => {
   it('SQLite gone read-only (query_only: SQLITE_READONLY from the engine): 503 for batches and for health, and both recover', async () => {
