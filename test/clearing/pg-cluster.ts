@@ -102,3 +102,15 @@ export async function startPgCluster(): Promise<PgCluster | string> {
     },
   };
 }
+
+/** `fn` on a connection of its own to the database at `url` (closed afterwards). */
+export async function withClient<T>(url: string, fn: (client: import('pg').Client) => Promise<T>): Promise<T> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

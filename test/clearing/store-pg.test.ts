@@ -11,7 +11,7 @@ import { readBatchFrame } from '../../src/clearing/batch-bytes.js';
 import { openPgClearingStore, PAYMENTS_INDEX_LOCK, redactPgUrl, type PgClearingStore } from '../../src/clearing/store-pg.js';
 import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } from '../../src/clearing/store.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
-import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { startPgCluster, withClient, type PgCluster } from './pg-cluster.js';
 import { NOW, makeIssuer } from '../reader/helpers.js';
 import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 import { certMemoSuite } from './cert-memo-suite.js';
@@ -28,17 +28,6 @@ if (typeof started === 'string') {
   afterAll(() => cluster.stop());
   /** The database of each clearing the suite opened (wipeFirsts, firstsRows). */
   const urls = new WeakMap<Clearing, string>();
-  /** `fn` on a connection of its own to the database at `url` (closed afterwards). */
-  const withClient = async <T>(url: string, fn: (client: import('pg').Client) => Promise<T>): Promise<T> => {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
   /** One statement on a clearing's database; its rows. */
   const sql = (c: Clearing, text: string): Promise<unknown[]> => withClient(urls.get(c)!, async (client) => (await client.query(text)).rows);
   storeSuite({

@@ -11,7 +11,7 @@ import { Clearing } from '../../src/clearing/index.js';
 import { openPgPool, type PgModule } from '../../src/clearing/store-pg.js';
 import { openPgWebhookOutbox } from '../../src/server/outbox-pg.js';
 import { WebhookService } from '../../src/server/webhooks.js';
-import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { startPgCluster, withClient, type PgCluster } from './pg-cluster.js';
 import { CLOCK, health, post, REFUSES, stop, writeFaultKit } from './write-fault-helpers.js';
 
 const { issuer, batches, serve } = writeFaultKit('wf-pg');
@@ -40,7 +40,7 @@ function fakePg(log: string[]): PgModule {
   return { Pool, types: { getTypeParser: () => (v: string) => v } } as unknown as PgModule;
 }
 
-describe('zz-wf openPgPool retry (fake driver)', () => {
+describe('openPgPool: the setup retried after a deadlock (a fake driver)', () => {
   const err = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
   it('retries 40P01 and 40001 only, at most 10 attempts, each attempt rolled back and its connection returned', async () => {
     const log: string[] = [];
@@ -83,22 +83,12 @@ describe('zz-wf openPgPool retry (fake driver)', () => {
 
 const started = await startPgCluster();
 if (typeof started === 'string') {
-  describe('zz-wf PostgreSQL', () => {
+  describe('PostgreSQL: the write fault', () => {
     it.skip(`skipped: ${started}`, () => {});
   });
 } else {
   const cluster: PgCluster = started;
   afterAll(() => cluster.stop());
-  const withClient = async <T>(url: string, fn: (c: import('pg').Client) => Promise<T>): Promise<T> => {
-    const { default: pg } = await import('pg');
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  };
   const admin = (text: string) => withClient(cluster.url, async (c) => void (await c.query(text)));
   const nameOf = (url: string) => new URL(url).pathname.slice(1);
   const reconnect = (url: string) => admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${nameOf(url)}' AND pid <> pg_backend_pid()`);
@@ -123,9 +113,9 @@ if (typeof started === 'string') {
         expect(await post(api, list[0]!)).toEqual([200, 'ingested']);
         // What a full data disk does to a growing table: PostgreSQL's "could not extend file", SQLSTATE 53100.
         await withClient(url, async (c) => {
-          await c.query(`CREATE FUNCTION zz_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          await c.query(`CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
             RAISE EXCEPTION 'could not extend file "base/16384/16385": No space left on device' USING ERRCODE = '53100'; END $$`);
-          await c.query('CREATE TRIGGER zz_full BEFORE INSERT ON entries FOR EACH STATEMENT EXECUTE FUNCTION zz_full()');
+          await c.query('CREATE TRIGGER full_disk BEFORE INSERT ON entries FOR EACH STATEMENT EXECUTE FUNCTION full_disk()');
         });
         const seen: [number, string, string | undefined, [number, string]][] = [];
         for (const b of list.slice(1, 5)) {

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
-import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { startPgCluster, withClient, type PgCluster } from './pg-cluster.js';
 import { CLOCK, health, post, REFUSES, stop, writeFaultKit } from './write-fault-helpers.js';
 
 const { issuer, batches, serve } = writeFaultKit('write-fault');
@@ -79,16 +79,7 @@ if (typeof started === 'string') {
   const cluster: PgCluster = started;
   afterAll(() => cluster.stop());
   /** One statement on the cluster's postgres database (ALTER DATABASE cannot run in the database it changes when that is read-only). */
-  const admin = async (text: string): Promise<void> => {
-    const { default: pg } = await import('pg');
-    const c = new pg.Client({ connectionString: cluster.url });
-    await c.connect();
-    try {
-      await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
+  const admin = (text: string): Promise<void> => withClient(cluster.url, async (c) => void (await c.query(text)));
   describe('a PostgreSQL clearing database that refuses writes', () => {
     it('a database turned read-only (as a standby is): 25006 is 503 for batches and for health, and both recover', async () => {
       const [b1, b2] = await batches();
