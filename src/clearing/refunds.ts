@@ -10,7 +10,8 @@
  *      state, spec/clearing-api.md §2.6, is not successful)                     -> refund.not_settled;
  *   5. the certificate's operatorId is not the operator the token settles to   -> refund.wrong_merchant;
  *   6. the currency is not the token's                                          -> refund.wrong_currency;
- *   7. time + 60 < the reader time of the entry the token settles from          -> refund.before_payment;
+ *   7. time + 60 < the reader time the token was paid (SettledToken.paidAt: the
+ *      sale's entry, or for a trip the tap-out that sets its fare)              -> refund.before_payment;
  *   8. amount > the token's charge                                              -> refund.too_much;
  *   9. another refund held for the token                                        -> refund.already_refunded;
  *  10. store it, insert if absent under the unique key token hash: inserted -> accepted; else the row that won
@@ -19,7 +20,8 @@
  * `refunded` and after a later batch moved the token's settlement (steps 4-8 would then judge it anew).
  * Step 7 ties a refund to a payment it came after: a certificate signs refunds only inside its own window
  * (spec/protocol.md §4.5), so it can refund only what was paid before it ended; the key of a retired till, or of
- * a reader re-certified to another merchant, cannot refund its old merchant's later sales.
+ * a reader re-certified to another merchant, cannot refund its old merchant's later sales. A trip is paid at its
+ * tap-out, not its tap-in: a till retired during the trip cannot refund it.
  *
  * In the report (netRefunds) a refund stays with the merchant that signed it, at its amount, whatever later
  * batches do to the token's settlement: each line gets `refunds` (count) and `refunded` (sum) and
@@ -122,7 +124,7 @@ export async function decideRefund(d: RefundDeps, bytes: Uint8Array, now: number
   const operatorId = r.readerCert.operatorId;
   if (operatorId !== s.operatorId) return no('refund.wrong_merchant', `the refund is signed for operator ${operatorId}; the token settles to operator ${s.operatorId}`);
   if (r.currency !== s.currency) return no('refund.wrong_currency', `the refund is in currency ${r.currency}; the payment is in ${s.currency}`);
-  if (r.time + REFUND_SKEW_SECONDS < s.entry.time) return no('refund.before_payment', `the refund is dated ${r.time}, before the payment it refunds (reader time ${s.entry.time}, ${REFUND_SKEW_SECONDS} s of clock skew allowed)`);
+  if (r.time + REFUND_SKEW_SECONDS < s.paidAt) return no('refund.before_payment', `the refund is dated ${r.time}, before the payment it refunds (reader time ${s.paidAt}${s.as === 'trip' ? ', the tap-out that set the fare' : ''}, ${REFUND_SKEW_SECONDS} s of clock skew allowed)`);
   if (BigInt(r.amount) > s.charge) return no('refund.too_much', `the refund of ${r.amount} is above the token's charge of ${s.charge}`);
   if (held) return no('refund.already_refunded', 'another refund of this token is held: a token is refunded at most once');
   const row: RefundRow = {

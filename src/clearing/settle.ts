@@ -10,7 +10,9 @@
  *     carried that entry (money invariant M1);
  *   - a tap_in sale is a trip: charge = min(authorised maximum, highest non-zero tap-out fare recorded by any
  *     reader of the same operator); no such tap-out: the maximum, listed as an open trip; more than one
- *     tap-out of that operator: listed as multiple_tap_outs (M3);
+ *     tap-out of that operator: listed as multiple_tap_outs (M3). The trip is paid at the tap-out that sets
+ *     its fare: the earliest counting one whose fare, capped at the maximum, is the charge (`paidAt`, the time
+ *     a refund must not precede: spec/clearing.md §13 step 7, M8);
  *   - no sale but tap-outs: the token amount (the wallet-signed maximum fare), to the operator of the earliest
  *     tap-out, listed as tap_out_without_tap_in (M3);
  *   - a tap-out with fare 0 is never a charge and is listed as an anomaly (M3), unless its operator is one
@@ -85,7 +87,7 @@ export interface EntryRef {
 
 /**
  * One distinct token as settled (spec/clearing.md §5): how it settled, to which operator, the charge in minor
- * units (bigint), and the entry it settled from.
+ * units (bigint), the entry it settled from, and when it was paid.
  */
 export interface SettledToken {
   /** SHA-256 of the token bytes, hex. */
@@ -98,8 +100,14 @@ export interface SettledToken {
   currency: number;
   /** What the token was charged, minor units. */
   charge: bigint;
-  /** The entry the token settled from. */
+  /** The entry the token settled from (for a trip, its tap-in). */
   entry: EntryRef;
+  /**
+   * The reader time, unix seconds, of the entry that set the charge (spec/clearing.md §13 step 7): for a trip
+   * the counting tap-out that sets its fare (the earliest whose fare, capped at the maximum, is the charge),
+   * else `entry`'s time. A refund dated more than 60 s before it is `refund.before_payment` (M8).
+   */
+  paidAt: number;
   /** Full signed token bytes, hex: filled in by Clearing.report() for the evidence of over-allowance wallets. */
   token?: string;
 }
@@ -159,8 +167,8 @@ export interface OverAllowance {
   settled: bigint;
   /** settled - allowance: what the issuer pays merchants beyond what the certificate allowed. */
   exposure: bigint;
-  /** Every token settled under the certificate: the evidence. */
-  tokens: SettledToken[];
+  /** Every token settled under the certificate: the evidence, as the report lists it (spec/clearing.md §7: without `paidAt`). */
+  tokens: Omit<SettledToken, 'paidAt'>[];
 }
 
 /** The output of {@link settle}: settlement lines, anomalies, allowance overruns and the exposure per currency. */
@@ -239,7 +247,7 @@ export function settler(o: SettleOptions): {
   };
   const exposure = new Map<number, bigint>();
   /** Per (wallet, certificate) of the current wallet-key run. */
-  let wallets = new Map<string, { walletId: Uint8Array; certKey: number; currency: number; allowance: number; settled: bigint; tokens: SettledToken[] }>();
+  let wallets = new Map<string, { walletId: Uint8Array; certKey: number; currency: number; allowance: number; settled: bigint; tokens: Omit<SettledToken, 'paidAt'>[] }>();
   let runKey = -1;
   let lastWallet: Uint8Array | undefined;
   let lastWalletHex = '';
@@ -256,6 +264,7 @@ export function settler(o: SettleOptions): {
     let from: SettleRow;
     let charge: number;
     let as: SettledToken['as'];
+    let paidAt: number | undefined;
     if (sales.length > 0) {
       from = sales[0]!;
       if (from.kind === JournalKind.accept) {
@@ -267,6 +276,8 @@ export function settler(o: SettleOptions): {
         const highest = paid.reduce((m, t) => Math.max(m, t.value), 0);
         charge = paid.length > 0 ? Math.min(from.value, highest) : from.value;
         as = paid.length > 0 ? 'trip' : 'open_trip';
+        // Paid when the fare was set: the first counting tap-out (in `order`) at which it reached the charge.
+        if (paid.length > 0) paidAt = paid.find((t) => Math.min(from.value, t.value) === charge)!.time;
         const anomaly = (): TripAnomaly => ({ tokenHash: toHex(from.tokenHash), walletId: toHex(from.walletId), entry: ref(from), tapOuts: outs.map(ref), charge: BigInt(charge) });
         if (outs.length > 1) out.multipleTapOuts.push(anomaly());
         if (paid.length === 0) out.openTrips.push(anomaly());
@@ -279,14 +290,15 @@ export function settler(o: SettleOptions): {
     } else {
       return; // every sale of it was voided
     }
-    book(from, charge, as);
+    book(from, charge, as, paidAt);
   };
 
-  /** Settle token `from` at `charge`: its line and its wallet's total. */
-  const book = (from: SettleRow, charge: number, as: SettledToken['as']) => {
-    const token: SettledToken = { tokenHash: toHex(from.tokenHash), as, operatorId: from.operatorId, currency: from.currency, charge: BigInt(charge), entry: ref(from) };
+  /** Settle token `from` at `charge`, paid at `paidAt` (default: `from`'s time): its line and its wallet's total. */
+  const book = (from: SettleRow, charge: number, as: SettledToken['as'], paidAt = from.time) => {
+    const token: Omit<SettledToken, 'paidAt'> = { tokenHash: toHex(from.tokenHash), as, operatorId: from.operatorId, currency: from.currency, charge: BigInt(charge), entry: ref(from) };
     out.settledTokens++;
-    if (o.keepTokens || o.keep?.has(token.tokenHash)) out.tokens.push(token);
+    // The kept tokens (paymentFacts, refunds) carry paidAt; the wallet's evidence is the report's shape (§7).
+    if (o.keepTokens || o.keep?.has(token.tokenHash)) out.tokens.push({ ...token, paidAt });
     const lk = `${from.operatorId}|${from.currency}`;
     const line = lines.get(lk) ?? { operatorId: from.operatorId, currency: from.currency, count: 0, gross: 0n };
     line.count++;

@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Clearing } from '../clearing/clearing.js';
+import { refundRecord } from '../clearing/refunds.js';
 import { PgClearingStore } from '../clearing/store-pg.js';
 import { WRITE_FAULT_HOLD_MS } from '../clearing/store.js';
 import { fromHex, toHex } from '../../base/hex.js';
@@ -320,8 +321,14 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   };
   const refundAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.refund(bytes); // resolves after the store committed
-    // Queued durably before the answer, like a batch's events; a duplicate re-derives the same id.
-    if (o.webhooks && r.refund) await o.webhooks.afterRefund(r.refund);
+    // Queued durably before the answer, like a batch's events; a duplicate re-derives the same id. So is the HELD
+    // refund's event on already_refunded (W1, spec/clearing-api.md §9.1): a refund stored whose event the outbox
+    // refused (503) is sent again by a till that signs anew (other bytes, 409), and the id is the token's alone.
+    if (o.webhooks) {
+      const row = !r.refund && r.reason === 'refund.already_refunded' && r.tokenHash ? await o.clearing.store.refundOf(fromHex(r.tokenHash)) : undefined;
+      const held = r.refund ?? (row ? refundRecord(row) : undefined);
+      if (held) await o.webhooks.afterRefund(held);
+    }
     const status = r.outcome !== 'rejected' ? 200 : r.reason === 'refund.already_refunded' ? 409 : 422;
     o.log?.(`refund ${r.tokenHash ?? '?'}: ${r.outcome}${r.reason ? ` ${r.reason}` : ''}`);
     send(res, status, {

@@ -9,7 +9,8 @@
  *                       settles it (a sale, or a trip's tap-out) is committed; once per token.
  *   wallet.blocklisted  a wallet joined the clearing blocklist (double spend, or over its allowance); once per wallet.
  *   charge.refunded     clearing accepted a merchant's refund of a token (POST /v1/refunds, spec/clearing.md §13):
- *                       queued before the refund's answer (accepted, or a duplicate, which re-derives the same id).
+ *                       queued before the refund's answer (accepted, or a duplicate, which re-derives the same id,
+ *                       or refund.already_refunded, which queues the HELD refund's event: a till that signs anew).
  * charge.complete is also queued for a token whose state is `refunded` (it completed before it was refunded).
  *
  * Event id = "evt_" + the first 16 bytes, hex, of SHA-256("offpay-webhook-v1:" + type + ":" + subject), subject
@@ -258,7 +259,8 @@ export class WebhookService {
   }
 
   /**
-   * After a refund was stored (accepted) or found held (duplicate): queue charge.refunded for its token, data
+   * After a refund was stored (accepted) or found held (duplicate; or another refund of the token held, the caller
+   * passing the held one: refund.already_refunded): queue charge.refunded for its token, data
    * {tokenHash, amount (refunded, a decimal string), currency, operatorId, readerId, partial, time, acceptedAt}.
    * The id depends on the token alone, so a resent refund queues nothing new. Returns how many events were new.
    */

@@ -6,7 +6,9 @@
  *    its merchant at its amount and is flagged refund_unsettled;
  *  - a fast-check model: random sales, voids, trips and tap-outs at real Readers, then random refunds (valid,
  *    over the charge, by the wrong merchant, in the wrong currency, dated before the payment (61 s and more:
- *    refused; 60 s: clock skew), repeated byte for byte, a second one, in random order) against a sequential model of §13, and the invariants: each token refunded at most once,
+ *    refused; 60 s: clock skew; a trip is paid at the tap-out that sets its fare, so a refund dated at its tap-in,
+ *    a ride of more than 60 s earlier, is refused too), repeated byte for byte, a second one, in random order)
+ *    against a sequential model of §13, and the invariants: each token refunded at most once,
  *    by its own merchant, never above its charge; per line net = gross - fee - refunded; the wallets' credits
  *    add up to the refunds; no money appears or vanishes (sum of net + fee + refunded = gross);
  *  - the same invariants FAIL with the once-check removed (a store without the unique key): the test can fail;
@@ -87,12 +89,13 @@ type Action =
   | { k: 'sale'; at: 0 | 1; w: 0 | 1; amount: number }
   | { k: 'void' }
   | { k: 'tapIn'; at: 2 | 3; w: 0 | 1; max: number }
-  | { k: 'tapOut'; at: 2 | 3; fare: number; which: number };
+  | { k: 'tapOut'; at: 2 | 3; fare: number; which: number; ride: number };
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ k: fc.constant('sale' as const), at: fc.constantFrom(0 as const, 1 as const), w: fc.constantFrom(0 as const, 1 as const), amount: fc.integer({ min: 1, max: 5000 }) }),
   fc.record({ k: fc.constant('void' as const) }),
   fc.record({ k: fc.constant('tapIn' as const), at: fc.constantFrom(2 as const, 3 as const), w: fc.constantFrom(0 as const, 1 as const), max: fc.integer({ min: 100, max: 3000 }) }),
-  fc.record({ k: fc.constant('tapOut' as const), at: fc.constantFrom(2 as const, 3 as const), fare: fc.integer({ min: 1, max: 3500 }), which: fc.nat() }),
+  // `ride`: seconds the tap-out comes after the action's time (a trip lasts from seconds to minutes).
+  fc.record({ k: fc.constant('tapOut' as const), at: fc.constantFrom(2 as const, 3 as const), fare: fc.integer({ min: 1, max: 3500 }), which: fc.nat(), ride: fc.integer({ min: 0, max: 300 }) }),
 );
 /** A refund attempt: which token, which merchant's key, how much (a fraction of the charge, or over it), currency, resend. */
 interface Attempt {
@@ -104,8 +107,11 @@ interface Attempt {
   over: boolean;
   usd: boolean;
   resend: boolean;
-  /** When it is dated: after the payment (AT), 60 s before it (clock skew, allowed), or 61 s and more before it. */
-  when: 'after' | 'skew' | 'early';
+  /**
+   * When it is dated: after the payment (AT), 60 s before it (clock skew, allowed), 61 s and more before it, or at
+   * the entry the token settles from (a sale's: the payment; a trip's tap-in: before the tap-out that pays it).
+   */
+  when: 'after' | 'skew' | 'early' | 'entry';
 }
 const attempt: fc.Arbitrary<Attempt> = fc.record({
   tok: fc.integer({ min: 0, max: 30 }),
@@ -115,7 +121,7 @@ const attempt: fc.Arbitrary<Attempt> = fc.record({
   over: fc.constantFrom(false, false, false, true),
   usd: fc.constantFrom(false, false, false, true),
   resend: fc.boolean(),
-  when: fc.constantFrom('after' as const, 'after' as const, 'after' as const, 'skew' as const, 'early' as const),
+  when: fc.constantFrom('after' as const, 'after' as const, 'after' as const, 'skew' as const, 'early' as const, 'entry' as const),
 });
 
 /** A store without the once-check: no unique key, never a held refund (the mutant the model must catch). */
@@ -153,6 +159,8 @@ async function expectPagesMatchReport(c: Clearing, rep: ClearingReport, limit: n
 
 /** Verdicts the model runs reached (the property must exercise every one). */
 const reached = new Set<string>();
+/** Also reached: a trip refund dated after its tap-in but more than 60 s before the tap-out that sets its fare. */
+const TRIP_BEFORE_FARE = 'refund.before_payment of a trip, dated after its tap-in';
 
 /** One model run: returns normally when every verdict matches the model and the invariants hold. */
 async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Clearing>, actions: Action[], attempts: Attempt[], compareModel: boolean): Promise<void> {
@@ -176,7 +184,7 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
       signed.push(tok);
       if ((await rs[a.at]!.accept(tok, { tapIn: { maxFare: a.max, currency: HKD } })).accepted) trips.push(tok);
     } else if (trips.length) {
-      await rs[a.at]!.tapOut(trips[a.which % trips.length]!, { fare: a.fare, currency: HKD, now: NOW + t });
+      await rs[a.at]!.tapOut(trips[a.which % trips.length]!, { fare: a.fare, currency: HKD, now: NOW + t + a.ride });
     }
   }
   signed.push(signToken(wallets[0]!, { payee: 11, amount: 77, counter: 999, time: NOW })); // never taken
@@ -185,8 +193,14 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
     for (const r of rs) expect((await clearing.ingest(r.export(NOW + 600).bytes)).outcome).toBe('ingested');
     // How each token settles before any refund (refunds do not change settlement).
     const charges = new Map<string, { operatorId: number; currency: number; charge: bigint }>();
-    /** The reader time of the entry each settling token settles from (§13 step 7). */
+    /**
+     * The reader time each settling token was paid (§13 step 7): the entry it settles from, or for a trip the
+     * tap-out that sets its fare (§5 step 3: the first counting tap-out of its operator, in entry order, whose
+     * fare capped at the maximum is the charge). `settledAt`: the time of the entry it settles from.
+     */
     const paidAt = new Map<string, number>();
+    const settledAt = new Map<string, number>();
+    const trip = new Set<string>();
     const state = new Map<string, 'unknown' | 'pending' | 'successful' | 'failed'>();
     for (const tok of signed) {
       const h = toHex(tokenHash(tok));
@@ -199,7 +213,15 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
       state.set(h, st.state as 'pending' | 'successful' | 'failed');
       if (st.state === 'successful') {
         charges.set(h, { operatorId: st.operatorId!, currency: st.currency!, charge: BigInt(st.amount!) });
-        paidAt.set(h, st.evidence.entry!.time);
+        const from = st.evidence.entry!;
+        settledAt.set(h, from.time);
+        if (st.settledAs === 'trip') {
+          trip.add(h);
+          const fare = st.evidence.entries.find((e) => e.valid && e.kind === 'tap_out' && e.operatorId === st.operatorId && e.value > 0 && Math.min(from.value, e.value) === Number(st.amount));
+          paidAt.set(h, fare!.time);
+        } else {
+          paidAt.set(h, from.time);
+        }
       }
     }
     // The model of spec/clearing.md §13, one refund at a time in the order sent.
@@ -218,7 +240,7 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
         const amount = a.over ? charge + 1 + Math.floor(a.frac * 100) : Math.max(1, Math.ceil(a.frac * charge));
         const by = a.own && c ? SPECS.findIndex((x) => x.cert.operatorId === c.operatorId) : a.by;
         const paid = paidAt.get(toHex(tokenHash(tok))) ?? NOW;
-        const time = a.when === 'after' ? AT + sent.length : a.when === 'skew' ? paid - 60 : paid - 61 - Math.floor(a.frac * 1000);
+        const time = a.when === 'after' ? AT + sent.length : a.when === 'skew' ? paid - 60 : a.when === 'entry' ? settledAt.get(toHex(tokenHash(tok))) ?? NOW : paid - 61 - Math.floor(a.frac * 1000);
         bytes = refundOf(tok, by, amount, { currency: a.usd && a.frac < 0.2 ? USD : HKD, time });
       }
       sent.push(bytes);
@@ -235,7 +257,10 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
         const refund = decodeRefund(bytes);
         if (refund.readerCert.operatorId !== c!.operatorId) return 'refund.wrong_merchant';
         if (refund.currency !== c!.currency) return 'refund.wrong_currency';
-        if (refund.time + 60 < paidAt.get(h)!) return 'refund.before_payment';
+        if (refund.time + 60 < paidAt.get(h)!) {
+          if (trip.has(h) && refund.time + 60 >= settledAt.get(h)!) reached.add(TRIP_BEFORE_FARE);
+          return 'refund.before_payment';
+        }
         if (BigInt(refund.amount) > c!.charge) return 'refund.too_much';
         if (prior) return 'refund.already_refunded';
         held.set(h, bytes);
@@ -446,7 +471,7 @@ export function refundSuite(e: Engine): void {
         { numRuns: 60, seed: 1610 },
       );
       expect([...reached].sort()).toEqual(
-        ['accepted', 'duplicate', 'refund.already_refunded', 'refund.before_payment', 'refund.not_settled', 'refund.too_much', 'refund.unknown_payment', 'refund.wrong_currency', 'refund.wrong_merchant'],
+        ['accepted', 'duplicate', 'refund.already_refunded', 'refund.before_payment', TRIP_BEFORE_FARE, 'refund.not_settled', 'refund.too_much', 'refund.unknown_payment', 'refund.wrong_currency', 'refund.wrong_merchant'].sort(),
       );
     }, 240_000);
 
