@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 263 codes in 30 areas.
+ * error-code tables of spec/*.md list. 264 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -247,6 +247,7 @@ export const ERROR_CODES = [
   'sync.bad_option',
   'sync.bad_url',
   'sync.batch_rejected',
+  'sync.blocklist_stale',
   'sync.tls_untrusted',
   'sync.unreachable',
   'vectors.bad_file',
@@ -517,6 +518,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'sync.bad_option': 'spec/clearing-api.md §8',
   'sync.bad_url': 'spec/clearing-api.md §8',
   'sync.batch_rejected': 'spec/clearing-api.md §8',
+  'sync.blocklist_stale': 'spec/clearing-api.md §8',
   'sync.tls_untrusted': 'spec/clearing-api.md §8',
   'sync.unreachable': 'spec/clearing-api.md §8',
   'vectors.bad_file': 'spec/protocol.md §13',

@@ -12,10 +12,11 @@
  *   3. key-index is a key of the TRUSTED set (not of the new one): keyset.unknown_key;
  *   4. that key's window holds issued-at: keyset.key_not_valid;
  *   5. the signature verifies (spec/protocol.md §8.1): keyset.bad_signature;
- *   6. issued-at <= now + maxFutureSeconds: keyset.future;
- *   7. the new set equals the trusted one: outcome `unchanged` (nothing to load);
- *   8. issued-at > heldIssuedAt (the issued-at of the last signed set loaded, 0 if none): else keyset.rollback;
- *   9. outcome `newer`: the caller loads the new set.
+ *   6. that key has not ended: now <= notAfter, else keyset.key_not_valid (a retired key signs no new set);
+ *   7. issued-at <= now + maxFutureSeconds: keyset.future;
+ *   8. the new set equals the trusted one: outcome `unchanged` (nothing to load);
+ *   9. issued-at > heldIssuedAt (the issued-at of the last signed set loaded, 0 if none): else keyset.rollback;
+ *  10. outcome `newer`: the caller loads the new set.
  */
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { nobleEd25519, sign, signingInput, type SyncVerifier } from './crypto.js';
@@ -109,7 +110,7 @@ export interface KeySetVerdict {
 }
 
 /**
- * Verify a signed key set against the trusted one (steps 1-9 above).
+ * Verify a signed key set against the trusted one (steps 1-10 above).
  * @throws OffpayError `cbor.*`, `message.*`, `keyset.wrong_issuer`, `keyset.unknown_key`, `keyset.key_not_valid`,
  * `keyset.bad_signature`, `keyset.future`, `keyset.rollback`.
  */
@@ -120,6 +121,8 @@ export function verifySignedKeySet(bytes: Uint8Array, c: KeySetContext): KeySetV
   if (!key) throw new OffpayError('keyset.unknown_key', `key set signed with issuer key ${s.keyIndex}, which the trusted key set does not hold`);
   if (s.issuedAt < key.notBefore || s.issuedAt > key.notAfter) throw new OffpayError('keyset.key_not_valid', `issuer key ${s.keyIndex} was not valid at ${s.issuedAt}`);
   if (!(c.verifier ?? nobleEd25519).verify(s.signature, signedKeySetSigningInput(s), key.publicKey)) throw new OffpayError('keyset.bad_signature', 'the issuer signature on the key set does not verify');
+  // A retired, perhaps leaked, key signs no new set however it is dated (the blocklist's rule, spec/reader.md §5 step 8).
+  if (c.now > key.notAfter) throw new OffpayError('keyset.key_not_valid', `issuer key ${s.keyIndex} ended at ${key.notAfter}, before now (${c.now}): it signs no new key set`);
   const maxFuture = c.maxFutureSeconds ?? KEYSET_MAX_FUTURE_SECONDS;
   if (s.issuedAt > c.now + maxFuture) throw new OffpayError('keyset.future', `key set issued at ${s.issuedAt}, more than ${maxFuture} s after now (${c.now})`);
   if (equalBytes(encodeIssuerKeySet(s.keySet), encodeIssuerKeySet(c.trusted))) return { outcome: 'unchanged', signed: s };

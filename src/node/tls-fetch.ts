@@ -32,6 +32,19 @@ export function loadCaFile(path: string): Buffer {
   return pem;
 }
 
+/** Statuses whose answers have no body by the Fetch standard. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * The answer as the part of a fetch Response that the transport reads (status, headers, type, body). Not a
+ * `new Response(...)`: that throws for a status outside 200..599 (a 600 is an answer the spec judges, §8) and for
+ * a body with 205, and a throw in the socket's 'end' handler would never settle the request.
+ */
+function answer(status: number, headers: Headers, bytes: Buffer): Response {
+  const body = NULL_BODY.has(status) || bytes.length === 0 ? null : new Response(new Uint8Array(bytes)).body;
+  return { status, statusText: '', ok: status >= 200 && status <= 299, headers, type: 'basic', url: '', redirected: false, body, bodyUsed: false } as unknown as Response;
+}
+
 /** A fetch (the subset sync uses) that trusts only `ca` for https:// URLs. */
 export function caFetch(ca: Buffer): typeof fetch {
   const f = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> =>
@@ -56,11 +69,14 @@ export function caFetch(ca: Buffer): typeof fetch {
         });
         res.on('error', reject);
         res.on('end', () => {
-          const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-          const status = res.statusCode ?? 0;
-          const bytes = Buffer.concat(chunks, total);
-          resolve(new Response(status === 204 || status === 304 ? null : bytes, { status, headers: h }));
+          try {
+            const h = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+            resolve(answer(res.statusCode ?? 0, h, Buffer.concat(chunks, total)));
+          } catch (e) {
+            // A header fetch cannot hold: an answer that makes no sense, not a network fault.
+            reject(new OffpayError('sync.bad_answer', `an answer that cannot be read: ${(e as Error).message}`));
+          }
         });
       });
       req.on('error', (e) => reject(Object.assign(new TypeError('fetch failed'), { cause: e })));

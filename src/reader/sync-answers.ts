@@ -9,7 +9,7 @@
  *    object; a key given twice counts by its last value;
  *  - `heldFromAnswer` (step 1): the batch seq the clearing holds for this journal, the answer checked against
  *    §2.2's shape;
- *  - `heldWithin` (after step 2): `held` no more than the batches the reader exported;
+ *  - `heldWithin` (before step 2): `held` no more than the batches the reader exported before this sync;
  *  - `batchAnswer` (step 3): a batch delivered (200, ingested or duplicate, naming that very batch), refused
  *    (sync.batch_rejected with the server's reason) or an answer that makes no sense (sync.bad_answer);
  *  - `refundAnswer` (reader refund --url, §2.8): accepted or duplicate (a 200 about that very refund), rejected
@@ -130,12 +130,12 @@ export function heldFromAnswer(status: number, body: Uint8Array, readerId: numbe
 }
 
 /**
- * After step 2: the clearing cannot hold more batches of the journal than the reader exported (`exported`, the
- * count after step 2's export). `held` when it does not, else sync.bad_answer (an answer that contradicts the
- * reader: another clearing's database, or a reader restored from an old copy).
+ * Before step 2: the clearing cannot hold more batches of the journal than the reader exported before this sync
+ * (`exported`, counted before step 2's export). `held` when it does not, else sync.bad_answer (an answer that
+ * contradicts the reader: another clearing's database, or a reader restored from an old copy).
  */
 export function heldWithin(held: number, exported: number, journalId: string): number {
-  if (held > exported) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${held} batches of journal ${journalId}, this reader exported ${exported}`);
+  if (held > exported) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${held} batches of journal ${journalId}, this reader had exported ${exported}: a reader restored from an old copy, or a clearing database that is not this reader's`);
   return held;
 }
 

@@ -4,9 +4,14 @@
  *
  *  1. GET /v1/readers/{id}: `held` = the highest batch seq the server holds contiguously for this journal
  *     (the answer checked against spec/clearing-api.md §2.2: its reader id, each journal's fields).
+ *     `held` above the batches the reader had exported BEFORE this sync is refused (`heldWithin`): no honest
+ *     clearing holds a batch the reader had not yet signed (a reader restored from an old copy, another
+ *     clearing's database), and counting after the export would let a restored reader's new batch hide behind
+ *     the clearing's old one of the same number.
  *  2. If the journal has entries after the last exported one, Reader.export() signs the next batch, or the
  *     next several when the backlog is past the batch limits (the reader's export records are its own; a crash
- *     after it only means those batches are sent next time).
+ *     after it only means those batches are sent next time). If the export fails (the reader's certificate has
+ *     ended, a full disk), step 3 still uploads the batches exported before, then the sync stops with that error.
  *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte). A
  *     batch counts as delivered only when the server answers 200 ingested or duplicate for that batch (sent
  *     after its commit); a 4xx error answer stops the sync with `sync.batch_rejected` and the server's reason
@@ -17,7 +22,9 @@
  *     did not sign. A newer set is returned (`keyset.outcome = 'newer'`) and handed to `reopen`, which stores
  *     it and gives back the reader opened with it (the CLI does); the blocklist is then judged by the new set.
  *  5. GET /v1/blocklist: verified (issuer signature, key set held, not future-dated) by Reader.loadBlocklist
- *     and loaded when newer than the one held.
+ *     and loaded when newer than the one held. The result reports the version the reader holds afterwards, the
+ *     version served, and whether the held list is stale by the reader's profile (`stale`: the CLI then exits 1,
+ *     since the reader is not in sync: the clearing has issued nothing fresher).
  * Every request is retried on a network error, a timeout, 408, 429 or 5xx, with exponential backoff
  * (baseDelayMs x 2^k, capped at maxDelayMs) for at most `attempts` tries and `deadlineMs` in total; then
  * `sync.unreachable`.
@@ -58,7 +65,12 @@ export interface SyncResult {
   sent: { batchSeq: number; outcome: 'ingested' | 'duplicate'; entries: number; doubleSpends: number }[];
   /** The last batch seq this sync exported (step 2; a long backlog may make several batches), if it exported. */
   exported?: number;
-  blocklist: { version: number; loaded: boolean };
+  /**
+   * The blocklist after step 5: `version` the one the reader holds (0: none), `served` the version the clearing
+   * served (as it says; verified only when loaded), `loaded` when this sync loaded it, `stale` when the held list
+   * is older than the reader profile's blocklistMaxAgeSeconds at `now` (spec/reader.md §5).
+   */
+  blocklist: { version: number; served: number; loaded: boolean; stale: boolean; staleReason?: string };
   /** The served key set: `unchanged` (it is the trusted one) or `newer` (verified; `loaded` when reopen took it). */
   keyset: { outcome: 'newer' | 'unchanged'; issuedAt: number; keyIndex: number; loaded: boolean };
   /** Requests retried after a network error or 5xx. */
@@ -75,19 +87,27 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   const who = await call(`/v1/readers/${reader.readerId}`);
   const heldBefore = heldFromAnswer(who.status, who.body, reader.readerId, journalId);
 
-  // 2. export what is new
+  // The clearing cannot hold a batch this reader had not exported before this sync.
   let exportedCount = reader.exportedBatches();
+  heldWithin(heldBefore, exportedCount, journalId);
+
+  // 2. export what is new
   const lastExportedSeq = exportedCount ? (() => {
     const b = reader.exportBatch(exportedCount).batch;
     return b.firstSeq + b.entries.length - 1;
   })() : 0;
   let exported: number | undefined;
+  let exportError: unknown;
   if (reader.head().seq > lastExportedSeq) {
     // A long backlog is cut into several batches: every one of them is uploaded below.
-    exported = reader.export(o.now, o.exportLimits).batches.at(-1)!.batch.batchSeq;
-    exportedCount = exported;
+    try {
+      exported = reader.export(o.now, o.exportLimits).batches.at(-1)!.batch.batchSeq;
+      exportedCount = exported;
+    } catch (e) {
+      // The batches signed before still go up (their certificate covered them when they were signed).
+      exportError = e;
+    }
   }
-  heldWithin(heldBefore, exportedCount, journalId);
 
   // 3. upload what the server lacks, in order
   const sent: SyncResult['sent'] = [];
@@ -99,6 +119,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     sent.push({ batchSeq: n, ...d });
     o.log?.(`  batch ${n}: ${d.outcome}`);
   }
+  if (exportError !== undefined) throw exportError;
 
   // 4. key set: verified against the trusted one, never taken unsigned
   const ks = await call('/v1/keyset');
@@ -130,5 +151,10 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     reader.loadBlocklist(bl.body, o.now); // verifies the issuer signature; throws blocklist.* when it fails
     loaded = true;
   }
-  return { readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}), blocklist: { version, loaded }, keyset: { outcome: kv.outcome, issuedAt: kv.signed.issuedAt, keyIndex: kv.signed.keyIndex, loaded: keysetLoaded }, retries: retried() };
+  const after = reader.blocklistStatus(o.now);
+  return {
+    readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}),
+    blocklist: { version: after.loaded ? after.version : 0, served: version, loaded, stale: after.stale, ...(after.staleReason ? { staleReason: after.staleReason } : {}) },
+    keyset: { outcome: kv.outcome, issuedAt: kv.signed.issuedAt, keyIndex: kv.signed.keyIndex, loaded: keysetLoaded }, retries: retried(),
+  };
 }

@@ -82,6 +82,31 @@ export function isTlsTrustFailure(code: string): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The clearing's base URL (spec/clearing-api.md §8, "The URL"): absolute http(s), with no user name or password
+ * (fetch refuses them: they would only ever fail, retried as a network fault), no query and no fragment; its
+ * path is kept as a prefix (a clearing behind a reverse proxy at https://host/clearing/), with a final slash
+ * added when it has none. Else `sync.bad_url`.
+ */
+export function clearingBase(url: string): URL {
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new OffpayError('sync.bad_url', `'${url}' is not an http(s) URL`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new OffpayError('sync.bad_url', `'${url}' is not an http(s) URL`);
+  if (base.username !== '' || base.password !== '') throw new OffpayError('sync.bad_url', `'${base.protocol}//${base.host}...': a clearing URL carries no user name or password`);
+  if (base.search !== '' || base.hash !== '') throw new OffpayError('sync.bad_url', `'${url}': a clearing URL has no query or fragment`);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  return base;
+}
+
+/** The URL of an API path (`/v1/...`) under the base: its path prefix kept (`new URL('/v1/x', base)` would drop it). */
+export function endpoint(base: URL, path: string): URL {
+  return new URL(base.pathname + path.replace(/^\/+/, ''), base);
+}
+
 /** A caller for one clearing service: `call` with retries, the parsed `base` URL, and how many retries so far. */
 export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: URL; retries: () => number } {
   const attempts = opt('attempts', o.attempts, 8, 1, 100);
@@ -89,13 +114,7 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
   const maxDelay = opt('maxDelayMs', o.maxDelayMs, 8_000, 1, 600_000);
   const deadlineMs = opt('deadlineMs', o.deadlineMs, 120_000, 1, 86_400_000);
   const requestTimeout = opt('requestTimeoutMs', o.requestTimeoutMs, 30_000, 1, 600_000);
-  let base: URL;
-  try {
-    base = new URL(o.url);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
-    throw new OffpayError('sync.bad_url', `'${o.url}' is not an http(s) URL`);
-  }
+  const base = clearingBase(o.url);
   const doFetch = o.fetch ?? fetch;
   const deadline = Date.now() + deadlineMs;
   let retries = 0;
@@ -113,7 +132,7 @@ export function clearingCaller(o: CallerOptions): { call: ClearingCall; base: UR
       try {
         // Redirects are not followed (a batch goes to the clearing it was meant for, nowhere else): a 3xx
         // answer, or a browser's opaque one (status 0), is sync.bad_answer.
-        const r = await doFetch(new URL(path, base), { ...init, redirect: 'manual', signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
+        const r = await doFetch(endpoint(base, path), { ...init, redirect: 'manual', signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeout, deadline - Date.now()))) });
         if (r.type === 'opaqueredirect' || statusClass(r.status) === 'redirect') {
           await r.body?.cancel().catch(() => undefined);
           throw new OffpayError('sync.bad_answer', `${init.method ?? 'GET'} ${path}: the clearing answered a redirect (HTTP ${r.status}${r.headers.get('location') ? ` to ${r.headers.get('location')!.slice(0, 200)}` : ''}); sync does not follow redirects`);

@@ -186,9 +186,14 @@ const SCHEMA_CHANGED = 'a newer offpay upgraded the clearing database: this node
  * with its OLDEST valid key (lowest index valid now), the one readers provisioned before a rotation hold.
  */
 export function signedKeySetOf(issuer: Issuer, now: number): Uint8Array {
+  return signKeySetNow(issuer, now).bytes;
+}
+
+/** {@link signedKeySetOf} with the signing key's end: a verifier refuses the set once that key has ended (spec/protocol.md §4.4 step 6). */
+function signKeySetNow(issuer: Issuer, now: number): { bytes: Uint8Array; signerEnds: number } {
   const signer = issuer.keys.filter((k) => k.notBefore <= now && now <= k.notAfter).sort((a, b) => a.keyIndex - b.keyIndex)[0];
   if (!signer) throw new OffpayError('api.no_issuer_key', `no issuer key is valid at ${now}: the key set cannot be signed`);
-  return signKeySet(signer, issuer.keySet(), now).bytes;
+  return { bytes: signKeySet(signer, issuer.keySet(), now).bytes, signerEnds: signer.notAfter };
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
@@ -212,7 +217,20 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   // GET /v1/stats: this node's counters since it started (spec/clearing-api.md §2.7).
   const startedAt = clock();
   const answered = { ingested: 0, duplicate: 0, rejected: 0 };
-  const keyset = signedKeySetOf(o.issuer, clock());
+  // Signed at start, and again once its signing key has ended (readers refuse a set whose key has ended), with the
+  // oldest key valid then; if none is, the last one is served and readers refuse it (keyset.key_not_valid).
+  let keyset = signKeySetNow(o.issuer, clock());
+  const currentKeySet = (): Uint8Array => {
+    const now = clock();
+    if (now > keyset.signerEnds) {
+      try {
+        keyset = signKeySetNow(o.issuer, now);
+      } catch {
+        // no issuer key valid now: nothing can be signed
+      }
+    }
+    return keyset.bytes;
+  };
   // House settings (PostgreSQL, several nodes): a node whose key set or fee the house replaced stops settling.
   const settingsCheckMs = bounded('settingsCheckMs', o.settingsCheckMs, 2_000, 0, 3_600_000);
   /** Set once the house's settings or schema are no longer this node's: what it answers batches and refunds. */
@@ -386,7 +404,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     { re: /^\/v1\/batches$/, methods: { POST: postBatch } },
     { re: /^\/v1\/readers\/([^/]*)$/, methods: { GET: getReader } },
     { re: /^\/v1\/blocklist$/, methods: { GET: async (req, res) => sendBytes(req, res, await lists.current(clock()), {}) } },
-    { re: /^\/v1\/keyset$/, methods: { GET: (req, res) => sendBytes(req, res, keyset, {}) } },
+    { re: /^\/v1\/keyset$/, methods: { GET: (req, res) => sendBytes(req, res, currentKeySet(), {}) } },
     { re: /^\/v1\/payments\/([^/]*)$/, methods: { GET: getPayment } },
     { re: /^\/v1\/refunds$/, methods: { GET: getRefunds, POST: postRefund } },
     { re: /^\/v1\/report$/, methods: { GET: getReport } },

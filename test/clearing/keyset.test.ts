@@ -114,6 +114,30 @@ describe('GET /v1/keyset and reader sync', () => {
     }
   });
 
+  it('signs the served set again with the oldest key valid once its signing key has ended (spec/clearing-api.md §2.3)', async () => {
+    // Key 1 ends at NOW + 7200; key 2 is valid throughout. The server starts at NOW + 3600 (key 1 signs).
+    const ending = new Issuer(7, [{ ...old.keys[0]!, notAfter: NOW + 7200 }, rotated.keys[1]!]);
+    let t = NOW + 3600;
+    const clearing = new Clearing({ issuerKeys: ending.keySet(), clock: () => t });
+    const server = createClearingServer({ clearing, issuer: ending, operatorToken: 'ef'.repeat(32), clock: () => t, blocklistCheckSeconds: 0 });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/keyset`;
+    const get = async () => new Uint8Array(await (await fetch(url)).arrayBuffer());
+    try {
+      const first = await get();
+      expect(verifySignedKeySet(first, { trusted: ending.keySet(), now: t })).toMatchObject({ outcome: 'unchanged', signed: { keyIndex: 1, issuedAt: NOW + 3600 } });
+      t = NOW + 7200; // the key's last second: the same bytes
+      expect(toHex(await get())).toBe(toHex(first));
+      t = NOW + 7201; // key 1 has ended: a reader refuses the old bytes, the server serves a set signed by key 2
+      expect(() => verifySignedKeySet(first, { trusted: ending.keySet(), now: t })).toThrow(expect.objectContaining({ code: 'keyset.key_not_valid' }));
+      const again = await get();
+      expect(verifySignedKeySet(again, { trusted: ending.keySet(), now: t })).toMatchObject({ outcome: 'unchanged', signed: { keyIndex: 2, issuedAt: NOW + 7201 } });
+    } finally {
+      await new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); });
+      await clearing.close();
+    }
+  });
+
   it('a reader trusting key 1 loads the rotation {1, 2} and then the blocklist signed by key 2', async () => {
     const s = await serve(rotated);
     try {

@@ -129,18 +129,19 @@ describe('offpay CLI', () => {
     expect(old.code, old.err).toBe(0);
     expect(old.out).toContain(`${declared('fixtures/vectors/request_verify.json')} cases in 1 file, `);
 
-    // A key set case whose declared verdict is wrong (tcId 9: a flipped signature bit, declared as loadable).
+    // A key set case whose declared verdict is wrong (a flipped signature bit, declared as loadable).
     const ks = JSON.parse(readFileSync('fixtures/keyset/keyset_verify.json', 'utf8'));
-    const k9 = ks.tests.find((t: { tcId: number }) => t.tcId === 9);
+    const k9 = ks.tests.find((t: { comment: string }) => t.comment === 'signature with one bit flipped');
+    const id = k9.tcId as number;
     k9.result = 'newer';
     delete k9.code;
     writeFileSync(join(d, 'keyset_verify.json'), JSON.stringify(ks));
     const badKs = await run('vectors', 'check', '--dir', d, '--json');
     expect(badKs.code).toBe(1);
     const ksProblems = (JSON.parse(badKs.out) as { problems: string[] }).problems;
-    for (const b of summary.backends) expect(ksProblems).toContainEqual(expect.stringMatching(new RegExp(`^keyset_verify\\.json: tcId 9: expected newer, got invalid keyset\\.bad_signature .*\\[${b}\\]$`)));
-    expect((await run('vectors', 'check', '--dir', d)).out).toContain('key sets: 20 cases in 1 file, backends noble, node');
-    expect((await run('vectors', 'check', '--dir', d)).out).toMatch(/key sets: .*: failing keyset_verify\.json tcId 9\n/);
+    for (const b of summary.backends) expect(ksProblems).toContainEqual(expect.stringMatching(new RegExp(`^keyset_verify\\.json: tcId ${id}: expected newer, got invalid keyset\\.bad_signature .*\\[${b}\\]$`)));
+    expect((await run('vectors', 'check', '--dir', d)).out).toContain(`key sets: ${ks.tests.length} cases in 1 file, backends noble, node`);
+    expect((await run('vectors', 'check', '--dir', d)).out).toMatch(new RegExp(`key sets: .*: failing keyset_verify\\.json tcId ${id}\n`));
 
     // A refund case whose listed signature is declared with the wrong answer, in the shipped layout (DIR/refund/).
     const t = mkdtempSync(join(tmpdir(), 'offpay-vec-tree-'));

@@ -213,7 +213,8 @@ const sync: Command = {
 future-dated and not older than the one loaded last; otherwise the sync stops with keyset.* (exit 2).
 Exit codes: 0 in sync; 2 a batch was refused by clearing (sync.batch_rejected with the server's reason:
 resending cannot help, the operator must look), clearing unreachable after the retries (sync.unreachable),
-or a usage error. Run it again at any time: it resumes.`,
+the newest blocklist clearing serves is stale for this reader (sync.blocklist_stale: every batch was
+delivered), or a usage error. Run it again at any time: it resumes.`,
   async run(ctx) {
     const url = ctx.need('url');
     const now = parseNow(ctx.opt('now'));
@@ -221,6 +222,8 @@ or a usage error. Run it again at any time: it resumes.`,
     const deadlineMs = parseUint('deadline-ms', ctx.opt('deadline-ms'), 86_400_000);
     const baseDelayMs = parseUint('retry-base-ms', ctx.opt('retry-base-ms'), 60_000);
     if (attempts === 0) throw new UsageError('--attempts must be at least 1');
+    if (deadlineMs === 0) throw new UsageError('--deadline-ms must be at least 1');
+    if (baseDelayMs === 0) throw new UsageError('--retry-base-ms must be at least 1');
     const caPath = ctx.opt('ca');
     const ca = caPath !== undefined ? loadCaFile(caPath) : undefined;
     if (ca && !/^https:/i.test(url)) throw new UsageError('--ca is for an https:// URL');
@@ -243,15 +246,20 @@ or a usage error. Run it again at any time: it resumes.`,
         },
         ...(ca ? { fetch: caFetch(ca) } : {}),
         ...(attempts !== undefined ? { attempts } : {}),
-        ...(deadlineMs ? { deadlineMs } : {}),
-        ...(baseDelayMs ? { baseDelayMs } : {}),
+        ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+        ...(baseDelayMs !== undefined ? { baseDelayMs } : {}),
         log: (l) => ctx.out(l),
       });
       ctx.out(
         `reader ${r.readerId} journal ${r.journalId}: clearing held ${r.heldBefore} batches, now ${r.held}${r.exported ? ` (batch ${r.exported} exported)` : ''}; ` +
-          `blocklist version ${r.blocklist.version}${r.blocklist.loaded ? ' loaded' : ' already held'}${r.retries ? `; ${r.retries} retries` : ''}`,
+          `blocklist version ${r.blocklist.version}${r.blocklist.loaded ? ' loaded' : r.blocklist.served === r.blocklist.version ? ' already held' : ` held (clearing served version ${r.blocklist.served}, not newer)`}${r.retries ? `; ${r.retries} retries` : ''}`,
       );
       if (r.keyset.loaded) ctx.out(`issuer key set issued at ${r.keyset.issuedAt} (signed by issuer key ${r.keyset.keyIndex}, which this reader trusted) loaded`);
+      // Every batch is up, but the reader is not in sync: the newest list clearing has is too old for it (a vending
+      // reader refuses every payment, a gate takes only small ones). Clearing must issue a fresh one.
+      if (r.blocklist.stale) {
+        throw new OffpayError('sync.blocklist_stale', `every batch is delivered, but the newest blocklist clearing serves is stale for this reader: ${r.blocklist.staleReason ?? 'stale'}; clearing must issue a fresh one (offpay clearing blocklist, or a running clearing serve re-signs hourly)`);
+      }
       ctx.emit({ ok: true, ...r });
       return EXIT_OK;
     } finally {
