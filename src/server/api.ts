@@ -29,6 +29,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Clearing } from '../clearing/clearing.js';
 import { refundRecord } from '../clearing/refunds.js';
 import { PgClearingStore } from '../clearing/store-pg.js';
@@ -38,7 +39,7 @@ import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { signKeySet } from '../keyset.js';
 import { MAX_REFUND_BYTES } from '../refund.js';
-import { BodyBudget, HttpError, readBody } from './body.js';
+import { BodyBudget, BUSY_RETRY_SECONDS, HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { createHealthCheck, HEALTH_REUSE_MS } from './health.js';
 import { paymentState } from './payments.js';
@@ -48,6 +49,29 @@ import type { WebhookService } from './webhooks.js';
 
 export const MAX_URL_BYTES = 2048;
 export const MAX_HEADER_BYTES = 8192;
+/**
+ * Requests one connection may have in flight (received, not yet answered): a client that pipelines more is
+ * disconnected. Readers send one at a time; without a bound, requests pipelined behind a slow one (a batch
+ * waiting for the database) each became a live handler, without limit (spec/clearing-api.md §3).
+ */
+export const MAX_PIPELINED = 16;
+/** Requests in flight on all connections together; past it a request is answered 503 api.busy (§3). */
+export const MAX_INFLIGHT_REQUESTS = 4096;
+/**
+ * A connection whose answer the client has not read for this long is closed (§3): a client that sends requests and
+ * never reads would otherwise hold its socket and the kernel's buffers for ever.
+ */
+export const WRITE_STALL_MS = 60_000;
+
+/** Where a request that asked `Expect: 100-continue` keeps the function that sends `100 Continue`. */
+const CONTINUE = Symbol('offpay.continue');
+
+/** Fixed messages for requests node's parser refuses (its own error names are not for clients). */
+const CLIENT_ERRORS: Record<number, { code: string; reason: string; message: string }> = {
+  400: { code: 'api.bad_request', reason: 'Bad Request', message: 'the request is not well-formed HTTP/1.1' },
+  408: { code: 'api.request_timeout', reason: 'Request Timeout', message: 'the request did not arrive within the deadline' },
+  431: { code: 'api.headers_too_large', reason: 'Request Header Fields Too Large', message: `the request line and headers are over ${MAX_HEADER_BYTES} bytes` },
+};
 
 export interface ClearingServerOptions {
   clearing: Clearing;
@@ -280,6 +304,10 @@ export function createClearingServer(o: ClearingServerOptions): Server {
 
   /** Read a body within the in-flight budget, answer with `answer`, and give the body's bytes back after it. */
   const withBody = async (req: IncomingMessage, maxBytes: number, tooLargeCode: string, answer: (bytes: Uint8Array) => Promise<void>): Promise<void> => {
+    // Expect: 100-continue: the route, method and type passed; a declared length over the limit is refused by
+    // readBody without the 100 (the client then never sends the body).
+    const declared = req.headers['content-length'];
+    if (!(declared !== undefined && /^\d{1,16}$/.test(declared) && Number(declared) > maxBytes)) (req as IncomingMessage & { [CONTINUE]?: () => void })[CONTINUE]?.();
     const bytes = await readBody(req, maxBytes, bodyTimeoutMs, tooLargeCode, budget);
     try {
       await answer(bytes); // the ingest (or refund) works on the bytes until it has answered
@@ -411,9 +439,13 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = req.url ?? '/';
-    if (Buffer.byteLength(url) > MAX_URL_BYTES) throw new HttpError(414, 'api.url_too_long', `the URL is over ${MAX_URL_BYTES} bytes`, true);
+    const target = req.url ?? '/';
+    if (Buffer.byteLength(target) > MAX_URL_BYTES) throw new HttpError(414, 'api.url_too_long', `the URL is over ${MAX_URL_BYTES} bytes`, true);
+    // An absolute-form target (`GET http://host/v1/...`), which a server must accept (RFC 9112 §3.2.2): its path.
+    const url = /^https?:\/\//i.test(target) ? target.replace(/^https?:\/\/[^/?#]*/i, '') || '/' : target;
     const path = url.split('?')[0]!;
+    // A body announced either way (a length, or chunks: Transfer-Encoding).
+    const announced = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
     for (const r of routes) {
       const m = r.re.exec(path);
       if (!m) continue;
@@ -425,20 +457,40 @@ export function createClearingServer(o: ClearingServerOptions): Server {
         sendError(res, new HttpError(405, 'api.method_not_allowed', `${req.method} is not allowed on ${path}`, true), { allow: allow.join(', ') });
         return;
       }
-      // A body announced either way (a length, or chunks: Transfer-Encoding) is refused on a GET or HEAD.
-      const announced = (req.headers['content-length'] && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+      // A body is refused on a GET or HEAD.
       if (method !== 'POST' && announced) throw new HttpError(400, 'api.bad_request', `${method} takes no body`, true);
       await h(req, res, m);
       return;
     }
-    throw new HttpError(404, 'api.not_found', `no such resource: ${path.slice(0, 200)}`);
+    // With a body announced, the connection closes after the answer (the body is not read).
+    throw new HttpError(404, 'api.not_found', `no such resource: ${path.slice(0, 200)}`, announced);
   };
 
   // connectionsCheckingInterval: how often node enforces headersTimeout and requestTimeout (default 30 s).
   const httpOptions: ServerOptions = { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
   if (o.tls) checkTlsMaterial(o.tls);
   // node:https takes the same request handling options; TLS handshakes must finish within the headers deadline.
+  const perSocket = new WeakMap<Socket, number>();
+  let inflight = 0;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    const mine = (perSocket.get(socket) ?? 0) + 1;
+    if (mine > MAX_PIPELINED) {
+      socket.destroy();
+      return;
+    }
+    perSocket.set(socket, mine);
+    inflight++;
+    res.once('close', () => {
+      inflight--;
+      perSocket.set(socket, (perSocket.get(socket) ?? 1) - 1);
+    });
+    if (inflight > MAX_INFLIGHT_REQUESTS) {
+      sendError(res, new HttpError(503, 'api.busy', `the server has ${MAX_INFLIGHT_REQUESTS} requests in flight; retry later`, true), { 'retry-after': String(BUSY_RETRY_SECONDS) });
+      return;
+    }
+    // Expect: 100-continue is answered when the handler starts reading the body (readBody), after every check
+    // that could refuse it (route, method, type, declared length): a refused body is never sent.
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
@@ -462,14 +514,59 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const server: Server = o.tls
     ? createHttpsServer({ ...httpOptions, cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: headersTimeoutMs }, listener)
     : createServer(httpOptions, listener);
-  // Malformed requests and oversized headers never reach a handler: answer (node's 400/431) and drop.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
+  // Malformed requests and oversized headers never reach a handler: answer (node's 400/431) and drop. A TLS
+  // connection whose handshake never finished is dropped without a word (a plaintext answer would wait for the
+  // handshake for ever, holding the socket and the server's close).
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const tlsPending = (socket as { encrypted?: boolean }).encrypted === true && (socket as { _secureEstablished?: boolean })._secureEstablished !== true;
+    if (!socket.writable || tlsPending || err.code?.startsWith('ERR_TLS') === true) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const code = status === 431 ? 'api.headers_too_large' : status === 408 ? 'api.request_timeout' : 'api.bad_request';
-    const body = JSON.stringify({ error: { code, message: err.code ?? 'bad request' } });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const e = CLIENT_ERRORS[status]!;
+    const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+    const reply = () => socket.end(`HTTP/1.1 ${status} ${e.reason}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // A request before this one is still being answered (a batch being ingested, pipelined ahead): its answer
+    // goes out first, then this error, then the connection closes. Written now, the error would be the only answer
+    // on the wire to a batch that was committed.
+    // Only when that request was whole: a body the client cut off (its side closed mid-body) is this error's own
+    // request, whose answer would wait for a body that never comes.
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending && !pending.writableFinished && pending.req.complete) {
+      pending.once('finish', reply);
+      pending.once('close', () => {
+        if (!pending.writableFinished) socket.destroy();
+      });
+      return;
+    }
+    reply();
   });
+  // CONNECT is no method of this API: a JSON 405, then the connection closes (node hands it to no handler).
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    const body = JSON.stringify({ error: { code: 'api.method_not_allowed', message: 'CONNECT is not allowed' } });
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+  // Expect: 100-continue: the request goes to the handler like any other; readBody sends 100 Continue when it
+  // starts reading, after the checks that may refuse the body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    (req as IncomingMessage & { [CONTINUE]?: () => void })[CONTINUE] = () => res.writeContinue();
+    listener(req, res);
+  });
+  // A client that does not read its answer: closed once its socket has made no progress for WRITE_STALL_MS while
+  // bytes wait to be sent (a socket waiting on the server, with nothing to send, is left alone).
+  server.setTimeout(WRITE_STALL_MS, (socket: Socket) => {
+    if (socket.writableLength > 0) socket.destroy();
+  });
+  // Every raw connection, for a stop that ends them all (closeAllConnections knows HTTP connections only, not
+  // a TLS handshake in progress).
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    for (const socket of sockets) socket.destroy();
+  };
   server.on('close', () => clearInterval(settingsTimer));
   return server;
 }

@@ -22,9 +22,12 @@ export class HttpError extends Error {
 
 /**
  * The bytes of request bodies the server holds at once, all connections together (spec/clearing-api.md §3): a
- * body is taken from it as it arrives (a declared Content-Length at once, a chunked body chunk by chunk) and
- * given back when its request has been answered. A body it cannot hold is 503 `api.busy` with Retry-After: the
- * client retries later (reader sync does), and memory stays bounded however many clients send at once.
+ * body's bytes are taken from it as they arrive, chunk by chunk, whether its length was declared or not, and
+ * given back when its request has been answered. A declared Content-Length is never taken ahead: a client that
+ * declares a large body and sends nothing would hold room it does not use, and a few such silent connections
+ * would lock every real upload out for the whole body deadline. A body that would pass the budget is 503
+ * `api.busy` with Retry-After at the chunk that passes it: the client retries later (reader sync does), and
+ * memory stays bounded (the budget plus one chunk) however many clients send at once.
  */
 export class BodyBudget {
   private used = 0;
@@ -51,26 +54,23 @@ const busy = (budget: BodyBudget) =>
   new HttpError(503, 'api.busy', `the server holds ${budget.max} bytes of request bodies at once and has no room for this one now; retry later`, true, { 'retry-after': String(BUSY_RETRY_SECONDS) });
 
 /**
- * Read a request body of at most `maxBytes` within `timeoutMs`. With a budget, the body's bytes are taken from
- * it (a declared length before anything is read): on success the caller gives back the body's length once
- * the request is answered; on failure they are given back here.
+ * Read a request body of at most `maxBytes` within `timeoutMs`. A declared length over `maxBytes` is refused
+ * before anything is read. With a budget, the body's bytes are taken from it as each chunk arrives (a declared
+ * length takes nothing ahead); the chunk that would pass it is refused (503 api.busy, connection closed). On
+ * success the caller gives back the body's length once the request is answered; on failure the bytes taken are
+ * given back here.
  */
 export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, tooLargeCode: string, budget?: BodyBudget): Promise<Uint8Array> {
   const declared = req.headers['content-length'];
-  let taken = 0;
   if (declared !== undefined) {
     if (!/^\d{1,16}$/.test(declared)) return Promise.reject(new HttpError(400, 'api.bad_request', 'Content-Length is not a number', true));
     if (Number(declared) > maxBytes) {
       return Promise.reject(new HttpError(413, tooLargeCode, `body of ${declared} bytes is over the limit of ${maxBytes} bytes`, true));
     }
-    if (budget) {
-      if (!budget.take(Number(declared))) return Promise.reject(busy(budget));
-      taken = Number(declared);
-    }
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let total = 0;
+    let total = 0; // bytes received, all of them taken from the budget (if any): the refused chunk is not counted
     let done = false;
     const finish = (err: HttpError | null) => {
       if (done) return;
@@ -82,21 +82,17 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
       if (err) {
         req.pause();
         chunks.length = 0;
-        budget?.give(taken);
+        budget?.give(total);
         reject(err);
       } else {
-        // The caller gives back the body's length: keep exactly that (a declared length is what node delivers).
-        if (budget && taken > total) budget.give(taken - total);
+        // The caller gives back the body's length: exactly what was taken.
         resolve(new Uint8Array(Buffer.concat(chunks, total)));
       }
     };
     const onData = (c: Buffer) => {
+      if (total + c.length > maxBytes) return finish(new HttpError(413, tooLargeCode, `body passed the limit of ${maxBytes} bytes`, true));
+      if (budget && !budget.take(c.length)) return finish(busy(budget));
       total += c.length;
-      if (total > maxBytes) return finish(new HttpError(413, tooLargeCode, `body passed the limit of ${maxBytes} bytes`, true));
-      if (budget && total > taken) {
-        if (!budget.take(total - taken)) return finish(busy(budget));
-        taken = total;
-      }
       chunks.push(c);
     };
     const onEnd = () => finish(null);

@@ -1,8 +1,10 @@
 /**
  * The in-flight body budget of clearing serve (spec/clearing-api.md §3): the bodies of all requests together are
- * bounded until each is answered. A declared body the budget cannot hold is 503 api.busy with Retry-After before
- * anything is read, a chunked one when it passes the budget; bytes come back when a request is answered,
- * however it ends; and reader sync, retrying 503, completes once room is made.
+ * bounded until each is answered. A body's bytes are charged to the budget as they arrive, a declared body's as a
+ * chunked one's (a client that declares a length but sends nothing holds nothing, so silent connections cannot
+ * lock real uploads out); the chunk that passes the budget is refused 503 api.busy with Retry-After and the
+ * connection closed; bytes come back when a request is answered, however it ends; and reader sync, retrying
+ * 503, completes once room is made.
  */
 import { request, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,33 +68,33 @@ async function untilHeld(n: number): Promise<void> {
   expect(budget.held).toBeGreaterThanOrEqual(n);
 }
 
-/** Upload `n` bytes declared, retrying while the server answers 503 (bytes of requests that ended still coming back). */
-async function uploadWhenRoom(n: number): Promise<Answer> {
-  for (let k = 0; k < 500; k++) {
-    const u = upload(n);
-    await write(u.req, n);
-    u.req.end();
-    const a = await u.answer;
-    if (a.status !== 503) return a;
-    await sleep(10);
-  }
-  throw new Error(`no room for ${n} bytes`);
+/** Wait until the server holds exactly `n` bytes of bodies (the bytes of requests that ended coming back). */
+async function untilHeldIs(n: number): Promise<void> {
+  for (let k = 0; k < 2000 && budget.held !== n; k++) await sleep(5);
+  expect(budget.held).toBe(n);
 }
 
 describe('clearing serve: request bodies held at once', () => {
-  it('refuses a body the budget cannot hold (503 api.busy, Retry-After), declared before reading and chunked when it passes; gives bytes back however a request ends', async () => {
-    // A holds 600,000 of the 1,000,000 while its body trickles in.
+  it('charges a body as its bytes arrive, declared or chunked; refuses the chunk that passes the budget (503 api.busy, Retry-After, connection closed); gives bytes back however a request ends', async () => {
+    // A declares 600,000 and sends 1,000: it holds the 1,000 that came, not the 600,000 declared.
     const a = upload(600_000);
     await write(a.req, 1_000);
-    await untilHeld(600_000);
-    // B declares 600,000: no room, answered at once, its body never read.
+    await untilHeldIs(1_000);
+    await write(a.req, 500_000);
+    await untilHeldIs(501_000);
+    // B declares 600,000 too: its body is read, not refused at once; 300,000 fit beside A's 501,000...
     const b = upload(600_000);
-    b.req.write(new Uint8Array(10));
+    await write(b.req, 300_000);
+    await untilHeldIs(801_000);
+    // ... and the chunk that passes the budget is refused, the connection closed, B's bytes given back.
+    await write(b.req, 200_000);
     const busy = await b.answer;
     expect(busy.status).toBe(503);
     expect(busy.body.error?.code).toBe('api.busy');
     expect(busy.headers['retry-after']).toBe('1');
-    // C, chunked, is taken chunk by chunk: fine up to 400,000, refused past it.
+    expect(busy.headers.connection).toBe('close');
+    await untilHeldIs(501_000);
+    // C, chunked, is charged the same way: fine up to 499,000, refused past it.
     const c = upload();
     await write(c.req, 300_000);
     await write(c.req, 200_000);
@@ -100,10 +102,17 @@ describe('clearing serve: request bodies held at once', () => {
     const cut = await c.answer;
     expect(cut.status).toBe(503);
     expect(cut.body.error?.code).toBe('api.busy');
-    // A ends: not a batch (422), and its 600,000 come back with C's.
-    await write(a.req, 599_000);
+    expect(cut.headers['retry-after']).toBe('1');
+    await untilHeldIs(501_000);
+    // A declared length above the batch limit is still refused 413 at once, unread, holding nothing.
+    const big = await upload(600_001).answer;
+    expect([big.status, big.body.error?.code]).toEqual([413, 'clearing.too_large']);
+    expect(budget.held).toBe(501_000);
+    // A ends: not a batch (422), and its 501,000 come back.
+    await write(a.req, 99_000);
     a.req.end();
     expect((await a.answer).status).toBe(422);
+    await untilHeldIs(0);
     // So a body as large as the budget allows is read again: 2 x 500,000 at once, both answered 422.
     const d = upload(500_000);
     const e = upload(500_000);
@@ -111,13 +120,18 @@ describe('clearing serve: request bodies held at once', () => {
     d.req.end();
     e.req.end();
     expect([(await d.answer).status, (await e.answer).status]).toEqual([422, 422]);
+    await untilHeldIs(0);
     // A body cut off by the client gives its bytes back too (once the server has seen the connection close).
     const f = upload(600_000);
     await write(f.req, 10_000);
-    await untilHeld(600_000);
+    await untilHeldIs(10_000);
     f.req.destroy();
-    expect((await uploadWhenRoom(600_000)).status).toBe(422);
-    expect(budget.held).toBe(0); // every request answered or gone: every byte back
+    await untilHeldIs(0);
+    const g = upload(600_000);
+    await write(g.req, 600_000);
+    g.req.end();
+    expect((await g.answer).status).toBe(422);
+    await untilHeldIs(0); // every request answered or gone: every byte back
   });
 
   it('a budget is given as a size or as a shared BodyBudget, not both, and never below the largest batch (api.bad_option)', () => {
@@ -130,11 +144,12 @@ describe('clearing serve: request bodies held at once', () => {
   it('reader sync waits out a full budget (it retries 503) and completes', async () => {
     const r = vendingReader(issuer, 'serve-budget', 301);
     await sell(r, makeWallet(issuer, 'serve-budget', 'a'), 1, 150);
+    // Two bodies, each declared longer than it has yet sent, hold the whole budget with the bytes that came.
     const hog = upload(600_000);
-    await write(hog.req, 1_000);
-    await untilHeld(600_000);
-    const hog2 = upload(400_000); // the budget is now full: any body at all is refused
-    await write(hog2.req, 1_000);
+    await write(hog.req, 599_999);
+    await untilHeld(599_999);
+    const hog2 = upload(500_000);
+    await write(hog2.req, 400_001); // the budget is now full: any body at all is refused
     await untilHeld(BUDGET);
     let retries = 0;
     const sync = syncReader(r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 100, baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 60_000, log: () => retries++ });
@@ -147,7 +162,39 @@ describe('clearing serve: request bodies held at once', () => {
     const done = await sync;
     expect(done.sent).toEqual([expect.objectContaining({ batchSeq: 1, outcome: 'ingested' })]);
     expect(done.retries).toBeGreaterThan(0);
-    for (let k = 0; k < 2000 && budget.held > 0; k++) await sleep(5);
-    expect(budget.held).toBe(0);
+    await untilHeldIs(0);
+  });
+
+  it('connections that only send headers declaring the largest batch hold nothing: a body of that size and a reader sync still get through', async () => {
+    // The attack (clearing-api.md §3): sockets that declare a large Content-Length and then stay silent. Were a
+    // declared length charged at once, a few of them would hold the budget for the whole body deadline (and
+    // again at will), and every real upload would be 503 all along.
+    let seen = 0;
+    const count = (req: IncomingMessage) => void (req.url === '/v1/batches' && seen++);
+    server.on('request', count); // after the server's own listener, which has read the headers by then
+    const hogs = [0, 1, 2, 3].map(() => upload(600_000));
+    try {
+      for (let k = 0; k < 2000 && seen < hogs.length; k++) await sleep(5);
+      expect(seen).toBe(hogs.length);
+      expect(budget.held).toBe(0);
+      // A body of the largest batch's size is read to its end and judged (not a batch: 422), not refused 503.
+      const big = upload(600_000);
+      await write(big.req, 600_000);
+      big.req.end();
+      const answer = await big.answer;
+      expect([answer.status, answer.body.error?.code]).not.toEqual([503, 'api.busy']);
+      expect(answer.status).toBe(422);
+      // And a real batch is ingested at the first try.
+      const r = vendingReader(issuer, 'serve-budget', 302);
+      await sell(r, makeWallet(issuer, 'serve-budget', 'b'), 1, 150);
+      const done = await syncReader(r, { url: `http://127.0.0.1:${port}`, now: NOW + 3600, issuerKeys: issuer.keySet(), attempts: 1, deadlineMs: 10_000 });
+      expect(done.sent).toEqual([expect.objectContaining({ batchSeq: 1, outcome: 'ingested' })]);
+      expect(done.retries).toBe(0);
+      await untilHeldIs(0); // the silent sockets, still open, hold nothing
+    } finally {
+      server.off('request', count);
+      for (const h of hogs) h.req.destroy();
+    }
+    await untilHeldIs(0);
   });
 });
