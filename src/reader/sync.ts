@@ -15,7 +15,8 @@
  *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte). A
  *     batch counts as delivered only when the server answers 200 ingested or duplicate for that batch (sent
  *     after its commit); a 4xx error answer stops the sync with `sync.batch_rejected` and the server's reason
- *     (resending cannot help); a 200 of another outcome or batch is `sync.bad_answer`.
+ *     (resending cannot help), after steps 4 and 5 have still run (a reader whose batch is refused keeps its
+ *     key set and blocklist fresh meanwhile); a 200 of another outcome or batch is `sync.bad_answer`.
  *  4. GET /v1/keyset: a signed key set (message 9, src/keyset.ts), verified against the key set the reader
  *     trusts (`issuerKeys`): signed by a key of THAT set, not future-dated, not older than the signed set
  *     loaded last. Anything else stops the sync (`keyset.*`): a reader never takes keys that its trusted keys
@@ -111,11 +112,22 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
 
   // 3. upload what the server lacks, in order
   const sent: SyncResult['sent'] = [];
+  // A batch clearing refuses (sync.batch_rejected) stops the uploads (the next ones follow it in the chain), but
+  // not steps 4 and 5: the reader still takes a newer key set and blocklist, then the sync fails with the refusal.
+  let rejected: unknown;
   for (let n = heldBefore + 1; n <= exportedCount; n++) {
     const { bytes } = reader.exportBatch(n);
     const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
     // Only an answer about this very batch counts as its delivery; any other final status refuses it.
-    const d = batchAnswer(r.status, r.body, { readerId: reader.readerId, journalId, batchSeq: n });
+    let d: ReturnType<typeof batchAnswer>;
+    try {
+      d = batchAnswer(r.status, r.body, { readerId: reader.readerId, journalId, batchSeq: n });
+    } catch (e) {
+      if (!(e instanceof OffpayError && e.code === 'sync.batch_rejected')) throw e;
+      o.log?.(`  batch ${n}: rejected (${e.message}); the key set and blocklist are still fetched`);
+      rejected = e;
+      break;
+    }
     sent.push({ batchSeq: n, ...d });
     o.log?.(`  batch ${n}: ${d.outcome}`);
   }
@@ -152,6 +164,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     loaded = true;
   }
   const after = reader.blocklistStatus(o.now);
+  if (rejected !== undefined) throw rejected;
   return {
     readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}),
     blocklist: { version: after.loaded ? after.version : 0, served: version, loaded, stale: after.stale, ...(after.staleReason ? { staleReason: after.staleReason } : {}) },

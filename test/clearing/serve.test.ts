@@ -533,7 +533,14 @@ describe('reader sync', () => {
       const v = vending(701);
       const w = makeWallet(issuer, 'serve', 'big');
       for (let i = 1; i <= 6; i++) await sell(v, w, i, 100);
-      await expect(syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet() })).rejects.toMatchObject({ code: 'sync.batch_rejected', detail: { batchSeq: 1, reason: 'clearing.too_large' } });
+      // The key set and blocklist steps still run after the refused batch (spec/clearing-api.md §8 step 3).
+      const asked: string[] = [];
+      const seen: typeof fetch = (input, init) => {
+        asked.push(`${init?.method ?? 'GET'} ${new URL(input instanceof Request ? input.url : input).pathname}`);
+        return fetch(input, init);
+      };
+      await expect(syncReader(v.r, { url, now: NOW + 3600, issuerKeys: issuer.keySet(), fetch: seen })).rejects.toMatchObject({ code: 'sync.batch_rejected', detail: { batchSeq: 1, reason: 'clearing.too_large' } });
+      expect(asked).toEqual([`GET /v1/readers/${v.m.cert.readerId}`, 'POST /v1/batches', 'GET /v1/keyset', 'GET /v1/blocklist']);
     } finally {
       await stop(server);
     }
