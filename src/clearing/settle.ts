@@ -11,8 +11,8 @@
  *   - a tap_in sale is a trip: charge = min(authorised maximum, highest non-zero tap-out fare recorded by any
  *     reader of the same operator); no such tap-out: the maximum, listed as an open trip; more than one
  *     tap-out of that operator: listed as multiple_tap_outs (M3). The trip is paid at the tap-out that sets
- *     its fare: the earliest counting one whose fare, capped at the maximum, is the charge (`paidAt`, the time
- *     a refund must not precede: spec/clearing.md §13 step 7, M8);
+ *     its fare (the earliest counting one whose fare, capped at the maximum, is the charge) or at its tap-in,
+ *     whichever is later (`paidAt`, the time a refund must not precede: spec/clearing.md §13 step 7, M8);
  *   - no sale but tap-outs: the token amount (the wallet-signed maximum fare), to the operator of the earliest
  *     tap-out, listed as tap_out_without_tap_in (M3);
  *   - a tap-out with fare 0 is never a charge and is listed as an anomaly (M3), unless its operator is one
@@ -103,9 +103,9 @@ export interface SettledToken {
   /** The entry the token settled from (for a trip, its tap-in). */
   entry: EntryRef;
   /**
-   * The reader time, unix seconds, of the entry that set the charge (spec/clearing.md §13 step 7): for a trip
-   * the counting tap-out that sets its fare (the earliest whose fare, capped at the maximum, is the charge),
-   * else `entry`'s time. A refund dated more than 60 s before it is `refund.before_payment` (M8).
+   * The payment's time, reader clock, unix seconds (spec/clearing.md §13 step 7): for a trip the later of its
+   * tap-in and the counting tap-out that sets its fare (the earliest whose fare, capped at the maximum, is the
+   * charge), else `entry`'s time. A refund dated more than 60 s before it is `refund.before_payment` (M8).
    */
   paidAt: number;
   /** Full signed token bytes, hex: filled in by Clearing.report() for the evidence of over-allowance wallets. */
@@ -276,8 +276,9 @@ export function settler(o: SettleOptions): {
         const highest = paid.reduce((m, t) => Math.max(m, t.value), 0);
         charge = paid.length > 0 ? Math.min(from.value, highest) : from.value;
         as = paid.length > 0 ? 'trip' : 'open_trip';
-        // Paid when the fare was set: the first counting tap-out (in `order`) at which it reached the charge.
-        if (paid.length > 0) paidAt = paid.find((t) => Math.min(from.value, t.value) === charge)!.time;
+        // Paid when the fare was set: the first counting tap-out (in `order`) at which it reached the charge, and
+        // never before the tap-in (a gate whose clock is behind may date its tap-out earlier).
+        if (paid.length > 0) paidAt = Math.max(from.time, paid.find((t) => Math.min(from.value, t.value) === charge)!.time);
         const anomaly = (): TripAnomaly => ({ tokenHash: toHex(from.tokenHash), walletId: toHex(from.walletId), entry: ref(from), tapOuts: outs.map(ref), charge: BigInt(charge) });
         if (outs.length > 1) out.multipleTapOuts.push(anomaly());
         if (paid.length === 0) out.openTrips.push(anomaly());

@@ -24,7 +24,7 @@
  *     it and gives back the reader opened with it (the CLI does); the blocklist is then judged by the new set.
  *  5. GET /v1/blocklist: verified (issuer signature, key set held, not future-dated) by Reader.loadBlocklist
  *     and loaded when newer than the one held. The result reports the version the reader holds afterwards, the
- *     version served, and whether the held list is stale by the reader's profile (`stale`: the CLI then exits 1,
+ *     version served, and whether the held list is stale by the reader's profile (`stale`: the CLI then exits 2 with sync.blocklist_stale,
  *     since the reader is not in sync: the clearing has issued nothing fresher).
  * Every request is retried on a network error, a timeout, 408, 429 or 5xx, with exponential backoff
  * (baseDelayMs x 2^k, capped at maxDelayMs) for at most `attempts` tries and `deadlineMs` in total; then

@@ -102,9 +102,17 @@ export function clearingBase(url: string): URL {
   return base;
 }
 
-/** The URL of an API path (`/v1/...`) under the base: its path prefix kept (`new URL('/v1/x', base)` would drop it). */
+/**
+ * The URL of an API path (`/v1/...`, perhaps with a query) under the base: its path prefix kept (`new URL('/v1/x',
+ * base)` would drop it). Built by setting the path of a copy of the base, never by resolving a reference: a prefix
+ * such as `//other.example/` would otherwise name another host.
+ */
 export function endpoint(base: URL, path: string): URL {
-  return new URL(base.pathname + path.replace(/^\/+/, ''), base);
+  const u = new URL(base.href);
+  const q = path.indexOf('?');
+  u.pathname = base.pathname + (q < 0 ? path : path.slice(0, q)).replace(/^\/+/, '');
+  if (q >= 0) u.search = path.slice(q);
+  return u;
 }
 
 /** A caller for one clearing service: `call` with retries, the parsed `base` URL, and how many retries so far. */

@@ -37,8 +37,8 @@ import { WRITE_FAULT_HOLD_MS } from '../clearing/store.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
-import { signKeySet } from '../keyset.js';
-import { MAX_REFUND_BYTES } from '../refund.js';
+import { KEYSET_MAX_FUTURE_SECONDS, signKeySet } from '../keyset.js';
+import { decodeRefund, MAX_REFUND_BYTES } from '../refund.js';
 import { BodyBudget, BUSY_RETRY_SECONDS, HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { createHealthCheck, HEALTH_REUSE_MS } from './health.js';
@@ -213,9 +213,14 @@ export function signedKeySetOf(issuer: Issuer, now: number): Uint8Array {
   return signKeySetNow(issuer, now).bytes;
 }
 
-/** {@link signedKeySetOf} with the signing key's end: a verifier refuses the set once that key has ended (spec/protocol.md §4.4 step 6). */
-function signKeySetNow(issuer: Issuer, now: number): { bytes: Uint8Array; signerEnds: number } {
-  const signer = issuer.keys.filter((k) => k.notBefore <= now && now <= k.notAfter).sort((a, b) => a.keyIndex - b.keyIndex)[0];
+/**
+ * {@link signedKeySetOf} with the signing key's end: a verifier refuses the set once that key has ended (spec/protocol.md
+ * §4.4 step 6). With `margin`, the oldest key valid now that is still valid `margin` seconds from now, if any (a
+ * reader whose clock runs up to `margin` ahead must not see the key as ended); else the oldest valid now.
+ */
+function signKeySetNow(issuer: Issuer, now: number, margin = 0): { bytes: Uint8Array; signerEnds: number } {
+  const valid = issuer.keys.filter((k) => k.notBefore <= now && now <= k.notAfter).sort((a, b) => a.keyIndex - b.keyIndex);
+  const signer = valid.find((k) => now + margin <= k.notAfter) ?? valid[0];
   if (!signer) throw new OffpayError('api.no_issuer_key', `no issuer key is valid at ${now}: the key set cannot be signed`);
   return { bytes: signKeySet(signer, issuer.keySet(), now).bytes, signerEnds: signer.notAfter };
 }
@@ -243,12 +248,17 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const answered = { ingested: 0, duplicate: 0, rejected: 0 };
   // Signed at start, and again once its signing key has ended (readers refuse a set whose key has ended), with the
   // oldest key valid then; if none is, the last one is served and readers refuse it (keyset.key_not_valid).
-  let keyset = signKeySetNow(o.issuer, clock());
+  // A reader's clock may run up to KEYSET_MAX_FUTURE_SECONDS ahead of the server's: the set is signed again once
+  // its key is that close to its end, by a key that is not (when there is one).
+  let keyset = signKeySetNow(o.issuer, clock(), KEYSET_MAX_FUTURE_SECONDS);
   const currentKeySet = (): Uint8Array => {
+    // A node whose house settings were replaced serves no key set (it would sign its old one afresh: a rollback).
+    refuseIfStale();
     const now = clock();
-    if (now > keyset.signerEnds) {
+    if (now + KEYSET_MAX_FUTURE_SECONDS > keyset.signerEnds) {
       try {
-        keyset = signKeySetNow(o.issuer, now);
+        const next = signKeySetNow(o.issuer, now, KEYSET_MAX_FUTURE_SECONDS);
+        if (next.signerEnds !== keyset.signerEnds || now > keyset.signerEnds) keyset = next;
       } catch {
         // no issuer key valid now: nothing can be signed
       }
@@ -368,11 +378,23 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const refundAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.refund(bytes); // resolves after the store committed
     // Queued durably before the answer, like a batch's events; a duplicate re-derives the same id. So is the HELD
-    // refund's event on already_refunded (W1, spec/clearing-api.md §9.1): a refund stored whose event the outbox
-    // refused (503) is sent again by a till that signs anew (other bytes, 409), and the id is the token's alone.
+    // refund's event whatever the verdict on these bytes (W1, spec/clearing-api.md §9.1): a refund stored whose
+    // event the outbox refused (503) may come back signed anew (other bytes: 409), or refused for a reason of its
+    // own (a charge that fell since, a certificate that ended: 422), and the event id is the token's alone.
     if (o.webhooks) {
-      const row = !r.refund && r.reason === 'refund.already_refunded' && r.tokenHash ? await o.clearing.store.refundOf(fromHex(r.tokenHash)) : undefined;
-      const held = r.refund ?? (row ? refundRecord(row) : undefined);
+      let held = r.refund;
+      if (!held) {
+        let hash = r.tokenHash ? fromHex(r.tokenHash) : undefined;
+        if (!hash) {
+          try {
+            hash = decodeRefund(bytes).tokenHash;
+          } catch {
+            // not a refund at all: no token to look up
+          }
+        }
+        const row = hash ? await o.clearing.store.refundOf(hash) : undefined;
+        if (row) held = refundRecord(row);
+      }
       if (held) await o.webhooks.afterRefund(held);
     }
     const status = r.outcome !== 'rejected' ? 200 : r.reason === 'refund.already_refunded' ? 409 : 422;
@@ -470,20 +492,32 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const httpOptions: ServerOptions = { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: headersTimeoutMs, requestTimeout: bodyTimeoutMs + headersTimeoutMs, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
   if (o.tls) checkTlsMaterial(o.tls);
   // node:https takes the same request handling options; TLS handshakes must finish within the headers deadline.
-  const perSocket = new WeakMap<Socket, number>();
+  // The answers each connection owes. A response queued behind another is not closed when its socket goes (node
+  // emits no 'close' for it), so a socket's close releases whatever it still owed: counted per response, the
+  // global count leaked until every request was 503.
+  const owed = new WeakMap<Socket, Set<ServerResponse>>();
   let inflight = 0;
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
-    const mine = (perSocket.get(socket) ?? 0) + 1;
-    if (mine > MAX_PIPELINED) {
+    let mine = owed.get(socket);
+    if (!mine) {
+      const set = new Set<ServerResponse>();
+      owed.set(socket, set);
+      socket.once('close', () => {
+        inflight -= set.size;
+        set.clear();
+      });
+      mine = set;
+    }
+    if (mine.size >= MAX_PIPELINED || socket.destroyed) {
       socket.destroy();
       return;
     }
-    perSocket.set(socket, mine);
+    mine.add(res);
     inflight++;
+    const set = mine;
     res.once('close', () => {
-      inflight--;
-      perSocket.set(socket, (perSocket.get(socket) ?? 1) - 1);
+      if (set.delete(res)) inflight--;
     });
     if (inflight > MAX_INFLIGHT_REQUESTS) {
       sendError(res, new HttpError(503, 'api.busy', `the server has ${MAX_INFLIGHT_REQUESTS} requests in flight; retry later`, true), { 'retry-after': String(BUSY_RETRY_SECONDS) });
@@ -551,9 +585,11 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     listener(req, res);
   });
   // A client that does not read its answer: closed once its socket has made no progress for WRITE_STALL_MS while
-  // bytes wait to be sent (a socket waiting on the server, with nothing to send, is left alone).
+  // bytes wait to be sent (a socket waiting on the server, with nothing to send, is left alone). A listener here
+  // stops node from closing timed-out sockets itself, and node's keep-alive timeout comes the same way: a socket
+  // that owes no answer is closed too, as node would.
   server.setTimeout(WRITE_STALL_MS, (socket: Socket) => {
-    if (socket.writableLength > 0) socket.destroy();
+    if (socket.writableLength > 0 || !owed.get(socket)?.size) socket.destroy();
   });
   // Every raw connection, for a stop that ends them all (closeAllConnections knows HTTP connections only, not
   // a TLS handshake in progress).

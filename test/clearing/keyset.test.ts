@@ -114,7 +114,7 @@ describe('GET /v1/keyset and reader sync', () => {
     }
   });
 
-  it('signs the served set again with the oldest key valid once its signing key has ended (spec/clearing-api.md §2.3)', async () => {
+  it('signs the served set again, with a key that is not ending, once its signing key is within 60 s of its end (spec/clearing-api.md §2.3)', async () => {
     // Key 1 ends at NOW + 7200; key 2 is valid throughout. The server starts at NOW + 3600 (key 1 signs).
     const ending = new Issuer(7, [{ ...old.keys[0]!, notAfter: NOW + 7200 }, rotated.keys[1]!]);
     let t = NOW + 3600;
@@ -126,12 +126,14 @@ describe('GET /v1/keyset and reader sync', () => {
     try {
       const first = await get();
       expect(verifySignedKeySet(first, { trusted: ending.keySet(), now: t })).toMatchObject({ outcome: 'unchanged', signed: { keyIndex: 1, issuedAt: NOW + 3600 } });
-      t = NOW + 7200; // the key's last second: the same bytes
+      t = NOW + 7200 - 60; // key 1 ends in 60 s, a reader clock's allowed lead: the same bytes
       expect(toHex(await get())).toBe(toHex(first));
-      t = NOW + 7201; // key 1 has ended: a reader refuses the old bytes, the server serves a set signed by key 2
-      expect(() => verifySignedKeySet(first, { trusted: ending.keySet(), now: t })).toThrow(expect.objectContaining({ code: 'keyset.key_not_valid' }));
+      t = NOW + 7200 - 59; // less than 60 s left: signed again by key 2, which a reader 60 s ahead still takes
       const again = await get();
-      expect(verifySignedKeySet(again, { trusted: ending.keySet(), now: t })).toMatchObject({ outcome: 'unchanged', signed: { keyIndex: 2, issuedAt: NOW + 7201 } });
+      expect(verifySignedKeySet(again, { trusted: ending.keySet(), now: t + 60 })).toMatchObject({ outcome: 'unchanged', signed: { keyIndex: 2, issuedAt: NOW + 7200 - 59 } });
+      t = NOW + 7201; // key 1 has ended: a reader refuses the old bytes; the server keeps the set key 2 signed
+      expect(() => verifySignedKeySet(first, { trusted: ending.keySet(), now: t })).toThrow(expect.objectContaining({ code: 'keyset.key_not_valid' }));
+      expect(toHex(await get())).toBe(toHex(again));
     } finally {
       await new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); });
       await clearing.close();

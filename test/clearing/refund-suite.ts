@@ -218,7 +218,7 @@ async function modelRun(open: (o: Parameters<Engine['fresh']>[0]) => Promise<Cle
         if (st.settledAs === 'trip') {
           trip.add(h);
           const fare = st.evidence.entries.find((e) => e.valid && e.kind === 'tap_out' && e.operatorId === st.operatorId && e.value > 0 && Math.min(from.value, e.value) === Number(st.amount));
-          paidAt.set(h, fare!.time);
+          paidAt.set(h, Math.max(from.time, fare!.time)); // never before the tap-in (§13 step 7)
         } else {
           paidAt.set(h, from.time);
         }

@@ -445,7 +445,7 @@ if (typeof started === 'string') {
   });
 
   describe('house settings: a node left running', () => {
-    it('refuses batches and refunds 503 clearing.settings_mismatch once another node replaced the settings; reads go on', async () => {
+    it('refuses batches, refunds and the key set 503 clearing.settings_mismatch once another node replaced the settings; reads go on', async () => {
       const url = await cluster.createDatabase();
       const issuer = makeIssuer('pg-house-running');
       const c = await Clearing.open({ url, issuerKeys: issuer.keySet(), feeBps: 150 });
@@ -466,6 +466,9 @@ if (typeof started === 'string') {
         expect([r.status, r.headers.get('retry-after'), ((await r.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'clearing.settings_mismatch']);
         const refund = await fetch(`${base}/v1/refunds`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: new Uint8Array([0x80]) });
         expect(refund.status).toBe(503);
+        // Nor a key set: the node would sign its old one afresh (spec/clearing-api.md §2.3).
+        const ks = await fetch(`${base}/v1/keyset`);
+        expect([ks.status, ((await ks.json()) as { error: { code: string } }).error.code]).toEqual([503, 'clearing.settings_mismatch']);
         expect((await fetch(`${base}/v1/readers/1`)).status).toBe(200);
       } finally {
         await new Promise<void>((r) => {

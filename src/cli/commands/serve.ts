@@ -258,7 +258,9 @@ delivered), or a usage error. Run it again at any time: it resumes.`,
       // Every batch is up, but the reader is not in sync: the newest list clearing has is too old for it (a vending
       // reader refuses every payment, a gate takes only small ones). Clearing must issue a fresh one.
       if (r.blocklist.stale) {
-        throw new OffpayError('sync.blocklist_stale', `every batch is delivered, but the newest blocklist clearing serves is stale for this reader: ${r.blocklist.staleReason ?? 'stale'}; clearing must issue a fresh one (offpay clearing blocklist, or a running clearing serve re-signs hourly)`);
+        throw new OffpayError('sync.blocklist_stale', `every batch is delivered, but the newest blocklist clearing serves is stale for this reader: ${r.blocklist.staleReason ?? 'stale'}; clearing must issue a fresh one (offpay clearing blocklist, or a running clearing serve re-signs hourly)`, {
+          heldBefore: r.heldBefore, held: r.held, sent: r.sent.length, blocklist: r.blocklist,
+        });
       }
       ctx.emit({ ok: true, ...r });
       return EXIT_OK;
