@@ -185,6 +185,13 @@ export const DEFAULT_RETENTION_DAYS = 30;
 export const PRUNE_EVERY_MS = 3_600_000;
 export const PRUNE_BATCH = 10_000;
 
+/** How often the events of committed batches that the outbox refused are tried again, ms. */
+export const DEFER_RETRY_MS = 1_000;
+/** At most this many tokens' events wait in memory for the outbox (32 bytes of hash and some overhead each). */
+export const MAX_DEFERRED_TOKENS = 1_048_576;
+/** Deferred tokens queued in one outbox write. */
+const DEFER_CHUNK = 4_096;
+
 /** Not allowed to deliver (mayDeliver): the worker looks again after pollMs. */
 class Barred extends Error {}
 
@@ -235,6 +242,73 @@ export class WebhookService {
   async afterBatch(clearing: Clearing, batchBytes: Uint8Array): Promise<number> {
     const hashes = new Set<string>();
     for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
+    // First what an earlier batch could not queue (it is older).
+    if (this.deferred.size) await this.retryDeferred().catch(() => undefined);
+    try {
+      return await this.afterTokens(clearing, hashes);
+    } catch (e) {
+      // The batch is committed: its events must not depend on the reader sending it again (its next sync finds it
+      // held and does not). Kept here and queued again until the outbox takes them (spec/clearing-api.md §9.2).
+      this.defer(clearing, [...hashes]);
+      throw e;
+    }
+  }
+
+  /**
+   * Token hashes (hex) of committed batches whose events the outbox refused, oldest first (a Set keeps insertion
+   * order), and the clearing they came from; retried every DEFER_RETRY_MS (and before the next batch's) until the
+   * outbox takes them. Bounded by MAX_DEFERRED_TOKENS: past it the oldest are dropped and logged (the node is
+   * unhealthy meanwhile: the outbox's write fault, spec/clearing-api.md §2.10).
+   */
+  private readonly deferred = new Set<string>();
+  private deferredFrom: Clearing | undefined;
+  private deferTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private defer(clearing: Clearing, hashes: string[]): void {
+    this.deferredFrom = clearing;
+    let dropped = 0;
+    for (const h of hashes) {
+      this.deferred.add(h); // a batch tried again (a reader's retry) adds nothing new
+      if (this.deferred.size > MAX_DEFERRED_TOKENS) {
+        this.deferred.delete(this.deferred.values().next().value as string);
+        dropped++;
+      }
+    }
+    if (dropped) this.opts.log?.(`webhooks: ${dropped} tokens' charge.complete events dropped: more than ${MAX_DEFERRED_TOKENS} wait for the outbox`);
+    this.scheduleDeferred();
+  }
+
+  private scheduleDeferred(): void {
+    if (this.deferTimer || !this.deferred.size) return;
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = undefined;
+      void this.retryDeferred()
+        .catch(() => undefined)
+        .finally(() => this.scheduleDeferred());
+    }, DEFER_RETRY_MS);
+    this.deferTimer.unref?.();
+  }
+
+  /** Queue the events of deferred tokens, oldest first, DEFER_CHUNK at a time; a refusal of the outbox is rethrown. */
+  async retryDeferred(): Promise<void> {
+    while (this.deferred.size && this.deferredFrom) {
+      const chunk: string[] = [];
+      for (const h of this.deferred) {
+        chunk.push(h);
+        if (chunk.length === DEFER_CHUNK) break;
+      }
+      await this.afterTokens(this.deferredFrom, new Set(chunk));
+      for (const h of chunk) this.deferred.delete(h);
+    }
+  }
+
+  /** Tokens whose events wait for the outbox (of committed batches whose events it refused). */
+  get deferredCount(): number {
+    return this.deferred.size;
+  }
+
+  /** charge.complete of the tokens `hashes` (hex) that are now successful, and wallet.blocklisted as afterBatch. */
+  private async afterTokens(clearing: Clearing, hashes: ReadonlySet<string>): Promise<number> {
     const now = this.clock();
     const events: NewOutboxEvent[] = [];
     const blocked = new Set<string>();
@@ -332,6 +406,11 @@ export class WebhookService {
 
   /** Stop the worker: abort a delivery in flight (it stays pending) and wait for the loop to end. */
   async stop(): Promise<void> {
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
+    // A last try for the events of committed batches the outbox refused: held in memory only, they end with the process.
+    await this.retryDeferred().catch(() => undefined);
+    if (this.deferred.size) this.opts.log?.(`webhooks: stopping with ${this.deferred.size} tokens' charge.complete events the outbox never took`);
     this.running = false;
     this.inflight?.abort();
     this.kick();
