@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,9 +15,10 @@ import { createRefund, publicKeyOf, seededSecretKey, tokenHash, toHex } from '..
 import type { ReaderCert } from '../../src/messages.js';
 import { clearingBase, endpoint } from '../../src/reader/transport.js';
 import { createClearingServer, MAX_INFLIGHT_REQUESTS, MAX_PIPELINED } from '../../src/server/api.js';
-import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, openTestReader, signToken } from '../reader/helpers.js';
+import { refusingOutbox } from './refusing-outbox.js';
+import { raw } from './raw-http.js';
 
 const SEED = 'fix-review';
 const issuer = makeIssuer(SEED);
@@ -72,20 +73,6 @@ describe('refunds (a2bd1a8)', () => {
     }
   });
 
-  /** A webhook service (never started) whose outbox refuses every write while `full.on` (as refund-review.test.ts). */
-  function refusingOutbox(file: string) {
-    const outbox = new SqliteWebhookOutbox(join(dir, file));
-    const full = { on: false };
-    const add = outbox.add.bind(outbox);
-    Object.assign(outbox, {
-      add: async (...a: Parameters<typeof outbox.add>) => {
-        if (full.on) throw new OffpayError('clearing.store_unavailable', 'the webhook outbox refused the events (SQLITE_FULL)', { sqlite: 'SQLITE_FULL', write: true });
-        return add(...a);
-      },
-    });
-    const hooks = new WebhookService({ url: 'http://127.0.0.1:59999/hooks', secret: '5f'.repeat(32), outbox, pollMs: 10, clock: CLOCK });
-    return { outbox, hooks, full };
-  }
 
   // DEFECT R2 (data loss: a webhook event): src/server/api.ts refundAndAnswer queues the HELD refund's
   // charge.refunded only when the new refund's verdict is refund.already_refunded (step 9). A re-signed refund that
@@ -98,7 +85,7 @@ describe('refunds (a2bd1a8)', () => {
   // decode the token hash even for step-1 refusals), queue the held refund's event before answering.
   it('DEFECT R2: a re-signed refund refused 422 because the settlement moved still queues the held refund\'s charge.refunded', async () => {
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    const { outbox, hooks, full } = refusingOutbox('r2.webhooks');
+    const { outbox, hooks, full } = refusingOutbox(dir, 'r2.webhooks', CLOCK);
     const s = await serve(c, hooks);
     const post = async (b: Uint8Array) => (await fetch(`${s.url}/v1/refunds`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: b as Uint8Array<ArrayBuffer> })).status;
     try {
@@ -154,24 +141,7 @@ describe('reader sync URL (6bf53eb)', () => {
 
 describe('clearing serve bounds (33b3ee9)', () => {
   /** Connect, write `data`, resolve when the server closes the connection or after `ms` (closed: false). */
-  const session = (port: number, data: string, ms: number) =>
-    new Promise<{ closed: boolean; text: string }>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      const parts: Buffer[] = [];
-      let done = false;
-      const finish = (closed: boolean) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        s.destroy();
-        resolve({ closed, text: Buffer.concat(parts).toString('latin1') });
-      };
-      const timer = setTimeout(() => finish(false), ms);
-      s.on('data', (d: Buffer) => parts.push(d));
-      s.on('close', () => finish(true));
-      s.on('error', () => undefined);
-      s.on('connect', () => s.write(data));
-    });
+  const session = (port: number, data: string, ms: number) => raw(port, data, ms);
 
   // DEFECT H1 (availability, high: anyone can stop the clearing for good): src/server/api.ts `listener` counts a
   // request in `inflight` and gives it back on the ServerResponse's 'close'. Node emits no 'close' for a PIPELINED

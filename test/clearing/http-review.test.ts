@@ -26,6 +26,7 @@ import { saveIssuer } from '../../src/node/files.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
 import { hasOpenssl, makePki } from './tls-certs.js';
+import { raw } from './raw-http.js';
 
 const issuer = makeIssuer('http-review');
 const OP = 'c4'.repeat(32);
@@ -48,29 +49,6 @@ async function start(o: ServerOpts = {}, clearingOpts: { maxBatchBytes?: number 
   return { clearing, server, port, close };
 }
 
-/** Connect, write the pieces, collect every byte until the server closes or `ms` passes. */
-function raw(port: number, data: (string | Buffer)[] | string | Buffer, ms = 3000): Promise<{ text: string; closed: boolean; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const s = connect(port, '127.0.0.1');
-    const parts: Buffer[] = [];
-    let done = false;
-    const finish = (closed: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      s.destroy();
-      resolve({ text: Buffer.concat(parts).toString('latin1'), closed, ms: Date.now() - t0 });
-    };
-    const timer = setTimeout(() => finish(false), ms);
-    s.on('data', (d: Buffer) => parts.push(d));
-    s.on('close', () => finish(true));
-    s.on('error', () => undefined);
-    s.on('connect', () => {
-      for (const d of Array.isArray(data) ? data : [data]) s.write(d);
-    });
-  });
-}
 const statusLines = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
 /** The JSON error codes in a raw answer stream, in order. */
 const codesIn = (text: string) => [...text.matchAll(/"code":"([^"]+)"/g)].map((m) => m[1]!);

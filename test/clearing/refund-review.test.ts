@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OffpayError } from '../../base/errors.js';
 import { Clearing, settle, type SettleRow } from '../../src/clearing/index.js';
 import { main } from '../../src/cli/main.js';
 import { createRefund, publicKeyOf, seededSecretKey, tokenHash, toHex } from '../../src/index.js';
@@ -26,11 +25,11 @@ import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, openTestReader, signToken } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
+import { refusingOutbox } from './refusing-outbox.js';
 
 const SEED = 'refund-review';
 const issuer = makeIssuer(SEED);
 const OP = 'ab'.repeat(32);
-const SECRET = '5f'.repeat(32);
 const CLOCK = () => NOW + 7200;
 const dir = mkdtempSync(join(tmpdir(), 'offpay-refund-review-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -156,20 +155,6 @@ describe('charge.refunded is never lost (spec/clearing-api.md §9.1, W1)', () =>
     return { url, post, close };
   }
 
-  /** A webhook service (never started: nothing is delivered) whose outbox refuses every write while `full.on`. */
-  function refusingOutbox(file: string) {
-    const outbox = new SqliteWebhookOutbox(join(dir, file));
-    const full = { on: false };
-    const add = outbox.add.bind(outbox);
-    Object.assign(outbox, {
-      add: async (...a: Parameters<typeof outbox.add>) => {
-        if (full.on) throw new OffpayError('clearing.store_unavailable', 'the webhook outbox refused the events (SQLITE_FULL)', { sqlite: 'SQLITE_FULL', write: true });
-        return add(...a);
-      },
-    });
-    const hooks = new WebhookService({ url: 'http://127.0.0.1:59999/hooks', secret: SECRET, outbox, pollMs: 10, clock: CLOCK });
-    return { outbox, hooks, full };
-  }
 
   const eventOf = async (outbox: SqliteWebhookOutbox, t: Uint8Array) => {
     const e = await outbox.get(eventId('charge.refunded', toHex(tokenHash(t))));
@@ -178,7 +163,7 @@ describe('charge.refunded is never lost (spec/clearing-api.md §9.1, W1)', () =>
 
   it('DEFECT 2: a refund stored while the outbox refused its event gets charge.refunded of the HELD refund on a 409 resend', async () => {
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    const { outbox, hooks, full } = refusingOutbox('resend.webhooks');
+    const { outbox, hooks, full } = refusingOutbox(dir, 'resend.webhooks', CLOCK);
     const s = await serve(c, hooks);
     try {
       const r = vendingReader(issuer, SEED, 501);
@@ -217,7 +202,7 @@ describe('charge.refunded is never lost (spec/clearing-api.md §9.1, W1)', () =>
 
   it('DEFECT 2, the till: `offpay reader refund` run again after it gave up gets the held refund its charge.refunded', async () => {
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    const { outbox, hooks, full } = refusingOutbox('till.webhooks');
+    const { outbox, hooks, full } = refusingOutbox(dir, 'till.webhooks', CLOCK);
     const s = await serve(c, hooks);
     try {
       const r = vendingReader(issuer, SEED, 501);

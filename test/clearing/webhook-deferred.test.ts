@@ -9,13 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import { tokenHash, toHex } from '../../src/index.js';
 import { syncReader } from '../../src/reader/sync.js';
 import { createClearingServer } from '../../src/server/api.js';
-import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
-import { DEFER_RETRY_MS, eventId, WebhookService } from '../../src/server/webhooks.js';
+import { DEFER_RETRY_MS, eventId } from '../../src/server/webhooks.js';
+import { refusingOutbox } from './refusing-outbox.js';
 import { NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
 
@@ -25,20 +24,6 @@ const CLOCK = () => NOW + 7200;
 const dir = mkdtempSync(join(tmpdir(), 'offpay-webhook-deferred-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A webhook service whose outbox refuses every add while `full()` says so, as a full disk makes SQLite refuse. */
-function refusingHooks(file: string, full: () => boolean) {
-  const outbox = new SqliteWebhookOutbox(join(dir, file));
-  const add = outbox.add.bind(outbox);
-  Object.assign(outbox, {
-    add: async (...a: Parameters<typeof outbox.add>) => {
-      if (full()) throw new OffpayError('clearing.store_unavailable', "the webhook outbox refused the batch's events (SQLITE_FULL)", { sqlite: 'SQLITE_FULL', write: true });
-      return add(...a);
-    },
-  });
-  const fake = (async () => new Response(null, { status: 204 })) as unknown as typeof fetch;
-  const hooks = new WebhookService({ url: 'http://127.0.0.1:59999/hooks', secret: '5f'.repeat(32), outbox, pollMs: 10, fetch: fake, clock: CLOCK });
-  return { outbox, hooks };
-}
 
 async function until(ok: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -52,8 +37,9 @@ async function until(ok: () => Promise<boolean>, ms: number): Promise<boolean> {
 describe('events of a committed batch the outbox refused', () => {
   it('are queued once the outbox takes writes again, though the reader never sends the batch again', async () => {
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    let full = true;
-    const { outbox, hooks } = refusingHooks('deferred.webhooks', () => full);
+    const fake = (async () => new Response(null, { status: 204 })) as unknown as typeof fetch;
+    const { outbox, hooks, full } = refusingOutbox(dir, 'deferred.webhooks', CLOCK, fake);
+    full.on = true;
     const server = createClearingServer({ clearing: c, issuer, operatorToken: 'ab'.repeat(32), clock: CLOCK, blocklistCheckSeconds: 0, webhooks: hooks });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -68,7 +54,7 @@ describe('events of a committed batch the outbox refused', () => {
       const id = eventId('charge.complete', toHex(tokenHash(t)));
       expect(await outbox.get(id)).toBeUndefined();
       // The disk is freed. The next sync finds the batch held and sends nothing; the event is queued all the same.
-      full = false;
+      full.on = false;
       expect(await sync()).toMatchObject({ heldBefore: 1, sent: [] });
       expect(await until(async () => (await outbox.get(id)) !== undefined, 10 * DEFER_RETRY_MS)).toBe(true);
       expect(hooks.deferredCount).toBe(0);
@@ -87,8 +73,8 @@ describe('events of a committed batch the outbox refused', () => {
 
   it('are queued before the next batch\'s, oldest first, and a stop makes a last try', async () => {
     const c = new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
-    let full = true;
-    const { outbox, hooks } = refusingHooks('order.webhooks', () => full);
+    const { outbox, hooks, full } = refusingOutbox(dir, 'order.webhooks', CLOCK);
+    full.on = true;
     try {
       const a = vendingReader(issuer, SEED, 601);
       const ta = await sell(a, makeWallet(issuer, SEED, 'b'), 1, 700);
@@ -96,7 +82,7 @@ describe('events of a committed batch the outbox refused', () => {
       expect((await c.ingest(batchA)).outcome).toBe('ingested');
       await expect(hooks.afterBatch(c, batchA)).rejects.toMatchObject({ code: 'clearing.store_unavailable' });
       expect(hooks.deferredCount).toBe(1);
-      full = false;
+      full.on = false;
       const b = vendingReader(issuer, SEED, 602);
       const tb = await sell(b, makeWallet(issuer, SEED, 'c'), 1, 800);
       const batchB = b.export(CLOCK()).bytes;
@@ -108,13 +94,13 @@ describe('events of a committed batch the outbox refused', () => {
       expect((await outbox.get(idA))?.state).toBe('pending');
       expect((await outbox.get(idB))?.state).toBe('pending');
       // Deferred again, then the service stops with the outbox writable: the stop queues them.
-      full = true;
+      full.on = true;
       const d = vendingReader(issuer, SEED, 603);
       const td = await sell(d, makeWallet(issuer, SEED, 'd'), 1, 900);
       const batchD = d.export(CLOCK()).bytes;
       expect((await c.ingest(batchD)).outcome).toBe('ingested');
       await expect(hooks.afterBatch(c, batchD)).rejects.toMatchObject({ code: 'clearing.store_unavailable' });
-      full = false;
+      full.on = false;
       await hooks.stop();
       expect(hooks.deferredCount).toBe(0);
       expect((await outbox.get(eventId('charge.complete', toHex(tokenHash(td)))))?.state).toBe('pending');
