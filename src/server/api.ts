@@ -38,7 +38,7 @@ import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
 import { KEYSET_MAX_FUTURE_SECONDS, signKeySet } from '../keyset.js';
-import { decodeRefund, MAX_REFUND_BYTES } from '../refund.js';
+import { MAX_REFUND_BYTES } from '../refund.js';
 import { BodyBudget, BUSY_RETRY_SECONDS, HttpError, readBody } from './body.js';
 import { checkBearer } from './operator.js';
 import { createHealthCheck, HEALTH_REUSE_MS } from './health.js';
@@ -378,21 +378,14 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const refundAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
     const r = await o.clearing.refund(bytes); // resolves after the store committed
     // Queued durably before the answer, like a batch's events; a duplicate re-derives the same id. So is the HELD
-    // refund's event whatever the verdict on these bytes (W1, spec/clearing-api.md §9.1): a refund stored whose
-    // event the outbox refused (503) may come back signed anew (other bytes: 409), or refused for a reason of its
-    // own (a charge that fell since, a certificate that ended: 422), and the event id is the token's alone.
+    // refund's event whatever the verdict on a refund that verifies (W1, spec/clearing-api.md §9.1): a refund
+    // stored whose event the outbox refused (503) may come back signed anew (other bytes: 409), or refused for a
+    // reason of its own (a charge that fell since: 422), and the event id is the token's alone. Not for bytes that
+    // do not verify (`tokenHash` absent): anyone could then queue a pruned event again.
     if (o.webhooks) {
       let held = r.refund;
-      if (!held) {
-        let hash = r.tokenHash ? fromHex(r.tokenHash) : undefined;
-        if (!hash) {
-          try {
-            hash = decodeRefund(bytes).tokenHash;
-          } catch {
-            // not a refund at all: no token to look up
-          }
-        }
-        const row = hash ? await o.clearing.store.refundOf(hash) : undefined;
+      if (!held && r.tokenHash) {
+        const row = await o.clearing.store.refundOf(fromHex(r.tokenHash));
         if (row) held = refundRecord(row);
       }
       if (held) await o.webhooks.afterRefund(held);
@@ -588,8 +581,20 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   // bytes wait to be sent (a socket waiting on the server, with nothing to send, is left alone). A listener here
   // stops node from closing timed-out sockets itself, and node's keep-alive timeout comes the same way: a socket
   // that owes no answer is closed too, as node would.
+  const progress = new WeakMap<Socket, { written: number; atMs: number }>();
   server.setTimeout(WRITE_STALL_MS, (socket: Socket) => {
-    if (socket.writableLength > 0 || !owed.get(socket)?.size) socket.destroy();
+    if (socket.writableLength > 0) {
+      // Bytes wait to be sent. Node also comes here at its keep-alive timeout (about 6 s) after a last answer
+      // that is still being flushed: closed only after WRITE_STALL_MS without one byte of progress.
+      const now = Date.now();
+      const seen = progress.get(socket);
+      if (seen && seen.written === socket.bytesWritten && now - seen.atMs >= WRITE_STALL_MS) return socket.destroy();
+      if (!seen || seen.written !== socket.bytesWritten) progress.set(socket, { written: socket.bytesWritten, atMs: now });
+      const since = progress.get(socket)!.atMs;
+      socket.setTimeout(Math.max(1, since + WRITE_STALL_MS - now));
+      return;
+    }
+    if (!owed.get(socket)?.size) socket.destroy();
   });
   // Every raw connection, for a stop that ends them all (closeAllConnections knows HTTP connections only, not
   // a TLS handshake in progress).

@@ -242,8 +242,9 @@ export class WebhookService {
   async afterBatch(clearing: Clearing, batchBytes: Uint8Array): Promise<number> {
     const hashes = new Set<string>();
     for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
-    // First what an earlier batch could not queue (it is older).
-    if (this.deferred.size) await this.retryDeferred().catch(() => undefined);
+    // What an earlier batch could not queue is tried again too, in the background (one retry at a time: the
+    // batch's answer does not wait for it).
+    if (this.deferred.size) void this.retryDeferred().catch(() => undefined);
     try {
       return await this.afterTokens(clearing, hashes);
     } catch (e) {
@@ -260,17 +261,26 @@ export class WebhookService {
    * outbox takes them. Bounded by MAX_DEFERRED_TOKENS: past it the oldest are dropped and logged (the node is
    * unhealthy meanwhile: the outbox's write fault, spec/clearing-api.md §2.10).
    */
-  private readonly deferred = new Set<string>();
+  // Each hash with the generation it was deferred at: a retry that read a token's state before a later batch of the
+  // same token was deferred must not remove it (the later batch may have completed the trip).
+  private readonly deferred = new Map<string, number>();
+  private generation = 0;
   private deferredFrom: Clearing | undefined;
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The retry running (one at a time: the timer, batches and stop() share it). */
+  private retrying: Promise<void> | undefined;
+  /** stop() was called: the timer is not armed again. */
+  private stopping = false;
 
   private defer(clearing: Clearing, hashes: string[]): void {
     this.deferredFrom = clearing;
     let dropped = 0;
     for (const h of hashes) {
-      this.deferred.add(h); // a batch tried again (a reader's retry) adds nothing new
+      // Moved to the end with a new generation (a batch tried again, a reader's retry, adds no entry).
+      this.deferred.delete(h);
+      this.deferred.set(h, ++this.generation);
       if (this.deferred.size > MAX_DEFERRED_TOKENS) {
-        this.deferred.delete(this.deferred.values().next().value as string);
+        this.deferred.delete(this.deferred.keys().next().value as string);
         dropped++;
       }
     }
@@ -279,9 +289,10 @@ export class WebhookService {
   }
 
   private scheduleDeferred(): void {
-    if (this.deferTimer || !this.deferred.size) return;
+    if (this.deferTimer || this.stopping || !this.deferred.size) return;
     this.deferTimer = setTimeout(() => {
       this.deferTimer = undefined;
+      if (this.stopping) return;
       void this.retryDeferred()
         .catch(() => undefined)
         .finally(() => this.scheduleDeferred());
@@ -289,16 +300,26 @@ export class WebhookService {
     this.deferTimer.unref?.();
   }
 
-  /** Queue the events of deferred tokens, oldest first, DEFER_CHUNK at a time; a refusal of the outbox is rethrown. */
-  async retryDeferred(): Promise<void> {
+  /**
+   * Queue the events of deferred tokens, oldest first, DEFER_CHUNK at a time; a refusal of the outbox is rethrown.
+   * One retry at a time: a call while one runs gets that one.
+   */
+  retryDeferred(): Promise<void> {
+    return (this.retrying ??= this.retryRound().finally(() => {
+      this.retrying = undefined;
+    }));
+  }
+
+  private async retryRound(): Promise<void> {
     while (this.deferred.size && this.deferredFrom) {
-      const chunk: string[] = [];
-      for (const h of this.deferred) {
-        chunk.push(h);
+      const chunk: [string, number][] = [];
+      for (const e of this.deferred) {
+        chunk.push(e);
         if (chunk.length === DEFER_CHUNK) break;
       }
-      await this.afterTokens(this.deferredFrom, new Set(chunk));
-      for (const h of chunk) this.deferred.delete(h);
+      await this.afterTokens(this.deferredFrom, new Set(chunk.map(([h]) => h)));
+      // Only what no later batch deferred again meanwhile (its state was read before that batch).
+      for (const [h, g] of chunk) if (this.deferred.get(h) === g) this.deferred.delete(h);
     }
   }
 
@@ -395,6 +416,8 @@ export class WebhookService {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
+    this.scheduleDeferred();
     this.loop = this.run();
   }
 
@@ -406,9 +429,12 @@ export class WebhookService {
 
   /** Stop the worker: abort a delivery in flight (it stays pending) and wait for the loop to end. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.deferTimer) clearTimeout(this.deferTimer);
     this.deferTimer = undefined;
-    // A last try for the events of committed batches the outbox refused: held in memory only, they end with the process.
+    // A last try for the events of committed batches the outbox refused (after the one running, if any): held in
+    // memory only, they end with the process.
+    await this.retrying?.catch(() => undefined);
     await this.retryDeferred().catch(() => undefined);
     if (this.deferred.size) this.opts.log?.(`webhooks: stopping with ${this.deferred.size} tokens' charge.complete events the outbox never took`);
     this.running = false;
