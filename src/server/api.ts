@@ -456,6 +456,11 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const target = req.url ?? '/';
     if (Buffer.byteLength(target) > MAX_URL_BYTES) throw new HttpError(414, 'api.url_too_long', `the URL is over ${MAX_URL_BYTES} bytes`, true);
+    // The request line and header block as sent, separators included: node 20's parser counts only names and values
+    // against maxHeaderSize (1,500 one-letter headers, about 13,900 bytes, passed it), later versions more.
+    let headerBytes = (req.method ?? '').length + 1 + target.length + 1 + 8 + 2;
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headerBytes += req.rawHeaders[i]!.length + 2 + req.rawHeaders[i + 1]!.length + 2;
+    if (headerBytes > MAX_HEADER_BYTES) throw new HttpError(431, 'api.headers_too_large', `the request line and headers are over ${MAX_HEADER_BYTES} bytes`, true);
     // An absolute-form target (`GET http://host/v1/...`), which a server must accept (RFC 9112 §3.2.2): its path.
     const url = /^https?:\/\//i.test(target) ? target.replace(/^https?:\/\/[^/?#]*/i, '') || '/' : target;
     const path = url.split('?')[0]!;
