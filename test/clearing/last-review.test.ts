@@ -17,6 +17,7 @@ import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { DEFER_RETRY_MS, eventId, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeWallet, openTestReader, signToken } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
+import { shutDown } from './refusing-outbox.js';
 
 const SEED = 'last-review';
 const issuer = makeIssuer(SEED);
@@ -196,13 +197,7 @@ describe('refund events (295f61a)', () => {
       expect(r.status).toBe(422);
       expect(await outbox.get(id)).toBeUndefined();
     } finally {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      await hooks.stop();
-      await outbox.close();
-      await c.close();
+      await shutDown({ server, hooks, outbox, clearing: c });
     }
   });
 });

@@ -21,3 +21,17 @@ export function refusingOutbox(dir: string, file: string, clock: () => number, f
   const hooks = new WebhookService({ url: 'http://127.0.0.1:59999/hooks', secret: '5f'.repeat(32), outbox, pollMs: 10, clock, ...(fetch ? { fetch } : {}) });
   return { outbox, hooks, full };
 }
+
+/** Stop what a webhook test started, in order: the server (every connection), the service, the outbox, the clearing. */
+export async function shutDown(p: { server?: import('node:http').Server; hooks: WebhookService; outbox: { close(): Promise<void> }; clearing: { close(): Promise<void> } }): Promise<void> {
+  const server = p.server;
+  if (server) {
+    await new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  }
+  await p.hooks.stop();
+  await p.outbox.close();
+  await p.clearing.close();
+}

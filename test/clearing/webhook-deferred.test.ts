@@ -14,7 +14,7 @@ import { tokenHash, toHex } from '../../src/index.js';
 import { syncReader } from '../../src/reader/sync.js';
 import { createClearingServer } from '../../src/server/api.js';
 import { DEFER_RETRY_MS, eventId } from '../../src/server/webhooks.js';
-import { refusingOutbox } from './refusing-outbox.js';
+import { refusingOutbox, shutDown } from './refusing-outbox.js';
 import { NOW, makeIssuer, makeWallet } from '../reader/helpers.js';
 import { sell, vendingReader } from './vending.js';
 
@@ -61,13 +61,7 @@ describe('events of a committed batch the outbox refused', () => {
       // Once: the reader's resend of a batch (a duplicate) queues nothing new.
       expect((await outbox.counts()).pending + (await outbox.counts()).delivered).toBe(1);
     } finally {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
-      await hooks.stop();
-      await outbox.close();
-      await c.close();
+      await shutDown({ server, hooks, outbox, clearing: c });
     }
   });
 
