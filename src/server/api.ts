@@ -246,10 +246,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   // GET /v1/stats: this node's counters since it started (spec/clearing-api.md §2.7).
   const startedAt = clock();
   const answered = { ingested: 0, duplicate: 0, rejected: 0 };
-  // Signed at start, and again once its signing key has ended (readers refuse a set whose key has ended), with the
-  // oldest key valid then; if none is, the last one is served and readers refuse it (keyset.key_not_valid).
-  // A reader's clock may run up to KEYSET_MAX_FUTURE_SECONDS ahead of the server's: the set is signed again once
-  // its key is that close to its end, by a key that is not (when there is one).
+  // Signed at start, and again once its signing key is within KEYSET_MAX_FUTURE_SECONDS of its end (a reader clock
+  // may run that far ahead, and readers refuse a set whose key has ended), by the oldest key that is not ending,
+  // when there is one; with no key valid at all, the old bytes are served and readers refuse them.
   let keyset = signKeySetNow(o.issuer, clock(), KEYSET_MAX_FUTURE_SECONDS);
   const currentKeySet = (): Uint8Array => {
     // A node whose house settings were replaced serves no key set (it would sign its old one afresh: a rollback).
@@ -458,7 +457,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     if (Buffer.byteLength(target) > MAX_URL_BYTES) throw new HttpError(414, 'api.url_too_long', `the URL is over ${MAX_URL_BYTES} bytes`, true);
     // The request line and header block as sent, separators included: node 20's parser counts only names and values
     // against maxHeaderSize (1,500 one-letter headers, about 13,900 bytes, passed it), later versions more.
-    let headerBytes = (req.method ?? '').length + 1 + target.length + 1 + 8 + 2;
+    let headerBytes = (req.method ?? '').length + 1 + Buffer.byteLength(target) + 1 + 8 + 2;
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headerBytes += req.rawHeaders[i]!.length + 2 + req.rawHeaders[i + 1]!.length + 2;
     if (headerBytes > MAX_HEADER_BYTES) throw new HttpError(431, 'api.headers_too_large', `the request line and headers are over ${MAX_HEADER_BYTES} bytes`, true);
     // An absolute-form target (`GET http://host/v1/...`), which a server must accept (RFC 9112 §3.2.2): its path.
