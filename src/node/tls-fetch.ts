@@ -74,7 +74,7 @@ export function caFetch(ca: Buffer): typeof fetch {
             for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
             resolve(answer(res.statusCode ?? 0, h, Buffer.concat(chunks, total)));
           } catch (e) {
-            // A header fetch cannot hold: an answer that makes no sense, not a network fault.
+            // A header value fetch's Headers refuses: an answer that makes no sense, not a network fault.
             reject(new OffpayError('sync.bad_answer', `an answer that cannot be read: ${(e as Error).message}`));
           }
         });

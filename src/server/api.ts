@@ -313,11 +313,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
 
   /** Read a body within the in-flight budget, answer with `answer`, and give the body's bytes back after it. */
   const withBody = async (req: IncomingMessage, maxBytes: number, tooLargeCode: string, answer: (bytes: Uint8Array) => Promise<void>): Promise<void> => {
-    // Expect: 100-continue: the route, method and type passed; a declared length over the limit is refused by
-    // readBody without the 100 (the client then never sends the body).
-    const declared = req.headers['content-length'];
-    if (!(declared !== undefined && /^\d{1,16}$/.test(declared) && Number(declared) > maxBytes)) (req as IncomingMessage & { [CONTINUE]?: () => void })[CONTINUE]?.();
-    const bytes = await readBody(req, maxBytes, bodyTimeoutMs, tooLargeCode, budget);
+    // Expect: 100-continue: the route, method and type passed; readBody sends the 100 once the declared length
+    // has too (a body over the limit is refused without it: the client then never sends the body).
+    const bytes = await readBody(req, maxBytes, bodyTimeoutMs, tooLargeCode, budget, (req as IncomingMessage & { [CONTINUE]?: () => void })[CONTINUE]);
     try {
       await answer(bytes); // the ingest (or refund) works on the bytes until it has answered
     } finally {

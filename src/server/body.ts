@@ -58,9 +58,9 @@ const busy = (budget: BodyBudget) =>
  * before anything is read. With a budget, the body's bytes are taken from it as each chunk arrives (a declared
  * length takes nothing ahead); the chunk that would pass it is refused (503 api.busy, connection closed). On
  * success the caller gives back the body's length once the request is answered; on failure the bytes taken are
- * given back here.
+ * given back here. `beforeRead` is called once the declared length has passed, before any byte is read.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, tooLargeCode: string, budget?: BodyBudget): Promise<Uint8Array> {
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, tooLargeCode: string, budget?: BodyBudget, beforeRead?: () => void): Promise<Uint8Array> {
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
     if (!/^\d{1,16}$/.test(declared)) return Promise.reject(new HttpError(400, 'api.bad_request', 'Content-Length is not a number', true));
@@ -68,6 +68,8 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
       return Promise.reject(new HttpError(413, tooLargeCode, `body of ${declared} bytes is over the limit of ${maxBytes} bytes`, true));
     }
   }
+  // The body is about to be read: its declared length passed (the server's `100 Continue` goes here).
+  beforeRead?.();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0; // bytes received, all of them taken from the budget (if any): the refused chunk is not counted

@@ -9,8 +9,9 @@
  *                       settles it (a sale, or a trip's tap-out) is committed; once per token.
  *   wallet.blocklisted  a wallet joined the clearing blocklist (double spend, or over its allowance); once per wallet.
  *   charge.refunded     clearing accepted a merchant's refund of a token (POST /v1/refunds, spec/clearing.md §13):
- *                       queued before the refund's answer (accepted, or a duplicate, which re-derives the same id,
- *                       or refund.already_refunded, which queues the HELD refund's event: a till that signs anew).
+ *                       queued before the refund's answer (accepted, or a duplicate, which re-derives the same id;
+ *                       and any other answer to a refund that verifies, which queues the HELD refund's event: a
+ *                       till that signs anew, or whose refund is refused now).
  * charge.complete is also queued for a token whose state is `refunded` (it completed before it was refunded).
  *
  * Event id = "evt_" + the first 16 bytes, hex, of SHA-256("offpay-webhook-v1:" + type + ":" + subject), subject
@@ -256,13 +257,13 @@ export class WebhookService {
   }
 
   /**
-   * Token hashes (hex) of committed batches whose events the outbox refused, oldest first (a Set keeps insertion
-   * order), and the clearing they came from; retried every DEFER_RETRY_MS (and before the next batch's) until the
-   * outbox takes them. Bounded by MAX_DEFERRED_TOKENS: past it the oldest are dropped and logged (the node is
-   * unhealthy meanwhile: the outbox's write fault, spec/clearing-api.md §2.10).
+   * Token hashes (hex) of committed batches whose events the outbox refused, oldest first (a Map keeps insertion
+   * order), each with the generation it was last deferred at, and the clearing they came from; retried every
+   * DEFER_RETRY_MS, when the next batch comes and at a stop, until the outbox takes them. A retry removes only what
+   * was not deferred again while it ran (it read the token's state before that later batch: its trip's tap-out,
+   * say). Bounded by MAX_DEFERRED_TOKENS: past it the oldest are dropped and logged (the node is unhealthy
+   * meanwhile: the outbox's write fault, spec/clearing-api.md §2.10).
    */
-  // Each hash with the generation it was deferred at: a retry that read a token's state before a later batch of the
-  // same token was deferred must not remove it (the later batch may have completed the trip).
   private readonly deferred = new Map<string, number>();
   private generation = 0;
   private deferredFrom: Clearing | undefined;
@@ -354,8 +355,8 @@ export class WebhookService {
   }
 
   /**
-   * After a refund was stored (accepted) or found held (duplicate; or another refund of the token held, the caller
-   * passing the held one: refund.already_refunded): queue charge.refunded for its token, data
+   * After a refund was stored (accepted) or found held (duplicate; or a refund of the token held when another that
+   * verifies was refused, the caller passing the held one): queue charge.refunded for its token, data
    * {tokenHash, amount (refunded, a decimal string), currency, operatorId, readerId, partial, time, acceptedAt}.
    * The id depends on the token alone, so a resent refund queues nothing new. Returns how many events were new.
    */
