@@ -45,7 +45,7 @@ import { createHealthCheck, HEALTH_REUSE_MS } from './health.js';
 import { paymentState } from './payments.js';
 import { encodeRefundCursor, parseRefundQuery } from './refund-list.js';
 import { checkTlsMaterial, type TlsMaterial } from './tls.js';
-import type { WebhookService } from './webhooks.js';
+import { INTENT_SWEEP_MS, type WebhookService } from './webhooks.js';
 
 export const MAX_URL_BYTES = 2048;
 export const MAX_HEADER_BYTES = 8192;
@@ -303,6 +303,13 @@ export function createClearingServer(o: ClearingServerOptions): Server {
   };
   const settingsTimer = o.clearing.store.engine === 'postgres' && settingsCheckMs > 0 ? setInterval(checkSettings, settingsCheckMs) : undefined;
   settingsTimer?.unref();
+  // Intents a process that died left in the outbox: at start and every INTENT_SWEEP_MS (webhooks.ts sweepIntents).
+  const sweep = (): void => {
+    o.webhooks?.sweepIntents(o.clearing).catch((e: unknown) => o.log?.(`webhook intents: ${(e as Error).message}`));
+  };
+  const sweepTimer = o.webhooks ? setInterval(sweep, INTENT_SWEEP_MS) : undefined;
+  sweepTimer?.unref();
+  if (o.webhooks) setImmediate(sweep);
   const refuseIfStale = (): void => {
     if (stale) throw stale;
   };
@@ -329,10 +336,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     await withBody(req, o.clearing.maxBatchBytes, 'clearing.too_large', (bytes) => ingestAndAnswer(res, bytes));
   };
   const ingestAndAnswer = async (res: ServerResponse, bytes: Uint8Array): Promise<void> => {
-    const r = await o.clearing.ingest(bytes); // resolves after the commit
-    // Events are queued (durably) before the answer: a crash in between loses no event, because the reader,
-    // unanswered, resends the batch and the duplicate derives the same events (same ids) again.
-    if (o.webhooks && r.outcome !== 'rejected') await o.webhooks.afterBatch(o.clearing, bytes);
+    // Resolves after the commit. With webhooks, the batch's events are queued (durably) before the answer, and an
+    // intent written before the commit keeps them should this process die in between (spec/clearing-api.md §9.2).
+    const r = o.webhooks ? await o.webhooks.ingestBatch(o.clearing, bytes) : await o.clearing.ingest(bytes);
     const answer = {
       outcome: r.outcome,
       reason: r.error?.code ?? null,
@@ -610,6 +616,9 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     closeAll();
     for (const socket of sockets) socket.destroy();
   };
-  server.on('close', () => clearInterval(settingsTimer));
+  server.on('close', () => {
+    clearInterval(settingsTimer);
+    clearInterval(sweepTimer);
+  });
   return server;
 }

@@ -24,6 +24,15 @@
  *     attempts INTEGER NOT NULL,    -- deliveries tried
  *     next_at INTEGER NOT NULL,     -- unix ms of the next try (pending)
  *     last_error TEXT)              -- the last failure (HTTP status or network error)
+ *   CREATE TABLE intents(            -- batches being ingested, whose events may not be queued yet
+ *     id TEXT PRIMARY KEY,           -- SHA-256 of the batch bytes, hex
+ *     hashes BLOB NOT NULL,          -- the token hashes its entries name (32 bytes each, voids left out)
+ *     created INTEGER NOT NULL)      -- unix ms
+ *
+ * Intents (spec/clearing-api.md §9.2 step 1): an intent is durable BEFORE the batch's clearing commit and is
+ * deleted in the same transaction that queues the batch's events (`add` with `settle`). A node that dies in
+ * between leaves it; a sweep (webhooks.ts) derives the events again from the token hashes, once clearing holds
+ * the batch, and deletes it. So a committed batch's events outlive the process that committed it.
  */
 import { OffpayError } from '../../base/errors.js';
 import { openSqliteDatabase, sqliteFailureOf, type SqliteDatabase } from '../node/sqlite.js';
@@ -50,12 +59,29 @@ export interface NewOutboxEvent {
   created: number;
 }
 
+/** A batch being ingested whose events may not be queued yet (see the header). */
+export interface OutboxIntent {
+  /** SHA-256 of the batch bytes, hex. */
+  id: string;
+  /** Token hashes, 32 bytes each, concatenated. */
+  hashes: Uint8Array;
+  /** Unix ms it was written (PostgreSQL: the database's clock). */
+  created: number;
+}
+
 /** Where undelivered events wait (at least once: nothing leaves it before a receiver answered 2xx). */
 export interface WebhookOutbox {
   /** The claim's lease, ms, when several processes share the outbox (undefined: one process, no lease). */
   readonly leaseMs: number | undefined;
-  /** Queue events (ids already held are ignored); resolves to how many were new. Durable when it resolves. */
-  add(events: NewOutboxEvent[], nowMs: number): Promise<number>;
+  /**
+   * Queue events (ids already held are ignored) and delete the intents `settle` in the same transaction; resolves
+   * to how many events were new. Durable when it resolves.
+   */
+  add(events: NewOutboxEvent[], nowMs: number, settle?: readonly string[]): Promise<number>;
+  /** Write an intent (durable when it resolves; an intent already held keeps its time). */
+  intend(id: string, hashes: Uint8Array, nowMs: number): Promise<void>;
+  /** Up to `limit` intents written at least `ageMs` before `nowMs` (PostgreSQL: before the database's now), oldest first. */
+  intents(ageMs: number, nowMs: number, limit: number): Promise<OutboxIntent[]>;
   /**
    * The last `add` the outbox's database refused (`clearing.store_unavailable`), until an `add` stores an event:
    * its code and when (ms). The health check holds the node unhealthy for WRITE_FAULT_HOLD_MS after it
@@ -106,12 +132,13 @@ const fromRow = (r: Row): OutboxEvent => ({ id: r.id, type: r.type, body: new Ui
 /** The outbox in its own SQLite file (WAL, synchronous FULL: an added event survives a kill -9). */
 /**
  * A failed write of the SQLite outbox as the clearing store types its own (spec/clearing-api.md §4): a file that
- * cannot take the events now (read-only, full, failing, locked) is `clearing.store_unavailable`, 503: the batch
- * is held, and the reader's resend queues its events again. A damaged file is `clearing.store_unusable`.
+ * cannot take an intent or the events now (read-only, full, failing, locked) is `clearing.store_unavailable`, 503:
+ * the reader sends the batch again (held or not: its intent, when written, keeps its events). A damaged file is
+ * `clearing.store_unusable`.
  */
 function outboxFailure(e: unknown): unknown {
   const f = sqliteFailureOf(e);
-  if (f?.kind === 'unavailable') return new OffpayError('clearing.store_unavailable', `the webhook outbox refused the batch's events (${f.code}: ${(e as Error).message}); the batch is held: send it again to queue them`, { sqlite: f.code, write: true });
+  if (f?.kind === 'unavailable') return new OffpayError('clearing.store_unavailable', `the webhook outbox refused a write (${f.code}: ${(e as Error).message}); send the batch again`, { sqlite: f.code, write: true });
   if (f?.kind === 'damaged') return new OffpayError('clearing.store_unusable', `the webhook outbox is damaged (${f.code}: ${(e as Error).message})`);
   return e;
 }
@@ -129,14 +156,32 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
     this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
     this.db.exec(PRUNE_INDEX_SQL('events'));
+    this.db.exec('CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT');
   }
-  async add(events: NewOutboxEvent[], nowMs: number): Promise<number> {
-    if (!events.length) return 0;
-    try {
+  async add(events: NewOutboxEvent[], nowMs: number, settle: readonly string[] = []): Promise<number> {
+    if (!events.length && !settle.length) return 0;
+    return this.write(() => {
       const ins = this.db.prepare("INSERT OR IGNORE INTO events(id, type, body, created, state, attempts, next_at, last_error) VALUES (?, ?, ?, ?, 'pending', 0, ?, NULL)");
-      const n = this.db.transaction(() => events.reduce((n, e) => n + ins.run(e.id, e.type, e.body, e.created, nowMs).changes, 0))();
+      const del = this.db.prepare('DELETE FROM intents WHERE id = ?');
+      const n = this.db.transaction(() => {
+        for (const id of settle) del.run(id);
+        return events.reduce((n, e) => n + ins.run(e.id, e.type, e.body, e.created, nowMs).changes, 0);
+      })();
       if (n > 0) this.writeFault = undefined;
       return n;
+    });
+  }
+  async intend(id: string, hashes: Uint8Array, nowMs: number): Promise<void> {
+    this.write(() => this.db.prepare('INSERT OR IGNORE INTO intents(id, hashes, created) VALUES (?, ?, ?)').run(id, hashes, nowMs));
+  }
+  async intents(ageMs: number, nowMs: number, limit: number): Promise<OutboxIntent[]> {
+    const rows = this.db.prepare('SELECT id, hashes, created FROM intents WHERE created <= ? ORDER BY created, rowid LIMIT ?').all(nowMs - ageMs, limit) as { id: string; hashes: Uint8Array; created: number }[];
+    return rows.map((r) => ({ id: r.id, hashes: new Uint8Array(r.hashes), created: r.created }));
+  }
+  /** A write, its failure typed (and a refusal remembered as the write fault). */
+  private write<T>(f: () => T): T {
+    try {
+      return f();
     } catch (e) {
       const typed = outboxFailure(e);
       if (typed instanceof OffpayError && typed.code === 'clearing.store_unavailable') this.writeFault = { code: sqliteFailureOf(e)!.code, atMs: Date.now() };

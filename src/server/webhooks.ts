@@ -14,6 +14,10 @@
  *                       till that signs anew, or whose refund is refused now).
  * charge.complete is also queued for a token whose state is `refunded` (it completed before it was refunded).
  *
+ * Intents (spec/clearing-api.md §9.2 step 1): before a batch's clearing commit an intent naming its tokens is
+ * written to the outbox, and deleted with the events; a sweep at start and every INTENT_SWEEP_MS queues the
+ * events of intents a dead process left (on PostgreSQL, any node's, after INTENT_GRACE_MS).
+ *
  * Event id = "evt_" + the first 16 bytes, hex, of SHA-256("offpay-webhook-v1:" + type + ":" + subject), subject
  * the token hash or wallet id in lower-case hex: the same fact always makes the same id, so re-deriving it
  * (a batch resent after a crash between the clearing commit and the outbox write) queues nothing new, and a
@@ -34,7 +38,7 @@
  * nothing until it is again.
  */
 import { createHash } from 'node:crypto';
-import type { Clearing, RefundRecord } from '../clearing/clearing.js';
+import type { Clearing, IngestResult, RefundRecord } from '../clearing/clearing.js';
 import { sha256 } from '../crypto.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
@@ -80,6 +84,11 @@ export interface WebhookOptions {
    * which a receiver drops by its id as any second delivery.
    */
   retentionDays?: number;
+  /**
+   * A shared outbox's intent is swept only this long after it was written, ms (default INTENT_GRACE_MS, 60,000;
+   * 0 .. 3,600,000). A one-process outbox (no lease) sweeps every intent not in flight here, whatever this says.
+   */
+  intentGraceMs?: number;
   /** Unix seconds (the signature's t and the events' created). */
   clock?: () => number;
   /** Unix ms (scheduling). */
@@ -193,6 +202,32 @@ export const MAX_DEFERRED_TOKENS = 1_048_576;
 /** Deferred tokens queued in one outbox write. */
 const DEFER_CHUNK = 4_096;
 
+/** How often a server sweeps the outbox's intents (sweepIntents), ms; and once at its start. */
+export const INTENT_SWEEP_MS = 60_000;
+/**
+ * A shared outbox's intent is swept only this long after it was written (database clock), ms: the node that wrote
+ * it normally settles it first. A one-process outbox sweeps every intent not in flight in this process at once.
+ */
+export const INTENT_GRACE_MS = 60_000;
+/** An intent whose batch clearing does not hold (no token of it named) is dropped this long after it was written, ms. */
+export const INTENT_EXPIRY_MS = 86_400_000;
+/** Intents read a sweep round. */
+const SWEEP_PAGE = 256;
+
+/** The token hashes (hex) a batch's entries name, voids left out (a void names its sale's token). Throws on bytes that do not decode. */
+function tokenHashesOf(batchBytes: Uint8Array): Set<string> {
+  const hashes = new Set<string>();
+  for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
+  return hashes;
+}
+
+function concatHashes(hashes: ReadonlySet<string>): Uint8Array {
+  const out = new Uint8Array(hashes.size * 32);
+  let i = 0;
+  for (const h of hashes) out.set(fromHex(h), 32 * i++);
+  return out;
+}
+
 /** Not allowed to deliver (mayDeliver): the worker looks again after pollMs. */
 class Barred extends Error {}
 
@@ -219,11 +254,13 @@ export class WebhookService {
   private barred = false;
   /** Unix ms of the next prune round (the first soon after start). */
   private pruneAt = 0;
+  private readonly intentGraceMs: number;
 
   constructor(private readonly opts: WebhookOptions) {
     this.url = checkWebhookUrl(opts.url);
     if (!/^[0-9a-f]{64}$/.test(opts.secret)) throw new OffpayError('api.bad_webhook_secret', 'the webhook secret must be 64 lower-case hex digits');
     this.o = checkWebhookOptions({ ...opts, leaseMs: opts.outbox.leaseMs });
+    this.intentGraceMs = bounded('intentGraceMs', opts.intentGraceMs, INTENT_GRACE_MS, 0, 3_600_000);
     this.clock = opts.clock ?? (() => Math.floor(Date.now() / 1000));
     this.nowMs = opts.nowMs ?? Date.now;
     this.random = opts.random ?? Math.random;
@@ -237,22 +274,96 @@ export class WebhookService {
   // ---- events ----------------------------------------------------------------------------------------
 
   /**
-   * After a batch was committed (ingested or duplicate): queue charge.complete for every token it names that is
-   * now successful, and wallet.blocklisted for every newly blocked wallet. Returns how many events were new.
+   * Ingest a batch with its events (spec/clearing-api.md §9.2 step 1): an intent naming the batch's tokens is
+   * written to the outbox BEFORE the clearing commit (refused: `clearing.store_unavailable`, and nothing is
+   * ingested), and deleted in the transaction that queues the events after it; a rejected batch's is deleted. A
+   * node that dies in between leaves the intent to a sweep (sweepIntents), which queues the events then.
    */
-  async afterBatch(clearing: Clearing, batchBytes: Uint8Array): Promise<number> {
-    const hashes = new Set<string>();
-    for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
+  async ingestBatch(clearing: Clearing, batchBytes: Uint8Array): Promise<IngestResult> {
+    let intent: { id: string; hashes: Set<string> } | undefined;
+    try {
+      intent = { id: toHex(sha256(batchBytes)), hashes: tokenHashesOf(batchBytes) };
+    } catch {
+      // Bytes that do not decode are refused by the ingest, with its own reason; no intent.
+    }
+    if (!intent?.hashes.size) return this.afterIngest(clearing, batchBytes, await clearing.ingest(batchBytes), undefined);
+    await this.opts.outbox.intend(intent.id, concatHashes(intent.hashes), this.nowMs());
+    this.batchesInFlight.set(intent.id, (this.batchesInFlight.get(intent.id) ?? 0) + 1);
+    try {
+      const r = await clearing.ingest(batchBytes);
+      return await this.afterIngest(clearing, batchBytes, r, intent);
+    } finally {
+      const n = this.batchesInFlight.get(intent.id)! - 1;
+      if (n) this.batchesInFlight.set(intent.id, n);
+      else this.batchesInFlight.delete(intent.id);
+    }
+  }
+
+  private async afterIngest(clearing: Clearing, bytes: Uint8Array, r: IngestResult, intent: { id: string; hashes: Set<string> } | undefined): Promise<IngestResult> {
+    if (r.outcome !== 'rejected') await this.afterBatch(clearing, bytes, intent?.id);
+    // Nothing committed: the intent goes (a failure leaves it to a sweep, which finds no token held).
+    else if (intent) await this.opts.outbox.add([], this.nowMs(), [intent.id]).catch(() => undefined);
+    return r;
+  }
+
+  /**
+   * After a batch was committed (ingested or duplicate): queue charge.complete for every token it names that is
+   * now successful, and wallet.blocklisted for every newly blocked wallet; delete the intent `intentId` in the
+   * same outbox transaction. Returns how many events were new.
+   */
+  async afterBatch(clearing: Clearing, batchBytes: Uint8Array, intentId?: string): Promise<number> {
+    const hashes = tokenHashesOf(batchBytes);
     // What an earlier batch could not queue is tried again too, in the background (one retry at a time: the
     // batch's answer does not wait for it).
     if (this.deferred.size) void this.retryDeferred().catch(() => undefined);
     try {
-      return await this.afterTokens(clearing, hashes);
+      return (await this.afterTokens(clearing, hashes, intentId ? [intentId] : [])).n;
     } catch (e) {
       // The batch is committed: its events must not depend on the reader sending it again (its next sync finds it
-      // held and does not). Kept here and queued again until the outbox takes them (spec/clearing-api.md §9.2).
+      // held and does not). Kept here and queued again until the outbox takes them (spec/clearing-api.md §9.2);
+      // its intent, in the outbox, outlives this process if it dies first.
       this.defer(clearing, [...hashes]);
       throw e;
+    }
+  }
+
+  /** Intents written and not yet settled by this process (id -> how many of its requests), never swept here. */
+  private readonly batchesInFlight = new Map<string, number>();
+  private sweeping: Promise<number> | undefined;
+
+  /**
+   * Queue the events of intents left in the outbox (a node that died between a clearing commit and the outbox
+   * write; an outbox that refused the events), written INTENT_GRACE_MS ago or more (a one-process outbox: any
+   * not in flight here): each whose batch clearing holds (a token of it is named) gets its events queued and is
+   * deleted in one transaction; one whose batch clearing does not hold stays until INTENT_EXPIRY_MS, then goes.
+   * One sweep at a time; resolves to how many intents were settled.
+   */
+  sweepIntents(clearing: Clearing): Promise<number> {
+    return (this.sweeping ??= this.sweepRound(clearing).finally(() => {
+      this.sweeping = undefined;
+    }));
+  }
+
+  private async sweepRound(clearing: Clearing): Promise<number> {
+    const grace = this.opts.outbox.leaseMs === undefined ? 0 : this.intentGraceMs;
+    let settled = 0;
+    for (;;) {
+      const now = this.nowMs();
+      const page = await this.opts.outbox.intents(grace, now, SWEEP_PAGE);
+      let left = false;
+      for (const it of page) {
+        if (this.batchesInFlight.has(it.id)) {
+          left = true;
+          continue;
+        }
+        const hashes = new Set<string>();
+        for (let i = 0; i + 32 <= it.hashes.length; i += 32) hashes.add(toHex(it.hashes.subarray(i, i + 32)));
+        // created is on the outbox's clock (PostgreSQL: the database's); the expiry is a day, far beyond a skew.
+        const r = await this.afterTokens(clearing, hashes, [it.id], now - it.created >= INTENT_EXPIRY_MS);
+        if (r.settled) settled++;
+        else left = true;
+      }
+      if (page.length < SWEEP_PAGE || left) return settled;
     }
   }
 
@@ -262,7 +373,8 @@ export class WebhookService {
    * DEFER_RETRY_MS, when the next batch comes and at a stop, until the outbox takes them. A retry removes only what
    * was not deferred again while it ran (it read the token's state before that later batch: its trip's tap-out,
    * say). Bounded by MAX_DEFERRED_TOKENS: past it the oldest are dropped and logged (the node is unhealthy
-   * meanwhile: the outbox's write fault, spec/clearing-api.md §2.10).
+   * meanwhile: the outbox's write fault, spec/clearing-api.md §2.10). A quicker path only: each batch's intent
+   * stays in the outbox until its events are queued, and the sweep (sweepIntents) queues them too.
    */
   private readonly deferred = new Map<string, number>();
   private generation = 0;
@@ -285,7 +397,7 @@ export class WebhookService {
         dropped++;
       }
     }
-    if (dropped) this.opts.log?.(`webhooks: ${dropped} tokens' charge.complete events dropped: more than ${MAX_DEFERRED_TOKENS} wait for the outbox`);
+    if (dropped) this.opts.log?.(`webhooks: ${dropped} tokens' charge.complete events left to the intents' sweep: more than ${MAX_DEFERRED_TOKENS} wait for the outbox`);
     this.scheduleDeferred();
   }
 
@@ -329,14 +441,20 @@ export class WebhookService {
     return this.deferred.size;
   }
 
-  /** charge.complete of the tokens `hashes` (hex) that are now successful, and wallet.blocklisted as afterBatch. */
-  private async afterTokens(clearing: Clearing, hashes: ReadonlySet<string>): Promise<number> {
+  /**
+   * charge.complete of the tokens `hashes` (hex) that are now successful, and wallet.blocklisted as afterBatch;
+   * the intents `settle` deleted in the same outbox write, when clearing names a token of `hashes` (the batch is
+   * held) or `force`. Resolves to the events new and whether the intents were settled.
+   */
+  private async afterTokens(clearing: Clearing, hashes: ReadonlySet<string>, settle: readonly string[] = [], force = true): Promise<{ n: number; settled: boolean }> {
     const now = this.clock();
     const events: NewOutboxEvent[] = [];
     const blocked = new Set<string>();
+    let named = false;
     for (const h of hashes) {
       const facts = await clearing.paymentFacts(fromHex(h));
       if (!facts) continue;
+      named = true;
       if (facts.blocked && facts.walletId !== undefined) blocked.add(facts.walletId);
       const st = paymentState(h, facts);
       if (st.state !== 'successful' && st.state !== 'refunded') continue;
@@ -349,9 +467,10 @@ export class WebhookService {
     // first look after a start), never per batch: a resent duplicate must not cost a read of every blocked wallet.
     const wallets = this.caughtUp ? [...blocked] : [...blocked, ...(await clearing.blockedWalletIds()).map(toHex)];
     const fresh = this.blockedEvents(wallets, now);
-    const n = await this.queue([...events, ...fresh.events]);
+    const settled = named || force;
+    const n = await this.queue([...events, ...fresh.events], settled ? settle : []);
     this.markQueued(fresh.wallets, !this.caughtUp);
-    return n;
+    return { n, settled };
   }
 
   /**
@@ -404,9 +523,9 @@ export class WebhookService {
     if (whole) this.caughtUp = true;
   }
 
-  private async queue(events: NewOutboxEvent[]): Promise<number> {
-    if (!events.length) return 0;
-    const n = await this.opts.outbox.add(events, this.nowMs());
+  private async queue(events: NewOutboxEvent[], settle: readonly string[] = []): Promise<number> {
+    if (!events.length && !settle.length) return 0;
+    const n = await this.opts.outbox.add(events, this.nowMs(), settle);
     if (n) this.kick();
     return n;
   }
@@ -433,11 +552,11 @@ export class WebhookService {
     this.stopping = true;
     if (this.deferTimer) clearTimeout(this.deferTimer);
     this.deferTimer = undefined;
-    // A last try for the events of committed batches the outbox refused (after the one running, if any): held in
-    // memory only, they end with the process.
+    // A last try for the events of committed batches the outbox refused (after the one running, if any); what is
+    // still refused stays in the batches' intents for the next start's sweep.
     await this.retrying?.catch(() => undefined);
     await this.retryDeferred().catch(() => undefined);
-    if (this.deferred.size) this.opts.log?.(`webhooks: stopping with ${this.deferred.size} tokens' charge.complete events the outbox never took`);
+    if (this.deferred.size) this.opts.log?.(`webhooks: stopping with ${this.deferred.size} tokens' charge.complete events the outbox never took (their intents stay: the next start queues them)`);
     this.running = false;
     this.inflight?.abort();
     this.kick();

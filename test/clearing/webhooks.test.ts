@@ -203,7 +203,9 @@ describe('webhooks', () => {
     let failures = 5;
     const flaky: WebhookOutbox = {
       leaseMs: undefined,
-      add: (e, n) => inner.add(e, n),
+      add: (e, n, s) => inner.add(e, n, s),
+      intend: (id, h, n) => inner.intend(id, h, n),
+      intents: (a, n, l) => inner.intents(a, n, l),
       due: async (n, l) => {
         if (failures > 0) {
           failures--;
