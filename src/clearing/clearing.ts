@@ -34,7 +34,7 @@ import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
-import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx } from './store.js';
+import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx, type TokenEntryRow } from './store.js';
 import { findPairs } from './pairing.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
@@ -69,6 +69,17 @@ export interface PaymentFacts {
 
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, JournalKind.tap_out, JournalKind.conflict]);
+/** paymentFacts: readings at most, until the token's entries read before and after the others agree. */
+const PAYMENT_READS = 5;
+
+/** The same entries of a token (by place, validity and reason: what a commit in between could change). */
+function sameEntryRows(a: readonly TokenEntryRow[], b: readonly TokenEntryRow[]): boolean {
+  return a.length === b.length && a.every((r, i) => {
+    const o = b[i]!;
+    return r.readerId === o.readerId && r.seq === o.seq && r.valid === o.valid && r.reason === o.reason && r.operatorId === o.operatorId && equalBytes(r.journalId, o.journalId);
+  });
+}
+
 /** ingestAll: entries written per database transaction (group commit). */
 const GROUP_ENTRIES = 20_000;
 /** Reader certificates remembered as verified (checkReaderCert); one per reader, so thousands of readers. */
@@ -128,6 +139,45 @@ export interface ClearingOptions {
    * rules. Stop every node first; the others then start with the same settings.
    */
   replaceSettings?: boolean;
+}
+
+/**
+ * A batch {@link Clearing.ingest} is about to commit (its `beforeCommit` hook): it passed spec/clearing.md §4 steps
+ * 1-7 (size, frame, certificate, signature, validity, not held, entries, chain), so it is a reader's and new here.
+ */
+export interface BatchToCommit {
+  /** SHA-256 of the batch bytes (what a duplicate is recognised by). */
+  digest: Uint8Array;
+  readerId: number;
+  journalId: Uint8Array;
+  batchSeq: number;
+  /** SHA-256 of each token entry's data (void entries left out: a void names its sale's token), each once, in entry order. */
+  tokenHashes: Uint8Array[];
+}
+
+/** Hooks of one {@link Clearing.ingest}. */
+export interface IngestHooks {
+  /**
+   * Called once the batch passed every check before its commit, and awaited: a throw refuses the batch (the
+   * ingest rejects with it; nothing is committed). The webhook service writes its outbox intent here.
+   */
+  beforeCommit?: (b: BatchToCommit) => Promise<void>;
+}
+
+/** The token hashes of a prepared batch (BatchToCommit.tokenHashes). */
+function tokenHashesOf(entries: readonly JournalEntry[]): Uint8Array[] {
+  const seen = new Set<string>();
+  const out: Uint8Array[] = [];
+  for (const e of entries) {
+    if (e.kind === 'void') continue;
+    const h = nodeSha256(e.data);
+    const k = toHex(h);
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(h);
+    }
+  }
+  return out;
 }
 
 /** What {@link Clearing.ingest} did with one batch (spec/clearing.md §4): a value, never an exception. */
@@ -662,12 +712,33 @@ export class Clearing {
    * Ingest one batch. Never throws on bad bytes: a rejected batch is a result (and a recorded problem). The
    * promise resolves after the batch's commit.
    */
-  ingest(bytes: Uint8Array): Promise<IngestResult> {
+  ingest(bytes: Uint8Array, hooks?: IngestHooks): Promise<IngestResult> {
     return this.store.session(async (s) => {
       const p = await this.prepare(s, bytes);
       if (!('kind' in p)) return p;
+      if (hooks?.beforeCommit) {
+        await hooks.beforeCommit({ digest: p.digest, readerId: p.f.readerCert.readerId, journalId: p.f.journalId, batchSeq: p.f.batchSeq, tokenHashes: tokenHashesOf(p.entries) });
+      }
       return this.verifyAndCommit(s, p);
     });
+  }
+
+  /** True when clearing holds this very batch (reader, journal, batch number and bytes' SHA-256): a resend would be a duplicate. */
+  holdsBatch(readerId: number, journalId: Uint8Array, batchSeq: number, digest: Uint8Array): Promise<boolean> {
+    return this.store.session((s) => s.isDuplicate(readerId, journalId, batchSeq, digest));
+  }
+
+  /**
+   * The token hashes a batch's entries name (as BatchToCommit.tokenHashes), decoded within this clearing's limits;
+   * undefined when the bytes are not a batch it could take. For a batch clearing holds (a duplicate).
+   */
+  batchTokenHashes(bytes: Uint8Array): Uint8Array[] | undefined {
+    try {
+      const f = readBatchFrame(bytes, { maxBytes: this.maxBatchBytes, maxEntries: this.maxBatchEntries });
+      return tokenHashesOf(decodeBatchEntries(bytes, f).entries);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -1060,8 +1131,19 @@ export class Clearing {
    * entries alone, so the answer is the report's). Undefined when no entry names the token.
    */
   async paymentFacts(tokenHash: Uint8Array): Promise<PaymentFacts | undefined> {
-    const rows = await this.store.tokenEntries(tokenHash);
-    if (!rows.length) return undefined;
+    // The reads are several (the token's entries, its wallet's rows, the blocklist, the refund), not one snapshot:
+    // a batch committed between them (the same token from another reader) could pay one merchant while the
+    // evidence showed another's entry. The token's entries are read again after the others; when they changed,
+    // everything is read again (at most PAYMENT_READS times; the last reading stands).
+    for (let attempt = 1; ; attempt++) {
+      const rows = await this.store.tokenEntries(tokenHash);
+      if (!rows.length) return undefined;
+      const facts = await this.factsOf(tokenHash, rows);
+      if (attempt === PAYMENT_READS || sameEntryRows(rows, await this.store.tokenEntries(tokenHash))) return facts;
+    }
+  }
+
+  private async factsOf(tokenHash: Uint8Array, rows: TokenEntryRow[]): Promise<PaymentFacts> {
     const entries = rows.map((r) => ({
       readerId: r.readerId,
       journalId: toHex(r.journalId),

@@ -7,7 +7,7 @@ export {
   BPS_DENOMINATOR, roundHalfEvenDiv, validateFeeBps, feeFor,
 } from './fees.js';
 export {
-  type ClearingOptions, type IngestResult, type EvidenceToken, type DoubleSpend, type ReaderFault,
+  type ClearingOptions, type IngestResult, type IngestHooks, type BatchToCommit, type EvidenceToken, type DoubleSpend, type ReaderFault,
   type ReaderSummary, type ClearingReport, type PaymentFacts, type OpenedStore, Clearing, isPostgresUrl,
 } from './clearing.js';
 export type {

@@ -11,7 +11,6 @@ import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, readFi
 import { OffpayError } from '../../base/errors.js';
 import type { ErrorCode } from '../../base/error-codes.js';
 
-const TOKEN_RE = /^[0-9a-f]{64}$/;
 
 /** Read the credential file, creating it (mode 0600) when missing. Returns the credential and whether it was created. */
 export function loadOrCreateOperatorToken(path: string): { token: string; created: boolean } {
@@ -42,8 +41,11 @@ export function loadOrCreateSecretFile(path: string, code: ErrorCode, what: stri
     if (e instanceof OffpayError) throw e;
     throw new OffpayError(code, `cannot read the ${what} ${path}: ${(e as Error).message}`);
   }
-  const token = text.trim();
-  if (!TOKEN_RE.test(token)) throw new OffpayError(code, `${path} must hold 64 lower-case hex digits (32 random bytes)`);
+  // Exactly the issued form: 64 lower-case hex digits and at most one line end (no other whitespace, no BOM), so
+  // that a port reading the file by the spec's rule takes exactly the files this server takes.
+  const m = /^([0-9a-f]{64})(\r?\n)?$/.exec(text);
+  if (!m) throw new OffpayError(code, `${path} must hold 64 lower-case hex digits (32 random bytes) and at most one line end, nothing else`);
+  const token = m[1]!;
   return { token, created: false };
 }
 
@@ -82,7 +84,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /** Whether an Authorization header value carries the credential (constant time in the presented value). */
 export function checkBearer(header: string | undefined, token: string): boolean {
-  const m = /^Bearer ([^\s]{1,256})$/.exec(header ?? '');
+  // The scheme is case-insensitive (RFC 9110 §11.1); the credential is not.
+  const m = /^Bearer ([^\s]{1,256})$/i.exec(header ?? '');
   const presented = m ? m[1]! : '';
   return timingSafeEqual(digest(presented), digest(token)) && m !== null;
 }

@@ -24,15 +24,19 @@
  *     attempts INTEGER NOT NULL,    -- deliveries tried
  *     next_at INTEGER NOT NULL,     -- unix ms of the next try (pending)
  *     last_error TEXT)              -- the last failure (HTTP status or network error)
- *   CREATE TABLE intents(            -- batches being ingested, whose events may not be queued yet
+ *   CREATE TABLE intents(            -- batches about to be committed, whose events may not be queued yet
  *     id TEXT PRIMARY KEY,           -- SHA-256 of the batch bytes, hex
+ *     reader_id INTEGER NOT NULL,    -- the batch's reader, journal id and number: with id, what clearing
+ *     journal_id BLOB NOT NULL,      --   holds when it holds the batch (Clearing.holdsBatch)
+ *     batch_seq INTEGER NOT NULL,
  *     hashes BLOB NOT NULL,          -- the token hashes its entries name (32 bytes each, voids left out)
- *     created INTEGER NOT NULL)      -- unix ms
+ *     created INTEGER NOT NULL)      -- unix ms, renewed when the same batch is about to be committed again
  *
- * Intents (spec/clearing-api.md §9.2 step 1): an intent is durable BEFORE the batch's clearing commit and is
- * deleted in the same transaction that queues the batch's events (`add` with `settle`). A node that dies in
- * between leaves it; a sweep (webhooks.ts) derives the events again from the token hashes, once clearing holds
- * the batch, and deletes it. So a committed batch's events outlive the process that committed it.
+ * Intents (spec/clearing-api.md §9.2 step 1): an intent is durable BEFORE the batch's clearing commit (after its
+ * checks: only a reader's batch new to clearing gets one) and is deleted in the same transaction that queues the
+ * batch's events (`add` with `settle`). A node that dies in between leaves it; a sweep (webhooks.ts) queues the
+ * events once clearing holds the batch, and deletes it. So a committed batch's events outlive the process that
+ * committed it.
  */
 import { OffpayError } from '../../base/errors.js';
 import { openSqliteDatabase, sqliteFailureOf, type SqliteDatabase } from '../node/sqlite.js';
@@ -59,14 +63,23 @@ export interface NewOutboxEvent {
   created: number;
 }
 
-/** A batch being ingested whose events may not be queued yet (see the header). */
-export interface OutboxIntent {
+/** A batch about to be committed whose events may not be queued yet (see the header). */
+export interface NewOutboxIntent {
   /** SHA-256 of the batch bytes, hex. */
   id: string;
+  readerId: number;
+  journalId: Uint8Array;
+  batchSeq: number;
   /** Token hashes, 32 bytes each, concatenated. */
   hashes: Uint8Array;
-  /** Unix ms it was written (PostgreSQL: the database's clock). */
+}
+
+/** An intent held, with its age on the outbox's clock (PostgreSQL: the database's). */
+export interface OutboxIntent extends NewOutboxIntent {
+  /** When it was written (or last renewed), unix ms on the outbox's clock: the paging cursor. */
   created: number;
+  /** Written (or last renewed) this many ms ago, on that clock. */
+  ageMs: number;
 }
 
 /** Where undelivered events wait (at least once: nothing leaves it before a receiver answered 2xx). */
@@ -78,10 +91,15 @@ export interface WebhookOutbox {
    * to how many events were new. Durable when it resolves.
    */
   add(events: NewOutboxEvent[], nowMs: number, settle?: readonly string[]): Promise<number>;
-  /** Write an intent (durable when it resolves; an intent already held keeps its time). */
-  intend(id: string, hashes: Uint8Array, nowMs: number): Promise<void>;
-  /** Up to `limit` intents written at least `ageMs` before `nowMs` (PostgreSQL: before the database's now), oldest first. */
-  intents(ageMs: number, nowMs: number, limit: number): Promise<OutboxIntent[]>;
+  /** Write an intent (durable when it resolves); one already held is renewed (its time set to now). */
+  intend(intent: NewOutboxIntent, nowMs: number): Promise<void>;
+  /**
+   * Up to `limit` intents written at least `minAgeMs` before now (`nowMs`; PostgreSQL: the database's clock), in
+   * (time, id) order after `after` (the last of the previous page), each with its age on that clock.
+   */
+  intents(minAgeMs: number, nowMs: number, limit: number, after?: OutboxIntent): Promise<OutboxIntent[]>;
+  /** Delete the intent `id` if it was not renewed since `created` (OutboxIntent.created); resolves to whether it did. */
+  dropIntent(id: string, created: number): Promise<boolean>;
   /**
    * The last `add` the outbox's database refused (`clearing.store_unavailable`), until an `add` stores an event:
    * its code and when (ms). The health check holds the node unhealthy for WRITE_FAULT_HOLD_MS after it
@@ -156,7 +174,8 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
     this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
     this.db.exec(PRUNE_INDEX_SQL('events'));
-    this.db.exec('CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, batch_seq INTEGER NOT NULL,
+      hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT`);
   }
   async add(events: NewOutboxEvent[], nowMs: number, settle: readonly string[] = []): Promise<number> {
     if (!events.length && !settle.length) return 0;
@@ -171,12 +190,23 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       return n;
     });
   }
-  async intend(id: string, hashes: Uint8Array, nowMs: number): Promise<void> {
-    this.write(() => this.db.prepare('INSERT OR IGNORE INTO intents(id, hashes, created) VALUES (?, ?, ?)').run(id, hashes, nowMs));
+  async intend(i: NewOutboxIntent, nowMs: number): Promise<void> {
+    this.write(() =>
+      this.db
+        .prepare('INSERT INTO intents(id, reader_id, journal_id, batch_seq, hashes, created) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET created = max(created, excluded.created)')
+        .run(i.id, i.readerId, i.journalId, i.batchSeq, i.hashes, nowMs),
+    );
   }
-  async intents(ageMs: number, nowMs: number, limit: number): Promise<OutboxIntent[]> {
-    const rows = this.db.prepare('SELECT id, hashes, created FROM intents WHERE created <= ? ORDER BY created, rowid LIMIT ?').all(nowMs - ageMs, limit) as { id: string; hashes: Uint8Array; created: number }[];
-    return rows.map((r) => ({ id: r.id, hashes: new Uint8Array(r.hashes), created: r.created }));
+  async intents(minAgeMs: number, nowMs: number, limit: number, after?: OutboxIntent): Promise<OutboxIntent[]> {
+    const rows = (
+      after
+        ? this.db.prepare('SELECT * FROM intents WHERE created <= ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?').all(nowMs - minAgeMs, after.created, after.id, limit)
+        : this.db.prepare('SELECT * FROM intents WHERE created <= ? ORDER BY created, id LIMIT ?').all(nowMs - minAgeMs, limit)
+    ) as { id: string; reader_id: number; journal_id: Uint8Array; batch_seq: number; hashes: Uint8Array; created: number }[];
+    return rows.map((r) => ({ id: r.id, readerId: r.reader_id, journalId: new Uint8Array(r.journal_id), batchSeq: r.batch_seq, hashes: new Uint8Array(r.hashes), created: r.created, ageMs: nowMs - r.created }));
+  }
+  async dropIntent(id: string, created: number): Promise<boolean> {
+    return this.write(() => this.db.prepare('DELETE FROM intents WHERE id = ? AND created = ?').run(id, created).changes > 0);
   }
   /** A write, its failure typed (and a refusal remembered as the write fault). */
   private write<T>(f: () => T): T {

@@ -39,11 +39,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clearing, IngestResult, RefundRecord } from '../clearing/clearing.js';
-import { sha256 } from '../crypto.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
-import { decodeBatch } from '../reader/batch.js';
-import type { NewOutboxEvent, WebhookOutbox } from './outbox.js';
+import type { NewOutboxEvent, OutboxIntent, WebhookOutbox } from './outbox.js';
 import { paymentState } from './payments.js';
 import { webhookSignatureHeader } from '../webhook-signature.js';
 import { nodeHmacSha256 } from '../node/crypto.js';
@@ -209,24 +207,25 @@ export const INTENT_SWEEP_MS = 60_000;
  * it normally settles it first. A one-process outbox sweeps every intent not in flight in this process at once.
  */
 export const INTENT_GRACE_MS = 60_000;
-/** An intent whose batch clearing does not hold (no token of it named) is dropped this long after it was written, ms. */
+/** An intent whose batch clearing does not hold is dropped this long after it was written (or last renewed), ms. */
 export const INTENT_EXPIRY_MS = 86_400_000;
 /** Intents read a sweep round. */
 const SWEEP_PAGE = 256;
 
-/** The token hashes (hex) a batch's entries name, voids left out (a void names its sale's token). Throws on bytes that do not decode. */
-function tokenHashesOf(batchBytes: Uint8Array): Set<string> {
-  const hashes = new Set<string>();
-  for (const e of decodeBatch(batchBytes).entries) if (e.kind !== 'void') hashes.add(toHex(sha256(e.data)));
-  return hashes;
-}
-
-function concatHashes(hashes: ReadonlySet<string>): Uint8Array {
-  const out = new Uint8Array(hashes.size * 32);
-  let i = 0;
-  for (const h of hashes) out.set(fromHex(h), 32 * i++);
+function concatHashes(hashes: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(hashes.length * 32);
+  hashes.forEach((h, i) => out.set(h, 32 * i));
   return out;
 }
+
+function hexSet(hashes: readonly Uint8Array[]): Set<string> {
+  return new Set(hashes.map(toHex));
+}
+
+/** Let I/O run (a sweep or a large batch's events read the SQLite store synchronously underneath their awaits). */
+const breathe = () => new Promise<void>((r) => setImmediate(r));
+/** Tokens looked up between two breaths. */
+const LOOKUPS_PER_BREATH = 256;
 
 /** Not allowed to deliver (mayDeliver): the worker looks again after pollMs. */
 class Barred extends Error {}
@@ -274,36 +273,40 @@ export class WebhookService {
   // ---- events ----------------------------------------------------------------------------------------
 
   /**
-   * Ingest a batch with its events (spec/clearing-api.md §9.2 step 1): an intent naming the batch's tokens is
-   * written to the outbox BEFORE the clearing commit (refused: `clearing.store_unavailable`, and nothing is
-   * ingested), and deleted in the transaction that queues the events after it; a rejected batch's is deleted. A
+   * Ingest a batch with its events (spec/clearing-api.md §9.2 step 1): once the batch passed clearing's checks
+   * (a reader's, new here) and before its commit, an intent naming it and its tokens is written to the outbox
+   * (refused: the ingest rejects with `clearing.store_unavailable` and nothing is committed); after the commit the
+   * events are queued and the intent deleted in one outbox transaction. A rejected batch's intent is deleted. A
    * node that dies in between leaves the intent to a sweep (sweepIntents), which queues the events then.
    */
   async ingestBatch(clearing: Clearing, batchBytes: Uint8Array): Promise<IngestResult> {
-    let intent: { id: string; hashes: Set<string> } | undefined;
+    let intent: { id: string; hashes: Uint8Array[] } | undefined;
     try {
-      intent = { id: toHex(sha256(batchBytes)), hashes: tokenHashesOf(batchBytes) };
-    } catch {
-      // Bytes that do not decode are refused by the ingest, with its own reason; no intent.
-    }
-    if (!intent?.hashes.size) return this.afterIngest(clearing, batchBytes, await clearing.ingest(batchBytes), undefined);
-    await this.opts.outbox.intend(intent.id, concatHashes(intent.hashes), this.nowMs());
-    this.batchesInFlight.set(intent.id, (this.batchesInFlight.get(intent.id) ?? 0) + 1);
-    try {
-      const r = await clearing.ingest(batchBytes);
-      return await this.afterIngest(clearing, batchBytes, r, intent);
+      const r = await clearing.ingest(batchBytes, {
+        beforeCommit: async (b) => {
+          if (!b.tokenHashes.length) return; // only voids: no event to lose
+          intent = { id: toHex(b.digest), hashes: b.tokenHashes };
+          // In flight before it is written: this process's sweep never takes it (a one-process outbox sweeps at once).
+          this.batchesInFlight.set(intent.id, (this.batchesInFlight.get(intent.id) ?? 0) + 1);
+          await this.opts.outbox.intend({ id: intent.id, readerId: b.readerId, journalId: b.journalId, batchSeq: b.batchSeq, hashes: concatHashes(b.tokenHashes) }, this.nowMs());
+        },
+      });
+      if (r.outcome !== 'rejected') {
+        // A duplicate found before the commit carries no intent: its tokens are read from the bytes clearing holds.
+        await this.afterHashes(clearing, hexSet(intent?.hashes ?? clearing.batchTokenHashes(batchBytes) ?? []), intent?.id);
+      } else if (intent && this.batchesInFlight.get(intent.id) === 1) {
+        // Nothing committed. Unless another request of this process carries the same bytes, the intent goes (if
+        // this delete fails, the sweep drops it a day later: clearing does not hold the batch).
+        await this.opts.outbox.add([], this.nowMs(), [intent.id]).catch(() => undefined);
+      }
+      return r;
     } finally {
-      const n = this.batchesInFlight.get(intent.id)! - 1;
-      if (n) this.batchesInFlight.set(intent.id, n);
-      else this.batchesInFlight.delete(intent.id);
+      if (intent) {
+        const n = this.batchesInFlight.get(intent.id)! - 1;
+        if (n) this.batchesInFlight.set(intent.id, n);
+        else this.batchesInFlight.delete(intent.id);
+      }
     }
-  }
-
-  private async afterIngest(clearing: Clearing, bytes: Uint8Array, r: IngestResult, intent: { id: string; hashes: Set<string> } | undefined): Promise<IngestResult> {
-    if (r.outcome !== 'rejected') await this.afterBatch(clearing, bytes, intent?.id);
-    // Nothing committed: the intent goes (a failure leaves it to a sweep, which finds no token held).
-    else if (intent) await this.opts.outbox.add([], this.nowMs(), [intent.id]).catch(() => undefined);
-    return r;
   }
 
   /**
@@ -311,13 +314,16 @@ export class WebhookService {
    * now successful, and wallet.blocklisted for every newly blocked wallet; delete the intent `intentId` in the
    * same outbox transaction. Returns how many events were new.
    */
-  async afterBatch(clearing: Clearing, batchBytes: Uint8Array, intentId?: string): Promise<number> {
-    const hashes = tokenHashesOf(batchBytes);
+  afterBatch(clearing: Clearing, batchBytes: Uint8Array, intentId?: string): Promise<number> {
+    return this.afterHashes(clearing, hexSet(clearing.batchTokenHashes(batchBytes) ?? []), intentId);
+  }
+
+  private async afterHashes(clearing: Clearing, hashes: Set<string>, intentId: string | undefined): Promise<number> {
     // What an earlier batch could not queue is tried again too, in the background (one retry at a time: the
     // batch's answer does not wait for it).
     if (this.deferred.size) void this.retryDeferred().catch(() => undefined);
     try {
-      return (await this.afterTokens(clearing, hashes, intentId ? [intentId] : [])).n;
+      return await this.afterTokens(clearing, hashes, intentId ? [intentId] : []);
     } catch (e) {
       // The batch is committed: its events must not depend on the reader sending it again (its next sync finds it
       // held and does not). Kept here and queued again until the outbox takes them (spec/clearing-api.md §9.2);
@@ -327,16 +333,17 @@ export class WebhookService {
     }
   }
 
-  /** Intents written and not yet settled by this process (id -> how many of its requests), never swept here. */
+  /** Intents of this process's requests not yet settled (id -> how many requests), never swept here. */
   private readonly batchesInFlight = new Map<string, number>();
   private sweeping: Promise<number> | undefined;
 
   /**
    * Queue the events of intents left in the outbox (a node that died between a clearing commit and the outbox
    * write; an outbox that refused the events), written INTENT_GRACE_MS ago or more (a one-process outbox: any
-   * not in flight here): each whose batch clearing holds (a token of it is named) gets its events queued and is
-   * deleted in one transaction; one whose batch clearing does not hold stays until INTENT_EXPIRY_MS, then goes.
-   * One sweep at a time; resolves to how many intents were settled.
+   * age) and not in flight in this process, in (time, id) order, SWEEP_PAGE a read: one whose batch clearing
+   * holds (Clearing.holdsBatch) gets its events queued and is deleted in one outbox transaction; one whose batch
+   * clearing does not hold stays, and goes once it is INTENT_EXPIRY_MS old (unless renewed meanwhile by a request
+   * carrying the batch again). One sweep at a time; resolves to how many intents it settled or dropped.
    */
   sweepIntents(clearing: Clearing): Promise<number> {
     return (this.sweeping ??= this.sweepRound(clearing).finally(() => {
@@ -346,24 +353,24 @@ export class WebhookService {
 
   private async sweepRound(clearing: Clearing): Promise<number> {
     const grace = this.opts.outbox.leaseMs === undefined ? 0 : this.intentGraceMs;
-    let settled = 0;
+    let done = 0;
+    let after: OutboxIntent | undefined;
     for (;;) {
-      const now = this.nowMs();
-      const page = await this.opts.outbox.intents(grace, now, SWEEP_PAGE);
-      let left = false;
+      const page = await this.opts.outbox.intents(grace, this.nowMs(), SWEEP_PAGE, after);
       for (const it of page) {
-        if (this.batchesInFlight.has(it.id)) {
-          left = true;
-          continue;
+        after = it;
+        await breathe();
+        if (this.batchesInFlight.has(it.id)) continue;
+        if (await clearing.holdsBatch(it.readerId, it.journalId, it.batchSeq, fromHex(it.id))) {
+          const hashes = new Set<string>();
+          for (let i = 0; i + 32 <= it.hashes.length; i += 32) hashes.add(toHex(it.hashes.subarray(i, i + 32)));
+          await this.afterTokens(clearing, hashes, [it.id]);
+          done++;
+        } else if (it.ageMs >= INTENT_EXPIRY_MS && (await this.opts.outbox.dropIntent(it.id, it.created))) {
+          done++;
         }
-        const hashes = new Set<string>();
-        for (let i = 0; i + 32 <= it.hashes.length; i += 32) hashes.add(toHex(it.hashes.subarray(i, i + 32)));
-        // created is on the outbox's clock (PostgreSQL: the database's); the expiry is a day, far beyond a skew.
-        const r = await this.afterTokens(clearing, hashes, [it.id], now - it.created >= INTENT_EXPIRY_MS);
-        if (r.settled) settled++;
-        else left = true;
       }
-      if (page.length < SWEEP_PAGE || left) return settled;
+      if (page.length < SWEEP_PAGE) return done;
     }
   }
 
@@ -443,18 +450,17 @@ export class WebhookService {
 
   /**
    * charge.complete of the tokens `hashes` (hex) that are now successful, and wallet.blocklisted as afterBatch;
-   * the intents `settle` deleted in the same outbox write, when clearing names a token of `hashes` (the batch is
-   * held) or `force`. Resolves to the events new and whether the intents were settled.
+   * the intents `settle` deleted in the same outbox write. Resolves to how many events were new.
    */
-  private async afterTokens(clearing: Clearing, hashes: ReadonlySet<string>, settle: readonly string[] = [], force = true): Promise<{ n: number; settled: boolean }> {
+  private async afterTokens(clearing: Clearing, hashes: ReadonlySet<string>, settle: readonly string[] = []): Promise<number> {
     const now = this.clock();
     const events: NewOutboxEvent[] = [];
     const blocked = new Set<string>();
-    let named = false;
+    let looked = 0;
     for (const h of hashes) {
+      if (++looked % LOOKUPS_PER_BREATH === 0) await breathe();
       const facts = await clearing.paymentFacts(fromHex(h));
       if (!facts) continue;
-      named = true;
       if (facts.blocked && facts.walletId !== undefined) blocked.add(facts.walletId);
       const st = paymentState(h, facts);
       if (st.state !== 'successful' && st.state !== 'refunded') continue;
@@ -467,10 +473,9 @@ export class WebhookService {
     // first look after a start), never per batch: a resent duplicate must not cost a read of every blocked wallet.
     const wallets = this.caughtUp ? [...blocked] : [...blocked, ...(await clearing.blockedWalletIds()).map(toHex)];
     const fresh = this.blockedEvents(wallets, now);
-    const settled = named || force;
-    const n = await this.queue([...events, ...fresh.events], settled ? settle : []);
+    const n = await this.queue([...events, ...fresh.events], settle);
     this.markQueued(fresh.wallets, !this.caughtUp);
-    return { n, settled };
+    return n;
   }
 
   /**

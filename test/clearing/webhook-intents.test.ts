@@ -34,6 +34,7 @@ import { SqliteWebhookOutbox, type WebhookOutbox } from '../../src/server/outbox
 import { eventId, INTENT_EXPIRY_MS, WebhookService } from '../../src/server/webhooks.js';
 import { HKD, NOW, makeIssuer, makeWallet, signToken, type TestWallet } from '../reader/helpers.js';
 import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { neverCommits } from './dying.js';
 import { vendingReader } from './vending.js';
 
 const SEED = 'webhook-intents';
@@ -54,8 +55,9 @@ function mortal(inner: WebhookOutbox) {
   const o: WebhookOutbox = {
     leaseMs: inner.leaseMs,
     add: (e, n, s) => (dead.on ? ((dead.reached = true), new Promise<number>(() => {})) : inner.add(e, n, s)),
-    intend: (id, h, n) => (dead.refuseIntents ? Promise.reject(new OffpayError('clearing.store_unavailable', 'the webhook outbox refused a write (SQLITE_FULL)', { write: true })) : inner.intend(id, h, n)),
-    intents: (a, n, l) => inner.intents(a, n, l),
+    intend: (i, n) => (dead.refuseIntents ? Promise.reject(new OffpayError('clearing.store_unavailable', 'the webhook outbox refused a write (SQLITE_FULL)', { write: true })) : inner.intend(i, n)),
+    intents: (a, n, l, after) => inner.intents(a, n, l, after),
+    dropIntent: (id, c) => inner.dropIntent(id, c),
     due: (n, l) => inner.due(n, l),
     hold: (id) => inner.hold(id),
     nextDue: () => inner.nextDue(),
@@ -72,11 +74,6 @@ function mortal(inner: WebhookOutbox) {
 
 const service = (outbox: WebhookOutbox, extra: Partial<ConstructorParameters<typeof WebhookService>[0]> = {}) =>
   new WebhookService({ url: 'http://127.0.0.1:59998/hooks', secret: SECRET, outbox, pollMs: 60_000, clock: CLOCK, ...extra });
-
-/** A clearing whose commit never comes (the process died before it); `reached` once the ingest was called. */
-function neverCommits(c: Clearing, dead: { reached: boolean }): Clearing {
-  return Object.create(c, { ingest: { value: () => ((dead.reached = true), new Promise(() => {})) } }) as Clearing;
-}
 
 /** Ingest `batch` through `hooks`, the node dying at `crash`; resolves once it died (or the ingest ended). */
 async function ingestDying(hooks: WebhookService, dead: { on: boolean; reached: boolean }, c: Clearing, batch: Uint8Array, crash: Crash): Promise<void> {

@@ -204,8 +204,9 @@ describe('webhooks', () => {
     const flaky: WebhookOutbox = {
       leaseMs: undefined,
       add: (e, n, s) => inner.add(e, n, s),
-      intend: (id, h, n) => inner.intend(id, h, n),
-      intents: (a, n, l) => inner.intents(a, n, l),
+      intend: (i, n) => inner.intend(i, n),
+      intents: (a, n, l, after) => inner.intents(a, n, l, after),
+      dropIntent: (id, c) => inner.dropIntent(id, c),
       due: async (n, l) => {
         if (failures > 0) {
           failures--;

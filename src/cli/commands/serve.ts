@@ -117,6 +117,11 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
     }
     const secretFile = ctx.opt('webhook-secret-file') ?? `${db}.webhook-secret`;
     const secret = webhookUrl !== undefined ? loadOrCreateSecretFile(secretFile, 'api.bad_webhook_secret', 'webhook secret') : undefined;
+    // The merchant is given the webhook secret (spec/clearing-api.md §9.4): were it the operator credential, the
+    // merchant could read every wallet's payments (the report) and the refunds of every merchant.
+    if (secret && secret.token === token) {
+      throw new OffpayError('api.bad_webhook_secret', `the webhook secret (${secretFile}) is the operator credential (${tokenFile}): the merchant is given the webhook secret. Give --webhook-secret-file another file (a missing one is created)`);
+    }
     const reconfigure = ctx.flag('webhook-reconfigure');
     const mine = webhookConfigOf(webhookUrl, secret?.token);
     const clearing = await openClearingAt(db, { issuerKeys: issuer.keySet(), ...(maxBytes !== undefined ? { maxBatchBytes: maxBytes } : {}), ...(ctx.flag('replace-settings') ? { replaceSettings: true } : {}), ...(poolSize !== undefined ? { poolSize } : {}) });
