@@ -2,9 +2,11 @@
  * A node that dies inside an ingest, for the webhook-intent tests (spec/clearing-api.md §9.2 step 1): `neverCommits`
  * wraps a clearing so that its ingest runs the `beforeCommit` hook as clearing would (for the batch's own identity:
  * the intent gets written) and then never returns, as a process killed before its commit; nothing of the clearing
- * is held by it (no store session stays open), so other ingests go on.
+ * is held by it (no store session stays open), so other ingests go on. `dying` wraps an outbox whose event writes
+ * hang (the process died there) when `dies(event ids)` says so.
  */
 import type { Clearing, IngestHooks, IngestResult } from '../../src/clearing/index.js';
+import type { WebhookOutbox } from '../../src/server/outbox.js';
 import { sha256 } from '../../src/crypto.js';
 import { decodeBatch } from '../../src/reader/batch.js';
 
@@ -16,4 +18,14 @@ export function neverCommits(c: Clearing, dead: { reached: boolean } = { reached
     return new Promise(() => {});
   };
   return Object.create(c, { ingest: { value: ingest } }) as Clearing;
+}
+
+export function dying(inner: WebhookOutbox, dies: (ids: string[]) => boolean): WebhookOutbox {
+  return new Proxy(inner, {
+    get(target, p, recv) {
+      if (p === 'add') return (e: { id: string }[], n: number, s?: readonly string[]) => (dies(e.map((x) => x.id)) ? new Promise<number>(() => {}) : target.add(e as never, n, s));
+      const v = Reflect.get(target, p, recv) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

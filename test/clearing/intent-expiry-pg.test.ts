@@ -8,7 +8,7 @@
  *  2. The expiry compares `created` (DATABASE clock) with the sweeping node's own clock: a node whose clock runs
  *     a day ahead deletes every not-yet-committed intent as soon as the grace has passed.
  */
-import { neverCommits } from './dying.js';
+import { dying, neverCommits } from './dying.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../base/hex.js';
 import { Clearing, type IngestHooks } from '../../src/clearing/index.js';
@@ -26,15 +26,6 @@ const CLOCK = () => NOW + 7200;
 const service = (outbox: WebhookOutbox, extra: Partial<ConstructorParameters<typeof WebhookService>[0]> = {}) =>
   new WebhookService({ url: 'http://127.0.0.1:59998/hooks', secret: '4e'.repeat(32), outbox, pollMs: 60_000, clock: CLOCK, ...extra });
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-function dying(inner: WebhookOutbox, dies: (ids: string[]) => boolean): WebhookOutbox {
-  return new Proxy(inner, {
-    get(target, p, recv) {
-      if (p === 'add') return (e: { id: string }[], n: number, s?: readonly string[]) => (dies(e.map((x) => x.id)) ? new Promise<number>(() => {}) : target.add(e as never, n, s));
-      const v = Reflect.get(target, p, recv);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-}
 
 const started = await startPgCluster();
 if (typeof started === 'string') {

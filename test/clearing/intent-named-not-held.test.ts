@@ -10,7 +10,7 @@
  *  2. SQLite: the restart's sweep races the reader's resend of the batch that died before its commit (the
  *     sweep already passed its in-flight check); the resend commits and the node dies again.
  */
-import { neverCommits } from './dying.js';
+import { dying, neverCommits } from './dying.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,16 +53,6 @@ async function trip(readerId: number, wallet: string) {
   return { t, W, X };
 }
 
-/** An outbox whose add hangs (the process dies there) when `dies(events)` says so. */
-function dying(inner: WebhookOutbox, dies: (ids: string[]) => boolean): WebhookOutbox {
-  return new Proxy(inner, {
-    get(target, p, recv) {
-      if (p === 'add') return (e: { id: string }[], n: number, s?: readonly string[]) => (dies(e.map((x) => x.id)) ? new Promise<number>(() => {}) : target.add(e as never, n, s));
-      const v = Reflect.get(target, p, recv);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-}
 
 const service = (outbox: WebhookOutbox, extra: Partial<ConstructorParameters<typeof WebhookService>[0]> = {}) =>
   new WebhookService({ url: 'http://127.0.0.1:59998/hooks', secret: SECRET, outbox, pollMs: 60_000, clock: CLOCK, ...extra });
