@@ -436,7 +436,7 @@ export function createClearingServer(o: ClearingServerOptions): Server {
     if (!operator(req, res, 'the webhook status')) return;
     if (!o.webhooks) throw new HttpError(404, 'api.not_found', 'webhooks are not configured on this server');
     const dead = (await o.webhooks.outbox.dead(100)).map((e) => ({ id: e.id, type: e.type, created: e.created, attempts: e.attempts, lastError: e.lastError }));
-    send(res, 200, { url: o.webhooks.url.href, counts: await o.webhooks.outbox.counts(), dead });
+    send(res, 200, { url: o.webhooks.url.href, counts: await o.webhooks.outbox.counts(), intents: await o.webhooks.outbox.intentCount(), dead });
   };
   const getHealth: Handler = async (_req, res) => {
     const h = await health();

@@ -178,6 +178,10 @@ export class PgWebhookOutbox implements WebhookOutbox {
     }));
   }
 
+  async intentCount(): Promise<number> {
+    return Number((await this.rows('SELECT count(*) AS n FROM webhook_intents'))[0]?.n ?? 0);
+  }
+
   async dropIntent(id: string, created: number): Promise<boolean> {
     const r = await this.write(() => this.pool.query('DELETE FROM webhook_intents WHERE id = $1 AND created = $2', [id, created]));
     return (r.rowCount ?? 0) > 0;

@@ -98,6 +98,8 @@ export interface WebhookOutbox {
    * (time, id) order after `after` (the last of the previous page), each with its age on that clock.
    */
   intents(minAgeMs: number, nowMs: number, limit: number, after?: OutboxIntent): Promise<OutboxIntent[]>;
+  /** How many intents are held (batches whose events are not queued yet: in flight, or waiting for a sweep). */
+  intentCount(): Promise<number>;
   /** Delete the intent `id` if it was not renewed since `created` (OutboxIntent.created); resolves to whether it did. */
   dropIntent(id: string, created: number): Promise<boolean>;
   /**
@@ -204,6 +206,9 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
         : this.db.prepare('SELECT * FROM intents WHERE created <= ? ORDER BY created, id LIMIT ?').all(nowMs - minAgeMs, limit)
     ) as { id: string; reader_id: number; journal_id: Uint8Array; batch_seq: number; hashes: Uint8Array; created: number }[];
     return rows.map((r) => ({ id: r.id, readerId: r.reader_id, journalId: new Uint8Array(r.journal_id), batchSeq: r.batch_seq, hashes: new Uint8Array(r.hashes), created: r.created, ageMs: nowMs - r.created }));
+  }
+  async intentCount(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM intents').get() as { n: number }).n;
   }
   async dropIntent(id: string, created: number): Promise<boolean> {
     return this.write(() => this.db.prepare('DELETE FROM intents WHERE id = ? AND created = ?').run(id, created).changes > 0);

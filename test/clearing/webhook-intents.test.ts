@@ -58,6 +58,7 @@ function mortal(inner: WebhookOutbox) {
     intend: (i, n) => (dead.refuseIntents ? Promise.reject(new OffpayError('clearing.store_unavailable', 'the webhook outbox refused a write (SQLITE_FULL)', { write: true })) : inner.intend(i, n)),
     intents: (a, n, l, after) => inner.intents(a, n, l, after),
     dropIntent: (id, c) => inner.dropIntent(id, c),
+    intentCount: () => inner.intentCount(),
     due: (n, l) => inner.due(n, l),
     hold: (id) => inner.hold(id),
     nextDue: () => inner.nextDue(),
@@ -152,6 +153,7 @@ describe('SQLite: a node that dies between the commit and the events', () => {
     try {
       expect(await hooks.sweepIntents(c)).toBe(0); // not held: kept
       expect((await outbox.intents(0, ms, 10)).length).toBe(1);
+      expect(await outbox.intentCount()).toBe(1);
       // The reader, unanswered, sends it again: ingested, its events queued, the intent settled.
       expect((await hooks.ingestBatch(c, batch)).outcome).toBe('ingested');
       expect((await outbox.get(eventId('charge.complete', toHex(tokenHash(t)))))?.state).toBe('pending');

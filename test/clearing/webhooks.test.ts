@@ -185,8 +185,9 @@ describe('webhooks', () => {
       expect(rx.deliveries.length).toBe(3);
       expect(lines.some((l) => /DEAD-LETTERED after 3 tries: HTTP 500/.test(l))).toBe(true);
       expect((await fetch(`${s.url}/v1/webhooks`)).status).toBe(401);
-      const st = (await (await fetch(`${s.url}/v1/webhooks`, { headers: { authorization: `Bearer ${OP}` } })).json()) as { counts: object; dead: { attempts: number; lastError: string }[] };
+      const st = (await (await fetch(`${s.url}/v1/webhooks`, { headers: { authorization: `Bearer ${OP}` } })).json()) as { counts: object; intents: number; dead: { attempts: number; lastError: string }[] };
       expect(st.counts).toEqual({ pending: 0, delivered: 0, dead: 1 });
+      expect(st.intents).toBe(0); // the batch's intent went with its event
       expect(st.dead[0]).toMatchObject({ attempts: 3, lastError: 'HTTP 500' });
     } finally {
       await s.close();
@@ -207,6 +208,7 @@ describe('webhooks', () => {
       intend: (i, n) => inner.intend(i, n),
       intents: (a, n, l, after) => inner.intents(a, n, l, after),
       dropIntent: (id, c) => inner.dropIntent(id, c),
+      intentCount: () => inner.intentCount(),
       due: async (n, l) => {
         if (failures > 0) {
           failures--;
