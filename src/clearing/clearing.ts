@@ -69,6 +69,9 @@ export interface PaymentFacts {
 
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 const TOKEN_KINDS = new Set<number>([JournalKind.accept, JournalKind.tap_in, JournalKind.tap_out, JournalKind.conflict]);
+/** A wallet's settled tokens (by hash, hex) and whether it is blocked, by wallet id (hex): read once per lookup. */
+type WalletSettlements = Map<string, { tokens: Map<string, SettledToken>; blocked: boolean }>;
+
 /** paymentFacts: readings at most, until the token's entries read before and after the others agree. */
 const PAYMENT_READS = 5;
 
@@ -159,7 +162,8 @@ export interface BatchToCommit {
 export interface IngestHooks {
   /**
    * Called once the batch passed every check before its commit, and awaited: a throw refuses the batch (the
-   * ingest rejects with it; nothing is committed). The webhook service writes its outbox intent here.
+   * ingest rejects with it; nothing is committed). The webhook service writes its outbox intent here. It MUST NOT
+   * call this Clearing: it runs inside the ingest's store session, which a SQLite clearing's other calls wait for.
    */
   beforeCommit?: (b: BatchToCommit) => Promise<void>;
 }
@@ -1134,16 +1138,35 @@ export class Clearing {
     // The reads are several (the token's entries, its wallet's rows, the blocklist, the refund), not one snapshot:
     // a batch committed between them (the same token from another reader) could pay one merchant while the
     // evidence showed another's entry. The token's entries are read again after the others; when they changed,
-    // everything is read again (at most PAYMENT_READS times; the last reading stands).
-    for (let attempt = 1; ; attempt++) {
+    // everything is read again, at most PAYMENT_READS times, and then the lookup fails (retryable) rather than
+    // answer from a torn reading.
+    for (let attempt = 1; attempt <= PAYMENT_READS; attempt++) {
       const rows = await this.store.tokenEntries(tokenHash);
       if (!rows.length) return undefined;
       const facts = await this.factsOf(tokenHash, rows);
-      if (attempt === PAYMENT_READS || sameEntryRows(rows, await this.store.tokenEntries(tokenHash))) return facts;
+      if (sameEntryRows(rows, await this.store.tokenEntries(tokenHash))) return facts;
     }
+    throw new OffpayError('clearing.store_unavailable', `the entries of token ${toHex(tokenHash)} changed during each of ${PAYMENT_READS} readings (batches naming it committing meanwhile): ask again`);
   }
 
-  private async factsOf(tokenHash: Uint8Array, rows: TokenEntryRow[]): Promise<PaymentFacts> {
+  /**
+   * {@link paymentFacts} of many tokens (a batch's, for its webhook events), each wallet's rows settled once for
+   * all its tokens among them instead of once a token. The same answers, each one reading: a token whose entries
+   * changed meanwhile is read again alone.
+   */
+  async paymentFactsMany(tokenHashes: readonly Uint8Array[]): Promise<(PaymentFacts | undefined)[]> {
+    const rows: TokenEntryRow[][] = [];
+    for (const h of tokenHashes) rows.push(await this.store.tokenEntries(h));
+    const wallets: WalletSettlements = new Map();
+    const out: (PaymentFacts | undefined)[] = [];
+    for (let i = 0; i < tokenHashes.length; i++) out.push(rows[i]!.length ? await this.factsOf(tokenHashes[i]!, rows[i]!, wallets) : undefined);
+    for (let i = 0; i < tokenHashes.length; i++) {
+      if (!sameEntryRows(rows[i]!, await this.store.tokenEntries(tokenHashes[i]!))) out[i] = await this.paymentFacts(tokenHashes[i]!);
+    }
+    return out;
+  }
+
+  private async factsOf(tokenHash: Uint8Array, rows: TokenEntryRow[], wallets: WalletSettlements = new Map()): Promise<PaymentFacts> {
     const entries = rows.map((r) => ({
       readerId: r.readerId,
       journalId: toHex(r.journalId),
@@ -1162,11 +1185,15 @@ export class Clearing {
     let blocked = false;
     if (withWallet) {
       walletId = toHex(withWallet.walletId!);
-      const hex = toHex(tokenHash);
-      const s = settler({ feeBps: this.feeBps, keepTokens: true, zeroFareOperators: this.zeroFareOperators });
-      await this.store.settleRows(s.push, withWallet.walletKey!);
-      settled = s.finish().tokens.find((t) => t.tokenHash === hex);
-      blocked = await this.store.isBlocked(withWallet.walletId!);
+      let w = wallets.get(walletId);
+      if (!w) {
+        const s = settler({ feeBps: this.feeBps, keepTokens: true, zeroFareOperators: this.zeroFareOperators });
+        await this.store.settleRows(s.push, withWallet.walletKey!);
+        w = { tokens: new Map(s.finish().tokens.map((t) => [t.tokenHash, t])), blocked: await this.store.isBlocked(withWallet.walletId!) };
+        wallets.set(walletId, w);
+      }
+      settled = w.tokens.get(toHex(tokenHash));
+      blocked = w.blocked;
     }
     const held = await this.store.refundOf(tokenHash);
     return { entries, settled, walletId, blocked, ...(held ? { refund: refundRecord(held) } : {}) };

@@ -84,8 +84,9 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /** Whether an Authorization header value carries the credential (constant time in the presented value). */
 export function checkBearer(header: string | undefined, token: string): boolean {
-  // The scheme is case-insensitive (RFC 9110 §11.1); the credential is not.
-  const m = /^Bearer ([^\s]{1,256})$/i.exec(header ?? '');
+  // The scheme is case-insensitive (RFC 9110 §11.1) and followed by one or more spaces (RFC 6750 §2.1); the
+  // credential is compared exactly.
+  const m = /^Bearer +([^\s]{1,256})$/i.exec(header ?? '');
   const presented = m ? m[1]! : '';
   return timingSafeEqual(digest(presented), digest(token)) && m !== null;
 }

@@ -74,8 +74,8 @@ export interface NewOutboxIntent {
   hashes: Uint8Array;
 }
 
-/** An intent held, with its age on the outbox's clock (PostgreSQL: the database's). */
-export interface OutboxIntent extends NewOutboxIntent {
+/** An intent held (its token hashes read apart: intentHashes), with its age on the outbox's clock (PostgreSQL: the database's). */
+export interface OutboxIntent extends Omit<NewOutboxIntent, 'hashes'> {
   /** When it was written (or last renewed), unix ms on the outbox's clock: the paging cursor. */
   created: number;
   /** Written (or last renewed) this many ms ago, on that clock. */
@@ -98,6 +98,8 @@ export interface WebhookOutbox {
    * (time, id) order after `after` (the last of the previous page), each with its age on that clock.
    */
   intents(minAgeMs: number, nowMs: number, limit: number, after?: OutboxIntent): Promise<OutboxIntent[]>;
+  /** The token hashes of the intent `id` (32 bytes each, concatenated), or undefined when none is held. */
+  intentHashes(id: string): Promise<Uint8Array | undefined>;
   /** How many intents are held (batches whose events are not queued yet: in flight, or waiting for a sweep). */
   intentCount(): Promise<number>;
   /** Delete the intent `id` if it was not renewed since `created` (OutboxIntent.created); resolves to whether it did. */
@@ -143,6 +145,9 @@ export const PRUNE_INDEX_SQL = (table: string) => `CREATE INDEX IF NOT EXISTS ${
 /** The rows prune deletes: delivered, of a pruned type, created before $before; at most $limit of them. */
 export const PRUNE_WHERE = `state = 'delivered' AND type IN (${PRUNED_SQL})`;
 
+/** The intents table's columns, in order (both engines). */
+export const INTENT_COLUMNS = ['id', 'reader_id', 'journal_id', 'batch_seq', 'hashes', 'created'];
+
 /** A failure's text is kept to this many characters. */
 export const MAX_ERROR_CHARS = 500;
 
@@ -178,6 +183,12 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     this.db.exec(PRUNE_INDEX_SQL('events'));
     this.db.exec(`CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, batch_seq INTEGER NOT NULL,
       hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT`);
+    // A table of another layout (a development build's) is refused at open, not by every batch's intent.
+    const cols = (this.db.prepare('PRAGMA table_info(intents)').all() as { name: string }[]).map((c) => c.name);
+    if (cols.join(',') !== INTENT_COLUMNS.join(',')) {
+      this.db.close();
+      throw new OffpayError('clearing.store_unusable', `the intents table of the webhook outbox ${path} has columns (${cols.join(', ')}), this offpay uses (${INTENT_COLUMNS.join(', ')})`);
+    }
   }
   async add(events: NewOutboxEvent[], nowMs: number, settle: readonly string[] = []): Promise<number> {
     if (!events.length && !settle.length) return 0;
@@ -200,12 +211,17 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     );
   }
   async intents(minAgeMs: number, nowMs: number, limit: number, after?: OutboxIntent): Promise<OutboxIntent[]> {
+    const cols = 'id, reader_id, journal_id, batch_seq, created';
     const rows = (
       after
-        ? this.db.prepare('SELECT * FROM intents WHERE created <= ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?').all(nowMs - minAgeMs, after.created, after.id, limit)
-        : this.db.prepare('SELECT * FROM intents WHERE created <= ? ORDER BY created, id LIMIT ?').all(nowMs - minAgeMs, limit)
-    ) as { id: string; reader_id: number; journal_id: Uint8Array; batch_seq: number; hashes: Uint8Array; created: number }[];
-    return rows.map((r) => ({ id: r.id, readerId: r.reader_id, journalId: new Uint8Array(r.journal_id), batchSeq: r.batch_seq, hashes: new Uint8Array(r.hashes), created: r.created, ageMs: nowMs - r.created }));
+        ? this.db.prepare(`SELECT ${cols} FROM intents WHERE created <= ? AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?`).all(nowMs - minAgeMs, after.created, after.id, limit)
+        : this.db.prepare(`SELECT ${cols} FROM intents WHERE created <= ? ORDER BY created, id LIMIT ?`).all(nowMs - minAgeMs, limit)
+    ) as { id: string; reader_id: number; journal_id: Uint8Array; batch_seq: number; created: number }[];
+    return rows.map((r) => ({ id: r.id, readerId: r.reader_id, journalId: new Uint8Array(r.journal_id), batchSeq: r.batch_seq, created: r.created, ageMs: nowMs - r.created }));
+  }
+  async intentHashes(id: string): Promise<Uint8Array | undefined> {
+    const r = this.db.prepare('SELECT hashes FROM intents WHERE id = ?').get(id) as { hashes: Uint8Array } | undefined;
+    return r ? new Uint8Array(r.hashes) : undefined;
   }
   async intentCount(): Promise<number> {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM intents').get() as { n: number }).n;

@@ -38,7 +38,8 @@
  * nothing until it is again.
  */
 import { createHash } from 'node:crypto';
-import type { Clearing, IngestResult, RefundRecord } from '../clearing/clearing.js';
+import type { Clearing, IngestResult, PaymentFacts, RefundRecord } from '../clearing/clearing.js';
+import { sha256 } from '../crypto.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { NewOutboxEvent, OutboxIntent, WebhookOutbox } from './outbox.js';
@@ -222,6 +223,13 @@ function hexSet(hashes: readonly Uint8Array[]): Set<string> {
   return new Set(hashes.map(toHex));
 }
 
+/** Concatenated 32-byte hashes (an intent's) as a set of hex strings. */
+function splitHashes(b: Uint8Array): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i + 32 <= b.length; i += 32) out.add(toHex(b.subarray(i, i + 32)));
+  return out;
+}
+
 /** Let I/O run (a sweep or a large batch's events read the SQLite store synchronously underneath their awaits). */
 const breathe = () => new Promise<void>((r) => setImmediate(r));
 /** Tokens looked up between two breaths. */
@@ -291,9 +299,16 @@ export class WebhookService {
           await this.opts.outbox.intend({ id: intent.id, readerId: b.readerId, journalId: b.journalId, batchSeq: b.batchSeq, hashes: concatHashes(b.tokenHashes) }, this.nowMs());
         },
       });
-      if (r.outcome !== 'rejected') {
-        // A duplicate found before the commit carries no intent: its tokens are read from the bytes clearing holds.
-        await this.afterHashes(clearing, hexSet(intent?.hashes ?? clearing.batchTokenHashes(batchBytes) ?? []), intent?.id);
+      if (r.outcome !== 'rejected' && intent) {
+        await this.afterHashes(clearing, hexSet(intent.hashes), intent.id);
+      } else if (r.outcome === 'duplicate') {
+        // Found held before its commit, so no intent of this request. Its events were queued with the deletion of
+        // the intent of the ingest that committed it, unless that intent is still held (its node died before the
+        // outbox write, or the outbox refused the events): then they are queued now and it is settled. Nothing is
+        // derived again otherwise: a resend of a held batch (anyone may send one) costs one lookup, not one per token.
+        const id = toHex(sha256(batchBytes));
+        const hashes = await this.opts.outbox.intentHashes(id);
+        if (hashes) await this.afterHashes(clearing, splitHashes(hashes), id);
       } else if (intent && this.batchesInFlight.get(intent.id) === 1) {
         // Nothing committed. Unless another request of this process carries the same bytes, the intent goes (if
         // this delete fails, the sweep drops it a day later: clearing does not hold the batch).
@@ -362,9 +377,9 @@ export class WebhookService {
         await breathe();
         if (this.batchesInFlight.has(it.id)) continue;
         if (await clearing.holdsBatch(it.readerId, it.journalId, it.batchSeq, fromHex(it.id))) {
-          const hashes = new Set<string>();
-          for (let i = 0; i + 32 <= it.hashes.length; i += 32) hashes.add(toHex(it.hashes.subarray(i, i + 32)));
-          await this.afterTokens(clearing, hashes, [it.id]);
+          // The hashes are read only now (up to 2 MiB an intent): a page of intents that stay costs no memory.
+          const hashes = await this.opts.outbox.intentHashes(it.id);
+          if (hashes) await this.afterTokens(clearing, splitHashes(hashes), [it.id]);
           done++;
         } else if (it.ageMs >= INTENT_EXPIRY_MS && (await this.opts.outbox.dropIntent(it.id, it.created))) {
           done++;
@@ -456,10 +471,16 @@ export class WebhookService {
     const now = this.clock();
     const events: NewOutboxEvent[] = [];
     const blocked = new Set<string>();
-    let looked = 0;
-    for (const h of hashes) {
-      if (++looked % LOOKUPS_PER_BREATH === 0) await breathe();
-      const facts = await clearing.paymentFacts(fromHex(h));
+    // LOOKUPS_PER_BREATH tokens at a time, each wallet among them settled once (paymentFactsMany), other work let
+    // run between the chunks.
+    const all = [...hashes];
+    const found: (PaymentFacts | undefined)[] = [];
+    for (let i = 0; i < all.length; i += LOOKUPS_PER_BREATH) {
+      if (i) await breathe();
+      found.push(...(await clearing.paymentFactsMany(all.slice(i, i + LOOKUPS_PER_BREATH).map(fromHex))));
+    }
+    for (const [k, h] of all.entries()) {
+      const facts = found[k];
       if (!facts) continue;
       if (facts.blocked && facts.walletId !== undefined) blocked.add(facts.walletId);
       const st = paymentState(h, facts);

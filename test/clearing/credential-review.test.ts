@@ -93,5 +93,7 @@ describe('operator credential', () => {
     expect(checkBearer(`Bearer ${tok}`, tok)).toBe(true);
     expect(checkBearer(`bearer ${tok}`, tok)).toBe(true);
     expect(checkBearer(`BEARER ${tok}`, tok)).toBe(true);
+    expect(checkBearer(`Bearer   ${tok}`, tok)).toBe(true); // 1*SP (RFC 6750 §2.1)
+    for (const bad of [`Bearer${tok}`, `Bearer\t${tok}`, `Bearer ${tok} `, `Basic ${tok}`, `Bearer ${tok.toUpperCase()}`]) expect(checkBearer(bad, tok), bad).toBe(false);
   });
 });

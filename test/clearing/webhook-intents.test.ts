@@ -59,6 +59,7 @@ function mortal(inner: WebhookOutbox) {
     intents: (a, n, l, after) => inner.intents(a, n, l, after),
     dropIntent: (id, c) => inner.dropIntent(id, c),
     intentCount: () => inner.intentCount(),
+    intentHashes: (id) => inner.intentHashes(id),
     due: (n, l) => inner.due(n, l),
     hold: (id) => inner.hold(id),
     nextDue: () => inner.nextDue(),

@@ -209,6 +209,7 @@ describe('webhooks', () => {
       intents: (a, n, l, after) => inner.intents(a, n, l, after),
       dropIntent: (id, c) => inner.dropIntent(id, c),
       intentCount: () => inner.intentCount(),
+      intentHashes: (id) => inner.intentHashes(id),
       due: async (n, l) => {
         if (failures > 0) {
           failures--;
