@@ -145,6 +145,24 @@ export const PRUNE_INDEX_SQL = (table: string) => `CREATE INDEX IF NOT EXISTS ${
 /** The rows prune deletes: delivered, of a pruned type, created before $before; at most $limit of them. */
 export const PRUNE_WHERE = `state = 'delivered' AND type IN (${PRUNED_SQL})`;
 
+const INTENTS_SQL = `CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, batch_seq INTEGER NOT NULL,
+  hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT`;
+/** The intents table's layout as SQLite reports it (name, type, NOT NULL, key, for each column in order). */
+function intentsLayout(db: SqliteDatabase): string {
+  return (db.prepare('PRAGMA table_info(intents)').all() as { name: string; type: string; notnull: number; pk: number }[]).map((c) => `${c.name} ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.pk ? ' KEY' : ''}`).join(', ');
+}
+let referenceLayout: string | undefined;
+/** The layout INTENTS_SQL makes (read once from a database in memory). */
+function referenceIntentsLayout(): string {
+  if (referenceLayout === undefined) {
+    const db = openSqliteDatabase('clearing', ':memory:');
+    db.exec(INTENTS_SQL);
+    referenceLayout = intentsLayout(db);
+    db.close();
+  }
+  return referenceLayout;
+}
+
 /** The intents table's columns, in order (both engines). */
 export const INTENT_COLUMNS = ['id', 'reader_id', 'journal_id', 'batch_seq', 'hashes', 'created'];
 
@@ -174,20 +192,25 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   private readonly db: SqliteDatabase;
   constructor(path: string) {
     this.db = openSqliteDatabase('clearing', path);
-    if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS events(
-      id TEXT PRIMARY KEY, type TEXT NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
-      state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
-    this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
-    this.db.exec(PRUNE_INDEX_SQL('events'));
-    this.db.exec(`CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, batch_seq INTEGER NOT NULL,
-      hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT`);
-    // A table of another layout (a development build's) is refused at open, not by every batch's intent.
-    const cols = (this.db.prepare('PRAGMA table_info(intents)').all() as { name: string }[]).map((c) => c.name);
-    if (cols.join(',') !== INTENT_COLUMNS.join(',')) {
+    try {
+      if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.exec(`CREATE TABLE IF NOT EXISTS events(
+        id TEXT PRIMARY KEY, type TEXT NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
+        state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
+      this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
+      this.db.exec(PRUNE_INDEX_SQL('events'));
+      this.db.exec(INTENTS_SQL);
+      // A table of another layout (a development build's; the right names without the key) is refused at open,
+      // not by every batch's intent: its columns, types, NOT NULL and key flags must be those INTENTS_SQL makes.
+      const got = intentsLayout(this.db);
+      if (got !== referenceIntentsLayout()) {
+        throw new OffpayError('clearing.store_unusable', `the intents table of the webhook outbox ${path} is not this offpay's: columns ${got}, this offpay makes ${referenceIntentsLayout()}`);
+      }
+    } catch (e) {
+      // Not an outbox (another program's file, not SQLite at all), or one of another layout: refused, the file closed.
       this.db.close();
-      throw new OffpayError('clearing.store_unusable', `the intents table of the webhook outbox ${path} has columns (${cols.join(', ')}), this offpay uses (${INTENT_COLUMNS.join(', ')})`);
+      throw e instanceof OffpayError ? e : outboxFailure(e);
     }
   }
   async add(events: NewOutboxEvent[], nowMs: number, settle: readonly string[] = []): Promise<number> {

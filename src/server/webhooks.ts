@@ -367,6 +367,9 @@ export class WebhookService {
   }
 
   private async sweepRound(clearing: Clearing): Promise<number> {
+    // The restart's catch-up (§9.1: the whole blocklist against the wallets queued) at the first sweep, whatever
+    // comes first: a resent batch whose events were queued derives nothing, so it would not run it.
+    if (!this.caughtUp) await this.afterTokens(clearing, new Set());
     const grace = this.opts.outbox.leaseMs === undefined ? 0 : this.intentGraceMs;
     let done = 0;
     let after: OutboxIntent | undefined;

@@ -45,7 +45,9 @@ describe('SQLite', () => {
     const b = r.export(CLOCK()).bytes;
     const [x, y, s] = await Promise.all([hooks.ingestBatch(c, b), hooks.ingestBatch(c, b), hooks.sweepIntents(c)]);
     expect([x.outcome, y.outcome].sort()).toEqual(['duplicate', 'ingested']);
-    expect(s).toBe(0);
+    // The sweep passes over the intent while a request holds it; when it looks after both ended, it settles the
+    // intent again (its events are held already: nothing twice).
+    expect(s).toBeLessThanOrEqual(1);
     expect(await o.intents(0, Date.now() + 1e9, 10)).toEqual([]);
     expect((await o.get(eventId('charge.complete', toHex(tokenHash(t)))))?.state).toBe('pending');
     await hooks.stop();
