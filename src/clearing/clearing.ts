@@ -151,8 +151,11 @@ export interface ClearingOptions {
 export interface BatchToCommit {
   /** SHA-256 of the batch bytes (what a duplicate is recognised by). */
   digest: Uint8Array;
+  /** The reader that signed the batch (its certificate's reader id). */
   readerId: number;
+  /** The reader journal's id (8 bytes). */
   journalId: Uint8Array;
+  /** The batch's number in that journal. */
   batchSeq: number;
   /** SHA-256 of each token entry's data (void entries left out: a void names its sale's token), each once, in entry order. */
   tokenHashes: Uint8Array[];
