@@ -115,13 +115,14 @@ export async function openPgWebhookOutbox(o: PgOutboxOptions, load?: (id: string
     for (const [table, want] of [['webhook_events', COLUMNS], ['webhook_intents', INTENT_COLUMNS]] as const) {
       const cols = (await client.query("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position", [table])).rows.map((r) => String(r.column_name));
       if (cols.join(',') !== want.join(',')) throw new OffpayError('clearing.store_unusable', `the ${table} table of ${where} has columns (${cols.join(', ')}), this offpay uses (${want.join(', ')})`);
-      // Keyed by id, as both writes' ON CONFLICT (id) need (the right names without the key fail every write).
+      // Keyed by id, not deferrable, as both writes' ON CONFLICT (id) need (the right names without the key, or with
+      // a deferrable one, fail every write).
       const key = await client.query(
-        `SELECT 1 FROM pg_constraint c WHERE c.conrelid = (quote_ident(current_schema()) || '.' || $1)::regclass AND c.contype = 'p'
+        `SELECT 1 FROM pg_constraint c WHERE c.conrelid = (quote_ident(current_schema()) || '.' || $1)::regclass AND c.contype = 'p' AND NOT c.condeferrable
            AND c.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = 'id')]::smallint[]`,
         [table],
       );
-      if (!key.rows.length) throw new OffpayError('clearing.store_unusable', `the ${table} table of ${where} has no primary key on id, as this offpay makes it`);
+      if (!key.rows.length) throw new OffpayError('clearing.store_unusable', `the ${table} table of ${where} has no primary key on id that is not deferrable, as this offpay makes it`);
     }
   });
   return new PgWebhookOutbox(pool, node, leaseMs, where);

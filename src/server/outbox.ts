@@ -145,22 +145,27 @@ export const PRUNE_INDEX_SQL = (table: string) => `CREATE INDEX IF NOT EXISTS ${
 /** The rows prune deletes: delivered, of a pruned type, created before $before; at most $limit of them. */
 export const PRUNE_WHERE = `state = 'delivered' AND type IN (${PRUNED_SQL})`;
 
+const EVENTS_SQL = `CREATE TABLE IF NOT EXISTS events(
+  id TEXT PRIMARY KEY, type TEXT NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`;
 const INTENTS_SQL = `CREATE TABLE IF NOT EXISTS intents(id TEXT PRIMARY KEY, reader_id INTEGER NOT NULL, journal_id BLOB NOT NULL, batch_seq INTEGER NOT NULL,
   hashes BLOB NOT NULL, created INTEGER NOT NULL) STRICT`;
-/** The intents table's layout as SQLite reports it (name, type, NOT NULL, key, for each column in order). */
-function intentsLayout(db: SqliteDatabase): string {
-  return (db.prepare('PRAGMA table_info(intents)').all() as { name: string; type: string; notnull: number; pk: number }[]).map((c) => `${c.name} ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.pk ? ' KEY' : ''}`).join(', ');
+/** A table's layout as SQLite reports it (name, type, NOT NULL, key, for each column in order). */
+function tableLayout(db: SqliteDatabase, table: string): string {
+  return (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string; type: string; notnull: number; pk: number }[]).map((c) => `${c.name} ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.pk ? ' KEY' : ''}`).join(', ');
 }
-let referenceLayout: string | undefined;
-/** The layout INTENTS_SQL makes (read once from a database in memory). */
-function referenceIntentsLayout(): string {
-  if (referenceLayout === undefined) {
+const referenceLayouts = new Map<string, string>();
+/** The layout `ddl` makes (read once from a database in memory). */
+function referenceLayout(table: string, ddl: string): string {
+  let l = referenceLayouts.get(table);
+  if (l === undefined) {
     const db = openSqliteDatabase('clearing', ':memory:');
-    db.exec(INTENTS_SQL);
-    referenceLayout = intentsLayout(db);
+    db.exec(ddl);
+    l = tableLayout(db, table);
     db.close();
+    referenceLayouts.set(table, l);
   }
-  return referenceLayout;
+  return l;
 }
 
 /** The intents table's columns, in order (both engines). */
@@ -191,26 +196,36 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   writeFault: { code: string; atMs: number } | undefined;
   private readonly db: SqliteDatabase;
   constructor(path: string) {
-    this.db = openSqliteDatabase('clearing', path);
+    try {
+      this.db = openSqliteDatabase('clearing', path);
+    } catch (e) {
+      // A path SQLite cannot open (a directory, a missing directory): the configuration's, exit 2.
+      if (e instanceof OffpayError) throw e;
+      const typed = outboxFailure(e);
+      throw typed instanceof OffpayError ? typed : new OffpayError('clearing.store_unusable', `cannot open the webhook outbox ${path} (${(e as Error).message})`);
+    }
     try {
       if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
-      this.db.exec(`CREATE TABLE IF NOT EXISTS events(
-        id TEXT PRIMARY KEY, type TEXT NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
-        state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_error TEXT) STRICT`);
+      // Tables of another layout (another program's, a development build's; the right names without the key) are
+      // refused at open, not by every write: columns, types, NOT NULL and key must be those the DDL makes. Without
+      // its key, `events` would take an event id twice (INSERT OR IGNORE has nothing to conflict with).
+      for (const [table, ddl] of [['events', EVENTS_SQL], ['intents', INTENTS_SQL]] as const) {
+        this.db.exec(ddl);
+        const got = tableLayout(this.db, table);
+        if (got !== referenceLayout(table, ddl)) {
+          throw new OffpayError('clearing.store_unusable', `the ${table} table of the webhook outbox ${path} is not this offpay's: columns ${got}, this offpay makes ${referenceLayout(table, ddl)}`);
+        }
+      }
       this.db.exec('CREATE INDEX IF NOT EXISTS events_due ON events(next_at) WHERE state = \'pending\'');
       this.db.exec(PRUNE_INDEX_SQL('events'));
-      this.db.exec(INTENTS_SQL);
-      // A table of another layout (a development build's; the right names without the key) is refused at open,
-      // not by every batch's intent: its columns, types, NOT NULL and key flags must be those INTENTS_SQL makes.
-      const got = intentsLayout(this.db);
-      if (got !== referenceIntentsLayout()) {
-        throw new OffpayError('clearing.store_unusable', `the intents table of the webhook outbox ${path} is not this offpay's: columns ${got}, this offpay makes ${referenceIntentsLayout()}`);
-      }
     } catch (e) {
-      // Not an outbox (another program's file, not SQLite at all), or one of another layout: refused, the file closed.
+      // Not an outbox (another program's file, not SQLite at all), or one of another layout: refused, the file
+      // closed. A failure SQLite does not class (a schema it cannot build on) is the file's, not the disk's.
       this.db.close();
-      throw e instanceof OffpayError ? e : outboxFailure(e);
+      if (e instanceof OffpayError) throw e;
+      const typed = outboxFailure(e);
+      throw typed instanceof OffpayError ? typed : new OffpayError('clearing.store_unusable', `the webhook outbox ${path} is not this offpay's (${(e as Error).message})`);
     }
   }
   async add(events: NewOutboxEvent[], nowMs: number, settle: readonly string[] = []): Promise<number> {
