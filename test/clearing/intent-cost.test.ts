@@ -16,9 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { toHex } from '../../base/hex.js';
 import { Clearing } from '../../src/clearing/index.js';
 import { sha256 } from '../../src/crypto.js';
-import { decodeBatch } from '../../src/reader/batch.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
+import { batchToCommit, intentOf } from './dying.js';
 import { NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 
 const SEED = 'intent-cost';
@@ -64,11 +64,8 @@ describe('intents: what a sweep and a resend cost', () => {
     const o = new SqliteWebhookOutbox(':memory:');
     const hooks = service(o);
     const { entries, bytes } = oneWalletBatch(800, 801);
-    const b = decodeBatch(bytes);
-    const all = new Uint8Array(32 * entries.length);
-    entries.forEach((e, i) => all.set(sha256(e.data), 32 * i));
     // The dead node: intent written, batch committed, no outbox write.
-    await o.intend({ id: toHex(sha256(bytes)), readerId: 801, journalId: b.journalId, batchSeq: b.batchSeq, hashes: all }, Date.now());
+    await o.intend(intentOf(batchToCommit(c, bytes)), Date.now());
     expect((await c.ingest(bytes)).outcome).toBe('ingested');
     const settles = counted(c.store, 'settleRows');
     expect(await hooks.sweepIntents(c)).toBe(1);
@@ -92,10 +89,7 @@ describe('intents: what a sweep and a resend cost', () => {
 
     // Another batch whose node died after its commit: its intent is held; the reader's resend queues the events.
     const second = oneWalletBatch(5, 803);
-    const b = decodeBatch(second.bytes);
-    const all = new Uint8Array(32 * 5);
-    second.entries.forEach((e, i) => all.set(sha256(e.data), 32 * i));
-    await o.intend({ id: toHex(sha256(second.bytes)), readerId: 803, journalId: b.journalId, batchSeq: b.batchSeq, hashes: all }, Date.now());
+    await o.intend(intentOf(batchToCommit(c, second.bytes)), Date.now());
     expect((await c.ingest(second.bytes)).outcome).toBe('ingested');
     expect((await hooks.ingestBatch(c, second.bytes)).outcome).toBe('duplicate');
     for (const e of second.entries) expect(await o.get(eventId('charge.complete', toHex(sha256(e.data))))).toBeDefined();

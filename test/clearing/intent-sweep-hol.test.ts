@@ -5,8 +5,7 @@
  * batches in flight before their commits, whose readers went offline) hide every younger intent, among them
  * batches the dead node DID commit, whose events then wait until the old ones expire (a day) or are resent.
  */
-import { decodeBatch } from '../../src/reader/batch.js';
-import { neverCommits } from './dying.js';
+import { batchToCommit, intentOf, neverCommits } from './dying.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +45,7 @@ describe('the sweep behind a full page of intents not held', () => {
     const r2 = vendingReader(issuer, SEED, 601);
     const t = await sell(r2, makeWallet(issuer, SEED, 'y'), 1, 500);
     const bytes = r2.export(CLOCK()).bytes;
-    { const b = decodeBatch(bytes); await o1.intend({ id: toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(bytes)))), readerId: b.readerCert.readerId, journalId: b.journalId, batchSeq: b.batchSeq, hashes: tokenHash(t) }, Date.now() + 1); }
+    await o1.intend(intentOf(batchToCommit(c, bytes)), Date.now() + 1);
     expect((await c.ingest(bytes)).outcome).toBe('ingested');
     // The restart, and several sweep rounds (each at INTENT_SWEEP_MS in a server).
     const o2 = new SqliteWebhookOutbox(file);
