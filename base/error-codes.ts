@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 264 codes in 30 areas.
+ * error-code tables of spec/*.md list. 265 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -104,6 +104,7 @@ export const ERROR_CODES = [
   'keyset.unknown_key',
   'keyset.wrong_issuer',
   'listen.bad_device',
+  'listen.bad_level',
   'listen.device_failed',
   'listen.device_unsupported',
   'listen.no_arecord',
@@ -375,6 +376,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'keyset.unknown_key': 'spec/protocol.md §13',
   'keyset.wrong_issuer': 'spec/protocol.md §13',
   'listen.bad_device': 'spec/reader.md §17.5',
+  'listen.bad_level': 'spec/reader.md §17.5',
   'listen.device_failed': 'spec/reader.md §17.5',
   'listen.device_unsupported': 'spec/reader.md §17.5',
   'listen.no_arecord': 'spec/reader.md §17.5',

@@ -89,6 +89,18 @@ export class InputBuffer {
     return i >= 0 && i < this.length ? this.buffer[i]! : 0;
   }
 
+  /**
+   * Sum of x^2 over the `count` samples from absolute position `from` (both rounded to whole samples; samples
+   * outside the history count as 0): the energy of one chirp window, for a frame's signal level.
+   */
+  energy(from: number, count: number): number {
+    const a = Math.max(0, Math.round(from) - this.firstPosition);
+    const b = Math.min(this.length, Math.round(from) + Math.round(count) - this.firstPosition);
+    let e = 0;
+    for (let i = a; i < b; i++) e += this.buffer[i]! * this.buffer[i]!;
+    return e;
+  }
+
   /** Current input level and counters. */
   level(): InputLevel {
     const t = this.totals;

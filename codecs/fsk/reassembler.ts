@@ -102,6 +102,8 @@ export interface SegmentFrame {
   payload: Uint8Array;
   profile: FskProfileName;
   segment: { index: number; count: number };
+  /** The frame's signal level (FrameDiagnostics.levelDbfs), when measured. */
+  diagnostics?: { levelDbfs: number };
 }
 
 /** A complete message. */
@@ -109,11 +111,13 @@ export interface Message {
   payload: Uint8Array;
   profile: FskProfileName;
   segments: number;
+  /** The lowest signal level of its frames, dBFS, when every frame had one. */
+  levelDbfs?: number;
 }
 
 export class MessageReassembler {
   /** The message being collected: its segment count, profile and the parts received so far. */
-  private partial: { count: number; profile: FskProfileName; parts: (Uint8Array | undefined)[] } | null = null;
+  private partial: { count: number; profile: FskProfileName; parts: (Uint8Array | undefined)[]; levels: (number | undefined)[] } | null = null;
 
   /** Forget a partial message. */
   reset(): void {
@@ -123,17 +127,21 @@ export class MessageReassembler {
   /** Add a frame; returns the message it completes, if any. */
   push(frame: SegmentFrame): Message | null {
     const { index, count } = frame.segment;
+    const level = frame.diagnostics?.levelDbfs;
     if (count === 1) {
       this.partial = null;
-      return { payload: frame.payload, profile: frame.profile, segments: 1 };
+      return { payload: frame.payload, profile: frame.profile, segments: 1, ...(level !== undefined ? { levelDbfs: level } : {}) };
     }
     if (index === 0 || !this.partial || this.partial.count !== count || this.partial.profile !== frame.profile) {
-      this.partial = { count, profile: frame.profile, parts: new Array<Uint8Array | undefined>(count).fill(undefined) };
+      this.partial = { count, profile: frame.profile, parts: new Array<Uint8Array | undefined>(count).fill(undefined), levels: new Array<number | undefined>(count).fill(undefined) };
     }
     this.partial.parts[index] = frame.payload;
+    this.partial.levels[index] = level;
     if (!this.partial.parts.every((x) => x !== undefined)) return null;
     const out = concatBytes(this.partial.parts as Uint8Array[]);
+    const levels = this.partial.levels;
     this.partial = null;
-    return { payload: out, profile: frame.profile, segments: count };
+    const measured = levels.every((x) => x !== undefined);
+    return { payload: out, profile: frame.profile, segments: count, ...(measured ? { levelDbfs: Math.min(...(levels as number[])) } : {}) };
   }
 }

@@ -73,6 +73,14 @@ export interface FrameDiagnostics {
   snrDb: number;
   /** Chosen-tone energy over the mean of the other tones of its group, dB (in-band quality). */
   toneSnrDb: number;
+  /**
+   * Signal level of the frame, dBFS, noise excluded: over the preamble and postamble chirp windows, the share
+   * of their energy that correlates with the chirp (rho^2 = S / (S + N), as for `snrDb`) times that energy, per
+   * sample (spec/fsk.md §7, diagnostics). It falls with the phone's distance from the microphone (about 6 dB
+   * each time the distance doubles), which a gate uses to take only the phone held at its own reading spot
+   * (`offpay reader listen --min-level`, spec/reader.md §17.2). -999 if it cannot be measured.
+   */
+  levelDbfs: number;
   /** Normalised correlation (rho^2, 0..1) of the preamble chirp. */
   preambleScore: number;
   /** Normalised correlation (rho^2, 0..1) of the postamble chirp. */
@@ -140,6 +148,8 @@ export type ReceiverEvent =
       profile: FskProfileName;
       /** How many frames (segments) carried it. */
       segments: number;
+      /** The lowest `levelDbfs` of its frames (spec/fsk.md §7): how loud the quietest part of it was heard. */
+      levelDbfs: number;
     }
   | {
       /** A frame was heard but not decoded. */
@@ -288,7 +298,7 @@ export class FskReceiver {
       frame: (frame) => {
         this.emit({ type: 'frame', frame });
         const message = this.reassembler.push(frame);
-        if (message) this.emit({ type: 'message', ...message });
+        if (message) this.emit({ type: 'message', payload: message.payload, profile: message.profile, segments: message.segments, levelDbfs: message.levelDbfs ?? -999 });
       },
       failure: (best, pre) => this.emit({
         type: 'failure', code: best.code, reason: best.reason, position: Math.round(pre.position),
@@ -369,6 +379,7 @@ export class FskReceiver {
       clockOffsetPpm: Math.round(eps * 1e6),
       snrDb: roundDb(snrFromScore((sync.preambleScore + sync.postambleScore) / 2)),
       toneSnrDb: roundDb(soft.toneSnrDb),
+      levelDbfs: signalLevelDbfs(this.input, sync, p.chirpDuration * rate),
       preambleScore: round3(sync.preambleScore),
       postambleScore: round3(sync.postambleScore),
       byteErrors: decoded.byteErrors,
@@ -424,6 +435,21 @@ function decodeOfdm(
     }
   }
   return { soft, decoded };
+}
+
+/**
+ * A frame's signal level without the noise (FrameDiagnostics.levelDbfs): over the two chirp windows (N_c =
+ * chirp duration x rate / (1 + eps) samples each, at the refined preamble start n_0 and at n_0 + Delta_R / (1 +
+ * eps)), with E the window's sum of x^2 and rho^2 = S / (S + N) its refined score (spec/fsk.md §7.3 step 2:
+ * rho^2 E / N_c is the chirp's own power), 10 log10((rho_pre^2 E_pre + rho_post^2 E_post) / (2 N_c)), rounded
+ * to 0.1 dB; -999 when that is not a finite number (nothing measured).
+ */
+function signalLevelDbfs(input: InputBuffer, sync: FrameSync, chirpSamples: number): number {
+  const n = chirpSamples / (1 + sync.eps);
+  const pre = input.energy(sync.start, n);
+  const post = input.energy(sync.start + sync.spacingSamples / (1 + sync.eps), n);
+  const db = 10 * Math.log10((sync.preambleScore * pre + sync.postambleScore * post) / (2 * Math.round(n)));
+  return Number.isFinite(db) ? roundDb(db) : -999;
 }
 
 function traceAttempt(metric: number, d: SlotDecode, toneSnrDb: number): void {

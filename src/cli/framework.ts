@@ -29,6 +29,11 @@ export type OptionSpec = {
   help: string;
   /** Placeholder shown in --help, e.g. 'FILE'. */
   arg?: string;
+  /**
+   * The value may be a negative number given after a space (`--min-level -35`): a separate value that starts
+   * with '-' is taken when it is '-' and a digit, where other options refuse it as a probable forgotten value.
+   */
+  negative?: boolean;
 };
 
 export interface CommandContext {
@@ -121,6 +126,13 @@ type Parsed = { values: CommandContext['values']; positionals: string[] };
 function parse(cmd: Command, argv: string[], options: NonNullable<ParseArgsConfig['options']>): Parsed | string {
   const known = Object.keys(options);
   const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  // Negative numbers after a space for the options that take them (`negative`): joined as --name=value, which
+  // the strict parse below takes (it refuses a separate value that starts with '-' as ambiguous).
+  const joined = new Map<number, string>();
+  for (const t of tokens) {
+    if (t.kind === 'option' && t.inlineValue === false && t.value !== undefined && cmd.options[t.name]?.negative && /^-\d/.test(t.value)) joined.set(t.index, `${t.rawName}=${t.value}`);
+  }
+  const args = argv.flatMap((x, i) => (joined.has(i) ? [joined.get(i)!] : joined.has(i - 1) ? [] : [x]));
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
     const spec = options[t.name];
@@ -131,7 +143,7 @@ function parse(cmd: Command, argv: string[], options: NonNullable<ParseArgsConfi
     const argName = cmd.options[t.name]?.arg ?? 'VALUE';
     if (spec.type === 'string') {
       if (t.value === undefined) return `option --${t.name} needs a value (--${t.name} ${argName})`;
-      if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-')) {
+      if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-') && !(cmd.options[t.name]?.negative && /^-\d/.test(t.value))) {
         return `option --${t.name} needs a value, not '${t.value}' (write --${t.name}=${t.value} if that is the value)`;
       }
     } else if (t.inlineValue) {
@@ -139,7 +151,7 @@ function parse(cmd: Command, argv: string[], options: NonNullable<ParseArgsConfi
     }
   }
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: r.values as CommandContext['values'], positionals: r.positionals };
   } catch (e) {
     return (e as Error).message.replace(/'/g, '');

@@ -320,6 +320,7 @@ describe('offpay reader listen', () => {
     await bad(['--stdin'], /--fare AMOUNT .* --tap-in/);
     await bad(['--stdin', '--fare', '2.00', '--tap-in', '5.00'], /exactly one of --fare/);
     await bad(['--stdin', '--amount', '2.00'], /not --amount/);
+    for (const level of ['5', '0.5', '-121', '-35.25', 'abc', '-', '1e1', '']) await bad(['--stdin', '--fare', '2.00', `--min-level=${level}`], /listen\.bad_level/);
     const v = await run('reader', 'listen', '--reader', p('vend'), '--db', p('vend.db'), '--stdin', '--fare', '2.00', at(0));
     expect(v.code).toBe(2);
     expect((await run('reader', 'listen', '--reader', p('gate'), '--db', p('missing.db'), '--stdin', '--fare', '2.00', at(0))).err).toMatch(/reader\.store_missing/);
@@ -335,6 +336,58 @@ describe('offpay reader listen', () => {
     const help = await run('reader', 'listen', '--help');
     expect(help.code).toBe(0);
     for (const k of ['journalSeq', 'tokenHash', 'clockOffsetPpm', 'bytesCorrected', 'rssBytes', 'end_of_input']) expect(help.out).toContain(k);
+  }, 120_000);
+
+  it('two gates a metre apart: with --min-level the next gate ignores the phone it overhears, and clearing does not block the rider (spec/reader.md §7.3 point 3)', async () => {
+    // One rider taps in at gate A, her phone 10 cm from A's microphone. Gate B's microphone, a metre away, hears
+    // the same sound 20 dB quieter (6 dB per doubling of the distance). Both gates are in a quiet station
+    // (noise at -50 dBFS) and both decode it. The threshold sits between the two levels.
+    expect((await run('reader', 'new', '--issuer', p('issuer'), '--id', '5002', '--profile', 'transit', '--operator', '300', '--out', p('gate2'), '--seed', 'listen-2', at(0))).code).toBe(0);
+    const [dbA, dbB, dbB0] = [await newDb('gate', 'near-a.db'), await newDb('gate2', 'near-b.db'), await newDb('gate2', 'near-b0.db')];
+    expect((await run('pay', '--wallet', p('w1'), '--payee', '300', '--amount', '12.00', '--currency', 'HKD', '--out', p('tapin.cbor'), at(1000))).code).toBe(0);
+    const clip = encode(new Uint8Array(readFileSync(p('tapin.cbor'))), { profile: 'fast', sampleRate: RATE });
+    const heard = (gain: number, seed: number) => mix(4 + clip.length / RATE, [{ at: RATE, samples: clip, gain }], makeRng(seed), 0.003);
+    const gate = async (reader: string, db: string, audio: Uint8Array, extra: string[]) => {
+      const l = listen(['--reader', p(reader), '--db', db, '--stdin', '--tap-in', '12.00', at(1000), ...extra]);
+      await pipeChunks(l.child, audio, makeRng(7));
+      l.child.stdin!.end();
+      expect(await l.exited, l.stderr()).toBe(0);
+      return l.events;
+    };
+    const a = await gate('gate', dbA, heard(0.5, 1), ['--min-level', '-33']);
+    const b = await gate('gate2', dbB, heard(0.05, 2), ['--min-level=-33']);
+    const b0 = await gate('gate2', dbB0, heard(0.05, 2), []); // the same sound at a gate without the threshold
+
+    expect(a[0]).toMatchObject({ event: 'start', minLevelDbfs: -33 });
+    expect(b0[0]).toMatchObject({ event: 'start', minLevelDbfs: null });
+    const level = (ev: Ev[]) => ev.find((e) => e.event === 'frame')!.levelDbfs as number;
+    // Both gates decoded the frame; the levels are 20 dB apart, on either side of the threshold.
+    expect(level(a)).toBeGreaterThan(-33);
+    expect(level(b)).toBeLessThan(-33);
+    expect(Math.abs(level(a) - level(b) - 20)).toBeLessThan(1);
+    expect(verdicts(a)).toEqual([expect.objectContaining({ status: 'accepted', tapIn: { maxFare: 1200, currency: 344 } })]);
+    const tokenHash = verdicts(a)[0]!.tokenHash;
+    expect(verdicts(b)).toEqual([]);
+    expect(b.filter((e) => e.event === 'ignored')).toEqual([
+      { event: 'ignored', at: expect.any(Number), fsk: 'fast', reason: 'too_quiet', levelDbfs: level(b), minLevelDbfs: -33, tokenHash },
+    ]);
+    expect(b.at(-1)).toMatchObject({ event: 'stop', messages: 1, ignored: 1, accepted: 0, refused: 0 });
+    expect(verdicts(b0)).toEqual([expect.objectContaining({ status: 'accepted', tokenHash })]); // the threat: a second tap-in
+    expect((await status(p('gate2'), dbB, 1100)).head.seq).toBe(0); // nothing recorded at the gate that ignored it
+    expect((await status(p('gate2'), dbB0, 1100)).entries).toEqual({ tap_in: 1 });
+
+    // Clearing: gate A with gate B, then gate A with the gate without the threshold.
+    for (const [r, db] of [['gate', dbA], ['gate2', dbB], ['gate2', dbB0]] as const) {
+      expect((await run('reader', 'export', '--reader', p(r), '--db', db, '--out', `${db}.batch`, at(1200))).code).toBe(0);
+    }
+    const clear = async (name: string, batches: string[]) => {
+      expect((await run('clearing', 'ingest', '--issuer', p('issuer'), '--db', p(name), ...batches)).code).toBe(0);
+      const rep = JSON.parse((await run('clearing', 'report', '--db', p(name), '--json')).out) as { doubleSpends: { kind: string }[]; openTrips: unknown[] };
+      const bl = JSON.parse((await run('clearing', 'blocklist', '--issuer', p('issuer'), '--db', p(name), '--out', p(`${name}.list`), at(1300), '--json')).out) as { entries: number };
+      return { kinds: rep.doubleSpends.map((x) => x.kind), openTrips: rep.openTrips.length, blocked: bl.entries };
+    };
+    expect(await clear('near-1.db', [`${dbA}.batch`, `${dbB}.batch`])).toEqual({ kinds: [], openTrips: 1, blocked: 0 });
+    expect(await clear('near-2.db', [`${dbA}.batch`, `${dbB0}.batch`])).toEqual({ kinds: ['same_token_twice'], openTrips: 1, blocked: 1 });
   }, 120_000);
 
   it('memory stays flat over 30 minutes of noise generated on the fly (RSS from the --stats lines)', async () => {

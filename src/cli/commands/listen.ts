@@ -13,6 +13,9 @@ import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandContext } from '../framework.js';
 import type { Judged, ListenEvent } from '../listen/events.js';
 
+/** The lowest --min-level accepted, dBFS (a frame's level is measured to about -120 dBFS and below). */
+const MIN_LEVEL_DBFS = -120;
+
 /** Everything the listen loop needs from the command line, validated in one place. */
 interface ListenSettings {
   source: { kind: 'stdin' } | { kind: 'device'; name: string };
@@ -24,6 +27,8 @@ interface ListenSettings {
   statsEvery: number;
   complete: boolean;
   requestOut: string | undefined;
+  /** --min-level: judge only messages heard at this signal level or louder, dBFS. */
+  minLevelDbfs: number | undefined;
 }
 
 async function settingsOf(ctx: CommandContext): Promise<ListenSettings> {
@@ -42,6 +47,10 @@ async function settingsOf(ctx: CommandContext): Promise<ListenSettings> {
   if (channels < 1) throw new OffpayError('pcm.bad_channels', `--channels must be 1 to ${MAX_PCM_CHANNELS}`);
   if (device !== undefined && channels !== 1) throw new UsageError('--device captures one channel (arecord -c 1); --channels is for --stdin');
   const statsEvery = parseUint('stats', ctx.opt('stats'), 86_400 * 365) ?? 0;
+  const minLevel = ctx.opt('min-level');
+  if (minLevel !== undefined && (!/^-?\d{1,3}(\.\d)?$/.test(minLevel) || Number(minLevel) < MIN_LEVEL_DBFS || Number(minLevel) > 0)) {
+    throw new OffpayError('listen.bad_level', `--min-level: '${minLevel}' is not a level in dBFS from ${MIN_LEVEL_DBFS} to 0 (one decimal at most, such as -35 or -32.5)`);
+  }
   return {
     source: device !== undefined ? { kind: 'device', name: device } : { kind: 'stdin' },
     rate,
@@ -51,6 +60,8 @@ async function settingsOf(ctx: CommandContext): Promise<ListenSettings> {
     statsEvery,
     complete: ctx.flag('complete'),
     requestOut: ctx.opt('request-out'),
+    // (+ 0: "-0" is 0.)
+    minLevelDbfs: minLevel !== undefined ? Number(minLevel) + 0 : undefined,
   };
 }
 
@@ -79,22 +90,23 @@ function judgedOf(ctx: CommandContext, reader: Reader): { judge: Judged; open?: 
 
 const KEYS = `JSON lines (--json), one object per event, keys stable (spec/reader.md §17.4); every line has "event" and
 "at" (seconds of audio since start):
-  start    readerId profile source rate format channels judge{mode,...} clock ("system"|"audio") t
+  start    readerId profile source rate format channels judge{mode,...} clock ("system"|"audio") t minLevelDbfs (null: none)
   request  challenge amount currency bytes [out]                (--amount opened this request)
-  frame    profile bytes segment segments snrDb toneSnrDb clockOffsetPpm byteErrors bytesCorrected erasures
+  frame    profile bytes segment segments snrDb toneSnrDb levelDbfs clockOffsetPpm byteErrors bytesCorrected erasures
+  ignored  fsk reason ("too_quiet") levelDbfs minLevelDbfs tokenHash   (heard below --min-level: not judged)
   verdict  t fsk accepted status ("accepted"|"resumed"|"tapped_out"|"refused")
            accepted: charged amount currency walletId counter journalSeq tokenHash [request{challenge,amount,currency}]
                      [fare{amount,currency}] [tapIn{maxFare,currency}]
            refused:  reason code message tokenHash [journalSeq]
   failure  code reason [profile]                                (a frame was heard but not decoded)
-  stats    frames messages failures accepted resumed refused rssBytes heapUsedBytes cpuUserMicros cpuSystemMicros
+  stats    frames messages failures accepted resumed refused ignored rssBytes heapUsedBytes cpuUserMicros cpuSystemMicros
            level{rmsDbfs,peakDbfs,clippedSamples,nonFiniteSamples}        (every --stats seconds of audio)
   stop     reason ("end_of_input"|"SIGINT"|"SIGTERM") and the stats counters and usage`;
 
 export const listen: Command = {
   name: 'reader listen',
   summary: 'listen to raw PCM (stdin or an ALSA device) for days: every FSK token heard is judged by the durable reader, one line per event',
-  usage: '--reader READER --db READER.db [--issuer ISSUER] (--stdin [--rate 48000] [--format s16le|f32le] [--channels 1] | --device NAME [--rate 48000]) [--amount A [--request-out REQ] | --fare A | --tap-in MAX] [--currency C] [--complete] [--stats SECONDS] [--now TIME]',
+  usage: '--reader READER --db READER.db [--issuer ISSUER] (--stdin [--rate 48000] [--format s16le|f32le] [--channels 1] | --device NAME [--rate 48000]) [--amount A [--request-out REQ] | --fare A | --tap-in MAX] [--currency C] [--complete] [--min-level DBFS] [--stats SECONDS] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (offpay reader new)' },
     db: { type: 'string', arg: 'READER.db', help: 'reader database (created by offpay reader init; never recreated)' },
@@ -111,6 +123,7 @@ export const listen: Command = {
     'tap-in': { type: 'string', arg: 'MAX', help: 'transit: tap-in authorising this maximum fare' },
     currency: { type: 'string', arg: 'CODE', help: 'currency of --amount, --fare or --tap-in', default: 'HKD' },
     complete: { type: 'boolean', help: 'mark each sale complete at once (nothing left to dispense)' },
+    'min-level': { type: 'string', arg: 'DBFS', negative: true, help: 'judge only tokens heard at this signal level or louder (-120..0 dBFS; see the frame lines\' level of a phone at the reading spot): a quieter one is a phone at another gate, ignored (default: any level)' },
     stats: { type: 'string', arg: 'SECONDS', help: 'print a stats event (counts, RSS, heap, CPU time) every SECONDS of audio (default never)' },
     now: { type: 'string', arg: 'TIME', help: 'the reader clock at the first sample, then advancing with the audio (default: the system clock at each decision)' },
   },
@@ -156,7 +169,10 @@ ${KEYS}`,
       const { ListenSession, usage } = await import('../listen/session.js');
       const src = await import('../../node/audio-source.js');
       source = s.source.kind === 'stdin' ? src.stdinSource() : src.arecordSource(s.source.name, s.rate);
-      write({ event: 'start', at: 0, readerId: reader.readerId, profile: reader.profile.name, source: source.describe, rate: s.rate, format: s.format, channels: s.channels, judge, clock: s.now0 !== undefined ? 'audio' : 'system', t: startNow });
+      write({ event: 'start', at: 0, readerId: reader.readerId, profile: reader.profile.name, source: source.describe, rate: s.rate, format: s.format, channels: s.channels, judge, clock: s.now0 !== undefined ? 'audio' : 'system', t: startNow, minLevelDbfs: s.minLevelDbfs ?? null });
+      if (judge.mode === 'tap_in' && s.minLevelDbfs === undefined && !ctx.json) {
+        ctx.out('          (tap-ins are taken at any level: the next gate\'s phone may be heard here too and be taken as a second tap-in, which blocks its wallet; set --min-level, spec/reader.md §7.3 point 3)');
+      }
       if (open) {
         const r = reader.openRequest({ ...open, now: startNow });
         if (s.requestOut) writeFileDurable(s.requestOut, r.bytes);
@@ -182,7 +198,7 @@ ${KEYS}`,
         }
         return judging;
       };
-      session = new ListenSession({ reader, current, rate: s.rate, format: s.format, channels: s.channels, judge, complete: s.complete, clock, statsEvery: s.statsEvery, write });
+      session = new ListenSession({ reader, current, rate: s.rate, format: s.format, channels: s.channels, judge, complete: s.complete, clock, statsEvery: s.statsEvery, write, ...(s.minLevelDbfs !== undefined ? { minLevelDbfs: s.minLevelDbfs } : {}) });
       if (stopReason) source.close();
       const it = source.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       for (;;) {

@@ -15,6 +15,8 @@
 import { PcmDecoder, type PcmFormat } from '../../../codecs/fsk/pcm.js';
 import { FskReceiver, type ReceiverEvent } from '../../../codecs/fsk/index.js';
 import type { AcceptContext, Reader } from '../../reader/reader.js';
+import { toHex } from '../../../base/hex.js';
+import { tokenHash } from '../../messages.js';
 import { verdictFields, type Counts, type Judged, type ListenEvent, type Usage } from './events.js';
 
 export interface SessionOptions {
@@ -34,6 +36,12 @@ export interface SessionOptions {
   clock: (audioSeconds: number) => number;
   /** Print a stats event every this many seconds of audio (0: never). */
   statsEvery: number;
+  /**
+   * Judge only messages heard at this signal level or louder, dBFS (the message's `levelDbfs`, spec/fsk.md §7):
+   * a quieter one is an `ignored` event, not judged and not recorded (spec/reader.md §17.2). Undefined: every
+   * message is judged.
+   */
+  minLevelDbfs?: number;
   /** Where events go (already durable when called). */
   write: (e: ListenEvent) => void;
 }
@@ -47,7 +55,7 @@ export function usage(): Usage {
 }
 
 export class ListenSession {
-  readonly counts: Counts = { frames: 0, messages: 0, failures: 0, accepted: 0, resumed: 0, refused: 0 };
+  readonly counts: Counts = { frames: 0, messages: 0, failures: 0, accepted: 0, resumed: 0, refused: 0, ignored: 0 };
   private readonly rx: FskReceiver;
   private readonly pcm: PcmDecoder;
   /** Events of the current input chunk, each with the stream position (samples) it was produced at. */
@@ -113,13 +121,21 @@ export class ListenSession {
       this.counts.frames++;
       this.o.write({
         event: 'frame', at, profile: e.frame.profile, bytes: e.frame.payload.length, segment: e.frame.segment.index, segments: e.frame.segment.count,
-        snrDb: d.snrDb, toneSnrDb: d.toneSnrDb, clockOffsetPpm: d.clockOffsetPpm, byteErrors: d.byteErrors, bytesCorrected: d.bytesCorrected, erasures: d.erasures,
+        snrDb: d.snrDb, toneSnrDb: d.toneSnrDb, levelDbfs: d.levelDbfs, clockOffsetPpm: d.clockOffsetPpm, byteErrors: d.byteErrors, bytesCorrected: d.bytesCorrected, erasures: d.erasures,
       });
     } else if (e.type === 'failure') {
       this.counts.failures++;
       this.o.write({ event: 'failure', at, code: e.code, reason: e.reason, ...(e.profile ? { profile: e.profile } : {}) });
     } else if (e.type === 'message') {
       this.counts.messages++;
+      const min = this.o.minLevelDbfs;
+      if (min !== undefined && !(e.levelDbfs >= min)) {
+        // Heard, but quieter than a phone at this gate's reading spot: a phone at the next gate, say (spec/reader.md
+        // §7.3 point 3). Not judged, so nothing is recorded and nothing opens; another gate may take it.
+        this.counts.ignored++;
+        this.o.write({ event: 'ignored', at, fsk: e.profile, reason: 'too_quiet', levelDbfs: e.levelDbfs, minLevelDbfs: min, tokenHash: toHex(tokenHash(e.payload)) });
+        return;
+      }
       const t = this.o.clock(atSamples / this.o.rate);
       const j = this.o.judge;
       const ctx: AcceptContext = {
