@@ -74,9 +74,9 @@ export interface FrameDiagnostics {
   /** Chosen-tone energy over the mean of the other tones of its group, dB (in-band quality). */
   toneSnrDb: number;
   /**
-   * Signal level of the frame, dBFS, noise excluded: over the preamble and postamble chirp windows, the share
-   * of their energy that correlates with the chirp (rho^2 = S / (S + N), as for `snrDb`) times that energy, per
-   * sample (spec/fsk.md §7, diagnostics). It falls with the phone's distance from the microphone (about 6 dB
+   * Signal level of the frame, dBFS, noise excluded: of the preamble and postamble chirp windows, the larger
+   * share of a window's energy that correlates with its chirp (rho^2 = S / (S + N), as for `snrDb`) times that
+   * energy, per sample (spec/fsk.md §7, diagnostics). It falls with the phone's distance from the microphone (about 6 dB
    * each time the distance doubles), which a gate uses to take only the phone held at its own reading spot
    * (`offpay reader listen --min-level`, spec/reader.md §17.2). -999 if it cannot be measured.
    */
@@ -438,17 +438,18 @@ function decodeOfdm(
 }
 
 /**
- * A frame's signal level without the noise (FrameDiagnostics.levelDbfs): over the two chirp windows (N_c =
- * chirp duration x rate / (1 + eps) samples each, at the refined preamble start n_0 and at n_0 + Delta_R / (1 +
- * eps)), with E the window's sum of x^2 and rho^2 = S / (S + N) its refined score (spec/fsk.md §7.3 step 2:
- * rho^2 E / N_c is the chirp's own power), 10 log10((rho_pre^2 E_pre + rho_post^2 E_post) / (2 N_c)), rounded
- * to 0.1 dB; -999 when that is not a finite number (nothing measured).
+ * A frame's signal level without the noise (FrameDiagnostics.levelDbfs, spec/fsk.md §7): over the two chirp
+ * windows (N_c = chirp duration x rate / (1 + eps) samples each, at the refined preamble start n_0 and at n_0 +
+ * Delta_R / (1 + eps)), with E the window's sum of x^2 and rho^2 = S / (S + N) its refined score (spec/fsk.md
+ * §7 step 5: rho^2 E / N_c is the chirp's own power), 10 log10(max(rho_pre^2 E_pre, rho_post^2 E_post) / N_c),
+ * rounded to 0.1 dB; -999 when that is not a finite number (nothing measured). The larger of the two: a
+ * refinement that missed its chirp (a low score, the frame still decoded) only lowers its own estimate.
  */
 function signalLevelDbfs(input: InputBuffer, sync: FrameSync, chirpSamples: number): number {
   const n = chirpSamples / (1 + sync.eps);
   const pre = input.energy(sync.start, n);
   const post = input.energy(sync.start + sync.spacingSamples / (1 + sync.eps), n);
-  const db = 10 * Math.log10((sync.preambleScore * pre + sync.postambleScore * post) / (2 * Math.round(n)));
+  const db = 10 * Math.log10(Math.max(sync.preambleScore * pre, sync.postambleScore * post) / Math.round(n));
   return Number.isFinite(db) ? roundDb(db) : -999;
 }
 

@@ -30,8 +30,9 @@ export type OptionSpec = {
   /** Placeholder shown in --help, e.g. 'FILE'. */
   arg?: string;
   /**
-   * The value may be a negative number given after a space (`--min-level -35`): a separate value that starts
-   * with '-' is taken when it is '-' and a digit, where other options refuse it as a probable forgotten value.
+   * The value may be a negative number given after a space in the long form (`--min-level -35`): a separate
+   * value that starts with '-' is taken when it is '-' and a digit, where other options (and a short alias of
+   * this one) refuse it as a probable forgotten value.
    */
   negative?: boolean;
 };
@@ -119,6 +120,14 @@ function inputMode(cmd: Command): 'option' | 'positional' | undefined {
 type Parsed = { values: CommandContext['values']; positionals: string[] };
 
 /**
+ * An option of the long form (`--name VALUE`, not a short alias: `-l -5` and `-fl -5` keep the usual refusal)
+ * declared `negative`, given a separate value that is '-' and a digit: taken as that value.
+ */
+function longNegative(cmd: Command, t: { name: string; rawName: string; value?: string | undefined; inlineValue?: boolean | undefined }): boolean {
+  return t.rawName.startsWith('--') && t.inlineValue === false && t.value !== undefined && cmd.options[t.name]?.negative === true && /^-\d/.test(t.value);
+}
+
+/**
  * Parse argv against the command's options with messages a person can act on: an unknown option gets
  * "unknown option --isuer; did you mean --issuer?", a missing value names the option and its argument.
  * Returns an error message instead of throwing.
@@ -130,7 +139,7 @@ function parse(cmd: Command, argv: string[], options: NonNullable<ParseArgsConfi
   // the strict parse below takes (it refuses a separate value that starts with '-' as ambiguous).
   const joined = new Map<number, string>();
   for (const t of tokens) {
-    if (t.kind === 'option' && t.inlineValue === false && t.value !== undefined && cmd.options[t.name]?.negative && /^-\d/.test(t.value)) joined.set(t.index, `${t.rawName}=${t.value}`);
+    if (t.kind === 'option' && longNegative(cmd, t)) joined.set(t.index, `--${t.name}=${t.value}`);
   }
   const args = argv.flatMap((x, i) => (joined.has(i) ? [joined.get(i)!] : joined.has(i - 1) ? [] : [x]));
   for (const t of tokens) {
@@ -143,7 +152,7 @@ function parse(cmd: Command, argv: string[], options: NonNullable<ParseArgsConfi
     const argName = cmd.options[t.name]?.arg ?? 'VALUE';
     if (spec.type === 'string') {
       if (t.value === undefined) return `option --${t.name} needs a value (--${t.name} ${argName})`;
-      if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-') && !(cmd.options[t.name]?.negative && /^-\d/.test(t.value))) {
+      if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-') && !longNegative(cmd, t)) {
         return `option --${t.name} needs a value, not '${t.value}' (write --${t.name}=${t.value} if that is the value)`;
       }
     } else if (t.inlineValue) {

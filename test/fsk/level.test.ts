@@ -4,11 +4,14 @@
  * because a gate's level threshold (offpay reader listen --min-level, spec/reader.md §17.2) uses it to tell the
  * phone at its own reading spot from the one at the next gate.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encode, FskReceiver, makeRng, simulate, type FskProfileName, type ReceiverEvent } from '../../codecs/fsk/index.js';
+import { encode, FskReceiver, makeRng, readWav, simulate, type FskProfileName, type ReceiverEvent } from '../../codecs/fsk/index.js';
 import { MessageReassembler } from '../../codecs/fsk/reassembler.js';
 
 const RATE = 48000;
+const FIXTURES = join(import.meta.dirname, '../../fixtures/fsk');
 const payload = Uint8Array.from({ length: 180 }, (_, i) => (i * 37 + 11) & 255);
 
 /** The signal (scaled by `gain`) half a second into white noise of RMS `noise`; what the receiver reports. */
@@ -56,6 +59,50 @@ describe('frame signal level (levelDbfs)', () => {
       expect(Math.min(...snrs)).toBeLessThan(profile === 'robust' ? -3 : profile === 'turbo' ? 15 : 5);
     });
   }
+
+  // The channel simulator's impairments (white noise at an SNR, the phone's clock off by eps), at 48 and 44.1 kHz:
+  // within 0.6 dB for |eps| <= 1 % at every SNR where the profile decodes reliably (0 dB, turbo 5 dB), within 1
+  // dB down to -6 dB (robust, ultrasonic); beyond 1 % it may read low, never more than 1 dB high.
+  const lowest: Record<FskProfileName, number> = { fast: 0, robust: 0, ultrasonic: 0, turbo: 5 };
+  for (const profile of Object.keys(lowest) as FskProfileName[]) {
+    it(`${profile}: at 48 and 44.1 kHz with the clock off by up to 1 %, within 0.6 dB down to ${lowest[profile]} dB SNR; beyond 1 % never more than 1 dB high`, () => {
+      for (const rate of [48000, 44100]) {
+        const clean = encode(payload, { profile, sampleRate: rate });
+        const truth = meanSquareDb(clean);
+        const level = (snrDb: number, clockOffset: number, seed: number) => {
+          const y = simulate(clean, rate, { seed, snrDb, clockOffset, leadIn: 0.3, tail: 0.2 });
+          const rx = new FskReceiver({ sampleRate: y.rate });
+          const f = [...rx.push(y.samples), ...rx.flush()].find((e) => e.type === 'frame');
+          return f?.type === 'frame' ? f.frame.diagnostics.levelDbfs : undefined;
+        };
+        for (const snr of [35, 10, lowest[profile]]) {
+          for (const eps of [0, 0.005, -0.005, 0.01, -0.01]) {
+            const l = level(snr, eps, 1);
+            expect(l, `${rate} Hz, ${snr} dB, eps ${eps}: not decoded`).toBeDefined();
+            expect(Math.abs(l! - truth), `${rate} Hz, ${snr} dB, eps ${eps}: ${l} against ${truth.toFixed(2)}`).toBeLessThan(0.6);
+          }
+        }
+        if (profile === 'robust' || profile === 'ultrasonic') {
+          const heard = [1, 2, 3, 4].map((seed) => level(-6, 0, seed)).filter((l) => l !== undefined);
+          expect(heard.length).toBeGreaterThan(1);
+          for (const l of heard) expect(Math.abs(l - truth)).toBeLessThan(1);
+        }
+        for (const eps of [0.015, -0.015, 0.02, -0.02]) {
+          const l = level(20, eps, 2);
+          if (l !== undefined) expect(l - truth, `${rate} Hz, eps ${eps}`).toBeLessThan(1);
+        }
+      }
+    });
+  }
+
+  it('the committed -1 % fixture: the postamble\'s refined score is low there, and the level is the preamble\'s, within 0.5 dB', () => {
+    const w = readWav(new Uint8Array(readFileSync(join(FIXTURES, 'fast_offset_minus1pct.wav'))));
+    const rx = new FskReceiver({ sampleRate: w.sampleRate });
+    const f = [...rx.push(w.samples), ...rx.flush()].find((e) => e.type === 'frame');
+    if (f?.type !== 'frame') throw new Error('not decoded');
+    const truth = meanSquareDb(encode(new Uint8Array(readFileSync(join(FIXTURES, 'fast_offset_minus1pct.bin'))), { profile: 'fast', sampleRate: 48000 }));
+    expect(Math.abs(f.frame.diagnostics.levelDbfs - truth)).toBeLessThan(0.5);
+  });
 
   it('the capture\'s RMS would not do: in loud noise the level is the signal\'s, 8 dB under the RMS of the frame', () => {
     const clean = encode(payload, { profile: 'robust', sampleRate: RATE });

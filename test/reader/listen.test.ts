@@ -359,6 +359,17 @@ describe('offpay reader listen', () => {
     const b0 = await gate('gate2', dbB0, heard(0.05, 2), []); // the same sound at a gate without the threshold
 
     expect(a[0]).toMatchObject({ event: 'start', minLevelDbfs: -33 });
+    // The plain output of a tap-in gate says at start whether it takes tokens at any level.
+    const plainRuns: [string[], boolean][] = [[[], true], [['--min-level', '-33'], false]];
+    for (const [extra, warned] of plainRuns) {
+      const plain = spawn(process.execPath, [CLI, 'reader', 'listen', '--reader', p('gate2'), '--db', dbB0, '--stdin', '--tap-in', '12.00', at(1000), ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      plain.stdout.setEncoding('utf8').on('data', (x: string) => (out += x));
+      plain.stdin.end();
+      expect(await new Promise((res) => plain.on('close', res))).toBe(0);
+      expect(out.includes('(tap-ins are taken at any level'), out).toBe(warned);
+      expect(out).toContain(warned ? 'tokens heard at any level' : 'tokens heard at -33 dBFS or louder');
+    }
     expect(b0[0]).toMatchObject({ event: 'start', minLevelDbfs: null });
     const level = (ev: Ev[]) => ev.find((e) => e.event === 'frame')!.levelDbfs as number;
     // Both gates decoded the frame; the levels are 20 dB apart, on either side of the threshold.

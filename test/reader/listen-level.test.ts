@@ -1,0 +1,67 @@
+/**
+ * `reader listen --min-level` in the listen session (src/cli/listen/session.ts, spec/reader.md §17.2) with a
+ * stand-in reader that counts what it is asked to judge: a message at exactly the threshold is judged, one
+ * quieter is not (nothing reaches the reader), and without a threshold every message is judged as before.
+ * (From a review of 8d440e3.)
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { encode, makeRng } from '../../codecs/fsk/index.js';
+import { ListenSession } from '../../src/cli/listen/session.js';
+import type { ListenEvent } from '../../src/cli/listen/events.js';
+import type { Reader } from '../../src/reader/reader.js';
+
+const RATE = 48000;
+
+describe('reader listen --min-level, in the session', () => {
+  const token = Uint8Array.from({ length: 150 }, (_, i) => (i * 29 + 3) & 255);
+  const clip = encode(token, { profile: 'fast', sampleRate: RATE });
+  const pcm = (() => {
+    const rng = makeRng(9);
+    const n = clip.length + RATE;
+    const out = new Int16Array(n);
+    for (let i = 0; i < n; i++) {
+      const x = (rng.next() * 2 - 1) * 0.003 + 0.3 * (i >= RATE / 2 && i - RATE / 2 < clip.length ? clip[i - RATE / 2]! : 0);
+      out[i] = Math.max(-32768, Math.min(32767, Math.round(x * 32768)));
+    }
+    return new Uint8Array(out.buffer);
+  })();
+
+  async function session(minLevelDbfs: number | undefined) {
+    const accepted: Uint8Array[] = [];
+    const events: ListenEvent[] = [];
+    const reader = {
+      accept: async (bytes: Uint8Array) => {
+        accepted.push(bytes);
+        return { accepted: false, status: 'refused', reason: 'bad_signature', code: 1, message: 'stub', tokenHash: new Uint8Array(32) };
+      },
+    } as unknown as Reader;
+    const s = new ListenSession({
+      reader, rate: RATE, format: 's16le', channels: 1, judge: { mode: 'fare', amount: 200, currency: 344 }, complete: false,
+      clock: (t) => 1000 + t, statsEvery: 0, write: (e) => events.push(e), ...(minLevelDbfs !== undefined ? { minLevelDbfs } : {}),
+    });
+    for (let o = 0; o < pcm.length; o += 7777) await s.push(pcm.subarray(o, o + 7777));
+    await s.flush();
+    return { accepted, events, counts: s.counts };
+  }
+
+  it('judged at exactly the threshold; 0.1 dB above it ignored, nothing judged, tokenHash = SHA-256 of the bytes; no threshold judges as before', async () => {
+    const free = await session(undefined);
+    const frame = free.events.find((e) => e.event === 'frame');
+    if (frame?.event !== 'frame') throw new Error('not decoded');
+    const level = frame.levelDbfs;
+    expect(free.accepted).toHaveLength(1);
+
+    const at = await session(level);
+    expect(at.accepted).toHaveLength(1);
+    expect(at.events.some((e) => e.event === 'ignored')).toBe(false);
+
+    const above = await session(Math.round((level + 0.1) * 10) / 10);
+    expect(above.accepted).toHaveLength(0);
+    expect(above.counts).toMatchObject({ messages: 1, ignored: 1, refused: 0, accepted: 0 });
+    expect(above.events.filter((e) => e.event === 'ignored')).toEqual([
+      { event: 'ignored', at: expect.any(Number), fsk: 'fast', reason: 'too_quiet', levelDbfs: level, minLevelDbfs: Math.round((level + 0.1) * 10) / 10, tokenHash: createHash('sha256').update(token).digest('hex') },
+    ]);
+    expect(above.events.some((e) => e.event === 'verdict')).toBe(false);
+  });
+});
