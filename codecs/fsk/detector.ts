@@ -503,9 +503,22 @@ export class ChirpDetector {
     // Undo the delay-Doppler bias of the coarse peaks, then re-measure with scaled templates.
     const radius = Math.max(fam.up.t.decimation, fam.down.t.decimation) * 2 + 4;
     const P0 = pre.position + eps0 * fam.preambleBiasSeconds * rate;
-    const r1 = refineChirp(input, p, true, P0, eps0, radius);
-    const r2 = refineChirp(input, p, false, r1.pos + D / (1 + eps0), eps0, radius);
+    let r1 = refineFollowing(input, p, true, P0, eps0, radius);
+    let r2 = refineFollowing(input, p, false, r1.pos + D / (1 + eps0), eps0, radius);
     let eps = D / (r2.pos - r1.pos) - 1;
+    // A second refinement with templates compressed by the eps just measured, when it differs from eps0 by more
+    // than REFINE_AGAIN_EPS: past about 1 % the coarse eps0 is off enough that the templates no longer match the
+    // chirps (refined scores of 0.05 at 35 dB SNR), and eps, measured from the two peaks, is the better guess.
+    // Kept when the two scores sum higher (spec/fsk.md §7.2 step 5).
+    if (Number.isFinite(eps) && Math.abs(eps) <= this.maxClockOffset * 1.2 && Math.abs(eps - eps0) > REFINE_AGAIN_EPS) {
+      const q1 = refineFollowing(input, p, true, r1.pos, eps, radius);
+      const q2 = refineFollowing(input, p, false, r2.pos, eps, radius);
+      if (q1.score + q2.score > r1.score + r2.score) {
+        r1 = q1;
+        r2 = q2;
+        eps = D / (r2.pos - r1.pos) - 1;
+      }
+    }
     let P = r1.pos;
     if (!Number.isFinite(eps) || Math.abs(eps) > this.maxClockOffset * 1.2) {
       eps = eps0;
@@ -519,6 +532,31 @@ export class ChirpDetector {
     }
     return { profile: p, rows, start: P, eps, spacingSamples: D, preambleScore: r1.score, postambleScore: r2.score };
   }
+}
+
+/** Searches a refinement may take beyond its first window (spec/fsk.md §7.2 step 5). */
+export const REFINE_FOLLOW_STEPS = 8;
+/** |eps - eps0| above which both chirps are refined again with templates compressed by eps (§7.2 step 5). */
+export const REFINE_AGAIN_EPS = 1e-4;
+
+/**
+ * refineChirp, followed across the edge of its window: while the best offset is the window's first or last
+ * (the chirp lies further than the window reaches: over a long frame a small error of the coarse clock offset
+ * moves the postamble by more than the radius), the search is repeated around that edge moved by one more
+ * radius, at most REFINE_FOLLOW_STEPS times, as long as the score rises (spec/fsk.md §7.2 step 5).
+ */
+function refineFollowing(input: InputBuffer, p: FskProfile, up: boolean, center: number, eps: number, radius: number): { pos: number; score: number } {
+  let c = Math.round(center);
+  let r = refineChirp(input, p, up, c, eps, radius);
+  for (let k = 0; k < REFINE_FOLLOW_STEPS; k++) {
+    const side = r.pos === c - radius ? -1 : r.pos === c + radius ? 1 : 0;
+    if (side === 0) break;
+    const next = refineChirp(input, p, up, c + 2 * side * radius, eps, radius);
+    if (!(next.score > r.score)) break;
+    c += 2 * side * radius;
+    r = next;
+  }
+  return r;
 }
 
 /** Score of band-IFFT output q (a plain function: a closure would move the hot loop's arrays into a context). */
