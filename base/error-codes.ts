@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 265 codes in 30 areas.
+ * error-code tables of spec/*.md list. 266 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -85,6 +85,7 @@ export const ERROR_CODES = [
   'fsk.bad_profile',
   'fsk.bad_rate',
   'fsk.bad_version',
+  'fsk.busy',
   'fsk.crc_mismatch',
   'fsk.no_postamble',
   'fsk.no_preamble',
@@ -357,6 +358,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'fsk.bad_profile': 'spec/fsk.md §11',
   'fsk.bad_rate': 'spec/fsk.md §11, spec/reader.md §17.5',
   'fsk.bad_version': 'spec/fsk.md §11',
+  'fsk.busy': 'spec/fsk.md §11',
   'fsk.crc_mismatch': 'spec/fsk.md §11',
   'fsk.no_postamble': 'spec/fsk.md §11',
   'fsk.no_preamble': 'spec/fsk.md §11',

@@ -36,6 +36,15 @@ import type { ErrorCodeOf } from '../../base/errors.js';
 import type { FskProfile } from './profiles.js';
 import { trace, tracing } from './trace.js';
 
+/**
+ * The decode budget (spec/fsk.md §7.2 step 4): frame candidates (a refinement and a demodulation each, 1 to 24 ms
+ * at 48 kHz) a receiver tries at once, and per second of audio after that. A real frame takes 1 to 5 (measured:
+ * short `ultrasonic` frames at -7 dB and 1 % offset, with the retries); a train of chirps made to pair with one
+ * another took about 790 a second of audio (19 CPU seconds a second) without it.
+ */
+export const DECODE_BURST = 32;
+export const DECODE_PER_SECOND = 8;
+
 /** Transform blocks start on multiples of this many samples relative to -N_lead. */
 export const HOP_ALIGN = 64;
 /** |T_post(R) - kappa| below which the pair spacing is an ill-conditioned clock-offset estimate, seconds. */
@@ -173,6 +182,9 @@ export class ChirpDetector {
   private readonly families: Family[] = [];
   /** Absolute position of the next block's first sample. */
   private nextHop = 0;
+  /** Decode attempts left (DECODE_BURST at most), and the stream position it was last refilled at. */
+  private budget = DECODE_BURST;
+  private budgetAt: number | undefined;
   private readonly arena: FftArena;
   /** Packed half-size spectrum of the current block (bit-reversed order), N_fft / 2 each. */
   private readonly spectrumRe: Float64Array;
@@ -278,6 +290,8 @@ export class ChirpDetector {
       fam.pendingPreambles = [];
     }
     this.nextHop = -this.leadSamples;
+    this.budget = DECODE_BURST;
+    this.budgetAt = undefined;
   }
 
   /** Run every hop whose block is buffered, then expire preambles (all of them when final). */
@@ -427,10 +441,23 @@ export class ChirpDetector {
     const Nc = this.chirpSamples;
     const candidates = fam.pendingPreambles.filter((p) => !p.consumed && peak.position - p.position >= fam.minSpacingSamples - Nc && peak.position - p.position <= fam.maxSpacingSamples + Nc);
     if (candidates.length === 0) return;
+    // Refill the decode budget for the audio since the last postamble (positions, not the clock: the same
+    // stream gives the same result however it is pushed).
+    if (this.budgetAt !== undefined && peak.position > this.budgetAt) {
+      this.budget = Math.min(DECODE_BURST, this.budget + (DECODE_PER_SECOND * (peak.position - this.budgetAt)) / this.sampleRate);
+    }
+    this.budgetAt = Math.max(this.budgetAt ?? peak.position, peak.position);
     let bestFail: SyncFailure | null = null;
     let bestPre: ChirpPeak | null = null;
     // Latest preamble first: the nearest plausible pair is the most likely.
     for (const pre of candidates.sort((a, b) => b.position - a.position)) {
+      if (this.budget < 1) {
+        // Spent: the preambles left are not tried for this postamble (and not reported as no_postamble later).
+        for (const p of candidates) if (!p.consumed) p.attempted = true;
+        bestFail = BUSY;
+        bestPre ??= pre;
+        break;
+      }
       const res = this.pair(input, fam, pre, peak, sink);
       if ('frame' in res) {
         pre.consumed = true;
@@ -489,6 +516,8 @@ export class ChirpDetector {
     }
     let best: SyncFailure | null = null;
     for (const c of [...cands, ...retries]) {
+      if (this.budget < 1) return BUSY;
+      this.budget--;
       const res = sink.decode(this.sync(input, fam, c.p, c.rows, c.eps, pre, post));
       if ('frame' in res) return res;
       if (!best || res.rank > best.rank) best = res;
@@ -513,10 +542,12 @@ export class ChirpDetector {
     if (Number.isFinite(eps) && Math.abs(eps) <= this.maxClockOffset * 1.2 && Math.abs(eps - eps0) > REFINE_AGAIN_EPS) {
       const q1 = refineFollowing(input, p, true, r1.pos, eps, radius);
       const q2 = refineFollowing(input, p, false, r2.pos, eps, radius);
-      if (q1.score + q2.score > r1.score + r2.score) {
+      const eps2 = D / (q2.pos - q1.pos) - 1;
+      // Kept only with a usable eps of its own: a first pass whose eps was usable is not traded for a fallback.
+      if (q1.score + q2.score > r1.score + r2.score && Number.isFinite(eps2) && Math.abs(eps2) <= this.maxClockOffset * 1.2) {
         r1 = q1;
         r2 = q2;
-        eps = D / (r2.pos - r1.pos) - 1;
+        eps = eps2;
       }
     }
     let P = r1.pos;
@@ -558,6 +589,13 @@ function refineFollowing(input: InputBuffer, p: FskProfile, up: boolean, center:
   }
   return r;
 }
+
+/** What a postamble whose candidates were not all tried reports (ranked above every decoding failure). */
+const BUSY: SyncFailure = {
+  rank: 10,
+  code: 'fsk.busy',
+  reason: `decode budget spent (${DECODE_BURST} frame candidates at once, ${DECODE_PER_SECOND} a second of audio): more chirps than frames can explain, this postamble's candidates were not all tried`,
+};
 
 /** Score of band-IFFT output q (a plain function: a closure would move the hot loop's arrays into a context). */
 function lagScore(yr: Float64Array, yi: Float64Array, cum: Float64Array, q: number, dq: number, dl: number, norm: number, floor: number): number {

@@ -48,7 +48,7 @@ export interface ReceiverOptions {
   profiles?: readonly FskProfileName[];
   /** Chirp detection threshold on rho^2, in (0, 1] (default 0.08). Lower values cost CPU on noise. */
   threshold?: number;
-  /** Largest clock offset searched, as a fraction in [0, 0.1] (default 0.02 = 2 %). */
+  /** Largest clock offset searched, as a fraction in (0, 0.1] (default 0.02 = 2 %). */
   maxClockOffset?: number;
   /** Called for every event as it happens (in addition to push()'s return value). */
   onEvent?: (e: ReceiverEvent) => void;
@@ -204,7 +204,8 @@ export const RECEIVER_OPTIONS_SCHEMA: OptionsSchema = {
   sampleRate: { type: 'integer', min: MIN_RATE, max: MAX_RATE, unit: 'Hz', required: true, code: 'fsk.bad_rate' },
   profiles: { type: 'array', items: { type: 'enum', values: FSK_PROFILE_NAMES }, maxLength: 16, code: 'fsk.bad_profile' },
   threshold: { type: 'number', min: 0, exclusiveMin: true, max: 1 },
-  maxClockOffset: { type: 'number', min: 0, max: MAX_CLOCK_OFFSET_LIMIT },
+  // Not 0: the coarse offset of a real pair is never exactly 0, so a receiver given 0 would decode nothing.
+  maxClockOffset: { type: 'number', min: 0, exclusiveMin: true, max: MAX_CLOCK_OFFSET_LIMIT },
   onEvent: { type: 'function' },
 };
 

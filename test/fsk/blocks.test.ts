@@ -25,7 +25,10 @@ describe('receiver options are validated in one place', () => {
     expect(code(() => new FskReceiver({ sampleRate: 48000, profiles: ['nope' as 'fast'] }))).toBe('fsk.bad_profile');
     expect(code(() => new FskReceiver({ sampleRate: 48000.5 }))).toBe('fsk.bad_rate');
     expect(code(() => new FskReceiver({ sampleRate: 16000, profiles: ['ultrasonic'] }))).toBe('fsk.bad_rate');
-    expect(code(() => new FskReceiver({ sampleRate: 48000, threshold: 0.08, maxClockOffset: 0 }))).toBe('none');
+    expect(code(() => new FskReceiver({ sampleRate: 48000, threshold: 0.08, maxClockOffset: 0.001 }))).toBe('none');
+    // 0 is refused: the coarse clock offset of a real chirp pair is never exactly 0, so such a receiver decoded
+    // nothing at all (found by a review: a clean frame with no offset gave no frame).
+    expect(code(() => new FskReceiver({ sampleRate: 48000, maxClockOffset: 0 }))).toBe('fsk.bad_input');
   });
 });
 
