@@ -37,13 +37,17 @@ import type { FskProfile } from './profiles.js';
 import { trace, tracing } from './trace.js';
 
 /**
- * The decode budget (spec/fsk.md §7.2 step 4): frame candidates (a refinement and a demodulation each, 1 to 24 ms
- * at 48 kHz) a receiver tries at once, and per second of audio after that. A real frame takes 1 to 5 (measured:
- * short `ultrasonic` frames at -7 dB and 1 % offset, with the retries); a train of chirps made to pair with one
- * another took about 790 a second of audio (19 CPU seconds a second) without it.
+ * The decode budget (spec/fsk.md §7.2 step 4), one per chirp family: seconds of frame a receiver refines and
+ * demodulates for candidates, at most DECODE_BURST_SECONDS at once and DECODE_SECONDS_PER_SECOND a second of
+ * audio after that. A candidate costs its frame's nominal length, T_post(R) + Tc: the demodulation's work grows
+ * with it (about 12 ms of CPU a second of frame at 48 kHz, with the reverberation retries). A real frame takes 1 to 5
+ * candidates (short `ultrasonic` frames at -7 dB and 1 % offset, with the retries); a train of chirps made to
+ * pair with one another took about 790 candidates a second of audio (19 CPU seconds a second) without a budget.
  */
-export const DECODE_BURST = 32;
-export const DECODE_PER_SECOND = 8;
+export const DECODE_BURST_SECONDS = 40;
+export const DECODE_SECONDS_PER_SECOND = 2;
+/** A family reports `fsk.busy` at most once in this many seconds of audio (with the count of postambles since). */
+export const BUSY_REPORT_SECONDS = 1;
 
 /** Transform blocks start on multiples of this many samples relative to -N_lead. */
 export const HOP_ALIGN = 64;
@@ -132,6 +136,12 @@ interface Family {
   upTracker: PeakTracker;
   downTracker: PeakTracker;
   pendingPreambles: ChirpPeak[];
+  /** Decode budget left, seconds of frame (DECODE_BURST_SECONDS at most), and the position it was last refilled at. */
+  budget: number;
+  budgetAt: number | undefined;
+  /** Position of the last `fsk.busy` reported, and the postambles not reported since. */
+  busyAt: number | undefined;
+  busySkipped: number;
   /** Longest preamble-to-postamble spacing (largest frame at +maxClockOffset), receiver samples. */
   maxSpacingSamples: number;
   /** Shortest spacing (smallest frame at -maxClockOffset), receiver samples. */
@@ -182,9 +192,6 @@ export class ChirpDetector {
   private readonly families: Family[] = [];
   /** Absolute position of the next block's first sample. */
   private nextHop = 0;
-  /** Decode attempts left (DECODE_BURST at most), and the stream position it was last refilled at. */
-  private budget = DECODE_BURST;
-  private budgetAt: number | undefined;
   private readonly arena: FftArena;
   /** Packed half-size spectrum of the current block (bit-reversed order), N_fft / 2 each. */
   private readonly spectrumRe: Float64Array;
@@ -219,7 +226,7 @@ export class ChirpDetector {
           key, profiles: [],
           up: { t: up, index: up.index, coef: up.coef, yr: empty, yi: empty },
           down: { t: down, index: down.index, coef: down.coef, yr: empty, yi: empty },
-          upTracker: newTracker(), downTracker: newTracker(), pendingPreambles: [], maxSpacingSamples: 0, minSpacingSamples: Infinity,
+          upTracker: newTracker(), downTracker: newTracker(), pendingPreambles: [], budget: DECODE_BURST_SECONDS, budgetAt: undefined, busyAt: undefined, busySkipped: 0, maxSpacingSamples: 0, minSpacingSamples: Infinity,
           pairBiasSeconds: (2 * fc * p.chirpDuration) / B, preambleBiasSeconds: p.chirpDuration / 2 + (fc * p.chirpDuration) / B,
         };
         this.families.push(fam);
@@ -288,10 +295,12 @@ export class ChirpDetector {
       resetTracker(fam.upTracker);
       resetTracker(fam.downTracker);
       fam.pendingPreambles = [];
+      fam.budget = DECODE_BURST_SECONDS;
+      fam.budgetAt = undefined;
+      fam.busyAt = undefined;
+      fam.busySkipped = 0;
     }
     this.nextHop = -this.leadSamples;
-    this.budget = DECODE_BURST;
-    this.budgetAt = undefined;
   }
 
   /** Run every hop whose block is buffered, then expire preambles (all of them when final). */
@@ -441,24 +450,29 @@ export class ChirpDetector {
     const Nc = this.chirpSamples;
     const candidates = fam.pendingPreambles.filter((p) => !p.consumed && peak.position - p.position >= fam.minSpacingSamples - Nc && peak.position - p.position <= fam.maxSpacingSamples + Nc);
     if (candidates.length === 0) return;
-    // Refill the decode budget for the audio since the last postamble (positions, not the clock: the same
-    // stream gives the same result however it is pushed).
-    if (this.budgetAt !== undefined && peak.position > this.budgetAt) {
-      this.budget = Math.min(DECODE_BURST, this.budget + (DECODE_PER_SECOND * (peak.position - this.budgetAt)) / this.sampleRate);
+    // Refill the family's decode budget for the audio since its last postamble with candidates (positions, not
+    // the clock: the same stream gives the same result however it is pushed).
+    if (fam.budgetAt !== undefined && peak.position > fam.budgetAt) {
+      fam.budget = Math.min(DECODE_BURST_SECONDS, fam.budget + (DECODE_SECONDS_PER_SECOND * (peak.position - fam.budgetAt)) / this.sampleRate);
     }
-    this.budgetAt = Math.max(this.budgetAt ?? peak.position, peak.position);
+    fam.budgetAt = Math.max(fam.budgetAt ?? peak.position, peak.position);
     let bestFail: SyncFailure | null = null;
     let bestPre: ChirpPeak | null = null;
     // Latest preamble first: the nearest plausible pair is the most likely.
     for (const pre of candidates.sort((a, b) => b.position - a.position)) {
-      if (this.budget < 1) {
-        // Spent: the preambles left are not tried for this postamble (and not reported as no_postamble later).
-        for (const p of candidates) if (!p.consumed) p.attempted = true;
-        bestFail = BUSY;
-        bestPre ??= pre;
-        break;
-      }
       const res = this.pair(input, fam, pre, peak, sink);
+      if (res === BUSY) {
+        // Spent: this preamble and those left are not (all) tried for this postamble, and not reported as
+        // no_postamble when they expire. One fsk.busy a BUSY_REPORT_SECONDS of audio, with the count since.
+        for (const p of candidates) if (!p.consumed) p.attempted = true;
+        fam.busySkipped++;
+        if (fam.busyAt === undefined || peak.position - fam.busyAt >= BUSY_REPORT_SECONDS * this.sampleRate) {
+          sink.failure({ ...BUSY, detail: { postambles: fam.busySkipped } }, pre);
+          fam.busyAt = peak.position;
+          fam.busySkipped = 0;
+        }
+        return;
+      }
       if ('frame' in res) {
         pre.consumed = true;
         for (const other of fam.pendingPreambles) if (other.position > pre.position && other.position < peak.position) other.consumed = true;
@@ -516,8 +530,9 @@ export class ChirpDetector {
     }
     let best: SyncFailure | null = null;
     for (const c of [...cands, ...retries]) {
-      if (this.budget < 1) return BUSY;
-      this.budget--;
+      const cost = postambleStart(c.p, c.rows) + c.p.chirpDuration;
+      if (fam.budget < cost) return BUSY;
+      fam.budget -= cost;
       const res = sink.decode(this.sync(input, fam, c.p, c.rows, c.eps, pre, post));
       if ('frame' in res) return res;
       if (!best || res.rank > best.rank) best = res;
@@ -594,7 +609,7 @@ function refineFollowing(input: InputBuffer, p: FskProfile, up: boolean, center:
 const BUSY: SyncFailure = {
   rank: 10,
   code: 'fsk.busy',
-  reason: `decode budget spent (${DECODE_BURST} frame candidates at once, ${DECODE_PER_SECOND} a second of audio): more chirps than frames can explain, this postamble's candidates were not all tried`,
+  reason: 'decode budget spent: more chirps than frames can explain; frame candidates were not tried',
 };
 
 /** Score of band-IFFT output q (a plain function: a closure would move the hot loop's arrays into a context). */

@@ -34,6 +34,8 @@ export { decodeSlots } from './reassembler.js';
 export const DEFAULT_THRESHOLD = 0.08;
 /** Default largest clock offset searched (2 %). */
 export const DEFAULT_MAX_CLOCK_OFFSET = 0.02;
+/** Smallest maxClockOffset accepted (0.1 %). */
+export const MIN_CLOCK_OFFSET_LIMIT = 0.001;
 /** Largest maxClockOffset accepted (10 %). */
 export const MAX_CLOCK_OFFSET_LIMIT = 0.1;
 
@@ -48,7 +50,7 @@ export interface ReceiverOptions {
   profiles?: readonly FskProfileName[];
   /** Chirp detection threshold on rho^2, in (0, 1] (default 0.08). Lower values cost CPU on noise. */
   threshold?: number;
-  /** Largest clock offset searched, as a fraction in (0, 0.1] (default 0.02 = 2 %). */
+  /** Largest clock offset searched, as a fraction in [0.001, 0.1] (default 0.02 = 2 %). */
   maxClockOffset?: number;
   /** Called for every event as it happens (in addition to push()'s return value). */
   onEvent?: (e: ReceiverEvent) => void;
@@ -204,8 +206,9 @@ export const RECEIVER_OPTIONS_SCHEMA: OptionsSchema = {
   sampleRate: { type: 'integer', min: MIN_RATE, max: MAX_RATE, unit: 'Hz', required: true, code: 'fsk.bad_rate' },
   profiles: { type: 'array', items: { type: 'enum', values: FSK_PROFILE_NAMES }, maxLength: 16, code: 'fsk.bad_profile' },
   threshold: { type: 'number', min: 0, exclusiveMin: true, max: 1 },
-  // Not 0: the coarse offset of a real pair is never exactly 0, so a receiver given 0 would decode nothing.
-  maxClockOffset: { type: 'number', min: 0, exclusiveMin: true, max: MAX_CLOCK_OFFSET_LIMIT },
+  // Not below 0.1 %: the coarse offset of a real pair is never exactly 0 (one sample of timing moves it by up to
+  // 1,300 ppm for short ultrasonic frames, spec/fsk.md §7.2 step 4), so 0 decoded nothing at all.
+  maxClockOffset: { type: 'number', min: MIN_CLOCK_OFFSET_LIMIT, max: MAX_CLOCK_OFFSET_LIMIT },
   onEvent: { type: 'function' },
 };
 
@@ -527,7 +530,7 @@ export function decodeMessage(samples: ArrayLike<number>, rateOrOptions: Receive
   const first = result.messages[0];
   if (first) return { payload: first, result };
   const failures = result.events.filter((e): e is Extract<ReceiverEvent, { type: 'failure' }> => e.type === 'failure');
-  const rank = (c: string) => ['fsk.crc_mismatch', 'fsk.bad_header', 'fsk.bad_version', 'fsk.rs_failed', 'fsk.truncated', 'fsk.no_postamble'].indexOf(c);
+  const rank = (c: string) => ['fsk.crc_mismatch', 'fsk.bad_header', 'fsk.bad_version', 'fsk.rs_failed', 'fsk.truncated', 'fsk.busy', 'fsk.no_postamble'].indexOf(c);
   failures.sort((a, b) => (rank(a.code) < 0 ? 99 : rank(a.code)) - (rank(b.code) < 0 ? 99 : rank(b.code)));
   const f = failures[0];
   if (f) throw new OffpayError(f.code, f.reason, { position: f.position, ...(f.detail ?? {}) });

@@ -18,6 +18,21 @@ function frame(samples: Float32Array, rate: number) {
 }
 
 describe('chirp refinement past a 1 % clock offset (spec/fsk.md §7.2 step 5)', () => {
+  it('the smallest maxClockOffset accepted (0.001) decodes a clean frame of every profile and length, at 48 and 44.1 kHz', () => {
+    // (0 decoded nothing: the coarse offset of a real pair is never exactly 0. Reviews of 9e2a962 and d96a92d.)
+    for (const profile of ['fast', 'robust', 'ultrasonic', 'turbo'] as const) {
+      for (const len of [0, 12, 29, 200]) {
+        for (const rate of [48000, 44100]) {
+          const f = encode(Uint8Array.from({ length: len }, (_, i) => i), { profile, sampleRate: rate });
+          const x = new Float32Array(f.length + rate);
+          x.set(f, rate / 2);
+          const rx = new FskReceiver({ sampleRate: rate, maxClockOffset: 0.001 });
+          expect([...rx.push(x), ...rx.flush()].some((e) => e.type === 'message'), `${profile} ${len} B ${rate} Hz`).toBe(true);
+        }
+      }
+    }
+  });
+
   it('the committed -1 % fixture: the postamble is found (score as high as the preamble\'s), the offset within 60 ppm', () => {
     const w = readWav(new Uint8Array(readFileSync(join(import.meta.dirname, '../../fixtures/fsk/fast_offset_minus1pct.wav'))));
     const d = frame(w.samples, w.sampleRate)!;

@@ -65,3 +65,41 @@ describe('reader listen --min-level, in the session', () => {
     expect(above.events.some((e) => e.event === 'verdict')).toBe(false);
   });
 });
+
+describe('reader listen under a chirp flood: what it prints stays bounded', () => {
+  it('10 s of chirp trains in both families: at most one failure line a code a second of audio, the rest counted', async () => {
+    const { addChirp } = await import('../../codecs/fsk/modulate.js');
+    const { getProfile } = await import('../../codecs/fsk/profiles.js');
+    const seconds = 10;
+    const x = new Float32Array(seconds * RATE);
+    for (const name of ['fast', 'ultrasonic'] as const) {
+      for (let t = 0.05, i = 0; t < seconds - 0.1; t += 0.045, i++) addChirp(x, RATE, getProfile(name)!, t, i % 2 === 0, 0.3);
+    }
+    const pcm = new Int16Array(x.length);
+    for (let i = 0; i < x.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]! * 32768)));
+    const events: ListenEvent[] = [];
+    const reader = { accept: async () => { throw new Error('nothing here is a token'); } } as unknown as Reader;
+    const s = new ListenSession({
+      reader, rate: RATE, format: 's16le', channels: 1, judge: { mode: 'fare', amount: 200, currency: 344 }, complete: false,
+      clock: (t) => 1000 + t, statsEvery: 0, write: (e) => events.push(e),
+    });
+    const bytes = new Uint8Array(pcm.buffer);
+    for (let o = 0; o < bytes.length; o += 9600) await s.push(bytes.subarray(o, o + 9600));
+    await s.flush();
+    const lines = events.filter((e): e is Extract<ListenEvent, { event: 'failure' }> => e.event === 'failure');
+    const codes = new Set(lines.map((e) => e.code));
+    expect(codes.has('fsk.busy')).toBe(true);
+    // Without the limit each of the receiver's failures was a line: more than 3 a second here (fsk.busy already
+    // comes once a second a family from the receiver; fsk.no_postamble and the decoding failures do not).
+    expect(s.counts.failures).toBeGreaterThan(3 * seconds);
+    expect(lines.length).toBeLessThanOrEqual(codes.size * (seconds + 1));
+    expect(lines.length).toBeLessThan(s.counts.failures); // some were counted, not printed
+    for (const c of codes) {
+      const ats = lines.filter((e) => e.code === c).map((e) => e.at);
+      for (let i = 1; i < ats.length; i++) expect(ats[i]! - ats[i - 1]!).toBeGreaterThanOrEqual(0.999);
+    }
+    const printedOrCounted = lines.reduce((n, e) => n + 1 + (e.suppressed ?? 0), 0);
+    expect(printedOrCounted).toBeLessThanOrEqual(s.counts.failures);
+    expect(printedOrCounted).toBeGreaterThan(s.counts.failures - codes.size * 60); // only the last second's are pending
+  }, 60_000);
+});

@@ -98,7 +98,7 @@ const KEYS = `JSON lines (--json), one object per event, keys stable (spec/reade
            accepted: charged amount currency walletId counter journalSeq tokenHash [request{challenge,amount,currency}]
                      [fare{amount,currency}] [tapIn{maxFare,currency}]
            refused:  reason code message tokenHash [journalSeq]
-  failure  code reason [profile]                                (a frame was heard but not decoded)
+  failure  code reason [profile] [suppressed]                   (a frame heard but not decoded; one line a code a second)
   stats    frames messages failures accepted resumed refused ignored rssBytes heapUsedBytes cpuUserMicros cpuSystemMicros
            level{rmsDbfs,peakDbfs,clippedSamples,nonFiniteSamples}        (every --stats seconds of audio)
   stop     reason ("end_of_input"|"SIGINT"|"SIGTERM") and the stats counters and usage`;

@@ -48,6 +48,9 @@ export interface SessionOptions {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** A failure code is printed at most once in this many seconds of audio (spec/reader.md §17.4). */
+export const FAILURE_LINE_SECONDS = 1;
+
 export function usage(): Usage {
   const m = process.memoryUsage();
   const c = process.cpuUsage();
@@ -63,6 +66,8 @@ export class ListenSession {
   private samples = 0;
   private nextStats: number;
   private stopping = false;
+  /** Per failure code: where its last line was printed (samples) and the failures of it not printed since. */
+  private readonly lastFailure = new Map<string, { atSamples: number; suppressed: number }>();
 
   constructor(private readonly o: SessionOptions) {
     this.pcm = new PcmDecoder({ format: o.format, channels: o.channels });
@@ -125,7 +130,15 @@ export class ListenSession {
       });
     } else if (e.type === 'failure') {
       this.counts.failures++;
-      this.o.write({ event: 'failure', at, code: e.code, reason: e.reason, ...(e.profile ? { profile: e.profile } : {}) });
+      // One line a code a FAILURE_LINE_SECONDS of audio at most (hostile sound can make dozens of failures a
+      // second, and the process runs for days): the ones not printed are counted on the next line of that code.
+      const prev = this.lastFailure.get(e.code);
+      if (prev && atSamples - prev.atSamples < FAILURE_LINE_SECONDS * this.o.rate) {
+        prev.suppressed++;
+        return;
+      }
+      this.o.write({ event: 'failure', at, code: e.code, reason: e.reason, ...(e.profile ? { profile: e.profile } : {}), ...(prev?.suppressed ? { suppressed: prev.suppressed } : {}) });
+      this.lastFailure.set(e.code, { atSamples, suppressed: 0 });
     } else if (e.type === 'message') {
       this.counts.messages++;
       const min = this.o.minLevelDbfs;
