@@ -30,22 +30,25 @@
  */
 import { FftArena, fftDifPackedReal, fftDit, nextPow2 } from './fft.js';
 import { chirpAt, chirpTemplate, type ChirpTemplate } from './chirp.js';
-import { maxRows, minRows, postambleStart } from './frame.js';
+import { frameMicros, maxRows, minRows, postambleStart } from './frame.js';
 import type { InputBuffer } from './input.js';
 import type { ErrorCodeOf } from '../../base/errors.js';
 import type { FskProfile } from './profiles.js';
 import { trace, tracing } from './trace.js';
 
 /**
- * The decode budget (spec/fsk.md §7.2 step 4), one per chirp family: seconds of frame a receiver refines and
- * demodulates for candidates, at most DECODE_BURST_SECONDS at once and DECODE_SECONDS_PER_SECOND a second of
- * audio after that. A candidate costs its frame's nominal length, T_post(R) + Tc: the demodulation's work grows
- * with it (about 12 ms of CPU a second of frame at 48 kHz, with the reverberation retries). A real frame takes 1 to 5
- * candidates (short `ultrasonic` frames at -7 dB and 1 % offset, with the retries); a train of chirps made to
- * pair with one another took about 790 candidates a second of audio (19 CPU seconds a second) without a budget.
+ * The decode budget (spec/fsk.md §7.2 step 4), one per chirp family, in whole microseconds of frame: what a receiver
+ * refines and demodulates for candidates, at most DECODE_BURST_MICROS at once and DECODE_MICROS_PER_SECOND a
+ * second of audio after that. A candidate costs its frame's nominal length T_frame(R) (§6.1, whole microseconds),
+ * at least DECODE_MIN_COST_MICROS (each candidate also has a fixed cost: refinements, set-up). About 12 to 26 ms of
+ * CPU a second of frame at 48 kHz. The burst holds what an honest 8-segment message of 512-byte `robust` frames
+ * costs with the clock 2 % off (the rows next to the right one fit the spacing too, and are tried first: up to 6
+ * candidates a frame, 8 x 6 x 3.4 s); a train of chirps made to pair with one another took about 790 candidates
+ * a second of audio (19 CPU seconds a second) without a budget.
  */
-export const DECODE_BURST_SECONDS = 40;
-export const DECODE_SECONDS_PER_SECOND = 2;
+export const DECODE_BURST_MICROS = 200_000_000;
+export const DECODE_MICROS_PER_SECOND = 2_000_000;
+export const DECODE_MIN_COST_MICROS = 500_000;
 /** A family reports `fsk.busy` at most once in this many seconds of audio (with the count of postambles since). */
 export const BUSY_REPORT_SECONDS = 1;
 
@@ -136,7 +139,7 @@ interface Family {
   upTracker: PeakTracker;
   downTracker: PeakTracker;
   pendingPreambles: ChirpPeak[];
-  /** Decode budget left, seconds of frame (DECODE_BURST_SECONDS at most), and the position it was last refilled at. */
+  /** Decode budget left, whole microseconds of frame (DECODE_BURST_MICROS at most), and the position it was last refilled at. */
   budget: number;
   budgetAt: number | undefined;
   /** Position of the last `fsk.busy` reported, and the postambles not reported since. */
@@ -226,7 +229,7 @@ export class ChirpDetector {
           key, profiles: [],
           up: { t: up, index: up.index, coef: up.coef, yr: empty, yi: empty },
           down: { t: down, index: down.index, coef: down.coef, yr: empty, yi: empty },
-          upTracker: newTracker(), downTracker: newTracker(), pendingPreambles: [], budget: DECODE_BURST_SECONDS, budgetAt: undefined, busyAt: undefined, busySkipped: 0, maxSpacingSamples: 0, minSpacingSamples: Infinity,
+          upTracker: newTracker(), downTracker: newTracker(), pendingPreambles: [], budget: DECODE_BURST_MICROS, budgetAt: undefined, busyAt: undefined, busySkipped: 0, maxSpacingSamples: 0, minSpacingSamples: Infinity,
           pairBiasSeconds: (2 * fc * p.chirpDuration) / B, preambleBiasSeconds: p.chirpDuration / 2 + (fc * p.chirpDuration) / B,
         };
         this.families.push(fam);
@@ -295,7 +298,7 @@ export class ChirpDetector {
       resetTracker(fam.upTracker);
       resetTracker(fam.downTracker);
       fam.pendingPreambles = [];
-      fam.budget = DECODE_BURST_SECONDS;
+      fam.budget = DECODE_BURST_MICROS;
       fam.budgetAt = undefined;
       fam.busyAt = undefined;
       fam.busySkipped = 0;
@@ -453,7 +456,8 @@ export class ChirpDetector {
     // Refill the family's decode budget for the audio since its last postamble with candidates (positions, not
     // the clock: the same stream gives the same result however it is pushed).
     if (fam.budgetAt !== undefined && peak.position > fam.budgetAt) {
-      fam.budget = Math.min(DECODE_BURST_SECONDS, fam.budget + (DECODE_SECONDS_PER_SECOND * (peak.position - fam.budgetAt)) / this.sampleRate);
+      // floor((2e6 * delta) / fs) in doubles, multiplication first: whole microseconds, so every sum is exact.
+      fam.budget = Math.min(DECODE_BURST_MICROS, fam.budget + Math.floor((DECODE_MICROS_PER_SECOND * (peak.position - fam.budgetAt)) / this.sampleRate));
     }
     fam.budgetAt = Math.max(fam.budgetAt ?? peak.position, peak.position);
     let bestFail: SyncFailure | null = null;
@@ -530,7 +534,7 @@ export class ChirpDetector {
     }
     let best: SyncFailure | null = null;
     for (const c of [...cands, ...retries]) {
-      const cost = postambleStart(c.p, c.rows) + c.p.chirpDuration;
+      const cost = Math.max(DECODE_MIN_COST_MICROS, frameMicros(c.p, c.rows));
       if (fam.budget < cost) return BUSY;
       fam.budget -= cost;
       const res = sink.decode(this.sync(input, fam, c.p, c.rows, c.eps, pre, post));
