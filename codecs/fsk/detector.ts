@@ -49,6 +49,13 @@ import { trace, tracing } from './trace.js';
 export const DECODE_BURST_MICROS = 200_000_000;
 export const DECODE_MICROS_PER_SECOND = 2_000_000;
 export const DECODE_MIN_COST_MICROS = 500_000;
+/**
+ * A frame whose preamble starts at most this long after the end of the family's last decoded frame is taken as the
+ * next segment of the same phone's message: its candidates are tried nearest that frame's clock offset first
+ * (spec/fsk.md §7.2 step 4). Segments follow one another 50 ms apart (§8).
+ */
+export const FOLLOW_ON_SECONDS = 0.5;
+
 /** A family reports `fsk.busy` at most once in this many seconds of audio (with the count of postambles since). */
 export const BUSY_REPORT_SECONDS = 1;
 
@@ -142,6 +149,9 @@ interface Family {
   /** Decode budget left, whole microseconds of frame (DECODE_BURST_MICROS at most), and the position it was last refilled at. */
   budget: number;
   budgetAt: number | undefined;
+  /** The clock offset of the family's last decoded frame, and where that frame ended (samples). */
+  lastEps: number;
+  lastEnd: number | undefined;
   /** Position of the last `fsk.busy` reported, and the postambles not reported since. */
   busyAt: number | undefined;
   busySkipped: number;
@@ -229,7 +239,7 @@ export class ChirpDetector {
           key, profiles: [],
           up: { t: up, index: up.index, coef: up.coef, yr: empty, yi: empty },
           down: { t: down, index: down.index, coef: down.coef, yr: empty, yi: empty },
-          upTracker: newTracker(), downTracker: newTracker(), pendingPreambles: [], budget: DECODE_BURST_MICROS, budgetAt: undefined, busyAt: undefined, busySkipped: 0, maxSpacingSamples: 0, minSpacingSamples: Infinity,
+          upTracker: newTracker(), downTracker: newTracker(), pendingPreambles: [], budget: DECODE_BURST_MICROS, budgetAt: undefined, busyAt: undefined, busySkipped: 0, lastEps: 0, lastEnd: undefined, maxSpacingSamples: 0, minSpacingSamples: Infinity,
           pairBiasSeconds: (2 * fc * p.chirpDuration) / B, preambleBiasSeconds: p.chirpDuration / 2 + (fc * p.chirpDuration) / B,
         };
         this.families.push(fam);
@@ -302,6 +312,8 @@ export class ChirpDetector {
       fam.budgetAt = undefined;
       fam.busyAt = undefined;
       fam.busySkipped = 0;
+      fam.lastEps = 0;
+      fam.lastEnd = undefined;
     }
     this.nextHop = -this.leadSamples;
   }
@@ -520,7 +532,13 @@ export class ChirpDetector {
     if (cands.length === 0) {
       return { rank: 0, code: 'fsk.no_postamble', reason: 'no frame length fits the preamble-postamble spacing' };
     }
-    cands.sort((a, b) => Math.abs(a.eps) - Math.abs(b.eps));
+    // Nearest the expected clock offset first: 0, or, for a frame that starts within FOLLOW_ON_SECONDS of the end of
+    // the family's last decoded frame (the next segment of the same phone's message), that frame's offset. A long
+    // frame's spacing also fits the rows next to the right one within eps_max; with a phone's clock 2 % off
+    // those (smaller |eps|) came first, up to 6 candidates of 3.4 s for every segment of the message.
+    const follows = fam.lastEnd !== undefined && pre.position - fam.lastEnd <= FOLLOW_ON_SECONDS * rate && pre.position >= fam.lastEnd - this.chirpSamples;
+    const expected = follows ? fam.lastEps : 0;
+    cands.sort((a, b) => Math.abs(a.eps - expected) - Math.abs(b.eps - expected));
     // Ill-conditioned spacings (spec/fsk.md §7.2 step 4): where T_post(R) is within ILL_CONDITIONED_SECONDS
     // of kappa, the spacing barely depends on eps, so a few samples of coarse timing error move eps by
     // thousands of ppm. After every direct candidate has failed, those (profile, R) are tried again at
@@ -537,7 +555,12 @@ export class ChirpDetector {
       const cost = Math.max(DECODE_MIN_COST_MICROS, frameMicros(c.p, c.rows));
       if (fam.budget < cost) return BUSY;
       fam.budget -= cost;
-      const res = sink.decode(this.sync(input, fam, c.p, c.rows, c.eps, pre, post));
+      const sync = this.sync(input, fam, c.p, c.rows, c.eps, pre, post);
+      const res = sink.decode(sync);
+      if ('frame' in res) {
+        fam.lastEps = sync.eps;
+        fam.lastEnd = sync.start + (sync.spacingSamples + c.p.chirpDuration * rate) / (1 + sync.eps);
+      }
       if ('frame' in res) return res;
       if (!best || res.rank > best.rank) best = res;
     }
