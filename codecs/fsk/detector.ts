@@ -55,6 +55,8 @@ export const DECODE_MIN_COST_MICROS = 500_000;
  * (spec/fsk.md §7.2 step 4). Segments follow one another 50 ms apart (§8).
  */
 export const FOLLOW_ON_SECONDS = 0.5;
+/** How near that frame's clock offset a candidate must be to go first (spec/fsk.md §7.2 step 4). */
+export const FOLLOW_ON_EPS = 0.003;
 
 /** A family reports `fsk.busy` at most once in this many seconds of audio (with the count of postambles since). */
 export const BUSY_REPORT_SECONDS = 1;
@@ -536,9 +538,17 @@ export class ChirpDetector {
     // the family's last decoded frame (the next segment of the same phone's message), that frame's offset. A long
     // frame's spacing also fits the rows next to the right one within eps_max; with a phone's clock 2 % off
     // those (smaller |eps|) came first, up to 6 candidates of 3.4 s for every segment of the message.
+    // Only candidates within FOLLOW_ON_EPS of that offset go first (the same phone's segments agree to about 0.1 %),
+    // the rest as usual: a different phone right after, at another offset, pays at most the one or two candidates
+    // in that window (a review: all of those between the two offsets lost a message on a nearly spent budget).
     const follows = fam.lastEnd !== undefined && pre.position - fam.lastEnd <= FOLLOW_ON_SECONDS * rate && pre.position >= fam.lastEnd - this.chirpSamples;
-    const expected = follows ? fam.lastEps : 0;
-    cands.sort((a, b) => Math.abs(a.eps - expected) - Math.abs(b.eps - expected));
+    const near = (c: { eps: number }) => follows && Math.abs(c.eps - fam.lastEps) <= FOLLOW_ON_EPS;
+    cands.sort((a, b) => {
+      const na = near(a);
+      const nb = near(b);
+      if (na !== nb) return na ? -1 : 1;
+      return na ? Math.abs(a.eps - fam.lastEps) - Math.abs(b.eps - fam.lastEps) : Math.abs(a.eps) - Math.abs(b.eps);
+    });
     // Ill-conditioned spacings (spec/fsk.md §7.2 step 4): where T_post(R) is within ILL_CONDITIONED_SECONDS
     // of kappa, the spacing barely depends on eps, so a few samples of coarse timing error move eps by
     // thousands of ppm. After every direct candidate has failed, those (profile, R) are tried again at
