@@ -139,6 +139,14 @@ interface ActiveTemplate {
   readonly yi: Float64Array;
 }
 
+/**
+ * The name of a profile's chirp family, as `preamble` events and the `family` of failure details give it: the
+ * chirp's low and high frequency (Hz) and duration (s), joined by '-' (for example '17500-20500-0.05').
+ */
+export function chirpFamilyKey(p: Pick<FskProfile, 'chirpLowHz' | 'chirpHighHz' | 'chirpDuration'>): string {
+  return `${p.chirpLowHz}-${p.chirpHighHz}-${p.chirpDuration}`;
+}
+
 /** Profiles sharing one chirp: detected together, told apart by frame length and header. */
 interface Family {
   key: string;
@@ -229,7 +237,7 @@ export class ChirpDetector {
     const F = this.fftSize;
     let longest = 0;
     for (const p of enabled) {
-      const key = `${p.chirpLowHz}-${p.chirpHighHz}-${p.chirpDuration}`;
+      const key = chirpFamilyKey(p);
       let fam = this.families.find((f) => f.key === key);
       if (!fam) {
         const fc = (p.chirpLowHz + p.chirpHighHz) / 2;
@@ -485,7 +493,7 @@ export class ChirpDetector {
         for (const p of candidates) if (!p.consumed) p.attempted = true;
         fam.busySkipped++;
         if (fam.busyAt === undefined || peak.position - fam.busyAt >= BUSY_REPORT_SECONDS * this.sampleRate) {
-          sink.failure({ ...BUSY, detail: { postambles: fam.busySkipped } }, pre);
+          sink.failure({ ...BUSY, detail: { postambles: fam.busySkipped, family: fam.key } }, pre);
           fam.busyAt = peak.position;
           fam.busySkipped = 0;
         }

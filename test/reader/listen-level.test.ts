@@ -67,7 +67,7 @@ describe('reader listen --min-level, in the session', () => {
 });
 
 describe('reader listen under a chirp flood: what it prints stays bounded', () => {
-  it('10 s of chirp trains in both families: at most one failure line a code a second of audio, the rest counted', async () => {
+  it('10 s of chirp trains in both families: at most one failure line a code and family a second of audio, the rest counted', async () => {
     const { addChirp } = await import('../../codecs/fsk/modulate.js');
     const { getProfile } = await import('../../codecs/fsk/profiles.js');
     const seconds = 10;
@@ -87,19 +87,56 @@ describe('reader listen under a chirp flood: what it prints stays bounded', () =
     for (let o = 0; o < bytes.length; o += 9600) await s.push(bytes.subarray(o, o + 9600));
     await s.flush();
     const lines = events.filter((e): e is Extract<ListenEvent, { event: 'failure' }> => e.event === 'failure');
-    const codes = new Set(lines.map((e) => e.code));
-    expect(codes.has('fsk.busy')).toBe(true);
+    // Lines are limited per code and chirp family: the key of each line.
+    const keyOf = (e: { code: string; family?: string }) => `${e.code} ${e.family ?? ''}`;
+    const codes = new Set(lines.map(keyOf));
+    expect(codes.has('fsk.busy 1500-10200-0.04')).toBe(true);
+    expect(codes.has('fsk.busy 17000-19700-0.04')).toBe(true);
+    // fsk.busy says how many postambles went untried since the receiver's last report of that family.
+    for (const e of lines.filter((l) => l.code === 'fsk.busy')) expect(e.postambles).toBeGreaterThanOrEqual(1);
     // Without the limit each of the receiver's failures was a line: more than 3 a second here (fsk.busy already
     // comes once a second a family from the receiver; fsk.no_postamble and the decoding failures do not).
     expect(s.counts.failures).toBeGreaterThan(3 * seconds);
     expect(lines.length).toBeLessThanOrEqual(codes.size * (seconds + 1));
     expect(lines.length).toBeLessThan(s.counts.failures); // some were counted, not printed
     for (const c of codes) {
-      const ats = lines.filter((e) => e.code === c).map((e) => e.at);
+      const ats = lines.filter((e) => keyOf(e) === c).map((e) => e.at);
       for (let i = 1; i < ats.length; i++) expect(ats[i]! - ats[i - 1]!).toBeGreaterThanOrEqual(0.999);
     }
     const printedOrCounted = lines.reduce((n, e) => n + 1 + (e.suppressed ?? 0), 0);
     expect(printedOrCounted).toBeLessThanOrEqual(s.counts.failures);
     expect(printedOrCounted).toBeGreaterThan(s.counts.failures - codes.size * 60); // only the last second's are pending
+  }, 60_000);
+  it('a flood in the ultrasonic band does not hide a failing phone in the audible band (lines are limited per family)', async () => {
+    const { addChirp } = await import('../../codecs/fsk/modulate.js');
+    const { getProfile } = await import('../../codecs/fsk/profiles.js');
+    const seconds = 40;
+    const x = new Float32Array(seconds * RATE);
+    // Ultrasonic up-chirps alone every 45 ms: a preamble each, none followed by a postamble (fsk.no_postamble, reported
+    // when the longest frame's spacing has passed, one every 45 ms from then on).
+    for (let t = 0.05; t < seconds - 0.5; t += 0.045) addChirp(x, RATE, getProfile('ultrasonic')!, t, true, 0.3);
+    // One audible preamble with no frame after it: a phone whose sound was cut off (fsk.no_postamble, audible).
+    addChirp(x, RATE, getProfile('fast')!, 2.3, true, 0.3);
+    const pcm = new Int16Array(x.length);
+    for (let i = 0; i < x.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]! * 32768)));
+    const events: ListenEvent[] = [];
+    const reader = { accept: async () => { throw new Error('nothing here is a token'); } } as unknown as Reader;
+    const s = new ListenSession({
+      reader, rate: RATE, format: 's16le', channels: 1, judge: { mode: 'fare', amount: 200, currency: 344 }, complete: false,
+      clock: (t) => 1000 + t, statsEvery: 0, write: (e) => events.push(e),
+    });
+    const bytes = new Uint8Array(pcm.buffer);
+    for (let o = 0; o < bytes.length; o += 9600) await s.push(bytes.subarray(o, o + 9600));
+    await s.flush();
+    const lines = events.filter((e): e is Extract<ListenEvent, { event: 'failure' }> => e.event === 'failure' && e.code === 'fsk.no_postamble');
+    const ultra = lines.filter((e) => e.family === '17000-19700-0.04');
+    const audible = lines.filter((e) => e.family === '1500-10200-0.04');
+    expect(ultra.length).toBeGreaterThan(2);
+    expect(ultra.reduce((n, e) => n + (e.suppressed ?? 0), 0)).toBeGreaterThan(10); // the flood is counted, not printed
+    // With one limit a code, this line fell within a second of an ultrasonic one and was only counted.
+    expect(audible).toHaveLength(1);
+    expect(audible[0]!.at).toBeLessThan(seconds); // reported while the flood went on, not at the end of the input
+    // ... and within a second of an ultrasonic line of the same code: one limit a code would have swallowed it.
+    expect(ultra.some((e) => Math.abs(e.at - audible[0]!.at) < 1)).toBe(true);
   }, 60_000);
 });

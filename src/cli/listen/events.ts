@@ -34,7 +34,7 @@ export type ListenEvent =
   | { event: 'frame'; at: number; profile: string; bytes: number; segment: number; segments: number; snrDb: number; toneSnrDb: number; levelDbfs: number; clockOffsetPpm: number; byteErrors: number; bytesCorrected: number; erasures: number }
   | { event: 'ignored'; at: number; fsk: string; reason: 'too_quiet'; levelDbfs: number; minLevelDbfs: number; tokenHash: string }
   | ({ event: 'verdict'; at: number; t: number; fsk: string } & VerdictFields)
-  | { event: 'failure'; at: number; code: string; reason: string; profile?: string; suppressed?: number }
+  | { event: 'failure'; at: number; code: string; reason: string; profile?: string; family?: string; postambles?: number; suppressed?: number }
   | ({ event: 'stats'; at: number; level: { rmsDbfs: number; peakDbfs: number; clippedSamples: number; nonFiniteSamples: number } } & Counts & Usage)
   | ({ event: 'stop'; at: number; reason: 'end_of_input' | 'SIGINT' | 'SIGTERM' } & Counts & Usage);
 
@@ -107,7 +107,11 @@ export function eventLine(e: ListenEvent): string {
     case 'ignored':
       return `${at}IGNORED (too quiet: not judged, nothing recorded): token ${e.tokenHash} heard at ${e.levelDbfs} dBFS, below --min-level ${e.minLevelDbfs} dBFS (a phone at another gate?)`;
     case 'failure':
-      return `${at}frame failed: ${e.code}${e.profile ? ` (${e.profile})` : ''}: ${e.reason}${e.suppressed ? ` (and ${e.suppressed} more since the last such line)` : ''}`;
+      return (
+        `${at}frame failed: ${e.code}${e.profile ? ` (${e.profile})` : e.family ? ` (chirp family ${e.family})` : ''}: ${e.reason}` +
+        `${e.postambles ? ` (${e.postambles} postamble${e.postambles === 1 ? '' : 's'} not tried since the last such report)` : ''}` +
+        `${e.suppressed ? ` (and ${e.suppressed} more since the last such line)` : ''}`
+      );
     case 'stats':
       return `${at}stats: ${e.frames} frames, ${e.accepted} accepted, ${e.resumed} resumed, ${e.refused} refused, ${e.ignored} ignored, ${e.failures} failed frames; input ${e.level.rmsDbfs} dBFS RMS; RSS ${mb(e.rssBytes)}, heap ${mb(e.heapUsedBytes)}, CPU ${((e.cpuUserMicros + e.cpuSystemMicros) / 1e6).toFixed(2)} s`;
     case 'stop':

@@ -14,6 +14,8 @@
  */
 import { PcmDecoder, type PcmFormat } from '../../../codecs/fsk/pcm.js';
 import { FskReceiver, type ReceiverEvent } from '../../../codecs/fsk/index.js';
+import { chirpFamilyKey } from '../../../codecs/fsk/detector.js';
+import { getProfile } from '../../../codecs/fsk/profiles.js';
 import type { AcceptContext, Reader } from '../../reader/reader.js';
 import { toHex } from '../../../base/hex.js';
 import { tokenHash } from '../../messages.js';
@@ -50,6 +52,14 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** A failure code is printed at most once in this many seconds of audio (spec/reader.md §17.4). */
 export const FAILURE_LINE_SECONDS = 1;
+
+/** The chirp family of a receiver failure: its detail's `family`, else its profile's, else undefined. */
+function failureFamily(e: Extract<ReceiverEvent, { type: 'failure' }>): string | undefined {
+  const f = e.detail?.family;
+  if (typeof f === 'string') return f;
+  const p = e.profile ? getProfile(e.profile) : undefined;
+  return p ? chirpFamilyKey(p) : undefined;
+}
 
 export function usage(): Usage {
   const m = process.memoryUsage();
@@ -130,15 +140,22 @@ export class ListenSession {
       });
     } else if (e.type === 'failure') {
       this.counts.failures++;
-      // One line a code a FAILURE_LINE_SECONDS of audio at most (hostile sound can make dozens of failures a
-      // second, and the process runs for days): the ones not printed are counted on the next line of that code.
-      const prev = this.lastFailure.get(e.code);
+      // One line a code and chirp family a FAILURE_LINE_SECONDS of audio at most (hostile sound can make dozens of
+      // failures a second, and the process runs for days): the ones not printed are counted on the next line of
+      // that code and family. By family, so that a flood in one band does not hide a failing phone in the other.
+      const family = failureFamily(e);
+      const key = `${e.code} ${family ?? ''}`;
+      const prev = this.lastFailure.get(key);
       if (prev && atSamples - prev.atSamples < FAILURE_LINE_SECONDS * this.o.rate) {
         prev.suppressed++;
         return;
       }
-      this.o.write({ event: 'failure', at, code: e.code, reason: e.reason, ...(e.profile ? { profile: e.profile } : {}), ...(prev?.suppressed ? { suppressed: prev.suppressed } : {}) });
-      this.lastFailure.set(e.code, { atSamples, suppressed: 0 });
+      const postambles = e.detail?.postambles;
+      this.o.write({
+        event: 'failure', at, code: e.code, reason: e.reason, ...(e.profile ? { profile: e.profile } : {}), ...(family ? { family } : {}),
+        ...(typeof postambles === 'number' ? { postambles } : {}), ...(prev?.suppressed ? { suppressed: prev.suppressed } : {}),
+      });
+      this.lastFailure.set(key, { atSamples, suppressed: 0 });
     } else if (e.type === 'message') {
       this.counts.messages++;
       const min = this.o.minLevelDbfs;
