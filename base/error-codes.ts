@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 266 codes in 30 areas.
+ * error-code tables of spec/*.md list. 268 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -96,6 +96,7 @@ export const ERROR_CODES = [
   'fsk.wav_bad_header',
   'fsk.wav_truncated',
   'fsk.wav_unsupported',
+  'issuer.bad_issuer',
   'issuer.bad_wallet_limits',
   'issuer.weak_public_key',
   'keyset.bad_signature',
@@ -139,6 +140,7 @@ export const ERROR_CODES = [
   'nfc.card_locked',
   'nfc.card_lost',
   'nfc.card_still_present',
+  'nfc.empty_tag',
   'nfc.get_response_loop',
   'nfc.link_error',
   'nfc.ndef_too_large',
@@ -369,6 +371,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'fsk.wav_bad_header': 'spec/fsk.md §11',
   'fsk.wav_truncated': 'spec/fsk.md §11',
   'fsk.wav_unsupported': 'spec/fsk.md §11',
+  'issuer.bad_issuer': 'spec/protocol.md §13',
   'issuer.bad_wallet_limits': 'spec/protocol.md §13',
   'issuer.weak_public_key': 'spec/protocol.md §13',
   'keyset.bad_signature': 'spec/protocol.md §13',
@@ -412,6 +415,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'nfc.card_locked': 'spec/nfc.md §7',
   'nfc.card_lost': 'spec/nfc.md §7',
   'nfc.card_still_present': 'spec/nfc.md §7',
+  'nfc.empty_tag': 'spec/nfc.md §7',
   'nfc.get_response_loop': 'spec/nfc.md §7',
   'nfc.link_error': 'spec/nfc.md §7',
   'nfc.ndef_too_large': 'spec/nfc.md §7',

@@ -54,6 +54,11 @@ export interface PcscReadResult<T> extends TransactResult<T> {
   readerName: string;
   /** The card's Answer To Reset. */
   atr: Uint8Array;
+  /**
+   * With `waitForRemovalMs`: whether the card left the field within it (false: still present, so the caller MUST
+   * NOT start another transaction with it, spec/nfc.md §5 item 7). Absent without `waitForRemovalMs`.
+   */
+  cardRemoved?: boolean;
 }
 
 /**
@@ -94,8 +99,17 @@ export async function readTokenOverPcsc<T>(
 ): Promise<PcscReadResult<T>> {
   return withPcscCard(options, async (pc) => {
     const r = await transact(pc.link, { ...pickOptions(options, SESSION_OPTIONS_SCHEMA), request, verify: (token) => verify(token) });
-    if (options.waitForRemovalMs) await pc.waitForRemoval(options.waitForRemovalMs).catch(() => undefined);
-    return { ...r, readerName: pc.readerName, atr: pc.atr };
+    let cardRemoved: boolean | undefined;
+    if (options.waitForRemovalMs) {
+      cardRemoved = await pc.waitForRemoval(options.waitForRemovalMs).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof OffpayError && e.code === 'nfc.card_still_present') return false;
+          throw e;
+        },
+      );
+    }
+    return { ...r, readerName: pc.readerName, atr: pc.atr, ...(cardRemoved === undefined ? {} : { cardRemoved }) };
   });
 }
 

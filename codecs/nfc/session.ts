@@ -238,7 +238,9 @@ export class ReaderSession {
     const info = this.needInfo();
     if (!info.receipt) throw new OffpayError('nfc.receipt_unsupported', 'the card does not take receipts');
     if (receipt.length === 0) throw new OffpayError('nfc.request_empty', 'the receipt is empty');
-    const data = await this.send(OFFPAY_INS.PUT_RECEIPT, receipt, 0, 'PUT RECEIPT', 0);
+    // Up to one short response's worth of data is taken in, so that a card answering with data is told apart
+    // (nfc.bad_response) from one whose answer runs past that (nfc.response_too_large).
+    const data = await this.send(OFFPAY_INS.PUT_RECEIPT, receipt, 0, 'PUT RECEIPT', 256);
     if (data.length !== 0) throw new OffpayError('nfc.bad_response', 'PUT RECEIPT returned data');
   }
 }

@@ -77,8 +77,10 @@ export function parseCc(bytes: Uint8Array): CapabilityContainer {
   };
   if (bytes.length < 15) bad(`${bytes.length} bytes, need 15`);
   const u16 = (i: number) => (bytes[i]! << 8) | bytes[i + 1]!;
+  // CCLEN may exceed the 15 bytes read: a CC may hold more TLVs after the NDEF File Control TLV (NTAG 424 DNA's
+  // is 23 bytes, with a proprietary file TLV 05); everything this reader needs is in the first 15.
   const cclen = u16(0);
-  if (cclen < 15 || cclen > bytes.length) bad(`CCLEN ${cclen}`);
+  if (cclen < 15) bad(`CCLEN ${cclen}`);
   const version = bytes[2]!;
   if (version >> 4 !== 2 && version >> 4 !== 3) bad(`mapping version ${version.toString(16)}`);
   if (bytes[7] !== 0x04 || bytes[8] !== 0x06) bad('no NDEF File Control TLV (04 06) at offset 7');
@@ -172,31 +174,42 @@ export interface ReadNdefTagOptions {
   maxMessage?: number;
   /** Largest READ BINARY Le the reader uses (default 255; the tag's MLe may lower it). */
   maxLe?: number;
+  /** Time limit per APDU, ms (default 5000, as the reader session's): `nfc.timeout` when the tag does not answer. */
+  apduTimeoutMs?: number;
 }
 
 /** The schema of {@link ReadNdefTagOptions}, validated by {@link readNdefTag} (`nfc.bad_option` naming the option). */
 export const READ_NDEF_TAG_OPTIONS_SCHEMA: OptionsSchema = {
   maxMessage: { type: 'integer', min: 1, max: 0x7ffd, unit: 'bytes' },
   maxLe: { type: 'integer', min: 1, max: 0xffff, unit: 'bytes' },
+  apduTimeoutMs: { type: 'integer', min: 1, max: 600_000, unit: 'ms' },
 };
 
 /**
  * Read the NDEF message from a Type 4 Tag (or a phone emulating one) over any CardLink. Throws
- * `nfc.not_ndef_tag`, `nfc.bad_cc`, `nfc.ndef_too_large`, `nfc.card_lost` or `nfc.status`.
+ * `nfc.not_ndef_tag`, `nfc.bad_cc`, `nfc.ndef_too_large`, `nfc.empty_tag`, `nfc.bad_response`, `nfc.timeout`,
+ * `nfc.card_lost`, `nfc.link_error` or `nfc.status` (spec/nfc.md §3.4).
  */
 export async function readNdefTag(link: CardLink, options: ReadNdefTagOptions = {}): Promise<Uint8Array> {
   validateOptions<ReadNdefTagOptions>('readNdefTag options', options, READ_NDEF_TAG_OPTIONS_SCHEMA, 'nfc.bad_option');
   const maxMessage = options.maxMessage ?? 8192;
+  const timeoutMs = options.apduTimeoutMs ?? 5000;
   let roundTrip = 0;
   const send = async (cmd: CommandApdu, what: string): Promise<Uint8Array> => {
     let raw: Uint8Array;
     roundTrip++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      raw = await link.transmit(encodeCommand(cmd));
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new OffpayError('nfc.timeout', `${what}: no response within ${timeoutMs} ms`, { roundTrip })), timeoutMs);
+      });
+      raw = await Promise.race([link.transmit(encodeCommand(cmd)), timeout]);
     } catch (e) {
       if (e instanceof OffpayError && e.code === 'nfc.card_lost') throw new OffpayError(e.code, e.message, { ...e.detail, roundTrip });
       if (e instanceof OffpayError) throw e;
       throw new OffpayError('nfc.link_error', `transmit failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
     }
     if (raw.length < 2) throw new OffpayError('nfc.card_lost', `the tag answered ${raw.length} bytes: it is gone`, { length: raw.length, roundTrip });
     const r = parseResponse(raw);
@@ -217,14 +230,14 @@ export async function readNdefTag(link: CardLink, options: ReadNdefTagOptions = 
   const nlenBytes = await read(0, 2, 'READ NLEN');
   if (nlenBytes.length !== 2) throw new OffpayError('nfc.bad_cc', `NLEN read returned ${nlenBytes.length} bytes`);
   const nlen = (nlenBytes[0]! << 8) | nlenBytes[1]!;
-  if (nlen === 0) throw new OffpayError('nfc.status', 'the tag holds no NDEF message (NLEN 0)');
+  if (nlen === 0) throw new OffpayError('nfc.empty_tag', 'the tag holds no NDEF message (NLEN 0)');
   if (nlen > maxMessage || nlen + 2 > cc.maxNdefFile)
     throw new OffpayError('nfc.ndef_too_large', `NLEN ${nlen} exceeds the limit (${Math.min(maxMessage, cc.maxNdefFile - 2)})`);
   const msg = new Uint8Array(nlen);
   let got = 0;
   while (got < nlen) {
     const part = await read(2 + got, Math.min(chunk, nlen - got), 'READ NDEF');
-    if (part.length === 0) throw new OffpayError('nfc.status', 'READ BINARY returned no data before the end of the message');
+    if (part.length === 0) throw new OffpayError('nfc.bad_response', 'READ BINARY returned no data before the end of the message');
     const n = Math.min(part.length, nlen - got);
     msg.set(part.subarray(0, n), got);
     got += n;

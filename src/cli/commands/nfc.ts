@@ -124,6 +124,13 @@ const card: Command = {
 
     const cardWallet: CardWallet = {
       async getToken(request) {
+        if (!keep && payments > 0) {
+          // One payment per tap (spec/nfc.md §4.3): a reader that SELECTs again in the same presentation, or resets
+          // the card, gets 6985, not a second token; the session ends at the next deactivation, receipt or timeout.
+          ctx.out('declined: a second token in the same tap (one payment per tap; --keep serves more)');
+          events.push({ event: 'refused', error: 'wallet.user_declined', why: 'one_payment_per_tap' });
+          throw new OffpayError('wallet.user_declined', 'one payment per tap: this card has paid already', { sw: 0x6985 });
+        }
         try {
           const token = await wallet.pay(request, { time: fixedNow ?? Math.floor(Date.now() / 1000), ...(issuerKeys ? { issuerKeys } : {}) });
           lastToken = token;
@@ -166,7 +173,9 @@ const card: Command = {
     const timer = setTimeout(() => finish(payments > 0), timeoutS * 1000); // with --keep, the timeout ends the session
     const onSig = (): void => finish(payments > 0);
     process.once('SIGINT', onSig);
-    const removedEarly = vc.removed.then(() => false);
+    // The reader's link may end without a receipt or a reset after the token went out: that is still a payment
+    // (the allowance is spent and the reader may hold the token), not `nfc.no_payment`.
+    const removedEarly = vc.removed.then(() => payments > 0);
     const ok = await Promise.race([done, removedEarly]);
     clearTimeout(timer);
     process.off('SIGINT', onSig);
@@ -181,7 +190,7 @@ const card: Command = {
 const read: Command = {
   name: 'nfc read',
   summary: 'act as the gate: request an amount from the first card on a PC/SC reader, verify the token, send a receipt',
-  usage: '--reader READER --issuer ISSUER --amount A --currency C [--pcsc-reader NAME] [--out TOKEN] [--extended] [--timeout S] [--now TIME]',
+  usage: '--reader READER --issuer ISSUER --amount A --currency C [--pcsc-reader NAME] [--out TOKEN] [--extended] [--timeout S] [--removal-wait S] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (identity, key, saved requests)' },
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor' },
@@ -191,6 +200,7 @@ const read: Command = {
     out: { type: 'string', arg: 'TOKEN', help: 'also write the token bytes here' },
     extended: { type: 'boolean', help: 'use extended-length APDUs if the card offers them (the reader must support them)' },
     timeout: { type: 'string', arg: 'S', help: 'wait this long for a card, seconds', default: '30' },
+    'removal-wait': { type: 'string', arg: 'S', help: 'after the exchange, wait this long for the card to leave, seconds (0: do not wait)', default: '10' },
     'max-age': { type: 'string', arg: 'S', help: 'oldest acceptable token, seconds', default: '300' },
     now: { type: 'string', arg: 'TIME', help: 'the reader clock, unix seconds or ISO 8601 (default: system time)' },
   },
@@ -207,6 +217,7 @@ const read: Command = {
     const now = parseNow(ctx.opt('now'));
     const maxAge = parseUint('max-age', ctx.opt('max-age'))!;
     const timeoutS = parseUint('timeout', ctx.opt('timeout'), 86400)!;
+    const removalS = parseUint('removal-wait', ctx.opt('removal-wait') ?? '10', 3600)!;
     const { request, bytes: requestBytes } = createRequest(reader, { amount, currency: cur.numeric, time: now });
     writeFileDurable(join(reader.dir, 'requests', `${toHex(request.challenge)}.cbor`), requestBytes);
     const vctx = readerContext(readerDir, issuerPath, now, { request, maxAge });
@@ -227,6 +238,8 @@ const read: Command = {
       },
       {
         timeoutMs: timeoutS * 1000,
+        // spec/nfc.md §5 item 7: a phone left on the antenna must not pay the next run's request as well.
+        ...(removalS > 0 ? { waitForRemovalMs: removalS * 1000 } : {}),
         extendedLength: ctx.flag('extended'),
         ...(ctx.opt('pcsc-reader') ? { reader: ctx.opt('pcsc-reader')! } : {}),
       },
@@ -242,12 +255,16 @@ const read: Command = {
       airTimeMs: Number(air.ms.toFixed(2)),
       receiptSent: r.receiptSent,
       ...(r.receiptError ? { receiptError: r.receiptError.code } : {}),
+      ...(r.cardRemoved === undefined ? {} : { cardRemoved: r.cardRemoved }),
       apdus: r.trace.map((e) => ({ command: toHex(e.command), sw: swHex(((e.response.at(-2) ?? 0) << 8) | (e.response.at(-1) ?? 0)) })),
     };
     ctx.out(
       `${r.stats.roundTrips} round trips on ${r.readerName}, ${r.stats.bytesSent} B sent, ${r.stats.bytesReceived} B received, ` +
         `air time ${air.ms.toFixed(1)} ms at 106 kbit/s${r.receiptSent ? ', receipt delivered' : ''}`,
     );
+    if (r.cardRemoved === false) {
+      ctx.out(`WARNING: the card is still on the reader after ${removalS} s: lift it before the next payment, or the next request reaches it too (spec/nfc.md §5 item 7)`);
+    }
     const v = r.verdict;
     if (v.accepted) {
       ctx.out(`ACCEPTED: ${formatMoney(v.token.amount, v.currency)} from wallet ${toHex(v.walletId)} counter ${v.token.counter}`);
