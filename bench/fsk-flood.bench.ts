@@ -17,6 +17,7 @@ import { encode, FskReceiver, type ReceiverEvent } from '../codecs/fsk/index.js'
 import { DECODE_BURST_MICROS, DECODE_MICROS_PER_SECOND } from '../codecs/fsk/detector.js';
 import { addChirp } from '../codecs/fsk/modulate.js';
 import { getProfile } from '../codecs/fsk/profiles.js';
+import { equalBytes } from '../base/bytes.js';
 import { machine, writeResults } from './common.js';
 
 const args = process.argv.slice(2);
@@ -83,7 +84,7 @@ function floodAt(rate: number): Row {
   const all = [...events, ...tail];
   const failures = all.filter((e): e is Extract<ReceiverEvent, { type: 'failure' }> => e.type === 'failure');
   const busy = failures.filter((e) => e.code === 'fsk.busy').length;
-  const decoded = tail.some((e) => e.type === 'message' && e.payload.length === payload.length && e.payload.every((b, i) => b === payload[i]));
+  const decoded = tail.some((e) => e.type === 'message' && equalBytes(e.payload, payload));
   const steady = windows.slice(1);
   const steadyAudio = SECONDS - WINDOW;
   return {

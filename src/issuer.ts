@@ -76,7 +76,10 @@ export class Issuer {
   readonly keys: IssuerSigningKey[];
 
   constructor(issuerId: number, keys: IssuerSigningKey[]) {
-    if (keys.length === 0) throw new Error('an issuer needs at least one key');
+    if (!Number.isSafeInteger(issuerId) || issuerId < 0 || issuerId > 0xffffffff) {
+      throw new OffpayError('issuer.bad_issuer', `an issuer id is an integer in 0..${0xffffffff} (messages.cddl issuer-id: uint32), not ${String(issuerId)}`);
+    }
+    if (!Array.isArray(keys) || keys.length === 0) throw new OffpayError('issuer.bad_issuer', 'an issuer needs at least one key');
     this.issuerId = issuerId;
     this.keys = keys;
   }

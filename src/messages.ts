@@ -336,7 +336,7 @@ export function encodeIssuerKeySet(s: IssuerKeySet): Uint8Array {
  */
 export function decodeIssuerKeySet(bytes: Uint8Array): IssuerKeySet {
   const a = openMessage(decodeCbor(bytes), MessageType.IssuerKeySet, 'issuer key set', 4);
-  const issuerId = asUint(a[2], 'issuerId');
+  const issuerId = asUint(a[2], 'issuerId', 0xffffffff);
   const list = asArray(a[3]!, 'keys');
   if (list.length > 255) fail('message.bad_structure', 'keys: at most 255');
   const keys: IssuerKey[] = [];

@@ -14,6 +14,7 @@ import {
   CHALLENGE_BYTES,
   PAYMENT_CODE_SIGNED_TIME,
   MAX_COUNTER,
+  MAX_UINT,
   MAX_TOKEN_AMOUNT,
   decodeRequest,
   encodeToken,
@@ -80,6 +81,11 @@ export const WALLET_OPTIONS_SCHEMA: OptionsSchema = {
   counter: { type: 'object', required: true, methods: ['load', 'reserve'] },
   clock: { type: 'function' },
 };
+
+/** A token's time: an integer of unix seconds in 0..2^53 - 1 (messages.cddl `time`). */
+function isTokenTime(t: unknown): t is number {
+  return typeof t === 'number' && Number.isSafeInteger(t) && t >= 0;
+}
 
 /** The schema of {@link Wallet.pay}'s options (`wallet.bad_option` naming the option). */
 export const PAY_OPTIONS_SCHEMA: OptionsSchema = {
@@ -180,11 +186,20 @@ export class Wallet {
    */
   async payTo(p: { payee: number; amount: number; challenge?: Uint8Array; time?: number }): Promise<Uint8Array> {
     if (!Number.isSafeInteger(p.amount) || p.amount <= 0 || p.amount > MAX_TOKEN_AMOUNT) throw new OffpayError('wallet.amount_invalid', `the amount must be an integer of minor units in 1..${MAX_TOKEN_AMOUNT}`);
-    if (p.challenge && p.challenge.length !== CHALLENGE_BYTES) throw new OffpayError('wallet.bad_challenge', `a challenge is ${CHALLENGE_BYTES} bytes`);
+    if (p.challenge !== undefined && !(p.challenge instanceof Uint8Array && p.challenge.length === CHALLENGE_BYTES)) {
+      throw new OffpayError('wallet.bad_challenge', `a challenge is ${CHALLENGE_BYTES} bytes (a Uint8Array)`);
+    }
+    // Fields the token could not carry are refused before a counter is reserved (spec/protocol.md §9.1).
+    if (!Number.isSafeInteger(p.payee) || p.payee < 0 || p.payee > 0xffffffff) {
+      throw new OffpayError('wallet.bad_option', `the payee must be a reader id, an integer in 0..${0xffffffff}`, { option: 'payee' });
+    }
+    if (p.time !== undefined && !isTokenTime(p.time)) throw new OffpayError('wallet.bad_option', `the time must be an integer of unix seconds in 0..${MAX_UINT}`, { option: 'time' });
     if (p.amount > this.cert.maxPerPayment) {
       throw new OffpayError('wallet.over_payment_limit', `amount ${p.amount} exceeds this wallet's maximum per payment ${this.cert.maxPerPayment}`);
     }
     const run = async (): Promise<Uint8Array> => {
+      const time = p.time ?? this.clock();
+      if (!isTokenTime(time)) throw new OffpayError('wallet.bad_option', `the wallet clock gave ${String(time)}: a token's time is an integer of unix seconds in 0..${MAX_UINT}`, { option: 'clock' });
       const next = await this.store.reserve((s) => {
         if (s.spent + p.amount > this.cert.offlineAllowance) {
           throw new OffpayError('wallet.over_offline_allowance', `offline allowance exhausted: ${s.spent} of ${this.cert.offlineAllowance} spent`);
@@ -197,7 +212,7 @@ export class Wallet {
         payee: p.payee,
         amount: p.amount,
         counter: next.counter,
-        time: p.time ?? this.clock(),
+        time,
         challenge: p.challenge,
       };
       return encodeToken({ ...body, walletSignature: sign(tokenSigningInput(body), this.secretKey) });

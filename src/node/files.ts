@@ -150,20 +150,33 @@ export function loadIssuerKeys(pathOrDir: string): IssuerKeySet {
 // ------------------------------------------------------------------------------------------------ wallet
 
 /**
- * Save a wallet: WALLET/counter.json first (counter 0, spent 0), then WALLET/wallet.json. An existing
- * counter file is kept when the directory already holds this same wallet key (a renewed certificate never
- * moves the counter back); it is reset only for a different key, that is a new wallet.
+ * Save a wallet: WALLET/counter.json first (counter 0, spent 0) when there is none, then WALLET/wallet.json.
+ * A directory keeps one wallet key for life (spec/protocol.md §9.4): over a wallet.json of the same key (a renewed
+ * certificate) the counter file is kept, so the counter never moves back; over a wallet.json of another key
+ * (`wallet.counter_exists`) or one that cannot be read (`file.bad_format`, `file.unreadable`) nothing is written,
+ * because resetting the counter there would let the key that signed with it sign its counters again. With no
+ * wallet.json, a counter file found is kept (going up is safe).
+ * @throws OffpayError `wallet.counter_exists`, `file.bad_format`, `file.unreadable` or `file.too_large`.
  */
 export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert): void {
   const counterPath = join(dir, 'counter.json');
-  let sameKey = false;
-  try {
-    sameKey = toHex(hexField(readJson(join(dir, 'wallet.json'), 'wallet'), 'secretKey', dir, 32)) === toHex(secretKey);
-  } catch {
-    sameKey = !existsSync(join(dir, 'wallet.json')); // no wallet file: keep any counter found (going up is safe)
+  const walletPath = join(dir, 'wallet.json');
+  if (existsSync(walletPath)) {
+    let held: Uint8Array;
+    try {
+      held = hexField(readJson(walletPath, 'wallet'), 'secretKey', walletPath, 32);
+    } catch (e) {
+      const why = e instanceof OffpayError && e.code.startsWith('file.') ? e : new OffpayError('file.bad_format', (e as Error).message);
+      throw new OffpayError(why.code, `${walletPath} cannot be read (${why.message}): not saving a wallet over it, and its counter.json is left as it is`);
+    }
+    if (toHex(held) !== toHex(secretKey)) {
+      throw new OffpayError('wallet.counter_exists', `${dir} holds the wallet of another key: a directory keeps one wallet key for life (its counter must never go back); save the new wallet in another directory`);
+    }
+  } else if (!existsSync(counterPath)) {
+    writeFileDurable(counterPath, JSON.stringify({ counter: 0, spent: 0 }) + '\n');
   }
-  if (!existsSync(counterPath) || !sameKey) writeFileDurable(counterPath, JSON.stringify({ counter: 0, spent: 0 }) + '\n');
-  writeFileDurable(join(dir, 'wallet.json'), JSON.stringify({ offpay: 'wallet', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeWalletCert(cert)) }, null, 2) + '\n');
+  if (!existsSync(counterPath)) throw new OffpayError('wallet.counter_missing', `${counterPath} is missing: restore it with \`offpay wallet restore-counter\` before saving a renewed certificate`);
+  writeFileDurable(walletPath, JSON.stringify({ offpay: 'wallet', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeWalletCert(cert)) }, null, 2) + '\n');
 }
 
 /**

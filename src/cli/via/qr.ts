@@ -4,7 +4,7 @@
  * follows the options or the extension (.svg, .txt = terminal half blocks, else PNG).
  * read: a PNG or JPEG; the offpay code of the expected kind among the symbols in view.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OffpayError } from '../../../base/errors.js';
@@ -32,11 +32,23 @@ export function parseQrOptions(o: Record<string, string | undefined>): { ecc: Ec
   return { ecc, mode, symbology };
 }
 
+/**
+ * An image file, bounded before it is read (spec/qr.md §11): its size from stat first, over
+ * MAX_IMAGE_FILE_BYTES is `qr.image_too_large`; not a regular file or unreadable is `file.unreadable`.
+ */
 export async function readImageFile(path: string): Promise<Uint8Array> {
-  const bytes = await readFile(path);
-  if (bytes.length > MAX_IMAGE_FILE_BYTES) {
-    throw new OffpayError('qr.image_too_large', `${path} is ${bytes.length} bytes; the limit is ${MAX_IMAGE_FILE_BYTES}`);
+  const tooLarge = (n: number) => new OffpayError('qr.image_too_large', `${path} is ${n} bytes; the limit is ${MAX_IMAGE_FILE_BYTES}`);
+  let bytes: Buffer;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new OffpayError('file.unreadable', `${path} is not a regular file`);
+    if (st.size > MAX_IMAGE_FILE_BYTES) throw tooLarge(st.size);
+    bytes = await readFile(path);
+  } catch (e) {
+    if (e instanceof OffpayError) throw e;
+    throw new OffpayError('file.unreadable', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  if (bytes.length > MAX_IMAGE_FILE_BYTES) throw tooLarge(bytes.length); // grew after the stat
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 

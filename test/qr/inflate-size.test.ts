@@ -1,0 +1,66 @@
+/**
+ * codecs/qr/inflate-size.ts counts what a zlib stream inflates to without inflating it (spec/qr.md §8 step 4):
+ * checked against node:zlib on streams of every block type (stored, fixed, dynamic Huffman), and at the cap.
+ */
+import { constants, deflateSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { zlibInflatedSize } from '../../codecs/qr/inflate-size.js';
+import { pngImageDataBytes } from '../../codecs/qr/image.js';
+
+/** Data with runs and repeats (so that DEFLATE uses lengths and distances), or noise. */
+const data = fc.oneof(
+  fc.uint8Array({ maxLength: 5000 }),
+  fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 700 })), { maxLength: 40 }).map((runs) => Uint8Array.from(runs.flatMap(([v, n]) => Array<number>(n).fill(v)))),
+  fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.integer({ min: 1, max: 400 })).map(([p, n]) => Uint8Array.from({ length: p.length * n }, (_, i) => p[i % p.length]!)),
+);
+
+describe('zlibInflatedSize', () => {
+  it('agrees with node:zlib on the length, at every level and strategy; one byte less of cap is over', () => {
+    fc.assert(
+      fc.property(data, fc.integer({ min: 0, max: 9 }), fc.constantFrom(constants.Z_DEFAULT_STRATEGY, constants.Z_FIXED, constants.Z_HUFFMAN_ONLY, constants.Z_RLE, constants.Z_FILTERED), (d, level, strategy) => {
+        const z = deflateSync(d, { level, strategy });
+        expect(zlibInflatedSize(z, d.length)).toEqual({ kind: 'ok', bytes: d.length });
+        expect(zlibInflatedSize(z, 1e9)).toEqual({ kind: 'ok', bytes: d.length });
+        if (d.length > 0) expect(zlibInflatedSize(z, d.length - 1)).toEqual({ kind: 'over', cap: d.length - 1 });
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+
+  it('a bomb stops at the cap: 64 MiB of zeros in 65 KB is over a cap of 64 bytes after reading little', () => {
+    const z = deflateSync(new Uint8Array(64 * 2 ** 20), { level: 9 });
+    expect(z.length).toBeLessThan(70_000);
+    expect(zlibInflatedSize(z, 64)).toEqual({ kind: 'over', cap: 64 });
+    expect(zlibInflatedSize(z, 2 ** 30)).toEqual({ kind: 'ok', bytes: 64 * 2 ** 20 });
+  });
+
+  it('truncated, corrupted and non-zlib streams are bad, never a throw', () => {
+    const z = deflateSync(Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) % 251));
+    expect(zlibInflatedSize(z.subarray(0, z.length - 10), 1e9)).toEqual({ kind: 'bad', why: 'the stream ends early' });
+    expect(zlibInflatedSize(Uint8Array.of(0x78), 1e9).kind).toBe('bad');
+    expect(zlibInflatedSize(Uint8Array.of(0x78, 0x9c ^ 1, 0, 0), 1e9)).toEqual({ kind: 'bad', why: 'zlib header check fails' });
+    expect(zlibInflatedSize(Uint8Array.of(0x78, 0xbb, 0, 0, 0, 0), 1e9)).toEqual({ kind: 'bad', why: 'a preset dictionary' });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 2000 }), (junk, at) => {
+        const bytes = Uint8Array.from(z);
+        bytes.set(junk.subarray(0, Math.max(0, bytes.length - (at % bytes.length))), at % bytes.length);
+        const r = zlibInflatedSize(bytes, 1e6);
+        expect(['ok', 'over', 'bad']).toContain(r.kind);
+      }),
+      { numRuns: 500, seed: 3 },
+    );
+  });
+});
+
+describe('pngImageDataBytes', () => {
+  it('rows of one filter byte and the packed pixels; Adam7 is seven sub-images', () => {
+    expect(pngImageDataBytes(8, 8, 8, false)).toBe(8 * 9);
+    expect(pngImageDataBytes(10, 3, 1, false)).toBe(3 * 3); // 10 one-bit pixels fill 2 bytes
+    expect(pngImageDataBytes(5, 2, 32, false)).toBe(2 * 21);
+    // 1x1 interlaced: only pass 1 has a pixel.
+    expect(pngImageDataBytes(1, 1, 8, true)).toBe(2);
+    // 8x8 interlaced, 8-bit grey: passes of 1x1, 1x1, 2x1, 2x2, 4x2, 4x4, 8x4 pixels.
+    expect(pngImageDataBytes(8, 8, 8, true)).toBe(2 + 2 + 3 + 2 * 3 + 2 * 5 + 4 * 5 + 4 * 9);
+  });
+});
