@@ -9,7 +9,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../base/crc32.js';
+import { pngGrayWithIdat } from '../../codecs/qr/sim/png.js';
+import { codeOf, errorCode } from '../qr/helpers.js';
 import { OffpayError } from '../../base/errors.js';
 import { decodeCode, qrReader } from '../../codecs/qr/engine.js';
 import { inspectImage, MAX_JPEG_SCANS } from '../../codecs/qr/image.js';
@@ -24,49 +25,11 @@ import { decodeIssuerKeySet } from '../../src/messages.js';
 
 const NOW = 1_795_000_000;
 
-async function errorCode(f: () => unknown): Promise<string | undefined> {
-  try {
-    await f();
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
-
 // ------------------------------------------------------------------------------------------ images
-
-function pngChunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
-  return out;
-}
 
 /** An 8-bit grayscale PNG of w x h pixels whose IDAT inflates to `raw` (whatever its length). */
 function grayPng(w: number, h: number, raw: Uint8Array): Uint8Array {
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, w);
-  dv.setUint32(4, h);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // grayscale
-  const parts = [
-    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(raw, { level: 9 })),
-    pngChunk('IEND', new Uint8Array(0)),
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return pngGrayWithIdat(deflateSync(raw, { level: 9 }), w, h);
 }
 
 /**
@@ -149,28 +112,18 @@ describe('QR reader: hostile images', () => {
 describe('QR content parsing against spec/qr.md §2', () => {
   it('a Base45 body over 4350 characters is qr.too_large before it is decoded, whatever its characters (§2 step 5); at 4350 the characters decide', () => {
     // 4351 characters: length 1 mod 3, so not Base45 (§3); and lower case is outside the alphabet.
-    expect(errorCodeSync(() => unwrap('OP1T:' + 'A'.repeat(4351)))).toBe('qr.too_large');
-    expect(errorCodeSync(() => unwrap('OP1T:' + 'a'.repeat(4353)))).toBe('qr.too_large');
-    expect(errorCodeSync(() => unwrap('OP1T:' + 'a'.repeat(4350)))).toBe('qr.bad_base45');
+    expect(codeOf(() => unwrap('OP1T:' + 'A'.repeat(4351)))).toBe('qr.too_large');
+    expect(codeOf(() => unwrap('OP1T:' + 'a'.repeat(4353)))).toBe('qr.too_large');
+    expect(codeOf(() => unwrap('OP1T:' + 'a'.repeat(4350)))).toBe('qr.bad_base45');
   });
 });
-
-function errorCodeSync(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('message decoding against spec/messages.cddl', () => {
   it('an issuer key set with issuer-id 2^32 is message.bad_structure (messages.cddl issuer-id: uint32); an Issuer refuses one too', () => {
     // A C port that holds issuer-id in uint32_t refuses (or truncates) what the reference accepts.
-    expect(errorCodeSync(() => decodeIssuerKeySet(encodeCbor([1, 2, 2 ** 32, []])))).toBe('message.bad_structure');
-    expect(errorCodeSync(() => Issuer.fromSecret(2 ** 32, 1, seededSecretKey('review', 'issuer'), 0, 1))).toBe('issuer.bad_issuer');
-    expect(errorCodeSync(() => new Issuer(7, []))).toBe('issuer.bad_issuer');
+    expect(codeOf(() => decodeIssuerKeySet(encodeCbor([1, 2, 2 ** 32, []])))).toBe('message.bad_structure');
+    expect(codeOf(() => Issuer.fromSecret(2 ** 32, 1, seededSecretKey('review', 'issuer'), 0, 1))).toBe('issuer.bad_issuer');
+    expect(codeOf(() => new Issuer(7, []))).toBe('issuer.bad_issuer');
   });
 });
 

@@ -13,6 +13,22 @@ import type { Reader } from '../../src/reader/reader.js';
 
 const RATE = 48000;
 
+/** `x` as s16le PCM through a ListenSession whose reader finds no token in anything (a flood has none). */
+async function listenToNoTokens(x: Float32Array): Promise<{ events: ListenEvent[]; session: ListenSession }> {
+  const pcm = new Int16Array(x.length);
+  for (let i = 0; i < x.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]! * 32768)));
+  const events: ListenEvent[] = [];
+  const reader = { accept: async () => { throw new Error('nothing here is a token'); } } as unknown as Reader;
+  const session = new ListenSession({
+    reader, rate: RATE, format: 's16le', channels: 1, judge: { mode: 'fare', amount: 200, currency: 344 }, complete: false,
+    clock: (t) => 1000 + t, statsEvery: 0, write: (e) => events.push(e),
+  });
+  const bytes = new Uint8Array(pcm.buffer);
+  for (let o = 0; o < bytes.length; o += 9600) await session.push(bytes.subarray(o, o + 9600));
+  await session.flush();
+  return { events, session };
+}
+
 describe('reader listen --min-level, in the session', () => {
   const token = Uint8Array.from({ length: 150 }, (_, i) => (i * 29 + 3) & 255);
   const clip = encode(token, { profile: 'fast', sampleRate: RATE });
@@ -75,17 +91,7 @@ describe('reader listen under a chirp flood: what it prints stays bounded', () =
     for (const name of ['fast', 'ultrasonic'] as const) {
       for (let t = 0.05, i = 0; t < seconds - 0.1; t += 0.045, i++) addChirp(x, RATE, getProfile(name)!, t, i % 2 === 0, 0.3);
     }
-    const pcm = new Int16Array(x.length);
-    for (let i = 0; i < x.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]! * 32768)));
-    const events: ListenEvent[] = [];
-    const reader = { accept: async () => { throw new Error('nothing here is a token'); } } as unknown as Reader;
-    const s = new ListenSession({
-      reader, rate: RATE, format: 's16le', channels: 1, judge: { mode: 'fare', amount: 200, currency: 344 }, complete: false,
-      clock: (t) => 1000 + t, statsEvery: 0, write: (e) => events.push(e),
-    });
-    const bytes = new Uint8Array(pcm.buffer);
-    for (let o = 0; o < bytes.length; o += 9600) await s.push(bytes.subarray(o, o + 9600));
-    await s.flush();
+    const { events, session: s } = await listenToNoTokens(x);
     const lines = events.filter((e): e is Extract<ListenEvent, { event: 'failure' }> => e.event === 'failure');
     // Lines are limited per code and chirp family: the key of each line.
     const keyOf = (e: { code: string; family?: string }) => `${e.code} ${e.family ?? ''}`;
@@ -117,17 +123,7 @@ describe('reader listen under a chirp flood: what it prints stays bounded', () =
     for (let t = 0.05; t < seconds - 0.5; t += 0.045) addChirp(x, RATE, getProfile('ultrasonic')!, t, true, 0.3);
     // One audible preamble with no frame after it: a phone whose sound was cut off (fsk.no_postamble, audible).
     addChirp(x, RATE, getProfile('fast')!, 2.3, true, 0.3);
-    const pcm = new Int16Array(x.length);
-    for (let i = 0; i < x.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]! * 32768)));
-    const events: ListenEvent[] = [];
-    const reader = { accept: async () => { throw new Error('nothing here is a token'); } } as unknown as Reader;
-    const s = new ListenSession({
-      reader, rate: RATE, format: 's16le', channels: 1, judge: { mode: 'fare', amount: 200, currency: 344 }, complete: false,
-      clock: (t) => 1000 + t, statsEvery: 0, write: (e) => events.push(e),
-    });
-    const bytes = new Uint8Array(pcm.buffer);
-    for (let o = 0; o < bytes.length; o += 9600) await s.push(bytes.subarray(o, o + 9600));
-    await s.flush();
+    const { events } = await listenToNoTokens(x);
     const lines = events.filter((e): e is Extract<ListenEvent, { event: 'failure' }> => e.event === 'failure' && e.code === 'fsk.no_postamble');
     const ultra = lines.filter((e) => e.family === '17000-19700-0.04');
     const audible = lines.filter((e) => e.family === '1500-10200-0.04');
