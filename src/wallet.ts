@@ -8,6 +8,7 @@
  */
 import { publicKeyOf, sign, nobleEd25519, type SyncVerifier } from './crypto.js';
 import { equalBytes } from '../base/bytes.js';
+import { toHex } from '../base/hex.js';
 import { OffpayError } from '../base/errors.js';
 import { validateOptions, type OptionsSchema } from '../base/options.js';
 import {
@@ -82,6 +83,12 @@ export const WALLET_OPTIONS_SCHEMA: OptionsSchema = {
   clock: { type: 'function' },
 };
 
+/**
+ * How many paid requests a {@link Wallet} object remembers (in memory) to answer a repeated request with the
+ * token it gave (spec/protocol.md §9.1).
+ */
+export const PAID_REQUESTS_REMEMBERED = 16;
+
 /** A token's time: an integer of unix seconds in 0..2^53 - 1 (messages.cddl `time`). */
 function isTokenTime(t: unknown): t is number {
   return typeof t === 'number' && Number.isSafeInteger(t) && t >= 0;
@@ -126,6 +133,8 @@ export class Wallet {
   readonly store: CounterStore;
   private readonly clock: () => number;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The tokens of the last PAID_REQUESTS_REMEMBERED requests paid, by request (spec/protocol.md §9.1). */
+  private readonly paidRequests = new Map<string, Uint8Array>();
 
   constructor(opts: { secretKey: Uint8Array; cert: WalletCert; counter: CounterStore; clock?: () => number }) {
     validateOptions('Wallet options', opts, WALLET_OPTIONS_SCHEMA, 'wallet.bad_option');
@@ -200,6 +209,11 @@ export class Wallet {
     const run = async (): Promise<Uint8Array> => {
       const time = p.time ?? this.clock();
       if (!isTokenTime(time)) throw new OffpayError('wallet.bad_option', `the wallet clock gave ${String(time)}: a token's time is an integer of unix seconds in 0..${MAX_UINT}`, { option: 'clock' });
+      // A request paid already (the same reader id, challenge, time and amount) gets the token it got: one
+      // consent, one payment, however often a reader asks (a retry after a lost answer, a hostile reader).
+      const requestKey = p.challenge ? `${p.payee}:${toHex(p.challenge)}:${time}:${p.amount}` : undefined;
+      const paid = requestKey === undefined ? undefined : this.paidRequests.get(requestKey);
+      if (paid) return paid.slice();
       const next = await this.store.reserve((s) => {
         if (s.spent + p.amount > this.cert.offlineAllowance) {
           throw new OffpayError('wallet.over_offline_allowance', `offline allowance exhausted: ${s.spent} of ${this.cert.offlineAllowance} spent`);
@@ -215,7 +229,12 @@ export class Wallet {
         time,
         challenge: p.challenge,
       };
-      return encodeToken({ ...body, walletSignature: sign(tokenSigningInput(body), this.secretKey) });
+      const token = encodeToken({ ...body, walletSignature: sign(tokenSigningInput(body), this.secretKey) });
+      if (requestKey !== undefined) {
+        if (this.paidRequests.size >= PAID_REQUESTS_REMEMBERED) this.paidRequests.delete(this.paidRequests.keys().next().value!);
+        this.paidRequests.set(requestKey, token.slice());
+      }
+      return token;
     };
     // Serialise payments from one wallet object too (the store makes it atomic across objects and processes).
     const result = this.queue.then(run, run);

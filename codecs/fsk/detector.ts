@@ -141,7 +141,7 @@ interface ActiveTemplate {
 
 /**
  * The name of a profile's chirp family, as `preamble` events and the `family` of failure details give it: the
- * chirp's low and high frequency (Hz) and duration (s), joined by '-' (for example '17500-20500-0.05').
+ * chirp's low and high frequency (Hz) and duration (s), joined by '-' (for example '17000-19700-0.04', the ultrasonic family).
  */
 export function chirpFamilyKey(p: Pick<FskProfile, 'chirpLowHz' | 'chirpHighHz' | 'chirpDuration'>): string {
   return `${p.chirpLowHz}-${p.chirpHighHz}-${p.chirpDuration}`;

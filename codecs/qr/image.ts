@@ -93,6 +93,11 @@ export function pngImageDataBytes(width: number, height: number, bitsPerPixel: n
   return n;
 }
 
+/** The most zlib stream bytes a PNG's image data of `expected` bytes may take: E + ceil(E / 8) + 1024 (spec/qr.md §8). */
+export function pngMaxImageStreamBytes(expected: number): number {
+  return expected + Math.ceil(expected / 8) + 1024;
+}
+
 function inspectPng(b: Uint8Array, limits: ImageLimits): ImageInfo {
   let o = 8;
   let width = -1;
@@ -137,6 +142,12 @@ function inspectPng(b: Uint8Array, limits: ImageLimits): ImageInfo {
   // 290 KB file of 8x8 pixels inflating to 256 MiB grew zxing-wasm's memory by 590 MB, for good). Counted, not
   // inflated, and stopped at the header's size (spec/qr.md §8 step 4).
   const data = idat.length === 1 ? idat[0]! : concatBytes(idat);
+  // ... and the work of counting is bounded by the header too: no encoder needs more than this many bytes of
+  // zlib stream for E bytes (stored blocks add 5 bytes a block, fixed Huffman codes at most 9 bits a byte).
+  const maxStream = pngMaxImageStreamBytes(expected);
+  if (data.length > maxStream) {
+    throw new OffpayError('qr.bad_image', `PNG image data is ${data.length} bytes of zlib stream, more than ${maxStream} for the ${expected} bytes its ${width}x${height} header allows`, { expected, maxStream });
+  }
   const n = zlibInflatedSize(data, expected);
   if (n.kind === 'over') {
     throw new OffpayError('qr.bad_image', `PNG image data inflates to more than the ${expected} bytes its ${width}x${height} header allows`, { expected });

@@ -33,44 +33,63 @@ const FAST_BITS = 9;
 
 class Bad extends Error {}
 
-/** A canonical Huffman code: counts per length, symbols in code order, and a FAST_BITS lookup table. */
+/** A canonical Huffman code: counts per length, symbols in code order, and a FAST_BITS lookup table once used. */
 interface Huffman {
   count: Int32Array; // count[L], L = 0..15
   symbol: Int32Array; // symbols ordered by (length, value)
-  /** Indexed by the next FAST_BITS bits read LSB-first: (symbol << 4) | length, or -1 for a longer code. */
-  fast: Int32Array;
+  /**
+   * Indexed by the next FAST_BITS bits read LSB-first: (symbol << 4) | length, or -1 for a longer code. Built only
+   * once the code has decoded FAST_AFTER symbols the slow way, so that a stream of empty blocks (each a code that
+   * decodes nothing) costs a count and a sort a block, not a table.
+   */
+  fast: Int32Array | undefined;
+  uses: number;
 }
 
-function buildHuffman(lengths: ArrayLike<number>, n: number): Huffman {
+/** Symbols a code decodes bit by bit before its lookup table is built. */
+const FAST_AFTER = 32;
+
+/**
+ * Build a canonical code from code lengths, with zlib's rules (inftrees.c) on which sets are valid: an
+ * over-subscribed set is invalid; an incomplete set is invalid too, except a literal/length or distance code of
+ * a single code of length 1; a set of no codes at all is valid (a symbol decoded with it is an invalid code).
+ */
+function buildHuffman(lengths: ArrayLike<number>, n: number, kind: 'code lengths' | 'literal/length' | 'distance'): Huffman {
   const count = new Int32Array(16);
   for (let i = 0; i < n; i++) count[lengths[i]!]!++;
   count[0] = 0;
-  // An over-subscribed set of lengths is invalid; an incomplete one is allowed (a single distance code, say).
+  let max = 15;
+  while (max > 0 && count[max] === 0) max--;
   let left = 1;
   for (let len = 1; len < 16; len++) {
     left = left * 2 - count[len]!;
-    if (left < 0) throw new Bad('over-subscribed Huffman code');
+    if (left < 0) throw new Bad(`over-subscribed ${kind} code`);
   }
+  if (max > 0 && left > 0 && (kind === 'code lengths' || max !== 1)) throw new Bad(`incomplete ${kind} code`);
   const offs = new Int32Array(16);
   for (let len = 1; len < 15; len++) offs[len + 1] = offs[len]! + count[len]!;
   const symbol = new Int32Array(n);
   for (let s = 0; s < n; s++) if (lengths[s]) symbol[offs[lengths[s]!]!++] = s;
-  // The fast table: walk the canonical codes of length <= FAST_BITS and fill every entry whose low bits (the
-  // code reversed, since the stream is read LSB-first) match.
+  return { count, symbol, fast: undefined, uses: 0 };
+}
+
+/** The lookup table of h: the canonical codes of length <= FAST_BITS, each entry whose low bits match. */
+function buildFast(h: Huffman): Int32Array {
+  // Codes are matched against bits read LSB-first, so each code's bits are reversed into the index.
   const fast = new Int32Array(1 << FAST_BITS).fill(-1);
   let code = 0;
   let index = 0;
   for (let len = 1; len <= FAST_BITS; len++) {
-    for (let k = 0; k < count[len]!; k++) {
+    for (let k = 0; k < h.count[len]!; k++) {
       let rev = 0;
       for (let b = 0; b < len; b++) rev |= ((code >> b) & 1) << (len - 1 - b);
-      for (let fill = rev; fill < 1 << FAST_BITS; fill += 1 << len) fast[fill] = (symbol[index]! << 4) | len;
+      for (let fill = rev; fill < 1 << FAST_BITS; fill += 1 << len) fast[fill] = (h.symbol[index]! << 4) | len;
       code++;
       index++;
     }
     code <<= 1;
   }
-  return { count, symbol, fast };
+  return fast;
 }
 
 class BitReader {
@@ -130,10 +149,13 @@ class BitReader {
   }
 
   decode(h: Huffman): number {
-    const f = h.fast[this.peek(FAST_BITS)]!;
-    if (f >= 0 && (f & 15) <= this.bitCount) {
-      this.drop(f & 15);
-      return f >> 4;
+    if (h.fast === undefined && ++h.uses > FAST_AFTER) h.fast = buildFast(h);
+    if (h.fast !== undefined) {
+      const f = h.fast[this.peek(FAST_BITS)]!;
+      if (f >= 0 && (f & 15) <= this.bitCount) {
+        this.drop(f & 15);
+        return f >> 4;
+      }
     }
     // Bit by bit: the code's bits arrive most significant first.
     let code = 0;
@@ -161,8 +183,8 @@ function fixedCodes(): [Huffman, Huffman] {
     l.fill(9, 144, 256);
     l.fill(7, 256, 280);
     l.fill(8, 280, 288);
-    fixedLit = buildHuffman(l, 288);
-    fixedDist = buildHuffman(new Uint8Array(30).fill(5), 30);
+    fixedLit = buildHuffman(l, 288, 'literal/length');
+    fixedDist = buildHuffman(new Uint8Array(32).fill(5), 32, 'distance'); // codes 30 and 31 exist and are invalid (RFC 1951 §3.2.6)
   }
   return [fixedLit, fixedDist];
 }
@@ -174,7 +196,7 @@ function dynamicCodes(r: BitReader): [Huffman, Huffman] {
   if (nlen > 286 || ndist > 30) throw new Bad('too many length or distance codes');
   const clen = new Uint8Array(19);
   for (let i = 0; i < ncode; i++) clen[CLEN_ORDER[i]!] = r.bits(3);
-  const ch = buildHuffman(clen, 19);
+  const ch = buildHuffman(clen, 19, 'code lengths');
   const lengths = new Uint8Array(nlen + ndist);
   for (let i = 0; i < nlen + ndist; ) {
     const sym = r.decode(ch);
@@ -195,7 +217,7 @@ function dynamicCodes(r: BitReader): [Huffman, Huffman] {
     i += repeat;
   }
   if (lengths[256] === 0) throw new Bad('no end-of-block code');
-  return [buildHuffman(lengths.subarray(0, nlen), nlen), buildHuffman(lengths.subarray(nlen), ndist)];
+  return [buildHuffman(lengths.subarray(0, nlen), nlen, 'literal/length'), buildHuffman(lengths.subarray(nlen), ndist, 'distance')];
 }
 
 /**

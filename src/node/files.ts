@@ -6,7 +6,7 @@
  *   WALLET/wallet.json   wallet secret key + cert       WALLET/counter.json  counter state (durable)
  *   READER/reader.json   reader secret key + cert       READER/requests/     outstanding payment requests
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileCounterStore } from './counter.js';
 import { writeFileDurable } from './durable.js';
@@ -161,7 +161,16 @@ export function loadIssuerKeys(pathOrDir: string): IssuerKeySet {
 export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert): void {
   const counterPath = join(dir, 'counter.json');
   const walletPath = join(dir, 'wallet.json');
-  if (existsSync(walletPath)) {
+  // lstat, not stat: a dangling symlink (its volume not mounted) is a file that exists and cannot be read.
+  const exists = (path: string): boolean => {
+    try {
+      lstatSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (exists(walletPath)) {
     let held: Uint8Array;
     try {
       held = hexField(readJson(walletPath, 'wallet'), 'secretKey', walletPath, 32);
@@ -172,10 +181,13 @@ export function saveWallet(dir: string, secretKey: Uint8Array, cert: WalletCert)
     if (toHex(held) !== toHex(secretKey)) {
       throw new OffpayError('wallet.counter_exists', `${dir} holds the wallet of another key: a directory keeps one wallet key for life (its counter must never go back); save the new wallet in another directory`);
     }
-  } else if (!existsSync(counterPath)) {
+  } else if (!exists(counterPath)) {
     writeFileDurable(counterPath, JSON.stringify({ counter: 0, spent: 0 }) + '\n');
   }
-  if (!existsSync(counterPath)) throw new OffpayError('wallet.counter_missing', `${counterPath} is missing: restore it with \`offpay wallet restore-counter\` before saving a renewed certificate`);
+  if (!existsSync(counterPath)) {
+    if (exists(counterPath)) throw new OffpayError('file.unreadable', `${counterPath} cannot be read (a link to nothing?): not saving a wallet beside it`);
+    throw new OffpayError('wallet.counter_missing', `${counterPath} is missing: restore it with \`offpay wallet restore-counter\` before saving a renewed certificate`);
+  }
   writeFileDurable(walletPath, JSON.stringify({ offpay: 'wallet', version: 1, secretKey: toHex(secretKey), cert: toHex(encodeWalletCert(cert)) }, null, 2) + '\n');
 }
 

@@ -16,7 +16,8 @@ import { decodeCode, qrReader } from '../../codecs/qr/engine.js';
 import { inspectImage, MAX_JPEG_SCANS } from '../../codecs/qr/image.js';
 import { loadQrEngineNode } from '../../codecs/qr/node.js';
 import { unwrap } from '../../codecs/qr/payload.js';
-import { Issuer, MemoryCounterStore, Wallet, decodeToken, publicKeyOf, seededSecretKey, dayOf } from '../../src/index.js';
+import { Issuer, MemoryCounterStore, Wallet, createRequest, decodeToken, publicKeyOf, seededSecretKey, dayOf } from '../../src/index.js';
+import { PAID_REQUESTS_REMEMBERED } from '../../src/wallet.js';
 import { loadWallet, saveWallet } from '../../src/node/files.js';
 import { main } from '../../src/cli/main.js';
 import { world } from './helpers.js';
@@ -161,6 +162,32 @@ describe('wallet: what it signs and when it reserves', () => {
       const t = decodeToken(await w.payTo({ payee: p.payee, amount: 100, time: p.time }));
       expect([t.payee, t.time]).toEqual([p.payee, p.time]);
     }
+  });
+});
+
+describe('wallet: one request, one payment (spec/protocol.md §9.1)', () => {
+  it('a request paid again (in turn or at once) gets the same token bytes and no new counter; another request a new token', async () => {
+    const { wallet, reader } = world('review');
+    const store = new MemoryCounterStore();
+    const w = new Wallet({ secretKey: wallet.secretKey, cert: wallet.cert, counter: store, clock: () => NOW });
+    const req = createRequest(reader, { amount: 1250, currency: 344, time: NOW }).bytes;
+    const first = await w.pay(req);
+    const [again, atOnce] = await Promise.all([w.pay(req), w.pay(req)]);
+    expect(again).toEqual(first);
+    expect(atOnce).toEqual(first);
+    expect(await store.load()).toEqual({ counter: 1, spent: 1250 });
+    const other = await w.pay(createRequest(reader, { amount: 1250, currency: 344, time: NOW }).bytes); // a new challenge
+    expect(decodeToken(other).counter).toBe(2);
+    // A one-way token (no request) is a new payment each time.
+    await w.payTo({ payee: 4201, amount: 100 });
+    await w.payTo({ payee: 4201, amount: 100 });
+    expect(await store.load()).toEqual({ counter: 4, spent: 2700 });
+    // Remembered: the last PAID_REQUESTS_REMEMBERED requests; the first of 17 later ones is forgotten.
+    const reqs = Array.from({ length: PAID_REQUESTS_REMEMBERED + 1 }, () => createRequest(reader, { amount: 10, currency: 344, time: NOW }).bytes);
+    const tokens = [];
+    for (const r of reqs) tokens.push(await w.pay(r));
+    expect(await w.pay(reqs.at(-1)!)).toEqual(tokens.at(-1));
+    expect(decodeToken(await w.pay(reqs[0]!)).counter).toBe(4 + reqs.length + 1);
   });
 });
 

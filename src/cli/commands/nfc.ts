@@ -20,6 +20,7 @@ import {
   type CardWallet,
 } from '../../../codecs/nfc/index.js';
 import { toHex } from '../../../base/hex.js';
+import { equalBytes } from '../../../base/bytes.js';
 import { formatMoney, parseAmount, parseCurrency } from '../../currency.js';
 import { OffpayError } from '../../../base/errors.js';
 import { decodeRequest, tokenHash } from '../../messages.js';
@@ -119,31 +120,47 @@ const card: Command = {
     let lastToken: Uint8Array | undefined;
     let lastReaderKey: Uint8Array | undefined;
     let payments = 0;
+    /** The request (hex) this tap pays: set when its GET TOKEN arrives (spec/nfc.md §4.3). */
+    let tapRequest: string | undefined;
+    /** Payments the wallet is still making, and whether the tap ended (deactivation) while one was. */
+    let inFlight = 0;
+    let endWhenSettled = false;
     let finish!: (ok: boolean) => void;
     const done = new Promise<boolean>((r) => (finish = r));
 
     const cardWallet: CardWallet = {
       async getToken(request) {
-        if (!keep && payments > 0) {
-          // One payment per tap (spec/nfc.md §4.3): a reader that SELECTs again in the same presentation, or resets
-          // the card, gets 6985, not a second token; the session ends at the next deactivation, receipt or timeout.
-          ctx.out('declined: a second token in the same tap (one payment per tap; --keep serves more)');
+        // One payment per tap (spec/nfc.md §4.3): without --keep, the first request asked in this session is the
+        // only one paid. Taken before the wallet is awaited, so a second GET TOKEN while the first payment is still
+        // running (after a 6F00 wallet timeout, say) cannot start another. The same request again gets the same
+        // token from the wallet (spec/protocol.md §9.1), not a second payment.
+        const key = toHex(request);
+        if (!keep && tapRequest !== undefined && tapRequest !== key) {
+          ctx.out('declined: a token for another request in the same tap (one payment per tap; --keep serves more)');
           events.push({ event: 'refused', error: 'wallet.user_declined', why: 'one_payment_per_tap' });
-          throw new OffpayError('wallet.user_declined', 'one payment per tap: this card has paid already', { sw: 0x6985 });
+          throw new OffpayError('wallet.user_declined', 'one payment per tap: this card has paid (or is paying) another request', { sw: 0x6985 });
         }
+        tapRequest = key;
+        inFlight++;
         try {
           const token = await wallet.pay(request, { time: fixedNow ?? Math.floor(Date.now() / 1000), ...(issuerKeys ? { issuerKeys } : {}) });
+          const again = lastToken !== undefined && equalBytes(lastToken, token);
           lastToken = token;
           lastReaderKey = decodeRequest(request).readerCert.readerPublicKey;
-          payments++;
-          ctx.out(`paid: ${token.length}-byte token for reader ${decodeRequest(request).readerCert.readerId}`);
-          events.push({ event: 'paid', tokenBytes: token.length, tokenHash: toHex(tokenHash(token)) });
+          if (!again) payments++;
+          ctx.out(`${again ? 'the same request again: the same token' : 'paid'}: ${token.length}-byte token for reader ${decodeRequest(request).readerCert.readerId}`);
+          events.push({ event: again ? 'repeated' : 'paid', tokenBytes: token.length, tokenHash: toHex(tokenHash(token)) });
           return token;
         } catch (e) {
+          if (payments === 0) tapRequest = undefined; // nothing paid: the tap may still pay a request
           const code = e instanceof OffpayError ? e.code : 'internal';
           ctx.out(`refused: ${e instanceof Error ? e.message : String(e)} [${code}]`);
           events.push({ event: 'refused', error: code });
           throw e;
+        } finally {
+          // The card left while the wallet was still paying (the card answered 6F00 at its time limit): the tap
+          // ends when the payment settles, a payment if it completed.
+          if (--inFlight === 0 && endWhenSettled) setTimeout(() => finish(payments > 0), 0);
         }
       },
       async receipt(bytes) {
@@ -164,6 +181,7 @@ const card: Command = {
           app.deactivate();
           // the reader reset or powered the card off after a payment without a receipt: the tap is over
           if (!keep && payments > paidAtDeactivation) setTimeout(() => finish(true), 0);
+          else if (!keep && inFlight > 0) endWhenSettled = true;
           paidAtDeactivation = payments;
         },
       },
