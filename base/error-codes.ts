@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 268 codes in 30 areas.
+ * error-code tables of spec/*.md list. 269 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -214,6 +214,7 @@ export const ERROR_CODES = [
   'reader.key_mismatch',
   'reader.sqlite_unavailable',
   'reader.store_exists',
+  'reader.store_in_use',
   'reader.store_missing',
   'reader.store_unusable',
   'reader.unknown_batch',
@@ -489,6 +490,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'reader.key_mismatch': 'spec/reader.md §13',
   'reader.sqlite_unavailable': 'spec/reader.md §13',
   'reader.store_exists': 'spec/reader.md §13',
+  'reader.store_in_use': 'spec/reader.md §13',
   'reader.store_missing': 'spec/reader.md §13',
   'reader.store_unusable': 'spec/reader.md §13',
   'reader.unknown_batch': 'spec/reader.md §13',

@@ -3,8 +3,9 @@
  * handling, profiles, the hash-chained journal and settlement batches. spec/reader.md is normative.
  *
  * Durable storage on Node: `openSqliteReaderStore(path)` / `SqliteReaderStore` from offpay/node (better-sqlite3,
- * an optional peer dependency). In browsers: `await IndexedDbReaderStore.open(name, { mode })` (durable; await
- * its flush() before acting on a verdict); in tests `new MemoryReaderStore()`, or your own `ReaderStore`.
+ * an optional peer dependency). In browsers: `await IndexedDbReaderStore.open(name, { mode })` (durable, one page
+ * at a time; await its flush() after every call that changes state, before acting on the result: spec/reader.md
+ * §9.2); in tests `new MemoryReaderStore()`, or your own `ReaderStore`.
  */
 export {
   READER_REASONS, type ReaderReason, type StatelessReasonName, type AnyReason, anyReasonCode, reasonName,

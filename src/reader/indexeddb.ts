@@ -8,8 +8,12 @@
  * transactions over the same object stores in the order they were created, so the disk state is always the
  * memory state after some prefix of the committed transactions.
  *
- * Durability rule (spec/reader.md I8 / §9.1 in a browser): a caller MUST `await store.flush()` after
- * `Reader.accept()` and before it acts on the verdict (vends, opens the gate, shows "accepted"). flush()
+ * One page at a time: `open` takes the Web Lock `offpay-reader:NAME` and holds it until `close()`
+ * (`reader.store_in_use` while another page holds it).
+ *
+ * Durability rule (spec/reader.md I8 / §9.2 item 3): a caller MUST `await store.flush()` after every call that
+ * changes the reader's state (accept, tapOut, complete, void, loadBlocklist, openRequest, closeRequest, export)
+ * and before it acts on the result (vends, opens the gate, shows "accepted" or "refunded", uploads). flush()
  * resolves when every transaction committed so far is on disk, and rejects with `reader.store_unusable` if
  * one could not be written; from then on the store refuses every transaction (fails closed), because memory
  * is ahead of the disk and a reload would forget a payment.
@@ -32,7 +36,7 @@ type StoreName = (typeof STORES)[number];
 export const INDEXEDDB_SCHEMA_VERSION = 1;
 
 /** One write of a committed transaction, as it goes to IndexedDB. */
-type Write = { store: StoreName; key: IDBValidKey; value: unknown };
+type Write = { store: StoreName; key: IDBValidKey; value: unknown; add?: true };
 
 function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -55,6 +59,34 @@ export interface IndexedDbOpenOptions {
   mode: 'create' | 'open';
   /** The IndexedDB factory (default globalThis.indexedDB). */
   indexedDB?: IDBFactory;
+  /**
+   * The Web Locks manager that makes one page at a time hold the database (default globalThis.navigator.locks;
+   * without one, open refuses with `reader.store_unusable`).
+   */
+  locks?: LockManager;
+  /** How long to wait for another page to let the database go, ms (default 2000: a reload's old page closing). */
+  lockWaitMs?: number;
+}
+
+/** The Web Lock name that holds reader database `name` for one page (spec/reader.md §9.2 item 1). */
+export function readerLockName(name: string): string {
+  return `offpay-reader:${name}`;
+}
+
+/**
+ * Take the Web Lock of `name` exclusively, waiting up to `waitMs` for its holder to let it go; resolves with the
+ * function that releases it. Refuses with `reader.store_in_use` when it stays held.
+ */
+async function takeLock(locks: LockManager, name: string, waitMs: number): Promise<() => void> {
+  const signal = AbortSignal.timeout(waitMs);
+  return new Promise<() => void>((resolve, reject) => {
+    locks
+      .request(readerLockName(name), { mode: 'exclusive', signal }, () => new Promise<void>((release) => resolve(release)))
+      .catch((e: unknown) => {
+        if (signal.aborted) reject(new OffpayError('reader.store_in_use', `reader database ${name} is open in another page or tab of this browser (its Web Lock ${readerLockName(name)} stayed held for ${waitMs} ms); close it there first`));
+        else reject(new OffpayError('reader.store_unusable', `cannot take the Web Lock of reader database ${name}: ${(e as Error)?.message ?? String(e)}`));
+      });
+  });
 }
 
 export class IndexedDbReaderStore implements ReaderStore {
@@ -64,16 +96,37 @@ export class IndexedDbReaderStore implements ReaderStore {
   private failure: OffpayError | undefined;
   private closed = false;
 
+  /** IndexedDB transactions queued and not yet settled, in commit order (a failure aborts those after it). */
+  private readonly inflight: IDBTransaction[] = [];
+
   private constructor(
     private readonly db: IDBDatabase,
     /** The IndexedDB database name. */
     readonly name: string,
+    private readonly release: () => void,
   ) {}
 
   /** Open (or create) the reader database `name`; see the module comment for the modes. */
   static async open(name: string, options: IndexedDbOpenOptions): Promise<IndexedDbReaderStore> {
     const factory = options.indexedDB ?? globalThis.indexedDB;
     if (!factory) throw new OffpayError('reader.store_unusable', 'this browser has no IndexedDB');
+    const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+    if (!locks) {
+      throw new OffpayError('reader.store_unusable', 'this browser has no Web Locks (navigator.locks, which needs a secure context: https or localhost): a reader database must be held by one page at a time');
+    }
+    // One page at a time (spec/reader.md §9.2 item 1): two pages each working from their own copy in memory would
+    // each take the same token once (vend once, I1), overwrite each other's journal rows, and undo each other's
+    // blocklist.
+    const release = await takeLock(locks, name, options.lockWaitMs ?? 2000);
+    try {
+      return await IndexedDbReaderStore.openHeld(factory, name, options, release);
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private static async openHeld(factory: IDBFactory, name: string, options: IndexedDbOpenOptions, release: () => void): Promise<IndexedDbReaderStore> {
     let created = false;
     const open = factory.open(name, INDEXEDDB_SCHEMA_VERSION);
     open.onupgradeneeded = (e) => {
@@ -102,8 +155,13 @@ export class IndexedDbReaderStore implements ReaderStore {
       db.close();
       throw new OffpayError('reader.store_missing', `${name} is not a reader database`);
     }
-    const store = new IndexedDbReaderStore(db, name);
-    await store.load();
+    const store = new IndexedDbReaderStore(db, name, release);
+    try {
+      await store.load();
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     return store;
   }
 
@@ -112,14 +170,23 @@ export class IndexedDbReaderStore implements ReaderStore {
     const tx = this.db.transaction([...STORES], 'readonly');
     const all = async (s: StoreName): Promise<[IDBValidKey[], unknown[]]> => [await req(tx.objectStore(s).getAllKeys()), await req(tx.objectStore(s).getAll())];
     const [windows, totals, tokens, journal, meta] = await Promise.all(STORES.map(all));
-    this.mem.transact((m) => {
-      // Windows are keyed by wallet-id hex; ReaderTx takes the bytes, so rebuild them from the key.
-      windows![0].forEach((k, i) => m.putWindow(fromHex(k as string), windows![1][i] as WindowState));
-      totals![0].forEach((k, i) => m.putTotal(k as string, totals![1][i] as number));
-      for (const r of tokens![1] as TokenRecord[]) m.putToken(r);
-      for (const r of journal![1] as JournalRow[]) m.append(r); // getAll returns ascending keys (seq)
-      meta![0].forEach((k, i) => m.putMeta(k as string, meta![1][i] as Uint8Array));
-    });
+    try {
+      this.mem.transact((m) => {
+        // Windows are keyed by wallet-id hex; ReaderTx takes the bytes, so rebuild them from the key.
+        windows![0].forEach((k, i) => m.putWindow(fromHex(k as string), windows![1][i] as WindowState));
+        totals![0].forEach((k, i) => m.putTotal(k as string, totals![1][i] as number));
+        for (const r of tokens![1] as TokenRecord[]) m.putToken(r);
+        journal![0].forEach((k, i) => {
+          const r = journal![1][i] as JournalRow;
+          // getAll returns ascending keys (seq): a gap or a row under another key is damage, not a journal.
+          if (k !== i + 1 || r?.seq !== k) throw new Error(`journal row ${String(k)} where row ${i + 1} belongs`);
+          m.append(r);
+        });
+        meta![0].forEach((k, i) => m.putMeta(k as string, meta![1][i] as Uint8Array));
+      });
+    } catch (e) {
+      throw new OffpayError('reader.corrupt_store', `reader database ${this.name} is damaged: ${(e as Error)?.message ?? String(e)}`);
+    }
   }
 
   transact<T>(fn: (tx: ReaderTx) => T): T {
@@ -146,7 +213,7 @@ export class IndexedDbReaderStore implements ReaderStore {
         head: () => m.head(),
         append: (row) => {
           m.append(row);
-          writes.push({ store: 'journal', key: row.seq, value: row });
+          writes.push({ store: 'journal', key: row.seq, value: row, add: true });
         },
         getMeta: (k) => m.getMeta(k),
         putMeta: (k, v) => {
@@ -160,23 +227,52 @@ export class IndexedDbReaderStore implements ReaderStore {
     return out;
   }
 
-  /** Queue one IndexedDB transaction with `writes`; a failure poisons the store. */
+  /**
+   * Queue one IndexedDB transaction with `writes`, over every object store (so that all of the store's
+   * transactions run one after another, in the order they were created: transactions over disjoint stores may
+   * commit in any order). Journal rows are added, never overwritten (a row already there aborts the transaction).
+   * A failure poisons the store and aborts every transaction queued after the failed one, so that the disk holds
+   * a prefix of the committed transactions (spec/reader.md §9.2 item 2).
+   */
   private persist(writes: Write[]): void {
     let tx: IDBTransaction;
     try {
-      tx = this.db.transaction([...new Set(writes.map((w) => w.store))], 'readwrite', { durability: 'strict' });
-      for (const w of writes) tx.objectStore(w.store).put(w.value, w.key);
+      tx = this.db.transaction([...STORES], 'readwrite', { durability: 'strict' });
+      for (const w of writes) {
+        if (w.add) tx.objectStore(w.store).add(w.value, w.key);
+        else tx.objectStore(w.store).put(w.value, w.key);
+      }
     } catch (e) {
       this.fail(e);
       return;
     }
+    this.inflight.push(tx);
     // Handled at once (no unhandled rejection if it fails before earlier writes settle); flush() awaits it.
-    const p = done(tx).catch((e: unknown) => this.fail(e));
+    const p = done(tx).then(
+      () => this.settled(tx),
+      (e: unknown) => {
+        this.settled(tx);
+        this.fail(e);
+      },
+    );
     this.queue = this.queue.then(() => p);
+  }
+
+  private settled(tx: IDBTransaction): void {
+    const i = this.inflight.indexOf(tx);
+    if (i >= 0) this.inflight.splice(i, 1);
   }
 
   private fail(e: unknown): void {
     this.failure ??= new OffpayError('reader.store_unusable', `IndexedDB write failed (${(e as Error)?.message ?? String(e)}); the reader refuses further work until reloaded`);
+    // Memory is ahead of the disk from the failed transaction on: none after it may reach the disk either.
+    for (const t of this.inflight.splice(0)) {
+      try {
+        t.abort();
+      } catch {
+        /* already finished */
+      }
+    }
   }
 
   /** Resolves when every committed transaction is on disk; rejects (reader.store_unusable) if one failed. */
@@ -190,9 +286,12 @@ export class IndexedDbReaderStore implements ReaderStore {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.mem.close();
-    // Pending writes still complete: IDBDatabase.close() waits for running transactions.
+    // Pending writes still complete: IDBDatabase.close() waits for running transactions. The Web Lock is let go
+    // once they have (another page may then open the database and must see them).
     this.db.close();
+    void this.queue.finally(() => this.release());
   }
 }
