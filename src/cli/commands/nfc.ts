@@ -100,7 +100,7 @@ const card: Command = {
     issuer: { type: 'string', arg: 'ISSUER', help: "issuer key set: check the reader's request before paying (recommended)" },
     host: { type: 'string', arg: 'HOST', help: 'vpcd host', default: '127.0.0.1' },
     port: { type: 'string', arg: 'PORT', help: 'vpcd port (slot 0 = 35963, reader "Virtual PCD 00 00")', default: '35963' },
-    keep: { type: 'boolean', help: 'keep serving after a payment (default: leave the field after one)' },
+    keep: { type: 'boolean', help: 'keep serving after a payment (default: pay one request a tap, decline others with 6985, and leave the field)' },
     timeout: { type: 'string', arg: 'S', help: 'give up after S seconds without a completed payment (with --keep: stop after S seconds)', default: '60' },
     'no-extended': { type: 'boolean', help: 'do not advertise extended-length APDUs' },
     now: { type: 'string', arg: 'TIME', help: 'the wallet clock, unix seconds or ISO 8601 (default: system time)' },
@@ -208,7 +208,7 @@ const card: Command = {
 const read: Command = {
   name: 'nfc read',
   summary: 'act as the gate: request an amount from the first card on a PC/SC reader, verify the token, send a receipt',
-  usage: '--reader READER --issuer ISSUER --amount A --currency C [--pcsc-reader NAME] [--out TOKEN] [--extended] [--timeout S] [--removal-wait S] [--now TIME]',
+  usage: '--reader READER --issuer ISSUER --amount A --currency C [--pcsc-reader NAME] [--out TOKEN] [--extended] [--timeout S] [--removal-wait S] [--max-age S] [--now TIME]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (identity, key, saved requests)' },
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory or keyset.cbor' },
@@ -224,7 +224,9 @@ const read: Command = {
   },
   details:
     'Stateless verification (as `offpay verify`); exit 0 accepted, 1 rejected, 2 no token (no card, card lost,\n' +
-    'card refused: the nfc.* code says which).',
+    'card refused: the nfc.* code says which). After the exchange it waits --removal-wait seconds for the card to\n' +
+    'leave; if it stays, it warns (JSON: link.cardRemoved false), and a loop of runs must not start the next one\n' +
+    'until it has left, or the phone pays again (spec/nfc.md §5 item 7).',
   async run(ctx) {
     const readerDir = ctx.need('reader');
     const reader = loadReader(readerDir);
