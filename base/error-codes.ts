@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 269 codes in 30 areas.
+ * error-code tables of spec/*.md list. 270 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -174,6 +174,7 @@ export const ERROR_CODES = [
   'pcm.bad_channels',
   'pcm.bad_format',
   'playground.bad_blocklist',
+  'playground.bad_host',
   'playground.bad_issuer',
   'playground.bad_options',
   'playground.bad_port',
@@ -450,6 +451,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'pcm.bad_channels': 'spec/reader.md §17.5',
   'pcm.bad_format': 'spec/reader.md §17.5',
   'playground.bad_blocklist': 'spec/playground.md §1.4',
+  'playground.bad_host': 'spec/playground.md §1.4',
   'playground.bad_issuer': 'spec/playground.md §1.4',
   'playground.bad_options': 'spec/playground.md §1.4',
   'playground.bad_port': 'spec/playground.md §1.4',

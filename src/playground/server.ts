@@ -92,22 +92,47 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
+/**
+ * The request body as text, at most MAX_BODY bytes: a larger Content-Length is refused before reading, a body
+ * that runs past it while read is refused and the rest drained, so that the 400 answer reaches the client (the
+ * connection is then closed).
+ */
 function readBody(req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) return Promise.reject(new OffpayError('playground.bad_request', `request body over ${MAX_BODY} bytes`));
   return new Promise((resolve, reject) => {
     let size = 0;
+    let over = false;
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
       if (size > MAX_BODY) {
+        over = true;
+        parts.length = 0;
         reject(new OffpayError('playground.bad_request', `request body over ${MAX_BODY} bytes`));
-        req.destroy();
         return;
       }
       parts.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(parts).toString('utf8'));
+    });
     req.on('error', reject);
   });
+}
+
+/**
+ * Whether a request's Host names this server (spec/playground.md §1.4): over http (loopback only) a loopback
+ * name; over https any name, since a page of another site that a rebinding DNS points here fails the
+ * certificate. A page on http://attacker.example whose name later resolves to 127.0.0.1 is same-origin with
+ * its own requests: without this, it read /api/setup (the readers' secret keys) and took wallet certificates.
+ */
+export function hostAllowed(hostHeader: string | undefined, tls: boolean): boolean {
+  if (tls) return true;
+  if (!hostHeader) return false;
+  const name = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d+$/, '');
+  return isLoopback(name.toLowerCase()) || name.toLowerCase() === 'localhost';
 }
 
 /** The options after validation: every combination rule in one place (spec/playground.md §1.1). */
@@ -171,6 +196,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!hostAllowed(req.headers.host, o.tls)) {
+      return send(res, 421, 'application/json', JSON.stringify({ error: 'playground.bad_host', message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this server: open it at a loopback address (127.0.0.1, localhost)` }));
+    }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
     if (req.method === 'GET' && (path === '/' || path === '/reader' || path === '/wallet')) {
@@ -194,9 +222,20 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
           message: `This playground serves issuer ${world.issuerId}'s real keys and does not certify wallets: restart it with --issue-wallets to let this page get a wallet certificate from issuer ${world.issuerId} (HKD, 200.00 a payment, 500.00 offline, 30 days).`,
         }));
       }
+      // Only the playground's own pages ask: JSON (a form or text/plain POST, which another site may send without
+      // asking the browser first, is refused) from this origin when the browser names one.
+      if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw new OffpayError('playground.bad_request', 'Content-Type must be application/json');
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `${o.tls ? 'https' : 'http'}://${req.headers.host ?? ''}`) throw new OffpayError('playground.bad_request', `a request from another origin (${origin})`);
       const body = JSON.parse(await readBody(req)) as { publicKey?: unknown };
       if (typeof body?.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(body.publicKey)) throw new OffpayError('playground.bad_request', 'publicKey must be 32 bytes of hex');
-      const cert = world.walletCert(Uint8Array.from(Buffer.from(body.publicKey, 'hex')), clock());
+      let cert: Uint8Array;
+      try {
+        cert = world.walletCert(Uint8Array.from(Buffer.from(body.publicKey, 'hex')), clock());
+      } catch (e) {
+        if (e instanceof OffpayError && e.code === 'issuer.weak_public_key') throw new OffpayError('playground.bad_request', `publicKey is not a key a wallet may hold: ${e.message}`);
+        throw e;
+      }
       return send(res, 200, 'application/json', JSON.stringify({ demo: world.demo, cert: hex(cert) }));
     }
     if (req.method === 'GET' && path === '/web/zxing_full.wasm') return send(res, 200, TYPES['.wasm']!, readFileSync(wasm));
@@ -210,7 +249,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       const code = e instanceof OffpayError ? e.code : 'playground.bad_request';
-      if (!res.headersSent) send(res, 400, 'application/json', JSON.stringify({ error: code, message: (e as Error)?.message ?? String(e) }));
+      if (res.headersSent) return;
+      res.setHeader('connection', 'close'); // the rest of a refused body is not read
+      send(res, 400, 'application/json', JSON.stringify({ error: code, message: (e as Error)?.message ?? String(e) }));
     });
   };
   const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, listener) : createHttpServer(listener);

@@ -69,7 +69,7 @@ async function withServer<T>(o: PlaygroundOptions, f: (pg: Playground) => Promis
 
 type Setup = { demo: boolean; issuerId: number; issuerKeys: string; readers: { name: 'vending' | 'gate'; readerId: number; secretKey: string; cert: string }[]; blocklist: string; issuesWallets: boolean };
 const setupOf = async (pg: Playground) => (await (await fetch(pg.url + '/api/setup')).json()) as Setup;
-const postKey = (pg: Playground, pk: Uint8Array) => fetch(pg.url + '/api/wallet-cert', { method: 'POST', body: JSON.stringify({ publicKey: Buffer.from(pk).toString('hex') }) });
+const postKey = (pg: Playground, pk: Uint8Array) => fetch(pg.url + '/api/wallet-cert', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publicKey: Buffer.from(pk).toString('hex') }) });
 
 describe.skipIf(!haveBuild)('--issuer and --reader', () => {
   it("serves the issuer's keyset.cbor byte for byte, those readers' keys and certificates, and no DEMO banner", async () => {

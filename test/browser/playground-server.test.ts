@@ -68,7 +68,7 @@ describe.skipIf(!haveBuild)('the server', () => {
     expect(verifyBlocklist(hexBytes(b.blocklist), keys).version).toBe(verifyBlocklist(hexBytes(a.blocklist), keys).version + 1);
   });
   it('/api/wallet-cert certifies a 32-byte key and refuses anything else, bounded', async () => {
-    const post = (body: string) => fetch(pg!.url + '/api/wallet-cert', { method: 'POST', body });
+    const post = (body: string) => fetch(pg!.url + '/api/wallet-cert', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const ok = await post(JSON.stringify({ publicKey: Buffer.from(publicKeyOf(randomSecretKey())).toString('hex') }));
     expect(ok.status).toBe(200);
     expect(decodeWalletCert(hexBytes(((await ok.json()) as { cert: string }).cert)).maxPerPayment).toBe(20_000);
