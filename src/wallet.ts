@@ -211,7 +211,8 @@ export class Wallet {
       if (!isTokenTime(time)) throw new OffpayError('wallet.bad_option', `the wallet clock gave ${String(time)}: a token's time is an integer of unix seconds in 0..${MAX_UINT}`, { option: 'clock' });
       // A request paid already (the same reader id, challenge, time and amount) gets the token it got: one
       // consent, one payment, however often a reader asks (a retry after a lost answer, a hostile reader).
-      const requestKey = p.challenge ? `${p.payee}:${toHex(p.challenge)}:${time}:${p.amount}` : undefined;
+      // Not for a payment code (time 0): its 21-bit challenge does not tell two sales at one price apart.
+      const requestKey = p.challenge && time !== PAYMENT_CODE_SIGNED_TIME ? `${p.payee}:${toHex(p.challenge)}:${time}:${p.amount}` : undefined;
       const paid = requestKey === undefined ? undefined : this.paidRequests.get(requestKey);
       if (paid) return paid.slice();
       const next = await this.store.reserve((s) => {

@@ -47,9 +47,13 @@ function req<T>(r: IDBRequest<T>): Promise<T> {
 
 function done(tx: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
+    // A request's error reaches the transaction before its abort, while tx.error is still null: keep it.
+    let cause: unknown;
     tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    tx.onerror = (ev) => {
+      cause ??= (ev.target as IDBRequest | null)?.error ?? tx.error;
+    };
+    tx.onabort = () => reject(tx.error ?? cause ?? new Error('IndexedDB transaction aborted'));
   });
 }
 
@@ -78,11 +82,19 @@ export function readerLockName(name: string): string {
  * function that releases it. Refuses with `reader.store_in_use` when it stays held.
  */
 async function takeLock(locks: LockManager, name: string, waitMs: number): Promise<() => void> {
-  const signal = AbortSignal.timeout(waitMs);
+  // An AbortController and a timer rather than AbortSignal.timeout, which Safari 15.4-15.6 (Web Locks, no
+  // AbortSignal.timeout) lacks.
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const timer = setTimeout(() => controller.abort(), waitMs);
   return new Promise<() => void>((resolve, reject) => {
     locks
-      .request(readerLockName(name), { mode: 'exclusive', signal }, () => new Promise<void>((release) => resolve(release)))
+      .request(readerLockName(name), { mode: 'exclusive', signal }, () => {
+        clearTimeout(timer);
+        return new Promise<void>((release) => resolve(release));
+      })
       .catch((e: unknown) => {
+        clearTimeout(timer);
         if (signal.aborted) reject(new OffpayError('reader.store_in_use', `reader database ${name} is open in another page or tab of this browser (its Web Lock ${readerLockName(name)} stayed held for ${waitMs} ms); close it there first`));
         else reject(new OffpayError('reader.store_unusable', `cannot take the Web Lock of reader database ${name}: ${(e as Error)?.message ?? String(e)}`));
       });
@@ -235,7 +247,7 @@ export class IndexedDbReaderStore implements ReaderStore {
    * a prefix of the committed transactions (spec/reader.md §9.2 item 2).
    */
   private persist(writes: Write[]): void {
-    let tx: IDBTransaction;
+    let tx: IDBTransaction | undefined;
     try {
       tx = this.db.transaction([...STORES], 'readwrite', { durability: 'strict' });
       for (const w of writes) {
@@ -243,6 +255,12 @@ export class IndexedDbReaderStore implements ReaderStore {
         else tx.objectStore(w.store).put(w.value, w.key);
       }
     } catch (e) {
+      // The writes placed before the throw must not commit without the rest (a prefix, item 2).
+      try {
+        tx?.abort();
+      } catch {
+        /* not active */
+      }
       this.fail(e);
       return;
     }
@@ -264,7 +282,8 @@ export class IndexedDbReaderStore implements ReaderStore {
   }
 
   private fail(e: unknown): void {
-    this.failure ??= new OffpayError('reader.store_unusable', `IndexedDB write failed (${(e as Error)?.message ?? String(e)}); the reader refuses further work until reloaded`);
+    const why = e instanceof Error || (typeof DOMException !== 'undefined' && e instanceof DOMException) ? `${(e as Error).name}: ${(e as Error).message}` : String(e);
+    this.failure ??= new OffpayError('reader.store_unusable', `IndexedDB write failed (${why}); the reader refuses further work until reloaded`);
     // Memory is ahead of the disk from the failed transaction on: none after it may reach the disk either.
     for (const t of this.inflight.splice(0)) {
       try {
