@@ -8,29 +8,11 @@
  * which had no follow-on order, decoded it). Now only candidates within 0.003 of A's offset go first.
  */
 import { expect, it } from 'vitest';
-import { encode, FskReceiver, simulate, type ChannelOptions, type FskProfileName, type ReceiverEvent } from '../../codecs/fsk/index.js';
-
-const RATE = 48000;
-const payload = (k: number, bytes = 4096) => Uint8Array.from({ length: bytes }, (_, i) => (i * 31 + k * 17 + 7) & 255);
+import { inSequence, messagesOf, payload, receiveAll, type Part } from './sequence.js';
 
 /** Each part's audio starts `gapBefore` seconds after the previous one's audio ends (negative: overlapped, summed). */
-function run(parts: { profile: FskProfileName; bytes: Uint8Array; channel: ChannelOptions; gapBefore: number }[]) {
-  const audio = parts.map((m) => simulate(encode(m.bytes, { profile: m.profile, sampleRate: RATE }), RATE, m.channel).samples);
-  const starts: number[] = [];
-  let end = 0;
-  parts.forEach((m, i) => {
-    starts.push(end + Math.round(m.gapBefore * RATE));
-    end = starts[i]! + audio[i]!.length;
-  });
-  const x = new Float32Array(end);
-  audio.forEach((a, i) => {
-    for (let j = 0; j < a.length; j++) x[starts[i]! + j]! += a[j]!;
-  });
-  const rx = new FskReceiver({ sampleRate: RATE });
-  const ev: ReceiverEvent[] = [];
-  for (let i = 0; i < x.length; i += 4096) ev.push(...rx.push(x.subarray(i, Math.min(x.length, i + 4096))));
-  ev.push(...rx.flush());
-  return ev.filter((e): e is Extract<ReceiverEvent, { type: 'message' }> => e.type === 'message').map((m) => `${m.payload.length}:${m.payload[0]}`);
+function run(parts: Part[]) {
+  return messagesOf(receiveAll(inSequence(parts))).map((m) => `${m.payload.length}:${m.payload[0]}`);
 }
 
 it('a clean message from a second phone right after a short one at -1.5 % still decodes on a nearly spent budget (as on e3de494)', () => {

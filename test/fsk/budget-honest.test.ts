@@ -7,27 +7,13 @@
  * clock offset first.
  */
 import { describe, expect, it } from 'vitest';
-import { encode, FskReceiver, simulate, type ChannelOptions, type FskProfileName, type ReceiverEvent } from '../../codecs/fsk/index.js';
-
-const RATE = 48000;
-const payload = (k: number, bytes = 4096) => Uint8Array.from({ length: bytes }, (_, i) => (i * 31 + k * 17 + 7) & 255);
+import type { ChannelOptions, FskProfileName } from '../../codecs/fsk/index.js';
+import { inSequence, messagesOf, payload, receiveAll } from './sequence.js';
 
 /** Messages sent one after another, `gapSeconds` apart: what the receiver decoded and how many fsk.busy it reported. */
 function inARow(parts: { profile: FskProfileName; bytes: Uint8Array; channel: ChannelOptions }[], gapSeconds: number) {
-  const audio = parts.map((m) => simulate(encode(m.bytes, { profile: m.profile, sampleRate: RATE }), RATE, m.channel).samples);
-  const gap = Math.round(gapSeconds * RATE);
-  const x = new Float32Array(audio.reduce((n, a) => n + a.length, 0) + gap * (audio.length - 1));
-  let at = 0;
-  for (const a of audio) {
-    x.set(a, at);
-    at += a.length + gap;
-  }
-  const rx = new FskReceiver({ sampleRate: RATE });
-  const ev: ReceiverEvent[] = [];
-  for (let i = 0; i < x.length; i += 4096) ev.push(...rx.push(x.subarray(i, Math.min(x.length, i + 4096))));
-  ev.push(...rx.flush());
-  const messages = ev.filter((e): e is Extract<ReceiverEvent, { type: 'message' }> => e.type === 'message');
-  return { messages, busy: ev.filter((e) => e.type === 'failure' && e.code === 'fsk.busy').length };
+  const ev = receiveAll(inSequence(parts.map((m, i) => ({ ...m, gapBefore: i ? gapSeconds : 0 }))));
+  return { messages: messagesOf(ev), busy: ev.filter((e) => e.type === 'failure' && e.code === 'fsk.busy').length };
 }
 
 describe('decode budget and honest sound', () => {
