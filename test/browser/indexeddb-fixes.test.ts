@@ -6,10 +6,10 @@
  * The browser scenarios run in real Chromium (playwright-core, /usr/bin/chromium) on a page bundled from the
  * source .ts files, as test/browser/indexeddb-review.test.ts does.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveBundledPage } from './repo-page.js';
+import { startScratchPage, type ScratchPage } from './scratch-page.js';
 import { MemoryReaderStore, Reader, createBlocklist } from '../../src/reader/index.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { decodePaymentCode } from '../../src/paycode.js';
@@ -45,7 +45,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
 const haveChromium = existsSync(CHROMIUM);
 if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const PAGE = `
 import { IndexedDbReaderStore } from '../../src/reader/indexeddb.js';
@@ -138,36 +137,13 @@ w.__run = async (scenario: string) => {
 w.__ready = true;
 `;
 
-const scratchDir = join(ROOT, '.scratch');
-mkdirSync(scratchDir, { recursive: true });
-const dir = mkdtempSync(join(scratchDir, 'zz-idb-review-'));
-writeFileSync(join(dir, 'page.ts'), PAGE);
-
-let served: { base: string; close(): Promise<void> } | undefined;
-let browser: import('playwright-core').Browser | undefined;
-let page: import('playwright-core').Page | undefined;
-
+let scratch: ScratchPage | undefined;
 beforeAll(async () => {
-  if (!haveChromium) return;
-  served = await serveBundledPage(ROOT, join(dir.slice(ROOT.length + 1), 'page.ts'));
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-  const context = await browser.newContext();
-  page = await context.newPage();
-  await page.goto(served.base);
-  await page.waitForFunction(() => (window as unknown as { __ready?: boolean }).__ready === true, undefined, { timeout: 90_000 });
+  if (haveChromium) scratch = await startScratchPage(ROOT, CHROMIUM, { 'page.ts': PAGE }, 'idb-fixes-');
 }, 120_000);
+afterAll(async () => scratch?.close());
 
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function inBrowser(scenario: string): Promise<unknown> {
-  const r = (await page!.evaluate((s) => (window as unknown as { __run(s: string): Promise<unknown> }).__run(s), scenario)) as { ok?: unknown; error?: unknown };
-  return r.error !== undefined ? { error: r.error } : r.ok;
-}
+const inBrowser = (scenario: string): Promise<unknown> => scratch!.run(scenario);
 
 describe.skipIf(!haveChromium)('IndexedDbReaderStore in Chromium (spec/reader.md §9.2)', () => {
   it('a write that throws while it is being queued is aborted whole (its first puts committed: a window and totals without the journal row, and the unvended token refused as replayed after a reload)', async () => {

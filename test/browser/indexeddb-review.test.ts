@@ -11,17 +11,16 @@
  * IndexedDbReaderStore.open(name, { mode: 'open' }) of one database: exactly what a second tab (a duplicated kiosk
  * tab, a reload that overlaps the old page) does: now refused (reader.store_in_use) while the first holds it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveBundledPage } from './repo-page.js';
+import { startScratchPage, type ScratchPage } from './scratch-page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve('.');
 const haveChromium = existsSync(CHROMIUM);
 if (process.env.CI === 'true' && !haveChromium) throw new Error(`CI: ${CHROMIUM} is missing (apt-get install chromium)`);
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // ------------------------------------------------------------------------------------------ the scenarios
 // Runs in Node (env = SQLite) and in Chromium (env = IndexedDB). Deterministic: fixed keys, clock and journal id.
@@ -315,46 +314,22 @@ w.__ready = true;
 `;
 
 // ------------------------------------------------------------------------------------------ the harness
-const scratchDir = join(ROOT, '.scratch');
-mkdirSync(scratchDir, { recursive: true });
-const dir = mkdtempSync(join(scratchDir, 'zz-review-'));
-writeFileSync(join(dir, 'scenarios.ts'), SCENARIOS);
-writeFileSync(join(dir, 'page.ts'), PAGE);
-const dbDir = mkdtempSync(join(tmpdir(), 'offpay-zz-review-'));
-
-let served: { base: string; close(): Promise<void> } | undefined;
-let browser: import('playwright-core').Browser | undefined;
-let context: import('playwright-core').BrowserContext | undefined;
-let page: import('playwright-core').Page | undefined;
-
+let scratch: ScratchPage | undefined;
+const dbDir = mkdtempSync(join(tmpdir(), 'offpay-idb-review-'));
 beforeAll(async () => {
-  if (!haveChromium) return;
-  served = await serveBundledPage(ROOT, join(dir.slice(ROOT.length + 1), 'page.ts'));
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-  context = await browser.newContext(); // one profile: its tabs share IndexedDB
-  page = await context.newPage();
-  await page.goto(served.base);
-  await page.waitForFunction(() => (window as unknown as { __ready?: boolean }).__ready === true, undefined, { timeout: 90_000 });
+  if (haveChromium) scratch = await startScratchPage(ROOT, CHROMIUM, { 'scenarios.ts': SCENARIOS, 'page.ts': PAGE }, 'idb-review-');
 }, 120_000);
-
 afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await scratch?.close();
   rmSync(dbDir, { recursive: true, force: true });
 });
 
-async function inBrowser(scenario: string, on = page!): Promise<unknown> {
-  const r = (await on.evaluate((s) => (window as unknown as { __run(s: string): Promise<unknown> }).__run(s), scenario)) as { ok?: unknown; error?: unknown };
-  if (r.error !== undefined) return { error: r.error };
-  return r.ok;
-}
+const inBrowser = (scenario: string): Promise<unknown> => scratch!.run(scenario);
 
 let dbn = 0;
 async function inSqlite(scenario: string): Promise<unknown> {
   const { SqliteReaderStore } = await import('../../src/reader/sqlite.js');
-  const mod = (await import(/* @vite-ignore */ join(dir, 'scenarios.ts'))) as { scenarios: Record<string, (env: unknown, name: string) => Promise<unknown>> };
+  const mod = (await import(/* @vite-ignore */ join(scratch!.dir, 'scenarios.ts'))) as { scenarios: Record<string, (env: unknown, name: string) => Promise<unknown>> };
   const env = {
     kind: 'sqlite',
     open: async (name: string, mode: 'create' | 'open') => (mode === 'create' ? SqliteReaderStore.create(join(dbDir, name + '.db')) : SqliteReaderStore.open(join(dbDir, name + '.db'))),
@@ -401,10 +376,7 @@ describe.skipIf(!haveChromium)('the reader in the browser: IndexedDbReaderStore 
   it('a void flushed before the tab closes is kept: clearing is sent the sale with its void (§9.2 item 3)', async () => {
     const first = await inBrowser('voidThenTabCloses:zz-void');
     expect(first).toEqual({ accepted: 'ok', voided: true });
-    await page!.close(); // the tab is closed right after the void was shown
-    page = await context!.newPage(); // the page is opened again, same origin, same IndexedDB
-    await page.goto(served!.base);
-    await page.waitForFunction(() => (window as unknown as { __ready?: boolean }).__ready === true, undefined, { timeout: 90_000 });
+    await scratch!.reopen(); // the tab is closed right after the void was shown, and opened again (same IndexedDB)
     expect(await inBrowser('afterReload:zz-void')).toEqual({ kinds: ['accept', 'void'], batch: ['accept', 'void'] });
   }, 120_000);
 
