@@ -36,6 +36,8 @@ class Bad extends Error {}
 /** A canonical Huffman code: counts per length, symbols in code order, and a FAST_BITS lookup table once used. */
 interface Huffman {
   count: Int32Array; // count[L], L = 0..15
+  /** The longest code length in the set (0: no codes). */
+  max: number;
   symbol: Int32Array; // symbols ordered by (length, value)
   /**
    * Indexed by the next FAST_BITS bits read LSB-first: (symbol << 4) | length, or -1 for a longer code. Built only
@@ -70,7 +72,7 @@ function buildHuffman(lengths: ArrayLike<number>, n: number, kind: 'code lengths
   for (let len = 1; len < 15; len++) offs[len + 1] = offs[len]! + count[len]!;
   const symbol = new Int32Array(n);
   for (let s = 0; s < n; s++) if (lengths[s]) symbol[offs[lengths[s]!]!++] = s;
-  return { count, symbol, fast: undefined, uses: 0 };
+  return { count, max, symbol, fast: undefined, uses: 0 };
 }
 
 /** The lookup table of h: the canonical codes of length <= FAST_BITS, each entry whose low bits match. */
@@ -157,11 +159,12 @@ class BitReader {
         return f >> 4;
       }
     }
-    // Bit by bit: the code's bits arrive most significant first.
+    // Bit by bit: the code's bits arrive most significant first, up to the set's longest code: bits that match no
+    // code by then are an invalid code (bad), as zlib judges; the stream ending first is the stream ending early.
     let code = 0;
     let first = 0;
     let index = 0;
-    for (let len = 1; len < 16; len++) {
+    for (let len = 1; len <= h.max; len++) {
       code |= this.bits(1);
       const c = h.count[len]!;
       if (code - first < c) return h.symbol[index + code - first]!;

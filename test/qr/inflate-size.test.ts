@@ -6,7 +6,8 @@ import { constants, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { zlibInflatedSize } from '../../codecs/qr/inflate-size.js';
-import { pngImageDataBytes } from '../../codecs/qr/image.js';
+import { inspectImage, pngImageDataBytes } from '../../codecs/qr/image.js';
+import { codeOf } from './helpers.js';
 
 /** Data with runs and repeats (so that DEFLATE uses lengths and distances), or noise. */
 const data = fc.oneof(
@@ -62,5 +63,25 @@ describe('pngImageDataBytes', () => {
     expect(pngImageDataBytes(1, 1, 8, true)).toBe(2);
     // 8x8 interlaced, 8-bit grey: passes of 1x1, 1x1, 2x1, 2x2, 4x2, 4x4, 8x4 pixels.
     expect(pngImageDataBytes(8, 8, 8, true)).toBe(2 + 2 + 3 + 2 * 3 + 2 * 5 + 4 * 5 + 4 * 9);
+  });
+});
+
+describe('spec-only port of spec/qr.md §8 (2026-12-07): the cases where the spec left a porter guessing', () => {
+  const png = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+  it('bits that match no code of the set are qr.bad_image at once, as zlib judges (they read as truncated)', () => {
+    // A literal/length set of one code (end of block, length 1), then a 1 bit and the end of the stream.
+    expect(codeOf(() => inspectImage(png('89504e470d0a1a0a0000000d4948445200000063000000010800000000ef6c4f180000002c49444154789c05c0010400000000100000000000000000000000000000000000000000000000000000000000000080021bf17d380000000049454e44ae426082')))).toBe('qr.bad_image');
+  });
+  it('the rules the spec now states: zero dimensions, a chunk length over 2^31 - 1, SOF checks in order, the EOI window', () => {
+    expect(codeOf(() => inspectImage(png('89504e470d0a1a0a0000000d4948445200000000000000010800000000d5bcf06b0000000949444154789c630000000100015eff7df90000000049454e44ae426082')))).toBe('qr.bad_image');
+    expect(codeOf(() => inspectImage(png('89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b558000000049444154')))).toBe('qr.bad_image');
+    expect(codeOf(() => inspectImage(png('ffd8ffc0000b080000000101011100ffda0008010100003f00ffd9')))).toBe('qr.bad_image'); // height 0
+    expect(codeOf(() => inspectImage(png('ffd8ffc3000b080001232801011100ffda0008010100003f00ffd9')))).toBe('qr.unsupported_image'); // SOF3 before the caps
+    expect(codeOf(() => inspectImage(png('ffd8ffc000070800010001ffda0008010100003f00ffd9')))).toBe('qr.bad_image'); // SOF length 7
+    const jpeg = 'ffd8ffc0000b080001000101011100ffda0008010100003f00ffd9';
+    expect(codeOf(() => inspectImage(png(jpeg + '00'.repeat(63))))).toBeUndefined(); // 63 bytes after the EOI
+    expect(codeOf(() => inspectImage(png(jpeg + '00'.repeat(64))))).toBe('qr.image_truncated');
+    expect(codeOf(() => inspectImage(png('ffd8ffd9')))).toBe('qr.image_truncated'); // fewer than 4 bytes at a marker
+    expect(codeOf(() => inspectImage(png('ffd8ff000002ffc0000b080001000101011100ffda0008010100003f00ffd9')))).toBeUndefined(); // FF 00 is a segment
   });
 });
