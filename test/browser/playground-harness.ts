@@ -69,7 +69,7 @@ export function startPlaygroundCli(cli: string, args: string[] = [], scheme: 'ht
 /** A wallet certified by the demo issuer of the playground at `base` (POST /api/wallet-cert). */
 export async function demoWallet(base: string): Promise<Wallet> {
   const sk = randomSecretKey();
-  const r = await fetch(`${base}/api/wallet-cert`, { method: 'POST', body: JSON.stringify({ publicKey: Buffer.from(publicKeyOf(sk)).toString('hex') }) });
+  const r = await fetch(`${base}/api/wallet-cert`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publicKey: Buffer.from(publicKeyOf(sk)).toString('hex') }) });
   expect(r.status).toBe(200);
   const cert = decodeWalletCert(Uint8Array.from(Buffer.from(((await r.json()) as { cert: string }).cert, 'hex')));
   return new Wallet({ secretKey: sk, cert, counter: new MemoryCounterStore() });
