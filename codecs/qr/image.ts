@@ -93,9 +93,23 @@ export function pngImageDataBytes(width: number, height: number, bitsPerPixel: n
   return n;
 }
 
-/** The most zlib stream bytes a PNG's image data of `expected` bytes may take: E + ceil(E / 8) + 1024 (spec/qr.md §8). */
-export function pngMaxImageStreamBytes(expected: number): number {
-  return expected + Math.ceil(expected / 8) + 1024;
+/**
+ * The most zlib stream bytes a PNG's image data of `expected` bytes in `rows` filtered rows may take (spec/qr.md §8):
+ * E + ceil(E / 8) + 16 R + 1024. Stored blocks add 5 bytes a block, fixed Huffman codes take at most 9 bits a byte,
+ * and an encoder that flushes after every row (a sync or full flush: an empty stored block) adds up to about 16
+ * bytes a row.
+ */
+export function pngMaxImageStreamBytes(expected: number, rows = 0): number {
+  return expected + Math.ceil(expected / 8) + 16 * rows + 1024;
+}
+
+/** The number of filtered rows of a PNG's image data: the height, or the rows of the seven Adam7 passes that have columns. */
+export function pngImageRows(width: number, height: number, interlaced: boolean): number {
+  if (!interlaced) return height;
+  const passes: readonly [number, number, number, number][] = [[0, 8, 0, 8], [4, 8, 0, 8], [0, 4, 4, 8], [2, 4, 0, 4], [0, 2, 2, 4], [1, 2, 0, 2], [0, 1, 1, 2]];
+  let n = 0;
+  for (const [c0, dc, r0, dr] of passes) if (Math.ceil((width - c0) / dc) > 0) n += Math.max(0, Math.ceil((height - r0) / dr));
+  return n;
 }
 
 function inspectPng(b: Uint8Array, limits: ImageLimits): ImageInfo {
@@ -105,6 +119,7 @@ function inspectPng(b: Uint8Array, limits: ImageLimits): ImageInfo {
   let sawIdat = false;
   let first = true;
   let expected = 0;
+  let rows = 0;
   const idat: Uint8Array[] = [];
   while (true) {
     if (o + 8 > b.length) throw new OffpayError('qr.image_truncated', `PNG ends inside a chunk header at byte ${o}`, { offset: o });
@@ -128,6 +143,7 @@ function inspectPng(b: Uint8Array, limits: ImageLimits): ImageInfo {
       if (!colour || !colour.depths.includes(depth)) throw new OffpayError('qr.bad_image', `PNG colour type ${b[o + 17]} with bit depth ${depth} is not a PNG format`);
       if (b[o + 18] !== 0 || b[o + 19] !== 0 || b[o + 20]! > 1) throw new OffpayError('qr.bad_image', 'PNG compression, filter or interlace method is not 0 (or 1 for interlace)');
       expected = pngImageDataBytes(width, height, depth * colour.channels, b[o + 20] === 1);
+      rows = pngImageRows(width, height, b[o + 20] === 1);
       first = false;
     }
     if (type === 'IDAT') {
@@ -144,7 +160,7 @@ function inspectPng(b: Uint8Array, limits: ImageLimits): ImageInfo {
   const data = idat.length === 1 ? idat[0]! : concatBytes(idat);
   // ... and the work of counting is bounded by the header too: no encoder needs more than this many bytes of
   // zlib stream for E bytes (stored blocks add 5 bytes a block, fixed Huffman codes at most 9 bits a byte).
-  const maxStream = pngMaxImageStreamBytes(expected);
+  const maxStream = pngMaxImageStreamBytes(expected, rows);
   if (data.length > maxStream) {
     throw new OffpayError('qr.bad_image', `PNG image data is ${data.length} bytes of zlib stream, more than ${maxStream} for the ${expected} bytes its ${width}x${height} header allows`, { expected, maxStream });
   }

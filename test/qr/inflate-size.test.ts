@@ -6,7 +6,8 @@ import { constants, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { zlibInflatedSize } from '../../codecs/qr/inflate-size.js';
-import { inspectImage, pngImageDataBytes } from '../../codecs/qr/image.js';
+import { inspectImage, pngImageDataBytes, pngImageRows, pngMaxImageStreamBytes } from '../../codecs/qr/image.js';
+import { pngGrayWithIdat } from '../../codecs/qr/sim/png.js';
 import { codeOf } from './helpers.js';
 
 /** Data with runs and repeats (so that DEFLATE uses lengths and distances), or noise. */
@@ -83,5 +84,28 @@ describe('spec-only port of spec/qr.md §8 (2026-12-07): the cases where the spe
     expect(codeOf(() => inspectImage(png(jpeg + '00'.repeat(64))))).toBe('qr.image_truncated');
     expect(codeOf(() => inspectImage(png('ffd8ffd9')))).toBe('qr.image_truncated'); // fewer than 4 bytes at a marker
     expect(codeOf(() => inspectImage(png('ffd8ff000002ffc0000b080001000101011100ffda0008010100003f00ffd9')))).toBeUndefined(); // FF 00 is a segment
+  });
+});
+
+describe('the stream bound allows encoders that flush every row (a second spec-only port)', () => {
+  it('a 1 x 8192 and a 16 x 512 grey PNG written as one stored block per row are accepted; 17 bytes a row more are not', () => {
+    const perRow = (w: number, h: number, extra = 0): Uint8Array => {
+      const z: number[] = [0x78, 0x01];
+      for (let y = 0; y < h; y++) {
+        const n = w + 1;
+        z.push(y === h - 1 ? 1 : 0, n & 0xff, n >> 8, ~n & 0xff, (~n >> 8) & 0xff, ...new Array<number>(n).fill(0));
+        for (let k = 0; k < extra; k++) z.push(0, 0, 0, 0xff, 0xff); // an empty stored block (a full flush)
+      }
+      const b = (h * (w + 1)) % 65521; // Adler-32 of n zeros: a = 1, b = n
+      z.push(b >> 8, b & 0xff, 0, 1);
+      return pngGrayWithIdat(Uint8Array.from(z), w, h);
+    };
+    expect(inspectImage(perRow(1, 8192))).toEqual({ format: 'png', width: 1, height: 8192 });
+    expect(inspectImage(perRow(16, 512))).toEqual({ format: 'png', width: 16, height: 512 });
+    expect(pngImageRows(8, 8, true)).toBe(1 + 1 + 1 + 2 + 2 + 4 + 4);
+    expect(pngMaxImageStreamBytes(8192 * 2, 8192)).toBe(8192 * 2 + 2048 + 16 * 8192 + 1024);
+    // Three empty blocks more a row (15 bytes) still fit; far more do not.
+    expect(inspectImage(perRow(1, 2048, 1))).toEqual({ format: 'png', width: 1, height: 2048 });
+    expect(codeOf(() => inspectImage(perRow(1, 2048, 4)))).toBe('qr.bad_image');
   });
 });
