@@ -163,7 +163,9 @@ describe('reader sync against wrong answers', () => {
       { readerId: id + 1, journals: [] },
       { readerId: String(id), journals: [] },
       { readerId: id, journals: {} },
-      { readerId: id, journals: [{ journalId: j.toUpperCase(), batchSeq: 0, lastSeq: 0 }] },
+      // Upper-case hex (with letters in it: a journal id of digits only reads the same in either case, which made
+      // this case pass as a well-formed answer about another journal about once in 2,000 runs).
+      { readerId: id, journals: [{ journalId: ('ab' + j.slice(2)).toUpperCase(), batchSeq: 0, lastSeq: 0 }] },
       { readerId: id, journals: [{ journalId: j, batchSeq: '0', lastSeq: 0 }] },
       { readerId: id, journals: [{ journalId: j, batchSeq: 0 }] },
       { readerId: id, journals: [{ journalId: j, batchSeq: -1, lastSeq: 0 }] },
