@@ -79,6 +79,9 @@ const PNG_COLOUR: Readonly<Record<number, { channels: number; depths: readonly n
   6: { channels: 4, depths: [8, 16] }, // truecolour with alpha
 };
 
+/** The seven Adam7 passes of an interlaced PNG: first column, column step, first row, row step. */
+const ADAM7_PASSES: readonly (readonly [number, number, number, number])[] = [[0, 8, 0, 8], [4, 8, 0, 8], [0, 4, 4, 8], [2, 4, 0, 4], [0, 2, 2, 4], [1, 2, 0, 2], [0, 1, 1, 2]];
+
 /**
  * The exact number of bytes a PNG's image data inflates to, from its header: each row is one filter-type byte
  * and ceil(width * bitsPerPixel / 8) bytes; an interlaced image (Adam7) is seven such sub-images, pass p covering
@@ -87,9 +90,8 @@ const PNG_COLOUR: Readonly<Record<number, { channels: number; depths: readonly n
 export function pngImageDataBytes(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
   const rows = (w: number, h: number) => (w === 0 || h === 0 ? 0 : h * (1 + Math.ceil((w * bitsPerPixel) / 8)));
   if (!interlaced) return rows(width, height);
-  const passes: readonly [number, number, number, number][] = [[0, 8, 0, 8], [4, 8, 0, 8], [0, 4, 4, 8], [2, 4, 0, 4], [0, 2, 2, 4], [1, 2, 0, 2], [0, 1, 1, 2]];
   let n = 0;
-  for (const [c0, dc, r0, dr] of passes) n += rows(Math.ceil((width - c0) / dc), Math.ceil((height - r0) / dr));
+  for (const [c0, dc, r0, dr] of ADAM7_PASSES) n += rows(Math.ceil((width - c0) / dc), Math.ceil((height - r0) / dr));
   return n;
 }
 
@@ -106,9 +108,8 @@ export function pngMaxImageStreamBytes(expected: number, rows = 0): number {
 /** The number of filtered rows of a PNG's image data: the height, or the rows of the seven Adam7 passes that have columns. */
 export function pngImageRows(width: number, height: number, interlaced: boolean): number {
   if (!interlaced) return height;
-  const passes: readonly [number, number, number, number][] = [[0, 8, 0, 8], [4, 8, 0, 8], [0, 4, 4, 8], [2, 4, 0, 4], [0, 2, 2, 4], [1, 2, 0, 2], [0, 1, 1, 2]];
   let n = 0;
-  for (const [c0, dc, r0, dr] of passes) if (Math.ceil((width - c0) / dc) > 0) n += Math.max(0, Math.ceil((height - r0) / dr));
+  for (const [c0, dc, r0, dr] of ADAM7_PASSES) if (Math.ceil((width - c0) / dc) > 0) n += Math.max(0, Math.ceil((height - r0) / dr));
   return n;
 }
 

@@ -132,7 +132,7 @@ export function hostAllowed(hostHeader: string | undefined, tls: boolean): boole
   if (tls) return true;
   if (!hostHeader) return false;
   const name = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d+$/, '');
-  return isLoopback(name.toLowerCase()) || name.toLowerCase() === 'localhost';
+  return isLoopback(name.toLowerCase()); // 'localhost' is in LOOPBACK
 }
 
 /** The options after validation: every combination rule in one place (spec/playground.md §1.1). */
