@@ -37,6 +37,31 @@ export interface CounterState {
   counter: number;
   /** Sum of the amounts of all tokens issued under the current certificate, minor units. */
   spent: number;
+  /**
+   * The last requests paid and the tokens given for them, oldest first, at most PAID_REQUESTS_REMEMBERED
+   * (spec/protocol.md §9.1): kept with the counter so that a repeated request gets the same token in any
+   * process. Absent when none; a store that cannot keep it may drop it (the wallet object still remembers).
+   */
+  paid?: readonly PaidRequest[];
+}
+
+/** A request a wallet paid, and the token it gave for it (spec/protocol.md §9.1). */
+export interface PaidRequest {
+  /** The request's reader id (the token's payee). */
+  payee: number;
+  /** The request's challenge, 8 bytes. */
+  challenge: Uint8Array;
+  /** The request's time, unix seconds (never 0: payment codes are not remembered). */
+  time: number;
+  /** The amount paid, minor units. */
+  amount: number;
+  /** The token given, byte for byte. */
+  token: Uint8Array;
+}
+
+/** Does `r` name the request (payee, challenge, time, amount)? */
+function isRequest(r: PaidRequest, payee: number, challenge: Uint8Array, time: number, amount: number): boolean {
+  return r.payee === payee && r.time === time && r.amount === amount && equalBytes(r.challenge, challenge);
 }
 
 /**
@@ -65,7 +90,8 @@ export class MemoryCounterStore implements CounterStore {
     return { ...this.state };
   }
   async reserve(step: (current: CounterState) => CounterState): Promise<CounterState> {
-    // Synchronous read-step-write: nothing else can run in between on one JavaScript thread.
+    // Synchronous read-step-write: nothing else can run in between on one JavaScript thread. (`paid` is an
+    // array of records never changed in place: the step makes a new one.)
     const next = step({ ...this.state });
     this.state = { ...next };
     return { ...next };
@@ -210,27 +236,44 @@ export class Wallet {
       const time = p.time ?? this.clock();
       if (!isTokenTime(time)) throw new OffpayError('wallet.bad_option', `the wallet clock gave ${String(time)}: a token's time is an integer of unix seconds in 0..${MAX_UINT}`, { option: 'clock' });
       // A request paid already (the same reader id, challenge, time and amount) gets the token it got: one
-      // consent, one payment, however often a reader asks (a retry after a lost answer, a hostile reader).
+      // consent, one payment, however often a reader asks (a retry after a lost answer, a hostile reader), in
+      // this process (the object's memory) or any other (the list kept with the counter, read under its lock).
       // Not for a payment code (time 0): its 21-bit challenge does not tell two sales at one price apart.
-      const requestKey = p.challenge && time !== PAYMENT_CODE_SIGNED_TIME ? `${p.payee}:${toHex(p.challenge)}:${time}:${p.amount}` : undefined;
-      const paid = requestKey === undefined ? undefined : this.paidRequests.get(requestKey);
-      if (paid) return paid.slice();
-      const next = await this.store.reserve((s) => {
+      const challenge = time !== PAYMENT_CODE_SIGNED_TIME ? p.challenge : undefined;
+      const requestKey = challenge ? `${p.payee}:${toHex(challenge)}:${time}:${p.amount}` : undefined;
+      const remembered = requestKey === undefined ? undefined : this.paidRequests.get(requestKey);
+      if (remembered) return remembered.slice();
+      let token: Uint8Array | undefined;
+      await this.store.reserve((s) => {
+        const held = challenge && s.paid?.find((r) => isRequest(r, p.payee, challenge, time, p.amount));
+        if (held) {
+          token = held.token.slice();
+          return s; // unchanged: nothing spent, nothing to write
+        }
         if (s.spent + p.amount > this.cert.offlineAllowance) {
           throw new OffpayError('wallet.over_offline_allowance', `offline allowance exhausted: ${s.spent} of ${this.cert.offlineAllowance} spent`);
         }
         if (s.counter >= MAX_COUNTER) throw new OffpayError('wallet.counter_exhausted', 'the counter is exhausted; a new certificate is needed');
-        return { counter: s.counter + 1, spent: s.spent + p.amount };
-      }); // durable before the token exists
-      const body: PaymentTokenBody = {
-        walletCert: this.cert,
-        payee: p.payee,
-        amount: p.amount,
-        counter: next.counter,
-        time,
-        challenge: p.challenge,
-      };
-      const token = encodeToken({ ...body, walletSignature: sign(tokenSigningInput(body), this.secretKey) });
+        const body: PaymentTokenBody = {
+          walletCert: this.cert,
+          payee: p.payee,
+          amount: p.amount,
+          counter: s.counter + 1,
+          time,
+          challenge: p.challenge,
+        };
+        // Signed here, under the store's lock, and kept with the new counter in one durable write; emitted only
+        // after that write (the store returns), so a token never leaves before its counter is spent.
+        const signed = encodeToken({ ...body, walletSignature: sign(tokenSigningInput(body), this.secretKey) });
+        token = signed;
+        const next: CounterState = { counter: s.counter + 1, spent: s.spent + p.amount };
+        const paid = challenge
+          ? [...(s.paid ?? []), { payee: p.payee, challenge: challenge.slice(), time, amount: p.amount, token: signed.slice() }].slice(-PAID_REQUESTS_REMEMBERED)
+          : s.paid;
+        if (paid && paid.length > 0) next.paid = paid;
+        return next;
+      }); // durable before the token leaves
+      if (!token) throw new OffpayError('wallet.counter_corrupt', 'the counter store returned without running the payment step');
       if (requestKey !== undefined) {
         if (this.paidRequests.size >= PAID_REQUESTS_REMEMBERED) this.paidRequests.delete(this.paidRequests.keys().next().value!);
         this.paidRequests.set(requestKey, token.slice());

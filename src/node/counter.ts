@@ -15,13 +15,19 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
-import { MAX_COUNTER } from '../messages.js';
-import type { CounterState, CounterStore } from '../wallet.js';
+import { fromHex, toHex } from '../../base/hex.js';
+import { MAX_COUNTER, MAX_UINT, MAX_TOKEN_AMOUNT } from '../messages.js';
+import { PAID_REQUESTS_REMEMBERED, type CounterState, type CounterStore, type PaidRequest } from '../wallet.js';
 import { writeFileDurableAsync } from './durable.js';
 import { withLock, type LockOptions } from './lock.js';
 
-/** A counter file is a few dozen bytes; anything over this is refused unread. */
-export const MAX_COUNTER_FILE_BYTES = 4096;
+/**
+ * A counter file is a few dozen bytes, or about 8 KB with a full list of paid requests (16 tokens of about 200
+ * bytes, in hex); anything over this is refused unread.
+ */
+export const MAX_COUNTER_FILE_BYTES = 32_768;
+/** A remembered token in counter.json: at most this many bytes (a token is about 200). */
+export const MAX_PAID_TOKEN_BYTES = 1024;
 
 const restoreHint = (path: string) =>
   `restore it with \`offpay wallet restore-counter --wallet ${dirname(path)} --counter N --spent AMOUNT\`, N at least the last counter the issuer has seen from this wallet plus a margin (spec/protocol.md §9.4)`;
@@ -41,7 +47,33 @@ export function parseCounterState(text: string, path: string): CounterState {
     throw bad(`'counter' must be an integer in 0..${MAX_COUNTER}`);
   }
   if (typeof spent !== 'number' || !Number.isSafeInteger(spent) || spent < 0) throw bad(`'spent' must be a non-negative integer of minor units`);
-  return { counter, spent };
+  const paid = (o as Record<string, unknown>).paid;
+  if (paid === undefined) return { counter, spent };
+  return { counter, spent, paid: parsePaid(paid, bad) };
+}
+
+const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
+const isHex = (v: unknown, minBytes: number, maxBytes: number): v is string =>
+  typeof v === 'string' && v.length % 2 === 0 && v.length >= 2 * minBytes && v.length <= 2 * maxBytes && /^[0-9a-f]*$/.test(v);
+const PAID_FIELDS = ['amount', 'challenge', 'payee', 'time', 'token'];
+
+/**
+ * The `paid` list of counter.json (spec/protocol.md §9.1, §9.4): an array of at most PAID_REQUESTS_REMEMBERED
+ * objects with exactly payee (0..2^32 - 1), challenge (16 lower-case hex digits), time (1..2^53 - 1), amount
+ * (1..2^32 - 1) and token (lower-case hex, 1..MAX_PAID_TOKEN_BYTES bytes). Anything else: the file is corrupt.
+ */
+function parsePaid(v: unknown, bad: (why: string) => OffpayError): PaidRequest[] {
+  if (!Array.isArray(v) || v.length > PAID_REQUESTS_REMEMBERED) throw bad(`'paid' must be an array of at most ${PAID_REQUESTS_REMEMBERED} paid requests`);
+  return v.map((r: unknown, i) => {
+    const o = r as Record<string, unknown>;
+    const ok =
+      typeof r === 'object' && r !== null && !Array.isArray(r) &&
+      Object.keys(o).sort().join() === PAID_FIELDS.join() &&
+      isInt(o.payee, 0, 0xffffffff) && isHex(o.challenge, 8, 8) && isInt(o.time, 1, MAX_UINT) && isInt(o.amount, 1, MAX_TOKEN_AMOUNT) &&
+      isHex(o.token, 1, MAX_PAID_TOKEN_BYTES);
+    if (!ok) throw bad(`'paid' item ${i} must be {payee, challenge, time, amount, token} in range`);
+    return { payee: o.payee as number, challenge: fromHex(o.challenge as string), time: o.time as number, amount: o.amount as number, token: fromHex(o.token as string) };
+  });
 }
 
 /** Read and validate a counter file. Throws `wallet.counter_missing` or `wallet.counter_corrupt`. */
@@ -71,8 +103,17 @@ export async function readCounterFile(path: string): Promise<CounterState> {
   return parseCounterState(text, path);
 }
 
+/** counter.json's text: `{"counter": N, "spent": S}`, and `paid` when the state remembers requests (§9.1). */
+export function counterFileText(s: CounterState): string {
+  const o: Record<string, unknown> = { counter: s.counter, spent: s.spent };
+  if (s.paid && s.paid.length > 0) {
+    o.paid = s.paid.map((r) => ({ payee: r.payee, challenge: toHex(r.challenge), time: r.time, amount: r.amount, token: toHex(r.token) }));
+  }
+  return JSON.stringify(o) + '\n';
+}
+
 function writeCounterFile(path: string, s: CounterState): Promise<void> {
-  return writeFileDurableAsync(path, JSON.stringify({ counter: s.counter, spent: s.spent }) + '\n');
+  return writeFileDurableAsync(path, counterFileText(s));
 }
 
 export const lockPathOf = (counterPath: string) => `${counterPath}.lock`;
@@ -94,8 +135,9 @@ export class FileCounterStore implements CounterStore {
     return withLock(
       lockPathOf(this.path),
       async () => {
-        const next = step(await readCounterFile(this.path));
-        await writeCounterFile(this.path, next);
+        const current = await readCounterFile(this.path);
+        const next = step(current);
+        if (next !== current) await writeCounterFile(this.path, next); // the step's own state back: nothing changed
         return next;
       },
       this.lockOptions,
@@ -173,8 +215,11 @@ export async function restoreCounter(path: string, target: CounterState, options
           { counter: previous.counter, spent: previous.spent },
         );
       }
-      await writeCounterFile(path, target);
-      return { previous, restored: { ...target } };
+      // The requests paid stay remembered when counter.json is still readable (a restore upwards): a repeated
+      // request still gets its token (spec/protocol.md §9.1).
+      const paid = await readCounterFile(path).then((s) => s.paid, () => undefined);
+      await writeCounterFile(path, { counter: target.counter, spent: target.spent, ...(paid ? { paid } : {}) });
+      return { previous, restored: { counter: target.counter, spent: target.spent } };
     },
     options,
   );

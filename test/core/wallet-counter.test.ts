@@ -235,7 +235,7 @@ describe('a missing or corrupt counter file refuses to pay (finding 14)', () => 
     ['a missing spent', '{"counter": 3}'],
     ['an unsafe spent', '{"counter": 3, "spent": 9007199254740993}'],
     ['an empty file', ''],
-    ['an oversized file', `{"counter": 3, "spent": 0, "pad": "${'x'.repeat(5000)}"}`],
+    ['an oversized file', `{"counter": 3, "spent": 0, "pad": "${'x'.repeat(40_000)}"}`],
   ])('%s is wallet.counter_corrupt (exit 2), and the file is left as it was', async (_name, text) => {
     const { counter, pay } = await wallet('corrupt');
     writeFileSync(counter, text);

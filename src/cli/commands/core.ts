@@ -119,7 +119,7 @@ provisioned again by hand.`,
 const walletNew: Command = {
   name: 'wallet new',
   summary: 'create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter',
-  details: `Limits are amounts of the currency: 0 < max-payment <= allowance <= 10^15 minor units (spec/protocol.md §9.3). The wallet directory holds wallet.json (secret) and counter.json (counter 0 at creation; pay refuses without it).`,
+  details: `Limits are amounts of the currency: 0 < max-payment <= allowance <= 4,294,967,295 minor units (spec/protocol.md §9.3). The wallet directory holds wallet.json (secret) and counter.json (counter 0 at creation; pay refuses without it).`,
   usage: '--issuer ISSUER --out WALLET [--currency HKD] [--max-payment 500] [--allowance 600] [--days 30] [--seed SEED]',
   options: {
     issuer: { type: 'string', arg: 'ISSUER', help: 'issuer directory' },
@@ -266,8 +266,9 @@ const pay: Command = {
   name: 'pay',
   summary: 'pay a payment request, or a payee with no request, and write the signed token',
   details:
-    'The next counter and the running offline total are reserved under WALLET/counter.json.lock and saved durably before the token is signed, ' +
+    'The next counter and the running offline total are reserved under WALLET/counter.json.lock and saved durably with the token before it is written out, ' +
     'so several pay processes on one wallet never reuse a counter (a busy lock is waited for up to 10 s, then wallet.locked). ' +
+    'A request paid before (one of the last 16, kept in counter.json) gets the same token again and spends nothing: one request, one payment. ' +
     'Without a valid counter.json, pay refuses (exit 2): see `offpay wallet restore-counter --help`.',
   usage: '--wallet WALLET (--request REQ | --payee ID --amount A --currency C) --out TOKEN [--issuer ISSUER] [--via fsk|qr] [--now TIME]',
   options: {
@@ -287,6 +288,8 @@ const pay: Command = {
     const out = ctx.need('out');
     await checkOut(ctx, out, ctx.opt('via')); // before a counter is spent
     let token: Uint8Array;
+    // A token whose counter is not above the one stored before this payment was signed before: a repeated request.
+    const before = await wallet.store.load();
     /** The payee paid (a request-bound token signs its request's reader id without carrying it). */
     let paidTo: number | undefined;
     const reqPath = ctx.opt('request');
@@ -318,8 +321,15 @@ const pay: Command = {
     const t = decodeToken(token);
     const payee = t.payee ?? paidTo;
     const note = await writePayload(ctx, 'token', token, out, ctx.opt('via'));
-    ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${payee} with counter ${t.counter}: ${out} (${token.length} bytes, ${t.requestBound ? 'request-bound' : 'one-way'}; ${note})`);
-    ctx.emit({ ok: true, out, bytes: token.length, payee, requestBound: t.requestBound, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
+    const repeated = t.counter <= before.counter;
+    if (repeated) {
+      ctx.out(
+        `this request was paid before: the same token again (${formatMoney(t.amount, wallet.cert.currency)} to ${payee}, counter ${t.counter}), nothing more spent: ${out} (${token.length} bytes; ${note})`,
+      );
+    } else {
+      ctx.out(`paid ${formatMoney(t.amount, wallet.cert.currency)} to ${payee} with counter ${t.counter}: ${out} (${token.length} bytes, ${t.requestBound ? 'request-bound' : 'one-way'}; ${note})`);
+    }
+    ctx.emit({ ok: true, out, bytes: token.length, payee, requestBound: t.requestBound, repeated, amount: t.amount, currency: wallet.cert.currency, counter: t.counter, token: toHex(token) });
     return EXIT_OK;
   },
 };
