@@ -144,6 +144,7 @@ const rowsOf = decoded.map(({ f, entries }, i) =>
       chain: 0, seq: e.seq, kind: JournalKind[e.kind], time: e.time, value: e.value, amount: null, tokenHash: v.tokenHash, prevHash: j === 0 ? f.prevHead : null,
       hash: nodeSha256(e.data), valid: true, reason: null, operatorId: f.readerCert.operatorId, source: null, tokenAt: 100 + j * 300, tokenLen: e.data.length,
       walletId: v.walletId, counter: v.counter, currency: v.currency, certKey: v.certKey, allowance: v.allowance,
+      reqTime: e.request && e.request.time !== 0 ? e.request.time : null, reqChallenge: e.request && e.request.time !== 0 ? e.request.challenge : null,
     };
   }),
 );
@@ -205,16 +206,17 @@ const bare = best(() => {
   db.exec(`CREATE TABLE entries(chain INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
     value INTEGER NOT NULL, amount INTEGER, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT, operator_id INTEGER NOT NULL,
     source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER, cert_key INTEGER, allowance INTEGER,
-    PRIMARY KEY(chain, seq)) WITHOUT ROWID;
+    req_time INTEGER, req_challenge BLOB, PRIMARY KEY(chain, seq)) WITHOUT ROWID;
     CREATE INDEX entries_counter ON entries(wallet_key, counter);
-    CREATE INDEX entries_void ON entries(chain, token_hash) WHERE kind = ${JournalKind.void};`);
-  const st = db.prepare(`INSERT INTO entries VALUES (${Array(21).fill('?').join(', ')})`);
+    CREATE INDEX entries_void ON entries(chain, token_hash) WHERE kind = ${JournalKind.void};
+    CREATE INDEX entries_request ON entries(chain, req_time, req_challenge) WHERE req_time IS NOT NULL;`);
+  const st = db.prepare(`INSERT INTO entries VALUES (${Array(23).fill('?').join(', ')})`);
   db.exec('BEGIN');
   for (const [i, rows] of rowsOf.entries()) {
     for (const e of rows) {
       st.run(
         i + 1, e.seq, e.kind, e.time, e.value, e.amount, e.tokenHash, e.prevHash, e.hash, 1, e.reason, e.operatorId, 1, e.tokenAt, e.tokenLen,
-        prefixKey(e.walletId!), e.walletId, e.counter, e.currency, e.certKey, e.allowance,
+        prefixKey(e.walletId!), e.walletId, e.counter, e.currency, e.certKey, e.allowance, e.reqTime, e.reqChallenge,
       );
     }
   }
@@ -246,7 +248,7 @@ const parts: [string, number, string][] = [
   ['  SQLite through the store: statements (chain, batch bytes, entries)', us(storeBest.statements), 'per token, 100 entries a batch'],
   ['  SQLite through the store: COMMIT (WAL, synchronous = FULL)', us(storeBest.commit), 'per token, one COMMIT a batch of 100'],
   ['    of which system time (the kernel: WAL writes, fsync)', us(storeBest.commitSystem), 'per token: SQLite writes each WAL page with two pwrite calls, the frame header and the page (spec/clearing.md §12.1)'],
-  ['  the bare INSERT of the same rows, one prepared statement, in memory', us(bare), 'per token: better-sqlite3 binding 21 values + three B-tree inserts'],
+  ['  the bare INSERT of the same rows, one prepared statement, in memory', us(bare), 'per token: better-sqlite3 binding 23 values + three B-tree inserts (the row, the counter index, the request index; the void index takes none)'],
   [
     '  SQLite through the store, statements and COMMIT, without the wallet-counter index',
     us(unindexedBest.statements + unindexedBest.commit),

@@ -23,7 +23,7 @@ import { equalBytes } from '../../base/bytes.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import type { Issuer } from '../issuer.js';
-import { decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
+import { PAYMENT_CODE_SIGNED_TIME, decodeIssuerKeySet, encodeIssuerKeySet, readerCertSigningInput, type IssuerKeySet, type ReaderCert } from '../messages.js';
 import { nodeEd25519, nodeSha256 } from '../node/crypto.js';
 import { checkTokenJobs, type TokenCheck, type TokenJob, type VerifyPool } from './pool.js';
 import { createBlocklist } from '../reader/blocklist.js';
@@ -36,6 +36,7 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries,
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
 import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx, type TokenEntryRow } from './store.js';
 import { findPairs } from './pairing.js';
+import { decideRequests, type RequestPaidTwice } from './requests.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
@@ -65,6 +66,11 @@ export interface PaymentFacts {
   blocked: boolean;
   /** The refund held for the token, if any (spec/clearing.md §13). */
   refund?: RefundRecord;
+  /**
+   * The request the token answered, when another token of that request settles instead (spec/clearing.md M9):
+   * then `settled` is absent.
+   */
+  requestPaidTwice?: RequestPaidTwice;
 }
 
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
@@ -331,6 +337,11 @@ export interface ClearingReport {
   doubleSpends: DoubleSpend[];
   /** Every reader fault found. */
   readerFaults: ReaderFault[];
+  /**
+   * Every request that more than one token paid (M9), by (reader id, request time, challenge): a reader fault; the
+   * first token settles, the others do not.
+   */
+  requestsPaidTwice: RequestPaidTwice[];
   /** Wallet certificates whose settled total passed their offline allowance (each on the next blocklist). */
   overAllowance: OverAllowance[];
   /** Per currency, what was settled beyond the allowances: the issuer's exposure. */
@@ -904,6 +915,7 @@ export class Clearing {
       const row: EntryRow = {
         chain, seq: e.seq, kind, time: e.time, value: e.value, amount: null, tokenHash: null, prevHash: i === 0 ? f.prevHead : null, hash, valid: true, reason: null,
         operatorId: cert.operatorId, source: null, tokenAt: null, tokenLen: null, walletId: null, counter: null, currency: null, certKey: null, allowance: null,
+        reqTime: null, reqChallenge: null,
       };
       if (TOKEN_KINDS.has(kind)) {
         tokens = true;
@@ -929,6 +941,12 @@ export class Clearing {
           row.certKey = v.certKey;
           row.allowance = v.allowance;
           if (e.kind === 'tap_out') row.amount = v.amount;
+          // The request a request-bound sale answered (M9, one request one settlement); not a payment code's (its
+          // 21-bit challenge does not tell two requests apart: spec/protocol.md §4.3, rule P).
+          if (e.kind === 'accept' && e.request && e.request.time !== PAYMENT_CODE_SIGNED_TIME) {
+            row.reqTime = e.request.time;
+            row.reqChallenge = e.request.challenge;
+          }
           // A conflict entry (a reader saw this wallet reuse a counter) blocks nothing by itself: it is paired
           // like any token entry, and an honest reader records one only after a sale of that counter with other
           // bytes, so that pair (counter_reuse, with both tokens as evidence) blocks the wallet. Alone, a
@@ -1012,7 +1030,8 @@ export class Clearing {
     const { totals, lastSeq } = await this.store.refundTotals();
     const rows = await this.store.refundsAfter(after, limit + 1, lastSeq);
     const page = rows.slice(0, limit);
-    const s = settler({ feeBps: this.feeBps, keep: new Set(page.map((r) => toHex(r.tokenHash))), zeroFareOperators: this.zeroFareOperators });
+    const excluded = (await this.requestsOf(page.map((r) => r.tokenHash))).excluded;
+    const s = settler({ feeBps: this.feeBps, keep: new Set(page.map((r) => toHex(r.tokenHash))), zeroFareOperators: this.zeroFareOperators, excluded });
     // The page's wallets alone, in one read (settleRows orders them by (wallet key, counter), as settle() wants).
     if (page.length) await this.store.settleRows(s.push, [...new Set(page.map((r) => prefixKey(r.walletId)))]);
     const net = netRefunds([], page, new Map(s.finish().tokens.map((t) => [t.tokenHash, t])), this.feeBps);
@@ -1198,15 +1217,48 @@ export class Clearing {
       settled = w.tokens.get(toHex(tokenHash));
       blocked = w.blocked;
     }
+    // M9: another token of its request may settle instead (the wallet's rows alone cannot say).
+    const paidTwice = (await this.requestsOf([tokenHash], rows)).findings.find((f) => f.unsettled.some((u) => u.tokenHash === toHex(tokenHash)));
+    if (paidTwice) settled = undefined;
     const held = await this.store.refundOf(tokenHash);
-    return { entries, settled, walletId, blocked, ...(held ? { refund: refundRecord(held) } : {}) };
+    return { entries, settled, walletId, blocked, ...(held ? { refund: refundRecord(held) } : {}), ...(paidTwice ? { requestPaidTwice: paidTwice } : {}) };
   }
 
-  /** Settlement rules over everything held (settle.ts). `keepTokens` lists every settled token. */
-  async settle(keepTokens = false, keep?: ReadonlySet<string>): Promise<ReturnType<typeof settle>> {
-    const s = settler({ feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators, ...(keep ? { keep } : {}) });
+  /**
+   * Settlement rules over everything held (settle.ts). `keepTokens` lists every settled token. `excluded`: the
+   * tokens M9 leaves unsettled, from {@link requests} (read here when not given).
+   */
+  async settle(keepTokens = false, keep?: ReadonlySet<string>, excluded?: ReadonlySet<string>): Promise<ReturnType<typeof settle>> {
+    const ex = excluded ?? (await this.requests()).excluded;
+    const s = settler({ feeBps: this.feeBps, keepTokens, zeroFareOperators: this.zeroFareOperators, ...(keep ? { keep } : {}), excluded: ex });
     await this.store.settleRows(s.push);
     return s.finish();
+  }
+
+  /**
+   * One request, one settlement (spec/clearing.md M9, requests.ts) over everything held: every request more than one
+   * token paid, and the tokens that therefore do not settle.
+   */
+  async requests(): Promise<ReturnType<typeof decideRequests>> {
+    return decideRequests(await this.store.contestedRequestSales());
+  }
+
+  /**
+   * M9 for some tokens only: the requests they answered (read from their entries, or from `rows`, the entries of
+   * the one token given), decided over each request's sales.
+   */
+  private async requestsOf(tokenHashes: readonly Uint8Array[], rows?: readonly TokenEntryRow[]): Promise<ReturnType<typeof decideRequests>> {
+    const seen = new Set<string>();
+    const sales = [];
+    for (const h of tokenHashes) {
+      const sale = (rows ?? (await this.store.tokenEntries(h))).find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
+      if (!sale) continue;
+      const k = `${sale.readerId}|${sale.reqTime}|${toHex(sale.reqChallenge!)}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      sales.push(...(await this.store.requestSales(sale.readerId, sale.reqTime!, sale.reqChallenge!)));
+    }
+    return decideRequests(sales);
   }
 
   /** The settlement lines: per merchant (the certificate's operatorId) and currency, each distinct token once. */
@@ -1274,7 +1326,8 @@ export class Clearing {
     const invalidTokens = (await this.store.invalidEntries()).map((p) => ({ readerId: p.readerId, journalId: toHex(p.journalId), seq: p.seq, reason: p.reason }));
     const voided = await this.store.voidCount();
     const refundRows = await this.store.refunds();
-    const s = await this.settle(false, new Set(refundRows.map((r) => toHex(r.tokenHash))));
+    const requests = await this.requests();
+    const s = await this.settle(false, new Set(refundRows.map((r) => toHex(r.tokenHash))), requests.excluded);
     const net = netRefunds(s.lines, refundRows, new Map(s.tokens.map((t) => [t.tokenHash, t])), this.feeBps);
     // Over-allowance evidence: each settled token's signed bytes, sliced from the reader-signed batch it came in.
     for (const w of s.overAllowance) {
@@ -1302,6 +1355,7 @@ export class Clearing {
       readers: await this.readers(),
       doubleSpends: await this.doubleSpends(),
       readerFaults: await this.readerFaults(),
+      requestsPaidTwice: requests.findings,
       overAllowance: s.overAllowance,
       exposure: s.exposure,
       openTrips: s.openTrips,

@@ -13,8 +13,9 @@ export {
 export type {
   ClearingStore, IngestSession, IngestTx, EntryRow, CounterMate, CounterQuery, HeldFindings, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
   BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, RefundTotals, NextBlocklist, EntryEvidence, ClaimedMeta,
-  BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites,
+  BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites, RequestSaleRow,
 } from './store.js';
+export { decideRequests, type RequestPaidTwice, type RequestSaleRef } from './requests.js';
 export { readBatchView, writeBatch } from './store.js';
 export {
   type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, type RefundPage, decideRefund, netRefunds, refundRecord,

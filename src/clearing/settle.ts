@@ -15,6 +15,7 @@
  *     whichever is later (`paidAt`, the time a refund must not precede: spec/clearing.md §13 step 7, M8);
  *   - no sale but tap-outs: the token amount (the wallet-signed maximum fare), to the operator of the earliest
  *     tap-out, listed as tap_out_without_tap_in (M3);
+ *   - a token that answered a request another token of it settles (`excluded`, requests.ts) settles not at all (M9);
  *   - a tap-out with fare 0 is never a charge and is listed as an anomaly (M3), unless its operator is one
  *     whose gates are configured to allow zero fares (profile allowZeroFare; told to clearing as
  *     `zeroFareOperators`, since a reader certificate names only the standard profile, which refuses them).
@@ -212,6 +213,11 @@ export interface SettleOptions {
   zeroFareOperators?: ReadonlySet<number>;
   /** Also keep these settled tokens (hashes, hex) in `tokens`: the refunded ones, for the report (refunds.ts). */
   keep?: ReadonlySet<string>;
+  /**
+   * Tokens (hashes, hex) that do not settle: another token of the request they answered settles (spec/clearing.md
+   * M9, requests.ts). They count nowhere: no line, no wallet total.
+   */
+  excluded?: ReadonlySet<string>;
 }
 
 /**
@@ -255,6 +261,7 @@ export function settler(o: SettleOptions): {
   let group: SettleRow[] = [];
 
   const settleToken = (rs: SettleRow[]) => {
+    if (o.excluded && o.excluded.size > 0 && o.excluded.has(toHex(rs[0]!.tokenHash))) return; // M9: its request is paid by another token
     const only = rs.length === 1 ? rs[0]! : undefined;
     if (only && only.kind === JournalKind.accept && !only.voided) return book(only, only.value, 'sale'); // the common case
     const sales = rs.filter((r) => (r.kind === JournalKind.accept || r.kind === JournalKind.tap_in) && !r.voided).sort(order);

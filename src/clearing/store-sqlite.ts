@@ -21,14 +21,17 @@ import { JournalKind, type JournalKindName } from '../reader/journal.js';
 import type { SettleRow } from './settle.js';
 import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
-  ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, TokenEntryRow,
+  ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, RequestSaleRow, TokenEntryRow,
 } from './store.js';
 import { firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, WRITE_FAULT_HOLD_MS } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-export const SQLITE_SCHEMA_VERSION = 5;
-/** The schema version this store upgrades when it opens a database (4: before counter_firsts, one finding per key). */
-const SQLITE_UPGRADES_FROM = 4;
+export const SQLITE_SCHEMA_VERSION = 6;
+/**
+ * The schema versions this store upgrades when it opens a database: 4 (before counter_firsts, one finding per key)
+ * and 5 (before the request columns of entries, M9).
+ */
+const SQLITE_UPGRADES_FROM = [4, 5];
 // Every byte and index of an entry row is paid for a million times, so the row is narrow:
 //  - entries are keyed by (chain, seq): a chain is one journal of one reader (reader id, journal id), numbered
 //    in the chains table;
@@ -55,7 +58,7 @@ CREATE TABLE IF NOT EXISTS batch_bytes(id INTEGER PRIMARY KEY, chain INTEGER NOT
 CREATE TABLE IF NOT EXISTS entries(chain INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL,
   value INTEGER NOT NULL, amount INTEGER, token_hash BLOB, prev_hash BLOB, hash BLOB NOT NULL, valid INTEGER NOT NULL, reason TEXT, operator_id INTEGER NOT NULL,
   source INTEGER, token_at INTEGER, token_len INTEGER, wallet_key INTEGER, wallet_id BLOB, counter INTEGER, currency INTEGER, cert_key INTEGER, allowance INTEGER,
-  PRIMARY KEY(chain, seq)) WITHOUT ROWID;
+  req_time INTEGER, req_challenge BLOB, PRIMARY KEY(chain, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_counter ON entries(wallet_key, counter);
 CREATE INDEX IF NOT EXISTS entries_void ON entries(chain, token_hash) WHERE kind = ${JournalKind.void};
 CREATE TABLE IF NOT EXISTS double_spends(kind TEXT NOT NULL, wallet_id BLOB NOT NULL, counter INTEGER NOT NULL,
@@ -108,14 +111,28 @@ ALTER TABLE refunds ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 UPDATE refunds SET seq = (SELECT n FROM (SELECT token_hash AS h, row_number() OVER (ORDER BY accepted_at, token_hash) AS n FROM refunds) WHERE h = refunds.token_hash);
 `;
 const REFUNDS_SEQ_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS refunds_seq ON refunds(seq)';
+// One request, one settlement (spec/clearing.md M9): the request a valid request-bound accept answered, and an
+// index over those rows alone by (chain, request time, challenge). Chain first: a batch is one chain whose request
+// times rise, so its rows land side by side in the index (a few pages a batch, not one a row). Schema 5 to 6 adds
+// the columns (NULL in the rows held: a sale taken before the upgrade is not compared).
+const REQUEST_UPGRADE = 'ALTER TABLE entries ADD COLUMN req_time INTEGER; ALTER TABLE entries ADD COLUMN req_challenge BLOB;';
+const REQUEST_INDEX = 'CREATE INDEX IF NOT EXISTS entries_request ON entries(chain, req_time, req_challenge) WHERE req_time IS NOT NULL';
 
 type Row = Record<string, unknown>;
+/** The columns of a RequestSaleRow (entries e, chains c), `voided` from the valid voids of the entry's journal. */
+const REQUEST_SALE_COLUMNS = `c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.time AS time, e.token_hash AS token_hash,
+  e.req_time AS req_time, e.req_challenge AS req_challenge,
+  EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1) AS voided`;
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
 /** A copy of a better-sqlite3 Buffer as a plain Uint8Array. */
 const u8 = (b: unknown): Uint8Array => {
   const x = b as Buffer;
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
+const requestSaleRow = (r: Row): RequestSaleRow => ({
+  readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq), time: Number(r.time), tokenHash: u8(r.token_hash),
+  reqTime: Number(r.req_time), reqChallenge: u8(r.req_challenge), voided: Number(r.voided) === 1,
+});
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
 /** The token hash of a counter's one tap-out row in counter_firsts (its reader id is 0): it only marks the counter recorded. */
 const TAP_OUT_MARK = new Uint8Array(0);
@@ -309,7 +326,7 @@ export class SqliteClearingStore implements ClearingStore {
       throw new OffpayError('clearing.store_unusable', `${o.path} is a SQLite database but not a clearing database (its tables: ${some}): check the path`);
     }
     const version = Number(db.pragma('user_version', { simple: true }));
-    if (tables.length > 0 && version !== SQLITE_SCHEMA_VERSION && version !== SQLITE_UPGRADES_FROM) {
+    if (tables.length > 0 && version !== SQLITE_SCHEMA_VERSION && !SQLITE_UPGRADES_FROM.includes(version)) {
       close();
       throw new OffpayError('clearing.store_unusable', `clearing database ${o.path} has schema version ${version}, this offpay uses ${SQLITE_SCHEMA_VERSION}`);
     }
@@ -324,6 +341,10 @@ export class SqliteClearingStore implements ClearingStore {
       // Schema 4 to 5 with it: an older offpay, which neither keeps counter_firsts nor one finding per key, refuses
       // the database from then on (a writer that skipped counter_firsts would leave it stale: findings missed).
       if ((db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'double_spends_key'").get() as Row).n === 0) db.exec(FINDINGS_UPGRADE);
+      // Schema 5 to 6: an older offpay, which leaves the request columns empty (its sales never compared, M9),
+      // refuses the database from then on.
+      if (!(db.prepare('PRAGMA table_info(entries)').all() as Row[]).some((c) => c.name === 'req_time')) db.exec(REQUEST_UPGRADE);
+      db.exec(REQUEST_INDEX);
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
       db.exec('COMMIT');
     } catch (e) {
@@ -374,8 +395,8 @@ export class SqliteClearingStore implements ClearingStore {
       putBytes: db.prepare('INSERT INTO batch_bytes(chain, batch_seq, bytes) VALUES (?, ?, ?)'),
       putEntry: db.prepare(
         `INSERT INTO entries(chain, seq, kind, time, value, amount, token_hash, prev_hash, hash, valid, reason, operator_id, source, token_at, token_len,
-           wallet_key, wallet_id, counter, currency, cert_key, allowance)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           wallet_key, wallet_id, counter, currency, cert_key, allowance, req_time, req_challenge)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       // The valid token entries of a batch's seq range that share their wallet counter with another valid entry.
       // The common case (no such entry) costs one index probe per entry inside SQLite.
@@ -468,7 +489,7 @@ export class SqliteClearingStore implements ClearingStore {
         for (const e of rows) {
           s.run(
             e.chain, e.seq, e.kind, e.time, e.value, e.amount, e.tokenHash, e.prevHash, e.hash, e.valid ? 1 : 0, e.reason, e.operatorId, e.source, e.tokenAt, e.tokenLen,
-            e.walletId ? prefixKey(e.walletId) : null, e.walletId, e.counter, e.currency, e.certKey, e.allowance,
+            e.walletId ? prefixKey(e.walletId) : null, e.walletId, e.counter, e.currency, e.certKey, e.allowance, e.reqTime, e.reqChallenge,
           );
         }
         return resolved(undefined);
@@ -789,7 +810,8 @@ export class SqliteClearingStore implements ClearingStore {
     const rows = this.db
       .prepare(
         `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.valid AS valid,
-                e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.currency AS currency
+                e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.currency AS currency,
+                e.req_time AS req_time, e.req_challenge AS req_challenge
          FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.token_hash = ? AND e.kind != ${JournalKind.void}
          ORDER BY e.time, c.reader_id, c.journal_id, e.seq`,
       )
@@ -798,7 +820,40 @@ export class SqliteClearingStore implements ClearingStore {
       readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq), kind: Number(r.kind), time: Number(r.time), value: Number(r.value),
       valid: Number(r.valid) === 1, reason: r.reason === null ? null : String(r.reason), operatorId: Number(r.operator_id),
       walletKey: r.wallet_key === null ? null : Number(r.wallet_key), walletId: r.wallet_id === null ? null : u8(r.wallet_id), currency: r.currency === null ? null : Number(r.currency),
+      reqTime: r.req_time === null ? null : Number(r.req_time), reqChallenge: r.req_challenge === null ? null : u8(r.req_challenge),
     }));
+  }
+
+  async contestedRequestSales(): Promise<RequestSaleRow[]> {
+    await this.idle();
+    return (
+      this.db
+        .prepare(
+          `WITH r AS (SELECT c.reader_id AS reader_id, e.req_time AS req_time, e.req_challenge AS req_challenge
+                      FROM entries e INDEXED BY entries_request JOIN chains c ON c.chain = e.chain
+                      WHERE e.req_time IS NOT NULL AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+                      GROUP BY 1, 2, 3 HAVING min(e.token_hash) <> max(e.token_hash))
+           SELECT ${REQUEST_SALE_COLUMNS}
+           FROM r JOIN chains c ON c.reader_id = r.reader_id
+             JOIN entries e INDEXED BY entries_request ON e.chain = c.chain AND e.req_time = r.req_time AND e.req_challenge = r.req_challenge
+           WHERE e.valid = 1 AND e.kind = ${JournalKind.accept}
+           ORDER BY c.reader_id, e.req_time, e.req_challenge`,
+        )
+        .all() as Row[]
+    ).map(requestSaleRow);
+  }
+
+  async requestSales(readerId: number, reqTime: number, reqChallenge: Uint8Array): Promise<RequestSaleRow[]> {
+    await this.idle();
+    return (
+      this.db
+        .prepare(
+          `SELECT ${REQUEST_SALE_COLUMNS}
+           FROM chains c JOIN entries e INDEXED BY entries_request ON e.chain = c.chain AND e.req_time = ? AND e.req_challenge = ?
+           WHERE c.reader_id = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}`,
+        )
+        .all(reqTime, reqChallenge, readerId) as Row[]
+    ).map(requestSaleRow);
   }
 
   async isBlocked(walletId: Uint8Array): Promise<boolean> {

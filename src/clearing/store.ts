@@ -65,6 +65,36 @@ export interface EntryRow {
   certKey: number | null;
   /** The wallet certificate's offline allowance, minor units. */
   allowance: number | null;
+  /**
+   * The request a valid request-bound `accept` answered (spec/clearing.md M9): its time and challenge from the
+   * entry's request context; null for every other entry, a payment-code request's (time 0) included.
+   */
+  reqTime: number | null;
+  /** The request's challenge (8 bytes), with `reqTime`. */
+  reqChallenge: Uint8Array | null;
+}
+
+/**
+ * A valid `accept` entry of a request-bound token (spec/clearing.md M9, one request one settlement): the request
+ * it answered and whether a valid void of its journal names its token.
+ */
+export interface RequestSaleRow {
+  /** The reader that journaled the entry (the request's reader). */
+  readerId: number;
+  /** The reader journal's id. */
+  journalId: Uint8Array;
+  /** The entry's seq in that journal. */
+  seq: number;
+  /** Reader time of the entry, unix seconds. */
+  time: number;
+  /** SHA-256 of the token bytes. */
+  tokenHash: Uint8Array;
+  /** The request's time, unix seconds. */
+  reqTime: number;
+  /** The request's challenge, 8 bytes. */
+  reqChallenge: Uint8Array;
+  /** A valid void entry of the same journal names the token. */
+  voided: boolean;
 }
 
 /**
@@ -398,6 +428,10 @@ export interface TokenEntryRow {
   walletId: Uint8Array | null;
   /** ISO 4217 numeric currency code of the token; null unless a valid token entry. */
   currency: number | null;
+  /** The request a valid request-bound accept answered (`EntryRow.reqTime`); null otherwise. */
+  reqTime: number | null;
+  /** Its challenge, 8 bytes; null otherwise. */
+  reqChallenge: Uint8Array | null;
 }
 
 /** A held chain (reader journal) with what the report needs. */
@@ -642,6 +676,13 @@ export interface ClearingStore {
   indexPayments(): Promise<void>;
   /** The non-void entries naming a token, by (time, reader id, journal id, seq). */
   tokenEntries(tokenHash: Uint8Array): Promise<TokenEntryRow[]>;
+  /**
+   * Every request sale (valid accept with `reqTime`) of the requests that more than one token hash answered, by
+   * (reader id, request time, challenge bytewise, then any order): what M9 decides over (spec/clearing.md §5).
+   */
+  contestedRequestSales(): Promise<RequestSaleRow[]>;
+  /** The request sales of one request (reader id, request time, challenge), in any order. */
+  requestSales(readerId: number, reqTime: number, reqChallenge: Uint8Array): Promise<RequestSaleRow[]>;
   /** True when the wallet is on the blocklist. */
   isBlocked(walletId: Uint8Array): Promise<boolean>;
   /**

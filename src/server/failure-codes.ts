@@ -23,9 +23,10 @@ export type GatewayFailureCode = 'payment_rejected' | 'failed_processing' | 'inv
 /**
  * Reasons clearing itself gives a payment (spec/clearing.md §4 step 9 and spec/clearing-api.md §6): an entry
  * stored invalid for `reader_cert_not_valid`, a sale `voided` by its reader, a token held only as a `conflict`
- * record (a reader saw its wallet reuse a counter and refused it).
+ * record (a reader saw its wallet reuse a counter and refused it), a sale of a request that another token of the
+ * same request settles (`request_paid_twice`, spec/clearing.md M9).
  */
-export const CLEARING_PAYMENT_REASONS = ['reader_cert_not_valid', 'voided', 'conflict'] as const;
+export const CLEARING_PAYMENT_REASONS = ['reader_cert_not_valid', 'voided', 'conflict', 'request_paid_twice'] as const;
 
 export const FAILURE_CODES: Readonly<Record<keyof typeof REASONS | keyof typeof READER_REASONS | (typeof CLEARING_PAYMENT_REASONS)[number], GatewayFailureCode>> = {
   // stateless, 1-31
@@ -78,6 +79,7 @@ export const FAILURE_CODES: Readonly<Record<keyof typeof REASONS | keyof typeof 
   reader_cert_not_valid: 'failed_processing',
   voided: 'payment_rejected',
   conflict: 'payment_rejected',
+  request_paid_twice: 'payment_rejected',
 };
 
 /** The gateway failure code of an offpay reason; an unknown reason (a newer reader) is failed_processing. */

@@ -43,6 +43,7 @@ interface Case {
     readerFaults: { kind: string; readerId: number; tokenHash: string; first: Place; second: Place }[];
     problems: { readerId: number; kind: string }[];
     settlement: { operatorId: number; currency: number; count: number; gross: string }[];
+    requestsPaidTwice: { readerId: number; requestTime: number; challenge: string; settled: { tokenHash: string; journalId: string; seq: number }; unsettled: { tokenHash: string; journalId: string; seq: number }[] }[];
   };
 }
 const file = JSON.parse(readFileSync('fixtures/batch/batch_clearing.json', 'utf8')) as {
@@ -68,7 +69,7 @@ describe('settlement batch vectors (fixtures/batch/batch_clearing.json)', () => 
     }
     const reasons = new Set(file.cases.flatMap((c) => c.after.invalid.map((i) => i.reason)));
     for (const r of ['reader_cert_not_valid', 'challenge_missing', 'challenge_mismatch', 'bad_token_signature', 'amount_mismatch']) expect(reasons, r).toContain(r);
-    for (const f of ['Empty', 'Duplicate', 'Fork', 'Order', 'NonCanonical', 'RequestContext', 'Conflict', 'Limits', 'CertWindow']) {
+    for (const f of ['Empty', 'Duplicate', 'Fork', 'Order', 'NonCanonical', 'RequestContext', 'Conflict', 'Limits', 'CertWindow', 'RequestPaidTwice']) {
       expect(file.cases.some((c) => c.flags.includes(f)), f).toBe(true);
     }
     // Both ends of the certificate window, both limits at and over their value.
@@ -129,6 +130,12 @@ describe('settlement batch vectors (fixtures/batch/batch_clearing.json)', () => 
         expect(rep.readerFaults.map((f) => ({ kind: f.kind, readerId: f.readerId, tokenHash: f.tokenHash, first: at(f.first), second: at(f.second) }))).toEqual(c.after.readerFaults);
         expect(rep.problems.map((p) => ({ readerId: p.readerId, kind: p.kind }))).toEqual(c.after.problems);
         expect(rep.settlement.map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: String(l.gross) }))).toEqual(c.after.settlement);
+        expect(
+          rep.requestsPaidTwice.map((f) => ({
+            readerId: f.readerId, requestTime: f.requestTime, challenge: f.challenge, settled: { tokenHash: f.settled.tokenHash, journalId: f.settled.journalId, seq: f.settled.seq },
+            unsettled: f.unsettled.map((u) => ({ tokenHash: u.tokenHash, journalId: u.journalId, seq: u.seq })),
+          })),
+        ).toEqual(c.after.requestsPaidTwice);
       } finally {
         await clearing.close();
       }

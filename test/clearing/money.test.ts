@@ -25,8 +25,11 @@ function reader(id: number, profile: 'vending' | 'transit', operatorId: number, 
   return { m, r };
 }
 /** One vending sale: open a request, pay it with the wallet's counter, accept. */
+/** Sales made so far: each request gets its own challenge, as a reader's random one would be (spec/clearing.md M9). */
+let requests = 0;
 async function sell(v: ReturnType<typeof reader>, w: TestWallet, counter: number, amount: number): Promise<Uint8Array> {
-  const challenge = Uint8Array.from([counter >> 8, counter & 0xff, v.m.cert.readerId & 0xff, 0, 0, 0, 0, 1]);
+  const n = ++requests;
+  const challenge = Uint8Array.from([counter >> 8, counter & 0xff, v.m.cert.readerId & 0xff, n >> 16, (n >> 8) & 0xff, n & 0xff, 0, 1]);
   v.r.openRequest({ amount, currency: HKD, now: NOW, challenge });
   const t = signToken(w, { payee: v.m.cert.readerId, amount, counter, challenge });
   expect((await v.r.accept(t, { complete: true })).accepted).toBe(true);

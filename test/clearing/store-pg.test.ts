@@ -237,16 +237,18 @@ if (typeof started === 'string') {
     });
   });
 
-  describe('schema 1 (before counter_firsts) is upgraded to 2 when opened; an unknown version is refused', () => {
-    it('sets schema_version 2 and creates counter_firsts; a version 3 database is clearing.store_unusable', async () => {
+  describe('schemas 1 (before counter_firsts) and 2 (before the request columns) are upgraded to 3 when opened; an unknown version is refused', () => {
+    it('sets schema_version 3 and creates counter_firsts and the request columns; a version 4 database is clearing.store_unusable', async () => {
       const url = await cluster.createDatabase();
       await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-schema').keySet() })).close();
       const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
       await q("DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key; UPDATE meta SET num = 1 WHERE key = 'schema_version'");
+      await q('DROP INDEX entries_request; ALTER TABLE entries DROP COLUMN req_time, DROP COLUMN req_challenge');
       await (await Clearing.open({ url })).close();
-      expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '2' }]);
-      expect(await q("SELECT to_regclass('counter_firsts') IS NOT NULL AS t, to_regclass('counter_firsts_order') IS NOT NULL AS i, to_regclass('double_spends_key') IS NOT NULL AS d")).toEqual([{ t: true, i: true, d: true }]);
-      await q("UPDATE meta SET num = 3 WHERE key = 'schema_version'");
+      expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '3' }]);
+      expect(await q("SELECT to_regclass('counter_firsts') IS NOT NULL AS t, to_regclass('counter_firsts_order') IS NOT NULL AS i, to_regclass('double_spends_key') IS NOT NULL AS d, to_regclass('entries_request') IS NOT NULL AS r")).toEqual([{ t: true, i: true, d: true, r: true }]);
+      expect(await q("SELECT column_name FROM information_schema.columns WHERE table_name = 'entries' AND column_name LIKE 'req_%' ORDER BY 1")).toEqual([{ column_name: 'req_challenge' }, { column_name: 'req_time' }]);
+      await q("UPDATE meta SET num = 4 WHERE key = 'schema_version'");
       await expect(Clearing.open({ url })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
     });
   });
@@ -277,7 +279,7 @@ if (typeof started === 'string') {
         const opened = await opening;
         expect(opened).toBeInstanceOf(Clearing);
         await (opened as Clearing).close();
-        expect(await withClient(url, async (c) => (await c.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows)).toEqual([{ num: '2' }]);
+        expect(await withClient(url, async (c) => (await c.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows)).toEqual([{ num: '3' }]);
       } finally {
         await old.end();
       }
@@ -501,9 +503,9 @@ if (typeof started === 'string') {
       const [r0, r1] = pop.readers;
       try {
         expect((await c.ingest(r0!.batches[0]!)).outcome).toBe('ingested');
-        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 2 }]);
-        // What the next schema version's upgrade does to the fence (store-pg.ts WRITER_FENCE at version 3).
-        await q("UPDATE meta SET num = 3 WHERE key = 'schema_version'; ALTER TABLE entries DROP CONSTRAINT entries_writer, ADD CONSTRAINT entries_writer CHECK (writer >= 3) NOT VALID");
+        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 3 }]);
+        // What the next schema version's upgrade does to the fence (store-pg.ts WRITER_FENCE at version 4).
+        await q("UPDATE meta SET num = 4 WHERE key = 'schema_version'; ALTER TABLE entries DROP CONSTRAINT entries_writer, ADD CONSTRAINT entries_writer CHECK (writer >= 4) NOT VALID");
         const held = await q('SELECT count(*)::int AS n FROM entries');
         await expect(c.ingest(r0!.batches[1]!)).rejects.toMatchObject({ code: 'clearing.schema_changed' });
         const r = await post(r1!.batches[0]!);
@@ -534,9 +536,9 @@ if (typeof started === 'string') {
       await q('ALTER TABLE entries DROP COLUMN writer');
       const again = await Clearing.open({ url });
       try {
-        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 2 }]);
+        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 3 }]);
         expect(await q("SELECT column_default FROM information_schema.columns WHERE table_name = 'entries' AND column_name = 'writer'")).toEqual([{ column_default: null }]);
-        expect(await q("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'entries_writer'")).toEqual([{ d: 'CHECK ((writer >= 2)) NOT VALID' }]);
+        expect(await q("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'entries_writer'")).toEqual([{ d: 'CHECK ((writer >= 3)) NOT VALID' }]);
         expect((await again.ingest(pop.readers[0]!.batches[1]!)).outcome).toBe('ingested');
         await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1)")).rejects.toMatchObject({ code: '23502' });
         await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id, writer) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1, 1)")).rejects.toMatchObject({ code: '23514', constraint: 'entries_writer' });

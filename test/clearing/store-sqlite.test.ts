@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
 import { loadSqliteDriver, type SqliteDatabase } from '../../src/node/sqlite.js';
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
-import { makeIssuer } from '../reader/helpers.js';
+import { NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
 
@@ -103,19 +103,54 @@ describe('findings of a database from before one finding per key, many rows', ()
   });
 });
 
-describe('schema 4 (before counter_firsts) is upgraded to 5 when opened; an unknown version is refused', () => {
-  it('sets user_version 5 and creates counter_firsts; a version 6 file is clearing.store_unusable', async () => {
+describe('schemas 4 (before counter_firsts) and 5 (before the request columns) are upgraded to 6 when opened; an unknown version is refused', () => {
+  it('sets user_version 6 and creates counter_firsts; a version 7 file is clearing.store_unusable', async () => {
     const path = await oldDatabase('schema4.db', 'store-sqlite-schema', (raw) => {
       raw.exec('DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
+      raw.exec('DROP INDEX entries_request; ALTER TABLE entries DROP COLUMN req_time; ALTER TABLE entries DROP COLUMN req_challenge');
       raw.pragma('user_version = 4');
     });
     await (await Clearing.open({ path })).close();
     const raw = new (loadSqliteDriver('clearing'))(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(5);
-    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'double_spends_key', 'reader_faults_key') ORDER BY name").all()).toHaveLength(4);
-    raw.pragma('user_version = 6');
+    expect(raw.pragma('user_version', { simple: true })).toBe(6);
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'double_spends_key', 'reader_faults_key', 'entries_request') ORDER BY name").all()).toHaveLength(5);
+    raw.pragma('user_version = 7');
     raw.close();
     await expect(Clearing.open({ path })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
+  });
+
+  it('schema 5: the request columns and their index are added, the entries held keep NULL (not compared), and a request paid twice after the upgrade is found', async () => {
+    const issuer = makeIssuer('store-sqlite-req');
+    const m = makeReader(issuer, 'store-sqlite-req', 41, 'vending', 90);
+    const w = makeWallet(issuer, 'store-sqlite-req', 'w');
+    const req = { challenge: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), time: NOW - 10 };
+    const t = (counter: number) => signToken(w, { payee: 41, amount: 100, counter, time: req.time, challenge: req.challenge });
+    const batch = (id: number, counters: number[]) =>
+      handBatch(m, new Uint8Array(8).fill(id), counters.map((k, i) => ({ kind: 'accept' as const, time: NOW + i, data: t(k), value: 100, request: req })));
+    const path = join(dir, 'schema5.db');
+    {
+      const c = await Clearing.open({ path, issuerKeys: issuer.keySet() });
+      expect((await c.ingest(batch(1, [1, 2]))).outcome).toBe('ingested');
+      await c.close();
+    }
+    const old = new (loadSqliteDriver('clearing'))(path);
+    old.exec('DROP INDEX entries_request; ALTER TABLE entries DROP COLUMN req_time; ALTER TABLE entries DROP COLUMN req_challenge');
+    old.pragma('user_version = 5');
+    old.close();
+    const c = await Clearing.open({ path });
+    try {
+      // The two sales held from before: not compared (their columns are NULL), both settle.
+      expect((await c.report()).settlement.map((l) => l.count)).toEqual([2]);
+      expect((await c.ingest(batch(2, [3, 4]))).outcome).toBe('ingested');
+      const rep = await c.report();
+      expect(rep.requestsPaidTwice).toHaveLength(1);
+      expect(rep.settlement.map((l) => l.count)).toEqual([3]);
+    } finally {
+      await c.close();
+    }
+    const raw = new (loadSqliteDriver('clearing'))(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(6);
+    raw.close();
   });
 
   it('a clearing left open while another process upgrades the file says so (settingsCurrent: clearing.schema_changed)', async () => {
@@ -124,7 +159,7 @@ describe('schema 4 (before counter_firsts) is upgraded to 5 when opened; an unkn
     try {
       expect(await c.settingsCurrent()).toBe(true);
       const raw = new (loadSqliteDriver('clearing'))(path);
-      raw.pragma('user_version = 6');
+      raw.pragma('user_version = 7');
       raw.close();
       await expect(c.settingsCurrent()).rejects.toMatchObject({ code: 'clearing.schema_changed' });
     } finally {

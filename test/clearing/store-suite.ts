@@ -15,6 +15,7 @@ import { adversarySuite } from './adversary-suite.js';
 import { modelSuite, type OpenFresh } from './model-suite.js';
 import { pairingModelSuite } from './pairing-model-suite.js';
 import { refundSuite } from './refund-suite.js';
+import { requestSuite } from './request-suite.js';
 
 /** An engine under test. */
 export interface Engine {
@@ -105,6 +106,7 @@ export function storeSuite(e: Engine): void {
     pairingModelSuite(e.fresh, e.wipeFirsts, e.runs?.model);
     adversarySuite(e.fresh, e.runs?.adversary);
     refundSuite(e);
+    requestSuite(e);
 
     it('counter_firsts: a counter\'s tap-outs are one marker row, however many tokens (a copied wallet key\'s flood adds nothing to read)', async () => {
       const w = WALLETS[1]!;

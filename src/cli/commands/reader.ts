@@ -463,6 +463,11 @@ function printReport(ctx: CommandContext, r: ClearingReport): void {
     ctx.out(`  wallet ${w.walletId} (certificate ${w.certKey}): settled ${money(w.settled, w.currency)} against an allowance of ${money(w.allowance, w.currency)} in ${w.tokens.length} tokens: exposure ${money(w.exposure, w.currency)}`);
   }
   if (r.readerFaults.length) ctx.out(`Reader faults (settled once, not the customer's): ${r.readerFaults.map((f) => `reader ${f.readerId} listed token ${f.tokenHash.slice(0, 16)} twice (entries ${f.first.seq}, ${f.second.seq})`).join('; ')}`);
+  for (const q of r.requestsPaidTwice) {
+    ctx.out(
+      `Request paid twice (a reader fault: one token settles, not the customer's doing): reader ${q.readerId} request ${q.challenge} of ${q.requestTime}: settled token ${q.settled.tokenHash.slice(0, 16)} (entry ${q.settled.seq}); not charged: ${q.unsettled.map((u) => `${u.tokenHash.slice(0, 16)} (entry ${u.seq})`).join(', ')}`,
+    );
+  }
   if (r.multipleTapOuts.length) ctx.out(`Trips with several tap-outs (charged the highest fare): ${r.multipleTapOuts.length}`);
   if (r.tapOutsWithoutTapIn.length) ctx.out(`Tap-outs without a tap-in (charged the maximum fare): ${r.tapOutsWithoutTapIn.length}`);
   if (r.zeroFareTapOuts.length) ctx.out(`Zero-fare tap-outs (never a charge): ${r.zeroFareTapOuts.map((e) => `reader ${e.readerId} entry ${e.seq}`).join('; ')}`);
