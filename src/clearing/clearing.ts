@@ -34,7 +34,7 @@ import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
-import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx, type TokenEntryRow } from './store.js';
+import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx, type RequestSaleRow, type TokenEntryRow } from './store.js';
 import { findPairs } from './pairing.js';
 import { decideRequests, type RequestPaidTwice } from './requests.js';
 import { SqliteClearingStore } from './store-sqlite.js';
@@ -68,7 +68,8 @@ export interface PaymentFacts {
   refund?: RefundRecord;
   /**
    * The request the token answered, when another token of that request settles instead (spec/clearing.md M9):
-   * then `settled` is absent.
+   * then `settled` is absent. `settled` names the request's token that settles, `unsettled` this token only (the
+   * report lists them all).
    */
   requestPaidTwice?: RequestPaidTwice;
 }
@@ -1030,7 +1031,9 @@ export class Clearing {
     const { totals, lastSeq } = await this.store.refundTotals();
     const rows = await this.store.refundsAfter(after, limit + 1, lastSeq);
     const page = rows.slice(0, limit);
-    const excluded = (await this.requestsOf(page.map((r) => r.tokenHash))).excluded;
+    const excluded = new Set<string>();
+    if (page.length) await this.indexPayments(); // the page's tokens are looked up by hash (M9)
+    for (const r of page) if (await this.paidTwiceOf(r.tokenHash, await this.store.tokenEntries(r.tokenHash))) excluded.add(toHex(r.tokenHash));
     const s = settler({ feeBps: this.feeBps, keep: new Set(page.map((r) => toHex(r.tokenHash))), zeroFareOperators: this.zeroFareOperators, excluded });
     // The page's wallets alone, in one read (settleRows orders them by (wallet key, counter), as settle() wants).
     if (page.length) await this.store.settleRows(s.push, [...new Set(page.map((r) => prefixKey(r.walletId)))]);
@@ -1181,14 +1184,15 @@ export class Clearing {
     for (const h of tokenHashes) rows.push(await this.store.tokenEntries(h));
     const wallets: WalletSettlements = new Map();
     const out: (PaymentFacts | undefined)[] = [];
-    for (let i = 0; i < tokenHashes.length; i++) out.push(rows[i]!.length ? await this.factsOf(tokenHashes[i]!, rows[i]!, wallets) : undefined);
+    const tops = new Map<string, RequestSaleRow | undefined>();
+    for (let i = 0; i < tokenHashes.length; i++) out.push(rows[i]!.length ? await this.factsOf(tokenHashes[i]!, rows[i]!, wallets, tops) : undefined);
     for (let i = 0; i < tokenHashes.length; i++) {
       if (!sameEntryRows(rows[i]!, await this.store.tokenEntries(tokenHashes[i]!))) out[i] = await this.paymentFacts(tokenHashes[i]!);
     }
     return out;
   }
 
-  private async factsOf(tokenHash: Uint8Array, rows: TokenEntryRow[], wallets: WalletSettlements = new Map()): Promise<PaymentFacts> {
+  private async factsOf(tokenHash: Uint8Array, rows: TokenEntryRow[], wallets: WalletSettlements = new Map(), tops?: Map<string, RequestSaleRow | undefined>): Promise<PaymentFacts> {
     const entries = rows.map((r) => ({
       readerId: r.readerId,
       journalId: toHex(r.journalId),
@@ -1218,7 +1222,7 @@ export class Clearing {
       blocked = w.blocked;
     }
     // M9: another token of its request may settle instead (the wallet's rows alone cannot say).
-    const paidTwice = (await this.requestsOf([tokenHash], rows)).findings.find((f) => f.unsettled.some((u) => u.tokenHash === toHex(tokenHash)));
+    const paidTwice = await this.paidTwiceOf(tokenHash, rows, tops);
     if (paidTwice) settled = undefined;
     const held = await this.store.refundOf(tokenHash);
     return { entries, settled, walletId, blocked, ...(held ? { refund: refundRecord(held) } : {}), ...(paidTwice ? { requestPaidTwice: paidTwice } : {}) };
@@ -1244,21 +1248,26 @@ export class Clearing {
   }
 
   /**
-   * M9 for some tokens only: the requests they answered (read from their entries, or from `rows`, the entries of
-   * the one token given), decided over each request's sales.
+   * M9 for one token (spec/clearing.md §5 step 0), from its entries `rows`: the request it paid, when another token
+   * of that request settles instead (`unsettled` names this token only); undefined when it settles as its request's
+   * token, every sale of it is voided, or it paid no request. Two reads of one row each, whatever number of tokens
+   * the request has; `tops` keeps each request's first sale across the tokens of one lookup (paymentFactsMany).
    */
-  private async requestsOf(tokenHashes: readonly Uint8Array[], rows?: readonly TokenEntryRow[]): Promise<ReturnType<typeof decideRequests>> {
-    const seen = new Set<string>();
-    const sales = [];
-    for (const h of tokenHashes) {
-      const sale = (rows ?? (await this.store.tokenEntries(h))).find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
-      if (!sale) continue;
-      const k = `${sale.readerId}|${sale.reqTime}|${toHex(sale.reqChallenge!)}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      sales.push(...(await this.store.requestSales(sale.readerId, sale.reqTime!, sale.reqChallenge!)));
+  private async paidTwiceOf(tokenHash: Uint8Array, rows: readonly TokenEntryRow[], tops?: Map<string, RequestSaleRow | undefined>): Promise<RequestPaidTwice | undefined> {
+    const sale = rows.find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
+    if (!sale) return undefined;
+    const [readerId, reqTime, reqChallenge] = [sale.readerId, sale.reqTime!, sale.reqChallenge!];
+    const k = `${readerId}|${reqTime}|${toHex(reqChallenge)}`;
+    let top = tops?.get(k);
+    if (!tops?.has(k)) {
+      top = await this.store.firstRequestSale(readerId, reqTime, reqChallenge);
+      tops?.set(k, top);
     }
-    return decideRequests(sales);
+    if (!top || equalBytes(top.tokenHash, tokenHash)) return undefined;
+    const mine = await this.store.firstRequestSale(readerId, reqTime, reqChallenge, tokenHash);
+    if (!mine) return undefined;
+    const ref = (r: RequestSaleRow) => ({ tokenHash: toHex(r.tokenHash), journalId: toHex(r.journalId), seq: r.seq, time: r.time });
+    return { readerId, requestTime: reqTime, challenge: toHex(reqChallenge), settled: ref(top), unsettled: [ref(mine)] };
   }
 
   /** The settlement lines: per merchant (the certificate's operatorId) and currency, each distinct token once. */

@@ -953,15 +953,16 @@ export class PgClearingStore implements ClearingStore {
     ).map(requestSaleRow);
   }
 
-  async requestSales(readerId: number, reqTime: number, reqChallenge: Uint8Array): Promise<RequestSaleRow[]> {
-    return (
-      await this.rows(
-        `SELECT ${REQUEST_SALE_COLUMNS}
-         FROM chains c JOIN entries e ON e.chain = c.chain AND e.req_time = $2 AND e.req_challenge = $3
-         WHERE c.reader_id = $1 AND e.req_time IS NOT NULL AND e.valid AND e.kind = ${JournalKind.accept}`,
-        [readerId, reqTime, buf(reqChallenge)],
-      )
-    ).map(requestSaleRow);
+  async firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
+    const rows = await this.rows(
+      `SELECT ${REQUEST_SALE_COLUMNS}
+       FROM chains c JOIN entries e ON e.chain = c.chain AND e.req_time = $2 AND e.req_challenge = $3
+       WHERE c.reader_id = $1 AND e.req_time IS NOT NULL AND e.valid AND e.kind = ${JournalKind.accept} ${tokenHash ? 'AND e.token_hash = $4' : ''}
+         AND NOT EXISTS (SELECT 1 FROM entries v WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid)
+       ORDER BY e.time, c.journal_id, e.seq LIMIT 1`,
+      [readerId, reqTime, buf(reqChallenge), ...(tokenHash ? [buf(tokenHash)] : [])],
+    );
+    return rows[0] ? requestSaleRow(rows[0]) : undefined;
   }
 
   async isBlocked(walletId: Uint8Array): Promise<boolean> {

@@ -843,17 +843,21 @@ export class SqliteClearingStore implements ClearingStore {
     ).map(requestSaleRow);
   }
 
-  async requestSales(readerId: number, reqTime: number, reqChallenge: Uint8Array): Promise<RequestSaleRow[]> {
+  async firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
     await this.idle();
-    return (
-      this.db
-        .prepare(
-          `SELECT ${REQUEST_SALE_COLUMNS}
-           FROM chains c JOIN entries e INDEXED BY entries_request ON e.chain = c.chain AND e.req_time = ? AND e.req_challenge = ?
-           WHERE c.reader_id = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}`,
-        )
-        .all(reqTime, reqChallenge, readerId) as Row[]
-    ).map(requestSaleRow);
+    // With a token: its own entries (the token-hash index when payments are indexed); without: the request's rows
+    // in the request index, the first by order taken without handing the others to JavaScript.
+    const r = this.db
+      .prepare(
+        `SELECT ${REQUEST_SALE_COLUMNS}
+         FROM chains c JOIN entries e ${tokenHash ? '' : 'INDEXED BY entries_request'} ON e.chain = c.chain
+         WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+           ${tokenHash ? 'AND e.token_hash = ?' : ''}
+           AND NOT EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1)
+         ORDER BY e.time, c.journal_id, e.seq LIMIT 1`,
+      )
+      .get(...[readerId, reqTime, reqChallenge, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
+    return r ? requestSaleRow(r) : undefined;
   }
 
   async isBlocked(walletId: Uint8Array): Promise<boolean> {

@@ -681,8 +681,12 @@ export interface ClearingStore {
    * (reader id, request time, challenge bytewise, then any order): what M9 decides over (spec/clearing.md §5).
    */
   contestedRequestSales(): Promise<RequestSaleRow[]>;
-  /** The request sales of one request (reader id, request time, challenge), in any order. */
-  requestSales(readerId: number, reqTime: number, reqChallenge: Uint8Array): Promise<RequestSaleRow[]>;
+  /**
+   * The first request sale of one request (reader id, request time, challenge) that no valid void of its journal
+   * names, by (time, journal id bytewise, seq): of any token, or of `tokenHash` only. One row or none, whatever
+   * number of tokens the request has (M5: a lookup reads no row per token of a request a reader flooded).
+   */
+  firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined>;
   /** True when the wallet is on the blocklist. */
   isBlocked(walletId: Uint8Array): Promise<boolean>;
   /**

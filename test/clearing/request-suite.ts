@@ -140,6 +140,35 @@ export function requestSuite(e: Engine): void {
       );
     }, 240_000);
 
+    it('a request flooded with 300 tokens (M5): one lookup reads two rows of it, the lookups of all 300 read its first sale once', async () => {
+      const m = READERS[1]!;
+      const req = requestOf(1, 2);
+      const tokens = Array.from({ length: 300 }, (_, i) => signToken(WALLETS[0]!, { payee: m.cert.readerId, amount: 1, counter: 1000 + i, time: req.time, challenge: req.challenge }));
+      const batch = handBatch(m, new Uint8Array(8).fill(0x66), tokens.map((data, i) => ({ kind: 'accept' as const, time: NOW + Math.floor(i / 10), data, value: 1, request: req })));
+      const c = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        expect(await c.ingest(batch)).toMatchObject({ outcome: 'ingested', invalidTokens: 0 });
+        const store = c.store as { firstRequestSale: (...a: unknown[]) => Promise<unknown> };
+        const real = store.firstRequestSale.bind(c.store);
+        const calls: boolean[] = [];
+        store.firstRequestSale = (...a: unknown[]) => {
+          calls.push(a[3] !== undefined);
+          return real(...a);
+        };
+        const last = await c.paymentFacts(tokenHash(tokens[299]!));
+        expect(last!.requestPaidTwice).toMatchObject({ settled: { tokenHash: toHex(tokenHash(tokens[0]!)), seq: 1 }, unsettled: [{ tokenHash: toHex(tokenHash(tokens[299]!)), seq: 300 }] });
+        expect(calls).toEqual([false, true]); // the request's first sale, then this token's first sale
+        calls.length = 0;
+        const all = await c.paymentFactsMany(tokens.map((t) => tokenHash(t)));
+        expect(all.filter((f) => f!.settled).map((f) => f!.settled!.tokenHash)).toEqual([toHex(tokenHash(tokens[0]!))]);
+        expect(calls.filter((x) => !x)).toHaveLength(1); // the request's first sale, once for the 300
+        expect(calls.filter((x) => x)).toHaveLength(299);
+        expect((await c.report()).requestsPaidTwice[0]!.unsettled).toHaveLength(299);
+      } finally {
+        await c.close();
+      }
+    }, 120_000);
+
     it('a token left unsettled by M9 cannot be refunded (refund.not_settled); the settled one can; payment codes are never compared', async () => {
       const sales: SaleSpec[] = [
         { reader: 0, request: 0, wallet: 0, journal: 0, dt: 1, voided: false },
