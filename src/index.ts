@@ -47,7 +47,7 @@ export {
   type IssuerSigningKey, Issuer, dayOf, MAX_WALLET_LIMIT, checkWalletLimits,
 } from './issuer.js';
 export {
-  type CounterState, type CounterStore, MemoryCounterStore, PAID_REQUESTS_REMEMBERED, type PaidRequest, type PayOptions, Wallet,
+  type CounterState, type CounterStore, MemoryCounterStore, PAID_REQUESTS_REMEMBERED, type PaidRequest, type PayOptions, type PayResult, Wallet,
 } from './wallet.js';
 export {
   randomChallenge, createRequest, createReceipt,

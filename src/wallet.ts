@@ -18,6 +18,7 @@ import {
   MAX_UINT,
   MAX_TOKEN_AMOUNT,
   decodeRequest,
+  decodeToken,
   encodeToken,
   tokenSigningInput,
   walletIdOf,
@@ -127,6 +128,14 @@ export const PAY_OPTIONS_SCHEMA: OptionsSchema = {
   verifier: { type: 'object', methods: ['verify'] },
 };
 
+/** What {@link Wallet.payResult} gives: the token, and whether it was given before for the same request. */
+export interface PayResult {
+  /** The signed token bytes. */
+  token: Uint8Array;
+  /** True when the request was paid already and this is that payment's token: nothing was spent now (§9.1). */
+  repeated: boolean;
+}
+
 /** Options of {@link Wallet.pay}. */
 export interface PayOptions {
   /** Unix seconds (default: the wallet clock). */
@@ -161,6 +170,26 @@ export class Wallet {
   private queue: Promise<unknown> = Promise.resolve();
   /** The tokens of the last PAID_REQUESTS_REMEMBERED requests paid, by request (spec/protocol.md §9.1). */
   private readonly paidRequests = new Map<string, Uint8Array>();
+  /** Tokens handed out as a repeated request's (payResult tells them by identity). */
+  private readonly repeats = new WeakSet<Uint8Array>();
+
+  /** Mark `token` as given again (not paid now), and return it. */
+  private repeat(token: Uint8Array): Uint8Array {
+    this.repeats.add(token);
+    return token;
+  }
+
+  /** Is `bytes` a token of this wallet's key for (payee, amount, challenge, time), its signature checked? */
+  private isTokenFor(bytes: Uint8Array, payee: number, amount: number, challenge: Uint8Array, time: number): boolean {
+    try {
+      const t = decodeToken(bytes);
+      if (!t.requestBound || t.amount !== amount || !equalBytes(t.walletCert.walletPublicKey, this.cert.walletPublicKey)) return false;
+      const body: PaymentTokenBody = { walletCert: t.walletCert, payee, amount, counter: t.counter, time, challenge };
+      return nobleEd25519.verify(t.walletSignature, tokenSigningInput(body), this.cert.walletPublicKey);
+    } catch {
+      return false;
+    }
+  }
 
   constructor(opts: { secretKey: Uint8Array; cert: WalletCert; counter: CounterStore; clock?: () => number }) {
     validateOptions('Wallet options', opts, WALLET_OPTIONS_SCHEMA, 'wallet.bad_option');
@@ -200,9 +229,24 @@ export class Wallet {
     if (req.currency !== this.cert.currency) {
       throw new OffpayError('wallet.currency_mismatch', `the request is in currency ${req.currency}, this wallet holds ${this.cert.currency}`);
     }
+    // Time 0 is what a payment code's token signs (rule P): a signed request with it would get a token that neither
+    // the wallet's memory nor clearing's one-settlement rule compares (both leave codes out), so a reader could
+    // have it paid twice. A request has the reader's clock; a code goes through payCode.
+    if (req.time === PAYMENT_CODE_SIGNED_TIME) {
+      throw new OffpayError('wallet.bad_option', 'a payment request with time 0 is refused: time 0 is reserved for payment codes (spec/protocol.md §4.3, rule P)', { option: 'time' });
+    }
     // A request-bound token signs the request's reader id, time and challenge (spec/protocol.md §4.3): the reader
     // rebuilds the signed body from its open request, so the time signed is the request's, not the wallet's clock.
     return this.payTo({ payee: req.readerCert.readerId, amount: req.amount, challenge: req.challenge, time: req.time });
+  }
+
+  /**
+   * {@link pay}, saying whether the token was given before: `repeated` is true when the request was paid already
+   * and this is that payment's token (nothing spent now; spec/protocol.md §9.1).
+   */
+  async payResult(request: PaymentRequest | Uint8Array, opts: PayOptions & { issuerKeys?: IssuerKeySet; verifier?: SyncVerifier } = {}): Promise<PayResult> {
+    const token = await this.pay(request, opts);
+    return { token, repeated: this.repeats.has(token) };
   }
 
   /**
@@ -242,12 +286,19 @@ export class Wallet {
       const challenge = time !== PAYMENT_CODE_SIGNED_TIME ? p.challenge : undefined;
       const requestKey = challenge ? `${p.payee}:${toHex(challenge)}:${time}:${p.amount}` : undefined;
       const remembered = requestKey === undefined ? undefined : this.paidRequests.get(requestKey);
-      if (remembered) return remembered.slice();
+      if (remembered) return this.repeat(remembered.slice());
       let token: Uint8Array | undefined;
+      let repeated = false;
       await this.store.reserve((s) => {
         const held = challenge && s.paid?.find((r) => isRequest(r, p.payee, challenge, time, p.amount));
         if (held) {
+          // The file is the wallet's own, but it is checked like input: the token must be this wallet's, for this
+          // request (its signature over the request's body), or the state is corrupt and nothing is emitted.
+          if (!this.isTokenFor(held.token, p.payee, p.amount, challenge, time)) {
+            throw new OffpayError('wallet.counter_corrupt', 'the counter state remembers a token that is not this wallet\'s token for this request; repair it with `offpay wallet restore-counter`');
+          }
           token = held.token.slice();
+          repeated = true;
           return s; // unchanged: nothing spent, nothing to write
         }
         if (s.spent + p.amount > this.cert.offlineAllowance) {
@@ -274,6 +325,7 @@ export class Wallet {
         return next;
       }); // durable before the token leaves
       if (!token) throw new OffpayError('wallet.counter_corrupt', 'the counter store returned without running the payment step');
+      if (repeated) this.repeat(token);
       if (requestKey !== undefined) {
         if (this.paidRequests.size >= PAID_REQUESTS_REMEMBERED) this.paidRequests.delete(this.paidRequests.keys().next().value!);
         this.paidRequests.set(requestKey, token.slice());

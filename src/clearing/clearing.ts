@@ -164,7 +164,10 @@ export interface BatchToCommit {
   journalId: Uint8Array;
   /** The batch's number in that journal. */
   batchSeq: number;
-  /** SHA-256 of each token entry's data (void entries left out: a void names its sale's token), each once, in entry order. */
+  /**
+   * The tokens the batch names, each once, in entry order: SHA-256 of each token entry's data, and the token hash a
+   * void entry names (its sale's token, whose state the void changes).
+   */
   tokenHashes: Uint8Array[];
 }
 
@@ -183,8 +186,9 @@ function tokenHashesOf(entries: readonly JournalEntry[]): Uint8Array[] {
   const seen = new Set<string>();
   const out: Uint8Array[] = [];
   for (const e of entries) {
-    if (e.kind === 'void') continue;
-    const h = nodeSha256(e.data);
+    // A void names its sale's token by hash: that token's state changes too (and, by M9, its request's).
+    const h = e.kind === 'void' ? (e.data.length === 32 ? e.data : undefined) : nodeSha256(e.data);
+    if (!h) continue;
     const k = toHex(h);
     if (!seen.has(k)) {
       seen.add(k);
@@ -1248,6 +1252,25 @@ export class Clearing {
   }
 
   /**
+   * The token that settles each request (M9) that these tokens answered, when it is another token: what a batch
+   * that voids a request's settling sale hands the request to (the webhook service queues its charge.complete).
+   * Two one-row reads a token.
+   */
+  async requestSettlers(tokenHashes: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    const seen = new Set<string>();
+    for (const h of tokenHashes) {
+      const sale = (await this.store.tokenEntries(h)).find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
+      if (!sale) continue;
+      const top = await this.store.firstRequestSale(sale.readerId, sale.operatorId, sale.reqTime!, sale.reqChallenge!);
+      if (!top || equalBytes(top.tokenHash, h) || seen.has(toHex(top.tokenHash))) continue;
+      seen.add(toHex(top.tokenHash));
+      out.push(top.tokenHash);
+    }
+    return out;
+  }
+
+  /**
    * M9 for one token (spec/clearing.md §5 step 0), from its entries `rows`: the request it paid, when another token
    * of that request settles instead (`unsettled` names this token only); undefined when it settles as its request's
    * token, every sale of it is voided, or it paid no request. Two reads of one row each, whatever number of tokens
@@ -1256,18 +1279,18 @@ export class Clearing {
   private async paidTwiceOf(tokenHash: Uint8Array, rows: readonly TokenEntryRow[], tops?: Map<string, RequestSaleRow | undefined>): Promise<RequestPaidTwice | undefined> {
     const sale = rows.find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
     if (!sale) return undefined;
-    const [readerId, reqTime, reqChallenge] = [sale.readerId, sale.reqTime!, sale.reqChallenge!];
-    const k = `${readerId}|${reqTime}|${toHex(reqChallenge)}`;
+    const [readerId, operatorId, reqTime, reqChallenge] = [sale.readerId, sale.operatorId, sale.reqTime!, sale.reqChallenge!];
+    const k = `${readerId}|${operatorId}|${reqTime}|${toHex(reqChallenge)}`;
     let top = tops?.get(k);
     if (!tops?.has(k)) {
-      top = await this.store.firstRequestSale(readerId, reqTime, reqChallenge);
+      top = await this.store.firstRequestSale(readerId, operatorId, reqTime, reqChallenge);
       tops?.set(k, top);
     }
     if (!top || equalBytes(top.tokenHash, tokenHash)) return undefined;
-    const mine = await this.store.firstRequestSale(readerId, reqTime, reqChallenge, tokenHash);
+    const mine = await this.store.firstRequestSale(readerId, operatorId, reqTime, reqChallenge, tokenHash);
     if (!mine) return undefined;
     const ref = (r: RequestSaleRow) => ({ tokenHash: toHex(r.tokenHash), journalId: toHex(r.journalId), seq: r.seq, time: r.time });
-    return { readerId, requestTime: reqTime, challenge: toHex(reqChallenge), settled: ref(top), unsettled: [ref(mine)] };
+    return { readerId, operatorId, requestTime: reqTime, challenge: toHex(reqChallenge), settled: ref(top), unsettled: [ref(mine)] };
   }
 
   /** The settlement lines: per merchant (the certificate's operatorId) and currency, each distinct token once. */

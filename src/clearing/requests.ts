@@ -2,6 +2,9 @@
  * One request, one settlement (spec/clearing.md M9 and §5 step 0): of the tokens that answered one payment request
  * of one reader (reader id, request time, challenge), only one settles.
  *
+ * A request is one reader id's under one operator: a reader id re-certified to another merchant (spec/clearing.md
+ * M4) starts other requests, so the old till's key cannot put a sale of its own before the new merchant's.
+ *
  * An honest reader takes one token a request: it refuses a second as `request_already_paid` (spec/reader.md §2
  * step 4) and closes the request when its sale completes or is voided. Two tokens for one request therefore mean a
  * reader that took them anyway: a hostile or broken reader, with a wallet that signed a request twice (one without
@@ -33,6 +36,8 @@ export interface RequestSaleRef {
 export interface RequestPaidTwice {
   /** The reader that issued the request and took the tokens. */
   readerId: number;
+  /** The operator (merchant) of the certificates that carried the sales: a reader id re-certified to another merchant is another request's. */
+  operatorId: number;
   /** The request's time, unix seconds. */
   requestTime: number;
   /** The request's challenge, hex (8 bytes). */
@@ -46,15 +51,23 @@ export interface RequestPaidTwice {
 /** (time, journal id bytewise, seq): equal-length hex strings compare as their bytes. */
 const earlier = (a: RequestSaleRow, b: RequestSaleRow, aj: string, bj: string): number => a.time - b.time || (aj < bj ? -1 : aj > bj ? 1 : 0) || a.seq - b.seq;
 
+/** What {@link decideRequests} decides. */
+export interface RequestDecision {
+  /** The requests more than one token paid, by (reader id, operator id, request time, challenge). */
+  findings: RequestPaidTwice[];
+  /** The token hashes (hex) that do not settle: every token of a finding but the one that settles. */
+  excluded: Set<string>;
+}
+
 /**
- * Decide over the sales of any number of requests (rows in any order): the findings, by (reader id, request time,
- * challenge), and the token hashes (hex) that do not settle.
+ * Decide over the sales of any number of requests (rows in any order): the findings and the token hashes that do
+ * not settle. A request is (reader id, operator id of the carrying certificate, request time, challenge).
  */
-export function decideRequests(rows: readonly RequestSaleRow[]): { findings: RequestPaidTwice[]; excluded: Set<string> } {
+export function decideRequests(rows: readonly RequestSaleRow[]): RequestDecision {
   const byRequest = new Map<string, RequestSaleRow[]>();
   for (const r of rows) {
     if (r.voided) continue;
-    const k = `${r.readerId}|${r.reqTime}|${toHex(r.reqChallenge)}`;
+    const k = `${r.readerId}|${r.operatorId}|${r.reqTime}|${toHex(r.reqChallenge)}`;
     const l = byRequest.get(k);
     if (l) l.push(r);
     else byRequest.set(k, [r]);
@@ -75,8 +88,8 @@ export function decideRequests(rows: readonly RequestSaleRow[]): { findings: Req
     const r0 = tokens[0]![1].row;
     const unsettled = tokens.slice(1).map(ref).sort((a, b) => (a.tokenHash < b.tokenHash ? -1 : 1));
     for (const u of unsettled) excluded.add(u.tokenHash);
-    findings.push({ readerId: r0.readerId, requestTime: r0.reqTime, challenge: toHex(r0.reqChallenge), settled: ref(tokens[0]!), unsettled });
+    findings.push({ readerId: r0.readerId, operatorId: r0.operatorId, requestTime: r0.reqTime, challenge: toHex(r0.reqChallenge), settled: ref(tokens[0]!), unsettled });
   }
-  findings.sort((a, b) => a.readerId - b.readerId || a.requestTime - b.requestTime || (a.challenge < b.challenge ? -1 : a.challenge > b.challenge ? 1 : 0));
+  findings.sort((a, b) => a.readerId - b.readerId || a.operatorId - b.operatorId || a.requestTime - b.requestTime || (a.challenge < b.challenge ? -1 : a.challenge > b.challenge ? 1 : 0));
   return { findings, excluded };
 }

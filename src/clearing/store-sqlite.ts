@@ -120,7 +120,7 @@ const REQUEST_INDEX = 'CREATE INDEX IF NOT EXISTS entries_request ON entries(cha
 
 type Row = Record<string, unknown>;
 /** The columns of a RequestSaleRow (entries e, chains c), `voided` from the valid voids of the entry's journal. */
-const REQUEST_SALE_COLUMNS = `c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.time AS time, e.token_hash AS token_hash,
+const REQUEST_SALE_COLUMNS = `c.reader_id AS reader_id, e.operator_id AS operator_id, c.journal_id AS journal_id, e.seq AS seq, e.time AS time, e.token_hash AS token_hash,
   e.req_time AS req_time, e.req_challenge AS req_challenge,
   EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1) AS voided`;
 const KIND_NAMES = Object.keys(JournalKind) as JournalKindName[];
@@ -130,7 +130,7 @@ const u8 = (b: unknown): Uint8Array => {
   return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 };
 const requestSaleRow = (r: Row): RequestSaleRow => ({
-  readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq), time: Number(r.time), tokenHash: u8(r.token_hash),
+  readerId: Number(r.reader_id), operatorId: Number(r.operator_id), journalId: u8(r.journal_id), seq: Number(r.seq), time: Number(r.time), tokenHash: u8(r.token_hash),
   reqTime: Number(r.req_time), reqChallenge: u8(r.req_challenge), voided: Number(r.voided) === 1,
 });
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
@@ -826,24 +826,26 @@ export class SqliteClearingStore implements ClearingStore {
 
   async contestedRequestSales(): Promise<RequestSaleRow[]> {
     await this.idle();
+    // One pass over the request rows, partitioned by request: the rows of a request whose lowest and highest token
+    // hash differ. (Grouping first and joining back probed each journal of a reader once per request: a reader with
+    // thousands of journals made the report's read grow with journals times requests.)
     return (
       this.db
         .prepare(
-          `WITH r AS (SELECT c.reader_id AS reader_id, e.req_time AS req_time, e.req_challenge AS req_challenge
-                      FROM entries e INDEXED BY entries_request JOIN chains c ON c.chain = e.chain
-                      WHERE e.req_time IS NOT NULL AND e.valid = 1 AND e.kind = ${JournalKind.accept}
-                      GROUP BY 1, 2, 3 HAVING min(e.token_hash) <> max(e.token_hash))
-           SELECT ${REQUEST_SALE_COLUMNS}
-           FROM r JOIN chains c ON c.reader_id = r.reader_id
-             JOIN entries e INDEXED BY entries_request ON e.chain = c.chain AND e.req_time = r.req_time AND e.req_challenge = r.req_challenge
-           WHERE e.valid = 1 AND e.kind = ${JournalKind.accept}
-           ORDER BY c.reader_id, e.req_time, e.req_challenge`,
+          `SELECT ${REQUEST_SALE_COLUMNS} FROM (
+             SELECT e.chain AS chain, e.seq AS seq, e.time AS time, e.token_hash AS token_hash, e.operator_id AS operator_id, e.req_time AS req_time,
+                    e.req_challenge AS req_challenge, min(e.token_hash) OVER w AS lo, max(e.token_hash) OVER w AS hi
+             FROM entries e INDEXED BY entries_request JOIN chains c ON c.chain = e.chain
+             WHERE e.req_time IS NOT NULL AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+             WINDOW w AS (PARTITION BY c.reader_id, e.operator_id, e.req_time, e.req_challenge)) e
+           JOIN chains c ON c.chain = e.chain
+           WHERE e.lo <> e.hi`,
         )
         .all() as Row[]
     ).map(requestSaleRow);
   }
 
-  async firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
+  async firstRequestSale(readerId: number, operatorId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
     await this.idle();
     // With a token: its own entries (the token-hash index when payments are indexed); without: the request's rows
     // in the request index, the first by order taken without handing the others to JavaScript.
@@ -851,12 +853,12 @@ export class SqliteClearingStore implements ClearingStore {
       .prepare(
         `SELECT ${REQUEST_SALE_COLUMNS}
          FROM chains c JOIN entries e ${tokenHash ? '' : 'INDEXED BY entries_request'} ON e.chain = c.chain
-         WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+         WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.operator_id = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
            ${tokenHash ? 'AND e.token_hash = ?' : ''}
            AND NOT EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1)
          ORDER BY e.time, c.journal_id, e.seq LIMIT 1`,
       )
-      .get(...[readerId, reqTime, reqChallenge, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
+      .get(...[readerId, reqTime, reqChallenge, operatorId, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
     return r ? requestSaleRow(r) : undefined;
   }
 

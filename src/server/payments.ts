@@ -72,7 +72,7 @@ export function paymentState(tokenHash: string, f: PaymentFacts): PaymentState {
   const twice = f.requestPaidTwice?.unsettled.find((u) => u.tokenHash === tokenHash);
   if (twice) {
     // M9: a valid, unvoided sale, but another token of its request settles (spec/clearing-api.md §2.6 rule 4).
-    const entry = f.entries.find((e) => e.journalId === twice.journalId && e.seq === twice.seq) ?? null;
+    const entry = f.entries.find((e) => e.readerId === f.requestPaidTwice!.readerId && e.journalId === twice.journalId && e.seq === twice.seq) ?? null;
     return { ...base, state: 'failed', failure: { code: failureCodeOf('request_paid_twice'), reason: 'request_paid_twice' }, evidence: { entry, entries: f.entries } };
   }
   const validSale = f.entries.find((e) => e.valid && (e.kind === 'accept' || e.kind === 'tap_in'));

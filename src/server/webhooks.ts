@@ -292,7 +292,7 @@ export class WebhookService {
     try {
       const r = await clearing.ingest(batchBytes, {
         beforeCommit: async (b) => {
-          if (!b.tokenHashes.length) return; // only voids: no event to lose
+          if (!b.tokenHashes.length) return; // no token named (an empty batch): no event to lose
           intent = { id: toHex(b.digest), hashes: b.tokenHashes };
           // In flight before it is written: this process's sweep never takes it (a one-process outbox sweeps at once).
           this.batchesInFlight.set(intent.id, (this.batchesInFlight.get(intent.id) ?? 0) + 1);
@@ -481,6 +481,18 @@ export class WebhookService {
     for (let i = 0; i < all.length; i += LOOKUPS_PER_BREATH) {
       if (i) await breathe();
       found.push(...(await clearing.paymentFactsMany(all.slice(i, i + LOOKUPS_PER_BREATH).map(fromHex))));
+    }
+    // One request, one settlement (spec/clearing.md M9): a batch that voids a request's settling sale (or brings an
+    // earlier one) hands the request to another of its tokens, which no entry of this batch names. The tokens here
+    // that do not settle (a void names its token: it is among them) name their request's settling token, once.
+    const idle = all.filter((_, k) => found[k] && !found[k]!.settled && !found[k]!.refund);
+    if (idle.length) {
+      for (const h of await clearing.requestSettlers(idle.map(fromHex))) {
+        const x = toHex(h);
+        if (all.includes(x)) continue;
+        all.push(x);
+        found.push(...(await clearing.paymentFactsMany([h])));
+      }
     }
     for (const [k, h] of all.entries()) {
       const facts = found[k];

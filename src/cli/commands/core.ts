@@ -288,8 +288,8 @@ const pay: Command = {
     const out = ctx.need('out');
     await checkOut(ctx, out, ctx.opt('via')); // before a counter is spent
     let token: Uint8Array;
-    // A token whose counter is not above the one stored before this payment was signed before: a repeated request.
-    const before = await wallet.store.load();
+    /** The request was paid before: this is that payment's token, nothing spent now (spec/protocol.md §9.1). */
+    let repeated = false;
     /** The payee paid (a request-bound token signs its request's reader id without carrying it). */
     let paidTo: number | undefined;
     const reqPath = ctx.opt('request');
@@ -306,7 +306,7 @@ const pay: Command = {
         token = await wallet.payCode(code);
         paidTo = code.payee;
       } else {
-        token = await wallet.pay(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) });
+        ({ token, repeated } = await wallet.payResult(reqBytes, { time: now, ...(issuerPath ? { issuerKeys: loadIssuerKeys(issuerPath) } : {}) }));
         paidTo = decodeRequest(reqBytes).readerCert.readerId;
       }
     } else {
@@ -321,7 +321,6 @@ const pay: Command = {
     const t = decodeToken(token);
     const payee = t.payee ?? paidTo;
     const note = await writePayload(ctx, 'token', token, out, ctx.opt('via'));
-    const repeated = t.counter <= before.counter;
     if (repeated) {
       ctx.out(
         `this request was paid before: the same token again (${formatMoney(t.amount, wallet.cert.currency)} to ${payee}, counter ${t.counter}), nothing more spent: ${out} (${token.length} bytes; ${note})`,
