@@ -36,7 +36,7 @@ import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries,
 import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
 import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx, type RequestSaleRow, type TokenEntryRow } from './store.js';
 import { findPairs } from './pairing.js';
-import { decideRequests, type RequestPaidTwice } from './requests.js';
+import { decideRequests, type RequestDecision, type RequestPaidTwice } from './requests.js';
 import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
@@ -1247,7 +1247,7 @@ export class Clearing {
    * One request, one settlement (spec/clearing.md M9, requests.ts) over everything held: every request more than one
    * token paid, and the tokens that therefore do not settle.
    */
-  async requests(): Promise<ReturnType<typeof decideRequests>> {
+  async requests(): Promise<RequestDecision> {
     return decideRequests(await this.store.contestedRequestSales());
   }
 

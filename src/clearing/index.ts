@@ -15,7 +15,7 @@ export type {
   BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, RefundTotals, NextBlocklist, EntryEvidence, ClaimedMeta,
   BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites, RequestSaleRow,
 } from './store.js';
-export { decideRequests, type RequestPaidTwice, type RequestSaleRef } from './requests.js';
+export { decideRequests, type RequestDecision, type RequestPaidTwice, type RequestSaleRef } from './requests.js';
 export { readBatchView, writeBatch } from './store.js';
 export {
   type RefundRecord, type RefundResult, type RefundedLine, type RefundProblem, type RefundReport, type RefundDeps, type RefundFacts, type RefundPage, decideRefund, netRefunds, refundRecord,
