@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { encodeCbor } from '../../src/cbor.js';
-import { dayOf, publicKeyOf, seededSecretKey, toHex, walletIdOf } from '../../src/index.js';
+import { dayOf, publicKeyOf, seededSecretKey, tokenHash, toHex, walletIdOf } from '../../src/index.js';
 import { readerCertToCbor } from '../../src/messages.js';
 import { loadIssuer } from '../../src/node/files.js';
 import { chainHash, createBatch, decodeBlocklist, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
@@ -116,6 +116,11 @@ describe('offpay clearing CLI (issue 11)', () => {
       const t = signToken(modified, { payee: 811 + i, amount: 50_000, counter: i + 1, time: T0, challenge: new Uint8Array(8).fill(i + 1) });
       files.push(batch(readerOf(811 + i, 'vending', 90), [{ kind: 'accept', time: T0, data: t, value: 50_000, request: { challenge: new Uint8Array(8).fill(i + 1), time: T0 } }], `v${i}.batch`));
     }
+    // A hostile machine that took two tokens of one wallet for one request (spec/clearing.md M9): one settles.
+    const twice = walletOf('twice', 10_000);
+    const req = { challenge: new Uint8Array(8).fill(0x77), time: T0 };
+    const paidTwice = [1, 2].map((counter) => signToken(twice, { payee: 820, amount: 1_000, counter, time: T0, challenge: req.challenge }));
+    files.push(batch(readerOf(820, 'vending', 90), paidTwice.map((data, i) => ({ kind: 'accept' as const, time: T0 + i, data, value: 1_000, request: req })), 'twice.batch'));
     // 40 MB of nothing, and a million 6-byte bogus entries behind a real reader certificate (under 8 MiB).
     writeFileSync(p('big.batch'), new Uint8Array(40 * 1024 * 1024));
     const one = encodeCbor([1, 0, 0, new Uint8Array(0), 0]);
@@ -149,7 +154,7 @@ describe('offpay clearing CLI (issue 11)', () => {
       multipleTapOuts: unknown[];
     };
     expect(r.settlement).toEqual([
-      { operatorId: 90, currency: HKD, count: 4, gross: '200000', feeBps: 150, fee: '3000', refunds: 0, refunded: '0', net: '197000' },
+      { operatorId: 90, currency: HKD, count: 5, gross: '201000', feeBps: 150, fee: '3015', refunds: 0, refunded: '0', net: '197985' },
       { operatorId: 300, currency: HKD, count: 1, gross: '3500', feeBps: 150, fee: '52', refunds: 0, refunded: '0', net: '3448' }, // 52.5 -> 52
     ]);
     expect(r.multipleTapOuts).toHaveLength(1);
@@ -160,6 +165,10 @@ describe('offpay clearing CLI (issue 11)', () => {
     expect(r.exposure).toEqual([{ currency: HKD, amount: '150000' }]);
     const human = await run('clearing', 'report', '--db', db);
     expect(human.out).toContain('exposure HKD 1500.00');
+    expect((rep.json() as { requestsPaidTwice: unknown[] }).requestsPaidTwice).toEqual([
+      expect.objectContaining({ readerId: 820, operatorId: 90, requestTime: T0, challenge: '77'.repeat(8), unsettled: [expect.objectContaining({ tokenHash: toHex(tokenHash(paidTwice[1]!)), seq: 2 })] }),
+    ]);
+    expect(human.out).toContain(`Request paid twice (a reader fault: one token settles, not the customer's doing): reader 820 request ${'77'.repeat(8)} of ${T0}: settled token ${toHex(tokenHash(paidTwice[0]!)).slice(0, 16)} (entry 1); not charged: ${toHex(tokenHash(paidTwice[1]!)).slice(0, 16)} (entry 2)`);
     const bl = await run('clearing', 'blocklist', '--issuer', p('issuer'), '--db', db, '--out', p('list.cbor'), `--now=${T0 + 7200}`, '--json');
     expect(bl.json()).toMatchObject({ version: 1, entries: 1 });
     expect(decodeBlocklist(new Uint8Array(readFileSync(p('list.cbor')))).entries.length).toBe(16);
