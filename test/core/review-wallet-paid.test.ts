@@ -2,39 +2,17 @@
  * Review of the wallet's "one request, one payment" across processes (spec/protocol.md §9.1, §9.2 steps 4-5,
  * §9.4): crafted counter.json lists, requests that look like payment codes, the CLI's `repeated`, restarts.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRequest, decodeToken, MemoryCounterStore, tokenHash, toHex, verifyToken, Wallet, type CounterState } from '../../src/index.js';
-import { saveWallet, loadWallet } from '../../src/node/files.js';
+import { loadWallet } from '../../src/node/files.js';
 import { nobleEd25519 } from '../../src/crypto.js';
-import { main } from '../../src/cli/main.js';
 import { world } from './helpers.js';
+import { cli, counterOf, walletDirs } from './wallet-dirs.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet } from '../reader/helpers.js';
 
-const dirs: string[] = [];
-const tmp = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), `zz-wallet-${p}-`));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function walletDir(tag: string): string {
-  const { wallet } = world('zzpaid');
-  const d = join(tmp(tag), 'w');
-  saveWallet(d, wallet.secretKey, wallet.cert);
-  return d;
-}
-const counterOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'counter.json'), 'utf8')) as { counter: number; spent: number; paid?: { token: string }[] };
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
+const { tmp, walletDir } = walletDirs('zzpaid');
 
 describe('wallet review: a request that is not a payment code but signs time 0', () => {
   it('a signed request with time 0 is refused before anything is spent (wallet.bad_option, time): its token would look like a payment code\'s, which neither the wallet\'s memory nor clearing\'s M9 compares, so a reader could have it paid twice', async () => {

@@ -5,47 +5,22 @@
  * after a timeout) signed two tokens with two counters, and a reader holding both could deposit both.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeToken, MemoryCounterStore, OffpayError, Wallet, createRequest, type CounterState, type CounterStore } from '../../src/index.js';
 import { PAID_REQUESTS_REMEMBERED } from '../../src/wallet.js';
-import { FileCounterStore, createCounterFile, readCounterFile, restoreCounter, saveWallet, loadWallet } from '../../src/node/files.js';
+import { FileCounterStore, createCounterFile, readCounterFile, restoreCounter, loadWallet } from '../../src/node/files.js';
 import { MAX_COUNTER_FILE_BYTES } from '../../src/node/counter.js';
 import { fromHex, toHex } from '../../base/hex.js';
-import { main } from '../../src/cli/main.js';
 import { world } from './helpers.js';
+import { cli, counterOf, walletDirs } from './wallet-dirs.js';
 
 const NOW = 1_795_000_000;
-const dirs: string[] = [];
-const tmp = (p: string) => {
-  const d = mkdtempSync(join(tmpdir(), `offpay-paid-${p}-`));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** A wallet directory of the seeded world's wallet key and certificate (1,000.00 HKD offline). */
-function walletDir(tag: string): string {
-  const { wallet } = world('paid');
-  const d = join(tmp(tag), 'w');
-  saveWallet(d, wallet.secretKey, wallet.cert);
-  return d;
-}
+const { tmp, walletDir } = walletDirs('paid');
 const fresh = (dir: string) => loadWallet(dir, () => NOW); // a new process: nothing in memory
-const counterOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'counter.json'), 'utf8')) as { counter: number; spent: number; paid?: unknown[] };
 const challenge = (i: number) => fromHex((0x1000_0000_0000_0000n + BigInt(i)).toString(16));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('one request, one payment in any process (spec/protocol.md §9.1)', () => {
   it('a new Wallet object on the same directory answers a paid request with the same token and spends nothing', async () => {
