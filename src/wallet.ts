@@ -60,6 +60,20 @@ export interface PaidRequest {
   token: Uint8Array;
 }
 
+/** Is `v` a list of paid requests as {@link CounterState.paid} holds them (a custom store's state is checked too)? */
+function isPaidList(v: unknown): v is readonly PaidRequest[] {
+  return (
+    Array.isArray(v) &&
+    v.length <= PAID_REQUESTS_REMEMBERED &&
+    v.every(
+      (r: unknown) =>
+        typeof r === 'object' && r !== null &&
+        ['payee', 'time', 'amount'].every((k) => typeof (r as Record<string, unknown>)[k] === 'number') &&
+        (r as PaidRequest).challenge instanceof Uint8Array && (r as PaidRequest).token instanceof Uint8Array,
+    )
+  );
+}
+
 /** Does `r` name the request (payee, challenge, time, amount)? */
 function isRequest(r: PaidRequest, payee: number, challenge: Uint8Array, time: number, amount: number): boolean {
   return r.payee === payee && r.time === time && r.amount === amount && equalBytes(r.challenge, challenge);
@@ -290,6 +304,12 @@ export class Wallet {
       let token: Uint8Array | undefined;
       let repeated = false;
       await this.store.reserve((s) => {
+        // A store may run the step again (a retried write): each run decides afresh.
+        token = undefined;
+        repeated = false;
+        if (s.paid !== undefined && !isPaidList(s.paid)) {
+          throw new OffpayError('wallet.counter_corrupt', 'the counter state\'s paid list is not a list of paid requests; repair it with `offpay wallet restore-counter`');
+        }
         const held = challenge && s.paid?.find((r) => isRequest(r, p.payee, challenge, time, p.amount));
         if (held) {
           // The file is the wallet's own, but it is checked like input: the token must be this wallet's, for this

@@ -1262,7 +1262,7 @@ export class Clearing {
     for (const h of tokenHashes) {
       const sale = (await this.store.tokenEntries(h)).find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
       if (!sale) continue;
-      const top = await this.store.firstRequestSale(sale.readerId, sale.operatorId, sale.reqTime!, sale.reqChallenge!);
+      const top = await this.store.firstRequestSale(sale.readerId, sale.reqTime!, sale.reqChallenge!);
       if (!top || equalBytes(top.tokenHash, h) || seen.has(toHex(top.tokenHash))) continue;
       seen.add(toHex(top.tokenHash));
       out.push(top.tokenHash);
@@ -1279,18 +1279,18 @@ export class Clearing {
   private async paidTwiceOf(tokenHash: Uint8Array, rows: readonly TokenEntryRow[], tops?: Map<string, RequestSaleRow | undefined>): Promise<RequestPaidTwice | undefined> {
     const sale = rows.find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
     if (!sale) return undefined;
-    const [readerId, operatorId, reqTime, reqChallenge] = [sale.readerId, sale.operatorId, sale.reqTime!, sale.reqChallenge!];
-    const k = `${readerId}|${operatorId}|${reqTime}|${toHex(reqChallenge)}`;
+    const [readerId, reqTime, reqChallenge] = [sale.readerId, sale.reqTime!, sale.reqChallenge!];
+    const k = `${readerId}|${reqTime}|${toHex(reqChallenge)}`;
     let top = tops?.get(k);
     if (!tops?.has(k)) {
-      top = await this.store.firstRequestSale(readerId, operatorId, reqTime, reqChallenge);
+      top = await this.store.firstRequestSale(readerId, reqTime, reqChallenge);
       tops?.set(k, top);
     }
     if (!top || equalBytes(top.tokenHash, tokenHash)) return undefined;
-    const mine = await this.store.firstRequestSale(readerId, operatorId, reqTime, reqChallenge, tokenHash);
+    const mine = await this.store.firstRequestSale(readerId, reqTime, reqChallenge, tokenHash);
     if (!mine) return undefined;
     const ref = (r: RequestSaleRow) => ({ tokenHash: toHex(r.tokenHash), journalId: toHex(r.journalId), seq: r.seq, time: r.time });
-    return { readerId, operatorId, requestTime: reqTime, challenge: toHex(reqChallenge), settled: ref(top), unsettled: [ref(mine)] };
+    return { readerId, requestTime: reqTime, challenge: toHex(reqChallenge), settled: ref(top), unsettled: [ref(mine)] };
   }
 
   /** The settlement lines: per merchant (the certificate's operatorId) and currency, each distinct token once. */

@@ -944,25 +944,25 @@ export class PgClearingStore implements ClearingStore {
         // Contested requests, then their rows joined back by (request time, challenge, operator) and the reader
         // checked through the chain: PostgreSQL hashes the few contested keys and reads the request rows once
         // (joining back through every journal of a reader probed it once per request).
-        `WITH r AS (SELECT c.reader_id, e.operator_id, e.req_time, e.req_challenge FROM entries e JOIN chains c ON c.chain = e.chain
+        `WITH r AS (SELECT c.reader_id, e.req_time, e.req_challenge FROM entries e JOIN chains c ON c.chain = e.chain
                     WHERE e.req_time IS NOT NULL AND e.valid AND e.kind = ${JournalKind.accept}
-                    GROUP BY 1, 2, 3, 4 HAVING count(DISTINCT e.token_hash) > 1)
+                    GROUP BY 1, 2, 3 HAVING count(DISTINCT e.token_hash) > 1)
          SELECT ${REQUEST_SALE_COLUMNS}
-         FROM entries e JOIN r ON e.req_time = r.req_time AND e.req_challenge = r.req_challenge AND e.operator_id = r.operator_id
+         FROM entries e JOIN r ON e.req_time = r.req_time AND e.req_challenge = r.req_challenge
            JOIN chains c ON c.chain = e.chain AND c.reader_id = r.reader_id
          WHERE e.req_time IS NOT NULL AND e.valid AND e.kind = ${JournalKind.accept}`,
       )
     ).map(requestSaleRow);
   }
 
-  async firstRequestSale(readerId: number, operatorId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
+  async firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
     const rows = await this.rows(
       `SELECT ${REQUEST_SALE_COLUMNS}
-       FROM chains c JOIN entries e ON e.chain = c.chain AND e.req_time = $2 AND e.req_challenge = $3 AND e.operator_id = $4
-       WHERE c.reader_id = $1 AND e.req_time IS NOT NULL AND e.valid AND e.kind = ${JournalKind.accept} ${tokenHash ? 'AND e.token_hash = $5' : ''}
+       FROM chains c JOIN entries e ON e.chain = c.chain AND e.req_time = $2 AND e.req_challenge = $3
+       WHERE c.reader_id = $1 AND e.req_time IS NOT NULL AND e.valid AND e.kind = ${JournalKind.accept} ${tokenHash ? 'AND e.token_hash = $4' : ''}
          AND NOT EXISTS (SELECT 1 FROM entries v WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid)
-       ORDER BY e.time, c.journal_id, e.seq LIMIT 1`,
-      [readerId, reqTime, buf(reqChallenge), operatorId, ...(tokenHash ? [buf(tokenHash)] : [])],
+       ORDER BY e.time < e.req_time, e.time, c.journal_id, e.seq LIMIT 1`,
+      [readerId, reqTime, buf(reqChallenge), ...(tokenHash ? [buf(tokenHash)] : [])],
     );
     return rows[0] ? requestSaleRow(rows[0]) : undefined;
   }

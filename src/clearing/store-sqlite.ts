@@ -837,7 +837,7 @@ export class SqliteClearingStore implements ClearingStore {
                     e.req_challenge AS req_challenge, min(e.token_hash) OVER w AS lo, max(e.token_hash) OVER w AS hi
              FROM entries e INDEXED BY entries_request JOIN chains c ON c.chain = e.chain
              WHERE e.req_time IS NOT NULL AND e.valid = 1 AND e.kind = ${JournalKind.accept}
-             WINDOW w AS (PARTITION BY c.reader_id, e.operator_id, e.req_time, e.req_challenge)) e
+             WINDOW w AS (PARTITION BY c.reader_id, e.req_time, e.req_challenge)) e
            JOIN chains c ON c.chain = e.chain
            WHERE e.lo <> e.hi`,
         )
@@ -845,7 +845,7 @@ export class SqliteClearingStore implements ClearingStore {
     ).map(requestSaleRow);
   }
 
-  async firstRequestSale(readerId: number, operatorId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
+  async firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
     await this.idle();
     // With a token: its own entries (the token-hash index when payments are indexed); without: the request's rows
     // in the request index, the first by order taken without handing the others to JavaScript.
@@ -853,12 +853,12 @@ export class SqliteClearingStore implements ClearingStore {
       .prepare(
         `SELECT ${REQUEST_SALE_COLUMNS}
          FROM chains c JOIN entries e ${tokenHash ? '' : 'INDEXED BY entries_request'} ON e.chain = c.chain
-         WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.operator_id = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+         WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
            ${tokenHash ? 'AND e.token_hash = ?' : ''}
            AND NOT EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1)
-         ORDER BY e.time, c.journal_id, e.seq LIMIT 1`,
+         ORDER BY e.time < e.req_time, e.time, c.journal_id, e.seq LIMIT 1`,
       )
-      .get(...[readerId, reqTime, reqChallenge, operatorId, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
+      .get(...[readerId, reqTime, reqChallenge, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
     return r ? requestSaleRow(r) : undefined;
   }
 

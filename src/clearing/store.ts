@@ -680,16 +680,17 @@ export interface ClearingStore {
   tokenEntries(tokenHash: Uint8Array): Promise<TokenEntryRow[]>;
   /**
    * Every request sale (valid accept with `reqTime`) of the requests that more than one token hash answered, a
-   * request being (reader id, operator id, request time, challenge), in any order: what M9 decides over
-   * (spec/clearing.md §5 step 0).
+   * request being (reader id, request time, challenge), in any order: what M9 decides over (spec/clearing.md §5
+   * step 0).
    */
   contestedRequestSales(): Promise<RequestSaleRow[]>;
   /**
-   * The first request sale of one request (reader id, operator id, request time, challenge) that no valid void of
-   * its journal names, by (time, journal id bytewise, seq): of any token, or of `tokenHash` only. One row or none,
-   * whatever number of tokens the request has (M5: a lookup hands no row per token of a request a reader flooded).
+   * The first request sale of one request (reader id, request time, challenge) that no valid void of its journal
+   * names, by (dated before its request time, time, journal id bytewise, seq): of any token, or of `tokenHash`
+   * only. One row or none, whatever number of tokens the request has (M5: a lookup hands no row per token of a
+   * request a reader flooded).
    */
-  firstRequestSale(readerId: number, operatorId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined>;
+  firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined>;
   /** True when the wallet is on the blocklist. */
   isBlocked(walletId: Uint8Array): Promise<boolean>;
   /**

@@ -485,13 +485,28 @@ export class WebhookService {
     // One request, one settlement (spec/clearing.md M9): a batch that voids a request's settling sale (or brings an
     // earlier one) hands the request to another of its tokens, which no entry of this batch names. The tokens here
     // that do not settle (a void names its token: it is among them) name their request's settling token, once.
-    const idle = all.filter((_, k) => found[k] && !found[k]!.settled && !found[k]!.refund);
+    // (A refunded token counts by its settlement too: voided after its refund, it settles no more.) The settlers are
+    // looked up as the batch's own tokens are, LOOKUPS_PER_BREATH at a time, each wallet settled once per chunk: a
+    // batch voiding the settling sale of many requests costs what a batch of as many sales does.
+    const idle = all.filter((_, k) => found[k] && !found[k]!.settled);
     if (idle.length) {
-      for (const h of await clearing.requestSettlers(idle.map(fromHex))) {
-        const x = toHex(h);
-        if (all.includes(x)) continue;
-        all.push(x);
-        found.push(...(await clearing.paymentFactsMany([h])));
+      const named = new Set(all);
+      const settlers: string[] = [];
+      for (let i = 0; i < idle.length; i += LOOKUPS_PER_BREATH) {
+        await breathe();
+        for (const h of await clearing.requestSettlers(idle.slice(i, i + LOOKUPS_PER_BREATH).map(fromHex))) {
+          const x = toHex(h);
+          if (!named.has(x)) {
+            named.add(x);
+            settlers.push(x);
+          }
+        }
+      }
+      for (let i = 0; i < settlers.length; i += LOOKUPS_PER_BREATH) {
+        await breathe();
+        const chunk = settlers.slice(i, i + LOOKUPS_PER_BREATH);
+        all.push(...chunk);
+        found.push(...(await clearing.paymentFactsMany(chunk.map(fromHex))));
       }
     }
     for (const [k, h] of all.entries()) {

@@ -43,7 +43,7 @@ interface Case {
     readerFaults: { kind: string; readerId: number; tokenHash: string; first: Place; second: Place }[];
     problems: { readerId: number; kind: string }[];
     settlement: { operatorId: number; currency: number; count: number; gross: string }[];
-    requestsPaidTwice: { readerId: number; operatorId: number; requestTime: number; challenge: string; settled: { tokenHash: string; journalId: string; seq: number }; unsettled: { tokenHash: string; journalId: string; seq: number }[] }[];
+    requestsPaidTwice: { readerId: number; requestTime: number; challenge: string; settled: { tokenHash: string; journalId: string; seq: number }; unsettled: { tokenHash: string; journalId: string; seq: number }[] }[];
   };
 }
 const file = JSON.parse(readFileSync('fixtures/batch/batch_clearing.json', 'utf8')) as {
@@ -132,7 +132,7 @@ describe('settlement batch vectors (fixtures/batch/batch_clearing.json)', () => 
         expect(rep.settlement.map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: String(l.gross) }))).toEqual(c.after.settlement);
         expect(
           rep.requestsPaidTwice.map((f) => ({
-            readerId: f.readerId, operatorId: f.operatorId, requestTime: f.requestTime, challenge: f.challenge, settled: { tokenHash: f.settled.tokenHash, journalId: f.settled.journalId, seq: f.settled.seq },
+            readerId: f.readerId, requestTime: f.requestTime, challenge: f.challenge, settled: { tokenHash: f.settled.tokenHash, journalId: f.settled.journalId, seq: f.settled.seq },
             unsettled: f.unsettled.map((u) => ({ tokenHash: u.tokenHash, journalId: u.journalId, seq: u.seq })),
           })),
         ).toEqual(c.after.requestsPaidTwice);

@@ -152,7 +152,7 @@ export function requestSuite(e: Engine): void {
         const real = store.firstRequestSale.bind(c.store);
         const calls: boolean[] = [];
         store.firstRequestSale = (...a: unknown[]) => {
-          calls.push(a[4] !== undefined); // (reader, operator, time, challenge, token?)
+          calls.push(a[3] !== undefined); // (reader, time, challenge, token?)
           return real(...a);
         };
         const last = await c.paymentFacts(tokenHash(tokens[299]!));
@@ -192,7 +192,7 @@ export function requestSuite(e: Engine): void {
         expect(rep.settlement.map((l) => [l.operatorId, l.count, l.gross])).toEqual([[90, 3, 100n + 700n + 700n]]);
         expect(rep.requestsPaidTwice).toEqual([
           {
-            readerId: 31, operatorId: 90, requestTime: requestOf(0, 0).time, challenge: toHex(requestOf(0, 0).challenge),
+            readerId: 31, requestTime: requestOf(0, 0).time, challenge: toHex(requestOf(0, 0).challenge),
             settled: { tokenHash: toHex(tokenHash(tokens[0]!)), journalId: '7777777777777777', seq: 1, time: NOW + 1 },
             unsettled: [{ tokenHash: toHex(tokenHash(tokens[1]!)), journalId: '7777777777777777', seq: 2, time: NOW + 2 }],
           },
