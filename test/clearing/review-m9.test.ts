@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRefund, publicKeyOf, seededSecretKey, tokenHash, toHex } from '../../src/index.js';
 import { Clearing } from '../../src/clearing/index.js';
-import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
+import type { JournalEntry } from '../../src/reader/index.js';
 import { paymentState } from '../../src/server/payments.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
-import { HKD, NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { HKD, NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken, tailBatch } from '../reader/helpers.js';
 
 const issuer = makeIssuer('zz-m9');
 const R = makeReader(issuer, 'zz-m9', 41, 'vending', 90);
@@ -27,15 +27,6 @@ const tok = (w: number, counter: number, amount: number, req = REQ, payee = R.ce
 const sale = (t: Uint8Array, dt: number, value: number, req = REQ): Omit<JournalEntry, 'seq'> => ({ kind: 'accept', time: NOW + dt, data: t, value, request: req });
 const voidOf = (t: Uint8Array, dt: number, value: number): Omit<JournalEntry, 'seq'> => ({ kind: 'void', time: NOW + dt, data: tokenHash(t), value });
 const H = (t: Uint8Array) => toHex(tokenHash(t));
-/** Batch `batchSeq` of a journal whose entries are `all` (seqs from 1): the entries from index `from` on. */
-function tailBatch(m: M, journalId: Uint8Array, all: Omit<JournalEntry, 'seq'>[], from: number, batchSeq: number, createdAt = NOW + 120): Uint8Array {
-  const es = all.map((e, i) => ({ ...e, seq: i + 1 }));
-  let h = genesisHash(m.cert.readerId, journalId);
-  for (const e of es.slice(0, from)) h = chainHash(h, encodeEntry(e));
-  const prevHead = h;
-  for (const e of es.slice(from)) h = chainHash(h, encodeEntry(e));
-  return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: from + 1, prevHead, head: h, entries: es.slice(from), createdAt }).bytes;
-}
 const fresh = () => new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
 
 /** Which tokens settle, per the report, per settle(), and per each token's payment state. */

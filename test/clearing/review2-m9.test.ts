@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRequest, publicKeyOf, seededSecretKey, tokenHash, toHex } from '../../src/index.js';
 import { Clearing } from '../../src/clearing/index.js';
-import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
+import type { JournalEntry } from '../../src/reader/index.js';
 import { paymentState } from '../../src/server/payments.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
-import { NOW, handBatch, makeIssuer, makeWallet, prng, signToken } from '../reader/helpers.js';
+import { NOW, handBatch, makeIssuer, makeWallet, prng, signToken, tailBatch } from '../reader/helpers.js';
 
 const issuer = makeIssuer('zz2-m9');
 const CLOCK = () => NOW + 3600;
@@ -31,15 +31,6 @@ const B = certOf(95, 'zz2-b');
 const tok = (w: number, counter: number, amount = 1250, req = REQ) => signToken(W[w]!, { payee: 41, amount, counter, time: req.time, challenge: req.challenge });
 const sale = (t: Uint8Array, dt: number, value = 1250, req = REQ): Omit<JournalEntry, 'seq'> => ({ kind: 'accept', time: NOW + dt, data: t, value, request: req });
 const voidOf = (t: Uint8Array, dt: number, value = 1250): Omit<JournalEntry, 'seq'> => ({ kind: 'void', time: NOW + dt, data: tokenHash(t), value });
-/** Batch `batchSeq` of a journal whose entries are `all` (seqs from 1): the entries from index `from` on. */
-function tailBatch(m: M, journalId: Uint8Array, all: Omit<JournalEntry, 'seq'>[], from: number, batchSeq: number, createdAt = NOW + 120): Uint8Array {
-  const es = all.map((e, i) => ({ ...e, seq: i + 1 }));
-  let h = genesisHash(m.cert.readerId, journalId);
-  for (const e of es.slice(0, from)) h = chainHash(h, encodeEntry(e));
-  const prevHead = h;
-  for (const e of es.slice(from)) h = chainHash(h, encodeEntry(e));
-  return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: from + 1, prevHead, head: h, entries: es.slice(from), createdAt }).bytes;
-}
 const fresh = () => new Clearing({ issuerKeys: issuer.keySet(), clock: CLOCK });
 
 async function views(c: Clearing, tokens: Uint8Array[]) {

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRefund, tokenHash, toHex } from '../../src/index.js';
 import { Clearing } from '../../src/clearing/index.js';
-import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
+import type { JournalEntry } from '../../src/reader/index.js';
 import { paymentState } from '../../src/server/payments.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
-import { HKD, NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { HKD, NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken, tailBatch } from '../reader/helpers.js';
 
 const issuer = makeIssuer('zz2-wh');
 const R = makeReader(issuer, 'zz2-wh', 41, 'vending', 90);
@@ -20,21 +20,12 @@ const W = [0, 1, 2, 3].map((i) => makeWallet(issuer, 'zz2-wh', `w${i}`));
 const CLOCK = () => NOW + 3600;
 const REQ = { challenge: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), time: NOW - 30 };
 const jid = (b: number) => new Uint8Array(8).fill(b);
-type M = { secretKey: Uint8Array; cert: typeof R.cert };
 type Req = { challenge: Uint8Array; time: number };
 const tok = (w: number, counter: number, amount = 100, req: Req = REQ) => signToken(W[w]!, { payee: 41, amount, counter, time: req.time, challenge: req.challenge });
 const sale = (t: Uint8Array, dt: number, value = 100, req: Req = REQ): Omit<JournalEntry, 'seq'> => ({ kind: 'accept', time: NOW + dt, data: t, value, request: req });
 const voidHash = (h: Uint8Array, dt: number, value = 100): Omit<JournalEntry, 'seq'> => ({ kind: 'void', time: NOW + dt, data: h, value });
 const voidOf = (t: Uint8Array, dt: number, value = 100) => voidHash(tokenHash(t), dt, value);
 const H = (t: Uint8Array) => toHex(tokenHash(t));
-function tailBatch(m: M, journalId: Uint8Array, all: Omit<JournalEntry, 'seq'>[], from: number, batchSeq: number, createdAt = NOW + 120): Uint8Array {
-  const es = all.map((e, i) => ({ ...e, seq: i + 1 }));
-  let h = genesisHash(m.cert.readerId, journalId);
-  for (const e of es.slice(0, from)) h = chainHash(h, encodeEntry(e));
-  const prevHead = h;
-  for (const e of es.slice(from)) h = chainHash(h, encodeEntry(e));
-  return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: from + 1, prevHead, head: h, entries: es.slice(from), createdAt }).bytes;
-}
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

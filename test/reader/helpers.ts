@@ -61,6 +61,19 @@ export function handBatch(m: { secretKey: Uint8Array; cert: ReaderCert }, journa
   return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: 1, prevHead, head: h, entries: es, createdAt }).bytes;
 }
 
+/**
+ * Batch `batchSeq` of a journal whose entries are `all` (seqs from 1): the entries from index `from` on, chained from
+ * the hash of entry `from` (the genesis for 0). A later batch of a journal held in part.
+ */
+export function tailBatch(m: { secretKey: Uint8Array; cert: ReaderCert }, journalId: Uint8Array, all: Omit<JournalEntry, 'seq'>[], from: number, batchSeq: number, createdAt = NOW + 120): Uint8Array {
+  const es = all.map((e, i) => ({ ...e, seq: i + 1 }));
+  let h = genesisHash(m.cert.readerId, journalId);
+  for (const e of es.slice(0, from)) h = chainHash(h, encodeEntry(e));
+  const prevHead = h;
+  for (const e of es.slice(from)) h = chainHash(h, encodeEntry(e));
+  return createBatch(m, { readerCert: m.cert, journalId, batchSeq, firstSeq: from + 1, prevHead, head: h, entries: es.slice(from), createdAt }).bytes;
+}
+
 export interface TestWallet {
   secretKey: Uint8Array;
   cert: WalletCert;
