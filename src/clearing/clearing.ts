@@ -186,9 +186,9 @@ function tokenHashesOf(entries: readonly JournalEntry[]): Uint8Array[] {
   const seen = new Set<string>();
   const out: Uint8Array[] = [];
   for (const e of entries) {
-    // A void names its sale's token by hash: that token's state changes too (and, by M9, its request's).
-    const h = e.kind === 'void' ? (e.data.length === 32 ? e.data : undefined) : nodeSha256(e.data);
-    if (!h) continue;
+    // A void names its sale's token by hash (32 bytes, entryFromCbor checks): that token's state changes too (and,
+    // by M9, its request's).
+    const h = e.kind === 'void' ? e.data : nodeSha256(e.data);
     const k = toHex(h);
     if (!seen.has(k)) {
       seen.add(k);
@@ -1260,9 +1260,7 @@ export class Clearing {
     const out: Uint8Array[] = [];
     const seen = new Set<string>();
     for (const h of tokenHashes) {
-      const sale = (await this.store.tokenEntries(h)).find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
-      if (!sale) continue;
-      const top = await this.store.firstRequestSale(sale.readerId, sale.reqTime!, sale.reqChallenge!);
+      const top = (await this.requestOf(await this.store.tokenEntries(h)))?.top;
       if (!top || equalBytes(top.tokenHash, h) || seen.has(toHex(top.tokenHash))) continue;
       seen.add(toHex(top.tokenHash));
       out.push(top.tokenHash);
@@ -1271,12 +1269,14 @@ export class Clearing {
   }
 
   /**
-   * M9 for one token (spec/clearing.md §5 step 0), from its entries `rows`: the request it paid, when another token
-   * of that request settles instead (`unsettled` names this token only); undefined when it settles as its request's
-   * token, every sale of it is voided, or it paid no request. Two reads of one row each, whatever number of tokens
-   * the request has; `tops` keeps each request's first sale across the tokens of one lookup (paymentFactsMany).
+   * The request a token paid, from its entries `rows` (its valid request-bound sale), and that request's first
+   * unvoided sale (`top`, which settles: §5 step 0); undefined when it paid no request. `tops` keeps each request's
+   * first sale across the tokens of one lookup.
    */
-  private async paidTwiceOf(tokenHash: Uint8Array, rows: readonly TokenEntryRow[], tops?: Map<string, RequestSaleRow | undefined>): Promise<RequestPaidTwice | undefined> {
+  private async requestOf(
+    rows: readonly TokenEntryRow[],
+    tops?: Map<string, RequestSaleRow | undefined>,
+  ): Promise<{ readerId: number; reqTime: number; reqChallenge: Uint8Array; top: RequestSaleRow | undefined } | undefined> {
     const sale = rows.find((r) => r.valid && r.reqTime !== null && r.reqChallenge !== null);
     if (!sale) return undefined;
     const [readerId, reqTime, reqChallenge] = [sale.readerId, sale.reqTime!, sale.reqChallenge!];
@@ -1286,7 +1286,19 @@ export class Clearing {
       top = await this.store.firstRequestSale(readerId, reqTime, reqChallenge);
       tops?.set(k, top);
     }
-    if (!top || equalBytes(top.tokenHash, tokenHash)) return undefined;
+    return { readerId, reqTime, reqChallenge, top };
+  }
+
+  /**
+   * M9 for one token (spec/clearing.md §5 step 0), from its entries `rows`: the request it paid, when another token
+   * of that request settles instead (`unsettled` names this token only); undefined when it settles as its request's
+   * token, every sale of it is voided, or it paid no request. Two reads of one row each, whatever number of tokens
+   * the request has; `tops` keeps each request's first sale across the tokens of one lookup (paymentFactsMany).
+   */
+  private async paidTwiceOf(tokenHash: Uint8Array, rows: readonly TokenEntryRow[], tops?: Map<string, RequestSaleRow | undefined>): Promise<RequestPaidTwice | undefined> {
+    const r = await this.requestOf(rows, tops);
+    if (!r?.top || equalBytes(r.top.tokenHash, tokenHash)) return undefined;
+    const { readerId, reqTime, reqChallenge, top } = r;
     const mine = await this.store.firstRequestSale(readerId, reqTime, reqChallenge, tokenHash);
     if (!mine) return undefined;
     const ref = (r: RequestSaleRow) => ({ tokenHash: toHex(r.tokenHash), journalId: toHex(r.journalId), seq: r.seq, time: r.time });

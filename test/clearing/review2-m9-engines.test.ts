@@ -3,12 +3,12 @@
  * (report/settle vs lookup), and a random model of tokens each under one operator (group-then-join query).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { publicKeyOf, seededSecretKey, tokenHash, toHex } from '../../src/index.js';
+import { tokenHash, toHex } from '../../src/index.js';
 import { Clearing } from '../../src/clearing/index.js';
 import type { JournalEntry } from '../../src/reader/index.js';
 import { paymentState } from '../../src/server/payments.js';
 import { startPgCluster } from './pg-cluster.js';
-import { NOW, handBatch, makeIssuer, makeWallet, prng, signToken } from '../reader/helpers.js';
+import { NOW, handBatch, makeIssuer, makeWallet, prng, signToken, makeReader } from '../reader/helpers.js';
 
 const issuer = makeIssuer('zz2-m9pg');
 const CLOCK = () => NOW + 3600;
@@ -17,12 +17,9 @@ const W = [0, 1, 2, 3].map((i) => makeWallet(issuer, 'zz2-m9pg', `w${i}`));
 const jid = (b: number) => new Uint8Array(8).fill(b);
 const H = (t: Uint8Array) => toHex(tokenHash(t));
 type M = { secretKey: Uint8Array; cert: ReturnType<typeof issuer.issueReaderCert> };
-const certOf = (operatorId: number, keySeed: string): M => {
-  const secretKey = seededSecretKey(keySeed, 'reader-41');
-  return { secretKey, cert: issuer.issueReaderCert({ readerId: 41, readerPublicKey: publicKeyOf(secretKey), operatorId, profile: 'vending', notBefore: NOW - 86400, notAfter: NOW + 86400 * 60 }, NOW - 86400) };
-};
-const A = certOf(90, 'zz2-pga');
-const B = certOf(95, 'zz2-pgb');
+// Two certificates of reader id 41, both valid now (the overlap of a re-certification, spec/clearing.md M4).
+const A = makeReader(issuer, 'zz2-pga', 41, 'vending', 90);
+const B = makeReader(issuer, 'zz2-pgb', 41, 'vending', 95);
 type Req = { challenge: Uint8Array; time: number };
 const sale = (t: Uint8Array, dt: number, req: Req = REQ): Omit<JournalEntry, 'seq'> => ({ kind: 'accept', time: NOW + dt, data: t, value: 100, request: req });
 const voidOf = (t: Uint8Array, dt: number): Omit<JournalEntry, 'seq'> => ({ kind: 'void', time: NOW + dt, data: tokenHash(t), value: 100 });

@@ -12,7 +12,7 @@ import type { JournalEntry } from '../../src/reader/index.js';
 import { paymentState } from '../../src/server/payments.js';
 import { eventId, WebhookService } from '../../src/server/webhooks.js';
 import { SqliteWebhookOutbox } from '../../src/server/outbox.js';
-import { NOW, handBatch, makeIssuer, makeWallet, prng, signToken, tailBatch } from '../reader/helpers.js';
+import { NOW, handBatch, makeIssuer, makeWallet, prng, signToken, tailBatch, makeReader } from '../reader/helpers.js';
 
 const issuer = makeIssuer('zz2-m9');
 const CLOCK = () => NOW + 3600;
@@ -21,13 +21,9 @@ const W = [0, 1, 2, 3, 4, 5].map((i) => makeWallet(issuer, 'zz2-m9', `w${i}`));
 const jid = (b: number) => new Uint8Array(8).fill(b);
 const H = (t: Uint8Array) => toHex(tokenHash(t));
 type M = { secretKey: Uint8Array; cert: ReturnType<typeof issuer.issueReaderCert> };
-/** A certificate of reader id 41 for `operatorId`, valid now (the overlap of a re-certification, spec/clearing.md M4). */
-const certOf = (operatorId: number, keySeed: string): M => {
-  const secretKey = seededSecretKey(keySeed, 'reader-41');
-  return { secretKey, cert: issuer.issueReaderCert({ readerId: 41, readerPublicKey: publicKeyOf(secretKey), operatorId, profile: 'vending', notBefore: NOW - 86400, notAfter: NOW + 86400 * 60 }, NOW - 86400) };
-};
-const A = certOf(90, 'zz2-a');
-const B = certOf(95, 'zz2-b');
+// Two certificates of reader id 41, both valid now (the overlap of a re-certification, spec/clearing.md M4).
+const A = makeReader(issuer, 'zz2-a', 41, 'vending', 90);
+const B = makeReader(issuer, 'zz2-b', 41, 'vending', 95);
 const tok = (w: number, counter: number, amount = 1250, req = REQ) => signToken(W[w]!, { payee: 41, amount, counter, time: req.time, challenge: req.challenge });
 const sale = (t: Uint8Array, dt: number, value = 1250, req = REQ): Omit<JournalEntry, 'seq'> => ({ kind: 'accept', time: NOW + dt, data: t, value, request: req });
 const voidOf = (t: Uint8Array, dt: number, value = 1250): Omit<JournalEntry, 'seq'> => ({ kind: 'void', time: NOW + dt, data: tokenHash(t), value });

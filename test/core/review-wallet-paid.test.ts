@@ -5,9 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRequest, decodeToken, MemoryCounterStore, tokenHash, toHex, verifyToken, Wallet, type CounterState } from '../../src/index.js';
+import { createRequest, decodeToken, MemoryCounterStore, tokenHash, toHex, Wallet, type CounterState } from '../../src/index.js';
 import { loadWallet } from '../../src/node/files.js';
-import { nobleEd25519 } from '../../src/crypto.js';
 import { world } from './helpers.js';
 import { cli, counterOf, walletDirs } from './wallet-dirs.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet } from '../reader/helpers.js';
@@ -34,19 +33,14 @@ describe('wallet review: a request that is not a payment code but signs time 0',
 describe('wallet review: the paid list of counter.json', () => {
   it('a crafted `paid` item whose token answers another request: wallet.counter_corrupt, nothing emitted (the remembered token is checked: this wallet\'s key, this request\'s body)', async () => {
     const dir = walletDir('crafted');
-    const { reader, issuer } = world('zzpaid');
+    const { reader } = world('zzpaid');
     const req = createRequest(reader, { amount: 1250, currency: 344, time: NOW, challenge: new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2]) });
     // A token this wallet really signed, for ANOTHER request of the same reader (another challenge, amount 1).
     const other = await loadWallet(dir, () => NOW).pay(createRequest(reader, { amount: 1, currency: 344, time: NOW, challenge: new Uint8Array(8).fill(1) }).bytes);
     const text = JSON.stringify({ counter: 1, spent: 1, paid: [{ payee: 4201, challenge: '0908070605040302', time: NOW, amount: 1250, token: toHex(other) }] });
     writeFileSync(join(dir, 'counter.json'), text);
-    const got = await loadWallet(dir, () => NOW).pay(req.bytes).catch((e: unknown) => e);
-    if (got instanceof Uint8Array) {
-      const v = verifyToken(got, { issuerKeys: issuer.keySet(), now: NOW, payees: [4201], request: { readerId: 4201, challenge: req.request.challenge, time: NOW, amount: 1250, currency: 344 } }, nobleEd25519);
-      expect(v.accepted, `the wallet answered the request with a token of another request (${v.accepted ? '' : v.reason}), spending nothing`).toBe(true);
-    } else {
-      expect((got as { code?: string }).code).toBe('wallet.counter_corrupt');
-    }
+    await expect(loadWallet(dir, () => NOW).pay(req.bytes)).rejects.toMatchObject({ code: 'wallet.counter_corrupt' });
+    expect(readFileSync(join(dir, 'counter.json'), 'utf8')).toBe(text); // nothing written, nothing spent
   });
 
   it('`offpay pay --request` twice AT ONCE (a retry while the first still runs): exactly one of the two says it spent (repeated false)', async () => {
