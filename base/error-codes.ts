@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 270 codes in 30 areas.
+ * error-code tables of spec/*.md list. 271 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -210,6 +210,7 @@ export const ERROR_CODES = [
   'reader.bad_context',
   'reader.bad_input',
   'reader.bad_policy',
+  'reader.batch_pruned',
   'reader.cert_not_valid',
   'reader.corrupt_store',
   'reader.key_mismatch',
@@ -487,6 +488,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'reader.bad_context': 'spec/reader.md §13',
   'reader.bad_input': 'spec/reader.md §13',
   'reader.bad_policy': 'spec/reader.md §13',
+  'reader.batch_pruned': 'spec/reader.md §13',
   'reader.cert_not_valid': 'spec/reader.md §13',
   'reader.corrupt_store': 'spec/reader.md §13',
   'reader.key_mismatch': 'spec/reader.md §13',

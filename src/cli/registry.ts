@@ -51,6 +51,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "reader tap-out", area: 'reader', summary: "transit: record the fare for a trip whose tap-in token is shown again; exit 0 recorded, 1 refused" },
   { name: "reader export", area: 'reader', summary: "write the next reader-signed settlement batch (journal entries since the last export) for upload" },
   { name: "reader load-blocklist", area: 'reader', summary: "load a signed blocklist from clearing (must be newer than the one held)" },
+  { name: "reader prune", area: 'reader', summary: "forget what no rule can use any more: journal rows clearing holds, token records and daily totals older than the retention (spec/reader.md §9.3)" },
   { name: "reader status", area: 'reader', summary: "check the database (SQLite quick_check), verify the hash chain, show the journal, open request, exports and blocklist freshness" },
   { name: "clearing ingest", area: 'reader', summary: "ingest settlement batches (any order, late or twice); exit 0 all ingested, 1 any batch rejected, 2 any batch over the size limits" },
   { name: "clearing report", area: 'reader', summary: "settlement per merchant and currency (count, gross, fee, net), double spends and over-allowance wallets with evidence, reader faults, trips, gaps, problems" },

@@ -31,7 +31,8 @@ export {
   type ProfileParams, PROFILES,
 } from './profiles.js';
 export {
-  type TokenStatus, TOKEN_STATUS, type TokenRecord, type ReaderTx, type ReaderStore, MemoryReaderStore,
+  type TokenStatus, TOKEN_STATUS, type TokenRecord, type ReaderTx, type ReaderStore, MemoryReaderStore, type PrunePlan,
+  type PruneCounts, type PruneTotals, type PruneMeta,
 } from './store.js';
 export { IndexedDbReaderStore, type IndexedDbOpenOptions, INDEXEDDB_SCHEMA_VERSION } from './indexeddb.js';
 export {
@@ -40,7 +41,8 @@ export {
 export {
   type ReaderOptions, type OpenRequest, type RequestRef, type AcceptContext, type AcceptStatus, type ReaderAccepted, type ReaderRejected,
   type ReaderVerdict, type VoidResult, type BlocklistStatus, type ExportResult, certIdOf, Reader,
-  EXPORT_MAX_BATCH_BYTES, EXPORT_MAX_BATCH_ENTRIES, cutBacklog,
+  EXPORT_MAX_BATCH_BYTES, EXPORT_MAX_BATCH_ENTRIES, cutBacklog, type PruneOptions, type PruneResult, pruneRetainMinimum,
+  PRUNE_DEFAULT_RETAIN_SECONDS, PRUNE_CLOCK_MARGIN_SECONDS,
 } from './reader.js';
 export {
   type FieldType, type FieldSpec, PROFILE_SCHEMA, POLICY_KEYS, LIMIT_KEYS, WINDOW_RANGE, validateProfileOverrides,

@@ -25,7 +25,7 @@
  */
 import { OffpayError } from '../../base/errors.js';
 import type { JournalRow } from './journal.js';
-import { MemoryReaderStore, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
+import { MemoryReaderStore, type PruneCounts, type PrunePlan, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
 import type { WindowState } from './window.js';
 import { fromHex, toHex } from '../../base/hex.js';
 
@@ -35,8 +35,11 @@ type StoreName = (typeof STORES)[number];
 /** The IndexedDB schema version of a reader database (its object stores: windows, totals, tokens, journal, meta). */
 export const INDEXEDDB_SCHEMA_VERSION = 1;
 
-/** One write of a committed transaction, as it goes to IndexedDB. */
-type Write = { store: StoreName; key: IDBValidKey; value: unknown; add?: true };
+/**
+ * One write of a committed transaction, as it goes to IndexedDB: a put (an add for journal rows), or a deletion
+ * of a key or key range (a prune, spec/reader.md §9.3).
+ */
+type Write = { store: StoreName; key: IDBValidKey; value: unknown; add?: true } | { store: StoreName; del: IDBValidKey | IDBKeyRange };
 
 function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -183,6 +186,9 @@ export class IndexedDbReaderStore implements ReaderStore {
     const all = async (s: StoreName): Promise<[IDBValidKey[], unknown[]]> => [await req(tx.objectStore(s).getAllKeys()), await req(tx.objectStore(s).getAll())];
     const [windows, totals, tokens, journal, meta] = await Promise.all(STORES.map(all));
     try {
+      // A pruned journal starts at its oldest row kept (spec/reader.md §9.3); the rows from there are contiguous.
+      const first = journal![0].length ? (journal![0][0] as number) : 1;
+      this.mem.startJournalAt(first);
       this.mem.transact((m) => {
         // Windows are keyed by wallet-id hex; ReaderTx takes the bytes, so rebuild them from the key.
         windows![0].forEach((k, i) => m.putWindow(fromHex(k as string), windows![1][i] as WindowState));
@@ -191,7 +197,7 @@ export class IndexedDbReaderStore implements ReaderStore {
         journal![0].forEach((k, i) => {
           const r = journal![1][i] as JournalRow;
           // getAll returns ascending keys (seq): a gap or a row under another key is damage, not a journal.
-          if (k !== i + 1 || r?.seq !== k) throw new Error(`journal row ${String(k)} where row ${i + 1} belongs`);
+          if (k !== first + i || r?.seq !== k) throw new Error(`journal row ${String(k)} where row ${first + i} belongs`);
           m.append(r);
         });
         meta![0].forEach((k, i) => m.putMeta(k as string, meta![1][i] as Uint8Array));
@@ -251,7 +257,8 @@ export class IndexedDbReaderStore implements ReaderStore {
     try {
       tx = this.db.transaction([...STORES], 'readwrite', { durability: 'strict' });
       for (const w of writes) {
-        if (w.add) tx.objectStore(w.store).add(w.value, w.key);
+        if ('del' in w) tx.objectStore(w.store).delete(w.del);
+        else if (w.add) tx.objectStore(w.store).add(w.value, w.key);
         else tx.objectStore(w.store).put(w.value, w.key);
       }
     } catch (e) {
@@ -302,6 +309,20 @@ export class IndexedDbReaderStore implements ReaderStore {
 
   journal(fromSeq: number, toSeq?: number): JournalRow[] {
     return this.mem.journal(fromSeq, toSeq);
+  }
+
+  /**
+   * Apply a prune plan (spec/reader.md §9.3) to the copy in memory and queue its deletions as one IndexedDB
+   * transaction, in order with the others: `flush()` resolves once they are on disk.
+   */
+  prune(plan: PrunePlan): PruneCounts {
+    if (this.closed) throw new Error('store is closed');
+    if (this.failure) throw this.failure;
+    const writes: Write[] = [];
+    const counts = this.mem.pruneWith(plan, (store, key) => writes.push({ store, del: key }));
+    if (counts.journal) writes.push({ store: 'journal', del: IDBKeyRange.upperBound(this.mem.firstSeq(), true) });
+    if (writes.length) this.persist(writes);
+    return counts;
   }
 
   close(): void {

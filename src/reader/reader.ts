@@ -379,8 +379,80 @@ const META_READER_ID = 'reader.id';
 const META_JOURNAL_ID = 'journal.id';
 const META_EXPORT_LAST = 'export.last';
 const META_EXPORT_BATCH = 'export.batch';
-/** The meta key of a tap-out recorded here (its journal seq): `tapout:` + the token hash in hex. */
-const tapOutKey = (hash: Uint8Array): string => `tapout:${toHex(hash)}`;
+/** How many batches clearing last said it holds of this journal (`reader sync`, spec/reader.md §9.3). */
+const META_DELIVERED = 'sync.delivered';
+/**
+ * The meta key of a tap-out recorded here: `tapout:` + the token hash in hex. Its value is CBOR [journal seq, time]
+ * (before pruning came, spec/reader.md §9.3: the seq alone, which a prune keeps).
+ */
+const TAP_OUT_PREFIX = 'tapout:';
+const tapOutKey = (hash: Uint8Array): string => `${TAP_OUT_PREFIX}${toHex(hash)}`;
+/** Read a tap-out record: [seq, time], or a seq alone (written before pruning came). */
+function readTapOut(b: Uint8Array): { seq: number; time?: number } {
+  const v = decodeCbor(b);
+  if (typeof v === 'number') return { seq: v };
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') return { seq: v[0], time: v[1] };
+  throw new OffpayError('reader.corrupt_store', 'a stored tap-out record is not [seq, time]');
+}
+/** The totals key prefix of the daily totals, `d:` + wallet id hex + `:` + day + `:` + currency (§4). */
+const DAY_TOTAL_PREFIX = 'd:';
+/** The day of a daily-total key, or undefined for a key that is not one (kept). */
+function dayOfTotalKey(key: string): number | undefined {
+  const parts = key.split(':');
+  if (parts.length !== 4) return undefined;
+  const d = Number(parts[2]);
+  return Number.isSafeInteger(d) ? d : undefined;
+}
+
+/** Default of {@link PruneOptions.retainSeconds}: 7 days, or the minimum of the profile when that is longer. */
+export const PRUNE_DEFAULT_RETAIN_SECONDS = 7 * 86_400;
+/** The clock error a prune allows for (one day): a reader clock set back by less cannot meet a forgotten token young. */
+export const PRUNE_CLOCK_MARGIN_SECONDS = 86_400;
+
+/**
+ * The shortest `retainSeconds` a prune takes with this profile (spec/reader.md §9.3): a token whose record is older
+ * fails every age check the reader makes (as a payment, a one-way token, a tap-out) by a day, and its void and resume
+ * windows have ended.
+ */
+export function pruneRetainMinimum(p: Pick<ReaderProfileParams, 'maxFutureSeconds' | 'maxAgeSeconds' | 'oneWayMaxAgeSeconds' | 'maxTripSeconds' | 'voidWindowSeconds' | 'resumeWindowSeconds'>): number {
+  return p.maxFutureSeconds + Math.max(p.maxAgeSeconds, p.oneWayMaxAgeSeconds, p.maxTripSeconds, p.voidWindowSeconds, p.resumeWindowSeconds) + PRUNE_CLOCK_MARGIN_SECONDS;
+}
+
+/** Options of {@link Reader.prune}. */
+export interface PruneOptions {
+  /** The reader clock, unix seconds (default the reader's clock). */
+  now?: number;
+  /**
+   * Keep token records, daily totals and tap-out records this many seconds (default
+   * {@link PRUNE_DEFAULT_RETAIN_SECONDS}); at least {@link pruneRetainMinimum} of the profile (`reader.bad_config`).
+   */
+  retainSeconds?: number;
+  /**
+   * Batches 1..n of this journal that clearing holds: their journal rows are deleted, but for the last one. Default:
+   * what the last `reader sync` heard from clearing (0 if none). At most the batches exported (`reader.bad_config`).
+   */
+  deliveredBatches?: number;
+}
+
+/** What {@link Reader.prune} did. */
+export interface PruneResult {
+  /** The retention applied, seconds. */
+  retainSeconds: number;
+  /** The time before which records were forgotten (now - retainSeconds). */
+  cutoff: number;
+  /** The batches counted as delivered (their rows, but the last, deleted). */
+  deliveredBatches: number;
+  /** Journal rows before this seq are gone (the last row of batch `deliveredBatches`; 0: none). */
+  journalBefore: number;
+  /** Journal rows deleted. */
+  journal: number;
+  /** Token records deleted. */
+  tokens: number;
+  /** Daily totals deleted. */
+  totals: number;
+  /** Tap-out records deleted. */
+  tapOuts: number;
+}
 
 function u(n: number): Uint8Array {
   return encodeCbor(n);
@@ -673,9 +745,9 @@ export class Reader {
    * at this gate (its tap-in was elsewhere), so it opens nothing again: `already_tapped_out`. No state changes.
    */
   private tappedOutHere(tx: ReaderTx, hash: Uint8Array): ReaderVerdict | undefined {
-    const seq = tx.getMeta(tapOutKey(hash));
-    if (!seq) return undefined;
-    return rejectedR('already_tapped_out', `this token's trip ended at this gate (tap-out in journal entry ${fromU(seq)}); it opens nothing again`, hash);
+    const rec = tx.getMeta(tapOutKey(hash));
+    if (!rec) return undefined;
+    return rejectedR('already_tapped_out', `this token's trip ended at this gate (tap-out in journal entry ${readTapOut(rec).seq}); it opens nothing again`, hash);
   }
 
   private requestRef(tx: ReaderTx, r: TokenRecord): RequestRef | undefined {
@@ -879,7 +951,7 @@ export class Reader {
         allowance = { certKey, spent };
       }
       const row = this.append(tx, 'tap_out', now, bytes, p.fare);
-      tx.putMeta(key, u(row.seq));
+      tx.putMeta(key, encodeCbor([row.seq, now]));
       if (local) tx.putToken({ ...local, status: 'completed' });
       if (allowance) tx.putTotal(allowance.certKey, allowance.spent + t.amount);
       return { accepted: true, status: 'tapped_out', reason: 'ok', code: 0, charged: false, tokenHash: hash, walletId: v.walletId, counter: t.counter, amount: p.fare, currency: v.currency, seq: row.seq, token: t };
@@ -968,11 +1040,15 @@ export class Reader {
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: this.genesis };
   }
 
-  /** Recompute the whole chain from the genesis hash. */
+  /**
+   * Recompute the chain from the genesis hash, or, for a pruned journal (spec/reader.md §9.3), from its oldest row
+   * held (whose stored hash is taken as the start: the rows before it went to clearing, which checked them).
+   */
   verifyJournal(): ChainCheck {
     const rows = this.store.journal(1);
-    const c = verifyChain(rows, { seq: 0, hash: this.genesis });
-    return c;
+    const first = rows[0];
+    if (first && first.seq > 1) return verifyChain(rows.slice(1), { seq: first.seq, hash: first.hash });
+    return verifyChain(rows, { seq: 0, hash: this.genesis });
   }
 
   /** Decoded journal entries from `fromSeq`. */
@@ -1044,9 +1120,84 @@ export class Reader {
     return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_BATCH)));
   }
 
+  /** The seq of the last journal entry exported (0 before the first export). */
+  exportedThrough(): number {
+    return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_LAST)));
+  }
+
+  /**
+   * Record that clearing holds batches 1..n of this journal (`reader sync` does, from clearing's answer after its
+   * uploads): the default of {@link PruneOptions.deliveredBatches}. The latest answer counts, lower or higher (a
+   * clearing restored from a backup holds fewer). Refused above the batches exported (`reader.bad_config`).
+   */
+  recordDelivered(n: number): void {
+    this.store.transact((tx) => {
+      const exported = fromU(tx.getMeta(META_EXPORT_BATCH));
+      if (!Number.isSafeInteger(n) || n < 0 || n > exported) throw new OffpayError('reader.bad_config', `delivered batches must be an integer in 0..${exported} (the batches exported), not ${n}`);
+      tx.putMeta(META_DELIVERED, u(n));
+    });
+  }
+
+  /** The batches clearing last said it holds ({@link recordDelivered}; 0 if never recorded). */
+  deliveredBatches(): number {
+    return this.store.transact((tx) => fromU(tx.getMeta(META_DELIVERED)));
+  }
+
+  /**
+   * Forget what no rule of this reader can use any more (spec/reader.md §9.3, invariant I11): the journal rows of
+   * batches clearing holds (but the last row, the chain's link to the next batch), and the token records, daily
+   * totals and tap-out records older than `retainSeconds`. Windows, certificate totals, the blocklist, the open
+   * request and the export records are kept. Checks in order: a store that cannot prune, `retainSeconds` below
+   * {@link pruneRetainMinimum} or not an integer, `deliveredBatches` outside 0..exported (each `reader.bad_config`).
+   * A re-export of a batch whose rows are gone is then `reader.batch_pruned`.
+   */
+  prune(o: PruneOptions = {}): PruneResult {
+    const now = o.now ?? this.clock();
+    const store = this.store;
+    if (!store.prune) throw new OffpayError('reader.bad_config', `this reader store (${store.kind}) cannot prune`);
+    const min = pruneRetainMinimum(this.profile);
+    const retain = o.retainSeconds ?? Math.max(min, PRUNE_DEFAULT_RETAIN_SECONDS);
+    if (!Number.isSafeInteger(retain) || retain < min) {
+      throw new OffpayError('reader.bad_config', `retainSeconds must be an integer of at least ${min} for this profile (the longest age, void and resume window, the clock skew allowed and a day), not ${retain}`);
+    }
+    if (!Number.isSafeInteger(now)) throw new OffpayError('reader.bad_config', `now must be an integer of unix seconds, not ${now}`);
+    const { delivered, journalBefore, keepTokens } = store.transact((tx) => {
+      const exported = fromU(tx.getMeta(META_EXPORT_BATCH));
+      const d = o.deliveredBatches ?? fromU(tx.getMeta(META_DELIVERED));
+      if (!Number.isSafeInteger(d) || d < 0 || d > exported) throw new OffpayError('reader.bad_config', `deliveredBatches must be an integer in 0..${exported} (the batches exported), not ${d}`);
+      const rec = d > 0 ? tx.getMeta(`batch:${d}`) : undefined;
+      if (d > 0 && !rec) throw new OffpayError('reader.corrupt_store', `batch ${d} is counted as exported but has no record`);
+      // The last row of batch d (first - 1 for an empty batch): every row before it goes; it stays.
+      // The sale that paid the open request stays (complete and void close the request through it).
+      const paidBy = this.readOpen(tx)?.paidBy;
+      return { delivered: d, journalBefore: rec ? decodeBatchMeta(rec)[1] : 0, keepTokens: paidBy ? [paidBy] : [] };
+    });
+    const cutoff = now - retain;
+    const dayBefore = Math.floor(cutoff / 86_400);
+    const counts = store.prune({
+      journalBefore,
+      acceptedBefore: cutoff,
+      keepTokens,
+      totals: { prefix: DAY_TOTAL_PREFIX, drop: (k) => (dayOfTotalKey(k) ?? Infinity) < dayBefore },
+      meta: {
+        prefix: TAP_OUT_PREFIX,
+        drop: (_k, v) => {
+          const t = readTapOut(v);
+          return t.time !== undefined && t.time < cutoff;
+        },
+      },
+    });
+    return { retainSeconds: retain, cutoff, deliveredBatches: delivered, journalBefore, journal: counts.journal, tokens: counts.tokens, totals: counts.totals, tapOuts: counts.meta };
+  }
+
   private buildBatch(i: { batchSeq: number; first: number; last: number; createdAt: number }): { batch: SettlementBatch; bytes: Uint8Array } {
     const rows = i.last >= i.first ? this.store.journal(i.first, i.last) : [];
-    const prevHead = i.first <= 1 ? this.genesis : (this.store.journal(i.first - 1, i.first - 1)[0]?.hash ?? this.genesis);
+    const before = i.first <= 1 ? undefined : this.store.journal(i.first - 1, i.first - 1)[0];
+    // A batch whose rows (or the row before them) a prune deleted cannot be made again (spec/reader.md §9.3).
+    if (rows.length !== Math.max(0, i.last - i.first + 1) || (i.first > 1 && !before)) {
+      throw new OffpayError('reader.batch_pruned', `batch ${i.batchSeq} (entries ${i.first}..${i.last}) cannot be made again: its journal rows were pruned after clearing said it held it`);
+    }
+    const prevHead = before ? before.hash : this.genesis;
     const head = rows.length ? rows[rows.length - 1]!.hash : prevHead;
     return createBatch(
       { secretKey: this.secretKey },

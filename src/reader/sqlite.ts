@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { OffpayError } from '../../base/errors.js';
 import { loadSqliteDriver, sqliteFailureOf, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
 import type { JournalRow } from './journal.js';
-import { TOKEN_STATUS, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
+import { TOKEN_STATUS, type PruneCounts, type PrunePlan, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, entry BLOB NOT NULL,
 const u8 = (b: Buffer | Uint8Array): Uint8Array => new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
 type Row = Record<string, unknown>;
+
+/** Deletions a prune makes in one transaction (spec/reader.md §9.3). */
+const PRUNE_CHUNK = 5000;
 
 /** Options of {@link SqliteReaderStore}. */
 export interface SqliteReaderStoreOptions {
@@ -213,6 +216,65 @@ export class SqliteReaderStore implements ReaderStore {
     } catch (e) {
       throw typed(e, this.path);
     }
+  }
+
+  /**
+   * Apply a prune plan (spec/reader.md §9.3) in transactions of at most PRUNE_CHUNK deletions each, so that a
+   * `reader listen` process on the same database waits for one chunk, not for the whole prune. The newest journal
+   * row is never deleted. The first prune adds the index on `accepted_at` the token deletions search by.
+   */
+  prune(plan: PrunePlan): PruneCounts {
+    try {
+      return this.pruneChunks(plan);
+    } catch (e) {
+      throw typed(e, this.path);
+    }
+  }
+
+  private pruneChunks(plan: PrunePlan): PruneCounts {
+    const db = this.db;
+    const counts: PruneCounts = { journal: 0, tokens: 0, totals: 0, meta: 0 };
+    const inTx = <T>(fn: () => T): T => db.transaction(fn).immediate();
+    inTx(() => db.exec('CREATE INDEX IF NOT EXISTS tokens_accepted ON tokens(accepted_at)'));
+    const range = inTx(() => db.prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM journal').get() as Row);
+    if (typeof range.lo === 'number' && typeof range.hi === 'number') {
+      const before = Math.min(plan.journalBefore, range.hi);
+      const del = db.prepare('DELETE FROM journal WHERE seq < ?');
+      for (let lo = range.lo; lo < before; lo += PRUNE_CHUNK) {
+        const upto = Math.min(lo + PRUNE_CHUNK, before);
+        counts.journal += inTx(() => del.run(upto).changes);
+      }
+    }
+    // The kept hashes (a few: the open request's sale) go in as one JSON array of hex strings.
+    const delTokens = db.prepare('DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE accepted_at < ? AND hex(hash) NOT IN (SELECT value FROM json_each(?)) LIMIT ?)');
+    const keep = JSON.stringify(plan.keepTokens.map((h) => Buffer.from(h).toString('hex').toUpperCase()));
+    for (;;) {
+      const n = inTx(() => delTokens.run(plan.acceptedBefore, keep, PRUNE_CHUNK).changes);
+      counts.tokens += n;
+      if (n < PRUNE_CHUNK) break;
+    }
+    const sweep = (table: 'totals' | 'meta', prefix: string, drop: (key: string, row: Row) => boolean): number => {
+      const page = db.prepare(`SELECT * FROM ${table} WHERE key > ? ORDER BY key LIMIT ?`);
+      const del = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
+      let cursor = prefix;
+      let n = 0;
+      for (;;) {
+        const more = inTx(() => {
+          const rows = page.all(cursor, PRUNE_CHUNK) as Row[];
+          for (const r of rows) {
+            const key = r.key as string;
+            if (!key.startsWith(prefix)) return false;
+            cursor = key;
+            if (drop(key, r)) n += del.run(key).changes;
+          }
+          return rows.length === PRUNE_CHUNK;
+        });
+        if (!more) return n;
+      }
+    };
+    counts.totals = sweep('totals', plan.totals.prefix, (k) => plan.totals.drop(k));
+    counts.meta = sweep('meta', plan.meta.prefix, (k, r) => plan.meta.drop(k, u8(r.value as Buffer)));
+    return counts;
   }
 
   /** SQLite's own check of every page and index (PRAGMA quick_check or integrity_check): 'ok' or the problems found. */

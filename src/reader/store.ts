@@ -90,10 +90,66 @@ export interface ReaderStore {
    * typed error: the SQLite store throws `reader.store_unusable` (`reader.corrupt_store` for a damaged file).
    */
   transact<T>(fn: (tx: ReaderTx) => T): T;
-  /** Journal rows with fromSeq <= seq <= toSeq (to the end when toSeq is omitted), ascending. */
+  /**
+   * Journal rows with fromSeq <= seq <= toSeq (to the end when toSeq is omitted), ascending: the rows the store
+   * holds (after a prune, not those below the oldest row kept).
+   */
   journal(fromSeq: number, toSeq?: number): JournalRow[];
+  /**
+   * Delete what `plan` names (spec/reader.md §9.3); optional: a store without it cannot be pruned
+   * (`Reader.prune` refuses with `reader.bad_config`). Each deletion stands alone (no rule needs two of them
+   * together), so a store may commit them in several transactions; one that fails midway has deleted a part,
+   * which a later prune finishes.
+   */
+  prune?(plan: PrunePlan): PruneCounts;
   /** Release the store (closes the database); the reader must not be used afterwards. */
   close(): void;
+}
+
+/**
+ * What one prune deletes (spec/reader.md §9.3), computed by the reader from its profile, the time and the batches
+ * clearing holds: the store only applies it. Windows, certificate totals, the blocklist, the open request and the
+ * export records are never deleted.
+ */
+export interface PrunePlan {
+  /** Journal rows with seq below this are deleted (0: none). The row at it and every later one are kept. */
+  journalBefore: number;
+  /** Token records with `acceptedAt` below this are deleted, but those whose hash is in `keepTokens`. */
+  acceptedBefore: number;
+  /** Token hashes (32 bytes) whose records stay whatever their age. */
+  keepTokens: Uint8Array[];
+  /** Totals whose key starts with `prefix` and for which `drop(key)` is true are deleted. */
+  totals: PruneTotals;
+  /** Metadata whose key starts with `prefix` and for which `drop(key, value)` is true are deleted. */
+  meta: PruneMeta;
+}
+
+/** The totals a prune deletes (the reader's daily totals). */
+export interface PruneTotals {
+  /** Only keys with this prefix are looked at. */
+  prefix: string;
+  /** True to delete the total stored under `key`. */
+  drop(key: string): boolean;
+}
+
+/** The metadata a prune deletes (the reader's tap-out records). */
+export interface PruneMeta {
+  /** Only keys with this prefix are looked at. */
+  prefix: string;
+  /** True to delete the value stored under `key`. */
+  drop(key: string, value: Uint8Array): boolean;
+}
+
+/** How many of each a prune deleted. */
+export interface PruneCounts {
+  /** Journal rows. */
+  journal: number;
+  /** Token records. */
+  tokens: number;
+  /** Totals. */
+  totals: number;
+  /** Metadata values. */
+  meta: number;
 }
 
 /** In-memory store: the same semantics without durability (browsers, tests, simulations). */
@@ -102,7 +158,9 @@ export class MemoryReaderStore implements ReaderStore {
   private readonly windows = new Map<string, WindowState>();
   private readonly totals = new Map<string, number>();
   private readonly tokens = new Map<string, TokenRecord>();
+  /** The journal rows held, ascending and contiguous: rows[i].seq = base + i (base 1 until a prune). */
   private readonly rows: JournalRow[] = [];
+  private base = 1;
   private readonly meta = new Map<string, Uint8Array>();
   private undo: (() => void)[] | undefined;
   private closed = false;
@@ -135,7 +193,7 @@ export class MemoryReaderStore implements ReaderStore {
       head: () => this.rows[this.rows.length - 1],
       append: (row) => {
         const head = this.rows[this.rows.length - 1];
-        if (row.seq !== (head ? head.seq + 1 : 1)) throw new Error(`journal append out of order: ${row.seq}`);
+        if (row.seq !== (head ? head.seq + 1 : this.base)) throw new Error(`journal append out of order: ${row.seq}`);
         this.rows.push(row);
         this.undo!.push(() => this.rows.pop());
       },
@@ -155,9 +213,68 @@ export class MemoryReaderStore implements ReaderStore {
   }
 
   journal(fromSeq: number, toSeq?: number): JournalRow[] {
-    const last = this.rows.length;
+    const last = this.base + this.rows.length - 1;
     const hi = Math.min(toSeq ?? last, last);
-    return this.rows.slice(Math.max(fromSeq, 1) - 1, Math.max(hi, 0));
+    const lo = Math.max(fromSeq, this.base);
+    return hi < lo ? [] : this.rows.slice(lo - this.base, hi - this.base + 1);
+  }
+
+  /** The seq of the oldest journal row held (1 until a prune; the next row's seq when the journal is empty). */
+  firstSeq(): number {
+    return this.base;
+  }
+
+  /**
+   * Start the journal at row `seq` (a store loaded from a pruned database: its oldest row). Only on an empty
+   * journal, before any row is appended.
+   */
+  startJournalAt(seq: number): void {
+    if (this.rows.length) throw new Error('the journal already holds rows');
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`bad first journal seq ${seq}`);
+    this.base = seq;
+  }
+
+  prune(plan: PrunePlan): PruneCounts {
+    if (this.closed) throw new Error('store is closed');
+    if (this.undo) throw new Error('prune inside a transaction');
+    return this.pruneWith(plan);
+  }
+
+  /**
+   * Apply `plan`, calling `deleted` with each key removed (the IndexedDB store mirrors them on disk). The newest
+   * journal row is never deleted (it is the chain head the next entry links to).
+   */
+  pruneWith(plan: PrunePlan, deleted?: (store: 'tokens' | 'totals' | 'meta', key: string) => void): PruneCounts {
+    const counts: PruneCounts = { journal: 0, tokens: 0, totals: 0, meta: 0 };
+    const drop = Math.min(plan.journalBefore - this.base, this.rows.length - 1);
+    if (drop > 0) {
+      this.rows.splice(0, drop);
+      this.base += drop;
+      counts.journal = drop;
+    }
+    const keep = new Set(plan.keepTokens.map(toHex));
+    for (const [k, r] of this.tokens) {
+      if (r.acceptedAt < plan.acceptedBefore && !keep.has(k)) {
+        this.tokens.delete(k);
+        deleted?.('tokens', k);
+        counts.tokens++;
+      }
+    }
+    for (const k of this.totals.keys()) {
+      if (k.startsWith(plan.totals.prefix) && plan.totals.drop(k)) {
+        this.totals.delete(k);
+        deleted?.('totals', k);
+        counts.totals++;
+      }
+    }
+    for (const [k, v] of this.meta) {
+      if (k.startsWith(plan.meta.prefix) && plan.meta.drop(k, v)) {
+        this.meta.delete(k);
+        deleted?.('meta', k);
+        counts.meta++;
+      }
+    }
+    return counts;
   }
 
   /** Nothing to release; present for the {@link ReaderStore} interface. */

@@ -12,11 +12,14 @@
  *     next several when the backlog is past the batch limits (the reader's export records are its own; a crash
  *     after it only means those batches are sent next time). If the export fails (the reader's certificate has
  *     ended, a full disk), step 3 still uploads the batches exported before, then the sync stops with that error.
- *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte). A
+ *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte; a batch whose
+ *     rows a prune deleted is reader.batch_pruned: a clearing that now holds fewer batches than it said before). A
  *     batch counts as delivered only when the server answers 200 ingested or duplicate for that batch (sent
  *     after its commit); a 4xx error answer stops the sync with `sync.batch_rejected` and the server's reason
  *     (resending cannot help), after steps 4 and 5 have still run (a reader whose batch is refused keeps its
- *     key set and blocklist fresh meanwhile); a 200 of another outcome or batch is `sync.bad_answer`.
+ *     key set and blocklist fresh meanwhile); a 200 of another outcome or batch is `sync.bad_answer`. The batches
+ *     held after the uploads (held + those delivered) are recorded (Reader.recordDelivered): what a prune may
+ *     delete the rows of.
  *  4. GET /v1/keyset: a signed key set (message 9, src/keyset.ts), verified against the key set the reader
  *     trusts (`issuerKeys`): signed by a key of THAT set, not future-dated, not older than the signed set
  *     loaded last. Anything else stops the sync (`keyset.*`): a reader never takes keys that its trusted keys
@@ -93,10 +96,8 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   heldWithin(heldBefore, exportedCount, journalId);
 
   // 2. export what is new
-  const lastExportedSeq = exportedCount ? (() => {
-    const b = reader.exportBatch(exportedCount).batch;
-    return b.firstSeq + b.entries.length - 1;
-  })() : 0;
+  // (Read from the export records, not by making the last batch again: its rows may be pruned, spec/reader.md §9.3.)
+  const lastExportedSeq = reader.exportedThrough();
   let exported: number | undefined;
   let exportError: unknown;
   if (reader.head().seq > lastExportedSeq) {
@@ -131,6 +132,9 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     sent.push({ batchSeq: n, ...d });
     o.log?.(`  batch ${n}: ${d.outcome}`);
   }
+  // What the clearing now holds, by its answers (contiguous from batch 1): what a prune may delete (spec/reader.md
+  // §9.3). Recorded before an export error is thrown: those uploads were delivered all the same.
+  reader.recordDelivered(heldBefore + sent.length);
   if (exportError !== undefined) throw exportError;
 
   // 4. key set: verified against the trusted one, never taken unsigned

@@ -3,7 +3,7 @@
 // explicit-creation rules. The problems found are left in window.__idb.
 import { IndexedDbReaderStore } from '../../src/reader/indexeddb.js';
 import type { ReaderStore } from '../../src/reader/store.js';
-import { storeBasics, storeModel, type StoreHarness } from '../reader/store-suite.js';
+import { storeBasics, storeModel, storePrune, type StoreHarness } from '../reader/store-suite.js';
 
 let n = 0;
 const harness: StoreHarness = {
@@ -24,6 +24,7 @@ async function run(): Promise<Record<string, unknown>> {
   const basics = await storeBasics(harness);
   const model: string[] = [];
   for (const seed of [1, 2, 3]) model.push(...(await storeModel(harness, seed, 200)));
+  const prune = await storePrune(harness);
   const missing = await code(IndexedDbReaderStore.open('never-created', { mode: 'open' }));
   const missingStill = await code(IndexedDbReaderStore.open('never-created', { mode: 'open' }));
   const exists = await code(IndexedDbReaderStore.open('suite-0', { mode: 'create' }));
@@ -39,7 +40,7 @@ async function run(): Promise<Record<string, unknown>> {
   } catch (e) {
     after = (e as { code?: string }).code ?? String(e);
   }
-  return { basics, model, missing, missingStill, exists, failClosed: [flushed, after] };
+  return { basics, model, prune, missing, missingStill, exists, failClosed: [flushed, after] };
 }
 
 const w = window as unknown as { __idb?: unknown };

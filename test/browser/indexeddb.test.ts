@@ -39,7 +39,7 @@ describe.skipIf(!haveChromium)('IndexedDbReaderStore in Chromium', () => {
       await page.waitForFunction(() => (window as unknown as { __idb?: unknown }).__idb !== undefined, undefined, { timeout: 90_000 });
       const r = (await page.evaluate(() => (window as unknown as { __idb: unknown }).__idb)) as Record<string, unknown>;
       if (r.error) throw new Error(`in the browser: ${String(r.error)}`);
-      expect(r).toEqual({ basics: [], model: [], missing: 'reader.store_missing', missingStill: 'reader.store_missing', exists: 'reader.store_exists', failClosed: ['reader.store_unusable', 'reader.store_unusable'] });
+      expect(r).toEqual({ basics: [], model: [], prune: [], missing: 'reader.store_missing', missingStill: 'reader.store_missing', exists: 'reader.store_exists', failClosed: ['reader.store_unusable', 'reader.store_unusable'] });
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -191,3 +191,74 @@ export async function storeModel(h: StoreHarness, seed: number, steps = 300): Pr
   s.close();
   return out;
 }
+
+/**
+ * Pruning (spec/reader.md §9.3): a plan deletes exactly the journal rows, token records, totals and metadata it
+ * names, never the newest journal row; the journal stays contiguous from its oldest row kept, takes the next row
+ * after it, and (for a durable store) reopens the same. A store without `prune` reports that it has none.
+ */
+export async function storePrune(h: StoreHarness): Promise<string[]> {
+  const out: string[] = [];
+  const check = (ok: boolean, what: string) => void (ok || out.push(what));
+  try {
+    let s = await h.create();
+    if (!s.prune) return ['the store has no prune'];
+    s.transact((tx) => {
+      for (let n = 1; n <= 10; n++) {
+        tx.append(row(n));
+        tx.putToken(token(n, n % 4 === 0 ? 'pending' : 'completed'));
+        tx.putTotal(`d:${n}`, n);
+        tx.putTotal(`c:${n}`, n);
+        tx.putMeta(`x:${n}`, b(n));
+        tx.putMeta(`y:${n}`, b(n));
+      }
+      tx.putWindow(b(1), { high: 10, bitmap: b(0xff) });
+    });
+    const counts = s.prune({
+      journalBefore: 4,
+      acceptedBefore: 1006, // tokens 1..5 (acceptedAt 1001..1005), but token 2
+      keepTokens: [b(1, 2), b(7, 7)],
+      totals: { prefix: 'd:', drop: (k) => Number(k.slice(2)) % 2 === 0 },
+      meta: { prefix: 'x:', drop: (_k, v) => v[0]! > 7 },
+    });
+    await h.flush?.(s);
+    check(same(counts, { journal: 3, tokens: 4, totals: 5, meta: 3 }), `counts ${JSON.stringify(counts)}`);
+    const expectState = (when: string) => {
+      const rows = s.journal(1);
+      check(same(rows.map((r) => r.seq), [4, 5, 6, 7, 8, 9, 10]), `${when}: journal holds ${rows.map((r) => r.seq).join(',')}, not 4..10`);
+      check(s.journal(1, 3).length === 0 && same(s.journal(2, 5).map((r) => r.seq), [4, 5]), `${when}: journal ranges over pruned rows`);
+      s.transact((tx) => {
+        for (let n = 1; n <= 10; n++) {
+          check((tx.getToken(b(1, n)) !== undefined) === (n > 5 || n === 2), `${when}: token ${n}`);
+          check(tx.getTotal(`d:${n}`) === (n % 2 === 0 ? 0 : n), `${when}: total d:${n}`);
+          check(tx.getTotal(`c:${n}`) === n, `${when}: total c:${n} (another prefix) is kept`);
+          check((tx.getMeta(`x:${n}`) !== undefined) === n <= 7, `${when}: meta x:${n}`);
+          check(tx.getMeta(`y:${n}`) !== undefined, `${when}: meta y:${n} (another prefix) is kept`);
+        }
+        check(tx.getWindow(b(1))?.high === 10, `${when}: windows are kept`);
+        check(tx.head()?.seq === 10, `${when}: head`);
+      });
+    };
+    expectState('after prune');
+    if (h.reopen) {
+      s = await h.reopen(s);
+      expectState('after reopen');
+    }
+    s.transact((tx) => tx.append(row(11)));
+    check(same(s.journal(9).map((r) => r.seq), [9, 10, 11]), 'append after a prune');
+    // Asked to delete past the head, the newest row stays.
+    const again = s.prune!({ journalBefore: 99, acceptedBefore: 0, keepTokens: [], totals: { prefix: 'd:', drop: () => false }, meta: { prefix: 'x:', drop: () => false } });
+    await h.flush?.(s);
+    check(again.journal === 7 && same(s.journal(1).map((r) => r.seq), [11]), `past the head: deleted ${again.journal}, holds ${s.journal(1).map((r) => r.seq).join(',')}`);
+    if (h.reopen) {
+      s = await h.reopen(s);
+      check(same(s.journal(1).map((r) => r.seq), [11]) && s.transact((tx) => tx.head()?.seq) === 11, 'reopened with one row');
+    }
+    s.transact((tx) => tx.append(row(12)));
+    check(same(s.journal(1).map((r) => r.seq), [11, 12]), 'append after pruning to the head');
+    s.close();
+  } catch (e) {
+    out.push(`threw: ${(e as Error).message}`);
+  }
+  return out;
+}

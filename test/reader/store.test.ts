@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryReaderStore, type ReaderStore } from '../../src/reader/index.js';
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
-import { storeBasics, storeModel, type StoreHarness } from './store-suite.js';
+import { storeBasics, storeModel, storePrune, type StoreHarness } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,6 +42,9 @@ describe.each([
   });
   it('model: seeded random transactions (a quarter throw) agree with a plain model', async () => {
     for (const seed of [1, 2, 3]) expect(await storeModel(h, seed, 200)).toEqual([]);
+  });
+  it('prune: deletes what the plan names and nothing else, keeps the newest journal row, reopens the same', async () => {
+    expect(await storePrune(h)).toEqual([]);
   });
 });
 

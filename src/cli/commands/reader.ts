@@ -12,7 +12,7 @@ import { currencyByNumeric, formatMoney, parseAmount, parseCurrency } from '../.
 import { OffpayError } from '../../../base/errors.js';
 import { decodeRequest, decodeToken, tokenHash } from '../../messages.js';
 import { loadIssuer, loadIssuerKeys, readBytes, writeFileDurable } from '../../node/files.js';
-import { type AcceptContext, type ReaderVerdict, type RequestRef } from '../../reader/reader.js';
+import { PRUNE_DEFAULT_RETAIN_SECONDS, type AcceptContext, type ReaderVerdict, type RequestRef } from '../../reader/reader.js';
 import { READER_REASONS } from '../../reader/reasons.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command, type CommandContext } from '../framework.js';
@@ -316,6 +316,39 @@ const loadBlocklist: Command = {
   },
 };
 
+const prune: Command = {
+  name: 'reader prune',
+  summary: 'forget what no rule can use any more: journal rows clearing holds, token records and daily totals older than the retention (spec/reader.md §9.3)',
+  usage: '--reader READER --db READER.db [--retain-seconds N] [--delivered N] [--now TIME]',
+  options: {
+    reader: readerOpt,
+    db: dbOpt,
+    issuer: issuerOpt,
+    policy: policyOpt,
+    now: nowOpt,
+    'retain-seconds': { type: 'string', arg: 'N', help: `keep token records, daily totals and tap-outs N seconds (default ${PRUNE_DEFAULT_RETAIN_SECONDS}, 7 days; at least the profile's minimum)` },
+    delivered: { type: 'string', arg: 'N', help: 'batches 1..N are held by clearing (default: what the last offpay reader sync heard)' },
+  },
+  async run(ctx) {
+    const now = parseNow(ctx.opt('now'));
+    const retainSeconds = parseUint('retain-seconds', ctx.opt('retain-seconds'), Number.MAX_SAFE_INTEGER);
+    const deliveredBatches = parseUint('delivered', ctx.opt('delivered'), Number.MAX_SAFE_INTEGER);
+    const { reader, store } = openReader(ctx, now);
+    try {
+      const r = reader.prune({ now, ...(retainSeconds !== undefined ? { retainSeconds } : {}), ...(deliveredBatches !== undefined ? { deliveredBatches } : {}) });
+      const exported = reader.exportedBatches();
+      ctx.out(
+        `reader ${reader.readerId}: clearing holds ${r.deliveredBatches} of ${exported} batches exported${r.deliveredBatches === 0 ? ' (none: no journal rows deleted; run offpay reader sync, or give --delivered)' : ''}; ` +
+          `deleted ${r.journal} journal rows, ${r.tokens} token records, ${r.totals} daily totals, ${r.tapOuts} tap-out records older than ${new Date(r.cutoff * 1000).toISOString()} (${r.retainSeconds} s)`,
+      );
+      ctx.emit({ ok: true, readerId: reader.readerId, exportedBatches: exported, ...r });
+      return EXIT_OK;
+    } finally {
+      store.close();
+    }
+  },
+};
+
 const status: Command = {
   name: 'reader status',
   summary: 'check the database (SQLite quick_check), verify the hash chain, show the journal, open request, exports and blocklist freshness',
@@ -338,13 +371,16 @@ const status: Command = {
       const open = reader.openRequestInfo();
       const counts: Record<string, number> = {};
       for (const e of reader.entries()) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
-      ctx.out(`reader ${reader.readerId} (${reader.profile.name}), journal ${toHex(reader.journalId)}: ${head.seq} journal entries ${JSON.stringify(counts)}, head ${toHex(head.hash)}`);
-      ctx.out(`database: ${ctx.flag('full') ? 'integrity_check' : 'quick_check'} ok; chain: ${chain.ok ? 'verifies' : `BROKEN at ${chain.error?.seq}: ${chain.error?.message}`}; batches exported: ${reader.exportedBatches()}`);
+      const firstHeld = store.journal(1, head.seq)[0]?.seq ?? head.seq + 1;
+      const delivered = reader.deliveredBatches();
+      const held = firstHeld > 1 ? ` (entries ${firstHeld}..${head.seq} held; those before were pruned once clearing held them)` : '';
+      ctx.out(`reader ${reader.readerId} (${reader.profile.name}), journal ${toHex(reader.journalId)}: ${head.seq} journal entries${held} ${JSON.stringify(counts)}, head ${toHex(head.hash)}`);
+      ctx.out(`database: ${ctx.flag('full') ? 'integrity_check' : 'quick_check'} ok; chain: ${chain.ok ? `verifies${firstHeld > 1 ? ` from entry ${firstHeld}` : ''}` : `BROKEN at ${chain.error?.seq}: ${chain.error?.message}`}; batches exported: ${reader.exportedBatches()}, held by clearing at the last sync: ${delivered}`);
       ctx.out(`certificate: valid ${new Date(reader.cert.notBefore * 1000).toISOString()} .. ${new Date(reader.cert.notAfter * 1000).toISOString()}${now < reader.cert.notBefore || now > reader.cert.notAfter ? ' (NOT VALID NOW: the reader refuses to accept)' : ''}`);
       ctx.out(open ? `open request: ${toHex(open.request.challenge)} for ${money(open.request.amount, open.request.currency)}${open.paidBy ? `, paid by token ${toHex(open.paidBy)} (pending)` : ', unpaid'}` : 'open request: none');
       ctx.out(bl.loaded ? `blocklist: version ${bl.version}, ${bl.count} wallets, ${bl.ageSeconds} s old${bl.stale ? ` (STALE: ${bl.staleReason})` : ''}` : 'blocklist: none loaded (stale; a vending reader refuses every token until one is loaded: offpay reader load-blocklist)');
       const openJson = open ? { challenge: toHex(open.request.challenge), amount: open.request.amount, currency: open.request.currency, ...(open.paidBy ? { paidBy: toHex(open.paidBy) } : {}) } : null;
-      ctx.emit({ readerId: reader.readerId, profile: reader.profile.name, journalId: toHex(reader.journalId), integrity, head: { seq: head.seq, hash: toHex(head.hash) }, entries: counts, chain, exportedBatches: reader.exportedBatches(), openRequest: openJson, blocklist: bl });
+      ctx.emit({ readerId: reader.readerId, profile: reader.profile.name, journalId: toHex(reader.journalId), integrity, head: { seq: head.seq, hash: toHex(head.hash) }, firstHeld, entries: counts, chain, exportedBatches: reader.exportedBatches(), deliveredBatches: delivered, openRequest: openJson, blocklist: bl });
       return chain.ok ? EXIT_OK : EXIT_REJECTED;
     } finally {
       store.close();
@@ -527,4 +563,4 @@ const blocklist: Command = {
   },
 };
 
-export const commands: Command[] = [init, accept, listen, voidCmd, complete, tapOut, exportCmd, loadBlocklist, status, ingest, report, blocklist];
+export const commands: Command[] = [init, accept, listen, voidCmd, complete, tapOut, exportCmd, loadBlocklist, prune, status, ingest, report, blocklist];
