@@ -389,7 +389,12 @@ const TAP_OUT_PREFIX = 'tapout:';
 const tapOutKey = (hash: Uint8Array): string => `${TAP_OUT_PREFIX}${toHex(hash)}`;
 /** Read a tap-out record: [seq, time], or a seq alone (written before pruning came). */
 function readTapOut(b: Uint8Array): { seq: number; time?: number } {
-  const v = decodeCbor(b);
+  let v: unknown;
+  try {
+    v = decodeCbor(b);
+  } catch (e) {
+    throw new OffpayError('reader.corrupt_store', `a stored tap-out record does not decode: ${(e as Error).message}`);
+  }
   if (typeof v === 'number') return { seq: v };
   if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') return { seq: v[0], time: v[1] };
   throw new OffpayError('reader.corrupt_store', 'a stored tap-out record is not [seq, time]');
@@ -723,8 +728,10 @@ export class Reader {
       const inWindow = age >= 0 && age <= this.profile.resumeWindowSeconds;
       let requestOpen = true;
       if (r.challenge) {
+        // The open request must be the one this token paid: the request it paid names it (paidBy), which a new
+        // request clears, whatever its challenge (a 21-bit code challenge, or one the integrator chose, may repeat).
         const open = this.readOpen(tx);
-        requestOpen = open !== undefined && equalBytes(open.request.challenge, r.challenge);
+        requestOpen = open?.paidBy !== undefined && equalBytes(open.paidBy, r.hash) && equalBytes(open.request.challenge, r.challenge);
       }
       if (inWindow && requestOpen) {
         const request = r.challenge ? this.requestRef(tx, r) : undefined;
@@ -1155,12 +1162,15 @@ export class Reader {
     const now = o.now ?? this.clock();
     const store = this.store;
     if (!store.prune) throw new OffpayError('reader.bad_config', `this reader store (${store.kind}) cannot prune`);
+    if (!Number.isSafeInteger(now)) throw new OffpayError('reader.bad_config', `now must be an integer of unix seconds, not ${now}`);
+    // A time past the certificate (milliseconds for seconds, a mistyped --now, a clock far ahead) would forget every
+    // record the rules still use: refused as accept and export refuse it.
+    this.checkCertValid(now);
     const min = pruneRetainMinimum(this.profile);
     const retain = o.retainSeconds ?? Math.max(min, PRUNE_DEFAULT_RETAIN_SECONDS);
     if (!Number.isSafeInteger(retain) || retain < min) {
       throw new OffpayError('reader.bad_config', `retainSeconds must be an integer of at least ${min} for this profile (the longest age, void and resume window, the clock skew allowed and a day), not ${retain}`);
     }
-    if (!Number.isSafeInteger(now)) throw new OffpayError('reader.bad_config', `now must be an integer of unix seconds, not ${now}`);
     const { delivered, journalBefore, keepTokens } = store.transact((tx) => {
       const exported = fromU(tx.getMeta(META_EXPORT_BATCH));
       const d = o.deliveredBatches ?? fromU(tx.getMeta(META_DELIVERED));

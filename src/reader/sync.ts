@@ -13,13 +13,14 @@
  *     after it only means those batches are sent next time). If the export fails (the reader's certificate has
  *     ended, a full disk), step 3 still uploads the batches exported before, then the sync stops with that error.
  *  3. For n = held + 1 .. exported: POST batch n (Reader.exportBatch(n) re-creates it byte for byte; a batch whose
- *     rows a prune deleted is reader.batch_pruned: a clearing that now holds fewer batches than it said before). A
+ *     rows a prune deleted is reader.batch_pruned, a clearing that now holds fewer batches than it said before,
+ *     which stops the uploads as a refusal does). A
  *     batch counts as delivered only when the server answers 200 ingested or duplicate for that batch (sent
  *     after its commit); a 4xx error answer stops the sync with `sync.batch_rejected` and the server's reason
  *     (resending cannot help), after steps 4 and 5 have still run (a reader whose batch is refused keeps its
- *     key set and blocklist fresh meanwhile); a 200 of another outcome or batch is `sync.bad_answer`. The batches
- *     held after the uploads (held + those delivered) are recorded (Reader.recordDelivered): what a prune may
- *     delete the rows of.
+ *     key set and blocklist fresh meanwhile); a 200 of another outcome or batch is `sync.bad_answer`. `held` is
+ *     recorded (Reader.recordDelivered) right after step 1's check, and held + those delivered after the uploads:
+ *     what a prune may delete the rows of.
  *  4. GET /v1/keyset: a signed key set (message 9, src/keyset.ts), verified against the key set the reader
  *     trusts (`issuerKeys`): signed by a key of THAT set, not future-dated, not older than the signed set
  *     loaded last. Anything else stops the sync (`keyset.*`): a reader never takes keys that its trusted keys
@@ -94,6 +95,10 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   // The clearing cannot hold a batch this reader had not exported before this sync.
   let exportedCount = reader.exportedBatches();
   heldWithin(heldBefore, exportedCount, journalId);
+  // What the clearing holds now is what a prune may delete the rows of (spec/reader.md §9.3): recorded at once, so
+  // that a clearing that holds fewer batches than it said before (restored from an old backup) lowers it before
+  // anything below can stop the sync, and a later prune keeps the rows it lacks.
+  reader.recordDelivered(heldBefore);
 
   // 2. export what is new
   // (Read from the export records, not by making the last batch again: its rows may be pruned, spec/reader.md §9.3.)
@@ -117,7 +122,17 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   // not steps 4 and 5: the reader still takes a newer key set and blocklist, then the sync fails with the refusal.
   let rejected: unknown;
   for (let n = heldBefore + 1; n <= exportedCount; n++) {
-    const { bytes } = reader.exportBatch(n);
+    let bytes: Uint8Array;
+    try {
+      bytes = reader.exportBatch(n).bytes;
+    } catch (e) {
+      // Its rows were pruned once a clearing said it held it: this one does not. Sending cannot help (as a refusal),
+      // and the key set and blocklist are still fetched; the sync then fails with reader.batch_pruned.
+      if (!(e instanceof OffpayError && e.code === 'reader.batch_pruned')) throw e;
+      o.log?.(`  batch ${n}: cannot be sent (${e.message}); the key set and blocklist are still fetched`);
+      rejected = e;
+      break;
+    }
     const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
     // Only an answer about this very batch counts as its delivery; any other final status refuses it.
     let d: ReturnType<typeof batchAnswer>;
@@ -132,9 +147,9 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     sent.push({ batchSeq: n, ...d });
     o.log?.(`  batch ${n}: ${d.outcome}`);
   }
-  // What the clearing now holds, by its answers (contiguous from batch 1): what a prune may delete (spec/reader.md
-  // §9.3). Recorded before an export error is thrown: those uploads were delivered all the same.
-  reader.recordDelivered(heldBefore + sent.length);
+  // What the clearing holds after the uploads, by its answers (contiguous from batch 1). Recorded before an export
+  // error is thrown: those uploads were delivered all the same.
+  if (sent.length) reader.recordDelivered(heldBefore + sent.length);
   if (exportError !== undefined) throw exportError;
 
   // 4. key set: verified against the trusted one, never taken unsigned

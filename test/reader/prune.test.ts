@@ -121,6 +121,45 @@ describe('Reader.prune: its checks, in order', () => {
   });
 });
 
+describe('a payment-code token forgotten, shown again at a new code request with its challenge and amount', () => {
+  it('is refused replayed by the window, with a conflict entry the unpruned reader does not write (spec/reader.md §9.3)', async () => {
+    // A code-paid token signs time 0 and is judged fresh by the open request's time (rule P), so no age check
+    // stops it: a later code request with the same 21-bit challenge and amount (2^-21 a request) lets it through
+    // to the window, which refuses it. Nothing is charged; clearing never pairs a conflict with its own token.
+    const kept = vending();
+    const pruned = vending();
+    const challenge = Uint8Array.of(0, 0, 0, 0, 0, 0x01, 0x23, 0x45);
+    const token = signToken(wallet, { payee: vendId.cert.readerId, amount: 400, counter: 1, time: 0, challenge });
+    for (const r of [kept, pruned]) {
+      r.openRequest({ amount: 400, currency: HKD, now: NOW, challenge, code: true });
+      const v = await r.accept(token, { now: NOW });
+      expect(v.accepted).toBe(true);
+      r.complete(v.tokenHash);
+    }
+    const later = NOW + 8 * DAY;
+    expect(pruned.prune({ now: later }).tokens).toBe(1);
+    for (const r of [kept, pruned]) {
+      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: later, walletIds: [] }).bytes, later);
+      r.openRequest({ amount: 400, currency: HKD, now: later, challenge, code: true });
+    }
+    expect(await kept.accept(token, { now: later })).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(await pruned.accept(token, { now: later })).toMatchObject({ accepted: false, reason: 'replayed' });
+    expect(kept.entries().map((e) => e.kind)).toEqual(['accept']);
+    expect(pruned.entries().map((e) => e.kind)).toEqual(['accept', 'conflict']);
+    // Clearing: one sale settled, nothing blocked, no reader fault.
+    const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => later + 60 });
+    try {
+      expect((await clearing.ingest(pruned.export(later).bytes)).outcome).toBe('ingested');
+      const report = await clearing.report();
+      expect(report.doubleSpends).toEqual([]);
+      expect(report.readerFaults).toEqual([]);
+      expect(report.settlement.map((l) => [l.count, Number(l.gross)])).toEqual([[1, 400]]);
+    } finally {
+      await clearing.close();
+    }
+  });
+});
+
 describe('reader sync records what clearing holds', () => {
   it('after its uploads; prune then deletes what was delivered, and a clearing that lost batches meets reader.batch_pruned', async () => {
     let now = NOW;
