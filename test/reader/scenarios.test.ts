@@ -14,7 +14,10 @@ const schema = JSON.parse(readFileSync(join(DIR, 'schema.json'), 'utf8')) as Rec
 
 interface StepJson {
   step: number;
-  action: 'accept' | 'void' | 'complete' | 'load_blocklist' | 'tap_out' | 'open_request' | 'close_request';
+  action: 'accept' | 'void' | 'complete' | 'load_blocklist' | 'tap_out' | 'open_request' | 'close_request' | 'export' | 'export_batch' | 'prune';
+  batchSeq?: number;
+  retainSeconds?: number;
+  deliveredBatches?: number;
   now?: number;
   token?: string;
   tokenHash?: string;
@@ -56,6 +59,7 @@ describe('reader scenario vectors', () => {
       'limits.json',
       'paycode.json',
       'price-shown.json',
+      'prune.json',
       'replay.json',
       'stale-reduced-limit.json',
       'tap-out-refuse.json',
@@ -117,6 +121,23 @@ describe('reader scenario vectors', () => {
       }
       if (st.action === 'close_request') {
         reader.closeRequest();
+        continue;
+      }
+      if (st.action === 'export') {
+        const r = await orError(() => reader.export(st.now!));
+        const got = 'error' in r ? r : { batchSeq: r.batch.batchSeq, firstSeq: r.batch.firstSeq, entries: r.batch.entries.length, batch: toHex(r.bytes) };
+        expect(got, where).toEqual(st.expect);
+        continue;
+      }
+      if (st.action === 'export_batch') {
+        const r = await orError(() => reader.exportBatch(st.batchSeq!));
+        expect('error' in r ? r : { batch: toHex(r.bytes) }, where).toEqual(st.expect);
+        continue;
+      }
+      if (st.action === 'prune') {
+        const r = await orError(() => reader.prune({ now: st.now!, retainSeconds: st.retainSeconds!, deliveredBatches: st.deliveredBatches! }));
+        const got = 'error' in r ? r : { journalBefore: r.journalBefore, journal: r.journal, tokens: r.tokens, totals: r.totals, tapOuts: r.tapOuts };
+        expect(got, where).toEqual(st.expect);
         continue;
       }
       if (st.action === 'accept' || st.action === 'tap_out') {
