@@ -3,7 +3,7 @@
  * records of clearing's answers, the state of a long-running reader held to its retention on SQLite, and the
  * CLI. The differential model (prune-model.test.ts) shows that pruning changes no verdict.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import { main } from '../../src/cli/main.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
+import { loadIssuer } from '../../src/node/files.js';
 import { createBlocklist, MemoryReaderStore, pruneRetainMinimum, Reader, READER_PROFILES, type ReaderStore } from '../../src/reader/index.js';
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
 import { syncReader } from '../../src/reader/sync.js';
@@ -285,5 +286,34 @@ describe('offpay reader prune', () => {
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), '--delivered', '2', at(8 * DAY))).toBe(2);
     expect(err).toMatch(/deliveredBatches must be an integer in 0\.\.1/);
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), '--delivered', 'all', at(8 * DAY))).toBe(2);
+
+    // reader sync --prune against a clearing service that lacks batch 1 (the reader pruned it): exit 2, the reason
+    // named; once the operator restores batch 1 there, the sync delivers batch 2 and prunes its rows.
+    const now = NOW + 8 * DAY;
+    const clearing = new Clearing({ path: p('clearing.db'), issuerKeys: loadIssuer(p('issuer')).keySet(), clock: () => now });
+    const server = createClearingServer({ clearing, issuer: loadIssuer(p('issuer')), operatorToken: 'b4'.repeat(32), clock: () => now, blocklistCheckSeconds: 0 });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect(await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '2.00', '--currency', 'HKD', '--out', p('req4.cbor'), at(8 * DAY))).toBe(0);
+      expect(await run('pay', '--wallet', p('wallet'), '--request', p('req4.cbor'), '--out', p('t4.cbor'), at(8 * DAY + 1))).toBe(0);
+      const sync = () => run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', url, '--attempts', '1', '--prune', at(8 * DAY + 10));
+      expect(await sync()).toBe(2);
+      expect(err).toMatch(/batch 1 .*cannot be made again.*\[reader\.batch_pruned\]/s);
+      // The failed sync still loaded the clearing's fresh blocklist: the machine sells meanwhile.
+      expect(out).toMatch(/batch 2: cannot be sent|batch 1: cannot be sent/);
+      expect(await run('reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('t4.cbor'), at(8 * DAY + 2))).toBe(0);
+      expect((await clearing.ingest(readFileSync(p('b1.cbor')))).outcome).toBe('ingested');
+      const synced = await sync();
+      expect(synced, err).toBe(0);
+      expect(out).toMatch(/clearing held 1 batches, now 2/);
+      expect(out).toMatch(/pruned: 1 journal rows of the 2 batches clearing holds/);
+    } finally {
+      await new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      });
+      await clearing.close();
+    }
   });
 });

@@ -202,7 +202,7 @@ Every answer to POST /v1/batches is sent after the batch's database commit. GET 
 const sync: Command = {
   name: 'reader sync',
   summary: 'upload every batch the clearing service lacks, then fetch, verify and load the newest signed key set and blocklist (exit 0 when in sync)',
-  usage: '--reader READER --db READER.db --url URL [--ca F] [--attempts N] [--deadline-ms MS] [--now TIME]',
+  usage: '--reader READER --db READER.db --url URL [--ca F] [--attempts N] [--deadline-ms MS] [--now TIME] [--prune]',
   options: {
     reader: { type: 'string', arg: 'READER', help: 'reader directory (offpay reader new)' },
     db: { type: 'string', arg: 'READER.db', help: 'reader database' },
@@ -213,6 +213,7 @@ const sync: Command = {
     'deadline-ms': { type: 'string', arg: 'MS', help: 'give up after this long (default 120000)' },
     'retry-base-ms': { type: 'string', arg: 'MS', help: 'first retry delay, doubled each retry (default 250)' },
     now: { type: 'string', arg: 'TIME', help: 'the reader clock, unix seconds or ISO 8601 (default: system time)' },
+    prune: { type: 'boolean', help: 'once in sync, prune the reader: journal rows clearing holds, records older than 7 days (offpay reader prune; spec/reader.md §9.3)' },
   },
   details: `The served key set is loaded only when an issuer key the reader already trusts signed it, it is not
 future-dated and not older than the one loaded last; otherwise the sync stops with keyset.* (exit 2).
@@ -267,7 +268,12 @@ delivered), or a usage error. Run it again at any time: it resumes.`,
           heldBefore: r.heldBefore, held: r.held, sent: r.sent.length, blocklist: r.blocklist,
         });
       }
-      ctx.emit({ ok: true, ...r });
+      // In sync: what clearing holds is recorded (syncReader), so a prune may delete its rows.
+      const pruned = ctx.flag('prune') ? reader.prune({ now }) : undefined;
+      if (pruned) {
+        ctx.out(`pruned: ${pruned.journal} journal rows of the ${pruned.deliveredBatches} batches clearing holds, ${pruned.tokens} token records, ${pruned.totals} daily totals, ${pruned.tapOuts} tap-out records older than ${new Date(pruned.cutoff * 1000).toISOString()}`);
+      }
+      ctx.emit({ ok: true, ...r, ...(pruned ? { pruned } : {}) });
       return EXIT_OK;
     } finally {
       store.close();
