@@ -12,14 +12,12 @@
  *  - (Outside pruning) a pending sale resumed at any open request with its challenge: a new request that repeated
  *    it (a 21-bit code challenge, or one the integrator chose) vended again unpaid. Now only at the request it paid.
  */
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
-import { Clearing } from '../../src/clearing/index.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { syncReader } from '../../src/reader/sync.js';
-import { createClearingServer } from '../../src/server/api.js';
+import { completedSale, startClearingService } from './clearing-service.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
 
 const issuer = makeIssuer('prune-review');
@@ -28,32 +26,12 @@ const gateId = makeReader(issuer, 'prune-review', 5901, 'transit', 300);
 const wallet = makeWallet(issuer, 'prune-review', 'w');
 const DAY = 86_400;
 
-async function sale(r: Reader, counter: number, now: number): Promise<void> {
-  const challenge = new Uint8Array(8);
-  new DataView(challenge.buffer).setUint32(4, counter);
-  r.openRequest({ amount: 250, currency: HKD, now, challenge });
-  const v = await r.accept(signToken(wallet, { payee: vendId.cert.readerId, amount: 250, counter, time: now, challenge }), { now });
-  expect(v.accepted).toBe(true);
-  r.complete(v.tokenHash);
-}
+const sale = (r: Reader, counter: number, now: number) => completedSale(r, wallet, counter, now);
 
 describe('reader sync against a clearing restored from a backup', () => {
   it('records the lower answer, so that a later prune cannot delete rows of batches the clearing no longer holds', async () => {
     let now = NOW;
-    const start = async () => {
-      const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => now });
-      const server = createClearingServer({ clearing, issuer, operatorToken: 'c4'.repeat(32), clock: () => now, blocklistCheckSeconds: 0 });
-      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const close = async () => {
-        await new Promise<void>((ok) => {
-          server.close(() => ok());
-          server.closeAllConnections();
-        });
-        await clearing.close();
-      };
-      return { url, close, clearing };
-    };
+    const start = () => startClearingService(issuer, () => now);
     const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now });
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
     for (let i = 1; i <= 4; i++) await sale(r, i, NOW + i);
@@ -95,22 +73,7 @@ describe('reader sync against a clearing restored from a backup', () => {
 
   it('still fetches the key set and the blocklist when a batch is reader.batch_pruned (as after a 4xx refusal)', async () => {
     let now = NOW;
-    const clearings: Clearing[] = [];
-    const start = async () => {
-      const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => now });
-      clearings.push(clearing);
-      const server = createClearingServer({ clearing, issuer, operatorToken: 'c5'.repeat(32), clock: () => now, blocklistCheckSeconds: 0 });
-      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const close = async () => {
-        await new Promise<void>((ok) => {
-          server.close(() => ok());
-          server.closeAllConnections();
-        });
-        await clearing.close();
-      };
-      return { url, close, clearing };
-    };
+    const start = () => startClearingService(issuer, () => now);
     const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock: () => now });
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
     for (let i = 1; i <= 3; i++) await sale(r, 100 + i, NOW + i);

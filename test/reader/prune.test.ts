@@ -4,7 +4,6 @@
  * CLI. The differential model (prune-model.test.ts) shows that pruning changes no verdict.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,7 +15,7 @@ import { loadIssuer } from '../../src/node/files.js';
 import { createBlocklist, MemoryReaderStore, pruneRetainMinimum, Reader, READER_PROFILES, type ReaderStore } from '../../src/reader/index.js';
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
 import { syncReader } from '../../src/reader/sync.js';
-import { createClearingServer } from '../../src/server/api.js';
+import { completedSale, startClearingService } from './clearing-service.js';
 import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-'));
@@ -46,15 +45,7 @@ function vending(store: ReaderStore = new MemoryReaderStore(), clock = () => NOW
 }
 
 /** One sale at `r`: a request, the wallet's token, accepted and completed. */
-async function sale(r: Reader, counter: number, now: number, amount = 250): Promise<void> {
-  const challenge = new Uint8Array(8);
-  new DataView(challenge.buffer).setUint32(4, counter);
-  r.openRequest({ amount, currency: HKD, now, challenge });
-  const t = signToken(wallet, { payee: vendId.cert.readerId, amount, counter, time: now, challenge });
-  const v = await r.accept(t, { now });
-  expect(v.accepted).toBe(true);
-  r.complete(v.tokenHash);
-}
+const sale = (r: Reader, counter: number, now: number) => completedSale(r, wallet, counter, now);
 
 describe('Reader.prune: its checks, in order', () => {
   it('a store without prune, a retention below the minimum, delivered batches outside 0..exported: reader.bad_config', async () => {
@@ -164,20 +155,7 @@ describe('a payment-code token forgotten, shown again at a new code request with
 describe('reader sync records what clearing holds', () => {
   it('after its uploads; prune then deletes what was delivered, and a clearing that lost batches meets reader.batch_pruned', async () => {
     let now = NOW;
-    const start = async () => {
-      const clearing = new Clearing({ issuerKeys: issuer.keySet(), clock: () => now });
-      const server = createClearingServer({ clearing, issuer, operatorToken: 'b3'.repeat(32), clock: () => now, blocklistCheckSeconds: 0 });
-      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const close = async () => {
-        await new Promise<void>((ok) => {
-          server.close(() => ok());
-          server.closeAllConnections();
-        });
-        await clearing.close();
-      };
-      return { url, close };
-    };
+    const start = () => startClearingService(issuer, () => now);
     const r = vending(new MemoryReaderStore(), () => now);
     for (let i = 1; i <= 4; i++) await sale(r, i, NOW + i);
     now = NOW + 100;
@@ -290,10 +268,8 @@ describe('offpay reader prune', () => {
     // reader sync --prune against a clearing service that lacks batch 1 (the reader pruned it): exit 2, the reason
     // named; once the operator restores batch 1 there, the sync delivers batch 2 and prunes its rows.
     const now = NOW + 8 * DAY;
-    const clearing = new Clearing({ path: p('clearing.db'), issuerKeys: loadIssuer(p('issuer')).keySet(), clock: () => now });
-    const server = createClearingServer({ clearing, issuer: loadIssuer(p('issuer')), operatorToken: 'b4'.repeat(32), clock: () => now, blocklistCheckSeconds: 0 });
-    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const svc = await startClearingService(loadIssuer(p('issuer')), () => now, { path: p('clearing.db') });
+    const { url, clearing } = svc;
     try {
       expect(await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '2.00', '--currency', 'HKD', '--out', p('req4.cbor'), at(8 * DAY))).toBe(0);
       expect(await run('pay', '--wallet', p('wallet'), '--request', p('req4.cbor'), '--out', p('t4.cbor'), at(8 * DAY + 1))).toBe(0);
@@ -309,11 +285,7 @@ describe('offpay reader prune', () => {
       expect(out).toMatch(/clearing held 1 batches, now 2/);
       expect(out).toMatch(/pruned: 1 journal rows of the 2 batches clearing holds/);
     } finally {
-      await new Promise<void>((ok) => {
-        server.close(() => ok());
-        server.closeAllConnections();
-      });
-      await clearing.close();
+      await svc.close();
     }
   });
 });
