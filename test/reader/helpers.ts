@@ -13,6 +13,7 @@ import {
   type ReaderProfileName,
   type WalletCert,
 } from '../../src/index.js';
+import { OffpayError } from '../../base/errors.js';
 import { mulberry32 } from '../../base/prng.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { chainHash, createBatch, createBlocklist, encodeEntry, genesisHash, MemoryReaderStore, Reader, type JournalEntry, type ReaderOptions } from '../../src/reader/index.js';
@@ -109,3 +110,14 @@ const keyCache = new WeakMap<Uint8Array, ReturnType<typeof createPrivateKey>>();
 
 /** A deterministic PRNG (mulberry32, base/prng.ts) for seeded tests. */
 export const prng = mulberry32;
+
+/** Run `f`: 'ok', or the code of the OffpayError it throws (anything else is rethrown). */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof OffpayError) return e.code;
+    throw e;
+  }
+}

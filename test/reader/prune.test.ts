@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OffpayError } from '../../base/errors.js';
 import { Clearing } from '../../src/clearing/index.js';
 import { main } from '../../src/cli/main.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
@@ -16,7 +15,7 @@ import { createBlocklist, MemoryReaderStore, pruneRetainMinimum, Reader, READER_
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
 import { syncReader } from '../../src/reader/sync.js';
 import { completedSale, startClearingService } from './clearing-service.js';
-import { HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
+import { codeOf, HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,15 +27,6 @@ const wallet = makeWallet(issuer, 'prune', 'w');
 const list = createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes;
 const DAY = 86_400;
 
-const code = (f: () => unknown): string => {
-  try {
-    f();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof OffpayError) return e.code;
-    throw e;
-  }
-};
 
 function vending(store: ReaderStore = new MemoryReaderStore(), clock = () => NOW): Reader {
   const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock });
@@ -51,16 +41,16 @@ describe('Reader.prune: its checks, in order', () => {
   it('a store without prune, a retention below the minimum, delivered batches outside 0..exported: reader.bad_config', async () => {
     const mem = new MemoryReaderStore();
     const bare: ReaderStore = { kind: 'bare', transact: (fn) => mem.transact(fn), journal: (a, b) => mem.journal(a, b), close: () => mem.close() };
-    expect(code(() => vending(bare).prune({ now: NOW, retainSeconds: 1 }))).toBe('reader.bad_config'); // the store first
+    expect(codeOf(() => vending(bare).prune({ now: NOW, retainSeconds: 1 }))).toBe('reader.bad_config'); // the store first
     const r = vending();
     const min = pruneRetainMinimum(r.profile);
     expect(min).toBe(60 + 900 + DAY); // vending: the void window is the longest
     expect(pruneRetainMinimum(READER_PROFILES.transit)).toBe(60 + 14_400 + DAY);
-    expect(code(() => r.prune({ now: NOW, retainSeconds: min - 1 }))).toBe('reader.bad_config');
-    expect(code(() => r.prune({ now: NOW, retainSeconds: min + 0.5 }))).toBe('reader.bad_config');
-    expect(code(() => r.prune({ now: NOW, retainSeconds: min, deliveredBatches: 1 }))).toBe('reader.bad_config'); // none exported
-    expect(code(() => r.prune({ now: NOW, retainSeconds: min, deliveredBatches: -1 }))).toBe('reader.bad_config');
-    expect(code(() => r.recordDelivered(1))).toBe('reader.bad_config');
+    expect(codeOf(() => r.prune({ now: NOW, retainSeconds: min - 1 }))).toBe('reader.bad_config');
+    expect(codeOf(() => r.prune({ now: NOW, retainSeconds: min + 0.5 }))).toBe('reader.bad_config');
+    expect(codeOf(() => r.prune({ now: NOW, retainSeconds: min, deliveredBatches: 1 }))).toBe('reader.bad_config'); // none exported
+    expect(codeOf(() => r.prune({ now: NOW, retainSeconds: min, deliveredBatches: -1 }))).toBe('reader.bad_config');
+    expect(codeOf(() => r.recordDelivered(1))).toBe('reader.bad_config');
     // The default retention: 7 days, or the profile's minimum when that is longer.
     expect(r.prune({ now: NOW })).toMatchObject({ retainSeconds: 7 * DAY, cutoff: NOW - 7 * DAY, deliveredBatches: 0, journalBefore: 0, journal: 0 });
     const long = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), profile: { voidWindowSeconds: 900 }, clock: () => NOW });
@@ -81,7 +71,7 @@ describe('Reader.prune: its checks, in order', () => {
     const p1 = r.prune({ now: NOW + 10 * DAY });
     expect(p1).toMatchObject({ deliveredBatches: 1, journalBefore: 3, journal: 2, tokens: 0 });
     expect(r.entries().map((e) => e.seq)).toEqual([3, 4, 5, 6]);
-    expect(code(() => r.exportBatch(1))).toBe('reader.batch_pruned');
+    expect(codeOf(() => r.exportBatch(1))).toBe('reader.batch_pruned');
     expect(r.exportBatch(2).bytes).toEqual(b2); // its link (entry 3) is kept
     expect(r.verifyJournal()).toMatchObject({ ok: true, count: 3 });
     // A next batch links to what clearing holds.
@@ -90,8 +80,8 @@ describe('Reader.prune: its checks, in order', () => {
     r.recordDelivered(3);
     expect(r.prune({ now: NOW + 10 * DAY }).journal).toBe(3); // 3..5 go; 6 is the link and the head
     expect(r.entries().map((e) => e.seq)).toEqual([6]);
-    expect(code(() => r.exportBatch(2))).toBe('reader.batch_pruned');
-    expect(code(() => r.exportBatch(3))).toBe('reader.batch_pruned'); // its link (entry 5) is gone
+    expect(codeOf(() => r.exportBatch(2))).toBe('reader.batch_pruned');
+    expect(codeOf(() => r.exportBatch(3))).toBe('reader.batch_pruned'); // its link (entry 5) is gone
     expect(r.verifyJournal()).toMatchObject({ ok: true, count: 0 });
     r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: NOW + 10 * DAY, walletIds: [] }).bytes, NOW + 10 * DAY);
     await sale(r, 7, NOW + 10 * DAY);
