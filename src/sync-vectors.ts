@@ -6,7 +6,7 @@
 import { OffpayError } from '../base/errors.js';
 import { hexField, isObj, need, parseVectorJson, stringField, uintField, type Obj } from './vector-file.js';
 import { fromHex } from '../base/hex.js';
-import { batchAnswer, heldFromAnswer, heldWithin, refundAnswer, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
+import { batchAnswer, heldOfAnswer, heldWithin, refundAnswer, retryDelayMs, statusClass, type SentBatch, type StatusClass } from './reader/sync-answers.js';
 
 /** The file name `vectors check` looks for (in DIR, or in the sync/ folder of a fixtures tree). */
 export const SYNC_VECTOR_FILE = 'sync_answers.json';
@@ -18,7 +18,7 @@ export interface SyncVectorFile {
   numberOfTests: number;
   statuses: { status: number; class: StatusClass }[];
   delays: { baseDelayMs: number; maxDelayMs: number; k: number; delayMs: number }[];
-  readers: { tcId: number; comment: string; readerId: number; journalId: string; exported: number; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
+  readers: { tcId: number; comment: string; readerId: number; journalId: string; exported: number; batchLastSeqs?: number[]; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
   batches: {
     tcId: number;
     comment: string;
@@ -50,6 +50,17 @@ const arrayOf = (o: Obj, k: string, name: string, each: (x: Obj, where: string) 
   });
 };
 
+/**
+ * Step 1 of a sync as a readers case states it: the answer read (heldOfAnswer), then checked against what the reader
+ * exported (heldWithin), with the lastSeq check when the reader's batch ends are given (`batchLastSeqs[k - 1]`: the
+ * last entry of its batch k).
+ */
+export function heldChecked(status: number, body: Uint8Array, readerId: number, journalId: string, exported: number, batchLastSeqs?: number[]): number {
+  const a = heldOfAnswer(status, body, readerId, journalId);
+  const mine = batchLastSeqs && a.held > 0 ? batchLastSeqs[a.held - 1] : undefined;
+  return heldWithin(a.held, exported, journalId, mine !== undefined ? { lastSeq: a.lastSeq, mine } : undefined);
+}
+
 /** Parse fixtures/sync/sync_answers.json. @throws OffpayError `vectors.bad_file`. */
 export function parseSyncVectorFile(text: string, name: string): SyncVectorFile {
   const o = parseVectorJson(text, name, ALGORITHM);
@@ -71,6 +82,9 @@ export function parseSyncVectorFile(text: string, name: string): SyncVectorFile 
     common(x, w);
     int(x, 'readerId', name, w);
     int(x, 'exported', name, w);
+    if (x.batchLastSeqs !== undefined) {
+      need(Array.isArray(x.batchLastSeqs) && (x.batchLastSeqs as unknown[]).every((v) => Number.isSafeInteger(v) && (v as number) >= 0), name, w, 'batchLastSeqs is not an array of integers >= 0');
+    }
     need(typeof x.journalId === 'string', name, w, 'journalId is not a string');
     need(x.result === 'held' || x.result === 'bad_answer', name, w, 'result is not held or bad_answer');
     if (x.result === 'held') int(x, 'held', name, w);
@@ -121,7 +135,7 @@ export function checkSyncVectorFile(file: SyncVectorFile, name: string): SyncVec
     if (got !== d.delayMs) problem(`delay k=${d.k}`, `${got} ms with base ${d.baseDelayMs} and cap ${d.maxDelayMs}, declared ${d.delayMs}`);
   }
   for (const t of file.readers) {
-    const got = verdictOf(() => `held ${heldWithin(heldFromAnswer(t.status, fromHex(t.body), t.readerId, t.journalId), t.exported, t.journalId)}`);
+    const got = verdictOf(() => `held ${heldChecked(t.status, fromHex(t.body), t.readerId, t.journalId, t.exported, t.batchLastSeqs)}`);
     const want = t.result === 'held' ? `held ${t.held!}` : 'bad_answer';
     if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
   }

@@ -1127,6 +1127,25 @@ export class Reader {
     return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_BATCH)));
   }
 
+  /**
+   * The entries batch `batchSeq` covers, from the export records (no journal row is read: it works for a pruned
+   * batch): `firstSeq..lastSeq` (`lastSeq = firstSeq - 1` for an empty batch) and its time. `reader.unknown_batch`
+   * for a batch never exported.
+   */
+  exportedBatchRange(batchSeq: number): {
+    /** The batch's first entry. */
+    firstSeq: number;
+    /** Its last entry (firstSeq - 1 for an empty batch). */
+    lastSeq: number;
+    /** When it was exported, reader time. */
+    createdAt: number;
+  } {
+    const raw = this.store.transact((tx) => tx.getMeta(`batch:${batchSeq}`));
+    if (!raw) throw new OffpayError('reader.unknown_batch', `no batch ${batchSeq} was exported`);
+    const [firstSeq, lastSeq, createdAt] = decodeBatchMeta(raw);
+    return { firstSeq, lastSeq, createdAt };
+  }
+
   /** The seq of the last journal entry exported (0 before the first export). */
   exportedThrough(): number {
     return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_LAST)));
@@ -1173,7 +1192,11 @@ export class Reader {
     }
     const { delivered, journalBefore, keepTokens } = store.transact((tx) => {
       const exported = fromU(tx.getMeta(META_EXPORT_BATCH));
-      const d = o.deliveredBatches ?? fromU(tx.getMeta(META_DELIVERED));
+      const stored = fromU(tx.getMeta(META_DELIVERED));
+      if (o.deliveredBatches === undefined && (!Number.isSafeInteger(stored) || stored < 0 || stored > exported)) {
+        throw new OffpayError('reader.corrupt_store', `the stored count of batches clearing holds (${stored}) is not in 0..${exported}, the batches exported`);
+      }
+      const d = o.deliveredBatches ?? stored;
       if (!Number.isSafeInteger(d) || d < 0 || d > exported) throw new OffpayError('reader.bad_config', `deliveredBatches must be an integer in 0..${exported} (the batches exported), not ${d}`);
       const rec = d > 0 ? tx.getMeta(`batch:${d}`) : undefined;
       if (d > 0 && !rec) throw new OffpayError('reader.corrupt_store', `batch ${d} is counted as exported but has no record`);

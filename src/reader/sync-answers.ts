@@ -108,6 +108,14 @@ export function answerObject(body: Uint8Array, what: string): Record<string, unk
  * >= 0 (JSON numbers compared by value: 3.0 is 3). Other fields are ignored.
  */
 export function heldFromAnswer(status: number, body: Uint8Array, readerId: number, journalId: string): number {
+  return heldOfAnswer(status, body, readerId, journalId).held;
+}
+
+/**
+ * Step 1's answer, as {@link heldFromAnswer} reads it, with the `lastSeq` the clearing gives for the reader's journal
+ * (0 when it holds none).
+ */
+export function heldOfAnswer(status: number, body: Uint8Array, readerId: number, journalId: string): { held: number; lastSeq: number } {
   const what = `GET /v1/readers/${readerId}`;
   const bad = (why: string) => new OffpayError('sync.bad_answer', `${what}: ${why}`);
   if (status !== 200) throw bad(`HTTP ${status}`);
@@ -115,7 +123,7 @@ export function heldFromAnswer(status: number, body: Uint8Array, readerId: numbe
   if (a.readerId !== readerId) throw bad(`the answer is about reader ${JSON.stringify(a.readerId)?.slice(0, 40)}`);
   if (!Array.isArray(a.journals)) throw bad('no journals array');
   const seqOk = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  let held: number | undefined;
+  let held: { held: number; lastSeq: number } | undefined;
   const seen = new Set<string>();
   for (const j of a.journals as unknown[]) {
     const x = asObject(j);
@@ -124,18 +132,24 @@ export function heldFromAnswer(status: number, body: Uint8Array, readerId: numbe
     if (!seqOk(x.batchSeq) || !seqOk(x.lastSeq)) throw bad(`journal ${x.journalId}: batchSeq and lastSeq must be integers >= 0`);
     if (seen.has(x.journalId)) throw bad(`journal ${x.journalId} listed twice`);
     seen.add(x.journalId);
-    if (x.journalId === journalId) held = x.batchSeq as number;
+    if (x.journalId === journalId) held = { held: x.batchSeq as number, lastSeq: x.lastSeq as number };
   }
-  return held ?? 0;
+  return held ?? { held: 0, lastSeq: 0 };
 }
 
 /**
  * Before step 2: the clearing cannot hold more batches of the journal than the reader exported before this sync
- * (`exported`, counted before step 2's export). `held` when it does not, else sync.bad_answer (an answer that
- * contradicts the reader: another clearing's database, or a reader restored from an old copy).
+ * (`exported`, counted before step 2's export), and, given `last`, its batch `held` ends at the entry the reader's
+ * own batch `held` ends at (`last.lastSeq` from the answer, `last.mine` from the reader). `held` when both hold,
+ * else sync.bad_answer (an answer that contradicts the reader: another clearing's database, or a reader restored
+ * from an old copy).
  */
-export function heldWithin(held: number, exported: number, journalId: string): number {
+export function heldWithin(held: number, exported: number, journalId: string, last?: { lastSeq: number; mine: number }): number {
   if (held > exported) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${held} batches of journal ${journalId}, this reader had exported ${exported}: a reader restored from an old copy, or a clearing database that is not this reader's`);
+  // Its batch `held` must be this reader's batch `held`: the same last entry (`mine`, from the reader's export records).
+  if (last && held > 0 && last.lastSeq !== last.mine) {
+    throw new OffpayError('sync.bad_answer', `the clearing's batch ${held} of journal ${journalId} ends at entry ${last.lastSeq}, this reader's at entry ${last.mine}: a reader restored from an old copy (its batch ${held} is not the one clearing holds, and would never be delivered), or a clearing database that is not this reader's`);
+  }
   return held;
 }
 

@@ -4,7 +4,8 @@
  *
  *  1. GET /v1/readers/{id}: `held` = the highest batch seq the server holds contiguously for this journal
  *     (the answer checked against spec/clearing-api.md §2.2: its reader id, each journal's fields).
- *     `held` above the batches the reader had exported BEFORE this sync is refused (`heldWithin`): no honest
+ *     `held` above the batches the reader had exported BEFORE this sync is refused (`heldWithin`), and so is a
+ *     `lastSeq` other than the last entry of the reader's own batch `held` (two batches under one number): no honest
  *     clearing holds a batch the reader had not yet signed (a reader restored from an old copy, another
  *     clearing's database), and counting after the export would let a restored reader's new batch hide behind
  *     the clearing's old one of the same number.
@@ -40,7 +41,7 @@ import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
 import { clearingCaller, type CallerOptions } from './transport.js';
-import { batchAnswer, heldFromAnswer, heldWithin } from './sync-answers.js';
+import { batchAnswer, heldOfAnswer, heldWithin } from './sync-answers.js';
 import type { Reader } from './reader.js';
 
 /** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log: {@link CallerOptions}) and the key set rules. */
@@ -90,11 +91,12 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   // 1. what the server holds
   const journalId = toHex(reader.journalId);
   const who = await call(`/v1/readers/${reader.readerId}`);
-  const heldBefore = heldFromAnswer(who.status, who.body, reader.readerId, journalId);
+  const { held: heldBefore, lastSeq } = heldOfAnswer(who.status, who.body, reader.readerId, journalId);
 
-  // The clearing cannot hold a batch this reader had not exported before this sync.
+  // The clearing cannot hold a batch this reader had not exported before this sync, and its batch `held` must end
+  // where this reader's does (else the two are different batches under one number: a restored reader's).
   let exportedCount = reader.exportedBatches();
-  heldWithin(heldBefore, exportedCount, journalId);
+  heldWithin(heldBefore, exportedCount, journalId, heldBefore > 0 && heldBefore <= exportedCount ? { lastSeq, mine: reader.exportedBatchRange(heldBefore).lastSeq } : undefined);
   // What the clearing holds now is what a prune may delete the rows of (spec/reader.md §9.3): recorded at once, so
   // that a clearing that holds fewer batches than it said before (restored from an old backup) lowers it before
   // anything below can stop the sync, and a later prune keeps the rows it lacks.
@@ -121,35 +123,38 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   // A batch clearing refuses (sync.batch_rejected) stops the uploads (the next ones follow it in the chain), but
   // not steps 4 and 5: the reader still takes a newer key set and blocklist, then the sync fails with the refusal.
   let rejected: unknown;
-  for (let n = heldBefore + 1; n <= exportedCount; n++) {
-    let bytes: Uint8Array;
-    try {
-      bytes = reader.exportBatch(n).bytes;
-    } catch (e) {
-      // Its rows were pruned once a clearing said it held it: this one does not. Sending cannot help (as a refusal),
-      // and the key set and blocklist are still fetched; the sync then fails with reader.batch_pruned.
-      if (!(e instanceof OffpayError && e.code === 'reader.batch_pruned')) throw e;
-      o.log?.(`  batch ${n}: cannot be sent (${e.message}); the key set and blocklist are still fetched`);
-      rejected = e;
-      break;
+  try {
+    for (let n = heldBefore + 1; n <= exportedCount; n++) {
+      let bytes: Uint8Array;
+      try {
+        bytes = reader.exportBatch(n).bytes;
+      } catch (e) {
+        // Its rows were pruned once a clearing said it held it: this one does not. Sending cannot help (as a refusal),
+        // and the key set and blocklist are still fetched; the sync then fails with reader.batch_pruned.
+        if (!(e instanceof OffpayError && e.code === 'reader.batch_pruned')) throw e;
+        o.log?.(`  batch ${n}: cannot be sent (${e.message}); the key set and blocklist are still fetched`);
+        rejected = e;
+        break;
+      }
+      const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
+      // Only an answer about this very batch counts as its delivery; any other final status refuses it.
+      let d: ReturnType<typeof batchAnswer>;
+      try {
+        d = batchAnswer(r.status, r.body, { readerId: reader.readerId, journalId, batchSeq: n });
+      } catch (e) {
+        if (!(e instanceof OffpayError && e.code === 'sync.batch_rejected')) throw e;
+        o.log?.(`  batch ${n}: rejected (${e.message}); the key set and blocklist are still fetched`);
+        rejected = e;
+        break;
+      }
+      sent.push({ batchSeq: n, ...d });
+      o.log?.(`  batch ${n}: ${d.outcome}`);
     }
-    const r = await call('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: bytes as Uint8Array<ArrayBuffer> });
-    // Only an answer about this very batch counts as its delivery; any other final status refuses it.
-    let d: ReturnType<typeof batchAnswer>;
-    try {
-      d = batchAnswer(r.status, r.body, { readerId: reader.readerId, journalId, batchSeq: n });
-    } catch (e) {
-      if (!(e instanceof OffpayError && e.code === 'sync.batch_rejected')) throw e;
-      o.log?.(`  batch ${n}: rejected (${e.message}); the key set and blocklist are still fetched`);
-      rejected = e;
-      break;
-    }
-    sent.push({ batchSeq: n, ...d });
-    o.log?.(`  batch ${n}: ${d.outcome}`);
+  } finally {
+    // What the clearing holds after the uploads, by its answers (contiguous from batch 1), however step 3 ended (an
+    // unreachable clearing, a bad answer; an export error is thrown below): those batches were delivered all the same.
+    if (sent.length) reader.recordDelivered(heldBefore + sent.length);
   }
-  // What the clearing holds after the uploads, by its answers (contiguous from batch 1). Recorded before an export
-  // error is thrown: those uploads were delivered all the same.
-  if (sent.length) reader.recordDelivered(heldBefore + sent.length);
   if (exportError !== undefined) throw exportError;
 
   // 4. key set: verified against the trusted one, never taken unsigned

@@ -12,10 +12,14 @@
  *  - (Outside pruning) a pending sale resumed at any open request with its challenge: a new request that repeated
  *    it (a 21-bit code challenge, or one the integrator chose) vended again unpaid. Now only at the request it paid.
  */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
+import { SqliteReaderStore } from '../../src/reader/sqlite.js';
 import { syncReader } from '../../src/reader/sync.js';
 import { completedSale, startClearingService } from './clearing-service.js';
 import { codeOf, HKD, NOW, makeIssuer, makeReader, makeWallet, signToken } from './helpers.js';
@@ -178,6 +182,45 @@ describe('a pending sale resumes only at the request it paid', () => {
       // The machine gave up on that sale and opened the next one, which draws the same challenge.
       r.openRequest({ amount: 300, currency: HKD, now: NOW + 10, challenge, ...(code ? { code: true } : {}) });
       expect(await r.accept(t, { now: NOW + 12 })).toMatchObject({ accepted: false, reason: 'already_accepted' });
+    }
+  });
+});
+
+describe('reader sync: a batch number the clearing holds for other entries', () => {
+  it('is refused (sync.bad_answer) when its lastSeq is not where the reader\'s batch ends: nothing recorded as delivered', async () => {
+    // A reader restored from a backup taken after batch 1, which sells and exports its own batch 2 before it syncs:
+    // the clearing holds the lost original's batch 2 (entries 3..5), the restored reader's batch 2 is entry 3 only.
+    const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-review-'));
+    let now = NOW;
+    const svc = await startClearingService(issuer, () => now);
+    try {
+      const open = (mode: 'create' | 'open') => {
+        const store = mode === 'create' ? SqliteReaderStore.create(join(dir, 'r.db')) : SqliteReaderStore.open(join(dir, 'r.db'));
+        const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => now });
+        return { r, store };
+      };
+      let { r, store } = open('create');
+      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
+      for (let i = 1; i <= 2; i++) await sale(r, i, NOW + i);
+      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: NOW + 10, attempts: 1 });
+      store.close();
+      copyFileSync(join(dir, 'r.db'), join(dir, 'backup.db'));
+      ({ r, store } = open('open'));
+      for (let i = 3; i <= 5; i++) await sale(r, i, NOW + 10 + i);
+      now = NOW + 100;
+      expect((await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 })).sent.map((x) => x.batchSeq)).toEqual([2]);
+      store.close();
+      // The disk dies; the backup comes back, sells once and exports (its batch 2: entry 3 alone).
+      copyFileSync(join(dir, 'backup.db'), join(dir, 'r.db'));
+      ({ r, store } = open('open'));
+      await sale(r, 6, now + 1);
+      expect(r.export(now + 2).batch).toMatchObject({ batchSeq: 2, firstSeq: 3, entries: [expect.anything()] });
+      await expect(syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: now + 3, attempts: 1 })).rejects.toMatchObject({ code: 'sync.bad_answer', message: expect.stringMatching(/batch 2 .* ends at entry 5, this reader's at entry 3/) });
+      expect(r.deliveredBatches()).toBe(1); // what the backup recorded; a prune keeps the rows of its batch 2
+      store.close();
+    } finally {
+      await svc.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
