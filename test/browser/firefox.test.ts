@@ -99,7 +99,7 @@ describe.skipIf(!haveFirefox || !haveBuild)('in Firefox', () => {
     const [lib, store, reader, wallet] = out.steps;
     for (const s of out.steps) expect({ url: s.url, errors: s.errors }).toEqual({ url: s.url, errors: [] });
     expect(lib!.result).toMatchObject({ noble: true, webcrypto: true, vectorProblems: [], fskOk: true, qrOk: true });
-    expect(store!.result).toEqual({ basics: [], model: [], missing: 'reader.store_missing', missingStill: 'reader.store_missing', exists: 'reader.store_exists', failClosed: ['reader.store_unusable', 'reader.store_unusable'] });
+    expect(store!.result).toEqual({ basics: [], model: [], prune: [], missing: 'reader.store_missing', missingStill: 'reader.store_missing', exists: 'reader.store_exists', failClosed: ['reader.store_unusable', 'reader.store_unusable'] });
     expect(reader!.result).toMatchObject({ listening: expect.stringMatching(/^\d+$/) });
     expect(reader!.result!.error).toBeUndefined();
     expect(String(reader!.result!.granted)).toMatch(/echoCancellation false, noiseSuppression false, autoGainControl false/);
