@@ -18,7 +18,7 @@ export interface SyncVectorFile {
   numberOfTests: number;
   statuses: { status: number; class: StatusClass }[];
   delays: { baseDelayMs: number; maxDelayMs: number; k: number; delayMs: number }[];
-  readers: { tcId: number; comment: string; readerId: number; journalId: string; exported: number; batchLastSeqs?: number[]; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
+  readers: { tcId: number; comment: string; readerId: number; journalId: string; exported: number; batchLastSeqs?: number[]; batchHeads?: string[]; status: number; body: string; result: 'held' | 'bad_answer'; held?: number }[];
   batches: {
     tcId: number;
     comment: string;
@@ -53,12 +53,13 @@ const arrayOf = (o: Obj, k: string, name: string, each: (x: Obj, where: string) 
 /**
  * Step 1 of a sync as a readers case states it: the answer read (heldOfAnswer), then checked against what the reader
  * exported (heldWithin), with the lastSeq check when the reader's batch ends are given (`batchLastSeqs[k - 1]`: the
- * last entry of its batch k).
+ * last entry of its batch k) and the head check when its chain hashes there are too (`batchHeads[k - 1]`).
  */
-export function heldChecked(status: number, body: Uint8Array, readerId: number, journalId: string, exported: number, batchLastSeqs?: number[]): number {
+export function heldChecked(status: number, body: Uint8Array, readerId: number, journalId: string, exported: number, batchLastSeqs?: number[], batchHeads?: string[]): number {
   const a = heldOfAnswer(status, body, readerId, journalId);
   const mine = batchLastSeqs && a.held > 0 ? batchLastSeqs[a.held - 1] : undefined;
-  return heldWithin(a.held, exported, journalId, mine !== undefined ? { lastSeq: a.lastSeq, mine } : undefined);
+  const mineHead = batchHeads && a.held > 0 ? batchHeads[a.held - 1] : undefined;
+  return heldWithin(a.held, exported, journalId, mine !== undefined ? { lastSeq: a.lastSeq, mine, ...(a.head !== undefined ? { head: a.head } : {}), ...(mineHead !== undefined ? { mineHead } : {}) } : undefined);
 }
 
 /** Parse fixtures/sync/sync_answers.json. @throws OffpayError `vectors.bad_file`. */
@@ -84,6 +85,9 @@ export function parseSyncVectorFile(text: string, name: string): SyncVectorFile 
     int(x, 'exported', name, w);
     if (x.batchLastSeqs !== undefined) {
       need(Array.isArray(x.batchLastSeqs) && (x.batchLastSeqs as unknown[]).every((v) => Number.isSafeInteger(v) && (v as number) >= 0), name, w, 'batchLastSeqs is not an array of integers >= 0');
+    }
+    if (x.batchHeads !== undefined) {
+      need(Array.isArray(x.batchHeads) && (x.batchHeads as unknown[]).every((v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)), name, w, 'batchHeads is not an array of 64-digit hex strings');
     }
     need(typeof x.journalId === 'string', name, w, 'journalId is not a string');
     need(x.result === 'held' || x.result === 'bad_answer', name, w, 'result is not held or bad_answer');
@@ -135,7 +139,7 @@ export function checkSyncVectorFile(file: SyncVectorFile, name: string): SyncVec
     if (got !== d.delayMs) problem(`delay k=${d.k}`, `${got} ms with base ${d.baseDelayMs} and cap ${d.maxDelayMs}, declared ${d.delayMs}`);
   }
   for (const t of file.readers) {
-    const got = verdictOf(() => `held ${heldChecked(t.status, fromHex(t.body), t.readerId, t.journalId, t.exported, t.batchLastSeqs)}`);
+    const got = verdictOf(() => `held ${heldChecked(t.status, fromHex(t.body), t.readerId, t.journalId, t.exported, t.batchLastSeqs, t.batchHeads)}`);
     const want = t.result === 'held' ? `held ${t.held!}` : 'bad_answer';
     if (got !== want) problem(`tcId ${t.tcId}`, `expected ${want}, got ${got} (${t.comment})`);
   }

@@ -1129,17 +1129,21 @@ export class Clearing {
       batchSeq: number;
       /** The last entry seq those batches cover. */
       lastSeq: number;
+      /** The chain hash after entry lastSeq (the head of batch batchSeq), hex; absent when batchSeq is 0. */
+      head?: string;
     }[]
   > {
     return (await this.store.heldBatches(readerId)).map((c) => {
       let batchSeq = 0;
       let lastSeq = 0;
+      let head: Uint8Array | undefined;
       for (const b of c.batches) {
         if (b.batchSeq !== batchSeq + 1) break;
         batchSeq++;
         lastSeq = Math.max(lastSeq, b.firstSeq + b.entries - 1);
+        head = b.head;
       }
-      return { journalId: toHex(c.journalId), batchSeq, lastSeq };
+      return { journalId: toHex(c.journalId), batchSeq, lastSeq, ...(head ? { head: toHex(head) } : {}) };
     });
   }
 

@@ -850,11 +850,11 @@ export class PgClearingStore implements ClearingStore {
 
   async heldBatches(readerId: number): Promise<HeldJournal[]> {
     const rows = await this.rows(
-      `SELECT c.journal_id, b.batch_seq, b.first_seq, b.entries FROM chains c LEFT JOIN batches b ON b.chain = c.chain
+      `SELECT c.journal_id, b.batch_seq, b.first_seq, b.entries, b.head FROM chains c LEFT JOIN batches b ON b.chain = c.chain
        WHERE c.reader_id = $1 ORDER BY c.journal_id, b.batch_seq`,
       [readerId],
     );
-    const out: { journalId: Uint8Array; batches: { batchSeq: number; firstSeq: number; entries: number }[] }[] = [];
+    const out: HeldJournal[] = [];
     let key = '';
     for (const r of rows) {
       const j = toHex(r.journal_id as Buffer);
@@ -862,7 +862,7 @@ export class PgClearingStore implements ClearingStore {
         out.push({ journalId: u8(r.journal_id), batches: [] });
         key = j;
       }
-      if (r.batch_seq !== null) out[out.length - 1]!.batches.push({ batchSeq: Number(r.batch_seq), firstSeq: Number(r.first_seq), entries: Number(r.entries) });
+      if (r.batch_seq !== null) out[out.length - 1]!.batches.push({ batchSeq: Number(r.batch_seq), firstSeq: Number(r.first_seq), entries: Number(r.entries), head: u8(r.head) });
     }
     return out;
   }

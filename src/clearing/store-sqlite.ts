@@ -793,10 +793,10 @@ export class SqliteClearingStore implements ClearingStore {
   async heldBatches(readerId: number): Promise<HeldJournal[]> {
     await this.idle();
     const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
-    const batches = this.db.prepare('SELECT batch_seq, first_seq, entries FROM batches WHERE chain = ? ORDER BY batch_seq');
+    const batches = this.db.prepare('SELECT batch_seq, first_seq, entries, head FROM batches WHERE chain = ? ORDER BY batch_seq');
     return chains.map((c) => ({
       journalId: u8(c.journal_id),
-      batches: (batches.all(Number(c.chain)) as Row[]).map((b) => ({ batchSeq: Number(b.batch_seq), firstSeq: Number(b.first_seq), entries: Number(b.entries) })),
+      batches: (batches.all(Number(c.chain)) as Row[]).map((b) => ({ batchSeq: Number(b.batch_seq), firstSeq: Number(b.first_seq), entries: Number(b.entries), head: u8(b.head) })),
     }));
   }
 

@@ -474,6 +474,8 @@ export interface HeldJournal {
     firstSeq: number;
     /** Number of entries in it. */
     entries: number;
+    /** The chain hash after its last entry (its prevHead for an empty batch), 32 bytes. */
+    head: Uint8Array;
   }[];
 }
 

@@ -714,7 +714,7 @@ export class Reader {
       }
       return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     }
-    return this.store.transact((tx) => this.decide(tx, bytes, hash, v.token, v.walletId, v.currency, ctx, now, wantsRequest));
+    return this.store.transact((tx) => this.decide(tx, bytes, hash, v.token, v.walletId, v.currency, ctx, now, wantsRequest ? open!.bytes : undefined));
   }
 
   /**
@@ -789,14 +789,21 @@ export class Reader {
     if (bytes && bytes.length) this.blocklist = this.holdStoredList(bytes);
   }
 
-  private decide(tx: ReaderTx, bytes: Uint8Array, hash: Uint8Array, t: PaymentToken, walletId: Uint8Array, currency: number, ctx: AcceptContext, now: number, wantsRequest: boolean): ReaderVerdict {
+  /**
+   * Steps 3-10 in one transaction. `verifiedAgainst`: the bytes of the open request the token was verified against (step 2),
+   * when it answers the open request; the open request read again here must be that very request.
+   */
+  private decide(tx: ReaderTx, bytes: Uint8Array, hash: Uint8Array, t: PaymentToken, walletId: Uint8Array, currency: number, ctx: AcceptContext, now: number, verifiedAgainst: Uint8Array | undefined): ReaderVerdict {
+    const wantsRequest = verifiedAgainst !== undefined;
     this.syncBlocklist(tx);
     const prior = tx.getToken(hash);
     if (prior) return this.priorVerdict(tx, prior, now);
     const ended = this.tappedOutHere(tx, hash);
     if (ended) return ended;
     const open = wantsRequest ? this.readOpen(tx) : undefined;
-    if (wantsRequest && (!open || !t.challenge || !equalBytes(open.request.challenge, t.challenge))) {
+    // The very request the token was verified against, not merely one with its challenge: a request re-opened
+    // meanwhile with the same challenge and another price would take the token at the new price.
+    if (wantsRequest && (!open || !t.challenge || !equalBytes(open.request.challenge, t.challenge) || !equalBytes(open.bytes, verifiedAgainst))) {
       return rejectedR('request_not_open', 'the open request changed while the token was being verified', hash, t);
     }
     const day = dayOf(now);
@@ -1146,6 +1153,12 @@ export class Reader {
     return { firstSeq, lastSeq, createdAt };
   }
 
+  /** The chain hash h(seq) after journal entry `seq` (the genesis hash for 0), or undefined when the row is not held (pruned, or not written yet). */
+  chainHashAt(seq: number): Uint8Array | undefined {
+    if (seq === 0) return this.genesis.slice();
+    return this.store.journal(seq, seq)[0]?.hash.slice();
+  }
+
   /** The seq of the last journal entry exported (0 before the first export). */
   exportedThrough(): number {
     return this.store.transact((tx) => fromU(tx.getMeta(META_EXPORT_LAST)));
@@ -1200,6 +1213,10 @@ export class Reader {
       if (!Number.isSafeInteger(d) || d < 0 || d > exported) throw new OffpayError('reader.bad_config', `deliveredBatches must be an integer in 0..${exported} (the batches exported), not ${d}`);
       const rec = d > 0 ? tx.getMeta(`batch:${d}`) : undefined;
       if (d > 0 && !rec) throw new OffpayError('reader.corrupt_store', `batch ${d} is counted as exported but has no record`);
+      // A damaged record must not turn into rows never exported: its last entry is within what was exported.
+      if (rec && decodeBatchMeta(rec)[1] > fromU(tx.getMeta(META_EXPORT_LAST))) {
+        throw new OffpayError('reader.corrupt_store', `batch ${d}'s record ends at entry ${decodeBatchMeta(rec)[1]}, past the last entry exported (${fromU(tx.getMeta(META_EXPORT_LAST))})`);
+      }
       // The last row of batch d (first - 1 for an empty batch): every row before it goes; it stays.
       // The sale that paid the open request stays (complete and void close the request through it).
       const paidBy = this.readOpen(tx)?.paidBy;
@@ -1242,7 +1259,10 @@ export class Reader {
 function decodeBatchMeta(raw: Uint8Array): [number, number, number] {
   // [first, last, createdAt] as written by export().
   const v = decodeCbor(raw);
-  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number')) throw new OffpayError('reader.corrupt_store', 'bad batch record');
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) throw new OffpayError('reader.corrupt_store', 'bad batch record');
+  const [first, last] = v as [number, number, number];
+  // 1 <= first <= last + 1 (an empty batch has last = first - 1).
+  if (first < 1 || first > last + 1) throw new OffpayError('reader.corrupt_store', `bad batch record: entries ${first}..${last}`);
   return v as [number, number, number];
 }
 

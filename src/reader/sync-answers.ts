@@ -115,7 +115,7 @@ export function heldFromAnswer(status: number, body: Uint8Array, readerId: numbe
  * Step 1's answer, as {@link heldFromAnswer} reads it, with the `lastSeq` the clearing gives for the reader's journal
  * (0 when it holds none).
  */
-export function heldOfAnswer(status: number, body: Uint8Array, readerId: number, journalId: string): { held: number; lastSeq: number } {
+export function heldOfAnswer(status: number, body: Uint8Array, readerId: number, journalId: string): { held: number; lastSeq: number; head?: string } {
   const what = `GET /v1/readers/${readerId}`;
   const bad = (why: string) => new OffpayError('sync.bad_answer', `${what}: ${why}`);
   if (status !== 200) throw bad(`HTTP ${status}`);
@@ -123,16 +123,17 @@ export function heldOfAnswer(status: number, body: Uint8Array, readerId: number,
   if (a.readerId !== readerId) throw bad(`the answer is about reader ${JSON.stringify(a.readerId)?.slice(0, 40)}`);
   if (!Array.isArray(a.journals)) throw bad('no journals array');
   const seqOk = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  let held: { held: number; lastSeq: number } | undefined;
+  let held: { held: number; lastSeq: number; head?: string } | undefined;
   const seen = new Set<string>();
   for (const j of a.journals as unknown[]) {
     const x = asObject(j);
     if (!x) throw bad('a journal that is not an object');
     if (typeof x.journalId !== 'string' || !/^[0-9a-f]{16}$/.test(x.journalId)) throw bad('a journal id that is not 16 lower-case hex digits');
     if (!seqOk(x.batchSeq) || !seqOk(x.lastSeq)) throw bad(`journal ${x.journalId}: batchSeq and lastSeq must be integers >= 0`);
+    if (x.head !== undefined && (typeof x.head !== 'string' || !/^[0-9a-f]{64}$/.test(x.head))) throw bad(`journal ${x.journalId}: head must be 64 lower-case hex digits`);
     if (seen.has(x.journalId)) throw bad(`journal ${x.journalId} listed twice`);
     seen.add(x.journalId);
-    if (x.journalId === journalId) held = { held: x.batchSeq as number, lastSeq: x.lastSeq as number };
+    if (x.journalId === journalId) held = { held: x.batchSeq as number, lastSeq: x.lastSeq as number, ...(typeof x.head === 'string' ? { head: x.head } : {}) };
   }
   return held ?? { held: 0, lastSeq: 0 };
 }
@@ -140,15 +141,20 @@ export function heldOfAnswer(status: number, body: Uint8Array, readerId: number,
 /**
  * Before step 2: the clearing cannot hold more batches of the journal than the reader exported before this sync
  * (`exported`, counted before step 2's export), and, given `last`, its batch `held` ends at the entry the reader's
- * own batch `held` ends at (`last.lastSeq` from the answer, `last.mine` from the reader). `held` when both hold,
+ * own batch `held` ends at (`last.lastSeq` from the answer, `last.mine` from the reader) with the same chain hash
+ * (`last.head` from the answer, `last.mineHead` the reader's h(mine), each compared only when given). `held` when both hold,
  * else sync.bad_answer (an answer that contradicts the reader: another clearing's database, or a reader restored
  * from an old copy).
  */
-export function heldWithin(held: number, exported: number, journalId: string, last?: { lastSeq: number; mine: number }): number {
+export function heldWithin(held: number, exported: number, journalId: string, last?: { lastSeq: number; mine: number; head?: string; mineHead?: string }): number {
   if (held > exported) throw new OffpayError('sync.bad_answer', `the clearing says it holds ${held} batches of journal ${journalId}, this reader had exported ${exported}: a reader restored from an old copy, or a clearing database that is not this reader's`);
   // Its batch `held` must be this reader's batch `held`: the same last entry (`mine`, from the reader's export records).
   if (last && held > 0 && last.lastSeq !== last.mine) {
     throw new OffpayError('sync.bad_answer', `the clearing's batch ${held} of journal ${journalId} ends at entry ${last.lastSeq}, this reader's at entry ${last.mine}: a reader restored from an old copy (its batch ${held} is not the one clearing holds, and would never be delivered), or a clearing database that is not this reader's`);
+  }
+  // ... and the same chain hash there, when the clearing gives one and the reader still holds its own.
+  if (last && held > 0 && last.head !== undefined && last.mineHead !== undefined && last.head !== last.mineHead) {
+    throw new OffpayError('sync.bad_answer', `the clearing's batch ${held} of journal ${journalId} ends at entry ${last.lastSeq} with chain hash ${last.head}, this reader's with ${last.mineHead}: another history under the same numbers (a reader restored from an old copy: its batch would never be delivered), or a clearing database that is not this reader's`);
   }
   return held;
 }

@@ -91,12 +91,18 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   // 1. what the server holds
   const journalId = toHex(reader.journalId);
   const who = await call(`/v1/readers/${reader.readerId}`);
-  const { held: heldBefore, lastSeq } = heldOfAnswer(who.status, who.body, reader.readerId, journalId);
+  const { held: heldBefore, lastSeq, head } = heldOfAnswer(who.status, who.body, reader.readerId, journalId);
 
   // The clearing cannot hold a batch this reader had not exported before this sync, and its batch `held` must end
   // where this reader's does (else the two are different batches under one number: a restored reader's).
   let exportedCount = reader.exportedBatches();
-  heldWithin(heldBefore, exportedCount, journalId, heldBefore > 0 && heldBefore <= exportedCount ? { lastSeq, mine: reader.exportedBatchRange(heldBefore).lastSeq } : undefined);
+  let mine: { lastSeq: number; mine: number; head?: string; mineHead?: string } | undefined;
+  if (heldBefore > 0 && heldBefore <= exportedCount) {
+    const end = reader.exportedBatchRange(heldBefore).lastSeq;
+    const h = reader.chainHashAt(end); // undefined once that row is pruned (then only where it ends is compared)
+    mine = { lastSeq, mine: end, ...(head !== undefined ? { head } : {}), ...(h ? { mineHead: toHex(h) } : {}) };
+  }
+  heldWithin(heldBefore, exportedCount, journalId, mine);
   // What the clearing holds now is what a prune may delete the rows of (spec/reader.md §9.3): recorded at once, so
   // that a clearing that holds fewer batches than it said before (restored from an old backup) lowers it before
   // anything below can stop the sync, and a later prune keeps the rows it lacks.

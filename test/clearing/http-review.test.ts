@@ -433,7 +433,7 @@ describe('HOLDS: areas that held up (these pass)', () => {
       });
       sock.on('error', () => undefined);
       for (let k = 0; k < 100 && (await s.clearing.heldBatches(731)).length === 0; k++) await sleep(20);
-      expect(await s.clearing.heldBatches(731)).toEqual([{ journalId: expect.stringMatching(/^[0-9a-f]{16}$/), batchSeq: 1, lastSeq: 1 }]);
+      expect(await s.clearing.heldBatches(731)).toEqual([{ journalId: expect.stringMatching(/^[0-9a-f]{16}$/), batchSeq: 1, lastSeq: 1, head: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
       const again = await ask(s.port, 'POST', '/v1/batches', { 'content-type': 'application/cbor' }, one);
       expect(JSON.parse(again.text)).toMatchObject({ outcome: 'duplicate', readerId: 731, batchSeq: 1, entries: 0 });
       // Half the body, then gone: nothing committed; the full resend is ingested.

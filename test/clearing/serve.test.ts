@@ -103,7 +103,7 @@ describe('clearing serve: batches', () => {
       expect(json(await served.report())).toEqual(json(await direct.report()));
       // What a reader learns: every batch held, and the last seq.
       const who = (await (await fetch(`${url}/v1/readers/101`)).json()) as { journals: { batchSeq: number; lastSeq: number }[] };
-      expect(who.journals).toEqual([{ journalId: expect.any(String), batchSeq: 3, lastSeq: 6 }]);
+      expect(who.journals).toEqual([{ journalId: expect.any(String), batchSeq: 3, lastSeq: 6, head: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
       expect(await (await fetch(`${url}/v1/readers/999`)).json()).toEqual({ readerId: 999, journals: [] });
       // A tampered batch is rejected with the clearing's reason (422), nothing stored.
       const bad = batches[0]!.slice();

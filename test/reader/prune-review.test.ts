@@ -1,6 +1,5 @@
 /**
- * The attack review of reader pruning (2026-12-07, spec/reader.md §9.3): four defects, each test failed on the code
- * before the fixes.
+ * The reviews of reader pruning (2026-12-07, spec/reader.md §9.3): each test below failed on the code before its fix.
  *  - `reader sync` recorded what clearing holds only after its uploads: a clearing restored from a backup threw
  *    reader.batch_pruned first, the higher count stayed, and the next prune deleted rows of a batch that clearing
  *    never received (lost sales); the same throw skipped the key set and blocklist (a vending reader then refused
@@ -11,12 +10,16 @@
  *  - A damaged tap-out record gave the CBOR decoder's codes; now reader.corrupt_store.
  *  - (Outside pruning) a pending sale resumed at any open request with its challenge: a new request that repeated
  *    it (a 21-bit code challenge, or one the integrator chose) vended again unpaid. Now only at the request it paid.
+ *  - Later reviews: a restored reader's batch under a number the clearing held for other entries (sync now compares
+ *    lastSeq and the chain hash `head`), and a damaged batch record that would have turned a prune onto rows never
+ *    exported.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
+import { encodeCbor } from '../../src/cbor.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { createBlocklist, MemoryReaderStore, Reader } from '../../src/reader/index.js';
 import { SqliteReaderStore } from '../../src/reader/sqlite.js';
@@ -29,6 +32,7 @@ const vendId = makeReader(issuer, 'prune-review', 4801, 'vending');
 const gateId = makeReader(issuer, 'prune-review', 5901, 'transit', 300);
 const wallet = makeWallet(issuer, 'prune-review', 'w');
 const DAY = 86_400;
+const blocklistAt = (v: number, at: number) => createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: v, issuedAt: at, walletIds: [] }).bytes;
 
 const sale = (r: Reader, counter: number, now: number) => completedSale(r, wallet, counter, now);
 
@@ -218,6 +222,81 @@ describe('reader sync: a batch number the clearing holds for other entries', () 
       await expect(syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: now + 3, attempts: 1 })).rejects.toMatchObject({ code: 'sync.bad_answer', message: expect.stringMatching(/batch 2 .* ends at entry 5, this reader's at entry 3/) });
       expect(r.deliveredBatches()).toBe(1); // what the backup recorded; a prune keeps the rows of its batch 2
       store.close();
+    } finally {
+      await svc.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Reader.prune with a damaged batch record', () => {
+  it('is reader.corrupt_store when the delivered batch\'s record ends past the entries exported (else it deletes rows never exported)', async () => {
+    let now = NOW;
+    const store = new MemoryReaderStore();
+    const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => now });
+    r.loadBlocklist(blocklistAt(1, NOW), NOW);
+    for (let i = 1; i <= 4; i++) await completedSale(r, wallet, i, NOW + i);
+    r.export(NOW + 10); // batch 1: entries 1..4
+    r.recordDelivered(1);
+    for (let i = 5; i <= 8; i++) await completedSale(r, wallet, i, NOW + 10 + i); // entries 5..8, never exported
+    expect(r.exportedThrough()).toBe(4);
+    // A damaged record (a flipped byte, a hand edit): batch 1 now "ends" at entry 8.
+    store.transact((tx) => tx.putMeta('batch:1', encodeCbor([1, 8, NOW + 10])));
+    now = NOW + 10 * DAY;
+    r.loadBlocklist(blocklistAt(2, now), now);
+    let journal = -1;
+    const code = codeOf(() => {
+      journal = r.prune({ now }).journal;
+    });
+    const left = r.entries(1).map((e) => e.seq);
+    expect({ code, journal, left }).toMatchObject({ code: 'reader.corrupt_store' });
+    expect(left).toEqual(expect.arrayContaining([5, 6, 7, 8])); // entries never exported are all still there
+  });
+});
+
+describe('reader sync against a clearing that holds another batch under the same number, ending at the same entry', () => {
+  it('does not record it as delivered, so a prune keeps the rows of the batch the clearing never received', async () => {
+    // As the restored reader above, but the backup sells as many entries as the lost original did before it
+    // exports: its batch 2 ends at entry 5 too. lastSeq agrees; the chain hash (head) of the answer does not.
+    const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-review-'));
+    let now = NOW;
+    const svc = await startClearingService(issuer, () => now);
+    try {
+      const open = (mode: 'create' | 'open') => {
+        const store = mode === 'create' ? SqliteReaderStore.create(join(dir, 'r.db')) : SqliteReaderStore.open(join(dir, 'r.db'));
+        const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => now });
+        return { r, store };
+      };
+      let { r, store } = open('create');
+      r.loadBlocklist(blocklistAt(1, NOW), NOW);
+      for (let i = 1; i <= 2; i++) await completedSale(r, wallet, i, NOW + i);
+      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: NOW + 10, attempts: 1 });
+      store.close();
+      copyFileSync(join(dir, 'r.db'), join(dir, 'backup.db'));
+      ({ r, store } = open('open'));
+      for (let i = 3; i <= 5; i++) await completedSale(r, wallet, i, NOW + 10 + i);
+      now = NOW + 100;
+      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 }); // the original's batch 2: entries 3..5
+      store.close();
+      // The disk dies; the backup comes back, sells three times (other customers, 7.00 each) and exports its batch 2.
+      copyFileSync(join(dir, 'backup.db'), join(dir, 'r.db'));
+      ({ r, store } = open('open'));
+      for (let i = 6; i <= 8; i++) await completedSale(r, wallet, i, now + i, 700);
+      expect(r.export(now + 10).batch).toMatchObject({ batchSeq: 2, firstSeq: 3 });
+      expect(r.exportedBatchRange(2).lastSeq).toBe(5);
+      const res = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: now + 11, attempts: 1 }).then(
+        (x) => `in sync, ${x.sent.length} sent`,
+        (e) => (e as { code?: string }).code,
+      );
+      const recorded = r.deliveredBatches();
+      // The next nightly prune (with the count sync recorded) deletes entries 3 and 4 of the restored batch 2.
+      now += 10 * DAY;
+      r.loadBlocklist(blocklistAt(2, now), now);
+      r.prune({ now });
+      const resend = codeOf(() => r.exportBatch(2));
+      store.close();
+      // The clearing never received the three 7.00 sales: the reader must not count batch 2 as delivered.
+      expect({ res, recorded, resend }).toEqual({ res: 'sync.bad_answer', recorded: 1, resend: 'ok' });
     } finally {
       await svc.close();
       rmSync(dir, { recursive: true, force: true });

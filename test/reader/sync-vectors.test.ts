@@ -24,6 +24,7 @@ type Mistake =
   | 'no-cap'
   | 'any-2xx-readers' // any 2xx answer to GET /v1/readers is read
   | 'ignores-last-seq' // a held batch is taken whatever lastSeq says (another batch under the same number)
+  | 'ignores-head' // a held batch is taken whatever its head says (another batch ending at the same entry)
   | 'checks-own-journal-only' // ignores the shape of the other journals
   | 'journals-may-repeat'
   | 'journal-id-any-case'
@@ -89,12 +90,13 @@ function port(m?: Mistake) {
     return 'answer';
   };
   const delay = (k: number, base: number, max: number) => (m === 'no-cap' ? base * 2 ** (k - 1) : Math.min(max, base * 2 ** (m === 'exponent-from-k' ? k : k - 1)));
-  const held = (status: number, body: Uint8Array, readerId: number, journalId: string, exported: number, lasts?: number[]): number => {
+  const held = (status: number, body: Uint8Array, readerId: number, journalId: string, exported: number, lasts?: number[], heads?: string[]): number => {
     if (m === 'any-2xx-readers' ? status < 200 || status > 299 : status !== 200) throw new Bad();
     const a = json(body);
     if (a.readerId !== readerId || !Array.isArray(a.journals)) throw new Bad();
     let h = 0;
     let last = 0;
+    let head: string | undefined;
     const seen = new Set<string>();
     for (const j of a.journals as unknown[]) {
       if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Bad();
@@ -104,15 +106,18 @@ function port(m?: Mistake) {
       if (typeof x.journalId !== 'string' || !(m === 'journal-id-any-case' ? /^[0-9a-fA-F]{16}$/ : /^[0-9a-f]{16}$/).test(x.journalId)) throw new Bad();
       const ok = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
       if (!ok(x.batchSeq) || !ok(x.lastSeq)) throw new Bad();
+      if (x.head !== undefined && (typeof x.head !== 'string' || !/^[0-9a-f]{64}$/.test(x.head))) throw new Bad();
       if (seen.has(x.journalId) && m !== 'journals-may-repeat') throw new Bad();
       seen.add(x.journalId);
       if (mine) {
         h = x.batchSeq as number;
         last = x.lastSeq as number;
+        head = x.head as string | undefined;
       }
     }
     if (h > exported) throw new Bad();
     if (m !== 'ignores-last-seq' && lasts && h > 0 && lasts[h - 1] !== last) throw new Bad();
+    if (m !== 'ignores-head' && heads && h > 0 && head !== undefined && heads[h - 1] !== head) throw new Bad();
     return h;
   };
   const batch = (status: number, body: Uint8Array, sent: { readerId: number; journalId: string; batchSeq: number }): string => {
@@ -180,7 +185,7 @@ function failing(m?: Mistake): string[] {
   for (const d of file.delays) if (p.delay(d.k, d.baseDelayMs, d.maxDelayMs) !== d.delayMs) out.push(`delay ${d.k}`);
   for (const t of file.readers) {
     const want = t.result === 'held' ? `held ${t.held}` : 'bad_answer';
-    if (verdict(() => `held ${p.held(t.status, fromHex(t.body), t.readerId, t.journalId, t.exported, t.batchLastSeqs)}`) !== want) out.push(`tcId ${t.tcId}`);
+    if (verdict(() => `held ${p.held(t.status, fromHex(t.body), t.readerId, t.journalId, t.exported, t.batchLastSeqs, t.batchHeads)}`) !== want) out.push(`tcId ${t.tcId}`);
   }
   for (const t of file.batches) {
     const want = t.result === 'delivered' ? `delivered ${t.outcome} entries ${t.entries} doubleSpends ${t.doubleSpends}` : t.result === 'batch_rejected' ? `batch_rejected ${t.reason}` : 'bad_answer';
@@ -209,7 +214,7 @@ describe('sync answer vectors', () => {
   it('a port written from §8 passes every case; each mistake a port makes fails at least one', () => {
     expect(failing()).toEqual([]);
     const mistakes: Mistake[] = [
-      'lenient-utf8', 'refuses-bom', 'retries-every-4xx', 'retries-no-408', 'follows-304', 'exponent-from-k', 'no-cap', 'any-2xx-readers', 'ignores-last-seq', 'checks-own-journal-only',
+      'lenient-utf8', 'refuses-bom', 'retries-every-4xx', 'retries-no-408', 'follows-304', 'exponent-from-k', 'no-cap', 'any-2xx-readers', 'ignores-last-seq', 'ignores-head', 'checks-own-journal-only',
       'journals-may-repeat', 'journal-id-any-case', 'any-2xx-delivers', 'ignores-batch-seq', 'status-before-body', 'reason-any-type', 'error-before-reason', 'accepts-rejected-200',
       'no-depth-limit', 'unicode-white-space', 'refuses-big-numbers', 'retries-600', 'refund-ignores-token', 'refund-trusts-fields', 'refund-any-4xx-rejects', 'refund-needs-no-reason',
     ];
