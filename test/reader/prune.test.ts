@@ -263,6 +263,9 @@ describe('offpay reader prune', () => {
     try {
       expect(await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '2.00', '--currency', 'HKD', '--out', p('req4.cbor'), at(8 * DAY))).toBe(0);
       expect(await run('pay', '--wallet', p('wallet'), '--request', p('req4.cbor'), '--out', p('t4.cbor'), at(8 * DAY + 1))).toBe(0);
+      // --prune over plain http off this machine is refused before anything is sent.
+      expect(await run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', 'http://192.0.2.1:8080', '--prune', at(8 * DAY + 10))).toBe(2);
+      expect(err).toMatch(/--prune needs an https:\/\/ URL \(or a loopback one\)/);
       const sync = () => run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', url, '--attempts', '1', '--prune', at(8 * DAY + 10));
       expect(await sync()).toBe(2);
       expect(err).toMatch(/batch 1 .*cannot be made again.*\[reader\.batch_pruned\]/s);

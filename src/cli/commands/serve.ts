@@ -230,6 +230,11 @@ delivered), or a usage error. Run it again at any time: it resumes.`,
     if (attempts === 0) throw new UsageError('--attempts must be at least 1');
     if (deadlineMs === 0) throw new UsageError('--deadline-ms must be at least 1');
     if (baseDelayMs === 0) throw new UsageError('--retry-base-ms must be at least 1');
+    // Over plain http off this machine, a man in the middle can answer that clearing holds batches it never got
+    // (copying their heads from the uploads it dropped): a prune would then delete them (spec/reader.md §9.3).
+    if (ctx.flag('prune') && /^http:/i.test(url) && !isLoopbackUrl(url)) {
+      throw new UsageError('--prune needs an https:// URL (or a loopback one): over plain http a man in the middle could make the reader forget batches clearing never received');
+    }
     const caPath = ctx.opt('ca');
     const ca = caPath !== undefined ? loadCaFile(caPath) : undefined;
     if (ca && !/^https:/i.test(url)) throw new UsageError('--ca is for an https:// URL');
@@ -283,3 +288,13 @@ delivered), or a usage error. Run it again at any time: it resumes.`,
 
 export const commands: Command[] = [serve, sync];
 
+/** True for an http(s) URL whose host is this machine (127.0.0.0/8, ::1, localhost). */
+function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
