@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 271 codes in 30 areas.
+ * error-code tables of spec/*.md list. 272 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -214,6 +214,7 @@ export const ERROR_CODES = [
   'reader.cert_not_valid',
   'reader.corrupt_store',
   'reader.key_mismatch',
+  'reader.sale_pending',
   'reader.sqlite_unavailable',
   'reader.store_exists',
   'reader.store_in_use',
@@ -492,6 +493,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'reader.cert_not_valid': 'spec/reader.md §13',
   'reader.corrupt_store': 'spec/reader.md §13',
   'reader.key_mismatch': 'spec/reader.md §13',
+  'reader.sale_pending': 'spec/reader.md §13',
   'reader.sqlite_unavailable': 'spec/reader.md §13',
   'reader.store_exists': 'spec/reader.md §13',
   'reader.store_in_use': 'spec/reader.md §13',

@@ -272,7 +272,7 @@ describe('human forms in human output, --json unchanged', () => {
     cpSync(p('wd'), p('wd-clone'), { recursive: true });
     await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '7.25', '--out', p('rd1.cbor'), NOW]);
     await ok(['pay', '--wallet', p('wd'), '--request', p('rd1.cbor'), '--out', p('td1.cbor'), NOW]);
-    await ok(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td1.cbor'), NOW]);
+    await ok(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td1.cbor'), NOW, '--complete']);
     await ok(['request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '7.50', '--out', p('rd2.cbor'), NOW]);
     await ok(['pay', '--wallet', p('wd-clone'), '--request', p('rd2.cbor'), '--out', p('td2.cbor'), NOW]);
     expect((await run(['reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('td2.cbor'), NOW])).code).toBe(1); // replayed, kept as evidence

@@ -50,6 +50,8 @@ describe('offpay reader / clearing CLI', () => {
     const again = await run('reader', 'accept', '--reader', p('vendA'), '--db', p('vendA.db'), p('t1.cbor'), at(13));
     expect(again.code).toBe(0);
     expect(again.out).toContain('RESUMED');
+    // Dispensed: the sale completes (a request is not opened over a pending sale, spec/reader.md §6).
+    expect((await run('reader', 'complete', '--reader', p('vendA'), '--db', p('vendA.db'), p('t1.cbor'), at(14))).code).toBe(0);
     await run('request', '--reader', p('vendA'), '--db', p('vendA.db'), '--amount', '12.50', '--currency', 'HKD', '--out', p('req2.cbor'), at(20));
     expect((await run('pay', '--wallet', p('clone'), '--request', p('req2.cbor'), '--out', p('c1.cbor'), at(21))).code).toBe(0);
     const r1 = await run('reader', 'accept', '--reader', p('vendA'), '--db', p('vendA.db'), p('c1.cbor'), at(22), '--json');
@@ -61,8 +63,8 @@ describe('offpay reader / clearing CLI', () => {
     await run('request', '--reader', p('vendB'), '--db', p('vendB.db'), '--amount', '4.00', '--out', p('req4.cbor'), at(30));
     await run('pay', '--wallet', p('wallet'), '--request', p('req3.cbor'), '--out', p('t2.cbor'), at(31));
     await run('pay', '--wallet', p('clone'), '--request', p('req4.cbor'), '--out', p('c2.cbor'), at(31));
-    expect((await run('reader', 'accept', '--reader', p('vendA'), '--db', p('vendA.db'), p('t2.cbor'), at(32))).code).toBe(0);
-    expect((await run('reader', 'accept', '--reader', p('vendB'), '--db', p('vendB.db'), p('c2.cbor'), at(32))).code).toBe(0);
+    expect((await run('reader', 'accept', '--reader', p('vendA'), '--db', p('vendA.db'), p('t2.cbor'), at(32), '--complete')).code).toBe(0);
+    expect((await run('reader', 'accept', '--reader', p('vendB'), '--db', p('vendB.db'), p('c2.cbor'), at(32), '--complete')).code).toBe(0);
 
     // Upload: export both readers, ingest in any order (and one twice).
     for (const r of ['vendA', 'vendB']) expect((await run('reader', 'export', '--reader', p(r), '--db', p(`${r}.db`), '--out', p(`${r}.batch`), at(100))).code).toBe(0);
@@ -265,7 +267,7 @@ describe('offpay reader / clearing CLI', () => {
     for (let k = 0; k < 3; k++) {
       await w.request('1.00', `f9-q${k}.cbor`, 10 + k);
       await w.pay('f9-w', `f9-q${k}.cbor`, `f9-t${k}.cbor`, 10 + k);
-      expect((await w.accept(`f9-t${k}.cbor`, 10 + k)).code).toBe(0);
+      expect((await run('reader', 'accept', ...w.R, p(`f9-t${k}.cbor`), at(10 + k), '--complete')).code).toBe(0);
     }
     const size = statSync(w.db).size;
     const fd = openSync(w.db, 'r+');
