@@ -329,6 +329,11 @@ const prune: Command = {
     'retain-seconds': { type: 'string', arg: 'N', help: `keep token records, daily totals and tap-outs N seconds (default ${PRUNE_DEFAULT_RETAIN_SECONDS}, 7 days; at least the profile's minimum)` },
     delivered: { type: 'string', arg: 'N', help: 'batches 1..N are held by clearing (default: what the last offpay reader sync heard)' },
   },
+  details: `Run it after each sync (or use offpay reader sync --prune). Journal rows go only below a batch clearing
+said it holds (the last row of that batch stays: the next batch links to it); token records, daily totals and
+tap-out records go once older than the retention, when no rule can use them: a token shown again then fails its
+age check. Anti-replay windows and certificate totals are never deleted. A batch whose rows went cannot be
+exported again (reader.batch_pruned). Safe to run while offpay reader listen uses the same database.`,
   async run(ctx) {
     const now = parseNow(ctx.opt('now'));
     const retainSeconds = parseUint('retain-seconds', ctx.opt('retain-seconds'), Number.MAX_SAFE_INTEGER);
