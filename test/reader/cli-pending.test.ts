@@ -7,29 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { NOW } from './helpers.js';
+import { cliVendingMachine } from './cli-machine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-cli-pending-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('offpay request over a pending sale', () => {
   it('is reader.sale_pending, naming the token; after complete (or void) the next request opens', async () => {
-    let out = '';
-    let err = '';
-    const run = async (...argv: string[]) => {
-      out = '';
-      err = '';
-      return main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-    };
-    const p = (x: string) => join(dir, x);
-    const at = (s: number) => `--now=${NOW + s}`;
-    expect(await run('issuer', 'init', '--dir', p('issuer'), '--seed', 'pending', at(0))).toBe(0);
-    expect(await run('wallet', 'new', '--issuer', p('issuer'), '--out', p('wallet'), '--seed', 'pending', at(0))).toBe(0);
-    expect(await run('reader', 'new', '--issuer', p('issuer'), '--id', '4701', '--operator', '90', '--out', p('vm'), '--seed', 'pending', at(0))).toBe(0);
-    expect(await run('clearing', 'blocklist', '--issuer', p('issuer'), '--db', p('clearing.db'), '--out', p('list.cbor'), at(0))).toBe(0);
-    expect(await run('reader', 'init', '--reader', p('vm'), '--db', p('vm.db'), '--issuer', p('issuer'), at(0))).toBe(0);
-    expect(await run('reader', 'load-blocklist', '--reader', p('vm'), '--db', p('vm.db'), p('list.cbor'), at(0))).toBe(0);
+    const { run, p, at, err } = await cliVendingMachine(dir, 'pending', 4701);
     const request = (n: number, s: number) => run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '3.00', '--currency', 'HKD', '--out', p(`req${n}.cbor`), at(s));
     expect(await request(1, 10)).toBe(0);
     // An unpaid open request is simply replaced.
@@ -38,7 +23,7 @@ describe('offpay request over a pending sale', () => {
     expect(await run('reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('t2.cbor'), at(13))).toBe(0);
     // The machine restarts before dispensing and its start-up script opens the next request: refused.
     expect(await request(3, 20)).toBe(2);
-    expect(err).toMatch(/paid by token [0-9a-f]{64}, whose sale is pending: if the goods were handed out, offpay reader complete it; if not, offpay reader void it .*\[reader\.sale_pending\]/s);
+    expect(err()).toMatch(/paid by token [0-9a-f]{64}, whose sale is pending: if the goods were handed out, offpay reader complete it; if not, offpay reader void it .*\[reader\.sale_pending\]/s);
     expect(await run('reader', 'void', '--reader', p('vm'), '--db', p('vm.db'), p('t2.cbor'), at(21))).toBe(0);
     expect(await request(3, 22)).toBe(0);
     // The same after complete.

@@ -190,42 +190,68 @@ describe('a pending sale resumes only at the request it paid', () => {
   });
 });
 
-describe('reader sync: a batch number the clearing holds for other entries', () => {
+/**
+ * A reader on a SQLite file syncs batch 1 (entries 1..2), a backup of its file is taken, it sells entries 3..5 and
+ * syncs them as batch 2; then its disk dies and the backup comes back and sells `restoredSales` times (7.00 each)
+ * before exporting its own batch 2. `then` runs with the restored reader and the clearing service still up.
+ */
+async function restoredReader(restoredSales: number, then: (r: Reader, svc: { url: string }, now: number) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-review-'));
+  let now = NOW;
+  const svc = await startClearingService(issuer, () => now);
+  const open = (mode: 'create' | 'open') => {
+    const store = mode === 'create' ? SqliteReaderStore.create(join(dir, 'r.db')) : SqliteReaderStore.open(join(dir, 'r.db'));
+    return { r: new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => now }), store };
+  };
+  let { r, store } = open('create');
+  try {
+    r.loadBlocklist(blocklistAt(1, NOW), NOW);
+    for (let i = 1; i <= 2; i++) await sale(r, i, NOW + i);
+    await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: NOW + 10, attempts: 1 });
+    store.close();
+    copyFileSync(join(dir, 'r.db'), join(dir, 'backup.db'));
+    ({ r, store } = open('open'));
+    for (let i = 3; i <= 5; i++) await sale(r, i, NOW + 10 + i);
+    now = NOW + 100;
+    expect((await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 })).sent.map((x) => x.batchSeq)).toEqual([2]);
+    store.close();
+    copyFileSync(join(dir, 'backup.db'), join(dir, 'r.db'));
+    ({ r, store } = open('open'));
+    for (let i = 0; i < restoredSales; i++) await completedSale(r, wallet, 6 + i, now + 1 + i, 700);
+    expect(r.export(now + 10).batch).toMatchObject({ batchSeq: 2, firstSeq: 3 });
+    await then(r, svc, now + 11);
+  } finally {
+    store.close();
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('reader sync against a clearing that holds another batch under the number of the reader\'s own', () => {
   it('is refused (sync.bad_answer) when its lastSeq is not where the reader\'s batch ends: nothing recorded as delivered', async () => {
-    // A reader restored from a backup taken after batch 1, which sells and exports its own batch 2 before it syncs:
-    // the clearing holds the lost original's batch 2 (entries 3..5), the restored reader's batch 2 is entry 3 only.
-    const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-review-'));
-    let now = NOW;
-    const svc = await startClearingService(issuer, () => now);
-    try {
-      const open = (mode: 'create' | 'open') => {
-        const store = mode === 'create' ? SqliteReaderStore.create(join(dir, 'r.db')) : SqliteReaderStore.open(join(dir, 'r.db'));
-        const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => now });
-        return { r, store };
-      };
-      let { r, store } = open('create');
-      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
-      for (let i = 1; i <= 2; i++) await sale(r, i, NOW + i);
-      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: NOW + 10, attempts: 1 });
-      store.close();
-      copyFileSync(join(dir, 'r.db'), join(dir, 'backup.db'));
-      ({ r, store } = open('open'));
-      for (let i = 3; i <= 5; i++) await sale(r, i, NOW + 10 + i);
-      now = NOW + 100;
-      expect((await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 })).sent.map((x) => x.batchSeq)).toEqual([2]);
-      store.close();
-      // The disk dies; the backup comes back, sells once and exports (its batch 2: entry 3 alone).
-      copyFileSync(join(dir, 'backup.db'), join(dir, 'r.db'));
-      ({ r, store } = open('open'));
-      await sale(r, 6, now + 1);
-      expect(r.export(now + 2).batch).toMatchObject({ batchSeq: 2, firstSeq: 3, entries: [expect.anything()] });
-      await expect(syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: now + 3, attempts: 1 })).rejects.toMatchObject({ code: 'sync.bad_answer', message: expect.stringMatching(/batch 2 .* ends at entry 5, this reader's at entry 3/) });
+    // The restored reader sells once: its batch 2 is entry 3 alone, the clearing's ends at entry 5.
+    await restoredReader(1, async (r, svc, now) => {
+      await expect(syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 })).rejects.toMatchObject({ code: 'sync.bad_answer', message: expect.stringMatching(/batch 2 .* ends at entry 5, this reader's at entry 3/) });
       expect(r.deliveredBatches()).toBe(1); // what the backup recorded; a prune keeps the rows of its batch 2
-      store.close();
-    } finally {
-      await svc.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('is refused when it ends at the same entry with another chain hash: a prune keeps the rows the clearing never received', async () => {
+    // The restored reader sells as many entries as the lost original did: lastSeq agrees; the head does not.
+    await restoredReader(3, async (r, svc, now) => {
+      expect(r.exportedBatchRange(2).lastSeq).toBe(5);
+      const res = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 }).then(
+        (x) => `in sync, ${x.sent.length} sent`,
+        (e) => (e as { code?: string }).code,
+      );
+      const recorded = r.deliveredBatches();
+      // The next nightly prune, with the count sync recorded.
+      const later = now + 10 * DAY;
+      r.loadBlocklist(blocklistAt(2, later), later);
+      r.prune({ now: later });
+      // The clearing never received the three 7.00 sales: batch 2 is not counted as delivered, and can still go.
+      expect({ res, recorded, resend: codeOf(() => r.exportBatch(2)) }).toEqual({ res: 'sync.bad_answer', recorded: 1, resend: 'ok' });
+    });
   });
 });
 
@@ -251,55 +277,5 @@ describe('Reader.prune with a damaged batch record', () => {
     const left = r.entries(1).map((e) => e.seq);
     expect({ code, journal, left }).toMatchObject({ code: 'reader.corrupt_store' });
     expect(left).toEqual(expect.arrayContaining([5, 6, 7, 8])); // entries never exported are all still there
-  });
-});
-
-describe('reader sync against a clearing that holds another batch under the same number, ending at the same entry', () => {
-  it('does not record it as delivered, so a prune keeps the rows of the batch the clearing never received', async () => {
-    // As the restored reader above, but the backup sells as many entries as the lost original did before it
-    // exports: its batch 2 ends at entry 5 too. lastSeq agrees; the chain hash (head) of the answer does not.
-    const dir = mkdtempSync(join(tmpdir(), 'offpay-prune-review-'));
-    let now = NOW;
-    const svc = await startClearingService(issuer, () => now);
-    try {
-      const open = (mode: 'create' | 'open') => {
-        const store = mode === 'create' ? SqliteReaderStore.create(join(dir, 'r.db')) : SqliteReaderStore.open(join(dir, 'r.db'));
-        const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store, verifier: nodeEd25519(), clock: () => now });
-        return { r, store };
-      };
-      let { r, store } = open('create');
-      r.loadBlocklist(blocklistAt(1, NOW), NOW);
-      for (let i = 1; i <= 2; i++) await completedSale(r, wallet, i, NOW + i);
-      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: NOW + 10, attempts: 1 });
-      store.close();
-      copyFileSync(join(dir, 'r.db'), join(dir, 'backup.db'));
-      ({ r, store } = open('open'));
-      for (let i = 3; i <= 5; i++) await completedSale(r, wallet, i, NOW + 10 + i);
-      now = NOW + 100;
-      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 }); // the original's batch 2: entries 3..5
-      store.close();
-      // The disk dies; the backup comes back, sells three times (other customers, 7.00 each) and exports its batch 2.
-      copyFileSync(join(dir, 'backup.db'), join(dir, 'r.db'));
-      ({ r, store } = open('open'));
-      for (let i = 6; i <= 8; i++) await completedSale(r, wallet, i, now + i, 700);
-      expect(r.export(now + 10).batch).toMatchObject({ batchSeq: 2, firstSeq: 3 });
-      expect(r.exportedBatchRange(2).lastSeq).toBe(5);
-      const res = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: now + 11, attempts: 1 }).then(
-        (x) => `in sync, ${x.sent.length} sent`,
-        (e) => (e as { code?: string }).code,
-      );
-      const recorded = r.deliveredBatches();
-      // The next nightly prune (with the count sync recorded) deletes entries 3 and 4 of the restored batch 2.
-      now += 10 * DAY;
-      r.loadBlocklist(blocklistAt(2, now), now);
-      r.prune({ now });
-      const resend = codeOf(() => r.exportBatch(2));
-      store.close();
-      // The clearing never received the three 7.00 sales: the reader must not count batch 2 as delivered.
-      expect({ res, recorded, resend }).toEqual({ res: 'sync.bad_answer', recorded: 1, resend: 'ok' });
-    } finally {
-      await svc.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

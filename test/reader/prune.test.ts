@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Clearing } from '../../src/clearing/index.js';
-import { main } from '../../src/cli/main.js';
+import { cliVendingMachine } from './cli-machine.js';
 import { nodeEd25519 } from '../../src/node/crypto.js';
 import { loadIssuer } from '../../src/node/files.js';
 import { createBlocklist, MemoryReaderStore, pruneRetainMinimum, Reader, READER_PROFILES, type ReaderStore } from '../../src/reader/index.js';
@@ -215,21 +215,7 @@ describe('a long-running gate, pruned after each night', () => {
 
 describe('offpay reader prune', () => {
   it('prunes by the recorded or given delivered batches, and refuses a bad retention with a clear message', async () => {
-    let out = '';
-    let err = '';
-    const run = async (...argv: string[]) => {
-      out = '';
-      err = '';
-      return main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
-    };
-    const p = (x: string) => join(dir, x);
-    const at = (s: number) => `--now=${NOW + s}`;
-    expect(await run('issuer', 'init', '--dir', p('issuer'), '--seed', 'prune-cli', at(0))).toBe(0);
-    expect(await run('wallet', 'new', '--issuer', p('issuer'), '--out', p('wallet'), '--seed', 'prune-cli', at(0))).toBe(0);
-    expect(await run('reader', 'new', '--issuer', p('issuer'), '--id', '4601', '--operator', '90', '--out', p('vm'), '--seed', 'prune-cli', at(0))).toBe(0);
-    expect(await run('clearing', 'blocklist', '--issuer', p('issuer'), '--db', p('clearing.db'), '--out', p('list.cbor'), at(0))).toBe(0);
-    expect(await run('reader', 'init', '--reader', p('vm'), '--db', p('vm.db'), '--issuer', p('issuer'), at(0))).toBe(0);
-    expect(await run('reader', 'load-blocklist', '--reader', p('vm'), '--db', p('vm.db'), p('list.cbor'), at(0))).toBe(0);
+    const { run, p, at, out: outOf, err: errOf } = await cliVendingMachine(dir, 'prune-cli', 4601);
     for (let i = 1; i <= 3; i++) {
       expect(await run('request', '--reader', p('vm'), '--db', p('vm.db'), '--amount', '2.00', '--currency', 'HKD', '--out', p(`req${i}.cbor`), at(i * 10))).toBe(0);
       expect(await run('pay', '--wallet', p('wallet'), '--request', p(`req${i}.cbor`), '--out', p(`t${i}.cbor`), at(i * 10 + 1))).toBe(0);
@@ -239,20 +225,20 @@ describe('offpay reader prune', () => {
     expect(await run('reader', 'export', '--reader', p('vm'), '--db', p('vm.db'), '--out', p('b1.cbor'), at(100))).toBe(0);
     // Nothing recorded as delivered: token records go, journal rows stay, and the output says why.
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), at(8 * DAY))).toBe(0);
-    expect(out).toContain('clearing holds 0 of 1 batches exported (none: no journal rows deleted; run offpay reader sync, or give --delivered)');
-    expect(out).toContain('deleted 0 journal rows, 3 token records');
+    expect(outOf()).toContain('clearing holds 0 of 1 batches exported (none: no journal rows deleted; run offpay reader sync, or give --delivered)');
+    expect(outOf()).toContain('deleted 0 journal rows, 3 token records');
     // Given: batch 1 is held.
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), '--delivered', '1', at(8 * DAY), '--json')).toBe(0);
-    expect(JSON.parse(out)).toMatchObject({ ok: true, deliveredBatches: 1, exportedBatches: 1, journal: 2, journalBefore: 3 });
+    expect(JSON.parse(outOf())).toMatchObject({ ok: true, deliveredBatches: 1, exportedBatches: 1, journal: 2, journalBefore: 3 });
     expect(await run('reader', 'status', '--reader', p('vm'), '--db', p('vm.db'), at(8 * DAY))).toBe(0);
-    expect(out).toContain('entries 3..3 held; those before were pruned once clearing held them');
-    expect(out).toContain('chain: verifies from entry 3');
+    expect(outOf()).toContain('entries 3..3 held; those before were pruned once clearing held them');
+    expect(outOf()).toContain('chain: verifies from entry 3');
     expect(await run('reader', 'export', '--reader', p('vm'), '--db', p('vm.db'), '--batch', '1', '--out', p('again.cbor'), at(8 * DAY))).toBe(2);
-    expect(err).toMatch(/batch 1 \(entries 1\.\.3\) cannot be made again.*\[reader\.batch_pruned\]/s);
+    expect(errOf()).toMatch(/batch 1 \(entries 1\.\.3\) cannot be made again.*\[reader\.batch_pruned\]/s);
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), '--retain-seconds', '3600', at(8 * DAY))).toBe(2);
-    expect(err).toMatch(/retainSeconds must be an integer of at least 87360/);
+    expect(errOf()).toMatch(/retainSeconds must be an integer of at least 87360/);
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), '--delivered', '2', at(8 * DAY))).toBe(2);
-    expect(err).toMatch(/deliveredBatches must be an integer in 0\.\.1/);
+    expect(errOf()).toMatch(/deliveredBatches must be an integer in 0\.\.1/);
     expect(await run('reader', 'prune', '--reader', p('vm'), '--db', p('vm.db'), '--delivered', 'all', at(8 * DAY))).toBe(2);
 
     // reader sync --prune against a clearing service that lacks batch 1 (the reader pruned it): exit 2, the reason
@@ -265,18 +251,18 @@ describe('offpay reader prune', () => {
       expect(await run('pay', '--wallet', p('wallet'), '--request', p('req4.cbor'), '--out', p('t4.cbor'), at(8 * DAY + 1))).toBe(0);
       // --prune over plain http off this machine is refused before anything is sent.
       expect(await run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', 'http://192.0.2.1:8080', '--prune', at(8 * DAY + 10))).toBe(2);
-      expect(err).toMatch(/--prune needs an https:\/\/ URL \(or a loopback one\)/);
+      expect(errOf()).toMatch(/--prune needs an https:\/\/ URL \(or a loopback one\)/);
       const sync = () => run('reader', 'sync', '--reader', p('vm'), '--db', p('vm.db'), '--url', url, '--attempts', '1', '--prune', at(8 * DAY + 10));
       expect(await sync()).toBe(2);
-      expect(err).toMatch(/batch 1 .*cannot be made again.*\[reader\.batch_pruned\]/s);
+      expect(errOf()).toMatch(/batch 1 .*cannot be made again.*\[reader\.batch_pruned\]/s);
       // The failed sync still loaded the clearing's fresh blocklist: the machine sells meanwhile.
-      expect(out).toMatch(/batch 2: cannot be sent|batch 1: cannot be sent/);
+      expect(outOf()).toMatch(/batch 2: cannot be sent|batch 1: cannot be sent/);
       expect(await run('reader', 'accept', '--reader', p('vm'), '--db', p('vm.db'), p('t4.cbor'), at(8 * DAY + 2))).toBe(0);
       expect((await clearing.ingest(readFileSync(p('b1.cbor')))).outcome).toBe('ingested');
       const synced = await sync();
-      expect(synced, err).toBe(0);
-      expect(out).toMatch(/clearing held 1 batches, now 2/);
-      expect(out).toMatch(/pruned: 1 journal rows of the 2 batches clearing holds/);
+      expect(synced, errOf()).toBe(0);
+      expect(outOf()).toMatch(/clearing held 1 batches, now 2/);
+      expect(outOf()).toMatch(/pruned: 1 journal rows of the 2 batches clearing holds/);
     } finally {
       await svc.close();
     }
