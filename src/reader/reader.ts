@@ -803,7 +803,7 @@ export class Reader {
     const open = wantsRequest ? this.readOpen(tx) : undefined;
     // The very request the token was verified against, not merely one with its challenge: a request re-opened
     // meanwhile with the same challenge and another price would take the token at the new price.
-    if (wantsRequest && (!open || !t.challenge || !equalBytes(open.request.challenge, t.challenge) || !equalBytes(open.bytes, verifiedAgainst))) {
+    if (wantsRequest && (!open || !equalBytes(open.bytes, verifiedAgainst))) {
       return rejectedR('request_not_open', 'the open request changed while the token was being verified', hash, t);
     }
     const day = dayOf(now);
@@ -1213,14 +1213,14 @@ export class Reader {
       if (!Number.isSafeInteger(d) || d < 0 || d > exported) throw new OffpayError('reader.bad_config', `deliveredBatches must be an integer in 0..${exported} (the batches exported), not ${d}`);
       const rec = d > 0 ? tx.getMeta(`batch:${d}`) : undefined;
       if (d > 0 && !rec) throw new OffpayError('reader.corrupt_store', `batch ${d} is counted as exported but has no record`);
-      // A damaged record must not turn into rows never exported: its last entry is within what was exported.
-      if (rec && decodeBatchMeta(rec)[1] > fromU(tx.getMeta(META_EXPORT_LAST))) {
-        throw new OffpayError('reader.corrupt_store', `batch ${d}'s record ends at entry ${decodeBatchMeta(rec)[1]}, past the last entry exported (${fromU(tx.getMeta(META_EXPORT_LAST))})`);
-      }
       // The last row of batch d (first - 1 for an empty batch): every row before it goes; it stays.
+      const last = rec ? decodeBatchMeta(rec)[1] : 0;
+      // A damaged record must not turn into rows never exported: its last entry is within what was exported.
+      const exportedThrough = fromU(tx.getMeta(META_EXPORT_LAST));
+      if (last > exportedThrough) throw new OffpayError('reader.corrupt_store', `batch ${d}'s record ends at entry ${last}, past the last entry exported (${exportedThrough})`);
       // The sale that paid the open request stays (complete and void close the request through it).
       const paidBy = this.readOpen(tx)?.paidBy;
-      return { delivered: d, journalBefore: rec ? decodeBatchMeta(rec)[1] : 0, keepTokens: paidBy ? [paidBy] : [] };
+      return { delivered: d, journalBefore: last, keepTokens: paidBy ? [paidBy] : [] };
     });
     const cutoff = now - retain;
     const dayBefore = Math.floor(cutoff / 86_400);
