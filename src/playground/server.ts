@@ -15,6 +15,7 @@
  * Loopback hosts serve http (a secure origin already); any other host serves https (tls.ts), since browsers
  * grant the microphone and camera only to secure origins. `https: true` forces TLS on loopback (tests).
  */
+import { isLoopback } from '../node/loopback.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { networkInterfaces } from 'node:os';
@@ -70,11 +71,7 @@ export interface Playground {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopback };
 
 /** The built pages: dist/web (this file is dist/src/playground/server.js once built). */
 export function defaultWebDir(): string {

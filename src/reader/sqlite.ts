@@ -9,6 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { OffpayError } from '../../base/errors.js';
+import { toHex } from '../../base/hex.js';
 import { loadSqliteDriver, sqliteFailureOf, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from '../node/sqlite.js';
 import type { JournalRow } from './journal.js';
 import { TOKEN_STATUS, type PruneCounts, type PrunePlan, type ReaderStore, type ReaderTx, type TokenRecord } from './store.js';
@@ -247,7 +248,7 @@ export class SqliteReaderStore implements ReaderStore {
     }
     // The kept hashes (a few: the open request's sale) go in as one JSON array of hex strings.
     const delTokens = db.prepare('DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE accepted_at < ? AND hex(hash) NOT IN (SELECT value FROM json_each(?)) LIMIT ?)');
-    const keep = JSON.stringify(plan.keepTokens.map((h) => Buffer.from(h).toString('hex').toUpperCase()));
+    const keep = JSON.stringify(plan.keepTokens.map((h) => toHex(h).toUpperCase()));
     for (;;) {
       const n = inTx(() => delTokens.run(plan.acceptedBefore, keep, PRUNE_CHUNK).changes);
       counts.tokens += n;

@@ -21,6 +21,7 @@ import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, UsageError, type Command } from '../framework.js';
+import { isLoopback } from '../../node/loopback.js';
 import { encodeIssuerKeySet } from '../../messages.js';
 import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../reader-open.js';
 
@@ -288,13 +289,11 @@ delivered), or a usage error. Run it again at any time: it resumes.`,
 
 export const commands: Command[] = [serve, sync];
 
-/** True for an http(s) URL whose host is this machine (127.0.0.0/8, ::1, localhost). */
+/** True for an http(s) URL whose host is this machine (isLoopback). */
 function isLoopbackUrl(url: string): boolean {
-  let host: string;
   try {
-    host = new URL(url).hostname;
+    return isLoopback(new URL(url).hostname);
   } catch {
     return false;
   }
-  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
