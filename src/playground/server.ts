@@ -15,7 +15,7 @@
  * Loopback hosts serve http (a secure origin already); any other host serves https (tls.ts), since browsers
  * grant the microphone and camera only to secure origins. `https: true` forces TLS on loopback (tests).
  */
-import { isLoopback } from '../node/loopback.js';
+import { isLoopback } from '../loopback.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { networkInterfaces } from 'node:os';

@@ -21,7 +21,10 @@
  *     (resending cannot help), after steps 4 and 5 have still run (a reader whose batch is refused keeps its
  *     key set and blocklist fresh meanwhile); a 200 of another outcome or batch is `sync.bad_answer`. `held` is
  *     recorded (Reader.recordDelivered) right after step 1's check, and held + those delivered after the uploads:
- *     what a prune may delete the rows of.
+ *     what a prune may delete the rows of. Only over an authenticated channel (an https URL, or a loopback host):
+ *     over another plain http URL the answers are unsigned, and a man in the middle who dropped the uploads could
+ *     say that clearing holds them; there a count is recorded only when it lowers the one held (a lower count
+ *     makes a prune keep more, never less).
  *  4. GET /v1/keyset: a signed key set (message 9, src/keyset.ts), verified against the key set the reader
  *     trusts (`issuerKeys`): signed by a key of THAT set, not future-dated, not older than the signed set
  *     loaded last. Anything else stops the sync (`keyset.*`): a reader never takes keys that its trusted keys
@@ -40,6 +43,7 @@ import { OffpayError } from '../../base/errors.js';
 import { decodeSignedKeySet, verifySignedKeySet } from '../keyset.js';
 import type { IssuerKeySet } from '../messages.js';
 import { decodeBlocklist } from './blocklist.js';
+import { isLoopback } from '../loopback.js';
 import { clearingCaller, type CallerOptions } from './transport.js';
 import { batchAnswer, heldOfAnswer, heldWithin } from './sync-answers.js';
 import type { Reader } from './reader.js';
@@ -81,13 +85,25 @@ export interface SyncResult {
   keyset: { outcome: 'newer' | 'unchanged'; issuedAt: number; keyIndex: number; loaded: boolean };
   /** Requests retried after a network error or 5xx. */
   retries: number;
+  /**
+   * The count of delivered batches the reader holds after this sync (Reader.deliveredBatches: what a prune
+   * deletes the rows of), and whether clearing's answers were taken for it: true over https or a loopback
+   * host; false over another plain http URL, where only a lower count is taken (spec/clearing-api.md §8).
+   */
+  delivered: { batches: number; authenticated: boolean };
 }
 
 export { isTlsTrustFailure } from './transport.js';
 
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
-  const { call, retries: retried } = clearingCaller(o);
+  const { call, base, retries: retried } = clearingCaller(o);
+  const authenticated = base.protocol === 'https:' || isLoopback(base.hostname.toLowerCase());
+  // What clearing says it holds is recorded for a prune over an authenticated channel; over plain http only a
+  // lower count (spec/reader.md §9.3).
+  const recordHeld = (n: number): void => {
+    if (authenticated || n < reader.deliveredBatches()) reader.recordDelivered(n);
+  };
   // 1. what the server holds
   const journalId = toHex(reader.journalId);
   const who = await call(`/v1/readers/${reader.readerId}`);
@@ -106,7 +122,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   // What the clearing holds now is what a prune may delete the rows of (spec/reader.md §9.3): recorded at once, so
   // that a clearing that holds fewer batches than it said before (restored from an old backup) lowers it before
   // anything below can stop the sync, and a later prune keeps the rows it lacks.
-  reader.recordDelivered(heldBefore);
+  recordHeld(heldBefore);
 
   // 2. export what is new
   // (Read from the export records, not by making the last batch again: its rows may be pruned, spec/reader.md §9.3.)
@@ -159,7 +175,7 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
   } finally {
     // What the clearing holds after the uploads, by its answers (contiguous from batch 1), however step 3 ended (an
     // unreachable clearing, a bad answer; an export error is thrown below): those batches were delivered all the same.
-    if (sent.length) reader.recordDelivered(heldBefore + sent.length);
+    if (sent.length) recordHeld(heldBefore + sent.length);
   }
   if (exportError !== undefined) throw exportError;
 
@@ -199,5 +215,6 @@ export async function syncReader(initialReader: Reader, o: SyncOptions): Promise
     readerId: reader.readerId, journalId, heldBefore, held: exportedCount, sent, ...(exported !== undefined ? { exported } : {}),
     blocklist: { version: after.loaded ? after.version : 0, served: version, loaded, stale: after.stale, ...(after.staleReason ? { staleReason: after.staleReason } : {}) },
     keyset: { outcome: kv.outcome, issuedAt: kv.signed.issuedAt, keyIndex: kv.signed.keyIndex, loaded: keysetLoaded }, retries: retried(),
+    delivered: { batches: reader.deliveredBatches(), authenticated },
   };
 }

@@ -21,7 +21,7 @@ import { loadTlsMaterial } from '../../server/tls.js';
 import { caFetch, loadCaFile } from '../../node/tls-fetch.js';
 import { parseNow, parseUint } from '../common.js';
 import { EXIT_OK, UsageError, type Command } from '../framework.js';
-import { isLoopback } from '../../node/loopback.js';
+import { isLoopback } from '../../loopback.js';
 import { encodeIssuerKeySet } from '../../messages.js';
 import { META_KEYSET, META_SIGNED_KEYSET, openReader, readerWithKeys } from '../reader-open.js';
 
@@ -266,6 +266,9 @@ delivered), or a usage error. Run it again at any time: it resumes.`,
         `reader ${r.readerId} journal ${r.journalId}: clearing held ${r.heldBefore} batches, now ${r.held}${r.exported ? ` (batch ${r.exported} exported)` : ''}; ` +
           `blocklist version ${r.blocklist.version}${r.blocklist.loaded ? ' loaded' : r.blocklist.served === r.blocklist.version ? ' already held' : ` held (clearing served version ${r.blocklist.served}, not newer)`}${r.retries ? `; ${r.retries} retries` : ''}`,
       );
+      if (!r.delivered.authenticated) {
+        ctx.out(`plain http: clearing's answers are unsigned, so the count of batches a prune may delete stays at ${r.delivered.batches} (it is taken over https or loopback only; or give offpay reader prune --delivered N from what clearing confirmed)`);
+      }
       if (r.keyset.loaded) ctx.out(`issuer key set issued at ${r.keyset.issuedAt} (signed by issuer key ${r.keyset.keyIndex}, which this reader trusted) loaded`);
       // Every batch is up, but the reader is not in sync: the newest list clearing has is too old for it (a vending
       // reader refuses every payment, a gate takes only small ones). Clearing must issue a fresh one.
