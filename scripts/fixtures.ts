@@ -17,9 +17,10 @@ import * as batch from './fixtures/batch.js';
 import * as blocklist from './fixtures/blocklist.js';
 import * as webhook from './fixtures/webhook.js';
 import * as sync from './fixtures/sync.js';
+import * as wallet from './fixtures/wallet.js';
 
 const root = resolve(process.argv[2] ?? resolve(fileURLToPath(import.meta.url), '../../..'));
-const areas = { core, fsk, qr, nfc, reader, keyset, refund, batch, blocklist, webhook, sync };
+const areas = { core, fsk, qr, nfc, reader, keyset, refund, batch, blocklist, webhook, sync, wallet };
 let total = 0;
 for (const [name, mod] of Object.entries(areas)) {
   const files = await mod.generate(root);

@@ -16,6 +16,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
 import { fromHex, toHex } from '../../base/hex.js';
+import { firstDuplicateName } from '../json-duplicates.js';
 import { MAX_COUNTER, MAX_UINT, MAX_TOKEN_AMOUNT } from '../messages.js';
 import { PAID_REQUESTS_REMEMBERED, type CounterState, type CounterStore, type PaidRequest } from '../wallet.js';
 import { writeFileDurableAsync } from './durable.js';
@@ -26,15 +27,42 @@ import { withLock, type LockOptions } from './lock.js';
  * bytes, in hex); anything over this is refused unread.
  */
 export const MAX_COUNTER_FILE_BYTES = 32_768;
-/** A remembered token in counter.json: at most this many bytes (a token is about 200). */
-export const MAX_PAID_TOKEN_BYTES = 1024;
+/**
+ * A remembered token in counter.json: at most this many bytes. Only request-bound tokens are remembered, and they
+ * are at most 200 bytes (spec/protocol.md §4.2); 16 of them in hex with their requests fill about 7 KB, well
+ * inside MAX_COUNTER_FILE_BYTES (a limit of 1,024 here let a valid list pass the file limit).
+ */
+export const MAX_PAID_TOKEN_BYTES = 256;
 
 const restoreHint = (path: string) =>
   `restore it with \`offpay wallet restore-counter --wallet ${dirname(path)} --counter N --spent AMOUNT\`, N at least the last counter the issuer has seen from this wallet plus a margin (spec/protocol.md §9.4)`;
 
-/** Validate a counter file's text. Throws `wallet.counter_corrupt`. */
+const corrupt = (path: string, why: string) => new OffpayError('wallet.counter_corrupt', `${path} is corrupt (${why}); the wallet will not pay until it is repaired: ${restoreHint(path)}`);
+
+/**
+ * Validate a counter file's bytes (spec/protocol.md §9.4, vectors fixtures/wallet/counter_state.json): at most
+ * MAX_COUNTER_FILE_BYTES, UTF-8 without a byte order mark (an invalid sequence or a BOM is corrupt, not replaced
+ * or skipped), then {@link parseCounterState}. Throws `wallet.counter_corrupt`.
+ */
+export function parseCounterBytes(bytes: Uint8Array, path: string): CounterState {
+  if (bytes.length > MAX_COUNTER_FILE_BYTES) throw corrupt(path, `${bytes.length} bytes, over the limit of ${MAX_COUNTER_FILE_BYTES}`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw corrupt(path, 'not UTF-8');
+  }
+  return parseCounterState(text, path);
+}
+
+/**
+ * Validate a counter file's text. Throws `wallet.counter_corrupt`: not JSON (a byte order mark included), not an
+ * object, a member name twice in one object (the file would mean one thing to one parser and another to the next),
+ * or a field out of range. Numbers are read by value as IEEE 754 doubles (RFC 8259 §6: `3.0` and `3e0` are 3).
+ * Members other than `counter`, `spent` and `paid` are ignored.
+ */
 export function parseCounterState(text: string, path: string): CounterState {
-  const bad = (why: string) => new OffpayError('wallet.counter_corrupt', `${path} is corrupt (${why}); the wallet will not pay until it is repaired: ${restoreHint(path)}`);
+  const bad = (why: string) => corrupt(path, why);
   let o: unknown;
   try {
     o = JSON.parse(text);
@@ -42,14 +70,17 @@ export function parseCounterState(text: string, path: string): CounterState {
     throw bad('not JSON');
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('not a JSON object');
+  const twice = firstDuplicateName(text);
+  if (twice !== undefined) throw bad(`the name ${JSON.stringify(twice).slice(0, 40)} twice in one object`);
   const { counter, spent } = o as Record<string, unknown>;
   if (typeof counter !== 'number' || !Number.isInteger(counter) || counter < 0 || counter > MAX_COUNTER) {
     throw bad(`'counter' must be an integer in 0..${MAX_COUNTER}`);
   }
   if (typeof spent !== 'number' || !Number.isSafeInteger(spent) || spent < 0) throw bad(`'spent' must be a non-negative integer of minor units`);
   const paid = (o as Record<string, unknown>).paid;
-  if (paid === undefined) return { counter, spent };
-  return { counter, spent, paid: parsePaid(paid, bad) };
+  // `+ 0` turns a -0 (the JSON text "-0", which is 0 by value) into 0.
+  if (paid === undefined) return { counter: counter + 0, spent: spent + 0 };
+  return { counter: counter + 0, spent: spent + 0, paid: parsePaid(paid, bad) };
 }
 
 const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
@@ -72,7 +103,7 @@ function parsePaid(v: unknown, bad: (why: string) => OffpayError): PaidRequest[]
       isInt(o.payee, 0, 0xffffffff) && isHex(o.challenge, 8, 8) && isInt(o.time, 1, MAX_UINT) && isInt(o.amount, 1, MAX_TOKEN_AMOUNT) &&
       isHex(o.token, 1, MAX_PAID_TOKEN_BYTES);
     if (!ok) throw bad(`'paid' item ${i} must be {payee, challenge, time, amount, token} in range`);
-    return { payee: o.payee as number, challenge: fromHex(o.challenge as string), time: o.time as number, amount: o.amount as number, token: fromHex(o.token as string) };
+    return { payee: (o.payee as number) + 0, challenge: fromHex(o.challenge as string), time: o.time as number, amount: o.amount as number, token: fromHex(o.token as string) };
   });
 }
 
@@ -94,13 +125,13 @@ export async function readCounterFile(path: string): Promise<CounterState> {
     throw new OffpayError('file.unreadable', `cannot read wallet counter at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (size > MAX_COUNTER_FILE_BYTES) throw new OffpayError('wallet.counter_corrupt', `${path} is ${size} bytes, not a counter file (limit ${MAX_COUNTER_FILE_BYTES}); ${restoreHint(path)}`);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (e) {
     throw new OffpayError('file.unreadable', `cannot read wallet counter at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return parseCounterState(text, path);
+  return parseCounterBytes(bytes, path);
 }
 
 /** counter.json's text: `{"counter": N, "spent": S}`, and `paid` when the state remembers requests (§9.1). */

@@ -44,14 +44,14 @@ describe('the tarball (npm pack --dry-run --json)', () => {
   const files = (JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
 
   it('ships the license, changelog, security policy, readme, spec and vectors', () => {
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json', 'spec/protocol.md', 'spec/reader.md', 'fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json', 'fixtures/refund/refund_clearing.json', 'fixtures/batch/batch_clearing.json', 'fixtures/blocklist/blocklist_load.json']) expect(files).toContain(f);
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json', 'spec/protocol.md', 'spec/reader.md', 'fixtures/vectors/token_verify.json', 'fixtures/vectors/request_verify.json', 'fixtures/keyset/keyset_verify.json', 'fixtures/refund/refund_verify.json', 'fixtures/refund/refund_clearing.json', 'fixtures/batch/batch_clearing.json', 'fixtures/blocklist/blocklist_load.json', 'fixtures/wallet/counter_state.json']) expect(files).toContain(f);
     expect(readFileSync('LICENSE', 'utf8')).toMatch(/Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
   });
 
   it('ships no benchmarks, scripts, tests, source maps, sources or scratch files', () => {
     const bad = files.filter((f) => /^dist\/(bench|scripts|test)\/|\.map$|^(src|codecs|test|bench|scripts)\/|(?<!\.d)\.ts$|\.db$|^\.|node_modules/.test(f));
     expect(bad).toEqual([]);
-    expect(files.every((f) => /^(dist\/(base|src|codecs|web)\/|spec\/|fixtures\/(vectors|keyset|refund|batch|blocklist|webhook|sync)\/)/.test(f) || ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json'].includes(f)), files.join(' ')).toBe(true);
+    expect(files.every((f) => /^(dist\/(base|src|codecs|web)\/|spec\/|fixtures\/(vectors|keyset|refund|batch|blocklist|webhook|sync|wallet)\/)/.test(f) || ['LICENSE', 'CHANGELOG.md', 'SECURITY.md', 'README.md', 'package.json'].includes(f)), files.join(' ')).toBe(true);
   });
 
   it.skipIf(!haveBuild)('ships every file the exports and the bin point at, and the clearing worker', () => {

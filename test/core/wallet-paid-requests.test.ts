@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeToken, MemoryCounterStore, OffpayError, Wallet, createRequest, type CounterState, type CounterStore } from '../../src/index.js';
 import { PAID_REQUESTS_REMEMBERED } from '../../src/wallet.js';
 import { FileCounterStore, createCounterFile, readCounterFile, restoreCounter, loadWallet } from '../../src/node/files.js';
-import { MAX_COUNTER_FILE_BYTES } from '../../src/node/counter.js';
+import { MAX_COUNTER_FILE_BYTES, MAX_PAID_TOKEN_BYTES } from '../../src/node/counter.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { world } from './helpers.js';
 import { cli, counterOf, walletDirs } from './wallet-dirs.js';
@@ -215,7 +215,7 @@ describe('the paid list in counter.json (spec/protocol.md §9.4)', () => {
       [good({ token: '' })],
       [good({ token: 'abc' })],
       [good({ token: 'zz' })],
-      [good({ token: 'ab'.repeat(1025) })],
+      [good({ token: 'ab'.repeat(MAX_PAID_TOKEN_BYTES + 1) })],
       [good({ extra: 1 })],
       [{ payee: 4201, challenge: '00112233445566ff', time: NOW, amount: 100 }],
     ];
@@ -227,9 +227,9 @@ describe('the paid list in counter.json (spec/protocol.md §9.4)', () => {
       expect((e as OffpayError).code, JSON.stringify(paid).slice(0, 80)).toBe('wallet.counter_corrupt');
       expect(readFileSync(join(dir, 'counter.json'), 'utf8')).toBe(text);
     }
-    // The limits themselves are accepted: 16 items, a 1,024-byte token, time 2^53 - 1, payee 2^32 - 1.
+    // The limits themselves are accepted: 16 items, a 256-byte token, time 2^53 - 1, payee 2^32 - 1.
     const dir = walletDir('edges');
-    const edges = [good({ token: 'ab'.repeat(1024), time: 2 ** 53 - 1, payee: 2 ** 32 - 1, amount: 2 ** 32 - 1 }), ...Array.from({ length: 15 }, () => good())];
+    const edges = [good({ token: 'ab'.repeat(MAX_PAID_TOKEN_BYTES), time: 2 ** 53 - 1, payee: 2 ** 32 - 1, amount: 2 ** 32 - 1 }), ...Array.from({ length: 15 }, () => good())];
     writeFileSync(join(dir, 'counter.json'), JSON.stringify({ paid: edges, spent: 300, counter: 3 }, null, 2));
     expect(decodeToken(await fresh(dir).payTo({ payee: 4201, amount: 1 })).counter).toBe(4);
     expect(counterOf(dir).paid).toHaveLength(16);
