@@ -18,6 +18,7 @@ import {
   MAX_UINT,
   MAX_TOKEN_AMOUNT,
   decodeRequest,
+  encodeRequest,
   decodeToken,
   encodeToken,
   tokenSigningInput,
@@ -229,16 +230,24 @@ export class Wallet {
     validateOptions('pay options', opts, PAY_OPTIONS_SCHEMA, 'wallet.bad_option');
     const now = opts.time ?? this.clock();
     let req: PaymentRequest;
-    if (request instanceof Uint8Array) {
-      if (opts.issuerKeys) {
-        const v = verifyRequest(request, { issuerKeys: opts.issuerKeys, now }, opts.verifier ?? nobleEd25519);
-        if (!v.accepted) throw new OffpayError(`request.${v.reason}`, `payment request refused: ${v.message}`);
-        req = v.request;
-      } else {
-        req = decodeRequest(request);
+    if (opts.issuerKeys) {
+      // A request object is checked as its bytes are: its encoding is what the reader signed (an object given
+      // with issuerKeys was once paid unchecked: a certificate altered to name another payee, a request of an
+      // uncertified key or from last week; wallet attack review, 2026-12-07).
+      let bytes: Uint8Array;
+      if (request instanceof Uint8Array) bytes = request;
+      else {
+        try {
+          bytes = encodeRequest(request);
+        } catch (e) {
+          throw new OffpayError('wallet.bad_option', `the request object cannot be encoded as a payment request: ${(e as Error).message}`, { option: 'request' });
+        }
       }
+      const v = verifyRequest(bytes, { issuerKeys: opts.issuerKeys, now }, opts.verifier ?? nobleEd25519);
+      if (!v.accepted) throw new OffpayError(`request.${v.reason}`, `payment request refused: ${v.message}`);
+      req = v.request;
     } else {
-      req = request;
+      req = request instanceof Uint8Array ? decodeRequest(request) : request;
     }
     if (req.currency !== this.cert.currency) {
       throw new OffpayError('wallet.currency_mismatch', `the request is in currency ${req.currency}, this wallet holds ${this.cert.currency}`);
