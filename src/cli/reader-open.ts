@@ -7,7 +7,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
-import { toHex } from '../../base/hex.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, type IssuerKeySet, type ReaderProfileName } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { loadIssuerKeys, loadReader } from '../node/files.js';
@@ -92,18 +91,5 @@ export function initReader(ctx: CommandContext, now: number, path: string): { re
   } catch (e) {
     store.close();
     throw e;
-  }
-}
-
-/**
- * The CLI opens a request only when the open one is not paid by a sale still pending (spec/reader.md §6, after a
- * restart): a new request would close it, and the sale, paid and never completed nor voided, would settle with no
- * goods handed out (the machine crashed before dispensing). `reader.sale_pending` names the token to complete or
- * void.
- */
-export function refuseOverPendingSale(reader: Reader): void {
-  const paidBy = reader.openRequestInfo()?.paidBy;
-  if (paidBy) {
-    throw new OffpayError('reader.sale_pending', `the open request of reader ${reader.readerId} was paid by token ${toHex(paidBy)}, whose sale is pending: if the goods were handed out, offpay reader complete it; if not, offpay reader void it (within the void window); then open the next request`);
   }
 }

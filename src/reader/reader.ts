@@ -27,7 +27,7 @@ import { toHex } from '../../base/hex.js';
 import { OffpayError } from '../../base/errors.js';
 import { formatMoney } from '../currency.js';
 import { dayOf } from '../issuer.js';
-import { decodeRequest, decodeToken, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
+import { CHALLENGE_BYTES, decodeRequest, decodeToken, readerCertSigningInput, readerCertToCbor, tokenHash, type IssuerKeySet, type PaymentRequest, type PaymentToken, type ReaderCert, type WireToken } from '../messages.js';
 import { encodePaymentCode, paymentCodeChallenge } from '../paycode.js';
 import { createReceipt, createRequest } from '../request.js';
 import { REASONS } from '../reasons.js';
@@ -493,6 +493,18 @@ function randomJournalId(): Uint8Array {
 }
 
 /**
+ * A reader time is an integer of unix seconds (spec/reader.md §1): anything else is `reader.bad_context`, before any
+ * state is read. A numeric string passed the certificate check (compared as a number), was committed as a journal
+ * time no decoder reads (every later export failed) and made `now + maxFutureSeconds` a string concatenation; a
+ * fraction (Date.now() / 1000) failed later with an encoder's code (reader attack review, 2026-12-07).
+ */
+function checkNow(now: unknown): asserts now is number {
+  if (typeof now !== 'number' || !Number.isSafeInteger(now)) {
+    throw new OffpayError('reader.bad_context', `the reader time must be an integer of unix seconds, not ${typeof now === 'number' ? now : JSON.stringify(now)?.slice(0, 40) ?? typeof now}`);
+  }
+}
+
+/**
  * The stateful reader verifier: the stateless checks of {@link verifyToken}, then the anti-replay window, open
  * request, blocklist, limits and allowances of spec/reader.md §2 (normative), each verdict committed to the
  * store (journal entry included) before {@link Reader.accept} resolves.
@@ -605,6 +617,7 @@ export class Reader {
 
   /** Refuse to act outside the certificate's validity (typed error: the reader is misconfigured, not the customer). */
   private checkCertValid(now: number): void {
+    checkNow(now);
     if (now < this.cert.notBefore || now > this.cert.notAfter) {
       throw new OffpayError('reader.cert_not_valid', `the certificate of reader ${this.cert.readerId} is valid ${this.cert.notBefore}..${this.cert.notAfter}, not at ${now}`);
     }
@@ -614,20 +627,34 @@ export class Reader {
 
   /**
    * Open a payment request: sign it with the reader key and make it THE open request of this reader, closing
-   * any previous one (a token for that one is then refused: `request_not_open`).
+   * any previous one (a token for that one is then refused: `request_not_open`). With `unlessPaid`, a previous
+   * request paid by a sale still pending is not closed: `reader.sale_pending` (checked in the transaction that
+   * writes; spec/reader.md §6, "After a restart"). A `challenge` other than 8 bytes is `reader.bad_context`.
    */
-  openRequest(p: { amount: number; currency: number; now?: number; challenge?: Uint8Array; code?: boolean }): OpenRequest {
+  openRequest(p: { amount: number; currency: number; now?: number; challenge?: Uint8Array; code?: boolean; unlessPaid?: boolean }): OpenRequest {
     const now = p.now ?? this.clock();
     this.checkCertValid(now);
     if (!Number.isSafeInteger(p.amount) || p.amount <= 0) throw new OffpayError('reader.bad_context', 'a request amount is a positive integer of minor units');
     if (!Number.isInteger(p.currency) || p.currency < 1 || p.currency > 999) throw new OffpayError('reader.bad_context', 'a request currency is an ISO 4217 numeric code');
     // A payment-code request (spec/protocol.md §4.3, rule P): its challenge has 21 bits, and payee and amount must
     // fit the code (paycode.range otherwise), checked by encoding the code before anything is stored.
+    if (p.challenge !== undefined && !(p.challenge instanceof Uint8Array && p.challenge.length === CHALLENGE_BYTES)) {
+      // Stored, it would be a request no decoder reads: every later accept, prune and `offpay request` would fail.
+      throw new OffpayError('reader.bad_context', `a request challenge is ${CHALLENGE_BYTES} bytes (a Uint8Array)`);
+    }
     const code = p.code === true;
     const challenge = code ? (p.challenge ?? paymentCodeChallenge()) : p.challenge;
     const paymentCode = code ? encodePaymentCode({ payee: this.readerId, amount: p.amount, challenge: challenge! }) : undefined;
     const { request, bytes } = createRequest({ secretKey: this.secretKey, cert: this.cert }, { amount: p.amount, currency: p.currency, time: now, ...(challenge ? { challenge } : {}) });
-    this.store.transact((tx) => tx.putMeta(META_OPEN_REQUEST, openRecord(bytes, undefined, code)));
+    this.store.transact((tx) => {
+      // Checked in the transaction that writes: a sale another process commits meanwhile (a `reader listen` on the
+      // same database) is seen, never closed silently (reader attack review, 2026-12-07).
+      const paidBy = p.unlessPaid === true ? this.readOpen(tx)?.paidBy : undefined;
+      if (paidBy) {
+        throw new OffpayError('reader.sale_pending', `the open request of reader ${this.readerId} was paid by token ${toHex(paidBy)}, whose sale is pending: if the goods were handed out, offpay reader complete it; if not, offpay reader void it (within the void window); then open the next request`, { tokenHash: toHex(paidBy) });
+      }
+      tx.putMeta(META_OPEN_REQUEST, openRecord(bytes, undefined, code));
+    });
     return { request, bytes, ...(paymentCode ? { paymentCode } : {}) };
   }
 
@@ -883,6 +910,7 @@ export class Reader {
    * (none, or only conflict evidence), already_voided, already_completed, void_window_passed.
    */
   void(hash: Uint8Array, now: number = this.clock()): VoidResult {
+    checkNow(now);
     return this.store.transact((tx): VoidResult => {
       const r = tx.getToken(hash);
       const no = (reason: ReaderReason, message: string): VoidResult => ({ ok: false, reason, code: READER_REASONS[reason].code, message });
@@ -977,6 +1005,7 @@ export class Reader {
    * more than maxFutureSeconds ahead of the reader clock (`blocklist.future`: it would stay fresh for ever).
    */
   loadBlocklist(bytes: Uint8Array, now: number = this.clock()): BlocklistStatus {
+    checkNow(now);
     const list = verifyBlocklist(bytes, this.issuerKeys, this.syncVerifier ?? nobleEd25519);
     // A key that has ended signs no new list, however the list is dated: a retired (perhaps leaked) key could
     // otherwise back-date a list with the highest version and lock every later list out (blocklist.old_version).
@@ -1004,6 +1033,7 @@ export class Reader {
    * blocklistMaxAgeSeconds, or when it is dated more than maxFutureSeconds ahead (a clock set back).
    */
   blocklistStatus(now: number = this.clock()): BlocklistStatus {
+    checkNow(now);
     this.store.transact((tx) => this.syncBlocklist(tx)); // the list the store holds (another process may have loaded one)
     return this.heldListStatus(now);
   }

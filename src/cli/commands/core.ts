@@ -248,11 +248,10 @@ the request is opened as a payment code: 20 digits to type, and the token signs 
     const via = ctx.opt('via');
     const out = ctx.need('out');
     await checkOut(ctx, out, via);
-    const { openReader, refuseOverPendingSale } = await import('../reader-open.js');
+    const { openReader } = await import('../reader-open.js');
     const { reader, store } = openReader(ctx, now);
     try {
-      refuseOverPendingSale(reader);
-      const { request: req, bytes } = reader.openRequest({ amount, currency: cur.numeric, now, code: via === 'code' });
+      const { request: req, bytes } = reader.openRequest({ amount, currency: cur.numeric, now, code: via === 'code', unlessPaid: true });
       const note = await writePayload(ctx, 'request', bytes, out, via);
       ctx.out(`request ${toHex(req.challenge)} for ${formatMoney(amount, cur.numeric)} is now the open request of reader ${reader.readerId}; written to ${out} (${note})`);
       ctx.emit({ ok: true, challenge: toHex(req.challenge), amount, currency: cur.numeric, readerId: reader.readerId, out, bytes: bytes.length });

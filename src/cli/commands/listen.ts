@@ -139,7 +139,7 @@ vends twice. Audio is untrusted: odd byte counts are carried to the next read, n
 ${KEYS}`,
   async run(ctx) {
     const s = await settingsOf(ctx);
-    const { openReader, refuseOverPendingSale } = await import('../reader-open.js');
+    const { openReader } = await import('../reader-open.js');
     const startNow = s.now0 ?? Math.floor(Date.now() / 1000);
     const { reader, store } = openReader(ctx, startNow);
     const clock = s.now0 !== undefined ? (sec: number) => s.now0! + Math.floor(sec) : () => Math.floor(Date.now() / 1000);
@@ -174,8 +174,7 @@ ${KEYS}`,
         ctx.out('          (tap-ins are taken at any level: the next gate\'s phone may be heard here too and be taken as a second tap-in, which blocks its wallet; set --min-level, spec/reader.md §7.3 point 3)');
       }
       if (open) {
-        refuseOverPendingSale(reader);
-        const r = reader.openRequest({ ...open, now: startNow });
+        const r = reader.openRequest({ ...open, now: startNow, unlessPaid: true });
         if (s.requestOut) writeFileDurable(s.requestOut, r.bytes);
         write({ event: 'request', at: 0, challenge: toHex(r.request.challenge), amount: r.request.amount, currency: r.request.currency, bytes: toHex(r.bytes), ...(s.requestOut ? { out: s.requestOut } : {}) });
       } else if (judge.mode === 'request' && !reader.openRequestInfo()) {
