@@ -715,7 +715,7 @@ export class Reader {
     // 0. A token this reader already holds is judged by its record (and the resume rule) alone.
     const first = this.store.transact((tx) => {
       const prior = tx.getToken(hash);
-      if (prior) return { prior: this.priorVerdict(tx, prior, now) };
+      if (prior) return { prior: this.priorVerdict(tx, prior, now, ctx.complete === true) };
       const ended = this.tappedOutHere(tx, hash);
       return ended ? { prior: ended } : { open: this.readOpen(tx) };
     });
@@ -747,9 +747,11 @@ export class Reader {
   /**
    * Step 0: the verdict for a token this reader holds a record of. A pending sale RESUMES (not charged again)
    * only while acceptedAt <= now <= acceptedAt + resumeWindowSeconds and, for a token that paid a request,
-   * while that request is still the open one; otherwise `already_accepted`. No state changes.
+   * while that request is still the open one; otherwise `already_accepted`. No state changes, but one: with
+   * `complete` (the accept context's), a sale that resumes is completed in the same transaction, as a new one would
+   * be (spec/reader.md §2 step 0): a gate that opens at once must not leave a copy of the token able to resume.
    */
-  private priorVerdict(tx: ReaderTx, r: TokenRecord, now: number): ReaderVerdict {
+  private priorVerdict(tx: ReaderTx, r: TokenRecord, now: number, complete: boolean): ReaderVerdict {
     if (r.status === 'pending') {
       const age = now - r.acceptedAt;
       const inWindow = age >= 0 && age <= this.profile.resumeWindowSeconds;
@@ -762,6 +764,10 @@ export class Reader {
       }
       if (inWindow && requestOpen) {
         const request = r.challenge ? this.requestRef(tx, r) : undefined;
+        if (complete) {
+          tx.putToken({ ...r, status: 'completed' });
+          this.closeIfPaidBy(tx, r.hash);
+        }
         return { accepted: true, status: 'resumed', reason: 'ok', code: 0, charged: false, tokenHash: r.hash, walletId: r.walletId, counter: r.counter, amount: r.amount, currency: r.currency, seq: r.seq, ...(request ? { request } : {}) };
       }
       const why = !inWindow
@@ -824,7 +830,7 @@ export class Reader {
     const wantsRequest = verifiedAgainst !== undefined;
     this.syncBlocklist(tx);
     const prior = tx.getToken(hash);
-    if (prior) return this.priorVerdict(tx, prior, now);
+    if (prior) return this.priorVerdict(tx, prior, now, ctx.complete === true);
     const ended = this.tappedOutHere(tx, hash);
     if (ended) return ended;
     const open = wantsRequest ? this.readOpen(tx) : undefined;
