@@ -137,23 +137,37 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
+      // Every input is read and every option parsed before any token is judged: a file that cannot be used (a
+      // damaged WAV) is exit 2 with nothing recorded, never after an earlier token was charged (reader attack review,
+      // 2026-12-07: --json printed only the error, and the committed verdict of the first token was lost).
+      const c: AcceptContext = { now, ...(ctx.flag('complete') ? { complete: true } : {}) };
+      let context: AcceptContext;
+      if (reader.profile.requireRequest) {
+        const reqPath = ctx.opt('request');
+        if (ctx.opt('amount') || ctx.opt('tap-in')) throw new UsageError('a vending reader takes the price from its open request, not --amount or --tap-in');
+        context = { ...c, ...(reqPath ? { request: decodeRequest(await readPayload('request', reqPath)) } : {}) };
+      } else {
+        const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
+        const tapIn = ctx.opt('tap-in');
+        const amount = ctx.opt('amount');
+        if (tapIn && amount) throw new UsageError('give --amount (fixed fare) or --tap-in (maximum fare), not both');
+        if (!tapIn && !amount) throw new UsageError('a transit reader needs --amount FARE or --tap-in MAXFARE');
+        context = tapIn ? { ...c, tapIn: { maxFare: parseAmount(tapIn, cur), currency: cur.numeric } } : { ...c, fare: { amount: parseAmount(amount!, cur), currency: cur.numeric } };
+      }
+      const tokens: { file: string; bytes: Uint8Array }[] = [];
+      for (const file of ctx.positionals) tokens.push({ file, bytes: await readPayload('token', file, via) });
       const results: Record<string, unknown>[] = [];
       let rejected = false;
-      for (const file of ctx.positionals) {
-        const bytes = await readPayload('token', file, via);
-        const c: AcceptContext = { now, ...(ctx.flag('complete') ? { complete: true } : {}) };
+      for (const { file, bytes } of tokens) {
         let v: ReaderVerdict;
-        if (reader.profile.requireRequest) {
-          const reqPath = ctx.opt('request');
-          if (ctx.opt('amount') || ctx.opt('tap-in')) throw new UsageError('a vending reader takes the price from its open request, not --amount or --tap-in');
-          v = await reader.accept(bytes, { ...c, ...(reqPath ? { request: decodeRequest(await readPayload('request', reqPath)) } : {}) });
-        } else {
-          const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
-          const tapIn = ctx.opt('tap-in');
-          const amount = ctx.opt('amount');
-          if (tapIn && amount) throw new UsageError('give --amount (fixed fare) or --tap-in (maximum fare), not both');
-          if (!tapIn && !amount) throw new UsageError('a transit reader needs --amount FARE or --tap-in MAXFARE');
-          v = await reader.accept(bytes, tapIn ? { ...c, tapIn: { maxFare: parseAmount(tapIn, cur), currency: cur.numeric } } : { ...c, fare: { amount: parseAmount(amount!, cur), currency: cur.numeric } });
+        try {
+          v = await reader.accept(bytes, context);
+        } catch (e) {
+          // A verdict committed before this error is reported with it: exit 2 must not read as "nothing recorded".
+          if (e instanceof OffpayError && results.length > 0) {
+            throw new OffpayError(e.code, `${e.message} (after ${results.length} token${results.length === 1 ? '' : 's'} judged and recorded: ${results.map((r) => `${String(r.file)} ${String(r.accepted === true ? r.status : r.reason)}`).join(', ')})`, { ...e.detail, judged: results });
+          }
+          throw e;
         }
         if (!v.accepted) rejected = true;
         ctx.out(verdictLine(file, v));
