@@ -4,7 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** Write a file durably: temp file, fsync, rename over the target, fsync the directory. */
+/**
+ * Write a file durably: temp file, fsync, rename over the target, fsync the directory. A directory that cannot be
+ * opened, or a file system that does not flush directories, skips the last step; any other failure of it throws.
+ */
 export function writeFileDurable(path: string, data: Uint8Array | string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
@@ -16,16 +19,35 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
     closeSync(fd);
   }
   renameSync(tmp, path);
+  let dfd: number;
   try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    dfd = openSync(dirname(path), 'r');
   } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
+    return; // a platform that cannot open a directory (Windows) cannot flush one; the rename is still atomic
   }
+  try {
+    fsyncSync(dfd);
+  } catch (e) {
+    dirSyncFailed(e, path);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/**
+ * Errors of a directory fsync that mean "this file system does not flush directories" (the rename is still atomic
+ * there, and nothing better can be done). Any other error (EIO from a failing card, ENOSPC, a network file system
+ * that lost the write) means the rename may not survive a power cut: it is thrown, so that a caller such as the
+ * wallet's counter reservation emits nothing (spec/protocol.md §9.2 steps 4 and 5). Swallowing them all let a
+ * token leave after a failed flush (wallet attack review, 2026-12-07).
+ */
+const CANNOT_FLUSH_DIRECTORY = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'EACCES']);
+
+function dirSyncFailed(e: unknown, path: string): void {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && CANNOT_FLUSH_DIRECTORY.has(err.code)) return;
+  if (err && typeof err === 'object' && err.path === undefined) err.path = dirname(path); // the CLI names it: "cannot use DIR: EIO"
+  throw e;
 }
 
 /**
@@ -43,14 +65,17 @@ export async function writeFileDurableAsync(path: string, data: Uint8Array | str
     await fh.close();
   }
   await rename(tmp, path);
+  let dh: Awaited<ReturnType<typeof open>>;
   try {
-    const dh = await open(dirname(path), 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    dh = await open(dirname(path), 'r');
   } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
+    return; // a platform that cannot open a directory (Windows) cannot flush one; the rename is still atomic
+  }
+  try {
+    await dh.sync();
+  } catch (e) {
+    dirSyncFailed(e, path);
+  } finally {
+    await dh.close();
   }
 }
