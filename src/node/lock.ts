@@ -2,21 +2,23 @@
  * An exclusive lock file shared by every process on one host (Node only).
  *
  * Algorithm (spec/protocol.md §9.2):
- *  - acquire: write a holder record `{pid, host, boot, start, time, nonce}` to a unique temp file and hard-link
+ *  - acquire: write a holder record `{pid, host, boot, pidns, start, time, nonce}` to a unique temp file and hard-link
  *    it to LOCK. `link` is atomic and fails with EEXIST when LOCK exists, so the lock file is never seen
  *    half-written and only one process holds it. On EEXIST, poll every `pollMs` until `waitMs` has passed,
  *    then fail with `wallet.locked`.
  *  - stale lock: a lock is broken only when its holder is provably dead: same host, and either the host has
- *    rebooted since (Linux boot id differs), or `kill(pid, 0)` says no such process, or the pid now belongs
- *    to a process started at another time (Linux /proc start time). A holder on another host, an
- *    unreadable record, or a live pid is never broken: the caller waits and then gets `wallet.locked`.
+ *    rebooted since (Linux boot id differs), or, in the same PID namespace (Linux /proc/self/ns/pid), `kill(pid,
+ *    0)` says no such process, or the pid now belongs to a process started at another time (Linux /proc start
+ *    time). A holder on another host or in another PID namespace (a sandboxed app, a container sharing the host
+ *    name: its pid means another process here), an unreadable record, or a live pid is never broken: the caller
+ *    waits and then gets `wallet.locked`.
  *  - breaking is itself serialised by LOCK.break (same link protocol, never broken automatically): under
  *    it, LOCK is re-read and removed only if it still holds the same dead holder's nonce. As nobody else
  *    may remove LOCK meanwhile, a live lock is never removed by a breaker.
  *  - release: remove LOCK if it still holds our nonce.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { OffpayError } from '../../base/errors.js';
 
@@ -39,6 +41,11 @@ export interface LockHolder {
   host: string;
   /** Linux boot id, or null elsewhere. */
   boot: string | null;
+  /**
+   * The PID namespace of the holder (Linux: the link /proc/self/ns/pid, such as `pid:[4026531836]`), or null where
+   * there is none to read. Its pid means that process in that namespace only.
+   */
+  pidns: string | null;
   /** Process start time in clock ticks since boot (Linux /proc/PID/stat field 22), or null. */
   start: string | null;
   /** Unix milliseconds when the lock was taken (for people reading the file). */
@@ -71,6 +78,15 @@ function bootId(): string | null {
   return s ? s.trim() : null;
 }
 
+/** This process's PID namespace (Linux), or null when it cannot be read (no /proc, another system). */
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
 /** Start time of `pid` in clock ticks since boot (Linux), or null when it cannot be read. */
 export function processStart(pid: number): string | null {
   const s = readSmall(`/proc/${pid}/stat`);
@@ -81,7 +97,7 @@ export function processStart(pid: number): string | null {
 }
 
 export function currentHolder(): LockHolder {
-  return { pid: process.pid, host: hostname(), boot: bootId(), start: processStart(process.pid), time: Date.now(), nonce: randomBytes(16).toString('hex') };
+  return { pid: process.pid, host: hostname(), boot: bootId(), pidns: pidNamespace(), start: processStart(process.pid), time: Date.now(), nonce: randomBytes(16).toString('hex') };
 }
 
 /** Parse a lock file's holder record; null when it is not one (never broken then). */
@@ -95,17 +111,27 @@ export function parseHolder(text: string | null): LockHolder | null {
     if (typeof host !== 'string' || typeof nonce !== 'string' || typeof time !== 'number') return null;
     if (boot !== null && typeof boot !== 'string') return null;
     if (start !== null && typeof start !== 'string') return null;
-    return { pid, host, boot, start, time, nonce };
+    // A record of an earlier version has no pidns: its namespace is unknown (never taken as this one).
+    const pidns = o.pidns === undefined ? undefined : o.pidns;
+    if (pidns !== undefined && pidns !== null && typeof pidns !== 'string') return null;
+    return { pid, host, boot, pidns: pidns === undefined ? UNKNOWN_NAMESPACE : pidns, start, time, nonce };
   } catch {
     return null;
   }
 }
+
+/** The namespace of a holder record written before records named one: equal to no namespace read here. */
+const UNKNOWN_NAMESPACE = 'unknown (a lock record without pidns)';
 
 /** True only when the holder process provably no longer exists. */
 export function holderIsDead(h: LockHolder): boolean {
   if (h.host !== hostname()) return false; // another machine (a shared file system): cannot tell
   const boot = bootId();
   if (h.boot !== null && boot !== null && h.boot !== boot) return true; // the host rebooted since
+  // Another PID namespace (a sandboxed app, a container with the host's name): its pid names another process
+  // here, or none, whether the holder lives or not (wallet attack review, 2026-12-07: a live holder's lock was
+  // broken, and one counter was signed twice).
+  if (h.pidns !== pidNamespace()) return false;
   try {
     process.kill(h.pid, 0);
   } catch (e) {

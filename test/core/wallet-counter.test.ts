@@ -182,10 +182,16 @@ describe('the lock file (spec/protocol.md §9.2)', () => {
     await expect(new FileCounterStore(path, { waitMs: 50 }).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.locked' });
   });
 
-  it('never breaks what it cannot prove dead: another host, or an unreadable lock record', async () => {
+  it('never breaks what it cannot prove dead: another host, another PID namespace, a record without one, or an unreadable lock record', async () => {
     const path = join(tmp('host'), 'counter.json');
     await createCounterFile(path);
     held(path, { ...currentHolder(), pid: deadPid(), host: `${hostname()}-other` });
+    await expect(new FileCounterStore(path, { waitMs: 50 }).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.locked' });
+    // A dead pid here may be a live process in a sandbox's namespace (test/core/wallet-lock-pidns.test.ts runs one).
+    held(path, { ...currentHolder(), pid: deadPid(), pidns: 'pid:[4026532999]' });
+    await expect(new FileCounterStore(path, { waitMs: 50 }).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.locked' });
+    const { pidns: _, ...old } = { ...currentHolder(), pid: deadPid() }; // a record an earlier version wrote
+    held(path, old);
     await expect(new FileCounterStore(path, { waitMs: 50 }).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.locked' });
     writeFileSync(`${path}.lock`, 'garbage');
     await expect(new FileCounterStore(path, { waitMs: 50 }).reserve(step(1))).rejects.toMatchObject({ code: 'wallet.locked' });
