@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 272 codes in 30 areas.
+ * error-code tables of spec/*.md list. 273 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -184,6 +184,7 @@ export const ERROR_CODES = [
   'playground.listen_failed',
   'playground.no_wallet_certs',
   'playground.not_built',
+  'qr.ambiguous',
   'qr.bad_base45',
   'qr.bad_image',
   'qr.bad_option',
@@ -463,6 +464,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'playground.listen_failed': 'spec/playground.md §1.4',
   'playground.no_wallet_certs': 'spec/playground.md §1.4',
   'playground.not_built': 'spec/playground.md §1.4',
+  'qr.ambiguous': 'spec/qr.md §11',
   'qr.bad_base45': 'spec/qr.md §11',
   'qr.bad_image': 'spec/qr.md §11',
   'qr.bad_option': 'spec/qr.md §11',

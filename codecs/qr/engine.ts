@@ -10,6 +10,7 @@
 import { prepareZXingModule, writeBarcode } from 'zxing-wasm/full';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { OffpayError } from '../../base/errors.js';
+import { equalBytes } from '../../base/bytes.js';
 import { toHex } from '../../base/hex.js';
 import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { inspectImage, type ImageLimits } from './image.js';
@@ -446,13 +447,24 @@ export function pickOffpay(symbols: RawSymbol[], expect?: PayloadKind): DecodedC
   const ours = valid.filter((s) => hasOffpayPrefix(s.bytes));
   const preferred = expect ? [...ours.filter((s) => s.bytes[3] === (expect === 'token' ? 0x54 : 0x52)), ...ours] : ours;
   let firstError: unknown;
+  let picked: { s: RawSymbol; env: Envelope } | undefined;
   for (const s of preferred) {
+    let env: Envelope;
     try {
-      return finish(s, unwrap(s.bytes, expect), symbols.length);
+      env = unwrap(s.bytes, expect);
     } catch (e) {
       firstError ??= e;
+      continue;
+    }
+    if (!picked) picked = { s, env };
+    else if (env.kind === picked.env.kind && !equalBytes(env.payload, picked.env.payload)) {
+      // Two offpay codes of one kind that say different things: which one the customer means is not the camera's
+      // to guess. A sticker with another merchant's genuine request beside the machine's own was paid when it came
+      // first in zxing's order (wallet attack review, 2026-12-07). The same code twice is one code.
+      throw new OffpayError('qr.ambiguous', `${picked.env.kind === 'request' ? 'two different payment requests' : 'two different tokens'} are in view: show one code at a time`, { kind: picked.env.kind, symbols: symbols.length });
     }
   }
+  if (picked) return finish(picked.s, picked.env, symbols.length);
   if (firstError) throw firstError;
   const damaged = symbols.filter((s) => !s.valid);
   if (valid.length && damaged.length) {
