@@ -4,7 +4,8 @@
  * The wallet's secret key, its certificate (issued by the demo issuer through /api/wallet-cert) and its
  * counter live in IndexedDB ('offpay-wallet'). The counter is reserved in ONE readwrite IndexedDB
  * transaction (read, step, write; durability 'strict') before a token is signed, so a reload never reuses a
- * counter. A certificate from another issuer (the server restarted with a new demo issuer) is replaced.
+ * counter. A certificate from another issuer (the server restarted with a new demo issuer) is replaced; the
+ * counter stays (it belongs to the key), and a missing counter refuses to pay.
  * Pays a reader's request scanned with the camera (the signed-request QR code, checked against the issuer's
  * keys), a pasted payment code, or a gate's fare, over sound with a chosen FSK profile, or shows the token as a
  * QR code. The camera frames are scanned in a Worker (camera.ts, scanner-worker.ts), as on the reader page.
@@ -15,6 +16,7 @@ import { decodeIssuerKeySet, decodeWalletCert, walletIdOf, type PaymentRequest, 
 import { verifyRequest } from '../src/verify.js';
 import { decodePaymentCode } from '../src/paycode.js';
 import { fromHex, toHex as hex } from '../base/hex.js';
+import { OffpayError } from '../base/errors.js';
 import { Wallet, type CounterState, type CounterStore } from '../src/wallet.js';
 import { FSK_PROFILE_NAMES, type FskProfileName } from '../codecs/fsk/profiles.js';
 import { playPayload } from '../codecs/fsk/webaudio.js';
@@ -38,11 +40,15 @@ async function openDb(): Promise<IDBDatabase> {
   return idb(open);
 }
 
-/** The wallet counter in IndexedDB: reserve() is one readwrite transaction. */
+/**
+ * The wallet counter in IndexedDB: reserve() is one readwrite transaction. A missing state is
+ * `wallet.counter_missing`, never a fresh counter 0 (spec/protocol.md §9.4, W3): the state is written with the key
+ * (loadWallet), so a key without one has lost it, and starting again at 1 would sign used counters again.
+ */
 class IdbCounterStore implements CounterStore {
   constructor(private readonly db: IDBDatabase) {}
   async load(): Promise<CounterState> {
-    return ((await idb(this.db.transaction(KV).objectStore(KV).get('counter'))) as CounterState | undefined) ?? { counter: 0, spent: 0 };
+    return present((await idb(this.db.transaction(KV).objectStore(KV).get('counter'))) as CounterState | undefined);
   }
   reserve(step: (current: CounterState) => CounterState): Promise<CounterState> {
     return new Promise((resolve, reject) => {
@@ -52,7 +58,7 @@ class IdbCounterStore implements CounterStore {
       const get = kv.get('counter');
       get.onsuccess = () => {
         try {
-          next = step((get.result as CounterState | undefined) ?? { counter: 0, spent: 0 });
+          next = step(present(get.result as CounterState | undefined));
           kv.put(next, 'counter');
         } catch (e) {
           tx.abort();
@@ -65,31 +71,61 @@ class IdbCounterStore implements CounterStore {
   }
 }
 
+function present(s: CounterState | undefined): CounterState {
+  if (!s) throw new OffpayError('wallet.counter_missing', "this wallet's counter is missing from the browser's storage: it will not pay, because starting again at counter 1 would reuse counters and get the wallet blocked (clear the site's data to start a new wallet with a new key)");
+  return s;
+}
+
 async function loadWallet(db: IDBDatabase, issuerKeysHex: string): Promise<{ wallet: Wallet; cert: WalletCert }> {
   const kv = () => db.transaction(KV, 'readwrite').objectStore(KV);
   let sk = (await idb(kv().get('secretKey'))) as Uint8Array | undefined;
   if (!sk) {
+    // A new key and its counter 0, in one transaction: a key is never stored without its counter.
     sk = randomSecretKey();
-    await idb(kv().put(sk, 'secretKey'));
+    const tx = db.transaction(KV, 'readwrite', { durability: 'strict' });
+    tx.objectStore(KV).put(sk, 'secretKey');
+    tx.objectStore(KV).put({ counter: 0, spent: 0 }, 'counter');
+    await done(tx);
   }
   let certHex = (await idb(kv().get('cert'))) as string | undefined;
   if (!certHex || (await idb(kv().get('issuerKeys'))) !== issuerKeysHex) {
     const r = await fetch('/api/wallet-cert', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ publicKey: hex(publicKeyOf(sk)) }) });
     // The server explains a refusal (a real issuer without --issue-wallets: 403 playground.no_wallet_certs).
     if (!r.ok) throw new Error(((await r.json().catch(() => undefined)) as { message?: string } | undefined)?.message ?? `/api/wallet-cert: HTTP ${r.status}`);
-    certHex = ((await r.json()) as { cert: string }).cert;
-    // A new certificate starts a new counter and allowance.
+    const fresh = ((await r.json()) as { cert: string }).cert;
+    // A new certificate for the same key keeps the counter: it belongs to the key, and starting it again signs
+    // used counters (spec/protocol.md §9.1). The running total starts again only for a certificate with another
+    // id (the first 16 bytes of its issuer signature; readers keep their totals by it). A key stored by an earlier
+    // page without its counter never had a certificate, so never paid: its counter starts at 0.
     const tx = db.transaction(KV, 'readwrite', { durability: 'strict' });
-    tx.objectStore(KV).put(certHex, 'cert');
-    tx.objectStore(KV).put(issuerKeysHex, 'issuerKeys');
-    tx.objectStore(KV).put({ counter: 0, spent: 0 }, 'counter');
-    await new Promise<void>((res, rej) => {
-      tx.oncomplete = () => res();
-      tx.onerror = () => rej(tx.error);
-    });
+    const store = tx.objectStore(KV);
+    const held = (await idb(store.get('counter'))) as CounterState | undefined;
+    if (!held && certHex) {
+      tx.abort();
+      present(held);
+    }
+    const sameId = certHex !== undefined && certIdHex(certHex) === certIdHex(fresh);
+    store.put(fresh, 'cert');
+    store.put(issuerKeysHex, 'issuerKeys');
+    store.put(held ? { ...held, spent: sameId ? held.spent : 0 } : { counter: 0, spent: 0 }, 'counter');
+    await done(tx);
+    certHex = fresh;
   }
   const cert = decodeWalletCert(fromHex(certHex));
   return { wallet: new Wallet({ secretKey: sk, cert, counter: new IdbCounterStore(db) }), cert };
+}
+
+/** A wallet certificate's id (spec/reader.md §1): the first 16 bytes of its issuer signature, in hex. */
+function certIdHex(certHex: string): string {
+  return hex(decodeWalletCert(fromHex(certHex)).issuerSignature.subarray(0, 16));
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise<void>((res, rej) => {
+    tx.oncomplete = () => res();
+    tx.onerror = () => rej(tx.error);
+    tx.onabort = () => rej(tx.error ?? new Error('the IndexedDB transaction was aborted'));
+  });
 }
 
 async function main(): Promise<void> {
