@@ -152,7 +152,9 @@ const card: Command = {
           events.push({ event: again ? 'repeated' : 'paid', tokenBytes: token.length, tokenHash: toHex(tokenHash(token)) });
           return token;
         } catch (e) {
-          if (payments === 0) tapRequest = undefined; // nothing paid: the tap may still pay a request
+          // Nothing paid and nothing else paying: the tap may still pay a request. (Another GET TOKEN of the same
+          // request still running may yet pay it: clearing then let a second request be paid in the same tap.)
+          if (payments === 0 && inFlight === 1) tapRequest = undefined;
           const code = e instanceof OffpayError ? e.code : 'internal';
           ctx.out(`refused: ${e instanceof Error ? e.message : String(e)} [${code}]`);
           events.push({ event: 'refused', error: code });
