@@ -22,6 +22,17 @@ const vendId = makeReader(issuer, 'sync-plain-http', READER_ID, 'vending');
 const wallet = makeWallet(issuer, 'sync-plain-http', 'w');
 const DAY = 86_400;
 
+/** Run `f` with a clearing service on loopback and a vending reader, both on the clock `at` (set it to move time). */
+async function withService(f: (svc: Awaited<ReturnType<typeof startClearingService>>, r: Reader, at: { now: number }) => Promise<void>): Promise<void> {
+  const at = { now: NOW };
+  const svc = await startClearingService(issuer, () => at.now);
+  try {
+    await f(svc, vendingReader(() => at.now), at);
+  } finally {
+    await svc.close();
+  }
+}
+
 function vendingReader(clock: () => number): Reader {
   const r = new Reader({ ...vendId, issuerKeys: issuer.keySet(), store: new MemoryReaderStore(), verifier: nodeEd25519(), clock });
   r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 1, issuedAt: NOW, walletIds: [] }).bytes, NOW);
@@ -45,105 +56,88 @@ function relay(to: string, answer?: (path: string, method: string) => Response |
   return { fetch: f, forwarded };
 }
 
+/** An answer to GET /v1/readers/{id} saying clearing holds batches 1..batchSeq of `r`'s journal, ending at `lastSeq` with r's own chain hash there. */
+const heldAnswer = (r: Reader, batchSeq: number, lastSeq: number) =>
+  Response.json({ readerId: READER_ID, journals: [{ journalId: toHex(r.journalId), batchSeq, lastSeq, head: toHex(r.chainHashAt(lastSeq)!) }] });
+const isHeldQuery = (path: string, method: string) => method === 'GET' && path.startsWith('/v1/readers/');
+
 describe('reader sync over plain http off this machine', () => {
   it('an honest clearing: the batches go up, but the count a prune uses is not taken from the unsigned answer', async () => {
-    let now = NOW;
-    const svc = await startClearingService(issuer, () => now);
-    try {
-      const r = vendingReader(() => now);
+    await withService(async (svc, r, at) => {
       for (let i = 1; i <= 3; i++) await completedSale(r, wallet, i, NOW + i);
-      now = NOW + 100;
+      at.now = NOW + 100;
       const { fetch: f } = relay(svc.url);
-      const res = await syncReader(r, { url: 'http://clearing.example.net:8080', fetch: f, issuerKeys: issuer.keySet(), now, attempts: 1 });
+      const res = await syncReader(r, { url: 'http://clearing.example.net:8080', fetch: f, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 });
       expect(res.sent.map((s) => s.batchSeq)).toEqual([1]);
       expect(res.delivered).toEqual({ batches: 0, authenticated: false });
       expect(r.deliveredBatches()).toBe(0);
       expect((await svc.clearing.heldBatches(READER_ID)).map((j) => j.batchSeq)).toEqual([1]);
       // A prune after it forgets old records but keeps every journal row (nothing counted as delivered).
-      now = NOW + 10 * DAY;
-      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: now, walletIds: [] }).bytes, now);
-      const p = r.prune({ now });
+      at.now = NOW + 10 * DAY;
+      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: at.now, walletIds: [] }).bytes, at.now);
+      const p = r.prune({ now: at.now });
       expect(p.deliveredBatches).toBe(0);
       expect(p.journal).toBe(0);
       expect(r.exportBatch(1).bytes.length).toBeGreaterThan(0);
 
       // The same clearing over https (the fetch still relays): the count is taken.
-      const res2 = await syncReader(r, { url: 'https://clearing.example.net', fetch: relay(svc.url).fetch, issuerKeys: issuer.keySet(), now, attempts: 1 });
+      const res2 = await syncReader(r, { url: 'https://clearing.example.net', fetch: relay(svc.url).fetch, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 });
       expect(res2.delivered).toEqual({ batches: 1, authenticated: true });
       expect(r.deliveredBatches()).toBe(1);
       // And over a loopback http URL (the helper's own).
-      const res3 = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 });
+      const res3 = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 });
       expect(res3.delivered).toEqual({ batches: 1, authenticated: true });
-    } finally {
-      await svc.close();
-    }
+    });
   });
 
   it('a man in the middle drops the upload and answers that clearing holds it: the reader does not count it, a prune keeps its rows', async () => {
-    let now = NOW;
-    const svc = await startClearingService(issuer, () => now);
-    try {
-      const r = vendingReader(() => now);
+    await withService(async (svc, r, at) => {
       for (let i = 1; i <= 3; i++) await completedSale(r, wallet, i, NOW + i);
-      now = NOW + 100;
-      const batch = r.export(now).batches.at(-1)!.batch; // exported before the sync (an earlier, failed run)
-      const lie = () => Response.json({ readerId: READER_ID, journals: [{ journalId: toHex(r.journalId), batchSeq: 1, lastSeq: batch.firstSeq + batch.entries.length - 1, head: toHex(r.chainHashAt(3)!) }] });
+      at.now = NOW + 100;
+      const batch = r.export(at.now).batches.at(-1)!.batch; // exported before the sync (an earlier, failed run)
       const mitm = relay(svc.url, (path, method) => {
-        if (method === 'GET' && path.startsWith('/v1/readers/')) return lie();
+        if (isHeldQuery(path, method)) return heldAnswer(r, 1, batch.firstSeq + batch.entries.length - 1);
         if (method === 'POST') return new Response('dropped', { status: 503 });
         return undefined;
       });
-      const res = await syncReader(r, { url: 'http://clearing.example.net', fetch: mitm.fetch, issuerKeys: issuer.keySet(), now, attempts: 1 });
+      const res = await syncReader(r, { url: 'http://clearing.example.net', fetch: mitm.fetch, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 });
       expect(res.sent).toEqual([]); // it believed clearing held batch 1: nothing to send
       expect(res.delivered).toEqual({ batches: 0, authenticated: false });
       expect(r.deliveredBatches()).toBe(0);
       expect(await svc.clearing.heldBatches(READER_ID)).toEqual([]); // clearing never got it
-      now = NOW + 10 * DAY;
-      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: now, walletIds: [] }).bytes, now);
-      expect(r.prune({ now }).journal).toBe(0);
+      at.now = NOW + 10 * DAY;
+      r.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: at.now, walletIds: [] }).bytes, at.now);
+      expect(r.prune({ now: at.now }).journal).toBe(0);
       // The next sync over an honest channel sends it.
-      const honest = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 });
+      const honest = await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 });
       expect(honest.sent.map((s) => s.batchSeq)).toEqual([1]);
       expect(r.deliveredBatches()).toBe(1);
 
       // Over https the same lie would be taken (the channel is what is trusted): shown here so the rule is exact.
-      const r2 = vendingReader(() => now);
-      r2.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: now, walletIds: [] }).bytes, now);
-      await completedSale(r2, wallet, 9, now);
-      r2.export(now);
-      const lie2 = () => Response.json({ readerId: READER_ID, journals: [{ journalId: toHex(r2.journalId), batchSeq: 1, lastSeq: 1, head: toHex(r2.chainHashAt(1)!) }] });
-      const tls = relay(svc.url, (path, method) => (method === 'GET' && path.startsWith('/v1/readers/') ? lie2() : undefined));
-      expect((await syncReader(r2, { url: 'https://clearing.example.net', fetch: tls.fetch, issuerKeys: issuer.keySet(), now, attempts: 1 })).delivered).toEqual({ batches: 1, authenticated: true });
-    } finally {
-      await svc.close();
-    }
+      const r2 = vendingReader(() => at.now);
+      r2.loadBlocklist(createBlocklist(issuer.keys[0]!, { issuerId: issuer.issuerId, version: 2, issuedAt: at.now, walletIds: [] }).bytes, at.now);
+      await completedSale(r2, wallet, 9, at.now);
+      r2.export(at.now);
+      const tls = relay(svc.url, (path, method) => (isHeldQuery(path, method) ? heldAnswer(r2, 1, 1) : undefined));
+      expect((await syncReader(r2, { url: 'https://clearing.example.net', fetch: tls.fetch, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 })).delivered).toEqual({ batches: 1, authenticated: true });
+    });
   });
 
   it('a lower count is taken over plain http too (a clearing restored from a backup): a prune then keeps more', async () => {
-    let now = NOW;
-    const svc = await startClearingService(issuer, () => now);
-    try {
-      const r = vendingReader(() => now);
+    await withService(async (svc, r, at) => {
       await completedSale(r, wallet, 1, NOW + 1);
-      now = NOW + 100;
-      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now, attempts: 1 });
-      await completedSale(r, wallet, 2, now + 1);
-      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: now + 2, attempts: 1 });
+      at.now = NOW + 100;
+      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: at.now, attempts: 1 });
+      await completedSale(r, wallet, 2, at.now + 1);
+      await syncReader(r, { url: svc.url, issuerKeys: issuer.keySet(), now: at.now + 2, attempts: 1 });
       expect(r.deliveredBatches()).toBe(2);
       // Clearing answers over plain http that it holds batch 1 only (true or not, fewer is safe to take).
-      const b1 = r.exportedBatchRange(1);
       const low = relay(svc.url, (path, method) =>
-        method === 'GET' && path.startsWith('/v1/readers/')
-          ? Response.json({ readerId: READER_ID, journals: [{ journalId: toHex(r.journalId), batchSeq: 1, lastSeq: b1.lastSeq, head: toHex(r.chainHashAt(b1.lastSeq)!) }] })
-          : method === 'POST'
-            ? new Response('down', { status: 503 })
-            : undefined,
+        isHeldQuery(path, method) ? heldAnswer(r, 1, r.exportedBatchRange(1).lastSeq) : method === 'POST' ? new Response('down', { status: 503 }) : undefined,
       );
-      const res = await syncReader(r, { url: 'http://clearing.example.net', fetch: low.fetch, issuerKeys: issuer.keySet(), now: now + 3, attempts: 1 }).catch((e: unknown) => e);
+      const res = await syncReader(r, { url: 'http://clearing.example.net', fetch: low.fetch, issuerKeys: issuer.keySet(), now: at.now + 3, attempts: 1 }).catch((e: unknown) => e);
       expect((res as { code?: string }).code).toBe('sync.unreachable'); // batch 2's upload failed
       expect(r.deliveredBatches()).toBe(1);
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });
