@@ -1,10 +1,10 @@
 /**
  * fixtures/wallet/counter_state.json (spec/protocol.md §9.1, §9.4) against the reference: every file read to its
  * state or refused, and every payment answered with its token, the file written after it byte for byte, or the
- * refusal. The payments run twice: over a memory store, and over the real file (FileCounterStore, with its lock
+ * refusal. The payments run twice: over a store in memory, and over the real file (FileCounterStore, with its lock
  * and durable write), whose bytes afterwards must be `next` (or unchanged when nothing is written).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,10 +12,10 @@ import { OffpayError } from '../../base/errors.js';
 import { fromHex, toHex } from '../../base/hex.js';
 import { decodeWalletCert } from '../../src/messages.js';
 import { FileCounterStore, parseCounterBytes } from '../../src/node/counter.js';
-import { MemoryCounterStore, Wallet, type CounterState, type CounterStore } from '../../src/wallet.js';
+import { Wallet, type CounterState, type CounterStore } from '../../src/wallet.js';
 
 interface ParseTest { tcId: number; comment: string; file: string; spaces?: number; text?: string; result: 'valid' | 'invalid'; code?: string; state?: Record<string, unknown> }
-interface PayTest { tcId: number; comment: string; file: string; pay: { payee: number; challenge: string; time: number; amount: number }; result: 'repeated' | 'paid' | 'invalid'; code?: string; token?: string; next?: string }
+interface PayTest { tcId: number; comment: string; file: string | null; pay: { payee: number; challenge: string; time: number; amount: number }; result: 'repeated' | 'paid' | 'invalid'; code?: string; token?: string; next?: string }
 
 const v = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/wallet/counter_state.json'), 'utf8')) as {
   numberOfTests: number;
@@ -69,20 +69,26 @@ describe('counter_state.json', () => {
 
   it.each(payGroup.tests.map((t) => [t.tcId, t.comment, t] as const))('pay tcId %i: %s', async (_id, _c, t) => {
     const expected = t.result === 'invalid' ? { code: t.code } : { token: t.token };
-    // Over a memory store: the state after is `next` when paid, the state before otherwise.
-    let store: MemoryCounterStore | undefined;
-    const mem = await outcome(async () => {
-      store = new MemoryCounterStore(parseCounterBytes(fromHex(t.file), 'counter.json'));
-      return wallet(store).payTo(request(t));
-    });
-    expect(mem).toEqual(expected);
-    if (t.result === 'paid') expect(stateJson(await store!.load())).toEqual(stateJson(parseCounterBytes(fromHex(t.next!), 'next')));
-    // Over the file itself: its bytes afterwards are `next`, or unchanged.
+    // Over a store in memory that reads the bytes when the reservation starts (as the file store reads the file):
+    // the state after is `next` when paid, the state before otherwise.
+    let state: CounterState | undefined;
+    const mem: CounterStore = {
+      load: async () => state!,
+      reserve: async (step) => {
+        if (t.file === null) throw new OffpayError('wallet.counter_missing', 'no counter.json');
+        state = step(parseCounterBytes(fromHex(t.file), 'counter.json'));
+        return state;
+      },
+    };
+    expect(await outcome(() => wallet(mem).payTo(request(t)))).toEqual(expected);
+    if (t.result === 'paid') expect(stateJson(state!)).toEqual(stateJson(parseCounterBytes(fromHex(t.next!), 'next')));
+    // Over the file itself: its bytes afterwards are `next`, or unchanged (or still none).
     const d = mkdtempSync(join(dir, `tc${t.tcId}-`));
     const path = join(d, 'counter.json');
-    writeFileSync(path, fromHex(t.file));
+    if (t.file !== null) writeFileSync(path, fromHex(t.file));
     const onFile = await outcome(() => wallet(new FileCounterStore(path)).payTo(request(t)));
     expect(onFile).toEqual(expected);
-    expect(toHex(readFileSync(path))).toBe(t.result === 'paid' ? t.next : t.file);
+    if (t.file === null) expect(existsSync(path)).toBe(false);
+    else expect(toHex(readFileSync(path))).toBe(t.result === 'paid' ? t.next : t.file);
   });
 });
