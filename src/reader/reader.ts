@@ -1068,6 +1068,7 @@ export class Reader {
 
   /** A reader-signed receipt for a verdict (for transports with a back channel). */
   receipt(v: ReaderVerdict, now: number = this.clock()): Uint8Array {
+    checkNow(now);
     return createReceipt(
       { secretKey: this.secretKey },
       { readerId: this.cert.readerId, tokenHash: v.tokenHash, outcome: v.accepted ? 'accepted' : 'rejected', reason: v.code, time: now },
@@ -1076,6 +1077,7 @@ export class Reader {
 
   /** A receipt saying a sale was voided. */
   voidReceipt(hash: Uint8Array, now: number = this.clock()): Uint8Array {
+    checkNow(now);
     return createReceipt({ secretKey: this.secretKey }, { readerId: this.cert.readerId, tokenHash: hash, outcome: 'voided', reason: 0, time: now }).bytes;
   }
 

@@ -184,3 +184,18 @@ describe('offpay request --db: the pending-sale check and the new request are on
     }
   });
 });
+
+describe('a reader time that is not an integer, in the calls a later review found unchecked', () => {
+  it('receipt and voidReceipt refuse it (reader.bad_context); prune says reader.bad_config in its own order (§9.3)', async () => {
+    const r = vending();
+    const req = r.openRequest({ amount: 100, currency: HKD, now: NOW });
+    const v = await r.accept(signToken(wallet, { payee: r.readerId, amount: 100, counter: 41, time: NOW, challenge: req.request.challenge }), { now: NOW });
+    expect(v.accepted).toBe(true);
+    expect({
+      receipt: codeOf(() => r.receipt(v, String(NOW) as unknown as number)),
+      fraction: codeOf(() => r.receipt(v, NOW + 0.5)),
+      voidReceipt: codeOf(() => r.voidReceipt(v.tokenHash, String(NOW) as unknown as number)),
+      prune: codeOf(() => r.prune({ now: String(NOW) as unknown as number })),
+    }).toEqual({ receipt: 'reader.bad_context', fraction: 'reader.bad_context', voidReceipt: 'reader.bad_context', prune: 'reader.bad_config' });
+  });
+});
