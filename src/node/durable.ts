@@ -22,8 +22,9 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
   let dfd: number;
   try {
     dfd = openSync(dirname(path), 'r');
-  } catch {
-    return; // a platform that cannot open a directory (Windows) cannot flush one; the rename is still atomic
+  } catch (e) {
+    dirOpenFailed(e, path);
+    return;
   }
   try {
     fsyncSync(dfd);
@@ -41,13 +42,48 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
  * wallet's counter reservation emits nothing (spec/protocol.md §9.2 steps 4 and 5). Swallowing them all let a
  * token leave after a failed flush (wallet attack review, 2026-12-07).
  */
-const CANNOT_FLUSH_DIRECTORY = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF', 'EACCES']);
+const CANNOT_FLUSH_DIRECTORY = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EISDIR', 'EPERM', 'EBADF', 'EACCES']);
+/**
+ * Errors of opening a directory that mean "this platform does not open directories" (Windows: EISDIR, EPERM,
+ * EACCES). Any other (EMFILE in a busy process, EIO) is thrown: skipping the flush then would be the silent
+ * failure the flush exists to prevent.
+ */
+const CANNOT_OPEN_DIRECTORY = new Set(['EISDIR', 'EPERM', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 function dirSyncFailed(e: unknown, path: string): void {
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.code === 'string' && CANNOT_FLUSH_DIRECTORY.has(err.code)) return;
   if (err && typeof err === 'object' && err.path === undefined) err.path = dirname(path); // the CLI names it: "cannot use DIR: EIO"
   throw e;
+}
+
+function dirOpenFailed(e: unknown, path: string): void {
+  const err = e as NodeJS.ErrnoException;
+  if (process.platform === 'win32' || (typeof err?.code === 'string' && CANNOT_OPEN_DIRECTORY.has(err.code))) return;
+  if (err && typeof err === 'object' && err.path === undefined) err.path = dirname(path);
+  throw e;
+}
+
+/**
+ * Flush the directory of `path` (fsync), with the rules of {@link writeFileDurableAsync}'s last step: what a
+ * caller emits on the strength of a file written earlier (a remembered token) waits for it, since the write that
+ * put the file there may have failed at this very step.
+ */
+export async function syncDirectoryOf(path: string): Promise<void> {
+  let dh: Awaited<ReturnType<typeof open>>;
+  try {
+    dh = await open(dirname(path), 'r');
+  } catch (e) {
+    dirOpenFailed(e, path);
+    return;
+  }
+  try {
+    await dh.sync();
+  } catch (e) {
+    dirSyncFailed(e, path);
+  } finally {
+    await dh.close();
+  }
 }
 
 /**
@@ -65,17 +101,5 @@ export async function writeFileDurableAsync(path: string, data: Uint8Array | str
     await fh.close();
   }
   await rename(tmp, path);
-  let dh: Awaited<ReturnType<typeof open>>;
-  try {
-    dh = await open(dirname(path), 'r');
-  } catch {
-    return; // a platform that cannot open a directory (Windows) cannot flush one; the rename is still atomic
-  }
-  try {
-    await dh.sync();
-  } catch (e) {
-    dirSyncFailed(e, path);
-  } finally {
-    await dh.close();
-  }
+  await syncDirectoryOf(path);
 }
