@@ -31,3 +31,42 @@ export class HoldFilter {
     return this.#seen.size;
   }
 }
+
+/** What {@link CodeWindow.push} says of the view. */
+export type ViewState = { state: 'none' } | { state: 'ambiguous'; codes: number } | { state: 'settling'; key: string } | { state: 'settled'; key: string };
+
+/**
+ * The offpay codes of the kind being read that the camera decoded within the last `holdMs` (spec/qr.md §8 rule 1 on
+ * the live path, spec/playground.md §2.1). One image with two different codes is `qr.ambiguous`; a live camera sees
+ * them in turns (focus, a reflection, a pan), so the rule is kept over the window: while two different codes were
+ * decoded within `holdMs` of each other the view is ambiguous, and a code is acted on only once it has been the only
+ * one for `settleMs` (a sticker that comes into view before the machine's own code is not taken at once). Memory:
+ * one entry per distinct code of the window.
+ */
+export class CodeWindow {
+  readonly #holdMs: number;
+  readonly #settleMs: number;
+  readonly #seen = new Map<string, { first: number; last: number }>();
+
+  constructor(holdMs: number, settleMs: number) {
+    if (!(holdMs >= 0 && Number.isFinite(holdMs))) throw new RangeError(`holdMs must be a finite number >= 0, got ${holdMs}`);
+    if (!(settleMs >= 0 && Number.isFinite(settleMs))) throw new RangeError(`settleMs must be a finite number >= 0, got ${settleMs}`);
+    this.#holdMs = holdMs;
+    this.#settleMs = settleMs;
+  }
+
+  /** The codes (keys) one frame decoded, at time `t` (ms, non-decreasing): the state of the view. */
+  push(keys: readonly string[], t: number): ViewState {
+    for (const [k, e] of this.#seen) if (t - e.last > this.#holdMs) this.#seen.delete(k);
+    for (const k of keys) {
+      const e = this.#seen.get(k);
+      if (e) e.last = t;
+      else this.#seen.set(k, { first: t, last: t });
+    }
+    if (this.#seen.size === 0) return { state: 'none' };
+    if (this.#seen.size > 1) return { state: 'ambiguous', codes: this.#seen.size };
+    const [key, e] = this.#seen.entries().next().value as [string, { first: number; last: number }];
+    // Only a code this frame decoded is acted on, and only once it has been alone for settleMs.
+    return keys.includes(key) && t - e.first >= this.#settleMs ? { state: 'settled', key } : { state: 'settling', key };
+  }
+}

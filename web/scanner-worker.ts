@@ -21,10 +21,12 @@
  *
  * Hold rule (hold.ts): a code is posted when it comes into view, not on every frame it stays in view. The same
  * bytes are posted again only after no frame decoded them for HOLD_MS (the code left the view and came back: a
- * second presentation of the same token is judged again, so a replay shows its refusal).
+ * second presentation of the same token is judged again, so a replay shows its refusal). Two different offpay
+ * codes of the kind read within HOLD_MS make the view ambiguous (posted once as 'foreign' qr.ambiguous, nothing
+ * acted on), and a request is posted only once it has been the only one for REQUEST_SETTLE_MS (CodeWindow).
  */
-import { HoldFilter } from './hold.js';
-import { createQrScanner, loadQrEngine, pickOffpay, type PayloadKind, type QrScanner } from '../codecs/qr/index.js';
+import { CodeWindow, HoldFilter } from './hold.js';
+import { createQrScanner, hasOffpayPrefix, loadQrEngine, pickOffpay, type PayloadKind, type QrScanner } from '../codecs/qr/index.js';
 
 /** Milliseconds without seeing a code before the same bytes count as a new presentation. */
 export const HOLD_MS = 1500;
@@ -43,6 +45,13 @@ let expect: PayloadKind = 'token';
 let canvas: OffscreenCanvas | undefined;
 let ctx: OffscreenCanvasRenderingContext2D | null = null;
 const hold = new HoldFilter(HOLD_MS);
+/**
+ * Milliseconds a request must be the only one in view before the wallet is given it (a token is given at once: it
+ * is the customer's own; two different tokens within HOLD_MS are ambiguous all the same).
+ */
+export const REQUEST_SETTLE_MS = 500;
+let codes = new CodeWindow(HOLD_MS, 0);
+let ambiguousShown = false;
 let windowStart = 0;
 let windowFrames = 0;
 let windowMs = 0;
@@ -94,13 +103,23 @@ async function scan(f: VideoFrame | ImageBitmap): Promise<void> {
   const r = scanner!.push(px);
   const now = performance.now();
   if (r.status === 'decoded') {
-    const bytes = r.symbols.find((s) => s.valid)!.bytes;
-    if (hold.fresh(keyOf(bytes), now)) {
-      try {
-        const code = pickOffpay(r.symbols, expect);
-        scope.postMessage({ type: 'code', kind: code.kind, payload: code.payload });
-      } catch (e) {
-        scope.postMessage({ type: 'foreign', message: `${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}` });
+    // The offpay codes of the kind read (header byte 3: R or T) that this frame decoded, kept over the window.
+    const kindByte = expect === 'token' ? 0x54 : 0x52;
+    const ours = r.symbols.filter((s) => s.valid && hasOffpayPrefix(s.bytes) && s.bytes[3] === kindByte);
+    const view = codes.push(ours.map((s) => keyOf(s.bytes)), now);
+    if (view.state === 'ambiguous') {
+      if (!ambiguousShown) scope.postMessage({ type: 'foreign', message: `qr.ambiguous: ${view.codes} different ${expect === 'request' ? 'payment requests' : 'tokens'} in view: show one code at a time` });
+      ambiguousShown = true;
+    } else if (view.state !== 'settling') {
+      ambiguousShown = false;
+      const bytes = view.state === 'settled' ? ours.find((s) => keyOf(s.bytes) === view.key)!.bytes : r.symbols.find((s) => s.valid)!.bytes;
+      if (hold.fresh(keyOf(bytes), now)) {
+        try {
+          const code = pickOffpay(r.symbols, expect);
+          scope.postMessage({ type: 'code', kind: code.kind, payload: code.payload });
+        } catch (e) {
+          scope.postMessage({ type: 'foreign', message: `${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}` });
+        }
       }
     }
   }
@@ -124,6 +143,7 @@ scope.onmessage = (m: MessageEvent<In>) => {
   const d = m.data;
   if (d?.type === 'init') {
     expect = d.expect;
+    codes = new CodeWindow(HOLD_MS, expect === 'request' ? REQUEST_SETTLE_MS : 0);
     loadQrEngine({ url: new URL(d.wasmUrl, location.href) }).then(
       () => {
         scanner = createQrScanner();

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HoldFilter } from '../../web/hold.js';
+import { CodeWindow, HoldFilter } from '../../web/hold.js';
 
 const HOLD = 1500;
 
@@ -45,5 +45,39 @@ describe('camera hold rule', () => {
 
   it('refuses a hold that is not a finite number >= 0', () => {
     for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new HoldFilter(bad)).toThrow(RangeError);
+  });
+});
+
+describe('the live ambiguity window (CodeWindow: spec/qr.md §8 rule 1 over frames, spec/playground.md §2.1)', () => {
+  it('against its model: ambiguous while two different codes were decoded within the hold time; a code settles after being alone for settleMs', () => {
+    const SETTLE = 500;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ gap: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constantFrom(HOLD - 1, HOLD, HOLD + 1, SETTLE), fc.integer({ min: 0, max: 4000 })), keys: fc.subarray(['A', 'B', 'C']) }), { maxLength: 150 }),
+        (frames) => {
+          const w = new CodeWindow(HOLD, SETTLE);
+          const seen: { key: string; t: number }[] = [];
+          let t = 0;
+          for (const f of frames) {
+            t += f.gap;
+            for (const k of f.keys) seen.push({ key: k, t });
+            // The model: every code decoded at most HOLD ago, chained (a code stays while each decode is within HOLD of the next).
+            const live = new Map<string, { first: number; last: number }>();
+            for (const e of seen) {
+              const cur = live.get(e.key);
+              live.set(e.key, cur && e.t - cur.last <= HOLD ? { first: cur.first, last: e.t } : { first: e.t, last: e.t });
+            }
+            for (const [k, e] of [...live]) if (t - e.last > HOLD) live.delete(k);
+            const got = w.push(f.keys, t);
+            if (live.size === 0) expect(got).toEqual({ state: 'none' });
+            else if (live.size > 1) expect(got).toEqual({ state: 'ambiguous', codes: live.size });
+            else {
+              const [k, e] = [...live][0]!;
+              expect(got).toEqual({ state: f.keys.includes(k) && t - e.first >= SETTLE ? 'settled' : 'settling', key: k });
+            }
+          }
+        },
+      ),
+    );
   });
 });
