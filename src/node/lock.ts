@@ -9,17 +9,17 @@
  *  - stale lock: a lock is broken only when its holder is provably dead: same host, and either the host has
  *    rebooted since (Linux boot id differs), or, in the same PID namespace (Linux /proc/self/ns/pid), `kill(pid,
  *    0)` says no such process, or the pid now belongs to a process started at another time (Linux /proc start
- *    time); or, seen from the initial PID namespace, the holder's namespace has no process left. A holder on
- *    another host or in another live PID namespace (a sandboxed app, a container sharing the host name: its pid
- *    means another process here), an unreadable record, or a live pid is never broken: the caller waits and then
- *    gets `wallet.locked`, which says so.
+ *    time). A holder on another host or in another PID namespace (a sandboxed app, a container sharing the host
+ *    name: its pid means another process here; a record of an earlier version, which names no namespace), an
+ *    unreadable record, or a live pid is never broken: the caller waits and then gets `wallet.locked`, which says
+ *    so and names the file to remove once no offpay process uses the wallet.
  *  - breaking is itself serialised by LOCK.break (same link protocol, never broken automatically): under
  *    it, LOCK is re-read and removed only if it still holds the same dead holder's nonce. As nobody else
  *    may remove LOCK meanwhile, a live lock is never removed by a breaker.
  *  - release: remove LOCK if it still holds our nonce.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { OffpayError } from '../../base/errors.js';
 
@@ -79,37 +79,6 @@ function bootId(): string | null {
   return s ? s.trim() : null;
 }
 
-/** The initial PID namespace of Linux (PROC_PID_INIT_INO): every process of the machine is visible from it. */
-const INITIAL_PID_NAMESPACE = 'pid:[4026531836]';
-
-/**
- * True when no process is in PID namespace `ns`, as seen from the initial namespace: every /proc/PID/ns/pid read,
- * none equal. A process whose namespace link cannot be read (another user's, or one the kernel does not let this
- * process inspect) counts as outside `ns` only when its /proc/PID/status says it is in the initial namespace (its
- * `NSpid` line has one pid: a process in a nested namespace has one pid per level); otherwise the answer is
- * unknown: false.
- */
-function namespaceIsEmpty(ns: string): boolean {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n));
-  } catch {
-    return false;
-  }
-  for (const pid of pids) {
-    try {
-      if (readlinkSync(`/proc/${pid}/ns/pid`) === ns) return false;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // it exited meanwhile
-      const status = readSmall(`/proc/${pid}/status`);
-      if (status === null) continue; // it exited meanwhile (or vanished): nothing of it to hold a lock
-      const levels = /^NSpid:\s*(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).length;
-      if (levels !== 1) return false; // nested, or no NSpid line to tell: unknown
-    }
-  }
-  return true;
-}
-
 /** This process's PID namespace (Linux), or null when it cannot be read (no /proc, another system). */
 function pidNamespace(): string | null {
   try {
@@ -160,12 +129,13 @@ export function holderIsDead(h: LockHolder): boolean {
   if (h.host !== hostname()) return false; // another machine (a shared file system): cannot tell
   const boot = bootId();
   if (h.boot !== null && boot !== null && h.boot !== boot) return true; // the host rebooted since
-  // Another PID namespace (a sandboxed app, a container with the host's name): its pid names another process
-  // here, or none, whether the holder lives or not (wallet attack review, 2026-12-07: a live holder's lock was
-  // broken, and one counter was signed twice). Dead only if that namespace has no process left, which only the
-  // initial namespace can see (a container restarted under the same host name gets a new one).
+  // Another PID namespace (a sandboxed app, a container with the host's name), or one not recorded (an earlier
+  // version's record): its pid names another process here, or none, whether the holder lives or not (wallet attack
+  // review, 2026-12-07: a live holder's lock was broken, and one counter was signed twice). Never broken: a person
+  // removes the file, as wallet.locked says. (Scanning /proc for the namespace was tried and broke live locks: a
+  // /proc with hidepid hides the holder, and an earlier version's record names no namespace to look for.)
   const here = pidNamespace();
-  if (h.pidns !== here) return here === INITIAL_PID_NAMESPACE && h.pidns !== null && namespaceIsEmpty(h.pidns);
+  if (h.pidns !== here) return false;
   // On Linux a namespace that cannot be read is not known to be this one.
   if (here === null && process.platform === 'linux') return false;
   try {
@@ -226,10 +196,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 function lockedError(path: string, waitMs: number): OffpayError {
   const h = parseHolder(readSmall(path));
   const here = pidNamespace();
-  const other = h !== null && h.pidns !== here;
-  const who = h
-    ? `process ${h.pid} on ${h.host} since ${new Date(h.time).toISOString()}${other ? ` in another PID namespace (${h.pidns ?? 'unknown'}; this process is in ${here ?? 'an unknown one'}: a container or sandboxed app, whose process cannot be checked from here)` : ''}`
-    : 'an unidentified holder';
+  const where =
+    h === null || h.pidns === here
+      ? ''
+      : h.pidns === UNKNOWN_NAMESPACE
+        ? ' (a lock written by an earlier offpay version, which recorded no PID namespace: whether it lives cannot be checked)'
+        : ` in another PID namespace (${h.pidns ?? 'unknown'}; this process is in ${here ?? 'an unknown one'}: a container or sandboxed app, whose process cannot be checked from here)`;
+  const who = h ? `process ${h.pid} on ${h.host} since ${new Date(h.time).toISOString()}${where}` : 'an unidentified holder';
   const brk = parseHolder(readSmall(`${path}.break`));
   const hint = brk && holderIsDead(brk)
     ? `; a stale-lock breaker died holding ${path}.break: remove that file once no offpay process uses this wallet`

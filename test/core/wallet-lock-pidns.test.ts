@@ -15,7 +15,7 @@
  * (CI=true), where it fails: the machine CI runs on can.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,29 +77,22 @@ describe('wallet lock across PID namespaces (spec/protocol.md §9.2, W1)', () =>
     30_000,
   );
 
-  // The read of the session's diff (2026-12-07): a holder in another namespace was never broken, even dead (a
-  // container restarted under the same host name gets a new namespace: every later payment failed wallet.locked).
-  // From the initial namespace, where every process is visible, a namespace with no process left has no holder.
-  const INIT_NS = 'pid:[4026531836]';
-  const here = (() => {
-    try {
-      return readlinkSync('/proc/self/ns/pid');
-    } catch {
-      return null;
-    }
-  })();
+  // A holder in another namespace is never broken, even when its namespace is gone (a container restarted under the
+  // same host name): whether it lives cannot be proved from every namespace (a /proc with hidepid hides it, an
+  // earlier version's record names no namespace: a scan of /proc tried in this session broke live locks so). The
+  // message says what a person does.
   const record = (pidns: string, nonce: string) =>
     JSON.stringify({ pid: 1, host: hostname(), boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pidns, start: '12345', time: Date.now() - 60_000, nonce }) + '\n';
 
-  it.skipIf((here !== INIT_NS || !canUnshare) && process.env.CI !== 'true')('seen from the initial namespace, the lock of a holder whose namespace is gone is broken', async () => {
+  it.skipIf(!canUnshare && process.env.CI !== 'true')('a holder whose namespace is gone is not broken automatically: wallet.locked names the file to remove', async () => {
     const r = spawnSync('unshare', ['--user', '--map-root-user', '--pid', '--fork', '--mount-proc', 'readlink', '/proc/self/ns/pid'], { timeout: 5000, encoding: 'utf8' });
     expect(r.status).toBe(0);
-    const gone = r.stdout.trim(); // its only process has exited
     const d = mkdtempSync(join(tmpdir(), 'offpay-pidns-gone-'));
     const counter = join(d, 'counter.json');
     await createCounterFile(counter);
-    writeFileSync(`${counter}.lock`, record(gone, 'ab'.repeat(16))); // a sandboxed wallet killed inside a reservation
-    expect(await new FileCounterStore(counter, { waitMs: 300 }).reserve((c) => ({ counter: c.counter + 1, spent: c.spent + 100 }))).toMatchObject({ counter: 1 });
+    writeFileSync(`${counter}.lock`, record(r.stdout.trim(), 'ab'.repeat(16)));
+    const e = await new FileCounterStore(counter, { waitMs: 100 }).reserve((c) => ({ counter: c.counter + 1, spent: c.spent })).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'wallet.locked', message: expect.stringMatching(/another PID namespace .*remove .*counter\.json\.lock/) });
   });
 
   it.skipIf(!canUnshare && process.env.CI !== 'true')('a holder in another namespace that still has processes is not broken, and wallet.locked says why', async () => {
