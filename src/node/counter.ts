@@ -19,7 +19,7 @@ import { fromHex, toHex } from '../../base/hex.js';
 import { firstDuplicateName } from '../json-duplicates.js';
 import { MAX_COUNTER, MAX_UINT, MAX_TOKEN_AMOUNT } from '../messages.js';
 import { PAID_REQUESTS_REMEMBERED, type CounterState, type CounterStore, type PaidRequest } from '../wallet.js';
-import { syncDirectoryOf, writeFileDurableAsync } from './durable.js';
+import { writeFileDurableAsync } from './durable.js';
 import { withLock, type LockOptions } from './lock.js';
 
 /**
@@ -168,11 +168,11 @@ export class FileCounterStore implements CounterStore {
       async () => {
         const current = await readCounterFile(this.path);
         const next = step(current);
-        if (next !== current) await writeCounterFile(this.path, next);
-        // The step's own state back: nothing changed, but what the caller emits now (a remembered token) rests on
-        // the file as it is, whose write may have failed at its directory flush (the payment then failed, yet the
-        // renamed file remembers it): flushed again before returning (spec/protocol.md §9.2 step 4).
-        else await syncDirectoryOf(this.path);
+        // The step's own state back means nothing changed, but what the caller emits now (a remembered token) rests
+        // on the file as it is, whose write may have failed at its directory flush (the payment then failed, yet the
+        // renamed file remembers it). It is written again, in full (a second fsync of the directory alone may not
+        // report the first one's lost write: Linux reports a write-back error once): spec/protocol.md §9.2 step 4.
+        await writeCounterFile(this.path, next);
         return next;
       },
       this.lockOptions,

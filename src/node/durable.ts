@@ -64,12 +64,8 @@ function dirOpenFailed(e: unknown, path: string): void {
   throw e;
 }
 
-/**
- * Flush the directory of `path` (fsync), with the rules of {@link writeFileDurableAsync}'s last step: what a
- * caller emits on the strength of a file written earlier (a remembered token) waits for it, since the write that
- * put the file there may have failed at this very step.
- */
-export async function syncDirectoryOf(path: string): Promise<void> {
+/** Flush the directory of `path` (fsync): the last step of {@link writeFileDurableAsync}, with its rules. */
+async function syncDirectoryOf(path: string): Promise<void> {
   let dh: Awaited<ReturnType<typeof open>>;
   try {
     dh = await open(dirname(path), 'r');

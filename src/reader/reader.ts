@@ -493,13 +493,13 @@ function randomJournalId(): Uint8Array {
 }
 
 /**
- * A reader time is an integer of unix seconds (spec/reader.md §1): anything else is `reader.bad_context`, before any
+ * A reader time is an integer of unix seconds, 0 or more (spec/reader.md §1): anything else is `reader.bad_context`, before any
  * state is read. A numeric string passed the certificate check (compared as a number), was committed as a journal
  * time no decoder reads (every later export failed) and made `now + maxFutureSeconds` a string concatenation; a
  * fraction (Date.now() / 1000) failed later with an encoder's code (reader attack review, 2026-12-07).
  */
 function checkNow(now: unknown): asserts now is number {
-  if (typeof now !== 'number' || !Number.isSafeInteger(now)) {
+  if (typeof now !== 'number' || !Number.isSafeInteger(now) || now < 0) {
     throw new OffpayError('reader.bad_context', `the reader time must be an integer of unix seconds, not ${typeof now === 'number' ? now : JSON.stringify(now)?.slice(0, 40) ?? typeof now}`);
   }
 }

@@ -195,7 +195,8 @@ describe('a reader time that is not an integer, in the calls a later review foun
       receipt: codeOf(() => r.receipt(v, String(NOW) as unknown as number)),
       fraction: codeOf(() => r.receipt(v, NOW + 0.5)),
       voidReceipt: codeOf(() => r.voidReceipt(v.tokenHash, String(NOW) as unknown as number)),
+      negative: codeOf(() => r.receipt(v, -1)), // a receipt no decoder reads (its time is a uint), until refused
       prune: codeOf(() => r.prune({ now: String(NOW) as unknown as number })),
-    }).toEqual({ receipt: 'reader.bad_context', fraction: 'reader.bad_context', voidReceipt: 'reader.bad_context', prune: 'reader.bad_config' });
+    }).toEqual({ receipt: 'reader.bad_context', fraction: 'reader.bad_context', voidReceipt: 'reader.bad_context', negative: 'reader.bad_context', prune: 'reader.bad_config' });
   });
 });
