@@ -33,20 +33,24 @@ export class HoldFilter {
 }
 
 /** What {@link CodeWindow.push} says of the view. */
-export type ViewState = { state: 'none' } | { state: 'ambiguous'; codes: number } | { state: 'settling'; key: string } | { state: 'settled'; key: string };
+/** `since`: when the code became the only one kept (a new value means a new presentation of it). */
+export type ViewState = { state: 'none' } | { state: 'ambiguous'; codes: number } | { state: 'settling'; key: string } | { state: 'settled'; key: string; since: number };
 
 /**
  * The offpay codes of the kind being read that the camera decoded within the last `holdMs` (spec/qr.md §8 rule 1 on
- * the live path, spec/playground.md §2.1). One image with two different codes is `qr.ambiguous`; a live camera sees
- * them in turns (focus, a reflection, a pan), so the rule is kept over the window: while two different codes were
- * decoded within `holdMs` of each other the view is ambiguous, and a code is acted on only once it has been the only
- * one for `settleMs` (a sticker that comes into view before the machine's own code is not taken at once). Memory:
- * one entry per distinct code of the window.
+ * the live path, spec/playground.md §2.1), for the wallet page, which reads requests. One image with two different
+ * codes is `qr.ambiguous`; a live camera sees them in turns (focus, a reflection, a pan), so the rule is kept over
+ * the window: while two different codes were decoded within `holdMs`, the view is ambiguous, and a code is acted on
+ * only once it has been the only one for `settleMs` (counted from the moment it became the only one: a sticker
+ * that comes into view before the machine's own code is not taken at once). Memory: one entry per distinct code of
+ * the window.
  */
 export class CodeWindow {
   readonly #holdMs: number;
   readonly #settleMs: number;
-  readonly #seen = new Map<string, { first: number; last: number }>();
+  readonly #seen = new Map<string, number>();
+  /** The code kept alone, and since when (undefined while none or several are kept). */
+  #alone: { key: string; since: number } | undefined;
 
   constructor(holdMs: number, settleMs: number) {
     if (!(holdMs >= 0 && Number.isFinite(holdMs))) throw new RangeError(`holdMs must be a finite number >= 0, got ${holdMs}`);
@@ -57,16 +61,15 @@ export class CodeWindow {
 
   /** The codes (keys) one frame decoded, at time `t` (ms, non-decreasing): the state of the view. */
   push(keys: readonly string[], t: number): ViewState {
-    for (const [k, e] of this.#seen) if (t - e.last > this.#holdMs) this.#seen.delete(k);
-    for (const k of keys) {
-      const e = this.#seen.get(k);
-      if (e) e.last = t;
-      else this.#seen.set(k, { first: t, last: t });
+    for (const [k, last] of this.#seen) if (t - last > this.#holdMs) this.#seen.delete(k);
+    for (const k of keys) this.#seen.set(k, t);
+    if (this.#seen.size !== 1) {
+      this.#alone = undefined;
+      return this.#seen.size === 0 ? { state: 'none' } : { state: 'ambiguous', codes: this.#seen.size };
     }
-    if (this.#seen.size === 0) return { state: 'none' };
-    if (this.#seen.size > 1) return { state: 'ambiguous', codes: this.#seen.size };
-    const [key, e] = this.#seen.entries().next().value as [string, { first: number; last: number }];
+    const key = this.#seen.keys().next().value as string;
+    if (this.#alone?.key !== key) this.#alone = { key, since: t };
     // Only a code this frame decoded is acted on, and only once it has been alone for settleMs.
-    return keys.includes(key) && t - e.first >= this.#settleMs ? { state: 'settled', key } : { state: 'settling', key };
+    return keys.includes(key) && t - this.#alone.since >= this.#settleMs ? { state: 'settled', key, since: this.#alone.since } : { state: 'settling', key };
   }
 }

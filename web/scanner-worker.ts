@@ -21,9 +21,10 @@
  *
  * Hold rule (hold.ts): a code is posted when it comes into view, not on every frame it stays in view. The same
  * bytes are posted again only after no frame decoded them for HOLD_MS (the code left the view and came back: a
- * second presentation of the same token is judged again, so a replay shows its refusal). Two different offpay
- * codes of the kind read within HOLD_MS make the view ambiguous (posted once as 'foreign' qr.ambiguous, nothing
- * acted on), and a request is posted only once it has been the only one for REQUEST_SETTLE_MS (CodeWindow).
+ * second presentation of the same token is judged again, so a replay shows its refusal). On the wallet page
+ * (requests), two different requests within HOLD_MS make the view ambiguous (posted once as 'foreign'
+ * qr.ambiguous, nothing acted on), and a request is posted only once it has been the only one for
+ * REQUEST_SETTLE_MS (CodeWindow); the page then shows its payee and amount for the person to confirm.
  */
 import { CodeWindow, HoldFilter } from './hold.js';
 import { createQrScanner, hasOffpayPrefix, loadQrEngine, pickOffpay, type PayloadKind, type QrScanner } from '../codecs/qr/index.js';
@@ -46,12 +47,24 @@ let canvas: OffscreenCanvas | undefined;
 let ctx: OffscreenCanvasRenderingContext2D | null = null;
 const hold = new HoldFilter(HOLD_MS);
 /**
- * Milliseconds a request must be the only one in view before the wallet is given it (a token is given at once: it
- * is the customer's own; two different tokens within HOLD_MS are ambiguous all the same).
+ * Milliseconds a request must be the only one in view before the wallet page is given it. Tokens (the reader page)
+ * are given at once: a token is the customer's own, and two tokens in one frame are ambiguous by pickOffpay.
  */
 export const REQUEST_SETTLE_MS = 500;
-let codes = new CodeWindow(HOLD_MS, 0);
+const requests = new CodeWindow(HOLD_MS, REQUEST_SETTLE_MS);
+/** The presentation posted last (when its request became the only one, and the request): each is posted once. */
+let posted: string | undefined;
 let ambiguousShown = false;
+
+/** Post what pickOffpay makes of a frame's symbols: the code, or why there is none to act on. */
+function post(symbols: Parameters<typeof pickOffpay>[0]): void {
+  try {
+    const code = pickOffpay(symbols, expect);
+    scope.postMessage({ type: 'code', kind: code.kind, payload: code.payload });
+  } catch (e) {
+    scope.postMessage({ type: 'foreign', message: `${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}` });
+  }
+}
 let windowStart = 0;
 let windowFrames = 0;
 let windowMs = 0;
@@ -103,24 +116,27 @@ async function scan(f: VideoFrame | ImageBitmap): Promise<void> {
   const r = scanner!.push(px);
   const now = performance.now();
   if (r.status === 'decoded') {
-    // The offpay codes of the kind read (header byte 3: R or T) that this frame decoded, kept over the window.
-    const kindByte = expect === 'token' ? 0x54 : 0x52;
-    const ours = r.symbols.filter((s) => s.valid && hasOffpayPrefix(s.bytes) && s.bytes[3] === kindByte);
-    const view = codes.push(ours.map((s) => keyOf(s.bytes)), now);
-    if (view.state === 'ambiguous') {
-      if (!ambiguousShown) scope.postMessage({ type: 'foreign', message: `qr.ambiguous: ${view.codes} different ${expect === 'request' ? 'payment requests' : 'tokens'} in view: show one code at a time` });
-      ambiguousShown = true;
-    } else if (view.state !== 'settling') {
-      ambiguousShown = false;
-      const bytes = view.state === 'settled' ? ours.find((s) => keyOf(s.bytes) === view.key)!.bytes : r.symbols.find((s) => s.valid)!.bytes;
-      if (hold.fresh(keyOf(bytes), now)) {
-        try {
-          const code = pickOffpay(r.symbols, expect);
-          scope.postMessage({ type: 'code', kind: code.kind, payload: code.payload });
-        } catch (e) {
-          scope.postMessage({ type: 'foreign', message: `${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}` });
+    if (expect === 'request') {
+      // The wallet page: requests are kept over the window (CodeWindow) and one is posted when it settles, once a
+      // presentation (again only after it left the view for HOLD_MS, or another request came and went).
+      const keys = r.symbols.filter((s) => s.valid && hasOffpayPrefix(s.bytes) && s.bytes[3] === 0x52).map((s) => keyOf(s.bytes));
+      const view = requests.push(keys, now);
+      if (view.state === 'ambiguous') {
+        if (!ambiguousShown) scope.postMessage({ type: 'foreign', message: `qr.ambiguous: ${view.codes} different payment requests in view: show one code at a time` });
+        ambiguousShown = true;
+      } else {
+        ambiguousShown = false;
+        if (view.state === 'settled' && posted !== `${view.since}:${view.key}`) {
+          posted = `${view.since}:${view.key}`;
+          post(r.symbols);
+        } else if (keys.length === 0 && hold.fresh(keyOf(r.symbols.find((s) => s.valid)!.bytes), now)) {
+          post(r.symbols); // a foreign code or a token: pickOffpay says why it is not acted on
         }
       }
+    } else {
+      // The reader page: tokens, the per-frame rule (pickOffpay: two different tokens in one frame are ambiguous).
+      const bytes = r.symbols.find((s) => s.valid)!.bytes;
+      if (hold.fresh(keyOf(bytes), now)) post(r.symbols);
     }
   }
   const ms = performance.now() - t0;
@@ -143,7 +159,6 @@ scope.onmessage = (m: MessageEvent<In>) => {
   const d = m.data;
   if (d?.type === 'init') {
     expect = d.expect;
-    codes = new CodeWindow(HOLD_MS, expect === 'request' ? REQUEST_SETTLE_MS : 0);
     loadQrEngine({ url: new URL(d.wasmUrl, location.href) }).then(
       () => {
         scanner = createQrScanner();

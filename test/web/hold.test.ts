@@ -49,35 +49,41 @@ describe('camera hold rule', () => {
 });
 
 describe('the live ambiguity window (CodeWindow: spec/qr.md §8 rule 1 over frames, spec/playground.md §2.1)', () => {
-  it('against its model: ambiguous while two different codes were decoded within the hold time; a code settles after being alone for settleMs', () => {
+  it('against its model: ambiguous while two different codes were decoded within the hold time; a code settles after being the only one for settleMs', () => {
     const SETTLE = 500;
     fc.assert(
       fc.property(
         fc.array(fc.record({ gap: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constantFrom(HOLD - 1, HOLD, HOLD + 1, SETTLE), fc.integer({ min: 0, max: 4000 })), keys: fc.subarray(['A', 'B', 'C']) }), { maxLength: 150 }),
         (frames) => {
           const w = new CodeWindow(HOLD, SETTLE);
-          const seen: { key: string; t: number }[] = [];
+          const last = new Map<string, number>(); // the model: each code's last decode
+          let alone: { key: string; since: number } | undefined; // the model: the code kept alone, since when
           let t = 0;
           for (const f of frames) {
             t += f.gap;
-            for (const k of f.keys) seen.push({ key: k, t });
-            // The model: every code decoded at most HOLD ago, chained (a code stays while each decode is within HOLD of the next).
-            const live = new Map<string, { first: number; last: number }>();
-            for (const e of seen) {
-              const cur = live.get(e.key);
-              live.set(e.key, cur && e.t - cur.last <= HOLD ? { first: cur.first, last: e.t } : { first: e.t, last: e.t });
-            }
-            for (const [k, e] of [...live]) if (t - e.last > HOLD) live.delete(k);
+            for (const [k, at] of [...last]) if (t - at > HOLD) last.delete(k);
+            for (const k of f.keys) last.set(k, t);
             const got = w.push(f.keys, t);
-            if (live.size === 0) expect(got).toEqual({ state: 'none' });
-            else if (live.size > 1) expect(got).toEqual({ state: 'ambiguous', codes: live.size });
-            else {
-              const [k, e] = [...live][0]!;
-              expect(got).toEqual({ state: f.keys.includes(k) && t - e.first >= SETTLE ? 'settled' : 'settling', key: k });
+            if (last.size !== 1) {
+              alone = undefined;
+              expect(got).toEqual(last.size === 0 ? { state: 'none' } : { state: 'ambiguous', codes: last.size });
+              continue;
             }
+            const k = [...last.keys()][0]!;
+            if (alone?.key !== k) alone = { key: k, since: t };
+            expect(got).toEqual(f.keys.includes(k) && t - alone.since >= SETTLE ? { state: 'settled', key: k, since: alone.since } : { state: 'settling', key: k });
           }
         },
       ),
     );
+  });
+
+  it('settles counting from when the code became the only one, not from its first sighting', () => {
+    const w = new CodeWindow(HOLD, 500);
+    w.push(['machine', 'sticker'], 0);
+    expect(w.push(['machine'], HOLD)).toEqual({ state: 'ambiguous', codes: 2 }); // the sticker still held
+    expect(w.push(['machine'], HOLD + 1)).toEqual({ state: 'settling', key: 'machine' }); // alone from here
+    expect(w.push(['machine'], HOLD + 500)).toEqual({ state: 'settling', key: 'machine' });
+    expect(w.push(['machine'], HOLD + 501)).toEqual({ state: 'settled', key: 'machine', since: HOLD + 1 });
   });
 });
