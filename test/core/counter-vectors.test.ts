@@ -2,7 +2,7 @@
  * fixtures/wallet/counter_state.json (spec/protocol.md §9.1, §9.4) against the reference: every file read to its
  * state or refused, and every payment answered with its token, the file written after it byte for byte, or the
  * refusal. The payments run twice: over a store in memory, and over the real file (FileCounterStore, with its lock
- * and durable write), whose bytes afterwards must be `next` (or unchanged when nothing is written).
+ * and durable write), whose bytes afterwards must be `next` (unchanged after a refusal).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,7 +81,7 @@ describe('counter_state.json', () => {
       },
     };
     expect(await outcome(() => wallet(mem).payTo(request(t)))).toEqual(expected);
-    if (t.result === 'paid') expect(stateJson(state!)).toEqual(stateJson(parseCounterBytes(fromHex(t.next!), 'next')));
+    if (t.result !== 'invalid') expect(stateJson(state!)).toEqual(stateJson(parseCounterBytes(fromHex(t.next!), 'next')));
     // Over the file itself: its bytes afterwards are `next`, or unchanged (or still none).
     const d = mkdtempSync(join(dir, `tc${t.tcId}-`));
     const path = join(d, 'counter.json');
@@ -89,6 +89,6 @@ describe('counter_state.json', () => {
     const onFile = await outcome(() => wallet(new FileCounterStore(path)).payTo(request(t)));
     expect(onFile).toEqual(expected);
     if (t.file === null) expect(existsSync(path)).toBe(false);
-    else expect(toHex(readFileSync(path))).toBe(t.result === 'paid' ? t.next : t.file);
+    else expect(toHex(readFileSync(path))).toBe(t.result === 'invalid' ? t.file : t.next);
   });
 });
