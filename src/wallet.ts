@@ -328,7 +328,7 @@ export class Wallet {
           }
           token = held.token.slice();
           repeated = true;
-          return s; // unchanged: nothing spent, nothing to write
+          return s; // unchanged: nothing spent (a store writes it again all the same, spec/protocol.md §9.2 step 4)
         }
         if (s.spent + p.amount > this.cert.offlineAllowance) {
           throw new OffpayError('wallet.over_offline_allowance', `offline allowance exhausted: ${s.spent} of ${this.cert.offlineAllowance} spent`);

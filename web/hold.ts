@@ -61,7 +61,11 @@ export class CodeWindow {
 
   /** The codes (keys) one frame decoded, at time `t` (ms, non-decreasing): the state of the view. */
   push(keys: readonly string[], t: number): ViewState {
-    for (const [k, last] of this.#seen) if (t - last > this.#holdMs) this.#seen.delete(k);
+    for (const [k, last] of this.#seen) {
+      if (t - last <= this.#holdMs) continue;
+      this.#seen.delete(k);
+      if (this.#alone?.key === k) this.#alone = undefined; // gone: back later, it is a new presentation
+    }
     for (const k of keys) this.#seen.set(k, t);
     if (this.#seen.size !== 1) {
       this.#alone = undefined;

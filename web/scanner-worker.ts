@@ -135,8 +135,12 @@ async function scan(f: VideoFrame | ImageBitmap): Promise<void> {
       }
     } else {
       // The reader page: tokens, the per-frame rule (pickOffpay: two different tokens in one frame are ambiguous).
-      const bytes = r.symbols.find((s) => s.valid)!.bytes;
-      if (hold.fresh(keyOf(bytes), now)) post(r.symbols);
+      // The hold rule is kept per token in view (every one refreshed each frame), so a foreign code that comes and
+      // goes beside a token held in view neither posts it again nor hides the next one; with no token in view, per
+      // the first code read (a foreign code or a request is said once, not every frame).
+      const tokens = r.symbols.filter((s) => s.valid && hasOffpayPrefix(s.bytes) && s.bytes[3] === 0x54);
+      const keys = tokens.length ? tokens.map((s) => keyOf(s.bytes)) : [keyOf(r.symbols.find((s) => s.valid)!.bytes)];
+      if (keys.map((k) => hold.fresh(k, now)).some(Boolean)) post(r.symbols);
     }
   }
   const ms = performance.now() - t0;

@@ -2,7 +2,7 @@
  * The read of the session's diff (2026-12-07) on the durable directory flush: a payment whose directory flush
  * fails is refused, but the rename already happened, so counter.json (in the page cache) remembers the request and
  * its token in `paid`. Asked again for the same request, the wallet found it in `paid` and returned that token
- * without writing or flushing anything (fixed: an unchanged state is flushed again before the token leaves). And a
+ * without writing or flushing anything (fixed: an unchanged state is written again in full before the token leaves). And a
  * directory that could not be opened for any reason (EMFILE, EIO) skipped the flush silently (fixed: only the
  * errors of a platform that does not open directories).
  */

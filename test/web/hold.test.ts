@@ -61,7 +61,11 @@ describe('the live ambiguity window (CodeWindow: spec/qr.md §8 rule 1 over fram
           let t = 0;
           for (const f of frames) {
             t += f.gap;
-            for (const [k, at] of [...last]) if (t - at > HOLD) last.delete(k);
+            for (const [k, at] of [...last]) {
+              if (t - at <= HOLD) continue;
+              last.delete(k);
+              if (alone?.key === k) alone = undefined; // it left the view: back later, it settles anew
+            }
             for (const k of f.keys) last.set(k, t);
             const got = w.push(f.keys, t);
             if (last.size !== 1) {
@@ -85,5 +89,13 @@ describe('the live ambiguity window (CodeWindow: spec/qr.md §8 rule 1 over fram
     expect(w.push(['machine'], HOLD + 1)).toEqual({ state: 'settling', key: 'machine' }); // alone from here
     expect(w.push(['machine'], HOLD + 500)).toEqual({ state: 'settling', key: 'machine' });
     expect(w.push(['machine'], HOLD + 501)).toEqual({ state: 'settled', key: 'machine', since: HOLD + 1 });
+  });
+
+  it('a code that left the view (no frame decoded it for the hold time) settles anew when it comes back', () => {
+    const w = new CodeWindow(HOLD, 500);
+    w.push(['sticker'], 0);
+    w.push(['sticker'], 100); // alone, not settled; then frames decode nothing (the phone moves)
+    expect(w.push(['sticker'], 5_000)).toEqual({ state: 'settling', key: 'sticker' });
+    expect(w.push(['sticker'], 5_500)).toEqual({ state: 'settled', key: 'sticker', since: 5_000 });
   });
 });
