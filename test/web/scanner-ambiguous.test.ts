@@ -10,62 +10,11 @@
  * Runs the real worker module in Node with a VideoFrame stand-in (I420: its Y plane is the frame) and the real
  * zxing engine (the wasm fetched from node_modules).
  */
-import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeCode } from '../../codecs/qr/engine.js';
-import { zxingWasmPath } from '../../codecs/qr/node.js';
 import { createRequest, toHex } from '../../src/index.js';
-import { frameWith } from '../qr/helpers.js';
 import { NOW, makeIssuer, makeReader } from '../reader/helpers.js';
-
-type Msg = { type: string; [k: string]: unknown };
-const messages: Msg[] = [];
-let waiter: ((m: Msg) => void) | undefined;
-const scope: { postMessage(m: Msg): void; onmessage: ((m: { data: unknown }) => void) | null } = {
-  postMessage(m) {
-    messages.push(m);
-    waiter?.(m);
-  },
-  onmessage: null,
-};
-
-class FakeVideoFrame {
-  readonly format = 'I420';
-  constructor(readonly data: Uint8Array, readonly codedWidth: number, readonly codedHeight: number) {}
-  get visibleRect() {
-    return { width: this.codedWidth, height: this.codedHeight };
-  }
-  allocationSize() {
-    return this.data.length;
-  }
-  async copyTo(buf: Uint8Array) {
-    buf.set(this.data);
-    return [{ offset: 0, stride: this.codedWidth }];
-  }
-  close() {}
-}
-
-vi.stubGlobal('self', scope);
-vi.stubGlobal('location', { href: 'http://playground.test/' });
-vi.stubGlobal('VideoFrame', FakeVideoFrame);
-const wasm = readFileSync(zxingWasmPath());
-const realFetch = globalThis.fetch;
-vi.stubGlobal('fetch', async () => new Response(wasm));
-afterAll(() => {
-  vi.stubGlobal('fetch', realFetch);
-  vi.unstubAllGlobals();
-});
-
-function next(type: string): Promise<Msg> {
-  return new Promise((res) => {
-    waiter = (m) => {
-      if (m.type === type) {
-        waiter = undefined;
-        res(m);
-      }
-    };
-  });
-}
+import { loadScannerWorker } from './worker-harness.js';
 
 const issuer = makeIssuer('zz-live-qr');
 const machine = makeReader(issuer, 'zz-live-qr', 4201);
@@ -73,20 +22,11 @@ const attacker = makeReader(issuer, 'zz-live-qr', 6666, 'vending', 91);
 
 describe('qr.ambiguous on the live camera path (web/scanner-worker.ts, spec/qr.md §8 rule 1)', () => {
   it('after a frame with two different requests, a frame that decodes only one of them does not post it as the request', async () => {
-    await import('../../web/scanner-worker.js');
-    const ready = next('ready');
-    scope.onmessage!({ data: { type: 'init', wasmUrl: 'zxing.wasm', expect: 'request' } });
-    await ready;
+    const { messages, send } = await loadScannerWorker('request');
     const genuine = createRequest(machine, { amount: 1250, currency: 344, time: NOW - 5 }).bytes;
     const sticker = createRequest(attacker, { amount: 1250, currency: 344, time: NOW - 5 }).bytes;
     const g = (await encodeCode(genuine, { kind: 'request' })).matrix;
     const s = (await encodeCode(sticker, { kind: 'request' })).matrix;
-    const send = async (codes: { m: typeof g; x: number; y: number; ppm: number }[]) => {
-      const f = frameWith(1000, 520, codes);
-      const done = next('scanned');
-      scope.onmessage!({ data: { type: 'frame', frame: new FakeVideoFrame(f.data as Uint8Array, f.width, f.height) } });
-      await done;
-    };
     // Frame 1: both codes in view (the screen's code decodes first here).
     await send([
       { m: g, x: 20, y: 20, ppm: 4 },

@@ -5,79 +5,22 @@
  * later frame; (b) hides the token for as long as the foreign code stays in view and is listed first.
  * Expected: the token is posted once per presentation, whatever foreign code is beside it.
  */
-import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeCode, renderContent } from '../../codecs/qr/engine.js';
-import { zxingWasmPath } from '../../codecs/qr/node.js';
 import { toHex } from '../../src/index.js';
-import { frameWith } from '../qr/helpers.js';
-
-type Msg = { type: string; [k: string]: unknown };
-const messages: Msg[] = [];
-let waiter: ((m: Msg) => void) | undefined;
-const scope: { postMessage(m: Msg): void; onmessage: ((m: { data: unknown }) => void) | null } = {
-  postMessage(m) {
-    messages.push(m);
-    waiter?.(m);
-  },
-  onmessage: null,
-};
-class FakeVideoFrame {
-  readonly format = 'I420';
-  constructor(readonly data: Uint8Array, readonly codedWidth: number, readonly codedHeight: number) {}
-  get visibleRect() {
-    return { width: this.codedWidth, height: this.codedHeight };
-  }
-  allocationSize() {
-    return this.data.length;
-  }
-  async copyTo(buf: Uint8Array) {
-    buf.set(this.data);
-    return [{ offset: 0, stride: this.codedWidth }];
-  }
-  close() {}
-}
-vi.stubGlobal('self', scope);
-vi.stubGlobal('location', { href: 'http://playground.test/' });
-vi.stubGlobal('VideoFrame', FakeVideoFrame);
-const wasm = readFileSync(zxingWasmPath());
-const realFetch = globalThis.fetch;
-vi.stubGlobal('fetch', async () => new Response(wasm));
-let clock = 1_000_000;
-vi.spyOn(performance, 'now').mockImplementation(() => clock);
-afterAll(() => {
-  vi.stubGlobal('fetch', realFetch);
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
-function next(type: string): Promise<Msg> {
-  return new Promise((res) => {
-    waiter = (m) => {
-      if (m.type === type) {
-        waiter = undefined;
-        res(m);
-      }
-    };
-  });
-}
+import { loadScannerWorker } from './worker-harness.js';
 
 describe('reader page live camera: a foreign code beside a token (web/scanner-worker.ts, expect token)', () => {
   it('posts a token held in view once per presentation, with a foreign code beside it', async () => {
-    await import('../../web/scanner-worker.js');
-    const ready = next('ready');
-    scope.onmessage!({ data: { type: 'init', wasmUrl: 'zxing.wasm', expect: 'token' } });
-    await ready;
+    const { messages, send: sendFrame, clock } = await loadScannerWorker('token', { fakeClock: true });
     const token1 = Uint8Array.from({ length: 120 }, (_, i) => (i * 31 + 7) & 0xff);
     const token2 = Uint8Array.from({ length: 120 }, (_, i) => (i * 57 + 3) & 0xff);
     const t1 = (await encodeCode(token1, { kind: 'token' })).matrix;
     const t2 = (await encodeCode(token2, { kind: 'token' })).matrix;
     const f = (await renderContent('https://example.com/menu?table=12')).matrix;
-    const send = async (codes: { m: typeof t1; x: number; y: number; ppm: number }[]) => {
-      const fr = frameWith(1000, 520, codes);
-      const done = next('scanned');
-      scope.onmessage!({ data: { type: 'frame', frame: new FakeVideoFrame(fr.data as Uint8Array, fr.width, fr.height) } });
-      await done;
-      clock += 66;
+    const send = async (codes: Parameters<typeof sendFrame>[0]) => {
+      await sendFrame(codes);
+      clock.now += 66;
     };
     const codesOf = (tok: Uint8Array) => messages.filter((m) => m.type === 'code' && toHex(m.payload as Uint8Array) === toHex(tok)).length;
 
@@ -88,7 +31,7 @@ describe('reader page live camera: a foreign code beside a token (web/scanner-wo
     await send([{ m: f, x: 20, y: 20, ppm: 5 }, { m: t1, x: 520, y: 150, ppm: 4 }]);
     const a = codesOf(token1);
 
-    clock += 5_000; // everything out of the hold
+    clock.now += 5_000; // everything out of the hold
     // (b) The menu code is in view first, then the next customer's token comes into view beside it: never posted.
     await send([{ m: f, x: 20, y: 20, ppm: 5 }]);
     for (let i = 0; i < 10; i++) await send([{ m: f, x: 20, y: 20, ppm: 5 }, { m: t2, x: 520, y: 150, ppm: 4 }]);
