@@ -27,7 +27,7 @@
  * REQUEST_SETTLE_MS (CodeWindow); the page then shows its payee and amount for the person to confirm.
  */
 import { CodeWindow, HoldFilter } from './hold.js';
-import { createQrScanner, hasOffpayPrefix, loadQrEngine, pickOffpay, type PayloadKind, type QrScanner } from '../codecs/qr/index.js';
+import { createQrScanner, hasOffpayPrefixOf, loadQrEngine, pickOffpay, type PayloadKind, type QrScanner } from '../codecs/qr/index.js';
 
 /** Milliseconds without seeing a code before the same bytes count as a new presentation. */
 export const HOLD_MS = 1500;
@@ -119,7 +119,7 @@ async function scan(f: VideoFrame | ImageBitmap): Promise<void> {
     if (expect === 'request') {
       // The wallet page: requests are kept over the window (CodeWindow) and one is posted when it settles, once a
       // presentation (again only after it left the view for HOLD_MS, or another request came and went).
-      const keys = r.symbols.filter((s) => s.valid && hasOffpayPrefix(s.bytes) && s.bytes[3] === 0x52).map((s) => keyOf(s.bytes));
+      const keys = r.symbols.filter((s) => s.valid && hasOffpayPrefixOf(s.bytes, 'request')).map((s) => keyOf(s.bytes));
       const view = requests.push(keys, now);
       if (view.state === 'ambiguous') {
         if (!ambiguousShown) scope.postMessage({ type: 'foreign', message: `qr.ambiguous: ${view.codes} different payment requests in view: show one code at a time` });
@@ -138,7 +138,7 @@ async function scan(f: VideoFrame | ImageBitmap): Promise<void> {
       // The hold rule is kept per token in view (every one refreshed each frame), so a foreign code that comes and
       // goes beside a token held in view neither posts it again nor hides the next one; with no token in view, per
       // the first code read (a foreign code or a request is said once, not every frame).
-      const tokens = r.symbols.filter((s) => s.valid && hasOffpayPrefix(s.bytes) && s.bytes[3] === 0x54);
+      const tokens = r.symbols.filter((s) => s.valid && hasOffpayPrefixOf(s.bytes, 'token'));
       const keys = tokens.length ? tokens.map((s) => keyOf(s.bytes)) : [keyOf(r.symbols.find((s) => s.valid)!.bytes)];
       if (keys.map((k) => hold.fresh(k, now)).some(Boolean)) post(r.symbols);
     }

@@ -16,7 +16,7 @@ import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { inspectImage, type ImageLimits } from './image.js';
 import { checkFrame, frameLuma, type Frame } from './luma.js';
 import { ZxingReader, zxingOptions, type ZxingModule, type ZxingOptions, type ZxingResult } from './zxing.js';
-import { hasOffpayPrefix, unwrap, wrap, type Envelope, type PayloadKind, type PayloadMode } from './payload.js';
+import { hasOffpayPrefix, hasOffpayPrefixOf, unwrap, wrap, type Envelope, type PayloadKind, type PayloadMode } from './payload.js';
 
 /** zxing-wasm version whose wasm is pinned below (package.json pins the same version). */
 export const ZXING_WASM_VERSION_PINNED = '3.1.4';
@@ -445,7 +445,7 @@ export async function decodeCode(image: Uint8Array | Frame, options: DecodeOptio
 export function pickOffpay(symbols: RawSymbol[], expect?: PayloadKind): DecodedCode {
   const valid = symbols.filter((s) => s.valid);
   const ours = valid.filter((s) => hasOffpayPrefix(s.bytes));
-  const preferred = expect ? [...ours.filter((s) => s.bytes[3] === (expect === 'token' ? 0x54 : 0x52)), ...ours] : ours;
+  const preferred = expect ? [...ours.filter((s) => hasOffpayPrefixOf(s.bytes, expect)), ...ours] : ours;
   let firstError: unknown;
   let picked: { s: RawSymbol; env: Envelope } | undefined;
   for (const s of preferred) {

@@ -8,7 +8,7 @@ export {
 } from './base45.js';
 export {
   type PayloadKind, type PayloadMode, PREFIX_VERSION, KIND_LETTER, MODE_SEPARATOR, PREFIX_LENGTH, MAX_PAYLOAD_BYTES,
-  type Envelope, prefixFor, wrapText, wrap, hasOffpayPrefix, unwrap,
+  type Envelope, prefixFor, wrapText, wrap, hasOffpayPrefix, hasOffpayPrefixOf, unwrap,
 } from './payload.js';
 export {
   type ImageFormat, type ImageInfo, type ImageLimits, DEFAULT_MAX_SIDE, DEFAULT_MAX_PIXELS, checkDimensions,

@@ -100,6 +100,11 @@ export function hasOffpayPrefix(content: Uint8Array): boolean {
   );
 }
 
+/** Whether `content` starts with an offpay header (hasOffpayPrefix) of `kind`: its letter (T or R) at byte 3. */
+export function hasOffpayPrefixOf(content: Uint8Array, kind: PayloadKind): boolean {
+  return hasOffpayPrefix(content) && content[3] === KIND_LETTER[kind]!.charCodeAt(0);
+}
+
 function toBytes(content: Uint8Array | string): Uint8Array {
   if (content instanceof Uint8Array) return content;
   if (typeof content === 'string') {

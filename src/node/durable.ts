@@ -50,19 +50,15 @@ const CANNOT_FLUSH_DIRECTORY = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOS
  */
 const CANNOT_OPEN_DIRECTORY = new Set(['EISDIR', 'EPERM', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
-function dirSyncFailed(e: unknown, path: string): void {
+/** Return when `e` is one of `tolerated` (or `always`), else throw it naming the directory (the CLI: "cannot use DIR: EIO"). */
+function dirStepFailed(e: unknown, path: string, tolerated: ReadonlySet<string>, always = false): void {
   const err = e as NodeJS.ErrnoException;
-  if (typeof err?.code === 'string' && CANNOT_FLUSH_DIRECTORY.has(err.code)) return;
-  if (err && typeof err === 'object' && err.path === undefined) err.path = dirname(path); // the CLI names it: "cannot use DIR: EIO"
-  throw e;
-}
-
-function dirOpenFailed(e: unknown, path: string): void {
-  const err = e as NodeJS.ErrnoException;
-  if (process.platform === 'win32' || (typeof err?.code === 'string' && CANNOT_OPEN_DIRECTORY.has(err.code))) return;
+  if (always || (typeof err?.code === 'string' && tolerated.has(err.code))) return;
   if (err && typeof err === 'object' && err.path === undefined) err.path = dirname(path);
   throw e;
 }
+const dirSyncFailed = (e: unknown, path: string): void => dirStepFailed(e, path, CANNOT_FLUSH_DIRECTORY);
+const dirOpenFailed = (e: unknown, path: string): void => dirStepFailed(e, path, CANNOT_OPEN_DIRECTORY, process.platform === 'win32');
 
 /** Flush the directory of `path` (fsync): the last step of {@link writeFileDurableAsync}, with its rules. */
 async function syncDirectoryOf(path: string): Promise<void> {

@@ -113,7 +113,7 @@ export function parseHolder(text: string | null): LockHolder | null {
     if (boot !== null && typeof boot !== 'string') return null;
     if (start !== null && typeof start !== 'string') return null;
     // A record of an earlier version has no pidns: its namespace is unknown (never taken as this one).
-    const pidns = o.pidns === undefined ? undefined : o.pidns;
+    const { pidns } = o;
     if (pidns !== undefined && pidns !== null && typeof pidns !== 'string') return null;
     return { pid, host, boot, pidns: pidns === undefined ? UNKNOWN_NAMESPACE : pidns, start, time, nonce };
   } catch {

@@ -98,7 +98,7 @@ export { isTlsTrustFailure } from './transport.js';
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
   const { call, base, retries: retried } = clearingCaller(o);
-  const authenticated = base.protocol === 'https:' || isLoopback(base.hostname.toLowerCase());
+  const authenticated = base.protocol === 'https:' || isLoopback(base.hostname);
   // What clearing says it holds is recorded for a prune over an authenticated channel; over plain http only a
   // lower count (spec/reader.md §9.3).
   const recordHeld = (n: number): void => {
