@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 273 codes in 30 areas.
+ * error-code tables of spec/*.md list. 275 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -272,6 +272,8 @@ export const ERROR_CODES = [
   'wallet.counter_missing',
   'wallet.currency_mismatch',
   'wallet.key_mismatch',
+  'wallet.lock_changed',
+  'wallet.lock_live',
   'wallet.locked',
   'wallet.over_offline_allowance',
   'wallet.over_payment_limit',
@@ -552,6 +554,8 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'wallet.counter_missing': 'spec/protocol.md §13',
   'wallet.currency_mismatch': 'spec/protocol.md §13',
   'wallet.key_mismatch': 'spec/protocol.md §13',
+  'wallet.lock_changed': 'spec/protocol.md §13',
+  'wallet.lock_live': 'spec/protocol.md §13',
   'wallet.locked': 'spec/protocol.md §13',
   'wallet.over_offline_allowance': 'spec/protocol.md §13',
   'wallet.over_payment_limit': 'spec/protocol.md §13',

@@ -36,6 +36,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "issuer rotate", area: 'core', summary: "add the next issuer key (a key rotation): the new key set for clearing to sign and readers to load" },
   { name: "wallet new", area: 'core', summary: "create a wallet: a key, an issuer-signed certificate with offline limits, and a durable counter" },
   { name: "wallet restore-counter", area: 'core', summary: "set a wallet's counter after counter.json was lost or damaged (never below what is still visible)" },
+  { name: "wallet unlock", area: 'core', summary: "show who holds a wallet's lock, and remove a lock whose holder is gone (a restarted container, another machine)" },
   { name: "reader new", area: 'core', summary: "create a reader (vending machine or gate): a key and an issuer-signed reader certificate" },
   { name: "request", area: 'core', summary: "open a signed payment request at a reader (what a vending machine shows as a QR or sends over NFC); it closes the previous one" },
   { name: "pay", area: 'core', summary: "pay a payment request, or a payee with no request, and write the signed token" },

@@ -23,7 +23,7 @@ export {
   loadReader,
   type ReaderFiles,
 } from './files.js';
-export { withLock, type LockOptions, type LockHolder } from './lock.js';
+export { withLock, inspectLock, removeLock, type LockOptions, type LockHolder, type LockFileState, type LockInspection, type HolderLiveness } from './lock.js';
 export { SqliteReaderStore, openSqliteReaderStore, type SqliteReaderStoreOptions } from '../reader/sqlite.js';
 export { SQLITE_DRIVER, type SqliteDatabase, type SqliteStatement, type SqliteTransaction } from './sqlite.js';
 export { Clearing, type ClearingOptions, type ClearingReport, type IngestResult } from '../clearing/clearing.js';

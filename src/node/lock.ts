@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
 
 /** Options of {@link withLock}: how long to wait for a busy lock and how often to look, milliseconds. */
@@ -204,10 +205,114 @@ function lockedError(path: string, waitMs: number): OffpayError {
         : ` in another PID namespace (${h.pidns ?? 'unknown'}; this process is in ${here ?? 'an unknown one'}: a container or sandboxed app, whose process cannot be checked from here)`;
   const who = h ? `process ${h.pid} on ${h.host} since ${new Date(h.time).toISOString()}${where}` : 'an unidentified holder';
   const brk = parseHolder(readSmall(`${path}.break`));
+  const unlock = (n: string) => `offpay wallet unlock --wallet ${dirname(path)} --nonce ${n}`;
   const hint = brk && holderIsDead(brk)
-    ? `; a stale-lock breaker died holding ${path}.break: remove that file once no offpay process uses this wallet`
-    : `; if no offpay process is using this wallet (for example a holder on another machine that is gone), remove ${path}`;
-  return new OffpayError('wallet.locked', `the wallet is in use: ${path} is held by ${who} after waiting ${waitMs} ms${hint}`, { lock: path, ...(h ? { pid: h.pid, host: h.host } : {}) });
+    ? `; a stale-lock breaker died holding ${path}.break: once no offpay process uses this wallet, remove it with \`${unlock(brk.nonce)}\``
+    : h
+      ? `; if no offpay process is using this wallet (for example a holder on another machine that is gone, or a container that was restarted), remove the lock with \`${unlock(h.nonce)}\``
+      : `; if no offpay process is using this wallet, remove ${path} (its record cannot be read)`;
+  return new OffpayError('wallet.locked', `the wallet is in use: ${path} is held by ${who} after waiting ${waitMs} ms${hint}`, {
+    lock: path,
+    ...(h ? { pid: h.pid, host: h.host, nonce: h.nonce } : {}),
+  });
+}
+
+/**
+ * What can be said of a lock file's holder from here: `dead` (provably, as automatic breaking requires), `alive` (a process
+ * of this host and PID namespace with that pid and start time runs), or `unknown` (another host or namespace, an
+ * earlier version's record, no start time to compare, an unreadable record).
+ */
+export type HolderLiveness = 'dead' | 'alive' | 'unknown';
+
+/** One lock file as {@link inspectLock} finds it. */
+export interface LockFileState {
+  /** The file. */
+  path: string;
+  /** Its holder record, or null when the file is there but holds no readable record. */
+  holder: LockHolder | null;
+  /** Whether its holder is dead, alive or cannot be told from here. */
+  liveness: HolderLiveness;
+}
+
+/** True only when the holder provably still runs: this host and namespace, the pid there, the same start time. */
+function holderIsAlive(h: LockHolder): boolean {
+  if (h.host !== hostname()) return false;
+  const boot = bootId();
+  if (h.boot !== boot) return false;
+  const here = pidNamespace();
+  if (here === null || h.pidns !== here) return false;
+  try {
+    process.kill(h.pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return h.start !== null && processStart(h.pid) === h.start;
+}
+
+function stateOf(path: string): LockFileState | null {
+  const text = readSmall(path);
+  if (text === null) return null;
+  const holder = parseHolder(text);
+  const liveness: HolderLiveness = holder === null ? 'unknown' : holderIsDead(holder) ? 'dead' : holderIsAlive(holder) ? 'alive' : 'unknown';
+  return { path, holder, liveness };
+}
+
+/**
+ * The lock `path` and its breaker file `path.break` as they are now (null: no such file). Read only: nothing is
+ * taken or removed. What `offpay wallet unlock` shows a person.
+ */
+export function inspectLock(path: string): LockInspection {
+  return { lock: stateOf(path), breaker: stateOf(`${path}.break`) };
+}
+
+/** What {@link inspectLock} found. */
+export interface LockInspection {
+  /** The lock file, or null when the wallet is not locked. */
+  lock: LockFileState | null;
+  /** The breaker file `LOCK.break`, or null when nobody is breaking the lock (or a breaker left it: see its liveness). */
+  breaker: LockFileState | null;
+}
+
+/**
+ * Remove a lock that automatic breaking cannot prove stale (a holder in another PID namespace, such as a container
+ * killed inside a reservation and restarted; another host; an earlier version's record), by a person who has made
+ * sure no process uses the wallet (spec/protocol.md §9.2, *Removal by a person*). `nonce` names the acquisition
+ * the person looked at ({@link inspectLock}): the lock, or a breaker file `path.break` that a dead breaker left.
+ * The file is removed only while it still holds that nonce, so a lock released and taken again since is never
+ * removed by mistake; the lock itself is removed under `path.break`, as automatic breaking does. Refused:
+ * `wallet.lock_changed` (no file holds that nonce any more: nothing removed, look again), `wallet.lock_live`
+ * (its holder provably runs here), `wallet.locked` (another breaker holds `path.break`). Returns the file removed.
+ */
+export function removeLock(path: string, nonce: string): string {
+  const brk = `${path}.break`;
+  const lock = stateOf(path);
+  const breaker = stateOf(brk);
+  const target = lock?.holder?.nonce === nonce ? lock : breaker?.holder?.nonce === nonce ? breaker : null;
+  if (target === null) {
+    throw new OffpayError('wallet.lock_changed', `neither ${path} nor ${brk} holds the acquisition ${nonce}: it was released or taken again since; nothing was removed (look again)`, {
+      lock: path,
+      nonce,
+    });
+  }
+  if (target.liveness === 'alive') {
+    const h = target.holder!;
+    throw new OffpayError('wallet.lock_live', `${target.path} is held by process ${h.pid}, which is running on this host: nothing was removed`, { lock: target.path, pid: h.pid });
+  }
+  if (target.path === brk) {
+    // A breaker file has no guard of its own: removed when it still holds that nonce (its holder is not alive).
+    if (!removeIfNonce(brk, nonce)) throw new OffpayError('wallet.lock_changed', `${brk} no longer holds the acquisition ${nonce}: nothing was removed`, { lock: brk, nonce });
+    return brk;
+  }
+  const me = currentHolder();
+  if (!tryCreate(brk, me)) {
+    throw new OffpayError('wallet.locked', `${brk} is held by another breaker: nothing was removed (run offpay wallet unlock again to see it)`, { lock: brk });
+  }
+  try {
+    if (!removeIfNonce(path, nonce)) throw new OffpayError('wallet.lock_changed', `${path} no longer holds the acquisition ${nonce}: nothing was removed`, { lock: path, nonce });
+    return path;
+  } finally {
+    removeIfNonce(brk, me.nonce);
+  }
 }
 
 /** Run `fn` while holding the exclusive lock `path`. */

@@ -92,7 +92,7 @@ describe('wallet lock across PID namespaces (spec/protocol.md §9.2, W1)', () =>
     await createCounterFile(counter);
     writeFileSync(`${counter}.lock`, record(r.stdout.trim(), 'ab'.repeat(16)));
     const e = await new FileCounterStore(counter, { waitMs: 100 }).reserve((c) => ({ counter: c.counter + 1, spent: c.spent })).catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'wallet.locked', message: expect.stringMatching(/another PID namespace .*remove .*counter\.json\.lock/) });
+    expect(e).toMatchObject({ code: 'wallet.locked', message: expect.stringMatching(/another PID namespace .*remove the lock with `offpay wallet unlock --wallet .* --nonce [0-9a-f]{32}`/) });
   });
 
   it.skipIf(!canUnshare && process.env.CI !== 'true')('a holder in another namespace that still has processes is not broken, and wallet.locked says why', async () => {

@@ -32,6 +32,8 @@ import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command } from '..
 import { checkOut, readPayload, readPayloadWithForm, writePayload } from '../payload.js';
 import { packageRoot, parseNow, parseUint, writeOut } from '../common.js';
 import { readFileBounded } from '../../node/bounded-file.js';
+import { inspectLock, removeLock, type LockFileState } from '../../node/lock.js';
+import { lockPathOf } from '../../node/counter.js';
 import { dayDate, layout } from '../human.js';
 
 const seedOpt = { type: 'string' as const, arg: 'SEED', help: 'derive keys from SEED (reproducible demos and tests only; never in production)' };
@@ -183,6 +185,53 @@ const walletRestoreCounter: Command = {
     ctx.out(`counter of ${dir} restored to ${counter} (next payment ${counter + 1}), spent ${formatAmount(spent, cur)} of ${formatAmount(wallet.cert.offlineAllowance, cur)} ${cur.alpha}`);
     ctx.out('if any payment used a counter above this value, clearing will see a counter reuse and blocklist this wallet');
     ctx.emit({ ok: true, dir, counter, spent, previous: r.previous });
+    return EXIT_OK;
+  },
+};
+
+const walletUnlock: Command = {
+  name: 'wallet unlock',
+  summary: "show who holds a wallet's lock, and remove a lock whose holder is gone (a restarted container, another machine)",
+  usage: '--wallet WALLET [--nonce N]',
+  details:
+    'Without --nonce: prints the lock (WALLET/counter.json.lock) and any breaker file, with the holder and whether it\n' +
+    'is dead, alive or cannot be told from here (another host or PID namespace). A lock whose holder is provably dead\n' +
+    'is removed by the next payment on its own; this command is for the others. With --nonce N (the acquisition the\n' +
+    'listing shows): removes that lock only while it still holds N, and never one whose holder runs on this host.\n' +
+    'Remove a lock only once no offpay process uses this wallet (stop it, or make sure its container or machine is\n' +
+    'gone): two processes paying at once may sign one counter twice, and clearing then blocklists the wallet.\n' +
+    'Exit 0 listed or removed, 2 refused (wallet.lock_changed: it was released or taken again since; wallet.lock_live).',
+  options: {
+    wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
+    nonce: { type: 'string', arg: 'N', help: 'remove the lock (or breaker file) holding this acquisition nonce (32 hex digits)' },
+  },
+  async run(ctx) {
+    const dir = ctx.need('wallet');
+    loadWallet(dir); // a wallet directory, or a typed error
+    const path = lockPathOf(join(dir, 'counter.json'));
+    const nonce = ctx.opt('nonce');
+    if (nonce !== undefined) {
+      if (!/^[0-9a-f]{32}$/.test(nonce)) throw new UsageError(`--nonce must be the 32 lower-case hex digits the listing shows, not '${nonce}'`);
+      const removed = removeLock(path, nonce);
+      ctx.out(`removed ${removed}`);
+      ctx.emit({ ok: true, removed });
+      return EXIT_OK;
+    }
+    const { lock, breaker } = inspectLock(path);
+    const describe = (f: LockFileState) => {
+      const h = f.holder;
+      const who = h
+        ? `process ${h.pid} on ${h.host}${h.pidns ? ` (PID namespace ${h.pidns})` : ''} since ${new Date(h.time).toISOString()}, nonce ${h.nonce}`
+        : 'a record that cannot be read';
+      const live = { dead: 'its holder is gone (the next payment removes it)', alive: 'its holder is running on this host', unknown: 'whether its holder runs cannot be told from here' }[f.liveness];
+      return `${f.path}: held by ${who}; ${live}`;
+    };
+    if (!lock && !breaker) ctx.out(`${dir} is not locked`);
+    for (const f of [lock, breaker]) if (f) ctx.out(describe(f));
+    const removable = [lock, breaker].find((f) => f && f.holder && f.liveness !== 'alive');
+    if (removable) ctx.out(`once no offpay process uses this wallet: offpay wallet unlock --wallet ${dir} --nonce ${removable.holder!.nonce}`);
+    const json = (f: LockFileState | null) => (f ? { path: f.path, liveness: f.liveness, holder: f.holder } : null);
+    ctx.emit({ ok: true, locked: lock !== null, lock: json(lock), breaker: json(breaker) });
     return EXIT_OK;
   },
 };
@@ -663,4 +712,4 @@ const vectorsCheck: Command = {
 };
 
 export { fromHex, EXIT_USAGE };
-export const commands: Command[] = [issuerInit, issuerRotate, walletNew, walletRestoreCounter, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
+export const commands: Command[] = [issuerInit, issuerRotate, walletNew, walletRestoreCounter, walletUnlock, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
