@@ -29,6 +29,12 @@ interface Place {
   journalId: string;
   seq: number;
 }
+interface Trip {
+  tokenHash: string;
+  entry: Place;
+  tapOuts: Place[];
+  charge: string;
+}
 interface Case {
   caseId: number;
   comment: string;
@@ -42,7 +48,8 @@ interface Case {
     doubleSpends: { kind: string; walletId: string; counter: number; first: Place; second: Place }[];
     readerFaults: { kind: string; readerId: number; tokenHash: string; first: Place; second: Place }[];
     problems: { readerId: number; kind: string }[];
-    settlement: { operatorId: number; currency: number; count: number; gross: string }[];
+    settlement: { operatorId: number; currency: number; count: number; gross: string; feeBps: number; fee: string; net: string }[];
+    trips: { openTrips: Trip[]; multipleTapOuts: Trip[]; tapOutsWithoutTapIn: Trip[]; zeroFareTapOuts: Place[] };
     requestsPaidTwice: { readerId: number; requestTime: number; challenge: string; settled: { tokenHash: string; journalId: string; seq: number }; unsettled: { tokenHash: string; journalId: string; seq: number }[] }[];
   };
 }
@@ -129,7 +136,16 @@ describe('settlement batch vectors (fixtures/batch/batch_clearing.json)', () => 
         expect(rep.doubleSpends.map((d) => ({ kind: d.kind, walletId: d.walletId, counter: d.counter, first: at(d.first), second: at(d.second) }))).toEqual(c.after.doubleSpends);
         expect(rep.readerFaults.map((f) => ({ kind: f.kind, readerId: f.readerId, tokenHash: f.tokenHash, first: at(f.first), second: at(f.second) }))).toEqual(c.after.readerFaults);
         expect(rep.problems.map((p) => ({ readerId: p.readerId, kind: p.kind }))).toEqual(c.after.problems);
-        expect(rep.settlement.map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: String(l.gross) }))).toEqual(c.after.settlement);
+        expect(
+          rep.settlement.map((l) => ({ operatorId: l.operatorId, currency: l.currency, count: l.count, gross: String(l.gross), feeBps: l.feeBps, fee: String(l.fee), net: String(l.net) })),
+        ).toEqual(c.after.settlement);
+        const trip = (t: { tokenHash: string; entry: Place; tapOuts: Place[]; charge: bigint }) => ({ tokenHash: t.tokenHash, entry: at(t.entry), tapOuts: t.tapOuts.map(at), charge: String(t.charge) });
+        expect({
+          openTrips: rep.openTrips.map(trip),
+          multipleTapOuts: rep.multipleTapOuts.map(trip),
+          tapOutsWithoutTapIn: rep.tapOutsWithoutTapIn.map(trip),
+          zeroFareTapOuts: rep.zeroFareTapOuts.map(at),
+        }).toEqual(c.after.trips);
         expect(
           rep.requestsPaidTwice.map((f) => ({
             readerId: f.readerId, requestTime: f.requestTime, challenge: f.challenge, settled: { tokenHash: f.settled.tokenHash, journalId: f.settled.journalId, seq: f.settled.seq },
