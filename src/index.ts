@@ -41,7 +41,7 @@ export {
   TOKEN_ONE_WAY_ELEMENTS, TOKEN_REQUEST_BOUND_ELEMENTS, bindToken,
 } from './messages.js';
 export {
-  REASONS, type StatelessReason, reasonNumber,
+  REASONS, type StatelessReason, type ReasonEntry, reasonEntry, reasonNumber,
 } from './reasons.js';
 export {
   type IssuerSigningKey, Issuer, dayOf, MAX_WALLET_LIMIT, checkWalletLimits,
@@ -68,6 +68,10 @@ export {
   type SignedKeySetBody, type SignedKeySet, type SignedKeySetResult, type KeySetContext, type KeySetVerdict, KEYSET_MAX_FUTURE_SECONDS,
   signedKeySetSigningInput, encodeSignedKeySet, decodeSignedKeySet, signKeySet, verifySignedKeySet,
 } from './keyset.js';
+export {
+  EXIT_ELEMENTS, type ExitBody, type Exit, type SignedExit, type ExitReason, type ExitProblem, type ExitAccepted, type ExitVerdict, exitSigningInput, encodeExit, decodeExit, looksLikeExit, createExit,
+  exitProblem, exitSignatureValid, verifyExit,
+} from './exit.js';
 export {
   MAX_REFUND_BYTES, REFUND_ELEMENTS, REFUND_MAX_FUTURE_SECONDS, TOKEN_HASH_BYTES, type RefundBody, type Refund, type RefundSigner, type RefundFields, type SignedRefund,
   type RefundVerdict, type RefundStatelessCode, refundSigningInput, encodeRefund, decodeRefund, createRefund, verifyRefund,

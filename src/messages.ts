@@ -13,7 +13,7 @@ import { OffpayError, type ErrorCode } from '../base/errors.js';
 /** The protocol version every message carries as its second element (spec/protocol.md §11). */
 export const PROTOCOL_VERSION = 2;
 
-/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch; 9 the signed key set (src/keyset.ts); 10 a merchant's refund (src/refund.ts). */
+/** Message type numbers (first array element). 7 and 8 are the reader's blocklist and settlement batch; 9 the signed key set (src/keyset.ts); 10 a merchant's refund (src/refund.ts); 11 a wallet's exit (src/exit.ts). */
 export const MessageType = {
   /** 1: the issuer's public keys (spec/protocol.md §4.1). */
   IssuerKeySet: 1,
@@ -35,6 +35,8 @@ export const MessageType = {
   SignedKeySet: 9,
   /** 10: a refund of a settled token, signed by a merchant's reader key (spec/protocol.md §4.5, src/refund.ts). */
   Refund: 10,
+  /** 11: an exit, a transit tap-out signed afresh by the wallet (spec/protocol.md §4.6, src/exit.ts). */
+  Exit: 11,
 } as const;
 /** The name of a message type (a key of {@link MessageType}). */
 export type MessageTypeName = keyof typeof MessageType;
@@ -59,6 +61,8 @@ export const SigningTag = {
   SignedKeySet: 'OFFPAY-V2-KEYSET',
   /** A merchant's refund, signed by the reader key of its certificate (spec/protocol.md §4.5). */
   Refund: 'OFFPAY-V2-REFUND',
+  /** A wallet's exit of a transit trip, signed by the wallet key of its tap-in token (spec/protocol.md §4.6). */
+  Exit: 'OFFPAY-V2-EXIT',
 } as const;
 
 /** Length of a payment request's challenge, bytes. */

@@ -6,6 +6,7 @@
  * before it returns, and only then is the token signed and emitted. A crash after the reservation burns
  * that value; it never reuses it (spec/protocol.md §9).
  */
+import { createExit } from './exit.js';
 import { publicKeyOf, sign, nobleEd25519, type SyncVerifier } from './crypto.js';
 import { equalBytes } from '../base/bytes.js';
 import { toHex } from '../base/hex.js';
@@ -270,6 +271,19 @@ export class Wallet {
   async payResult(request: PaymentRequest | Uint8Array, opts: PayOptions & { issuerKeys?: IssuerKeySet; verifier?: SyncVerifier } = {}): Promise<PayResult> {
     const token = await this.pay(request, opts);
     return { token, repeated: this.repeats.has(token) };
+  }
+
+  /**
+   * Sign the exit of a transit trip (message 11, spec/protocol.md §4.6): what the rider shows at the exit gate
+   * instead of the tap-in token, so that a recording of the tap-in does not leave by another gate (spec/reader.md
+   * §7.3 point 1). `tapIn` is this wallet's one-way token, exactly as shown at entry; `time` defaults to the wallet's
+   * clock (a gate takes the exit within `exitMaxAgeSeconds` of it). Spends nothing: no counter is reserved, since the
+   * trip's charge is the tap-in's, counted when the tap-in was signed.
+   * @throws OffpayError `wallet.bad_option` (not a one-way token, a bad time), `wallet.key_mismatch` (another wallet's token).
+   */
+  exit(tapIn: Uint8Array, opts: { time?: number } = {}): Uint8Array {
+    if (!(tapIn instanceof Uint8Array)) throw new OffpayError('wallet.bad_option', 'the tap-in is the token bytes (a Uint8Array)', { option: 'tapIn' });
+    return createExit(this.secretKey, tapIn, opts.time ?? this.clock()).bytes;
   }
 
   /**

@@ -66,7 +66,7 @@ function bodyArray(b: SettlementBatchBody): CborValue[] {
   return [MessageType.SettlementBatch, PROTOCOL_VERSION, readerCertToCbor(b.readerCert), b.journalId, b.batchSeq, b.firstSeq, b.prevHead, b.head, b.entries.map(entryToCbor), b.createdAt];
 }
 
-/** The bytes a batch signature covers: signingInput("OFFPAY-V1-BATCH", CBOR(batch array without signature)). */
+/** The bytes a batch signature covers: signingInput("OFFPAY-V2-BATCH", CBOR(batch array without signature)). */
 export function batchSigningInput(b: SettlementBatchBody): Uint8Array {
   return signingInput(SigningTag.SettlementBatch, encodeCbor(bodyArray(b)));
 }

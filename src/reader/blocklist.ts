@@ -47,7 +47,7 @@ function bodyArray(b: BlocklistBody): CborValue[] {
   return [MessageType.Blocklist, PROTOCOL_VERSION, b.issuerId, b.keyIndex, b.version, b.issuedAt, b.entries];
 }
 
-/** The bytes a blocklist signature covers: signingInput("OFFPAY-V1-BLOCKLIST", CBOR(list array without signature)). */
+/** The bytes a blocklist signature covers: signingInput("OFFPAY-V2-BLOCKLIST", CBOR(list array without signature)). */
 export function blocklistSigningInput(b: BlocklistBody): Uint8Array {
   return signingInput(SigningTag.Blocklist, encodeCbor(bodyArray(b)));
 }

@@ -69,6 +69,8 @@ export const PROFILE_SCHEMA: Record<Exclude<keyof ReaderProfileParams, 'name'>, 
   resumeWindowSeconds: { type: { kind: 'seconds', min: 0, max: 600 }, help: 'how long a pending sale may be resumed by the same token' },
   allowZeroFare: { type: { kind: 'boolean' }, help: 'accept a tap-out fare of 0' },
   tapOutWithoutTapIn: { type: { kind: 'enum', values: ['charge', 'refuse'] }, help: 'a tap-out with no tap-in at this gate: record it (clearing charges the maximum fare) or refuse' },
+  requireExit: { type: { kind: 'boolean' }, help: 'take a tap-out only as an exit signed afresh by the wallet, never as the tap-in token shown again' },
+  exitMaxAgeSeconds: { type: { kind: 'seconds', min: 1, max: 3600 }, help: 'oldest acceptable exit (its signed time before the reader clock)' },
 };
 
 /** Top-level keys of the policy file, and the keys of one currency's limits (amounts as strings in major units). */

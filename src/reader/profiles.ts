@@ -57,6 +57,15 @@ export interface ReaderProfileParams {
    * maximum fare if no tap-in for it ever arrives; 'refuse' refuses it (`no_tap_in`).
    */
   tapOutWithoutTapIn: TapOutWithoutTapIn;
+  /**
+   * Take a tap-out only as an exit signed afresh by the wallet (message 11, spec/protocol.md §4.6), never as the
+   * tap-in token shown again (`exit_required`): a recording of a rider's tap-in then no longer leaves by another
+   * gate (spec/reader.md §7.3 point 1). Default false in this version, so that wallets without exits still leave;
+   * an exit is taken either way.
+   */
+  requireExit: boolean;
+  /** Oldest acceptable exit time (the wallet's clock when it signed the exit), seconds before the reader clock. */
+  exitMaxAgeSeconds: number;
 }
 
 /**
@@ -90,6 +99,8 @@ export const READER_PROFILES: Record<ReaderProfileName, ReaderProfileParams> = {
     resumeWindowSeconds: 60,
     allowZeroFare: false,
     tapOutWithoutTapIn: 'charge',
+    requireExit: false,
+    exitMaxAgeSeconds: 60,
   },
   transit: {
     name: 'transit',
@@ -108,6 +119,10 @@ export const READER_PROFILES: Record<ReaderProfileName, ReaderProfileParams> = {
     resumeWindowSeconds: 30,
     allowZeroFare: false,
     tapOutWithoutTapIn: 'charge',
+    requireExit: false,
+    // An exit is signed as the rider reaches the gate: a minute covers the walk and a phone clock a little off
+    // (maxFutureSeconds covers a clock ahead). A recorded exit opens another gate only within it.
+    exitMaxAgeSeconds: 60,
   },
 };
 

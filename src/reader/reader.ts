@@ -33,6 +33,7 @@ import { createReceipt, createRequest } from '../request.js';
 import { REASONS } from '../reasons.js';
 import { reasonForDecodeError, verifyToken, verifyTokenAsync, type VerifyContext } from '../verify.js';
 import { createBatch, type SettlementBatch } from './batch.js';
+import { decodeExit, exitProblem, exitSigningInput, looksLikeExit, type Exit } from '../exit.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
 import { checkClearingBounds, validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
@@ -956,6 +957,23 @@ export class Reader {
     if (!Number.isInteger(p.currency) || p.currency < 1 || p.currency > 999) throw new OffpayError('reader.bad_context', 'the fare currency is an ISO 4217 numeric code');
     const now = p.now ?? this.clock();
     this.checkCertValid(now);
+    // Step 0, the form (spec/reader.md §7.2): an exit (message 11) carries the tap-in token and the wallet's fresh
+    // signature; a token shown again is the tap-in itself, which a gate that requires exits refuses (a recording of
+    // a rider's tap-in would otherwise leave by it: §7.3 point 1).
+    let exit: Exit | undefined;
+    let tapIn = bytes;
+    if (looksLikeExit(bytes)) {
+      try {
+        exit = decodeExit(bytes);
+      } catch (e) {
+        const { reason, message } = reasonForDecodeError(e);
+        return { accepted: false, status: 'rejected', reason, code: REASONS[reason].code, message: `exit: ${message}`, tokenHash: tokenHash(bytes) };
+      }
+      tapIn = exit.tapIn;
+    } else if (this.profile.requireExit) {
+      return rejectedR('exit_required', 'this gate takes an exit signed by the wallet at the gate, not the tap-in token shown again', tokenHash(bytes));
+    }
+    bytes = tapIn;
     const hash = tokenHash(bytes);
     const vctx: VerifyContext = {
       issuerKeys: this.issuerKeys,
@@ -972,6 +990,14 @@ export class Reader {
     const v = this.syncVerifier ? verifyToken(bytes, vctx, this.syncVerifier) : await verifyTokenAsync(bytes, vctx, this.verifier);
     if (!v.accepted) return { accepted: false, status: 'rejected', reason: v.reason, code: v.code, message: v.message, tokenHash: hash, token: v.token };
     const t = v.token;
+    if (exit) {
+      // Step 1b: the exit's own signature, by the wallet key of the certificate step 1 verified, and its time.
+      const input = exitSigningInput(exit);
+      const key = t.walletCert.walletPublicKey;
+      const valid = this.syncVerifier ? this.syncVerifier.verify(exit.walletSignature, input, key) : await this.verifier.verify(exit.walletSignature, input, key);
+      const bad = exitProblem(exit, { now, maxAgeSeconds: this.profile.exitMaxAgeSeconds, maxFutureSeconds: this.profile.maxFutureSeconds }, valid);
+      if (bad) return { accepted: false, status: 'rejected', reason: bad.reason, code: REASONS[bad.reason].code, message: bad.message, tokenHash: hash, token: t };
+    }
     if (p.fare > t.amount) return rejectedR('fare_exceeds_authorisation', `fare ${formatMoney(p.fare, v.currency)} exceeds the authorised ${formatMoney(t.amount, v.currency)}`, hash, t);
     return this.store.transact((tx): ReaderVerdict => {
       this.syncBlocklist(tx);

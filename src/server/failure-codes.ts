@@ -53,6 +53,9 @@ export const FAILURE_CODES: Readonly<Record<keyof typeof REASONS | keyof typeof 
   bad_request_signature: 'failed_processing',
   bad_receipt_signature: 'failed_processing',
   weak_public_key: 'invalid_account',
+  bad_exit_signature: 'payment_rejected',
+  exit_too_old: 'failed_processing',
+  exit_in_future: 'failed_processing',
   // reader, 32-63
   replayed: 'payment_rejected',
   stale: 'payment_rejected',
@@ -75,6 +78,7 @@ export const FAILURE_CODES: Readonly<Record<keyof typeof REASONS | keyof typeof 
   already_accepted: 'payment_rejected',
   request_not_open: 'failed_processing',
   no_tap_in: 'payment_rejected',
+  exit_required: 'payment_rejected',
   // clearing
   reader_cert_not_valid: 'failed_processing',
   voided: 'payment_rejected',

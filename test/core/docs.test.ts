@@ -21,7 +21,7 @@ import { describe, expect, it } from 'vitest';
  * node/reader helpers and the NFC, QR and FSK codec fields (what is left: only the entries of the REASONS /
  * READER_REASONS tables and their code/text fields).
  * Only ever lower it. */
-const UNDOCUMENTED_FIELDS_CEILING = 132;
+const UNDOCUMENTED_FIELDS_CEILING = 48;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ci = process.env.CI === 'true' || process.env.CI === '1';

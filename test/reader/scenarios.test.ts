@@ -54,6 +54,7 @@ describe('reader scenario vectors', () => {
       'cert-expiry.json',
       'exit-allowance.json',
       'exit-blocklisted.json',
+      'exit-required.json',
       'fare-evasion.json',
       'gate-once.json',
       'limits.json',

@@ -1,6 +1,7 @@
 /**
- * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06; points 1
- * and 3 are not fixed in this version (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
+ * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06; point 1 is
+ * fixed only at a gate whose profile sets requireExit (not the default: its test here runs the default profile, and
+ * test/reader/exit.test.ts the fixed one), point 3 not at all (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
  * measured, not only described: when a rule change fixes one, its test here fails, and it becomes a test of the
  * new rule (and §7.3 loses that point).
  */
@@ -21,7 +22,7 @@ async function clearingOf(gates: Reader[], at: number): Promise<Clearing> {
 }
 
 describe('open weaknesses of tap-out (spec/reader.md §7.3), as they stand', () => {
-  it('point 1: a recording of a rider\'s tap-in opens another exit gate, and the rider is charged the higher fare', async () => {
+  it('point 1, at a gate that does not require exits (the default): a recording of a rider\'s tap-in opens another exit gate, and the rider is charged the higher fare', async () => {
     const [a, b, other] = [gate(801), gate(802), gate(803)];
     const w = makeWallet(issuer, 'transit-open', 'rider');
     const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });

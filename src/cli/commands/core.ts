@@ -18,6 +18,7 @@ import {
   decodeWalletCert,
   MAX_COUNTER,
   peekType,
+  tokenHash,
   walletIdOf,
   type PaymentRequest,
 } from '../../messages.js';
@@ -25,6 +26,9 @@ import { nodeEd25519 } from '../../node/crypto.js';
 import { loadIssuer, loadIssuerKeys, loadReader, loadWallet, restoreCounter, saveIssuer, saveReader, saveWallet } from '../../node/files.js';
 import { requestContextOf, verifyToken, type VerifyContext } from '../../verify.js';
 import { decodeRefund } from '../../refund.js';
+import { decodeExit } from '../../exit.js';
+import { decodeBlocklist } from '../../reader/blocklist.js';
+import { decodeBatch } from '../../reader/batch.js';
 import type { VectorFile } from '../../vectors.js';
 import type { SuiteProblem } from '../../vector-suites.js';
 import { nobleEd25519, webCryptoEd25519, hasWebCryptoEd25519 } from '../../crypto.js';
@@ -382,6 +386,37 @@ const pay: Command = {
   },
 };
 
+const exit: Command = {
+  name: 'exit',
+  summary: 'sign the exit of a transit trip (the tap-in token and a fresh wallet signature) to show at the exit gate',
+  usage: '--wallet WALLET --token TAPIN --out EXIT [--via fsk|qr] [--now TIME]',
+  details:
+    'TAPIN is the one-way token this wallet tapped in with (as `offpay pay --payee OPERATOR` wrote it). A gate whose\n' +
+    'profile requires exits (requireExit) takes only an exit, never the tap-in token shown again, so a recording of\n' +
+    'the tap-in does not leave by another gate (spec/reader.md §7.3). Show the exit within 60 s of --now (the gate\'s\n' +
+    'exitMaxAgeSeconds). It spends nothing: no counter, no allowance (the trip was paid for at the tap-in).',
+  options: {
+    wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
+    token: { type: 'string', arg: 'TAPIN', help: 'the tap-in token (CBOR, WAV, PNG/JPEG or NDEF)' },
+    out: { type: 'string', arg: 'EXIT', help: 'output file' },
+    via: { type: 'string', arg: 'T', help: 'fsk: write a WAV to play; qr: write a QR code PNG' },
+    now: nowOpt,
+  },
+  async run(ctx) {
+    const wallet = loadWallet(ctx.need('wallet'));
+    const out = ctx.need('out');
+    await checkOut(ctx, out, ctx.opt('via'));
+    const tapIn = await readPayload('token', ctx.need('token'));
+    const now = parseNow(ctx.opt('now'));
+    const bytes = wallet.exit(tapIn, { time: now });
+    const trip = toHex(tokenHash(tapIn));
+    const note = await writePayload(ctx, 'token', bytes, out, ctx.opt('via'));
+    ctx.out(`exit of trip ${trip} signed at ${new Date(now * 1000).toISOString()}: ${out} (${bytes.length} bytes; ${note}); show it at the exit gate within 60 s`);
+    ctx.emit({ ok: true, out, bytes: bytes.length, time: now, tripTokenHash: trip, exit: toHex(bytes) });
+    return EXIT_OK;
+  },
+};
+
 export function readerContext(readerDir: string, issuerPath: string, now: number, opts: { request?: PaymentRequest; amount?: string; currency?: string; maxAge?: number }): VerifyContext {
   const reader = loadReader(readerDir);
   const payees = reader.cert.profile === 'transit' ? [reader.cert.readerId, reader.cert.operatorId] : [reader.cert.readerId];
@@ -454,7 +489,34 @@ function describeMessage(bytes: Uint8Array): Record<string, unknown> {
   switch (name) {
     case 'PaymentToken': {
       const t = decodeToken(bytes);
-      return { type: name, bytes: bytes.length, walletId: toHex(walletIdOf(t.walletCert.walletPublicKey)), amountText: formatMoney(t.amount, t.walletCert.currency), ...hexify(t) };
+      return {
+        type: name, bytes: bytes.length, tokenHash: toHex(tokenHash(bytes)), walletId: toHex(walletIdOf(t.walletCert.walletPublicKey)), amountText: formatMoney(t.amount, t.walletCert.currency),
+        ...hexify(t),
+      };
+    }
+    case 'Exit': {
+      const e = decodeExit(bytes);
+      let tapIn: Record<string, unknown>;
+      try {
+        tapIn = describeMessage(e.tapIn);
+      } catch (x) {
+        tapIn = { error: (x as { code?: string }).code ?? 'malformed', hex: toHex(e.tapIn) };
+      }
+      return { type: name, bytes: bytes.length, tripTokenHash: toHex(tokenHash(e.tapIn)), time: e.time, walletSignature: toHex(e.walletSignature), tapIn };
+    }
+    case 'Blocklist': {
+      const b = decodeBlocklist(bytes);
+      const walletIds: string[] = [];
+      for (let i = 0; i < b.entries.length; i += 16) walletIds.push(toHex(b.entries.subarray(i, i + 16)));
+      return { type: name, bytes: bytes.length, issuerId: b.issuerId, keyIndex: b.keyIndex, version: b.version, issuedAt: b.issuedAt, wallets: walletIds.length, walletIds, signature: toHex(b.signature) };
+    }
+    case 'SettlementBatch': {
+      const b = decodeBatch(bytes);
+      return {
+        type: name, bytes: bytes.length, readerId: b.readerCert.readerId, operatorId: b.readerCert.operatorId, journalId: toHex(b.journalId), batchSeq: b.batchSeq, firstSeq: b.firstSeq,
+        entries: b.entries.length, lastSeq: b.firstSeq + b.entries.length - 1, createdAt: b.createdAt, prevHead: toHex(b.prevHead), head: toHex(b.head),
+        kinds: b.entries.map((x) => x.kind).reduce<Record<string, number>>((m, k) => ({ ...m, [k]: (m[k] ?? 0) + 1 }), {}),
+      };
     }
     case 'PaymentRequest': {
       const r = decodeRequest(bytes);
@@ -492,7 +554,7 @@ function tokenFieldsForHumans(fields: Record<string, unknown>): Record<string, u
 
 const inspect: Command = {
   name: 'inspect',
-  summary: 'decode and print any offpay message (token, request, certificate, key set, receipt, refund)',
+  summary: 'decode and print any offpay message (token, exit, request, certificate, key set, receipt, refund, blocklist, batch)',
   usage: 'FILE [--via fsk|qr] [--json]',
   positionals: 'FILE',
   options: { via: { type: 'string', arg: 'T', help: 'decode the file through a transport first' } },
@@ -511,7 +573,8 @@ const inspect: Command = {
     }
     const d = describeMessage(bytes);
     ctx.emit(d);
-    const currency = d.type === 'PaymentToken' ? (d.walletCert as { currency?: number } | undefined)?.currency : undefined;
+    const certOf = (m: Record<string, unknown> | undefined) => (m?.walletCert as { currency?: number } | undefined)?.currency;
+    const currency = d.type === 'PaymentToken' ? certOf(d) : d.type === 'Exit' ? certOf(d.tapIn as Record<string, unknown> | undefined) : undefined;
     const { type, bytes: size, ...rest } = d;
     const fields = type === 'PaymentToken' ? tokenFieldsForHumans(rest) : rest;
     ctx.out(`${String(type)} (${String(size)} bytes)`);
@@ -712,4 +775,4 @@ const vectorsCheck: Command = {
 };
 
 export { fromHex, EXIT_USAGE };
-export const commands: Command[] = [issuerInit, issuerRotate, walletNew, walletRestoreCounter, walletUnlock, readerNew, request, pay, verify, inspect, vectorsGenerate, vectorsCheck];
+export const commands: Command[] = [issuerInit, issuerRotate, walletNew, walletRestoreCounter, walletUnlock, readerNew, request, pay, exit, verify, inspect, vectorsGenerate, vectorsCheck];

@@ -239,9 +239,13 @@ const complete: Command = {
 
 const tapOut: Command = {
   name: 'reader tap-out',
-  summary: 'transit: record the fare for a trip whose tap-in token is shown again; exit 0 recorded, 1 refused',
-  usage: '--reader READER --db READER.db TOKEN --fare A [--currency C] [--via fsk|qr|nfc] [--now TIME]',
-  positionals: 'TOKEN',
+  summary: 'transit: record the fare for a trip, shown as its exit (offpay exit) or, where the gate allows it, its tap-in token again; exit 0 recorded, 1 refused',
+  usage: '--reader READER --db READER.db EXIT --fare A [--currency C] [--via fsk|qr|nfc] [--now TIME]',
+  positionals: 'EXIT',
+  details:
+    'EXIT is what the rider shows at the exit gate: an exit signed by the wallet (`offpay exit`), or the tap-in token\n' +
+    'itself, which a gate whose profile sets requireExit refuses (exit_required): a recording of a tap-in is not an\n' +
+    'exit (spec/reader.md §7.2, §7.3).',
   options: {
     reader: readerOpt,
     db: dbOpt,
@@ -254,7 +258,7 @@ const tapOut: Command = {
   },
   async run(ctx) {
     const [file, ...extra] = ctx.positionals;
-    if (!file || extra.length) throw new UsageError('give exactly one TOKEN file');
+    if (!file || extra.length) throw new UsageError('give exactly one EXIT (or tap-in TOKEN) file');
     const bytes = await readPayload('token', file, viaOf(ctx));
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
