@@ -8,8 +8,38 @@
  * any impairment) and sigma^2 is the variance of the noise added at the capture rate, i.e. spread over
  * 0 .. rate/2. For pink noise sigma^2 is the total variance of the pink noise.
  */
+import { OffpayError } from '../../base/errors.js';
 import { convolve, fft, nextPow2 } from './fft.js';
+import { MAX_RATE, MIN_RATE } from './modulate.js';
 import { makeRng, type Rng } from './prng.js';
+
+/**
+ * Longest capture {@link simulate} makes or {@link resample} returns, in samples (2^24: 87 s at 192 kHz, 349 s
+ * at 48 kHz; the longest message, 4096 bytes `ultrasonic`, is 36 s). Longer is `fsk.bad_input` (spec/fsk.md §9),
+ * refused before anything is allocated.
+ */
+export const MAX_SIM_SAMPLES = 1 << 24;
+
+/** `len`, a capture length in samples, if it is at most MAX_SIM_SAMPLES; else `fsk.bad_input`. */
+function boundedLength(len: number): number {
+  if (!(len <= MAX_SIM_SAMPLES)) {
+    throw new OffpayError('fsk.bad_input', `the simulated capture would be ${len} samples, over the limit of ${MAX_SIM_SAMPLES}`, { samples: len, limit: MAX_SIM_SAMPLES });
+  }
+  return len;
+}
+
+/** Output length of {@link resample} for `n` input samples, checked against MAX_SIM_SAMPLES. */
+function resampledLength(n: number, ratio: number): number {
+  if (!Number.isFinite(ratio) || ratio <= 0) throw new OffpayError('fsk.bad_input', `resampling ratio ${ratio} is not a positive number (a clock offset at or below -100 %?)`);
+  return boundedLength(n === 0 ? 0 : Math.floor((n - 1) / ratio) + 1);
+}
+
+/** The simulator's rates are the codec's (spec/fsk.md §1): a whole number of Hz in 8000 … 192000, else `fsk.bad_rate`. */
+function checkSimRate(rate: number, what: string, option: string): void {
+  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {
+    throw new OffpayError('fsk.bad_rate', `${what} ${rate} Hz is not a whole number of Hz in ${MIN_RATE}..${MAX_RATE}`, { option, rate });
+  }
+}
 
 /**
  * An acoustic channel for {@link simulate} (spec/fsk.md §9): noise, reverberation, band limits, clock offset,
@@ -169,8 +199,8 @@ export function bandFilter(x: Float64Array, rate: number, lowHz = 0, highHz = ra
  * Hann-windowed sinc of 32 zero crossings each side, low-passed at min(1, 1/ratio) of the input Nyquist.
  */
 export function resample(x: Float64Array, ratio: number): Float64Array {
-  const outLen = Math.floor((x.length - 1) / ratio) + 1;
-  const out = new Float64Array(Math.max(0, outLen));
+  const outLen = resampledLength(x.length, ratio);
+  const out = new Float64Array(outLen);
   const cutoff = Math.min(1, 1 / ratio) * 0.97;
   const half = Math.ceil(32 / cutoff);
   // Kernel tabulated at 1/STEPS sample resolution, linearly interpolated.
@@ -200,14 +230,30 @@ export function resample(x: Float64Array, ratio: number): Float64Array {
   return out;
 }
 
-/** Run the channel. The input is the transmitted waveform at `rate`. */
+/**
+ * Run the channel. The input is the transmitted waveform at `rate`.
+ *
+ * @throws OffpayError `fsk.bad_rate` (`rate` or `outRate` not a whole number of Hz in 8000 … 192000),
+ *   `fsk.bad_input` (a lead-in or tail not a finite number of seconds >= 0, a clock offset at or below -100 %,
+ *   or a capture over MAX_SIM_SAMPLES before or after resampling), all before any large allocation.
+ */
 export function simulate(input: ArrayLike<number>, rate: number, ch: ChannelOptions): ChannelResult {
+  checkSimRate(rate, 'input sample rate', 'rate');
+  if (ch.outRate !== undefined) checkSimRate(ch.outRate, 'capture sample rate', 'outRate');
   const rng = makeRng(ch.seed);
-  const signalPower = activePower(input);
   const lead = Array.isArray(ch.leadIn) ? ch.leadIn[0] + rng.next() * (ch.leadIn[1] - ch.leadIn[0]) : (ch.leadIn ?? 0.3);
   const tail = ch.tail ?? 0.3;
+  if (!(Number.isFinite(lead) && lead >= 0 && Number.isFinite(tail) && tail >= 0)) {
+    throw new OffpayError('fsk.bad_input', `lead-in ${lead} s and tail ${tail} s must be finite numbers of seconds >= 0`);
+  }
   const leadN = Math.round(lead * rate);
-  let x: Float64Array = new Float64Array(leadN + input.length + Math.round(tail * rate));
+  const total = leadN + input.length + Math.round(tail * rate);
+  const outRate = ch.outRate ?? rate;
+  const ratio = (rate / outRate) * (1 + (ch.clockOffset ?? 0));
+  boundedLength(total); // the capture before resampling,
+  resampledLength(total, ratio); // and after
+  const signalPower = activePower(input);
+  let x: Float64Array = new Float64Array(total);
   for (let i = 0; i < input.length; i++) x[leadN + i] = input[i]!;
   if (ch.clipDb !== undefined) {
     let peak = 0;
@@ -228,8 +274,6 @@ export function simulate(input: ArrayLike<number>, rate: number, ch: ChannelOpti
   if (ch.bandLowHz !== undefined || ch.bandHighHz !== undefined || ch.tiltDbPerOctave) {
     x = bandFilter(x, rate, ch.bandLowHz ?? 0, ch.bandHighHz ?? rate / 2, ch.tiltDbPerOctave ?? 0);
   }
-  const outRate = ch.outRate ?? rate;
-  const ratio = (rate / outRate) * (1 + (ch.clockOffset ?? 0));
   if (ratio !== 1) x = resample(x, ratio);
   const offset = Math.round(leadN / ratio);
   let noiseRms = 0;

@@ -198,20 +198,48 @@ export function encodeNdefMessage(records: readonly NdefRecord[], options: NdefE
 }
 
 /**
- * Parse the physical records of a message without reassembling chunks, applying every per-record and
- * message-level rule. Throws `OffpayError` (`ndef.*`) on malformed input; never reads past the input.
+ * Most chunk continuations (the TNF 6 records after a record with CF) one message may have, all its chunked
+ * records together; one more is `ndef.too_many_records` (spec/nfc.md §3.3 rule 7). A token is at most a few
+ * hundred bytes, so even one-byte chunks stay far below it; without it a 1 MiB message could be 250,000 chunks
+ * of one record, or 256 records of 1,000 chunks each. With it a message is at most maxRecords + 4096 physical
+ * records.
  */
-export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefPhysicalRecord[] {
-  validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
-  const maxRecords = options.maxRecords ?? 256;
+export const NDEF_MAX_CHUNKS = 4096;
+
+/** One physical record as the walk sees it: flags and where its fields are in the input (no copies). */
+interface RawRecord {
+  mb: boolean;
+  me: boolean;
+  cf: boolean;
+  sr: boolean;
+  il: boolean;
+  tnf: number;
+  /** Byte offset of the header. */
+  offset: number;
+  /** Index of the physical record in the message. */
+  index: number;
+  typeStart: number;
+  typeLength: number;
+  idStart: number;
+  idLength: number;
+  payloadStart: number;
+  payloadLength: number;
+  /** Total encoded length. */
+  length: number;
+}
+
+/**
+ * Walk the physical records of a message, applying every per-record and message-level rule in the order of
+ * spec/nfc.md §3.3, and hand each record to `visit` (its fields as offsets into `bytes`; nothing is kept).
+ */
+function walkNdef(bytes: Uint8Array, maxRecords: number, visit: (r: RawRecord) => void): void {
   if (bytes.length === 0) fail('empty', 'no bytes: an NDEF message has at least one record');
-  const records: NdefPhysicalRecord[] = [];
   let pos = 0;
   let inChunk = false;
   let logical = 0;
-  while (true) {
+  let continuations = 0;
+  for (let index = 0; ; index++) {
     const start = pos;
-    const index = records.length;
     const need = (n: number, what: string): void => {
       if (pos + n > bytes.length)
         fail('truncated', `record ${index} at offset ${start}: ${what} needs ${n} bytes, ${bytes.length - pos} left`, {
@@ -263,53 +291,98 @@ export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions =
     }
     if (cf && tnf === TNF.EMPTY) fail('chunk_sequence', `record ${index}: an empty record cannot be chunked`, at);
     need(typeLength, 'TYPE');
-    const type = bytes.slice(pos, pos + typeLength);
+    const typeStart = pos;
     pos += typeLength;
     need(idLength, 'ID');
-    const id = bytes.slice(pos, pos + idLength);
+    const idStart = pos;
     pos += idLength;
     need(payloadLength, 'PAYLOAD');
-    const payload = bytes.slice(pos, pos + payloadLength);
+    const payloadStart = pos;
     pos += payloadLength;
-    records.push({ tnf, type, id, payload, mb, me, cf, sr, il, offset: start, length: pos - start });
     if (!inChunk) {
       logical += 1; // this physical record starts a logical record
       if (logical > maxRecords) fail('too_many_records', `more than ${maxRecords} records`, at);
+    } else if (++continuations > NDEF_MAX_CHUNKS) {
+      fail('too_many_records', `record ${index}: more than ${NDEF_MAX_CHUNKS} chunk continuations in the message`, { ...at, limit: NDEF_MAX_CHUNKS });
     }
+    visit({ mb, me, cf, sr, il, tnf, offset: start, index, typeStart, typeLength, idStart, idLength, payloadStart, payloadLength, length: pos - start });
     inChunk = cf;
     if (me) {
       if (cf) fail('chunk_unterminated', `record ${index}: the last record (ME) has CF set`, at);
       if (pos !== bytes.length)
         fail('trailing_bytes', `${bytes.length - pos} bytes after the message end (ME) at offset ${pos}`, { offset: pos });
-      return records;
+      return;
     }
     if (pos >= bytes.length) fail('no_me', `input ends after record ${index} without a record marked ME`, at);
   }
 }
 
-/** Decode an NDEF message into logical records, reassembling chunked records. */
+/**
+ * Parse the physical records of a message without reassembling chunks, applying every per-record and
+ * message-level rule. Throws `OffpayError` (`ndef.*`) on malformed input; never reads past the input.
+ */
+export function parseNdefRecords(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefPhysicalRecord[] {
+  validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
+  const records: NdefPhysicalRecord[] = [];
+  walkNdef(bytes, options.maxRecords ?? 256, (r) => {
+    records.push({
+      tnf: r.tnf,
+      type: bytes.slice(r.typeStart, r.typeStart + r.typeLength),
+      id: bytes.slice(r.idStart, r.idStart + r.idLength),
+      payload: bytes.slice(r.payloadStart, r.payloadStart + r.payloadLength),
+      mb: r.mb,
+      me: r.me,
+      cf: r.cf,
+      sr: r.sr,
+      il: r.il,
+      offset: r.offset,
+      length: r.length,
+    });
+  });
+  return records;
+}
+
+/**
+ * Decode an NDEF message into logical records, reassembling chunked records. The walk keeps one entry per
+ * logical record (never one per chunk); a second walk copies each chunk's payload into its record.
+ */
 export function decodeNdefMessage(bytes: Uint8Array, options: NdefDecodeOptions = {}): NdefRecord[] {
   validateOptions<NdefDecodeOptions>('NDEF decode options', options, NDEF_DECODE_OPTIONS_SCHEMA, 'ndef.bad_option');
   const maxPayload = options.maxPayload ?? 1 << 20;
-  const out: NdefRecord[] = [];
-  let parts: Uint8Array[] = [];
-  let head: NdefPhysicalRecord | undefined;
-  let size = 0;
-  for (const p of parseNdefRecords(bytes, options)) {
-    if (!head) {
-      head = p;
-      parts = [];
-      size = 0;
+  const maxRecords = options.maxRecords ?? 256;
+  interface Logical { first: RawRecord; size: number; overAt: number | undefined }
+  const logical: Logical[] = [];
+  let cur: Logical | undefined;
+  walkNdef(bytes, maxRecords, (r) => {
+    if (!cur) {
+      cur = { first: r, size: 0, overAt: undefined };
+      logical.push(cur);
     }
-    size += p.payload.length;
-    if (size > maxPayload)
-      fail('payload_too_long', `record payload exceeds ${maxPayload} bytes`, { offset: p.offset, limit: maxPayload });
-    parts.push(p.payload);
-    if (!p.cf) {
-      out.push({ tnf: head.tnf, type: head.type, id: head.id, payload: concatBytes(parts) });
-      head = undefined;
-    }
+    cur.size += r.payloadLength;
+    if (cur.size > maxPayload && cur.overAt === undefined) cur.overAt = r.offset;
+    if (!r.cf) cur = undefined;
+  });
+  for (const l of logical) {
+    if (l.overAt !== undefined) fail('payload_too_long', `record payload exceeds ${maxPayload} bytes`, { offset: l.overAt, limit: maxPayload });
   }
+  const out: NdefRecord[] = logical.map(({ first: f, size }) => ({
+    tnf: f.tnf,
+    type: bytes.slice(f.typeStart, f.typeStart + f.typeLength),
+    id: bytes.slice(f.idStart, f.idStart + f.idLength),
+    payload: new Uint8Array(size),
+  }));
+  let k = -1;
+  let filled = 0;
+  let inRecord = false;
+  walkNdef(bytes, maxRecords, (r) => {
+    if (!inRecord) {
+      k += 1;
+      filled = 0;
+    }
+    out[k]!.payload.set(bytes.subarray(r.payloadStart, r.payloadStart + r.payloadLength), filled);
+    filled += r.payloadLength;
+    inRecord = r.cf;
+  });
   return out;
 }
 

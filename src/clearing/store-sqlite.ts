@@ -249,6 +249,19 @@ export class SqliteClearingStore implements ClearingStore {
   }
 
   /**
+   * A read (report, blocklist, chains, problems, lookups): a SQLite failure typed as an ingest's is, a damaged
+   * file (SQLITE_CORRUPT, SQLITE_NOTADB) `clearing.store_unusable`, an I/O error or a lock held past the busy
+   * timeout `clearing.store_unavailable` (sqliteFailure); anything else as it is.
+   */
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw sqliteFailure(e, this.location);
+    }
+  }
+
+  /**
    * ClearingStore.writeProbe: BEGIN IMMEDIATE, an INSERT into meta, ROLLBACK (nothing is written to the file).
    * SQLite opens a file it may not write read-only without a word, and BEGIN IMMEDIATE succeeds on it: only a
    * statement that changes a page finds out (SQLITE_READONLY).
@@ -735,7 +748,7 @@ export class SqliteClearingStore implements ClearingStore {
   }
 
   async schemaCurrent(): Promise<boolean> {
-    return Number(this.db.pragma('user_version', { simple: true })) === SQLITE_SCHEMA_VERSION;
+    return this.read(() => Number(this.db.pragma('user_version', { simple: true })) === SQLITE_SCHEMA_VERSION);
   }
 
   async getMeta(key: string): Promise<Uint8Array | number | undefined> {
@@ -745,7 +758,7 @@ export class SqliteClearingStore implements ClearingStore {
 
   /** getMeta without waiting (construction). */
   getMetaSync(key: string): Uint8Array | number | undefined {
-    const v = (this.q.getMeta!.get(key) as Row | undefined)?.value;
+    const v = (this.read(() => this.q.getMeta!.get(key)) as Row | undefined)?.value;
     return v === undefined || v === null ? undefined : v instanceof Uint8Array ? u8(v) : Number(v);
   }
 
@@ -780,24 +793,30 @@ export class SqliteClearingStore implements ClearingStore {
 
   async blocklist(): Promise<BlocklistRow[]> {
     await this.idle();
-    return (this.db.prepare('SELECT wallet_id, reason, added_at FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => ({
-      walletId: u8(r.wallet_id), reason: String(r.reason), addedAt: Number(r.added_at),
-    }));
+    return this.read(() => {
+      return (this.db.prepare('SELECT wallet_id, reason, added_at FROM blocklist ORDER BY wallet_id').all() as Row[]).map((r) => ({
+        walletId: u8(r.wallet_id), reason: String(r.reason), addedAt: Number(r.added_at),
+      }));
+    });
   }
 
   async conflictWallets(): Promise<Uint8Array[]> {
     await this.idle();
-    return (this.db.prepare(`SELECT DISTINCT wallet_id FROM entries WHERE kind = ${JournalKind.conflict} AND valid = 1 ORDER BY wallet_id`).all() as Row[]).map((r) => u8(r.wallet_id));
+    return this.read(() => {
+      return (this.db.prepare(`SELECT DISTINCT wallet_id FROM entries WHERE kind = ${JournalKind.conflict} AND valid = 1 ORDER BY wallet_id`).all() as Row[]).map((r) => u8(r.wallet_id));
+    });
   }
 
   async heldBatches(readerId: number): Promise<HeldJournal[]> {
     await this.idle();
-    const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
-    const batches = this.db.prepare('SELECT batch_seq, first_seq, entries, head FROM batches WHERE chain = ? ORDER BY batch_seq');
-    return chains.map((c) => ({
-      journalId: u8(c.journal_id),
-      batches: (batches.all(Number(c.chain)) as Row[]).map((b) => ({ batchSeq: Number(b.batch_seq), firstSeq: Number(b.first_seq), entries: Number(b.entries), head: u8(b.head) })),
-    }));
+    return this.read(() => {
+      const chains = this.db.prepare('SELECT chain, journal_id FROM chains WHERE reader_id = ? ORDER BY journal_id').all(readerId) as Row[];
+      const batches = this.db.prepare('SELECT batch_seq, first_seq, entries, head FROM batches WHERE chain = ? ORDER BY batch_seq');
+      return chains.map((c) => ({
+        journalId: u8(c.journal_id),
+        batches: (batches.all(Number(c.chain)) as Row[]).map((b) => ({ batchSeq: Number(b.batch_seq), firstSeq: Number(b.first_seq), entries: Number(b.entries), head: u8(b.head) })),
+      }));
+    });
   }
 
   async indexPayments(): Promise<void> {
@@ -807,113 +826,123 @@ export class SqliteClearingStore implements ClearingStore {
 
   async tokenEntries(tokenHash: Uint8Array): Promise<TokenEntryRow[]> {
     await this.idle();
-    const rows = this.db
-      .prepare(
-        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.valid AS valid,
-                e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.currency AS currency,
-                e.req_time AS req_time, e.req_challenge AS req_challenge
-         FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.token_hash = ? AND e.kind != ${JournalKind.void}
-         ORDER BY e.time, c.reader_id, c.journal_id, e.seq`,
-      )
-      .all(tokenHash) as Row[];
-    return rows.map((r) => ({
-      readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq), kind: Number(r.kind), time: Number(r.time), value: Number(r.value),
-      valid: Number(r.valid) === 1, reason: r.reason === null ? null : String(r.reason), operatorId: Number(r.operator_id),
-      walletKey: r.wallet_key === null ? null : Number(r.wallet_key), walletId: r.wallet_id === null ? null : u8(r.wallet_id), currency: r.currency === null ? null : Number(r.currency),
-      reqTime: r.req_time === null ? null : Number(r.req_time), reqChallenge: r.req_challenge === null ? null : u8(r.req_challenge),
-    }));
+    return this.read(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.valid AS valid,
+                  e.reason AS reason, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.currency AS currency,
+                  e.req_time AS req_time, e.req_challenge AS req_challenge
+           FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.token_hash = ? AND e.kind != ${JournalKind.void}
+           ORDER BY e.time, c.reader_id, c.journal_id, e.seq`,
+        )
+        .all(tokenHash) as Row[];
+      return rows.map((r) => ({
+        readerId: Number(r.reader_id), journalId: u8(r.journal_id), seq: Number(r.seq), kind: Number(r.kind), time: Number(r.time), value: Number(r.value),
+        valid: Number(r.valid) === 1, reason: r.reason === null ? null : String(r.reason), operatorId: Number(r.operator_id),
+        walletKey: r.wallet_key === null ? null : Number(r.wallet_key), walletId: r.wallet_id === null ? null : u8(r.wallet_id), currency: r.currency === null ? null : Number(r.currency),
+        reqTime: r.req_time === null ? null : Number(r.req_time), reqChallenge: r.req_challenge === null ? null : u8(r.req_challenge),
+      }));
+    });
   }
 
   async contestedRequestSales(): Promise<RequestSaleRow[]> {
     await this.idle();
-    // One pass over the request rows, partitioned by request: the rows of a request whose lowest and highest token
-    // hash differ. (Grouping first and joining back probed each journal of a reader once per request: a reader with
-    // thousands of journals made the report's read grow with journals times requests.)
-    return (
-      this.db
-        .prepare(
-          `SELECT ${REQUEST_SALE_COLUMNS} FROM (
-             SELECT e.chain AS chain, e.seq AS seq, e.time AS time, e.token_hash AS token_hash, e.operator_id AS operator_id, e.req_time AS req_time,
-                    e.req_challenge AS req_challenge, min(e.token_hash) OVER w AS lo, max(e.token_hash) OVER w AS hi
-             FROM entries e INDEXED BY entries_request JOIN chains c ON c.chain = e.chain
-             WHERE e.req_time IS NOT NULL AND e.valid = 1 AND e.kind = ${JournalKind.accept}
-             WINDOW w AS (PARTITION BY c.reader_id, e.req_time, e.req_challenge)) e
-           JOIN chains c ON c.chain = e.chain
-           WHERE e.lo <> e.hi`,
-        )
-        .all() as Row[]
-    ).map(requestSaleRow);
+    return this.read(() => {
+      // One pass over the request rows, partitioned by request: the rows of a request whose lowest and highest token
+      // hash differ. (Grouping first and joining back probed each journal of a reader once per request: a reader with
+      // thousands of journals made the report's read grow with journals times requests.)
+      return (
+        this.db
+          .prepare(
+            `SELECT ${REQUEST_SALE_COLUMNS} FROM (
+               SELECT e.chain AS chain, e.seq AS seq, e.time AS time, e.token_hash AS token_hash, e.operator_id AS operator_id, e.req_time AS req_time,
+                      e.req_challenge AS req_challenge, min(e.token_hash) OVER w AS lo, max(e.token_hash) OVER w AS hi
+               FROM entries e INDEXED BY entries_request JOIN chains c ON c.chain = e.chain
+               WHERE e.req_time IS NOT NULL AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+               WINDOW w AS (PARTITION BY c.reader_id, e.req_time, e.req_challenge)) e
+             JOIN chains c ON c.chain = e.chain
+             WHERE e.lo <> e.hi`,
+          )
+          .all() as Row[]
+      ).map(requestSaleRow);
+    });
   }
 
   async firstRequestSale(readerId: number, reqTime: number, reqChallenge: Uint8Array, tokenHash?: Uint8Array): Promise<RequestSaleRow | undefined> {
     await this.idle();
-    // With a token: its own entries (the token-hash index when payments are indexed); without: the request's rows
-    // in the request index, the first by order taken without handing the others to JavaScript.
-    const r = this.db
-      .prepare(
-        `SELECT ${REQUEST_SALE_COLUMNS}
-         FROM chains c JOIN entries e ${tokenHash ? '' : 'INDEXED BY entries_request'} ON e.chain = c.chain
-         WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
-           ${tokenHash ? 'AND e.token_hash = ?' : ''}
-           AND NOT EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1)
-         ORDER BY e.time < e.req_time, e.time, c.journal_id, e.seq LIMIT 1`,
-      )
-      .get(...[readerId, reqTime, reqChallenge, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
-    return r ? requestSaleRow(r) : undefined;
+    return this.read(() => {
+      // With a token: its own entries (the token-hash index when payments are indexed); without: the request's rows
+      // in the request index, the first by order taken without handing the others to JavaScript.
+      const r = this.db
+        .prepare(
+          `SELECT ${REQUEST_SALE_COLUMNS}
+           FROM chains c JOIN entries e ${tokenHash ? '' : 'INDEXED BY entries_request'} ON e.chain = c.chain
+           WHERE c.reader_id = ? AND e.req_time = ? AND e.req_challenge = ? AND e.valid = 1 AND e.kind = ${JournalKind.accept}
+             ${tokenHash ? 'AND e.token_hash = ?' : ''}
+             AND NOT EXISTS (SELECT 1 FROM entries v INDEXED BY entries_void WHERE v.chain = e.chain AND v.token_hash = e.token_hash AND v.kind = ${JournalKind.void} AND v.valid = 1)
+           ORDER BY e.time < e.req_time, e.time, c.journal_id, e.seq LIMIT 1`,
+        )
+        .get(...[readerId, reqTime, reqChallenge, ...(tokenHash ? [tokenHash] : [])]) as Row | undefined;
+      return r ? requestSaleRow(r) : undefined;
+    });
   }
 
   async isBlocked(walletId: Uint8Array): Promise<boolean> {
     await this.idle();
-    return this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(walletId) !== undefined;
+    return this.read(() => {
+      return this.db.prepare('SELECT 1 FROM blocklist WHERE wallet_id = ?').get(walletId) !== undefined;
+    });
   }
 
   async settleRows(sink: (r: SettleRow) => void, walletKey?: number | readonly number[]): Promise<void> {
     const keys = walletKey === undefined ? undefined : typeof walletKey === 'number' ? [walletKey] : [...walletKey];
     if (keys && !keys.length) return;
     await this.idle();
-    // Streams synchronously (memory bounded by settle()'s one wallet at a time); nothing else can run meanwhile.
-    // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
-    // SQLite put chains in the outer loop and scan the index once per chain).
-    const chains = new Map<number, { readerId: number; journalId: string }>();
-    for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
-      chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
-    }
-    // Voids are few (a sale voided within minutes at its own reader): held in memory as chain|token hash.
-    const voids = new Set<string>();
-    for (const r of this.db.prepare(`SELECT chain, token_hash FROM entries INDEXED BY entries_void WHERE kind = ${JournalKind.void} AND valid = 1`).all() as Row[]) {
-      voids.add(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`);
-    }
-    const stmt = this.db.prepare(
-      `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
-              e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
-              e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
-       FROM entries e INDEXED BY entries_counter
-       WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
-         ${keys === undefined ? '' : `AND e.wallet_key IN (${keys.map(() => '?').join(', ')})`}
-       ORDER BY e.wallet_key, e.counter`,
-    );
-    for (const r of (keys === undefined ? stmt.iterate() : stmt.iterate(...keys)) as Iterable<Row>) {
-      const kind = Number(r.kind);
-      const chain = chains.get(Number(r.chain))!;
-      sink({
-        readerId: chain.readerId,
-        journalId: chain.journalId,
-        seq: Number(r.seq),
-        kind,
-        time: Number(r.time),
-        value: Number(r.value),
-        amount: kind === JournalKind.tap_out ? Number(r.amount) : Number(r.value),
-        tokenHash: r.token_hash as Uint8Array,
-        operatorId: Number(r.operator_id),
-        walletKey: Number(r.wallet_key),
-        walletId: r.wallet_id as Uint8Array,
-        counter: Number(r.counter),
-        currency: Number(r.currency),
-        certKey: Number(r.cert_key),
-        allowance: Number(r.allowance),
-        voided: voids.size > 0 && kind !== JournalKind.tap_out && voids.has(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`),
-      });
-    }
+    this.read(() => {
+      // Streams synchronously (memory bounded by settle()'s one wallet at a time); nothing else can run meanwhile.
+      // Chains are few: looked up in memory, so the scan is one pass over the counter index (a join here let
+      // SQLite put chains in the outer loop and scan the index once per chain).
+      const chains = new Map<number, { readerId: number; journalId: string }>();
+      for (const r of this.db.prepare('SELECT chain, reader_id, journal_id FROM chains').all() as Row[]) {
+        chains.set(Number(r.chain), { readerId: Number(r.reader_id), journalId: toHex(u8(r.journal_id)) });
+      }
+      // Voids are few (a sale voided within minutes at its own reader): held in memory as chain|token hash.
+      const voids = new Set<string>();
+      for (const r of this.db.prepare(`SELECT chain, token_hash FROM entries INDEXED BY entries_void WHERE kind = ${JournalKind.void} AND valid = 1`).all() as Row[]) {
+        voids.add(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`);
+      }
+      const stmt = this.db.prepare(
+        `SELECT e.chain AS chain, e.seq AS seq, e.kind AS kind, e.time AS time, e.value AS value, e.amount AS amount,
+                e.token_hash AS token_hash, e.operator_id AS operator_id, e.wallet_key AS wallet_key, e.wallet_id AS wallet_id, e.counter AS counter,
+                e.currency AS currency, e.cert_key AS cert_key, e.allowance AS allowance
+         FROM entries e INDEXED BY entries_counter
+         WHERE e.wallet_key IS NOT NULL AND e.valid = 1 AND e.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}, ${JournalKind.tap_out})
+           ${keys === undefined ? '' : `AND e.wallet_key IN (${keys.map(() => '?').join(', ')})`}
+         ORDER BY e.wallet_key, e.counter`,
+      );
+      for (const r of (keys === undefined ? stmt.iterate() : stmt.iterate(...keys)) as Iterable<Row>) {
+        const kind = Number(r.kind);
+        const chain = chains.get(Number(r.chain))!;
+        sink({
+          readerId: chain.readerId,
+          journalId: chain.journalId,
+          seq: Number(r.seq),
+          kind,
+          time: Number(r.time),
+          value: Number(r.value),
+          amount: kind === JournalKind.tap_out ? Number(r.amount) : Number(r.value),
+          tokenHash: r.token_hash as Uint8Array,
+          operatorId: Number(r.operator_id),
+          walletKey: Number(r.wallet_key),
+          walletId: r.wallet_id as Uint8Array,
+          counter: Number(r.counter),
+          currency: Number(r.currency),
+          certKey: Number(r.cert_key),
+          allowance: Number(r.allowance),
+          voided: voids.size > 0 && kind !== JournalKind.tap_out && voids.has(`${Number(r.chain)}|${toHex(r.token_hash as Uint8Array)}`),
+        });
+      }
+    });
   }
 
   async evidence(
@@ -921,93 +950,113 @@ export class SqliteClearingStore implements ClearingStore {
     seq: number,
   ): Promise<EntryEvidence> {
     await this.idle();
-    const e = this.db
-      .prepare(
-        `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token
-         FROM entries e JOIN chains c ON c.chain = e.chain LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.chain = ? AND e.seq = ?`,
-      )
-      .get(chain, seq) as Row;
-    return {
-      readerId: Number(e.reader_id), journalId: u8(e.journal_id), kind: KIND_NAMES[Number(e.kind)]!, value: Number(e.value),
-      token: e.token === null || e.token === undefined ? null : u8(e.token),
-    };
+    return this.read(() => {
+      const e = this.db
+        .prepare(
+          `SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.kind AS kind, e.value AS value, substr(b.bytes, e.token_at + 1, e.token_len) AS token
+           FROM entries e JOIN chains c ON c.chain = e.chain LEFT JOIN batch_bytes b ON b.id = e.source WHERE e.chain = ? AND e.seq = ?`,
+        )
+        .get(chain, seq) as Row;
+      return {
+        readerId: Number(e.reader_id), journalId: u8(e.journal_id), kind: KIND_NAMES[Number(e.kind)]!, value: Number(e.value),
+        token: e.token === null || e.token === undefined ? null : u8(e.token),
+      };
+    });
   }
 
   async tokenBytes(readerId: number, journalId: Uint8Array, seq: number): Promise<Uint8Array | undefined> {
     await this.idle();
-    const r = this.db
-      .prepare(
-        `SELECT substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM chains c JOIN entries e ON e.chain = c.chain JOIN batch_bytes b ON b.id = e.source
-         WHERE c.reader_id = ? AND c.journal_id = ? AND e.seq = ?`,
-      )
-      .get(readerId, journalId, seq) as Row | undefined;
-    return r?.token ? u8(r.token) : undefined;
+    return this.read(() => {
+      const r = this.db
+        .prepare(
+          `SELECT substr(b.bytes, e.token_at + 1, e.token_len) AS token FROM chains c JOIN entries e ON e.chain = c.chain JOIN batch_bytes b ON b.id = e.source
+           WHERE c.reader_id = ? AND c.journal_id = ? AND e.seq = ?`,
+        )
+        .get(readerId, journalId, seq) as Row | undefined;
+      return r?.token ? u8(r.token) : undefined;
+    });
   }
 
   async doubleSpendRows(): Promise<DoubleSpendRow[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, wallet_id, counter, kind').all() as Row[]).map((r) => ({
-      kind: r.kind as DoubleSpendRow['kind'], walletId: u8(r.wallet_id), counter: Number(r.counter),
-      aHash: u8(r.a_hash), aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bHash: u8(r.b_hash), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
-    }));
+    return this.read(() => {
+      return (this.db.prepare('SELECT * FROM double_spends ORDER BY detected_at, wallet_id, counter, kind').all() as Row[]).map((r) => ({
+        kind: r.kind as DoubleSpendRow['kind'], walletId: u8(r.wallet_id), counter: Number(r.counter),
+        aHash: u8(r.a_hash), aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bHash: u8(r.b_hash), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
+      }));
+    });
   }
 
   async readerFaultRows(): Promise<ReaderFaultRow[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, token_hash').all() as Row[]).map((r) => ({
-      kind: 'token_listed_twice', readerId: Number(r.reader_id), tokenHash: u8(r.token_hash),
-      aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
-    }));
+    return this.read(() => {
+      return (this.db.prepare('SELECT * FROM reader_faults ORDER BY detected_at, reader_id, token_hash').all() as Row[]).map((r) => ({
+        kind: 'token_listed_twice', readerId: Number(r.reader_id), tokenHash: u8(r.token_hash),
+        aChain: Number(r.a_chain), aSeq: Number(r.a_seq), bChain: Number(r.b_chain), bSeq: Number(r.b_seq), detectedAt: Number(r.detected_at),
+      }));
+    });
   }
 
   async chains(): Promise<ChainRow[]> {
     await this.idle();
-    return (
-      this.db
-        .prepare(
-          `SELECT c.chain AS chain, c.reader_id AS reader_id, c.journal_id AS journal_id, r.operator_id AS operator_id, r.profile AS profile,
-                  (SELECT count(*) FROM batches b WHERE b.chain = c.chain) AS batches
-           FROM chains c JOIN readers r ON r.reader_id = c.reader_id ORDER BY c.reader_id, c.journal_id`,
-        )
-        .all() as Row[]
-    ).map((r) => ({ chain: Number(r.chain), readerId: Number(r.reader_id), journalId: u8(r.journal_id), operatorId: Number(r.operator_id), profile: String(r.profile), batches: Number(r.batches) }));
+    return this.read(() => {
+      return (
+        this.db
+          .prepare(
+            `SELECT c.chain AS chain, c.reader_id AS reader_id, c.journal_id AS journal_id, r.operator_id AS operator_id, r.profile AS profile,
+                    (SELECT count(*) FROM batches b WHERE b.chain = c.chain) AS batches
+             FROM chains c JOIN readers r ON r.reader_id = c.reader_id ORDER BY c.reader_id, c.journal_id`,
+          )
+          .all() as Row[]
+      ).map((r) => ({ chain: Number(r.chain), readerId: Number(r.reader_id), journalId: u8(r.journal_id), operatorId: Number(r.operator_id), profile: String(r.profile), batches: Number(r.batches) }));
+    });
   }
 
   async seqRuns(chain: number): Promise<[number, number][]> {
     await this.idle();
-    const runs: [number, number][] = [];
-    for (const s of this.db.prepare('SELECT seq FROM entries WHERE chain = ? ORDER BY seq').iterate(chain) as Iterable<Row>) {
-      const seq = Number(s.seq);
-      const last = runs[runs.length - 1];
-      if (last && last[1] + 1 === seq) last[1] = seq;
-      else runs.push([seq, seq]);
-    }
-    return runs;
+    return this.read(() => {
+      const runs: [number, number][] = [];
+      for (const s of this.db.prepare('SELECT seq FROM entries WHERE chain = ? ORDER BY seq').iterate(chain) as Iterable<Row>) {
+        const seq = Number(s.seq);
+        const last = runs[runs.length - 1];
+        if (last && last[1] + 1 === seq) last[1] = seq;
+        else runs.push([seq, seq]);
+      }
+      return runs;
+    });
   }
 
   async problems(): Promise<ProblemRow[]> {
     await this.idle();
-    return (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
-      readerId: Number(p.reader_id), kind: String(p.kind), detail: String(p.detail),
-    }));
+    return this.read(() => {
+      return (this.db.prepare("SELECT reader_id, kind, detail FROM problems WHERE kind != 'invalid_entry' ORDER BY at, reader_id, kind, detail").all() as Row[]).map((p) => ({
+        readerId: Number(p.reader_id), kind: String(p.kind), detail: String(p.detail),
+      }));
+    });
   }
 
   async invalidEntries(): Promise<InvalidEntryRow[]> {
     await this.idle();
-    return (
-      this.db.prepare('SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.reason AS reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.valid = 0 ORDER BY c.reader_id, c.journal_id, e.seq').all() as Row[]
-    ).map((p) => ({ readerId: Number(p.reader_id), journalId: u8(p.journal_id), seq: Number(p.seq), reason: String(p.reason) }));
+    return this.read(() => {
+      return (
+        this.db.prepare('SELECT c.reader_id AS reader_id, c.journal_id AS journal_id, e.seq AS seq, e.reason AS reason FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.valid = 0 ORDER BY c.reader_id, c.journal_id, e.seq').all() as Row[]
+      ).map((p) => ({ readerId: Number(p.reader_id), journalId: u8(p.journal_id), seq: Number(p.seq), reason: String(p.reason) }));
+    });
   }
 
   async voidCount(): Promise<number> {
     await this.idle();
-    return Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
+    return this.read(() => {
+      return Number((this.db.prepare(`SELECT count(*) AS n FROM entries WHERE kind = ${JournalKind.void} AND valid = 1`).get() as Row).n);
+    });
   }
 
   async refundOf(tokenHash: Uint8Array): Promise<RefundRow | undefined> {
     await this.idle();
-    const r = this.db.prepare('SELECT * FROM refunds WHERE token_hash = ?').get(tokenHash) as Row | undefined;
-    return r ? refundRow(r) : undefined;
+    return this.read(() => {
+      const r = this.db.prepare('SELECT * FROM refunds WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+      return r ? refundRow(r) : undefined;
+    });
   }
 
   async putRefund(r: RefundRow): Promise<boolean> {
@@ -1027,18 +1076,24 @@ export class SqliteClearingStore implements ClearingStore {
 
   async refunds(): Promise<RefundRow[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM refunds ORDER BY wallet_id, token_hash').all() as Row[]).map(refundRow);
+    return this.read(() => {
+      return (this.db.prepare('SELECT * FROM refunds ORDER BY wallet_id, token_hash').all() as Row[]).map(refundRow);
+    });
   }
 
   async refundsAfter(after: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): Promise<HeldRefund[]> {
     await this.idle();
-    return (this.db.prepare('SELECT * FROM refunds WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').all(after, upTo, limit) as Row[]).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
+    return this.read(() => {
+      return (this.db.prepare('SELECT * FROM refunds WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').all(after, upTo, limit) as Row[]).map((r) => ({ ...refundRow(r), seq: Number(r.seq) }));
+    });
   }
 
   async refundTotals(): Promise<RefundTotals> {
     await this.idle();
-    const rows = this.db.prepare('SELECT currency, count(*) AS n, CAST(sum(amount) AS TEXT) AS amount, max(seq) AS last FROM refunds GROUP BY currency ORDER BY currency').all() as Row[];
-    return refundTotalsOf(rows);
+    return this.read(() => {
+      const rows = this.db.prepare('SELECT currency, count(*) AS n, CAST(sum(amount) AS TEXT) AS amount, max(seq) AS last FROM refunds GROUP BY currency ORDER BY currency').all() as Row[];
+      return refundTotalsOf(rows);
+    });
   }
 
   async claimMeta(key: string, value: Uint8Array): Promise<ClaimedMeta> {

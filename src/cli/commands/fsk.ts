@@ -119,19 +119,20 @@ const simCmd: Command = {
   summary: 'pass a WAV through the seeded acoustic channel simulator',
   usage: '--in TX.wav --out RX.wav [--snr DB] [--noise white|pink] [--rt60 S --drr DB] [--offset PCT] [--rate HZ] [--clip DB] [--band LO-HI] [--seed N]',
   options: {
-    in: { type: 'string', help: 'input WAV', arg: 'FILE' },
+    in: { type: 'string', help: 'input WAV (sample rate 8000..192000 Hz)', arg: 'FILE' },
     out: { type: 'string', help: 'output WAV', arg: 'FILE' },
     snr: { type: 'string', help: 'full-band SNR in dB (spec/fsk.md §9); negative values as --snr=-5', arg: 'DB' },
     noise: { type: 'string', help: 'noise colour: white or pink', arg: 'KIND', default: 'white' },
     rt60: { type: 'string', help: 'room reverberation time in seconds', arg: 'S' },
     drr: { type: 'string', help: 'direct-to-reverberant ratio in dB (with --rt60)', arg: 'DB', default: '10' },
     offset: { type: 'string', help: 'clock offset in percent (+1 = capture compressed by 1 %)', arg: 'PCT' },
-    rate: { type: 'string', help: 'capture sample rate in Hz (e.g. 44100)', arg: 'HZ' },
+    rate: { type: 'string', help: 'capture sample rate in Hz, 8000..192000 (e.g. 44100)', arg: 'HZ' },
     clip: { type: 'string', help: 'overdrive in dB above full scale, then hard clip', arg: 'DB' },
     band: { type: 'string', help: 'speaker/mic band limit, e.g. 300-8000', arg: 'LO-HI' },
     seed: { type: 'string', help: 'random seed', arg: 'N', default: '1' },
     format: { type: 'string', help: 'output WAV format: pcm16 or float32', arg: 'F', default: 'float32' },
   },
+  details: 'Exit codes: 0 written, 2 bad input (fsk.bad_rate: a WAV whose rate is outside 8000..192000 Hz; fsk.bad_input: a capture over 2^24 samples).',
   async run(ctx) {
     const wav = readWavBounded(ctx.need('in'));
     const ch: ChannelOptions = { seed: num(ctx.opt('seed'), 'seed', 0, 2 ** 32 - 1)! };
