@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 275 codes in 30 areas.
+ * error-code tables of spec/*.md list. 277 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -78,8 +78,10 @@ export const ERROR_CODES = [
   'demo.fsk_failed',
   'demo.unexpected',
   'file.bad_format',
+  'file.io_error',
   'file.too_large',
   'file.unreadable',
+  'file.unwritable',
   'fsk.bad_header',
   'fsk.bad_input',
   'fsk.bad_profile',
@@ -360,8 +362,10 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'demo.fsk_failed': 'spec/protocol.md §13',
   'demo.unexpected': 'spec/protocol.md §13',
   'file.bad_format': 'spec/protocol.md §13',
+  'file.io_error': 'spec/protocol.md §13',
   'file.too_large': 'spec/protocol.md §13',
   'file.unreadable': 'spec/protocol.md §13',
+  'file.unwritable': 'spec/protocol.md §13',
   'fsk.bad_header': 'spec/fsk.md §11',
   'fsk.bad_input': 'spec/fsk.md §11',
   'fsk.bad_profile': 'spec/fsk.md §11',

@@ -1,5 +1,6 @@
 /** Helpers shared by CLI commands: time parsing, file IO with typed errors, byte-format sniffing. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { writeFileDurable } from '../node/durable.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OffpayError } from '../../base/errors.js';
@@ -20,9 +21,45 @@ export function parseUint(name: string, s: string | undefined, max = 0xffffffff)
   return Number(s);
 }
 
+/**
+ * Check that `path` can take an output before anything is spent on it: absent or a regular file (not a directory,
+ * pipe or device: a FIFO with no reader would block the write for ever), in a directory that can be made and
+ * written (a probe file is created and removed). `file.unwritable` otherwise. A full disk shows only at the write.
+ */
+export function checkWritable(path: string): void {
+  const fail = (why: string): never => {
+    throw new OffpayError('file.unwritable', `cannot write ${path}: ${why}; nothing was written`, { path });
+  };
+  try {
+    if (!statSync(path).isFile()) fail('it is not a regular file (a directory, a pipe or a device; write to a file, or give --out - for standard output)');
+  } catch (e) {
+    if (e instanceof OffpayError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') fail(code ?? String(e));
+  }
+  const probe = `${path}.probe-${process.pid}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    closeSync(openSync(probe, 'wx', 0o600));
+    unlinkSync(probe);
+  } catch (e) {
+    fail((e as NodeJS.ErrnoException).code ?? String(e));
+  }
+}
+
+/**
+ * Write an output file atomically (a temporary file, flushed, then renamed over `path`): a write that fails (a
+ * full disk, a size limit) leaves the file already there as it was, and no temporary file. `file.unwritable` for
+ * a target that is not a regular file or any failure (CLI attack review, 2026-12-07: a failed write truncated the
+ * file already at --out, and a FIFO there hung the command).
+ */
 export function writeOut(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, data);
+  checkWritable(path);
+  try {
+    writeFileDurable(path, data);
+  } catch (e) {
+    throw new OffpayError('file.unwritable', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; the file already there (if any) is unchanged`, { path });
+  }
 }
 
 export type Sniffed = 'png' | 'jpeg' | 'wav' | 'digits' | 'ndef' | 'cbor';

@@ -260,9 +260,17 @@ export async function runCommand(cmd: Command, argv: string[], io: Io = defaultI
       io.err(`offpay ${cmd.name}: ${e.message} [${e.code}]\n`);
       return EXIT_USAGE;
     }
+    // A system error of a file operation (a full disk, an I/O error, a directory where a file goes): typed, so
+    // that --json says it and the exit is 2, never an internal error (CLI attack review, 2026-12-07).
     const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && err.code.startsWith('E') && err.path) {
-      io.err(`offpay ${cmd.name}: cannot use ${err.path}: ${err.code}\n`);
+    if (err && typeof err.code === 'string' && /^E[A-Z0-9]+$/.test(err.code) && (err.path || err.syscall)) {
+      const typed = new OffpayError('file.io_error', `${err.path ? `cannot use ${err.path}` : `a file operation (${err.syscall}) failed`}: ${err.code}`, {
+        errno: err.code,
+        ...(err.path ? { path: err.path } : {}),
+        ...(err.syscall ? { syscall: err.syscall } : {}),
+      });
+      if (json) io.out(toJson({ ok: false, ...typed.toJSON() }) + '\n');
+      io.err(`offpay ${cmd.name}: ${typed.message} [${typed.code}]\n`);
       return EXIT_USAGE;
     }
     throw e;

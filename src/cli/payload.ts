@@ -14,12 +14,12 @@
  * says what to do), and `--out -` with `--json` is refused (both would write to standard output).
  * `checkOut` applies these rules before any work is done, so a refused `pay` spends no counter.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
 import { readBytes, whyUnreadable } from '../node/files.js';
-import { sniff, writeOut } from './common.js';
+import { checkWritable, sniff, writeOut } from './common.js';
 import { UsageError, type CommandContext } from './framework.js';
 import { loadVia, type PayloadKind } from './via.js';
 
@@ -55,21 +55,34 @@ export type PayloadForm = 'cbor' | 'wav' | 'png' | 'jpeg' | 'ndef' | 'digits';
 
 /** Largest input read from standard input or a pipe (`-`): the largest file any form accepts (a WAV). */
 export const MAX_STREAM_BYTES = 256 * 1024 * 1024;
+/** How long a pipe may send nothing before its read is given up (file.unreadable), milliseconds. */
+export const STREAM_IDLE_MS = 30_000;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** Read all of standard input (`-`) or a pipe/device path, refusing more than `max` bytes (file.too_large). */
 export function readStream(path: string, what: string, max = MAX_STREAM_BYTES): Uint8Array {
   let fd: number | undefined;
   try {
-    fd = path === '-' ? 0 : openSync(path, 'r');
+    // A named pipe is opened non-blocking: a FIFO with no writer would block the open for ever (CLI attack review,
+    // 2026-12-07). With no writer its read ends at once (empty input); with a writer that sends nothing, the read
+    // waits at most STREAM_IDLE_MS without data.
+    fd = path === '-' ? 0 : openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const chunks: Uint8Array[] = [];
     let total = 0;
+    let idleSince = Date.now();
     for (;;) {
       const buf = new Uint8Array(65536);
       let n: number;
       try {
         n = readSync(fd, buf, 0, buf.length, null);
+        idleSince = Date.now();
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue; // a non-blocking pipe with no data yet
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+          // a non-blocking pipe with no data yet: wait a little, up to STREAM_IDLE_MS without data
+          if (Date.now() - idleSince > STREAM_IDLE_MS) throw new OffpayError('file.unreadable', `no ${what} data on ${path === '-' ? 'standard input' : path} for ${STREAM_IDLE_MS / 1000} s`);
+          Atomics.wait(PAUSE, 0, 0, 5);
+          continue;
+        }
         if ((e as NodeJS.ErrnoException).code === 'EOF') break;
         throw e;
       }
@@ -141,7 +154,7 @@ export async function readPayload(kind: PayloadKind, path: string, via?: string)
  * would be binary (`textOnStdout` false).
  */
 export async function checkOut(ctx: CommandContext, out: string, via?: string): Promise<void> {
-  if (out !== '-') return;
+  if (out !== '-') return checkWritable(out); // before anything is spent on it (a counter, a request, an export)
   if (ctx.json) throw new UsageError('--out - and --json both write to standard output; give --out FILE with --json');
   const text = via ? (await loadVia(via)).textOnStdout : false;
   if (!text && ctx.stdout.isTTY) throw binaryToTerminal(via ? `${via} output` : 'CBOR');

@@ -4,13 +4,15 @@
  * replaces it, e.g. after a key rotation) and the policy file, validated against the schema of
  * src/reader/policy.ts (spec/reader.md §14).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readRegularFile } from '../node/bounded-file.js';
+import { firstDuplicateName } from '../json-duplicates.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
 import { decodeIssuerKeySet, encodeIssuerKeySet, type IssuerKeySet, type ReaderProfileName } from '../messages.js';
 import { nodeEd25519 } from '../node/crypto.js';
 import { loadIssuerKeys, loadReader } from '../node/files.js';
-import { checkClearingBounds, parsePolicy, type ReaderPolicy } from '../reader/policy.js';
+import { checkClearingBounds, checkExitWindow, parsePolicy, type ReaderPolicy } from '../reader/policy.js';
 import { Reader } from '../reader/reader.js';
 import { SqliteReaderStore } from '../reader/sqlite.js';
 import { MemoryReaderStore } from '../reader/store.js';
@@ -24,15 +26,32 @@ export const META_SIGNED_KEYSET = 'issuer.keyset.signed';
  * Read and validate a reader policy file; with `profile` (the reader certificate's), its time fields against the
  * bounds clearing judges by too. Throws `reader.bad_policy` naming the field.
  */
+/** The largest policy file read (a policy lists a few currencies and profile fields: a few KiB). */
+export const MAX_POLICY_BYTES = 64 * 1024;
+
 export function loadPolicy(path: string, profile?: ReaderProfileName): ReaderPolicy {
   let o: unknown;
+  // Bounded and non-blocking, before it is parsed (a FIFO hung every reader command; /dev/zero took 4 GB), and a
+  // member named twice is refused: JSON.parse keeps the last (a currency's limits given twice dropped the first
+  // without a word), so the file would mean one thing to the reference and another to a port.
+  const r = readRegularFile(path, MAX_POLICY_BYTES);
+  if (!Buffer.isBuffer(r)) {
+    const why = r.kind === 'not_regular' ? 'not a regular file' : r.kind === 'too_large' ? `${r.size} bytes, over the limit of ${MAX_POLICY_BYTES}` : r.code;
+    throw new OffpayError('reader.bad_policy', `${path}: ${why}`);
+  }
   try {
-    o = JSON.parse(readFileSync(path, 'utf8'));
+    const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(r); // a BOM is kept, and JSON.parse refuses it
+    o = JSON.parse(text);
+    const dup = firstDuplicateName(text);
+    if (dup !== undefined) throw new Error(`the member ${JSON.stringify(dup)} is given twice in one object`);
   } catch (e) {
     throw new OffpayError('reader.bad_policy', `${path}: ${(e as Error).message}`);
   }
   const policy = parsePolicy(o, path);
-  if (profile && policy.profile) checkClearingBounds(profile, policy.profile, 'reader.bad_policy', `${path}: profile`);
+  if (profile && policy.profile) {
+    checkClearingBounds(profile, policy.profile, 'reader.bad_policy', `${path}: profile`);
+    checkExitWindow(profile, policy.profile, 'reader.bad_policy', `${path}: profile`);
+  }
   return policy;
 }
 

@@ -1,7 +1,7 @@
 /** Durable file writes (Node only). */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -13,12 +13,24 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      // Every byte: one write may take only part (a size limit, a signal), and the rest would be lost silently.
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at, buf.length - at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    // A failed write (a full disk) leaves no temporary file behind, and the target as it was.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw e;
   }
-  renameSync(tmp, path);
   let dfd: number;
   try {
     dfd = openSync(dirname(path), 'r');
@@ -87,11 +99,16 @@ export async function writeFileDurableAsync(path: string, data: Uint8Array | str
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined); // a failed write leaves no temporary file behind
+    throw e;
   }
-  await rename(tmp, path);
   await syncDirectoryOf(path);
 }

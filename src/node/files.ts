@@ -6,6 +6,8 @@
  *   WALLET/wallet.json   wallet secret key + cert       WALLET/counter.json  counter state (durable)
  *   READER/reader.json   reader secret key + cert       READER/requests/     outstanding payment requests
  */
+import { readRegularFile } from './bounded-file.js';
+import { firstDuplicateName } from '../json-duplicates.js';
 import { readFileSync, existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileCounterStore } from './counter.js';
@@ -54,16 +56,24 @@ function fileIn(dir: string, name: string, what: string): string {
   return join(dir, name);
 }
 
+/** The largest wallet, reader or issuer file read (the largest real one, an issuer with 255 keys, is about 45 KiB). */
+export const MAX_KEY_FILE_BYTES = 256 * 1024;
+
 function readJson(path: string, what: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${whyUnreadable(e)}`);
+  // Bounded and non-blocking: a FIFO, /dev/zero or a huge file in its place is refused before it is read (a CLI
+  // attack review found `pay` reading a wallet.json linked to /dev/zero until 7.8 GB).
+  const r = readRegularFile(path, MAX_KEY_FILE_BYTES);
+  if (!Buffer.isBuffer(r)) {
+    if (r.kind === 'too_large') throw new OffpayError('file.too_large', `${what} file ${path} is ${r.size} bytes, over the limit of ${MAX_KEY_FILE_BYTES}`);
+    throw new OffpayError('file.unreadable', `cannot read ${what} at ${path}: ${r.kind === 'not_regular' ? 'not a regular file' : whyUnreadable(Object.assign(new Error(r.code), { code: r.code }))}`);
   }
+  const text = r.toString('utf8');
   try {
     const v = JSON.parse(text) as unknown;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    // A member named twice: JSON.parse keeps the last, another reader may keep the first (two keys from one file).
+    const dup = firstDuplicateName(text);
+    if (dup !== undefined) throw new Error(`the member ${JSON.stringify(dup)} is given twice in one object`);
     return v as Record<string, unknown>;
   } catch (e) {
     throw new OffpayError('file.bad_format', `${path} is not a valid ${what} file: ${(e as Error).message}`);

@@ -19,7 +19,8 @@
  *  - release: remove LOCK if it still holds our nonce.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { readRegularFile } from './bounded-file.js';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { OffpayError } from '../../base/errors.js';
@@ -66,13 +67,15 @@ function validateOptions(o: LockOptions): Required<LockOptions> {
   return { waitMs, pollMs };
 }
 
+/**
+ * A small file's text: null when it cannot be opened (missing), '' when it is not a regular file of at most
+ * MAX_LOCK_BYTES (an unreadable record: never broken). Opened non-blocking and read bounded, so a FIFO or
+ * /dev/zero in a lock's place neither hangs a payment nor fills its memory (CLI attack review, 2026-12-07).
+ */
 function readSmall(path: string): string | null {
-  try {
-    const b = readFileSync(path);
-    return b.length > MAX_LOCK_BYTES ? '' : b.toString('utf8');
-  } catch {
-    return null;
-  }
+  const r = readRegularFile(path, MAX_LOCK_BYTES);
+  if (Buffer.isBuffer(r)) return r.toString('utf8');
+  return r.kind === 'errno' ? null : '';
 }
 
 function bootId(): string | null {

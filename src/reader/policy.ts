@@ -167,6 +167,33 @@ export function checkClearingBounds(profile: ReaderProfileName, overrides: Parti
   }
 }
 
+/**
+ * Refuse an exit window shorter than the one-way token window (spec/reader.md §8): a wallet whose clock is behind
+ * by up to `oneWayMaxAgeSeconds` taps in, and it dates its exit with the same clock, so a shorter
+ * `exitMaxAgeSeconds` would let it in and leave it no gate out (its trip then charged the maximum fare; exit attack
+ * review, 2026-12-07).
+ */
+export function checkExitWindow(profile: ReaderProfileName, overrides: Partial<Omit<ReaderProfileParams, 'name'>>, code: PolicyErrorCode, where: string): void {
+  const row = READER_PROFILES[profile];
+  const exit = effectiveExitMaxAge(profile, overrides);
+  const oneWay = overrides.oneWayMaxAgeSeconds ?? row.oneWayMaxAgeSeconds;
+  if (exit < oneWay) {
+    throw new OffpayError(
+      code,
+      `${where}.exitMaxAgeSeconds = ${exit} seconds is below oneWayMaxAgeSeconds = ${oneWay}: a wallet whose clock is behind by up to ${oneWay} s can tap in, and it dates its exit with the same clock, so it could not leave`,
+    );
+  }
+}
+
+/**
+ * The exit window a profile with these overrides has: the one given, else the row's, raised to the effective
+ * `oneWayMaxAgeSeconds` when that is longer (a policy that widens the one-way window widens the exit window with it).
+ */
+export function effectiveExitMaxAge(profile: ReaderProfileName, overrides: Partial<Omit<ReaderProfileParams, 'name'>>): number {
+  const row = READER_PROFILES[profile];
+  return overrides.exitMaxAgeSeconds ?? Math.max(row.exitMaxAgeSeconds, overrides.oneWayMaxAgeSeconds ?? row.oneWayMaxAgeSeconds);
+}
+
 /** Validate an anti-replay window size. */
 export function validateWindow(w: unknown, code: 'reader.bad_config' | 'reader.bad_policy' = 'reader.bad_config', where = 'window'): number {
   if (typeof w !== 'number' || !Number.isInteger(w) || w < WINDOW_RANGE.min || w > WINDOW_RANGE.max || w % WINDOW_RANGE.multipleOf !== 0) {

@@ -100,7 +100,7 @@ export const READER_PROFILES: Record<ReaderProfileName, ReaderProfileParams> = {
     allowZeroFare: false,
     tapOutWithoutTapIn: 'charge',
     requireExit: false,
-    exitMaxAgeSeconds: 60,
+    exitMaxAgeSeconds: 300,
   },
   transit: {
     name: 'transit',
@@ -120,9 +120,10 @@ export const READER_PROFILES: Record<ReaderProfileName, ReaderProfileParams> = {
     allowZeroFare: false,
     tapOutWithoutTapIn: 'charge',
     requireExit: false,
-    // An exit is signed as the rider reaches the gate: a minute covers the walk and a phone clock a little off
-    // (maxFutureSeconds covers a clock ahead). A recorded exit opens another gate only within it.
-    exitMaxAgeSeconds: 60,
+    // An exit is dated by the wallet's clock, as its tap-in was: a wallet whose clock is behind by up to
+    // oneWayMaxAgeSeconds taps in, so it must be able to leave with an exit that old (checkExitWindow refuses a
+    // shorter one). maxFutureSeconds covers a clock ahead. A recorded exit opens another gate only within it.
+    exitMaxAgeSeconds: 120,
   },
 };
 

@@ -36,7 +36,7 @@ import { createBatch, type SettlementBatch } from './batch.js';
 import { decodeExit, exitProblem, exitSigningInput, looksLikeExit, type Exit } from '../exit.js';
 import { BlocklistIndex, decodeBlocklist, verifyBlocklist, type Blocklist } from './blocklist.js';
 import { chainHash, decodeEntry, encodeEntry, genesisHash, JOURNAL_ID_BYTES, verifyChain, type ChainCheck, type JournalEntry, type JournalKindName, type JournalRow } from './journal.js';
-import { checkClearingBounds, validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
+import { checkClearingBounds, checkExitWindow, effectiveExitMaxAge, validateLimits, validateProfileOverrides, validateWindow, WINDOW_RANGE } from './policy.js';
 import { validateOptions, type OptionsSchema } from '../../base/options.js';
 import { READER_PROFILES, type CurrencyLimits, type ReaderProfileParams } from './profiles.js';
 import { READER_REASONS, type AnyReason, type ReaderReason } from './reasons.js';
@@ -553,8 +553,12 @@ export class Reader {
     this.issuerKeys = o.issuerKeys;
     this.store = o.store;
     const overrides = validateProfileOverrides(o.profile, 'reader.bad_config', 'ReaderOptions.profile');
-    if (Object.hasOwn(READER_PROFILES, o.cert.profile)) checkClearingBounds(o.cert.profile, overrides, 'reader.bad_config', 'ReaderOptions.profile');
+    if (Object.hasOwn(READER_PROFILES, o.cert.profile)) {
+      checkClearingBounds(o.cert.profile, overrides, 'reader.bad_config', 'ReaderOptions.profile');
+      checkExitWindow(o.cert.profile, overrides, 'reader.bad_config', 'ReaderOptions.profile');
+    }
     this.profile = { ...READER_PROFILES[o.cert.profile], ...overrides, name: o.cert.profile };
+    if (Object.hasOwn(READER_PROFILES, o.cert.profile)) this.profile.exitMaxAgeSeconds = effectiveExitMaxAge(o.cert.profile, overrides);
     this.window = validateWindow(o.window ?? DEFAULT_WINDOW, 'reader.bad_config', 'ReaderOptions.window');
     this.syncVerifier = o.asyncVerifier ? undefined : cachingVerifier(o.verifier ?? nobleEd25519);
     this.verifier = o.asyncVerifier ?? this.syncVerifier!;

@@ -113,14 +113,17 @@ export class SqliteReaderStore implements ReaderStore {
       throw new OffpayError('reader.store_unusable', `cannot open reader database ${path}: ${(e as Error).message}`);
     }
     try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       this.db.pragma('busy_timeout = 5000');
-      if (mode === 'create') this.db.transaction(() => this.db.exec(SCHEMA))(); // all tables or none
-      else {
+      if (mode === 'open') {
+        // Checked before anything is set: a file that is not a reader database (another program's, an empty file)
+        // is refused without a byte of it changed (the journal mode is written into the file; CLI attack review,
+        // 2026-12-07: reader commands turned another program's database to WAL, then refused it).
         const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('meta','windows','totals','tokens','journal')").get() as Row;
         if (tables.n !== 5) throw new OffpayError('reader.store_missing', `${path} is not a reader database (offpay reader init creates one)`);
       }
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      if (mode === 'create') this.db.transaction(() => this.db.exec(SCHEMA))(); // all tables or none
     } catch (e) {
       this.db.close();
       const t = typed(e, path);

@@ -285,10 +285,10 @@ describe('human forms in human output, --json unchanged', () => {
   it('--json keeps the machine forms and the same keys', async () => {
     const i = (await ok(['inspect', p('tok.cbor'), '--json'])).json();
     // A request-bound token: what its bytes carry (no payee, time or challenge), and requestBound as a boolean.
-    expect(Object.keys(i)).toEqual(['type', 'bytes', 'walletId', 'amountText', 'walletCert', 'amount', 'counter', 'walletSignature', 'requestBound']);
+    expect(Object.keys(i)).toEqual(['type', 'bytes', 'tokenHash', 'walletId', 'amountText', 'walletCert', 'amount', 'counter', 'walletSignature', 'requestBound']);
     expect(i).toMatchObject({ type: 'PaymentToken', amount: 1250, amountText: 'HKD 12.50', counter: 1, requestBound: true });
     const o = (await ok(['inspect', p('oneway.cbor'), '--json'])).json();
-    expect(Object.keys(o)).toEqual(['type', 'bytes', 'walletId', 'amountText', 'walletCert', 'payee', 'amount', 'counter', 'time', 'walletSignature', 'requestBound']);
+    expect(Object.keys(o)).toEqual(['type', 'bytes', 'tokenHash', 'walletId', 'amountText', 'walletCert', 'payee', 'amount', 'counter', 'time', 'walletSignature', 'requestBound']);
     expect(o).toMatchObject({ type: 'PaymentToken', amount: 100, amountText: 'HKD 1.00', payee: 4201, time: 1795348800, requestBound: false });
     expect(Object.keys(i.walletCert as object)).toEqual(['keyIndex', 'walletPublicKey', 'expiryDay', 'maxPerPayment', 'offlineAllowance', 'currency', 'issuerSignature']);
     expect(i.walletCert).toMatchObject({ expiryDay: 20809, maxPerPayment: 50000, offlineAllowance: 60000, currency: 344 });

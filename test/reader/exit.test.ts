@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeCbor } from '../../src/cbor.js';
 import { sign } from '../../src/crypto.js';
 import { createExit, decodeExit, encodeExit, exitSigningInput, verifyExit } from '../../src/exit.js';
-import { tokenHash, toHex } from '../../src/index.js';
+import { MemoryCounterStore, tokenHash, toHex, Wallet } from '../../src/index.js';
 import { Clearing } from '../../src/clearing/index.js';
 import type { Reader } from '../../src/reader/index.js';
 import { OffpayError } from '../../base/errors.js';
@@ -70,8 +70,8 @@ describe('exit: a tap-out signed afresh by the wallet (spec/reader.md §7.2, §7
     const reasons: string[] = [];
     for (const [i, make, at] of [
       [1, (t: Uint8Array) => encodeExit({ tapIn: t, time: NOW, walletSignature: sign(exitSigningInput({ tapIn: t, time: NOW }), thief.secretKey) }), NOW],
-      [2, (t: Uint8Array) => w.wallet.exit(t, { time: NOW - 61 }), NOW],
-      [3, (t: Uint8Array) => w.wallet.exit(t, { time: NOW - 60 }), NOW],
+      [2, (t: Uint8Array) => w.wallet.exit(t, { time: NOW - 121 }), NOW],
+      [3, (t: Uint8Array) => w.wallet.exit(t, { time: NOW - 120 }), NOW],
       [4, (t: Uint8Array) => w.wallet.exit(t, { time: NOW + 60 }), NOW],
       [5, (t: Uint8Array) => w.wallet.exit(t, { time: NOW + 61 }), NOW],
       // a bad signature on a stale exit: the signature decides
@@ -101,6 +101,18 @@ describe('exit: a tap-out signed afresh by the wallet (spec/reader.md §7.2, §7
     expect((await g.tapOut(good, { fare: 300, currency: HKD, now: NOW })).reason).toBe('ok');
   });
 
+  it('the clock skew a gate takes at the tap-in, it takes at the exit: a wallet 90 s slow leaves by its own exit (exit attack review)', async () => {
+    const entry = strict(961);
+    const exitGate = strict(962);
+    const base = makeWallet(issuer, 'exit', 'slow');
+    let walletNow = NOW - 90; // the phone is 90 s behind the gates
+    const wallet = new Wallet({ secretKey: base.secretKey, cert: base.cert, counter: new MemoryCounterStore(), clock: () => walletNow });
+    const tapIn = await wallet.payTo({ payee: OP, amount: 3500 });
+    expect(await tapInAt(entry, tapIn)).toMatchObject({ accepted: true }); // the gate takes her slow clock at entry
+    walletNow = NOW + 600 - 90; // ten minutes later, at the exit gate, she signs her exit there and then
+    expect(await exitGate.tapOut(wallet.exit(tapIn), { fare: 650, currency: HKD, now: NOW + 600 })).toMatchObject({ accepted: true, status: 'tapped_out' });
+  });
+
   it('an exit shown again: refused at the same gate (already_tapped_out); at another gate only within exitMaxAgeSeconds (a stated limit)', async () => {
     const w = makeWallet(issuer, 'exit', 'replay');
     const t = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });
@@ -109,7 +121,7 @@ describe('exit: a tap-out signed afresh by the wallet (spec/reader.md §7.2, §7
     expect((await a.tapOut(e, { fare: 300, currency: HKD, now: NOW })).reason).toBe('ok');
     expect((await a.tapOut(e, { fare: 300, currency: HKD, now: NOW + 5 })).reason).toBe('already_tapped_out');
     expect((await b.tapOut(e, { fare: 650, currency: HKD, now: NOW + 30 })).reason).toBe('ok');
-    expect((await c.tapOut(e, { fare: 650, currency: HKD, now: NOW + 61 })).reason).toBe('exit_too_old');
+    expect((await c.tapOut(e, { fare: 650, currency: HKD, now: NOW + 121 })).reason).toBe('exit_too_old');
   });
 
   it('Wallet.exit signs only its own one-way token and spends nothing', async () => {
@@ -141,6 +153,9 @@ describe('exit: a tap-out signed afresh by the wallet (spec/reader.md §7.2, §7
   it('requireExit and exitMaxAgeSeconds are validated profile fields', () => {
     expect(codeOf(() => openTestReader(issuer, 'exit', 951, { options: { profile: { requireExit: 'yes' as unknown as boolean } } }))).toBe('reader.bad_config');
     expect(codeOf(() => openTestReader(issuer, 'exit', 952, { options: { profile: { exitMaxAgeSeconds: 0 } } }))).toBe('reader.bad_config');
+    // shorter than the one-way window: a wallet 90 s slow would tap in and never get out (exit attack review)
+    expect(codeOf(() => openTestReader(issuer, 'exit', 953, { options: { profile: { exitMaxAgeSeconds: 119 } } }))).toBe('reader.bad_config');
+    expect(codeOf(() => openTestReader(issuer, 'exit', 954, { options: { profile: { exitMaxAgeSeconds: 60, oneWayMaxAgeSeconds: 60 } } }))).toBeUndefined();
   });
 });
 

@@ -373,7 +373,18 @@ const pay: Command = {
     }
     const t = decodeToken(token);
     const payee = t.payee ?? paidTo;
-    const note = await writePayload(ctx, 'token', token, out, ctx.opt('via'));
+    let note: string;
+    try {
+      note = await writePayload(ctx, 'token', token, out, ctx.opt('via'));
+    } catch (e) {
+      // The counter is spent and the token signed: never lose it (a full disk at --out lost a paid token; CLI attack
+      // review, 2026-12-07). The output was checked before the reservation, so this is a failure of the write itself.
+      const why = e instanceof OffpayError ? e.message : String((e as NodeJS.ErrnoException).code ?? e);
+      throw new OffpayError('file.unwritable', `the token was signed (counter ${t.counter}, ${formatMoney(t.amount, wallet.cert.currency)} spent) but could not be written: ${why}; here it is, to give to the reader: ${toHex(token)}`, {
+        token: toHex(token),
+        counter: t.counter,
+      });
+    }
     if (repeated) {
       ctx.out(
         `this request was paid before: the same token again (${formatMoney(t.amount, wallet.cert.currency)} to ${payee}, counter ${t.counter}), nothing more spent: ${out} (${token.length} bytes; ${note})`,
@@ -393,8 +404,9 @@ const exit: Command = {
   details:
     'TAPIN is the one-way token this wallet tapped in with (as `offpay pay --payee OPERATOR` wrote it). A gate whose\n' +
     'profile requires exits (requireExit) takes only an exit, never the tap-in token shown again, so a recording of\n' +
-    'the tap-in does not leave by another gate (spec/reader.md §7.3). Show the exit within 60 s of --now (the gate\'s\n' +
-    'exitMaxAgeSeconds). It spends nothing: no counter, no allowance (the trip was paid for at the tap-in).',
+    'the tap-in does not leave by another gate (spec/reader.md §7.3). Show the exit soon after --now: a gate takes it\n' +
+    'within its exitMaxAgeSeconds (120 s by default). It spends nothing: no counter, no allowance (the trip was paid\n' +
+    'for at the tap-in).',
   options: {
     wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
     token: { type: 'string', arg: 'TAPIN', help: 'the tap-in token (CBOR, WAV, PNG/JPEG or NDEF)' },
@@ -411,7 +423,7 @@ const exit: Command = {
     const bytes = wallet.exit(tapIn, { time: now });
     const trip = toHex(tokenHash(tapIn));
     const note = await writePayload(ctx, 'token', bytes, out, ctx.opt('via'));
-    ctx.out(`exit of trip ${trip} signed at ${new Date(now * 1000).toISOString()}: ${out} (${bytes.length} bytes; ${note}); show it at the exit gate within 60 s`);
+    ctx.out(`exit of trip ${trip} signed at ${new Date(now * 1000).toISOString()}: ${out} (${bytes.length} bytes; ${note}); show it at the exit gate now (a gate takes it for 2 minutes by default)`);
     ctx.emit({ ok: true, out, bytes: bytes.length, time: now, tripTokenHash: trip, exit: toHex(bytes) });
     return EXIT_OK;
   },

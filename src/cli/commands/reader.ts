@@ -14,7 +14,7 @@ import { decodeRequest, decodeToken, tokenHash } from '../../messages.js';
 import { loadIssuer, loadIssuerKeys, readBytes, writeFileDurable } from '../../node/files.js';
 import { PRUNE_DEFAULT_RETAIN_SECONDS, type AcceptContext, type ReaderVerdict, type RequestRef } from '../../reader/reader.js';
 import { READER_REASONS } from '../../reader/reasons.js';
-import { parseNow, parseUint } from '../common.js';
+import { checkWritable, parseNow, parseUint } from '../common.js';
 import { EXIT_OK, EXIT_REJECTED, EXIT_USAGE, UsageError, type Command, type CommandContext } from '../framework.js';
 import { initReader, openReader } from '../reader-open.js';
 import { listen } from './listen.js';
@@ -289,6 +289,7 @@ const exportCmd: Command = {
   },
   async run(ctx) {
     const out = ctx.need('out');
+    checkWritable(out); // before the batch is counted as exported
     const now = parseNow(ctx.opt('now'));
     const { reader, store } = openReader(ctx, now);
     try {
@@ -569,6 +570,7 @@ const blocklist: Command = {
   async run(ctx) {
     const issuer = loadIssuer(ctx.need('issuer'));
     const out = ctx.need('out');
+    checkWritable(out); // before a blocklist version is issued
     const c = await openClearingAt(ctx.need('db'), { issuerKeys: issuer.keySet() });
     try {
       for (const id of (ctx.values.block as string[] | undefined) ?? []) {

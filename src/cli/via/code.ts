@@ -11,12 +11,11 @@
  * challenge.
  */
 import { readFile } from 'node:fs/promises';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { OffpayError } from '../../../base/errors.js';
 import { decodeRequest } from '../../messages.js';
 import { decodePaymentCode, encodePaymentCode, formatPaymentCode } from '../../paycode.js';
 import { normalizeDigits } from '../../../base/digits.js';
+import { writeOut } from '../common.js';
 import type { PayloadKind, Via } from '../via.js';
 
 function requestsOnly(kind: PayloadKind): void {
@@ -38,8 +37,7 @@ export const via: Via = {
     requestsOnly(kind);
     const req = decodeRequest(bytes);
     const code = encodePaymentCode({ payee: req.readerCert.readerId, amount: req.amount, challenge: req.challenge });
-    mkdirSync(dirname(outPath), { recursive: true });
-    writeFileSync(outPath, formatPaymentCode(code) + '\n');
+    writeOut(outPath, formatPaymentCode(code) + '\n');
     return `payment code ${formatPaymentCode(code)}`;
   },
   async read(kind: PayloadKind, inPath: string) {

@@ -3,11 +3,10 @@
  * (codecs/nfc/ndef.ts, spec/nfc.md). A live card over PC/SC is `offpay nfc read`; this reads what a tag,
  * Web NFC or `offpay nfc ndef encode` wrote.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { decodeTokenNdef, encodeTokenNdef } from '../../../codecs/nfc/ndef.js';
 import { OffpayError } from '../../../base/errors.js';
 import { readBytes } from '../../node/files.js';
+import { writeOut } from '../common.js';
 import type { Via } from '../via.js';
 
 export const via: Via = {
@@ -21,8 +20,7 @@ export const via: Via = {
   async write(kind, bytes, outPath) {
     if (kind !== 'token') throw new OffpayError('cli.transport_unavailable', 'the NDEF record carries tokens; a payment request travels in the GET TOKEN command (offpay nfc read)');
     const msg = encodeTokenNdef(bytes);
-    mkdirSync(dirname(outPath), { recursive: true });
-    writeFileSync(outPath, msg);
+    writeOut(outPath, msg);
     return `NDEF message of ${msg.length} bytes`;
   },
   async read(kind, inPath) {

@@ -5,11 +5,10 @@
  * read: a PNG or JPEG; the offpay code of the expected kind among the symbols in view.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { OffpayError } from '../../../base/errors.js';
 import { decodeCode, encodeCode, ECC_LEVELS, SYMBOLOGIES, type Ecc, type Symbology } from '../../../codecs/qr/engine.js';
 import { codeFileBytes, loadQrEngineNode, type CodeFileFormat } from '../../../codecs/qr/node.js';
+import { writeOut } from '../common.js';
 import type { PayloadMode } from '../../../codecs/qr/payload.js';
 import type { PayloadKind, Via } from '../via.js';
 
@@ -68,8 +67,7 @@ export const via: Via = {
     const { ecc, mode, symbology } = parseQrOptions(options);
     const format = formatFor(outPath, options['format']);
     const code = await encodeCode(bytes, { kind, ecc, mode, symbology });
-    mkdirSync(dirname(outPath), { recursive: true });
-    writeFileSync(outPath, codeFileBytes(code, format));
+    writeOut(outPath, codeFileBytes(code, format));
     const size = symbology === 'qr' ? `QR version ${code.qrVersion}-${ecc}` : `${symbology} ${code.matrix.width}x${code.matrix.height} modules`;
     return `${size}, ${mode}, ${format.toUpperCase()}`;
   },
