@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'web');
 mkdirSync(out, { recursive: true });
-const common = { bundle: true, platform: 'browser', target: 'es2022', minify: true, legalComments: 'none', logLevel: 'warning', tsconfigRaw: '{}' };
+// Licence notices of bundled code are kept at the end of each bundle (legalComments 'eof': noble's /*! ... */), and a
+// footer names every third-party package a bundle may include, for the pages served to phones.
+const NOTICE =
+  '/*! Third-party code in this bundle: @noble/curves and @noble/hashes (MIT, (c) Paul Miller); zxing-wasm (MIT, (c) 2023 Ze-Zheng Wu), ' +
+  'whose WebAssembly module is a build of zxing-cpp (Apache-2.0). Licence texts: the LICENSE file of each package. */';
+const common = { bundle: true, platform: 'browser', target: 'es2022', minify: true, legalComments: 'eof', footer: { js: NOTICE }, logLevel: 'warning', tsconfigRaw: '{}' };
 await build({ ...common, entryPoints: [join(root, 'web/reader.ts'), join(root, 'web/wallet.ts')], format: 'esm', outdir: out });
 await build({ ...common, entryPoints: [join(root, 'web/decoder-worker.ts'), join(root, 'web/scanner-worker.ts')], format: 'iife', outdir: out });
 copyFileSync(join(root, 'web', 'playground.css'), join(out, 'playground.css'));

@@ -1,3 +1,6 @@
+/// <reference lib="dom" preserve="true" />
+// The public types of this browser module are DOM types (IDBFactory, LockManager, AudioBuffer...): a Node project
+// that imports its entry point without the DOM lib still type-checks (the declaration keeps this reference).
 /**
  * Web Audio adapters (browsers; tested in Node with the `web-audio-api` package).
  *

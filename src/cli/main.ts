@@ -91,6 +91,16 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return argv.length === 0 ? EXIT_USAGE : 0;
   }
   const found = lookup(argv);
+  // `offpay reader --help`, `offpay nfc tag --help`: the commands of that group, as --help of any command exits 0.
+  if (!found && (argv.includes('--help') || argv.includes('-h'))) {
+    const words = argv.slice(0, argv.findIndex((a) => a.startsWith('-'))).join(' ');
+    const group = words ? ALL_COMMANDS.filter((c) => c.name.startsWith(`${words} `)) : [];
+    if (group.length) {
+      const width = Math.max(...group.map((c) => c.name.length));
+      io.out(`offpay ${words}: ${group.length} command${group.length === 1 ? '' : 's'} (offpay COMMAND --help for each)\n\n${group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n`);
+      return 0;
+    }
+  }
   if (!found) {
     io.err(`${unknownCommand(argv)}\nRun 'offpay --help' for the list of commands.\n`);
     return EXIT_USAGE;

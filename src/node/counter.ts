@@ -119,7 +119,7 @@ export async function readCounterFile(path: string): Promise<CounterState> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new OffpayError(
         'wallet.counter_missing',
-        `${path} is missing: this wallet refuses to pay, because starting again at counter 1 would reuse counters and get it blocklisted; ${restoreHint(path)}`,
+        `${path} is missing: this wallet refuses to pay, because starting again at counter 1 would reuse counters and get it blocklisted. A new wallet gets its counter file once, when it is made (createCounterFile(path) of offpay/node; offpay wallet new does it); a lost one: ${restoreHint(path)}`,
       );
     }
     throw new OffpayError('file.unreadable', `cannot read wallet counter at ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

@@ -48,3 +48,4 @@ export {
   type FieldType, type FieldSpec, PROFILE_SCHEMA, POLICY_KEYS, LIMIT_KEYS, WINDOW_RANGE, validateProfileOverrides,
   validateWindow, validateLimits, type ReaderPolicy, parsePolicy, clearingBounds, type ClearingBoundField,
 } from './policy.js';
+export { syncReader, type SyncOptions, type SyncResult } from './sync.js';

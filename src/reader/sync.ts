@@ -48,7 +48,7 @@ import { clearingCaller, type CallerOptions } from './transport.js';
 import { batchAnswer, heldOfAnswer, heldWithin } from './sync-answers.js';
 import type { Reader } from './reader.js';
 
-/** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log: {@link CallerOptions}) and the key set rules. */
+/** Options of {@link syncReader}: the transport's (url, retries, deadline, fetch, log) and the key set rules. */
 export interface SyncOptions extends CallerOptions {
   /** The clock, unix seconds: the time of the batch it exports (default: the reader's clock) and of the key set check (default: the system clock). */
   now?: number;
@@ -60,19 +60,37 @@ export interface SyncOptions extends CallerOptions {
    * Limits of the batches step 2 exports (default: clearing's defaults, 8 MiB and 65,536 entries, spec/reader.md
    * §10): for a clearing that accepts less. A backlog past them is cut into several batches, all uploaded.
    */
-  exportLimits?: { maxBatchBytes?: number; maxBatchEntries?: number };
+  exportLimits?: {
+    /** Largest batch, bytes. */
+    maxBatchBytes?: number;
+    /** Most entries a batch. */
+    maxBatchEntries?: number;
+  };
   /** Called with a newer verified key set (and its signed bytes): store it and return the reader opened with it. */
   reopen?: (keys: IssuerKeySet, signed: Uint8Array) => Reader | Promise<Reader>;
 }
 
+/** What {@link syncReader} did (spec/clearing-api.md §8): what clearing held, what was sent, the blocklist and key set. */
 export interface SyncResult {
+  /** The reader's id (its certificate's). */
   readerId: number;
+  /** The reader's journal id, hex. */
   journalId: string;
-  /** Batches the server held (contiguously) before, and after this sync. */
+  /** Batches the server held (contiguously) before this sync. */
   heldBefore: number;
+  /** Batches the server holds (contiguously) after it. */
   held: number;
   /** Batch numbers sent, with the server's outcome. */
-  sent: { batchSeq: number; outcome: 'ingested' | 'duplicate'; entries: number; doubleSpends: number }[];
+  sent: {
+    /** The batch number. */
+    batchSeq: number;
+    /** The server's outcome (a rejection ends the sync with an error instead). */
+    outcome: 'ingested' | 'duplicate';
+    /** Entries the server stored from it. */
+    entries: number;
+    /** Double spends the server found with it. */
+    doubleSpends: number;
+  }[];
   /** The last batch seq this sync exported (step 2; a long backlog may make several batches), if it exported. */
   exported?: number;
   /**
@@ -80,9 +98,29 @@ export interface SyncResult {
    * served (as it says; verified only when loaded), `loaded` when this sync loaded it, `stale` when the held list
    * is older than the reader profile's blocklistMaxAgeSeconds at `now` (spec/reader.md §5).
    */
-  blocklist: { version: number; served: number; loaded: boolean; stale: boolean; staleReason?: string };
+  blocklist: {
+    /** The version the reader holds after the sync (0: none). */
+    version: number;
+    /** The version the clearing served, as it says (verified only when loaded). */
+    served: number;
+    /** This sync loaded it. */
+    loaded: boolean;
+    /** The held list is older than the profile's blocklistMaxAgeSeconds at `now`. */
+    stale: boolean;
+    /** Why it is stale, for people. */
+    staleReason?: string;
+  };
   /** The served key set: `unchanged` (it is the trusted one) or `newer` (verified; `loaded` when reopen took it). */
-  keyset: { outcome: 'newer' | 'unchanged'; issuedAt: number; keyIndex: number; loaded: boolean };
+  keyset: {
+    /** `unchanged` (the trusted one) or `newer` (verified). */
+    outcome: 'newer' | 'unchanged';
+    /** The served set's issued-at time, unix seconds. */
+    issuedAt: number;
+    /** The issuer key that signed it. */
+    keyIndex: number;
+    /** The reader was reopened with it (`reopen`). */
+    loaded: boolean;
+  };
   /** Requests retried after a network error or 5xx. */
   retries: number;
   /**
@@ -90,11 +128,21 @@ export interface SyncResult {
    * deletes the rows of), and whether clearing's answers were taken for it: true over https or a loopback
    * host; false over another plain http URL, where only a lower count is taken (spec/clearing-api.md §8).
    */
-  delivered: { batches: number; authenticated: boolean };
+  delivered: {
+    /** Batches clearing holds, as the reader records it. */
+    batches: number;
+    /** Clearing's answers were taken for it (https or loopback), else only a lower count was. */
+    authenticated: boolean;
+  };
 }
 
 export { isTlsTrustFailure } from './transport.js';
 
+/**
+ * `offpay reader sync` as a library call (spec/clearing-api.md §8): upload every batch the clearing service lacks
+ * (exporting what is new), then fetch, verify and load the newest signed key set and blocklist. Browser-safe (fetch
+ * only). Throws `sync.*` errors (spec/clearing-api.md) when it cannot finish; the reader's own state stays valid.
+ */
 export async function syncReader(initialReader: Reader, o: SyncOptions): Promise<SyncResult> {
   let reader = initialReader;
   const { call, base, retries: retried } = clearingCaller(o);

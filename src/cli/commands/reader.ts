@@ -106,7 +106,7 @@ old database is lost or damaged beyond repair, and upload what the old one holds
 const accept: Command = {
   name: 'reader accept',
   summary: 'judge tokens with the durable reader (replay window, limits, blocklist); exit 0 all accepted, 1 any rejected, 2 unusable',
-  usage: '--reader READER --db READER.db TOKEN... [--via fsk|qr|nfc] [--request REQ | --amount A --currency C | --tap-in MAX --currency C] [--complete] [--now TIME]',
+  usage: '--reader READER --db READER.db TOKEN... [--via fsk|qr|nfc] [--request REQ | --fare A --currency C | --tap-in MAX --currency C] [--complete] [--now TIME]',
   positionals: 'TOKEN...',
   options: {
     reader: readerOpt,
@@ -114,7 +114,8 @@ const accept: Command = {
     issuer: issuerOpt,
     via: { type: 'string', arg: 'T', help: 'read tokens from WAV (fsk), image (qr) or NDEF/APDU (nfc) files' },
     request: { type: 'string', arg: 'REQ', help: 'vending: the request the machine shows; it must be the open request of the reader (default: the open request)' },
-    amount: { type: 'string', arg: 'AMOUNT', help: 'transit: the fixed fare' },
+    fare: { type: 'string', arg: 'AMOUNT', help: 'transit: the fixed fare (as reader listen --fare)' },
+    amount: { type: 'string', arg: 'AMOUNT', help: 'transit: the fixed fare (the same as --fare)' },
     currency: { type: 'string', arg: 'CODE', help: 'transit: the currency of the fare or maximum fare', default: 'HKD' },
     'tap-in': { type: 'string', arg: 'MAX', help: 'transit: tap-in authorising this maximum fare' },
     complete: { type: 'boolean', help: 'mark each sale complete at once (nothing left to dispense)' },
@@ -144,18 +145,27 @@ Reasons (spec/reader.md): ${Object.entries(READER_REASONS)
       let context: AcceptContext;
       if (reader.profile.requireRequest) {
         const reqPath = ctx.opt('request');
-        if (ctx.opt('amount') || ctx.opt('tap-in')) throw new UsageError('a vending reader takes the price from its open request, not --amount or --tap-in');
+        if (ctx.opt('amount') || ctx.opt('fare') || ctx.opt('tap-in')) throw new UsageError('a vending reader takes the price from its open request, not --fare, --amount or --tap-in');
         context = { ...c, ...(reqPath ? { request: decodeRequest(await readPayload('request', reqPath)) } : {}) };
       } else {
         const cur = parseCurrency(ctx.opt('currency') ?? 'HKD');
         const tapIn = ctx.opt('tap-in');
-        const amount = ctx.opt('amount');
-        if (tapIn && amount) throw new UsageError('give --amount (fixed fare) or --tap-in (maximum fare), not both');
-        if (!tapIn && !amount) throw new UsageError('a transit reader needs --amount FARE or --tap-in MAXFARE');
+        if (ctx.opt('amount') && ctx.opt('fare')) throw new UsageError('give the fixed fare once: --fare (or its older name --amount)');
+        const amount = ctx.opt('fare') ?? ctx.opt('amount');
+        if (tapIn && amount) throw new UsageError('give --fare (fixed fare) or --tap-in (maximum fare), not both');
+        if (!tapIn && !amount) throw new UsageError('a transit reader needs --fare FARE or --tap-in MAXFARE');
         context = tapIn ? { ...c, tapIn: { maxFare: parseAmount(tapIn, cur), currency: cur.numeric } } : { ...c, fare: { amount: parseAmount(amount!, cur), currency: cur.numeric } };
       }
       const tokens: { file: string; bytes: Uint8Array }[] = [];
-      for (const file of ctx.positionals) tokens.push({ file, bytes: await readPayload('token', file, via) });
+      for (const file of ctx.positionals) {
+        try {
+          tokens.push({ file, bytes: await readPayload('token', file, via) });
+        } catch (e) {
+          // Several files: say which one could not be used (nothing was judged yet).
+          if (e instanceof OffpayError && ctx.positionals.length > 1) throw new OffpayError(e.code, `${file}: ${e.message}`, { ...e.detail, file });
+          throw e;
+        }
+      }
       const results: Record<string, unknown>[] = [];
       let rejected = false;
       for (const { file, bytes } of tokens) {
