@@ -4,41 +4,20 @@
  * a database with an overwritten page used to end in "offpay: internal error: SqliteError: database disk image is
  * malformed" with a stack trace, exit 70.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OffpayError } from '../../base/errors.js';
 import { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
-
-const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
-const NOW = '--now=2026-12-01T12:00:00Z';
-
-function cli(args: string[], timeout = 8000): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
-  return { status: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
-}
-
-function ok(args: string[]): void {
-  const r = cli(args, 30000);
-  if (r.status !== 0) throw new Error(`${args.join(' ')} -> ${r.status}\n${r.err}`);
-}
+import { cli, gateWithOneSale, NOW, ok } from '../core/cli-files-helpers.js';
 
 const d = mkdtempSync(join(tmpdir(), 'offpay-clearing-corrupt-'));
 const p = (...x: string[]) => join(d, ...x);
 afterAll(() => rmSync(d, { recursive: true, force: true }));
 
 beforeAll(() => {
-  ok(['issuer', 'init', '--dir', p('issuer'), '--seed', 'corrupt', NOW]);
-  ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('alice'), '--seed', 'corrupt', NOW]);
-  ok(['reader', 'new', '--issuer', p('issuer'), '--id', '5001', '--profile', 'transit', '--operator', '300', '--out', p('gate'), '--seed', 'corrupt', NOW]);
-  ok(['reader', 'init', '--reader', p('gate'), '--issuer', p('issuer'), '--db', p('gate.db'), NOW]);
-  ok(['clearing', 'blocklist', '--issuer', p('issuer'), '--db', p('clearing.db'), '--out', p('list.cbor'), NOW]);
-  ok(['reader', 'load-blocklist', '--reader', p('gate'), '--db', p('gate.db'), p('list.cbor'), NOW]);
-  ok(['pay', '--wallet', p('alice'), '--payee', '300', '--amount', '2.00', '--currency', 'HKD', '--out', p('t.cbor'), '--now=2026-12-01T12:00:01Z']);
-  ok(['reader', 'accept', '--reader', p('gate'), '--db', p('gate.db'), '--amount', '2.00', p('t.cbor'), '--now=2026-12-01T12:00:02Z']);
+  gateWithOneSale(p, 'corrupt', '--now=2026-12-01T12:00:01Z', '--now=2026-12-01T12:00:02Z');
   ok(['reader', 'export', '--reader', p('gate'), '--db', p('gate.db'), '--out', p('gate.batch')]);
   ok(['clearing', 'ingest', '--issuer', p('issuer'), '--db', p('clearing.db'), p('gate.batch')]);
 });

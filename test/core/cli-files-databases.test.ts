@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, NOW, ok } from './cli-files-helpers.js';
+import { cli, gateWithOneSale, NOW, ok } from './cli-files-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 
@@ -20,14 +20,7 @@ const T1 = '--now=2026-12-01T12:00:01Z';
 const T2 = '--now=2026-12-01T12:00:02Z';
 
 beforeAll(() => {
-  ok(['issuer', 'init', '--dir', p('issuer'), '--seed', 'zzdbs', NOW]);
-  ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('alice'), '--seed', 'zzdbs', NOW]);
-  ok(['reader', 'new', '--issuer', p('issuer'), '--id', '5001', '--profile', 'transit', '--operator', '300', '--out', p('gate'), '--seed', 'zzdbs', NOW]);
-  ok(['reader', 'init', '--reader', p('gate'), '--issuer', p('issuer'), '--db', p('gate.db'), NOW]);
-  ok(['clearing', 'blocklist', '--issuer', p('issuer'), '--db', p('clearing.db'), '--out', p('list.cbor'), NOW]);
-  ok(['reader', 'load-blocklist', '--reader', p('gate'), '--db', p('gate.db'), p('list.cbor'), NOW]);
-  ok(['pay', '--wallet', p('alice'), '--payee', '300', '--amount', '2.00', '--currency', 'HKD', '--out', p('t.cbor'), T1]);
-  ok(['reader', 'accept', '--reader', p('gate'), '--db', p('gate.db'), '--amount', '2.00', p('t.cbor'), T2]);
+  gateWithOneSale(p, 'zzdbs', T1, T2);
   ok(['reader', 'export', '--reader', p('gate'), '--db', p('gate.db'), '--out', p('gate.batch')]);
   ok(['clearing', 'ingest', '--issuer', p('issuer'), '--db', p('clearing.db'), p('gate.batch')]);
 });

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, truncateSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, NOW, ok } from './cli-files-helpers.js';
+import { cli, issuerAndWallet, NOW } from './cli-files-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 
@@ -18,10 +18,7 @@ const p = (...x: string[]) => join(d, ...x);
 afterAll(() => rmSync(d, { recursive: true, force: true }));
 
 beforeAll(() => {
-  ok(['issuer', 'init', '--dir', p('issuer'), '--seed', 'zzkeys', NOW]);
-  ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('alice'), '--seed', 'zzkeys', NOW]);
-  ok(['reader', 'new', '--issuer', p('issuer'), '--id', '4201', '--out', p('vm'), '--seed', 'zzkeys', NOW]);
-  ok(['reader', 'init', '--reader', p('vm'), '--issuer', p('issuer'), '--db', p('vm.db'), NOW]);
+  issuerAndWallet(p, 'zzkeys', { reader: true });
 });
 
 describe('key files that are not small regular files', () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, cpSync, truncateSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli, NOW, ok } from './cli-files-helpers.js';
+import { cli, issuerAndWallet } from './cli-files-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 
@@ -17,8 +17,7 @@ const p = (...x: string[]) => join(d, ...x);
 afterAll(() => rmSync(d, { recursive: true, force: true }));
 
 beforeAll(() => {
-  ok(['issuer', 'init', '--dir', p('issuer'), '--seed', 'zzlock', NOW]);
-  ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('alice'), '--seed', 'zzlock', NOW]);
+  issuerAndWallet(p, 'zzlock');
 });
 
 describe('a wallet lock file that is not a small regular file', () => {

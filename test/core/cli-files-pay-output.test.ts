@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cli, CLI, NOW, ok } from './cli-files-helpers.js';
+import { CLI, cli, issuerAndWallet, NOW } from './cli-files-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -17,8 +17,7 @@ const p = (...x: string[]) => join(d, ...x);
 afterAll(() => rmSync(d, { recursive: true, force: true }));
 
 beforeAll(() => {
-  ok(['issuer', 'init', '--dir', p('issuer'), '--seed', 'zzpayout', NOW]);
-  ok(['wallet', 'new', '--issuer', p('issuer'), '--out', p('alice'), '--seed', 'zzpayout', NOW]);
+  issuerAndWallet(p, 'zzpayout');
   mkdirSync(p('adir'));
 });
 

@@ -3,27 +3,18 @@
  * (README) and is named by spec/reader.md §13 as a tool that reads a reader's settlement batches; a merchant's
  * refund needs `--token TOKENHASH`, which inspect should show. Runs the built CLI (dist/).
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { cliIn } from './cli-files-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const CLI = resolve('dist/src/cli/main.js');
 const d = mkdtempSync(join(tmpdir(), 'offpay-inspect-'));
 const p = (...x: string[]) => join(d, ...x);
 afterAll(() => rmSync(d, { recursive: true, force: true }));
 
-function cli(...argv: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...argv], { encoding: 'utf8', cwd: d });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-function ok(...argv: string[]): string {
-  const r = cli(...argv);
-  expect(r.code, `${argv.join(' ')}\n${r.err}`).toBe(0);
-  return r.out;
-}
+const { cli, ok } = cliIn(d);
 
 beforeAll(() => {
   ok('issuer', 'init', '--dir', p('issuer'));

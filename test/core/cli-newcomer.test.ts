@@ -5,28 +5,19 @@
  *   accept calls the transit fare `--amount` (which on `reader listen` is the vending price instead);
  * - in a command that reads several files, an unusable one is not named ("no barcode found in the image").
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
+import { cliIn } from './cli-files-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../../base/crc32.js';
 
-const CLI = resolve('dist/src/cli/main.js');
 const d = mkdtempSync(join(tmpdir(), 'offpay-cli-'));
 const p = (...x: string[]) => join(d, ...x);
 afterAll(() => rmSync(d, { recursive: true, force: true }));
 
-function cli(...argv: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...argv], { encoding: 'utf8', cwd: d });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-function ok(...argv: string[]): string {
-  const r = cli(...argv);
-  expect(r.code, `${argv.join(' ')}\n${r.err}`).toBe(0);
-  return r.out;
-}
+const { cli, ok } = cliIn(d);
 
 /** A valid 16x16 all-white grayscale PNG: an image with no code in it. */
 function blankPng(): Buffer {

@@ -42,6 +42,9 @@ import { dayDate, layout } from '../human.js';
 
 const seedOpt = { type: 'string' as const, arg: 'SEED', help: 'derive keys from SEED (reproducible demos and tests only; never in production)' };
 const nowOpt = { type: 'string' as const, arg: 'TIME', help: 'the clock, unix seconds or ISO 8601 (default: system time)' };
+const walletOpt = { type: 'string' as const, arg: 'WALLET', help: 'wallet directory' };
+/** --via of a command that writes what the wallet shows. */
+const showViaOpt = { type: 'string' as const, arg: 'T', help: 'fsk: write a WAV to play; qr: write a QR code PNG' };
 
 function secret(seed: string | undefined, label: string): Uint8Array {
   return seed === undefined ? randomSecretKey() : seededSecretKey(seed, label);
@@ -325,14 +328,14 @@ const pay: Command = {
     'Without a valid counter.json, pay refuses (exit 2): see `offpay wallet restore-counter --help`.',
   usage: '--wallet WALLET (--request REQ | --payee ID --amount A --currency C) --out TOKEN [--issuer ISSUER] [--via fsk|qr] [--now TIME]',
   options: {
-    wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
+    wallet: walletOpt,
     request: { type: 'string', arg: 'REQ', help: 'payment request file (CBOR, QR image or payment code)' },
     payee: { type: 'string', arg: 'ID', help: 'payee id (reader or operator) for a one-way payment' },
     amount: { type: 'string', arg: 'AMOUNT', help: 'amount for a one-way payment' },
     currency: { type: 'string', arg: 'CODE', help: 'currency for a one-way payment (must be the wallet currency)' },
     issuer: { type: 'string', arg: 'ISSUER', help: "issuer key set: check the request's reader before paying (recommended)" },
     out: { type: 'string', arg: 'TOKEN', help: 'output file' },
-    via: { type: 'string', arg: 'T', help: 'fsk: write a WAV to play; qr: write a QR code PNG' },
+    via: showViaOpt,
     now: nowOpt,
   },
   async run(ctx) {
@@ -408,10 +411,10 @@ const exit: Command = {
     'within its exitMaxAgeSeconds (120 s by default). It spends nothing: no counter, no allowance (the trip was paid\n' +
     'for at the tap-in).',
   options: {
-    wallet: { type: 'string', arg: 'WALLET', help: 'wallet directory' },
+    wallet: walletOpt,
     token: { type: 'string', arg: 'TAPIN', help: 'the tap-in token (CBOR, WAV, PNG/JPEG or NDEF)' },
     out: { type: 'string', arg: 'EXIT', help: 'output file' },
-    via: { type: 'string', arg: 'T', help: 'fsk: write a WAV to play; qr: write a QR code PNG' },
+    via: showViaOpt,
     now: nowOpt,
   },
   async run(ctx) {
