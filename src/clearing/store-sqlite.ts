@@ -758,7 +758,8 @@ export class SqliteClearingStore implements ClearingStore {
 
   /** getMeta without waiting (construction). */
   getMetaSync(key: string): Uint8Array | number | undefined {
-    const v = (this.read(() => this.q.getMeta!.get(key)) as Row | undefined)?.value;
+    // Not through read(): write() calls it (nextBlocklist), and its fault accounting needs the SQLite error itself.
+    const v = (this.q.getMeta!.get(key) as Row | undefined)?.value;
     return v === undefined || v === null ? undefined : v instanceof Uint8Array ? u8(v) : Number(v);
   }
 

@@ -1,5 +1,5 @@
 /** Helpers shared by CLI commands: time parsing, file IO with typed errors, byte-format sniffing. */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { writeFileDurable } from '../node/durable.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,10 +55,24 @@ export function checkWritable(path: string): void {
  */
 export function writeOut(path: string, data: Uint8Array | string): void {
   checkWritable(path);
+  // An output that is a symbolic link is written through (its target replaced), and a file already there keeps
+  // its mode; a new one gets the usual mode (0666 less the umask), as a plain write gave (diff review, 2026-12-07).
+  let target = path;
+  let mode = 0o666;
   try {
-    writeFileDurable(path, data);
+    target = realpathSync(path);
+    mode = statSync(target).mode & 0o777;
+  } catch {
+    // a new file
+  }
+  try {
+    writeFileDurable(target, data, mode);
   } catch (e) {
-    throw new OffpayError('file.unwritable', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; the file already there (if any) is unchanged`, { path });
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    if ((e as { afterRename?: boolean }).afterRename) {
+      throw new OffpayError('file.unwritable', `${path} was written, but its directory could not be flushed (${code}): the new file is in place and may not survive a power cut`, { path });
+    }
+    throw new OffpayError('file.unwritable', `cannot write ${path}: ${code}; the file already there (if any) is unchanged`, { path });
   }
 }
 

@@ -19,6 +19,8 @@ import { didYouMean } from './suggest.js';
 export const EXIT_OK = 0;
 export const EXIT_REJECTED = 1;
 export const EXIT_USAGE = 2;
+/** The system calls of file operations: an error of one of these (without a path) is a typed file.io_error. */
+const FILE_SYSCALLS = new Set(['open', 'read', 'write', 'close', 'fsync', 'fdatasync', 'rename', 'unlink', 'mkdir', 'rmdir', 'stat', 'lstat', 'fstat', 'ftruncate', 'link', 'symlink', 'readlink', 'scandir', 'opendir', 'copyfile', 'access', 'chmod', 'utime', 'realpath']);
 
 export type OptionSpec = {
   type: 'string' | 'boolean';
@@ -263,7 +265,7 @@ export async function runCommand(cmd: Command, argv: string[], io: Io = defaultI
     // A system error of a file operation (a full disk, an I/O error, a directory where a file goes): typed, so
     // that --json says it and the exit is 2, never an internal error (CLI attack review, 2026-12-07).
     const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && /^E[A-Z0-9]+$/.test(err.code) && (err.path || err.syscall)) {
+    if (err && typeof err.code === 'string' && /^E[A-Z0-9]+$/.test(err.code) && (err.path || FILE_SYSCALLS.has(err.syscall ?? ''))) {
       const typed = new OffpayError('file.io_error', `${err.path ? `cannot use ${err.path}` : `a file operation (${err.syscall}) failed`}: ${err.code}`, {
         errno: err.code,
         ...(err.path ? { path: err.path } : {}),

@@ -8,10 +8,10 @@ import { dirname } from 'node:path';
  * Write a file durably: temp file, fsync, rename over the target, fsync the directory. A directory that cannot be
  * opened, or a file system that does not flush directories, skips the last step; any other failure of it throws.
  */
-export function writeFileDurable(path: string, data: Uint8Array | string): void {
+export function writeFileDurable(path: string, data: Uint8Array | string, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
+  const fd = openSync(tmp, 'w', mode);
   try {
     try {
       // Every byte: one write may take only part (a size limit, a signal), and the rest would be lost silently.
@@ -35,12 +35,15 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
   try {
     dfd = openSync(dirname(path), 'r');
   } catch (e) {
+    if (e && typeof e === 'object') (e as { afterRename?: boolean }).afterRename = true;
     dirOpenFailed(e, path);
     return;
   }
   try {
     fsyncSync(dfd);
   } catch (e) {
+    // After the rename: the new file is in place, only its directory entry may not be durable.
+    if (e && typeof e === 'object') (e as { afterRename?: boolean }).afterRename = true;
     dirSyncFailed(e, path);
   } finally {
     closeSync(dfd);

@@ -240,16 +240,21 @@ export interface LockFileState {
 /** True only when the holder provably still runs: this host and namespace, the pid there, the same start time. */
 function holderIsAlive(h: LockHolder): boolean {
   if (h.host !== hostname()) return false;
-  const boot = bootId();
-  if (h.boot !== boot) return false;
+  if (h.boot !== bootId()) return false; // null equals null where there is no boot id (macOS, Windows)
   const here = pidNamespace();
-  if (here === null || h.pidns !== here) return false;
+  if (h.pidns !== here) return false; // null equals null where there are no PID namespaces
+  if (here === null && process.platform === 'linux') return false; // a namespace that cannot be read is not known to be this one
   try {
     process.kill(h.pid, 0);
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  return h.start !== null && processStart(h.pid) === h.start;
+  // A process with that pid runs here: alive unless it is provably another one (both start times known and
+  // different). Where start times cannot be read (macOS, Windows; a record without one), a running pid is
+  // taken as the holder: removal is refused rather than risk a live lock (diff review, 2026-12-07).
+  if (h.start === null) return true;
+  const now = processStart(h.pid);
+  return now === null || now === h.start;
 }
 
 function stateOf(path: string): LockFileState | null {
