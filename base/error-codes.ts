@@ -3,7 +3,7 @@
 
 /**
  * Every `area.reason` code an {@link OffpayError} may carry, in alphabetical order: exactly the codes the
- * error-code tables of spec/*.md list. 277 codes in 30 areas.
+ * error-code tables of spec/*.md list. 278 codes in 30 areas.
  */
 export const ERROR_CODES = [
   'amount.invalid',
@@ -100,6 +100,7 @@ export const ERROR_CODES = [
   'fsk.wav_unsupported',
   'issuer.bad_issuer',
   'issuer.bad_wallet_limits',
+  'issuer.no_valid_key',
   'issuer.weak_public_key',
   'keyset.bad_signature',
   'keyset.future',
@@ -384,6 +385,7 @@ export const ERROR_CODE_SPEC: Readonly<Record<ErrorCode, string>> = {
   'fsk.wav_unsupported': 'spec/fsk.md §11',
   'issuer.bad_issuer': 'spec/protocol.md §13',
   'issuer.bad_wallet_limits': 'spec/protocol.md §13',
+  'issuer.no_valid_key': 'spec/protocol.md §13',
   'issuer.weak_public_key': 'spec/protocol.md §13',
   'keyset.bad_signature': 'spec/protocol.md §13',
   'keyset.future': 'spec/protocol.md §13',

@@ -98,7 +98,10 @@ export class Issuer {
   currentKey(now: number): IssuerSigningKey {
     const valid = this.keys.filter((k) => k.notBefore <= now && now <= k.notAfter).sort((a, b) => b.keyIndex - a.keyIndex);
     const k = valid[0];
-    if (!k) throw new Error(`no issuer key is valid at ${now}`);
+    if (!k) {
+      const windows = this.keys.map((x) => `key ${x.keyIndex}: ${new Date(x.notBefore * 1000).toISOString()} to ${new Date(x.notAfter * 1000).toISOString()}`).join('; ');
+      throw new OffpayError('issuer.no_valid_key', `no issuer key is valid at ${new Date(now * 1000).toISOString()} (${windows}): nothing can be signed then`, { now });
+    }
     return k;
   }
 

@@ -55,12 +55,17 @@ export type PayloadForm = 'cbor' | 'wav' | 'png' | 'jpeg' | 'ndef' | 'digits';
 
 /** Largest input read from standard input or a pipe (`-`): the largest file any form accepts (a WAV). */
 export const MAX_STREAM_BYTES = 256 * 1024 * 1024;
+/** Largest image read from a stream (the image reader's own limit, MAX_IMAGE_FILE_BYTES of the qr transport). */
+export const MAX_STREAM_IMAGE_BYTES = 32 * 1024 * 1024;
 /** How long a pipe may send nothing before its read is given up (file.unreadable), milliseconds. */
 export const STREAM_IDLE_MS = 30_000;
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
-/** Read all of standard input (`-`) or a pipe/device path, refusing more than `max` bytes (file.too_large). */
-export function readStream(path: string, what: string, max = MAX_STREAM_BYTES): Uint8Array {
+/**
+ * Read all of standard input (`-`) or a pipe/device path, refusing more than `max` bytes (file.too_large). With
+ * `capOf`, the limit is decided from the first 16 bytes (or all, if fewer): what they show the input to be.
+ */
+export function readStream(path: string, what: string, max = MAX_STREAM_BYTES, capOf?: (head: Uint8Array) => number): Uint8Array {
   let fd: number | undefined;
   try {
     // A named pipe is opened non-blocking: a FIFO with no writer would block the open for ever (CLI attack review,
@@ -88,10 +93,16 @@ export function readStream(path: string, what: string, max = MAX_STREAM_BYTES): 
       }
       if (n === 0) break;
       total += n;
-      if (total > max) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${max} bytes`);
       chunks.push(buf.subarray(0, n));
+      if (capOf && total >= 16) {
+        max = Math.min(max, capOf(Buffer.concat(chunks).subarray(0, 16)));
+        capOf = undefined;
+      }
+      if (total > max) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${max} bytes`);
     }
-    return new Uint8Array(Buffer.concat(chunks));
+    const all = new Uint8Array(Buffer.concat(chunks));
+    if (capOf && all.length > capOf(all)) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${capOf(all)} bytes`);
+    return all;
   } catch (e) {
     if (e instanceof OffpayError) throw e;
     throw new OffpayError('file.unreadable', `cannot read ${what} from ${path === '-' ? 'standard input' : path}: ${whyUnreadable(e)}`);
@@ -116,7 +127,12 @@ function isStream(path: string): boolean {
  */
 export async function readPayloadWithForm(kind: PayloadKind, path: string, via?: string): Promise<{ bytes: Uint8Array; form: PayloadForm | string }> {
   if (isStream(path)) {
-    const bytes = readStream(path, kind);
+    // Bounded by what the stream shows itself to be: a WAV may be large, an image less, anything else is a message
+    // (at most MAX_MESSAGE_FILE_BYTES, as a file of it would be): `offpay inspect - < /dev/zero` stops at 64 KiB.
+    const bytes = readStream(path, kind, MAX_STREAM_BYTES, (head) => {
+      const s = sniff(head);
+      return s === 'wav' ? MAX_STREAM_BYTES : s === 'png' || s === 'jpeg' ? MAX_STREAM_IMAGE_BYTES : MAX_MESSAGE_FILE_BYTES;
+    });
     const dir = mkdtempSync(join(tmpdir(), 'offpay-stdin-'));
     try {
       writeFileSync(join(dir, 'input'), bytes);
