@@ -101,7 +101,9 @@ export function readStream(path: string, what: string, max = MAX_STREAM_BYTES, c
       if (total > max) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${max} bytes`);
     }
     const all = new Uint8Array(Buffer.concat(chunks));
-    if (capOf && all.length > capOf(all)) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${capOf(all)} bytes`);
+    // Fewer than 16 bytes in all: the cap is decided on them now.
+    const cap = capOf ? capOf(all) : max;
+    if (all.length > cap) throw new OffpayError('file.too_large', `${what} on ${path === '-' ? 'standard input' : path} is over ${cap} bytes`);
     return all;
   } catch (e) {
     if (e instanceof OffpayError) throw e;

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectLock, processStart, removeLock, withLock } from '../../src/node/lock.js';
 import { OffpayError } from '../../base/errors.js';
+import { codeOf } from '../reader/helpers.js';
 
 const cli = join(import.meta.dirname, '../../dist/src/cli/main.js');
 const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -25,14 +26,6 @@ const NONCE_B = 'ffeeddccbbaa99887766554433221100';
 /** A holder in another PID namespace (a restarted container's): alive or dead, it cannot be told from here. */
 const foreign = (nonce: string) => record({ pid: 1, pidns: 'pid:[1]', start: '5', nonce });
 
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof OffpayError ? e.code : `untyped: ${String(e)}`;
-  }
-  return undefined;
-};
 
 const children: { kill(): void }[] = [];
 afterAll(() => children.forEach((c) => c.kill()));
