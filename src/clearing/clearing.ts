@@ -33,7 +33,7 @@ import { cachingVerifier, type CertMemoVerifier } from '../reader/verifier.js';
 import { recallCerts, rememberCerts } from './cert-memo.js';
 import { validateFeeBps } from './fees.js';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, decodeBatchEntries, readBatchFrame, type BatchFrame } from './batch-bytes.js';
-import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type EntryRef } from './settle.js';
+import { settle, settler, type OverAllowance, type SettlementLine, type TripAnomaly, type TapInAnomaly, type EntryRef } from './settle.js';
 import { readBatchView, schemaChangedError, writeBatch, type ClearingStore, type EntryRow, type IngestSession, type IngestTx, type RequestSaleRow, type TokenEntryRow } from './store.js';
 import { findPairs } from './pairing.js';
 import { decideRequests, type RequestDecision, type RequestPaidTwice } from './requests.js';
@@ -41,7 +41,7 @@ import { SqliteClearingStore } from './store-sqlite.js';
 import { decideRefund, netRefunds, REFUND_PAGE_MAX, refundRecord, type RefundedLine, type RefundPage, type RefundProblem, type RefundRecord, type RefundResult } from './refunds.js';
 import { openPgClearingStore } from './store-pg.js';
 
-export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, EntryRef } from './settle.js';
+export type { OverAllowance, SettledToken, SettlementLine, TripAnomaly, TapInAnomaly, EntryRef } from './settle.js';
 export type { RefundRecord, RefundResult, RefundedLine, RefundPage, RefundProblem } from './refunds.js';
 import type { SettledToken } from './settle.js';
 
@@ -360,6 +360,12 @@ export interface ClearingReport {
   openTrips: TripAnomaly[];
   /** Trips with more than one tap-out (charged once). */
   multipleTapOuts: TripAnomaly[];
+  /**
+   * Trips whose token was taken as a tap-in at more than one gate (charged once): a gate that heard the phone
+   * meant for the next one, or a token shared (blocked only once it also left by two gates, spec/clearing.md §4
+   * step 10). Each opened a gate for one fare.
+   */
+  multipleTapIns: TapInAnomaly[];
   /** Tap-outs whose tap-in was never received. */
   tapOutsWithoutTapIn: TripAnomaly[];
   /** Zero-fare tap-outs of operators not in `zeroFareOperators` (never a charge). */
@@ -1408,6 +1414,7 @@ export class Clearing {
       exposure: s.exposure,
       openTrips: s.openTrips,
       multipleTapOuts: s.multipleTapOuts,
+      multipleTapIns: s.multipleTapIns,
       tapOutsWithoutTapIn: s.tapOutsWithoutTapIn,
       zeroFareTapOuts: s.zeroFareTapOuts,
       problems,

@@ -11,7 +11,7 @@ export {
   type ReaderSummary, type ClearingReport, type PaymentFacts, type OpenedStore, Clearing, isPostgresUrl,
 } from './clearing.js';
 export type {
-  ClearingStore, IngestSession, IngestTx, EntryRow, CounterMate, CounterQuery, HeldFindings, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
+  ClearingStore, IngestSession, IngestTx, EntryRow, CounterMate, CounterQuery, HeldFindings, TokenTrips, DoubleSpendRow, ReaderFaultRow, BatchRow, TokenEntryRow, ChainRow,
   BlocklistRow, HeldJournal, ProblemRow, InvalidEntryRow, RefundRow, HeldRefund, RefundTotal, RefundTotals, NextBlocklist, EntryEvidence, ClaimedMeta,
   BatchView, BatchPlace, EntryLink, HeldEntry, ReaderRecord, BatchWrites, RequestSaleRow,
 } from './store.js';
@@ -30,6 +30,6 @@ export {
 } from './pool.js';
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_ENTRIES, readBatchFrame, decodeBatchEntries, type BatchFrame } from './batch-bytes.js';
 export {
-  settle, settler, type SettleRow, type EntryRef, type SettledToken, type SettlementLine, type TripAnomaly, type OverAllowance,
+  settle, settler, type SettleRow, type EntryRef, type SettledToken, type SettlementLine, type TripAnomaly, type TapInAnomaly, type OverAllowance,
   type SettlementResult, type SettleOptions,
 } from './settle.js';

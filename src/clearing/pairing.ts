@@ -5,7 +5,10 @@
  * A finding is recorded once per key, not once per pair of entries:
  *  - `counter_reuse` per (wallet id, counter): two valid entries of the counter with different token bytes,
  *    neither a tap-out;
- *  - `same_token_twice` per (wallet id, counter): one token taken as a sale (accept or tap-in) at two readers;
+ *  - `same_token_twice` per (wallet id, counter): one token taken as a sale (accept or tap-in) at two readers,
+ *    except two tap-ins alone (the one-way rule): a token taken as a tap-in at two readers (and as an accept at
+ *    none other) is the customer's only when it was also taken as a tap-out at two readers (two travellers
+ *    left with it); a second tap-in alone may be a gate that heard the phone meant for the next one;
  *  - `token_listed_twice` per (reader id, token hash): one reader lists one token as a sale twice.
  * Which keys are held after any set of batches is a function of the entries held, not of the order they came
  * in. A reader that lists one token (or one counter) N times makes one finding, not N(N-1)/2 (the rows that
@@ -125,19 +128,40 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     const wanted = twiceDone ? [...saleHashes].filter(([h]) => !listedDone.has(h)).map(([, v]) => v) : [...saleHashes.values()];
     // The first held sale of each of those tokens at this reader and at another (same token twice, listed twice).
     const mates = wanted.length > 0 ? await tx.firstMates(q, b.readerId, wanted) : [];
-    const heldSale = new Map<string, { here?: CounterMate; there?: CounterMate }>();
+    // Per token: the first held sale at this reader (either kind), the first held accept at another reader and
+    // the first held tap-in at another reader.
+    const heldSale = new Map<string, { here?: CounterMate; accept?: CounterMate; tapIn?: CounterMate }>();
     for (const m of mates) {
       if (!isSale(m.kind)) continue;
       const k = toHex(m.tokenHash);
       const s = heldSale.get(k) ?? {};
-      const here = m.readerId === b.readerId;
-      const cur = here ? s.here : s.there;
-      if (!cur || order(m, cur) < 0) {
-        if (here) s.here = m;
-        else s.there = m;
-      }
+      const slot = m.readerId === b.readerId ? 'here' : m.kind === JournalKind.accept ? 'accept' : 'tapIn';
+      const cur = s[slot];
+      if (!cur || order(m, cur) < 0) s[slot] = m;
       heldSale.set(k, s);
     }
+    // The one-way rule (tap-ins at two readers and tap-outs at two readers): what is held of each token, read once
+    // (counter_firsts does not change during the loop: the batch's entries are put after it).
+    const trips = new Map<string, { tapIns: CounterMate[]; tapOutReaders: number[] }>();
+    const batchTapIn = new Map<string, Party>(); // the batch's first tap-in of each token so far (seq order)
+    const batchTapOut = new Set<string>(); // the tokens the batch took as a tap-out so far
+    /** The tap-in pair that makes the token's one-way finding once the batch's entries up to now are counted, if any. */
+    const tripPair = async (h: string, hash: Uint8Array): Promise<[Party, Party] | undefined> => {
+      let t = trips.get(h);
+      if (!t) {
+        t = await tx.tokenTrips(q, hash);
+        trips.set(h, t);
+      }
+      const outs = new Set(t.tapOutReaders);
+      if (batchTapOut.has(h)) outs.add(b.readerId);
+      if (outs.size < 2) return undefined;
+      // The first tap-in of each reader, by reader id: the held ones (the two lowest readers) and the batch's.
+      const ins: Party[] = t.tapIns.filter((m) => m.readerId !== b.readerId);
+      const here = first(t.tapIns.find((m) => m.readerId === b.readerId), batchTapIn.get(h));
+      if (here) ins.push(here);
+      ins.sort((x, y) => x.readerId - y.readerId);
+      return ins.length >= 2 ? [ins[0]!, ins[1]!] : undefined;
+    };
     // Counter reuse: the first held entry that is not a tap-out, and (read only when needed) the first of
     // another token than that one.
     let heldX: CounterMate | undefined | null = null;
@@ -148,12 +172,14 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     for (const r of g) {
       const h = toHex(r.tokenHash!);
       const me = party(r);
-      const pair = (kind: DoubleSpendRow['kind'], a: Party) =>
+      const pair = (kind: DoubleSpendRow['kind'], a: Party, second: Party = me) =>
         found.push({
           seq: r.seq,
           rank: kind === 'counter_reuse' ? 0 : 1,
-          d: { kind, walletId, counter, aHash: a.tokenHash, aChain: a.chain, aSeq: a.seq, bHash: r.tokenHash!, bChain: b.chain, bSeq: r.seq, detectedAt: b.now },
+          d: { kind, walletId, counter, aHash: a.tokenHash, aChain: a.chain, aSeq: a.seq, bHash: second.tokenHash, bChain: second.chain, bSeq: second.seq, detectedAt: b.now },
         });
+      if (r.kind === JournalKind.tap_in && !batchTapIn.has(h)) batchTapIn.set(h, me);
+      if (r.kind === JournalKind.tap_out) batchTapOut.add(h);
       if (r.kind !== JournalKind.tap_out) {
         if (!reuseDone) {
           if (heldX === null) heldX = await tx.firstOtherToken(q, null);
@@ -173,10 +199,21 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
         if (!batchX) batchX = me;
         else if (!batchY && toHex(batchX.tokenHash) !== h) batchY = me;
       }
+      if (!twiceDone && (r.kind === JournalKind.tap_in || r.kind === JournalKind.tap_out)) {
+        // An accept of this token at another reader pairs at once (below); without one, two tap-ins need two tap-outs.
+        const accepted = r.kind === JournalKind.tap_in && heldSale.get(h)?.accept;
+        const p = accepted ? undefined : await tripPair(h, r.tokenHash!);
+        if (p) {
+          pair('same_token_twice', p[0], p[1]);
+          twiceDone = true;
+        }
+      }
       if (isSale(r.kind)) {
         const mate = heldSale.get(h);
-        if (!twiceDone && mate?.there) {
-          pair('same_token_twice', mate.there);
+        // An accept pairs with the first held sale of its token at another reader; a tap-in with the first accept.
+        const there = r.kind === JournalKind.accept ? first(mate?.accept, mate?.tapIn) : mate?.accept;
+        if (!twiceDone && there) {
+          pair('same_token_twice', there);
           twiceDone = true;
         }
         if (!listedDone.has(h)) {

@@ -152,6 +152,16 @@ export interface TripAnomaly {
 }
 
 /**
+ * A trip whose token was taken as a tap-in at more than one reader (spec/clearing.md §5 step 3): a gate that heard
+ * the phone meant for the next one, or one token shared by two travellers (a finding, and the wallet blocked,
+ * only once the token also left by two gates: the one-way rule of §4 step 10). Charged once, as any trip.
+ */
+export interface TapInAnomaly extends TripAnomaly {
+  /** Every valid, unvoided tap-in of the token, in settlement order (§5 step 1). */
+  tapIns: EntryRef[];
+}
+
+/**
  * A wallet certificate whose settled total passed its offline allowance (money invariant M2): the totals, the
  * issuer's exposure (settled - allowance, minor units) and every settled token as evidence.
  */
@@ -182,6 +192,8 @@ export interface SettlementResult {
   openTrips: TripAnomaly[];
   /** Trips with more than one tap-out. */
   multipleTapOuts: TripAnomaly[];
+  /** Trips whose token was taken as a tap-in at more than one reader. */
+  multipleTapIns: TapInAnomaly[];
   /** Tap-outs whose tap-in never arrived. */
   tapOutsWithoutTapIn: TripAnomaly[];
   /** Zero-fare tap-outs not allowed for their operator (never a charge). */
@@ -249,7 +261,7 @@ export function settler(o: SettleOptions): {
 } {
   const lines = new Map<string, { operatorId: number; currency: number; count: number; gross: bigint }>();
   const out: SettlementResult & { tokens: SettledToken[] } = {
-    lines: [], settledTokens: 0, openTrips: [], multipleTapOuts: [], tapOutsWithoutTapIn: [], zeroFareTapOuts: [], overAllowance: [], exposure: [], tokens: [],
+    lines: [], settledTokens: 0, openTrips: [], multipleTapOuts: [], multipleTapIns: [], tapOutsWithoutTapIn: [], zeroFareTapOuts: [], overAllowance: [], exposure: [], tokens: [],
   };
   const exposure = new Map<number, bigint>();
   /** Per (wallet, certificate) of the current wallet-key run. */
@@ -288,6 +300,8 @@ export function settler(o: SettleOptions): {
         if (paid.length > 0) paidAt = Math.max(from.time, paid.find((t) => Math.min(from.value, t.value) === charge)!.time);
         const anomaly = (): TripAnomaly => ({ tokenHash: toHex(from.tokenHash), walletId: toHex(from.walletId), entry: ref(from), tapOuts: outs.map(ref), charge: BigInt(charge) });
         if (outs.length > 1) out.multipleTapOuts.push(anomaly());
+        const tapIns = sales.filter((r) => r.kind === JournalKind.tap_in);
+        if (tapIns.some((r) => r.readerId !== from.readerId)) out.multipleTapIns.push({ ...anomaly(), tapIns: tapIns.map(ref) });
         if (paid.length === 0) out.openTrips.push(anomaly());
       }
     } else if (tapOuts.length > 0) {

@@ -27,17 +27,18 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, EntryRow, HeldJournal, IngestSession, IngestTx, InvalidEntryRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ProblemRow, ReaderFaultRow, RefundRow, RequestSaleRow, TokenEntryRow,
 } from './store.js';
-import { firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, schemaChangedError, WRITE_FAULT_HOLD_MS } from './store.js';
+import { classKind, firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, schemaChangedError, WRITE_FAULT_HOLD_MS } from './store.js';
 
 /** The npm package of the PostgreSQL client (an optional peer dependency of offpay). */
 export const PG_DRIVER = 'pg';
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 /**
- * The schema versions this store upgrades when it opens a database: 1 (before counter_firsts, one finding per key)
- * and 2 (before the request columns of entries, spec/clearing.md M9).
+ * The schema versions this store upgrades when it opens a database: 1 (before counter_firsts, one finding per key),
+ * 2 (before the request columns of entries, spec/clearing.md M9) and 3 (counter_firsts before classes of their own
+ * for tap-ins and tap-outs, the one-way rule of spec/clearing.md §4 step 10).
  */
-const PG_UPGRADES_FROM: readonly unknown[] = [1, 2];
+const PG_UPGRADES_FROM: readonly unknown[] = [1, 2, 3];
 /** Times one batch's transaction is tried before a conflict is reported as an error. */
 const MAX_ATTEMPTS = 50;
 /** settleRows: rows per page (keyset pagination inside one REPEATABLE READ snapshot). */
@@ -237,7 +238,7 @@ const requestSaleRow = (r: Record<string, unknown>): RequestSaleRow => ({
   reqTime: Number(r.req_time), reqChallenge: u8(r.req_challenge), voided: r.voided === true,
 });
 /** counter_firsts' class of an entry kind, in SQL over `o.kind` (store.ts firstsClass). */
-const FIRSTS_CLASS_SQL = `(CASE WHEN o.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}) THEN 0 WHEN o.kind = ${JournalKind.conflict} THEN 1 ELSE 2 END)`;
+const FIRSTS_CLASS_SQL = `(CASE o.kind WHEN ${JournalKind.accept} THEN 0 WHEN ${JournalKind.conflict} THEN 1 WHEN ${JournalKind.tap_in} THEN 3 ELSE 2 END)`;
 /** $1..$5 of building one wallet counter's firsts (counterFirsts). */
 const counterParams = (q: CounterQuery): unknown[] => [prefixKey(q.walletId), q.counter, buf(q.walletId), q.chain, q.fresh];
 const mate = (r: Record<string, unknown>): CounterMate => ({
@@ -392,7 +393,12 @@ export async function openPgClearingStore(o: PgStoreOptions, load?: (id: string)
     await client.query(REFUNDS_SCHEMA);
     await client.query('CREATE TABLE IF NOT EXISTS verified_certs(digest bytea PRIMARY KEY)');
     await client.query(FIRSTS_SCHEMA);
-    await client.query('CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)');
+    // Schema 3 to 4: counter_firsts held tap-ins as sales (class 0) and a counter's tap-outs as one marker row.
+    // Derived data: the rows are deleted and recorded again, counter by counter, from the entries (§11.1); the
+    // writer fence above refuses an older node from then on (it would put tap-ins in class 0).
+    if (used && stored !== PG_SCHEMA_VERSION) await client.query('TRUNCATE counter_firsts; DROP INDEX IF EXISTS counter_firsts_order');
+    await client.query('CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1, 3)');
+    await client.query('CREATE INDEX IF NOT EXISTS counter_firsts_tokens ON counter_firsts(wallet_id, counter, token_hash) WHERE class IN (0, 1, 3)');
     const hasSeq = (await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'refunds' AND column_name = 'seq'")).rows.length > 0;
     if (!hasSeq) await client.query(REFUNDS_SEQ_UPGRADE);
     await client.query(REFUNDS_SEQ_INDEX);
@@ -631,8 +637,7 @@ export class PgClearingStore implements ClearingStore {
         await c.query(
           `INSERT INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
            SELECT DISTINCT ON (x.hash, x.reader_id, x.class) $3, $2, x.hash, x.reader_id, x.class, x.journal_id, x.seq, x.chain
-           FROM (SELECT CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN ''::bytea ELSE o.token_hash END AS hash, CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN 0 ELSE oc.reader_id END AS reader_id,
-                   ${FIRSTS_CLASS_SQL} AS class, oc.journal_id, o.seq, o.chain
+           FROM (SELECT o.token_hash AS hash, oc.reader_id AS reader_id, ${FIRSTS_CLASS_SQL} AS class, oc.journal_id, o.seq, o.chain
                  FROM entries o JOIN chains oc ON oc.chain = o.chain
                  WHERE o.wallet_key = $1 AND o.counter = $2 AND o.wallet_id = $3 AND o.valid AND NOT (o.chain = $4 AND o.seq = ANY($5::bigint[]))) AS x
            ORDER BY x.hash, x.reader_id, x.class, x.journal_id, x.seq
@@ -643,15 +648,28 @@ export class PgClearingStore implements ClearingStore {
       firstMates: async (q, readerId, hashes) =>
         (
           await c.query(
-            `SELECT x.* FROM unnest($3::text[]) AS h(hex) CROSS JOIN LATERAL (
-               (SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
-                 WHERE wallet_id = $1 AND counter = $2 AND token_hash = decode(h.hex, 'hex') AND reader_id = $4 AND class = 0)
+            `SELECT x.* FROM unnest($3::text[]) AS h(hex) CROSS JOIN (VALUES (0), (3)) AS k(cls) CROSS JOIN LATERAL (
+               (SELECT token_hash AS hash, reader_id, class, journal_id, seq, chain FROM counter_firsts
+                 WHERE wallet_id = $1 AND counter = $2 AND token_hash = decode(h.hex, 'hex') AND reader_id = $4 AND class = k.cls)
                UNION ALL
-               (SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
-                 WHERE wallet_id = $1 AND counter = $2 AND token_hash = decode(h.hex, 'hex') AND reader_id <> $4 AND class = 0 ORDER BY reader_id LIMIT 1)) AS x`,
+               (SELECT token_hash AS hash, reader_id, class, journal_id, seq, chain FROM counter_firsts
+                 WHERE wallet_id = $1 AND counter = $2 AND token_hash = decode(h.hex, 'hex') AND reader_id <> $4 AND class = k.cls ORDER BY reader_id LIMIT 1)) AS x`,
             [buf(q.walletId), q.counter, hashes.map(toHex), readerId],
           )
-        ).rows.map((r) => mate({ ...r, kind: JournalKind.accept })),
+        ).rows.map((r) => mate({ ...r, kind: classKind(Number(r.class)) })),
+      tokenTrips: async (q, h) => {
+        const rows = (
+          await c.query(
+            `SELECT token_hash AS hash, reader_id, class, journal_id, seq, chain FROM counter_firsts
+             WHERE wallet_id = $1 AND counter = $2 AND token_hash = $3 AND class IN (2, 3) ORDER BY class, reader_id`,
+            [buf(q.walletId), q.counter, buf(h)],
+          )
+        ).rows;
+        return {
+          tapIns: rows.filter((r) => Number(r.class) === 3).slice(0, 2).map((r) => mate({ ...r, kind: JournalKind.tap_in })),
+          tapOutReaders: rows.filter((r) => Number(r.class) === 2).slice(0, 2).map((r) => Number(r.reader_id)),
+        };
+      },
       putCounterFirsts: async (q, entries) => {
         if (!entries.length) return;
         await c.query(
@@ -662,8 +680,7 @@ export class PgClearingStore implements ClearingStore {
            ON CONFLICT (wallet_id, counter, token_hash, reader_id, class) DO UPDATE SET journal_id = excluded.journal_id, seq = excluded.seq, chain = excluded.chain
            WHERE (excluded.journal_id, excluded.seq) < (counter_firsts.journal_id, counter_firsts.seq)`,
           [
-            // A counter's tap-outs are one marker row (an empty token hash, reader 0): never read, they mark it recorded.
-            buf(q.walletId), q.counter, entries.map((e) => (firstsClass(e.kind) === 2 ? '' : toHex(e.tokenHash))), entries.map((e) => (firstsClass(e.kind) === 2 ? 0 : e.readerId)), entries.map((e) => firstsClass(e.kind)),
+            buf(q.walletId), q.counter, entries.map((e) => toHex(e.tokenHash)), entries.map((e) => e.readerId), entries.map((e) => firstsClass(e.kind)),
             entries.map((e) => toHex(e.journalId)), entries.map((e) => e.seq), entries.map((e) => e.chain),
           ],
         );
@@ -684,8 +701,8 @@ export class PgClearingStore implements ClearingStore {
         if (notHash) {
           const any = (
             await c.query(
-              `SELECT EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 AND token_hash < $3 AND class IN (0, 1))
-                   OR EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 AND token_hash > $3 AND class IN (0, 1)) AS any`,
+              `SELECT EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 AND token_hash < $3 AND class IN (0, 1, 3))
+                   OR EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = $1 AND counter = $2 AND token_hash > $3 AND class IN (0, 1, 3)) AS any`,
               [buf(q.walletId), q.counter, buf(notHash)],
             )
           ).rows[0]!.any;
@@ -694,12 +711,12 @@ export class PgClearingStore implements ClearingStore {
         const r = (
           await c.query(
             `SELECT token_hash AS hash, class, reader_id, journal_id, seq, chain FROM counter_firsts
-             WHERE wallet_id = $1 AND counter = $2 AND class IN (0, 1) AND ($3::bytea IS NULL OR token_hash <> $3::bytea)
+             WHERE wallet_id = $1 AND counter = $2 AND class IN (0, 1, 3) AND ($3::bytea IS NULL OR token_hash <> $3::bytea)
              ORDER BY reader_id, journal_id, seq LIMIT 1`,
             [buf(q.walletId), q.counter, notHash ? buf(notHash) : null],
           )
         ).rows[0];
-        return r ? mate({ ...r, kind: Number(r.class) === 0 ? JournalKind.accept : JournalKind.conflict }) : undefined;
+        return r ? mate({ ...r, kind: classKind(Number(r.class)) }) : undefined;
       },
       putDoubleSpend: async (d) =>
         ((

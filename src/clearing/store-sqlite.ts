@@ -23,15 +23,16 @@ import type {
   BatchRow, BlocklistRow, ChainRow, ClearingStore, CounterMate, CounterQuery, DoubleSpendRow, HeldFindings, EntryEvidence, HeldJournal, IngestSession, IngestTx, InvalidEntryRow, ProblemRow,
   ClaimedMeta, HeldRefund, NextBlocklist, RefundTotals, ReaderFaultRow, RefundRow, RequestSaleRow, TokenEntryRow,
 } from './store.js';
-import { firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, WRITE_FAULT_HOLD_MS } from './store.js';
+import { classKind, firstsClass, heldFaultError, isSpaceFault, refundTotalsOf, WRITE_FAULT_HOLD_MS } from './store.js';
 
 /** Bumped whenever the tables change; a database of another version is refused (clearing.store_unusable). */
-export const SQLITE_SCHEMA_VERSION = 6;
+export const SQLITE_SCHEMA_VERSION = 7;
 /**
- * The schema versions this store upgrades when it opens a database: 4 (before counter_firsts, one finding per key)
- * and 5 (before the request columns of entries, M9).
+ * The schema versions this store upgrades when it opens a database: 4 (before counter_firsts, one finding per key),
+ * 5 (before the request columns of entries, M9) and 6 (counter_firsts before classes of their own for tap-ins and
+ * tap-outs, the one-way rule of spec/clearing.md §4 step 10).
  */
-const SQLITE_UPGRADES_FROM = [4, 5];
+const SQLITE_UPGRADES_FROM = [4, 5, 6];
 // Every byte and index of an entry row is paid for a million times, so the row is narrow:
 //  - entries are keyed by (chain, seq): a chain is one journal of one reader (reader id, journal id), numbered
 //    in the chains table;
@@ -91,8 +92,13 @@ const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIM
 const FIRSTS_SCHEMA = `CREATE TABLE IF NOT EXISTS counter_firsts(wallet_id BLOB NOT NULL, counter INTEGER NOT NULL, token_hash BLOB NOT NULL,
   reader_id INTEGER NOT NULL, class INTEGER NOT NULL, journal_id BLOB NOT NULL, seq INTEGER NOT NULL, chain INTEGER NOT NULL,
   PRIMARY KEY(wallet_id, counter, token_hash, reader_id, class)) WITHOUT ROWID`;
-// firstOtherToken in (reader id, journal id, seq) order without a sort; tap-outs are one marker row a counter.
-const FIRSTS_ORDER_INDEX = 'CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)';
+// firstOtherToken in (reader id, journal id, seq) order without a sort, and otherExists by token, over the sales
+// and conflicts alone: the tap-out rows (one a token and reader) are never stepped over.
+const FIRSTS_ORDER_INDEX = `CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1, 3);
+CREATE INDEX IF NOT EXISTS counter_firsts_tokens ON counter_firsts(wallet_id, counter, token_hash) WHERE class IN (0, 1, 3)`;
+// Schema 6 to 7: counter_firsts held tap-ins as sales (class 0) and a counter's tap-outs as one marker row. Derived
+// data: the rows are deleted, and each counter's are recorded again from its entries by its next batch (§11.1).
+const FIRSTS_UPGRADE = 'DELETE FROM counter_firsts; DROP INDEX IF EXISTS counter_firsts_order;';
 // One finding per key (spec/clearing.md §4 step 10, §11.1): double_spends by (kind, wallet id, counter),
 // reader_faults by (reader id, token hash). Added to schema 4 without a version bump: a database that recorded one
 // row per pair (a pre-release 0.2.0) keeps, of each key, the row detected first, and the indexes are created. The rows
@@ -134,10 +140,8 @@ const requestSaleRow = (r: Row): RequestSaleRow => ({
   reqTime: Number(r.req_time), reqChallenge: u8(r.req_challenge), voided: Number(r.voided) === 1,
 });
 const resolved = <T>(v: T): Promise<T> => Promise.resolve(v);
-/** The token hash of a counter's one tap-out row in counter_firsts (its reader id is 0): it only marks the counter recorded. */
-const TAP_OUT_MARK = new Uint8Array(0);
 /** counter_firsts' class of an entry kind, in SQL over `o.kind` (firstsClass). */
-const FIRSTS_CLASS_SQL = `CASE WHEN o.kind IN (${JournalKind.accept}, ${JournalKind.tap_in}) THEN 0 WHEN o.kind = ${JournalKind.conflict} THEN 1 ELSE 2 END`;
+const FIRSTS_CLASS_SQL = `CASE o.kind WHEN ${JournalKind.accept} THEN 0 WHEN ${JournalKind.conflict} THEN 1 WHEN ${JournalKind.tap_in} THEN 3 ELSE 2 END`;
 /** The named parameters of building one wallet counter's firsts (firstsBuild). */
 const counterParams = (c: CounterQuery) => ({ key: prefixKey(c.walletId), counter: c.counter, wallet: c.walletId, chain: c.chain, fresh: JSON.stringify(c.fresh) });
 const mate = (r: Row): CounterMate => ({
@@ -348,6 +352,7 @@ export class SqliteClearingStore implements ClearingStore {
       db.exec(REFUNDS_SCHEMA);
       db.exec(CERTS_SCHEMA);
       db.exec(FIRSTS_SCHEMA);
+      if (tables.length > 0 && version < 7) db.exec(FIRSTS_UPGRADE);
       db.exec(FIRSTS_ORDER_INDEX);
       if (!(db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) db.exec(REFUNDS_SEQ_UPGRADE);
       db.exec(REFUNDS_SEQ_INDEX);
@@ -426,8 +431,7 @@ export class SqliteClearingStore implements ClearingStore {
         `INSERT OR IGNORE INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
          SELECT @wallet, @counter, hash, reader_id, class, journal_id, seq, chain FROM (
            SELECT hash, reader_id, class, journal_id, seq, chain, row_number() OVER (PARTITION BY hash, reader_id, class ORDER BY journal_id, seq) AS rn FROM (
-             SELECT CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN x'' ELSE o.token_hash END AS hash, CASE WHEN ${FIRSTS_CLASS_SQL} = 2 THEN 0 ELSE oc.reader_id END AS reader_id,
-               ${FIRSTS_CLASS_SQL} AS class, oc.journal_id AS journal_id, o.seq AS seq, o.chain AS chain
+             SELECT o.token_hash AS hash, oc.reader_id AS reader_id, ${FIRSTS_CLASS_SQL} AS class, oc.journal_id AS journal_id, o.seq AS seq, o.chain AS chain
              FROM entries o JOIN chains oc ON oc.chain = o.chain
              WHERE o.wallet_key = @key AND o.counter = @counter AND o.wallet_id = @wallet AND o.valid = 1
                AND NOT (o.chain = @chain AND o.seq IN (SELECT value FROM json_each(@fresh)))))
@@ -439,22 +443,27 @@ export class SqliteClearingStore implements ClearingStore {
          WHERE (excluded.journal_id, excluded.seq) < (counter_firsts.journal_id, counter_firsts.seq)`,
       ),
       mateHere: db.prepare(
-        'SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND reader_id = ? AND class = 0',
+        'SELECT token_hash AS hash, reader_id, class, journal_id, seq, chain FROM counter_firsts WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND reader_id = ? AND class = ?',
       ),
       mateThere: db.prepare(
-        `SELECT token_hash AS hash, reader_id, journal_id, seq, chain FROM counter_firsts
-         WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND reader_id <> ? AND class = 0 ORDER BY reader_id LIMIT 1`,
+        `SELECT token_hash AS hash, reader_id, class, journal_id, seq, chain FROM counter_firsts
+         WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND reader_id <> ? AND class = ? ORDER BY reader_id LIMIT 1`,
       ),
+      tripIns: db.prepare(
+        `SELECT token_hash AS hash, reader_id, class, journal_id, seq, chain FROM counter_firsts
+         WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND class = 3 ORDER BY reader_id LIMIT 2`,
+      ),
+      tripOuts: db.prepare('SELECT reader_id FROM counter_firsts WHERE wallet_id = ? AND counter = ? AND token_hash = ? AND class = 2 ORDER BY reader_id LIMIT 2'),
       firstOther: db.prepare(
         `SELECT token_hash AS hash, class, reader_id, journal_id, seq, chain FROM counter_firsts
-         WHERE wallet_id = @wallet AND counter = @counter AND class IN (0, 1) AND (@not IS NULL OR token_hash <> @not)
+         WHERE wallet_id = @wallet AND counter = @counter AND class IN (0, 1, 3) AND (@not IS NULL OR token_hash <> @not)
          ORDER BY reader_id, journal_id, seq LIMIT 1`,
       ),
       // Is there a sale or conflict row of another token than @not? Two seeks in the primary key's token order (the
       // ordered firstOther would step over every row of @not: one a reader that sold it).
       otherExists: db.prepare(
-        `SELECT EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = @wallet AND counter = @counter AND token_hash < @not AND class IN (0, 1))
-             OR EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = @wallet AND counter = @counter AND token_hash > @not AND class IN (0, 1)) AS any`,
+        `SELECT EXISTS (SELECT 1 FROM counter_firsts INDEXED BY counter_firsts_tokens WHERE wallet_id = @wallet AND counter = @counter AND token_hash < @not AND class IN (0, 1, 3))
+             OR EXISTS (SELECT 1 FROM counter_firsts INDEXED BY counter_firsts_tokens WHERE wallet_id = @wallet AND counter = @counter AND token_hash > @not AND class IN (0, 1, 3)) AS any`,
       ),
       heldDoubles: db.prepare("SELECT kind FROM double_spends WHERE kind IN ('counter_reuse', 'same_token_twice') AND wallet_id = ? AND counter = ?"),
       heldListed: db.prepare('SELECT token_hash AS hash FROM reader_faults WHERE reader_id = ? AND token_hash IN (SELECT unhex(value) FROM json_each(?))'),
@@ -516,16 +525,22 @@ export class SqliteClearingStore implements ClearingStore {
         const out: CounterMate[] = [];
         for (const h of hashes) {
           for (const s of [q.mateHere!, q.mateThere!]) {
-            const r = s.get(c.walletId, c.counter, h, readerId) as Row | undefined;
-            if (r) out.push(mate({ ...r, kind: JournalKind.accept }));
+            for (const cls of [0, 3]) {
+              const r = s.get(c.walletId, c.counter, h, readerId, cls) as Row | undefined;
+              if (r) out.push(mate({ ...r, kind: classKind(Number(r.class)) }));
+            }
           }
         }
         return resolved(out);
       },
+      tokenTrips: (c, h) =>
+        resolved({
+          tapIns: (q.tripIns!.all(c.walletId, c.counter, h) as Row[]).map((r) => mate({ ...r, kind: JournalKind.tap_in })),
+          tapOutReaders: (q.tripOuts!.all(c.walletId, c.counter, h) as Row[]).map((r) => Number(r.reader_id)),
+        }),
       putCounterFirsts: (c, entries) => {
         for (const e of entries) {
-          const k = firstsClass(e.kind);
-          q.firstsPut!.run(c.walletId, c.counter, k === 2 ? TAP_OUT_MARK : e.tokenHash, k === 2 ? 0 : e.readerId, k, e.journalId, e.seq, e.chain);
+          q.firstsPut!.run(c.walletId, c.counter, e.tokenHash, e.readerId, firstsClass(e.kind), e.journalId, e.seq, e.chain);
         }
         return resolved(undefined);
       },
@@ -537,7 +552,7 @@ export class SqliteClearingStore implements ClearingStore {
       firstOtherToken: (c, notHash) => {
         if (notHash && !(q.otherExists!.get({ wallet: c.walletId, counter: c.counter, not: notHash }) as Row).any) return resolved(undefined);
         const r = q.firstOther!.get({ wallet: c.walletId, counter: c.counter, not: notHash }) as Row | undefined;
-        return resolved(r ? mate({ ...r, kind: Number(r.class) === 0 ? JournalKind.accept : JournalKind.conflict }) : undefined);
+        return resolved(r ? mate({ ...r, kind: classKind(Number(r.class)) }) : undefined);
       },
       putDoubleSpend: (d) =>
         resolved(q.putDouble!.run(d.kind, d.walletId, d.counter, d.aHash, d.aChain, d.aSeq, d.bHash, d.bChain, d.bSeq, d.detectedAt).changes > 0),

@@ -119,11 +119,25 @@ export interface CounterMate {
 }
 
 /**
- * The class of a token entry in counter_firsts: 0 a sale (accept or tap-in), 1 a conflict, 2 a tap-out (never
- * paired; its row marks the counter's firsts as recorded).
+ * The class of a token entry in counter_firsts (spec/clearing.md §11.1): 0 an accept, 1 a conflict, 2 a tap-out,
+ * 3 a tap-in. Sales are classes 0 and 3; the one-way rule of §4 step 10 reads the tap-ins (3) and the tap-outs (2)
+ * of a token.
  */
 export function firstsClass(kind: number): number {
-  return kind === 0 || kind === 2 ? 0 : kind === 4 ? 1 : 2;
+  return kind === 0 ? 0 : kind === 2 ? 3 : kind === 4 ? 1 : 2;
+}
+
+/** The kind (JournalKind number) of a counter_firsts class: the first kind of the class (a sale of class 0 is an accept). */
+export function classKind(cls: number): number {
+  return cls === 0 ? 0 : cls === 3 ? 2 : cls === 1 ? 4 : 3;
+}
+
+/** What the one-way rule reads of one token of a wallet counter (`IngestTx.tokenTrips`). */
+export interface TokenTrips {
+  /** The first held tap-in of each of the (at most two) lowest reader ids that took the token as a tap-in, by reader id. */
+  tapIns: CounterMate[];
+  /** The (at most two) lowest reader ids that took the token as a tap-out, ascending. */
+  tapOutReaders: number[];
 }
 
 /** Findings held for one wallet counter and one reader (`IngestTx.heldFindings`). */
@@ -325,11 +339,17 @@ export interface IngestTx {
    */
   counterFirsts(q: CounterQuery): Promise<void>;
   /**
-   * For each token hash in `tokenHashes`, from counter_firsts: the first held sale (accept or tap-in) of it at
-   * `readerId`, and the first at another reader (the lowest reader id; one row a reader): at most two rows a
-   * token, however many readers sold it (`kind` is `accept` for either).
+   * For each token hash in `tokenHashes`, from counter_firsts: of each sale kind (accept, tap-in), the first held
+   * entry of it at `readerId` and the first at another reader (the lowest reader id; one row a reader and kind): at
+   * most four rows a token, however many readers sold it, each with its kind.
    */
   firstMates(q: CounterQuery, readerId: number, tokenHashes: Uint8Array[]): Promise<CounterMate[]>;
+  /**
+   * The one-way rule of spec/clearing.md §4 step 10, for one token of the counter, from counter_firsts: its first
+   * held tap-ins at the two lowest reader ids that took it as a tap-in (one row a reader, by reader id), and the
+   * two lowest reader ids that took it as a tap-out.
+   */
+  tokenTrips(q: CounterQuery, tokenHash: Uint8Array): Promise<TokenTrips>;
   /**
    * The first held entry of the counter that is a sale or a conflict and whose token hash is not `notHash` (any,
    * when null), in (reader id, journal id, seq) order, from counter_firsts.

@@ -49,7 +49,7 @@ interface Case {
     readerFaults: { kind: string; readerId: number; tokenHash: string; first: Place; second: Place }[];
     problems: { readerId: number; kind: string }[];
     settlement: { operatorId: number; currency: number; count: number; gross: string; feeBps: number; fee: string; net: string }[];
-    trips: { openTrips: Trip[]; multipleTapOuts: Trip[]; tapOutsWithoutTapIn: Trip[]; zeroFareTapOuts: Place[] };
+    trips: { openTrips: Trip[]; multipleTapOuts: Trip[]; multipleTapIns: (Trip & { tapIns: Place[] })[]; tapOutsWithoutTapIn: Trip[]; zeroFareTapOuts: Place[] };
     requestsPaidTwice: { readerId: number; requestTime: number; challenge: string; settled: { tokenHash: string; journalId: string; seq: number }; unsettled: { tokenHash: string; journalId: string; seq: number }[] }[];
   };
 }
@@ -143,6 +143,7 @@ describe('settlement batch vectors (fixtures/batch/batch_clearing.json)', () => 
         expect({
           openTrips: rep.openTrips.map(trip),
           multipleTapOuts: rep.multipleTapOuts.map(trip),
+          multipleTapIns: rep.multipleTapIns.map((t) => ({ ...trip(t), tapIns: t.tapIns.map(at) })),
           tapOutsWithoutTapIn: rep.tapOutsWithoutTapIn.map(trip),
           zeroFareTapOuts: rep.zeroFareTapOuts.map(at),
         }).toEqual(c.after.trips);

@@ -127,8 +127,17 @@ function model(order: Built[], journals: Step[][]): { pairs: string[]; faults: s
               keys.add(k);
               faults.push(`token_listed_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
             }
-          } else twice.push(`same_token_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
+          } else if (!(kind === JournalKind.tap_in && o.kind === JournalKind.tap_in)) twice.push(`same_token_twice|${o.reader}:${o.seq}|${x.reader}:${x.seq}`);
         }
+      }
+      // The one-way rule: two tap-ins alone are not the customer's; with tap-outs at two readers they are, the pair
+      // being the first tap-in and the first at another reader (spec/clearing.md §4 step 10).
+      if (twice.length === 0 && (kind === JournalKind.tap_in || kind === JournalKind.tap_out)) {
+        const same = [...judged, x].filter((o) => o.tok.wallet === tok.wallet && o.tok.counter === tok.counter && o.tok.hash === tok.hash);
+        const outs = new Set(same.filter((o) => o.kind === JournalKind.tap_out).map((o) => o.reader));
+        const ins = same.filter((o) => o.kind === JournalKind.tap_in).sort((p, q) => p.reader - q.reader || p.seq - q.seq);
+        const second = ins.find((o) => o.reader !== ins[0]!.reader);
+        if (outs.size >= 2 && second) twice.push(`same_token_twice|${ins[0]!.reader}:${ins[0]!.seq}|${second.reader}:${second.seq}`);
       }
       for (const [list, what] of [[reuse, 'counter_reuse'], [twice, 'same_token_twice']] as const) {
         const k = `${what}|${tok.wallet}|${tok.counter}`;

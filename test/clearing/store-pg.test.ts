@@ -13,7 +13,7 @@ import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } fro
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, withClient, type PgCluster } from './pg-cluster.js';
 import { NOW, makeIssuer } from '../reader/helpers.js';
-import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
+import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, oneWayUpgrade, PAIR_ROWS, storeSuite } from './store-suite.js';
 import { certMemoSuite } from './cert-memo-suite.js';
 
 const started = await startPgCluster();
@@ -237,19 +237,43 @@ if (typeof started === 'string') {
     });
   });
 
-  describe('schemas 1 (before counter_firsts) and 2 (before the request columns) are upgraded to 3 when opened; an unknown version is refused', () => {
-    it('sets schema_version 3 and creates counter_firsts and the request columns; a version 4 database is clearing.store_unusable', async () => {
+  describe('schemas 1 (before counter_firsts) and 2 (before the request columns) are upgraded to 4 when opened; an unknown version is refused', () => {
+    it('sets schema_version 4 and creates counter_firsts and the request columns; a version 5 database is clearing.store_unusable', async () => {
       const url = await cluster.createDatabase();
       await (await Clearing.open({ url, issuerKeys: makeIssuer('store-pg-schema').keySet() })).close();
       const q = (text: string) => withClient(url, async (c) => (await c.query(text)).rows);
       await q("DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key; UPDATE meta SET num = 1 WHERE key = 'schema_version'");
       await q('DROP INDEX entries_request; ALTER TABLE entries DROP COLUMN req_time, DROP COLUMN req_challenge');
       await (await Clearing.open({ url })).close();
-      expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '3' }]);
+      expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '4' }]);
       expect(await q("SELECT to_regclass('counter_firsts') IS NOT NULL AS t, to_regclass('counter_firsts_order') IS NOT NULL AS i, to_regclass('double_spends_key') IS NOT NULL AS d, to_regclass('entries_request') IS NOT NULL AS r")).toEqual([{ t: true, i: true, d: true, r: true }]);
       expect(await q("SELECT column_name FROM information_schema.columns WHERE table_name = 'entries' AND column_name LIKE 'req_%' ORDER BY 1")).toEqual([{ column_name: 'req_challenge' }, { column_name: 'req_time' }]);
-      await q("UPDATE meta SET num = 4 WHERE key = 'schema_version'");
+      await q("UPDATE meta SET num = 5 WHERE key = 'schema_version'");
       await expect(Clearing.open({ url })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
+    });
+  });
+
+  describe('schema 3 (counter_firsts before the one-way rule)', () => {
+    it('held tap-ins as sales and tap-outs as one marker row: the rows are deleted and recorded again, so the one-way rule holds for the entries held', async () => {
+      const u = oneWayUpgrade('store-pg-oneway', "''::bytea");
+      const url = await cluster.createDatabase();
+      {
+        const cl = await Clearing.open({ url, issuerKeys: u.issuer.keySet() });
+        for (const bytes of u.before) expect(await cl.ingest(bytes)).toMatchObject({ outcome: 'ingested', doubleSpends: 0 });
+        await cl.close();
+      }
+      const q = (text: string) => withClient(url, async (x) => (await x.query(text)).rows);
+      await q(`${u.oldRows}; UPDATE meta SET num = 3 WHERE key = 'schema_version'`);
+      const cl = await Clearing.open({ url });
+      try {
+        expect(await cl.ingest(u.after)).toMatchObject({ outcome: 'ingested', doubleSpends: 1 });
+        expect((await cl.doubleSpends()).map((d) => `${d.kind}|${d.first.readerId}|${d.second.readerId}`)).toEqual(['same_token_twice|61|62']);
+      } finally {
+        await cl.close();
+      }
+      expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '4' }]);
+      expect(await q('SELECT class, count(*)::int AS n FROM counter_firsts GROUP BY class ORDER BY class')).toEqual([{ class: 2, n: 2 }, { class: 3, n: 2 }]);
+      expect(await q("SELECT to_regclass('counter_firsts_tokens') IS NOT NULL AS t")).toEqual([{ t: true }]);
     });
   });
 
@@ -279,7 +303,7 @@ if (typeof started === 'string') {
         const opened = await opening;
         expect(opened).toBeInstanceOf(Clearing);
         await (opened as Clearing).close();
-        expect(await withClient(url, async (c) => (await c.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows)).toEqual([{ num: '3' }]);
+        expect(await withClient(url, async (c) => (await c.query("SELECT num FROM meta WHERE key = 'schema_version'")).rows)).toEqual([{ num: '4' }]);
       } finally {
         await old.end();
       }
@@ -503,9 +527,9 @@ if (typeof started === 'string') {
       const [r0, r1] = pop.readers;
       try {
         expect((await c.ingest(r0!.batches[0]!)).outcome).toBe('ingested');
-        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 3 }]);
+        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 4 }]);
         // What the next schema version's upgrade does to the fence (store-pg.ts WRITER_FENCE at version 4).
-        await q("UPDATE meta SET num = 4 WHERE key = 'schema_version'; ALTER TABLE entries DROP CONSTRAINT entries_writer, ADD CONSTRAINT entries_writer CHECK (writer >= 4) NOT VALID");
+        await q("UPDATE meta SET num = 5 WHERE key = 'schema_version'; ALTER TABLE entries DROP CONSTRAINT entries_writer, ADD CONSTRAINT entries_writer CHECK (writer >= 5) NOT VALID");
         const held = await q('SELECT count(*)::int AS n FROM entries');
         await expect(c.ingest(r0!.batches[1]!)).rejects.toMatchObject({ code: 'clearing.schema_changed' });
         const r = await post(r1!.batches[0]!);
@@ -536,9 +560,9 @@ if (typeof started === 'string') {
       await q('ALTER TABLE entries DROP COLUMN writer');
       const again = await Clearing.open({ url });
       try {
-        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 3 }]);
+        expect(await q('SELECT DISTINCT writer FROM entries')).toEqual([{ writer: 4 }]);
         expect(await q("SELECT column_default FROM information_schema.columns WHERE table_name = 'entries' AND column_name = 'writer'")).toEqual([{ column_default: null }]);
-        expect(await q("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'entries_writer'")).toEqual([{ d: 'CHECK ((writer >= 3)) NOT VALID' }]);
+        expect(await q("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = 'entries_writer'")).toEqual([{ d: 'CHECK ((writer >= 4)) NOT VALID' }]);
         expect((await again.ingest(pop.readers[0]!.batches[1]!)).outcome).toBe('ingested');
         await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1)")).rejects.toMatchObject({ code: '23502' });
         await expect(q("INSERT INTO entries(chain, seq, kind, time, value, hash, valid, operator_id, writer) VALUES (99, 1, 1, 0, 0, '\\x00', true, 1, 1)")).rejects.toMatchObject({ code: '23514', constraint: 'entries_writer' });

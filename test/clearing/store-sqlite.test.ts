@@ -11,7 +11,7 @@ import { loadSqliteDriver, type SqliteDatabase } from '../../src/node/sqlite.js'
 import type { SqliteClearingStore } from '../../src/clearing/store-sqlite.js';
 import { NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
-import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, PAIR_ROWS, storeSuite } from './store-suite.js';
+import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, oneWayUpgrade, PAIR_ROWS, storeSuite } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'offpay-store-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -103,8 +103,8 @@ describe('findings of a database from before one finding per key, many rows', ()
   });
 });
 
-describe('schemas 4 (before counter_firsts) and 5 (before the request columns) are upgraded to 6 when opened; an unknown version is refused', () => {
-  it('sets user_version 6 and creates counter_firsts; a version 7 file is clearing.store_unusable', async () => {
+describe('schemas 4 (before counter_firsts), 5 (before the request columns) and 6 (before the one-way rule) are upgraded to 7 when opened; an unknown version is refused', () => {
+  it('sets user_version 7 and creates counter_firsts; a version 8 file is clearing.store_unusable', async () => {
     const path = await oldDatabase('schema4.db', 'store-sqlite-schema', (raw) => {
       raw.exec('DROP TABLE counter_firsts; DROP INDEX double_spends_key; DROP INDEX reader_faults_key');
       raw.exec('DROP INDEX entries_request; ALTER TABLE entries DROP COLUMN req_time; ALTER TABLE entries DROP COLUMN req_challenge');
@@ -112,9 +112,9 @@ describe('schemas 4 (before counter_firsts) and 5 (before the request columns) a
     });
     await (await Clearing.open({ path })).close();
     const raw = new (loadSqliteDriver('clearing'))(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(6);
-    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'double_spends_key', 'reader_faults_key', 'entries_request') ORDER BY name").all()).toHaveLength(5);
-    raw.pragma('user_version = 7');
+    expect(raw.pragma('user_version', { simple: true })).toBe(7);
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'counter_firsts_tokens', 'double_spends_key', 'reader_faults_key', 'entries_request') ORDER BY name").all()).toHaveLength(6);
+    raw.pragma('user_version = 8');
     raw.close();
     await expect(Clearing.open({ path })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
   });
@@ -149,7 +149,32 @@ describe('schemas 4 (before counter_firsts) and 5 (before the request columns) a
       await c.close();
     }
     const raw = new (loadSqliteDriver('clearing'))(path);
-    expect(raw.pragma('user_version', { simple: true })).toBe(6);
+    expect(raw.pragma('user_version', { simple: true })).toBe(7);
+    raw.close();
+  });
+
+  it('schema 6: counter_firsts held tap-ins as sales and tap-outs as one marker row; they are deleted and recorded again, so the one-way rule holds for the entries held', async () => {
+    const u = oneWayUpgrade('store-sqlite-oneway', "x''");
+    const path = join(dir, 'schema6.db');
+    {
+      const cl = await Clearing.open({ path, issuerKeys: u.issuer.keySet() });
+      for (const bytes of u.before) expect(await cl.ingest(bytes)).toMatchObject({ outcome: 'ingested', doubleSpends: 0 });
+      await cl.close();
+    }
+    const old = new (loadSqliteDriver('clearing'))(path);
+    old.exec(u.oldRows);
+    old.pragma('user_version = 6');
+    old.close();
+    const cl = await Clearing.open({ path });
+    try {
+      expect(await cl.ingest(u.after)).toMatchObject({ outcome: 'ingested', doubleSpends: 1 });
+      expect((await cl.doubleSpends()).map((d) => `${d.kind}|${d.first.readerId}|${d.second.readerId}`)).toEqual(['same_token_twice|61|62']);
+    } finally {
+      await cl.close();
+    }
+    const raw = new (loadSqliteDriver('clearing'))(path);
+    expect(raw.pragma('user_version', { simple: true })).toBe(7);
+    expect(raw.prepare('SELECT class, count(*) AS n FROM counter_firsts GROUP BY class ORDER BY class').all()).toEqual([{ class: 2, n: 2 }, { class: 3, n: 2 }]);
     raw.close();
   });
 
@@ -159,7 +184,7 @@ describe('schemas 4 (before counter_firsts) and 5 (before the request columns) a
     try {
       expect(await c.settingsCurrent()).toBe(true);
       const raw = new (loadSqliteDriver('clearing'))(path);
-      raw.pragma('user_version = 7');
+      raw.pragma('user_version = 8');
       raw.close();
       await expect(c.settingsCurrent()).rejects.toMatchObject({ code: 'clearing.schema_changed' });
     } finally {

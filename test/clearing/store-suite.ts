@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { toHex, walletIdOf } from '../../src/index.js';
 import type { Clearing, ClearingReport } from '../../src/clearing/index.js';
 import { chainHash, createBatch, encodeEntry, genesisHash, type JournalEntry } from '../../src/reader/index.js';
-import { NOW, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
 import { adversarySuite } from './adversary-suite.js';
 import { modelSuite, type OpenFresh } from './model-suite.js';
 import { pairingModelSuite } from './pairing-model-suite.js';
@@ -34,11 +34,34 @@ export interface Engine {
   runs?: { model: number; adversary: number };
   /** Delete every row of counter_firsts (a database from before that table). */
   wipeFirsts: (c: Clearing) => Promise<void>;
-  /** Rows of counter_firsts by class (0 sales, 1 conflicts, 2 tap-out markers). */
+  /** Rows of counter_firsts by class (0 accepts, 1 conflicts, 2 tap-outs, 3 tap-ins). */
   firstsRows: (c: Clearing) => Promise<{ class: number; n: number }[]>;
 }
 
 const issuer = makeIssuer('store-suite');
+
+/**
+ * The schema upgrade that gave tap-ins and tap-outs classes of their own in counter_firsts (store-sqlite.test.ts
+ * "schema 6", store-pg.test.ts "schema 3"): three batches held before it (one token tapped in at gates 61 and 62,
+ * out at 61: no finding) and the one after it that completes the one-way rule (out at 63), and the SQL that makes
+ * the held rows what the old schema wrote (tap-ins in class 0, the tap-outs one marker row; `empty` is the engine's
+ * empty blob literal).
+ */
+export function oneWayUpgrade(label: string, empty: string): { issuer: ReturnType<typeof makeIssuer>; before: Uint8Array[]; after: Uint8Array; oldRows: string } {
+  const iss = makeIssuer(label);
+  const [a, b, c] = [61, 62, 63].map((id) => makeReader(iss, label, id, 'transit', 300));
+  const t = signToken(makeWallet(iss, label, 'w'), { payee: 300, amount: 500, counter: 9 });
+  const one = (m: typeof a, j: number, kind: 'tap_in' | 'tap_out', value: number) => handBatch(m!, new Uint8Array(8).fill(j), [{ kind, time: NOW, data: t, value }]);
+  return {
+    issuer: iss,
+    before: [one(a, 1, 'tap_in', 500), one(b, 2, 'tap_in', 500), one(a, 3, 'tap_out', 300)],
+    after: one(c, 4, 'tap_out', 400),
+    oldRows: `UPDATE counter_firsts SET class = 0 WHERE class = 3; DELETE FROM counter_firsts WHERE class = 2;
+      INSERT INTO counter_firsts SELECT wallet_id, counter, ${empty}, 0, 2, journal_id, seq, chain FROM counter_firsts LIMIT 1;
+      DROP INDEX counter_firsts_tokens; DROP INDEX counter_firsts_order;
+      CREATE INDEX counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)`,
+  };
+}
 const OPERATOR = 300;
 const [GATE_A, GATE_B, GATE_C] = [601, 602, 603].map((id) => makeReader(issuer, 'store-suite', id, 'transit', OPERATOR));
 const WALLETS = [0, 1, 2, 3].map((i) => makeWallet(issuer, 'store-suite', `w${i}`, { offlineAllowance: 5_000, maxPerPayment: 1_000 }));
@@ -108,7 +131,7 @@ export function storeSuite(e: Engine): void {
     refundSuite(e);
     requestSuite(e);
 
-    it('counter_firsts: a counter\'s tap-outs are one marker row, however many tokens (a copied wallet key\'s flood adds nothing to read)', async () => {
+    it('counter_firsts: tap-outs are one row a token and reader, which no pairing of another token reads (a copied wallet key\'s flood of tap-out tokens finds nothing)', async () => {
       const w = WALLETS[1]!;
       const a = new Journal(GATE_A!);
       const b = new Journal(GATE_B!);
@@ -123,9 +146,56 @@ export function storeSuite(e: Engine): void {
         }
         expect(await e.firstsRows(cl)).toEqual([
           { class: 0, n: 1 },
-          { class: 2, n: 1 },
+          { class: 2, n: 40 },
         ]);
         expect(await cl.doubleSpends()).toEqual([]);
+      } finally {
+        await cl.close();
+      }
+    });
+
+    it('the one-way rule (spec/clearing.md §4 step 10): a tap-in taken at a second gate blocks nobody; with tap-outs at two gates it is same_token_twice, in every arrival order', async () => {
+      const w = WALLETS[2]!;
+      const t = signToken(w, { payee: OPERATOR, amount: 500, counter: 41 });
+      const perms = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x) => perms(xs.filter((y) => y !== x)).map((p) => [x, ...p])));
+      for (const order of perms([0, 1, 2, 3])) {
+        const [a, b, c] = [new Journal(GATE_A!), new Journal(GATE_B!), new Journal(GATE_C!)];
+        // 0: the rider's tap-in at A; 1: the same token heard at B; 2: her tap-out at A; 3: a tap-out of it at C.
+        const batches = [a.batchOf([{ kind: 'tap_in', data: t, value: 500 }]), b.batchOf([{ kind: 'tap_in', data: t, value: 500 }])];
+        batches.push(a.batchOf([{ kind: 'tap_out', data: t, value: 300 }]), c.batchOf([{ kind: 'tap_out', data: t, value: 400 }]));
+        const cl = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+        try {
+          const seen = new Set<number>();
+          for (const i of order) {
+            seen.add(i);
+            const r = await cl.ingest(batches[i]!);
+            const complete = seen.size === 4;
+            expect(r, `order ${order.join('')}, after ${[...seen].join('')}`).toMatchObject({ outcome: 'ingested', invalidTokens: 0, doubleSpends: complete ? 1 : 0 });
+            expect((await cl.blocklistEntries()).length, `order ${order.join('')}`).toBe(complete ? 1 : 0);
+          }
+          const ev = (x: { readerId: number; seq: number }) => `${x.readerId}:${x.seq}`;
+          expect((await cl.doubleSpends()).map((d) => `${d.kind}|${ev(d.first)}|${ev(d.second)}`)).toEqual(['same_token_twice|601:1|602:1']);
+          expect((await cl.blocklistEntries()).map((x) => x.reason)).toEqual(['same_token_twice']);
+        } finally {
+          await cl.close();
+        }
+      }
+      // Two tap-ins and tap-outs at one gate only (the rider's own exit, listed twice): nobody blocked.
+      const [a, b] = [new Journal(GATE_A!), new Journal(GATE_B!)];
+      const cl = await e.fresh({ issuerKeys: issuer.keySet(), clock: CLOCK });
+      try {
+        for (const bytes of [
+          a.batchOf([{ kind: 'tap_in', data: t, value: 500 }]),
+          b.batchOf([{ kind: 'tap_in', data: t, value: 500 }]),
+          a.batchOf([{ kind: 'tap_out', data: t, value: 300 }, { kind: 'tap_out', data: t, value: 300 }]),
+        ]) {
+          expect(await cl.ingest(bytes)).toMatchObject({ outcome: 'ingested', doubleSpends: 0 });
+        }
+        expect(await cl.blocklistEntries()).toEqual([]);
+        // An accept of the token at a third gate is a sale at two readers as before: blocked.
+        const c = new Journal(GATE_C!);
+        expect(await cl.ingest(c.batch([t], [500]))).toMatchObject({ outcome: 'ingested', doubleSpends: 1 });
+        expect((await cl.doubleSpends()).map((d) => `${d.kind}|${d.first.readerId}:${d.first.seq}|${d.second.readerId}:${d.second.seq}`)).toEqual(['same_token_twice|601:1|603:1']);
       } finally {
         await cl.close();
       }

@@ -1,7 +1,7 @@
 /**
  * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06; point 1 is
  * fixed only at a gate whose profile sets requireExit (not the default: its test here runs the default profile, and
- * test/reader/exit.test.ts the fixed one), point 3 not at all (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
+ * test/reader/exit.test.ts the fixed one), point 3 by the one-way rule of clearing (spec/clearing.md §4 step 10) except together with point 1 (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
  * measured, not only described: when a rule change fixes one, its test here fails, and it becomes a test of the
  * new rule (and §7.3 loses that point).
  */
@@ -47,16 +47,33 @@ describe('open weaknesses of tap-out (spec/reader.md §7.3), as they stand', () 
     expect(rep.settlement).toEqual([expect.objectContaining({ count: 1, gross: 3500n })]); // no tap-in: the maximum fare
   });
 
-  it('point 3: an overheard operator-bound tap-in taken at a second gate blocks the payer as same_token_twice', async () => {
-    const [a, b, d, z] = [gate(821), gate(822), gate(823), gate(824)];
+  it('point 3 (fixed by the one-way rule of spec/clearing.md §4 step 10): a tap-in overheard at a second gate blocks nobody; the trip is charged once, at its tap-out fare', async () => {
+    const [a, b, d] = [gate(821), gate(822), gate(823)];
     const w = makeWallet(issuer, 'transit-open', 'overheard');
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
+    expect((await d.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW + 1 })).accepted).toBe(true); // the next gate heard it
+    expect((await b.tapOut(trip, { fare: 400, currency: HKD, now: NOW + 900 })).accepted).toBe(true);
+    const c = await clearingOf([a, b, d], NOW + 3600);
+    expect(await c.blockedWalletIds()).toEqual([]);
+    expect(await c.doubleSpends()).toEqual([]);
+    const rep = await c.report();
+    expect(rep.settlement).toEqual([expect.objectContaining({ count: 1, gross: 400n })]);
+    // The operator learns which gates opened for one fare (spec/clearing.md §5 step 3).
+    expect(rep.multipleTapIns.map((t) => ({ gates: t.tapIns.map((e) => e.readerId), charge: t.charge }))).toEqual([{ gates: [821, 823], charge: 400n }]);
+  });
+
+  it('what remains of points 1 and 3 at gates that do not require exits: a listener who plays the recorded tap-in at a second gate and again at a third gate\'s exit blocks the payer (two tap-ins and tap-outs at two gates) and charges her the higher fare', async () => {
+    const [a, b, d, z] = [gate(831), gate(832), gate(833), gate(834)];
+    const w = makeWallet(issuer, 'transit-open', 'recorded');
     const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });
     expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
     expect((await d.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW + 60 })).accepted).toBe(true);
     expect((await b.tapOut(trip, { fare: 400, currency: HKD, now: NOW + 900 })).accepted).toBe(true);
     expect((await z.tapOut(trip, { fare: 3500, currency: HKD, now: NOW + 3000 })).accepted).toBe(true);
     const c = await clearingOf([a, b, d, z], NOW + 3600);
-    expect((await c.blockedWalletIds()).map(toHex)).toContain(toHex(walletIdOf(w.cert.walletPublicKey)));
+    expect((await c.blockedWalletIds()).map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
+    expect((await c.doubleSpends()).map((x) => `${x.kind}|${x.first.readerId}|${x.second.readerId}`)).toEqual(['same_token_twice|831|833']);
     expect((await c.report()).settlement).toEqual([expect.objectContaining({ count: 1, gross: 3500n })]);
   });
 });

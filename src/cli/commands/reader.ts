@@ -539,6 +539,10 @@ function printReport(ctx: CommandContext, r: ClearingReport): void {
     );
   }
   if (r.multipleTapOuts.length) ctx.out(`Trips with several tap-outs (charged the highest fare): ${r.multipleTapOuts.length}`);
+  if (r.multipleTapIns.length) {
+    ctx.out(`Trips tapped in at several gates (charged once; a gate that heard the next gate's phone, or a shared token): ${r.multipleTapIns.length}`);
+    for (const t of r.multipleTapIns) ctx.out(`  token ${t.tokenHash.slice(0, 16)}: tap-ins at gates ${[...new Set(t.tapIns.map((e) => e.readerId))].join(', ')}`);
+  }
   if (r.tapOutsWithoutTapIn.length) ctx.out(`Tap-outs without a tap-in (charged the maximum fare): ${r.tapOutsWithoutTapIn.length}`);
   if (r.zeroFareTapOuts.length) ctx.out(`Zero-fare tap-outs (never a charge): ${r.zeroFareTapOuts.map((e) => `reader ${e.readerId} entry ${e.seq}`).join('; ')}`);
   if (r.problems.length) ctx.out(`Problems: ${r.problems.map((p) => `reader ${p.readerId} ${p.kind}: ${p.detail}`).join('; ')}`);
