@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const names = ['core', 'reader', 'reader-prune', 'qr', 'fsk', 'fsk-flood', 'nfc', 'cli', 'listen', 'clearing'];
+const names = ['core', 'reader', 'reader-prune', 'qr', 'fsk', 'fsk-flood', 'nfc', 'cli', 'listen', 'clearing', 'clearing-transit'];
 let failed = 0;
 for (const name of names) {
   const file = join(here, `${name}.bench.js`);

@@ -91,14 +91,14 @@ const CERTS_SCHEMA = 'CREATE TABLE IF NOT EXISTS verified_certs(digest BLOB PRIM
 // walking the counter's entries. A table added to schema 4 without a version bump, created if absent.
 const FIRSTS_SCHEMA = `CREATE TABLE IF NOT EXISTS counter_firsts(wallet_id BLOB NOT NULL, counter INTEGER NOT NULL, token_hash BLOB NOT NULL,
   reader_id INTEGER NOT NULL, class INTEGER NOT NULL, journal_id BLOB NOT NULL, seq INTEGER NOT NULL, chain INTEGER NOT NULL,
-  PRIMARY KEY(wallet_id, counter, token_hash, reader_id, class)) WITHOUT ROWID`;
-// firstOtherToken in (reader id, journal id, seq) order without a sort, and otherExists by token, over the sales
-// and conflicts alone: the tap-out rows (one a token and reader) are never stepped over.
-const FIRSTS_ORDER_INDEX = `CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1, 3);
-CREATE INDEX IF NOT EXISTS counter_firsts_tokens ON counter_firsts(wallet_id, counter, token_hash) WHERE class IN (0, 1, 3)`;
-// Schema 6 to 7: counter_firsts held tap-ins as sales (class 0) and a counter's tap-outs as one marker row. Derived
-// data: the rows are deleted, and each counter's are recorded again from its entries by its next batch (§11.1).
-const FIRSTS_UPGRADE = 'DELETE FROM counter_firsts; DROP INDEX IF EXISTS counter_firsts_order;';
+  PRIMARY KEY(wallet_id, counter, class, token_hash, reader_id)) WITHOUT ROWID`;
+// firstOtherToken in (reader id, journal id, seq) order without a sort, over the sales and conflicts alone (the
+// tap-out rows, one a token and reader, are never stepped over).
+const FIRSTS_ORDER_INDEX = 'CREATE INDEX IF NOT EXISTS counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1, 3)';
+// Schema 6 to 7: counter_firsts held tap-ins as sales (class 0) and a counter's tap-outs as one marker row, keyed
+// with the class last. Derived data: the table is made again, empty, and each counter's rows are recorded again
+// from its entries by its next batch (§11.1).
+const FIRSTS_UPGRADE = 'DROP TABLE IF EXISTS counter_firsts';
 // One finding per key (spec/clearing.md §4 step 10, §11.1): double_spends by (kind, wallet id, counter),
 // reader_faults by (reader id, token hash). Added to schema 4 without a version bump: a database that recorded one
 // row per pair (a pre-release 0.2.0) keeps, of each key, the row detected first, and the indexes are created. The rows
@@ -351,8 +351,8 @@ export class SqliteClearingStore implements ClearingStore {
       db.exec(SCHEMA);
       db.exec(REFUNDS_SCHEMA);
       db.exec(CERTS_SCHEMA);
-      db.exec(FIRSTS_SCHEMA);
       if (tables.length > 0 && version < 7) db.exec(FIRSTS_UPGRADE);
+      db.exec(FIRSTS_SCHEMA);
       db.exec(FIRSTS_ORDER_INDEX);
       if (!(db.prepare('PRAGMA table_info(refunds)').all() as Row[]).some((c) => c.name === 'seq')) db.exec(REFUNDS_SEQ_UPGRADE);
       db.exec(REFUNDS_SEQ_INDEX);
@@ -462,8 +462,8 @@ export class SqliteClearingStore implements ClearingStore {
       // Is there a sale or conflict row of another token than @not? Two seeks in the primary key's token order (the
       // ordered firstOther would step over every row of @not: one a reader that sold it).
       otherExists: db.prepare(
-        `SELECT EXISTS (SELECT 1 FROM counter_firsts INDEXED BY counter_firsts_tokens WHERE wallet_id = @wallet AND counter = @counter AND token_hash < @not AND class IN (0, 1, 3))
-             OR EXISTS (SELECT 1 FROM counter_firsts INDEXED BY counter_firsts_tokens WHERE wallet_id = @wallet AND counter = @counter AND token_hash > @not AND class IN (0, 1, 3)) AS any`,
+        `SELECT EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = @wallet AND counter = @counter AND class IN (0, 1, 3) AND token_hash < @not)
+             OR EXISTS (SELECT 1 FROM counter_firsts WHERE wallet_id = @wallet AND counter = @counter AND class IN (0, 1, 3) AND token_hash > @not) AS any`,
       ),
       heldDoubles: db.prepare("SELECT kind FROM double_spends WHERE kind IN ('counter_reuse', 'same_token_twice') AND wallet_id = ? AND counter = ?"),
       heldListed: db.prepare('SELECT token_hash AS hash FROM reader_faults WHERE reader_id = ? AND token_hash IN (SELECT unhex(value) FROM json_each(?))'),

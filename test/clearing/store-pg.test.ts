@@ -12,7 +12,8 @@ import { openPgClearingStore, PAYMENTS_INDEX_LOCK, redactPgUrl, type PgClearingS
 import { readBatchView, type BatchPlace, type ClearingStore, type IngestTx } from '../../src/clearing/store.js';
 import { buildFastPopulation } from '../../bench/clearing-load.js';
 import { startPgCluster, withClient, type PgCluster } from './pg-cluster.js';
-import { NOW, makeIssuer } from '../reader/helpers.js';
+import { NOW, handBatch, makeIssuer, makeReader, makeWallet, signToken } from '../reader/helpers.js';
+import { createRequire } from 'node:module';
 import { bulkPairRows, expectBulkUpgrade, expectOneFindingPerKey, oneWayUpgrade, PAIR_ROWS, storeSuite } from './store-suite.js';
 import { certMemoSuite } from './cert-memo-suite.js';
 
@@ -273,8 +274,39 @@ if (typeof started === 'string') {
       }
       expect(await q("SELECT num FROM meta WHERE key = 'schema_version'")).toEqual([{ num: '4' }]);
       expect(await q('SELECT class, count(*)::int AS n FROM counter_firsts GROUP BY class ORDER BY class')).toEqual([{ class: 2, n: 2 }, { class: 3, n: 2 }]);
-      expect(await q("SELECT to_regclass('counter_firsts_tokens') IS NOT NULL AS t")).toEqual([{ t: true }]);
+      expect(await q("SELECT indexdef FROM pg_indexes WHERE tablename = 'counter_firsts' AND indexname = 'counter_firsts_pkey'")).toEqual([
+        { indexdef: expect.stringContaining('(wallet_id, counter, class, token_hash, reader_id)') },
+      ]);
     });
+  });
+
+  describe('M5 with the one-way rule (found by the attack review of 2026-12-07)', () => {
+    it('a token tapped in at 200 gates: a batch of it reads at most two rows of a class of counter_firsts (the reads of tokenTrips had no LIMIT)', async () => {
+      const label = 'store-pg-oneway-m5';
+      const iss = makeIssuer(label);
+      const t = signToken(makeWallet(iss, label, 'w'), { payee: 300, amount: 500, counter: 7 });
+      const at = (id: number, kind: 'tap_in' | 'tap_out') => handBatch(makeReader(iss, label, id, 'transit', 300), new Uint8Array(8).fill(1), [{ kind, time: NOW + (kind === 'tap_out' ? 600 : 0), data: t, value: kind === 'tap_out' ? 300 : 500 }]);
+      const c = await Clearing.open({ url: await cluster.createDatabase(), issuerKeys: iss.keySet(), clock: () => NOW + 3600 });
+      const pg = createRequire(import.meta.url)('pg') as { Client: { prototype: { query: (...a: unknown[]) => Promise<{ rows: unknown[] }> } } };
+      const orig = pg.Client.prototype.query;
+      try {
+        for (let i = 0; i < 200; i++) expect((await c.ingest(at(5000 + i, 'tap_in'))).outcome).toBe('ingested');
+        // The rows each read of counter_firsts returns, for a tap-out and a tap-in of the token at new gates.
+        const rows: number[] = [];
+        pg.Client.prototype.query = function (this: unknown, ...a: unknown[]) {
+          const r = orig.apply(this, a);
+          if (typeof a[0] === 'string' && /^\s*\(?SELECT/.test(a[0]) && a[0].includes('FROM counter_firsts')) void r.then((x) => rows.push(x.rows.length), () => {});
+          return r;
+        };
+        expect(await c.ingest(at(4999, 'tap_out'))).toMatchObject({ outcome: 'ingested', doubleSpends: 0 });
+        expect(await c.ingest(at(4998, 'tap_in'))).toMatchObject({ outcome: 'ingested', doubleSpends: 0 });
+        expect(rows.length).toBeGreaterThan(0);
+        expect(Math.max(...rows)).toBeLessThanOrEqual(4);
+      } finally {
+        pg.Client.prototype.query = orig;
+        await c.close();
+      }
+    }, 120_000);
   });
 
   describe('an upgrade that deadlocks with a node still ingesting', () => {

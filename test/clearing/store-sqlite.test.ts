@@ -113,7 +113,7 @@ describe('schemas 4 (before counter_firsts), 5 (before the request columns) and 
     await (await Clearing.open({ path })).close();
     const raw = new (loadSqliteDriver('clearing'))(path);
     expect(raw.pragma('user_version', { simple: true })).toBe(7);
-    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'counter_firsts_tokens', 'double_spends_key', 'reader_faults_key', 'entries_request') ORDER BY name").all()).toHaveLength(6);
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name IN ('counter_firsts', 'counter_firsts_order', 'double_spends_key', 'reader_faults_key', 'entries_request') ORDER BY name").all()).toHaveLength(5);
     raw.pragma('user_version = 8');
     raw.close();
     await expect(Clearing.open({ path })).rejects.toMatchObject({ code: 'clearing.store_unusable' });
@@ -175,6 +175,8 @@ describe('schemas 4 (before counter_firsts), 5 (before the request columns) and 
     const raw = new (loadSqliteDriver('clearing'))(path);
     expect(raw.pragma('user_version', { simple: true })).toBe(7);
     expect(raw.prepare('SELECT class, count(*) AS n FROM counter_firsts GROUP BY class ORDER BY class').all()).toEqual([{ class: 2, n: 2 }, { class: 3, n: 2 }]);
+    // Keyed with the class third (a token's rows of one class are one range: spec/clearing.md §11.1).
+    expect((raw.prepare("SELECT name FROM pragma_index_info((SELECT name FROM pragma_index_list('counter_firsts') WHERE origin = 'pk'))").all() as { name: string }[]).map((r) => r.name)).toEqual(['wallet_id', 'counter', 'class', 'token_hash', 'reader_id']);
     raw.close();
   });
 

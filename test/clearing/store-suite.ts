@@ -58,7 +58,7 @@ export function oneWayUpgrade(label: string, empty: string): { issuer: ReturnTyp
     after: one(c, 4, 'tap_out', 400),
     oldRows: `UPDATE counter_firsts SET class = 0 WHERE class = 3; DELETE FROM counter_firsts WHERE class = 2;
       INSERT INTO counter_firsts SELECT wallet_id, counter, ${empty}, 0, 2, journal_id, seq, chain FROM counter_firsts LIMIT 1;
-      DROP INDEX counter_firsts_tokens; DROP INDEX counter_firsts_order;
+      DROP INDEX counter_firsts_order;
       CREATE INDEX counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)`,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The open weaknesses of tap-out (spec/reader.md §7.3), found by a transit attack review on 2026-12-06; point 1 is
  * fixed only at a gate whose profile sets requireExit (not the default: its test here runs the default profile, and
- * test/reader/exit.test.ts the fixed one), point 3 by the one-way rule of clearing (spec/clearing.md §4 step 10) except together with point 1 (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
+ * test/reader/exit.test.ts the fixed one), point 3 by the one-way rule of clearing (spec/clearing.md §4 step 10) unless a tap-out is heard or replayed too (point 2 is, and its test here is now a test of the rule). Each test states what happens TODAY, so that the weakness is visible in the suite and
  * measured, not only described: when a rule change fixes one, its test here fails, and it becomes a test of the
  * new rule (and §7.3 loses that point).
  */
@@ -75,5 +75,20 @@ describe('open weaknesses of tap-out (spec/reader.md §7.3), as they stand', () 
     expect((await c.blockedWalletIds()).map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
     expect((await c.doubleSpends()).map((x) => `${x.kind}|${x.first.readerId}|${x.second.readerId}`)).toEqual(['same_token_twice|831|833']);
     expect((await c.report()).settlement).toEqual([expect.objectContaining({ count: 1, gross: 3500n })]);
+  });
+
+  it('what remains at gates that require exits: a rider whose tap-in is heard by the next entry gate and whose signed exit is heard by the next exit gate (within exitMaxAgeSeconds) is blocked, as two travellers would be', async () => {
+    const strict = (id: number): Reader => openTestReader(issuer, 'transit-open', id, { options: { profile: { requireExit: true } } });
+    const [a, aNext, x, xNext] = [strict(841), strict(842), strict(843), strict(844)];
+    const w = makeWallet(issuer, 'transit-open', 'overheard-twice');
+    const trip = signToken(w, { payee: OP, amount: 3500, counter: 1, time: NOW });
+    expect((await a.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW })).accepted).toBe(true);
+    expect((await aNext.accept(trip, { tapIn: { maxFare: 3500, currency: HKD }, now: NOW + 1 })).accepted).toBe(true);
+    const exit = w.wallet.exit(trip, { time: NOW + 900 });
+    expect((await x.tapOut(exit, { fare: 400, currency: HKD, now: NOW + 900 })).accepted).toBe(true);
+    expect((await xNext.tapOut(exit, { fare: 400, currency: HKD, now: NOW + 901 })).accepted).toBe(true); // one exit, heard twice
+    const c = new Clearing({ issuerKeys: issuer.keySet(), clock: () => NOW + 3600 });
+    for (const g of [a, aNext, x, xNext]) for (const b of g.export(NOW + 1000).batches) expect((await c.ingest(b.bytes)).outcome).toBe('ingested');
+    expect((await c.blockedWalletIds()).map(toHex)).toEqual([toHex(walletIdOf(w.cert.walletPublicKey))]);
   });
 });
