@@ -56,8 +56,12 @@ export function oneWayUpgrade(label: string, empty: string): { issuer: ReturnTyp
     issuer: iss,
     before: [one(a, 1, 'tap_in', 500), one(b, 2, 'tap_in', 500), one(a, 3, 'tap_out', 300)],
     after: one(c, 4, 'tap_out', 400),
-    oldRows: `UPDATE counter_firsts SET class = 0 WHERE class = 3; DELETE FROM counter_firsts WHERE class = 2;
-      INSERT INTO counter_firsts SELECT wallet_id, counter, ${empty}, 0, 2, journal_id, seq, chain FROM counter_firsts LIMIT 1;
+    // The rows are made from the entries, as schema 6 recorded them.
+    oldRows: `DELETE FROM counter_firsts;
+      INSERT INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
+        SELECT e.wallet_id, e.counter, e.token_hash, c.reader_id, 0, c.journal_id, e.seq, e.chain FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.kind = 2;
+      INSERT INTO counter_firsts(wallet_id, counter, token_hash, reader_id, class, journal_id, seq, chain)
+        SELECT e.wallet_id, e.counter, ${empty}, 0, 2, c.journal_id, e.seq, e.chain FROM entries e JOIN chains c ON c.chain = e.chain WHERE e.kind = 3 LIMIT 1;
       DROP INDEX counter_firsts_order;
       CREATE INDEX counter_firsts_order ON counter_firsts(wallet_id, counter, reader_id, journal_id, seq) WHERE class IN (0, 1)`,
   };
