@@ -236,7 +236,8 @@ export function pairingModelSuite(fresh: OpenFresh, wipe: Wipe, numRuns = Number
             expect([...g2.blocked.keys()].sort()).toEqual([...g1.blocked.keys()].sort());
           },
         ),
-        { numRuns },
+        // The transit property runs half as many (CI time; its runs are longer, and 4,000 runs of it passed once).
+        { numRuns: what ? Math.max(10, Math.ceil(numRuns / 2)) : numRuns },
       );
     }, 900_000);
   });

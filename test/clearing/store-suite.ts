@@ -162,7 +162,8 @@ export function storeSuite(e: Engine): void {
       const w = WALLETS[2]!;
       const t = signToken(w, { payee: OPERATOR, amount: 500, counter: 41 });
       const perms = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x) => perms(xs.filter((y) => y !== x)).map((p) => [x, ...p])));
-      for (const order of perms([0, 1, 2, 3])) {
+      // Every order on an engine of one process; every third on a shared one (a database each costs more there).
+      for (const order of perms([0, 1, 2, 3]).filter((_, i) => !e.shared || i % 3 === 0)) {
         const [a, b, c] = [new Journal(GATE_A!), new Journal(GATE_B!), new Journal(GATE_C!)];
         // 0: the rider's tap-in at A; 1: the same token heard at B; 2: her tap-out at A; 3: a tap-out of it at C.
         const batches = [a.batchOf([{ kind: 'tap_in', data: t, value: 500 }]), b.batchOf([{ kind: 'tap_in', data: t, value: 500 }])];
