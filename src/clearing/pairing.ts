@@ -6,9 +6,10 @@
  *  - `counter_reuse` per (wallet id, counter): two valid entries of the counter with different token bytes,
  *    neither a tap-out;
  *  - `same_token_twice` per (wallet id, counter): one token taken as a sale (accept or tap-in) at two readers,
- *    except two tap-ins alone (the one-way rule): a token taken as a tap-in at two readers (and as an accept at
- *    none other) is the customer's only when it was also taken as a tap-out at two readers (two travellers
- *    left with it); a second tap-in alone may be a gate that heard the phone meant for the next one;
+ *    except two tap-ins (the one-way rule): two tap-ins of a token at two readers do not pair; they are the
+ *    customer's only when the token was also taken as a tap-out at two readers (two travellers left with it),
+ *    a second tap-in alone being perhaps a gate that heard the phone meant for the next one (an accept still
+ *    pairs with a sale of its token at another reader at once);
  *  - `token_listed_twice` per (reader id, token hash): one reader lists one token as a sale twice.
  * Which keys are held after any set of batches is a function of the entries held, not of the order they came
  * in. A reader that lists one token (or one counter) N times makes one finding, not N(N-1)/2 (the rows that
@@ -31,7 +32,7 @@
  */
 import { toHex } from '../../base/hex.js';
 import { JournalKind } from '../reader/journal.js';
-import type { CounterMate, CounterQuery, DoubleSpendRow, EntryRow, IngestTx, ReaderFaultRow } from './store.js';
+import type { CounterMate, CounterQuery, DoubleSpendRow, EntryRow, IngestTx, ReaderFaultRow, TokenTrips } from './store.js';
 
 /** The new entries of a batch and where they sit. */
 export interface PairingInput {
@@ -142,7 +143,7 @@ export async function findPairs(tx: IngestTx, b: PairingInput): Promise<PairingR
     }
     // The one-way rule (tap-ins at two readers and tap-outs at two readers): what is held of each token, read once
     // (counter_firsts does not change during the loop: the batch's entries are put after it).
-    const trips = new Map<string, { tapIns: CounterMate[]; tapOutReaders: number[] }>();
+    const trips = new Map<string, TokenTrips>();
     const batchTapIn = new Map<string, Party>(); // the batch's first tap-in of each token so far (seq order)
     const batchTapOut = new Set<string>(); // the tokens the batch took as a tap-out so far
     /** The tap-in pair that makes the token's one-way finding once the batch's entries up to now are counted, if any. */
